@@ -1,0 +1,12 @@
+"""``cleanup`` command line."""
+
+import sys
+
+
+def main(argv: list[str] | None = None) -> int:
+    print("cleanup: not built yet", file=sys.stderr)
+    return 64
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,101 @@
+"""Clocks for the cleanup module.
+
+Everything in ``cleanup`` that reads the time, sleeps, or waits for a socket does it
+through a :class:`Clock`.  On a node that is :class:`SystemClock`; in tests it is
+:class:`ManualClock` (sleeps return at once and move time forward); in the simulation
+it is the simpy-driven clock of ``sim``, so the *same* retry loop, resolver and HTTP
+transport run in virtual time.  Waiting for a socket is part of the clock because a
+dropped DNS packet or a hung HTTP server must cost its nominal timeout in virtual
+time without costing it in real time.
+"""
+
+from __future__ import annotations
+
+import selectors
+import socket
+import time
+from typing import Protocol, runtime_checkable
+
+__all__ = ["Clock", "ManualClock", "SystemClock"]
+
+
+@runtime_checkable
+class Clock(Protocol):
+    """Time, sleeping and socket waits, all on one time base (seconds)."""
+
+    def now(self) -> float: ...
+
+    def sleep(self, seconds: float) -> None: ...
+
+    def wait_readable(self, sock: socket.socket, timeout: float | None) -> bool:
+        """Wait until ``sock`` is readable or ``timeout`` passes; True if readable."""
+        ...
+
+    def wait_writable(self, sock: socket.socket, timeout: float | None) -> bool:
+        """Wait until ``sock`` is writable or ``timeout`` passes; True if writable."""
+        ...
+
+
+def _select(sock: socket.socket, event: int, timeout: float | None) -> bool:
+    with selectors.DefaultSelector() as sel:
+        sel.register(sock, event)
+        return bool(sel.select(timeout))
+
+
+class SystemClock:
+    """Real time: :func:`time.monotonic`, :func:`time.sleep` and ``select``."""
+
+    def now(self) -> float:
+        return time.monotonic()
+
+    def sleep(self, seconds: float) -> None:
+        if seconds > 0:
+            time.sleep(seconds)
+
+    def wait_readable(self, sock: socket.socket, timeout: float | None) -> bool:
+        return _select(sock, selectors.EVENT_READ, timeout)
+
+    def wait_writable(self, sock: socket.socket, timeout: float | None) -> bool:
+        return _select(sock, selectors.EVENT_WRITE, timeout)
+
+
+class ManualClock:
+    """Virtual time for tests: ``sleep`` advances the clock instantly.
+
+    Socket waits look at the socket for up to ``grace`` seconds of *real* time (so a
+    peer on loopback has time to answer); if nothing arrives, the full ``timeout`` is
+    charged to virtual time and the wait reports a timeout.  ``sleeps`` records every
+    sleep so tests can assert the exact backoff schedule.
+    """
+
+    def __init__(self, start: float = 0.0, *, grace: float = 1.0) -> None:
+        self._now = float(start)
+        self.grace = grace
+        self.sleeps: list[float] = []
+
+    def now(self) -> float:
+        return self._now
+
+    def advance(self, seconds: float) -> None:
+        if seconds < 0:
+            raise ValueError(f"cannot move a clock backwards (advance by {seconds})")
+        self._now += seconds
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        if seconds > 0:
+            self._now += seconds
+
+    def _wait(self, sock: socket.socket, event: int, timeout: float | None) -> bool:
+        real = self.grace if timeout is None else min(self.grace, timeout)
+        if _select(sock, event, real):
+            return True
+        if timeout is not None:
+            self._now += timeout
+        return False
+
+    def wait_readable(self, sock: socket.socket, timeout: float | None) -> bool:
+        return self._wait(sock, selectors.EVENT_READ, timeout)
+
+    def wait_writable(self, sock: socket.socket, timeout: float | None) -> bool:
+        return self._wait(sock, selectors.EVENT_WRITE, timeout)

@@ -1,0 +1,1 @@
+"""pytest fixtures for faultdns (registered through the ``pytest11`` entry point)."""
