@@ -1,12 +1,8 @@
-"""``faultdns`` command line."""
+"""``python -m faultdns`` and the ``faultdns`` console script."""
 
 import sys
 
-
-def main(argv: list[str] | None = None) -> int:
-    print("faultdns: not built yet", file=sys.stderr)
-    return 64
-
+from faultdns._cli import main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -1,0 +1,591 @@
+"""The ``faultdns`` command: ``serve`` runs a server, every other command is a client.
+
+``faultdns serve`` starts the DNS server and (unless ``--no-control``) its control API,
+prints ``listening on udp+tcp HOST:PORT`` as the very first line (so scripts can start it
+on port 0 and read the port back), then ``control on http://HOST:PORT``, and runs until
+SIGINT or SIGTERM. ``fault``, ``reset``, ``queries``, ``stats`` and ``record`` talk to the
+control API of a running server (``--control URL``, else ``$FAULTDNS_CONTROL``, else
+:data:`~faultdns._control.DEFAULT_CONTROL_URL`).
+
+Exit codes follow ``sysexits.h`` so scripts can tell "you asked wrong" from "it is not
+there": see :data:`EXIT_CODES`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import signal
+import sys
+import threading
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from types import FrameType
+from typing import IO, Any, NoReturn
+
+from faultdns._control import (
+    DEFAULT_CONTROL_PORT,
+    DEFAULT_CONTROL_URL,
+    ControlClient,
+    ControlError,
+    ControlServer,
+    ControlUnreachable,
+)
+
+__all__ = ["EXIT_CODES", "main"]
+
+EX_OK = 0
+EX_API = 1  # the control API refused a request (unknown fault id, server error)
+EX_USAGE = 64  # bad flag, spec, plan, zone or record
+EX_UNAVAILABLE = 69  # nothing answers at the control URL
+EX_OSERR = 71  # cannot bind the DNS or control port
+EX_NOPERM = 77  # control API wants a (different) token
+
+EXIT_CODES = {
+    EX_OK: "success (also after SIGINT/SIGTERM for serve)",
+    EX_API: "the control API refused the request (e.g. unknown fault id)",
+    EX_USAGE: "bad flag, fault spec, plan file, zone file or record",
+    EX_UNAVAILABLE: "the control API is unreachable at the given URL",
+    EX_OSERR: "serve could not bind its DNS or control address",
+    EX_NOPERM: "the control API rejected the token (401)",
+}
+
+ENV_CONTROL = "FAULTDNS_CONTROL"
+ENV_TOKEN = "FAULTDNS_TOKEN"
+
+#: How often ``--log-queries`` drains the server's query ring buffer. Draining in
+#: batches from a side thread keeps JSON encoding and I/O off the DNS hot path; the
+#: ring holds ``log_size`` records, far more than arrive in this interval at any rate
+#: the server can sustain.
+_LOG_DRAIN_INTERVAL = 0.1
+
+
+class CLIError(Exception):
+    """A user-facing failure: message for stderr plus the exit code."""
+
+    def __init__(self, message: str, code: int = EX_USAGE) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse exits 2 on usage errors; faultdns promises 64 (EX_USAGE)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(EX_USAGE, f"{self.prog}: error: {message}\n")
+
+
+# -- argument parsing ------------------------------------------------------------------
+
+
+def _host_port(text: str, *, what: str, default_host: str = "127.0.0.1") -> tuple[str, int]:
+    """Parse ``HOST:PORT``, ``[V6]:PORT``, ``:PORT`` or ``PORT``."""
+    host, sep, port_text = text.rpartition(":")
+    if not sep:
+        host, port_text = "", text
+    host = host.strip("[]") or default_host
+    try:
+        port = int(port_text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{what} {text!r}: expected HOST:PORT with a numeric port"
+        ) from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{what} {text!r}: port must be 0-65535")
+    return host, port
+
+
+def _control_address(text: str) -> tuple[str, int]:
+    return _host_port(text, what="--control")
+
+
+def _port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--port {text!r}: expected a number 0-65535") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"--port {text!r}: expected a number 0-65535")
+    return port
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected a whole number >= 0") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected a whole number >= 0")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected a number > 0") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected a number > 0")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="faultdns",
+        description="A DNS server that answers from a zone and fails on command.",
+        epilog="exit codes: "
+        + "; ".join(f"{code} {meaning}" for code, meaning in EXIT_CODES.items()),
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    commands.required = True
+
+    serve = commands.add_parser(
+        "serve",
+        help="run a DNS server (and its control API)",
+        description="Run a fault-injecting DNS server. The first line printed is "
+        "'listening on udp+tcp HOST:PORT'.",
+    )
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default %(default)s)")
+    serve.add_argument(
+        "--port", type=_port, default=53, help="UDP+TCP port; 0 picks a free one (default 53)"
+    )
+    serve.add_argument(
+        "--origin",
+        action="append",
+        default=[],
+        metavar="ZONE",
+        help="a zone to be authoritative for (repeatable); none: every name",
+    )
+    serve.add_argument(
+        "--record",
+        action="append",
+        default=[],
+        metavar="SPEC",
+        help="'NAME=ADDR' or 'NAME TYPE VALUE [TTL]' (repeatable)",
+    )
+    serve.add_argument("--zone", metavar="FILE", type=Path, help="TOML zone file")
+    serve.add_argument(
+        "--ttl", type=_non_negative_int, default=None, help="default record TTL (default 0)"
+    )
+    serve.add_argument(
+        "--fault",
+        action="append",
+        default=[],
+        metavar="SPEC",
+        help="a fault rule, e.g. 'nxdomain match=a.test for=30s' (repeatable, in order)",
+    )
+    serve.add_argument("--plan", metavar="FILE", type=Path, help="TOML plan of [[fault]] tables")
+    serve.add_argument("--seed", type=int, default=None, help="seed for p= faults (replayable)")
+    serve.add_argument(
+        "--log-queries",
+        metavar="-|FILE",
+        help="write one JSON line per query to stdout (-) or append to FILE",
+    )
+    serve.add_argument(
+        "--log-size",
+        type=_non_negative_int,
+        default=10000,
+        help="queries kept in memory for the API/log (default %(default)s)",
+    )
+    serve.add_argument(
+        "--control",
+        type=_control_address,
+        default=("127.0.0.1", DEFAULT_CONTROL_PORT),
+        metavar="HOST:PORT",
+        help=f"control API address (default 127.0.0.1:{DEFAULT_CONTROL_PORT}; port 0: free)",
+    )
+    serve.add_argument("--no-control", action="store_true", help="do not start the control API")
+    serve.add_argument(
+        "--control-token",
+        default=os.environ.get(ENV_TOKEN) or None,
+        metavar="TOKEN",
+        help=f"require 'Authorization: Bearer TOKEN' on the control API (env {ENV_TOKEN})",
+    )
+    serve.set_defaults(run=_cmd_serve)
+
+    client = _Parser(add_help=False)
+    client.add_argument(
+        "--control",
+        default=os.environ.get(ENV_CONTROL) or DEFAULT_CONTROL_URL,
+        metavar="URL",
+        help=f"control API URL (env {ENV_CONTROL}; default {DEFAULT_CONTROL_URL})",
+    )
+    client.add_argument(
+        "--token",
+        default=os.environ.get(ENV_TOKEN) or None,
+        help=f"bearer token for the control API (env {ENV_TOKEN})",
+    )
+    client.add_argument(
+        "--timeout", type=_positive_float, default=5.0, help="HTTP timeout in seconds"
+    )
+
+    fault = commands.add_parser("fault", help="add, list or remove fault rules at runtime")
+    fault_cmds = fault.add_subparsers(dest="fault_command", metavar="ACTION", parser_class=_Parser)
+    fault_cmds.required = True
+    add = fault_cmds.add_parser(
+        "add", parents=[client], help="add a rule; prints its id", description="Add a fault rule."
+    )
+    add.add_argument("spec", nargs="+", help="the spec; several words are joined with spaces")
+    add.set_defaults(run=_cmd_fault_add)
+    ls = fault_cmds.add_parser("ls", parents=[client], help="list the rules in evaluation order")
+    ls.add_argument("--json", action="store_true", help="print the JSON objects")
+    ls.set_defaults(run=_cmd_fault_ls)
+    rm = fault_cmds.add_parser("rm", parents=[client], help="remove rules by id")
+    rm.add_argument("ids", nargs="+", metavar="ID")
+    rm.set_defaults(run=_cmd_fault_rm)
+
+    reset = commands.add_parser(
+        "reset", parents=[client], help="clear faults, restart the fault clock, empty the log"
+    )
+    reset.set_defaults(run=_cmd_reset)
+
+    queries = commands.add_parser("queries", parents=[client], help="show the query log")
+    queries.add_argument(
+        "--since", type=_non_negative_int, default=0, metavar="SEQ", help="only seq > SEQ"
+    )
+    queries.add_argument("--follow", "-f", action="store_true", help="keep printing new queries")
+    queries.add_argument(
+        "--interval", type=_positive_float, default=0.5, help="--follow poll interval (s)"
+    )
+    queries.add_argument("--json", action="store_true", help="one JSON object per line")
+    queries.set_defaults(run=_cmd_queries)
+
+    stats = commands.add_parser("stats", parents=[client], help="print the server's counters")
+    stats.set_defaults(run=_cmd_stats)
+
+    record = commands.add_parser("record", help="add or list zone records at runtime")
+    record_cmds = record.add_subparsers(
+        dest="record_command", metavar="ACTION", parser_class=_Parser
+    )
+    record_cmds.required = True
+    radd = record_cmds.add_parser("add", parents=[client], help="add a record")
+    radd.add_argument("spec", nargs="+", help="'NAME=ADDR' or 'NAME TYPE VALUE [TTL]'")
+    radd.set_defaults(run=_cmd_record_add)
+    rls = record_cmds.add_parser("ls", parents=[client], help="list the zone's records")
+    rls.add_argument("--json", action="store_true", help="print the JSON objects")
+    rls.set_defaults(run=_cmd_record_ls)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    run: Callable[[argparse.Namespace], int] = args.run
+    try:
+        return run(args)
+    except CLIError as exc:
+        print(f"faultdns: {exc}", file=sys.stderr)
+        return exc.code
+    except ControlUnreachable as exc:
+        print(
+            f"faultdns: {exc}\n  (is `faultdns serve` running? pass --control URL or set"
+            f" {ENV_CONTROL})",
+            file=sys.stderr,
+        )
+        return EX_UNAVAILABLE
+    except ControlError as exc:
+        print(f"faultdns: control API said {exc.status}: {exc.message}", file=sys.stderr)
+        if exc.status == 400:
+            return EX_USAGE
+        if exc.status == 401:
+            return EX_NOPERM
+        return EX_API
+    except BrokenPipeError:
+        # `faultdns queries | head` closed the pipe: not an error.
+        with contextlib.suppress(OSError):
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - silence the flush at exit
+        return EX_OK
+
+
+# -- serve -----------------------------------------------------------------------------
+
+
+def _build_server(args: argparse.Namespace) -> Any:
+    """Turn flags into a (not yet started) server; every input error names its source."""
+    from faultdns._faults import FaultSpecError, load_plan, parse_fault
+    from faultdns._server import FaultDNSServer
+    from faultdns._zone import Zone, ZoneError
+
+    faults: list[Any] = []
+    if args.plan is not None:
+        try:
+            faults.extend(load_plan(args.plan))
+        except OSError as exc:
+            raise CLIError(f"--plan {args.plan}: cannot read: {exc.strerror or exc}") from None
+        except (FaultSpecError, ValueError) as exc:
+            raise CLIError(f"--plan {args.plan}: {exc}") from None
+    for spec in args.fault:
+        try:
+            faults.append(parse_fault(spec))
+        except (FaultSpecError, ValueError) as exc:
+            raise CLIError(f"--fault {spec!r}: {exc}") from None
+
+    zone_kwargs: dict[str, Any] = {"origins": args.origin}
+    if args.ttl is not None:
+        zone_kwargs["ttl"] = args.ttl
+    try:
+        zone = Zone(**zone_kwargs)
+    except (ZoneError, ValueError) as exc:
+        raise CLIError(f"--origin/--ttl: {exc}") from None
+    if args.zone is not None:
+        try:
+            zone.load_toml(args.zone)
+        except OSError as exc:
+            raise CLIError(f"--zone {args.zone}: cannot read: {exc.strerror or exc}") from None
+        except (ZoneError, ValueError) as exc:
+            raise CLIError(f"--zone {args.zone}: {exc}") from None
+    for spec in args.record:
+        try:
+            zone.add(spec)
+        except (ZoneError, ValueError) as exc:
+            raise CLIError(f"--record {spec!r}: {exc}") from None
+
+    return FaultDNSServer(
+        zone,
+        faults=faults,
+        host=args.host,
+        port=args.port,
+        seed=args.seed,
+        log_size=max(args.log_size, 1),
+    )
+
+
+class _QueryLogWriter:
+    """Copies new query-log records to a stream as JSON lines, from a side thread.
+
+    The server keeps the log in a ring buffer numbered by ``seq``; this thread asks for
+    everything after the last ``seq`` it wrote, in batches, so the DNS path never waits
+    on JSON encoding or a slow terminal. If the ring overran between two drains, the
+    gap is reported (never silently skipped).
+    """
+
+    def __init__(self, server: Any, stream: IO[str]) -> None:
+        self._server = server
+        self._stream = stream
+        self._last = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="faultdns-log", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def rewind(self) -> None:
+        """The server's log was reset: its sequence numbers may start over."""
+        self._last = 0
+
+    def drain(self) -> None:
+        records = self._server.queries_since(self._last)
+        if not records:
+            return
+        first = records[0].seq
+        if first > self._last + 1 and self._last:
+            print(
+                f"faultdns: query log overran; {first - self._last - 1} records not written",
+                file=sys.stderr,
+            )
+        lines = [json.dumps(r.to_dict(), separators=(",", ":")) for r in records]
+        self._last = records[-1].seq
+        self._stream.write("\n".join(lines) + "\n")
+        self._stream.flush()
+
+    def _run(self) -> None:
+        while not self._stop.wait(_LOG_DRAIN_INTERVAL):
+            try:
+                self.drain()
+            except BrokenPipeError:
+                return
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+        with contextlib.suppress(BrokenPipeError, ValueError):
+            self.drain()
+
+
+class _ResetHook:
+    """Wraps the server for the control API so a reset also rewinds the log writer."""
+
+    def __init__(self, server: Any, on_reset: Callable[[], None]) -> None:
+        self._server = server
+        self._on_reset = on_reset
+
+    def reset(self) -> None:
+        self._server.reset()
+        self._on_reset()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._server, name)
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    server = _build_server(args)
+
+    log_stream: IO[str] | None = None
+    if args.log_queries == "-":
+        log_stream = sys.stdout
+    elif args.log_queries:
+        try:
+            log_stream = open(args.log_queries, "a", encoding="utf-8")  # noqa: SIM115
+        except OSError as exc:
+            raise CLIError(f"--log-queries {args.log_queries}: {exc.strerror or exc}") from None
+
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    control: ControlServer | None = None
+    writer: _QueryLogWriter | None = None
+    try:
+        try:
+            server.start()
+        except OSError as exc:
+            raise CLIError(
+                f"cannot listen on udp+tcp {args.host}:{args.port}: {exc.strerror or exc}",
+                EX_OSERR,
+            ) from None
+        if log_stream is not None:
+            writer = _QueryLogWriter(server, log_stream)
+        if not args.no_control:
+            host, port = args.control
+            target = _ResetHook(server, writer.rewind) if writer is not None else server
+            try:
+                control = ControlServer(target, host, port, token=args.control_token).start()
+            except OSError as exc:
+                raise CLIError(
+                    f"cannot start the control API on {host}:{port}: {exc.strerror or exc}"
+                    " (use --control HOST:0 for a free port, or --no-control)",
+                    EX_OSERR,
+                ) from None
+        host, port = server.address
+        print(f"listening on udp+tcp {_fmt_host(host)}:{port}", flush=True)
+        if control is not None:
+            print(f"control on {control.url}", flush=True)
+        for rule in server.faults:
+            print(f"fault {rule.id}: {rule.spec}", file=sys.stderr, flush=True)
+        if writer is not None:
+            writer.start()
+        while not stop.wait(0.5):
+            pass
+        return EX_OK
+    finally:
+        if control is not None:
+            control.stop()
+        server.stop()
+        if writer is not None:
+            writer.stop()
+        if log_stream is not None and log_stream is not sys.stdout:
+            log_stream.close()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _fmt_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
+
+
+# -- client commands -------------------------------------------------------------------
+
+
+def _client(args: argparse.Namespace) -> ControlClient:
+    return ControlClient(args.control, token=args.token, timeout=args.timeout)
+
+
+def _cmd_fault_add(args: argparse.Namespace) -> int:
+    with _client(args) as client:
+        print(client.add_fault(" ".join(args.spec)))
+    return EX_OK
+
+
+def _cmd_fault_ls(args: argparse.Namespace) -> int:
+    with _client(args) as client:
+        faults = client.faults()
+    for rule in faults:
+        if args.json:
+            print(json.dumps(rule, separators=(",", ":")))
+        else:
+            print(f"{rule.get('id', '?')}\t{rule.get('spec', '')}")
+    return EX_OK
+
+
+def _cmd_fault_rm(args: argparse.Namespace) -> int:
+    with _client(args) as client:
+        for fault_id in args.ids:
+            client.remove_fault(fault_id)
+            print(f"removed {fault_id}")
+    return EX_OK
+
+
+def _cmd_reset(args: argparse.Namespace) -> int:
+    with _client(args) as client:
+        client.reset()
+    print("reset")
+    return EX_OK
+
+
+def format_query(record: dict[str, Any]) -> str:
+    """One human-readable line for a query-log record."""
+    duration = record.get("duration")
+    took = f"{duration * 1000:.2f}ms" if isinstance(duration, (int, float)) else "-"
+    when = record.get("time")
+    at = f"{when:.3f}" if isinstance(when, (int, float)) else "-"
+    return (
+        f"{record.get('seq', '?'):>6} {at:>10} {record.get('transport', '?'):<3} "
+        f"{record.get('client', '?')} {record.get('name', '?')} {record.get('qtype', '?')} "
+        f"-> {record.get('rcode', '?')} rule={record.get('rule') or '-'} "
+        f"action={record.get('action') or '-'} {took}"
+    )
+
+
+def _cmd_queries(args: argparse.Namespace) -> int:
+    since = args.since
+    stop = threading.Event()
+    previous = None
+    if args.follow:
+
+        def on_signal(signum: int, frame: FrameType | None) -> None:
+            stop.set()
+
+        previous = signal.signal(signal.SIGINT, on_signal)
+    try:
+        with _client(args) as client:
+            while True:
+                records = client.queries(since=since)
+                for record in records:
+                    line = json.dumps(record, separators=(",", ":")) if args.json else None
+                    print(line or format_query(record))
+                    since = max(since, int(record.get("seq", since)))
+                sys.stdout.flush()
+                if not args.follow or stop.wait(args.interval):
+                    return EX_OK
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
+
+
+def _cmd_stats(args: argparse.Namespace) -> int:
+    with _client(args) as client:
+        print(json.dumps(client.stats(), indent=2, sort_keys=True))
+    return EX_OK
+
+
+def _cmd_record_add(args: argparse.Namespace) -> int:
+    spec = " ".join(args.spec)
+    with _client(args) as client:
+        client.add_record(spec)
+    print(f"added {spec}")
+    return EX_OK
+
+
+def _cmd_record_ls(args: argparse.Namespace) -> int:
+    with _client(args) as client:
+        records = client.records()
+    for rec in records:
+        if args.json:
+            print(json.dumps(rec, separators=(",", ":")))
+        else:
+            print(f"{rec.get('name')}\t{rec.get('ttl')}\t{rec.get('type')}\t{rec.get('value')}")
+    return EX_OK
