@@ -1,0 +1,174 @@
+"""Scenario files: which world, and how its durations are spread.
+
+A scenario is a TOML file (or one of the built-in ones in ``sim/scenarios``)::
+
+    name = "single-node"
+    [world]
+    topology = "single-node"    # or "multi-node": DNS served from another node
+    dns_down = "refused"         # cluster DNS before CoreDNS runs: refused | timeout
+    list_missing = false         # the previous version's list is not in the archive (404)
+    vm_starts = true             # false: the repo VM never becomes ready
+    [durations]                  # each a distribution (see _dist)
+    node_boot = ...              # reboot -> node up
+    coredns_start = ...          # node up -> CoreDNS answers
+    service_sync = ...           # CoreDNS answers -> it knows the repo Service
+    controller_start = ...       # node up -> controller sees UpgradeCompleted
+    vm_boot = ...                # controller starts the VM -> repo serves HTTP
+    endpoint_lag = ...           # repo serves -> Service endpoints point at it
+    [flap]                       # the repo name goes NXDOMAIN again for a while
+    probability = 0.0
+    delay = ...                  # service sync -> flap
+    length = ...
+
+Every key is checked; an error names it (``durations.vm_boot.high: ...``).
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from sim._dist import Distribution, ScenarioError, parse_distribution
+
+__all__ = ["BUILTIN_SCENARIOS", "Scenario", "load_scenario", "parse_scenario"]
+
+DURATION_KEYS = (
+    "node_boot",
+    "coredns_start",
+    "service_sync",
+    "controller_start",
+    "vm_boot",
+    "endpoint_lag",
+)
+BUILTIN_SCENARIOS = ("single-node", "multi-node")
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    description: str
+    topology: str
+    dns_down: str
+    list_missing: bool
+    vm_starts: bool
+    upgrade_name: str
+    previous_version: str
+    durations: Mapping[str, Distribution]
+    flap_probability: float
+    flap_delay: Distribution
+    flap_length: Distribution
+
+    @property
+    def repo_service(self) -> str:
+        """The name the controller fetches from (one dot: the search list is tried first)."""
+        return f"upgrade-repo-{self.upgrade_name}.harvester-system"
+
+    @property
+    def repo_host(self) -> str:
+        """The fully qualified name CoreDNS knows the repo Service by."""
+        return f"{self.repo_service}.svc.cluster.local"
+
+    def list_path(self, version: str) -> str:
+        return f"/harvester-iso/bundle/harvester/images-lists-archive/{version}/image_list_all.txt"
+
+
+def _table(data: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+    value = data.get(key, {})
+    if not isinstance(value, Mapping):
+        raise ScenarioError(f"{key}: expected a table")
+    return value
+
+
+def _choice(table: Mapping[str, Any], key: str, path: str, choices: tuple[str, ...]) -> str:
+    value = table.get(key, choices[0])
+    if value not in choices:
+        raise ScenarioError(f"{path}.{key}: expected one of {', '.join(choices)}, got {value!r}")
+    return str(value)
+
+
+def _flag(table: Mapping[str, Any], key: str, path: str, default: bool) -> bool:
+    value = table.get(key, default)
+    if not isinstance(value, bool):
+        raise ScenarioError(f"{path}.{key}: expected true or false, got {value!r}")
+    return value
+
+
+def _string(table: Mapping[str, Any], key: str, path: str, default: str) -> str:
+    value = table.get(key, default)
+    if not isinstance(value, str) or not value:
+        raise ScenarioError(f"{path}{key}: expected a non-empty string, got {value!r}")
+    return value
+
+
+def _check_keys(table: Mapping[str, Any], allowed: set[str], path: str) -> None:
+    for key in table:
+        if key not in allowed:
+            raise ScenarioError(
+                f"{path}{key}: unknown key (expected one of {', '.join(sorted(allowed))})"
+            )
+
+
+def parse_scenario(data: Mapping[str, Any], *, default_name: str = "custom") -> Scenario:
+    """Build a scenario from parsed TOML; raise ScenarioError naming the bad key."""
+    _check_keys(data, {"name", "description", "world", "durations", "flap"}, "")
+    world = _table(data, "world")
+    _check_keys(
+        world,
+        {"topology", "dns_down", "list_missing", "vm_starts", "upgrade_name", "previous_version"},
+        "world.",
+    )
+    durations_table = _table(data, "durations")
+    _check_keys(durations_table, set(DURATION_KEYS), "durations.")
+    durations = {}
+    for key in DURATION_KEYS:
+        if key not in durations_table:
+            raise ScenarioError(f"durations.{key}: missing")
+        durations[key] = parse_distribution(durations_table[key], f"durations.{key}")
+    flap = _table(data, "flap")
+    _check_keys(flap, {"probability", "delay", "length"}, "flap.")
+    probability = flap.get("probability", 0.0)
+    if isinstance(probability, bool) or not isinstance(probability, int | float):
+        raise ScenarioError(f"flap.probability: expected a number, got {probability!r}")
+    if not 0.0 <= probability <= 1.0:
+        raise ScenarioError(f"flap.probability: expected 0..1, got {probability!r}")
+    if probability > 0 and not {"delay", "length"} <= set(flap):
+        raise ScenarioError("flap.delay/flap.length: required when flap.probability > 0")
+    return Scenario(
+        name=_string(data, "name", "", default_name),
+        description=str(data.get("description", "")),
+        topology=_choice(world, "topology", "world", ("single-node", "multi-node")),
+        dns_down=_choice(world, "dns_down", "world", ("refused", "timeout")),
+        list_missing=_flag(world, "list_missing", "world", False),
+        vm_starts=_flag(world, "vm_starts", "world", True),
+        upgrade_name=_string(world, "upgrade_name", "world.", "hvst-upgrade-nv76q"),
+        previous_version=_string(world, "previous_version", "world.", "v1.4.1"),
+        durations=durations,
+        flap_probability=float(probability),
+        flap_delay=parse_distribution(flap.get("delay", 0), "flap.delay"),
+        flap_length=parse_distribution(flap.get("length", 0), "flap.length"),
+    )
+
+
+def load_scenario(name_or_path: str | Path) -> Scenario:
+    """A built-in scenario by name, or a TOML file by path."""
+    text: str
+    source = str(name_or_path)
+    if source in BUILTIN_SCENARIOS:
+        text = resources.files("sim").joinpath(f"scenarios/{source}.toml").read_text("utf-8")
+    else:
+        path = Path(name_or_path)
+        if not path.is_file():
+            raise ScenarioError(
+                f"scenario {source!r}: no such file, and not a built-in "
+                f"({', '.join(BUILTIN_SCENARIOS)})"
+            )
+        text = path.read_text("utf-8")
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError(f"scenario {source}: {exc}") from exc
+    return parse_scenario(data, default_name=Path(source).stem)

@@ -1,0 +1,152 @@
+"""What the world looked like over time, as plain data.
+
+The world model (``_world``) produces a :class:`Timeline`; everything downstream reads
+only this: the harness serves DNS and HTTP answers from it, the fast evaluator of the
+tuner walks it, reports print it.  Keeping it plain data (intervals, no simpy objects)
+is what lets a seed be replayed, a timeline be saved to JSON and shrunk by hypothesis,
+and the harness and evaluator be checked against each other on the very same world.
+
+Times are seconds since the node reboot began (t = 0).
+"""
+
+from __future__ import annotations
+
+import bisect
+import itertools
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["DNS_STATES", "HTTP_STATES", "Event", "Interval", "Timeline"]
+
+#: DNS answers for a name: the cluster DNS is down and refuses (ICMP port unreachable) or
+#: swallows queries, the name is unknown (NXDOMAIN), or the name resolves.
+DNS_STATES = ("refused", "timeout", "nxdomain", "ok")
+#: HTTP answers for a path: connection refused (no endpoints), 404, or 200 with the list.
+HTTP_STATES = ("refused", "missing", "ok")
+
+#: key of the DNS intervals that apply to every name in the cluster domain that is not
+#: the repo Service (the search-list candidates that can never exist)
+OTHER_NAMES = "*"
+
+
+@dataclass(frozen=True)
+class Interval:
+    """``state`` holds on ``[start, end)``; ``end`` may be ``inf``."""
+
+    start: float
+    end: float
+    state: str
+
+
+@dataclass(frozen=True)
+class Event:
+    time: float
+    what: str
+
+
+def _state_at(intervals: tuple[Interval, ...], starts: tuple[float, ...], t: float) -> str:
+    i = bisect.bisect_right(starts, t) - 1
+    if i < 0:
+        raise ValueError(f"time {t} is before the timeline starts")
+    return intervals[i].state
+
+
+@dataclass(frozen=True)
+class Timeline:
+    """One world: DNS state per name and HTTP state per path, over time."""
+
+    scenario: str
+    seed: int
+    cleanup_start: float
+    repo_host: str
+    dns: Mapping[str, tuple[Interval, ...]]
+    http: Mapping[str, tuple[Interval, ...]]
+    events: tuple[Event, ...]
+    _starts: dict[str, tuple[float, ...]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+
+    def __post_init__(self) -> None:
+        for kind, table in (("dns", self.dns), ("http", self.http)):
+            for key, intervals in table.items():
+                if not intervals or intervals[0].start != 0.0:
+                    raise ValueError(f"{kind}[{key!r}]: intervals must start at 0")
+                for a, b in itertools.pairwise(intervals):
+                    if a.end != b.start:
+                        raise ValueError(f"{kind}[{key!r}]: gap or overlap at {a.end}")
+                if intervals[-1].end != math.inf:
+                    raise ValueError(f"{kind}[{key!r}]: the last interval must be open-ended")
+                self._starts[f"{kind}:{key}"] = tuple(iv.start for iv in intervals)
+
+    def dns_state(self, name: str, t: float) -> str:
+        """The answer a query for ``name`` gets at ``t`` (repo host or any other name)."""
+        key = name.rstrip(".").lower()
+        if key not in self.dns:
+            key = OTHER_NAMES
+        return _state_at(self.dns[key], self._starts[f"dns:{key}"], t)
+
+    def http_state(self, path: str, t: float) -> str:
+        return _state_at(self.http[path], self._starts[f"http:{path}"], t)
+
+    def healthy_from(self) -> float:
+        """The earliest time from which the repo name resolves and every path answers 200
+        for good (``inf`` if never): the R of the liveness property."""
+        start = 0.0
+        for intervals in (self.dns[self.repo_host], *self.http.values()):
+            last = intervals[-1]
+            if last.state != "ok":
+                return math.inf
+            start = max(start, last.start)
+        return start
+
+    # -- serialisation -------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        def ivs(intervals: tuple[Interval, ...]) -> list[list[Any]]:
+            return [
+                [iv.start, None if iv.end == math.inf else iv.end, iv.state] for iv in intervals
+            ]
+
+        return {
+            "scenario": self.scenario,
+            "seed": self.seed,
+            "cleanup_start": self.cleanup_start,
+            "repo_host": self.repo_host,
+            "dns": {k: ivs(v) for k, v in self.dns.items()},
+            "http": {k: ivs(v) for k, v in self.http.items()},
+            "events": [[e.time, e.what] for e in self.events],
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Timeline:
+        def ivs(rows: list[list[Any]]) -> tuple[Interval, ...]:
+            return tuple(
+                Interval(float(a), math.inf if b is None else float(b), str(s)) for a, b, s in rows
+            )
+
+        return cls(
+            scenario=str(data["scenario"]),
+            seed=int(data["seed"]),
+            cleanup_start=float(data["cleanup_start"]),
+            repo_host=str(data["repo_host"]),
+            dns={k: ivs(v) for k, v in data["dns"].items()},
+            http={k: ivs(v) for k, v in data["http"].items()},
+            events=tuple(Event(float(t), str(w)) for t, w in data["events"]),
+        )
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True)
+
+    def render(self) -> list[str]:
+        """Human-readable lines: events, then each name's and path's intervals."""
+        lines = [f"{e.time:8.1f}s  {e.what}" for e in self.events]
+        for kind, table in (("dns", self.dns), ("http", self.http)):
+            for key, intervals in table.items():
+                spans = ", ".join(
+                    f"{iv.state} [{iv.start:.1f}, {'∞' if iv.end == math.inf else f'{iv.end:.1f}'})"
+                    for iv in intervals
+                )
+                lines.append(f"{kind} {key}: {spans}")
+        return lines
