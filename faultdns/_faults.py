@@ -1,0 +1,507 @@
+"""Fault rules: parsing the spec language and deciding, query by query, which rule fires.
+
+A rule is an *action* (what goes wrong), a *match* (which queries it is about) and an
+*activation* (when, among those queries, it goes wrong).  The same spec string is used
+by the CLI, the control API and the library::
+
+    nxdomain match=upgrade-repo-*.svc.cluster.local for=30s
+    servfail p=0.2
+    drop match=a.test first=2
+    delay=250ms
+    answer=10.9.9.9 match=b.test qtype=A
+
+This module is pure: no sockets, no clock reads.  The server hands it the query's name,
+type and transport plus the seconds elapsed on its clock, and gets back the rule that
+fired (if any).  That keeps the rules testable without a network and lets the server
+precompute, per cached query, which rules could ever match it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import fnmatch
+import ipaddress
+import math
+import random
+import re
+import tomllib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from dnslib import QTYPE
+
+__all__ = [
+    "ACTIONS",
+    "FaultRule",
+    "FaultSpecError",
+    "RuleState",
+    "coerce_rule",
+    "format_duration",
+    "load_plan",
+    "parse_duration",
+    "parse_fault",
+    "select_rule",
+]
+
+# Actions that take no value, and those written ``action=VALUE``.
+BARE_ACTIONS = ("nxdomain", "servfail", "refused", "nodata", "drop", "truncate")
+VALUE_ACTIONS = ("delay", "answer")
+ACTIONS = BARE_ACTIONS + VALUE_ACTIONS
+
+# Spec keys in canonical order (the order ``FaultRule.spec`` writes them).
+MATCH_KEYS = ("match", "qtype", "proto")
+ACTIVATION_KEYS = ("after", "for", "first", "every", "p", "count")
+SPEC_KEYS = MATCH_KEYS + ACTIVATION_KEYS
+DICT_KEYS = ("id", "action", *VALUE_ACTIONS, *SPEC_KEYS, "spec")
+
+_DURATION_RE = re.compile(r"^\s*([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*(ms|s|m|h)?\s*$")
+_UNIT_SECONDS = {None: 1.0, "ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+class FaultSpecError(ValueError):
+    """A fault spec, plan file or rule object is invalid; the message names the token."""
+
+
+def parse_duration(text: str | float | int, *, what: str = "duration") -> float:
+    """Seconds from ``250ms``, ``2s``, ``1m``, ``1h`` or a bare number of seconds."""
+    if isinstance(text, bool):
+        raise FaultSpecError(f"{what}: expected a duration like 250ms, 2s, 1m, got {text!r}")
+    if isinstance(text, int | float):
+        value = float(text)
+    else:
+        m = _DURATION_RE.match(text)
+        if not m:
+            raise FaultSpecError(
+                f"{what}: expected a duration like 250ms, 2s, 1m or a number of seconds, "
+                f"got {text!r}"
+            )
+        value = float(m.group(1)) * _UNIT_SECONDS[m.group(2)]
+    if not math.isfinite(value) or value < 0:
+        raise FaultSpecError(f"{what}: expected a finite duration >= 0, got {text!r}")
+    return value
+
+
+def format_duration(seconds: float) -> str:
+    """The shortest spec spelling that parses back to the same number."""
+    if seconds == int(seconds):
+        return f"{int(seconds)}s"
+    ms = seconds * 1000
+    if ms == int(ms) and seconds < 1:
+        return f"{int(ms)}ms"
+    return f"{seconds!r}s"
+
+
+@dataclass(frozen=True, kw_only=True)
+class FaultRule:
+    """One fault rule, immutable; the server keeps its counters separately (RuleState).
+
+    ``id`` is empty until a server adds the rule.  ``spec`` is the canonical spec string,
+    so ``parse_fault(rule.spec)`` gives back an equal rule (apart from the id).
+    """
+
+    id: str = ""
+    action: str
+    delay: float | None = None
+    answer: str | None = None
+    match: str = "*"
+    qtype: str | None = None
+    proto: str | None = None
+    after: float | None = None
+    for_: float | None = None
+    first: int | None = None
+    every: int | None = None
+    p: float | None = None
+    count: int | None = None
+    spec: str = field(default="", compare=False)
+
+    def __post_init__(self) -> None:
+        _validate(self)
+        if not self.spec:
+            object.__setattr__(self, "spec", _canonical_spec(self))
+
+    def with_id(self, rule_id: str) -> FaultRule:
+        """The same rule under another id (rules are frozen)."""
+        return dataclasses.replace(self, id=rule_id)
+
+    def matches(self, name: str, qtype: str, proto: str) -> bool:
+        """Whether a query (lower-case name without trailing dot) is this rule's business.
+
+        Only matching queries touch the rule's counters, so a rule on one name never
+        changes what happens to another.  ``truncate`` never matches TCP (a TCP answer
+        cannot be truncated; that is the point of retrying over TCP), and ``answer=``
+        only matches the address type of its address.
+        """
+        if self.proto is not None and self.proto != proto:
+            return False
+        if self.action == "truncate" and proto != "udp":
+            return False
+        if self.qtype is not None and self.qtype != qtype:
+            return False
+        if self.action == "answer" and qtype != _answer_qtype(self.answer):
+            return False
+        return _glob_regex(self.match).match(name) is not None
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-able object with the spec's keys (``for``, not ``for_``)."""
+        return {
+            "id": self.id,
+            "action": self.action,
+            "delay": self.delay,
+            "answer": self.answer,
+            "match": self.match,
+            "qtype": self.qtype,
+            "proto": self.proto,
+            "after": self.after,
+            "for": self.for_,
+            "first": self.first,
+            "every": self.every,
+            "p": self.p,
+            "count": self.count,
+            "spec": self.spec,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], *, where: str = "fault") -> FaultRule:
+        """Build a rule from a JSON object or TOML table with the spec's keys.
+
+        Durations may be numbers (seconds) or strings (``"250ms"``).  ``delay`` or
+        ``answer`` alone imply the action; a lone ``spec`` key is parsed as a spec.
+        ``where`` prefixes error messages (e.g. the plan file and table number).
+        """
+        if not isinstance(data, Mapping):
+            raise FaultSpecError(f"{where}: expected an object with fault keys, got {data!r}")
+        unknown = [k for k in data if k not in DICT_KEYS]
+        if unknown:
+            raise FaultSpecError(
+                f"{where}: unknown key {unknown[0]!r} (expected one of {', '.join(DICT_KEYS)})"
+            )
+        values = {k: v for k, v in data.items() if v is not None}
+        rule_id = values.pop("id", "")
+        if not isinstance(rule_id, str):
+            raise FaultSpecError(f"{where}: key 'id': expected a string, got {rule_id!r}")
+        spec = values.pop("spec", None)
+        if spec is not None and not (set(values) - {"action"}) and "action" not in values:
+            if not isinstance(spec, str):
+                raise FaultSpecError(f"{where}: key 'spec': expected a string, got {spec!r}")
+            return parse_fault(spec).with_id(rule_id)
+        action = values.pop("action", None)
+        if action is None:
+            given = [a for a in VALUE_ACTIONS if a in values]
+            if len(given) != 1:
+                raise FaultSpecError(
+                    f"{where}: missing key 'action' (expected one of {', '.join(ACTIONS)})"
+                )
+            action = given[0]
+        if not isinstance(action, str) or action.lower() not in ACTIONS:
+            raise FaultSpecError(
+                f"{where}: key 'action': expected one of {', '.join(ACTIONS)}, got {action!r}"
+            )
+        action = action.lower()
+        for other in VALUE_ACTIONS:
+            if other != action and other in values:
+                raise FaultSpecError(
+                    f"{where}: key {other!r} only goes with action {other!r}, not {action!r}"
+                )
+        kwargs: dict[str, Any] = {"id": rule_id, "action": action}
+        if action in VALUE_ACTIONS:
+            if action not in values:
+                raise FaultSpecError(f"{where}: action {action!r} needs key {action!r}")
+            kwargs[action] = _convert(action, values.pop(action), where)
+        for key, raw in values.items():
+            kwargs["for_" if key == "for" else key] = _convert(key, raw, where)
+        try:
+            return cls(**kwargs)
+        except FaultSpecError as exc:
+            raise FaultSpecError(f"{where}: {exc}") from None
+
+
+_GLOB_CACHE: dict[str, re.Pattern[str]] = {}
+
+
+def _glob_regex(pattern: str) -> re.Pattern[str]:
+    regex = _GLOB_CACHE.get(pattern)
+    if regex is None:
+        regex = re.compile(fnmatch.translate(pattern))
+        if len(_GLOB_CACHE) > 4096:
+            _GLOB_CACHE.clear()
+        _GLOB_CACHE[pattern] = regex
+    return regex
+
+
+def _answer_qtype(answer: str | None) -> str:
+    return "AAAA" if answer is not None and ":" in answer else "A"
+
+
+def _validate(rule: FaultRule) -> None:
+    """Check a rule's fields; the messages name the spec key at fault."""
+    if rule.action not in ACTIONS:
+        raise FaultSpecError(
+            f"unknown action {rule.action!r} (expected one of {', '.join(ACTIONS)})"
+        )
+    if rule.action == "delay":
+        if rule.delay is None or not math.isfinite(rule.delay) or rule.delay < 0:
+            raise FaultSpecError(f"delay: expected a duration >= 0, got {rule.delay!r}")
+    elif rule.delay is not None:
+        raise FaultSpecError(f"delay= given with action {rule.action!r}")
+    if rule.action == "answer":
+        if rule.answer is None:
+            raise FaultSpecError("answer: expected an IPv4 or IPv6 address")
+        try:
+            addr = ipaddress.ip_address(rule.answer)
+        except ValueError:
+            raise FaultSpecError(
+                f"answer: expected an IPv4 or IPv6 address, got {rule.answer!r}"
+            ) from None
+        object.__setattr__(rule, "answer", str(addr))
+        wanted = _answer_qtype(rule.answer)
+        if rule.qtype is not None and rule.qtype != wanted:
+            raise FaultSpecError(
+                f"answer={rule.answer} answers {wanted} queries, but qtype={rule.qtype}"
+            )
+    elif rule.answer is not None:
+        raise FaultSpecError(f"answer= given with action {rule.action!r}")
+    match = rule.match.strip().lower().rstrip(".") if isinstance(rule.match, str) else None
+    if not match:
+        raise FaultSpecError(f"match: expected a name glob like *.example.test, got {rule.match!r}")
+    object.__setattr__(rule, "match", match)
+    if rule.qtype is not None:
+        qtype = str(rule.qtype).upper()
+        if qtype not in QTYPE.reverse:
+            raise FaultSpecError(
+                f"qtype: expected a DNS type like A, AAAA, TXT, got {rule.qtype!r}"
+            )
+        object.__setattr__(rule, "qtype", qtype)
+    if rule.proto is not None:
+        proto = str(rule.proto).lower()
+        if proto not in ("udp", "tcp"):
+            raise FaultSpecError(f"proto: expected udp or tcp, got {rule.proto!r}")
+        object.__setattr__(rule, "proto", proto)
+    if rule.action == "truncate" and rule.proto == "tcp":
+        raise FaultSpecError("truncate applies to UDP only, but proto=tcp")
+    for key, value in (("after", rule.after), ("for", rule.for_)):
+        if value is not None and (not math.isfinite(value) or value < 0):
+            raise FaultSpecError(f"{key}: expected a duration >= 0, got {value!r}")
+    for key, count in (("first", rule.first), ("every", rule.every), ("count", rule.count)):
+        if count is not None and (
+            isinstance(count, bool) or not isinstance(count, int) or count < 1
+        ):
+            raise FaultSpecError(f"{key}: expected a whole number >= 1, got {count!r}")
+    if rule.p is not None and not (0.0 <= rule.p <= 1.0):
+        raise FaultSpecError(f"p: expected a probability between 0 and 1, got {rule.p!r}")
+
+
+def _canonical_spec(rule: FaultRule) -> str:
+    if rule.action == "delay":
+        assert rule.delay is not None
+        parts = [f"delay={format_duration(rule.delay)}"]
+    elif rule.action == "answer":
+        parts = [f"answer={rule.answer}"]
+    else:
+        parts = [rule.action]
+    if rule.match != "*":
+        parts.append(f"match={rule.match}")
+    if rule.qtype is not None:
+        parts.append(f"qtype={rule.qtype}")
+    if rule.proto is not None:
+        parts.append(f"proto={rule.proto}")
+    if rule.after is not None:
+        parts.append(f"after={format_duration(rule.after)}")
+    if rule.for_ is not None:
+        parts.append(f"for={format_duration(rule.for_)}")
+    for key, value in (("first", rule.first), ("every", rule.every), ("p", rule.p)):
+        if value is not None:
+            parts.append(f"{key}={value}")
+    if rule.count is not None:
+        parts.append(f"count={rule.count}")
+    return " ".join(parts)
+
+
+def _convert(key: str, raw: Any, where: str) -> Any:
+    """Turn a spec/TOML/JSON value into the field's type, naming the key on failure."""
+    try:
+        if key in ("delay", "after", "for"):
+            if isinstance(raw, str | int | float):
+                return parse_duration(raw, what=key)
+        elif key in ("first", "every", "count"):
+            if isinstance(raw, int) and not isinstance(raw, bool):
+                return raw
+            if isinstance(raw, str) and raw.strip().isdigit():
+                return int(raw)
+            raise FaultSpecError(f"{key}: expected a whole number >= 1, got {raw!r}")
+        elif key == "p":
+            if isinstance(raw, int | float) and not isinstance(raw, bool):
+                return float(raw)
+            if isinstance(raw, str):
+                try:
+                    return float(raw)
+                except ValueError:
+                    pass
+            raise FaultSpecError(f"p: expected a probability between 0 and 1, got {raw!r}")
+        elif isinstance(raw, str):
+            return raw
+    except FaultSpecError as exc:
+        raise FaultSpecError(f"{where}: {exc}") from None
+    raise FaultSpecError(f"{where}: key {key!r}: unexpected value {raw!r}")
+
+
+def parse_fault(spec: str) -> FaultRule:
+    """Parse one spec string such as ``nxdomain match=a.test for=30s``."""
+    if not isinstance(spec, str):
+        raise FaultSpecError(f"fault spec: expected a string, got {spec!r}")
+    tokens = spec.split()
+    if not tokens:
+        raise FaultSpecError(
+            f"fault spec {spec!r}: empty (expected an action: {', '.join(ACTIONS)})"
+        )
+    where = f"fault spec {spec.strip()!r}"
+    action: str | None = None
+    values: dict[str, Any] = {}
+    for token in tokens:
+        key, eq, value = token.partition("=")
+        key = key.lower()
+        if not eq:
+            if key not in BARE_ACTIONS:
+                hint = f"; write {key}=VALUE" if key in VALUE_ACTIONS or key in SPEC_KEYS else ""
+                raise FaultSpecError(
+                    f"{where}: unknown token {token!r} (expected an action "
+                    f"{', '.join(BARE_ACTIONS)}, delay=DURATION, answer=ADDR, or KEY=VALUE{hint})"
+                )
+            found = key
+        elif key == "action":
+            found = value.lower()
+            if found not in BARE_ACTIONS:
+                raise FaultSpecError(
+                    f"{where}: token {token!r}: expected action={'|'.join(BARE_ACTIONS)}"
+                )
+        elif key in VALUE_ACTIONS:
+            found = key
+            if not value:
+                raise FaultSpecError(f"{where}: token {token!r}: {key}= needs a value")
+            values[key] = _convert(key, value, f"{where}: token {token!r}")
+        elif key in SPEC_KEYS:
+            if key in values:
+                raise FaultSpecError(f"{where}: token {token!r}: {key}= given twice")
+            if not value:
+                raise FaultSpecError(f"{where}: token {token!r}: {key}= needs a value")
+            values[key] = _convert(key, value, f"{where}: token {token!r}")
+            continue
+        else:
+            raise FaultSpecError(
+                f"{where}: unknown key {key!r} in token {token!r} "
+                f"(expected one of {', '.join(SPEC_KEYS)})"
+            )
+        if action is not None:
+            raise FaultSpecError(
+                f"{where}: token {token!r}: a rule has one action, already have {action!r}"
+            )
+        action = found
+    if action is None:
+        raise FaultSpecError(
+            f"{where}: no action (expected one of {', '.join(BARE_ACTIONS)}, "
+            "delay=DURATION, answer=ADDR)"
+        )
+    kwargs = {("for_" if k == "for" else k): v for k, v in values.items()}
+    try:
+        return FaultRule(action=action, **kwargs)
+    except FaultSpecError as exc:
+        raise FaultSpecError(f"{where}: {exc}") from None
+
+
+def coerce_rule(rule: str | Mapping[str, Any] | FaultRule) -> FaultRule:
+    """Accept the three ways callers hand over a rule (spec, JSON object, FaultRule)."""
+    if isinstance(rule, FaultRule):
+        return rule
+    if isinstance(rule, str):
+        return parse_fault(rule)
+    if isinstance(rule, Mapping):
+        return FaultRule.from_dict(rule)
+    raise FaultSpecError(f"fault: expected a spec string, an object or a FaultRule, got {rule!r}")
+
+
+def load_plan(path: str | Path) -> list[FaultRule]:
+    """Rules from a TOML plan file: ``[[fault]]`` tables with the spec's keys, in order."""
+    path = Path(path)
+    try:
+        with path.open("rb") as fh:
+            doc = tomllib.load(fh)
+    except OSError as exc:
+        raise FaultSpecError(f"plan {path}: cannot read: {exc.strerror or exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise FaultSpecError(f"plan {path}: invalid TOML: {exc}") from None
+    unknown = [k for k in doc if k != "fault"]
+    if unknown:
+        raise FaultSpecError(
+            f"plan {path}: unknown top-level key {unknown[0]!r} (expected [[fault]] tables)"
+        )
+    tables = doc.get("fault", [])
+    if not isinstance(tables, list):
+        raise FaultSpecError(f"plan {path}: 'fault' must be an array of tables ([[fault]])")
+    return [
+        FaultRule.from_dict(table, where=f"plan {path}: [[fault]] #{i}")
+        for i, table in enumerate(tables, 1)
+    ]
+
+
+class RuleState:
+    """A rule plus its counters: how many matching queries it has seen and fired on.
+
+    The state lives in the server's event-loop thread; each rule gets its own random
+    stream seeded from the server seed and the rule id, so whether a ``p=`` rule fires
+    on its Nth matching query depends only on the seed, never on other rules' traffic.
+    """
+
+    __slots__ = ("count", "every", "fired", "first", "hi", "lo", "p", "rng", "rule", "seen")
+
+    def __init__(self, rule: FaultRule, seed: int | str) -> None:
+        self.rule = rule
+        self.seen = 0
+        self.fired = 0
+        self.rng = random.Random(f"{seed}/{rule.id}/{rule.spec}")
+        self.lo = rule.after if rule.after is not None else -math.inf
+        self.hi = self.lo + rule.for_ if rule.for_ is not None else math.inf
+        self.first = rule.first
+        self.every = rule.every
+        self.p = rule.p
+        self.count = rule.count
+
+    def offer(self, elapsed: float) -> bool:
+        """Count one matching query and say whether the rule is active for it.
+
+        The window is half-open, ``[after, after + for)``, in seconds since the server
+        started or was last reset.  The random draw happens only when every other
+        condition holds, so a replay with the same seed and the same queries fires on
+        exactly the same ones.
+        """
+        self.seen += 1
+        if not (self.lo <= elapsed < self.hi):
+            return False
+        if self.count is not None and self.fired >= self.count:
+            return False
+        if self.first is not None and self.seen > self.first:
+            return False
+        if self.every is not None and self.seen % self.every:
+            return False
+        return self.p is None or self.rng.random() < self.p
+
+    def snapshot(self) -> dict[str, Any]:
+        return {"id": self.rule.id, "spec": self.rule.spec, "seen": self.seen, "fired": self.fired}
+
+
+def select_rule(candidates: Iterable[RuleState], elapsed: float) -> RuleState | None:
+    """The first active rule among those matching a query (in rule order), or None.
+
+    Every matching rule counts the query, whether or not an earlier one wins, so
+    ``first=N`` means the first N queries the rule matches, not the first N that no
+    other rule took.
+    """
+    winner = None
+    for state in candidates:
+        if winner is None:
+            if state.offer(elapsed):
+                state.fired += 1
+                winner = state
+        else:
+            state.seen += 1
+    return winner
