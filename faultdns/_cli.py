@@ -315,32 +315,31 @@ def _build_server(args: argparse.Namespace) -> Any:
         except OSError as exc:
             raise CLIError(f"--plan {args.plan}: cannot read: {exc.strerror or exc}") from None
         except (FaultSpecError, ValueError) as exc:
-            raise CLIError(f"--plan {args.plan}: {exc}") from None
+            raise CLIError(f"--plan: {exc}") from None
     for spec in args.fault:
         try:
             faults.append(parse_fault(spec))
         except (FaultSpecError, ValueError) as exc:
-            raise CLIError(f"--fault {spec!r}: {exc}") from None
+            raise CLIError(f"--fault: {exc}") from None
 
-    zone_kwargs: dict[str, Any] = {"origins": args.origin}
-    if args.ttl is not None:
-        zone_kwargs["ttl"] = args.ttl
     try:
-        zone = Zone(**zone_kwargs)
+        zone = Zone(origins=args.origin)
     except (ZoneError, ValueError) as exc:
-        raise CLIError(f"--origin/--ttl: {exc}") from None
+        raise CLIError(f"--origin: {exc}") from None
     if args.zone is not None:
         try:
             zone.load_toml(args.zone)
         except OSError as exc:
             raise CLIError(f"--zone {args.zone}: cannot read: {exc.strerror or exc}") from None
         except (ZoneError, ValueError) as exc:
-            raise CLIError(f"--zone {args.zone}: {exc}") from None
+            raise CLIError(f"--zone: {exc}") from None
     for spec in args.record:
         try:
             zone.add(spec)
         except (ZoneError, ValueError) as exc:
-            raise CLIError(f"--record {spec!r}: {exc}") from None
+            raise CLIError(f"--record: {exc}") from None
+    if args.ttl is not None:  # the flag wins over a zone file's ttl
+        zone.ttl = args.ttl
 
     return FaultDNSServer(
         zone,
