@@ -1,0 +1,616 @@
+"""Image stores: where the cleanup finds images and removes them.
+
+The plan (``_plan``) is pure; it needs to know which images a node has, which of them
+running or stopped containers use, and which are pinned.  A store answers those three
+questions and removes one image at a time.  One at a time on purpose: a bulk
+``crictl rmi a b c`` aborts entirely when one image is locked, which is how old images
+used to survive the Harvester cleanup.
+
+Three stores:
+
+- :class:`MemoryStore` keeps the node in a JSON file, so tests and the simulation can
+  run the whole cleanup without a container runtime and look at the result afterwards.
+- :class:`ContainerdStore` talks to a real containerd through ``ctr``.  ``ctr images rm``
+  does *not* refuse an image a container was created from, so the store checks that
+  itself before removing anything (the CRI plugin's users rely on the same rule).
+- :class:`CrictlStore` talks CRI through ``crictl`` (what the Harvester job runs).  CRI
+  removes an image with *all* its tags, so the store refuses to remove a tag whose image
+  carries another tag that is not being removed too; otherwise deleting an old tag could
+  take a current image with it.
+
+Failures are typed: :class:`StoreError` when the store cannot be read at all,
+:class:`RemovalError` when one image could not be removed (the caller reports it and goes
+on with the rest).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import subprocess
+import tempfile
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+from cleanup._errors import CleanupError
+
+__all__ = [
+    "DEFAULT_CONTAINERD_SOCKET",
+    "CommandRunner",
+    "ContainerdStore",
+    "CrictlStore",
+    "ImageStore",
+    "MemoryStore",
+    "RemovalError",
+    "StoreError",
+    "StoreSpecError",
+    "open_store",
+    "run_command",
+]
+
+#: Where k3s/RKE2 (and so Harvester) run their containerd.
+DEFAULT_CONTAINERD_SOCKET = "/run/k3s/containerd/containerd.sock"
+
+#: The label the CRI plugin puts on images the kubelet must never garbage-collect.
+PINNED_LABEL = "io.cri-containerd.pinned"
+
+# A containerd image record named by its config digest: the CRI plugin's "image ID".
+_ID_REF = re.compile(r"^sha256:[0-9a-f]{64}$")
+
+
+class StoreError(CleanupError):
+    """The image store could not be read or used (tool missing, socket down, bad data)."""
+
+
+class StoreSpecError(ValueError):
+    """A ``--store`` value or store file that cannot be used; a usage error, not a run error."""
+
+
+class RemovalError(StoreError):
+    """One image could not be removed; the cleanup reports it and goes on with the rest."""
+
+    def __init__(self, image: str, reason: str) -> None:
+        self.image = image
+        self.reason = reason
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        return f"remove image {self.image}: {self.reason}"
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (RemovalError, (self.image, self.reason))
+
+
+@runtime_checkable
+class ImageStore(Protocol):
+    """What the cleanup needs from a node's image store.
+
+    A store may also have ``plan_removal(images)``: the cleanup calls it (when present)
+    with the whole delete list before the first ``remove``, so a store that can only
+    remove whole images (CRI) knows which sibling tags are going anyway.
+    """
+
+    def images(self) -> list[str]:
+        """Every image reference the store has (tags, as the lists name them)."""
+        ...
+
+    def in_use(self) -> set[str]:
+        """References of images that existing containers (running or not) were made from."""
+        ...
+
+    def pinned(self) -> set[str]:
+        """References of images marked as never to be removed."""
+        ...
+
+    def remove(self, image: str) -> None:
+        """Remove one reference; raise :class:`RemovalError` if it cannot be removed."""
+        ...
+
+
+# --------------------------------------------------------------------------- commands
+
+#: Runs one command (argv) and returns its result; injectable so stores can be tested on
+#: recorded outputs.  It must not raise for a non-zero exit status.
+CommandRunner = Callable[[Sequence[str]], "subprocess.CompletedProcess[str]"]
+
+
+def run_command(argv: Sequence[str], *, timeout: float = 120.0) -> subprocess.CompletedProcess[str]:
+    """Run ``argv`` with captured text output; a missing tool or a hang is a StoreError."""
+    try:
+        return subprocess.run(
+            list(argv), capture_output=True, text=True, timeout=timeout, check=False
+        )
+    except FileNotFoundError as exc:
+        raise StoreError(f"{argv[0]}: command not found ({exc.strerror})") from exc
+    except PermissionError as exc:
+        raise StoreError(f"{argv[0]}: cannot run it ({exc.strerror})") from exc
+    except subprocess.TimeoutExpired as exc:
+        raise StoreError(f"{' '.join(argv)}: no answer within {timeout:g}s") from exc
+
+
+def _failure_text(proc: subprocess.CompletedProcess[str]) -> str:
+    text = (proc.stderr or "").strip() or (proc.stdout or "").strip()
+    return text.splitlines()[-1] if text else f"exit status {proc.returncode}"
+
+
+# --------------------------------------------------------------------------- memory
+
+
+@dataclass(frozen=True)
+class _MemoryState:
+    images: list[str]
+    in_use: list[str]
+    pinned: list[str]
+
+
+class MemoryStore:
+    """A node's images kept in a JSON file ``{"images": [...], "in_use": [...], "pinned": [...]}``.
+
+    The file is read on every call and rewritten atomically (temporary file, fsync,
+    rename) after each removal, so a crash mid-cleanup never leaves a half-written node
+    and a test can read the file to see exactly what is left.  ``images`` is required;
+    ``in_use`` and ``pinned`` default to empty.  Like the CRI runtime, it refuses to
+    remove an image a container uses.
+    """
+
+    FIELDS = ("images", "in_use", "pinned")
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        self._load(StoreSpecError)  # a bad file is a usage error: report it before any work
+
+    def __repr__(self) -> str:
+        return f"MemoryStore({str(self.path)!r})"
+
+    @classmethod
+    def create(
+        cls,
+        path: str | os.PathLike[str],
+        images: Sequence[str],
+        *,
+        in_use: Sequence[str] = (),
+        pinned: Sequence[str] = (),
+    ) -> MemoryStore:
+        """Write a new store file and open it."""
+        _write_json_atomically(
+            Path(path), {"images": list(images), "in_use": list(in_use), "pinned": list(pinned)}
+        )
+        return cls(path)
+
+    def _load(self, error: type[Exception] = StoreError) -> _MemoryState:
+        """Read and check the file; ``error`` is the type to raise when it is bad."""
+        where = f"memory store {self.path}"
+        try:
+            return self._parse(where)
+        except StoreSpecError as exc:
+            if error is StoreSpecError:
+                raise
+            raise error(str(exc)) from exc
+
+    def _parse(self, where: str) -> _MemoryState:
+        try:
+            raw = self.path.read_bytes()
+        except FileNotFoundError as exc:
+            raise StoreSpecError(f"{where}: file does not exist") from exc
+        except OSError as exc:
+            raise StoreSpecError(f"{where}: cannot read it ({exc.strerror})") from exc
+        try:
+            doc = json.loads(raw)
+        except UnicodeDecodeError as exc:
+            raise StoreSpecError(f"{where}: not UTF-8 text ({exc.reason})") from exc
+        except json.JSONDecodeError as exc:
+            raise StoreSpecError(
+                f"{where}: not valid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
+            ) from exc
+        if not isinstance(doc, dict):
+            raise StoreSpecError(
+                f"{where}: the top level must be a JSON object with the fields "
+                f"{', '.join(self.FIELDS)}, not {type(doc).__name__}"
+            )
+        unknown = sorted(set(doc) - set(self.FIELDS))
+        if unknown:
+            raise StoreSpecError(
+                f"{where}: unknown field {unknown[0]!r} (expected {', '.join(self.FIELDS)})"
+            )
+        if "images" not in doc:
+            raise StoreSpecError(f"{where}: missing field 'images'")
+        lists = {name: _string_list(doc.get(name, []), where, name) for name in self.FIELDS}
+        return _MemoryState(lists["images"], lists["in_use"], lists["pinned"])
+
+    def images(self) -> list[str]:
+        return list(self._load().images)
+
+    def in_use(self) -> set[str]:
+        return set(self._load().in_use)
+
+    def pinned(self) -> set[str]:
+        return set(self._load().pinned)
+
+    def remove(self, image: str) -> None:
+        try:
+            state = self._load()
+        except StoreError as exc:
+            raise RemovalError(image, str(exc)) from exc
+        if image not in state.images:
+            raise RemovalError(image, "no such image")
+        if image in state.in_use:
+            raise RemovalError(image, "image is in use by a container")
+        doc = {
+            "images": [i for i in state.images if i != image],
+            "in_use": state.in_use,
+            "pinned": state.pinned,
+        }
+        try:
+            _write_json_atomically(self.path, doc)
+        except OSError as exc:
+            raise RemovalError(image, f"cannot rewrite {self.path}: {exc.strerror}") from exc
+
+
+def _string_list(value: Any, where: str, field: str) -> list[str]:
+    if not isinstance(value, list):
+        raise StoreSpecError(
+            f"{where}: field {field!r} must be a list of strings, not {type(value).__name__}"
+        )
+    out: list[str] = []
+    for i, item in enumerate(value):
+        if not isinstance(item, str) or not item.strip():
+            raise StoreSpecError(
+                f"{where}: field {field!r} item {i} must be a non-empty string, got {item!r}"
+            )
+        if item not in out:
+            out.append(item)
+    return out
+
+
+def _write_json_atomically(path: Path, doc: object) -> None:
+    """Replace ``path`` so readers see the old or the new file, never a partial one."""
+    data = (json.dumps(doc, indent=2) + "\n").encode()
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+    try:  # make the rename itself durable; not every filesystem allows this
+        dir_fd = os.open(path.parent, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        with contextlib.suppress(OSError):
+            os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+# --------------------------------------------------------------------------- containerd
+
+
+@dataclass(frozen=True)
+class _CtrImage:
+    ref: str
+    digest: str
+    labels: dict[str, str]
+
+
+class ContainerdStore:
+    """A real containerd, through ``ctr --address SOCKET -n NAMESPACE``.
+
+    Images are the records of ``ctr images ls``; records named only by a config digest
+    (``sha256:...``, the CRI plugin's image IDs) are aliases, not images a list can name.
+    In use: the image of every container (``ctr containers ls``; a container counts from
+    the moment it is created, running or not).  Pinned: the ``io.cri-containerd.pinned``
+    label.  Removing a tag also removes its digest/ID aliases once no other tag points to
+    the same manifest, as the CRI plugin does, so the content can be garbage-collected.
+    """
+
+    def __init__(
+        self,
+        socket: str = DEFAULT_CONTAINERD_SOCKET,
+        namespace: str = "k8s.io",
+        ctr: str = "ctr",
+        *,
+        connect_timeout: float = 10.0,
+        runner: CommandRunner | None = None,
+    ) -> None:
+        self.socket = socket
+        self.namespace = namespace
+        self.ctr = ctr
+        self.connect_timeout = connect_timeout
+        self._run: CommandRunner = runner or run_command
+
+    def __repr__(self) -> str:
+        return f"ContainerdStore({self.socket!r}, namespace={self.namespace!r})"
+
+    def _ctr(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return self._run(
+            [
+                self.ctr,
+                "--address",
+                self.socket,
+                "--connect-timeout",
+                f"{self.connect_timeout:g}s",
+                "-n",
+                self.namespace,
+                *args,
+            ]
+        )
+
+    def _ctr_ok(self, *args: str) -> str:
+        proc = self._ctr(*args)
+        if proc.returncode != 0:
+            raise StoreError(
+                f"ctr {' '.join(args)} (containerd at {self.socket}): {_failure_text(proc)}"
+            )
+        return proc.stdout
+
+    def _image_records(self) -> list[_CtrImage]:
+        out = self._ctr_ok("images", "ls")
+        records = []
+        for lineno, line in enumerate(out.splitlines(), 1):
+            fields = line.split()
+            if not fields or (lineno == 1 and fields[0] == "REF"):
+                continue
+            # REF TYPE DIGEST SIZE(number unit) PLATFORMS LABELS
+            if len(fields) < 6 or not fields[2].startswith("sha256:"):
+                raise StoreError(f"ctr images ls: cannot parse line {lineno}: {line.strip()!r}")
+            labels: dict[str, str] = {}
+            if fields[-1] != "-":
+                for item in fields[-1].split(","):
+                    key, _, value = item.partition("=")
+                    labels[key] = value
+            records.append(_CtrImage(fields[0], fields[2], labels))
+        return records
+
+    def images(self) -> list[str]:
+        return [r.ref for r in self._image_records() if not _ID_REF.match(r.ref)]
+
+    def _containers(self) -> dict[str, str]:
+        """Container ID -> the image reference it was created from."""
+        out = self._ctr_ok("containers", "ls")
+        users: dict[str, str] = {}
+        for lineno, line in enumerate(out.splitlines(), 1):
+            fields = line.split()
+            if not fields or (lineno == 1 and fields[0] == "CONTAINER"):
+                continue
+            if len(fields) == 3:  # CONTAINER IMAGE RUNTIME
+                users[fields[0]] = fields[1]
+            elif len(fields) != 2:  # 2 fields: a container made without an image
+                raise StoreError(f"ctr containers ls: cannot parse line {lineno}: {line.strip()!r}")
+        return users
+
+    def in_use(self) -> set[str]:
+        return set(self._containers().values())
+
+    def pinned(self) -> set[str]:
+        return {r.ref for r in self._image_records() if r.labels.get(PINNED_LABEL) == "pinned"}
+
+    def remove(self, image: str) -> None:
+        try:
+            records = self._image_records()
+            users = self._containers()
+        except StoreError as exc:
+            raise RemovalError(image, str(exc)) from exc
+        record = next((r for r in records if r.ref == image), None)
+        if record is None:
+            raise RemovalError(image, "no such image")
+        holders = sorted(cid for cid, ref in users.items() if ref == image)
+        if holders:
+            raise RemovalError(image, f"image is in use by container {', '.join(holders)}")
+        same = [r.ref for r in records if r.digest == record.digest and r.ref != image]
+        other_tags = [ref for ref in same if not _is_alias(ref)]
+        aliases = [] if other_tags else [ref for ref in same if ref not in users.values()]
+        proc = self._ctr("images", "rm", image)
+        if proc.returncode != 0:
+            raise RemovalError(image, f"ctr images rm: {_failure_text(proc)}")
+        for alias in aliases:
+            proc = self._ctr("images", "rm", alias)
+            if proc.returncode != 0:
+                raise RemovalError(
+                    image, f"removed, but its alias {alias} stayed: {_failure_text(proc)}"
+                )
+
+
+def _is_alias(ref: str) -> bool:
+    """A record that names content by digest (``name@sha256:...`` or an image ID)."""
+    return "@" in ref or bool(_ID_REF.match(ref))
+
+
+# --------------------------------------------------------------------------- crictl
+
+
+@dataclass(frozen=True)
+class _CriImage:
+    id: str
+    tags: list[str]
+    digests: list[str]
+    pinned: bool
+
+
+class CrictlStore:
+    """The node's CRI runtime through ``crictl`` with JSON output.
+
+    ``crictl images -o json`` for images (their ``repoTags``; ``pinned`` where the
+    runtime reports it), ``crictl ps -a -o json`` for the images of all containers,
+    ``crictl rmi ID`` to remove.  CRI removes an image with every tag it has, so a tag
+    is only removed when all other tags of its image are being removed too (announced
+    with :meth:`plan_removal`); otherwise it is reported as not removable.
+    """
+
+    def __init__(
+        self,
+        crictl: str = "crictl",
+        endpoint: str | None = None,
+        *,
+        runner: CommandRunner | None = None,
+    ) -> None:
+        self.crictl = crictl
+        self.endpoint = endpoint
+        self._run: CommandRunner = runner or run_command
+        self._going: set[str] = set()
+        self._removed_with: dict[str, str] = {}  # sibling tag -> the tag whose rmi took it
+
+    def __repr__(self) -> str:
+        return f"CrictlStore(endpoint={self.endpoint!r})"
+
+    def _argv(self, *args: str) -> list[str]:
+        argv = [self.crictl]
+        if self.endpoint:
+            argv += ["--runtime-endpoint", self.endpoint, "--image-endpoint", self.endpoint]
+        return argv + list(args)
+
+    def _json(self, *args: str) -> dict[str, Any]:
+        what = "crictl " + " ".join(args)
+        proc = self._run(self._argv(*args))
+        if proc.returncode != 0:
+            raise StoreError(f"{what}: {_failure_text(proc)}")
+        try:
+            doc = json.loads(proc.stdout)
+        except json.JSONDecodeError as exc:
+            raise StoreError(
+                f"{what}: output is not JSON (line {exc.lineno} column {exc.colno}: {exc.msg})"
+            ) from exc
+        if not isinstance(doc, dict):
+            raise StoreError(f"{what}: output must be a JSON object")
+        return doc
+
+    def _images(self) -> list[_CriImage]:
+        doc = self._json("images", "-o", "json")
+        items = _json_list(doc, "images", "crictl images")
+        images = []
+        for i, item in enumerate(items):
+            where = f"crictl images: images[{i}]"
+            if not isinstance(item, dict) or not isinstance(item.get("id"), str):
+                raise StoreError(f"{where}: missing string field 'id'")
+            tags = _json_strings(item, "repoTags", where)
+            digests = _json_strings(item, "repoDigests", where)
+            images.append(_CriImage(item["id"], tags, digests, item.get("pinned") is True))
+        return images
+
+    def images(self) -> list[str]:
+        return [tag for image in self._images() for tag in image.tags]
+
+    def pinned(self) -> set[str]:
+        return {tag for image in self._images() if image.pinned for tag in image.tags}
+
+    def _container_refs(self) -> dict[str, set[str]]:
+        """Container ID -> every reference it names its image by (ID, tag, digest)."""
+        doc = self._json("ps", "-a", "-o", "json")
+        refs: dict[str, set[str]] = {}
+        for i, item in enumerate(_json_list(doc, "containers", "crictl ps")):
+            where = f"crictl ps: containers[{i}]"
+            if not isinstance(item, dict) or not isinstance(item.get("id"), str):
+                raise StoreError(f"{where}: missing string field 'id'")
+            names = set()
+            for key in ("imageRef", "imageId"):
+                if isinstance(item.get(key), str) and item[key]:
+                    names.add(item[key])
+            spec = item.get("image")
+            if isinstance(spec, dict) and isinstance(spec.get("image"), str) and spec["image"]:
+                names.add(spec["image"])
+            if not names:
+                raise StoreError(f"{where}: names no image (no 'imageRef' or 'image.image')")
+            refs[item["id"]] = names
+        return refs
+
+    @staticmethod
+    def _users(image: _CriImage, containers: dict[str, set[str]]) -> list[str]:
+        names = {image.id, *image.tags, *image.digests}
+        return sorted(cid for cid, refs in containers.items() if refs & names)
+
+    def in_use(self) -> set[str]:
+        containers = self._container_refs()
+        used: set[str] = set()
+        for image in self._images():
+            if self._users(image, containers):
+                used.update(image.tags)
+        for refs in containers.values():  # images already gone still name what is in use
+            used.update(r for r in refs if not _ID_REF.match(r))
+        return used
+
+    def plan_removal(self, images: Collection[str]) -> None:
+        """Announce every tag this run will remove (see the class docstring)."""
+        self._going = set(images)
+
+    def remove(self, image: str) -> None:
+        try:
+            images = self._images()
+            containers = self._container_refs()
+        except StoreError as exc:
+            raise RemovalError(image, str(exc)) from exc
+        found = next((i for i in images if image in i.tags), None)
+        if found is None:
+            if image in self._removed_with:
+                return  # went with its sibling tag: one CRI image, one rmi
+            raise RemovalError(image, "no such image")
+        users = self._users(found, containers)
+        if users:
+            raise RemovalError(image, f"image is in use by container {', '.join(users)}")
+        staying = [t for t in found.tags if t != image and t not in self._going]
+        if staying:
+            raise RemovalError(
+                image,
+                f"image {found.id} is also tagged {', '.join(staying)}, which is not being "
+                "removed; crictl rmi would remove every tag, so it was left in place",
+            )
+        proc = self._run(self._argv("rmi", found.id))
+        if proc.returncode != 0:
+            raise RemovalError(image, f"crictl rmi {found.id}: {_failure_text(proc)}")
+        for tag in found.tags:
+            if tag != image:
+                self._removed_with[tag] = image
+
+
+def _json_list(doc: dict[str, Any], field: str, what: str) -> list[Any]:
+    value = doc.get(field)
+    if value is None:
+        return []  # crictl prints {} / null lists when there is nothing
+    if not isinstance(value, list):
+        raise StoreError(f"{what}: field {field!r} must be a list, not {type(value).__name__}")
+    return value
+
+
+def _json_strings(item: dict[str, Any], field: str, where: str) -> list[str]:
+    value = item.get(field)
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise StoreError(f"{where}: field {field!r} must be a list of strings")
+    return list(value)
+
+
+# --------------------------------------------------------------------------- spec
+
+
+def open_store(spec: str) -> ImageStore:
+    """Open a store from a ``--store`` value.
+
+    ``memory:FILE``, ``containerd`` or ``containerd:SOCKET`` (default
+    :data:`DEFAULT_CONTAINERD_SOCKET`), ``crictl`` or ``crictl:ENDPOINT`` (default: crictl's
+    own configuration).  Raises :class:`StoreSpecError` for anything else.
+    """
+    kind, sep, arg = spec.partition(":")
+    if kind == "memory":
+        if not arg:
+            raise StoreSpecError(f"--store {spec!r}: memory needs a file, as memory:FILE")
+        return MemoryStore(arg)
+    if kind == "containerd":
+        if sep and not arg:
+            raise StoreSpecError(f"--store {spec!r}: containerd: needs a socket path after ':'")
+        return ContainerdStore(arg or DEFAULT_CONTAINERD_SOCKET)
+    if kind == "crictl":
+        if sep and not arg:
+            raise StoreSpecError(f"--store {spec!r}: crictl: needs an endpoint after ':'")
+        return CrictlStore(endpoint=arg or None)
+    raise StoreSpecError(
+        f"--store {spec!r}: unknown store {kind!r} "
+        "(expected memory:FILE, containerd[:SOCKET] or crictl[:ENDPOINT])"
+    )

@@ -1,0 +1,287 @@
+"""ContainerdStore against a real containerd (Debian ``containerd`` package).
+
+A fixture starts ``containerd`` on a temporary root, state dir and socket (CRI plugin
+disabled: ``ctr`` is all we need), so nothing on the machine is touched.  Images are built
+here as OCI image layouts (one tiny layer each, no network), imported with
+``ctr images import``, and a container is created from one of them (creating a container
+needs no running task) so its image counts as in use.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import json
+import os
+import shutil
+import subprocess
+import tarfile
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from cleanup._stores import ContainerdStore, RemovalError, StoreError
+from tests.tools import require_tool
+
+pytestmark = pytest.mark.containerd
+
+NAMESPACE = "k8s.io"
+# the layers are unpacked with the native snapshotter: it works on any filesystem,
+# including overlay-on-overlay inside CI containers where overlayfs mounts fail
+SNAPSHOTTER = "native"
+
+
+# --------------------------------------------------------------------------- images
+
+
+def _digest(data: bytes) -> str:
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def _tar_add(tar: tarfile.TarFile, name: str, data: bytes) -> None:
+    info = tarfile.TarInfo(name)
+    info.size = len(data)
+    info.mtime = 0
+    info.mode = 0o644
+    tar.addfile(info, io.BytesIO(data))
+
+
+def build_oci_archive(path: Path, ref: str, content: str) -> tuple[str, str]:
+    """Write an OCI image layout tarball holding one image named ``ref``.
+
+    ``content`` goes into the single layer, so different contents give different
+    manifests.  Returns the manifest digest and the config digest (the image ID).
+    """
+    layer_tar = io.BytesIO()
+    with tarfile.open(fileobj=layer_tar, mode="w", format=tarfile.PAX_FORMAT) as layer:
+        _tar_add(layer, "hello.txt", content.encode() + b"\n")
+    diff = layer_tar.getvalue()
+    blob = gzip.compress(diff, mtime=0)
+    config = json.dumps(
+        {
+            "architecture": "amd64",
+            "os": "linux",
+            "config": {"Cmd": ["/hello"]},
+            "rootfs": {"type": "layers", "diff_ids": [_digest(diff)]},
+        }
+    ).encode()
+    manifest = json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": {
+                "mediaType": "application/vnd.oci.image.config.v1+json",
+                "digest": _digest(config),
+                "size": len(config),
+            },
+            "layers": [
+                {
+                    "mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
+                    "digest": _digest(blob),
+                    "size": len(blob),
+                }
+            ],
+        }
+    ).encode()
+    index = json.dumps(
+        {
+            "schemaVersion": 2,
+            "manifests": [
+                {
+                    "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                    "digest": _digest(manifest),
+                    "size": len(manifest),
+                    "platform": {"architecture": "amd64", "os": "linux"},
+                    "annotations": {"org.opencontainers.image.ref.name": ref},
+                }
+            ],
+        }
+    ).encode()
+    with tarfile.open(path, "w") as tar:
+        _tar_add(tar, "oci-layout", b'{"imageLayoutVersion": "1.0.0"}')
+        _tar_add(tar, "index.json", index)
+        for data in (config, manifest, blob):
+            _tar_add(tar, "blobs/sha256/" + _digest(data)[7:], data)
+    return _digest(manifest), _digest(config)
+
+
+# --------------------------------------------------------------------------- daemon
+
+
+@dataclass
+class Containerd:
+    socket: str
+    ctr: str
+    base: Path
+
+    def run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        proc = subprocess.run(
+            [self.ctr, "--address", self.socket, "-n", NAMESPACE, *args],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        if check and proc.returncode != 0:
+            raise AssertionError(f"ctr {' '.join(args)} failed: {proc.stderr.strip()}")
+        return proc
+
+    def import_image(self, ref: str, content: str | None = None) -> str:
+        """Import ``ref`` and give it the aliases the CRI plugin adds to pulled images
+        (``name@digest`` and the image ID ``sha256:<config digest>``); return the digest."""
+        archive = self.base / f"img-{hashlib.sha256(ref.encode()).hexdigest()[:12]}.tar"
+        digest, image_id = build_oci_archive(archive, ref, content or ref)
+        self.run("images", "import", "--snapshotter", SNAPSHOTTER, str(archive))
+        name = ref.rsplit(":", 1)[0]
+        self.run("images", "tag", ref, f"{name}@{digest}")
+        if image_id not in self.refs():
+            self.run("images", "tag", ref, image_id)
+        return digest
+
+    def create_container(self, image: str, container_id: str) -> None:
+        self.run("containers", "create", "--snapshotter", SNAPSHOTTER, image, container_id)
+
+    def refs(self) -> list[str]:
+        return sorted(self.run("images", "ls", "-q").stdout.split())
+
+
+def _unmount_under(base: Path) -> None:
+    with open("/proc/self/mounts") as mounts:
+        points = [line.split()[1] for line in mounts if line.split()[1].startswith(str(base))]
+    for point in sorted(points, key=len, reverse=True):
+        subprocess.run(["umount", "-l", point], capture_output=True, check=False)
+
+
+@pytest.fixture
+def containerd() -> Iterator[Containerd]:
+    if os.geteuid() != 0:
+        pytest.skip("containerd needs root (it owns its root dir and mounts snapshots)")
+    daemon = require_tool("containerd")
+    ctr = require_tool("ctr")
+    # a short path: a unix socket path must fit in 108 bytes
+    base = Path(tempfile.mkdtemp(prefix="ctrd-", dir="/tmp"))
+    socket = str(base / "c.sock")
+    config = base / "config.toml"
+    config.write_text(
+        "version = 2\n"
+        f'root = "{base / "root"}"\n'
+        f'state = "{base / "state"}"\n'
+        'disabled_plugins = ["io.containerd.grpc.v1.cri"]\n'
+        "[grpc]\n"
+        f'  address = "{socket}"\n'
+        "[ttrpc]\n"
+        f'  address = "{socket}.ttrpc"\n'
+        "[debug]\n"
+        '  address = ""\n'
+    )
+    log_path = base / "containerd.log"
+    log = open(log_path, "wb")  # noqa: SIM115 - closed in teardown
+    proc = subprocess.Popen([daemon, "--config", str(config)], stdout=log, stderr=subprocess.STDOUT)
+    instance = Containerd(socket, ctr, base)
+    try:
+        reason = _wait_until_serving(instance, proc, log_path)
+        if reason:
+            pytest.skip(f"containerd cannot run here: {reason}")
+        yield instance
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=15)
+        log.close()
+        _unmount_under(base)
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def _wait_until_serving(c: Containerd, proc: subprocess.Popen[bytes], log: Path) -> str:
+    """Poll (bounded) until containerd answers on its socket; else return why not."""
+    deadline = time.monotonic() + 30.0
+    last = ""
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            tail = log.read_text(errors="replace").strip().splitlines()[-3:]
+            return f"containerd exited with status {proc.returncode}: {' | '.join(tail)}"
+        if os.path.exists(c.socket):
+            check = c.run("version", check=False)
+            if check.returncode == 0:
+                return ""
+            last = check.stderr.strip()
+        time.sleep(0.05)
+    return f"containerd did not answer on {c.socket} within 30s ({last or 'no socket'})"
+
+
+# --------------------------------------------------------------------------- tests
+
+
+def test_store_reads_images_containers_and_pins(containerd: Containerd) -> None:
+    for ref in ("docker.io/rancher/harvester:v1.4.1", "docker.io/rancher/harvester:v1.5.0"):
+        containerd.import_image(ref)
+    containerd.import_image("registry.k8s.io/pause:3.6")
+    containerd.run(
+        "images", "label", "registry.k8s.io/pause:3.6", "io.cri-containerd.pinned=pinned"
+    )
+    containerd.create_container("docker.io/rancher/harvester:v1.5.0", "harvester-0")
+    store = ContainerdStore(containerd.socket, ctr=containerd.ctr)
+    images = store.images()
+    assert {
+        "docker.io/rancher/harvester:v1.4.1",
+        "docker.io/rancher/harvester:v1.5.0",
+        "registry.k8s.io/pause:3.6",
+    } <= set(images)
+    assert store.in_use() == {"docker.io/rancher/harvester:v1.5.0"}
+    assert store.pinned() == {"registry.k8s.io/pause:3.6"}
+
+
+def test_store_removes_a_tag_and_its_digest_alias(containerd: Containerd) -> None:
+    digest = containerd.import_image("docker.io/rancher/harvester:v1.4.1")
+    assert f"docker.io/rancher/harvester@{digest}" in containerd.refs()
+    assert len(containerd.refs()) == 3  # tag, name@digest, image ID
+    store = ContainerdStore(containerd.socket, ctr=containerd.ctr)
+    assert store.images() == [
+        "docker.io/rancher/harvester:v1.4.1",
+        f"docker.io/rancher/harvester@{digest}",
+    ]
+    store.remove("docker.io/rancher/harvester:v1.4.1")
+    assert containerd.refs() == []
+
+
+def test_store_keeps_content_another_tag_points_to(containerd: Containerd) -> None:
+    digest = containerd.import_image("docker.io/rancher/harvester-upgrade:v1.4.1", "same")
+    containerd.run(
+        "images",
+        "tag",
+        "docker.io/rancher/harvester-upgrade:v1.4.1",
+        "docker.io/rancher/harvester-upgrade:v1.5.0",
+    )
+    before = containerd.refs()
+    ContainerdStore(containerd.socket, ctr=containerd.ctr).remove(
+        "docker.io/rancher/harvester-upgrade:v1.4.1"
+    )
+    after = containerd.refs()
+    assert after == [r for r in before if r != "docker.io/rancher/harvester-upgrade:v1.4.1"]
+    assert f"docker.io/rancher/harvester-upgrade@{digest}" in after
+    assert "docker.io/rancher/harvester-upgrade:v1.5.0" in after
+
+
+def test_store_refuses_an_image_a_container_uses(containerd: Containerd) -> None:
+    containerd.import_image("docker.io/rancher/harvester:v1.4.1")
+    containerd.create_container("docker.io/rancher/harvester:v1.4.1", "old-pod")
+    store = ContainerdStore(containerd.socket, ctr=containerd.ctr)
+    with pytest.raises(RemovalError, match=r"in use by container old-pod"):
+        store.remove("docker.io/rancher/harvester:v1.4.1")
+    assert "docker.io/rancher/harvester:v1.4.1" in containerd.refs()
+
+
+def test_store_on_a_dead_socket(containerd: Containerd) -> None:
+    store = ContainerdStore(
+        str(containerd.base / "nobody.sock"), ctr=containerd.ctr, connect_timeout=0.5
+    )
+    with pytest.raises(StoreError, match=r"containerd at .*nobody.sock"):
+        store.images()
