@@ -15,7 +15,8 @@ picture changes underneath it. The API is deliberately small and plain:
                       ``{"queries": [...], "last_seq": N}``
 ``GET /stats``        the server's counters
 ``GET /records``      ``{"records": [...]}``
-``POST /records``     body: one record spec (as ``--record``); ``201``
+``POST /records``     body: one record spec (as ``--record``);
+                      ``201 {"added": spec, "record": {...}}``
 ====================  ==========================================================
 
 Every error is ``{"error": "..."}`` with a proper status code (400 bad spec/record/query,
@@ -326,10 +327,13 @@ class _Handler(BaseHTTPRequestHandler):
                             " 'a.test=10.0.0.1' or 'a.test TXT hello'",
                         )
                     try:
-                        dns.add_record(spec)
+                        added = dns.add_record(spec)
                     except ValueError as exc:
                         raise _HTTPError(HTTPStatus.BAD_REQUEST, str(exc)) from None
-                    return HTTPStatus.CREATED, {"added": spec}
+                    reply: dict[str, Any] = {"added": spec}
+                    if isinstance(added, dict):
+                        reply["record"] = added
+                    return HTTPStatus.CREATED, reply
                 return HTTPStatus.OK, {"records": dns.records()}
         raise _HTTPError(
             HTTPStatus.NOT_FOUND,
