@@ -1,0 +1,868 @@
+"""FaultDNSServer: UDP and TCP on one port, a zone, fault rules and a query log.
+
+How a query travels (read this first):
+
+1. **UDP hot path** (:meth:`FaultDNSServer._on_udp_readable`).  The UDP socket is
+   non-blocking and registered with ``loop.add_reader``; each wake-up drains up to
+   ``_UDP_BATCH`` datagrams in a tight loop.  asyncio's datagram endpoint costs a
+   callback, a transport and a protocol call per packet and tops out far below what a
+   DNS benchmark needs; a plain drain loop does not.
+2. **Answer cache.**  A reply depends only on the query bytes after the 2-byte ID
+   (flags, question, EDNS options), the zone and the rules.  So the cache key is
+   ``data[2:]`` and the value is an :class:`_Entry` with the packed reply minus its ID,
+   the query's name/type for the log, and the rules that could ever match it.  A cached
+   query with no candidate rules costs a dict lookup, an ID patch and a ``sendto``.
+   0x20 case variants are different bytes, hence different entries, so the question
+   is always echoed exactly as asked.
+3. **Rules.**  Rules live in a copy-on-write tuple; any change (and ``reset``) swaps in
+   a new cache dict, and entries remember the zone generation they were built from, so
+   an entry's candidate list is never stale.  When candidates exist they are evaluated
+   in order (:func:`faultdns._faults.select_rule`) with the clock read once per query.
+4. **Cold path** (:mod:`faultdns._wire`): dnslib parses and builds the reply for cache
+   misses, malformed input and fault replies (which are then cached per rule too).
+5. **TCP** uses the same cache and rules through an asyncio protocol: 2-byte length
+   framing, many messages per connection, an idle timeout, a connection cap and
+   back-pressure (reading pauses while the client is not reading our replies).
+
+Time: fault windows and ``delay=`` use the injected clock.  With a clock that offers
+``add_listener`` (:class:`~faultdns.ManualClock`, or a simulation's virtual clock)
+delayed replies are held in a heap and released when the clock reaches them; with any
+other clock they are event-loop timers.  The TCP idle timeout is a resource guard and
+runs on the event loop's real time.
+
+Threads: in sync use the server runs its own event-loop thread; in ``async with`` it
+runs in the caller's loop.  Public methods may be called from any thread: mutations
+take a lock and publish new immutable objects; all sending and logging happens on
+the loop thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import heapq
+import itertools
+import random
+import socket
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from faultdns._clock import Clock, MonotonicClock
+from faultdns._faults import FaultRule, RuleState, coerce_rule, load_plan, select_rule
+from faultdns._wire import Query, WireError, decode, fault_reply, fit_udp, rcode_name, zone_reply
+from faultdns._zone import Zone
+
+__all__ = ["FaultDNSServer", "QueryRecord"]
+
+_UDP_BATCH = 512  # datagrams per wake-up before letting TCP and timers run
+_UDP_RECV = 65535
+_CACHE_SIZE = 20000
+_RCVBUF = 4 << 20
+_BIND_ATTEMPTS = 64
+
+
+@dataclass(frozen=True, slots=True)
+class QueryRecord:
+    """One logged query.
+
+    ``time`` is seconds on the server clock since start/reset (the same scale as
+    ``after=``/``for=``); ``duration`` is receipt to reply on that clock (0 on a manual
+    clock unless delayed).  ``rule``/``action`` name the fault that fired, or None.
+    ``rcode`` is the reply's rcode name, or ``"drop"`` when nothing was sent.
+    ``seq`` increases across resets, so ``queries_since(seq)`` never repeats a record.
+    """
+
+    seq: int
+    time: float
+    client: str
+    transport: str
+    name: str
+    qtype: str
+    rule: str | None
+    action: str | None
+    rcode: str
+    duration: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "seq": self.seq,
+            "time": self.time,
+            "client": self.client,
+            "transport": self.transport,
+            "name": self.name,
+            "qtype": self.qtype,
+            "rule": self.rule,
+            "action": self.action,
+            "rcode": self.rcode,
+            "duration": self.duration,
+        }
+
+
+def _client_text(addr: Any) -> str:
+    if isinstance(addr, tuple) and len(addr) >= 2:
+        host = addr[0]
+        return f"[{host}]:{addr[1]}" if ":" in str(host) else f"{host}:{addr[1]}"
+    return str(addr)
+
+
+class _Entry:
+    """A cached reply for one exact query (minus its ID) under one rule set and zone."""
+
+    __slots__ = (
+        "faults",
+        "name",
+        "qtype",
+        "query",
+        "rcode",
+        "tcp",
+        "tcp_rules",
+        "udp",
+        "udp_rules",
+        "zgen",
+    )
+
+    def __init__(
+        self,
+        query: Query,
+        udp: bytes,
+        tcp: bytes,
+        rcode: str,
+        udp_rules: tuple[RuleState, ...],
+        tcp_rules: tuple[RuleState, ...],
+        zgen: int,
+    ) -> None:
+        self.query = query
+        self.name = query.name
+        self.qtype = query.qtype_name
+        self.udp = udp  # reply without its 2-byte ID, fitted to the client's UDP limit
+        self.tcp = tcp  # full reply without its ID
+        self.rcode = rcode
+        self.udp_rules = udp_rules
+        self.tcp_rules = tcp_rules
+        self.zgen = zgen
+        # rule id -> (udp tail, tcp tail, rcode): fault replies, built on first use
+        self.faults: dict[str, tuple[bytes, bytes, str]] = {}
+
+
+class _TCPConnection(asyncio.Protocol):
+    """One TCP client: length-prefixed messages in, replies out, idle timeout."""
+
+    def __init__(self, server: FaultDNSServer) -> None:
+        self.server = server
+        self.transport: asyncio.Transport | None = None
+        self.buffer = bytearray()
+        self.peer: Any = None
+        self.last_active = 0.0
+        self.pending = 0  # delayed replies not yet sent
+        self.timer: asyncio.TimerHandle | None = None
+        self.closed = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        self.peer = transport.get_extra_info("peername")
+        server = self.server
+        if len(server._tcp_conns) >= server.max_tcp_connections:
+            server._tcp_rejected += 1
+            self.closed = True
+            transport.abort()
+            return
+        server._tcp_conns.add(self)
+        server._tcp_total += 1
+        loop = server._require_loop()
+        self.last_active = loop.time()
+        self.timer = loop.call_later(server.tcp_idle_timeout, self._check_idle)
+
+    def data_received(self, data: bytes) -> None:
+        if self.closed:
+            return
+        server = self.server
+        self.last_active = server._require_loop().time()
+        buffer = self.buffer
+        buffer += data
+        while len(buffer) >= 2:
+            size = (buffer[0] << 8) | buffer[1]
+            if len(buffer) < 2 + size:
+                break
+            message = bytes(buffer[2 : 2 + size])
+            del buffer[: 2 + size]
+            server._handle_tcp(message, self)
+            if self.closed:
+                return
+
+    def send(self, reply: bytes) -> None:
+        if not self.closed and self.transport is not None:
+            self.transport.write(len(reply).to_bytes(2, "big") + reply)
+
+    def _check_idle(self) -> None:
+        if self.closed:
+            return
+        loop = self.server._require_loop()
+        idle_for = loop.time() - self.last_active
+        timeout = self.server.tcp_idle_timeout
+        if idle_for >= timeout and not self.pending:
+            self.close()
+        else:
+            self.timer = loop.call_later(max(timeout - idle_for, 0.01), self._check_idle)
+
+    def close(self) -> None:
+        if not self.closed and self.transport is not None:
+            self.closed = True
+            self.transport.close()
+
+    def pause_writing(self) -> None:
+        # The client does not read its replies: stop reading its questions.
+        if self.transport is not None:
+            self.transport.pause_reading()
+
+    def resume_writing(self) -> None:
+        if self.transport is not None and not self.closed:
+            self.transport.resume_reading()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        self.server._tcp_conns.discard(self)
+        if self.timer is not None:
+            self.timer.cancel()
+        self.buffer = bytearray()
+
+
+class FaultDNSServer:
+    """A DNS server answering from a :class:`Zone` and injecting :class:`FaultRule` faults.
+
+    Use it as a context manager from sync code (it runs its own event-loop thread) or
+    with ``async with`` from async code (it runs in the running loop)::
+
+        with FaultDNSServer(records=["a.test=10.0.0.1"], faults=["nxdomain for=30s"]) as dns:
+            host, port = dns.address
+
+    ``seed`` seeds ``p=`` rules (a random seed is chosen and shown in :meth:`stats`
+    when omitted).  ``ttl`` overrides the zone's default TTL.  ``log_size`` bounds the
+    query log (a ring buffer), so memory stays bounded under any load.
+    """
+
+    def __init__(
+        self,
+        zone: Zone | None = None,
+        *,
+        records: Iterable[str | Mapping[str, Any]] = (),
+        origins: Iterable[str] = (),
+        faults: Iterable[str | Mapping[str, Any] | FaultRule] = (),
+        plan: str | Path | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        clock: Clock | None = None,
+        seed: int | str | None = None,
+        ttl: int | None = None,
+        log_size: int = 10000,
+        tcp_idle_timeout: float = 10.0,
+        max_tcp_connections: int = 256,
+        cache_size: int = _CACHE_SIZE,
+    ) -> None:
+        self.zone = zone if zone is not None else Zone()
+        for origin in origins:
+            self.zone.add_origin(origin)
+        for record in records:
+            if isinstance(record, str):
+                self.zone.add(record)
+            else:
+                self.zone.add_dict(record)
+        if ttl is not None:
+            self.zone.ttl = ttl
+        self.host = host
+        self.port = port
+        self.clock: Clock = clock if clock is not None else MonotonicClock()
+        self.seed: int | str = seed if seed is not None else random.SystemRandom().getrandbits(32)
+        self.tcp_idle_timeout = float(tcp_idle_timeout)
+        self.max_tcp_connections = int(max_tcp_connections)
+        self.cache_size = max(int(cache_size), 1)
+        if log_size < 1:
+            raise ValueError(f"log_size: expected >= 1, got {log_size}")
+
+        # The clock read on every query: skip a method call for the default clock.
+        self._now: Callable[[], float] = (
+            time.monotonic if type(self.clock) is MonotonicClock else self.clock.now
+        )
+        self._manual_time = callable(getattr(self.clock, "add_listener", None))
+        self._lock = threading.RLock()
+        self._rules: tuple[RuleState, ...] = ()
+        self._rule_numbers = itertools.count(1)
+        self._cache: dict[bytes, _Entry] = {}
+        self._origin = self._now()
+        self._log: deque[tuple[Any, ...]] = deque(maxlen=log_size)
+        self._seq = 0
+        self._rcodes: dict[str, int] = {}
+        self._errors = 0
+        self._tcp_conns: set[_TCPConnection] = set()
+        self._tcp_total = 0
+        self._tcp_rejected = 0
+        self._held: list[tuple[float, int, Callable[[], None]]] = []  # manual-clock delays
+        self._held_numbers = itertools.count()
+        self._timers: set[asyncio.TimerHandle] = set()  # real-clock delays
+
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._udp: socket.socket | None = None
+        self._tcp: socket.socket | None = None
+        self._tcp_server: asyncio.Server | None = None
+        self._address: tuple[str, int] | None = None
+        self._running = False
+
+        initial = list(faults)
+        if plan is not None:
+            initial.extend(load_plan(plan))
+        for rule in initial:
+            self.add_fault(rule)
+
+    # -- lifecycle ------------------------------------------------------------------
+
+    def __enter__(self) -> FaultDNSServer:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    async def __aenter__(self) -> FaultDNSServer:
+        await self.astart()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.astop()
+
+    def start(self) -> FaultDNSServer:
+        """Bind and serve from a new event-loop thread; returns once queries are answered."""
+        if self._running:
+            raise RuntimeError("server already started")
+        self._bind()
+        loop = asyncio.new_event_loop()
+        ready: concurrent.futures.Future[None] = concurrent.futures.Future()
+
+        def run() -> None:
+            asyncio.set_event_loop(loop)
+            try:
+                loop.run_until_complete(self._serve(loop))
+            except BaseException as exc:
+                ready.set_exception(exc)
+                return
+            ready.set_result(None)
+            loop.run_forever()
+            loop.run_until_complete(loop.shutdown_asyncgens())
+            loop.close()
+
+        self._thread = threading.Thread(target=run, name="faultdns", daemon=True)
+        self._thread.start()
+        try:
+            ready.result()
+        except BaseException:
+            self._close_sockets()
+            self._thread.join()
+            self._thread = None
+            raise
+        return self
+
+    async def astart(self) -> FaultDNSServer:
+        """Bind and serve in the running event loop."""
+        if self._running:
+            raise RuntimeError("server already started")
+        self._bind()
+        try:
+            await self._serve(asyncio.get_running_loop())
+        except BaseException:
+            self._close_sockets()
+            raise
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and release the port; safe to call twice or from any thread."""
+        loop = self._loop
+        if loop is None:
+            return
+        if self._thread is not None:
+            if loop.is_running() and threading.current_thread() is not self._thread:
+                with contextlib.suppress(RuntimeError):
+                    done = asyncio.run_coroutine_threadsafe(self._shutdown(), loop)
+                    done.result(timeout=10)
+                    loop.call_soon_threadsafe(loop.stop)
+                self._thread.join(timeout=10)
+            self._thread = None
+        elif _in_loop(loop):
+            self._close_now()
+        else:
+            with contextlib.suppress(RuntimeError):
+                asyncio.run_coroutine_threadsafe(self._shutdown(), loop).result(timeout=10)
+        self._loop = None
+
+    async def astop(self) -> None:
+        loop = self._loop
+        if loop is None:
+            return
+        if self._thread is not None:
+            await asyncio.get_running_loop().run_in_executor(None, self.stop)
+            return
+        await self._shutdown()
+        self._loop = None
+
+    @property
+    def address(self) -> tuple[str, int]:
+        """``(host, port)`` the server listens on (UDP and TCP)."""
+        if self._address is None:
+            raise RuntimeError("server not started")
+        return self._address
+
+    def _bind(self) -> None:
+        """Bind UDP and TCP to one port; with port 0, find a port free for both."""
+        infos = socket.getaddrinfo(self.host, self.port, type=socket.SOCK_DGRAM)
+        family = infos[0][0]
+        for attempt in range(_BIND_ATTEMPTS):
+            udp = socket.socket(family, socket.SOCK_DGRAM)
+            tcp = socket.socket(family, socket.SOCK_STREAM)
+            try:
+                udp.bind((self.host, self.port))
+                port = udp.getsockname()[1]
+                tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                tcp.bind((self.host, port))
+            except OSError:
+                udp.close()
+                tcp.close()
+                if self.port != 0 or attempt == _BIND_ATTEMPTS - 1:
+                    raise
+                continue
+            break
+        tcp.listen(128)
+        for sock in (udp, tcp):
+            sock.setblocking(False)
+        with contextlib.suppress(OSError):
+            udp.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, _RCVBUF)
+            udp.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, _RCVBUF)
+        self._udp, self._tcp = udp, tcp
+        self._address = (self.host, port)
+
+    async def _serve(self, loop: asyncio.AbstractEventLoop) -> None:
+        assert self._udp is not None and self._tcp is not None
+        self._loop = loop
+        self._loop_thread = threading.current_thread()
+        self._tcp_server = await loop.create_server(
+            lambda: _TCPConnection(self), sock=self._tcp, backlog=128
+        )
+        loop.add_reader(self._udp.fileno(), self._on_udp_readable)
+        if self._manual_time:
+            self.clock.add_listener(self._on_clock_moved)  # type: ignore[attr-defined]
+        with self._lock:
+            self._origin = self._now()
+        self._running = True
+
+    async def _shutdown(self) -> None:
+        server = self._tcp_server
+        self._close_now()
+        if server is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(server.wait_closed(), 2)
+
+    def _close_now(self) -> None:
+        """Stop everything, synchronously, on the loop thread."""
+        self._running = False
+        loop = self._loop
+        if self._manual_time:
+            self.clock.remove_listener(self._on_clock_moved)  # type: ignore[attr-defined]
+        if loop is not None and self._udp is not None:
+            with contextlib.suppress(Exception):
+                loop.remove_reader(self._udp.fileno())
+        if self._tcp_server is not None:
+            self._tcp_server.close()
+        for conn in list(self._tcp_conns):
+            if conn.transport is not None:
+                conn.transport.abort()
+        self._tcp_conns.clear()
+        for timer in self._timers:
+            timer.cancel()
+        self._timers.clear()
+        self._held.clear()
+        self._close_sockets()
+
+    def _close_sockets(self) -> None:
+        for sock in (self._udp, self._tcp):
+            if sock is not None:
+                sock.close()
+        self._udp = self._tcp = None
+
+    def _require_loop(self) -> asyncio.AbstractEventLoop:
+        loop = self._loop
+        if loop is None:
+            raise RuntimeError("server not running")
+        return loop
+
+    # -- rules, zone and state (thread-safe) ------------------------------------------
+
+    @property
+    def faults(self) -> list[FaultRule]:
+        """The active rules, in evaluation order."""
+        return [state.rule for state in self._rules]
+
+    def add_fault(self, rule: str | Mapping[str, Any] | FaultRule) -> str:
+        """Add a rule at the end of the list; returns its id (``r1``, ``r2``, ...)."""
+        parsed = coerce_rule(rule)
+        with self._lock:
+            taken = {state.rule.id for state in self._rules}
+            rule_id = parsed.id
+            if not rule_id or rule_id in taken:
+                rule_id = f"r{next(self._rule_numbers)}"
+                while rule_id in taken:
+                    rule_id = f"r{next(self._rule_numbers)}"
+                parsed = parsed.with_id(rule_id)
+            self._rules = (*self._rules, RuleState(parsed, self.seed))
+            self._cache = {}
+        return rule_id
+
+    def remove_fault(self, rule_id: str) -> FaultRule:
+        """Remove a rule by id (KeyError if there is none); returns it."""
+        with self._lock:
+            found = [s for s in self._rules if s.rule.id == rule_id]
+            if not found:
+                raise KeyError(rule_id)
+            self._rules = tuple(s for s in self._rules if s.rule.id != rule_id)
+            self._cache = {}
+        return found[0].rule
+
+    def clear_faults(self) -> None:
+        with self._lock:
+            self._rules = ()
+            self._cache = {}
+
+    def reset(self) -> None:
+        """Forget rules, rule counters, the query log and stats; restart the clock origin.
+
+        Rule ids start again at ``r1`` so a replayed run gets the same ids (and, with
+        the same seed, the same ``p=`` draws).  Replies already held by ``delay=``
+        are still delivered.
+        """
+        with self._lock:
+            self._rules = ()
+            self._rule_numbers = itertools.count(1)
+            self._cache = {}
+            self._origin = self._now()
+            self._log.clear()
+            self._rcodes.clear()
+            self._errors = 0
+            self._tcp_total = 0
+            self._tcp_rejected = 0
+
+    def add_record(self, spec: str | Mapping[str, Any]) -> dict[str, Any]:
+        """Add a zone record (``NAME=ADDR`` / ``NAME TYPE VALUE [TTL]`` / dict)."""
+        if isinstance(spec, str):
+            return self.zone.add(spec)
+        return self.zone.add_dict(spec)
+
+    def records(self) -> list[dict[str, Any]]:
+        return self.zone.records()
+
+    def elapsed(self) -> float:
+        """Seconds on the server clock since start or the last reset."""
+        return self._now() - self._origin
+
+    @property
+    def queries(self) -> list[QueryRecord]:
+        """The query log (oldest first, at most ``log_size`` records)."""
+        return self.queries_since(0)
+
+    def queries_since(self, seq: int) -> list[QueryRecord]:
+        """Records with ``seq`` greater than the given one."""
+        for _ in range(10):
+            try:
+                rows = list(self._log)
+                break
+            except RuntimeError:  # mutated while copying; copy again
+                continue
+        else:
+            rows = []
+        return [QueryRecord(r[0], r[1], _client_text(r[2]), *r[3:]) for r in rows if r[0] > seq]
+
+    def pending_delays(self) -> list[float]:
+        """Clock times at which replies held by ``delay=`` are due, soonest first.
+
+        Only meaningful with a listener clock (e.g. ManualClock): a simulation advances
+        its clock to :meth:`next_due` to release the next held reply.
+        """
+        return sorted(due for due, _, _ in list(self._held))
+
+    def next_due(self) -> float | None:
+        held = list(self._held)
+        return min((due for due, _, _ in held), default=None)
+
+    def stats(self) -> dict[str, Any]:
+        """JSON-able counters for dashboards and assertions."""
+        rules = [state.snapshot() for state in self._rules]
+        rcodes = dict(self._rcodes)
+        return {
+            "queries": sum(rcodes.values()),
+            "rcodes": rcodes,
+            "dropped": rcodes.get("drop", 0),
+            "rules": rules,
+            "fired": {r["id"]: r["fired"] for r in rules},
+            "errors": self._errors,
+            "tcp_connections": len(self._tcp_conns),
+            "tcp_connections_total": self._tcp_total,
+            "tcp_rejected": self._tcp_rejected,
+            "pending_delays": len(self._held) + len(self._timers),
+            "cache_entries": len(self._cache),
+            "log_records": len(self._log),
+            "uptime": self.elapsed(),
+            "seed": self.seed,
+            "address": list(self._address) if self._address else None,
+        }
+
+    # -- the UDP hot path ---------------------------------------------------------------
+
+    def _on_udp_readable(self) -> None:
+        sock = self._udp
+        if sock is None:
+            return
+        recvfrom = sock.recvfrom
+        sendto = sock.sendto
+        now = self._now
+        log = self._log.append
+        rcodes = self._rcodes
+        zone = self.zone
+        for _ in range(_UDP_BATCH):
+            try:
+                data, addr = recvfrom(_UDP_RECV)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError:
+                continue
+            t0 = now()
+            entry = self._cache.get(data[2:])
+            if entry is None or entry.zgen != zone.generation or entry.udp_rules:
+                try:
+                    self._udp_slow(data, addr, t0, entry)
+                except Exception:  # never let one datagram stop the server
+                    self._errors += 1
+                continue
+            with contextlib.suppress(OSError):
+                sendto(data[:2] + entry.udp, addr)
+            self._seq = seq = self._seq + 1
+            rcode = entry.rcode
+            log(
+                (
+                    seq,
+                    t0 - self._origin,
+                    addr,
+                    "udp",
+                    entry.name,
+                    entry.qtype,
+                    None,
+                    None,
+                    rcode,
+                    now() - t0,
+                )
+            )
+            rcodes[rcode] = rcodes.get(rcode, 0) + 1
+
+    def _udp_slow(self, data: bytes, addr: Any, t0: float, entry: _Entry | None) -> None:
+        if entry is None or entry.zgen != self.zone.generation:
+            entry = self._make_entry(data, addr, "udp", t0)
+            if entry is None:
+                return
+        sock = self._udp
+
+        def send(reply: bytes) -> None:
+            if sock is not None:
+                with contextlib.suppress(OSError):
+                    sock.sendto(reply, addr)
+
+        self._respond(entry, data, addr, "udp", t0, send, None)
+
+    # -- shared slower path -------------------------------------------------------------
+
+    def _handle_tcp(self, data: bytes, conn: _TCPConnection) -> None:
+        t0 = self._now()
+        try:
+            entry = self._cache.get(data[2:])
+            if entry is None or entry.zgen != self.zone.generation:
+                entry = self._make_entry(data, conn.peer, "tcp", t0, conn.send)
+                if entry is None:
+                    return
+            self._respond(entry, data, conn.peer, "tcp", t0, conn.send, conn)
+        except Exception:
+            self._errors += 1
+
+    def _make_entry(
+        self,
+        data: bytes,
+        addr: Any,
+        proto: str,
+        t0: float,
+        send: Callable[[bytes], None] | None = None,
+    ) -> _Entry | None:
+        """Decode and answer from the zone, caching the result; None if already handled."""
+        cache, rules, zgen = self._cache, self._rules, self.zone.generation
+        try:
+            query = decode(data)
+        except WireError as exc:
+            if exc.reply is not None:
+                if send is not None:
+                    send(exc.reply)
+                elif self._udp is not None:
+                    with contextlib.suppress(OSError):
+                        self._udp.sendto(exc.reply, addr)
+            self._log_query(t0, addr, proto, "", "", None, None, exc.rcode)
+            return None
+        resolution = self.zone.resolve(query.key, query.qtype, query.record.q.qname)
+        full = zone_reply(query, resolution)
+        udp_rules = tuple(s for s in rules if s.rule.matches(query.key, query.qtype_name, "udp"))
+        tcp_rules = tuple(s for s in rules if s.rule.matches(query.key, query.qtype_name, "tcp"))
+        entry = _Entry(
+            query,
+            fit_udp(query, full)[2:],
+            full[2:],
+            rcode_name(resolution.rcode),
+            udp_rules,
+            tcp_rules,
+            zgen,
+        )
+        if self._cache is cache and self._rules is rules:
+            if len(cache) >= self.cache_size:
+                # Evict the oldest entry: bounded memory whatever the clients send.
+                with contextlib.suppress(KeyError, StopIteration, RuntimeError):
+                    del cache[next(iter(cache))]
+            cache[data[2:]] = entry
+        return entry
+
+    def _respond(
+        self,
+        entry: _Entry,
+        data: bytes,
+        addr: Any,
+        proto: str,
+        t0: float,
+        send: Callable[[bytes], None],
+        conn: _TCPConnection | None,
+    ) -> None:
+        """Apply the first active rule (if any) and send, hold or drop the reply."""
+        rules = entry.udp_rules if proto == "udp" else entry.tcp_rules
+        state = select_rule(rules, t0 - self._origin) if rules else None
+        normal = data[:2] + (entry.udp if proto == "udp" else entry.tcp)
+        if state is None:
+            send(normal)
+            self._log_query(t0, addr, proto, entry.name, entry.qtype, None, None, entry.rcode)
+            return
+        rule = state.rule
+        action = rule.action
+        if action == "drop":
+            self._log_query(t0, addr, proto, entry.name, entry.qtype, rule.id, action, "drop")
+            return
+        if action == "delay":
+            assert rule.delay is not None
+
+            def release() -> None:
+                if conn is not None:
+                    conn.pending -= 1
+                send(normal)
+                self._log_query(
+                    t0, addr, proto, entry.name, entry.qtype, rule.id, action, entry.rcode
+                )
+
+            if conn is not None:
+                conn.pending += 1
+            self._hold(t0 + rule.delay, rule.delay, release)
+            return
+        built = entry.faults.get(rule.id)
+        if built is None:
+            full, rcode = fault_reply(entry.query, rule, self.zone)
+            built = (fit_udp(entry.query, full)[2:], full[2:], rcode)
+            entry.faults[rule.id] = built
+        send(data[:2] + (built[0] if proto == "udp" else built[1]))
+        self._log_query(t0, addr, proto, entry.name, entry.qtype, rule.id, action, built[2])
+
+    def _log_query(
+        self,
+        t0: float,
+        addr: Any,
+        proto: str,
+        name: str,
+        qtype: str,
+        rule_id: str | None,
+        action: str | None,
+        rcode: str,
+    ) -> None:
+        self._seq = seq = self._seq + 1
+        self._log.append(
+            (
+                seq,
+                t0 - self._origin,
+                addr,
+                proto,
+                name,
+                qtype,
+                rule_id,
+                action,
+                rcode,
+                self._now() - t0,
+            )
+        )
+        self._rcodes[rcode] = self._rcodes.get(rcode, 0) + 1
+
+    # -- delayed replies ----------------------------------------------------------------
+
+    def _hold(self, due: float, delay: float, release: Callable[[], None]) -> None:
+        """Send ``release`` at clock time ``due``: a heap for listener clocks, else a timer."""
+        if self._manual_time:
+            if self._now() >= due:
+                release()
+                return
+            heapq.heappush(self._held, (due, next(self._held_numbers), release))
+            return
+        loop = self._require_loop()
+        handle: asyncio.TimerHandle
+
+        def fire() -> None:
+            self._timers.discard(handle)
+            release()
+
+        handle = loop.call_later(delay, fire)
+        self._timers.add(handle)
+
+    def _on_clock_moved(self, now: float) -> None:
+        """Clock listener (any thread): release held replies on the loop thread."""
+        loop = self._loop
+        if loop is None or not self._held:
+            return
+        if _in_loop(loop):
+            self._release_due()
+        else:
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(self._release_due)
+
+    def _release_due(self) -> None:
+        now = self._now()
+        held = self._held
+        while held and held[0][0] <= now:
+            _, _, release = heapq.heappop(held)
+            try:
+                release()
+            except Exception:
+                self._errors += 1
+
+
+def _in_loop(loop: asyncio.AbstractEventLoop) -> bool:
+    try:
+        return asyncio.get_running_loop() is loop
+    except RuntimeError:
+        return False
