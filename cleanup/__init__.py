@@ -1,5 +1,6 @@
 """cleanup: the image cleanup run at the end of an upgrade, with a DNS-aware retry policy."""
 
+from cleanup._classify import error_kind, to_error
 from cleanup._clock import Clock, ManualClock, SystemClock
 from cleanup._errors import (
     CleanupError,
@@ -8,6 +9,7 @@ from cleanup._errors import (
     HTTPStatusError,
     ImageListError,
     RequestTimeout,
+    UnexpectedError,
 )
 
 __all__ = [
@@ -20,4 +22,7 @@ __all__ = [
     "ManualClock",
     "RequestTimeout",
     "SystemClock",
+    "UnexpectedError",
+    "error_kind",
+    "to_error",
 ]

@@ -16,6 +16,7 @@ __all__ = [
     "HTTPStatusError",
     "ImageListError",
     "RequestTimeout",
+    "UnexpectedError",
 ]
 
 
@@ -68,9 +69,7 @@ class DNSError(CleanupError):
         )
 
 
-def _rebuild_dns_error(
-    name: str, err: str, server: str, nf: bool, to: bool, tmp: bool
-) -> DNSError:
+def _rebuild_dns_error(name: str, err: str, server: str, nf: bool, to: bool, tmp: bool) -> DNSError:
     return DNSError(name, err, server=server, is_not_found=nf, is_timeout=to, is_temporary=tmp)
 
 
@@ -170,3 +169,24 @@ class ImageListError(CleanupError):
 
     def __reduce__(self) -> tuple[object, ...]:
         return (ImageListError, (self.url, self.line, self.reason))
+
+
+class UnexpectedError(CleanupError):
+    """A failure nobody has classified yet (a bug, or a new failure mode of the stack).
+
+    Never retried: retrying what we do not understand would hide it for the whole
+    budget.  The original exception is kept as ``__cause__`` and its type and text are
+    in the message, so the one log line an operator sees still says what happened.
+    """
+
+    def __init__(self, description: str, url: str | None = None) -> None:
+        self.description = description
+        self.url = url
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        where = f" fetching {self.url}" if self.url else ""
+        return f"unexpected error{where}: {self.description}"
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (UnexpectedError, (self.description, self.url))
