@@ -452,7 +452,19 @@ class RuleState:
     on its Nth matching query depends only on the seed, never on other rules' traffic.
     """
 
-    __slots__ = ("count", "every", "fired", "first", "hi", "lo", "p", "rng", "rule", "seen")
+    __slots__ = (
+        "count",
+        "every",
+        "fired",
+        "first",
+        "hi",
+        "lo",
+        "p",
+        "rng",
+        "rule",
+        "seen",
+        "simple",
+    )
 
     def __init__(self, rule: FaultRule, seed: int | str) -> None:
         self.rule = rule
@@ -465,18 +477,25 @@ class RuleState:
         self.every = rule.every
         self.p = rule.p
         self.count = rule.count
+        # Only a window (or nothing): the server's hot path can skip check().
+        self.simple = rule.first is None and rule.every is None and rule.p is None
+        self.simple = self.simple and rule.count is None
 
     def offer(self, elapsed: float) -> bool:
         """Count one matching query and say whether the rule is active for it.
 
         The window is half-open, ``[after, after + for)``, in seconds since the server
-        started or was last reset.  The random draw happens only when every other
-        condition holds, so a replay with the same seed and the same queries fires on
-        exactly the same ones.
+        started or was last reset.
         """
         self.seen += 1
-        if not (self.lo <= elapsed < self.hi):
-            return False
+        return self.lo <= elapsed < self.hi and (self.simple or self.check())
+
+    def check(self) -> bool:
+        """The count-based conditions, for a query already counted in ``seen``.
+
+        The random draw happens last, only when every other condition holds, so a
+        replay with the same seed and the same queries fires on exactly the same ones.
+        """
         if self.count is not None and self.fired >= self.count:
             return False
         if self.first is not None and self.seen > self.first:

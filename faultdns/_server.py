@@ -649,12 +649,36 @@ class FaultDNSServer:
                 continue
             t0 = now()
             entry = self._cache.get(data[2:])
-            if entry is None or entry.zgen != zone.generation or entry.udp_rules:
+            if entry is None or entry.zgen != zone.generation:
                 try:
-                    self._udp_slow(data, addr, t0, entry)
+                    entry = self._make_entry(data, addr, "udp", t0)
+                    if entry is not None:
+                        self._respond(entry, data, addr, "udp", t0, self._udp_sender(addr), None)
                 except Exception:  # never let one datagram stop the server
                     self._errors += 1
                 continue
+            rules = entry.udp_rules
+            if rules:
+                # select_rule() inlined: this runs for every query a rule could match.
+                elapsed = t0 - self._origin
+                winner = None
+                for state in rules:
+                    state.seen += 1
+                    if (
+                        winner is None
+                        and state.lo <= elapsed < state.hi
+                        and (state.simple or state.check())
+                    ):
+                        winner = state
+                if winner is not None:
+                    winner.fired += 1
+                    try:
+                        self._fire(
+                            winner, entry, data, addr, "udp", t0, self._udp_sender(addr), None
+                        )
+                    except Exception:
+                        self._errors += 1
+                    continue
             with contextlib.suppress(OSError):
                 sendto(data[:2] + entry.udp, addr)
             self._seq = seq = self._seq + 1
@@ -675,19 +699,15 @@ class FaultDNSServer:
             )
             rcodes[rcode] = rcodes.get(rcode, 0) + 1
 
-    def _udp_slow(self, data: bytes, addr: Any, t0: float, entry: _Entry | None) -> None:
-        if entry is None or entry.zgen != self.zone.generation:
-            entry = self._make_entry(data, addr, "udp", t0)
-            if entry is None:
-                return
+    def _udp_sender(self, addr: Any) -> Callable[[bytes], None]:
         sock = self._udp
 
         def send(reply: bytes) -> None:
-            if sock is not None:
+            if sock is not None and sock.fileno() >= 0:
                 with contextlib.suppress(OSError):
                     sock.sendto(reply, addr)
 
-        self._respond(entry, data, addr, "udp", t0, send, None)
+        return send
 
     # -- shared slower path -------------------------------------------------------------
 
@@ -758,11 +778,24 @@ class FaultDNSServer:
         """Apply the first active rule (if any) and send, hold or drop the reply."""
         rules = entry.udp_rules if proto == "udp" else entry.tcp_rules
         state = select_rule(rules, t0 - self._origin) if rules else None
-        normal = data[:2] + (entry.udp if proto == "udp" else entry.tcp)
         if state is None:
-            send(normal)
+            send(data[:2] + (entry.udp if proto == "udp" else entry.tcp))
             self._log_query(t0, addr, proto, entry.name, entry.qtype, None, None, entry.rcode)
             return
+        self._fire(state, entry, data, addr, proto, t0, send, conn)
+
+    def _fire(
+        self,
+        state: RuleState,
+        entry: _Entry,
+        data: bytes,
+        addr: Any,
+        proto: str,
+        t0: float,
+        send: Callable[[bytes], None],
+        conn: _TCPConnection | None,
+    ) -> None:
+        """Carry out the rule that fired: drop, hold, or send the fault's reply."""
         rule = state.rule
         action = rule.action
         if action == "drop":
@@ -770,6 +803,7 @@ class FaultDNSServer:
             return
         if action == "delay":
             assert rule.delay is not None
+            normal = data[:2] + (entry.udp if proto == "udp" else entry.tcp)
 
             def release() -> None:
                 if conn is not None:
