@@ -59,6 +59,7 @@ from typing import Protocol, runtime_checkable
 
 import dnslib
 
+from cleanup._classify import to_error
 from cleanup._clock import Clock, SystemClock
 from cleanup._errors import DNSError
 from cleanup._resolvconf import format_nameserver, parse_nameserver, read_resolv_conf
@@ -741,8 +742,10 @@ class SystemResolver:
     """The C library's resolver via ``getaddrinfo`` (what a plain Python client uses).
 
     It blocks in real time and cannot be bounded or observed, so it is for real nodes,
-    not for the simulation.  ``getaddrinfo`` reports SERVFAIL and timeouts alike as
-    ``EAI_AGAIN``, so both become ``is_temporary`` here.
+    not for the simulation.  Its ``socket.gaierror`` becomes a DNSError by the same
+    rule the classifier applies everywhere (:func:`cleanup._classify.to_error`):
+    EAI_NONAME/EAI_NODATA are "no such host"; EAI_AGAIN (glibc's answer to SERVFAIL
+    *and* to silence) and EAI_FAIL are temporary.
     """
 
     def resolve(self, host: str, *, timeout: float | None = None) -> list[str]:
@@ -752,24 +755,10 @@ class SystemResolver:
         try:
             infos = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
         except socket.gaierror as exc:
-            raise _gai_error(host, exc) from exc
+            raise to_error(exc, host=host) from exc
         addresses: list[str] = []
         for _family, _type, _proto, _name, sockaddr in infos:
             address = str(sockaddr[0])
             if address not in addresses:
                 addresses.append(address)
         return addresses
-
-
-def _gai_error(host: str, exc: socket.gaierror) -> DNSError:
-    """Go's cgo resolver mapping of ``getaddrinfo`` errors onto ``DNSError``."""
-    code = exc.errno
-    not_found_codes = {socket.EAI_NONAME, getattr(socket, "EAI_NODATA", socket.EAI_NONAME)}
-    if code in not_found_codes:
-        return DNSError(host, _NO_SUCH_HOST, is_not_found=True)
-    text = _strerror(exc)
-    # EAI_AGAIN: "Temporary failure in name resolution" (SERVFAIL or no reply).
-    # EAI_FAIL: "Non-recoverable failure"; glibc returns it for answers it cannot use
-    # (e.g. REFUSED from every server), which we count as temporary like REFUSED.
-    temporary = code in (socket.EAI_AGAIN, socket.EAI_FAIL)
-    return DNSError(host, text, is_temporary=temporary)

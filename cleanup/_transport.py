@@ -47,10 +47,11 @@ __all__ = ["ClockNetworkBackend", "ClockStream", "ResolvingTransport", "make_htt
 
 _SANE_MINIMUM = 2.0  # Go's partialDeadline: never less than this per address, if time allows
 
+# errno -> ConnectError.reason, as the classifier maps them (EPIPE stays "other": Go's
+# retry predicate does not list it).
 _REASONS = {
     errno_mod.ECONNREFUSED: "refused",
     errno_mod.ECONNRESET: "reset",
-    errno_mod.EPIPE: "reset",
     errno_mod.ENETUNREACH: "network-unreachable",
     errno_mod.EHOSTUNREACH: "host-unreachable",
     errno_mod.ENETDOWN: "network-down",

@@ -1,0 +1,133 @@
+"""The upgrade repo: where the two image lists come from.
+
+The controller fetches
+``<repo>/harvester-iso/bundle/harvester/images-lists-archive/<version>/image_list_all.txt``
+for the previous version and for the literal ``current``, both inside one retried
+operation (so a failure on the second list repeats the first fetch too, as in the
+original).  Any status other than 200 is an error the controller never retries.
+
+What this client adds to a plain GET, and why:
+
+- Every failure leaves as a :class:`~cleanup.CleanupError` (``to_error`` walks the
+  httpx/httpcore cause chain), so the retry predicate and the report never see raw
+  library exceptions.
+- The body is read as a stream with a size limit: a misconfigured repo serving a disk
+  image must cost a bounded amount of memory, not all of it.
+- ``timeout`` bounds the whole exchange, like Go's ``http.Client.Timeout`` (30 s in the
+  controller): httpx's own timeouts are per phase, so a server trickling the body one
+  byte at a time would never trip them.
+- A list is validated (:func:`~cleanup._images.parse_image_list`) before anyone can act
+  on it: a half list or an HTML error page must never drive deletions.
+"""
+
+from __future__ import annotations
+
+import httpx
+
+from cleanup._classify import to_error
+from cleanup._clock import Clock, SystemClock
+from cleanup._errors import CleanupError, HTTPStatusError, ImageListError, RequestTimeout
+from cleanup._images import parse_image_list
+
+__all__ = ["DEFAULT_MAX_LIST_BYTES", "LIST_PATH", "RepoClient"]
+
+LIST_PATH = "harvester-iso/bundle/harvester/images-lists-archive/{version}/image_list_all.txt"
+# A real image_list_all.txt is tens of KiB; 4 MiB leaves room for any real list and
+# still stops a wrong file early.
+DEFAULT_MAX_LIST_BYTES = 4 << 20
+
+
+class RepoClient:
+    """Fetches and validates image lists from the upgrade repo over ``client``.
+
+    ``client`` is normally :func:`~cleanup.make_http_client` (resolving through our
+    resolver, waiting on ``clock``); ``clock`` must be the same clock, since it measures
+    the overall ``timeout``.
+    """
+
+    def __init__(
+        self,
+        repo_url: str,
+        client: httpx.Client,
+        *,
+        clock: Clock | None = None,
+        timeout: float = 30.0,
+        max_bytes: int = DEFAULT_MAX_LIST_BYTES,
+    ) -> None:
+        try:
+            parsed = httpx.URL(repo_url)
+        except (httpx.InvalidURL, TypeError) as exc:
+            raise ValueError(f"repo URL {repo_url!r} is not a valid URL: {exc}") from None
+        if parsed.scheme not in ("http", "https") or not parsed.host:
+            raise ValueError(
+                f"repo URL {repo_url!r} must be http:// or https:// with a host,"
+                " e.g. http://upgrade-repo-hvst-upgrade-abc12.harvester-system"
+            )
+        if parsed.query or parsed.fragment:
+            raise ValueError(f"repo URL {repo_url!r} must not have a query or fragment")
+        if not timeout > 0:
+            raise ValueError(f"HTTP timeout must be > 0 seconds, got {timeout}")
+        if max_bytes < 1:
+            raise ValueError(f"max_bytes must be >= 1, got {max_bytes}")
+        self.repo_url = repo_url.rstrip("/")
+        self.client = client
+        self.clock: Clock = clock if clock is not None else SystemClock()
+        self.timeout = float(timeout)
+        self.max_bytes = max_bytes
+
+    def list_url(self, version: str) -> str:
+        """The URL of ``version``'s list (``version`` is e.g. ``v1.4.1`` or ``current``)."""
+        bad = not version or version in (".", "..") or any(c in version for c in "/?#%\\")
+        if bad or any(c.isspace() or not c.isprintable() for c in version):
+            raise ValueError(
+                f"version {version!r} cannot be part of a list URL"
+                " (expected e.g. v1.4.1 or current)"
+            )
+        return f"{self.repo_url}/{LIST_PATH.format(version=version)}"
+
+    def fetch_list(self, version: str) -> list[str]:
+        """The validated image references of ``version``'s list.
+
+        Raises :class:`~cleanup.DNSError`, :class:`~cleanup.ConnectError`,
+        :class:`~cleanup.RequestTimeout`, :class:`~cleanup.HTTPStatusError` (with the
+        version), :class:`~cleanup.ImageListError` or another
+        :class:`~cleanup.CleanupError`.
+        """
+        url = self.list_url(version)
+        try:
+            body = self._get(url, version)
+        except CleanupError:
+            raise
+        except Exception as exc:
+            raise to_error(exc, url=url) from exc
+        return parse_image_list(body, url=url, max_bytes=self.max_bytes)
+
+    def fetch_lists(self, previous: str, current: str = "current") -> tuple[list[str], list[str]]:
+        """Both lists, previous first, as one operation (one retry attempt)."""
+        return self.fetch_list(previous), self.fetch_list(current)
+
+    def _get(self, url: str, version: str) -> bytes:
+        deadline = self.clock.now() + self.timeout
+        # identity: the size limit then counts what the server sends, and a compressed
+        # body cannot expand past the limit inside a single chunk.
+        headers = {"Accept-Encoding": "identity"}
+        with self.client.stream("GET", url, headers=headers, timeout=self.timeout) as response:
+            if response.status_code != 200:
+                raise HTTPStatusError(url, response.status_code, version)
+            declared = response.headers.get("content-length", "")
+            if declared.isdigit() and int(declared) > self.max_bytes:
+                raise ImageListError(url, 0, self._too_big(f"{int(declared)} bytes"))
+            body = bytearray()
+            for chunk in response.iter_bytes():
+                body += chunk
+                if len(body) > self.max_bytes:
+                    raise ImageListError(url, 0, self._too_big(f"at least {len(body)} bytes"))
+                if self.clock.now() > deadline:
+                    raise RequestTimeout(url, "read", self.timeout)
+            return bytes(body)
+
+    def _too_big(self, size: str) -> str:
+        return (
+            f"the list is {size}, more than the {self.max_bytes}-byte limit"
+            " (is the repo serving the wrong file?)"
+        )
