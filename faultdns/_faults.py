@@ -472,7 +472,8 @@ class RuleState:
         self.fired = 0
         self.rng = random.Random(f"{seed}/{rule.id}/{rule.spec}")
         self.lo = rule.after if rule.after is not None else -math.inf
-        self.hi = self.lo + rule.for_ if rule.for_ is not None else math.inf
+        start = rule.after if rule.after is not None else 0.0  # for= alone: from start/reset
+        self.hi = start + rule.for_ if rule.for_ is not None else math.inf
         self.first = rule.first
         self.every = rule.every
         self.p = rule.p

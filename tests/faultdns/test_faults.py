@@ -1,0 +1,304 @@
+"""Fault spec language and rule activation, without a network (faultdns._faults)."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+
+from faultdns._faults import (
+    FaultRule,
+    FaultSpecError,
+    RuleState,
+    coerce_rule,
+    format_duration,
+    load_plan,
+    parse_duration,
+    parse_fault,
+    select_rule,
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [
+        ("250ms", 0.25),
+        ("2s", 2.0),
+        ("1m", 60.0),
+        ("1h", 3600.0),
+        ("3", 3.0),
+        ("1.5", 1.5),
+        (2, 2.0),
+    ],
+)
+def test_parse_duration(text: str | int, seconds: float) -> None:
+    assert parse_duration(text) == seconds
+
+
+@pytest.mark.parametrize("text", ["", "abc", "-1s", "2x", "1 m s", "inf", "nan"])
+def test_parse_duration_rejects(text: str) -> None:
+    with pytest.raises(FaultSpecError, match="duration"):
+        parse_duration(text)
+
+
+@pytest.mark.parametrize("seconds", [0.0, 0.25, 0.001, 2.0, 90.0, 1.5, 0.1234567])
+def test_format_duration_round_trips(seconds: float) -> None:
+    assert parse_duration(format_duration(seconds)) == seconds
+
+
+@pytest.mark.parametrize(
+    ("spec", "fields"),
+    [
+        ("nxdomain", {"action": "nxdomain", "match": "*"}),
+        ("servfail p=0.2", {"action": "servfail", "p": 0.2}),
+        ("refused match=*.Example.TEST.", {"action": "refused", "match": "*.example.test"}),
+        ("nodata qtype=aaaa", {"action": "nodata", "qtype": "AAAA"}),
+        ("drop match=a.test first=2", {"action": "drop", "match": "a.test", "first": 2}),
+        ("truncate proto=udp every=3", {"action": "truncate", "proto": "udp", "every": 3}),
+        ("delay=250ms", {"action": "delay", "delay": 0.25}),
+        ("answer=10.9.9.9 match=b.test qtype=A", {"action": "answer", "answer": "10.9.9.9"}),
+        ("answer=2001:DB8::1", {"action": "answer", "answer": "2001:db8::1"}),
+        (
+            "nxdomain match=upgrade-repo-*.svc.cluster.local for=30s",
+            {"match": "upgrade-repo-*.svc.cluster.local", "for_": 30.0, "after": None},
+        ),
+        ("servfail after=1m for=500ms count=4", {"after": 60.0, "for_": 0.5, "count": 4}),
+        ("action=drop", {"action": "drop"}),
+    ],
+)
+def test_parse_fault(spec: str, fields: dict[str, object]) -> None:
+    rule = parse_fault(spec)
+    for key, value in fields.items():
+        assert getattr(rule, key) == value, key
+    # The canonical spec parses back to the same rule, and so does the dict form.
+    assert parse_fault(rule.spec) == rule
+    assert FaultRule.from_dict(rule.to_dict()) == rule
+    assert "for" in rule.to_dict() and "for_" not in rule.to_dict()
+
+
+def test_canonical_spec_orders_keys() -> None:
+    rule = parse_fault("count=2 for=30s match=A.test nxdomain after=250ms")
+    assert rule.spec == "nxdomain match=a.test after=250ms for=30s count=2"
+
+
+@pytest.mark.parametrize(
+    ("spec", "fragment"),
+    [
+        ("", "empty"),
+        ("nxdomain fro=30s", "unknown key 'fro' in token 'fro=30s'"),
+        ("nxdomain for=soon", "token 'for=soon': for: expected a duration"),
+        ("nxdomain after=-1", "token 'after=-1'"),
+        ("explode", "unknown token 'explode'"),
+        ("delay", "write delay=VALUE"),
+        ("delay=", "token 'delay=': delay= needs a value"),
+        ("nxdomain servfail", "a rule has one action, already have 'nxdomain'"),
+        ("match=a.test", "no action"),
+        ("answer=10.0.0", "answer: expected an IPv4 or IPv6 address, got '10.0.0'"),
+        ("answer=10.0.0.1 qtype=AAAA", "answers A queries, but qtype=AAAA"),
+        ("servfail p=1.5", "p: expected a probability between 0 and 1"),
+        ("servfail p=half", "token 'p=half'"),
+        ("drop first=0", "first: expected a whole number >= 1"),
+        ("drop every=two", "token 'every=two'"),
+        ("drop count=-3", "token 'count=-3'"),
+        ("drop qtype=BOGUS", "qtype: expected a DNS type"),
+        ("drop proto=sctp", "proto: expected udp or tcp"),
+        ("truncate proto=tcp", "UDP only"),
+        ("drop match=a first=1 first=2", "first= given twice"),
+        ("action=delay", "expected action="),
+    ],
+)
+def test_bad_specs_name_the_token(spec: str, fragment: str) -> None:
+    with pytest.raises(FaultSpecError) as info:
+        parse_fault(spec)
+    assert fragment in str(info.value)
+
+
+def test_from_dict_accepts_numbers_strings_and_implied_actions() -> None:
+    rule = FaultRule.from_dict({"delay": "250ms", "match": "a.test", "for": 30, "first": "2"})
+    assert (rule.action, rule.delay, rule.for_, rule.first) == ("delay", 0.25, 30.0, 2)
+    assert FaultRule.from_dict({"answer": "10.1.1.1"}).action == "answer"
+    assert FaultRule.from_dict({"spec": "drop first=1", "id": "x"}).id == "x"
+    assert coerce_rule({"action": "servfail"}) == parse_fault("servfail")
+    assert coerce_rule("servfail") == parse_fault("servfail")
+
+
+@pytest.mark.parametrize(
+    ("data", "fragment"),
+    [
+        ({"match": "a.test"}, "missing key 'action'"),
+        ({"action": "boom"}, "key 'action': expected one of"),
+        ({"action": "nxdomain", "color": "red"}, "unknown key 'color'"),
+        ({"action": "delay"}, "action 'delay' needs key 'delay'"),
+        ({"action": "nxdomain", "delay": "1s"}, "key 'delay' only goes with action 'delay'"),
+        ({"action": "nxdomain", "first": True}, "first: expected a whole number"),
+        ({"action": "nxdomain", "for": [1]}, "key 'for': unexpected value"),
+    ],
+)
+def test_from_dict_errors(data: dict[str, object], fragment: str) -> None:
+    with pytest.raises(FaultSpecError) as info:
+        FaultRule.from_dict(data)
+    assert fragment in str(info.value)
+
+
+def test_load_plan(tmp_path: Path) -> None:
+    plan = tmp_path / "plan.toml"
+    plan.write_text(
+        """
+[[fault]]
+action = "nxdomain"
+match = "upgrade-repo-*.svc.cluster.local"
+for = "30s"
+
+[[fault]]
+delay = "250ms"
+p = 0.5
+
+[[fault]]
+action = "answer"
+answer = "10.9.9.9"
+match = "b.test"
+qtype = "A"
+"""
+    )
+    rules = load_plan(plan)
+    assert [r.spec for r in rules] == [
+        "nxdomain match=upgrade-repo-*.svc.cluster.local for=30s",
+        "delay=250ms p=0.5",
+        "answer=10.9.9.9 match=b.test qtype=A",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [
+        (
+            '[[fault]]\naction = "nxdomain"\n\n[[fault]]\nacton = "drop"\n',
+            "[[fault]] #2: unknown key 'acton'",
+        ),
+        ('[[fault]]\naction = "drop"\nfirst = 0\n', "[[fault]] #1: first: expected a whole number"),
+        ("[[fault]\n", "invalid TOML"),
+        ("seed = 3\n", "unknown top-level key 'seed'"),
+        ('fault = "drop"\n', "array of tables"),
+    ],
+)
+def test_load_plan_errors(tmp_path: Path, text: str, fragment: str) -> None:
+    plan = tmp_path / "plan.toml"
+    plan.write_text(text)
+    with pytest.raises(FaultSpecError) as info:
+        load_plan(plan)
+    assert fragment in str(info.value)
+    assert str(plan) in str(info.value)
+
+
+def test_load_plan_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(FaultSpecError, match="cannot read"):
+        load_plan(tmp_path / "nope.toml")
+
+
+# -- matching ------------------------------------------------------------------------
+
+
+def test_matches_name_glob_type_and_proto() -> None:
+    rule = parse_fault("nxdomain match=Upgrade-Repo-*.svc.cluster.local qtype=A proto=udp")
+    assert rule.matches("upgrade-repo-x.svc.cluster.local", "A", "udp")
+    assert not rule.matches("upgrade-repo-x.svc.cluster.local", "AAAA", "udp")
+    assert not rule.matches("upgrade-repo-x.svc.cluster.local", "A", "tcp")
+    assert not rule.matches("other.svc.cluster.local", "A", "udp")
+
+
+def test_truncate_never_matches_tcp_and_answer_matches_its_family() -> None:
+    assert parse_fault("truncate").matches("a.test", "A", "udp")
+    assert not parse_fault("truncate").matches("a.test", "A", "tcp")
+    v4, v6 = parse_fault("answer=10.0.0.9"), parse_fault("answer=::9")
+    assert v4.matches("a.test", "A", "udp") and not v4.matches("a.test", "AAAA", "udp")
+    assert v6.matches("a.test", "AAAA", "tcp") and not v6.matches("a.test", "A", "tcp")
+
+
+# -- activation ----------------------------------------------------------------------
+
+
+def _state(spec: str, seed: int = 1, rule_id: str = "r1") -> RuleState:
+    return RuleState(parse_fault(spec).with_id(rule_id), seed)
+
+
+def _fires(state: RuleState, times: list[float]) -> list[bool]:
+    return [select_rule([state], t) is state for t in times]
+
+
+def test_window_is_half_open() -> None:
+    state = _state("nxdomain after=10s for=5s")
+    assert _fires(state, [0, 9.999, 10, 14.999, 15, 100]) == [
+        False,
+        False,
+        True,
+        True,
+        False,
+        False,
+    ]
+    assert (state.seen, state.fired) == (6, 2)
+
+
+def test_for_alone_starts_at_zero_and_after_alone_never_ends() -> None:
+    assert _fires(_state("nxdomain for=30s"), [0, 29.9, 30]) == [True, True, False]
+    assert _fires(_state("nxdomain after=1m"), [59, 60, 1e9]) == [False, True, True]
+
+
+def test_first_every_count() -> None:
+    assert _fires(_state("drop first=2"), [0] * 5) == [True, True, False, False, False]
+    assert _fires(_state("drop every=3"), [0] * 7) == [False, False, True] * 2 + [False]
+    assert _fires(_state("drop count=2"), [0] * 4) == [True, True, False, False]
+    # every=2 with count=2: the 2nd and 4th match fire, then the budget is spent.
+    assert _fires(_state("drop every=2 count=2"), [0] * 8) == [False, True] * 2 + [False] * 4
+
+
+def test_count_only_spends_inside_the_window() -> None:
+    state = _state("servfail after=5 for=5 count=1")
+    assert _fires(state, [0, 1, 5, 6, 7]) == [False, False, True, False, False]
+
+
+def test_probability_is_seeded() -> None:
+    def run(seed: int) -> list[bool]:
+        return _fires(_state("servfail p=0.3", seed=seed), [0] * 200)
+
+    first = run(7)
+    assert first == run(7)
+    assert first != run(8)
+    assert 20 < sum(first) < 100  # p=0.3 of 200, far from 0 and 200
+    assert not any(_fires(_state("servfail p=0"), [0] * 50))
+    assert all(_fires(_state("servfail p=1"), [0] * 50))
+
+
+def test_probability_does_not_depend_on_other_rules() -> None:
+    alone = _state("servfail p=0.5", seed=3, rule_id="r2")
+    sequence = _fires(alone, [0] * 50)
+    behind = _state("servfail p=0.5", seed=3, rule_id="r2")
+    ahead = _state("drop every=2", seed=3, rule_id="r1")
+    winners = [select_rule([ahead, behind], 0) for _ in range(50)]
+    # When the ahead rule wins, the behind rule does not draw; whenever it draws,
+    # the draws come from its own stream in the same order.
+    drawn = [w is behind for w in winners if w is not ahead]
+    assert len(drawn) == 25
+    assert drawn == sequence[: len(drawn)]
+    assert behind.seen == 50
+
+
+def test_first_matching_active_rule_wins_and_all_matching_rules_count() -> None:
+    first = _state("nxdomain for=10s", rule_id="r1")
+    second = _state("servfail first=3", rule_id="r2")
+    winners = [select_rule([first, second], t) for t in (0, 5, 10, 11, 12)]
+    # r1 takes the window; r2's first=3 counts the queries r1 took, so only t=10 is left.
+    assert winners == [first, first, second, None, None]
+    assert (first.seen, first.fired, second.seen, second.fired) == (5, 2, 5, 1)
+
+
+def test_rule_state_snapshot() -> None:
+    state = _state("drop first=1")
+    select_rule([state], 0)
+    select_rule([state], 0)
+    assert state.snapshot() == {"id": "r1", "spec": "drop first=1", "seen": 2, "fired": 1}
+
+
+def test_no_window_means_unbounded() -> None:
+    state = _state("drop")
+    assert state.lo == -math.inf and state.hi == math.inf
