@@ -1,0 +1,599 @@
+"""The stub resolver against a real faultdns server, on virtual time.
+
+Expected query sequences come from the glibc/Go algorithm (search list, ndots, A and
+AAAA per candidate), and are compared with what the *server* logged, so the test sees
+the wire, not the resolver's own idea of what it sent.
+"""
+
+from __future__ import annotations
+
+import random
+import socket
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import dnslib
+import pytest
+
+from cleanup import DNSError, ManualClock
+from cleanup._classify import error_kind, to_error
+from cleanup._resolvconf import ResolvConfError, parse_resolv_conf, read_resolv_conf
+from cleanup._resolver import (
+    QueryEvent,
+    StubResolver,
+    SystemResolver,
+    candidate_names,
+    is_domain_name,
+)
+from tests.cleanup.conftest import closed_port
+
+REPO = "upgrade-repo-hvst-upgrade-nv76q.harvester-system"
+POD_SEARCH = ["harvester-system.svc.cluster.local", "svc.cluster.local", "cluster.local"]
+REPO_FQDN = f"{REPO}.svc.cluster.local"
+
+
+def ns(server: object) -> str:
+    host, port = server.address  # type: ignore[attr-defined]
+    return f"{host}:{port}"
+
+
+def wire(server: object) -> list[tuple[str, str, str]]:
+    """What the server saw: (name, qtype, transport) in arrival order."""
+    return [(q.name, q.qtype, q.transport) for q in server.queries]  # type: ignore[attr-defined]
+
+
+def both(*names: str) -> list[tuple[str, str, str]]:
+    return [(n, t, "udp") for n in names for t in ("A", "AAAA")]
+
+
+# -- candidate order (pure) ---------------------------------------------------------------
+
+
+def test_few_dots_tries_search_list_first_then_the_name() -> None:
+    assert candidate_names(REPO, POD_SEARCH, 5) == [
+        f"{REPO}.harvester-system.svc.cluster.local.",
+        f"{REPO}.svc.cluster.local.",
+        f"{REPO}.cluster.local.",
+        f"{REPO}.",
+    ]
+
+
+def test_enough_dots_tries_the_name_first() -> None:
+    assert candidate_names("a.b.c", ["x", "y."], 2) == ["a.b.c.", "a.b.c.x.", "a.b.c.y."]
+    # exactly ndots dots counts as "enough" (>=), as in glibc and Go
+    assert candidate_names("a.b", ["x"], 1) == ["a.b.", "a.b.x."]
+    assert candidate_names("a", ["x"], 1) == ["a.x.", "a."]
+    assert candidate_names("a", ["x"], 0) == ["a.", "a.x."]
+
+
+def test_trailing_dot_is_absolute_only() -> None:
+    assert candidate_names("repo.svc.", POD_SEARCH, 5) == ["repo.svc."]
+
+
+def test_onion_and_overlong_names_are_never_queried() -> None:
+    # the .onion name itself is never sent (RFC 7686); a search suffix makes it another name
+    assert candidate_names("hidden.onion", ["x"], 1) == ["hidden.onion.x."]
+    assert candidate_names("hidden.onion", ["x"], 2) == ["hidden.onion.x."]
+    assert candidate_names("hidden.onion.", ["x"], 1) == []
+    long_label = "a" * 60
+    name = ".".join([long_label] * 4)  # 243 chars
+    # the name itself fits; a suffix making it longer than 254 is skipped
+    assert candidate_names(name, ["b" * 20], 1) == [name + "."]
+    assert candidate_names("a" * 255, [], 1) == []
+
+
+@pytest.mark.parametrize(
+    ("name", "ok"),
+    [
+        (REPO, True),
+        ("a_b.example", True),
+        ("-a.example", False),
+        ("a-.example", False),
+        ("a..b", False),
+        ("1.2.3", False),  # all numeric
+        ("ex ample.com", False),
+        ("ünïcode.test", False),
+        ("a" * 64 + ".test", False),
+        ("", False),
+    ],
+)
+def test_is_domain_name(name: str, ok: bool) -> None:
+    assert is_domain_name(name) is ok
+
+
+# -- resolv.conf ---------------------------------------------------------------------------
+
+
+POD_RESOLV_CONF = """\
+# written by kubelet
+search harvester-system.svc.cluster.local svc.cluster.local cluster.local
+nameserver 10.53.0.10
+options ndots:5
+"""
+
+
+def test_resolv_conf_of_a_pod() -> None:
+    conf = parse_resolv_conf(POD_RESOLV_CONF)
+    assert conf.nameservers == ("10.53.0.10:53",)
+    assert conf.search == tuple(POD_SEARCH)
+    assert conf.ndots == 5
+    assert (conf.timeout, conf.attempts, conf.rotate) == (5.0, 2, False)
+
+
+def test_resolv_conf_later_search_or_domain_line_wins() -> None:
+    assert parse_resolv_conf("search a b\ndomain c\n").search == ("c",)
+    assert parse_resolv_conf("domain c\nsearch a b.\n").search == ("a", "b")
+    assert parse_resolv_conf("search .\n").search == ()
+
+
+def test_resolv_conf_options_comments_unknown_lines_and_limits() -> None:
+    text = """\
+; comment
+nameserver 127.0.0.1:5353
+nameserver [::1]:53
+nameserver ::1
+nameserver 10.0.0.4
+sortlist 130.155.160.0/255.255.240.0
+options edns0 ndots:30 timeout:0 attempts:9 rotate single-request
+"""
+    conf = parse_resolv_conf(text)
+    assert conf.nameservers == ("127.0.0.1:5353", "[::1]:53", "[::1]:53")  # at most three
+    assert conf.ndots == 15  # clamped like glibc
+    assert conf.timeout == 1.0
+    assert conf.attempts == 5
+    assert conf.rotate is True
+
+
+def test_resolv_conf_without_nameserver_uses_localhost() -> None:
+    assert parse_resolv_conf("search a\n").nameservers == ("127.0.0.1:53", "[::1]:53")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("nameserver 10.0.0.1\noptions ndots:five\n", "line 2: option 'ndots:five'"),
+        ("options timeout:\n", "line 1: option 'timeout:'"),
+        ("options attempts:-1\n", "line 1: option 'attempts:-1'"),
+        ("\n\nnameserver dns.example\n", "line 3: nameserver 'dns.example'"),
+        ("nameserver 10.0.0.1:99999\n", "line 1: nameserver '10.0.0.1:99999': port"),
+        ("nameserver\n", "line 1: 'nameserver' takes one address"),
+        ("search\n", "line 1: 'search' needs at least one domain"),
+        ("domain a b\n", "line 1: 'domain' takes one domain"),
+    ],
+)
+def test_resolv_conf_bad_values_name_the_line(text: str, expected: str) -> None:
+    with pytest.raises(ResolvConfError) as info:
+        parse_resolv_conf(text, source="/etc/resolv.conf")
+    assert f"/etc/resolv.conf {expected}" in str(info.value)
+
+
+def test_read_resolv_conf_from_a_file_and_missing_file(tmp_path: Path) -> None:
+    path = tmp_path / "resolv.conf"
+    path.write_text(POD_RESOLV_CONF)
+    assert read_resolv_conf(path).ndots == 5
+    assert read_resolv_conf(str(path)).search == tuple(POD_SEARCH)
+    with pytest.raises(ResolvConfError, match=r"cannot read .*missing"):
+        read_resolv_conf(tmp_path / "missing")
+
+
+# -- against faultdns ----------------------------------------------------------------------
+
+
+@pytest.fixture
+def cluster_dns(faultdns_factory: object) -> object:
+    """Cluster DNS answering the repo Service; authoritative for every name (like
+    CoreDNS forwarding the bare ``harvester-system.`` upstream and getting NXDOMAIN)."""
+    return faultdns_factory(records=[f"{REPO_FQDN}=10.53.1.20"])  # type: ignore[operator]
+
+
+def pod_resolver(server: object, clock: ManualClock, **kwargs: object) -> StubResolver:
+    events: list[QueryEvent] = []
+    settings: dict[str, object] = {"search": POD_SEARCH, "ndots": 5, "on_query": events.append}
+    settings.update(kwargs)
+    resolver = StubResolver([ns(server)], clock=clock, **settings)  # type: ignore[arg-type]
+    resolver.events = events  # type: ignore[attr-defined]
+    return resolver
+
+
+def test_pod_lookup_sends_the_queries_glibc_would(cluster_dns: object, clock: ManualClock) -> None:
+    resolver = pod_resolver(cluster_dns, clock)
+    assert resolver.resolve(REPO) == ["10.53.1.20"]
+    # harvester-system.svc.cluster.local first (NXDOMAIN), then svc.cluster.local hits
+    assert wire(cluster_dns) == both(f"{REPO}.harvester-system.svc.cluster.local", REPO_FQDN)
+    outcomes = [(e.name, e.qtype, e.outcome) for e in resolver.events]  # type: ignore[attr-defined]
+    assert outcomes == [
+        (f"{REPO}.harvester-system.svc.cluster.local.", "A", "nxdomain"),
+        (f"{REPO}.harvester-system.svc.cluster.local.", "AAAA", "nxdomain"),
+        (f"{REPO_FQDN}.", "A", "answer"),
+        (f"{REPO_FQDN}.", "AAAA", "nodata"),
+    ]
+    assert clock.now() == 0.0
+
+
+def test_nxdomain_everywhere_is_not_found_after_every_candidate(
+    faultdns_factory: object, clock: ManualClock
+) -> None:
+    dns = faultdns_factory(records=[f"{REPO_FQDN}=10.53.1.20"], faults=["nxdomain"])  # type: ignore[operator]
+    resolver = pod_resolver(dns, clock)
+    with pytest.raises(DNSError) as info:
+        resolver.resolve(REPO)
+    err = info.value
+    assert (err.is_not_found, err.is_temporary, err.is_timeout) == (True, False, False)
+    assert str(err) == f"lookup {REPO} on {ns(dns)}: no such host"
+    assert err.name == REPO
+    assert wire(dns) == both(*[n.rstrip(".") for n in candidate_names(REPO, POD_SEARCH, 5)])
+    assert error_kind(to_error(err)) == "dns not-found"
+
+
+def test_name_with_enough_dots_is_tried_as_given_first(
+    cluster_dns: object, clock: ManualClock
+) -> None:
+    resolver = pod_resolver(cluster_dns, clock, ndots=1)
+    assert resolver.resolve(REPO) == ["10.53.1.20"]
+    assert wire(cluster_dns) == both(REPO, f"{REPO}.harvester-system.svc.cluster.local", REPO_FQDN)
+
+
+def test_absolute_name_ignores_the_search_list(cluster_dns: object, clock: ManualClock) -> None:
+    resolver = pod_resolver(cluster_dns, clock)
+    assert resolver.resolve(REPO_FQDN + ".") == ["10.53.1.20"]
+    assert wire(cluster_dns) == both(REPO_FQDN)
+    with pytest.raises(DNSError, match="no such host"):
+        resolver.resolve(REPO + ".")
+    assert wire(cluster_dns)[2:] == both(REPO)
+
+
+def test_nodata_moves_on_like_nxdomain(faultdns_factory: object, clock: ManualClock) -> None:
+    dns = faultdns_factory(  # type: ignore[operator]
+        records=[f"{REPO_FQDN}=10.53.1.20"],
+        faults=[f"nodata match={REPO}.harvester-system.svc.cluster.local"],
+    )
+    resolver = pod_resolver(dns, clock)
+    assert resolver.resolve(REPO) == ["10.53.1.20"]
+    outcomes = [e.outcome for e in resolver.events]  # type: ignore[attr-defined]
+    assert outcomes == ["nodata", "nodata", "answer", "nodata"]
+
+
+def test_aaaa_and_a_addresses_are_both_returned(
+    faultdns_factory: object, clock: ManualClock
+) -> None:
+    dns = faultdns_factory(records=["dual.test=10.0.0.7", "dual.test=fd00::7"])  # type: ignore[operator]
+    resolver = StubResolver([ns(dns)], clock=clock)
+    assert resolver.resolve("dual.test") == ["10.0.0.7", "fd00::7"]
+    only_a = StubResolver([ns(dns)], clock=clock, qtypes=("A",))
+    assert only_a.resolve("dual.test") == ["10.0.0.7"]
+    assert [q.qtype for q in dns.queries][-1:] == ["A"]  # type: ignore[attr-defined]
+
+
+def test_servfail_is_temporary_and_every_candidate_is_tried(
+    faultdns_factory: object, clock: ManualClock
+) -> None:
+    dns = faultdns_factory(records=[f"{REPO_FQDN}=10.53.1.20"], faults=["servfail"])  # type: ignore[operator]
+    resolver = pod_resolver(dns, clock)
+    with pytest.raises(DNSError) as info:
+        resolver.resolve(REPO)
+    err = info.value
+    assert (err.is_temporary, err.is_not_found, err.is_timeout) == (True, False, False)
+    assert str(err) == f"lookup {REPO} on {ns(dns)}: server misbehaving"
+    # Go's tryOneName: a SERVFAIL moves to the next try (attempts x servers), then Go
+    # goes on with the next candidate: 4 candidates x 2 attempts x (A + AAAA).
+    names = [n.rstrip(".") for n in candidate_names(REPO, POD_SEARCH, 5)]
+    assert wire(dns) == [(n, t, "udp") for n in names for _ in range(2) for t in ("A", "AAAA")]
+    assert error_kind(to_error(err)) == "dns temporary"
+
+
+def test_refused_is_temporary_unless_asked_for_go_semantics(
+    faultdns_factory: object, clock: ManualClock
+) -> None:
+    dns = faultdns_factory(records=["a.test=10.0.0.1"], faults=["refused"])  # type: ignore[operator]
+    with pytest.raises(DNSError) as info:
+        StubResolver([ns(dns)], clock=clock).resolve("a.test")
+    assert info.value.is_temporary and "server misbehaving" in str(info.value)
+    with pytest.raises(DNSError) as info:
+        StubResolver([ns(dns)], clock=clock, refused_is_temporary=False).resolve("a.test")
+    err = info.value
+    assert not (err.is_temporary or err.is_not_found or err.is_timeout)
+
+
+def test_go_prefers_the_error_for_the_name_as_given(
+    faultdns_factory: object, clock: ManualClock
+) -> None:
+    """SERVFAIL for the search candidates but NXDOMAIN for the name as given: Go
+    reports "no such host" (goLookupIPCNAME: "Prefer error for original name")."""
+    dns = faultdns_factory(faults=["servfail match=*.cluster.local"])  # type: ignore[operator]
+    with pytest.raises(DNSError) as info:
+        pod_resolver(dns, clock).resolve(REPO)
+    assert info.value.is_not_found
+    # With StrictErrors the first temporary error ends the lookup at once.
+    before = len(dns.queries)  # type: ignore[attr-defined]
+    with pytest.raises(DNSError) as info:
+        pod_resolver(dns, clock, strict_errors=True).resolve(REPO)
+    assert info.value.is_temporary and not info.value.is_not_found
+    first = f"{REPO}.harvester-system.svc.cluster.local"
+    assert wire(dns)[before:] == [(first, t, "udp") for _ in range(2) for t in ("A", "AAAA")]
+
+
+def test_first_error_is_kept_when_the_name_as_given_is_not_tried_last(
+    faultdns_factory: object, clock: ManualClock
+) -> None:
+    # ndots:1 -> the name as given goes first; its SERVFAIL stays the reported error
+    # even though every later candidate says NXDOMAIN.
+    dns = faultdns_factory(faults=[f"servfail match={REPO}"])  # type: ignore[operator]
+    with pytest.raises(DNSError) as info:
+        pod_resolver(dns, clock, ndots=1).resolve(REPO)
+    assert info.value.is_temporary and not info.value.is_not_found
+
+
+def test_drop_times_out_after_attempts_times_timeout_of_virtual_time(
+    faultdns_factory: object, quick_clock: ManualClock
+) -> None:
+    dns = faultdns_factory(records=["a.test=10.0.0.1"], faults=["drop"])  # type: ignore[operator]
+    resolver = StubResolver([ns(dns)], clock=quick_clock, timeout=5, attempts=3)
+    with pytest.raises(DNSError) as info:
+        resolver.resolve("a.test")
+    err = info.value
+    assert (err.is_timeout, err.is_not_found, err.is_temporary) == (True, False, False)
+    assert f"lookup a.test on {ns(dns)}: read udp 127.0.0.1:" in str(err)
+    assert str(err).endswith(f"->{ns(dns)}: i/o timeout")
+    # A and AAAA wait together, so each try costs one timeout: 3 x 5 s.
+    assert quick_clock.now() == 15.0
+    assert wire(dns) == both("a.test") * 3
+    assert error_kind(to_error(err)) == "dns timeout"
+
+
+def test_drop_over_the_whole_search_list(
+    faultdns_factory: object, quick_clock: ManualClock
+) -> None:
+    dns = faultdns_factory(faults=["drop"])  # type: ignore[operator]
+    resolver = pod_resolver(dns, quick_clock, timeout=2, attempts=2)
+    with pytest.raises(DNSError) as info:
+        resolver.resolve(REPO)
+    assert info.value.is_timeout
+    assert quick_clock.now() == 4 * 2 * 2.0  # candidates x attempts x timeout
+    assert len(dns.queries) == 4 * 2 * 2  # type: ignore[attr-defined]
+
+
+def test_overall_timeout_bounds_the_lookup(
+    faultdns_factory: object, quick_clock: ManualClock
+) -> None:
+    dns = faultdns_factory(faults=["drop"])  # type: ignore[operator]
+    resolver = pod_resolver(dns, quick_clock, timeout=5, attempts=2)
+    with pytest.raises(DNSError) as info:
+        resolver.resolve(REPO, timeout=12)
+    assert info.value.is_timeout
+    assert quick_clock.now() == 12.0
+    assert len(dns.queries) == 3 * 2  # type: ignore[attr-defined]  # tries at 0, 5, 10 s
+
+
+def test_truncation_falls_back_to_tcp(faultdns_factory: object, clock: ManualClock) -> None:
+    dns = faultdns_factory(records=["big.test=10.0.0.9"], faults=["truncate"])  # type: ignore[operator]
+    resolver = StubResolver([ns(dns)], clock=clock)
+    assert resolver.resolve("big.test") == ["10.0.0.9"]
+    assert sorted(wire(dns)) == sorted(
+        [("big.test", t, p) for t in ("A", "AAAA") for p in ("udp", "tcp")]
+    )
+    assert [q.action for q in dns.queries if q.transport == "tcp"] == [None, None]  # type: ignore[attr-defined]
+
+
+def test_tcp_fallback_failure_is_temporary(faultdns_factory: object, clock: ManualClock) -> None:
+    dns = faultdns_factory(records=["big.test=10.0.0.9"], faults=["truncate", "servfail proto=tcp"])  # type: ignore[operator]
+    with pytest.raises(DNSError) as info:
+        StubResolver([ns(dns)], clock=clock, attempts=1).resolve("big.test")
+    assert info.value.is_temporary
+
+
+def test_second_server_answers_when_the_first_drops(
+    faultdns_factory: object, quick_clock: ManualClock
+) -> None:
+    dead = faultdns_factory(records=["a.test=10.0.0.1"], faults=["drop"])  # type: ignore[operator]
+    alive = faultdns_factory(records=["a.test=10.0.0.2"])  # type: ignore[operator]
+    resolver = StubResolver([ns(dead), ns(alive)], clock=quick_clock, timeout=3)
+    assert resolver.resolve("a.test") == ["10.0.0.2"]
+    assert quick_clock.now() == 3.0
+    assert len(dead.queries) == 2 and len(alive.queries) == 2  # type: ignore[attr-defined]
+
+
+def test_rotate_starts_each_lookup_at_the_next_server(
+    faultdns_factory: object, clock: ManualClock
+) -> None:
+    one = faultdns_factory(records=["a.test=10.0.0.1"])  # type: ignore[operator]
+    two = faultdns_factory(records=["a.test=10.0.0.2"])  # type: ignore[operator]
+    fixed = StubResolver([ns(one), ns(two)], clock=clock)
+    assert [fixed.resolve("a.test") for _ in range(3)] == [["10.0.0.1"]] * 3
+    rotating = StubResolver([ns(one), ns(two)], clock=clock, rotate=True)
+    got = [rotating.resolve("a.test")[0] for _ in range(4)]
+    # Go's serverOffset counts from 1, so the first rotated lookup starts at server 2
+    assert got == ["10.0.0.2", "10.0.0.1", "10.0.0.2", "10.0.0.1"]
+
+
+def test_icmp_refused_is_temporary_and_costs_no_time(clock: ManualClock) -> None:
+    port = closed_port(socket.SOCK_DGRAM)
+    events: list[QueryEvent] = []
+    resolver = StubResolver([f"127.0.0.1:{port}"], clock=clock, on_query=events.append)
+    with pytest.raises(DNSError) as info:
+        resolver.resolve("a.test")
+    err = info.value
+    assert err.is_temporary and not err.is_timeout
+    assert f"on 127.0.0.1:{port}: read udp 127.0.0.1:" in str(err)
+    assert str(err).endswith(f"->127.0.0.1:{port}: read: connection refused")
+    assert clock.now() == 0.0
+    assert {e.outcome for e in events} == {"connection-refused"}
+    assert len(events) == 2 * 2  # A and AAAA, two attempts
+
+
+def test_ip_literals_and_invalid_names_send_nothing(
+    cluster_dns: object, clock: ManualClock
+) -> None:
+    resolver = pod_resolver(cluster_dns, clock)
+    assert resolver.resolve("10.1.2.3") == ["10.1.2.3"]
+    assert resolver.resolve("::1") == ["::1"]
+    assert resolver.resolve("[fd00::1]") == ["fd00::1"]
+    with pytest.raises(DNSError) as info:
+        resolver.resolve("bad name")
+    assert info.value.is_not_found
+    assert cluster_dns.queries == []  # type: ignore[attr-defined]
+
+
+def test_from_resolv_conf_text_and_overrides(cluster_dns: object, clock: ManualClock) -> None:
+    text = POD_RESOLV_CONF.replace("10.53.0.10", ns(cluster_dns))
+    resolver = StubResolver.from_resolv_conf(text, clock=clock)
+    assert (resolver.ndots, resolver.search, resolver.nameservers) == (
+        5,
+        tuple(POD_SEARCH),
+        [ns(cluster_dns)],
+    )
+    assert resolver.resolve(REPO) == ["10.53.1.20"]
+    tuned = StubResolver.from_resolv_conf(text, clock=clock, ndots=1, attempts=4)
+    assert (tuned.ndots, tuned.attempts) == (1, 4)
+
+
+def test_constructor_rejects_bad_settings() -> None:
+    with pytest.raises(ValueError, match="not an IP address"):
+        StubResolver(["dns.example:53"])
+    with pytest.raises(ValueError, match="at least one nameserver"):
+        StubResolver([])
+    with pytest.raises(ValueError, match="attempts"):
+        StubResolver(["127.0.0.1"], attempts=0)
+    with pytest.raises(ValueError, match="qtype 'MX'"):
+        StubResolver(["127.0.0.1"], qtypes=("MX",))
+
+
+def test_query_ids_come_from_the_rng(cluster_dns: object, clock: ManualClock) -> None:
+    seen: list[int] = []
+
+    class Recording(random.Random):
+        def getrandbits(self, k: int) -> int:
+            value = super().getrandbits(k)
+            seen.append(value)
+            return value
+
+    StubResolver([ns(cluster_dns)], clock=clock, rng=Recording(7)).resolve(REPO_FQDN)
+    expected = random.Random(7)
+    assert seen == [expected.getrandbits(16), expected.getrandbits(16)]
+
+
+# -- replies that must be ignored, with a scripted server ------------------------------------
+
+
+class ScriptedDNS:
+    """A UDP server that answers each query with a scripted list of datagrams."""
+
+    def __init__(self, script: object) -> None:
+        self.script = script
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.settimeout(0.2)
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    @property
+    def address(self) -> str:
+        host, port = self.sock.getsockname()
+        return f"{host}:{port}"
+
+    def _run(self) -> None:
+        while not self.stop.is_set():
+            try:
+                data, peer = self.sock.recvfrom(65535)
+            except (TimeoutError, OSError):
+                continue
+            query = dnslib.DNSRecord.parse(data)
+            for packet in self.script(query):  # type: ignore[operator]
+                self.sock.sendto(packet, peer)
+
+    def close(self) -> None:
+        self.stop.set()
+        self.thread.join()
+        self.sock.close()
+
+
+@pytest.fixture
+def scripted() -> Iterator[list[ScriptedDNS]]:
+    servers: list[ScriptedDNS] = []
+    yield servers
+    for server in servers:
+        server.close()
+
+
+def answer(query: dnslib.DNSRecord, address: str = "10.0.0.5") -> dnslib.DNSRecord:
+    reply = query.reply()
+    if query.q.qtype == dnslib.QTYPE.A:
+        reply.add_answer(dnslib.RR(query.q.qname, dnslib.QTYPE.A, rdata=dnslib.A(address)))
+    return reply
+
+
+def test_mismatched_and_garbage_replies_are_ignored(
+    scripted: list[ScriptedDNS], clock: ManualClock
+) -> None:
+    def script(query: dnslib.DNSRecord) -> list[bytes]:
+        wrong_id = answer(query, "6.6.6.6")
+        wrong_id.header.id = (query.header.id + 1) % 65536
+        wrong_name = answer(dnslib.DNSRecord.question("evil.test", "A"), "6.6.6.6")
+        wrong_name.header.id = query.header.id
+        not_a_reply = answer(query, "6.6.6.6")
+        not_a_reply.header.qr = 0
+        return [
+            b"\x00garbage",
+            wrong_id.pack(),
+            wrong_name.pack(),
+            not_a_reply.pack(),
+            answer(query).pack(),
+        ]
+
+    server = ScriptedDNS(script)
+    scripted.append(server)
+    assert StubResolver([server.address], clock=clock).resolve("ok.test") == ["10.0.0.5"]
+    assert clock.now() == 0.0
+
+
+def test_lame_referral_moves_to_the_next_server(
+    scripted: list[ScriptedDNS], clock: ManualClock
+) -> None:
+    def lame(query: dnslib.DNSRecord) -> list[bytes]:
+        reply = dnslib.DNSRecord(dnslib.DNSHeader(id=query.header.id, qr=1, rd=1), q=query.q)
+        return [reply.pack()]  # NOERROR, not authoritative, no recursion, nothing in it
+
+    def good(query: dnslib.DNSRecord) -> list[bytes]:
+        return [answer(query, "10.0.0.8").pack()]
+
+    first, second = ScriptedDNS(lame), ScriptedDNS(good)
+    scripted.extend([first, second])
+    events: list[QueryEvent] = []
+    resolver = StubResolver([first.address, second.address], clock=clock, on_query=events.append)
+    assert resolver.resolve("ok.test") == ["10.0.0.8"]
+    assert [e.outcome for e in events][:2] == ["lame-referral", "lame-referral"]
+    with pytest.raises(DNSError) as info:
+        StubResolver([first.address], clock=clock).resolve("ok.test")
+    assert "lame referral" in str(info.value)
+    assert not (info.value.is_temporary or info.value.is_not_found or info.value.is_timeout)
+
+
+# -- the system resolver -------------------------------------------------------------------
+
+
+def test_system_resolver_resolves_localhost() -> None:
+    assert "127.0.0.1" in SystemResolver().resolve("localhost")
+    assert SystemResolver().resolve("10.9.8.7") == ["10.9.8.7"]
+
+
+@pytest.mark.parametrize(
+    ("code", "flag"),
+    [
+        (socket.EAI_NONAME, "is_not_found"),
+        (socket.EAI_AGAIN, "is_temporary"),
+        (socket.EAI_FAIL, "is_temporary"),
+    ],
+)
+def test_system_resolver_maps_getaddrinfo_errors(
+    monkeypatch: pytest.MonkeyPatch, code: int, flag: str
+) -> None:
+    def fail(*args: object, **kwargs: object) -> object:
+        raise socket.gaierror(code, "from the test")
+
+    monkeypatch.setattr(socket, "getaddrinfo", fail)
+    with pytest.raises(DNSError) as info:
+        SystemResolver().resolve("repo.test")
+    assert getattr(info.value, flag) is True
+    assert info.value.name == "repo.test"
+    assert isinstance(info.value.__cause__, socket.gaierror)
