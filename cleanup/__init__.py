@@ -11,18 +11,31 @@ from cleanup._errors import (
     RequestTimeout,
     UnexpectedError,
 )
+from cleanup._resolvconf import ResolvConf, ResolvConfError, parse_resolv_conf, read_resolv_conf
+from cleanup._resolver import QueryEvent, Resolver, StubResolver, SystemResolver
+from cleanup._transport import ClockNetworkBackend, make_http_client
 
 __all__ = [
     "CleanupError",
     "Clock",
+    "ClockNetworkBackend",
     "ConnectError",
     "DNSError",
     "HTTPStatusError",
     "ImageListError",
     "ManualClock",
+    "QueryEvent",
     "RequestTimeout",
+    "ResolvConf",
+    "ResolvConfError",
+    "Resolver",
+    "StubResolver",
     "SystemClock",
+    "SystemResolver",
     "UnexpectedError",
     "error_kind",
+    "make_http_client",
+    "parse_resolv_conf",
+    "read_resolv_conf",
     "to_error",
 ]

@@ -94,9 +94,11 @@ def test_dns_timeout_is_bounded_by_the_connect_timeout(
 def test_connection_refused_names_url_and_address(clock: ManualClock) -> None:
     port = closed_port()
     url = f"http://127.0.0.1:{port}/list"
-    with make_http_client(StubResolver(["127.0.0.1:1"], clock=clock), clock=clock) as client:
-        with pytest.raises(httpx.ConnectError) as info:
-            client.get(url)
+    with (
+        make_http_client(StubResolver(["127.0.0.1:1"], clock=clock), clock=clock) as client,
+        pytest.raises(httpx.ConnectError) as info,
+    ):
+        client.get(url)
     cause = info.value.__cause__
     assert isinstance(cause, ConnectError)
     assert (cause.reason, cause.url, cause.address) == ("refused", url, f"127.0.0.1:{port}")
@@ -122,9 +124,11 @@ def test_server_that_never_answers_is_a_read_timeout_on_the_clock(
     dns = faultdns_factory(records=[f"{NAME}=127.0.0.1"])  # type: ignore[operator]
     list_server.routes["/hang"] = Route(hang=True)
     url = list_server.url(NAME, "/hang")
-    with make_http_client(resolver_for(dns, quick_clock), clock=quick_clock, timeout=30) as client:
-        with pytest.raises(httpx.ReadTimeout) as info:
-            client.get(url)
+    with (
+        make_http_client(resolver_for(dns, quick_clock), clock=quick_clock, timeout=30) as client,
+        pytest.raises(httpx.ReadTimeout) as info,
+    ):
+        client.get(url)
     cause = info.value.__cause__
     assert isinstance(cause, RequestTimeout)
     assert (cause.url, cause.phase, cause.timeout) == (url, "read", 30.0)
@@ -151,9 +155,11 @@ def test_connect_that_hangs_is_a_connect_timeout_on_the_clock(
 ) -> None:
     url = f"http://127.0.0.1:{full_listener}/"
     resolver = StubResolver(["127.0.0.1:1"], clock=quick_clock)
-    with make_http_client(resolver, clock=quick_clock, timeout=4) as client:
-        with pytest.raises(httpx.ConnectTimeout) as info:
-            client.get(url)
+    with (
+        make_http_client(resolver, clock=quick_clock, timeout=4) as client,
+        pytest.raises(httpx.ConnectTimeout) as info,
+    ):
+        client.get(url)
     cause = info.value.__cause__
     assert isinstance(cause, RequestTimeout) and cause.phase == "connect"
     assert quick_clock.now() == 4.0
@@ -199,9 +205,11 @@ def test_connection_reset_while_reading(faultdns_factory: object, clock: ManualC
     dns = faultdns_factory(records=[f"{NAME}=127.0.0.1"])  # type: ignore[operator]
     url = f"http://{NAME}:{port}/x"
     try:
-        with make_http_client(resolver_for(dns, clock), clock=clock) as client:
-            with pytest.raises(httpx.ReadError) as info:
-                client.get(url)
+        with (
+            make_http_client(resolver_for(dns, clock), clock=clock) as client,
+            pytest.raises(httpx.ReadError) as info,
+        ):
+            client.get(url)
     finally:
         thread.join(5)
         listener.close()
@@ -260,6 +268,8 @@ def test_https_sends_the_name_as_sni_and_verifies_it(
     assert response.text == f"tls host={NAME}:{port}"
     assert sni_names == [NAME]
     # the certificate names NAME, not the address: dialling the IP literal must fail
-    with make_http_client(resolver_for(dns, clock), clock=clock, verify=trust) as client:
-        with pytest.raises(httpx.ConnectError, match="certificate|IP address mismatch"):
-            client.get(f"https://127.0.0.1:{port}/x")
+    with (
+        make_http_client(resolver_for(dns, clock), clock=clock, verify=trust) as client,
+        pytest.raises(httpx.ConnectError, match=r"certificate|IP address mismatch"),
+    ):
+        client.get(f"https://127.0.0.1:{port}/x")
