@@ -370,10 +370,6 @@ class _QueryLogWriter:
     def start(self) -> None:
         self._thread.start()
 
-    def rewind(self) -> None:
-        """The server's log was reset: its sequence numbers may start over."""
-        self._last = 0
-
     def drain(self) -> None:
         records = self._server.queries_since(self._last)
         if not records:
@@ -401,21 +397,6 @@ class _QueryLogWriter:
         self._thread.join(timeout=5)
         with contextlib.suppress(BrokenPipeError, ValueError):
             self.drain()
-
-
-class _ResetHook:
-    """Wraps the server for the control API so a reset also rewinds the log writer."""
-
-    def __init__(self, server: Any, on_reset: Callable[[], None]) -> None:
-        self._server = server
-        self._on_reset = on_reset
-
-    def reset(self) -> None:
-        self._server.reset()
-        self._on_reset()
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._server, name)
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:
@@ -450,9 +431,8 @@ def _cmd_serve(args: argparse.Namespace) -> int:
             writer = _QueryLogWriter(server, log_stream)
         if not args.no_control:
             host, port = args.control
-            target = _ResetHook(server, writer.rewind) if writer is not None else server
             try:
-                control = ControlServer(target, host, port, token=args.control_token).start()
+                control = ControlServer(server, host, port, token=args.control_token).start()
             except OSError as exc:
                 raise CLIError(
                     f"cannot start the control API on {host}:{port}: {exc.strerror or exc}"
