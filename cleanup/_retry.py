@@ -1,0 +1,840 @@
+"""The retry policy: a backoff schedule, a retriable-error predicate and a deadline.
+
+Pure logic: no I/O, no real time.  Time comes from an injected :class:`~cleanup.Clock`
+and randomness from an injected :class:`random.Random`, so a seed fixes a whole run and
+the simulation drives *this* loop in virtual time rather than a copy of it.
+
+Schedule ("client-go" mode) - Kubernetes ``k8s.io/apimachinery/pkg/util/wait``:
+
+* ``Backoff.Step()``: if ``Steps < 1`` it returns ``Duration`` (jittered) and changes
+  nothing.  Otherwise it decrements ``Steps``, remembers ``duration = Duration``, then
+  if ``Factor != 0`` sets ``Duration = time.Duration(float64(Duration) * Factor)`` and,
+  if ``Cap > 0 && Duration > Cap``, clamps ``Duration = Cap`` *and sets Steps = 0*.
+  Finally, if ``Jitter > 0``: ``duration += time.Duration(rand.Float64() * Jitter *
+  float64(duration))``.  Go durations are int64 nanoseconds and the float-to-Duration
+  conversions truncate; we compute in integer nanoseconds the same way.
+* ``ExponentialBackoff`` (what ``retry.OnError`` runs)::
+
+      for backoff.Steps > 0 {
+          if ok, err := condition(); err != nil || ok { return err }
+          if backoff.Steps == 1 { break }
+          time.Sleep(backoff.Step())
+      }
+      return ErrWaitTimeout       // OnError then returns the last retriable error
+
+  So at most ``Steps`` attempts with ``Steps - 1`` sleeps between them - and, as the Go
+  doc comment says, the loop also stops when "a sleep truncated by the cap on duration
+  has been completed": the ``Step()`` that hits the cap zeroes ``Steps``, the loop
+  sleeps and then ends *without another attempt*.  We reproduce that trailing sleep
+  (events mark it ``trailing=True``); it is a real cost of setting a Cap in Go.
+
+AWS modes (Marc Brooker, "Exponential Backoff And Jitter", AWS Architecture Blog),
+with ``duration`` as ``base``, ``factor`` as the growth multiplier (the article's 2,
+and its 3 in decorrelated), ``cap`` as ``cap`` (none = unbounded) and ``n`` the
+0-based index of the sleep.  Each mode makes exactly ``steps`` attempts; the cap only
+clamps, it never ends the loop.  ``jitter`` is not used by these three:
+
+* ``full``:  ``U(0, min(cap, base * factor**n))``
+* ``equal``: ``t/2 + U(0, t/2)`` with ``t = min(cap, base * factor**n)``
+* ``decorrelated``: ``min(cap, U(base, max(base, prev * factor)))``, ``prev`` starting
+  at ``base`` (the article's ``sleep = min(cap, random_between(base, sleep * 3))``)
+
+One more mode so stamina's defaults are reproduced exactly rather than approximated:
+
+* ``additive``: ``min(cap, base * factor**n + U(0, jitter))`` - tenacity's
+  ``wait_exponential_jitter`` (``initial * exp_base**(attempt-1) + uniform(0, jitter)``
+  capped at ``max``), which ``stamina.retry`` uses.  Here ``jitter`` is in *seconds*.
+
+Every sleep is clamped to Go's largest ``time.Duration`` (2**63-1 ns, about 292 years)
+instead of overflowing.
+
+The deadline (optional, seconds) is an overall limit measured on the clock from the
+start of the first attempt (``t0``).  Rule: an attempt may start only while
+``now <= t0 + deadline``.  After a failed, retriable attempt the next sleep is drawn;
+if ``now + sleep > t0 + deadline`` the loop gives up at once, without sleeping, since
+the attempt after that sleep could not start anyway.  The deadline never interrupts a
+running attempt (the per-attempt HTTP timeout bounds those), and the first attempt
+always runs.
+
+Predicates reproduce Harvester's ``util.IsRetriableNetworkError``::
+
+    os.IsTimeout(err) || errors.Is(err, ENETDOWN|ENETUNREACH|ECONNRESET|ETIMEDOUT|
+                                        ECONNREFUSED|EHOSTUNREACH) ||
+    errors.As(err, &dnsError) && (dnsError.IsTemporary                         // v1.4
+                                  || dnsError.IsTimeout || dnsError.IsNotFound) // v1.5
+
+``os.IsTimeout`` is checked first and sees through ``url.Error`` and ``net.OpError`` to
+``DNSError.Timeout()``, so a DNS *timeout* was retried already in v1.4; what v1.5 added
+that matters is ``IsNotFound`` ("no such host").  HTTP status errors and invalid lists
+are never retried.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import random
+import re
+import tomllib
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, NoReturn, TypeVar
+
+from cleanup._classify import error_kind, to_error
+from cleanup._clock import Clock
+from cleanup._errors import CleanupError, ConnectError, DNSError, RequestTimeout
+
+__all__ = [
+    "MODES",
+    "PREDICATES",
+    "PRESETS",
+    "AttemptFailed",
+    "AttemptStarted",
+    "Backoff",
+    "Event",
+    "GaveUp",
+    "GivenUp",
+    "Policy",
+    "PolicyError",
+    "Schedule",
+    "Sleeping",
+    "Succeeded",
+    "get_policy",
+    "parse_duration",
+    "policy_to_toml",
+    "retriable_v14",
+    "retriable_v15",
+    "retry",
+]
+
+T = TypeVar("T")
+
+MODES = ("client-go", "full", "equal", "decorrelated", "additive")
+
+_MAX_NS = 2**63 - 1  # Go's largest time.Duration; we clamp instead of overflowing
+_MAX_SECONDS = _MAX_NS / 1e9
+
+
+class PolicyError(ValueError):
+    """A policy, schedule field or policy file is unusable; the message names the field."""
+
+
+# --- durations ---------------------------------------------------------------------------
+
+_DURATION_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
+_DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)")
+
+
+def parse_duration(text: str | float, *, field_name: str = "duration") -> float:
+    """Seconds from ``12.5``, ``"12.5"``, ``"10s"``, ``"500ms"`` or ``"1m30s"`` (Go syntax).
+
+    Flags and policy files speak Go's duration syntax because the values being tuned are
+    copied from (and back into) Go code.
+    """
+    if isinstance(text, bool):
+        raise PolicyError(f"{field_name}: expected a duration, got {text!r}")
+    if isinstance(text, int | float):
+        value = float(text)
+    else:
+        raw = text.strip()
+        try:
+            value = float(raw)
+        except ValueError:
+            pos = 0
+            value = 0.0
+            if not raw:
+                raise PolicyError(f"{field_name}: empty duration") from None
+            while pos < len(raw):
+                match = _DURATION_PART.match(raw, pos)
+                if match is None:
+                    raise PolicyError(
+                        f"{field_name}: {text!r} is not a duration "
+                        "(seconds, or Go syntax like 10s, 500ms, 1m30s)"
+                    ) from None
+                value += float(match.group(1)) * _DURATION_UNITS[match.group(2)]
+                pos = match.end()
+    if not math.isfinite(value) or value < 0:
+        raise PolicyError(f"{field_name}: must be a finite number of seconds >= 0, got {text!r}")
+    return value
+
+
+def _format_seconds(value: float) -> str:
+    return f"{value:g}s"
+
+
+# --- the schedule ------------------------------------------------------------------------
+
+
+def _to_ns(seconds: float) -> int:
+    return min(_MAX_NS, round(seconds * 1e9))
+
+
+def _float_to_ns(value: float) -> int:
+    """Go's ``time.Duration(f)`` for the non-negative values we produce (truncation)."""
+    if value >= _MAX_NS:
+        return _MAX_NS
+    return int(value)
+
+
+def _grow(base: float, factor: float, n: int) -> float:
+    try:
+        value = base * factor**n
+    except OverflowError:
+        return _MAX_SECONDS
+    return min(value, _MAX_SECONDS)
+
+
+@dataclass(frozen=True)
+class Backoff:
+    """A schedule, described by the fields of Kubernetes ``wait.Backoff`` plus a mode.
+
+    ``duration``, ``cap``: seconds.  ``steps``: the most attempts (>= 1).  ``cap`` None
+    means no cap (Go's ``Cap: 0``).  See the module docstring for each mode's formula.
+    """
+
+    duration: float
+    factor: float = 1.0
+    jitter: float = 0.0
+    steps: int = 1
+    cap: float | None = None
+    mode: str = "client-go"
+
+    def __post_init__(self) -> None:
+        if isinstance(self.steps, bool) or not isinstance(self.steps, int) or self.steps < 1:
+            # Go's loop would make zero attempts and OnError would return nil: success
+            # without running anything.  Never what a caller means.
+            raise PolicyError(f"steps must be an integer >= 1, got {self.steps!r}")
+        for name in ("duration", "factor", "jitter"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise PolicyError(f"{name} must be a number, got {value!r}")
+            if not math.isfinite(value) or value < 0:
+                raise PolicyError(f"{name} must be finite and >= 0, got {value!r}")
+        if self.cap is not None and (
+            isinstance(self.cap, bool)
+            or not isinstance(self.cap, int | float)
+            or not math.isfinite(self.cap)
+            or self.cap <= 0
+        ):
+            raise PolicyError(f"cap must be a number of seconds > 0 (or none), got {self.cap!r}")
+        if self.mode not in MODES:
+            raise PolicyError(f"mode must be one of {', '.join(MODES)}; got {self.mode!r}")
+
+    def start(self, rng: random.Random) -> Schedule:
+        """A fresh mutable schedule, as Go copies ``wait.Backoff`` into the loop."""
+        return Schedule(self, rng)
+
+    def delays(self, rng: random.Random) -> Iterator[float]:
+        """The sleeps the retry loop performs when every attempt fails.
+
+        Normally ``steps - 1`` of them.  In client-go mode with a cap that is reached,
+        the loop ends after the sleep whose ``Step()`` hit the cap, so there are as many
+        sleeps as attempts (the last one is the "trailing" sleep).
+        """
+        schedule = self.start(rng)
+        while schedule.steps > 0:
+            if schedule.steps == 1:
+                return
+            yield schedule.step()
+
+    @property
+    def attempts(self) -> int:
+        """Attempts made when every attempt fails (independent of the jitter draws)."""
+        schedule = self.start(_Fixed(0.0))
+        made = 0
+        while schedule.steps > 0:
+            made += 1
+            if schedule.steps == 1:
+                break
+            schedule.step()
+        return made
+
+    def bounds(self) -> list[tuple[float, float]]:
+        """For each sleep in :meth:`delays`, its (lowest, supremum) over all jitter draws."""
+        low = list(self.delays(_Fixed(0.0)))
+        high = list(self.delays(_Fixed(1.0)))
+        return list(zip(low, high, strict=True))
+
+    def describe(self) -> str:
+        cap = "none" if self.cap is None else _format_seconds(self.cap)
+        jitter = f"{self.jitter:g}s" if self.mode == "additive" else f"{self.jitter:g}"
+        return (
+            f"{self.mode} steps={self.steps} duration={_format_seconds(self.duration)} "
+            f"factor={self.factor:g} jitter={jitter} cap={cap}"
+        )
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "mode": self.mode,
+            "steps": self.steps,
+            "duration": self.duration,
+            "factor": self.factor,
+            "jitter": self.jitter,
+            "cap": self.cap,
+        }
+
+
+class _Fixed(random.Random):
+    """A "random" source stuck at one value, to compute the schedule's bounds exactly."""
+
+    def __init__(self, value: float) -> None:
+        super().__init__(0)
+        self._value = value
+
+    def random(self) -> float:
+        return self._value
+
+    def uniform(self, a: float, b: float) -> float:
+        return a + (b - a) * self._value
+
+
+class Schedule:
+    """The mutable state the loop steps through: Go's copy of ``wait.Backoff``.
+
+    ``steps`` is the remaining step budget with Go's meaning; the loop runs while it is
+    above zero and stops before sleeping when it is one.
+    """
+
+    def __init__(self, backoff: Backoff, rng: random.Random) -> None:
+        self.backoff = backoff
+        self.steps = backoff.steps
+        self._rng = rng
+        self._duration_ns = _to_ns(backoff.duration)
+        self._cap_ns = _to_ns(backoff.cap) if backoff.cap is not None else 0
+        self._index = 0  # sleeps produced so far (AWS and additive modes)
+        self._previous = backoff.duration  # decorrelated mode
+
+    def step(self) -> float:
+        """The next sleep in seconds, advancing the schedule (Go's ``Backoff.Step``)."""
+        if self.backoff.mode == "client-go":
+            return self._step_client_go() / 1e9
+        return self._step_other()
+
+    def _jittered(self, duration_ns: int) -> int:
+        if self.backoff.jitter > 0:
+            extra = _float_to_ns(self._rng.random() * self.backoff.jitter * float(duration_ns))
+            return min(_MAX_NS, duration_ns + extra)
+        return duration_ns
+
+    def _step_client_go(self) -> int:
+        if self.steps < 1:
+            return self._jittered(self._duration_ns)
+        self.steps -= 1
+        duration = self._duration_ns
+        if self.backoff.factor != 0:
+            self._duration_ns = _float_to_ns(float(self._duration_ns) * self.backoff.factor)
+            if self._cap_ns > 0 and self._duration_ns > self._cap_ns:
+                self._duration_ns = self._cap_ns
+                self.steps = 0
+        return self._jittered(duration)
+
+    def _step_other(self) -> float:
+        b = self.backoff
+        n = self._index
+        self._index += 1
+        if self.steps > 0:
+            self.steps -= 1
+        cap = _MAX_SECONDS if b.cap is None else min(b.cap, _MAX_SECONDS)
+        if b.mode == "full":
+            return self._rng.uniform(0.0, min(cap, _grow(b.duration, b.factor, n)))
+        if b.mode == "equal":
+            half = min(cap, _grow(b.duration, b.factor, n)) / 2
+            return half + self._rng.uniform(0.0, half)
+        if b.mode == "decorrelated":
+            upper = min(_MAX_SECONDS, max(b.duration, self._previous * b.factor))
+            sleep = min(cap, self._rng.uniform(b.duration, upper))
+            self._previous = sleep
+            return sleep
+        # additive (tenacity's wait_exponential_jitter)
+        return min(cap, _grow(b.duration, b.factor, n) + self._rng.uniform(0.0, b.jitter))
+
+
+# --- predicates ---------------------------------------------------------------------------
+
+_RETRIABLE_CONNECT = frozenset(
+    {"refused", "reset", "network-unreachable", "host-unreachable", "network-down"}
+)
+
+
+def _network_retriable(err: CleanupError) -> bool:
+    if isinstance(err, RequestTimeout):  # os.IsTimeout / ETIMEDOUT
+        return True
+    if isinstance(err, ConnectError):
+        return err.reason in _RETRIABLE_CONNECT
+    return False
+
+
+def retriable_v14(err: CleanupError) -> bool:
+    """Harvester v1.4.x: DNS errors only when temporary (or timed out, via os.IsTimeout)."""
+    if isinstance(err, DNSError):
+        return err.is_temporary or err.is_timeout
+    return _network_retriable(err)
+
+
+def retriable_v15(err: CleanupError) -> bool:
+    """Harvester v1.5.0 (the fix): DNS errors when temporary, timed out or not found."""
+    if isinstance(err, DNSError):
+        return err.is_temporary or err.is_timeout or err.is_not_found
+    return _network_retriable(err)
+
+
+PREDICATES: Mapping[str, Callable[[CleanupError], bool]] = MappingProxyType(
+    {"v1.4": retriable_v14, "v1.5": retriable_v15}
+)
+
+
+# --- policies ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Policy:
+    """What to retry, how long to wait in between, and when to stop."""
+
+    name: str
+    backoff: Backoff
+    retriable: Callable[[CleanupError], bool] = field(compare=False)
+    predicate: str = "v1.5"
+    deadline: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.deadline is not None and (
+            isinstance(self.deadline, bool)
+            or not isinstance(self.deadline, int | float)
+            or not math.isfinite(self.deadline)
+            or self.deadline <= 0
+        ):
+            raise PolicyError(f"deadline must be seconds > 0 (or none), got {self.deadline!r}")
+
+    def with_overrides(self, **overrides: object) -> Policy:
+        """This policy with some fields replaced; ``None`` values are ignored.
+
+        Keys: steps, duration, factor, jitter, cap, mode, deadline, predicate.  ``cap=0``
+        means no cap (as ``Cap: 0`` in Go) and ``deadline=0`` no deadline (as stamina's
+        ``timeout=None``).  Durations may be numbers or Go duration strings.
+        """
+        given = {key: value for key, value in overrides.items() if value is not None}
+        unknown = sorted(set(given) - _OVERRIDABLE)
+        if unknown:
+            raise PolicyError(
+                f"unknown policy field(s) {', '.join(unknown)}; "
+                f"known: {', '.join(sorted(_OVERRIDABLE))}"
+            )
+        if not given:
+            return self
+        schedule: dict[str, Any] = {}
+        for key in ("duration", "cap"):
+            if key in given:
+                seconds = parse_duration(given[key], field_name=key)  # type: ignore[arg-type]
+                schedule[key] = None if key == "cap" and seconds == 0 else seconds
+        for key in ("factor", "jitter"):
+            if key in given:
+                schedule[key] = _number(given[key], key)
+        if "steps" in given:
+            schedule["steps"] = _integer(given["steps"], "steps")
+        if "mode" in given:
+            schedule["mode"] = given["mode"]
+        backoff = replace(self.backoff, **schedule)
+        deadline = self.deadline
+        if "deadline" in given:
+            seconds = parse_duration(given["deadline"], field_name="deadline")  # type: ignore[arg-type]
+            deadline = None if seconds == 0 else seconds
+        predicate, retriable = self.predicate, self.retriable
+        if "predicate" in given:
+            predicate = _predicate_name(given["predicate"], "predicate")
+            retriable = PREDICATES[predicate]
+        changed = ", ".join(f"{key}={given[key]}" for key in sorted(given))
+        return Policy(
+            f"{self.name} ({changed})", backoff, retriable, predicate=predicate, deadline=deadline
+        )
+
+    def describe(self) -> str:
+        deadline = "no deadline" if self.deadline is None else f"deadline {self.deadline:g}s"
+        retries = _PREDICATE_TEXT.get(self.predicate, self.predicate)
+        return f"{self.name}: {self.backoff.describe()}; retries {retries}; {deadline}"
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "name": self.name,
+            "predicate": self.predicate,
+            "deadline": self.deadline,
+            "backoff": self.backoff.to_dict(),
+        }
+
+
+_OVERRIDABLE = frozenset(
+    {"steps", "duration", "factor", "jitter", "cap", "mode", "deadline", "predicate"}
+)
+
+_PREDICATE_TEXT = {
+    "v1.4": "network errors and DNS temporary/timeout (v1.4)",
+    "v1.5": "network errors and DNS temporary/timeout/not-found (v1.5)",
+}
+
+
+def _number(value: object, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise PolicyError(f"{name}: expected a number, got {value!r}")
+    try:
+        number = float(value)
+    except ValueError:
+        raise PolicyError(f"{name}: expected a number, got {value!r}") from None
+    if not math.isfinite(number) or number < 0:
+        raise PolicyError(f"{name}: must be finite and >= 0, got {value!r}")
+    return number
+
+
+def _integer(value: object, name: str) -> int:
+    if isinstance(value, bool):
+        raise PolicyError(f"{name}: expected an integer, got {value!r}")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().lstrip("+-").isdigit():
+        return int(value)
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    raise PolicyError(f"{name}: expected an integer, got {value!r}")
+
+
+def _predicate_name(value: object, where: str) -> str:
+    if not isinstance(value, str) or value not in PREDICATES:
+        raise PolicyError(f"{where}: must be one of {', '.join(PREDICATES)}; got {value!r}")
+    return value
+
+
+def _harvester(name: str, predicate: str) -> Policy:
+    # pkg/controller/master/upgrade/upgrade_repo.go getImagesDiffList
+    backoff = Backoff(duration=10.0, factor=1.0, jitter=0.1, steps=30)
+    return Policy(name, backoff, PREDICATES[predicate], predicate=predicate)
+
+
+PRESETS: Mapping[str, Policy] = MappingProxyType(
+    {
+        "harvester-v1.4": _harvester("harvester-v1.4", "v1.4"),
+        "harvester-v1.5": _harvester("harvester-v1.5", "v1.5"),
+        # k8s.io/client-go/util/retry: DefaultRetry {Steps 5, Duration 10ms, Factor 1.0,
+        # Jitter 0.1} and DefaultBackoff {Steps 4, Duration 10ms, Factor 5.0, Jitter 0.1}.
+        "client-go-default-retry": Policy(
+            "client-go-default-retry",
+            Backoff(duration=0.01, factor=1.0, jitter=0.1, steps=5),
+            retriable_v15,
+            predicate="v1.5",
+        ),
+        "client-go-default-backoff": Policy(
+            "client-go-default-backoff",
+            Backoff(duration=0.01, factor=5.0, jitter=0.1, steps=4),
+            retriable_v15,
+            predicate="v1.5",
+        ),
+        # stamina.retry defaults: attempts=10, timeout=45.0, wait_initial=0.1,
+        # wait_max=5.0, wait_jitter=1.0, wait_exp_base=2.0 (tenacity
+        # wait_exponential_jitter + stop_after_attempt | stop_after_delay).  One
+        # approximation: tenacity's stop_after_delay(45) is checked after a failed
+        # attempt, so stamina may still sleep across the 45 s mark and start one more
+        # attempt; our deadline refuses a sleep that would cross it.  stamina retries
+        # by exception type; we use the v1.5 predicate.
+        "stamina-default": Policy(
+            "stamina-default",
+            Backoff(duration=0.1, factor=2.0, jitter=1.0, steps=10, cap=5.0, mode="additive"),
+            retriable_v15,
+            predicate="v1.5",
+            deadline=45.0,
+        ),
+    }
+)
+
+
+def get_policy(name_or_file: str | os.PathLike[str], **overrides: object) -> Policy:
+    """A preset by name, or a policy file (TOML, see :func:`policy_to_toml`), then overrides."""
+    key = os.fspath(name_or_file)
+    if key in PRESETS:
+        policy = PRESETS[key]
+    else:
+        path = Path(key)
+        if not path.is_file():
+            raise PolicyError(
+                f"unknown policy {key!r}: not a preset ({', '.join(PRESETS)}) and no such file"
+            )
+        policy = _load_policy(path)
+    return policy.with_overrides(**overrides)
+
+
+_TOP_KEYS = {"name", "predicate", "deadline", "backoff"}
+_BACKOFF_KEYS = {"mode", "steps", "duration", "factor", "jitter", "cap"}
+
+
+def _load_policy(path: Path) -> Policy:
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise PolicyError(f"{path}: cannot read policy file: {exc}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise PolicyError(f"{path}: not valid TOML: {exc}") from exc
+    unknown = sorted(set(data) - _TOP_KEYS)
+    if unknown:
+        raise PolicyError(f"{path}: unknown key(s) {', '.join(unknown)}")
+    table = data.get("backoff")
+    if not isinstance(table, dict):
+        raise PolicyError(f"{path}: missing [backoff] table")
+    unknown = sorted(set(table) - _BACKOFF_KEYS)
+    if unknown:
+        raise PolicyError(f"{path}: unknown key(s) in [backoff]: {', '.join(unknown)}")
+    name = data.get("name", path.stem)
+    if not isinstance(name, str) or not name:
+        raise PolicyError(f"{path}: name must be a non-empty string")
+    predicate = _predicate_name(data.get("predicate", "v1.5"), f"{path}: predicate")
+    try:
+        if "duration" not in table:
+            raise PolicyError("backoff.duration is required")
+        cap = None
+        if "cap" in table:
+            cap = parse_duration(table["cap"], field_name="backoff.cap") or None
+        backoff = Backoff(
+            duration=parse_duration(table["duration"], field_name="backoff.duration"),
+            factor=_number(table.get("factor", 1.0), "backoff.factor"),
+            jitter=_number(table.get("jitter", 0.0), "backoff.jitter"),
+            steps=_integer(table.get("steps", 1), "backoff.steps"),
+            cap=cap,
+            mode=str(table.get("mode", "client-go")),
+        )
+        deadline = None
+        if "deadline" in data:
+            deadline = parse_duration(data["deadline"], field_name="deadline") or None
+        return Policy(name, backoff, PREDICATES[predicate], predicate=predicate, deadline=deadline)
+    except PolicyError as exc:
+        raise PolicyError(f"{path}: {exc}") from None
+
+
+def _toml_string(text: str) -> str:
+    escaped = text.replace("\\", "\\\\").replace('"', '\\"')
+    escaped = "".join(ch if ch >= " " and ch != "\x7f" else f"\\u{ord(ch):04x}" for ch in escaped)
+    return f'"{escaped}"'
+
+
+def _toml_float(value: float) -> str:
+    text = repr(float(value))
+    return text if ("." in text or "e" in text) else f"{text}.0"
+
+
+def policy_to_toml(policy: Policy) -> str:
+    """The policy as a file :func:`get_policy` reads back into an equal policy."""
+    if policy.predicate not in PREDICATES or PREDICATES[policy.predicate] is not policy.retriable:
+        raise PolicyError(
+            f"policy {policy.name!r} uses a predicate that is not one of "
+            f"{', '.join(PREDICATES)}; it cannot be saved"
+        )
+    b = policy.backoff
+    lines = [
+        "# retry policy for `cleanup run --policy FILE`; durations in seconds",
+        f"name = {_toml_string(policy.name)}",
+        f"predicate = {_toml_string(policy.predicate)}",
+    ]
+    if policy.deadline is not None:
+        lines.append(f"deadline = {_toml_float(policy.deadline)}")
+    lines += [
+        "",
+        "[backoff]",
+        f"mode = {_toml_string(b.mode)}",
+        f"steps = {b.steps}",
+        f"duration = {_toml_float(b.duration)}",
+        f"factor = {_toml_float(b.factor)}",
+        f"jitter = {_toml_float(b.jitter)}",
+    ]
+    if b.cap is not None:
+        lines.append(f"cap = {_toml_float(b.cap)}")
+    return "\n".join(lines) + "\n"
+
+
+# --- events --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AttemptStarted:
+    attempt: int
+    of: int
+    at: float
+
+
+@dataclass(frozen=True)
+class AttemptFailed:
+    """``retry_in`` is the sleep before the next attempt; None when none will follow."""
+
+    attempt: int
+    of: int
+    at: float
+    error: CleanupError
+    kind: str
+    retriable: bool
+    retry_in: float | None = None
+
+
+@dataclass(frozen=True)
+class Sleeping:
+    """``attempt`` is the failed attempt the sleep follows.
+
+    ``trailing``: client-go mode's capped last sleep after which no attempt is made.
+    """
+
+    attempt: int
+    seconds: float
+    at: float
+    trailing: bool = False
+
+
+@dataclass(frozen=True)
+class Succeeded:
+    attempt: int
+    at: float
+    elapsed: float = 0.0
+
+
+@dataclass(frozen=True)
+class GivenUp:
+    """The loop ended without success; ``reason`` is not-retriable, schedule or deadline."""
+
+    attempts: int
+    at: float
+    elapsed: float
+    error: CleanupError
+    reason: str
+
+
+Event = AttemptStarted | AttemptFailed | Sleeping | Succeeded | GivenUp
+
+
+class GaveUp(CleanupError):
+    """The schedule or the deadline ran out; ``last_error`` is what the last attempt hit.
+
+    The message starts with the last error, so ``Unable to cleanup images: <message>``
+    reads like the controller's own log line, followed by how much was spent.
+    """
+
+    kind_label = "gave up"
+
+    def __init__(
+        self, last_error: CleanupError, attempts: int, elapsed: float, reason: str = "schedule"
+    ) -> None:
+        self.last_error = last_error
+        self.attempts = attempts
+        self.elapsed = elapsed
+        self.reason = reason
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        plural = "" if self.attempts == 1 else "s"
+        why = "deadline reached" if self.reason == "deadline" else "retry schedule exhausted"
+        return (
+            f"{self.last_error} (gave up after {self.attempts} attempt{plural} "
+            f"in {self.elapsed:.1f}s: {why})"
+        )
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (GaveUp, (self.last_error, self.attempts, self.elapsed, self.reason))
+
+
+# --- the runner -----------------------------------------------------------------------------
+
+
+def _raise(err: CleanupError, original: BaseException) -> NoReturn:
+    """Raise the classified error outside any ``except`` block, original as its cause."""
+    if err is original:
+        raise err
+    if err.__cause__ is original or _inside(err, original):
+        raise err
+    raise err from original
+
+
+def _inside(err: BaseException, original: BaseException) -> bool:
+    seen: set[int] = set()
+    stack: list[BaseException | None] = [original]
+    while stack:
+        item = stack.pop()
+        if item is None or id(item) in seen:
+            continue
+        if item is err:
+            return True
+        seen.add(id(item))
+        stack += [item.__cause__, item.__context__]
+        stack += [arg for arg in item.args if isinstance(arg, BaseException)]
+    return False
+
+
+def retry(
+    operation: Callable[[int], T],
+    policy: Policy,
+    *,
+    clock: Clock,
+    rng: random.Random,
+    on_event: Callable[[Event], None] | None = None,
+) -> T:
+    """Run ``operation(attempt)`` (attempt is 1-based) under ``policy``.
+
+    Returns the first successful result.  Every exception (``Exception`` subclasses;
+    ``KeyboardInterrupt`` and the like pass untouched) is converted with
+    :func:`~cleanup.to_error` before the predicate sees it.  A non-retriable error is
+    raised at once (the classified error, the original as ``__cause__``); when the
+    schedule or the deadline runs out, :class:`GaveUp` is raised.  Events go to
+    ``on_event`` in order: for each attempt ``AttemptStarted`` then ``Succeeded`` or
+    ``AttemptFailed``; after a failure ``Sleeping`` or ``GivenUp``.
+    """
+
+    def emit(event: Event) -> None:
+        if on_event is not None:
+            on_event(event)
+
+    of = policy.backoff.attempts
+    schedule = policy.backoff.start(rng)
+    t0 = clock.now()
+    limit = None if policy.deadline is None else t0 + policy.deadline
+    attempt = 0
+    last: CleanupError | None = None
+    while schedule.steps > 0:
+        if attempt > 0 and limit is not None and clock.now() > limit:
+            # the sleep overshot (real clocks do): no attempt may start after the deadline
+            assert last is not None
+            _give_up(emit, last, attempt, clock, t0, "deadline")
+        attempt += 1
+        emit(AttemptStarted(attempt, of, clock.now()))
+        try:
+            result = operation(attempt)
+        except Exception as exc:
+            error = to_error(exc)
+            original: BaseException = exc
+        else:
+            now = clock.now()
+            emit(Succeeded(attempt, now, now - t0))
+            return result
+        last = error
+        now = clock.now()
+        kind = error_kind(error)
+        if not policy.retriable(error):
+            emit(AttemptFailed(attempt, of, now, error, kind, False))
+            emit(GivenUp(attempt, now, now - t0, error, "not-retriable"))
+            _raise(error, original)
+        if schedule.steps == 1:
+            emit(AttemptFailed(attempt, of, now, error, kind, True))
+            _give_up(emit, error, attempt, clock, t0, "schedule")
+        delay = schedule.step()
+        if limit is not None and now + delay > limit:
+            emit(AttemptFailed(attempt, of, now, error, kind, True))
+            _give_up(emit, error, attempt, clock, t0, "deadline")
+        trailing = schedule.steps == 0
+        emit(AttemptFailed(attempt, of, now, error, kind, True, None if trailing else delay))
+        emit(Sleeping(attempt, delay, now, trailing))
+        clock.sleep(delay)
+    assert last is not None  # steps >= 1 guarantees one attempt
+    _give_up(emit, last, attempt, clock, t0, "schedule")
+
+
+def _give_up(
+    emit: Callable[[Event], None],
+    error: CleanupError,
+    attempts: int,
+    clock: Clock,
+    t0: float,
+    reason: str,
+) -> NoReturn:
+    now = clock.now()
+    emit(GivenUp(attempts, now, now - t0, error, reason))
+    raise GaveUp(error, attempts, now - t0, reason)
