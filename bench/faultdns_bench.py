@@ -37,6 +37,7 @@ import select
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -92,6 +93,8 @@ class Result:
     sent: int
     completed: int
     noerror_share: float
+    qps_min: float
+    qps_max: float
     note: str = ""
 
 
@@ -278,7 +281,10 @@ def run_dnsperf(
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--duration", type=float, default=10.0, help="seconds per server")
+    parser.add_argument("--duration", type=float, default=10.0, help="seconds per server run")
+    parser.add_argument(
+        "--rounds", type=int, default=1, help="runs per server, interleaved; the median counts"
+    )
     parser.add_argument("--clients", type=int, default=8, help="dnsperf -c (sockets)")
     parser.add_argument("--threads", type=int, default=1, help="dnsperf -T")
     parser.add_argument(
@@ -289,6 +295,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     parser.add_argument("--check", action="store_true", help="exit 1 if a target is missed")
     args = parser.parse_args(argv)
+    if args.rounds < 1 or args.duration <= 0:
+        parser.error("--rounds must be >= 1 and --duration > 0")
     wanted = [w.strip() for w in args.only.split(",") if w.strip()]
     unknown = set(wanted) - {"dnslib", "dnsmasq", "faultdns", "rule-other", "rule-window"}
     if unknown:
@@ -302,35 +310,52 @@ def main(argv: list[str] | None = None) -> int:
         "dnsmasq": ("dnsmasq", lambda: [], False),
         "faultdns": ("faultdns", faultdns_argv, True),
         "rule-other": (
-            f"faultdns + '{RULE_OTHER_NAME}'",
+            "faultdns + rule (other name)",
             lambda: faultdns_argv(RULE_OTHER_NAME),
             True,
         ),
         "rule-window": (
-            f"faultdns + '{RULE_WINDOW_CLOSED}'",
+            "faultdns + rule (closed window)",
             lambda: faultdns_argv(RULE_WINDOW_CLOSED),
             True,
         ),
     }
-    results: dict[str, Result] = {}
+    runs: dict[str, list[tuple[float, int, int, float]]] = {key: [] for key in wanted}
     with tempfile.TemporaryDirectory(prefix="faultdns-bench-") as tmp:
         queries = Path(tmp) / "queries.txt"
         queries.write_text(f"{NAME} A\n")
-        for key in wanted:
-            label, make_argv, port_from_output = servers[key]
-            port = 0
-            if key == "dnsmasq":
-                port = free_port()
-                command = dnsmasq_argv(dnsmasq, port)
-            else:
-                command = make_argv()
-            print(f"benchmarking {label} for {args.duration:g}s ...", file=sys.stderr)
-            with running(command, port_from_output, port) as bound:
-                qps, sent, completed, share = run_dnsperf(
-                    dnsperf, bound, queries, args.duration, args.clients, args.threads
+        # Rounds interleave the servers, so a burst of load from elsewhere on a shared
+        # machine hits one round of each rather than all rounds of one server.
+        for round_no in range(1, args.rounds + 1):
+            for key in wanted:
+                label, make_argv, port_from_output = servers[key]
+                port = 0
+                if key == "dnsmasq":
+                    port = free_port()
+                    command = dnsmasq_argv(dnsmasq, port)
+                else:
+                    command = make_argv()
+                print(
+                    f"round {round_no}/{args.rounds}: {label} for {args.duration:g}s ...",
+                    file=sys.stderr,
                 )
-            note = "" if share >= 0.99 else f"only {share:.1%} NOERROR answers"
-            results[key] = Result(label, qps, sent, completed, share, note)
+                with running(command, port_from_output, port) as bound:
+                    runs[key].append(
+                        run_dnsperf(
+                            dnsperf, bound, queries, args.duration, args.clients, args.threads
+                        )
+                    )
+    results: dict[str, Result] = {}
+    for key, measured in runs.items():
+        qps_sorted = sorted(m[0] for m in measured)
+        qps = statistics.median(qps_sorted)
+        sent = sum(m[1] for m in measured)
+        completed = sum(m[2] for m in measured)
+        share = min(m[3] for m in measured)
+        note = "" if share >= 0.99 else f"only {share:.1%} NOERROR answers"
+        results[key] = Result(
+            servers[key][0], qps, sent, completed, share, qps_sorted[0], qps_sorted[-1], note
+        )
 
     checks = _checks(results)
     if args.json:
@@ -340,6 +365,8 @@ def main(argv: list[str] | None = None) -> int:
                     "duration": args.duration,
                     "clients": args.clients,
                     "threads": args.threads,
+                    "rounds": args.rounds,
+                    "rules": {"rule-other": RULE_OTHER_NAME, "rule-window": RULE_WINDOW_CLOSED},
                     "cpus": os.cpu_count(),
                     "results": {k: asdict(v) for k, v in results.items()},
                     "checks": checks,
@@ -385,9 +412,15 @@ def _checks(results: dict[str, Result]) -> list[dict[str, object]]:
 
 def _print_table(results: dict[str, Result], checks: list[dict[str, object]]) -> None:
     width = max([len(r.server) for r in results.values()] + [6])
-    print(f"{'server':<{width}}  {'queries/s':>10}  {'NOERROR':>7}  note")
+    print(f"{'server':<{width}}  {'queries/s':>10}  {'min..max':>17}  {'NOERROR':>7}  note")
     for r in results.values():
-        print(f"{r.server:<{width}}  {r.qps:>10,.0f}  {r.noerror_share:>7.1%}  {r.note}")
+        spread = f"{r.qps_min / 1000:,.0f}k..{r.qps_max / 1000:,.0f}k"
+        print(
+            f"{r.server:<{width}}  {r.qps:>10,.0f}  {spread:>17}  {r.noerror_share:>7.1%}  {r.note}"
+        )
+    if "rule-other" in results or "rule-window" in results:
+        print(f"\n  rule (other name):    --fault '{RULE_OTHER_NAME}'")
+        print(f"  rule (closed window): --fault '{RULE_WINDOW_CLOSED}'")
     if checks:
         print()
     for c in checks:
