@@ -13,8 +13,9 @@ same file, with the same precedence rules:
   then fall back to the host's own domain; we do not, so results never depend on the
   machine the tests run on.)
 - ``options ndots:N timeout:N attempts:N rotate``; other options are accepted and
-  ignored, like unknown keywords and ``#``/``;`` comments.  Numbers are clamped to the
-  ranges glibc uses (ndots <= 15, 1 <= timeout <= 30, 1 <= attempts <= 5).
+  ignored, like unknown keywords and ``#``/``;`` comments.  Numbers are clamped as
+  Go clamps them (ndots <= 15, timeout >= 1, attempts >= 1; glibc would also cap
+  timeout at 30 and attempts at 5, Go does not, and the controller is Go).
 - no ``nameserver`` line: ``127.0.0.1:53`` and ``[::1]:53``, as in Go.
 
 Unlike glibc (which silently ignores a malformed value), a value that is not a number or
@@ -40,8 +41,6 @@ __all__ = [
 
 MAX_NAMESERVERS = 3
 MAX_NDOTS = 15
-MAX_TIMEOUT = 30
-MAX_ATTEMPTS = 5
 DEFAULT_NAMESERVERS = ("127.0.0.1:53", "[::1]:53")
 
 
@@ -142,9 +141,9 @@ def parse_resolv_conf(text: str, *, source: str = "resolv.conf") -> ResolvConf:
                 if name == "ndots":
                     ndots = min(_option_number(where, option, value), MAX_NDOTS)
                 elif name == "timeout":
-                    timeout = min(max(_option_number(where, option, value), 1), MAX_TIMEOUT)
+                    timeout = max(_option_number(where, option, value), 1)
                 elif name == "attempts":
-                    attempts = min(max(_option_number(where, option, value), 1), MAX_ATTEMPTS)
+                    attempts = max(_option_number(where, option, value), 1)
                 elif name == "rotate":
                     rotate = True
                 # Other options (edns0, single-request, use-vc, trust-ad, ...) change

@@ -43,6 +43,11 @@ Behaviour, and where it follows Go (G), glibc (L), or deliberately neither (D):
   query type, so its A and AAAA may start at different servers).
 - A whole lookup can be given an overall ``timeout`` (the HTTP dial deadline, like
   Go's dial context); when it runs out the lookup fails with ``i/o timeout``.
+- Bounds, for the simulation's checks: one :meth:`StubResolver.resolve` sends at most
+  ``candidates x len(qtypes) x attempts x servers`` UDP queries, plus one TCP query per
+  truncated reply, and waits at most ``candidates x attempts x servers x timeout``
+  (x2 with TCP fallback) unless an overall ``timeout`` is given.  Queries carry EDNS0
+  with a 1232-byte payload, as Go's do.
 """
 
 from __future__ import annotations
@@ -319,9 +324,9 @@ class StubResolver:
     def _lookup_candidate(self, fqdn: str, deadline: float | None) -> dict[str, _Result]:
         """Go's ``tryOneName`` for every query type at once, in lockstep."""
         offset = 0
-        if self.rotate:
-            self._rotation += 1
+        if self.rotate:  # Go's serverOffset: 0 for the first lookup, then 1, 2, ...
             offset = self._rotation
+            self._rotation += 1
         pending = list(self.qtypes)
         done: dict[str, _Result] = {}
         last: dict[str, _Result] = {}

@@ -139,9 +139,9 @@ options edns0 ndots:30 timeout:0 attempts:9 rotate single-request
 """
     conf = parse_resolv_conf(text)
     assert conf.nameservers == ("127.0.0.1:5353", "[::1]:53", "[::1]:53")  # at most three
-    assert conf.ndots == 15  # clamped like glibc
+    assert conf.ndots == 15  # clamped like Go (and glibc)
     assert conf.timeout == 1.0
-    assert conf.attempts == 5
+    assert conf.attempts == 9  # Go sets no upper limit
     assert conf.rotate is True
 
 
@@ -402,8 +402,9 @@ def test_rotate_starts_each_lookup_at_the_next_server(
     assert [fixed.resolve("a.test") for _ in range(3)] == [["10.0.0.1"]] * 3
     rotating = StubResolver([ns(one), ns(two)], clock=clock, rotate=True)
     got = [rotating.resolve("a.test")[0] for _ in range(4)]
-    # Go's serverOffset counts from 1, so the first rotated lookup starts at server 2
-    assert got == ["10.0.0.2", "10.0.0.1", "10.0.0.2", "10.0.0.1"]
+    # Go's serverOffset: 0, 1, 2, ... modulo the number of servers
+    assert got == ["10.0.0.1", "10.0.0.2", "10.0.0.1", "10.0.0.2"]
+    assert len(one.queries) == 3 * 2 + 2 * 2 and len(two.queries) == 2 * 2
 
 
 def test_icmp_refused_is_temporary_and_costs_no_time(clock: ManualClock) -> None:
