@@ -14,7 +14,7 @@ import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -82,8 +82,11 @@ def _pump(stream: object, sink: queue.Queue[str | None] | list[str]) -> None:
         sink.put(None)
 
 
+Serve = Callable[..., Served]
+
+
 @pytest.fixture
-def serve() -> Iterator[object]:
+def serve() -> Iterator[Serve]:
     """``serve(*flags)`` starts ``faultdns serve --port 0 --control 127.0.0.1:0 ...``."""
     procs: list[subprocess.Popen[str]] = []
 
@@ -148,14 +151,14 @@ def dig_status(port: int, *args: str) -> str:
 # -- serve ---------------------------------------------------------------------------
 
 
-def test_serve_answers_dig_over_udp_and_tcp(serve) -> None:  # type: ignore[no-untyped-def]
+def test_serve_answers_dig_over_udp_and_tcp(serve: Serve) -> None:
     server = serve("--record", "a.test=10.0.0.1", "--record", "a.test AAAA ::1")
     assert dig(server.port, "a.test", "+short").split() == ["10.0.0.1"]
     assert dig(server.port, "a.test", "AAAA", "+short", "+tcp").split() == ["::1"]
     assert dig_status(server.port, "nothere.test") == "NXDOMAIN"
 
 
-def test_serve_nxdomain_window_from_the_command_line(serve) -> None:  # type: ignore[no-untyped-def]
+def test_serve_nxdomain_window_from_the_command_line(serve: Serve) -> None:
     server = serve(
         "--origin",
         "test",
@@ -168,7 +171,7 @@ def test_serve_nxdomain_window_from_the_command_line(serve) -> None:  # type: ig
     assert dig_status(server.port, "outside.example") == "REFUSED"
 
 
-def test_fault_add_ls_rm_reset_round_trip(serve) -> None:  # type: ignore[no-untyped-def]
+def test_fault_add_ls_rm_reset_round_trip(serve: Serve) -> None:
     server = serve("--record", "a.test=10.0.0.1", "--record", "b.test=10.0.0.2")
     assert addresses(ask(server.port, "a.test")) == ["10.0.0.1"]
 
@@ -206,7 +209,7 @@ def test_fault_add_ls_rm_reset_round_trip(serve) -> None:  # type: ignore[no-unt
     assert server.stop() == 0
 
 
-def test_queries_stats_and_records(serve) -> None:  # type: ignore[no-untyped-def]
+def test_queries_stats_and_records(serve: Serve) -> None:
     server = serve("--record", "a.test=10.0.0.1", "--fault", "refused match=r.test")
     ask(server.port, "a.test")
     ask(server.port, "r.test", tcp=True)
@@ -231,7 +234,7 @@ def test_queries_stats_and_records(serve) -> None:  # type: ignore[no-untyped-de
     assert "nope" in bad.stderr
 
 
-def test_queries_follow_prints_new_queries_until_interrupted(serve) -> None:  # type: ignore[no-untyped-def]
+def test_queries_follow_prints_new_queries_until_interrupted(serve: Serve) -> None:
     server = serve("--record", "a.test=10.0.0.1")
     follower = subprocess.Popen(
         [*FAULTDNS, "queries", "--follow", "--interval", "0.05", "--control", server.control],
@@ -254,7 +257,7 @@ def test_queries_follow_prints_new_queries_until_interrupted(serve) -> None:  # 
         follower.wait(timeout=TIMEOUT)
 
 
-def test_log_queries_writes_one_json_line_per_query(serve) -> None:  # type: ignore[no-untyped-def]
+def test_log_queries_writes_one_json_line_per_query(serve: Serve) -> None:
     server = serve("--record", "a.test=10.0.0.1", "--log-queries", "-", control=False)
     ask(server.port, "a.test")
     ask(server.port, "missing.test", "AAAA")
@@ -270,7 +273,7 @@ def test_log_queries_writes_one_json_line_per_query(serve) -> None:  # type: ign
     assert {"time", "client", "transport", "rule", "action", "duration"} <= set(first)
 
 
-def test_log_queries_to_a_file(serve, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_log_queries_to_a_file(serve: Serve, tmp_path: Path) -> None:
     log = tmp_path / "queries.jsonl"
     server = serve("--record", "a.test=10.0.0.1", "--log-queries", str(log), control=False)
     ask(server.port, "a.test")
@@ -280,14 +283,14 @@ def test_log_queries_to_a_file(serve, tmp_path: Path) -> None:  # type: ignore[n
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
-def test_signals_shut_down_cleanly(serve, sig: int) -> None:  # type: ignore[no-untyped-def]
+def test_signals_shut_down_cleanly(serve: Serve, sig: int) -> None:
     server = serve("--record", "a.test=10.0.0.1")
     assert addresses(ask(server.port, "a.test")) == ["10.0.0.1"]
     assert server.stop(sig) == 0
     assert "Traceback" not in "".join(server.stderr)
 
 
-def test_token_protects_the_control_api(serve) -> None:  # type: ignore[no-untyped-def]
+def test_token_protects_the_control_api(serve: Serve) -> None:
     server = serve("--control-token", "s3cret")
     denied = server.cli("fault", "ls")
     assert denied.returncode == EX_NOPERM
@@ -300,7 +303,7 @@ def test_token_protects_the_control_api(serve) -> None:  # type: ignore[no-untyp
     assert "drop" in from_env.stdout
 
 
-def test_fault_add_with_a_bad_spec_exits_64_naming_the_token(serve) -> None:  # type: ignore[no-untyped-def]
+def test_fault_add_with_a_bad_spec_exits_64_naming_the_token(serve: Serve) -> None:
     server = serve()
     bad = server.cli("fault", "add", "nxdomain", "match=a.test", "for=ever")
     assert bad.returncode == EX_USAGE
@@ -321,7 +324,7 @@ def test_unreachable_control_api_exits_69() -> None:
     assert "FAULTDNS_CONTROL" in result.stderr
 
 
-def test_control_port_in_use_exits_71(serve) -> None:  # type: ignore[no-untyped-def]
+def test_control_port_in_use_exits_71(serve: Serve) -> None:
     first = serve()
     control_port = first.control.rsplit(":", 1)[1]
     result = run_cli("serve", "--port", "0", "--control", f"127.0.0.1:{control_port}")
@@ -391,7 +394,7 @@ def test_bad_plan_exits_64_naming_the_table_and_key(tmp_path: Path) -> None:
     assert "#2" in result.stderr and "every" in result.stderr and "often" in result.stderr
 
 
-def test_plan_file_faults_are_served_in_order(serve, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_plan_file_faults_are_served_in_order(serve: Serve, tmp_path: Path) -> None:
     plan = tmp_path / "plan.toml"
     plan.write_text(
         '[[fault]]\naction = "nxdomain"\nmatch = "a.test"\n\n[[fault]]\naction = "servfail"\n\n'
@@ -405,7 +408,7 @@ def test_plan_file_faults_are_served_in_order(serve, tmp_path: Path) -> None:  #
     assert specs == ["nxdomain match=a.test", "servfail"]
 
 
-def test_zone_file_and_ttl_flag(serve, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_zone_file_and_ttl_flag(serve: Serve, tmp_path: Path) -> None:
     zone = tmp_path / "zone.toml"
     zone.write_text(
         'ttl = 300\norigins = ["test"]\nrecords = ["a.test=10.0.0.1"]\n\n'

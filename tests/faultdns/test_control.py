@@ -250,8 +250,8 @@ def test_records_listed_and_added_at_runtime(
     assert addresses(ask(dns_server, "c.test")) == ["10.0.0.3"]
     txt = ask(dns_server, "c.test", "TXT")
     assert [s for rrset in txt.answer for rd in rrset for s in rd.strings] == [b"hello"]
-    names = {(r["name"], r["type"]) for r in http.get("/records").json()["records"]}
-    assert {("c.test", "A"), ("c.test", "TXT")} <= names
+    kinds = {(r["name"], r["type"]) for r in http.get("/records").json()["records"]}
+    assert {("c.test", "A"), ("c.test", "TXT")} <= kinds
 
 
 @pytest.mark.parametrize(
