@@ -245,7 +245,9 @@ class FaultDNSServer:
 
     ``seed`` seeds ``p=`` rules (a random seed is chosen and shown in :meth:`stats`
     when omitted).  ``ttl`` overrides the zone's default TTL.  ``log_size`` bounds the
-    query log (a ring buffer), so memory stays bounded under any load.
+    query log (a ring buffer); ``cache_size`` the answer cache and
+    ``max_pending_delays`` the replies held by ``delay=`` (beyond it they are dropped),
+    so memory stays bounded under any load.
     """
 
     def __init__(
@@ -265,6 +267,7 @@ class FaultDNSServer:
         tcp_idle_timeout: float = 10.0,
         max_tcp_connections: int = 256,
         cache_size: int = _CACHE_SIZE,
+        max_pending_delays: int = 10000,
     ) -> None:
         self.zone = zone if zone is not None else Zone()
         for origin in origins:
@@ -282,6 +285,7 @@ class FaultDNSServer:
         self.seed: int | str = seed if seed is not None else random.SystemRandom().getrandbits(32)
         self.tcp_idle_timeout = float(tcp_idle_timeout)
         self.max_tcp_connections = int(max_tcp_connections)
+        self.max_pending_delays = int(max_pending_delays)
         self.cache_size = max(int(cache_size), 1)
         if log_size < 1:
             raise ValueError(f"log_size: expected >= 1, got {log_size}")
@@ -795,6 +799,10 @@ class FaultDNSServer:
             return
         if action == "delay":
             assert rule.delay is not None
+            if len(self._held) + len(self._timers) >= self.max_pending_delays:
+                # Held replies are memory: past the cap, a delayed reply is dropped.
+                self._log_query(t0, addr, proto, entry.name, entry.qtype, rule.id, action, "drop")
+                return
             normal = data[:2] + (entry.udp if proto == "udp" else entry.tcp)
 
             def release() -> None:

@@ -588,3 +588,21 @@ def test_public_methods_from_many_threads(server: FaultDNSServer) -> None:
     for thread in threads:
         thread.join()
     assert errors == [] and server.faults == []
+
+
+def test_held_delays_are_capped(clock: ManualClock) -> None:
+    with FaultDNSServer(
+        records=["a.test=10.0.0.1"], faults=["delay=1s"], clock=clock, max_pending_delays=2
+    ) as server:
+        host, port = server.address
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            sock.settimeout(2)
+            for _ in range(3):
+                sock.sendto(dns.message.make_query("a.test", "A").to_wire(), (host, port))
+            wait_for(lambda: len(server.queries) == 1)
+            assert server.queries[0].rcode == "drop"
+            assert server.pending_delays() == [1.0, 1.0]
+            clock.advance(1)
+            replies = [dns.message.from_wire(sock.recv(4096)) for _ in range(2)]
+        assert [addresses(r) for r in replies] == [["10.0.0.1"]] * 2
+        assert [q.rcode for q in server.queries] == ["drop", "NOERROR", "NOERROR"]
