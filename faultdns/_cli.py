@@ -20,6 +20,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import FrameType
@@ -55,10 +56,9 @@ EXIT_CODES = {
 ENV_CONTROL = "FAULTDNS_CONTROL"
 ENV_TOKEN = "FAULTDNS_TOKEN"
 
-#: How often ``--log-queries`` drains the server's query ring buffer. Draining in
-#: batches from a side thread keeps JSON encoding and I/O off the DNS hot path; the
-#: ring holds ``log_size`` records, far more than arrive in this interval at any rate
-#: the server can sustain.
+#: How often ``--log-queries`` drains the server's query ring buffer when idle.
+#: Draining in batches from a side thread keeps JSON encoding and I/O off the DNS hot
+#: path; under a flood the writer drains back to back and reports what the ring lost.
 _LOG_DRAIN_INTERVAL = 0.1
 
 
@@ -119,6 +119,13 @@ def _non_negative_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"{text!r}: expected a whole number >= 0") from None
     if value < 0:
         raise argparse.ArgumentTypeError(f"{text!r}: expected a whole number >= 0")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    value = _non_negative_int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected a whole number >= 1")
     return value
 
 
@@ -186,7 +193,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument(
         "--log-size",
-        type=_non_negative_int,
+        type=_positive_int,
         default=10000,
         help="queries kept in memory for the API/log (default %(default)s)",
     )
@@ -347,7 +354,7 @@ def _build_server(args: argparse.Namespace) -> Any:
         host=args.host,
         port=args.port,
         seed=args.seed,
-        log_size=max(args.log_size, 1),
+        log_size=args.log_size,
     )
 
 
@@ -356,47 +363,64 @@ class _QueryLogWriter:
 
     The server keeps the log in a ring buffer numbered by ``seq``; this thread asks for
     everything after the last ``seq`` it wrote, in batches, so the DNS path never waits
-    on JSON encoding or a slow terminal. If the ring overran between two drains, the
-    gap is reported (never silently skipped).
+    on JSON encoding or a slow terminal. When a batch fills half the ring it drains
+    again at once instead of sleeping. If the ring still overran (more queries per
+    drain than it holds), the gap is counted and reported on stderr, at most once a
+    second, never silently skipped.
     """
 
-    def __init__(self, server: Any, stream: IO[str]) -> None:
+    def __init__(self, server: Any, stream: IO[str], ring_size: int) -> None:
         self._server = server
         self._stream = stream
+        self._busy = max(ring_size // 2, 1)
         self._last = 0
+        self._lost = 0
+        self._warned_at = -1.0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="faultdns-log", daemon=True)
 
     def start(self) -> None:
         self._thread.start()
 
-    def drain(self) -> None:
+    def drain(self) -> int:
+        """Write what is new; return how many records that was."""
         records = self._server.queries_since(self._last)
         if not records:
-            return
-        first = records[0].seq
-        if first > self._last + 1 and self._last:
-            print(
-                f"faultdns: query log overran; {first - self._last - 1} records not written",
-                file=sys.stderr,
-            )
+            return 0
+        self._lost += max(records[0].seq - self._last - 1, 0)
         lines = [json.dumps(r.to_dict(), separators=(",", ":")) for r in records]
         self._last = records[-1].seq
         self._stream.write("\n".join(lines) + "\n")
         self._stream.flush()
+        return len(records)
+
+    def _report_lost(self, *, force: bool = False) -> None:
+        now = time.monotonic()
+        if self._lost and (force or now - self._warned_at >= 1.0):
+            print(
+                f"faultdns: query log overran; {self._lost} records not written (raise --log-size)",
+                file=sys.stderr,
+                flush=True,
+            )
+            self._lost = 0
+            self._warned_at = now
 
     def _run(self) -> None:
-        while not self._stop.wait(_LOG_DRAIN_INTERVAL):
+        wait = _LOG_DRAIN_INTERVAL
+        while not self._stop.wait(wait):
             try:
-                self.drain()
+                wait = 0.0 if self.drain() >= self._busy else _LOG_DRAIN_INTERVAL
             except BrokenPipeError:
                 return
+            self._report_lost()
 
     def stop(self) -> None:
         self._stop.set()
-        self._thread.join(timeout=5)
+        if self._thread.ident is not None:
+            self._thread.join(timeout=5)
         with contextlib.suppress(BrokenPipeError, ValueError):
             self.drain()
+        self._report_lost(force=True)
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:
@@ -428,7 +452,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
                 EX_OSERR,
             ) from None
         if log_stream is not None:
-            writer = _QueryLogWriter(server, log_stream)
+            writer = _QueryLogWriter(server, log_stream, args.log_size)
         if not args.no_control:
             host, port = args.control
             try:

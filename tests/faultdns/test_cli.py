@@ -282,6 +282,26 @@ def test_log_queries_to_a_file(serve: Serve, tmp_path: Path) -> None:
     assert [r["name"] for r in records] == ["a.test"]
 
 
+def test_log_writer_reports_records_the_ring_lost(capsys: pytest.CaptureFixture[str]) -> None:
+    import io
+
+    from faultdns._cli import _QueryLogWriter
+    from faultdns._server import FaultDNSServer
+
+    with FaultDNSServer(records=["a.test=10.0.0.1"], log_size=3) as server:
+        out = io.StringIO()
+        writer = _QueryLogWriter(server, out, ring_size=3)
+        ask(server.address[1], "a.test")
+        assert writer.drain() == 1
+        for _ in range(5):  # two more than the ring holds
+            ask(server.address[1], "a.test")
+        assert writer.drain() == 3
+        writer.stop()
+    seqs = [json.loads(line)["seq"] for line in out.getvalue().splitlines()]
+    assert seqs == [1, 4, 5, 6]
+    assert "2 records not written" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 def test_signals_shut_down_cleanly(serve: Serve, sig: int) -> None:
     server = serve("--record", "a.test=10.0.0.1")
@@ -349,6 +369,7 @@ def test_control_port_in_use_exits_71(serve: Serve) -> None:
         (["--port", "70000"], "70000"),
         (["--control", "localhost:http"], "--control"),
         (["--ttl", "-5"], "-5"),
+        (["--log-size", "0"], "--log-size"),
         (["--no-such-flag"], "--no-such-flag"),
     ],
 )
