@@ -365,6 +365,7 @@ class FaultDNSServer:
                 loop.run_until_complete(self._serve(loop))
             except BaseException as exc:
                 ready.set_exception(exc)
+                loop.close()
                 return
             ready.set_result(None)
             loop.run_forever()
@@ -379,6 +380,7 @@ class FaultDNSServer:
             self._close_sockets()
             self._thread.join()
             self._thread = None
+            self._loop = None
             raise
         return self
 
@@ -462,7 +464,6 @@ class FaultDNSServer:
     async def _serve(self, loop: asyncio.AbstractEventLoop) -> None:
         assert self._udp is not None and self._tcp is not None
         self._loop = loop
-        self._loop_thread = threading.current_thread()
         self._tcp_server = await loop.create_server(
             lambda: _TCPConnection(self), sock=self._tcp, backlog=128
         )
@@ -874,15 +875,33 @@ class FaultDNSServer:
         self._timers.add(handle)
 
     def _on_clock_moved(self, now: float) -> None:
-        """Clock listener (any thread): release held replies on the loop thread."""
+        """Clock listener: release held replies that are due, before the clock call returns.
+
+        It runs in whichever thread moved the clock.  Replies are sent from the loop
+        thread, and this waits for that, so after ``clock.advance(...)`` returns every
+        reply due by then is on the wire: a simulation can rely on it.
+        """
         loop = self._loop
-        if loop is None or not self._held:
+        held = self._held
+        if loop is None or not held or held[0][0] > now:
             return
         if _in_loop(loop):
             self._release_due()
-        else:
-            with contextlib.suppress(RuntimeError):
-                loop.call_soon_threadsafe(self._release_due)
+            return
+        done: concurrent.futures.Future[None] = concurrent.futures.Future()
+
+        def release() -> None:
+            try:
+                self._release_due()
+            finally:
+                done.set_result(None)
+
+        try:
+            loop.call_soon_threadsafe(release)
+        except RuntimeError:  # the loop is closed: the server stopped
+            return
+        with contextlib.suppress(TimeoutError):
+            done.result(timeout=5)
 
     def _release_due(self) -> None:
         now = self._now()
