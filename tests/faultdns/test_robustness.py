@@ -178,3 +178,25 @@ def test_memory_stays_bounded(server: FaultDNSServer, udp: socket.socket) -> Non
     assert stats["cache_entries"] <= 64
     assert stats["log_records"] <= 100
     assert stats["errors"] == 0
+
+
+def test_tcp_client_that_never_reads_does_not_wedge_the_server(
+    server: FaultDNSServer, udp: socket.socket
+) -> None:
+    """Replies pile up for a client that only writes: the server stops reading it
+    (back-pressure) and keeps serving everyone else."""
+    frame = len(_valid_query()).to_bytes(2, "big") + _valid_query()
+    with socket.create_connection(server.address, timeout=3) as hog:
+        hog.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        hog.setblocking(False)
+        sent = 0
+        try:
+            for _ in range(200_000):  # until the kernel buffers are full both ways
+                sent += hog.send(frame * 64)
+        except BlockingIOError:
+            pass
+        assert sent > 0
+        probe_udp(udp)
+        probe_tcp(server)
+    probe_tcp(server)
+    assert server.stats()["errors"] == 0
