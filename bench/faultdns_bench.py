@@ -218,7 +218,8 @@ def running(argv: list[str], port_from_output: bool, port: int = 0) -> Iterator[
 
 
 def faultdns_argv(*faults: str) -> list[str]:
-    argv = [sys.executable, "-m", "faultdns", "serve", "--port", "0", "--no-control"]
+    # As people run it: with the control API up (on a free port), not a stripped-down server.
+    argv = [sys.executable, "-m", "faultdns", "serve", "--port", "0", "--control", "127.0.0.1:0"]
     argv += ["--record", f"{NAME}={ADDR}"]
     for spec in faults:
         argv += ["--fault", spec]
