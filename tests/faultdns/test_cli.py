@@ -353,6 +353,14 @@ def test_control_port_in_use_exits_71(serve: Serve) -> None:
     assert result.stdout == ""  # no 'listening on' line for a server that is not running
 
 
+def test_dns_port_in_use_exits_71(serve: Serve) -> None:
+    first = serve(control=False)
+    result = run_cli("serve", "--port", str(first.port), "--no-control")
+    assert result.returncode == EX_OSERR
+    assert f"127.0.0.1:{first.port}" in result.stderr
+    assert result.stdout == ""
+
+
 # -- bad input exits 64 naming the culprit ---------------------------------------------
 
 
