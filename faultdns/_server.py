@@ -662,6 +662,9 @@ class FaultDNSServer:
                 except Exception:  # never let one datagram stop the server
                     self._errors += 1
                 continue
+            rule_id: str | None = None
+            action: str | None = None
+            rcode, tail = entry.rcode, entry.udp
             rules = entry.udp_rules
             if rules:
                 # select_rule() inlined: this runs for every query a rule could match.
@@ -677,22 +680,26 @@ class FaultDNSServer:
                         winner = state
                 if winner is not None:
                     winner.fired += 1
-                    try:
-                        self._fire(
-                            winner, entry, data, addr, "udp", t0, self._udp_sender(addr), None
-                        )
-                    except Exception:
-                        self._errors += 1
-                    continue
+                    rule = winner.rule
+                    built = entry.faults.get(rule.id)
+                    if built is None:  # drop, delay, or a fault reply not built yet
+                        try:
+                            self._fire(
+                                winner, entry, data, addr, "udp", t0, self._udp_sender(addr), None
+                            )
+                        except Exception:
+                            self._errors += 1
+                        continue
+                    rule_id, action, rcode, tail = rule.id, rule.action, built[2], built[0]
             # Log before sending, so a client that got its answer finds it in the log.
             self._seq = seq = self._seq + 1
-            rcode = entry.rcode
             elapsed = t0 - self._origin
-            log((seq, elapsed, addr, "udp", entry.name, entry.qtype, None, None, rcode, now() - t0))
+            spent = now() - t0
+            log((seq, elapsed, addr, "udp", entry.name, entry.qtype, rule_id, action, rcode, spent))
             rcodes[rcode] = rcodes.get(rcode, 0) + 1
             # try/except, not contextlib.suppress(): that costs an object per query.
             try:  # noqa: SIM105
-                sendto(data[:2] + entry.udp, addr)
+                sendto(data[:2] + tail, addr)
             except OSError:
                 pass
 
