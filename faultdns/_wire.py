@@ -84,8 +84,7 @@ def decode(data: bytes) -> Query:
         raise WireError(None, "drop", "QR bit set: a response, not a query")
     opcode = (data[2] >> 3) & 0x0F
     if opcode != 0:
-        return_code = RCODE.NOTIMP
-        raise WireError(_header_reply(data, return_code), "NOTIMP", f"opcode {opcode}")
+        raise WireError(_header_reply(data, RCODE.NOTIMP), "NOTIMP", f"opcode {opcode}")
     try:
         record = DNSRecord.parse(data)
     except Exception as exc:  # dnslib raises several types on malformed input
