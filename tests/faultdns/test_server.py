@@ -605,3 +605,13 @@ def test_held_delays_are_capped(clock: ManualClock) -> None:
             replies = [dns.message.from_wire(sock.recv(4096)) for _ in range(2)]
         assert [addresses(r) for r in replies] == [["10.0.0.1"]] * 2
         assert [q.rcode for q in server.queries] == ["drop", "NOERROR", "NOERROR"]
+
+
+def test_edns_version_class_and_any(server: FaultDNSServer) -> None:
+    assert ask(server, "a.test", use_edns=1).rcode() == dns.rcode.BADVERS
+    host, port = server.address
+    chaos = dns.message.make_query("version.bind", "TXT", rdclass="CH")
+    assert dns.query.udp(chaos, host, port=port, timeout=2).rcode() == dns.rcode.REFUSED
+    kinds = sorted(dns.rdatatype.to_text(r.rdtype) for r in ask(server, "a.test", "ANY").answer)
+    assert kinds == ["A", "AAAA"]
+    assert [q.rcode for q in server.queries] == ["BADVERS", "REFUSED", "NOERROR"]
