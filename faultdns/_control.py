@@ -47,6 +47,7 @@ __all__ = [
     "DEFAULT_CONTROL_PORT",
     "DEFAULT_CONTROL_URL",
     "MAX_BODY_BYTES",
+    "MAX_CONNECTIONS",
     "ControlClient",
     "ControlError",
     "ControlServer",
@@ -60,6 +61,9 @@ DEFAULT_CONTROL_URL = f"http://127.0.0.1:{DEFAULT_CONTROL_PORT}"
 
 #: Control requests are one spec or one record; anything bigger is a mistake or abuse.
 MAX_BODY_BYTES = 64 * 1024
+
+#: Concurrent control connections; more are closed on arrival.
+MAX_CONNECTIONS = 32
 
 #: Seconds a control connection may sit idle before the handler thread gives up on it,
 #: so a stuck or malicious client cannot pin threads forever.
@@ -370,14 +374,39 @@ def _int_param(
 
 
 class _HTTPServer(ThreadingHTTPServer):
+    """ThreadingHTTPServer with a cap on concurrent connections.
+
+    One thread per connection is fine for a control API, but not without a bound: a
+    client opening connections in a loop must not be able to exhaust threads or memory.
+    Connections over the cap are closed at once.
+    """
+
     daemon_threads = True
-    # Not SO_REUSEADDR-free: a restarted `faultdns serve` must get its port back at once.
+    request_queue_size = 64  # listen backlog; the stdlib's 5 drops bursts of connects
+    # A restarted `faultdns serve` must get its control port back at once.
     allow_reuse_address = True
 
     def __init__(self, address: tuple[str, int], dns: Controllable, token: str | None) -> None:
         self.dns = dns
         self.token = token
+        self._slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
         super().__init__(address, _Handler)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        if not self._slots.acquire(blocking=False):
+            self.shutdown_request(request)
+            return
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self._slots.release()
+            raise
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._slots.release()
 
 
 class ControlServer:
@@ -410,7 +439,7 @@ class ControlServer:
         self._httpd = _HTTPServer((self._host, self._port), self._dns, self._token)
         self._thread = threading.Thread(
             target=self._httpd.serve_forever,
-            kwargs={"poll_interval": 0.2},
+            kwargs={"poll_interval": 0.05},
             name="faultdns-control",
             daemon=True,
         )

@@ -6,6 +6,9 @@ server afterwards and sees the fault, or stops seeing it.
 
 from __future__ import annotations
 
+import contextlib
+import socket
+import time
 from collections.abc import Iterator
 
 import dns.message
@@ -18,6 +21,7 @@ import pytest
 from faultdns import ManualClock
 from faultdns._control import (
     MAX_BODY_BYTES,
+    MAX_CONNECTIONS,
     ControlClient,
     ControlError,
     ControlServer,
@@ -287,6 +291,33 @@ def test_oversized_body_is_413_and_nothing_is_added(http: httpx.Client) -> None:
     assert reply.status_code == 413
     assert str(MAX_BODY_BYTES) in reply.json()["error"]
     assert http.get("/faults").json() == {"faults": []}
+
+
+def test_connections_over_the_cap_are_closed_and_the_api_recovers(
+    control: ControlServer, http: httpx.Client
+) -> None:
+    idle = []
+    try:
+        for _ in range(MAX_CONNECTIONS):
+            idle.append(socket.create_connection(control.address, timeout=5))
+        extra = socket.create_connection(control.address, timeout=5)
+        with extra:
+            extra.sendall(b"GET /faults HTTP/1.0\r\n\r\n")
+            with contextlib.suppress(ConnectionResetError):
+                assert extra.recv(1024) == b""  # closed without an answer
+    finally:
+        for sock in idle:
+            sock.close()
+    # The handler threads notice the closed sockets and give their slots back.
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            if http.get("/faults").status_code == 200:
+                break
+        except httpx.TransportError:
+            pass
+        assert time.monotonic() < deadline, "control API did not recover"
+        time.sleep(0.05)
 
 
 def test_token_is_required_when_configured(dns_server: FaultDNSServer) -> None:
