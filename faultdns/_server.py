@@ -17,17 +17,21 @@ How a query travels (read this first):
 3. **Rules.**  Rules live in a copy-on-write tuple; any change (and ``reset``) swaps in
    a new cache dict, and entries remember the zone generation they were built from, so
    an entry's candidate list is never stale.  When candidates exist they are evaluated
-   in order (:func:`faultdns._faults.select_rule`) with the clock read once per query.
+   in order (the logic of :func:`faultdns._faults.select_rule`, inlined) against the
+   clock reading taken when the datagram arrived.  A rule's reply (NXDOMAIN, SERVFAIL,
+   ...) is built once per entry and then sent from the hot path as well.
 4. **Cold path** (:mod:`faultdns._wire`): dnslib parses and builds the reply for cache
-   misses, malformed input and fault replies (which are then cached per rule too).
+   misses, malformed input and the first fault reply of each rule; drop and delay
+   also leave the hot path.
 5. **TCP** uses the same cache and rules through an asyncio protocol: 2-byte length
    framing, many messages per connection, an idle timeout, a connection cap and
    back-pressure (reading pauses while the client is not reading our replies).
 
 Time: fault windows and ``delay=`` use the injected clock.  With a clock that offers
 ``add_listener`` (:class:`~faultdns.ManualClock`, or a simulation's virtual clock)
-delayed replies are held in a heap and released when the clock reaches them; with any
-other clock they are event-loop timers.  The TCP idle timeout is a resource guard and
+delayed replies are held in a heap and released when the clock reaches them (before
+the clock's ``advance``/``set`` returns); with any other clock they are event-loop
+timers.  The TCP idle timeout is a resource guard and
 runs on the event loop's real time.
 
 Threads: in sync use the server runs its own event-loop thread; in ``async with`` it
