@@ -1,12 +1,8 @@
-"""``cleanup`` command line."""
+"""``cleanup`` command line (``python -m cleanup`` and the ``cleanup`` console script)."""
 
 import sys
 
-
-def main(argv: list[str] | None = None) -> int:
-    print("cleanup: not built yet", file=sys.stderr)
-    return 64
-
+from cleanup._cli import main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -65,6 +65,8 @@ _ID_REF = re.compile(r"^sha256:[0-9a-f]{64}$")
 class StoreError(CleanupError):
     """The image store could not be read or used (tool missing, socket down, bad data)."""
 
+    kind_label = "store error"  # what cleanup.error_kind reports for it
+
 
 class StoreSpecError(ValueError):
     """A ``--store`` value or store file that cannot be used; a usage error, not a run error."""
@@ -72,6 +74,8 @@ class StoreSpecError(ValueError):
 
 class RemovalError(StoreError):
     """One image could not be removed; the cleanup reports it and goes on with the rest."""
+
+    kind_label = "removal failed"
 
     def __init__(self, image: str, reason: str) -> None:
         self.image = image

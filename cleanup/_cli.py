@@ -1,0 +1,287 @@
+"""``cleanup run``: the image cleanup from the command line.
+
+Exit status: 0 success (also when there was nothing to delete), 1 gave up after the
+schedule or deadline, 2 stopped on an error the policy does not retry (a 404, an invalid
+list, DNS "no such host" under ``harvester-v1.4``, or an image store that cannot be read),
+64 bad usage or configuration (the message names the flag).
+
+Logs go to stderr, one line per attempt, in the shape an operator would grep for::
+
+    attempt 3/30 failed: dns not-found: lookup upgrade-repo-x...: no such host; retrying in 10.4s
+    Unable to cleanup images: lookup upgrade-repo-x...: no such host
+
+``--json`` prints the report to stdout.  Name resolution: ``--nameserver`` (repeatable)
+uses our stub resolver with those servers; otherwise the stub resolver reads
+``--resolv-conf`` (default ``/etc/resolv.conf``), and ``--nameserver``/``--search``/
+``--ndots`` override what the file says.  The system resolver is never used by the CLI
+because its waits cannot be observed or bounded the same way.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+from collections.abc import Sequence
+from typing import Any, NoReturn, TextIO
+
+from cleanup._clock import Clock, SystemClock
+from cleanup._repo import RepoClient
+from cleanup._resolver import StubResolver
+from cleanup._retry import AttemptFailed, GivenUp, Policy, Succeeded, get_policy, parse_duration
+from cleanup._run import ImageRemovalFailed, ImageRemoved, run_cleanup
+from cleanup._stores import DEFAULT_CONTAINERD_SOCKET, ImageStore, StoreSpecError, open_store
+from cleanup._transport import make_http_client
+
+__all__ = ["EXIT_USAGE", "build_parser", "main"]
+
+EXIT_USAGE = 64
+DEFAULT_POLICY = "harvester-v1.5"
+DEFAULT_RESOLV_CONF = "/etc/resolv.conf"
+DEFAULT_STORE = f"containerd:{DEFAULT_CONTAINERD_SOCKET}"
+
+
+class UsageError(Exception):
+    """Bad command line or configuration: exit status 64 with this message."""
+
+
+def _duration(text: str) -> float:
+    try:
+        return parse_duration(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a duration (seconds, or Go syntax like 10s, 500ms, 1m30s)"
+        ) from None
+
+
+def _positive_duration(text: str) -> float:
+    seconds = _duration(text)
+    if seconds <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be longer than 0s")
+    return seconds
+
+
+def _int_at_least(low: int) -> Any:
+    def convert(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"{value} is less than {low}")
+        return value
+
+    return convert
+
+
+def _non_negative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not value >= 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r} must be a number >= 0")
+    return value
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but usage errors become :class:`UsageError` (exit 64, not argparse's 2)."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(message)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="cleanup",
+        description="Delete the container images an upgrade left behind, with a "
+        "DNS-aware retry policy.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    run = sub.add_parser(
+        "run",
+        help="fetch the two image lists and delete the images the new version dropped",
+        description="Fetch <repo>/harvester-iso/bundle/harvester/images-lists-archive/"
+        "<version>/image_list_all.txt for the previous and the current version under the "
+        "retry policy, then delete the images only the previous version needed.",
+    )
+    run.add_argument("--repo-url", required=True, metavar="URL", help="base URL of the repo")
+    run.add_argument("--previous-version", required=True, metavar="V")
+    run.add_argument("--current-version", default="current", metavar="V")
+    dns = run.add_argument_group(
+        "name resolution",
+        f"stub resolver configured from --resolv-conf (default {DEFAULT_RESOLV_CONF}); "
+        "the flags below override the file",
+    )
+    dns.add_argument("--nameserver", action="append", default=[], metavar="HOST:PORT")
+    dns.add_argument("--search", action="append", default=[], metavar="DOMAIN")
+    dns.add_argument("--ndots", type=_int_at_least(0), metavar="N")
+    dns.add_argument("--resolv-conf", metavar="FILE")
+    pol = run.add_argument_group(
+        "retry policy", f"a preset or a policy TOML file (default {DEFAULT_POLICY})"
+    )
+    pol.add_argument("--policy", default=DEFAULT_POLICY, metavar="NAME|FILE")
+    pol.add_argument("--steps", type=_int_at_least(1), metavar="N", help="attempts at most")
+    pol.add_argument("--duration", type=_positive_duration, metavar="D", help="first delay")
+    pol.add_argument("--factor", type=_non_negative_float, metavar="F")
+    pol.add_argument("--jitter", type=_non_negative_float, metavar="J")
+    pol.add_argument("--cap", type=_positive_duration, metavar="D")
+    pol.add_argument("--deadline", type=_positive_duration, metavar="D")
+    run.add_argument(
+        "--http-timeout",
+        type=_positive_duration,
+        default=30.0,
+        metavar="D",
+        help="bound on each list fetch, like Go's http.Client.Timeout (default 30s)",
+    )
+    run.add_argument(
+        "--store",
+        default=DEFAULT_STORE,
+        metavar="memory:FILE | containerd[:SOCKET] | crictl[:ENDPOINT]",
+        help=f"where the images are (default {DEFAULT_STORE})",
+    )
+    run.add_argument("--dry-run", action="store_true", help="plan and report, delete nothing")
+    run.add_argument("--json", action="store_true", help="print the report as JSON on stdout")
+    run.add_argument("--seed", type=int, metavar="N", help="seed the jitter (default: random)")
+    return parser
+
+
+def _policy(args: argparse.Namespace) -> Policy:
+    overrides = {
+        key: getattr(args, key)
+        for key in ("steps", "duration", "factor", "jitter", "cap", "deadline")
+        if getattr(args, key) is not None
+    }
+    try:
+        return get_policy(args.policy, **overrides)
+    except (ValueError, KeyError, OSError) as exc:
+        flags = ", ".join(["--policy"] + [f"--{k}" for k in overrides])
+        raise UsageError(f"{flags}: {exc}") from exc
+
+
+def _resolver(args: argparse.Namespace, clock: Clock) -> StubResolver:
+    overrides: dict[str, object] = {}
+    if args.nameserver:
+        overrides["nameservers"] = list(args.nameserver)
+    if args.search:
+        overrides["search"] = list(args.search)
+    if args.ndots is not None:
+        overrides["ndots"] = args.ndots
+    if args.nameserver and args.resolv_conf is None:
+        try:
+            return StubResolver(
+                overrides.pop("nameservers"),  # type: ignore[arg-type]
+                clock=clock,
+                **overrides,  # type: ignore[arg-type]
+            )
+        except ValueError as exc:
+            raise UsageError(f"--nameserver: {exc}") from exc
+    path = args.resolv_conf or DEFAULT_RESOLV_CONF
+    try:
+        return StubResolver.from_resolv_conf(path, clock=clock, **overrides)  # type: ignore[arg-type]
+    except OSError as exc:
+        raise UsageError(f"--resolv-conf {path}: {exc.strerror or exc}") from exc
+    except ValueError as exc:
+        flag = "--nameserver" if "nameserver" in str(exc) and args.nameserver else "--resolv-conf"
+        raise UsageError(f"{flag}: {exc}") from exc
+
+
+def _store(spec: str) -> ImageStore:
+    try:
+        return open_store(spec)
+    except StoreSpecError as exc:
+        message = str(exc)
+        raise UsageError(
+            message if message.startswith("--store") else f"--store: {message}"
+        ) from exc
+
+
+class _Log:
+    """Turns run events into the one-line-per-attempt log on stderr."""
+
+    def __init__(self, out: TextIO, policy: Policy) -> None:
+        self.out = out
+        self.policy = policy
+        self.last: AttemptFailed | None = None  # a last attempt, completed by GivenUp
+
+    def _say(self, line: str) -> None:
+        print(line, file=self.out, flush=True)
+
+    def _failure(self, event: AttemptFailed, tail: str) -> None:
+        self._say(f"attempt {event.attempt}/{event.of} failed: {event.kind}: {event.error}; {tail}")
+
+    def __call__(self, event: object) -> None:
+        if isinstance(event, AttemptFailed):
+            if not event.retriable:
+                self._failure(event, f"not retried by policy {self.policy.name}")
+            elif event.retry_in is not None:
+                self._failure(event, f"retrying in {event.retry_in:.1f}s")
+            else:
+                self.last = event
+        elif isinstance(event, GivenUp) and self.last is not None:
+            why = "deadline reached" if event.reason == "deadline" else "retry schedule exhausted"
+            self._failure(self.last, f"giving up ({why})")
+            self.last = None
+        elif isinstance(event, Succeeded):
+            self._say(f"attempt {event.attempt} succeeded: fetched both image lists")
+        elif isinstance(event, ImageRemoved):
+            self._say(f"deleted image {event.image}")
+        elif isinstance(event, ImageRemovalFailed):
+            self._say(f"could not delete image {event.image}: {event.reason}")
+
+
+def main(
+    argv: Sequence[str] | None = None,
+    *,
+    clock: Clock | None = None,
+    stdout: TextIO | None = None,
+    stderr: TextIO | None = None,
+) -> int:
+    """Run the command line; ``clock`` lets tests run it in virtual time."""
+    out = stdout if stdout is not None else sys.stdout
+    err = stderr if stderr is not None else sys.stderr
+    clock = clock if clock is not None else SystemClock()
+    try:
+        args = build_parser().parse_args(list(sys.argv[1:] if argv is None else argv))
+        policy = _policy(args)
+        resolver = _resolver(args, clock)
+        store = _store(args.store)
+        client = make_http_client(resolver, clock=clock, timeout=args.http_timeout)
+        try:
+            repo = RepoClient(args.repo_url, client, clock=clock, timeout=args.http_timeout)
+        except ValueError as exc:
+            raise UsageError(f"--repo-url: {exc}") from exc
+    except UsageError as exc:
+        print(f"cleanup: {exc}", file=err)
+        return EXIT_USAGE
+    seed = args.seed if args.seed is not None else random.SystemRandom().randrange(2**32)
+    log = _Log(err, policy)
+    with client:
+        report = run_cleanup(
+            repo,
+            previous_version=args.previous_version,
+            current_version=args.current_version,
+            policy=policy,
+            store=store,
+            clock=clock,
+            rng=random.Random(seed),
+            dry_run=args.dry_run,
+            on_event=log,
+        )
+    if report.ok:
+        verb = "would delete" if args.dry_run else "deleted"
+        count = len(report.planned) if args.dry_run else len(report.deleted)
+        print(
+            f"cleanup done: {verb} {count} image(s), kept {len(report.kept)}, "
+            f"{len(report.failed)} could not be deleted",
+            file=err,
+        )
+    else:
+        print(f"Unable to cleanup images: {report.error}", file=err)
+    if args.json:
+        doc = report.to_dict()
+        doc["seed"] = seed
+        json.dump(doc, out, indent=2)
+        out.write("\n")
+    return report.exit_code

@@ -1,0 +1,263 @@
+"""One cleanup run: fetch both lists under the retry policy, plan, remove, report.
+
+This is the whole behaviour of the controller's cleanup step, and the one entry point
+the command line, the tests and the simulation all drive, so they exercise the same
+code.  The order is the safety argument:
+
+1. Both image lists are fetched and validated inside *one* retried operation (as the
+   controller does).  Any failure there ends the run before the node is even looked at:
+   nothing is ever removed on a partial, unvalidated or stale view.
+2. The store is read (images, in use, pinned) and :func:`cleanup.plan` decides.
+3. Unless it is a dry run, images are removed one at a time; one refusal is recorded and
+   the rest go on.
+
+Everything the run did ends up in a :class:`CleanupReport`, whose ``to_dict()`` is what
+``cleanup run --json`` prints and what the simulation stores per trial.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from cleanup._classify import error_kind
+from cleanup._clock import Clock
+from cleanup._errors import CleanupError
+from cleanup._plan import RETAIN, plan
+from cleanup._repo import RepoClient
+from cleanup._retry import AttemptFailed, GaveUp, Policy, Sleeping, Succeeded, retry
+from cleanup._stores import ImageStore, RemovalError, StoreError
+
+__all__ = [
+    "OUTCOMES",
+    "AttemptRecord",
+    "CleanupReport",
+    "ImageRemovalFailed",
+    "ImageRemoved",
+    "Removal",
+    "run_cleanup",
+]
+
+#: Outcomes and the exit status ``cleanup run`` gives each.  ``store-error`` (the node's
+#: image store could not be read after the lists were fetched) is an error the policy
+#: does not retry, so it shares status 2 with ``not-retriable``.
+OUTCOMES = {"success": 0, "gave-up": 1, "not-retriable": 2, "store-error": 2}
+
+
+@dataclass(frozen=True)
+class ImageRemoved:
+    """Event: one image was removed."""
+
+    image: str
+    at: float
+
+
+@dataclass(frozen=True)
+class ImageRemovalFailed:
+    """Event: the store refused to remove one image; the run goes on with the rest."""
+
+    image: str
+    reason: str
+    at: float
+
+
+@dataclass
+class AttemptRecord:
+    """One attempt to fetch both lists; times are seconds since the run started."""
+
+    attempt: int
+    at: float
+    ok: bool
+    kind: str | None = None
+    error: str | None = None
+    retriable: bool | None = None
+    sleep: float | None = None  # the backoff before the next attempt, if there was one
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "attempt": self.attempt,
+            "at": self.at,
+            "ok": self.ok,
+            "kind": self.kind,
+            "error": self.error,
+            "retriable": self.retriable,
+            "sleep": self.sleep,
+        }
+
+
+@dataclass(frozen=True)
+class Removal:
+    """An image and why it was (or was not) removed."""
+
+    image: str
+    reason: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {"image": self.image, "reason": self.reason}
+
+
+@dataclass
+class CleanupReport:
+    """What a run did.  ``deleted`` only ever holds images the store confirmed removed."""
+
+    outcome: str
+    previous_version: str
+    current_version: str
+    policy: str
+    store: str
+    dry_run: bool
+    attempts: list[AttemptRecord] = field(default_factory=list)
+    elapsed: float = 0.0
+    error: str | None = None
+    error_kind: str | None = None
+    planned: list[Removal] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)
+    kept: list[Removal] = field(default_factory=list)
+    failed: list[Removal] = field(default_factory=list)
+
+    @property
+    def exit_code(self) -> int:
+        return OUTCOMES[self.outcome]
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome == "success"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "outcome": self.outcome,
+            "exit_code": self.exit_code,
+            "previous_version": self.previous_version,
+            "current_version": self.current_version,
+            "policy": self.policy,
+            "store": self.store,
+            "dry_run": self.dry_run,
+            "elapsed": self.elapsed,
+            "error": self.error,
+            "error_kind": self.error_kind,
+            "attempts": [a.to_dict() for a in self.attempts],
+            "planned": [p.to_dict() for p in self.planned],
+            "deleted": list(self.deleted),
+            "kept": [k.to_dict() for k in self.kept],
+            "failed": [f.to_dict() for f in self.failed],
+        }
+
+
+def run_cleanup(
+    repo: RepoClient,
+    *,
+    previous_version: str,
+    current_version: str = "current",
+    policy: Policy,
+    store: ImageStore,
+    clock: Clock,
+    rng: random.Random,
+    dry_run: bool = False,
+    match: str = "both",
+    retain: tuple[str, ...] = RETAIN,
+    on_event: Callable[[object], None] | None = None,
+) -> CleanupReport:
+    """Run the cleanup once and report; never raises for a failure the report can hold.
+
+    ``on_event`` sees the retry runner's events (attempts, failures with their
+    classification, sleeps, success, giving up) and then :class:`ImageRemoved` /
+    :class:`ImageRemovalFailed` for each image, as they happen.
+    """
+    start = clock.now()
+    report = CleanupReport(
+        outcome="success",
+        previous_version=previous_version,
+        current_version=current_version,
+        policy=policy.name,
+        store=repr(store),
+        dry_run=dry_run,
+    )
+
+    def emit(event: object) -> None:
+        if on_event is not None:
+            on_event(event)
+
+    def observe(event: object) -> None:
+        if isinstance(event, AttemptFailed):
+            report.attempts.append(
+                AttemptRecord(
+                    attempt=event.attempt,
+                    at=event.at - start,
+                    ok=False,
+                    kind=event.kind,
+                    error=str(event.error),
+                    retriable=event.retriable,
+                )
+            )
+        elif isinstance(event, Sleeping) and report.attempts:
+            report.attempts[-1].sleep = event.seconds
+        elif isinstance(event, Succeeded):
+            report.attempts.append(
+                AttemptRecord(attempt=event.attempt, at=event.at - start, ok=True)
+            )
+        emit(event)
+
+    def finish(
+        outcome: str, error: CleanupError | None = None, cause: CleanupError | None = None
+    ) -> CleanupReport:
+        """``cause``: the error that decided it (for gave-up, the last attempt's)."""
+        report.outcome = outcome
+        if error is not None:
+            report.error = str(error)
+            report.error_kind = error_kind(cause or error)
+        report.elapsed = clock.now() - start
+        return report
+
+    try:
+        previous, current = retry(
+            lambda attempt: repo.fetch_lists(previous_version, current_version),
+            policy,
+            clock=clock,
+            rng=rng,
+            on_event=observe,
+        )
+    except GaveUp as exc:
+        return finish("gave-up", exc, exc.last_error)
+    except CleanupError as exc:
+        return finish("not-retriable", exc)
+
+    try:
+        present = store.images()
+        in_use = store.in_use()
+        pinned = store.pinned()
+    except StoreError as exc:
+        return finish("store-error", exc)
+
+    decided = plan(
+        previous,
+        current,
+        present=present,
+        in_use=in_use,
+        pinned=pinned,
+        retain=retain,
+        match=match,
+    )
+    report.planned = [Removal(item.image, item.reason) for item in decided.delete]
+    report.kept = [Removal(item.image, item.reason) for item in decided.keep]
+    if dry_run:
+        return finish("success")
+
+    doomed = [item.image for item in decided.delete]
+    announce = getattr(store, "plan_removal", None)
+    if callable(announce):
+        announce(doomed)
+    for image in doomed:
+        try:
+            store.remove(image)
+        except RemovalError as exc:
+            report.failed.append(Removal(image, exc.reason))
+            emit(ImageRemovalFailed(image, exc.reason, clock.now()))
+        except StoreError as exc:
+            report.failed.append(Removal(image, str(exc)))
+            emit(ImageRemovalFailed(image, str(exc), clock.now()))
+        else:
+            report.deleted.append(image)
+            emit(ImageRemoved(image, clock.now()))
+    return finish("success")
