@@ -11,6 +11,15 @@ from cleanup._errors import (
     RequestTimeout,
     UnexpectedError,
 )
+from cleanup._images import (
+    ImageRef,
+    InvalidReference,
+    normalize,
+    parse_image_list,
+    parse_reference,
+    short_key,
+)
+from cleanup._plan import MATCH_MODES, RETAIN, Plan, PlanItem, plan
 from cleanup._resolvconf import ResolvConf, ResolvConfError, parse_resolv_conf, read_resolv_conf
 from cleanup._resolver import QueryEvent, Resolver, StubResolver, SystemResolver
 from cleanup._retry import (
@@ -38,9 +47,11 @@ from cleanup._retry import (
 from cleanup._transport import ClockNetworkBackend, make_http_client
 
 __all__ = [
+    "MATCH_MODES",
     "MODES",
     "PREDICATES",
     "PRESETS",
+    "RETAIN",
     "AttemptFailed",
     "AttemptStarted",
     "Backoff",
@@ -54,7 +65,11 @@ __all__ = [
     "GivenUp",
     "HTTPStatusError",
     "ImageListError",
+    "ImageRef",
+    "InvalidReference",
     "ManualClock",
+    "Plan",
+    "PlanItem",
     "Policy",
     "PolicyError",
     "QueryEvent",
@@ -72,12 +87,17 @@ __all__ = [
     "error_kind",
     "get_policy",
     "make_http_client",
+    "normalize",
     "parse_duration",
+    "parse_image_list",
+    "parse_reference",
     "parse_resolv_conf",
+    "plan",
     "policy_to_toml",
     "read_resolv_conf",
     "retriable_v14",
     "retriable_v15",
     "retry",
+    "short_key",
     "to_error",
 ]

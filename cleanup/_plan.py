@@ -1,0 +1,201 @@
+"""Which images to delete after an upgrade, and why each one stays or goes.
+
+A pure function of the two lists and what the node reports, so the real run, the
+dry run, the report and the simulation all see the same decision.  The rule is the
+Harvester controller's (``getImagesDiffList`` + ``applyImageRetainList``)::
+
+    candidates = previous - current                    (Go: difference of two sets)
+    for each retain substring, in order:
+        keep the first candidate whose text contains it (one image per substring)
+    delete the other candidates
+
+plus what newer versions added: images pinned in containerd and ``vmdp`` images are
+skipped, and matching also works on the short ``name:tag`` so images pulled through a
+custom registry prefix are found.  We also keep images a container uses (containerd
+would refuse to remove them anyway; Harvester finds out by failing) and, when the
+caller says what the node holds (``present``), images that are not there, and we
+delete by the node's own names for the matching images.
+
+Retain applies to the candidates *before* pinned/in-use/presence are considered,
+exactly as the controller applies it to the diff list: a retained image may also be
+pinned, and it still uses up its substring.  The controller's "first" match depends on
+Go's random map order; ours is the previous list's order, so plans are deterministic.
+
+Matching modes: ``full`` compares normalised references (``docker.io/`` and
+``library/`` added, ``:latest`` by default), ``short`` compares ``name:tag``, ``both``
+treats two images as the same when either key matches - the safe choice for deleting,
+since an image is deleted only when no key of it is current, in use or pinned.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from cleanup._images import ImageRef, InvalidReference, parse_reference
+
+__all__ = ["MATCH_MODES", "RETAIN", "Plan", "PlanItem", "plan"]
+
+# pkg/controller/master/upgrade/upgrade_repo.go imageRetainList
+RETAIN = (
+    "rancher/harvester-upgrade",
+    "longhornio/longhorn-engine",
+    "longhornio/longhorn-instance-manager",
+    "rancher/mirrored-banzaicloud-fluentd",
+    "rancher/mirrored-fluent-fluent-bit",
+)
+
+MATCH_MODES = ("both", "full", "short")
+
+IN_CURRENT = "in current list"
+VMDP = "vmdp image"
+PINNED = "pinned"
+IN_USE = "in use by a container"
+NOT_PRESENT = "not present on node"
+NOT_IN_CURRENT = "not in current list"
+
+
+@dataclass(frozen=True)
+class PlanItem:
+    """One decision.  ``image`` is what to act on: for a deletion with ``present``
+    given, the node's own name for it; otherwise the previous list's spelling, which
+    ``listed`` always holds."""
+
+    image: str
+    reason: str
+    listed: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {"image": self.image, "reason": self.reason, "listed": self.listed}
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Deletions and keeps, each in previous-list order."""
+
+    delete: list[PlanItem]
+    keep: list[PlanItem]
+    match: str = "both"
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "match": self.match,
+            "delete": [item.to_dict() for item in self.delete],
+            "keep": [item.to_dict() for item in self.keep],
+        }
+
+
+def _keys(ref: ImageRef, match: str) -> frozenset[str]:
+    # prefixes keep a full reference from ever equalling someone's short key
+    keys = set()
+    if match in ("full", "both"):
+        keys.add("full:" + ref.full)
+    if match in ("short", "both"):
+        keys.add("short:" + ref.short)
+    return frozenset(keys)
+
+
+def _name_keys(name: str, match: str) -> frozenset[str]:
+    """Keys for a name a store reported; one we cannot parse matches only itself."""
+    try:
+        return _keys(parse_reference(name), match)
+    except InvalidReference:
+        return frozenset({"raw:" + name})
+
+
+def _key_set(names: Iterable[str], match: str) -> set[str]:
+    keys: set[str] = set()
+    for name in names:
+        keys |= _name_keys(name, match)
+    return keys
+
+
+def _parse_list(images: Iterable[str], which: str) -> list[tuple[str, ImageRef]]:
+    parsed: list[tuple[str, ImageRef]] = []
+    for image in images:
+        try:
+            parsed.append((image, parse_reference(image)))
+        except InvalidReference as exc:
+            raise ValueError(f"{which} list: {image!r} is not an image reference: {exc}") from None
+    return parsed
+
+
+def plan(
+    previous: Iterable[str],
+    current: Iterable[str],
+    *,
+    present: Iterable[str] | None = None,
+    in_use: Iterable[str] = (),
+    pinned: Iterable[str] = (),
+    retain: Iterable[str] = RETAIN,
+    match: str = "both",
+) -> Plan:
+    """Decide, for every image of the previous list, whether it is deleted and why.
+
+    ``present``: the node's image names; None means unknown (delete by list names).
+    ``in_use``/``pinned``: node image names.  ``retain``: substrings, see module doc.
+    """
+    if match not in MATCH_MODES:
+        raise ValueError(f"match must be one of {', '.join(MATCH_MODES)}; got {match!r}")
+    current_keys: set[str] = set()
+    for _, ref in _parse_list(current, "current"):
+        current_keys |= _keys(ref, match)
+    in_use_keys = _key_set(in_use, match)
+    pinned_keys = _key_set(pinned, match)
+    by_key: dict[str, list[str]] | None = None
+    if present is not None:
+        by_key = {}
+        for name in dict.fromkeys(present):
+            for key in _name_keys(name, match):
+                by_key.setdefault(key, []).append(name)
+
+    # one entry per image (the first spelling wins), in previous-list order
+    entries: dict[str, tuple[str, ImageRef]] = {}
+    for raw, ref in _parse_list(previous, "previous"):
+        entries.setdefault(ref.full, (raw, ref))
+
+    reasons: dict[str, str] = {}
+    candidates: list[str] = []
+    for full, (_, ref) in entries.items():
+        if _keys(ref, match) & current_keys:
+            reasons[full] = IN_CURRENT
+        elif ref.path.rsplit("/", 1)[-1] == "vmdp":
+            reasons[full] = VMDP
+        else:
+            candidates.append(full)
+
+    for substring in retain:
+        for full in candidates:
+            if full not in reasons and substring in entries[full][0]:
+                reasons[full] = f"retained ({substring})"
+                break
+
+    keep: list[PlanItem] = []
+    delete: list[PlanItem] = []
+    deleting: dict[str, str] = {}  # node name -> the list entry that deletes it
+    for full, (raw, ref) in entries.items():
+        reason = reasons.get(full)
+        keys = _keys(ref, match)
+        if reason is None:
+            if keys & pinned_keys:
+                reason = PINNED
+            elif keys & in_use_keys:
+                reason = IN_USE
+        if reason is None and by_key is not None:
+            matched = list(dict.fromkeys(n for key in sorted(keys) for n in by_key.get(key, [])))
+            fresh = [name for name in matched if name not in deleting]
+            if not matched:
+                reason = NOT_PRESENT
+            elif not fresh:
+                # two list entries with one node image (short-name match): delete once
+                reason = f"same node image as {deleting[matched[0]]}"
+            for name in fresh:
+                deleting[name] = raw
+                delete.append(PlanItem(name, NOT_IN_CURRENT, raw))
+            if fresh:
+                continue
+        if reason is None:
+            delete.append(PlanItem(raw, NOT_IN_CURRENT, raw))
+        else:
+            keep.append(PlanItem(raw, reason, raw))
+    return Plan(delete=delete, keep=keep, match=match)

@@ -1,0 +1,339 @@
+"""The plan: previous - current - retained - in use - pinned, every item with its reason."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from cleanup._images import parse_reference
+from cleanup._plan import MATCH_MODES, RETAIN, Plan, PlanItem, plan
+
+PREVIOUS = [
+    "rancher/harvester:v1.4.1",
+    "rancher/harvester-upgrade:v1.4.1",
+    "longhornio/longhorn-engine:v1.7.1",
+    "longhornio/longhorn-engine:v1.6.3",
+    "longhornio/longhorn-instance-manager:v1.7.1",
+    "rancher/mirrored-banzaicloud-fluentd:v1.14.6",
+    "rancher/mirrored-fluent-fluent-bit:2.1.8",
+    "rancher/kubectl:v1.28.1",
+    "rancher/mirrored-pause:3.7",
+    "registry.suse.com/suse/vmdp/vmdp:2.5.4.2",
+    "rancher/harvester-webhook:v1.4.1",
+    "rancher/harvester-network-controller:v0.5.4",
+]
+CURRENT = [
+    "rancher/harvester:v1.5.0",
+    "docker.io/rancher/mirrored-pause:3.7",  # same image, other spelling
+    "rancher/harvester-upgrade:v1.5.0",
+    "longhornio/longhorn-engine:v1.8.1",
+]
+
+
+def reasons(items: list[PlanItem]) -> dict[str, str]:
+    return {item.listed: item.reason for item in items}
+
+
+def test_the_controller_rule_with_every_reason() -> None:
+    decided = plan(
+        PREVIOUS,
+        CURRENT,
+        in_use={"docker.io/rancher/harvester-webhook:v1.4.1"},
+        pinned={"docker.io/rancher/harvester-network-controller:v0.5.4"},
+    )
+    assert [item.image for item in decided.delete] == [
+        "rancher/harvester:v1.4.1",
+        "longhornio/longhorn-engine:v1.6.3",  # only the FIRST longhorn-engine is retained
+        "rancher/kubectl:v1.28.1",
+    ]
+    assert all(item.reason == "not in current list" for item in decided.delete)
+    retained = [
+        "rancher/harvester-upgrade:v1.4.1",
+        "longhornio/longhorn-engine:v1.7.1",
+        "longhornio/longhorn-instance-manager:v1.7.1",
+        "rancher/mirrored-banzaicloud-fluentd:v1.14.6",
+        "rancher/mirrored-fluent-fluent-bit:2.1.8",
+    ]
+    assert reasons(decided.keep) == {
+        **{image: f"retained ({image.split(':')[0]})" for image in retained},
+        "rancher/mirrored-pause:3.7": "in current list",
+        "registry.suse.com/suse/vmdp/vmdp:2.5.4.2": "vmdp image",
+        "rancher/harvester-webhook:v1.4.1": "in use by a container",
+        "rancher/harvester-network-controller:v0.5.4": "pinned",
+    }
+    # both lists keep the previous list's order
+    order = [item.listed for item in decided.keep]
+    assert order == [image for image in PREVIOUS if image in reasons(decided.keep)]
+
+
+def test_retain_list_is_the_controllers() -> None:
+    assert RETAIN == (
+        "rancher/harvester-upgrade",
+        "longhornio/longhorn-engine",
+        "longhornio/longhorn-instance-manager",
+        "rancher/mirrored-banzaicloud-fluentd",
+        "rancher/mirrored-fluent-fluent-bit",
+    )
+
+
+def test_retain_applies_to_candidates_only() -> None:
+    # the first longhorn-engine is in the current list, so it is not a candidate: the
+    # retain slot goes to the first *candidate* that matches.
+    previous = [
+        "longhornio/longhorn-engine:v1.8.1",
+        "longhornio/longhorn-engine:v1.7.1",
+        "longhornio/longhorn-engine:v1.6.0",
+    ]
+    decided = plan(
+        previous, ["longhornio/longhorn-engine:v1.8.1"], retain=["longhornio/longhorn-engine"]
+    )
+    assert reasons(decided.keep) == {
+        "longhornio/longhorn-engine:v1.8.1": "in current list",
+        "longhornio/longhorn-engine:v1.7.1": "retained (longhornio/longhorn-engine)",
+    }
+    assert [item.image for item in decided.delete] == ["longhornio/longhorn-engine:v1.6.0"]
+
+
+def test_retained_image_uses_its_slot_even_when_pinned() -> None:
+    # as in the controller: retain runs on the diff list, before anything else
+    previous = ["longhornio/longhorn-engine:v1.7.1", "longhornio/longhorn-engine:v1.6.0"]
+    decided = plan(
+        previous, [], pinned={"longhornio/longhorn-engine:v1.7.1"}, retain=["longhorn-engine"]
+    )
+    assert reasons(decided.keep) == {
+        "longhornio/longhorn-engine:v1.7.1": "retained (longhorn-engine)"
+    }
+    assert [item.image for item in decided.delete] == ["longhornio/longhorn-engine:v1.6.0"]
+
+
+def test_one_image_cannot_be_retained_twice() -> None:
+    previous = ["rancher/harvester-upgrade:v1", "rancher/harvester-upgrade:v0"]
+    decided = plan(previous, [], retain=["harvester", "rancher/harvester-upgrade"])
+    assert reasons(decided.keep) == {
+        "rancher/harvester-upgrade:v1": "retained (harvester)",
+        "rancher/harvester-upgrade:v0": "retained (rancher/harvester-upgrade)",
+    }
+    assert decided.delete == []
+
+
+def test_custom_registry_prefix_needs_the_short_match() -> None:
+    previous = ["rancher/harvester:v1.4.1", "rancher/kubectl:v1.28.1"]
+    present = ["myreg.local:5000/rancher/harvester:v1.4.1", "docker.io/rancher/kubectl:v1.28.1"]
+    full = plan(previous, [], present=present, match="full", retain=())
+    assert [item.image for item in full.delete] == ["docker.io/rancher/kubectl:v1.28.1"]
+    assert reasons(full.keep) == {"rancher/harvester:v1.4.1": "not present on node"}
+    for mode in ("short", "both"):
+        decided = plan(previous, [], present=present, match=mode, retain=())
+        assert [(i.image, i.listed) for i in decided.delete] == [
+            ("myreg.local:5000/rancher/harvester:v1.4.1", "rancher/harvester:v1.4.1"),
+            ("docker.io/rancher/kubectl:v1.28.1", "rancher/kubectl:v1.28.1"),
+        ]
+
+
+def test_short_match_keeps_an_image_current_under_another_registry() -> None:
+    previous = ["rancher/harvester:v1.5.0", "rancher/kubectl:v1"]
+    current = ["myreg.local/rancher/harvester:v1.5.0"]
+    assert [i.image for i in plan(previous, current, match="full", retain=()).delete] == previous
+    for mode in ("short", "both"):
+        assert [i.image for i in plan(previous, current, match=mode, retain=()).delete] == [
+            "rancher/kubectl:v1"
+        ]
+
+
+def test_in_use_and_pinned_match_in_every_mode() -> None:
+    previous = ["nginx:1.25", "rancher/kubectl:v1"]
+    for mode in MATCH_MODES:
+        decided = plan(
+            previous,
+            [],
+            in_use={"docker.io/library/nginx:1.25"},
+            pinned={"rancher/kubectl:v1"},
+            match=mode,
+        )
+        assert decided.delete == [] and decided.match == mode
+        assert reasons(decided.keep) == {
+            "nginx:1.25": "in use by a container",
+            "rancher/kubectl:v1": "pinned",
+        }
+
+
+def test_spellings_of_one_image_collapse_to_the_first() -> None:
+    decided = plan(["nginx", "docker.io/library/nginx:latest", "nginx:latest"], ["busybox"])
+    assert decided.delete == [PlanItem("nginx", "not in current list", "nginx")]
+    assert decided.keep == []
+
+
+def test_two_list_entries_sharing_one_node_image_delete_it_once() -> None:
+    previous = ["rancher/kubectl:v1", "other/kubectl:v1"]
+    present = ["myreg/kubectl:v1"]
+    decided = plan(previous, [], present=present, match="short", retain=())
+    assert decided.delete == [
+        PlanItem("myreg/kubectl:v1", "not in current list", "rancher/kubectl:v1")
+    ]
+    assert reasons(decided.keep) == {"other/kubectl:v1": "same node image as rancher/kubectl:v1"}
+
+
+def test_unparseable_store_names_match_only_themselves() -> None:
+    decided = plan(
+        ["rancher/x:1"], [], present=["sha256:abc", "rancher/x:1"], in_use={"NOT A NAME"}
+    )
+    assert [i.image for i in decided.delete] == ["rancher/x:1"]
+
+
+def test_bad_input_is_named() -> None:
+    with pytest.raises(ValueError, match="match must be one of both, full, short; got 'fuzzy'"):
+        plan([], [], match="fuzzy")
+    with pytest.raises(ValueError, match="previous list: 'Bad Image' is not an image reference"):
+        plan(["Bad Image"], [])
+    with pytest.raises(ValueError, match="current list: 'x::y'"):
+        plan([], ["x::y"])
+
+
+def test_to_dict() -> None:
+    decided = plan(["rancher/a:1", "rancher/b:1"], ["rancher/b:1"])
+    assert decided.to_dict() == {
+        "match": "both",
+        "delete": [
+            {"image": "rancher/a:1", "reason": "not in current list", "listed": "rancher/a:1"}
+        ],
+        "keep": [{"image": "rancher/b:1", "reason": "in current list", "listed": "rancher/b:1"}],
+    }
+    assert isinstance(decided, Plan)
+
+
+# --- properties ---------------------------------------------------------------------------
+
+_registry = st.sampled_from(["", "docker.io/", "myreg.local:5000/", "registry.suse.com/"])
+_namespace = st.sampled_from(["rancher/", "longhornio/", "library/", "", "suse/vmdp/"])
+_repo = st.sampled_from(
+    [
+        "harvester",
+        "harvester-upgrade",
+        "longhorn-engine",
+        "longhorn-instance-manager",
+        "nginx",
+        "vmdp",
+        "mirrored-fluent-fluent-bit",
+        "kubectl",
+    ]
+)
+_tag = st.sampled_from([":v1", ":v2", ":latest", "", "@sha256:" + "ab" * 32])
+images = st.builds(lambda r, n, p, t: r + n + p + t, _registry, _namespace, _repo, _tag)
+image_lists = st.lists(images, max_size=25)
+
+
+def keys(name: str, mode: str) -> set[str]:
+    ref = parse_reference(name)
+    out = set()
+    if mode != "short":
+        out.add("F" + ref.full)
+    if mode != "full":
+        out.add("S" + ref.short)
+    return out
+
+
+def all_keys(names: list[str], mode: str) -> set[str]:
+    return set().union(*(keys(n, mode) for n in names)) if names else set()
+
+
+@given(
+    previous=image_lists,
+    current=image_lists,
+    present=st.none() | image_lists,
+    in_use=image_lists,
+    pinned=image_lists,
+    mode=st.sampled_from(MATCH_MODES),
+    retain=st.lists(st.sampled_from([*RETAIN, "harvester", "nginx", "v1"]), max_size=4),
+)
+def test_plan_never_deletes_what_must_stay(
+    previous: list[str],
+    current: list[str],
+    present: list[str] | None,
+    in_use: list[str],
+    pinned: list[str],
+    mode: str,
+    retain: list[str],
+) -> None:
+    decided = plan(
+        previous, current, present=present, in_use=in_use, pinned=pinned, retain=retain, match=mode
+    )
+    protected = all_keys(current, mode) | all_keys(in_use, mode) | all_keys(pinned, mode)
+    retained = {item.listed for item in decided.keep if item.reason.startswith("retained (")}
+
+    for item in decided.delete:
+        assert item.listed in previous
+        assert not keys(item.listed, mode) & protected
+        assert not keys(item.image, mode) & protected
+        assert item.listed not in retained
+        assert parse_reference(item.listed).path.rsplit("/", 1)[-1] != "vmdp"
+        if present is None:
+            assert item.image == item.listed
+        else:
+            assert item.image in present and keys(item.image, mode) & keys(item.listed, mode)
+    assert len({item.image for item in decided.delete}) == len(decided.delete)
+
+    # every distinct previous image is decided exactly once (a deletion may name several
+    # node images for one list entry)
+    distinct = list(dict.fromkeys(parse_reference(p).full for p in previous))
+    decided_entries = [item.listed for item in decided.keep] + list(
+        dict.fromkeys(item.listed for item in decided.delete)
+    )
+    assert sorted(parse_reference(e).full for e in decided_entries) == sorted(distinct)
+    assert not {i.listed for i in decided.keep} & {i.listed for i in decided.delete}
+
+    # at most one image per retain substring, and it contains the substring
+    for item in decided.keep:
+        if item.reason.startswith("retained ("):
+            substring = item.reason[len("retained (") : -1]
+            assert substring in retain and substring in item.listed
+    # each retain entry keeps at most one image (a repeated entry keeps one more, as in Go)
+    substrings = [
+        i.reason[len("retained (") : -1] for i in decided.keep if i.reason.startswith("retained (")
+    ]
+    assert all(substrings.count(s) <= retain.count(s) for s in substrings)
+
+    # deterministic, and in previous-list order
+    assert (
+        plan(
+            previous,
+            current,
+            present=present,
+            in_use=in_use,
+            pinned=pinned,
+            retain=retain,
+            match=mode,
+        )
+        == decided
+    )
+    order = {p: n for n, p in reversed(list(enumerate(previous)))}
+    for items in (decided.keep, [i for i in decided.delete]):
+        positions = [order[i.listed] for i in items]
+        assert positions == sorted(positions)
+
+
+@given(previous=image_lists, current=image_lists, mode=st.sampled_from(MATCH_MODES))
+def test_without_node_facts_delete_is_previous_minus_current_minus_retained(
+    previous: list[str], current: list[str], mode: str
+) -> None:
+    decided = plan(previous, current, retain=(), match=mode)
+    current_keys = all_keys(current, mode)
+    expected = [
+        p
+        for p in dict.fromkeys(previous)
+        if not keys(p, mode) & current_keys and parse_reference(p).path.rsplit("/", 1)[-1] != "vmdp"
+    ]
+    # one spelling per image
+    seen: set[str] = set()
+    unique = []
+    for p in expected:
+        full = parse_reference(p).full
+        if full not in seen:
+            seen.add(full)
+            unique.append(p)
+    first_spelling: dict[str, str] = {}
+    for p in previous:
+        first_spelling.setdefault(parse_reference(p).full, p)
+    assert [i.image for i in decided.delete] == [
+        first_spelling[parse_reference(p).full] for p in unique
+    ]
