@@ -291,7 +291,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--only",
         default="dnslib,dnsmasq,faultdns,rule-other,rule-window",
-        help="comma-separated subset of: dnslib,dnsmasq,faultdns,rule-other,rule-window",
+        help="comma-separated subset of: dnslib,dnsmasq,faultdns,rule-other,rule-window,log"
+        " (log: faultdns writing its JSON query log, not run by default)",
     )
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     parser.add_argument("--check", action="store_true", help="exit 1 if a target is missed")
@@ -299,7 +300,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.rounds < 1 or args.duration <= 0:
         parser.error("--rounds must be >= 1 and --duration > 0")
     wanted = [w.strip() for w in args.only.split(",") if w.strip()]
-    unknown = set(wanted) - {"dnslib", "dnsmasq", "faultdns", "rule-other", "rule-window"}
+    unknown = set(wanted) - {"dnslib", "dnsmasq", "faultdns", "rule-other", "rule-window", "log"}
     if unknown:
         parser.error(f"--only: unknown server(s) {sorted(unknown)}")
 
@@ -318,6 +319,11 @@ def main(argv: list[str] | None = None) -> int:
         "rule-window": (
             "faultdns + rule (closed window)",
             lambda: faultdns_argv(RULE_WINDOW_CLOSED),
+            True,
+        ),
+        "log": (
+            "faultdns --log-queries /dev/null",
+            lambda: [*faultdns_argv(), "--log-queries", os.devnull],
             True,
         ),
     }
@@ -397,6 +403,15 @@ def _checks(results: dict[str, Result]) -> list[dict[str, object]]:
                     "ok": ratio >= target and not base.note,
                 }
             )
+    if "log" in results and base.qps > 0:
+        checks.append(
+            {
+                "what": "overhead of --log-queries (no target)",
+                "value": round(1 - results["log"].qps / base.qps, 4),
+                "target": "-",
+                "ok": not results["log"].note,
+            }
+        )
     for key in ("rule-other", "rule-window"):
         if key in results and base.qps > 0:
             overhead = 1 - results[key].qps / base.qps

@@ -302,6 +302,26 @@ def test_log_writer_reports_records_the_ring_lost(capsys: pytest.CaptureFixture[
     assert "2 records not written" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(
+    ("name", "rule", "action"),
+    [
+        ("a.test", None, None),
+        ('we"ird\\\u00e9.test', "r1", "nxdomain"),
+        ("\\000\\255.test", "r12", "drop"),
+    ],
+)
+def test_fast_log_lines_are_the_records_json(
+    name: str, rule: str | None, action: str | None
+) -> None:
+    from faultdns._cli import _fast_json_line
+    from faultdns._server import QueryRecord
+
+    record = QueryRecord(7, 1.0 / 3, "[::1]:5353", "tcp", name, "AAAA", rule, action, "drop", 2e-6)
+    line = _fast_json_line(record)
+    assert json.loads(line) == record.to_dict()
+    assert line == json.dumps(record.to_dict(), separators=(",", ":"))
+
+
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 def test_signals_shut_down_cleanly(serve: Serve, sig: int) -> None:
     server = serve("--record", "a.test=10.0.0.1")
