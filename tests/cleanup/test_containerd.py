@@ -14,6 +14,7 @@ import hashlib
 import io
 import json
 import os
+import random
 import shutil
 import subprocess
 import tarfile
@@ -25,7 +26,22 @@ from pathlib import Path
 
 import pytest
 
+from cleanup import ManualClock
+from cleanup._cli import main as cli_main
+from cleanup._repo import RepoClient
+from cleanup._resolver import StubResolver
+from cleanup._retry import get_policy
+from cleanup._run import run_cleanup
 from cleanup._stores import ContainerdStore, RemovalError, StoreError
+from cleanup._transport import make_http_client
+from tests.cleanup.test_end_to_end import (
+    CURRENT,
+    EXPECTED_DELETE,
+    NODE_IN_USE,
+    PREVIOUS,
+    ListServer,
+    list_text,
+)
 from tests.tools import require_tool
 
 pytestmark = pytest.mark.containerd
@@ -285,3 +301,77 @@ def test_store_on_a_dead_socket(containerd: Containerd) -> None:
     )
     with pytest.raises(StoreError, match=r"containerd at .*nobody.sock"):
         store.images()
+
+
+# --------------------------------------------------------------------------- whole cleanup
+
+
+def test_cleanup_removes_exactly_the_plan_and_keeps_the_in_use_image(
+    containerd: Containerd,
+) -> None:
+
+    node = sorted(set(PREVIOUS) | set(CURRENT))
+    for ref in node:
+        containerd.import_image(ref)
+    containerd.create_container(NODE_IN_USE[0], "webhook-old")
+    before = containerd.refs()
+    store = ContainerdStore(containerd.socket, ctr=containerd.ctr)
+    with ListServer() as server:
+        server.serve("v1.4.1", (200, list_text(PREVIOUS)))
+        server.serve("current", (200, list_text(CURRENT)))
+        clock = ManualClock()
+        # an IP literal: no lookup, so the resolver is never asked
+        client = make_http_client(StubResolver(["127.0.0.1:9"]), clock=clock)
+        with client:
+            report = run_cleanup(
+                RepoClient(f"http://127.0.0.1:{server.port}", client, clock=clock),
+                previous_version="v1.4.1",
+                policy=get_policy("harvester-v1.5"),
+                store=store,
+                clock=clock,
+                rng=random.Random(0),
+            )
+    assert report.outcome == "success", report.error
+    assert sorted(report.deleted) == EXPECTED_DELETE
+    assert report.failed == []
+    kept = {k.image: k.reason for k in report.kept}
+    assert kept[NODE_IN_USE[0]] == "in use by a container"
+    after = containerd.refs()
+    gone = set(before) - set(after)
+    # each deleted tag went with its digest alias and image ID, nothing else did
+    assert {ref for ref in gone if "@" not in ref and not ref.startswith("sha256:")} == set(
+        EXPECTED_DELETE
+    )
+    assert len(gone) == 3 * len(EXPECTED_DELETE)
+    assert set(node) - set(EXPECTED_DELETE) <= set(after)
+    assert NODE_IN_USE[0] in after
+
+
+def test_cli_against_containerd_dry_run_then_real(containerd: Containerd) -> None:
+
+    for ref in sorted(set(PREVIOUS) | set(CURRENT)):
+        containerd.import_image(ref)
+    containerd.create_container(NODE_IN_USE[0], "webhook-old")
+    with ListServer() as server:
+        server.serve("v1.4.1", (200, list_text(PREVIOUS)))
+        server.serve("current", (200, list_text(CURRENT)))
+        argv = [
+            "run",
+            f"--repo-url=http://127.0.0.1:{server.port}",
+            "--previous-version=v1.4.1",
+            "--nameserver=127.0.0.1:9",
+            f"--store=containerd:{containerd.socket}",
+            "--json",
+        ]
+        before = containerd.refs()
+        out = io.StringIO()
+        code = cli_main([*argv, "--dry-run"], clock=ManualClock(), stdout=out, stderr=io.StringIO())
+        assert code == 0
+        doc = json.loads(out.getvalue())
+        assert sorted(p["image"] for p in doc["planned"]) == EXPECTED_DELETE
+        assert doc["deleted"] == [] and containerd.refs() == before
+        out = io.StringIO()
+        code = cli_main(argv, clock=ManualClock(), stdout=out, stderr=io.StringIO())
+        assert code == 0
+        assert sorted(json.loads(out.getvalue())["deleted"]) == EXPECTED_DELETE
+        assert not set(EXPECTED_DELETE) & set(containerd.refs())
