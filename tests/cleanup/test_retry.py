@@ -804,3 +804,24 @@ def test_unsaveable_predicate_is_refused() -> None:
     p = Policy("custom", Backoff(duration=1.0), lambda err: True, predicate="v1.5")
     with pytest.raises(PolicyError, match="cannot be saved"):
         policy_to_toml(p)
+
+
+def test_policies_events_and_errors_pickle_for_worker_processes() -> None:
+    # the simulation may fan runs out to processes (dask): everything crosses pickling
+    for preset in PRESETS.values():
+        copy = pickle.loads(pickle.dumps(preset))
+        assert copy == preset and copy.retriable is preset.retriable
+    events: list[Event] = []
+    with pytest.raises(GaveUp):
+        retry(
+            failing([NXDOMAIN] * 5),
+            PRESETS["client-go-default-retry"],
+            clock=ManualClock(),
+            rng=random.Random(0),
+            on_event=events.append,
+        )
+    copies = pickle.loads(pickle.dumps(events))
+    assert [type(e) for e in copies] == [type(e) for e in events]
+    assert [str(getattr(e, "error", "")) for e in copies] == [
+        str(getattr(e, "error", "")) for e in events
+    ]
