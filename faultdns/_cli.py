@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import ipaddress
 import json
 import os
 import signal
@@ -508,6 +509,13 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         print(f"listening on udp+tcp {_fmt_host(host)}:{port}", flush=True)
         if control is not None:
             print(f"control on {control.url}", flush=True)
+            if args.control_token is None and not _is_loopback(control.address[0]):
+                print(
+                    f"faultdns: warning: the control API on {control.url} has no token;"
+                    " anyone who can reach it can change the faults (--control-token)",
+                    file=sys.stderr,
+                    flush=True,
+                )
         for rule in server.faults:
             print(f"fault {rule.id}: {rule.spec}", file=sys.stderr, flush=True)
         if writer is not None:
@@ -525,6 +533,13 @@ def _cmd_serve(args: argparse.Namespace) -> int:
             log_stream.close()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+def _is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
 
 
 def _fmt_host(host: str) -> str:

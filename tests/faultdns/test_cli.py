@@ -343,6 +343,24 @@ def test_token_protects_the_control_api(serve: Serve) -> None:
     assert "drop" in from_env.stdout
 
 
+def test_control_api_beyond_loopback_without_token_warns() -> None:
+    proc = subprocess.Popen(
+        [*FAULTDNS, "serve", "--port", "0", "--control", "0.0.0.0:0"],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        errors: queue.Queue[str | None] = queue.Queue()
+        threading.Thread(target=_pump, args=(proc.stderr, errors), daemon=True).start()
+        line = errors.get(timeout=TIMEOUT)
+        assert line is not None and "warning" in line and "--control-token" in line
+    finally:
+        proc.terminate()
+        proc.wait(timeout=TIMEOUT)
+
+
 def test_fault_add_with_a_bad_spec_exits_64_naming_the_token(serve: Serve) -> None:
     server = serve()
     bad = server.cli("fault", "add", "nxdomain", "match=a.test", "for=ever")
