@@ -20,6 +20,7 @@ from cleanup._images import (
     short_key,
 )
 from cleanup._plan import MATCH_MODES, RETAIN, Plan, PlanItem, plan
+from cleanup._repo import DEFAULT_MAX_LIST_BYTES, LIST_PATH, RepoClient
 from cleanup._resolvconf import ResolvConf, ResolvConfError, parse_resolv_conf, read_resolv_conf
 from cleanup._resolver import QueryEvent, Resolver, StubResolver, SystemResolver
 from cleanup._retry import (
@@ -68,6 +69,8 @@ from cleanup._transport import ClockNetworkBackend, make_http_client
 
 __all__ = [
     "DEFAULT_CONTAINERD_SOCKET",
+    "DEFAULT_MAX_LIST_BYTES",
+    "LIST_PATH",
     "MATCH_MODES",
     "MODES",
     "OUTCOMES",
@@ -105,6 +108,7 @@ __all__ = [
     "QueryEvent",
     "Removal",
     "RemovalError",
+    "RepoClient",
     "RequestTimeout",
     "ResolvConf",
     "ResolvConfError",

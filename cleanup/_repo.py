@@ -27,14 +27,13 @@ import httpx
 from cleanup._classify import to_error
 from cleanup._clock import Clock, SystemClock
 from cleanup._errors import CleanupError, HTTPStatusError, ImageListError, RequestTimeout
-from cleanup._images import parse_image_list
+from cleanup._images import DEFAULT_MAX_BYTES, parse_image_list
 
 __all__ = ["DEFAULT_MAX_LIST_BYTES", "LIST_PATH", "RepoClient"]
 
 LIST_PATH = "harvester-iso/bundle/harvester/images-lists-archive/{version}/image_list_all.txt"
-# A real image_list_all.txt is tens of KiB; 4 MiB leaves room for any real list and
-# still stops a wrong file early.
-DEFAULT_MAX_LIST_BYTES = 4 << 20
+# The list validator's limit: what is read off the wire is what gets validated.
+DEFAULT_MAX_LIST_BYTES = DEFAULT_MAX_BYTES
 
 
 class RepoClient:
