@@ -1,0 +1,302 @@
+"""``cleanup run``: flags, exit codes, log lines and the JSON report, in virtual time.
+
+The CLI runs in-process (``cleanup._cli.main`` with an injected clock) against a real
+faultdns server and the list server from test_end_to_end; nothing sleeps for real.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import faultdns
+from cleanup._cli import main
+from cleanup._retry import get_policy, policy_to_toml
+from cleanup._stores import MemoryStore
+from tests.cleanup.test_end_to_end import (
+    CURRENT,
+    EXPECTED_DELETE,
+    FQDN,
+    NODE_IN_USE,
+    PREVIOUS,
+    SEARCH,
+    SERVICE,
+    LinkedClock,
+    ListServer,
+    list_text,
+)
+
+
+class Run:
+    """Runs the CLI with the common flags; keeps stdout, stderr, exit code and clock."""
+
+    def __init__(
+        self,
+        dns: faultdns.FaultDNSServer,
+        dns_clock: faultdns.ManualClock,
+        repo: ListServer,
+        store: MemoryStore,
+    ) -> None:
+        self.dns = dns
+        self.dns_clock = dns_clock
+        self.repo = repo
+        self.node = store
+        self.nameserver = "{}:{}".format(*dns.address)
+        self.common = [
+            f"--repo-url=http://{SERVICE}:{repo.port}",
+            "--previous-version=v1.4.1",
+            f"--nameserver={self.nameserver}",
+            *[f"--search={s}" for s in SEARCH],
+            "--ndots=5",
+            f"--store=memory:{store.path}",
+        ]
+        self.code = -1
+        self.out = ""
+        self.err = ""
+        self.clock = LinkedClock(dns_clock)
+
+    def __call__(self, *flags: str, common: bool = True) -> int:
+        out, err = io.StringIO(), io.StringIO()
+        self.clock = LinkedClock(self.dns_clock)
+        argv = ["run", *(self.common if common else []), *flags]
+        self.code = main(argv, clock=self.clock, stdout=out, stderr=err)
+        self.out, self.err = out.getvalue(), err.getvalue()
+        return self.code
+
+    @property
+    def lines(self) -> list[str]:
+        return self.err.splitlines()
+
+    @property
+    def report(self) -> dict[str, object]:
+        doc = json.loads(self.out)
+        assert isinstance(doc, dict)
+        return doc
+
+
+@pytest.fixture
+def cli(tmp_path: Path) -> Iterator[Run]:
+    """faultdns (virtual time), the list server and a node in a memory store."""
+    clock = faultdns.ManualClock()
+    node = MemoryStore.create(
+        tmp_path / "node.json", sorted(set(PREVIOUS) | set(CURRENT)), in_use=NODE_IN_USE
+    )
+    with (
+        faultdns.FaultDNSServer(records=[f"{FQDN}=127.0.0.1"], clock=clock) as dns,
+        ListServer() as repo,
+    ):
+        repo.serve("v1.4.1", (200, list_text(PREVIOUS)))
+        repo.serve("current", (200, list_text(CURRENT)))
+        yield Run(dns, clock, repo, node)
+
+
+def untouched(store: MemoryStore) -> bool:
+    return sorted(store.images()) == sorted(set(PREVIOUS) | set(CURRENT))
+
+
+# --------------------------------------------------------------------------- usage: exit 64
+
+
+@pytest.mark.parametrize(
+    ("flags", "names"),
+    [
+        (["--steps=0"], "--steps"),
+        (["--steps=two"], "--steps"),
+        (["--duration=soon"], "--duration"),
+        (["--duration=0s"], "--duration"),
+        (["--jitter=-1"], "--jitter"),
+        (["--factor=x"], "--factor"),
+        (["--cap=1parsec"], "--cap"),
+        (["--deadline=-5s"], "--deadline"),
+        (["--http-timeout=0"], "--http-timeout"),
+        (["--ndots=-1"], "--ndots"),
+        (["--seed=abc"], "--seed"),
+        (["--policy=no-such-policy"], "--policy"),
+        (["--store=docker"], "--store"),
+        (["--store=memory:/nonexistent/node.json"], "--store"),
+        (["--nameserver=dns.example:53"], "--nameserver"),
+        (["--resolv-conf=/nonexistent/resolv.conf"], "--resolv-conf"),
+        (["--repo-url=not a url at all"], "--repo-url"),
+        (["--repo-url=ftp://repo.example/"], "--repo-url"),
+        (["--bogus-flag"], "--bogus-flag"),
+    ],
+)
+def test_bad_flags_exit_64_naming_the_flag(cli: Run, flags: list[str], names: str) -> None:
+    assert cli(*flags) == 64
+    assert names in cli.err, cli.err
+    assert cli.err.startswith("cleanup: ")
+    assert untouched(cli.node)
+    assert cli.dns.queries == []  # nothing was attempted
+
+
+def test_missing_required_flags(cli: Run) -> None:
+    assert cli("--previous-version=v1", common=False) == 64
+    assert "--repo-url" in cli.err
+    assert cli("--repo-url=http://x", common=False) == 64
+    assert "--previous-version" in cli.err
+    assert main([], stdout=io.StringIO(), stderr=io.StringIO()) == 64
+
+
+def test_malformed_memory_store_names_the_field(cli: Run, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"images": ["a:1"], "in_use": "b:1"}')
+    assert cli(f"--store=memory:{bad}") == 64
+    assert "--store" in cli.err and "field 'in_use'" in cli.err
+
+
+def test_bad_policy_file_names_the_field(cli: Run, tmp_path: Path) -> None:
+    path = tmp_path / "p.toml"
+    path.write_text('name = "x"\n[backoff]\nduration = "10s"\nsteps = "many"\n')
+    assert cli(f"--policy={path}") == 64
+    assert "--policy" in cli.err and "steps" in cli.err
+
+
+# --------------------------------------------------------------------------- outcomes
+
+
+def test_success_json_report(cli: Run) -> None:
+    assert cli("--json", "--seed=5") == 0
+    doc = cli.report
+    assert doc["outcome"] == "success" and doc["exit_code"] == 0 and doc["seed"] == 5
+    assert sorted(doc["deleted"]) == EXPECTED_DELETE  # type: ignore[call-overload]
+    assert doc["policy"] == "harvester-v1.5"
+    assert cli.lines[0] == "attempt 1 succeeded: fetched both image lists"
+    assert sorted(cli.node.images()) == sorted(
+        (set(PREVIOUS) | set(CURRENT)) - set(EXPECTED_DELETE)
+    )
+
+
+def test_nothing_to_delete_is_success(cli: Run) -> None:
+    cli.repo.serve("v1.4.1", (200, list_text(CURRENT)))
+    assert cli("--json") == 0
+    assert cli.report["deleted"] == []
+    assert cli.lines[-1].startswith("cleanup done: deleted 0 image(s)")
+
+
+def test_dry_run_deletes_nothing(cli: Run) -> None:
+    assert cli("--dry-run", "--json") == 0
+    assert cli.report["deleted"] == []
+    planned = cli.report["planned"]
+    assert isinstance(planned, list)
+    assert sorted(p["image"] for p in planned) == EXPECTED_DELETE
+    assert cli.lines[-1].startswith("cleanup done: would delete 2 image(s)")
+    assert untouched(cli.node)
+
+
+def test_gave_up_exit_1_with_one_line_per_attempt(cli: Run) -> None:
+    cli.dns.add_fault("servfail match=upgrade-repo-*")
+    assert cli("--steps=3", "--json") == 1
+    lines = cli.lines
+    assert len(lines) == 4
+    line = re.compile(
+        r"attempt (\d)/3 failed: dns temporary: lookup "
+        + re.escape(SERVICE)
+        + r" on 127\.0\.0\.1:\d+: server misbehaving; (.*)"
+    )
+    tails = []
+    for text in lines[:3]:
+        match = line.fullmatch(text)
+        assert match, text
+        tails.append(match.group(2))
+    assert re.fullmatch(r"retrying in 1[01]\.\ds", tails[0])
+    assert re.fullmatch(r"retrying in 1[01]\.\ds", tails[1])
+    assert tails[2] == "giving up (retry schedule exhausted)"
+    assert lines[3].startswith(f"Unable to cleanup images: lookup {SERVICE} on ")
+    assert lines[3].endswith("retry schedule exhausted)")
+    doc = cli.report
+    assert doc["outcome"] == "gave-up" and doc["error_kind"] == "dns temporary"
+    assert len(doc["attempts"]) == 3  # type: ignore[arg-type]
+    assert untouched(cli.node)
+
+
+def test_deadline_ends_the_retries(cli: Run) -> None:
+    cli.dns.add_fault("nxdomain match=upgrade-repo-*")
+    assert cli("--deadline=25s", "--jitter=0") == 1
+    assert cli.lines[-2].endswith("giving up (deadline reached)")
+    assert cli.lines[-2].startswith("attempt 3/30 failed: dns not-found")
+    assert cli.clock.sleeps == [10.0, 10.0]
+    assert untouched(cli.node)
+
+
+def test_not_retriable_under_v14(cli: Run) -> None:
+    cli.dns.add_fault("nxdomain match=upgrade-repo-*")
+    assert cli("--policy=harvester-v1.4") == 2
+    assert cli.lines[0].endswith("no such host; not retried by policy harvester-v1.4")
+    assert len(cli.lines) == 2
+    assert untouched(cli.node)
+
+
+def test_schedule_flags_override_the_preset(cli: Run) -> None:
+    cli.dns.add_fault("servfail match=upgrade-repo-*")
+    assert cli("--steps=4", "--duration=2s", "--factor=2", "--jitter=0", "--json") == 1
+    assert cli.clock.sleeps == [2.0, 4.0, 8.0]
+    assert cli("--steps=4", "--duration=2s", "--factor=2", "--jitter=0", "--cap=3s", "--json") == 1
+    # client-go: the Step() whose growth hits the cap ends the loop; its sleep is still
+    # taken, and no attempt follows it
+    assert cli.clock.sleeps == [2.0]
+    assert len(cli.report["attempts"]) == 1  # type: ignore[arg-type]
+
+
+def test_seed_fixes_the_jitter(cli: Run) -> None:
+    cli.dns.add_fault("servfail match=upgrade-repo-*")
+    cli("--steps=5", "--seed=11")
+    first = list(cli.clock.sleeps)
+    cli("--steps=5", "--seed=11")
+    assert cli.clock.sleeps == first
+    cli("--steps=5", "--seed=12")
+    assert cli.clock.sleeps != first
+    assert all(10.0 <= s <= 11.0 for s in first)
+
+
+def test_policy_file_round_trip(cli: Run, tmp_path: Path) -> None:
+    path = tmp_path / "slow.toml"
+    path.write_text(policy_to_toml(get_policy("harvester-v1.5", steps=2, jitter=0)))
+    cli.dns.add_fault("servfail match=upgrade-repo-*")
+    assert cli(f"--policy={path}") == 1
+    assert cli.clock.sleeps == [10.0]
+
+
+def test_resolv_conf_supplies_search_and_ndots(cli: Run, tmp_path: Path) -> None:
+    conf = tmp_path / "resolv.conf"
+    conf.write_text(
+        "nameserver 10.53.0.10\n"
+        "search harvester-system.svc.cluster.local svc.cluster.local cluster.local\n"
+        "options ndots:5\n"
+    )
+    flags = [
+        f"--repo-url=http://{SERVICE}:1",
+        "--previous-version=v1.4.1",
+        f"--resolv-conf={conf}",
+        f"--nameserver={cli.nameserver}",  # the server under test replaces 10.53.0.10
+        "--policy=harvester-v1.4",
+        cli.common[-1],
+    ]
+    cli.dns.add_fault("nxdomain match=upgrade-repo-*")
+    assert cli(*flags, common=False) == 2
+    names = list(dict.fromkeys(q.name.rstrip(".") for q in cli.dns.queries))
+    assert names == [f"{SERVICE}.{s}" for s in SEARCH] + [SERVICE]
+
+
+def test_default_is_etc_resolv_conf(
+    cli: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    conf = tmp_path / "resolv.conf"
+    conf.write_text(f"nameserver {cli.dns.address[0]}\noptions ndots:1\n")
+    monkeypatch.setattr("cleanup._cli.DEFAULT_RESOLV_CONF", str(conf))
+    # the file names the server without a port, so 53: not where faultdns listens.  The
+    # error names that server, proving the file (not some other resolver) was used.
+    flags = [
+        f"--repo-url=http://{SERVICE}:1",
+        "--previous-version=v1.4.1",
+        "--steps=1",
+        cli.common[-1],
+        "--json",
+    ]
+    assert cli(*flags, common=False) == 1
+    assert f"on {cli.dns.address[0]}:53" in str(cli.report["error"])
+    assert cli.dns.queries == []
