@@ -264,3 +264,22 @@ def test_server_that_never_answers_times_out_after_the_http_timeout(
             repo.fetch_list("v1.4.1")
         assert (info.value.phase, info.value.timeout) == ("read", 12.5)
         assert quick_clock.now() == 12.5
+
+
+def test_cluster_dns_down_is_a_temporary_dns_error(
+    list_server: ListServer, clock: ManualClock
+) -> None:
+    """CoreDNS not started yet: the DNS port answers ICMP port unreachable, as in the
+    field's ``read udp ...->10.53.0.10:53: read: connection refused``."""
+    dead_dns = f"127.0.0.1:{closed_port(socket.SOCK_DGRAM)}"
+    resolver = StubResolver([dead_dns], search=SEARCH, ndots=5, clock=clock)
+    with make_http_client(resolver, clock=clock) as client:
+        repo = RepoClient(f"http://{NAME}:{list_server.port}", client, clock=clock)
+        with pytest.raises(DNSError) as info:
+            repo.fetch_list("v1.4.1")
+    err = info.value
+    assert err.is_temporary and not (err.is_not_found or err.is_timeout)
+    assert str(err).startswith(f"lookup {NAME} on {dead_dns}: read udp 127.0.0.1:")
+    assert str(err).endswith(f"->{dead_dns}: read: connection refused")
+    assert error_kind(err) == "dns temporary"
+    assert list_server.requests == []
