@@ -15,6 +15,8 @@ from pathlib import Path
 
 import dnslib
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from cleanup import DNSError, ManualClock
 from cleanup._classify import error_kind, to_error
@@ -598,3 +600,28 @@ def test_system_resolver_maps_getaddrinfo_errors(
     assert getattr(info.value, flag) is True
     assert info.value.name == "repo.test"
     assert isinstance(info.value.__cause__, socket.gaierror)
+
+
+# -- generated inputs ------------------------------------------------------------------------
+
+LABELS = st.from_regex(r"[a-z][a-z0-9-]{0,10}[a-z0-9]", fullmatch=True)
+NAMES = st.lists(LABELS, min_size=1, max_size=5).map(".".join)
+
+
+@given(NAMES, st.lists(NAMES, max_size=6), st.integers(min_value=0, max_value=15))
+def test_candidate_order_properties(name: str, search: list[str], ndots: int) -> None:
+    names = candidate_names(name, search, ndots)
+    assert names[0 if name.count(".") >= ndots else -1] == name + "."
+    assert [n for n in names if n != name + "."] == [f"{name}.{s}." for s in search]
+    assert candidate_names(name + ".", search, ndots) == [name + "."]
+
+
+@given(st.text(max_size=300))
+def test_resolv_conf_parser_accepts_or_names_the_line(text: str) -> None:
+    try:
+        conf = parse_resolv_conf(text, source="generated")
+    except ResolvConfError as exc:
+        assert str(exc).startswith("generated line ")
+    else:
+        assert 1 <= len(conf.nameservers) <= 3
+        assert 0 <= conf.ndots <= 15 and conf.timeout >= 1 and conf.attempts >= 1
