@@ -41,6 +41,8 @@ Behaviour, and where it follows Go (G), glibc (L), or deliberately neither (D):
   search list and is reported.
 - ``rotate`` (G): each lookup of a candidate starts at the next server (D: Go advances per
   query type, so its A and AAAA may start at different servers).
+- Addresses come back in answer order, A before AAAA (D: Go sorts them by RFC 6724,
+  which only matters on a dual-stack node).
 - A whole lookup can be given an overall ``timeout`` (the HTTP dial deadline, like
   Go's dial context); when it runs out the lookup fails with ``i/o timeout``.
 - Bounds, for the simulation's checks: one :meth:`StubResolver.resolve` sends at most

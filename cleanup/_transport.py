@@ -23,6 +23,13 @@ see it:
 Dialling follows Go's ``dialSerial``: addresses in the resolver's order, each given a
 share of the connect timeout (``partialDeadline``: an equal share, at least 2 s), the
 lookup itself counting against the same deadline.  The first error is reported.
+(Go races IPv4 against IPv6 on a dual-stack host; we dial one address at a time.)
+
+Real time still passes in two places, both outside the cleanup's normal path: httpcore's
+pool waits on a thread event when all ``max_connections`` are busy (PoolTimeout), and
+pooled keep-alive connections never expire by age (no ``keepalive_expiry``, since
+httpcore would measure it in real time; a connection the server closed is noticed and
+replaced).
 """
 
 from __future__ import annotations
