@@ -251,6 +251,7 @@ def main(
         try:
             repo = RepoClient(args.repo_url, client, clock=clock, timeout=args.http_timeout)
         except ValueError as exc:
+            client.close()
             raise UsageError(f"--repo-url: {exc}") from exc
     except UsageError as exc:
         print(f"cleanup: {exc}", file=err)
