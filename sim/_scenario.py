@@ -19,6 +19,18 @@ A scenario is a TOML file (or one of the built-in ones in ``sim/scenarios``)::
     probability = 0.0
     delay = ...                  # service sync -> flap
     length = ...
+    [images]                     # what the harness serves and the node holds (optional)
+    previous = [...]             # the previous version's list
+    current = [...]              # the current list
+    node = [...]                 # images on the node (default: previous + current)
+    in_use = [...]               # used by containers
+    pinned = [...]
+    [client]                     # how the controller's pod resolves and fetches (optional)
+    search = [...]               # resolv.conf search list (Kubernetes pod default)
+    ndots = 5
+    dns_timeout = 5              # per try, seconds (Go/glibc default)
+    dns_attempts = 2
+    http_timeout = 30            # per list fetch (the controller's http.Client.Timeout)
 
 Every key is checked; an error names it (``durations.vm_boot.high: ...``).
 """
@@ -32,9 +44,17 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from cleanup import InvalidReference, parse_reference
 from sim._dist import Distribution, ScenarioError, parse_distribution
 
-__all__ = ["BUILTIN_SCENARIOS", "Scenario", "load_scenario", "parse_scenario"]
+__all__ = [
+    "BUILTIN_SCENARIOS",
+    "ClientSettings",
+    "ImageSet",
+    "Scenario",
+    "load_scenario",
+    "parse_scenario",
+]
 
 DURATION_KEYS = (
     "node_boot",
@@ -45,6 +65,57 @@ DURATION_KEYS = (
     "endpoint_lag",
 )
 BUILTIN_SCENARIOS = ("single-node", "multi-node")
+
+# A v1.4.1 -> v1.5.0 upgrade in miniature: images dropped, kept by the retain list,
+# shared by both versions, and one still used by a container.
+DEFAULT_PREVIOUS = (
+    "docker.io/rancher/harvester:v1.4.1",
+    "docker.io/rancher/harvester-webhook:v1.4.1",
+    "docker.io/rancher/harvester-upgrade:v1.4.1",
+    "docker.io/longhornio/longhorn-engine:v1.7.2",
+    "docker.io/longhornio/longhorn-manager:v1.7.2",
+    "docker.io/rancher/kubectl:v1.30.5",
+    "docker.io/rancher/mirrored-coredns-coredns:1.10.1",
+)
+DEFAULT_CURRENT = (
+    "docker.io/rancher/harvester:v1.5.0",
+    "docker.io/rancher/harvester-webhook:v1.5.0",
+    "docker.io/rancher/harvester-upgrade:v1.5.0",
+    "docker.io/longhornio/longhorn-engine:v1.8.1",
+    "docker.io/longhornio/longhorn-manager:v1.8.1",
+    "docker.io/rancher/kubectl:v1.30.5",
+    "docker.io/rancher/mirrored-coredns-coredns:1.12.0",
+)
+DEFAULT_IN_USE = ("docker.io/longhornio/longhorn-manager:v1.7.2",)
+DEFAULT_SEARCH = ("harvester-system.svc.cluster.local", "svc.cluster.local", "cluster.local")
+
+
+@dataclass(frozen=True)
+class ImageSet:
+    """The two lists the repo serves and what the node's image store holds."""
+
+    previous: tuple[str, ...] = DEFAULT_PREVIOUS
+    current: tuple[str, ...] = DEFAULT_CURRENT
+    node: tuple[str, ...] | None = None  # None: previous + current
+    in_use: tuple[str, ...] = DEFAULT_IN_USE
+    pinned: tuple[str, ...] = ()
+
+    @property
+    def node_images(self) -> tuple[str, ...]:
+        if self.node is not None:
+            return self.node
+        return tuple(dict.fromkeys(self.previous + self.current))
+
+
+@dataclass(frozen=True)
+class ClientSettings:
+    """The controller pod's resolver and HTTP client settings."""
+
+    search: tuple[str, ...] = DEFAULT_SEARCH
+    ndots: int = 5
+    dns_timeout: float = 5.0
+    dns_attempts: int = 2
+    http_timeout: float = 30.0
 
 
 @dataclass(frozen=True)
@@ -61,6 +132,8 @@ class Scenario:
     flap_probability: float
     flap_delay: Distribution
     flap_length: Distribution
+    images: ImageSet = ImageSet()
+    client: ClientSettings = ClientSettings()
 
     @property
     def repo_service(self) -> str:
@@ -112,9 +185,68 @@ def _check_keys(table: Mapping[str, Any], allowed: set[str], path: str) -> None:
             )
 
 
+def _image_list(table: Mapping[str, Any], key: str, default: tuple[str, ...] | None) -> Any:
+    if key not in table:
+        return default
+    value = table[key]
+    if not isinstance(value, list):
+        raise ScenarioError(f"images.{key}: expected a list of image references")
+    for i, item in enumerate(value):
+        if not isinstance(item, str):
+            raise ScenarioError(f"images.{key}[{i}]: expected a string, got {item!r}")
+        try:
+            parse_reference(item)
+        except InvalidReference as exc:
+            raise ScenarioError(f"images.{key}[{i}]: {exc}") from None
+    return tuple(value)
+
+
+def _parse_images(data: Mapping[str, Any]) -> ImageSet:
+    table = _table(data, "images")
+    _check_keys(table, {"previous", "current", "node", "in_use", "pinned"}, "images.")
+    images = ImageSet(
+        previous=_image_list(table, "previous", DEFAULT_PREVIOUS),
+        current=_image_list(table, "current", DEFAULT_CURRENT),
+        node=_image_list(table, "node", None),
+        in_use=_image_list(table, "in_use", DEFAULT_IN_USE),
+        pinned=_image_list(table, "pinned", ()),
+    )
+    for key in ("previous", "current"):
+        if not getattr(images, key):
+            raise ScenarioError(f"images.{key}: must not be empty (the repo serves it)")
+    return images
+
+
+def _positive(table: Mapping[str, Any], key: str, default: float, *, integer: bool) -> Any:
+    value = table.get(key, default)
+    kind = int if integer else int | float
+    if isinstance(value, bool) or not isinstance(value, kind):
+        what = "a whole number" if integer else "a number of seconds"
+        raise ScenarioError(f"client.{key}: expected {what}, got {value!r}")
+    if not (value >= (0 if key == "ndots" else 1 if integer else 1e-9)) or value == float("inf"):
+        raise ScenarioError(f"client.{key}: out of range, got {value!r}")
+    return value
+
+
+def _parse_client(data: Mapping[str, Any]) -> ClientSettings:
+    table = _table(data, "client")
+    allowed = {"search", "ndots", "dns_timeout", "dns_attempts", "http_timeout"}
+    _check_keys(table, allowed, "client.")
+    search = table.get("search", list(DEFAULT_SEARCH))
+    if not isinstance(search, list) or not all(isinstance(x, str) and x for x in search):
+        raise ScenarioError(f"client.search: expected a list of domain names, got {search!r}")
+    return ClientSettings(
+        search=tuple(search),
+        ndots=_positive(table, "ndots", 5, integer=True),
+        dns_timeout=float(_positive(table, "dns_timeout", 5.0, integer=False)),
+        dns_attempts=_positive(table, "dns_attempts", 2, integer=True),
+        http_timeout=float(_positive(table, "http_timeout", 30.0, integer=False)),
+    )
+
+
 def parse_scenario(data: Mapping[str, Any], *, default_name: str = "custom") -> Scenario:
     """Build a scenario from parsed TOML; raise ScenarioError naming the bad key."""
-    _check_keys(data, {"name", "description", "world", "durations", "flap"}, "")
+    _check_keys(data, {"name", "description", "world", "durations", "flap", "images", "client"}, "")
     world = _table(data, "world")
     _check_keys(
         world,
@@ -150,6 +282,8 @@ def parse_scenario(data: Mapping[str, Any], *, default_name: str = "custom") -> 
         flap_probability=float(probability),
         flap_delay=parse_distribution(flap.get("delay", 0), "flap.delay"),
         flap_length=parse_distribution(flap.get("length", 0), "flap.length"),
+        images=_parse_images(data),
+        client=_parse_client(data),
     )
 
 

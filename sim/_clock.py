@@ -1,0 +1,230 @@
+"""SimClock: one virtual time base for the cleanup, faultdns and the fake repo.
+
+The real cleanup code sleeps and waits for sockets through an injected clock
+(``cleanup.Clock``); faultdns reads fault windows from its clock and releases held
+replies from clock listeners (``faultdns.ManualClock``'s protocol).  This clock is both,
+on top of a ``simpy.Environment``, so the world's processes, the retry loop's sleeps and
+every socket timeout share one axis: seconds since the node reboot.
+
+How a socket wait decides, without ever looking at how long real time took:
+
+1. Bring every peer to quiescence (:meth:`Peer.settle`): the fake repo server answers
+   what has arrived (it runs in this very thread), faultdns finishes handling every
+   datagram already sent to it.  Loopback sends land in the receiver's queue before the
+   sender's call returns, so after this the answer to anything sent so far, if there
+   is one, is in the client's socket.
+2. If the socket is ready, the wait is over.
+3. If a peer reports that something it already sent to this socket is still in flight
+   (:meth:`Peer.in_flight`), wait for it in real time: it is known to be coming.  That
+   wait is bounded (``real_wait_limit``) and exceeding it is a hard error, never a
+   virtual timeout.
+4. Otherwise nothing will happen until virtual time moves: advance to the earliest of
+   the wait's deadline, a peer's next scheduled action (a reply held by ``delay=``) and
+   the next world event in the simpy environment.  Reaching the deadline is a timeout:
+   a dropped DNS query costs its 5 s and a hung request its 30 s of *virtual* time.
+
+So the outcome depends only on what the peers did, never on scheduling or CI load.
+"""
+
+from __future__ import annotations
+
+import math
+import select
+import socket
+import threading
+from collections.abc import Callable
+from typing import Protocol
+
+import simpy
+
+__all__ = ["Peer", "PeerError", "SimClock", "SimDeadlock"]
+
+_READ = select.POLLIN | select.POLLPRI | select.POLLERR | select.POLLHUP
+_WRITE = select.POLLOUT | select.POLLERR | select.POLLHUP
+
+
+class PeerError(RuntimeError):
+    """A peer did not deliver something it had certainly sent: the harness is broken."""
+
+
+class SimDeadlock(RuntimeError):
+    """A wait without a timeout that nothing in the world will ever end."""
+
+
+class Peer(Protocol):
+    """A server the clock must let finish its work before deciding a socket wait."""
+
+    def settle(self) -> None:
+        """Handle everything clients have sent so far (may wait for real, bounded)."""
+        ...
+
+    def next_due(self) -> float | None:
+        """Virtual time of the next thing this peer will do on its own, if any."""
+        ...
+
+    def in_flight(self, sock: socket.socket) -> bool:
+        """Whether something this peer already sent to ``sock`` has not arrived yet."""
+        ...
+
+    def wait_ended(self, sock: socket.socket, ready: bool) -> None:
+        """Called whenever a wait on ``sock`` returns (for the peer's bookkeeping)."""
+        ...
+
+
+def _ready(sock: socket.socket, mask: int) -> bool:
+    poller = select.poll()
+    poller.register(sock, mask)
+    return bool(poller.poll(0))
+
+
+def _wait_real(sock: socket.socket, mask: int, seconds: float) -> bool:
+    poller = select.poll()
+    poller.register(sock, mask)
+    return bool(poller.poll(int(seconds * 1000)))
+
+
+def exact_delay(now: float, when: float) -> float:
+    """A delay ``d`` with ``now + d == when`` in floating point (when one exists).
+
+    simpy schedules at ``now + delay``; a world event must land exactly on the interval
+    boundary the timeline names, or a query at that instant would see the old state.
+    """
+    delay = when - now
+    for _ in range(4):
+        got = now + delay
+        if got == when:
+            break
+        delay = math.nextafter(delay, math.inf if got < when else -math.inf)
+    return max(delay, 0.0)
+
+
+class SimClock:
+    """Virtual time over a simpy environment; a ``cleanup.Clock`` and a faultdns clock.
+
+    Only one thread may move it (the thread running the cleanup); peers in other
+    threads only read :meth:`now`, which is stable while they work because the mover
+    waits for them to settle before moving.
+    """
+
+    def __init__(self, env: simpy.Environment | None = None, *, real_wait_limit: float = 10.0):
+        self.env: simpy.Environment = env if env is not None else simpy.Environment()
+        self.real_wait_limit = real_wait_limit
+        self._listeners: list[Callable[[float], None]] = []
+        self._peers: list[Peer] = []
+        self._lock = threading.Lock()
+        #: virtual seconds spent in sleeps and in socket waits that timed out
+        self.slept = 0.0
+        self.waited = 0.0
+
+    # -- setup ----------------------------------------------------------------------
+
+    def reset(self, env: simpy.Environment | None = None) -> None:
+        """Start a new world at t = 0 (listeners and peers stay)."""
+        self.env = env if env is not None else simpy.Environment()
+        self.slept = 0.0
+        self.waited = 0.0
+
+    def add_peer(self, peer: Peer) -> None:
+        self._peers.append(peer)
+
+    def remove_peer(self, peer: Peer) -> None:
+        if peer in self._peers:
+            self._peers.remove(peer)
+
+    def add_listener(self, callback: Callable[[float], None]) -> None:
+        with self._lock:
+            self._listeners.append(callback)
+
+    def remove_listener(self, callback: Callable[[float], None]) -> None:
+        with self._lock:
+            if callback in self._listeners:
+                self._listeners.remove(callback)
+
+    # -- time -----------------------------------------------------------------------
+
+    def now(self) -> float:
+        return float(self.env.now)
+
+    def advance_to(self, when: float) -> None:
+        """Run the world up to and including every event at ``when``, then tell listeners.
+
+        Events *at* ``when`` are processed too: a state that starts at ``t`` holds at
+        ``t`` (intervals are half-open), so a wait that wakes at ``t`` sees it.
+        """
+        env = self.env
+        if when < env.now:
+            raise ValueError(f"cannot move the clock backwards ({env.now} -> {when})")
+        if when > env.now:
+            env.run(until=when)
+        while env.peek() <= when:
+            env.step()
+        with self._lock:
+            listeners = list(self._listeners)
+        for listener in listeners:
+            listener(float(env.now))
+
+    def advance(self, seconds: float) -> None:
+        if seconds < 0:
+            raise ValueError(f"cannot move a clock backwards (advance by {seconds})")
+        self.advance_to(self.now() + seconds)
+
+    def sleep(self, seconds: float) -> None:
+        if seconds > 0:
+            self.slept += seconds
+            self.advance_to(self.now() + seconds)
+
+    # -- socket waits ---------------------------------------------------------------
+
+    def settle(self) -> None:
+        """Let every peer finish what it has been sent (see the module docstring)."""
+        for peer in self._peers:
+            peer.settle()
+
+    def wait_readable(self, sock: socket.socket, timeout: float | None) -> bool:
+        return self._wait(sock, _READ, timeout)
+
+    def wait_writable(self, sock: socket.socket, timeout: float | None) -> bool:
+        return self._wait(sock, _WRITE, timeout)
+
+    def _wait(self, sock: socket.socket, mask: int, timeout: float | None) -> bool:
+        start = self.now()
+        deadline = math.inf if timeout is None else start + max(timeout, 0.0)
+        while True:
+            self.settle()
+            if _ready(sock, mask):
+                for peer in self._peers:
+                    peer.wait_ended(sock, True)
+                return True
+            if any(peer.in_flight(sock) for peer in self._peers):
+                if not _wait_real(sock, mask, self.real_wait_limit):
+                    raise PeerError(
+                        f"peer did not answer: a reply sent to {_name(sock)} did not arrive "
+                        f"within {self.real_wait_limit:g}s of real time"
+                    )
+                continue
+            due = min(self.env.peek(), deadline)
+            for peer in self._peers:
+                when = peer.next_due()
+                if when is not None and when < due:
+                    due = when
+            if due == math.inf:
+                raise SimDeadlock(
+                    f"waiting without a timeout on {_name(sock)}, and nothing in the "
+                    "world will ever answer it"
+                )
+            if due >= deadline:
+                self.advance_to(max(deadline, self.now()))
+                self.waited += deadline - start
+                for peer in self._peers:
+                    peer.wait_ended(sock, False)
+                return False
+            self.advance_to(max(due, self.now()))
+
+
+def _name(sock: socket.socket) -> str:
+    try:
+        host, port = sock.getsockname()[:2]
+    except OSError:
+        return "a closed socket"
+    kind = "udp" if sock.type == socket.SOCK_DGRAM else "tcp"
+    return f"{kind} {host}:{port}"

@@ -1,0 +1,415 @@
+"""The harness: the real cleanup, over real sockets, against a timeline, in virtual time.
+
+One :class:`Harness` owns a faultdns server and a fake repo server, both on loopback,
+both started once and reset between runs, so a run costs milliseconds.  A run:
+
+1. resets the :class:`~sim.SimClock` to t = 0 (the node reboot) and the servers to the
+   timeline: the DNS states become fault rules (``sim._dns``), the repo answers per path
+   and a simpy process opens and closes its port when the Service gains or loses its
+   endpoints, and puts the timeline's events in the trace as they happen;
+2. runs the world up to ``cleanup_start``;
+3. calls the real ``cleanup.run_cleanup`` (or a compatible function given as
+   ``cleanup_fn``: how mutants are injected) with the real ``StubResolver``, the real
+   httpx client from ``cleanup.make_http_client``, the real ``RepoClient`` and a
+   ``MemoryStore``, all on the SimClock;
+4. returns a :class:`ScenarioResult`: the report, the outcome, the trace.
+
+The cleanup runs in the calling thread; the repo server is pumped from the clock's
+socket waits in that same thread; faultdns runs in its own thread and is waited for
+(``wait_idle``) before every decision.  See ``sim._clock`` for why nothing depends on
+real timing.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import shutil
+import ssl
+import tempfile
+import threading
+from collections.abc import Callable, Generator
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import simpy
+
+import cleanup
+import faultdns
+from cleanup import CleanupReport, MemoryStore, Policy, RepoClient, StubResolver
+from sim._clock import SimClock, exact_delay
+from sim._dns import REPO_ADDRESS, DNSPeer, dns_rules, make_dns_server
+from sim._repo_server import HTTPRecord, RepoServer, service_accepting
+from sim._scenario import Scenario, load_scenario
+from sim._timeline import Timeline
+from sim._trace import Trace, digest, to_lines
+from sim._world import generate_timeline
+
+__all__ = ["CleanupFn", "Harness", "ScenarioResult", "repo_service_name"]
+
+#: ``cleanup.run_cleanup``'s signature: how a modified cleanup is plugged in.
+CleanupFn = Callable[..., CleanupReport]
+
+_CLUSTER_SUFFIX = ".svc.cluster.local"
+_LIST_MARK = "/images-lists-archive/"
+
+
+@dataclass(frozen=True)
+class ScenarioResult:
+    """One run of the real cleanup against one timeline."""
+
+    timeline: Timeline
+    policy: Policy
+    seed: int
+    report: CleanupReport
+    trace: tuple[dict[str, Any], ...]
+    #: virtual seconds since the reboot when the cleanup returned
+    completion_time: float
+    dns_queries: int
+    http_requests: int
+
+    @property
+    def outcome(self) -> str:
+        return self.report.outcome
+
+    @property
+    def ok(self) -> bool:
+        return self.report.ok
+
+    @property
+    def attempts(self) -> int:
+        return len(self.report.attempts)
+
+    @property
+    def elapsed(self) -> float:
+        """Virtual seconds the cleanup ran (from ``cleanup_start``)."""
+        return self.completion_time - self.timeline.cleanup_start
+
+    @property
+    def deleted(self) -> list[str]:
+        return list(self.report.deleted)
+
+    def trace_lines(self) -> str:
+        """The trace as JSON lines (the byte-exact form compared for determinism)."""
+        return to_lines(list(self.trace))
+
+    def trace_digest(self) -> str:
+        return digest(list(self.trace))
+
+
+def repo_service_name(timeline: Timeline) -> str:
+    """The name the cleanup fetches from: the repo's FQDN without ``.svc.cluster.local``."""
+    host = timeline.repo_host.rstrip(".")
+    if not host.endswith(_CLUSTER_SUFFIX):
+        raise ValueError(f"repo_host {timeline.repo_host!r} is not a Service name in cluster.local")
+    return host[: -len(_CLUSTER_SUFFIX)]
+
+
+def _versions(timeline: Timeline) -> tuple[str, str]:
+    """(previous, current) versions from the timeline's list paths."""
+    versions = []
+    for path in timeline.http:
+        if _LIST_MARK not in path:
+            raise ValueError(f"http path {path!r} is not an image list path")
+        versions.append(path.split(_LIST_MARK, 1)[1].split("/", 1)[0])
+    others = [v for v in versions if v != "current"]
+    if len(others) != 1 or "current" not in versions:
+        raise ValueError(f"timeline paths must be one previous list and 'current', got {versions}")
+    return others[0], "current"
+
+
+def _list_body(images: tuple[str, ...]) -> bytes:
+    return ("\n".join(images) + "\n").encode()
+
+
+def _service_changes(timeline: Timeline) -> list[tuple[float, bool]]:
+    """When the repo Service gains (True) or loses (False) its endpoints."""
+    times = sorted({iv.start for ivs in timeline.http.values() for iv in ivs})
+    changes: list[tuple[float, bool]] = []
+    for t in times:
+        states = {path: timeline.http_state(path, t) for path in timeline.http}
+        accepting = service_accepting(states)
+        if not changes or changes[-1][1] != accepting:
+            changes.append((t, accepting))
+    return changes
+
+
+class Harness:
+    """Servers for simulated runs; use as a context manager, one run at a time.
+
+    ``run(scenario, seed, policy)`` draws the scenario's timeline for ``seed`` and runs
+    it; ``run_timeline(timeline, policy, seed=...)`` runs a given timeline (the property
+    tests build and shrink timelines themselves).  ``policy`` is a ``cleanup.Policy`` or
+    a preset name; ``cleanup_fn`` replaces ``cleanup.run_cleanup`` (same signature).
+    """
+
+    def __init__(self, scenario: Scenario | str = "single-node") -> None:
+        self.default_scenario = (
+            scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
+        )
+        self.clock = SimClock()
+        self._dns: faultdns.FaultDNSServer | None = None
+        self._dns_peer: DNSPeer | None = None
+        self._repo: RepoServer | None = None
+        self._tmp: Path | None = None
+        self._lock = threading.Lock()
+        self._hosts: set[str] = set()
+        self._tls: ssl.SSLContext | None = None  # loading CA certificates costs ~15 ms
+        self.runs = 0
+
+    # -- lifecycle --------------------------------------------------------------------
+
+    def __enter__(self) -> Harness:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def start(self) -> Harness:
+        if self._dns is not None:
+            return self
+        host = self.default_scenario.repo_host
+        self._dns = make_dns_server(host, self.clock).start()
+        self._hosts.add(host)
+        self._dns_peer = DNSPeer(self._dns)
+        self._repo = RepoServer()
+        shm = Path("/dev/shm")
+        self._tmp = Path(tempfile.mkdtemp(prefix="sim-", dir=shm if shm.is_dir() else None))
+        self.clock.add_peer(self._repo)
+        self.clock.add_peer(self._dns_peer)
+        return self
+
+    def close(self) -> None:
+        if self._repo is not None:
+            self.clock.remove_peer(self._repo)
+            self._repo.close()
+            self._repo = None
+        if self._dns_peer is not None:
+            self.clock.remove_peer(self._dns_peer)
+            self._dns_peer = None
+        if self._dns is not None:
+            self._dns.stop()
+            self._dns = None
+        if self._tmp is not None:
+            shutil.rmtree(self._tmp, ignore_errors=True)
+            self._tmp = None
+
+    @property
+    def dns_address(self) -> tuple[str, int]:
+        self.start()
+        assert self._dns is not None
+        return self._dns.address
+
+    @property
+    def repo_address(self) -> tuple[str, int]:
+        self.start()
+        assert self._repo is not None
+        return self._repo.address
+
+    # -- runs -------------------------------------------------------------------------
+
+    def run(
+        self,
+        scenario: Scenario | str,
+        seed: int,
+        policy: Policy | str,
+        *,
+        cleanup_fn: CleanupFn | None = None,
+    ) -> ScenarioResult:
+        """Draw ``scenario``'s world for ``seed`` and run the cleanup in it."""
+        if not isinstance(scenario, Scenario):
+            scenario = load_scenario(scenario)
+        timeline = generate_timeline(scenario, seed)
+        return self.run_timeline(
+            timeline, policy, seed=seed, scenario=scenario, cleanup_fn=cleanup_fn
+        )
+
+    def run_timeline(
+        self,
+        timeline: Timeline,
+        policy: Policy | str,
+        *,
+        seed: int = 0,
+        scenario: Scenario | None = None,
+        cleanup_fn: CleanupFn | None = None,
+    ) -> ScenarioResult:
+        """Run the cleanup against ``timeline``; images and client settings come from
+        ``scenario`` (default: the harness's scenario).  ``seed`` seeds the retry jitter
+        and the resolver's query IDs."""
+        if isinstance(policy, str):
+            policy = cleanup.get_policy(policy)
+        setup = scenario if scenario is not None else self.default_scenario
+        with self._lock:
+            self.start()
+            return self._run(timeline, policy, seed, setup, cleanup_fn or cleanup.run_cleanup)
+
+    def _run(
+        self,
+        timeline: Timeline,
+        policy: Policy,
+        seed: int,
+        setup: Scenario,
+        cleanup_fn: CleanupFn,
+    ) -> ScenarioResult:
+        dns, peer, repo, clock = self._dns, self._dns_peer, self._repo, self.clock
+        assert dns is not None and peer is not None and repo is not None and self._tmp
+        service = repo_service_name(timeline)
+        previous, current = _versions(timeline)
+        host = timeline.repo_host.rstrip(".").lower()
+        if host not in self._hosts:
+            dns.add_record(f"{host}={REPO_ADDRESS}")
+            self._hosts.add(host)
+        trace = Trace({dns.address[1]: "dns", repo.port: "repo"})
+
+        # a new world at t = 0
+        dns.wait_idle()
+        clock.reset()
+        dns.reset()
+        peer.restart()
+        for rule in dns_rules(timeline):
+            dns.add_fault(rule)
+
+        def on_query(record: faultdns.QueryRecord) -> None:
+            trace.add(
+                record.time,
+                "dns",
+                name=record.name,
+                qtype=record.qtype,
+                transport=record.transport,
+                rule=record.rule,
+                rcode=record.rcode,
+            )
+
+        def on_request(record: HTTPRecord) -> None:
+            trace.add(record.time, "http", method=record.method, path=record.path,
+                      result=record.result)  # fmt: skip
+
+        peer.on_record = on_query
+        bodies = {
+            timeline_path: _list_body(
+                setup.images.current if version == "current" else setup.images.previous
+            )
+            for timeline_path, version in (
+                (p, p.split(_LIST_MARK, 1)[1].split("/", 1)[0]) for p in timeline.http
+            )
+        }
+        repo.configure(
+            lambda path, now: timeline.http_state(path, now) if path in timeline.http
+            else "missing",
+            bodies,
+            clock.now,
+            on_request,
+        )  # fmt: skip
+        clock.env.process(_world(clock.env, timeline, repo, trace))
+        clock.advance_to(timeline.cleanup_start)
+
+        # the cleanup, as the controller runs it
+        settings = setup.client
+        resolver = StubResolver(
+            [f"{dns.address[0]}:{dns.address[1]}"],
+            search=settings.search,
+            ndots=settings.ndots,
+            timeout=settings.dns_timeout,
+            attempts=settings.dns_attempts,
+            clock=clock,
+            rng=random.Random(f"{seed}/dns-ids"),
+        )
+        if self._tls is None:
+            self._tls = ssl.create_default_context()
+        client = cleanup.make_http_client(
+            resolver, clock=clock, timeout=settings.http_timeout, verify=self._tls
+        )
+        repo_client = RepoClient(
+            f"http://{service}:{repo.port}", client, clock=clock, timeout=settings.http_timeout
+        )
+        images = setup.images
+        store_path = self._tmp / "node.json"
+        store = MemoryStore.create(
+            store_path, images.node_images, in_use=images.in_use, pinned=images.pinned
+        )
+
+        def on_event(event: object) -> None:
+            _trace_event(trace, event, clock.now())
+
+        try:
+            report = cleanup_fn(
+                repo_client,
+                previous_version=previous,
+                current_version=current,
+                policy=policy,
+                store=store,
+                clock=clock,
+                rng=random.Random(f"{seed}/retry"),
+                on_event=on_event,
+            )
+        finally:
+            client.close()
+            clock.settle()
+            peer.on_record = None
+        end = clock.now()
+        trace.add(end, "end", outcome=report.outcome, attempts=len(report.attempts),
+                  deleted=len(report.deleted))  # fmt: skip
+        self.runs += 1
+        return ScenarioResult(
+            timeline=timeline,
+            policy=policy,
+            seed=seed,
+            report=report,
+            trace=tuple(trace.sorted()),
+            completion_time=end,
+            dns_queries=len(peer.records),
+            http_requests=len(repo.log),
+        )
+
+
+def _world(
+    env: simpy.Environment, timeline: Timeline, repo: RepoServer, trace: Trace
+) -> Generator[simpy.Event, Any, None]:
+    """The timeline's events and the repo Service's endpoint changes, as they happen."""
+    happenings: list[tuple[float, int, str, bool | None]] = [
+        (e.time, i, e.what, None) for i, e in enumerate(timeline.events)
+    ]
+    offset = len(happenings)
+    for i, (t, accepting) in enumerate(_service_changes(timeline)):
+        happenings.append((t, offset + i, "", accepting))
+    happenings.sort(key=lambda h: (h[0], h[3] is None, h[1]))
+    for t, _i, what, change in happenings:
+        if t == math.inf:
+            break
+        if t > env.now:
+            yield env.timeout(exact_delay(float(env.now), t))
+        if change is None:
+            trace.add(t, "world", what=what)
+        else:
+            repo.set_accepting(change)
+            what = "repo Service has endpoints" if change else "repo Service has no endpoints"
+            trace.add(t, "world", what=what, repo="accepting" if change else "refusing")
+
+
+def _trace_event(trace: Trace, event: object, now: float) -> None:
+    """The retry loop's and the store's events, as trace entries."""
+    if isinstance(event, cleanup.AttemptStarted):
+        trace.add(now, "attempt", attempt=event.attempt, of=event.of)
+    elif isinstance(event, cleanup.AttemptFailed):
+        trace.add(now, "attempt-failed", attempt=event.attempt, kind=event.kind,
+                  retriable=event.retriable, error=trace.scrub(str(event.error)))  # fmt: skip
+    elif isinstance(event, cleanup.Sleeping):
+        trace.add(now, "sleep", attempt=event.attempt, seconds=round(event.seconds, 9),
+                  trailing=event.trailing)  # fmt: skip
+    elif isinstance(event, cleanup.Succeeded):
+        trace.add(now, "succeeded", attempt=event.attempt)
+    elif isinstance(event, cleanup.GivenUp):
+        trace.add(now, "gave-up", attempts=event.attempts, reason=event.reason,
+                  error=trace.scrub(str(event.error)))  # fmt: skip
+    elif isinstance(event, cleanup.ImageRemoved):
+        trace.add(now, "removed", image=event.image)
+    elif isinstance(event, cleanup.ImageRemovalFailed):
+        trace.add(now, "removal-failed", image=event.image, reason=event.reason)

@@ -1,0 +1,364 @@
+"""A fake upgrade repo: the two image lists over HTTP, answering as the timeline says.
+
+It has no thread of its own.  In the harness it is *pumped* by the thread that runs the
+cleanup, from inside the simulation clock's socket waits (:meth:`RepoServer.settle`):
+accept, read, answer at the current virtual time.  So an HTTP exchange costs no thread
+switch, and what the server answers depends only on virtual time.  ``sim serve`` runs
+the same server in a loop of its own (:meth:`RepoServer.serve_forever`) on scaled
+wall-clock time.
+
+States (``sim._timeline.HTTP_STATES``), per path:
+
+- ``refused``: no Service endpoints, the ClusterIP refuses connections.  The listening
+  socket is closed while *every* path is refused; the port stays bound without
+  listening, so connects get a real ``ECONNREFUSED`` and nobody else can take the port.
+  (If only some paths are refused, a request for one of them gets the connection reset.)
+- ``missing``: 404 with Go's ``404 page not found`` body.
+- ``ok``: 200 with the list.
+
+Requests are parsed with h11 (which httpcore already brings along).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import random
+import select
+import selectors
+import socket
+import struct
+import termios
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+import h11
+
+__all__ = ["HTTPRecord", "RepoServer", "reserve_port"]
+
+_NOT_FOUND = b"404 page not found\n"
+_RECV = 65536
+_BACKLOG = 128
+
+
+@dataclass(frozen=True)
+class HTTPRecord:
+    """One request the repo answered (``result``: status code, or ``reset``)."""
+
+    time: float
+    method: str
+    path: str
+    result: str
+
+
+def _local_port_range() -> tuple[int, int]:
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range", encoding="ascii") as fh:
+            low, high = (int(x) for x in fh.read().split())
+            return low, high
+    except (OSError, ValueError):
+        return 32768, 60999
+
+
+def reserve_port(host: str = "127.0.0.1", port: int = 0) -> socket.socket:
+    """A TCP socket bound (not listening) to ``port``, or to a free port *below* the
+    ephemeral range when ``port`` is 0.
+
+    Below the ephemeral range because the listening socket is closed and reopened while
+    clients keep connecting: an ephemeral client port equal to the server port would
+    let a client connect to itself (TCP simultaneous open) while the repo is "down".
+    """
+    low, _high = _local_port_range()
+    candidates = [port] if port else random.Random().sample(range(10000, max(low, 10001)), 200)
+    last: OSError | None = None
+    for candidate in candidates:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, candidate))
+        except OSError as exc:
+            sock.close()
+            last = exc
+            continue
+        return sock
+    raise OSError(errno.EADDRINUSE, f"no free port for the repo server on {host}: {last}")
+
+
+def _unsent(sock: socket.socket) -> int:
+    """Bytes we sent that the peer has not acknowledged yet (SIOCOUTQ)."""
+    try:
+        raw = fcntl.ioctl(sock.fileno(), termios.TIOCOUTQ, b"\0\0\0\0")
+    except OSError:
+        return 0
+    return int(struct.unpack("i", raw)[0])
+
+
+def _addr(address: object) -> str:
+    if isinstance(address, tuple) and len(address) >= 2:
+        return f"{address[0]}:{address[1]}"
+    return str(address)
+
+
+class _Conn:
+    __slots__ = ("h11", "outbox", "peer", "sock", "target")
+
+    def __init__(self, sock: socket.socket, peer: str) -> None:
+        self.sock = sock
+        self.peer = peer
+        self.h11 = h11.Connection(h11.SERVER)
+        self.outbox = bytearray()
+        self.target: tuple[str, str] | None = None
+
+
+class RepoServer:
+    """HTTP on ``host:port`` serving image lists per a state function of (path, time).
+
+    ``state(path, now)`` returns ``refused``, ``missing`` or ``ok`` (unknown paths:
+    return ``missing``); ``bodies[path]`` is what ``ok`` serves.  ``now`` is the clock
+    read when a request is answered.  Call :meth:`set_accepting` when the Service
+    gains or loses its endpoints.
+    """
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.host = host
+        self._sock: socket.socket | None = reserve_port(host, port)
+        self.port: int = self._sock.getsockname()[1]
+        self.accepting = False
+        self._conns: dict[int, _Conn] = {}
+        self.state: Callable[[str, float], str] = lambda path, now: "missing"
+        self.bodies: Mapping[str, bytes] = {}
+        self.now: Callable[[], float] = lambda: 0.0
+        self.log: list[HTTPRecord] = []
+        self.on_request: Callable[[HTTPRecord], None] | None = None
+
+    @property
+    def address(self) -> tuple[str, int]:
+        return self.host, self.port
+
+    # -- configuration ------------------------------------------------------------
+
+    def configure(
+        self,
+        state: Callable[[str, float], str],
+        bodies: Mapping[str, bytes],
+        now: Callable[[], float],
+        on_request: Callable[[HTTPRecord], None] | None = None,
+    ) -> None:
+        """Serve a new world: drop every connection, stop accepting, clear the log."""
+        self.set_accepting(False)
+        self.state = state
+        self.bodies = dict(bodies)
+        self.now = now
+        self.on_request = on_request
+        self.log = []
+
+    def set_accepting(self, accepting: bool) -> None:
+        """Open (listen) or close (bound, not listening: connects refused) the port."""
+        if self._sock is None:
+            raise RuntimeError("repo server is closed")
+        if accepting == self.accepting:
+            return
+        if accepting:
+            self._sock.listen(_BACKLOG)
+            self._sock.setblocking(False)
+        else:
+            # Closing the listener resets connections not yet accepted; a fresh bound
+            # socket keeps the port.  Accepted connections go too: the endpoint is gone.
+            self._sock.close()
+            self._sock = reserve_port(self.host, self.port)
+            for conn in list(self._conns.values()):
+                self._drop(conn, reset=True)
+        self.accepting = accepting
+
+    def close(self) -> None:
+        for conn in list(self._conns.values()):
+            self._drop(conn, reset=True)
+        if self._sock is not None:
+            self._sock.close()
+            self._sock = None
+        self.accepting = False
+
+    # -- the clock's peer protocol ------------------------------------------------------
+
+    def settle(self) -> None:
+        """Accept and answer everything that has arrived, without blocking."""
+        sock = self._sock
+        if sock is None:
+            return
+        if self.accepting:
+            while True:
+                try:
+                    client, peer = sock.accept()
+                except (BlockingIOError, InterruptedError):
+                    break
+                except OSError:
+                    break
+                client.setblocking(False)
+                client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                self._conns[client.fileno()] = _Conn(client, _addr(peer))
+        if not self._conns:
+            return
+        poller = select.poll()
+        for fd, conn in self._conns.items():
+            poller.register(fd, select.POLLIN | (select.POLLOUT if conn.outbox else 0))
+        for fd, _events in poller.poll(0):
+            ready = self._conns.get(fd)
+            if ready is not None:
+                self._service(ready)
+
+    def next_due(self) -> float | None:
+        return None
+
+    def in_flight(self, sock: socket.socket) -> bool:
+        """True if a response we sent to ``sock`` is not in its receive queue yet."""
+        try:
+            me = _addr(sock.getsockname())
+        except OSError:
+            return False
+        for conn in self._conns.values():
+            if conn.peer == me:
+                return _unsent(conn.sock) > 0 or bool(conn.outbox)
+        return False
+
+    def wait_ended(self, sock: socket.socket, ready: bool) -> None:
+        return None
+
+    # -- HTTP -------------------------------------------------------------------------
+
+    def _service(self, conn: _Conn) -> None:
+        if conn.outbox and not self._flush(conn):
+            return
+        try:
+            data = conn.sock.recv(_RECV)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            self._drop(conn)
+            return
+        try:
+            conn.h11.receive_data(data)
+            self._process(conn)
+        except h11.RemoteProtocolError:
+            self._reply(conn, 400, b"bad request\n", close=True)
+            self._drop(conn)
+
+    def _process(self, conn: _Conn) -> None:
+        while True:
+            if conn.sock.fileno() < 0:
+                return
+            event = conn.h11.next_event()
+            if event is h11.NEED_DATA or event is h11.PAUSED:
+                return
+            if isinstance(event, h11.Request):
+                conn.target = (event.method.decode("ascii"), event.target.decode("latin-1"))
+            elif isinstance(event, h11.EndOfMessage):
+                self._answer(conn)
+                if conn.h11.our_state is h11.MUST_CLOSE:
+                    self._drop(conn)
+                    return
+                if conn.h11.our_state is h11.DONE and conn.h11.their_state is h11.DONE:
+                    conn.h11.start_next_cycle()
+            elif isinstance(event, h11.ConnectionClosed):
+                self._drop(conn)
+                return
+
+    def _answer(self, conn: _Conn) -> None:
+        method, target = conn.target or ("GET", "/")
+        path = target.split("?", 1)[0]
+        now = self.now()
+        if method not in ("GET", "HEAD"):
+            result, status, body = "405", 405, b"method not allowed\n"
+        else:
+            state = self.state(path, now)
+            if state == "ok" and path in self.bodies:
+                result, status, body = "200", 200, self.bodies[path]
+            elif state == "refused":
+                result, status, body = "reset", 0, b""
+            else:
+                result, status, body = "404", 404, _NOT_FOUND
+        record = HTTPRecord(now, method, path, result)
+        self.log.append(record)
+        if self.on_request is not None:
+            self.on_request(record)
+        if status == 0:
+            self._drop(conn, reset=True)
+            return
+        self._reply(conn, status, body if method == "GET" else b"", length=len(body))
+
+    def _reply(
+        self,
+        conn: _Conn,
+        status: int,
+        body: bytes,
+        *,
+        length: int | None = None,
+        close: bool = False,
+    ) -> None:
+        headers = [
+            ("Content-Type", "text/plain; charset=utf-8"),
+            ("Content-Length", str(len(body) if length is None else length)),
+        ]
+        if close:
+            headers.append(("Connection", "close"))
+        try:
+            out = conn.h11.send(h11.Response(status_code=status, headers=headers))
+            if body:
+                out = (out or b"") + (conn.h11.send(h11.Data(data=body)) or b"")
+            out = (out or b"") + (conn.h11.send(h11.EndOfMessage()) or b"")
+        except h11.LocalProtocolError:
+            return
+        conn.outbox += out
+        self._flush(conn)
+
+    def _flush(self, conn: _Conn) -> bool:
+        """Send what we can; True when the outbox is empty."""
+        while conn.outbox:
+            try:
+                sent = conn.sock.send(conn.outbox)
+            except (BlockingIOError, InterruptedError):
+                return False
+            except OSError:
+                self._drop(conn)
+                return False
+            del conn.outbox[:sent]
+        return True
+
+    def _drop(self, conn: _Conn, *, reset: bool = False) -> None:
+        fd = conn.sock.fileno()
+        self._conns.pop(fd, None)
+        if fd < 0:
+            return
+        if reset:
+            with contextlib.suppress(OSError):
+                conn.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        elif conn.outbox:
+            self._flush(conn)
+        conn.sock.close()
+
+    # -- standalone serving (sim serve) ---------------------------------------------
+
+    def serve_forever(
+        self,
+        accepting_at: Callable[[float], bool],
+        stop: threading.Event,
+        *,
+        poll_interval: float = 0.05,
+    ) -> None:
+        """Serve in real time until ``stop`` is set, opening and closing the port as
+        ``accepting_at(now)`` says (checked every ``poll_interval`` seconds)."""
+        while not stop.is_set():
+            self.set_accepting(accepting_at(self.now()))
+            with selectors.DefaultSelector() as sel:
+                if self.accepting and self._sock is not None:
+                    sel.register(self._sock, selectors.EVENT_READ)
+                for fd in self._conns:
+                    sel.register(fd, selectors.EVENT_READ)
+                sel.select(poll_interval)
+            self.settle()
+
+
+def service_accepting(states: Mapping[str, str]) -> bool:
+    """The Service has endpoints unless every path is refused."""
+    return not states or any(state != "refused" for state in states.values())
