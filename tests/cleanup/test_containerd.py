@@ -375,3 +375,45 @@ def test_cli_against_containerd_dry_run_then_real(containerd: Containerd) -> Non
         assert code == 0
         assert sorted(json.loads(out.getvalue())["deleted"]) == EXPECTED_DELETE
         assert not set(EXPECTED_DELETE) & set(containerd.refs())
+
+
+class _PodStartsMidCleanup(ContainerdStore):
+    """A pod starts from a planned image between planning and removal (a real race)."""
+
+    def __init__(self, containerd: Containerd, image: str) -> None:
+        super().__init__(containerd.socket, ctr=containerd.ctr)
+        self.containerd = containerd
+        self.image = image
+
+    def plan_removal(self, images: object) -> None:
+        self.containerd.create_container(self.image, "late-pod")
+
+
+def test_a_refused_removal_is_reported_and_the_rest_go_on(containerd: Containerd) -> None:
+    for ref in sorted(set(PREVIOUS) | set(CURRENT)):
+        containerd.import_image(ref)
+    containerd.create_container(NODE_IN_USE[0], "webhook-old")
+    racing = EXPECTED_DELETE[0]
+    store = _PodStartsMidCleanup(containerd, racing)
+    with ListServer() as server:
+        server.serve("v1.4.1", (200, list_text(PREVIOUS)))
+        server.serve("current", (200, list_text(CURRENT)))
+        clock = ManualClock()
+        client = make_http_client(StubResolver(["127.0.0.1:9"]), clock=clock)
+        with client:
+            report = run_cleanup(
+                RepoClient(f"http://127.0.0.1:{server.port}", client, clock=clock),
+                previous_version="v1.4.1",
+                policy=get_policy("harvester-v1.5"),
+                store=store,
+                clock=clock,
+                rng=random.Random(0),
+            )
+    assert report.outcome == "success"
+    assert [(f.image, f.reason) for f in report.failed] == [
+        (racing, "image is in use by container late-pod")
+    ]
+    assert report.deleted == [i for i in EXPECTED_DELETE if i != racing]
+    refs = containerd.refs()
+    assert racing in refs
+    assert not set(report.deleted) & set(refs)
