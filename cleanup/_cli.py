@@ -23,13 +23,21 @@ import argparse
 import json
 import random
 import sys
-from collections.abc import Sequence
-from typing import Any, NoReturn, TextIO
+from collections.abc import Callable, Sequence
+from typing import NoReturn, TextIO
 
 from cleanup._clock import Clock, SystemClock
 from cleanup._repo import RepoClient
 from cleanup._resolver import StubResolver
-from cleanup._retry import AttemptFailed, GivenUp, Policy, Succeeded, get_policy, parse_duration
+from cleanup._retry import (
+    PRESETS,
+    AttemptFailed,
+    GivenUp,
+    Policy,
+    Succeeded,
+    get_policy,
+    parse_duration,
+)
 from cleanup._run import ImageRemovalFailed, ImageRemoved, run_cleanup
 from cleanup._stores import DEFAULT_CONTAINERD_SOCKET, ImageStore, StoreSpecError, open_store
 from cleanup._transport import make_http_client
@@ -62,7 +70,7 @@ def _positive_duration(text: str) -> float:
     return seconds
 
 
-def _int_at_least(low: int) -> Any:
+def _int_at_least(low: int) -> Callable[[str], int]:
     def convert(text: str) -> int:
         try:
             value = int(text)
@@ -121,7 +129,9 @@ def build_parser() -> argparse.ArgumentParser:
     pol = run.add_argument_group(
         "retry policy", f"a preset or a policy TOML file (default {DEFAULT_POLICY})"
     )
-    pol.add_argument("--policy", default=DEFAULT_POLICY, metavar="NAME|FILE")
+    pol.add_argument(
+        "--policy", default=DEFAULT_POLICY, metavar="NAME|FILE", help=", ".join(PRESETS)
+    )
     pol.add_argument("--steps", type=_int_at_least(1), metavar="N", help="attempts at most")
     pol.add_argument("--duration", type=_positive_duration, metavar="D", help="first delay")
     pol.add_argument("--factor", type=_non_negative_float, metavar="F")
