@@ -1,12 +1,8 @@
-"""``sim`` command line."""
+"""``sim`` command line (see :mod:`sim._cli`)."""
 
 import sys
 
-
-def main(argv: list[str] | None = None) -> int:
-    print("sim: not built yet", file=sys.stderr)
-    return 64
-
+from sim._cli import main
 
 if __name__ == "__main__":
     sys.exit(main())

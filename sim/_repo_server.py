@@ -339,24 +339,18 @@ class RepoServer:
 
     # -- standalone serving (sim serve) ---------------------------------------------
 
-    def serve_forever(
-        self,
-        accepting_at: Callable[[float], bool],
-        stop: threading.Event,
-        *,
-        poll_interval: float = 0.05,
-    ) -> None:
-        """Serve in real time until ``stop`` is set, opening and closing the port as
-        ``accepting_at(now)`` says (checked every ``poll_interval`` seconds)."""
-        while not stop.is_set():
-            self.set_accepting(accepting_at(self.now()))
-            with selectors.DefaultSelector() as sel:
-                if self.accepting and self._sock is not None:
-                    sel.register(self._sock, selectors.EVENT_READ)
-                for fd in self._conns:
-                    sel.register(fd, selectors.EVENT_READ)
-                sel.select(poll_interval)
-            self.settle()
+    def wait(self, seconds: float) -> None:
+        """Block up to ``seconds`` of real time until a client connects or sends; then
+        :meth:`settle` answers.  Only ``sim serve`` waits in real time."""
+        with selectors.DefaultSelector() as sel:
+            if self.accepting and self._sock is not None:
+                sel.register(self._sock, selectors.EVENT_READ)
+            for fd in self._conns:
+                sel.register(fd, selectors.EVENT_READ)
+            if sel.get_map():
+                sel.select(seconds)
+            else:
+                threading.Event().wait(seconds)
 
 
 def service_accepting(states: Mapping[str, str]) -> bool:
