@@ -58,6 +58,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from faultdns import _batchio
 from faultdns._clock import Clock, MonotonicClock
 from faultdns._faults import FaultRule, RuleState, coerce_rule, load_plan, select_rule
 from faultdns._wire import Query, WireError, decode, fault_reply, fit_udp, rcode_name, zone_reply
@@ -66,6 +67,7 @@ from faultdns._zone import Zone
 __all__ = ["FaultDNSServer", "QueryRecord"]
 
 _UDP_BATCH = 512  # datagrams per wake-up before letting TCP and timers run
+_MMSG_BATCH = 64  # datagrams per recvmmsg call (8 calls per wake-up at most)
 _UDP_RECV = 65535
 _CACHE_SIZE = 20000
 _RCVBUF = 4 << 20
@@ -110,6 +112,8 @@ class QueryRecord:
 
 
 def _client_text(addr: Any) -> str:
+    if isinstance(addr, bytes):  # a raw sockaddr from the batched UDP path
+        addr = _batchio.sockaddr_to_tuple(addr)
     if isinstance(addr, tuple) and len(addr) >= 2:
         host = addr[0]
         return f"[{host}]:{addr[1]}" if ":" in str(host) else f"{host}:{addr[1]}"
@@ -128,6 +132,7 @@ class _Entry:
         "tcp",
         "tcp_rules",
         "udp",
+        "udp_ptr",
         "udp_rules",
         "zgen",
     )
@@ -146,13 +151,15 @@ class _Entry:
         self.name = query.name
         self.qtype = query.qtype_name
         self.udp = udp  # reply without its 2-byte ID, fitted to the client's UDP limit
+        self.udp_ptr = _batchio.buffer_address(udp)  # where sendmmsg finds it
         self.tcp = tcp  # full reply without its ID
         self.rcode = rcode
         self.udp_rules = udp_rules
         self.tcp_rules = tcp_rules
         self.zgen = zgen
-        # rule id -> (udp tail, tcp tail, rcode): fault replies, built on first use
-        self.faults: dict[str, tuple[bytes, bytes, str]] = {}
+        # rule id -> (udp tail, tcp tail, rcode, udp tail address): fault replies,
+        # built on first use
+        self.faults: dict[str, tuple[bytes, bytes, str, int]] = {}
 
 
 class _TCPConnection(asyncio.Protocol):
@@ -251,7 +258,8 @@ class FaultDNSServer:
     when omitted).  ``ttl`` overrides the zone's default TTL.  ``log_size`` bounds the
     query log (a ring buffer); ``cache_size`` the answer cache and
     ``max_pending_delays`` the replies held by ``delay=`` (beyond it they are dropped),
-    so memory stays bounded under any load.
+    so memory stays bounded under any load.  ``batch_io`` uses Linux
+    ``recvmmsg``/``sendmmsg`` for UDP where available (see :mod:`faultdns._batchio`).
     """
 
     def __init__(
@@ -272,6 +280,7 @@ class FaultDNSServer:
         max_tcp_connections: int = 256,
         cache_size: int = _CACHE_SIZE,
         max_pending_delays: int = 10000,
+        batch_io: bool = True,
     ) -> None:
         self.zone = zone if zone is not None else Zone()
         for origin in origins:
@@ -290,6 +299,8 @@ class FaultDNSServer:
         self.tcp_idle_timeout = float(tcp_idle_timeout)
         self.max_tcp_connections = int(max_tcp_connections)
         self.max_pending_delays = int(max_pending_delays)
+        self.batch_io = batch_io and _batchio.available()
+        self._bio: _batchio.BatchIO | None = None
         self.cache_size = max(int(cache_size), 1)
         if log_size < 1:
             raise ValueError(f"log_size: expected >= 1, got {log_size}")
@@ -471,7 +482,11 @@ class FaultDNSServer:
         self._tcp_server = await loop.create_server(
             lambda: _TCPConnection(self), sock=self._tcp, backlog=128
         )
-        loop.add_reader(self._udp.fileno(), self._on_udp_readable)
+        if self.batch_io:
+            self._bio = _batchio.BatchIO(self._udp, batch=_MMSG_BATCH)
+            loop.add_reader(self._udp.fileno(), self._on_udp_batch)
+        else:
+            loop.add_reader(self._udp.fileno(), self._on_udp_readable)
         if self._manual_time:
             self.clock.add_listener(self._on_clock_moved)  # type: ignore[attr-defined]
         with self._lock:
@@ -511,6 +526,7 @@ class FaultDNSServer:
             if sock is not None:
                 sock.close()
         self._udp = self._tcp = None
+        self._bio = None
 
     def _require_loop(self) -> asyncio.AbstractEventLoop:
         loop = self._loop
@@ -707,6 +723,105 @@ class FaultDNSServer:
             except OSError:
                 pass
 
+    def _on_udp_batch(self) -> None:
+        """The hot path with recvmmsg/sendmmsg: the same steps as _on_udp_readable.
+
+        Datagram *i* sits in buffer slot *i*; its reply is queued by pointing send
+        iovec *i* at the cached reply bytes (kept alive in ``keep`` until sent), and
+        runs of queued replies go out with one sendmmsg.  Anything off the fast path
+        first flushes the run before it, then takes the ordinary slow path.
+        """
+        bio = self._bio
+        if bio is None or self._udp is None:
+            return
+        receive, lengths, send = bio.receive, bio.lengths, bio.send
+        pack_into, iov_view, first, step = bio.reply_layout
+        buffers, names = bio.buffer_view, bio.name_view
+        slot, name_len = bio.slot, bio.name_len
+        name_size = _batchio.NAME_SIZE
+        batch = bio.batch
+        now = self._now
+        log = self._log.append
+        rcodes = self._rcodes
+        zone = self.zone
+        for _ in range(_UDP_BATCH // batch):
+            count = receive()
+            if not count:
+                return
+            start = 0
+            keep = []
+            for i, (length,) in enumerate(lengths(count)):
+                t0 = now()
+                offset = i * slot
+                key = buffers[offset + 2 : offset + length].tobytes()
+                entry = self._cache.get(key) if length >= 12 else None
+                winner = None
+                if entry is not None and entry.zgen == zone.generation:
+                    rule_id: str | None = None
+                    action: str | None = None
+                    rcode, tail, pointer = entry.rcode, entry.udp, entry.udp_ptr
+                    rules = entry.udp_rules
+                    if rules:
+                        elapsed = t0 - self._origin
+                        for state in rules:
+                            state.seen += 1
+                            if (
+                                winner is None
+                                and state.lo <= elapsed < state.hi
+                                and (state.simple or state.check())
+                            ):
+                                winner = state
+                        if winner is not None:
+                            winner.fired += 1
+                            rule = winner.rule
+                            built = entry.faults.get(rule.id)
+                            if built is not None:
+                                rule_id, action, rcode = rule.id, rule.action, built[2]
+                                tail, pointer = built[0], built[3]
+                                winner = None  # handled here
+                    if winner is None:
+                        keep.append(tail)
+                        self._seq = seq = self._seq + 1
+                        sender = names[i * name_size : i * name_size + name_len].tobytes()
+                        spent = now() - t0
+                        elapsed = t0 - self._origin
+                        log(
+                            (
+                                seq,
+                                elapsed,
+                                sender,
+                                "udp",
+                                entry.name,
+                                entry.qtype,
+                                rule_id,
+                                action,
+                                rcode,
+                                spent,
+                            )
+                        )
+                        rcodes[rcode] = rcodes.get(rcode, 0) + 1
+                        pack_into(iov_view, first + i * step, pointer, len(tail))
+                        continue
+                # Off the fast path: send what is queued, then answer this one alone.
+                send(start, i)
+                start = i + 1
+                data = bio.data(i, length)
+                addr = _batchio.sockaddr_to_tuple(bio.sender(i))
+                try:
+                    if winner is not None and entry is not None:
+                        self._fire(
+                            winner, entry, data, addr, "udp", t0, self._udp_sender(addr), None
+                        )
+                        continue
+                    entry = self._make_entry(data, addr, "udp", t0)
+                    if entry is not None:
+                        self._respond(entry, data, addr, "udp", t0, self._udp_sender(addr), None)
+                except Exception:  # never let one datagram stop the server
+                    self._errors += 1
+            send(start, count)
+            if count < batch:
+                return
+
     def _udp_sender(self, addr: Any) -> Callable[[bytes], None]:
         sock = self._udp
 
@@ -832,7 +947,8 @@ class FaultDNSServer:
         built = entry.faults.get(rule.id)
         if built is None:
             full, rcode = fault_reply(entry.query, rule, self.zone)
-            built = (fit_udp(entry.query, full)[2:], full[2:], rcode)
+            udp_tail = fit_udp(entry.query, full)[2:]
+            built = (udp_tail, full[2:], rcode, _batchio.buffer_address(udp_tail))
             entry.faults[rule.id] = built
         self._log_query(t0, addr, proto, entry.name, entry.qtype, rule.id, action, built[2])
         send(data[:2] + (built[0] if proto == "udp" else built[1]))

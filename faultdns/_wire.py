@@ -128,7 +128,7 @@ def _reply(record: DNSRecord, rcode: int, *, aa: bool, edns: bool) -> DNSRecord:
 
 def _pack(reply: DNSRecord, data: bytes) -> bytes:
     try:
-        packed: bytes = reply.pack()
+        packed = bytes(reply.pack())  # dnslib gives a bytearray; replies must not change
     except Exception:  # e.g. a name dnslib parsed but cannot compress back
         return _header_reply(data, RCODE.SERVFAIL)
     return packed

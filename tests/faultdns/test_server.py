@@ -22,7 +22,7 @@ import dns.rcode
 import dns.rdatatype
 import pytest
 
-from faultdns import FaultDNSServer, FaultSpecError, ManualClock, QueryRecord, Zone
+from faultdns import FaultDNSServer, FaultSpecError, ManualClock, QueryRecord, Zone, _batchio
 from tests.tools import require_tool
 
 RECORDS = [
@@ -70,9 +70,13 @@ def clock() -> ManualClock:
     return ManualClock()
 
 
-@pytest.fixture
-def server(clock: ManualClock) -> Iterator[FaultDNSServer]:
-    with FaultDNSServer(records=RECORDS, origins=["test"], clock=clock, seed=1) as dns_server:
+@pytest.fixture(params=[True, False], ids=["batch-io", "recvfrom"])
+def server(clock: ManualClock, request: pytest.FixtureRequest) -> Iterator[FaultDNSServer]:
+    """Each test runs on both UDP paths: recvmmsg/sendmmsg batches and plain recvfrom."""
+    with FaultDNSServer(
+        records=RECORDS, origins=["test"], clock=clock, seed=1, batch_io=request.param
+    ) as dns_server:
+        assert dns_server.batch_io == (request.param and _batchio.available())
         yield dns_server
 
 
