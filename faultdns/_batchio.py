@@ -11,8 +11,12 @@ The layout, fixed at construction so the hot loop only writes two numbers per re
 
 * slot *i* of ``buffers`` receives datagram *i*; ``names`` slot *i* its sender;
 * send message *i* has two iovecs: the first two bytes of slot *i* (the query's ID)
-  and the cached reply minus its ID (:meth:`set_reply` points it at a ``bytes``
-  object, which the caller keeps alive until :meth:`send` returns).
+  and the cached reply minus its ID: the hot loop writes that iovec's address and
+  length through :attr:`BatchIO.reply_layout`, pointing at a ``bytes`` object
+  (:func:`buffer_address`) that it keeps alive until :meth:`BatchIO.send` returns.
+
+A datagram longer than a slot (4096 bytes: no DNS client sends such a query) is cut
+to the slot and then fails to parse, so it gets FORMERR like any malformed query.
 
 Where the platform lacks these calls, :func:`available` says so and the server
 falls back to plain ``recvfrom``/``sendto``.
