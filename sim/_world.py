@@ -49,38 +49,47 @@ _BATCH = 128
 class _Recorder:
     """Collects state changes as they happen in the simulation and closes intervals.
 
+    ``log`` is every ``set`` in the order it happened (simpy runs events in time order,
+    so it is sorted by time); intervals are derived from it when a timeline is built.
     ``events=False`` skips the human-readable event log (the tuner never reads it).
     """
 
-    __slots__ = ("changes", "cleanup_start", "env", "events", "keep_events", "seed")
+    __slots__ = ("cleanup_start", "env", "events", "keep_events", "log", "seed")
 
     def __init__(self, env: simpy.Environment, seed: int, *, events: bool = True) -> None:
         self.env = env
         self.seed = seed
-        self.changes: dict[tuple[str, str], list[tuple[float, str]]] = {}
+        self.log: list[tuple[float, str, str, str]] = []
         self.events: list[Event] = []
         self.keep_events = events
         self.cleanup_start = math.inf
 
     def set(self, kind: str, key: str, state: str) -> None:
-        changes = self.changes.setdefault((kind, key), [])
-        now = float(self.env.now)
-        if changes:
-            if changes[-1][1] == state:
-                return
-            if changes[-1][0] == now:
-                changes.pop()  # superseded at the same instant
-                if changes and changes[-1][1] == state:
-                    return
-        changes.append((now, state))
+        self.log.append((float(self.env.now), kind, key, state))
 
     def event(self, what: str) -> None:
         if self.keep_events:
             self.events.append(Event(float(self.env.now), what))
 
+    def changes(self) -> dict[tuple[str, str], list[tuple[float, str]]]:
+        """Each signal's changes: repeats dropped, a later state at the same instant
+        supersedes the earlier one."""
+        out: dict[tuple[str, str], list[tuple[float, str]]] = {}
+        for now, kind, key, state in self.log:
+            changes = out.setdefault((kind, key), [])
+            if changes:
+                if changes[-1][1] == state:
+                    continue
+                if changes[-1][0] == now:
+                    changes.pop()  # superseded at the same instant
+                    if changes and changes[-1][1] == state:
+                        continue
+            changes.append((now, state))
+        return out
+
     def intervals(self, kind: str) -> dict[str, tuple[Interval, ...]]:
         out: dict[str, tuple[Interval, ...]] = {}
-        for (k, key), changes in self.changes.items():
+        for (k, key), changes in self.changes().items():
             if k != kind:
                 continue
             ends = [t for t, _ in changes[1:]] + [math.inf]
@@ -91,9 +100,10 @@ class _Recorder:
         return out
 
 
-#: what :func:`generate_worlds` returns per seed: the seed, the cleanup start and each
-#: signal's state changes ``[(time, state), ...]`` keyed ``("dns"|"http", name|path)``
-WorldRecord = tuple[int, float, dict[tuple[str, str], list[tuple[float, str]]]]
+#: what :func:`generate_worlds` returns per seed: the seed, the cleanup start and the
+#: log of state changes ``(time, "dns"|"http", name|path, state)`` in the order they
+#: happened (by time; at one instant the last word for a signal counts)
+WorldRecord = tuple[int, float, list[tuple[float, str, str, str]]]
 
 
 class _World:
@@ -248,10 +258,10 @@ def generate_worlds(scenario: Scenario, seeds: Iterable[int]) -> Iterator[WorldR
     """The raw state changes of many worlds, without building :class:`Timeline` objects.
 
     The tuner's path: the same model and draws as :func:`generate_timeline` (a world's
-    intervals are exactly these changes), minus the event log and the per-interval
+    intervals are exactly what this log says), minus the event log and the per-interval
     objects it would never read.  Lazy, one batch at a time, so a consumer that compacts
     as it goes never holds a sweep's worth of small objects.
     """
     for batch in _run(scenario, seeds, False):
         for rec in batch:
-            yield rec.seed, rec.cleanup_start, rec.changes
+            yield rec.seed, rec.cleanup_start, rec.log
