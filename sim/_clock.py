@@ -111,6 +111,9 @@ class SimClock:
         self.real_wait_limit = real_wait_limit
         self._listeners: list[Callable[[float], None]] = []
         self._peers: list[Peer] = []
+        #: how listeners are called (a peer running a server in its own event loop
+        #: may need them called inside that loop)
+        self.call_listener: Callable[[Callable[[float], None], float], None] = _call
         self._lock = threading.Lock()
         #: virtual seconds spent in sleeps and in socket waits that timed out
         self.slept = 0.0
@@ -161,7 +164,7 @@ class SimClock:
         with self._lock:
             listeners = list(self._listeners)
         for listener in listeners:
-            listener(float(env.now))
+            self.call_listener(listener, float(env.now))
 
     def advance(self, seconds: float) -> None:
         if seconds < 0:
@@ -219,6 +222,10 @@ class SimClock:
                     peer.wait_ended(sock, False)
                 return False
             self.advance_to(max(due, self.now()))
+
+
+def _call(listener: Callable[[float], None], now: float) -> None:
+    listener(now)
 
 
 def _name(sock: socket.socket) -> str:

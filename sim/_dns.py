@@ -24,6 +24,7 @@ record, AAAA no data) so the catch-all rule cannot swallow it.
 
 from __future__ import annotations
 
+import asyncio
 import fcntl
 import math
 import socket
@@ -161,14 +162,22 @@ class _Book:
 
 
 class DNSPeer:
-    """faultdns as a peer of the :class:`~sim.SimClock`.
+    """faultdns as a peer of the :class:`~sim.SimClock`, run in the harness thread.
 
-    ``settle`` waits until the server has handled every query sent so far
-    (``FaultDNSServer.wait_idle``) and hands new query-log records to ``on_record``.
-    ``in_flight`` knows, per client UDP socket, how many replies the server sent it and
-    how many the client has read (the resolver reads one datagram per ready wait), so a
-    reply that is still on its way is waited for instead of being taken for a timeout.
+    The server does not get a thread: it serves in an asyncio event loop that this peer
+    owns and that nobody runs except :meth:`settle`, which turns the loop until it has
+    handled everything clients sent (replies go out from inside the pump, so they are
+    in the client's socket when it returns).  No thread handoffs, no GIL contention, no
+    "is it done yet" polling: quiescence is a fact, not a measurement.
+
+    New query-log records go to ``on_record``.  ``in_flight`` keeps, per client UDP
+    socket, how many replies the server sent it and how many the client has read (the
+    resolver reads one datagram per ready wait), so a reply still on its way would be
+    waited for instead of being taken for a timeout; for a TCP connection to the server
+    it turns the loop a few more times (accept, register, read take an iteration each).
     """
+
+    _TCP_ROUNDS = 6
 
     def __init__(
         self,
@@ -177,30 +186,76 @@ class DNSPeer:
     ) -> None:
         self.server = server
         self.on_record = on_record
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._seq = 0  # last log record handed on
         self._mark = 0  # self._seq when the previous wait ended
         self._sent: list[tuple[int, str]] = []  # (seq, client) of UDP replies sent
         self._books: dict[str, _Book] = {}
         self.records: list[faultdns.QueryRecord] = []
 
+    # -- lifecycle ------------------------------------------------------------------
+
+    def start(self) -> DNSPeer:
+        loop = asyncio.new_event_loop()
+        try:
+            loop.run_until_complete(self.server.astart())
+        except BaseException:
+            loop.close()
+            raise
+        self._loop = loop
+        return self
+
+    def stop(self) -> None:
+        loop, self._loop = self._loop, None
+        if loop is None:
+            return
+        try:
+            loop.run_until_complete(self.server.astop())
+        finally:
+            loop.close()
+
     def restart(self) -> None:
         """Forget the previous world's bookkeeping (call after ``server.reset()``)."""
         self._sent.clear()
         self._books.clear()
         self.records = []
-        last = self.server.queries_since(self._seq)
-        self._seq = last[-1].seq if last else self._seq
         self._mark = self._seq
 
-    def settle(self) -> None:
-        self.server.wait_idle()
-        for record in self.server.queries_since(self._seq):
+    def call_listener(self, listener: Callable[[float], None], now: float) -> None:
+        """Run a clock listener; inside the loop when the server has replies due, since
+        faultdns releases held ``delay=`` replies from its own loop."""
+        due = self.server.next_due()
+        if due is None or due > now or self._loop is None:
+            listener(now)
+            return
+
+        async def inside() -> None:
+            listener(now)
+
+        self._loop.run_until_complete(inside())
+
+    # -- the clock's peer protocol ------------------------------------------------------
+
+    def _turn(self) -> bool:
+        """One loop iteration (I/O ready now, callbacks due); True if queries came in."""
+        loop = self._loop
+        if loop is None:
+            return False
+        loop.call_soon(loop.stop)
+        loop.run_forever()
+        records = self.server.queries_since(self._seq)
+        for record in records:
             self._seq = record.seq
             self.records.append(record)
             if record.transport == "udp" and record.rcode != "drop":
                 self._sent.append((record.seq, record.client))
             if self.on_record is not None:
                 self.on_record(record)
+        return bool(records)
+
+    def settle(self) -> None:
+        while self._turn():
+            pass
 
     def next_due(self) -> float | None:
         return self.server.next_due()
@@ -219,12 +274,28 @@ class DNSPeer:
         return book
 
     def in_flight(self, sock: socket.socket) -> bool:
+        if sock.type == socket.SOCK_STREAM:
+            return self._tcp_in_flight(sock)
         book = self._book(sock)
         if book is None:
             return False
         key = _addr(sock.getsockname())
         sent = sum(1 for seq, client in self._sent if seq > book.base and client == key)
         return sent > book.taken and _unread(sock) == 0
+
+    def _tcp_in_flight(self, sock: socket.socket) -> bool:
+        """A TCP query to us takes a few loop turns; give it them, then look again."""
+        try:
+            peer = sock.getpeername()
+        except OSError:
+            return False
+        if tuple(peer[:2]) != tuple(self.server.address):
+            return False
+        for _ in range(self._TCP_ROUNDS):
+            self._turn()
+            if _unread(sock):
+                return True
+        return False
 
     def wait_ended(self, sock: socket.socket, ready: bool) -> None:
         book = self._book(sock)

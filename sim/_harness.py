@@ -14,10 +14,10 @@ both started once and reset between runs, so a run costs milliseconds.  A run:
    ``MemoryStore``, all on the SimClock;
 4. returns a :class:`ScenarioResult`: the report, the outcome, the trace.
 
-The cleanup runs in the calling thread; the repo server is pumped from the clock's
-socket waits in that same thread; faultdns runs in its own thread and is waited for
-(``wait_idle``) before every decision.  See ``sim._clock`` for why nothing depends on
-real timing.
+Everything runs in the calling thread: the cleanup, and both servers, which are pumped
+from the clock's socket waits (the repo server directly, faultdns by turning the asyncio
+loop it serves in, see ``sim._dns.DNSPeer``).  See ``sim._clock`` for why nothing
+depends on real timing.
 """
 
 from __future__ import annotations
@@ -177,9 +177,10 @@ class Harness:
         if self._dns is not None:
             return self
         host = self.default_scenario.repo_host
-        self._dns = make_dns_server(host, self.clock).start()
+        self._dns = make_dns_server(host, self.clock)
+        self._dns_peer = DNSPeer(self._dns).start()
+        self.clock.call_listener = self._dns_peer.call_listener
         self._hosts.add(host)
-        self._dns_peer = DNSPeer(self._dns)
         self._repo = RepoServer()
         shm = Path("/dev/shm")
         self._tmp = Path(tempfile.mkdtemp(prefix="sim-", dir=shm if shm.is_dir() else None))
@@ -194,10 +195,9 @@ class Harness:
             self._repo = None
         if self._dns_peer is not None:
             self.clock.remove_peer(self._dns_peer)
+            self._dns_peer.stop()
             self._dns_peer = None
-        if self._dns is not None:
-            self._dns.stop()
-            self._dns = None
+        self._dns = None
         if self._tmp is not None:
             shutil.rmtree(self._tmp, ignore_errors=True)
             self._tmp = None
@@ -270,7 +270,7 @@ class Harness:
         trace = Trace({dns.address[1]: "dns", repo.port: "repo"})
 
         # a new world at t = 0
-        dns.wait_idle()
+        clock.settle()
         clock.reset()
         dns.reset()
         peer.restart()
