@@ -428,25 +428,25 @@ def _cmd_serve(args: argparse.Namespace, console: Console) -> int:
         wall = (event.time - start) / scale
         table.add_row(f"{event.time:.1f}", f"{wall:.1f}" if wall >= 0 else "past", event.what)
     console.print(table)
-    console.print(
-        "Try:\n"
-        f"  dig @{dns_host} -p {dns_port} {timeline.repo_host} A\n"
-        f"  dig @{dns_host} -p {dns_port} +search +ndots=5 "
-        f"{' '.join(f'+domain={s}' for s in c.search[:1])} {service}\n"
-        f"  curl -sS http://{repo.host}:{repo.port}{scenario.list_path('current')}\n"
-        f"  cleanup run --repo-url http://{service}:{repo.port} --previous-version {previous} "
+    scaled = ""
+    if scale != 1:
+        scaled = f" --duration {10 / scale:g}s --http-timeout {30 / scale:g}s"
+    tries = [
+        f"dig @{dns_host} -p {dns_port} {timeline.repo_host} A",
+        f"curl -sS http://{repo.host}:{repo.port}{scenario.list_path('current')}",
+        f"cleanup run --repo-url http://{service}:{repo.port} --previous-version {previous} "
         f"--nameserver {dns_host}:{dns_port} {search} --ndots {c.ndots} "
-        f"--store memory:{store} --policy harvester-v1.4"
-        + (f" --duration {10 / scale:g}s" if scale != 1 else "")
-        + "\n"
-        + (
-            f"  (the world runs {scale:g}x faster than real time: --duration scales the "
-            "policy's 10s backoff to match)\n"
-            if scale != 1
-            else ""
+        f"--store memory:{store} --policy harvester-v1.4{scaled}",
+    ]
+    console.print("Try:")
+    for line in tries:
+        console.print(f"  {line}", soft_wrap=True, markup=False)
+    if scale != 1:
+        console.print(
+            f"  (the world runs {scale:g}x faster than real time; --duration and "
+            "--http-timeout scale the policy's 10 s backoff and 30 s timeout to match)"
         )
-        + "Ctrl-C to stop."
-    )
+    console.print("Ctrl-C to stop.")
     stop = threading.Event()
     pending = [e for e in timeline.events if e.time >= start]
     deadline = None if args.duration is None else time.monotonic() + args.duration
