@@ -48,10 +48,14 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import fcntl
 import heapq
 import itertools
 import random
+import select
 import socket
+import struct
+import termios
 import threading
 import time
 from collections import deque
@@ -70,6 +74,7 @@ from faultdns._zone import Zone
 __all__ = ["FaultDNSServer", "QueryRecord"]
 
 _UDP_BATCH = 512  # datagrams per wake-up before letting TCP and timers run
+_TCP_SETTLE_ROUNDS = 4  # loop iterations idle() watches TCP for (see idle())
 _MMSG_BATCH = 64  # datagrams per recvmmsg call (8 calls per wake-up at most)
 _UDP_RECV = 65535
 _CACHE_SIZE = 20000
@@ -328,6 +333,8 @@ class FaultDNSServer:
         self._held: list[tuple[float, int, Callable[[], None]]] = []  # manual-clock delays
         self._held_numbers = itertools.count()
         self._timers: set[asyncio.TimerHandle] = set()  # real-clock delays
+        self._busy = False  # the loop thread is inside a UDP wake-up (see idle())
+        self._udp_handler: Callable[[], None] = self._on_udp_readable
 
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -487,9 +494,10 @@ class FaultDNSServer:
         )
         if self.batch_io:
             self._bio = _batchio.BatchIO(self._udp, batch=_MMSG_BATCH)
-            loop.add_reader(self._udp.fileno(), self._on_udp_batch)
+            self._udp_handler = self._on_udp_batch
         else:
-            loop.add_reader(self._udp.fileno(), self._on_udp_readable)
+            self._udp_handler = self._on_udp_readable
+        loop.add_reader(self._udp.fileno(), self._on_udp_wakeup)
         if self._manual_time:
             self.clock.add_listener(self._on_clock_moved)  # type: ignore[attr-defined]
         with self._lock:
@@ -634,6 +642,82 @@ class FaultDNSServer:
         held = list(self._held)
         return min((due for due, _, _ in held), default=None)
 
+    def idle(self) -> bool:
+        """True when every query clients have sent so far has been handled.
+
+        That is: nothing waits in the UDP socket's receive queue, the loop thread is not
+        in the middle of a UDP wake-up, no TCP connection waits to be accepted and no
+        accepted one has unread bytes.  Loopback sends land in the receiver's queue
+        before the sender's call returns, so once a client's send has returned and the
+        server is idle, the reply (if the rules allow one) is in the client's socket: a
+        simulation or a test can then decide "no answer" without waiting in real time.
+        Replies held by ``delay=`` do not count (see :meth:`next_due`).
+        """
+        udp, loop = self._udp, self._loop
+        if udp is None or loop is None or not self._running:
+            return True
+        # The queue first, then the flag: the loop thread sets the flag before it takes
+        # a datagram off the queue and clears it after the last reply went out, so
+        # "queue empty, then not busy" means every datagram was handled.
+        if _unread(udp) or self._busy:
+            return False
+        if self._tcp is None or _in_loop(loop):
+            return self._tcp_idle()
+        # TCP state lives in the loop thread: look at it from there, between callbacks,
+        # over a few loop iterations.  asyncio takes about three to turn an accepted
+        # socket into a connection we can see (accept, task step, connection_made), and
+        # in between neither the listener nor any connection shows it, so the check
+        # must watch across them (and cannot take a shortcut from this thread).
+        done: concurrent.futures.Future[bool] = concurrent.futures.Future()
+
+        def check(left: int, accepted: int) -> None:
+            try:
+                if not self._tcp_idle() or self._tcp_total != accepted:
+                    done.set_result(False)
+                elif left == 0:
+                    done.set_result(True)
+                else:
+                    loop.call_soon(check, left - 1, accepted)
+            except BaseException as exc:
+                done.set_exception(exc)
+
+        try:
+            loop.call_soon_threadsafe(check, _TCP_SETTLE_ROUNDS, self._tcp_total)
+        except RuntimeError:  # the loop is closed: the server stopped
+            return True
+        return done.result(timeout=10)
+
+    def wait_idle(self, timeout: float = 10.0) -> None:
+        """Return once :meth:`idle` is true; TimeoutError after ``timeout`` real seconds.
+
+        Only for a server running in its own thread (sync use); in ``async with`` use,
+        the caller's loop must run for the server to make progress.
+        """
+        if self.idle():
+            return
+        if self._loop is not None and _in_loop(self._loop):
+            raise RuntimeError("wait_idle() would block the server's own event loop")
+        limit = time.monotonic() + timeout
+        spins = 0
+        while not self.idle():
+            if time.monotonic() > limit:
+                raise TimeoutError(f"faultdns: still handling queries after {timeout:g}s")
+            spins += 1
+            time.sleep(0 if spins < 100 else 1e-4)  # yield the GIL to the loop thread
+
+    def _tcp_idle(self) -> bool:
+        """The TCP half of :meth:`idle`; runs in the loop thread."""
+        if self._tcp is not None and _readable(self._tcp):
+            return False
+        for conn in self._tcp_conns:
+            transport = conn.transport
+            if conn.closed or transport is None or not transport.is_reading():
+                continue  # paused: waiting for the client to read, not for us
+            sock = transport.get_extra_info("socket")
+            if sock is not None and _unread(sock):
+                return False
+        return True
+
     def stats(self) -> dict[str, Any]:
         """JSON-able counters for dashboards and assertions."""
         rules = [state.snapshot() for state in self._rules]
@@ -657,6 +741,14 @@ class FaultDNSServer:
         }
 
     # -- the UDP hot path ---------------------------------------------------------------
+
+    def _on_udp_wakeup(self) -> None:
+        """The UDP reader: marks the loop busy (for :meth:`idle`) around the drain."""
+        self._busy = True
+        try:
+            self._udp_handler()
+        finally:
+            self._busy = False
 
     def _on_udp_readable(self) -> None:
         sock = self._udp
@@ -1042,6 +1134,25 @@ class FaultDNSServer:
                 release()
             except Exception:
                 self._errors += 1
+
+
+def _unread(sock: Any) -> int:
+    """Bytes waiting in a socket's receive queue (FIONREAD)."""
+    try:
+        raw = fcntl.ioctl(sock.fileno(), termios.FIONREAD, b"\0\0\0\0")
+    except (OSError, ValueError):
+        return 0
+    return int(struct.unpack("i", raw)[0])
+
+
+def _readable(sock: socket.socket) -> bool:
+    """A listening socket with a connection waiting to be accepted, or data waiting."""
+    poller = select.poll()
+    try:
+        poller.register(sock, select.POLLIN)
+    except (OSError, ValueError):
+        return False
+    return bool(poller.poll(0))
 
 
 def _in_loop(loop: asyncio.AbstractEventLoop) -> bool:
