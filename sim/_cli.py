@@ -6,6 +6,7 @@ Commands::
     sim replay 7 [--scenario single-node] [--policy harvester-v1.5]
     sim demo [--seeds 300]
     sim serve --scenario single-node --seed 7 [--speed 10] [--port P] [--dns-port P]
+    sim tune --scenario single-node --samples 20000 --grid 'steps=10,30 duration=1s,5s' [...]
 
 Exit status: 0 done (``run``/``replay``: the cleanup succeeded), 1 the cleanup did not
 succeed, 64 bad usage, scenario or policy (the message names the flag or the key), 70
@@ -17,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import statistics
 import sys
 import tempfile
@@ -39,6 +41,7 @@ from sim._repo_server import RepoServer, service_accepting
 from sim._report import attempt_rows, story
 from sim._scenario import Scenario, load_scenario
 from sim._timeline import Timeline
+from sim._tune import add_tune_parser, run_tune
 from sim._world import generate_timeline
 
 __all__ = ["EXIT_USAGE", "main"]
@@ -122,11 +125,14 @@ def build_parser() -> argparse.ArgumentParser:
                        help="start at the node reboot instead of the cleanup start")  # fmt: skip
     serve.add_argument("--duration", type=_positive, metavar="S",
                        help="stop after S real seconds (default: Ctrl-C)")  # fmt: skip
+    add_tune_parser(sub)
     return parser
 
 
 def _console() -> Console:
-    return Console(highlight=False, width=None if sys.stdout.isatty() else 120)
+    """Rich output; 120 columns when piped, unless ``COLUMNS`` says otherwise."""
+    tty = sys.stdout.isatty() or "COLUMNS" in os.environ
+    return Console(highlight=False, width=None if tty else 120)
 
 
 def _scenario(name: str) -> Scenario:
@@ -488,6 +494,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _cmd_run(args, args.seed, console, replay=True)
         if args.command == "demo":
             return _cmd_demo(args, console)
+        if args.command == "tune":
+            return run_tune(args, console)
         return _cmd_serve(args, console)
     except UsageError as exc:
         print(f"sim: {exc}", file=sys.stderr)

@@ -1,0 +1,262 @@
+"""The fast evaluator agrees with the real cleanup in the harness, and with itself.
+
+The agreement tests are the point: the evaluator claims the *same* outcome, attempt
+count and completion time (and DNS queries and HTTP requests) as the real module over
+real sockets in virtual time, for the same world, policy and seed.  The other tests pin
+the pieces the batch path replaces with numpy (sleeps bit for bit, segment lookups,
+the exact fallback where dropped queries move time) against the reference path, which
+drives ``cleanup.retry`` itself.
+"""
+
+from __future__ import annotations
+
+import math
+import tomllib
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import cleanup
+from cleanup import MODES, Backoff, Policy, get_policy
+from cleanup._resolver import candidate_names
+from sim import Harness
+from sim._evaluate import (
+    ControllerModel,
+    compile_timelines,
+    draws_needed,
+    evaluate,
+    evaluate_batch,
+    evaluate_row,
+    generate,
+    jitter_draws,
+    jitter_rng,
+    sleep_matrix,
+)
+from sim._scenario import Scenario, load_scenario, parse_scenario
+from sim._timeline import Interval, Timeline
+from sim._world import generate_timeline
+
+SINGLE = load_scenario("single-node")
+RAW = tomllib.loads(
+    (Path(__file__).resolve().parents[2] / "sim" / "scenarios" / "single-node.toml").read_text()
+)
+# DNS that swallows queries (every lookup costs timeouts) and flaps often: the worlds
+# where time passes inside attempts, i.e. the evaluator's exact fallback path
+TIMEOUTS = parse_scenario(
+    {
+        **RAW,
+        "name": "timeouts-and-flaps",
+        "world": {"dns_down": "timeout"},
+        "flap": {
+            "probability": 0.7,
+            "delay": {"dist": "exponential", "mean": 5},
+            "length": {"dist": "uniform", "low": 1, "high": 30},
+        },
+    }
+)
+
+# five policies that exercise every part of the loop: both predicates, client-go with
+# jitter, growth, a cap (trailing sleep) and a deadline, an AWS mode, stamina's additive
+POLICIES = [
+    get_policy("harvester-v1.4"),
+    get_policy("harvester-v1.5"),
+    get_policy("stamina-default"),
+    get_policy("harvester-v1.5", steps=12, duration="3s", factor=1.5, jitter=1, deadline="200s"),
+    get_policy("harvester-v1.5", mode="full", steps=40, duration="2s", factor=2, cap="30s"),
+]
+
+
+@pytest.fixture(scope="module")
+def harness() -> Iterator[Harness]:
+    with Harness() as h:
+        yield h
+
+
+def _agree(harness: Harness, scenario: Scenario, seeds: range) -> None:
+    model = ControllerModel.for_scenario(scenario)
+    mismatches = []
+    for seed in seeds:
+        timeline = generate_timeline(scenario, seed)
+        for policy in POLICIES:
+            real = harness.run_timeline(timeline, policy, seed=seed, scenario=scenario)
+            fast = evaluate(timeline, policy, seed, model)
+            got = (fast.outcome, fast.attempts, fast.end, fast.dns_queries, fast.http_requests)
+            want = (real.outcome, real.attempts, real.completion_time, real.dns_queries,
+                    real.http_requests)  # fmt: skip
+            if got != want:
+                mismatches.append((seed, policy.name, want, got))
+    assert not mismatches, f"{len(mismatches)} disagreements, first: {mismatches[:3]}"
+
+
+def test_evaluator_agrees_with_the_harness(harness: Harness) -> None:
+    """100 worlds x 5 policies: identical outcome, attempts, completion time, load."""
+    _agree(harness, SINGLE, range(100))
+
+
+@pytest.mark.slow
+def test_evaluator_agrees_with_the_harness_500_seeds(harness: Harness) -> None:
+    """The issue's full check: 500 worlds x 5 policies."""
+    _agree(harness, SINGLE, range(100, 600))
+
+
+def test_evaluator_agrees_where_dropped_queries_move_time(harness: Harness) -> None:
+    _agree(harness, TIMEOUTS, range(40))
+
+
+def test_batch_path_equals_the_evaluator_on_timeouts() -> None:
+    """The batch path hands time-shifting worlds to the reference; results still match
+    the per-timeline evaluation, which the harness agrees with."""
+    policies = POLICIES
+    worlds = generate(TIMEOUTS, range(60), draws_needed(policies))
+    model = ControllerModel.for_scenario(TIMEOUTS)
+    exact = 0
+    for policy in policies:
+        batch = evaluate_batch(worlds, policy)
+        exact += batch.exact_rows
+        for row in range(60):
+            ev = evaluate(generate_timeline(TIMEOUTS, row), policy, row, model)
+            assert batch.row(row) == {
+                "outcome": ev.outcome,
+                "attempts": ev.attempts,
+                "end": ev.end,
+                "elapsed": ev.elapsed,
+                "dns_queries": ev.dns_queries,
+                "http_requests": ev.http_requests,
+                "reason": ev.reason,
+            }
+    assert exact > 0  # the fallback really ran
+
+
+# --- the batch path against the reference ------------------------------------------------
+
+policies = st.builds(
+    lambda mode, steps, duration, factor, jitter, cap, deadline, predicate: Policy(
+        "generated",
+        Backoff(duration=duration, factor=factor, jitter=jitter, steps=steps, cap=cap, mode=mode),
+        cleanup.PREDICATES[predicate],
+        predicate=predicate,
+        deadline=deadline,
+    ),
+    mode=st.sampled_from(MODES),
+    steps=st.integers(1, 40),
+    duration=st.sampled_from([0.0, 0.01, 0.5, 1.0, 2.5, 10.0, 33.3]),
+    factor=st.sampled_from([0.0, 0.5, 1.0, 1.5, 2.0, 3.0]),
+    jitter=st.sampled_from([0.0, 0.1, 0.5, 1.0, 2.0]),
+    cap=st.sampled_from([None, 1.0, 7.0, 20.0, 60.0]),
+    deadline=st.sampled_from([None, 5.0, 60.0, 150.0, 600.0]),
+    predicate=st.sampled_from(["v1.4", "v1.5"]),
+)
+
+
+@settings(max_examples=40, deadline=None)
+@given(policy=policies, first=st.integers(0, 10_000))
+def test_batch_equals_reference_for_any_policy(policy: Policy, first: int) -> None:
+    worlds = generate(SINGLE, range(first, first + 40), draws_needed([policy]))
+    batch = evaluate_batch(worlds, policy)
+    for row in range(len(worlds)):
+        ev = evaluate_row(worlds, row, policy)
+        got = batch.row(row)
+        assert (got["outcome"], got["attempts"], got["end"], got["dns_queries"],
+                got["http_requests"], got["reason"]) == (
+            ev.outcome, ev.attempts, ev.end, ev.dns_queries, ev.http_requests, ev.reason
+        )  # fmt: skip
+
+
+@settings(max_examples=60, deadline=None)
+@given(policy=policies, seed=st.integers(0, 2**32))
+def test_sleeps_are_cleanups_own_bit_for_bit(policy: Policy, seed: int) -> None:
+    draws = np.array(jitter_draws(seed, draws_needed([policy])))
+    row = sleep_matrix(policy.backoff, draws[None, :])[0].tolist()
+    assert row == list(policy.backoff.delays(jitter_rng(seed)))
+
+
+def test_reference_path_matches_timeline_path() -> None:
+    """Compiled worlds (from the model's change log) and Timeline objects are the same
+    world to the evaluator."""
+    worlds = generate(SINGLE, range(50), draws_needed(POLICIES))
+    timelines = [generate_timeline(SINGLE, s) for s in range(50)]
+    model = ControllerModel.for_scenario(SINGLE)
+    again = compile_timelines(timelines, list(range(50)), model, draws_needed(POLICIES))
+    for name in ("start", "breaks", "codes", "cls", "dnsq", "httpq", "draws"):
+        assert np.array_equal(getattr(worlds, name), getattr(again, name)), name
+    for policy in POLICIES[:2]:
+        for row in range(0, 50, 7):
+            assert evaluate_row(worlds, row, policy) == evaluate(timelines[row], policy, row)
+
+
+def test_candidates_are_the_resolvers() -> None:
+    model = ControllerModel.for_scenario(SINGLE)
+    assert model.candidates() == candidate_names(model.repo_service, model.search, model.ndots)
+    assert model.candidates()[-1] == SINGLE.repo_service + "."
+
+
+# --- worked examples -----------------------------------------------------------------
+
+
+def _intervals(*points: tuple[float, str]) -> tuple[Interval, ...]:
+    ends = [t for t, _ in points[1:]] + [math.inf]
+    return tuple(Interval(float(t), e, s) for (t, s), e in zip(points, ends, strict=True))
+
+
+def _timeline(repo: list[tuple[float, str]], other: list[tuple[float, str]],
+              http: list[tuple[float, str]], start: float) -> Timeline:  # fmt: skip
+    paths = [SINGLE.list_path(SINGLE.previous_version), SINGLE.list_path("current")]
+    return Timeline(
+        scenario="hand-made",
+        seed=0,
+        cleanup_start=start,
+        repo_host=SINGLE.repo_host,
+        dns={SINGLE.repo_host: _intervals(*repo), "*": _intervals(*other)},
+        http={p: _intervals(*http) for p in paths},
+        events=(),
+    )
+
+
+STEADY = Policy("steady", Backoff(duration=10.0, steps=10), cleanup.retriable_v15)
+STEADY_V14 = Policy("steady", Backoff(duration=10.0, steps=10), cleanup.retriable_v14,
+                    predicate="v1.4")  # fmt: skip
+
+
+def test_worked_example_counts_by_hand() -> None:
+    # CoreDNS up at 90 (NXDOMAIN), repo name known at 125, endpoints at 140
+    t = _timeline([(0, "refused"), (90, "nxdomain"), (125, "ok")],
+                  [(0, "refused"), (90, "nxdomain")], [(0, "refused"), (140, "ok")],
+                  start=100.0)  # fmt: skip
+    ev = evaluate(t, STEADY, seed=1)
+    # attempts at 100, 110, 120 (4 names x A+AAAA NXDOMAIN = 8 queries each), 130
+    # (first search name NXDOMAIN, repo name answers: 4 queries; connection refused)
+    # and 140 (4 queries, both lists over one connection)
+    assert (ev.outcome, ev.attempts, ev.end, ev.elapsed) == ("success", 5, 140.0, 40.0)
+    assert (ev.dns_queries, ev.http_requests) == (8 * 3 + 4 + 4, 2)
+    old = evaluate(t, STEADY_V14, seed=1)
+    assert (old.outcome, old.attempts, old.end, old.reason) == (
+        "not-retriable", 1, 100.0, "not-retried"
+    )  # fmt: skip
+    assert old.error_kind == "dns not-found"
+
+
+def test_worked_example_dropped_queries_and_give_up() -> None:
+    # DNS swallows everything until 1000: each lookup walks 3 names x 2 tries x 5 s and
+    # hits the 30 s connect deadline; the 4th name fails at once.  Ten attempts, nine
+    # 10 s sleeps: 10 x 30 + 9 x 10 = 390 s.
+    t = _timeline([(0, "timeout"), (1000, "ok")], [(0, "timeout"), (1000, "nxdomain")],
+                  [(0, "ok")], start=50.0)  # fmt: skip
+    ev = evaluate(t, STEADY, seed=3)
+    assert (ev.outcome, ev.attempts, ev.end) == ("gave-up", 10, 50.0 + 390.0)
+    assert (ev.reason, ev.limit, ev.error_kind) == ("dns", "schedule", "dns timeout")
+    assert ev.dns_queries == 10 * 3 * 2 * 2
+
+
+def test_batch_results_do_not_depend_on_how_worlds_are_chunked() -> None:
+    policy = POLICIES[3]
+    whole = evaluate_batch(generate(SINGLE, range(300), draws_needed([policy])), policy)
+    parts = [evaluate_batch(generate(SINGLE, range(a, a + 100), draws_needed([policy])), policy)
+             for a in (0, 100, 200)]  # fmt: skip
+    for name in ("outcome", "attempts", "end", "dns_queries", "http_requests", "reason"):
+        assert np.array_equal(
+            getattr(whole, name), np.concatenate([getattr(p, name) for p in parts])
+        )
