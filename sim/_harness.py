@@ -242,8 +242,12 @@ class Harness:
         cleanup_fn: CleanupFn | None = None,
     ) -> ScenarioResult:
         """Run the cleanup against ``timeline``; images and client settings come from
-        ``scenario`` (default: the harness's scenario).  ``seed`` seeds the retry jitter
-        and the resolver's query IDs."""
+        ``scenario`` (default: the harness's scenario).
+
+        ``seed`` seeds two separate streams: the retry jitter is drawn from
+        ``random.Random(f"{seed}/retry")`` (a contract: the tuner's evaluator draws the
+        same sleeps) and the resolver's query IDs from ``Random(f"{seed}/dns-ids")``, so
+        the sleeps never depend on how many queries a run sent."""
         if isinstance(policy, str):
             policy = cleanup.get_policy(policy)
         setup = scenario if scenario is not None else self.default_scenario

@@ -79,22 +79,22 @@ def story(result: ScenarioResult) -> list[tuple[float, str, str]]:
             lines.append((t, "world", entry["what"]))
         elif kind == "attempt-failed":
             row = rows.get(entry["attempt"])
-            queries = f", {row.dns_queries} DNS queries" if row else ""
+            queries = f" ({row.dns_queries} DNS q)" if row else ""
             if entry["retriable"] and row is not None and row.sleep is not None:
-                verdict = f"retriable -> sleep {row.sleep:.1f}s"
+                verdict = f"retry in {row.sleep:.1f}s"
             elif entry["retriable"]:
-                verdict = "retriable, but the schedule is spent"
+                verdict = "schedule spent"
             else:
-                verdict = "NOT retriable -> cleanup ends"
+                verdict = "NOT retriable: stop"
             lines.append(
-                (t, "cleanup", f"attempt {entry['attempt']}: {entry['kind']}{queries}; {verdict}")
+                (t, "cleanup", f"#{entry['attempt']} {entry['kind']}{queries} -> {verdict}")
             )
         elif kind == "succeeded":
-            lines.append((t, "cleanup", f"attempt {entry['attempt']}: both lists fetched"))
+            lines.append((t, "cleanup", f"#{entry['attempt']} both lists fetched"))
         elif kind == "end":
             if entry["outcome"] == "success":
                 text = f"SUCCESS: {entry['deleted']} old images deleted"
             else:
-                text = f"{entry['outcome'].upper()}: nothing deleted, old images stay on disk"
+                text = f"{entry['outcome'].upper()}: nothing deleted, old images stay"
             lines.append((t, "cleanup", text))
     return lines
