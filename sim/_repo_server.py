@@ -33,6 +33,7 @@ import termios
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from http import HTTPStatus
 
 import h11
 
@@ -285,7 +286,8 @@ class RepoServer:
         if status == 0:
             self._drop(conn, reset=True)
             return
-        self._reply(conn, status, body if method == "GET" else b"", length=len(body))
+        # h11 frames a HEAD response without a body: send none, declare the length
+        self._reply(conn, status, b"" if method == "HEAD" else body, length=len(body))
 
     def _reply(
         self,
@@ -303,7 +305,8 @@ class RepoServer:
         if close:
             headers.append(("Connection", "close"))
         try:
-            out = conn.h11.send(h11.Response(status_code=status, headers=headers))
+            reason = HTTPStatus(status).phrase.encode("ascii")
+            out = conn.h11.send(h11.Response(status_code=status, headers=headers, reason=reason))
             if body:
                 out = (out or b"") + (conn.h11.send(h11.Data(data=body)) or b"")
             out = (out or b"") + (conn.h11.send(h11.EndOfMessage()) or b"")
