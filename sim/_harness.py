@@ -69,6 +69,9 @@ class ScenarioResult:
     completion_time: float
     dns_queries: int
     http_requests: int
+    #: what the node's image store holds after the run (read back from the store, so a
+    #: cleanup that deletes without reporting it is still caught)
+    node_images: tuple[str, ...] = ()
 
     @property
     def outcome(self) -> str:
@@ -359,6 +362,7 @@ class Harness:
             clock.settle()
             peer.on_record = None
         end = clock.now()
+        remaining = tuple(MemoryStore(store_path).images())
         trace.add(end, "end", outcome=report.outcome, attempts=len(report.attempts),
                   deleted=len(report.deleted))  # fmt: skip
         self.runs += 1
@@ -371,6 +375,7 @@ class Harness:
             completion_time=end,
             dns_queries=len(peer.records),
             http_requests=len(repo.log),
+            node_images=remaining,
         )
 
 

@@ -102,6 +102,8 @@ def test_v14_fails_and_v15_succeeds_in_the_same_world(harness: Harness) -> None:
 
     assert new.outcome == "success"
     assert set(new.deleted) == EXPECTED_DELETED
+    assert set(old.node_images) - set(new.node_images) == EXPECTED_DELETED
+    assert set(old.node_images) == set(SINGLE.images.node_images)
     kinds = [row.kind for row in attempt_rows(new)]
     assert "dns not-found" in kinds and kinds[-1] == "ok"
     # v1.5 succeeded at its first attempt after the world became healthy
@@ -205,6 +207,21 @@ def test_a_scenario_with_the_list_missing_stops_on_404(harness: Harness) -> None
     result = harness.run(scenario, 0, V15)
     assert result.outcome == "not-retriable"
     assert result.report.error_kind == "http status 404"
+
+
+def test_another_upgrade_name_is_served_too(harness: Harness) -> None:
+    data = {
+        "name": "other-upgrade",
+        "world": {"topology": "multi-node", "upgrade_name": "hvst-upgrade-abcde"},
+        "durations": {k: 2 for k in ("node_boot", "coredns_start", "service_sync",
+                                     "controller_start", "vm_boot", "endpoint_lag")},
+    }  # fmt: skip
+    scenario = parse_scenario(data)
+    result = harness.run(scenario, 0, V15)
+    assert result.outcome == "success"
+    assert {e["name"] for e in entries(result, "dns") if e["rcode"] == "NOERROR"} >= {
+        "upgrade-repo-hvst-upgrade-abcde.harvester-system.svc.cluster.local"
+    }
 
 
 def test_dns_queries_per_attempt_stay_within_the_resolver_bounds(harness: Harness) -> None:
