@@ -29,7 +29,6 @@ then seen the same (smaller) set of worlds, so the comparison stays fair.
 from __future__ import annotations
 
 import argparse
-import concurrent.futures
 import csv
 import importlib
 import io
@@ -38,6 +37,7 @@ import json
 import math
 import multiprocessing
 import os
+import signal
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -243,7 +243,10 @@ def wilson_interval(successes: int, n: int, z: float = Z95) -> tuple[float, floa
     denominator = 1 + z2 / n
     center = (p + z2 / (2 * n)) / denominator
     half = z / denominator * math.sqrt(p * (1 - p) / n + z2 / (4 * n * n))
-    return max(0.0, center - half), min(1.0, center + half)
+    # exact at the ends (k = 0 gives low 0, k = n high 1) where rounding would not be
+    low = 0.0 if successes == 0 else min(p, center - half)
+    high = 1.0 if successes == n else max(p, center + half)
+    return low, high
 
 
 @dataclass
@@ -520,22 +523,25 @@ def run_sweep(
                      time.perf_counter() - started)  # fmt: skip
 
 
+def _ignore_sigint() -> None:
+    """Workers leave Ctrl-C to the parent, which cancels the sweep and keeps what
+    finished (a worker dying of it would break the pool mid-report)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _chunk_star(args: tuple[Any, ...]) -> _ChunkResult:
+    return evaluate_chunk(*args)
+
+
 def _run_pool(
     jobs: int, args: list[tuple[Any, ...]], finished: Callable[[_ChunkResult], None]
 ) -> None:
+    """Chunks on ``jobs`` spawned processes, handed on as they complete.  Leaving the
+    ``with`` block terminates the workers, so Ctrl-C costs no wait for running chunks."""
     context = multiprocessing.get_context("spawn")
-    pool = concurrent.futures.ProcessPoolExecutor(max_workers=jobs, mp_context=context)
-    try:
-        futures = [pool.submit(evaluate_chunk, *a) for a in args]
-        for future in concurrent.futures.as_completed(futures):
-            finished(future.result())
-    except BaseException:
-        pool.shutdown(wait=False, cancel_futures=True)
-        for process in list(getattr(pool, "_processes", {}).values()):
-            process.terminate()
-        raise
-    else:
-        pool.shutdown()
+    with context.Pool(min(jobs, len(args)), initializer=_ignore_sigint) as pool:
+        for result in pool.imap_unordered(_chunk_star, args):
+            finished(result)
 
 
 def _run_dask(
@@ -1113,7 +1119,8 @@ def run_tune(args: argparse.Namespace, console: Any | None = None) -> int:
                 named_names.append(c)
         named = _named_policies(named_names)
         want_grid = not compare or RECOMMENDED in compare or args.grid is not None
-        grid = parse_grid(args.grid or DEFAULT_GRID, budget=args.budget) if want_grid else []
+        spec = DEFAULT_GRID if args.grid is None else args.grid
+        grid = parse_grid(spec, budget=args.budget) if want_grid else []
         grid = [p for p in grid if p.name not in named_names]
         jobs = args.jobs or os.cpu_count() or 1
         if args.executor != "local" and not args.executor.startswith("dask://"):
@@ -1170,8 +1177,8 @@ def _print_report(
             "every policy below was evaluated on the same finished worlds"
         )
     console.print(
-        f"scenario [bold]{sweep.scenario}[/], {sweep.worlds} worlds (seeds {report.seed}.."
-        f"{report.seed + sweep.requested - 1}), {len(sweep.policies)} policies: "
+        f"scenario [bold]{sweep.scenario}[/], {sweep.worlds} worlds (seeds from "
+        f"{report.seed}..{report.seed + sweep.requested - 1}), {len(sweep.policies)} policies: "
         f"{evaluations:,} evaluations in {sweep.wall_seconds:.1f} s ({rate:,.0f}/s)"
     )
     if compare:
