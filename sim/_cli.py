@@ -101,6 +101,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="one world, the real cleanup, a table of what happened")
     common(run, seed=True)
+    run.add_argument(
+        "--timeline",
+        type=Path,
+        metavar="FILE",
+        help="run this timeline (JSON: a Timeline, or the output of --json) instead of "
+        "drawing the scenario's; --scenario still gives the images and client settings",
+    )
     replay = sub.add_parser(
         "replay", help="re-run one seed (twice) and show its trace is identical"
     )
@@ -236,12 +243,39 @@ def _write_trace(path: Path | None, result: ScenarioResult) -> None:
         raise UsageError(f"--trace {path}: {exc.strerror or exc}") from exc
 
 
+def _load_timeline(path: Path) -> Timeline:
+    """A timeline from JSON: ``Timeline.to_dict()``, or ``sim run --json`` output."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise UsageError(f"--timeline {path}: {exc.strerror or exc}") from exc
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise UsageError(f"--timeline {path}: not JSON: {exc}") from exc
+    if isinstance(data, dict) and isinstance(data.get("timeline"), dict):
+        data = data["timeline"]
+    try:
+        timeline = Timeline.from_dict(data)
+        repo_service_name(timeline)
+    except KeyError as exc:
+        raise UsageError(f"--timeline {path}: missing key {exc}") from exc
+    except (TypeError, ValueError, AttributeError) as exc:
+        raise UsageError(f"--timeline {path}: {exc}") from exc
+    return timeline
+
+
 def _cmd_run(args: argparse.Namespace, seed: int, console: Console, *, replay: bool) -> int:
     scenario = _scenario(args.scenario)
     policy = _policy(args.policy)
+    given = getattr(args, "timeline", None)
+    timeline = _load_timeline(given) if given is not None else generate_timeline(scenario, seed)
     with Harness(scenario) as harness:
-        result = harness.run(scenario, seed, policy)
-        again = harness.run(scenario, seed, policy) if replay else None
+        try:
+            result = harness.run_timeline(timeline, policy, seed=seed, scenario=scenario)
+        except ValueError as exc:  # a timeline whose paths do not fit the cleanup
+            raise UsageError(f"--timeline: {exc}") from exc
+        again = (
+            harness.run_timeline(timeline, policy, seed=seed, scenario=scenario) if replay else None
+        )
     _write_trace(args.trace, result)
     if args.json:
         print(_result_json(result))

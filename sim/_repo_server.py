@@ -15,6 +15,9 @@ States (``sim._timeline.HTTP_STATES``), per path:
   (If only some paths are refused, a request for one of them gets the connection reset.)
 - ``missing``: 404 with Go's ``404 page not found`` body.
 - ``ok``: 200 with the list.
+- ``hang``: the request is read and never answered (a VM that accepts and stalls); the
+  client's own timeout ends it.  Not produced by the world model; for hand-made and
+  generated timelines.
 
 Requests are parsed with h11 (which httpcore already brings along).
 """
@@ -103,9 +106,10 @@ def _addr(address: object) -> str:
 
 
 class _Conn:
-    __slots__ = ("h11", "outbox", "peer", "sock", "target")
+    __slots__ = ("h11", "hung", "outbox", "peer", "sock", "target")
 
     def __init__(self, sock: socket.socket, peer: str) -> None:
+        self.hung = False  # a request on it is never to be answered
         self.sock = sock
         self.peer = peer
         self.h11 = h11.Connection(h11.SERVER)
@@ -238,6 +242,10 @@ class RepoServer:
         except OSError:
             self._drop(conn)
             return
+        if conn.hung:  # swallow whatever comes; the client gives up by closing
+            if not data:
+                self._drop(conn)
+            return
         try:
             conn.h11.receive_data(data)
             self._process(conn)
@@ -256,6 +264,8 @@ class RepoServer:
                 conn.target = (event.method.decode("ascii"), event.target.decode("latin-1"))
             elif isinstance(event, h11.EndOfMessage):
                 self._answer(conn)
+                if conn.hung:
+                    return
                 if conn.h11.our_state is h11.MUST_CLOSE:
                     self._drop(conn)
                     return
@@ -277,6 +287,8 @@ class RepoServer:
                 result, status, body = "200", 200, self.bodies[path]
             elif state == "refused":
                 result, status, body = "reset", 0, b""
+            elif state == "hang":
+                result, status, body = "hang", -1, b""
             else:
                 result, status, body = "404", 404, _NOT_FOUND
         record = HTTPRecord(now, method, path, result)
@@ -285,6 +297,9 @@ class RepoServer:
             self.on_request(record)
         if status == 0:
             self._drop(conn, reset=True)
+            return
+        if status < 0:
+            conn.hung = True
             return
         # h11 frames a HEAD response without a body: send none, declare the length
         self._reply(conn, status, b"" if method == "HEAD" else body, length=len(body))

@@ -178,6 +178,19 @@ def test_connections_are_refused_until_the_service_has_endpoints(harness: Harnes
     assert [e["t"] >= 50 for e in entries(result, "http")] == [True, True]
 
 
+def test_a_hung_request_costs_the_http_timeout_in_virtual_time(harness: Harness) -> None:
+    timeline = hand_timeline(
+        repo=[(0, "ok")], others=[(0, "nxdomain")], http=[(0, "hang"), (60, "ok")]
+    )
+    result = harness.run_timeline(timeline, V15, seed=4)
+    rows = attempt_rows(result)
+    assert rows[0].kind == "timeout" and rows[0].http_requests == 1
+    fail = next(e for e in result.trace if e["type"] == "attempt-failed")
+    assert fail["t"] == 30.0  # the controller's 30 s http.Client timeout, all virtual
+    assert [e["result"] for e in entries(result, "http")][:1] == ["hang"]
+    assert result.outcome == "success" and rows[-1].at >= 60
+
+
 def test_a_missing_list_ends_the_cleanup_at_once(harness: Harness) -> None:
     timeline = hand_timeline(
         repo=[(0, "ok")],
