@@ -9,10 +9,11 @@ every socket timeout share one axis: seconds since the node reboot.
 How a socket wait decides, without ever looking at how long real time took:
 
 1. Bring every peer to quiescence (:meth:`Peer.settle`): the fake repo server answers
-   what has arrived (it runs in this very thread), faultdns finishes handling every
-   datagram already sent to it.  Loopback sends land in the receiver's queue before the
-   sender's call returns, so after this the answer to anything sent so far, if there
-   is one, is in the client's socket.
+   what has arrived, faultdns handles every datagram already sent to it (both run in
+   this very thread, see ``sim._dns.DNSPeer``; a peer with a thread of its own would
+   wait for it here, e.g. with ``FaultDNSServer.wait_idle()``).  Loopback sends land in
+   the receiver's queue before the sender's call returns, so after this the answer to
+   anything sent so far, if there is one, is in the client's socket.
 2. If the socket is ready, the wait is over.
 3. If a peer reports that something it already sent to this socket is still in flight
    (:meth:`Peer.in_flight`), wait for it in real time: it is known to be coming.  That
@@ -102,8 +103,8 @@ class SimClock:
     """Virtual time over a simpy environment; a ``cleanup.Clock`` and a faultdns clock.
 
     Only one thread may move it (the thread running the cleanup); peers in other
-    threads only read :meth:`now`, which is stable while they work because the mover
-    waits for them to settle before moving.
+    threads, if any, only read :meth:`now`, which is stable while they work because the
+    mover waits for them to settle before moving.
     """
 
     def __init__(self, env: simpy.Environment | None = None, *, real_wait_limit: float = 10.0):
