@@ -43,7 +43,7 @@ from sim._clock import SimClock, exact_delay
 from sim._dns import REPO_ADDRESS, DNSPeer, dns_rules, make_dns_server
 from sim._repo_server import HTTPRecord, RepoServer, service_accepting
 from sim._scenario import Scenario, load_scenario
-from sim._timeline import Timeline
+from sim._timeline import DNS_STATES, HTTP_STATES, Timeline
 from sim._trace import Trace, digest, to_lines
 from sim._world import generate_timeline
 
@@ -121,6 +121,25 @@ def _versions(timeline: Timeline) -> tuple[str, str]:
     if len(others) != 1 or "current" not in versions:
         raise ValueError(f"timeline paths must be one previous list and 'current', got {versions}")
     return others[0], "current"
+
+
+#: what the repo server can do besides the world model's states (see sim._repo_server)
+SERVED_HTTP_STATES = (*HTTP_STATES, "hang")
+
+
+def check_states(timeline: Timeline) -> None:
+    """Refuse a timeline whose states the servers cannot play (rather than guess)."""
+    for kind, table, known in (
+        ("dns", timeline.dns, DNS_STATES),
+        ("http", timeline.http, SERVED_HTTP_STATES),
+    ):
+        for key, intervals in table.items():
+            for iv in intervals:
+                if iv.state not in known:
+                    raise ValueError(
+                        f"timeline {kind}[{key!r}] at {iv.start:g}s: unknown state "
+                        f"{iv.state!r} (expected one of {', '.join(known)})"
+                    )
 
 
 def _list_body(images: tuple[str, ...]) -> bytes:
@@ -268,6 +287,7 @@ class Harness:
     ) -> ScenarioResult:
         dns, peer, repo, clock = self._dns, self._dns_peer, self._repo, self.clock
         assert dns is not None and peer is not None and repo is not None and self._tmp
+        check_states(timeline)
         service = repo_service_name(timeline)
         previous, current = _versions(timeline)
         host = timeline.repo_host.rstrip(".").lower()

@@ -237,6 +237,18 @@ def test_another_upgrade_name_is_served_too(harness: Harness) -> None:
     }
 
 
+def test_a_timeline_the_servers_cannot_play_is_refused(harness: Harness) -> None:
+    odd_dns = hand_timeline(repo=[(0, "servfail")], others=[(0, "nxdomain")], http=[(0, "ok")])
+    with pytest.raises(ValueError, match=r"dns\[.*\] at 0s: unknown state 'servfail'"):
+        harness.run_timeline(odd_dns, V15)
+    odd_http = hand_timeline(repo=[(0, "ok")], others=[(0, "nxdomain")], http=[(0, "slow")])
+    with pytest.raises(ValueError, match="unknown state 'slow'"):
+        harness.run_timeline(odd_http, V15)
+    assert harness.run_timeline(
+        hand_timeline(repo=[(0, "ok")], others=[(0, "nxdomain")], http=[(0, "ok")]), V15
+    ).ok  # and the harness is still fine
+
+
 def test_dns_queries_per_attempt_stay_within_the_resolver_bounds(harness: Harness) -> None:
     result = harness.run("single-node", 5, V15)
     settings = SINGLE.client
