@@ -113,6 +113,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     replay.add_argument("seed", type=_seed, metavar="SEED")
     common(replay, seed=False)
+    replay.add_argument(
+        "--against",
+        type=Path,
+        metavar="FILE",
+        help="also compare with a trace saved earlier (sim run --trace FILE)",
+    )
 
     demo = sub.add_parser(
         "demo", help="harvester-v1.4 against harvester-v1.5 over a few hundred worlds"
@@ -287,9 +293,34 @@ def _cmd_run(args: argparse.Namespace, seed: int, console: Console, *, replay: b
             same = again.trace_lines() == result.trace_lines()
             verdict = "identical" if same else "[red]DIFFERENT[/red]"
             console.print(f"replayed: trace {verdict} ({len(result.trace)} entries)")
-    if again is not None and again.trace_lines() != result.trace_lines():
+    if again is None:
+        return 0 if result.ok else 1
+    if again.trace_lines() != result.trace_lines():
         return EXIT_SOFTWARE
-    return 0 if result.ok else 1
+    against = getattr(args, "against", None)
+    if against is not None:
+        return _compare_saved(against, result.trace_lines(), console)
+    return 0
+
+
+def _compare_saved(path: Path, lines: str, console: Console) -> int:
+    """0 if the saved trace is this one, byte for byte; else 1, showing where it departs."""
+    try:
+        saved = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"--against {path}: {getattr(exc, 'strerror', None) or exc}") from exc
+    if saved == lines:
+        console.print(f"matches {path} byte for byte")
+        return 0
+    old, new = saved.splitlines(), lines.splitlines()
+    index = next(
+        (i for i, (a, b) in enumerate(zip(old, new, strict=False)) if a != b),
+        min(len(old), len(new)),
+    )
+    console.print(f"[red]differs from {path}[/red] at line {index + 1}:", markup=True)
+    console.print(f"  saved:  {old[index] if index < len(old) else '(end)'}", markup=False)
+    console.print(f"  now:    {new[index] if index < len(new) else '(end)'}", markup=False)
+    return 1
 
 
 # -- demo -----------------------------------------------------------------------------
