@@ -13,8 +13,9 @@ through backoff sleeps and timeouts, and both are determined by the cleanup's ow
   AAAA per candidate in lockstep, ``attempts`` tries per candidate, the lookup bounded
   by the 30 s connect timeout), dial, GET the previous list, then the current one over
   the kept-alive connection.  Against a timeline the only things that take time are
-  dropped DNS queries (each try waits its ``timeout``) and nothing else: refusals,
-  NXDOMAIN, answers, refused connections and HTTP replies are immediate.
+  dropped DNS queries (each try waits its ``timeout``) and requests the repo never
+  answers (``hang``: the 30 s read timeout); refusals, NXDOMAIN, answers, refused
+  connections and HTTP replies are immediate.
 
 Two paths compute it:
 
@@ -28,8 +29,9 @@ Two paths compute it:
   attempt has one result (its *class*).  Attempt start times are the cumulative sum of
   the sleeps (drawn bit-for-bit like ``cleanup.Schedule``), each attempt's class is a
   lookup, the first terminal one ends the run.  Attempts that land where a DNS query
-  would be dropped shift every later attempt by the timeouts; those rare worlds are
-  handed to :func:`evaluate`.  Tests hold both paths to each other and to the harness.
+  would be dropped (or a request hang) shift every later attempt by the timeouts; those
+  rare worlds are handed to :func:`evaluate`.  Tests hold both paths to each other and
+  to the harness.
 
 Counting conventions: ``dns_queries`` are the UDP/TCP queries the resolver sent (two
 per try: A and AAAA); ``http_requests`` are GET requests that got past name resolution
@@ -98,7 +100,7 @@ C_HTTP_STATUS = 4  # 404: never retried
 C_SLOW = 5  # some query would be dropped: time passes inside the attempt
 
 _DNS_CODES = {"refused": 0, "timeout": 1, "nxdomain": 2, "ok": 3}
-_HTTP_CODES = {"refused": 0, "missing": 1, "ok": 2}
+_HTTP_CODES = {"refused": 0, "missing": 1, "ok": 2, "hang": 3}
 _DNS_NAMES = tuple(_DNS_CODES)
 _HTTP_NAMES = tuple(_HTTP_CODES)
 
@@ -223,6 +225,11 @@ class _View:
     def accepting(self, t: float) -> bool:
         raise NotImplementedError
 
+    def endpoints_gone_after(self, t: float) -> float:
+        """The first time after ``t`` when the Service stops accepting (``inf``: never):
+        the harness closes open connections then."""
+        raise NotImplementedError
+
 
 class _TimelineView(_View):
     def __init__(self, timeline: Timeline) -> None:
@@ -241,6 +248,13 @@ class _TimelineView(_View):
     def accepting(self, t: float) -> bool:
         paths = self.timeline.http
         return not paths or any(self.timeline.http_state(p, t) != "refused" for p in paths)
+
+    def endpoints_gone_after(self, t: float) -> float:
+        changes = sorted({iv.start for ivs in self.timeline.http.values() for iv in ivs})
+        for when in changes:
+            if when > t and not self.accepting(when):
+                return when
+        return math.inf
 
 
 class _Clock:
@@ -385,6 +399,16 @@ class _Controller:
                 raise ConnectError(url, "127.0.0.1", "reset")
             if state == "missing":
                 raise HTTPStatusError(url, 404, version)
+            if state == "hang":
+                # read, never answered: httpx's read timeout ends it, unless the Service
+                # loses its endpoints first, which resets the connection
+                limit = clock.now() + self.model.http_timeout
+                gone = view.endpoints_gone_after(clock.now())
+                if gone < limit:
+                    clock.t = gone
+                    raise ConnectError(url, "127.0.0.1", "reset")
+                clock.wait(self.model.http_timeout)
+                raise RequestTimeout(url, "read", self.model.http_timeout)
 
 
 @dataclass(frozen=True)
@@ -533,6 +557,9 @@ class _Constant(_View):
         http = self.codes[first:]
         return not len(http) or any(code != _HTTP_CODES["refused"] for code in http)
 
+    def endpoints_gone_after(self, t: float) -> float:
+        return math.inf  # one segment: nothing changes (a hang makes the segment slow)
+
 
 def _segment_class(
     model: ControllerModel, layout: _Layout, codes: tuple[int, ...]
@@ -544,8 +571,8 @@ def _segment_class(
         controller.attempt(1)
     except DNSError as exc:
         cls = C_DNS_NOT_FOUND if exc.is_not_found else C_DNS_TEMPORARY
-    except ConnectError:
-        cls = C_HTTP_REFUSED
+    except (ConnectError, RequestTimeout):
+        cls = C_HTTP_REFUSED  # retried by both predicates, like every network error
     except HTTPStatusError:
         cls = C_HTTP_STATUS
     else:
@@ -719,6 +746,14 @@ class _RowView(_View):
 
     def accepting(self, t: float) -> bool:
         return self._at(t).accepting(t)
+
+    def endpoints_gone_after(self, t: float) -> float:
+        j = bisect.bisect_right(self.breaks, t)
+        for when, codes in zip(self.breaks[j:], self.codes[j:], strict=True):
+            self.constant.codes = codes
+            if not self.constant.accepting(when):
+                return float(when)
+        return math.inf
 
 
 def evaluate_row(worlds: Worlds, row: int, policy: Policy) -> Evaluation:

@@ -784,7 +784,7 @@ def write_plots(report: TuneReport, out: Path) -> list[Path]:
     ax.set_ylim(-0.02, 1.02)
     ax.set_title(f"{sweep.scenario}: success by time, {n} worlds (95% Wilson bands)")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="lower right")
+    ax.legend(fontsize=8, loc="best")
     fig.tight_layout()
     paths.append(out / "success_vs_time.png")
     fig.savefig(paths[-1])
@@ -801,7 +801,7 @@ def write_plots(report: TuneReport, out: Path) -> list[Path]:
     ax.set_ylabel("fraction of runs finished")
     ax.set_title(f"{sweep.scenario}: completion-time CDF")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="lower right")
+    ax.legend(fontsize=8, loc="best")
     fig.tight_layout()
     paths.append(out / "completion_cdf.png")
     fig.savefig(paths[-1])
@@ -1005,7 +1005,8 @@ def short_name(name: str) -> str:
 
 
 def _pct(value: float) -> str:
-    return f"{value * 100:.2f}"
+    """A share in percent, 2 decimals, without trailing zeros: 99.98, 100, 0."""
+    return f"{value * 100:.2f}".rstrip("0").rstrip(".")
 
 
 def _table(report: TuneReport, rows: Sequence[int], title: str) -> Any:
@@ -1013,12 +1014,14 @@ def _table(report: TuneReport, rows: Sequence[int], title: str) -> Any:
 
     table = Table(title=title, caption=_CAPTION, caption_justify="left", padding=(0, 1))
     table.add_column("policy", no_wrap=True)
-    for column in ("P(success) % [95% CI]", "p50/p95/p99 s", "attempts", "DNS/HTTP",
-                   "gave up % d/h/x", "blocked s"):  # fmt: skip
+    for column in ("P % [95% CI]", "p50/95/99 s", "att", "DNS/HTTP", "gave up d/h/x %",
+                   "blocked s"):  # fmt: skip
         table.add_column(column, justify="right", no_wrap=True)
+    # a deadline every grid policy shares (the budget) is said once, in the title
+    shared = "" if report.budget is None else f" deadline={_seconds_text(report.budget)}"
     for i in rows:
         s = report.stats[i]
-        name = short_name(s.name)
+        name = short_name(s.name.replace(shared, "") if shared else s.name)
         if s.name in report.named:
             name = f"[cyan]{s.name}[/]"
         elif i == report.pick:
@@ -1028,7 +1031,7 @@ def _table(report: TuneReport, rows: Sequence[int], title: str) -> Any:
         g = s.give_up
         table.add_row(
             name,
-            f"{s.p_success * 100:.3f} [{_pct(s.ci_low)}, {_pct(s.ci_high)}]",
+            f"{s.p_success * 100:.3f} [{_pct(s.ci_low)},{_pct(s.ci_high)}]",
             "/".join(_fmt_int(x) for x in (s.p50, s.p95, s.p99)),
             f"{s.mean_attempts:.1f}/{s.max_attempts}",
             f"{s.dns_queries:.0f}/{s.http_requests:.1f}",
@@ -1043,8 +1046,8 @@ def _fmt_int(value: float | None) -> str:
 
 
 _CAPTION = (
-    "* recommended, + Pareto front, cyan: named.  p50/p95/p99: time to success after the "
-    "cleanup start.  attempts: mean/max.  DNS/HTTP: queries and requests per cleanup.  "
+    "* recommended, + Pareto front, cyan: named.  p50/95/99: time to success after the "
+    "cleanup start.  att: attempts mean/max.  DNS/HTTP: queries and requests per cleanup.  "
     "gave up: runs ending with the budget spent on DNS (d) or HTTP (h) errors, or on an "
     "error not retried (x).  blocked: mean/max time in the retry loop."
 )
@@ -1177,8 +1180,9 @@ def _print_report(
             "every policy below was evaluated on the same finished worlds"
         )
     console.print(
-        f"scenario [bold]{sweep.scenario}[/], {sweep.worlds} worlds (seeds from "
-        f"{report.seed}..{report.seed + sweep.requested - 1}), {len(sweep.policies)} policies: "
+        f"scenario [bold]{sweep.scenario}[/], {sweep.worlds} worlds "
+        f"({'of ' if sweep.interrupted else ''}seeds {report.seed}.."
+        f"{report.seed + sweep.requested - 1}), {len(sweep.policies)} policies: "
         f"{evaluations:,} evaluations in {sweep.wall_seconds:.1f} s ({rate:,.0f}/s)"
     )
     if compare:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import cleanup
@@ -260,3 +260,60 @@ def test_batch_results_do_not_depend_on_how_worlds_are_chunked() -> None:
         assert np.array_equal(
             getattr(whole, name), np.concatenate([getattr(p, name) for p in parts])
         )
+
+
+# --- generated timelines: any states, any order, through the harness too -----------------
+
+DNS_STATES = ("refused", "timeout", "nxdomain", "ok")
+HTTP_STATES = ("refused", "missing", "ok", "hang")
+
+
+@st.composite
+def _track(draw: st.DrawFn, states: tuple[str, ...], last: str | None = None) -> list:
+    times = sorted(draw(st.lists(st.integers(1, 400), max_size=4, unique=True)))
+    picked = [draw(st.sampled_from(states)) for _ in range(len(times) + 1)]
+    if last is not None:
+        picked[-1] = last
+    return list(zip([0, *times], picked, strict=True))
+
+
+@st.composite
+def timelines(draw: st.DrawFn) -> Timeline:
+    repo = draw(_track(DNS_STATES))
+    other = draw(_track(("refused", "timeout", "nxdomain")))
+    paths = [SINGLE.list_path(SINGLE.previous_version), SINGLE.list_path("current")]
+    previous = draw(_track(HTTP_STATES))
+    current = draw(st.one_of(st.just(previous), _track(HTTP_STATES)))
+    start = float(draw(st.integers(0, 300)))
+    return Timeline(
+        scenario="generated",
+        seed=0,
+        cleanup_start=start,
+        repo_host=SINGLE.repo_host,
+        dns={SINGLE.repo_host: _intervals(*repo), "*": _intervals(*other)},
+        http={paths[0]: _intervals(*previous), paths[1]: _intervals(*current)},
+        events=(),
+    )
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(timeline=timelines(), which=st.integers(0, len(POLICIES) - 1), seed=st.integers(0, 999))
+def test_generated_timelines_agree_with_the_harness(
+    harness: Harness, timeline: Timeline, which: int, seed: int
+) -> None:
+    """Hand-made-style worlds the model never draws (hangs, one path refused, DNS that
+    comes and goes) still evaluate exactly as the real cleanup runs them."""
+    policy = POLICIES[which]
+    real = harness.run_timeline(timeline, policy, seed=seed)
+    fast = evaluate(timeline, policy, seed)
+    assert (fast.outcome, fast.attempts, fast.end, fast.dns_queries, fast.http_requests) == (
+        real.outcome, real.attempts, real.completion_time, real.dns_queries, real.http_requests
+    )  # fmt: skip
+    worlds = compile_timelines([timeline], [seed], ControllerModel.for_timeline(timeline),
+                               draws_needed([policy]))  # fmt: skip
+    batch = evaluate_batch(worlds, policy).row(0)
+    assert (batch["outcome"], batch["attempts"], batch["end"]) == (
+        fast.outcome, fast.attempts, fast.end
+    )  # fmt: skip
