@@ -529,6 +529,20 @@ class Worlds:
     def __len__(self) -> int:
         return len(self.seeds)
 
+    def terminal(self, predicate: str) -> npt.NDArray[np.bool_]:
+        """Per segment: does an attempt there end the run under ``predicate``?  (Success,
+        a 404, "no such host" for v1.4, or a slow segment the exact path takes over.)"""
+        cls = self.cls
+        ends: npt.NDArray[np.bool_] = (cls == C_SUCCESS) | (cls == C_HTTP_STATUS) | (cls == C_SLOW)
+        if predicate == "v1.4":
+            ends |= cls == C_DNS_NOT_FOUND
+        return ends
+
+    @property
+    def load(self) -> npt.NDArray[np.int64]:
+        """Per segment: DNS queries | HTTP requests << 32 of one attempt (summed in one go)."""
+        return self.dnsq.astype(np.int64) | (self.httpq.astype(np.int64) << 32)
+
 
 class _Constant(_View):
     """A world frozen in one set of codes (one segment)."""
@@ -622,6 +636,10 @@ class _Compiler:
             else:
                 times.append(t)
                 codes.append(tuple(current))
+        # segments over before the cleanup starts can hold no attempt: drop them
+        first = bisect.bisect_right(times, start) - 1
+        if first > 0:
+            del times[:first], codes[:first]
         self.seeds.append(seed)
         self.starts.append(start)
         self.rows.append((times, codes))
@@ -787,50 +805,49 @@ def _grow(base: float, factor: float, n: int) -> float:
     return min(value, _MAX_SECONDS)
 
 
-def sleep_matrix(backoff: Backoff, draws: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+def sleep_matrix(
+    backoff: Backoff,
+    draws: npt.NDArray[np.float64],
+    out: npt.NDArray[np.float64] | None = None,
+) -> npt.NDArray[np.float64]:
     """Every row's sleeps, equal to ``list(backoff.delays(jitter_rng(seed)))`` bit for bit.
 
     ``draws[n, k]`` is the k-th ``random()`` of row n's jitter stream; every mode draws
-    exactly one value per sleep (client-go only when ``jitter > 0``).
+    exactly one value per sleep (client-go only when ``jitter > 0``).  The arithmetic is
+    cleanup's, operation for operation, so IEEE rounding gives the same bits; only the
+    deterministic part of each step (Go's integer durations, ``base * factor**n``) is
+    computed once per policy in Python.  ``out``: where to write (rows x sleeps).
     """
     _attempts, count = schedule_shape(backoff)
     rows = draws.shape[0]
     if count > draws.shape[1]:
         raise ValueError(f"{count} sleeps need {count} draws per row, have {draws.shape[1]}")
-    u = draws[:, :count]
-    if backoff.mode == "client-go":
-        bases: list[int] = []
-        # the deterministic part of Go's Step(), in integer nanoseconds as cleanup keeps it
-        steps = backoff.steps
-        duration = _to_ns(backoff.duration)
-        cap_ns = _to_ns(backoff.cap) if backoff.cap is not None else 0
-        while steps > 0 and steps != 1:
-            steps -= 1
-            bases.append(duration)
-            if backoff.factor != 0:
-                grown = float(duration) * backoff.factor
-                duration = _MAX_NS if grown >= _MAX_NS else int(grown)
-                if cap_ns > 0 and duration > cap_ns:
-                    duration = cap_ns
-                    steps = 0
-        assert len(bases) == count
+    if out is None:
         out = np.empty((rows, count))
-        for k, base in enumerate(bases):
-            if backoff.jitter > 0:
-                # cleanup: _float_to_ns(random() * jitter * float(duration)), truncating
-                value = (u[:, k] * backoff.jitter) * float(base)
-                huge = value >= _MAX_NS
-                extra = np.trunc(np.where(huge, 0.0, value)).astype(np.int64)
-                extra[huge] = _MAX_NS
-                total = np.minimum(extra, _MAX_NS - base) + base  # min(_MAX_NS, base + extra)
-                out[:, k] = total / 1e9
-            else:
-                out[:, k] = float(base) / 1e9
+    if count == 0:
         return out
-    cap = _MAX_SECONDS if backoff.cap is None else min(backoff.cap, _MAX_SECONDS)
+    u = draws[:, :count]
     b = backoff
-    out = np.empty((rows, count))
-    if b.mode == "decorrelated":
+    if b.mode == "client-go":
+        bases = _client_go_bases(b)
+        assert len(bases) == count
+        base_ns = np.array(bases, dtype=np.int64)
+        if b.jitter > 0:
+            # cleanup: duration + _float_to_ns(random() * jitter * float(duration)),
+            # truncated to integer nanoseconds, clamped to Go's largest Duration
+            value = (u * b.jitter) * np.array([float(x) for x in bases])
+            huge = value >= _MAX_NS
+            if huge.any():
+                value = np.where(huge, 0.0, value)
+            extra = value.astype(np.int64)  # truncation, like int(value)
+            if huge.any():
+                extra[huge] = _MAX_NS
+            np.divide(np.minimum(extra, _MAX_NS - base_ns) + base_ns, 1e9, out=out)
+        else:
+            out[:] = base_ns / 1e9
+        return out
+    cap = _MAX_SECONDS if b.cap is None else min(b.cap, _MAX_SECONDS)
+    if b.mode == "decorrelated":  # each sleep depends on the previous one: column by column
         previous = np.full(rows, b.duration)
         for k in range(count):
             upper = np.minimum(_MAX_SECONDS, np.maximum(b.duration, previous * b.factor))
@@ -838,18 +855,34 @@ def sleep_matrix(backoff: Backoff, draws: npt.NDArray[np.float64]) -> npt.NDArra
             out[:, k] = sleep
             previous = sleep
         return out
-    for k in range(count):
-        grown = min(cap, _grow(b.duration, b.factor, k))
-        if b.mode == "full":
-            out[:, k] = 0.0 + (grown - 0.0) * u[:, k]
-        elif b.mode == "equal":
-            half = grown / 2
-            out[:, k] = half + (0.0 + (half - 0.0) * u[:, k])
-        else:  # additive
-            out[:, k] = np.minimum(
-                cap, _grow(b.duration, b.factor, k) + (0.0 + (b.jitter - 0.0) * u[:, k])
-            )
+    grown = np.array([_grow(b.duration, b.factor, k) for k in range(count)])
+    if b.mode == "full":  # rng.uniform(0, t) is 0 + (t - 0) * random()
+        limit = np.minimum(cap, grown)
+        np.add(0.0, (limit - 0.0) * u, out=out)
+    elif b.mode == "equal":
+        half = np.minimum(cap, grown) / 2
+        np.add(half, 0.0 + (half - 0.0) * u, out=out)
+    else:  # additive
+        np.minimum(cap, grown + (0.0 + (b.jitter - 0.0) * u), out=out)
     return out
+
+
+def _client_go_bases(backoff: Backoff) -> list[int]:
+    """The durations (ns) Go's ``Step()`` jitters, one per sleep, before any jitter."""
+    bases: list[int] = []
+    steps = backoff.steps
+    duration = _to_ns(backoff.duration)
+    cap_ns = _to_ns(backoff.cap) if backoff.cap is not None else 0
+    while steps > 0 and steps != 1:
+        steps -= 1
+        bases.append(duration)
+        if backoff.factor != 0:
+            grown = float(duration) * backoff.factor
+            duration = _MAX_NS if grown >= _MAX_NS else int(grown)
+            if cap_ns > 0 and duration > cap_ns:
+                duration = cap_ns
+                steps = 0
+    return bases
 
 
 # --- the batch evaluation ---------------------------------------------------------------
@@ -886,40 +919,49 @@ def draws_needed(policies: Iterable[Policy]) -> int:
 
 
 def evaluate_batch(worlds: Worlds, policy: Policy) -> BatchResult:
-    """``evaluate`` for every world in ``worlds`` under ``policy``, vectorised."""
+    """``evaluate`` for every world in ``worlds`` under ``policy``, vectorised.
+
+    Attempt k of row n starts at ``times[n, k]`` (t0 plus the first k sleeps, summed in
+    the clock's order); it lands in segment ``seg[n, k]``; the first attempt whose
+    segment is terminal for the predicate (success, an error not retried, or a slow
+    segment handed to the exact path) ends the row, unless the deadline ended it first.
+    """
+    if policy.predicate not in ("v1.4", "v1.5"):
+        raise ValueError(f"policy {policy.name!r}: unknown predicate {policy.predicate!r}")
     n = len(worlds)
+    width = worlds.breaks.shape[1]
     backoff = policy.backoff
     attempts_max, sleeps = schedule_shape(backoff)
     trailing = sleeps == attempts_max
     t0 = worlds.start
     times = np.empty((n, sleeps + 1))
     times[:, 0] = t0
-    times[:, 1:] = sleep_matrix(backoff, worlds.draws)
+    sleep_matrix(backoff, worlds.draws, out=times[:, 1:])
     np.cumsum(times, axis=1, out=times)  # sequential: the clock's own additions, in order
     at = times[:, :attempts_max]
+
+    # which segment each attempt lands in, as a flat index into the (rows x segments) tables
+    seg = np.zeros(at.shape, dtype=np.int8)
+    for j in range(1, width):
+        np.add(seg, at >= worlds.breaks[:, j : j + 1], out=seg, casting="unsafe")
+    flat = seg.astype(np.intp)
+    flat += (np.arange(n, dtype=np.intp) * width)[:, None]
+
+    terminal = worlds.terminal(policy.predicate).ravel().take(flat)
+    limit = None
     if policy.deadline is not None:
         limit = t0 + policy.deadline
         valid = at <= limit[:, None]
+        terminal &= valid
+        n_valid = valid.sum(axis=1)
     else:
-        limit = None
-        valid = np.ones(at.shape, dtype=bool)
-    seg = np.zeros(at.shape, dtype=np.intp)
-    breaks = worlds.breaks
-    for j in range(1, breaks.shape[1]):
-        seg += at >= breaks[:, j : j + 1]
-    cls = np.take_along_axis(worlds.cls, seg, axis=1)
-    terminal = (cls == C_SUCCESS) | (cls == C_HTTP_STATUS) | (cls == C_SLOW)
-    if policy.predicate == "v1.4":
-        terminal |= cls == C_DNS_NOT_FOUND
-    elif policy.predicate != "v1.5":
-        raise ValueError(f"policy {policy.name!r}: unknown predicate {policy.predicate!r}")
-    terminal &= valid
+        n_valid = np.full(n, attempts_max)
     stops = terminal.any(axis=1)
-    first = np.where(stops, terminal.argmax(axis=1), 0)
-    rows = np.arange(n)
-    n_valid = valid.sum(axis=1)
+    first = terminal.argmax(axis=1)
     made = np.where(stops, first + 1, n_valid).astype(np.int32)
-    last_cls = cls[rows, made - 1]
+    rows = np.arange(n)
+    last_flat = flat[rows, made - 1]
+    last_cls = worlds.cls.ravel()[last_flat]
 
     outcome = np.full(n, GAVE_UP, dtype=np.int8)
     outcome[stops & (last_cls == C_SUCCESS)] = SUCCESS
@@ -937,16 +979,17 @@ def evaluate_batch(worlds: Worlds, policy: Policy) -> BatchResult:
     reason[gave_up & dns_last] = _DNS
     reason[gave_up & ~dns_last] = _HTTP
     reason[outcome == NOT_RETRIABLE] = _NOT_RETRIED
-    done = np.arange(attempts_max)[None, :] < made[:, None]
-    dns = (np.take_along_axis(worlds.dnsq, seg, axis=1) * done).sum(axis=1).astype(np.int32)
-    http = (np.take_along_axis(worlds.httpq, seg, axis=1) * done).sum(axis=1).astype(np.int32)
+    # load: running totals of (DNS queries | HTTP requests << 32) up to the last attempt
+    load = worlds.load.ravel().take(flat)
+    np.cumsum(load, axis=1, out=load)
+    total = load[rows, made - 1]
     result = BatchResult(
         outcome=outcome,
         attempts=made,
         end=end,
         elapsed=end - t0,
-        dns_queries=dns,
-        http_requests=http,
+        dns_queries=(total & 0xFFFFFFFF).astype(np.int32),
+        http_requests=(total >> 32).astype(np.int32),
         reason=reason,
     )
     slow = np.flatnonzero(stops & (last_cls == C_SLOW))

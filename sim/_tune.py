@@ -536,9 +536,12 @@ def _chunk_star(args: tuple[Any, ...]) -> _ChunkResult:
 def _run_pool(
     jobs: int, args: list[tuple[Any, ...]], finished: Callable[[_ChunkResult], None]
 ) -> None:
-    """Chunks on ``jobs`` spawned processes, handed on as they complete.  Leaving the
+    """Chunks on ``jobs`` worker processes, handed on as they complete.  Leaving the
     ``with`` block terminates the workers, so Ctrl-C costs no wait for running chunks."""
-    context = multiprocessing.get_context("spawn")
+    # forkserver: a clean interpreter (no parent threads, e.g. the progress bar's) that
+    # has imported the evaluator once; workers fork from it in milliseconds
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["sim._tune"])
     with context.Pool(min(jobs, len(args)), initializer=_ignore_sigint) as pool:
         for result in pool.imap_unordered(_chunk_star, args):
             finished(result)
