@@ -72,6 +72,7 @@ from sim._scenario import Scenario, load_scenario
 
 __all__ = [
     "DEFAULT_GRID",
+    "ExecutorError",
     "GridError",
     "PolicyStats",
     "Sweep",
@@ -93,12 +94,17 @@ RECOMMENDED = "recommended"
 GRID_KEYS = ("mode", "steps", "duration", "factor", "jitter", "cap", "deadline", "predicate")
 _JITTER_UNUSED = ("full", "equal", "decorrelated")  # AWS modes ignore jitter
 Z95 = 1.959963984540054
+DASK_CONNECT_TIMEOUT = 10  # seconds to reach a scheduler before giving up (exit 69)
 
-EXIT_OK, EXIT_USAGE, EXIT_INTERRUPTED = 0, 64, 130
+EXIT_OK, EXIT_USAGE, EXIT_UNAVAILABLE, EXIT_INTERRUPTED = 0, 64, 69, 130
 
 
 class GridError(ValueError):
     """A grid spec is unusable; the message names the token."""
+
+
+class ExecutorError(RuntimeError):
+    """The Dask scheduler cannot be reached (exit 69, like EX_UNAVAILABLE)."""
 
 
 # --- the grid ------------------------------------------------------------------------
@@ -113,10 +119,7 @@ def _grid_value(key: str, text: str, token: str) -> object:
         if key in ("duration", "cap", "deadline"):
             if key != "duration" and text.strip().lower() in ("none", "0"):
                 return None
-            seconds = parse_duration(text, field_name=key)
-            if key == "duration" and seconds == 0 and text.strip() == "":
-                raise PolicyError("empty")
-            return seconds
+            return parse_duration(text, field_name=key)
         if key in ("factor", "jitter"):
             value = float(text)
             if not math.isfinite(value) or value < 0:
@@ -553,9 +556,9 @@ def _run_dask(
     # distributed's API is untyped; hold it as Any rather than sprinkle ignores
     distributed: Any = importlib.import_module("distributed")
     try:
-        client = distributed.Client(address, timeout=10)
+        client = distributed.Client(address, timeout=DASK_CONNECT_TIMEOUT)
     except OSError as exc:
-        raise GridError(
+        raise ExecutorError(
             f"--executor dask: cannot reach the scheduler at {address}: {exc}"
         ) from None
     futures = [client.submit(evaluate_chunk, *a, pure=False) for a in args]
@@ -738,8 +741,14 @@ def _plot_policies(report: TuneReport) -> list[int]:
     chosen: list[int] = []
     if report.pick is not None:
         chosen.append(report.pick)
-    best = max(range(len(report.stats)), key=lambda i: report.stats[i].p_success, default=None)
-    if best is not None and best not in chosen and report.stats[best].name not in report.named:
+    # "best": the fastest of the most reliable grid policies (the pick trades speed for load)
+    candidates = [i for i, s in enumerate(report.stats) if s.name not in report.named]
+    best = max(
+        candidates,
+        key=lambda i: (report.stats[i].p_success, -(report.stats[i].p95 or math.inf)),
+        default=None,
+    )
+    if best is not None and best not in chosen:
         chosen.append(best)
     for name in report.named:
         i = report.sweep.index(name)
@@ -752,6 +761,8 @@ def _label(report: TuneReport, i: int) -> str:
     name = report.stats[i].name
     if i == report.pick:
         return f"recommended: {name}"
+    if name not in report.named:
+        return f"fastest most reliable: {name}"
     return name
 
 
@@ -1153,6 +1164,9 @@ def run_tune(args: argparse.Namespace, console: Any | None = None) -> int:
     except GridError as exc:
         print(f"sim tune: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except ExecutorError as exc:
+        print(f"sim tune: {exc}", file=sys.stderr)
+        return EXIT_UNAVAILABLE
     if sweep.worlds == 0:
         print("sim tune: interrupted before any world finished", file=sys.stderr)
         return EXIT_INTERRUPTED

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import socket
 from pathlib import Path
 
 import numpy as np
@@ -230,6 +231,20 @@ def test_dask_executor_gives_the_local_results() -> None:
         remote = run_sweep(SINGLE, policies, samples=500, seed=3, executor=f"dask://{address}",
                            chunk=120)  # fmt: skip
     assert same(local, remote)
+
+
+def test_unreachable_dask_scheduler_exits_69(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pytest.importorskip("distributed")
+    monkeypatch.setattr("sim._tune.DASK_CONNECT_TIMEOUT", 0.5)
+    with socket.socket() as unused:  # a port nobody listens on
+        unused.bind(("127.0.0.1", 0))
+        port = unused.getsockname()[1]
+    code = main(["tune", "--samples", "10", "--grid", "steps=3",
+                 "--executor", f"dask://127.0.0.1:{port}"])  # fmt: skip
+    assert code == 69
+    assert "cannot reach the scheduler" in capsys.readouterr().err
 
 
 def test_interrupt_keeps_the_finished_chunks() -> None:
