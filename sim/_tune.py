@@ -760,9 +760,9 @@ def _plot_policies(report: TuneReport) -> list[int]:
 def _label(report: TuneReport, i: int) -> str:
     name = report.stats[i].name
     if i == report.pick:
-        return f"recommended: {name}"
+        return f"recommended: {short_name(name)}"
     if name not in report.named:
-        return f"fastest most reliable: {name}"
+        return f"fastest most reliable: {short_name(name)}"
     return name
 
 
@@ -798,7 +798,7 @@ def write_plots(report: TuneReport, out: Path) -> list[Path]:
     ax.set_ylim(-0.02, 1.02)
     ax.set_title(f"{sweep.scenario}: success by time, {n} worlds (95% Wilson bands)")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="best")
+    ax.legend(fontsize=8, loc="upper left")
     fig.tight_layout()
     paths.append(out / "success_vs_time.png")
     fig.savefig(paths[-1])
@@ -815,7 +815,7 @@ def write_plots(report: TuneReport, out: Path) -> list[Path]:
     ax.set_ylabel("fraction of runs finished")
     ax.set_title(f"{sweep.scenario}: completion-time CDF")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="best")
+    ax.legend(fontsize=8, loc="lower right")
     fig.tight_layout()
     paths.append(out / "completion_cdf.png")
     fig.savefig(paths[-1])
