@@ -7,6 +7,7 @@ Commands::
     sim demo [--seeds 300]
     sim serve --scenario single-node --seed 7 [--speed 10] [--port P] [--dns-port P]
     sim tune --scenario single-node --samples 20000 --grid 'steps=10,30 duration=1s,5s' [...]
+    sim mutants [--only NAMES] [--jobs N] [-k EXPR] [--list]
 
 Exit status: 0 done (``run``/``replay``: the cleanup succeeded), 1 the cleanup did not
 succeed, 64 bad usage, scenario or policy (the message names the flag or the key), 70
@@ -37,6 +38,7 @@ from sim._clock import PeerError, SimDeadlock
 from sim._dist import ScenarioError
 from sim._dns import dns_rules, make_dns_server
 from sim._harness import Harness, ScenarioResult, repo_service_name
+from sim._mutants import add_mutants_parser, run_mutants_command
 from sim._repo_server import RepoServer, service_accepting
 from sim._report import attempt_rows, story
 from sim._scenario import Scenario, load_scenario
@@ -139,6 +141,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--duration", type=_positive, metavar="S",
                        help="stop after S real seconds (default: Ctrl-C)")  # fmt: skip
     add_tune_parser(sub)
+    add_mutants_parser(sub)
     return parser
 
 
@@ -561,6 +564,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _cmd_demo(args, console)
         if args.command == "tune":
             return run_tune(args, console)
+        if args.command == "mutants":
+            try:
+                return run_mutants_command(args, console)
+            except (ValueError, FileNotFoundError) as exc:
+                raise UsageError(str(exc)) from exc
         return _cmd_serve(args, console)
     except UsageError as exc:
         print(f"sim: {exc}", file=sys.stderr)

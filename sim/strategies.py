@@ -1,0 +1,485 @@
+"""Hypothesis strategies for retrylab's worlds, scenarios and retry policies.
+
+For users who want to test their own retry policy, cleanup variant or client against
+randomised outages, the way ``tests/sim/test_properties.py`` tests ours::
+
+    from hypothesis import given
+    from sim import Harness
+    from sim.strategies import policies, seeds, timelines
+
+    harness = Harness().start()
+
+    @given(timelines(), policies(predicates=("v1.5",)), seeds())
+    def test_my_policy_survives(timeline, policy, seed):
+        result = harness.run_timeline(timeline, policy, seed=seed)
+        assert result.ok or timeline.healthy_from() > result.completion_time
+
+Everything produced is valid for the harness: a :class:`~sim._timeline.Timeline` uses
+only the states the servers can play (DNS ``refused | timeout | nxdomain | ok``, HTTP
+``refused | missing | hang | ok``), has the scenario's repo name and list paths, and
+starts every signal at t = 0.
+
+Why the shapes are what they are:
+
+* A timeline is built from a few *outages* per signal (a gap, a length, a state), so
+  hypothesis shrinks a failing world towards a simple one: fewer outages (the lists
+  shrink), shorter ones and earlier health (lengths and gaps shrink towards zero), the
+  cleanup starting earlier, and no "never recovers" (a flag shrinking to ``False``).
+  A shrunk counterexample reads like a sentence: "the repo name is NXDOMAIN for the
+  first 0.1 s, then everything answers".
+* Times are on a 0.1 s grid: small integers shrink well and print readably, and the
+  harness is exact at interval boundaries, so nothing is lost by the grid.
+* The cluster DNS being down (refused or timing out for *every* name, as before
+  CoreDNS runs) is drawn separately from per-name outages, because it is the one
+  correlated outage the world has and a predicate bug about DNS timeouts only shows
+  when every candidate name times out.
+* Policies shrink towards the presets, and generated ones stay within sane bounds
+  (at most 30 attempts, sleeps of 0.1-30 s) so one example runs in milliseconds.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+from hypothesis import strategies as st
+
+import cleanup
+from cleanup import MODES, PREDICATES, PRESETS, Backoff, Policy
+from sim._harness import SERVED_HTTP_STATES
+from sim._scenario import (
+    BUILTIN_SCENARIOS,
+    DURATION_KEYS,
+    ImageSet,
+    Scenario,
+    load_scenario,
+    parse_scenario,
+)
+from sim._timeline import DNS_STATES, OTHER_NAMES, Interval, Timeline
+from sim._world import generate_timeline
+
+__all__ = [
+    "IMAGE_POOL",
+    "TIME_STEP",
+    "backoffs",
+    "distributions",
+    "durations",
+    "image_sets",
+    "policies",
+    "scenario_dicts",
+    "scenarios",
+    "seeds",
+    "signal",
+    "timelines",
+    "world_timelines",
+]
+
+#: resolution of generated times (seconds)
+TIME_STEP = 0.1
+
+#: images the image-set strategy draws from: versions of the same names (so "previous"
+#: and "current" overlap and differ), every retain substring, a vmdp image, and names
+#: pulled through another registry (matched by the short ``name:tag`` only).
+IMAGE_POOL: tuple[str, ...] = (
+    "docker.io/rancher/harvester:v1.4.1",
+    "docker.io/rancher/harvester:v1.5.0",
+    "docker.io/rancher/kubectl:v1.30.5",
+    "docker.io/rancher/harvester-upgrade:v1.4.1",
+    "docker.io/rancher/harvester-upgrade:v1.5.0",
+    "docker.io/longhornio/longhorn-engine:v1.7.2",
+    "docker.io/longhornio/longhorn-engine:v1.8.1",
+    "docker.io/longhornio/longhorn-instance-manager:v1.7.2",
+    "docker.io/longhornio/longhorn-instance-manager:v1.8.1",
+    "docker.io/longhornio/longhorn-manager:v1.7.2",
+    "docker.io/rancher/mirrored-banzaicloud-fluentd:v1.14.6",
+    "docker.io/rancher/mirrored-fluent-fluent-bit:2.1.8",
+    "docker.io/rancher/harvester-webhook:v1.4.1",
+    "docker.io/rancher/harvester-webhook:v1.5.0",
+    "docker.io/rancher/mirrored-coredns-coredns:1.10.1",
+    "docker.io/rancher/mirrored-coredns-coredns:1.12.0",
+    "registry.suse.com/suse/vmdp/vmdp:2.5.4",
+    "my-registry.local/rancher/harvester:v1.4.1",
+    "my-registry.local/rancher/kubectl:v1.30.5",
+)
+
+#: outage states of the repo name, the plainest ("not there yet") first: what shrinks to
+_DNS_OUTAGES = ("nxdomain", "refused", "timeout")
+
+
+def seeds() -> st.SearchStrategy[int]:
+    """Scenario seeds (the harness seeds the jitter and the resolver's query IDs from it)."""
+    return st.integers(0, 2**31 - 1)
+
+
+def durations(max_seconds: float, *, min_seconds: float = 0.0) -> st.SearchStrategy[float]:
+    """Seconds on the :data:`TIME_STEP` grid in ``[min_seconds, max_seconds]``,
+    shrinking towards ``min_seconds``."""
+    low = math.ceil(round(min_seconds / TIME_STEP, 9))
+    high = math.floor(round(max_seconds / TIME_STEP, 9))
+    if high < low:
+        raise ValueError(f"durations: no grid point in [{min_seconds}, {max_seconds}]")
+    return st.integers(low, high).map(lambda n: round(n * TIME_STEP, 1))
+
+
+def _intervals(points: Sequence[tuple[float, str]]) -> tuple[Interval, ...]:
+    """Intervals from (start, state) change points; repeats merged, later wins at a tie."""
+    merged: list[tuple[float, str]] = []
+    for start, state in sorted(points, key=lambda p: p[0]):
+        if merged and merged[-1][0] == start:
+            merged[-1] = (start, state)
+        elif not merged or merged[-1][1] != state:
+            merged.append((start, state))
+        # else: the same state again, nothing changes
+    # a tie may have made two neighbours equal
+    out: list[tuple[float, str]] = []
+    for start, state in merged:
+        if not out or out[-1][1] != state:
+            out.append((start, state))
+    ends = [s for s, _ in out[1:]] + [math.inf]
+    return tuple(Interval(s, e, state) for (s, state), e in zip(out, ends, strict=True))
+
+
+def _overlay(
+    base: tuple[Interval, ...], start: float, end: float, state: str
+) -> tuple[Interval, ...]:
+    """``base`` with ``state`` holding on ``[start, end)``."""
+    points: list[tuple[float, str]] = []
+    for iv in base:
+        lo, hi = iv.start, iv.end
+        if hi <= start or lo >= end:
+            points.append((lo, iv.state))
+            continue
+        if lo < start:
+            points.append((lo, iv.state))
+        if hi > end:
+            points.append((end, iv.state))
+    points.append((start, state))
+    return _intervals(points)
+
+
+@st.composite
+def signal(
+    draw: st.DrawFn,
+    /,
+    states: Sequence[str],
+    *,
+    healthy: str = "ok",
+    max_outages: int = 2,
+    max_gap: float = 60.0,
+    max_outage: float = 120.0,
+    forever: Sequence[str] = (),
+) -> tuple[Interval, ...]:
+    """One signal's intervals from t = 0: up to ``max_outages`` outages, each after a
+    healthy gap, then ``healthy`` for good, or (when ``forever`` is given, and drawn)
+    a state from ``forever`` that never ends."""
+    points: list[tuple[float, str]] = [(0.0, healthy)]
+    t = 0.0
+    if states:
+        outages = draw(
+            st.lists(
+                st.tuples(
+                    durations(max_gap),
+                    durations(max_outage, min_seconds=TIME_STEP),
+                    st.sampled_from(tuple(states)),
+                ),
+                max_size=max_outages,
+            )
+        )
+        for gap, length, state in outages:
+            t = round(t + gap, 1)
+            points.append((t, state))
+            t = round(t + length, 1)
+            points.append((t, healthy))
+    if forever:
+        never_ends: bool = draw(st.booleans())
+        if never_ends:
+            after = draw(durations(max_gap))
+            points.append((round(t + after, 1), draw(st.sampled_from(tuple(forever)))))
+    return _intervals(points)
+
+
+def _check_states(kind: str, given: Sequence[str], allowed: Sequence[str]) -> None:
+    for state in given:
+        if state not in allowed or state == "ok":
+            raise ValueError(
+                f"{kind}: {state!r} is not an outage state (expected some of "
+                f"{', '.join(s for s in allowed if s != 'ok')})"
+            )
+
+
+@st.composite
+def timelines(
+    draw: st.DrawFn,
+    /,
+    scenario: Scenario | str = "single-node",
+    *,
+    dns_states: Sequence[str] = _DNS_OUTAGES,
+    other_states: Sequence[str] = ("refused", "timeout"),
+    cluster_dns_states: Sequence[str] = ("refused", "timeout"),
+    http_states: Sequence[str] = ("refused", "hang"),
+    missing: bool = False,
+    never_healthy: bool = False,
+    max_outages: int = 2,
+    max_gap: float = 60.0,
+    max_outage: float = 120.0,
+    max_cleanup_start: float = 90.0,
+) -> Timeline:
+    """Timelines the harness plays, for ``scenario``'s repo name and list paths.
+
+    - ``dns_states``: outages of the repo name; ``other_states``: outages of every
+      other name in the cluster domain (the search-list candidates); ``cluster_dns_states``:
+      an optional outage of the whole cluster DNS from t = 0 (every name at once);
+    - ``http_states``: outages of the repo Service (both lists);
+    - ``missing``: the previous version's list may also be missing (404) for a while
+      or for good, as when the version is not in the archive;
+    - ``never_healthy``: a signal may also end in an outage that never ends (a VM that
+      never starts, DNS that never learns the name).
+
+    Pass empty sequences to switch a kind of outage off.  The default never contains a
+    404: that is a permanent error the policy is right not to retry.
+    """
+    setup = load_scenario(scenario) if isinstance(scenario, str) else scenario
+    _check_states("dns_states", dns_states, DNS_STATES)
+    _check_states("other_states", other_states, ("refused", "timeout"))
+    _check_states("cluster_dns_states", cluster_dns_states, ("refused", "timeout"))
+    _check_states(
+        "http_states", http_states, tuple(s for s in SERVED_HTTP_STATES if s != "missing")
+    )
+
+    def one(states: Sequence[str], forever: Sequence[str] = ()) -> st.SearchStrategy[Any]:
+        return signal(
+            states,
+            max_outages=max_outages,
+            max_gap=max_gap,
+            max_outage=max_outage,
+            forever=forever,
+        )
+
+    repo = draw(one(dns_states, dns_states if never_healthy else ()), label="repo dns")
+    others = draw(one(other_states), label="other names dns")
+    if cluster_dns_states:
+        down = draw(
+            st.none()
+            | st.tuples(
+                durations(max_outage, min_seconds=TIME_STEP),
+                st.sampled_from(tuple(cluster_dns_states)),
+            ),
+            label="cluster dns down",
+        )
+        if down is not None:
+            length, state = down
+            repo = _overlay(repo, 0.0, length, state)
+            others = _overlay(others, 0.0, length, state)
+    service = draw(one(http_states, http_states if never_healthy else ()), label="repo service")
+    previous_path = setup.list_path(setup.previous_version)
+    previous = service
+    if missing:
+        gone = draw(
+            st.none()
+            | st.tuples(
+                durations(max_gap), st.none() | durations(max_outage, min_seconds=TIME_STEP)
+            ),
+            label="previous list missing",
+        )
+        if gone is not None:
+            since, lasting = gone
+            end = math.inf if lasting is None else round(since + lasting, 1)
+            previous = _overlay(service, since, end, "missing")
+    start = draw(durations(max_cleanup_start), label="cleanup start")
+    return Timeline(
+        scenario=f"generated ({setup.name})",
+        seed=0,
+        cleanup_start=start,
+        repo_host=setup.repo_host,
+        dns={setup.repo_host: repo, OTHER_NAMES: others},
+        http={previous_path: previous, setup.list_path("current"): service},
+        events=(),
+    )
+
+
+def world_timelines(scenario: Scenario | str = "single-node") -> st.SearchStrategy[Timeline]:
+    """Timelines the world model draws for ``scenario`` (realistic, but they shrink
+    only by seed: use :func:`timelines` to get minimal counterexamples)."""
+    setup = load_scenario(scenario) if isinstance(scenario, str) else scenario
+    return seeds().map(lambda seed: generate_timeline(setup, seed))
+
+
+# -- scenarios -------------------------------------------------------------------------
+
+
+def distributions(max_seconds: float = 120.0) -> st.SearchStrategy[Any]:
+    """Distribution values as a scenario file writes them (a number, or a table)."""
+    d = durations(max_seconds)
+    positive = durations(max_seconds, min_seconds=TIME_STEP)
+
+    def ordered(values: list[float]) -> list[float]:
+        return sorted(values)
+
+    return st.one_of(
+        d,
+        st.lists(d, min_size=2, max_size=2)
+        .map(ordered)
+        .map(lambda v: {"dist": "uniform", "low": v[0], "high": v[1]}),
+        st.lists(d, min_size=3, max_size=3)
+        .map(ordered)
+        .map(lambda v: {"dist": "triangular", "low": v[0], "mode": v[1], "high": v[2]}),
+        d.map(lambda m: {"dist": "exponential", "mean": m}),
+        st.tuples(positive, st.integers(1, 15)).map(
+            lambda p: {"dist": "lognormal", "median": p[0], "sigma": p[1] / 10}
+        ),
+        st.lists(d, min_size=1, max_size=6).map(lambda s: {"dist": "empirical", "samples": s}),
+    )
+
+
+@st.composite
+def image_sets(draw: st.DrawFn, /, pool: Sequence[str] = IMAGE_POOL) -> ImageSet:
+    """The two lists and the node's store: overlapping draws from ``pool``."""
+    names = st.sampled_from(tuple(pool))
+    previous = tuple(draw(st.lists(names, min_size=1, max_size=8, unique=True), label="previous"))
+    current = tuple(draw(st.lists(names, min_size=1, max_size=8, unique=True), label="current"))
+    listed = tuple(dict.fromkeys(previous + current))
+    node = draw(st.none() | st.lists(st.sampled_from(listed + tuple(pool)), unique=True))
+    on_node = tuple(node) if node is not None else listed
+    # in use / pinned: mostly images of the previous list, the ones a cleanup could hit
+    stake = tuple(dict.fromkeys(previous + on_node))
+    some = st.lists(st.sampled_from(stake), unique=True, max_size=3)
+    return ImageSet(
+        previous=previous,
+        current=current,
+        node=tuple(node) if node is not None else None,
+        in_use=tuple(draw(some, label="in use")),
+        pinned=tuple(draw(some, label="pinned")),
+    )
+
+
+@st.composite
+def _client(draw: st.DrawFn, /) -> dict[str, Any]:
+    return {
+        "search": draw(
+            st.sampled_from(
+                (
+                    ["harvester-system.svc.cluster.local", "svc.cluster.local", "cluster.local"],
+                    ["svc.cluster.local", "cluster.local"],
+                    [],
+                )
+            )
+        ),
+        "ndots": draw(st.integers(0, 6)),
+        "dns_timeout": draw(durations(10.0, min_seconds=0.5)),
+        "dns_attempts": draw(st.integers(1, 3)),
+        "http_timeout": draw(durations(60.0, min_seconds=1.0)),
+    }
+
+
+@st.composite
+def scenario_dicts(
+    draw: st.DrawFn, /, *, images: bool = True, client: bool = True
+) -> dict[str, Any]:
+    """Scenario files as parsed TOML (``tomllib.loads``'s shape) that
+    :func:`sim._scenario.parse_scenario` accepts: every key present, valid values."""
+    data: dict[str, Any] = {
+        "name": draw(st.sampled_from(("generated", "custom", "single-node-variant"))),
+        "world": {
+            "topology": draw(st.sampled_from(("single-node", "multi-node"))),
+            "dns_down": draw(st.sampled_from(("refused", "timeout"))),
+            "list_missing": draw(st.booleans()),
+            "vm_starts": not draw(st.booleans()),
+            "upgrade_name": draw(
+                st.sampled_from(("hvst-upgrade-nv76q", "hvst-upgrade-abc12", "u1"))
+            ),
+            "previous_version": draw(st.sampled_from(("v1.4.1", "v1.4.2", "v1.3.2"))),
+        },
+        "durations": {key: draw(distributions()) for key in DURATION_KEYS},
+    }
+    probability = draw(st.integers(0, 10)) / 10
+    data["flap"] = {"probability": probability}
+    if probability > 0:
+        data["flap"]["delay"] = draw(distributions(60.0))
+        data["flap"]["length"] = draw(distributions(30.0))
+    if images:
+        chosen = draw(image_sets())
+        table: dict[str, Any] = {
+            "previous": list(chosen.previous),
+            "current": list(chosen.current),
+            "in_use": list(chosen.in_use),
+            "pinned": list(chosen.pinned),
+        }
+        if chosen.node is not None:
+            table["node"] = list(chosen.node)
+        data["images"] = table
+    if client and draw(st.booleans()):
+        data["client"] = draw(_client())
+    return data
+
+
+def scenarios(*, images: bool = True, client: bool = True) -> st.SearchStrategy[Scenario]:
+    """Valid :class:`~sim._scenario.Scenario` objects (parsed from :func:`scenario_dicts`),
+    or one of the built-in scenarios (what they shrink towards)."""
+    builtin = st.sampled_from(BUILTIN_SCENARIOS).map(load_scenario)
+    generated = scenario_dicts(images=images, client=client).map(parse_scenario)
+    return builtin | generated
+
+
+# -- policies --------------------------------------------------------------------------
+
+
+@st.composite
+def backoffs(
+    draw: st.DrawFn,
+    /,
+    *,
+    modes: Sequence[str] = MODES,
+    max_steps: int = 30,
+    min_duration: float = 0.1,
+    max_duration: float = 30.0,
+    max_factor: float = 3.0,
+    caps: bool = True,
+) -> Backoff:
+    """Backoff schedules within sane bounds (the fields of Kubernetes ``wait.Backoff``)."""
+    mode = draw(st.sampled_from(tuple(modes)))
+    steps = draw(st.integers(1, max_steps))
+    duration = draw(durations(max_duration, min_seconds=min_duration))
+    factor = draw(st.integers(10, max(10, int(max_factor * 10)))) / 10
+    jitter = draw(st.integers(0, 10)) / 10
+    cap = draw(st.none() | durations(120.0, min_seconds=1.0)) if caps else None
+    return Backoff(duration=duration, factor=factor, jitter=jitter, steps=steps, cap=cap, mode=mode)
+
+
+@st.composite
+def policies(
+    draw: st.DrawFn,
+    /,
+    *,
+    presets: bool = True,
+    predicates: Sequence[str] = tuple(PREDICATES),
+    deadlines: bool = True,
+    max_deadline: float = 600.0,
+    **backoff: Any,
+) -> Policy:
+    """Retry policies: the presets (what they shrink towards) or generated ones.
+
+    ``predicates``: which retriable-error rules may appear (``("v1.5",)`` for
+    properties the old rule is known to break); ``deadlines``: whether an overall
+    deadline may be set; other keywords go to :func:`backoffs`.
+    """
+    for name in predicates:
+        if name not in PREDICATES:
+            raise ValueError(f"predicates: unknown {name!r} (expected {', '.join(PREDICATES)})")
+    chosen = [
+        p
+        for p in PRESETS.values()
+        if p.predicate in predicates and (deadlines or p.deadline is None)
+    ]
+    if presets and chosen and draw(st.booleans()) is False:
+        return draw(st.sampled_from(chosen))
+    schedule = draw(backoffs(**backoff))
+    predicate = draw(st.sampled_from(tuple(predicates)))
+    deadline = draw(st.none() | durations(max_deadline, min_seconds=1.0)) if deadlines else None
+    return cleanup.Policy(
+        f"generated-{predicate}",
+        schedule,
+        PREDICATES[predicate],
+        predicate=predicate,
+        deadline=deadline,
+    )
