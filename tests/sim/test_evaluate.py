@@ -107,6 +107,24 @@ def test_evaluator_agrees_where_dropped_queries_move_time(harness: Harness) -> N
     _agree(harness, TIMEOUTS, range(40))
 
 
+@pytest.mark.parametrize(
+    "variant",
+    [
+        {"name": "multi", "world": {"topology": "multi-node"}},
+        {"name": "missing", "world": {"list_missing": True}},
+        {"name": "no-vm", "world": {"vm_starts": False}},
+        {"name": "slow-dns", "client": {"dns_timeout": 2, "dns_attempts": 3, "http_timeout": 7}},
+    ],
+    ids=lambda v: str(v["name"]),
+)
+def test_evaluator_agrees_on_scenario_variants(
+    harness: Harness, variant: dict[str, object]
+) -> None:
+    """Other topologies, a 404, a VM that never starts, other client settings."""
+    base = {**RAW, "world": {"dns_down": "timeout"}} if variant["name"] == "slow-dns" else RAW
+    _agree(harness, parse_scenario({**base, **variant}), range(12))
+
+
 def test_batch_path_equals_the_evaluator_on_timeouts() -> None:
     """The batch path hands time-shifting worlds to the reference; results still match
     the per-timeline evaluation, which the harness agrees with."""
