@@ -40,10 +40,11 @@ per try: A and AAAA); ``http_requests`` are GET requests that got past name reso
 
 from __future__ import annotations
 
+import abc
 import bisect
 import math
 import random
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -207,7 +208,7 @@ class ControllerModel:
 # --- one attempt against a view of the world -------------------------------------------
 
 
-class _View:
+class _View(abc.ABC):
     """What the world answers at time t, as the harness's peers answer it.
 
     ``dns``: how a query for ``name`` ends (refused | timeout | nxdomain | ok); only the
@@ -216,19 +217,19 @@ class _View:
     ``http``: how a request for ``path`` is answered on an accepted connection.
     """
 
-    def dns(self, name: str, t: float) -> str:
-        raise NotImplementedError
+    @abc.abstractmethod
+    def dns(self, name: str, t: float) -> str: ...
 
-    def http(self, path: str, t: float) -> str:
-        raise NotImplementedError
+    @abc.abstractmethod
+    def http(self, path: str, t: float) -> str: ...
 
-    def accepting(self, t: float) -> bool:
-        raise NotImplementedError
+    @abc.abstractmethod
+    def accepting(self, t: float) -> bool: ...
 
+    @abc.abstractmethod
     def endpoints_gone_after(self, t: float) -> float:
         """The first time after ``t`` when the Service stops accepting (``inf``: never):
         the harness closes open connections then."""
-        raise NotImplementedError
 
 
 class _TimelineView(_View):
@@ -1007,8 +1008,3 @@ def _store(result: BatchResult, r: int, ev: Evaluation) -> None:
     result.dns_queries[r] = ev.dns_queries
     result.http_requests[r] = ev.http_requests
     result.reason[r] = GIVE_UP_REASONS.index(ev.reason)
-
-
-def iter_rows(result: BatchResult) -> Iterator[dict[str, Any]]:
-    for n in range(len(result.outcome)):
-        yield result.row(n)
