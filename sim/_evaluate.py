@@ -30,12 +30,12 @@ Two paths compute it:
   the sleeps (drawn bit-for-bit like ``cleanup.Schedule``), each attempt's class is a
   lookup, the first terminal one ends the run.  Attempts that land where a DNS query
   would be dropped (or a request hang) shift every later attempt by the timeouts; those
-  rare worlds are handed to :func:`evaluate`.  Tests hold both paths to each other and
-  to the harness.
+  worlds (none in the built-in scenarios) are handed to :func:`evaluate`.  Tests hold
+  both paths to each other and to the harness.
 
-Counting conventions: ``dns_queries`` are the UDP/TCP queries the resolver sent (two
-per try: A and AAAA); ``http_requests`` are GET requests that got past name resolution
-(a refused connection counts: the Service was hit).
+Counting conventions, the harness's: ``dns_queries`` are the queries the DNS server saw
+(two per try: A and AAAA, dropped ones included); ``http_requests`` are the requests the
+repo server saw (a refused connection reaches no server and is not counted).
 """
 
 from __future__ import annotations
@@ -90,15 +90,15 @@ OUTCOMES = ("success", "gave-up", "not-retriable")
 GIVE_UP_REASONS = ("", "dns", "http", "not-retried")
 
 SUCCESS, GAVE_UP, NOT_RETRIABLE = 0, 1, 2
-_NONE, _DNS, _HTTP, _NOT_RETRIED = 0, 1, 2, 3
+_DNS, _HTTP, _NOT_RETRIED = 1, 2, 3  # indices into GIVE_UP_REASONS
 
 # attempt classes: what an attempt made inside one segment of constant state ends with
 C_SUCCESS = 0  # both lists fetched
 C_DNS_NOT_FOUND = 1  # "no such host": retried by v1.5 only
 C_DNS_TEMPORARY = 2  # refused / server misbehaving: retried by both
-C_HTTP_REFUSED = 3  # no endpoints: connection refused, retried by both
+C_HTTP_REFUSED = 3  # connection refused/reset or a timeout: retried by both
 C_HTTP_STATUS = 4  # 404: never retried
-C_SLOW = 5  # some query would be dropped: time passes inside the attempt
+C_SLOW = 5  # a query dropped or a request hung: time passes inside the attempt
 
 _DNS_CODES = {"refused": 0, "timeout": 1, "nxdomain": 2, "ok": 3}
 _HTTP_CODES = {"refused": 0, "missing": 1, "ok": 2, "hang": 3}
