@@ -923,7 +923,7 @@ def add_tune_parser(subparsers: Any) -> argparse.ArgumentParser:
         "tune",
         help="choose retry parameters by Monte Carlo over simulated worlds",
         description="Evaluate a grid of retry policies on the same simulated worlds and "
-        "recommend one: P(success) with a 95%% Wilson interval, time to success, load.",
+        "recommend one: P(success) with a 95% Wilson interval, time to success, load.",
     )
     tune.add_argument("--scenario", default="single-node", metavar="NAME|FILE")
     tune.add_argument(
