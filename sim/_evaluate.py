@@ -582,19 +582,23 @@ def _segment_class(
     """(class, DNS queries, HTTP requests) of an attempt made inside one segment."""
     clock = _Clock(1000.0)
     controller = _Controller(model, _Constant(layout, codes), clock)
-    try:
-        controller.attempt(1)
-    except DNSError as exc:
-        cls = C_DNS_NOT_FOUND if exc.is_not_found else C_DNS_TEMPORARY
-    except (ConnectError, RequestTimeout):
-        cls = C_HTTP_REFUSED  # retried by both predicates, like every network error
-    except HTTPStatusError:
-        cls = C_HTTP_STATUS
-    else:
-        cls = C_SUCCESS
+    cls = _attempt_class(controller)
     if clock.t != 1000.0:
         cls = C_SLOW  # a query was dropped: time passes inside the attempt
     return cls, controller.count.dns, controller.count.http
+
+
+def _attempt_class(controller: _Controller) -> int:
+    """Run one attempt; the class of how it ended."""
+    try:
+        controller.attempt(1)
+    except DNSError as exc:
+        return C_DNS_NOT_FOUND if exc.is_not_found else C_DNS_TEMPORARY
+    except (ConnectError, RequestTimeout):
+        return C_HTTP_REFUSED  # retried by both predicates, like every network error
+    except HTTPStatusError:
+        return C_HTTP_STATUS
+    return C_SUCCESS
 
 
 class _Compiler:
@@ -900,7 +904,7 @@ class BatchResult:
     dns_queries: npt.NDArray[np.int32]
     http_requests: npt.NDArray[np.int32]
     reason: npt.NDArray[np.int8]
-    exact_rows: int = 0  # rows the exact path evaluated (timeouts inside attempts)
+    exact_rows: int = 0  # rows stepped attempt by attempt (time passed inside attempts)
 
     def row(self, n: int) -> dict[str, Any]:
         return {
@@ -994,10 +998,102 @@ def evaluate_batch(worlds: Worlds, policy: Policy) -> BatchResult:
         reason=reason,
     )
     slow = np.flatnonzero(stops & (last_cls == C_SLOW))
-    for r in slow.tolist():
-        _store(result, r, evaluate_row(worlds, r, policy))
+    if slow.size:
+        _step_rows(worlds, policy, slow, result)
     result.exact_rows = len(slow)
     return result
+
+
+def _step_rows(
+    worlds: Worlds, policy: Policy, rows: npt.NDArray[np.intp], result: BatchResult
+) -> None:
+    """Rows where time passes inside some attempt, attempt by attempt.
+
+    The retry loop (``cleanup.retry``) vectorised over the rows: each column is one
+    attempt for every row still running.  An attempt in a slow segment runs through
+    the scalar controller from its actual start time (it returns when the attempt
+    ends); the others are table lookups as in the fast path.  The sleeps do not depend
+    on what happened, so they are the same matrix; only the times they start from move.
+    """
+    model = worlds.model
+    attempts_max, count = schedule_shape(policy.backoff)
+    trailing = count == attempts_max
+    stops_on = [C_SUCCESS, C_HTTP_STATUS] + (
+        [C_DNS_NOT_FOUND] if policy.predicate == "v1.4" else []
+    )
+    sleeps = sleep_matrix(policy.backoff, worlds.draws[rows])
+    t0 = worlds.start[rows]
+    limit = None if policy.deadline is None else t0 + policy.deadline
+    width = worlds.breaks.shape[1]
+    n = len(rows)
+    t = t0.copy()
+    dns = np.zeros(n, dtype=np.int64)
+    http = np.zeros(n, dtype=np.int64)
+    last = np.zeros(n, dtype=np.int8)
+    views: dict[int, _RowView] = {}
+
+    def finish(idx: npt.NDArray[np.intp], end: npt.NDArray[np.float64], gave_up: bool) -> None:
+        """Rows ``idx`` are done: stopped by their last attempt, or out of budget."""
+        r = rows[idx]
+        result.end[r] = end
+        result.elapsed[r] = end - t0[idx]
+        result.dns_queries[r] = dns[idx]
+        result.http_requests[r] = http[idx]
+        cls = last[idx]
+        dns_last = (cls == C_DNS_NOT_FOUND) | (cls == C_DNS_TEMPORARY)
+        if gave_up:
+            result.outcome[r] = GAVE_UP
+            result.reason[r] = np.where(dns_last, _DNS, _HTTP)
+        else:
+            result.reason[r] = np.where(cls == C_SUCCESS, 0, _NOT_RETRIED)
+            result.outcome[r] = np.where(cls == C_SUCCESS, SUCCESS, NOT_RETRIABLE)
+
+    active = np.arange(n)
+    for k in range(attempts_max):
+        r = rows[active]
+        start = t[active]
+        seg = np.zeros(len(active), dtype=np.intp)
+        for j in range(1, width):
+            seg += start >= worlds.breaks[r, j]
+        cls = worlds.cls[r, seg]
+        end = start.copy()
+        dq = worlds.dnsq[r, seg].astype(np.int64)
+        hq = worlds.httpq[r, seg].astype(np.int64)
+        for i in np.flatnonzero(cls == C_SLOW).tolist():
+            row = int(r[i])
+            view = views.get(row)
+            if view is None:
+                view = views[row] = _RowView(worlds, row)
+            clock = _Clock(float(start[i]))
+            controller = _Controller(model, view, clock)
+            cls[i] = _attempt_class(controller)
+            end[i] = clock.t
+            dq[i] = controller.count.dns
+            hq[i] = controller.count.http
+        dns[active] += dq
+        http[active] += hq
+        last[active] = cls
+        result.attempts[r] = k + 1
+        stop = np.isin(cls, stops_on)
+        if stop.any():
+            finish(active[stop], end[stop], gave_up=False)
+        going, end = active[~stop], end[~stop]
+        if k == attempts_max - 1:  # schedule exhausted
+            if trailing:  # client-go's capped last sleep, if it fits before the deadline
+                after = end + sleeps[going, k]
+                fits = np.ones(len(going), bool) if limit is None else after <= limit[going]
+                end = np.where(fits, after, end)
+            finish(going, end, gave_up=True)
+            return
+        after = end + sleeps[going, k]
+        if limit is not None:
+            over = after > limit[going]
+            finish(going[over], end[over], gave_up=True)
+            going, after = going[~over], after[~over]
+        t[going] = after
+        active = going
+        if not active.size:
+            return
 
 
 def _store(result: BatchResult, r: int, ev: Evaluation) -> None:
