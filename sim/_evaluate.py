@@ -42,10 +42,11 @@ from __future__ import annotations
 
 import abc
 import bisect
+import functools
 import math
 import random
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -205,6 +206,11 @@ class ControllerModel:
         return names
 
 
+@functools.lru_cache(maxsize=64)
+def _candidates(model: ControllerModel) -> tuple[str, ...]:
+    return tuple(model.candidates())
+
+
 # --- one attempt against a view of the world -------------------------------------------
 
 
@@ -308,7 +314,7 @@ class _Controller:
         self.clock = clock
         self.count = _Counters()
         self.host = model.repo_service
-        self.candidates = model.candidates()
+        self.candidates = _candidates(model)
         previous, current = model.paths
         self.fetches = ((previous, model.previous_version), (current, "current"))
         self.base = f"http://{self.host}"
@@ -501,9 +507,16 @@ class _Layout:
     dns_keys: tuple[str, ...]  # DNS signals: the repo host, "*", and any named key
     paths: tuple[str, ...]  # HTTP signals
 
-    def dns_slot(self, name: str) -> int:
-        key = name.rstrip(".").lower()
-        return self.dns_keys.index(key if key in self.dns_keys else OTHER_NAMES)
+    def dns_slot(self, name: str) -> tuple[int, bool]:
+        """(the signal ``name`` reads, whether it is the repo name)."""
+        return _dns_slot(self, name)
+
+
+@functools.lru_cache(maxsize=256)
+def _dns_slot(layout: _Layout, name: str) -> tuple[int, bool]:
+    key = name.rstrip(".").lower()
+    slot = layout.dns_keys.index(key if key in layout.dns_keys else OTHER_NAMES)
+    return slot, key == layout.repo
 
 
 @dataclass
@@ -526,6 +539,14 @@ class Worlds:
     dnsq: npt.NDArray[np.int32]
     httpq: npt.NDArray[np.int32]
     draws: npt.NDArray[np.float64]
+    _views: dict[int, _RowView] = field(default_factory=dict, repr=False, compare=False)
+
+    def view(self, row: int) -> _RowView:
+        """Row ``row`` as a world view for the scalar controller (kept for other policies)."""
+        found = self._views.get(row)
+        if found is None:
+            found = self._views[row] = _RowView(self, row)
+        return found
 
     def __len__(self) -> int:
         return len(self.seeds)
@@ -551,14 +572,11 @@ class _Constant(_View):
     def __init__(self, layout: _Layout, codes: Sequence[int]) -> None:
         self.layout = layout
         self.codes = codes
-        self._slots: dict[str, int] = {}
 
     def dns(self, name: str, t: float) -> str:
-        slot = self._slots.get(name)
-        if slot is None:
-            slot = self._slots[name] = self.layout.dns_slot(name)
+        slot, repo = _dns_slot(self.layout, name)
         state = _DNS_NAMES[self.codes[slot]]
-        if state == "ok" and name.rstrip(".").lower() != self.layout.repo:
+        if state == "ok" and not repo:
             return "nxdomain"
         return state
 
@@ -1030,7 +1048,6 @@ def _step_rows(
     dns = np.zeros(n, dtype=np.int64)
     http = np.zeros(n, dtype=np.int64)
     last = np.zeros(n, dtype=np.int8)
-    views: dict[int, _RowView] = {}
 
     def finish(idx: npt.NDArray[np.intp], end: npt.NDArray[np.float64], gave_up: bool) -> None:
         """Rows ``idx`` are done: stopped by their last attempt, or out of budget."""
@@ -1060,10 +1077,7 @@ def _step_rows(
         dq = worlds.dnsq[r, seg].astype(np.int64)
         hq = worlds.httpq[r, seg].astype(np.int64)
         for i in np.flatnonzero(cls == C_SLOW).tolist():
-            row = int(r[i])
-            view = views.get(row)
-            if view is None:
-                view = views[row] = _RowView(worlds, row)
+            view = worlds.view(int(r[i]))
             clock = _Clock(float(start[i]))
             controller = _Controller(model, view, clock)
             cls[i] = _attempt_class(controller)
