@@ -266,12 +266,16 @@ def test_interrupt_keeps_the_finished_chunks() -> None:
 # --- the command -----------------------------------------------------------------------
 
 
-def test_tune_writes_report_csv_policy_and_plots(tmp_path: Path) -> None:
+def test_tune_writes_report_csv_policy_and_plots(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     out = tmp_path / "out"
     code = main(["tune", "--samples", "800", "--jobs", "1", "--grid", SMALL_GRID,
                  "--budget", "600s", "--target", "0.99", "--out", str(out), "--json"])  # fmt: skip
     assert code == 0
+    printed = json.loads(capsys.readouterr().out)  # stdout is the JSON alone
     report = json.loads((out / "report.json").read_text())
+    assert printed["policies"] == report["policies"]
     assert report["samples"] == 800 and report["pick"] is not None
     assert set(report["named"]) == {"harvester-v1.4", "harvester-v1.5"}
     assert report["pick"] in report["front"]
@@ -338,3 +342,19 @@ def test_tune_parser_is_part_of_sim() -> None:
 
     args = build_parser().parse_args(["tune", "--samples", "5", "--seed", "7"])
     assert isinstance(args, argparse.Namespace) and args.command == "tune" and args.seed == 7
+
+
+def test_named_policy_from_a_file_is_evaluated_next_to_the_grid(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A policy file (what ``--out`` writes) is a named policy like a preset."""
+    policy = cleanup.get_policy("harvester-v1.5", steps=12, duration="2s", factor=1.5)
+    path = tmp_path / "mine.toml"
+    path.write_text(cleanup.policy_to_toml(policy))
+    code = main(["tune", "--samples", "300", "--jobs", "1", "--grid", "steps=5",
+                 "--policy", str(path), "--json"])  # fmt: skip
+    assert code == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["named"] == [str(path)]
+    mine = next(p for p in report["policies"] if p["name"] == str(path))
+    assert mine["policy"]["backoff"]["steps"] == 12 and report["pick"] != str(path)
