@@ -287,7 +287,9 @@ HTTP_STATES = ("refused", "missing", "ok", "hang")
 
 
 @st.composite
-def _track(draw: st.DrawFn, states: tuple[str, ...], last: str | None = None) -> list:
+def _track(
+    draw: st.DrawFn, states: tuple[str, ...], last: str | None = None
+) -> list[tuple[int, str]]:
     times = sorted(draw(st.lists(st.integers(1, 400), max_size=4, unique=True)))
     picked = [draw(st.sampled_from(states)) for _ in range(len(times) + 1)]
     if last is not None:
