@@ -161,9 +161,10 @@ def test_sim_mutants_lists_them(capsys: pytest.CaptureFixture[str]) -> None:
 
 @pytest.mark.slow
 def test_sim_mutants_catches_every_mutant(capsys: pytest.CaptureFixture[str]) -> None:
-    """The whole property suite against every mutant, and the real module passing it."""
-    code = main(["mutants"])
+    """The whole property suite against every mutant (each run stops at its first
+    failing test).  The baseline - the suite passing on the real module - is the suite
+    itself, which the same test run includes, so it is not run a second time here."""
+    code = main(["mutants", "--fail-fast", "--no-baseline"])
     out = capsys.readouterr().out
-    assert "baseline: the real module passes the suite" in out
     assert f"caught {len(MUTANTS)}/{len(MUTANTS)}" in out, out
     assert code == 0
