@@ -30,7 +30,8 @@ Two paths compute it:
   the sleeps (drawn bit-for-bit like ``cleanup.Schedule``), each attempt's class is a
   lookup, the first terminal one ends the run.  Attempts that land where a DNS query
   would be dropped (or a request hang) shift every later attempt by the timeouts; those
-  worlds (none in the built-in scenarios) are handed to :func:`evaluate`.  Tests hold
+  worlds (none in the built-in scenarios) are stepped attempt by attempt instead, the
+  slow attempts replayed (still vectorised) from their actual start times.  Tests hold
   both paths to each other and to the harness.
 
 Counting conventions, the harness's: ``dns_queries`` are the queries the DNS server saw
@@ -46,7 +47,7 @@ import functools
 import math
 import random
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -539,14 +540,6 @@ class Worlds:
     dnsq: npt.NDArray[np.int32]
     httpq: npt.NDArray[np.int32]
     draws: npt.NDArray[np.float64]
-    _views: dict[int, _RowView] = field(default_factory=dict, repr=False, compare=False)
-
-    def view(self, row: int) -> _RowView:
-        """Row ``row`` as a world view for the scalar controller (kept for other policies)."""
-        found = self._views.get(row)
-        if found is None:
-            found = self._views[row] = _RowView(self, row)
-        return found
 
     def __len__(self) -> int:
         return len(self.seeds)
@@ -1028,12 +1021,11 @@ def _step_rows(
     """Rows where time passes inside some attempt, attempt by attempt.
 
     The retry loop (``cleanup.retry``) vectorised over the rows: each column is one
-    attempt for every row still running.  An attempt in a slow segment runs through
-    the scalar controller from its actual start time (it returns when the attempt
+    attempt for every row still running.  An attempt in a slow segment is replayed
+    from its actual start time (:func:`_slow_attempts`: it returns when the attempt
     ends); the others are table lookups as in the fast path.  The sleeps do not depend
     on what happened, so they are the same matrix; only the times they start from move.
     """
-    model = worlds.model
     attempts_max, count = schedule_shape(policy.backoff)
     trailing = count == attempts_max
     stops_on = [C_SUCCESS, C_HTTP_STATUS] + (
@@ -1076,14 +1068,9 @@ def _step_rows(
         end = start.copy()
         dq = worlds.dnsq[r, seg].astype(np.int64)
         hq = worlds.httpq[r, seg].astype(np.int64)
-        for i in np.flatnonzero(cls == C_SLOW).tolist():
-            view = worlds.view(int(r[i]))
-            clock = _Clock(float(start[i]))
-            controller = _Controller(model, view, clock)
-            cls[i] = _attempt_class(controller)
-            end[i] = clock.t
-            dq[i] = controller.count.dns
-            hq[i] = controller.count.http
+        slow = np.flatnonzero(cls == C_SLOW)
+        if slow.size:
+            cls[slow], end[slow], dq[slow], hq[slow] = _slow_attempts(worlds, r[slow], start[slow])
         dns[active] += dq
         http[active] += hq
         last[active] = cls
@@ -1118,3 +1105,104 @@ def _store(result: BatchResult, r: int, ev: Evaluation) -> None:
     result.dns_queries[r] = ev.dns_queries
     result.http_requests[r] = ev.http_requests
     result.reason[r] = GIVE_UP_REASONS.index(ev.reason)
+
+
+# the kind of a failed lookup, as the resolver reports it (see _Controller._resolve)
+_K_NOT_FOUND, _K_TEMPORARY, _K_TIMEOUT = 0, 1, 2
+
+
+def _slow_attempts(
+    worlds: Worlds, rows: npt.NDArray[np.intp], start: npt.NDArray[np.float64]
+) -> tuple[
+    npt.NDArray[np.int8], npt.NDArray[np.float64], npt.NDArray[np.int64], npt.NDArray[np.int64]
+]:
+    """One attempt per row starting at ``start``, where time passes inside it.
+
+    :meth:`_Controller.attempt` vectorised over rows: the same candidate walk (each try
+    sees the state at the moment it is sent, a dropped try waits until its deadline),
+    the same error the resolver reports, the same HTTP exchange (a hung request ends at
+    its timeout or when the Service loses its endpoints).  Returns (class, end time,
+    DNS queries, HTTP requests) per row; tests hold it to the scalar controller.
+    """
+    model, layout = worlds.model, worlds.layout
+    breaks = worlds.breaks[rows]
+    codes = worlds.codes[rows]
+    m = len(rows)
+    index = np.arange(m)
+    n_dns = len(layout.dns_keys)
+
+    def state(at: npt.NDArray[np.float64], slot: int) -> npt.NDArray[np.int8]:
+        seg = (breaks[:, 1:] <= at[:, None]).sum(axis=1)
+        found: npt.NDArray[np.int8] = codes[index, seg, slot]
+        return found
+
+    t = start.copy()
+    deadline = t + model.http_timeout  # the connect timeout bounds lookup and dial
+    dq = np.zeros(m, dtype=np.int64)
+    hq = np.zeros(m, dtype=np.int64)
+    resolved = np.zeros(m, dtype=bool)
+    last_err = np.full(m, -1, dtype=np.int8)
+    as_given = model.repo_service.rstrip(".") + "."
+    ok, nx, rf = _DNS_CODES["ok"], _DNS_CODES["nxdomain"], _DNS_CODES["refused"]
+    for name in _candidates(model):
+        slot, is_repo = _dns_slot(layout, name)
+        looking = ~resolved
+        live = looking.copy()
+        kind = np.full(m, -1, dtype=np.int8)
+        for _try in range(model.dns_attempts):
+            expired = live & (t >= deadline)  # fails at once, nothing sent
+            kind[expired] = _K_TIMEOUT
+            send = live & ~expired
+            dq[send] += 2  # A and AAAA
+            st = state(t, slot)
+            answer = send & (st == ok) & is_repo
+            not_found = send & ((st == nx) | ((st == ok) & (not is_repo)))
+            refused = send & (st == rf)
+            dropped = send & ~answer & ~not_found & ~refused
+            kind[not_found] = _K_NOT_FOUND
+            kind[refused] = _K_TEMPORARY
+            kind[dropped] = _K_TIMEOUT
+            if dropped.any():
+                remaining = np.minimum(t + model.dns_timeout, deadline) - t
+                wait = dropped & (remaining > 0)
+                t[wait] = t[wait] + remaining[wait]
+            resolved |= answer
+            live &= ~(answer | not_found)
+            live &= ~(t >= deadline)
+        failed = looking & ~resolved
+        update = failed & ((last_err == -1) | (name == as_given))
+        last_err[update] = kind[update]
+
+    cls = np.full(m, C_SUCCESS, dtype=np.int8)
+    cls[~resolved] = np.where(
+        (last_err[~resolved] == _K_NOT_FOUND) | (last_err[~resolved] == -1),
+        C_DNS_NOT_FOUND,
+        C_DNS_TEMPORARY,
+    )
+    going = resolved & (deadline - t > 0)
+    cls[resolved & ~going] = C_HTTP_REFUSED  # connect timeout: the lookup took it all
+    http_codes = codes[:, :, n_dns:]
+    accepting_at = (http_codes != _HTTP_CODES["refused"]).any(axis=2)  # per segment
+    seg_now = (breaks[:, 1:] <= t[:, None]).sum(axis=1)
+    refused_now = going & ~accepting_at[index, seg_now]
+    cls[refused_now] = C_HTTP_REFUSED
+    going &= ~refused_now
+    for i, _path in enumerate(layout.paths):
+        hq[going] += 1
+        st = state(t, n_dns + i)
+        gone = going & (st == _HTTP_CODES["refused"])  # other paths have endpoints: reset
+        missing = going & (st == _HTTP_CODES["missing"])
+        hang = going & (st == _HTTP_CODES["hang"])
+        cls[gone] = C_HTTP_REFUSED
+        cls[missing] = C_HTTP_STATUS
+        if hang.any():
+            later = (breaks > t[:, None]) & ~accepting_at
+            first = np.where(later.any(axis=1), breaks[index, later.argmax(axis=1)], np.inf)
+            limit = t + model.http_timeout
+            cut = hang & (first < limit)
+            waits = hang & ~cut
+            t[cut] = first[cut]
+            t[waits] = t[waits] + model.http_timeout
+            cls[hang] = C_HTTP_REFUSED  # reset or read timeout: both retried
+        going &= ~(gone | missing | hang)
+    return cls, t, dq, hq
