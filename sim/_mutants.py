@@ -56,8 +56,10 @@ __all__ = [
     "MutantRun",
     "active_cleanup_fn",
     "add_mutants_parser",
+    "caught_by",
     "default_test_path",
     "get_mutant",
+    "property_of",
     "run_mutants",
 ]
 
@@ -288,6 +290,35 @@ def default_test_path() -> Path:
 
 _FAILED = re.compile(r"^FAILED (\S+?)(?: - |$)", re.MULTILINE)
 
+#: test-name fragments -> the property of issue 4 they check (first match wins)
+_PROPERTIES = (
+    (("seed_bug", "v14_failure"), "3 seed bug"),
+    (("liveness",), "1 liveness"),
+    (("safety",), "2 safety"),
+    (("bounded_effort",), "4 bounded effort"),
+    (("404", "invalid_list"), "5 not retried"),
+    (("replaying", "identical_trace"), "6 determinism"),
+)
+
+
+def property_of(test: str) -> str:
+    """The property a test of the suite checks (its name if none matches)."""
+    for fragments, label in _PROPERTIES:
+        if any(fragment in test for fragment in fragments):
+            return label
+    return test
+
+
+def caught_by(run: MutantRun) -> str:
+    """``1 liveness (3 tests), 4 bounded effort``: which properties failed, how often."""
+    counts: dict[str, int] = {}
+    for test in run.failed:
+        label = property_of(test)
+        counts[label] = counts.get(label, 0) + 1
+    return ", ".join(
+        f"{label} ({n} tests)" if n > 1 else label for label, n in sorted(counts.items())
+    )
+
 
 def _run_one(
     mutant: str | None, test_path: Path, select: str | None, profile: str, fail_fast: bool
@@ -431,7 +462,7 @@ def run_mutants_command(args: argparse.Namespace, console: Console) -> int:
     table.add_column("mutant")
     table.add_column("bug")
     table.add_column("result")
-    table.add_column("caught by", overflow="fold")
+    table.add_column("failing properties", overflow="fold")
     for run in runs:
         mutant = MUTANTS[run.mutant or ""]
         if run.error:
@@ -440,7 +471,7 @@ def run_mutants_command(args: argparse.Namespace, console: Console) -> int:
             result = "[green]caught[/green]"
         else:
             result = "[bold red]survived[/bold red]"
-        table.add_row(mutant.name, mutant.description, result, ", ".join(run.failed))
+        table.add_row(mutant.name, mutant.description, result, caught_by(run))
     console.print(table)
     status = 0
     if base is not None:

@@ -18,9 +18,10 @@ import pytest
 import cleanup
 from sim import Harness
 from sim._cli import main
-from sim._mutants import MUTANT_ENV, MUTANTS, active_cleanup_fn, get_mutant
+from sim._mutants import MUTANT_ENV, MUTANTS, active_cleanup_fn, get_mutant, property_of
 from sim._scenario import ImageSet
 from sim._timeline import OTHER_NAMES, Interval, Timeline
+from tests.sim import test_properties
 from tests.sim.test_properties import (
     SINGLE,
     V15,
@@ -113,6 +114,15 @@ def test_mutant_breaks_its_property_where_the_real_module_keeps_it(
         check(broken)
 
 
+def test_every_property_test_is_labelled_with_its_property() -> None:
+    """``sim mutants`` reports failing properties by number; every test of the suite
+    (but the one about the strategies themselves) must map to one."""
+    names = [n for n in dir(test_properties) if n.startswith("test_")]
+    labels = {n: property_of(n) for n in names if n != "test_generated_timelines_are_playable"}
+    assert all(label[0].isdigit() for label in labels.values()), labels
+    assert {label[0] for label in labels.values()} == set("123456")
+
+
 def test_the_suite_tests_the_real_module_unless_a_mutant_is_named() -> None:
     assert active_cleanup_fn({}) is cleanup.run_cleanup
     assert active_cleanup_fn({MUTANT_ENV: ""}) is cleanup.run_cleanup
@@ -129,7 +139,7 @@ def test_sim_mutants_counts_caught_and_survived(capsys: pytest.CaptureFixture[st
     out = capsys.readouterr().out
     assert code == 0, out
     assert "caught 2/2" in out
-    assert "test_404_ends_the_cleanup_at_once" in out
+    assert "5 not retried" in out and "3 seed bug" in out
 
     code = main(["mutants", "--only", "hurried-backoff", "--no-baseline", "-k", "404"])
     out = capsys.readouterr().out
