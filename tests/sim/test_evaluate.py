@@ -58,6 +58,11 @@ TIMEOUTS = parse_scenario(
         },
     }
 )
+TIMEOUTS_FLAP = {
+    "probability": 0.7,
+    "delay": {"dist": "exponential", "mean": 5},
+    "length": {"dist": "uniform", "low": 1, "high": 30},
+}
 
 # five policies that exercise every part of the loop: both predicates, client-go with
 # jitter, growth, a cap (trailing sleep) and a deadline, an AWS mode, stamina's additive
@@ -125,18 +130,32 @@ def test_evaluator_agrees_on_scenario_variants(
     _agree(harness, parse_scenario({**base, **variant}), range(12))
 
 
-def test_batch_path_equals_the_evaluator_on_timeouts() -> None:
-    """The batch path hands time-shifting worlds to the reference; results still match
-    the per-timeline evaluation, which the harness agrees with."""
+# the same, with other resolver and HTTP timeouts (3 tries of 3 s, 20 s per fetch)
+TIMEOUTS_CLIENT = parse_scenario(
+    {
+        **RAW,
+        "name": "timeouts-other-client",
+        "world": {"dns_down": "timeout"},
+        "flap": TIMEOUTS_FLAP,
+        "client": {"dns_timeout": 3, "dns_attempts": 3, "http_timeout": 20},
+    }
+)
+
+
+@pytest.mark.parametrize("scenario", [TIMEOUTS, TIMEOUTS_CLIENT], ids=lambda s: s.name)
+def test_batch_path_equals_the_evaluator_on_timeouts(scenario: Scenario) -> None:
+    """The batch path steps time-shifting worlds attempt by attempt, replaying the slow
+    attempts vectorised; results still match the per-timeline evaluation, which the
+    harness agrees with."""
     policies = POLICIES
-    worlds = generate(TIMEOUTS, range(60), draws_needed(policies))
-    model = ControllerModel.for_scenario(TIMEOUTS)
+    worlds = generate(scenario, range(60), draws_needed(policies))
+    model = ControllerModel.for_scenario(scenario)
     exact = 0
     for policy in policies:
         batch = evaluate_batch(worlds, policy)
         exact += batch.exact_rows
         for row in range(60):
-            ev = evaluate(generate_timeline(TIMEOUTS, row), policy, row, model)
+            ev = evaluate(generate_timeline(scenario, row), policy, row, model)
             assert batch.row(row) == {
                 "outcome": ev.outcome,
                 "attempts": ev.attempts,
