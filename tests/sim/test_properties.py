@@ -732,6 +732,17 @@ def test_bounded_effort_in_generated_scenarios(
     timeline = generate_timeline(scenario, seed)
     r = run(harness, cleanup_fn, timeline, policy, seed, scenario)
     check_bounded_effort(r)
+    event(f"{scenario.name}: {r.result.outcome}")
+
+
+@cases(40)
+@given(scenario=scenarios(), policy=policies(), seed=seeds())
+def test_safety_in_generated_scenarios(
+    harness: Harness, cleanup_fn: CleanupFn, scenario: Scenario, policy: Policy, seed: int
+) -> None:
+    """Safety with the images of generated scenario files, in the world model's worlds."""
+    timeline = generate_timeline(scenario, seed)
+    r = run(harness, cleanup_fn, timeline, policy, seed, scenario)
     check_safety(r)
     event(f"{scenario.name}: {r.result.outcome}")
 
