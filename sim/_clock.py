@@ -9,20 +9,34 @@ every socket timeout share one axis: seconds since the node reboot.
 How a socket wait decides, without ever looking at how long real time took:
 
 1. Bring every peer to quiescence (:meth:`Peer.settle`): the fake repo server answers
-   what has arrived, faultdns handles every datagram already sent to it (both run in
-   this very thread, see ``sim._dns.DNSPeer``; a peer with a thread of its own would
-   wait for it here, e.g. with ``FaultDNSServer.wait_idle()``).  Loopback sends land in
-   the receiver's queue before the sender's call returns, so after this the answer to
-   anything sent so far, if there is one, is in the client's socket.
-2. If the socket is ready, the wait is over.
+   what has arrived, faultdns handles every datagram that reached it (both run in this
+   very thread, see ``sim._dns.DNSPeer``).
+2. If the socket is ready, the wait is over: readiness is a fact.
 3. If a peer reports that something it already sent to this socket is still in flight
-   (:meth:`Peer.in_flight`), wait for it in real time: it is known to be coming.  That
-   wait is bounded (``real_wait_limit``) and exceeding it is a hard error, never a
-   virtual timeout.
-4. Otherwise nothing will happen until virtual time moves: advance to the earliest of
+   (:meth:`Peer.in_flight`), or the socket's own TCP handshake is under way (the
+   loopback kernel answers a SYN at once, with SYN-ACK or reset), wait for it in real
+   time: it is known to be coming.  That wait is bounded (``real_wait_limit``) and
+   exceeding it is a hard error, never a virtual timeout.
+4. Before concluding that nothing is coming, *prove* that nothing is still inside the
+   kernel: a loopback barrier (``sim._loopback``) returns once every packet this thread
+   sent has been delivered; then the peers settle again.  Only after two barriers in a
+   row that brought nothing new (the second covers what the kernel itself sends while
+   delivering, such as a reset answering data for a closed socket) is the wait over.
+5. Otherwise nothing will happen until virtual time moves: advance to the earliest of
    the wait's deadline, a peer's next scheduled action (a reply held by ``delay=``) and
    the next world event in the simpy environment.  Reaching the deadline is a timeout:
    a dropped DNS query costs its 5 s and a hung request its 30 s of *virtual* time.
+
+Step 4 is what makes this hold under load.  "A loopback send lands in the receiver's
+queue before the sender's call returns" is usually true on Linux and false exactly when
+the machine is busy: the kernel then leaves the delivery to ``ksoftirqd``, and a query
+or request sent a moment ago is still in the kernel when the wait looks.  Without the
+barrier that query is charged its full timeout in virtual time and answered later:
+another trace for the same seed.  Likewise, whenever virtual time moved, the world may
+have made a peer send something (the repo resets its connections when the Service
+loses its endpoints); before the clock hands control back to the cleanup, a barrier
+lets those packets land, so httpcore's "did the server close this pooled connection?"
+check sees the reset whatever the load.
 
 So the outcome depends only on what the peers did, never on scheduling or CI load.
 """
@@ -37,6 +51,8 @@ from collections.abc import Callable
 from typing import Protocol
 
 import simpy
+
+from sim._loopback import LoopbackBarrier
 
 __all__ = ["Peer", "PeerError", "SimClock", "SimDeadlock"]
 
@@ -55,8 +71,8 @@ class SimDeadlock(RuntimeError):
 class Peer(Protocol):
     """A server the clock must let finish its work before deciding a socket wait."""
 
-    def settle(self) -> None:
-        """Handle everything clients have sent so far (may wait for real, bounded)."""
+    def settle(self) -> bool | None:
+        """Handle everything that has reached this peer; True if there was anything."""
         ...
 
     def next_due(self) -> float | None:
@@ -76,6 +92,20 @@ def _ready(sock: socket.socket, mask: int) -> bool:
     poller = select.poll()
     poller.register(sock, mask)
     return bool(poller.poll(0))
+
+
+_TCP_SYN_SENT = 2  # tcpi_state while a connect is under way (linux/tcp_states.h)
+
+
+def _connecting(sock: socket.socket) -> bool:
+    """A TCP connect still waiting for the peer's SYN-ACK or reset."""
+    if sock.type != socket.SOCK_STREAM:
+        return False
+    try:
+        info = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 1)
+    except (OSError, AttributeError):
+        return False
+    return bool(info) and info[0] == _TCP_SYN_SENT
 
 
 def _wait_real(sock: socket.socket, mask: int, seconds: float) -> bool:
@@ -107,9 +137,19 @@ class SimClock:
     mover waits for them to settle before moving.
     """
 
-    def __init__(self, env: simpy.Environment | None = None, *, real_wait_limit: float = 10.0):
+    def __init__(
+        self,
+        env: simpy.Environment | None = None,
+        *,
+        real_wait_limit: float = 10.0,
+        barrier: LoopbackBarrier | None = None,
+    ):
         self.env: simpy.Environment = env if env is not None else simpy.Environment()
         self.real_wait_limit = real_wait_limit
+        #: flushes the kernel's loopback backlog (created on first use)
+        self.barrier = barrier
+        #: virtual time moved since the last barrier: peers may have sent something
+        self._moved = False
         self._listeners: list[Callable[[float], None]] = []
         self._peers: list[Peer] = []
         #: how listeners are called (a peer running a server in its own event loop
@@ -158,6 +198,7 @@ class SimClock:
         env = self.env
         if when < env.now:
             raise ValueError(f"cannot move the clock backwards ({env.now} -> {when})")
+        self._moved = True
         if when > env.now:
             env.run(until=when)
         while env.peek() <= when:
@@ -176,13 +217,45 @@ class SimClock:
         if seconds > 0:
             self.slept += seconds
             self.advance_to(self.now() + seconds)
+            self.sync()
 
     # -- socket waits ---------------------------------------------------------------
 
-    def settle(self) -> None:
-        """Let every peer finish what it has been sent (see the module docstring)."""
+    def settle(self) -> bool:
+        """Let every peer handle what has reached it; True if any peer had something."""
+        busy = False
         for peer in self._peers:
-            peer.settle()
+            if peer.settle():
+                busy = True
+        return busy
+
+    def drain(self) -> None:
+        """Return once every packet this thread sent over loopback has been delivered."""
+        if self.barrier is None:
+            self.barrier = LoopbackBarrier(limit=self.real_wait_limit)
+        self.barrier.drain()
+        self._moved = False
+
+    def sync(self) -> None:
+        """Barrier and settle until a round brings nothing new: afterwards everything
+        the peers and the cleanup sent has landed and been handled.
+
+        Called after virtual time moved (the world may have made a peer send), and by
+        the harness between runs (nothing from one run may reach the next).
+        """
+        if not self._peers:
+            self._moved = False
+            return
+        quiet = 0
+        while quiet < 2:
+            self.drain()
+            quiet = 0 if self.settle() else quiet + 1
+
+    def close(self) -> None:
+        """Release the barrier's sockets (the clock stays usable: it makes new ones)."""
+        if self.barrier is not None:
+            self.barrier.close()
+            self.barrier = None
 
     def wait_readable(self, sock: socket.socket, timeout: float | None) -> bool:
         return self._wait(sock, _READ, timeout)
@@ -193,18 +266,31 @@ class SimClock:
     def _wait(self, sock: socket.socket, mask: int, timeout: float | None) -> bool:
         start = self.now()
         deadline = math.inf if timeout is None else start + max(timeout, 0.0)
+        quiet = 0  # barriers in a row after which nothing had arrived
         while True:
-            self.settle()
+            if self.settle():
+                quiet = 0
             if _ready(sock, mask):
+                if self._moved and self._peers:
+                    self.sync()  # what the world made peers send lands before we return
                 for peer in self._peers:
                     peer.wait_ended(sock, True)
                 return True
-            if any(peer.in_flight(sock) for peer in self._peers):
-                if not _wait_real(sock, mask, self.real_wait_limit):
+            connecting = _connecting(sock)
+            if connecting or any(peer.in_flight(sock) for peer in self._peers):
+                # a handshake completes with POLLOUT, whatever the caller waits for
+                want = mask | select.POLLOUT if connecting else mask
+                if not _wait_real(sock, want, self.real_wait_limit):
                     raise PeerError(
                         f"peer did not answer: a reply sent to {_name(sock)} did not arrive "
                         f"within {self.real_wait_limit:g}s of real time"
                     )
+                quiet = 0
+                continue
+            if self._peers and quiet < 2:
+                # Nothing visible yet: make sure nothing is still inside the kernel.
+                self.drain()
+                quiet += 1
                 continue
             due = min(self.env.peek(), deadline)
             for peer in self._peers:
@@ -218,11 +304,14 @@ class SimClock:
                 )
             if due >= deadline:
                 self.advance_to(max(deadline, self.now()))
+                if self._peers:
+                    self.sync()
                 self.waited += deadline - start
                 for peer in self._peers:
                     peer.wait_ended(sock, False)
                 return False
             self.advance_to(max(due, self.now()))
+            quiet = 0
 
 
 def _call(listener: Callable[[float], None], now: float) -> None:

@@ -253,9 +253,11 @@ class DNSPeer:
                 self.on_record(record)
         return bool(records)
 
-    def settle(self) -> None:
+    def settle(self) -> bool:
+        busy = False
         while self._turn():
-            pass
+            busy = True
+        return busy
 
     def next_due(self) -> float | None:
         return self.server.next_due()

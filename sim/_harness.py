@@ -41,6 +41,7 @@ import faultdns
 from cleanup import CleanupReport, MemoryStore, Policy, RepoClient, StubResolver
 from sim._clock import SimClock, exact_delay
 from sim._dns import REPO_ADDRESS, DNSPeer, dns_rules, make_dns_server
+from sim._loopback import one_cpu
 from sim._repo_server import HTTPRecord, RepoServer, service_accepting
 from sim._scenario import Scenario, load_scenario
 from sim._timeline import DNS_STATES, HTTP_STATES, Timeline
@@ -220,6 +221,7 @@ class Harness:
             self._dns_peer.stop()
             self._dns_peer = None
         self._dns = None
+        self.clock.close()
         if self._tmp is not None:
             shutil.rmtree(self._tmp, ignore_errors=True)
             self._tmp = None
@@ -273,7 +275,8 @@ class Harness:
         if isinstance(policy, str):
             policy = cleanup.get_policy(policy)
         setup = scenario if scenario is not None else self.default_scenario
-        with self._lock:
+        with self._lock, one_cpu():
+            # one CPU for the run: a loopback barrier is then one marker (sim._loopback)
             self.start()
             return self._run(timeline, policy, seed, setup, cleanup_fn or cleanup.run_cleanup)
 
@@ -296,8 +299,9 @@ class Harness:
             self._hosts.add(host)
         trace = Trace({dns.address[1]: "dns", repo.port: "repo"})
 
-        # a new world at t = 0
-        clock.settle()
+        # a new world at t = 0 (the last run's packets landed and were handled first:
+        # nothing of one run may reach the next)
+        clock.sync()
         clock.reset()
         dns.reset()
         peer.restart()
@@ -379,7 +383,7 @@ class Harness:
             )
         finally:
             client.close()
-            clock.settle()
+            clock.sync()
             peer.on_record = None
         end = clock.now()
         remaining = tuple(MemoryStore(store_path).images())

@@ -187,11 +187,13 @@ class RepoServer:
 
     # -- the clock's peer protocol ------------------------------------------------------
 
-    def settle(self) -> None:
-        """Accept and answer everything that has arrived, without blocking."""
+    def settle(self) -> bool:
+        """Accept and answer everything that has arrived, without blocking; True if
+        anything had (a connection, bytes, an EOF)."""
         sock = self._sock
         if sock is None:
-            return
+            return False
+        busy = False
         if self.accepting:
             while True:
                 try:
@@ -203,15 +205,17 @@ class RepoServer:
                 client.setblocking(False)
                 client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
                 self._conns[client.fileno()] = _Conn(client, _addr(peer))
+                busy = True
         if not self._conns:
-            return
+            return busy
         poller = select.poll()
         for fd, conn in self._conns.items():
             poller.register(fd, select.POLLIN | (select.POLLOUT if conn.outbox else 0))
         for fd, _events in poller.poll(0):
             ready = self._conns.get(fd)
-            if ready is not None:
-                self._service(ready)
+            if ready is not None and self._service(ready):
+                busy = True
+        return busy
 
     def next_due(self) -> float | None:
         return None
@@ -232,26 +236,29 @@ class RepoServer:
 
     # -- HTTP -------------------------------------------------------------------------
 
-    def _service(self, conn: _Conn) -> None:
+    def _service(self, conn: _Conn) -> bool:
+        """Flush, read and answer one connection; False if it could not move (the
+        client does not read our reply yet, or there was nothing after all)."""
         if conn.outbox and not self._flush(conn):
-            return
+            return False
         try:
             data = conn.sock.recv(_RECV)
         except (BlockingIOError, InterruptedError):
-            return
+            return False
         except OSError:
             self._drop(conn)
-            return
+            return True
         if conn.hung:  # swallow whatever comes; the client gives up by closing
             if not data:
                 self._drop(conn)
-            return
+            return True
         try:
             conn.h11.receive_data(data)
             self._process(conn)
         except h11.RemoteProtocolError:
             self._reply(conn, 400, b"bad request\n", close=True)
             self._drop(conn)
+        return True
 
     def _process(self, conn: _Conn) -> None:
         while True:
