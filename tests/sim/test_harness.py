@@ -7,9 +7,13 @@ long anything took for real.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import re
+import shutil
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -303,6 +307,9 @@ def test_results_do_not_depend_on_real_timing(
 ) -> None:
     seed = the_seed_bug_seed(harness)
     reference = [harness.run("single-node", seed, p).trace_lines() for p in (V14, V15)]
+    # and worlds with a hung request and keep-alive connections reset under the client
+    hand = _late_delivery_cases()[-2:]
+    reference += [harness.run_timeline(t, p, seed=s).trace_lines() for t, p, s in hand]
     original = sim._harness.make_dns_server
     monkeypatch.setattr(
         sim._harness,
@@ -322,7 +329,111 @@ def test_results_do_not_depend_on_real_timing(
         with Harness() as slow:
             assert type(slow._dns).__name__ == "SlowDNS"
             again = [slow.run("single-node", seed, p).trace_lines() for p in (V14, V15)]
+            again += [slow.run_timeline(t, p, seed=s).trace_lines() for t, p, s in hand]
     finally:
         stop.set()
         hog.join()
     assert again == reference
+
+
+# -- the kernel delivering late -----------------------------------------------------------
+
+#: a private network namespace whose loopback releases packets from a token bucket: most
+#: are delivered by a kernel timer after ``send()`` returned, as ``ksoftirqd`` delivers
+#: them when a loaded machine squeezes the network softirq
+_SHAPED = (
+    "ip link set lo up && ip link set lo mtu 1500 && "
+    'tc qdisc add dev lo root tbf rate 4mbit burst 1600 latency 2s && exec "$@"'
+)
+
+_CHILD = """
+import hashlib, json, sys
+import cleanup
+from sim import Harness
+from sim._timeline import Timeline
+out = []
+with Harness() as harness:
+    for case in json.loads(sys.stdin.read()):
+        timeline = Timeline.from_dict(case["timeline"])
+        result = harness.run_timeline(
+            timeline, cleanup.get_policy(case["policy"]), seed=case["seed"]
+        )
+        out.append(result.trace_lines())
+print(json.dumps(out))
+"""
+
+
+def _shaping_unavailable() -> str | None:
+    if shutil.which("unshare") is None or shutil.which("tc") is None:
+        return "needs unshare and tc (util-linux, iproute2)"
+    probe = subprocess.run(
+        ["unshare", "-rn", "sh", "-c", _SHAPED, "sh", "true"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    if probe.returncode != 0:
+        return f"cannot shape a private loopback here: {probe.stderr.strip()}"
+    return None
+
+
+def _late_delivery_cases() -> list[tuple[Timeline, str, int]]:
+    cases = [
+        (generate_timeline(SINGLE, seed), policy, seed)
+        for seed in (0, 1, 2)
+        for policy in ("harvester-v1.4", "harvester-v1.5")
+    ]
+    # DNS that swallows queries (every lookup runs into the dial deadline); a hung
+    # request; a hung request whose connection is reset when the Service loses its
+    # endpoints (the repo's reset must reach the waiting client, not its 30 s timeout)
+    cases.append(
+        (
+            hand_timeline(
+                [(0, "timeout"), (40, "ok")], [(0, "timeout"), (40, "nxdomain")], [(0, "ok")]
+            ),
+            "harvester-v1.5",
+            7,
+        )
+    )
+    cases.append(
+        (
+            hand_timeline([(0, "ok")], [(0, "nxdomain")], [(0, "hang"), (45, "ok")]),
+            "harvester-v1.5",
+            8,
+        )
+    )
+    cases.append(
+        (
+            hand_timeline(
+                [(0, "ok")], [(0, "nxdomain")], [(0, "hang"), (10, "refused"), (40, "ok")]
+            ),
+            "harvester-v1.5",
+            9,
+        )
+    )
+    return cases
+
+
+def test_results_do_not_depend_on_when_the_kernel_delivers(harness: Harness) -> None:
+    """The same runs, once on the normal loopback and once where the kernel delivers most
+    packets late: the traces must be byte-identical.  Before the clock drained the
+    kernel before concluding "no answer", every one of these runs differed (a query
+    still in the kernel was charged its 5 s timeout)."""
+    why = _shaping_unavailable()
+    if why is not None:
+        pytest.skip(why)
+    cases = _late_delivery_cases()
+    expected = [harness.run_timeline(t, p, seed=s).trace_lines() for t, p, s in cases]
+    payload = json.dumps([{"timeline": t.to_dict(), "policy": p, "seed": s} for t, p, s in cases])
+    proc = subprocess.run(
+        ["unshare", "-rn", "sh", "-c", _SHAPED, "sh", sys.executable, "-c", _CHILD],
+        input=payload,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    got = json.loads(proc.stdout)
+    differ = [i for i, (a, b) in enumerate(zip(got, expected, strict=True)) if a != b]
+    digests = [hashlib.sha256(x.encode()).hexdigest()[:12] for x in got]
+    assert differ == [], f"cases {differ} differ under late delivery ({digests})"
