@@ -380,6 +380,10 @@ def check_bounded_effort(r: Run) -> None:
     assert elapsed <= budget + EPS, f"ran {elapsed:.3f}s, budget {budget:.3f}s"
     # DNS: per attempt, within what one lookup per list can send
     queries, _, names = per_lookup(r.scenario)
+    # ndots decides the order: fewer dots than ndots -> the search list first
+    client, service = r.scenario.client, r.scenario.repo_service.lower()
+    search_first = bool(client.search) and service.count(".") < client.ndots
+    first_name = f"{service}.{client.search[0].lower()}" if search_first else service
     dns: dict[int, int] = {}
     http: dict[int, int] = {}
     current = 0
@@ -387,6 +391,9 @@ def check_bounded_effort(r: Run) -> None:
         if entry["type"] == "attempt":
             current = entry["attempt"]
         elif entry["type"] == "dns" and current:
+            if current not in dns:
+                asked = entry["name"].rstrip(".").lower()
+                assert asked == first_name, f"attempt {current} asked {asked} first"
             dns[current] = dns.get(current, 0) + 1
             assert entry["name"].rstrip(".").lower() in names, f"query for {entry['name']}"
             assert entry["qtype"] in ("A", "AAAA"), f"query type {entry['qtype']}"
@@ -836,6 +843,21 @@ def _scrub(report: dict[str, Any]) -> str:
 
 
 # -- the strategies themselves --------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"dns_states": ("bogus",)}, "dns_states: 'bogus' is not an outage state"),
+        ({"http_states": ("missing",)}, "http_states: 'missing' is not an outage state"),
+        ({"other_states": ("nxdomain",)}, "other_states: 'nxdomain'"),
+    ],
+)
+def test_timelines_refuse_states_the_harness_cannot_play(
+    kwargs: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(ValueError, match=message):
+        find(timelines(**kwargs), lambda _: True, settings=settings(database=None))
 
 
 @settings(max_examples=examples(200))
