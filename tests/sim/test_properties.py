@@ -22,7 +22,7 @@ The properties, stated precisely:
    the run gives up at once.
 2. **Safety.**  The node's store, read back after the run, lost only images of the
    previous list that match (full or short name) nothing in the current list, no
-   retained candidate, no pinned and no in-use image; the plan never even proposes
+   retained candidate, no pinned, no in-use and no vmdp image; the plan never proposes
    one (the store would refuse an in-use image, so a plan that ignores "in use" shows
    only in the plan); on any failure nothing is deleted.
 3. **The seed bug.**  Under ``harvester-v1.4`` an NXDOMAIN window over the first
@@ -268,6 +268,13 @@ def _matches(name: str, names: set[str] | list[str] | tuple[str, ...]) -> bool:
     return any(mine & _keys(other) for other in names)
 
 
+def _is_vmdp(name: str) -> bool:
+    try:
+        return normalize(name).rsplit(":", 1)[0].endswith("/vmdp")
+    except cleanup.InvalidReference:
+        return False
+
+
 def retained_candidates(images: ImageSet, retain: tuple[str, ...] = cleanup.RETAIN) -> set[str]:
     """The controller's retain rule: for each substring, the first candidate (previous
     minus current, vmdp aside, one per image, in list order) whose text contains it."""
@@ -278,7 +285,7 @@ def retained_candidates(images: ImageSet, retain: tuple[str, ...] = cleanup.RETA
         if full in seen:
             continue
         seen.add(full)
-        if _matches(raw, images.current) or full.rsplit(":", 1)[0].endswith("/vmdp"):
+        if _matches(raw, images.current) or _is_vmdp(raw):
             continue
         candidates.append(raw)
     kept: set[str] = set()
@@ -312,6 +319,7 @@ def check_safety(r: Run) -> None:
     for what, names in (("deleted", gone), ("planned for deletion", planned)):
         for image in names:
             assert _matches(image, images.previous), f"{what} {image}: not in the previous list"
+            assert not _is_vmdp(image), f"{what} {image}: a vmdp image (always skipped)"
             for why, protected_names in protected.items():
                 assert not _matches(image, protected_names), f"{what} {image}: it is {why}"
     assert not report.failed, f"the store refused removals the plan made: {report.failed}"
