@@ -652,6 +652,13 @@ class FaultDNSServer:
         server is idle, the reply (if the rules allow one) is in the client's socket: a
         simulation or a test can then decide "no answer" without waiting in real time.
         Replies held by ``delay=`` do not count (see :meth:`next_due`).
+
+        Caveat: "before the sender's call returns" is what Linux usually does, not a
+        guarantee.  On a loaded machine the kernel may leave loopback delivery to
+        ``ksoftirqd``, and a datagram sent a moment ago is then neither here nor in the
+        client's socket yet.  A caller that must be certain first makes sure the kernel
+        delivered what was sent (``sim._loopback.LoopbackBarrier`` does that for the
+        simulation) and then asks.
         """
         udp, loop = self._udp, self._loop
         if udp is None or loop is None or not self._running:

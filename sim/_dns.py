@@ -166,9 +166,10 @@ class DNSPeer:
 
     The server does not get a thread: it serves in an asyncio event loop that this peer
     owns and that nobody runs except :meth:`settle`, which turns the loop until it has
-    handled everything clients sent (replies go out from inside the pump, so they are
-    in the client's socket when it returns).  No thread handoffs, no GIL contention, no
-    "is it done yet" polling: quiescence is a fact, not a measurement.
+    handled everything that reached the server (replies go out from inside the pump).
+    No thread handoffs, no GIL contention, no "is it done yet" polling.  What is still
+    inside the kernel (a query sent a moment ago, under load) is the clock's business:
+    it drains the loopback before it believes that nothing more will arrive.
 
     New query-log records go to ``on_record``.  ``in_flight`` keeps, per client UDP
     socket, how many replies the server sent it and how many the client has read (the
