@@ -258,7 +258,8 @@ class RepoServer:
         except h11.RemoteProtocolError:
             self._reply(conn, 400, b"bad request\n", close=True)
             self._drop(conn)
-        return True
+        # an EOF h11 keeps for later (a paused connection) stays readable: not progress
+        return bool(data) or conn.sock.fileno() < 0
 
     def _process(self, conn: _Conn) -> None:
         while True:
