@@ -121,7 +121,7 @@ def _slow_peers() -> None:
         service(self, conn)
 
     sim._dns.DNSPeer._turn = slow_turn  # type: ignore[method-assign]
-    sim._repo_server.RepoServer._service = slow_service  # type: ignore[method-assign]
+    sim._repo_server.RepoServer._service = slow_service  # type: ignore[method-assign,assignment]
 
 
 def _digest(result: Any, ports: tuple[int, ...]) -> str:

@@ -31,9 +31,7 @@ def _apt_install(package: str) -> str | None:
     env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
     try:
         if not _apt_updated:
-            subprocess.run(
-                ["apt-get", "update", "-qq"], env=env, capture_output=True, timeout=300
-            )
+            subprocess.run(["apt-get", "update", "-qq"], env=env, capture_output=True, timeout=300)
             _apt_updated = True
         proc = subprocess.run(
             ["apt-get", "install", "-y", "-qq", "--no-install-recommends", package],

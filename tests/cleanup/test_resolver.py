@@ -264,7 +264,7 @@ def test_aaaa_and_a_addresses_are_both_returned(
     assert resolver.resolve("dual.test") == ["10.0.0.7", "fd00::7"]
     only_a = StubResolver([ns(dns)], clock=clock, qtypes=("A",))
     assert only_a.resolve("dual.test") == ["10.0.0.7"]
-    assert [q.qtype for q in dns.queries][-1:] == ["A"]  # type: ignore[attr-defined]
+    assert [q.qtype for q in dns.queries][-1:] == ["A"]
 
 
 def test_servfail_is_temporary_and_every_candidate_is_tried(
@@ -307,7 +307,7 @@ def test_go_prefers_the_error_for_the_name_as_given(
         pod_resolver(dns, clock).resolve(REPO)
     assert info.value.is_not_found
     # With StrictErrors the first temporary error ends the lookup at once.
-    before = len(dns.queries)  # type: ignore[attr-defined]
+    before = len(dns.queries)
     with pytest.raises(DNSError) as info:
         pod_resolver(dns, clock, strict_errors=True).resolve(REPO)
     assert info.value.is_temporary and not info.value.is_not_found
@@ -352,7 +352,7 @@ def test_drop_over_the_whole_search_list(
         resolver.resolve(REPO)
     assert info.value.is_timeout
     assert quick_clock.now() == 4 * 2 * 2.0  # candidates x attempts x timeout
-    assert len(dns.queries) == 4 * 2 * 2  # type: ignore[attr-defined]
+    assert len(dns.queries) == 4 * 2 * 2
 
 
 def test_overall_timeout_bounds_the_lookup(
@@ -364,7 +364,7 @@ def test_overall_timeout_bounds_the_lookup(
         resolver.resolve(REPO, timeout=12)
     assert info.value.is_timeout
     assert quick_clock.now() == 12.0
-    assert len(dns.queries) == 3 * 2  # type: ignore[attr-defined]  # tries at 0, 5, 10 s
+    assert len(dns.queries) == 3 * 2  # tries at 0, 5, 10 s
 
 
 def test_truncation_falls_back_to_tcp(faultdns_factory: object, clock: ManualClock) -> None:
@@ -374,7 +374,7 @@ def test_truncation_falls_back_to_tcp(faultdns_factory: object, clock: ManualClo
     assert sorted(wire(dns)) == sorted(
         [("big.test", t, p) for t in ("A", "AAAA") for p in ("udp", "tcp")]
     )
-    assert [q.action for q in dns.queries if q.transport == "tcp"] == [None, None]  # type: ignore[attr-defined]
+    assert [q.action for q in dns.queries if q.transport == "tcp"] == [None, None]
 
 
 def test_tcp_fallback_failure_is_temporary(faultdns_factory: object, clock: ManualClock) -> None:
@@ -392,7 +392,7 @@ def test_second_server_answers_when_the_first_drops(
     resolver = StubResolver([ns(dead), ns(alive)], clock=quick_clock, timeout=3)
     assert resolver.resolve("a.test") == ["10.0.0.2"]
     assert quick_clock.now() == 3.0
-    assert len(dead.queries) == 2 and len(alive.queries) == 2  # type: ignore[attr-defined]
+    assert len(dead.queries) == 2 and len(alive.queries) == 2
 
 
 def test_rotate_starts_each_lookup_at_the_next_server(

@@ -55,7 +55,7 @@ def test_get_by_name_keeps_the_name_in_host_and_pools_connections(
     assert [r.host for r in list_server.requests] == [f"{NAME}:{list_server.port}"] * 2
     # one connection (same client port) and one lookup (A + AAAA) for both requests
     assert len({r.client_port for r in list_server.requests}) == 1
-    assert [(q.name, q.qtype) for q in dns.queries] == [(NAME, "A"), (NAME, "AAAA")]  # type: ignore[attr-defined]
+    assert [(q.name, q.qtype) for q in dns.queries] == [(NAME, "A"), (NAME, "AAAA")]
 
 
 def test_dns_not_found_is_a_connect_error_caused_by_our_dns_error(
@@ -235,7 +235,7 @@ def tls_server(tmp_path: Path) -> Iterator[tuple[int, list[str | None], Path]]:
     names: list[str | None] = []
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert, key)
-    context.sni_callback = lambda sock, name, ctx: names.append(name)  # type: ignore[assignment,misc,func-returns-value]
+    context.sni_callback = lambda sock, name, ctx: names.append(name)
 
     class Handler(http.server.BaseHTTPRequestHandler):
         def do_GET(self) -> None:

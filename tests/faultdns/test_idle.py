@@ -28,7 +28,7 @@ def _with_id(name: str, qid: int, qtype: str) -> bytes:
 
 
 def drain(sock: socket.socket) -> list[dnslib.DNSRecord]:
-    replies = []
+    replies: list[dnslib.DNSRecord] = []
     while True:
         try:
             data = sock.recv(65535)

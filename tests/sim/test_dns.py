@@ -87,6 +87,7 @@ def test_rule_windows_end_exactly_where_the_interval_does(start: float, length: 
     )
     (rule,) = dns_rules(timeline(repo, intervals((0.0, "nxdomain"))))
     assert rule.after == start
+    assert rule.after is not None and rule.for_ is not None
     assert rule.after + rule.for_ == end  # the server's window is [after, after + for)
 
 

@@ -298,7 +298,7 @@ def _slow(server: faultdns.FaultDNSServer) -> faultdns.FaultDNSServer:
         threading.Event().wait(0.001)
         return read_clock()
 
-    server._now = slow_now  # type: ignore[attr-defined]
+    server._now = slow_now
     return server
 
 
@@ -310,7 +310,7 @@ def test_results_do_not_depend_on_real_timing(
     # and worlds with a hung request and keep-alive connections reset under the client
     hand = _late_delivery_cases()[-2:]
     reference += [harness.run_timeline(t, p, seed=s).trace_lines() for t, p, s in hand]
-    original = sim._harness.make_dns_server
+    original = sim._harness.make_dns_server  # type: ignore[attr-defined]
     monkeypatch.setattr(
         sim._harness,
         "make_dns_server",
