@@ -59,6 +59,8 @@ from cleanup import (
     parse_duration,
 )
 from cleanup import policy_to_toml as _policy_to_toml
+from sim._args import count as _count
+from sim._args import seed as _seed
 from sim._dist import ScenarioError
 from sim._evaluate import (
     GIVE_UP_REASONS,
@@ -897,26 +899,6 @@ def _probability(text: str) -> float:
     return value
 
 
-def _count(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{value} must be at least 1")
-    return value
-
-
-def _seed_arg(text: str) -> int:
-    try:
-        value = int(text, 0)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{value} is negative")
-    return value
-
-
 def add_tune_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Add ``tune`` to the ``sim`` command line's subparsers."""
     tune = subparsers.add_parser(
@@ -976,7 +958,7 @@ def add_tune_parser(subparsers: Any) -> argparse.ArgumentParser:
         help="write report.json, results.csv, recommended.toml and plots",
     )
     tune.add_argument("--json", action="store_true", help="print the report as JSON")
-    tune.add_argument("--seed", type=_seed_arg, default=0, metavar="N", help="first seed")
+    tune.add_argument("--seed", type=_seed, default=0, metavar="N", help="first seed")
     tune.add_argument(
         "--compare",
         metavar="A,B,...",
