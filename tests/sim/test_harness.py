@@ -242,9 +242,15 @@ def test_another_upgrade_name_is_served_too(harness: Harness) -> None:
 
 
 def test_a_timeline_the_servers_cannot_play_is_refused(harness: Harness) -> None:
-    odd_dns = hand_timeline(repo=[(0, "servfail")], others=[(0, "nxdomain")], http=[(0, "ok")])
-    with pytest.raises(ValueError, match=r"dns\[.*\] at 0s: unknown state 'servfail'"):
+    odd_dns = hand_timeline(repo=[(0, "refused")], others=[(0, "nxdomain")], http=[(0, "ok")])
+    with pytest.raises(ValueError, match=r"dns\[.*\] at 0s: unknown state 'refused'"):
         harness.run_timeline(odd_dns, V15)
+    # a Service without backend refuses every name: one name alone cannot be refused
+    one_name = hand_timeline(
+        repo=[(0, "conn-refused"), (5, "ok")], others=[(0, "nxdomain")], http=[(0, "ok")]
+    )
+    with pytest.raises(ValueError, match="must hold for every name at once"):
+        harness.run_timeline(one_name, V15)
     odd_http = hand_timeline(repo=[(0, "ok")], others=[(0, "nxdomain")], http=[(0, "slow")])
     with pytest.raises(ValueError, match="unknown state 'slow'"):
         harness.run_timeline(odd_http, V15)
@@ -258,7 +264,45 @@ def test_dns_queries_per_attempt_stay_within_the_resolver_bounds(harness: Harnes
     settings = SINGLE.client
     candidates = len(settings.search) + 1
     bound = candidates * 2 * settings.dns_attempts  # A and AAAA
-    assert all(0 < row.dns_queries <= bound for row in attempt_rows(result))
+    rows = attempt_rows(result)
+    assert all(row.dns_queries <= bound for row in rows)
+    # while the DNS Service has no backend no query reaches the server; afterwards some do
+    refused = [row for row in rows if row.error.endswith("read: connection refused")]
+    assert refused and all(row.dns_queries == 0 for row in refused)
+    assert any(row.dns_queries > 0 for row in rows)
+
+
+@pytest.mark.parametrize(
+    ("dns_down", "kind", "text", "per_try"),
+    [
+        ("conn-refused", "dns temporary", "read: connection refused", 0.0),
+        ("timeout", "dns timeout", "i/o timeout", 5.0),
+    ],
+)
+def test_cluster_dns_down_both_ways_as_the_pod_sees_it(
+    harness: Harness, dns_down: str, kind: str, text: str, per_try: float
+) -> None:
+    """No ready backend: every query is refused at once (ECONNREFUSED) and none reaches
+    the server; the Service IP not routed yet: every try waits its 5 s.  Both are
+    retried by v1.4 and v1.5."""
+    world = hand_timeline(
+        repo=[(0, dns_down), (1000, "ok")],
+        others=[(0, dns_down), (1000, "nxdomain")],
+        http=[(0, "ok")],
+    )
+    for policy in (V14, V15):
+        result = harness.run_timeline(world, policy, seed=3)
+        first = entries(result, "attempt-failed")[0]
+        assert first["kind"] == kind and first["retriable"]
+        assert first["error"].endswith(text)
+        # 4 candidates x 2 tries, each refused at once or waiting out its timeout
+        # (within the 30 s connect timeout that bounds lookup and dial)
+        assert first["t"] == min(4 * 2 * per_try, 30.0)
+        if per_try == 0:
+            assert result.dns_queries == 0
+    refused_run = harness.run_timeline(world, V15, seed=3)
+    again = harness.run_timeline(world, V15, seed=3)
+    assert refused_run.trace_digest() == again.trace_digest()
 
 
 def test_a_modified_cleanup_can_be_injected(harness: Harness) -> None:
