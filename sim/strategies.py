@@ -18,7 +18,8 @@ randomised outages, the way ``tests/sim/test_properties.py`` tests ours::
             assert r.attempts <= policy.backoff.steps
 
 Everything produced is valid for the harness: a :class:`~sim._timeline.Timeline` uses
-only the states the servers can play (DNS ``refused | timeout | nxdomain | ok``, HTTP
+only the states the servers can play (DNS ``conn-refused | timeout | nxdomain | servfail
+| ok``, ``conn-refused`` only for every name at once; HTTP
 ``refused | missing | hang | ok``), has the scenario's repo name and list paths, and
 starts every signal at t = 0.
 
@@ -35,7 +36,8 @@ Why the shapes are what they are:
 * The cluster DNS being down (refused or timing out for *every* name, as before
   CoreDNS runs) is drawn separately from per-name outages, because it is the one
   correlated outage the world has and a predicate bug about DNS timeouts only shows
-  when every candidate name times out.
+  when every candidate name times out.  ``conn-refused`` (no ready backend) can only be
+  that: the server refuses, not one name.
 * Policies shrink towards the presets, and generated ones stay within sane bounds
   (at most 30 attempts, sleeps of 0.1-30 s) so one example runs in milliseconds.
 """
@@ -107,7 +109,8 @@ IMAGE_POOL: tuple[str, ...] = (
 )
 
 #: outage states of the repo name, the plainest ("not there yet") first: what shrinks to
-_DNS_OUTAGES = ("nxdomain", "refused", "timeout")
+_DNS_OUTAGES = ("nxdomain", "servfail", "timeout")
+_CLUSTER_DOWN = ("conn-refused", "timeout")
 
 
 def seeds() -> st.SearchStrategy[int]:
@@ -218,8 +221,8 @@ def timelines(
     scenario: Scenario | str = "single-node",
     *,
     dns_states: Sequence[str] = _DNS_OUTAGES,
-    other_states: Sequence[str] = ("refused", "timeout"),
-    cluster_dns_states: Sequence[str] = ("refused", "timeout"),
+    other_states: Sequence[str] = ("servfail", "timeout"),
+    cluster_dns_states: Sequence[str] = _CLUSTER_DOWN,
     http_states: Sequence[str] = ("refused", "hang"),
     missing: bool = False,
     never_healthy: bool = False,
@@ -243,9 +246,10 @@ def timelines(
     404: that is a permanent error the policy is right not to retry.
     """
     setup = load_scenario(scenario) if isinstance(scenario, str) else scenario
-    _check_states("dns_states", dns_states, DNS_STATES)
-    _check_states("other_states", other_states, ("refused", "timeout"))
-    _check_states("cluster_dns_states", cluster_dns_states, ("refused", "timeout"))
+    per_name = tuple(s for s in DNS_STATES if s != "conn-refused")
+    _check_states("dns_states", dns_states, per_name)
+    _check_states("other_states", other_states, ("nxdomain", "servfail", "timeout"))
+    _check_states("cluster_dns_states", cluster_dns_states, _CLUSTER_DOWN)
     _check_states(
         "http_states", http_states, tuple(s for s in SERVED_HTTP_STATES if s != "missing")
     )
@@ -385,7 +389,8 @@ def scenario_dicts(
         "name": draw(st.sampled_from(("generated", "custom", "single-node-variant"))),
         "world": {
             "topology": draw(st.sampled_from(("single-node", "multi-node"))),
-            "dns_down": draw(st.sampled_from(("refused", "timeout"))),
+            "dns_down": draw(st.sampled_from(("no-endpoints", "not-routed"))),
+            "upstream": draw(st.sampled_from(("nxdomain", "servfail", "timeout"))),
             "list_missing": draw(st.booleans()),
             "vm_starts": not draw(st.booleans()),
             "upgrade_name": draw(
@@ -400,6 +405,8 @@ def scenario_dicts(
     if probability > 0:
         data["flap"]["delay"] = draw(distributions(60.0))
         data["flap"]["length"] = draw(distributions(30.0))
+    if draw(st.booleans()):
+        data["coredns"] = {"negative_cache": draw(distributions(30.0))}
     if images:
         chosen = draw(image_sets())
         table: dict[str, Any] = {
