@@ -27,6 +27,7 @@ from cleanup._dnsrules import (
     outcome_error,
     read_head,
     server_sequence,
+    start_order,
     walk_query,
 )
 
@@ -252,11 +253,11 @@ def test_deviation_3_servfail_retry_on_a_completes_after_nxdomain_on_aaaa() -> N
     """Go keeps the error that completes last for the name as given."""
     fold = LookupFold(HOST)
     for fqdn in candidate_names(HOST, SEARCH, 5):
-        if fqdn == HOST + ".":
-            walks = [_walk(["servfail", "servfail"]), _walk(["nxdomain"])]
+        if fqdn == HOST + ".":  # walks in start order: AAAA, then A
+            walks = [_walk(["nxdomain"]), _walk(["servfail", "servfail"])]
             results = [
-                QueryResult(error=outcome_error("servfail", fqdn, "s")),
                 QueryResult(error=outcome_error("nxdomain", fqdn, "s")),
+                QueryResult(error=outcome_error("servfail", fqdn, "s")),
             ]
         else:
             walks = [_walk(["nxdomain"]), _walk(["nxdomain"])]
@@ -272,7 +273,9 @@ def test_deviation_3_servfail_retry_on_a_completes_after_nxdomain_on_aaaa() -> N
     assert err.is_temporary and not err.is_not_found  # type: ignore[attr-defined]
 
 
-def test_timeouts_complete_by_their_deadlines_and_ties_go_a_first() -> None:
+def test_timeouts_complete_by_their_deadlines_and_ties_go_in_start_order() -> None:
+    """Start order is AAAA, then A (Go's usual wire order), so on a tie A is last."""
+    assert start_order(["A", "AAAA"]) == ["AAAA", "A"]
     slow = _walk(["timeout", "nxdomain"])
     fast = _walk(["servfail", "nxdomain"])
     assert completion_order([slow, fast]) == [1, 0]  # type: ignore[list-item]
