@@ -695,10 +695,11 @@ class SystemResolver:
     """The C library's resolver via ``getaddrinfo`` (what a plain Python client uses).
 
     It blocks in real time and cannot be bounded or observed, so it is for real nodes,
-    not for the simulation.  Its ``socket.gaierror`` becomes a DNSError by the same
-    rule the classifier applies everywhere (:func:`cleanup._classify.to_error`):
-    EAI_NONAME/EAI_NODATA are "no such host"; EAI_AGAIN (glibc's answer to SERVFAIL
-    *and* to silence) and EAI_FAIL are temporary.
+    not for the simulation.  Its ``socket.gaierror`` becomes a DNSError by the rule
+    the classifier applies everywhere (:func:`cleanup._classify.to_error`), which is
+    how Go's cgo resolver reports it: EAI_NONAME/EAI_NODATA are "no such host";
+    any other code keeps ``gai_strerror``'s text and is temporary only for EAI_AGAIN
+    (glibc's answer to SERVFAIL *and* to silence); EAI_FAIL is not.
     """
 
     def resolve(self, host: str, *, timeout: float | None = None) -> list[str]:
