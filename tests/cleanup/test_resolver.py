@@ -17,7 +17,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cleanup import DNSError, ManualClock
+from cleanup import DNSError, ManualClock, SystemClock
 from cleanup._classify import error_kind, to_error
 from cleanup._resolvconf import ResolvConfError, parse_resolv_conf
 from cleanup._resolver import (
@@ -294,7 +294,8 @@ def test_overall_timeout_bounds_the_lookup(
     resolver = pod_resolver(dns, quick_clock, timeout=5, attempts=2)
     with pytest.raises(DNSError) as info:
         resolver.resolve(REPO, timeout=12)
-    assert info.value.is_timeout
+    assert str(info.value) == f"lookup {REPO}: i/o timeout"  # Go: ctx.Done(), no server
+    assert info.value.is_timeout and info.value.is_temporary
     assert quick_clock.now() == 12.0
     assert len(dns.queries) == 3 * 2  # tries at 0, 5, 10 s
 
@@ -568,3 +569,173 @@ def test_resolv_conf_parser_accepts_or_names_the_line(text: str) -> None:
     else:
         assert 1 <= len(conf.nameservers) <= 3
         assert 0 <= conf.ndots <= 15 and conf.timeout >= 1 and conf.attempts >= 1
+
+
+# -- issue 8: every deviation from Go as a named case ---------------------------------------
+
+DEV3_SEARCH = ["harvester-system.svc.cluster.local", "svc.cluster.local", "cluster.local"]
+DEV3_NAME = "upgrade-repo-x.harvester-system"
+DEV3_FAULTS = [f"servfail match={DEV3_NAME} qtype=A", "nxdomain"]
+
+
+@pytest.mark.parametrize("clock_kind", ["system", "manual"])
+def test_deviation_3_error_that_completes_last_wins_for_the_name_as_given(
+    faultdns_factory: object, clock_kind: str
+) -> None:
+    """Go 1.23.9 (10/10 runs): "server misbehaving", temporary.  For the name as given
+    A gets SERVFAIL twice (two attempts) while AAAA gets one NXDOMAIN, so A completes
+    last and its error replaces "no such host" (``goLookupIPCNAME``)."""
+    dns = faultdns_factory(origins=["cluster.local", "harvester-system"], faults=DEV3_FAULTS)  # type: ignore[operator]
+    clock = cleanup_clock(clock_kind)
+    resolver = StubResolver([ns(dns)], search=DEV3_SEARCH, ndots=5, clock=clock)
+    with pytest.raises(DNSError) as info:
+        resolver.resolve(DEV3_NAME)
+    err = info.value
+    assert str(err) == f"lookup {DEV3_NAME} on {ns(dns)}: server misbehaving"
+    assert (err.is_temporary, err.is_not_found, err.is_timeout) == (True, False, False)
+    assert wire(dns)[-3:] == [
+        (DEV3_NAME, "AAAA", "udp"),
+        (DEV3_NAME, "A", "udp"),
+        (DEV3_NAME, "A", "udp"),
+    ]
+
+
+def cleanup_clock(kind: str) -> ManualClock | SystemClock:
+    return SystemClock() if kind == "system" else ManualClock()
+
+
+def test_deviation_3_a_timeout_completes_after_an_immediate_answer(
+    faultdns_factory: object, quick_clock: ManualClock
+) -> None:
+    """Completion order follows time (Go 1.23.9, 3/3 runs, 2.0 s each): A dropped
+    (times out after 2 x 1 s), AAAA SERVFAIL at once: the timeout completes last and
+    is the error for the name as given."""
+    dns = faultdns_factory(faults=["drop match=a.test qtype=A", "servfail match=a.test"])  # type: ignore[operator]
+    resolver = StubResolver([ns(dns)], clock=quick_clock, timeout=1)
+    with pytest.raises(DNSError) as info:
+        resolver.resolve("a.test")
+    assert info.value.is_timeout and info.value.is_temporary
+    assert quick_clock.now() == 2.0  # A's two tries; AAAA's ran at the same time
+    # A rooted name is never "the name as given" in Go's check (fqdn == name + "."):
+    # the first error met stays, here AAAA's SERVFAIL (Go 1.23.9: 3/3 runs)
+    with pytest.raises(DNSError) as info:
+        resolver.resolve("a.test.")
+    assert str(info.value) == f"lookup a.test. on {ns(dns)}: server misbehaving"
+    assert quick_clock.now() == 4.0
+
+
+def test_deviation_4_tc_reply_cut_mid_record_goes_to_tcp_at_once(
+    faultdns_factory: object, clock: ManualClock
+) -> None:
+    """A UDP reply with TC cut at 512 bytes in the middle of a record: Go reads header
+    and question only and asks again over TCP at once, with a fresh timeout."""
+    records = [f"big.test=10.0.{i // 250}.{i % 250 + 1}" for i in range(60)]
+    dns = faultdns_factory(records=records, faults=["truncate=512 match=big.test"])  # type: ignore[operator]
+    events: list[QueryEvent] = []
+    resolver = StubResolver([ns(dns)], clock=clock, on_query=events.append)
+    addresses = resolver.resolve("big.test")
+    assert sorted(addresses) == sorted(r.split("=")[1] for r in records)
+    assert clock.now() == 0.0  # no timeout was waited for
+    a_events = [(e.transport, e.outcome) for e in events if e.qtype == "A"]
+    assert a_events == [("udp", "truncated"), ("tcp", "answer")]
+    assert ("big.test", "A", "tcp") in wire(dns)
+
+
+def test_deviation_5_extended_rcode_badvers_is_misbehaving(
+    faultdns_factory: object, clock: ManualClock
+) -> None:
+    """Header NOERROR, OPT extended rcode 1 (BADVERS = 16): Go 1.23's checkHeader uses
+    the extended rcode: "server misbehaving", not temporary, next server."""
+    dns = faultdns_factory(records=["a.test=10.0.0.1"], faults=["rcode=BADVERS match=a.test"])  # type: ignore[operator]
+    events: list[QueryEvent] = []
+    with pytest.raises(DNSError) as info:
+        StubResolver([ns(dns)], clock=clock, on_query=events.append).resolve("a.test")
+    err = info.value
+    assert str(err) == f"lookup a.test on {ns(dns)}: server misbehaving"
+    assert not (err.is_temporary or err.is_timeout or err.is_not_found)
+    assert {(e.outcome, e.detail) for e in events} == {("rcode", "16")}
+
+
+def test_deviation_6_single_request_asks_a_then_aaaa(
+    faultdns_factory: object, clock: ManualClock
+) -> None:
+    """Go 1.23.9 with ``options single-request``: A, then AAAA, one after the other."""
+    dns = faultdns_factory(records=["a.test=10.0.0.1"])  # type: ignore[operator]
+    text = f"nameserver {ns(dns)}\noptions single-request\n"
+    resolver = StubResolver.from_resolv_conf(text, clock=clock, hostname="node")
+    assert resolver.resolve("a.test.") == ["10.0.0.1"]
+    assert wire(dns) == [("a.test", "A", "udp"), ("a.test", "AAAA", "udp")]
+
+
+def test_deviation_6_use_vc_asks_over_tcp_only(
+    faultdns_factory: object, clock: ManualClock
+) -> None:
+    dns = faultdns_factory(records=["a.test=10.0.0.1"])  # type: ignore[operator]
+    text = f"nameserver {ns(dns)} # our dns\noptions use-vc ndots:five\n"
+    resolver = StubResolver.from_resolv_conf(text, clock=clock, hostname="node")
+    assert resolver.resolve("a.test") == ["10.0.0.1"]
+    assert {t for _n, _q, t in wire(dns)} == {"tcp"}
+
+
+def test_deviation_6_search_domain_with_a_long_label_is_skipped(
+    faultdns_factory: object, clock: ManualClock
+) -> None:
+    """Go: the candidate fails with "cannot marshal DNS message" without a packet and
+    the lookup goes on to the next candidate."""
+    dns = faultdns_factory(records=["a.ok.test=10.0.0.3"])  # type: ignore[operator]
+    long = "x" * 64 + ".test"
+    events: list[QueryEvent] = []
+    resolver = StubResolver(
+        [ns(dns)], search=[long, "ok.test"], ndots=2, clock=clock, on_query=events.append
+    )
+    assert resolver.resolve("a") == ["10.0.0.3"]
+    assert wire(dns) == both("a.ok.test")
+    assert [e.outcome for e in events][:4] == ["marshal"] * 4  # 2 queries x 2 attempts
+    only_long = StubResolver([ns(dns)], search=[long], ndots=2, clock=clock)
+    with pytest.raises(DNSError) as info:
+        only_long.resolve("zz.test")  # the name as given answers NXDOMAIN: it wins
+    assert info.value.is_not_found
+
+
+def test_cannot_marshal_is_reported_when_nothing_else_was_asked(clock: ManualClock) -> None:
+    resolver = StubResolver(["127.0.0.1:9"], search=["x" * 64], ndots=5, clock=clock)
+    with pytest.raises(DNSError) as info:
+        resolver.resolve("a" * 63 + "." + "b")  # the name as given is tried last...
+    # ...and is sent to a closed port: its error, not the marshal one, is reported
+    assert "connection refused" in str(info.value)
+    rooted = StubResolver(["127.0.0.1:9"], clock=clock)
+    with pytest.raises(DNSError) as info:
+        rooted.resolve("a..b.")
+    assert info.value.is_not_found  # not a domain name: nothing is tried
+
+
+def test_lame_referral_from_faultdns(faultdns_factory: object, clock: ManualClock) -> None:
+    dns = faultdns_factory(records=["a.test=10.0.0.1"], faults=["lame match=a.test"])  # type: ignore[operator]
+    with pytest.raises(DNSError) as info:
+        StubResolver([ns(dns)], clock=clock).resolve("a.test")
+    assert str(info.value) == f"lookup a.test on {ns(dns)}: lame referral"
+    assert not (info.value.is_temporary or info.value.is_not_found)
+
+
+def test_tcponly_answers_after_a_question_only_tc_reply(
+    faultdns_factory: object, clock: ManualClock
+) -> None:
+    dns = faultdns_factory(records=["a.test=10.0.0.1"], faults=["tcponly match=a.test"])  # type: ignore[operator]
+    assert StubResolver([ns(dns)], clock=clock).resolve("a.test") == ["10.0.0.1"]
+    assert sorted(wire(dns)) == sorted(
+        ("a.test", t, p) for t in ("A", "AAAA") for p in ("udp", "tcp")
+    )
+
+
+def test_tcp_fallback_gets_a_fresh_timeout(
+    faultdns_factory: object, quick_clock: ManualClock
+) -> None:
+    """Go ``exchange``: the TCP retry of a truncated reply gets its own ``timeout``."""
+    dns = faultdns_factory(
+        records=["a.test=10.0.0.1"], faults=["truncate match=a.test", "drop proto=tcp"]
+    )  # type: ignore[operator]
+    resolver = StubResolver([ns(dns)], clock=quick_clock, timeout=3, attempts=1)
+    with pytest.raises(DNSError) as info:
+        resolver.resolve("a.test.")
+    assert quick_clock.now() == 3.0
+    assert info.value.is_timeout and "read tcp 127.0.0.1:" in str(info.value)
