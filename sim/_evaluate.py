@@ -66,6 +66,23 @@ from cleanup import (
     error_kind,
     retry,
 )
+from cleanup._dnsrules import OUTCOMES as QUERY_OUTCOMES
+from cleanup._dnsrules import (
+    QTYPES,
+    Exchange,
+    LookupFold,
+    QueryResult,
+    QueryWalk,
+    candidate_names,
+    completion_order,
+    deadline_error,
+    marshal_error,
+    not_found_error,
+    outcome_error,
+    server_sequence,
+    start_order,
+)
+from sim._dns import REPO_ADDRESS
 from sim._scenario import ClientSettings, Scenario
 from sim._timeline import OTHER_NAMES, Timeline
 from sim._world import WorldRecord, generate_worlds
@@ -97,12 +114,14 @@ _DNS, _HTTP, _NOT_RETRIED = 1, 2, 3  # indices into GIVE_UP_REASONS
 # attempt classes: what an attempt made inside one segment of constant state ends with
 C_SUCCESS = 0  # both lists fetched
 C_DNS_NOT_FOUND = 1  # "no such host": retried by v1.5 only
-C_DNS_TEMPORARY = 2  # refused / server misbehaving: retried by both
+C_DNS_TEMPORARY = 2  # temporary or timeout (ECONNREFUSED, SERVFAIL, silence): retried by both
 C_HTTP_REFUSED = 3  # connection refused/reset or a timeout: retried by both
 C_HTTP_STATUS = 4  # 404: never retried
 C_SLOW = 5  # a query dropped or a request hung: time passes inside the attempt
+C_DNS_FATAL = 6  # a DNS error neither predicate retries (e.g. "cannot marshal")
 
-_DNS_CODES = {"refused": 0, "timeout": 1, "nxdomain": 2, "ok": 3}
+_DNS_CLASSES = (C_DNS_NOT_FOUND, C_DNS_TEMPORARY, C_DNS_FATAL)
+_DNS_CODES = {"conn-refused": 0, "timeout": 1, "nxdomain": 2, "ok": 3, "servfail": 4}
 _HTTP_CODES = {"refused": 0, "missing": 1, "ok": 2, "hang": 3}
 _DNS_NAMES = tuple(_DNS_CODES)
 _HTTP_NAMES = tuple(_HTTP_CODES)
@@ -192,19 +211,19 @@ class ControllerModel:
         return (self.repo_service + _CLUSTER_SUFFIX).lower()
 
     @property
+    def as_given(self) -> str:
+        """The repo name as the controller gives it, the timeline key of what CoreDNS's
+        upstream answers for it (tried last with ``ndots:5``; Go reports its error)."""
+        return self.repo_service.rstrip(".").lower()
+
+    @property
     def paths(self) -> tuple[str, str]:
         """(previous list, current list): the order ``fetch_lists`` fetches them in."""
         return _list_path(self.previous_version), _list_path("current")
 
     def candidates(self) -> list[str]:
-        """The names the stub resolver queries, in order (``cleanup``'s candidate rule)."""
-        fqdn = self.repo_service.rstrip(".") + "."
-        ndotted = self.repo_service.count(".") >= self.ndots
-        names = [fqdn] if ndotted else []
-        names += [f"{fqdn}{suffix.rstrip('.')}." for suffix in self.search if suffix.rstrip(".")]
-        if not ndotted:
-            names.append(fqdn)
-        return names
+        """The names the stub resolver queries, in order (Go ``nameList``)."""
+        return candidate_names(self.repo_service, self.search, self.ndots)
 
 
 @functools.lru_cache(maxsize=64)
@@ -299,10 +318,13 @@ class _Counters:
     http: int = 0
 
 
-# how one query ended: (final, kind), kind "answer" | "not-found" | "temporary" | "timeout"
-_QueryResult = tuple[bool, str]
-_QTYPES = ("A", "AAAA")
-_ERROR_TEXT = {"not-found": "no such host", "timeout": "i/o timeout"}
+#: what one exchange gets from a DNS state (one server, UDP, no truncation); ``ok``
+#: reaches this only for the repo name: an A record, and NOERROR without AAAA (NODATA)
+_OUTCOME = {"conn-refused": "refused", "timeout": "timeout", "nxdomain": "nxdomain",
+            "servfail": "servfail"}  # fmt: skip
+#: the state of an ``ok`` name per query type
+_OK_OUTCOME = {"A": "answer", "AAAA": "nodata"}
+_QTYPES = tuple(QTYPES)
 
 
 class _Controller:
@@ -310,6 +332,9 @@ class _Controller:
 
     Each method follows the cleanup function named in its docstring, keeping only what
     can happen against a timeline (one nameserver, UDP, no truncation, one address).
+    Go's lookup rules come from ``cleanup._dnsrules``, the copy the stub resolver runs:
+    the candidates, the server sequence, what each outcome means, the order concurrent
+    queries complete in and which error the lookup reports.
     """
 
     def __init__(self, model: ControllerModel, view: _View, clock: _Clock) -> None:
@@ -319,74 +344,72 @@ class _Controller:
         self.count = _Counters()
         self.host = model.repo_service
         self.candidates = _candidates(model)
+        self.sequence = server_sequence(1, model.dns_attempts)
         previous, current = model.paths
         self.fetches = ((previous, model.previous_version), (current, "current"))
         self.base = f"http://{self.host}"
 
-    def _exchange(self, fqdn: str, pending: list[str], deadline: float) -> dict[str, _QueryResult]:
-        """``StubResolver._exchange``: one try, every pending query type, one wait."""
-        clock = self.clock
-        start = clock.now()
-        if start >= deadline:  # the overall deadline passed: fail without sending
-            return {q: (False, "timeout") for q in pending}
-        try_deadline = min(start + self.model.dns_timeout, deadline)
-        self.count.dns += len(pending)
-        state = self.view.dns(fqdn, start)
-        if state == "ok":  # the A record; AAAA is NOERROR without data: "no such host"
-            return {q: (True, "answer" if q == "A" else "not-found") for q in pending}
-        if state == "nxdomain":
-            return {q: (True, "not-found") for q in pending}
-        if state == "refused":
-            return {q: (False, "temporary") for q in pending}
-        # dropped: the wait for replies that never come runs to the try's deadline
-        remaining = try_deadline - clock.now()
-        if remaining > 0:
-            clock.wait(remaining)
-        return {q: (False, "timeout") for q in pending}
+    def _walk(self, fqdn: str, qtype: str, start: float, deadline: float) -> QueryWalk:
+        """``StubResolver``'s lane for one query: ``tryOneName`` over the server
+        sequence, each exchange instant (no network delay) or, for silence, a wait to
+        ``min(start + timeout, deadline)``.
 
-    def _lookup_candidate(self, fqdn: str, deadline: float) -> dict[str, _QueryResult]:
-        """``StubResolver._lookup_candidate``: ``attempts`` tries, A and AAAA in lockstep."""
-        pending = list(_QTYPES)
-        done: dict[str, _QueryResult] = {}
-        last: dict[str, _QueryResult] = {}
-        for _try in range(self.model.dns_attempts):
-            for qtype, result in self._exchange(fqdn, pending, deadline).items():
-                if result[0]:
-                    done[qtype] = result
-                    pending.remove(qtype)
-                else:
-                    last[qtype] = result
-            if not pending:
-                return done
-            if self.clock.now() >= deadline:
+        ``cleanup._dnsrules.walk_query`` states the same rule; this walk keeps the
+        harness clock's arithmetic (a wait of ``limit - now`` ends at ``now + (limit -
+        now)``) so that times agree to the last bit.  Returns outcome ``deadline`` when
+        the caller's deadline ends the walk (the resolver then fails the lookup).
+        """
+        now = start
+        exchanges: list[Exchange] = []
+        outcome = "timeout"
+        unsendable = marshal_error(fqdn)
+        for index in self.sequence:
+            if now >= deadline:
                 break
-        for qtype in pending:
-            done[qtype] = last[qtype]
-        return done
+            if unsendable:  # every try fails at once, nothing is sent
+                outcome = "marshal"
+                continue
+            state = self.view.dns(fqdn, now)
+            outcome = _OK_OUTCOME[qtype] if state == "ok" else _OUTCOME[state]
+            end = now
+            if outcome == "timeout":
+                limit = min(now + self.model.dns_timeout, deadline)
+                end = now + max(limit - now, 0.0)
+            exchanges.append(Exchange(index, "udp", outcome, now, end))
+            now = end
+            if QUERY_OUTCOMES[outcome].final:
+                break
+        if now >= deadline and not QUERY_OUTCOMES[outcome].final:
+            outcome = "deadline"
+        rounds = sum(1 for ex in exchanges if ex.finished == now)
+        return QueryWalk(outcome, 0, now, rounds, tuple(exchanges))
 
     def _resolve(self, deadline: float) -> None:
-        """``StubResolver.resolve``: the first candidate with an address wins; else the
-        first error, replaced by the name-as-given's errors (Go's preference)."""
-        last_err: str | None = None
+        """``StubResolver.resolve``: each candidate's queries run concurrently (started
+        in Go's order), fold in completion order (Go ``goLookupIPCNAME``); the caller's
+        deadline, once reached, fails the whole lookup."""
+        fold = LookupFold(self.host)
         for fqdn in self.candidates:
-            results = self._lookup_candidate(fqdn, deadline)
-            resolved = False
-            for qtype in _QTYPES:
-                kind = results[qtype][1]
-                if kind == "answer":
-                    resolved = True
-                elif last_err is None or fqdn == self.host + ".":
-                    last_err = kind
-            if resolved:
+            start = self.clock.now()
+            qtypes = start_order(_QTYPES)
+            walks = [self._walk(fqdn, qtype, start, deadline) for qtype in qtypes]
+            # the server sees every exchange but those the kernel refused (ICMP)
+            self.count.dns += sum(
+                1 for walk in walks for ex in walk.exchanges if ex.outcome != "refused"
+            )
+            self.clock.t = max(walk.finished for walk in walks)
+            if any(walk.outcome == "deadline" for walk in walks):
+                raise deadline_error(self.host)
+            for i in completion_order(walks):
+                walk = walks[i]
+                if walk.outcome == "answer":
+                    fold.add(fqdn, QueryResult(addresses=(REPO_ADDRESS,)))
+                else:
+                    fold.add(fqdn, QueryResult(error=outcome_error(walk.outcome, fqdn, "")))
+            if fold.end_candidate():
                 return
-        kind = last_err or "not-found"
-        raise DNSError(
-            self.host,
-            _ERROR_TEXT.get(kind, "server misbehaving"),
-            is_not_found=kind == "not-found",
-            is_timeout=kind == "timeout",
-            is_temporary=kind == "temporary",
-        )
+        fold.result()  # raises Go's error
+        raise not_found_error(self.host)  # no candidate at all
 
     def attempt(self, _number: int) -> None:
         """``RepoClient.fetch_lists``: previous then current list, one kept-alive
@@ -551,7 +574,9 @@ class Worlds:
         """Per segment: does an attempt there end the run under ``predicate``?  (Success,
         a 404, "no such host" for v1.4, or a slow segment the exact path takes over.)"""
         cls = self.cls
-        ends: npt.NDArray[np.bool_] = (cls == C_SUCCESS) | (cls == C_HTTP_STATUS) | (cls == C_SLOW)
+        ends: npt.NDArray[np.bool_] = (
+            (cls == C_SUCCESS) | (cls == C_HTTP_STATUS) | (cls == C_SLOW) | (cls == C_DNS_FATAL)
+        )
         if predicate == "v1.4":
             ends |= cls == C_DNS_NOT_FOUND
         return ends
@@ -607,7 +632,9 @@ def _attempt_class(controller: _Controller) -> int:
     try:
         controller.attempt(1)
     except DNSError as exc:
-        return C_DNS_NOT_FOUND if exc.is_not_found else C_DNS_TEMPORARY
+        if exc.is_not_found:
+            return C_DNS_NOT_FOUND
+        return C_DNS_TEMPORARY if exc.is_temporary or exc.is_timeout else C_DNS_FATAL
     except (ConnectError, RequestTimeout):
         return C_HTTP_REFUSED  # retried by both predicates, like every network error
     except HTTPStatusError:
@@ -706,7 +733,7 @@ def compile_worlds(records: Iterable[WorldRecord], model: ControllerModel, draws
     ``draws``: jitter values to precompute per seed (the most sleeps any policy of the
     sweep can take, :func:`draws_needed`).
     """
-    compiler = _Compiler(model, (), model.paths)
+    compiler = _Compiler(model, (model.as_given,), model.paths)
     layout = compiler.layout
     slots = {("dns", key): i for i, key in enumerate(layout.dns_keys)}
     n_dns = len(layout.dns_keys)
@@ -994,7 +1021,7 @@ def evaluate_batch(worlds: Worlds, policy: Policy) -> BatchResult:
         end[fits] = after[fits]
     reason = np.zeros(n, dtype=np.int8)
     gave_up = outcome == GAVE_UP
-    dns_last = (last_cls == C_DNS_NOT_FOUND) | (last_cls == C_DNS_TEMPORARY)
+    dns_last = np.isin(last_cls, _DNS_CLASSES)
     reason[gave_up & dns_last] = _DNS
     reason[gave_up & ~dns_last] = _HTTP
     reason[outcome == NOT_RETRIABLE] = _NOT_RETRIED
@@ -1031,7 +1058,7 @@ def _step_rows(
     """
     attempts_max, count = schedule_shape(policy.backoff)
     trailing = count == attempts_max
-    stops_on = [C_SUCCESS, C_HTTP_STATUS] + (
+    stops_on = [C_SUCCESS, C_HTTP_STATUS, C_DNS_FATAL] + (
         [C_DNS_NOT_FOUND] if policy.predicate == "v1.4" else []
     )
     sleeps = sleep_matrix(policy.backoff, worlds.draws[rows])
@@ -1052,7 +1079,7 @@ def _step_rows(
         result.dns_queries[r] = dns[idx]
         result.http_requests[r] = http[idx]
         cls = last[idx]
-        dns_last = (cls == C_DNS_NOT_FOUND) | (cls == C_DNS_TEMPORARY)
+        dns_last = np.isin(cls, _DNS_CLASSES)
         if gave_up:
             result.outcome[r] = GAVE_UP
             result.reason[r] = np.where(dns_last, _DNS, _HTTP)
@@ -1110,8 +1137,9 @@ def _store(result: BatchResult, r: int, ev: Evaluation) -> None:
     result.reason[r] = GIVE_UP_REASONS.index(ev.reason)
 
 
-# the kind of a failed lookup, as the resolver reports it (see _Controller._resolve)
-_K_NOT_FOUND, _K_TEMPORARY, _K_TIMEOUT = 0, 1, 2
+# the kind of a failed lookup, as the resolver reports it (see _Controller._resolve):
+# "no such host", retried (temporary or timeout), retried by neither (cannot marshal)
+_K_NOT_FOUND, _K_TEMPORARY, _K_TIMEOUT, _K_OTHER = 0, 1, 2, 3
 
 
 def _slow_attempts(
@@ -1144,43 +1172,52 @@ def _slow_attempts(
     dq = np.zeros(m, dtype=np.int64)
     hq = np.zeros(m, dtype=np.int64)
     resolved = np.zeros(m, dtype=bool)
+    failed = np.zeros(m, dtype=bool)  # the lookup is over without an address
     last_err = np.full(m, -1, dtype=np.int8)
     as_given = model.repo_service.rstrip(".") + "."
-    ok, nx, rf = _DNS_CODES["ok"], _DNS_CODES["nxdomain"], _DNS_CODES["refused"]
+    ok, nx, rf = _DNS_CODES["ok"], _DNS_CODES["nxdomain"], _DNS_CODES["conn-refused"]
+    tries = len(server_sequence(1, model.dns_attempts))
+    # In a timeline A and AAAA of one name see the same state at the same instant, so
+    # both lanes of a candidate walk alike (an ``ok`` repo name: A answers, AAAA is
+    # NODATA, both final) and the error kept is the kind both ended with.
     for name in _candidates(model):
         slot, is_repo = _dns_slot(layout, name)
-        looking = ~resolved
+        looking = ~resolved & ~failed
         live = looking.copy()
         kind = np.full(m, -1, dtype=np.int8)
-        for _try in range(model.dns_attempts):
-            expired = live & (t >= deadline)  # fails at once, nothing sent
-            kind[expired] = _K_TIMEOUT
-            send = live & ~expired
-            dq[send] += 2  # A and AAAA
+        unsendable = marshal_error(name)
+        for _try in range(tries):
+            failed |= live & (t >= deadline)  # the deadline fails the whole lookup
+            live &= ~failed
+            if unsendable:  # every try fails at once, nothing is sent
+                kind[live] = _K_OTHER
+                continue
             st = state(t, slot)
-            answer = send & (st == ok) & is_repo
-            not_found = send & ((st == nx) | ((st == ok) & (not is_repo)))
-            refused = send & (st == rf)
-            dropped = send & ~answer & ~not_found & ~refused
+            dq[live & (st != rf)] += 2  # A and AAAA; the kernel refuses the others
+            answer = live & (st == ok) & is_repo
+            not_found = live & ((st == nx) | ((st == ok) & (not is_repo)))
+            dropped = live & (st == _DNS_CODES["timeout"])
+            kind[live & ~answer & ~not_found & ~dropped] = _K_TEMPORARY
             kind[not_found] = _K_NOT_FOUND
-            kind[refused] = _K_TEMPORARY
             kind[dropped] = _K_TIMEOUT
             if dropped.any():
                 remaining = np.minimum(t + model.dns_timeout, deadline) - t
-                wait = dropped & (remaining > 0)
-                t[wait] = t[wait] + remaining[wait]
+                t[dropped] = t[dropped] + np.maximum(remaining[dropped], 0.0)
             resolved |= answer
             live &= ~(answer | not_found)
-            live &= ~(t >= deadline)
-        failed = looking & ~resolved
-        update = failed & ((last_err == -1) | (name == as_given))
+        failed |= live & (t >= deadline)  # a wait ended at the deadline, nothing final
+        # Go keeps the first error, and every error for the name as given replaces it
+        ended = looking & ~resolved & ~failed
+        update = ended & ((last_err == -1) | (name == as_given))
         last_err[update] = kind[update]
+    last_err[failed] = _K_TIMEOUT  # "lookup NAME: i/o timeout" (deadline_error)
 
     cls = np.full(m, C_SUCCESS, dtype=np.int8)
+    err = last_err[~resolved]
     cls[~resolved] = np.where(
-        (last_err[~resolved] == _K_NOT_FOUND) | (last_err[~resolved] == -1),
+        (err == _K_NOT_FOUND) | (err == -1),
         C_DNS_NOT_FOUND,
-        C_DNS_TEMPORARY,
+        np.where(err == _K_OTHER, C_DNS_FATAL, C_DNS_TEMPORARY),
     )
     going = resolved & (deadline - t > 0)
     cls[resolved & ~going] = C_HTTP_REFUSED  # connect timeout: the lookup took it all

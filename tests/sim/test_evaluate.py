@@ -50,7 +50,7 @@ TIMEOUTS = parse_scenario(
     {
         **RAW,
         "name": "timeouts-and-flaps",
-        "world": {"dns_down": "timeout"},
+        "world": {"dns_down": "not-routed"},
         "flap": {
             "probability": 0.7,
             "delay": {"dist": "exponential", "mean": 5},
@@ -126,7 +126,7 @@ def test_evaluator_agrees_on_scenario_variants(
     harness: Harness, variant: dict[str, object]
 ) -> None:
     """Other topologies, a 404, a VM that never starts, other client settings."""
-    base = {**RAW, "world": {"dns_down": "timeout"}} if variant["name"] == "slow-dns" else RAW
+    base = {**RAW, "world": {"dns_down": "not-routed"}} if variant["name"] == "slow-dns" else RAW
     _agree(harness, parse_scenario({**base, **variant}), range(12))
 
 
@@ -135,7 +135,7 @@ TIMEOUTS_CLIENT = parse_scenario(
     {
         **RAW,
         "name": "timeouts-other-client",
-        "world": {"dns_down": "timeout"},
+        "world": {"dns_down": "not-routed"},
         "flap": TIMEOUTS_FLAP,
         "client": {"dns_timeout": 3, "dns_attempts": 3, "http_timeout": 20},
     }
@@ -260,8 +260,8 @@ STEADY_V14 = Policy("steady", Backoff(duration=10.0, steps=10), cleanup.retriabl
 
 def test_worked_example_counts_by_hand() -> None:
     # CoreDNS up at 90 (NXDOMAIN), repo name known at 125, endpoints at 140
-    t = _timeline([(0, "refused"), (90, "nxdomain"), (125, "ok")],
-                  [(0, "refused"), (90, "nxdomain")], [(0, "refused"), (140, "ok")],
+    t = _timeline([(0, "conn-refused"), (90, "nxdomain"), (125, "ok")],
+                  [(0, "conn-refused"), (90, "nxdomain")], [(0, "refused"), (140, "ok")],
                   start=100.0)  # fmt: skip
     ev = evaluate(t, STEADY, seed=1)
     # attempts at 100, 110, 120 (4 names x A+AAAA NXDOMAIN = 8 queries each), 130
@@ -278,7 +278,8 @@ def test_worked_example_counts_by_hand() -> None:
 
 def test_worked_example_dropped_queries_and_give_up() -> None:
     # DNS swallows everything until 1000: each lookup walks 3 names x 2 tries x 5 s and
-    # hits the 30 s connect deadline; the 4th name fails at once.  Ten attempts, nine
+    # hits the 30 s connect deadline, which ends the lookup ("lookup NAME: i/o timeout",
+    # the 4th name is never asked).  Ten attempts, nine
     # 10 s sleeps: 10 x 30 + 9 x 10 = 390 s.
     t = _timeline([(0, "timeout"), (1000, "ok")], [(0, "timeout"), (1000, "nxdomain")],
                   [(0, "ok")], start=50.0)  # fmt: skip
@@ -301,8 +302,14 @@ def test_batch_results_do_not_depend_on_how_worlds_are_chunked() -> None:
 
 # --- generated timelines: any states, any order, through the harness too -----------------
 
-DNS_STATES = ("refused", "timeout", "nxdomain", "ok")
+DNS_STATES = ("timeout", "nxdomain", "servfail", "ok")
 HTTP_STATES = ("refused", "missing", "ok", "hang")
+
+
+def _down_until(track: list[tuple[int, str]], end: int) -> list[tuple[int, str]]:
+    """``track`` with the whole cluster DNS refusing (no backend) on ``[0, end)``."""
+    state_at_end = [state for t, state in track if t <= end][-1]
+    return [(0, "conn-refused"), (end, state_at_end)] + [(t, s) for t, s in track if t > end]
 
 
 @st.composite
@@ -319,7 +326,13 @@ def _track(
 @st.composite
 def timelines(draw: st.DrawFn) -> Timeline:
     repo = draw(_track(DNS_STATES))
-    other = draw(_track(("refused", "timeout", "nxdomain")))
+    other = draw(_track(("timeout", "nxdomain", "servfail")))
+    dns = {SINGLE.repo_host: repo, "*": other}
+    if draw(st.booleans()):  # the name as given: what CoreDNS's upstream answers
+        dns[SINGLE.repo_service] = draw(_track(("timeout", "nxdomain", "servfail", "ok")))
+    down = draw(st.none() | st.integers(1, 200))
+    if down is not None:  # the DNS Service without a backend: every name refused
+        dns = {key: _down_until(track, down) for key, track in dns.items()}
     paths = [SINGLE.list_path(SINGLE.previous_version), SINGLE.list_path("current")]
     previous = draw(_track(HTTP_STATES))
     current = draw(st.one_of(st.just(previous), _track(HTTP_STATES)))
@@ -329,7 +342,7 @@ def timelines(draw: st.DrawFn) -> Timeline:
         seed=0,
         cleanup_start=start,
         repo_host=SINGLE.repo_host,
-        dns={SINGLE.repo_host: _intervals(*repo), "*": _intervals(*other)},
+        dns={key: _intervals(*track) for key, track in dns.items()},
         http={paths[0]: _intervals(*previous), paths[1]: _intervals(*current)},
         events=(),
     )

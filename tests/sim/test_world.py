@@ -146,10 +146,14 @@ def _cache_world(cache: object, controller_start: float) -> Timeline:
     scenario = parse_scenario(
         _with(
             "single-node",
-            durations={"node_boot": 10, "coredns_start": 20, "service_sync": 5,
-                       "controller_start": controller_start},
+            durations={
+                "node_boot": 10,
+                "coredns_start": 20,
+                "service_sync": 5,
+                "controller_start": controller_start,
+            },
             coredns={"negative_cache": cache},
-        )  # fmt: skip
+        )
     )
     return generate_timeline(scenario, 1)
 
@@ -166,8 +170,11 @@ def test_the_negative_cache_keeps_nxdomain_after_the_sync() -> None:
     assert [(iv.start, iv.state) for iv in late.dns[late.repo_host]][2] == (35.0, "ok")
     # no cache configured: the name resolves at the sync
     none = parse_scenario(
-        {k: v for k, v in _with("single-node", durations={"controller_start": 1}).items()
-         if k != "coredns"}  # fmt: skip
+        {
+            k: v
+            for k, v in _with("single-node", durations={"controller_start": 1}).items()
+            if k != "coredns"
+        }
     )
     assert none.negative_cache is None
     u = generate_timeline(none, 1)
@@ -175,8 +182,9 @@ def test_the_negative_cache_keeps_nxdomain_after_the_sync() -> None:
 
 
 def test_the_negative_cache_draw_leaves_the_other_draws_alone() -> None:
-    with_cache, without = SINGLE, parse_scenario(
-        {k: v for k, v in _raw("single-node").items() if k != "coredns"}
+    with_cache, without = (
+        SINGLE,
+        parse_scenario({k: v for k, v in _raw("single-node").items() if k != "coredns"}),
     )
     for seed in range(20):
         a, b = generate_timeline(with_cache, seed), generate_timeline(without, seed)
