@@ -481,3 +481,38 @@ def test_results_do_not_depend_on_when_the_kernel_delivers(harness: Harness) -> 
     differ = [i for i, (a, b) in enumerate(zip(got, expected, strict=True)) if a != b]
     digests = [hashlib.sha256(x.encode()).hexdigest()[:12] for x in got]
     assert differ == [], f"cases {differ} differ under late delivery ({digests})"
+
+
+def test_air_gapped_upstream_decides_whether_v14_gives_up(harness: Harness) -> None:
+    """Go reports the error of the name as given (tried last with ndots 5; of its A and
+    AAAA the one completing last).  CoreDNS forwards that name upstream: on a connected
+    cluster the upstream says NXDOMAIN, "no such host", and v1.4 gives up in the
+    repo-name NXDOMAIN window; air-gapped, the forward plugin answers SERVFAIL, "server
+    misbehaving" (temporary), and the same v1.4 retries through it."""
+    connected = harness.run("single-node", 0, V14)
+    assert connected.outcome == "not-retriable"
+    (given_up,) = entries(connected, "gave-up")
+    assert given_up["error"].endswith(": no such host")
+    airgapped = harness.run("single-node-airgapped", 0, V14)
+    assert airgapped.outcome == "success"
+    kinds = {e["kind"] for e in entries(airgapped, "attempt-failed")}
+    assert "dns temporary" in kinds and "dns not-found" not in kinds
+    misbehaving = [e for e in entries(airgapped, "attempt-failed")
+                   if e["error"].endswith(": server misbehaving")]  # fmt: skip
+    assert misbehaving  # the NXDOMAIN window, masked by the upstream's SERVFAIL
+    # the same world otherwise: the repo name's states are the same draws
+    assert connected.timeline.dns[SINGLE.repo_host] == airgapped.timeline.dns[SINGLE.repo_host]
+
+
+def test_negative_cache_keeps_the_repo_name_nxdomain_after_the_sync(harness: Harness) -> None:
+    result = harness.run("single-node", 0, V15)
+    events = {e["what"]: e["t"] for e in entries(result, "world")}
+    synced = events["CoreDNS knows the repo Service"]
+    expired = events["cached NXDOMAIN expired: the repo name resolves"]
+    assert 0 < expired - synced <= 30  # the cache plugin's denial TTL in RKE2 (cache 30)
+    served = [e for e in entries(result, "dns") if e["name"].rstrip(".") == SINGLE.repo_host]
+    # the controller asks between the sync and the expiry and still gets NXDOMAIN
+    between = [e["rcode"] for e in served if synced <= e["t"] < expired]
+    assert between and set(between) == {"NXDOMAIN"}
+    after = [e["rcode"] for e in served if e["t"] >= expired and e["qtype"] == "A"]
+    assert after and set(after) == {"NOERROR"}
