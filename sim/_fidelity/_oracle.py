@@ -40,7 +40,14 @@ from cleanup import (
 from sim._fidelity._build import GoUnavailable, Probe, build_probe
 from sim._fidelity._case import REPO_PATH, Case
 from sim._fidelity._lanes import Lane, LaneUnavailable, open_lane
-from sim._fidelity._record import Difference, Record, differences, record_from_go, record_from_ours
+from sim._fidelity._record import (
+    Difference,
+    Record,
+    differences,
+    record_from_go,
+    record_from_ours,
+    sequential,
+)
 from sim._fidelity._sandbox import run_with_resolv_conf, sandbox_status
 
 __all__ = [
@@ -221,9 +228,10 @@ class Oracle:
                 ours = self.run_ours(case)
             finally:
                 go = future.result()
+        ordered = sequential(case.resolv_conf)
         best: list[Difference] | None = None
         for record in go:
-            diffs = differences(record, ours)
+            diffs = differences(record, ours, ordered=ordered)
             if best is None or len(diffs) < len(best):
                 best = diffs
         return Verdict(case, go, ours, tuple(best or ()))

@@ -56,6 +56,7 @@ __all__ = [
     "normalise",
     "record_from_go",
     "record_from_ours",
+    "sequential",
 ]
 
 FIELDS = (
@@ -75,6 +76,7 @@ FIELDS = (
     "retriable.v1.5",
     "queries.A",
     "queries.AAAA",
+    "queries.all",
     "elapsed",
 )
 ELAPSED_SLACK = 0.3  # seconds, plus ELAPSED_RATIO of the larger figure
@@ -131,10 +133,30 @@ class Record:
 
 
 def _queries(lines: Iterable[QueryLine]) -> dict[str, tuple[str, ...]]:
-    per_type: dict[str, list[str]] = {"A": [], "AAAA": []}
+    per_type: dict[str, list[str]] = {"A": [], "AAAA": [], "all": []}
     for q in lines:
         per_type.setdefault(q.qtype, []).append(f"{q.server} {q.transport} {q.name}")
+        per_type["all"].append(f"{q.server} {q.transport} {q.qtype} {q.name}")
     return {k: tuple(v) for k, v in per_type.items()}
+
+
+def sequential(resolv_conf: str) -> bool:
+    """Whether Go sends A and AAAA one after the other for this resolv.conf.
+
+    Go's ``dnsReadConfig`` (``net/dnsconfig_unix.go``): lines starting with ``;`` or
+    ``#`` are comments; fields split on space, tab, CR and LF; an ``options`` line's
+    ``single-request`` or ``single-request-reopen`` sets ``singleRequest``.
+    """
+    for line in resolv_conf.split("\n"):
+        if line[:1] in (";", "#"):
+            continue
+        fields = line.replace("\r", " ").replace("\t", " ").split(" ")
+        fields = [f for f in fields if f]
+        if fields[:1] == ["options"] and any(
+            f in ("single-request", "single-request-reopen") for f in fields[1:]
+        ):
+            return True
+    return False
 
 
 def record_from_go(data: Mapping[str, Any], queries: Sequence[QueryLine]) -> Record:
@@ -154,7 +176,8 @@ def record_from_go(data: Mapping[str, Any], queries: Sequence[QueryLine]) -> Rec
     return Record(
         outcome=outcome,
         addresses=tuple(sorted(data.get("addresses") or ())),
-        status=status,
+        # A status with a failed body read is not something ours can state: errors carry none.
+        status=0 if outcome == "error" else status,
         error="" if err is None or outcome == "status" else normalise(str(err["text"])),
         dns=dns,
         errno=str(err.get("errno") or "") if err else "",
@@ -240,10 +263,15 @@ def _elapsed_close(go: float, ours: float) -> bool:
     return abs(go - ours) <= ELAPSED_SLACK + ELAPSED_RATIO * max(go, ours)
 
 
-def differences(go: Record, ours: Record) -> list[Difference]:
-    """Every :data:`FIELDS` entry on which ``ours`` differs from ``go`` (elapsed: tolerance)."""
+def differences(go: Record, ours: Record, *, ordered: bool = False) -> list[Difference]:
+    """Every :data:`FIELDS` entry on which ``ours`` differs from ``go`` (elapsed: tolerance).
+
+    ``queries.all`` (the order across query types) only when ``ordered``.
+    """
     out: list[Difference] = []
     for name in FIELDS:
+        if name == "queries.all" and not ordered:
+            continue
         a, b = go.value(name), ours.value(name)
         if name == "elapsed":
             if not _elapsed_close(float(a), float(b)):
