@@ -191,13 +191,16 @@ class Oracle:
         lane = self.our_lane
         resolv_conf = lane.prepare(case)
         with tempfile.TemporaryDirectory(prefix="retrylab-ours-") as tmp:
+            # The same text Go reads; given as text when it has a line end (the parser
+            # then names it "resolv.conf text", not a temporary path that differs per run).
             path = Path(tmp) / "resolv.conf"
             path.write_bytes(resolv_conf.encode("utf-8", "surrogateescape"))
+            source: str | Path = resolv_conf if "\n" in resolv_conf else path
             addresses: list[str] = []
             error: CleanupError | None = None
             start = time.monotonic()
             try:
-                resolver = StubResolver.from_resolv_conf(path)
+                resolver = StubResolver.from_resolv_conf(source)
                 if case.lookup is not None:
                     addresses = resolver.resolve(case.lookup)
                 else:
