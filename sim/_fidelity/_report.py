@@ -1,13 +1,15 @@
 """``sim fidelity``: the oracle for users, with an agreement table and minimal disagreements.
 
-``sim fidelity [--cases N] [--seed N] [--json FILE] [--no-shrink]`` draws ``N`` cases
-(:func:`sim._fidelity._strategies.cases`, seeded), runs each on Go and on our cleanup,
-and prints
+``sim fidelity [--cases N] [--seed N] [--json FILE] [--no-shrink] [--no-named]`` runs
+the named cases (:data:`sim._fidelity._named.NAMED`, those this faultdns can serve),
+then draws ``N`` cases (:func:`sim._fidelity._strategies.cases`, seeded), runs each on
+Go and on our cleanup, and prints
 
 - the agreement per compared field (:data:`sim._fidelity.FIELDS`) and per fault kind;
-- every distinct disagreement (grouped by the set of fields that differ), each shrunk
-  by hypothesis to a minimal case unless ``--no-shrink``, with Go's record, ours and the
-  differing fields.
+- every named case that disagrees;
+- every distinct generated disagreement (grouped by the set of fields that differ),
+  each shrunk by hypothesis to a minimal case unless ``--no-shrink``, with Go's
+  record, ours and the differing fields.
 
 Exit status: 0 when every case agrees, 1 on any disagreement, 69 (EX_UNAVAILABLE) when
 Go, a private mount namespace or the loopback lanes are unavailable (the reason is
@@ -32,6 +34,7 @@ from rich.table import Table
 from sim._args import count as _count
 from sim._args import seed as _seed
 from sim._fidelity._case import Case
+from sim._fidelity._named import NAMED, runnable
 from sim._fidelity._oracle import Verdict, run_case, unavailable_reason
 from sim._fidelity._record import FIELDS
 from sim._fidelity._strategies import cases
@@ -54,6 +57,7 @@ def add_fidelity_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--seed", type=_seed, default=0, metavar="N", help="generator seed")
     p.add_argument("--json", type=Path, metavar="FILE", help="write every verdict as JSON")
     p.add_argument("--no-shrink", action="store_true", help="report disagreements unshrunk")
+    p.add_argument("--no-named", action="store_true", help="generated cases only")
     parser: argparse.ArgumentParser = p
     return parser
 
@@ -146,16 +150,39 @@ def run_fidelity(args: argparse.Namespace, console: Console | None = None) -> in
         console.print(f"sim fidelity: the Go oracle cannot run here: {reason}")
         return EXIT_UNAVAILABLE
     start = time.monotonic()
+    named: dict[str, Verdict] = {}
+    if not args.no_named:
+        for name, entry in NAMED.items():
+            if not runnable(entry):
+                named[name] = run_case(entry.case)
+    named_elapsed = time.monotonic() - start
     verdicts = _collect(args.cases, args.seed, run_case)
-    elapsed = time.monotonic() - start
+    elapsed = time.monotonic() - start - named_elapsed
     agreeing = sum(v.agrees for v in verdicts)
+    if named:
+        table = Table(title="Named cases (issue 8's deviations and plain ones)")
+        table.add_column("case")
+        table.add_column("agrees")
+        table.add_column("fields that differ")
+        for name, v in named.items():
+            table.add_row(name, "yes" if v.agrees else "NO", ", ".join(signature(v)))
+        console.print(table)
+        console.print(
+            f"{sum(v.agrees for v in named.values())}/{len(named)} named cases agree"
+            f" in {named_elapsed:.1f} s ({len(NAMED) - len(named)} need faultdns actions"
+            " not available here)"
+        )
     per_field, per_kind = _table(verdicts)
     console.print(per_field)
     console.print(per_kind)
     console.print(
-        f"{agreeing}/{len(verdicts)} cases agree"
+        f"{agreeing}/{len(verdicts)} generated cases agree"
         f" ({100.0 * agreeing / max(len(verdicts), 1):.1f} %) in {elapsed:.1f} s, seed {args.seed}"
     )
+    for name, v in named.items():
+        if not v.agrees:
+            console.rule(f"named case {name}: {', '.join(signature(v))}")
+            console.print(v.explain(), markup=False)
     groups: dict[tuple[str, ...], Verdict] = {}
     for v in verdicts:
         if v.agrees:
@@ -176,10 +203,12 @@ def run_fidelity(args: argparse.Namespace, console: Console | None = None) -> in
                 {
                     "seed": args.seed,
                     "elapsed": elapsed,
+                    "named": {name: v.to_dict() for name, v in named.items()},
                     "verdicts": [v.to_dict() for v in verdicts],
                     "minimal_disagreements": [v.to_dict() for v in shown],
                 },
                 indent=1,
             )
         )
-    return 0 if agreeing == len(verdicts) else 1
+    all_named = all(v.agrees for v in named.values())
+    return 0 if agreeing == len(verdicts) and all_named else 1
