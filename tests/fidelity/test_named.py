@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 import pytest
 
-from sim._fidelity import Case, Verdict
+from sim._fidelity import GO_RUNS, Case, Verdict, default_oracle
 from sim._fidelity._named import NAMED, runnable
 
 Oracle = Callable[[Case], Verdict]
@@ -61,7 +61,8 @@ def test_go_timeout_is_timeout_and_temporary(oracle: Oracle) -> None:
 
 
 def test_go_reports_the_error_that_completes_last(oracle: Oracle) -> None:
-    for go in oracle(NAMED["deviation-3-last-completing-error"].case).go:
+    case = NAMED["deviation-3-last-completing-error"].case
+    for go in default_oracle().run_go(case, GO_RUNS):
         assert go.dns is not None and go.dns["err"] == "server misbehaving"
 
 
