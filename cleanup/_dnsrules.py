@@ -819,8 +819,9 @@ class QueryWalk:
 
     ``outcome``: how it ended (the last exchange's outcome, ``answer``/``nxdomain``/
     ``nodata`` if one ended it early; ``deadline`` when the caller's deadline cut it).
-    ``server``: index of the server that gave it.  ``rounds``: exchanges that ended at
-    ``finished`` exactly (the causal rounds at that instant).
+    ``server``: index of the server that gave it.  ``rounds``: the causal rounds it
+    took at the instant ``finished`` (each exchange ending then is one; a TCP exchange
+    started then is two: connect, then reply), as the resolver's waits count them.
     """
 
     outcome: str
@@ -879,7 +880,7 @@ def walk_query(
             break
     if deadline is not None and now >= deadline and not OUTCOMES[last[0]].final:
         last = ("deadline", last[1])
-    rounds = sum(1 for ex in exchanges if ex.finished == now)
+    rounds = sum(_rounds(ex, now) for ex in exchanges)
     return QueryWalk(last[0], last[1], now, rounds, tuple(exchanges))
 
 
@@ -892,6 +893,15 @@ def start_order(qtypes: Sequence[str]) -> list[str]:
     is ``qtypes`` itself, one after the other.
     """
     return list(reversed(qtypes))
+
+
+def _rounds(exchange: Exchange, now: float) -> int:
+    """Causal rounds ``exchange`` took at the instant ``now``: its reply or timeout is
+    one; a TCP exchange that also started at ``now`` took one more (the connect)."""
+    if exchange.finished != now:
+        return 0
+    connect = exchange.transport == "tcp" and exchange.started == now
+    return 2 if connect and exchange.outcome != "timeout" else 1
 
 
 def completion_order(walks: Sequence[QueryWalk]) -> list[int]:

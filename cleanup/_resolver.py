@@ -443,9 +443,10 @@ class StubResolver:
             link=f"tcp {server}",
             pending=struct.pack("!H", len(wire)) + wire,
         )
+        # Even when the connect completed at once (loopback may), the lane waits for
+        # writability first: a TCP exchange always takes two rounds (connect, reply),
+        # so the order of replies in virtual time does not depend on kernel timing.
         lane.exchange = exchange
-        if code == 0:
-            self._connected(lane, exchange)
         return True
 
     def _connected(self, lane: _Lane, exchange: _Exchange) -> None:

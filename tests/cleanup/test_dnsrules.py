@@ -313,3 +313,14 @@ def test_walk_query_charges_timeouts_and_a_fresh_timeout_for_tcp() -> None:
         lambda *_: "answer", servers=2, attempts=2, timeout=5, start=0, marshal_fails=True
     )
     assert (marshal.outcome, marshal.exchanges, marshal.finished) == ("marshal", (), 0)
+
+
+def test_a_tcp_exchange_takes_two_rounds() -> None:
+    """Oracle case (Go 1.23.9): A truncated then answered over TCP completes before
+    AAAA truncated, REFUSED over TCP, then NXDOMAIN from the next server."""
+    a_steps = iter(["truncated", "nxdomain"])
+    aaaa_steps = iter(["truncated", "rcode", "nxdomain"])
+    a = walk_query(lambda *_: next(a_steps), servers=2, attempts=1, timeout=1, start=0)
+    aaaa = walk_query(lambda *_: next(aaaa_steps), servers=2, attempts=1, timeout=1, start=0)
+    assert (a.rounds, aaaa.rounds) == (3, 4)
+    assert completion_order([aaaa, a]) == [1, 0]

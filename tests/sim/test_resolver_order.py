@@ -76,3 +76,31 @@ def test_timeouts_order_by_deadline_on_the_sim_clock(
     names = [q.name for q in server.queries]
     assert names.count(NAME) == 3
     assert len({n for n in names}) == len(candidate_names(NAME, SEARCH, 5))
+
+
+def test_tcp_fallback_takes_two_rounds_on_the_sim_clock() -> None:
+    """Oracle case, Go 1.23.9 3/3: on ns0 every UDP reply is truncated and AAAA over
+    TCP is REFUSED; AAAA then gets NXDOMAIN from ns1 and completes last, so the error
+    names ns1."""
+    clock = SimClock()
+    servers, peers = [], []
+    for faults in (["truncate", "refused qtype=AAAA"], []):
+        server = faultdns.FaultDNSServer(origins=["."], ttl=0, clock=clock, seed=0)
+        for fault in faults:
+            server.add_fault(fault)
+        peer = DNSPeer(server).start()
+        clock.add_peer(peer)
+        clock.call_listener = peer.call_listener
+        servers.append(server)
+        peers.append(peer)
+    try:
+        names = [f"{s.address[0]}:{s.address[1]}" for s in servers]
+        for _ in range(3):
+            resolver = cleanup.StubResolver(names, attempts=1, ndots=5, clock=clock)
+            with pytest.raises(cleanup.DNSError) as info:
+                resolver.resolve("harvester-system")
+            assert (info.value.err, info.value.server) == ("no such host", names[1])
+    finally:
+        for peer in peers:
+            peer.stop()
+        clock.close()
