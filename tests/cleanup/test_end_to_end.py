@@ -208,7 +208,7 @@ class World:
     ) -> CleanupReport:
         client = make_http_client(self.resolver(search=search), clock=self.clock, timeout=30.0)
         with client:
-            repo = RepoClient(f"http://{SERVICE}:{port or self.port}", client, clock=self.clock)
+            repo = RepoClient(f"http://{SERVICE}:{port or self.port}", client)
             return run_cleanup(
                 repo,
                 previous_version="v1.4.1",
@@ -378,7 +378,7 @@ def test_name_with_enough_dots_is_tried_as_given_first(world: World, node: Memor
     world.dns.add_fault("nxdomain match=upgrade-repo-* for=1s")
     client = make_http_client(world.resolver(ndots=1), clock=world.clock)
     with client:
-        repo = RepoClient(f"http://{SERVICE}:{world.port}", client, clock=world.clock)
+        repo = RepoClient(f"http://{SERVICE}:{world.port}", client)
         run_cleanup(
             repo,
             previous_version="v1.4.1",
