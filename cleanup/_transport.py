@@ -151,6 +151,22 @@ def _within(exchange: Exchange | None) -> Iterator[None]:
         _EXCHANGE.reset(token)
 
 
+@dataclass
+class _Attempt:
+    """One try at sending a request on some pooled connection (Go's ``roundTrip``
+    loop): whether that connection had served a request before, and whether any byte of
+    the response came back."""
+
+    bound: bool = False
+    reused: bool = False
+    answered: bool = False
+
+
+_ATTEMPT: contextvars.ContextVar[_Attempt | None] = contextvars.ContextVar(
+    "cleanup_http_attempt", default=None
+)
+
+
 def _limit(timeout: float | None) -> float | None:
     exchange = _EXCHANGE.get()
     return timeout if exchange is None else exchange.limit(timeout)
@@ -218,6 +234,7 @@ class ClockStream(httpcore.NetworkStream):
         self._clock = clock
         self._peer = peer
         self._local = _sockname(sock)
+        self._requests = 0  # requests sent on this connection (reuse, for Go's retry)
 
     def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
         limit = _limit(timeout)
@@ -226,7 +243,11 @@ class ClockStream(httpcore.NetworkStream):
                 error = self._timeout(httpcore.ReadTimeout, "read", timeout)
                 raise error from error.__cause__
             try:
-                return self._sock.recv(max_bytes)
+                data = self._sock.recv(max_bytes)
+                attempt = _ATTEMPT.get()
+                if data and attempt is not None:
+                    attempt.answered = True
+                return data
             except (BlockingIOError, ssl.SSLWantReadError, ssl.SSLWantWriteError) as exc:
                 want_write = isinstance(exc, ssl.SSLWantWriteError)
                 if not _wait(self._clock, self._sock, limit, write=want_write):
@@ -238,6 +259,11 @@ class ClockStream(httpcore.NetworkStream):
                 raise error from error.__cause__
 
     def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        attempt = _ATTEMPT.get()
+        if attempt is not None and not attempt.bound:
+            attempt.bound = True
+            attempt.reused = self._requests > 0
+            self._requests += 1
         view = memoryview(buffer)
         while view:
             limit = _limit(timeout)
@@ -617,7 +643,7 @@ class ResolvingTransport(httpx.BaseTransport):
             extensions=request.extensions,
         )
         with _mapped(request, exchange, in_body=False):
-            response = self._pool.handle_request(core_request)
+            response = self._round_trip(core_request, exchange)
         assert isinstance(response.stream, Iterable)
         if exchange is not None and response.status in _REDIRECTS:
             location = next((v for k, v in response.headers if k.lower() == b"location"), b"")
@@ -628,6 +654,25 @@ class ResolvingTransport(httpx.BaseTransport):
             stream=_ResponseStream(response.stream, request, exchange),
             extensions=response.extensions,
         )
+
+    def _round_trip(
+        self, request: httpcore.Request, exchange: Exchange | None
+    ) -> httpcore.Response:
+        """Go's ``Transport.roundTrip`` loop: a request that fails on a *reused*
+        keep-alive connection before any byte of the response (the server closed it
+        just as we wrote: ``shouldRetryRequest``) is sent again on another connection.
+        A fresh connection's failure is final."""
+        while True:
+            attempt = _Attempt()
+            token = _ATTEMPT.set(attempt)
+            try:
+                return self._pool.handle_request(request)
+            except (httpcore.ReadError, httpcore.WriteError, httpcore.RemoteProtocolError):
+                expired = exchange is not None and exchange.expired()
+                if not attempt.reused or attempt.answered or expired:
+                    raise
+            finally:
+                _ATTEMPT.reset(token)
 
     def close(self) -> None:
         self._pool.close()
