@@ -232,7 +232,7 @@ def _timeout_limit(request: httpx.Request | None, phase: str) -> float | None:
         return None
     limits = request.extensions.get("timeout")
     if isinstance(limits, dict):
-        value = limits.get(phase)
+        value = limits.get("read" if phase == "headers" else phase)  # httpx's key
         if isinstance(value, int | float):
             return float(value)
     return None
@@ -280,8 +280,8 @@ def to_error(
     # 1. The system resolver.  gaierror is an OSError too, so it goes first.
     for item in chain:
         if isinstance(item, socket.gaierror):
-            dns = _from_gaierror(item, name)
-            return _attach(DialDNSError(url, dns) if url else dns, exc)
+            dns = _attach(_from_gaierror(item, name), exc)
+            return DialDNSError(url, dns) if url else dns  # its cause: the DNSError
 
     # 2. A timeout named by httpx/httpcore: the phase is only known at that layer.
     for item in chain:

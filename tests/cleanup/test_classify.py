@@ -16,9 +16,11 @@ from hypothesis import strategies as st
 from cleanup import (
     CleanupError,
     ConnectError,
+    DialDNSError,
     DNSError,
     HTTPStatusError,
     ImageListError,
+    ProtocolError,
     RequestTimeout,
     UnexpectedError,
 )
@@ -62,8 +64,11 @@ def test_gaierror_codes_map_like_go(code_name: str, flag: str, text: str) -> Non
     flags = {"is_not_found", "is_timeout", "is_temporary"} - {flag}
     assert not any(getattr(err, other) for other in flags)
     assert err.name == HOST
-    assert str(err).startswith(f"lookup {HOST}: {text} (getaddrinfo {code_name}: libc says so)")
-    assert err.__cause__ is exc
+    lookup = f"lookup {HOST}: {text} (getaddrinfo {code_name}: libc says so)"
+    # fetching a URL, the lookup reads as Go's url.Error around an OpError around it
+    assert isinstance(err, DialDNSError) and str(err) == f'Get "{URL}": dial tcp: {lookup}'
+    assert err.dns_text == lookup
+    assert err.__cause__ is not None and err.__cause__.__cause__ is exc
 
 
 def test_linux_eai_values_are_the_ones_the_reference_names() -> None:
@@ -136,6 +141,7 @@ def test_cleanup_error_itself_is_returned() -> None:
         (OSError(errno.ENETDOWN, "Network is down"), "network-down", "network down"),
         (ConnectionAbortedError(errno.ECONNABORTED, "aborted"), "aborted", "connection aborted"),
         (BrokenPipeError(errno.EPIPE, "Broken pipe"), "other", "connection failed"),
+        (OSError(errno.ETIMEDOUT, "Connection timed out"), "timed-out", "connection timed out"),
     ],
 )
 def test_socket_errors(exc: OSError, reason: str, kind: str) -> None:
@@ -155,8 +161,11 @@ def test_default_port_comes_from_the_scheme() -> None:
 
 
 def test_kernel_connect_timeout_and_socket_timeout() -> None:
+    """ETIMEDOUT is an errno in Go (``connect: connection timed out``, retried through
+    errors.Is); a socket timeout with no errno is a timeout of unknown phase."""
     err = to_error(OSError(errno.ETIMEDOUT, "Connection timed out"), url=URL)
-    assert isinstance(err, RequestTimeout) and err.phase == "connect"
+    assert isinstance(err, ConnectError) and err.reason == "timed-out"
+    assert str(err) == f'Get "{URL}": dial tcp {HOST}:80: connect: connection timed out'
     err = to_error(TimeoutError("timed out"), url=URL)
     assert isinstance(err, RequestTimeout) and err.phase == "request"
     assert error_kind(err) == "timeout"
@@ -176,10 +185,8 @@ def test_real_refused_connection_on_loopback() -> None:
             pytest.skip("something started listening on the probe port")
     assert isinstance(err, ConnectError)
     assert err.reason == "refused"
-    assert (
-        str(err)
-        == f"Get 'http://127.0.0.1:{port}/list': dial tcp 127.0.0.1:{port}: connection refused"
-    )
+    url = f"http://127.0.0.1:{port}/list"
+    assert str(err) == f'Get "{url}": dial tcp 127.0.0.1:{port}: connect: connection refused'
 
 
 # --- httpx / httpcore ----------------------------------------------------------------------
@@ -189,7 +196,7 @@ def test_real_refused_connection_on_loopback() -> None:
     ("exc_type", "phase"),
     [
         (httpx.ConnectTimeout, "connect"),
-        (httpx.ReadTimeout, "read"),
+        (httpx.ReadTimeout, "headers"),
         (httpx.WriteTimeout, "write"),
         (httpx.PoolTimeout, "pool"),
     ],
@@ -197,14 +204,18 @@ def test_real_refused_connection_on_loopback() -> None:
 def test_httpx_timeouts_keep_phase_and_limit(
     exc_type: type[httpx.TimeoutException], phase: str
 ) -> None:
-    limits = {"connect": 5.0, "read": 30.0, "write": 31.0, "pool": 32.0}
+    limits = {"connect": 5.0, "read": 30.0, "write": 31.0, "pool": 32.0}  # httpx's keys
     request = httpx.Request("GET", URL, extensions={"timeout": limits})
     inner = raised_from(httpcore.ReadTimeout("core"), TimeoutError("timed out"))
     exc = raised_from(exc_type("timed out", request=request), inner)
     err = to_error(exc)
     assert isinstance(err, RequestTimeout)
-    assert (err.phase, err.timeout, err.url) == (phase, limits[phase], URL)
-    assert f"{phase} timed out after {limits[phase]:g}s" in str(err)
+    key = "read" if phase == "headers" else phase
+    assert (err.phase, err.timeout, err.url) == (phase, limits[key], URL)
+    # Go names no phase: every timeout before the headers reads the same
+    assert str(err) == (
+        f'Get "{URL}": context deadline exceeded (Client.Timeout exceeded while awaiting headers)'
+    )
 
 
 def test_httpcore_timeout_without_httpx_wrapper() -> None:
@@ -212,11 +223,19 @@ def test_httpcore_timeout_without_httpx_wrapper() -> None:
     assert isinstance(err, RequestTimeout) and err.phase == "connect" and err.timeout is None
 
 
-def test_server_closing_without_answer_is_not_a_retriable_reason() -> None:
+def test_server_closing_without_answer_is_go_s_eof() -> None:
     exc = httpx.RemoteProtocolError("Server disconnected without sending a response.")
     err = to_error(exc, url=URL)
-    assert isinstance(err, ConnectError) and err.reason == "other"
-    assert "Server disconnected without sending a response." in str(err)
+    assert isinstance(err, ProtocolError) and str(err) == f'Get "{URL}": EOF'
+    assert error_kind(err) == "eof"
+
+
+def test_server_closing_in_the_body_is_go_s_unexpected_eof() -> None:
+    exc = httpx.RemoteProtocolError(
+        "peer closed connection without sending complete message body: incomplete chunked read"
+    )
+    err = to_error(exc, url=URL)
+    assert isinstance(err, ProtocolError) and str(err) == "unexpected EOF"
 
 
 def test_suppressed_context_is_still_followed() -> None:
