@@ -280,7 +280,8 @@ def to_error(
     # 1. The system resolver.  gaierror is an OSError too, so it goes first.
     for item in chain:
         if isinstance(item, socket.gaierror):
-            dns = _attach(_from_gaierror(item, name), exc)
+            dns = _from_gaierror(item, name)
+            _attach(dns, exc)
             return DialDNSError(url, dns) if url else dns  # its cause: the DNSError
 
     # 2. A timeout named by httpx/httpcore: the phase is only known at that layer.
