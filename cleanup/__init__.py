@@ -67,11 +67,17 @@ from cleanup._stores import (
     StoreSpecError,
     open_store,
 )
-from cleanup._transport import ClockNetworkBackend, DeadlineClient, make_http_client
+from cleanup._transport import (
+    DIAL_TIMEOUT,
+    ClockNetworkBackend,
+    DeadlineClient,
+    make_http_client,
+)
 
 __all__ = [
     "DEFAULT_CONTAINERD_SOCKET",
     "DEFAULT_MAX_LIST_BYTES",
+    "DIAL_TIMEOUT",
     "LIST_PATH",
     "MATCH_MODES",
     "MODES",

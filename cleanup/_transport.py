@@ -90,6 +90,7 @@ __all__ = [
 _SANE_MINIMUM = 2.0  # Go's partialDeadline: never less than this per address, if time allows
 DIAL_TIMEOUT = 30.0  # http.DefaultTransport's net.Dialer{Timeout: 30 * time.Second}
 MAX_REQUESTS = 10  # Go's defaultCheckRedirect: "stopped after 10 redirects" on the 10th
+_HALF_NS = 0.5e-9  # Go's clocks count integer nanoseconds
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})  # Go's redirectBehavior (and httpx's)
 
 # errno -> ConnectError.reason (EPIPE and the rest are "other": Harvester's retry
@@ -124,8 +125,12 @@ class Exchange:
         return None if self.deadline is None else self.deadline - self.clock.now()
 
     def expired(self) -> bool:
-        """Go's ``didTimeout``: the deadline has been reached."""
-        return self.deadline is not None and self.clock.now() >= self.deadline
+        """Go's ``didTimeout``: the deadline has been reached.
+
+        Compared at Go's resolution, the nanosecond: a wait of ``deadline - now``
+        seconds can end a rounding error short of ``deadline`` in floating point.
+        """
+        return self.deadline is not None and self.clock.now() >= self.deadline - _HALF_NS
 
     def limit(self, timeout: float | None) -> float | None:
         """How long one wait may take: httpcore's per-phase ``timeout``, capped by what
