@@ -283,6 +283,79 @@ def test_error_kind_labels() -> None:
     assert error_kind(RequestTimeout(URL, "read", 30.0)) == "timeout"
 
 
+def test_error_kind_labels_of_protocol_errors() -> None:
+    assert error_kind(ProtocolError(URL, "EOF")) == "eof"
+    assert error_kind(ProtocolError(URL, "unexpected EOF", in_body=True)) == "unexpected eof"
+    assert error_kind(ProtocolError("/x", "stopped after 10 redirects")) == "too many redirects"
+    assert error_kind(ConnectError(URL, "a:80", "timed-out")) == "connection timed out"
+
+
+# --- Go's texts, and errors that survive pickling (the simulation ships them) -----------
+
+NXDOMAIN = DNSError(HOST, "no such host", server="10.53.0.10:53", is_not_found=True)
+GO_TEXTS: list[tuple[CleanupError, str]] = [
+    (
+        DialDNSError(URL, NXDOMAIN),
+        f'Get "{URL}": dial tcp: lookup {HOST} on 10.53.0.10:53: no such host',
+    ),
+    (
+        ConnectError(URL, "10.53.1.20:80", "refused"),
+        f'Get "{URL}": dial tcp 10.53.1.20:80: connect: connection refused',
+    ),
+    (
+        ConnectError(URL, "10.53.1.20:80", "reset", op="read", source="10.52.0.7:41234"),
+        f'Get "{URL}": read tcp 10.52.0.7:41234->10.53.1.20:80: read: connection reset by peer',
+    ),
+    (
+        ConnectError(URL, "10.53.1.20:80", "other", "broken pipe", op="write", source="s:1"),
+        f'Get "{URL}": write tcp s:1->10.53.1.20:80: write: broken pipe',
+    ),
+    (
+        ConnectError(URL, "10.53.1.20:80", "reset", op="read", source="s:1", in_body=True),
+        "read tcp s:1->10.53.1.20:80: read: connection reset by peer",
+    ),
+    (
+        RequestTimeout(URL, "connect", 30.0),
+        f'Get "{URL}": context deadline exceeded (Client.Timeout exceeded while awaiting headers)',
+    ),
+    (
+        RequestTimeout(URL, "body", 30.0),
+        "context deadline exceeded (Client.Timeout or context cancellation while reading body)",
+    ),
+    (ProtocolError(URL, "EOF"), f'Get "{URL}": EOF'),
+    (ProtocolError(URL, "unexpected EOF", in_body=True), "unexpected EOF"),
+    (HTTPStatusError(URL, 404, "v1.4.1"), "unexpected status: 404 Not Found"),
+    (
+        HTTPStatusError(URL, 503, None, "Service Temporarily Unavailable"),
+        "unexpected status: 503 Service Temporarily Unavailable",
+    ),
+]
+
+
+@pytest.mark.parametrize(("err", "text"), GO_TEXTS, ids=lambda v: type(v).__name__)
+def test_go_texts_and_pickling(err: CleanupError, text: str) -> None:
+    assert str(err) == text
+    again = pickle.loads(pickle.dumps(err))
+    assert type(again) is type(err) and str(again) == text
+    assert vars(again) == vars(err) or isinstance(err, DialDNSError)
+
+
+def test_dial_dns_error_is_the_dns_error_for_the_predicates() -> None:
+    err = DialDNSError(URL, NXDOMAIN)
+    assert isinstance(err, DNSError) and err.__cause__ is NXDOMAIN
+    assert (err.name, err.err, err.server) == (HOST, "no such host", "10.53.0.10:53")
+    assert (err.is_not_found, err.is_timeout, err.is_temporary) == (True, False, False)
+    assert err.dns_text == str(NXDOMAIN)
+    again = pickle.loads(pickle.dumps(err))
+    assert isinstance(again, DialDNSError) and again.is_not_found and again.url == URL
+
+
+def test_url_is_quoted_as_go_quotes_it() -> None:
+    url = 'http://h/a"b\\c\x01d'
+    err = ProtocolError(url, "EOF")
+    assert str(err) == 'Get "http://h/a\\"b\\\\c\\x01d": EOF'
+
+
 # --- property: wrappers never change the verdict -----------------------------------------
 
 BASES = [

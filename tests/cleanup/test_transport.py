@@ -337,6 +337,26 @@ def test_connect_that_hangs_is_a_connect_timeout_on_the_clock(
     assert quick_clock.now() == 4.0
 
 
+def test_the_dialer_s_own_timeout_is_go_s_dial_i_o_timeout(
+    full_listener: int, quick_clock: ManualClock
+) -> None:
+    """http.DefaultTransport's Dialer has its own Timeout (30 s); when it ends the dial
+    before the client's deadline Go says ``dial tcp ADDR: i/o timeout``, a timeout
+    (os.IsTimeout) but not the Client.Timeout."""
+    url = f"http://127.0.0.1:{full_listener}/"
+    resolver = StubResolver(["127.0.0.1:1"], clock=quick_clock)
+    with (
+        make_http_client(resolver, clock=quick_clock, timeout=60, dial_timeout=2) as client,
+        pytest.raises(httpx.ConnectTimeout) as info,
+    ):
+        client.get(url)
+    cause = info.value.__cause__
+    assert isinstance(cause, RequestTimeout) and cause.phase == "connect"
+    assert str(cause) == f'Get "{url}": dial tcp 127.0.0.1:{full_listener}: i/o timeout'
+    assert quick_clock.now() == 2.0
+    assert retriable_v14(cause) and retriable_v15(cause)
+
+
 def test_ip_literal_bypasses_the_resolver(list_server: ListServer, clock: ManualClock) -> None:
     events: list[QueryEvent] = []
     resolver = StubResolver(["127.0.0.1:1"], clock=clock, on_query=events.append)
