@@ -10,12 +10,13 @@ through backoff sleeps and timeouts, and both are determined by the cleanup's ow
   :func:`jitter_rng` (the harness hands the same stream to ``run_cleanup``);
 * an attempt is ``RepoClient.fetch_lists``: resolve the repo name with the stub
   resolver (search list first because the name has fewer than ``ndots`` dots, A and
-  AAAA per candidate in lockstep, ``attempts`` tries per candidate, the lookup bounded
-  by the 30 s connect timeout), dial, GET the previous list, then the current one over
-  the kept-alive connection.  Against a timeline the only things that take time are
-  dropped DNS queries (each try waits its ``timeout``) and requests the repo never
-  answers (``hang``: the 30 s read timeout); refusals, NXDOMAIN, answers, refused
-  connections and HTTP replies are immediate.
+  AAAA per candidate in lockstep, ``attempts`` tries per candidate), dial, GET the
+  previous list, then the current one over the kept-alive connection; each GET has one
+  deadline, Go's ``Client.Timeout`` (30 s), over its lookup, dial and response.
+  Against a timeline the only things that take time are dropped DNS queries (each try
+  waits its ``timeout``) and requests the repo never answers (``hang``: until what is
+  left of the request's deadline); refusals, NXDOMAIN, answers, refused connections
+  and HTTP replies are immediate.
 
 Two paths compute it:
 
