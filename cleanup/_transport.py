@@ -51,11 +51,13 @@ replaced).
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import contextvars
 import errno as errno_mod
 import ipaddress
 import os
+import re
 import socket
 import ssl
 from collections.abc import Iterable, Iterator
@@ -73,6 +75,7 @@ from cleanup._errors import (
     DNSError,
     ProtocolError,
     RequestTimeout,
+    go_quote,
 )
 from cleanup._resolver import Resolver
 
@@ -508,6 +511,28 @@ _EOF_BEFORE_RESPONSE = "Server disconnected without sending a response."
 _EOF_IN_BODY = "peer closed connection without sending complete message body"
 
 
+_ILLEGAL_STATUS_LINE = re.compile(r"illegal status line: bytearray\((b(['\"]).*\2)\)\Z", re.S)
+
+
+def _go_malformed(text: str) -> str:
+    """Go's ``http.ReadResponse`` words for a status line h11 rejects (``malformed HTTP
+    response "..."``, ``malformed HTTP status code "..."``); h11's text otherwise."""
+    match = _ILLEGAL_STATUS_LINE.match(text)
+    if match is None:
+        return text
+    try:
+        line = ast.literal_eval(match.group(1)).decode("latin-1")
+    except (ValueError, SyntaxError, UnicodeDecodeError):
+        return text
+    proto, space, status = line.partition(" ")
+    if not space:
+        return f"malformed HTTP response {go_quote(line)}"
+    code = status.lstrip(" ").partition(" ")[0]
+    if len(code) != 3 or not code.isdigit():
+        return f"malformed HTTP status code {go_quote(code)}"
+    return f"malformed HTTP version {go_quote(proto)}"
+
+
 def _phase(exc: BaseException, original: object, in_body: bool) -> str:
     if in_body:
         return "body"
@@ -568,7 +593,7 @@ def _explain(
         elif text == _EOF_BEFORE_RESPONSE:
             detail = "EOF"
         else:
-            detail = f"net/http: HTTP/1.x transport connection broken: {text}"
+            detail = f"net/http: HTTP/1.x transport connection broken: {_go_malformed(text)}"
         protocol = ProtocolError(url, detail, in_body=in_body)
         protocol.__cause__ = exc
         return protocol

@@ -465,6 +465,26 @@ def test_close_before_the_response_is_go_s_eof_and_not_retried(
 
 
 @pytest.mark.parametrize(
+    ("reply", "go"),
+    [
+        (b"SSH-2.0-OpenSSH\r\n\r\n", 'malformed HTTP response "SSH-2.0-OpenSSH"'),
+        (b"HTTP/1.1 abc OK\r\n\r\n", 'malformed HTTP status code "abc"'),
+    ],
+    ids=["not-http", "bad-code"],
+)
+def test_malformed_response_reads_as_go(
+    list_server: ListServer, clock: ManualClock, reply: bytes, go: str
+) -> None:
+    list_server.routes["/x"] = Route(custom=raw(reply))
+    url = list_server.url("127.0.0.1", "/x")
+    with make_http_client(StubResolver(["127.0.0.1:1"], clock=clock), clock=clock) as client:
+        cause = failure(client, url)
+    assert isinstance(cause, ProtocolError)
+    assert str(cause) == f'Get "{url}": net/http: HTTP/1.x transport connection broken: {go}'
+    assert not retriable_v14(cause) and not retriable_v15(cause)
+
+
+@pytest.mark.parametrize(
     "reply",
     [
         b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\na\nb\n",
