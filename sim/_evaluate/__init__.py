@@ -11,12 +11,13 @@ through backoff sleeps and timeouts, and both are determined by the cleanup's ow
 * an attempt is ``RepoClient.fetch_lists``: resolve the repo name with the stub
   resolver (Go's rules, from ``cleanup._dnsrules``: search list first because the name
   has fewer than ``ndots`` dots, A and AAAA per candidate concurrently, ``attempts``
-  tries each, errors folded in completion order with the name as given's winning, the
-  lookup bounded by the 30 s connect timeout), dial, GET the previous list, then the
-  current one over the kept-alive connection.  Against a timeline the only things that
-  take time are dropped DNS queries (each try waits its ``timeout``) and requests the
-  repo never answers (``hang``: the 30 s read timeout); ECONNREFUSED, SERVFAIL,
-  NXDOMAIN, answers, refused connections and HTTP replies are immediate.
+  tries each, errors folded in completion order with the name as given's winning),
+  dial, GET the previous list, then the current one over the kept-alive connection;
+  each GET has one deadline, Go's ``Client.Timeout`` (30 s), over its lookup, dial and
+  response.  Against a timeline the only things that take time are dropped DNS queries
+  (each try waits its ``timeout``) and requests the repo never answers (``hang``: until
+  what is left of the request's deadline); ECONNREFUSED, SERVFAIL, NXDOMAIN, answers,
+  refused connections and HTTP replies are immediate.
 
 One idea per module:
 

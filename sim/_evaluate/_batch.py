@@ -17,12 +17,14 @@ import numpy as np
 import numpy.typing as npt
 
 from cleanup import (
+    DIAL_TIMEOUT,
     Policy,
 )
 from cleanup._dnsrules import (
     marshal_error,
     server_sequence,
 )
+from cleanup._transport import _HALF_NS
 from sim._evaluate._compile import (
     Worlds,
     _dns_slot,
@@ -294,7 +296,10 @@ def _slow_attempts(
         return found
 
     t = start.copy()
-    deadline = t + model.http_timeout  # the connect timeout bounds lookup and dial
+    # Go's Client.Timeout: one deadline per request (see _Controller.attempt)
+    request_deadline = t + model.http_timeout
+    limit = np.minimum(model.http_timeout, np.maximum(0.0, request_deadline - t))
+    deadline = t + np.minimum(limit, DIAL_TIMEOUT)  # the dialer's: lookup and dial
     dq = np.zeros(m, dtype=np.int64)
     hq = np.zeros(m, dtype=np.int64)
     resolved = np.zeros(m, dtype=bool)
@@ -345,6 +350,8 @@ def _slow_attempts(
         C_DNS_NOT_FOUND,
         np.where(err == _K_OTHER, C_DNS_FATAL, C_DNS_TEMPORARY),
     )
+    # a lookup that fails once the request's deadline has passed is the Client.Timeout
+    cls[~resolved & (t >= request_deadline - _HALF_NS)] = C_HTTP_REFUSED
     going = resolved & (deadline - t > 0)
     cls[resolved & ~going] = C_HTTP_REFUSED  # connect timeout: the lookup took it all
     http_codes = codes[:, :, n_dns:]
@@ -354,6 +361,8 @@ def _slow_attempts(
     cls[refused_now] = C_HTTP_REFUSED
     going &= ~refused_now
     for i, _path in enumerate(layout.paths):
+        if i > 0:  # the next request, on the kept-alive connection: a fresh deadline
+            request_deadline = t + model.http_timeout
         hq[going] += 1
         st = state(t, n_dns + i)
         gone = going & (st == _HTTP_CODES["refused"])  # other paths have endpoints: reset
@@ -364,11 +373,11 @@ def _slow_attempts(
         if hang.any():
             later = (breaks > t[:, None]) & ~accepting_at
             first = np.where(later.any(axis=1), breaks[index, later.argmax(axis=1)], np.inf)
-            limit = t + model.http_timeout
-            cut = hang & (first < limit)
+            wait = np.minimum(model.http_timeout, np.maximum(0.0, request_deadline - t))
+            cut = hang & (first < t + wait)
             waits = hang & ~cut
             t[cut] = first[cut]
-            t[waits] = t[waits] + model.http_timeout
+            t[waits] = t[waits] + wait[waits]
             cls[hang] = C_HTTP_REFUSED  # reset or read timeout: both retried
         going &= ~(gone | missing | hang)
     return cls, t, dq, hq

@@ -16,6 +16,7 @@ import math
 from dataclasses import dataclass, replace
 
 from cleanup import (
+    DIAL_TIMEOUT,
     AttemptStarted,
     CleanupError,
     ConnectError,
@@ -43,6 +44,7 @@ from cleanup._dnsrules import (
     server_sequence,
     start_order,
 )
+from cleanup._transport import _HALF_NS
 from sim._dns import REPO_ADDRESS
 from sim._evaluate._schedule import (
     jitter_rng,
@@ -338,14 +340,27 @@ class _Controller:
         connection (the repo server keeps connections open; httpcore reuses them)."""
         clock, view = self.clock, self.view
         connected = False
+        timeout = self.model.http_timeout
         for path, version in self.fetches:
             url = self.base + path
+            # DeadlineClient.send: Go's Client.Timeout, one deadline per request; every
+            # wait gets min(timeout, what is left) (Exchange.limit), in this float order
+            request_deadline = clock.now() + timeout
             if not connected:
-                # ClockNetworkBackend.connect_tcp: lookup and dial share the connect timeout
-                deadline = clock.now() + self.model.http_timeout
-                self._resolve(deadline)
+                # ClockNetworkBackend.connect_tcp: lookup and dial share the dialer's
+                # deadline, what is left of the request's (at most DIAL_TIMEOUT)
+                limit = min(timeout, max(0.0, request_deadline - clock.now()), DIAL_TIMEOUT)
+                deadline = clock.now() + limit
+                try:
+                    self._resolve(deadline)
+                except DNSError:
+                    # Go's didTimeout: once the request's deadline has passed, whatever
+                    # failed is the Client.Timeout (cleanup._transport._explain)
+                    if clock.now() >= request_deadline - _HALF_NS:
+                        raise RequestTimeout(url, "lookup", timeout) from None
+                    raise
                 if deadline - clock.now() <= 0:
-                    raise RequestTimeout(url, "connect", self.model.http_timeout)
+                    raise RequestTimeout(url, "connect", timeout)
                 if not view.accepting(clock.now()):
                     raise ConnectError(url, "127.0.0.1", "refused")
                 connected = True
@@ -356,15 +371,15 @@ class _Controller:
             if state == "missing":
                 raise HTTPStatusError(url, 404, version)
             if state == "hang":
-                # read, never answered: httpx's read timeout ends it, unless the Service
-                # loses its endpoints first, which resets the connection
-                limit = clock.now() + self.model.http_timeout
+                # read, never answered: the request's deadline ends it, unless the
+                # Service loses its endpoints first, which resets the connection
+                wait = min(timeout, max(0.0, request_deadline - clock.now()))
                 gone = view.endpoints_gone_after(clock.now())
-                if gone < limit:
+                if gone < clock.now() + wait:
                     clock.t = gone
-                    raise ConnectError(url, "127.0.0.1", "reset")
-                clock.wait(self.model.http_timeout)
-                raise RequestTimeout(url, "read", self.model.http_timeout)
+                    raise ConnectError(url, "127.0.0.1", "reset", op="read")
+                clock.wait(wait)
+                raise RequestTimeout(url, "headers", timeout)
 
 
 @dataclass(frozen=True)

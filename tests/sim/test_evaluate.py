@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 import cleanup
 from cleanup import MODES, Backoff, Policy, get_policy
 from cleanup._resolver import candidate_names
-from sim import Harness
+from sim import Harness, ScenarioResult
 from sim._evaluate import (
     ControllerModel,
     compile_timelines,
@@ -81,6 +81,14 @@ def harness() -> Iterator[Harness]:
         yield h
 
 
+def _last_kind(result: ScenarioResult) -> str:
+    """The kind of the error a run that did not succeed ended with ("" if it did)."""
+    if result.ok:
+        return ""
+    failed = [e for e in result.trace if e["type"] == "attempt-failed"]
+    return str(failed[-1]["kind"])
+
+
 def _agree(harness: Harness, scenario: Scenario, seeds: range) -> None:
     model = ControllerModel.for_scenario(scenario)
     mismatches = []
@@ -89,9 +97,10 @@ def _agree(harness: Harness, scenario: Scenario, seeds: range) -> None:
         for policy in POLICIES:
             real = harness.run_timeline(timeline, policy, seed=seed, scenario=scenario)
             fast = evaluate(timeline, policy, seed, model)
-            got = (fast.outcome, fast.attempts, fast.end, fast.dns_queries, fast.http_requests)
+            got = (fast.outcome, fast.attempts, fast.end, fast.dns_queries, fast.http_requests,
+                   fast.error_kind)  # fmt: skip
             want = (real.outcome, real.attempts, real.completion_time, real.dns_queries,
-                    real.http_requests)  # fmt: skip
+                    real.http_requests, _last_kind(real))  # fmt: skip
             if got != want:
                 mismatches.append((seed, policy.name, want, got))
     assert not mismatches, f"{len(mismatches)} disagreements, first: {mismatches[:3]}"
@@ -281,14 +290,15 @@ def test_worked_example_counts_by_hand() -> None:
 
 def test_worked_example_dropped_queries_and_give_up() -> None:
     # DNS swallows everything until 1000: each lookup walks 3 names x 2 tries x 5 s and
-    # hits the 30 s connect deadline, which ends the lookup ("lookup NAME: i/o timeout",
-    # the 4th name is never asked).  Ten attempts, nine
+    # hits the 30 s deadline, which ends the lookup (the 4th name is never asked); the
+    # request's Client.Timeout has passed too, so Go reports that, not the DNS error
+    # ("context deadline exceeded (Client.Timeout exceeded ...)").  Ten attempts, nine
     # 10 s sleeps: 10 x 30 + 9 x 10 = 390 s.
     t = _timeline([(0, "timeout"), (1000, "ok")], [(0, "timeout"), (1000, "nxdomain")],
                   [(0, "ok")], start=50.0)  # fmt: skip
     ev = evaluate(t, STEADY, seed=3)
     assert (ev.outcome, ev.attempts, ev.end) == ("gave-up", 10, 50.0 + 390.0)
-    assert (ev.reason, ev.limit, ev.error_kind) == ("dns", "schedule", "dns timeout")
+    assert (ev.reason, ev.limit, ev.error_kind) == ("http", "schedule", "timeout")
     assert ev.dns_queries == 10 * 3 * 2 * 2
 
 
@@ -366,6 +376,7 @@ def test_generated_timelines_agree_with_the_harness(
     assert (fast.outcome, fast.attempts, fast.end, fast.dns_queries, fast.http_requests) == (
         real.outcome, real.attempts, real.completion_time, real.dns_queries, real.http_requests
     )  # fmt: skip
+    assert fast.error_kind == _last_kind(real)
     worlds = compile_timelines([timeline], [seed], ControllerModel.for_timeline(timeline),
                                draws_needed([policy]))  # fmt: skip
     batch = evaluate_batch(worlds, policy).row(0)

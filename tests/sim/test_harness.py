@@ -155,9 +155,10 @@ def test_dropped_queries_cost_their_timeouts_in_virtual_time(harness: Harness) -
     result = harness.run_timeline(timeline, V15, seed=1)
     rows = attempt_rows(result)
     first = rows[0]
-    assert first.kind == "dns timeout"
     # the lookup is bounded by the dial timeout (30 s): 3 candidates x 2 tries x 5 s
-    # would be longer, so it ends at exactly 30 s of virtual time
+    # would be longer, so it ends at exactly 30 s of virtual time, when the request's
+    # Client.Timeout (30 s) has run out too: Go reports that, not the DNS error
+    assert first.kind == "timeout" and "Client.Timeout exceeded" in first.error
     fail = next(e for e in result.trace if e["type"] == "attempt-failed")
     assert fail["t"] == 30.0
     drops = [e for e in entries(result, "dns") if e["t"] < 30.0]
@@ -276,7 +277,8 @@ def test_dns_queries_per_attempt_stay_within_the_resolver_bounds(harness: Harnes
     ("dns_down", "kind", "text", "per_try"),
     [
         ("conn-refused", "dns temporary", "read: connection refused", 0.0),
-        ("timeout", "dns timeout", "i/o timeout", 5.0),
+        # 8 tries x 5 s outlast the 30 s Client.Timeout, which Go then reports
+        ("timeout", "timeout", "(Client.Timeout exceeded while awaiting headers)", 5.0),
     ],
 )
 def test_cluster_dns_down_both_ways_as_the_pod_sees_it(
