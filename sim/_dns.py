@@ -188,6 +188,37 @@ def refusal_changes(timeline: Timeline) -> list[tuple[float, bool]]:
 _libc = ctypes.CDLL(None, use_errno=True)
 
 
+def free_port(host: str) -> int:
+    """A UDP port free on ``host`` right now, to bind explicitly (see :func:`refuse_udp`)."""
+    probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        probe.bind((host, 0))
+        return int(probe.getsockname()[1])
+    finally:
+        probe.close()
+
+
+def refuse_udp(server: FaultDNSServer, on: bool) -> None:
+    """Make every UDP query to ``server`` meet ICMP port unreachable (``on``), or not.
+
+    Connecting the server's UDP socket to its own address leaves no socket that accepts
+    a client's datagram, so the kernel rejects each one, as kube-proxy does for a
+    Service without endpoints; the client's connected socket reads ``ECONNREFUSED``.
+    Datagrams already queued are still served.  Undoing it (``connect(AF_UNSPEC)``)
+    keeps the port only if it was bound explicitly: start the server with a port of
+    its own (:func:`free_port`).  TCP is not affected (no world state truncates, so the
+    resolver never reaches TCP).  Safe from any thread (one system call on the socket).
+    """
+    # faultdns has no public handle on its socket; the socket stays its own
+    udp: socket.socket | None = server._udp
+    if udp is None:
+        raise RuntimeError("the DNS server is not running")
+    if on:
+        udp.connect(udp.getsockname())
+    else:
+        _disconnect(udp)
+
+
 def _disconnect(sock: socket.socket) -> None:
     """``connect(AF_UNSPEC)``: dissolve a UDP socket's association (Python has no call
     for it).  The local port stays bound only if it was bound explicitly (Linux
@@ -281,12 +312,7 @@ class DNSPeer:
             loop.run_until_complete(server.astart())
             return
         for attempt in range(self._PORT_TRIES):
-            probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-            try:
-                probe.bind((server.host, 0))
-                server.port = probe.getsockname()[1]
-            finally:
-                probe.close()
+            server.port = free_port(server.host)
             try:
                 loop.run_until_complete(server.astart())
                 return
@@ -296,25 +322,11 @@ class DNSPeer:
                     raise
 
     def refuse(self, on: bool) -> None:
-        """Start (``on``) or stop answering every UDP query with ICMP port unreachable.
-
-        Connecting the server's UDP socket to its own address leaves no socket that
-        accepts a client's datagram, so the kernel rejects each one, as kube-proxy does
-        for a Service without endpoints; the client reads ``ECONNREFUSED``.  Datagrams
-        already queued are still served.  TCP is not affected (no world state
-        truncates, so the resolver never reaches TCP).
-        """
-        if on == self.refusing:
-            return
-        # faultdns has no public handle on its socket; the socket stays its own
-        udp: socket.socket | None = self.server._udp
-        if udp is None:
-            raise RuntimeError("the DNS server is not running")
-        if on:
-            udp.connect(udp.getsockname())
-        else:
-            _disconnect(udp)
-        self.refusing = on
+        """Start (``on``) or stop answering every UDP query with ICMP port unreachable
+        (:func:`refuse_udp`), as kube-proxy does for a Service without endpoints."""
+        if on != self.refusing:
+            refuse_udp(self.server, on)
+            self.refusing = on
 
     def stop(self) -> None:
         loop, self._loop = self._loop, None
