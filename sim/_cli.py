@@ -520,7 +520,6 @@ def _cmd_serve(args: argparse.Namespace, console: Console) -> int:
         states = {path: timeline.http_state(path, now) for path in timeline.http}
         return service_accepting(states)
 
-
     try:
         while not stop.is_set():
             now = clock.now()

@@ -222,6 +222,7 @@ def timelines(
     *,
     dns_states: Sequence[str] = _DNS_OUTAGES,
     other_states: Sequence[str] = ("servfail", "timeout"),
+    upstream_states: Sequence[str] = ("nxdomain", "servfail", "timeout"),
     cluster_dns_states: Sequence[str] = _CLUSTER_DOWN,
     http_states: Sequence[str] = ("refused", "hang"),
     missing: bool = False,
@@ -234,7 +235,9 @@ def timelines(
     """Timelines the harness plays, for ``scenario``'s repo name and list paths.
 
     - ``dns_states``: outages of the repo name; ``other_states``: outages of every
-      other name in the cluster domain (the search-list candidates); ``cluster_dns_states``:
+      other name in the cluster domain (the search-list candidates); ``upstream_states``:
+      what CoreDNS's upstream answers, for a while, for the name as given (tried last,
+      the error Go reports; between outages it gets NXDOMAIN); ``cluster_dns_states``:
       an optional outage of the whole cluster DNS from t = 0 (every name at once);
     - ``http_states``: outages of the repo Service (both lists);
     - ``missing``: the previous version's list may also be missing (404) for a while
@@ -249,6 +252,7 @@ def timelines(
     per_name = tuple(s for s in DNS_STATES if s != "conn-refused")
     _check_states("dns_states", dns_states, per_name)
     _check_states("other_states", other_states, ("nxdomain", "servfail", "timeout"))
+    _check_states("upstream_states", upstream_states, ("nxdomain", "servfail", "timeout"))
     _check_states("cluster_dns_states", cluster_dns_states, _CLUSTER_DOWN)
     _check_states(
         "http_states", http_states, tuple(s for s in SERVED_HTTP_STATES if s != "missing")
@@ -265,6 +269,7 @@ def timelines(
 
     repo = draw(one(dns_states, dns_states if never_healthy else ()), label="repo dns")
     others = draw(one(other_states), label="other names dns")
+    upstream = draw(one(upstream_states), label="name as given (upstream) dns")
     if cluster_dns_states:
         down = draw(
             st.none()
@@ -278,6 +283,7 @@ def timelines(
             length, state = down
             repo = _overlay(repo, 0.0, length, state)
             others = _overlay(others, 0.0, length, state)
+            upstream = _overlay(upstream, 0.0, length, state)
     service = draw(one(http_states, http_states if never_healthy else ()), label="repo service")
     previous_path = setup.list_path(setup.previous_version)
     previous = service
@@ -299,7 +305,7 @@ def timelines(
         seed=0,
         cleanup_start=start,
         repo_host=setup.repo_host,
-        dns={setup.repo_host: repo, OTHER_NAMES: others},
+        dns={setup.repo_host: repo, OTHER_NAMES: others, setup.repo_service.lower(): upstream},
         http={previous_path: previous, setup.list_path("current"): service},
         events=(),
     )
