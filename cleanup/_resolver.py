@@ -24,11 +24,11 @@ How a lookup runs (Go ``goLookupIPCNAME``):
 - Completion order decides the error: for the name as given, the query that completes
   last supplies it.  Replies seen in the same wait are handled in the order their
   queries were sent (a lane's retry cannot overtake the other lane's first reply);
-  timeouts in the order of their deadlines.  Go starts the AAAA goroutine last but the
-  scheduler usually runs it first (its query leaves first: 71 of 80 runs of Go 1.23.9
-  on loopback), so lanes start AAAA, then A, and a true tie (both answered at the same
-  instant after the same number of exchanges: a race in Go, 40/40 in 80 runs) resolves
-  as A completing last.
+  timeouts in the order of their deadlines.  A true tie (both answered at the same
+  instant after the same number of exchanges) is a race in Go; it resolves as Go's most
+  frequent outcome, AAAA completing last (:func:`cleanup._dnsrules.start_order`).  With
+  ``rotate`` the AAAA query takes the first server offset, as Go's goroutine that runs
+  first does (:func:`cleanup._dnsrules.rotation_order`).
 - Each exchange's deadline is ``now + timeout`` (per network: UDP, then TCP), bounded by
   the overall deadline ``resolve(host, timeout=T)`` sets (the HTTP dial's context in Go).
   When that runs out the lookup fails at once with ``lookup HOST: i/o timeout``
@@ -75,6 +75,7 @@ from cleanup._dnsrules import (
     marshal_error,
     not_found_error,
     outcome_error,
+    rotation_order,
     server_sequence,
     start_order,
 )
@@ -315,15 +316,16 @@ class StubResolver:
     def _run(self, qtypes: Sequence[str], fqdn: str, deadline: float | None) -> list[QueryResult]:
         """Run one lane per query type concurrently until all are done."""
         done: list[QueryResult] = []
-        lanes: list[_Lane] = []
-        for qtype in qtypes:
-            offset = 0
-            if self.rotate:  # Go's serverOffset: once per tryOneName, in start order
-                offset = self._rotation
+        offsets = dict.fromkeys(qtypes, 0)
+        if self.rotate:  # Go's serverOffset: once per tryOneName, as the goroutines run
+            order = rotation_order(qtypes) if len(qtypes) > 1 else list(qtypes)
+            for qtype in order:
+                offsets[qtype] = self._rotation
                 self._rotation += 1
-            lanes.append(
-                _Lane(fqdn, qtype, server_sequence(len(self.servers), self.attempts, offset))
-            )
+        lanes = [
+            _Lane(fqdn, qtype, server_sequence(len(self.servers), self.attempts, offsets[qtype]))
+            for qtype in qtypes
+        ]
         try:
             for lane in lanes:
                 self._next(lane, deadline, done)

@@ -45,8 +45,8 @@ def wire(server: object) -> list[tuple[str, str, str]]:
 
 
 def both(*names: str) -> list[tuple[str, str, str]]:
-    """Each name's queries as Go sends them: AAAA first (its goroutine runs first)."""
-    return [(n, t, "udp") for n in names for t in ("AAAA", "A")]
+    """Each name's queries in the order we send them (A first; a race in Go)."""
+    return [(n, t, "udp") for n in names for t in ("A", "AAAA")]
 
 
 # -- candidate order (pure) ---------------------------------------------------------------
@@ -130,10 +130,10 @@ def test_pod_lookup_sends_the_queries_glibc_would(cluster_dns: object, clock: Ma
     assert wire(cluster_dns) == both(f"{REPO}.harvester-system.svc.cluster.local", REPO_FQDN)
     outcomes = [(e.name, e.qtype, e.outcome) for e in resolver.events]  # type: ignore[attr-defined]
     assert outcomes == [
-        (f"{REPO}.harvester-system.svc.cluster.local.", "AAAA", "nxdomain"),
         (f"{REPO}.harvester-system.svc.cluster.local.", "A", "nxdomain"),
-        (f"{REPO_FQDN}.", "AAAA", "nodata"),
+        (f"{REPO}.harvester-system.svc.cluster.local.", "AAAA", "nxdomain"),
         (f"{REPO_FQDN}.", "A", "answer"),
+        (f"{REPO_FQDN}.", "AAAA", "nodata"),
     ]
     assert clock.now() == 0.0
 
@@ -178,7 +178,7 @@ def test_nodata_moves_on_like_nxdomain(faultdns_factory: object, clock: ManualCl
     resolver = pod_resolver(dns, clock)
     assert resolver.resolve(REPO) == ["10.53.1.20"]
     outcomes = [e.outcome for e in resolver.events]  # type: ignore[attr-defined]
-    assert outcomes == ["nodata", "nodata", "nodata", "answer"]
+    assert outcomes == ["nodata", "nodata", "answer", "nodata"]
 
 
 def test_aaaa_and_a_addresses_are_both_returned(
@@ -206,7 +206,7 @@ def test_servfail_is_temporary_and_every_candidate_is_tried(
     # Go's tryOneName: a SERVFAIL moves to the next try (attempts x servers), then Go
     # goes on with the next candidate: 4 candidates x 2 attempts x (A + AAAA).
     names = [n.rstrip(".") for n in candidate_names(REPO, POD_SEARCH, 5)]
-    assert wire(dns) == [(n, t, "udp") for n in names for _ in range(2) for t in ("AAAA", "A")]
+    assert wire(dns) == [(n, t, "udp") for n in names for _ in range(2) for t in ("A", "AAAA")]
     assert error_kind(to_error(err)) == "dns temporary"
 
 
@@ -243,7 +243,7 @@ def test_go_prefers_the_error_for_the_name_as_given(
         pod_resolver(dns, clock, strict_errors=True).resolve(REPO)
     assert info.value.is_temporary and not info.value.is_not_found
     first = f"{REPO}.harvester-system.svc.cluster.local"
-    assert wire(dns)[before:] == [(first, t, "udp") for _ in range(2) for t in ("AAAA", "A")]
+    assert wire(dns)[before:] == [(first, t, "udp") for _ in range(2) for t in ("A", "AAAA")]
 
 
 def test_first_error_is_kept_when_the_name_as_given_is_not_tried_last(
@@ -594,8 +594,8 @@ def test_deviation_3_error_that_completes_last_wins_for_the_name_as_given(
     assert str(err) == f"lookup {DEV3_NAME} on {ns(dns)}: server misbehaving"
     assert (err.is_temporary, err.is_not_found, err.is_timeout) == (True, False, False)
     assert wire(dns)[-3:] == [
-        (DEV3_NAME, "AAAA", "udp"),
         (DEV3_NAME, "A", "udp"),
+        (DEV3_NAME, "AAAA", "udp"),
         (DEV3_NAME, "A", "udp"),
     ]
 
