@@ -890,9 +890,10 @@ def start_order(qtypes: Sequence[str]) -> list[str]:
 
     ``goLookupIPCNAME`` starts a goroutine per type, A first.  Which one's packet
     leaves first and which one completes first when both replies are there at once are
-    races in Go; over 239 runs of Go 1.23.9 on loopback (tie plans: both queries
-    answered at once after one exchange) AAAA completed last in 132, and in 24 of 30 in
-    the differential oracle's own setup.  So: A first, AAAA last.  With
+    races in Go, close to a coin flip: over 239 runs of Go 1.23.9 on loopback (tie
+    plans: both queries answered at once after one exchange, with different errors)
+    AAAA completed last in 132, and in 90 of 150 in the differential oracle's own
+    setup.  So: A first, AAAA last, Go's more frequent outcome.  With
     ``single-request`` A runs first too, AAAA after it.
     """
     return list(qtypes)
