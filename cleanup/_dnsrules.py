@@ -783,13 +783,16 @@ class LookupFold:
         return bool(self.addresses)
 
     def result(self) -> list[str]:
-        """The addresses, or raises Go's error (``name`` the name as asked)."""
+        """The addresses, or raises Go's error (``name`` the name as asked).
+
+        Empty without an error when no candidate was asked (``.onion``): Go's
+        ``goLookupIPCNAME`` then returns no address and a nil error.
+        """
         if self.addresses:
             return list(self.addresses)
         err = self.error
         if err is None:
-            # No candidate at all (a rooted .onion name): Go finds nothing and says so
-            return list(self.addresses)
+            return []
         raise DNSError(
             self.name,
             err.err,

@@ -99,7 +99,12 @@ class Resolver(Protocol):
     """Turns a host name into addresses, or raises :class:`~cleanup.DNSError`."""
 
     def resolve(self, host: str, *, timeout: float | None = None) -> list[str]:
-        """Addresses for ``host``; ``timeout`` bounds the whole lookup where supported."""
+        """Addresses for ``host``; ``timeout`` bounds the whole lookup where supported.
+
+        The list is empty, without an error, only when there was no name to ask (a
+        ``.onion`` name: Go's ``LookupIPAddr`` returns nothing and no error, and its
+        dialer then fails with ``dial tcp: address HOST: no suitable address found``).
+        """
         ...
 
 
@@ -281,7 +286,8 @@ class StubResolver:
         """Go ``LookupIPAddr`` through ``goLookupIPCNAME``: addresses or ``DNSError``.
 
         ``timeout`` (seconds) bounds the whole lookup; when it runs out the error is
-        ``lookup HOST: i/o timeout``.
+        ``lookup HOST: i/o timeout``.  An empty list means no name was asked (see
+        :meth:`Resolver.resolve`).
         """
         literal = _ip_literal(host)
         if literal is not None:
@@ -298,11 +304,7 @@ class StubResolver:
                     break
         except _LookupDeadline:
             raise deadline_error(host) from None
-        addresses = fold.result()
-        if not addresses:
-            # no candidate at all (a rooted .onion name): nothing was asked
-            raise not_found_error(host)
-        return addresses
+        return fold.result()
 
     def _lookup_candidate(self, fqdn: str, deadline: float | None) -> list[QueryResult]:
         """The candidate's queries; results in completion order."""

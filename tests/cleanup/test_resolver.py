@@ -359,6 +359,13 @@ def test_icmp_refused_is_temporary_and_costs_no_time(clock: ManualClock) -> None
     assert len(events) == 2 * 2  # A and AAAA, two attempts
 
 
+def test_onion_names_give_no_address_and_no_error(cluster_dns: object, clock: ManualClock) -> None:
+    """Go 1.23.9: LookupIPAddr("a.onion.") and ("a.onion") return nothing, no error."""
+    resolver = StubResolver([ns(cluster_dns)], clock=clock)
+    assert resolver.resolve("a.onion.") == [] and resolver.resolve("a.onion") == []
+    assert cluster_dns.queries == []  # type: ignore[attr-defined]
+
+
 def test_ip_literals_and_invalid_names_send_nothing(
     cluster_dns: object, clock: ManualClock
 ) -> None:
