@@ -35,7 +35,8 @@ The rules, in the order a lookup meets them:
    completion order* (A and AAAA run concurrently), so for the name as given the error
    that completes last wins.  With StrictErrors the first temporary error ends the
    search.  The reported ``name`` is the name as asked.
-6. **Completion order** (:func:`walk_query`, :func:`completion_order`): in virtual
+6. **Completion order** (:func:`walk_query`, :func:`completion_order`; a whole
+   lookup: :func:`simulate_lookup`, which the simulation's evaluator calls): in virtual
    time a query's exchanges take ``rtt`` each (0 in the simulation) or their timeout;
    queries that finish at the same instant finish in causal rounds (a query that needed
    fewer exchanges at that instant first: a retry's reply cannot overtake another
@@ -46,6 +47,7 @@ The rules, in the order a lookup meets them:
 from __future__ import annotations
 
 import contextlib
+import functools
 import ipaddress
 import struct
 from collections.abc import Callable, Sequence
@@ -61,6 +63,7 @@ __all__ = [
     "QTYPE_AAAA",
     "Exchange",
     "LookupFold",
+    "LookupRun",
     "OutcomeRule",
     "QueryResult",
     "QueryWalk",
@@ -82,6 +85,7 @@ __all__ = [
     "read_head",
     "rotation_order",
     "server_sequence",
+    "simulate_lookup",
     "start_order",
     "walk_query",
 ]
@@ -931,3 +935,144 @@ def completion_order(walks: Sequence[QueryWalk]) -> list[int]:
     first completes first, so AAAA completes last (Go's most frequent outcome).
     """
     return sorted(range(len(walks)), key=lambda i: (walks[i].finished, walks[i].rounds, i))
+
+
+# --- 7. a whole lookup in virtual time ----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LookupRun:
+    """A whole lookup simulated by :func:`simulate_lookup`.
+
+    ``addresses`` (possibly empty) or ``error``; ``finished``: when it ended (the
+    deadline itself when that cut it); ``queries``: ``(fqdn, qtype, walk)`` in
+    completion order, candidate by candidate; ``rotation``: the next ``rotate`` offset.
+    """
+
+    addresses: tuple[str, ...]
+    error: DNSError | None
+    finished: float
+    queries: tuple[tuple[str, str, QueryWalk], ...]
+    rotation: int
+
+
+def simulate_lookup(
+    host: str,
+    outcome_of: Callable[[str, str, int, str, float], str],
+    *,
+    search: Sequence[str],
+    ndots: int,
+    servers: Sequence[str],
+    attempts: int,
+    timeout: float,
+    start: float,
+    answer_of: Callable[[str, str], tuple[str, ...]] | None = None,
+    qtypes: Sequence[str] = ("A", "AAAA"),
+    rotate: bool = False,
+    rotation: int = 0,
+    single_request: bool = False,
+    use_tcp: bool = False,
+    strict_errors: bool = False,
+    deadline: float | None = None,
+    rtt: float = 0.0,
+) -> LookupRun:
+    """The stub resolver's lookup of ``host`` without sockets, rule for rule.
+
+    ``outcome_of(fqdn, qtype, server, transport, t)`` says how one exchange sent at
+    ``t`` ends (see :func:`walk_query`); ``answer_of(fqdn, qtype)`` gives the
+    addresses of an ``answer`` (default: none).  ``servers`` are the server texts
+    errors name (``"10.53.0.10:53"``).  Socket-level texts name no local address
+    (``read udp ->S: i/o timeout``): the evaluator has no sockets.  IP literals and
+    names that fail :func:`is_domain_name` are handled as the resolver does.
+    """
+    try:
+        literal = str(ipaddress.ip_address(host.strip("[]")))
+    except ValueError:
+        literal = None
+    if literal is not None:
+        return LookupRun((literal,), None, start, (), rotation)
+    if not is_domain_name(host):
+        return LookupRun((), not_found_error(host), start, (), rotation)
+    fold = LookupFold(host, strict_errors=strict_errors)
+    done: list[tuple[str, str, QueryWalk]] = []
+    now = start
+    for fqdn in candidate_names(host, search, ndots):
+        cannot = marshal_error(fqdn)
+        order = list(qtypes) if single_request else start_order(qtypes)
+        offsets = dict.fromkeys(qtypes, 0)
+        if rotate:
+            for qtype in list(qtypes) if single_request else rotation_order(qtypes):
+                offsets[qtype] = rotation
+                rotation += 1
+        walks: list[tuple[str, QueryWalk]] = []
+        begin = now
+        for qtype in order:
+            walk = walk_query(
+                functools.partial(_bound, outcome_of, fqdn, qtype),
+                servers=len(servers),
+                attempts=attempts,
+                timeout=timeout,
+                start=begin,
+                offset=offsets[qtype],
+                use_tcp=use_tcp,
+                deadline=deadline,
+                rtt=rtt,
+                marshal_fails=cannot,
+            )
+            walks.append((qtype, walk))
+            if single_request:
+                begin = walk.finished
+        if any(walk.outcome == "deadline" for _q, walk in walks):
+            return LookupRun(
+                (), deadline_error(host), float(deadline or now), tuple(done), rotation
+            )
+        ranked = (
+            list(range(len(walks)))
+            if single_request
+            else completion_order([walk for _q, walk in walks])
+        )
+        for index in ranked:
+            qtype, walk = walks[index]
+            done.append((fqdn, qtype, walk))
+            server = servers[walk.server]
+            if walk.outcome == "answer":
+                found = answer_of(fqdn, qtype) if answer_of is not None else ()
+                fold.add(fqdn, QueryResult(addresses=tuple(found)))
+            else:
+                last = walk.exchanges[-1] if walk.exchanges else None
+                transport = last.transport if last is not None else "udp"
+                fold.add(
+                    fqdn, QueryResult(error=_walk_error(walk.outcome, fqdn, server, transport))
+                )
+        now = max([now] + [walk.finished for _q, walk in walks])
+        if fold.end_candidate():
+            break
+    try:
+        result = fold.result()
+    except DNSError as err:
+        return LookupRun((), err, now, tuple(done), rotation)
+    return LookupRun(tuple(result), None, now, tuple(done), rotation)
+
+
+def _bound(
+    outcome_of: Callable[[str, str, int, str, float], str],
+    fqdn: str,
+    qtype: str,
+    server: int,
+    transport: str,
+    t: float,
+) -> str:
+    return outcome_of(fqdn, qtype, server, transport, t)
+
+
+def _walk_error(outcome: str, fqdn: str, server: str, transport: str) -> DNSError:
+    """The error of a walked query, with socket texts as Go prints them (no local
+    address: ``read udp ->S: i/o timeout``)."""
+    link = f"{transport} ->{server}"
+    detail = {
+        "timeout": f"read {link}: i/o timeout",
+        "refused": f"read {link}: read: connection refused",
+        "socket": f"read {link}: read: network error",
+        "eof": "EOF",
+    }.get(outcome, "")
+    return outcome_error(outcome, fqdn, server, detail)
