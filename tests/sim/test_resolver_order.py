@@ -112,9 +112,10 @@ def test_tcp_fallback_takes_two_rounds_on_the_sim_clock() -> None:
 
 # -- the resolver and the pure rules agree, to the last bit, in virtual time ---------------
 
-ACTIONS = ("answer", "nxdomain", "nodata", "servfail", "refused", "drop")
+ACTIONS = ("answer", "nxdomain", "nodata", "servfail", "refused", "drop", "truncate")
 _SPEC = {"answer": "answer={addr}", "nxdomain": "nxdomain", "nodata": "nodata",
-         "servfail": "servfail", "refused": "refused", "drop": "drop"}  # fmt: skip
+         "servfail": "servfail", "refused": "refused", "drop": "drop",
+         "truncate": "truncate"}  # fmt: skip
 _OUTCOME = {"answer": "answer", "nxdomain": "nxdomain", "nodata": "nodata",
             "servfail": "servfail", "refused": "rcode", "drop": "timeout"}  # fmt: skip
 _ADDRESS = {"A": "10.0.0.1", "AAAA": "fd00::1"}
@@ -212,7 +213,12 @@ def test_resolver_and_simulate_lookup_agree(
 
     def outcome_of(fqdn: str, qtype: str, server: int, transport: str, t: float) -> str:
         label = layout[server]
-        return "refused" if label == "down" else _OUTCOME[faults[(label, fqdn, qtype)]]
+        if label == "down":
+            return "refused"
+        action = faults[(label, fqdn, qtype)]
+        if action == "truncate":  # TC over UDP; over TCP the zone (empty): NXDOMAIN
+            return "truncated" if transport == "udp" else "nxdomain"
+        return _OUTCOME[action]
 
     run = simulate_lookup(
         str(plan["name"]),
