@@ -329,8 +329,13 @@ class StubResolver:
             for qtype in qtypes
         ]
         try:
+            # Go's goroutines send their first queries at the same moment; build every
+            # lane's first exchange, then send them back to back.
+            held: list[_Lane] = []
             for lane in lanes:
-                self._next(lane, deadline, done)
+                self._next(lane, deadline, done, held)
+            for lane in held:
+                self._send_held(lane, deadline, done)
             while True:
                 live = [lane for lane in lanes if lane.exchange is not None]
                 if not live:
@@ -370,14 +375,24 @@ class StubResolver:
 
     # -- one lane -----------------------------------------------------------------------
 
-    def _next(self, lane: _Lane, deadline: float | None, done: list[QueryResult]) -> None:
-        """Start the lane's next exchange; a lane out of servers is done (Go's lastErr)."""
+    def _next(
+        self,
+        lane: _Lane,
+        deadline: float | None,
+        done: list[QueryResult],
+        held: list[_Lane] | None = None,
+    ) -> None:
+        """Start the lane's next exchange; a lane out of servers is done (Go's lastErr).
+
+        With ``held``, a UDP query is not sent yet: the lane is appended to ``held``
+        and :meth:`_send_held` sends it.
+        """
         while lane.step < len(lane.sequence):
             if deadline is not None and self.clock.now() >= deadline:
                 raise _LookupDeadline
             index = lane.sequence[lane.step]
             lane.step += 1
-            if self._start(lane, index, deadline):
+            if self._start(lane, index, deadline, held):
                 return
         lane.result = QueryResult(error=lane.last_error)
         done.append(lane.result)
@@ -385,7 +400,9 @@ class StubResolver:
     def _server_text(self, index: int) -> str:
         return format_nameserver(*self.servers[index])
 
-    def _start(self, lane: _Lane, index: int, deadline: float | None) -> bool:
+    def _start(
+        self, lane: _Lane, index: int, deadline: float | None, held: list[_Lane] | None = None
+    ) -> bool:
         """Go ``exchange`` up to the first wait; False if it failed at once."""
         now = self.clock.now()
         server = self._server_text(index)
@@ -407,6 +424,13 @@ class StubResolver:
             self._fail(lane, index, "udp", "socket", detail, now)
             return False
         link = f"udp {_addr_text(sock.getsockname())}->{server}"
+        if held is not None:
+            lane.exchange = _Exchange(
+                sock, "udp", index, qid, wire, now, self._limit(now, deadline), self._seq(),
+                link=link,
+            )  # fmt: skip
+            held.append(lane)
+            return True
         try:
             sock.send(wire)
         except OSError as exc:
@@ -418,6 +442,17 @@ class StubResolver:
             sock, "udp", index, qid, wire, now, self._limit(now, deadline), self._seq(), link=link
         )
         return True
+
+    def _send_held(self, lane: _Lane, deadline: float | None, done: list[QueryResult]) -> None:
+        """Send a first query :meth:`_start` built but held back."""
+        exchange = lane.exchange
+        assert exchange is not None
+        try:
+            exchange.sock.send(exchange.wire)
+        except OSError as exc:
+            outcome = "refused" if isinstance(exc, ConnectionRefusedError) else "socket"
+            detail = f"write {exchange.link}: write: {_strerror(exc)}"
+            self._end(lane, outcome, detail, deadline, done)
 
     def _start_tcp(
         self, lane: _Lane, index: int, qid: int, wire: bytes, deadline: float | None
