@@ -35,17 +35,19 @@ The rules, in the order a lookup meets them:
    completion order* (A and AAAA run concurrently), so for the name as given the error
    that completes last wins.  With StrictErrors the first temporary error ends the
    search.  The reported ``name`` is the name as asked.
-6. **Completion order** (:func:`walk_query`, :func:`completion_order`): in virtual
+6. **Completion order** (:func:`walk_query`, :func:`completion_order`; a whole
+   lookup: :func:`simulate_lookup`, which the simulation's evaluator calls): in virtual
    time a query's exchanges take ``rtt`` each (0 in the simulation) or their timeout;
    queries that finish at the same instant finish in causal rounds (a query that needed
    fewer exchanges at that instant first: a retry's reply cannot overtake another
    query's first reply), and true ties (Go races) resolve in start order
-   (:func:`start_order`: AAAA, then A, so A completes last).
+   (:func:`start_order`: A, then AAAA, so AAAA completes last).
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import ipaddress
 import struct
 from collections.abc import Callable, Sequence
@@ -61,6 +63,7 @@ __all__ = [
     "QTYPE_AAAA",
     "Exchange",
     "LookupFold",
+    "LookupRun",
     "OutcomeRule",
     "QueryResult",
     "QueryWalk",
@@ -80,7 +83,9 @@ __all__ = [
     "not_found_error",
     "outcome_error",
     "read_head",
+    "rotation_order",
     "server_sequence",
+    "simulate_lookup",
     "start_order",
     "walk_query",
 ]
@@ -782,13 +787,16 @@ class LookupFold:
         return bool(self.addresses)
 
     def result(self) -> list[str]:
-        """The addresses, or raises Go's error (``name`` the name as asked)."""
+        """The addresses, or raises Go's error (``name`` the name as asked).
+
+        Empty without an error when no candidate was asked (``.onion``): Go's
+        ``goLookupIPCNAME`` then returns no address and a nil error.
+        """
         if self.addresses:
             return list(self.addresses)
         err = self.error
         if err is None:
-            # No candidate at all (a rooted .onion name): Go finds nothing and says so
-            return list(self.addresses)
+            return []
         raise DNSError(
             self.name,
             err.err,
@@ -885,12 +893,25 @@ def walk_query(
 
 
 def start_order(qtypes: Sequence[str]) -> list[str]:
-    """The order Go's concurrent queries of one candidate start in (and are sent).
+    """The order the queries of one candidate are sent in, and the order of a tie.
 
-    ``goLookupIPCNAME`` starts a goroutine per type, A first; the scheduler runs the
-    most recently started one first (``runnext``), so the AAAA query usually leaves
-    first (71 of 80 runs of Go 1.23.9 on loopback).  With ``single-request`` the order
-    is ``qtypes`` itself, one after the other.
+    ``goLookupIPCNAME`` starts a goroutine per type, A first.  Which one's packet
+    leaves first and which one completes first when both replies are there at once are
+    races in Go, close to a coin flip: over 239 runs of Go 1.23.9 on loopback (tie
+    plans: both queries answered at once after one exchange, with different errors)
+    AAAA completed last in 132, and in 90 of 150 in the differential oracle's own
+    setup.  So: A first, AAAA last, Go's more frequent outcome.  With
+    ``single-request`` A runs first too, AAAA after it.
+    """
+    return list(qtypes)
+
+
+def rotation_order(qtypes: Sequence[str]) -> list[str]:
+    """The order Go's query goroutines take their ``rotate`` server offset in.
+
+    Each ``tryOneName`` calls ``serverOffset`` as it starts.  The scheduler runs the
+    goroutine started last first (``runnext``), so AAAA takes the first offset (the
+    oracle's rotate cases: AAAA on the first server, A on the second, every run).
     """
     return list(reversed(qtypes))
 
@@ -907,11 +928,151 @@ def _rounds(exchange: Exchange, now: float) -> int:
 def completion_order(walks: Sequence[QueryWalk]) -> list[int]:
     """The order in which concurrently started queries complete (indices into ``walks``).
 
-    ``walks`` are in start order (:func:`start_order`: AAAA, then A).  By finishing
+    ``walks`` are in start order (:func:`start_order`: A, then AAAA).  By finishing
     time, then by causal rounds at that instant (fewer exchanges at the instant
     first: a retry's reply cannot overtake another query's first reply), then by start
-    order.  That last rule settles a true tie, which is a race in Go (40 of 80 runs
-    each way for A SERVFAIL against AAAA NXDOMAIN with ``attempts:1``): the query sent
-    first completes first, so A completes last.
+    order.  That last rule settles a true tie, which is a race in Go: the query started
+    first completes first, so AAAA completes last (Go's most frequent outcome).
     """
     return sorted(range(len(walks)), key=lambda i: (walks[i].finished, walks[i].rounds, i))
+
+
+# --- 7. a whole lookup in virtual time ----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LookupRun:
+    """A whole lookup simulated by :func:`simulate_lookup`.
+
+    ``addresses`` (possibly empty) or ``error``; ``finished``: when it ended (the
+    deadline itself when that cut it); ``queries``: ``(fqdn, qtype, walk)`` in
+    completion order, candidate by candidate; ``rotation``: the next ``rotate`` offset.
+    """
+
+    addresses: tuple[str, ...]
+    error: DNSError | None
+    finished: float
+    queries: tuple[tuple[str, str, QueryWalk], ...]
+    rotation: int
+
+
+def simulate_lookup(
+    host: str,
+    outcome_of: Callable[[str, str, int, str, float], str],
+    *,
+    search: Sequence[str],
+    ndots: int,
+    servers: Sequence[str],
+    attempts: int,
+    timeout: float,
+    start: float,
+    answer_of: Callable[[str, str], tuple[str, ...]] | None = None,
+    qtypes: Sequence[str] = ("A", "AAAA"),
+    rotate: bool = False,
+    rotation: int = 0,
+    single_request: bool = False,
+    use_tcp: bool = False,
+    strict_errors: bool = False,
+    deadline: float | None = None,
+    rtt: float = 0.0,
+) -> LookupRun:
+    """The stub resolver's lookup of ``host`` without sockets, rule for rule.
+
+    ``outcome_of(fqdn, qtype, server, transport, t)`` says how one exchange sent at
+    ``t`` ends (see :func:`walk_query`); ``answer_of(fqdn, qtype)`` gives the
+    addresses of an ``answer`` (default: none).  ``servers`` are the server texts
+    errors name (``"10.53.0.10:53"``).  Socket-level texts name no local address
+    (``read udp ->S: i/o timeout``): the evaluator has no sockets.  IP literals and
+    names that fail :func:`is_domain_name` are handled as the resolver does.
+    """
+    try:
+        literal = str(ipaddress.ip_address(host.strip("[]")))
+    except ValueError:
+        literal = None
+    if literal is not None:
+        return LookupRun((literal,), None, start, (), rotation)
+    if not is_domain_name(host):
+        return LookupRun((), not_found_error(host), start, (), rotation)
+    fold = LookupFold(host, strict_errors=strict_errors)
+    done: list[tuple[str, str, QueryWalk]] = []
+    now = start
+    for fqdn in candidate_names(host, search, ndots):
+        cannot = marshal_error(fqdn)
+        order = list(qtypes) if single_request else start_order(qtypes)
+        offsets = dict.fromkeys(qtypes, 0)
+        if rotate:
+            for qtype in list(qtypes) if single_request else rotation_order(qtypes):
+                offsets[qtype] = rotation
+                rotation += 1
+        walks: list[tuple[str, QueryWalk]] = []
+        begin = now
+        for qtype in order:
+            walk = walk_query(
+                functools.partial(_bound, outcome_of, fqdn, qtype),
+                servers=len(servers),
+                attempts=attempts,
+                timeout=timeout,
+                start=begin,
+                offset=offsets[qtype],
+                use_tcp=use_tcp,
+                deadline=deadline,
+                rtt=rtt,
+                marshal_fails=cannot,
+            )
+            walks.append((qtype, walk))
+            if single_request:
+                begin = walk.finished
+        if any(walk.outcome == "deadline" for _q, walk in walks):
+            return LookupRun(
+                (), deadline_error(host), float(deadline or now), tuple(done), rotation
+            )
+        ranked = (
+            list(range(len(walks)))
+            if single_request
+            else completion_order([walk for _q, walk in walks])
+        )
+        for index in ranked:
+            qtype, walk = walks[index]
+            done.append((fqdn, qtype, walk))
+            server = servers[walk.server]
+            if walk.outcome == "answer":
+                found = answer_of(fqdn, qtype) if answer_of is not None else ()
+                fold.add(fqdn, QueryResult(addresses=tuple(found)))
+            else:
+                last = walk.exchanges[-1] if walk.exchanges else None
+                transport = last.transport if last is not None else "udp"
+                fold.add(
+                    fqdn, QueryResult(error=_walk_error(walk.outcome, fqdn, server, transport))
+                )
+        now = max([now] + [walk.finished for _q, walk in walks])
+        if fold.end_candidate():
+            break
+    try:
+        result = fold.result()
+    except DNSError as err:
+        return LookupRun((), err, now, tuple(done), rotation)
+    return LookupRun(tuple(result), None, now, tuple(done), rotation)
+
+
+def _bound(
+    outcome_of: Callable[[str, str, int, str, float], str],
+    fqdn: str,
+    qtype: str,
+    server: int,
+    transport: str,
+    t: float,
+) -> str:
+    return outcome_of(fqdn, qtype, server, transport, t)
+
+
+def _walk_error(outcome: str, fqdn: str, server: str, transport: str) -> DNSError:
+    """The error of a walked query, with socket texts as Go prints them (no local
+    address: ``read udp ->S: i/o timeout``)."""
+    link = f"{transport} ->{server}"
+    detail = {
+        "timeout": f"read {link}: i/o timeout",
+        "refused": f"read {link}: read: connection refused",
+        "socket": f"read {link}: read: network error",
+        "eof": "EOF",
+    }.get(outcome, "")
+    return outcome_error(outcome, fqdn, server, detail)

@@ -24,11 +24,11 @@ How a lookup runs (Go ``goLookupIPCNAME``):
 - Completion order decides the error: for the name as given, the query that completes
   last supplies it.  Replies seen in the same wait are handled in the order their
   queries were sent (a lane's retry cannot overtake the other lane's first reply);
-  timeouts in the order of their deadlines.  Go starts the AAAA goroutine last but the
-  scheduler usually runs it first (its query leaves first: 71 of 80 runs of Go 1.23.9
-  on loopback), so lanes start AAAA, then A, and a true tie (both answered at the same
-  instant after the same number of exchanges: a race in Go, 40/40 in 80 runs) resolves
-  as A completing last.
+  timeouts in the order of their deadlines.  A true tie (both answered at the same
+  instant after the same number of exchanges) is a race in Go; it resolves as Go's most
+  frequent outcome, AAAA completing last (:func:`cleanup._dnsrules.start_order`).  With
+  ``rotate`` the AAAA query takes the first server offset, as Go's goroutine that runs
+  first does (:func:`cleanup._dnsrules.rotation_order`).
 - Each exchange's deadline is ``now + timeout`` (per network: UDP, then TCP), bounded by
   the overall deadline ``resolve(host, timeout=T)`` sets (the HTTP dial's context in Go).
   When that runs out the lookup fails at once with ``lookup HOST: i/o timeout``
@@ -75,6 +75,7 @@ from cleanup._dnsrules import (
     marshal_error,
     not_found_error,
     outcome_error,
+    rotation_order,
     server_sequence,
     start_order,
 )
@@ -98,7 +99,12 @@ class Resolver(Protocol):
     """Turns a host name into addresses, or raises :class:`~cleanup.DNSError`."""
 
     def resolve(self, host: str, *, timeout: float | None = None) -> list[str]:
-        """Addresses for ``host``; ``timeout`` bounds the whole lookup where supported."""
+        """Addresses for ``host``; ``timeout`` bounds the whole lookup where supported.
+
+        The list is empty, without an error, only when there was no name to ask (a
+        ``.onion`` name: Go's ``LookupIPAddr`` returns nothing and no error, and its
+        dialer then fails with ``dial tcp: address HOST: no suitable address found``).
+        """
         ...
 
 
@@ -280,7 +286,8 @@ class StubResolver:
         """Go ``LookupIPAddr`` through ``goLookupIPCNAME``: addresses or ``DNSError``.
 
         ``timeout`` (seconds) bounds the whole lookup; when it runs out the error is
-        ``lookup HOST: i/o timeout``.
+        ``lookup HOST: i/o timeout``.  An empty list means no name was asked (see
+        :meth:`Resolver.resolve`).
         """
         literal = _ip_literal(host)
         if literal is not None:
@@ -297,11 +304,7 @@ class StubResolver:
                     break
         except _LookupDeadline:
             raise deadline_error(host) from None
-        addresses = fold.result()
-        if not addresses:
-            # no candidate at all (a rooted .onion name): nothing was asked
-            raise not_found_error(host)
-        return addresses
+        return fold.result()
 
     def _lookup_candidate(self, fqdn: str, deadline: float | None) -> list[QueryResult]:
         """The candidate's queries; results in completion order."""
@@ -315,18 +318,24 @@ class StubResolver:
     def _run(self, qtypes: Sequence[str], fqdn: str, deadline: float | None) -> list[QueryResult]:
         """Run one lane per query type concurrently until all are done."""
         done: list[QueryResult] = []
-        lanes: list[_Lane] = []
-        for qtype in qtypes:
-            offset = 0
-            if self.rotate:  # Go's serverOffset: once per tryOneName, in start order
-                offset = self._rotation
+        offsets = dict.fromkeys(qtypes, 0)
+        if self.rotate:  # Go's serverOffset: once per tryOneName, as the goroutines run
+            order = rotation_order(qtypes) if len(qtypes) > 1 else list(qtypes)
+            for qtype in order:
+                offsets[qtype] = self._rotation
                 self._rotation += 1
-            lanes.append(
-                _Lane(fqdn, qtype, server_sequence(len(self.servers), self.attempts, offset))
-            )
+        lanes = [
+            _Lane(fqdn, qtype, server_sequence(len(self.servers), self.attempts, offsets[qtype]))
+            for qtype in qtypes
+        ]
         try:
+            # Go's goroutines send their first queries at the same moment; build every
+            # lane's first exchange, then send them back to back.
+            held: list[_Lane] = []
             for lane in lanes:
-                self._next(lane, deadline, done)
+                self._next(lane, deadline, done, held)
+            for lane in held:
+                self._send_held(lane, deadline, done)
             while True:
                 live = [lane for lane in lanes if lane.exchange is not None]
                 if not live:
@@ -366,14 +375,24 @@ class StubResolver:
 
     # -- one lane -----------------------------------------------------------------------
 
-    def _next(self, lane: _Lane, deadline: float | None, done: list[QueryResult]) -> None:
-        """Start the lane's next exchange; a lane out of servers is done (Go's lastErr)."""
+    def _next(
+        self,
+        lane: _Lane,
+        deadline: float | None,
+        done: list[QueryResult],
+        held: list[_Lane] | None = None,
+    ) -> None:
+        """Start the lane's next exchange; a lane out of servers is done (Go's lastErr).
+
+        With ``held``, a UDP query is not sent yet: the lane is appended to ``held``
+        and :meth:`_send_held` sends it.
+        """
         while lane.step < len(lane.sequence):
             if deadline is not None and self.clock.now() >= deadline:
                 raise _LookupDeadline
             index = lane.sequence[lane.step]
             lane.step += 1
-            if self._start(lane, index, deadline):
+            if self._start(lane, index, deadline, held):
                 return
         lane.result = QueryResult(error=lane.last_error)
         done.append(lane.result)
@@ -381,7 +400,9 @@ class StubResolver:
     def _server_text(self, index: int) -> str:
         return format_nameserver(*self.servers[index])
 
-    def _start(self, lane: _Lane, index: int, deadline: float | None) -> bool:
+    def _start(
+        self, lane: _Lane, index: int, deadline: float | None, held: list[_Lane] | None = None
+    ) -> bool:
         """Go ``exchange`` up to the first wait; False if it failed at once."""
         now = self.clock.now()
         server = self._server_text(index)
@@ -403,6 +424,13 @@ class StubResolver:
             self._fail(lane, index, "udp", "socket", detail, now)
             return False
         link = f"udp {_addr_text(sock.getsockname())}->{server}"
+        if held is not None:
+            lane.exchange = _Exchange(
+                sock, "udp", index, qid, wire, now, self._limit(now, deadline), self._seq(),
+                link=link,
+            )  # fmt: skip
+            held.append(lane)
+            return True
         try:
             sock.send(wire)
         except OSError as exc:
@@ -414,6 +442,17 @@ class StubResolver:
             sock, "udp", index, qid, wire, now, self._limit(now, deadline), self._seq(), link=link
         )
         return True
+
+    def _send_held(self, lane: _Lane, deadline: float | None, done: list[QueryResult]) -> None:
+        """Send a first query :meth:`_start` built but held back."""
+        exchange = lane.exchange
+        assert exchange is not None
+        try:
+            exchange.sock.send(exchange.wire)
+        except OSError as exc:
+            outcome = "refused" if isinstance(exc, ConnectionRefusedError) else "socket"
+            detail = f"write {exchange.link}: write: {_strerror(exc)}"
+            self._end(lane, outcome, detail, deadline, done)
 
     def _start_tcp(
         self, lane: _Lane, index: int, qid: int, wire: bytes, deadline: float | None

@@ -39,6 +39,11 @@ lets those packets land, so httpcore's "did the server close this pooled connect
 check sees the reset whatever the load.
 
 So the outcome depends only on what the peers did, never on scheduling or CI load.
+
+``wait_any`` (several sockets: the stub resolver's concurrent A and AAAA queries) makes
+the same decision over all of them and reports every socket that is ready when it
+ends, so replies that land at the same virtual instant are seen together and the
+resolver can handle them in the order their queries were sent.
 """
 
 from __future__ import annotations

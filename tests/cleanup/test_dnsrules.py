@@ -26,6 +26,7 @@ from cleanup._dnsrules import (
     marshal_error,
     outcome_error,
     read_head,
+    rotation_order,
     server_sequence,
     start_order,
     walk_query,
@@ -253,11 +254,11 @@ def test_deviation_3_servfail_retry_on_a_completes_after_nxdomain_on_aaaa() -> N
     """Go keeps the error that completes last for the name as given."""
     fold = LookupFold(HOST)
     for fqdn in candidate_names(HOST, SEARCH, 5):
-        if fqdn == HOST + ".":  # walks in start order: AAAA, then A
-            walks = [_walk(["nxdomain"]), _walk(["servfail", "servfail"])]
+        if fqdn == HOST + ".":  # walks in start order: A, then AAAA
+            walks = [_walk(["servfail", "servfail"]), _walk(["nxdomain"])]
             results = [
-                QueryResult(error=outcome_error("nxdomain", fqdn, "s")),
                 QueryResult(error=outcome_error("servfail", fqdn, "s")),
+                QueryResult(error=outcome_error("nxdomain", fqdn, "s")),
             ]
         else:
             walks = [_walk(["nxdomain"]), _walk(["nxdomain"])]
@@ -274,8 +275,10 @@ def test_deviation_3_servfail_retry_on_a_completes_after_nxdomain_on_aaaa() -> N
 
 
 def test_timeouts_complete_by_their_deadlines_and_ties_go_in_start_order() -> None:
-    """Start order is AAAA, then A (Go's usual wire order), so on a tie A is last."""
-    assert start_order(["A", "AAAA"]) == ["AAAA", "A"]
+    """Start order is A, then AAAA, so on a tie AAAA completes last (Go's most frequent
+    outcome); rotate offsets go AAAA first (its goroutine runs first)."""
+    assert start_order(["A", "AAAA"]) == ["A", "AAAA"]
+    assert rotation_order(["A", "AAAA"]) == ["AAAA", "A"]
     slow = _walk(["timeout", "nxdomain"])
     fast = _walk(["servfail", "nxdomain"])
     assert completion_order([slow, fast]) == [1, 0]  # type: ignore[list-item]
@@ -323,4 +326,5 @@ def test_a_tcp_exchange_takes_two_rounds() -> None:
     a = walk_query(lambda *_: next(a_steps), servers=2, attempts=1, timeout=1, start=0)
     aaaa = walk_query(lambda *_: next(aaaa_steps), servers=2, attempts=1, timeout=1, start=0)
     assert (a.rounds, aaaa.rounds) == (3, 4)
+    assert completion_order([a, aaaa]) == [0, 1]
     assert completion_order([aaaa, a]) == [1, 0]

@@ -70,8 +70,7 @@ def test_get_by_name_keeps_the_name_in_host_and_pools_connections(
     assert [r.host for r in list_server.requests] == [f"{NAME}:{list_server.port}"] * 2
     # one connection (same client port) and one lookup (A + AAAA) for both requests
     assert len({r.client_port for r in list_server.requests}) == 1
-    # (Go sends AAAA first: its goroutine usually runs first)
-    assert [(q.name, q.qtype) for q in dns.queries] == [(NAME, "AAAA"), (NAME, "A")]
+    assert [(q.name, q.qtype) for q in dns.queries] == [(NAME, "A"), (NAME, "AAAA")]
 
 
 def test_dns_not_found_reads_as_go_and_keeps_the_dns_error(

@@ -8,13 +8,17 @@ reply, so the A query that got SERVFAIL twice completes after AAAA's single NXDO
 from __future__ import annotations
 
 import random
+import re
+import socket
 from collections.abc import Iterator
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import cleanup
 import faultdns
-from cleanup._dnsrules import candidate_names
+from cleanup._dnsrules import candidate_names, simulate_lookup
 from sim._clock import SimClock
 from sim._dns import DNSPeer
 
@@ -104,3 +108,127 @@ def test_tcp_fallback_takes_two_rounds_on_the_sim_clock() -> None:
         for peer in peers:
             peer.stop()
         clock.close()
+
+
+# -- the resolver and the pure rules agree, to the last bit, in virtual time ---------------
+
+ACTIONS = ("answer", "nxdomain", "nodata", "servfail", "refused", "drop", "truncate")
+_SPEC = {"answer": "answer={addr}", "nxdomain": "nxdomain", "nodata": "nodata",
+         "servfail": "servfail", "refused": "refused", "drop": "drop",
+         "truncate": "truncate"}  # fmt: skip
+_OUTCOME = {"answer": "answer", "nxdomain": "nxdomain", "nodata": "nodata",
+            "servfail": "servfail", "refused": "rcode", "drop": "timeout"}  # fmt: skip
+_ADDRESS = {"A": "10.0.0.1", "AAAA": "fd00::1"}
+
+
+@pytest.fixture(scope="module")
+def world() -> Iterator[tuple[SimClock, list[faultdns.FaultDNSServer], str]]:
+    clock = SimClock()
+    servers, peers = [], []
+    for _ in range(2):
+        server = faultdns.FaultDNSServer(origins=["."], ttl=0, clock=clock, seed=0)
+        peer = DNSPeer(server).start()
+        clock.add_peer(peer)
+        clock.call_listener = peer.call_listener
+        servers.append(server)
+        peers.append(peer)
+    probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    probe.bind(("127.0.0.1", 0))
+    down = f"127.0.0.1:{probe.getsockname()[1]}"
+    probe.close()  # nothing listens there: ICMP port unreachable
+    yield clock, servers, down
+    for peer in peers:
+        peer.stop()
+    clock.close()
+
+
+@st.composite
+def plans(draw: st.DrawFn) -> dict[str, object]:
+    search = draw(st.lists(st.sampled_from(["a.test", "b.test", "x" * 64]), max_size=2))
+    name = draw(st.sampled_from(["repo", "repo.ns", "repo.ns.", "b.c.d"]))
+    layout = draw(st.lists(st.sampled_from(["s0", "s1", "down"]), min_size=1, max_size=3))
+    candidates = candidate_names(name, [s for s in search], 2)
+    faults: dict[tuple[str, str, str], str] = {}
+    for server in ("s0", "s1"):
+        for fqdn in candidates:
+            for qtype in ("A", "AAAA"):
+                faults[(server, fqdn, qtype)] = draw(st.sampled_from(ACTIONS))
+    return {
+        "search": search,
+        "name": name,
+        "layout": layout,
+        "faults": faults,
+        "attempts": draw(st.integers(1, 2)),
+        "timeout": draw(st.sampled_from([1.0, 2.0])),
+        "rotate": draw(st.booleans()),
+        "single_request": draw(st.booleans()),
+        "deadline": draw(st.sampled_from([None, 3.0])),
+    }
+
+
+def _norm(err: cleanup.DNSError | None) -> object:
+    if err is None:
+        return None
+    text = re.sub(r"(udp|tcp) [0-9.]+:\d+->", r"\1 ->", err.err)
+    return (err.name, text, err.server, err.is_not_found, err.is_timeout, err.is_temporary)
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=list(HealthCheck))
+@given(plan=plans())
+def test_resolver_and_simulate_lookup_agree(
+    world: tuple[SimClock, list[faultdns.FaultDNSServer], str], plan: dict[str, object]
+) -> None:
+    clock, servers, down = world
+    texts = {"s0": f"{servers[0].address[0]}:{servers[0].address[1]}", "down": down}
+    texts["s1"] = f"{servers[1].address[0]}:{servers[1].address[1]}"
+    layout: list[str] = plan["layout"]  # type: ignore[assignment]
+    faults: dict[tuple[str, str, str], str] = plan["faults"]  # type: ignore[assignment]
+    for index, server in enumerate(servers):
+        server.reset()
+        for (label, fqdn, qtype), action in faults.items():
+            if label == f"s{index}":
+                spec = _SPEC[action].format(addr=_ADDRESS[qtype])
+                server.add_fault(f"{spec} match={fqdn.rstrip('.')} qtype={qtype}")
+    settings_ = {
+        "search": plan["search"],
+        "ndots": 2,
+        "attempts": plan["attempts"],
+        "timeout": plan["timeout"],
+        "rotate": plan["rotate"],
+        "single_request": plan["single_request"],
+    }
+    resolver = cleanup.StubResolver(
+        [texts[label] for label in layout],
+        clock=clock,
+        rng=random.Random(1),
+        **settings_,  # type: ignore[arg-type]
+    )
+    start = clock.now()
+    limit: float | None = plan["deadline"]  # type: ignore[assignment]
+    try:
+        got: object = sorted(resolver.resolve(str(plan["name"]), timeout=limit))
+    except cleanup.DNSError as exc:
+        got = _norm(exc)
+    took = clock.now() - start
+
+    def outcome_of(fqdn: str, qtype: str, server: int, transport: str, t: float) -> str:
+        label = layout[server]
+        if label == "down":
+            return "refused"
+        action = faults[(label, fqdn, qtype)]
+        if action == "truncate":  # TC over UDP; over TCP the zone (empty): NXDOMAIN
+            return "truncated" if transport == "udp" else "nxdomain"
+        return _OUTCOME[action]
+
+    run = simulate_lookup(
+        str(plan["name"]),
+        outcome_of,
+        servers=[texts[label] for label in layout],
+        start=0.0,
+        answer_of=lambda _fqdn, qtype: (_ADDRESS[qtype],),
+        deadline=limit,
+        **settings_,  # type: ignore[arg-type]
+    )
+    want = sorted(run.addresses) if run.error is None else _norm(run.error)
+    assert got == want
+    assert took == pytest.approx(run.finished)
