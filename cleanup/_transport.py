@@ -565,16 +565,57 @@ def go_response_head_error(head: bytes) -> str:
     return "unexpected EOF"
 
 
-def _go_malformed(text: str) -> str:
-    """Go's words for a status line h11 rejects; h11's text otherwise."""
-    match = _ILLEGAL_STATUS_LINE.match(text)
+_ILLEGAL_CHUNK = re.compile(r"illegal chunk header: bytearray\((b(['\"]).*\2)\)\Z", re.S)
+
+
+def _bytes_in(pattern: re.Pattern[str], text: str) -> bytes | None:
+    """The ``bytearray(b'...')`` h11 put in its message, if ``pattern`` matches."""
+    match = pattern.match(text)
     if match is None:
-        return text
+        return None
     try:
-        line = ast.literal_eval(match.group(1))
+        value = ast.literal_eval(match.group(1))
     except (ValueError, SyntaxError):
+        return None
+    return bytes(value) if isinstance(value, bytes) else None
+
+
+def _header(head: bytes, name: bytes) -> str:
+    """The last ``name`` header's value in a raw response head (trimmed), or ""."""
+    value = b""
+    for line in head.split(b"\n")[1:]:
+        key, colon, rest = line.partition(b":")
+        if colon and key.strip().lower() == name:
+            value = rest.strip()
+    return value.decode("latin-1")
+
+
+def _go_broken(text: str, head: bytes) -> str:
+    """Go's words for a response head h11 rejects (``net/http`` ``readResponse``,
+    ``transfer.go``); h11's text where we know no better."""
+    line = _bytes_in(_ILLEGAL_STATUS_LINE, text)
+    if line is not None:
+        return _status_line_error(line) or text
+    if text == "bad Content-Length":
+        return f"bad Content-Length {go_quote(_header(head, b'content-length'))}"
+    if text == "Only Transfer-Encoding: chunked is supported":
+        encoding = _header(head, b"transfer-encoding")
+        return f"unsupported transfer encoding: {go_quote(encoding)}"
+    return text
+
+
+def _go_body_error(text: str) -> str:
+    """Go's chunked reader's words (``net/http/internal/chunked.go``) for a chunk
+    header h11 rejects; h11's text otherwise."""
+    line = _bytes_in(_ILLEGAL_CHUNK, text)
+    if line is None:
         return text
-    return (_status_line_error(bytes(line)) or text) if isinstance(line, bytes) else text
+    size = line.rstrip(b"\r\n").partition(b";")[0].rstrip(b" \t")
+    if not size:
+        return "empty hex number for chunk length"
+    if any(byte not in b"0123456789abcdefABCDEF" for byte in size):
+        return "invalid byte in chunk length"
+    return "http chunk length too large" if len(size) > 16 else text
 
 
 def _phase(exc: BaseException, original: object, in_body: bool) -> str:
@@ -639,8 +680,11 @@ def _explain(
             detail = go_response_head_error(getattr(exc, "received", b""))
             if detail != "EOF":
                 detail = f"net/http: HTTP/1.x transport connection broken: {detail}"
+        elif in_body:
+            detail = _go_body_error(text)
         else:
-            detail = f"net/http: HTTP/1.x transport connection broken: {_go_malformed(text)}"
+            head = getattr(exc, "received", b"")
+            detail = f"net/http: HTTP/1.x transport connection broken: {_go_broken(text, head)}"
         protocol = ProtocolError(url, detail, in_body=in_body)
         protocol.__cause__ = exc
         return protocol

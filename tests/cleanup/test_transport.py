@@ -527,6 +527,36 @@ def test_head_cut_short_reads_as_go(
 
 
 @pytest.mark.parametrize(
+    ("reply", "go"),
+    [  # each checked against Go 1.23
+        (
+            b"HTTP/1.1 200 OK\r\nContent-Length: abc\r\n\r\nhello",
+            'GET: net/http: HTTP/1.x transport connection broken: bad Content-Length "abc"',
+        ),
+        (
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\nhello",
+            "GET: net/http: HTTP/1.x transport connection broken:"
+            ' unsupported transfer encoding: "gzip"',
+        ),
+        (  # a body error: unwrapped, the chunked reader's words
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nhello",
+            "invalid byte in chunk length",
+        ),
+    ],
+    ids=["content-length", "transfer-encoding", "chunk-size"],
+)
+def test_framing_errors_read_as_go(
+    list_server: ListServer, clock: ManualClock, reply: bytes, go: str
+) -> None:
+    list_server.routes["/x"] = Route(custom=raw(reply))
+    url = list_server.url("127.0.0.1", "/x")
+    with make_http_client(StubResolver(["127.0.0.1:1"], clock=clock), clock=clock) as client:
+        cause = failure(client, url)
+    assert isinstance(cause, ProtocolError)
+    assert str(cause) == go.replace("GET", f'Get "{url}"')
+
+
+@pytest.mark.parametrize(
     "reply",
     [
         b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\na\nb\n",
