@@ -61,7 +61,7 @@ import re
 import socket
 import ssl
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpcore
@@ -87,12 +87,14 @@ __all__ = [
     "DeadlineClient",
     "Exchange",
     "ResolvingTransport",
+    "go_response_head_error",
     "make_http_client",
 ]
 
 _SANE_MINIMUM = 2.0  # Go's partialDeadline: never less than this per address, if time allows
 DIAL_TIMEOUT = 30.0  # http.DefaultTransport's net.Dialer{Timeout: 30 * time.Second}
 MAX_REQUESTS = 10  # Go's defaultCheckRedirect: "stopped after 10 redirects" on the 10th
+_HEAD_LIMIT = 64 * 1024  # bytes of a response head kept to name what was wrong with it
 _HALF_NS = 0.5e-9  # Go's clocks count integer nanoseconds
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})  # Go's redirectBehavior (and httpx's)
 
@@ -168,6 +170,7 @@ class _Attempt:
     bound: bool = False
     reused: bool = False
     answered: bool = False
+    received: bytearray = field(default_factory=bytearray)  # the head, for Go's parse
 
 
 _ATTEMPT: contextvars.ContextVar[_Attempt | None] = contextvars.ContextVar(
@@ -255,6 +258,8 @@ class ClockStream(httpcore.NetworkStream):
                 attempt = _ATTEMPT.get()
                 if data and attempt is not None:
                     attempt.answered = True
+                    if len(attempt.received) < _HEAD_LIMIT:
+                        attempt.received += data[: _HEAD_LIMIT - len(attempt.received)]
                 return data
             except (BlockingIOError, ssl.SSLWantReadError, ssl.SSLWantWriteError) as exc:
                 want_write = isinstance(exc, ssl.SSLWantWriteError)
@@ -512,25 +517,105 @@ _EOF_IN_BODY = "peer closed connection without sending complete message body"
 
 
 _ILLEGAL_STATUS_LINE = re.compile(r"illegal status line: bytearray\((b(['\"]).*\2)\)\Z", re.S)
+_HTTP_VERSION = re.compile(rb"HTTP/[0-9]\.[0-9]\Z")
+# RFC 9110 token characters: what Go's textproto accepts in a header name
+_TOKEN = frozenset(b"!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
 
 
-def _go_malformed(text: str) -> str:
-    """Go's ``http.ReadResponse`` words for a status line h11 rejects (``malformed HTTP
-    response "..."``, ``malformed HTTP status code "..."``); h11's text otherwise."""
-    match = _ILLEGAL_STATUS_LINE.match(text)
-    if match is None:
-        return text
-    try:
-        line = ast.literal_eval(match.group(1)).decode("latin-1")
-    except (ValueError, SyntaxError, UnicodeDecodeError):
-        return text
-    proto, space, status = line.partition(" ")
+def _status_line_error(line: bytes) -> str | None:
+    """Go's ``http.ReadResponse`` check of a status line (``net/http/response.go``)."""
+    proto, space, status = line.partition(b" ")
     if not space:
-        return f"malformed HTTP response {go_quote(line)}"
-    code = status.lstrip(" ").partition(" ")[0]
-    if len(code) != 3 or not code.isdigit():
-        return f"malformed HTTP status code {go_quote(code)}"
-    return f"malformed HTTP version {go_quote(proto)}"
+        return f"malformed HTTP response {go_quote(line.decode('latin-1'))}"
+    code = status.lstrip(b" ").partition(b" ")[0]
+    digits = code[1:] if code[:1] == b"+" else code  # strconv.Atoi takes a sign
+    if len(code) != 3 or not digits.isdigit():
+        return f"malformed HTTP status code {go_quote(code.decode('latin-1'))}"
+    if not _HTTP_VERSION.match(proto):
+        return f"malformed HTTP version {go_quote(proto.decode('latin-1'))}"
+    return None
+
+
+def go_response_head_error(head: bytes) -> str:
+    """What Go's ``http.ReadResponse`` says about a response head cut short by EOF.
+
+    ``head``: every byte the server sent before closing (no blank line ending the head).
+    Go reads line by line (``textproto``; a last line without its newline still counts):
+    a bad status line or header line is named, otherwise it runs out of input, which
+    ``ReadResponse`` reports as ``unexpected EOF``.  Nothing at all is plain ``EOF``.
+    """
+    if not head:
+        return "EOF"
+    lines = [line.removesuffix(b"\r") for line in head.split(b"\n")]
+    if head.endswith(b"\n"):
+        lines.pop()  # no partial last line: the next read is EOF
+    problem = _status_line_error(lines[0])
+    if problem is not None:
+        return problem
+    for index, line in enumerate(lines[1:]):
+        text = line.decode("latin-1")
+        if index == 0 and line[:1] in (b" ", b"\t"):
+            return f"malformed MIME header initial line: {text}"  # unquoted, as in Go
+        name, colon, _ = line.partition(b":")
+        if not colon:
+            return f"malformed MIME header: missing colon: {go_quote(text)}"
+        # Go takes a space in a name (go.dev/issue/34540), not other non-token bytes
+        if not name or any(byte not in _TOKEN and byte != 0x20 for byte in name):
+            return f"malformed MIME header line: {text}"
+    return "unexpected EOF"
+
+
+_ILLEGAL_CHUNK = re.compile(r"illegal chunk header: bytearray\((b(['\"]).*\2)\)\Z", re.S)
+
+
+def _bytes_in(pattern: re.Pattern[str], text: str) -> bytes | None:
+    """The ``bytearray(b'...')`` h11 put in its message, if ``pattern`` matches."""
+    match = pattern.match(text)
+    if match is None:
+        return None
+    try:
+        value = ast.literal_eval(match.group(1))
+    except (ValueError, SyntaxError):
+        return None
+    return bytes(value) if isinstance(value, bytes) else None
+
+
+def _header(head: bytes, name: bytes) -> str:
+    """The last ``name`` header's value in a raw response head (trimmed), or ""."""
+    value = b""
+    for line in head.split(b"\n")[1:]:
+        key, colon, rest = line.partition(b":")
+        if colon and key.strip().lower() == name:
+            value = rest.strip()
+    return value.decode("latin-1")
+
+
+def _go_broken(text: str, head: bytes) -> str:
+    """Go's words for a response head h11 rejects (``net/http`` ``readResponse``,
+    ``transfer.go``); h11's text where we know no better."""
+    line = _bytes_in(_ILLEGAL_STATUS_LINE, text)
+    if line is not None:
+        return _status_line_error(line) or text
+    if text == "bad Content-Length":
+        return f"bad Content-Length {go_quote(_header(head, b'content-length'))}"
+    if text == "Only Transfer-Encoding: chunked is supported":
+        encoding = _header(head, b"transfer-encoding")
+        return f"unsupported transfer encoding: {go_quote(encoding)}"
+    return text
+
+
+def _go_body_error(text: str) -> str:
+    """Go's chunked reader's words (``net/http/internal/chunked.go``) for a chunk
+    header h11 rejects; h11's text otherwise."""
+    line = _bytes_in(_ILLEGAL_CHUNK, text)
+    if line is None:
+        return text
+    size = line.rstrip(b"\r\n").partition(b";")[0].rstrip(b" \t")
+    if not size:
+        return "empty hex number for chunk length"
+    if any(byte not in b"0123456789abcdefABCDEF" for byte in size):
+        return "invalid byte in chunk length"
+    return "http chunk length too large" if len(size) > 16 else text
 
 
 def _phase(exc: BaseException, original: object, in_body: bool) -> str:
@@ -591,9 +676,15 @@ def _explain(
         if text.startswith(_EOF_IN_BODY):
             detail = "unexpected EOF"
         elif text == _EOF_BEFORE_RESPONSE:
-            detail = "EOF"
+            # Go's EOF when nothing came; a head cut short is "connection broken"
+            detail = go_response_head_error(getattr(exc, "received", b""))
+            if detail != "EOF":
+                detail = f"net/http: HTTP/1.x transport connection broken: {detail}"
+        elif in_body:
+            detail = _go_body_error(text)
         else:
-            detail = f"net/http: HTTP/1.x transport connection broken: {_go_malformed(text)}"
+            head = getattr(exc, "received", b"")
+            detail = f"net/http: HTTP/1.x transport connection broken: {_go_broken(text, head)}"
         protocol = ProtocolError(url, detail, in_body=in_body)
         protocol.__cause__ = exc
         return protocol
@@ -697,9 +788,10 @@ class ResolvingTransport(httpx.BaseTransport):
             token = _ATTEMPT.set(attempt)
             try:
                 return self._pool.handle_request(request)
-            except (httpcore.ReadError, httpcore.WriteError, httpcore.RemoteProtocolError):
+            except (httpcore.ReadError, httpcore.WriteError, httpcore.RemoteProtocolError) as exc:
                 expired = exchange is not None and exchange.expired()
                 if not attempt.reused or attempt.answered or expired:
+                    exc.received = bytes(attempt.received)  # type: ignore[union-attr]
                     raise
             finally:
                 _ATTEMPT.reset(token)

@@ -30,7 +30,7 @@ from cleanup import (
 )
 from cleanup._classify import error_kind, to_error
 from cleanup._resolver import QueryEvent, StubResolver
-from cleanup._transport import make_http_client
+from cleanup._transport import go_response_head_error, make_http_client
 from tests.cleanup.conftest import ListServer, Route, closed_port
 from tests.tools import require_tool
 
@@ -482,6 +482,78 @@ def test_malformed_response_reads_as_go(
     assert isinstance(cause, ProtocolError)
     assert str(cause) == f'Get "{url}": net/http: HTTP/1.x transport connection broken: {go}'
     assert not retriable_v14(cause) and not retriable_v15(cause)
+
+
+@pytest.mark.parametrize(
+    ("head", "go"),
+    [  # each checked against Go 1.23's http.Client: the server sends head, then closes
+        (b"", "EOF"),
+        (b"HTTP/1.1 20", 'malformed HTTP status code "20"'),
+        (b"HTTP/1.1 200 OK", "unexpected EOF"),
+        (b"HTTP/1.1 200 OK\r\n", "unexpected EOF"),
+        (b"HTTP/1.1 200 OK\r\nA: b\r\n", "unexpected EOF"),
+        (b"HTTP/1.1 200 OK\r\nContent-Le", 'malformed MIME header: missing colon: "Content-Le"'),
+        (b"SSH-2.0-OpenSSH\r\n", 'malformed HTTP response "SSH-2.0-OpenSSH"'),
+        (b"HTTP/1.1 abc OK\r\n", 'malformed HTTP status code "abc"'),
+        (b"HTTP/x 200 OK\r\n", 'malformed HTTP version "HTTP/x"'),
+        (b"HTTP/1.1 200 OK\r\nA b: c\r\n", "unexpected EOF"),  # Go takes the space
+        (b"HTTP/1.1 200 OK\r\nA@b: c\r\n", "malformed MIME header line: A@b: c"),
+        (b"HTTP/1.1 200 OK\r\n x: y\r\n", "malformed MIME header initial line:  x: y"),
+    ],
+)
+def test_go_response_head_error(head: bytes, go: str) -> None:
+    assert go_response_head_error(head) == go
+
+
+@pytest.mark.parametrize(
+    ("head", "go"),
+    [
+        (b"HTTP/1.1 20", 'malformed HTTP status code "20"'),
+        (b"HTTP/1.1 200 OK\r\nA: b\r\n", "unexpected EOF"),
+        (b"HTTP/1.1 200 OK\r\nContent-Le", 'malformed MIME header: missing colon: "Content-Le"'),
+    ],
+    ids=["status-line", "headers", "header-line"],
+)
+def test_head_cut_short_reads_as_go(
+    list_server: ListServer, clock: ManualClock, head: bytes, go: str
+) -> None:
+    list_server.routes["/x"] = Route(custom=raw(head))
+    url = list_server.url("127.0.0.1", "/x")
+    with make_http_client(StubResolver(["127.0.0.1:1"], clock=clock), clock=clock) as client:
+        cause = failure(client, url)
+    assert isinstance(cause, ProtocolError)
+    assert str(cause) == f'Get "{url}": net/http: HTTP/1.x transport connection broken: {go}'
+    assert not retriable_v14(cause) and not retriable_v15(cause)
+
+
+@pytest.mark.parametrize(
+    ("reply", "go"),
+    [  # each checked against Go 1.23
+        (
+            b"HTTP/1.1 200 OK\r\nContent-Length: abc\r\n\r\nhello",
+            'GET: net/http: HTTP/1.x transport connection broken: bad Content-Length "abc"',
+        ),
+        (
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\nhello",
+            "GET: net/http: HTTP/1.x transport connection broken:"
+            ' unsupported transfer encoding: "gzip"',
+        ),
+        (  # a body error: unwrapped, the chunked reader's words
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nhello",
+            "invalid byte in chunk length",
+        ),
+    ],
+    ids=["content-length", "transfer-encoding", "chunk-size"],
+)
+def test_framing_errors_read_as_go(
+    list_server: ListServer, clock: ManualClock, reply: bytes, go: str
+) -> None:
+    list_server.routes["/x"] = Route(custom=raw(reply))
+    url = list_server.url("127.0.0.1", "/x")
+    with make_http_client(StubResolver(["127.0.0.1:1"], clock=clock), clock=clock) as client:
+        cause = failure(client, url)
+    assert isinstance(cause, ProtocolError)
+    assert str(cause) == go.replace("GET", f'Get "{url}"')
 
 
 @pytest.mark.parametrize(
