@@ -3,8 +3,9 @@
 :func:`evaluate` drives ``cleanup.retry`` itself (the real loop, schedule, predicate and
 deadline rule) with a tiny virtual clock, and an operation (:class:`_Controller`) that
 walks the resolver's candidates and the HTTP exchange against a view of the world,
-charging timeouts the way the harness clock does.  Go's lookup rules come from
-``cleanup._dnsrules``, the copy the stub resolver runs.  Also the vocabulary the
+charging timeouts the way the harness clock does.  Go's lookup rules are
+``cleanup.simulate_lookup``'s, the same rules the stub resolver runs
+(``cleanup._dnsrules``).  Also the vocabulary the
 compiled and batch paths share: the attempt classes and the state codes.
 """
 
@@ -25,25 +26,12 @@ from cleanup import (
     HTTPStatusError,
     Policy,
     RequestTimeout,
+    candidate_names,
     error_kind,
     retry,
+    simulate_lookup,
 )
-from cleanup._dnsrules import OUTCOMES as QUERY_OUTCOMES
-from cleanup._dnsrules import (
-    QTYPES,
-    Exchange,
-    LookupFold,
-    QueryResult,
-    QueryWalk,
-    candidate_names,
-    completion_order,
-    deadline_error,
-    marshal_error,
-    not_found_error,
-    outcome_error,
-    server_sequence,
-    start_order,
-)
+from cleanup._dnsrules import not_found_error
 from cleanup._transport import _HALF_NS
 from sim._dns import REPO_ADDRESS
 from sim._evaluate._schedule import (
@@ -248,7 +236,11 @@ _OUTCOME = {"conn-refused": "refused", "timeout": "timeout", "nxdomain": "nxdoma
             "servfail": "servfail"}  # fmt: skip
 #: the state of an ``ok`` name per query type
 _OK_OUTCOME = {"A": "answer", "AAAA": "nodata"}
-_QTYPES = tuple(QTYPES)
+
+
+def _repo_address(_fqdn: str, _qtype: str) -> tuple[str, ...]:
+    """The addresses of an answer: only the repo name is ever answered (the fake repo)."""
+    return (REPO_ADDRESS,)
 
 
 class _Controller:
@@ -256,9 +248,8 @@ class _Controller:
 
     Each method follows the cleanup function named in its docstring, keeping only what
     can happen against a timeline (one nameserver, UDP, no truncation, one address).
-    Go's lookup rules come from ``cleanup._dnsrules``, the copy the stub resolver runs:
-    the candidates, the server sequence, what each outcome means, the order concurrent
-    queries complete in and which error the lookup reports.
+    The lookup is ``cleanup.simulate_lookup``: the rules the stub resolver runs, over
+    the world's answers instead of sockets.
     """
 
     def __init__(self, model: ControllerModel, view: _View, clock: _Clock) -> None:
@@ -267,73 +258,47 @@ class _Controller:
         self.clock = clock
         self.count = _Counters()
         self.host = model.repo_service
-        self.candidates = _candidates(model)
-        self.sequence = server_sequence(1, model.dns_attempts)
         previous, current = model.paths
         self.fetches = ((previous, model.previous_version), (current, "current"))
         self.base = f"http://{self.host}"
 
-    def _walk(self, fqdn: str, qtype: str, start: float, deadline: float) -> QueryWalk:
-        """``StubResolver``'s lane for one query: ``tryOneName`` over the server
-        sequence, each exchange instant (no network delay) or, for silence, a wait to
-        ``min(start + timeout, deadline)``.
-
-        ``cleanup._dnsrules.walk_query`` states the same rule; this walk keeps the
-        harness clock's arithmetic (a wait of ``limit - now`` ends at ``now + (limit -
-        now)``) so that times agree to the last bit.  Returns outcome ``deadline`` when
-        the caller's deadline ends the walk (the resolver then fails the lookup).
-        """
-        now = start
-        exchanges: list[Exchange] = []
-        outcome = "timeout"
-        unsendable = marshal_error(fqdn)
-        for index in self.sequence:
-            if now >= deadline:
-                break
-            if unsendable:  # every try fails at once, nothing is sent
-                outcome = "marshal"
-                continue
-            state = self.view.dns(fqdn, now)
-            outcome = _OK_OUTCOME[qtype] if state == "ok" else _OUTCOME[state]
-            end = now
-            if outcome == "timeout":
-                limit = min(now + self.model.dns_timeout, deadline)
-                end = now + max(limit - now, 0.0)
-            exchanges.append(Exchange(index, "udp", outcome, now, end))
-            now = end
-            if QUERY_OUTCOMES[outcome].final:
-                break
-        if now >= deadline and not QUERY_OUTCOMES[outcome].final:
-            outcome = "deadline"
-        rounds = sum(1 for ex in exchanges if ex.finished == now)
-        return QueryWalk(outcome, 0, now, rounds, tuple(exchanges))
-
     def _resolve(self, deadline: float) -> None:
-        """``StubResolver.resolve``: each candidate's queries run concurrently (started
-        in Go's order), fold in completion order (Go ``goLookupIPCNAME``); the caller's
-        deadline, once reached, fails the whole lookup."""
-        fold = LookupFold(self.host)
-        for fqdn in self.candidates:
-            start = self.clock.now()
-            qtypes = start_order(_QTYPES)
-            walks = [self._walk(fqdn, qtype, start, deadline) for qtype in qtypes]
-            # the server sees every exchange but those the kernel refused (ICMP)
-            self.count.dns += sum(
-                1 for walk in walks for ex in walk.exchanges if ex.outcome != "refused"
-            )
-            self.clock.t = max(walk.finished for walk in walks)
-            if any(walk.outcome == "deadline" for walk in walks):
-                raise deadline_error(self.host)
-            for i in completion_order(walks):
-                walk = walks[i]
-                if walk.outcome == "answer":
-                    fold.add(fqdn, QueryResult(addresses=(REPO_ADDRESS,)))
-                else:
-                    fold.add(fqdn, QueryResult(error=outcome_error(walk.outcome, fqdn, "")))
-            if fold.end_candidate():
-                return
-        fold.result()  # raises Go's error
-        raise not_found_error(self.host)  # no candidate at all
+        """``StubResolver.resolve`` as ``cleanup.simulate_lookup`` states it, rule for
+        rule (candidates, server sequence, concurrent A/AAAA in Go's order, what each
+        outcome means, completion order, the error Go reports, the caller's deadline
+        failing the whole lookup), each exchange answered by the world at its instant.
+
+        Counts the exchanges the DNS server saw: all but those the kernel refused.
+        """
+        sent = 0
+
+        def outcome_of(fqdn: str, qtype: str, _server: int, _transport: str, t: float) -> str:
+            nonlocal sent
+            state = self.view.dns(fqdn, t)
+            outcome = _OK_OUTCOME[qtype] if state == "ok" else _OUTCOME[state]
+            if outcome != "refused":
+                sent += 1
+            return outcome
+
+        model = self.model
+        run = simulate_lookup(
+            self.host,
+            outcome_of,
+            search=model.search,
+            ndots=model.ndots,
+            servers=("<dns>",),
+            attempts=model.dns_attempts,
+            timeout=model.dns_timeout,
+            start=self.clock.now(),
+            answer_of=_repo_address,
+            deadline=deadline,
+        )
+        self.count.dns += sent
+        self.clock.t = run.finished
+        if run.error is not None:
+            raise run.error
+        if not run.addresses:  # no candidate at all: nothing was asked
+            raise not_found_error(self.host)
 
     def attempt(self, _number: int) -> None:
         """``RepoClient.fetch_lists``: previous then current list, one kept-alive
