@@ -16,7 +16,7 @@ The timeline's DNS intervals become fault rules, windows on the server's clock:
   ``nxdomain`` are the same thing, the zone's NXDOMAIN.
 - ``conn-refused`` -> no rule: no query may reach the server at all.  It is a state of
   the server (the DNS Service has no ready backend, so kube-proxy rejects every packet
-  with ICMP port unreachable), and :meth:`DNSPeer.refuse` plays it: the server's UDP
+  with ICMP port unreachable), and :func:`refuse_udp` plays it: the server's UDP
   socket is connected to itself, so the kernel finds no socket for a client's datagram
   and answers it with ICMP port unreachable, which the client's connected UDP socket
   reads as ``ECONNREFUSED`` -- exactly what Go reports as ``read udp L->S: read:
@@ -47,7 +47,15 @@ import faultdns
 from faultdns import FaultDNSServer, FaultRule
 from sim._timeline import OTHER_NAMES, SERVER_DOWN, Interval, Timeline
 
-__all__ = ["REPO_ADDRESS", "DNSPeer", "dns_rules", "make_dns_server", "refusal_changes"]
+__all__ = [
+    "REPO_ADDRESS",
+    "DNSPeer",
+    "dns_rules",
+    "free_port",
+    "make_dns_server",
+    "refusal_changes",
+    "refuse_udp",
+]
 
 REPO_ADDRESS = "127.0.0.1"
 _ACTIONS = {"timeout": "drop", "nxdomain": "nxdomain", "servfail": "servfail"}
