@@ -34,6 +34,11 @@ _SCRIPT = (
 )
 
 
+# A clean environment: HTTP_PROXY & co would send Go's client to a proxy (ours ignores
+# them: trust_env=False), GODEBUG=netdns=... would change Go's resolver.
+_ENV = {"PATH": os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin"), "LC_ALL": "C"}
+
+
 @dataclass(frozen=True)
 class SandboxStatus:
     """``prefix`` is the unshare command to use, or empty with ``reason`` saying why."""
@@ -86,6 +91,7 @@ def _run(
             capture_output=True,
             text=True,
             timeout=timeout,
+            env=_ENV,
         )
 
 
