@@ -40,8 +40,8 @@ from cleanup import (
     make_http_client,
 )
 from sim._fidelity._build import GoUnavailable, Probe, build_probe
-from sim._fidelity._case import REPO_PATH, Case
-from sim._fidelity._lanes import Lane, LaneUnavailable, open_lane
+from sim._fidelity._case import Case
+from sim._fidelity._lanes import Lane, LaneUnavailable, open_lane_pair
 from sim._fidelity._record import (
     Difference,
     Record,
@@ -136,7 +136,8 @@ def unavailable_reason() -> str:
 class Oracle:
     """The probe plus two lanes (Go's and ours), reused across cases; not thread-safe."""
 
-    def __init__(self, probe: Probe | None = None) -> None:
+    def __init__(self, probe: Probe | None = None, *, mapped: bool = False) -> None:
+        """``mapped``: serve on an unprivileged port even as root (see ``_lanes``)."""
         status = sandbox_status()
         if not status.available:
             raise OracleUnavailable(status.reason)
@@ -145,8 +146,7 @@ class Oracle:
         except GoUnavailable as exc:
             raise OracleUnavailable(str(exc)) from exc
         try:
-            self.go_lane = open_lane()
-            self.our_lane = open_lane({self.go_lane.number})
+            self.go_lane, self.our_lane = open_lane_pair(mapped=mapped)
         except LaneUnavailable as exc:
             raise OracleUnavailable(str(exc)) from exc
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="goprobe")
@@ -170,12 +170,16 @@ class Oracle:
         if case.lookup is not None:
             args += ["-lookup", case.lookup]
         else:
-            args += ["-get", f"{case.get}{REPO_PATH}", "-timeout", f"{case.timeout:g}s"]
+            args += ["-get", lane.url(case), "-timeout", f"{case.timeout:g}s"]
+        port_map = lane.port_map(case)
+        if port_map:
+            args += ["-dnsmap", ",".join(f"{a}={b}" for a, b in port_map.items())]
         done = run_with_resolv_conf(resolv_conf, args, timeout=_PROBE_TIMEOUT)
         lane.settle()
         if done.returncode != 0 or not done.stdout.strip():
             raise RuntimeError(f"goprobe failed ({done.returncode}): {done.stderr.strip()}")
-        return record_from_go(json.loads(done.stdout), lane.queries())
+        unmap = {b: a for a, b in port_map.items()}
+        return record_from_go(json.loads(done.stdout), lane.queries(), unmap)
 
     def run_go(self, case: Case, runs: int = 1) -> tuple[Record, ...]:
         """Go's record for ``case`` on lane A, ``runs`` times (the lane re-armed between)."""
@@ -200,14 +204,16 @@ class Oracle:
             addresses: list[str] = []
             error: CleanupError | None = None
             start = time.monotonic()
+            port_map = lane.port_map(case)
             try:
                 resolver = StubResolver.from_resolv_conf(source)
+                if port_map:  # mapped mode: what the probe's -dnsmap does for Go
+                    resolver.servers = [_remap(ip, port, port_map) for ip, port in resolver.servers]
                 if case.lookup is not None:
                     addresses = resolver.resolve(case.lookup)
                 else:
-                    assert case.get is not None
                     with make_http_client(resolver, timeout=case.timeout) as client:
-                        repo = RepoClient(case.get, client, timeout=case.timeout)
+                        repo = RepoClient(lane.repo_url(case), client, timeout=case.timeout)
                         repo.fetch_list("v1.4.1")
             except CleanupError as exc:
                 error = exc
@@ -222,6 +228,7 @@ class Oracle:
             queries=lane.queries(),
             elapsed=elapsed,
             op=case.op,
+            unmap={b: a for a, b in port_map.items()},
         )
 
     def run(self, case: Case, go_runs: int = GO_RUNS) -> Verdict:
@@ -247,6 +254,14 @@ class Oracle:
                 if len(diffs) < len(best):
                     best = diffs
         return Verdict(case, tuple(go), ours, tuple(best))
+
+
+def _remap(ip: str, port: int, port_map: dict[str, str]) -> tuple[str, int]:
+    target = port_map.get(f"{ip}:{port}")
+    if target is None:
+        return ip, port
+    host, _, mapped = target.rpartition(":")
+    return host, int(mapped)
 
 
 _DEFAULT: Oracle | None = None
