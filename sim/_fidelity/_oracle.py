@@ -6,7 +6,7 @@ For each case the oracle, at the same time,
   private mount namespace whose /etc/resolv.conf is the case's text, and reads the
   queries lane A's faultdns servers saw;
 - on lane B, runs our cleanup: :meth:`cleanup.StubResolver.from_resolv_conf` on the same
-  text (written to a file, as Go reads it), then ``resolve(NAME)``, or
+  text, then ``resolve(NAME)``, or
   :func:`cleanup.make_http_client` + :class:`cleanup.RepoClient` ``fetch_list`` with
   the same timeout, on the system clock.
 
@@ -134,7 +134,8 @@ def unavailable_reason() -> str:
 
 
 class Oracle:
-    """The probe plus two lanes (Go's and ours), reused across cases; not thread-safe."""
+    """The probe plus two lanes (Go's and ours), reused across cases; :meth:`run` calls
+    from several threads take turns (a lock), since a lane holds one case at a time."""
 
     def __init__(self, probe: Probe | None = None, *, mapped: bool = False) -> None:
         """``mapped``: serve on an unprivileged port even as root (see ``_lanes``)."""
