@@ -14,7 +14,8 @@ Go sends A and AAAA concurrently, so a case whose outcome depends on which compl
 last (or which query an activation counter like ``first=1`` catches) races in Go
 itself.  When ours differs from Go's first run and that run took under
 :data:`RACE_RERUN_BELOW` seconds (so reruns stay cheap), Go runs again, up to
-:data:`GO_RUNS` runs in all, and ours must equal *one* of Go's records; when Go always
+:data:`GO_RUNS` runs in all with ``GOMAXPROCS`` varied (1, 2, 4: the scheduler decides
+how the two goroutines interleave), and ours must equal *one* of Go's records; when Go always
 does the same (a delay fault fixes the order, or nothing races), that is exactly Go's.
 Lanes are reset (faultdns rules, activation counters, query logs; the HTTP server's
 connections) before each run.
@@ -62,7 +63,11 @@ __all__ = [
     "unavailable_reason",
 ]
 
-GO_RUNS = 3
+GO_RUNS = 6
+# GOMAXPROCS per Go run (None: the machine's): reruns vary the scheduler, since how Go's
+# A and AAAA goroutines interleave depends on it (with one P, A's whole chain of tries
+# tends to finish before AAAA's starts; with more, they overlap).
+_GOMAXPROCS: tuple[str | None, ...] = (None, "1", "2", "4", "1", "2")
 RACE_RERUN_BELOW = 2.0  # seconds: Go's first run must be this quick to be run again
 _PROBE_TIMEOUT = 120.0
 
@@ -166,7 +171,7 @@ class Oracle:
 
     # -- the two sides -----------------------------------------------------------------
 
-    def _go_once(self, case: Case, resolv_conf: str, lane: Lane) -> Record:
+    def _go_once(self, case: Case, resolv_conf: str, lane: Lane, run: int = 0) -> Record:
         args = [str(self.probe.path)]
         if case.lookup is not None:
             args += ["-lookup", case.lookup]
@@ -175,7 +180,9 @@ class Oracle:
         port_map = lane.port_map(case)
         if port_map:
             args += ["-dnsmap", ",".join(f"{a}={b}" for a, b in port_map.items())]
-        done = run_with_resolv_conf(resolv_conf, args, timeout=_PROBE_TIMEOUT)
+        procs = _GOMAXPROCS[run % len(_GOMAXPROCS)]
+        env = {"GOMAXPROCS": procs} if procs is not None else {}
+        done = run_with_resolv_conf(resolv_conf, args, timeout=_PROBE_TIMEOUT, env=env)
         lane.settle()
         if done.returncode != 0 or not done.stdout.strip():
             raise RuntimeError(f"goprobe failed ({done.returncode}): {done.stderr.strip()}")
@@ -187,9 +194,9 @@ class Oracle:
         lane = self.go_lane
         resolv_conf = lane.prepare(case)
         records = [self._go_once(case, resolv_conf, lane)]
-        for _ in range(runs - 1):
+        for run in range(1, runs):
             lane.rearm(case)
-            records.append(self._go_once(case, resolv_conf, lane))
+            records.append(self._go_once(case, resolv_conf, lane, run))
         return tuple(records)
 
     def run_ours(self, case: Case) -> Record:
@@ -249,8 +256,8 @@ class Oracle:
                 go = list(future.result())
             best = differences(go[0], ours, ordered=ordered)
             while best and len(go) < go_runs and go[0].elapsed < RACE_RERUN_BELOW:
-                self.go_lane.rearm(case)
-                go.extend(self.run_go(case, 1))
+                resolv_conf = self.go_lane.prepare(case)  # rules, counters, logs reset
+                go.append(self._go_once(case, resolv_conf, self.go_lane, len(go)))
                 diffs = differences(go[-1], ours, ordered=ordered)
                 if len(diffs) < len(best):
                     best = diffs
