@@ -2,6 +2,17 @@
 
 from cleanup._classify import error_kind, to_error
 from cleanup._clock import Clock, ManualClock, SystemClock
+from cleanup._dnsrules import (
+    LookupFold,
+    LookupRun,
+    QueryResult,
+    QueryWalk,
+    candidate_names,
+    completion_order,
+    simulate_lookup,
+    start_order,
+    walk_query,
+)
 from cleanup._errors import (
     CleanupError,
     ConnectError,
@@ -99,6 +110,8 @@ __all__ = [
     "ImageRemoved",
     "ImageStore",
     "InvalidReference",
+    "LookupFold",
+    "LookupRun",
     "ManualClock",
     "MemoryStore",
     "Plan",
@@ -106,6 +119,8 @@ __all__ = [
     "Policy",
     "PolicyError",
     "QueryEvent",
+    "QueryResult",
+    "QueryWalk",
     "Removal",
     "RemovalError",
     "RepoClient",
@@ -122,6 +137,8 @@ __all__ = [
     "SystemClock",
     "SystemResolver",
     "UnexpectedError",
+    "candidate_names",
+    "completion_order",
     "error_kind",
     "get_policy",
     "make_http_client",
@@ -139,5 +156,8 @@ __all__ = [
     "retry",
     "run_cleanup",
     "short_key",
+    "simulate_lookup",
+    "start_order",
     "to_error",
+    "walk_query",
 ]
