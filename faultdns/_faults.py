@@ -101,6 +101,39 @@ RCODE_NAMES: Mapping[int, str] = {
 }
 _RCODE_NUMBERS = {name: number for number, name in RCODE_NAMES.items()} | {"BADSIG": 16}
 
+# Each action as written, what the server sends, and what a Go 1.23 client (pure-Go
+# resolver, net.Resolver{PreferGo: true}) reports for it: users pick an action by the
+# symptom they want.  Measured with Go 1.23.9 against faultdns; the README's table says
+# the same.  ``faultdns --help`` prints it.
+ACTION_HELP: tuple[tuple[str, str, str], ...] = (
+    ("nxdomain", "NXDOMAIN with the SOA", "no such host (IsNotFound)"),
+    ("servfail", "SERVFAIL", "server misbehaving (IsTemporary); tries the next server"),
+    ("refused", "REFUSED", "server misbehaving (not temporary); tries the next server"),
+    ("nodata", "NOERROR, no answer, SOA, AA", "no such host (IsNotFound)"),
+    ("drop", "no reply", "i/o timeout (IsTimeout, IsTemporary) after timeout x attempts"),
+    ("truncate", "UDP: TC, question only", "retries over TCP at once"),
+    (
+        "truncate=N",
+        "UDP: the real reply with TC, cut at N bytes (N >= 12)",
+        "retries over TCP at once (reads header and question only)",
+    ),
+    ("tcponly", "UDP: as truncate; TCP: the normal answer", "retries over TCP, gets the answer"),
+    (
+        "lame",
+        "NOERROR, no records at all (no OPT), AA and RA clear",
+        "lame referral (not temporary); tries the next server",
+    ),
+    (
+        "rcode=NAME",
+        "that rcode (mnemonic or 0..4095), no records; above 15 via OPT",
+        "SERVFAIL: server misbehaving (temporary); NXDOMAIN, NOERROR: no such host; "
+        "any other (NOTIMP, FORMERR, BADVERS, ...): server misbehaving (not temporary); "
+        "all but NXDOMAIN/NOERROR try the next server",
+    ),
+    ("delay=DURATION", "the normal answer, DURATION later", "the answer, later (or a timeout)"),
+    ("answer=ADDR", "ADDR instead of the zone's answer (A or AAAA)", "ADDR"),
+)
+
 # Spec keys in canonical order (the order ``FaultRule.spec`` writes them).
 MATCH_KEYS = ("match", "qtype", "proto")
 ACTIVATION_KEYS = ("after", "for", "first", "every", "p", "count")

@@ -24,7 +24,6 @@ __all__ = [
     "decode",
     "fault_reply",
     "fit_udp",
-    "rcode_name",
     "zone_reply",
 ]
 
@@ -171,6 +170,8 @@ def fault_reply(query: Query, rule: FaultRule, zone: Zone) -> tuple[bytes, bytes
     The UDP reply is fitted to the client's UDP limit (a TC reply if too big), except
     ``truncate=N``'s cut, which is N bytes whatever the client's limit, as a middlebox
     sends it.  ``rcode=`` replies carry an OPT record whenever the rcode is above 15.
+    What a Go client reports for each action: ``ACTION_HELP`` in :mod:`faultdns._faults`
+    (printed by ``faultdns --help``) and the README's fault table.
     """
     action = rule.action
     if action in ("truncate", "tcponly"):

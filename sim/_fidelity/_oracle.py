@@ -6,7 +6,7 @@ For each case the oracle, at the same time,
   private mount namespace whose /etc/resolv.conf is the case's text, and reads the
   queries lane A's faultdns servers saw;
 - on lane B, runs our cleanup: :meth:`cleanup.StubResolver.from_resolv_conf` on the same
-  text (written to a file, as Go reads it), then ``resolve(NAME)``, or
+  text, then ``resolve(NAME)``, or
   :func:`cleanup.make_http_client` + :class:`cleanup.RepoClient` ``fetch_list`` with
   the same timeout, on the system clock.
 
@@ -14,7 +14,8 @@ Go sends A and AAAA concurrently, so a case whose outcome depends on which compl
 last (or which query an activation counter like ``first=1`` catches) races in Go
 itself.  When ours differs from Go's first run and that run took under
 :data:`RACE_RERUN_BELOW` seconds (so reruns stay cheap), Go runs again, up to
-:data:`GO_RUNS` runs in all, and ours must equal *one* of Go's records; when Go always
+:data:`GO_RUNS` runs in all with ``GOMAXPROCS`` varied (1, 2, 4: the scheduler decides
+how the two goroutines interleave), and ours must equal *one* of Go's records; when Go always
 does the same (a delay fault fixes the order, or nothing races), that is exactly Go's.
 Lanes are reset (faultdns rules, activation counters, query logs; the HTTP server's
 connections) before each run.
@@ -40,8 +41,8 @@ from cleanup import (
     make_http_client,
 )
 from sim._fidelity._build import GoUnavailable, Probe, build_probe
-from sim._fidelity._case import REPO_PATH, Case
-from sim._fidelity._lanes import Lane, LaneUnavailable, open_lane
+from sim._fidelity._case import Case
+from sim._fidelity._lanes import Lane, LaneUnavailable, open_lane_pair
 from sim._fidelity._record import (
     Difference,
     Record,
@@ -62,7 +63,11 @@ __all__ = [
     "unavailable_reason",
 ]
 
-GO_RUNS = 3
+GO_RUNS = 6
+# GOMAXPROCS per Go run (None: the machine's): reruns vary the scheduler, since how Go's
+# A and AAAA goroutines interleave depends on it (with one P, A's whole chain of tries
+# tends to finish before AAAA's starts; with more, they overlap).
+_GOMAXPROCS: tuple[str | None, ...] = (None, "1", "2", "4", "1", "2")
 RACE_RERUN_BELOW = 2.0  # seconds: Go's first run must be this quick to be run again
 _PROBE_TIMEOUT = 120.0
 
@@ -134,9 +139,11 @@ def unavailable_reason() -> str:
 
 
 class Oracle:
-    """The probe plus two lanes (Go's and ours), reused across cases; not thread-safe."""
+    """The probe plus two lanes (Go's and ours), reused across cases; :meth:`run` calls
+    from several threads take turns (a lock), since a lane holds one case at a time."""
 
-    def __init__(self, probe: Probe | None = None) -> None:
+    def __init__(self, probe: Probe | None = None, *, mapped: bool = False) -> None:
+        """``mapped``: serve on an unprivileged port even as root (see ``_lanes``)."""
         status = sandbox_status()
         if not status.available:
             raise OracleUnavailable(status.reason)
@@ -145,8 +152,7 @@ class Oracle:
         except GoUnavailable as exc:
             raise OracleUnavailable(str(exc)) from exc
         try:
-            self.go_lane = open_lane()
-            self.our_lane = open_lane({self.go_lane.number})
+            self.go_lane, self.our_lane = open_lane_pair(mapped=mapped)
         except LaneUnavailable as exc:
             raise OracleUnavailable(str(exc)) from exc
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="goprobe")
@@ -165,26 +171,32 @@ class Oracle:
 
     # -- the two sides -----------------------------------------------------------------
 
-    def _go_once(self, case: Case, resolv_conf: str, lane: Lane) -> Record:
+    def _go_once(self, case: Case, resolv_conf: str, lane: Lane, run: int = 0) -> Record:
         args = [str(self.probe.path)]
         if case.lookup is not None:
             args += ["-lookup", case.lookup]
         else:
-            args += ["-get", f"{case.get}{REPO_PATH}", "-timeout", f"{case.timeout:g}s"]
-        done = run_with_resolv_conf(resolv_conf, args, timeout=_PROBE_TIMEOUT)
+            args += ["-get", lane.url(case), "-timeout", f"{case.timeout:g}s"]
+        port_map = lane.port_map(case)
+        if port_map:
+            args += ["-dnsmap", ",".join(f"{a}={b}" for a, b in port_map.items())]
+        procs = _GOMAXPROCS[run % len(_GOMAXPROCS)]
+        env = {"GOMAXPROCS": procs} if procs is not None else {}
+        done = run_with_resolv_conf(resolv_conf, args, timeout=_PROBE_TIMEOUT, env=env)
         lane.settle()
         if done.returncode != 0 or not done.stdout.strip():
             raise RuntimeError(f"goprobe failed ({done.returncode}): {done.stderr.strip()}")
-        return record_from_go(json.loads(done.stdout), lane.queries())
+        unmap = {b: a for a, b in port_map.items()}
+        return record_from_go(json.loads(done.stdout), lane.queries(), unmap)
 
     def run_go(self, case: Case, runs: int = 1) -> tuple[Record, ...]:
         """Go's record for ``case`` on lane A, ``runs`` times (the lane re-armed between)."""
         lane = self.go_lane
         resolv_conf = lane.prepare(case)
         records = [self._go_once(case, resolv_conf, lane)]
-        for _ in range(runs - 1):
+        for run in range(1, runs):
             lane.rearm(case)
-            records.append(self._go_once(case, resolv_conf, lane))
+            records.append(self._go_once(case, resolv_conf, lane, run))
         return tuple(records)
 
     def run_ours(self, case: Case) -> Record:
@@ -200,14 +212,16 @@ class Oracle:
             addresses: list[str] = []
             error: CleanupError | None = None
             start = time.monotonic()
+            port_map = lane.port_map(case)
             try:
                 resolver = StubResolver.from_resolv_conf(source)
+                if port_map:  # mapped mode: what the probe's -dnsmap does for Go
+                    resolver.servers = [_remap(ip, port, port_map) for ip, port in resolver.servers]
                 if case.lookup is not None:
                     addresses = resolver.resolve(case.lookup)
                 else:
-                    assert case.get is not None
                     with make_http_client(resolver, timeout=case.timeout) as client:
-                        repo = RepoClient(case.get, client, timeout=case.timeout)
+                        repo = RepoClient(lane.repo_url(case), client, timeout=case.timeout)
                         repo.fetch_list("v1.4.1")
             except CleanupError as exc:
                 error = exc
@@ -222,6 +236,7 @@ class Oracle:
             queries=lane.queries(),
             elapsed=elapsed,
             op=case.op,
+            unmap={b: a for a, b in port_map.items()},
         )
 
     def run(self, case: Case, go_runs: int = GO_RUNS) -> Verdict:
@@ -241,12 +256,20 @@ class Oracle:
                 go = list(future.result())
             best = differences(go[0], ours, ordered=ordered)
             while best and len(go) < go_runs and go[0].elapsed < RACE_RERUN_BELOW:
-                self.go_lane.rearm(case)
-                go.extend(self.run_go(case, 1))
+                resolv_conf = self.go_lane.prepare(case)  # rules, counters, logs reset
+                go.append(self._go_once(case, resolv_conf, self.go_lane, len(go)))
                 diffs = differences(go[-1], ours, ordered=ordered)
                 if len(diffs) < len(best):
                     best = diffs
         return Verdict(case, tuple(go), ours, tuple(best))
+
+
+def _remap(ip: str, port: int, port_map: dict[str, str]) -> tuple[str, int]:
+    target = port_map.get(f"{ip}:{port}")
+    if target is None:
+        return ip, port
+    host, _, mapped = target.rpartition(":")
+    return host, int(mapped)
 
 
 _DEFAULT: Oracle | None = None

@@ -1,10 +1,12 @@
 """The comparable record of one run, from Go's JSON or from our cleanup, and the comparator.
 
 A :class:`Record` holds only facts both sides can state; every field is compared as is,
-after exactly two normalisations, both about *where* a side ran rather than *what* it did:
+after normalisations that are all about *where* a side ran rather than *what* it did:
 
 - the lane prefix ``127.53.L.`` becomes ``127.53.*.`` (Go and we run on different lanes);
-- an ephemeral source port (``127.0.0.1:41234->``) becomes ``127.0.0.1:*->``.
+- an ephemeral source port (``127.0.0.1:41234->``) becomes ``127.0.0.1:*->``;
+- without root only (mapped mode, :mod:`sim._fidelity._lanes`): a nameserver's mapped
+  ``IP:P`` becomes the ``IP:53`` resolv.conf names.
 
 Fields (the JSON schema of :meth:`Record.to_dict`):
 
@@ -92,8 +94,11 @@ _REASON_ERRNO = {
 }
 
 
-def normalise(text: str) -> str:
-    """The two normalisations: lane prefix and ephemeral source ports (nothing else)."""
+def normalise(text: str, unmap: Mapping[str, str] | None = None) -> str:
+    """The normalisations: lane prefix and ephemeral source ports, and in mapped mode
+    (no root, see :mod:`sim._fidelity._lanes`) a mapped ``IP:P`` back to ``IP:53``."""
+    for mapped, original in (unmap or {}).items():
+        text = re.sub(re.escape(mapped) + r"(?![0-9])", original, text)
     return _SOURCE_PORT.sub(r"\1:*->", LANE_PATTERN.sub("127.53.*.", text))
 
 
@@ -159,7 +164,11 @@ def sequential(resolv_conf: str) -> bool:
     return False
 
 
-def record_from_go(data: Mapping[str, Any], queries: Sequence[QueryLine]) -> Record:
+def record_from_go(
+    data: Mapping[str, Any],
+    queries: Sequence[QueryLine],
+    unmap: Mapping[str, str] | None = None,
+) -> Record:
     """A record from the probe's JSON (``goprobe/main.go``'s ``resultJSON``)."""
     err = data.get("error")
     status = int(data.get("status") or 0)
@@ -171,14 +180,14 @@ def record_from_go(data: Mapping[str, Any], queries: Sequence[QueryLine]) -> Rec
         outcome = "error"
     dns = err.get("dns_error") if err else None
     if dns is not None:
-        dns = {k: normalise(v) if isinstance(v, str) else v for k, v in dns.items()}
+        dns = {k: normalise(v, unmap) if isinstance(v, str) else v for k, v in dns.items()}
     retriable = data.get("retriable") or {"v1.4": False, "v1.5": False}
     return Record(
         outcome=outcome,
         addresses=tuple(sorted(data.get("addresses") or ())),
         # A status with a failed body read is not something ours can state: errors carry none.
         status=0 if outcome == "error" else status,
-        error="" if err is None or outcome == "status" else normalise(str(err["text"])),
+        error="" if err is None or outcome == "status" else normalise(str(err["text"]), unmap),
         dns=dns,
         errno=str(err.get("errno") or "") if err else "",
         timeout=bool(err.get("os_is_timeout")) if err else False,
@@ -209,6 +218,7 @@ def record_from_ours(
     queries: Sequence[QueryLine],
     elapsed: float,
     op: str,
+    unmap: Mapping[str, str] | None = None,
 ) -> Record:
     """A record from our cleanup's result: its addresses, or the CleanupError it raised."""
     if error is None:
@@ -222,9 +232,9 @@ def record_from_ours(
     dns = None
     if isinstance(error, DNSError):
         dns = {
-            "err": normalise(error.err),
-            "name": normalise(error.name),
-            "server": normalise(error.server),
+            "err": normalise(error.err, unmap),
+            "name": normalise(error.name, unmap),
+            "server": normalise(error.server, unmap),
             "is_not_found": error.is_not_found,
             "is_timeout": error.is_timeout,
             "is_temporary": error.is_temporary,
@@ -237,7 +247,7 @@ def record_from_ours(
     return Record(
         outcome=outcome,
         status=got_status,
-        error="" if outcome == "status" else normalise(str(error)),
+        error="" if outcome == "status" else normalise(str(error), unmap),
         dns=dns,
         errno=_errno_name(error),
         timeout=timeout,

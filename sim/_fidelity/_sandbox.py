@@ -17,7 +17,7 @@ import os
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,6 +32,11 @@ _SCRIPT = (
     '{ [ ! -e /etc/nsswitch.conf ] || mount --bind "$3" /etc/nsswitch.conf; } && '
     'shift 3 && exec "$@"'
 )
+
+
+# A clean environment: HTTP_PROXY & co would send Go's client to a proxy (ours ignores
+# them: trust_env=False), GODEBUG=netdns=... would change Go's resolver.
+_ENV = {"PATH": os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin"), "LC_ALL": "C"}
 
 
 @dataclass(frozen=True)
@@ -73,7 +78,11 @@ def sandbox_status() -> SandboxStatus:
 
 
 def _run(
-    prefix: Sequence[str], resolv_conf: str, command: Sequence[str], timeout: float
+    prefix: Sequence[str],
+    resolv_conf: str,
+    command: Sequence[str],
+    timeout: float,
+    env: Mapping[str, str] | None = None,
 ) -> subprocess.CompletedProcess[str]:
     with tempfile.TemporaryDirectory(prefix="retrylab-ns-") as tmp:
         files = []
@@ -86,13 +95,18 @@ def _run(
             capture_output=True,
             text=True,
             timeout=timeout,
+            env={**_ENV, **(env or {})},
         )
 
 
 def run_with_resolv_conf(
-    resolv_conf: str, command: Sequence[str], timeout: float = 120.0
+    resolv_conf: str,
+    command: Sequence[str],
+    timeout: float = 120.0,
+    env: Mapping[str, str] | None = None,
 ) -> subprocess.CompletedProcess[str]:
-    """Run ``command`` seeing ``resolv_conf`` (text) as /etc/resolv.conf.
+    """Run ``command`` seeing ``resolv_conf`` (text) as /etc/resolv.conf, in a clean
+    environment plus ``env``.
 
     Raises ``RuntimeError`` with the reason when no namespace recipe works, and
     ``subprocess.TimeoutExpired`` after ``timeout`` seconds.
@@ -100,4 +114,4 @@ def run_with_resolv_conf(
     status = sandbox_status()
     if not status.available:
         raise RuntimeError(status.reason)
-    return _run(status.prefix, resolv_conf, command, timeout)
+    return _run(status.prefix, resolv_conf, command, timeout, env)

@@ -5,9 +5,11 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+import dns.rcode
 import pytest
 
 from faultdns._faults import (
+    RCODE_NAMES,
     FaultRule,
     FaultSpecError,
     RuleState,
@@ -16,6 +18,7 @@ from faultdns._faults import (
     load_plan,
     parse_duration,
     parse_fault,
+    parse_rcode,
     select_rule,
 )
 
@@ -367,3 +370,12 @@ def test_rule_state_snapshot() -> None:
 def test_no_window_means_unbounded() -> None:
     state = _state("drop")
     assert state.lo == -math.inf and state.hi == math.inf
+
+
+def test_rcode_mnemonics_agree_with_dnspython() -> None:
+    """An independent registry copy (dnspython) spells every number as we do."""
+    for number, name in RCODE_NAMES.items():
+        assert dns.rcode.to_text(dns.rcode.Rcode(number)) == name
+        assert parse_rcode(name.lower()) == number == parse_rcode(str(number))
+    assert parse_rcode("BADSIG") == 16
+    assert [parse_rcode(n) for n in (0, 4095)] == [0, 4095]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import pytest
 from hypothesis import given, settings
 
 from sim._fidelity import Case, Verdict
@@ -23,6 +24,9 @@ def _examples() -> int:
     return max(CI_EXAMPLES, settings().max_examples)
 
 
+# A case costs at most a few seconds (most take milliseconds): the suite's 300 s per-test
+# timeout would cut the deep profile's 2,000 short.
+@pytest.mark.timeout(300 + 3 * _examples())
 @settings(max_examples=_examples())
 @given(case=cases())
 def test_go_and_cleanup_agree_on_generated_cases(
