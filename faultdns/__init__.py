@@ -1,11 +1,22 @@
 """faultdns: a DNS server that answers from a zone and fails on command."""
 
 from faultdns._clock import Clock, ManualClock, MonotonicClock
-from faultdns._faults import FaultRule, FaultSpecError, load_plan, parse_duration, parse_fault
+from faultdns._faults import (
+    ACTIONS,
+    RCODE_NAMES,
+    FaultRule,
+    FaultSpecError,
+    load_plan,
+    parse_duration,
+    parse_fault,
+    parse_rcode,
+)
 from faultdns._server import FaultDNSServer, QueryRecord
 from faultdns._zone import Zone, ZoneError
 
 __all__ = [
+    "ACTIONS",
+    "RCODE_NAMES",
     "Clock",
     "FaultDNSServer",
     "FaultRule",
@@ -18,4 +29,5 @@ __all__ = [
     "load_plan",
     "parse_duration",
     "parse_fault",
+    "parse_rcode",
 ]

@@ -35,6 +35,7 @@ from faultdns._control import (
     ControlServer,
     ControlUnreachable,
 )
+from faultdns._faults import ACTION_HELP
 
 __all__ = ["EXIT_CODES", "main"]
 
@@ -140,12 +141,32 @@ def _positive_float(text: str) -> float:
     return value
 
 
+def _actions_epilog() -> str:
+    """The fault actions, what each sends and what a Go client reports, for --help."""
+    width = max(len(action) for action, _, _ in ACTION_HELP)
+    lines = ["fault actions (what faultdns sends -> what a Go 1.23 client reports):"]
+    for action, sends, go_sees in ACTION_HELP:
+        lines.append(f"  {action:<{width}}  {sends}")
+        lines.append(f"  {'':<{width}}    -> {go_sees}")
+    lines.append(
+        "match keys: match=GLOB qtype=TYPE proto=udp|tcp; "
+        "activation keys: after= for= first= every= p= count="
+    )
+    lines.append(
+        "truncate, truncate=N and tcponly apply to UDP only; truncate[=N] proto=tcp "
+        "sends its TC reply over TCP instead"
+    )
+    return "\n".join(lines)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="faultdns",
         description="A DNS server that answers from a zone and fails on command.",
-        epilog="exit codes: "
-        + "; ".join(f"{code} {meaning}" for code, meaning in EXIT_CODES.items()),
+        epilog=_actions_epilog()
+        + "\n\nexit codes:\n"
+        + "\n".join(f"  {code:>2}  {meaning}" for code, meaning in EXIT_CODES.items()),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     commands.required = True
@@ -155,6 +176,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="run a DNS server (and its control API)",
         description="Run a fault-injecting DNS server. The first line printed is "
         "'listening on udp+tcp HOST:PORT'.",
+        epilog=_actions_epilog(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default %(default)s)")
     serve.add_argument(
@@ -234,7 +257,12 @@ def build_parser() -> argparse.ArgumentParser:
     fault_cmds = fault.add_subparsers(dest="fault_command", metavar="ACTION", parser_class=_Parser)
     fault_cmds.required = True
     add = fault_cmds.add_parser(
-        "add", parents=[client], help="add a rule; prints its id", description="Add a fault rule."
+        "add",
+        parents=[client],
+        help="add a rule; prints its id",
+        description="Add a fault rule, e.g. 'rcode=BADVERS match=a.test first=2'.",
+        epilog=_actions_epilog(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add.add_argument("spec", nargs="+", help="the spec; several words are joined with spaces")
     add.set_defaults(run=_cmd_fault_add)

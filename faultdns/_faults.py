@@ -9,6 +9,8 @@ by the CLI, the control API and the library::
     drop match=a.test first=2
     delay=250ms
     answer=10.9.9.9 match=b.test qtype=A
+    rcode=BADVERS match=a.test
+    truncate=512 match=big.test
 
 This module is pure: no sockets, no clock reads.  The server hands it the query's name,
 type and transport plus the seconds elapsed on its clock, and gets back the rule that
@@ -34,6 +36,7 @@ from dnslib import QTYPE
 
 __all__ = [
     "ACTIONS",
+    "RCODE_NAMES",
     "FaultRule",
     "FaultSpecError",
     "RuleState",
@@ -42,13 +45,94 @@ __all__ = [
     "load_plan",
     "parse_duration",
     "parse_fault",
+    "parse_rcode",
+    "rcode_name",
     "select_rule",
 ]
 
-# Actions that take no value, and those written ``action=VALUE``.
-BARE_ACTIONS = ("nxdomain", "servfail", "refused", "nodata", "drop", "truncate")
-VALUE_ACTIONS = ("delay", "answer")
-ACTIONS = BARE_ACTIONS + VALUE_ACTIONS
+# Actions that take no value, and those written ``action=VALUE``.  ``truncate`` is both:
+# bare it sends the question only, ``truncate=N`` the real reply cut at N bytes.
+BARE_ACTIONS = (
+    "nxdomain",
+    "servfail",
+    "refused",
+    "nodata",
+    "drop",
+    "truncate",
+    "lame",
+    "tcponly",
+)
+VALUE_ACTIONS = ("delay", "answer", "rcode", "truncate")
+ACTIONS = tuple(dict.fromkeys(BARE_ACTIONS + VALUE_ACTIONS))
+# Without proto=, these apply to UDP only: they exist to send the client to TCP.
+UDP_ACTIONS = ("truncate", "tcponly")
+_ACTIONS_TEXT = (
+    "nxdomain, servfail, refused, nodata, drop, truncate, lame, tcponly, "
+    "delay=DURATION, answer=ADDR, rcode=NAME, truncate=BYTES"
+)
+# Smallest truncate=N: a reply cut inside its 12-byte header is not a DNS message.
+MIN_TRUNCATE = 12
+MAX_TRUNCATE = 65535
+MAX_RCODE = 4095  # 4 header bits + 8 bits of EDNS EXTENDED-RCODE (RFC 6891 section 6.1.3)
+
+# The IANA "DNS RCODEs" registry (RFC 6895 section 2.3): number -> mnemonic, upper case.
+# 16 is both BADVERS (in OPT) and BADSIG (in TSIG); BADVERS is the name we write back.
+RCODE_NAMES: Mapping[int, str] = {
+    0: "NOERROR",
+    1: "FORMERR",
+    2: "SERVFAIL",
+    3: "NXDOMAIN",
+    4: "NOTIMP",
+    5: "REFUSED",
+    6: "YXDOMAIN",
+    7: "YXRRSET",
+    8: "NXRRSET",
+    9: "NOTAUTH",
+    10: "NOTZONE",
+    11: "DSOTYPENI",
+    16: "BADVERS",
+    17: "BADKEY",
+    18: "BADTIME",
+    19: "BADMODE",
+    20: "BADNAME",
+    21: "BADALG",
+    22: "BADTRUNC",
+    23: "BADCOOKIE",
+}
+_RCODE_NUMBERS = {name: number for number, name in RCODE_NAMES.items()} | {"BADSIG": 16}
+
+# Each action as written, what the server sends, and what a Go 1.23 client (pure-Go
+# resolver, net.Resolver{PreferGo: true}) reports for it: users pick an action by the
+# symptom they want.  Measured with Go 1.23.9 against faultdns; the README's table says
+# the same.  ``faultdns --help`` prints it.
+ACTION_HELP: tuple[tuple[str, str, str], ...] = (
+    ("nxdomain", "NXDOMAIN with the SOA", "no such host (IsNotFound)"),
+    ("servfail", "SERVFAIL", "server misbehaving (IsTemporary); tries the next server"),
+    ("refused", "REFUSED", "server misbehaving (not temporary); tries the next server"),
+    ("nodata", "NOERROR, no answer, SOA, AA", "no such host (IsNotFound)"),
+    ("drop", "no reply", "i/o timeout (IsTimeout, IsTemporary) after timeout x attempts"),
+    ("truncate", "UDP: TC, question only", "retries over TCP at once"),
+    (
+        "truncate=N",
+        "UDP: the real reply with TC, cut at N bytes (N >= 12)",
+        "retries over TCP at once (reads header and question only)",
+    ),
+    ("tcponly", "UDP: as truncate; TCP: the normal answer", "retries over TCP, gets the answer"),
+    (
+        "lame",
+        "NOERROR, no records at all (no OPT), AA and RA clear",
+        "lame referral (not temporary); tries the next server",
+    ),
+    (
+        "rcode=NAME",
+        "that rcode (mnemonic or 0..4095), no records; above 15 via OPT",
+        "SERVFAIL: server misbehaving (temporary); NXDOMAIN, NOERROR: no such host; "
+        "any other (NOTIMP, FORMERR, BADVERS, ...): server misbehaving (not temporary); "
+        "all but NXDOMAIN/NOERROR try the next server",
+    ),
+    ("delay=DURATION", "the normal answer, DURATION later", "the answer, later (or a timeout)"),
+    ("answer=ADDR", "ADDR instead of the zone's answer (A or AAAA)", "ADDR"),
+)
 
 # Spec keys in canonical order (the order ``FaultRule.spec`` writes them).
 MATCH_KEYS = ("match", "qtype", "proto")
@@ -62,6 +146,33 @@ _UNIT_SECONDS = {None: 1.0, "ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
 
 class FaultSpecError(ValueError):
     """A fault spec, plan file or rule object is invalid; the message names the token."""
+
+
+def rcode_name(rcode: int) -> str:
+    """The registry mnemonic of an rcode (``BADVERS`` for 16), else ``RCODE<n>``."""
+    return RCODE_NAMES.get(rcode) or f"RCODE{rcode}"
+
+
+def parse_rcode(value: str | int) -> int:
+    """An rcode number 0..4095 from a mnemonic (any case, RFC 6895) or a number.
+
+    Raises FaultSpecError naming the value.  ``BADSIG`` is accepted as 16.
+    """
+    if isinstance(value, int) and not isinstance(value, bool):
+        number = value
+    elif isinstance(value, str) and value.strip().isdigit():
+        number = int(value.strip())
+    elif isinstance(value, str) and value.strip().upper() in _RCODE_NUMBERS:
+        return _RCODE_NUMBERS[value.strip().upper()]
+    else:
+        raise FaultSpecError(
+            f"rcode: expected a mnemonic (NOERROR, FORMERR, SERVFAIL, NXDOMAIN, NOTIMP, "
+            f"REFUSED, YXDOMAIN, ..., BADVERS, BADCOOKIE) or a number 0..{MAX_RCODE}, "
+            f"got {value!r}"
+        )
+    if not 0 <= number <= MAX_RCODE:
+        raise FaultSpecError(f"rcode: expected a number 0..{MAX_RCODE}, got {value!r}")
+    return number
 
 
 def parse_duration(text: str | float | int, *, what: str = "duration") -> float:
@@ -99,12 +210,16 @@ class FaultRule:
 
     ``id`` is empty until a server adds the rule.  ``spec`` is the canonical spec string,
     so ``parse_fault(rule.spec)`` gives back an equal rule (apart from the id).
+    ``rcode`` (action ``rcode``) is the number 0..4095; ``truncate`` (action
+    ``truncate``) is the cut size in bytes, or None for the question-only reply.
     """
 
     id: str = ""
     action: str
     delay: float | None = None
     answer: str | None = None
+    rcode: int | None = None
+    truncate: int | None = None
     match: str = "*"
     qtype: str | None = None
     proto: str | None = None
@@ -129,13 +244,15 @@ class FaultRule:
         """Whether a query (lower-case name without trailing dot) is this rule's business.
 
         Only matching queries touch the rule's counters, so a rule on one name never
-        changes what happens to another.  ``truncate`` never matches TCP (a TCP answer
-        cannot be truncated; that is the point of retrying over TCP), and ``answer=``
-        only matches the address type of its address.
+        changes what happens to another.  ``truncate`` and ``tcponly`` match UDP only
+        unless ``proto=tcp`` is given (for ``truncate``): their point is to send the
+        client to TCP, where it gets the real answer.  ``answer=`` only matches the
+        address type of its address.
         """
-        if self.proto is not None and self.proto != proto:
-            return False
-        if self.action == "truncate" and proto != "udp":
+        if self.proto is not None:
+            if self.proto != proto:
+                return False
+        elif self.action in UDP_ACTIONS and proto != "udp":
             return False
         if self.qtype is not None and self.qtype != qtype:
             return False
@@ -150,6 +267,8 @@ class FaultRule:
             "action": self.action,
             "delay": self.delay,
             "answer": self.answer,
+            "rcode": self.rcode,
+            "truncate": self.truncate,
             "match": self.match,
             "qtype": self.qtype,
             "proto": self.proto,
@@ -166,8 +285,9 @@ class FaultRule:
     def from_dict(cls, data: Mapping[str, Any], *, where: str = "fault") -> FaultRule:
         """Build a rule from a JSON object or TOML table with the spec's keys.
 
-        Durations may be numbers (seconds) or strings (``"250ms"``).  ``delay`` or
-        ``answer`` alone imply the action; a lone ``spec`` key is parsed as a spec.
+        Durations may be numbers (seconds) or strings (``"250ms"``); ``rcode`` a
+        mnemonic or a number.  ``delay``, ``answer``, ``rcode`` or ``truncate`` alone
+        imply the action; a lone ``spec`` key is parsed as a spec.
         ``where`` prefixes error messages (e.g. the plan file and table number).
         """
         if not isinstance(data, Mapping):
@@ -207,8 +327,10 @@ class FaultRule:
         kwargs: dict[str, Any] = {"id": rule_id, "action": action}
         if action in VALUE_ACTIONS:
             if action not in values:
-                raise FaultSpecError(f"{where}: action {action!r} needs key {action!r}")
-            kwargs[action] = _convert(action, values.pop(action), where)
+                if action not in BARE_ACTIONS:
+                    raise FaultSpecError(f"{where}: action {action!r} needs key {action!r}")
+            else:
+                kwargs[action] = _convert(action, values.pop(action), where)
         for key, raw in values.items():
             kwargs["for_" if key == "for" else key] = _convert(key, raw, where)
         try:
@@ -262,6 +384,23 @@ def _validate(rule: FaultRule) -> None:
             )
     elif rule.answer is not None:
         raise FaultSpecError(f"answer= given with action {rule.action!r}")
+    if rule.action == "rcode":
+        if rule.rcode is None:
+            raise FaultSpecError(f"rcode: expected a mnemonic or a number 0..{MAX_RCODE}")
+        object.__setattr__(rule, "rcode", parse_rcode(rule.rcode))
+    elif rule.rcode is not None:
+        raise FaultSpecError(f"rcode= given with action {rule.action!r}")
+    if rule.truncate is not None:
+        if rule.action != "truncate":
+            raise FaultSpecError(f"truncate= given with action {rule.action!r}")
+        size = rule.truncate
+        if isinstance(size, bool) or not isinstance(size, int):
+            raise FaultSpecError(f"truncate: expected a number of bytes, got {size!r}")
+        if not MIN_TRUNCATE <= size <= MAX_TRUNCATE:
+            raise FaultSpecError(
+                f"truncate: expected {MIN_TRUNCATE}..{MAX_TRUNCATE} bytes "
+                f"(a cut inside the 12-byte header is no DNS message), got {size}"
+            )
     match = rule.match.strip().lower().rstrip(".") if isinstance(rule.match, str) else None
     if not match:
         raise FaultSpecError(f"match: expected a name glob like *.example.test, got {rule.match!r}")
@@ -278,8 +417,8 @@ def _validate(rule: FaultRule) -> None:
         if proto not in ("udp", "tcp"):
             raise FaultSpecError(f"proto: expected udp or tcp, got {rule.proto!r}")
         object.__setattr__(rule, "proto", proto)
-    if rule.action == "truncate" and rule.proto == "tcp":
-        raise FaultSpecError("truncate applies to UDP only, but proto=tcp")
+    if rule.action == "tcponly" and rule.proto == "tcp":
+        raise FaultSpecError("tcponly answers TCP normally, so proto=tcp makes no sense")
     for key, value in (("after", rule.after), ("for", rule.for_)):
         if value is not None and (not math.isfinite(value) or value < 0):
             raise FaultSpecError(f"{key}: expected a duration >= 0, got {value!r}")
@@ -298,6 +437,11 @@ def _canonical_spec(rule: FaultRule) -> str:
         parts = [f"delay={format_duration(rule.delay)}"]
     elif rule.action == "answer":
         parts = [f"answer={rule.answer}"]
+    elif rule.action == "rcode":
+        assert rule.rcode is not None
+        parts = [f"rcode={RCODE_NAMES.get(rule.rcode, rule.rcode)}"]
+    elif rule.truncate is not None:
+        parts = [f"truncate={rule.truncate}"]
     else:
         parts = [rule.action]
     if rule.match != "*":
@@ -324,6 +468,14 @@ def _convert(key: str, raw: Any, where: str) -> Any:
         if key in ("delay", "after", "for"):
             if isinstance(raw, str | int | float):
                 return parse_duration(raw, what=key)
+        elif key == "rcode":
+            return parse_rcode(raw)
+        elif key == "truncate":
+            if isinstance(raw, int) and not isinstance(raw, bool):
+                return raw
+            if isinstance(raw, str) and raw.strip().isdigit():
+                return int(raw)
+            raise FaultSpecError(f"truncate: expected a number of bytes >= 12, got {raw!r}")
         elif key in ("first", "every", "count"):
             if isinstance(raw, int) and not isinstance(raw, bool):
                 return raw
@@ -347,14 +499,15 @@ def _convert(key: str, raw: Any, where: str) -> Any:
 
 
 def parse_fault(spec: str) -> FaultRule:
-    """Parse one spec string such as ``nxdomain match=a.test for=30s``."""
+    """Parse one spec string such as ``nxdomain match=a.test for=30s``.
+
+    Raises FaultSpecError naming the offending token.
+    """
     if not isinstance(spec, str):
         raise FaultSpecError(f"fault spec: expected a string, got {spec!r}")
     tokens = spec.split()
     if not tokens:
-        raise FaultSpecError(
-            f"fault spec {spec!r}: empty (expected an action: {', '.join(ACTIONS)})"
-        )
+        raise FaultSpecError(f"fault spec {spec!r}: empty (expected an action: {_ACTIONS_TEXT})")
     where = f"fault spec {spec.strip()!r}"
     action: str | None = None
     values: dict[str, Any] = {}
@@ -366,7 +519,7 @@ def parse_fault(spec: str) -> FaultRule:
                 hint = f"; write {key}=VALUE" if key in VALUE_ACTIONS or key in SPEC_KEYS else ""
                 raise FaultSpecError(
                     f"{where}: unknown token {token!r} (expected an action "
-                    f"{', '.join(BARE_ACTIONS)}, delay=DURATION, answer=ADDR, or KEY=VALUE{hint})"
+                    f"{_ACTIONS_TEXT}, or KEY=VALUE{hint})"
                 )
             found = key
         elif key == "action":
@@ -398,10 +551,7 @@ def parse_fault(spec: str) -> FaultRule:
             )
         action = found
     if action is None:
-        raise FaultSpecError(
-            f"{where}: no action (expected one of {', '.join(BARE_ACTIONS)}, "
-            "delay=DURATION, answer=ADDR)"
-        )
+        raise FaultSpecError(f"{where}: no action (expected one of {_ACTIONS_TEXT})")
     kwargs = {("for_" if k == "for" else k): v for k, v in values.items()}
     try:
         return FaultRule(action=action, **kwargs)

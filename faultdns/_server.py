@@ -67,8 +67,15 @@ from typing import Any
 
 from faultdns import _batchio
 from faultdns._clock import Clock, MonotonicClock
-from faultdns._faults import FaultRule, RuleState, coerce_rule, load_plan, select_rule
-from faultdns._wire import Query, WireError, decode, fault_reply, fit_udp, rcode_name, zone_reply
+from faultdns._faults import (
+    FaultRule,
+    RuleState,
+    coerce_rule,
+    load_plan,
+    rcode_name,
+    select_rule,
+)
+from faultdns._wire import Query, WireError, decode, fault_reply, fit_udp, zone_reply
 from faultdns._zone import Zone
 
 __all__ = ["FaultDNSServer", "QueryRecord"]
@@ -1048,9 +1055,9 @@ class FaultDNSServer:
             return
         built = entry.faults.get(rule.id)
         if built is None:
-            full, rcode = fault_reply(entry.query, rule, self.zone)
-            udp_tail = fit_udp(entry.query, full)[2:]
-            built = (udp_tail, full[2:], rcode, _batchio.buffer_address(udp_tail))
+            udp, tcp, rcode = fault_reply(entry.query, rule, self.zone)
+            udp_tail = udp[2:]
+            built = (udp_tail, tcp[2:], rcode, _batchio.buffer_address(udp_tail))
             entry.faults[rule.id] = built
         self._log_query(t0, addr, proto, entry.name, entry.qtype, rule.id, action, built[2])
         send(data[:2] + (built[0] if proto == "udp" else built[1]))

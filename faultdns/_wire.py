@@ -13,17 +13,17 @@ from dataclasses import dataclass
 
 from dnslib import AAAA, EDNS0, QTYPE, RCODE, RR, A, DNSHeader, DNSQuestion, DNSRecord
 
-from faultdns._faults import FaultRule
+from faultdns._faults import FaultRule, rcode_name
 from faultdns._zone import Resolution, Zone, wire_name_key
 
 __all__ = [
     "EDNS_PAYLOAD",
     "Query",
     "WireError",
+    "cut_reply",
     "decode",
     "fault_reply",
     "fit_udp",
-    "rcode_name",
     "zone_reply",
 ]
 
@@ -33,20 +33,7 @@ PLAIN_UDP_LIMIT = 512
 MAX_UDP_LIMIT = 65507
 _OPT = QTYPE.OPT
 _IN, _ANY_CLASS = 1, 255
-
-_RCODE_NAMES = {
-    0: "NOERROR",
-    1: "FORMERR",
-    2: "SERVFAIL",
-    3: "NXDOMAIN",
-    4: "NOTIMP",
-    5: "REFUSED",
-    16: "BADVERS",
-}
-
-
-def rcode_name(rcode: int) -> str:
-    return _RCODE_NAMES.get(rcode) or RCODE.get(rcode, f"RCODE{rcode}")
+_BADVERS = 16
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,8 +92,7 @@ def decode(data: bytes) -> Query:
             limit = min(max(rr.rclass, PLAIN_UDP_LIMIT), MAX_UDP_LIMIT)
             version = (rr.ttl >> 16) & 0xFF
             if version != 0:
-                reply = _reply(record, RCODE.NOERROR, aa=False, edns=True)
-                reply.ar[-1].ttl = 1 << 24  # extended rcode 16 (BADVERS), version 0
+                reply = _reply(record, _BADVERS, aa=False, edns=True)
                 raise WireError(_pack(reply, data), "BADVERS", f"EDNS version {version}")
     qtype = question.qtype
     query = Query(record, name, key, qtype, QTYPE.get(qtype, f"TYPE{qtype}"), edns, limit)
@@ -116,13 +102,25 @@ def decode(data: bytes) -> Query:
     return query
 
 
-def _reply(record: DNSRecord, rcode: int, *, aa: bool, edns: bool) -> DNSRecord:
+def _reply(record: DNSRecord, rcode: int, *, aa: bool, edns: bool, tc: bool = False) -> DNSRecord:
+    """A reply header and question (RA always clear: we never recurse).
+
+    ``rcode`` may be up to 4095: the header carries its low 4 bits and an OPT record
+    its upper 8 (EXTENDED-RCODE, RFC 6891 section 6.1.3), so an rcode above 15 adds
+    the OPT record even when ``edns`` is false.
+    """
     header = DNSHeader(
-        id=record.header.id, qr=1, aa=int(aa), rd=record.header.rd, ra=0, rcode=rcode
+        id=record.header.id,
+        qr=1,
+        aa=int(aa),
+        tc=int(tc),
+        rd=record.header.rd,
+        ra=0,
+        rcode=rcode & 0x0F,
     )
     reply = DNSRecord(header, q=record.q)
-    if edns:
-        reply.add_ar(EDNS0(udp_len=EDNS_PAYLOAD))
+    if edns or rcode > 0x0F:
+        reply.add_ar(EDNS0(ext_rcode=rcode >> 4, udp_len=EDNS_PAYLOAD))
     return reply
 
 
@@ -134,9 +132,11 @@ def _pack(reply: DNSRecord, data: bytes) -> bytes:
     return packed
 
 
-def zone_reply(query: Query, resolution: Resolution) -> bytes:
-    """The full (untruncated) reply the zone gives."""
-    reply = _reply(query.record, resolution.rcode, aa=resolution.authoritative, edns=query.edns)
+def zone_reply(query: Query, resolution: Resolution, *, tc: bool = False) -> bytes:
+    """The full (untruncated) reply the zone gives; ``tc`` sets the TC bit in it."""
+    reply = _reply(
+        query.record, resolution.rcode, aa=resolution.authoritative, edns=query.edns, tc=tc
+    )
     reply.rr = list(resolution.answer)
     reply.auth = list(resolution.authority)
     return _pack(reply, query.record.header.id.to_bytes(2, "big") + bytes(10))
@@ -144,8 +144,7 @@ def zone_reply(query: Query, resolution: Resolution) -> bytes:
 
 def truncated(query: Query) -> bytes:
     """TC set, question only: tells the client to ask again over TCP."""
-    reply = _reply(query.record, RCODE.NOERROR, aa=True, edns=query.edns)
-    reply.header.tc = 1
+    reply = _reply(query.record, RCODE.NOERROR, aa=True, edns=query.edns, tc=True)
     return _pack(reply, query.record.header.id.to_bytes(2, "big") + bytes(10))
 
 
@@ -154,12 +153,45 @@ def fit_udp(query: Query, packed: bytes) -> bytes:
     return packed if len(packed) <= query.udp_limit else truncated(query)
 
 
-def fault_reply(query: Query, rule: FaultRule, zone: Zone) -> tuple[bytes, str]:
-    """The reply (full size) and its rcode name for a rule that changes the answer."""
+def cut_reply(query: Query, zone: Zone, size: int) -> tuple[bytes, str]:
+    """The zone's real reply with TC set, cut to its first ``size`` bytes, and its rcode.
+
+    What a middlebox that truncates without re-encoding sends: the header still counts
+    every record, and the cut usually falls inside one.  A reply no longer than ``size``
+    is sent whole (with TC).  dnslib builds the message; only the cut is ours.
+    """
+    resolution = zone.resolve(query.key, query.qtype, query.record.q.qname)
+    return zone_reply(query, resolution, tc=True)[:size], rcode_name(resolution.rcode)
+
+
+def fault_reply(query: Query, rule: FaultRule, zone: Zone) -> tuple[bytes, bytes, str]:
+    """The UDP reply, the TCP reply and the rcode name for a rule that changes the answer.
+
+    The UDP reply is fitted to the client's UDP limit (a TC reply if too big), except
+    ``truncate=N``'s cut, which is N bytes whatever the client's limit, as a middlebox
+    sends it.  ``rcode=`` replies carry an OPT record whenever the rcode is above 15.
+    What a Go client reports for each action: ``ACTION_HELP`` in :mod:`faultdns._faults`
+    (printed by ``faultdns --help``) and the README's fault table.
+    """
     action = rule.action
-    if action == "truncate":
-        return truncated(query), "NOERROR"
-    if action in ("nxdomain", "nodata"):
+    if action in ("truncate", "tcponly"):
+        if rule.truncate is not None:
+            cut, rcode_text = cut_reply(query, zone, rule.truncate)
+            return cut, cut, rcode_text
+        reply_tc = truncated(query)
+        return reply_tc, reply_tc, "NOERROR"
+    if action == "lame":
+        # A lame referral as Go's checkHeader sees it: NOERROR, no AA, no RA, and no
+        # record in any section (not even OPT, whose presence makes it not lame).
+        reply = _reply(query.record, RCODE.NOERROR, aa=False, edns=False)
+        rcode = RCODE.NOERROR
+    elif action == "rcode":
+        assert rule.rcode is not None
+        rcode = rule.rcode
+        # AA as an authoritative server sets it: on NOERROR and NXDOMAIN answers (like
+        # nodata/nxdomain), not on errors (like servfail/refused).
+        reply = _reply(query.record, rcode, aa=rcode in (0, 3), edns=query.edns)
+    elif action in ("nxdomain", "nodata"):
         rcode = RCODE.NXDOMAIN if action == "nxdomain" else RCODE.NOERROR
         reply = _reply(query.record, rcode, aa=True, edns=query.edns)
         reply.auth = [zone.soa_for(query.key)]
@@ -174,4 +206,5 @@ def fault_reply(query: Query, rule: FaultRule, zone: Zone) -> tuple[bytes, str]:
         reply.rr = [RR(query.record.q.qname, query.qtype, ttl=zone.ttl, rdata=rdata)]
     else:
         raise ValueError(f"action {action!r} does not build a reply")
-    return _pack(reply, query.record.header.id.to_bytes(2, "big") + bytes(10)), rcode_name(rcode)
+    full = _pack(reply, query.record.header.id.to_bytes(2, "big") + bytes(10))
+    return fit_udp(query, full), full, rcode_name(rcode)

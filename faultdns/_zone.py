@@ -11,7 +11,12 @@ resolver down a different path.  So:
   type is NOERROR/NODATA with the SOA; a name outside every origin is REFUSED.  With
   no origins we are authoritative for every name and synthesize a SOA for the name's
   parent (or the root), so a negative answer still carries one.
-* We never recurse or forward: CNAMEs are followed only inside our own authority.
+* We never recurse or forward: CNAMEs are followed only inside our own authority
+  (RFC 1034 section 4.3.2, step 3a): the chain goes in the answer section, then the
+  final target's records of the asked type; an NXDOMAIN or NODATA at the final target
+  keeps the chain in the answer and that target's SOA in the authority section (RFC
+  6604).  A chain that leaves our origins, loops, or runs past 16 CNAMEs is answered
+  NOERROR with the CNAMEs so far: the client's resolver chases the rest, or gives up.
 * Names are compared case-insensitively; answers for the asked name use the name as
   asked (its 0x20 case mixing), which is what case-randomising resolvers check.
 * The default TTL is 0, so no cache between a client and us hides a fault window.
@@ -47,9 +52,9 @@ __all__ = [
 RECORD_TYPES = ("A", "AAAA", "CNAME", "TXT", "SRV", "NS", "SOA")
 _TYPE_CODE = {t: getattr(QTYPE, t) for t in RECORD_TYPES}
 _ANY = QTYPE.ANY
-_CNAME = QTYPE.CNAME
 _SOA = QTYPE.SOA
-_MAX_CHASE = 8
+# CNAMEs followed for one answer: a chain longer than this is answered as far as it got.
+_MAX_CHASE = 16
 # Synthesized SOA fields: names under .invalid so nobody mistakes them for a real server.
 _SOA_MNAME = "ns.faultdns.invalid."
 _SOA_RNAME = "hostmaster.faultdns.invalid."
@@ -507,7 +512,10 @@ class Zone:
         """Answer ``qname`` (key form) / ``qtype`` from the zone, chasing CNAMEs inside it.
 
         ``asked`` is the question's name as it came off the wire: answers for the asked
-        name use it, so the owner names echo the client's case.
+        name use it, so the owner names echo the client's case.  CNAMEs are followed
+        as RFC 1034 section 4.3.2 says, inside our origins only; a loop or a chain of
+        more than 16 CNAMEs ends the chase with NOERROR and the CNAMEs so far (each
+        once), never a hang or an endless answer.
         """
         snap = self._snap
         if snap.origins and self._origin_of(snap, qname) is None:
@@ -515,6 +523,7 @@ class Zone:
         owner = asked if asked is not None else _label(qname)
         answer: list[RR] = []
         name = qname
+        seen = {qname}
         for _ in range(_MAX_CHASE + 1):
             recs, exists = self._lookup(snap, name)
             if not exists:
@@ -537,7 +546,11 @@ class Zone:
             if snap.origins and self._origin_of(snap, name) is None:
                 # The target is someone else's: the client's resolver chases it, we don't.
                 return Resolution(RCODE.NOERROR, tuple(answer))
-        return Resolution(RCODE.SERVFAIL, authoritative=False)  # CNAME loop or too long a chain
+            if name in seen:
+                break  # a loop: every CNAME of it is in the answer once
+            seen.add(name)
+        # A loop, or a chain longer than _MAX_CHASE: answer with what we have.
+        return Resolution(RCODE.NOERROR, tuple(answer))
 
     def soa_for(self, qname: str) -> RR:
         """The SOA to put in the authority section of a negative answer for ``qname``."""

@@ -8,10 +8,12 @@ Commands::
     sim serve --scenario single-node --seed 7 [--speed 10] [--port P] [--dns-port P]
     sim tune --scenario single-node --samples 20000 --grid 'steps=10,30 duration=1s,5s' [...]
     sim mutants [--only NAMES] [--jobs N] [-k EXPR] [--list]
+    sim fidelity [--cases N] [--seed N] [--json FILE] [--no-shrink]
 
 Exit status: 0 done (``run``/``replay``: the cleanup succeeded), 1 the cleanup did not
 succeed, 64 bad usage, scenario or policy (the message names the flag or the key), 70
-the harness itself failed (a peer did not answer).
+the harness itself failed (a peer did not answer); ``fidelity``: 0 full agreement with Go,
+1 a disagreement, 69 Go or namespaces unavailable.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from sim._args import seed as _seed
 from sim._clock import PeerError, SimDeadlock
 from sim._dist import ScenarioError
 from sim._dns import dns_rules, make_dns_server
+from sim._fidelity._report import add_fidelity_parser, run_fidelity
 from sim._harness import Harness, ScenarioResult, repo_service_name
 from sim._mutants import add_mutants_parser, run_mutants_command
 from sim._repo_server import RepoServer, service_accepting
@@ -117,6 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="stop after S real seconds (default: Ctrl-C)")  # fmt: skip
     add_tune_parser(sub)
     add_mutants_parser(sub)
+    add_fidelity_parser(sub)
     return parser
 
 
@@ -539,6 +543,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _cmd_demo(args, console)
         if args.command == "tune":
             return run_tune(args, console)
+        if args.command == "fidelity":
+            return run_fidelity(args, console)
         if args.command == "mutants":
             try:
                 return run_mutants_command(args, console)

@@ -291,6 +291,9 @@ class _Clock:
     def wait_writable(self, sock: object, timeout: float | None) -> bool:
         raise AssertionError("the evaluator opens no sockets")
 
+    def wait_any(self, waits: object, timeout: float | None) -> list[int]:
+        raise AssertionError("the evaluator opens no sockets")
+
 
 @dataclass
 class _Counters:

@@ -520,3 +520,48 @@ def test_console_script_is_installed() -> None:
     )
     assert result.returncode == 0
     assert "--log-queries" in result.stdout
+
+
+def test_oracle_actions_from_the_command_line_and_the_client(serve: Serve) -> None:
+    server = serve(
+        "--origin",
+        "test",
+        "--record",
+        "a.test=10.0.0.1",
+        "--record",
+        "b.test=10.0.0.2",
+        "--fault",
+        "rcode=BADVERS match=a.test",
+    )
+    assert dig_status(server.port, "a.test") == "BADVERS"
+    assert dig_status(server.port, "a.test", "+tcp") == "BADVERS"
+    for spec in ("lame match=b.test qtype=AAAA", "tcponly match=b.test", "rcode=16 match=c.test"):
+        added = server.cli("fault", "add", spec)
+        assert added.returncode == 0, added.stderr
+    lame = dig(server.port, "b.test", "AAAA")
+    assert "status: NOERROR" in lame and "flags: qr rd;" in lame
+    tcponly = dig(server.port, "b.test")
+    assert "Truncated, retrying in TCP mode" in tcponly and "10.0.0.2" in tcponly
+    assert ask(server.port, "c.test").rcode() == dns.rcode.BADVERS
+    listed = [line.split("\t")[1] for line in server.cli("fault", "ls").stdout.splitlines()]
+    assert listed == [
+        "rcode=BADVERS match=a.test",
+        "lame match=b.test qtype=AAAA",
+        "tcponly match=b.test",
+        "rcode=BADVERS match=c.test",
+    ]
+    bad = server.cli("fault", "add", "rcode=NOPE")
+    assert bad.returncode == EX_USAGE and "rcode=NOPE" in bad.stderr
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["serve", "--help"], ["fault", "add", "--help"]])
+def test_help_lists_every_fault_action_with_what_go_sees(
+    capsys: pytest.CaptureFixture[str], argv: list[str]
+) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    assert exc.value.code == 0
+    out = capsys.readouterr().out
+    for action in ("truncate=N", "tcponly", "lame", "rcode=NAME", "nxdomain", "delay=DURATION"):
+        assert f"\n  {action} " in out
+    assert "lame referral" in out and "retries over TCP at once" in out

@@ -11,6 +11,7 @@ import socket
 import time
 from collections.abc import Iterator
 
+import dns.flags
 import dns.message
 import dns.query
 import dns.rcode
@@ -34,7 +35,7 @@ RECORDS = ["a.test=10.0.0.1", "b.test=10.0.0.2"]
 
 def ask(server: FaultDNSServer, name: str, qtype: str = "A") -> dns.message.Message:
     host, port = server.address
-    query = dns.message.make_query(name, qtype)
+    query = dns.message.make_query(name, qtype, use_edns=0)
     return dns.query.udp(query, host, port=port, timeout=3)
 
 
@@ -385,3 +386,60 @@ def test_client_reports_an_unreachable_server(control: ControlServer) -> None:
     with ControlClient(url, timeout=2) as client, pytest.raises(ControlUnreachable) as exc:
         client.faults()
     assert url in str(exc.value)
+
+
+def test_oracle_actions_as_specs_and_as_objects(
+    http: httpx.Client, dns_server: FaultDNSServer
+) -> None:
+    """rcode=, lame, truncate=N and tcponly through the API, as text and as JSON objects."""
+    posted = [
+        http.post("/faults", json="rcode=BADVERS match=a.test qtype=A"),
+        http.post("/faults", json={"action": "lame", "match": "a.test", "qtype": "AAAA"}),
+        http.post("/faults", json={"rcode": "notimp", "match": "b.test"}),
+        http.post("/faults", json={"truncate": 512, "match": "c.test", "first": 1}),
+        http.post(
+            "/faults", content="tcponly match=d.test", headers={"Content-Type": "text/plain"}
+        ),
+    ]
+    assert [r.status_code for r in posted] == [201] * 5, [r.text for r in posted]
+    listed = http.get("/faults").json()["faults"]
+    assert [f["spec"] for f in listed] == [
+        "rcode=BADVERS match=a.test qtype=A",
+        "lame match=a.test qtype=AAAA",
+        "rcode=NOTIMP match=b.test",
+        "truncate=512 match=c.test first=1",
+        "tcponly match=d.test",
+    ]
+    assert [(f["action"], f["rcode"], f["truncate"]) for f in listed] == [
+        ("rcode", 16, None),
+        ("lame", None, None),
+        ("rcode", 4, None),
+        ("truncate", None, 512),
+        ("tcponly", None, None),
+    ]
+    assert ask(dns_server, "a.test").rcode() == dns.rcode.BADVERS
+    lame = ask(dns_server, "a.test", "AAAA")
+    assert lame.rcode() == dns.rcode.NOERROR and not lame.answer and lame.edns < 0
+    assert not lame.flags & (dns.flags.AA | dns.flags.RA)
+    assert ask(dns_server, "b.test").rcode() == dns.rcode.NOTIMP
+    assert ask(dns_server, "c.test").flags & dns.flags.TC  # short NXDOMAIN: whole, with TC
+    assert not ask(dns_server, "c.test").flags & dns.flags.TC  # first=1
+    assert ask(dns_server, "d.test").flags & dns.flags.TC
+
+
+@pytest.mark.parametrize(
+    ("body", "fragment"),
+    [
+        ("rcode=BOGUS", "rcode: expected a mnemonic"),
+        ({"rcode": 4096}, "rcode: expected a number 0..4095"),
+        ("truncate=8", "truncate: expected 12..65535 bytes"),
+        ("tcponly proto=tcp", "tcponly answers TCP normally"),
+        ({"action": "lame", "truncate": 512}, "key 'truncate' only goes with action 'truncate'"),
+    ],
+)
+def test_bad_oracle_action_is_400_naming_the_key(
+    http: httpx.Client, body: object, fragment: str
+) -> None:
+    reply = http.post("/faults", json=body)
+    assert reply.status_code == 400
+    assert fragment in reply.json()["error"]

@@ -5,9 +5,11 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+import dns.rcode
 import pytest
 
 from faultdns._faults import (
+    RCODE_NAMES,
     FaultRule,
     FaultSpecError,
     RuleState,
@@ -16,6 +18,7 @@ from faultdns._faults import (
     load_plan,
     parse_duration,
     parse_fault,
+    parse_rcode,
     select_rule,
 )
 
@@ -65,6 +68,21 @@ def test_format_duration_round_trips(seconds: float) -> None:
         ),
         ("servfail after=1m for=500ms count=4", {"after": 60.0, "for_": 0.5, "count": 4}),
         ("action=drop", {"action": "drop"}),
+        ("rcode=notimp", {"action": "rcode", "rcode": 4, "spec": "rcode=NOTIMP"}),
+        ("rcode=BADVERS match=a.test", {"action": "rcode", "rcode": 16}),
+        ("rcode=16", {"action": "rcode", "rcode": 16, "spec": "rcode=BADVERS"}),
+        ("rcode=BadSig", {"rcode": 16}),
+        ("rcode=4095 proto=tcp", {"rcode": 4095, "spec": "rcode=4095 proto=tcp"}),
+        ("rcode=12", {"rcode": 12, "spec": "rcode=12"}),
+        ("rcode=yxrrset", {"rcode": 7}),
+        ("truncate=512", {"action": "truncate", "truncate": 512, "spec": "truncate=512"}),
+        ("truncate=12 proto=tcp", {"truncate": 12, "proto": "tcp"}),
+        ("truncate proto=tcp", {"truncate": None, "proto": "tcp"}),
+        ("lame match=a.test qtype=AAAA", {"action": "lame", "qtype": "AAAA"}),
+        ("tcponly first=2", {"action": "tcponly", "first": 2}),
+        ("tcponly proto=udp", {"action": "tcponly", "proto": "udp"}),
+        ("action=lame", {"action": "lame"}),
+        ("action=truncate", {"action": "truncate", "truncate": None}),
     ],
 )
 def test_parse_fault(spec: str, fields: dict[str, object]) -> None:
@@ -103,7 +121,18 @@ def test_canonical_spec_orders_keys() -> None:
         ("drop count=-3", "token 'count=-3'"),
         ("drop qtype=BOGUS", "qtype: expected a DNS type"),
         ("drop proto=sctp", "proto: expected udp or tcp"),
-        ("truncate proto=tcp", "UDP only"),
+        ("tcponly proto=tcp", "tcponly answers TCP normally"),
+        ("rcode", "write rcode=VALUE"),
+        ("rcode=", "rcode= needs a value"),
+        ("rcode=BOGUS", "rcode: expected a mnemonic"),
+        ("rcode=4096", "rcode: expected a number 0..4095"),
+        ("rcode=-1", "rcode: expected a mnemonic"),
+        ("truncate=11", "truncate: expected 12..65535 bytes"),
+        ("truncate=65536", "truncate: expected 12..65535 bytes"),
+        ("truncate=big", "truncate: expected a number of bytes"),
+        ("truncate=512 truncate", "a rule has one action"),
+        ("rcode=1 lame", "a rule has one action"),
+        ("action=rcode", "expected action="),
         ("drop match=a first=1 first=2", "first= given twice"),
         ("action=delay", "expected action="),
     ],
@@ -112,6 +141,27 @@ def test_bad_specs_name_the_token(spec: str, fragment: str) -> None:
     with pytest.raises(FaultSpecError) as info:
         parse_fault(spec)
     assert fragment in str(info.value)
+
+
+def test_from_dict_takes_rcode_and_truncate_values() -> None:
+    assert FaultRule.from_dict({"rcode": "badvers"}) == parse_fault("rcode=16")
+    assert FaultRule.from_dict({"action": "rcode", "rcode": 4}) == parse_fault("rcode=NOTIMP")
+    assert FaultRule.from_dict({"truncate": 512}) == parse_fault("truncate=512")
+    assert FaultRule.from_dict({"truncate": "512"}) == parse_fault("truncate=512")
+    assert FaultRule.from_dict({"action": "truncate"}) == parse_fault("truncate")
+    assert FaultRule.from_dict({"action": "LAME"}) == parse_fault("lame")
+    assert FaultRule.from_dict({"action": "tcponly"}) == parse_fault("tcponly")
+    assert parse_fault("rcode=BADVERS").to_dict()["rcode"] == 16
+    with pytest.raises(FaultSpecError, match="action 'rcode' needs key 'rcode'"):
+        FaultRule.from_dict({"action": "rcode"})
+    with pytest.raises(FaultSpecError, match="key 'rcode' only goes with action 'rcode'"):
+        FaultRule.from_dict({"action": "servfail", "rcode": 2})
+    with pytest.raises(FaultSpecError, match="truncate= given with action 'tcponly'"):
+        FaultRule(action="tcponly", truncate=512)
+    with pytest.raises(FaultSpecError, match="rcode: expected a number"):
+        FaultRule.from_dict({"rcode": 5000})
+    with pytest.raises(FaultSpecError, match="truncate: expected a number of bytes"):
+        FaultRule.from_dict({"truncate": True})
 
 
 def test_from_dict_accepts_numbers_strings_and_implied_actions() -> None:
@@ -207,9 +257,27 @@ def test_matches_name_glob_type_and_proto() -> None:
     assert not rule.matches("other.svc.cluster.local", "A", "udp")
 
 
-def test_truncate_never_matches_tcp_and_answer_matches_its_family() -> None:
-    assert parse_fault("truncate").matches("a.test", "A", "udp")
-    assert not parse_fault("truncate").matches("a.test", "A", "tcp")
+@pytest.mark.parametrize("spec", ["truncate", "truncate=512", "tcponly", "tcponly proto=udp"])
+def test_tc_actions_match_udp_only_unless_proto_tcp(spec: str) -> None:
+    rule = parse_fault(spec)
+    assert rule.matches("a.test", "A", "udp")
+    assert not rule.matches("a.test", "A", "tcp")
+
+
+@pytest.mark.parametrize("spec", ["truncate proto=tcp", "truncate=512 proto=tcp"])
+def test_truncate_with_proto_tcp_matches_tcp_only(spec: str) -> None:
+    rule = parse_fault(spec)
+    assert rule.matches("a.test", "A", "tcp")
+    assert not rule.matches("a.test", "A", "udp")
+
+
+@pytest.mark.parametrize("spec", ["lame", "rcode=NOTIMP", "rcode=BADVERS"])
+def test_header_actions_match_both_transports(spec: str) -> None:
+    rule = parse_fault(spec)
+    assert rule.matches("a.test", "A", "udp") and rule.matches("a.test", "A", "tcp")
+
+
+def test_answer_matches_its_family() -> None:
     v4, v6 = parse_fault("answer=10.0.0.9"), parse_fault("answer=::9")
     assert v4.matches("a.test", "A", "udp") and not v4.matches("a.test", "AAAA", "udp")
     assert v6.matches("a.test", "AAAA", "tcp") and not v6.matches("a.test", "A", "tcp")
@@ -302,3 +370,12 @@ def test_rule_state_snapshot() -> None:
 def test_no_window_means_unbounded() -> None:
     state = _state("drop")
     assert state.lo == -math.inf and state.hi == math.inf
+
+
+def test_rcode_mnemonics_agree_with_dnspython() -> None:
+    """An independent registry copy (dnspython) spells every number as we do."""
+    for number, name in RCODE_NAMES.items():
+        assert dns.rcode.to_text(dns.rcode.Rcode(number)) == name
+        assert parse_rcode(name.lower()) == number == parse_rcode(str(number))
+    assert parse_rcode("BADSIG") == 16
+    assert [parse_rcode(n) for n in (0, 4095)] == [0, 4095]

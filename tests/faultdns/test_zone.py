@@ -273,8 +273,81 @@ def test_cname_to_a_missing_name_is_nxdomain_with_the_cname(zone: Zone) -> None:
     assert _soa_owner(res) == ["test."]
 
 
-def test_cname_loop_is_servfail(zone: Zone) -> None:
-    assert zone.resolve("loop1.test", QTYPE.A).rcode == RCODE.SERVFAIL
+def test_cname_to_a_name_without_the_type_is_nodata_with_the_cname(zone: Zone) -> None:
+    zone.add("txt.test TXT hello")
+    zone.add("t.test CNAME txt.test")
+    res = zone.resolve("t.test", QTYPE.A)
+    assert res.rcode == RCODE.NOERROR and res.authoritative
+    assert _answers(res) == [("t.test.", "CNAME", "txt.test.", 0)]
+    assert _soa_owner(res) == ["test."]
+    # ... and the target's records of the asked type follow the chain.
+    assert [a[1] for a in _answers(zone.resolve("t.test", QTYPE.TXT))] == ["CNAME", "TXT"]
+
+
+def test_cname_chain_appends_every_address_of_the_final_target() -> None:
+    zone = Zone(
+        ["a.test=10.0.0.1", "a.test=10.0.0.2", "a.test=2001:db8::1", "x.test CNAME y.test"],
+        origins=["test"],
+    )
+    zone.add("y.test CNAME a.test")
+    for qtype, want in ((QTYPE.A, ["10.0.0.1", "10.0.0.2"]), (QTYPE.AAAA, ["2001:db8::1"])):
+        res = zone.resolve("x.test", qtype)
+        assert [a[1] for a in _answers(res)] == ["CNAME", "CNAME"] + [QTYPE[qtype]] * len(want)
+        assert [a[2] for a in _answers(res)[2:]] == want
+        assert all(a[0] == "a.test." for a in _answers(res)[2:])
+
+
+def test_cname_chain_across_origins_is_followed_and_out_of_them_is_not() -> None:
+    zone = Zone(
+        ["a.one=10.0.0.1", "x.two CNAME a.one", "y.two CNAME www.example.com"],
+        origins=["one", "two"],
+    )
+    assert [a[2] for a in _answers(zone.resolve("x.two", QTYPE.A))] == ["a.one.", "10.0.0.1"]
+    res = zone.resolve("y.two", QTYPE.A)
+    assert res.rcode == RCODE.NOERROR and res.authoritative and not res.authority
+    assert _answers(res) == [("y.two.", "CNAME", "www.example.com.", 0)]
+
+
+def test_without_origins_every_target_is_ours_and_a_missing_one_nxdomain() -> None:
+    zone = Zone(["x.test CNAME www.example.com"])
+    res = zone.resolve("x.test", QTYPE.A)
+    assert res.rcode == RCODE.NXDOMAIN
+    assert _answers(res) == [("x.test.", "CNAME", "www.example.com.", 0)]
+    assert _soa_owner(res) == ["example.com."]  # the target's SOA, not the question's
+
+
+def test_cname_loop_is_answered_with_the_chain_once(zone: Zone) -> None:
+    res = zone.resolve("loop1.test", QTYPE.A)
+    assert res.rcode == RCODE.NOERROR and res.authoritative and not res.authority
+    assert _answers(res) == [
+        ("loop1.test.", "CNAME", "loop2.test.", 0),
+        ("loop2.test.", "CNAME", "loop1.test.", 0),
+    ]
+    zone.add("self.test CNAME self.test")
+    assert _answers(zone.resolve("self.test", QTYPE.AAAA)) == [
+        ("self.test.", "CNAME", "self.test.", 0)
+    ]
+
+
+def test_cname_chain_longer_than_16_stops_where_it_got() -> None:
+    chain = [f"c{i}.test CNAME c{i + 1}.test" for i in range(40)]
+    zone = Zone([*chain, "c40.test=10.0.0.40"], origins=["test"])
+    full = zone.resolve("c24.test", QTYPE.A)  # 16 CNAMEs, then the address
+    assert [a[1] for a in _answers(full)] == ["CNAME"] * 16 + ["A"]
+    assert _answers(full)[-1][2] == "10.0.0.40"
+    cut = zone.resolve("c0.test", QTYPE.A)
+    assert cut.rcode == RCODE.NOERROR and not cut.authority
+    assert [a[1] for a in _answers(cut)] == ["CNAME"] * 17
+    assert _answers(cut)[-1] == ("c16.test.", "CNAME", "c17.test.", 0)
+
+
+def test_wildcard_cname_is_chased(zone: Zone) -> None:
+    zone.add("*.alias.test CNAME a.test")
+    res = zone.resolve("Any.alias.test", QTYPE.A, DNSLabel("Any.alias.test."))
+    assert _answers(res) == [
+        ("Any.alias.test.", "CNAME", "a.test.", 0),
+        ("a.test.", "A", "10.0.0.1", 0),
+    ]
 
 
 def test_wildcards(zone: Zone) -> None:

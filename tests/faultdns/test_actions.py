@@ -1,0 +1,463 @@
+"""The header-level actions the Go oracle needs: ``rcode=``, ``lame``, ``truncate=N``, ``tcponly``.
+
+Each is checked on real sockets by clients nobody here wrote (dnspython, and dig when
+present), over UDP and TCP, on both UDP paths (batched and plain), repeated so that the
+cached fault reply on the hot path is exercised, and with match and activation keys.
+The TC-cut reply is checked byte for byte against the full TCP reply it was cut from.
+"""
+
+from __future__ import annotations
+
+import socket
+import struct
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import dns.flags
+import dns.message
+import dns.query
+import dns.rcode
+import dns.rdatatype
+import pytest
+
+from faultdns import FaultDNSServer, ManualClock, load_plan, parse_fault
+from tests.tools import require_tool
+
+MANY = 60  # A records of many.test: about 1000 bytes, over 512 and under 1232
+RECORDS = [
+    "a.test=10.0.0.1",
+    "a.test=2001:db8::1",
+    "txt.test TXT hello",
+    *(f"many.test=10.0.{i // 250}.{i % 250}" for i in range(MANY)),
+]
+_TC = 0x0200
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock()
+
+
+@pytest.fixture(params=[True, False], ids=["batch-io", "recvfrom"])
+def server(clock: ManualClock, request: pytest.FixtureRequest) -> Iterator[FaultDNSServer]:
+    with FaultDNSServer(
+        records=RECORDS, origins=["test"], clock=clock, seed=1, batch_io=request.param
+    ) as dns_server:
+        yield dns_server
+
+
+def ask(
+    server: FaultDNSServer,
+    name: str,
+    qtype: str = "A",
+    *,
+    tcp: bool = False,
+    edns: bool = True,
+) -> dns.message.Message:
+    host, port = server.address
+    query = dns.message.make_query(name, qtype, use_edns=0 if edns else False)
+    if tcp:
+        return dns.query.tcp(query, host, port=port, timeout=3)
+    return dns.query.udp(query, host, port=port, timeout=3)
+
+
+def raw_udp(server: FaultDNSServer, name: str, qtype: str = "A", *, edns: bool = True) -> bytes:
+    """The reply's exact bytes over UDP (dnspython will not parse a cut message)."""
+    query = dns.message.make_query(name, qtype, use_edns=0 if edns else False)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.settimeout(3)
+        sock.sendto(query.to_wire(), server.address)
+        data, _ = sock.recvfrom(65535)
+    assert data[:2] == query.to_wire()[:2]
+    return data
+
+
+def raw_tcp(server: FaultDNSServer, name: str, qtype: str = "A") -> bytes:
+    """The reply's exact bytes over TCP, unframed."""
+    wire = dns.message.make_query(name, qtype, use_edns=0).to_wire()
+    with socket.create_connection(server.address, timeout=3) as sock:
+        sock.sendall(len(wire).to_bytes(2, "big") + wire)
+        size = int.from_bytes(_read(sock, 2), "big")
+        return _read(sock, size)
+
+
+def _read(sock: socket.socket, size: int) -> bytes:
+    data = b""
+    while len(data) < size:
+        chunk = sock.recv(size - len(data))
+        assert chunk, "connection closed early"
+        data += chunk
+    return data
+
+
+def header(data: bytes) -> tuple[int, int, int, int, int, int]:
+    """(id, flags, qdcount, ancount, nscount, arcount) as on the wire."""
+    fields: tuple[int, int, int, int, int, int] = struct.unpack("!6H", data[:12])
+    return fields
+
+
+def addresses(reply: dns.message.Message) -> list[str]:
+    return sorted(rd.to_text() for rrset in reply.answer for rd in rrset)
+
+
+def go_lame(reply: dns.message.Message) -> bool:
+    """Go 1.23's lame-referral test (net/dnsclient_unix.go, checkHeader).
+
+    rcode NOERROR (extended rcode included), neither AA nor RA, no answer record and
+    no additional record (an OPT record counts as one).
+    """
+    return (
+        reply.rcode() == dns.rcode.NOERROR
+        and not reply.flags & (dns.flags.AA | dns.flags.RA)
+        and not reply.answer
+        and not reply.additional
+        and reply.edns < 0
+    )
+
+
+# -- rcode=NAME ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("spec", "rcode", "logged"),
+    [
+        ("rcode=NOTIMP", 4, "NOTIMP"),
+        ("rcode=formerr", 1, "FORMERR"),
+        ("rcode=YXDOMAIN", 6, "YXDOMAIN"),
+        ("rcode=NOTZONE", 10, "NOTZONE"),
+        ("rcode=12", 12, "RCODE12"),
+        ("rcode=BADVERS", 16, "BADVERS"),
+        ("rcode=16", 16, "BADVERS"),
+        ("rcode=BADCOOKIE", 23, "BADCOOKIE"),
+        ("rcode=4095", 4095, "RCODE4095"),
+    ],
+)
+def test_rcode_any_value_over_udp_and_tcp(
+    server: FaultDNSServer, spec: str, rcode: int, logged: str
+) -> None:
+    server.add_fault(f"{spec} match=a.test")
+    for tcp in (False, True):
+        for edns in (True, False):
+            for _ in range(2):  # the second is the cached fault reply
+                reply = ask(server, "a.test", tcp=tcp, edns=edns)
+                assert reply.rcode() == rcode
+                assert reply.flags & 0x000F == rcode & 0x0F  # header: the low 4 bits
+                if rcode > 15 or edns:
+                    assert reply.edns == 0  # the OPT record, even if the query had none
+                    assert (reply.ednsflags >> 24) & 0xFF == rcode >> 4
+                else:
+                    assert reply.edns < 0
+                assert not reply.answer and not reply.authority
+                assert not reply.flags & (dns.flags.AA | dns.flags.RA | dns.flags.TC)
+    assert addresses(ask(server, "txt.test", "TXT")) == ['"hello"']  # other names untouched
+    assert {q.rcode for q in server.queries if q.rule} == {logged}
+
+
+def test_rcode_badvers_is_header_noerror_with_extended_rcode_one(server: FaultDNSServer) -> None:
+    """The issue's example: header NOERROR, OPT EXTENDED-RCODE 1, no answer."""
+    server.add_fault("rcode=BADVERS")
+    data = raw_udp(server, "a.test", edns=False)
+    _, flags, _, ancount, nscount, arcount = header(data)
+    assert flags & 0x000F == 0 and (ancount, nscount, arcount) == (0, 0, 1)
+    reply = dns.message.from_wire(data)
+    assert reply.edns == 0 and reply.ednsflags >> 24 == 1
+    assert reply.rcode() == dns.rcode.BADVERS
+    assert server.queries[-1].rcode == "BADVERS" and server.queries[-1].action == "rcode"
+
+
+@pytest.mark.parametrize(("spec", "rcode"), [("rcode=NOERROR", 0), ("rcode=nxdomain", 3)])
+def test_rcode_noerror_and_nxdomain_are_authoritative_not_lame(
+    server: FaultDNSServer, spec: str, rcode: int
+) -> None:
+    server.add_fault(spec)
+    for edns in (True, False):
+        reply = ask(server, "a.test", edns=edns)
+        assert reply.rcode() == rcode and reply.flags & dns.flags.AA
+        assert not reply.answer and not go_lame(reply)
+
+
+# -- lame ------------------------------------------------------------------------------
+
+
+def test_lame_is_noerror_empty_without_aa_ra_or_opt(server: FaultDNSServer) -> None:
+    server.add_fault("lame match=a.test")
+    for tcp in (False, True):
+        for edns in (True, False):
+            for _ in range(2):
+                reply = ask(server, "a.test", tcp=tcp, edns=edns)
+                assert reply.rcode() == dns.rcode.NOERROR
+                assert reply.flags & dns.flags.QR
+                assert not reply.flags & (dns.flags.AA | dns.flags.RA | dns.flags.TC)
+                assert not reply.answer and not reply.authority and not reply.additional
+                assert reply.edns < 0  # no OPT, even for an EDNS query
+                assert go_lame(reply)
+    assert server.stats()["fired"] == {"r1": 8}
+
+
+def test_normal_nodata_and_answer_replies_are_not_lame(server: FaultDNSServer) -> None:
+    """Go treats NOERROR + empty + !AA + !RA + no additional as lame: ours are AA."""
+    for edns in (True, False):
+        assert not go_lame(ask(server, "a.test", edns=edns))  # an answer
+        zone_nodata = ask(server, "a.test", "TXT", edns=edns)
+        assert not zone_nodata.answer and zone_nodata.flags & dns.flags.AA
+        assert not go_lame(zone_nodata)
+    server.add_fault("nodata match=a.test")
+    server.add_fault("answer=10.9.9.9 match=txt.test")
+    for edns in (True, False):
+        nodata = ask(server, "a.test", edns=edns)
+        assert nodata.rcode() == dns.rcode.NOERROR and not nodata.answer
+        assert nodata.flags & dns.flags.AA and not go_lame(nodata)
+        answered = ask(server, "txt.test", edns=edns)
+        assert addresses(answered) == ["10.9.9.9"] and not go_lame(answered)
+
+
+# -- truncate=N ------------------------------------------------------------------------
+
+
+def test_truncate_n_cuts_the_real_reply_mid_record_with_tc(server: FaultDNSServer) -> None:
+    full = raw_tcp(server, "many.test")
+    assert len(full) > 900 and header(full)[3] == MANY
+    server.add_fault("truncate=512 match=many.test")
+    for _ in range(2):
+        cut = raw_udp(server, "many.test")
+        assert len(cut) == 512
+        _, flags, qdcount, ancount, _, arcount = header(cut)
+        assert flags & _TC and (qdcount, ancount, arcount) == (1, MANY, 1)  # counts kept
+        # The same bytes as the full reply, TC aside: the real answer records, cut.
+        assert cut[2:] == bytes([full[2] | 0x02]) + full[3:512]
+        with pytest.raises(dns.message.Truncated):
+            dns.message.from_wire(cut, raise_on_truncation=True)
+        with pytest.raises(dns.exception.FormError):  # the cut is inside a record
+            dns.message.from_wire(cut, ignore_trailing=True)
+        question = dns.message.from_wire(cut, question_only=True)
+        assert question.flags & dns.flags.TC and question.flags & dns.flags.AA
+        assert question.question[0].name.to_text() == "many.test."
+    # Records lie at 16-byte strides after the question: 512 is not on a boundary.
+    question_end = 12 + len("many.test") + 2 + 4
+    assert (512 - question_end) % 16 != 0
+
+
+def test_truncate_n_sends_the_client_to_tcp_for_the_whole_answer(
+    server: FaultDNSServer,
+) -> None:
+    server.add_fault("truncate=512 match=many.test")
+    host, port = server.address
+    query = dns.message.make_query("many.test", "A", use_edns=0)
+    reply, used_tcp = dns.query.udp_with_fallback(query, host, port=port, timeout=3)
+    assert used_tcp and len(addresses(reply)) == MANY
+    assert [(q.transport, q.action) for q in server.queries[-2:]] == [
+        ("udp", "truncate"),
+        ("tcp", None),
+    ]
+
+
+def test_truncate_n_larger_than_the_reply_sends_it_whole_with_tc(server: FaultDNSServer) -> None:
+    server.add_fault("truncate=512 match=a.test")
+    data = raw_udp(server, "a.test")
+    assert len(data) < 512 and header(data)[1] & _TC
+    reply = dns.message.from_wire(data)
+    assert addresses(reply) == ["10.0.0.1"] and reply.flags & dns.flags.TC
+
+
+def test_truncate_n_ignores_the_clients_udp_limit(server: FaultDNSServer) -> None:
+    """A middlebox cuts where it cuts: 700 bytes to a client that said 512 (no EDNS)."""
+    server.add_fault("truncate=700 match=many.test")
+    data = raw_udp(server, "many.test", edns=False)
+    assert len(data) == 700 and header(data)[1] & _TC
+
+
+def test_truncate_n_keeps_the_zones_rcode(server: FaultDNSServer) -> None:
+    server.add_fault("truncate=20 match=*.test")
+    data = raw_udp(server, "nothere.test")
+    assert len(data) == 20 and header(data)[1] & 0x000F == dns.rcode.NXDOMAIN
+    assert server.queries[-1].rcode == "NXDOMAIN"
+
+
+@pytest.mark.parametrize("spec", ["truncate", "truncate=512", "tcponly"])
+def test_tc_actions_leave_tcp_alone_unless_proto_tcp(server: FaultDNSServer, spec: str) -> None:
+    server.add_fault(f"{spec} match=many.test")
+    for _ in range(2):
+        reply = ask(server, "many.test", tcp=True)
+        assert len(addresses(reply)) == MANY and not reply.flags & dns.flags.TC
+    assert server.queries[-1].rule is None and server.stats()["fired"] == {"r1": 0}
+
+
+def test_truncate_with_proto_tcp_sends_its_tc_reply_over_tcp(server: FaultDNSServer) -> None:
+    server.add_fault("truncate=512 proto=tcp match=many.test")
+    server.add_fault("truncate proto=tcp match=a.test")
+    cut = raw_tcp(server, "many.test")
+    assert len(cut) == 512 and header(cut)[1] & _TC and header(cut)[3] == MANY
+    bare = ask(server, "a.test", tcp=True)
+    assert bare.flags & dns.flags.TC and not bare.answer
+    # UDP is not its business: normal answers.
+    assert len(addresses(ask(server, "many.test"))) == MANY
+    assert addresses(ask(server, "a.test")) == ["10.0.0.1"]
+
+
+# -- tcponly ---------------------------------------------------------------------------
+
+
+def test_tcponly_answers_tc_over_udp_and_normally_over_tcp(server: FaultDNSServer) -> None:
+    server.add_fault("tcponly match=a.test")
+    for _ in range(2):
+        over_udp = ask(server, "a.test")
+        assert over_udp.flags & dns.flags.TC and not over_udp.answer
+        assert over_udp.rcode() == dns.rcode.NOERROR
+        assert addresses(ask(server, "a.test", tcp=True)) == ["10.0.0.1"]
+    host, port = server.address
+    query = dns.message.make_query("a.test", "A")
+    reply, used_tcp = dns.query.udp_with_fallback(query, host, port=port, timeout=3)
+    assert used_tcp and addresses(reply) == ["10.0.0.1"]
+    assert [(q.transport, q.action, q.rcode) for q in server.queries[-2:]] == [
+        ("udp", "tcponly", "NOERROR"),
+        ("tcp", None, "NOERROR"),
+    ]
+
+
+def test_tcponly_is_truncate_by_another_name(server: FaultDNSServer) -> None:
+    """One rule: the same UDP bytes as bare truncate, the same transports matched."""
+    server.add_fault("truncate match=a.test")
+    server.add_fault("tcponly match=txt.test")
+    truncated = raw_udp(server, "a.test")
+    tcponly = raw_udp(server, "txt.test")
+    assert header(truncated)[1:] == header(tcponly)[1:]
+    assert len(truncated) - len("a.test") == len(tcponly) - len("txt.test")
+
+
+# -- match and activation keys, over both transports -----------------------------------
+
+
+@pytest.mark.parametrize(
+    ("action", "transports"),
+    [
+        ("rcode=NOTIMP", (False, True)),
+        ("rcode=BADVERS", (False, True)),
+        ("lame", (False, True)),
+        ("truncate=30", (False,)),
+        ("truncate=30 proto=tcp", (True,)),
+        ("tcponly", (False,)),
+    ],
+)
+@pytest.mark.parametrize(
+    ("keys", "expected"),
+    [
+        ("first=2", [True, True, False, False]),
+        ("every=2", [False, True, False, True]),
+        ("count=1", [True, False, False, False]),
+        ("p=1", [True] * 4),
+        ("p=0", [False] * 4),
+    ],
+)
+def test_activation_keys(
+    server: FaultDNSServer,
+    action: str,
+    transports: tuple[bool, ...],
+    keys: str,
+    expected: list[bool],
+) -> None:
+    for tcp in transports:
+        server.reset()
+        server.add_fault(f"{action} match=many.test qtype=A {keys}")
+        fired = []
+        for _ in expected:
+            if tcp:
+                raw_tcp(server, "many.test")
+            else:
+                raw_udp(server, "many.test")
+            fired.append(server.queries[-1].rule is not None)
+        assert fired == expected, (tcp, keys)
+
+
+@pytest.mark.parametrize("action", ["rcode=REFUSED", "lame", "truncate=40", "tcponly"])
+def test_window_and_match_keys(server: FaultDNSServer, clock: ManualClock, action: str) -> None:
+    server.add_fault(f"{action} match=A.TEST qtype=AAAA proto=udp after=10s for=5s")
+
+    def fired() -> bool:
+        return server.queries[-1].rule is not None
+
+    raw_udp(server, "a.test", "AAAA")
+    assert not fired()  # the window is not open yet
+    clock.advance(10)
+    raw_udp(server, "a.test", "AAAA")
+    assert fired() and server.queries[-1].action == action.partition("=")[0]
+    raw_udp(server, "a.test", "A")
+    assert not fired()  # another type
+    raw_udp(server, "txt.test", "AAAA")
+    assert not fired()  # another name
+    ask(server, "a.test", "AAAA", tcp=True)
+    assert not fired()  # another transport
+    clock.advance(5)
+    raw_udp(server, "a.test", "AAAA")
+    assert not fired()  # the window is half-open: closed at 15 s
+
+
+# -- plan files ------------------------------------------------
+
+
+def test_plan_file_carries_every_new_action(tmp_path: Path) -> None:
+    plan = tmp_path / "plan.toml"
+    plan.write_text(
+        "[[fault]]\n"
+        'rcode = "BADVERS"\nmatch = "a.test"\nqtype = "A"\n\n'
+        "[[fault]]\n"
+        'action = "lame"\nmatch = "a.test"\n\n'
+        "[[fault]]\n"
+        'truncate = 512\nmatch = "many.test"\n\n'
+        "[[fault]]\n"
+        'action = "tcponly"\nmatch = "txt.test"\n\n'
+        "[[fault]]\n"
+        'action = "rcode"\nrcode = 4\nmatch = "nothere.test"\n'
+    )
+    rules = load_plan(plan)
+    assert [r.spec for r in rules] == [
+        "rcode=BADVERS match=a.test qtype=A",
+        "lame match=a.test",
+        "truncate=512 match=many.test",
+        "tcponly match=txt.test",
+        "rcode=NOTIMP match=nothere.test",
+    ]
+    assert rules == [parse_fault(r.spec) for r in rules]
+    with FaultDNSServer(records=RECORDS, origins=["test"], plan=plan) as server:
+        assert ask(server, "a.test").rcode() == dns.rcode.BADVERS
+        assert go_lame(ask(server, "a.test", "AAAA"))
+        assert len(raw_udp(server, "many.test")) == 512
+        assert ask(server, "txt.test", "TXT").flags & dns.flags.TC
+        assert ask(server, "nothere.test").rcode() == dns.rcode.NOTIMP
+
+
+# -- dig, an independent peer ----------------------------------------------------------
+
+
+def dig(server: FaultDNSServer, *args: str) -> str:
+    path = require_tool("dig")
+    host, port = server.address
+    return subprocess.run(
+        [path, "-p", str(port), f"@{host}", "+tries=1", "+time=2", *args],
+        capture_output=True,
+        text=True,
+        timeout=20,
+    ).stdout
+
+
+def test_dig_sees_each_action(server: FaultDNSServer) -> None:
+    server.add_fault("rcode=BADVERS match=a.test")
+    server.add_fault("rcode=NOTIMP match=txt.test")
+    server.add_fault("lame match=lame.test")
+    server.add_fault("truncate=512 match=many.test")
+    out = dig(server, "a.test")
+    assert "status: BADVERS" in out and "EDNS: version: 0" in out
+    assert "status: BADVERS" in dig(server, "+noedns", "a.test")
+    assert "status: NOTIMP" in dig(server, "+tcp", "txt.test", "TXT")
+    lame = dig(server, "lame.test")
+    assert "status: NOERROR" in lame and "flags: qr rd;" in lame and "OPT PSEUDOSECTION" not in lame
+    many = dig(server, "many.test")
+    assert "Truncated, retrying in TCP mode" in many
+    assert many.count("\tA\t") == MANY
+
+
+def test_dig_follows_tcponly_to_tcp(server: FaultDNSServer) -> None:
+    server.add_fault("tcponly match=a.test")
+    out = dig(server, "a.test")
+    assert "Truncated, retrying in TCP mode" in out and "10.0.0.1" in out
+    assert [q.transport for q in server.queries] == ["udp", "tcp"]
