@@ -38,9 +38,15 @@ Dialling follows Go's ``Dialer`` as ``http.DefaultTransport`` configures it: its
 30 s timeout over lookup and connect (``Dialer.Timeout``, capped by the request's
 deadline) and ``dialSerial``: addresses in the resolver's order, each given a share of
 what is left (``partialDeadline``: an equal share, at least 2 s).  The first error is
-reported.  (Go races IPv4 against IPv6 on a dual-stack host; we dial one address at a
-time.)  Redirects: Go sends at most 10 requests (``defaultCheckRedirect``) and follows
-301/302/303/307/308 with a ``Location``, to any host.
+reported.  Redirects: Go sends at most 10 requests (``defaultCheckRedirect``) and
+follows 301/302/303/307/308 with a ``Location``, to any host.  A GET that a reused
+keep-alive connection drops before any response byte is sent again on another
+connection (``Transport.roundTrip``, ``shouldRetryRequest``).
+
+Not modelled, as the controller's repo never needs them: Go's ``dialParallel`` (on a
+dual-stack answer Go races the other address family after 300 ms; we dial the
+addresses one after another), ``TLSHandshakeTimeout`` (10 s; the repo is plain HTTP)
+and ``IdleConnTimeout`` (90 s; a failed attempt never leaves a connection to reuse).
 
 Real time still passes in two places, both outside the cleanup's normal path: httpcore's
 pool waits on a thread event when all ``max_connections`` are busy (PoolTimeout), and
