@@ -10,7 +10,8 @@ picture changes underneath it. The API is deliberately small and plain:
 ``POST /faults``      body: a spec string (text/plain, or a JSON string), or a JSON
                       object with the spec keys; ``201 {"id": ..., "fault": rule}``
 ``DELETE /faults/ID`` ``{"removed": ID}``; 404 if unknown
-``POST /reset``       clears faults, restarts the fault clock, empties the query log
+``POST /reset``       clears faults, restarts the fault clock, empties the query log,
+                      drops replies held by ``delay=``
 ``GET /queries``      ``?since=SEQ`` (records with seq > SEQ) ``&limit=N``;
                       ``{"queries": [...], "last_seq": N}``
 ``GET /stats``        the server's counters

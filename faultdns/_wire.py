@@ -23,6 +23,7 @@ __all__ = [
     "cut_reply",
     "decode",
     "fault_reply",
+    "fit_tcp",
     "fit_udp",
     "zone_reply",
 ]
@@ -31,6 +32,7 @@ __all__ = [
 EDNS_PAYLOAD = 1232
 PLAIN_UDP_LIMIT = 512
 MAX_UDP_LIMIT = 65507
+MAX_TCP_MESSAGE = 65535  # the 2-byte length prefix's limit (RFC 1035 section 4.2.2)
 _OPT = QTYPE.OPT
 _IN, _ANY_CLASS = 1, 255
 _BADVERS = 16
@@ -134,12 +136,41 @@ def _pack(reply: DNSRecord, data: bytes) -> bytes:
 
 def zone_reply(query: Query, resolution: Resolution, *, tc: bool = False) -> bytes:
     """The full (untruncated) reply the zone gives; ``tc`` sets the TC bit in it."""
+    return _zone_reply(query, resolution, len(resolution.answer) + len(resolution.authority), tc)
+
+
+def _zone_reply(query: Query, resolution: Resolution, keep: int, tc: bool) -> bytes:
+    """The zone's reply with only its first ``keep`` records (answer, then authority)."""
     reply = _reply(
         query.record, resolution.rcode, aa=resolution.authoritative, edns=query.edns, tc=tc
     )
-    reply.rr = list(resolution.answer)
-    reply.auth = list(resolution.authority)
+    records = [*resolution.answer, *resolution.authority][:keep]
+    reply.rr = records[: len(resolution.answer)]
+    reply.auth = records[len(resolution.answer) :]
     return _pack(reply, query.record.header.id.to_bytes(2, "big") + bytes(10))
+
+
+def fit_tcp(query: Query, resolution: Resolution, packed: bytes) -> bytes:
+    """``packed`` if it fits a TCP message (65,535 bytes), else what fits, with TC set.
+
+    A TCP message's length is a 16-bit field (RFC 1035 section 4.2.2), so a larger
+    reply cannot be sent at all.  RFC 2181 section 9 says a reply that cannot hold all
+    its records sets TC and carries the records that fit: the longest prefix of the
+    answer-then-authority records whose reply fits (found by bisection: O(n log n)
+    packing for n records), possibly none but the question.
+    """
+    if len(packed) <= MAX_TCP_MESSAGE:
+        return packed
+    lo, hi = 0, len(resolution.answer) + len(resolution.authority) - 1
+    best = _zone_reply(query, resolution, 0, True)
+    while lo <= hi:  # best: the most records found to fit; the answer is in [lo, hi]
+        mid = (lo + hi + 1) // 2
+        candidate = _zone_reply(query, resolution, mid, True)
+        if len(candidate) <= MAX_TCP_MESSAGE:
+            best, lo = candidate, mid + 1
+        else:
+            hi = mid - 1
+    return best
 
 
 def truncated(query: Query) -> bytes:
