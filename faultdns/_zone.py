@@ -605,8 +605,11 @@ class Zone:
     def _lookup(snap: _Snapshot, key: str) -> tuple[tuple[_Record, ...], bool]:
         """(records, exists) for ``key``, synthesizing from a wildcard per RFC 4592.
 
-        The wildcard that applies is ``*.`` + the closest existing ancestor, and only
-        when the name itself does not exist (an empty non-terminal exists: NODATA).
+        The wildcard that applies is ``*.`` + the closest existing ancestor (the closest
+        encloser), and only when the name itself does not exist (an empty non-terminal
+        exists: NODATA).  A wildcard owner that is itself an empty non-terminal (say
+        only ``f.*.e.test`` exists) still exists, so the name exists with no records:
+        NODATA, not NXDOMAIN (RFC 4592 section 4.9).
         """
         recs = snap.records.get(key)
         if recs is not None or key in snap.existing:
@@ -615,8 +618,10 @@ class Zone:
             return (), False
         for ancestor in _ancestors(_parent(key)):
             if ancestor in snap.existing:
-                wild = snap.records.get("*." + ancestor if ancestor else "*")
-                return (wild, True) if wild else ((), False)
+                wild = "*." + ancestor if ancestor else "*"
+                if wild in snap.existing:
+                    return snap.records.get(wild, ()), True
+                return (), False
         return (), False
 
     def _soa(self, snap: _Snapshot, key: str) -> RR:
