@@ -280,6 +280,8 @@ class _Handler(BaseHTTPRequestHandler):
             return
         except OSError:  # reset, or shut down to make room for a newcomer
             return
+        if self.request_version == "HTTP/0.9":  # "GET /path" alone: answer as HTTP/1.0,
+            self.request_version = "HTTP/1.0"  # with a status line and headers
         self.server.track(self.request, reading=False)
         self._reader.phase(BODY_TIMEOUT, None)
         try:

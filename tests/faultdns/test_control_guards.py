@@ -317,6 +317,15 @@ def test_malformed_request_lines_are_json(
     json_error(body)
 
 
+def test_an_http_0_9_request_gets_a_status_line_and_json(control: ControlServer) -> None:
+    """Found by the control fuzz target: "GET /path" alone (HTTP/0.9) got a bare body."""
+    status, body = raw(control, b"GET \x01\x00avil.example\r\n\r\n")
+    assert status == 404
+    assert "no endpoint" in json_error(body)
+    status, body = raw(control, b"GET /stats\r\n\r\n")
+    assert status == 200
+
+
 def _silent_listener() -> socket.socket:
     """A TCP listener that accepts (in the kernel) and never answers."""
     sock = socket.socket()
