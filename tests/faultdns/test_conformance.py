@@ -162,7 +162,7 @@ def test_unknown_edns_options_are_ignored_not_echoed(server: FaultDNSServer) -> 
     """RFC 6891 6.1.2: options not understood MUST be ignored."""
     out = dig(server, "+ednsopt=65001:c0ffee", "a.test")
     assert status(out) == "NOERROR" and "10.0.0.1" in out
-    option = dns.edns.GenericOption(65001, b"\xc0\xff\xee")
+    option = dns.edns.GenericOption(dns.edns.OptionType.make(65001), b"\xc0\xff\xee")
     reply = reply_to(server, query(use_edns=0, options=[option]).to_wire())
     assert not reply.options
 

@@ -396,6 +396,18 @@ def test_the_cli_refuses_them_with_exit_64(spec: str, reason: str) -> None:
     assert reason in proc.stderr and "--record" in proc.stderr
 
 
+def test_record_add_refuses_them_with_exit_64(control: ControlServer) -> None:
+    proc = subprocess.run(
+        [*FAULTDNS, "record", "add", "a!b.test=10.0.0.9", "--control", control.url],
+        capture_output=True,
+        text=True,
+        timeout=GENEROUS,
+        check=False,
+    )
+    assert proc.returncode == 64
+    assert "a!b.test" in proc.stderr and "could never be answered" in proc.stderr
+
+
 # -- big plans ---------------------------------------------------------------------------
 
 

@@ -345,3 +345,35 @@ def test_a_closed_connection_frees_its_held_replies() -> None:
             sock.sendall(frame())
             wait_for(lambda: server.stats()["pending_delays"] == 1)
         wait_for(lambda: server.stats()["pending_delays"] == 0)
+
+
+def test_dig_is_served_under_all_three_loads_at_once(sockets: ExitStack) -> None:
+    """The issue's rule with its three loads together, scaled to a cap of 32: 38
+    stalled, 32 dribbling (a byte of an endless frame every 0.2 s) and 6 non-reading
+    clients; dig +tcp and dnspython are answered (latency: the bench's figure)."""
+    with FaultDNSServer(
+        records=["a.test=10.0.0.1"], max_tcp_connections=32, tcp_write_timeout=1.0
+    ) as server:
+        for _ in range(38):
+            sockets.enter_context(connect(server)).sendall(b"\x00")
+        dribblers = [sockets.enter_context(connect(server)) for _ in range(32)]
+        for hog in [sockets.enter_context(connect(server)) for _ in range(6)]:
+            _flood_without_reading(hog)
+        stop = threading.Event()
+
+        def dribble() -> None:
+            while not stop.wait(0.2):
+                for sock in dribblers:
+                    with contextlib.suppress(OSError):
+                        sock.send(b"\x01")  # a 257-byte frame, never completed
+
+        thread = threading.Thread(target=dribble, daemon=True)
+        thread.start()
+        try:
+            for _ in range(3):
+                assert dig_tcp(server) == "10.0.0.1"
+                assert ask_tcp(server).answer[0][0].to_text() == "10.0.0.1"
+        finally:
+            stop.set()
+            thread.join()
+        assert server.stats()["errors"] == 0
