@@ -238,9 +238,10 @@ class _TCPConnection(asyncio.Protocol):
         server = self.server
         conns = server._tcp_conns
         while len(conns) >= server.max_tcp_connections and conns:
-            # At the cap, the newcomer is served and the least recently useful client
-            # goes (RFC 7766 section 6.2.2): refusing newcomers lets idle or hostile
-            # connections lock every legitimate client out.
+            # At the cap (RFC 7766 section 6.2.2 lets a server limit concurrent
+            # connections) the newcomer is served and the least recently useful client
+            # goes: refusing newcomers would let idle or hostile connections lock every
+            # legitimate client out.
             victim = next(iter(conns))
             server._tcp_evicted += 1
             victim.abort()
