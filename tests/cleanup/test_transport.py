@@ -708,3 +708,17 @@ def test_https_sends_the_name_as_sni_and_verifies_it(
         pytest.raises(httpx.ConnectError, match=r"certificate|IP address mismatch"),
     ):
         client.get(f"https://127.0.0.1:{port}/x")
+
+
+def test_default_verification_uses_the_system_s_trust_and_rejects_a_self_signed_repo(
+    faultdns_factory: object, tls_server: tuple[int, list[str | None], Path], clock: ManualClock
+) -> None:
+    """``verify=True`` (no context built up front: plain http pays nothing) still checks
+    certificates when a TLS connection is made."""
+    port, _, _ = tls_server
+    dns = faultdns_factory(records=[f"{NAME}=127.0.0.1"])  # type: ignore[operator]
+    with (
+        make_http_client(resolver_for(dns, clock), clock=clock) as client,
+        pytest.raises(httpx.ConnectError, match="certificate"),
+    ):
+        client.get(f"https://{NAME}:{port}/x")
