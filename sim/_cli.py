@@ -40,7 +40,7 @@ from sim._args import positive as _positive
 from sim._args import seed as _seed
 from sim._clock import PeerError, SimDeadlock
 from sim._dist import ScenarioError
-from sim._dns import dns_rules, make_dns_server
+from sim._dns import dns_rules, free_port, make_dns_server, refusal_changes, refuse_udp
 from sim._fidelity._report import add_fidelity_parser, run_fidelity
 from sim._harness import Harness, ScenarioResult, repo_service_name
 from sim._mutants import add_mutants_parser, run_mutants_command
@@ -436,12 +436,24 @@ def _cmd_serve(args: argparse.Namespace, console: Console) -> int:
         scenario.list_path("current"): ("\n".join(scenario.images.current) + "\n").encode(),
     }
     try:
-        dns = make_dns_server(timeline.repo_host, clock, port=args.dns_port)
+        # an explicit port: the DNS Service without backend is played on it (refuse_udp)
+        port = args.dns_port or free_port("127.0.0.1")
+        dns = make_dns_server(timeline.repo_host, clock, port=port)
         for rule in dns_rules(timeline, origin=start):
             dns.add_fault(rule)
         dns.start()
     except OSError as exc:
         raise UsageError(f"--dns-port {args.dns_port}: {exc.strerror or exc}") from exc
+    dns_changes = refusal_changes(timeline)
+
+    def refusing_at(now: float) -> bool:
+        """Whether the cluster DNS Service has no backend at ``now``."""
+        past = [on for t, on in dns_changes if t <= now]
+        return bool(past) and past[-1]
+
+    refusing = refusing_at(clock.now())  # in place before the addresses are announced
+    if refusing:
+        refuse_udp(dns, True)
     try:
         repo = RepoServer(port=args.port)
     except OSError as exc:
@@ -517,6 +529,9 @@ def _cmd_serve(args: argparse.Namespace, console: Console) -> int:
             if deadline is not None and time.monotonic() >= deadline:
                 break
             repo.set_accepting(accepting_at(now))
+            if refusing_at(now) != refusing:
+                refusing = not refusing
+                refuse_udp(dns, refusing)
             repo.wait(0.05)
             repo.settle()
     except KeyboardInterrupt:
