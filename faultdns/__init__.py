@@ -13,6 +13,7 @@ from faultdns._faults import (
     parse_rcode,
 )
 from faultdns._server import FaultDNSServer, QueryRecord
+from faultdns._unreachable import free_udp_port
 from faultdns._zone import Zone, ZoneError
 
 __all__ = [
@@ -27,6 +28,7 @@ __all__ = [
     "QueryRecord",
     "Zone",
     "ZoneError",
+    "free_udp_port",
     "load_plan",
     "parse_duration",
     "parse_fault",

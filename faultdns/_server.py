@@ -80,6 +80,7 @@ from faultdns._faults import (
     rcode_name,
     select_rule,
 )
+from faultdns._unreachable import set_port_unreachable
 from faultdns._wire import (
     Query,
     WireError,
@@ -451,6 +452,7 @@ class FaultDNSServer:
         self._tcp_server: asyncio.Server | None = None
         self._address: tuple[str, int] | None = None
         self._running = False
+        self._unreachable = False
 
         initial = list(faults)
         if plan is not None:
@@ -647,6 +649,7 @@ class FaultDNSServer:
             if sock is not None:
                 sock.close()
         self._udp = self._tcp = None
+        self._unreachable = False
         self._bio = None
 
     def _require_loop(self) -> asyncio.AbstractEventLoop:
@@ -706,6 +709,36 @@ class FaultDNSServer:
         with self._lock:
             self._rules = ()
             self._cache = {}
+
+    @property
+    def unreachable(self) -> bool:
+        """True while UDP queries meet ICMP port unreachable (:meth:`set_unreachable`)."""
+        return self._unreachable
+
+    def set_unreachable(self, on: bool) -> None:
+        """Answer every UDP query with ICMP port unreachable (``on``), or serve again.
+
+        What a client sees when a DNS Service has no ready backend (kube-proxy rejects):
+        its connected UDP socket reads ``ECONNREFUSED`` (Go: ``read udp L->S: read:
+        connection refused``).  The port stays bound and every rule, counter and the
+        query log stay as they are; TCP is not affected.  See ``faultdns._unreachable``
+        for how.  Raises ``RuntimeError`` when the server is not running, and
+        ``ValueError`` when it was started on port 0: Linux gives an ephemeral port back
+        when the socket is disconnected again, so start it on an explicit port
+        (``faultdns._unreachable.free_udp_port``).
+        """
+        udp = self._udp
+        if udp is None:
+            raise RuntimeError("server not started")
+        if on == self._unreachable:
+            return
+        if on and self.port == 0:
+            raise ValueError(
+                "set_unreachable needs a server started on an explicit port, not port 0"
+                " (undoing it would give an ephemeral port back to the kernel)"
+            )
+        set_port_unreachable(udp, on)
+        self._unreachable = on
 
     def reset(self) -> None:
         """Forget rules, rule counters, the query log and stats; restart the clock origin.

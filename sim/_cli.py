@@ -35,12 +35,13 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 import cleanup
+import faultdns
 from sim._args import count as _count
 from sim._args import positive as _positive
 from sim._args import seed as _seed
 from sim._clock import PeerError, SimDeadlock
 from sim._dist import ScenarioError
-from sim._dns import dns_rules, free_port, make_dns_server, refusal_changes, refuse_udp
+from sim._dns import dns_rules, make_dns_server, refusal_changes
 from sim._fidelity._report import add_fidelity_parser, run_fidelity
 from sim._harness import Harness, ScenarioResult, repo_service_name
 from sim._mutants import add_mutants_parser, run_mutants_command
@@ -436,8 +437,8 @@ def _cmd_serve(args: argparse.Namespace, console: Console) -> int:
         scenario.list_path("current"): ("\n".join(scenario.images.current) + "\n").encode(),
     }
     try:
-        # an explicit port: the DNS Service without backend is played on it (refuse_udp)
-        port = args.dns_port or free_port("127.0.0.1")
+        # an explicit port: the DNS Service without backend is played on it (set_unreachable)
+        port = args.dns_port or faultdns.free_udp_port("127.0.0.1")
         dns = make_dns_server(timeline.repo_host, clock, port=port)
         for rule in dns_rules(timeline, origin=start):
             dns.add_fault(rule)
@@ -453,7 +454,7 @@ def _cmd_serve(args: argparse.Namespace, console: Console) -> int:
 
     refusing = refusing_at(clock.now())  # in place before the addresses are announced
     if refusing:
-        refuse_udp(dns, True)
+        dns.set_unreachable(True)
     try:
         repo = RepoServer(port=args.port)
     except OSError as exc:
@@ -531,7 +532,7 @@ def _cmd_serve(args: argparse.Namespace, console: Console) -> int:
             repo.set_accepting(accepting_at(now))
             if refusing_at(now) != refusing:
                 refusing = not refusing
-                refuse_udp(dns, refusing)
+                dns.set_unreachable(refusing)
             repo.wait(0.05)
             repo.settle()
     except KeyboardInterrupt:

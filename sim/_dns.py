@@ -16,8 +16,8 @@ The timeline's DNS intervals become fault rules, windows on the server's clock:
   ``nxdomain`` are the same thing, the zone's NXDOMAIN.
 - ``conn-refused`` -> no rule: no query may reach the server at all.  It is a state of
   the server (the DNS Service has no ready backend, so kube-proxy rejects every packet
-  with ICMP port unreachable), and :func:`refuse_udp` plays it: the server's UDP
-  socket is connected to itself, so the kernel finds no socket for a client's datagram
+  with ICMP port unreachable), and ``FaultDNSServer.set_unreachable`` plays it: the
+  server's UDP socket is connected to itself, so the kernel finds no socket for a client's datagram
   and answers it with ICMP port unreachable, which the client's connected UDP socket
   reads as ``ECONNREFUSED`` -- exactly what Go reports as ``read udp L->S: read:
   connection refused``.  The port stays bound throughout (no other socket can take
@@ -33,7 +33,6 @@ record, AAAA no data; any other name: NXDOMAIN) so the catch-all rule cannot swa
 from __future__ import annotations
 
 import asyncio
-import ctypes
 import errno
 import fcntl
 import math
@@ -44,17 +43,15 @@ import weakref
 from collections.abc import Callable, Iterable
 
 import faultdns
-from faultdns import FaultDNSServer, FaultRule
+from faultdns import FaultDNSServer, FaultRule, free_udp_port
 from sim._timeline import OTHER_NAMES, SERVER_DOWN, Interval, Timeline
 
 __all__ = [
     "REPO_ADDRESS",
     "DNSPeer",
     "dns_rules",
-    "free_port",
     "make_dns_server",
     "refusal_changes",
-    "refuse_udp",
 ]
 
 REPO_ADDRESS = "127.0.0.1"
@@ -193,50 +190,6 @@ def refusal_changes(timeline: Timeline) -> list[tuple[float, bool]]:
     return changes
 
 
-_libc = ctypes.CDLL(None, use_errno=True)
-
-
-def free_port(host: str) -> int:
-    """A UDP port free on ``host`` right now, to bind explicitly (see :func:`refuse_udp`)."""
-    probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    try:
-        probe.bind((host, 0))
-        return int(probe.getsockname()[1])
-    finally:
-        probe.close()
-
-
-def refuse_udp(server: FaultDNSServer, on: bool) -> None:
-    """Make every UDP query to ``server`` meet ICMP port unreachable (``on``), or not.
-
-    Connecting the server's UDP socket to its own address leaves no socket that accepts
-    a client's datagram, so the kernel rejects each one, as kube-proxy does for a
-    Service without endpoints; the client's connected socket reads ``ECONNREFUSED``.
-    Datagrams already queued are still served.  Undoing it (``connect(AF_UNSPEC)``)
-    keeps the port only if it was bound explicitly: start the server with a port of
-    its own (:func:`free_port`).  TCP is not affected (no world state truncates, so the
-    resolver never reaches TCP).  Safe from any thread (one system call on the socket).
-    """
-    # faultdns has no public handle on its socket; the socket stays its own
-    udp: socket.socket | None = server._udp
-    if udp is None:
-        raise RuntimeError("the DNS server is not running")
-    if on:
-        udp.connect(udp.getsockname())
-    else:
-        _disconnect(udp)
-
-
-def _disconnect(sock: socket.socket) -> None:
-    """``connect(AF_UNSPEC)``: dissolve a UDP socket's association (Python has no call
-    for it).  The local port stays bound only if it was bound explicitly (Linux
-    ``__udp_disconnect`` keeps ports with ``SOCK_BINDPORT_LOCK``)."""
-    unspec = (ctypes.c_ubyte * 16)()  # sockaddr with sa_family == AF_UNSPEC (0)
-    if _libc.connect(sock.fileno(), unspec, ctypes.c_uint32(len(unspec))) != 0:
-        code = ctypes.get_errno()
-        raise OSError(code, f"connect(AF_UNSPEC): {errno.errorcode.get(code, code)}")
-
-
 def _addr(address: object) -> str:
     if isinstance(address, tuple) and len(address) >= 2:
         return f"{address[0]}:{address[1]}"
@@ -320,7 +273,7 @@ class DNSPeer:
             loop.run_until_complete(server.astart())
             return
         for attempt in range(self._PORT_TRIES):
-            server.port = free_port(server.host)
+            server.port = free_udp_port(server.host)
             try:
                 loop.run_until_complete(server.astart())
                 return
@@ -331,9 +284,10 @@ class DNSPeer:
 
     def refuse(self, on: bool) -> None:
         """Start (``on``) or stop answering every UDP query with ICMP port unreachable
-        (:func:`refuse_udp`), as kube-proxy does for a Service without endpoints."""
+        (``FaultDNSServer.set_unreachable``), as kube-proxy does for a Service without
+        endpoints."""
         if on != self.refusing:
-            refuse_udp(self.server, on)
+            self.server.set_unreachable(on)
             self.refusing = on
 
     def stop(self) -> None:
