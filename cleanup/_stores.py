@@ -371,15 +371,23 @@ class MemoryStore:
                 state.ids,
             )
             try:
-                _write_json_atomically(self.path, new.to_doc())
+                self._replace(new)
             except OSError as exc:
                 raise StoreError(f"cannot rewrite {self.path}: {exc.strerror or exc}") from exc
 
     def _write(self, state: _MemoryState, image: str) -> None:
         try:
-            _write_json_atomically(self.path, state.to_doc())
+            self._replace(state)
         except OSError as exc:
             raise RemovalError(image, f"cannot rewrite {self.path}: {exc.strerror or exc}") from exc
+
+    def _replace(self, state: _MemoryState) -> None:
+        """Write ``state`` as the new file; called holding the lock, which moves with it."""
+        new_fd = _write_json_atomically(self.path, state.to_doc(), lock=True)
+        assert new_fd is not None
+        old_fd, self._lock_fd = self._lock_fd, new_fd
+        if old_fd is not None:
+            os.close(old_fd)
 
 
 def _string_list(value: Any, where: str, field: str) -> list[str]:
@@ -398,44 +406,56 @@ def _string_list(value: Any, where: str, field: str) -> list[str]:
     return out
 
 
-def _write_json_atomically(path: Path, doc: object) -> None:
+def _write_json_atomically(path: Path, doc: object, *, lock: bool = False) -> int | None:
     """Replace ``path`` so readers see the old or the new file, never a partial one.
 
     A symlink is followed: the file it points to is replaced (in its own directory) and
     the link stays.  The new file keeps the old one's mode and owner; if the owner
     cannot be kept (not root), ``PermissionError`` is raised and nothing changes.
+
+    ``lock``: take the new file's ``flock`` *before* it becomes visible and return that
+    descriptor (the caller closes it), so a lock holder that replaces the file keeps
+    holding the lock of the file everyone now opens; waiters on the old file see it
+    was replaced and move on to the new one (see ``MemoryStore._acquire``).
     """
     target = Path(os.path.realpath(path))
     try:
         old: os.stat_result | None = os.stat(target)
     except FileNotFoundError:
         old = None
-    data = (json.dumps(doc, indent=2) + "\n").encode()
+    data = memoryview((json.dumps(doc, indent=2) + "\n").encode())
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    keep = False
     try:
-        with os.fdopen(fd, "wb") as f:
-            if old is not None:
-                os.fchmod(f.fileno(), stat.S_IMODE(old.st_mode))
-                mine = os.fstat(f.fileno())
-                if (mine.st_uid, mine.st_gid) != (old.st_uid, old.st_gid):
-                    os.fchown(f.fileno(), old.st_uid, old.st_gid)
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
+        if old is not None:
+            os.fchmod(fd, stat.S_IMODE(old.st_mode))
+            mine = os.fstat(fd)
+            if (mine.st_uid, mine.st_gid) != (old.st_uid, old.st_gid):
+                os.fchown(fd, old.st_uid, old.st_gid)
+        while data:
+            data = data[os.write(fd, data) :]
+        os.fsync(fd)
+        if lock:
+            fcntl.flock(fd, fcntl.LOCK_EX)  # nobody else can know this file yet
         os.replace(tmp, target)
+        keep = lock
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+    finally:
+        if not keep:
+            os.close(fd)
     try:  # make the rename itself durable; not every filesystem allows this
         dir_fd = os.open(target.parent, os.O_RDONLY)
     except OSError:
-        return
+        return fd if keep else None
     try:
         with contextlib.suppress(OSError):
             os.fsync(dir_fd)
     finally:
         os.close(dir_fd)
+    return fd if keep else None
 
 
 # --------------------------------------------------------------------------- containerd
