@@ -282,6 +282,26 @@ def test_crictl_pause_image_of_a_ready_sandbox_stays() -> None:
     assert not any(call[1] == "rmi" for call in crictl.calls)
 
 
+def test_crictl_current_image_named_by_repo_digest_keeps_its_tag() -> None:
+    """Issue 9, crictl: the "other tags stay" check looked at tags only.  The current
+    list names the 3.6 image by its repo digest; its tag must not be removed."""
+    crictl = FakeCrictl("crictl_pause_")
+    crictl.pods = {"items": []}
+    store = CrictlStore(runner=crictl)
+    digest = crictl.images["images"][0]["repoDigests"][0]
+    decided = plan(
+        [PAUSE_36],
+        [digest],
+        present=store.images(),
+        in_use=store.in_use(),
+        pinned=store.pinned(),
+        identity=store.identities(),
+    )
+    image_id = crictl.image_id(PAUSE_36)
+    assert decided.delete == []
+    assert decided.keep[0].reason == f"same image ({image_id}) as {digest} (current list)"
+
+
 @pytest.mark.parametrize("state", ["SANDBOX_READY", "SANDBOX_NOTREADY"])
 def test_crictl_every_sandbox_holds_its_image(state: str) -> None:
     crictl = FakeCrictl("crictl_pause_")
