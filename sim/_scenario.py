@@ -217,6 +217,13 @@ def _parse_images(data: Mapping[str, Any]) -> ImageSet:
     return images
 
 
+#: resolv.conf options past these are clamped, as Go's dnsReadConfig clamps them
+#: (net/dnsconfig_unix.go: ndots 15, attempts 5, timeout 30 s).
+_GO_CLAMPS = {"ndots": 15, "dns_attempts": 5, "dns_timeout": 30.0}
+#: client.http_timeout at most (as ``cleanup run --http-timeout``).
+_MAX_HTTP_TIMEOUT = 86400.0
+
+
 def _positive(table: Mapping[str, Any], key: str, default: float, *, integer: bool) -> Any:
     value = table.get(key, default)
     kind = int if integer else int | float
@@ -225,6 +232,10 @@ def _positive(table: Mapping[str, Any], key: str, default: float, *, integer: bo
         raise ScenarioError(f"client.{key}: expected {what}, got {value!r}")
     if not (value >= (0 if key == "ndots" else 1 if integer else 1e-9)) or value == float("inf"):
         raise ScenarioError(f"client.{key}: out of range, got {value!r}")
+    if key in _GO_CLAMPS:
+        return min(value, type(value)(_GO_CLAMPS[key]))
+    if key == "http_timeout" and value > _MAX_HTTP_TIMEOUT:
+        raise ScenarioError(f"client.{key}: at most {_MAX_HTTP_TIMEOUT:g} s, got {value!r}")
     return value
 
 
@@ -300,9 +311,16 @@ def load_scenario(name_or_path: str | Path) -> Scenario:
                 f"scenario {source!r}: no such file, and not a built-in "
                 f"({', '.join(BUILTIN_SCENARIOS)})"
             )
-        text = path.read_text("utf-8")
+        try:
+            text = path.read_text("utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ScenarioError(f"scenario {source}: cannot read it: {exc}") from None
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ScenarioError(f"scenario {source}: {exc}") from exc
+    except RecursionError:
+        raise ScenarioError(f"scenario {source}: not valid TOML: nested too deeply") from None
+    except ValueError as exc:  # an integer with more digits than Python converts
+        raise ScenarioError(f"scenario {source}: not valid TOML: {exc}") from None
     return parse_scenario(data, default_name=Path(source).stem)
