@@ -5,9 +5,11 @@ from cleanup._clock import Clock, ManualClock, SystemClock
 from cleanup._errors import (
     CleanupError,
     ConnectError,
+    DialDNSError,
     DNSError,
     HTTPStatusError,
     ImageListError,
+    ProtocolError,
     RequestTimeout,
     UnexpectedError,
 )
@@ -67,11 +69,17 @@ from cleanup._stores import (
     StoreSpecError,
     open_store,
 )
-from cleanup._transport import ClockNetworkBackend, make_http_client
+from cleanup._transport import (
+    DIAL_TIMEOUT,
+    ClockNetworkBackend,
+    DeadlineClient,
+    make_http_client,
+)
 
 __all__ = [
     "DEFAULT_CONTAINERD_SOCKET",
     "DEFAULT_MAX_LIST_BYTES",
+    "DIAL_TIMEOUT",
     "LIST_PATH",
     "MATCH_MODES",
     "MAX_DURATION",
@@ -93,6 +101,8 @@ __all__ = [
     "ContainerdStore",
     "CrictlStore",
     "DNSError",
+    "DeadlineClient",
+    "DialDNSError",
     "Event",
     "GaveUp",
     "GivenUp",
@@ -109,6 +119,7 @@ __all__ = [
     "PlanItem",
     "Policy",
     "PolicyError",
+    "ProtocolError",
     "QueryEvent",
     "Removal",
     "RemovalError",

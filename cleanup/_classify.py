@@ -23,6 +23,11 @@ reproduce Harvester's ``util.IsRetriableNetworkError``, which tests Go errors:
 ``os.IsTimeout`` and ``net.DNSError``.  ``EPIPE``, ``ECONNABORTED`` and a server that
 closes the connection without answering (Go: ``EOF``; httpx: ``RemoteProtocolError``)
 are therefore *not* mapped onto a retriable reason.
+
+Our own HTTP client (:func:`cleanup.make_http_client`) already attaches Go's error to
+every failure, so for it :func:`to_error` only finds that error; the rules below are for
+errors raised by other stacks (a plain ``httpx.Client``, ``socket`` calls), and give the
+same types and, as far as the exception tells, the same texts.
 """
 
 from __future__ import annotations
@@ -37,9 +42,11 @@ import httpx
 from cleanup._errors import (
     CleanupError,
     ConnectError,
+    DialDNSError,
     DNSError,
     HTTPStatusError,
     ImageListError,
+    ProtocolError,
     RequestTimeout,
     UnexpectedError,
 )
@@ -111,6 +118,7 @@ _ERRNO_REASON: dict[int, str] = {
     errno.EHOSTUNREACH: "host-unreachable",
     errno.ENETDOWN: "network-down",
     errno.ECONNABORTED: "aborted",
+    errno.ETIMEDOUT: "timed-out",
 }
 
 _TYPE_REASON: tuple[tuple[type[OSError], str], ...] = (
@@ -134,14 +142,28 @@ def _socket_reason(exc: OSError) -> str | None:
 _TIMEOUT_PHASE: tuple[tuple[type[BaseException], str], ...] = (
     (httpx.ConnectTimeout, "connect"),
     (httpcore.ConnectTimeout, "connect"),
-    (httpx.ReadTimeout, "read"),
-    (httpcore.ReadTimeout, "read"),
+    (httpx.ReadTimeout, "headers"),
+    (httpcore.ReadTimeout, "headers"),
     (httpx.WriteTimeout, "write"),
     (httpcore.WriteTimeout, "write"),
     (httpx.PoolTimeout, "pool"),
     (httpcore.PoolTimeout, "pool"),
     (httpx.TimeoutException, "request"),
     (httpcore.TimeoutException, "request"),
+)
+
+# The socket call behind an httpx/httpcore error type (Go's OpError.Op).
+_OPS: tuple[tuple[type[BaseException], str], ...] = (
+    (httpx.ReadError, "read"),
+    (httpcore.ReadError, "read"),
+    (httpx.WriteError, "write"),
+    (httpcore.WriteError, "write"),
+)
+
+# h11/httpcore's words for a connection closed early, and Go's.
+_EOF_TEXTS = (
+    ("Server disconnected without sending a response.", "EOF"),
+    ("peer closed connection without sending complete message body", "unexpected EOF"),
 )
 
 # Transport failures that carry no usable errno: reported as a connection failure
@@ -210,7 +232,7 @@ def _timeout_limit(request: httpx.Request | None, phase: str) -> float | None:
         return None
     limits = request.extensions.get("timeout")
     if isinstance(limits, dict):
-        value = limits.get(phase)
+        value = limits.get("read" if phase == "headers" else phase)  # httpx's key
         if isinstance(value, int | float):
             return float(value)
     return None
@@ -258,7 +280,9 @@ def to_error(
     # 1. The system resolver.  gaierror is an OSError too, so it goes first.
     for item in chain:
         if isinstance(item, socket.gaierror):
-            return _attach(_from_gaierror(item, name), exc)
+            dns = _from_gaierror(item, name)
+            _attach(dns, exc)
+            return DialDNSError(url, dns) if url else dns  # its cause: the DNSError
 
     # 2. A timeout named by httpx/httpcore: the phase is only known at that layer.
     for item in chain:
@@ -269,19 +293,28 @@ def to_error(
                 )
 
     # 3. The socket error underneath decides refused/reset/unreachable/down.
+    op = next((op for item in chain for kind, op in _OPS if isinstance(item, kind)), "dial")
     for item in chain:
         if isinstance(item, OSError):
             reason = _socket_reason(item)
             if reason is not None:
-                return _attach(ConnectError(shown_url, address, reason), exc)
-            if item.errno == errno.ETIMEDOUT:  # the kernel gave up on connect()
-                return _attach(RequestTimeout(shown_url, "connect", None), exc)
+                return _attach(ConnectError(shown_url, address, reason, op=op), exc)
             if isinstance(item, TimeoutError):  # socket.timeout: phase unknown here
                 return _attach(RequestTimeout(shown_url, "request", None), exc)
             if item.errno == errno.EPIPE:
-                return _attach(ConnectError(shown_url, address, "other", "broken pipe"), exc)
+                error = ConnectError(shown_url, address, "other", "broken pipe", op="write")
+                return _attach(error, exc)
 
-    # 4. A transport failure with no errno under it.
+    # 4. A server that closed the connection early: Go's EOF / unexpected EOF.
+    for item in chain:
+        if isinstance(item, httpx.RemoteProtocolError | httpcore.RemoteProtocolError):
+            text = str(item)
+            for prefix, detail in _EOF_TEXTS:
+                if text.startswith(prefix):
+                    in_body = detail == "unexpected EOF"
+                    return _attach(ProtocolError(shown_url, detail, in_body=in_body), exc)
+
+    # 5. A transport failure with no errno under it.
     for item in chain:
         if isinstance(item, _TRANSPORT_OTHER):
             return _attach(ConnectError(shown_url, address, "other", _describe(item)), exc)
@@ -296,8 +329,19 @@ _CONNECT_KIND = {
     "host-unreachable": "host unreachable",
     "network-down": "network down",
     "aborted": "connection aborted",
+    "timed-out": "connection timed out",
     "other": "connection failed",
 }
+
+
+def _protocol_kind(err: ProtocolError) -> str:
+    if err.detail == "EOF":
+        return "eof"
+    if err.detail == "unexpected EOF":
+        return "unexpected eof"
+    if err.detail.startswith("stopped after"):
+        return "too many redirects"
+    return "protocol error"
 
 
 def error_kind(err: CleanupError) -> str:
@@ -318,6 +362,8 @@ def error_kind(err: CleanupError) -> str:
         return _CONNECT_KIND.get(err.reason, "connection failed")
     if isinstance(err, RequestTimeout):
         return "timeout"
+    if isinstance(err, ProtocolError):
+        return _protocol_kind(err)
     if isinstance(err, HTTPStatusError):
         return f"http status {err.status}"
     if isinstance(err, ImageListError):

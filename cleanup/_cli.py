@@ -318,7 +318,7 @@ def _main(
         store = _store(args.store)
         client = make_http_client(resolver, clock=clock, timeout=args.http_timeout)
         try:
-            repo = RepoClient(args.repo_url, client, clock=clock, timeout=args.http_timeout)
+            repo = RepoClient(args.repo_url, client, timeout=args.http_timeout)
         except ValueError as exc:
             client.close()
             raise UsageError(f"--repo-url: {exc}") from exc

@@ -9,14 +9,20 @@ an operator gets.
 
 from __future__ import annotations
 
+from http import HTTPStatus
+
 __all__ = [
     "CleanupError",
     "ConnectError",
     "DNSError",
+    "DialDNSError",
     "HTTPStatusError",
     "ImageListError",
+    "ProtocolError",
     "RequestTimeout",
     "UnexpectedError",
+    "go_quote",
+    "url_error_text",
 ]
 
 
@@ -73,85 +79,282 @@ def _rebuild_dns_error(name: str, err: str, server: str, nf: bool, to: bool, tmp
     return DNSError(name, err, server=server, is_not_found=nf, is_timeout=to, is_temporary=tmp)
 
 
-class ConnectError(CleanupError):
-    """The TCP connection could not be made or was cut.
+def go_quote(text: str) -> str:
+    """``text`` as Go's ``%q`` (``strconv.Quote``) prints it: in double quotes, with
+    ``"`` and ``\\`` escaped and control characters as escapes (printable Unicode kept)."""
+    out = ['"']
+    for char in text:
+        code = ord(char)
+        if char in ('"', "\\"):
+            out.append("\\" + char)
+        elif char in _GO_ESCAPES:
+            out.append(_GO_ESCAPES[char])
+        elif code < 0x20 or code == 0x7F:
+            out.append(f"\\x{code:02x}")
+        elif not char.isprintable():
+            out.append(f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}")
+        else:
+            out.append(char)
+    out.append('"')
+    return "".join(out)
 
-    ``reason`` is one of ``refused``, ``reset``, ``network-unreachable``,
-    ``host-unreachable``, ``network-down``, ``aborted``, ``other``.
+
+_GO_ESCAPES = {
+    "\a": "\\a",
+    "\b": "\\b",
+    "\f": "\\f",
+    "\n": "\\n",
+    "\r": "\\r",
+    "\t": "\\t",
+    "\v": "\\v",
+}
+
+
+def url_error_text(url: str, err: str, op: str = "Get") -> str:
+    """Go's ``url.Error.Error()``: ``Get "URL": err`` (``fmt.Sprintf("%s %q: %s", ...)``)."""
+    return f"{op} {go_quote(url)}: {err}"
+
+
+class DialDNSError(DNSError):
+    """A failed lookup met while dialling for an HTTP request.
+
+    Go reports it as ``url.Error{Op: "Get", Err: &net.OpError{Op: "dial", Net: "tcp",
+    Err: *net.DNSError}}``: the text is ``Get "URL": dial tcp: lookup NAME on SERVER:
+    no such host``, and ``errors.As`` still finds the ``*net.DNSError`` with its flags,
+    which is what Harvester's retry predicates test.  So this *is* a :class:`DNSError`
+    (same fields, copied from the resolver's error, which stays reachable as
+    ``__cause__``) whose text is the whole ``url.Error``.
     """
 
-    REASONS = frozenset(
-        {
-            "refused",
-            "reset",
-            "network-unreachable",
-            "host-unreachable",
-            "network-down",
-            "aborted",
-            "other",
-        }
-    )
+    def __init__(self, url: str, error: DNSError) -> None:
+        self.url = url
+        DNSError.__init__(
+            self,
+            error.name,
+            error.err,
+            server=error.server,
+            is_not_found=error.is_not_found,
+            is_timeout=error.is_timeout,
+            is_temporary=error.is_temporary,
+        )
+        # every field the resolver's error has, including any this class does not know
+        fields = {k: v for k, v in vars(error).items() if k not in ("url", "__cause__")}
+        self.__dict__.update(fields)
+        self.url = url
+        self.__cause__ = error
 
-    def __init__(self, url: str, address: str, reason: str, detail: str = "") -> None:
+    @property
+    def dns_text(self) -> str:
+        """The ``*net.DNSError`` part alone: ``lookup NAME on SERVER: ERR``."""
+        return DNSError.__str__(self)
+
+    def __str__(self) -> str:
+        return url_error_text(self.url, f"dial tcp: {self.dns_text}")
+
+    def __reduce__(self) -> tuple[object, ...]:
+        cause = self.__cause__
+        if not isinstance(cause, DNSError):
+            cause = DNSError(
+                self.name,
+                self.err,
+                server=self.server,
+                is_not_found=self.is_not_found,
+                is_timeout=self.is_timeout,
+                is_temporary=self.is_temporary,
+            )
+        return (DialDNSError, (self.url, cause))
+
+
+# ConnectError.reason -> the text of the errno (Linux), as Go's syscall.Errno prints it.
+_ERRNO_TEXT = {
+    "refused": "connection refused",
+    "reset": "connection reset by peer",
+    "network-unreachable": "network is unreachable",
+    "host-unreachable": "no route to host",
+    "network-down": "network is down",
+    "aborted": "software caused connection abort",
+    "timed-out": "connection timed out",
+}
+
+
+class ConnectError(CleanupError):
+    """A socket call of the HTTP exchange failed with an errno (Go's ``*net.OpError``).
+
+    ``reason`` is one of ``refused``, ``reset``, ``network-unreachable``,
+    ``host-unreachable``, ``network-down``, ``aborted``, ``timed-out`` (the errnos
+    Harvester's ``IsRetriableNetworkError`` tests, plus ECONNABORTED) or ``other`` (any
+    other errno: ``detail`` is its text, e.g. ``broken pipe``).  ``op`` is the failing
+    call: ``dial`` (``connect``), ``read`` or ``write``; ``address`` the peer
+    ``IP:PORT`` and ``source`` the local one (Go names both for read/write).
+    ``in_body``: the error came while reading the response body, which Go returns
+    unwrapped (no ``Get "URL":``), since ``http.Client.Do`` had already returned.
+
+    The text is Go's, e.g. ``Get "http://repo/x": dial tcp 10.53.1.20:80: connect:
+    connection refused`` or ``Get "http://repo/x": read tcp
+    10.52.0.7:41234->10.53.1.20:80: read: connection reset by peer``.
+    """
+
+    REASONS = frozenset({*_ERRNO_TEXT, "other"})
+    OPS = frozenset({"dial", "read", "write"})
+
+    def __init__(
+        self,
+        url: str,
+        address: str,
+        reason: str,
+        detail: str = "",
+        *,
+        op: str = "dial",
+        source: str = "",
+        in_body: bool = False,
+    ) -> None:
         if reason not in self.REASONS:
             raise ValueError(f"unknown connect error reason {reason!r}")
+        if op not in self.OPS:
+            raise ValueError(f"unknown socket operation {op!r} (expected dial, read or write)")
         self.url = url
         self.address = address
         self.reason = reason
         self.detail = detail
+        self.op = op
+        self.source = source
+        self.in_body = in_body
         super().__init__(str(self))
 
+    @property
+    def errno_text(self) -> str:
+        """What Go prints for the errno: ``connection refused``, ``broken pipe``..."""
+        return _ERRNO_TEXT.get(self.reason) or self.detail or "connection failed"
+
+    @property
+    def op_text(self) -> str:
+        """The ``*net.OpError`` part alone: ``dial tcp ADDR: connect: ...``."""
+        call = "connect" if self.op == "dial" else self.op
+        where = (
+            f"{self.source}->{self.address}" if self.source and self.op != "dial" else self.address
+        )
+        return f"{self.op} tcp {where}: {call}: {self.errno_text}"
+
     def __str__(self) -> str:
-        text = {
-            "refused": "connection refused",
-            "reset": "connection reset by peer",
-            "network-unreachable": "network is unreachable",
-            "host-unreachable": "no route to host",
-            "network-down": "network is down",
-            "aborted": "connection aborted",
-            "other": "connection failed",
-        }[self.reason]
-        extra = f" ({self.detail})" if self.detail and self.reason == "other" else ""
-        return f"Get {self.url!r}: dial tcp {self.address}: {text}{extra}"
+        return self.op_text if self.in_body else url_error_text(self.url, self.op_text)
 
     def __reduce__(self) -> tuple[object, ...]:
-        return (ConnectError, (self.url, self.address, self.reason, self.detail))
+        return (
+            _rebuild_connect_error,
+            (self.url, self.address, self.reason, self.detail, self.op, self.source, self.in_body),
+        )
+
+
+def _rebuild_connect_error(
+    url: str, address: str, reason: str, detail: str, op: str, source: str, in_body: bool
+) -> ConnectError:
+    return ConnectError(url, address, reason, detail, op=op, source=source, in_body=in_body)
+
+
+# Where in the exchange a timeout can strike; all but "body" end in Go's
+# "(Client.Timeout exceeded while awaiting headers)".  "read" is the response headers.
+# ("request": somewhere before the headers, where a foreign stack does not say).
+_TIMEOUT_PHASES = frozenset(
+    {"lookup", "connect", "write", "read", "headers", "pool", "request", "body"}
+)
 
 
 class RequestTimeout(CleanupError):
-    """An HTTP exchange did not finish in time; ``phase`` is connect/read/write/pool."""
+    """The HTTP exchange ran out of time: Go's ``http.Client.Timeout``, one deadline
+    over lookup, connect, request, headers and the whole body (and redirects).
 
-    def __init__(self, url: str, phase: str, timeout: float | None) -> None:
+    ``phase`` says where the time ran out (``lookup``, ``connect``, ``write``,
+    ``read``/``headers``, ``pool``, ``body``) and ``timeout`` is the client's timeout in
+    seconds.  The text is Go's (``net/http/client.go``): before the response headers
+    ``Get "URL": context deadline exceeded (Client.Timeout exceeded while awaiting
+    headers)``; in the body, unwrapped, ``context deadline exceeded (Client.Timeout or
+    context cancellation while reading body)``.  ``detail`` replaces the Client.Timeout
+    text for a timeout that is *not* the client's (the dialer's own 30 s: ``dial tcp
+    ADDR: i/o timeout``).  Always ``os.IsTimeout`` in Go, so both Harvester predicates
+    retry it.
+    """
+
+    def __init__(self, url: str, phase: str, timeout: float | None, detail: str = "") -> None:
+        if phase not in _TIMEOUT_PHASES:
+            raise ValueError(f"unknown timeout phase {phase!r}")
         self.url = url
         self.phase = phase
         self.timeout = timeout
+        self.detail = detail
         super().__init__(str(self))
 
     def __str__(self) -> str:
-        limit = f" after {self.timeout:g}s" if self.timeout is not None else ""
-        return f"Get {self.url!r}: {self.phase} timed out{limit} (Client.Timeout exceeded)"
+        if self.detail:
+            return url_error_text(self.url, self.detail)
+        if self.phase == "body":
+            return (
+                "context deadline exceeded"
+                " (Client.Timeout or context cancellation while reading body)"
+            )
+        return url_error_text(
+            self.url, "context deadline exceeded (Client.Timeout exceeded while awaiting headers)"
+        )
 
     def __reduce__(self) -> tuple[object, ...]:
-        return (RequestTimeout, (self.url, self.phase, self.timeout))
+        return (RequestTimeout, (self.url, self.phase, self.timeout, self.detail))
+
+
+class ProtocolError(CleanupError):
+    """The exchange failed with no errno and no timeout; never retried.
+
+    Go's texts, each a fixed ``detail``: ``EOF`` (the server closed the connection
+    before a response), ``unexpected EOF`` (it closed in the middle of the body; that
+    one comes unwrapped, ``in_body``), ``stopped after 10 redirects`` (``url`` is then
+    the raw ``Location`` that was not followed, as Go reports it), or ``net/http:
+    HTTP/1.x transport connection broken: ...`` for a malformed response.  Harvester's
+    ``IsRetriableNetworkError`` finds no errno and no timeout in any of them.
+    """
+
+    def __init__(self, url: str, detail: str, *, in_body: bool = False) -> None:
+        self.url = url
+        self.detail = detail
+        self.in_body = in_body
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        return self.detail if self.in_body else url_error_text(self.url, self.detail)
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (_rebuild_protocol_error, (self.url, self.detail, self.in_body))
+
+
+def _rebuild_protocol_error(url: str, detail: str, in_body: bool) -> ProtocolError:
+    return ProtocolError(url, detail, in_body=in_body)
 
 
 class HTTPStatusError(CleanupError):
-    """The repo answered with a status other than 200. Never retried, as in the controller."""
+    """The repo answered with a status other than 200. Never retried, as in the controller.
 
-    def __init__(self, url: str, status: int, version: str | None = None) -> None:
+    The text is the controller's ``fmt.Errorf("unexpected status: %s", resp.Status)``:
+    ``resp.Status`` is the code and the reason phrase the server sent (``404 Not
+    Found``; nginx says ``503 Service Temporarily Unavailable``).  ``reason`` defaults
+    to the standard phrase.  ``version`` is which list was asked for (for reports).
+    """
+
+    def __init__(
+        self, url: str, status: int, version: str | None = None, reason: str | None = None
+    ) -> None:
         self.url = url
         self.status = status
         self.version = version
+        if reason is None:
+            try:
+                reason = HTTPStatus(status).phrase
+            except ValueError:
+                reason = ""
+        self.reason = reason
         super().__init__(str(self))
 
     def __str__(self) -> str:
-        msg = f"unexpected status {self.status} from {self.url}"
-        if self.status == 404 and self.version is not None:
-            msg += f" (the image list of version {self.version!r} is missing from the repo)"
-        return msg
+        return f"unexpected status: {self.status} {self.reason}".rstrip()
 
     def __reduce__(self) -> tuple[object, ...]:
-        return (HTTPStatusError, (self.url, self.status, self.version))
+        return (HTTPStatusError, (self.url, self.status, self.version, self.reason))
 
 
 class ImageListError(CleanupError):

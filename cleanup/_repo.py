@@ -13,9 +13,13 @@ What this client adds to a plain GET, and why:
   library exceptions.
 - The body is read as a stream with a size limit: a misconfigured repo serving a disk
   image must cost a bounded amount of memory, not all of it.
-- ``timeout`` bounds the whole exchange, like Go's ``http.Client.Timeout`` (30 s in the
-  controller): httpx's own timeouts are per phase, so a server trickling the body one
-  byte at a time would never trip them.
+- ``timeout`` is Go's ``http.Client.Timeout`` (30 s in the controller), passed to the
+  client per request: with :func:`~cleanup.make_http_client` it is one deadline over
+  lookup, connect, headers, redirects and the whole body (the client enforces it; a
+  plain ``httpx.Client`` would apply it per phase).
+- Errors are Go's: the client's for the exchange (``Get "URL": ...``, ``unexpected
+  EOF``...), the controller's ``unexpected status: 404 Not Found`` for a status other
+  than 200 (the status of the final response, after redirects).
 - A list is validated (:func:`~cleanup._images.parse_image_list`) before anyone can act
   on it: a half list or an HTML error page must never drive deletions.
 """
@@ -25,8 +29,7 @@ from __future__ import annotations
 import httpx
 
 from cleanup._classify import to_error
-from cleanup._clock import Clock, SystemClock
-from cleanup._errors import CleanupError, HTTPStatusError, ImageListError, RequestTimeout
+from cleanup._errors import CleanupError, HTTPStatusError, ImageListError
 from cleanup._images import DEFAULT_MAX_BYTES, parse_image_list
 
 __all__ = ["DEFAULT_MAX_LIST_BYTES", "LIST_PATH", "RepoClient"]
@@ -40,8 +43,7 @@ class RepoClient:
     """Fetches and validates image lists from the upgrade repo over ``client``.
 
     ``client`` is normally :func:`~cleanup.make_http_client` (resolving through our
-    resolver, waiting on ``clock``); ``clock`` must be the same clock, since it measures
-    the overall ``timeout``.
+    resolver, waiting on its clock, with Go's whole-request ``timeout``).
     """
 
     def __init__(
@@ -49,7 +51,6 @@ class RepoClient:
         repo_url: str,
         client: httpx.Client,
         *,
-        clock: Clock | None = None,
         timeout: float = 30.0,
         max_bytes: int = DEFAULT_MAX_LIST_BYTES,
     ) -> None:
@@ -70,7 +71,6 @@ class RepoClient:
             raise ValueError(f"max_bytes must be >= 1, got {max_bytes}")
         self.repo_url = repo_url.rstrip("/")
         self.client = client
-        self.clock: Clock = clock if clock is not None else SystemClock()
         self.timeout = float(timeout)
         self.max_bytes = max_bytes
 
@@ -87,8 +87,9 @@ class RepoClient:
     def fetch_list(self, version: str) -> list[str]:
         """The validated image references of ``version``'s list.
 
-        Raises :class:`~cleanup.DNSError`, :class:`~cleanup.ConnectError`,
-        :class:`~cleanup.RequestTimeout`, :class:`~cleanup.HTTPStatusError` (with the
+        Raises :class:`~cleanup.DialDNSError` (a :class:`~cleanup.DNSError`),
+        :class:`~cleanup.ConnectError`, :class:`~cleanup.RequestTimeout`,
+        :class:`~cleanup.ProtocolError`, :class:`~cleanup.HTTPStatusError` (with the
         version), :class:`~cleanup.ImageListError` or another
         :class:`~cleanup.CleanupError`.
         """
@@ -106,13 +107,14 @@ class RepoClient:
         return self.fetch_list(previous), self.fetch_list(current)
 
     def _get(self, url: str, version: str) -> bytes:
-        deadline = self.clock.now() + self.timeout
         # identity: the size limit then counts what the server sends, and a compressed
         # body cannot expand past the limit inside a single chunk.
         headers = {"Accept-Encoding": "identity"}
         with self.client.stream("GET", url, headers=headers, timeout=self.timeout) as response:
             if response.status_code != 200:
-                raise HTTPStatusError(url, response.status_code, version)
+                reason = response.extensions.get("reason_phrase", b"")
+                text = reason.decode("latin-1") if isinstance(reason, bytes) else None
+                raise HTTPStatusError(url, response.status_code, version, text)
             declared = response.headers.get("content-length", "")
             if declared.isdigit() and int(declared) > self.max_bytes:
                 raise ImageListError(url, 0, self._too_big(f"{int(declared)} bytes"))
@@ -121,8 +123,6 @@ class RepoClient:
                 body += chunk
                 if len(body) > self.max_bytes:
                     raise ImageListError(url, 0, self._too_big(f"at least {len(body)} bytes"))
-                if self.clock.now() > deadline:
-                    raise RequestTimeout(url, "read", self.timeout)
             return bytes(body)
 
     def _too_big(self, size: str) -> str:

@@ -404,8 +404,10 @@ class Schedule:
 
 # --- predicates ---------------------------------------------------------------------------
 
+# Harvester's IsRetriableNetworkError: ECONNREFUSED, ECONNRESET, ENETUNREACH,
+# EHOSTUNREACH, ENETDOWN, ETIMEDOUT (errors.Is through the chain).
 _RETRIABLE_CONNECT = frozenset(
-    {"refused", "reset", "network-unreachable", "host-unreachable", "network-down"}
+    {"refused", "reset", "network-unreachable", "host-unreachable", "network-down", "timed-out"}
 )
 
 

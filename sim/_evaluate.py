@@ -10,12 +10,13 @@ through backoff sleeps and timeouts, and both are determined by the cleanup's ow
   :func:`jitter_rng` (the harness hands the same stream to ``run_cleanup``);
 * an attempt is ``RepoClient.fetch_lists``: resolve the repo name with the stub
   resolver (search list first because the name has fewer than ``ndots`` dots, A and
-  AAAA per candidate in lockstep, ``attempts`` tries per candidate, the lookup bounded
-  by the 30 s connect timeout), dial, GET the previous list, then the current one over
-  the kept-alive connection.  Against a timeline the only things that take time are
-  dropped DNS queries (each try waits its ``timeout``) and requests the repo never
-  answers (``hang``: the 30 s read timeout); refusals, NXDOMAIN, answers, refused
-  connections and HTTP replies are immediate.
+  AAAA per candidate in lockstep, ``attempts`` tries per candidate), dial, GET the
+  previous list, then the current one over the kept-alive connection; each GET has one
+  deadline, Go's ``Client.Timeout`` (30 s), over its lookup, dial and response.
+  Against a timeline the only things that take time are dropped DNS queries (each try
+  waits its ``timeout``) and requests the repo never answers (``hang``: until what is
+  left of the request's deadline); refusals, NXDOMAIN, answers, refused connections
+  and HTTP replies are immediate.
 
 Two paths compute it:
 
@@ -54,6 +55,7 @@ import numpy as np
 import numpy.typing as npt
 
 from cleanup import (
+    DIAL_TIMEOUT,
     AttemptStarted,
     Backoff,
     CleanupError,
@@ -390,14 +392,20 @@ class _Controller:
         connection (the repo server keeps connections open; httpcore reuses them)."""
         clock, view = self.clock, self.view
         connected = False
+        timeout = self.model.http_timeout
         for path, version in self.fetches:
             url = self.base + path
+            # DeadlineClient.send: Go's Client.Timeout, one deadline per request; every
+            # wait gets min(timeout, what is left) (Exchange.limit), in this float order
+            request_deadline = clock.now() + timeout
             if not connected:
-                # ClockNetworkBackend.connect_tcp: lookup and dial share the connect timeout
-                deadline = clock.now() + self.model.http_timeout
+                # ClockNetworkBackend.connect_tcp: lookup and dial share the dialer's
+                # deadline, what is left of the request's (at most DIAL_TIMEOUT)
+                limit = min(timeout, max(0.0, request_deadline - clock.now()), DIAL_TIMEOUT)
+                deadline = clock.now() + limit
                 self._resolve(deadline)
                 if deadline - clock.now() <= 0:
-                    raise RequestTimeout(url, "connect", self.model.http_timeout)
+                    raise RequestTimeout(url, "connect", timeout)
                 if not view.accepting(clock.now()):
                     raise ConnectError(url, "127.0.0.1", "refused")
                 connected = True
@@ -408,15 +416,15 @@ class _Controller:
             if state == "missing":
                 raise HTTPStatusError(url, 404, version)
             if state == "hang":
-                # read, never answered: httpx's read timeout ends it, unless the Service
-                # loses its endpoints first, which resets the connection
-                limit = clock.now() + self.model.http_timeout
+                # read, never answered: the request's deadline ends it, unless the
+                # Service loses its endpoints first, which resets the connection
+                wait = min(timeout, max(0.0, request_deadline - clock.now()))
                 gone = view.endpoints_gone_after(clock.now())
-                if gone < limit:
+                if gone < clock.now() + wait:
                     clock.t = gone
-                    raise ConnectError(url, "127.0.0.1", "reset")
-                clock.wait(self.model.http_timeout)
-                raise RequestTimeout(url, "read", self.model.http_timeout)
+                    raise ConnectError(url, "127.0.0.1", "reset", op="read")
+                clock.wait(wait)
+                raise RequestTimeout(url, "headers", timeout)
 
 
 @dataclass(frozen=True)
@@ -1137,7 +1145,10 @@ def _slow_attempts(
         return found
 
     t = start.copy()
-    deadline = t + model.http_timeout  # the connect timeout bounds lookup and dial
+    # Go's Client.Timeout: one deadline per request (see _Controller.attempt)
+    request_deadline = t + model.http_timeout
+    limit = np.minimum(model.http_timeout, np.maximum(0.0, request_deadline - t))
+    deadline = t + np.minimum(limit, DIAL_TIMEOUT)  # the dialer's: lookup and dial
     dq = np.zeros(m, dtype=np.int64)
     hq = np.zeros(m, dtype=np.int64)
     resolved = np.zeros(m, dtype=bool)
@@ -1188,6 +1199,8 @@ def _slow_attempts(
     cls[refused_now] = C_HTTP_REFUSED
     going &= ~refused_now
     for i, _path in enumerate(layout.paths):
+        if i > 0:  # the next request, on the kept-alive connection: a fresh deadline
+            request_deadline = t + model.http_timeout
         hq[going] += 1
         st = state(t, n_dns + i)
         gone = going & (st == _HTTP_CODES["refused"])  # other paths have endpoints: reset
@@ -1198,11 +1211,11 @@ def _slow_attempts(
         if hang.any():
             later = (breaks > t[:, None]) & ~accepting_at
             first = np.where(later.any(axis=1), breaks[index, later.argmax(axis=1)], np.inf)
-            limit = t + model.http_timeout
-            cut = hang & (first < limit)
+            wait = np.minimum(model.http_timeout, np.maximum(0.0, request_deadline - t))
+            cut = hang & (first < t + wait)
             waits = hang & ~cut
             t[cut] = first[cut]
-            t[waits] = t[waits] + model.http_timeout
+            t[waits] = t[waits] + wait[waits]
             cls[hang] = C_HTTP_REFUSED  # reset or read timeout: both retried
         going &= ~(gone | missing | hang)
     return cls, t, dq, hq

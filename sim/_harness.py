@@ -359,7 +359,7 @@ class Harness:
             resolver, clock=clock, timeout=settings.http_timeout, verify=self._tls
         )
         repo_client = RepoClient(
-            f"http://{service}:{repo.port}", client, clock=clock, timeout=settings.http_timeout
+            f"http://{service}:{repo.port}", client, timeout=settings.http_timeout
         )
         images = setup.images
         store_path = self._tmp / "node.json"

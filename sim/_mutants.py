@@ -46,6 +46,7 @@ from cleanup import (
     Policy,
     RemovalError,
     RepoClient,
+    RequestTimeout,
 )
 from sim._harness import CleanupFn
 
@@ -132,7 +133,13 @@ def _v14(policy: Policy, err: CleanupError) -> bool:
 
 
 def _forgets_dns_timeouts(policy: Policy, err: CleanupError) -> bool:
+    # A lookup that times out surfaces either as the resolver's DNSError (it gave up
+    # before the request's deadline) or, as in Go, as the Client.Timeout that cut it
+    # short (a RequestTimeout in the lookup phase): the pod's 4 names x 2 tries x 5 s
+    # always outlast the 30 s timeout, so the second is the usual one.
     if isinstance(err, DNSError) and err.is_timeout:
+        return False
+    if isinstance(err, RequestTimeout) and err.phase == "lookup":
         return False
     return policy.retriable(err)
 

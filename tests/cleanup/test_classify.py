@@ -16,9 +16,11 @@ from hypothesis import strategies as st
 from cleanup import (
     CleanupError,
     ConnectError,
+    DialDNSError,
     DNSError,
     HTTPStatusError,
     ImageListError,
+    ProtocolError,
     RequestTimeout,
     UnexpectedError,
 )
@@ -62,8 +64,11 @@ def test_gaierror_codes_map_like_go(code_name: str, flag: str, text: str) -> Non
     flags = {"is_not_found", "is_timeout", "is_temporary"} - {flag}
     assert not any(getattr(err, other) for other in flags)
     assert err.name == HOST
-    assert str(err).startswith(f"lookup {HOST}: {text} (getaddrinfo {code_name}: libc says so)")
-    assert err.__cause__ is exc
+    lookup = f"lookup {HOST}: {text} (getaddrinfo {code_name}: libc says so)"
+    # fetching a URL, the lookup reads as Go's url.Error around an OpError around it
+    assert isinstance(err, DialDNSError) and str(err) == f'Get "{URL}": dial tcp: {lookup}'
+    assert err.dns_text == lookup
+    assert err.__cause__ is not None and err.__cause__.__cause__ is exc
 
 
 def test_linux_eai_values_are_the_ones_the_reference_names() -> None:
@@ -136,6 +141,7 @@ def test_cleanup_error_itself_is_returned() -> None:
         (OSError(errno.ENETDOWN, "Network is down"), "network-down", "network down"),
         (ConnectionAbortedError(errno.ECONNABORTED, "aborted"), "aborted", "connection aborted"),
         (BrokenPipeError(errno.EPIPE, "Broken pipe"), "other", "connection failed"),
+        (OSError(errno.ETIMEDOUT, "Connection timed out"), "timed-out", "connection timed out"),
     ],
 )
 def test_socket_errors(exc: OSError, reason: str, kind: str) -> None:
@@ -155,8 +161,11 @@ def test_default_port_comes_from_the_scheme() -> None:
 
 
 def test_kernel_connect_timeout_and_socket_timeout() -> None:
+    """ETIMEDOUT is an errno in Go (``connect: connection timed out``, retried through
+    errors.Is); a socket timeout with no errno is a timeout of unknown phase."""
     err = to_error(OSError(errno.ETIMEDOUT, "Connection timed out"), url=URL)
-    assert isinstance(err, RequestTimeout) and err.phase == "connect"
+    assert isinstance(err, ConnectError) and err.reason == "timed-out"
+    assert str(err) == f'Get "{URL}": dial tcp {HOST}:80: connect: connection timed out'
     err = to_error(TimeoutError("timed out"), url=URL)
     assert isinstance(err, RequestTimeout) and err.phase == "request"
     assert error_kind(err) == "timeout"
@@ -176,10 +185,8 @@ def test_real_refused_connection_on_loopback() -> None:
             pytest.skip("something started listening on the probe port")
     assert isinstance(err, ConnectError)
     assert err.reason == "refused"
-    assert (
-        str(err)
-        == f"Get 'http://127.0.0.1:{port}/list': dial tcp 127.0.0.1:{port}: connection refused"
-    )
+    url = f"http://127.0.0.1:{port}/list"
+    assert str(err) == f'Get "{url}": dial tcp 127.0.0.1:{port}: connect: connection refused'
 
 
 # --- httpx / httpcore ----------------------------------------------------------------------
@@ -189,7 +196,7 @@ def test_real_refused_connection_on_loopback() -> None:
     ("exc_type", "phase"),
     [
         (httpx.ConnectTimeout, "connect"),
-        (httpx.ReadTimeout, "read"),
+        (httpx.ReadTimeout, "headers"),
         (httpx.WriteTimeout, "write"),
         (httpx.PoolTimeout, "pool"),
     ],
@@ -197,14 +204,18 @@ def test_real_refused_connection_on_loopback() -> None:
 def test_httpx_timeouts_keep_phase_and_limit(
     exc_type: type[httpx.TimeoutException], phase: str
 ) -> None:
-    limits = {"connect": 5.0, "read": 30.0, "write": 31.0, "pool": 32.0}
+    limits = {"connect": 5.0, "read": 30.0, "write": 31.0, "pool": 32.0}  # httpx's keys
     request = httpx.Request("GET", URL, extensions={"timeout": limits})
     inner = raised_from(httpcore.ReadTimeout("core"), TimeoutError("timed out"))
     exc = raised_from(exc_type("timed out", request=request), inner)
     err = to_error(exc)
     assert isinstance(err, RequestTimeout)
-    assert (err.phase, err.timeout, err.url) == (phase, limits[phase], URL)
-    assert f"{phase} timed out after {limits[phase]:g}s" in str(err)
+    key = "read" if phase == "headers" else phase
+    assert (err.phase, err.timeout, err.url) == (phase, limits[key], URL)
+    # Go names no phase: every timeout before the headers reads the same
+    assert str(err) == (
+        f'Get "{URL}": context deadline exceeded (Client.Timeout exceeded while awaiting headers)'
+    )
 
 
 def test_httpcore_timeout_without_httpx_wrapper() -> None:
@@ -212,11 +223,19 @@ def test_httpcore_timeout_without_httpx_wrapper() -> None:
     assert isinstance(err, RequestTimeout) and err.phase == "connect" and err.timeout is None
 
 
-def test_server_closing_without_answer_is_not_a_retriable_reason() -> None:
+def test_server_closing_without_answer_is_go_s_eof() -> None:
     exc = httpx.RemoteProtocolError("Server disconnected without sending a response.")
     err = to_error(exc, url=URL)
-    assert isinstance(err, ConnectError) and err.reason == "other"
-    assert "Server disconnected without sending a response." in str(err)
+    assert isinstance(err, ProtocolError) and str(err) == f'Get "{URL}": EOF'
+    assert error_kind(err) == "eof"
+
+
+def test_server_closing_in_the_body_is_go_s_unexpected_eof() -> None:
+    exc = httpx.RemoteProtocolError(
+        "peer closed connection without sending complete message body: incomplete chunked read"
+    )
+    err = to_error(exc, url=URL)
+    assert isinstance(err, ProtocolError) and str(err) == "unexpected EOF"
 
 
 def test_suppressed_context_is_still_followed() -> None:
@@ -262,6 +281,79 @@ def test_error_kind_labels() -> None:
     assert error_kind(HTTPStatusError(URL, 503)) == "http status 503"
     assert error_kind(ImageListError(URL, 3, "bad")) == "invalid list"
     assert error_kind(RequestTimeout(URL, "read", 30.0)) == "timeout"
+
+
+def test_error_kind_labels_of_protocol_errors() -> None:
+    assert error_kind(ProtocolError(URL, "EOF")) == "eof"
+    assert error_kind(ProtocolError(URL, "unexpected EOF", in_body=True)) == "unexpected eof"
+    assert error_kind(ProtocolError("/x", "stopped after 10 redirects")) == "too many redirects"
+    assert error_kind(ConnectError(URL, "a:80", "timed-out")) == "connection timed out"
+
+
+# --- Go's texts, and errors that survive pickling (the simulation ships them) -----------
+
+NXDOMAIN = DNSError(HOST, "no such host", server="10.53.0.10:53", is_not_found=True)
+GO_TEXTS: list[tuple[CleanupError, str]] = [
+    (
+        DialDNSError(URL, NXDOMAIN),
+        f'Get "{URL}": dial tcp: lookup {HOST} on 10.53.0.10:53: no such host',
+    ),
+    (
+        ConnectError(URL, "10.53.1.20:80", "refused"),
+        f'Get "{URL}": dial tcp 10.53.1.20:80: connect: connection refused',
+    ),
+    (
+        ConnectError(URL, "10.53.1.20:80", "reset", op="read", source="10.52.0.7:41234"),
+        f'Get "{URL}": read tcp 10.52.0.7:41234->10.53.1.20:80: read: connection reset by peer',
+    ),
+    (
+        ConnectError(URL, "10.53.1.20:80", "other", "broken pipe", op="write", source="s:1"),
+        f'Get "{URL}": write tcp s:1->10.53.1.20:80: write: broken pipe',
+    ),
+    (
+        ConnectError(URL, "10.53.1.20:80", "reset", op="read", source="s:1", in_body=True),
+        "read tcp s:1->10.53.1.20:80: read: connection reset by peer",
+    ),
+    (
+        RequestTimeout(URL, "connect", 30.0),
+        f'Get "{URL}": context deadline exceeded (Client.Timeout exceeded while awaiting headers)',
+    ),
+    (
+        RequestTimeout(URL, "body", 30.0),
+        "context deadline exceeded (Client.Timeout or context cancellation while reading body)",
+    ),
+    (ProtocolError(URL, "EOF"), f'Get "{URL}": EOF'),
+    (ProtocolError(URL, "unexpected EOF", in_body=True), "unexpected EOF"),
+    (HTTPStatusError(URL, 404, "v1.4.1"), "unexpected status: 404 Not Found"),
+    (
+        HTTPStatusError(URL, 503, None, "Service Temporarily Unavailable"),
+        "unexpected status: 503 Service Temporarily Unavailable",
+    ),
+]
+
+
+@pytest.mark.parametrize(("err", "text"), GO_TEXTS, ids=lambda v: type(v).__name__)
+def test_go_texts_and_pickling(err: CleanupError, text: str) -> None:
+    assert str(err) == text
+    again = pickle.loads(pickle.dumps(err))
+    assert type(again) is type(err) and str(again) == text
+    assert vars(again) == vars(err) or isinstance(err, DialDNSError)
+
+
+def test_dial_dns_error_is_the_dns_error_for_the_predicates() -> None:
+    err = DialDNSError(URL, NXDOMAIN)
+    assert isinstance(err, DNSError) and err.__cause__ is NXDOMAIN
+    assert (err.name, err.err, err.server) == (HOST, "no such host", "10.53.0.10:53")
+    assert (err.is_not_found, err.is_timeout, err.is_temporary) == (True, False, False)
+    assert err.dns_text == str(NXDOMAIN)
+    again = pickle.loads(pickle.dumps(err))
+    assert isinstance(again, DialDNSError) and again.is_not_found and again.url == URL
+
+
+def test_url_is_quoted_as_go_quotes_it() -> None:
+    url = 'http://h/a"b\\c\x01d'
+    err = ProtocolError(url, "EOF")
+    assert str(err) == 'Get "http://h/a\\"b\\\\c\\x01d": EOF'
 
 
 # --- property: wrappers never change the verdict -----------------------------------------

@@ -281,7 +281,7 @@ def test_gave_up_exit_1_with_one_line_per_attempt(cli: Run) -> None:
     lines = cli.lines
     assert len(lines) == 4
     line = re.compile(
-        r"attempt (\d)/3 failed: dns temporary: lookup "
+        r'attempt (\d)/3 failed: dns temporary: Get "http://[^"]+": dial tcp: lookup '
         + re.escape(SERVICE)
         + r" on 127\.0\.0\.1:\d+: server misbehaving; (.*)"
     )
@@ -293,7 +293,8 @@ def test_gave_up_exit_1_with_one_line_per_attempt(cli: Run) -> None:
     assert re.fullmatch(r"retrying in 1[01]\.\ds", tails[0])
     assert re.fullmatch(r"retrying in 1[01]\.\ds", tails[1])
     assert tails[2] == "giving up (retry schedule exhausted)"
-    assert lines[3].startswith(f"Unable to cleanup images: lookup {SERVICE} on ")
+    assert lines[3].startswith('Unable to cleanup images: Get "http://')
+    assert f": dial tcp: lookup {SERVICE} on " in lines[3]
     assert lines[3].endswith("retry schedule exhausted)")
     doc = cli.report
     assert doc["outcome"] == "gave-up" and doc["error_kind"] == "dns temporary"

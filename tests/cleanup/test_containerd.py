@@ -324,7 +324,7 @@ def test_cleanup_removes_exactly_the_plan_and_keeps_the_in_use_image(
         client = make_http_client(StubResolver(["127.0.0.1:9"]), clock=clock)
         with client:
             report = run_cleanup(
-                RepoClient(f"http://127.0.0.1:{server.port}", client, clock=clock),
+                RepoClient(f"http://127.0.0.1:{server.port}", client),
                 previous_version="v1.4.1",
                 policy=get_policy("harvester-v1.5"),
                 store=store,
@@ -402,7 +402,7 @@ def test_a_refused_removal_is_reported_and_the_rest_go_on(containerd: Containerd
         client = make_http_client(StubResolver(["127.0.0.1:9"]), clock=clock)
         with client:
             report = run_cleanup(
-                RepoClient(f"http://127.0.0.1:{server.port}", client, clock=clock),
+                RepoClient(f"http://127.0.0.1:{server.port}", client),
                 previous_version="v1.4.1",
                 policy=get_policy("harvester-v1.5"),
                 store=store,

@@ -208,7 +208,7 @@ class World:
     ) -> CleanupReport:
         client = make_http_client(self.resolver(search=search), clock=self.clock, timeout=30.0)
         with client:
-            repo = RepoClient(f"http://{SERVICE}:{port or self.port}", client, clock=self.clock)
+            repo = RepoClient(f"http://{SERVICE}:{port or self.port}", client)
             return run_cleanup(
                 repo,
                 previous_version="v1.4.1",
@@ -278,9 +278,9 @@ def test_v14_exit_code_2_through_the_cli(
     code = cli_main(argv, clock=world.clock, stdout=out, stderr=err)
     assert code == 2
     lines = err.getvalue().splitlines()
-    assert lines[0].startswith(f"attempt 1/30 failed: dns not-found: lookup {SERVICE} on ")
-    assert "no such host" in lines[0]
-    assert lines[-1].startswith("Unable to cleanup images: lookup ")
+    assert lines[0].startswith('attempt 1/30 failed: dns not-found: Get "http://')
+    assert f'": dial tcp: lookup {SERVICE} on ' in lines[0] and "no such host" in lines[0]
+    assert lines[-1].startswith('Unable to cleanup images: Get "http://')
     doc = json.loads(out.getvalue())
     assert doc["outcome"] == "not-retriable" and doc["deleted"] == [] and doc["seed"] == 3
     assert_untouched(node)
@@ -312,7 +312,8 @@ def test_cli_log_line_per_attempt_then_success(
     code = cli_main(argv, clock=world.clock, stdout=io.StringIO(), stderr=err)
     assert code == 0
     lines = err.getvalue().splitlines()
-    assert lines[0].startswith("attempt 1/30 failed: dns not-found: lookup ")
+    assert lines[0].startswith('attempt 1/30 failed: dns not-found: Get "http://')
+    assert '": dial tcp: lookup ' in lines[0]
     assert lines[0].endswith("s") and "; retrying in 1" in lines[0]
     assert any(line.startswith("attempt 3 succeeded") for line in lines)
     assert lines[-1] == "cleanup done: deleted 2 image(s), kept 4, 0 could not be deleted"
@@ -378,7 +379,7 @@ def test_name_with_enough_dots_is_tried_as_given_first(world: World, node: Memor
     world.dns.add_fault("nxdomain match=upgrade-repo-* for=1s")
     client = make_http_client(world.resolver(ndots=1), clock=world.clock)
     with client:
-        repo = RepoClient(f"http://{SERVICE}:{world.port}", client, clock=world.clock)
+        repo = RepoClient(f"http://{SERVICE}:{world.port}", client)
         run_cleanup(
             repo,
             previous_version="v1.4.1",
@@ -445,7 +446,7 @@ def test_503_is_not_retried(world: World, node: MemoryStore, repo_server: ListSe
     assert_untouched(node)
 
 
-def test_404_names_the_missing_version(
+def test_404_is_the_controller_s_unexpected_status(
     world: World, node: MemoryStore, repo_server: ListServer
 ) -> None:
     repo_server.routes.clear()
@@ -453,7 +454,8 @@ def test_404_names_the_missing_version(
     report = world.run("harvester-v1.5", node)
     assert report.outcome == "not-retriable"
     assert report.error_kind == "http status 404"
-    assert "v1.4.1" in (report.error or "")
+    assert report.error == "unexpected status: 404 Not Found"
+    assert report.previous_version == "v1.4.1"
     assert_untouched(node)
 
 

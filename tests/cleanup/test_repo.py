@@ -19,6 +19,7 @@ from cleanup import (
     RequestTimeout,
     StubResolver,
     make_http_client,
+    retriable_v15,
 )
 from cleanup._classify import error_kind
 from cleanup._repo import LIST_PATH, RepoClient
@@ -57,7 +58,7 @@ def make_repo(
     resolver = StubResolver([f"{host}:{port}"], search=SEARCH, ndots=5, clock=clock)
     client = make_http_client(resolver, clock=clock)
     try:
-        yield RepoClient(f"http://{NAME}:{server.port}", client, clock=clock, **kwargs)  # type: ignore[arg-type]
+        yield RepoClient(f"http://{NAME}:{server.port}", client, **kwargs)  # type: ignore[arg-type]
     finally:
         client.close()
 
@@ -108,14 +109,17 @@ def test_fetch_lists_fetches_previous_then_current_by_name(
     assert {r.host for r in list_server.requests} == {f"{NAME}:{list_server.port}"}
 
 
-def test_404_names_the_missing_version(repo: RepoClient, list_server: ListServer) -> None:
+def test_404_is_the_controller_s_unexpected_status(
+    repo: RepoClient, list_server: ListServer
+) -> None:
     list_server.routes[path("current")] = Route(body=CURRENT)
     with pytest.raises(HTTPStatusError) as info:
         repo.fetch_lists("v1.3.9")
     err = info.value
     assert (err.status, err.version) == (404, "v1.3.9")
     assert err.url == repo.list_url("v1.3.9")
-    assert "version 'v1.3.9'" in str(err) and "missing" in str(err)
+    # the controller's fmt.Errorf("unexpected status: %s", resp.Status)
+    assert str(err) == "unexpected status: 404 Not Found"
     assert error_kind(err) == "http status 404"
     # the current list is not fetched once the previous one failed
     assert [r.path for r in list_server.requests] == [path("v1.3.9")]
@@ -126,7 +130,26 @@ def test_503_is_an_http_status_error(repo: RepoClient, list_server: ListServer) 
     with pytest.raises(HTTPStatusError) as info:
         repo.fetch_list("v1.4.1")
     assert info.value.status == 503
-    assert "unexpected status 503" in str(info.value)
+    assert str(info.value) == "unexpected status: 503 Service Unavailable"
+    assert not retriable_v15(info.value)
+
+
+def test_status_is_checked_on_the_final_response_after_redirects(
+    repo: RepoClient, list_server: ListServer
+) -> None:
+    """Go follows the redirect (any host) and the controller checks the final status; a
+    3xx without a Location is final, so it is the unexpected status."""
+    list_server.routes[path("v1.4.1")] = Route(302, headers={"Location": "/moved"})
+    list_server.routes["/moved"] = Route(body=PREVIOUS)
+    assert repo.fetch_list("v1.4.1")[0] == "docker.io/rancher/harvester:v1.4.1"
+    list_server.routes[path("current")] = Route(301, headers={"Location": "/gone"})
+    with pytest.raises(HTTPStatusError) as info:
+        repo.fetch_list("current")
+    assert str(info.value) == "unexpected status: 404 Not Found"
+    list_server.routes[path("current")] = Route(302)
+    with pytest.raises(HTTPStatusError) as info:
+        repo.fetch_list("current")
+    assert str(info.value) == "unexpected status: 302 Found"
 
 
 @pytest.mark.parametrize(
@@ -199,6 +222,9 @@ class SlowClock(ManualClock):
         self.step = step
 
     def wait_readable(self, sock: socket.socket, timeout: float | None) -> bool:
+        if timeout is not None and timeout < self.step:  # the next chunk comes too late
+            self.advance(timeout)
+            return False
         ready = super().wait_readable(sock, timeout)
         if ready:
             self.advance(self.step)
@@ -226,9 +252,12 @@ def test_overall_timeout_covers_a_trickling_body(dns: object, list_server: ListS
     for repo in make_repo(dns, list_server, clock):
         with pytest.raises(RequestTimeout) as info:
             repo.fetch_list("current")
-        assert (info.value.phase, info.value.timeout) == ("read", 30.0)
-        # each read waited less than the 30 s read timeout, but the whole GET did not
-        assert 30.0 < clock.now() <= 30.0 + 4.0 * 4
+        assert (info.value.phase, info.value.timeout) == ("body", 30.0)
+        # each chunk came within 4 s, but Go's Client.Timeout covers the whole GET
+        assert clock.now() == 30.0
+        assert str(info.value) == (
+            "context deadline exceeded (Client.Timeout or context cancellation while reading body)"
+        )
 
 
 def test_dns_not_found_is_a_dns_error(
@@ -247,12 +276,14 @@ def test_connection_refused_is_a_connect_error(dns: object, clock: ManualClock) 
     resolver = StubResolver([f"{host}:{port}"], search=SEARCH, ndots=5, clock=clock)
     dead = closed_port()
     with make_http_client(resolver, clock=clock) as client:
-        repo = RepoClient(f"http://{NAME}:{dead}", client, clock=clock)
+        repo = RepoClient(f"http://{NAME}:{dead}", client)
         with pytest.raises(ConnectError) as info:
             repo.fetch_list("v1.4.1")
     assert info.value.reason == "refused"
     assert info.value.address == f"127.0.0.1:{dead}"
     assert info.value.url == repo.list_url("v1.4.1")
+    dialled = f"dial tcp 127.0.0.1:{dead}: connect: connection refused"
+    assert str(info.value) == f'Get "{repo.list_url("v1.4.1")}": {dialled}'
 
 
 def test_server_that_never_answers_times_out_after_the_http_timeout(
@@ -262,8 +293,12 @@ def test_server_that_never_answers_times_out_after_the_http_timeout(
     for repo in make_repo(dns, list_server, quick_clock, timeout=12.5):
         with pytest.raises(RequestTimeout) as info:
             repo.fetch_list("v1.4.1")
-        assert (info.value.phase, info.value.timeout) == ("read", 12.5)
+        assert (info.value.phase, info.value.timeout) == ("headers", 12.5)
         assert quick_clock.now() == 12.5
+        assert str(info.value) == (
+            f'Get "{repo.list_url("v1.4.1")}": context deadline exceeded'
+            " (Client.Timeout exceeded while awaiting headers)"
+        )
 
 
 def test_cluster_dns_down_is_a_temporary_dns_error(
@@ -274,12 +309,13 @@ def test_cluster_dns_down_is_a_temporary_dns_error(
     dead_dns = f"127.0.0.1:{closed_port(socket.SOCK_DGRAM)}"
     resolver = StubResolver([dead_dns], search=SEARCH, ndots=5, clock=clock)
     with make_http_client(resolver, clock=clock) as client:
-        repo = RepoClient(f"http://{NAME}:{list_server.port}", client, clock=clock)
+        repo = RepoClient(f"http://{NAME}:{list_server.port}", client)
         with pytest.raises(DNSError) as info:
             repo.fetch_list("v1.4.1")
     err = info.value
     assert err.is_temporary and not (err.is_not_found or err.is_timeout)
-    assert str(err).startswith(f"lookup {NAME} on {dead_dns}: read udp 127.0.0.1:")
+    lookup = f"lookup {NAME} on {dead_dns}: read udp 127.0.0.1:"
+    assert str(err).startswith(f'Get "{repo.list_url("v1.4.1")}": dial tcp: {lookup}')
     assert str(err).endswith(f"->{dead_dns}: read: connection refused")
     assert error_kind(err) == "dns temporary"
     assert list_server.requests == []

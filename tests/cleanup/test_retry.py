@@ -18,10 +18,12 @@ from hypothesis import strategies as st
 from cleanup import (
     CleanupError,
     ConnectError,
+    DialDNSError,
     DNSError,
     HTTPStatusError,
     ImageListError,
     ManualClock,
+    ProtocolError,
     RequestTimeout,
     UnexpectedError,
 )
@@ -340,7 +342,17 @@ def test_no_cap_means_exactly_steps_attempts(b: Backoff) -> None:
         (ConnectError(URL, "10.53.1.20:80", "network-down"), True, True),
         (ConnectError(URL, "10.53.1.20:80", "aborted"), False, False),
         (ConnectError(URL, "10.53.1.20:80", "other", "EOF"), False, False),
+        (ConnectError(URL, "10.53.1.20:80", "timed-out"), True, True),  # ETIMEDOUT
+        (ConnectError(URL, "10.53.1.20:80", "reset", op="read", in_body=True), True, True),
+        (ConnectError(URL, "10.53.1.20:80", "other", "broken pipe", op="write"), False, False),
+        (ProtocolError(URL, "EOF"), False, False),
+        (ProtocolError(URL, "unexpected EOF", in_body=True), False, False),
+        (ProtocolError("/next", "stopped after 10 redirects"), False, False),
+        (DialDNSError(URL, NXDOMAIN), False, True),  # errors.As finds the DNSError
+        (DialDNSError(URL, SERVFAIL), True, True),
         (RequestTimeout(URL, "read", 30.0), True, True),
+        (RequestTimeout(URL, "lookup", 30.0), True, True),  # a lookup cut by Client.Timeout
+        (RequestTimeout(URL, "body", 30.0), True, True),
         (NOT_FOUND_404, False, False),
         (HTTPStatusError(URL, 503), False, False),
         (ImageListError(URL, 1, "HTML page"), False, False),
@@ -407,7 +419,7 @@ def test_non_retriable_http_status_is_raised_at_once() -> None:
             failing([NOT_FOUND_404]), PRESETS["harvester-v1.5"], clock=clock, rng=random.Random(0)
         )
     assert caught.value is NOT_FOUND_404 and clock.sleeps == []
-    assert "the image list of version 'v1.4.1' is missing" in str(caught.value)
+    assert str(caught.value) == "unexpected status: 404 Not Found"  # the controller's text
 
 
 def test_raw_exceptions_are_classified_and_kept_as_cause() -> None:

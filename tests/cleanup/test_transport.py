@@ -11,20 +11,35 @@ import socket
 import ssl
 import subprocess
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from cleanup import ConnectError, DNSError, ManualClock, RequestTimeout
+from cleanup import (
+    ConnectError,
+    DialDNSError,
+    DNSError,
+    ManualClock,
+    ProtocolError,
+    RequestTimeout,
+    retriable_v14,
+    retriable_v15,
+)
 from cleanup._classify import error_kind, to_error
 from cleanup._resolver import QueryEvent, StubResolver
-from cleanup._transport import make_http_client
+from cleanup._transport import go_response_head_error, make_http_client
 from tests.cleanup.conftest import ListServer, Route, closed_port
 from tests.tools import require_tool
 
 NAME = "repo.harvester-system.svc.cluster.local"
+# Go's texts (net/http/client.go) for a Client.Timeout before / after the headers
+AWAITING_HEADERS = "context deadline exceeded (Client.Timeout exceeded while awaiting headers)"
+BODY_TIMEOUT = (
+    "context deadline exceeded (Client.Timeout or context cancellation while reading body)"
+)
 
 
 def nameserver(server: object) -> str:
@@ -58,7 +73,7 @@ def test_get_by_name_keeps_the_name_in_host_and_pools_connections(
     assert [(q.name, q.qtype) for q in dns.queries] == [(NAME, "A"), (NAME, "AAAA")]
 
 
-def test_dns_not_found_is_a_connect_error_caused_by_our_dns_error(
+def test_dns_not_found_reads_as_go_and_keeps_the_dns_error(
     faultdns_factory: object, list_server: ListServer, clock: ManualClock
 ) -> None:
     dns = faultdns_factory(records=[f"{NAME}=127.0.0.1"], faults=["nxdomain"])  # type: ignore[operator]
@@ -69,29 +84,57 @@ def test_dns_not_found_is_a_connect_error_caused_by_our_dns_error(
     ):
         client.get(url)
     cause = info.value.__cause__
-    assert isinstance(cause, DNSError) and cause.is_not_found
-    assert str(cause) == f"lookup {NAME} on {nameserver(dns)}: no such host"
+    # Go: url.Error{OpError{"dial", "tcp", *net.DNSError}}; errors.As finds the DNSError
+    assert isinstance(cause, DialDNSError) and isinstance(cause, DNSError)
+    assert cause.is_not_found and not cause.is_timeout and not cause.is_temporary
+    lookup = f"lookup {NAME} on {nameserver(dns)}: no such host"
+    assert str(cause) == f'Get "{url}": dial tcp: {lookup}'
+    assert isinstance(cause.__cause__, DNSError) and str(cause.__cause__) == lookup
     assert to_error(info.value, url=url) is cause
+    assert (retriable_v14(cause), retriable_v15(cause)) == (False, True)
     assert list_server.requests == []
 
 
-def test_dns_timeout_is_bounded_by_the_connect_timeout(
+def test_dns_silence_cut_by_the_client_timeout_is_a_client_timeout(
+    faultdns_factory: object, list_server: ListServer, quick_clock: ManualClock
+) -> None:
+    """Go checks its deadline after the failure (``didTimeout``): a lookup the client's
+    timeout cuts short is a Client.Timeout (os.IsTimeout), not a DNSError."""
+    dns = faultdns_factory(faults=["drop"])  # type: ignore[operator]
+    resolver = StubResolver([nameserver(dns)], clock=quick_clock, timeout=5, attempts=2)
+    url = list_server.url(NAME, "/a")
+    with (
+        make_http_client(resolver, clock=quick_clock, timeout=7) as client,
+        pytest.raises(httpx.ConnectTimeout) as info,
+    ):
+        client.get(url)
+    cause = info.value.__cause__
+    assert isinstance(cause, RequestTimeout) and cause.phase == "lookup"
+    assert str(cause) == f'Get "{url}": {AWAITING_HEADERS}'
+    assert quick_clock.now() == 7.0  # not the resolver's own 2 x 5 s
+    assert error_kind(to_error(info.value)) == "timeout"
+    assert retriable_v14(cause) and retriable_v15(cause)
+
+
+def test_dns_timeout_before_the_client_timeout_stays_a_dns_error(
     faultdns_factory: object, list_server: ListServer, quick_clock: ManualClock
 ) -> None:
     dns = faultdns_factory(faults=["drop"])  # type: ignore[operator]
-    resolver = StubResolver([nameserver(dns)], clock=quick_clock, timeout=5, attempts=2)
+    resolver = StubResolver([nameserver(dns)], clock=quick_clock, timeout=1, attempts=2)
+    url = list_server.url(NAME, "/a")
     with (
-        make_http_client(resolver, clock=quick_clock, timeout=7) as client,
+        make_http_client(resolver, clock=quick_clock, timeout=30) as client,
         pytest.raises(httpx.ConnectError) as info,
     ):
-        client.get(list_server.url(NAME, "/a"))
+        client.get(url)
     cause = info.value.__cause__
-    assert isinstance(cause, DNSError) and cause.is_timeout
-    assert quick_clock.now() == 7.0  # not the resolver's own 2 x 5 s
+    assert isinstance(cause, DialDNSError) and cause.is_timeout
+    assert str(cause).startswith(f'Get "{url}": dial tcp: lookup {NAME} on {nameserver(dns)}: ')
+    assert quick_clock.now() < 30.0
     assert error_kind(to_error(info.value)) == "dns timeout"
 
 
-def test_connection_refused_names_url_and_address(clock: ManualClock) -> None:
+def test_connection_refused_reads_as_go(clock: ManualClock) -> None:
     port = closed_port()
     url = f"http://127.0.0.1:{port}/list"
     with (
@@ -101,9 +144,14 @@ def test_connection_refused_names_url_and_address(clock: ManualClock) -> None:
         client.get(url)
     cause = info.value.__cause__
     assert isinstance(cause, ConnectError)
-    assert (cause.reason, cause.url, cause.address) == ("refused", url, f"127.0.0.1:{port}")
+    assert (cause.reason, cause.op, cause.url, cause.address) == (
+        "refused",
+        "dial",
+        url,
+        f"127.0.0.1:{port}",
+    )
     assert isinstance(cause.__cause__, ConnectionRefusedError)
-    assert str(cause) == f"Get {url!r}: dial tcp 127.0.0.1:{port}: connection refused"
+    assert str(cause) == f'Get "{url}": dial tcp 127.0.0.1:{port}: connect: connection refused'
     assert error_kind(to_error(info.value)) == "connection refused"
     assert clock.now() == 0.0
 
@@ -118,7 +166,7 @@ def test_next_address_is_dialled_when_the_first_refuses(
         assert client.get(list_server.url(NAME, "/a")).text == "ok"
 
 
-def test_server_that_never_answers_is_a_read_timeout_on_the_clock(
+def test_server_that_never_answers_is_a_client_timeout_on_the_clock(
     faultdns_factory: object, list_server: ListServer, quick_clock: ManualClock
 ) -> None:
     dns = faultdns_factory(records=[f"{NAME}=127.0.0.1"])  # type: ignore[operator]
@@ -131,10 +179,133 @@ def test_server_that_never_answers_is_a_read_timeout_on_the_clock(
         client.get(url)
     cause = info.value.__cause__
     assert isinstance(cause, RequestTimeout)
-    assert (cause.url, cause.phase, cause.timeout) == (url, "read", 30.0)
-    assert isinstance(cause.__cause__, TimeoutError)
+    assert (cause.url, cause.phase, cause.timeout) == (url, "headers", 30.0)
+    assert str(cause) == f'Get "{url}": {AWAITING_HEADERS}'
     assert quick_clock.now() == 30.0
     assert error_kind(to_error(info.value)) == "timeout"
+
+
+# -- one deadline for the whole request (issue 8, deviation 7) -------------------------------
+
+
+class SlowResolver:
+    """Answers after ``delay`` seconds of the clock, or times out at its ``timeout`` as
+    a real resolver does; records the budget it was given."""
+
+    def __init__(self, clock: ManualClock, delay: float, addresses: list[str]) -> None:
+        self.clock = clock
+        self.delay = delay
+        self.addresses = addresses
+        self.timeouts: list[float | None] = []
+
+    def resolve(self, host: str, *, timeout: float | None = None) -> list[str]:
+        self.timeouts.append(timeout)
+        if timeout is not None and timeout < self.delay:
+            self.clock.advance(timeout)
+            raise DNSError(host, "i/o timeout", is_timeout=True, is_temporary=True)
+        self.clock.advance(self.delay)
+        return list(self.addresses)
+
+
+class PacedClock(ManualClock):
+    """Virtual time where the peer's next bytes arrive ``pace`` seconds after a read
+    starts waiting for them (a server dribbling its reply), whatever real time says."""
+
+    def __init__(self, pace: float) -> None:
+        super().__init__(grace=2.0)
+        self.pace = pace
+
+    def wait_readable(self, sock: socket.socket, timeout: float | None) -> bool:
+        if timeout is not None and timeout < self.pace:
+            self.advance(timeout)
+            return False
+        if not super().wait_readable(sock, None if timeout is None else timeout):
+            return False
+        self.advance(self.pace)
+        return True
+
+
+def dribble(data: bytes) -> Callable[[http.server.BaseHTTPRequestHandler], None]:
+    """A route that writes ``data`` one byte at a time until the client goes away."""
+
+    def write(handler: http.server.BaseHTTPRequestHandler) -> None:
+        try:
+            for byte in data:
+                handler.wfile.write(bytes([byte]))
+                handler.wfile.flush()
+                time.sleep(0.01)
+        except OSError:
+            pass
+
+    return write
+
+
+def test_issue8_dns_delay_and_silent_server_share_one_deadline(
+    list_server: ListServer, quick_clock: ManualClock
+) -> None:
+    """Timeout 1 s, DNS answers after 0.8 s, the server never answers: Go fails after
+    1.0 s (one deadline), not 1.8 s (a fresh 1 s after the lookup)."""
+    list_server.routes["/hang"] = Route(hang=True)
+    resolver = SlowResolver(quick_clock, 0.8, ["127.0.0.1"])
+    url = list_server.url(NAME, "/hang")
+    with (
+        make_http_client(resolver, clock=quick_clock, timeout=1) as client,
+        pytest.raises(httpx.ReadTimeout) as info,
+    ):
+        client.get(url)
+    assert quick_clock.now() == pytest.approx(1.0)
+    assert resolver.timeouts == [1.0]  # the lookup gets the whole budget, no more
+    cause = info.value.__cause__
+    assert isinstance(cause, RequestTimeout) and cause.phase == "headers"
+    assert str(cause) == f'Get "{url}": {AWAITING_HEADERS}'
+
+
+def test_issue8_headers_dribbled_fail_at_the_deadline_not_per_byte(
+    list_server: ListServer,
+) -> None:
+    """Headers one byte per 0.5 s, timeout 3 s: Go fails after 3 s (the old per-phase
+    read timeout restarted with every byte and took 31 s)."""
+    head = b"HTTP/1.1 200 OK\r\nX-Pad: " + b"a" * 60 + b"\r\nContent-Length: 0\r\n\r\n"
+    list_server.routes["/slow"] = Route(custom=dribble(head))
+    clock = PacedClock(0.5)
+    url = list_server.url("127.0.0.1", "/slow")
+    with (
+        make_http_client(
+            StubResolver(["127.0.0.1:1"], clock=clock), clock=clock, timeout=3
+        ) as client,
+        pytest.raises(httpx.ReadTimeout) as info,
+    ):
+        client.get(url)
+    assert clock.now() == 3.0
+    cause = info.value.__cause__
+    assert isinstance(cause, RequestTimeout) and cause.phase == "headers"
+    assert str(cause) == f'Get "{url}": {AWAITING_HEADERS}'
+
+
+def test_body_dribbled_past_the_deadline_is_go_s_body_timeout(list_server: ListServer) -> None:
+    head = b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n"
+
+    def respond(handler: http.server.BaseHTTPRequestHandler) -> None:
+        handler.wfile.write(head)
+        dribble(b"a\n" * 50)(handler)
+
+    list_server.routes["/slow"] = Route(custom=respond)
+    clock = PacedClock(0.5)
+    url = list_server.url("127.0.0.1", "/slow")
+    with (
+        make_http_client(
+            StubResolver(["127.0.0.1:1"], clock=clock), clock=clock, timeout=3
+        ) as client,
+        client.stream("GET", url) as response,
+        pytest.raises(httpx.ReadTimeout) as info,
+    ):
+        response.read()
+    assert clock.now() == 3.0
+    cause = info.value.__cause__
+    assert isinstance(cause, RequestTimeout) and cause.phase == "body"
+    # Go returns the body's error unwrapped: no 'Get "URL":'
+    assert str(cause) == BODY_TIMEOUT
+    assert retriable_v14(cause) and retriable_v15(cause)  # os.IsTimeout
 
 
 @pytest.fixture
@@ -162,7 +333,28 @@ def test_connect_that_hangs_is_a_connect_timeout_on_the_clock(
         client.get(url)
     cause = info.value.__cause__
     assert isinstance(cause, RequestTimeout) and cause.phase == "connect"
+    assert str(cause) == f'Get "{url}": {AWAITING_HEADERS}'  # Go names no phase
     assert quick_clock.now() == 4.0
+
+
+def test_the_dialer_s_own_timeout_is_go_s_dial_i_o_timeout(
+    full_listener: int, quick_clock: ManualClock
+) -> None:
+    """http.DefaultTransport's Dialer has its own Timeout (30 s); when it ends the dial
+    before the client's deadline Go says ``dial tcp ADDR: i/o timeout``, a timeout
+    (os.IsTimeout) but not the Client.Timeout."""
+    url = f"http://127.0.0.1:{full_listener}/"
+    resolver = StubResolver(["127.0.0.1:1"], clock=quick_clock)
+    with (
+        make_http_client(resolver, clock=quick_clock, timeout=60, dial_timeout=2) as client,
+        pytest.raises(httpx.ConnectTimeout) as info,
+    ):
+        client.get(url)
+    cause = info.value.__cause__
+    assert isinstance(cause, RequestTimeout) and cause.phase == "connect"
+    assert str(cause) == f'Get "{url}": dial tcp 127.0.0.1:{full_listener}: i/o timeout'
+    assert quick_clock.now() == 2.0
+    assert retriable_v14(cause) and retriable_v15(cause)
 
 
 def test_ip_literal_bypasses_the_resolver(list_server: ListServer, clock: ManualClock) -> None:
@@ -215,8 +407,251 @@ def test_connection_reset_while_reading(faultdns_factory: object, clock: ManualC
         listener.close()
     cause = info.value.__cause__
     assert isinstance(cause, ConnectError)
-    assert (cause.reason, cause.address) == ("reset", f"127.0.0.1:{port}")
+    assert (cause.reason, cause.op, cause.address) == ("reset", "read", f"127.0.0.1:{port}")
+    assert cause.source.startswith("127.0.0.1:")  # Go's OpError names both ends
+    where = f"{cause.source}->127.0.0.1:{port}"
+    assert str(cause) == f'Get "{url}": read tcp {where}: read: connection reset by peer'
     assert error_kind(to_error(info.value)) == "connection reset"
+    assert retriable_v14(cause) and retriable_v15(cause)  # ECONNRESET
+
+
+# -- EOF, resets in the body, redirects: Go's texts and verdicts --------------------------------
+
+
+def raw(
+    data: bytes, *, reset: bool = False
+) -> Callable[[http.server.BaseHTTPRequestHandler], None]:
+    """A route that writes ``data`` and closes (FIN, or RST with ``reset``)."""
+
+    def respond(handler: http.server.BaseHTTPRequestHandler) -> None:
+        handler.wfile.write(data)
+        handler.wfile.flush()
+        if reset:
+            time.sleep(0.05)  # let the client read what was sent first
+            handler.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, LINGER_0)
+            handler.connection.close()
+
+    return respond
+
+
+LINGER_0 = b"\x01\x00\x00\x00\x00\x00\x00\x00"  # struct linger {on, 0 s}: close sends RST
+
+
+def fetch(client: httpx.Client, url: str) -> bytes:
+    """What the controller does: GET, then read the whole body."""
+    with client.stream("GET", url) as response:
+        return response.read()
+
+
+def failure(client: httpx.Client, url: str) -> BaseException:
+    with pytest.raises(httpx.HTTPError) as info:
+        fetch(client, url)
+    cause = info.value.__cause__
+    assert cause is not None
+    return cause
+
+
+def test_close_before_the_response_is_go_s_eof_and_not_retried(
+    list_server: ListServer, clock: ManualClock
+) -> None:
+    list_server.routes["/x"] = Route(custom=raw(b""))
+    url = list_server.url("127.0.0.1", "/x")
+    with make_http_client(StubResolver(["127.0.0.1:1"], clock=clock), clock=clock) as client:
+        cause = failure(client, url)
+    assert isinstance(cause, ProtocolError) and str(cause) == f'Get "{url}": EOF'
+    assert error_kind(cause) == "eof"
+    assert not retriable_v14(cause) and not retriable_v15(cause)
+    assert len(list_server.requests) == 1  # a fresh connection's failure is final
+
+
+@pytest.mark.parametrize(
+    ("reply", "go"),
+    [
+        (b"SSH-2.0-OpenSSH\r\n\r\n", 'malformed HTTP response "SSH-2.0-OpenSSH"'),
+        (b"HTTP/1.1 abc OK\r\n\r\n", 'malformed HTTP status code "abc"'),
+    ],
+    ids=["not-http", "bad-code"],
+)
+def test_malformed_response_reads_as_go(
+    list_server: ListServer, clock: ManualClock, reply: bytes, go: str
+) -> None:
+    list_server.routes["/x"] = Route(custom=raw(reply))
+    url = list_server.url("127.0.0.1", "/x")
+    with make_http_client(StubResolver(["127.0.0.1:1"], clock=clock), clock=clock) as client:
+        cause = failure(client, url)
+    assert isinstance(cause, ProtocolError)
+    assert str(cause) == f'Get "{url}": net/http: HTTP/1.x transport connection broken: {go}'
+    assert not retriable_v14(cause) and not retriable_v15(cause)
+
+
+@pytest.mark.parametrize(
+    ("head", "go"),
+    [  # each checked against Go 1.23's http.Client: the server sends head, then closes
+        (b"", "EOF"),
+        (b"HTTP/1.1 20", 'malformed HTTP status code "20"'),
+        (b"HTTP/1.1 200 OK", "unexpected EOF"),
+        (b"HTTP/1.1 200 OK\r\n", "unexpected EOF"),
+        (b"HTTP/1.1 200 OK\r\nA: b\r\n", "unexpected EOF"),
+        (b"HTTP/1.1 200 OK\r\nContent-Le", 'malformed MIME header: missing colon: "Content-Le"'),
+        (b"SSH-2.0-OpenSSH\r\n", 'malformed HTTP response "SSH-2.0-OpenSSH"'),
+        (b"HTTP/1.1 abc OK\r\n", 'malformed HTTP status code "abc"'),
+        (b"HTTP/x 200 OK\r\n", 'malformed HTTP version "HTTP/x"'),
+        (b"HTTP/1.1 200 OK\r\nA b: c\r\n", "unexpected EOF"),  # Go takes the space
+        (b"HTTP/1.1 200 OK\r\nA@b: c\r\n", "malformed MIME header line: A@b: c"),
+        (b"HTTP/1.1 200 OK\r\n x: y\r\n", "malformed MIME header initial line:  x: y"),
+    ],
+)
+def test_go_response_head_error(head: bytes, go: str) -> None:
+    assert go_response_head_error(head) == go
+
+
+@pytest.mark.parametrize(
+    ("head", "go"),
+    [
+        (b"HTTP/1.1 20", 'malformed HTTP status code "20"'),
+        (b"HTTP/1.1 200 OK\r\nA: b\r\n", "unexpected EOF"),
+        (b"HTTP/1.1 200 OK\r\nContent-Le", 'malformed MIME header: missing colon: "Content-Le"'),
+    ],
+    ids=["status-line", "headers", "header-line"],
+)
+def test_head_cut_short_reads_as_go(
+    list_server: ListServer, clock: ManualClock, head: bytes, go: str
+) -> None:
+    list_server.routes["/x"] = Route(custom=raw(head))
+    url = list_server.url("127.0.0.1", "/x")
+    with make_http_client(StubResolver(["127.0.0.1:1"], clock=clock), clock=clock) as client:
+        cause = failure(client, url)
+    assert isinstance(cause, ProtocolError)
+    assert str(cause) == f'Get "{url}": net/http: HTTP/1.x transport connection broken: {go}'
+    assert not retriable_v14(cause) and not retriable_v15(cause)
+
+
+@pytest.mark.parametrize(
+    ("reply", "go"),
+    [  # each checked against Go 1.23
+        (
+            b"HTTP/1.1 200 OK\r\nContent-Length: abc\r\n\r\nhello",
+            'GET: net/http: HTTP/1.x transport connection broken: bad Content-Length "abc"',
+        ),
+        (
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\nhello",
+            "GET: net/http: HTTP/1.x transport connection broken:"
+            ' unsupported transfer encoding: "gzip"',
+        ),
+        (  # a body error: unwrapped, the chunked reader's words
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nhello",
+            "invalid byte in chunk length",
+        ),
+    ],
+    ids=["content-length", "transfer-encoding", "chunk-size"],
+)
+def test_framing_errors_read_as_go(
+    list_server: ListServer, clock: ManualClock, reply: bytes, go: str
+) -> None:
+    list_server.routes["/x"] = Route(custom=raw(reply))
+    url = list_server.url("127.0.0.1", "/x")
+    with make_http_client(StubResolver(["127.0.0.1:1"], clock=clock), clock=clock) as client:
+        cause = failure(client, url)
+    assert isinstance(cause, ProtocolError)
+    assert str(cause) == go.replace("GET", f'Get "{url}"')
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\na\nb\n",
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n4\r\na\nb\n",
+    ],
+    ids=["content-length", "chunked"],
+)
+def test_close_in_the_body_is_an_unwrapped_unexpected_eof(
+    list_server: ListServer, clock: ManualClock, reply: bytes
+) -> None:
+    list_server.routes["/x"] = Route(custom=raw(reply))
+    url = list_server.url("127.0.0.1", "/x")
+    with make_http_client(StubResolver(["127.0.0.1:1"], clock=clock), clock=clock) as client:
+        cause = failure(client, url)
+    # bufio.Scanner.Err() hands the controller io.ErrUnexpectedEOF as it is
+    assert isinstance(cause, ProtocolError) and str(cause) == "unexpected EOF"
+    assert error_kind(cause) == "unexpected eof"
+    assert not retriable_v14(cause) and not retriable_v15(cause)
+
+
+def test_reset_in_the_body_is_an_unwrapped_read_error(
+    list_server: ListServer, clock: ManualClock
+) -> None:
+    reply = b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\na\nb\n"
+    list_server.routes["/x"] = Route(custom=raw(reply, reset=True))
+    url = list_server.url("127.0.0.1", "/x")
+    with make_http_client(StubResolver(["127.0.0.1:1"], clock=clock), clock=clock) as client:
+        cause = failure(client, url)
+    assert isinstance(cause, ConnectError) and (cause.reason, cause.op) == ("reset", "read")
+    assert cause.in_body
+    port = list_server.port
+    assert (
+        str(cause) == f"read tcp {cause.source}->127.0.0.1:{port}: read: connection reset by peer"
+    )
+    assert retriable_v14(cause) and retriable_v15(cause)  # ECONNRESET is in the chain
+
+
+def test_a_reused_connection_closed_by_the_server_is_retried_once_on_a_fresh_one(
+    list_server: ListServer, clock: ManualClock
+) -> None:
+    """Go's ``shouldRetryRequest``: a GET that fails on a reused keep-alive connection
+    before any response byte is sent again; on a fresh connection the failure stands."""
+    list_server.routes["/first"] = Route(body=b"one\n")
+    list_server.routes["/second"] = Route(custom=raw(b""))
+    url = list_server.url("127.0.0.1", "/second")
+    with make_http_client(StubResolver(["127.0.0.1:1"], clock=clock), clock=clock) as client:
+        assert fetch(client, list_server.url("127.0.0.1", "/first")) == b"one\n"
+        cause = failure(client, url)
+    assert str(cause) == f'Get "{url}": EOF'
+    paths = [r.path for r in list_server.requests]
+    assert paths == ["/first", "/second", "/second"]
+    ports = [r.client_port for r in list_server.requests]
+    assert ports[0] == ports[1] != ports[2]
+
+
+def redirect_chain(server: ListServer, hops: int) -> str:
+    for hop in range(hops):
+        server.routes[f"/r{hop}"] = Route(302, headers={"Location": f"/r{hop + 1}"})
+    server.routes[f"/r{hops}"] = Route(body=b"end\n")
+    return server.url("127.0.0.1", "/r0")
+
+
+def test_go_follows_nine_redirects_and_stops_at_the_tenth(
+    list_server: ListServer, clock: ManualClock
+) -> None:
+    """Go's defaultCheckRedirect allows 10 requests; the 10th redirect is an error that
+    names the raw Location it did not follow."""
+    with make_http_client(StubResolver(["127.0.0.1:1"], clock=clock), clock=clock) as client:
+        assert fetch(client, redirect_chain(list_server, 9)) == b"end\n"
+        assert len(list_server.requests) == 10
+        list_server.requests.clear()
+        cause = failure(client, redirect_chain(list_server, 10))
+    assert len(list_server.requests) == 10
+    assert isinstance(cause, ProtocolError)
+    assert str(cause) == 'Get "/r10": stopped after 10 redirects'
+    assert error_kind(cause) == "too many redirects" and not retriable_v15(cause)
+
+
+def test_redirect_to_another_host_is_followed_within_the_same_deadline(
+    list_server: ListServer, quick_clock: ManualClock
+) -> None:
+    other = ListServer()
+    try:
+        other.routes["/hang"] = Route(hang=True)
+        target = other.url(NAME, "/hang")
+        list_server.routes["/x"] = Route(302, headers={"Location": target})
+        resolver = SlowResolver(quick_clock, 0.8, ["127.0.0.1"])
+        with make_http_client(resolver, clock=quick_clock, timeout=1) as client:
+            cause = failure(client, list_server.url(NAME, "/x"))
+    finally:
+        other.close()
+    # two lookups (one per host), 0.8 s each: the second already ends past the deadline
+    assert resolver.timeouts == [1.0, pytest.approx(0.2)]
+    assert isinstance(cause, RequestTimeout) and cause.phase == "lookup"
+    assert str(cause) == f'Get "{target}": {AWAITING_HEADERS}'  # the hop that failed
 
 
 # -- TLS: SNI and certificate check by name --------------------------------------------------
