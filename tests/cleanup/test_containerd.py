@@ -430,7 +430,7 @@ def _cleanup(store: ContainerdStore, previous: list[str], current: list[str]) ->
         client = make_http_client(StubResolver(["127.0.0.1:9"]), clock=clock)
         with client:
             return run_cleanup(
-                RepoClient(f"http://127.0.0.1:{server.port}", client, clock=clock),
+                RepoClient(f"http://127.0.0.1:{server.port}", client),
                 previous_version="v1",
                 policy=get_policy("harvester-v1.5"),
                 store=store,

@@ -159,7 +159,7 @@ def test_a_writer_that_ignores_the_lock_is_seen_by_the_next_removal(tmp_path: Pa
             import random
 
             report = run_cleanup(
-                RepoClient(f"http://127.0.0.1:{server.port}", client, clock=clock),
+                RepoClient(f"http://127.0.0.1:{server.port}", client),
                 previous_version="v1",
                 policy=get_policy("harvester-v1.5"),
                 store=store,
