@@ -9,6 +9,7 @@ from faultdns._faults import (
     load_plan,
     parse_duration,
     parse_fault,
+    parse_plan,
     parse_rcode,
 )
 from faultdns._server import FaultDNSServer, QueryRecord
@@ -29,5 +30,6 @@ __all__ = [
     "load_plan",
     "parse_duration",
     "parse_fault",
+    "parse_plan",
     "parse_rcode",
 ]

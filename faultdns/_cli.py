@@ -33,6 +33,7 @@ from faultdns._control import (
     ControlClient,
     ControlError,
     ControlServer,
+    ControlTimeout,
     ControlUnreachable,
 )
 from faultdns._faults import ACTION_HELP
@@ -44,6 +45,7 @@ EX_API = 1  # the control API refused a request (unknown fault id, server error)
 EX_USAGE = 64  # bad flag, spec, plan, zone or record
 EX_UNAVAILABLE = 69  # nothing answers at the control URL
 EX_OSERR = 71  # cannot bind the DNS or control port
+EX_TEMPFAIL = 75  # the control API did not answer within --timeout
 EX_NOPERM = 77  # control API wants a (different) token
 
 EXIT_CODES = {
@@ -52,6 +54,7 @@ EXIT_CODES = {
     EX_USAGE: "bad flag, fault spec, plan file, zone file or record",
     EX_UNAVAILABLE: "the control API is unreachable at the given URL",
     EX_OSERR: "serve could not bind its DNS or control address",
+    EX_TEMPFAIL: "the control API did not answer within --timeout (timed out)",
     EX_NOPERM: "the control API rejected the token (401)",
 }
 
@@ -235,6 +238,14 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="TOKEN",
         help=f"require 'Authorization: Bearer TOKEN' on the control API (env {ENV_TOKEN})",
     )
+    serve.add_argument(
+        "--control-allow-host",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="a Host name the control API accepts besides its address and localhost"
+        " (repeatable; e.g. a container's service name)",
+    )
     serve.set_defaults(run=_cmd_serve)
 
     client = _Parser(add_help=False)
@@ -314,6 +325,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CLIError as exc:
         print(f"faultdns: {exc}", file=sys.stderr)
         return exc.code
+    except ControlTimeout as exc:
+        print(
+            f"faultdns: timed out: {exc}\n  (the server may be running but busy;"
+            " try again or raise --timeout)",
+            file=sys.stderr,
+        )
+        return EX_TEMPFAIL
     except ControlUnreachable as exc:
         print(
             f"faultdns: {exc}\n  (is `faultdns serve` running? pass --control URL or set"
@@ -493,9 +511,35 @@ class _QueryLogWriter:
         self._report_lost(force=True)
 
 
-def _cmd_serve(args: argparse.Namespace) -> int:
-    server = _build_server(args)
+class _Stopped(BaseException):
+    """SIGINT/SIGTERM while ``serve`` was still loading its zone and plan."""
 
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    stop = threading.Event()
+    loading = True
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+        if loading:  # stop loading at once: exit 0, as documented for SIGINT/SIGTERM
+            raise _Stopped
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        try:
+            server = _build_server(args)
+            loading = False
+        except _Stopped:
+            return EX_OK
+        if stop.is_set():
+            return EX_OK
+        return _serve(args, server, stop)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _serve(args: argparse.Namespace, server: Any, stop: threading.Event) -> int:
     log_stream: IO[str] | None = None
     if args.log_queries == "-":
         log_stream = sys.stdout
@@ -505,12 +549,6 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         except OSError as exc:
             raise CLIError(f"--log-queries {args.log_queries}: {exc.strerror or exc}") from None
 
-    stop = threading.Event()
-
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        stop.set()
-
-    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     control: ControlServer | None = None
     writer: _QueryLogWriter | None = None
     try:
@@ -526,7 +564,13 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         if not args.no_control:
             host, port = args.control
             try:
-                control = ControlServer(server, host, port, token=args.control_token).start()
+                control = ControlServer(
+                    server,
+                    host,
+                    port,
+                    token=args.control_token,
+                    allowed_hosts=args.control_allow_host,
+                ).start()
             except OSError as exc:
                 raise CLIError(
                     f"cannot start the control API on {host}:{port}: {exc.strerror or exc}"
@@ -559,8 +603,6 @@ def _cmd_serve(args: argparse.Namespace) -> int:
             writer.stop()
         if log_stream is not None and log_stream is not sys.stdout:
             log_stream.close()
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
 
 
 def _is_loopback(host: str) -> bool:

@@ -10,7 +10,8 @@ picture changes underneath it. The API is deliberately small and plain:
 ``POST /faults``      body: a spec string (text/plain, or a JSON string), or a JSON
                       object with the spec keys; ``201 {"id": ..., "fault": rule}``
 ``DELETE /faults/ID`` ``{"removed": ID}``; 404 if unknown
-``POST /reset``       clears faults, restarts the fault clock, empties the query log
+``POST /reset``       clears faults, restarts the fault clock, empties the query log,
+                      drops replies held by ``delay=``
 ``GET /queries``      ``?since=SEQ`` (records with seq > SEQ) ``&limit=N``;
                       ``{"queries": [...], "last_seq": N}``
 ``GET /stats``        the server's counters
@@ -19,8 +20,23 @@ picture changes underneath it. The API is deliberately small and plain:
                       ``201 {"added": spec, "record": {...}}``
 ====================  ==========================================================
 
-Every error is ``{"error": "..."}`` with a proper status code (400 bad spec/record/query,
-401 missing or wrong bearer token, 404, 405, 411, 413 body too large).
+Every error is ``{"error": "..."}`` with a proper status code (400 bad spec/record/query
+or a body shorter than its Content-Length, 401 missing or wrong bearer token, 403 a
+foreign Host or Origin or a change a web page could forge, 404, 405 unknown or
+disallowed method, 408 headers too slow, 411, 413 body too large, 431 headers too
+large).
+
+No web page gets in (the defences local development servers use against cross-site
+requests and DNS rebinding): the ``Host`` header must name the address served or a
+loopback name (``localhost``, ``127.0.0.1``, ``[::1]``; any IP literal when bound to a
+wildcard address; more with ``allowed_hosts``), a request with an ``Origin`` header
+must come from such a host too, and a change (POST, PUT, PATCH, DELETE) must carry
+``Content-Type: application/json``, an ``X-FaultDNS`` header or an ``Authorization``
+header, none of which a page can send cross-site without a CORS preflight this server
+never grants.  Each connection has ``HEADER_TIMEOUT`` seconds to deliver its request
+line and headers (at most ``MAX_HEADER_BYTES``) and ``BODY_TIMEOUT`` more for its body,
+whatever its pace; at ``MAX_CONNECTIONS`` a newcomer replaces the oldest connection
+still sending its request, so slow clients cannot lock the API.
 
 It runs on the standard library's :class:`~http.server.ThreadingHTTPServer` in a daemon
 thread: control traffic is rare and tiny, so there is no reason to add a web framework,
@@ -32,9 +48,14 @@ reachable by others. The client side uses httpx.
 
 from __future__ import annotations
 
+import contextlib
 import hmac
+import io
+import ipaddress
 import json
+import socket
 import threading
+import time
 from collections.abc import Mapping, Sequence
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -44,13 +65,17 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import httpx
 
 __all__ = [
+    "BODY_TIMEOUT",
     "DEFAULT_CONTROL_PORT",
     "DEFAULT_CONTROL_URL",
+    "HEADER_TIMEOUT",
     "MAX_BODY_BYTES",
     "MAX_CONNECTIONS",
+    "MAX_HEADER_BYTES",
     "ControlClient",
     "ControlError",
     "ControlServer",
+    "ControlTimeout",
     "ControlUnreachable",
 ]
 
@@ -65,9 +90,25 @@ MAX_BODY_BYTES = 64 * 1024
 #: Concurrent control connections; more are closed on arrival.
 MAX_CONNECTIONS = 32
 
-#: Seconds a control connection may sit idle before the handler thread gives up on it,
-#: so a stuck or malicious client cannot pin threads forever.
-_SOCKET_TIMEOUT = 10.0
+#: Seconds a connection has to deliver a request line and headers (also the longest a
+#: kept-alive connection waits for its next request), counted from when the server
+#: starts waiting, not per byte: a client dribbling a byte at a time cannot stretch it.
+HEADER_TIMEOUT = 5.0
+
+#: Seconds, after the headers, for a body of Content-Length bytes to arrive in full.
+BODY_TIMEOUT = 2.0
+
+#: Request line plus headers, in bytes; more is answered 431.
+MAX_HEADER_BYTES = 32 * 1024
+
+#: Seconds a reply may take to be written to a client that does not read it.
+_WRITE_TIMEOUT = 10.0
+
+#: The header that marks a request as not sent by a web page (see the module docstring).
+CLIENT_HEADER = "X-FaultDNS"
+
+_CHANGES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+_LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
 
 _ENDPOINTS = [
     "GET /faults",
@@ -140,15 +181,144 @@ def _rule_dict(rule: _Rule) -> dict[str, Any]:
     return data
 
 
+class _HeadersTooLarge(Exception):
+    """The request line and headers ran past MAX_HEADER_BYTES."""
+
+
+class _DeadlineReader(io.RawIOBase):
+    """A socket's receiving side with a deadline and a byte budget for the current phase.
+
+    Every ``recv`` waits at most until the deadline (TimeoutError after it), so a
+    client's pace cannot stretch a phase; ``budget`` (None: unlimited) bounds the bytes
+    read in it (:class:`_HeadersTooLarge` past it).  The socket's timeout is put back to
+    the write timeout after each read, for the reply.
+    """
+
+    def __init__(self, sock: socket.socket) -> None:
+        super().__init__()
+        self.sock = sock
+        self.deadline = time.monotonic() + HEADER_TIMEOUT
+        self.budget: int | None = MAX_HEADER_BYTES
+        self.received = 0  # bytes read in this phase
+
+    def phase(self, seconds: float, budget: int | None) -> None:
+        self.deadline = time.monotonic() + seconds
+        self.budget = budget
+        self.received = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError("request not received in time")
+        view = memoryview(buffer).cast("B")
+        if self.budget is not None:
+            room = self.budget - self.received
+            if room <= 0:
+                raise _HeadersTooLarge
+            view = view[:room]
+        self.sock.settimeout(left)
+        try:
+            count = self.sock.recv_into(view)
+        finally:
+            self.sock.settimeout(_WRITE_TIMEOUT)
+        self.received += count
+        return count
+
+
 class _Handler(BaseHTTPRequestHandler):
     """One control request. Routing is a small table; each route returns JSON."""
 
     server: _HTTPServer
-    timeout = _SOCKET_TIMEOUT
+    timeout = _WRITE_TIMEOUT
     server_version = "faultdns-control"
     sys_version = ""
+    protocol_version = "HTTP/1.0"  # one request per connection: no idle keep-alive slots
 
     # -- plumbing -----------------------------------------------------------------
+
+    def setup(self) -> None:
+        super().setup()
+        self.rfile.close()  # the stdlib's reader: replaced by one with deadlines
+        self._reader = _DeadlineReader(self.connection)
+        self.rfile = io.BufferedReader(self._reader)
+
+    def handle_one_request(self) -> None:
+        """The stdlib's loop body, with bounded reads and JSON for every error.
+
+        Request line and headers must arrive within HEADER_TIMEOUT and
+        MAX_HEADER_BYTES (408 / 431), the body within BODY_TIMEOUT (400, in
+        :meth:`_body`), and an unknown method is 405 (the stdlib says 501, in HTML).
+        """
+        self.close_connection = True
+        self._reader.phase(HEADER_TIMEOUT, MAX_HEADER_BYTES)
+        self.raw_requestline = b""
+        self.command = ""  # send_error() before the request line is parsed
+        try:
+            try:
+                self.raw_requestline = self.rfile.readline(65537)
+            except _HeadersTooLarge:  # the request line alone is over the budget
+                self.raw_requestline = b"x" * 65537
+            if len(self.raw_requestline) > 65536:
+                self.requestline = self.request_version = ""
+                self.send_error(HTTPStatus.REQUEST_URI_TOO_LONG)
+                return
+            if not self.raw_requestline:
+                return
+            if not self.parse_request():
+                return
+        except _HeadersTooLarge:
+            self.send_error(HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE)
+            return
+        except TimeoutError:
+            if self._reader.received:  # a request began: say why it ends
+                self._error(
+                    HTTPStatus.REQUEST_TIMEOUT,
+                    f"request line and headers not received within {HEADER_TIMEOUT:g}s",
+                )
+            return
+        except OSError:  # reset, or shut down to make room for a newcomer
+            return
+        if self.request_version == "HTTP/0.9":  # "GET /path" alone: answer as HTTP/1.0,
+            self.request_version = "HTTP/1.0"  # with a status line and headers
+        self.server.track(self.request, reading=False)
+        self._reader.phase(BODY_TIMEOUT, None)
+        try:
+            method = getattr(self, "do_" + self.command, None)
+            if method is None:
+                self._error(
+                    HTTPStatus.METHOD_NOT_ALLOWED,
+                    f"method {self.command} not supported; use GET, POST or DELETE",
+                    {"Allow": "GET, HEAD, POST, DELETE"},
+                )
+                return
+            method()
+            self.wfile.flush()
+        except OSError:
+            return
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """The stdlib's error replies (bad request line, 414, 431, ...) as JSON."""
+        status = HTTPStatus(code)
+        text = message or status.phrase
+        if explain and explain != text:
+            text = f"{text}: {explain}"
+        self._error(status, text)
+
+    def _error(
+        self, status: HTTPStatus, message: str, headers: Mapping[str, str] | None = None
+    ) -> None:
+        self.close_connection = True
+        if getattr(self, "request_version", "HTTP/0.9") == "HTTP/0.9":
+            # Status line and headers always: the stdlib omits them for "HTTP/0.9",
+            # which is also its guess for a request line it could not parse.
+            self.request_version = "HTTP/1.0"
+        if not hasattr(self, "requestline"):
+            self.requestline = ""
+        with contextlib.suppress(OSError):
+            self._send(status, {"error": message}, headers)
 
     def log_message(self, format: str, *args: Any) -> None:
         """Silence per-request stderr lines: the CLI's stdout carries the query log."""
@@ -164,6 +334,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
         self.send_header("Cache-Control", "no-store")
+        self.send_header("Connection", "close")
         for key, value in (headers or {}).items():
             self.send_header(key, value)
         self.end_headers()
@@ -197,7 +368,22 @@ class _Handler(BaseHTTPRequestHandler):
                 HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
                 f"body of {length} bytes is over the {MAX_BODY_BYTES}-byte limit",
             )
-        return self.rfile.read(length)
+        body = b""
+        try:
+            while len(body) < length:
+                chunk = self.rfile.read1(length - len(body))
+                if not chunk:
+                    break
+                body += chunk
+        except TimeoutError:
+            pass
+        if len(body) < length:
+            raise _HTTPError(
+                HTTPStatus.BAD_REQUEST,
+                f"body shorter than its Content-Length: {len(body)} of {length} bytes"
+                f" arrived within {BODY_TIMEOUT:g}s",
+            )
+        return body
 
     def _spec_body(self, what: str) -> str | dict[str, Any]:
         """A request body as a spec string or (for JSON objects) a mapping.
@@ -236,14 +422,60 @@ class _Handler(BaseHTTPRequestHandler):
             raise _HTTPError(HTTPStatus.BAD_REQUEST, f"empty {what} body: expected a spec")
         return stripped
 
+    def _host_allowed(self, host: str) -> bool:
+        """``host`` (a Host header's or an Origin's authority) is one we serve."""
+        name = host.strip().lower()
+        if name.startswith("["):  # [v6]:port
+            name = name[1:].partition("]")[0]
+        elif name.count(":") == 1:
+            name = name.partition(":")[0]
+        name = name.rstrip(".")
+        return self.server.host_allowed(name)
+
+    def _guard_origin(self) -> None:
+        """Refuse a foreign Host (DNS rebinding) or Origin (a cross-site page)."""
+        host = self.headers.get("Host")
+        if host is not None and not self._host_allowed(host):
+            raise _HTTPError(
+                HTTPStatus.FORBIDDEN,
+                f"Host {host!r} is not this server's address (a DNS rebinding guard);"
+                " use the address it listens on or localhost",
+            )
+        origin = self.headers.get("Origin")
+        if origin is not None:
+            parts = urlsplit(origin)
+            if parts.scheme not in ("http", "https") or not self._host_allowed(parts.netloc):
+                raise _HTTPError(
+                    HTTPStatus.FORBIDDEN,
+                    f"Origin {origin!r} is not this server: cross-site requests are refused",
+                )
+
+    def _guard_change(self) -> None:
+        """Refuse a change a web page could send cross-site without a preflight."""
+        if self.command in _CHANGES:
+            ctype = self.headers.get("Content-Type", "").split(";")[0].strip().lower()
+            if not (
+                ctype == "application/json"
+                or CLIENT_HEADER in self.headers
+                or "Authorization" in self.headers
+            ):
+                raise _HTTPError(
+                    HTTPStatus.FORBIDDEN,
+                    f"a change needs 'Content-Type: application/json' or a"
+                    f" '{CLIENT_HEADER}: 1' header (a web page cannot send either"
+                    " cross-site); e.g. curl -H 'X-FaultDNS: 1' -d SPEC URL",
+                )
+
     def _dispatch(self) -> None:
         try:
+            self._guard_origin()
             if not self._authorised():
                 raise _HTTPError(
                     HTTPStatus.UNAUTHORIZED,
                     "missing or wrong bearer token (send 'Authorization: Bearer TOKEN')",
                     {"WWW-Authenticate": 'Bearer realm="faultdns"'},
                 )
+            self._guard_change()
             url = urlsplit(self.path)
             parts = [unquote(p) for p in url.path.split("/") if p]
             status, payload = self._route(self.command, parts, parse_qs(url.query))
@@ -378,7 +610,10 @@ class _HTTPServer(ThreadingHTTPServer):
 
     One thread per connection is fine for a control API, but not without a bound: a
     client opening connections in a loop must not be able to exhaust threads or memory.
-    Connections over the cap are closed at once.
+    At ``MAX_CONNECTIONS`` a newcomer is admitted in place of the connection that has
+    been sending its request the longest (its socket is shut down, which ends its
+    thread at once); when every connection is past its request, the newcomer is closed.
+    Threads never exceed twice the cap (shut-down ones take a moment to finish).
     """
 
     daemon_threads = True
@@ -386,31 +621,81 @@ class _HTTPServer(ThreadingHTTPServer):
     # A restarted `faultdns serve` must get its control port back at once.
     allow_reuse_address = True
 
-    def __init__(self, address: tuple[str, int], dns: Controllable, token: str | None) -> None:
+    def __init__(
+        self,
+        address: tuple[str, int],
+        dns: Controllable,
+        token: str | None,
+        allowed_hosts: frozenset[str],
+    ) -> None:
         self.dns = dns
         self.token = token
-        self._slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
+        self._lock = threading.Lock()
+        # socket -> (admitted at, still reading its request); insertion order = age
+        self._conns: dict[Any, tuple[float, bool]] = {}
+        self._live_threads = 0
         super().__init__(address, _Handler)
+        bound = str(self.server_address[0]).lower()
+        self._any_ip = bound in ("0.0.0.0", "::")
+        self._hosts = _LOOPBACK_NAMES | {bound} | {h.lower().rstrip(".") for h in allowed_hosts}
+
+    def host_allowed(self, name: str) -> bool:
+        if name in self._hosts or name.endswith(".localhost"):
+            return True
+        try:
+            address = ipaddress.ip_address(name)
+        except ValueError:
+            return False
+        return self._any_ip or address.is_loopback
+
+    def track(self, request: Any, *, reading: bool) -> None:
+        with self._lock:
+            if request in self._conns:
+                self._conns[request] = (self._conns[request][0], reading)
 
     def process_request(self, request: Any, client_address: Any) -> None:
-        if not self._slots.acquire(blocking=False):
+        victim: Any = None
+        with self._lock:
+            admitted = len(self._conns) < MAX_CONNECTIONS
+            if not admitted and self._live_threads < 2 * MAX_CONNECTIONS:
+                # The oldest connection still sending its request makes room.
+                victim = next((sock for sock, (_, r) in self._conns.items() if r), None)
+                if victim is not None:
+                    del self._conns[victim]
+                    admitted = True
+            if admitted:
+                self._conns[request] = (time.monotonic(), True)
+                self._live_threads += 1
+        if not admitted:
             self.shutdown_request(request)
             return
+        if victim is not None:
+            with contextlib.suppress(OSError):
+                victim.shutdown(socket.SHUT_RDWR)
         try:
             super().process_request(request, client_address)
         except BaseException:
-            self._slots.release()
+            self._release(request)
             raise
 
     def process_request_thread(self, request: Any, client_address: Any) -> None:
         try:
             super().process_request_thread(request, client_address)
         finally:
-            self._slots.release()
+            self._release(request)
+
+    def _release(self, request: Any) -> None:
+        with self._lock:
+            self._conns.pop(request, None)
+            self._live_threads -= 1
 
 
 class ControlServer:
     """Serves the control API for ``dns`` on ``host:port`` (0 picks a free port).
+
+    ``allowed_hosts`` adds names the ``Host`` header may carry besides the address
+    served and loopback names (e.g. a container's service name); see the module
+    docstring for the other guards.
 
     Use as a context manager, or call :meth:`start` / :meth:`stop`. Binding happens in
     the constructor's :meth:`start`, so an address in use raises :class:`OSError` there.
@@ -423,6 +708,7 @@ class ControlServer:
         port: int = DEFAULT_CONTROL_PORT,
         *,
         token: str | None = None,
+        allowed_hosts: Sequence[str] = (),
     ) -> None:
         if token is not None and not token:
             raise ValueError("control token must not be empty")
@@ -430,13 +716,16 @@ class ControlServer:
         self._host = host
         self._port = port
         self._token = token
+        self._allowed_hosts = frozenset(allowed_hosts)
         self._httpd: _HTTPServer | None = None
         self._thread: threading.Thread | None = None
 
     def start(self) -> ControlServer:
         if self._httpd is not None:
             return self
-        self._httpd = _HTTPServer((self._host, self._port), self._dns, self._token)
+        self._httpd = _HTTPServer(
+            (self._host, self._port), self._dns, self._token, self._allowed_hosts
+        )
         self._thread = threading.Thread(
             target=self._httpd.serve_forever,
             kwargs={"poll_interval": 0.05},
@@ -492,6 +781,10 @@ class ControlUnreachable(Exception):
     """Nothing answered at the control URL (not running, wrong port, firewall...)."""
 
 
+class ControlTimeout(ControlUnreachable):
+    """The control API did not answer within the client's timeout (it may be running)."""
+
+
 class ControlClient:
     """A typed client for the control API; the CLI's ``fault``/``reset``/... use it."""
 
@@ -501,7 +794,10 @@ class ControlClient:
         if "://" not in url:
             url = f"http://{url}"
         self.url = url.rstrip("/")
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        headers = {CLIENT_HEADER: "1"}
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        self.timeout = timeout
         self._http = httpx.Client(base_url=self.url, headers=headers, timeout=timeout)
 
     def close(self) -> None:
@@ -516,6 +812,11 @@ class ControlClient:
     def _request(self, method: str, path: str, **kwargs: Any) -> Any:
         try:
             response = self._http.request(method, path, **kwargs)
+        except httpx.TimeoutException as exc:
+            raise ControlTimeout(
+                f"the faultdns control API at {self.url} did not answer within"
+                f" {self.timeout:g}s (timed out: {type(exc).__name__})"
+            ) from exc
         except httpx.TransportError as exc:
             raise ControlUnreachable(
                 f"cannot reach the faultdns control API at {self.url}: {exc or type(exc).__name__}"

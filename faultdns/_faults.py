@@ -45,6 +45,7 @@ __all__ = [
     "load_plan",
     "parse_duration",
     "parse_fault",
+    "parse_plan",
     "parse_rcode",
     "rcode_name",
     "select_rule",
@@ -404,6 +405,12 @@ def _validate(rule: FaultRule) -> None:
     match = rule.match.strip().lower().rstrip(".") if isinstance(rule.match, str) else None
     if not match:
         raise FaultSpecError(f"match: expected a name glob like *.example.test, got {rule.match!r}")
+    if any(c.isspace() or not c.isprintable() for c in match):
+        # A spec is split on whitespace, so such a glob could not be written back as
+        # the canonical spec (and no DNS name has a space or control character).
+        raise FaultSpecError(
+            f"match: a name glob has no spaces or control characters, got {match!r}"
+        )
     object.__setattr__(rule, "match", match)
     if rule.qtype is not None:
         qtype = str(rule.qtype).upper()
@@ -571,25 +578,37 @@ def coerce_rule(rule: str | Mapping[str, Any] | FaultRule) -> FaultRule:
 
 
 def load_plan(path: str | Path) -> list[FaultRule]:
-    """Rules from a TOML plan file: ``[[fault]]`` tables with the spec's keys, in order."""
+    """Rules from a TOML plan file (see :func:`parse_plan`); FaultSpecError if unreadable."""
     path = Path(path)
     try:
-        with path.open("rb") as fh:
-            doc = tomllib.load(fh)
+        text = path.read_bytes().decode("utf-8")
     except OSError as exc:
         raise FaultSpecError(f"plan {path}: cannot read: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        raise FaultSpecError(f"plan {path}: invalid TOML: not UTF-8 ({exc})") from None
+    return parse_plan(text, source=f"plan {path}")
+
+
+def parse_plan(text: str, *, source: str = "plan") -> list[FaultRule]:
+    """Rules from a TOML plan: ``[[fault]]`` tables with the spec's keys, in order.
+
+    Raises FaultSpecError (a ValueError) naming ``source``, the table (``#N``) and the
+    key.  Linear in the plan's size.
+    """
+    try:
+        doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise FaultSpecError(f"plan {path}: invalid TOML: {exc}") from None
+        raise FaultSpecError(f"{source}: invalid TOML: {exc}") from None
     unknown = [k for k in doc if k != "fault"]
     if unknown:
         raise FaultSpecError(
-            f"plan {path}: unknown top-level key {unknown[0]!r} (expected [[fault]] tables)"
+            f"{source}: unknown top-level key {unknown[0]!r} (expected [[fault]] tables)"
         )
     tables = doc.get("fault", [])
     if not isinstance(tables, list):
-        raise FaultSpecError(f"plan {path}: 'fault' must be an array of tables ([[fault]])")
+        raise FaultSpecError(f"{source}: 'fault' must be an array of tables ([[fault]])")
     return [
-        FaultRule.from_dict(table, where=f"plan {path}: [[fault]] #{i}")
+        FaultRule.from_dict(table, where=f"{source}: [[fault]] #{i}")
         for i, table in enumerate(tables, 1)
     ]
 

@@ -27,15 +27,20 @@ How a query travels (read this first):
    misses, malformed input and the first fault reply of each rule; drop and delay
    also leave the hot path.
 5. **TCP** uses the same cache and rules through an asyncio protocol: 2-byte length
-   framing, many messages per connection, an idle timeout, a connection cap and
-   back-pressure (reading pauses while the client is not reading our replies).
+   framing, many messages per connection, and the guards of RFC 7766 section 6 so a
+   new client is always served: at the connection cap the least recently useful
+   connection is evicted, idleness counts from the last complete message, replies
+   left unread past a write timeout abort the connection, both timeouts shrink under
+   pressure (a sweeper, :meth:`FaultDNSServer._sweep_tcp`, enforces them), and
+   reading pauses while the client is not reading our replies.  A reply too big for
+   a TCP message is cut to what fits, with TC set (:func:`faultdns._wire.fit_tcp`).
 
 Time: fault windows and ``delay=`` use the injected clock.  With a clock that offers
 ``add_listener`` (:class:`~faultdns.ManualClock`, or a simulation's virtual clock)
 delayed replies are held in a heap and released when the clock reaches them (before
 the clock's ``advance``/``set`` returns); with any other clock they are event-loop
-timers.  The TCP idle timeout is a resource guard and
-runs on the event loop's real time.
+timers; ``reset`` drops them.  The TCP timeouts are resource guards and run on the
+event loop's real time.
 
 Threads: in sync use the server runs its own event-loop thread; in ``async with`` it
 runs in the caller's loop.  Public methods may be called from any thread: mutations
@@ -58,7 +63,7 @@ import struct
 import termios
 import threading
 import time
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -75,7 +80,15 @@ from faultdns._faults import (
     rcode_name,
     select_rule,
 )
-from faultdns._wire import Query, WireError, decode, fault_reply, fit_udp, zone_reply
+from faultdns._wire import (
+    Query,
+    WireError,
+    decode,
+    fault_reply,
+    fit_tcp,
+    fit_udp,
+    zone_reply,
+)
 from faultdns._zone import Zone
 
 __all__ = ["FaultDNSServer", "QueryRecord"]
@@ -87,6 +100,12 @@ _UDP_RECV = 65535
 _CACHE_SIZE = 20000
 _RCVBUF = 4 << 20
 _BIND_ATTEMPTS = 64
+_TCP_BACKLOG = 1024
+_DNS_HEADER = 12  # bytes (RFC 1035 section 4.1.1)
+_TCP_SNDBUF = 64 * 1024  # kernel send buffer per TCP client (bytes)
+_TCP_WRITE_HIGH = 16 * 1024  # replies buffered in the transport before reading pauses
+_BUSY_SHARE = 0.75  # TCP slots in use from which the shorter timeouts apply
+_SWEEP_INTERVAL = 0.25  # seconds between TCP timeout sweeps (at most)
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,48 +196,98 @@ class _Entry:
         self.faults: dict[str, tuple[bytes, bytes, str, int]] = {}
 
 
+class _Held:
+    """A reply held by ``delay=``: released when due, or dropped by reset/close/stop."""
+
+    __slots__ = ("conn", "handle", "live", "release")
+
+    def __init__(self, release: Callable[[], None], conn: _TCPConnection | None) -> None:
+        self.release = release
+        self.conn = conn
+        self.handle: asyncio.TimerHandle | None = None  # real-clock delays only
+        self.live = True
+
+
 class _TCPConnection(asyncio.Protocol):
-    """One TCP client: length-prefixed messages in, replies out, idle timeout."""
+    """One TCP client: length-prefixed messages in, replies out (RFC 1035 4.2.2, RFC 7766).
+
+    The server's sweeper (:meth:`FaultDNSServer._sweep_tcp`) enforces the timeouts;
+    this object only records what they are measured from: ``useful_at`` (loop time
+    of the last *complete* message, or of the connect) and ``stalled_since`` (loop
+    time since when our unsent replies have not moved).
+    """
 
     def __init__(self, server: FaultDNSServer) -> None:
         self.server = server
         self.transport: asyncio.Transport | None = None
+        self.sock: socket.socket | None = None
         self.buffer = bytearray()
         self.peer: Any = None
-        self.last_active = 0.0
-        self.pending = 0  # delayed replies not yet sent
-        self.timer: asyncio.TimerHandle | None = None
+        self.useful_at = 0.0
+        self.held: set[_Held] = set()  # replies held by delay= for this client
+        self.written = 0  # bytes handed to the transport
+        self.acked = 0  # written minus unsent, at the last sweep
+        self.stalled_since = 0.0
         self.closed = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
         self.transport = transport
         self.peer = transport.get_extra_info("peername")
+        self.sock = transport.get_extra_info("socket")
         server = self.server
-        if len(server._tcp_conns) >= server.max_tcp_connections:
-            server._tcp_rejected += 1
-            self.closed = True
-            transport.abort()
-            return
-        server._tcp_conns.add(self)
-        server._tcp_total += 1
+        conns = server._tcp_conns
+        while len(conns) >= server.max_tcp_connections and conns:
+            # At the cap (RFC 7766 section 6.2.2 lets a server limit concurrent
+            # connections) the newcomer is served and the least recently useful client
+            # goes: refusing newcomers would let idle or hostile connections lock every
+            # legitimate client out.
+            victim = next(iter(conns))
+            server._tcp_evicted += 1
+            victim.abort()
+        # Small send buffers: a client that does not read is noticed (paused, then
+        # timed out) after a few kilobytes of replies, not after the server answered
+        # megabytes of its questions for nobody.
+        if self.sock is not None:
+            with contextlib.suppress(OSError):
+                self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, _TCP_SNDBUF)
+        transport.set_write_buffer_limits(high=_TCP_WRITE_HIGH)
         loop = server._require_loop()
-        self.last_active = loop.time()
-        self.timer = loop.call_later(server.tcp_idle_timeout, self._check_idle)
+        self.useful_at = self.stalled_since = loop.time()
+        conns[self] = None
+        server._tcp_total += 1
+        server._watch_tcp()
 
     def data_received(self, data: bytes) -> None:
         if self.closed:
             return
+        self.buffer += data
+        self._drain()
+
+    def _drain(self) -> None:
+        """Answer the complete messages buffered, until the client stops reading.
+
+        One read can hold thousands of pipelined questions; once the replies back up
+        (``pause_writing``) the rest wait in the buffer until the client reads, so a
+        client that never reads costs a bounded amount of work.
+        """
         server = self.server
-        self.last_active = server._require_loop().time()
         buffer = self.buffer
-        buffer += data
-        while len(buffer) >= 2:
+        transport = self.transport
+        while len(buffer) >= 2 and transport is not None and transport.is_reading():
             size = (buffer[0] << 8) | buffer[1]
             if len(buffer) < 2 + size:
                 break
             message = bytes(buffer[2 : 2 + size])
             del buffer[: 2 + size]
+            # Only a complete message makes a connection useful (RFC 7766 6.2.3): a
+            # client dribbling bytes of one keeps no slot, nor one sending frames too
+            # short to hold a DNS header (two zero bytes make an empty "message").
+            if size >= _DNS_HEADER:
+                self.useful_at = server._require_loop().time()
+                conns = server._tcp_conns
+                if self in conns:
+                    conns.move_to_end(self)
             server._handle_tcp(message, self)
             if self.closed:
                 return
@@ -226,22 +295,31 @@ class _TCPConnection(asyncio.Protocol):
     def send(self, reply: bytes) -> None:
         if not self.closed and self.transport is not None:
             self.transport.write(len(reply).to_bytes(2, "big") + reply)
+            self.written += 2 + len(reply)
 
-    def _check_idle(self) -> None:
-        if self.closed:
-            return
-        loop = self.server._require_loop()
-        idle_for = loop.time() - self.last_active
-        timeout = self.server.tcp_idle_timeout
-        if idle_for >= timeout and not self.pending:
-            self.close()
-        else:
-            self.timer = loop.call_later(max(timeout - idle_for, 0.01), self._check_idle)
+    def unsent(self) -> int:
+        """Reply bytes not yet delivered: in the transport's buffer or the kernel's."""
+        transport = self.transport
+        if transport is None:
+            return 0
+        return transport.get_write_buffer_size() + _unsent(self.sock)
 
     def close(self) -> None:
-        if not self.closed and self.transport is not None:
-            self.closed = True
-            self.transport.close()
+        """Close once nothing is unsent; with unsent replies, abort (never linger)."""
+        if self.closed or self.transport is None:
+            return
+        if self.unsent():
+            self.abort()
+            return
+        self.closed = True
+        self.transport.close()
+
+    def abort(self) -> None:
+        """Reset the connection now, discarding unsent replies, and free its slot."""
+        self.closed = True
+        self.server._tcp_conns.pop(self, None)
+        if self.transport is not None:
+            self.transport.abort()
 
     def pause_writing(self) -> None:
         # The client does not read its replies: stop reading its questions.
@@ -251,12 +329,14 @@ class _TCPConnection(asyncio.Protocol):
     def resume_writing(self) -> None:
         if self.transport is not None and not self.closed:
             self.transport.resume_reading()
+            self._drain()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
-        self.server._tcp_conns.discard(self)
-        if self.timer is not None:
-            self.timer.cancel()
+        server = self.server
+        server._tcp_conns.pop(self, None)
+        for held in list(self.held):
+            server._drop_held(held)
         self.buffer = bytearray()
 
 
@@ -273,8 +353,13 @@ class FaultDNSServer:
     when omitted).  ``ttl`` overrides the zone's default TTL.  ``log_size`` bounds the
     query log (a ring buffer); ``cache_size`` the answer cache and
     ``max_pending_delays`` the replies held by ``delay=`` (beyond it they are dropped),
-    so memory stays bounded under any load.  ``batch_io`` uses Linux
-    ``recvmmsg``/``sendmmsg`` for UDP where available (see :mod:`faultdns._batchio`).
+    so memory stays bounded under any load.  TCP: ``max_tcp_connections`` (at the cap
+    the least recently useful connection is evicted), ``tcp_idle_timeout`` (seconds
+    without a complete message), ``tcp_write_timeout`` (seconds replies may stay
+    unread before the connection is aborted) and ``tcp_busy_timeout`` (both timeouts
+    from 3/4 of the cap in use); ValueError for a timeout <= 0 or a cap < 1.
+    ``batch_io`` uses Linux ``recvmmsg``/``sendmmsg`` for UDP where available (see
+    :mod:`faultdns._batchio`).
     """
 
     def __init__(
@@ -293,6 +378,8 @@ class FaultDNSServer:
         log_size: int = 10000,
         tcp_idle_timeout: float = 10.0,
         max_tcp_connections: int = 256,
+        tcp_write_timeout: float = 5.0,
+        tcp_busy_timeout: float = 1.0,
         cache_size: int = _CACHE_SIZE,
         max_pending_delays: int = 10000,
         batch_io: bool = True,
@@ -313,6 +400,17 @@ class FaultDNSServer:
         self.seed: int | str = seed if seed is not None else random.SystemRandom().getrandbits(32)
         self.tcp_idle_timeout = float(tcp_idle_timeout)
         self.max_tcp_connections = int(max_tcp_connections)
+        self.tcp_write_timeout = float(tcp_write_timeout)
+        self.tcp_busy_timeout = float(tcp_busy_timeout)
+        for what, value in (
+            ("tcp_idle_timeout", self.tcp_idle_timeout),
+            ("tcp_write_timeout", self.tcp_write_timeout),
+            ("tcp_busy_timeout", self.tcp_busy_timeout),
+        ):
+            if not value > 0:
+                raise ValueError(f"{what}: expected seconds > 0, got {value}")
+        if self.max_tcp_connections < 1:
+            raise ValueError(f"max_tcp_connections: expected >= 1, got {max_tcp_connections}")
         self.max_pending_delays = int(max_pending_delays)
         self.batch_io = batch_io and _batchio.available()
         self._bio: _batchio.BatchIO | None = None
@@ -334,12 +432,15 @@ class FaultDNSServer:
         self._seq = 0
         self._rcodes: dict[str, int] = {}
         self._errors = 0
-        self._tcp_conns: set[_TCPConnection] = set()
+        # Open TCP connections, least recently useful first (see _TCPConnection).
+        self._tcp_conns: OrderedDict[_TCPConnection, None] = OrderedDict()
         self._tcp_total = 0
-        self._tcp_rejected = 0
-        self._held: list[tuple[float, int, Callable[[], None]]] = []  # manual-clock delays
+        self._tcp_evicted = 0
+        self._tcp_timed_out = 0
+        self._sweeper: asyncio.TimerHandle | None = None
+        self._pending: set[_Held] = set()  # every reply held by delay=, either kind
+        self._held: list[tuple[float, int, _Held]] = []  # listener-clock delays, a heap
         self._held_numbers = itertools.count()
-        self._timers: set[asyncio.TimerHandle] = set()  # real-clock delays
         self._busy = False  # the loop thread is inside a UDP wake-up (see idle())
         self._udp_handler: Callable[[], None] = self._on_udp_readable
 
@@ -354,8 +455,7 @@ class FaultDNSServer:
         initial = list(faults)
         if plan is not None:
             initial.extend(load_plan(plan))
-        for rule in initial:
-            self.add_fault(rule)
+        self.add_faults(initial)
 
     # -- lifecycle ------------------------------------------------------------------
 
@@ -484,7 +584,9 @@ class FaultDNSServer:
                     raise
                 continue
             break
-        tcp.listen(128)
+        # A deep accept queue: under a flood of connects a newcomer's SYN must not be
+        # dropped (it would retry a second later); the cap is enforced after accept.
+        tcp.listen(_TCP_BACKLOG)
         for sock in (udp, tcp):
             sock.setblocking(False)
         with contextlib.suppress(OSError):
@@ -497,7 +599,7 @@ class FaultDNSServer:
         assert self._udp is not None and self._tcp is not None
         self._loop = loop
         self._tcp_server = await loop.create_server(
-            lambda: _TCPConnection(self), sock=self._tcp, backlog=128
+            lambda: _TCPConnection(self), sock=self._tcp, backlog=_TCP_BACKLOG
         )
         if self.batch_io:
             self._bio = _batchio.BatchIO(self._udp, batch=_MMSG_BATCH)
@@ -533,10 +635,11 @@ class FaultDNSServer:
             if conn.transport is not None:
                 conn.transport.abort()
         self._tcp_conns.clear()
-        for timer in self._timers:
-            timer.cancel()
-        self._timers.clear()
-        self._held.clear()
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            self._sweeper = None
+        self._drop_all(list(self._pending))
+        self._held = []
         self._close_sockets()
 
     def _close_sockets(self) -> None:
@@ -561,18 +664,33 @@ class FaultDNSServer:
 
     def add_fault(self, rule: str | Mapping[str, Any] | FaultRule) -> str:
         """Add a rule at the end of the list; returns its id (``r1``, ``r2``, ...)."""
-        parsed = coerce_rule(rule)
+        return self.add_faults([rule])[0]
+
+    def add_faults(self, rules: Iterable[str | Mapping[str, Any] | FaultRule]) -> list[str]:
+        """Add rules at the end of the list, in order; returns their ids.
+
+        All or nothing: a bad spec raises (FaultSpecError, a ValueError) before any rule
+        is added.  Linear in the number of rules, so a plan of tens of thousands loads in
+        about a second (adding them one by one would copy the list each time).
+        """
+        parsed = [coerce_rule(rule) for rule in rules]
+        ids: list[str] = []
         with self._lock:
             taken = {state.rule.id for state in self._rules}
-            rule_id = parsed.id
-            if not rule_id or rule_id in taken:
-                rule_id = f"r{next(self._rule_numbers)}"
-                while rule_id in taken:
+            states = []
+            for rule in parsed:
+                rule_id = rule.id
+                if not rule_id or rule_id in taken:
                     rule_id = f"r{next(self._rule_numbers)}"
-                parsed = parsed.with_id(rule_id)
-            self._rules = (*self._rules, RuleState(parsed, self.seed))
+                    while rule_id in taken:
+                        rule_id = f"r{next(self._rule_numbers)}"
+                    rule = rule.with_id(rule_id)
+                taken.add(rule_id)
+                ids.append(rule_id)
+                states.append(RuleState(rule, self.seed))
+            self._rules = (*self._rules, *states)
             self._cache = {}
-        return rule_id
+        return ids
 
     def remove_fault(self, rule_id: str) -> FaultRule:
         """Remove a rule by id (KeyError if there is none); returns it."""
@@ -593,10 +711,16 @@ class FaultDNSServer:
         """Forget rules, rule counters, the query log and stats; restart the clock origin.
 
         Rule ids start again at ``r1`` so a replayed run gets the same ids (and, with
-        the same seed, the same ``p=`` draws).  Replies already held by ``delay=``
-        are still delivered.
+        the same seed, the same ``p=`` draws).  Replies held by ``delay=`` are dropped
+        (never sent): they belong to the fault picture being reset, and they count
+        against ``max_pending_delays``.
         """
         with self._lock:
+            # New containers at once, so delays added from now on see a free cap; the
+            # old replies are dropped on the loop thread, which owns their timers.
+            dropped, self._pending, self._held = self._pending, set(), []
+            if dropped:
+                self._on_loop(lambda: self._drop_all(dropped))
             self._rules = ()
             self._rule_numbers = itertools.count(1)
             self._cache = {}
@@ -605,7 +729,8 @@ class FaultDNSServer:
             self._rcodes.clear()
             self._errors = 0
             self._tcp_total = 0
-            self._tcp_rejected = 0
+            self._tcp_evicted = 0
+            self._tcp_timed_out = 0
 
     def add_record(self, spec: str | Mapping[str, Any]) -> dict[str, Any]:
         """Add a zone record (``NAME=ADDR`` / ``NAME TYPE VALUE [TTL]`` / dict)."""
@@ -643,11 +768,11 @@ class FaultDNSServer:
         Only meaningful with a listener clock (e.g. ManualClock): a simulation advances
         its clock to :meth:`next_due` to release the next held reply.
         """
-        return sorted(due for due, _, _ in list(self._held))
+        return sorted(due for due, _, held in list(self._held) if held.live)
 
     def next_due(self) -> float | None:
         held = list(self._held)
-        return min((due for due, _, _ in held), default=None)
+        return min((due for due, _, h in held if h.live), default=None)
 
     def idle(self) -> bool:
         """True when every query clients have sent so far has been handled.
@@ -745,8 +870,9 @@ class FaultDNSServer:
             "errors": self._errors,
             "tcp_connections": len(self._tcp_conns),
             "tcp_connections_total": self._tcp_total,
-            "tcp_rejected": self._tcp_rejected,
-            "pending_delays": len(self._held) + len(self._timers),
+            "tcp_evicted": self._tcp_evicted,
+            "tcp_timed_out": self._tcp_timed_out,
+            "pending_delays": len(self._pending),
             "cache_entries": len(self._cache),
             "log_records": len(self._log),
             "uptime": self.elapsed(),
@@ -977,7 +1103,7 @@ class FaultDNSServer:
                         self._udp.sendto(exc.reply, addr)
             return None
         resolution = self.zone.resolve(query.key, query.qtype, query.record.q.qname)
-        full = zone_reply(query, resolution)
+        full = fit_tcp(query, resolution, zone_reply(query, resolution))
         udp_rules = tuple(s for s in rules if s.rule.matches(query.key, query.qtype_name, "udp"))
         tcp_rules = tuple(s for s in rules if s.rule.matches(query.key, query.qtype_name, "tcp"))
         entry = _Entry(
@@ -1035,23 +1161,19 @@ class FaultDNSServer:
             return
         if action == "delay":
             assert rule.delay is not None
-            if len(self._held) + len(self._timers) >= self.max_pending_delays:
+            if len(self._pending) >= self.max_pending_delays:
                 # Held replies are memory: past the cap, a delayed reply is dropped.
                 self._log_query(t0, addr, proto, entry.name, entry.qtype, rule.id, action, "drop")
                 return
             normal = data[:2] + (entry.udp if proto == "udp" else entry.tcp)
 
             def release() -> None:
-                if conn is not None:
-                    conn.pending -= 1
                 self._log_query(
                     t0, addr, proto, entry.name, entry.qtype, rule.id, action, entry.rcode
                 )
                 send(normal)
 
-            if conn is not None:
-                conn.pending += 1
-            self._hold(t0 + rule.delay, rule.delay, release)
+            self._hold(t0 + rule.delay, rule.delay, _Held(release, conn))
             return
         built = entry.faults.get(rule.id)
         if built is None:
@@ -1092,23 +1214,54 @@ class FaultDNSServer:
 
     # -- delayed replies ----------------------------------------------------------------
 
-    def _hold(self, due: float, delay: float, release: Callable[[], None]) -> None:
-        """Send ``release`` at clock time ``due``: a heap for listener clocks, else a timer."""
-        if self._manual_time:
-            if self._now() >= due:
-                release()
-                return
-            heapq.heappush(self._held, (due, next(self._held_numbers), release))
+    def _hold(self, due: float, delay: float, held: _Held) -> None:
+        """Send ``held`` at clock time ``due``: a heap for listener clocks, else a timer."""
+        if self._manual_time and self._now() >= due:
+            held.release()
             return
-        loop = self._require_loop()
-        handle: asyncio.TimerHandle
+        self._pending.add(held)
+        if held.conn is not None:
+            held.conn.held.add(held)
+        if self._manual_time:
+            heapq.heappush(self._held, (due, next(self._held_numbers), held))
+            return
+        held.handle = self._require_loop().call_later(delay, self._release_held, held)
 
-        def fire() -> None:
-            self._timers.discard(handle)
-            release()
+    def _release_held(self, held: _Held) -> None:
+        """Send a held reply that is due (loop thread); nothing if it was dropped."""
+        if not held.live:
+            return
+        self._forget_held(held)
+        try:
+            held.release()
+        except Exception:
+            self._errors += 1
 
-        handle = loop.call_later(delay, fire)
-        self._timers.add(handle)
+    def _drop_held(self, held: _Held) -> None:
+        """Forget a held reply without sending it (loop thread): reset, close, stop."""
+        if held.live:
+            self._forget_held(held)
+            if held.handle is not None:
+                held.handle.cancel()
+
+    def _drop_all(self, dropped: Iterable[_Held]) -> None:
+        for held in dropped:
+            self._drop_held(held)
+
+    def _forget_held(self, held: _Held) -> None:
+        held.live = False
+        self._pending.discard(held)
+        if held.conn is not None:
+            held.conn.held.discard(held)
+
+    def _on_loop(self, callback: Callable[[], object]) -> None:
+        """Run ``callback`` on the loop thread: now if this is it, else soon."""
+        loop = self._loop
+        if loop is None or _in_loop(loop):
+            callback()
+        else:
+            with contextlib.suppress(RuntimeError):  # the loop is closed: stopped
+                loop.call_soon_threadsafe(callback)
 
     def _on_clock_moved(self, now: float) -> None:
         """Clock listener: release held replies that are due, before the clock call returns.
@@ -1143,17 +1296,85 @@ class FaultDNSServer:
         now = self._now()
         held = self._held
         while held and held[0][0] <= now:
-            _, _, release = heapq.heappop(held)
-            try:
-                release()
-            except Exception:
-                self._errors += 1
+            _, _, entry = heapq.heappop(held)
+            self._release_held(entry)
+
+    # -- TCP timeouts (RFC 7766 section 6.2.3) -----------------------------------------
+
+    def _tcp_limits(self) -> tuple[float, float]:
+        """``(idle, write)`` timeouts in seconds for the current number of connections.
+
+        From ``_BUSY_SHARE`` of ``max_tcp_connections`` in use both shrink to
+        ``tcp_busy_timeout`` (when that is shorter): RFC 7766 section 6.2.3 lets a
+        server under pressure close idle connections sooner.
+        """
+        idle, write = self.tcp_idle_timeout, self.tcp_write_timeout
+        if len(self._tcp_conns) >= _BUSY_SHARE * self.max_tcp_connections:
+            busy = self.tcp_busy_timeout
+            return min(idle, busy), min(write, busy)
+        return idle, write
+
+    def _watch_tcp(self) -> None:
+        """Make sure the sweeper runs while any TCP connection is open (loop thread)."""
+        if self._sweeper is None and self._loop is not None:
+            interval = min(
+                _SWEEP_INTERVAL,
+                self.tcp_idle_timeout / 4,
+                self.tcp_write_timeout / 4,
+                self.tcp_busy_timeout / 4,
+            )
+            self._sweeper = self._loop.call_later(interval, self._sweep_tcp, interval)
+
+    def _sweep_tcp(self, interval: float) -> None:
+        """Close idle connections and abort those whose replies stay unread.
+
+        Idle: no complete message for the idle timeout, nothing unsent and no reply
+        held by ``delay=`` (a client still waiting for an answer is not idle).
+        Write timeout: unsent reply bytes that have not moved for the write timeout;
+        such a connection is aborted (RST, unsent data discarded), since a graceful
+        close would wait for a reader that never comes.
+        """
+        self._sweeper = None
+        if not self._running or self._loop is None:
+            return
+        now = self._loop.time()
+        idle, write = self._tcp_limits()
+        for conn in list(self._tcp_conns):
+            if conn.closed:
+                self._tcp_conns.pop(conn, None)
+                continue
+            unsent = conn.unsent()
+            if unsent:
+                acked = conn.written - unsent
+                if acked != conn.acked:
+                    conn.acked, conn.stalled_since = acked, now
+                elif now - conn.stalled_since >= write:
+                    self._tcp_timed_out += 1
+                    conn.abort()
+                continue
+            conn.acked, conn.stalled_since = conn.written, now
+            if not conn.held and now - conn.useful_at >= idle:
+                self._tcp_timed_out += 1
+                conn.close()
+        if self._tcp_conns:
+            self._sweeper = self._loop.call_later(interval, self._sweep_tcp, interval)
 
 
 def _unread(sock: Any) -> int:
     """Bytes waiting in a socket's receive queue (FIONREAD)."""
     try:
         raw = fcntl.ioctl(sock.fileno(), termios.FIONREAD, b"\0\0\0\0")
+    except (OSError, ValueError):
+        return 0
+    return int(struct.unpack("i", raw)[0])
+
+
+def _unsent(sock: socket.socket | None) -> int:
+    """Bytes a TCP socket has not had acknowledged yet (TIOCOUTQ, i.e. SIOCOUTQ)."""
+    if sock is None:
+        return 0
+    try:
+        raw = fcntl.ioctl(sock.fileno(), termios.TIOCOUTQ, b"\0\0\0\0")
     except (OSError, ValueError):
         return 0
     return int(struct.unpack("i", raw)[0])

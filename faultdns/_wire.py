@@ -12,6 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from dnslib import AAAA, EDNS0, QTYPE, RCODE, RR, A, DNSHeader, DNSQuestion, DNSRecord
+from dnslib.bimap import BimapError
+from dnslib.buffer import BufferError
+from dnslib.dns import DNSBuffer
 
 from faultdns._faults import FaultRule, rcode_name
 from faultdns._zone import Resolution, Zone, wire_name_key
@@ -23,6 +26,7 @@ __all__ = [
     "cut_reply",
     "decode",
     "fault_reply",
+    "fit_tcp",
     "fit_udp",
     "zone_reply",
 ]
@@ -31,9 +35,11 @@ __all__ = [
 EDNS_PAYLOAD = 1232
 PLAIN_UDP_LIMIT = 512
 MAX_UDP_LIMIT = 65507
+MAX_TCP_MESSAGE = 65535  # the 2-byte length prefix's limit (RFC 1035 section 4.2.2)
 _OPT = QTYPE.OPT
 _IN, _ANY_CLASS = 1, 255
 _BADVERS = 16
+_DO = 0x8000  # the DO bit in an OPT record's TTL field (RFC 3225)
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,41 +65,88 @@ class WireError(Exception):
 
 
 def _header_reply(data: bytes, rcode: int) -> bytes:
-    """A bare reply built from the 12-byte header only: same ID, opcode and RD."""
-    return data[:2] + bytes(((data[2] & 0x79) | 0x80, rcode & 0x0F)) + bytes(8)
+    """A bare reply built from the 12-byte header only: same ID, opcode, RD and CD."""
+    return data[:2] + bytes(((data[2] & 0x79) | 0x80, (data[3] & 0x10) | (rcode & 0x0F))) + bytes(8)
+
+
+def _parse(data: bytes) -> DNSRecord:
+    """dnslib's DNSRecord.parse, also refusing bytes after the last record.
+
+    Raises ValueError (dnslib's DNSError is one) for anything RFC 1035 section 4.1
+    does not describe: counts that run past the data, bad names or RDATA, or
+    trailing bytes (which dnslib would silently ignore).
+    """
+    buffer = DNSBuffer(data)
+    try:
+        header = DNSHeader.parse(buffer)
+        questions = [DNSQuestion.parse(buffer) for _ in range(header.q)]
+        sections = [
+            [RR.parse(buffer) for _ in range(n)] for n in (header.a, header.auth, header.ar)
+        ]
+    except (BufferError, BimapError) as exc:
+        raise ValueError(f"malformed at byte {buffer.offset}: {exc}") from None
+    if buffer.remaining():
+        raise ValueError(f"{buffer.remaining()} bytes after the last record")
+    return DNSRecord(header, questions, sections[0], auth=sections[1], ar=sections[2])
+
+
+def _opt_error(record: DNSRecord) -> str | None:
+    """Why the message's OPT records break RFC 6891 section 6.1.1, or None."""
+    if any(rr.rtype == _OPT for rr in (*record.rr, *record.auth)):
+        return "OPT record outside the additional section"
+    opts = [rr for rr in record.ar if rr.rtype == _OPT]
+    if len(opts) > 1:
+        return f"{len(opts)} OPT records"
+    if opts and opts[0].rname.label:
+        return f"OPT owner {opts[0].rname} is not the root"
+    return None
 
 
 def decode(data: bytes) -> Query:
-    """Decode one query or raise :class:`WireError` saying what to send back."""
+    """Decode one query or raise :class:`WireError` saying what to send back.
+
+    The header and EDNS rules applied, in this order, each with its source and test,
+    are the README's conformance table (faultdns section): no reply to a message
+    shorter than a header or with QR set; FORMERR for a malformed message or broken
+    OPT records (RFC 6891 6.1.1); NOTIMP for an opcode other than QUERY; FORMERR
+    unless there is exactly one question; BADVERS for EDNS version > 0 (RFC 6891
+    6.1.3); REFUSED for a class other than IN or ANY.  Error replies echo ID,
+    opcode, RD, CD and the question, with an OPT record when the query had a valid
+    one (RFC 6891 section 7).
+    """
     if len(data) < 12:
         raise WireError(None, "drop", f"{len(data)} bytes: shorter than a DNS header")
     if data[2] & 0x80:
         raise WireError(None, "drop", "QR bit set: a response, not a query")
-    opcode = (data[2] >> 3) & 0x0F
-    if opcode != 0:
-        raise WireError(_header_reply(data, RCODE.NOTIMP), "NOTIMP", f"opcode {opcode}")
     try:
-        record = DNSRecord.parse(data)
+        record = _parse(data)
     except Exception as exc:  # dnslib raises several types on malformed input
         raise WireError(_header_reply(data, RCODE.FORMERR), "FORMERR", str(exc)) from None
-    if len(record.questions) != 1:
-        raise WireError(
-            _header_reply(data, RCODE.FORMERR), "FORMERR", f"{len(record.questions)} questions"
+    opt_error = _opt_error(record)
+    if opt_error is not None:
+        raise WireError(_header_reply(data, RCODE.FORMERR), "FORMERR", opt_error)
+    opt = next((rr for rr in record.ar if rr.rtype == _OPT), None)
+    edns = opt is not None
+    opcode = record.header.opcode
+    if opcode != 0:
+        reply = _reply(
+            record, RCODE.NOTIMP, aa=False, edns=edns, question=len(record.questions) == 1
         )
+        raise WireError(_pack(reply, data), "NOTIMP", f"opcode {opcode}")
+    if len(record.questions) != 1:
+        reply = _reply(record, RCODE.FORMERR, aa=False, edns=edns, question=False)
+        raise WireError(_pack(reply, data), "FORMERR", f"{len(record.questions)} questions")
+    limit = PLAIN_UDP_LIMIT
+    if opt is not None:
+        limit = min(max(opt.rclass, PLAIN_UDP_LIMIT), MAX_UDP_LIMIT)
+        version = (opt.ttl >> 16) & 0xFF
+        if version != 0:
+            reply = _reply(record, _BADVERS, aa=False, edns=True)
+            raise WireError(_pack(reply, data), "BADVERS", f"EDNS version {version}")
     question: DNSQuestion = record.q
     labels = question.qname.label
     name = ".".join(label.decode("ascii", "backslashreplace") for label in labels)
     key = wire_name_key(labels)
-    edns = False
-    limit = PLAIN_UDP_LIMIT
-    for rr in record.ar:
-        if rr.rtype == _OPT:
-            edns = True
-            limit = min(max(rr.rclass, PLAIN_UDP_LIMIT), MAX_UDP_LIMIT)
-            version = (rr.ttl >> 16) & 0xFF
-            if version != 0:
-                reply = _reply(record, _BADVERS, aa=False, edns=True)
-                raise WireError(_pack(reply, data), "BADVERS", f"EDNS version {version}")
     qtype = question.qtype
     query = Query(record, name, key, qtype, QTYPE.get(qtype, f"TYPE{qtype}"), edns, limit)
     if question.qclass not in (_IN, _ANY_CLASS):
@@ -102,25 +155,41 @@ def decode(data: bytes) -> Query:
     return query
 
 
-def _reply(record: DNSRecord, rcode: int, *, aa: bool, edns: bool, tc: bool = False) -> DNSRecord:
-    """A reply header and question (RA always clear: we never recurse).
+def _reply(
+    record: DNSRecord,
+    rcode: int,
+    *,
+    aa: bool,
+    edns: bool,
+    tc: bool = False,
+    question: bool = True,
+) -> DNSRecord:
+    """A reply header, the question and (when due) an OPT record.
 
-    ``rcode`` may be up to 4095: the header carries its low 4 bits and an OPT record
-    its upper 8 (EXTENDED-RCODE, RFC 6891 section 6.1.3), so an rcode above 15 adds
-    the OPT record even when ``edns`` is false.
+    The header echoes ID, opcode and RD (RFC 1035 section 4.1.1) and CD (RFC 4035
+    section 3.1.6 / RFC 6840 section 5.9); RA, Z and AD are always clear (we never
+    recurse or validate).  ``rcode`` may be up to 4095: the header carries its low 4
+    bits and an OPT record its upper 8 (EXTENDED-RCODE, RFC 6891 section 6.1.3), so
+    an rcode above 15 adds the OPT record even when ``edns`` is false.  The OPT
+    record copies the query's DO bit (RFC 3225 section 3) and carries no options.
     """
+    query_header = record.header
     header = DNSHeader(
-        id=record.header.id,
+        id=query_header.id,
         qr=1,
+        opcode=query_header.opcode,
         aa=int(aa),
         tc=int(tc),
-        rd=record.header.rd,
+        rd=query_header.rd,
         ra=0,
+        cd=query_header.cd,
         rcode=rcode & 0x0F,
     )
-    reply = DNSRecord(header, q=record.q)
+    reply = DNSRecord(header, q=record.q) if question and record.questions else DNSRecord(header)
     if edns or rcode > 0x0F:
-        reply.add_ar(EDNS0(ext_rcode=rcode >> 4, udp_len=EDNS_PAYLOAD))
+        opt = next((rr for rr in record.ar if rr.rtype == _OPT), None)
+        flags = "do" if opt is not None and opt.ttl & _DO else ""
+        reply.add_ar(EDNS0(ext_rcode=rcode >> 4, udp_len=EDNS_PAYLOAD, flags=flags))
     return reply
 
 
@@ -134,12 +203,41 @@ def _pack(reply: DNSRecord, data: bytes) -> bytes:
 
 def zone_reply(query: Query, resolution: Resolution, *, tc: bool = False) -> bytes:
     """The full (untruncated) reply the zone gives; ``tc`` sets the TC bit in it."""
+    return _zone_reply(query, resolution, len(resolution.answer) + len(resolution.authority), tc)
+
+
+def _zone_reply(query: Query, resolution: Resolution, keep: int, tc: bool) -> bytes:
+    """The zone's reply with only its first ``keep`` records (answer, then authority)."""
     reply = _reply(
         query.record, resolution.rcode, aa=resolution.authoritative, edns=query.edns, tc=tc
     )
-    reply.rr = list(resolution.answer)
-    reply.auth = list(resolution.authority)
+    records = [*resolution.answer, *resolution.authority][:keep]
+    reply.rr = records[: len(resolution.answer)]
+    reply.auth = records[len(resolution.answer) :]
     return _pack(reply, query.record.header.id.to_bytes(2, "big") + bytes(10))
+
+
+def fit_tcp(query: Query, resolution: Resolution, packed: bytes) -> bytes:
+    """``packed`` if it fits a TCP message (65,535 bytes), else what fits, with TC set.
+
+    A TCP message's length is a 16-bit field (RFC 1035 section 4.2.2), so a larger
+    reply cannot be sent at all.  RFC 2181 section 9 says a reply that cannot hold all
+    its records sets TC and carries the records that fit: the longest prefix of the
+    answer-then-authority records whose reply fits (found by bisection: O(n log n)
+    packing for n records), possibly none but the question.
+    """
+    if len(packed) <= MAX_TCP_MESSAGE:
+        return packed
+    lo, hi = 0, len(resolution.answer) + len(resolution.authority) - 1
+    best = _zone_reply(query, resolution, 0, True)
+    while lo <= hi:  # best: the most records found to fit; the answer is in [lo, hi]
+        mid = (lo + hi + 1) // 2
+        candidate = _zone_reply(query, resolution, mid, True)
+        if len(candidate) <= MAX_TCP_MESSAGE:
+            best, lo = candidate, mid + 1
+        else:
+            hi = mid - 1
+    return best
 
 
 def truncated(query: Query) -> bytes:

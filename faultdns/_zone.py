@@ -60,6 +60,8 @@ _SOA_MNAME = "ns.faultdns.invalid."
 _SOA_RNAME = "hostmaster.faultdns.invalid."
 _SOA_TIMES = (1, 3600, 600, 86400)
 _SAFE = frozenset(b"abcdefghijklmnopqrstuvwxyz0123456789-_*")
+_SAFE_CHARS = frozenset(bytes([b]) for b in _SAFE)
+_MAX_RDATA = 65535  # RDLENGTH is 16 bits
 
 
 class ZoneError(ValueError):
@@ -101,6 +103,34 @@ def name_key(name: str, *, what: str = "name") -> str:
     if len(text.encode("utf-8")) > 253:
         raise ZoneError(f"{what} {name!r}: longer than 253 bytes")
     return text.lower()
+
+
+def answerable_key(name: str, *, what: str = "name") -> str:
+    """:func:`name_key` for a name the server must be able to answer (an owner or origin).
+
+    Questions are matched by :func:`wire_name_key`, which keeps only letters, digits,
+    ``-``, ``_`` and ``*`` as they are; a name with any other character (``a!b.test``,
+    a non-ASCII ``ü.test``, which clients send in IDNA form as ``xn--tda.test``) could
+    be stored but never asked for, so it is refused (ZoneError naming the label).
+    """
+    key = name_key(name, what=what)
+    for label in key.split(".") if key else ():
+        bad = sorted({c for c in label if ord(c) > 127 or c.encode() not in _SAFE_CHARS})
+        if not bad:
+            continue
+        if any(ord(c) > 127 for c in bad):
+            try:
+                idna = repr(label.encode("idna").decode())
+            except UnicodeError:
+                idna = "its xn-- form"
+            why = f"clients ask for non-ASCII names in IDNA form; write {idna}"
+        else:
+            why = "questions are matched on letters, digits, '-', '_' and '*' only"
+        raise ZoneError(
+            f"{what} {name!r}: label {label!r} has {''.join(bad)!r}: {why},"
+            " so the record could never be answered"
+        )
+    return key
 
 
 def _parent(key: str) -> str:
@@ -169,7 +199,7 @@ def _parse_int(text: str, field: str, limit: int, where: str) -> int:
 
 def _make_record(name: str, rtype: str, value: Any, ttl: Any, where: str) -> _Record:
     """Validate one record and build its rdata; errors name the record (``where``)."""
-    key = name_key(name, what=f"{where}: name") if isinstance(name, str) else None
+    key = answerable_key(name, what=f"{where}: name") if isinstance(name, str) else None
     if key is None:
         raise ZoneError(f"{where}: name: expected a domain name, got {name!r}")
     if not isinstance(rtype, str) or rtype.upper() not in _TYPE_CODE:
@@ -210,6 +240,14 @@ def _make_record(name: str, rtype: str, value: Any, ttl: Any, where: str) -> _Re
             strings = [s.encode("utf-8") for s in fields]
             chunks = [s[i : i + 255] for s in strings for i in range(0, max(len(s), 1), 255)]
             text = fields[0] if len(fields) == 1 else " ".join(shlex.quote(f) for f in fields)
+            size = sum(1 + len(chunk) for chunk in chunks)
+            if size > _MAX_RDATA:
+                # RDLENGTH is 16 bits (RFC 1035 section 3.2.1): no message can carry it.
+                raise ZoneError(
+                    f"{where}: value: {size} bytes of TXT data (with a length byte per"
+                    f" 255-byte string) is over the {_MAX_RDATA} a record can hold,"
+                    " so the record could never be answered"
+                )
             rdata = TXT(chunks)
         elif rtype == "SRV":
             if len(fields) != 4:
@@ -380,7 +418,7 @@ class Zone:
         )
 
     def add_origin(self, origin: str) -> None:
-        key = name_key(origin, what="origin") if isinstance(origin, str) else None
+        key = answerable_key(origin, what="origin") if isinstance(origin, str) else None
         if key is None:
             raise ZoneError(f"origin: expected a domain name, got {origin!r}")
         with self._lock:
@@ -567,8 +605,11 @@ class Zone:
     def _lookup(snap: _Snapshot, key: str) -> tuple[tuple[_Record, ...], bool]:
         """(records, exists) for ``key``, synthesizing from a wildcard per RFC 4592.
 
-        The wildcard that applies is ``*.`` + the closest existing ancestor, and only
-        when the name itself does not exist (an empty non-terminal exists: NODATA).
+        The wildcard that applies is ``*.`` + the closest existing ancestor (the closest
+        encloser), and only when the name itself does not exist (an empty non-terminal
+        exists: NODATA).  A wildcard owner that is itself an empty non-terminal (say
+        only ``f.*.e.test`` exists) still exists, so the name exists with no records:
+        NODATA, not NXDOMAIN (RFC 4592 section 4.9).
         """
         recs = snap.records.get(key)
         if recs is not None or key in snap.existing:
@@ -577,8 +618,10 @@ class Zone:
             return (), False
         for ancestor in _ancestors(_parent(key)):
             if ancestor in snap.existing:
-                wild = snap.records.get("*." + ancestor if ancestor else "*")
-                return (wild, True) if wild else ((), False)
+                wild = "*." + ancestor if ancestor else "*"
+                if wild in snap.existing:
+                    return snap.records.get(wild, ()), True
+                return (), False
         return (), False
 
     def _soa(self, snap: _Snapshot, key: str) -> RR:

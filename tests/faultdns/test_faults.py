@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import Any
 
 import dns.rcode
 import pytest
@@ -18,6 +19,7 @@ from faultdns._faults import (
     load_plan,
     parse_duration,
     parse_fault,
+    parse_plan,
     parse_rcode,
     select_rule,
 )
@@ -379,3 +381,18 @@ def test_rcode_mnemonics_agree_with_dnspython() -> None:
         assert parse_rcode(name.lower()) == number == parse_rcode(str(number))
     assert parse_rcode("BADSIG") == 16
     assert [parse_rcode(n) for n in (0, 4095)] == [0, 4095]
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: parse_plan('[[fault]]\naction = "servfail"\nmatch = "delayn = ul=[ [ il"\n'),
+        lambda: FaultRule.from_dict({"action": "drop", "match": "a b.test"}),
+        lambda: FaultRule.from_dict({"action": "drop", "match": "a\tb.test"}),
+    ],
+    ids=["plan", "object", "tab"],
+)
+def test_a_match_glob_with_spaces_is_refused_so_every_spec_round_trips(make: Any) -> None:
+    """Found by the specs fuzz target: such a rule's canonical spec did not parse back."""
+    with pytest.raises(FaultSpecError, match="no spaces"):
+        make()
