@@ -113,6 +113,14 @@ def _name_keys(name: str, match: str) -> frozenset[str]:
         return frozenset({"raw:" + name})
 
 
+def _digest(name: str) -> str | None:
+    """The digest a node name carries (``name@sha256:...``), if it parses and has one."""
+    try:
+        return parse_reference(name).digest
+    except InvalidReference:
+        return None
+
+
 def _key_set(names: Iterable[str], match: str) -> set[str]:
     keys: set[str] = set()
     for name in names:
@@ -192,8 +200,8 @@ def plan(
         staying: list[tuple[str, frozenset[str], str | None]] = [
             (f"{ref.full} (current list)", _keys(ref, match), ref.digest) for ref in current_refs
         ]
-        staying += [(f"{n} (in use)", _name_keys(n, match), None) for n in in_use]
-        staying += [(f"{n} (pinned)", _name_keys(n, match), None) for n in pinned]
+        staying += [(f"{n} (in use)", _name_keys(n, match), _digest(n)) for n in in_use]
+        staying += [(f"{n} (pinned)", _name_keys(n, match), _digest(n)) for n in pinned]
         staying += [
             (f"{entries[full][0]} ({why})", _keys(entries[full][1], match), None)
             for full, why in reasons.items()

@@ -415,6 +415,22 @@ def test_content_of_a_retained_image_stays_under_its_other_names() -> None:
     )
 
 
+def test_a_container_named_by_digest_protects_that_content() -> None:
+    """A container made from ``name@sha256:...`` whose record is gone still pins it."""
+    node = {"docker.io/rancher/foo:v1": D_AAA}
+    decided = plan(
+        ["rancher/foo:v1"],
+        ["rancher/new:v2"],
+        present=list(node),
+        in_use=[f"docker.io/rancher/foo@{D_AAA}"],
+        identity=node,
+    )
+    assert decided.delete == []
+    assert decided.keep[0].reason == (
+        f"same image ({D_AAA}) as docker.io/rancher/foo@{D_AAA} (in use)"
+    )
+
+
 def test_identity_without_present_uses_list_names() -> None:
     node = {"rancher/foo:v1": ID_1, "rancher/foo:v2": ID_1}
     decided = plan(["rancher/foo:v1"], ["rancher/foo:v2"], identity=node)
