@@ -3,10 +3,11 @@
 
 A 10,000-image node in a ``MemoryStore`` file (the store the simulation and the tests
 use; containerd and crictl spend their time in ``ctr``/``crictl`` instead), a previous
-list naming all of them and a current list naming half, served by a local HTTP server.
-Each round creates the node afresh and runs the whole cleanup (``run_cleanup``: fetch
-both lists, lock, read, resolve identities, plan, remove 5,000 images one at a time,
-each removal re-reading and atomically rewriting the file) and reports the wall time
+list naming all of them and a current list naming all but ``--delete`` (default 1,000),
+served by a local HTTP server.  Each round creates the node afresh and runs the whole
+cleanup (``run_cleanup``: fetch both lists, lock, read, resolve identities, plan,
+remove the images one at a time, each removal re-reading and atomically rewriting the
+file) and reports the wall time
 of the whole run and of planning alone (a dry run).  ``--code DIR`` runs another copy
 of the ``cleanup`` package (e.g. the code before issue 9, from ``git archive``) so the
 two can be compared on the same machine::
@@ -51,7 +52,9 @@ def serve(lists: dict[str, bytes]) -> ThreadingHTTPServer:
     return server
 
 
-def run_once(cleanup: Any, port: int, path: Path, images: list[str], dry_run: bool) -> float:
+def run_once(
+    cleanup: Any, port: int, path: Path, images: list[str], delete: int, dry_run: bool
+) -> float:
     cleanup.MemoryStore.create(path, images)
     store = cleanup.MemoryStore(path)
     clock = cleanup.SystemClock()
@@ -73,7 +76,7 @@ def run_once(cleanup: Any, port: int, path: Path, images: list[str], dry_run: bo
         )
     elapsed = time.perf_counter() - start
     assert report.outcome == "success", report.error
-    expected = len(images) // 2
+    expected = delete
     assert len(report.planned) == expected, len(report.planned)
     if not dry_run:
         assert len(report.deleted) == expected
@@ -83,6 +86,7 @@ def run_once(cleanup: Any, port: int, path: Path, images: list[str], dry_run: bo
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--images", type=int, default=10_000)
+    parser.add_argument("--delete", type=int, default=1_000, help="images the run removes")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--code", type=Path, help="directory holding the cleanup package")
     parser.add_argument("--json", action="store_true")
@@ -94,7 +98,7 @@ def main() -> int:
     import cleanup
 
     images = [f"docker.io/rancher/image-{i:05d}:v1" for i in range(args.images)]
-    current = images[::2]
+    current = images[args.delete :]
     lists = {
         f"{ARCHIVE}/v1/image_list_all.txt": ("\n".join(images) + "\n").encode(),
         f"{ARCHIVE}/current/image_list_all.txt": ("\n".join(current) + "\n").encode(),
@@ -104,17 +108,18 @@ def main() -> int:
     plans, runs = [], []
     with tempfile.TemporaryDirectory() as tmp:
         for _ in range(args.rounds):
-            plans.append(run_once(cleanup, port, Path(tmp) / "node.json", images, True))
-            runs.append(run_once(cleanup, port, Path(tmp) / "node.json", images, False))
+            node = Path(tmp) / "node.json"
+            plans.append(run_once(cleanup, port, node, images, args.delete, True))
+            runs.append(run_once(cleanup, port, node, images, args.delete, False))
     server.shutdown()
     result = {
         "code": str(args.code or "this checkout"),
         "images": args.images,
-        "deleted": args.images // 2,
+        "deleted": args.delete,
         "rounds": args.rounds,
         "dry_run_s": round(statistics.median(plans), 3),
         "run_s": round(statistics.median(runs), 3),
-        "per_removal_ms": round(statistics.median(runs) / (args.images // 2) * 1000, 3),
+        "per_removal_ms": round(statistics.median(runs) / max(args.delete, 1) * 1000, 3),
     }
     if args.json:
         print(json.dumps(result))

@@ -395,15 +395,12 @@ def _string_list(value: Any, where: str, field: str) -> list[str]:
         raise StoreSpecError(
             f"{where}: field {field!r} must be a list of strings, not {type(value).__name__}"
         )
-    out: list[str] = []
     for i, item in enumerate(value):
         if not isinstance(item, str) or not item.strip():
             raise StoreSpecError(
                 f"{where}: field {field!r} item {i} must be a non-empty string, got {item!r}"
             )
-        if item not in out:
-            out.append(item)
-    return out
+    return list(dict.fromkeys(value))  # first occurrence wins; linear, not quadratic
 
 
 def _write_json_atomically(path: Path, doc: object, *, lock: bool = False) -> int | None:
