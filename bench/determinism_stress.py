@@ -3,10 +3,11 @@
 
 Runs a fixed set of cases (world-model seeds of ``single-node`` and ``multi-node`` under
 both Harvester presets, plus timelines and policies drawn by ``sim.strategies``: DNS
-refused/timeout/NXDOMAIN, repo refused/hang/404, never-healthy worlds, keep-alive
-connections reset when the Service loses its endpoints) once in a quiet reference
-environment, then again in hostile ones, and compares every case's digest (trace lines,
-node images, report with ports scrubbed).  Any difference is a determinism failure.
+conn-refused (ICMP)/timeout/NXDOMAIN/SERVFAIL, repo refused/hang/404, never-healthy
+worlds, keep-alive connections reset when the Service loses its endpoints) once in a
+quiet reference environment, then again in hostile ones, and compares every case's
+digest (trace lines, node images, report with ports scrubbed).  Any difference is a
+determinism failure.
 
 Environments (each a child process, so each gets fresh servers and sockets):
 

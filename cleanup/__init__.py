@@ -2,6 +2,17 @@
 
 from cleanup._classify import error_kind, to_error
 from cleanup._clock import Clock, ManualClock, SystemClock
+from cleanup._dnsrules import (
+    LookupFold,
+    LookupRun,
+    QueryResult,
+    QueryWalk,
+    candidate_names,
+    completion_order,
+    simulate_lookup,
+    start_order,
+    walk_query,
+)
 from cleanup._errors import (
     CleanupError,
     ConnectError,
@@ -113,6 +124,8 @@ __all__ = [
     "ImageRemoved",
     "ImageStore",
     "InvalidReference",
+    "LookupFold",
+    "LookupRun",
     "ManualClock",
     "MemoryStore",
     "Plan",
@@ -121,6 +134,8 @@ __all__ = [
     "PolicyError",
     "ProtocolError",
     "QueryEvent",
+    "QueryResult",
+    "QueryWalk",
     "Removal",
     "RemovalError",
     "RepoClient",
@@ -137,6 +152,8 @@ __all__ = [
     "SystemClock",
     "SystemResolver",
     "UnexpectedError",
+    "candidate_names",
+    "completion_order",
     "error_kind",
     "get_policy",
     "make_http_client",
@@ -154,5 +171,8 @@ __all__ = [
     "retry",
     "run_cleanup",
     "short_key",
+    "simulate_lookup",
+    "start_order",
     "to_error",
+    "walk_query",
 ]

@@ -55,58 +55,31 @@ __all__ = ["error_kind", "to_error"]
 
 # --- getaddrinfo (system resolver) -----------------------------------------------------
 
-# Names of the EAI_* codes this platform defines (values differ between libcs; on
-# Linux/glibc: EAI_NONAME -2, EAI_AGAIN -3, EAI_FAIL -4, EAI_NODATA -5).
-_EAI_NAMES: dict[int, str] = {
-    getattr(socket, name): name
-    for name in (
-        "EAI_ADDRFAMILY",
-        "EAI_AGAIN",
-        "EAI_BADFLAGS",
-        "EAI_FAIL",
-        "EAI_FAMILY",
-        "EAI_MEMORY",
-        "EAI_NODATA",
-        "EAI_NONAME",
-        "EAI_OVERFLOW",
-        "EAI_SERVICE",
-        "EAI_SOCKTYPE",
-        "EAI_SYSTEM",
-    )
-    if hasattr(socket, name)
-}
-
 
 def _eai(name: str) -> int | None:
     value = getattr(socket, name, None)
     return value if isinstance(value, int) else None
 
 
-# Go's cgo resolver: EAI_NONAME and EAI_NODATA are "no such host" (IsNotFound).
+# Go's cgo resolver (``net/cgo_unix.go``, ``cgoLookupHostIP``): EAI_NONAME and
+# EAI_NODATA are "no such host" (IsNotFound); every other code is an
+# ``addrinfoErrno`` whose text is ``gai_strerror`` and which is temporary only for
+# EAI_AGAIN (glibc's answer to SERVFAIL *and* to silence) and never a timeout.
+# EAI_FAIL (glibc's NO_RECOVERY: REFUSED, FORMERR, NOTIMP) is therefore not
+# temporary, like the pure-Go resolver's "server misbehaving" for the same rcodes.
 _EAI_NOT_FOUND = {code for code in (_eai("EAI_NONAME"), _eai("EAI_NODATA")) if code is not None}
-# EAI_AGAIN is what glibc returns for SERVFAIL *and* for "no server answered": it
-# cannot tell the two apart, so it is temporary (Go: IsTemporary), never a timeout.
 _EAI_AGAIN = _eai("EAI_AGAIN")
-# EAI_FAIL is glibc's NO_RECOVERY (REFUSED, FORMERR, NOTIMP from the server).  Go's
-# cgo path reports it as not temporary, but this project's contract (and our stub
-# resolver) treat a server that refuses as "server misbehaving", temporary - the same
-# class the pure-Go resolver gives SERVFAIL.  One rule for both resolvers keeps the
-# simulation's verdicts independent of which resolver a node uses.
-_EAI_FAIL = _eai("EAI_FAIL")
 
 
 def _from_gaierror(exc: socket.gaierror, name: str) -> DNSError:
+    """Go ``cgoLookupHostIP``'s error for a getaddrinfo failure, text and flags."""
     code = exc.errno
-    label = _EAI_NAMES.get(code, f"EAI {code}") if isinstance(code, int) else "EAI ?"
-    text = exc.strerror or str(exc)
-    detail = f"(getaddrinfo {label}: {text})"
     if code in _EAI_NOT_FOUND:
-        return DNSError(name, f"no such host {detail}", is_not_found=True)
-    if code == _EAI_AGAIN:
-        return DNSError(name, f"temporary failure in name resolution {detail}", is_temporary=True)
-    if code == _EAI_FAIL:
-        return DNSError(name, f"server misbehaving {detail}", is_temporary=True)
-    return DNSError(name, f"lookup failed {detail}")
+        return DNSError(name, "no such host", is_not_found=True)
+    text = exc.strerror or str(exc)
+    if not isinstance(code, int):
+        text = f"{text} (getaddrinfo EAI ?)"
+    return DNSError(name, text, is_temporary=code == _EAI_AGAIN)
 
 
 # --- sockets -----------------------------------------------------------------------------

@@ -7,6 +7,11 @@ it is the simpy-driven clock of ``sim``, so the *same* retry loop, resolver and 
 transport run in virtual time.  Waiting for a socket is part of the clock because a
 dropped DNS packet or a hung HTTP server must cost its nominal timeout in virtual
 time without costing it in real time.
+
+:meth:`Clock.wait_any` waits on several sockets at once: the stub resolver runs the A
+and AAAA queries of a name concurrently, as Go does, each exchange on its own socket,
+and must see which replies are there without letting one query's wait hold up the
+other's.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from __future__ import annotations
 import selectors
 import socket
 import time
+from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
 __all__ = ["Clock", "ManualClock", "SystemClock"]
@@ -35,6 +41,19 @@ class Clock(Protocol):
         """Wait until ``sock`` is writable or ``timeout`` passes; True if writable."""
         ...
 
+    def wait_any(
+        self, waits: Sequence[tuple[socket.socket, bool]], timeout: float | None
+    ) -> list[int]:
+        """Wait until any of ``waits`` is ready or ``timeout`` (seconds) passes.
+
+        ``waits`` holds ``(sock, writable)`` pairs: ``writable=False`` waits for data
+        (or an error, such as an ICMP port unreachable on a connected UDP socket),
+        ``True`` for room to write (a TCP connect that completed or failed).  Returns
+        the indices of *every* pair that is ready, in ``waits`` order; an empty list
+        means the timeout passed (and, on a virtual clock, was charged in full).
+        """
+        ...
+
 
 _LONGEST_SLEEP = 86400.0  # seconds per time.sleep() call in SystemClock.sleep
 
@@ -43,6 +62,26 @@ def _select(sock: socket.socket, event: int, timeout: float | None) -> bool:
     with selectors.DefaultSelector() as sel:
         sel.register(sock, event)
         return bool(sel.select(timeout))
+
+
+def _select_any(waits: Sequence[tuple[socket.socket, bool]], timeout: float | None) -> list[int]:
+    """Indices of the ready pairs (a socket may appear once per direction)."""
+    with selectors.DefaultSelector() as sel:
+        keys: dict[int, list[tuple[int, int]]] = {}
+        for index, (sock, writable) in enumerate(waits):
+            event = selectors.EVENT_WRITE if writable else selectors.EVENT_READ
+            keys.setdefault(sock.fileno(), []).append((index, event))
+        for fd, entries in keys.items():
+            mask = 0
+            for _index, event in entries:
+                mask |= event
+            sel.register(fd, mask)
+        ready: list[int] = []
+        for key, events in sel.select(timeout):
+            for index, event in keys[int(key.fd)]:
+                if events & event:
+                    ready.append(index)
+        return sorted(ready)
 
 
 class SystemClock:
@@ -62,6 +101,13 @@ class SystemClock:
 
     def wait_writable(self, sock: socket.socket, timeout: float | None) -> bool:
         return _select(sock, selectors.EVENT_WRITE, timeout)
+
+    def wait_any(
+        self, waits: Sequence[tuple[socket.socket, bool]], timeout: float | None
+    ) -> list[int]:
+        if timeout is not None:
+            timeout = max(timeout, 0.0)
+        return _select_any(waits, timeout)
 
 
 class ManualClock:
@@ -104,3 +150,14 @@ class ManualClock:
 
     def wait_writable(self, sock: socket.socket, timeout: float | None) -> bool:
         return self._wait(sock, selectors.EVENT_WRITE, timeout)
+
+    def wait_any(
+        self, waits: Sequence[tuple[socket.socket, bool]], timeout: float | None
+    ) -> list[int]:
+        """Like :meth:`wait_readable` for several sockets; a timeout goes through
+        :meth:`advance`, so a subclass that links other clocks to this one sees it."""
+        real = self.grace if timeout is None else max(min(self.grace, timeout), 0.0)
+        ready = _select_any(waits, real)
+        if not ready and timeout is not None and timeout > 0:
+            self.advance(timeout)
+        return ready

@@ -1,38 +1,50 @@
-"""Reading resolv.conf the way glibc and Go's pure resolver do.
+"""Reading resolv.conf exactly as Go 1.23's pure resolver does (``dnsReadConfig``).
 
 A pod's ``/etc/resolv.conf`` decides which names are actually queried (``search`` and
 ``ndots``), and how long a dead DNS server costs (``timeout`` x ``attempts`` per server,
-per name).  Both matter to the failure we reproduce, so the stub resolver reads the
-same file, with the same precedence rules:
+per name).  The controller is Go, so this reads the file the way
+``net/dnsconfig_unix.go`` does, and **Go ignores what it does not understand; so do
+we**:
 
-- ``nameserver ADDR``: at most three are used (glibc's MAXNS; Go has the same limit).
-  ``ADDR`` is an IP literal; as an extension, ``HOST:PORT`` / ``[V6]:PORT`` is accepted
-  too, so a test can point a resolv.conf at a DNS server on a free port.
-- ``search D1 D2 ...`` and ``domain D``: whichever line comes *last* wins (both set the
-  search list), as in glibc.  Without either, the search list is empty.  (glibc and Go
-  then fall back to the host's own domain; we do not, so results never depend on the
-  machine the tests run on.)
-- ``options ndots:N timeout:N attempts:N rotate``; other options are accepted and
-  ignored, like unknown keywords and ``#``/``;`` comments.  Numbers are clamped as
-  Go clamps them (ndots <= 15, timeout >= 1, attempts >= 1; glibc would also cap
-  timeout at 30 and attempts at 5, Go does not, and the controller is Go).
-- no ``nameserver`` line: ``127.0.0.1:53`` and ``[::1]:53``, as in Go.
+- Lines end at ``\\n``; a line whose *first byte* is ``#`` or ``;`` is a comment.
+  Anywhere else ``#``/``;`` are ordinary text: ``nameserver 10.53.0.10 # cluster dns``
+  is the server 10.53.0.10 (the rest is ignored), but ``search a.test # x`` searches
+  ``a.test.``, ``#.`` and ``x.``, as Go does.  Fields are split at space, tab, ``\\r``
+  and ``\\n``, so CRLF files read like LF files.
+- ``nameserver ADDR``: an IP literal (zones allowed), port 53; at most three; anything
+  else is skipped without counting.  As an extension of ours, ``HOST:PORT`` and
+  ``[V6]:PORT`` are accepted too, so a test can point a resolv.conf at a DNS server on a
+  free port; a malformed port there is the one syntax error we report
+  (:class:`ResolvConfError`).
+- ``search D1 D2 ...`` replaces the search list (``.`` entries dropped; an empty
+  ``search`` line empties it); ``domain D`` replaces it with ``D`` (``domain .`` keeps
+  the root, which makes a candidate Go cannot marshal).  Suffixes are kept rooted.
+  When the list ends up empty, the default is the domain of the host name (``hostname``
+  argument, default :func:`socket.gethostname`), as Go's ``dnsDefaultSearch``.
+- ``options``: ``ndots:N`` (0-15), ``timeout:N`` (>= 1 s), ``attempts:N`` (>= 1), read
+  with Go's ``dtoi`` (leading digits; ``ndots:five`` is 0), ``rotate``,
+  ``single-request`` and ``single-request-reopen`` (A, then AAAA), ``use-vc``/``usevc``/
+  ``tcp`` (TCP only), ``trust-ad``, ``edns0`` (EDNS is always on), ``no-reload``; any
+  other option or keyword only sets :attr:`ResolvConf.unknown_options`.
+- No usable ``nameserver``: ``127.0.0.1:53`` and ``[::1]:53``, as in Go.
+- A line longer than Go's 64 KiB read buffer ends the parse there, as in Go.
 
-Unlike glibc (which silently ignores a malformed value), a value that is not a number or
-not an address raises :class:`ResolvConfError` naming the line: a typo in a test or node
-configuration should be loud, not turn ``ndots:five`` into ``ndots:0``.
+An unreadable file raises :class:`ResolvConfError` (Go would fall back to its defaults;
+a cleanup pointed at a missing file should say so).
 """
 
 from __future__ import annotations
 
 import ipaddress
 import os
+import socket
 from dataclasses import dataclass
 
 __all__ = [
     "DEFAULT_NAMESERVERS",
     "ResolvConf",
     "ResolvConfError",
+    "default_search",
     "format_nameserver",
     "parse_nameserver",
     "parse_resolv_conf",
@@ -42,15 +54,21 @@ __all__ = [
 MAX_NAMESERVERS = 3
 MAX_NDOTS = 15
 DEFAULT_NAMESERVERS = ("127.0.0.1:53", "[::1]:53")
+_BUFFER = 64 * 1024  # Go's parse.go reads resolv.conf through a 64 KiB buffer
+_BIG = 0xFFFFFF  # Go's dtoi gives up at this value and returns it
 
 
 class ResolvConfError(ValueError):
-    """A resolv.conf (or nameserver string) that cannot be used; names the line."""
+    """A resolv.conf that cannot be read, or a bad ``HOST:PORT`` (our extension)."""
 
 
 @dataclass(frozen=True)
 class ResolvConf:
-    """The resolver settings a resolv.conf describes (defaults as in glibc and Go)."""
+    """The resolver settings a resolv.conf describes (Go's ``dnsConfig``).
+
+    ``search`` holds rooted suffixes (``"svc.cluster.local."``); ``timeout`` is in
+    seconds.
+    """
 
     nameservers: tuple[str, ...] = DEFAULT_NAMESERVERS
     search: tuple[str, ...] = ()
@@ -58,12 +76,18 @@ class ResolvConf:
     timeout: float = 5.0
     attempts: int = 2
     rotate: bool = False
+    single_request: bool = False
+    use_tcp: bool = False
+    trust_ad: bool = False
+    no_reload: bool = False
+    unknown_options: bool = False
 
 
 def parse_nameserver(text: str) -> tuple[str, int]:
     """``"10.0.0.1"``, ``"10.0.0.1:5353"``, ``"::1"`` or ``"[::1]:53"`` -> (ip, port).
 
     Only IP literals: a stub resolver cannot look up the address of its own server.
+    Raises :class:`ResolvConfError` naming the value when it is none of these forms.
     """
     value = text.strip()
     host, port_text = value, ""
@@ -98,79 +122,175 @@ def format_nameserver(ip: str, port: int) -> str:
     return f"[{ip}]:{port}" if ":" in ip else f"{ip}:{port}"
 
 
-def _option_number(where: str, option: str, value: str) -> int:
-    if not value.isdigit():
-        raise ResolvConfError(
-            f"{where}: option {option!r} needs a non-negative whole number, got {value!r}"
-        )
-    return int(value)
+def _ensure_rooted(name: str) -> str:
+    return name if name.endswith(".") else name + "."
 
 
-def parse_resolv_conf(text: str, *, source: str = "resolv.conf") -> ResolvConf:
-    """Parse resolv.conf text; ``source`` names the file in error messages."""
+def _dtoi(text: str) -> int:
+    """Go ``dtoi``: the value of the leading decimal digits (0 when there are none)."""
+    value = 0
+    for ch in text:
+        if not "0" <= ch <= "9":
+            break
+        value = value * 10 + (ord(ch) - ord("0"))
+        if value >= _BIG:
+            return _BIG
+    return value
+
+
+def _fields(line: str) -> list[str]:
+    """Go ``getFields``: split at space, ``\\r``, tab and ``\\n``; no empty fields."""
+    out: list[str] = []
+    current: list[str] = []
+    for ch in line:
+        if ch in " \r\t\n":
+            if current:
+                out.append("".join(current))
+                current = []
+        else:
+            current.append(ch)
+    if current:
+        out.append("".join(current))
+    return out
+
+
+def _lines(data: bytes) -> list[str]:
+    """Go ``file.readLine`` over a 64 KiB buffer: a line that does not fit ends it."""
+    lines: list[str] = []
+    offset = 0
+    while offset < len(data):
+        window = data[offset : offset + _BUFFER]
+        end = window.find(b"\n")
+        if end < 0:
+            if offset + _BUFFER < len(data):
+                break  # no newline in a full buffer: Go stops reading the file
+            lines.append(window.decode("utf-8", "surrogateescape"))
+            break
+        lines.append(window[:end].decode("utf-8", "surrogateescape"))
+        offset += end + 1
+    return lines
+
+
+def default_search(hostname: str | None = None) -> tuple[str, ...]:
+    """Go ``dnsDefaultSearch``: the domain of the host name, if it has one."""
+    name = socket.gethostname() if hostname is None else hostname
+    dot = name.find(".")
+    if 0 <= dot < len(name) - 1:
+        return (_ensure_rooted(name[dot + 1 :]),)
+    return ()
+
+
+def _nameserver(value: str) -> str | None:
+    """An IP literal (Go), or our ``HOST:PORT`` extension; None for anything else."""
+    try:
+        return format_nameserver(str(ipaddress.ip_address(value)), 53)
+    except ValueError:
+        pass
+    looks_like_ours = value.startswith("[") or (
+        value.count(":") == 1 and _is_ip(value.split(":")[0])
+    )
+    if not looks_like_ours:
+        return None  # Go skips what is not an address
+    ip, port = parse_nameserver(value)
+    return format_nameserver(ip, port)
+
+
+def _is_ip(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
+
+
+def parse_resolv_conf(
+    text: str | bytes, *, source: str = "resolv.conf", hostname: str | None = None
+) -> ResolvConf:
+    """Parse resolv.conf content as Go's ``dnsReadConfig`` does.
+
+    ``source`` names the file in error messages; ``hostname`` gives the default search
+    domain (default :func:`socket.gethostname`).  Raises :class:`ResolvConfError` only
+    for a malformed ``HOST:PORT`` nameserver (our extension).
+    """
+    data = text.encode("utf-8", "surrogateescape") if isinstance(text, str) else text
     nameservers: list[str] = []
-    search: tuple[str, ...] = ()
-    ndots, timeout, attempts, rotate = 1, 5, 2, False
-    for number, raw in enumerate(text.splitlines(), start=1):
-        where = f"{source} line {number}"
-        line = raw.strip()
-        if not line or line[0] in "#;":
+    search: list[str] = []
+    ndots, timeout, attempts = 1, 5, 2
+    flags = dict.fromkeys(
+        ("rotate", "single_request", "use_tcp", "trust_ad", "no_reload", "unknown"), False
+    )
+    for number, line in enumerate(_lines(data), start=1):
+        if line[:1] in ("#", ";"):
             continue
-        fields = line.split()
+        fields = _fields(line)
+        if not fields:
+            continue
         keyword, args = fields[0], fields[1:]
         if keyword == "nameserver":
-            if len(args) != 1:
-                raise ResolvConfError(f"{where}: 'nameserver' takes one address, got {raw!r}")
-            try:
-                ip, port = parse_nameserver(args[0])
-            except ResolvConfError as exc:
-                raise ResolvConfError(f"{where}: {exc}") from None
-            if len(nameservers) < MAX_NAMESERVERS:
-                nameservers.append(format_nameserver(ip, port))
-        elif keyword in ("search", "domain"):
-            if not args:
-                raise ResolvConfError(f"{where}: {keyword!r} needs at least one domain")
-            if keyword == "domain" and len(args) != 1:
-                raise ResolvConfError(f"{where}: 'domain' takes one domain, got {raw!r}")
-            # A later search/domain line replaces an earlier one (glibc).  "." means
-            # the root, which adds nothing to a name, so it is dropped (Go does this).
-            search = tuple(d.rstrip(".") for d in args if d.rstrip("."))
+            if args and len(nameservers) < MAX_NAMESERVERS:
+                try:
+                    server = _nameserver(args[0])
+                except ResolvConfError as exc:
+                    raise ResolvConfError(f"{source} line {number}: {exc}") from None
+                if server is not None:
+                    nameservers.append(server)
+        elif keyword == "domain":
+            if args:
+                search = [_ensure_rooted(args[0])]
+        elif keyword == "search":
+            search = [_ensure_rooted(d) for d in args if _ensure_rooted(d) != "."]
         elif keyword == "options":
             for option in args:
-                name, _, value = option.partition(":")
-                if name == "ndots":
-                    ndots = min(_option_number(where, option, value), MAX_NDOTS)
-                elif name == "timeout":
-                    timeout = max(_option_number(where, option, value), 1)
-                elif name == "attempts":
-                    attempts = max(_option_number(where, option, value), 1)
-                elif name == "rotate":
-                    rotate = True
-                # Other options (edns0, single-request, use-vc, trust-ad, ...) change
-                # nothing this resolver models; glibc ignores unknown ones too.
-        # Unknown keywords (sortlist, lookup, ...) are ignored, as in glibc.
+                if option.startswith("ndots:"):
+                    ndots = min(_dtoi(option[6:]), MAX_NDOTS)
+                elif option.startswith("timeout:"):
+                    timeout = max(_dtoi(option[8:]), 1)
+                elif option.startswith("attempts:"):
+                    attempts = max(_dtoi(option[9:]), 1)
+                elif option == "rotate":
+                    flags["rotate"] = True
+                elif option in ("single-request", "single-request-reopen"):
+                    flags["single_request"] = True
+                elif option in ("use-vc", "usevc", "tcp"):
+                    flags["use_tcp"] = True
+                elif option == "trust-ad":
+                    flags["trust_ad"] = True
+                elif option == "no-reload":
+                    flags["no_reload"] = True
+                elif option != "edns0":  # EDNS0 is always on in Go
+                    flags["unknown"] = True
+        elif keyword != "lookup":  # OpenBSD's lookup order: read, not used on Linux
+            flags["unknown"] = True
     return ResolvConf(
         nameservers=tuple(nameservers) or DEFAULT_NAMESERVERS,
-        search=search,
+        search=tuple(search) or default_search(hostname),
         ndots=ndots,
         timeout=float(timeout),
         attempts=attempts,
-        rotate=rotate,
+        rotate=flags["rotate"],
+        single_request=flags["single_request"],
+        use_tcp=flags["use_tcp"],
+        trust_ad=flags["trust_ad"],
+        no_reload=flags["no_reload"],
+        unknown_options=flags["unknown"],
     )
 
 
-def read_resolv_conf(path_or_text: str | os.PathLike[str]) -> ResolvConf:
+def read_resolv_conf(
+    path_or_text: str | os.PathLike[str], *, hostname: str | None = None
+) -> ResolvConf:
     """Read a file, or parse the string itself when it contains a newline.
 
     Accepting text lets tests and the simulation pass a resolv.conf inline; a path never
-    contains a newline, so the two cannot be confused.
+    contains a newline, so the two cannot be confused.  Raises :class:`ResolvConfError`
+    when the file cannot be read.
     """
     if isinstance(path_or_text, str) and "\n" in path_or_text:
-        return parse_resolv_conf(path_or_text, source="resolv.conf text")
+        return parse_resolv_conf(path_or_text, source="resolv.conf text", hostname=hostname)
     path = os.fspath(path_or_text)
     try:
-        with open(path, encoding="utf-8", errors="replace") as handle:
-            text = handle.read()
+        with open(path, "rb") as handle:
+            data = handle.read()
     except OSError as exc:
         raise ResolvConfError(f"cannot read {path}: {exc.strerror or exc}") from exc
-    return parse_resolv_conf(text, source=path)
+    return parse_resolv_conf(data, source=path, hostname=hostname)

@@ -3,53 +3,49 @@
 Why our own stub resolver: the bug we reproduce lives in *which* names get queried
 (search list, ndots), *what* each server answered, and *how long* a dead server costs.
 ``getaddrinfo`` hides all three and blocks in real time, so the simulation could not run
-it in virtual time.  :class:`StubResolver` behaves like the Go pure resolver the
-controller uses (``net/dnsclient_unix.go``), and every wait goes through the injected
-clock.
+it in virtual time.  :class:`StubResolver` is Go 1.23's pure resolver
+(``net/dnsclient_unix.go``, built ``CGO_ENABLED=0`` like the controller): the rules are
+in :mod:`cleanup._dnsrules` (one copy, shared with the simulation's evaluator), and this
+module runs them over real sockets, every wait going through the injected clock.
 
-Behaviour, and where it follows Go (G), glibc (L), or deliberately neither (D):
+How a lookup runs (Go ``goLookupIPCNAME``):
 
-- Candidates (G, L): a name with a trailing dot is tried only as given.  Otherwise, with
-  at least ``ndots`` dots it is tried as given first and then with each search suffix;
-  with fewer dots the search suffixes come first and the name as given last.
-- Per candidate, an A and an AAAA query (G, L; ``qtypes=("A",)`` for A only).  Go runs
-  them in two goroutines; we send both back to back on one UDP socket and wait for both
-  (as glibc does), so a dead server costs ``timeout`` once per try, as in Go, not twice.
-  Both queries walk the same server sequence in lockstep (D: when one family finishes
-  early it does not race ahead to the next server; the total time is the same).
-- Per query (G ``tryOneName``): ``attempts`` rounds over the servers, each try waiting
-  ``timeout`` seconds.  NXDOMAIN, or NOERROR without a record of the asked type
-  (NODATA), ends that query at once with "no such host" (another server will not know
-  better).  SERVFAIL -> "server misbehaving", temporary.  REFUSED -> "server
-  misbehaving", temporary (D: the issue asks for this; Go marks REFUSED not temporary;
-  ``refused_is_temporary=False`` restores Go).  Other rcodes -> "server misbehaving";
-  NOERROR with nothing in it from a non-recursive, non-authoritative server -> "lame
-  referral"; ICMP port unreachable (``ConnectionRefusedError`` on the connected UDP
-  socket) -> ``read udp L->S: read: connection refused``, temporary; no reply -> ``read
-  udp L->S: i/o timeout``, ``is_timeout`` (D: Go also sets IsTemporary on socket
-  timeouts; our :class:`~cleanup.DNSError` keeps the two apart).  All of these but "no
-  such host" move on to the next try.
-- Replies are matched by query ID, question and source address; anything else (late
-  replies of an earlier try, forgeries, garbage) is ignored and the wait goes on within
-  the same try (G).  A reply with TC set is retried over TCP with a fresh ``timeout`` (G).
-- Which error is reported (G ``goLookupIPCNAME``): the first candidate that yields any
-  address wins.  Otherwise the error is the first one met, except that errors for the
-  name as given replace it ("prefer error for original name"); its ``name`` is the name
-  as asked.  So "no such host" is reported when every candidate said NXDOMAIN/NODATA,
-  and also when the name as given did even though a search candidate failed otherwise.
-  ``strict_errors=True`` gives Go's StrictErrors: the first temporary error stops the
-  search list and is reported.
-- ``rotate`` (G): each lookup of a candidate starts at the next server (D: Go advances per
-  query type, so its A and AAAA may start at different servers).
-- Addresses come back in answer order, A before AAAA (D: Go sorts them by RFC 6724,
-  which only matters on a dual-stack node).
-- A whole lookup can be given an overall ``timeout`` (the HTTP dial deadline, like
-  Go's dial context); when it runs out the lookup fails with ``i/o timeout``.
+- The name must pass ``isDomainName`` (else "no such host" without a server); IP
+  literals are returned as they are.  Candidates come from ``nameList`` (search list,
+  ``ndots``; see :func:`cleanup._dnsrules.candidate_names`).
+- Per candidate, the A and AAAA queries run *concurrently*, as Go's two goroutines do:
+  two lanes, each walking its own server sequence (``tryOneName``: ``attempts`` rounds
+  over the servers, from the ``rotate`` offset), each exchange on a fresh socket (UDP;
+  TCP with a fresh ``timeout`` when the UDP reply has TC; TCP only with ``use-vc``).
+  All live exchanges are waited on at once (:meth:`~cleanup.Clock.wait_any`).  With
+  ``single-request`` (or ``single-request-reopen``) the A query runs first, then AAAA.
+- Replies that are not ours (wrong ID or question, unparsable) are ignored and the wait
+  goes on (Go, golang.org/issue/13281); a UDP reply is read into Go's 1232-byte buffer.
+- Completion order decides the error: for the name as given, the query that completes
+  last supplies it.  Replies seen in the same wait are handled in the order their
+  queries were sent (a lane's retry cannot overtake the other lane's first reply);
+  timeouts in the order of their deadlines.  A true tie (both answered at the same
+  instant after the same number of exchanges) is a race in Go; it resolves as Go's most
+  frequent outcome, AAAA completing last (:func:`cleanup._dnsrules.start_order`).  With
+  ``rotate`` the AAAA query takes the first server offset, as Go's goroutine that runs
+  first does (:func:`cleanup._dnsrules.rotation_order`).
+- Each exchange's deadline is ``now + timeout`` (per network: UDP, then TCP), bounded by
+  the overall deadline ``resolve(host, timeout=T)`` sets (the HTTP dial's context in Go).
+  When that runs out the lookup fails at once with ``lookup HOST: i/o timeout``
+  (IsTimeout, IsTemporary, no server), as Go's ``lookupIPAddr`` does on ``ctx.Done()``.
+- Errors are Go's, byte for byte: ``lookup NAME on SERVER: no such host``, ``server
+  misbehaving`` (SERVFAIL: temporary; REFUSED, NOTIMP, FORMERR, an extended rcode:
+  not temporary), ``lame referral``, ``cannot unmarshal DNS message``, ``cannot
+  marshal DNS message`` (a candidate with a label over 63 bytes: nothing is sent),
+  ``read udp L->S: i/o timeout`` (IsTimeout and IsTemporary), ``read udp L->S: read:
+  connection refused`` (ICMP port unreachable; temporary), ``dial tcp S: connect:
+  connection refused``, ``EOF``.  ``name`` is the name as asked.
+- Addresses come back in completion order (Go then sorts them by RFC 6724 using the
+  routes of the node, which only changes the order on a dual-stack node).
 - Bounds, for the simulation's checks: one :meth:`StubResolver.resolve` sends at most
   ``candidates x len(qtypes) x attempts x servers`` UDP queries, plus one TCP query per
-  truncated reply, and waits at most ``candidates x attempts x servers x timeout``
-  (x2 with TCP fallback) unless an overall ``timeout`` is given.  Queries carry EDNS0
-  with a 1232-byte payload, as Go's do.
+  truncated reply; a lookup's time is bounded by the slower lane of each candidate, at
+  most ``attempts x servers x timeout`` (x2 with TCP fallback) per candidate.
 """
 
 from __future__ import annotations
@@ -64,10 +60,25 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
-import dnslib
-
 from cleanup._classify import to_error
 from cleanup._clock import Clock, SystemClock
+from cleanup._dnsrules import (
+    QTYPES,
+    LookupFold,
+    QueryResult,
+    build_query,
+    candidate_names,
+    deadline_error,
+    ensure_rooted,
+    is_domain_name,
+    judge_reply,
+    marshal_error,
+    not_found_error,
+    outcome_error,
+    rotation_order,
+    server_sequence,
+    start_order,
+)
 from cleanup._errors import DNSError
 from cleanup._resolvconf import format_nameserver, parse_nameserver, read_resolv_conf
 
@@ -80,10 +91,7 @@ __all__ = [
     "is_domain_name",
 ]
 
-_QTYPES = {"A": dnslib.QTYPE.A, "AAAA": dnslib.QTYPE.AAAA}
-_EDNS_PAYLOAD = 1232  # what Go advertises (dnsflagday.net/2020)
-_NO_SUCH_HOST = "no such host"
-_MISBEHAVING = "server misbehaving"
+_UDP_BUFFER = 1232  # Go reads a UDP reply into maxDNSPacketSize bytes
 
 
 @runtime_checkable
@@ -91,18 +99,25 @@ class Resolver(Protocol):
     """Turns a host name into addresses, or raises :class:`~cleanup.DNSError`."""
 
     def resolve(self, host: str, *, timeout: float | None = None) -> list[str]:
-        """Addresses for ``host``; ``timeout`` bounds the whole lookup where supported."""
+        """Addresses for ``host``; ``timeout`` bounds the whole lookup where supported.
+
+        The list is empty, without an error, only when there was no name to ask (a
+        ``.onion`` name: Go's ``LookupIPAddr`` returns nothing and no error, and its
+        dialer then fails with ``dial tcp: address HOST: no suitable address found``).
+        """
         ...
 
 
 @dataclass(frozen=True)
 class QueryEvent:
-    """One DNS query and how it ended, for tests, logs and simulation traces.
+    """One DNS exchange and how it ended, for tests, logs and simulation traces.
 
     ``name`` is the candidate as sent (with its trailing dot).  ``outcome`` is one of
-    ``answer``, ``nxdomain``, ``nodata``, ``servfail``, ``refused``, ``rcode:NAME``,
-    ``lame-referral``, ``truncated`` (UDP reply with TC; a ``tcp`` event follows),
-    ``timeout``, ``connection-refused``, ``error``.
+    :data:`cleanup._dnsrules.OUTCOMES` (``answer``, ``nxdomain``, ``nodata``,
+    ``servfail``, ``rcode``, ``lame``, ``unmarshal``, ``invalid``, ``marshal``,
+    ``timeout``, ``refused``, ``socket``, ``eof``) or ``truncated`` (a UDP reply with
+    TC: a ``tcp`` event follows).  ``detail`` is the error text, or for ``rcode`` the
+    rcode's number.
     """
 
     name: str
@@ -116,66 +131,6 @@ class QueryEvent:
     detail: str = ""
 
 
-def is_domain_name(name: str) -> bool:
-    """Go's ``isDomainName``: what may be looked up at all (else "no such host").
-
-    Letters, digits, ``_`` and ``-`` in labels of 1-63 bytes, no label starting or ending
-    with ``-``, at most 254 bytes with the trailing dot, and not all-numeric.
-    """
-    if name == ".":
-        return True
-    if not name or len(name) > 254:
-        return False
-    last = "."
-    non_numeric = False
-    part = 0
-    for ch in name:
-        if ch.isascii() and (ch.isalpha() or ch == "_"):
-            non_numeric = True
-            part += 1
-        elif ch.isascii() and ch.isdigit():
-            part += 1
-        elif ch == "-":
-            if last == ".":
-                return False
-            part += 1
-            non_numeric = True
-        elif ch == ".":
-            if last in ".-" or part > 63 or part == 0:
-                return False
-            part = 0
-        else:
-            return False
-        last = ch
-    return last != "-" and part <= 63 and non_numeric
-
-
-def candidate_names(name: str, search: Sequence[str], ndots: int) -> list[str]:
-    """The fully qualified names to try, in order (Go's ``nameList``, glibc's order)."""
-    rooted = name.endswith(".")
-    if len(name) > 254 or (len(name) == 254 and not rooted):
-        return []
-    if rooted:
-        return [] if _avoid_dns(name) else [name]
-    has_ndots = name.count(".") >= ndots
-    fqdn = name + "."
-    names: list[str] = []
-    if has_ndots and not _avoid_dns(fqdn):
-        names.append(fqdn)
-    for suffix in search:
-        candidate = fqdn + suffix.rstrip(".") + "."
-        if not _avoid_dns(candidate) and len(candidate) <= 254:
-            names.append(candidate)
-    if not has_ndots and not _avoid_dns(fqdn):
-        names.append(fqdn)
-    return names
-
-
-def _avoid_dns(name: str) -> bool:
-    """RFC 7686: ``.onion`` names must never reach DNS (Go refuses them too)."""
-    return name.rstrip(".").lower().endswith(".onion")
-
-
 def _ip_literal(host: str) -> str | None:
     text = host[1:-1] if host.startswith("[") and host.endswith("]") else host
     try:
@@ -184,22 +139,53 @@ def _ip_literal(host: str) -> str | None:
         return None
 
 
-@dataclass
-class _Result:
-    """How one query (one candidate, one type) ended on one try."""
+class _LookupDeadline(Exception):
+    """The caller's overall deadline passed while the lookup was still running."""
 
-    final: bool  # an answer, or "no such host": no more servers are asked
-    addresses: list[str] = field(default_factory=list)
-    error: DNSError | None = None
+
+@dataclass
+class _Exchange:
+    """One exchange in flight: its socket, what it waits for, and until when."""
+
+    sock: socket.socket
+    transport: str
+    server: int
+    qid: int
+    wire: bytes
+    started: float
+    deadline: float
+    seq: int
+    phase: str = "read"  # "connect" | "send" | "read" (TCP); always "read" for UDP
+    link: str = ""  # "udp L->S" as Go prints it, once the local address is known
+    pending: bytes = b""  # TCP bytes still to send
+    buf: bytearray = field(default_factory=bytearray)
+
+
+@dataclass
+class _Lane:
+    """One query (Go: one ``tryOneName`` goroutine) walking its server sequence."""
+
+    fqdn: str
+    qtype: str
+    sequence: list[int]
+    step: int = 0
+    last_error: DNSError | None = None
+    exchange: _Exchange | None = None
+    result: QueryResult | None = None
 
 
 class StubResolver:
-    """A DNS stub resolver over UDP (TCP on truncation) with Go's semantics.
+    """A DNS stub resolver with the semantics of Go 1.23's pure resolver.
 
     ``nameservers`` are ``"HOST:PORT"`` or ``"HOST"`` (port 53), IP literals only.
-    ``on_query`` is called after every query with a :class:`QueryEvent`.  ``rng`` draws
-    query IDs (a seeded ``random.Random`` makes them reproducible; default: the OS
-    source, because unpredictable IDs are a defence against spoofed replies).
+    ``search`` are suffixes as Go keeps them (rooted or not; ``"."`` makes a candidate
+    that cannot be marshalled, as Go's ``domain .`` does).  ``single_request``: A, then
+    AAAA (resolv.conf ``single-request``/``single-request-reopen``); ``use_tcp``: TCP
+    only (``use-vc``); ``trust_ad``: the AD bit in queries (``trust-ad``).
+    ``on_query`` is called after every exchange with a :class:`QueryEvent`.  ``rng``
+    draws query IDs (a seeded ``random.Random`` makes them reproducible; default: the
+    OS source, because unpredictable IDs are a defence against spoofed replies).
+    Raises ``ValueError`` for settings Go could not hold (no server, ``attempts < 1``).
     """
 
     def __init__(
@@ -211,11 +197,13 @@ class StubResolver:
         timeout: float = 5.0,
         attempts: int = 2,
         rotate: bool = False,
+        single_request: bool = False,
+        use_tcp: bool = False,
+        trust_ad: bool = False,
         clock: Clock | None = None,
         rng: random.Random | None = None,
         qtypes: Sequence[str] = ("A", "AAAA"),
         strict_errors: bool = False,
-        refused_is_temporary: bool = True,
         on_query: Callable[[QueryEvent], None] | None = None,
     ) -> None:
         self.servers: list[tuple[str, int]] = [parse_nameserver(ns) for ns in nameservers]
@@ -228,28 +216,32 @@ class StubResolver:
         if attempts < 1:
             raise ValueError(f"attempts must be >= 1, got {attempts}")
         for qtype in qtypes:
-            if qtype not in _QTYPES:
-                raise ValueError(f"qtype {qtype!r} is not one of {sorted(_QTYPES)}")
+            if qtype not in QTYPES:
+                raise ValueError(f"qtype {qtype!r} is not one of {sorted(QTYPES)}")
         if not qtypes:
             raise ValueError("qtypes must name at least one of A, AAAA")
-        self.search = tuple(s.rstrip(".") for s in search if s.rstrip("."))
+        self.search = tuple(ensure_rooted(s) for s in search if s)
         self.ndots = ndots
         self.timeout = float(timeout)
         self.attempts = attempts
         self.rotate = rotate
+        self.single_request = single_request
+        self.use_tcp = use_tcp
+        self.trust_ad = trust_ad
         self.clock: Clock = clock if clock is not None else SystemClock()
         self.rng = rng if rng is not None else random.SystemRandom()
         self.qtypes = tuple(qtypes)
         self.strict_errors = strict_errors
-        self.refused_is_temporary = refused_is_temporary
         self.on_query = on_query
-        self._rotation = 0
+        self._rotation = 0  # Go's dnsConfig.soffset
+        self._sends = 0  # exchanges started, for the causal order of replies
 
     @classmethod
     def from_resolv_conf(
         cls,
         path_or_text: str | os.PathLike[str],
         *,
+        hostname: str | None = None,
         clock: Clock | None = None,
         rng: random.Random | None = None,
         on_query: Callable[[QueryEvent], None] | None = None,
@@ -257,10 +249,12 @@ class StubResolver:
     ) -> StubResolver:
         """A resolver configured from a resolv.conf file (or its text, if it has a newline).
 
-        ``overrides`` (``nameservers``, ``search``, ``ndots``, ``timeout``, ``attempts``,
-        ``rotate``, ...) replace what the file says, as command-line flags would.
+        ``hostname`` supplies the default search domain when the file sets none (Go
+        ``dnsDefaultSearch``; default ``socket.gethostname()``).  ``overrides``
+        (``nameservers``, ``search``, ``ndots``, ``timeout``, ``attempts``, ``rotate``,
+        ...) replace what the file says, as command-line flags would.
         """
-        conf = read_resolv_conf(path_or_text)
+        conf = read_resolv_conf(path_or_text, hostname=hostname)
         settings: dict[str, object] = {
             "nameservers": list(conf.nameservers),
             "search": conf.search,
@@ -268,6 +262,9 @@ class StubResolver:
             "timeout": conf.timeout,
             "attempts": conf.attempts,
             "rotate": conf.rotate,
+            "single_request": conf.single_request,
+            "use_tcp": conf.use_tcp,
+            "trust_ad": conf.trust_ad,
         }
         settings.update(overrides)
         nameservers = settings.pop("nameservers")
@@ -286,441 +283,437 @@ class StubResolver:
     # -- the lookup -------------------------------------------------------------------
 
     def resolve(self, host: str, *, timeout: float | None = None) -> list[str]:
+        """Go ``LookupIPAddr`` through ``goLookupIPCNAME``: addresses or ``DNSError``.
+
+        ``timeout`` (seconds) bounds the whole lookup; when it runs out the error is
+        ``lookup HOST: i/o timeout``.  An empty list means no name was asked (see
+        :meth:`Resolver.resolve`).
+        """
         literal = _ip_literal(host)
         if literal is not None:
             return [literal]
         if not is_domain_name(host):
-            raise DNSError(host, _NO_SUCH_HOST, is_not_found=True)
+            raise not_found_error(host)
         deadline = None if timeout is None else self.clock.now() + timeout
-        last_err: DNSError | None = None
-        for fqdn in candidate_names(host, self.search, self.ndots):
-            results = self._lookup_candidate(fqdn, deadline)
-            addresses: list[str] = []
-            strict_hit = False
+        fold = LookupFold(host, strict_errors=self.strict_errors)
+        try:
+            for fqdn in candidate_names(host, self.search, self.ndots):
+                for result in self._lookup_candidate(fqdn, deadline):
+                    fold.add(fqdn, result)
+                if fold.end_candidate():
+                    break
+        except _LookupDeadline:
+            raise deadline_error(host) from None
+        return fold.result()
+
+    def _lookup_candidate(self, fqdn: str, deadline: float | None) -> list[QueryResult]:
+        """The candidate's queries; results in completion order."""
+        if self.single_request:
+            results: list[QueryResult] = []
             for qtype in self.qtypes:
-                result = results[qtype]
-                if result.error is not None:
-                    err = result.error
-                    if self.strict_errors and (err.is_temporary or err.is_timeout):
-                        strict_hit = True
-                        last_err = result.error
-                    elif last_err is None or fqdn == host + ".":
-                        last_err = result.error
-                    continue
-                addresses.extend(result.addresses)
-            if strict_hit:
-                break
-            if addresses:
-                return addresses
-        if last_err is None:
-            raise DNSError(host, _NO_SUCH_HOST, is_not_found=True)
-        raise DNSError(
-            host,
-            last_err.err,
-            server=last_err.server,
-            is_not_found=last_err.is_not_found,
-            is_timeout=last_err.is_timeout,
-            is_temporary=last_err.is_temporary,
-        )
-
-    def _lookup_candidate(self, fqdn: str, deadline: float | None) -> dict[str, _Result]:
-        """Go's ``tryOneName`` for every query type at once, in lockstep."""
-        offset = 0
-        if self.rotate:  # Go's serverOffset: 0 for the first lookup, then 1, 2, ...
-            offset = self._rotation
-            self._rotation += 1
-        pending = list(self.qtypes)
-        done: dict[str, _Result] = {}
-        last: dict[str, _Result] = {}
-        count = len(self.servers)
-        for _attempt in range(self.attempts):
-            for j in range(count):
-                server = self.servers[(offset + j) % count]
-                for qtype, result in self._exchange(fqdn, pending, server, deadline).items():
-                    if result.final:
-                        done[qtype] = result
-                        pending.remove(qtype)
-                    else:
-                        last[qtype] = result
-                if not pending:
-                    return done
-                if deadline is not None and self.clock.now() >= deadline:
-                    break
-            else:
-                continue
-            break
-        for qtype in pending:
-            done[qtype] = last[qtype]
-        return done
-
-    # -- one try against one server -----------------------------------------------------
-
-    def _exchange(
-        self, fqdn: str, qtypes: Sequence[str], server: tuple[str, int], deadline: float | None
-    ) -> dict[str, _Result]:
-        """Send each query over UDP to ``server`` and wait up to ``timeout`` for replies."""
-        server_text = format_nameserver(*server)
-        family = socket.AF_INET6 if ":" in server[0] else socket.AF_INET
-        results: dict[str, _Result] = {}
-        start = self.clock.now()
-        if deadline is not None and start >= deadline:
-            # The caller's overall deadline has passed: like Go with an expired
-            # context, fail at once without sending anything.
-            for qtype in qtypes:
-                error = DNSError(fqdn, "i/o timeout", server=server_text, is_timeout=True)
-                results[qtype] = _Result(final=False, error=error)
+                results += self._run([qtype], fqdn, deadline)
             return results
-        try_deadline = start + self.timeout
-        if deadline is not None:
-            try_deadline = min(try_deadline, deadline)
-        sock = socket.socket(family, socket.SOCK_DGRAM)
+        return self._run(start_order(self.qtypes), fqdn, deadline)
+
+    def _run(self, qtypes: Sequence[str], fqdn: str, deadline: float | None) -> list[QueryResult]:
+        """Run one lane per query type concurrently until all are done."""
+        done: list[QueryResult] = []
+        offsets = dict.fromkeys(qtypes, 0)
+        if self.rotate:  # Go's serverOffset: once per tryOneName, as the goroutines run
+            order = rotation_order(qtypes) if len(qtypes) > 1 else list(qtypes)
+            for qtype in order:
+                offsets[qtype] = self._rotation
+                self._rotation += 1
+        lanes = [
+            _Lane(fqdn, qtype, server_sequence(len(self.servers), self.attempts, offsets[qtype]))
+            for qtype in qtypes
+        ]
         try:
-            sock.setblocking(False)
-            try:
-                sock.connect(server)
-            except OSError as exc:
-                for qtype in qtypes:
-                    results[qtype] = self._socket_error(
-                        fqdn,
-                        qtype,
-                        server_text,
-                        "udp",
-                        "dial",
-                        f"dial udp {server_text}",
-                        exc,
-                        start,
-                    )
-                return results
-            local = _addr_text(sock.getsockname())
-            link = f"udp {local}->{server_text}"
-            outstanding: dict[int, tuple[str, dnslib.DNSRecord]] = {}
-            for qtype in qtypes:
-                query = self._new_query(fqdn, qtype, outstanding)
-                while True:
-                    try:
-                        sock.send(query.pack())
-                    except ConnectionRefusedError as exc:
-                        if outstanding:
-                            # The ICMP error of a query sent earlier on this socket,
-                            # reported by this send: it answers the earlier queries
-                            # (Go, with a socket per query, sees it on their reads).
-                            # This query was not sent; send it again.
-                            for earlier, _query in outstanding.values():
-                                results[earlier] = self._socket_error(
-                                    fqdn, earlier, server_text, "udp", "read",
-                                    f"read {link}", exc, start,
-                                )  # fmt: skip
-                            outstanding.clear()
-                            continue
-                        results[qtype] = self._socket_error(
-                            fqdn, qtype, server_text, "udp", "write", f"write {link}", exc, start
-                        )
-                    except OSError as exc:
-                        results[qtype] = self._socket_error(
-                            fqdn, qtype, server_text, "udp", "write", f"write {link}", exc, start
-                        )
+            # Go's goroutines send their first queries at the same moment; build every
+            # lane's first exchange, then send them back to back.
+            held: list[_Lane] = []
+            for lane in lanes:
+                self._next(lane, deadline, done, held)
+            for lane in held:
+                self._send_held(lane, deadline, done)
+            while True:
+                live = [lane for lane in lanes if lane.exchange is not None]
+                if not live:
+                    return done
+                now = self.clock.now()
+                if deadline is not None and now >= deadline:
+                    raise _LookupDeadline
+                until = min(lane.exchange.deadline for lane in live if lane.exchange)
+                waits = [
+                    (lane.exchange.sock, lane.exchange.phase in ("connect", "send"))
+                    for lane in live
+                    if lane.exchange
+                ]
+                ready = set(self.clock.wait_any(waits, max(until - now, 0.0)))
+                now = self.clock.now()
+                if deadline is not None and now >= deadline:
+                    raise _LookupDeadline
+                events: list[tuple[float, int, _Lane, bool]] = []
+                for index, lane in enumerate(live):
+                    exchange = lane.exchange
+                    assert exchange is not None
+                    if index in ready:
+                        events.append((now, exchange.seq, lane, True))
+                    elif now >= exchange.deadline:
+                        events.append((exchange.deadline, exchange.seq, lane, False))
+                events.sort(key=lambda event: (event[0], event[1]))
+                for _when, _seq, lane, is_ready in events:
+                    if is_ready:
+                        self._on_ready(lane, deadline, done)
                     else:
-                        outstanding[query.header.id] = (qtype, query)
-                    break
-            while outstanding:
-                remaining = try_deadline - self.clock.now()
-                if remaining <= 0 or not self.clock.wait_readable(sock, remaining):
-                    for qtype, _query in outstanding.values():
-                        results[qtype] = self._timeout(
-                            fqdn, qtype, server_text, "udp", f"read {link}", start
-                        )
-                    break
-                try:
-                    data, source = sock.recvfrom(65535)
-                except BlockingIOError:
-                    continue
-                except OSError as exc:
-                    # ICMP port unreachable arrives as ECONNREFUSED on a connected UDP
-                    # socket; it answers for every query still outstanding on it.
-                    for qtype, _query in outstanding.values():
-                        results[qtype] = self._socket_error(
-                            fqdn, qtype, server_text, "udp", "read", f"read {link}", exc, start
-                        )
-                    break
-                if _ip_literal(str(source[0])) != server[0] or source[1] != server[1]:
-                    continue
-                reply = _parse(data)
-                if reply is None:
-                    continue
-                entry = outstanding.get(reply.header.id)
-                if entry is None or not _matches(entry[1], reply):
-                    continue
-                del outstanding[reply.header.id]
-                qtype, query = entry
-                if reply.header.tc:
-                    self._emit(fqdn, qtype, server_text, "udp", "truncated", start)
-                    results[qtype] = self._tcp_exchange(fqdn, qtype, query, server, deadline)
-                else:
-                    results[qtype] = self._judge(fqdn, qtype, reply, server_text, "udp", start)
+                        self._on_timeout(lane, deadline, done)
         finally:
-            sock.close()
-        return results
+            for lane in lanes:
+                if lane.exchange is not None:
+                    lane.exchange.sock.close()
+                    lane.exchange = None
 
-    def _tcp_exchange(
+    # -- one lane -----------------------------------------------------------------------
+
+    def _next(
         self,
-        fqdn: str,
-        qtype: str,
-        query: dnslib.DNSRecord,
-        server: tuple[str, int],
+        lane: _Lane,
         deadline: float | None,
-    ) -> _Result:
-        """The same query over TCP (RFC 7766 framing) with a fresh per-try timeout."""
-        server_text = format_nameserver(*server)
-        start = self.clock.now()
-        try_deadline = start + self.timeout
-        if deadline is not None:
-            try_deadline = min(try_deadline, deadline)
-        family = socket.AF_INET6 if ":" in server[0] else socket.AF_INET
-        sock = socket.socket(family, socket.SOCK_STREAM)
+        done: list[QueryResult],
+        held: list[_Lane] | None = None,
+    ) -> None:
+        """Start the lane's next exchange; a lane out of servers is done (Go's lastErr).
+
+        With ``held``, a UDP query is not sent yet: the lane is appended to ``held``
+        and :meth:`_send_held` sends it.
+        """
+        while lane.step < len(lane.sequence):
+            if deadline is not None and self.clock.now() >= deadline:
+                raise _LookupDeadline
+            index = lane.sequence[lane.step]
+            lane.step += 1
+            if self._start(lane, index, deadline, held):
+                return
+        lane.result = QueryResult(error=lane.last_error)
+        done.append(lane.result)
+
+    def _server_text(self, index: int) -> str:
+        return format_nameserver(*self.servers[index])
+
+    def _start(
+        self, lane: _Lane, index: int, deadline: float | None, held: list[_Lane] | None = None
+    ) -> bool:
+        """Go ``exchange`` up to the first wait; False if it failed at once."""
+        now = self.clock.now()
+        server = self._server_text(index)
+        qid = self.rng.getrandbits(16)
+        if marshal_error(lane.fqdn):
+            self._fail(lane, index, "udp", "marshal", "", now)
+            return False
+        wire = build_query(qid, lane.fqdn, QTYPES[lane.qtype], ad=self.trust_ad)
+        if self.use_tcp:
+            return self._start_tcp(lane, index, qid, wire, deadline)
+        ip, port = self.servers[index]
+        sock = socket.socket(socket.AF_INET6 if ":" in ip else socket.AF_INET, socket.SOCK_DGRAM)
+        sock.setblocking(False)
         try:
-            sock.setblocking(False)
-            link = f"tcp {server_text}"
-            code = sock.connect_ex(server)
-            if code not in (0, errno_mod.EINPROGRESS, errno_mod.EAGAIN):
-                return self._socket_error(
-                    fqdn,
-                    qtype,
-                    server_text,
-                    "tcp",
-                    "connect",
-                    f"dial {link}",
-                    _os_error(code),
-                    start,
-                )
-            if code != 0:
-                remaining = try_deadline - self.clock.now()
-                if remaining <= 0 or not self.clock.wait_writable(sock, remaining):
-                    return self._timeout(fqdn, qtype, server_text, "tcp", f"dial {link}", start)
-                code = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
-                if code:
-                    return self._socket_error(
-                        fqdn,
-                        qtype,
-                        server_text,
-                        "tcp",
-                        "connect",
-                        f"dial {link}",
-                        _os_error(code),
-                        start,
-                    )
-            link = f"tcp {_addr_text(sock.getsockname())}->{server_text}"
-            wire = query.pack()
-            try:
-                self._send_all(sock, struct.pack("!H", len(wire)) + wire, try_deadline)
-            except TimeoutError:
-                return self._timeout(fqdn, qtype, server_text, "tcp", f"write {link}", start)
-            except OSError as exc:
-                return self._socket_error(
-                    fqdn, qtype, server_text, "tcp", "write", f"write {link}", exc, start
-                )
-            try:
-                (length,) = struct.unpack("!H", self._recv_exact(sock, 2, try_deadline))
-                data = self._recv_exact(sock, length, try_deadline)
-            except TimeoutError:
-                return self._timeout(fqdn, qtype, server_text, "tcp", f"read {link}", start)
-            except EOFError as exc:
-                return self._failed(fqdn, qtype, server_text, "tcp", "error", str(exc), start)
-            except OSError as exc:
-                return self._socket_error(
-                    fqdn, qtype, server_text, "tcp", "read", f"read {link}", exc, start
-                )
-        finally:
+            sock.connect((ip, port))
+        except OSError as exc:
             sock.close()
-        reply = _parse(data)
-        if reply is None:
-            return self._failed(
-                fqdn, qtype, server_text, "tcp", "error", "cannot unmarshal DNS message", start
-            )
-        if not _matches(query, reply):
-            return self._failed(
-                fqdn, qtype, server_text, "tcp", "error", "invalid DNS response", start
-            )
-        return self._judge(fqdn, qtype, reply, server_text, "tcp", start)
+            detail = f"dial udp {server}: connect: {_strerror(exc)}"
+            self._fail(lane, index, "udp", "socket", detail, now)
+            return False
+        link = f"udp {_addr_text(sock.getsockname())}->{server}"
+        if held is not None:
+            lane.exchange = _Exchange(
+                sock, "udp", index, qid, wire, now, self._limit(now, deadline), self._seq(),
+                link=link,
+            )  # fmt: skip
+            held.append(lane)
+            return True
+        try:
+            sock.send(wire)
+        except OSError as exc:
+            sock.close()
+            outcome = "refused" if isinstance(exc, ConnectionRefusedError) else "socket"
+            self._fail(lane, index, "udp", outcome, f"write {link}: write: {_strerror(exc)}", now)
+            return False
+        lane.exchange = _Exchange(
+            sock, "udp", index, qid, wire, now, self._limit(now, deadline), self._seq(), link=link
+        )
+        return True
 
-    def _send_all(self, sock: socket.socket, data: bytes, deadline: float) -> None:
-        view = memoryview(data)
-        while view:
+    def _send_held(self, lane: _Lane, deadline: float | None, done: list[QueryResult]) -> None:
+        """Send a first query :meth:`_start` built but held back."""
+        exchange = lane.exchange
+        assert exchange is not None
+        try:
+            exchange.sock.send(exchange.wire)
+        except OSError as exc:
+            outcome = "refused" if isinstance(exc, ConnectionRefusedError) else "socket"
+            detail = f"write {exchange.link}: write: {_strerror(exc)}"
+            self._end(lane, outcome, detail, deadline, done)
+
+    def _start_tcp(
+        self, lane: _Lane, index: int, qid: int, wire: bytes, deadline: float | None
+    ) -> bool:
+        """The TCP half of Go's ``exchange``: a fresh socket and a fresh ``timeout``."""
+        now = self.clock.now()
+        server = self._server_text(index)
+        ip, port = self.servers[index]
+        sock = socket.socket(socket.AF_INET6 if ":" in ip else socket.AF_INET, socket.SOCK_STREAM)
+        sock.setblocking(False)
+        code = sock.connect_ex((ip, port))
+        if code not in (0, errno_mod.EINPROGRESS, errno_mod.EAGAIN):
+            sock.close()
+            detail = f"dial tcp {server}: connect: {_strerror(_os_error(code))}"
+            self._fail(lane, index, "tcp", _errno_outcome(code), detail, now)
+            return False
+        exchange = _Exchange(
+            sock,
+            "tcp",
+            index,
+            qid,
+            wire,
+            now,
+            self._limit(now, deadline),
+            self._seq(),
+            phase="connect",
+            link=f"tcp {server}",
+            pending=struct.pack("!H", len(wire)) + wire,
+        )
+        # Even when the connect completed at once (loopback may), the lane waits for
+        # writability first: a TCP exchange always takes two rounds (connect, reply),
+        # so the order of replies in virtual time does not depend on kernel timing.
+        lane.exchange = exchange
+        return True
+
+    def _connected(self, lane: _Lane, exchange: _Exchange) -> None:
+        exchange.link = f"tcp {_addr_text(exchange.sock.getsockname())}->{exchange.link[4:]}"
+        exchange.phase = "send"
+
+    def _limit(self, now: float, deadline: float | None) -> float:
+        limit = now + self.timeout
+        return limit if deadline is None else min(limit, deadline)
+
+    def _seq(self) -> int:
+        self._sends += 1
+        return self._sends
+
+    def _on_ready(self, lane: _Lane, deadline: float | None, done: list[QueryResult]) -> None:
+        exchange = lane.exchange
+        assert exchange is not None
+        if exchange.transport == "udp":
+            self._read_udp(lane, exchange, deadline, done)
+        else:
+            self._step_tcp(lane, exchange, deadline, done)
+
+    def _read_udp(
+        self, lane: _Lane, exchange: _Exchange, deadline: float | None, done: list[QueryResult]
+    ) -> None:
+        """Go ``dnsPacketRoundTrip``: read until our reply; ignore everything else."""
+        while True:
             try:
-                sent = sock.send(view)
+                data = exchange.sock.recv(65535)[:_UDP_BUFFER]
             except BlockingIOError:
-                remaining = deadline - self.clock.now()
-                if remaining <= 0 or not self.clock.wait_writable(sock, remaining):
-                    raise TimeoutError from None
+                return  # a spurious wake-up, or only foreign datagrams: keep waiting
+            except OSError as exc:
+                outcome = "refused" if isinstance(exc, ConnectionRefusedError) else "socket"
+                detail = f"read {exchange.link}: read: {_strerror(exc)}"
+                self._end(lane, outcome, detail, deadline, done)
+                return
+            verdict = judge_reply(data, exchange.qid, lane.fqdn, QTYPES[lane.qtype], "udp")
+            if verdict.outcome == "ignore":
                 continue
-            view = view[sent:]
+            if verdict.outcome == "truncated":
+                self._emit(lane, exchange, "truncated")
+                exchange.sock.close()
+                lane.exchange = None
+                if not self._start_tcp(
+                    lane, exchange.server, exchange.qid, exchange.wire, deadline
+                ):
+                    self._next(lane, deadline, done)
+                return
+            self._judged(
+                lane,
+                verdict.outcome,
+                verdict.rcode,
+                verdict.addresses,
+                verdict.answer_error,
+                deadline,
+                done,
+            )
+            return
 
-    def _recv_exact(self, sock: socket.socket, size: int, deadline: float) -> bytes:
-        buf = bytearray()
-        while len(buf) < size:
+    def _step_tcp(
+        self, lane: _Lane, exchange: _Exchange, deadline: float | None, done: list[QueryResult]
+    ) -> None:
+        """Go ``dnsStreamRoundTrip``, one readiness at a time."""
+        sock = exchange.sock
+        if exchange.phase == "connect":
+            code = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+            if code:
+                detail = f"dial {exchange.link}: connect: {_strerror(_os_error(code))}"
+                self._end(lane, _errno_outcome(code), detail, deadline, done)
+                return
+            self._connected(lane, exchange)
+        if exchange.phase == "send":
             try:
-                chunk = sock.recv(size - len(buf))
+                sent = sock.send(exchange.pending)
             except BlockingIOError:
-                remaining = deadline - self.clock.now()
-                if remaining <= 0 or not self.clock.wait_readable(sock, remaining):
-                    raise TimeoutError from None
-                continue
-            if not chunk:
-                raise EOFError("EOF" if not buf else "unexpected EOF")
-            buf += chunk
-        return bytes(buf)
-
-    # -- judging replies and failures ----------------------------------------------------
-
-    def _judge(
-        self,
-        fqdn: str,
-        qtype: str,
-        reply: dnslib.DNSRecord,
-        server: str,
-        transport: str,
-        start: float,
-    ) -> _Result:
-        """Go's ``checkHeader`` + ``skipToAnswer`` on a reply that matched our query."""
-        rcode = reply.header.rcode
-        if rcode == dnslib.RCODE.NXDOMAIN:
-            return self._not_found(fqdn, qtype, server, transport, "nxdomain", start)
-        if rcode == dnslib.RCODE.NOERROR:
-            # A referral instead of an answer: not authoritative, no recursion, no
-            # answer and no additional records (Go's errLameReferral, golang.org/issue/15434).
-            if not (reply.rr or reply.ar or reply.header.aa or reply.header.ra):
-                return self._failed(
-                    fqdn, qtype, server, transport, "lame-referral", "lame referral", start
+                return
+            except OSError as exc:
+                outcome = _errno_outcome(exc.errno or 0)
+                self._end(
+                    lane, outcome, f"write {exchange.link}: write: {_strerror(exc)}", deadline, done
                 )
-            wanted = _QTYPES[qtype]
-            addresses = [
-                str(ipaddress.ip_address(str(rr.rdata))) for rr in reply.rr if rr.rtype == wanted
-            ]
-            if not addresses:
-                return self._not_found(fqdn, qtype, server, transport, "nodata", start)
-            self._emit(fqdn, qtype, server, transport, "answer", start, tuple(addresses))
-            return _Result(final=True, addresses=addresses)
-        if rcode == dnslib.RCODE.SERVFAIL:
-            return self._failed(
-                fqdn, qtype, server, transport, "servfail", _MISBEHAVING, start, temporary=True
-            )
-        if rcode == dnslib.RCODE.REFUSED:
-            return self._failed(
-                fqdn,
-                qtype,
-                server,
-                transport,
-                "refused",
-                _MISBEHAVING,
-                start,
-                temporary=self.refused_is_temporary,
-            )
-        name = _rcode_name(rcode)
-        return self._failed(fqdn, qtype, server, transport, f"rcode:{name}", _MISBEHAVING, start)
+                return
+            exchange.pending = exchange.pending[sent:]
+            if not exchange.pending:
+                exchange.phase = "read"
+            return
+        while True:
+            try:
+                chunk = sock.recv(65535)
+            except BlockingIOError:
+                return
+            except OSError as exc:
+                outcome = _errno_outcome(exc.errno or 0)
+                self._end(
+                    lane, outcome, f"read {exchange.link}: read: {_strerror(exc)}", deadline, done
+                )
+                return
+            buf = exchange.buf
+            if not chunk:
+                # Go reads the length, then the message, each with io.ReadFull: EOF
+                # before the first byte of either read is "EOF", after it "unexpected EOF"
+                partial = len(buf) == 1 or len(buf) > 2
+                text = "unexpected EOF" if partial else "EOF"
+                self._end(lane, "eof", text, deadline, done)
+                return
+            buf += chunk
+            if len(buf) >= 2:
+                (length,) = struct.unpack("!H", buf[:2])
+                if len(buf) >= 2 + length:
+                    data = bytes(buf[2 : 2 + length])
+                    verdict = judge_reply(data, exchange.qid, lane.fqdn, QTYPES[lane.qtype], "tcp")
+                    self._judged(
+                        lane,
+                        verdict.outcome,
+                        verdict.rcode,
+                        verdict.addresses,
+                        verdict.answer_error,
+                        deadline,
+                        done,
+                    )
+                    return
 
-    def _not_found(
-        self, fqdn: str, qtype: str, server: str, transport: str, outcome: str, start: float
-    ) -> _Result:
-        self._emit(fqdn, qtype, server, transport, outcome, start)
-        error = DNSError(fqdn, _NO_SUCH_HOST, server=server, is_not_found=True)
-        return _Result(final=True, error=error)
+    def _on_timeout(self, lane: _Lane, deadline: float | None, done: list[QueryResult]) -> None:
+        exchange = lane.exchange
+        assert exchange is not None
+        if exchange.phase == "connect":
+            detail = f"dial {exchange.link}: i/o timeout"
+        elif exchange.phase == "send":
+            detail = f"write {exchange.link}: i/o timeout"
+        else:
+            detail = f"read {exchange.link}: i/o timeout"
+        self._end(lane, "timeout", detail, deadline, done)
 
-    def _failed(
+    # -- endings ------------------------------------------------------------------------
+
+    def _judged(
         self,
-        fqdn: str,
-        qtype: str,
-        server: str,
-        transport: str,
+        lane: _Lane,
         outcome: str,
-        err: str,
-        start: float,
-        *,
-        temporary: bool = False,
-        timeout: bool = False,
-    ) -> _Result:
-        self._emit(fqdn, qtype, server, transport, outcome, start, detail=err)
-        error = DNSError(fqdn, err, server=server, is_temporary=temporary, is_timeout=timeout)
-        return _Result(final=False, error=error)
+        rcode: int,
+        addresses: tuple[str, ...],
+        answer_error: bool,
+        deadline: float | None,
+        done: list[QueryResult],
+    ) -> None:
+        exchange = lane.exchange
+        assert exchange is not None
+        server = self._server_text(exchange.server)
+        if outcome == "answer":
+            self._emit(lane, exchange, "answer", addresses=addresses)
+            broken = (
+                DNSError(lane.fqdn, "cannot unmarshal DNS message", server=server)
+                if answer_error
+                else None
+            )
+            exchange.sock.close()
+            lane.exchange = None
+            lane.result = QueryResult(addresses=addresses, answer_error=broken)
+            done.append(lane.result)
+            return
+        detail = str(rcode) if outcome == "rcode" else ""
+        self._end(lane, outcome, detail, deadline, done)
 
-    def _timeout(
-        self, fqdn: str, qtype: str, server: str, transport: str, op: str, start: float
-    ) -> _Result:
-        return self._failed(
-            fqdn, qtype, server, transport, "timeout", f"{op}: i/o timeout", start, timeout=True
-        )
-
-    def _socket_error(
+    def _end(
         self,
-        fqdn: str,
-        qtype: str,
-        server: str,
-        transport: str,
-        syscall: str,
-        op: str,
-        exc: OSError,
-        start: float,
-    ) -> _Result:
-        """A socket-level failure: Go's ``*OpError``, always temporary."""
-        reason = _strerror(exc)
-        outcome = "connection-refused" if isinstance(exc, ConnectionRefusedError) else "error"
-        return self._failed(
-            fqdn,
-            qtype,
-            server,
-            transport,
-            outcome,
-            f"{op}: {syscall}: {reason}",
-            start,
-            temporary=True,
-        )
+        lane: _Lane,
+        outcome: str,
+        detail: str,
+        deadline: float | None,
+        done: list[QueryResult],
+    ) -> None:
+        """The exchange failed (or said "no such host"): record it, then go on."""
+        exchange = lane.exchange
+        assert exchange is not None
+        exchange.sock.close()
+        lane.exchange = None
+        self._fail(lane, exchange.server, exchange.transport, outcome, detail, exchange.started)
+        if lane.result is None and lane.last_error is not None and lane.last_error.is_not_found:
+            lane.result = QueryResult(error=lane.last_error)
+            done.append(lane.result)
+            return
+        self._next(lane, deadline, done)
+
+    def _fail(
+        self, lane: _Lane, index: int, transport: str, outcome: str, detail: str, started: float
+    ) -> None:
+        server = self._server_text(index)
+        error = outcome_error(outcome, lane.fqdn, server, detail)
+        lane.last_error = error
+        self._event(lane, server, transport, outcome, started, detail=detail or error.err)
 
     def _emit(
         self,
-        fqdn: str,
-        qtype: str,
+        lane: _Lane,
+        exchange: _Exchange,
+        outcome: str,
+        addresses: tuple[str, ...] = (),
+    ) -> None:
+        server = self._server_text(exchange.server)
+        self._event(lane, server, exchange.transport, outcome, exchange.started, addresses)
+
+    def _event(
+        self,
+        lane: _Lane,
         server: str,
         transport: str,
         outcome: str,
-        start: float,
+        started: float,
         addresses: tuple[str, ...] = (),
         detail: str = "",
     ) -> None:
         if self.on_query is not None:
             event = QueryEvent(
-                fqdn, qtype, server, transport, outcome, addresses, start, self.clock.now(), detail
+                lane.fqdn,
+                lane.qtype,
+                server,
+                transport,
+                outcome,
+                addresses,
+                started,
+                self.clock.now(),
+                detail,
             )
             self.on_query(event)
 
-    def _new_query(
-        self, fqdn: str, qtype: str, outstanding: dict[int, tuple[str, dnslib.DNSRecord]]
-    ) -> dnslib.DNSRecord:
-        qid = self.rng.getrandbits(16)
-        while qid in outstanding:
-            qid = self.rng.getrandbits(16)
-        query = dnslib.DNSRecord(
-            dnslib.DNSHeader(id=qid, rd=1),
-            q=dnslib.DNSQuestion(fqdn, _QTYPES[qtype]),
-        )
-        query.add_ar(dnslib.EDNS0(udp_len=_EDNS_PAYLOAD))
-        return query
 
-
-def _parse(data: bytes) -> dnslib.DNSRecord | None:
-    try:
-        return dnslib.DNSRecord.parse(data)
-    except Exception:  # dnslib raises several types on garbage; all mean "not a reply"
-        return None
-
-
-def _matches(query: dnslib.DNSRecord, reply: dnslib.DNSRecord) -> bool:
-    """Go's ``checkResponse``: a response, our ID, and our exact question."""
-    if not reply.header.qr or reply.header.id != query.header.id or len(reply.questions) != 1:
-        return False
-    asked, got = query.q, reply.q
-    return (
-        got.qtype == asked.qtype
-        and got.qclass == asked.qclass
-        and str(got.qname).lower().rstrip(".") == str(asked.qname).lower().rstrip(".")
-    )
+def _errno_outcome(code: int) -> str:
+    return "refused" if code == errno_mod.ECONNREFUSED else "socket"
 
 
 def _addr_text(address: tuple[object, ...]) -> str:
@@ -730,13 +723,6 @@ def _addr_text(address: tuple[object, ...]) -> str:
 def _os_error(code: int) -> OSError:
     """The ``OSError`` for ``code``; Python picks the subclass (ConnectionRefusedError, ...)."""
     return OSError(code, os.strerror(code))
-
-
-def _rcode_name(rcode: int) -> str:
-    try:
-        return str(dnslib.RCODE[rcode])
-    except Exception:  # dnslib raises its own error type for unknown codes
-        return str(rcode)
 
 
 def _strerror(exc: OSError) -> str:
@@ -749,10 +735,11 @@ class SystemResolver:
     """The C library's resolver via ``getaddrinfo`` (what a plain Python client uses).
 
     It blocks in real time and cannot be bounded or observed, so it is for real nodes,
-    not for the simulation.  Its ``socket.gaierror`` becomes a DNSError by the same
-    rule the classifier applies everywhere (:func:`cleanup._classify.to_error`):
-    EAI_NONAME/EAI_NODATA are "no such host"; EAI_AGAIN (glibc's answer to SERVFAIL
-    *and* to silence) and EAI_FAIL are temporary.
+    not for the simulation.  Its ``socket.gaierror`` becomes a DNSError by the rule
+    the classifier applies everywhere (:func:`cleanup._classify.to_error`), which is
+    how Go's cgo resolver reports it: EAI_NONAME/EAI_NODATA are "no such host";
+    any other code keeps ``gai_strerror``'s text and is temporary only for EAI_AGAIN
+    (glibc's answer to SERVFAIL *and* to silence); EAI_FAIL is not.
     """
 
     def resolve(self, host: str, *, timeout: float | None = None) -> list[str]:

@@ -130,6 +130,18 @@ class Exchange:
     deadline: float | None
     timeout: float | None
     location: str = ""
+    raw_url: str = ""  # the URL as the caller wrote it (httpx lower-cases the host)
+
+    def shown(self, url: httpx.URL) -> str:
+        """``url`` as Go prints it: as written (Go's ``url.URL`` keeps the host's case)
+        when it is the caller's URL, else httpx's form (a redirect hop)."""
+        return self.raw_url if self.raw_url and _same_url(self.raw_url, url) else str(url)
+
+    def lookup_name(self, host: str) -> str:
+        """The name to resolve for ``host``: as the caller wrote it, case and all (Go
+        queries the name as given), when it is the caller's host."""
+        written = _written_host(self.raw_url)
+        return written if written and written.lower() == host.lower() else host
 
     def remaining(self) -> float | None:
         """Seconds left (may be <= 0), or None without a deadline."""
@@ -152,6 +164,24 @@ class Exchange:
         left = max(0.0, left)
         return left if timeout is None else min(timeout, left)
 
+
+def _same_url(raw: str, url: httpx.URL) -> bool:
+    try:
+        return httpx.URL(raw) == url
+    except (httpx.InvalidURL, TypeError, ValueError):
+        return False
+
+
+def _written_host(raw: str) -> str:
+    """The host part of ``raw`` exactly as written ("" for an IP literal in brackets)."""
+    authority = raw.partition("://")[2].split("/", 1)[0].split("?", 1)[0].split("#", 1)[0]
+    host = authority.rpartition("@")[2]
+    if host.startswith("["):
+        return ""
+    return host.rpartition(":")[0] if ":" in host else host
+
+
+_RAW_URL = "cleanup.raw_url"  # request extension: the URL string the caller passed
 
 _EXCHANGE: contextvars.ContextVar[Exchange | None] = contextvars.ContextVar(
     "cleanup_http_exchange", default=None
@@ -398,8 +428,10 @@ class ClockNetworkBackend(httpcore.NetworkBackend):
         if literal is not None:
             addresses = [literal]
         else:
+            exchange = _EXCHANGE.get()
+            name = host if exchange is None else exchange.lookup_name(host)
             try:
-                addresses = self.resolver.resolve(host, timeout=limit)
+                addresses = self.resolver.resolve(name, timeout=limit)
             except DNSError as exc:
                 error = _fail(httpcore.ConnectError, f"dial tcp: {exc}", exc)
                 raise error from error.__cause__
@@ -639,7 +671,7 @@ def _explain(
     exc: Exception, request: httpx.Request, exchange: Exchange | None, in_body: bool
 ) -> CleanupError | None:
     """The error Go reports for ``exc``; None when it is none of ours (left to httpx)."""
-    url = str(request.url)
+    url = str(request.url) if exchange is None else exchange.shown(request.url)
     original = getattr(exc, "original", None) or exc.__cause__
     # Go's Client.do / cancelTimerBody: once the deadline has passed, whatever failed
     # is reported as the Client.Timeout.
@@ -829,6 +861,14 @@ class DeadlineClient(httpx.Client):
         super().__init__(max_redirects=MAX_REQUESTS - 1, **kwargs)
         self.clock = clock
 
+    def build_request(self, method: str, url: httpx.URL | str, **kwargs: Any) -> httpx.Request:
+        """httpx's request, remembering the URL as written: httpx lower-cases the host,
+        Go keeps it (in the name it looks up and the URL its errors print)."""
+        request = super().build_request(method, url, **kwargs)
+        if isinstance(url, str):
+            request.extensions[_RAW_URL] = url
+        return request
+
     def send(
         self,
         request: httpx.Request,
@@ -843,6 +883,9 @@ class DeadlineClient(httpx.Client):
         timeout = _client_timeout(request)
         now = self.clock.now()
         exchange = Exchange(self.clock, None if timeout is None else now + timeout, timeout)
+        raw = request.extensions.get(_RAW_URL)
+        if isinstance(raw, str):
+            exchange.raw_url = raw
         try:
             with _within(exchange):
                 return super().send(
@@ -873,10 +916,15 @@ def make_http_client(
     cluster-internal Service, and an inherited ``HTTP_PROXY`` would bypass the very
     resolver under test.  Redirects are followed, like Go's ``http.Client``.
     """
+    context: ssl.SSLContext | None
     if isinstance(verify, ssl.SSLContext):
         context = verify
+    elif verify:
+        # httpcore builds its default (certifi's CAs) when a TLS connection needs one:
+        # loading the CA bundle costs ~20 ms a client, and the repo is plain http
+        context = None
     else:
-        context = httpx.create_ssl_context(verify=verify, trust_env=False)
+        context = httpx.create_ssl_context(verify=False, trust_env=False)
     the_clock: Clock = clock if clock is not None else SystemClock()
     pool = httpcore.ConnectionPool(
         ssl_context=context,

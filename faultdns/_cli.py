@@ -224,6 +224,36 @@ def build_parser() -> argparse.ArgumentParser:
         default=10000,
         help="queries kept in memory for the API/log (default %(default)s)",
     )
+    tcp = serve.add_argument_group("TCP limits (RFC 7766 section 6; see the README)")
+    tcp.add_argument(
+        "--max-tcp-connections",
+        type=_positive_int,
+        default=256,
+        metavar="N",
+        help="open TCP connections; at the cap the least recently useful one is reset"
+        " (default %(default)s)",
+    )
+    tcp.add_argument(
+        "--tcp-idle-timeout",
+        type=_positive_float,
+        default=10.0,
+        metavar="SECONDS",
+        help="close a connection with no complete message for this long (default %(default)s)",
+    )
+    tcp.add_argument(
+        "--tcp-write-timeout",
+        type=_positive_float,
+        default=5.0,
+        metavar="SECONDS",
+        help="reset a connection whose replies stay unread this long (default %(default)s)",
+    )
+    tcp.add_argument(
+        "--tcp-busy-timeout",
+        type=_positive_float,
+        default=1.0,
+        metavar="SECONDS",
+        help="both timeouts from 3/4 of the cap in use (default %(default)s)",
+    )
     serve.add_argument(
         "--control",
         type=_control_address,
@@ -402,6 +432,10 @@ def _build_server(args: argparse.Namespace) -> Any:
         port=args.port,
         seed=args.seed,
         log_size=args.log_size,
+        max_tcp_connections=args.max_tcp_connections,
+        tcp_idle_timeout=args.tcp_idle_timeout,
+        tcp_write_timeout=args.tcp_write_timeout,
+        tcp_busy_timeout=args.tcp_busy_timeout,
     )
 
 

@@ -443,8 +443,12 @@ class _Handler(BaseHTTPRequestHandler):
             )
         origin = self.headers.get("Origin")
         if origin is not None:
-            parts = urlsplit(origin)
-            if parts.scheme not in ("http", "https") or not self._host_allowed(parts.netloc):
+            try:
+                parts = urlsplit(origin)
+                ours = parts.scheme in ("http", "https") and self._host_allowed(parts.netloc)
+            except ValueError:  # e.g. "http://[": not an origin at all
+                ours = False
+            if not ours:
                 raise _HTTPError(
                     HTTPStatus.FORBIDDEN,
                     f"Origin {origin!r} is not this server: cross-site requests are refused",
@@ -476,9 +480,12 @@ class _Handler(BaseHTTPRequestHandler):
                     {"WWW-Authenticate": 'Bearer realm="faultdns"'},
                 )
             self._guard_change()
-            url = urlsplit(self.path)
-            parts = [unquote(p) for p in url.path.split("/") if p]
-            status, payload = self._route(self.command, parts, parse_qs(url.query))
+            # The request target is a path and a query (RFC 9112 3.2.1), not a URL:
+            # urlsplit() would read "//x" as a host and raise on "//[" (found by the
+            # control fuzz target: a 500).
+            path, _, query = self.path.partition("#")[0].partition("?")
+            parts = [unquote(p) for p in path.split("/") if p]
+            status, payload = self._route(self.command, parts, parse_qs(query))
             self._send(status, payload)
         except _HTTPError as exc:
             self._send(exc.status, {"error": exc.message}, exc.headers)

@@ -8,10 +8,12 @@ Commands::
     sim serve --scenario single-node --seed 7 [--speed 10] [--port P] [--dns-port P]
     sim tune --scenario single-node --samples 20000 --grid 'steps=10,30 duration=1s,5s' [...]
     sim mutants [--only NAMES] [--jobs N] [-k EXPR] [--list]
+    sim fidelity [--cases N] [--seed N] [--json FILE] [--no-shrink]
 
 Exit status: 0 done (``run``/``replay``: the cleanup succeeded), 1 the cleanup did not
 succeed, 64 bad usage, scenario or policy (the message names the flag or the key), 70
-the harness itself failed (a peer did not answer).
+the harness itself failed (a peer did not answer); ``fidelity``: 0 full agreement with Go,
+1 a disagreement, 69 Go or namespaces unavailable.
 """
 
 from __future__ import annotations
@@ -38,7 +40,8 @@ from sim._args import positive as _positive
 from sim._args import seed as _seed
 from sim._clock import PeerError, SimDeadlock
 from sim._dist import ScenarioError
-from sim._dns import dns_rules, make_dns_server
+from sim._dns import dns_rules, free_port, make_dns_server, refusal_changes, refuse_udp
+from sim._fidelity._report import add_fidelity_parser, run_fidelity
 from sim._harness import Harness, ScenarioResult, repo_service_name
 from sim._mutants import add_mutants_parser, run_mutants_command
 from sim._repo_server import RepoServer, service_accepting
@@ -128,6 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="stop after S real seconds (default: Ctrl-C)")  # fmt: skip
     add_tune_parser(sub)
     add_mutants_parser(sub)
+    add_fidelity_parser(sub)
     return parser
 
 
@@ -443,12 +447,24 @@ def _cmd_serve(args: argparse.Namespace, console: Console) -> int:
         scenario.list_path("current"): ("\n".join(scenario.images.current) + "\n").encode(),
     }
     try:
-        dns = make_dns_server(timeline.repo_host, clock, port=args.dns_port)
+        # an explicit port: the DNS Service without backend is played on it (refuse_udp)
+        port = args.dns_port or free_port("127.0.0.1")
+        dns = make_dns_server(timeline.repo_host, clock, port=port)
         for rule in dns_rules(timeline, origin=start):
             dns.add_fault(rule)
         dns.start()
     except OSError as exc:
         raise UsageError(f"--dns-port {args.dns_port}: {exc.strerror or exc}") from exc
+    dns_changes = refusal_changes(timeline)
+
+    def refusing_at(now: float) -> bool:
+        """Whether the cluster DNS Service has no backend at ``now``."""
+        past = [on for t, on in dns_changes if t <= now]
+        return bool(past) and past[-1]
+
+    refusing = refusing_at(clock.now())  # in place before the addresses are announced
+    if refusing:
+        refuse_udp(dns, True)
     try:
         repo = RepoServer(port=args.port)
     except OSError as exc:
@@ -524,6 +540,9 @@ def _cmd_serve(args: argparse.Namespace, console: Console) -> int:
             if deadline is not None and time.monotonic() >= deadline:
                 break
             repo.set_accepting(accepting_at(now))
+            if refusing_at(now) != refusing:
+                refusing = not refusing
+                refuse_udp(dns, refusing)
             repo.wait(0.05)
             repo.settle()
     except KeyboardInterrupt:
@@ -550,6 +569,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _cmd_demo(args, console)
         if args.command == "tune":
             return run_tune(args, console)
+        if args.command == "fidelity":
+            return run_fidelity(args, console)
         if args.command == "mutants":
             try:
                 return run_mutants_command(args, console)

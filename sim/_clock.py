@@ -39,6 +39,11 @@ lets those packets land, so httpcore's "did the server close this pooled connect
 check sees the reset whatever the load.
 
 So the outcome depends only on what the peers did, never on scheduling or CI load.
+
+``wait_any`` (several sockets: the stub resolver's concurrent A and AAAA queries) makes
+the same decision over all of them and reports every socket that is ready when it
+ends, so replies that land at the same virtual instant are seen together and the
+resolver can handle them in the order their queries were sent.
 """
 
 from __future__ import annotations
@@ -47,7 +52,7 @@ import math
 import select
 import socket
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 import simpy
@@ -118,9 +123,13 @@ def _connecting(sock: socket.socket) -> bool:
     return bool(info) and info[0] == _TCP_SYN_SENT
 
 
-def _wait_real(sock: socket.socket, mask: int, seconds: float) -> bool:
+def _wait_real_any(waits: list[tuple[socket.socket, int]], seconds: float) -> bool:
     poller = select.poll()
-    poller.register(sock, mask)
+    masks: dict[int, int] = {}
+    for sock, mask in waits:
+        masks[sock.fileno()] = masks.get(sock.fileno(), 0) | mask
+    for fd, mask in masks.items():
+        poller.register(fd, mask)
     return bool(poller.poll(int(seconds * 1000)))
 
 
@@ -268,32 +277,49 @@ class SimClock:
             self.barrier = None
 
     def wait_readable(self, sock: socket.socket, timeout: float | None) -> bool:
-        return self._wait(sock, _READ, timeout)
+        return bool(self._wait([(sock, _READ)], timeout))
 
     def wait_writable(self, sock: socket.socket, timeout: float | None) -> bool:
-        return self._wait(sock, _WRITE, timeout)
+        return bool(self._wait([(sock, _WRITE)], timeout))
 
-    def _wait(self, sock: socket.socket, mask: int, timeout: float | None) -> bool:
+    def wait_any(
+        self, waits: Sequence[tuple[socket.socket, bool]], timeout: float | None
+    ) -> list[int]:
+        """``cleanup.Clock.wait_any``: the same decision as a single wait, over all of
+        ``waits`` at once.  Every pair that is ready when the wait ends is reported, so
+        replies that arrive at the same virtual instant are seen together and the caller
+        can order them causally (``cleanup.StubResolver`` does)."""
+        return self._wait(
+            [(sock, _WRITE if writable else _READ) for sock, writable in waits], timeout
+        )
+
+    def _wait(self, waits: list[tuple[socket.socket, int]], timeout: float | None) -> list[int]:
         start = self.now()
         deadline = math.inf if timeout is None else start + max(timeout, 0.0)
         quiet = 0  # barriers in a row after which nothing had arrived
         while True:
             if self.settle():
                 quiet = 0
-            if _ready(sock, mask):
+            ready = [i for i, (sock, mask) in enumerate(waits) if _ready(sock, mask)]
+            if ready:
                 if self._moved and self._peers:
                     self.sync()  # what the world made peers send lands before we return
-                for peer in self._peers:
-                    peer.wait_ended(sock, True)
-                return True
-            connecting = _connecting(sock)
-            if connecting or any(peer.in_flight(sock) for peer in self._peers):
+                    ready = [i for i, (sock, mask) in enumerate(waits) if _ready(sock, mask)]
+                for i, (sock, _mask) in enumerate(waits):
+                    for peer in self._peers:
+                        peer.wait_ended(sock, i in ready)
+                return ready
+            coming = [
+                (sock, mask | select.POLLOUT if _connecting(sock) else mask)
+                for sock, mask in waits
+                if _connecting(sock) or any(peer.in_flight(sock) for peer in self._peers)
+            ]
+            if coming:
                 # a handshake completes with POLLOUT, whatever the caller waits for
-                want = mask | select.POLLOUT if connecting else mask
-                if not _wait_real(sock, want, self.real_wait_limit):
+                if not _wait_real_any(coming, self.real_wait_limit):
                     raise PeerError(
-                        f"peer did not answer: a reply sent to {_name(sock)} did not arrive "
-                        f"within {self.real_wait_limit:g}s of real time"
+                        f"peer did not answer: a reply sent to {_name(coming[0][0])} did not "
+                        f"arrive within {self.real_wait_limit:g}s of real time"
                     )
                 quiet = 0
                 continue
@@ -309,7 +335,7 @@ class SimClock:
                     due = when
             if due == math.inf:
                 raise SimDeadlock(
-                    f"waiting without a timeout on {_name(sock)}, and nothing in the "
+                    f"waiting without a timeout on {_name(waits[0][0])}, and nothing in the "
                     "world will ever answer it"
                 )
             if due >= deadline:
@@ -317,9 +343,10 @@ class SimClock:
                 if self._peers:
                     self.sync()
                 self.waited += deadline - start
-                for peer in self._peers:
-                    peer.wait_ended(sock, False)
-                return False
+                for sock, _mask in waits:
+                    for peer in self._peers:
+                        peer.wait_ended(sock, False)
+                return []
             self.advance_to(max(due, self.now()))
             quiet = 0
 

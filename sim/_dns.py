@@ -1,30 +1,40 @@
 """The cluster DNS of a timeline, served by a real faultdns server.
 
 The zone is what CoreDNS knows once it is fully up: the repo Service's name -> the fake
-repo's address (``127.0.0.1``), TTL 0 (a cached answer would hide the outage), and
-authority for ``cluster.local`` and ``.`` so every other name gets NXDOMAIN.  The root
-stands in for CoreDNS's upstream: the bare name ``upgrade-repo-x.harvester-system`` (tried
-last, and the error Go prefers) gets NXDOMAIN there too, as on a real cluster.
+repo's address (``127.0.0.1``), TTL 0 (a cached answer would hide the outage; CoreDNS's
+own negative cache is a world state, see ``sim._world``), and authority for
+``cluster.local`` and ``.`` so every other name gets NXDOMAIN.  The root stands in for
+CoreDNS's upstream: the name as given, ``upgrade-repo-x.harvester-system`` (tried last,
+and the error Go prefers), has a timeline key of its own whose state says what the
+upstream answers (``world.upstream``).
 
 The timeline's DNS intervals become fault rules, windows on the server's clock:
 
-- ``refused`` -> ``refused`` (rcode REFUSED).  In the field the ClusterIP without a
-  CoreDNS pod behind it answers with ICMP port unreachable (``read: connection
-  refused``); our resolver classifies both as temporary errors, so the retry decision
-  is the same.
 - ``timeout`` -> ``drop``: the query costs the resolver's full timeout.
-- ``nxdomain`` -> ``nxdomain``.
-- ``ok`` -> no rule for the repo name (the zone answers); for ``*`` (every other name)
-  ``ok`` and ``nxdomain`` are the same thing, the zone's NXDOMAIN.
+- ``nxdomain`` -> ``nxdomain``; ``servfail`` -> ``servfail``.
+- ``ok`` -> no rule for the repo name (the zone answers); for any other name ``ok`` and
+  ``nxdomain`` are the same thing, the zone's NXDOMAIN.
+- ``conn-refused`` -> no rule: no query may reach the server at all.  It is a state of
+  the server (the DNS Service has no ready backend, so kube-proxy rejects every packet
+  with ICMP port unreachable), and :func:`refuse_udp` plays it: the server's UDP
+  socket is connected to itself, so the kernel finds no socket for a client's datagram
+  and answers it with ICMP port unreachable, which the client's connected UDP socket
+  reads as ``ECONNREFUSED`` -- exactly what Go reports as ``read udp L->S: read:
+  connection refused``.  The port stays bound throughout (no other socket can take
+  it), and the clock's loopback barrier proves the ICMP error was delivered before it
+  lets virtual time move.  :func:`refusal_changes` gives the windows; a timeline where
+  only some names are ``conn-refused`` cannot be played and is refused.
 
-Rules are first-match, so the repo name's rules come first; where the repo name is
-``ok`` while ``*`` is down, explicit rules answer the repo name as the zone would (A
-record, AAAA no data) so the catch-all rule cannot swallow it.
+Rules are first-match, so the named keys' rules come first; where a named key is ``ok``
+while ``*`` is down, explicit rules answer it as the zone would (the repo name: A
+record, AAAA no data; any other name: NXDOMAIN) so the catch-all rule cannot swallow it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import ctypes
+import errno
 import fcntl
 import math
 import socket
@@ -35,12 +45,22 @@ from collections.abc import Callable, Iterable
 
 import faultdns
 from faultdns import FaultDNSServer, FaultRule
-from sim._timeline import OTHER_NAMES, Interval, Timeline
+from sim._timeline import OTHER_NAMES, SERVER_DOWN, Interval, Timeline
 
-__all__ = ["REPO_ADDRESS", "DNSPeer", "dns_rules", "make_dns_server"]
+__all__ = [
+    "REPO_ADDRESS",
+    "DNSPeer",
+    "dns_rules",
+    "free_port",
+    "make_dns_server",
+    "refusal_changes",
+    "refuse_udp",
+]
 
 REPO_ADDRESS = "127.0.0.1"
-_ACTIONS = {"refused": "refused", "timeout": "drop", "nxdomain": "nxdomain"}
+_ACTIONS = {"timeout": "drop", "nxdomain": "nxdomain", "servfail": "servfail"}
+#: states in which the catch-all rule would swallow a named key that is ``ok``
+_DOWN = ("timeout", "servfail")
 
 
 def make_dns_server(repo_host: str, clock: faultdns.Clock, *, port: int = 0) -> FaultDNSServer:
@@ -115,7 +135,7 @@ def dns_rules(timeline: Timeline, *, origin: float = 0.0) -> list[FaultRule]:
         )
 
     others = timeline.dns.get(OTHER_NAMES, ())
-    others_down = [iv for iv in others if iv.state in ("refused", "timeout")]
+    others_down = [iv for iv in others if iv.state in _DOWN]
     for key, intervals in sorted(timeline.dns.items()):
         if key == OTHER_NAMES:
             continue
@@ -132,8 +152,89 @@ def dns_rules(timeline: Timeline, *, origin: float = 0.0) -> list[FaultRule]:
             else:
                 add("nxdomain", name, lo, hi, f"{label}-ok")
     for iv in others_down:
-        add(_ACTIONS[iv.state], "*", iv.start, iv.end, f"all-{iv.state}")
+        if iv.state in _ACTIONS:  # conn-refused: nothing reaches the server (refuse())
+            add(_ACTIONS[iv.state], "*", iv.start, iv.end, f"all-{iv.state}")
     return rules
+
+
+def _spans(intervals: Iterable[Interval], state: str) -> list[tuple[float, float]]:
+    """The merged ``[start, end)`` spans where ``state`` holds."""
+    spans: list[tuple[float, float]] = []
+    for iv in intervals:
+        if iv.state != state:
+            continue
+        if spans and spans[-1][1] == iv.start:
+            spans[-1] = (spans[-1][0], iv.end)
+        else:
+            spans.append((iv.start, iv.end))
+    return spans
+
+
+def refusal_changes(timeline: Timeline) -> list[tuple[float, bool]]:
+    """When the cluster DNS starts (True) and stops (False) refusing every query.
+
+    ``conn-refused`` is the server's state, so it must hold for every DNS key of the
+    timeline at once; raises ``ValueError`` naming a key where it does not.
+    """
+    tracks = {key: _spans(intervals, SERVER_DOWN) for key, intervals in timeline.dns.items()}
+    reference = tracks.get(OTHER_NAMES, next(iter(tracks.values()), []))
+    for key, spans in tracks.items():
+        if spans != reference:
+            raise ValueError(
+                f"timeline dns[{key!r}]: {SERVER_DOWN!r} is the whole server's state "
+                "(no ready backend: every query is refused) and must hold for every name "
+                f"at once; got {spans} here and {reference} for the others"
+            )
+    changes: list[tuple[float, bool]] = []
+    for start, end in reference:
+        changes.append((start, True))
+        if end != math.inf:
+            changes.append((end, False))
+    return changes
+
+
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+def free_port(host: str) -> int:
+    """A UDP port free on ``host`` right now, to bind explicitly (see :func:`refuse_udp`)."""
+    probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        probe.bind((host, 0))
+        return int(probe.getsockname()[1])
+    finally:
+        probe.close()
+
+
+def refuse_udp(server: FaultDNSServer, on: bool) -> None:
+    """Make every UDP query to ``server`` meet ICMP port unreachable (``on``), or not.
+
+    Connecting the server's UDP socket to its own address leaves no socket that accepts
+    a client's datagram, so the kernel rejects each one, as kube-proxy does for a
+    Service without endpoints; the client's connected socket reads ``ECONNREFUSED``.
+    Datagrams already queued are still served.  Undoing it (``connect(AF_UNSPEC)``)
+    keeps the port only if it was bound explicitly: start the server with a port of
+    its own (:func:`free_port`).  TCP is not affected (no world state truncates, so the
+    resolver never reaches TCP).  Safe from any thread (one system call on the socket).
+    """
+    # faultdns has no public handle on its socket; the socket stays its own
+    udp: socket.socket | None = server._udp
+    if udp is None:
+        raise RuntimeError("the DNS server is not running")
+    if on:
+        udp.connect(udp.getsockname())
+    else:
+        _disconnect(udp)
+
+
+def _disconnect(sock: socket.socket) -> None:
+    """``connect(AF_UNSPEC)``: dissolve a UDP socket's association (Python has no call
+    for it).  The local port stays bound only if it was bound explicitly (Linux
+    ``__udp_disconnect`` keeps ports with ``SOCK_BINDPORT_LOCK``)."""
+    unspec = (ctypes.c_ubyte * 16)()  # sockaddr with sa_family == AF_UNSPEC (0)
+    if _libc.connect(sock.fileno(), unspec, ctypes.c_uint32(len(unspec))) != 0:
+        code = ctypes.get_errno()
+        raise OSError(code, f"connect(AF_UNSPEC): {errno.errorcode.get(code, code)}")
 
 
 def _addr(address: object) -> str:
@@ -176,9 +277,14 @@ class DNSPeer:
     resolver reads one datagram per ready wait), so a reply still on its way would be
     waited for instead of being taken for a timeout; for a TCP connection to the server
     it turns the loop a few more times (accept, register, read take an iteration each).
+
+    :meth:`refuse` plays a DNS Service without a ready backend (see the module
+    docstring).  For that the server's port must be bound explicitly: :meth:`start`
+    picks a free port first when the server was made with ``port=0``.
     """
 
     _TCP_ROUNDS = 6
+    _PORT_TRIES = 20
 
     def __init__(
         self,
@@ -193,18 +299,42 @@ class DNSPeer:
         self._sent: list[tuple[int, str]] = []  # (seq, client) of UDP replies sent
         self._books: dict[str, _Book] = {}
         self.records: list[faultdns.QueryRecord] = []
+        self.refusing = False
 
     # -- lifecycle ------------------------------------------------------------------
 
     def start(self) -> DNSPeer:
         loop = asyncio.new_event_loop()
         try:
-            loop.run_until_complete(self.server.astart())
+            self._start_on_fixed_port(loop)
         except BaseException:
             loop.close()
             raise
         self._loop = loop
         return self
+
+    def _start_on_fixed_port(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Start the server on an explicitly bound port (:meth:`refuse` needs one)."""
+        server = self.server
+        if server.port != 0:
+            loop.run_until_complete(server.astart())
+            return
+        for attempt in range(self._PORT_TRIES):
+            server.port = free_port(server.host)
+            try:
+                loop.run_until_complete(server.astart())
+                return
+            except OSError as exc:  # taken meanwhile: try another
+                server.port = 0
+                if exc.errno != errno.EADDRINUSE or attempt == self._PORT_TRIES - 1:
+                    raise
+
+    def refuse(self, on: bool) -> None:
+        """Start (``on``) or stop answering every UDP query with ICMP port unreachable
+        (:func:`refuse_udp`), as kube-proxy does for a Service without endpoints."""
+        if on != self.refusing:
+            refuse_udp(self.server, on)
+            self.refusing = on
 
     def stop(self) -> None:
         loop, self._loop = self._loop, None
@@ -217,6 +347,7 @@ class DNSPeer:
 
     def restart(self) -> None:
         """Forget the previous world's bookkeeping (call after ``server.reset()``)."""
+        self.refuse(False)
         self._sent.clear()
         self._books.clear()
         self.records = []
@@ -302,6 +433,7 @@ class DNSPeer:
 
     def wait_ended(self, sock: socket.socket, ready: bool) -> None:
         book = self._book(sock)
-        if book is not None and ready:
+        # a wait ended by a pending socket error (ECONNREFUSED) took no datagram
+        if book is not None and ready and _unread(sock) > 0:
             book.taken += 1
         self._mark = self._seq

@@ -40,7 +40,7 @@ import cleanup
 import faultdns
 from cleanup import CleanupReport, MemoryStore, Policy, RepoClient, StubResolver
 from sim._clock import SimClock, exact_delay
-from sim._dns import REPO_ADDRESS, DNSPeer, dns_rules, make_dns_server
+from sim._dns import REPO_ADDRESS, DNSPeer, dns_rules, make_dns_server, refusal_changes
 from sim._loopback import one_cpu
 from sim._repo_server import HTTPRecord, RepoServer, service_accepting
 from sim._scenario import Scenario, load_scenario
@@ -129,7 +129,9 @@ SERVED_HTTP_STATES = (*HTTP_STATES, "hang")
 
 
 def check_states(timeline: Timeline) -> None:
-    """Refuse a timeline whose states the servers cannot play (rather than guess)."""
+    """Refuse a timeline whose states the servers cannot play (rather than guess):
+    unknown states, and ``conn-refused`` for some names but not all (it is the
+    server's state, see ``sim._dns``)."""
     for kind, table, known in (
         ("dns", timeline.dns, DNS_STATES),
         ("http", timeline.http, SERVED_HTTP_STATES),
@@ -141,6 +143,7 @@ def check_states(timeline: Timeline) -> None:
                         f"timeline {kind}[{key!r}] at {iv.start:g}s: unknown state "
                         f"{iv.state!r} (expected one of {', '.join(known)})"
                     )
+    refusal_changes(timeline)
 
 
 def _list_body(images: tuple[str, ...]) -> bytes:
@@ -339,7 +342,7 @@ class Harness:
             clock.now,
             on_request,
         )  # fmt: skip
-        clock.env.process(_world(clock.env, timeline, repo, trace))
+        clock.env.process(_world(clock.env, timeline, repo, peer, trace))
         clock.advance_to(timeline.cleanup_start)
 
         # the cleanup, as the controller runs it
@@ -404,27 +407,38 @@ class Harness:
 
 
 def _world(
-    env: simpy.Environment, timeline: Timeline, repo: RepoServer, trace: Trace
+    env: simpy.Environment, timeline: Timeline, repo: RepoServer, dns: DNSPeer, trace: Trace
 ) -> Generator[simpy.Event, Any, None]:
-    """The timeline's events and the repo Service's endpoint changes, as they happen."""
-    happenings: list[tuple[float, int, str, bool | None]] = [
-        (e.time, i, e.what, None) for i, e in enumerate(timeline.events)
+    """The timeline's events, the repo Service's endpoint changes and the cluster DNS
+    Service's (refusing every query while it has no ready backend), as they happen."""
+    happenings: list[tuple[float, int, str, str, bool]] = [
+        (e.time, i, "event", e.what, False) for i, e in enumerate(timeline.events)
     ]
-    offset = len(happenings)
-    for i, (t, accepting) in enumerate(_service_changes(timeline)):
-        happenings.append((t, offset + i, "", accepting))
-    happenings.sort(key=lambda h: (h[0], h[3] is None, h[1]))
-    for t, _i, what, change in happenings:
+    for t, accepting in _service_changes(timeline):
+        happenings.append((t, len(happenings), "repo", "", accepting))
+    for t, refusing in refusal_changes(timeline):
+        happenings.append((t, len(happenings), "dns", "", refusing))
+    # at one instant: state changes before the story's event lines, each in its order
+    happenings.sort(key=lambda h: (h[0], h[2] == "event", h[1]))
+    for t, _i, kind, what, change in happenings:
         if t == math.inf:
             break
         if t > env.now:
             yield env.timeout(exact_delay(float(env.now), t))
-        if change is None:
+        if kind == "event":
             trace.add(t, "world", what=what)
-        else:
+        elif kind == "repo":
             repo.set_accepting(change)
             what = "repo Service has endpoints" if change else "repo Service has no endpoints"
             trace.add(t, "world", what=what, repo="accepting" if change else "refusing")
+        else:
+            dns.refuse(change)
+            what = (
+                "cluster DNS Service has no ready backend: queries refused (ICMP)"
+                if change
+                else "cluster DNS Service has a backend"
+            )
+            trace.add(t, "world", what=what, dns="refusing" if change else "serving")
 
 
 def _trace_event(trace: Trace, event: object, now: float) -> None:

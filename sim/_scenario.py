@@ -5,7 +5,14 @@ A scenario is a TOML file (or one of the built-in ones in ``sim/scenarios``)::
     name = "single-node"
     [world]
     topology = "single-node"    # or "multi-node": DNS served from another node
-    dns_down = "refused"         # cluster DNS before CoreDNS runs: refused | timeout
+    dns_down = "no-endpoints"    # cluster DNS before CoreDNS runs, as a pod sees it:
+                                 #   no-endpoints: the DNS Service has no ready backend,
+                                 #     kube-proxy rejects: ECONNREFUSED ("conn-refused")
+                                 #   not-routed: the Service IP is not routed yet: silence
+    upstream = "nxdomain"        # what CoreDNS's forward plugin gets for names outside
+                                 # cluster.local (the name as given, tried last):
+                                 # nxdomain (connected) | servfail (upstream unreachable,
+                                 # air-gapped) | timeout (silence)
     list_missing = false         # the previous version's list is not in the archive (404)
     vm_starts = true             # false: the repo VM never becomes ready
     [durations]                  # each a distribution (see _dist)
@@ -19,6 +26,9 @@ A scenario is a TOML file (or one of the built-in ones in ``sim/scenarios``)::
     probability = 0.0
     delay = ...                  # service sync -> flap
     length = ...
+    [coredns]                    # CoreDNS's cache plugin (optional)
+    negative_cache = ...         # how long the repo name's cached NXDOMAIN outlives the
+                                 # Service sync (a distribution; default 0: no cache)
     [images]                     # what the harness serves and the node holds (optional)
     previous = [...]             # the previous version's list
     current = [...]              # the current list
@@ -49,6 +59,8 @@ from sim._dist import Distribution, ScenarioError, parse_distribution
 
 __all__ = [
     "BUILTIN_SCENARIOS",
+    "DNS_DOWN_STATES",
+    "UPSTREAM_STATES",
     "ClientSettings",
     "ImageSet",
     "Scenario",
@@ -64,7 +76,11 @@ DURATION_KEYS = (
     "vm_boot",
     "endpoint_lag",
 )
-BUILTIN_SCENARIOS = ("single-node", "multi-node")
+BUILTIN_SCENARIOS = ("single-node", "single-node-airgapped", "multi-node")
+#: ``world.dns_down`` -> the DNS state a pod's query gets while CoreDNS is not serving
+DNS_DOWN_STATES = {"no-endpoints": "conn-refused", "not-routed": "timeout"}
+#: ``world.upstream`` values: the DNS state of a forwarded name once CoreDNS runs
+UPSTREAM_STATES = ("nxdomain", "servfail", "timeout")
 
 # A v1.4.1 -> v1.5.0 upgrade in miniature: images dropped, kept by the retain list,
 # shared by both versions, and one still used by a container.
@@ -123,6 +139,7 @@ class Scenario:
     name: str
     description: str
     topology: str
+    #: one of :data:`DNS_DOWN_STATES`' keys (the cause); :attr:`dns_down_state` the state
     dns_down: str
     list_missing: bool
     vm_starts: bool
@@ -134,6 +151,15 @@ class Scenario:
     flap_length: Distribution
     images: ImageSet = ImageSet()
     client: ClientSettings = ClientSettings()
+    #: one of :data:`UPSTREAM_STATES`
+    upstream: str = "nxdomain"
+    #: how long the cache plugin keeps serving the repo name's NXDOMAIN after the sync
+    negative_cache: Distribution | None = None
+
+    @property
+    def dns_down_state(self) -> str:
+        """The timeline state of every name while CoreDNS does not serve."""
+        return DNS_DOWN_STATES[self.dns_down]
 
     @property
     def repo_service(self) -> str:
@@ -257,11 +283,23 @@ def _parse_client(data: Mapping[str, Any]) -> ClientSettings:
 
 def parse_scenario(data: Mapping[str, Any], *, default_name: str = "custom") -> Scenario:
     """Build a scenario from parsed TOML; raise ScenarioError naming the bad key."""
-    _check_keys(data, {"name", "description", "world", "durations", "flap", "images", "client"}, "")
+    _check_keys(
+        data,
+        {"name", "description", "world", "durations", "flap", "coredns", "images", "client"},
+        "",
+    )
     world = _table(data, "world")
     _check_keys(
         world,
-        {"topology", "dns_down", "list_missing", "vm_starts", "upgrade_name", "previous_version"},
+        {
+            "topology",
+            "dns_down",
+            "upstream",
+            "list_missing",
+            "vm_starts",
+            "upgrade_name",
+            "previous_version",
+        },
         "world.",
     )
     durations_table = _table(data, "durations")
@@ -280,11 +318,20 @@ def parse_scenario(data: Mapping[str, Any], *, default_name: str = "custom") -> 
         raise ScenarioError(f"flap.probability: expected 0..1, got {probability!r}")
     if probability > 0 and not {"delay", "length"} <= set(flap):
         raise ScenarioError("flap.delay/flap.length: required when flap.probability > 0")
+    coredns = _table(data, "coredns")
+    _check_keys(coredns, {"negative_cache"}, "coredns.")
+    negative_cache = (
+        parse_distribution(coredns["negative_cache"], "coredns.negative_cache")
+        if "negative_cache" in coredns
+        else None
+    )
     return Scenario(
         name=_string(data, "name", "", default_name),
         description=str(data.get("description", "")),
         topology=_choice(world, "topology", "world", ("single-node", "multi-node")),
-        dns_down=_choice(world, "dns_down", "world", ("refused", "timeout")),
+        dns_down=_choice(world, "dns_down", "world", tuple(DNS_DOWN_STATES)),
+        upstream=_choice(world, "upstream", "world", UPSTREAM_STATES),
+        negative_cache=negative_cache,
         list_missing=_flag(world, "list_missing", "world", False),
         vm_starts=_flag(world, "vm_starts", "world", True),
         upgrade_name=_string(world, "upgrade_name", "world.", "hvst-upgrade-nv76q"),

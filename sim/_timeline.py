@@ -19,16 +19,36 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["DNS_STATES", "HTTP_STATES", "Event", "Interval", "Timeline"]
+__all__ = [
+    "DNS_STATES",
+    "HTTP_STATES",
+    "OTHER_NAMES",
+    "SERVER_DOWN",
+    "Event",
+    "Interval",
+    "Timeline",
+]
 
-#: DNS answers for a name: the cluster DNS is down and refuses (ICMP port unreachable) or
-#: swallows queries, the name is unknown (NXDOMAIN), or the name resolves.
-DNS_STATES = ("refused", "timeout", "nxdomain", "ok")
+#: What a pod's query for a name gets:
+#:
+#: - ``conn-refused``: the cluster DNS Service has no ready backend; kube-proxy rejects the
+#:   packet and the client's connected UDP socket reads ``ECONNREFUSED`` (ICMP port
+#:   unreachable; Go: ``read udp L->S: read: connection refused``, a temporary error).
+#:   It is a property of the server, not of a name: it holds for every name at once.
+#: - ``timeout``: silence (the Service IP is not routed yet, or an upstream that never
+#:   answers a forwarded name): the query waits its full timeout.
+#: - ``nxdomain``: the name does not exist (rcode NXDOMAIN).
+#: - ``servfail``: rcode SERVFAIL (CoreDNS's ``forward`` plugin when no upstream answers).
+#: - ``ok``: the repo name resolves; for any other name the zone's answer, NXDOMAIN.
+DNS_STATES = ("conn-refused", "timeout", "nxdomain", "servfail", "ok")
+#: the DNS state that stands for the whole server, not for one name
+SERVER_DOWN = "conn-refused"
 #: HTTP answers for a path: connection refused (no endpoints), 404, or 200 with the list.
 HTTP_STATES = ("refused", "missing", "ok")
 
-#: key of the DNS intervals that apply to every name in the cluster domain that is not
-#: the repo Service (the search-list candidates that can never exist)
+#: key of the DNS intervals that apply to every name without intervals of its own: the
+#: search-list candidates in the cluster domain that can never exist (and, where the
+#: timeline does not list it, the name as given that CoreDNS forwards upstream)
 OTHER_NAMES = "*"
 
 

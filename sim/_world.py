@@ -3,9 +3,19 @@
 Order of events (reference: ``shared/reference/harvester-image-cleanup.md``), t = 0 at
 the node reboot:
 
-    node boots -> CoreDNS pod starts (before: cluster DNS refuses or swallows queries)
+    node boots -> CoreDNS pod starts (before: the cluster DNS Service has no ready
+                  backend and every query gets ECONNREFUSED, or its IP is not routed yet
+                  and every query times out: ``world.dns_down``)
                -> CoreDNS syncs Services (before: the repo name is NXDOMAIN)
+               -> [the cache plugin keeps serving that NXDOMAIN a while longer]
                -> [optional flap: the repo name is NXDOMAIN again for a while]
+
+CoreDNS answers names in cluster.local itself (every search-list candidate but the repo
+Service's is NXDOMAIN) and forwards the rest upstream (``forward . /etc/resolv.conf``):
+the name as given, ``upgrade-repo-x.harvester-system``, which Go tries last with
+``ndots:5`` and whose error it reports.  It gets the upstream's answer
+(``world.upstream``: NXDOMAIN when the upstream answers, SERVFAIL when it is
+unreachable, as on an air-gapped install, or silence), recorded under its own name.
     node boots -> controller pod restarts, sees UpgradeCompleted, starts the repo VM and
                   the cleanup at once -> VM boots -> endpoints update -> HTTP 200
                   (before: connections to the ClusterIP are refused)
@@ -123,6 +133,10 @@ class _World:
         self.flaps = rng.random() < scenario.flap_probability
         self.flap_delay = scenario.flap_delay.sample(rng)
         self.flap_length = scenario.flap_length.sample(rng)
+        # drawn last, so the draws above stay the same with or without a cache
+        cache = scenario.negative_cache
+        self.negative_cache = cache.sample(rng) if cache is not None else 0.0
+        self.as_given = scenario.repo_service.rstrip(".").lower()
         self.repo = scenario.repo_host
         self.paths = (
             scenario.list_path(scenario.previous_version),
@@ -139,10 +153,12 @@ class _World:
         rec = self.rec
         rec.event("node reboots")
         if self.single:
-            rec.set("dns", self.repo, self.scenario.dns_down)
-            rec.set("dns", OTHER_NAMES, self.scenario.dns_down)
+            down = self.scenario.dns_down_state
+            for key in (self.repo, OTHER_NAMES, self.as_given):
+                rec.set("dns", key, down)
         else:
             rec.set("dns", OTHER_NAMES, "nxdomain")
+            rec.set("dns", self.as_given, self.scenario.upstream)
             self.service_synced(None)
         for path in self.paths:
             rec.set("http", path, "refused")
@@ -158,14 +174,27 @@ class _World:
     def coredns_running(self, _event: simpy.Event | None) -> None:
         self.rec.set("dns", self.repo, "nxdomain")
         self.rec.set("dns", OTHER_NAMES, "nxdomain")
+        self.rec.set("dns", self.as_given, self.scenario.upstream)
         self.rec.event("CoreDNS running; repo Service not synced yet (NXDOMAIN)")
         self.after(self.draw["service_sync"], self.service_synced)
 
     def service_synced(self, _event: simpy.Event | None) -> None:
-        self.rec.set("dns", self.repo, "ok")
         self.rec.event(
             "CoreDNS knows the repo Service" if self.single else "cluster DNS up on another node"
         )
+        # The cache plugin keeps serving the repo name's NXDOMAIN until the entry's
+        # negative TTL runs out; only a controller that has been asking has cached one.
+        asked = self.rec.cleanup_start < self.env.now
+        if self.single and asked and self.negative_cache > 0:
+            self.rec.event("CoreDNS's cache still answers NXDOMAIN for the repo name")
+            self.after(self.negative_cache, self.repo_resolves)
+            return
+        self.repo_resolves(None)
+
+    def repo_resolves(self, event: simpy.Event | None) -> None:
+        if event is not None:  # called back after the negative cache
+            self.rec.event("cached NXDOMAIN expired: the repo name resolves")
+        self.rec.set("dns", self.repo, "ok")
         if self.flaps:
             self.after(self.flap_delay, self.flap_starts)
 

@@ -18,7 +18,8 @@ randomised outages, the way ``tests/sim/test_properties.py`` tests ours::
             assert r.attempts <= policy.backoff.steps
 
 Everything produced is valid for the harness: a :class:`~sim._timeline.Timeline` uses
-only the states the servers can play (DNS ``refused | timeout | nxdomain | ok``, HTTP
+only the states the servers can play (DNS ``conn-refused | timeout | nxdomain | servfail
+| ok``, ``conn-refused`` only for every name at once; HTTP
 ``refused | missing | hang | ok``), has the scenario's repo name and list paths, and
 starts every signal at t = 0.
 
@@ -35,7 +36,8 @@ Why the shapes are what they are:
 * The cluster DNS being down (refused or timing out for *every* name, as before
   CoreDNS runs) is drawn separately from per-name outages, because it is the one
   correlated outage the world has and a predicate bug about DNS timeouts only shows
-  when every candidate name times out.
+  when every candidate name times out.  ``conn-refused`` (no ready backend) can only be
+  that: the server refuses, not one name.
 * Policies shrink towards the presets, and generated ones stay within sane bounds
   (at most 30 attempts, sleeps of 0.1-30 s) so one example runs in milliseconds.
 """
@@ -107,7 +109,8 @@ IMAGE_POOL: tuple[str, ...] = (
 )
 
 #: outage states of the repo name, the plainest ("not there yet") first: what shrinks to
-_DNS_OUTAGES = ("nxdomain", "refused", "timeout")
+_DNS_OUTAGES = ("nxdomain", "servfail", "timeout")
+_CLUSTER_DOWN = ("conn-refused", "timeout")
 
 
 def seeds() -> st.SearchStrategy[int]:
@@ -218,8 +221,9 @@ def timelines(
     scenario: Scenario | str = "single-node",
     *,
     dns_states: Sequence[str] = _DNS_OUTAGES,
-    other_states: Sequence[str] = ("refused", "timeout"),
-    cluster_dns_states: Sequence[str] = ("refused", "timeout"),
+    other_states: Sequence[str] = ("servfail", "timeout"),
+    upstream_states: Sequence[str] = ("nxdomain", "servfail", "timeout"),
+    cluster_dns_states: Sequence[str] = _CLUSTER_DOWN,
     http_states: Sequence[str] = ("refused", "hang"),
     missing: bool = False,
     never_healthy: bool = False,
@@ -231,7 +235,9 @@ def timelines(
     """Timelines the harness plays, for ``scenario``'s repo name and list paths.
 
     - ``dns_states``: outages of the repo name; ``other_states``: outages of every
-      other name in the cluster domain (the search-list candidates); ``cluster_dns_states``:
+      other name in the cluster domain (the search-list candidates); ``upstream_states``:
+      what CoreDNS's upstream answers, for a while, for the name as given (tried last,
+      the error Go reports; between outages it gets NXDOMAIN); ``cluster_dns_states``:
       an optional outage of the whole cluster DNS from t = 0 (every name at once);
     - ``http_states``: outages of the repo Service (both lists);
     - ``missing``: the previous version's list may also be missing (404) for a while
@@ -243,9 +249,11 @@ def timelines(
     404: that is a permanent error the policy is right not to retry.
     """
     setup = load_scenario(scenario) if isinstance(scenario, str) else scenario
-    _check_states("dns_states", dns_states, DNS_STATES)
-    _check_states("other_states", other_states, ("refused", "timeout"))
-    _check_states("cluster_dns_states", cluster_dns_states, ("refused", "timeout"))
+    per_name = tuple(s for s in DNS_STATES if s != "conn-refused")
+    _check_states("dns_states", dns_states, per_name)
+    _check_states("other_states", other_states, ("nxdomain", "servfail", "timeout"))
+    _check_states("upstream_states", upstream_states, ("nxdomain", "servfail", "timeout"))
+    _check_states("cluster_dns_states", cluster_dns_states, _CLUSTER_DOWN)
     _check_states(
         "http_states", http_states, tuple(s for s in SERVED_HTTP_STATES if s != "missing")
     )
@@ -261,6 +269,7 @@ def timelines(
 
     repo = draw(one(dns_states, dns_states if never_healthy else ()), label="repo dns")
     others = draw(one(other_states), label="other names dns")
+    upstream = draw(one(upstream_states), label="name as given (upstream) dns")
     if cluster_dns_states:
         down = draw(
             st.none()
@@ -274,6 +283,7 @@ def timelines(
             length, state = down
             repo = _overlay(repo, 0.0, length, state)
             others = _overlay(others, 0.0, length, state)
+            upstream = _overlay(upstream, 0.0, length, state)
     service = draw(one(http_states, http_states if never_healthy else ()), label="repo service")
     previous_path = setup.list_path(setup.previous_version)
     previous = service
@@ -295,7 +305,7 @@ def timelines(
         seed=0,
         cleanup_start=start,
         repo_host=setup.repo_host,
-        dns={setup.repo_host: repo, OTHER_NAMES: others},
+        dns={setup.repo_host: repo, OTHER_NAMES: others, setup.repo_service.lower(): upstream},
         http={previous_path: previous, setup.list_path("current"): service},
         events=(),
     )
@@ -385,7 +395,8 @@ def scenario_dicts(
         "name": draw(st.sampled_from(("generated", "custom", "single-node-variant"))),
         "world": {
             "topology": draw(st.sampled_from(("single-node", "multi-node"))),
-            "dns_down": draw(st.sampled_from(("refused", "timeout"))),
+            "dns_down": draw(st.sampled_from(("no-endpoints", "not-routed"))),
+            "upstream": draw(st.sampled_from(("nxdomain", "servfail", "timeout"))),
             "list_missing": draw(st.booleans()),
             "vm_starts": not draw(st.booleans()),
             "upgrade_name": draw(
@@ -400,6 +411,8 @@ def scenario_dicts(
     if probability > 0:
         data["flap"]["delay"] = draw(distributions(60.0))
         data["flap"]["length"] = draw(distributions(30.0))
+    if draw(st.booleans()):
+        data["coredns"] = {"negative_cache": draw(distributions(30.0))}
     if images:
         chosen = draw(image_sets())
         table: dict[str, Any] = {

@@ -11,16 +11,15 @@ import random
 import socket
 import threading
 from collections.abc import Iterator
-from pathlib import Path
 
 import dnslib
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cleanup import DNSError, ManualClock
+from cleanup import DNSError, ManualClock, SystemClock
 from cleanup._classify import error_kind, to_error
-from cleanup._resolvconf import ResolvConfError, parse_resolv_conf, read_resolv_conf
+from cleanup._resolvconf import ResolvConfError, parse_resolv_conf
 from cleanup._resolver import (
     QueryEvent,
     StubResolver,
@@ -46,6 +45,7 @@ def wire(server: object) -> list[tuple[str, str, str]]:
 
 
 def both(*names: str) -> list[tuple[str, str, str]]:
+    """Each name's queries in the order we send them (A first; a race in Go)."""
     return [(n, t, "udp") for n in names for t in ("A", "AAAA")]
 
 
@@ -102,81 +102,6 @@ def test_onion_and_overlong_names_are_never_queried() -> None:
 )
 def test_is_domain_name(name: str, ok: bool) -> None:
     assert is_domain_name(name) is ok
-
-
-# -- resolv.conf ---------------------------------------------------------------------------
-
-
-POD_RESOLV_CONF = """\
-# written by kubelet
-search harvester-system.svc.cluster.local svc.cluster.local cluster.local
-nameserver 10.53.0.10
-options ndots:5
-"""
-
-
-def test_resolv_conf_of_a_pod() -> None:
-    conf = parse_resolv_conf(POD_RESOLV_CONF)
-    assert conf.nameservers == ("10.53.0.10:53",)
-    assert conf.search == tuple(POD_SEARCH)
-    assert conf.ndots == 5
-    assert (conf.timeout, conf.attempts, conf.rotate) == (5.0, 2, False)
-
-
-def test_resolv_conf_later_search_or_domain_line_wins() -> None:
-    assert parse_resolv_conf("search a b\ndomain c\n").search == ("c",)
-    assert parse_resolv_conf("domain c\nsearch a b.\n").search == ("a", "b")
-    assert parse_resolv_conf("search .\n").search == ()
-
-
-def test_resolv_conf_options_comments_unknown_lines_and_limits() -> None:
-    text = """\
-; comment
-nameserver 127.0.0.1:5353
-nameserver [::1]:53
-nameserver ::1
-nameserver 10.0.0.4
-sortlist 130.155.160.0/255.255.240.0
-options edns0 ndots:30 timeout:0 attempts:9 rotate single-request
-"""
-    conf = parse_resolv_conf(text)
-    assert conf.nameservers == ("127.0.0.1:5353", "[::1]:53", "[::1]:53")  # at most three
-    assert conf.ndots == 15  # clamped like Go (and glibc)
-    assert conf.timeout == 1.0
-    assert conf.attempts == 9  # Go sets no upper limit
-    assert conf.rotate is True
-
-
-def test_resolv_conf_without_nameserver_uses_localhost() -> None:
-    assert parse_resolv_conf("search a\n").nameservers == ("127.0.0.1:53", "[::1]:53")
-
-
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [
-        ("nameserver 10.0.0.1\noptions ndots:five\n", "line 2: option 'ndots:five'"),
-        ("options timeout:\n", "line 1: option 'timeout:'"),
-        ("options attempts:-1\n", "line 1: option 'attempts:-1'"),
-        ("\n\nnameserver dns.example\n", "line 3: nameserver 'dns.example'"),
-        ("nameserver 10.0.0.1:99999\n", "line 1: nameserver '10.0.0.1:99999': port"),
-        ("nameserver\n", "line 1: 'nameserver' takes one address"),
-        ("search\n", "line 1: 'search' needs at least one domain"),
-        ("domain a b\n", "line 1: 'domain' takes one domain"),
-    ],
-)
-def test_resolv_conf_bad_values_name_the_line(text: str, expected: str) -> None:
-    with pytest.raises(ResolvConfError) as info:
-        parse_resolv_conf(text, source="/etc/resolv.conf")
-    assert f"/etc/resolv.conf {expected}" in str(info.value)
-
-
-def test_read_resolv_conf_from_a_file_and_missing_file(tmp_path: Path) -> None:
-    path = tmp_path / "resolv.conf"
-    path.write_text(POD_RESOLV_CONF)
-    assert read_resolv_conf(path).ndots == 5
-    assert read_resolv_conf(str(path)).search == tuple(POD_SEARCH)
-    with pytest.raises(ResolvConfError, match=r"cannot read .*missing"):
-        read_resolv_conf(tmp_path / "missing")
 
 
 # -- against faultdns ----------------------------------------------------------------------
@@ -261,7 +186,8 @@ def test_aaaa_and_a_addresses_are_both_returned(
 ) -> None:
     dns = faultdns_factory(records=["dual.test=10.0.0.7", "dual.test=fd00::7"])  # type: ignore[operator]
     resolver = StubResolver([ns(dns)], clock=clock)
-    assert resolver.resolve("dual.test") == ["10.0.0.7", "fd00::7"]
+    # completion order (Go sorts by RFC 6724 with the node's routes; compare as sets)
+    assert sorted(resolver.resolve("dual.test")) == ["10.0.0.7", "fd00::7"]
     only_a = StubResolver([ns(dns)], clock=clock, qtypes=("A",))
     assert only_a.resolve("dual.test") == ["10.0.0.7"]
     assert [q.qtype for q in dns.queries][-1:] == ["A"]
@@ -284,17 +210,22 @@ def test_servfail_is_temporary_and_every_candidate_is_tried(
     assert error_kind(to_error(err)) == "dns temporary"
 
 
-def test_refused_is_temporary_unless_asked_for_go_semantics(
-    faultdns_factory: object, clock: ManualClock
+@pytest.mark.parametrize("fault", ["refused", "rcode=NOTIMP", "rcode=FORMERR", "rcode=YXDOMAIN"])
+def test_deviation_1_refused_and_other_rcodes_are_misbehaving_not_temporary_next_server(
+    faultdns_factory: object, clock: ManualClock, fault: str
 ) -> None:
-    dns = faultdns_factory(records=["a.test=10.0.0.1"], faults=["refused"])  # type: ignore[operator]
+    """Go ``checkHeader``: every rcode but SERVFAIL/NXDOMAIN is errServerMisbehaving,
+    which is not temporary; ``tryOneName`` goes on to the next server."""
+    dns = faultdns_factory(records=["a.test=10.0.0.1"], faults=[fault])  # type: ignore[operator]
     with pytest.raises(DNSError) as info:
         StubResolver([ns(dns)], clock=clock).resolve("a.test")
-    assert info.value.is_temporary and "server misbehaving" in str(info.value)
-    with pytest.raises(DNSError) as info:
-        StubResolver([ns(dns)], clock=clock, refused_is_temporary=False).resolve("a.test")
     err = info.value
+    assert str(err) == f"lookup a.test on {ns(dns)}: server misbehaving"
     assert not (err.is_temporary or err.is_not_found or err.is_timeout)
+    assert len(dns.queries) == 2 * 2  # two attempts each for A and AAAA
+    good = faultdns_factory(records=["a.test=10.0.0.2"])  # type: ignore[operator]
+    resolver = StubResolver([ns(dns), ns(good)], clock=clock, attempts=1)
+    assert resolver.resolve("a.test") == ["10.0.0.2"]
 
 
 def test_go_prefers_the_error_for_the_name_as_given(
@@ -334,10 +265,11 @@ def test_drop_times_out_after_attempts_times_timeout_of_virtual_time(
     with pytest.raises(DNSError) as info:
         resolver.resolve("a.test")
     err = info.value
-    assert (err.is_timeout, err.is_not_found, err.is_temporary) == (True, False, False)
+    # deviation 2: Go's timeout is IsTimeout *and* IsTemporary
+    assert (err.is_timeout, err.is_not_found, err.is_temporary) == (True, False, True)
     assert f"lookup a.test on {ns(dns)}: read udp 127.0.0.1:" in str(err)
     assert str(err).endswith(f"->{ns(dns)}: i/o timeout")
-    # A and AAAA wait together, so each try costs one timeout: 3 x 5 s.
+    # A and AAAA run concurrently, so each try costs one timeout: 3 x 5 s.
     assert quick_clock.now() == 15.0
     assert wire(dns) == both("a.test") * 3
     assert error_kind(to_error(err)) == "dns timeout"
@@ -362,7 +294,8 @@ def test_overall_timeout_bounds_the_lookup(
     resolver = pod_resolver(dns, quick_clock, timeout=5, attempts=2)
     with pytest.raises(DNSError) as info:
         resolver.resolve(REPO, timeout=12)
-    assert info.value.is_timeout
+    assert str(info.value) == f"lookup {REPO}: i/o timeout"  # Go: ctx.Done(), no server
+    assert info.value.is_timeout and info.value.is_temporary
     assert quick_clock.now() == 12.0
     assert len(dns.queries) == 3 * 2  # tries at 0, 5, 10 s
 
@@ -404,9 +337,11 @@ def test_rotate_starts_each_lookup_at_the_next_server(
     assert [fixed.resolve("a.test") for _ in range(3)] == [["10.0.0.1"]] * 3
     rotating = StubResolver([ns(one), ns(two)], clock=clock, rotate=True)
     got = [rotating.resolve("a.test")[0] for _ in range(4)]
-    # Go's serverOffset: 0, 1, 2, ... modulo the number of servers
-    assert got == ["10.0.0.1", "10.0.0.2", "10.0.0.1", "10.0.0.2"]
-    assert len(one.queries) == 3 * 2 + 2 * 2 and len(two.queries) == 2 * 2
+    # Go's serverOffset advances once per query (tryOneName), in start order: AAAA
+    # takes 0, 2, 4..., A takes 1, 3, 5...; with two servers A always starts at two.
+    assert got == ["10.0.0.2"] * 4
+    assert [q.qtype for q in one.queries][6:] == ["AAAA"] * 4
+    assert [q.qtype for q in two.queries] == ["A"] * 4
 
 
 def test_icmp_refused_is_temporary_and_costs_no_time(clock: ManualClock) -> None:
@@ -420,8 +355,15 @@ def test_icmp_refused_is_temporary_and_costs_no_time(clock: ManualClock) -> None
     assert f"on 127.0.0.1:{port}: read udp 127.0.0.1:" in str(err)
     assert str(err).endswith(f"->127.0.0.1:{port}: read: connection refused")
     assert clock.now() == 0.0
-    assert {e.outcome for e in events} == {"connection-refused"}
+    assert {e.outcome for e in events} == {"refused"}
     assert len(events) == 2 * 2  # A and AAAA, two attempts
+
+
+def test_onion_names_give_no_address_and_no_error(cluster_dns: object, clock: ManualClock) -> None:
+    """Go 1.23.9: LookupIPAddr("a.onion.") and ("a.onion") return nothing, no error."""
+    resolver = StubResolver([ns(cluster_dns)], clock=clock)
+    assert resolver.resolve("a.onion.") == [] and resolver.resolve("a.onion") == []
+    assert cluster_dns.queries == []  # type: ignore[attr-defined]
 
 
 def test_ip_literals_and_invalid_names_send_nothing(
@@ -437,12 +379,20 @@ def test_ip_literals_and_invalid_names_send_nothing(
     assert cluster_dns.queries == []  # type: ignore[attr-defined]
 
 
+POD_RESOLV_CONF = """\
+# written by kubelet
+search harvester-system.svc.cluster.local svc.cluster.local cluster.local
+nameserver 10.53.0.10
+options ndots:5
+"""
+
+
 def test_from_resolv_conf_text_and_overrides(cluster_dns: object, clock: ManualClock) -> None:
     text = POD_RESOLV_CONF.replace("10.53.0.10", ns(cluster_dns))
     resolver = StubResolver.from_resolv_conf(text, clock=clock)
     assert (resolver.ndots, resolver.search, resolver.nameservers) == (
         5,
-        tuple(POD_SEARCH),
+        tuple(s + "." for s in POD_SEARCH),
         [ns(cluster_dns)],
     )
     assert resolver.resolve(REPO) == ["10.53.1.20"]
@@ -565,7 +515,16 @@ def test_lame_referral_moves_to_the_next_server(
     events: list[QueryEvent] = []
     resolver = StubResolver([first.address, second.address], clock=clock, on_query=events.append)
     assert resolver.resolve("ok.test") == ["10.0.0.8"]
-    assert [e.outcome for e in events][:2] == ["lame-referral", "lame-referral"]
+    # each query got "lame referral" from the first server, then its answer (the two
+    # queries run concurrently, so how their events interleave is up to the network)
+    assert sorted((e.qtype, e.server, e.outcome) for e in events) == sorted(
+        [
+            ("A", first.address, "lame"),
+            ("A", second.address, "answer"),
+            ("AAAA", first.address, "lame"),
+            ("AAAA", second.address, "nodata"),
+        ]
+    )
     with pytest.raises(DNSError) as info:
         StubResolver([first.address], clock=clock).resolve("ok.test")
     assert "lame referral" in str(info.value)
@@ -585,11 +544,11 @@ def test_system_resolver_resolves_localhost() -> None:
     [
         (socket.EAI_NONAME, "is_not_found"),
         (socket.EAI_AGAIN, "is_temporary"),
-        (socket.EAI_FAIL, "is_temporary"),
+        (socket.EAI_FAIL, None),  # Go's cgo resolver: not temporary
     ],
 )
 def test_system_resolver_maps_getaddrinfo_errors(
-    monkeypatch: pytest.MonkeyPatch, code: int, flag: str
+    monkeypatch: pytest.MonkeyPatch, code: int, flag: str | None
 ) -> None:
     def fail(*args: object, **kwargs: object) -> object:
         raise socket.gaierror(code, "from the test")
@@ -597,7 +556,8 @@ def test_system_resolver_maps_getaddrinfo_errors(
     monkeypatch.setattr(socket, "getaddrinfo", fail)
     with pytest.raises(DNSError) as info:
         SystemResolver().resolve("repo.test")
-    assert getattr(info.value, flag) is True
+    flags = {"is_not_found", "is_timeout", "is_temporary"}
+    assert {f for f in flags if getattr(info.value, f)} == ({flag} if flag else set())
     assert info.value.name == "repo.test"
     assert isinstance(info.value.__cause__, socket.gaierror)
 
@@ -619,9 +579,179 @@ def test_candidate_order_properties(name: str, search: list[str], ndots: int) ->
 @given(st.text(max_size=300))
 def test_resolv_conf_parser_accepts_or_names_the_line(text: str) -> None:
     try:
-        conf = parse_resolv_conf(text, source="generated")
+        conf = parse_resolv_conf(text, source="generated", hostname="node")
     except ResolvConfError as exc:
         assert str(exc).startswith("generated line ")
     else:
         assert 1 <= len(conf.nameservers) <= 3
         assert 0 <= conf.ndots <= 15 and conf.timeout >= 1 and conf.attempts >= 1
+
+
+# -- issue 8: every deviation from Go as a named case ---------------------------------------
+
+DEV3_SEARCH = ["harvester-system.svc.cluster.local", "svc.cluster.local", "cluster.local"]
+DEV3_NAME = "upgrade-repo-x.harvester-system"
+DEV3_FAULTS = [f"servfail match={DEV3_NAME} qtype=A", "nxdomain"]
+
+
+@pytest.mark.parametrize("clock_kind", ["system", "manual"])
+def test_deviation_3_error_that_completes_last_wins_for_the_name_as_given(
+    faultdns_factory: object, clock_kind: str
+) -> None:
+    """Go 1.23.9 (10/10 runs): "server misbehaving", temporary.  For the name as given
+    A gets SERVFAIL twice (two attempts) while AAAA gets one NXDOMAIN, so A completes
+    last and its error replaces "no such host" (``goLookupIPCNAME``)."""
+    dns = faultdns_factory(origins=["cluster.local", "harvester-system"], faults=DEV3_FAULTS)  # type: ignore[operator]
+    clock = cleanup_clock(clock_kind)
+    resolver = StubResolver([ns(dns)], search=DEV3_SEARCH, ndots=5, clock=clock)
+    with pytest.raises(DNSError) as info:
+        resolver.resolve(DEV3_NAME)
+    err = info.value
+    assert str(err) == f"lookup {DEV3_NAME} on {ns(dns)}: server misbehaving"
+    assert (err.is_temporary, err.is_not_found, err.is_timeout) == (True, False, False)
+    assert wire(dns)[-3:] == [
+        (DEV3_NAME, "A", "udp"),
+        (DEV3_NAME, "AAAA", "udp"),
+        (DEV3_NAME, "A", "udp"),
+    ]
+
+
+def cleanup_clock(kind: str) -> ManualClock | SystemClock:
+    return SystemClock() if kind == "system" else ManualClock()
+
+
+def test_deviation_3_a_timeout_completes_after_an_immediate_answer(
+    faultdns_factory: object, quick_clock: ManualClock
+) -> None:
+    """Completion order follows time (Go 1.23.9, 3/3 runs, 2.0 s each): A dropped
+    (times out after 2 x 1 s), AAAA SERVFAIL at once: the timeout completes last and
+    is the error for the name as given."""
+    dns = faultdns_factory(faults=["drop match=a.test qtype=A", "servfail match=a.test"])  # type: ignore[operator]
+    resolver = StubResolver([ns(dns)], clock=quick_clock, timeout=1)
+    with pytest.raises(DNSError) as info:
+        resolver.resolve("a.test")
+    assert info.value.is_timeout and info.value.is_temporary
+    assert quick_clock.now() == 2.0  # A's two tries; AAAA's ran at the same time
+    # A rooted name is never "the name as given" in Go's check (fqdn == name + "."):
+    # the first error met stays, here AAAA's SERVFAIL (Go 1.23.9: 3/3 runs)
+    with pytest.raises(DNSError) as info:
+        resolver.resolve("a.test.")
+    assert str(info.value) == f"lookup a.test. on {ns(dns)}: server misbehaving"
+    assert quick_clock.now() == 4.0
+
+
+def test_deviation_4_tc_reply_cut_mid_record_goes_to_tcp_at_once(
+    faultdns_factory: object, clock: ManualClock
+) -> None:
+    """A UDP reply with TC cut at 512 bytes in the middle of a record: Go reads header
+    and question only and asks again over TCP at once, with a fresh timeout."""
+    records = [f"big.test=10.0.{i // 250}.{i % 250 + 1}" for i in range(60)]
+    dns = faultdns_factory(records=records, faults=["truncate=512 match=big.test"])  # type: ignore[operator]
+    events: list[QueryEvent] = []
+    resolver = StubResolver([ns(dns)], clock=clock, on_query=events.append)
+    addresses = resolver.resolve("big.test")
+    assert sorted(addresses) == sorted(r.split("=")[1] for r in records)
+    assert clock.now() == 0.0  # no timeout was waited for
+    a_events = [(e.transport, e.outcome) for e in events if e.qtype == "A"]
+    assert a_events == [("udp", "truncated"), ("tcp", "answer")]
+    assert ("big.test", "A", "tcp") in wire(dns)
+
+
+def test_deviation_5_extended_rcode_badvers_is_misbehaving(
+    faultdns_factory: object, clock: ManualClock
+) -> None:
+    """Header NOERROR, OPT extended rcode 1 (BADVERS = 16): Go 1.23's checkHeader uses
+    the extended rcode: "server misbehaving", not temporary, next server."""
+    dns = faultdns_factory(records=["a.test=10.0.0.1"], faults=["rcode=BADVERS match=a.test"])  # type: ignore[operator]
+    events: list[QueryEvent] = []
+    with pytest.raises(DNSError) as info:
+        StubResolver([ns(dns)], clock=clock, on_query=events.append).resolve("a.test")
+    err = info.value
+    assert str(err) == f"lookup a.test on {ns(dns)}: server misbehaving"
+    assert not (err.is_temporary or err.is_timeout or err.is_not_found)
+    assert {(e.outcome, e.detail) for e in events} == {("rcode", "16")}
+
+
+def test_deviation_6_single_request_asks_a_then_aaaa(
+    faultdns_factory: object, clock: ManualClock
+) -> None:
+    """Go 1.23.9 with ``options single-request``: A, then AAAA, one after the other."""
+    dns = faultdns_factory(records=["a.test=10.0.0.1"])  # type: ignore[operator]
+    text = f"nameserver {ns(dns)}\noptions single-request\n"
+    resolver = StubResolver.from_resolv_conf(text, clock=clock, hostname="node")
+    assert resolver.resolve("a.test.") == ["10.0.0.1"]
+    assert wire(dns) == [("a.test", "A", "udp"), ("a.test", "AAAA", "udp")]
+
+
+def test_deviation_6_use_vc_asks_over_tcp_only(
+    faultdns_factory: object, clock: ManualClock
+) -> None:
+    dns = faultdns_factory(records=["a.test=10.0.0.1"])  # type: ignore[operator]
+    text = f"nameserver {ns(dns)} # our dns\noptions use-vc ndots:five\n"
+    resolver = StubResolver.from_resolv_conf(text, clock=clock, hostname="node")
+    assert resolver.resolve("a.test") == ["10.0.0.1"]
+    assert {t for _n, _q, t in wire(dns)} == {"tcp"}
+
+
+def test_deviation_6_search_domain_with_a_long_label_is_skipped(
+    faultdns_factory: object, clock: ManualClock
+) -> None:
+    """Go: the candidate fails with "cannot marshal DNS message" without a packet and
+    the lookup goes on to the next candidate."""
+    dns = faultdns_factory(records=["a.ok.test=10.0.0.3"])  # type: ignore[operator]
+    long = "x" * 64 + ".test"
+    events: list[QueryEvent] = []
+    resolver = StubResolver(
+        [ns(dns)], search=[long, "ok.test"], ndots=2, clock=clock, on_query=events.append
+    )
+    assert resolver.resolve("a") == ["10.0.0.3"]
+    assert wire(dns) == both("a.ok.test")
+    assert [e.outcome for e in events][:4] == ["marshal"] * 4  # 2 queries x 2 attempts
+    only_long = StubResolver([ns(dns)], search=[long], ndots=2, clock=clock)
+    with pytest.raises(DNSError) as info:
+        only_long.resolve("zz.test")  # the name as given answers NXDOMAIN: it wins
+    assert info.value.is_not_found
+
+
+def test_cannot_marshal_is_reported_when_nothing_else_was_asked(clock: ManualClock) -> None:
+    resolver = StubResolver(["127.0.0.1:9"], search=["x" * 64], ndots=5, clock=clock)
+    with pytest.raises(DNSError) as info:
+        resolver.resolve("a" * 63 + "." + "b")  # the name as given is tried last...
+    # ...and is sent to a closed port: its error, not the marshal one, is reported
+    assert "connection refused" in str(info.value)
+    rooted = StubResolver(["127.0.0.1:9"], clock=clock)
+    with pytest.raises(DNSError) as info:
+        rooted.resolve("a..b.")
+    assert info.value.is_not_found  # not a domain name: nothing is tried
+
+
+def test_lame_referral_from_faultdns(faultdns_factory: object, clock: ManualClock) -> None:
+    dns = faultdns_factory(records=["a.test=10.0.0.1"], faults=["lame match=a.test"])  # type: ignore[operator]
+    with pytest.raises(DNSError) as info:
+        StubResolver([ns(dns)], clock=clock).resolve("a.test")
+    assert str(info.value) == f"lookup a.test on {ns(dns)}: lame referral"
+    assert not (info.value.is_temporary or info.value.is_not_found)
+
+
+def test_tcponly_answers_after_a_question_only_tc_reply(
+    faultdns_factory: object, clock: ManualClock
+) -> None:
+    dns = faultdns_factory(records=["a.test=10.0.0.1"], faults=["tcponly match=a.test"])  # type: ignore[operator]
+    assert StubResolver([ns(dns)], clock=clock).resolve("a.test") == ["10.0.0.1"]
+    assert sorted(wire(dns)) == sorted(
+        ("a.test", t, p) for t in ("A", "AAAA") for p in ("udp", "tcp")
+    )
+
+
+def test_tcp_fallback_gets_a_fresh_timeout(
+    faultdns_factory: object, quick_clock: ManualClock
+) -> None:
+    """Go ``exchange``: the TCP retry of a truncated reply gets its own ``timeout``."""
+    dns = faultdns_factory(
+        records=["a.test=10.0.0.1"], faults=["truncate match=a.test", "drop proto=tcp"]
+    )  # type: ignore[operator]
+    resolver = StubResolver([ns(dns)], clock=quick_clock, timeout=3, attempts=1)
+    with pytest.raises(DNSError) as info:
+        resolver.resolve("a.test.")
+    assert quick_clock.now() == 3.0
+    assert info.value.is_timeout and "read tcp 127.0.0.1:" in str(info.value)

@@ -708,3 +708,39 @@ def test_https_sends_the_name_as_sni_and_verifies_it(
         pytest.raises(httpx.ConnectError, match=r"certificate|IP address mismatch"),
     ):
         client.get(f"https://127.0.0.1:{port}/x")
+
+
+def test_default_verification_uses_the_system_s_trust_and_rejects_a_self_signed_repo(
+    faultdns_factory: object, tls_server: tuple[int, list[str | None], Path], clock: ManualClock
+) -> None:
+    """``verify=True`` (no context built up front: plain http pays nothing) still checks
+    certificates when a TLS connection is made."""
+    port, _, _ = tls_server
+    dns = faultdns_factory(records=[f"{NAME}=127.0.0.1"])  # type: ignore[operator]
+    with (
+        make_http_client(resolver_for(dns, clock), clock=clock) as client,
+        pytest.raises(httpx.ConnectError, match="certificate"),
+    ):
+        client.get(f"https://{NAME}:{port}/x")
+
+
+class NoSuchHost:
+    """A resolver where no name exists; records the names it was asked."""
+
+    def __init__(self) -> None:
+        self.names: list[str] = []
+
+    def resolve(self, host: str, *, timeout: float | None = None) -> list[str]:
+        self.names.append(host)
+        raise DNSError(host, "no such host", is_not_found=True)
+
+
+def test_the_host_is_looked_up_and_printed_as_written(clock: ManualClock) -> None:
+    """httpx lower-cases the host; Go keeps ``Repo.Test`` in the name it asks for (the
+    resolver sends it as given) and in the URL its error prints."""
+    resolver = NoSuchHost()
+    url = f"http://Repo.Test:{closed_port()}/x"
+    with make_http_client(resolver, clock=clock) as client:
+        cause = failure(client, url)
+    assert resolver.names == ["Repo.Test"]
+    assert str(cause) == f'Get "{url}": dial tcp: lookup Repo.Test: no such host'

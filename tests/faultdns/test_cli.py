@@ -11,6 +11,7 @@ import os
 import queue
 import re
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -565,3 +566,11 @@ def test_help_lists_every_fault_action_with_what_go_sees(
     for action in ("truncate=N", "tcponly", "lame", "rcode=NAME", "nxdomain", "delay=DURATION"):
         assert f"\n  {action} " in out
     assert "lame referral" in out and "retries over TCP at once" in out
+
+
+def test_tcp_limits_are_flags(serve: Serve) -> None:
+    """--tcp-idle-timeout reaches the server: a silent connection is closed after it."""
+    served = serve("--record", "a.test=10.0.0.1", "--tcp-idle-timeout", "0.3")
+    with socket.create_connection(("127.0.0.1", served.port), timeout=TIMEOUT) as sock:
+        assert sock.recv(1) == b""  # closed by the server, not by our timeout
+    assert json.loads(served.cli("stats").stdout)["tcp_timed_out"] == 1

@@ -129,7 +129,8 @@ def test_the_served_address_and_loopback_names_are_accepted(
 
 
 @pytest.mark.parametrize(
-    "origin", ["http://evil.example", "null", "https://evil.example:443", "file://"]
+    "origin",
+    ["http://evil.example", "null", "https://evil.example:443", "file://", "http://[", "x"],
 )
 def test_a_foreign_origin_is_refused(
     control: ControlServer, dns_server: FaultDNSServer, origin: str
@@ -324,6 +325,14 @@ def test_an_http_0_9_request_gets_a_status_line_and_json(control: ControlServer)
     assert "no endpoint" in json_error(body)
     status, body = raw(control, b"GET /stats\r\n\r\n")
     assert status == 200
+
+
+@pytest.mark.parametrize("path", ["//(\x00\x00\x80]\x12", "//[", "//evil.example/faults"])
+def test_a_path_that_looks_like_a_url_is_404_not_500(control: ControlServer, path: str) -> None:
+    """Found by the control fuzz target: a request target starting "//[" was a 500."""
+    status, body = raw(control, f"GET {path} HTTP/1.0\r\n\r\n".encode("latin-1"))
+    assert status == 404
+    assert "no endpoint" in json_error(body)
 
 
 def _silent_listener() -> socket.socket:

@@ -205,9 +205,19 @@ def test_usage_errors_exit_64(capsys: pytest.CaptureFixture[str]) -> None:
 def served() -> Iterator[tuple[subprocess.Popen[str], dict[str, str]]]:
     """``sim serve`` of a multi-node world at real speed: at the cleanup start the repo
     name resolves and the VM has 50 s or more of booting left."""
+    yield from _serve("--scenario", "multi-node", "--seed", "3")
+
+
+@pytest.fixture
+def served_from_reboot() -> Iterator[tuple[subprocess.Popen[str], dict[str, str]]]:
+    """``sim serve`` of a single-node world from the reboot: CoreDNS is not running for
+    the first 113 s, so the DNS Service has no backend."""
+    yield from _serve("--scenario", "single-node", "--seed", "1", "--from-reboot")
+
+
+def _serve(*args: str) -> Iterator[tuple[subprocess.Popen[str], dict[str, str]]]:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "sim", "serve", "--scenario", "multi-node", "--seed", "3",
-         "--duration", "60"],
+        [sys.executable, "-m", "sim", "serve", *args, "--duration", "60"],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -247,3 +257,20 @@ def test_serve_follows_the_world_for_real_clients(
     assert [rr.to_text() for rrset in reply.answer for rr in rrset] == ["127.0.0.1"]
     with pytest.raises(ConnectionRefusedError):  # no endpoints yet: the VM is booting
         socket.create_connection(("127.0.0.1", int(seen["repo"])), timeout=5).close()
+
+
+def test_serve_refuses_dns_while_the_service_has_no_backend(
+    served_from_reboot: tuple[subprocess.Popen[str], dict[str, str]],
+) -> None:
+    _proc, seen = served_from_reboot
+    timeline = generate_timeline(load_scenario("single-node"), 1)
+    assert timeline.dns_state(timeline.repo_host, 60.0) == "conn-refused"
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        sock.settimeout(5)
+        sock.connect(("127.0.0.1", int(seen["dns"])))
+        sock.send(dns.message.make_query(timeline.repo_host, "A").to_wire())
+        with pytest.raises(ConnectionRefusedError):  # ICMP port unreachable
+            sock.recv(512)
+    finally:
+        sock.close()

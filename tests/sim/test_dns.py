@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 import cleanup
 import faultdns
 from sim._clock import SimClock
-from sim._dns import DNSPeer, dns_rules, make_dns_server
+from sim._dns import DNSPeer, dns_rules, make_dns_server, refusal_changes
 from sim._scenario import load_scenario
 from sim._timeline import Interval, Timeline
 
@@ -56,20 +56,81 @@ def lookup(clock: SimClock, server: faultdns.FaultDNSServer) -> list[str]:
 def test_states_become_rules_in_priority_order() -> None:
     rules = dns_rules(
         timeline(
-            repo=intervals((0.0, "refused"), (10.0, "ok")),
-            others=intervals((0.0, "refused"), (5.0, "timeout"), (20.0, "nxdomain")),
+            repo=intervals((0.0, "conn-refused"), (5.0, "timeout"), (10.0, "ok")),
+            others=intervals((0.0, "conn-refused"), (5.0, "timeout"), (20.0, "servfail")),
         )
     )
     summary = [(r.action, r.match, r.qtype, r.after, r.for_) for r in rules]
     assert summary == [
-        ("refused", REPO, None, 0.0, 10.0),
-        # the repo name is up while every other name still times out: answer it as the
-        # zone would, before the catch-all rule can swallow it
+        # conn-refused makes no rule: nothing reaches the server (DNSPeer.refuse)
+        ("drop", REPO, None, 5.0, 5.0),
+        # the repo name is up while every other name still times out or fails: answer it
+        # as the zone would, before the catch-all rule can swallow it
         ("answer", REPO, None, 10.0, 10.0),
         ("nodata", REPO, "AAAA", 10.0, 10.0),
-        ("refused", "*", None, 0.0, 5.0),
+        ("answer", REPO, None, 20.0, None),
+        ("nodata", REPO, "AAAA", 20.0, None),
         ("drop", "*", None, 5.0, 15.0),
+        ("servfail", "*", None, 20.0, None),
     ]
+
+
+def test_the_name_as_given_has_rules_of_its_own() -> None:
+    world = timeline(intervals((0.0, "ok")), intervals((0.0, "timeout"), (9.0, "nxdomain")))
+    as_given = SINGLE.repo_service
+    world = Timeline("t", 0, 0.0, REPO, {**world.dns, as_given: intervals((0.0, "ok"),
+                     (3.0, "servfail"))}, world.http, ())  # fmt: skip
+    summary = [(r.action, r.match, r.after, r.for_) for r in dns_rules(world)]
+    # ok while "*" times out: the zone's NXDOMAIN, explicitly; then the upstream's SERVFAIL
+    assert ("nxdomain", as_given, 0.0, 3.0) in summary
+    assert ("servfail", as_given, 3.0, None) in summary
+
+
+def test_conn_refused_is_the_whole_servers_state() -> None:
+    world = timeline(
+        repo=intervals((0.0, "conn-refused"), (4.0, "nxdomain"), (6.0, "ok")),
+        others=intervals((0.0, "conn-refused"), (4.0, "nxdomain")),
+    )
+    assert refusal_changes(world) == [(0.0, True), (4.0, False)]
+    forever = timeline(intervals((0.0, "conn-refused")), intervals((0.0, "conn-refused")))
+    assert refusal_changes(forever) == [(0.0, True)]
+    some = timeline(intervals((0.0, "conn-refused"), (4.0, "ok")), intervals((0.0, "nxdomain")))
+    with pytest.raises(ValueError, match="must hold for every name at once"):
+        refusal_changes(some)
+
+
+def test_a_dns_service_without_backend_refuses_every_query_at_once(
+    served: tuple[SimClock, DNSPeer, faultdns.FaultDNSServer],
+) -> None:
+    clock, peer, server = served
+    peer.refuse(True)
+    for _ in range(20):  # deterministic: the ICMP error is there before time may move
+        with pytest.raises(cleanup.DNSError) as refused:
+            lookup(clock, server)
+        err = refused.value
+        assert err.is_temporary and not err.is_timeout and not err.is_not_found
+        assert err.err.endswith("read: connection refused"), err.err
+        assert clock.now() == 0.0
+    assert peer.records == []  # no query reached the server
+    port = server.address[1]
+    peer.refuse(False)
+    assert server.address[1] == port  # the port stayed bound all along
+    assert lookup(clock, server) == ["127.0.0.1"]
+    assert clock.now() == 0.0
+
+
+def test_a_dns_service_ip_not_routed_yet_is_silence(
+    served: tuple[SimClock, DNSPeer, faultdns.FaultDNSServer],
+) -> None:
+    clock, peer, server = served
+    down = intervals((0.0, "timeout"), (60.0, "nxdomain"))
+    for rule in dns_rules(timeline(intervals((0.0, "timeout"), (60.0, "ok")), down)):
+        server.add_fault(rule)
+    with pytest.raises(cleanup.DNSError) as silent:
+        lookup(clock, server)
+    assert silent.value.is_timeout and "i/o timeout" in silent.value.err
+    assert clock.now() == 4 * 2 * 5.0
+    assert {r.rcode for r in peer.records} == {"drop"}
 
 
 @given(

@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 import cleanup
 from cleanup import MODES, Backoff, Policy, get_policy
 from cleanup._resolver import candidate_names
-from sim import Harness
+from sim import Harness, ScenarioResult
 from sim._evaluate import (
     ControllerModel,
     compile_timelines,
@@ -50,7 +50,7 @@ TIMEOUTS = parse_scenario(
     {
         **RAW,
         "name": "timeouts-and-flaps",
-        "world": {"dns_down": "timeout"},
+        "world": {"dns_down": "not-routed"},
         "flap": {
             "probability": 0.7,
             "delay": {"dist": "exponential", "mean": 5},
@@ -81,6 +81,14 @@ def harness() -> Iterator[Harness]:
         yield h
 
 
+def _last_kind(result: ScenarioResult) -> str:
+    """The kind of the error a run that did not succeed ended with ("" if it did)."""
+    if result.ok:
+        return ""
+    failed = [e for e in result.trace if e["type"] == "attempt-failed"]
+    return str(failed[-1]["kind"])
+
+
 def _agree(harness: Harness, scenario: Scenario, seeds: range) -> None:
     model = ControllerModel.for_scenario(scenario)
     mismatches = []
@@ -89,9 +97,10 @@ def _agree(harness: Harness, scenario: Scenario, seeds: range) -> None:
         for policy in POLICIES:
             real = harness.run_timeline(timeline, policy, seed=seed, scenario=scenario)
             fast = evaluate(timeline, policy, seed, model)
-            got = (fast.outcome, fast.attempts, fast.end, fast.dns_queries, fast.http_requests)
+            got = (fast.outcome, fast.attempts, fast.end, fast.dns_queries, fast.http_requests,
+                   fast.error_kind)  # fmt: skip
             want = (real.outcome, real.attempts, real.completion_time, real.dns_queries,
-                    real.http_requests)  # fmt: skip
+                    real.http_requests, _last_kind(real))  # fmt: skip
             if got != want:
                 mismatches.append((seed, policy.name, want, got))
     assert not mismatches, f"{len(mismatches)} disagreements, first: {mismatches[:3]}"
@@ -118,6 +127,9 @@ def test_evaluator_agrees_where_dropped_queries_move_time(harness: Harness) -> N
         {"name": "multi", "world": {"topology": "multi-node"}},
         {"name": "missing", "world": {"list_missing": True}},
         {"name": "no-vm", "world": {"vm_starts": False}},
+        {"name": "airgapped", "world": {"upstream": "servfail"}},
+        {"name": "silent-upstream", "world": {"upstream": "timeout", "dns_down": "not-routed"}},
+        {"name": "no-cache", "coredns": {}},
         {"name": "slow-dns", "client": {"dns_timeout": 2, "dns_attempts": 3, "http_timeout": 7}},
     ],
     ids=lambda v: str(v["name"]),
@@ -126,7 +138,7 @@ def test_evaluator_agrees_on_scenario_variants(
     harness: Harness, variant: dict[str, object]
 ) -> None:
     """Other topologies, a 404, a VM that never starts, other client settings."""
-    base = {**RAW, "world": {"dns_down": "timeout"}} if variant["name"] == "slow-dns" else RAW
+    base = {**RAW, "world": {"dns_down": "not-routed"}} if variant["name"] == "slow-dns" else RAW
     _agree(harness, parse_scenario({**base, **variant}), range(12))
 
 
@@ -135,7 +147,7 @@ TIMEOUTS_CLIENT = parse_scenario(
     {
         **RAW,
         "name": "timeouts-other-client",
-        "world": {"dns_down": "timeout"},
+        "world": {"dns_down": "not-routed"},
         "flap": TIMEOUTS_FLAP,
         "client": {"dns_timeout": 3, "dns_attempts": 3, "http_timeout": 20},
     }
@@ -260,8 +272,8 @@ STEADY_V14 = Policy("steady", Backoff(duration=10.0, steps=10), cleanup.retriabl
 
 def test_worked_example_counts_by_hand() -> None:
     # CoreDNS up at 90 (NXDOMAIN), repo name known at 125, endpoints at 140
-    t = _timeline([(0, "refused"), (90, "nxdomain"), (125, "ok")],
-                  [(0, "refused"), (90, "nxdomain")], [(0, "refused"), (140, "ok")],
+    t = _timeline([(0, "conn-refused"), (90, "nxdomain"), (125, "ok")],
+                  [(0, "conn-refused"), (90, "nxdomain")], [(0, "refused"), (140, "ok")],
                   start=100.0)  # fmt: skip
     ev = evaluate(t, STEADY, seed=1)
     # attempts at 100, 110, 120 (4 names x A+AAAA NXDOMAIN = 8 queries each), 130
@@ -278,13 +290,15 @@ def test_worked_example_counts_by_hand() -> None:
 
 def test_worked_example_dropped_queries_and_give_up() -> None:
     # DNS swallows everything until 1000: each lookup walks 3 names x 2 tries x 5 s and
-    # hits the 30 s connect deadline; the 4th name fails at once.  Ten attempts, nine
+    # hits the 30 s deadline, which ends the lookup (the 4th name is never asked); the
+    # request's Client.Timeout has passed too, so Go reports that, not the DNS error
+    # ("context deadline exceeded (Client.Timeout exceeded ...)").  Ten attempts, nine
     # 10 s sleeps: 10 x 30 + 9 x 10 = 390 s.
     t = _timeline([(0, "timeout"), (1000, "ok")], [(0, "timeout"), (1000, "nxdomain")],
                   [(0, "ok")], start=50.0)  # fmt: skip
     ev = evaluate(t, STEADY, seed=3)
     assert (ev.outcome, ev.attempts, ev.end) == ("gave-up", 10, 50.0 + 390.0)
-    assert (ev.reason, ev.limit, ev.error_kind) == ("dns", "schedule", "dns timeout")
+    assert (ev.reason, ev.limit, ev.error_kind) == ("http", "schedule", "timeout")
     assert ev.dns_queries == 10 * 3 * 2 * 2
 
 
@@ -301,8 +315,14 @@ def test_batch_results_do_not_depend_on_how_worlds_are_chunked() -> None:
 
 # --- generated timelines: any states, any order, through the harness too -----------------
 
-DNS_STATES = ("refused", "timeout", "nxdomain", "ok")
+DNS_STATES = ("timeout", "nxdomain", "servfail", "ok")
 HTTP_STATES = ("refused", "missing", "ok", "hang")
+
+
+def _down_until(track: list[tuple[int, str]], end: int) -> list[tuple[int, str]]:
+    """``track`` with the whole cluster DNS refusing (no backend) on ``[0, end)``."""
+    state_at_end = [state for t, state in track if t <= end][-1]
+    return [(0, "conn-refused"), (end, state_at_end)] + [(t, s) for t, s in track if t > end]
 
 
 @st.composite
@@ -319,7 +339,13 @@ def _track(
 @st.composite
 def timelines(draw: st.DrawFn) -> Timeline:
     repo = draw(_track(DNS_STATES))
-    other = draw(_track(("refused", "timeout", "nxdomain")))
+    other = draw(_track(("timeout", "nxdomain", "servfail")))
+    dns = {SINGLE.repo_host: repo, "*": other}
+    if draw(st.booleans()):  # the name as given: what CoreDNS's upstream answers
+        dns[SINGLE.repo_service] = draw(_track(("timeout", "nxdomain", "servfail", "ok")))
+    down = draw(st.none() | st.integers(1, 200))
+    if down is not None:  # the DNS Service without a backend: every name refused
+        dns = {key: _down_until(track, down) for key, track in dns.items()}
     paths = [SINGLE.list_path(SINGLE.previous_version), SINGLE.list_path("current")]
     previous = draw(_track(HTTP_STATES))
     current = draw(st.one_of(st.just(previous), _track(HTTP_STATES)))
@@ -329,7 +355,7 @@ def timelines(draw: st.DrawFn) -> Timeline:
         seed=0,
         cleanup_start=start,
         repo_host=SINGLE.repo_host,
-        dns={SINGLE.repo_host: _intervals(*repo), "*": _intervals(*other)},
+        dns={key: _intervals(*track) for key, track in dns.items()},
         http={paths[0]: _intervals(*previous), paths[1]: _intervals(*current)},
         events=(),
     )
@@ -350,6 +376,7 @@ def test_generated_timelines_agree_with_the_harness(
     assert (fast.outcome, fast.attempts, fast.end, fast.dns_queries, fast.http_requests) == (
         real.outcome, real.attempts, real.completion_time, real.dns_queries, real.http_requests
     )  # fmt: skip
+    assert fast.error_kind == _last_kind(real)
     worlds = compile_timelines([timeline], [seed], ControllerModel.for_timeline(timeline),
                                draws_needed([policy]))  # fmt: skip
     batch = evaluate_batch(worlds, policy).row(0)

@@ -155,10 +155,10 @@ def test_dropped_queries_cost_their_timeouts_in_virtual_time(harness: Harness) -
     result = harness.run_timeline(timeline, V15, seed=1)
     rows = attempt_rows(result)
     first = rows[0]
-    # the lookup is bounded by the request's Client.Timeout (30 s): 3 candidates x 2
-    # tries x 5 s would be longer, so it ends at exactly 30 s of virtual time, and Go
-    # reports the Client.Timeout (checked after the failure), not the DNS error
-    assert first.kind == "timeout"
+    # the lookup is bounded by the dial timeout (30 s): 3 candidates x 2 tries x 5 s
+    # would be longer, so it ends at exactly 30 s of virtual time, when the request's
+    # Client.Timeout (30 s) has run out too: Go reports that, not the DNS error
+    assert first.kind == "timeout" and "Client.Timeout exceeded" in first.error
     fail = next(e for e in result.trace if e["type"] == "attempt-failed")
     assert fail["t"] == 30.0
     drops = [e for e in entries(result, "dns") if e["t"] < 30.0]
@@ -243,9 +243,15 @@ def test_another_upgrade_name_is_served_too(harness: Harness) -> None:
 
 
 def test_a_timeline_the_servers_cannot_play_is_refused(harness: Harness) -> None:
-    odd_dns = hand_timeline(repo=[(0, "servfail")], others=[(0, "nxdomain")], http=[(0, "ok")])
-    with pytest.raises(ValueError, match=r"dns\[.*\] at 0s: unknown state 'servfail'"):
+    odd_dns = hand_timeline(repo=[(0, "refused")], others=[(0, "nxdomain")], http=[(0, "ok")])
+    with pytest.raises(ValueError, match=r"dns\[.*\] at 0s: unknown state 'refused'"):
         harness.run_timeline(odd_dns, V15)
+    # a Service without backend refuses every name: one name alone cannot be refused
+    one_name = hand_timeline(
+        repo=[(0, "conn-refused"), (5, "ok")], others=[(0, "nxdomain")], http=[(0, "ok")]
+    )
+    with pytest.raises(ValueError, match="must hold for every name at once"):
+        harness.run_timeline(one_name, V15)
     odd_http = hand_timeline(repo=[(0, "ok")], others=[(0, "nxdomain")], http=[(0, "slow")])
     with pytest.raises(ValueError, match="unknown state 'slow'"):
         harness.run_timeline(odd_http, V15)
@@ -259,7 +265,46 @@ def test_dns_queries_per_attempt_stay_within_the_resolver_bounds(harness: Harnes
     settings = SINGLE.client
     candidates = len(settings.search) + 1
     bound = candidates * 2 * settings.dns_attempts  # A and AAAA
-    assert all(0 < row.dns_queries <= bound for row in attempt_rows(result))
+    rows = attempt_rows(result)
+    assert all(row.dns_queries <= bound for row in rows)
+    # while the DNS Service has no backend no query reaches the server; afterwards some do
+    refused = [row for row in rows if row.error.endswith("read: connection refused")]
+    assert refused and all(row.dns_queries == 0 for row in refused)
+    assert any(row.dns_queries > 0 for row in rows)
+
+
+@pytest.mark.parametrize(
+    ("dns_down", "kind", "text", "per_try"),
+    [
+        ("conn-refused", "dns temporary", "read: connection refused", 0.0),
+        # 8 tries x 5 s outlast the 30 s Client.Timeout, which Go then reports
+        ("timeout", "timeout", "(Client.Timeout exceeded while awaiting headers)", 5.0),
+    ],
+)
+def test_cluster_dns_down_both_ways_as_the_pod_sees_it(
+    harness: Harness, dns_down: str, kind: str, text: str, per_try: float
+) -> None:
+    """No ready backend: every query is refused at once (ECONNREFUSED) and none reaches
+    the server; the Service IP not routed yet: every try waits its 5 s.  Both are
+    retried by v1.4 and v1.5."""
+    world = hand_timeline(
+        repo=[(0, dns_down), (1000, "ok")],
+        others=[(0, dns_down), (1000, "nxdomain")],
+        http=[(0, "ok")],
+    )
+    for policy in (V14, V15):
+        result = harness.run_timeline(world, policy, seed=3)
+        first = entries(result, "attempt-failed")[0]
+        assert first["kind"] == kind and first["retriable"]
+        assert first["error"].endswith(text)
+        # 4 candidates x 2 tries, each refused at once or waiting out its timeout
+        # (within the 30 s connect timeout that bounds lookup and dial)
+        assert first["t"] == min(4 * 2 * per_try, 30.0)
+        if per_try == 0:
+            assert result.dns_queries == 0
+    refused_run = harness.run_timeline(world, V15, seed=3)
+    again = harness.run_timeline(world, V15, seed=3)
+    assert refused_run.trace_digest() == again.trace_digest()
 
 
 def test_a_modified_cleanup_can_be_injected(harness: Harness) -> None:
@@ -438,3 +483,38 @@ def test_results_do_not_depend_on_when_the_kernel_delivers(harness: Harness) -> 
     differ = [i for i, (a, b) in enumerate(zip(got, expected, strict=True)) if a != b]
     digests = [hashlib.sha256(x.encode()).hexdigest()[:12] for x in got]
     assert differ == [], f"cases {differ} differ under late delivery ({digests})"
+
+
+def test_air_gapped_upstream_decides_whether_v14_gives_up(harness: Harness) -> None:
+    """Go reports the error of the name as given (tried last with ndots 5; of its A and
+    AAAA the one completing last).  CoreDNS forwards that name upstream: on a connected
+    cluster the upstream says NXDOMAIN, "no such host", and v1.4 gives up in the
+    repo-name NXDOMAIN window; air-gapped, the forward plugin answers SERVFAIL, "server
+    misbehaving" (temporary), and the same v1.4 retries through it."""
+    connected = harness.run("single-node", 0, V14)
+    assert connected.outcome == "not-retriable"
+    (given_up,) = entries(connected, "gave-up")
+    assert given_up["error"].endswith(": no such host")
+    airgapped = harness.run("single-node-airgapped", 0, V14)
+    assert airgapped.outcome == "success"
+    kinds = {e["kind"] for e in entries(airgapped, "attempt-failed")}
+    assert "dns temporary" in kinds and "dns not-found" not in kinds
+    misbehaving = [e for e in entries(airgapped, "attempt-failed")
+                   if e["error"].endswith(": server misbehaving")]  # fmt: skip
+    assert misbehaving  # the NXDOMAIN window, masked by the upstream's SERVFAIL
+    # the same world otherwise: the repo name's states are the same draws
+    assert connected.timeline.dns[SINGLE.repo_host] == airgapped.timeline.dns[SINGLE.repo_host]
+
+
+def test_negative_cache_keeps_the_repo_name_nxdomain_after_the_sync(harness: Harness) -> None:
+    result = harness.run("single-node", 0, V15)
+    events = {e["what"]: e["t"] for e in entries(result, "world")}
+    synced = events["CoreDNS knows the repo Service"]
+    expired = events["cached NXDOMAIN expired: the repo name resolves"]
+    assert 0 < expired - synced <= 30  # the cache plugin's denial TTL in RKE2 (cache 30)
+    served = [e for e in entries(result, "dns") if e["name"].rstrip(".") == SINGLE.repo_host]
+    # the controller asks between the sync and the expiry and still gets NXDOMAIN
+    between = [e["rcode"] for e in served if synced <= e["t"] < expired]
+    assert between and set(between) == {"NXDOMAIN"}
+    after = [e["rcode"] for e in served if e["t"] >= expired and e["qtype"] == "A"]
+    assert after and set(after) == {"NOERROR"}

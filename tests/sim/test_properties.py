@@ -779,7 +779,7 @@ BAD_LINES = ("<html><body>Not Found</body></html>", "not an image!", "UPPER/Case
 
 @cases(30)
 @given(
-    timeline=timelines(dns_states=("nxdomain", "refused"), http_states=("refused",)),
+    timeline=timelines(dns_states=("nxdomain", "servfail"), http_states=("refused",)),
     bad=st.sampled_from(BAD_LINES),
     which=st.sampled_from(("previous", "current")),
     line=st.integers(0, 3),
@@ -858,7 +858,9 @@ def _scrub(report: dict[str, Any]) -> str:
     [
         ({"dns_states": ("bogus",)}, "dns_states: 'bogus' is not an outage state"),
         ({"http_states": ("missing",)}, "http_states: 'missing' is not an outage state"),
-        ({"other_states": ("nxdomain",)}, "other_states: 'nxdomain'"),
+        ({"other_states": ("conn-refused",)}, "other_states: 'conn-refused'"),
+        ({"dns_states": ("conn-refused",)}, "dns_states: 'conn-refused'"),
+        ({"upstream_states": ("conn-refused",)}, "upstream_states: 'conn-refused'"),
     ],
 )
 def test_timelines_refuse_states_the_harness_cannot_play(
@@ -876,5 +878,6 @@ def test_generated_timelines_are_playable(timeline: Timeline) -> None:
 
     check_states(timeline)
     assert repo_service_name(timeline) == SINGLE.repo_service
-    assert set(timeline.dns) == {SINGLE.repo_host, OTHER_NAMES}
+    # the repo name, every other cluster name, and the name as given (forwarded upstream)
+    assert set(timeline.dns) == {SINGLE.repo_host, OTHER_NAMES, SINGLE.repo_service}
     assert Timeline.from_dict(timeline.to_dict()) == timeline

@@ -1,0 +1,1078 @@
+"""Go 1.23's DNS lookup rules, pure: no sockets, no clock, one copy of each rule.
+
+Everything here is a function of its arguments.  The stub resolver
+(:class:`cleanup.StubResolver`) runs these rules over real sockets; the simulation's
+vectorised evaluator runs them over a timeline.  Each rule names the Go function it
+follows (``net/dnsclient_unix.go``, ``net/dnsclient.go``, ``net/net.go``,
+``vendor/golang.org/x/net/dns/dnsmessage``, Go 1.23.9); where Go's behaviour was not
+obvious from the source it was asked (see ``tests/cleanup/test_dnsrules.py``).
+
+The rules, in the order a lookup meets them:
+
+1. **Which names** (:func:`candidate_names`, Go ``nameList``): rooted names are tried
+   only as given; otherwise a name with at least ``ndots`` dots is tried as given first,
+   then with each search suffix, else the suffixes first and the name as given last.
+   Candidates over 254 bytes and ``.onion`` names (RFC 7686, :func:`avoid_dns`) are
+   left out.  The name itself must pass :func:`is_domain_name` or the lookup fails at
+   once with "no such host".  A candidate that cannot be put on the wire (a label over
+   63 bytes, an empty label: :func:`marshal_error`) fails every try with "cannot
+   marshal DNS message" without sending anything, and the lookup goes on.
+2. **Which servers** (:func:`server_sequence`, Go ``tryOneName``): ``attempts`` rounds
+   over the servers, starting at the rotation offset.
+3. **One exchange** (Go ``exchange``): UDP, then TCP with a fresh ``timeout`` when the
+   UDP reply has TC set (``use-vc``: TCP only).  :func:`judge_reply` judges one
+   received message as ``exchange``, ``checkHeader`` and ``skipToAnswer`` do.
+4. **What a failed exchange means** (:data:`OUTCOMES`, :func:`outcome_error`, Go
+   ``newDNSError`` and ``tryOneName``): NXDOMAIN and NODATA end the query ("no such
+   host", IsNotFound); SERVFAIL is "server misbehaving", temporary; every other rcode
+   (REFUSED, NOTIMP, FORMERR, an extended rcode such as BADVERS) is "server
+   misbehaving", *not* temporary; socket errors (Go ``*OpError``: ICMP port
+   unreachable, reset) are temporary; a timeout is IsTimeout *and* IsTemporary.  All
+   but NXDOMAIN/NODATA/answer move on to the next server.
+5. **Which error the lookup reports** (:class:`LookupFold`, Go ``goLookupIPCNAME``):
+   the first candidate with an address wins.  Otherwise the error of the first failing
+   query is kept, except that every error for the name as given replaces it, *in
+   completion order* (A and AAAA run concurrently), so for the name as given the error
+   that completes last wins.  With StrictErrors the first temporary error ends the
+   search.  The reported ``name`` is the name as asked.
+6. **Completion order** (:func:`walk_query`, :func:`completion_order`; a whole
+   lookup: :func:`simulate_lookup`, which the simulation's evaluator calls): in virtual
+   time a query's exchanges take ``rtt`` each (0 in the simulation) or their timeout;
+   queries that finish at the same instant finish in causal rounds (a query that needed
+   fewer exchanges at that instant first: a retry's reply cannot overtake another
+   query's first reply), and true ties (Go races) resolve in start order
+   (:func:`start_order`: A, then AAAA, so AAAA completes last).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import ipaddress
+import struct
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from cleanup._errors import DNSError
+
+__all__ = [
+    "EDNS_PAYLOAD",
+    "OUTCOMES",
+    "QTYPES",
+    "QTYPE_A",
+    "QTYPE_AAAA",
+    "Exchange",
+    "LookupFold",
+    "LookupRun",
+    "OutcomeRule",
+    "QueryResult",
+    "QueryWalk",
+    "ReplyHead",
+    "Verdict",
+    "avoid_dns",
+    "build_query",
+    "candidate_names",
+    "completion_order",
+    "deadline_error",
+    "encode_name",
+    "ensure_rooted",
+    "is_domain_name",
+    "judge_reply",
+    "marshal_error",
+    "matches",
+    "not_found_error",
+    "outcome_error",
+    "read_head",
+    "rotation_order",
+    "server_sequence",
+    "simulate_lookup",
+    "start_order",
+    "walk_query",
+]
+
+#: what Go advertises in its OPT record (``maxDNSPacketSize``, dnsflagday.net/2020)
+EDNS_PAYLOAD = 1232
+QTYPE_A = 1
+QTYPE_AAAA = 28
+_QTYPE_CNAME = 5
+_QTYPE_OPT = 41
+#: query type names to numbers, in the order Go starts them (``goLookupIPCNAME``)
+QTYPES: dict[str, int] = {"A": QTYPE_A, "AAAA": QTYPE_AAAA}
+
+_RCODE_NOERROR = 0
+_RCODE_SERVFAIL = 2
+_RCODE_NXDOMAIN = 3
+
+NO_SUCH_HOST = "no such host"
+SERVER_MISBEHAVING = "server misbehaving"
+LAME_REFERRAL = "lame referral"
+CANNOT_UNMARSHAL = "cannot unmarshal DNS message"
+CANNOT_MARSHAL = "cannot marshal DNS message"
+INVALID_RESPONSE = "invalid DNS response"
+IO_TIMEOUT = "i/o timeout"
+
+
+# --- 1. names -----------------------------------------------------------------------
+
+
+def is_domain_name(name: str) -> bool:
+    """Go ``isDomainName``: may ``name`` be looked up at all (else "no such host").
+
+    Letters, digits, ``_`` and ``-`` in labels of 1-63 bytes, no label starting with
+    ``-`` or ending with it, at most 253 bytes (254 with the trailing dot), not
+    all-numeric.  ``"."`` (the root) is valid.
+    """
+    if name == ".":
+        return True
+    size = len(name.encode("utf-8", "surrogatepass"))
+    if size == 0 or size > 254 or (size == 254 and not name.endswith(".")):
+        return False
+    last = "."
+    non_numeric = False
+    part = 0
+    for ch in name:
+        if ("a" <= ch <= "z") or ("A" <= ch <= "Z") or ch == "_":
+            non_numeric = True
+            part += 1
+        elif "0" <= ch <= "9":
+            part += 1
+        elif ch == "-":
+            if last == ".":
+                return False
+            part += 1
+            non_numeric = True
+        elif ch == ".":
+            if last in ".-" or part > 63 or part == 0:
+                return False
+            part = 0
+        else:
+            return False
+        last = ch
+    return last != "-" and part <= 63 and non_numeric
+
+
+def avoid_dns(name: str) -> bool:
+    """Go ``avoidDNS``: names that must never reach DNS (RFC 7686 ``.onion``)."""
+    if not name:
+        return True
+    if name.endswith("."):
+        name = name[:-1]
+    return name[-6:].lower() == ".onion"
+
+
+def ensure_rooted(name: str) -> str:
+    """Go ``ensureRooted``: ``name`` with a trailing dot."""
+    return name if name.endswith(".") else name + "."
+
+
+def candidate_names(name: str, search: Sequence[str], ndots: int) -> list[str]:
+    """Go ``nameList``: the fully qualified names to try, in order.
+
+    ``search`` holds suffixes as Go's config does (rooted or not; a suffix ``"."``
+    gives the candidate ``"name.."``, which then fails to marshal, as in Go).  Lengths
+    are in bytes: a candidate over 254 bytes is left out.
+    """
+    size = len(name.encode("utf-8", "surrogatepass"))
+    rooted = name.endswith(".")
+    if size > 254 or (size == 254 and not rooted):
+        return []
+    if rooted:
+        return [] if avoid_dns(name) else [name]
+    has_ndots = name.count(".") >= ndots
+    fqdn = name + "."
+    names: list[str] = []
+    if has_ndots and not avoid_dns(fqdn):
+        names.append(fqdn)
+    for suffix in search:
+        candidate = fqdn + ensure_rooted(suffix)
+        if not avoid_dns(candidate) and len(candidate.encode("utf-8", "surrogatepass")) <= 254:
+            names.append(candidate)
+    if not has_ndots and not avoid_dns(fqdn):
+        names.append(fqdn)
+    return names
+
+
+def encode_name(fqdn: str) -> bytes | None:
+    """dnsmessage ``Name.pack`` without compression; None when Go cannot marshal it.
+
+    Go refuses a name over 254 bytes, one without the trailing dot, an empty label
+    (``a..b.``) and a label of 64 bytes or more.  It checks nothing else: any byte but
+    ``.`` may stand in a label.
+    """
+    raw = fqdn.encode("utf-8", "surrogatepass")
+    if len(raw) > 254 or not raw.endswith(b"."):
+        return None
+    if raw == b".":
+        return b"\x00"
+    out = bytearray()
+    for label in raw[:-1].split(b"."):
+        if not label or len(label) >= 64:
+            return None
+        out.append(len(label))
+        out += label
+    out.append(0)
+    return bytes(out)
+
+
+def marshal_error(fqdn: str) -> bool:
+    """Whether Go's ``newRequest`` fails for ``fqdn`` ("cannot marshal DNS message")."""
+    return encode_name(fqdn) is None
+
+
+# --- 2. servers -----------------------------------------------------------------------
+
+
+def server_sequence(servers: int, attempts: int, offset: int = 0) -> list[int]:
+    """Go ``tryOneName``: indices of the servers one query asks, in order.
+
+    ``attempts`` rounds over ``servers`` servers, each round starting at ``offset``
+    (Go's ``serverOffset``: 0 without ``rotate``; with it, a process-wide counter that
+    every ``tryOneName`` call advances by one).
+    """
+    return [(offset + j) % servers for _ in range(attempts) for j in range(servers)]
+
+
+# --- 3. the wire ------------------------------------------------------------------------
+
+
+def build_query(qid: int, fqdn: str, qtype: int, *, edns: bool = True, ad: bool = False) -> bytes:
+    """Go ``newRequest``: the UDP form of the query (TCP adds a 2-byte length).
+
+    Header with RD (and AD with ``trust-ad``), one question of class IN, and an OPT
+    record advertising :data:`EDNS_PAYLOAD` bytes.  Raises ``ValueError`` when the name
+    cannot be marshalled (see :func:`encode_name`).
+    """
+    wire_name = encode_name(fqdn)
+    if wire_name is None:
+        raise ValueError(f"{CANNOT_MARSHAL}: {fqdn!r}")
+    flags = 0x0100 | (0x0020 if ad else 0)
+    header = struct.pack("!HHHHHH", qid & 0xFFFF, flags, 1, 0, 0, 1 if edns else 0)
+    question = wire_name + struct.pack("!HH", qtype, 1)
+    opt = b"\x00" + struct.pack("!HHIH", _QTYPE_OPT, EDNS_PAYLOAD, 0, 0) if edns else b""
+    return header + question + opt
+
+
+class _WireError(Exception):
+    """A message dnsmessage's parser would not accept."""
+
+
+class _SectionDone(Exception):
+    """dnsmessage ``ErrSectionDone``: no more records in the section."""
+
+
+class _NotStarted(Exception):
+    """dnsmessage ``ErrNotStarted``: a section asked for before the previous ended."""
+
+
+def _u16(msg: bytes, off: int) -> int:
+    if off + 2 > len(msg):
+        raise _WireError("insufficient data for base length type")
+    return int(msg[off]) << 8 | msg[off + 1]
+
+
+def _read_name(msg: bytes, off: int) -> tuple[bytes, int]:
+    """dnsmessage ``Name.unpack``: (presentation name, offset after it)."""
+    cur = off
+    new_off = off
+    pointers = 0
+    name = bytearray()
+    while True:
+        if cur >= len(msg):
+            raise _WireError("insufficient data for base length type")
+        c = msg[cur]
+        cur += 1
+        kind = c & 0xC0
+        if kind == 0x00:
+            if c == 0:
+                break
+            end = cur + c
+            if end > len(msg):
+                raise _WireError("insufficient data for calculated length type")
+            if b"." in msg[cur:end]:
+                raise _WireError("invalid name")
+            name += msg[cur:end] + b"."
+            cur = end
+        elif kind == 0xC0:
+            if cur >= len(msg):
+                raise _WireError("invalid pointer")
+            c1 = msg[cur]
+            cur += 1
+            if pointers == 0:
+                new_off = cur
+            pointers += 1
+            if pointers > 10:
+                raise _WireError("too many pointers (>10)")
+            cur = (c ^ 0xC0) << 8 | c1
+        else:
+            raise _WireError("segment prefix is reserved")
+    if not name:
+        name = bytearray(b".")
+    if len(name) > 254:
+        raise _WireError("name too long")
+    if pointers == 0:
+        new_off = cur
+    return bytes(name), new_off
+
+
+def _skip_name(msg: bytes, off: int) -> int:
+    """dnsmessage ``skipName``."""
+    cur = off
+    while True:
+        if cur >= len(msg):
+            raise _WireError("insufficient data for base length type")
+        c = msg[cur]
+        cur += 1
+        kind = c & 0xC0
+        if kind == 0x00:
+            if c == 0:
+                return cur
+            cur += c
+            if cur > len(msg):
+                raise _WireError("insufficient data for calculated length type")
+        elif kind == 0xC0:
+            return cur + 1
+        else:
+            raise _WireError("segment prefix is reserved")
+
+
+@dataclass(frozen=True)
+class _RRHeader:
+    rtype: int
+    rclass: int
+    ttl: int
+    length: int
+
+
+class _Parser:
+    """dnsmessage ``Parser``, the parts the resolver uses, with its section state.
+
+    Faithful where it matters for verdicts: a message is read lazily, so a reply cut
+    in the middle of a record still yields its header and question, and a record
+    header stays valid until its body is read or skipped.
+    """
+
+    _QUESTIONS, _ANSWERS, _AUTHORITIES, _ADDITIONALS, _DONE = range(1, 6)
+
+    def __init__(self, msg: bytes) -> None:
+        if len(msg) < 12:
+            raise _WireError("unpacking header")
+        self.msg = bytes(msg)
+        (self.id, self.bits, qd, an, ns, ar) = struct.unpack("!HHHHHH", msg[:12])
+        self.counts = {self._QUESTIONS: qd, self._ANSWERS: an, self._AUTHORITIES: ns}
+        self.counts[self._ADDITIONALS] = ar
+        self.section = self._QUESTIONS
+        self.off = 12
+        self.index = 0
+        self.hdr_valid = False
+        self.hdr_offset = 0
+        self.hdr: _RRHeader | None = None
+
+    def copy(self) -> _Parser:
+        twin = _Parser.__new__(_Parser)
+        twin.__dict__.update(self.__dict__)
+        twin.counts = dict(self.counts)
+        return twin
+
+    def _advance(self, sec: int) -> None:
+        if self.section < sec:
+            raise _NotStarted
+        if self.section > sec:
+            raise _SectionDone
+        self.hdr_valid = False
+        if self.index == self.counts[sec]:
+            self.index = 0
+            self.section += 1
+            raise _SectionDone
+
+    def question(self) -> tuple[bytes, int, int]:
+        self._advance(self._QUESTIONS)
+        name, off = _read_name(self.msg, self.off)
+        qtype = _u16(self.msg, off)
+        qclass = _u16(self.msg, off + 2)
+        self.off = off + 4
+        self.index += 1
+        return name, qtype, qclass
+
+    def skip_question(self) -> None:
+        self._advance(self._QUESTIONS)
+        off = _skip_name(self.msg, self.off)
+        _u16(self.msg, off)
+        _u16(self.msg, off + 2)
+        self.off = off + 4
+        self.index += 1
+
+    def header(self, sec: int) -> _RRHeader:
+        if self.hdr_valid:
+            self.off = self.hdr_offset
+        self._advance(sec)
+        _name, off = _read_name(self.msg, self.off)
+        rtype = _u16(self.msg, off)
+        rclass = _u16(self.msg, off + 2)
+        _u16(self.msg, off + 4)
+        _u16(self.msg, off + 6)
+        ttl = int.from_bytes(self.msg[off + 4 : off + 8], "big")
+        length = _u16(self.msg, off + 8)
+        self.hdr_valid = True
+        self.hdr_offset = self.off
+        self.hdr = _RRHeader(rtype, rclass, ttl, length)
+        self.off = off + 10
+        return self.hdr
+
+    def skip(self, sec: int) -> None:
+        if self.hdr_valid and self.section == sec and self.hdr is not None:
+            new_off = self.off + self.hdr.length
+            if new_off > len(self.msg):
+                raise _WireError("insufficient data for resource body length")
+            self.off = new_off
+            self.hdr_valid = False
+            self.index += 1
+            return
+        self._advance(sec)
+        off = _skip_name(self.msg, self.off)
+        for width in (2, 2, 2, 2):  # type, class, TTL (two halves)
+            _u16(self.msg, off)
+            off += width
+        length = _u16(self.msg, off)
+        off += 2 + length
+        if off > len(self.msg):
+            raise _WireError("insufficient data for resource body length")
+        self.off = off
+        self.index += 1
+
+    def skip_all(self, sec: int) -> None:
+        while True:
+            try:
+                self.skip(sec)
+            except _SectionDone:
+                return
+
+    def body(self, width: int) -> bytes:
+        """``AResource``/``AAAAResource``: ``width`` bytes at the body, then the next."""
+        assert self.hdr is not None and self.hdr_valid
+        if self.off + width > len(self.msg):
+            raise _WireError("insufficient data for base length type")
+        data = self.msg[self.off : self.off + width]
+        self.off += self.hdr.length
+        self.hdr_valid = False
+        self.index += 1
+        return data
+
+    def cname(self) -> None:
+        """``CNAMEResource``: the target must unpack; we only need to step over it."""
+        assert self.hdr is not None and self.hdr_valid
+        _read_name(self.msg, self.off)
+        self.off += self.hdr.length
+        self.hdr_valid = False
+        self.index += 1
+
+
+@dataclass(frozen=True)
+class ReplyHead:
+    """A message's header and first question (what Go reads before matching it)."""
+
+    id: int
+    response: bool
+    truncated: bool
+    authoritative: bool
+    recursion_available: bool
+    rcode: int
+    qname: bytes
+    qtype: int
+    qclass: int
+
+
+def read_head(data: bytes) -> ReplyHead | None:
+    """dnsmessage ``Start`` + ``Question``: None when either fails.
+
+    Over UDP such a message is ignored and the wait goes on (Go
+    ``dnsPacketRoundTrip``, golang.org/issue/13281); over TCP it is "cannot unmarshal
+    DNS message".
+    """
+    try:
+        parser = _Parser(data)
+        question = parser.question()
+    except (_WireError, _SectionDone, _NotStarted):
+        return None
+    return _head(parser, *question)
+
+
+def _head(parser: _Parser, name: bytes, qtype: int, qclass: int) -> ReplyHead:
+    bits = parser.bits
+    return ReplyHead(
+        id=parser.id,
+        response=bool(bits & 0x8000),
+        truncated=bool(bits & 0x0200),
+        authoritative=bool(bits & 0x0400),
+        recursion_available=bool(bits & 0x0080),
+        rcode=bits & 0x000F,
+        qname=name,
+        qtype=qtype,
+        qclass=qclass,
+    )
+
+
+def matches(head: ReplyHead, qid: int, fqdn: str, qtype: int) -> bool:
+    """Go ``checkResponse``: a response, our ID, our question (ASCII case folded)."""
+    if not head.response or head.id != qid or head.qtype != qtype or head.qclass != 1:
+        return False
+    return _fold(head.qname) == _fold(fqdn.encode("utf-8", "surrogatepass"))
+
+
+def _fold(name: bytes) -> bytes:
+    return bytes(b + 0x20 if 0x41 <= b <= 0x5A else b for b in name)
+
+
+# --- 4. outcomes ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OutcomeRule:
+    """What one exchange's outcome means (Go ``tryOneName`` + ``newDNSError``).
+
+    ``final``: the query ends here (an answer, or "no such host": another server will
+    not know better).  ``err``: Go's ``DNSError.Err`` (None: the text depends on the
+    socket, built by the caller).
+    """
+
+    final: bool
+    err: str | None
+    not_found: bool = False
+    timeout: bool = False
+    temporary: bool = False
+
+
+#: every outcome of one exchange, and its meaning.  ``answer``: an address record of
+#: the asked type; ``nxdomain``; ``nodata`` (NOERROR without the asked type);
+#: ``servfail``; ``rcode`` (any other rcode, extended ones included: REFUSED, NOTIMP,
+#: FORMERR, BADVERS...); ``lame`` (NOERROR, nothing in it, neither AA nor RA);
+#: ``unmarshal``/``invalid``/``marshal`` (Go's message errors); ``timeout`` (no reply
+#: by the deadline: ``read udp L->S: i/o timeout``); ``refused`` (ICMP port
+#: unreachable: ``read udp L->S: read: connection refused``); ``socket`` (any other
+#: socket error, Go's ``*OpError``); ``eof`` (a TCP server closed: ``EOF``).
+OUTCOMES: dict[str, OutcomeRule] = {
+    "answer": OutcomeRule(final=True, err=None),
+    "nxdomain": OutcomeRule(final=True, err=NO_SUCH_HOST, not_found=True),
+    "nodata": OutcomeRule(final=True, err=NO_SUCH_HOST, not_found=True),
+    "servfail": OutcomeRule(final=False, err=SERVER_MISBEHAVING, temporary=True),
+    "rcode": OutcomeRule(final=False, err=SERVER_MISBEHAVING),
+    "lame": OutcomeRule(final=False, err=LAME_REFERRAL),
+    "unmarshal": OutcomeRule(final=False, err=CANNOT_UNMARSHAL),
+    "invalid": OutcomeRule(final=False, err=INVALID_RESPONSE),
+    "marshal": OutcomeRule(final=False, err=CANNOT_MARSHAL),
+    "timeout": OutcomeRule(final=False, err=None, timeout=True, temporary=True),
+    "refused": OutcomeRule(final=False, err=None, temporary=True),
+    "socket": OutcomeRule(final=False, err=None, temporary=True),
+    "eof": OutcomeRule(final=False, err=None),
+}
+
+
+def outcome_error(outcome: str, fqdn: str, server: str, detail: str = "") -> DNSError:
+    """The ``DNSError`` one failed exchange becomes (Go ``newDNSError(err, fqdn, server)``).
+
+    ``detail`` is the socket error's text for ``timeout``/``refused``/``socket``/``eof``
+    (``"read udp 127.0.0.1:40000->10.0.0.10:53: i/o timeout"``); the others have
+    fixed texts.  Raises ``KeyError`` for an unknown outcome, ``ValueError`` for
+    ``answer``.
+    """
+    rule = OUTCOMES[outcome]
+    if outcome == "answer":
+        raise ValueError("an answer is not an error")
+    err = rule.err if rule.err is not None else detail
+    return DNSError(
+        fqdn,
+        err,
+        server=server,
+        is_not_found=rule.not_found,
+        is_timeout=rule.timeout,
+        is_temporary=rule.temporary,
+    )
+
+
+def not_found_error(name: str) -> DNSError:
+    """ "no such host" without a server: a name Go will not look up (``isDomainName``)."""
+    return DNSError(name, NO_SUCH_HOST, is_not_found=True)
+
+
+def deadline_error(name: str) -> DNSError:
+    """The caller's deadline ran out first (Go ``lookupIPAddr``: ``ctx.Done()``).
+
+    ``lookup NAME: i/o timeout``, no server, IsTimeout and IsTemporary.
+    """
+    return DNSError(name, IO_TIMEOUT, is_timeout=True, is_temporary=True)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """How one received message is judged (:func:`judge_reply`).
+
+    ``outcome``: ``ignore`` (UDP: not our reply, keep waiting), ``truncated`` (UDP with
+    TC: ask again over TCP), or one of :data:`OUTCOMES`.  ``rcode``: the (extended)
+    rcode.  ``addresses``: every A and AAAA record of the answer section (Go keeps both
+    whatever was asked).  ``answer_error``: a record after the first matching one could
+    not be read (Go then sets "cannot unmarshal DNS message" as the lookup's error
+    but keeps the addresses read so far).
+    """
+
+    outcome: str
+    rcode: int = 0
+    addresses: tuple[str, ...] = ()
+    answer_error: bool = False
+
+
+def judge_reply(data: bytes, qid: int, fqdn: str, qtype: int, transport: str) -> Verdict:
+    """Go ``exchange`` (after the read) + ``checkHeader`` + ``skipToAnswer`` + the
+    answer loop of ``goLookupIPCNAME``, for one message received for our query.
+
+    ``transport`` is ``udp`` or ``tcp``.  Over UDP a message that does not parse to a
+    header and a question, or does not match (:func:`matches`), is ``ignore``; over TCP
+    it is ``unmarshal`` or ``invalid`` (``dnsStreamRoundTrip``).  A reply with more than
+    one question is ``invalid``.  A UDP reply with TC is ``truncated`` however badly it
+    is cut after its question (RFC 7766; Go reads nothing more).
+    """
+    try:
+        parser = _Parser(data)
+        head = _head(parser, *parser.question())
+    except (_WireError, _SectionDone, _NotStarted):
+        return Verdict("ignore" if transport == "udp" else "unmarshal")
+    if not matches(head, qid, fqdn, qtype):
+        return Verdict("ignore" if transport == "udp" else "invalid")
+    try:
+        parser.skip_question()
+    except _SectionDone:
+        pass
+    except (_WireError, _NotStarted):
+        return Verdict("invalid")
+    else:
+        return Verdict("invalid")
+    if head.truncated and transport == "udp":
+        return Verdict("truncated")
+    # checkHeader: the extended rcode, read on a copy of the parser (Go passes it by value)
+    rcode, has_additional = _extended_rcode(parser.copy(), head.rcode)
+    if rcode == _RCODE_NXDOMAIN:
+        return Verdict("nxdomain", rcode)
+    empty = False
+    try:
+        parser.header(_Parser._ANSWERS)
+    except _SectionDone:
+        empty = True
+    except (_WireError, _NotStarted):
+        return Verdict("unmarshal", rcode)
+    if (
+        rcode == _RCODE_NOERROR
+        and not head.authoritative
+        and not head.recursion_available
+        and empty
+        and not has_additional
+    ):
+        return Verdict("lame", rcode)
+    if rcode == _RCODE_SERVFAIL:
+        return Verdict("servfail", rcode)
+    if rcode != _RCODE_NOERROR:
+        return Verdict("rcode", rcode)
+    # skipToAnswer (the header read above is cached, as in dnsmessage)
+    while True:
+        try:
+            hdr = parser.header(_Parser._ANSWERS)
+        except _SectionDone:
+            return Verdict("nodata", rcode)
+        except (_WireError, _NotStarted):
+            return Verdict("unmarshal", rcode)
+        if hdr.rtype == qtype:
+            break
+        try:
+            parser.skip(_Parser._ANSWERS)
+        except (_WireError, _SectionDone, _NotStarted):
+            return Verdict("unmarshal", rcode)
+    addresses, broken = _answers(parser)
+    return Verdict("answer", rcode, tuple(addresses), broken)
+
+
+def _extended_rcode(parser: _Parser, rcode: int) -> tuple[int, bool]:
+    """Go ``extractExtendedRCode``: the rcode with the OPT record's upper bits."""
+    for sec in (_Parser._ANSWERS, _Parser._AUTHORITIES):
+        with contextlib.suppress(_WireError, _NotStarted):
+            parser.skip_all(sec)
+    has_additional = False
+    while True:
+        try:
+            hdr = parser.header(_Parser._ADDITIONALS)
+        except (_WireError, _SectionDone, _NotStarted):
+            return rcode, has_additional
+        has_additional = True
+        if hdr.rtype == _QTYPE_OPT:
+            if hdr.ttl & 0x00FF0000 == 0:  # EDNS version 0 (RFC 6891 section 6.1.3)
+                return (hdr.ttl >> 24) << 4 | rcode, has_additional
+            return rcode, has_additional
+        try:
+            parser.skip(_Parser._ADDITIONALS)
+        except (_WireError, _SectionDone, _NotStarted):
+            return rcode, has_additional
+
+
+def _answers(parser: _Parser) -> tuple[list[str], bool]:
+    """The answer loop of ``goLookupIPCNAME``: A and AAAA records; a bad one stops it."""
+    addresses: list[str] = []
+    while True:
+        try:
+            hdr = parser.header(_Parser._ANSWERS)
+        except _SectionDone:
+            return addresses, False
+        except (_WireError, _NotStarted):
+            return addresses, True
+        try:
+            if hdr.rtype == QTYPE_A:
+                addresses.append(str(ipaddress.IPv4Address(parser.body(4))))
+            elif hdr.rtype == QTYPE_AAAA:
+                addresses.append(str(ipaddress.IPv6Address(parser.body(16))))
+            elif hdr.rtype == _QTYPE_CNAME:
+                parser.cname()
+            else:
+                parser.skip(_Parser._ANSWERS)
+        except (_WireError, _SectionDone, _NotStarted):
+            return addresses, True
+
+
+# --- 5. the lookup's error ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class QueryResult:
+    """How one query (one candidate, one type) ended, as ``tryOneName`` returns it.
+
+    ``error`` is None for an answer.  ``answer_error`` is set when a record of the
+    answer could not be read (see :class:`Verdict`); it carries the server.
+    """
+
+    addresses: tuple[str, ...] = ()
+    error: DNSError | None = None
+    answer_error: DNSError | None = None
+
+
+@dataclass
+class LookupFold:
+    """Go ``goLookupIPCNAME``'s loop over candidates, fed results in completion order.
+
+    For each candidate call :meth:`add` once per query, in the order the queries
+    completed, then :meth:`end_candidate`; stop when it returns True.  Then
+    :meth:`result` returns the addresses or raises the ``DNSError`` Go reports, named
+    as asked.
+    """
+
+    name: str
+    strict_errors: bool = False
+    addresses: list[str] = field(default_factory=list)
+    error: DNSError | None = None
+    _strict_hit: bool = False
+
+    def add(self, fqdn: str, result: QueryResult) -> None:
+        """One query's result (Go: one ``responseFn`` in the candidate's loop)."""
+        err = result.error
+        if err is not None:
+            if self.strict_errors and err.is_temporary:
+                self._strict_hit = True
+                self.error = err
+            elif self.error is None or fqdn == self.name + ".":
+                # "Prefer error for original name": a later error replaces it.
+                self.error = err
+            return
+        if result.answer_error is not None:
+            self.error = result.answer_error
+        self.addresses.extend(result.addresses)
+
+    def end_candidate(self) -> bool:
+        """True when the lookup is over: an address was found, or StrictErrors hit."""
+        if self._strict_hit:
+            self.addresses.clear()
+            return True
+        return bool(self.addresses)
+
+    def result(self) -> list[str]:
+        """The addresses, or raises Go's error (``name`` the name as asked).
+
+        Empty without an error when no candidate was asked (``.onion``): Go's
+        ``goLookupIPCNAME`` then returns no address and a nil error.
+        """
+        if self.addresses:
+            return list(self.addresses)
+        err = self.error
+        if err is None:
+            return []
+        raise DNSError(
+            self.name,
+            err.err,
+            server=err.server,
+            is_not_found=err.is_not_found,
+            is_timeout=err.is_timeout,
+            is_temporary=err.is_temporary,
+        )
+
+
+# --- 6. completion order in virtual time ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Exchange:
+    """One exchange of a walked query: server index, transport, outcome and times."""
+
+    server: int
+    transport: str
+    outcome: str
+    started: float
+    finished: float
+
+
+@dataclass(frozen=True)
+class QueryWalk:
+    """A query walked through its servers (:func:`walk_query`).
+
+    ``outcome``: how it ended (the last exchange's outcome, ``answer``/``nxdomain``/
+    ``nodata`` if one ended it early; ``deadline`` when the caller's deadline cut it).
+    ``server``: index of the server that gave it.  ``rounds``: the causal rounds it
+    took at the instant ``finished`` (each exchange ending then is one; a TCP exchange
+    started then is two: connect, then reply), as the resolver's waits count them.
+    """
+
+    outcome: str
+    server: int
+    finished: float
+    rounds: int
+    exchanges: tuple[Exchange, ...]
+
+
+def walk_query(
+    outcome_of: Callable[[int, str, float], str],
+    *,
+    servers: int,
+    attempts: int,
+    timeout: float,
+    start: float,
+    offset: int = 0,
+    use_tcp: bool = False,
+    deadline: float | None = None,
+    rtt: float = 0.0,
+    marshal_fails: bool = False,
+) -> QueryWalk:
+    """Go ``tryOneName`` + ``exchange`` in virtual time, without sockets.
+
+    ``outcome_of(server, transport, t)`` says how an exchange sent at ``t`` ends: one of
+    :data:`OUTCOMES` or ``truncated`` (UDP only: then a TCP exchange follows, with a
+    fresh ``timeout``).  An exchange takes ``rtt`` seconds, or its whole deadline
+    (``min(t + timeout, deadline)``) for ``timeout``.  ``marshal_fails``: the name cannot
+    be put on the wire (:func:`marshal_error`): every try fails at once, no exchange.
+    """
+    exchanges: list[Exchange] = []
+    now = start
+    last = ("marshal" if marshal_fails else "timeout", 0)
+    for index in server_sequence(servers, attempts, offset):
+        if marshal_fails:
+            last = ("marshal", index)
+            continue
+        if deadline is not None and now >= deadline:
+            break
+        for transport in ("tcp",) if use_tcp else ("udp", "tcp"):
+            limit = now + timeout
+            if deadline is not None:
+                limit = min(limit, deadline)
+            outcome = outcome_of(index, transport, now)
+            if outcome == "truncated" and transport == "tcp":
+                raise ValueError("a TCP exchange cannot be truncated")
+            end = limit if outcome == "timeout" else min(now + rtt, limit)
+            if outcome != "timeout" and now + rtt > limit:
+                outcome, end = "timeout", limit
+            exchanges.append(Exchange(index, transport, outcome, now, end))
+            now = end
+            last = (outcome, index)
+            if outcome != "truncated":
+                break
+        if OUTCOMES[last[0]].final:
+            break
+    if deadline is not None and now >= deadline and not OUTCOMES[last[0]].final:
+        last = ("deadline", last[1])
+    rounds = sum(_rounds(ex, now) for ex in exchanges)
+    return QueryWalk(last[0], last[1], now, rounds, tuple(exchanges))
+
+
+def start_order(qtypes: Sequence[str]) -> list[str]:
+    """The order the queries of one candidate are sent in, and the order of a tie.
+
+    ``goLookupIPCNAME`` starts a goroutine per type, A first.  Which one's packet
+    leaves first and which one completes first when both replies are there at once are
+    races in Go, close to a coin flip: over 239 runs of Go 1.23.9 on loopback (tie
+    plans: both queries answered at once after one exchange, with different errors)
+    AAAA completed last in 132, and in 90 of 150 in the differential oracle's own
+    setup.  So: A first, AAAA last, Go's more frequent outcome.  With
+    ``single-request`` A runs first too, AAAA after it.
+    """
+    return list(qtypes)
+
+
+def rotation_order(qtypes: Sequence[str]) -> list[str]:
+    """The order Go's query goroutines take their ``rotate`` server offset in.
+
+    Each ``tryOneName`` calls ``serverOffset`` as it starts.  The scheduler runs the
+    goroutine started last first (``runnext``), so AAAA takes the first offset (the
+    oracle's rotate cases: AAAA on the first server, A on the second, every run).
+    """
+    return list(reversed(qtypes))
+
+
+def _rounds(exchange: Exchange, now: float) -> int:
+    """Causal rounds ``exchange`` took at the instant ``now``: its reply or timeout is
+    one; a TCP exchange that also started at ``now`` took one more (the connect)."""
+    if exchange.finished != now:
+        return 0
+    connect = exchange.transport == "tcp" and exchange.started == now
+    return 2 if connect and exchange.outcome != "timeout" else 1
+
+
+def completion_order(walks: Sequence[QueryWalk]) -> list[int]:
+    """The order in which concurrently started queries complete (indices into ``walks``).
+
+    ``walks`` are in start order (:func:`start_order`: A, then AAAA).  By finishing
+    time, then by causal rounds at that instant (fewer exchanges at the instant
+    first: a retry's reply cannot overtake another query's first reply), then by start
+    order.  That last rule settles a true tie, which is a race in Go: the query started
+    first completes first, so AAAA completes last (Go's most frequent outcome).
+    """
+    return sorted(range(len(walks)), key=lambda i: (walks[i].finished, walks[i].rounds, i))
+
+
+# --- 7. a whole lookup in virtual time ----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LookupRun:
+    """A whole lookup simulated by :func:`simulate_lookup`.
+
+    ``addresses`` (possibly empty) or ``error``; ``finished``: when it ended (the
+    deadline itself when that cut it); ``queries``: ``(fqdn, qtype, walk)`` in
+    completion order, candidate by candidate; ``rotation``: the next ``rotate`` offset.
+    """
+
+    addresses: tuple[str, ...]
+    error: DNSError | None
+    finished: float
+    queries: tuple[tuple[str, str, QueryWalk], ...]
+    rotation: int
+
+
+def simulate_lookup(
+    host: str,
+    outcome_of: Callable[[str, str, int, str, float], str],
+    *,
+    search: Sequence[str],
+    ndots: int,
+    servers: Sequence[str],
+    attempts: int,
+    timeout: float,
+    start: float,
+    answer_of: Callable[[str, str], tuple[str, ...]] | None = None,
+    qtypes: Sequence[str] = ("A", "AAAA"),
+    rotate: bool = False,
+    rotation: int = 0,
+    single_request: bool = False,
+    use_tcp: bool = False,
+    strict_errors: bool = False,
+    deadline: float | None = None,
+    rtt: float = 0.0,
+) -> LookupRun:
+    """The stub resolver's lookup of ``host`` without sockets, rule for rule.
+
+    ``outcome_of(fqdn, qtype, server, transport, t)`` says how one exchange sent at
+    ``t`` ends (see :func:`walk_query`); ``answer_of(fqdn, qtype)`` gives the
+    addresses of an ``answer`` (default: none).  ``servers`` are the server texts
+    errors name (``"10.53.0.10:53"``).  Socket-level texts name no local address
+    (``read udp ->S: i/o timeout``): the evaluator has no sockets.  IP literals and
+    names that fail :func:`is_domain_name` are handled as the resolver does.
+    """
+    try:
+        literal = str(ipaddress.ip_address(host.strip("[]")))
+    except ValueError:
+        literal = None
+    if literal is not None:
+        return LookupRun((literal,), None, start, (), rotation)
+    if not is_domain_name(host):
+        return LookupRun((), not_found_error(host), start, (), rotation)
+    fold = LookupFold(host, strict_errors=strict_errors)
+    done: list[tuple[str, str, QueryWalk]] = []
+    now = start
+    for fqdn in candidate_names(host, search, ndots):
+        cannot = marshal_error(fqdn)
+        order = list(qtypes) if single_request else start_order(qtypes)
+        offsets = dict.fromkeys(qtypes, 0)
+        if rotate:
+            for qtype in list(qtypes) if single_request else rotation_order(qtypes):
+                offsets[qtype] = rotation
+                rotation += 1
+        walks: list[tuple[str, QueryWalk]] = []
+        begin = now
+        for qtype in order:
+            walk = walk_query(
+                functools.partial(_bound, outcome_of, fqdn, qtype),
+                servers=len(servers),
+                attempts=attempts,
+                timeout=timeout,
+                start=begin,
+                offset=offsets[qtype],
+                use_tcp=use_tcp,
+                deadline=deadline,
+                rtt=rtt,
+                marshal_fails=cannot,
+            )
+            walks.append((qtype, walk))
+            if single_request:
+                begin = walk.finished
+        if any(walk.outcome == "deadline" for _q, walk in walks):
+            return LookupRun(
+                (), deadline_error(host), float(deadline or now), tuple(done), rotation
+            )
+        ranked = (
+            list(range(len(walks)))
+            if single_request
+            else completion_order([walk for _q, walk in walks])
+        )
+        for index in ranked:
+            qtype, walk = walks[index]
+            done.append((fqdn, qtype, walk))
+            server = servers[walk.server]
+            if walk.outcome == "answer":
+                found = answer_of(fqdn, qtype) if answer_of is not None else ()
+                fold.add(fqdn, QueryResult(addresses=tuple(found)))
+            else:
+                last = walk.exchanges[-1] if walk.exchanges else None
+                transport = last.transport if last is not None else "udp"
+                fold.add(
+                    fqdn, QueryResult(error=_walk_error(walk.outcome, fqdn, server, transport))
+                )
+        now = max([now] + [walk.finished for _q, walk in walks])
+        if fold.end_candidate():
+            break
+    try:
+        result = fold.result()
+    except DNSError as err:
+        return LookupRun((), err, now, tuple(done), rotation)
+    return LookupRun(tuple(result), None, now, tuple(done), rotation)
+
+
+def _bound(
+    outcome_of: Callable[[str, str, int, str, float], str],
+    fqdn: str,
+    qtype: str,
+    server: int,
+    transport: str,
+    t: float,
+) -> str:
+    return outcome_of(fqdn, qtype, server, transport, t)
+
+
+def _walk_error(outcome: str, fqdn: str, server: str, transport: str) -> DNSError:
+    """The error of a walked query, with socket texts as Go prints them (no local
+    address: ``read udp ->S: i/o timeout``)."""
+    link = f"{transport} ->{server}"
+    detail = {
+        "timeout": f"read {link}: i/o timeout",
+        "refused": f"read {link}: read: connection refused",
+        "socket": f"read {link}: read: network error",
+        "eof": "EOF",
+    }.get(outcome, "")
+    return outcome_error(outcome, fqdn, server, detail)

@@ -1,0 +1,425 @@
+"""The controller against one world: the reference evaluation, step by step.
+
+:func:`evaluate` drives ``cleanup.retry`` itself (the real loop, schedule, predicate and
+deadline rule) with a tiny virtual clock, and an operation (:class:`_Controller`) that
+walks the resolver's candidates and the HTTP exchange against a view of the world,
+charging timeouts the way the harness clock does.  Go's lookup rules are
+``cleanup.simulate_lookup``'s, the same rules the stub resolver runs
+(``cleanup._dnsrules``).  Also the vocabulary the
+compiled and batch paths share: the attempt classes and the state codes.
+"""
+
+from __future__ import annotations
+
+import abc
+import functools
+import math
+from dataclasses import dataclass, replace
+
+from cleanup import (
+    DIAL_TIMEOUT,
+    AttemptStarted,
+    CleanupError,
+    ConnectError,
+    DNSError,
+    GaveUp,
+    HTTPStatusError,
+    Policy,
+    RequestTimeout,
+    candidate_names,
+    error_kind,
+    retry,
+    simulate_lookup,
+)
+from cleanup._dnsrules import not_found_error
+from cleanup._transport import _HALF_NS
+from sim._dns import REPO_ADDRESS
+from sim._evaluate._schedule import (
+    jitter_rng,
+)
+from sim._scenario import ClientSettings, Scenario
+from sim._timeline import Timeline
+
+__all__ = ["ControllerModel", "Evaluation", "evaluate"]
+
+
+# attempt classes: what an attempt made inside one segment of constant state ends with
+C_SUCCESS = 0  # both lists fetched
+C_DNS_NOT_FOUND = 1  # "no such host": retried by v1.5 only
+C_DNS_TEMPORARY = 2  # temporary or timeout (ECONNREFUSED, SERVFAIL, silence): retried by both
+C_HTTP_REFUSED = 3  # connection refused/reset or a timeout: retried by both
+C_HTTP_STATUS = 4  # 404: never retried
+C_SLOW = 5  # a query dropped or a request hung: time passes inside the attempt
+C_DNS_FATAL = 6  # a DNS error neither predicate retries (e.g. "cannot marshal")
+
+_DNS_CLASSES = (C_DNS_NOT_FOUND, C_DNS_TEMPORARY, C_DNS_FATAL)
+_DNS_CODES = {"conn-refused": 0, "timeout": 1, "nxdomain": 2, "ok": 3, "servfail": 4}
+_HTTP_CODES = {"refused": 0, "missing": 1, "ok": 2, "hang": 3}
+_DNS_NAMES = tuple(_DNS_CODES)
+_HTTP_NAMES = tuple(_HTTP_CODES)
+
+
+# --- the controller as the harness configures it ---------------------------------------
+
+_CLUSTER_SUFFIX = ".svc.cluster.local"
+_LIST_MARK = "/images-lists-archive/"
+
+
+def _list_path(version: str) -> str:
+    return f"/harvester-iso/bundle/harvester/images-lists-archive/{version}/image_list_all.txt"
+
+
+@dataclass(frozen=True)
+class ControllerModel:
+    """The cleanup's resolver and HTTP settings, as the harness configures them.
+
+    Defaults are the scenario's ``[client]`` defaults (Go/glibc resolver: 5 s per try,
+    2 tries; the pod's search list and ``ndots:5``; the controller's 30 s HTTP timeout).
+    """
+
+    repo_service: str
+    previous_version: str = "v1.4.1"
+    search: tuple[str, ...] = ClientSettings().search
+    ndots: int = ClientSettings().ndots
+    dns_timeout: float = ClientSettings().dns_timeout
+    dns_attempts: int = ClientSettings().dns_attempts
+    http_timeout: float = ClientSettings().http_timeout
+
+    @classmethod
+    def for_scenario(cls, scenario: Scenario) -> ControllerModel:
+        client = scenario.client
+        return cls(
+            repo_service=scenario.repo_service,
+            previous_version=scenario.previous_version,
+            search=tuple(client.search),
+            ndots=client.ndots,
+            dns_timeout=float(client.dns_timeout),
+            dns_attempts=client.dns_attempts,
+            http_timeout=float(client.http_timeout),
+        )
+
+    @classmethod
+    def for_timeline(cls, timeline: Timeline, scenario: Scenario | None = None) -> ControllerModel:
+        """The repo name and versions from the timeline, client settings from ``scenario``
+        (default: the built-in defaults), as the harness's ``run_timeline`` does."""
+        host = timeline.repo_host.rstrip(".")
+        if not host.endswith(_CLUSTER_SUFFIX):
+            raise ValueError(f"repo_host {timeline.repo_host!r} is not a Service name")
+        versions = [
+            path.split(_LIST_MARK, 1)[1].split("/", 1)[0]
+            for path in timeline.http
+            if _LIST_MARK in path
+        ]
+        previous = [v for v in versions if v != "current"]
+        if len(previous) != 1 or "current" not in versions:
+            raise ValueError(f"timeline paths must be one previous list and 'current': {versions}")
+        base = cls.for_scenario(scenario) if scenario is not None else cls("x")
+        return replace(
+            base, repo_service=host[: -len(_CLUSTER_SUFFIX)], previous_version=previous[0]
+        )
+
+    @property
+    def repo_host(self) -> str:
+        return (self.repo_service + _CLUSTER_SUFFIX).lower()
+
+    @property
+    def as_given(self) -> str:
+        """The repo name as the controller gives it, the timeline key of what CoreDNS's
+        upstream answers for it (tried last with ``ndots:5``; Go reports its error)."""
+        return self.repo_service.rstrip(".").lower()
+
+    @property
+    def paths(self) -> tuple[str, str]:
+        """(previous list, current list): the order ``fetch_lists`` fetches them in."""
+        return _list_path(self.previous_version), _list_path("current")
+
+    def candidates(self) -> list[str]:
+        """The names the stub resolver queries, in order (Go ``nameList``)."""
+        return candidate_names(self.repo_service, self.search, self.ndots)
+
+
+@functools.lru_cache(maxsize=64)
+def _candidates(model: ControllerModel) -> tuple[str, ...]:
+    return tuple(model.candidates())
+
+
+# --- one attempt against a view of the world -------------------------------------------
+
+
+class _View(abc.ABC):
+    """What the world answers at time t, as the harness's peers answer it.
+
+    ``dns``: how a query for ``name`` ends (refused | timeout | nxdomain | ok); only the
+    repo name can be ``ok`` (any other name is NXDOMAIN in the zone).  ``accepting``:
+    the repo Service has endpoints (the port listens) unless every path is refused.
+    ``http``: how a request for ``path`` is answered on an accepted connection.
+    """
+
+    @abc.abstractmethod
+    def dns(self, name: str, t: float) -> str: ...
+
+    @abc.abstractmethod
+    def http(self, path: str, t: float) -> str: ...
+
+    @abc.abstractmethod
+    def accepting(self, t: float) -> bool: ...
+
+    @abc.abstractmethod
+    def endpoints_gone_after(self, t: float) -> float:
+        """The first time after ``t`` when the Service stops accepting (``inf``: never):
+        the harness closes open connections then."""
+
+
+class _TimelineView(_View):
+    def __init__(self, timeline: Timeline) -> None:
+        self.timeline = timeline
+        self.repo = timeline.repo_host.rstrip(".").lower()
+
+    def dns(self, name: str, t: float) -> str:
+        state = self.timeline.dns_state(name, t)
+        if state == "ok" and name.rstrip(".").lower() != self.repo:
+            return "nxdomain"
+        return state
+
+    def http(self, path: str, t: float) -> str:
+        return self.timeline.http_state(path, t) if path in self.timeline.http else "missing"
+
+    def accepting(self, t: float) -> bool:
+        paths = self.timeline.http
+        return not paths or any(self.timeline.http_state(p, t) != "refused" for p in paths)
+
+    def endpoints_gone_after(self, t: float) -> float:
+        changes = sorted({iv.start for ivs in self.timeline.http.values() for iv in ivs})
+        for when in changes:
+            if when > t and not self.accepting(when):
+                return when
+        return math.inf
+
+
+class _Clock:
+    """The harness clock as the cleanup sees it: sleeps and timeouts move time."""
+
+    def __init__(self, start: float) -> None:
+        self.t = start
+
+    def now(self) -> float:
+        return self.t
+
+    def sleep(self, seconds: float) -> None:
+        if seconds > 0:
+            self.t = self.t + seconds
+
+    def wait(self, timeout: float) -> None:
+        """A wait nothing answers: the harness moves to ``now + timeout`` and reports it."""
+        self.t = self.t + timeout
+
+    # cleanup.Clock's socket waits: never reached, the operation below has no sockets
+    def wait_readable(self, sock: object, timeout: float | None) -> bool:
+        raise AssertionError("the evaluator opens no sockets")
+
+    def wait_writable(self, sock: object, timeout: float | None) -> bool:
+        raise AssertionError("the evaluator opens no sockets")
+
+    def wait_any(self, waits: object, timeout: float | None) -> list[int]:
+        raise AssertionError("the evaluator opens no sockets")
+
+
+@dataclass
+class _Counters:
+    dns: int = 0
+    http: int = 0
+
+
+#: what one exchange gets from a DNS state (one server, UDP, no truncation); ``ok``
+#: reaches this only for the repo name: an A record, and NOERROR without AAAA (NODATA)
+_OUTCOME = {"conn-refused": "refused", "timeout": "timeout", "nxdomain": "nxdomain",
+            "servfail": "servfail"}  # fmt: skip
+#: the state of an ``ok`` name per query type
+_OK_OUTCOME = {"A": "answer", "AAAA": "nodata"}
+
+
+def _repo_address(_fqdn: str, _qtype: str) -> tuple[str, ...]:
+    """The addresses of an answer: only the repo name is ever answered (the fake repo)."""
+    return (REPO_ADDRESS,)
+
+
+class _Controller:
+    """One cleanup attempt (``RepoClient.fetch_lists``) replayed against a view.
+
+    Each method follows the cleanup function named in its docstring, keeping only what
+    can happen against a timeline (one nameserver, UDP, no truncation, one address).
+    The lookup is ``cleanup.simulate_lookup``: the rules the stub resolver runs, over
+    the world's answers instead of sockets.
+    """
+
+    def __init__(self, model: ControllerModel, view: _View, clock: _Clock) -> None:
+        self.model = model
+        self.view = view
+        self.clock = clock
+        self.count = _Counters()
+        self.host = model.repo_service
+        previous, current = model.paths
+        self.fetches = ((previous, model.previous_version), (current, "current"))
+        self.base = f"http://{self.host}"
+
+    def _resolve(self, deadline: float) -> None:
+        """``StubResolver.resolve`` as ``cleanup.simulate_lookup`` states it, rule for
+        rule (candidates, server sequence, concurrent A/AAAA in Go's order, what each
+        outcome means, completion order, the error Go reports, the caller's deadline
+        failing the whole lookup), each exchange answered by the world at its instant.
+
+        Counts the exchanges the DNS server saw: all but those the kernel refused.
+        """
+        sent = 0
+
+        def outcome_of(fqdn: str, qtype: str, _server: int, _transport: str, t: float) -> str:
+            nonlocal sent
+            state = self.view.dns(fqdn, t)
+            outcome = _OK_OUTCOME[qtype] if state == "ok" else _OUTCOME[state]
+            if outcome != "refused":
+                sent += 1
+            return outcome
+
+        model = self.model
+        run = simulate_lookup(
+            self.host,
+            outcome_of,
+            search=model.search,
+            ndots=model.ndots,
+            servers=("<dns>",),
+            attempts=model.dns_attempts,
+            timeout=model.dns_timeout,
+            start=self.clock.now(),
+            answer_of=_repo_address,
+            deadline=deadline,
+        )
+        self.count.dns += sent
+        self.clock.t = run.finished
+        if run.error is not None:
+            raise run.error
+        if not run.addresses:  # no candidate at all: nothing was asked
+            raise not_found_error(self.host)
+
+    def attempt(self, _number: int) -> None:
+        """``RepoClient.fetch_lists``: previous then current list, one kept-alive
+        connection (the repo server keeps connections open; httpcore reuses them)."""
+        clock, view = self.clock, self.view
+        connected = False
+        timeout = self.model.http_timeout
+        for path, version in self.fetches:
+            url = self.base + path
+            # DeadlineClient.send: Go's Client.Timeout, one deadline per request; every
+            # wait gets min(timeout, what is left) (Exchange.limit), in this float order
+            request_deadline = clock.now() + timeout
+            if not connected:
+                # ClockNetworkBackend.connect_tcp: lookup and dial share the dialer's
+                # deadline, what is left of the request's (at most DIAL_TIMEOUT)
+                limit = min(timeout, max(0.0, request_deadline - clock.now()), DIAL_TIMEOUT)
+                deadline = clock.now() + limit
+                try:
+                    self._resolve(deadline)
+                except DNSError:
+                    # Go's didTimeout: once the request's deadline has passed, whatever
+                    # failed is the Client.Timeout (cleanup._transport._explain)
+                    if clock.now() >= request_deadline - _HALF_NS:
+                        raise RequestTimeout(url, "lookup", timeout) from None
+                    raise
+                if deadline - clock.now() <= 0:
+                    raise RequestTimeout(url, "connect", timeout)
+                if not view.accepting(clock.now()):
+                    raise ConnectError(url, "127.0.0.1", "refused")
+                connected = True
+            self.count.http += 1  # the repo saw this request
+            state = view.http(path, clock.now())
+            if state == "refused":  # endpoints for other paths only: connection reset
+                raise ConnectError(url, "127.0.0.1", "reset")
+            if state == "missing":
+                raise HTTPStatusError(url, 404, version)
+            if state == "hang":
+                # read, never answered: the request's deadline ends it, unless the
+                # Service loses its endpoints first, which resets the connection
+                wait = min(timeout, max(0.0, request_deadline - clock.now()))
+                gone = view.endpoints_gone_after(clock.now())
+                if gone < clock.now() + wait:
+                    clock.t = gone
+                    raise ConnectError(url, "127.0.0.1", "reset", op="read")
+                clock.wait(wait)
+                raise RequestTimeout(url, "headers", timeout)
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """One cleanup run under one policy in one world.
+
+    ``end``: virtual time (seconds since the reboot) when the cleanup finished (the
+    harness's ``completion_time``); ``elapsed``: ``end`` minus the cleanup start, how
+    long the controller was blocked; ``reason``: one of :data:`GIVE_UP_REASONS`;
+    ``limit``: for gave-up runs, ``schedule`` or ``deadline``.
+    """
+
+    outcome: str
+    attempts: int
+    end: float
+    elapsed: float
+    dns_queries: int
+    http_requests: int
+    reason: str = ""
+    limit: str = ""
+    error_kind: str = ""
+
+
+def _reason(error: CleanupError) -> str:
+    return "dns" if isinstance(error, DNSError) else "http"
+
+
+def _evaluate_view(
+    view: _View, start: float, policy: Policy, seed: int, model: ControllerModel
+) -> Evaluation:
+    clock = _Clock(start)
+    controller = _Controller(model, view, clock)
+    attempts = 0
+
+    def on_event(event: object) -> None:
+        nonlocal attempts
+        if isinstance(event, AttemptStarted):
+            attempts = event.attempt
+
+    try:
+        retry(controller.attempt, policy, clock=clock, rng=jitter_rng(seed), on_event=on_event)
+    except GaveUp as exc:
+        outcome, reason, limit = "gave-up", _reason(exc.last_error), exc.reason
+        kind = error_kind(exc.last_error)
+    except CleanupError as exc:
+        outcome, reason, limit, kind = "not-retriable", "not-retried", "", error_kind(exc)
+    else:
+        outcome, reason, limit, kind = "success", "", "", ""
+    end = clock.now()
+    return Evaluation(
+        outcome,
+        attempts,
+        end,
+        end - start,
+        controller.count.dns,
+        controller.count.http,
+        reason=reason,
+        limit=limit,
+        error_kind=kind,
+    )
+
+
+def evaluate(
+    timeline: Timeline,
+    policy: Policy,
+    seed: int,
+    model: ControllerModel | None = None,
+) -> Evaluation:
+    """The reference evaluation: ``cleanup.retry`` itself against the timeline.
+
+    ``seed`` picks the jitter stream (:func:`jitter_rng`); the harness's
+    ``run_timeline(timeline, policy, seed=seed)`` has the same outcome, attempts and
+    completion time.  ``model`` defaults to :meth:`ControllerModel.for_timeline`.
+    """
+    if not math.isfinite(timeline.cleanup_start):
+        raise ValueError("the controller never starts in this timeline: nothing to evaluate")
+    model = model or ControllerModel.for_timeline(timeline)
+    return _evaluate_view(_TimelineView(timeline), timeline.cleanup_start, policy, seed, model)

@@ -1,0 +1,238 @@
+"""Named differential cases: the deviations listed in issue 8, and plain ones.
+
+One table, used by ``tests/fidelity/test_named.py`` (one test each, some with extra
+assertions about Go's side), by ``sim fidelity`` (run before the generated cases) and
+by ``bench/fidelity_bench.py``.  A case that needs a faultdns action this faultdns
+does not understand yet lists it in :attr:`Named.needs`; :func:`runnable` says whether
+it can run here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sim._fidelity._case import Case, ServerPlan
+from sim._fidelity._strategies import supported_action
+
+__all__ = ["NAMED", "Named", "runnable"]
+
+# What a Harvester pod's resolv.conf says (the reference file).
+CLUSTER = (
+    "search harvester-system.svc.cluster.local svc.cluster.local cluster.local\n"
+    "nameserver {ns0}\n"
+    "options ndots:5\n"
+)
+# One server, a 1 s timeout and one attempt: a silent server costs 1 s, not 10.
+QUICK = "nameserver {ns0}\noptions timeout:1 attempts:1\n"
+TWO = "nameserver {ns0}\nnameserver {ns1}\noptions timeout:1 attempts:1\n"
+REPO = "upgrade-repo-x.harvester-system"
+REPO_FQDN = "upgrade-repo-x.harvester-system.svc.cluster.local"
+DOWN = ServerPlan(down=True)
+
+
+def up(*faults: str) -> ServerPlan:
+    return ServerPlan(tuple(faults))
+
+
+@dataclass(frozen=True)
+class Named:
+    """A named case, the faultdns actions it needs, and where it comes from."""
+
+    case: Case
+    needs: tuple[str, ...] = ()
+    why: str = ""
+
+
+def _http(behaviour: str = "ok", target: str = "{http}", **kw: object) -> Case:
+    return Case(
+        CLUSTER,
+        (up(),),
+        get=f"http://{REPO}",
+        records=(f"{REPO_FQDN}={target}",),
+        http=behaviour,
+        label=f"http {behaviour} {target}",
+        **kw,  # type: ignore[arg-type]
+    )
+
+
+NAMED: dict[str, Named] = {
+    # plain cases
+    "answer": Named(
+        Case(CLUSTER, (up(),), lookup=REPO, records=(f"{REPO_FQDN}=10.53.1.7",), label="answer")
+    ),
+    "nxdomain": Named(Case(CLUSTER, (up(),), lookup=REPO, label="NXDOMAIN for every candidate")),
+    "nodata": Named(Case(CLUSTER, (up("nodata"),), lookup=REPO, label="NODATA everywhere")),
+    "servfail": Named(Case(CLUSTER, (up("servfail"),), lookup=REPO, label="SERVFAIL")),
+    "down-then-answer": Named(
+        Case(
+            TWO,
+            (DOWN, up()),
+            lookup="repo.test.",
+            records=("repo.test=10.0.0.9",),
+            label="down, then answer",
+        )
+    ),
+    "all-down": Named(Case(QUICK, (DOWN,), lookup="repo.test.", label="nameserver down")),
+    "cname-chain": Named(
+        Case(
+            QUICK,
+            (up(),),
+            lookup="a.test.",
+            records=("a.test CNAME b.test", "b.test CNAME c.test", "c.test=10.0.0.3"),
+            label="CNAME chain",
+        )
+    ),
+    "ip-literal": Named(Case(QUICK, (up(),), lookup="10.1.2.3", label="IP literal")),
+    "http-ok": Named(_http()),
+    "http-refused": Named(_http(target="{refused}")),
+    "http-404": Named(_http("status=404")),
+    "http-redirect": Named(_http("redirect")),
+    "http-reset": Named(_http("reset")),
+    "http-eof-body": Named(_http("eof-body")),
+    "http-silent-connect": Named(_http(target="{blackhole}")),
+    # the deviations of issue 8
+    "deviation-1-refused": Named(
+        Case(
+            TWO, (up("refused"), up("refused")), lookup="repo.test.", label="deviation 1: REFUSED"
+        ),
+        why="Go: REFUSED is 'server misbehaving', not temporary; the next server is tried",
+    ),
+    "deviation-1-notimp": Named(
+        Case(TWO, (up("rcode=NOTIMP"),) * 2, lookup="repo.test.", label="deviation 1: NOTIMP"),
+        needs=("rcode=NOTIMP",),
+    ),
+    "deviation-1-formerr-next-server": Named(
+        Case(
+            TWO,
+            (up("rcode=FORMERR"), up()),
+            lookup="repo.test.",
+            records=("repo.test=10.0.0.4",),
+            label="deviation 1: FORMERR, then an answer",
+        ),
+        needs=("rcode=FORMERR",),
+    ),
+    "deviation-2-timeout": Named(
+        Case(QUICK, (up("drop"),), lookup="repo.test.", label="deviation 2: DNS timeout"),
+        why="Go: a timeout sets IsTimeout and IsTemporary",
+    ),
+    "deviation-3-last-completing-error": Named(
+        Case(
+            CLUSTER,
+            (up(f"servfail match={REPO} qtype=A", "nxdomain"),),
+            lookup=REPO,
+            label="deviation 3: A SERVFAIL, AAAA NXDOMAIN for the name as given",
+        ),
+        why="Go keeps the error of the query that completes last: 'server misbehaving'",
+    ),
+    "deviation-4-tc-cut-at-512": Named(
+        Case(
+            QUICK,
+            (up("truncate=512"),),
+            lookup="big.test.",
+            records=tuple(f"big.test=10.0.{i // 250}.{i % 250 + 1}" for i in range(60)),
+            label="deviation 4: TC reply cut mid-record at 512 bytes",
+        ),
+        needs=("truncate=512",),
+    ),
+    "deviation-5-extended-rcode": Named(
+        Case(
+            QUICK,
+            (up("rcode=16"),),
+            lookup="repo.test.",
+            records=("repo.test=10.0.0.5",),
+            label="deviation 5: extended RCODE 16 (BADVERS) in OPT",
+        ),
+        needs=("rcode=16",),
+    ),
+    "deviation-6-comment-after-nameserver": Named(
+        Case(
+            "nameserver {ns0} # cluster dns\noptions timeout:1 attempts:1\n",
+            (up(),),
+            lookup="repo.test.",
+            records=("repo.test=10.0.0.6",),
+            label="deviation 6: comment after a value",
+        )
+    ),
+    "deviation-6-ndots-five": Named(
+        Case(
+            "search svc.cluster.local\nnameserver {ns0}\noptions ndots:five timeout:1\n",
+            (up(),),
+            lookup="a.b",
+            records=("a.b.svc.cluster.local=10.0.0.8",),
+            label="deviation 6: ndots:five",
+        )
+    ),
+    "deviation-6-empty-search": Named(
+        Case(
+            "search\nnameserver {ns0}\noptions timeout:1 attempts:1\n",
+            (up(),),
+            lookup="repo",
+            records=("repo=10.0.0.2",),
+            label="deviation 6: empty search",
+        )
+    ),
+    "deviation-6-single-request": Named(
+        Case(
+            "search a.test b.test\nnameserver {ns0}\noptions ndots:2 single-request timeout:1\n",
+            (up(),),
+            lookup="repo",
+            label="deviation 6: single-request",
+        )
+    ),
+    "deviation-6-single-request-silence": Named(
+        Case(
+            "nameserver {ns0}\noptions single-request timeout:1 attempts:1\n",
+            (up("drop"),),
+            lookup="repo.test.",
+            label="deviation 6: single-request, silent server (A, then AAAA: 2 s)",
+        )
+    ),
+    "deviation-6-use-vc": Named(
+        Case(
+            "nameserver {ns0}\noptions use-vc timeout:1 attempts:1\n",
+            (up(),),
+            lookup="repo.test.",
+            records=("repo.test=10.0.0.1",),
+            label="deviation 6: use-vc",
+        )
+    ),
+    "deviation-6-long-search-label": Named(
+        Case(
+            f"search {'x' * 64}.test ok.test\nnameserver {{ns0}}\noptions ndots:2 timeout:1\n",
+            (up(),),
+            lookup="repo",
+            records=("repo.ok.test=10.0.0.3",),
+            label="deviation 6: search domain with a label over 63 bytes",
+        )
+    ),
+    "deviation-7-lookup-and-silence": Named(
+        Case(
+            QUICK,
+            (up("delay=800ms"),),
+            get="http://repo.test.",
+            records=("repo.test={http}",),
+            http="silent-headers",
+            timeout=1.0,
+            label="deviation 7: timeout 1 s, DNS delay 0.8 s, silent server",
+        ),
+        why="Go's Client.Timeout is one deadline: fails at 1.0 s (ours: 1.8 s)",
+    ),
+    "deviation-7-dribbled-headers": Named(
+        Case(
+            QUICK,
+            (up(),),
+            get="http://repo.test.",
+            records=("repo.test={http}",),
+            http="dribble-headers=0.5x62",
+            timeout=3.0,
+            label="deviation 7: headers one byte per 0.5 s, timeout 3 s",
+        ),
+        why="Go gives up at 3 s (ours took 31 s)",
+    ),
+}
+
+
+def runnable(named: Named) -> str:
+    """ "" when ``named`` can run here, else why not (the faultdns action it lacks)."""
+    missing = [spec for spec in named.needs if not supported_action(spec)]
+    return f"faultdns does not understand {', '.join(map(repr, missing))} yet" if missing else ""

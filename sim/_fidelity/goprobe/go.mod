@@ -1,0 +1,3 @@
+module retrylab/goprobe
+
+go 1.23

@@ -1,0 +1,138 @@
+"""resolv.conf read as Go 1.23's ``dnsReadConfig`` reads it (deviation 6 of issue 8).
+
+The expectations marked "Go:" were checked against Go 1.23.9 (CGO_ENABLED=0) with the
+file bind-mounted over /etc/resolv.conf: the queries it sent are quoted.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from cleanup._resolvconf import (
+    DEFAULT_NAMESERVERS,
+    ResolvConfError,
+    default_search,
+    parse_resolv_conf,
+    read_resolv_conf,
+)
+
+POD_SEARCH = (
+    "harvester-system.svc.cluster.local.",
+    "svc.cluster.local.",
+    "cluster.local.",
+)
+POD_RESOLV_CONF = """\
+# written by kubelet
+search harvester-system.svc.cluster.local svc.cluster.local cluster.local
+nameserver 10.53.0.10
+options ndots:5
+"""
+
+
+def test_resolv_conf_of_a_pod() -> None:
+    conf = parse_resolv_conf(POD_RESOLV_CONF, hostname="node1")
+    assert conf.nameservers == ("10.53.0.10:53",)
+    assert conf.search == POD_SEARCH
+    assert (conf.ndots, conf.timeout, conf.attempts, conf.rotate) == (5, 5.0, 2, False)
+    assert not (conf.single_request or conf.use_tcp or conf.unknown_options)
+
+
+def test_comment_after_a_value_is_ignored_only_where_go_ignores_it() -> None:
+    """Go: ``nameserver 10.53.0.10 # cluster dns`` uses 10.53.0.10; ``search test #
+    comment`` searches ``test.``, ``#.`` and ``comment.`` (it queried zz.# and zz.comment)."""
+    conf = parse_resolv_conf("nameserver 10.53.0.10 # cluster dns\nsearch test # comment\n")
+    assert conf.nameservers == ("10.53.0.10:53",)
+    assert conf.search == ("test.", "#.", "comment.")
+
+
+def test_comment_only_at_the_first_byte() -> None:
+    conf = parse_resolv_conf("; x\n# y\n  # z\nnameserver 10.0.0.1\n", hostname="n")
+    assert conf.nameservers == ("10.0.0.1:53",)
+    assert conf.unknown_options  # "  # z" is a line whose keyword is "#"
+
+
+def test_ndots_five_is_zero_like_go_dtoi() -> None:
+    """Go: ``options ndots:five`` made it ask the bare name ``a`` first."""
+    assert parse_resolv_conf("options ndots:five\n", hostname="n").ndots == 0
+    assert parse_resolv_conf("options ndots:5x\n", hostname="n").ndots == 5
+    conf = parse_resolv_conf("options timeout: attempts:-1 ndots:30\n", hostname="n")
+    assert (conf.timeout, conf.attempts, conf.ndots) == (1.0, 1, 15)
+    assert parse_resolv_conf("options attempts:99999999\n", hostname="n").attempts == 0xFFFFFF
+
+
+def test_empty_search_falls_back_to_the_hostname_domain() -> None:
+    """Go: with ``search`` empty and hostname node1.test it asked zz.test first."""
+    assert parse_resolv_conf("search\n", hostname="node1.test").search == ("test.",)
+    assert parse_resolv_conf("search a\nsearch\n", hostname="node1").search == ()
+    assert parse_resolv_conf("nameserver 10.0.0.1\n", hostname="n.a.b").search == ("a.b.",)
+    assert default_search("node1.") == ()
+    assert default_search("node1") == ()
+
+
+def test_crlf_reads_like_lf() -> None:
+    """Go: a CRLF file with ``search test`` and ``ndots:2`` resolved ``a`` as a.test."""
+    crlf = POD_RESOLV_CONF.replace("\n", "\r\n")
+    assert parse_resolv_conf(crlf, hostname="n") == parse_resolv_conf(POD_RESOLV_CONF, hostname="n")
+
+
+def test_options_go_honours() -> None:
+    text = "options edns0 rotate single-request-reopen usevc trust-ad no-reload\n"
+    conf = parse_resolv_conf(text, hostname="n")
+    assert conf.rotate and conf.single_request and conf.use_tcp and conf.trust_ad
+    assert conf.no_reload and not conf.unknown_options
+    for spelling in ("use-vc", "usevc", "tcp"):
+        assert parse_resolv_conf(f"options {spelling}\n", hostname="n").use_tcp
+    assert parse_resolv_conf("options single-request\n", hostname="n").single_request
+    assert parse_resolv_conf("options inet6 debug\n", hostname="n").unknown_options
+    assert parse_resolv_conf("sortlist 10.0.0.0/8\n", hostname="n").unknown_options
+
+
+def test_nameservers_at_most_three_usable_ones() -> None:
+    text = """\
+nameserver dns.example
+nameserver 10.0.0.1
+nameserver
+nameserver fe80::1%eth0
+nameserver ::1
+nameserver 10.0.0.4
+"""
+    conf = parse_resolv_conf(text, hostname="n")
+    assert conf.nameservers == ("10.0.0.1:53", "[fe80::1%eth0]:53", "[::1]:53")
+    assert parse_resolv_conf("search a\n", hostname="n").nameservers == DEFAULT_NAMESERVERS
+
+
+def test_host_port_extension_and_its_errors() -> None:
+    conf = parse_resolv_conf("nameserver 127.0.0.1:5353\nnameserver [::1]:53\n", hostname="n")
+    assert conf.nameservers == ("127.0.0.1:5353", "[::1]:53")
+    with pytest.raises(ResolvConfError, match=r"x line 2: nameserver '10.0.0.1:99999': port"):
+        parse_resolv_conf("\nnameserver 10.0.0.1:99999\n", source="x")
+    with pytest.raises(ResolvConfError, match="missing ']'"):
+        parse_resolv_conf("nameserver [::1\n", source="x")
+
+
+def test_domain_and_search_lines_the_last_one_wins() -> None:
+    assert parse_resolv_conf("search a b\ndomain c\n").search == ("c.",)
+    assert parse_resolv_conf("domain c\nsearch a b.\n").search == ("a.", "b.")
+    assert parse_resolv_conf("domain c d\n").search == ("c.",)
+    assert parse_resolv_conf("search . a\n").search == ("a.",)
+    # Go: "domain ." keeps the root; the candidate "zz.." is never sent
+    assert parse_resolv_conf("domain .\n").search == (".",)
+    assert parse_resolv_conf("search .\n", hostname="h.x").search == ("x.",)
+
+
+def test_a_line_longer_than_gos_buffer_ends_the_parse() -> None:
+    long = "search " + "a" * (64 * 1024) + "\nnameserver 10.0.0.1\n"
+    assert parse_resolv_conf("nameserver 10.0.0.9\n" + long, hostname="n").nameservers == (
+        "10.0.0.9:53",
+    )
+
+
+def test_read_resolv_conf_from_a_file_and_missing_file(tmp_path: Path) -> None:
+    path = tmp_path / "resolv.conf"
+    path.write_text(POD_RESOLV_CONF)
+    assert read_resolv_conf(path).ndots == 5
+    assert read_resolv_conf(str(path), hostname="n").search == POD_SEARCH
+    with pytest.raises(ResolvConfError, match=r"cannot read .*missing"):
+        read_resolv_conf(tmp_path / "missing")

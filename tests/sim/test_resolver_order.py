@@ -1,0 +1,234 @@
+"""The stub resolver's completion order in virtual time (issue 8, deviation 3).
+
+On ``SimClock`` replies arrive at the same virtual instant; the resolver must still
+finish its queries in Go's order: a lane's retry cannot overtake the other lane's first
+reply, so the A query that got SERVFAIL twice completes after AAAA's single NXDOMAIN.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+import socket
+from collections.abc import Iterator
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import cleanup
+import faultdns
+from cleanup._dnsrules import candidate_names, simulate_lookup
+from sim._clock import SimClock
+from sim._dns import DNSPeer
+
+SEARCH = ["harvester-system.svc.cluster.local", "svc.cluster.local", "cluster.local"]
+NAME = "upgrade-repo-x.harvester-system"
+
+
+@pytest.fixture
+def served() -> Iterator[tuple[SimClock, faultdns.FaultDNSServer]]:
+    clock = SimClock()
+    server = faultdns.FaultDNSServer(origins=["cluster.local", "."], ttl=0, clock=clock, seed=0)
+    peer = DNSPeer(server).start()
+    clock.add_peer(peer)
+    clock.call_listener = peer.call_listener
+    yield clock, server
+    peer.stop()
+    clock.close()
+
+
+def resolver(
+    clock: SimClock, server: faultdns.FaultDNSServer, **kwargs: object
+) -> cleanup.StubResolver:
+    host, port = server.address
+    return cleanup.StubResolver(
+        [f"{host}:{port}"],
+        search=SEARCH,
+        ndots=5,
+        clock=clock,
+        rng=random.Random(0),
+        **kwargs,  # type: ignore[arg-type]
+    )
+
+
+def test_deviation_3_on_the_sim_clock(served: tuple[SimClock, faultdns.FaultDNSServer]) -> None:
+    clock, server = served
+    server.add_fault(f"servfail match={NAME} qtype=A")
+    server.add_fault("nxdomain")
+    for _ in range(5):  # deterministic: the same answer every time
+        with pytest.raises(cleanup.DNSError) as info:
+            resolver(clock, server).resolve(NAME)
+        err = info.value
+        assert err.err == "server misbehaving" and err.is_temporary and not err.is_not_found
+    assert clock.now() == 0.0
+
+
+def test_timeouts_order_by_deadline_on_the_sim_clock(
+    served: tuple[SimClock, faultdns.FaultDNSServer],
+) -> None:
+    """AAAA delayed 1.5 s (answers NXDOMAIN late), A SERVFAIL at once twice: AAAA
+    completes last, so "no such host" wins, after 1.5 s of virtual time."""
+    clock, server = served
+    server.add_fault(f"delay=1.5s match={NAME} qtype=AAAA")
+    server.add_fault(f"servfail match={NAME} qtype=A")
+    server.add_fault("nxdomain")
+    with pytest.raises(cleanup.DNSError) as info:
+        resolver(clock, server, timeout=5).resolve(NAME)
+    assert info.value.is_not_found
+    assert clock.now() == pytest.approx(1.5)
+    names = [q.name for q in server.queries]
+    assert names.count(NAME) == 3
+    assert len({n for n in names}) == len(candidate_names(NAME, SEARCH, 5))
+
+
+def test_tcp_fallback_takes_two_rounds_on_the_sim_clock() -> None:
+    """Oracle case, Go 1.23.9 3/3: on ns0 every UDP reply is truncated and AAAA over
+    TCP is REFUSED; AAAA then gets NXDOMAIN from ns1 and completes last, so the error
+    names ns1."""
+    clock = SimClock()
+    servers, peers = [], []
+    for faults in (["truncate", "refused qtype=AAAA"], []):
+        server = faultdns.FaultDNSServer(origins=["."], ttl=0, clock=clock, seed=0)
+        for fault in faults:
+            server.add_fault(fault)
+        peer = DNSPeer(server).start()
+        clock.add_peer(peer)
+        clock.call_listener = peer.call_listener
+        servers.append(server)
+        peers.append(peer)
+    try:
+        names = [f"{s.address[0]}:{s.address[1]}" for s in servers]
+        for _ in range(3):
+            resolver = cleanup.StubResolver(names, attempts=1, ndots=5, clock=clock)
+            with pytest.raises(cleanup.DNSError) as info:
+                resolver.resolve("harvester-system")
+            assert (info.value.err, info.value.server) == ("no such host", names[1])
+    finally:
+        for peer in peers:
+            peer.stop()
+        clock.close()
+
+
+# -- the resolver and the pure rules agree, to the last bit, in virtual time ---------------
+
+ACTIONS = ("answer", "nxdomain", "nodata", "servfail", "refused", "drop", "truncate")
+_SPEC = {"answer": "answer={addr}", "nxdomain": "nxdomain", "nodata": "nodata",
+         "servfail": "servfail", "refused": "refused", "drop": "drop",
+         "truncate": "truncate"}  # fmt: skip
+_OUTCOME = {"answer": "answer", "nxdomain": "nxdomain", "nodata": "nodata",
+            "servfail": "servfail", "refused": "rcode", "drop": "timeout"}  # fmt: skip
+_ADDRESS = {"A": "10.0.0.1", "AAAA": "fd00::1"}
+
+
+@pytest.fixture(scope="module")
+def world() -> Iterator[tuple[SimClock, list[faultdns.FaultDNSServer], str]]:
+    clock = SimClock()
+    servers, peers = [], []
+    for _ in range(2):
+        server = faultdns.FaultDNSServer(origins=["."], ttl=0, clock=clock, seed=0)
+        peer = DNSPeer(server).start()
+        clock.add_peer(peer)
+        clock.call_listener = peer.call_listener
+        servers.append(server)
+        peers.append(peer)
+    probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    probe.bind(("127.0.0.1", 0))
+    down = f"127.0.0.1:{probe.getsockname()[1]}"
+    probe.close()  # nothing listens there: ICMP port unreachable
+    yield clock, servers, down
+    for peer in peers:
+        peer.stop()
+    clock.close()
+
+
+@st.composite
+def plans(draw: st.DrawFn) -> dict[str, object]:
+    search = draw(st.lists(st.sampled_from(["a.test", "b.test", "x" * 64]), max_size=2))
+    name = draw(st.sampled_from(["repo", "repo.ns", "repo.ns.", "b.c.d"]))
+    layout = draw(st.lists(st.sampled_from(["s0", "s1", "down"]), min_size=1, max_size=3))
+    candidates = candidate_names(name, [s for s in search], 2)
+    faults: dict[tuple[str, str, str], str] = {}
+    for server in ("s0", "s1"):
+        for fqdn in candidates:
+            for qtype in ("A", "AAAA"):
+                faults[(server, fqdn, qtype)] = draw(st.sampled_from(ACTIONS))
+    return {
+        "search": search,
+        "name": name,
+        "layout": layout,
+        "faults": faults,
+        "attempts": draw(st.integers(1, 2)),
+        "timeout": draw(st.sampled_from([1.0, 2.0])),
+        "rotate": draw(st.booleans()),
+        "single_request": draw(st.booleans()),
+        "deadline": draw(st.sampled_from([None, 3.0])),
+    }
+
+
+def _norm(err: cleanup.DNSError | None) -> object:
+    if err is None:
+        return None
+    text = re.sub(r"(udp|tcp) [0-9.]+:\d+->", r"\1 ->", err.err)
+    return (err.name, text, err.server, err.is_not_found, err.is_timeout, err.is_temporary)
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=list(HealthCheck))
+@given(plan=plans())
+def test_resolver_and_simulate_lookup_agree(
+    world: tuple[SimClock, list[faultdns.FaultDNSServer], str], plan: dict[str, object]
+) -> None:
+    clock, servers, down = world
+    texts = {"s0": f"{servers[0].address[0]}:{servers[0].address[1]}", "down": down}
+    texts["s1"] = f"{servers[1].address[0]}:{servers[1].address[1]}"
+    layout: list[str] = plan["layout"]  # type: ignore[assignment]
+    faults: dict[tuple[str, str, str], str] = plan["faults"]  # type: ignore[assignment]
+    for index, server in enumerate(servers):
+        server.reset()
+        for (label, fqdn, qtype), action in faults.items():
+            if label == f"s{index}":
+                spec = _SPEC[action].format(addr=_ADDRESS[qtype])
+                server.add_fault(f"{spec} match={fqdn.rstrip('.')} qtype={qtype}")
+    settings_ = {
+        "search": plan["search"],
+        "ndots": 2,
+        "attempts": plan["attempts"],
+        "timeout": plan["timeout"],
+        "rotate": plan["rotate"],
+        "single_request": plan["single_request"],
+    }
+    resolver = cleanup.StubResolver(
+        [texts[label] for label in layout],
+        clock=clock,
+        rng=random.Random(1),
+        **settings_,  # type: ignore[arg-type]
+    )
+    start = clock.now()
+    limit: float | None = plan["deadline"]  # type: ignore[assignment]
+    try:
+        got: object = sorted(resolver.resolve(str(plan["name"]), timeout=limit))
+    except cleanup.DNSError as exc:
+        got = _norm(exc)
+    took = clock.now() - start
+
+    def outcome_of(fqdn: str, qtype: str, server: int, transport: str, t: float) -> str:
+        label = layout[server]
+        if label == "down":
+            return "refused"
+        action = faults[(label, fqdn, qtype)]
+        if action == "truncate":  # TC over UDP; over TCP the zone (empty): NXDOMAIN
+            return "truncated" if transport == "udp" else "nxdomain"
+        return _OUTCOME[action]
+
+    run = simulate_lookup(
+        str(plan["name"]),
+        outcome_of,
+        servers=[texts[label] for label in layout],
+        start=0.0,
+        answer_of=lambda _fqdn, qtype: (_ADDRESS[qtype],),
+        deadline=limit,
+        **settings_,  # type: ignore[arg-type]
+    )
+    want = sorted(run.addresses) if run.error is None else _norm(run.error)
+    assert got == want
+    assert took == pytest.approx(run.finished)
