@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Longer coverage-guided fuzzing runs of faultdns's targets (atheris), with figures.
 
-Each target of ``tests/fuzz/targets.py`` (wire, server, control, specs) runs in turn
+Each target of ``tests/fuzz/targets.py`` (faultdns's wire, server, control, specs and
+cleanup's image_list, resolv_conf, policy) runs in turn
 for ``--seconds`` (default 300) under ``tests/fuzz/run.py``, starting from the
 committed corpus (``tests/fuzz/corpus/TARGET``) and writing what it finds new to a
 scratch directory (``--keep DIR`` keeps them, e.g. to grow the committed corpus).  It
@@ -28,7 +29,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 RUN = ROOT / "tests" / "fuzz" / "run.py"
 CORPUS = ROOT / "tests" / "fuzz" / "corpus"
-TARGETS = ("wire", "server", "control", "specs")
+TARGETS = ("wire", "server", "control", "specs", "image_list", "resolv_conf", "policy")
 EX_UNAVAILABLE = 69
 
 
@@ -110,12 +111,12 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(results, indent=2))
     else:
         print(
-            f"{'target':8} {'runs':>10} {'exec/s':>8} {'cov':>6} {'ft':>7} {'corpus':>12} "
+            f"{'target':11} {'runs':>10} {'exec/s':>8} {'cov':>6} {'ft':>7} {'corpus':>12} "
             f"{'rss MB':>7}  findings"
         )
         for r in results:
             print(
-                f"{r['target']!s:8} {r['runs']!s:>10} {r['exec_per_s']!s:>8} {r['cov']!s:>6}"
+                f"{r['target']!s:11} {r['runs']!s:>10} {r['exec_per_s']!s:>8} {r['cov']!s:>6}"
                 f" {r['ft']!s:>7} {r['corpus']!s:>12} {r['peak_rss_mb']!s:>7}"
                 f"  {len(r['findings']) if isinstance(r['findings'], dict) else '?'}"
             )

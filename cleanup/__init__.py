@@ -37,6 +37,8 @@ from cleanup._repo import DEFAULT_MAX_LIST_BYTES, LIST_PATH, RepoClient
 from cleanup._resolvconf import ResolvConf, ResolvConfError, parse_resolv_conf, read_resolv_conf
 from cleanup._resolver import QueryEvent, Resolver, StubResolver, SystemResolver
 from cleanup._retry import (
+    MAX_DURATION,
+    MAX_STEPS,
     MODES,
     PREDICATES,
     PRESETS,
@@ -91,6 +93,8 @@ __all__ = [
     "DIAL_TIMEOUT",
     "LIST_PATH",
     "MATCH_MODES",
+    "MAX_DURATION",
+    "MAX_STEPS",
     "MODES",
     "OUTCOMES",
     "PREDICATES",

@@ -3,7 +3,13 @@
 Exit status: 0 success (also when there was nothing to delete), 1 gave up after the
 schedule or deadline, 2 stopped on an error the policy does not retry (a 404, an invalid
 list, DNS "no such host" under ``harvester-v1.4``, or an image store that cannot be read),
-64 bad usage or configuration (the message names the flag).
+64 bad usage or configuration (the message names the flag, file or key; never a
+traceback), 130 interrupted (Ctrl-C / SIGINT; a removal in progress completes or
+leaves the store unchanged, and the store's lock is released).
+
+Limits: durations at most Go's largest ``time.Duration`` (about 292 years), ``--steps``
+at most :data:`~cleanup.MAX_STEPS`, ``--http-timeout`` at most 24 hours, ``--ndots``
+clamped to 15 as Go (and glibc) clamp ``options ndots``.
 
 Logs go to stderr, one line per attempt, in the shape an operator would grep for::
 
@@ -30,6 +36,7 @@ from cleanup._clock import Clock, SystemClock
 from cleanup._repo import RepoClient
 from cleanup._resolver import StubResolver
 from cleanup._retry import (
+    MAX_STEPS,
     PRESETS,
     AttemptFailed,
     GivenUp,
@@ -42,9 +49,10 @@ from cleanup._run import ImageRemovalFailed, ImageRemoved, run_cleanup
 from cleanup._stores import DEFAULT_CONTAINERD_SOCKET, ImageStore, StoreSpecError, open_store
 from cleanup._transport import make_http_client
 
-__all__ = ["EXIT_USAGE", "build_parser", "main"]
+__all__ = ["EXIT_INTERRUPTED", "EXIT_USAGE", "MAX_HTTP_TIMEOUT", "build_parser", "main"]
 
 EXIT_USAGE = 64
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, what a shell reports for Ctrl-C
 DEFAULT_POLICY = "harvester-v1.5"
 DEFAULT_RESOLV_CONF = "/etc/resolv.conf"
 DEFAULT_STORE = f"containerd:{DEFAULT_CONTAINERD_SOCKET}"
@@ -56,11 +64,10 @@ class UsageError(Exception):
 
 def _duration(text: str) -> float:
     try:
-        return parse_duration(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"{text!r} is not a duration (seconds, or Go syntax like 10s, 500ms, 1m30s)"
-        ) from None
+        return parse_duration(text, field_name="")
+    except ValueError as exc:
+        # parse_duration's message without its empty field name: what is wrong, and why
+        raise argparse.ArgumentTypeError(str(exc).removeprefix(": ")) from None
 
 
 def _positive_duration(text: str) -> float:
@@ -70,14 +77,38 @@ def _positive_duration(text: str) -> float:
     return seconds
 
 
-def _int_at_least(low: int) -> Callable[[str], int]:
+#: ``--http-timeout`` at most: a list fetch that needs longer is not a cleanup, and the
+#: socket layer cannot wait much past 24 days in one call.
+MAX_HTTP_TIMEOUT = 86400.0
+
+
+def _http_timeout(text: str) -> float:
+    seconds = _positive_duration(text)
+    if seconds > MAX_HTTP_TIMEOUT:
+        raise argparse.ArgumentTypeError(f"{_shorten(text)} is longer than the limit of 24h")
+    return seconds
+
+
+def _shorten(text: str) -> str:
+    return repr(text) if len(text) <= 40 else repr(text[:37] + "...")
+
+
+def _int_at_least(
+    low: int, high: int | None = None, *, clamp: bool = False
+) -> Callable[[str], int]:
+    """A whole number >= ``low``; above ``high`` it is clamped or refused."""
+
     def convert(text: str) -> int:
         try:
             value = int(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+            raise argparse.ArgumentTypeError(f"{_shorten(text)} is not a whole number") from None
         if value < low:
-            raise argparse.ArgumentTypeError(f"{value} is less than {low}")
+            raise argparse.ArgumentTypeError(f"{_shorten(text)} is less than {low}")
+        if high is not None and value > high:
+            if clamp:
+                return high
+            raise argparse.ArgumentTypeError(f"{_shorten(text)} is more than {high}")
         return value
 
     return convert
@@ -124,7 +155,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     dns.add_argument("--nameserver", action="append", default=[], metavar="HOST:PORT")
     dns.add_argument("--search", action="append", default=[], metavar="DOMAIN")
-    dns.add_argument("--ndots", type=_int_at_least(0), metavar="N")
+    dns.add_argument(
+        "--ndots",
+        type=_int_at_least(0, 15, clamp=True),
+        metavar="N",
+        help="above 15 means 15 (Go's dnsReadConfig clamp)",
+    )
     dns.add_argument("--resolv-conf", metavar="FILE")
     pol = run.add_argument_group(
         "retry policy", f"a preset or a policy TOML file (default {DEFAULT_POLICY})"
@@ -132,7 +168,12 @@ def build_parser() -> argparse.ArgumentParser:
     pol.add_argument(
         "--policy", default=DEFAULT_POLICY, metavar="NAME|FILE", help=", ".join(PRESETS)
     )
-    pol.add_argument("--steps", type=_int_at_least(1), metavar="N", help="attempts at most")
+    pol.add_argument(
+        "--steps",
+        type=_int_at_least(1, MAX_STEPS),
+        metavar="N",
+        help=f"attempts at most (1 to {MAX_STEPS})",
+    )
     pol.add_argument("--duration", type=_positive_duration, metavar="D", help="first delay")
     pol.add_argument("--factor", type=_non_negative_float, metavar="F")
     pol.add_argument("--jitter", type=_non_negative_float, metavar="J")
@@ -140,10 +181,10 @@ def build_parser() -> argparse.ArgumentParser:
     pol.add_argument("--deadline", type=_positive_duration, metavar="D")
     run.add_argument(
         "--http-timeout",
-        type=_positive_duration,
+        type=_http_timeout,
         default=30.0,
         metavar="D",
-        help="bound on each list fetch, like Go's http.Client.Timeout (default 30s)",
+        help="bound on each list fetch, like Go's http.Client.Timeout (default 30s, at most 24h)",
     )
     run.add_argument(
         "--store",
@@ -248,9 +289,27 @@ def main(
     stdout: TextIO | None = None,
     stderr: TextIO | None = None,
 ) -> int:
-    """Run the command line; ``clock`` lets tests run it in virtual time."""
-    out = stdout if stdout is not None else sys.stdout
+    """Run the command line; ``clock`` lets tests run it in virtual time.
+
+    Returns the exit status (module docstring); Ctrl-C gives 130 and one line on stderr.
+    """
     err = stderr if stderr is not None else sys.stderr
+    try:
+        return _main(argv, clock=clock, stdout=stdout, stderr=err)
+    except KeyboardInterrupt:
+        print("cleanup: interrupted", file=err)
+        return EXIT_INTERRUPTED
+
+
+def _main(
+    argv: Sequence[str] | None,
+    *,
+    clock: Clock | None,
+    stdout: TextIO | None,
+    stderr: TextIO,
+) -> int:
+    out = stdout if stdout is not None else sys.stdout
+    err = stderr
     clock = clock if clock is not None else SystemClock()
     try:
         args = build_parser().parse_args(list(sys.argv[1:] if argv is None else argv))
@@ -263,6 +322,15 @@ def main(
         except ValueError as exc:
             client.close()
             raise UsageError(f"--repo-url: {exc}") from exc
+        for flag, version in (
+            ("--previous-version", args.previous_version),
+            ("--current-version", args.current_version),
+        ):
+            try:
+                repo.list_url(version)
+            except ValueError as exc:
+                client.close()
+                raise UsageError(f"{flag}: {exc}") from exc
     except UsageError as exc:
         print(f"cleanup: {exc}", file=err)
         return EXIT_USAGE

@@ -55,6 +55,9 @@ class Clock(Protocol):
         ...
 
 
+_LONGEST_SLEEP = 86400.0  # seconds per time.sleep() call in SystemClock.sleep
+
+
 def _select(sock: socket.socket, event: int, timeout: float | None) -> bool:
     with selectors.DefaultSelector() as sel:
         sel.register(sock, event)
@@ -88,8 +91,10 @@ class SystemClock:
         return time.monotonic()
 
     def sleep(self, seconds: float) -> None:
-        if seconds > 0:
-            time.sleep(seconds)
+        # in slices: one time.sleep() cannot take Go's longest Duration (time_t overflow)
+        end = time.monotonic() + seconds
+        while (left := end - time.monotonic()) > 0:
+            time.sleep(min(left, _LONGEST_SLEEP))
 
     def wait_readable(self, sock: socket.socket, timeout: float | None) -> bool:
         return _select(sock, selectors.EVENT_READ, timeout)

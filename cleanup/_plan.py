@@ -21,6 +21,16 @@ exactly as the controller applies it to the diff list: a retained image may also
 pinned, and it still uses up its substring.  The controller's "first" match depends on
 Go's random map order; ours is the previous list's order, so plans are deterministic.
 
+Same image, other name: when the caller gives the store's ``identity`` (every node name
+-> the content identity the store removes by: an image ID or target digest), a name is
+deleted only if its identity is not also the identity of anything that stays: an image
+of the current list (by any spelling, including ``name@sha256:...``), an image a
+container uses, a pinned image, or a previous-list image kept for any other reason
+(retained, vmdp).  Removing by identity takes every name of the content (CRI ``rmi``, a
+containerd record and its aliases), so one shared identity is enough to keep it; the
+reason says which name kept it.  A digest reference's digest also protects a node image
+whose identity is that digest.
+
 Matching modes: ``full`` compares normalised references (``docker.io/`` and
 ``library/`` added, ``:latest`` by default), ``short`` compares ``name:tag``, ``both``
 treats two images as the same when either key matches - the safe choice for deleting,
@@ -29,7 +39,7 @@ since an image is deleted only when no key of it is current, in use or pinned.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from cleanup._images import ImageRef, InvalidReference, parse_reference
@@ -103,6 +113,14 @@ def _name_keys(name: str, match: str) -> frozenset[str]:
         return frozenset({"raw:" + name})
 
 
+def _digest(name: str) -> str | None:
+    """The digest a node name carries (``name@sha256:...``), if it parses and has one."""
+    try:
+        return parse_reference(name).digest
+    except InvalidReference:
+        return None
+
+
 def _key_set(names: Iterable[str], match: str) -> set[str]:
     keys: set[str] = set()
     for name in names:
@@ -129,17 +147,23 @@ def plan(
     pinned: Iterable[str] = (),
     retain: Iterable[str] = RETAIN,
     match: str = "both",
+    identity: Mapping[str, str] | None = None,
 ) -> Plan:
     """Decide, for every image of the previous list, whether it is deleted and why.
 
     ``present``: the node's image names; None means unknown (delete by list names).
     ``in_use``/``pinned``: node image names.  ``retain``: substrings, see module doc.
+    ``identity``: node name -> content identity (see module doc); None: names only.
+    Raises ``ValueError`` for an unknown ``match`` or an unparseable list entry.
     """
     if match not in MATCH_MODES:
         raise ValueError(f"match must be one of {', '.join(MATCH_MODES)}; got {match!r}")
     current_keys: set[str] = set()
     for _, ref in _parse_list(current, "current"):
         current_keys |= _keys(ref, match)
+    in_use = list(in_use)
+    pinned = list(pinned)
+    current_refs = [ref for _, ref in _parse_list(current, "current")]
     in_use_keys = _key_set(in_use, match)
     pinned_keys = _key_set(pinned, match)
     by_key: dict[str, list[str]] | None = None
@@ -170,6 +194,20 @@ def plan(
                 reasons[full] = f"retained ({substring})"
                 break
 
+    ids: Mapping[str, str] = identity if identity is not None else {}
+    protected: dict[str, str] = {}  # identity -> what stays with it; empty without identity
+    if identity is not None:
+        staying: list[tuple[str, frozenset[str], str | None]] = [
+            (f"{ref.full} (current list)", _keys(ref, match), ref.digest) for ref in current_refs
+        ]
+        staying += [(f"{n} (in use)", _name_keys(n, match), _digest(n)) for n in in_use]
+        staying += [(f"{n} (pinned)", _name_keys(n, match), _digest(n)) for n in pinned]
+        staying += [
+            (f"{entries[full][0]} ({why})", _keys(entries[full][1], match), None)
+            for full, why in reasons.items()
+        ]
+        protected = _protected_identities(identity, staying, match)
+
     keep: list[PlanItem] = []
     delete: list[PlanItem] = []
     deleting: dict[str, str] = {}  # node name -> the list entry that deletes it
@@ -184,7 +222,12 @@ def plan(
         if reason is None and by_key is not None:
             matched = list(dict.fromkeys(n for key in sorted(keys) for n in by_key.get(key, [])))
             fresh = [name for name in matched if name not in deleting]
-            if not matched:
+            shared = [ids.get(n, n) for n in matched if ids.get(n, n) in protected]
+            if shared:
+                ident = shared[0]
+                reason = f"same image ({ident}) as {protected[ident]}"
+                fresh = []
+            elif not matched:
                 reason = NOT_PRESENT
             elif not fresh:
                 # two list entries with one node image (short-name match): delete once
@@ -194,8 +237,35 @@ def plan(
                 delete.append(PlanItem(name, NOT_IN_CURRENT, raw))
             if fresh:
                 continue
+        if reason is None and by_key is None and ids.get(raw, raw) in protected:
+            reason = f"same image ({ids.get(raw, raw)}) as {protected[ids.get(raw, raw)]}"
         if reason is None:
             delete.append(PlanItem(raw, NOT_IN_CURRENT, raw))
         else:
             keep.append(PlanItem(raw, reason, raw))
     return Plan(delete=delete, keep=keep, match=match)
+
+
+def _protected_identities(
+    identity: Mapping[str, str],
+    staying: list[tuple[str, frozenset[str], str | None]],
+    match: str,
+) -> dict[str, str]:
+    """Identity -> the first staying name (with why it stays) that resolves to it.
+
+    ``staying``: (label, keys, digest) per thing that must stay.  A name resolves through
+    its keys to every node name with a matching key; a digest reference's digest is
+    also an identity by itself (containerd's target digest).
+    """
+    ids_by_key: dict[str, list[str]] = {}
+    for name, ident in identity.items():
+        for key in _name_keys(name, match):
+            ids_by_key.setdefault(key, []).append(ident)
+    protected: dict[str, str] = {}
+    for label, keys, digest in staying:
+        for key in sorted(keys):
+            for ident in ids_by_key.get(key, ()):
+                protected.setdefault(ident, label)
+        if digest is not None:
+            protected.setdefault(digest, label)
+    return protected

@@ -22,6 +22,20 @@ What this client adds to a plain GET, and why:
   than 200 (the status of the final response, after redirects).
 - A list is validated (:func:`~cleanup._images.parse_image_list`) before anyone can act
   on it: a half list or an HTML error page must never drive deletions.
+- A list is accepted only when the response's framing proves it whole (see
+  :func:`check_complete`): a ``Content-Length`` that was met or a chunked body whose
+  terminator arrived (httpcore/h11 raise "unexpected EOF" otherwise, as Go does), no
+  ``Content-Encoding`` (we ask for ``identity``; an encoding we did not ask for is
+  refused, never decoded), and a last byte that is a newline (the repo's files end
+  with one).  A close-delimited body (no ``Content-Length``, not chunked) is refused:
+  a connection cut three bytes early looks exactly like the end, and Go's client
+  accepts it silently (``docker.io/rancher/kubectl:v1.30.5`` arrived as ``...:v1.30``
+  and the controller deleted ``v1.30.5``).  So does a ``Content-Length`` smaller than
+  the body: Go reads that many bytes and stops; the newline rule catches every cut
+  that is not at a line end, which is the best any client can do.  Each is an
+  :class:`~cleanup.ImageListError` naming the URL and what was missing; like Go's
+  "unexpected EOF" (which Harvester's predicate does not retry either), it ends the
+  attempt and is never used.
 """
 
 from __future__ import annotations
@@ -32,7 +46,7 @@ from cleanup._classify import to_error
 from cleanup._errors import CleanupError, HTTPStatusError, ImageListError
 from cleanup._images import DEFAULT_MAX_BYTES, parse_image_list
 
-__all__ = ["DEFAULT_MAX_LIST_BYTES", "LIST_PATH", "RepoClient"]
+__all__ = ["DEFAULT_MAX_LIST_BYTES", "LIST_PATH", "RepoClient", "check_complete"]
 
 LIST_PATH = "harvester-iso/bundle/harvester/images-lists-archive/{version}/image_list_all.txt"
 # The list validator's limit: what is read off the wire is what gets validated.
@@ -115,18 +129,63 @@ class RepoClient:
                 reason = response.extensions.get("reason_phrase", b"")
                 text = reason.decode("latin-1") if isinstance(reason, bytes) else None
                 raise HTTPStatusError(url, response.status_code, version, text)
-            declared = response.headers.get("content-length", "")
+            headers = {k.lower(): v for k, v in response.headers.items()}
+            served = str(response.url)  # after redirects: where the body comes from
+            check_complete(served, headers, None)  # refuse before reading what we cannot use
+            declared = headers.get("content-length", "")
             if declared.isdigit() and int(declared) > self.max_bytes:
                 raise ImageListError(url, 0, self._too_big(f"{int(declared)} bytes"))
             body = bytearray()
-            for chunk in response.iter_bytes():
+            for chunk in response.iter_raw():
                 body += chunk
                 if len(body) > self.max_bytes:
                     raise ImageListError(url, 0, self._too_big(f"at least {len(body)} bytes"))
+            check_complete(served, headers, bytes(body))
             return bytes(body)
 
     def _too_big(self, size: str) -> str:
         return (
             f"the list is {size}, more than the {self.max_bytes}-byte limit"
             " (is the repo serving the wrong file?)"
+        )
+
+
+def check_complete(url: str, headers: dict[str, str], body: bytes | None) -> None:
+    """Raise :class:`~cleanup.ImageListError` unless the response proves the list whole.
+
+    ``headers``: the response's headers, names lower-case.  ``body``: the raw bytes read
+    (None: check the headers only).  The rule (module docstring): ``Content-Encoding``
+    absent or ``identity``; chunked framing or a ``Content-Length`` that equals the
+    body's length; a body that ends with ``\n``.
+    """
+    encoding = headers.get("content-encoding", "").strip().lower()
+    if encoding not in ("", "identity"):
+        raise ImageListError(
+            url,
+            0,
+            f"the repo sent it with Content-Encoding {encoding!r}, which was not asked for "
+            "(Accept-Encoding: identity); a compressed stream is not decoded or trusted",
+        )
+    codings = [c.strip().lower() for c in headers.get("transfer-encoding", "").split(",")]
+    chunked = codings[-1] == "chunked"
+    declared = headers.get("content-length", "").strip()
+    if not chunked and not declared.isdigit():
+        raise ImageListError(
+            url,
+            0,
+            "its end cannot be proven: no Content-Length and no chunked framing, so a "
+            "connection closed early looks the same as the end of the list",
+        )
+    if body is None:
+        return
+    if not chunked and len(body) != int(declared):
+        raise ImageListError(
+            url, 0, f"Content-Length is {int(declared)} but {len(body)} bytes arrived"
+        )
+    if body and not body.endswith(b"\n"):  # empty: parse_image_list says "empty"
+        raise ImageListError(
+            url,
+            0,
+            "it does not end with a newline (the repo's lists do): the body was cut "
+            f"short after {len(body)} bytes, or its Content-Length is too small",
         )

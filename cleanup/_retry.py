@@ -87,6 +87,8 @@ from cleanup._clock import Clock
 from cleanup._errors import CleanupError, ConnectError, DNSError, RequestTimeout
 
 __all__ = [
+    "MAX_DURATION",
+    "MAX_STEPS",
     "MODES",
     "PREDICATES",
     "PRESETS",
@@ -116,6 +118,17 @@ MODES = ("client-go", "full", "equal", "decorrelated", "additive")
 _MAX_NS = 2**63 - 1  # Go's largest time.Duration; we clamp instead of overflowing
 _MAX_SECONDS = _MAX_NS / 1e9
 
+#: The longest duration a policy field may give (seconds): Go's largest ``time.Duration``
+#: (2**63-1 ns, 2562047h47m16.854775807s, about 292 years).  Go cannot express more
+#: (``time.ParseDuration`` reports "invalid duration"), so neither can a policy.
+MAX_DURATION = _MAX_SECONDS
+
+#: The most attempts a policy may give.  Go's ``Steps`` is an ``int``, but nothing
+#: needs more than a million attempts (at Harvester's 10 s that is four months), and the
+#: limit keeps everything that walks a schedule (the attempt count, the simulation's
+#: bounds) bounded in time and memory.
+MAX_STEPS = 1_000_000
+
 
 class PolicyError(ValueError):
     """A policy, schedule field or policy file is unusable; the message names the field."""
@@ -133,10 +146,13 @@ def parse_duration(text: str | float, *, field_name: str = "duration") -> float:
     Flags and policy files speak Go's duration syntax because the values being tuned are
     copied from (and back into) Go code.
     """
-    if isinstance(text, bool):
+    if isinstance(text, bool) or not isinstance(text, int | float | str):
         raise PolicyError(f"{field_name}: expected a duration, got {text!r}")
     if isinstance(text, int | float):
-        value = float(text)
+        try:
+            value = float(text)
+        except OverflowError:  # an int too large for a float
+            value = math.inf
     else:
         raw = text.strip()
         try:
@@ -156,8 +172,25 @@ def parse_duration(text: str | float, *, field_name: str = "duration") -> float:
                 value += float(match.group(1)) * _DURATION_UNITS[match.group(2)]
                 pos = match.end()
     if not math.isfinite(value) or value < 0:
-        raise PolicyError(f"{field_name}: must be a finite number of seconds >= 0, got {text!r}")
+        raise PolicyError(
+            f"{field_name}: must be a finite number of seconds >= 0, got {_short(text)}"
+        )
+    if value > MAX_DURATION:
+        raise PolicyError(
+            f"{field_name}: {_short(text)} is longer than Go's largest time.Duration "
+            "(2562047h47m16.854775807s)"
+        )
     return value
+
+
+def _short(value: object) -> str:
+    """``repr`` for a message, at most 60 characters (inputs may be huge)."""
+    text = (
+        repr(value)
+        if not isinstance(value, int)
+        else (str(value) if value.bit_length() < 200 else "a huge integer")
+    )
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _format_seconds(value: float) -> str:
@@ -205,13 +238,22 @@ class Backoff:
         if isinstance(self.steps, bool) or not isinstance(self.steps, int) or self.steps < 1:
             # Go's loop would make zero attempts and OnError would return nil: success
             # without running anything.  Never what a caller means.
-            raise PolicyError(f"steps must be an integer >= 1, got {self.steps!r}")
+            raise PolicyError(f"steps must be an integer >= 1, got {_short(self.steps)}")
+        if self.steps > MAX_STEPS:
+            raise PolicyError(f"steps must be at most {MAX_STEPS}, got {_short(self.steps)}")
         for name in ("duration", "factor", "jitter"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int | float):
                 raise PolicyError(f"{name} must be a number, got {value!r}")
             if not math.isfinite(value) or value < 0:
                 raise PolicyError(f"{name} must be finite and >= 0, got {value!r}")
+        for name in ("duration", "cap"):
+            value = getattr(self, name)
+            if isinstance(value, int | float) and value > MAX_DURATION:
+                raise PolicyError(
+                    f"{name} must be at most Go's largest time.Duration "
+                    f"(2562047h47m16.854775807s), got {_short(value)}"
+                )
         if self.cap is not None and (
             isinstance(self.cap, bool)
             or not isinstance(self.cap, int | float)
@@ -241,15 +283,24 @@ class Backoff:
 
     @property
     def attempts(self) -> int:
-        """Attempts made when every attempt fails (independent of the jitter draws)."""
-        schedule = self.start(_Fixed(0.0))
-        made = 0
-        while schedule.steps > 0:
-            made += 1
-            if schedule.steps == 1:
-                break
-            schedule.step()
-        return made
+        """Attempts made when every attempt fails (independent of the jitter draws).
+
+        ``steps``, unless (client-go mode) a ``Step()`` reaches the cap first: that step
+        zeroes ``Steps`` and the loop ends after its sleep.  Computed on the durations
+        alone, in at most ``steps`` integer steps, stopping early once the duration can
+        no longer change (factor <= 1 or a truncation fixed point).
+        """
+        if self.mode != "client-go" or self.cap is None or self.factor == 0:
+            return self.steps
+        duration, cap = _to_ns(self.duration), _to_ns(self.cap)
+        for made in range(1, self.steps):  # attempt ``made`` is followed by Step() no. made
+            grown = _float_to_ns(float(duration) * self.factor)
+            if grown > cap:
+                return made
+            if self.factor <= 1 or grown == duration:
+                return self.steps  # the duration never grows past the cap any more
+            duration = grown
+        return self.steps
 
     def bounds(self) -> list[tuple[float, float]]:
         """For each sleep in :meth:`delays`, its (lowest, supremum) over all jitter draws."""
@@ -406,8 +457,12 @@ class Policy:
             or not isinstance(self.deadline, int | float)
             or not math.isfinite(self.deadline)
             or self.deadline <= 0
+            or self.deadline > MAX_DURATION
         ):
-            raise PolicyError(f"deadline must be seconds > 0 (or none), got {self.deadline!r}")
+            raise PolicyError(
+                "deadline must be seconds > 0 and at most Go's largest time.Duration "
+                f"(or none), got {_short(self.deadline)}"
+            )
 
     def with_overrides(self, **overrides: object) -> Policy:
         """This policy with some fields replaced; ``None`` values are ignored.
@@ -487,16 +542,25 @@ def _number(value: object, name: str) -> float:
     return number
 
 
+def _mode(value: object) -> str:
+    if not isinstance(value, str):
+        raise PolicyError(f"backoff.mode: must be one of {', '.join(MODES)}; got {_short(value)}")
+    return value
+
+
 def _integer(value: object, name: str) -> int:
     if isinstance(value, bool):
         raise PolicyError(f"{name}: expected an integer, got {value!r}")
     if isinstance(value, int):
         return value
     if isinstance(value, str) and value.strip().lstrip("+-").isdigit():
-        return int(value)
+        try:
+            return int(value)
+        except ValueError:  # more digits than Python converts
+            raise PolicyError(f"{name}: {_short(value)} is too large") from None
     if isinstance(value, float) and value.is_integer():
         return int(value)
-    raise PolicyError(f"{name}: expected an integer, got {value!r}")
+    raise PolicyError(f"{name}: expected an integer, got {_short(value)}")
 
 
 def _predicate_name(value: object, where: str) -> str:
@@ -573,6 +637,10 @@ def _load_policy(path: Path) -> Policy:
         raise PolicyError(f"{path}: cannot read policy file: {exc}") from exc
     except tomllib.TOMLDecodeError as exc:
         raise PolicyError(f"{path}: not valid TOML: {exc}") from exc
+    except RecursionError:
+        raise PolicyError(f"{path}: not valid TOML: nested too deeply") from None
+    except ValueError as exc:  # e.g. an integer with more digits than Python converts
+        raise PolicyError(f"{path}: not valid TOML: {exc}") from None
     unknown = sorted(set(data) - _TOP_KEYS)
     if unknown:
         raise PolicyError(f"{path}: unknown key(s) {', '.join(unknown)}")
@@ -598,7 +666,7 @@ def _load_policy(path: Path) -> Policy:
             jitter=_number(table.get("jitter", 0.0), "backoff.jitter"),
             steps=_integer(table.get("steps", 1), "backoff.steps"),
             cap=cap,
-            mode=str(table.get("mode", "client-go")),
+            mode=_mode(table.get("mode", "client-go")),
         )
         deadline = None
         if "deadline" in data:

@@ -7,9 +7,13 @@ code.  The order is the safety argument:
 1. Both image lists are fetched and validated inside *one* retried operation (as the
    controller does).  Any failure there ends the run before the node is even looked at:
    nothing is ever removed on a partial, unvalidated or stale view.
-2. The store is read (images, in use, pinned) and :func:`cleanup.plan` decides.
-3. Unless it is a dry run, images are removed one at a time; one refusal is recorded and
-   the rest go on.
+2. The store's lock is taken (when it has one: ``locked()``) and held to the end, so no
+   other cleanup acts on the node meanwhile.  The store is read (images, in use, pinned,
+   and content identities when it has ``identities()``) and :func:`cleanup.plan`
+   decides; a name whose content anything that stays shares is kept.
+3. Unless it is a dry run, images are removed one at a time; each removal re-reads the
+   store, so an image in use or pinned by now is refused.  A refusal is recorded and the
+   rest go on; ``deleted`` holds only what the store confirmed it removed.
 
 Everything the run did ends up in a :class:`CleanupReport`, whose ``to_dict()`` is what
 ``cleanup run --json`` prints and what the simulation stores per trial.
@@ -17,6 +21,7 @@ Everything the run did ends up in a :class:`CleanupReport`, whose ``to_dict()`` 
 
 from __future__ import annotations
 
+import contextlib
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -223,13 +228,35 @@ def run_cleanup(
     except CleanupError as exc:
         return finish("not-retriable", exc)
 
+    locked = getattr(store, "locked", None)
     try:
-        present = store.images()
-        in_use = store.in_use()
-        pinned = store.pinned()
+        with locked() if callable(locked) else contextlib.nullcontext():
+            _plan_and_remove(store, previous, current, report, retain, match, dry_run, emit, clock)
     except StoreError as exc:
         return finish("store-error", exc)
+    return finish("success")
 
+
+def _plan_and_remove(
+    store: ImageStore,
+    previous: list[str],
+    current: list[str],
+    report: CleanupReport,
+    retain: tuple[str, ...],
+    match: str,
+    dry_run: bool,
+    emit: Callable[[object], None],
+    clock: Clock,
+) -> None:
+    """Steps 2 and 3 of the module docstring, under the store's lock; fills ``report``.
+
+    Raises :class:`StoreError` when the store cannot be read (nothing was removed then).
+    """
+    present = store.images()
+    in_use = store.in_use()
+    pinned = store.pinned()
+    identities = getattr(store, "identities", None)
+    identity = identities() if callable(identities) else None
     decided = plan(
         previous,
         current,
@@ -238,11 +265,12 @@ def run_cleanup(
         pinned=pinned,
         retain=retain,
         match=match,
+        identity=identity,
     )
     report.planned = [Removal(item.image, item.reason) for item in decided.delete]
     report.kept = [Removal(item.image, item.reason) for item in decided.keep]
     if dry_run:
-        return finish("success")
+        return
 
     doomed = [item.image for item in decided.delete]
     announce = getattr(store, "plan_removal", None)
@@ -260,4 +288,3 @@ def run_cleanup(
         else:
             report.deleted.append(image)
             emit(ImageRemoved(image, clock.now()))
-    return finish("success")

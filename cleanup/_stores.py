@@ -21,17 +21,33 @@ Three stores:
 Failures are typed: :class:`StoreError` when the store cannot be read at all,
 :class:`RemovalError` when one image could not be removed (the caller reports it and goes
 on with the rest).
+
+Two optional capabilities a store may have, which :func:`cleanup.run_cleanup` uses when
+present:
+
+- ``locked()``: a context manager held from the first read of the store to the last
+  removal, so two cleanups (or a cleanup and another writer that takes the lock) never
+  act on each other's stale view.  :class:`MemoryStore` takes an exclusive ``flock`` on
+  the store file.  Every ``remove`` also re-reads the store (under the lock) and refuses
+  an image that has since become in use or pinned, so a writer that ignores the lock
+  is not overwritten either.
+- ``identities()``: every name the store knows (tags and digest references) mapped to
+  the content identity the store removes by (containerd: the image's target digest;
+  CRI: the image ID).  The plan uses it to keep a name whose content something that
+  stays also names (see :func:`cleanup.plan`).
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import re
+import stat
 import subprocess
 import tempfile
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -149,22 +165,46 @@ class _MemoryState:
     images: list[str]
     in_use: list[str]
     pinned: list[str]
+    ids: dict[str, str]
+
+    def to_doc(self) -> dict[str, object]:
+        doc: dict[str, object] = {
+            "images": self.images,
+            "in_use": self.in_use,
+            "pinned": self.pinned,
+        }
+        if self.ids:
+            doc["ids"] = self.ids
+        return doc
 
 
 class MemoryStore:
     """A node's images kept in a JSON file ``{"images": [...], "in_use": [...], "pinned": [...]}``.
 
-    The file is read on every call and rewritten atomically (temporary file, fsync,
-    rename) after each removal, so a crash mid-cleanup never leaves a half-written node
-    and a test can read the file to see exactly what is left.  ``images`` is required;
-    ``in_use`` and ``pinned`` default to empty.  Like the CRI runtime, it refuses to
-    remove an image a container uses.
+    ``images`` is required; ``in_use`` and ``pinned`` default to empty; ``ids`` (optional)
+    maps image names to a content identity (an image ID), for names that are the same
+    image, as a CRI runtime reports them; a name without an entry is its own identity.
+
+    The file is shared: other cleanups and other writers (a test or the simulation
+    pulling an image, starting a container) may change it at any time.  So:
+
+    - :meth:`locked` takes an exclusive ``flock`` on the file; ``cleanup run`` holds it
+      from its first read of the store to its last removal, and :meth:`remove` /
+      :meth:`update` take it for themselves otherwise.  The lock is on the file's
+      inode; a waiter that wakes up on a file since replaced locks the new one.
+    - every removal re-reads the file under the lock and refuses an image that is gone,
+      in use or pinned by then, and writes back what it read minus that one image.
+    - the file is replaced atomically (temporary file, fsync, rename), so a crash never
+      leaves a half-written node and a reader (locked or not) sees the old or the new
+      file.  A store path that is a symlink is written through the link: the link stays
+      and the file it points to is replaced, keeping that file's mode and owner.
     """
 
-    FIELDS = ("images", "in_use", "pinned")
+    FIELDS = ("images", "in_use", "pinned", "ids")
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
+        self._lock_fd: int | None = None
         self._load(StoreSpecError)  # a bad file is a usage error: report it before any work
 
     def __repr__(self) -> str:
@@ -178,11 +218,11 @@ class MemoryStore:
         *,
         in_use: Sequence[str] = (),
         pinned: Sequence[str] = (),
+        ids: dict[str, str] | None = None,
     ) -> MemoryStore:
         """Write a new store file and open it."""
-        _write_json_atomically(
-            Path(path), {"images": list(images), "in_use": list(in_use), "pinned": list(pinned)}
-        )
+        state = _MemoryState(list(images), list(in_use), list(pinned), dict(ids or {}))
+        _write_json_atomically(Path(path), state.to_doc())
         return cls(path)
 
     def _load(self, error: type[Exception] = StoreError) -> _MemoryState:
@@ -210,6 +250,8 @@ class MemoryStore:
             raise StoreSpecError(
                 f"{where}: not valid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
             ) from exc
+        except RecursionError as exc:
+            raise StoreSpecError(f"{where}: JSON nested too deeply") from exc
         if not isinstance(doc, dict):
             raise StoreSpecError(
                 f"{where}: the top level must be a JSON object with the fields "
@@ -222,8 +264,58 @@ class MemoryStore:
             )
         if "images" not in doc:
             raise StoreSpecError(f"{where}: missing field 'images'")
-        lists = {name: _string_list(doc.get(name, []), where, name) for name in self.FIELDS}
-        return _MemoryState(lists["images"], lists["in_use"], lists["pinned"])
+        lists = {name: _string_list(doc.get(name, []), where, name) for name in self.FIELDS[:3]}
+        ids = doc.get("ids", {})
+        if not isinstance(ids, dict) or not all(
+            isinstance(v, str) and v.strip() for v in ids.values()
+        ):
+            raise StoreSpecError(
+                f"{where}: field 'ids' must be an object mapping image names to non-empty strings"
+            )
+        return _MemoryState(lists["images"], lists["in_use"], lists["pinned"], dict(ids))
+
+    # ----------------------------------------------------------------- locking
+
+    @contextlib.contextmanager
+    def locked(self) -> Iterator[None]:
+        """Hold the store's exclusive lock (re-entrant within this object).
+
+        Raises :class:`StoreError` if the file cannot be opened to lock it.
+        """
+        if self._lock_fd is not None:
+            yield
+            return
+        self._lock_fd = self._acquire()
+        try:
+            yield
+        finally:
+            fd, self._lock_fd = self._lock_fd, None
+            os.close(fd)  # closing the last descriptor releases the flock
+
+    def _acquire(self) -> int:
+        while True:
+            try:
+                fd = os.open(self.path, os.O_RDONLY | os.O_CLOEXEC)
+            except OSError as exc:
+                raise StoreError(
+                    f"memory store {self.path}: cannot open it to lock it ({exc.strerror})"
+                ) from exc
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+                held = os.fstat(fd)
+                try:
+                    now = os.stat(self.path)
+                except FileNotFoundError:
+                    now = None
+            except BaseException:
+                os.close(fd)
+                raise
+            # another writer replaced the file while we waited: lock the new one
+            if now is not None and (held.st_dev, held.st_ino) == (now.st_dev, now.st_ino):
+                return fd
+            os.close(fd)
+
+    # ----------------------------------------------------------------- reads
 
     def images(self) -> list[str]:
         return list(self._load().images)
@@ -234,24 +326,68 @@ class MemoryStore:
     def pinned(self) -> set[str]:
         return set(self._load().pinned)
 
+    def identities(self) -> dict[str, str]:
+        """Every image name -> its identity (``ids``, else the name itself)."""
+        state = self._load()
+        return {name: state.ids.get(name, name) for name in state.images}
+
+    # ----------------------------------------------------------------- writes
+
     def remove(self, image: str) -> None:
+        """Remove ``image`` as the file says *now*: re-read under the lock, refuse an
+        image that is gone, in use or pinned, write back everything else as read."""
         try:
-            state = self._load()
+            with self.locked():
+                state = self._load()
+                if image not in state.images:
+                    raise RemovalError(image, "no such image")
+                if image in state.in_use:
+                    raise RemovalError(image, "image is in use by a container")
+                if image in state.pinned:
+                    raise RemovalError(image, "image is pinned")
+                rest = [i for i in state.images if i != image]
+                ids = {k: v for k, v in state.ids.items() if k != image}
+                self._write(_MemoryState(rest, state.in_use, state.pinned, ids), image)
+        except RemovalError:
+            raise
         except StoreError as exc:
             raise RemovalError(image, str(exc)) from exc
-        if image not in state.images:
-            raise RemovalError(image, "no such image")
-        if image in state.in_use:
-            raise RemovalError(image, "image is in use by a container")
-        doc = {
-            "images": [i for i in state.images if i != image],
-            "in_use": state.in_use,
-            "pinned": state.pinned,
-        }
+
+    def update(
+        self,
+        *,
+        add: Sequence[str] = (),
+        in_use: Sequence[str] = (),
+        pinned: Sequence[str] = (),
+    ) -> None:
+        """Another writer's change, under the lock: pull images (``add``), mark images in
+        use by a container, pin images.  Raises :class:`StoreError` if it cannot."""
+        with self.locked():
+            state = self._load()
+            new = _MemoryState(
+                state.images + [i for i in dict.fromkeys(add) if i not in state.images],
+                state.in_use + [i for i in dict.fromkeys(in_use) if i not in state.in_use],
+                state.pinned + [i for i in dict.fromkeys(pinned) if i not in state.pinned],
+                state.ids,
+            )
+            try:
+                self._replace(new)
+            except OSError as exc:
+                raise StoreError(f"cannot rewrite {self.path}: {exc.strerror or exc}") from exc
+
+    def _write(self, state: _MemoryState, image: str) -> None:
         try:
-            _write_json_atomically(self.path, doc)
+            self._replace(state)
         except OSError as exc:
-            raise RemovalError(image, f"cannot rewrite {self.path}: {exc.strerror}") from exc
+            raise RemovalError(image, f"cannot rewrite {self.path}: {exc.strerror or exc}") from exc
+
+    def _replace(self, state: _MemoryState) -> None:
+        """Write ``state`` as the new file; called holding the lock, which moves with it."""
+        new_fd = _write_json_atomically(self.path, state.to_doc(), lock=True)
+        assert new_fd is not None
+        old_fd, self._lock_fd = self._lock_fd, new_fd
+        if old_fd is not None:
+            os.close(old_fd)
 
 
 def _string_list(value: Any, where: str, field: str) -> list[str]:
@@ -259,40 +395,64 @@ def _string_list(value: Any, where: str, field: str) -> list[str]:
         raise StoreSpecError(
             f"{where}: field {field!r} must be a list of strings, not {type(value).__name__}"
         )
-    out: list[str] = []
     for i, item in enumerate(value):
         if not isinstance(item, str) or not item.strip():
             raise StoreSpecError(
                 f"{where}: field {field!r} item {i} must be a non-empty string, got {item!r}"
             )
-        if item not in out:
-            out.append(item)
-    return out
+    return list(dict.fromkeys(value))  # first occurrence wins; linear, not quadratic
 
 
-def _write_json_atomically(path: Path, doc: object) -> None:
-    """Replace ``path`` so readers see the old or the new file, never a partial one."""
-    data = (json.dumps(doc, indent=2) + "\n").encode()
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+def _write_json_atomically(path: Path, doc: object, *, lock: bool = False) -> int | None:
+    """Replace ``path`` so readers see the old or the new file, never a partial one.
+
+    A symlink is followed: the file it points to is replaced (in its own directory) and
+    the link stays.  The new file keeps the old one's mode and owner; if the owner
+    cannot be kept (not root), ``PermissionError`` is raised and nothing changes.
+
+    ``lock``: take the new file's ``flock`` *before* it becomes visible and return that
+    descriptor (the caller closes it), so a lock holder that replaces the file keeps
+    holding the lock of the file everyone now opens; waiters on the old file see it
+    was replaced and move on to the new one (see ``MemoryStore._acquire``).
+    """
+    target = Path(os.path.realpath(path))
     try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
+        old: os.stat_result | None = os.stat(target)
+    except FileNotFoundError:
+        old = None
+    data = memoryview((json.dumps(doc, indent=2) + "\n").encode())
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    keep = False
+    try:
+        if old is not None:
+            os.fchmod(fd, stat.S_IMODE(old.st_mode))
+            mine = os.fstat(fd)
+            if (mine.st_uid, mine.st_gid) != (old.st_uid, old.st_gid):
+                os.fchown(fd, old.st_uid, old.st_gid)
+        while data:
+            data = data[os.write(fd, data) :]
+        os.fsync(fd)
+        if lock:
+            fcntl.flock(fd, fcntl.LOCK_EX)  # nobody else can know this file yet
+        os.replace(tmp, target)
+        keep = lock
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+    finally:
+        if not keep:
+            os.close(fd)
     try:  # make the rename itself durable; not every filesystem allows this
-        dir_fd = os.open(path.parent, os.O_RDONLY)
+        dir_fd = os.open(target.parent, os.O_RDONLY)
     except OSError:
-        return
+        return fd if keep else None
     try:
         with contextlib.suppress(OSError):
             os.fsync(dir_fd)
     finally:
         os.close(dir_fd)
+    return fd if keep else None
 
 
 # --------------------------------------------------------------------------- containerd
@@ -303,6 +463,65 @@ class _CtrImage:
     ref: str
     digest: str
     labels: dict[str, str]
+
+    @property
+    def pinned(self) -> bool:
+        return self.labels.get(PINNED_LABEL) == "pinned"
+
+
+_CTR_COLUMNS = ("REF", "TYPE", "DIGEST", "SIZE", "PLATFORMS", "LABELS")
+
+
+def parse_ctr_images(out: str) -> list[_CtrImage]:
+    """Parse ``ctr images ls`` output (containerd 1.6/1.7) into records.
+
+    ctr prints through Go's ``text/tabwriter``: every column starts at the same
+    character offset on every line, the header's included, and cells may contain
+    spaces (``SIZE`` is ``742.0 B``; a label value may hold spaces).  So the columns are
+    cut at the header's offsets, not split on whitespace: ``LABELS`` is everything from
+    its offset to the end of the line (trailing padding removed), ``k=v`` pairs joined
+    by ``,`` in key order (ctr sorts them); a piece without ``=`` belongs to the value
+    before it (a value with a comma).  Raises :class:`StoreError` naming the line for
+    output of any other shape.
+    """
+    lines = out.splitlines()
+    if not lines or not lines[0].strip():
+        return []
+    header = lines[0]
+    names = header.split()
+    if tuple(names) != _CTR_COLUMNS:
+        raise StoreError(f"ctr images ls: unexpected header {header.strip()!r}")
+    starts = [header.index(" " + n) + 1 if i else 0 for i, n in enumerate(names)]
+    records = []
+    for lineno, line in enumerate(lines[1:], 2):
+        if not line.strip():
+            continue
+        cells = [line[a:b].strip() for a, b in zip(starts, [*starts[1:], len(line)], strict=True)]
+        # tabwriter leaves at least one space before each column
+        aligned = all(a == 0 or line[a - 1 : a] == " " for a in starts)
+        ref, _, digest, _, _, labels = cells
+        if not aligned or not ref or " " in ref or not _DIGEST.match(digest):
+            raise StoreError(f"ctr images ls: cannot parse line {lineno}: {line.strip()!r}")
+        records.append(_CtrImage(ref, digest, _ctr_labels(labels)))
+    return records
+
+
+_DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
+
+
+def _ctr_labels(text: str) -> dict[str, str]:
+    labels: dict[str, str] = {}
+    if text in ("", "-"):
+        return labels
+    key = ""
+    for piece in text.split(","):
+        name, eq, value = piece.partition("=")
+        if eq and name and " " not in name:
+            key = name
+            labels[key] = value
+        elif key:
+            labels[key] += "," + piece
+    return labels
 
 
 class ContainerdStore:
@@ -357,22 +576,7 @@ class ContainerdStore:
         return proc.stdout
 
     def _image_records(self) -> list[_CtrImage]:
-        out = self._ctr_ok("images", "ls")
-        records = []
-        for lineno, line in enumerate(out.splitlines(), 1):
-            fields = line.split()
-            if not fields or (lineno == 1 and fields[0] == "REF"):
-                continue
-            # REF TYPE DIGEST SIZE(number unit) PLATFORMS LABELS
-            if len(fields) < 6 or not fields[2].startswith("sha256:"):
-                raise StoreError(f"ctr images ls: cannot parse line {lineno}: {line.strip()!r}")
-            labels: dict[str, str] = {}
-            if fields[-1] != "-":
-                for item in fields[-1].split(","):
-                    key, _, value = item.partition("=")
-                    labels[key] = value
-            records.append(_CtrImage(fields[0], fields[2], labels))
-        return records
+        return parse_ctr_images(self._ctr_ok("images", "ls"))
 
     def images(self) -> list[str]:
         return [r.ref for r in self._image_records() if not _ID_REF.match(r.ref)]
@@ -395,7 +599,11 @@ class ContainerdStore:
         return set(self._containers().values())
 
     def pinned(self) -> set[str]:
-        return {r.ref for r in self._image_records() if r.labels.get(PINNED_LABEL) == "pinned"}
+        return {r.ref for r in self._image_records() if r.pinned}
+
+    def identities(self) -> dict[str, str]:
+        """Every record's name (tags, ``name@digest`` and ID aliases) -> its target digest."""
+        return {r.ref: r.digest for r in self._image_records()}
 
     def remove(self, image: str) -> None:
         try:
@@ -406,9 +614,13 @@ class ContainerdStore:
         record = next((r for r in records if r.ref == image), None)
         if record is None:
             raise RemovalError(image, "no such image")
-        holders = sorted(cid for cid, ref in users.items() if ref == image)
+        same_content = [r for r in records if r.digest == record.digest]
+        names = {r.ref for r in same_content}
+        holders = sorted(cid for cid, ref in users.items() if ref in names)
         if holders:
             raise RemovalError(image, f"image is in use by container {', '.join(holders)}")
+        if any(r.pinned for r in same_content):
+            raise RemovalError(image, f"image is pinned ({PINNED_LABEL}=pinned)")
         same = [r.ref for r in records if r.digest == record.digest and r.ref != image]
         other_tags = [ref for ref in same if not _is_alias(ref)]
         aliases = [] if other_tags else [ref for ref in same if ref not in users.values()]
@@ -444,9 +656,13 @@ class CrictlStore:
 
     ``crictl images -o json`` for images (their ``repoTags``; ``pinned`` where the
     runtime reports it), ``crictl ps -a -o json`` for the images of all containers,
-    ``crictl rmi ID`` to remove.  CRI removes an image with every tag it has, so a tag
-    is only removed when all other tags of its image are being removed too (announced
-    with :meth:`plan_removal`); otherwise it is reported as not removable.
+    ``crictl pods -o json`` and ``crictl inspectp -o json ID`` for the image of every pod
+    sandbox (the pause image: on containerd, ``crictl ps -a`` does not list sandboxes,
+    and their image is only in the sandbox's verbose ``info.image``), ``crictl rmi ID``
+    to remove.  A sandbox, ready or not, holds its image as a container does.  CRI
+    removes an image with every tag it has, so a tag is only removed when all other
+    tags of its image are being removed too (announced with :meth:`plan_removal`);
+    otherwise it is reported as not removable.
     """
 
     def __init__(
@@ -525,13 +741,47 @@ class CrictlStore:
             refs[item["id"]] = names
         return refs
 
+    def _sandbox_refs(self) -> dict[str, set[str]]:
+        """Pod sandbox ID -> the image it runs (``info.image`` of ``crictl inspectp``).
+
+        Raises :class:`StoreError` when a sandbox's image cannot be found: an unknown
+        pause image could be the one we are about to delete.
+        """
+        doc = self._json("pods", "-o", "json")
+        refs: dict[str, set[str]] = {}
+        for i, item in enumerate(_json_list(doc, "items", "crictl pods")):
+            if not isinstance(item, dict) or not isinstance(item.get("id"), str):
+                raise StoreError(f"crictl pods: items[{i}]: missing string field 'id'")
+            pod = item["id"]
+            status = self._json("inspectp", "-o", "json", pod)
+            info = status.get("info")
+            image = info.get("image") if isinstance(info, dict) else None
+            if not isinstance(image, str) or not image:
+                raise StoreError(
+                    f"crictl inspectp {pod}: no 'info.image' (the sandbox image); "
+                    "cannot tell which image the pod sandbox uses"
+                )
+            refs["pod " + pod] = {image}
+        return refs
+
+    def _users_refs(self) -> dict[str, set[str]]:
+        return {**self._container_refs(), **self._sandbox_refs()}
+
     @staticmethod
     def _users(image: _CriImage, containers: dict[str, set[str]]) -> list[str]:
         names = {image.id, *image.tags, *image.digests}
         return sorted(cid for cid, refs in containers.items() if refs & names)
 
+    def identities(self) -> dict[str, str]:
+        """Every tag, ``name@digest`` and ID of an image -> the image ID."""
+        out: dict[str, str] = {}
+        for image in self._images():
+            for name in (image.id, *image.tags, *image.digests):
+                out[name] = image.id
+        return out
+
     def in_use(self) -> set[str]:
-        containers = self._container_refs()
+        containers = self._users_refs()
         used: set[str] = set()
         for image in self._images():
             if self._users(image, containers):
@@ -547,7 +797,7 @@ class CrictlStore:
     def remove(self, image: str) -> None:
         try:
             images = self._images()
-            containers = self._container_refs()
+            containers = self._users_refs()
         except StoreError as exc:
             raise RemovalError(image, str(exc)) from exc
         found = next((i for i in images if image in i.tags), None)
@@ -558,6 +808,8 @@ class CrictlStore:
         users = self._users(found, containers)
         if users:
             raise RemovalError(image, f"image is in use by container {', '.join(users)}")
+        if found.pinned:
+            raise RemovalError(image, f"image {found.id} is pinned")
         staying = [t for t in found.tags if t != image and t not in self._going]
         if staying:
             raise RemovalError(

@@ -68,6 +68,17 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(message)
 
 
+def _port(text: str) -> int:
+    """A TCP/UDP port, 0 (any free port) to 65535."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text[:40]!r} is not a port number") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"{text[:40]!r} is not a port (0 to 65535)")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="sim", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -113,8 +124,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--seed", type=_seed, default=0, metavar="N")
     serve.add_argument("--speed", type=_positive, default=1.0, metavar="X",
                        help="virtual seconds per real second (default 1)")  # fmt: skip
-    serve.add_argument("--port", type=int, default=0, metavar="P", help="repo HTTP port")
-    serve.add_argument("--dns-port", type=int, default=0, metavar="P", help="DNS port (UDP+TCP)")
+    serve.add_argument("--port", type=_port, default=0, metavar="P", help="repo HTTP port")
+    serve.add_argument("--dns-port", type=_port, default=0, metavar="P", help="DNS port (UDP+TCP)")
     serve.add_argument("--from-reboot", action="store_true",
                        help="start at the node reboot instead of the cleanup start")  # fmt: skip
     serve.add_argument("--duration", type=_positive, metavar="S",

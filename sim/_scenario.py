@@ -243,6 +243,13 @@ def _parse_images(data: Mapping[str, Any]) -> ImageSet:
     return images
 
 
+#: ndots past 15 is 15, as Go's dnsReadConfig clamps it (net/dnsconfig_unix.go).  Go
+#: does not cap attempts or timeout (glibc's 5 and 30 s are not Go's), so past these
+#: limits a scenario is refused: a world where one lookup waits for days is a mistake.
+_GO_CLAMPS = {"ndots": 15}
+_LIMITS = {"dns_attempts": 100, "dns_timeout": 3600.0, "http_timeout": 86400.0}
+
+
 def _positive(table: Mapping[str, Any], key: str, default: float, *, integer: bool) -> Any:
     value = table.get(key, default)
     kind = int if integer else int | float
@@ -251,6 +258,10 @@ def _positive(table: Mapping[str, Any], key: str, default: float, *, integer: bo
         raise ScenarioError(f"client.{key}: expected {what}, got {value!r}")
     if not (value >= (0 if key == "ndots" else 1 if integer else 1e-9)) or value == float("inf"):
         raise ScenarioError(f"client.{key}: out of range, got {value!r}")
+    if key in _GO_CLAMPS:
+        return min(value, _GO_CLAMPS[key])
+    if key in _LIMITS and value > _LIMITS[key]:
+        raise ScenarioError(f"client.{key}: at most {_LIMITS[key]:g}, got {value!r}")
     return value
 
 
@@ -347,9 +358,16 @@ def load_scenario(name_or_path: str | Path) -> Scenario:
                 f"scenario {source!r}: no such file, and not a built-in "
                 f"({', '.join(BUILTIN_SCENARIOS)})"
             )
-        text = path.read_text("utf-8")
+        try:
+            text = path.read_text("utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ScenarioError(f"scenario {source}: cannot read it: {exc}") from None
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ScenarioError(f"scenario {source}: {exc}") from exc
+    except RecursionError:
+        raise ScenarioError(f"scenario {source}: not valid TOML: nested too deeply") from None
+    except ValueError as exc:  # an integer with more digits than Python converts
+        raise ScenarioError(f"scenario {source}: not valid TOML: {exc}") from None
     return parse_scenario(data, default_name=Path(source).stem)

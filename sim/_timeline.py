@@ -67,6 +67,11 @@ class Event:
     what: str
 
 
+#: Times in a timeline (seconds) at most: a year of virtual time, far past any world
+#: the generator makes; NaN, infinities and absurd values in a saved timeline are refused.
+MAX_TIME = 365 * 86400.0
+
+
 def _state_at(intervals: tuple[Interval, ...], starts: tuple[float, ...], t: float) -> str:
     i = bisect.bisect_right(starts, t) - 1
     if i < 0:
@@ -90,8 +95,21 @@ class Timeline:
     )
 
     def __post_init__(self) -> None:
+        if not math.isfinite(self.cleanup_start) or not 0 <= self.cleanup_start <= MAX_TIME:
+            raise ValueError(f"cleanup_start: expected 0..{MAX_TIME:g} s, got {self.cleanup_start}")
+        for event in self.events:
+            if not math.isfinite(event.time) or not 0 <= event.time <= MAX_TIME:
+                raise ValueError(f"events: time expected 0..{MAX_TIME:g} s, got {event.time}")
         for kind, table in (("dns", self.dns), ("http", self.http)):
             for key, intervals in table.items():
+                for iv in intervals:
+                    if not (0 <= iv.start <= MAX_TIME) or not (
+                        iv.end == math.inf or iv.start <= iv.end <= MAX_TIME
+                    ):
+                        raise ValueError(
+                            f"{kind}[{key!r}]: interval [{iv.start}, {iv.end}) is not within "
+                            f"0..{MAX_TIME:g} s"
+                        )
                 if not intervals or intervals[0].start != 0.0:
                     raise ValueError(f"{kind}[{key!r}]: intervals must start at 0")
                 for a, b in itertools.pairwise(intervals):

@@ -39,6 +39,7 @@ import multiprocessing
 import os
 import signal
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
@@ -1091,6 +1092,20 @@ def _headline(report: TuneReport, names: Sequence[str]) -> list[str]:
     return lines
 
 
+EXIT_CANTCREAT = 73  # sysexits.h: cannot create the output
+
+
+def _unwritable(out: Path) -> str | None:
+    """Why files cannot be written in directory ``out`` (created if missing), or None."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=out, prefix=".sim-tune-probe-"):
+            pass
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    return None
+
+
 def run_tune(args: argparse.Namespace, console: Any | None = None) -> int:
     """``sim tune``: parse, sweep (with a progress bar), report, write outputs."""
     from rich.console import Console
@@ -1129,6 +1144,10 @@ def run_tune(args: argparse.Namespace, console: Any | None = None) -> int:
     except (GridError, ScenarioError, PolicyError) as exc:
         print(f"sim tune: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    if args.out is not None and (why := _unwritable(args.out)) is not None:
+        # refuse before the sweep, not after minutes of work (sysexits EX_CANTCREAT)
+        print(f"sim tune: --out {args.out}: {why}", file=sys.stderr)
+        return EXIT_CANTCREAT
 
     policies = named + grid
     progress = Progress(
@@ -1155,7 +1174,11 @@ def run_tune(args: argparse.Namespace, console: Any | None = None) -> int:
     report = build_report(sweep, named_names, args.target, args.budget, args.seed)
     written: list[Path] = []
     if args.out is not None:
-        written = write_outputs(report, args.out)
+        try:
+            written = write_outputs(report, args.out)
+        except OSError as exc:
+            print(f"sim tune: --out {args.out}: {exc.strerror or exc}", file=sys.stderr)
+            return EXIT_CANTCREAT
     if args.json:
         data = report.to_dict()
         if args.out is not None:

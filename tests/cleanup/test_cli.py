@@ -9,13 +9,18 @@ from __future__ import annotations
 import io
 import json
 import re
+import signal
+import socket
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 import faultdns
-from cleanup._cli import main
+from cleanup._cli import build_parser, main
 from cleanup._retry import get_policy, policy_to_toml
 from cleanup._stores import MemoryStore
 from tests.cleanup.test_end_to_end import (
@@ -124,6 +129,22 @@ def untouched(store: MemoryStore) -> bool:
         (["--repo-url=not a url at all"], "--repo-url"),
         (["--repo-url=ftp://repo.example/"], "--repo-url"),
         (["--bogus-flag"], "--bogus-flag"),
+        # issue 9: bounded inputs, never a traceback
+        (["--steps=100000000000"], "--steps"),
+        (["--steps=" + "9" * 4300], "--steps"),
+        (["--steps=" + "9" * 5000], "--steps"),
+        (["--duration=1e300"], "--duration"),
+        (["--duration=inf"], "--duration"),
+        (["--duration=nan"], "--duration"),
+        (["--cap=1e300"], "--cap"),
+        (["--deadline=1e300"], "--deadline"),
+        (["--deadline=3000000h"], "--deadline"),
+        (["--http-timeout=1e300"], "--http-timeout"),
+        (["--http-timeout=25h"], "--http-timeout"),
+        (["--factor=inf"], "--factor"),
+        (["--jitter=nan"], "--jitter"),
+        (["--previous-version=../x"], "--previous-version"),
+        (["--current-version=a/../../b"], "--current-version"),
     ],
 )
 def test_bad_flags_exit_64_naming_the_flag(cli: Run, flags: list[str], names: str) -> None:
@@ -147,6 +168,72 @@ def test_malformed_memory_store_names_the_field(cli: Run, tmp_path: Path) -> Non
     bad.write_text('{"images": ["a:1"], "in_use": "b:1"}')
     assert cli(f"--store=memory:{bad}") == 64
     assert "--store" in cli.err and "field 'in_use'" in cli.err
+
+
+@pytest.mark.parametrize(
+    ("text", "names"),
+    [
+        ("[backoff]\nduration = [1]\n", "backoff.duration: expected a duration, got [1]"),
+        ('[backoff]\nduration = "1s"\nsteps = 1e20\n', "steps must be at most 1000000"),
+        ("[backoff]\nduration = 1e300\n", "backoff.duration: 1e+300 is longer than Go's"),
+        ("[backoff]\nduration = inf\n", "backoff.duration: must be a finite number"),
+        ("[backoff]\nduration = nan\n", "backoff.duration: must be a finite number"),
+        ("[backoff]\nduration = 1\nsteps = " + "9" * 5000 + "\n", "not valid TOML"),
+        ("[backoff]\nduration = 1\nmode = 5\n", "backoff.mode: must be one of"),
+        ("[backoff]\nduration = 1\nfactor = {a = 1}\n", "backoff.factor: expected a number"),
+        ("deadline = [1]\n[backoff]\nduration = 1\n", "deadline: expected a duration"),
+        ("name = 5\n[backoff]\nduration = 1\n", "name must be a non-empty string"),
+        ("predicate = [1]\n[backoff]\nduration = 1\n", "predicate: must be one of"),
+        ("a = " + "[" * 5000 + "]" * 5000 + "\n", "nested too deeply"),
+        ("backoff = 5\n", "missing [backoff] table"),
+        ("\udcff", "cannot read policy file"),
+    ],
+)
+def test_any_policy_file_exits_64_naming_file_and_key(
+    cli: Run, tmp_path: Path, text: str, names: str
+) -> None:
+    path = tmp_path / "p.toml"
+    path.write_bytes(text.encode("utf-8", "surrogateescape"))
+    assert cli(f"--policy={path}") == 64
+    assert f"--policy: {path}: " in cli.err and names in cli.err, cli.err
+    assert "Traceback" not in cli.err
+    assert untouched(cli.node)
+
+
+def test_ndots_past_15_is_clamped_like_go(cli: Run) -> None:
+    """Go's dnsReadConfig: ``if n > 15 { n = 15 }``; a flag means what the file would."""
+    args = build_parser().parse_args(["run", *cli.common, "--ndots=100000000000000000000"])
+    assert args.ndots == 15
+    assert cli("--ndots=100000000000000000000", "--dry-run") == 0, cli.err
+
+
+def test_ctrl_c_exits_130_without_a_traceback(tmp_path: Path) -> None:
+    """Issue 9: Ctrl-C (SIGINT) mid-fetch exits 130 with one line, no traceback."""
+    node = MemoryStore.create(tmp_path / "node.json", ["a/b:v1"])
+    with socket.socket() as silent:  # accepts connections (backlog), never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "cleanup",
+                "run",
+                f"--repo-url=http://127.0.0.1:{silent.getsockname()[1]}",
+                "--previous-version=v1",
+                "--nameserver=127.0.0.1:9",
+                f"--store=memory:{node.path}",
+            ],
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        time.sleep(1.5)  # let it start and block in the fetch
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert err.strip().splitlines()[-1] == "cleanup: interrupted"
+    assert "Traceback" not in err
+    assert node.images() == ["a/b:v1"]
 
 
 def test_bad_policy_file_names_the_field(cli: Run, tmp_path: Path) -> None:

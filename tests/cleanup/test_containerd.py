@@ -31,8 +31,8 @@ from cleanup._cli import main as cli_main
 from cleanup._repo import RepoClient
 from cleanup._resolver import StubResolver
 from cleanup._retry import get_policy
-from cleanup._run import run_cleanup
-from cleanup._stores import ContainerdStore, RemovalError, StoreError
+from cleanup._run import CleanupReport, run_cleanup
+from cleanup._stores import ContainerdStore, RemovalError, StoreError, parse_ctr_images
 from cleanup._transport import make_http_client
 from tests.cleanup.test_end_to_end import (
     CURRENT,
@@ -417,3 +417,79 @@ def test_a_refused_removal_is_reported_and_the_rest_go_on(containerd: Containerd
     refs = containerd.refs()
     assert racing in refs
     assert not set(report.deleted) & set(refs)
+
+
+# --------------------------------------------------------------------------- issue 9
+
+
+def _cleanup(store: ContainerdStore, previous: list[str], current: list[str]) -> CleanupReport:
+    with ListServer() as server:
+        server.serve("v1", (200, list_text(previous)))
+        server.serve("current", (200, list_text(current)))
+        clock = ManualClock()
+        client = make_http_client(StubResolver(["127.0.0.1:9"]), clock=clock)
+        with client:
+            return run_cleanup(
+                RepoClient(f"http://127.0.0.1:{server.port}", client),
+                previous_version="v1",
+                policy=get_policy("harvester-v1.5"),
+                store=store,
+                clock=clock,
+                rng=random.Random(0),
+            )
+
+
+def test_same_manifest_named_by_digest_in_the_current_list_stays(containerd: Containerd) -> None:
+    """Issue 9: previous ``rancher/foo:v1``, current ``rancher/foo@sha256:...`` (the same
+    manifest): the tag, the digest reference and the image record all used to go."""
+    digest = containerd.import_image("docker.io/rancher/foo:v1")
+    before = containerd.refs()
+    store = ContainerdStore(containerd.socket, ctr=containerd.ctr)
+    report = _cleanup(store, ["rancher/foo:v1"], [f"rancher/foo@{digest}"])
+    assert report.outcome == "success", report.error
+    assert report.deleted == [] and report.planned == []
+    kept = {k.image: k.reason for k in report.kept}
+    assert kept["rancher/foo:v1"] == (
+        f"same image ({digest}) as docker.io/rancher/foo@{digest} (current list)"
+    )
+    assert containerd.refs() == before
+
+
+def test_same_content_under_another_current_tag_stays(containerd: Containerd) -> None:
+    """The kind: any current spelling of the content keeps every name of it."""
+    digest = containerd.import_image("docker.io/rancher/bar:v1", "shared")
+    containerd.run("images", "tag", "docker.io/rancher/bar:v1", "docker.io/rancher/bar:v2")
+    containerd.import_image("docker.io/rancher/old:v1")
+    store = ContainerdStore(containerd.socket, ctr=containerd.ctr)
+    report = _cleanup(store, ["rancher/bar:v1", "rancher/old:v1"], ["rancher/bar:v2"])
+    assert report.deleted == ["docker.io/rancher/old:v1"]
+    kept = {k.image: k.reason for k in report.kept}
+    assert kept["rancher/bar:v1"].startswith(f"same image ({digest}) as docker.io/rancher/bar:v2")
+    assert "docker.io/rancher/bar:v1" in containerd.refs()
+
+
+def test_a_pin_next_to_a_label_with_a_space_is_seen(containerd: Containerd) -> None:
+    """Issue 9: labels were read from the last whitespace-separated field, so a label
+    value with a space hid ``io.cri-containerd.pinned=pinned``."""
+    ref = "docker.io/rancher/pinned-thing:v1"
+    containerd.import_image(ref)
+    containerd.run(
+        "images", "label", ref, "io.cri-containerd.pinned=pinned", "note=kept by the operator"
+    )
+    containerd.import_image("docker.io/rancher/plain:v1")
+    containerd.run("images", "label", "docker.io/rancher/plain:v1", "note=a, b=c d")
+    store = ContainerdStore(containerd.socket, ctr=containerd.ctr)
+    assert store.pinned() == {ref}
+    records = {r.ref: r for r in parse_ctr_images(containerd.run("images", "ls").stdout)}
+    assert records[ref].labels == {
+        "io.cri-containerd.pinned": "pinned",
+        "note": "kept by the operator",
+    }
+    assert records["docker.io/rancher/plain:v1"].labels == {"note": "a, b=c d"}
+    report = _cleanup(store, [ref], ["docker.io/rancher/other:v2"])
+    assert report.outcome == "success", report.error
+    assert report.deleted == []
+    assert {k.image: k.reason for k in report.kept} == {ref: "pinned"}
+    with pytest.raises(RemovalError, match=r"pinned"):
+        store.remove(ref)  # and the store itself refuses it
+    assert ref in containerd.refs()

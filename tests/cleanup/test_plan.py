@@ -337,3 +337,131 @@ def test_without_node_facts_delete_is_previous_minus_current_minus_retained(
     assert [i.image for i in decided.delete] == [
         first_spelling[parse_reference(p).full] for p in unique
     ]
+
+
+# --------------------------------------------------------------------------- identity (issue 9)
+
+D_AAA = "sha256:" + "a" * 64
+ID_1 = "sha256:" + "1" * 64
+ID_2 = "sha256:" + "2" * 64
+
+
+def test_current_digest_reference_keeps_the_old_tag_of_the_same_manifest() -> None:
+    """Issue 9: previous ``rancher/foo:v1``, current ``rancher/foo@sha256:aaa...``."""
+    node = {
+        "docker.io/rancher/foo:v1": D_AAA,
+        f"docker.io/rancher/foo@{D_AAA}": D_AAA,
+    }
+    decided = plan(["rancher/foo:v1"], [f"rancher/foo@{D_AAA}"], present=list(node), identity=node)
+    assert decided.delete == []
+    assert [(k.image, k.reason) for k in decided.keep] == [
+        ("rancher/foo:v1", f"same image ({D_AAA}) as docker.io/rancher/foo@{D_AAA} (current list)")
+    ]
+
+
+def test_a_digest_alone_protects_the_content_it_names() -> None:
+    """The node lacks the ``name@digest`` record: the digest is still the identity."""
+    node = {"docker.io/rancher/foo:v1": D_AAA}
+    decided = plan(["rancher/foo:v1"], [f"rancher/foo@{D_AAA}"], present=list(node), identity=node)
+    assert decided.delete == []
+
+
+@pytest.mark.parametrize(
+    ("in_use", "pinned", "why"),
+    [
+        (["docker.io/rancher/bar:v9"], [], "docker.io/rancher/bar:v9 (in use)"),
+        ([], ["docker.io/rancher/bar:v9"], "docker.io/rancher/bar:v9 (pinned)"),
+    ],
+)
+def test_content_used_or_pinned_under_another_name_stays(
+    in_use: list[str], pinned: list[str], why: str
+) -> None:
+    node = {"docker.io/rancher/foo:v1": ID_1, "docker.io/rancher/bar:v9": ID_1}
+    decided = plan(
+        ["rancher/foo:v1"],
+        ["rancher/new:v2"],
+        present=list(node),
+        in_use=in_use,
+        pinned=pinned,
+        identity=node,
+    )
+    assert [(k.image, k.reason) for k in decided.keep] == [
+        ("rancher/foo:v1", f"same image ({ID_1}) as {why}")
+    ]
+
+
+def test_content_of_a_retained_image_stays_under_its_other_names() -> None:
+    node = {
+        "docker.io/rancher/harvester-upgrade:v1.4.1": ID_1,
+        "docker.io/rancher/harvester-upgrade:v1.4.0": ID_1,
+        "docker.io/rancher/other:v1": ID_2,
+    }
+    decided = plan(
+        [
+            "rancher/harvester-upgrade:v1.4.1",
+            "rancher/harvester-upgrade:v1.4.0",
+            "rancher/other:v1",
+        ],
+        ["rancher/harvester-upgrade:v1.5.0"],
+        present=list(node),
+        identity=node,
+    )
+    assert [d.image for d in decided.delete] == ["docker.io/rancher/other:v1"]
+    reasons = {k.listed: k.reason for k in decided.keep}
+    assert reasons["rancher/harvester-upgrade:v1.4.1"] == "retained (rancher/harvester-upgrade)"
+    assert reasons["rancher/harvester-upgrade:v1.4.0"] == (
+        f"same image ({ID_1}) as rancher/harvester-upgrade:v1.4.1 "
+        "(retained (rancher/harvester-upgrade))"
+    )
+
+
+def test_a_container_named_by_digest_protects_that_content() -> None:
+    """A container made from ``name@sha256:...`` whose record is gone still pins it."""
+    node = {"docker.io/rancher/foo:v1": D_AAA}
+    decided = plan(
+        ["rancher/foo:v1"],
+        ["rancher/new:v2"],
+        present=list(node),
+        in_use=[f"docker.io/rancher/foo@{D_AAA}"],
+        identity=node,
+    )
+    assert decided.delete == []
+    assert decided.keep[0].reason == (
+        f"same image ({D_AAA}) as docker.io/rancher/foo@{D_AAA} (in use)"
+    )
+
+
+def test_identity_without_present_uses_list_names() -> None:
+    node = {"rancher/foo:v1": ID_1, "rancher/foo:v2": ID_1}
+    decided = plan(["rancher/foo:v1"], ["rancher/foo:v2"], identity=node)
+    assert decided.delete == [] and decided.keep[0].reason.startswith(f"same image ({ID_1})")
+
+
+_NAMES = [f"docker.io/rancher/img{i}:v{j}" for i in range(4) for j in range(3)]
+
+
+@given(
+    ids=st.dictionaries(st.sampled_from(_NAMES), st.sampled_from([ID_1, ID_2, D_AAA]), min_size=1),
+    previous=st.lists(st.sampled_from(_NAMES), max_size=8),
+    current=st.lists(st.sampled_from(_NAMES), min_size=1, max_size=4),
+    in_use=st.lists(st.sampled_from(_NAMES), max_size=2),
+    pinned=st.lists(st.sampled_from(_NAMES), max_size=2),
+)
+def test_no_deleted_name_shares_an_identity_with_anything_that_stays(
+    ids: dict[str, str],
+    previous: list[str],
+    current: list[str],
+    in_use: list[str],
+    pinned: list[str],
+) -> None:
+    present = list(ids)
+    decided = plan(previous, current, present=present, in_use=in_use, pinned=pinned, identity=ids)
+    deleted = {d.image for d in decided.delete}
+    staying = set(current) | set(in_use) | set(pinned)
+    staying |= {
+        k.listed
+        for k in decided.keep
+        if k.reason != "not present on node" and not k.reason.startswith("same node image")
+    }
+    staying_ids = {ids[n] for n in staying if n in ids}
+    assert not {ids[n] for n in deleted} & staying_ids

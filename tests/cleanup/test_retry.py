@@ -29,6 +29,7 @@ from cleanup import (
 )
 from cleanup._classify import to_error
 from cleanup._retry import (
+    MAX_STEPS,
     MODES,
     PRESETS,
     AttemptFailed,
@@ -837,3 +838,52 @@ def test_policies_events_and_errors_pickle_for_worker_processes() -> None:
     assert [str(getattr(e, "error", "")) for e in copies] == [
         str(getattr(e, "error", "")) for e in events
     ]
+
+
+# --------------------------------------------------------------------------- bounded (issue 9)
+
+
+def _walked_attempts(backoff: Backoff) -> int:
+    """The schedule walked step by step, as Go's loop does (the reference)."""
+    schedule = backoff.start(random.Random(0))
+    made = 0
+    while schedule.steps > 0:
+        made += 1
+        if schedule.steps == 1:
+            break
+        schedule.step()
+    return made
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    duration=st.floats(0, 1e4),
+    factor=st.floats(0, 10),
+    steps=st.integers(1, 300),
+    cap=st.none() | st.floats(1e-9, 1e6),
+    mode=st.sampled_from(MODES),
+)
+def test_attempts_is_the_walked_schedule(
+    duration: float, factor: float, steps: int, cap: float | None, mode: str
+) -> None:
+    backoff = Backoff(duration=duration, factor=factor, jitter=0.5, steps=steps, cap=cap, mode=mode)
+    assert backoff.attempts == _walked_attempts(backoff)
+
+
+def test_steps_past_the_limit_are_refused_not_walked() -> None:
+    """Issue 9: ``--steps 100000000000`` or ``steps = 1e20`` spun before doing anything."""
+    with pytest.raises(PolicyError, match=r"steps must be at most 1000000, got 100000000000"):
+        Backoff(duration=1.0, steps=100_000_000_000)
+    with pytest.raises(PolicyError, match=r"steps: .* is too large"):
+        get_policy("harvester-v1.5", steps="9" * 5000)
+    # at the limit, counting the attempts does not walk the schedule without a cap
+    assert Backoff(duration=1.0, steps=MAX_STEPS).attempts == MAX_STEPS
+    capped = Backoff(duration=1.0, factor=2.0, steps=MAX_STEPS, cap=60.0)
+    assert capped.attempts == 6 == _walked_attempts(capped)  # 1 2 4 8 16 32, then 64 > 60
+
+
+@pytest.mark.parametrize("field", ["duration", "cap", "deadline"])
+def test_durations_past_gos_largest_are_refused(field: str) -> None:
+    with pytest.raises(PolicyError, match=r"longer than Go's largest time.Duration"):
+        get_policy("harvester-v1.5", **{field: "2562048h"})
+    assert get_policy("harvester-v1.5", **{field: "2562047h"})

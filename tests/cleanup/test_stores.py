@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from cleanup._plan import plan
 from cleanup._stores import (
     ContainerdStore,
     CrictlStore,
@@ -173,9 +174,12 @@ class FakeCrictl:
     ``rmi ID`` drops the whole image, every tag of it, as the CRI runtime does.
     """
 
-    def __init__(self) -> None:
-        self.images: dict[str, Any] = json.loads((DATA / "crictl_images.json").read_text())
-        self.ps: dict[str, Any] = json.loads((DATA / "crictl_ps.json").read_text())
+    def __init__(self, node: str = "crictl_") -> None:
+        """``node``: the prefix of the data files (``{node}images.json`` etc.)."""
+        self.images: dict[str, Any] = json.loads((DATA / f"{node}images.json").read_text())
+        self.ps: dict[str, Any] = json.loads((DATA / f"{node}ps.json").read_text())
+        self.pods: dict[str, Any] = json.loads((DATA / f"{node}pods.json").read_text())
+        self.inspectp: dict[str, Any] = json.loads((DATA / f"{node}inspectp.json").read_text())
         self.calls: list[list[str]] = []
         self.fail: dict[str, tuple[int, str, str]] = {}
 
@@ -193,6 +197,13 @@ class FakeCrictl:
             return subprocess.CompletedProcess(argv, 0, json.dumps(self.images), "")
         if key == "ps -a -o json":
             return subprocess.CompletedProcess(argv, 0, json.dumps(self.ps), "")
+        if key == "pods -o json":
+            return subprocess.CompletedProcess(argv, 0, json.dumps(self.pods), "")
+        if args[:3] == ["inspectp", "-o", "json"] and len(args) == 4:
+            if args[3] not in self.inspectp:
+                err = f'time="..." level=fatal msg="getting the pod sandbox status for {args[3]}"\n'
+                return subprocess.CompletedProcess(argv, 1, "", err)
+            return subprocess.CompletedProcess(argv, 0, json.dumps(self.inspectp[args[3]]), "")
         if args[:1] == ["rmi"] and len(args) == 2:
             before = len(self.images["images"])
             self.images["images"] = [i for i in self.images["images"] if i["id"] != args[1]]
@@ -236,6 +247,89 @@ def test_crictl_reads_images_pinned_and_in_use(crictl: FakeCrictl) -> None:
     }
     assert crictl.calls[0] == ["crictl", "images", "-o", "json"]
     assert ["crictl", "ps", "-a", "-o", "json"] in crictl.calls
+    assert ["crictl", "pods", "-o", "json"] in crictl.calls
+
+
+# --------------------------------------------------------------------------- every use counts
+
+
+PAUSE_36 = "docker.io/rancher/mirrored-pause:3.6"
+PAUSE_37 = "docker.io/rancher/mirrored-pause:3.7"
+
+
+def test_crictl_pause_image_of_a_ready_sandbox_stays() -> None:
+    """Issue 9: previous list mirrored-pause:3.6, current 3.7, one READY sandbox runs 3.6
+    and nothing is pinned; ``crictl ps -a`` lists no container for it (containerd)."""
+    crictl = FakeCrictl("crictl_pause_")
+    store = CrictlStore(runner=crictl)
+    assert store.pinned() == set()
+    assert store.in_use() == {PAUSE_36}
+    decided = plan(
+        [PAUSE_36, PAUSE_37],
+        [PAUSE_37],
+        present=store.images(),
+        in_use=store.in_use(),
+        pinned=store.pinned(),
+        identity=store.identities(),
+    )
+    assert decided.delete == []
+    assert [(k.image, k.reason) for k in decided.keep] == [
+        (PAUSE_36, "in use by a container"),
+        (PAUSE_37, "in current list"),
+    ]
+    with pytest.raises(RemovalError, match=r"in use by container pod 8b3c1f0a"):
+        store.remove(PAUSE_36)  # the store refuses it too, on its own re-read
+    assert not any(call[1] == "rmi" for call in crictl.calls)
+
+
+def test_crictl_current_image_named_by_repo_digest_keeps_its_tag() -> None:
+    """Issue 9, crictl: the "other tags stay" check looked at tags only.  The current
+    list names the 3.6 image by its repo digest; its tag must not be removed."""
+    crictl = FakeCrictl("crictl_pause_")
+    crictl.pods = {"items": []}
+    store = CrictlStore(runner=crictl)
+    digest = crictl.images["images"][0]["repoDigests"][0]
+    decided = plan(
+        [PAUSE_36],
+        [digest],
+        present=store.images(),
+        in_use=store.in_use(),
+        pinned=store.pinned(),
+        identity=store.identities(),
+    )
+    image_id = crictl.image_id(PAUSE_36)
+    assert decided.delete == []
+    assert decided.keep[0].reason == f"same image ({image_id}) as {digest} (current list)"
+
+
+@pytest.mark.parametrize("state", ["SANDBOX_READY", "SANDBOX_NOTREADY"])
+def test_crictl_every_sandbox_holds_its_image(state: str) -> None:
+    crictl = FakeCrictl("crictl_pause_")
+    for pod in crictl.pods["items"]:
+        pod["state"] = state
+    assert CrictlStore(runner=crictl).in_use() == {PAUSE_36}
+
+
+def test_crictl_sandbox_without_an_image_is_a_store_error() -> None:
+    """Not knowing a sandbox's image must stop the run, not be taken as 'no image'."""
+    crictl = FakeCrictl("crictl_pause_")
+    for doc in crictl.inspectp.values():
+        del doc["info"]["image"]
+    with pytest.raises(StoreError, match=r"crictl inspectp 8b3c1f0a.*no 'info.image'"):
+        CrictlStore(runner=crictl).in_use()
+    crictl.inspectp.clear()  # the pod went away between the two calls: still no guessing
+    with pytest.raises(StoreError, match=r"crictl inspectp -o json 8b3c1f0a"):
+        CrictlStore(runner=crictl).in_use()
+
+
+def test_crictl_refuses_a_pinned_image_at_removal() -> None:
+    crictl = FakeCrictl("crictl_pause_")
+    crictl.pods = {"items": []}
+    store = CrictlStore(runner=crictl)
+    crictl.images["images"][0]["pinned"] = True  # pinned after the plan was made
+    with pytest.raises(RemovalError, match=r"is pinned"):
+        store.remove(PAUSE_36)
+    assert not any(call[1] == "rmi" for call in crictl.calls)
 
 
 def test_crictl_removes_one_image_by_id(crictl: FakeCrictl) -> None:
@@ -394,11 +488,21 @@ def test_ctr_removal_checks_containers_and_aliases() -> None:
     ]
 
 
-def test_ctr_unparseable_output() -> None:
+@pytest.mark.parametrize(
+    ("output", "message"),
+    [
+        ("REF TYPE\nweird line\n", r"unexpected header 'REF TYPE'"),
+        (
+            "REF TYPE DIGEST SIZE PLATFORMS LABELS\nweird line\n",
+            r"cannot parse line 2: 'weird line'",
+        ),
+    ],
+)
+def test_ctr_unparseable_output(output: str, message: str) -> None:
     def runner(argv: Sequence[str]) -> subprocess.CompletedProcess[str]:
-        return subprocess.CompletedProcess(list(argv), 0, "REF TYPE\nweird line\n", "")
+        return subprocess.CompletedProcess(list(argv), 0, output, "")
 
-    with pytest.raises(StoreError, match=r"cannot parse line 2: 'weird line'"):
+    with pytest.raises(StoreError, match=message):
         ContainerdStore("/s", runner=runner).images()
 
 

@@ -4,7 +4,8 @@
     python tests/fuzz/run.py TARGET [libFuzzer flags] [CORPUS_DIR ...]
     python tests/fuzz/run.py wire -max_total_time=20 /tmp/new tests/fuzz/corpus/wire
 
-TARGET is one of tests/fuzz/targets.py's TARGETS (wire, server, control, specs).
+TARGET is one of tests/fuzz/targets.py's TARGETS (wire, server, control, specs, and
+cleanup's image_list, resolv_conf, policy).
 libFuzzer writes new interesting inputs to the first corpus directory, so put a
 scratch directory first and the repository's corpus after it unless you mean to grow
 the committed corpus.  faultdns, dnslib and the standard library's HTTP and TOML
@@ -23,7 +24,9 @@ import atheris
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-with atheris.instrument_imports(include=["faultdns", "dnslib", "http", "tomllib", "tests.fuzz"]):
+with atheris.instrument_imports(
+    include=["faultdns", "dnslib", "cleanup", "http", "tomllib", "tests.fuzz"]
+):
     from tests.fuzz import targets
 
 

@@ -48,6 +48,7 @@ from faultdns._wire import (
     fit_udp,
     zone_reply,
 )
+from tests.fuzz import cleanup_targets
 
 RECORDS = [
     "a.test=10.0.0.1",
@@ -260,6 +261,8 @@ TARGETS: dict[str, Callable[[bytes], None]] = {
     "control": control,
     "specs": specs,
 }
+# cleanup's parsers (issue 9): image_list, resolv_conf, policy
+TARGETS.update(cleanup_targets.TARGETS)
 
 
 def stop() -> None:

@@ -139,6 +139,14 @@ def test_demo_compares_the_presets_side_by_side(capsys: pytest.CaptureFixture[st
         (f"{BUILTIN}\n[client]\nsearch = 3\n", "client.search"),
         ("[world]\ncolour = 1\n", "world.colour"),
         ("not toml = = =\n", "scenario"),
+        # issue 9: no traceback for any input
+        ("a = " + "[" * 5000 + "]" * 5000 + "\n", "nested too deeply"),
+        ("a = " + "9" * 5000 + "\n", "not valid TOML"),
+        (f"{BUILTIN}\n[client]\ndns_timeout = inf\n", "client.dns_timeout"),
+        (f"{BUILTIN}\n[client]\nhttp_timeout = 1e300\n", "client.http_timeout"),
+        (f"{BUILTIN}\n[client]\ndns_attempts = [1]\n", "client.dns_attempts"),
+        (f"{BUILTIN}\n[client]\ndns_attempts = 10000000000\n", "client.dns_attempts: at most"),
+        (f"{BUILTIN}\n[client]\ndns_timeout = 1e300\n", "client.dns_timeout: at most"),
     ],
 )
 def test_bad_scenario_files_exit_64_naming_the_key(
@@ -152,7 +160,39 @@ def test_bad_scenario_files_exit_64_naming_the_key(
     assert key in err
 
 
+def test_ndots_past_15_is_clamped_like_go(tmp_path: Path) -> None:
+    """Go's dnsReadConfig clamps ndots to 15 (and caps neither attempts nor timeout)."""
+    path = tmp_path / "big.toml"
+    path.write_text(f"{BUILTIN}\n[client]\nndots = 1000000\n")
+    assert load_scenario(path).client.ndots == 15
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("cleanup_start", float("nan")),
+        ("cleanup_start", 1e300),
+        ("events", [[float("inf"), "x"]]),
+    ],
+)
+def test_saved_timelines_with_absurd_times_exit_64(
+    seed: int, tmp_path: Path, field: str, value: object, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["run", "--seed", str(seed), "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)["timeline"]
+    doc[field] = value
+    path = tmp_path / "t.json"
+    path.write_text(json.dumps(doc))  # Python writes NaN/Infinity, and reads them back
+    assert main(["run", "--timeline", str(path)]) == 64
+    err = capsys.readouterr().err
+    assert "--timeline" in err and field in err
+
+
 def test_usage_errors_exit_64(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["serve", "--port", "70000"]) == 64
+    assert "--port" in capsys.readouterr().err
+    assert main(["serve", "--dns-port", "-1"]) == 64
+    assert "--dns-port" in capsys.readouterr().err
     assert main(["run", "--policy", "no-such-policy"]) == 64
     assert "--policy" in capsys.readouterr().err
     assert main(["run", "--seed", "minus one"]) == 64

@@ -208,6 +208,23 @@ def test_bad_flags_exit_64_naming_the_flag(
     assert names in capsys.readouterr().err
 
 
+def test_grid_steps_past_the_limit_are_refused_at_once(capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue 9: ``--grid steps=1000000000000`` walked the schedule before anything."""
+    assert main(["tune", "--samples", "10", "--jobs", "1", "--grid", "steps=1000000000000"]) == 64
+    assert "steps must be at most 1000000" in capsys.readouterr().err
+
+
+def test_unwritable_out_exits_73_before_the_sweep(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    code = main(["tune", "--samples", "100000000", "--jobs", "1", "--grid", "steps=3",
+                 "--out", str(blocker / "out")])  # fmt: skip
+    assert code == 73
+    assert f"--out {blocker / 'out'}" in capsys.readouterr().err
+
+
 # --- sweeps: executors agree, Ctrl-C keeps what finished ----------------------------------
 
 
