@@ -34,13 +34,19 @@ context variable (:class:`Exchange`), and every wait goes through the injected
 - no errno, no timeout: :class:`~cleanup.ProtocolError` (``Get "URL": EOF``; in the
   body ``unexpected EOF``; ``Get "LOCATION": stopped after 10 redirects``).
 
-Dialling follows Go's ``Dialer`` as ``http.DefaultTransport`` configures it: its own
-30 s timeout over lookup and connect (``Dialer.Timeout``, capped by the request's
-deadline) and ``dialSerial``: addresses in the resolver's order, each given a share of
-what is left (``partialDeadline``: an equal share, at least 2 s).  The first error is
-reported.  Redirects: Go sends at most 10 requests (``defaultCheckRedirect``) and
-follows 301/302/303/307/308 with a ``Location``, to any host.  A GET that a reused
-keep-alive connection drops before any response byte is sent again on another
+Dialling follows Go 1.23's ``Dialer`` as ``http.DefaultTransport`` configures it: its
+own 30 s timeout over lookup and connect (``Dialer.Timeout``) and ``dialSerial``:
+addresses in the resolver's order, each given a share of what is left of those 30 s
+(``partialDeadline``: an equal share, at least 2 s).  The first error is reported.  The
+dial is detached from the request (``Transport.getConn``: ``context.WithoutCancel``), so
+the shares never shrink with the request's deadline; the request itself still fails at
+its deadline with the Client.Timeout text, whatever the dial was doing.  Not modelled:
+the detached dial going on after the request ended (Go then keeps a late connection in
+its idle pool, and its lookup may send more queries).
+
+Redirects: Go sends at most 10 requests (``defaultCheckRedirect``) and follows
+301/302/303/307/308 with a ``Location``, to any host.  A GET that a reused keep-alive
+connection drops before any response byte is sent again on another
 connection (``Transport.roundTrip``, ``shouldRetryRequest``).
 
 Not modelled, as the controller's repo never needs them: Go's ``dialParallel`` (on a
@@ -401,8 +407,9 @@ class ClockNetworkBackend(httpcore.NetworkBackend):
     """httpcore network backend: names through ``resolver``, every wait through ``clock``.
 
     ``dial_timeout`` is the dialer's own limit over lookup and connect (Go's
-    ``net.Dialer.Timeout``; 30 s in ``http.DefaultTransport``), within the request's
-    deadline.
+    ``net.Dialer.Timeout``; 30 s in ``http.DefaultTransport``); each address's share is
+    cut from it alone (Go dials detached from the request), and every wait also stops at
+    the request's deadline.
     """
 
     def __init__(
@@ -420,18 +427,24 @@ class ClockNetworkBackend(httpcore.NetworkBackend):
         local_address: str | None = None,
         socket_options: Iterable[Any] | None = None,
     ) -> httpcore.NetworkStream:
-        # Go's Dialer.deadline: the earlier of now + Dialer.Timeout and the context's.
-        limit = _limit(timeout)
-        limit = self.dial_timeout if limit is None else min(limit, self.dial_timeout)
-        deadline = self.clock.now() + limit
+        # Go 1.23 dials detached from the request (net/http transport.go getConn:
+        # context.WithoutCancel), so Dialer.deadline is now + Dialer.Timeout alone, and
+        # every address's share (dialSerial, partialDeadline) is cut from it, never from
+        # the request's deadline.  The request still ends at its own deadline: each wait
+        # below also stops there, and _explain then reports Go's Client.Timeout.
+        exchange = _EXCHANGE.get()
+        dial_deadline = self.clock.now() + self.dial_timeout
+        request_deadline = None if exchange is None else exchange.deadline
+        if request_deadline is None and timeout is not None:
+            request_deadline = self.clock.now() + timeout  # httpcore's own connect limit
         literal = _literal(host)
         if literal is not None:
             addresses = [literal]
         else:
-            exchange = _EXCHANGE.get()
             name = host if exchange is None else exchange.lookup_name(host)
+            limit = _earliest(dial_deadline, request_deadline) - self.clock.now()
             try:
-                addresses = self.resolver.resolve(name, timeout=limit)
+                addresses = self.resolver.resolve(name, timeout=max(0.0, limit))
             except DNSError as exc:
                 error = _fail(httpcore.ConnectError, f"dial tcp: {exc}", exc)
                 raise error from error.__cause__
@@ -440,14 +453,23 @@ class ClockNetworkBackend(httpcore.NetworkBackend):
         options = list(socket_options or ())
         first: BaseException | None = None
         for index, ip in enumerate(addresses):
-            attempt_deadline = _partial_deadline(self.clock.now(), deadline, len(addresses) - index)
-            if attempt_deadline is None:
+            now = self.clock.now()
+            if request_deadline is not None and now >= request_deadline - _HALF_NS:
+                break  # the request is over (Go's getConn returns on its context)
+            share = _partial_deadline(now, dial_deadline, len(addresses) - index)
+            if share is None:
                 first = first or TimeoutError(f"dial tcp {_address(ip, port)}: i/o timeout")
                 break
             try:
-                return self._dial(ip, port, attempt_deadline, local_address, options)
+                stop = _earliest(share, request_deadline)
+                return self._dial(ip, port, stop, local_address, options)
             except (OSError, TimeoutError) as exc:
                 first = first or exc
+        if request_deadline is not None and self.clock.now() >= request_deadline - _HALF_NS:
+            # whatever the dial has met so far, the request ended at its deadline
+            message = f"dial tcp {host}:{port}: request deadline"
+            error = _fail(httpcore.ConnectTimeout, message, TimeoutError(message))
+            raise error from error.__cause__
         assert first is not None
         if isinstance(first, TimeoutError):
             error = _fail(httpcore.ConnectTimeout, str(first), first)
@@ -463,10 +485,14 @@ class ClockNetworkBackend(httpcore.NetworkBackend):
         self,
         ip: str,
         port: int,
-        deadline: float,
+        stop: float,
         local_address: str | None,
         options: list[Any],
     ) -> ClockStream:
+        """Connect to ``ip``:``port`` (Go's ``dialSingle``), waiting no later than
+        ``stop`` (the address's share or the request's end, the earlier).  Raises
+        ``OSError`` (errno, address in ``filename``) or ``TimeoutError`` (``dial tcp
+        ADDR: i/o timeout``)."""
         peer = _address(ip, port)
         family = socket.AF_INET6 if ":" in ip else socket.AF_INET
         sock = socket.socket(family, socket.SOCK_STREAM)
@@ -479,7 +505,7 @@ class ClockNetworkBackend(httpcore.NetworkBackend):
             sock.setblocking(False)
             code = sock.connect_ex((ip, port))
             if code in (errno_mod.EINPROGRESS, errno_mod.EAGAIN, errno_mod.EALREADY):
-                remaining = deadline - self.clock.now()
+                remaining = stop - self.clock.now()
                 if remaining <= 0 or not _wait(self.clock, sock, remaining, write=True):
                     raise TimeoutError(f"dial tcp {peer}: i/o timeout")
                 code = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
@@ -510,6 +536,10 @@ def _literal(host: str) -> str | None:
         return str(ipaddress.ip_address(text))
     except ValueError:
         return None
+
+
+def _earliest(deadline: float, other: float | None) -> float:
+    return deadline if other is None else min(deadline, other)
 
 
 def _partial_deadline(now: float, deadline: float, remaining_addresses: int) -> float | None:

@@ -357,6 +357,99 @@ def test_the_dialer_s_own_timeout_is_go_s_dial_i_o_timeout(
     assert retriable_v14(cause) and retriable_v15(cause)
 
 
+class FixedResolver:
+    """Answers ``addresses`` at once (a name with several A records)."""
+
+    def __init__(self, addresses: list[str]) -> None:
+        self.addresses = addresses
+
+    def resolve(self, host: str, *, timeout: float | None = None) -> list[str]:
+        return list(self.addresses)
+
+
+@pytest.fixture
+def second_address(full_listener: int) -> Iterator[tuple[int, ListServer]]:
+    """``full_listener``'s port on 127.0.0.2 with a list server behind it: a name whose
+    first address (127.0.0.1) never answers a SYN and whose second does."""
+    server = ListServer(host="127.0.0.2", port=full_listener)
+    server.routes["/x"] = Route(body=b"second")
+    try:
+        yield full_listener, server
+    finally:
+        server.close()
+
+
+@pytest.mark.parametrize("timeout", [3.0, 4.5, 6.0])
+def test_review_1_silent_first_address_second_answers_is_client_timeout(
+    second_address: tuple[int, ListServer], quick_clock: ManualClock, timeout: float
+) -> None:
+    """Review finding 1: Go 1.23.9 dials detached from the request (transport.go
+    getConn, context.WithoutCancel), so the silent first address gets half the dialer's
+    30 s (partialDeadline), not half the request's; the request ends at Client.Timeout
+    before the second address is tried (Go: 3.0 s, not a 200 at 2 s)."""
+    port, server = second_address
+    url = f"http://repo.test:{port}/x"
+    resolver = FixedResolver(["127.0.0.1", "127.0.0.2"])
+    with (
+        make_http_client(resolver, clock=quick_clock, timeout=timeout) as client,  # type: ignore[arg-type]
+        pytest.raises(httpx.ConnectTimeout) as info,
+    ):
+        client.get(url)
+    cause = info.value.__cause__
+    assert isinstance(cause, RequestTimeout)
+    assert str(cause) == f'Get "{url}": {AWAITING_HEADERS}'
+    assert quick_clock.now() == timeout
+    assert retriable_v14(cause) and retriable_v15(cause)
+    assert server.requests == []
+
+
+def test_review_1_silent_first_address_second_refuses_is_client_timeout(
+    full_listener: int, quick_clock: ManualClock
+) -> None:
+    """Review finding 1, second example: the refusing second address is never reached
+    within a 3 s Client.Timeout (ours said ``dial tcp ...: i/o timeout`` at 2 s)."""
+    url = f"http://repo.test:{full_listener}/x"
+    resolver = FixedResolver(["127.0.0.1", "127.0.0.3"])
+    with (
+        make_http_client(resolver, clock=quick_clock, timeout=3) as client,  # type: ignore[arg-type]
+        pytest.raises(httpx.ConnectTimeout) as info,
+    ):
+        client.get(url)
+    cause = info.value.__cause__
+    assert isinstance(cause, RequestTimeout)
+    assert str(cause) == f'Get "{url}": {AWAITING_HEADERS}'
+    assert quick_clock.now() == 3.0
+
+
+def test_each_address_gets_a_share_of_the_dialer_s_30_s(
+    second_address: tuple[int, ListServer], quick_clock: ManualClock
+) -> None:
+    """Under a 60 s Client.Timeout, the silent first address gets its share of the
+    dialer's own 30 s (15 s of 2 addresses), then the second answers."""
+    port, _server = second_address
+    resolver = FixedResolver(["127.0.0.1", "127.0.0.2"])
+    with make_http_client(resolver, clock=quick_clock, timeout=60) as client:  # type: ignore[arg-type]
+        assert client.get(f"http://repo.test:{port}/x").text == "second"
+    assert quick_clock.now() == 15.0
+
+
+def test_first_error_is_reported_when_every_address_fails_within_the_request(
+    full_listener: int, quick_clock: ManualClock
+) -> None:
+    """dialSerial reports the first address's error: its i/o timeout at 15 s, although
+    the second refused."""
+    url = f"http://repo.test:{full_listener}/x"
+    resolver = FixedResolver(["127.0.0.1", "127.0.0.3"])
+    with (
+        make_http_client(resolver, clock=quick_clock, timeout=60) as client,  # type: ignore[arg-type]
+        pytest.raises(httpx.ConnectTimeout) as info,
+    ):
+        client.get(url)
+    cause = info.value.__cause__
+    assert str(cause) == f'Get "{url}": dial tcp 127.0.0.1:{full_listener}: i/o timeout'
+    assert quick_clock.now() == 15.0
+
+
 def test_ip_literal_bypasses_the_resolver(list_server: ListServer, clock: ManualClock) -> None:
     events: list[QueryEvent] = []
     resolver = StubResolver(["127.0.0.1:1"], clock=clock, on_query=events.append)
