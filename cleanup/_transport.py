@@ -89,6 +89,8 @@ from cleanup._errors import (
     RequestTimeout,
     go_quote,
 )
+from cleanup._gogzip import GoGzipDecoder, GzipError
+from cleanup._gourl import go_url_error
 from cleanup._resolver import Resolver
 
 __all__ = [
@@ -188,6 +190,7 @@ def _written_host(raw: str) -> str:
 
 
 _RAW_URL = "cleanup.raw_url"  # request extension: the URL string the caller passed
+_ADDED_GZIP = "cleanup.added_gzip"  # request extension: Go's Transport asked for gzip
 
 _EXCHANGE: contextvars.ContextVar[Exchange | None] = contextvars.ContextVar(
     "cleanup_http_exchange", default=None
@@ -648,14 +651,20 @@ def _bytes_in(pattern: re.Pattern[str], text: str) -> bytes | None:
     return bytes(value) if isinstance(value, bytes) else None
 
 
-def _header(head: bytes, name: bytes) -> str:
-    """The last ``name`` header's value in a raw response head (trimmed), or ""."""
-    value = b""
+def _headers(head: bytes, name: bytes) -> list[str]:
+    """Every ``name`` header's value in a raw response head (trimmed), in order."""
+    values = []
     for line in head.split(b"\n")[1:]:
         key, colon, rest = line.partition(b":")
         if colon and key.strip().lower() == name:
-            value = rest.strip()
-    return value.decode("latin-1")
+            values.append(rest.strip().decode("latin-1"))
+    return values
+
+
+def _header(head: bytes, name: bytes) -> str:
+    """The last ``name`` header's value in a raw response head (trimmed), or ""."""
+    values = _headers(head, name)
+    return values[-1] if values else ""
 
 
 def _go_broken(text: str, head: bytes) -> str:
@@ -665,6 +674,14 @@ def _go_broken(text: str, head: bytes) -> str:
     if line is not None:
         return _status_line_error(line) or text
     if text == "bad Content-Length":
+        return f"bad Content-Length {go_quote(_header(head, b'content-length'))}"
+    if text == "conflicting Content-Length headers":
+        # transfer.go fixLength: several lines that differ, listed as Go's %q of a
+        # []string; one line "5, 6" is no list to Go, only a bad number
+        lengths = _headers(head, b"content-length")
+        if len(lengths) > 1:
+            listed = " ".join(go_quote(length) for length in lengths)
+            return f"http: message cannot contain multiple Content-Length headers; got [{listed}]"
         return f"bad Content-Length {go_quote(_header(head, b'content-length'))}"
     if text == "Only Transfer-Encoding: chunked is supported":
         encoding = _header(head, b"transfer-encoding")
@@ -739,6 +756,10 @@ def _explain(
         )
         error.__cause__ = original
         return error
+    if isinstance(exc, httpcore.UnsupportedProtocol):
+        # Transport.roundTrip: neither http nor https (a redirect to ftp://, say)
+        scheme = request.url.scheme
+        return ProtocolError(url, f"unsupported protocol scheme {go_quote(scheme)}")
     if isinstance(exc, httpcore.RemoteProtocolError):
         text = str(exc)
         if text.startswith(_EOF_IN_BODY):
@@ -782,11 +803,16 @@ class _ResponseStream(httpx.SyncByteStream):
     """The body, read under the request's deadline (Go's ``cancelTimerBody``)."""
 
     def __init__(
-        self, stream: Iterable[bytes], request: httpx.Request, exchange: Exchange | None
+        self,
+        stream: Iterable[bytes],
+        request: httpx.Request,
+        exchange: Exchange | None,
+        decoder: GoGzipDecoder | None = None,
     ) -> None:
         self._stream = stream
         self._request = request
         self._exchange = exchange
+        self._decoder = decoder
 
     def __iter__(self) -> Iterator[bytes]:
         chunks = iter(self._stream)
@@ -795,9 +821,22 @@ class _ResponseStream(httpx.SyncByteStream):
             # yield (the caller's code must not inherit it)
             with _mapped(self._request, self._exchange, in_body=True):
                 chunk = next(chunks, None)
-            if chunk is None:
-                return
-            yield chunk
+            if self._decoder is None:
+                if chunk is None:
+                    return
+                yield chunk
+                continue
+            try:
+                if chunk is None:
+                    self._decoder.finish()
+                    return
+                yield from self._decoder.feed(chunk)
+            except GzipError as exc:
+                # Go's gzip errors come unwrapped, like every body error
+                url = self._request.url
+                shown = str(url) if self._exchange is None else self._exchange.shown(url)
+                error = ProtocolError(shown, str(exc), in_body=True)
+                raise httpx.DecodingError(str(error), request=self._request) from error
 
     def close(self) -> None:
         close = getattr(self._stream, "close", None)
@@ -837,10 +876,19 @@ class ResolvingTransport(httpx.BaseTransport):
         if exchange is not None and response.status in _REDIRECTS:
             location = next((v for k, v in response.headers if k.lower() == b"location"), b"")
             exchange.location = location.decode("latin-1")
+        headers = response.headers
+        decoder = None
+        encoding = next((v for k, v in headers if k.lower() == b"content-encoding"), b"")
+        if request.extensions.get(_ADDED_GZIP) and encoding.lower() == b"gzip":
+            # Go's gzipReader: the caller sees the decoded body, no Content-Encoding,
+            # no Content-Length (and httpx then decodes nothing again)
+            decoder = GoGzipDecoder()
+            dropped = (b"content-encoding", b"content-length")
+            headers = [(k, v) for k, v in headers if k.lower() not in dropped]
         return httpx.Response(
             status_code=response.status,
-            headers=response.headers,
-            stream=_ResponseStream(response.stream, request, exchange),
+            headers=headers,
+            stream=_ResponseStream(response.stream, request, exchange, decoder),
             extensions=response.extensions,
         )
 
@@ -897,7 +945,30 @@ class DeadlineClient(httpx.Client):
         request = super().build_request(method, url, **kwargs)
         if isinstance(url, str):
             request.extensions[_RAW_URL] = url
+        # Go's Transport asks for gzip itself when the request names no encoding, and
+        # only then decodes the body (transport.go: requestedGzip, addedGzip)
+        asked = kwargs.get("headers")
+        if asked is None or "accept-encoding" not in httpx.Headers(asked):
+            request.headers["Accept-Encoding"] = "gzip"
+            request.extensions[_ADDED_GZIP] = True
         return request
+
+    def _build_redirect_request(
+        self, request: httpx.Request, response: httpx.Response
+    ) -> httpx.Request:
+        """httpx's next hop, once the ``Location`` passes Go's ``url.Parse``
+        (``Client.do``: ``failed to parse Location header "LOC": parse "LOC": ...``,
+        never retried: no errno, no timeout)."""
+        locations = response.headers.get_list("location")
+        location = locations[0] if locations else ""  # Go's Header.Get: the first
+        problem = go_url_error(location)
+        if problem is not None:
+            exchange = _EXCHANGE.get()
+            url = str(request.url) if exchange is None else exchange.shown(request.url)
+            detail = f"failed to parse Location header {go_quote(location)}: {problem}"
+            error = ProtocolError(url, detail)
+            raise httpx.RemoteProtocolError(str(error), request=request) from error
+        return super()._build_redirect_request(request, response)
 
     def send(
         self,
