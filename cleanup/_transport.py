@@ -32,7 +32,14 @@ context variable (:class:`Exchange`), and every wait goes through the injected
   body)``).  Go checks the deadline *after* a failure (``didTimeout``), so a DNS timeout
   cut by the client's deadline is a Client.Timeout, not a DNSError;
 - no errno, no timeout: :class:`~cleanup.ProtocolError` (``Get "URL": EOF``; in the
-  body ``unexpected EOF``; ``Get "LOCATION": stopped after 10 redirects``).
+  body ``unexpected EOF``; ``Get "LOCATION": stopped after 10 redirects``; ``Get "URL":
+  failed to parse Location header "LOC": parse "LOC": ...`` (Go's ``url.Parse``, ported
+  in ``cleanup._gourl``); ``Get "ftp://...": unsupported protocol scheme "ftp"``; in the
+  body, Go's gzip reader's words: ``gzip: invalid header``...).
+
+Compression as Go's ``Transport``: a request naming no ``Accept-Encoding`` asks for
+``gzip`` and a gzip body is decoded (:class:`cleanup._gogzip.GoGzipDecoder`), with
+``Content-Encoding`` and ``Content-Length`` dropped from the response.
 
 Dialling follows Go 1.23's ``Dialer`` as ``http.DefaultTransport`` configures it: its
 own 30 s timeout over lookup and connect (``Dialer.Timeout``) and ``dialSerial``:
