@@ -23,11 +23,13 @@ What this client adds to a plain GET, and why:
 - A list is validated (:func:`~cleanup._images.parse_image_list`) before anyone can act
   on it: a half list or an HTML error page must never drive deletions.
 - A list is accepted only when the response's framing proves it whole (see
-  :func:`check_complete`): a ``Content-Length`` that was met or a chunked body whose
-  terminator arrived (httpcore/h11 raise "unexpected EOF" otherwise, as Go does), no
-  ``Content-Encoding`` (we ask for ``identity``; an encoding we did not ask for is
-  refused, never decoded), and a last byte that is a newline (the repo's files end
-  with one).  A close-delimited body (no ``Content-Length``, not chunked) is refused:
+  :func:`check_complete`): a ``Content-Length`` that was met, a chunked body whose
+  terminator arrived (httpcore/h11 raise "unexpected EOF" otherwise, as Go does), or a
+  gzip stream that ended cleanly (the client asks for gzip as Go's Transport does, and
+  decodes it; its CRC-32/ISIZE trailer proves the stream whole, a cut stream is Go's
+  "unexpected EOF"); any other ``Content-Encoding`` was not asked for and is refused,
+  never decoded; and a last byte that is a newline (the repo's files end with one).
+  A close-delimited body (no ``Content-Length``, not chunked) is refused:
   a connection cut three bytes early looks exactly like the end, and Go's client
   accepts it silently (``docker.io/rancher/kubectl:v1.30.5`` arrived as ``...:v1.30``
   and the controller deleted ``v1.30.5``).  So does a ``Content-Length`` smaller than
@@ -45,6 +47,7 @@ import httpx
 from cleanup._classify import to_error
 from cleanup._errors import CleanupError, HTTPStatusError, ImageListError
 from cleanup._images import DEFAULT_MAX_BYTES, parse_image_list
+from cleanup._transport import GZIP_DECODED
 
 __all__ = ["DEFAULT_MAX_LIST_BYTES", "LIST_PATH", "RepoClient", "check_complete"]
 
@@ -131,7 +134,9 @@ class RepoClient:
                 raise HTTPStatusError(url, response.status_code, version, text)
             headers = {k.lower(): v for k, v in response.headers.items()}
             served = str(response.url)  # after redirects: where the body comes from
-            check_complete(served, headers, None)  # refuse before reading what we cannot use
+            gzipped = bool(response.extensions.get(GZIP_DECODED, False))
+            # refuse before reading what we cannot use
+            check_complete(served, headers, None, gzip_decoded=gzipped)
             declared = headers.get("content-length", "")
             if declared.isdigit() and int(declared) > self.max_bytes:
                 raise ImageListError(url, 0, self._too_big(f"{int(declared)} bytes"))
@@ -140,7 +145,7 @@ class RepoClient:
                 body += chunk
                 if len(body) > self.max_bytes:
                     raise ImageListError(url, 0, self._too_big(f"at least {len(body)} bytes"))
-            check_complete(served, headers, bytes(body))
+            check_complete(served, headers, bytes(body), gzip_decoded=gzipped)
             return bytes(body)
 
     def _too_big(self, size: str) -> str:
@@ -150,13 +155,18 @@ class RepoClient:
         )
 
 
-def check_complete(url: str, headers: dict[str, str], body: bytes | None) -> None:
+def check_complete(
+    url: str, headers: dict[str, str], body: bytes | None, *, gzip_decoded: bool = False
+) -> None:
     """Raise :class:`~cleanup.ImageListError` unless the response proves the list whole.
 
-    ``headers``: the response's headers, names lower-case.  ``body``: the raw bytes read
-    (None: check the headers only).  The rule (module docstring): ``Content-Encoding``
-    absent or ``identity``; chunked framing or a ``Content-Length`` that equals the
-    body's length; a body that ends with ``\n``.
+    ``headers``: the response's headers, names lower-case.  ``body``: the bytes read,
+    decoded if ``gzip_decoded`` (None: check the headers only).  ``gzip_decoded``: the
+    client asked for gzip and decoded the stream, which it reads to its trailer (a cut
+    stream fails the read with Go's "unexpected EOF" before this is called).  The rule
+    (module docstring): ``Content-Encoding`` absent or ``identity`` (the client removes
+    the ``gzip`` it decoded); a gzip stream decoded to its end, chunked framing, or a
+    ``Content-Length`` that equals the body's length; a body that ends with ``\n``.
     """
     encoding = headers.get("content-encoding", "").strip().lower()
     if encoding not in ("", "identity"):
@@ -164,8 +174,13 @@ def check_complete(url: str, headers: dict[str, str], body: bytes | None) -> Non
             url,
             0,
             f"the repo sent it with Content-Encoding {encoding!r}, which was not asked for "
-            "(Accept-Encoding: identity); a compressed stream is not decoded or trusted",
+            "(the client asks for gzip only); it is not decoded or trusted",
         )
+    if gzip_decoded:
+        # the CRC-32 and length in the gzip trailer prove the stream whole
+        if body:
+            _check_newline(url, body)
+        return
     codings = [c.strip().lower() for c in headers.get("transfer-encoding", "").split(",")]
     chunked = codings[-1] == "chunked"
     declared = headers.get("content-length", "").strip()
@@ -182,7 +197,12 @@ def check_complete(url: str, headers: dict[str, str], body: bytes | None) -> Non
         raise ImageListError(
             url, 0, f"Content-Length is {int(declared)} but {len(body)} bytes arrived"
         )
-    if body and not body.endswith(b"\n"):  # empty: parse_image_list says "empty"
+    if body:  # empty: parse_image_list says "empty"
+        _check_newline(url, body)
+
+
+def _check_newline(url: str, body: bytes) -> None:
+    if not body.endswith(b"\n"):
         raise ImageListError(
             url,
             0,

@@ -198,6 +198,10 @@ def _written_host(raw: str) -> str:
 
 _RAW_URL = "cleanup.raw_url"  # request extension: the URL string the caller passed
 _ADDED_GZIP = "cleanup.added_gzip"  # request extension: Go's Transport asked for gzip
+#: response extension: True when the transport asked for gzip and is decoding the body
+#: (Go's gzipReader): the stream's CRC-32/ISIZE trailer, checked at its end, proves the
+#: body whole where the dropped Content-Length no longer can
+GZIP_DECODED = "cleanup.gzip_decoded"
 
 _EXCHANGE: contextvars.ContextVar[Exchange | None] = contextvars.ContextVar(
     "cleanup_http_exchange", default=None
@@ -896,7 +900,7 @@ class ResolvingTransport(httpx.BaseTransport):
             status_code=response.status,
             headers=headers,
             stream=_ResponseStream(response.stream, request, exchange, decoder),
-            extensions=response.extensions,
+            extensions={**response.extensions, GZIP_DECODED: decoder is not None},
         )
 
     def _round_trip(

@@ -13,8 +13,9 @@ mode           what is sent
 ``cl-cut``     ``Content-Length`` of the whole body, body[:cut], close
 ``cl-small``   ``Content-Length: cut``, then the whole body
 ``chunked-cut`` chunked, body[:cut] in chunks, close without the terminator
-``gzip``       ``Content-Encoding: gzip`` (not asked for), the whole gzip stream
+``gzip``       ``Content-Encoding: gzip`` (asked for, as Go asks), the whole gzip stream
 ``gzip-cut``   ``Content-Encoding: gzip``, the gzip stream cut to ``cut`` bytes
+``deflate``    ``Content-Encoding: deflate`` (never asked for), the whole zlib stream
 ``reset``      ``Content-Length`` of the whole body, body[:cut], then a TCP reset
 ``stall-head`` nothing for ``stall`` seconds, then a correct response
 ``stall-body`` headers and body[:cut], nothing for ``stall`` seconds, then the rest
@@ -31,6 +32,7 @@ import socketserver
 import struct
 import threading
 import time
+import zlib
 from dataclasses import dataclass, field
 
 MODES = (
@@ -42,6 +44,7 @@ MODES = (
     "chunked-cut",
     "gzip",
     "gzip-cut",
+    "deflate",
     "reset",
     "stall-head",
     "stall-body",
@@ -49,7 +52,7 @@ MODES = (
 )
 
 #: modes whose response is whole and proves it (a client must accept these)
-WHOLE = ("cl", "chunked", "stall-head")
+WHOLE = ("cl", "chunked", "stall-head", "gzip")
 
 
 @dataclass
@@ -146,6 +149,12 @@ class MisbehavingRepo:
                 packed = packed[: min(cut, len(packed))]
             sock.sendall(
                 f"{head}Content-Encoding: gzip\r\nContent-Length: {len(packed)}\r\n\r\n".encode()
+                + packed
+            )
+        elif mode == "deflate":
+            packed = zlib.compress(body)
+            sock.sendall(
+                f"{head}Content-Encoding: deflate\r\nContent-Length: {len(packed)}\r\n\r\n".encode()
                 + packed
             )
         elif mode == "reset":
