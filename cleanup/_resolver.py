@@ -206,7 +206,9 @@ class StubResolver:
     ``hosts`` is the hosts file Go reads before DNS (``hosts: files dns``): a path
     (default ``/etc/hosts``; missing or unreadable means empty, as in Go), its text (a
     string with a newline), or ``None`` for no hosts file at all (the simulation, so
-    that the machine's file cannot answer); it is read once, here.
+    that the machine's file cannot answer); it is read once, here.  A name the file
+    lists gets every address listed, whatever ``qtypes`` says (``qtypes`` chooses the
+    DNS queries; Go's ``LookupIPAddr`` asks for both families).
     Raises ``ValueError`` for settings Go could not hold (no server, ``attempts < 1``).
     """
 
