@@ -774,3 +774,25 @@ def test_tcp_fallback_gets_a_fresh_timeout(
         resolver.resolve("a.test.")
     assert quick_clock.now() == 3.0
     assert info.value.is_timeout and "read tcp 127.0.0.1:" in str(info.value)
+
+
+@pytest.mark.parametrize("spelling", ["{ip}:{port}", "[{ip}]:{port}", "{ip}:abc", "{ip}:99999"])
+def test_finding_4_nameserver_with_a_port_is_skipped_as_go_skips_it(
+    spelling: str, faultdns_factory: object, clock: ManualClock
+) -> None:
+    """Go 1.23.9 keeps a resolv.conf nameserver only when netip.ParseAddr takes it
+    (review finding 4, h1.py ns-with-port, h2.py ns-bad-port): the server on the port is
+    never asked, the next line's server (port 53) is, and nothing is rejected."""
+    dns = faultdns_factory(records=["a.test=10.0.0.1"])  # type: ignore[operator]
+    ip, port = dns.address  # type: ignore[attr-defined]
+    text = f"nameserver {spelling.format(ip=ip, port=port)}\nnameserver 127.0.0.2\n"
+    resolver = StubResolver.from_resolv_conf(text + "options attempts:1\n", clock=clock)
+    assert resolver.nameservers == ["127.0.0.2:53"]
+    with pytest.raises(DNSError) as info:
+        resolver.resolve("a.test.")
+    assert str(info.value).startswith("lookup a.test. on 127.0.0.2:53: read udp ")
+    assert info.value.server == "127.0.0.2:53"
+    assert wire(dns) == []
+    if spelling == "{ip}:{port}":  # the opt-in the tests use reaches the server
+        opted = StubResolver.from_resolv_conf(text, clock=clock, ports=True)
+        assert opted.resolve("a.test.") == ["10.0.0.1"]
