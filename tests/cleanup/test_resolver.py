@@ -784,7 +784,7 @@ def test_finding_4_nameserver_with_a_port_is_skipped_as_go_skips_it(
     (review finding 4, h1.py ns-with-port, h2.py ns-bad-port): the server on the port is
     never asked, the next line's server (port 53) is, and nothing is rejected."""
     dns = faultdns_factory(records=["a.test=10.0.0.1"])  # type: ignore[operator]
-    ip, port = dns.address  # type: ignore[attr-defined]
+    ip, port = dns.address
     text = f"nameserver {spelling.format(ip=ip, port=port)}\nnameserver 127.0.0.2\n"
     resolver = StubResolver.from_resolv_conf(text + "options attempts:1\n", clock=clock)
     assert resolver.nameservers == ["127.0.0.2:53"]
