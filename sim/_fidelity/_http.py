@@ -6,8 +6,13 @@ from one of these; what the server does is one *behaviour*, a string:
 ======================  ===================================================================
 ``ok``                  200 with an image list as the body (``Content-Length``)
 ``status=N``            status ``N`` with a short body
+``status-reset=N``      status ``N``, a few body bytes of more promised, then a TCP RST
+``status-silent=N``     status ``N``, a few body bytes of more promised, then silence
 ``redirect``            302 to ``/moved/...`` on the same server, which answers ``ok``
+``redirect=N``          the same with status ``N`` (301, 302, 303, 307 or 308)
 ``redirect-loop``       302 to itself, forever (Go stops after 10 redirects)
+``redirect-bad-location`` 302 with ``Location: http://[::1`` (no URL parses from it)
+``redirect-ftp``        302 to ``ftp://`` (a scheme neither client fetches)
 ``reset``               reads the request, then closes with ``SO_LINGER 0`` (a TCP RST)
 ``eof-body``            headers promising more body than is sent, then a clean close
 ``silent-headers``      reads the request and says nothing (until the client leaves)
@@ -44,8 +49,12 @@ LIST_BODY = (
 BEHAVIOURS = (
     "ok",
     "status",
+    "status-reset",
+    "status-silent",
     "redirect",
     "redirect-loop",
+    "redirect-bad-location",
+    "redirect-ftp",
     "reset",
     "eof-body",
     "silent-headers",
@@ -69,8 +78,8 @@ class HTTPBehaviour:
 
     @property
     def spec(self) -> str:
-        if self.kind == "status":
-            return f"status={self.status}"
+        if self.kind.startswith("status") or (self.kind == "redirect" and self.status != 302):
+            return f"{self.kind}={self.status}"
         if self.kind.startswith("dribble"):
             return f"{self.kind}={self.interval:g}x{self.count}"
         return self.kind
@@ -81,10 +90,16 @@ def parse_behaviour(spec: str) -> HTTPBehaviour:
     kind, _, value = spec.partition("=")
     if kind not in BEHAVIOURS:
         raise ValueError(f"HTTP behaviour {spec!r}: expected one of {', '.join(BEHAVIOURS)}")
-    if kind == "status":
+    if kind.startswith("status"):
         if not value.isdigit() or not 100 <= int(value) <= 599:
-            raise ValueError(f"HTTP behaviour {spec!r}: status=N needs N in 100..599")
+            raise ValueError(f"HTTP behaviour {spec!r}: {kind}=N needs N in 100..599")
         return HTTPBehaviour(kind, status=int(value))
+    if kind == "redirect" and value:
+        if value not in ("301", "302", "303", "307", "308"):
+            raise ValueError(f"HTTP behaviour {spec!r}: redirect=N needs N in 301..308")
+        return HTTPBehaviour(kind, status=int(value))
+    if kind == "redirect":
+        return HTTPBehaviour(kind, status=302)
     if kind.startswith("dribble"):
         m = _DRIBBLE.match(value)
         if not m:
@@ -96,7 +111,14 @@ def parse_behaviour(spec: str) -> HTTPBehaviour:
 
 
 def _response(status: int, body: bytes, extra: str = "") -> bytes:
-    reason = {200: "OK", 302: "Found"}.get(status, "Status")
+    reason = {
+        200: "OK",
+        301: "Moved Permanently",
+        302: "Found",
+        303: "See Other",
+        307: "Temporary Redirect",
+        308: "Permanent Redirect",
+    }.get(status, "Status")
     head = (
         f"HTTP/1.1 {status} {reason}\r\nContent-Type: text/plain\r\n"
         f"Content-Length: {len(body)}\r\n{extra}Connection: close\r\n\r\n"
@@ -206,7 +228,21 @@ class ScriptedHTTPServer:
             elif b.kind == "status":
                 conn.sendall(_response(b.status, b"not here\n"))
             elif b.kind == "redirect":
-                conn.sendall(_response(302, b"", f"Location: /moved{path}\r\n"))
+                conn.sendall(_response(b.status, b"", f"Location: /moved{path}\r\n"))
+            elif b.kind in ("status-reset", "status-silent"):
+                # Headers promise a body; a few bytes come, then a reset or silence. The
+                # controller checks the status first and never reads this body.
+                whole = _response(b.status, LIST_BODY)
+                conn.sendall(whole[: len(whole) - len(LIST_BODY) + 10])
+                if b.kind == "status-reset":
+                    time.sleep(0.05)  # the client has the headers before the RST
+                    conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                else:
+                    self._hold(conn, generation)
+            elif b.kind == "redirect-bad-location":
+                conn.sendall(_response(302, b"", "Location: http://[::1\r\n"))
+            elif b.kind == "redirect-ftp":
+                conn.sendall(_response(302, b"", "Location: ftp://127.0.0.1/x\r\n"))
             elif b.kind == "redirect-loop":
                 conn.sendall(_response(302, b"", f"Location: {path}\r\n"))
             elif b.kind == "reset":

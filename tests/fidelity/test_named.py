@@ -80,3 +80,27 @@ def test_go_http_404_is_not_retried(oracle: Oracle) -> None:
     go = oracle(NAMED["http-404"].case).go[0]
     assert (go.outcome, go.status) == ("status", 404)
     assert go.retriable == {"v1.4": False, "v1.5": False}
+
+
+def test_go_status_500_is_not_retried_whatever_the_body_does(oracle: Oracle) -> None:
+    go = oracle(NAMED["status500-reset-in-body"].case).go[0]
+    assert (go.outcome, go.status, go.errno) == ("status", 500, "")
+    assert go.retriable == {"v1.4": False, "v1.5": False}
+
+
+def test_go_status_404_does_not_wait_for_a_silent_body(oracle: Oracle) -> None:
+    go = oracle(NAMED["status404-silent-body"].case).go[0]
+    assert (go.outcome, go.status, go.timeout) == ("status", 404, False)
+    assert go.elapsed < 1.0 and go.retriable == {"v1.4": False, "v1.5": False}
+
+
+def test_go_empty_name_gets_a_verdict(oracle: Oracle) -> None:
+    verdict = oracle(NAMED["empty-name"].case)
+    assert verdict.go[0].outcome == "error"
+
+
+def test_tie_agreement_is_one_of_gos_outcomes(oracle: Oracle) -> None:
+    verdict = oracle(NAMED["tie-a-servfail"].case)
+    assert verdict.agrees, verdict.explain()
+    go_errors = {g.dns["err"] for g in verdict.go if g.dns is not None}
+    assert verdict.ours.dns is not None and verdict.ours.dns["err"] in go_errors
