@@ -10,6 +10,8 @@ from one of these; what the server does is one *behaviour*, a string:
 ``status-silent=N``     status ``N``, a few body bytes of more promised, then silence
 ``redirect``            302 to ``/moved/...`` on the same server, which answers ``ok``
 ``redirect=N``          the same with status ``N`` (301, 302, 303, 307 or 308)
+``redirect-host=N``     status ``N`` to ``http://mirror.test/moved/...`` (this server's
+                        port), another host name: the case's zone must give it an address
 ``redirect-loop``       302 to itself, forever (Go stops after 10 redirects)
 ``redirect-bad-location`` 302 with ``Location: http://[::1`` (no URL parses from it)
 ``redirect-ftp``        302 to ``ftp://`` (a scheme neither client fetches)
@@ -38,8 +40,17 @@ import threading
 import time
 from dataclasses import dataclass
 
-__all__ = ["BEHAVIOURS", "LIST_BODY", "HTTPBehaviour", "ScriptedHTTPServer", "parse_behaviour"]
+__all__ = [
+    "BEHAVIOURS",
+    "LIST_BODY",
+    "MIRROR_HOST",
+    "HTTPBehaviour",
+    "ScriptedHTTPServer",
+    "parse_behaviour",
+]
 
+# The host a ``redirect-host`` sends the client to (the case's zone gives its address).
+MIRROR_HOST = "mirror.test"
 # A valid image list (cleanup validates what it fetches), small enough for one segment.
 LIST_BODY = (
     b"docker.io/rancher/harvester-upgrade:v1.4.1\n"
@@ -52,6 +63,7 @@ BEHAVIOURS = (
     "status-reset",
     "status-silent",
     "redirect",
+    "redirect-host",
     "redirect-loop",
     "redirect-bad-location",
     "redirect-ftp",
@@ -78,7 +90,9 @@ class HTTPBehaviour:
 
     @property
     def spec(self) -> str:
-        if self.kind.startswith("status") or (self.kind == "redirect" and self.status != 302):
+        if self.kind.startswith("status") or self.kind == "redirect-host":
+            return f"{self.kind}={self.status}"
+        if self.kind == "redirect" and self.status != 302:
             return f"{self.kind}={self.status}"
         if self.kind.startswith("dribble"):
             return f"{self.kind}={self.interval:g}x{self.count}"
@@ -94,10 +108,12 @@ def parse_behaviour(spec: str) -> HTTPBehaviour:
         if not value.isdigit() or not 100 <= int(value) <= 599:
             raise ValueError(f"HTTP behaviour {spec!r}: {kind}=N needs N in 100..599")
         return HTTPBehaviour(kind, status=int(value))
-    if kind == "redirect" and value:
+    if kind in ("redirect", "redirect-host") and value:
         if value not in ("301", "302", "303", "307", "308"):
-            raise ValueError(f"HTTP behaviour {spec!r}: redirect=N needs N in 301..308")
+            raise ValueError(f"HTTP behaviour {spec!r}: {kind}=N needs N in 301..308")
         return HTTPBehaviour(kind, status=int(value))
+    if kind == "redirect-host":
+        return HTTPBehaviour(kind, status=302)
     if kind == "redirect":
         return HTTPBehaviour(kind, status=302)
     if kind.startswith("dribble"):
@@ -223,12 +239,18 @@ class ScriptedHTTPServer:
             if line is None:
                 return
             path = line.split(" ")[1] if line.count(" ") >= 2 else "/"
-            if b.kind == "ok" or (b.kind == "redirect" and path.startswith("/moved/")):
+            moved = path.startswith("/moved/")
+            if b.kind == "ok" or (b.kind in ("redirect", "redirect-host") and moved):
                 conn.sendall(_response(200, LIST_BODY))
             elif b.kind == "status":
                 conn.sendall(_response(b.status, b"not here\n"))
             elif b.kind == "redirect":
                 conn.sendall(_response(b.status, b"", f"Location: /moved{path}\r\n"))
+            elif b.kind == "redirect-host":
+                port = self.address[1]
+                host = MIRROR_HOST + ("" if port == 80 else f":{port}")
+                location = f"Location: http://{host}/moved{path}\r\n"
+                conn.sendall(_response(b.status, b"", location))
             elif b.kind in ("status-reset", "status-silent"):
                 # Headers promise a body; a few bytes come, then a reset or silence. The
                 # controller checks the status first and never reads this body.
