@@ -76,15 +76,17 @@ __all__ = [
     "unavailable_reason",
 ]
 
-# Twelve runs: a plan whose outcome is a fair coin in Go (a true A/AAAA tie: AAAA last in
-# 132 of 239 runs measured on loopback) then misses ours with probability 2**-12, not
-# 2**-6: a derandomized CI profile of 200+ cases must not fail on Go's own scheduling.
-# Reruns happen only when ours differs and Go's run was quick, so they cost milliseconds.
-GO_RUNS = 12
+# Forty-eight runs: in a true A/AAAA tie Go's minority outcome came up in about one run in
+# five on loopback (tie-a-servfail: 'no such host' 34 of 150 runs over GOMAXPROCS
+# default/1/2/4/8; tie-aaaa-servfail: 'server misbehaving' 32 of 150), so twelve runs
+# missed it about once in fifteen (0.8**12) and a 200-case CI run could fail by chance;
+# 0.8**48 is about 2e-5.  Reruns happen only when ours differs and both sides were quick,
+# and a Go run costs tens of milliseconds, so a tie costs at most a couple of seconds.
+GO_RUNS = 48
 # GOMAXPROCS per Go run (None: the machine's): reruns vary the scheduler, since how Go's
-# A and AAAA goroutines interleave depends on it (with one P, A's whole chain of tries
-# tends to finish before AAAA's starts; with more, they overlap).
-_GOMAXPROCS: tuple[str | None, ...] = (None, "1", "2", "4", "1", "2")
+# A and AAAA goroutines interleave depends on it (one P and eight gave the minority
+# outcome most often in the tie cases above).
+_GOMAXPROCS: tuple[str | None, ...] = (None, "1", "8", "2", "4", "1", "8")
 # Runs of ours when ours still differs from every Go run (see the module docstring).
 OUR_RUNS = 4
 RACE_RERUN_BELOW = 2.0  # seconds: Go's first run must be this quick to be run again
