@@ -97,16 +97,16 @@ NAMED: dict[str, Named] = {
     "http-redirect-307": Named(_http("redirect=307")),
     "http-redirect-308": Named(_http("redirect=308")),
     # review finding 3: the controller checks the status before reading any body
-    "status500-reset-in-body": Named(
+    "finding-3-status500-reset-in-body": Named(
         _http("status-reset=500"),
         why="Go: 'unexpected status 500', not retried; the body (reset) is never read",
     ),
-    "status404-silent-body": Named(
+    "finding-3-status404-silent-body": Named(
         _http("status-silent=404", timeout=2.0),
         why="Go: 'unexpected status 404' at once, not retried; no wait for the silent body",
     ),
     # review finding 1: Go cuts each address's dial share from the dialer's own 30 s
-    "two-addresses-blackhole-then-http": Named(
+    "finding-1-blackhole-then-http": Named(
         Case(
             QUICK,
             (up(),),
@@ -117,7 +117,7 @@ NAMED: dict[str, Named] = {
         ),
         why="Go: Client.Timeout at 3.0 s (retriable); the 2 s dial share is not cut to 3 s",
     ),
-    "two-addresses-blackhole-then-refused": Named(
+    "finding-1-blackhole-then-refused": Named(
         Case(
             QUICK,
             (up(),),
@@ -129,7 +129,7 @@ NAMED: dict[str, Named] = {
         why="Go: Client.Timeout at 3.0 s, not 'dial tcp ...: i/o timeout' at 2.0 s",
     ),
     # review finding 4: Go's dnsReadConfig ignores a nameserver line netip cannot parse
-    "nameserver-with-port": Named(
+    "finding-4-nameserver-with-port": Named(
         Case(
             "nameserver {ns0}:53\nnameserver {ns1}\n" + QUICK.split("\n", 1)[1],
             (up(), up("servfail")),
@@ -138,7 +138,7 @@ NAMED: dict[str, Named] = {
             label="finding 4: nameserver IP:PORT is ignored (Go asks only the second)",
         )
     ),
-    "nameserver-bad-port": Named(
+    "finding-4-nameserver-bad-port": Named(
         Case(
             "nameserver {ns0}:abc\nnameserver {ns0}\n" + QUICK.split("\n", 1)[1],
             (up(),),
@@ -147,7 +147,7 @@ NAMED: dict[str, Named] = {
             label="finding 4: nameserver IP:abc is ignored, not an error",
         )
     ),
-    "nameserver-garbage": Named(
+    "finding-4-nameserver-garbage": Named(
         Case(
             "nameserver dns.example\nnameserver {ns0}\n" + QUICK.split("\n", 1)[1],
             (up(),),
@@ -157,7 +157,7 @@ NAMED: dict[str, Named] = {
         )
     ),
     # review finding 5: hosts: files dns answers localhost from /etc/hosts
-    "localhost": Named(
+    "finding-5-localhost": Named(
         Case(
             SEARCH_A,
             (up(),),
@@ -166,7 +166,7 @@ NAMED: dict[str, Named] = {
             label="finding 5: localhost from /etc/hosts, no DNS",
         )
     ),
-    "localhost-mixed-case": Named(
+    "finding-5-localhost-mixed-case": Named(
         Case(
             SEARCH_A,
             (up(),),
@@ -176,12 +176,12 @@ NAMED: dict[str, Named] = {
         )
     ),
     # review finding 6
-    "ipv6-bracket": Named(
+    "finding-6-ipv6-bracket": Named(
         Case(SEARCH_A, (up(),), lookup="[::1]", label="finding 6: [::1] is not an address")
     ),
     # review finding 2: a true A/AAAA tie; Go's outcome is a near coin flip, so agreement
     # is "ours equals one of Go's outcomes" (both sides rerun, see _oracle)
-    "tie-a-servfail": Named(
+    "finding-2-tie-a-servfail": Named(
         Case(
             CLUSTER_QUICK,
             (up(f"servfail match={REPO} qtype=A"),),
@@ -190,7 +190,7 @@ NAMED: dict[str, Named] = {
         ),
         why="Go: 'server misbehaving' or 'no such host', by which of A/AAAA completes last",
     ),
-    "tie-aaaa-servfail": Named(
+    "finding-2-tie-aaaa-servfail": Named(
         Case(
             CLUSTER_QUICK,
             (up(f"servfail match={REPO} qtype=AAAA"),),
@@ -200,10 +200,12 @@ NAMED: dict[str, Named] = {
         why="Go: 'server misbehaving' or 'no such host', by which of A/AAAA completes last",
     ),
     # review finding 8: an empty name gets a verdict, not an exception
-    "empty-name": Named(Case(SEARCH_A, (up(),), lookup="", label="finding 8: empty name")),
+    "finding-8-empty-name": Named(
+        Case(SEARCH_A, (up(),), lookup="", label="finding 8: empty name")
+    ),
     # review finding 7: rare HTTP failures, worded as Go words them
-    "redirect-bad-location": Named(_http("redirect-bad-location")),
-    "redirect-ftp": Named(_http("redirect-ftp")),
+    "finding-7-redirect-bad-location": Named(_http("redirect-bad-location")),
+    "finding-7-redirect-ftp": Named(_http("redirect-ftp")),
     # the deviations of issue 8
     "deviation-1-refused": Named(
         Case(

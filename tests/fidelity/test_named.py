@@ -26,8 +26,11 @@ def check(oracle: Oracle, name: str) -> Verdict:
     return verdict
 
 
-PLAIN = [name for name in NAMED if not name.startswith("deviation-")]
+PLAIN = [name for name in NAMED if not name.startswith(("deviation-", "finding-"))]
 DEVIATIONS = [name for name in NAMED if name.startswith("deviation-")]
+# The review of issue 8's first round (findings 1-8): some fail until the resolver and
+# HTTP fixes that go with them are merged.
+FINDINGS = [name for name in NAMED if name.startswith("finding-")]
 
 
 def _param(name: str) -> object:
@@ -42,6 +45,11 @@ def test_plain_case(oracle: Oracle, name: str) -> None:
 
 @pytest.mark.parametrize("name", [_param(n) for n in DEVIATIONS])
 def test_issue_8_deviation(oracle: Oracle, name: str) -> None:
+    check(oracle, name)
+
+
+@pytest.mark.parametrize("name", [_param(n) for n in FINDINGS])
+def test_review_finding(oracle: Oracle, name: str) -> None:
     check(oracle, name)
 
 
@@ -83,24 +91,24 @@ def test_go_http_404_is_not_retried(oracle: Oracle) -> None:
 
 
 def test_go_status_500_is_not_retried_whatever_the_body_does(oracle: Oracle) -> None:
-    go = oracle(NAMED["status500-reset-in-body"].case).go[0]
+    go = oracle(NAMED["finding-3-status500-reset-in-body"].case).go[0]
     assert (go.outcome, go.status, go.errno) == ("status", 500, "")
     assert go.retriable == {"v1.4": False, "v1.5": False}
 
 
 def test_go_status_404_does_not_wait_for_a_silent_body(oracle: Oracle) -> None:
-    go = oracle(NAMED["status404-silent-body"].case).go[0]
+    go = oracle(NAMED["finding-3-status404-silent-body"].case).go[0]
     assert (go.outcome, go.status, go.timeout) == ("status", 404, False)
     assert go.elapsed < 1.0 and go.retriable == {"v1.4": False, "v1.5": False}
 
 
 def test_go_empty_name_gets_a_verdict(oracle: Oracle) -> None:
-    verdict = oracle(NAMED["empty-name"].case)
+    verdict = oracle(NAMED["finding-8-empty-name"].case)
     assert verdict.go[0].outcome == "error"
 
 
 def test_tie_agreement_is_one_of_gos_outcomes(oracle: Oracle) -> None:
-    verdict = oracle(NAMED["tie-a-servfail"].case)
+    verdict = oracle(NAMED["finding-2-tie-a-servfail"].case)
     assert verdict.agrees, verdict.explain()
     go_errors = {g.dns["err"] for g in verdict.go if g.dns is not None}
     assert verdict.ours.dns is not None and verdict.ours.dns["err"] in go_errors
