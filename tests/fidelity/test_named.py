@@ -69,9 +69,12 @@ def test_go_timeout_is_timeout_and_temporary(oracle: Oracle) -> None:
 
 
 def test_go_reports_the_error_that_completes_last(oracle: Oracle) -> None:
+    # A needs two exchanges (SERVFAIL, retried), AAAA one (NXDOMAIN): A completes last
+    # in nearly every run.  Not in all: Go's goroutines race, and the AAAA one was
+    # scheduled late in 3 of 288 runs measured, so "every run" would fail by chance.
     case = NAMED["deviation-3-last-completing-error"].case
-    for go in default_oracle().run_go(case, GO_RUNS):
-        assert go.dns is not None and go.dns["err"] == "server misbehaving"
+    errors = [go.dns["err"] if go.dns else "" for go in default_oracle().run_go(case, GO_RUNS)]
+    assert errors.count("server misbehaving") >= 0.8 * len(errors), errors
 
 
 def test_go_use_vc_asks_over_tcp_only(oracle: Oracle) -> None:
