@@ -72,7 +72,11 @@ def main() -> int:
     with FaultDNSServer(origins=["cluster.local", "harvester-system"], faults=["nxdomain"]) as dns:
         host, port = dns.address
         resolver = StubResolver(
-            [f"{host}:{port}"], search=SEARCH, ndots=5, clock=ManualClock(grace=1.0)
+            [f"{host}:{port}"],
+            search=SEARCH,
+            ndots=5,
+            clock=ManualClock(grace=1.0),
+            hosts=None,
         )
 
         def resolve() -> object:

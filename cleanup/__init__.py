@@ -24,6 +24,7 @@ from cleanup._errors import (
     RequestTimeout,
     UnexpectedError,
 )
+from cleanup._hosts import HostsTable, parse_hosts, read_hosts
 from cleanup._images import (
     ImageRef,
     InvalidReference,
@@ -114,6 +115,7 @@ __all__ = [
     "GaveUp",
     "GivenUp",
     "HTTPStatusError",
+    "HostsTable",
     "ImageListError",
     "ImageRef",
     "ImageRemovalFailed",
@@ -156,11 +158,13 @@ __all__ = [
     "normalize",
     "open_store",
     "parse_duration",
+    "parse_hosts",
     "parse_image_list",
     "parse_reference",
     "parse_resolv_conf",
     "plan",
     "policy_to_toml",
+    "read_hosts",
     "read_resolv_conf",
     "retriable_v14",
     "retriable_v15",

@@ -11,11 +11,14 @@ we**:
   is the server 10.53.0.10 (the rest is ignored), but ``search a.test # x`` searches
   ``a.test.``, ``#.`` and ``x.``, as Go does.  Fields are split at space, tab, ``\\r``
   and ``\\n``, so CRLF files read like LF files.
-- ``nameserver ADDR``: an IP literal (zones allowed), port 53; at most three; anything
-  else is skipped without counting.  As an extension of ours, ``HOST:PORT`` and
-  ``[V6]:PORT`` are accepted too, so a test can point a resolv.conf at a DNS server on a
-  free port; a malformed port there is the one syntax error we report
-  (:class:`ResolvConfError`).
+- ``nameserver ADDR``: an IP literal as Go's ``netip.ParseAddr`` takes it (zones
+  allowed), port 53, spelt as written (``nameserver 0:0::1`` is the server
+  ``[0:0::1]:53`` in errors, as Go's ``JoinHostPort(f[1], "53")``); at most three;
+  anything else (``IP:PORT``, ``[V6]:PORT``, a host name, garbage) is skipped without
+  counting, as Go skips it.  Only when the caller opts in with ``ports=True`` (tests and
+  the simulation, to reach a DNS server on a free port) are ``IP:PORT`` and
+  ``[V6]:PORT`` read as servers too; a malformed port there is then the one syntax
+  error reported (:class:`ResolvConfError`).
 - ``search D1 D2 ...`` replaces the search list (``.`` entries dropped; an empty
   ``search`` line empties it); ``domain D`` replaces it with ``D`` (``domain .`` keeps
   the root, which makes a candidate Go cannot marshal).  Suffixes are kept rooted.
@@ -46,6 +49,7 @@ __all__ = [
     "ResolvConfError",
     "default_search",
     "format_nameserver",
+    "parse_ip_literal",
     "parse_nameserver",
     "parse_resolv_conf",
     "read_resolv_conf",
@@ -59,7 +63,7 @@ _BIG = 0xFFFFFF  # Go's dtoi gives up at this value and returns it
 
 
 class ResolvConfError(ValueError):
-    """A resolv.conf that cannot be read, or a bad ``HOST:PORT`` (our extension)."""
+    """A resolv.conf that cannot be read, or a bad ``HOST:PORT`` (``ports=True`` only)."""
 
 
 @dataclass(frozen=True)
@@ -83,11 +87,28 @@ class ResolvConf:
     unknown_options: bool = False
 
 
+def parse_ip_literal(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """Go ``netip.ParseAddr``: the address ``text`` spells (IPv6 zone allowed), else None.
+
+    No brackets, no port, no surrounding space: ``"[::1]"`` and ``"1.2.3.4:53"`` are not
+    addresses.  An empty zone (``"fe80::1%"``) or a zone on IPv4 is refused, as in Go.
+    """
+    if not text or text != text.strip():
+        return None
+    try:
+        return ipaddress.ip_address(text)
+    except ValueError:
+        return None
+
+
 def parse_nameserver(text: str) -> tuple[str, int]:
     """``"10.0.0.1"``, ``"10.0.0.1:5353"``, ``"::1"`` or ``"[::1]:53"`` -> (ip, port).
 
-    Only IP literals: a stub resolver cannot look up the address of its own server.
-    Raises :class:`ResolvConfError` naming the value when it is none of these forms.
+    The explicit ``HOST:PORT`` form of ``StubResolver(nameservers=...)``,
+    ``--nameserver`` and ``ports=True`` resolv.conf reading (Go's resolv.conf has no
+    port).  Only IP literals: a stub resolver cannot look up the address of its own
+    server.  The IP comes back as written (Go prints a server as its resolv.conf spells
+    it).  Raises :class:`ResolvConfError` naming the value when it is none of these forms.
     """
     value = text.strip()
     host, port_text = value, ""
@@ -102,19 +123,17 @@ def parse_nameserver(text: str) -> tuple[str, int]:
             port_text = rest[1:]
     elif value.count(":") == 1:
         host, port_text = value.split(":")
-    try:
-        ip = ipaddress.ip_address(host)
-    except ValueError:
+    if parse_ip_literal(host) is None:
         raise ResolvConfError(
             f"nameserver {text!r}: {host!r} is not an IP address"
             " (expected IP, IP:PORT or [IPv6]:PORT)"
-        ) from None
+        )
     port = 53
     if port_text:
         if not port_text.isdigit() or not 0 < int(port_text) < 65536:
             raise ResolvConfError(f"nameserver {text!r}: port {port_text!r} is not 1-65535")
         port = int(port_text)
-    return str(ip), port
+    return host, port
 
 
 def format_nameserver(ip: str, port: int) -> str:
@@ -180,37 +199,32 @@ def default_search(hostname: str | None = None) -> tuple[str, ...]:
     return ()
 
 
-def _nameserver(value: str) -> str | None:
-    """An IP literal (Go), or our ``HOST:PORT`` extension; None for anything else."""
-    try:
-        return format_nameserver(str(ipaddress.ip_address(value)), 53)
-    except ValueError:
-        pass
-    looks_like_ours = value.startswith("[") or (
-        value.count(":") == 1 and _is_ip(value.split(":")[0])
+def _nameserver(value: str, ports: bool) -> str | None:
+    """Go: an IP literal, port 53; with ``ports``, also ``IP:PORT``; None to skip."""
+    if parse_ip_literal(value) is not None:
+        return format_nameserver(value, 53)
+    looks_like_a_port = value.startswith("[") or (
+        value.count(":") == 1 and parse_ip_literal(value.split(":")[0]) is not None
     )
-    if not looks_like_ours:
-        return None  # Go skips what is not an address
+    if not (ports and looks_like_a_port):
+        return None  # Go skips what netip.ParseAddr refuses
     ip, port = parse_nameserver(value)
     return format_nameserver(ip, port)
 
 
-def _is_ip(text: str) -> bool:
-    try:
-        ipaddress.ip_address(text)
-    except ValueError:
-        return False
-    return True
-
-
 def parse_resolv_conf(
-    text: str | bytes, *, source: str = "resolv.conf", hostname: str | None = None
+    text: str | bytes,
+    *,
+    source: str = "resolv.conf",
+    hostname: str | None = None,
+    ports: bool = False,
 ) -> ResolvConf:
     """Parse resolv.conf content as Go's ``dnsReadConfig`` does.
 
     ``source`` names the file in error messages; ``hostname`` gives the default search
-    domain (default :func:`socket.gethostname`).  Raises :class:`ResolvConfError` only
-    for a malformed ``HOST:PORT`` nameserver (our extension).
+    domain (default :func:`socket.gethostname`).  ``ports=True`` opts in to
+    ``nameserver IP:PORT`` / ``[V6]:PORT`` (not Go: Go skips such a line); only then can
+    a malformed port raise :class:`ResolvConfError`.
     """
     data = text.encode("utf-8", "surrogateescape") if isinstance(text, str) else text
     nameservers: list[str] = []
@@ -229,7 +243,7 @@ def parse_resolv_conf(
         if keyword == "nameserver":
             if args and len(nameservers) < MAX_NAMESERVERS:
                 try:
-                    server = _nameserver(args[0])
+                    server = _nameserver(args[0], ports)
                 except ResolvConfError as exc:
                     raise ResolvConfError(f"{source} line {number}: {exc}") from None
                 if server is not None:
@@ -276,21 +290,32 @@ def parse_resolv_conf(
     )
 
 
-def read_resolv_conf(
-    path_or_text: str | os.PathLike[str], *, hostname: str | None = None
-) -> ResolvConf:
-    """Read a file, or parse the string itself when it contains a newline.
+def read_text_or_file(path_or_text: str | os.PathLike[str], what: str) -> tuple[bytes, str]:
+    """The content of a file, or the string itself when it contains a newline.
 
-    Accepting text lets tests and the simulation pass a resolv.conf inline; a path never
-    contains a newline, so the two cannot be confused.  Raises :class:`ResolvConfError`
-    when the file cannot be read.
+    Accepting text lets tests and the simulation pass a file inline; a path never
+    contains a newline, so the two cannot be confused.  Returns (content, source name
+    for messages: the path, or ``"<what> text"``).  Raises ``OSError`` when the file
+    cannot be read.
     """
     if isinstance(path_or_text, str) and "\n" in path_or_text:
-        return parse_resolv_conf(path_or_text, source="resolv.conf text", hostname=hostname)
+        return path_or_text.encode("utf-8", "surrogateescape"), f"{what} text"
     path = os.fspath(path_or_text)
+    with open(path, "rb") as handle:
+        return handle.read(), path
+
+
+def read_resolv_conf(
+    path_or_text: str | os.PathLike[str], *, hostname: str | None = None, ports: bool = False
+) -> ResolvConf:
+    """Read a resolv.conf file, or parse the string itself when it contains a newline.
+
+    ``ports`` as for :func:`parse_resolv_conf`.  Raises :class:`ResolvConfError` when the
+    file cannot be read.
+    """
     try:
-        with open(path, "rb") as handle:
-            data = handle.read()
+        data, source = read_text_or_file(path_or_text, "resolv.conf")
     except OSError as exc:
+        path = os.fspath(path_or_text)
         raise ResolvConfError(f"cannot read {path}: {exc.strerror or exc}") from exc
-    return parse_resolv_conf(data, source=path, hostname=hostname)
+    return parse_resolv_conf(data, source=source, hostname=hostname, ports=ports)

@@ -10,9 +10,15 @@ module runs them over real sockets, every wait going through the injected clock.
 
 How a lookup runs (Go ``goLookupIPCNAME``):
 
-- The name must pass ``isDomainName`` (else "no such host" without a server); IP
-  literals are returned as they are.  Candidates come from ``nameList`` (search list,
-  ``ndots``; see :func:`cleanup._dnsrules.candidate_names`).
+- An IP literal as Go's ``netip.ParseAddr`` takes it (``::1``, ``fe80::1%eth0``; *not*
+  ``[::1]``, which Go calls "no such host") is returned as it is, and ``""`` is "no
+  such host" (Go ``lookupIPAddr``).
+- Then the hosts file (``hosts: files dns``, Go's ``goLookupIPFiles``; see
+  :mod:`cleanup._hosts`): a name it lists is answered from it without a query, even one
+  that is not a valid domain name.
+- The name must pass ``isDomainName`` (else "no such host" without a server).
+  Candidates come from ``nameList`` (search list, ``ndots``; see
+  :func:`cleanup._dnsrules.candidate_names`).
 - Per candidate, the A and AAAA queries run *concurrently*, as Go's two goroutines do:
   two lanes, each walking its own server sequence (``tryOneName``: ``attempts`` rounds
   over the servers, from the ``rotate`` offset), each exchange on a fresh socket (UDP;
@@ -80,7 +86,13 @@ from cleanup._dnsrules import (
     start_order,
 )
 from cleanup._errors import DNSError
-from cleanup._resolvconf import format_nameserver, parse_nameserver, read_resolv_conf
+from cleanup._hosts import DEFAULT_HOSTS, HostsTable, read_hosts
+from cleanup._resolvconf import (
+    format_nameserver,
+    parse_ip_literal,
+    parse_nameserver,
+    read_resolv_conf,
+)
 
 __all__ = [
     "QueryEvent",
@@ -132,11 +144,17 @@ class QueryEvent:
 
 
 def _ip_literal(host: str) -> str | None:
-    text = host[1:-1] if host.startswith("[") and host.endswith("]") else host
-    try:
-        return str(ipaddress.ip_address(text))
-    except ValueError:
+    """Go ``lookupIPAddr``'s ``netip.ParseAddr(host)`` short cut, printed as ``IPAddr``.
+
+    A bare literal only: ``"[::1]"`` is no address (Go: "no such host").  An
+    IPv4-mapped address prints as IPv4 (Go's ``IP.String``).
+    """
+    ip = parse_ip_literal(host)
+    if ip is None:
         return None
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        return str(ip.ipv4_mapped) + (f"%{ip.scope_id}" if ip.scope_id else "")
+    return str(ip)
 
 
 class _LookupDeadline(Exception):
@@ -185,6 +203,12 @@ class StubResolver:
     ``on_query`` is called after every exchange with a :class:`QueryEvent`.  ``rng``
     draws query IDs (a seeded ``random.Random`` makes them reproducible; default: the
     OS source, because unpredictable IDs are a defence against spoofed replies).
+    ``hosts`` is the hosts file Go reads before DNS (``hosts: files dns``): a path
+    (default ``/etc/hosts``; missing or unreadable means empty, as in Go), its text (a
+    string with a newline), or ``None`` for no hosts file at all (the simulation, so
+    that the machine's file cannot answer); it is read once, here.  A name the file
+    lists gets every address listed, whatever ``qtypes`` says (``qtypes`` chooses the
+    DNS queries; Go's ``LookupIPAddr`` asks for both families).
     Raises ``ValueError`` for settings Go could not hold (no server, ``attempts < 1``).
     """
 
@@ -205,6 +229,7 @@ class StubResolver:
         qtypes: Sequence[str] = ("A", "AAAA"),
         strict_errors: bool = False,
         on_query: Callable[[QueryEvent], None] | None = None,
+        hosts: str | os.PathLike[str] | None = DEFAULT_HOSTS,
     ) -> None:
         self.servers: list[tuple[str, int]] = [parse_nameserver(ns) for ns in nameservers]
         if not self.servers:
@@ -233,6 +258,7 @@ class StubResolver:
         self.qtypes = tuple(qtypes)
         self.strict_errors = strict_errors
         self.on_query = on_query
+        self.hosts: HostsTable = read_hosts(hosts)
         self._rotation = 0  # Go's dnsConfig.soffset
         self._sends = 0  # exchanges started, for the causal order of replies
 
@@ -242,6 +268,8 @@ class StubResolver:
         path_or_text: str | os.PathLike[str],
         *,
         hostname: str | None = None,
+        hosts: str | os.PathLike[str] | None = DEFAULT_HOSTS,
+        ports: bool = False,
         clock: Clock | None = None,
         rng: random.Random | None = None,
         on_query: Callable[[QueryEvent], None] | None = None,
@@ -249,12 +277,16 @@ class StubResolver:
     ) -> StubResolver:
         """A resolver configured from a resolv.conf file (or its text, if it has a newline).
 
-        ``hostname`` supplies the default search domain when the file sets none (Go
-        ``dnsDefaultSearch``; default ``socket.gethostname()``).  ``overrides``
-        (``nameservers``, ``search``, ``ndots``, ``timeout``, ``attempts``, ``rotate``,
-        ...) replace what the file says, as command-line flags would.
+        The file is read exactly as Go reads it; ``ports=True`` opts in to ``nameserver
+        IP:PORT`` (not Go; see :func:`cleanup.parse_resolv_conf`).  ``hostname``
+        supplies the default search domain when the file sets none (Go
+        ``dnsDefaultSearch``; default ``socket.gethostname()``).  ``hosts``: the hosts
+        file, as for :class:`StubResolver` (a path, its text, or ``None``).
+        ``overrides`` (``nameservers``, ``search``, ``ndots``, ``timeout``,
+        ``attempts``, ``rotate``, ...) replace what the file says, as command-line flags
+        would.  Raises :class:`~cleanup.ResolvConfError` when the file cannot be read.
         """
-        conf = read_resolv_conf(path_or_text, hostname=hostname)
+        conf = read_resolv_conf(path_or_text, hostname=hostname, ports=ports)
         settings: dict[str, object] = {
             "nameservers": list(conf.nameservers),
             "search": conf.search,
@@ -273,6 +305,7 @@ class StubResolver:
             clock=clock,
             rng=rng,
             on_query=on_query,
+            hosts=hosts,
             **settings,  # type: ignore[arg-type]
         )
 
@@ -289,9 +322,14 @@ class StubResolver:
         ``lookup HOST: i/o timeout``.  An empty list means no name was asked (see
         :meth:`Resolver.resolve`).
         """
+        if host == "":
+            raise not_found_error(host)
         literal = _ip_literal(host)
         if literal is not None:
             return [literal]
+        listed = self.hosts.lookup(host)
+        if listed:  # hosts: files dns
+            return list(listed)
         if not is_domain_name(host):
             raise not_found_error(host)
         deadline = None if timeout is None else self.clock.now() + timeout

@@ -32,15 +32,28 @@ context variable (:class:`Exchange`), and every wait goes through the injected
   body)``).  Go checks the deadline *after* a failure (``didTimeout``), so a DNS timeout
   cut by the client's deadline is a Client.Timeout, not a DNSError;
 - no errno, no timeout: :class:`~cleanup.ProtocolError` (``Get "URL": EOF``; in the
-  body ``unexpected EOF``; ``Get "LOCATION": stopped after 10 redirects``).
+  body ``unexpected EOF``; ``Get "LOCATION": stopped after 10 redirects``; ``Get "URL":
+  failed to parse Location header "LOC": parse "LOC": ...`` (Go's ``url.Parse``, ported
+  in ``cleanup._gourl``); ``Get "ftp://...": unsupported protocol scheme "ftp"``; in the
+  body, Go's gzip reader's words: ``gzip: invalid header``...).
 
-Dialling follows Go's ``Dialer`` as ``http.DefaultTransport`` configures it: its own
-30 s timeout over lookup and connect (``Dialer.Timeout``, capped by the request's
-deadline) and ``dialSerial``: addresses in the resolver's order, each given a share of
-what is left (``partialDeadline``: an equal share, at least 2 s).  The first error is
-reported.  Redirects: Go sends at most 10 requests (``defaultCheckRedirect``) and
-follows 301/302/303/307/308 with a ``Location``, to any host.  A GET that a reused
-keep-alive connection drops before any response byte is sent again on another
+Compression as Go's ``Transport``: a request naming no ``Accept-Encoding`` asks for
+``gzip`` and a gzip body is decoded (:class:`cleanup._gogzip.GoGzipDecoder`), with
+``Content-Encoding`` and ``Content-Length`` dropped from the response.
+
+Dialling follows Go 1.23's ``Dialer`` as ``http.DefaultTransport`` configures it: its
+own 30 s timeout over lookup and connect (``Dialer.Timeout``) and ``dialSerial``:
+addresses in the resolver's order, each given a share of what is left of those 30 s
+(``partialDeadline``: an equal share, at least 2 s).  The first error is reported.  The
+dial is detached from the request (``Transport.getConn``: ``context.WithoutCancel``), so
+the shares never shrink with the request's deadline; the request itself still fails at
+its deadline with the Client.Timeout text, whatever the dial was doing.  Not modelled:
+the detached dial going on after the request ended (Go then keeps a late connection in
+its idle pool, and its lookup may send more queries).
+
+Redirects: Go sends at most 10 requests (``defaultCheckRedirect``) and follows
+301/302/303/307/308 with a ``Location``, to any host.  A GET that a reused keep-alive
+connection drops before any response byte is sent again on another
 connection (``Transport.roundTrip``, ``shouldRetryRequest``).
 
 Not modelled, as the controller's repo never needs them: Go's ``dialParallel`` (on a
@@ -83,6 +96,8 @@ from cleanup._errors import (
     RequestTimeout,
     go_quote,
 )
+from cleanup._gogzip import GoGzipDecoder, GzipError
+from cleanup._gourl import go_url_error
 from cleanup._resolver import Resolver
 
 __all__ = [
@@ -182,6 +197,7 @@ def _written_host(raw: str) -> str:
 
 
 _RAW_URL = "cleanup.raw_url"  # request extension: the URL string the caller passed
+_ADDED_GZIP = "cleanup.added_gzip"  # request extension: Go's Transport asked for gzip
 
 _EXCHANGE: contextvars.ContextVar[Exchange | None] = contextvars.ContextVar(
     "cleanup_http_exchange", default=None
@@ -401,8 +417,9 @@ class ClockNetworkBackend(httpcore.NetworkBackend):
     """httpcore network backend: names through ``resolver``, every wait through ``clock``.
 
     ``dial_timeout`` is the dialer's own limit over lookup and connect (Go's
-    ``net.Dialer.Timeout``; 30 s in ``http.DefaultTransport``), within the request's
-    deadline.
+    ``net.Dialer.Timeout``; 30 s in ``http.DefaultTransport``); each address's share is
+    cut from it alone (Go dials detached from the request), and every wait also stops at
+    the request's deadline.
     """
 
     def __init__(
@@ -420,18 +437,24 @@ class ClockNetworkBackend(httpcore.NetworkBackend):
         local_address: str | None = None,
         socket_options: Iterable[Any] | None = None,
     ) -> httpcore.NetworkStream:
-        # Go's Dialer.deadline: the earlier of now + Dialer.Timeout and the context's.
-        limit = _limit(timeout)
-        limit = self.dial_timeout if limit is None else min(limit, self.dial_timeout)
-        deadline = self.clock.now() + limit
+        # Go 1.23 dials detached from the request (net/http transport.go getConn:
+        # context.WithoutCancel), so Dialer.deadline is now + Dialer.Timeout alone, and
+        # every address's share (dialSerial, partialDeadline) is cut from it, never from
+        # the request's deadline.  The request still ends at its own deadline: each wait
+        # below also stops there, and _explain then reports Go's Client.Timeout.
+        exchange = _EXCHANGE.get()
+        dial_deadline = self.clock.now() + self.dial_timeout
+        request_deadline = None if exchange is None else exchange.deadline
+        if request_deadline is None and timeout is not None:
+            request_deadline = self.clock.now() + timeout  # httpcore's own connect limit
         literal = _literal(host)
         if literal is not None:
             addresses = [literal]
         else:
-            exchange = _EXCHANGE.get()
             name = host if exchange is None else exchange.lookup_name(host)
+            limit = _earliest(dial_deadline, request_deadline) - self.clock.now()
             try:
-                addresses = self.resolver.resolve(name, timeout=limit)
+                addresses = self.resolver.resolve(name, timeout=max(0.0, limit))
             except DNSError as exc:
                 error = _fail(httpcore.ConnectError, f"dial tcp: {exc}", exc)
                 raise error from error.__cause__
@@ -440,14 +463,23 @@ class ClockNetworkBackend(httpcore.NetworkBackend):
         options = list(socket_options or ())
         first: BaseException | None = None
         for index, ip in enumerate(addresses):
-            attempt_deadline = _partial_deadline(self.clock.now(), deadline, len(addresses) - index)
-            if attempt_deadline is None:
+            now = self.clock.now()
+            if request_deadline is not None and now >= request_deadline - _HALF_NS:
+                break  # the request is over (Go's getConn returns on its context)
+            share = _partial_deadline(now, dial_deadline, len(addresses) - index)
+            if share is None:
                 first = first or TimeoutError(f"dial tcp {_address(ip, port)}: i/o timeout")
                 break
             try:
-                return self._dial(ip, port, attempt_deadline, local_address, options)
+                stop = _earliest(share, request_deadline)
+                return self._dial(ip, port, stop, local_address, options)
             except (OSError, TimeoutError) as exc:
                 first = first or exc
+        if request_deadline is not None and self.clock.now() >= request_deadline - _HALF_NS:
+            # whatever the dial has met so far, the request ended at its deadline
+            message = f"dial tcp {host}:{port}: request deadline"
+            error = _fail(httpcore.ConnectTimeout, message, TimeoutError(message))
+            raise error from error.__cause__
         assert first is not None
         if isinstance(first, TimeoutError):
             error = _fail(httpcore.ConnectTimeout, str(first), first)
@@ -463,10 +495,14 @@ class ClockNetworkBackend(httpcore.NetworkBackend):
         self,
         ip: str,
         port: int,
-        deadline: float,
+        stop: float,
         local_address: str | None,
         options: list[Any],
     ) -> ClockStream:
+        """Connect to ``ip``:``port`` (Go's ``dialSingle``), waiting no later than
+        ``stop`` (the address's share or the request's end, the earlier).  Raises
+        ``OSError`` (errno, address in ``filename``) or ``TimeoutError`` (``dial tcp
+        ADDR: i/o timeout``)."""
         peer = _address(ip, port)
         family = socket.AF_INET6 if ":" in ip else socket.AF_INET
         sock = socket.socket(family, socket.SOCK_STREAM)
@@ -479,7 +515,7 @@ class ClockNetworkBackend(httpcore.NetworkBackend):
             sock.setblocking(False)
             code = sock.connect_ex((ip, port))
             if code in (errno_mod.EINPROGRESS, errno_mod.EAGAIN, errno_mod.EALREADY):
-                remaining = deadline - self.clock.now()
+                remaining = stop - self.clock.now()
                 if remaining <= 0 or not _wait(self.clock, sock, remaining, write=True):
                     raise TimeoutError(f"dial tcp {peer}: i/o timeout")
                 code = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
@@ -510,6 +546,10 @@ def _literal(host: str) -> str | None:
         return str(ipaddress.ip_address(text))
     except ValueError:
         return None
+
+
+def _earliest(deadline: float, other: float | None) -> float:
+    return deadline if other is None else min(deadline, other)
 
 
 def _partial_deadline(now: float, deadline: float, remaining_addresses: int) -> float | None:
@@ -618,14 +658,20 @@ def _bytes_in(pattern: re.Pattern[str], text: str) -> bytes | None:
     return bytes(value) if isinstance(value, bytes) else None
 
 
-def _header(head: bytes, name: bytes) -> str:
-    """The last ``name`` header's value in a raw response head (trimmed), or ""."""
-    value = b""
+def _headers(head: bytes, name: bytes) -> list[str]:
+    """Every ``name`` header's value in a raw response head (trimmed), in order."""
+    values = []
     for line in head.split(b"\n")[1:]:
         key, colon, rest = line.partition(b":")
         if colon and key.strip().lower() == name:
-            value = rest.strip()
-    return value.decode("latin-1")
+            values.append(rest.strip().decode("latin-1"))
+    return values
+
+
+def _header(head: bytes, name: bytes) -> str:
+    """The last ``name`` header's value in a raw response head (trimmed), or ""."""
+    values = _headers(head, name)
+    return values[-1] if values else ""
 
 
 def _go_broken(text: str, head: bytes) -> str:
@@ -635,6 +681,14 @@ def _go_broken(text: str, head: bytes) -> str:
     if line is not None:
         return _status_line_error(line) or text
     if text == "bad Content-Length":
+        return f"bad Content-Length {go_quote(_header(head, b'content-length'))}"
+    if text == "conflicting Content-Length headers":
+        # transfer.go fixLength: several lines that differ, listed as Go's %q of a
+        # []string; one line "5, 6" is no list to Go, only a bad number
+        lengths = _headers(head, b"content-length")
+        if len(lengths) > 1:
+            listed = " ".join(go_quote(length) for length in lengths)
+            return f"http: message cannot contain multiple Content-Length headers; got [{listed}]"
         return f"bad Content-Length {go_quote(_header(head, b'content-length'))}"
     if text == "Only Transfer-Encoding: chunked is supported":
         encoding = _header(head, b"transfer-encoding")
@@ -709,6 +763,10 @@ def _explain(
         )
         error.__cause__ = original
         return error
+    if isinstance(exc, httpcore.UnsupportedProtocol):
+        # Transport.roundTrip: neither http nor https (a redirect to ftp://, say)
+        scheme = request.url.scheme
+        return ProtocolError(url, f"unsupported protocol scheme {go_quote(scheme)}")
     if isinstance(exc, httpcore.RemoteProtocolError):
         text = str(exc)
         if text.startswith(_EOF_IN_BODY):
@@ -752,11 +810,16 @@ class _ResponseStream(httpx.SyncByteStream):
     """The body, read under the request's deadline (Go's ``cancelTimerBody``)."""
 
     def __init__(
-        self, stream: Iterable[bytes], request: httpx.Request, exchange: Exchange | None
+        self,
+        stream: Iterable[bytes],
+        request: httpx.Request,
+        exchange: Exchange | None,
+        decoder: GoGzipDecoder | None = None,
     ) -> None:
         self._stream = stream
         self._request = request
         self._exchange = exchange
+        self._decoder = decoder
 
     def __iter__(self) -> Iterator[bytes]:
         chunks = iter(self._stream)
@@ -765,9 +828,22 @@ class _ResponseStream(httpx.SyncByteStream):
             # yield (the caller's code must not inherit it)
             with _mapped(self._request, self._exchange, in_body=True):
                 chunk = next(chunks, None)
-            if chunk is None:
-                return
-            yield chunk
+            if self._decoder is None:
+                if chunk is None:
+                    return
+                yield chunk
+                continue
+            try:
+                if chunk is None:
+                    self._decoder.finish()
+                    return
+                yield from self._decoder.feed(chunk)
+            except GzipError as exc:
+                # Go's gzip errors come unwrapped, like every body error
+                url = self._request.url
+                shown = str(url) if self._exchange is None else self._exchange.shown(url)
+                error = ProtocolError(shown, str(exc), in_body=True)
+                raise httpx.DecodingError(str(error), request=self._request) from error
 
     def close(self) -> None:
         close = getattr(self._stream, "close", None)
@@ -807,10 +883,19 @@ class ResolvingTransport(httpx.BaseTransport):
         if exchange is not None and response.status in _REDIRECTS:
             location = next((v for k, v in response.headers if k.lower() == b"location"), b"")
             exchange.location = location.decode("latin-1")
+        headers = response.headers
+        decoder = None
+        encoding = next((v for k, v in headers if k.lower() == b"content-encoding"), b"")
+        if request.extensions.get(_ADDED_GZIP) and encoding.lower() == b"gzip":
+            # Go's gzipReader: the caller sees the decoded body, no Content-Encoding,
+            # no Content-Length (and httpx then decodes nothing again)
+            decoder = GoGzipDecoder()
+            dropped = (b"content-encoding", b"content-length")
+            headers = [(k, v) for k, v in headers if k.lower() not in dropped]
         return httpx.Response(
             status_code=response.status,
-            headers=response.headers,
-            stream=_ResponseStream(response.stream, request, exchange),
+            headers=headers,
+            stream=_ResponseStream(response.stream, request, exchange, decoder),
             extensions=response.extensions,
         )
 
@@ -867,7 +952,30 @@ class DeadlineClient(httpx.Client):
         request = super().build_request(method, url, **kwargs)
         if isinstance(url, str):
             request.extensions[_RAW_URL] = url
+        # Go's Transport asks for gzip itself when the request names no encoding, and
+        # only then decodes the body (transport.go: requestedGzip, addedGzip)
+        asked = kwargs.get("headers")
+        if asked is None or "accept-encoding" not in httpx.Headers(asked):
+            request.headers["Accept-Encoding"] = "gzip"
+            request.extensions[_ADDED_GZIP] = True
         return request
+
+    def _build_redirect_request(
+        self, request: httpx.Request, response: httpx.Response
+    ) -> httpx.Request:
+        """httpx's next hop, once the ``Location`` passes Go's ``url.Parse``
+        (``Client.do``: ``failed to parse Location header "LOC": parse "LOC": ...``,
+        never retried: no errno, no timeout)."""
+        locations = response.headers.get_list("location")
+        location = locations[0] if locations else ""  # Go's Header.Get: the first
+        problem = go_url_error(location)
+        if problem is not None:
+            exchange = _EXCHANGE.get()
+            url = str(request.url) if exchange is None else exchange.shown(request.url)
+            detail = f"failed to parse Location header {go_quote(location)}: {problem}"
+            error = ProtocolError(url, detail)
+            raise httpx.RemoteProtocolError(str(error), request=request) from error
+        return super()._build_redirect_request(request, response)
 
     def send(
         self,

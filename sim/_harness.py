@@ -355,6 +355,7 @@ class Harness:
             attempts=settings.dns_attempts,
             clock=clock,
             rng=random.Random(f"{seed}/dns-ids"),
+            hosts=None,  # the world has no hosts file: the machine's must not answer
         )
         if self._tls is None:
             self._tls = ssl.create_default_context()

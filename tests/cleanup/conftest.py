@@ -41,9 +41,10 @@ class SeenRequest:
 
 
 class ListServer:
-    """A threaded HTTP/1.1 server on 127.0.0.1 with a route table and a request log."""
+    """A threaded HTTP/1.1 server (on ``host``:``port``; an IPv6 ``host`` such as
+    ``::1`` works too) with a route table and a request log."""
 
-    def __init__(self) -> None:
+    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
         self.routes: dict[str, Route] = {}
         self.requests: list[SeenRequest] = []
         self._release = threading.Event()
@@ -78,7 +79,10 @@ class ListServer:
             def log_message(self, format: str, *args: object) -> None:
                 pass
 
-        self._httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        class Server(http.server.ThreadingHTTPServer):
+            address_family = socket.AF_INET6 if ":" in host else socket.AF_INET
+
+        self._httpd = Server((host, port), Handler)
         self._httpd.daemon_threads = True
         self.port = self._httpd.server_address[1]
         # a short poll interval: shutdown() waits up to one interval

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import http.server
 import socket
 import time
@@ -319,3 +320,21 @@ def test_cluster_dns_down_is_a_temporary_dns_error(
     assert str(err).endswith(f"->{dead_dns}: read: connection refused")
     assert error_kind(err) == "dns temporary"
     assert list_server.requests == []
+
+
+def test_gzip_list_is_decoded_and_a_gzip_bomb_stops_at_the_limit(
+    dns: object, list_server: ListServer, clock: ManualClock
+) -> None:
+    """The controller's Go client asks for gzip and decodes it; the size limit counts
+    decoded bytes, so 8 MiB of zeros squeezed into ~8 KiB is refused at the limit."""
+    list_server.routes[path("v1.4.1")] = Route(
+        body=gzip.compress(PREVIOUS), headers={"Content-Encoding": "gzip"}
+    )
+    list_server.routes[path("current")] = Route(
+        body=gzip.compress(b"\n" * (8 << 20)), headers={"Content-Encoding": "gzip"}
+    )
+    for repo in make_repo(dns, list_server, clock, max_bytes=200_000):
+        assert repo.fetch_list("v1.4.1")[0] == "docker.io/rancher/harvester:v1.4.1"
+        with pytest.raises(ImageListError) as info:
+            repo.fetch_list("current")
+        assert "200000-byte limit" in str(info.value)

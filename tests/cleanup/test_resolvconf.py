@@ -103,13 +103,44 @@ nameserver 10.0.0.4
     assert parse_resolv_conf("search a\n", hostname="n").nameservers == DEFAULT_NAMESERVERS
 
 
-def test_host_port_extension_and_its_errors() -> None:
-    conf = parse_resolv_conf("nameserver 127.0.0.1:5353\nnameserver [::1]:53\n", hostname="n")
-    assert conf.nameservers == ("127.0.0.1:5353", "[::1]:53")
+def test_nameserver_with_port_is_ignored_as_go_ignores_it() -> None:
+    # review finding 4 (h1.py ns-with-port, h2.py ns-bad-port): Go's dnsReadConfig keeps
+    # a nameserver only when netip.ParseAddr takes the whole field.
+    text = (
+        "nameserver 127.0.0.1:5353\n"
+        "nameserver [::1]:53\n"
+        "nameserver 10.0.0.1:abc\n"
+        "nameserver 10.0.0.1:99999\n"
+        "nameserver [::1\n"
+        "nameserver 10.0.0.7\n"
+    )
+    assert parse_resolv_conf(text, hostname="n").nameservers == ("10.0.0.7:53",)
+    only_ports = "nameserver 127.0.0.1:5353\nnameserver 10.0.0.1:abc\n"
+    assert parse_resolv_conf(only_ports, hostname="n").nameservers == DEFAULT_NAMESERVERS
+
+
+def test_nameserver_is_spelt_as_written() -> None:
+    # Go: JoinHostPort(f[1], "53"), so the server in errors is the file's spelling
+    conf = parse_resolv_conf("nameserver 0:0::1\nnameserver FE80::1%eth0\n", hostname="n")
+    assert conf.nameservers == ("[0:0::1]:53", "[FE80::1%eth0]:53")
+
+
+def test_host_port_only_when_opted_in_and_its_errors(tmp_path: Path) -> None:
+    text = "nameserver 127.0.0.1:5353\nnameserver [::1]:53\nnameserver 10.0.0.9\n"
+    conf = parse_resolv_conf(text, hostname="n", ports=True)
+    assert conf.nameservers == ("127.0.0.1:5353", "[::1]:53", "10.0.0.9:53")
+    path = tmp_path / "resolv.conf"
+    path.write_text(text)
+    assert read_resolv_conf(path, hostname="n", ports=True).nameservers == conf.nameservers
+    assert read_resolv_conf(path, hostname="n").nameservers == ("10.0.0.9:53",)
     with pytest.raises(ResolvConfError, match=r"x line 2: nameserver '10.0.0.1:99999': port"):
-        parse_resolv_conf("\nnameserver 10.0.0.1:99999\n", source="x")
+        parse_resolv_conf("\nnameserver 10.0.0.1:99999\n", source="x", ports=True)
     with pytest.raises(ResolvConfError, match="missing ']'"):
-        parse_resolv_conf("nameserver [::1\n", source="x")
+        parse_resolv_conf("nameserver [::1\n", source="x", ports=True)
+    # a host name is skipped even with ports: a stub resolver cannot look up its server
+    assert parse_resolv_conf("nameserver dns:53\n", hostname="n", ports=True).nameservers == (
+        DEFAULT_NAMESERVERS
+    )
 
 
 def test_domain_and_search_lines_the_last_one_wins() -> None:

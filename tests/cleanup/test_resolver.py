@@ -372,10 +372,26 @@ def test_ip_literals_and_invalid_names_send_nothing(
     resolver = pod_resolver(cluster_dns, clock)
     assert resolver.resolve("10.1.2.3") == ["10.1.2.3"]
     assert resolver.resolve("::1") == ["::1"]
-    assert resolver.resolve("[fd00::1]") == ["fd00::1"]
+    assert resolver.resolve("fe80::1%eth0") == ["fe80::1%eth0"]
+    assert resolver.resolve("::ffff:10.1.2.3") == ["10.1.2.3"]  # Go's IP.String
     with pytest.raises(DNSError) as info:
         resolver.resolve("bad name")
     assert info.value.is_not_found
+    assert cluster_dns.queries == []  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("host", ["[::1]", "[fd00::1]", "[127.0.0.1]", "[fe80::1%lo]", ""])
+def test_finding_6_bracketed_ip_is_no_such_host(
+    host: str, cluster_dns: object, clock: ManualClock
+) -> None:
+    """Go 1.23.9: ``LookupIPAddr("[::1]")`` is ``lookup [::1]: no such host`` (not
+    found, no server, nothing sent): only a bare literal is an address."""
+    resolver = pod_resolver(cluster_dns, clock)
+    with pytest.raises(DNSError) as info:
+        resolver.resolve(host)
+    assert str(info.value) == f"lookup {host}: no such host"
+    assert info.value.is_not_found and not info.value.is_temporary
+    assert info.value.server == ""
     assert cluster_dns.queries == []  # type: ignore[attr-defined]
 
 
@@ -389,14 +405,14 @@ options ndots:5
 
 def test_from_resolv_conf_text_and_overrides(cluster_dns: object, clock: ManualClock) -> None:
     text = POD_RESOLV_CONF.replace("10.53.0.10", ns(cluster_dns))
-    resolver = StubResolver.from_resolv_conf(text, clock=clock)
+    resolver = StubResolver.from_resolv_conf(text, clock=clock, ports=True)
     assert (resolver.ndots, resolver.search, resolver.nameservers) == (
         5,
         tuple(s + "." for s in POD_SEARCH),
         [ns(cluster_dns)],
     )
     assert resolver.resolve(REPO) == ["10.53.1.20"]
-    tuned = StubResolver.from_resolv_conf(text, clock=clock, ndots=1, attempts=4)
+    tuned = StubResolver.from_resolv_conf(text, clock=clock, ports=True, ndots=1, attempts=4)
     assert (tuned.ndots, tuned.attempts) == (1, 4)
 
 
@@ -578,8 +594,11 @@ def test_candidate_order_properties(name: str, search: list[str], ndots: int) ->
 
 @given(st.text(max_size=300))
 def test_resolv_conf_parser_accepts_or_names_the_line(text: str) -> None:
+    # Go never rejects a resolv.conf: the default reading never raises
+    conf = parse_resolv_conf(text, source="generated", hostname="node")
+    assert 1 <= len(conf.nameservers) <= 3
     try:
-        conf = parse_resolv_conf(text, source="generated", hostname="node")
+        conf = parse_resolv_conf(text, source="generated", hostname="node", ports=True)
     except ResolvConfError as exc:
         assert str(exc).startswith("generated line ")
     else:
@@ -678,7 +697,7 @@ def test_deviation_6_single_request_asks_a_then_aaaa(
     """Go 1.23.9 with ``options single-request``: A, then AAAA, one after the other."""
     dns = faultdns_factory(records=["a.test=10.0.0.1"])  # type: ignore[operator]
     text = f"nameserver {ns(dns)}\noptions single-request\n"
-    resolver = StubResolver.from_resolv_conf(text, clock=clock, hostname="node")
+    resolver = StubResolver.from_resolv_conf(text, clock=clock, hostname="node", ports=True)
     assert resolver.resolve("a.test.") == ["10.0.0.1"]
     assert wire(dns) == [("a.test", "A", "udp"), ("a.test", "AAAA", "udp")]
 
@@ -688,7 +707,7 @@ def test_deviation_6_use_vc_asks_over_tcp_only(
 ) -> None:
     dns = faultdns_factory(records=["a.test=10.0.0.1"])  # type: ignore[operator]
     text = f"nameserver {ns(dns)} # our dns\noptions use-vc ndots:five\n"
-    resolver = StubResolver.from_resolv_conf(text, clock=clock, hostname="node")
+    resolver = StubResolver.from_resolv_conf(text, clock=clock, hostname="node", ports=True)
     assert resolver.resolve("a.test") == ["10.0.0.1"]
     assert {t for _n, _q, t in wire(dns)} == {"tcp"}
 

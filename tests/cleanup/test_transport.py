@@ -6,6 +6,7 @@ Timeouts are charged to the manual clock, never slept.
 
 from __future__ import annotations
 
+import gzip
 import http.server
 import socket
 import ssl
@@ -355,6 +356,99 @@ def test_the_dialer_s_own_timeout_is_go_s_dial_i_o_timeout(
     assert str(cause) == f'Get "{url}": dial tcp 127.0.0.1:{full_listener}: i/o timeout'
     assert quick_clock.now() == 2.0
     assert retriable_v14(cause) and retriable_v15(cause)
+
+
+class FixedResolver:
+    """Answers ``addresses`` at once (a name with several A records)."""
+
+    def __init__(self, addresses: list[str]) -> None:
+        self.addresses = addresses
+
+    def resolve(self, host: str, *, timeout: float | None = None) -> list[str]:
+        return list(self.addresses)
+
+
+@pytest.fixture
+def second_address(full_listener: int) -> Iterator[tuple[int, ListServer]]:
+    """``full_listener``'s port on 127.0.0.2 with a list server behind it: a name whose
+    first address (127.0.0.1) never answers a SYN and whose second does."""
+    server = ListServer(host="127.0.0.2", port=full_listener)
+    server.routes["/x"] = Route(body=b"second")
+    try:
+        yield full_listener, server
+    finally:
+        server.close()
+
+
+@pytest.mark.parametrize("timeout", [3.0, 4.5, 6.0])
+def test_review_1_silent_first_address_second_answers_is_client_timeout(
+    second_address: tuple[int, ListServer], quick_clock: ManualClock, timeout: float
+) -> None:
+    """Review finding 1: Go 1.23.9 dials detached from the request (transport.go
+    getConn, context.WithoutCancel), so the silent first address gets half the dialer's
+    30 s (partialDeadline), not half the request's; the request ends at Client.Timeout
+    before the second address is tried (Go: 3.0 s, not a 200 at 2 s)."""
+    port, server = second_address
+    url = f"http://repo.test:{port}/x"
+    resolver = FixedResolver(["127.0.0.1", "127.0.0.2"])
+    with (
+        make_http_client(resolver, clock=quick_clock, timeout=timeout) as client,
+        pytest.raises(httpx.ConnectTimeout) as info,
+    ):
+        client.get(url)
+    cause = info.value.__cause__
+    assert isinstance(cause, RequestTimeout)
+    assert str(cause) == f'Get "{url}": {AWAITING_HEADERS}'
+    assert quick_clock.now() == timeout
+    assert retriable_v14(cause) and retriable_v15(cause)
+    assert server.requests == []
+
+
+def test_review_1_silent_first_address_second_refuses_is_client_timeout(
+    full_listener: int, quick_clock: ManualClock
+) -> None:
+    """Review finding 1, second example: the refusing second address is never reached
+    within a 3 s Client.Timeout (ours said ``dial tcp ...: i/o timeout`` at 2 s)."""
+    url = f"http://repo.test:{full_listener}/x"
+    resolver = FixedResolver(["127.0.0.1", "127.0.0.3"])
+    with (
+        make_http_client(resolver, clock=quick_clock, timeout=3) as client,
+        pytest.raises(httpx.ConnectTimeout) as info,
+    ):
+        client.get(url)
+    cause = info.value.__cause__
+    assert isinstance(cause, RequestTimeout)
+    assert str(cause) == f'Get "{url}": {AWAITING_HEADERS}'
+    assert quick_clock.now() == 3.0
+
+
+def test_each_address_gets_a_share_of_the_dialer_s_30_s(
+    second_address: tuple[int, ListServer], quick_clock: ManualClock
+) -> None:
+    """Under a 60 s Client.Timeout, the silent first address gets its share of the
+    dialer's own 30 s (15 s of 2 addresses), then the second answers."""
+    port, _server = second_address
+    resolver = FixedResolver(["127.0.0.1", "127.0.0.2"])
+    with make_http_client(resolver, clock=quick_clock, timeout=60) as client:
+        assert client.get(f"http://repo.test:{port}/x").text == "second"
+    assert quick_clock.now() == 15.0
+
+
+def test_first_error_is_reported_when_every_address_fails_within_the_request(
+    full_listener: int, quick_clock: ManualClock
+) -> None:
+    """dialSerial reports the first address's error: its i/o timeout at 15 s, although
+    the second refused."""
+    url = f"http://repo.test:{full_listener}/x"
+    resolver = FixedResolver(["127.0.0.1", "127.0.0.3"])
+    with (
+        make_http_client(resolver, clock=quick_clock, timeout=60) as client,
+        pytest.raises(httpx.ConnectTimeout) as info,
+    ):
+        client.get(url)
+    cause = info.value.__cause__
+    assert str(cause) == f'Get "{url}": dial tcp 127.0.0.1:{full_listener}: i/o timeout'
+    assert quick_clock.now() == 15.0
 
 
 def test_ip_literal_bypasses_the_resolver(list_server: ListServer, clock: ManualClock) -> None:
@@ -744,3 +838,177 @@ def test_the_host_is_looked_up_and_printed_as_written(clock: ManualClock) -> Non
         cause = failure(client, url)
     assert resolver.names == ["Repo.Test"]
     assert str(cause) == f'Get "{url}": dial tcp: lookup Repo.Test: no such host'
+
+
+# -- review finding 7: rare failures in Go's words (texts asked of Go 1.23.9) ---------------
+
+
+@pytest.mark.parametrize(
+    ("location", "reason"),
+    [
+        ("http://[::1", "parse \"http://[::1\": missing ']' in host"),
+        ("%zz", 'parse "%zz": invalid URL escape "%zz"'),
+        ("http://host:abc/", 'parse "http://host:abc/": invalid port ":abc" after host'),
+    ],
+    ids=["redir302-bad-location", "bad-escape", "bad-port"],
+)
+def test_review_7_location_that_does_not_parse_reads_as_go(
+    list_server: ListServer, clock: ManualClock, location: str, reason: str
+) -> None:
+    """Go's Client.do parses Location with url.Parse; httpx took ``%zz`` and followed it,
+    and said ``httpx.RemoteProtocolError`` inside a ``dial tcp`` text for the others."""
+    reply = f"HTTP/1.1 302 Found\r\nLocation: {location}\r\nContent-Length: 0\r\n\r\n"
+    list_server.routes["/x"] = Route(custom=raw(reply.encode()))
+    url = list_server.url("127.0.0.1", "/x")
+    with make_http_client(StubResolver(["127.0.0.1:1"], clock=clock), clock=clock) as client:
+        cause = failure(client, url)
+    assert isinstance(cause, ProtocolError)
+    go = f'Get "{url}": failed to parse Location header "{location}": {reason}'
+    assert str(cause) == go
+    assert error_kind(cause) == "protocol error"
+    assert not retriable_v14(cause) and not retriable_v15(cause)
+    assert len(list_server.requests) == 1
+
+
+@pytest.mark.parametrize("scheme", ["ftp", "FTP"])
+def test_review_7_redirect_to_ftp_is_go_s_unsupported_protocol_scheme(
+    list_server: ListServer, clock: ManualClock, scheme: str
+) -> None:
+    """Go's Transport.roundTrip refuses the hop, named by its URL (scheme lower-cased,
+    as url.Parse does); not an unexpected error, never retried."""
+    reply = f"HTTP/1.1 302 Found\r\nLocation: {scheme}://127.0.0.2/x\r\nContent-Length: 0\r\n\r\n"
+    list_server.routes["/x"] = Route(custom=raw(reply.encode()))
+    url = list_server.url("127.0.0.1", "/x")
+    with make_http_client(StubResolver(["127.0.0.1:1"], clock=clock), clock=clock) as client:
+        cause = failure(client, url)
+    assert isinstance(cause, ProtocolError)
+    assert str(cause) == 'Get "ftp://127.0.0.2/x": unsupported protocol scheme "ftp"'
+    assert not retriable_v14(cause) and not retriable_v15(cause)
+
+
+def test_review_7_differing_content_lengths_read_as_go(
+    list_server: ListServer, clock: ManualClock
+) -> None:
+    reply = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello"
+    list_server.routes["/x"] = Route(custom=raw(reply))
+    url = list_server.url("127.0.0.1", "/x")
+    with make_http_client(StubResolver(["127.0.0.1:1"], clock=clock), clock=clock) as client:
+        cause = failure(client, url)
+    assert isinstance(cause, ProtocolError)
+    assert str(cause) == (
+        f'Get "{url}": net/http: HTTP/1.x transport connection broken: http: message'
+        ' cannot contain multiple Content-Length headers; got ["5" "6"]'
+    )
+    assert not retriable_v14(cause) and not retriable_v15(cause)
+
+
+def test_equal_content_lengths_are_one(list_server: ListServer, clock: ManualClock) -> None:
+    reply = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\nhello"
+    list_server.routes["/x"] = Route(custom=raw(reply))
+    with make_http_client(StubResolver(["127.0.0.1:1"], clock=clock), clock=clock) as client:
+        assert fetch(client, list_server.url("127.0.0.1", "/x")) == b"hello"
+
+
+GZIP_LIST = gzip.compress(b"a\nb\n", mtime=0)
+
+
+@pytest.mark.parametrize(
+    ("body", "go"),
+    [
+        (b"notgzip!!!", "gzip: invalid header"),  # the review's gzip-corrupt
+        (b"\x1f\x8b\x08\x00", "unexpected EOF"),  # cut in the header
+        (GZIP_LIST[:-3], "unexpected EOF"),  # cut in the trailer
+        (GZIP_LIST[:-8] + b"\0\0\0\0" + GZIP_LIST[-4:], "gzip: invalid checksum"),
+        (
+            GZIP_LIST[:10] + b"\xff\xff\xff\xff" + GZIP_LIST[14:],
+            "flate: corrupt input before offset 1",
+        ),
+        (GZIP_LIST + b"0123456789abc", "gzip: invalid header"),  # garbage after a member
+    ],
+    ids=["gzip-corrupt", "cut-header", "cut-trailer", "checksum", "deflate", "trailing"],
+)
+def test_review_7_gzip_body_errors_read_as_go(
+    list_server: ListServer, clock: ManualClock, body: bytes, go: str
+) -> None:
+    """Go asks for gzip and decodes it (transport.go gzipReader); its errors come
+    unwrapped, as body errors, and are never retried."""
+    head = f"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: {len(body)}\r\n\r\n"
+    list_server.routes["/x"] = Route(custom=raw(head.encode() + body))
+    with make_http_client(StubResolver(["127.0.0.1:1"], clock=clock), clock=clock) as client:
+        cause = failure(client, list_server.url("127.0.0.1", "/x"))
+    assert isinstance(cause, ProtocolError) and cause.in_body
+    assert str(cause) == go
+    assert not retriable_v14(cause) and not retriable_v15(cause)
+
+
+def test_gzip_is_asked_for_and_decoded_as_go_does(
+    list_server: ListServer, clock: ManualClock
+) -> None:
+    """Two members (multistream), Content-Encoding and Content-Length gone, as Go's
+    Transport does when it added ``Accept-Encoding: gzip`` itself."""
+    body = GZIP_LIST + gzip.compress(b"c\n", mtime=0)
+    list_server.routes["/x"] = Route(
+        body=body, headers={"Content-Encoding": "GZIP", "Content-Length": str(len(body))}
+    )
+    with (
+        make_http_client(StubResolver(["127.0.0.1:1"], clock=clock), clock=clock) as client,
+        client.stream("GET", list_server.url("127.0.0.1", "/x")) as response,
+    ):
+        assert response.read() == b"a\nb\nc\n"
+        assert "content-encoding" not in response.headers
+        assert "content-length" not in response.headers
+        assert response.request.headers["accept-encoding"] == "gzip"
+
+
+def test_a_request_naming_its_encoding_gets_the_raw_body(
+    list_server: ListServer, clock: ManualClock
+) -> None:
+    """Go decodes only what it asked for itself (``addedGzip``)."""
+    list_server.routes["/x"] = Route(body=GZIP_LIST, headers={"Content-Encoding": "gzip"})
+    with (
+        make_http_client(StubResolver(["127.0.0.1:1"], clock=clock), clock=clock) as client,
+        client.stream(
+            "GET", list_server.url("127.0.0.1", "/x"), headers={"Accept-Encoding": "gzip"}
+        ) as response,
+    ):
+        assert b"".join(response.iter_raw()) == GZIP_LIST
+
+
+# -- review finding 6 (HTTP side): an IPv6 literal in the URL never reaches the resolver ----
+
+
+def _ipv6_loopback() -> bool:
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as probe:
+            probe.bind(("::1", 0))
+    except OSError:
+        return False
+    return True
+
+
+class RecordingResolver:
+    """Refuses every name, remembering it (a bracketed name would be Go's not-found)."""
+
+    def __init__(self) -> None:
+        self.names: list[str] = []
+
+    def resolve(self, host: str, *, timeout: float | None = None) -> list[str]:
+        self.names.append(host)
+        raise DNSError(host, "no such host", is_not_found=True)
+
+
+@pytest.mark.skipif(not _ipv6_loopback(), reason="no IPv6 loopback on this machine")
+def test_review_6_ipv6_literal_url_is_dialled_without_the_resolver(clock: ManualClock) -> None:
+    """``http://[::1]:PORT/`` is a literal to Go's http.Client (the dialer gets
+    ``[::1]:PORT`` and parses it); only a *name* goes to the resolver, which says "no
+    such host" for ``[::1]``."""
+    server = ListServer(host="::1")
+    server.routes["/x"] = Route(body=b"six")
+    resolver = RecordingResolver()
+    try:
+        with make_http_client(resolver, clock=clock) as client:
+            assert client.get(f"http://[::1]:{server.port}/x").text == "six"
+    finally:
+        server.close()
+    assert resolver.names == []
+    assert server.requests[0].host == f"[::1]:{server.port}"
