@@ -6,7 +6,7 @@ For each case the oracle, at the same time,
   private mount namespace whose /etc/resolv.conf is the case's text (and /etc/hosts
   :data:`sim._fidelity._sandbox.HOSTS`), and reads the queries lane A's faultdns servers saw;
 - on lane B, runs our cleanup: :meth:`cleanup.StubResolver.from_resolv_conf` on the same
-  text (and the same hosts text, where ours takes ``hosts=``), then ``resolve(NAME)``, or
+  text (and ``hosts=`` the same hosts text), then ``resolve(NAME)``, or
   :func:`cleanup.make_http_client` + :class:`cleanup.RepoClient` ``fetch_list`` with
   the same timeout, on the system clock.
 
@@ -32,7 +32,6 @@ with must be a lane address (a faultdns server or a known-down address); any oth
 
 from __future__ import annotations
 
-import inspect
 import json
 import tempfile
 import threading
@@ -351,11 +350,10 @@ def _watched(lane: Lane, case: Case) -> set[tuple[str, int]]:
 
 
 def _resolver(source: str | Path) -> StubResolver:
-    """``StubResolver.from_resolv_conf`` with the sandbox's hosts text where ours takes
-    ``hosts=`` (Go reads :data:`HOSTS` as /etc/hosts: ``hosts: files dns``)."""
-    if "hosts" in inspect.signature(StubResolver.from_resolv_conf).parameters:
-        return StubResolver.from_resolv_conf(source, hosts=HOSTS)  # type: ignore[call-arg,unused-ignore]
-    return StubResolver.from_resolv_conf(source)
+    """``StubResolver.from_resolv_conf`` with the sandbox's hosts text: Go reads
+    :data:`HOSTS` as /etc/hosts (``hosts: files dns``), so ours reads the same, never the
+    machine's own /etc/hosts."""
+    return StubResolver.from_resolv_conf(source, hosts=HOSTS)
 
 
 def _remap(ip: str, port: int, port_map: dict[str, str]) -> tuple[str, int]:
