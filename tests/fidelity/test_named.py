@@ -1,5 +1,5 @@
 """Named differential cases (``sim/_fidelity/_named.py``): the seven deviations listed in
-issue 8 and plain ones, one test each.
+issue 8, the review's findings (``finding-N-...``) and plain ones, one test each.
 
 Each runs its case on Go 1.23 (the probe) and on our cleanup and asserts agreement on
 every compared field; a failure prints the case, Go's record(s), ours and the fields
