@@ -13,7 +13,8 @@ Commands::
 Exit status: 0 done (``run``/``replay``: the cleanup succeeded), 1 the cleanup did not
 succeed, 64 bad usage, scenario or policy (the message names the flag or the key), 70
 the harness itself failed (a peer did not answer); ``fidelity``: 0 full agreement with Go,
-1 a disagreement, 69 Go or namespaces unavailable.
+1 a disagreement, 69 Go or namespaces unavailable, 70 the Go probe failed on a case,
+73 ``--json FILE`` not writable.
 """
 
 from __future__ import annotations

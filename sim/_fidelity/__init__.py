@@ -13,8 +13,10 @@ from sim._fidelity._case import Case, ServerPlan
 from sim._fidelity._http import ScriptedHTTPServer, parse_behaviour
 from sim._fidelity._oracle import (
     GO_RUNS,
+    OUR_RUNS,
     Oracle,
     OracleUnavailable,
+    ProbeFailed,
     Verdict,
     default_oracle,
     run_case,
@@ -25,12 +27,14 @@ from sim._fidelity._record import FIELDS, Difference, Record, differences, norma
 __all__ = [
     "FIELDS",
     "GO_RUNS",
+    "OUR_RUNS",
     "Case",
     "Difference",
     "GoUnavailable",
     "Oracle",
     "OracleUnavailable",
     "Probe",
+    "ProbeFailed",
     "Record",
     "ScriptedHTTPServer",
     "ServerPlan",

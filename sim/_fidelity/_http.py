@@ -6,8 +6,15 @@ from one of these; what the server does is one *behaviour*, a string:
 ======================  ===================================================================
 ``ok``                  200 with an image list as the body (``Content-Length``)
 ``status=N``            status ``N`` with a short body
+``status-reset=N``      status ``N``, a few body bytes of more promised, then a TCP RST
+``status-silent=N``     status ``N``, a few body bytes of more promised, then silence
 ``redirect``            302 to ``/moved/...`` on the same server, which answers ``ok``
+``redirect=N``          the same with status ``N`` (301, 302, 303, 307 or 308)
+``redirect-host=N``     status ``N`` to ``http://mirror.test/moved/...`` (this server's
+                        port), another host name: the case's zone must give it an address
 ``redirect-loop``       302 to itself, forever (Go stops after 10 redirects)
+``redirect-bad-location`` 302 with ``Location: http://[::1`` (no URL parses from it)
+``redirect-ftp``        302 to ``ftp://`` (a scheme neither client fetches)
 ``reset``               reads the request, then closes with ``SO_LINGER 0`` (a TCP RST)
 ``eof-body``            headers promising more body than is sent, then a clean close
 ``silent-headers``      reads the request and says nothing (until the client leaves)
@@ -33,8 +40,17 @@ import threading
 import time
 from dataclasses import dataclass
 
-__all__ = ["BEHAVIOURS", "LIST_BODY", "HTTPBehaviour", "ScriptedHTTPServer", "parse_behaviour"]
+__all__ = [
+    "BEHAVIOURS",
+    "LIST_BODY",
+    "MIRROR_HOST",
+    "HTTPBehaviour",
+    "ScriptedHTTPServer",
+    "parse_behaviour",
+]
 
+# The host a ``redirect-host`` sends the client to (the case's zone gives its address).
+MIRROR_HOST = "mirror.test"
 # A valid image list (cleanup validates what it fetches), small enough for one segment.
 LIST_BODY = (
     b"docker.io/rancher/harvester-upgrade:v1.4.1\n"
@@ -44,8 +60,13 @@ LIST_BODY = (
 BEHAVIOURS = (
     "ok",
     "status",
+    "status-reset",
+    "status-silent",
     "redirect",
+    "redirect-host",
     "redirect-loop",
+    "redirect-bad-location",
+    "redirect-ftp",
     "reset",
     "eof-body",
     "silent-headers",
@@ -69,8 +90,10 @@ class HTTPBehaviour:
 
     @property
     def spec(self) -> str:
-        if self.kind == "status":
-            return f"status={self.status}"
+        if self.kind.startswith("status") or self.kind == "redirect-host":
+            return f"{self.kind}={self.status}"
+        if self.kind == "redirect" and self.status != 302:
+            return f"{self.kind}={self.status}"
         if self.kind.startswith("dribble"):
             return f"{self.kind}={self.interval:g}x{self.count}"
         return self.kind
@@ -81,10 +104,18 @@ def parse_behaviour(spec: str) -> HTTPBehaviour:
     kind, _, value = spec.partition("=")
     if kind not in BEHAVIOURS:
         raise ValueError(f"HTTP behaviour {spec!r}: expected one of {', '.join(BEHAVIOURS)}")
-    if kind == "status":
+    if kind.startswith("status"):
         if not value.isdigit() or not 100 <= int(value) <= 599:
-            raise ValueError(f"HTTP behaviour {spec!r}: status=N needs N in 100..599")
+            raise ValueError(f"HTTP behaviour {spec!r}: {kind}=N needs N in 100..599")
         return HTTPBehaviour(kind, status=int(value))
+    if kind in ("redirect", "redirect-host") and value:
+        if value not in ("301", "302", "303", "307", "308"):
+            raise ValueError(f"HTTP behaviour {spec!r}: {kind}=N needs N in 301..308")
+        return HTTPBehaviour(kind, status=int(value))
+    if kind == "redirect-host":
+        return HTTPBehaviour(kind, status=302)
+    if kind == "redirect":
+        return HTTPBehaviour(kind, status=302)
     if kind.startswith("dribble"):
         m = _DRIBBLE.match(value)
         if not m:
@@ -96,7 +127,14 @@ def parse_behaviour(spec: str) -> HTTPBehaviour:
 
 
 def _response(status: int, body: bytes, extra: str = "") -> bytes:
-    reason = {200: "OK", 302: "Found"}.get(status, "Status")
+    reason = {
+        200: "OK",
+        301: "Moved Permanently",
+        302: "Found",
+        303: "See Other",
+        307: "Temporary Redirect",
+        308: "Permanent Redirect",
+    }.get(status, "Status")
     head = (
         f"HTTP/1.1 {status} {reason}\r\nContent-Type: text/plain\r\n"
         f"Content-Length: {len(body)}\r\n{extra}Connection: close\r\n\r\n"
@@ -201,12 +239,32 @@ class ScriptedHTTPServer:
             if line is None:
                 return
             path = line.split(" ")[1] if line.count(" ") >= 2 else "/"
-            if b.kind == "ok" or (b.kind == "redirect" and path.startswith("/moved/")):
+            moved = path.startswith("/moved/")
+            if b.kind == "ok" or (b.kind in ("redirect", "redirect-host") and moved):
                 conn.sendall(_response(200, LIST_BODY))
             elif b.kind == "status":
                 conn.sendall(_response(b.status, b"not here\n"))
             elif b.kind == "redirect":
-                conn.sendall(_response(302, b"", f"Location: /moved{path}\r\n"))
+                conn.sendall(_response(b.status, b"", f"Location: /moved{path}\r\n"))
+            elif b.kind == "redirect-host":
+                port = self.address[1]
+                host = MIRROR_HOST + ("" if port == 80 else f":{port}")
+                location = f"Location: http://{host}/moved{path}\r\n"
+                conn.sendall(_response(b.status, b"", location))
+            elif b.kind in ("status-reset", "status-silent"):
+                # Headers promise a body; a few bytes come, then a reset or silence. The
+                # controller checks the status first and never reads this body.
+                whole = _response(b.status, LIST_BODY)
+                conn.sendall(whole[: len(whole) - len(LIST_BODY) + 10])
+                if b.kind == "status-reset":
+                    time.sleep(0.05)  # the client has the headers before the RST
+                    conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                else:
+                    self._hold(conn, generation)
+            elif b.kind == "redirect-bad-location":
+                conn.sendall(_response(302, b"", "Location: http://[::1\r\n"))
+            elif b.kind == "redirect-ftp":
+                conn.sendall(_response(302, b"", "Location: ftp://127.0.0.1/x\r\n"))
             elif b.kind == "redirect-loop":
                 conn.sendall(_response(302, b"", f"Location: {path}\r\n"))
             elif b.kind == "reset":

@@ -22,8 +22,10 @@ CLUSTER = (
     "nameserver {ns0}\n"
     "options ndots:5\n"
 )
+CLUSTER_QUICK = CLUSTER.replace("ndots:5", "ndots:5 timeout:1 attempts:1")
 # One server, a 1 s timeout and one attempt: a silent server costs 1 s, not 10.
 QUICK = "nameserver {ns0}\noptions timeout:1 attempts:1\n"
+SEARCH_A = "search a.test\nnameserver {ns0}\noptions timeout:1 attempts:1\n"
 TWO = "nameserver {ns0}\nnameserver {ns1}\noptions timeout:1 attempts:1\n"
 REPO = "upgrade-repo-x.harvester-system"
 REPO_FQDN = "upgrade-repo-x.harvester-system.svc.cluster.local"
@@ -90,6 +92,120 @@ NAMED: dict[str, Named] = {
     "http-reset": Named(_http("reset")),
     "http-eof-body": Named(_http("eof-body")),
     "http-silent-connect": Named(_http(target="{blackhole}")),
+    "http-redirect-301": Named(_http("redirect=301")),
+    "http-redirect-303": Named(_http("redirect=303")),
+    "http-redirect-307": Named(_http("redirect=307")),
+    "http-redirect-308": Named(_http("redirect=308")),
+    # review finding 3: the controller checks the status before reading any body
+    "finding-3-status500-reset-in-body": Named(
+        _http("status-reset=500"),
+        why="Go: 'unexpected status 500', not retried; the body (reset) is never read",
+    ),
+    "finding-3-status404-silent-body": Named(
+        _http("status-silent=404", timeout=2.0),
+        why="Go: 'unexpected status 404' at once, not retried; no wait for the silent body",
+    ),
+    # review finding 1: Go cuts each address's dial share from the dialer's own 30 s
+    "finding-1-blackhole-then-http": Named(
+        Case(
+            QUICK,
+            (up(),),
+            get="http://repo.test",
+            records=("repo.test={blackhole}", "repo.test={http}"),
+            timeout=3.0,
+            label="finding 1: first address silent at connect, second answers; timeout 3 s",
+        ),
+        why="Go: Client.Timeout at 3.0 s (retriable); the 2 s dial share is not cut to 3 s",
+    ),
+    "finding-1-blackhole-then-refused": Named(
+        Case(
+            QUICK,
+            (up(),),
+            get="http://repo.test",
+            records=("repo.test={blackhole}", "repo.test={refused}"),
+            timeout=3.0,
+            label="finding 1: first address silent at connect, second refuses; timeout 3 s",
+        ),
+        why="Go: Client.Timeout at 3.0 s, not 'dial tcp ...: i/o timeout' at 2.0 s",
+    ),
+    # review finding 4: Go's dnsReadConfig ignores a nameserver line netip cannot parse
+    "finding-4-nameserver-with-port": Named(
+        Case(
+            "nameserver {ns0}:53\nnameserver {ns1}\n" + QUICK.split("\n", 1)[1],
+            (up(), up("servfail")),
+            lookup="repo.test.",
+            records=("repo.test=10.0.0.4",),
+            label="finding 4: nameserver IP:PORT is ignored (Go asks only the second)",
+        )
+    ),
+    "finding-4-nameserver-bad-port": Named(
+        Case(
+            "nameserver {ns0}:abc\nnameserver {ns0}\n" + QUICK.split("\n", 1)[1],
+            (up(),),
+            lookup="repo.test.",
+            records=("repo.test=10.0.0.4",),
+            label="finding 4: nameserver IP:abc is ignored, not an error",
+        )
+    ),
+    "finding-4-nameserver-garbage": Named(
+        Case(
+            "nameserver dns.example\nnameserver {ns0}\n" + QUICK.split("\n", 1)[1],
+            (up(),),
+            lookup="repo.test.",
+            records=("repo.test=10.0.0.4",),
+            label="finding 4: nameserver that is not an address is ignored",
+        )
+    ),
+    # review finding 5: hosts: files dns answers localhost from /etc/hosts
+    "finding-5-localhost": Named(
+        Case(
+            SEARCH_A,
+            (up(),),
+            lookup="localhost",
+            records=("localhost.a.test=10.9.9.9", "localhost=10.9.9.8"),
+            label="finding 5: localhost from /etc/hosts, no DNS",
+        )
+    ),
+    "finding-5-localhost-mixed-case": Named(
+        Case(
+            SEARCH_A,
+            (up(),),
+            lookup="LocalHost",
+            records=("localhost.a.test=10.9.9.9", "localhost=10.9.9.8"),
+            label="finding 5: LocalHost from /etc/hosts (case-insensitive)",
+        )
+    ),
+    # review finding 6
+    "finding-6-ipv6-bracket": Named(
+        Case(SEARCH_A, (up(),), lookup="[::1]", label="finding 6: [::1] is not an address")
+    ),
+    # review finding 2: a true A/AAAA tie; Go's outcome is a near coin flip, so agreement
+    # is "ours equals one of Go's outcomes" (both sides rerun, see _oracle)
+    "finding-2-tie-a-servfail": Named(
+        Case(
+            CLUSTER_QUICK,
+            (up(f"servfail match={REPO} qtype=A"),),
+            lookup=REPO,
+            label="finding 2: tie, A SERVFAIL for the name as given, the rest NXDOMAIN",
+        ),
+        why="Go: 'server misbehaving' or 'no such host', by which of A/AAAA completes last",
+    ),
+    "finding-2-tie-aaaa-servfail": Named(
+        Case(
+            CLUSTER_QUICK,
+            (up(f"servfail match={REPO} qtype=AAAA"),),
+            lookup=REPO,
+            label="finding 2: tie, AAAA SERVFAIL for the name as given, the rest NXDOMAIN",
+        ),
+        why="Go: 'server misbehaving' or 'no such host', by which of A/AAAA completes last",
+    ),
+    # review finding 8: an empty name gets a verdict, not an exception
+    "finding-8-empty-name": Named(
+        Case(SEARCH_A, (up(),), lookup="", label="finding 8: empty name")
+    ),
+    # review finding 7: rare HTTP failures, worded as Go words them
+    "finding-7-redirect-bad-location": Named(_http("redirect-bad-location")),
+    "finding-7-redirect-ftp": Named(_http("redirect-ftp")),
     # the deviations of issue 8
     "deviation-1-refused": Named(
         Case(

@@ -79,6 +79,7 @@ FIELDS = (
     "queries.A",
     "queries.AAAA",
     "queries.all",
+    "queries.unwatched",
     "elapsed",
 )
 ELAPSED_SLACK = 0.3  # seconds, plus ELAPSED_RATIO of the larger figure

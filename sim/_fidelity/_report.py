@@ -13,7 +13,9 @@ Go and on our cleanup, and prints
 
 Exit status: 0 when every case agrees, 1 on any disagreement, 69 (EX_UNAVAILABLE) when
 Go, a private mount namespace or the loopback lanes are unavailable (the reason is
-printed), 64 on bad usage.
+printed), 73 (EX_CANTCREAT) when ``--json FILE`` cannot be written (checked before any
+case runs; the message names the path), 70 (EX_SOFTWARE) when the Go probe fails on a
+case (the message names the case), 64 on bad usage.
 """
 
 from __future__ import annotations
@@ -29,19 +31,29 @@ from typing import Any
 from hypothesis import HealthCheck, Phase, find, given, seed, settings
 from hypothesis.errors import NoSuchExample
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from sim._args import count as _count
 from sim._args import seed as _seed
 from sim._fidelity._case import Case
 from sim._fidelity._named import NAMED, runnable
-from sim._fidelity._oracle import Verdict, run_case, unavailable_reason
+from sim._fidelity._oracle import ProbeFailed, Verdict, run_case, unavailable_reason
 from sim._fidelity._record import FIELDS
 from sim._fidelity._strategies import cases
 
-__all__ = ["EXIT_UNAVAILABLE", "add_fidelity_parser", "run_fidelity", "signature"]
+__all__ = [
+    "EXIT_CANTCREAT",
+    "EXIT_PROBE_FAILED",
+    "EXIT_UNAVAILABLE",
+    "add_fidelity_parser",
+    "run_fidelity",
+    "signature",
+]
 
-EXIT_UNAVAILABLE = 69
+EXIT_UNAVAILABLE = 69  # sysexits.h EX_UNAVAILABLE
+EXIT_PROBE_FAILED = 70  # sysexits.h EX_SOFTWARE
+EXIT_CANTCREAT = 73  # sysexits.h EX_CANTCREAT
 _SHRINK_EXAMPLES = 300  # cases hypothesis may try while shrinking one disagreement
 
 
@@ -142,13 +154,40 @@ def _table(verdicts: list[Verdict]) -> tuple[Table, Table]:
     return per_field, per_kind
 
 
+def _check_writable(path: Path) -> str:
+    """ "" when ``path`` can be written (tried now, so a long run cannot end in a
+    traceback), else why not.  An existing file is left as it is."""
+    try:
+        existed = path.exists()
+        with path.open("a", encoding="utf-8"):
+            pass
+        if not existed:
+            path.unlink()
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    return ""
+
+
 def run_fidelity(args: argparse.Namespace, console: Console | None = None) -> int:
-    """``sim fidelity``: returns the exit status (0 agree, 1 disagree, 69 unavailable)."""
+    """``sim fidelity``: returns the exit status (see the module docstring)."""
     console = console or Console(highlight=False)
+    if args.json is not None:
+        why = _check_writable(args.json)
+        if why:
+            console.print(f"sim fidelity: cannot write --json {args.json}: {why}", markup=False)
+            return EXIT_CANTCREAT
     reason = unavailable_reason()
     if reason:
-        console.print(f"sim fidelity: the Go oracle cannot run here: {reason}")
+        console.print(f"sim fidelity: the Go oracle cannot run here: {escape(reason)}")
         return EXIT_UNAVAILABLE
+    try:
+        return _run(args, console)
+    except ProbeFailed as exc:
+        console.print(f"sim fidelity: {exc}", markup=False)
+        return EXIT_PROBE_FAILED
+
+
+def _run(args: argparse.Namespace, console: Console) -> int:
     start = time.monotonic()
     named: dict[str, Verdict] = {}
     if not args.no_named:

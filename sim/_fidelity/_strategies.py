@@ -7,13 +7,20 @@ What varies, as issue 8 lists it:
   (``ndots:five``); ``timeout:1``; ``attempts`` 1-3; ``rotate``, ``single-request``,
   ``single-request-reopen``, ``use-vc``, ``edns0``, unknown options; ``#``/``;``
   comments at line start and after values; CRLF line ends;
-- the name: 0-4 dots, trailing dot, mixed case, a label over 63 bytes, IP literals;
+- nameserver lines Go's ``dnsReadConfig`` ignores (``IP:53``, ``IP:5353``, ``IP:abc``,
+  a host name), among the others;
+- the name: 0-4 dots, trailing dot, mixed case, a label over 63 bytes, IP literals,
+  ``localhost`` (any case: answered from /etc/hosts);
 - per candidate name and query type, faultdns faults: NXDOMAIN, NODATA, SERVFAIL,
   REFUSED, drop, delay, truncation; and, once faultdns understands them, NOTIMP,
   FORMERR, an extended RCODE, a lame referral, a TC reply cut at 512 bytes, TCP-only;
-  CNAME chains in the zone;
+  CNAME chains in the zone.  About one lookup in six drops the first name Go asks on
+  one server (a DNS timeout; ``attempts`` at most 2 then, so it costs 1-2 s);
 - HTTP (a fifth of the cases): refused, silence at connect, reset, EOF mid-body,
-  silence at headers/body, dribbled headers/body, status other than 200, redirects.
+  silence at headers/body, dribbled headers/body (some outlasting the 1 s timeout),
+  status other than 200 (with a body that resets or goes silent), redirects 301, 302,
+  303, 307, 308 to the same host and to another; targets with two addresses (the first
+  silent at connect or refusing, the second answering).
 
 Draws are arranged so that shrinking (toward 0, the first choice, False) switches
 options and faults *off*: a minimal disagreement carries only what it needs.  Cost is
@@ -30,6 +37,7 @@ from hypothesis import strategies as st
 
 import faultdns
 from sim._fidelity._case import Case, ServerPlan
+from sim._fidelity._http import MIRROR_HOST
 
 __all__ = ["cases", "supported_action"]
 
@@ -42,7 +50,7 @@ _SEARCH = (
     "x" * 64 + ".test",
 )
 _LABELS = ("repo", "upgrade-repo-x", "Repo", "a", "harvester-system", "svc")
-_LITERALS = ("10.1.2.3", "127.0.0.1", "::1", "fe80::1")
+_LITERALS = ("10.1.2.3", "127.0.0.1", "::1", "fe80::1", "localhost", "LocalHost")
 _ADDRESSES = ("10.0.0.1", "10.0.0.2", "fd00::1")
 _BASE_ACTIONS = ("nxdomain", "nodata", "servfail", "refused", "truncate")
 _NEW_ACTIONS = ("rcode=NOTIMP", "rcode=FORMERR", "rcode=16", "lame", "truncate=512", "tcponly")
@@ -50,7 +58,16 @@ _HTTP = (
     "ok",
     "status=404",
     "status=503",
+    "status-reset=500",
+    "status-silent=404",
     "redirect",
+    "redirect=301",
+    "redirect=303",
+    "redirect=307",
+    "redirect=308",
+    "redirect-host=302",
+    "redirect-host=301",
+    "redirect-host=307",
     "redirect-loop",
     "reset",
     "eof-body",
@@ -58,7 +75,12 @@ _HTTP = (
     "silent-body",
     "dribble-headers=0.2x3",
     "dribble-body=0.2x3",
+    # these outlast the 1 s Client.Timeout (0.3 s x 5 bytes)
+    "dribble-headers=0.3x5",
+    "dribble-body=0.3x5",
 )
+# Nameserver lines Go's dnsReadConfig ignores (netip.ParseAddr fails): {i} is a server.
+_IGNORED_NAMESERVERS = ("{{ns{i}}}:53", "{{ns{i}}}:5353", "{{ns{i}}}:abc", "dns.example")
 
 
 @functools.cache
@@ -99,6 +121,21 @@ def _candidates(name: str, search: list[str]) -> list[str]:
     if not name.endswith("."):
         out += [f"{bare}.{s.rstrip('.')}" for s in search if s.rstrip(".")]
     return [c for c in out if _zone_name(c)]
+
+
+def _first_asked(name: str, search: list[str], ndots: str) -> str:
+    """The first name Go's ``dnsConfig.nameList`` asks for (``net/dnsclient_unix.go``):
+    a rooted name alone; else the name first when it has at least ``ndots`` dots
+    (``dnsReadConfig``: ``dtoi``, so a bad value reads as 0; capped at 15), else the first
+    search suffix.  "" when that name cannot be held in a zone (nothing to aim at)."""
+    bare = name.rstrip(".")
+    dots = min(int(ndots), 15) if ndots.isdigit() else (1 if ndots == "" else 0)
+    suffixes = [x.rstrip(".") for x in search if x.rstrip(".")]
+    if name.endswith(".") or name.count(".") >= dots or not suffixes:
+        first = bare
+    else:
+        first = f"{bare}.{suffixes[0]}"
+    return first if _zone_name(first) else ""
 
 
 def _zone_name(name: str) -> bool:
@@ -162,13 +199,24 @@ def cases(draw: st.DrawFn) -> Case:
         lines.append(f"nameserver {{ns{i}}}{trailing}")
         if trailing:
             kinds.append("comment after value")
+    if draw(st.integers(0, 7)) == 7:
+        ignored = draw(st.sampled_from(_IGNORED_NAMESERVERS)).format(i=n_servers - 1)
+        at = draw(st.integers(0, n_servers))
+        lines.insert(len(lines) - n_servers + at, f"nameserver {ignored}")
+        kinds.append("ignored nameserver")
     options = ["timeout:1"]
     ndots = draw(st.sampled_from(("", "0", "1", "2", "5", "15", "16", "five")))
     if ndots:
         options.append(f"ndots:{ndots}")
         if not ndots.isdigit():
             kinds.append("bad value")
-    attempts = draw(st.integers(1, 3))
+    # A DNS timeout on the first name Go asks (bounded: attempts <= 2, one server).
+    first = _first_asked(name, search, ndots)
+    timeout_server = -1
+    if not http and first and draw(st.integers(0, 5)) == 5:
+        timeout_server = draw(st.integers(0, n_servers - 1))
+        down[timeout_server] = False
+    attempts = draw(st.integers(1, 2 if timeout_server >= 0 else 3))
     options.append(f"attempts:{attempts}")
     for flag in ("rotate", "single-request", "single-request-reopen", "use-vc", "edns0", "foo:1"):
         if draw(st.integers(0, 5)) == 5:
@@ -183,10 +231,15 @@ def cases(draw: st.DrawFn) -> Case:
     # zone
     records: list[str] = []
     target = draw(st.sampled_from(("{http}", "{http}", "{refused}", "{blackhole}")))
+    two = http and target != "{http}" and draw(st.booleans())
+    if two:
+        kinds.append("two addresses")
     for candidate in candidates:
         roll = draw(st.integers(0, 5))
         if roll == 0:
             records.append(f"{candidate}={target if http else draw(st.sampled_from(_ADDRESSES))}")
+            if two:  # the first address fails (silent or refusing), the second answers
+                records.append(f"{candidate}={{http}}")
         elif roll == 1 and not http:
             records.append(f"{candidate}=fd00::2")
         elif roll == 2:
@@ -203,8 +256,13 @@ def cases(draw: st.DrawFn) -> Case:
             kinds.append("down")
             continue
         specs: list[str] = []
+        if i == timeout_server:
+            qtype = draw(st.sampled_from(("", " qtype=A", " qtype=AAAA")))
+            specs.append(f"drop match={first}{qtype}")
+            kinds.append("dns timeout")
         for _ in range(draw(st.integers(0, 2))):
-            spec, kind = draw(_fault(candidates, silence_ok=i == silent_server and not specs))
+            silence_ok = i == silent_server and not specs and timeout_server < 0
+            spec, kind = draw(_fault(candidates, silence_ok=silence_ok))
             specs.append(spec)
             kinds.append(kind)
         plans.append(ServerPlan(tuple(specs)))
@@ -213,6 +271,8 @@ def cases(draw: st.DrawFn) -> Case:
     if http:
         behaviour = draw(st.sampled_from(_HTTP))
         kinds.append(f"http:{behaviour.split('=')[0]}")
+        if behaviour.startswith("redirect-host"):
+            records.append(f"{MIRROR_HOST}={{http}}")
         if target != "{http}":
             kinds.append(f"http:{target.strip('{}')}")
     return Case(

@@ -41,3 +41,38 @@ def test_run_writes_every_verdict_and_exits_by_agreement(
     assert len(data["minimal_disagreements"]) == len(
         {tuple(sorted(d["field"] for d in v["differences"])) for v in data["verdicts"]} - {()}
     )
+
+
+def test_unwritable_json_exits_73_naming_the_path_before_any_case(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ran: list[Case] = []
+    monkeypatch.setattr("sim._fidelity._report.run_case", lambda case: ran.append(case))
+    path = "/nonexistent/dir/x.json"
+    assert main(["fidelity", "--json", path, "--cases", "1", "--no-named"]) == 73
+    assert path in capsys.readouterr().out
+    assert ran == []
+
+
+def test_install_hint_prints_whole(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    hint = "install the extra: pip install 'retrylab[fidelity]'"
+    monkeypatch.setattr("sim._fidelity._report.unavailable_reason", lambda: hint)
+    assert main(["fidelity", "--cases", "1"]) == 69
+    assert "pip install 'retrylab[fidelity]'" in capsys.readouterr().out
+
+
+def test_probe_failure_names_the_case_without_a_traceback(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from sim._fidelity._oracle import ProbeFailed
+
+    def fail(case: Case) -> Verdict:
+        raise ProbeFailed(f"case {case.label}: goprobe failed (exit 2): boom")
+
+    monkeypatch.setattr("sim._fidelity._report.unavailable_reason", lambda: "")
+    monkeypatch.setattr("sim._fidelity._report.run_case", fail)
+    assert main(["fidelity", "--cases", "1"]) == 70
+    out = capsys.readouterr().out
+    assert "goprobe failed" in out and "answer" in out and "Traceback" not in out

@@ -1,5 +1,5 @@
 """Named differential cases (``sim/_fidelity/_named.py``): the seven deviations listed in
-issue 8 and plain ones, one test each.
+issue 8, the review's findings (``finding-N-...``) and plain ones, one test each.
 
 Each runs its case on Go 1.23 (the probe) and on our cleanup and asserts agreement on
 every compared field; a failure prints the case, Go's record(s), ours and the fields
@@ -26,8 +26,11 @@ def check(oracle: Oracle, name: str) -> Verdict:
     return verdict
 
 
-PLAIN = [name for name in NAMED if not name.startswith("deviation-")]
+PLAIN = [name for name in NAMED if not name.startswith(("deviation-", "finding-"))]
 DEVIATIONS = [name for name in NAMED if name.startswith("deviation-")]
+# The review of issue 8's first round (findings 1-8): some fail until the resolver and
+# HTTP fixes that go with them are merged.
+FINDINGS = [name for name in NAMED if name.startswith("finding-")]
 
 
 def _param(name: str) -> object:
@@ -42,6 +45,11 @@ def test_plain_case(oracle: Oracle, name: str) -> None:
 
 @pytest.mark.parametrize("name", [_param(n) for n in DEVIATIONS])
 def test_issue_8_deviation(oracle: Oracle, name: str) -> None:
+    check(oracle, name)
+
+
+@pytest.mark.parametrize("name", [_param(n) for n in FINDINGS])
+def test_review_finding(oracle: Oracle, name: str) -> None:
     check(oracle, name)
 
 
@@ -61,9 +69,12 @@ def test_go_timeout_is_timeout_and_temporary(oracle: Oracle) -> None:
 
 
 def test_go_reports_the_error_that_completes_last(oracle: Oracle) -> None:
+    # A needs two exchanges (SERVFAIL, retried), AAAA one (NXDOMAIN): A completes last
+    # in nearly every run.  Not in all: Go's goroutines race, and the AAAA one was
+    # scheduled late in 3 of 288 runs measured, so "every run" would fail by chance.
     case = NAMED["deviation-3-last-completing-error"].case
-    for go in default_oracle().run_go(case, GO_RUNS):
-        assert go.dns is not None and go.dns["err"] == "server misbehaving"
+    errors = [go.dns["err"] if go.dns else "" for go in default_oracle().run_go(case, GO_RUNS)]
+    assert errors.count("server misbehaving") >= 0.8 * len(errors), errors
 
 
 def test_go_use_vc_asks_over_tcp_only(oracle: Oracle) -> None:
@@ -80,3 +91,27 @@ def test_go_http_404_is_not_retried(oracle: Oracle) -> None:
     go = oracle(NAMED["http-404"].case).go[0]
     assert (go.outcome, go.status) == ("status", 404)
     assert go.retriable == {"v1.4": False, "v1.5": False}
+
+
+def test_go_status_500_is_not_retried_whatever_the_body_does(oracle: Oracle) -> None:
+    go = oracle(NAMED["finding-3-status500-reset-in-body"].case).go[0]
+    assert (go.outcome, go.status, go.errno) == ("status", 500, "")
+    assert go.retriable == {"v1.4": False, "v1.5": False}
+
+
+def test_go_status_404_does_not_wait_for_a_silent_body(oracle: Oracle) -> None:
+    go = oracle(NAMED["finding-3-status404-silent-body"].case).go[0]
+    assert (go.outcome, go.status, go.timeout) == ("status", 404, False)
+    assert go.elapsed < 1.0 and go.retriable == {"v1.4": False, "v1.5": False}
+
+
+def test_go_empty_name_gets_a_verdict(oracle: Oracle) -> None:
+    verdict = oracle(NAMED["finding-8-empty-name"].case)
+    assert verdict.go[0].outcome == "error"
+
+
+def test_tie_agreement_is_one_of_gos_outcomes(oracle: Oracle) -> None:
+    verdict = oracle(NAMED["finding-2-tie-a-servfail"].case)
+    assert verdict.agrees, verdict.explain()
+    go_errors = {g.dns["err"] for g in verdict.go if g.dns is not None}
+    assert verdict.ours.dns is not None and verdict.ours.dns["err"] in go_errors

@@ -102,13 +102,32 @@ def test_case_placeholders_are_checked_and_rendered() -> None:
 
 
 @pytest.mark.parametrize(
-    "spec", ["ok", "status=404", "redirect", "reset", "dribble-headers=0.5x62", "silent-body"]
+    "spec",
+    [
+        "ok",
+        "status=404",
+        "status-reset=500",
+        "status-silent=404",
+        "redirect",
+        "redirect=301",
+        "redirect=308",
+        "redirect-host=302",
+        "redirect-host=307",
+        "redirect-bad-location",
+        "redirect-ftp",
+        "reset",
+        "dribble-headers=0.5x62",
+        "silent-body",
+    ],
 )
 def test_http_behaviours_round_trip(spec: str) -> None:
     assert parse_behaviour(spec).spec == spec
 
 
-@pytest.mark.parametrize("spec", ["status=99", "dribble-body=fast", "reset=1", "teapot"])
+@pytest.mark.parametrize(
+    "spec",
+    ["status=99", "dribble-body=fast", "reset=1", "teapot", "redirect=304", "status-reset=x"],
+)
 def test_bad_http_behaviours_are_refused(spec: str) -> None:
     with pytest.raises(ValueError, match="HTTP behaviour"):
         parse_behaviour(spec)
@@ -194,3 +213,56 @@ def test_mapped_mode_gives_the_records_of_port_53(oracle: Callable[[Case], Verdi
             assert not differences(want, got), (name, differences(want, got))
             ours = mapped.run_ours(case)
             assert ours.queries == default_oracle().run_ours(case).queries, name
+
+
+ONE = "nameserver {ns0}\noptions timeout:1 attempts:1\n"
+
+
+def test_order_fixed_only_where_nothing_races() -> None:
+    from sim._fidelity._oracle import order_fixed
+
+    plain = Case(ONE, (ServerPlan(("servfail qtype=A",)),), lookup="repo.test.")
+    assert not order_fixed(plain)
+    assert order_fixed(Case(ONE, (ServerPlan(("delay=200ms qtype=AAAA",)),), lookup="r."))
+    assert not order_fixed(Case(ONE, (ServerPlan(("delay=200ms",)),), lookup="r."))
+    conf = "nameserver {ns0}\noptions single-request timeout:1\n"
+    assert order_fixed(Case(conf, (ServerPlan(("servfail qtype=A",)),), lookup="r."))
+
+
+def test_a_probe_failure_names_the_case(oracle: Callable[[Case], Verdict], tmp_path: Path) -> None:
+    from sim._fidelity import Probe, ProbeFailed
+
+    fake = tmp_path / "goprobe"
+    fake.write_text("#!/bin/sh\necho broken >&2\nexit 2\n")
+    fake.chmod(0o755)
+    o = default_oracle()
+    case = Case(ONE, (ServerPlan(),), lookup="repo.test.", label="the-named-one")
+    real = o.probe
+    o.probe = Probe(fake, real.go_version)
+    try:
+        with pytest.raises(ProbeFailed, match=r"case the-named-one: goprobe failed.*broken"):
+            o.run(case)
+    finally:
+        o.probe = real
+
+
+def test_a_nameserver_nobody_watches_fails_the_case(oracle: Callable[[Case], Verdict]) -> None:
+    """Ours configured with a server that is no lane address: visible, not silently fine."""
+    case = Case(
+        "nameserver {ns0}\noptions timeout:1 attempts:1\n",
+        (ServerPlan(),),
+        lookup="repo.test.",
+        records=("repo.test=10.0.0.4",),
+    )
+    o = default_oracle()
+    lane = o.our_lane
+    real = lane.addresses
+    try:
+        # ns0 rendered as an address with no faultdns and not known-down
+        lane.addresses = lambda case: {**real(case), "ns0": lane.ip(99)}  # type: ignore[method-assign]
+        ours = o.run_ours(case)
+    finally:
+        lane.addresses = real  # type: ignore[method-assign]
+    assert ours.queries.get("unwatched") == ("127.53.*.99:53",)
+    go = o.run_go(case, 1)[0]
+    assert "queries.unwatched" in {d.field for d in differences(go, ours)}

@@ -10,7 +10,7 @@
 // Usage:
 //
 //	goprobe -lookup NAME                  # net.Resolver{PreferGo: true}.LookupIPAddr (network "ip")
-//	goprobe -get URL -timeout 1s          # http.Client{Timeout: T}.Get(URL), body read to EOF
+//	goprobe -get URL -timeout 1s          # http.Client{Timeout: T}.Get(URL); status checked first, a 200's body read to EOF
 //	goprobe ... -dnsmap 127.0.0.2:53=127.0.0.1:40001,...  # dial hook when port 53 is not ours
 //
 // Only the standard library is used: the module proxy is not reachable where this is built.
@@ -191,7 +191,11 @@ func main() {
 	timeout := flag.Duration("timeout", 30*time.Second, "http.Client.Timeout")
 	dnsmap := flag.String("dnsmap", "", "FROM=TO,... : addresses the resolver dials instead")
 	flag.Parse()
-	if (*lookup == "") == (*get == "") {
+	// "-lookup ''" is a case of its own (Go's answer for an empty name), so whether a
+	// flag was given is what counts, not whether its value is empty.
+	given := map[string]bool{}
+	flag.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	if given["lookup"] == given["get"] {
 		fmt.Fprintln(os.Stderr, "goprobe: give exactly one of -lookup NAME or -get URL")
 		os.Exit(2)
 	}
@@ -213,7 +217,7 @@ func main() {
 	res := resultJSON{Probe: "goprobe " + goVersion(), Addresses: []string{}}
 	start := time.Now()
 	var failure error
-	if *lookup != "" {
+	if given["lookup"] {
 		res.Op = "lookup"
 		addrs, err := resolver.LookupIPAddr(context.Background(), *lookup)
 		failure = err
@@ -231,13 +235,17 @@ func main() {
 			failure = err
 		} else {
 			res.Status = resp.StatusCode
-			n, err := io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-			res.BodyBytes = int(n)
-			if err != nil {
-				failure = err
-			} else if resp.StatusCode != http.StatusOK {
+			if resp.StatusCode != http.StatusOK {
+				// The controller checks the status first and closes the body unread:
+				// "unexpected status", never retried, whatever the body would do.
+				resp.Body.Close()
 				failure = &statusError{resp.StatusCode}
+			} else {
+				// Only a 200's body is read, to the end.
+				n, err := io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				res.BodyBytes = int(n)
+				failure = err
 			}
 		}
 	}
