@@ -251,6 +251,100 @@ def test_header_dribblers_do_not_block_the_api(control: ControlServer) -> None:
             sock.close()
 
 
+def test_body_tricklers_do_not_block_the_api(control: ControlServer) -> None:
+    """Issue 10 review: 32 connections send complete headers plus 1 byte of a
+    1000-byte body and reconnect whenever the body timeout answers them. A body-phase
+    connection is still sending its request, so a newcomer evicts it: the real client
+    is served every time (before the fix `faultdns stats` failed 11/11, exit 69)."""
+    head = (
+        b"POST /faults HTTP/1.1\r\nHost: 127.0.0.1\r\nX-FaultDNS: 1\r\n"
+        b"Content-Length: 1000\r\n\r\nx"
+    )
+
+    def trickler() -> socket.socket:
+        sock = socket.create_connection(control.address, timeout=GENEROUS)
+        sock.sendall(head)
+        sock.setblocking(False)
+        return sock
+
+    socks = [trickler() for _ in range(MAX_CONNECTIONS)]
+    stop = threading.Event()
+
+    def reopen() -> None:
+        while not stop.wait(0.05):
+            for i, sock in enumerate(socks):
+                try:
+                    sock.recv(4096)
+                except BlockingIOError:
+                    continue
+                except OSError:
+                    pass
+                sock.close()
+                with contextlib.suppress(OSError):
+                    socks[i] = trickler()
+
+    thread = threading.Thread(target=reopen, daemon=True)
+    thread.start()
+    try:
+        time.sleep(0.5)
+        served = 0
+        end = time.monotonic() + 2 * BODY_TIMEOUT + 1  # across several reopen waves
+        with ControlClient(control.url, timeout=GENEROUS) as client:
+            while time.monotonic() < end:
+                assert "queries" in client.stats()
+                served += 1
+                time.sleep(0.2)
+        assert served >= 5
+    finally:
+        stop.set()
+        thread.join()
+        for sock in socks:
+            sock.close()
+
+
+class _SlowStats:
+    """A Controllable whose ``stats()`` blocks until released: connections past their
+    request that hold their slot."""
+
+    def __init__(self, dns: FaultDNSServer) -> None:
+        self._dns = dns
+        self.release = threading.Event()
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._dns, name)
+
+    def stats(self) -> dict[str, object]:
+        self.release.wait(GENEROUS)
+        return dict(self._dns.stats())
+
+
+def test_a_newcomer_with_no_room_gets_503_and_the_cli_says_busy(
+    dns_server: FaultDNSServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Every slot held by a request already being answered: nothing to evict, so the
+    newcomer is told 503 JSON, and the CLI says busy (exit 75), not "not running"."""
+    from faultdns._cli import EX_TEMPFAIL, main
+
+    slow = _SlowStats(dns_server)
+    with ControlServer(slow, port=0) as server:  # type: ignore[arg-type]
+        held = []
+        try:
+            for _ in range(MAX_CONNECTIONS):
+                sock = socket.create_connection(server.address, timeout=GENEROUS)
+                sock.sendall(b"GET /stats HTTP/1.1\r\nHost: localhost\r\n\r\n")
+                held.append(sock)
+            time.sleep(0.5)  # every request read and blocked in stats()
+            status, body = raw(server, b"GET /faults HTTP/1.1\r\nHost: localhost\r\n\r\n")
+            assert status == 503
+            assert "busy" in json_error(body)
+            assert main(["fault", "ls", "--control", server.url]) == EX_TEMPFAIL
+            assert "busy" in capsys.readouterr().err
+        finally:
+            slow.release.set()
+            for sock in held:
+                sock.close()
+
+
 def test_headers_not_sent_in_time_are_408(control: ControlServer) -> None:
     with socket.create_connection(control.address, timeout=GENEROUS) as sock:
         sock.sendall(b"GET /stats HTTP/1.1\r\nHost: localhost\r\n")  # no blank line
