@@ -433,6 +433,10 @@ class _Handler(BaseHTTPRequestHandler):
                 raise _HTTPError(
                     HTTPStatus.BAD_REQUEST, f"{what} body is not valid JSON: {exc}"
                 ) from None
+            except RecursionError:  # the decoder recurses per level: '[' * 60000
+                raise _HTTPError(
+                    HTTPStatus.BAD_REQUEST, f"{what} body is not valid JSON: nested too deeply"
+                ) from None
             if isinstance(value, str):
                 stripped = value.strip()
             elif isinstance(value, dict):

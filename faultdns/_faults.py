@@ -593,12 +593,15 @@ def parse_plan(text: str, *, source: str = "plan") -> list[FaultRule]:
     """Rules from a TOML plan: ``[[fault]]`` tables with the spec's keys, in order.
 
     Raises FaultSpecError (a ValueError) naming ``source``, the table (``#N``) and the
-    key.  Linear in the plan's size.
+    key, also for TOML nested past the parser's recursion limit.  Linear in the plan's
+    size.
     """
     try:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise FaultSpecError(f"{source}: invalid TOML: {exc}") from None
+    except RecursionError:  # tomllib recurses per nesting level: `x = [[[[...`
+        raise FaultSpecError(f"{source}: invalid TOML: nested too deeply") from None
     unknown = [k for k in doc if k != "fault"]
     if unknown:
         raise FaultSpecError(

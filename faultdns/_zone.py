@@ -446,7 +446,8 @@ class Zone:
 
         Keys: ``ttl`` (default TTL), ``origins`` (list) or ``origin``, ``records`` (list
         of record spec strings) and ``[[record]]`` tables with name, type, value, ttl.
-        The whole file is checked before anything is added.
+        The whole file is checked before anything is added.  Raises ZoneError naming
+        the file (unreadable, invalid or too deeply nested TOML, bad keys or records).
         """
         path = Path(path)
         try:
@@ -456,6 +457,8 @@ class Zone:
             raise ZoneError(f"zone {path}: cannot read: {exc.strerror or exc}") from None
         except tomllib.TOMLDecodeError as exc:
             raise ZoneError(f"zone {path}: invalid TOML: {exc}") from None
+        except RecursionError:  # tomllib recurses per nesting level: `x = [[[[...`
+            raise ZoneError(f"zone {path}: invalid TOML: nested too deeply") from None
         allowed = ("ttl", "origin", "origins", "records", "record")
         unknown = [k for k in doc if k not in allowed]
         if unknown:

@@ -210,6 +210,26 @@ def test_allowed_hosts_and_a_wildcard_bind(dns_server: FaultDNSServer) -> None:
             assert reply.status_code == status, host
 
 
+@pytest.mark.parametrize("path", ["/faults", "/records"])
+@pytest.mark.parametrize(
+    ("ctype", "body"),
+    [("application/json", b"[" * 60000), ("", b'{"a":' * 12000)],
+    ids=["arrays", "objects"],
+)
+def test_json_nested_too_deeply_is_400_not_500(
+    control: ControlServer, path: str, ctype: str, body: bytes
+) -> None:
+    """Issue 10 review: '[' * 60000 was a 500 RecursionError."""
+    headers = f"Content-Type: {ctype}\r\n" if ctype else ""
+    request = (
+        f"POST {path} HTTP/1.1\r\nHost: localhost\r\nX-FaultDNS: 1\r\n{headers}"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    ).encode() + body
+    status, reply = raw(control, request)
+    assert status == 400
+    assert "nested too deeply" in json_error(reply)
+
+
 # -- slow clients ----------------------------------------------------------------------
 
 
