@@ -596,7 +596,8 @@ def _serve(args: argparse.Namespace, server: Any, stop: threading.Event) -> int:
             server.start()
         except OSError as exc:
             raise CLIError(
-                f"cannot listen on udp+tcp {args.host}:{args.port}: {exc.strerror or exc}",
+                f"cannot listen on udp+tcp {_fmt_host(args.host)}:{args.port}:"
+                f" {exc.strerror or exc}",
                 EX_OSERR,
             ) from None
         if log_stream is not None:
@@ -613,7 +614,8 @@ def _serve(args: argparse.Namespace, server: Any, stop: threading.Event) -> int:
                 ).start()
             except OSError as exc:
                 raise CLIError(
-                    f"cannot start the control API on {host}:{port}: {exc.strerror or exc}"
+                    f"cannot start the control API on {_fmt_host(host)}:{port}:"
+                    f" {exc.strerror or exc}"
                     " (use --control HOST:0 for a free port, or --no-control)",
                     EX_OSERR,
                 ) from None

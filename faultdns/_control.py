@@ -671,6 +671,13 @@ class _HTTPServer(ThreadingHTTPServer):
         # socket -> (admitted at, still reading its request); insertion order = age
         self._conns: dict[Any, tuple[float, bool]] = {}
         self._live_threads = 0
+        # The stdlib's HTTPServer is IPv4 only (address_family = AF_INET): take the
+        # family from the address, so "::1" and "::" bind too (socket.gaierror, an
+        # OSError, for a name that does not resolve).
+        infos = socket.getaddrinfo(
+            address[0], address[1], type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )
+        self.address_family = infos[0][0]
         super().__init__(address, _Handler)
         bound = str(self.server_address[0]).lower()
         self._any_ip = bound in ("0.0.0.0", "::")
@@ -747,6 +754,8 @@ class _HTTPServer(ThreadingHTTPServer):
 
 class ControlServer:
     """Serves the control API for ``dns`` on ``host:port`` (0 picks a free port).
+
+    ``host`` is an IPv4 or IPv6 address (``"::1"``, ``"::"``) or a name.
 
     ``allowed_hosts`` adds names the ``Host`` header may carry besides the address
     served and loopback names (e.g. a container's service name); see the module

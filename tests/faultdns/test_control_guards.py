@@ -230,6 +230,74 @@ def test_json_nested_too_deeply_is_400_not_500(
     assert "nested too deeply" in json_error(reply)
 
 
+def _has_ipv6_loopback() -> bool:
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as probe:
+            probe.bind(("::1", 0))
+    except OSError:
+        return False
+    return True
+
+
+needs_ipv6 = pytest.mark.skipif(not _has_ipv6_loopback(), reason="no IPv6 loopback (::1)")
+
+
+@needs_ipv6
+@pytest.mark.parametrize("host", ["::1", "::"])
+def test_the_control_api_listens_on_ipv6(dns_server: FaultDNSServer, host: str) -> None:
+    """Issue 10 review: `--control [::1]:PORT` (and `[::]:PORT`) exited 71 "Address
+    family for hostname not supported": the stdlib's HTTPServer is IPv4 only."""
+    with ControlServer(dns_server, host, 0) as server:
+        _, port = server.address
+        assert server.address[0] == host
+        with ControlClient(f"http://[::1]:{port}", timeout=GENEROUS) as client:
+            assert "queries" in client.stats()
+            client.add_fault("drop match=x.test")
+        assert [r.spec for r in dns_server.faults] == ["drop match=x.test"]
+
+
+@needs_ipv6
+def test_serve_on_ipv6_prints_bracketed_addresses_and_their_errors(tmp_path: Path) -> None:
+    """`faultdns serve --host ::1 --control [::1]:PORT` serves; a control port in use is
+    named `[::1]:PORT` in the exit-71 message (it read `:::PORT`)."""
+    with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as busy:
+        busy.bind(("::1", 0))
+        busy.listen()
+        taken = busy.getsockname()[1]
+        proc = subprocess.run(
+            [*FAULTDNS, "serve", "--host", "::1", "--port", "0", "--control", f"[::1]:{taken}"],
+            capture_output=True,
+            text=True,
+            timeout=GENEROUS,
+            stdin=subprocess.DEVNULL,
+        )
+    assert proc.returncode == 71, proc.stderr
+    assert f"cannot start the control API on [::1]:{taken}:" in proc.stderr
+    serve = subprocess.Popen(
+        [*FAULTDNS, "serve", "--host", "::1", "--port", "0", "--control", "[::1]:0"],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert serve.stdout is not None
+        assert serve.stdout.readline().startswith("listening on udp+tcp [::1]:")
+        url = serve.stdout.readline().strip().removeprefix("control on ")
+        assert url.startswith("http://[::1]:")
+        stats = subprocess.run(
+            [*FAULTDNS, "stats", "--control", url],
+            capture_output=True,
+            text=True,
+            timeout=GENEROUS,
+            stdin=subprocess.DEVNULL,
+        )
+        assert stats.returncode == 0, stats.stderr
+    finally:
+        serve.terminate()
+        serve.wait(timeout=GENEROUS)
+
+
 # -- slow clients ----------------------------------------------------------------------
 
 
