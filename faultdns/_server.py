@@ -74,6 +74,7 @@ from faultdns import _batchio
 from faultdns._clock import Clock, MonotonicClock
 from faultdns._faults import (
     FaultRule,
+    RuleIndex,
     RuleState,
     coerce_rule,
     load_plan,
@@ -475,6 +476,7 @@ class FaultDNSServer:
         self._manual_time = callable(getattr(self.clock, "add_listener", None))
         self._lock = threading.RLock()
         self._rules: tuple[RuleState, ...] = ()
+        self._rule_index = RuleIndex(())  # rebuilt lazily when _rules changes (loop thread)
         self._rule_numbers = itertools.count(1)
         self._cache: dict[bytes, _Entry] = {}
         self._origin = self._now()
@@ -1186,8 +1188,16 @@ class FaultDNSServer:
             return None
         resolution = self.zone.resolve(query.key, query.qtype, query.record.q.qname)
         full = fit_tcp(query, resolution, zone_reply(query, resolution))
-        udp_rules = tuple(s for s in rules if s.rule.matches(query.key, query.qtype_name, "udp"))
-        tcp_rules = tuple(s for s in rules if s.rule.matches(query.key, query.qtype_name, "tcp"))
+        index = self._rule_index
+        if index.rules is not rules:
+            index = self._rule_index = RuleIndex(rules)
+        candidates = index.candidates(query.key)
+        udp_rules = tuple(
+            s for s in candidates if s.rule.matches(query.key, query.qtype_name, "udp")
+        )
+        tcp_rules = tuple(
+            s for s in candidates if s.rule.matches(query.key, query.qtype_name, "tcp")
+        )
         entry = _Entry(
             query,
             fit_udp(query, full)[2:],
