@@ -599,6 +599,42 @@ def test_record_add_refuses_them_with_exit_64(control: ControlServer) -> None:
     assert "a!b.test" in proc.stderr and "could never be answered" in proc.stderr
 
 
+def test_a_record_outside_every_origin_is_refused_naming_it(tmp_path: Path) -> None:
+    """Issue 10 review: `record add x.other=...` on a server authoritative for `test`
+    was accepted, though every query for it is answered REFUSED. Now: 400 through the
+    API (exit 64 from `record add`), exit 64 from `serve --record` and `--zone`."""
+    with FaultDNSServer(records=["a.test=10.0.0.1"], origins=["test"]) as dns_server:
+        with ControlServer(dns_server, port=0) as control:
+            reply = httpx.post(f"{control.url}/records", json="x.other=10.0.0.9", timeout=GENEROUS)
+            assert reply.status_code == 400
+            assert "'x.other' is outside every origin (test)" in reply.json()["error"]
+            proc = subprocess.run(
+                [*FAULTDNS, "record", "add", "x.other=10.0.0.9", "--control", control.url],
+                capture_output=True,
+                text=True,
+                timeout=GENEROUS,
+                check=False,
+            )
+            assert proc.returncode == 64 and "x.other" in proc.stderr
+            # Inside an origin (the origin itself, a wildcard below it) is fine.
+            for spec in ("test TXT apex", "*.w.test=10.0.0.8"):
+                assert httpx.post(f"{control.url}/records", json=spec).status_code == 201
+        assert len(dns_server.records()) == 3
+    zone = tmp_path / "zone.toml"
+    zone.write_text('origins = ["test"]\nrecords = ["a.test=10.0.0.1", "x.other=10.0.0.9"]\n')
+    for flags in (["--origin", "test", "--record", "x.other=10.0.0.9"], ["--zone", str(zone)]):
+        proc = subprocess.run(
+            [*FAULTDNS, "serve", "--port", "0", "--no-control", *flags],
+            capture_output=True,
+            text=True,
+            timeout=GENEROUS,
+            check=False,
+            stdin=subprocess.DEVNULL,
+        )
+        assert proc.returncode == 64, proc.stderr
+        assert "x.other" in proc.stderr and "outside every origin" in proc.stderr
+
+
 # -- big plans ---------------------------------------------------------------------------
 
 
