@@ -433,6 +433,43 @@ def test_a_newcomer_with_no_room_gets_503_and_the_cli_says_busy(
                 sock.close()
 
 
+def test_expect_100_continue_gets_100_before_the_body(
+    control: ControlServer, dns_server: FaultDNSServer
+) -> None:
+    """Issue 10 review: a client sending `Expect: 100-continue` (curl, for bodies over
+    1 KiB) waited in vain for the 100; it is sent once the guards have passed."""
+    body = b"drop match=x.test"
+    with socket.create_connection(control.address, timeout=GENEROUS) as sock:
+        sock.sendall(
+            b"POST /faults HTTP/1.1\r\nHost: localhost\r\nX-FaultDNS: 1\r\n"
+            b"Content-Type: text/plain\r\nExpect: 100-continue\r\n"
+            b"Content-Length: %d\r\n\r\n" % len(body)
+        )
+        interim = b""
+        while not interim.endswith(b"\r\n\r\n"):
+            chunk = sock.recv(1)
+            assert chunk, interim
+            interim += chunk
+        assert interim == b"HTTP/1.1 100 Continue\r\n\r\n"
+        sock.sendall(body)
+        data = b""
+        while chunk := sock.recv(65536):
+            data += chunk
+    assert data.startswith(b"HTTP/1.0 201")
+    assert [r.spec for r in dns_server.faults] == ["drop match=x.test"]
+
+
+def test_a_refused_expect_100_request_gets_its_final_status_without_100(
+    control: ControlServer,
+) -> None:
+    status, body = raw(
+        control,
+        b"POST /faults HTTP/1.1\r\nHost: localhost\r\nContent-Type: text/plain\r\n"
+        b"Expect: 100-continue\r\nContent-Length: 4\r\n\r\n",
+    )
+    assert status == 403 and b"100 Continue" not in body
+
+
 def test_headers_not_sent_in_time_are_408(control: ControlServer) -> None:
     with socket.create_connection(control.address, timeout=GENEROUS) as sock:
         sock.sendall(b"GET /stats HTTP/1.1\r\nHost: localhost\r\n")  # no blank line
