@@ -45,7 +45,7 @@ EX_API = 1  # the control API refused a request (unknown fault id, server error)
 EX_USAGE = 64  # bad flag, spec, plan, zone or record
 EX_UNAVAILABLE = 69  # nothing answers at the control URL
 EX_OSERR = 71  # cannot bind the DNS or control port
-EX_TEMPFAIL = 75  # the control API did not answer within --timeout
+EX_TEMPFAIL = 75  # the control API did not answer within --timeout, or was busy (503)
 EX_NOPERM = 77  # control API wants a (different) token
 
 EXIT_CODES = {
@@ -54,7 +54,7 @@ EXIT_CODES = {
     EX_USAGE: "bad flag, fault spec, plan file, zone file or record",
     EX_UNAVAILABLE: "the control API is unreachable at the given URL",
     EX_OSERR: "serve could not bind its DNS or control address",
-    EX_TEMPFAIL: "the control API did not answer within --timeout (timed out)",
+    EX_TEMPFAIL: "the control API did not answer within --timeout (timed out) or was busy (503)",
     EX_NOPERM: "the control API rejected the token (401)",
 }
 
@@ -370,6 +370,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return EX_UNAVAILABLE
     except ControlError as exc:
+        if exc.status == 503:  # every connection slot in use: running, but busy
+            print(
+                f"faultdns: the control API is busy ({exc.message})\n  (it is running; try again)",
+                file=sys.stderr,
+            )
+            return EX_TEMPFAIL
         print(f"faultdns: control API said {exc.status}: {exc.message}", file=sys.stderr)
         if exc.status == 400:
             return EX_USAGE
@@ -590,7 +596,8 @@ def _serve(args: argparse.Namespace, server: Any, stop: threading.Event) -> int:
             server.start()
         except OSError as exc:
             raise CLIError(
-                f"cannot listen on udp+tcp {args.host}:{args.port}: {exc.strerror or exc}",
+                f"cannot listen on udp+tcp {_fmt_host(args.host)}:{args.port}:"
+                f" {exc.strerror or exc}",
                 EX_OSERR,
             ) from None
         if log_stream is not None:
@@ -607,7 +614,8 @@ def _serve(args: argparse.Namespace, server: Any, stop: threading.Event) -> int:
                 ).start()
             except OSError as exc:
                 raise CLIError(
-                    f"cannot start the control API on {host}:{port}: {exc.strerror or exc}"
+                    f"cannot start the control API on {_fmt_host(host)}:{port}:"
+                    f" {exc.strerror or exc}"
                     " (use --control HOST:0 for a free port, or --no-control)",
                     EX_OSERR,
                 ) from None

@@ -24,7 +24,7 @@ Every error is ``{"error": "..."}`` with a proper status code (400 bad spec/reco
 or a body shorter than its Content-Length, 401 missing or wrong bearer token, 403 a
 foreign Host or Origin or a change a web page could forge, 404, 405 unknown or
 disallowed method, 408 headers too slow, 411, 413 body too large, 431 headers too
-large).
+large, 503 every connection slot busy).
 
 No web page gets in (the defences local development servers use against cross-site
 requests and DNS rebinding): the ``Host`` header must name the address served or a
@@ -36,7 +36,8 @@ header, none of which a page can send cross-site without a CORS preflight this s
 never grants.  Each connection has ``HEADER_TIMEOUT`` seconds to deliver its request
 line and headers (at most ``MAX_HEADER_BYTES``) and ``BODY_TIMEOUT`` more for its body,
 whatever its pace; at ``MAX_CONNECTIONS`` a newcomer replaces the oldest connection
-still sending its request, so slow clients cannot lock the API.
+still sending its request (headers or body), so slow clients cannot lock the API; a
+newcomer there is no room for at all is answered 503.
 
 It runs on the standard library's :class:`~http.server.ThreadingHTTPServer` in a daemon
 thread: control traffic is rare and tiny, so there is no reason to add a web framework,
@@ -87,7 +88,8 @@ DEFAULT_CONTROL_URL = f"http://127.0.0.1:{DEFAULT_CONTROL_PORT}"
 #: Control requests are one spec or one record; anything bigger is a mistake or abuse.
 MAX_BODY_BYTES = 64 * 1024
 
-#: Concurrent control connections; more are closed on arrival.
+#: Concurrent control connections; a newcomer past this evicts the oldest one still
+#: sending its request, or is answered 503 when none is.
 MAX_CONNECTIONS = 32
 
 #: Seconds a connection has to deliver a request line and headers (also the longest a
@@ -283,7 +285,11 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if self.request_version == "HTTP/0.9":  # "GET /path" alone: answer as HTTP/1.0,
             self.request_version = "HTTP/1.0"  # with a status line and headers
-        self.server.track(self.request, reading=False)
+        if not self._expects_body():
+            # Past its request: no longer a candidate for eviction.  A request with a
+            # body stays evictable until _body() has it, or 32 clients that send
+            # headers and then trickle a body could hold every slot (issue 10).
+            self.server.track(self.request, reading=False)
         self._reader.phase(BODY_TIMEOUT, None)
         try:
             method = getattr(self, "do_" + self.command, None)
@@ -330,6 +336,7 @@ class _Handler(BaseHTTPRequestHandler):
         headers: Mapping[str, str] | None = None,
     ) -> None:
         body = (json.dumps(payload, separators=(",", ":")) + "\n").encode()
+        self.server.track(self.request, reading=False)  # replying: past its request
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
@@ -351,7 +358,25 @@ class _Handler(BaseHTTPRequestHandler):
             value.strip().encode(), token.encode()
         )
 
+    def _expects_body(self) -> bool:
+        """The request announces a body (a non-zero Content-Length, or chunks)."""
+        if self.headers.get("Transfer-Encoding", "").lower() not in ("", "identity"):
+            return True
+        return self.headers.get("Content-Length", "0").strip() not in ("", "0")
+
     def _body(self) -> bytes:
+        """The request body (``b""`` without a Content-Length), read within BODY_TIMEOUT.
+
+        Raises :class:`_HTTPError` 411 (chunked), 400 (bad or unmet Content-Length) or
+        413 (over MAX_BODY_BYTES).  Once it returns or raises, the connection is past
+        its request and no newcomer evicts it.
+        """
+        try:
+            return self._read_body()
+        finally:
+            self.server.track(self.request, reading=False)
+
+    def _read_body(self) -> bytes:
         if self.headers.get("Transfer-Encoding", "").lower() not in ("", "identity"):
             raise _HTTPError(HTTPStatus.LENGTH_REQUIRED, "send a Content-Length, not chunks")
         raw = self.headers.get("Content-Length")
@@ -368,6 +393,18 @@ class _Handler(BaseHTTPRequestHandler):
                 HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
                 f"body of {length} bytes is over the {MAX_BODY_BYTES}-byte limit",
             )
+        if (
+            length
+            and self.request_version == "HTTP/1.1"
+            and self.headers.get("Expect", "").strip().lower() == "100-continue"
+        ):
+            # The client waits for this before sending its body (curl does for bodies
+            # over 1 KiB, then gives up after 1 s).  Sent only here, once the guards
+            # have passed: a refused request gets its final status without the body
+            # (RFC 9110 10.1.1).  1xx exists from HTTP/1.1 on, hence the version.
+            self.wfile.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+            self.wfile.flush()
+            self._reader.phase(BODY_TIMEOUT, None)  # the body's time starts now
         body = b""
         try:
             while len(body) < length:
@@ -407,6 +444,10 @@ class _Handler(BaseHTTPRequestHandler):
             except json.JSONDecodeError as exc:
                 raise _HTTPError(
                     HTTPStatus.BAD_REQUEST, f"{what} body is not valid JSON: {exc}"
+                ) from None
+            except RecursionError:  # the decoder recurses per level: '[' * 60000
+                raise _HTTPError(
+                    HTTPStatus.BAD_REQUEST, f"{what} body is not valid JSON: nested too deeply"
                 ) from None
             if isinstance(value, str):
                 stripped = value.strip()
@@ -618,8 +659,9 @@ class _HTTPServer(ThreadingHTTPServer):
     One thread per connection is fine for a control API, but not without a bound: a
     client opening connections in a loop must not be able to exhaust threads or memory.
     At ``MAX_CONNECTIONS`` a newcomer is admitted in place of the connection that has
-    been sending its request the longest (its socket is shut down, which ends its
-    thread at once); when every connection is past its request, the newcomer is closed.
+    been sending its request (headers or body) the longest (its socket is shut down,
+    which ends its thread at once); when every connection is past its request, the
+    newcomer is answered 503 and closed.
     Threads never exceed twice the cap (shut-down ones take a moment to finish).
     """
 
@@ -641,6 +683,13 @@ class _HTTPServer(ThreadingHTTPServer):
         # socket -> (admitted at, still reading its request); insertion order = age
         self._conns: dict[Any, tuple[float, bool]] = {}
         self._live_threads = 0
+        # The stdlib's HTTPServer is IPv4 only (address_family = AF_INET): take the
+        # family from the address, so "::1" and "::" bind too (socket.gaierror, an
+        # OSError, for a name that does not resolve).
+        infos = socket.getaddrinfo(
+            address[0], address[1], type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )
+        self.address_family = infos[0][0]
         super().__init__(address, _Handler)
         bound = str(self.server_address[0]).lower()
         self._any_ip = bound in ("0.0.0.0", "::")
@@ -674,7 +723,7 @@ class _HTTPServer(ThreadingHTTPServer):
                 self._conns[request] = (time.monotonic(), True)
                 self._live_threads += 1
         if not admitted:
-            self.shutdown_request(request)
+            self._refuse(request)
             return
         if victim is not None:
             with contextlib.suppress(OSError):
@@ -684,6 +733,24 @@ class _HTTPServer(ThreadingHTTPServer):
         except BaseException:
             self._release(request)
             raise
+
+    def _refuse(self, request: Any) -> None:
+        """Answer a newcomer there is no room for with 503 JSON, then close it.
+
+        The reply is written without waiting (it fits any socket buffer), so a
+        newcomer that does not read cannot stall the accept loop; the client can then
+        say "busy" rather than "not running".
+        """
+        body = b'{"error":"control API busy: all connections are in use; try again"}\n'
+        reply = (
+            b"HTTP/1.0 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+            b"Content-Length: %d\r\nCache-Control: no-store\r\nConnection: close\r\n"
+            b"Retry-After: 1\r\n\r\n%s" % (len(body), body)
+        )
+        with contextlib.suppress(OSError):
+            request.setblocking(False)
+            request.send(reply)
+        self.shutdown_request(request)
 
     def process_request_thread(self, request: Any, client_address: Any) -> None:
         try:
@@ -699,6 +766,8 @@ class _HTTPServer(ThreadingHTTPServer):
 
 class ControlServer:
     """Serves the control API for ``dns`` on ``host:port`` (0 picks a free port).
+
+    ``host`` is an IPv4 or IPv6 address (``"::1"``, ``"::"``) or a name.
 
     ``allowed_hosts`` adds names the ``Host`` header may carry besides the address
     served and loopback names (e.g. a container's service name); see the module

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 import fnmatch
+import heapq
 import ipaddress
 import math
 import random
@@ -259,6 +260,8 @@ class FaultRule:
             return False
         if self.action == "answer" and qtype != _answer_qtype(self.answer):
             return False
+        if is_plain_name(self.match):  # no regex (nor glob cache churn) for a plain name
+            return name == self.match
         return _glob_regex(self.match).match(name) is not None
 
     def to_dict(self) -> dict[str, Any]:
@@ -341,6 +344,51 @@ class FaultRule:
 
 
 _GLOB_CACHE: dict[str, re.Pattern[str]] = {}
+_GLOB_CHARS = frozenset("*?[")
+
+
+def is_plain_name(pattern: str) -> bool:
+    """A ``match=`` pattern with no glob character (``*``, ``?``, ``[``): one name."""
+    return _GLOB_CHARS.isdisjoint(pattern)
+
+
+class RuleIndex:
+    """The rules a query name can match, in evaluation order, found without testing each.
+
+    Rules whose ``match`` is a plain name sit in a dict by name; glob rules are kept in
+    a list.  :meth:`candidates` merges the name's plain rules with every glob rule by
+    position, so a plan of 32,000 one-name rules costs a dict lookup per new query, not
+    32,000 matches.  The caller still applies :meth:`FaultRule.matches` (qtype, proto,
+    the glob itself) to the candidates.  Built once per rule set (``rules`` is the tuple
+    it was built from, so the server can tell when to rebuild); O(len(rules)).
+    """
+
+    __slots__ = ("_exact", "_globs", "rules")
+
+    def __init__(self, rules: tuple[RuleState, ...]) -> None:
+        self.rules = rules
+        exact: dict[str, list[int]] = {}
+        globs: list[int] = []
+        for position, state in enumerate(rules):
+            match = state.rule.match
+            if is_plain_name(match):
+                exact.setdefault(match, []).append(position)
+            else:
+                globs.append(position)
+        self._exact = exact
+        self._globs = globs
+
+    def candidates(self, name: str) -> list[RuleState]:
+        """Rules that may match ``name`` (lower-case, no trailing dot), in rule order."""
+        exact = self._exact.get(name, [])
+        if not self._globs:
+            positions: Iterable[int] = exact
+        elif not exact:
+            positions = self._globs
+        else:
+            positions = heapq.merge(exact, self._globs)
+        rules = self.rules
+        return [rules[i] for i in positions]
 
 
 def _glob_regex(pattern: str) -> re.Pattern[str]:
@@ -593,12 +641,15 @@ def parse_plan(text: str, *, source: str = "plan") -> list[FaultRule]:
     """Rules from a TOML plan: ``[[fault]]`` tables with the spec's keys, in order.
 
     Raises FaultSpecError (a ValueError) naming ``source``, the table (``#N``) and the
-    key.  Linear in the plan's size.
+    key, also for TOML nested past the parser's recursion limit.  Linear in the plan's
+    size.
     """
     try:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise FaultSpecError(f"{source}: invalid TOML: {exc}") from None
+    except RecursionError:  # tomllib recurses per nesting level: `x = [[[[...`
+        raise FaultSpecError(f"{source}: invalid TOML: nested too deeply") from None
     unknown = [k for k in doc if k != "fault"]
     if unknown:
         raise FaultSpecError(

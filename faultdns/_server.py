@@ -74,6 +74,7 @@ from faultdns import _batchio
 from faultdns._clock import Clock, MonotonicClock
 from faultdns._faults import (
     FaultRule,
+    RuleIndex,
     RuleState,
     coerce_rule,
     load_plan,
@@ -198,13 +199,23 @@ class _Entry:
 
 
 class _Held:
-    """A reply held by ``delay=``: released when due, or dropped by reset/close/stop."""
+    """A reply held by ``delay=``: released when due, or dropped by reset/close/stop.
 
-    __slots__ = ("conn", "handle", "live", "release")
+    ``lost`` logs the query as dropped; it is called when the reply can no longer be
+    sent because its TCP connection went away (reset, evicted, timed out).
+    """
 
-    def __init__(self, release: Callable[[], None], conn: _TCPConnection | None) -> None:
+    __slots__ = ("conn", "handle", "live", "lost", "release")
+
+    def __init__(
+        self,
+        release: Callable[[], None],
+        conn: _TCPConnection | None,
+        lost: Callable[[], None] | None = None,
+    ) -> None:
         self.release = release
         self.conn = conn
+        self.lost = lost
         self.handle: asyncio.TimerHandle | None = None  # real-clock delays only
         self.live = True
 
@@ -216,6 +227,13 @@ class _TCPConnection(asyncio.Protocol):
     this object only records what they are measured from: ``useful_at`` (loop time
     of the last *complete* message, or of the connect) and ``stalled_since`` (loop
     time since when our unsent replies have not moved).
+
+    A client that half-closes (EOF after its queries) still gets the replies to the
+    queries it sent, delayed ones included: EOF only says no more queries will come,
+    and the client can still read (RFC 7766 section 6.2.4 stops replies once a session
+    is closed or interrupted, which a reset or a failed write shows).  The connection
+    closes once none is held and everything is written; a held reply whose connection
+    goes away is logged as a drop.
     """
 
     def __init__(self, server: FaultDNSServer) -> None:
@@ -230,6 +248,7 @@ class _TCPConnection(asyncio.Protocol):
         self.acked = 0  # written minus unsent, at the last sweep
         self.stalled_since = 0.0
         self.closed = False
+        self.eof = False  # the client half-closed: no more questions will come
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
@@ -293,6 +312,35 @@ class _TCPConnection(asyncio.Protocol):
             if self.closed:
                 return
 
+    def eof_received(self) -> bool:
+        """Keep the connection (return True) for the replies still owed.
+
+        asyncio's default closes the transport on EOF, which dropped replies held by
+        ``delay=`` without a word (issue 10 review).
+        """
+        self.eof = True
+        self.finish_if_done()
+        return True
+
+    def finish_if_done(self) -> None:
+        """After EOF: close once no reply is held and the transport has written all.
+
+        Bytes already in the kernel's send queue are delivered before the FIN by a
+        plain close; bytes still in the transport's buffer (a client that does not
+        read) are left to the sweeper's write timeout.
+        """
+        transport = self.transport
+        if (
+            self.eof
+            and not self.closed
+            and not self.held
+            and transport is not None
+            and transport.get_write_buffer_size() == 0
+        ):
+            self.closed = True
+            self.server._tcp_conns.pop(self, None)
+            transport.close()
+
     def send(self, reply: bytes) -> None:
         if not self.closed and self.transport is not None:
             self.transport.write(len(reply).to_bytes(2, "big") + reply)
@@ -331,13 +379,15 @@ class _TCPConnection(asyncio.Protocol):
         if self.transport is not None and not self.closed:
             self.transport.resume_reading()
             self._drain()
+            self.finish_if_done()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
         server = self.server
         server._tcp_conns.pop(self, None)
         for held in list(self.held):
-            server._drop_held(held)
+            # Its reply can no longer be sent: the query's outcome is a drop.
+            server._drop_held(held, lost=True)
         self.buffer = bytearray()
 
 
@@ -426,6 +476,7 @@ class FaultDNSServer:
         self._manual_time = callable(getattr(self.clock, "add_listener", None))
         self._lock = threading.RLock()
         self._rules: tuple[RuleState, ...] = ()
+        self._rule_index = RuleIndex(())  # rebuilt lazily when _rules changes (loop thread)
         self._rule_numbers = itertools.count(1)
         self._cache: dict[bytes, _Entry] = {}
         self._origin = self._now()
@@ -1137,8 +1188,16 @@ class FaultDNSServer:
             return None
         resolution = self.zone.resolve(query.key, query.qtype, query.record.q.qname)
         full = fit_tcp(query, resolution, zone_reply(query, resolution))
-        udp_rules = tuple(s for s in rules if s.rule.matches(query.key, query.qtype_name, "udp"))
-        tcp_rules = tuple(s for s in rules if s.rule.matches(query.key, query.qtype_name, "tcp"))
+        index = self._rule_index
+        if index.rules is not rules:
+            index = self._rule_index = RuleIndex(rules)
+        candidates = index.candidates(query.key)
+        udp_rules = tuple(
+            s for s in candidates if s.rule.matches(query.key, query.qtype_name, "udp")
+        )
+        tcp_rules = tuple(
+            s for s in candidates if s.rule.matches(query.key, query.qtype_name, "tcp")
+        )
         entry = _Entry(
             query,
             fit_udp(query, full)[2:],
@@ -1206,7 +1265,10 @@ class FaultDNSServer:
                 )
                 send(normal)
 
-            self._hold(t0 + rule.delay, rule.delay, _Held(release, conn))
+            def lost() -> None:
+                self._log_query(t0, addr, proto, entry.name, entry.qtype, rule.id, action, "drop")
+
+            self._hold(t0 + rule.delay, rule.delay, _Held(release, conn, lost))
             return
         built = entry.faults.get(rule.id)
         if built is None:
@@ -1269,13 +1331,24 @@ class FaultDNSServer:
             held.release()
         except Exception:
             self._errors += 1
+        if held.conn is not None:
+            held.conn.finish_if_done()  # a half-closed client's last reply
 
-    def _drop_held(self, held: _Held) -> None:
-        """Forget a held reply without sending it (loop thread): reset, close, stop."""
+    def _drop_held(self, held: _Held, *, lost: bool = False) -> None:
+        """Forget a held reply without sending it (loop thread): reset, close, stop.
+
+        ``lost``: its connection went away, so log the query as a drop (a reset
+        empties the log, and a stop ends it, so those log nothing).
+        """
         if held.live:
             self._forget_held(held)
             if held.handle is not None:
                 held.handle.cancel()
+            if lost and held.lost is not None:
+                try:
+                    held.lost()
+                except Exception:
+                    self._errors += 1
 
     def _drop_all(self, dropped: Iterable[_Held]) -> None:
         for held in dropped:

@@ -8,7 +8,8 @@ resolver down a different path.  So:
 * ``origins`` name the zones we are authoritative for.  A name inside an origin that
   has no records is NXDOMAIN with the origin's SOA in the authority section (its
   minimum field is the negative-caching TTL); a name with records but not the asked
-  type is NOERROR/NODATA with the SOA; a name outside every origin is REFUSED.  With
+  type is NOERROR/NODATA with the SOA; a name outside every origin is REFUSED (so a
+  record there is refused when added: no query could reach it).  With
   no origins we are authoritative for every name and synthesize a SOA for the name's
   parent (or the root), so a negative answer still carries one.
 * We never recurse or forward: CNAMEs are followed only inside our own authority
@@ -33,7 +34,7 @@ import ipaddress
 import shlex
 import threading
 import tomllib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -322,6 +323,23 @@ def parse_record(spec: str) -> _Record:
     return _make_record(name, rtype, value, ttl, where)
 
 
+def _check_inside(record: _Record, origins: Sequence[str], where: str) -> None:
+    """Refuse a record no query can reach: with origins, one outside all of them.
+
+    A name outside every origin is answered REFUSED (RFC 1034 4.3.2: we are not
+    authoritative there), so such a record would be silently dead.  With no origins
+    we answer every name and anything goes.  Raises ZoneError naming the record.
+    """
+    if not origins:
+        return
+    name = record.name
+    if not any(not o or name == o or name.endswith("." + o) for o in origins):
+        raise ZoneError(
+            f"{where}: {name!r} is outside every origin ({', '.join(origins)}): it would"
+            " be answered REFUSED, never with this record (serve an origin that contains it)"
+        )
+
+
 class Zone:
     """Records plus origins; thread-safe, copy-on-write.
 
@@ -446,7 +464,8 @@ class Zone:
 
         Keys: ``ttl`` (default TTL), ``origins`` (list) or ``origin``, ``records`` (list
         of record spec strings) and ``[[record]]`` tables with name, type, value, ttl.
-        The whole file is checked before anything is added.
+        The whole file is checked before anything is added.  Raises ZoneError naming
+        the file (unreadable, invalid or too deeply nested TOML, bad keys or records).
         """
         path = Path(path)
         try:
@@ -456,6 +475,8 @@ class Zone:
             raise ZoneError(f"zone {path}: cannot read: {exc.strerror or exc}") from None
         except tomllib.TOMLDecodeError as exc:
             raise ZoneError(f"zone {path}: invalid TOML: {exc}") from None
+        except RecursionError:  # tomllib recurses per nesting level: `x = [[[[...`
+            raise ZoneError(f"zone {path}: invalid TOML: nested too deeply") from None
         allowed = ("ttl", "origin", "origins", "records", "record")
         unknown = [k for k in doc if k not in allowed]
         if unknown:
@@ -505,15 +526,17 @@ class Zone:
         with self._lock:
             if ttl is not None:
                 self._ttl = ttl
-            for key in origin_keys:
-                if key not in self._origins:
-                    self._origins.append(key)
+            known = [*self._origins, *(k for k in origin_keys if k not in self._origins)]
+            for record in parsed:
+                _check_inside(record, known, f"zone {path}")
+            self._origins[:] = known
             for record in parsed:
                 self._insert(record)
             self._commit()
 
     def _add(self, record: _Record) -> dict[str, Any]:
         with self._lock:
+            _check_inside(record, self._origins, "record")
             self._insert(record)
             self._commit()
         ttl = self._ttl if record.ttl is None else record.ttl

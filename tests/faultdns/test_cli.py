@@ -444,6 +444,19 @@ def test_zone_file_that_is_not_toml_exits_64(tmp_path: Path) -> None:
     assert "TOML" in result.stderr and "line 2" in result.stderr
 
 
+@pytest.mark.parametrize("flag", ["--plan", "--zone"])
+def test_toml_nested_too_deeply_exits_64_naming_the_file(tmp_path: Path, flag: str) -> None:
+    """Issue 10 review: `x = [[[[...` 5000 levels deep blew tomllib's recursion limit
+    (a traceback, exit 1); it is a bad file like any other."""
+    path = tmp_path / "deep.toml"
+    path.write_text("x = " + "[" * 5000 + "]" * 5000 + "\n")
+    result = run_cli("serve", "--port", "0", "--no-control", flag, str(path))
+    assert result.returncode == EX_USAGE, result.stderr
+    assert flag in result.stderr and str(path) in result.stderr
+    assert "nested too deeply" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 def test_missing_files_exit_64(tmp_path: Path) -> None:
     for flag in ("--zone", "--plan"):
         result = run_cli("serve", "--port", "0", "--no-control", flag, str(tmp_path / "nope"))

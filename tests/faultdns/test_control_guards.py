@@ -210,6 +210,94 @@ def test_allowed_hosts_and_a_wildcard_bind(dns_server: FaultDNSServer) -> None:
             assert reply.status_code == status, host
 
 
+@pytest.mark.parametrize("path", ["/faults", "/records"])
+@pytest.mark.parametrize(
+    ("ctype", "body"),
+    [("application/json", b"[" * 60000), ("", b'{"a":' * 12000)],
+    ids=["arrays", "objects"],
+)
+def test_json_nested_too_deeply_is_400_not_500(
+    control: ControlServer, path: str, ctype: str, body: bytes
+) -> None:
+    """Issue 10 review: '[' * 60000 was a 500 RecursionError."""
+    headers = f"Content-Type: {ctype}\r\n" if ctype else ""
+    request = (
+        f"POST {path} HTTP/1.1\r\nHost: localhost\r\nX-FaultDNS: 1\r\n{headers}"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    ).encode() + body
+    status, reply = raw(control, request)
+    assert status == 400
+    assert "nested too deeply" in json_error(reply)
+
+
+def _has_ipv6_loopback() -> bool:
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as probe:
+            probe.bind(("::1", 0))
+    except OSError:
+        return False
+    return True
+
+
+needs_ipv6 = pytest.mark.skipif(not _has_ipv6_loopback(), reason="no IPv6 loopback (::1)")
+
+
+@needs_ipv6
+@pytest.mark.parametrize("host", ["::1", "::"])
+def test_the_control_api_listens_on_ipv6(dns_server: FaultDNSServer, host: str) -> None:
+    """Issue 10 review: `--control [::1]:PORT` (and `[::]:PORT`) exited 71 "Address
+    family for hostname not supported": the stdlib's HTTPServer is IPv4 only."""
+    with ControlServer(dns_server, host, 0) as server:
+        _, port = server.address
+        assert server.address[0] == host
+        with ControlClient(f"http://[::1]:{port}", timeout=GENEROUS) as client:
+            assert "queries" in client.stats()
+            client.add_fault("drop match=x.test")
+        assert [r.spec for r in dns_server.faults] == ["drop match=x.test"]
+
+
+@needs_ipv6
+def test_serve_on_ipv6_prints_bracketed_addresses_and_their_errors(tmp_path: Path) -> None:
+    """`faultdns serve --host ::1 --control [::1]:PORT` serves; a control port in use is
+    named `[::1]:PORT` in the exit-71 message (it read `:::PORT`)."""
+    with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as busy:
+        busy.bind(("::1", 0))
+        busy.listen()
+        taken = busy.getsockname()[1]
+        proc = subprocess.run(
+            [*FAULTDNS, "serve", "--host", "::1", "--port", "0", "--control", f"[::1]:{taken}"],
+            capture_output=True,
+            text=True,
+            timeout=GENEROUS,
+            stdin=subprocess.DEVNULL,
+        )
+    assert proc.returncode == 71, proc.stderr
+    assert f"cannot start the control API on [::1]:{taken}:" in proc.stderr
+    serve = subprocess.Popen(
+        [*FAULTDNS, "serve", "--host", "::1", "--port", "0", "--control", "[::1]:0"],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert serve.stdout is not None
+        assert serve.stdout.readline().startswith("listening on udp+tcp [::1]:")
+        url = serve.stdout.readline().strip().removeprefix("control on ")
+        assert url.startswith("http://[::1]:")
+        stats = subprocess.run(
+            [*FAULTDNS, "stats", "--control", url],
+            capture_output=True,
+            text=True,
+            timeout=GENEROUS,
+            stdin=subprocess.DEVNULL,
+        )
+        assert stats.returncode == 0, stats.stderr
+    finally:
+        serve.terminate()
+        serve.wait(timeout=GENEROUS)
+
+
 # -- slow clients ----------------------------------------------------------------------
 
 
@@ -249,6 +337,137 @@ def test_header_dribblers_do_not_block_the_api(control: ControlServer) -> None:
         thread.join()
         for sock in dribblers:
             sock.close()
+
+
+def test_body_tricklers_do_not_block_the_api(control: ControlServer) -> None:
+    """Issue 10 review: 32 connections send complete headers plus 1 byte of a
+    1000-byte body and reconnect whenever the body timeout answers them. A body-phase
+    connection is still sending its request, so a newcomer evicts it: the real client
+    is served every time (before the fix `faultdns stats` failed 11/11, exit 69)."""
+    head = (
+        b"POST /faults HTTP/1.1\r\nHost: 127.0.0.1\r\nX-FaultDNS: 1\r\n"
+        b"Content-Length: 1000\r\n\r\nx"
+    )
+
+    def trickler() -> socket.socket:
+        sock = socket.create_connection(control.address, timeout=GENEROUS)
+        sock.sendall(head)
+        sock.setblocking(False)
+        return sock
+
+    socks = [trickler() for _ in range(MAX_CONNECTIONS)]
+    stop = threading.Event()
+
+    def reopen() -> None:
+        while not stop.wait(0.05):
+            for i, sock in enumerate(socks):
+                try:
+                    sock.recv(4096)
+                except BlockingIOError:
+                    continue
+                except OSError:
+                    pass
+                sock.close()
+                with contextlib.suppress(OSError):
+                    socks[i] = trickler()
+
+    thread = threading.Thread(target=reopen, daemon=True)
+    thread.start()
+    try:
+        time.sleep(0.5)
+        served = 0
+        end = time.monotonic() + 2 * BODY_TIMEOUT + 1  # across several reopen waves
+        with ControlClient(control.url, timeout=GENEROUS) as client:
+            while time.monotonic() < end:
+                assert "queries" in client.stats()
+                served += 1
+                time.sleep(0.2)
+        assert served >= 5
+    finally:
+        stop.set()
+        thread.join()
+        for sock in socks:
+            sock.close()
+
+
+class _SlowStats:
+    """A Controllable whose ``stats()`` blocks until released: connections past their
+    request that hold their slot."""
+
+    def __init__(self, dns: FaultDNSServer) -> None:
+        self._dns = dns
+        self.release = threading.Event()
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._dns, name)
+
+    def stats(self) -> dict[str, object]:
+        self.release.wait(GENEROUS)
+        return dict(self._dns.stats())
+
+
+def test_a_newcomer_with_no_room_gets_503_and_the_cli_says_busy(
+    dns_server: FaultDNSServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Every slot held by a request already being answered: nothing to evict, so the
+    newcomer is told 503 JSON, and the CLI says busy (exit 75), not "not running"."""
+    from faultdns._cli import EX_TEMPFAIL, main
+
+    slow = _SlowStats(dns_server)
+    with ControlServer(slow, port=0) as server:  # type: ignore[arg-type]
+        held = []
+        try:
+            for _ in range(MAX_CONNECTIONS):
+                sock = socket.create_connection(server.address, timeout=GENEROUS)
+                sock.sendall(b"GET /stats HTTP/1.1\r\nHost: localhost\r\n\r\n")
+                held.append(sock)
+            time.sleep(0.5)  # every request read and blocked in stats()
+            status, body = raw(server, b"GET /faults HTTP/1.1\r\nHost: localhost\r\n\r\n")
+            assert status == 503
+            assert "busy" in json_error(body)
+            assert main(["fault", "ls", "--control", server.url]) == EX_TEMPFAIL
+            assert "busy" in capsys.readouterr().err
+        finally:
+            slow.release.set()
+            for sock in held:
+                sock.close()
+
+
+def test_expect_100_continue_gets_100_before_the_body(
+    control: ControlServer, dns_server: FaultDNSServer
+) -> None:
+    """Issue 10 review: a client sending `Expect: 100-continue` (curl, for bodies over
+    1 KiB) waited in vain for the 100; it is sent once the guards have passed."""
+    body = b"drop match=x.test"
+    with socket.create_connection(control.address, timeout=GENEROUS) as sock:
+        sock.sendall(
+            b"POST /faults HTTP/1.1\r\nHost: localhost\r\nX-FaultDNS: 1\r\n"
+            b"Content-Type: text/plain\r\nExpect: 100-continue\r\n"
+            b"Content-Length: %d\r\n\r\n" % len(body)
+        )
+        interim = b""
+        while not interim.endswith(b"\r\n\r\n"):
+            chunk = sock.recv(1)
+            assert chunk, interim
+            interim += chunk
+        assert interim == b"HTTP/1.1 100 Continue\r\n\r\n"
+        sock.sendall(body)
+        data = b""
+        while chunk := sock.recv(65536):
+            data += chunk
+    assert data.startswith(b"HTTP/1.0 201")
+    assert [r.spec for r in dns_server.faults] == ["drop match=x.test"]
+
+
+def test_a_refused_expect_100_request_gets_its_final_status_without_100(
+    control: ControlServer,
+) -> None:
+    status, body = raw(
+        control,
+        b"POST /faults HTTP/1.1\r\nHost: localhost\r\nContent-Type: text/plain\r\n"
+        b"Expect: 100-continue\r\nContent-Length: 4\r\n\r\n",
+    )
+    assert status == 403 and b"100 Continue" not in body
 
 
 def test_headers_not_sent_in_time_are_408(control: ControlServer) -> None:
@@ -415,6 +634,42 @@ def test_record_add_refuses_them_with_exit_64(control: ControlServer) -> None:
     )
     assert proc.returncode == 64
     assert "a!b.test" in proc.stderr and "could never be answered" in proc.stderr
+
+
+def test_a_record_outside_every_origin_is_refused_naming_it(tmp_path: Path) -> None:
+    """Issue 10 review: `record add x.other=...` on a server authoritative for `test`
+    was accepted, though every query for it is answered REFUSED. Now: 400 through the
+    API (exit 64 from `record add`), exit 64 from `serve --record` and `--zone`."""
+    with FaultDNSServer(records=["a.test=10.0.0.1"], origins=["test"]) as dns_server:
+        with ControlServer(dns_server, port=0) as control:
+            reply = httpx.post(f"{control.url}/records", json="x.other=10.0.0.9", timeout=GENEROUS)
+            assert reply.status_code == 400
+            assert "'x.other' is outside every origin (test)" in reply.json()["error"]
+            proc = subprocess.run(
+                [*FAULTDNS, "record", "add", "x.other=10.0.0.9", "--control", control.url],
+                capture_output=True,
+                text=True,
+                timeout=GENEROUS,
+                check=False,
+            )
+            assert proc.returncode == 64 and "x.other" in proc.stderr
+            # Inside an origin (the origin itself, a wildcard below it) is fine.
+            for spec in ("test TXT apex", "*.w.test=10.0.0.8"):
+                assert httpx.post(f"{control.url}/records", json=spec).status_code == 201
+        assert len(dns_server.records()) == 3
+    zone = tmp_path / "zone.toml"
+    zone.write_text('origins = ["test"]\nrecords = ["a.test=10.0.0.1", "x.other=10.0.0.9"]\n')
+    for flags in (["--origin", "test", "--record", "x.other=10.0.0.9"], ["--zone", str(zone)]):
+        proc = subprocess.run(
+            [*FAULTDNS, "serve", "--port", "0", "--no-control", *flags],
+            capture_output=True,
+            text=True,
+            timeout=GENEROUS,
+            check=False,
+            stdin=subprocess.DEVNULL,
+        )
+        assert proc.returncode == 64, proc.stderr
+        assert "x.other" in proc.stderr and "outside every origin" in proc.stderr
 
 
 # -- big plans ---------------------------------------------------------------------------

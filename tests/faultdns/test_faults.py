@@ -13,6 +13,7 @@ from faultdns._faults import (
     RCODE_NAMES,
     FaultRule,
     FaultSpecError,
+    RuleIndex,
     RuleState,
     coerce_rule,
     format_duration,
@@ -396,3 +397,38 @@ def test_a_match_glob_with_spaces_is_refused_so_every_spec_round_trips(make: Any
     """Found by the specs fuzz target: such a rule's canonical spec did not parse back."""
     with pytest.raises(FaultSpecError, match="no spaces"):
         make()
+
+
+# -- the rule index: plain names looked up, not tested one by one (issue 10 review) ----
+
+
+def test_the_index_yields_exactly_the_matching_rules_in_order() -> None:
+    """Plain-name and glob rules interleaved: for every name, the candidates that
+    match are the rules that match, in evaluation order (first match wins)."""
+    import random
+
+    rng = random.Random(10)
+    names = ["a.test", "b.test", "x.a.test", "c.other", "ab.test"]
+    patterns = [*names, "*", "*.test", "?.test", "[ab].test", "*.a.test", "a*"]
+    states = tuple(
+        RuleState(parse_fault(f"nxdomain match={rng.choice(patterns)}").with_id(str(i)), 1)
+        for i in range(300)
+    )
+    index = RuleIndex(states)
+    for name in [*names, "zzz.example"]:
+        expected = [s.rule.id for s in states if s.rule.matches(name, "A", "udp")]
+        got = [s.rule.id for s in index.candidates(name) if s.rule.matches(name, "A", "udp")]
+        assert got == expected, name
+
+
+def test_32000_plain_name_rules_give_each_name_only_its_own() -> None:
+    """The issue's 32,000-rule plan: each name's candidates are its own rule (and the
+    globs), not all 32,000 (the time per query is a bench figure, not asserted)."""
+    plain = [
+        RuleState(parse_fault(f"servfail match=host{i}.test").with_id(str(i)), 1)
+        for i in range(32_000)
+    ]
+    states = (*plain, RuleState(parse_fault("nxdomain match=*.test").with_id("glob"), 1))
+    index = RuleIndex(states)
+    assert [s.rule.id for s in index.candidates("host31999.test")] == ["31999", "glob"]
+    assert [s.rule.id for s in index.candidates("nobody.test")] == ["glob"]

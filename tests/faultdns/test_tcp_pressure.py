@@ -10,7 +10,9 @@ Issue 10's examples, each a member of a kind:
   graceful close would wait for them forever);
 * under pressure the timeouts shrink;
 * a TCP reply over 65,535 bytes is cut to what fits, with TC set;
-* ``reset`` drops replies held by ``delay=``.
+* ``reset`` drops replies held by ``delay=``;
+* a client that half-closes still gets the replies it is owed, delayed ones too; one
+  that resets has them logged as drops.
 
 The loads here are small and bounded (loopback only); how fast the legitimate client
 is answered under the issue's full load is a figure of ``bench/tcp_pressure_bench.py``,
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import socket
+import struct
 import subprocess
 import threading
 import time
@@ -339,12 +342,63 @@ def test_reset_drops_held_replies_on_a_manual_clock() -> None:
         assert server.queries == []
 
 
-def test_a_closed_connection_frees_its_held_replies() -> None:
+def test_a_reset_connection_frees_its_held_replies_and_logs_them_as_drops() -> None:
     with FaultDNSServer(records=["a.test=10.0.0.1"], faults=["delay=1h"]) as server:
         with connect(server) as sock:
             sock.sendall(frame())
             wait_for(lambda: server.stats()["pending_delays"] == 1)
+            # SO_LINGER 0: close() sends RST, the session is interrupted.
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         wait_for(lambda: server.stats()["pending_delays"] == 0)
+        wait_for(lambda: len(server.queries) == 1)
+        assert [(q.name, q.action, q.rcode) for q in server.queries] == [
+            ("a.test", "delay", "drop")
+        ]
+
+
+def read_frames(sock: socket.socket) -> tuple[list[dns.message.Message], bool]:
+    """Every framed reply until the server closes; (replies, closed cleanly by FIN)."""
+    data = b""
+    clean = True
+    try:
+        while chunk := sock.recv(65536):
+            data += chunk
+    except ConnectionResetError:
+        clean = False
+    replies = []
+    while len(data) >= 2:
+        size = int.from_bytes(data[:2], "big")
+        replies.append(dns.message.from_wire(data[2 : 2 + size]))
+        data = data[2 + size :]
+    assert data == b""
+    return replies, clean
+
+
+def test_a_half_closed_client_gets_its_delayed_reply_then_eof() -> None:
+    """Issue 10 review: one framed query, then shutdown(SHUT_WR), with delay=500ms: the
+    client got EOF at once, no reply, and the query was nowhere in the log."""
+    with FaultDNSServer(records=["a.test=10.0.0.1"], faults=["delay=500ms match=a.test"]) as server:
+        with connect(server) as sock:
+            sock.sendall(frame() + frame("b.test"))  # b.test: not delayed, NXDOMAIN
+            sock.shutdown(socket.SHUT_WR)
+            replies, clean = read_frames(sock)
+        assert clean
+        assert [r.question[0].name.to_text() for r in replies] == ["b.test.", "a.test."]
+        assert replies[1].answer[0][0].to_text() == "10.0.0.1"
+        assert sorted((q.name, q.rcode) for q in server.queries) == [
+            ("a.test", "NOERROR"),
+            ("b.test", "NXDOMAIN"),
+        ]
+        wait_for(lambda: server.stats()["pending_delays"] == 0)
+
+
+def test_a_half_closed_client_with_nothing_owed_is_closed_at_once() -> None:
+    with FaultDNSServer(records=["a.test=10.0.0.1"]) as server:
+        with connect(server) as sock:
+            sock.sendall(frame())
+            sock.shutdown(socket.SHUT_WR)
+            replies, clean = read_frames(sock)
+        assert clean and [r.answer[0][0].to_text() for r in replies] == ["10.0.0.1"]
 
 
 def test_dig_is_served_under_all_three_loads_at_once(sockets: ExitStack) -> None:
