@@ -44,12 +44,22 @@ def set_port_unreachable(sock: socket.socket, on: bool) -> None:
 
 
 def free_udp_port(host: str) -> int:
-    """A UDP port free on ``host`` right now, to bind explicitly (see the module doc).
+    """A port free on ``host`` for both UDP and TCP right now, to bind explicitly.
 
-    Another process may take it before it is bound; the server's bind then fails loudly.
+    Both, because the server binds UDP and TCP on one port (see the module doc for why
+    the port must be explicit).  Another process may take it before it is bound; the
+    server's bind then fails loudly.
     """
     family = socket.getaddrinfo(host, 0, type=socket.SOCK_DGRAM)[0][0]
-    with socket.socket(family, socket.SOCK_DGRAM) as probe:
-        probe.bind((host, 0))
-        port: int = probe.getsockname()[1]
-        return port
+    for _ in range(64):
+        with socket.socket(family, socket.SOCK_DGRAM) as udp:
+            udp.bind((host, 0))
+            port: int = udp.getsockname()[1]
+            with socket.socket(family, socket.SOCK_STREAM) as tcp:
+                tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                try:
+                    tcp.bind((host, port))
+                except OSError:
+                    continue  # taken for TCP: try another
+                return port
+    raise OSError(f"no port on {host} is free for both UDP and TCP")
