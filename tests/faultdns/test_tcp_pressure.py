@@ -207,6 +207,12 @@ def test_clients_that_never_read_are_aborted_after_the_write_timeout(sockets: Ex
         for hog in hogs:
             hog.setblocking(True)
             hog.settimeout(GENEROUS)
+            # The abort's RST can meet a zero receive window and be ignored by the
+            # client's kernel (RFC 5961 section 3.2 accepts only an exact sequence
+            # number there); a query on the connection then reaches no socket and is
+            # answered with RST: either way the server no longer holds it.
+            with contextlib.suppress(OSError):
+                hog.send(frame())
             assert closed_by_peer(hog)
 
 
