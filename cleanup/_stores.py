@@ -463,10 +463,21 @@ class _CtrImage:
     ref: str
     digest: str
     labels: dict[str, str]
+    #: The ``LABELS`` cell as ctr printed it (``k=v`` pairs joined by an unescaped ``,``).
+    labels_text: str = ""
 
     @property
     def pinned(self) -> bool:
-        return self.labels.get(PINNED_LABEL) == "pinned"
+        """Whether the image may be pinned: ``io.cri-containerd.pinned=pinned`` appears
+        anywhere in the ``LABELS`` cell.
+
+        ctr joins labels with ``,`` and escapes nothing, so the cell is ambiguous: a label
+        ``a.note=x,io.cri-containerd.pinned=no`` printed after the real pin looks like a
+        second, overriding pin label (issue 9).  Ambiguity must resolve toward keeping, so
+        the parsed ``labels`` are not trusted for this: any occurrence of the exact text
+        counts, even inside another label's value (a false pin only keeps an image).
+        """
+        return _PINNED_TOKEN in self.labels_text or self.labels.get(PINNED_LABEL) == "pinned"
 
 
 _CTR_COLUMNS = ("REF", "TYPE", "DIGEST", "SIZE", "PLATFORMS", "LABELS")
@@ -481,8 +492,9 @@ def parse_ctr_images(out: str) -> list[_CtrImage]:
     cut at the header's offsets, not split on whitespace: ``LABELS`` is everything from
     its offset to the end of the line (trailing padding removed), ``k=v`` pairs joined
     by ``,`` in key order (ctr sorts them); a piece without ``=`` belongs to the value
-    before it (a value with a comma).  Raises :class:`StoreError` naming the line for
-    output of any other shape.
+    before it (a value with a comma).  Since the commas are not escaped, ``labels`` is a
+    best reading only; the pin is decided on the raw cell (see ``_CtrImage.pinned``).
+    Raises :class:`StoreError` naming the line for output of any other shape.
     """
     lines = out.splitlines()
     if not lines or not lines[0].strip():
@@ -502,11 +514,12 @@ def parse_ctr_images(out: str) -> list[_CtrImage]:
         ref, _, digest, _, _, labels = cells
         if not aligned or not ref or " " in ref or not _DIGEST.match(digest):
             raise StoreError(f"ctr images ls: cannot parse line {lineno}: {line.strip()!r}")
-        records.append(_CtrImage(ref, digest, _ctr_labels(labels)))
+        records.append(_CtrImage(ref, digest, _ctr_labels(labels), labels))
     return records
 
 
 _DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
+_PINNED_TOKEN = f"{PINNED_LABEL}=pinned"
 
 
 def _ctr_labels(text: str) -> dict[str, str]:
@@ -531,8 +544,11 @@ class ContainerdStore:
     (``sha256:...``, the CRI plugin's image IDs) are aliases, not images a list can name.
     In use: the image of every container (``ctr containers ls``; a container counts from
     the moment it is created, running or not).  Pinned: the ``io.cri-containerd.pinned``
-    label.  Removing a tag also removes its digest/ID aliases once no other tag points to
-    the same manifest, as the CRI plugin does, so the content can be garbage-collected.
+    label, seen as the text ``io.cri-containerd.pinned=pinned`` anywhere in ctr's
+    ``LABELS`` cell (ctr does not escape the ``,`` that joins labels, so the cell is
+    ambiguous and ambiguity keeps the image).  Removing a tag also removes its digest/ID
+    aliases once no other tag points to the same manifest, as the CRI plugin does, so the
+    content can be garbage-collected.
     """
 
     def __init__(
