@@ -327,9 +327,11 @@ class MemoryStore:
         return set(self._load().pinned)
 
     def identities(self) -> dict[str, str]:
-        """Every image name -> its identity (``ids``, else the name itself)."""
+        """Every name ``ids`` maps (an image or not: an ``in_use`` spelling that is no
+        entry of ``images`` still names its identity) and every image name -> its
+        identity (``ids``, else the name itself)."""
         state = self._load()
-        return {name: state.ids.get(name, name) for name in state.images}
+        return {**state.ids, **{name: state.ids.get(name, name) for name in state.images}}
 
     # ----------------------------------------------------------------- writes
 
