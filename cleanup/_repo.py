@@ -46,10 +46,16 @@ import httpx
 
 from cleanup._classify import to_error
 from cleanup._errors import CleanupError, HTTPStatusError, ImageListError
-from cleanup._images import DEFAULT_MAX_BYTES, parse_image_list
+from cleanup._images import DEFAULT_MAX_BYTES, parse_image_list, parse_reference
 from cleanup._transport import GZIP_DECODED
 
-__all__ = ["DEFAULT_MAX_LIST_BYTES", "LIST_PATH", "RepoClient", "check_complete"]
+__all__ = [
+    "DEFAULT_MAX_LIST_BYTES",
+    "LIST_PATH",
+    "RepoClient",
+    "check_complete",
+    "check_related",
+]
 
 LIST_PATH = "harvester-iso/bundle/harvester/images-lists-archive/{version}/image_list_all.txt"
 # The list validator's limit: what is read off the wire is what gets validated.
@@ -120,8 +126,15 @@ class RepoClient:
         return parse_image_list(body, url=url, max_bytes=self.max_bytes)
 
     def fetch_lists(self, previous: str, current: str = "current") -> tuple[list[str], list[str]]:
-        """Both lists, previous first, as one operation (one retry attempt)."""
-        return self.fetch_list(previous), self.fetch_list(current)
+        """Both lists, previous first, as one operation (one retry attempt).
+
+        Raises what :meth:`fetch_list` raises, and :class:`~cleanup.ImageListError`
+        naming the current list's URL when the two lists share no repository namespace
+        (see :func:`check_related`).
+        """
+        old, new = self.fetch_list(previous), self.fetch_list(current)
+        check_related(self.list_url(current), old, new)
+        return old, new
 
     def _get(self, url: str, version: str) -> bytes:
         # No Accept-Encoding of ours, as the controller sets none: Go's Transport then
@@ -155,6 +168,62 @@ class RepoClient:
         )
 
 
+def _namespaces(refs: list[str]) -> set[str]:
+    namespaces = set()
+    for text in refs:
+        ref = parse_reference(text)
+        namespaces.add(ref.name.rsplit("/", 1)[0])
+    return namespaces
+
+
+def check_related(url: str, previous: list[str], current: list[str]) -> None:
+    """Raise :class:`~cleanup.ImageListError` (for ``url``, the current list) unless the
+    two lists name at least one common repository namespace (``docker.io/rancher``,
+    the reference's name without its last component).
+
+    A body that is not a list at all but parses as one (a ``200`` whose body is
+    ``ok``, ``null`` or ``true``: ``docker.io/library/ok:latest``) would make every
+    previous image "not in the current list".  Consecutive Harvester lists share
+    ``docker.io/rancher`` and ``docker.io/longhornio`` on every line but a few, so
+    lists with nothing in common mean one of them is not what the repo should serve;
+    the run stops rather than delete.  A non-list body that happens to share a
+    namespace with the previous list is not caught by this rule.
+    """
+    if previous and current and not _namespaces(previous) & _namespaces(current):
+        shown = ", ".join(sorted(_namespaces(current))[:3])
+        raise ImageListError(
+            url,
+            0,
+            f"it shares no registry/namespace with the previous list (it names {shown}):"
+            " is it an image list at all, or did a proxy or error page answer?",
+        )
+
+
+#: Media types that are a document of another kind, never a plain list (``+json`` and
+#: ``+xml`` suffixes too).
+_NOT_A_LIST = (
+    "text/html",
+    "application/xhtml+xml",
+    "application/json",
+    "text/json",
+    "application/xml",
+    "text/xml",
+    "application/javascript",
+    "text/javascript",
+)
+
+
+def _check_content_type(url: str, headers: dict[str, str]) -> None:
+    media = headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if media in _NOT_A_LIST or media.endswith(("+json", "+xml")):
+        raise ImageListError(
+            url,
+            0,
+            f"the repo sent it as {media!r}, which is not a plain-text list"
+            " (an error page or API answer?)",
+        )
+
+
 def check_complete(
     url: str, headers: dict[str, str], body: bytes | None, *, gzip_decoded: bool = False
 ) -> None:
@@ -166,8 +235,11 @@ def check_complete(
     stream fails the read with Go's "unexpected EOF" before this is called).  The rule
     (module docstring): ``Content-Encoding`` absent or ``identity`` (the client removes
     the ``gzip`` it decoded); a gzip stream decoded to its end, chunked framing, or a
-    ``Content-Length`` that equals the body's length; a body that ends with ``\n``.
+    ``Content-Length`` that equals the body's length; a body that ends with ``\n``;
+    a ``Content-Type`` that is not a document of another kind (HTML, JSON, XML,
+    JavaScript).
     """
+    _check_content_type(url, headers)
     encoding = headers.get("content-encoding", "").strip().lower()
     if encoding not in ("", "identity"):
         raise ImageListError(

@@ -62,6 +62,7 @@ class Serve:
     cut: int = 0
     stall: float = 0.0
     then: Serve | None = None  # for ``redirect``: how the target is served
+    content_type: str = "text/plain; charset=utf-8"
 
 
 @dataclass
@@ -124,7 +125,7 @@ class MisbehavingRepo:
             sock.sendall(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n")
             return
         body, mode, cut = serve.body, serve.mode, serve.cut
-        head = "HTTP/1.1 200 OK\r\nContent-Type: text/plain; charset=utf-8\r\n"
+        head = f"HTTP/1.1 200 OK\r\nContent-Type: {serve.content_type}\r\n"
         if mode == "cl":
             sock.sendall(f"{head}Content-Length: {len(body)}\r\n\r\n".encode() + body)
         elif mode == "stall-head":
