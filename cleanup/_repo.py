@@ -256,6 +256,18 @@ def check_complete(
     codings = [c.strip().lower() for c in headers.get("transfer-encoding", "").split(",")]
     chunked = codings[-1] == "chunked"
     declared = headers.get("content-length", "").strip()
+    if "content-length" in headers and headers.get("transfer-encoding", "").strip():
+        # RFC 9112 section 6.3 (3): Transfer-Encoding overrides Content-Length, but "such
+        # a message might indicate an attempt to perform request smuggling or response
+        # splitting and ought to be handled as an error"; the two framings disagree about
+        # where the list ends, so neither proves it whole.
+        raise ImageListError(
+            url,
+            0,
+            f"the repo sent both Content-Length ({declared}) and Transfer-Encoding"
+            f" ({headers['transfer-encoding'].strip()}): the framing is ambiguous"
+            " (RFC 9112 section 6.3)",
+        )
     if not chunked and not declared.isdigit():
         raise ImageListError(
             url,

@@ -19,6 +19,7 @@ mode           what is sent
 ``reset``      ``Content-Length`` of the whole body, body[:cut], then a TCP reset
 ``stall-head`` nothing for ``stall`` seconds, then a correct response
 ``stall-body`` headers and body[:cut], nothing for ``stall`` seconds, then the rest
+``cl-chunked`` a whole chunked body and a ``Content-Length`` ``cut`` bytes longer than it
 ``redirect``   ``302`` to ``/moved`` + the path, which is served with ``then``
 ============== =====================================================================
 """
@@ -42,6 +43,7 @@ MODES = (
     "cl-cut",
     "cl-small",
     "chunked-cut",
+    "cl-chunked",
     "gzip",
     "gzip-cut",
     "deflate",
@@ -134,6 +136,9 @@ class MisbehavingRepo:
         elif mode == "chunked":
             sock.sendall(f"{head}Transfer-Encoding: chunked\r\n\r\n".encode() + _chunks(body))
             sock.sendall(b"0\r\n\r\n")
+        elif mode == "cl-chunked":
+            both = f"Content-Length: {len(body) + cut}\r\nTransfer-Encoding: chunked\r\n"
+            sock.sendall(f"{head}{both}\r\n".encode() + _chunks(body) + b"0\r\n\r\n")
         elif mode == "close":
             sock.sendall(f"{head}Connection: close\r\n\r\n".encode() + body[:cut])
         elif mode == "cl-cut":

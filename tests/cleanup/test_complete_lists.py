@@ -293,3 +293,18 @@ def test_a_body_sent_as_another_kind_of_document_is_refused(
         report = cleanup_against(repo, store)
     assert report.deleted == []
     assert report.error_kind == "invalid list"
+
+
+def test_content_length_and_chunked_together_are_refused(tmp_path: Path) -> None:
+    """Review of issue 9: Content-Length and ``Transfer-Encoding: chunked`` together, the
+    chunked body properly terminated but shorter than the Content-Length, was accepted.
+    RFC 9112 section 6.3: such a message ought to be handled as an error."""
+    store = node(tmp_path)
+    with MisbehavingRepo() as repo:
+        repo.routes[list_path("v1")] = Serve(text(PREVIOUS))
+        repo.routes[list_path("current")] = Serve(text(CURRENT), "cl-chunked", 12)
+        with pytest.raises(ImageListError, match=r"both Content-Length \(\d+\) and Transfer"):
+            fetch(repo)
+        report = cleanup_against(repo, store)
+    assert report.deleted == []
+    assert sorted(store.images()) == sorted(set(PREVIOUS) | set(CURRENT))
