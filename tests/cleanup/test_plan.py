@@ -487,7 +487,8 @@ def test_an_image_in_use_or_pinned_by_its_id_is_protected(spelling: str, field: 
         ["rancher/bar:v2"],
         present=list(node),
         identity=identity,
-        **{field: [spelling]},
+        in_use=[spelling] if field == "in_use" else [],
+        pinned=[spelling] if field == "pinned" else [],
     )
     assert decided.delete == []
     assert decided.keep[0].reason.startswith(f"same image ({D_BBB}) as {spelling} (")
