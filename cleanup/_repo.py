@@ -34,7 +34,9 @@ What this client adds to a plain GET, and why:
   accepts it silently (``docker.io/rancher/kubectl:v1.30.5`` arrived as ``...:v1.30``
   and the controller deleted ``v1.30.5``).  So does a ``Content-Length`` smaller than
   the body: Go reads that many bytes and stops; the newline rule catches every cut
-  that is not at a line end, which is the best any client can do.  Each is an
+  that is not at a line end, and bytes already received past the declared end
+  (:data:`~cleanup._transport.TRAILING_BYTES`) catch a cut at a line end when the rest
+  came with it.  A cut at a line end with nothing more received is undetectable.  Each is an
   :class:`~cleanup.ImageListError` naming the URL and what was missing; like Go's
   "unexpected EOF" (which Harvester's predicate does not retry either), it ends the
   attempt and is never used.
@@ -47,7 +49,7 @@ import httpx
 from cleanup._classify import to_error
 from cleanup._errors import CleanupError, HTTPStatusError, ImageListError
 from cleanup._images import DEFAULT_MAX_BYTES, parse_image_list, parse_reference
-from cleanup._transport import GZIP_DECODED
+from cleanup._transport import GZIP_DECODED, TRAILING_BYTES
 
 __all__ = [
     "DEFAULT_MAX_LIST_BYTES",
@@ -159,6 +161,17 @@ class RepoClient:
                 if len(body) > self.max_bytes:
                     raise ImageListError(url, 0, self._too_big(f"at least {len(body)} bytes"))
             check_complete(served, headers, bytes(body), gzip_decoded=gzipped)
+            trailing = response.extensions.get(TRAILING_BYTES)
+            if isinstance(trailing, int) and trailing > 0:
+                # Go reads Content-Length bytes and drops the rest; but bytes past the
+                # declared end mean the framing disagrees with what was sent, so the
+                # declared length may have cut the list (even at a line end)
+                raise ImageListError(
+                    served,
+                    0,
+                    f"the repo sent {trailing} more bytes after the end its framing declared"
+                    " (a Content-Length too small?): the list may be cut",
+                )
             return bytes(body)
 
     def _too_big(self, size: str) -> str:

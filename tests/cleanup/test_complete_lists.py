@@ -308,3 +308,23 @@ def test_content_length_and_chunked_together_are_refused(tmp_path: Path) -> None
         report = cleanup_against(repo, store)
     assert report.deleted == []
     assert sorted(store.images()) == sorted(set(PREVIOUS) | set(CURRENT))
+
+
+def test_content_length_cutting_at_a_line_end_with_more_bytes_sent_is_refused(
+    tmp_path: Path,
+) -> None:
+    """Review of issue 9: a ``Connection: close`` response whose Content-Length cuts
+    exactly at a line end, with the rest of the list sent after it, passed the newline
+    rule and the dropped lines' images were deleted.  Bytes past the declared end mean
+    the framing disagrees with what was sent: refused."""
+    body = text(CURRENT)
+    cut = body.index(KUBECTL.encode())  # the list loses its last line, kubectl:v1.30.5
+    store = node(tmp_path)
+    with MisbehavingRepo() as repo:
+        repo.routes[list_path("v1")] = Serve(text(PREVIOUS))
+        repo.routes[list_path("current")] = Serve(body, "cl-small", cut)
+        with pytest.raises(ImageListError, match=r"more bytes after the end its framing"):
+            fetch(repo)
+        report = cleanup_against(repo, store)
+    assert report.deleted == []
+    assert KUBECTL in store.images()
