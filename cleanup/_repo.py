@@ -54,12 +54,19 @@ from cleanup._transport import GZIP_DECODED, TRAILING_BYTES
 __all__ = [
     "DEFAULT_MAX_LIST_BYTES",
     "LIST_PATH",
+    "MAX_REPO_URL",
+    "MAX_VERSION",
     "RepoClient",
     "check_complete",
     "check_related",
 ]
 
 LIST_PATH = "harvester-iso/bundle/harvester/images-lists-archive/{version}/image_list_all.txt"
+#: Longest ``version`` a list URL takes: a Kubernetes object name's limit (a DNS
+#: subdomain, 253), far above any Harvester version (``v1.4.1``).
+MAX_VERSION = 253
+#: Longest repo URL: a service URL is a scheme, a DNS name (<= 253) and a short path.
+MAX_REPO_URL = 2048
 # The list validator's limit: what is read off the wire is what gets validated.
 DEFAULT_MAX_LIST_BYTES = DEFAULT_MAX_BYTES
 
@@ -88,6 +95,10 @@ class RepoClient:
                 f"repo URL {repo_url!r} must be http:// or https:// with a host,"
                 " e.g. http://upgrade-repo-hvst-upgrade-abc12.harvester-system"
             )
+        if parsed.port is not None and not 0 < parsed.port <= 65535:
+            raise ValueError(f"repo URL {repo_url!r} has port {parsed.port}, not 1-65535")
+        if len(repo_url) > MAX_REPO_URL:
+            raise ValueError(f"repo URL is {len(repo_url)} characters, more than {MAX_REPO_URL}")
         if parsed.query or parsed.fragment:
             raise ValueError(f"repo URL {repo_url!r} must not have a query or fragment")
         if not timeout > 0:
@@ -101,6 +112,11 @@ class RepoClient:
 
     def list_url(self, version: str) -> str:
         """The URL of ``version``'s list (``version`` is e.g. ``v1.4.1`` or ``current``)."""
+        if len(version) > MAX_VERSION:
+            raise ValueError(
+                f"version is {len(version)} characters, more than {MAX_VERSION}"
+                " (expected e.g. v1.4.1 or current)"
+            )
         bad = not version or version in (".", "..") or any(c in version for c in "/?#%\\")
         if bad or any(c.isspace() or not c.isprintable() for c in version):
             raise ValueError(

@@ -53,6 +53,7 @@ from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 from cleanup._errors import CleanupError
+from cleanup._files import MAX_STORE_BYTES, read_regular_file
 
 __all__ = [
     "DEFAULT_CONTAINERD_SOCKET",
@@ -237,7 +238,7 @@ class MemoryStore:
 
     def _parse(self, where: str) -> _MemoryState:
         try:
-            raw = self.path.read_bytes()
+            raw = read_regular_file(self.path, MAX_STORE_BYTES)
         except FileNotFoundError as exc:
             raise StoreSpecError(f"{where}: file does not exist") from exc
         except OSError as exc:
