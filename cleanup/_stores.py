@@ -338,7 +338,9 @@ class MemoryStore:
 
     def remove(self, image: str) -> None:
         """Remove ``image`` as the file says *now*: re-read under the lock, refuse an
-        image that is gone, in use or pinned, write back everything else as read."""
+        image that is gone, in use or pinned (by any name or ID with the same ``ids``
+        identity: ``sha256:<hex>``, bare hex, ``name@sha256:``), write back everything
+        else as read."""
         try:
             with self.locked():
                 state = self._load()
@@ -348,6 +350,14 @@ class MemoryStore:
                     raise RemovalError(image, "image is in use by a container")
                 if image in state.pinned:
                     raise RemovalError(image, "image is pinned")
+                ident = _id_form(state.ids.get(image, ""))
+                for names, why in (
+                    (state.in_use, "in use by a container"),
+                    (state.pinned, "pinned"),
+                ):
+                    same = [n for n in names if ident and _id_form(state.ids.get(n, n)) == ident]
+                    if same:
+                        raise RemovalError(image, f"image {ident} is {why} (as {same[0]})")
                 rest = [i for i in state.images if i != image]
                 ids = {k: v for k, v in state.ids.items() if k != image}
                 self._write(_MemoryState(rest, state.in_use, state.pinned, ids), image)
@@ -456,6 +466,16 @@ def _write_json_atomically(path: Path, doc: object, *, lock: bool = False) -> in
     finally:
         os.close(dir_fd)
     return fd if keep else None
+
+
+_ID_TEXT = re.compile(r"^(?:.*@)?(?:sha256:)?([0-9a-f]{64})$")
+
+
+def _id_form(text: str) -> str:
+    """``sha256:<hex>`` for an identity in any spelling (``sha256:<hex>``, bare 64 hex,
+    ``name@sha256:<hex>``); "" for anything else."""
+    found = _ID_TEXT.match(text)
+    return "sha256:" + found.group(1) if found else ""
 
 
 # --------------------------------------------------------------------------- containerd
