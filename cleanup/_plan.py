@@ -39,6 +39,7 @@ since an image is deleted only when no key of it is current, in use or pinned.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
@@ -113,12 +114,31 @@ def _name_keys(name: str, match: str) -> frozenset[str]:
         return frozenset({"raw:" + name})
 
 
+_ID_FORM = re.compile(r"^(?:sha256:)?([0-9a-f]{64})$")
+
+
 def _digest(name: str) -> str | None:
-    """The digest a node name carries (``name@sha256:...``), if it parses and has one."""
+    """The identity a node name states by itself, or None.
+
+    ``name@sha256:<64 hex>`` -> its digest; an image ID or digest on its own
+    (``sha256:<64 hex>``, or the bare 64 hex that ``crictl`` and ``docker`` print) ->
+    ``sha256:<64 hex>``.  Such a name in ``in_use`` or ``pinned`` protects every node
+    name with that identity (issue 9: an image in use by its ID was deleted, because the
+    ID parsed as no reference and matched nothing).
+    """
+    found = _ID_FORM.match(name)
+    if found:
+        return "sha256:" + found.group(1)
     try:
         return parse_reference(name).digest
     except InvalidReference:
         return None
+
+
+def _same_identity(ident: str) -> tuple[str, ...]:
+    """The spellings one identity may have in a store's map: ``sha256:<hex>`` and bare hex."""
+    found = _ID_FORM.match(ident)
+    return (ident,) if not found else ("sha256:" + found.group(1), found.group(1))
 
 
 def _key_set(names: Iterable[str], match: str) -> set[str]:
@@ -254,8 +274,9 @@ def _protected_identities(
     """Identity -> the first staying name (with why it stays) that resolves to it.
 
     ``staying``: (label, keys, digest) per thing that must stay.  A name resolves through
-    its keys to every node name with a matching key; a digest reference's digest is
-    also an identity by itself (containerd's target digest).
+    its keys to every node name with a matching key; a digest reference's digest, an
+    image ID or a bare 64-hex ID is also an identity by itself (containerd's target
+    digest, crictl's image ID), under both its ``sha256:`` and its bare spelling.
     """
     ids_by_key: dict[str, list[str]] = {}
     for name, ident in identity.items():
@@ -267,5 +288,6 @@ def _protected_identities(
             for ident in ids_by_key.get(key, ()):
                 protected.setdefault(ident, label)
         if digest is not None:
-            protected.setdefault(digest, label)
+            for spelling in _same_identity(digest):
+                protected.setdefault(spelling, label)
     return protected

@@ -34,7 +34,9 @@ What this client adds to a plain GET, and why:
   accepts it silently (``docker.io/rancher/kubectl:v1.30.5`` arrived as ``...:v1.30``
   and the controller deleted ``v1.30.5``).  So does a ``Content-Length`` smaller than
   the body: Go reads that many bytes and stops; the newline rule catches every cut
-  that is not at a line end, which is the best any client can do.  Each is an
+  that is not at a line end, and bytes already received past the declared end
+  (:data:`~cleanup._transport.TRAILING_BYTES`) catch a cut at a line end when the rest
+  came with it.  A cut at a line end with nothing more received is undetectable.  Each is an
   :class:`~cleanup.ImageListError` naming the URL and what was missing; like Go's
   "unexpected EOF" (which Harvester's predicate does not retry either), it ends the
   attempt and is never used.
@@ -46,12 +48,25 @@ import httpx
 
 from cleanup._classify import to_error
 from cleanup._errors import CleanupError, HTTPStatusError, ImageListError
-from cleanup._images import DEFAULT_MAX_BYTES, parse_image_list
-from cleanup._transport import GZIP_DECODED
+from cleanup._images import DEFAULT_MAX_BYTES, parse_image_list, parse_reference
+from cleanup._transport import GZIP_DECODED, TRAILING_BYTES
 
-__all__ = ["DEFAULT_MAX_LIST_BYTES", "LIST_PATH", "RepoClient", "check_complete"]
+__all__ = [
+    "DEFAULT_MAX_LIST_BYTES",
+    "LIST_PATH",
+    "MAX_REPO_URL",
+    "MAX_VERSION",
+    "RepoClient",
+    "check_complete",
+    "check_related",
+]
 
 LIST_PATH = "harvester-iso/bundle/harvester/images-lists-archive/{version}/image_list_all.txt"
+#: Longest ``version`` a list URL takes: a Kubernetes object name's limit (a DNS
+#: subdomain, 253), far above any Harvester version (``v1.4.1``).
+MAX_VERSION = 253
+#: Longest repo URL: a service URL is a scheme, a DNS name (<= 253) and a short path.
+MAX_REPO_URL = 2048
 # The list validator's limit: what is read off the wire is what gets validated.
 DEFAULT_MAX_LIST_BYTES = DEFAULT_MAX_BYTES
 
@@ -80,6 +95,10 @@ class RepoClient:
                 f"repo URL {repo_url!r} must be http:// or https:// with a host,"
                 " e.g. http://upgrade-repo-hvst-upgrade-abc12.harvester-system"
             )
+        if parsed.port is not None and not 0 < parsed.port <= 65535:
+            raise ValueError(f"repo URL {repo_url!r} has port {parsed.port}, not 1-65535")
+        if len(repo_url) > MAX_REPO_URL:
+            raise ValueError(f"repo URL is {len(repo_url)} characters, more than {MAX_REPO_URL}")
         if parsed.query or parsed.fragment:
             raise ValueError(f"repo URL {repo_url!r} must not have a query or fragment")
         if not timeout > 0:
@@ -93,6 +112,11 @@ class RepoClient:
 
     def list_url(self, version: str) -> str:
         """The URL of ``version``'s list (``version`` is e.g. ``v1.4.1`` or ``current``)."""
+        if len(version) > MAX_VERSION:
+            raise ValueError(
+                f"version is {len(version)} characters, more than {MAX_VERSION}"
+                " (expected e.g. v1.4.1 or current)"
+            )
         bad = not version or version in (".", "..") or any(c in version for c in "/?#%\\")
         if bad or any(c.isspace() or not c.isprintable() for c in version):
             raise ValueError(
@@ -120,8 +144,15 @@ class RepoClient:
         return parse_image_list(body, url=url, max_bytes=self.max_bytes)
 
     def fetch_lists(self, previous: str, current: str = "current") -> tuple[list[str], list[str]]:
-        """Both lists, previous first, as one operation (one retry attempt)."""
-        return self.fetch_list(previous), self.fetch_list(current)
+        """Both lists, previous first, as one operation (one retry attempt).
+
+        Raises what :meth:`fetch_list` raises, and :class:`~cleanup.ImageListError`
+        naming the current list's URL when the two lists share no repository namespace
+        (see :func:`check_related`).
+        """
+        old, new = self.fetch_list(previous), self.fetch_list(current)
+        check_related(self.list_url(current), old, new)
+        return old, new
 
     def _get(self, url: str, version: str) -> bytes:
         # No Accept-Encoding of ours, as the controller sets none: Go's Transport then
@@ -146,12 +177,79 @@ class RepoClient:
                 if len(body) > self.max_bytes:
                     raise ImageListError(url, 0, self._too_big(f"at least {len(body)} bytes"))
             check_complete(served, headers, bytes(body), gzip_decoded=gzipped)
+            trailing = response.extensions.get(TRAILING_BYTES)
+            if isinstance(trailing, int) and trailing > 0:
+                # Go reads Content-Length bytes and drops the rest; but bytes past the
+                # declared end mean the framing disagrees with what was sent, so the
+                # declared length may have cut the list (even at a line end)
+                raise ImageListError(
+                    served,
+                    0,
+                    f"the repo sent {trailing} more bytes after the end its framing declared"
+                    " (a Content-Length too small?): the list may be cut",
+                )
             return bytes(body)
 
     def _too_big(self, size: str) -> str:
         return (
             f"the list is {size}, more than the {self.max_bytes}-byte limit"
             " (is the repo serving the wrong file?)"
+        )
+
+
+def _namespaces(refs: list[str]) -> set[str]:
+    namespaces = set()
+    for text in refs:
+        ref = parse_reference(text)
+        namespaces.add(ref.name.rsplit("/", 1)[0])
+    return namespaces
+
+
+def check_related(url: str, previous: list[str], current: list[str]) -> None:
+    """Raise :class:`~cleanup.ImageListError` (for ``url``, the current list) unless the
+    two lists name at least one common repository namespace (``docker.io/rancher``,
+    the reference's name without its last component).
+
+    A body that is not a list at all but parses as one (a ``200`` whose body is
+    ``ok``, ``null`` or ``true``: ``docker.io/library/ok:latest``) would make every
+    previous image "not in the current list".  Consecutive Harvester lists share
+    ``docker.io/rancher`` and ``docker.io/longhornio`` on every line but a few, so
+    lists with nothing in common mean one of them is not what the repo should serve;
+    the run stops rather than delete.  A non-list body that happens to share a
+    namespace with the previous list is not caught by this rule.
+    """
+    if previous and current and not _namespaces(previous) & _namespaces(current):
+        shown = ", ".join(sorted(_namespaces(current))[:3])
+        raise ImageListError(
+            url,
+            0,
+            f"it shares no registry/namespace with the previous list (it names {shown}):"
+            " is it an image list at all, or did a proxy or error page answer?",
+        )
+
+
+#: Media types that are a document of another kind, never a plain list (``+json`` and
+#: ``+xml`` suffixes too).
+_NOT_A_LIST = (
+    "text/html",
+    "application/xhtml+xml",
+    "application/json",
+    "text/json",
+    "application/xml",
+    "text/xml",
+    "application/javascript",
+    "text/javascript",
+)
+
+
+def _check_content_type(url: str, headers: dict[str, str]) -> None:
+    media = headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if media in _NOT_A_LIST or media.endswith(("+json", "+xml")):
+        raise ImageListError(
+            url,
+            0,
+            f"the repo sent it as {media!r}, which is not a plain-text list"
+            " (an error page or API answer?)",
         )
 
 
@@ -166,8 +264,11 @@ def check_complete(
     stream fails the read with Go's "unexpected EOF" before this is called).  The rule
     (module docstring): ``Content-Encoding`` absent or ``identity`` (the client removes
     the ``gzip`` it decoded); a gzip stream decoded to its end, chunked framing, or a
-    ``Content-Length`` that equals the body's length; a body that ends with ``\n``.
+    ``Content-Length`` that equals the body's length; a body that ends with ``\n``;
+    a ``Content-Type`` that is not a document of another kind (HTML, JSON, XML,
+    JavaScript).
     """
+    _check_content_type(url, headers)
     encoding = headers.get("content-encoding", "").strip().lower()
     if encoding not in ("", "identity"):
         raise ImageListError(
@@ -184,6 +285,18 @@ def check_complete(
     codings = [c.strip().lower() for c in headers.get("transfer-encoding", "").split(",")]
     chunked = codings[-1] == "chunked"
     declared = headers.get("content-length", "").strip()
+    if "content-length" in headers and headers.get("transfer-encoding", "").strip():
+        # RFC 9112 section 6.3 (3): Transfer-Encoding overrides Content-Length, but "such
+        # a message might indicate an attempt to perform request smuggling or response
+        # splitting and ought to be handled as an error"; the two framings disagree about
+        # where the list ends, so neither proves it whole.
+        raise ImageListError(
+            url,
+            0,
+            f"the repo sent both Content-Length ({declared}) and Transfer-Encoding"
+            f" ({headers['transfer-encoding'].strip()}): the framing is ambiguous"
+            " (RFC 9112 section 6.3)",
+        )
     if not chunked and not declared.isdigit():
         raise ImageListError(
             url,

@@ -43,6 +43,8 @@ import os
 import socket
 from dataclasses import dataclass
 
+from cleanup._files import MAX_CONFIG_BYTES, read_regular_file
+
 __all__ = [
     "DEFAULT_NAMESERVERS",
     "ResolvConf",
@@ -296,13 +298,13 @@ def read_text_or_file(path_or_text: str | os.PathLike[str], what: str) -> tuple[
     Accepting text lets tests and the simulation pass a file inline; a path never
     contains a newline, so the two cannot be confused.  Returns (content, source name
     for messages: the path, or ``"<what> text"``).  Raises ``OSError`` when the file
-    cannot be read.
+    cannot be read, is not a regular file or is larger than
+    :data:`~cleanup._files.MAX_CONFIG_BYTES`.
     """
     if isinstance(path_or_text, str) and "\n" in path_or_text:
         return path_or_text.encode("utf-8", "surrogateescape"), f"{what} text"
     path = os.fspath(path_or_text)
-    with open(path, "rb") as handle:
-        return handle.read(), path
+    return read_regular_file(path, MAX_CONFIG_BYTES), path
 
 
 def read_resolv_conf(

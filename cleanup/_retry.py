@@ -85,6 +85,7 @@ from typing import Any, NoReturn, TypeVar
 from cleanup._classify import error_kind, to_error
 from cleanup._clock import Clock
 from cleanup._errors import CleanupError, ConnectError, DNSError, RequestTimeout
+from cleanup._files import MAX_CONFIG_BYTES, read_regular_file
 
 __all__ = [
     "MAX_DURATION",
@@ -618,7 +619,7 @@ def get_policy(name_or_file: str | os.PathLike[str], **overrides: object) -> Pol
         policy = PRESETS[key]
     else:
         path = Path(key)
-        if not path.is_file():
+        if not path.exists():
             raise PolicyError(
                 f"unknown policy {key!r}: not a preset ({', '.join(PRESETS)}) and no such file"
             )
@@ -632,8 +633,10 @@ _BACKOFF_KEYS = {"mode", "steps", "duration", "factor", "jitter", "cap"}
 
 def _load_policy(path: Path) -> Policy:
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as exc:
+        data = tomllib.loads(read_regular_file(path, MAX_CONFIG_BYTES).decode("utf-8"))
+    except OSError as exc:
+        raise PolicyError(f"{path}: cannot read policy file: {exc.strerror or exc}") from exc
+    except UnicodeDecodeError as exc:
         raise PolicyError(f"{path}: cannot read policy file: {exc}") from exc
     except tomllib.TOMLDecodeError as exc:
         raise PolicyError(f"{path}: not valid TOML: {exc}") from exc

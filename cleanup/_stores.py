@@ -53,6 +53,7 @@ from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 from cleanup._errors import CleanupError
+from cleanup._files import MAX_STORE_BYTES, read_regular_file
 
 __all__ = [
     "DEFAULT_CONTAINERD_SOCKET",
@@ -237,7 +238,7 @@ class MemoryStore:
 
     def _parse(self, where: str) -> _MemoryState:
         try:
-            raw = self.path.read_bytes()
+            raw = read_regular_file(self.path, MAX_STORE_BYTES)
         except FileNotFoundError as exc:
             raise StoreSpecError(f"{where}: file does not exist") from exc
         except OSError as exc:
@@ -327,15 +328,19 @@ class MemoryStore:
         return set(self._load().pinned)
 
     def identities(self) -> dict[str, str]:
-        """Every image name -> its identity (``ids``, else the name itself)."""
+        """Every name ``ids`` maps (an image or not: an ``in_use`` spelling that is no
+        entry of ``images`` still names its identity) and every image name -> its
+        identity (``ids``, else the name itself)."""
         state = self._load()
-        return {name: state.ids.get(name, name) for name in state.images}
+        return {**state.ids, **{name: state.ids.get(name, name) for name in state.images}}
 
     # ----------------------------------------------------------------- writes
 
     def remove(self, image: str) -> None:
         """Remove ``image`` as the file says *now*: re-read under the lock, refuse an
-        image that is gone, in use or pinned, write back everything else as read."""
+        image that is gone, in use or pinned (by any name or ID with the same ``ids``
+        identity: ``sha256:<hex>``, bare hex, ``name@sha256:``), write back everything
+        else as read."""
         try:
             with self.locked():
                 state = self._load()
@@ -345,6 +350,14 @@ class MemoryStore:
                     raise RemovalError(image, "image is in use by a container")
                 if image in state.pinned:
                     raise RemovalError(image, "image is pinned")
+                ident = _id_form(state.ids.get(image, ""))
+                for names, why in (
+                    (state.in_use, "in use by a container"),
+                    (state.pinned, "pinned"),
+                ):
+                    same = [n for n in names if ident and _id_form(state.ids.get(n, n)) == ident]
+                    if same:
+                        raise RemovalError(image, f"image {ident} is {why} (as {same[0]})")
                 rest = [i for i in state.images if i != image]
                 ids = {k: v for k, v in state.ids.items() if k != image}
                 self._write(_MemoryState(rest, state.in_use, state.pinned, ids), image)
@@ -455,6 +468,16 @@ def _write_json_atomically(path: Path, doc: object, *, lock: bool = False) -> in
     return fd if keep else None
 
 
+_ID_TEXT = re.compile(r"^(?:.*@)?(?:sha256:)?([0-9a-f]{64})$")
+
+
+def _id_form(text: str) -> str:
+    """``sha256:<hex>`` for an identity in any spelling (``sha256:<hex>``, bare 64 hex,
+    ``name@sha256:<hex>``); "" for anything else."""
+    found = _ID_TEXT.match(text)
+    return "sha256:" + found.group(1) if found else ""
+
+
 # --------------------------------------------------------------------------- containerd
 
 
@@ -463,10 +486,21 @@ class _CtrImage:
     ref: str
     digest: str
     labels: dict[str, str]
+    #: The ``LABELS`` cell as ctr printed it (``k=v`` pairs joined by an unescaped ``,``).
+    labels_text: str = ""
 
     @property
     def pinned(self) -> bool:
-        return self.labels.get(PINNED_LABEL) == "pinned"
+        """Whether the image may be pinned: ``io.cri-containerd.pinned=pinned`` appears
+        anywhere in the ``LABELS`` cell.
+
+        ctr joins labels with ``,`` and escapes nothing, so the cell is ambiguous: a label
+        ``a.note=x,io.cri-containerd.pinned=no`` printed after the real pin looks like a
+        second, overriding pin label (issue 9).  Ambiguity must resolve toward keeping, so
+        the parsed ``labels`` are not trusted for this: any occurrence of the exact text
+        counts, even inside another label's value (a false pin only keeps an image).
+        """
+        return _PINNED_TOKEN in self.labels_text or self.labels.get(PINNED_LABEL) == "pinned"
 
 
 _CTR_COLUMNS = ("REF", "TYPE", "DIGEST", "SIZE", "PLATFORMS", "LABELS")
@@ -481,8 +515,9 @@ def parse_ctr_images(out: str) -> list[_CtrImage]:
     cut at the header's offsets, not split on whitespace: ``LABELS`` is everything from
     its offset to the end of the line (trailing padding removed), ``k=v`` pairs joined
     by ``,`` in key order (ctr sorts them); a piece without ``=`` belongs to the value
-    before it (a value with a comma).  Raises :class:`StoreError` naming the line for
-    output of any other shape.
+    before it (a value with a comma).  Since the commas are not escaped, ``labels`` is a
+    best reading only; the pin is decided on the raw cell (see ``_CtrImage.pinned``).
+    Raises :class:`StoreError` naming the line for output of any other shape.
     """
     lines = out.splitlines()
     if not lines or not lines[0].strip():
@@ -502,11 +537,12 @@ def parse_ctr_images(out: str) -> list[_CtrImage]:
         ref, _, digest, _, _, labels = cells
         if not aligned or not ref or " " in ref or not _DIGEST.match(digest):
             raise StoreError(f"ctr images ls: cannot parse line {lineno}: {line.strip()!r}")
-        records.append(_CtrImage(ref, digest, _ctr_labels(labels)))
+        records.append(_CtrImage(ref, digest, _ctr_labels(labels), labels))
     return records
 
 
 _DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
+_PINNED_TOKEN = f"{PINNED_LABEL}=pinned"
 
 
 def _ctr_labels(text: str) -> dict[str, str]:
@@ -531,8 +567,11 @@ class ContainerdStore:
     (``sha256:...``, the CRI plugin's image IDs) are aliases, not images a list can name.
     In use: the image of every container (``ctr containers ls``; a container counts from
     the moment it is created, running or not).  Pinned: the ``io.cri-containerd.pinned``
-    label.  Removing a tag also removes its digest/ID aliases once no other tag points to
-    the same manifest, as the CRI plugin does, so the content can be garbage-collected.
+    label, seen as the text ``io.cri-containerd.pinned=pinned`` anywhere in ctr's
+    ``LABELS`` cell (ctr does not escape the ``,`` that joins labels, so the cell is
+    ambiguous and ambiguity keeps the image).  Removing a tag also removes its digest/ID
+    aliases once no other tag points to the same manifest, as the CRI plugin does, so the
+    content can be garbage-collected.
     """
 
     def __init__(

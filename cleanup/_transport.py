@@ -202,6 +202,11 @@ _ADDED_GZIP = "cleanup.added_gzip"  # request extension: Go's Transport asked fo
 #: (Go's gzipReader): the stream's CRC-32/ISIZE trailer, checked at its end, proves the
 #: body whole where the dropped Content-Length no longer can
 GZIP_DECODED = "cleanup.gzip_decoded"
+#: response extension, set when the body has been read to its end: how many bytes the
+#: server sent after the end its framing declared (h11's ``trailing_data``: bytes
+#: received past a met Content-Length or a chunked terminator), or None if unknown.
+#: Only what already arrived with the body is seen; bytes still in flight are not.
+TRAILING_BYTES = "cleanup.trailing_bytes"
 
 _EXCHANGE: contextvars.ContextVar[Exchange | None] = contextvars.ContextVar(
     "cleanup_http_exchange", default=None
@@ -824,6 +829,19 @@ class _ResponseStream(httpx.SyncByteStream):
         self._request = request
         self._exchange = exchange
         self._decoder = decoder
+        #: the response's extensions, where :data:`TRAILING_BYTES` is noted at the end
+        self.extensions: dict[str, Any] | None = None
+
+    def _note_trailing(self) -> None:
+        """Record :data:`TRAILING_BYTES` from httpcore's h11 connection (private
+        attributes, read defensively: a layout we do not know records None)."""
+        if self.extensions is None:
+            return
+        inner = getattr(self._stream, "_stream", None)  # PoolByteStream -> HTTP11 stream
+        state = getattr(getattr(inner, "_connection", None), "_h11_state", None)
+        trailing = getattr(state, "trailing_data", None)
+        ok = isinstance(trailing, tuple) and trailing and isinstance(trailing[0], bytes)
+        self.extensions[TRAILING_BYTES] = len(trailing[0]) if ok else None  # type: ignore[index]
 
     def __iter__(self) -> Iterator[bytes]:
         chunks = iter(self._stream)
@@ -832,6 +850,8 @@ class _ResponseStream(httpx.SyncByteStream):
             # yield (the caller's code must not inherit it)
             with _mapped(self._request, self._exchange, in_body=True):
                 chunk = next(chunks, None)
+            if chunk is None:
+                self._note_trailing()
             if self._decoder is None:
                 if chunk is None:
                     return
@@ -896,12 +916,15 @@ class ResolvingTransport(httpx.BaseTransport):
             decoder = GoGzipDecoder()
             dropped = (b"content-encoding", b"content-length")
             headers = [(k, v) for k, v in headers if k.lower() not in dropped]
-        return httpx.Response(
+        stream = _ResponseStream(response.stream, request, exchange, decoder)
+        result = httpx.Response(
             status_code=response.status,
             headers=headers,
-            stream=_ResponseStream(response.stream, request, exchange, decoder),
+            stream=stream,
             extensions={**response.extensions, GZIP_DECODED: decoder is not None},
         )
+        stream.extensions = result.extensions  # httpx copied the dict: note into its copy
+        return result
 
     def _round_trip(
         self, request: httpcore.Request, exchange: Exchange | None

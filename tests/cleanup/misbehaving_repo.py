@@ -19,6 +19,7 @@ mode           what is sent
 ``reset``      ``Content-Length`` of the whole body, body[:cut], then a TCP reset
 ``stall-head`` nothing for ``stall`` seconds, then a correct response
 ``stall-body`` headers and body[:cut], nothing for ``stall`` seconds, then the rest
+``cl-chunked`` a whole chunked body and a ``Content-Length`` ``cut`` bytes longer than it
 ``redirect``   ``302`` to ``/moved`` + the path, which is served with ``then``
 ============== =====================================================================
 """
@@ -42,6 +43,7 @@ MODES = (
     "cl-cut",
     "cl-small",
     "chunked-cut",
+    "cl-chunked",
     "gzip",
     "gzip-cut",
     "deflate",
@@ -62,6 +64,7 @@ class Serve:
     cut: int = 0
     stall: float = 0.0
     then: Serve | None = None  # for ``redirect``: how the target is served
+    content_type: str = "text/plain; charset=utf-8"
 
 
 @dataclass
@@ -124,7 +127,7 @@ class MisbehavingRepo:
             sock.sendall(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n")
             return
         body, mode, cut = serve.body, serve.mode, serve.cut
-        head = "HTTP/1.1 200 OK\r\nContent-Type: text/plain; charset=utf-8\r\n"
+        head = f"HTTP/1.1 200 OK\r\nContent-Type: {serve.content_type}\r\n"
         if mode == "cl":
             sock.sendall(f"{head}Content-Length: {len(body)}\r\n\r\n".encode() + body)
         elif mode == "stall-head":
@@ -133,6 +136,9 @@ class MisbehavingRepo:
         elif mode == "chunked":
             sock.sendall(f"{head}Transfer-Encoding: chunked\r\n\r\n".encode() + _chunks(body))
             sock.sendall(b"0\r\n\r\n")
+        elif mode == "cl-chunked":
+            both = f"Content-Length: {len(body) + cut}\r\nTransfer-Encoding: chunked\r\n"
+            sock.sendall(f"{head}{both}\r\n".encode() + _chunks(body) + b"0\r\n\r\n")
         elif mode == "close":
             sock.sendall(f"{head}Connection: close\r\n\r\n".encode() + body[:cut])
         elif mode == "cl-cut":

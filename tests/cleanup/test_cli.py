@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import re
 import signal
 import socket
@@ -21,6 +22,7 @@ import pytest
 
 import faultdns
 from cleanup._cli import build_parser, main
+from cleanup._files import MAX_CONFIG_BYTES, MAX_STORE_BYTES
 from cleanup._retry import get_policy, policy_to_toml
 from cleanup._stores import MemoryStore
 from tests.cleanup.test_end_to_end import (
@@ -145,6 +147,11 @@ def untouched(store: MemoryStore) -> bool:
         (["--jitter=nan"], "--jitter"),
         (["--previous-version=../x"], "--previous-version"),
         (["--current-version=a/../../b"], "--current-version"),
+        # review of issue 9: a port past 65535 and a huge version were exit 2
+        (["--repo-url=http://127.0.0.1:99999"], "--repo-url"),
+        (["--repo-url=http://127.0.0.1:0"], "--repo-url"),
+        (["--previous-version=" + "v" * 100_000], "--previous-version"),
+        (["--current-version=" + "c" * 254], "--current-version"),
     ],
 )
 def test_bad_flags_exit_64_naming_the_flag(cli: Run, flags: list[str], names: str) -> None:
@@ -388,3 +395,29 @@ def test_default_is_etc_resolv_conf(
     assert cli(*flags, common=False) == 1
     assert f"on {cli.dns.address[0]}:53" in str(cli.report["error"])
     assert cli.dns.queries == []
+
+
+@pytest.mark.parametrize("kind", ["dev-zero", "fifo", "big"])
+@pytest.mark.parametrize("flag", ["--resolv-conf", "--store", "--policy"])
+def test_unbounded_or_special_files_exit_64_naming_the_file(
+    cli: Run, tmp_path: Path, kind: str, flag: str
+) -> None:
+    """Review of issue 9: ``--resolv-conf /dev/zero``, ``--store memory:/dev/zero``, a
+    FIFO store or a 300 MB policy file read without bound (or hung on the FIFO).  Each
+    file must be a regular file within its documented limit."""
+    limit = MAX_STORE_BYTES if flag == "--store" else MAX_CONFIG_BYTES
+    if kind == "dev-zero":
+        path = Path("/dev/zero")
+    elif kind == "fifo":
+        path = tmp_path / "fifo"
+        os.mkfifo(path)
+    else:
+        path = tmp_path / "big"
+        with path.open("wb") as handle:
+            handle.truncate(limit + 1)  # sparse: costs no disk
+    value = f"memory:{path}" if flag == "--store" else str(path)
+    assert cli(f"{flag}={value}") == 64, cli.err
+    assert flag in cli.err and str(path) in cli.err, cli.err
+    reason = f"larger than the {limit}-byte limit" if kind == "big" else "not a regular file"
+    assert reason in cli.err, cli.err
+    assert untouched(cli.node)

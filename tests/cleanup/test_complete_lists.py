@@ -253,3 +253,78 @@ def test_whatever_the_repo_does_nothing_that_should_stay_is_deleted(
             "docker.io/rancher/kubectl:v1.29.9",
             "docker.io/rancher/old-tool:v0.9",
         }
+
+
+# --------------------------------------------------------------------------- not a list
+
+
+@pytest.mark.parametrize("word", [b"ok\n", b"null\n", b"true\n"])
+def test_a_one_word_body_is_not_the_current_list(tmp_path: Path, word: bytes) -> None:
+    """Review of issue 9: a 200 whose body is ``ok\\n`` parsed as
+    ``docker.io/library/ok:latest`` and drove deletions of every previous image.  The
+    kind: a current list that shares no registry/namespace with the previous list."""
+    store = node(tmp_path)
+    with MisbehavingRepo() as repo:
+        repo.routes[list_path("v1")] = Serve(text(PREVIOUS))
+        repo.routes[list_path("current")] = Serve(word)
+        report = cleanup_against(repo, store)
+    assert report.outcome == "not-retriable", report.error
+    assert report.error_kind == "invalid list"
+    assert "shares no registry/namespace with the previous list" in (report.error or "")
+    assert report.deleted == []
+    assert sorted(store.images()) == sorted(set(PREVIOUS) | set(CURRENT))
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    ["text/html; charset=utf-8", "application/json", "application/problem+json", "text/xml"],
+)
+def test_a_body_sent_as_another_kind_of_document_is_refused(
+    tmp_path: Path, content_type: str
+) -> None:
+    """A list served as HTML/JSON/XML is an error page or API answer, even if its text
+    happens to parse as references."""
+    store = node(tmp_path)
+    with MisbehavingRepo() as repo:
+        repo.routes[list_path("v1")] = Serve(text(PREVIOUS))
+        repo.routes[list_path("current")] = Serve(text(CURRENT), content_type=content_type)
+        with pytest.raises(ImageListError, match="not a plain-text list"):
+            fetch(repo)
+        report = cleanup_against(repo, store)
+    assert report.deleted == []
+    assert report.error_kind == "invalid list"
+
+
+def test_content_length_and_chunked_together_are_refused(tmp_path: Path) -> None:
+    """Review of issue 9: Content-Length and ``Transfer-Encoding: chunked`` together, the
+    chunked body properly terminated but shorter than the Content-Length, was accepted.
+    RFC 9112 section 6.3: such a message ought to be handled as an error."""
+    store = node(tmp_path)
+    with MisbehavingRepo() as repo:
+        repo.routes[list_path("v1")] = Serve(text(PREVIOUS))
+        repo.routes[list_path("current")] = Serve(text(CURRENT), "cl-chunked", 12)
+        with pytest.raises(ImageListError, match=r"both Content-Length \(\d+\) and Transfer"):
+            fetch(repo)
+        report = cleanup_against(repo, store)
+    assert report.deleted == []
+    assert sorted(store.images()) == sorted(set(PREVIOUS) | set(CURRENT))
+
+
+def test_content_length_cutting_at_a_line_end_with_more_bytes_sent_is_refused(
+    tmp_path: Path,
+) -> None:
+    """Review of issue 9: a ``Connection: close`` response whose Content-Length cuts
+    exactly at a line end, with the rest of the list sent after it, passed the newline
+    rule and the dropped lines' images were deleted.  Bytes past the declared end mean
+    the framing disagrees with what was sent: refused."""
+    body = text(CURRENT)
+    cut = body.index(KUBECTL.encode())  # the list loses its last line, kubectl:v1.30.5
+    store = node(tmp_path)
+    with MisbehavingRepo() as repo:
+        repo.routes[list_path("v1")] = Serve(text(PREVIOUS))
+        repo.routes[list_path("current")] = Serve(body, "cl-small", cut)
+        with pytest.raises(ImageListError, match=r"more bytes after the end its framing"):
+            fetch(repo)
+        report = cleanup_against(repo, store)
+    assert report.deleted == []
+    assert KUBECTL in store.images()

@@ -493,3 +493,45 @@ def test_a_pin_next_to_a_label_with_a_space_is_seen(containerd: Containerd) -> N
     with pytest.raises(RemovalError, match=r"pinned"):
         store.remove(ref)  # and the store itself refuses it
     assert ref in containerd.refs()
+
+
+@pytest.mark.parametrize(
+    "note",
+    [
+        "pinned=pinned,io.cri-containerd.pinned=no",
+        "x,io.cri-containerd.pinned=",
+        "z,z=",
+    ],
+)
+def test_a_pin_is_not_overridden_by_a_label_value_with_a_comma(
+    containerd: Containerd, note: str
+) -> None:
+    """Issue 9: ctr joins labels with an unescaped ``,``, so a later label whose value
+    holds ``,io.cri-containerd.pinned=no`` read as a second pin label overriding the real
+    one, and the pinned image was deleted.  The pin is now seen in the raw cell."""
+    ref = "docker.io/rancher/pinned-thing:v1"
+    containerd.import_image(ref)
+    containerd.run("images", "label", ref, "io.cri-containerd.pinned=pinned", f"zz.note={note}")
+    store = ContainerdStore(containerd.socket, ctr=containerd.ctr)
+    assert store.pinned() == {ref}
+    report = _cleanup(store, [ref], ["docker.io/rancher/other:v2"])
+    assert report.deleted == []
+    assert ref in containerd.refs()
+
+
+def test_a_pin_token_inside_another_value_keeps_the_image() -> None:
+    """The LABELS cell is ambiguous; the exact pin text anywhere in it resolves toward
+    keeping (a false pin only keeps an image), whatever the parsed labels say."""
+    digest = "sha256:" + "a" * 64
+    header = "REF                       TYPE DIGEST" + " " * 66 + "SIZE    PLATFORMS   LABELS"
+    starts = [header.index(c) for c in ("TYPE", "DIGEST", "SIZE", "PLATFORMS", "LABELS")]
+    labels = "a.note=x,io.cri-containerd.pinned=pinned,zz=io.cri-containerd.pinned=no"
+    cells = ["docker.io/rancher/a:v1", "oci", digest, "1.0 KiB", "linux/amd64", labels]
+    line = cells[0]
+    for start, cell in zip(starts, cells[1:], strict=True):
+        line = line.ljust(start) + cell
+    [record] = parse_ctr_images(header + "\n" + line + "\n")
+    assert record.pinned
+    plain = line.replace("=pinned,", "=unpinned,")
+    [record] = parse_ctr_images(header + "\n" + plain + "\n")
+    assert not record.pinned

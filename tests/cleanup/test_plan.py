@@ -465,3 +465,38 @@ def test_no_deleted_name_shares_an_identity_with_anything_that_stays(
     }
     staying_ids = {ids[n] for n in staying if n in ids}
     assert not {ids[n] for n in deleted} & staying_ids
+
+
+D_BBB = "sha256:" + "b" * 64
+
+
+@pytest.mark.parametrize(
+    "spelling",
+    [D_BBB, "b" * 64, f"docker.io/rancher/foo@{D_BBB}", "docker.io/rancher/foo:v1-alias"],
+)
+@pytest.mark.parametrize("field", ["in_use", "pinned"])
+def test_an_image_in_use_or_pinned_by_its_id_is_protected(spelling: str, field: str) -> None:
+    """Issue 9: ``in_use: ["sha256:bbbb..."]`` with ``ids: {foo:v1: sha256:bbbb...}``
+    deleted foo:v1, because an ID parsed as no reference and became a key that never
+    matched.  Any spelling of the identity (an ID, bare hex, ``name@sha256:``, another
+    name the store maps to the same ID) protects every name with it."""
+    node = {"docker.io/rancher/foo:v1": D_BBB}
+    identity = {**node, "docker.io/rancher/foo:v1-alias": D_BBB}
+    decided = plan(
+        ["rancher/foo:v1"],
+        ["rancher/bar:v2"],
+        present=list(node),
+        identity=identity,
+        in_use=[spelling] if field == "in_use" else [],
+        pinned=[spelling] if field == "pinned" else [],
+    )
+    assert decided.delete == []
+    assert decided.keep[0].reason.startswith(f"same image ({D_BBB}) as {spelling} (")
+
+
+def test_a_bare_hex_identity_in_the_store_is_matched_by_a_sha256_id() -> None:
+    node = {"docker.io/rancher/foo:v1": "b" * 64}
+    decided = plan(
+        ["rancher/foo:v1"], ["rancher/bar:v2"], present=list(node), in_use=[D_BBB], identity=node
+    )
+    assert decided.delete == []

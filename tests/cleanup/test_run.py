@@ -281,3 +281,27 @@ def test_events_come_in_order(store: MemoryStore) -> None:
     names = [type(e).__name__ for e in events]
     assert names.index("AttemptFailed") < names.index("Sleeping") < names.index("Succeeded")
     assert names.index("Succeeded") < names.index("ImageRemoved")
+
+
+@pytest.mark.parametrize(
+    "in_use", [["sha256:" + "b" * 64], ["docker.io/rancher/foo:v1-alias"]], ids=["id", "alias"]
+)
+def test_memory_store_image_in_use_by_its_id_stays(tmp_path: Path, in_use: list[str]) -> None:
+    """Issue 9: the reviewer's store: foo:v1 in use only through its ID (or through a
+    name that is not in ``images`` but has the same ID) was deleted."""
+    ident = "sha256:" + "b" * 64
+    path = tmp_path / "node.json"
+    path.write_text(
+        json.dumps(
+            {
+                "images": ["docker.io/rancher/foo:v1"],
+                "in_use": in_use,
+                "ids": {"docker.io/rancher/foo:v1": ident, "docker.io/rancher/foo:v1-alias": ident},
+            }
+        )
+    )
+    store = MemoryStore(path)
+    report = run(ScriptedRepo([(["rancher/foo:v1"], ["rancher/bar:v2"])]), store)
+    assert report.outcome == "success", report.error
+    assert report.deleted == []
+    assert store.images() == ["docker.io/rancher/foo:v1"]

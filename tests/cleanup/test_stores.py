@@ -516,3 +516,27 @@ def test_ctr_unreachable_socket_is_a_store_error() -> None:
 
     with pytest.raises(StoreError, match=r"containerd at /s.*failed to dial"):
         ContainerdStore("/s", runner=runner).in_use()
+
+
+@pytest.mark.parametrize(
+    "spelling", ["sha256:" + "b" * 64, "b" * 64, "rancher/foo@sha256:" + "b" * 64]
+)
+@pytest.mark.parametrize("field", ["in_use", "pinned"])
+def test_memory_store_refuses_an_image_in_use_or_pinned_by_its_id(
+    tmp_path: Path, spelling: str, field: str
+) -> None:
+    """Review of issue 9: the re-check under the lock looked at names only, so an image
+    marked in use by its ID after the plan was made would still be removed."""
+    ident = "sha256:" + "b" * 64
+    path = tmp_path / "node.json"
+    store = MemoryStore.create(
+        path, ["docker.io/rancher/foo:v1"], ids={"docker.io/rancher/foo:v1": ident}
+    )
+    # another writer, after the plan
+    store.update(
+        in_use=[spelling] if field == "in_use" else [],
+        pinned=[spelling] if field == "pinned" else [],
+    )
+    with pytest.raises(RemovalError, match=rf"image {ident} is"):
+        store.remove("docker.io/rancher/foo:v1")
+    assert store.images() == ["docker.io/rancher/foo:v1"]
