@@ -48,7 +48,13 @@ def test_issue_8_deviation(oracle: Oracle, name: str) -> None:
     check(oracle, name)
 
 
-@pytest.mark.parametrize("name", [_param(n) for n in FINDINGS])
+# True A/AAAA ties race in Go itself, with a split that depends on the machine (one CI run
+# saw A last in all 48 Go runs, the session's machine about 4 in 5): they are checked
+# against the race's specification below, not against a sample of Go's runs.
+TIES = ("finding-2-tie-a-servfail", "finding-2-tie-aaaa-servfail")
+
+
+@pytest.mark.parametrize("name", [_param(n) for n in FINDINGS if n not in TIES])
 def test_review_finding(oracle: Oracle, name: str) -> None:
     check(oracle, name)
 
@@ -110,8 +116,12 @@ def test_go_empty_name_gets_a_verdict(oracle: Oracle) -> None:
     assert verdict.go[0].outcome == "error"
 
 
-def test_tie_agreement_is_one_of_gos_outcomes(oracle: Oracle) -> None:
-    verdict = oracle(NAMED["finding-2-tie-a-servfail"].case)
-    assert verdict.agrees, verdict.explain()
-    go_errors = {g.dns["err"] for g in verdict.go if g.dns is not None}
-    assert verdict.ours.dns is not None and verdict.ours.dns["err"] in go_errors
+@pytest.mark.parametrize("name", TIES)
+def test_tie_gives_the_error_of_one_lane(oracle: Oracle, name: str) -> None:
+    """goLookupIPCNAME keeps the error that completes last for the name as given: on a
+    tie that is the SERVFAIL lane's "server misbehaving" or the NXDOMAIN lane's "no
+    such host", for Go and for ours alike."""
+    verdict = oracle(NAMED[name].case)
+    allowed = {"server misbehaving", "no such host"}
+    assert verdict.ours.dns is not None and verdict.ours.dns["err"] in allowed
+    assert {g.dns["err"] for g in verdict.go if g.dns is not None} <= allowed
