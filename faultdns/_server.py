@@ -368,6 +368,13 @@ class _TCPConnection(asyncio.Protocol):
         self.closed = True
         self.server._tcp_conns.pop(self, None)
         if self.transport is not None:
+            # asyncio's abort drops only its own buffer; with replies still in the
+            # kernel's send buffer close() would queue a FIN behind them and keep the
+            # socket alive as an orphan.  SO_LINGER 0 makes close() send RST and drop them.
+            sock = self.transport.get_extra_info("socket")
+            if sock is not None:
+                with contextlib.suppress(OSError):
+                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
             self.transport.abort()
 
     def pause_writing(self) -> None:
