@@ -72,6 +72,7 @@ from cleanup._dnsrules import (
     QTYPES,
     LookupFold,
     QueryResult,
+    Verdict,
     build_query,
     candidate_names,
     deadline_error,
@@ -572,15 +573,7 @@ class StubResolver:
                 ):
                     self._next(lane, deadline, done)
                 return
-            self._judged(
-                lane,
-                verdict.outcome,
-                verdict.rcode,
-                verdict.addresses,
-                verdict.answer_error,
-                deadline,
-                done,
-            )
+            self._judged(lane, verdict, deadline, done)
             return
 
     def _step_tcp(
@@ -635,15 +628,7 @@ class StubResolver:
                 if len(buf) >= 2 + length:
                     data = bytes(buf[2 : 2 + length])
                     verdict = judge_reply(data, exchange.qid, lane.fqdn, QTYPES[lane.qtype], "tcp")
-                    self._judged(
-                        lane,
-                        verdict.outcome,
-                        verdict.rcode,
-                        verdict.addresses,
-                        verdict.answer_error,
-                        deadline,
-                        done,
-                    )
+                    self._judged(lane, verdict, deadline, done)
                     return
 
     def _on_timeout(self, lane: _Lane, deadline: float | None, done: list[QueryResult]) -> None:
@@ -662,13 +647,12 @@ class StubResolver:
     def _judged(
         self,
         lane: _Lane,
-        outcome: str,
-        rcode: int,
-        addresses: tuple[str, ...],
-        answer_error: bool,
+        verdict: Verdict,
         deadline: float | None,
         done: list[QueryResult],
     ) -> None:
+        outcome, rcode, addresses = verdict.outcome, verdict.rcode, verdict.addresses
+        answer_error = verdict.answer_error
         exchange = lane.exchange
         assert exchange is not None
         server = self._server_text(exchange.server)
