@@ -40,6 +40,7 @@ import faultdns
 from sim._args import count as _count
 from sim._args import positive as _positive
 from sim._args import seed as _seed
+from sim._cli_tune import add_tune_parser, run_tune
 from sim._clock import PeerError, SimDeadlock
 from sim._dist import ScenarioError
 from sim._dns import dns_rules, make_dns_server, refusal_changes
@@ -50,7 +51,6 @@ from sim._repo_server import RepoServer, service_accepting
 from sim._report import attempt_rows, story
 from sim._scenario import Scenario, load_scenario
 from sim._timeline import Timeline
-from sim._tune import add_tune_parser, run_tune
 from sim._world import generate_timeline
 
 __all__ = ["EXIT_USAGE", "main"]
