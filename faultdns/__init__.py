@@ -12,7 +12,8 @@ from faultdns._faults import (
     parse_plan,
     parse_rcode,
 )
-from faultdns._server import FaultDNSServer, QueryRecord
+from faultdns._querylog import QueryRecord
+from faultdns._server import FaultDNSServer
 from faultdns._unreachable import free_udp_port
 from faultdns._zone import Zone, ZoneError
 
