@@ -26,7 +26,8 @@ How a query travels (read this first):
 4. **Cold path** (:mod:`faultdns._wire`): dnslib parses and builds the reply for cache
    misses, malformed input and the first fault reply of each rule; drop and delay
    also leave the hot path.
-5. **TCP** uses the same cache and rules through an asyncio protocol: 2-byte length
+5. **TCP** uses the same cache and rules through an asyncio protocol
+   (:class:`faultdns._tcp.TCPConnection`, one per client): 2-byte length
    framing, many messages per connection, and the guards of RFC 7766 section 6 so a
    new client is always served: at the connection cap the least recently useful
    connection is evicted, idleness counts from the last complete message, replies
@@ -35,12 +36,16 @@ How a query travels (read this first):
    reading pauses while the client is not reading our replies.  A reply too big for
    a TCP message is cut to what fits, with TC set (:func:`faultdns._wire.fit_tcp`).
 
-Time: fault windows and ``delay=`` use the injected clock.  With a clock that offers
-``add_listener`` (:class:`~faultdns.ManualClock`, or a simulation's virtual clock)
-delayed replies are held in a heap and released when the clock reaches them (before
-the clock's ``advance``/``set`` returns); with any other clock they are event-loop
-timers; ``reset`` drops them.  The TCP timeouts are resource guards and run on the
+Time: fault windows and ``delay=`` use the injected clock (:mod:`faultdns._clock`).
+With a :class:`~faultdns.ListenerClock` (:class:`faultdns.testing.ManualClock`, or a
+simulation's virtual clock) delayed replies are held in a heap
+(:mod:`faultdns._held`) and released when the clock reaches them (before the clock's
+``advance``/``set`` returns); with any other clock they are event-loop timers;
+``reset`` drops them.  The TCP timeouts are resource guards and run on the
 event loop's real time.
+
+Every query, answered or not, is logged (:mod:`faultdns._querylog`): a row per query
+in a bounded ring, read back as :class:`~faultdns.QueryRecord`.
 
 Threads: in sync use the server runs its own event-loop thread; in ``async with`` it
 runs in the caller's loop.  Public methods may be called from any thread: mutations
@@ -69,7 +74,7 @@ from types import TracebackType
 from typing import Any
 
 from faultdns import _batchio
-from faultdns._clock import Clock, MonotonicClock
+from faultdns._clock import Clock, ListenerClock, MonotonicClock
 from faultdns._faults import (
     FaultRule,
     RuleIndex,
@@ -230,7 +235,10 @@ class FaultDNSServer:
         self._now: Callable[[], float] = (
             time.monotonic if type(self.clock) is MonotonicClock else self.clock.now
         )
-        self._manual_time = callable(getattr(self.clock, "add_listener", None))
+        # A listener clock says when it moves, so held replies wait for it (see _hold).
+        self._listener: ListenerClock | None = (
+            self.clock if isinstance(self.clock, ListenerClock) else None
+        )
         self._lock = threading.RLock()
         self._rules: tuple[RuleState, ...] = ()
         self._rule_index = RuleIndex(())  # rebuilt lazily when _rules changes (loop thread)
@@ -413,8 +421,8 @@ class FaultDNSServer:
         else:
             self._udp_handler = self._on_udp_readable
         loop.add_reader(self._udp.fileno(), self._on_udp_wakeup)
-        if self._manual_time:
-            self.clock.add_listener(self._on_clock_moved)  # type: ignore[attr-defined]
+        if self._listener is not None:
+            self._listener.add_listener(self._on_clock_moved)
         with self._lock:
             self._origin = self._now()
         self._running = True
@@ -430,8 +438,8 @@ class FaultDNSServer:
         """Stop everything, synchronously, on the loop thread."""
         self._running = False
         loop = self._loop
-        if self._manual_time:
-            self.clock.remove_listener(self._on_clock_moved)  # type: ignore[attr-defined]
+        if self._listener is not None:
+            self._listener.remove_listener(self._on_clock_moved)
         if loop is not None and self._udp is not None:
             with contextlib.suppress(Exception):
                 loop.remove_reader(self._udp.fileno())
@@ -587,8 +595,8 @@ class FaultDNSServer:
     def pending_delays(self) -> list[float]:
         """Clock times at which replies held by ``delay=`` are due, soonest first.
 
-        Only meaningful with a listener clock (e.g. ManualClock): a simulation advances
-        its clock to :meth:`next_due` to release the next held reply.
+        Only meaningful with a :class:`~faultdns.ListenerClock` (e.g. ManualClock): a
+        simulation advances its clock to :meth:`next_due` to release the next held reply.
         """
         return self._held.due_times()
 
@@ -1038,10 +1046,10 @@ class FaultDNSServer:
 
     def _hold(self, due: float, delay: float, held: Held) -> None:
         """Send ``held`` at clock time ``due``: a heap for listener clocks, else a timer."""
-        if self._manual_time and self._now() >= due:
+        if self._listener is not None and self._now() >= due:
             held.release()
             return
-        if self._manual_time:
+        if self._listener is not None:
             self._held.add(held, due)
             return
         self._held.add(held)

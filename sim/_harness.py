@@ -339,7 +339,7 @@ class Harness:
             lambda path, now: timeline.http_state(path, now) if path in timeline.http
             else "missing",
             bodies,
-            clock.now,
+            clock,
             on_request,
         )  # fmt: skip
         clock.env.process(_world(clock.env, timeline, repo, peer, trace))

@@ -1,7 +1,8 @@
 """The controller against one world: the reference evaluation, step by step.
 
 :func:`evaluate` drives ``cleanup.retry`` itself (the real loop, schedule, predicate and
-deadline rule) with a tiny virtual clock, and an operation (:class:`_Controller`) that
+deadline rule) with a clock on which nothing answers a socket
+(:class:`sim._clock.SocketlessClock`), and an operation (:class:`_Controller`) that
 walks the resolver's candidates and the HTTP exchange against a view of the world,
 charging timeouts the way the harness clock does.  Go's lookup rules are
 ``cleanup.simulate_lookup``'s, the same rules the stub resolver runs
@@ -33,6 +34,7 @@ from cleanup import (
 )
 from cleanup._dnsrules import not_found_error
 from cleanup._transport import _HALF_NS
+from sim._clock import SocketlessClock
 from sim._dns import REPO_ADDRESS
 from sim._evaluate._schedule import (
     jitter_rng,
@@ -196,34 +198,6 @@ class _TimelineView(_View):
         return math.inf
 
 
-class _Clock:
-    """The harness clock as the cleanup sees it: sleeps and timeouts move time."""
-
-    def __init__(self, start: float) -> None:
-        self.t = start
-
-    def now(self) -> float:
-        return self.t
-
-    def sleep(self, seconds: float) -> None:
-        if seconds > 0:
-            self.t = self.t + seconds
-
-    def wait(self, timeout: float) -> None:
-        """A wait nothing answers: the harness moves to ``now + timeout`` and reports it."""
-        self.t = self.t + timeout
-
-    # cleanup.Clock's socket waits: never reached, the operation below has no sockets
-    def wait_readable(self, sock: object, timeout: float | None) -> bool:
-        raise AssertionError("the evaluator opens no sockets")
-
-    def wait_writable(self, sock: object, timeout: float | None) -> bool:
-        raise AssertionError("the evaluator opens no sockets")
-
-    def wait_any(self, waits: object, timeout: float | None) -> list[int]:
-        raise AssertionError("the evaluator opens no sockets")
-
-
 @dataclass
 class _Counters:
     dns: int = 0
@@ -252,7 +226,7 @@ class _Controller:
     the world's answers instead of sockets.
     """
 
-    def __init__(self, model: ControllerModel, view: _View, clock: _Clock) -> None:
+    def __init__(self, model: ControllerModel, view: _View, clock: SocketlessClock) -> None:
         self.model = model
         self.view = view
         self.clock = clock
@@ -375,7 +349,7 @@ def _reason(error: CleanupError) -> str:
 def _evaluate_view(
     view: _View, start: float, policy: Policy, seed: int, model: ControllerModel
 ) -> Evaluation:
-    clock = _Clock(start)
+    clock = SocketlessClock(start)
     controller = _Controller(model, view, clock)
     attempts = 0
 
