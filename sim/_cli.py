@@ -45,7 +45,7 @@ from sim._clock import PeerError, ScaledClock, SimDeadlock
 from sim._dist import ScenarioError
 from sim._dns import dns_rules, make_dns_server, refusal_changes
 from sim._fidelity._report import add_fidelity_parser, run_fidelity
-from sim._harness import Harness, ScenarioResult, repo_service_name
+from sim._harness import Harness, ScenarioResult
 from sim._mutants import add_mutants_parser, run_mutants_command
 from sim._repo_server import RepoServer, service_accepting
 from sim._report import attempt_rows, story
@@ -256,7 +256,7 @@ def _load_timeline(path: Path) -> Timeline:
         data = data["timeline"]
     try:
         timeline = Timeline.from_dict(data)
-        repo_service_name(timeline)
+        _ = timeline.repo_service  # refused here, with the file named, not mid-run
     except KeyError as exc:
         raise UsageError(f"--timeline {path}: missing key {exc}") from exc
     except (TypeError, ValueError, AttributeError) as exc:
@@ -475,7 +475,7 @@ def _cmd_serve(args: argparse.Namespace, console: Console) -> int:
         pinned=scenario.images.pinned,
     )
     dns_host, dns_port = dns.address
-    service = repo_service_name(timeline)
+    service = timeline.repo_service
     c = scenario.client
     search = " ".join(f"--search {s}" for s in c.search)
     scale = args.speed

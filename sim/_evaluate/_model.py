@@ -40,7 +40,7 @@ from sim._evaluate._schedule import (
     jitter_rng,
 )
 from sim._scenario import ClientSettings, Scenario
-from sim._timeline import Timeline
+from sim._timeline import CLUSTER_SUFFIX, Timeline, list_path
 
 __all__ = ["ControllerModel", "Evaluation", "evaluate"]
 
@@ -62,13 +62,6 @@ _HTTP_NAMES = tuple(_HTTP_CODES)
 
 
 # --- the controller as the harness configures it ---------------------------------------
-
-_CLUSTER_SUFFIX = ".svc.cluster.local"
-_LIST_MARK = "/images-lists-archive/"
-
-
-def _list_path(version: str) -> str:
-    return f"/harvester-iso/bundle/harvester/images-lists-archive/{version}/image_list_all.txt"
 
 
 @dataclass(frozen=True)
@@ -104,25 +97,14 @@ class ControllerModel:
     def for_timeline(cls, timeline: Timeline, scenario: Scenario | None = None) -> ControllerModel:
         """The repo name and versions from the timeline, client settings from ``scenario``
         (default: the built-in defaults), as the harness's ``run_timeline`` does."""
-        host = timeline.repo_host.rstrip(".")
-        if not host.endswith(_CLUSTER_SUFFIX):
-            raise ValueError(f"repo_host {timeline.repo_host!r} is not a Service name")
-        versions = [
-            path.split(_LIST_MARK, 1)[1].split("/", 1)[0]
-            for path in timeline.http
-            if _LIST_MARK in path
-        ]
-        previous = [v for v in versions if v != "current"]
-        if len(previous) != 1 or "current" not in versions:
-            raise ValueError(f"timeline paths must be one previous list and 'current': {versions}")
         base = cls.for_scenario(scenario) if scenario is not None else cls("x")
         return replace(
-            base, repo_service=host[: -len(_CLUSTER_SUFFIX)], previous_version=previous[0]
+            base, repo_service=timeline.repo_service, previous_version=timeline.previous_version
         )
 
     @property
     def repo_host(self) -> str:
-        return (self.repo_service + _CLUSTER_SUFFIX).lower()
+        return (self.repo_service + CLUSTER_SUFFIX).lower()
 
     @property
     def as_given(self) -> str:
@@ -133,7 +115,7 @@ class ControllerModel:
     @property
     def paths(self) -> tuple[str, str]:
         """(previous list, current list): the order ``fetch_lists`` fetches them in."""
-        return _list_path(self.previous_version), _list_path("current")
+        return list_path(self.previous_version), list_path("current")
 
     def candidates(self) -> list[str]:
         """The names the stub resolver queries, in order (Go ``nameList``)."""
