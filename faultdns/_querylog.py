@@ -40,7 +40,7 @@ class QueryRecord:
     seq: int
     time: float
     client: str
-    transport: str
+    transport: Transport
     name: str
     qtype: str
     rule: str | None
@@ -57,7 +57,7 @@ class QueryRecord:
 FIELDS: Final[tuple[str, ...]] = tuple(f.name for f in fields(QueryRecord))
 
 #: one query as the server appends it: QueryRecord's fields in order, client raw
-Row = tuple[int, float, Any, str, str, str, str | None, str | None, str, float]
+Row = tuple[int, float, Any, Transport, str, str, str | None, str | None, str, float]
 
 
 def client_text(addr: Any) -> str:
@@ -93,7 +93,7 @@ class QueryLog:
         self,
         time: float,
         client: Any,
-        transport: str,
+        transport: Transport,
         name: str,
         qtype: str,
         rule: str | None,

@@ -85,7 +85,7 @@ from faultdns._faults import (
     select_rule,
 )
 from faultdns._held import Held, HeldReplies
-from faultdns._querylog import QueryLog, QueryRecord
+from faultdns._querylog import QueryLog, QueryRecord, Transport
 from faultdns._tcp import TCPConnection
 from faultdns._unreachable import set_port_unreachable
 from faultdns._wire import (
@@ -917,7 +917,7 @@ class FaultDNSServer:
         self,
         data: bytes,
         addr: Any,
-        proto: str,
+        proto: Transport,
         t0: float,
         send: Callable[[bytes], None] | None = None,
     ) -> _Entry | None:
@@ -968,7 +968,7 @@ class FaultDNSServer:
         entry: _Entry,
         data: bytes,
         addr: Any,
-        proto: str,
+        proto: Transport,
         t0: float,
         send: Callable[[bytes], None],
         conn: TCPConnection | None,
@@ -988,7 +988,7 @@ class FaultDNSServer:
         entry: _Entry,
         data: bytes,
         addr: Any,
-        proto: str,
+        proto: Transport,
         t0: float,
         send: Callable[[bytes], None],
         conn: TCPConnection | None,
@@ -1031,7 +1031,7 @@ class FaultDNSServer:
         self,
         t0: float,
         addr: Any,
-        proto: str,
+        proto: Transport,
         name: str,
         qtype: str,
         rule_id: str | None,

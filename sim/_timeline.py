@@ -17,7 +17,7 @@ import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal, get_args
 
 from cleanup import LIST_PATH
 
@@ -27,7 +27,9 @@ __all__ = [
     "HTTP_STATES",
     "OTHER_NAMES",
     "SERVER_DOWN",
+    "DNSState",
     "Event",
+    "HTTPState",
     "Interval",
     "Timeline",
     "list_path",
@@ -45,11 +47,13 @@ __all__ = [
 #: - ``nxdomain``: the name does not exist (rcode NXDOMAIN).
 #: - ``servfail``: rcode SERVFAIL (CoreDNS's ``forward`` plugin when no upstream answers).
 #: - ``ok``: the repo name resolves; for any other name the zone's answer, NXDOMAIN.
-DNS_STATES = ("conn-refused", "timeout", "nxdomain", "servfail", "ok")
+DNSState = Literal["conn-refused", "timeout", "nxdomain", "servfail", "ok"]
+DNS_STATES: tuple[DNSState, ...] = get_args(DNSState)
 #: the DNS state that stands for the whole server, not for one name
-SERVER_DOWN = "conn-refused"
+SERVER_DOWN: DNSState = "conn-refused"
 #: HTTP answers for a path: connection refused (no endpoints), 404, or 200 with the list.
-HTTP_STATES = ("refused", "missing", "ok")
+HTTPState = Literal["refused", "missing", "ok"]
+HTTP_STATES: tuple[HTTPState, ...] = get_args(HTTPState)
 
 #: key of the DNS intervals that apply to every name without intervals of its own: the
 #: search-list candidates in the cluster domain that can never exist (and, where the

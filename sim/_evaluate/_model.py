@@ -16,6 +16,7 @@ import abc
 import functools
 import math
 from dataclasses import dataclass, replace
+from typing import Literal, get_args
 
 from cleanup import (
     DIAL_TIMEOUT,
@@ -42,7 +43,28 @@ from sim._evaluate._schedule import (
 from sim._scenario import ClientSettings, Scenario
 from sim._timeline import CLUSTER_SUFFIX, Timeline, list_path
 
-__all__ = ["ControllerModel", "Evaluation", "evaluate"]
+__all__ = [
+    "GIVE_UP_REASONS",
+    "LIMITS",
+    "OUTCOMES",
+    "ControllerModel",
+    "Evaluation",
+    "GiveUpReason",
+    "Limit",
+    "Outcome",
+    "evaluate",
+]
+
+#: how a cleanup run ended (``cleanup.CleanupReport.outcome``'s values)
+Outcome = Literal["success", "gave-up", "not-retriable"]
+#: why a run did not succeed ("" when it did): the last error was DNS / HTTP (and the
+#: retry budget ran out), or an error the policy does not retry
+GiveUpReason = Literal["", "dns", "http", "not-retried"]
+#: what ran out, for a run that gave up ("" otherwise): ``cleanup.GaveUp.reason``
+Limit = Literal["", "schedule", "deadline"]
+OUTCOMES: tuple[Outcome, ...] = get_args(Outcome)
+GIVE_UP_REASONS: tuple[GiveUpReason, ...] = get_args(GiveUpReason)
+LIMITS: tuple[Limit, ...] = get_args(Limit)
 
 
 # attempt classes: what an attempt made inside one segment of constant state ends with
@@ -309,23 +331,31 @@ class Evaluation:
 
     ``end``: virtual time (seconds since the reboot) when the cleanup finished (the
     harness's ``completion_time``); ``elapsed``: ``end`` minus the cleanup start, how
-    long the controller was blocked; ``reason``: one of :data:`GIVE_UP_REASONS`;
-    ``limit``: for gave-up runs, ``schedule`` or ``deadline``.
+    long the controller was blocked; ``reason``: why it did not succeed
+    (:data:`GiveUpReason`); ``limit``: for gave-up runs, what ran out (:data:`Limit`).
     """
 
-    outcome: str
+    outcome: Outcome
     attempts: int
     end: float
     elapsed: float
     dns_queries: int
     http_requests: int
-    reason: str = ""
-    limit: str = ""
+    reason: GiveUpReason = ""
+    limit: Limit = ""
     error_kind: str = ""
 
 
-def _reason(error: CleanupError) -> str:
+def _reason(error: CleanupError) -> GiveUpReason:
     return "dns" if isinstance(error, DNSError) else "http"
+
+
+def _limit(reason: str) -> Limit:
+    """``cleanup.GaveUp.reason`` as a :data:`Limit`; ValueError for a value it never had."""
+    for limit in LIMITS:
+        if limit and limit == reason:
+            return limit
+    raise ValueError(f"GaveUp.reason {reason!r}: expected one of {LIMITS[1:]}")
 
 
 def _evaluate_view(
@@ -340,10 +370,13 @@ def _evaluate_view(
         if isinstance(event, AttemptStarted):
             attempts = event.attempt
 
+    outcome: Outcome
+    reason: GiveUpReason
+    limit: Limit
     try:
         retry(controller.attempt, policy, clock=clock, rng=jitter_rng(seed), on_event=on_event)
     except GaveUp as exc:
-        outcome, reason, limit = "gave-up", _reason(exc.last_error), exc.reason
+        outcome, reason, limit = "gave-up", _reason(exc.last_error), _limit(exc.reason)
         kind = error_kind(exc.last_error)
     except CleanupError as exc:
         outcome, reason, limit, kind = "not-retriable", "not-retried", "", error_kind(exc)

@@ -112,7 +112,7 @@ def summarize(sweep: Sweep, i: int) -> PolicyStats:
     if k:
         p50, p95, p99 = (float(x) for x in np.percentile(times, [50, 95, 99]))
     reasons = sweep.reason[i]
-    give_up = {
+    give_up: dict[str, float] = {
         name: (float((reasons == code).sum()) / n if n else 0.0)
         for code, name in enumerate(GIVE_UP_REASONS)
         if name
