@@ -20,7 +20,7 @@ from faultdns._faults import (
 from faultdns._querylog import QueryRecord
 from faultdns._server import FaultDNSServer
 from faultdns._unreachable import free_udp_port
-from faultdns._zone import Zone, ZoneError
+from faultdns._zone import Resolution, Zone, ZoneError
 from faultdns.testing import ManualClock
 
 __all__ = [
@@ -35,6 +35,7 @@ __all__ = [
     "ManualClock",
     "MonotonicClock",
     "QueryRecord",
+    "Resolution",
     "Zone",
     "ZoneError",
     "free_udp_port",

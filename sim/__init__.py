@@ -12,6 +12,7 @@ Hypothesis strategies for worlds, scenarios and policies live in the public subm
 """
 
 from sim._clock import (
+    Barrier,
     Peer,
     PeerError,
     ScaledClock,
@@ -20,7 +21,7 @@ from sim._clock import (
     SocketlessClock,
     WorldClock,
 )
-from sim._dist import ScenarioError
+from sim._dist import Distribution, ScenarioError
 from sim._dns import dns_rules
 from sim._evaluate import ControllerModel, Evaluation, evaluate
 from sim._harness import CleanupFn, Harness, ScenarioResult
@@ -43,9 +44,11 @@ from sim._world import generate_timeline
 __all__: list[str] = [
     "MUTANTS",
     "AttemptRow",
+    "Barrier",
     "CleanupFn",
     "ClientSettings",
     "ControllerModel",
+    "Distribution",
     "Evaluation",
     "Event",
     "ExecutorError",
