@@ -18,6 +18,7 @@ __all__ = [
     "DEFAULT_GRID",
     "GRID_KEYS",
     "GridError",
+    "backoff_settings",
     "grid_policy_name",
     "parse_grid",
     "seconds_text",
@@ -64,20 +65,30 @@ def seconds_text(seconds: float) -> str:
     return f"{seconds:g}s"
 
 
+def backoff_settings(backoff: Backoff, deadline: float | None) -> list[tuple[str, str]]:
+    """``(key, value)`` pairs that say a backoff and deadline, as grid tokens and
+    ``cleanup run`` flags spell them: steps, duration, factor, jitter (unless the mode
+    ignores it), cap and deadline (when set)."""
+    pairs = [
+        ("steps", str(backoff.steps)),
+        ("duration", seconds_text(backoff.duration)),
+        ("factor", f"{backoff.factor:g}"),
+    ]
+    if backoff.mode not in _JITTER_UNUSED:
+        pairs.append(("jitter", f"{backoff.jitter:g}"))
+    if backoff.cap is not None:
+        pairs.append(("cap", seconds_text(backoff.cap)))
+    if deadline is not None:
+        pairs.append(("deadline", seconds_text(deadline)))
+    return pairs
+
+
 def grid_policy_name(backoff: Backoff, predicate: str, deadline: float | None) -> str:
     """A short, unique name that says what the policy is."""
     parts = [
         backoff.mode,
-        f"steps={backoff.steps}",
-        f"duration={seconds_text(backoff.duration)}",
-        f"factor={backoff.factor:g}",
+        *(f"{key}={value}" for key, value in backoff_settings(backoff, deadline)),
     ]
-    if backoff.mode not in _JITTER_UNUSED:
-        parts.append(f"jitter={backoff.jitter:g}")
-    if backoff.cap is not None:
-        parts.append(f"cap={seconds_text(backoff.cap)}")
-    if deadline is not None:
-        parts.append(f"deadline={seconds_text(deadline)}")
     if predicate != "v1.5":
         parts.append(f"predicate={predicate}")
     return " ".join(parts)

@@ -22,7 +22,7 @@ import numpy as np
 from cleanup import Policy
 from cleanup import policy_to_toml as _policy_to_toml
 from sim._evaluate import SUCCESS
-from sim._tune._grid import seconds_text, short_name
+from sim._tune._grid import backoff_settings, short_name
 from sim._tune._stats import PolicyStats, recommend, summarize, wilson_interval
 from sim._tune._sweep import Sweep
 
@@ -85,20 +85,10 @@ class TuneReport:
         policy = self.recommended_policy()
         if policy is None:
             return None
-        b = policy.backoff
-        if b.mode == "client-go" and policy.predicate == "v1.5":
-            parts = [
-                "cleanup run --policy harvester-v1.5",
-                f"--steps {b.steps}",
-                f"--duration {seconds_text(b.duration)}",
-                f"--factor {b.factor:g}",
-                f"--jitter {b.jitter:g}",
-            ]
-            if b.cap is not None:
-                parts.append(f"--cap {seconds_text(b.cap)}")
-            if policy.deadline is not None:
-                parts.append(f"--deadline {seconds_text(policy.deadline)}")
-            return " ".join(parts)
+        if policy.backoff.mode == "client-go" and policy.predicate == "v1.5":
+            settings = backoff_settings(policy.backoff, policy.deadline)
+            flags = " ".join(f"--{key} {value}" for key, value in settings)
+            return f"cleanup run --policy harvester-v1.5 {flags}"
         return f"cleanup run --policy {policy_file or 'recommended.toml'}"
 
     def policy_toml(self) -> str | None:
@@ -211,16 +201,11 @@ def write_plots(report: TuneReport, out: Path) -> list[Path]:
         bands = np.array([wilson_interval(int(x), n) for x in k])
         (line,) = ax.plot(grid, p, label=_label(report, i))
         ax.fill_between(grid, bands[:, 0], bands[:, 1], color=line.get_color(), alpha=0.2)
-    ax.set_xlabel("time since the node reboot (s)")
-    ax.set_ylabel("P(cleanup has succeeded)")
     ax.set_ylim(-0.02, 1.02)
-    ax.set_title(f"{sweep.scenario}: success by time, {n} worlds (95% Wilson bands)")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="upper left")
-    fig.tight_layout()
-    paths.append(out / "success_vs_time.png")
-    fig.savefig(paths[-1])
-    plt.close(fig)
+    paths.append(_save(fig, ax, out / "success_vs_time.png", "time since the node reboot (s)",
+                       "P(cleanup has succeeded)",
+                       f"{sweep.scenario}: success by time, {n} worlds (95% Wilson bands)",
+                       "upper left"))  # fmt: skip
 
     # 2. CDF of completion time (every run: how long the controller was blocked)
     fig, ax = plt.subplots(figsize=(8, 4.5), dpi=100)
@@ -229,15 +214,10 @@ def write_plots(report: TuneReport, out: Path) -> list[Path]:
         if times.size:
             ax.step(times, np.arange(1, times.size + 1) / times.size, where="post",
                     label=_label(report, i))  # fmt: skip
-    ax.set_xlabel("completion time after the cleanup start (s), success or not")
-    ax.set_ylabel("fraction of runs finished")
-    ax.set_title(f"{sweep.scenario}: completion-time CDF")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="lower right")
-    fig.tight_layout()
-    paths.append(out / "completion_cdf.png")
-    fig.savefig(paths[-1])
-    plt.close(fig)
+    paths.append(_save(fig, ax, out / "completion_cdf.png",
+                       "completion time after the cleanup start (s), success or not",
+                       "fraction of runs finished", f"{sweep.scenario}: completion-time CDF",
+                       "lower right"))  # fmt: skip
 
     # 3. Pareto front on (p95 time to success, requests per cleanup)
     fig, ax = plt.subplots(figsize=(8, 4.5), dpi=100)
@@ -263,16 +243,27 @@ def write_plots(report: TuneReport, out: Path) -> list[Path]:
         if not math.isnan(xs[i]):
             ax.annotate(name, (xs[i], ys[i]), fontsize=8, xytext=(4, 4),
                         textcoords="offset points")  # fmt: skip
-    ax.set_xlabel("p95 time to success after the cleanup start (s)")
-    ax.set_ylabel("DNS queries + HTTP requests per cleanup")
-    ax.set_title(f"{sweep.scenario}: speed against load")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    paths.append(out / "pareto.png")
-    fig.savefig(paths[-1])
-    plt.close(fig)
+    paths.append(_save(fig, ax, out / "pareto.png",
+                       "p95 time to success after the cleanup start (s)",
+                       "DNS queries + HTTP requests per cleanup",
+                       f"{sweep.scenario}: speed against load", "best"))  # fmt: skip
     return paths
+
+
+def _save(fig: Any, ax: Any, path: Path, xlabel: str, ylabel: str, title: str,
+          legend: str) -> Path:  # fmt: skip
+    """Label, grid and legend (at ``legend``) the plot, write it to ``path``, close it."""
+    import matplotlib.pyplot as plt
+
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc=legend)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path
 
 
 def write_outputs(report: TuneReport, out: Path) -> list[Path]:

@@ -15,14 +15,14 @@ import multiprocessing
 import signal
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from cleanup import Policy
-from sim._evaluate import ControllerModel, draws_needed, evaluate_batch, generate
+from sim._evaluate import BatchResult, ControllerModel, draws_needed, evaluate_batch, generate
 from sim._scenario import Scenario
 from sim._tune._grid import GridError
 
@@ -75,7 +75,8 @@ class Sweep:
 
 
 _ChunkResult = tuple[int, dict[str, npt.NDArray[Any]], int]
-_FIELDS = ("outcome", "attempts", "end", "elapsed", "dns_queries", "http_requests", "reason")
+# the per-world arrays of a BatchResult, stacked per policy into a Sweep
+_FIELDS = tuple(f.name for f in fields(BatchResult) if f.name != "exact_rows")
 
 
 def evaluate_chunk(
