@@ -1,6 +1,11 @@
-"""faultdns: a DNS server that answers from a zone and fails on command."""
+"""faultdns: a DNS server that answers from a zone and fails on command.
 
-from faultdns._clock import Clock, ManualClock, MonotonicClock
+``ManualClock`` lives in :mod:`faultdns.testing` (test helpers, as ``trio.testing``);
+``faultdns.ManualClock`` is the same class, kept because code written against the
+older path still uses it.
+"""
+
+from faultdns._clock import Clock, ClockListener, ListenerClock, MonotonicClock
 from faultdns._faults import (
     ACTIONS,
     RCODE_NAMES,
@@ -12,20 +17,25 @@ from faultdns._faults import (
     parse_plan,
     parse_rcode,
 )
-from faultdns._server import FaultDNSServer, QueryRecord
+from faultdns._querylog import QueryRecord
+from faultdns._server import FaultDNSServer
 from faultdns._unreachable import free_udp_port
-from faultdns._zone import Zone, ZoneError
+from faultdns._zone import Resolution, Zone, ZoneError
+from faultdns.testing import ManualClock
 
 __all__ = [
     "ACTIONS",
     "RCODE_NAMES",
     "Clock",
+    "ClockListener",
     "FaultDNSServer",
     "FaultRule",
     "FaultSpecError",
+    "ListenerClock",
     "ManualClock",
     "MonotonicClock",
     "QueryRecord",
+    "Resolution",
     "Zone",
     "ZoneError",
     "free_udp_port",

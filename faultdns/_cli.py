@@ -37,6 +37,7 @@ from faultdns._control import (
     ControlUnreachable,
 )
 from faultdns._faults import ACTION_HELP
+from faultdns._querylog import json_line
 
 __all__ = ["EXIT_CODES", "main"]
 
@@ -445,42 +446,6 @@ def _build_server(args: argparse.Namespace) -> Any:
     )
 
 
-_LOG_FIELDS = (
-    "seq",
-    "time",
-    "client",
-    "transport",
-    "name",
-    "qtype",
-    "rule",
-    "action",
-    "rcode",
-    "duration",
-)
-_quote: Callable[[str], str] = json.encoder.encode_basestring_ascii
-
-
-def _fast_json_line(r: Any) -> str:
-    """``json.dumps(r.to_dict())`` for a QueryRecord at a third of the cost.
-
-    Under a query flood the log writer's encoding competes with the DNS thread for the
-    GIL, so it is spelled out; :class:`_QueryLogWriter` checks once that the record
-    still has exactly these fields and falls back to ``json.dumps`` if not.
-    """
-    rule = "null" if r.rule is None else _quote(r.rule)
-    action = "null" if r.action is None else _quote(r.action)
-    return (
-        f'{{"seq":{r.seq:d},"time":{r.time!r},"client":{_quote(r.client)},'
-        f'"transport":{_quote(r.transport)},"name":{_quote(r.name)},'
-        f'"qtype":{_quote(r.qtype)},"rule":{rule},"action":{action},'
-        f'"rcode":{_quote(r.rcode)},"duration":{r.duration!r}}}'
-    )
-
-
-def _slow_json_line(r: Any) -> str:
-    return json.dumps(r.to_dict(), separators=(",", ":"))
-
-
 class _QueryLogWriter:
     """Copies new query-log records to a stream as JSON lines, from a side thread.
 
@@ -499,7 +464,6 @@ class _QueryLogWriter:
         self._last = 0
         self._lost = 0
         self._warned_at = -1.0
-        self._encode: Callable[[Any], str] | None = None
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="faultdns-log", daemon=True)
 
@@ -512,11 +476,7 @@ class _QueryLogWriter:
         if not records:
             return 0
         self._lost += max(records[0].seq - self._last - 1, 0)
-        if self._encode is None:
-            same = tuple(records[0].to_dict()) == _LOG_FIELDS
-            self._encode = _fast_json_line if same else _slow_json_line
-        encode = self._encode
-        lines = [encode(r) for r in records]
+        lines = [json_line(r) for r in records]
         self._last = records[-1].seq
         self._stream.write("\n".join(lines) + "\n")
         self._stream.flush()

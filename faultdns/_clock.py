@@ -1,73 +1,60 @@
-"""Clocks for faultdns.
+"""The time seam of faultdns: the clocks a server can be given.
 
 Fault windows (``after=``/``for=``) and ``delay=`` are measured on a clock that the
-server is given, never on the wall clock directly: tests drive windows exactly with a
-:class:`ManualClock` (no sleeping), and the simulation harness drives them with its
-own virtual clock.  Anything with a ``now()`` method returning seconds is a clock.
+server is given, never on the wall clock directly.  Two shapes, both declared here:
+
+- :class:`Clock`: anything with ``now()`` returning seconds (only differences
+  matter).  Delayed replies then wait on event-loop timers.  :class:`MonotonicClock`
+  (``time.monotonic``) is the default.
+- :class:`ListenerClock`: a clock that also calls listeners after it moves.  The
+  server then holds delayed replies until the clock reaches them and releases them
+  before the clock's move returns, so a test or a simulation that moves time knows
+  every reply due by then is on the wire.  :class:`faultdns.testing.ManualClock` is
+  one (tests drive windows exactly, without sleeping); ``sim.SimClock`` is another.
 """
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable
 from typing import Protocol, runtime_checkable
 
-__all__ = ["Clock", "ManualClock", "MonotonicClock"]
+__all__ = ["Clock", "ClockListener", "ListenerClock", "MonotonicClock"]
+
+#: called with the clock's new reading (seconds) after every move
+ClockListener = Callable[[float], None]
 
 
 @runtime_checkable
 class Clock(Protocol):
     """A source of time in seconds. Only differences between readings matter."""
 
-    def now(self) -> float: ...
+    def now(self) -> float:
+        """The current reading, in seconds."""
+        ...
+
+
+@runtime_checkable
+class ListenerClock(Clock, Protocol):
+    """A :class:`Clock` that tells listeners when it moves (see the module docstring).
+
+    ``add_listener(callback)``: call ``callback(now)`` after every move, from the thread
+    that moved the clock, before the move returns.  ``remove_listener(callback)``: stop
+    calling it (no error if it was not registered).
+    """
+
+    def add_listener(self, callback: ClockListener) -> None:
+        """Call ``callback(now)`` after every move of the clock."""
+        ...
+
+    def remove_listener(self, callback: ClockListener) -> None:
+        """Stop calling ``callback``; nothing happens if it is not registered."""
+        ...
 
 
 class MonotonicClock:
     """Wall-clock time from :func:`time.monotonic`; the default."""
 
     def now(self) -> float:
+        """Seconds from :func:`time.monotonic`."""
         return time.monotonic()
-
-
-class ManualClock:
-    """A clock that moves only when told to.
-
-    Listeners registered with :meth:`add_listener` are called (from the thread that
-    moved the clock) after every move, so a server can release replies held by
-    ``delay=`` faults exactly when virtual time reaches them.
-    """
-
-    def __init__(self, start: float = 0.0) -> None:
-        self._now = float(start)
-        self._lock = threading.Lock()
-        self._listeners: list[Callable[[float], None]] = []
-
-    def now(self) -> float:
-        return self._now
-
-    def advance(self, seconds: float) -> float:
-        """Move forward by ``seconds`` (must be >= 0) and return the new time."""
-        if seconds < 0:
-            raise ValueError(f"cannot move a clock backwards (advance by {seconds})")
-        return self.set(self._now + seconds)
-
-    def set(self, when: float) -> float:
-        """Jump to ``when`` (not earlier than now) and return it."""
-        with self._lock:
-            if when < self._now:
-                raise ValueError(f"cannot move a clock backwards ({self._now} -> {when})")
-            self._now = float(when)
-            listeners = list(self._listeners)
-        for listener in listeners:
-            listener(self._now)
-        return self._now
-
-    def add_listener(self, callback: Callable[[float], None]) -> None:
-        with self._lock:
-            self._listeners.append(callback)
-
-    def remove_listener(self, callback: Callable[[float], None]) -> None:
-        with self._lock:
-            if callback in self._listeners:
-                self._listeners.remove(callback)

@@ -65,6 +65,7 @@ BARE_ACTIONS = (
     "tcponly",
 )
 VALUE_ACTIONS = ("delay", "answer", "rcode", "truncate")
+#: every action a fault rule can take, bare or ``action=VALUE`` (README "Fault rules")
 ACTIONS = tuple(dict.fromkeys(BARE_ACTIONS + VALUE_ACTIONS))
 # Without proto=, these apply to UDP only: they exist to send the client to TCP.
 UDP_ACTIONS = ("truncate", "tcponly")
@@ -77,8 +78,8 @@ MIN_TRUNCATE = 12
 MAX_TRUNCATE = 65535
 MAX_RCODE = 4095  # 4 header bits + 8 bits of EDNS EXTENDED-RCODE (RFC 6891 section 6.1.3)
 
-# The IANA "DNS RCODEs" registry (RFC 6895 section 2.3): number -> mnemonic, upper case.
-# 16 is both BADVERS (in OPT) and BADSIG (in TSIG); BADVERS is the name we write back.
+#: The IANA "DNS RCODEs" registry (RFC 6895 section 2.3): number -> mnemonic, upper case.
+#: 16 is both BADVERS (in OPT) and BADSIG (in TSIG); BADVERS is the name we write back.
 RCODE_NAMES: Mapping[int, str] = {
     0: "NOERROR",
     1: "FORMERR",

@@ -26,7 +26,8 @@ How a query travels (read this first):
 4. **Cold path** (:mod:`faultdns._wire`): dnslib parses and builds the reply for cache
    misses, malformed input and the first fault reply of each rule; drop and delay
    also leave the hot path.
-5. **TCP** uses the same cache and rules through an asyncio protocol: 2-byte length
+5. **TCP** uses the same cache and rules through an asyncio protocol
+   (:class:`faultdns._tcp.TCPConnection`, one per client): 2-byte length
    framing, many messages per connection, and the guards of RFC 7766 section 6 so a
    new client is always served: at the connection cap the least recently useful
    connection is evicted, idleness counts from the last complete message, replies
@@ -35,12 +36,16 @@ How a query travels (read this first):
    reading pauses while the client is not reading our replies.  A reply too big for
    a TCP message is cut to what fits, with TC set (:func:`faultdns._wire.fit_tcp`).
 
-Time: fault windows and ``delay=`` use the injected clock.  With a clock that offers
-``add_listener`` (:class:`~faultdns.ManualClock`, or a simulation's virtual clock)
-delayed replies are held in a heap and released when the clock reaches them (before
-the clock's ``advance``/``set`` returns); with any other clock they are event-loop
-timers; ``reset`` drops them.  The TCP timeouts are resource guards and run on the
+Time: fault windows and ``delay=`` use the injected clock (:mod:`faultdns._clock`).
+With a :class:`~faultdns.ListenerClock` (:class:`faultdns.testing.ManualClock`, or a
+simulation's virtual clock) delayed replies are held in a heap
+(:mod:`faultdns._held`) and released when the clock reaches them (before the clock's
+``advance``/``set`` returns); with any other clock they are event-loop timers;
+``reset`` drops them.  The TCP timeouts are resource guards and run on the
 event loop's real time.
+
+Every query, answered or not, is logged (:mod:`faultdns._querylog`): a row per query
+in a bounded ring, read back as :class:`~faultdns.QueryRecord`.
 
 Threads: in sync use the server runs its own event-loop thread; in ``async with`` it
 runs in the caller's loop.  Public methods may be called from any thread: mutations
@@ -54,7 +59,6 @@ import asyncio
 import concurrent.futures
 import contextlib
 import fcntl
-import heapq
 import itertools
 import random
 import select
@@ -63,15 +67,14 @@ import struct
 import termios
 import threading
 import time
-from collections import OrderedDict, deque
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 from faultdns import _batchio
-from faultdns._clock import Clock, MonotonicClock
+from faultdns._clock import Clock, ListenerClock, MonotonicClock
 from faultdns._faults import (
     FaultRule,
     RuleIndex,
@@ -81,6 +84,9 @@ from faultdns._faults import (
     rcode_name,
     select_rule,
 )
+from faultdns._held import Held, HeldReplies
+from faultdns._querylog import QueryLog, QueryRecord, Transport
+from faultdns._tcp import TCPConnection
 from faultdns._unreachable import set_port_unreachable
 from faultdns._wire import (
     Query,
@@ -93,7 +99,7 @@ from faultdns._wire import (
 )
 from faultdns._zone import Zone
 
-__all__ = ["FaultDNSServer", "QueryRecord"]
+__all__ = ["FaultDNSServer"]
 
 _UDP_BATCH = 512  # datagrams per wake-up before letting TCP and timers run
 _TCP_SETTLE_ROUNDS = 4  # loop iterations idle() watches TCP for (see idle())
@@ -103,57 +109,8 @@ _CACHE_SIZE = 20000
 _RCVBUF = 4 << 20
 _BIND_ATTEMPTS = 64
 _TCP_BACKLOG = 1024
-_DNS_HEADER = 12  # bytes (RFC 1035 section 4.1.1)
-_TCP_SNDBUF = 64 * 1024  # kernel send buffer per TCP client (bytes)
-_TCP_WRITE_HIGH = 16 * 1024  # replies buffered in the transport before reading pauses
 _BUSY_SHARE = 0.75  # TCP slots in use from which the shorter timeouts apply
 _SWEEP_INTERVAL = 0.25  # seconds between TCP timeout sweeps (at most)
-
-
-@dataclass(frozen=True, slots=True)
-class QueryRecord:
-    """One logged query.
-
-    ``time`` is seconds on the server clock since start/reset (the same scale as
-    ``after=``/``for=``); ``duration`` is receipt to reply on that clock (0 on a manual
-    clock unless delayed).  ``rule``/``action`` name the fault that fired, or None.
-    ``rcode`` is the reply's rcode name, or ``"drop"`` when nothing was sent.
-    ``seq`` increases across resets, so ``queries_since(seq)`` never repeats a record.
-    """
-
-    seq: int
-    time: float
-    client: str
-    transport: str
-    name: str
-    qtype: str
-    rule: str | None
-    action: str | None
-    rcode: str
-    duration: float
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "seq": self.seq,
-            "time": self.time,
-            "client": self.client,
-            "transport": self.transport,
-            "name": self.name,
-            "qtype": self.qtype,
-            "rule": self.rule,
-            "action": self.action,
-            "rcode": self.rcode,
-            "duration": self.duration,
-        }
-
-
-def _client_text(addr: Any) -> str:
-    if isinstance(addr, bytes):  # a raw sockaddr from the batched UDP path
-        addr = _batchio.sockaddr_to_tuple(addr)
-    if isinstance(addr, tuple) and len(addr) >= 2:
-        host = addr[0]
-        return f"[{host}]:{addr[1]}" if ":" in str(host) else f"{host}:{addr[1]}"
-    return str(addr)
 
 
 class _Entry:
@@ -196,206 +153,6 @@ class _Entry:
         # rule id -> (udp tail, tcp tail, rcode, udp tail address): fault replies,
         # built on first use
         self.faults: dict[str, tuple[bytes, bytes, str, int]] = {}
-
-
-class _Held:
-    """A reply held by ``delay=``: released when due, or dropped by reset/close/stop.
-
-    ``lost`` logs the query as dropped; it is called when the reply can no longer be
-    sent because its TCP connection went away (reset, evicted, timed out).
-    """
-
-    __slots__ = ("conn", "handle", "live", "lost", "release")
-
-    def __init__(
-        self,
-        release: Callable[[], None],
-        conn: _TCPConnection | None,
-        lost: Callable[[], None] | None = None,
-    ) -> None:
-        self.release = release
-        self.conn = conn
-        self.lost = lost
-        self.handle: asyncio.TimerHandle | None = None  # real-clock delays only
-        self.live = True
-
-
-class _TCPConnection(asyncio.Protocol):
-    """One TCP client: length-prefixed messages in, replies out (RFC 1035 4.2.2, RFC 7766).
-
-    The server's sweeper (:meth:`FaultDNSServer._sweep_tcp`) enforces the timeouts;
-    this object only records what they are measured from: ``useful_at`` (loop time
-    of the last *complete* message, or of the connect) and ``stalled_since`` (loop
-    time since when our unsent replies have not moved).
-
-    A client that half-closes (EOF after its queries) still gets the replies to the
-    queries it sent, delayed ones included: EOF only says no more queries will come,
-    and the client can still read (RFC 7766 section 6.2.4 stops replies once a session
-    is closed or interrupted, which a reset or a failed write shows).  The connection
-    closes once none is held and everything is written; a held reply whose connection
-    goes away is logged as a drop.
-    """
-
-    def __init__(self, server: FaultDNSServer) -> None:
-        self.server = server
-        self.transport: asyncio.Transport | None = None
-        self.sock: socket.socket | None = None
-        self.buffer = bytearray()
-        self.peer: Any = None
-        self.useful_at = 0.0
-        self.held: set[_Held] = set()  # replies held by delay= for this client
-        self.written = 0  # bytes handed to the transport
-        self.acked = 0  # written minus unsent, at the last sweep
-        self.stalled_since = 0.0
-        self.closed = False
-        self.eof = False  # the client half-closed: no more questions will come
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
-        self.peer = transport.get_extra_info("peername")
-        self.sock = transport.get_extra_info("socket")
-        server = self.server
-        conns = server._tcp_conns
-        while len(conns) >= server.max_tcp_connections and conns:
-            # At the cap (RFC 7766 section 6.2.2 lets a server limit concurrent
-            # connections) the newcomer is served and the least recently useful client
-            # goes: refusing newcomers would let idle or hostile connections lock every
-            # legitimate client out.
-            victim = next(iter(conns))
-            server._tcp_evicted += 1
-            victim.abort()
-        # Small send buffers: a client that does not read is noticed (paused, then
-        # timed out) after a few kilobytes of replies, not after the server answered
-        # megabytes of its questions for nobody.
-        if self.sock is not None:
-            with contextlib.suppress(OSError):
-                self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, _TCP_SNDBUF)
-        transport.set_write_buffer_limits(high=_TCP_WRITE_HIGH)
-        loop = server._require_loop()
-        self.useful_at = self.stalled_since = loop.time()
-        conns[self] = None
-        server._tcp_total += 1
-        server._watch_tcp()
-
-    def data_received(self, data: bytes) -> None:
-        if self.closed:
-            return
-        self.buffer += data
-        self._drain()
-
-    def _drain(self) -> None:
-        """Answer the complete messages buffered, until the client stops reading.
-
-        One read can hold thousands of pipelined questions; once the replies back up
-        (``pause_writing``) the rest wait in the buffer until the client reads, so a
-        client that never reads costs a bounded amount of work.
-        """
-        server = self.server
-        buffer = self.buffer
-        transport = self.transport
-        while len(buffer) >= 2 and transport is not None and transport.is_reading():
-            size = (buffer[0] << 8) | buffer[1]
-            if len(buffer) < 2 + size:
-                break
-            message = bytes(buffer[2 : 2 + size])
-            del buffer[: 2 + size]
-            # Only a complete message makes a connection useful (RFC 7766 6.2.3): a
-            # client dribbling bytes of one keeps no slot, nor one sending frames too
-            # short to hold a DNS header (two zero bytes make an empty "message").
-            if size >= _DNS_HEADER:
-                self.useful_at = server._require_loop().time()
-                conns = server._tcp_conns
-                if self in conns:
-                    conns.move_to_end(self)
-            server._handle_tcp(message, self)
-            if self.closed:
-                return
-
-    def eof_received(self) -> bool:
-        """Keep the connection (return True) for the replies still owed.
-
-        asyncio's default closes the transport on EOF, which dropped replies held by
-        ``delay=`` without a word (issue 10 review).
-        """
-        self.eof = True
-        self.finish_if_done()
-        return True
-
-    def finish_if_done(self) -> None:
-        """After EOF: close once no reply is held and the transport has written all.
-
-        Bytes already in the kernel's send queue are delivered before the FIN by a
-        plain close; bytes still in the transport's buffer (a client that does not
-        read) are left to the sweeper's write timeout.
-        """
-        transport = self.transport
-        if (
-            self.eof
-            and not self.closed
-            and not self.held
-            and transport is not None
-            and transport.get_write_buffer_size() == 0
-        ):
-            self.closed = True
-            self.server._tcp_conns.pop(self, None)
-            transport.close()
-
-    def send(self, reply: bytes) -> None:
-        if not self.closed and self.transport is not None:
-            self.transport.write(len(reply).to_bytes(2, "big") + reply)
-            self.written += 2 + len(reply)
-
-    def unsent(self) -> int:
-        """Reply bytes not yet delivered: in the transport's buffer or the kernel's."""
-        transport = self.transport
-        if transport is None:
-            return 0
-        return transport.get_write_buffer_size() + _unsent(self.sock)
-
-    def close(self) -> None:
-        """Close once nothing is unsent; with unsent replies, abort (never linger)."""
-        if self.closed or self.transport is None:
-            return
-        if self.unsent():
-            self.abort()
-            return
-        self.closed = True
-        self.transport.close()
-
-    def abort(self) -> None:
-        """Reset the connection now, discarding unsent replies, and free its slot."""
-        self.closed = True
-        self.server._tcp_conns.pop(self, None)
-        if self.transport is not None:
-            # asyncio's abort drops only its own buffer; with replies still in the
-            # kernel's send buffer close() would queue a FIN behind them and keep the
-            # socket alive as an orphan.  SO_LINGER 0 makes close() send RST and drop them.
-            sock = self.transport.get_extra_info("socket")
-            if sock is not None:
-                with contextlib.suppress(OSError):
-                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-            self.transport.abort()
-
-    def pause_writing(self) -> None:
-        # The client does not read its replies: stop reading its questions.
-        if self.transport is not None:
-            self.transport.pause_reading()
-
-    def resume_writing(self) -> None:
-        if self.transport is not None and not self.closed:
-            self.transport.resume_reading()
-            self._drain()
-            self.finish_if_done()
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self.closed = True
-        server = self.server
-        server._tcp_conns.pop(self, None)
-        for held in list(self.held):
-            # Its reply can no longer be sent: the query's outcome is a drop.
-            server._drop_held(held, lost=True)
-        self.buffer = bytearray()
 
 
 class FaultDNSServer:
@@ -473,33 +230,30 @@ class FaultDNSServer:
         self.batch_io = batch_io and _batchio.available()
         self._bio: _batchio.BatchIO | None = None
         self.cache_size = max(int(cache_size), 1)
-        if log_size < 1:
-            raise ValueError(f"log_size: expected >= 1, got {log_size}")
 
         # The clock read on every query: skip a method call for the default clock.
         self._now: Callable[[], float] = (
             time.monotonic if type(self.clock) is MonotonicClock else self.clock.now
         )
-        self._manual_time = callable(getattr(self.clock, "add_listener", None))
+        # A listener clock says when it moves, so held replies wait for it (see _hold).
+        self._listener: ListenerClock | None = (
+            self.clock if isinstance(self.clock, ListenerClock) else None
+        )
         self._lock = threading.RLock()
         self._rules: tuple[RuleState, ...] = ()
         self._rule_index = RuleIndex(())  # rebuilt lazily when _rules changes (loop thread)
         self._rule_numbers = itertools.count(1)
         self._cache: dict[bytes, _Entry] = {}
         self._origin = self._now()
-        self._log: deque[tuple[Any, ...]] = deque(maxlen=log_size)
-        self._seq = 0
-        self._rcodes: dict[str, int] = {}
+        self._log = QueryLog(log_size)
         self._errors = 0
-        # Open TCP connections, least recently useful first (see _TCPConnection).
-        self._tcp_conns: OrderedDict[_TCPConnection, None] = OrderedDict()
+        # Open TCP connections, least recently useful first (see TCPConnection).
+        self._tcp_conns: OrderedDict[TCPConnection, None] = OrderedDict()
         self._tcp_total = 0
         self._tcp_evicted = 0
         self._tcp_timed_out = 0
         self._sweeper: asyncio.TimerHandle | None = None
-        self._pending: set[_Held] = set()  # every reply held by delay=, either kind
-        self._held: list[tuple[float, int, _Held]] = []  # listener-clock delays, a heap
-        self._held_numbers = itertools.count()
+        self._held = HeldReplies()  # replies held by delay=
         self._busy = False  # the loop thread is inside a UDP wake-up (see idle())
         self._udp_handler: Callable[[], None] = self._on_udp_readable
 
@@ -659,7 +413,7 @@ class FaultDNSServer:
         assert self._udp is not None and self._tcp is not None
         self._loop = loop
         self._tcp_server = await loop.create_server(
-            lambda: _TCPConnection(self), sock=self._tcp, backlog=_TCP_BACKLOG
+            lambda: TCPConnection(self), sock=self._tcp, backlog=_TCP_BACKLOG
         )
         if self.batch_io:
             self._bio = _batchio.BatchIO(self._udp, batch=_MMSG_BATCH)
@@ -667,8 +421,8 @@ class FaultDNSServer:
         else:
             self._udp_handler = self._on_udp_readable
         loop.add_reader(self._udp.fileno(), self._on_udp_wakeup)
-        if self._manual_time:
-            self.clock.add_listener(self._on_clock_moved)  # type: ignore[attr-defined]
+        if self._listener is not None:
+            self._listener.add_listener(self._on_clock_moved)
         with self._lock:
             self._origin = self._now()
         self._running = True
@@ -684,8 +438,8 @@ class FaultDNSServer:
         """Stop everything, synchronously, on the loop thread."""
         self._running = False
         loop = self._loop
-        if self._manual_time:
-            self.clock.remove_listener(self._on_clock_moved)  # type: ignore[attr-defined]
+        if self._listener is not None:
+            self._listener.remove_listener(self._on_clock_moved)
         if loop is not None and self._udp is not None:
             with contextlib.suppress(Exception):
                 loop.remove_reader(self._udp.fileno())
@@ -698,8 +452,7 @@ class FaultDNSServer:
         if self._sweeper is not None:
             self._sweeper.cancel()
             self._sweeper = None
-        self._drop_all(list(self._pending))
-        self._held = []
+        self._drop_all(self._held.take_all())
         self._close_sockets()
 
     def _close_sockets(self) -> None:
@@ -763,11 +516,6 @@ class FaultDNSServer:
             self._cache = {}
         return found[0].rule
 
-    def clear_faults(self) -> None:
-        with self._lock:
-            self._rules = ()
-            self._cache = {}
-
     @property
     def unreachable(self) -> bool:
         """True while UDP queries meet ICMP port unreachable (:meth:`set_unreachable`)."""
@@ -809,7 +557,7 @@ class FaultDNSServer:
         with self._lock:
             # New containers at once, so delays added from now on see a free cap; the
             # old replies are dropped on the loop thread, which owns their timers.
-            dropped, self._pending, self._held = self._pending, set(), []
+            dropped = self._held.take_all()
             if dropped:
                 self._on_loop(lambda: self._drop_all(dropped))
             self._rules = ()
@@ -817,7 +565,6 @@ class FaultDNSServer:
             self._cache = {}
             self._origin = self._now()
             self._log.clear()
-            self._rcodes.clear()
             self._errors = 0
             self._tcp_total = 0
             self._tcp_evicted = 0
@@ -843,27 +590,19 @@ class FaultDNSServer:
 
     def queries_since(self, seq: int) -> list[QueryRecord]:
         """Records with ``seq`` greater than the given one."""
-        for _ in range(10):
-            try:
-                rows = list(self._log)
-                break
-            except RuntimeError:  # mutated while copying; copy again
-                continue
-        else:
-            rows = []
-        return [QueryRecord(r[0], r[1], _client_text(r[2]), *r[3:]) for r in rows if r[0] > seq]
+        return self._log.since(seq)
 
     def pending_delays(self) -> list[float]:
         """Clock times at which replies held by ``delay=`` are due, soonest first.
 
-        Only meaningful with a listener clock (e.g. ManualClock): a simulation advances
-        its clock to :meth:`next_due` to release the next held reply.
+        Only meaningful with a :class:`~faultdns.ListenerClock` (e.g. ManualClock): a
+        simulation advances its clock to :meth:`next_due` to release the next held reply.
         """
-        return sorted(due for due, _, held in list(self._held) if held.live)
+        return self._held.due_times()
 
     def next_due(self) -> float | None:
-        held = list(self._held)
-        return min((due for due, _, h in held if h.live), default=None)
+        """The soonest clock time a held reply is due (listener clocks), or None."""
+        return self._held.next_due()
 
     def idle(self) -> bool:
         """True when every query clients have sent so far has been handled.
@@ -951,7 +690,7 @@ class FaultDNSServer:
     def stats(self) -> dict[str, Any]:
         """JSON-able counters for dashboards and assertions."""
         rules = [state.snapshot() for state in self._rules]
-        rcodes = dict(self._rcodes)
+        rcodes = dict(self._log.rcodes)
         return {
             "queries": sum(rcodes.values()),
             "rcodes": rcodes,
@@ -963,9 +702,9 @@ class FaultDNSServer:
             "tcp_connections_total": self._tcp_total,
             "tcp_evicted": self._tcp_evicted,
             "tcp_timed_out": self._tcp_timed_out,
-            "pending_delays": len(self._pending),
+            "pending_delays": len(self._held),
             "cache_entries": len(self._cache),
-            "log_records": len(self._log),
+            "log_records": len(self._log.rows),
             "uptime": self.elapsed(),
             "seed": self.seed,
             "address": list(self._address) if self._address else None,
@@ -988,8 +727,9 @@ class FaultDNSServer:
         recvfrom = sock.recvfrom
         sendto = sock.sendto
         now = self._now
-        log = self._log.append
-        rcodes = self._rcodes
+        qlog = self._log
+        log = qlog.rows.append
+        rcodes = qlog.rcodes
         zone = self.zone
         for _ in range(_UDP_BATCH):
             try:
@@ -1038,7 +778,7 @@ class FaultDNSServer:
                         continue
                     rule_id, action, rcode, tail = rule.id, rule.action, built[2], built[0]
             # Log before sending, so a client that got its answer finds it in the log.
-            self._seq = seq = self._seq + 1
+            qlog.seq = seq = qlog.seq + 1
             elapsed = t0 - self._origin
             spent = now() - t0
             log((seq, elapsed, addr, "udp", entry.name, entry.qtype, rule_id, action, rcode, spent))
@@ -1067,8 +807,9 @@ class FaultDNSServer:
         name_size = _batchio.NAME_SIZE
         batch = bio.batch
         now = self._now
-        log = self._log.append
-        rcodes = self._rcodes
+        qlog = self._log
+        log = qlog.rows.append
+        rcodes = qlog.rcodes
         zone = self.zone
         for _ in range(_UDP_BATCH // batch):
             count = receive()
@@ -1107,7 +848,7 @@ class FaultDNSServer:
                                 winner = None  # handled here
                     if winner is None:
                         keep.append(tail)
-                        self._seq = seq = self._seq + 1
+                        qlog.seq = seq = qlog.seq + 1
                         sender = names[i * name_size : i * name_size + name_len].tobytes()
                         spent = now() - t0
                         elapsed = t0 - self._origin
@@ -1160,7 +901,7 @@ class FaultDNSServer:
 
     # -- shared slower path -------------------------------------------------------------
 
-    def _handle_tcp(self, data: bytes, conn: _TCPConnection) -> None:
+    def _handle_tcp(self, data: bytes, conn: TCPConnection) -> None:
         t0 = self._now()
         try:
             entry = self._cache.get(data[2:])
@@ -1176,7 +917,7 @@ class FaultDNSServer:
         self,
         data: bytes,
         addr: Any,
-        proto: str,
+        proto: Transport,
         t0: float,
         send: Callable[[bytes], None] | None = None,
     ) -> _Entry | None:
@@ -1227,10 +968,10 @@ class FaultDNSServer:
         entry: _Entry,
         data: bytes,
         addr: Any,
-        proto: str,
+        proto: Transport,
         t0: float,
         send: Callable[[bytes], None],
-        conn: _TCPConnection | None,
+        conn: TCPConnection | None,
     ) -> None:
         """Apply the first active rule (if any) and send, hold or drop the reply."""
         rules = entry.udp_rules if proto == "udp" else entry.tcp_rules
@@ -1247,10 +988,10 @@ class FaultDNSServer:
         entry: _Entry,
         data: bytes,
         addr: Any,
-        proto: str,
+        proto: Transport,
         t0: float,
         send: Callable[[bytes], None],
-        conn: _TCPConnection | None,
+        conn: TCPConnection | None,
     ) -> None:
         """Carry out the rule that fired: drop, hold, or send the fault's reply."""
         rule = state.rule
@@ -1260,7 +1001,7 @@ class FaultDNSServer:
             return
         if action == "delay":
             assert rule.delay is not None
-            if len(self._pending) >= self.max_pending_delays:
+            if len(self._held) >= self.max_pending_delays:
                 # Held replies are memory: past the cap, a delayed reply is dropped.
                 self._log_query(t0, addr, proto, entry.name, entry.qtype, rule.id, action, "drop")
                 return
@@ -1275,7 +1016,7 @@ class FaultDNSServer:
             def lost() -> None:
                 self._log_query(t0, addr, proto, entry.name, entry.qtype, rule.id, action, "drop")
 
-            self._hold(t0 + rule.delay, rule.delay, _Held(release, conn, lost))
+            self._hold(t0 + rule.delay, rule.delay, Held(release, conn, lost))
             return
         built = entry.faults.get(rule.id)
         if built is None:
@@ -1290,50 +1031,35 @@ class FaultDNSServer:
         self,
         t0: float,
         addr: Any,
-        proto: str,
+        proto: Transport,
         name: str,
         qtype: str,
         rule_id: str | None,
         action: str | None,
         rcode: str,
     ) -> None:
-        self._seq = seq = self._seq + 1
-        self._log.append(
-            (
-                seq,
-                t0 - self._origin,
-                addr,
-                proto,
-                name,
-                qtype,
-                rule_id,
-                action,
-                rcode,
-                self._now() - t0,
-            )
+        self._log.add(
+            t0 - self._origin, addr, proto, name, qtype, rule_id, action, rcode, self._now() - t0
         )
-        self._rcodes[rcode] = self._rcodes.get(rcode, 0) + 1
 
     # -- delayed replies ----------------------------------------------------------------
 
-    def _hold(self, due: float, delay: float, held: _Held) -> None:
+    def _hold(self, due: float, delay: float, held: Held) -> None:
         """Send ``held`` at clock time ``due``: a heap for listener clocks, else a timer."""
-        if self._manual_time and self._now() >= due:
+        if self._listener is not None and self._now() >= due:
             held.release()
             return
-        self._pending.add(held)
-        if held.conn is not None:
-            held.conn.held.add(held)
-        if self._manual_time:
-            heapq.heappush(self._held, (due, next(self._held_numbers), held))
+        if self._listener is not None:
+            self._held.add(held, due)
             return
+        self._held.add(held)
         held.handle = self._require_loop().call_later(delay, self._release_held, held)
 
-    def _release_held(self, held: _Held) -> None:
+    def _release_held(self, held: Held) -> None:
         """Send a held reply that is due (loop thread); nothing if it was dropped."""
         if not held.live:
             return
-        self._forget_held(held)
+        self._held.forget(held)
         try:
             held.release()
         except Exception:
@@ -1341,14 +1067,14 @@ class FaultDNSServer:
         if held.conn is not None:
             held.conn.finish_if_done()  # a half-closed client's last reply
 
-    def _drop_held(self, held: _Held, *, lost: bool = False) -> None:
+    def _drop_held(self, held: Held, *, lost: bool = False) -> None:
         """Forget a held reply without sending it (loop thread): reset, close, stop.
 
         ``lost``: its connection went away, so log the query as a drop (a reset
         empties the log, and a stop ends it, so those log nothing).
         """
         if held.live:
-            self._forget_held(held)
+            self._held.forget(held)
             if held.handle is not None:
                 held.handle.cancel()
             if lost and held.lost is not None:
@@ -1357,15 +1083,9 @@ class FaultDNSServer:
                 except Exception:
                     self._errors += 1
 
-    def _drop_all(self, dropped: Iterable[_Held]) -> None:
+    def _drop_all(self, dropped: Iterable[Held]) -> None:
         for held in dropped:
             self._drop_held(held)
-
-    def _forget_held(self, held: _Held) -> None:
-        held.live = False
-        self._pending.discard(held)
-        if held.conn is not None:
-            held.conn.held.discard(held)
 
     def _on_loop(self, callback: Callable[[], object]) -> None:
         """Run ``callback`` on the loop thread: now if this is it, else soon."""
@@ -1384,8 +1104,8 @@ class FaultDNSServer:
         reply due by then is on the wire: a simulation can rely on it.
         """
         loop = self._loop
-        held = self._held
-        if loop is None or not held or held[0][0] > now:
+        first = self._held.first_due()
+        if loop is None or first is None or first > now:
             return
         if _in_loop(loop):
             self._release_due()
@@ -1406,11 +1126,8 @@ class FaultDNSServer:
             done.result(timeout=5)
 
     def _release_due(self) -> None:
-        now = self._now()
-        held = self._held
-        while held and held[0][0] <= now:
-            _, _, entry = heapq.heappop(held)
-            self._release_held(entry)
+        for held in self._held.pop_due(self._now()):
+            self._release_held(held)
 
     # -- TCP timeouts (RFC 7766 section 6.2.3) -----------------------------------------
 
@@ -1477,17 +1194,6 @@ def _unread(sock: Any) -> int:
     """Bytes waiting in a socket's receive queue (FIONREAD)."""
     try:
         raw = fcntl.ioctl(sock.fileno(), termios.FIONREAD, b"\0\0\0\0")
-    except (OSError, ValueError):
-        return 0
-    return int(struct.unpack("i", raw)[0])
-
-
-def _unsent(sock: socket.socket | None) -> int:
-    """Bytes a TCP socket has not had acknowledged yet (TIOCOUTQ, i.e. SIOCOUTQ)."""
-    if sock is None:
-        return 0
-    try:
-        raw = fcntl.ioctl(sock.fileno(), termios.TIOCOUTQ, b"\0\0\0\0")
     except (OSError, ValueError):
         return 0
     return int(struct.unpack("i", raw)[0])

@@ -162,7 +162,11 @@ class _Record:
 
 @dataclass(frozen=True)
 class Resolution:
-    """What the zone says about one question (before any fault rule)."""
+    """What the zone says about one question (before any fault rule).
+
+    ``rcode``: the reply's rcode number (``dnslib.RCODE``); ``answer``/``authority``:
+    the records of those sections (dnslib ``RR``); ``authoritative``: the AA bit.
+    """
 
     rcode: int
     answer: tuple[RR, ...] = ()

@@ -14,7 +14,7 @@ Fixtures:
     then it runs on that manual clock, so windows move only when the test says so.
 
 ``faultdns_clock``
-    A fresh :class:`~faultdns.ManualClock` at 0.
+    A fresh :class:`faultdns.testing.ManualClock` at 0.
 
 ``faultdns_factory``
     ``faultdns_factory(**kwargs)`` starts another server with any constructor arguments
@@ -33,8 +33,8 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
-    from faultdns._clock import ManualClock
     from faultdns._server import FaultDNSServer
+    from faultdns.testing import ManualClock
 
 __all__ = ["faultdns", "faultdns_clock", "faultdns_factory"]
 
@@ -77,7 +77,7 @@ def faultdns_factory() -> Iterator[Callable[..., FaultDNSServer]]:
 @pytest.fixture
 def faultdns_clock() -> ManualClock:
     """A manual clock; the ``faultdns`` fixture uses it when a test asks for both."""
-    from faultdns._clock import ManualClock
+    from faultdns.testing import ManualClock
 
     return ManualClock()
 

@@ -1,39 +1,82 @@
 """sim: a simpy world model and a virtual-time harness for the real cleanup module.
 
+A world is a :class:`Timeline` (DNS state per name and HTTP state per path, as
+:class:`Interval` runs, plus :class:`Event` lines) drawn from a :class:`Scenario`
+(:func:`load_scenario`) for a seed (:func:`generate_timeline`).  :class:`Harness` runs
+the real cleanup in it on a :class:`SimClock`; :func:`evaluate` computes the same
+outcome without sockets; :func:`run_sweep` evaluates many policies over many worlds
+(``sim tune``).  Every clock a world runs on is a :class:`WorldClock`.
+
 Hypothesis strategies for worlds, scenarios and policies live in the public submodule
 ``sim.strategies`` (not imported here, so ``import sim`` does not load hypothesis).
 """
 
-from sim._clock import Peer, PeerError, SimClock, SimDeadlock
+from sim._clock import (
+    Barrier,
+    Peer,
+    PeerError,
+    ScaledClock,
+    SimClock,
+    SimDeadlock,
+    SocketlessClock,
+    WorldClock,
+)
+from sim._dist import Distribution, ScenarioError
 from sim._dns import dns_rules
 from sim._evaluate import ControllerModel, Evaluation, evaluate
 from sim._harness import CleanupFn, Harness, ScenarioResult
-from sim._mutants import MUTANTS, Mutant, run_mutants
+from sim._mutants import MUTANTS, Mutant, MutantRun, run_mutants
 from sim._repo_server import HTTPRecord, RepoServer
 from sim._report import AttemptRow, attempt_rows, story
-from sim._scenario import ClientSettings, ImageSet
-from sim._tune import pareto_front, parse_grid, run_sweep, wilson_interval
+from sim._scenario import ClientSettings, ImageSet, Scenario, load_scenario
+from sim._timeline import Event, Interval, Timeline
+from sim._tune import (
+    ExecutorError,
+    GridError,
+    Sweep,
+    pareto_front,
+    parse_grid,
+    run_sweep,
+    wilson_interval,
+)
+from sim._world import generate_timeline
 
 __all__: list[str] = [
     "MUTANTS",
     "AttemptRow",
+    "Barrier",
     "CleanupFn",
     "ClientSettings",
     "ControllerModel",
+    "Distribution",
     "Evaluation",
+    "Event",
+    "ExecutorError",
+    "GridError",
     "HTTPRecord",
     "Harness",
     "ImageSet",
+    "Interval",
     "Mutant",
+    "MutantRun",
     "Peer",
     "PeerError",
     "RepoServer",
+    "ScaledClock",
+    "Scenario",
+    "ScenarioError",
     "ScenarioResult",
     "SimClock",
     "SimDeadlock",
+    "SocketlessClock",
+    "Sweep",
+    "Timeline",
+    "WorldClock",
     "attempt_rows",
     "dns_rules",
     "evaluate",
+    "generate_timeline",
+    "load_scenario",
     "pareto_front",
     "parse_grid",
     "run_mutants",

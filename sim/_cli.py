@@ -40,17 +40,17 @@ import faultdns
 from sim._args import count as _count
 from sim._args import positive as _positive
 from sim._args import seed as _seed
-from sim._clock import PeerError, SimDeadlock
+from sim._cli_tune import add_tune_parser, run_tune
+from sim._clock import PeerError, ScaledClock, SimDeadlock
 from sim._dist import ScenarioError
 from sim._dns import dns_rules, make_dns_server, refusal_changes
 from sim._fidelity._report import add_fidelity_parser, run_fidelity
-from sim._harness import Harness, ScenarioResult, repo_service_name
+from sim._harness import Harness, ScenarioResult
 from sim._mutants import add_mutants_parser, run_mutants_command
 from sim._repo_server import RepoServer, service_accepting
 from sim._report import attempt_rows, story
 from sim._scenario import Scenario, load_scenario
 from sim._timeline import Timeline
-from sim._tune import add_tune_parser, run_tune
 from sim._world import generate_timeline
 
 __all__ = ["EXIT_USAGE", "main"]
@@ -256,7 +256,7 @@ def _load_timeline(path: Path) -> Timeline:
         data = data["timeline"]
     try:
         timeline = Timeline.from_dict(data)
-        repo_service_name(timeline)
+        _ = timeline.repo_service  # refused here, with the file named, not mid-run
     except KeyError as exc:
         raise UsageError(f"--timeline {path}: missing key {exc}") from exc
     except (TypeError, ValueError, AttributeError) as exc:
@@ -426,23 +426,11 @@ def _cmd_demo(args: argparse.Namespace, console: Console) -> int:
 # -- serve ----------------------------------------------------------------------------
 
 
-class _ScaledClock:
-    """Virtual seconds since the reboot, moving ``speed`` times faster than real time."""
-
-    def __init__(self, start: float, speed: float) -> None:
-        self.start = start
-        self.speed = speed
-        self._t0 = time.monotonic()
-
-    def now(self) -> float:
-        return self.start + (time.monotonic() - self._t0) * self.speed
-
-
 def _cmd_serve(args: argparse.Namespace, console: Console) -> int:
     scenario = _scenario(args.scenario)
     timeline = generate_timeline(scenario, args.seed)
     start = 0.0 if args.from_reboot else timeline.cleanup_start
-    clock = _ScaledClock(start, args.speed)
+    clock = ScaledClock(start, args.speed)
     previous = scenario.previous_version
     bodies = {
         scenario.list_path(previous): ("\n".join(scenario.images.previous) + "\n").encode(),
@@ -475,7 +463,7 @@ def _cmd_serve(args: argparse.Namespace, console: Console) -> int:
     repo.configure(
         lambda path, now: timeline.http_state(path, now) if path in timeline.http else "missing",
         bodies,
-        clock.now,
+        clock,
         lambda r: console.print(f"  [dim]t={r.time:7.1f}s http {r.method} {r.path} -> {r.result}"),
     )
     workdir = Path(tempfile.mkdtemp(prefix="sim-serve-"))
@@ -487,7 +475,7 @@ def _cmd_serve(args: argparse.Namespace, console: Console) -> int:
         pinned=scenario.images.pinned,
     )
     dns_host, dns_port = dns.address
-    service = repo_service_name(timeline)
+    service = timeline.repo_service
     c = scenario.client
     search = " ".join(f"--search {s}" for s in c.search)
     scale = args.speed

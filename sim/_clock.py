@@ -1,10 +1,21 @@
-"""SimClock: one virtual time base for the cleanup, faultdns and the fake repo.
+"""The time seam of sim: every clock a world runs on, on one axis (seconds since the
+node reboot).
 
-The real cleanup code sleeps and waits for sockets through an injected clock
-(``cleanup.Clock``); faultdns reads fault windows from its clock and releases held
-replies from clock listeners (``faultdns.ManualClock``'s protocol).  This clock is both,
-on top of a ``simpy.Environment``, so the world's processes, the retry loop's sleeps and
-every socket timeout share one axis: seconds since the node reboot.
+:class:`WorldClock` is the seam: what the fake repo (:class:`sim.RepoServer`) and the
+world read.  Three clocks stand behind it:
+
+- :class:`SimClock`: virtual time over a simpy environment, for the harness.  It is a
+  ``cleanup.Clock`` (the real cleanup sleeps and waits for sockets through it) and a
+  ``faultdns.ListenerClock`` (faultdns reads fault windows from it and releases held
+  replies from its listeners), so the world's processes, the retry loop's sleeps and
+  every socket timeout share one axis.
+- :class:`ScaledClock`: real time, sped up, for ``sim serve`` (a world played to real
+  clients).
+- :class:`SocketlessClock`: the harness clock as the cleanup sees it when nothing
+  answers on a socket, for the evaluator (``sim._evaluate``), which replays the retry
+  loop without sockets.
+
+How :class:`SimClock` decides a socket wait follows.
 
 How a socket wait decides, without ever looking at how long real time took:
 
@@ -52,17 +63,104 @@ import math
 import select
 import socket
 import threading
+import time
 from collections.abc import Callable, Sequence
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import simpy
 
 from sim._loopback import LoopbackBarrier
 
-__all__ = ["Barrier", "Peer", "PeerError", "SimClock", "SimDeadlock"]
+__all__ = [
+    "Barrier",
+    "Peer",
+    "PeerError",
+    "ScaledClock",
+    "SimClock",
+    "SimDeadlock",
+    "SocketlessClock",
+    "WorldClock",
+]
 
 _READ = select.POLLIN | select.POLLPRI | select.POLLERR | select.POLLHUP
 _WRITE = select.POLLOUT | select.POLLERR | select.POLLHUP
+
+
+@runtime_checkable
+class WorldClock(Protocol):
+    """The world's time: seconds since the node reboot.
+
+    Structurally a ``faultdns.Clock``; :class:`SimClock`, :class:`ScaledClock` and
+    :class:`SocketlessClock` all are one.
+    """
+
+    def now(self) -> float:
+        """Seconds since the node reboot."""
+        ...
+
+
+class ScaledClock:
+    """Real time, ``speed`` times faster, from ``start`` seconds since the reboot.
+
+    For ``sim serve``, which plays one world to real clients: ``now()`` is ``start +
+    (monotonic() - t0) * speed`` with ``t0`` read at construction.  ``monotonic``
+    (seconds) is injectable for tests; it defaults to :func:`time.monotonic`.
+    """
+
+    def __init__(
+        self, start: float, speed: float, monotonic: Callable[[], float] = time.monotonic
+    ) -> None:
+        if not speed > 0:
+            raise ValueError(f"speed: expected > 0, got {speed}")
+        self.start = start
+        self.speed = speed
+        self._monotonic = monotonic
+        self._t0 = monotonic()
+
+    def now(self) -> float:
+        """Virtual seconds since the node reboot."""
+        return self.start + (self._monotonic() - self._t0) * self.speed
+
+
+class SocketlessClock:
+    """The harness clock as the cleanup sees it when no socket ever answers.
+
+    A ``cleanup.Clock`` for code that opens no sockets (the evaluator's replay of the
+    retry loop, ``sim._evaluate``): ``now()`` is ``t`` (seconds since the reboot),
+    :meth:`sleep` and :meth:`wait` move it forward, as :class:`SimClock` does when
+    nothing in the world answers.  Its socket waits raise AssertionError: reaching one
+    means the replay opened a socket, which it must not.
+    """
+
+    def __init__(self, start: float) -> None:
+        self.t = start
+
+    def now(self) -> float:
+        """Seconds since the node reboot."""
+        return self.t
+
+    def sleep(self, seconds: float) -> None:
+        """Move forward by ``seconds`` (nothing for ``seconds <= 0``)."""
+        if seconds > 0:
+            self.t = self.t + seconds
+
+    def wait(self, timeout: float) -> None:
+        """A wait nothing answers: time moves to ``now + timeout``, as the harness does."""
+        self.t = self.t + timeout
+
+    def wait_readable(self, sock: socket.socket, timeout: float | None) -> bool:
+        """Never reached: raises AssertionError (no sockets here)."""
+        raise AssertionError("a SocketlessClock opens no sockets")
+
+    def wait_writable(self, sock: socket.socket, timeout: float | None) -> bool:
+        """Never reached: raises AssertionError (no sockets here)."""
+        raise AssertionError("a SocketlessClock opens no sockets")
+
+    def wait_any(
+        self, waits: Sequence[tuple[socket.socket, bool]], timeout: float | None
+    ) -> list[int]:
+        """Never reached: raises AssertionError (no sockets here)."""
+        raise AssertionError("a SocketlessClock opens no sockets")
 
 
 class PeerError(RuntimeError):
@@ -149,7 +247,8 @@ def exact_delay(now: float, when: float) -> float:
 
 
 class SimClock:
-    """Virtual time over a simpy environment; a ``cleanup.Clock`` and a faultdns clock.
+    """Virtual time over a simpy environment; a ``cleanup.Clock`` and a
+    ``faultdns.ListenerClock``.
 
     Only one thread may move it (the thread running the cleanup); peers in other
     threads, if any, only read :meth:`now`, which is stable while they work because the

@@ -44,7 +44,7 @@ from sim._dns import REPO_ADDRESS, DNSPeer, dns_rules, make_dns_server, refusal_
 from sim._loopback import one_cpu
 from sim._repo_server import HTTPRecord, RepoServer, service_accepting
 from sim._scenario import Scenario, load_scenario
-from sim._timeline import DNS_STATES, HTTP_STATES, Timeline
+from sim._timeline import DNS_STATES, HTTP_STATES, Timeline, list_version
 from sim._trace import Trace, digest, to_lines
 from sim._world import generate_timeline
 
@@ -52,9 +52,6 @@ __all__ = ["CleanupFn", "Harness", "ScenarioResult", "repo_service_name"]
 
 #: ``cleanup.run_cleanup``'s signature: how a modified cleanup is plugged in.
 CleanupFn = Callable[..., CleanupReport]
-
-_CLUSTER_SUFFIX = ".svc.cluster.local"
-_LIST_MARK = "/images-lists-archive/"
 
 
 @dataclass(frozen=True)
@@ -104,24 +101,8 @@ class ScenarioResult:
 
 
 def repo_service_name(timeline: Timeline) -> str:
-    """The name the cleanup fetches from: the repo's FQDN without ``.svc.cluster.local``."""
-    host = timeline.repo_host.rstrip(".")
-    if not host.endswith(_CLUSTER_SUFFIX):
-        raise ValueError(f"repo_host {timeline.repo_host!r} is not a Service name in cluster.local")
-    return host[: -len(_CLUSTER_SUFFIX)]
-
-
-def _versions(timeline: Timeline) -> tuple[str, str]:
-    """(previous, current) versions from the timeline's list paths."""
-    versions = []
-    for path in timeline.http:
-        if _LIST_MARK not in path:
-            raise ValueError(f"http path {path!r} is not an image list path")
-        versions.append(path.split(_LIST_MARK, 1)[1].split("/", 1)[0])
-    others = [v for v in versions if v != "current"]
-    if len(others) != 1 or "current" not in versions:
-        raise ValueError(f"timeline paths must be one previous list and 'current', got {versions}")
-    return others[0], "current"
+    """``timeline.repo_service`` (the rule lives on :class:`~sim._timeline.Timeline`)."""
+    return timeline.repo_service
 
 
 #: what the repo server can do besides the world model's states (see sim._repo_server)
@@ -294,8 +275,8 @@ class Harness:
         dns, peer, repo, clock = self._dns, self._dns_peer, self._repo, self.clock
         assert dns is not None and peer is not None and repo is not None and self._tmp
         check_states(timeline)
-        service = repo_service_name(timeline)
-        previous, current = _versions(timeline)
+        service = timeline.repo_service
+        previous, current = timeline.previous_version, "current"
         host = timeline.repo_host.rstrip(".").lower()
         if host not in self._hosts:
             dns.add_record(f"{host}={REPO_ADDRESS}")
@@ -331,15 +312,13 @@ class Harness:
             timeline_path: _list_body(
                 setup.images.current if version == "current" else setup.images.previous
             )
-            for timeline_path, version in (
-                (p, p.split(_LIST_MARK, 1)[1].split("/", 1)[0]) for p in timeline.http
-            )
+            for timeline_path, version in ((p, list_version(p)) for p in timeline.http)
         }
         repo.configure(
             lambda path, now: timeline.http_state(path, now) if path in timeline.http
             else "missing",
             bodies,
-            clock.now,
+            clock,
             on_request,
         )  # fmt: skip
         clock.env.process(_world(clock.env, timeline, repo, peer, trace))

@@ -247,6 +247,7 @@ _ALL = (
     ),
 )
 
+#: every mutant of the cleanup the property suite must kill, by name
 MUTANTS: Mapping[str, Mutant] = {m.name: m for m in _ALL}
 
 

@@ -3,9 +3,9 @@
 It has no thread of its own.  In the harness it is *pumped* by the thread that runs the
 cleanup, from inside the simulation clock's socket waits (:meth:`RepoServer.settle`):
 accept, read, answer at the current virtual time.  So an HTTP exchange costs no thread
-switch, and what the server answers depends only on virtual time.  ``sim serve`` runs
-the same server in a loop of its own (:meth:`RepoServer.serve_forever`) on scaled
-wall-clock time.
+switch, and what the server answers depends only on virtual time.  ``sim serve`` pumps
+the same server from its own loop (:meth:`RepoServer.wait`, then :meth:`RepoServer.settle`)
+on scaled wall-clock time (``sim._clock.ScaledClock``).
 
 States (``sim._timeline.HTTP_STATES``), per path:
 
@@ -39,6 +39,8 @@ from dataclasses import dataclass
 from http import HTTPStatus
 
 import h11
+
+from sim._clock import SocketlessClock, WorldClock
 
 __all__ = ["HTTPRecord", "RepoServer", "reserve_port"]
 
@@ -121,9 +123,9 @@ class RepoServer:
     """HTTP on ``host:port`` serving image lists per a state function of (path, time).
 
     ``state(path, now)`` returns ``refused``, ``missing`` or ``ok`` (unknown paths:
-    return ``missing``); ``bodies[path]`` is what ``ok`` serves.  ``now`` is the clock
-    read when a request is answered.  Call :meth:`set_accepting` when the Service
-    gains or loses its endpoints.
+    return ``missing``); ``bodies[path]`` is what ``ok`` serves.  ``clock`` (a
+    :class:`sim.WorldClock`) is read when a request is answered.  Call
+    :meth:`set_accepting` when the Service gains or loses its endpoints.
     """
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
@@ -134,7 +136,7 @@ class RepoServer:
         self._conns: dict[int, _Conn] = {}
         self.state: Callable[[str, float], str] = lambda path, now: "missing"
         self.bodies: Mapping[str, bytes] = {}
-        self.now: Callable[[], float] = lambda: 0.0
+        self.clock: WorldClock = SocketlessClock(0.0)  # time 0 until configure()
         self.log: list[HTTPRecord] = []
         self.on_request: Callable[[HTTPRecord], None] | None = None
 
@@ -148,14 +150,14 @@ class RepoServer:
         self,
         state: Callable[[str, float], str],
         bodies: Mapping[str, bytes],
-        now: Callable[[], float],
+        clock: WorldClock,
         on_request: Callable[[HTTPRecord], None] | None = None,
     ) -> None:
         """Serve a new world: drop every connection, stop accepting, clear the log."""
         self.set_accepting(False)
         self.state = state
         self.bodies = dict(bodies)
-        self.now = now
+        self.clock = clock
         self.on_request = on_request
         self.log = []
 
@@ -286,7 +288,7 @@ class RepoServer:
     def _answer(self, conn: _Conn) -> None:
         method, target = conn.target or ("GET", "/")
         path = target.split("?", 1)[0]
-        now = self.now()
+        now = self.clock.now()
         if method not in ("GET", "HEAD"):
             result, status, body = "405", 405, b"method not allowed\n"
         else:

@@ -64,10 +64,6 @@ def attempt_rows(result: ScenarioResult) -> list[AttemptRow]:
     return rows
 
 
-def _short(error: str, limit: int = 90) -> str:
-    return error if len(error) <= limit else error[: limit - 1] + "…"
-
-
 def story(result: ScenarioResult) -> list[tuple[float, str, str]]:
     """``(time, who, text)`` lines: the world's events and what the cleanup did about
     them, annotated (``who`` is ``world`` or ``cleanup``)."""

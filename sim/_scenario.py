@@ -56,6 +56,7 @@ from typing import Any
 
 from cleanup import InvalidReference, parse_reference
 from sim._dist import Distribution, ScenarioError, parse_distribution
+from sim._timeline import CLUSTER_SUFFIX, list_path
 
 __all__ = [
     "BUILTIN_SCENARIOS",
@@ -169,10 +170,11 @@ class Scenario:
     @property
     def repo_host(self) -> str:
         """The fully qualified name CoreDNS knows the repo Service by."""
-        return f"{self.repo_service}.svc.cluster.local"
+        return f"{self.repo_service}{CLUSTER_SUFFIX}"
 
     def list_path(self, version: str) -> str:
-        return f"/harvester-iso/bundle/harvester/images-lists-archive/{version}/image_list_all.txt"
+        """The URL path of ``version``'s image list (:func:`sim._timeline.list_path`)."""
+        return list_path(version)
 
 
 def _table(data: Mapping[str, Any], key: str) -> Mapping[str, Any]:

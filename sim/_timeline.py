@@ -17,16 +17,23 @@ import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal, get_args
+
+from cleanup import LIST_PATH
 
 __all__ = [
+    "CLUSTER_SUFFIX",
     "DNS_STATES",
     "HTTP_STATES",
     "OTHER_NAMES",
     "SERVER_DOWN",
+    "DNSState",
     "Event",
+    "HTTPState",
     "Interval",
     "Timeline",
+    "list_path",
+    "list_version",
 ]
 
 #: What a pod's query for a name gets:
@@ -40,16 +47,38 @@ __all__ = [
 #: - ``nxdomain``: the name does not exist (rcode NXDOMAIN).
 #: - ``servfail``: rcode SERVFAIL (CoreDNS's ``forward`` plugin when no upstream answers).
 #: - ``ok``: the repo name resolves; for any other name the zone's answer, NXDOMAIN.
-DNS_STATES = ("conn-refused", "timeout", "nxdomain", "servfail", "ok")
+DNSState = Literal["conn-refused", "timeout", "nxdomain", "servfail", "ok"]
+DNS_STATES: tuple[DNSState, ...] = get_args(DNSState)
 #: the DNS state that stands for the whole server, not for one name
-SERVER_DOWN = "conn-refused"
+SERVER_DOWN: DNSState = "conn-refused"
 #: HTTP answers for a path: connection refused (no endpoints), 404, or 200 with the list.
-HTTP_STATES = ("refused", "missing", "ok")
+HTTPState = Literal["refused", "missing", "ok"]
+HTTP_STATES: tuple[HTTPState, ...] = get_args(HTTPState)
 
 #: key of the DNS intervals that apply to every name without intervals of its own: the
 #: search-list candidates in the cluster domain that can never exist (and, where the
 #: timeline does not list it, the name as given that CoreDNS forwards upstream)
 OTHER_NAMES = "*"
+
+
+#: what a Service's name gains to be fully qualified in the cluster domain
+CLUSTER_SUFFIX = ".svc.cluster.local"
+# the image-list URL path around its version: cleanup.LIST_PATH, the one template
+_LIST_PREFIX, _LIST_SUFFIX = ("/" + LIST_PATH).split("{version}")
+
+
+def list_path(version: str) -> str:
+    """The URL path of ``version``'s image list, as the cleanup fetches it
+    (``cleanup.LIST_PATH``; Harvester's ``pkg/controller/master/upgrade`` repo layout)."""
+    return "/" + LIST_PATH.format(version=version)
+
+
+def list_version(path: str) -> str | None:
+    """The version an image-list path (:func:`list_path`) names, or None for any other path."""
+    if not (path.startswith(_LIST_PREFIX) and path.endswith(_LIST_SUFFIX)):
+        return None
+    version = path[len(_LIST_PREFIX) : len(path) - len(_LIST_SUFFIX)]
+    return version if version and "/" not in version else None
 
 
 @dataclass(frozen=True)
@@ -139,6 +168,37 @@ class Timeline:
                 return math.inf
             start = max(start, last.start)
         return start
+
+    @property
+    def repo_service(self) -> str:
+        """The name the cleanup fetches from: ``repo_host`` without ``.svc.cluster.local``.
+
+        ValueError if ``repo_host`` is not a Service name in ``cluster.local``.
+        """
+        host = self.repo_host.rstrip(".")
+        if not host.endswith(CLUSTER_SUFFIX):
+            raise ValueError(f"repo_host {self.repo_host!r} is not a Service name in cluster.local")
+        return host[: -len(CLUSTER_SUFFIX)]
+
+    @property
+    def previous_version(self) -> str:
+        """The version the cluster upgrades from, named by the ``http`` paths.
+
+        ValueError unless the paths are exactly two image lists (:func:`list_path`):
+        that version's and ``current``'s.
+        """
+        versions = []
+        for path in self.http:
+            version = list_version(path)
+            if version is None:
+                raise ValueError(f"http path {path!r} is not an image list path")
+            versions.append(version)
+        previous = [v for v in versions if v != "current"]
+        if len(previous) != 1 or "current" not in versions:
+            raise ValueError(
+                f"timeline paths must be one previous list and 'current', got {versions}"
+            )
+        return previous[0]
 
     # -- serialisation -------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:

@@ -40,6 +40,8 @@ from sim._evaluate._model import (
     C_HTTP_STATUS,
     C_SLOW,
     C_SUCCESS,
+    GIVE_UP_REASONS,
+    OUTCOMES,
     Evaluation,
     _candidates,
 )
@@ -50,11 +52,7 @@ from sim._evaluate._schedule import (
 
 __all__ = ["GIVE_UP_REASONS", "OUTCOMES", "BatchResult", "draws_needed", "evaluate_batch"]
 
-OUTCOMES = ("success", "gave-up", "not-retriable")
-#: why a run did not succeed: the last error was DNS / HTTP (and the retry budget ran
-#: out: schedule or deadline), or an error the policy does not retry
-GIVE_UP_REASONS = ("", "dns", "http", "not-retried")
-
+# the arrays hold indices into OUTCOMES and GIVE_UP_REASONS (sim._evaluate._model)
 SUCCESS, GAVE_UP, NOT_RETRIABLE = 0, 1, 2
 _DNS, _HTTP, _NOT_RETRIED = 1, 2, 3  # indices into GIVE_UP_REASONS
 

@@ -24,6 +24,7 @@ from cleanup import (
     Policy,
     RequestTimeout,
 )
+from sim._clock import SocketlessClock
 from sim._evaluate._model import (
     _DNS_CODES,
     _DNS_NAMES,
@@ -38,7 +39,6 @@ from sim._evaluate._model import (
     C_SUCCESS,
     ControllerModel,
     Evaluation,
-    _Clock,
     _Controller,
     _evaluate_view,
     _View,
@@ -148,7 +148,7 @@ def _segment_class(
     model: ControllerModel, layout: _Layout, codes: tuple[int, ...]
 ) -> tuple[int, int, int]:
     """(class, DNS queries, HTTP requests) of an attempt made inside one segment."""
-    clock = _Clock(1000.0)
+    clock = SocketlessClock(1000.0)
     controller = _Controller(model, _Constant(layout, codes), clock)
     cls = _attempt_class(controller)
     if clock.t != 1000.0:

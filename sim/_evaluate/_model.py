@@ -1,7 +1,8 @@
 """The controller against one world: the reference evaluation, step by step.
 
 :func:`evaluate` drives ``cleanup.retry`` itself (the real loop, schedule, predicate and
-deadline rule) with a tiny virtual clock, and an operation (:class:`_Controller`) that
+deadline rule) with a clock on which nothing answers a socket
+(:class:`sim._clock.SocketlessClock`), and an operation (:class:`_Controller`) that
 walks the resolver's candidates and the HTTP exchange against a view of the world,
 charging timeouts the way the harness clock does.  Go's lookup rules are
 ``cleanup.simulate_lookup``'s, the same rules the stub resolver runs
@@ -15,6 +16,7 @@ import abc
 import functools
 import math
 from dataclasses import dataclass, replace
+from typing import Literal, get_args
 
 from cleanup import (
     DIAL_TIMEOUT,
@@ -33,14 +35,36 @@ from cleanup import (
 )
 from cleanup._dnsrules import not_found_error
 from cleanup._transport import _HALF_NS
+from sim._clock import SocketlessClock
 from sim._dns import REPO_ADDRESS
 from sim._evaluate._schedule import (
     jitter_rng,
 )
 from sim._scenario import ClientSettings, Scenario
-from sim._timeline import Timeline
+from sim._timeline import CLUSTER_SUFFIX, Timeline, list_path
 
-__all__ = ["ControllerModel", "Evaluation", "evaluate"]
+__all__ = [
+    "GIVE_UP_REASONS",
+    "LIMITS",
+    "OUTCOMES",
+    "ControllerModel",
+    "Evaluation",
+    "GiveUpReason",
+    "Limit",
+    "Outcome",
+    "evaluate",
+]
+
+#: how a cleanup run ended (``cleanup.CleanupReport.outcome``'s values)
+Outcome = Literal["success", "gave-up", "not-retriable"]
+#: why a run did not succeed ("" when it did): the last error was DNS / HTTP (and the
+#: retry budget ran out), or an error the policy does not retry
+GiveUpReason = Literal["", "dns", "http", "not-retried"]
+#: what ran out, for a run that gave up ("" otherwise): ``cleanup.GaveUp.reason``
+Limit = Literal["", "schedule", "deadline"]
+OUTCOMES: tuple[Outcome, ...] = get_args(Outcome)
+GIVE_UP_REASONS: tuple[GiveUpReason, ...] = get_args(GiveUpReason)
+LIMITS: tuple[Limit, ...] = get_args(Limit)
 
 
 # attempt classes: what an attempt made inside one segment of constant state ends with
@@ -60,13 +84,6 @@ _HTTP_NAMES = tuple(_HTTP_CODES)
 
 
 # --- the controller as the harness configures it ---------------------------------------
-
-_CLUSTER_SUFFIX = ".svc.cluster.local"
-_LIST_MARK = "/images-lists-archive/"
-
-
-def _list_path(version: str) -> str:
-    return f"/harvester-iso/bundle/harvester/images-lists-archive/{version}/image_list_all.txt"
 
 
 @dataclass(frozen=True)
@@ -102,25 +119,14 @@ class ControllerModel:
     def for_timeline(cls, timeline: Timeline, scenario: Scenario | None = None) -> ControllerModel:
         """The repo name and versions from the timeline, client settings from ``scenario``
         (default: the built-in defaults), as the harness's ``run_timeline`` does."""
-        host = timeline.repo_host.rstrip(".")
-        if not host.endswith(_CLUSTER_SUFFIX):
-            raise ValueError(f"repo_host {timeline.repo_host!r} is not a Service name")
-        versions = [
-            path.split(_LIST_MARK, 1)[1].split("/", 1)[0]
-            for path in timeline.http
-            if _LIST_MARK in path
-        ]
-        previous = [v for v in versions if v != "current"]
-        if len(previous) != 1 or "current" not in versions:
-            raise ValueError(f"timeline paths must be one previous list and 'current': {versions}")
         base = cls.for_scenario(scenario) if scenario is not None else cls("x")
         return replace(
-            base, repo_service=host[: -len(_CLUSTER_SUFFIX)], previous_version=previous[0]
+            base, repo_service=timeline.repo_service, previous_version=timeline.previous_version
         )
 
     @property
     def repo_host(self) -> str:
-        return (self.repo_service + _CLUSTER_SUFFIX).lower()
+        return (self.repo_service + CLUSTER_SUFFIX).lower()
 
     @property
     def as_given(self) -> str:
@@ -131,7 +137,7 @@ class ControllerModel:
     @property
     def paths(self) -> tuple[str, str]:
         """(previous list, current list): the order ``fetch_lists`` fetches them in."""
-        return _list_path(self.previous_version), _list_path("current")
+        return list_path(self.previous_version), list_path("current")
 
     def candidates(self) -> list[str]:
         """The names the stub resolver queries, in order (Go ``nameList``)."""
@@ -196,34 +202,6 @@ class _TimelineView(_View):
         return math.inf
 
 
-class _Clock:
-    """The harness clock as the cleanup sees it: sleeps and timeouts move time."""
-
-    def __init__(self, start: float) -> None:
-        self.t = start
-
-    def now(self) -> float:
-        return self.t
-
-    def sleep(self, seconds: float) -> None:
-        if seconds > 0:
-            self.t = self.t + seconds
-
-    def wait(self, timeout: float) -> None:
-        """A wait nothing answers: the harness moves to ``now + timeout`` and reports it."""
-        self.t = self.t + timeout
-
-    # cleanup.Clock's socket waits: never reached, the operation below has no sockets
-    def wait_readable(self, sock: object, timeout: float | None) -> bool:
-        raise AssertionError("the evaluator opens no sockets")
-
-    def wait_writable(self, sock: object, timeout: float | None) -> bool:
-        raise AssertionError("the evaluator opens no sockets")
-
-    def wait_any(self, waits: object, timeout: float | None) -> list[int]:
-        raise AssertionError("the evaluator opens no sockets")
-
-
 @dataclass
 class _Counters:
     dns: int = 0
@@ -252,7 +230,7 @@ class _Controller:
     the world's answers instead of sockets.
     """
 
-    def __init__(self, model: ControllerModel, view: _View, clock: _Clock) -> None:
+    def __init__(self, model: ControllerModel, view: _View, clock: SocketlessClock) -> None:
         self.model = model
         self.view = view
         self.clock = clock
@@ -353,29 +331,37 @@ class Evaluation:
 
     ``end``: virtual time (seconds since the reboot) when the cleanup finished (the
     harness's ``completion_time``); ``elapsed``: ``end`` minus the cleanup start, how
-    long the controller was blocked; ``reason``: one of :data:`GIVE_UP_REASONS`;
-    ``limit``: for gave-up runs, ``schedule`` or ``deadline``.
+    long the controller was blocked; ``reason``: why it did not succeed
+    (:data:`GiveUpReason`); ``limit``: for gave-up runs, what ran out (:data:`Limit`).
     """
 
-    outcome: str
+    outcome: Outcome
     attempts: int
     end: float
     elapsed: float
     dns_queries: int
     http_requests: int
-    reason: str = ""
-    limit: str = ""
+    reason: GiveUpReason = ""
+    limit: Limit = ""
     error_kind: str = ""
 
 
-def _reason(error: CleanupError) -> str:
+def _reason(error: CleanupError) -> GiveUpReason:
     return "dns" if isinstance(error, DNSError) else "http"
+
+
+def _limit(reason: str) -> Limit:
+    """``cleanup.GaveUp.reason`` as a :data:`Limit`; ValueError for a value it never had."""
+    for limit in LIMITS:
+        if limit and limit == reason:
+            return limit
+    raise ValueError(f"GaveUp.reason {reason!r}: expected one of {LIMITS[1:]}")
 
 
 def _evaluate_view(
     view: _View, start: float, policy: Policy, seed: int, model: ControllerModel
 ) -> Evaluation:
-    clock = _Clock(start)
+    clock = SocketlessClock(start)
     controller = _Controller(model, view, clock)
     attempts = 0
 
@@ -384,10 +370,13 @@ def _evaluate_view(
         if isinstance(event, AttemptStarted):
             attempts = event.attempt
 
+    outcome: Outcome
+    reason: GiveUpReason
+    limit: Limit
     try:
         retry(controller.attempt, policy, clock=clock, rng=jitter_rng(seed), on_event=on_event)
     except GaveUp as exc:
-        outcome, reason, limit = "gave-up", _reason(exc.last_error), exc.reason
+        outcome, reason, limit = "gave-up", _reason(exc.last_error), _limit(exc.reason)
         kind = error_kind(exc.last_error)
     except CleanupError as exc:
         outcome, reason, limit, kind = "not-retriable", "not-retried", "", error_kind(exc)

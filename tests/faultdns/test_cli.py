@@ -314,11 +314,10 @@ def test_log_writer_reports_records_the_ring_lost(capsys: pytest.CaptureFixture[
 def test_fast_log_lines_are_the_records_json(
     name: str, rule: str | None, action: str | None
 ) -> None:
-    from faultdns._cli import _fast_json_line
-    from faultdns._server import QueryRecord
+    from faultdns._querylog import QueryRecord, json_line
 
     record = QueryRecord(7, 1.0 / 3, "[::1]:5353", "tcp", name, "AAAA", rule, action, "drop", 2e-6)
-    line = _fast_json_line(record)
+    line = json_line(record)
     assert json.loads(line) == record.to_dict()
     assert line == json.dumps(record.to_dict(), separators=(",", ":"))
 

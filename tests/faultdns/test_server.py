@@ -621,3 +621,15 @@ def test_edns_version_class_and_any(server: FaultDNSServer) -> None:
     kinds = sorted(dns.rdatatype.to_text(r.rdtype) for r in ask(server, "a.test", "ANY").answer)
     assert kinds == ["A", "AAAA"]
     assert [q.rcode for q in server.queries] == ["BADVERS", "REFUSED", "NOERROR"]
+
+
+def test_the_time_seam_is_declared() -> None:
+    """A ManualClock is a ListenerClock (held delays wait for it); the monotonic default
+    is a plain Clock (delays are loop timers); the older import path is the same class."""
+    import faultdns
+    import faultdns.testing
+
+    assert faultdns.ManualClock is faultdns.testing.ManualClock
+    assert isinstance(faultdns.testing.ManualClock(), faultdns.ListenerClock)
+    assert isinstance(faultdns.MonotonicClock(), faultdns.Clock)
+    assert not isinstance(faultdns.MonotonicClock(), faultdns.ListenerClock)

@@ -13,7 +13,16 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import cleanup
-from sim._clock import PeerError, SimClock, SimDeadlock, exact_delay
+import faultdns
+from sim._clock import (
+    PeerError,
+    ScaledClock,
+    SimClock,
+    SimDeadlock,
+    SocketlessClock,
+    WorldClock,
+    exact_delay,
+)
 
 
 @pytest.fixture
@@ -61,6 +70,8 @@ class ScriptedPeer:
 def test_the_clock_is_a_cleanup_clock_and_a_faultdns_listener_clock() -> None:
     clock = SimClock()
     assert isinstance(clock, cleanup.Clock)
+    assert isinstance(clock, faultdns.ListenerClock)
+    assert isinstance(clock, WorldClock)
     moves: list[float] = []
     clock.add_listener(moves.append)
     clock.sleep(2.5)
@@ -72,6 +83,38 @@ def test_the_clock_is_a_cleanup_clock_and_a_faultdns_listener_clock() -> None:
     assert moves == [2.5, 3.0]
     with pytest.raises(ValueError, match="backwards"):
         clock.advance_to(1.0)
+
+
+def test_the_scaled_clock_runs_speed_times_real_time_from_its_start() -> None:
+    real = [100.0]
+    clock = ScaledClock(40.0, 10.0, monotonic=lambda: real[0])
+    assert isinstance(clock, WorldClock)
+    assert isinstance(clock, faultdns.Clock)
+    assert not isinstance(clock, faultdns.ListenerClock)  # delays then use loop timers
+    assert clock.now() == 40.0
+    real[0] = 102.5
+    assert clock.now() == 65.0
+    with pytest.raises(ValueError, match="speed"):
+        ScaledClock(0.0, 0.0)
+
+
+def test_the_socketless_clock_moves_by_sleeps_and_unanswered_waits_only() -> None:
+    clock = SocketlessClock(1000.0)
+    assert isinstance(clock, cleanup.Clock)
+    assert isinstance(clock, WorldClock)
+    clock.sleep(2.5)
+    clock.sleep(-1.0)  # a negative sleep returns at once, as time.sleep's callers expect
+    clock.wait(30.0)
+    assert clock.now() == 1032.5
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        for wait in (
+            lambda: clock.wait_readable(sock, 1.0),
+            lambda: clock.wait_writable(sock, 1.0),
+            lambda: clock.wait_any([(sock, True)], 1.0),
+        ):
+            with pytest.raises(AssertionError, match="no sockets"):
+                wait()
+    assert clock.now() == 1032.5
 
 
 def test_world_events_at_the_target_time_have_happened_when_the_clock_arrives() -> None:

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from sim._clock import SocketlessClock
 from sim._repo_server import RepoServer, service_accepting
 
 OK_PATH = "/lists/current"
@@ -20,13 +21,12 @@ DOWN_PATH = "/lists/down"
 
 @pytest.fixture
 def repo() -> Iterator[RepoServer]:
-    now = [0.0]
     server = RepoServer()
     states = {OK_PATH: "ok", GONE_PATH: "missing", DOWN_PATH: "refused"}
     server.configure(
         lambda path, t: states.get(path, "missing"),
         {OK_PATH: b"a:1\nb:2\n"},
-        lambda: now[0],
+        SocketlessClock(0.0),
     )
     yield server
     server.close()

@@ -254,7 +254,7 @@ def test_unreachable_dask_scheduler_exits_69(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     pytest.importorskip("distributed")
-    monkeypatch.setattr("sim._tune.DASK_CONNECT_TIMEOUT", 0.5)
+    monkeypatch.setattr("sim._tune._sweep.DASK_CONNECT_TIMEOUT", 0.5)
     with socket.socket() as unused:  # a port nobody listens on
         unused.bind(("127.0.0.1", 0))
         port = unused.getsockname()[1]

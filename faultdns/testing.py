@@ -1,0 +1,61 @@
+"""Test helpers for faultdns: a clock that moves only when told to.
+
+Kept apart from the server, as trio keeps its mock clock in ``trio.testing``: nothing
+here runs in production, and ``faultdns.ManualClock`` (the older path, still
+documented) is this same class.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from faultdns._clock import ClockListener
+
+__all__ = ["ManualClock"]
+
+
+class ManualClock:
+    """A clock that moves only when told to; a :class:`faultdns.ListenerClock`.
+
+    Seconds, starting at ``start``.  Listeners registered with :meth:`add_listener`
+    are called (from the thread that moved the clock) after every move, so a server
+    releases replies held by ``delay=`` faults exactly when virtual time reaches them.
+    Moving backwards raises ValueError.
+    """
+
+    def __init__(self, start: float = 0.0) -> None:
+        self._now = float(start)
+        self._lock = threading.Lock()
+        self._listeners: list[ClockListener] = []
+
+    def now(self) -> float:
+        """The current reading, in seconds."""
+        return self._now
+
+    def advance(self, seconds: float) -> float:
+        """Move forward by ``seconds`` (must be >= 0) and return the new time."""
+        if seconds < 0:
+            raise ValueError(f"cannot move a clock backwards (advance by {seconds})")
+        return self.set(self._now + seconds)
+
+    def set(self, when: float) -> float:
+        """Jump to ``when`` (not earlier than now) and return it."""
+        with self._lock:
+            if when < self._now:
+                raise ValueError(f"cannot move a clock backwards ({self._now} -> {when})")
+            self._now = float(when)
+            listeners = list(self._listeners)
+        for listener in listeners:
+            listener(self._now)
+        return self._now
+
+    def add_listener(self, callback: ClockListener) -> None:
+        """Call ``callback(now)`` after every move."""
+        with self._lock:
+            self._listeners.append(callback)
+
+    def remove_listener(self, callback: ClockListener) -> None:
+        """Stop calling ``callback``; nothing happens if it is not registered."""
+        with self._lock:
+            if callback in self._listeners:
+                self._listeners.remove(callback)
