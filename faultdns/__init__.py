@@ -12,6 +12,7 @@ from faultdns._faults import (
     parse_plan,
     parse_rcode,
 )
+from faultdns._patch import patch_getaddrinfo
 from faultdns._server import FaultDNSServer, QueryRecord
 from faultdns._unreachable import free_udp_port
 from faultdns._zone import Zone, ZoneError
@@ -34,4 +35,5 @@ __all__ = [
     "parse_fault",
     "parse_plan",
     "parse_rcode",
+    "patch_getaddrinfo",
 ]

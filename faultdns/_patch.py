@@ -1,0 +1,271 @@
+"""``faultdns.patch_getaddrinfo``: Python's resolver through faultdns, failing as glibc.
+
+Inside ``with patch_getaddrinfo(server, search=..., ndots=..., options=...)``,
+``socket.getaddrinfo`` asks ``server`` (a :class:`~faultdns.FaultDNSServer`, or
+``(host, port)``, or a list of either: the nameservers in order) the way glibc's stub
+resolver would, and fails with the ``socket.gaierror`` code and message glibc gives for
+the same replies.  Everything built on ``socket.getaddrinfo`` follows: ``urllib``,
+``requests``, ``httpx``, ``asyncio``'s ``loop.getaddrinfo`` (it calls the module
+attribute in an executor) and so aiohttp's default ``ThreadedResolver``.
+
+The decisions (search walk, what a reply means, which error wins) are glibc's, kept in
+:mod:`faultdns._glibc`; this module sends the queries (dnslib for the wire format):
+per candidate an A and an AAAA query on one UDP socket (one after the other with
+``single-request``), a truncated reply asked again over TCP (``use-vc``: TCP from the
+start), ``attempts`` rounds over the nameservers, each try waiting ``timeout`` seconds.
+Numeric hosts, ``localhost``, ``None`` and ``AI_NUMERICHOST`` go to the real
+``getaddrinfo`` untouched, and so does every found address (with ``AI_NUMERICHOST``), so
+ports, service names, socket types and ``AI_*`` flags behave as unpatched.  Addresses
+are returned A records first, then AAAA, in the order of the answers (glibc sorts by
+RFC 6724; with one family, the order is the server's).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import ipaddress
+import socket
+import struct
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import dnslib
+
+from faultdns._glibc import (
+    Candidate,
+    HErrno,
+    Reply,
+    ResolverOptions,
+    classify,
+    gai_code,
+    judge_pair,
+    search_walk,
+    server_usable,
+)
+
+__all__ = ["patch_getaddrinfo"]
+
+_LOCALHOST = frozenset({"localhost", "localhost.", "localhost.localdomain"})
+_QTYPES = {socket.AF_INET: ("A",), socket.AF_INET6: ("AAAA",)}
+_lock = threading.Lock()
+
+
+def _address(server: Any) -> tuple[str, int]:
+    if isinstance(server, tuple):
+        return str(server[0]), int(server[1])
+    host, port = server.address
+    return str(host), int(port)
+
+
+@contextlib.contextmanager
+def patch_getaddrinfo(
+    server: Any,
+    *,
+    search: Sequence[str] = (),
+    ndots: int = 1,
+    options: Sequence[str] = (),
+) -> Iterator[None]:
+    """Patch ``socket.getaddrinfo`` while inside (see the module docstring).
+
+    ``server``: a FaultDNSServer, a ``(host, port)`` pair, or a list of them.
+    ``search``: the search list; ``ndots`` (0-15); ``options``: resolv.conf option
+    words (``"timeout:1"``, ``"attempts:1"``, ``"single-request"``, ``"use-vc"``,
+    ``"no-tld-query"``, ``"no-aaaa"``).  Raises ``ValueError`` for an option value that
+    is not a number.  Nested patches restore each other in order.
+    """
+    servers = server if isinstance(server, list) else [server]
+    addresses = [_address(s) for s in servers]
+    opts = ResolverOptions.parse(ndots, options)
+    original = socket.getaddrinfo
+    patched = functools.partial(_getaddrinfo, original, addresses, tuple(search), opts)
+    with _lock:
+        socket.getaddrinfo = functools.wraps(original)(patched)  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        with _lock:
+            socket.getaddrinfo = original
+
+
+def _numeric(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host.split("%", 1)[0])
+    except ValueError:
+        return False
+    return True
+
+
+def _getaddrinfo(
+    original: Any,
+    servers: list[tuple[str, int]],
+    search: tuple[str, ...],
+    opts: ResolverOptions,
+    host: str | bytes | None,
+    port: Any,
+    family: int = 0,
+    type: int = 0,  # noqa: A002 - socket.getaddrinfo's own parameter name
+    proto: int = 0,
+    flags: int = 0,
+) -> list[Any]:
+    name = host.decode("idna") if isinstance(host, bytes) else host
+    if (
+        name is None
+        or flags & socket.AI_NUMERICHOST
+        or _numeric(name)
+        or name.lower() in _LOCALHOST
+    ):
+        return list(original(host, port, family, type, proto, flags))
+    if family not in (socket.AF_UNSPEC, socket.AF_INET, socket.AF_INET6):
+        raise socket.gaierror(socket.EAI_FAMILY, _strerror(socket.EAI_FAMILY))
+    qtypes = _QTYPES.get(family, ("A",) if opts.no_aaaa else ("A", "AAAA"))
+    walk = search_walk(name, search, opts.ndots, opts.no_tld_query)
+    found: list[str] = []
+    try:
+        candidate = next(walk)
+        while True:
+            outcome, found = _ask(servers, candidate, qtypes, opts)
+            candidate = walk.send(outcome)
+    except StopIteration as stop:
+        herrno, answered = stop.value
+    if herrno is not HErrno.SUCCESS:
+        code = gai_code(herrno)
+        raise socket.gaierror(code, _strerror(code))
+    results: list[Any] = []
+    for address in found:
+        for entry in original(address, port, family, type, proto, flags | socket.AI_NUMERICHOST):
+            results.append(entry)
+    if results and flags & socket.AI_CANONNAME:
+        results[0] = (*results[0][:3], answered or name, results[0][4])
+    return results
+
+
+@functools.cache
+def _strerror(code: int) -> str:
+    """The C library's ``gai_strerror`` text (what Python's own gaierror carries)."""
+    import ctypes
+    import ctypes.util
+
+    libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+    libc.gai_strerror.restype = ctypes.c_char_p
+    text: bytes | None = libc.gai_strerror(code)
+    return text.decode() if text else f"getaddrinfo error {code}"
+
+
+def _ask(
+    servers: list[tuple[str, int]], name: str, qtypes: tuple[str, ...], opts: ResolverOptions
+) -> tuple[Candidate, list[str]]:
+    """One candidate: ``attempts`` rounds over the servers until one's replies end it."""
+    replies: list[Reply] = [Reply.TIMEOUT]
+    addresses: list[str] = []
+    for _ in range(opts.attempts):
+        for server in servers:
+            replies, addresses = _ask_server(server, name, qtypes, opts)
+            if server_usable(replies):
+                return judge_pair(replies), addresses
+    return judge_pair(replies), []
+
+
+def _parse(data: bytes, qtype: str) -> tuple[Reply, list[str]]:
+    try:
+        record = dnslib.DNSRecord.parse(data)
+    except Exception:  # a reply glibc cannot parse is no reply: wait on  # noqa: BLE001
+        return Reply.TIMEOUT, []
+    header = record.header
+    found = [str(rr.rdata) for rr in record.rr if dnslib.QTYPE.get(rr.rtype) == qtype]
+    reply = classify(
+        header.rcode,
+        len(found),
+        bool(header.aa),
+        bool(header.ra),
+        bool(header.tc),
+        len(record.rr) + len(record.auth) + len(record.ar),
+    )
+    return reply, found
+
+
+def _query(name: str, qtype: str) -> tuple[int, bytes]:
+    request = dnslib.DNSRecord.question(name, qtype)
+    return request.header.id, request.pack()
+
+
+def _ask_server(
+    server: tuple[str, int], name: str, qtypes: tuple[str, ...], opts: ResolverOptions
+) -> tuple[list[Reply], list[str]]:
+    """One try at one server: each query's reply, and the addresses answered."""
+    if opts.use_vc:
+        results = [_ask_tcp(server, name, qtype, opts.timeout) for qtype in qtypes]
+    elif opts.single_request:
+        results = []
+        for qtype in qtypes:
+            results.extend(_ask_udp(server, name, (qtype,), opts.timeout))
+    else:
+        results = _ask_udp(server, name, qtypes, opts.timeout)
+    for i, (reply, _) in enumerate(results):
+        if reply is Reply.TRUNCATED:
+            results[i] = _ask_tcp(server, name, qtypes[i], opts.timeout)
+    return [reply for reply, _ in results], [a for _, found in results for a in found]
+
+
+def _ask_udp(
+    server: tuple[str, int], name: str, qtypes: tuple[str, ...], timeout: float
+) -> list[tuple[Reply, list[str]]]:
+    family = socket.AF_INET6 if ":" in server[0] else socket.AF_INET
+    pending: dict[int, int] = {}  # query id -> index in qtypes
+    results: list[tuple[Reply, list[str]]] = [(Reply.TIMEOUT, []) for _ in qtypes]
+    with socket.socket(family, socket.SOCK_DGRAM) as sock:
+        try:
+            sock.connect(server)
+            for index, qtype in enumerate(qtypes):
+                query_id, wire = _query(name, qtype)
+                pending[query_id] = index
+                sock.send(wire)
+        except ConnectionRefusedError:
+            return [(Reply.UNREACHABLE, []) for _ in qtypes]
+        deadline = time.monotonic() + timeout
+        while pending:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            sock.settimeout(left)
+            try:
+                data = sock.recv(65535)
+            except TimeoutError:
+                break
+            except ConnectionRefusedError:
+                for index in pending.values():
+                    results[index] = (Reply.UNREACHABLE, [])
+                break
+            if len(data) < 2:
+                continue
+            index_or_none = pending.pop(struct.unpack("!H", data[:2])[0], None)
+            if index_or_none is not None:
+                results[index_or_none] = _parse(data, qtypes[index_or_none])
+    return results
+
+
+def _ask_tcp(
+    server: tuple[str, int], name: str, qtype: str, timeout: float
+) -> tuple[Reply, list[str]]:
+    _, wire = _query(name, qtype)
+    try:
+        with socket.create_connection(server, timeout=timeout) as sock:
+            sock.sendall(struct.pack("!H", len(wire)) + wire)
+            length = struct.unpack("!H", _read(sock, 2))[0]
+            return _parse(_read(sock, length), qtype)
+    except ConnectionRefusedError:
+        return Reply.UNREACHABLE, []
+    except OSError:  # timed out, reset or closed before a whole reply
+        return Reply.TIMEOUT, []
+
+
+def _read(sock: socket.socket, size: int) -> bytes:
+    data = b""
+    while len(data) < size:
+        chunk = sock.recv(size - len(data))
+        if not chunk:
+            raise ConnectionResetError("closed mid-reply")
+        data += chunk
+    return data
