@@ -106,7 +106,7 @@ def _getaddrinfo(
     host: str | bytes | None,
     port: Any,
     family: int = 0,
-    type: int = 0,  # noqa: A002 - socket.getaddrinfo's own parameter name
+    type: int = 0,
     proto: int = 0,
     flags: int = 0,
 ) -> list[Any]:
@@ -171,7 +171,7 @@ def _ask(
 def _parse(data: bytes, qtype: str) -> tuple[Reply, list[str]]:
     try:
         record = dnslib.DNSRecord.parse(data)
-    except Exception:  # a reply glibc cannot parse is no reply: wait on  # noqa: BLE001
+    except Exception:  # a reply glibc cannot parse is no reply: wait on
         return Reply.TIMEOUT, []
     header = record.header
     found = [str(rr.rdata) for rr in record.rr if dnslib.QTYPE.get(rr.rtype) == qtype]
