@@ -20,11 +20,11 @@ FAST = ["timeout:1", "attempts:1"]
 
 
 @pytest.fixture(scope="module")
-def web() -> Iterator[int]:
+def web_port() -> Iterator[int]:
     class Handler(http.server.BaseHTTPRequestHandler):
         def do_GET(self) -> None:
             self.send_response(200)
-            self.send_header("Content-Length", "2")
+            self.send_header("Content-Length", "2")  # aiohttp reads to the length
             self.end_headers()
             self.wfile.write(b"ok")
 
@@ -37,44 +37,41 @@ def web() -> Iterator[int]:
     server.shutdown()
 
 
-def _close_windows(server: faultdns.FaultDNSServer) -> None:
-    server.clear_faults()
-
-
 @pytest.mark.faultdns(records=["repo.test=127.0.0.1"], faults=["nxdomain match=repo.test"])
 @pytest.mark.faultdns_getaddrinfo(options=FAST)
 def test_requests_fails_then_recovers(
-    faultdns_getaddrinfo: faultdns.FaultDNSServer, web: int
+    faultdns_getaddrinfo: faultdns.FaultDNSServer, web_port: int
 ) -> None:
     import requests
 
-    with pytest.raises(requests.ConnectionError) as caught:
-        requests.get(f"http://repo.test:{web}/", timeout=5)
-    assert "Name or service not known" in str(caught.value)
-    _close_windows(faultdns_getaddrinfo)
-    assert requests.get(f"http://repo.test:{web}/", timeout=5).text == "ok"
+    with pytest.raises(requests.ConnectionError, match="Name or service not known"):
+        requests.get(f"http://repo.test:{web_port}/", timeout=5)
+    faultdns_getaddrinfo.clear_faults()
+    assert requests.get(f"http://repo.test:{web_port}/", timeout=5).text == "ok"
 
 
 @pytest.mark.faultdns(records=["repo.test=127.0.0.1"], faults=["servfail match=repo.test"])
 @pytest.mark.faultdns_getaddrinfo(options=FAST)
-def test_httpx_fails_then_recovers(faultdns_getaddrinfo: faultdns.FaultDNSServer, web: int) -> None:
+def test_httpx_fails_then_recovers(
+    faultdns_getaddrinfo: faultdns.FaultDNSServer, web_port: int
+) -> None:
     with pytest.raises(httpx.ConnectError, match="Temporary failure in name resolution"):
-        httpx.get(f"http://repo.test:{web}/", timeout=5)
-    _close_windows(faultdns_getaddrinfo)
-    assert httpx.get(f"http://repo.test:{web}/", timeout=5).text == "ok"
+        httpx.get(f"http://repo.test:{web_port}/", timeout=5)
+    faultdns_getaddrinfo.clear_faults()
+    assert httpx.get(f"http://repo.test:{web_port}/", timeout=5).text == "ok"
 
 
 @pytest.mark.faultdns(records=["repo.test=127.0.0.1"], faults=["nodata match=repo.test"])
 @pytest.mark.faultdns_getaddrinfo(options=FAST)
 def test_aiohttp_fails_then_recovers(
-    faultdns_getaddrinfo: faultdns.FaultDNSServer, web: int
+    faultdns_getaddrinfo: faultdns.FaultDNSServer, web_port: int
 ) -> None:
     import aiohttp
 
     async def get() -> str:
         async with (
             aiohttp.ClientSession() as session,
-            session.get(f"http://repo.test:{web}/") as response,
+            session.get(f"http://repo.test:{web_port}/") as response,
         ):
             return await response.text()
 
@@ -82,7 +79,7 @@ def test_aiohttp_fails_then_recovers(
         asyncio.run(get())
     assert isinstance(caught.value.os_error, socket.gaierror)
     assert caught.value.os_error.errno == socket.EAI_NODATA
-    _close_windows(faultdns_getaddrinfo)
+    faultdns_getaddrinfo.clear_faults()
     assert asyncio.run(get()) == "ok"
 
 
