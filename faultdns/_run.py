@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import copy
 import fcntl
 import functools
 import ipaddress
@@ -173,7 +174,8 @@ def add_run_parser(commands: Any, serve: argparse.ArgumentParser) -> argparse.Ar
     resolv.conf flags and ``-- CMD [ARGS...]``."""
     run: argparse.ArgumentParser = commands.add_parser(
         "run",
-        parents=[serve],
+        # A copy: parents share Action objects, and run changes some defaults and help.
+        parents=[copy.deepcopy(serve)],
         add_help=False,
         help="run CMD with its system resolver pointed at faultdns (private namespace)",
         usage="faultdns run [serve options] [--search D] [--ndots N] [--resolv-option O]"

@@ -72,7 +72,7 @@ class Session:
         assert self.proc.stdin is not None and self.proc.stdout is not None
         self.proc.stdin.write("\n")
         self.proc.stdin.flush()
-        out = []
+        out: list[str] = []
         for line in self.proc.stdout:
             if line.startswith("rc="):
                 return "".join(out), int(line[3:])
@@ -108,7 +108,7 @@ def session(lookup: list[str], *extra: str, fault: str | None = None) -> Iterato
 @pytest.fixture(scope="module")
 def web() -> Iterator[int]:
     class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 - http.server's name
+        def do_GET(self) -> None:
             self.send_response(200)
             self.end_headers()
             self.wfile.write(b"hello from the repo\n")
@@ -419,3 +419,13 @@ def test_choose_mode_and_exit_status() -> None:
     assert choose_mode(1000, 54) == "netns"
     assert exit_status(3) == 3
     assert exit_status(-signal.SIGKILL) == 137
+
+
+def test_run_leaves_serve_defaults_alone() -> None:
+    # run copies serve's options: changing run's --host/--port must not change serve's.
+    from faultdns._cli import build_parser
+
+    serve = build_parser().parse_args(["serve"])
+    assert (serve.host, serve.port) == ("127.0.0.1", 53)
+    run = build_parser().parse_args(["run", "--", "true"])
+    assert (run.host, run.port) == (None, None)
