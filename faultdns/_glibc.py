@@ -46,6 +46,7 @@ __all__ = [
     "judge_pair",
     "search_walk",
     "server_usable",
+    "udp_retry",
 ]
 
 # <netdb.h> (glibc): the values Python's socket module exposes as socket.EAI_*.
@@ -72,6 +73,7 @@ class Reply(enum.Enum):
     NO_RECOVERY = "no_recovery"  # FORMERR and any other rcode
     TRUNCATED = "truncated"  # TC: ask again over TCP
     TIMEOUT = "timeout"
+    MISSING = "missing"  # given up on after the single-request retries (send_dg)
     UNREACHABLE = "unreachable"  # ICMP port unreachable / TCP reset: ECONNREFUSED
 
 
@@ -104,6 +106,7 @@ class ResolverOptions:
     timeout: float = 5.0
     attempts: int = 2
     single_request: bool = False
+    single_request_reopen: bool = False
     use_vc: bool = False
     no_tld_query: bool = False
     no_aaaa: bool = False
@@ -120,8 +123,10 @@ class ResolverOptions:
                 values["timeout"] = float(min(max(int(value), 1), 30))
             elif name == "attempts":
                 values["attempts"] = min(max(int(value), 1), 5)
-            elif name in ("single-request", "single-request-reopen"):
+            elif name == "single-request":
                 values["single_request"] = True
+            elif name == "single-request-reopen":
+                values["single_request_reopen"] = True
             elif name == "use-vc":
                 values["use_vc"] = True
             elif name == "no-tld-query":
@@ -153,17 +158,43 @@ def classify(rcode: int, answers: int, aa: bool, ra: bool, tc: bool, records: in
     return Reply.NO_RECOVERY
 
 
-_NEXT_SERVER = frozenset({Reply.SERVFAIL, Reply.NEXT, Reply.TIMEOUT, Reply.UNREACHABLE})
+_NEXT_SERVER = frozenset(
+    {Reply.SERVFAIL, Reply.NEXT, Reply.TIMEOUT, Reply.UNREACHABLE, Reply.MISSING}
+)
+_FINAL = frozenset({Reply.ANSWER, Reply.NODATA, Reply.NXDOMAIN, Reply.NO_RECOVERY})
+
+
+def udp_retry(replies: Sequence[Reply], single: bool, reopen: bool) -> str | None:
+    """After one UDP exchange with a server: ``"single"`` or ``"reopen"`` when glibc asks
+    the same server again in that mode, else None.
+
+    ``send_dg`` on a timeout after one usable reply ("quite a few broken name servers
+    out there which don't handle two outstanding requests from the same source"):
+    switch to single-request (second query only after the first reply) and retry, then
+    to single-request-reopen (a new socket for the second), then give up on the missing
+    reply and return the one it has (:data:`Reply.MISSING`).  A SERVFAIL, REFUSED,
+    NOTIMP or lame reply does not count: its buffer is dropped (``next_ns``).
+    """
+    if Reply.TIMEOUT not in replies or not any(r in _FINAL for r in replies):
+        return None
+    if not single:
+        return "single"
+    if not reopen:
+        return "reopen"
+    return None
 
 
 def server_usable(replies: Sequence[Reply]) -> bool:
     """Whether one server's replies to a candidate's queries end the candidate (else
     glibc asks the next server, then the next attempt).  A usable reply to one query is
     enough when the other only asks for the next server (``send_dg``'s ``next_ns``
-    returns what it already has), unless the other timed out."""
+    returns what it already has), unless the other timed out (see :func:`udp_retry`
+    for what glibc does then)."""
+    if Reply.ANSWER in replies:
+        return True
     if Reply.TIMEOUT in replies or Reply.UNREACHABLE in replies:
-        return Reply.ANSWER in replies
-    return any(r not in _NEXT_SERVER for r in replies)
+        return False
+    return any(r in _FINAL for r in replies)
 
 
 def judge_pair(replies: Sequence[Reply]) -> Candidate:

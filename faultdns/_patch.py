@@ -44,12 +44,13 @@ from faultdns._glibc import (
     judge_pair,
     search_walk,
     server_usable,
+    udp_retry,
 )
 
 __all__ = ["patch_getaddrinfo"]
 
 _LOCALHOST = frozenset({"localhost", "localhost.", "localhost.localdomain"})
-_QTYPES = {socket.AF_INET: ("A",), socket.AF_INET6: ("AAAA",)}
+_QTYPES: dict[int, tuple[str, ...]] = {int(socket.AF_INET): ("A",), int(socket.AF_INET6): ("AAAA",)}
 _lock = threading.Lock()
 
 
@@ -80,14 +81,26 @@ def patch_getaddrinfo(
     addresses = [_address(s) for s in servers]
     opts = ResolverOptions.parse(ndots, options)
     original = socket.getaddrinfo
-    patched = functools.partial(_getaddrinfo, original, addresses, tuple(search), opts)
+    state = _ThreadState()
+    patched = functools.partial(_getaddrinfo, original, addresses, tuple(search), opts, state)
     with _lock:
-        socket.getaddrinfo = functools.wraps(original)(patched)  # type: ignore[assignment]
+        socket.getaddrinfo = functools.wraps(original)(patched)
     try:
         yield
     finally:
         with _lock:
             socket.getaddrinfo = original
+
+
+class _ThreadState(threading.local):
+    """glibc's per-thread ``_res`` options that a lookup changes for the next ones:
+    once ``send_dg`` has switched to single-request (and -reopen) mode, that thread's
+    later queries start in it (``statp->options |= RES_SNGLKUP``; kept while
+    resolv.conf is unchanged, ``maybe_init`` in resolv/resolv_context.c)."""
+
+    def __init__(self) -> None:
+        self.single = False
+        self.reopen = False
 
 
 def _numeric(host: str) -> bool:
@@ -103,6 +116,7 @@ def _getaddrinfo(
     servers: list[tuple[str, int]],
     search: tuple[str, ...],
     opts: ResolverOptions,
+    state: _ThreadState,
     host: str | bytes | None,
     port: Any,
     family: int = 0,
@@ -126,7 +140,7 @@ def _getaddrinfo(
     try:
         candidate = next(walk)
         while True:
-            outcome, found = _ask(servers, candidate, qtypes, opts)
+            outcome, found = _ask(servers, candidate, qtypes, opts, state)
             candidate = walk.send(outcome)
     except StopIteration as stop:
         herrno, answered = stop.value
@@ -155,14 +169,18 @@ def _strerror(code: int) -> str:
 
 
 def _ask(
-    servers: list[tuple[str, int]], name: str, qtypes: tuple[str, ...], opts: ResolverOptions
+    servers: list[tuple[str, int]],
+    name: str,
+    qtypes: tuple[str, ...],
+    opts: ResolverOptions,
+    state: _ThreadState,
 ) -> tuple[Candidate, list[str]]:
     """One candidate: ``attempts`` rounds over the servers until one's replies end it."""
     replies: list[Reply] = [Reply.TIMEOUT]
     addresses: list[str] = []
     for _ in range(opts.attempts):
         for server in servers:
-            replies, addresses = _ask_server(server, name, qtypes, opts)
+            replies, addresses = _ask_server(server, name, qtypes, opts, state)
             if server_usable(replies):
                 return judge_pair(replies), addresses
     return judge_pair(replies), []
@@ -192,17 +210,28 @@ def _query(name: str, qtype: str) -> tuple[int, bytes]:
 
 
 def _ask_server(
-    server: tuple[str, int], name: str, qtypes: tuple[str, ...], opts: ResolverOptions
+    server: tuple[str, int],
+    name: str,
+    qtypes: tuple[str, ...],
+    opts: ResolverOptions,
+    state: _ThreadState,
 ) -> tuple[list[Reply], list[str]]:
     """One try at one server: each query's reply, and the addresses answered."""
     if opts.use_vc:
         results = [_ask_tcp(server, name, qtype, opts.timeout) for qtype in qtypes]
-    elif opts.single_request:
-        results = []
-        for qtype in qtypes:
-            results.extend(_ask_udp(server, name, (qtype,), opts.timeout))
     else:
-        results = _ask_udp(server, name, qtypes, opts.timeout)
+        single = opts.single_request or state.single
+        reopen = opts.single_request_reopen or state.reopen
+        while True:
+            results = _ask_udp(server, name, qtypes, opts.timeout, single=single or reopen)
+            again = udp_retry([reply for reply, _ in results], single, reopen)
+            if again is None:
+                break
+            single, reopen = True, again == "reopen" or reopen
+            state.single, state.reopen = single or state.single, reopen or state.reopen
+        if udp_retry([reply for reply, _ in results], False, False) is not None:
+            # still one reply missing after both retries: glibc returns what it has
+            results = [(Reply.MISSING, []) if r is Reply.TIMEOUT else (r, f) for r, f in results]
     for i, (reply, _) in enumerate(results):
         if reply is Reply.TRUNCATED:
             results[i] = _ask_tcp(server, name, qtypes[i], opts.timeout)
@@ -210,40 +239,60 @@ def _ask_server(
 
 
 def _ask_udp(
-    server: tuple[str, int], name: str, qtypes: tuple[str, ...], timeout: float
+    server: tuple[str, int], name: str, qtypes: tuple[str, ...], timeout: float, *, single: bool
 ) -> list[tuple[Reply, list[str]]]:
+    """The queries on one UDP socket, all at once or (``single``) each after the
+    previous one's reply; a query not answered within ``timeout`` of being sent is a
+    TIMEOUT, and in single mode the ones after it are never sent (TIMEOUT too)."""
     family = socket.AF_INET6 if ":" in server[0] else socket.AF_INET
-    pending: dict[int, int] = {}  # query id -> index in qtypes
     results: list[tuple[Reply, list[str]]] = [(Reply.TIMEOUT, []) for _ in qtypes]
+    batches = [[i] for i in range(len(qtypes))] if single else [list(range(len(qtypes)))]
     with socket.socket(family, socket.SOCK_DGRAM) as sock:
         try:
             sock.connect(server)
-            for index, qtype in enumerate(qtypes):
-                query_id, wire = _query(name, qtype)
-                pending[query_id] = index
-                sock.send(wire)
         except ConnectionRefusedError:
             return [(Reply.UNREACHABLE, []) for _ in qtypes]
-        deadline = time.monotonic() + timeout
-        while pending:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                break
-            sock.settimeout(left)
+        for batch in batches:
+            pending: dict[int, int] = {}  # query id -> index in qtypes
             try:
-                data = sock.recv(65535)
-            except TimeoutError:
-                break
+                for index in batch:
+                    query_id, wire = _query(name, qtypes[index])
+                    pending[query_id] = index
+                    sock.send(wire)
             except ConnectionRefusedError:
-                for index in pending.values():
-                    results[index] = (Reply.UNREACHABLE, [])
+                return [(Reply.UNREACHABLE, []) for _ in qtypes]
+            _collect(sock, pending, qtypes, results, timeout)
+            if pending:  # timed out (or unreachable): nothing more is sent
                 break
-            if len(data) < 2:
-                continue
-            index_or_none = pending.pop(struct.unpack("!H", data[:2])[0], None)
-            if index_or_none is not None:
-                results[index_or_none] = _parse(data, qtypes[index_or_none])
     return results
+
+
+def _collect(
+    sock: socket.socket,
+    pending: dict[int, int],
+    qtypes: tuple[str, ...],
+    results: list[tuple[Reply, list[str]]],
+    timeout: float,
+) -> None:
+    deadline = time.monotonic() + timeout
+    while pending:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return
+        sock.settimeout(left)
+        try:
+            data = sock.recv(65535)
+        except TimeoutError:
+            return
+        except ConnectionRefusedError:
+            for index in pending.values():
+                results[index] = (Reply.UNREACHABLE, [])
+            return
+        if len(data) < 2:
+            continue
+        index = pending.pop(struct.unpack("!H", data[:2])[0], None)
+        if index is not None:
+            results[index] = _parse(data, qtypes[index])
 
 
 def _ask_tcp(

@@ -14,6 +14,8 @@ import json
 import socket
 import subprocess
 import sys
+from collections import Counter
+from pathlib import Path
 
 import pytest
 
@@ -59,6 +61,11 @@ CASES = {
     "use-vc": ("y", [], (), 1, (*FAST, "use-vc")),
     "aaaa-servfail-a-answers": ("y", ["servfail qtype=AAAA"], (), 1, FAST),
     "aaaa-dropped-a-answers": ("y", ["drop qtype=AAAA"], (), 1, FAST),
+    "aaaa-dropped-a-nxdomain": ("y", ["drop qtype=AAAA", "nxdomain qtype=A"], (), 1, FAST),
+    "a-dropped-aaaa-nodata": ("y", ["drop qtype=A"], (), 1, FAST),
+    "aaaa-dropped-a-servfail": ("y", ["drop qtype=AAAA", "servfail qtype=A"], (), 1, FAST),
+    "aaaa-dropped-single-request": ("y", ["drop qtype=AAAA"], (), 1, (*FAST, "single-request")),
+    "aaaa-dropped-in-search": ("x", ["drop qtype=AAAA"], S12, 1, FAST),
     "servfail-candidate-walk-goes-on": ("x", ["servfail match=x.s1"], S12, 1, FAST),
     "timeout-candidate-ends-search-tries-as-is": ("x", ["drop match=x.s1"], S12, 1, FAST),
     "refused-candidate-ends-search": ("x", ["refused match=x.s1"], S12, 1, FAST),
@@ -93,8 +100,14 @@ CASES = {
 
 
 def _real(
-    name: str, faults: list[str], search: tuple[str, ...], ndots: int, opts: tuple[str, ...]
-) -> list[object]:
+    name: str,
+    faults: list[str],
+    search: tuple[str, ...],
+    ndots: int,
+    opts: tuple[str, ...],
+    cmd: list[str],
+    log: Path,
+) -> subprocess.CompletedProcess[str]:
     args = [sys.executable, "-m", "faultdns", "run", "--no-control", "--ndots", str(ndots)]
     for record in RECORDS:
         args += ["--record", record]
@@ -106,28 +119,77 @@ def _real(
         args.append("--no-search")
     for opt in opts:
         args += ["--resolv-option", opt]
-    done = subprocess.run(
-        [*args, "--", sys.executable, "-c", GAI, name], capture_output=True, text=True, timeout=120
-    )
-    assert done.returncode == 0, done.stderr
-    return list(json.loads(done.stdout))
+    args += ["--log-queries", str(log)]
+    return subprocess.run([*args, "--", *cmd, name], capture_output=True, text=True, timeout=120)
+
+
+def _asked(lines: list[dict[str, str]]) -> tuple[list[str], Counter[tuple[str, str, str]]]:
+    """The names in the order first asked, and how often each (name, qtype, transport)."""
+    names = list(dict.fromkeys(q["name"] for q in lines))
+    return names, Counter((q["name"], q["qtype"], q["transport"]) for q in lines)
 
 
 def _patched(
     name: str, faults: list[str], search: tuple[str, ...], ndots: int, opts: tuple[str, ...]
-) -> list[object]:
+) -> tuple[list[object], list[dict[str, str]]]:
     with (
         faultdns.FaultDNSServer(records=RECORDS, faults=faults, port=0) as server,
         faultdns.patch_getaddrinfo(server, search=search, ndots=ndots, options=opts),
     ):
         try:
             found = socket.getaddrinfo(name, 80, type=socket.SOCK_STREAM)
+            outcome: list[object] = ["ok", sorted({str(entry[4][0]) for entry in found})]
         except socket.gaierror as exc:
-            return ["err", exc.errno, exc.strerror]
-    return ["ok", sorted({str(entry[4][0]) for entry in found})]
+            outcome = ["err", exc.errno, exc.strerror]
+        server.wait_idle(5)
+        queries = [
+            {"name": q.name, "qtype": q.qtype, "transport": q.transport} for q in server.queries
+        ]
+    return outcome, queries
+
+
+def _log(path: Path) -> list[dict[str, str]]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
 
 
 @pytest.mark.parametrize("case", list(CASES))
-def test_patch_fails_as_glibc(case: str) -> None:
+def test_patch_fails_as_glibc(case: str, tmp_path: Path) -> None:
     spec = CASES[case]
-    assert _patched(*spec) == _real(*spec)
+    mine, my_queries = _patched(*spec)
+    python = _real(*spec, [sys.executable, "-c", GAI], tmp_path / "python.jsonl")
+    assert python.returncode == 0, python.stderr
+    assert mine == json.loads(python.stdout)
+    # The same walk: the same names in the same order, each asked as often, the same way.
+    assert _asked(my_queries) == _asked(_log(tmp_path / "python.jsonl"))
+    # getent ahosts (glibc's own tool): exit 0 with the same addresses, or 2 (getent.c).
+    getent = _real(*spec, ["getent", "ahosts"], tmp_path / "getent.jsonl")
+    if mine[0] == "ok":
+        assert getent.returncode == 0
+        assert sorted({line.split()[0] for line in getent.stdout.splitlines()}) == mine[1]
+    else:
+        assert getent.returncode == 2, getent.stdout
+
+
+def test_single_request_mode_sticks_to_the_thread_as_in_glibc(tmp_path: Path) -> None:
+    # After one timed-out AAAA, glibc asks in single-request(-reopen) mode from then on,
+    # in that thread: a second lookup sends its AAAA only once.
+    twice = (
+        "import socket,sys\n"
+        "for _ in range(2):\n"
+        "    print(len(socket.getaddrinfo(sys.argv[1], 80)))\n"
+    )
+    spec = ("y", ["drop qtype=AAAA"], (), 1, FAST)
+    real = _real(*spec, [sys.executable, "-c", twice], tmp_path / "q.jsonl")
+    assert real.returncode == 0, real.stderr
+    with (
+        faultdns.FaultDNSServer(records=RECORDS, faults=spec[1], port=0) as server,
+        faultdns.patch_getaddrinfo(server, options=FAST),
+    ):
+        for _ in range(2):
+            socket.getaddrinfo("y", 80)
+        server.wait_idle(5)
+        mine = [
+            {"name": q.name, "qtype": q.qtype, "transport": q.transport} for q in server.queries
+        ]
+    assert _asked(mine) == _asked(_log(tmp_path / "q.jsonl"))
+    assert _asked(mine)[1][("y", "AAAA", "udp")] == 4  # 3 for the first lookup, 1 after
