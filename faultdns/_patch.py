@@ -290,9 +290,9 @@ def _collect(
             return
         if len(data) < 2:
             continue
-        index = pending.pop(struct.unpack("!H", data[:2])[0], None)
-        if index is not None:
-            results[index] = _parse(data, qtypes[index])
+        answered = pending.pop(struct.unpack("!H", data[:2])[0], None)
+        if answered is not None:  # else a late reply to an earlier try: ignored
+            results[answered] = _parse(data, qtypes[answered])
 
 
 def _ask_tcp(
