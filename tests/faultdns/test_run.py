@@ -247,7 +247,9 @@ def test_exit_status_is_cmds_and_output_streams() -> None:
     assert "err\n" in done.stderr and "faultdns: listening on udp+tcp 127.0.0." in done.stderr
 
 
-def test_signals_are_forwarded_to_cmd() -> None:
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGUSR1])
+def test_signals_are_forwarded_to_cmd(sig: signal.Signals) -> None:
+    name = sig.name[3:]
     proc = subprocess.Popen(
         [
             *FAULTDNS,
@@ -255,17 +257,18 @@ def test_signals_are_forwarded_to_cmd() -> None:
             "--",
             "sh",
             "-c",
-            'trap "echo got-term; exit 7" TERM; echo ready; while :; do sleep 0.1; done',
+            f'trap "echo got-{name}; exit 7" {name}; echo ready; while :; do sleep 0.1; done',
         ],
+        stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,
     )
     assert proc.stdout is not None
     assert proc.stdout.readline() == "ready\n"
-    proc.send_signal(signal.SIGTERM)
+    proc.send_signal(sig)
     assert proc.wait(timeout=30) == 7
-    assert proc.stdout.read() == "got-term\n"
+    assert proc.stdout.read() == f"got-{name}\n"
 
 
 @pytest.mark.parametrize("victim", ["faultdns", "cmd"])
