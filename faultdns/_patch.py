@@ -12,7 +12,10 @@ The decisions (search walk, what a reply means, which error wins) are glibc's, k
 :mod:`faultdns._glibc`; this module sends the queries (dnslib for the wire format):
 per candidate an A and an AAAA query on one UDP socket (one after the other with
 ``single-request``), a truncated reply asked again over TCP (``use-vc``: TCP from the
-start), ``attempts`` rounds over the nameservers, each try waiting ``timeout`` seconds.
+start), ``attempts`` rounds over the nameservers, each try waiting ``timeout`` seconds;
+when one of the pair times out after the other was answered, the same server is asked
+again in single-request, then single-request-reopen mode, as ``send_dg`` does
+(:func:`faultdns._glibc.udp_retry`), and that thread stays in that mode.
 Numeric hosts, ``localhost``, ``None`` and ``AI_NUMERICHOST`` go to the real
 ``getaddrinfo`` untouched, and so does every found address (with ``AI_NUMERICHOST``), so
 ports, service names, socket types and ``AI_*`` flags behave as unpatched.  Addresses
