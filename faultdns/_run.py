@@ -258,7 +258,7 @@ def _unprivileged_port_start() -> int:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from faultdns._cli import EX_UNAVAILABLE, EX_USAGE, CLIError
+    from faultdns._cli import EX_UNAVAILABLE, EX_USAGE, CLIError, _build_server
 
     command = list(args.command)
     if command and command[0] == "--":
@@ -281,16 +281,21 @@ def _cmd_run(args: argparse.Namespace) -> int:
         raise CLIError("--search and --no-search: choose one", EX_USAGE)
     search: tuple[str, ...] = () if args.no_search else tuple(args.search or POD_SEARCH)
 
+    # Input errors (zone, faults, plan) first: exit 64 whatever the namespaces allow.
+    wanted = args.host
+    args.host, args.port = wanted or "127.0.0.2", 53
+    server = _build_server(args)
+    args.host = wanted
     mode = choose_mode(os.geteuid(), _unprivileged_port_start())
     if mode == "netns":
-        return _outer(args, command, search)
+        return _outer(args, command, search, server)
     status = sandbox_status()
     if not status.available or (mode == "user" and not status.user_namespace):
         raise CLIError(
             f"run: cannot give CMD its own /etc/resolv.conf: {status.reason}\n  ({_WHAT_TO_DO})",
             EX_UNAVAILABLE,
         )
-    return _serve_and_run(args, command, search, status)
+    return _serve_and_run(args, command, search, status, server)
 
 
 def _serve_and_run(
@@ -298,26 +303,16 @@ def _serve_and_run(
     command: list[str],
     search: tuple[str, ...],
     status: SandboxStatus,
+    server: Any,
     control_relay: str | None = None,
-    server: Any = None,
 ) -> int:
     """Serve, run CMD in ``status``'s namespace, stop; CMD's exit status.  In ``netns``
     mode the control API listens on a free loopback port, reached through a Unix socket
-    at ``control_relay``, and ``server`` was built (not started) by the outer process."""
-    from faultdns._cli import (
-        EX_OSERR,
-        CLIError,
-        _build_server,
-        _fmt_host,
-        _QueryLogWriter,
-    )
+    at ``control_relay``.  ``server`` is built, not started."""
+    from faultdns._cli import EX_OSERR, CLIError, _fmt_host, _QueryLogWriter
     from faultdns._control import ControlServer
 
-    args.port = 53
     wanted = args.host
-    args.host = wanted or "127.0.0.2"
-    if server is None:
-        server = _build_server(args)
     log_stream: IO[str] | None = None
     if args.log_queries == "-":
         log_stream = sys.stdout
@@ -389,14 +384,16 @@ def _serve_and_run(
             log_stream.close()
 
 
-def _outer(args: argparse.Namespace, command: list[str], search: tuple[str, ...]) -> int:
+def _outer(
+    args: argparse.Namespace, command: list[str], search: tuple[str, ...], server: Any
+) -> int:
     """``netns`` mode.  This process stays in the machine's namespaces, relays the
     control API and passes signals on; a forked child enters new user, network and mount
     namespaces (unshare(2): a forked child is single-threaded, as CLONE_NEWUSER needs),
     serves there and runs CMD.  The child does not exec: everything it needs is loaded
-    and the server built here first, so it never reads a file the namespace's root may
+    and the server built (by the caller) first, so it never reads a file the namespace's root may
     not (an interpreter under a private home directory, say)."""
-    from faultdns._cli import EX_OSERR, EX_UNAVAILABLE, CLIError, _build_server, _fmt_host
+    from faultdns._cli import EX_OSERR, EX_UNAVAILABLE, CLIError, _fmt_host
 
     reason = probe_prefix(namespace_prefix(user=True, network=True))
     if reason:
@@ -412,10 +409,6 @@ def _outer(args: argparse.Namespace, command: list[str], search: tuple[str, ...]
     import faultdns._control
     import faultdns._server  # noqa: F401
 
-    wanted = args.host
-    args.host, args.port = wanted or "127.0.0.2", 53
-    server = _build_server(args)  # input errors are reported from here, exit 64
-    args.host = wanted
     _libc()  # find_library runs ldconfig: do it here, not in the namespace
     print(
         "faultdns: not root and port 53 is privileged: faultdns and CMD run in a private"
@@ -452,9 +445,7 @@ def _outer(args: argparse.Namespace, command: list[str], search: tuple[str, ...]
                 _loopback_up()
                 inner = SandboxStatus(namespace_prefix(user=False), "")
                 args.control = ("127.0.0.1", 0)
-                code = _serve_and_run(
-                    args, command, search, inner, control_relay=sock_path, server=server
-                )
+                code = _serve_and_run(args, command, search, inner, server, sock_path)
             except CLIError as exc:
                 print(f"faultdns: {exc}", file=sys.stderr, flush=True)
                 code = exc.code

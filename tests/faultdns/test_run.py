@@ -325,6 +325,21 @@ def test_refused_namespace_exits_69_saying_why(tmp_path: Path) -> None:
     assert "sudo faultdns run" in done.stderr and "Traceback" not in done.stderr
 
 
+def test_bad_input_is_64_even_where_namespaces_are_refused(tmp_path: Path) -> None:
+    fake = tmp_path / "unshare"
+    fake.write_text("#!/bin/sh\nexit 1\n")
+    fake.chmod(0o755)
+    env = {**os.environ, "PATH": f"{tmp_path}:{os.environ['PATH']}"}
+    done = subprocess.run(
+        [*FAULTDNS, "--fault", "nxdomain for=soon", "--", "true"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert done.returncode == 64 and "--fault" in done.stderr
+
+
 @pytest.mark.parametrize(
     ("argv", "word"),
     [
