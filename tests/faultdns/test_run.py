@@ -447,3 +447,31 @@ def test_run_leaves_serve_defaults_alone() -> None:
     assert (serve.host, serve.port) == ("127.0.0.1", 53)
     run = build_parser().parse_args(["run", "--", "true"])
     assert (run.host, run.port) == (None, None)
+
+
+JAVA = """public class Lookup {
+    public static void main(String[] a) throws Exception {
+        try { System.out.println(java.net.InetAddress.getByName(a[0]).getHostAddress()); }
+        catch (java.net.UnknownHostException e) {
+            System.out.println("unknown: " + e.getMessage());
+        }
+    }
+}
+"""
+
+
+@pytest.mark.skipif(shutil.which("java") is None, reason="no java on PATH")
+@pytest.mark.parametrize(
+    ("fault", "expected"),
+    [(None, "127.0.0.1"), ("nxdomain", "unknown: repo.test: Name or service not known")],
+)
+def test_java_resolves_through_faultdns(fault: str | None, expected: str, tmp_path: Path) -> None:
+    source = tmp_path / "Lookup.java"
+    source.write_text(JAVA)
+    args = [*FAULTDNS, "--no-control", "--record", "repo.test=127.0.0.1", *RESOLV]
+    if fault:
+        args += ["--fault", fault]
+    done = subprocess.run(
+        [*args, "--", "java", str(source), "repo.test"], capture_output=True, text=True, timeout=120
+    )
+    assert done.stdout.strip() == expected, done.stderr
