@@ -185,6 +185,9 @@ def add_run_parser(commands: Any, serve: argparse.ArgumentParser) -> argparse.Ar
         " dns'), so glibc, Go, musl and Java ask faultdns and nothing else on the machine"
         " changes. Exits with CMD's status. Status lines go to stderr; CMD gets"
         " FAULTDNS_CONTROL.",
+        epilog="exit status: CMD's (128+N if signal N killed it); 64 bad flag, spec, zone"
+        " or plan; 69 no namespace allowed here (the message says why and what to do);"
+        " 71 no free 127.0.0.x:53 or control address",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     group = run.add_argument_group("CMD's resolv.conf (defaults: a Harvester pod's)")
