@@ -628,8 +628,7 @@ class _Relay:
             except OSError:
                 client.close()
                 continue
-            for source, sink in ((client, upstream), (upstream, client)):
-                threading.Thread(target=_pump, args=(source, sink), daemon=True).start()
+            threading.Thread(target=_splice, args=(client, upstream), daemon=True).start()
 
     def close(self) -> None:
         self._closed.set()
@@ -637,6 +636,16 @@ class _Relay:
             self._listener.shutdown(socket.SHUT_RDWR)
         self._listener.close()
         self._thread.join(timeout=2)
+
+
+def _splice(client: socket.socket, upstream: socket.socket) -> None:
+    """Copy both ways until both sides are done, then close both."""
+    back = threading.Thread(target=_pump, args=(upstream, client), daemon=True)
+    back.start()
+    _pump(client, upstream)
+    back.join()
+    client.close()
+    upstream.close()
 
 
 def _pump(source: socket.socket, sink: socket.socket) -> None:
