@@ -193,3 +193,82 @@ def test_single_request_mode_sticks_to_the_thread_as_in_glibc(tmp_path: Path) ->
         ]
     assert _asked(mine) == _asked(_log(tmp_path / "q.jsonl"))
     assert _asked(mine)[1][("y", "AAAA", "udp")] == 4  # 3 for the first lookup, 1 after
+
+
+# Two nameservers: glibc asks the next one after SERVFAIL, REFUSED, a timeout or an
+# unreachable server, and stops at the first NXDOMAIN.  resolv.conf has no port, so the
+# real side needs two servers on port 53 (root); "down" is an address nothing serves.
+TWO_SERVERS = {
+    "first-servfail-second-answers": (["servfail"], [], FAST),
+    "first-refused-second-nxdomain": (["refused"], ["nxdomain"], FAST),
+    "first-dropped-second-answers": (["drop"], [], FAST),
+    "first-nxdomain-second-never-asked": (["nxdomain"], [], FAST),
+    "both-servfail-two-attempts": (["servfail"], ["servfail"], ("timeout:1", "attempts:2")),
+    "first-down-second-answers": (None, [], FAST),
+}
+
+
+def _two_servers() -> list[str]:
+    hosts = []
+    for last in range(200, 255):
+        host = f"127.0.0.{last}"
+        try:
+            for kind in (socket.SOCK_DGRAM, socket.SOCK_STREAM):
+                with socket.socket(socket.AF_INET, kind) as probe:
+                    probe.bind((host, 53))
+        except PermissionError:
+            pytest.skip("two nameservers on port 53 need root")
+        except OSError:
+            continue
+        hosts.append(host)
+        if len(hosts) == 2:
+            return hosts
+    pytest.skip("no two free 127.0.0.x:53")
+
+
+def _served(faults: list[str] | None, host: str, port: int) -> faultdns.FaultDNSServer | None:
+    if faults is None:
+        return None
+    return faultdns.FaultDNSServer(records=RECORDS, faults=faults, host=host, port=port).start()
+
+
+def _counts(server: faultdns.FaultDNSServer | None) -> Counter[tuple[str, str]]:
+    if server is None:
+        return Counter()
+    server.wait_idle(5)
+    return Counter((q.name, q.qtype) for q in server.queries)
+
+
+@pytest.mark.parametrize("case", list(TWO_SERVERS))
+def test_next_nameserver_as_glibc(case: str) -> None:
+    from faultdns._sandbox import run_with_resolv_conf
+
+    first, second, opts = TWO_SERVERS[case]
+    hosts = _two_servers()
+    conf = "".join(f"nameserver {h}\n" for h in hosts) + f"options {' '.join(opts)}\n"
+    real = [_served(first, hosts[0], 53), _served(second, hosts[1], 53)]
+    try:
+        done = run_with_resolv_conf(conf, [sys.executable, "-c", GAI, "y"], timeout=60)
+        real_outcome = json.loads(done.stdout)
+        real_counts = [_counts(s) for s in real]
+    finally:
+        for s in real:
+            if s is not None:
+                s.stop()
+    down = ("127.0.0.1", faultdns.free_udp_port("127.0.0.1"))
+    mine = [_served(first, "127.0.0.1", 0), _served(second, "127.0.0.1", 0)]
+    try:
+        servers: list[object] = [s if s is not None else down for s in mine]
+        with faultdns.patch_getaddrinfo(servers, options=opts):
+            try:
+                found = socket.getaddrinfo("y", 80, type=socket.SOCK_STREAM)
+                outcome: list[object] = ["ok", sorted({str(e[4][0]) for e in found})]
+            except socket.gaierror as exc:
+                outcome = ["err", exc.errno, exc.strerror]
+        my_counts = [_counts(s) for s in mine]
+    finally:
+        for s in mine:
+            if s is not None:
+                s.stop()
+    assert outcome == real_outcome
+    assert my_counts == real_counts
