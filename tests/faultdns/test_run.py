@@ -325,6 +325,43 @@ def test_refused_namespace_exits_69_saying_why(tmp_path: Path) -> None:
     assert "sudo faultdns run" in done.stderr and "Traceback" not in done.stderr
 
 
+def test_refused_network_namespace_without_root_exits_69() -> None:
+    reason = _nobody_can_run_python()
+    if reason:
+        pytest.skip(reason)
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:  # not under pytest's root-only tmp dir
+        os.chmod(tmp, 0o755)
+        fake = Path(tmp) / "unshare"
+        fake.write_text(
+            "#!/bin/sh\necho 'unshare: unshare failed: Operation not permitted' >&2\nexit 1\n"
+        )
+        fake.chmod(0o755)
+        env = {**os.environ, "PATH": f"{tmp}:{os.environ['PATH']}"}
+        done = subprocess.run(
+            [
+                "setpriv",
+                "--reuid=nobody",
+                "--regid=nogroup",
+                "--clear-groups",
+                *FAULTDNS,
+                "--no-control",
+                "--",
+                "true",
+            ],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=60,
+            cwd=tmp,
+        )
+    assert done.returncode == 69, done.stderr
+    assert "network namespace, which is not allowed" in done.stderr
+    assert "unshare failed: Operation not permitted" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
 def test_bad_input_is_64_even_where_namespaces_are_refused(tmp_path: Path) -> None:
     fake = tmp_path / "unshare"
     fake.write_text("#!/bin/sh\nexit 1\n")
