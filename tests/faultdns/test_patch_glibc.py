@@ -272,3 +272,37 @@ def test_next_nameserver_as_glibc(case: str) -> None:
                 s.stop()
     assert outcome == real_outcome
     assert my_counts == real_counts
+
+
+GAI_FAMILY = (
+    "import json,socket,sys\n"
+    "try:\n"
+    "    r = socket.getaddrinfo(sys.argv[2], 80, int(sys.argv[1]), socket.SOCK_STREAM)\n"
+    "    print(json.dumps(['ok', sorted({x[4][0] for x in r})]))\n"
+    "except socket.gaierror as e:\n"
+    "    print(json.dumps(['err', e.errno, e.strerror]))\n"
+)
+
+
+@pytest.mark.parametrize("family", [socket.AF_INET, socket.AF_INET6], ids=["inet", "inet6"])
+@pytest.mark.parametrize("faults", [[], ["servfail qtype=AAAA"], ["nxdomain qtype=A"]])
+def test_one_family_as_glibc(family: int, faults: list[str], tmp_path: Path) -> None:
+    spec = ("y", faults, (), 1, FAST)
+    cmd = [sys.executable, "-c", GAI_FAMILY, str(int(family))]
+    real = _real(*spec, cmd, tmp_path / "q.jsonl")
+    assert real.returncode == 0, real.stderr
+    with (
+        faultdns.FaultDNSServer(records=RECORDS, faults=faults, port=0) as server,
+        faultdns.patch_getaddrinfo(server, options=FAST),
+    ):
+        try:
+            found = socket.getaddrinfo("y", 80, family, socket.SOCK_STREAM)
+            outcome: list[object] = ["ok", sorted({str(e[4][0]) for e in found})]
+        except socket.gaierror as exc:
+            outcome = ["err", exc.errno, exc.strerror]
+        server.wait_idle(5)
+        mine = [
+            {"name": q.name, "qtype": q.qtype, "transport": q.transport} for q in server.queries
+        ]
+    assert outcome == json.loads(real.stdout)
+    assert _asked(mine) == _asked(_log(tmp_path / "q.jsonl"))
