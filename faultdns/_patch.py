@@ -139,7 +139,7 @@ def _getaddrinfo(
         raise socket.gaierror(socket.EAI_FAMILY, _strerror(socket.EAI_FAMILY))
     qtypes = _QTYPES.get(family, ("A",) if opts.no_aaaa else ("A", "AAAA"))
     walk = search_walk(name, search, opts.ndots, opts.no_tld_query)
-    found: list[str] = []
+    found: list[tuple[str, str]] = []  # (owner name, address)
     try:
         candidate = next(walk)
         while True:
@@ -151,11 +151,13 @@ def _getaddrinfo(
         code = gai_code(herrno)
         raise socket.gaierror(code, _strerror(code))
     results: list[Any] = []
-    for address in found:
+    for _, address in found:
         for entry in original(address, port, family, type, proto, flags | socket.AI_NUMERICHOST):
             results.append(entry)
     if results and flags & socket.AI_CANONNAME:
-        results[0] = (*results[0][:3], answered or name, results[0][4])
+        # glibc: the owner of the address records (a CNAME's target), as the server wrote it
+        canon = found[0][0] if found else (answered or name)
+        results[0] = (*results[0][:3], canon, results[0][4])
     return results
 
 
@@ -177,10 +179,10 @@ def _ask(
     qtypes: tuple[str, ...],
     opts: ResolverOptions,
     state: _ThreadState,
-) -> tuple[Candidate, list[str]]:
+) -> tuple[Candidate, list[tuple[str, str]]]:
     """One candidate: ``attempts`` rounds over the servers until one's replies end it."""
     replies: list[Reply] = [Reply.TIMEOUT]
-    addresses: list[str] = []
+    addresses: list[tuple[str, str]] = []
     for _ in range(opts.attempts):
         for server in servers:
             replies, addresses = _ask_server(server, name, qtypes, opts, state)
@@ -189,13 +191,17 @@ def _ask(
     return judge_pair(replies), []
 
 
-def _parse(data: bytes, qtype: str) -> tuple[Reply, list[str]]:
+def _parse(data: bytes, qtype: str) -> tuple[Reply, list[tuple[str, str]]]:
     try:
         record = dnslib.DNSRecord.parse(data)
     except Exception:  # a reply glibc cannot parse is no reply: wait on
         return Reply.TIMEOUT, []
     header = record.header
-    found = [str(rr.rdata) for rr in record.rr if dnslib.QTYPE.get(rr.rtype) == qtype]
+    found = [
+        (str(rr.rname).rstrip("."), str(rr.rdata))
+        for rr in record.rr
+        if dnslib.QTYPE.get(rr.rtype) == qtype
+    ]
     reply = classify(
         header.rcode,
         len(found),
@@ -218,7 +224,7 @@ def _ask_server(
     qtypes: tuple[str, ...],
     opts: ResolverOptions,
     state: _ThreadState,
-) -> tuple[list[Reply], list[str]]:
+) -> tuple[list[Reply], list[tuple[str, str]]]:
     """One try at one server: each query's reply, and the addresses answered."""
     if opts.use_vc:
         results = [_ask_tcp(server, name, qtype, opts.timeout) for qtype in qtypes]
@@ -243,12 +249,12 @@ def _ask_server(
 
 def _ask_udp(
     server: tuple[str, int], name: str, qtypes: tuple[str, ...], timeout: float, *, single: bool
-) -> list[tuple[Reply, list[str]]]:
+) -> list[tuple[Reply, list[tuple[str, str]]]]:
     """The queries on one UDP socket, all at once or (``single``) each after the
     previous one's reply; a query not answered within ``timeout`` of being sent is a
     TIMEOUT, and in single mode the ones after it are never sent (TIMEOUT too)."""
     family = socket.AF_INET6 if ":" in server[0] else socket.AF_INET
-    results: list[tuple[Reply, list[str]]] = [(Reply.TIMEOUT, []) for _ in qtypes]
+    results: list[tuple[Reply, list[tuple[str, str]]]] = [(Reply.TIMEOUT, []) for _ in qtypes]
     batches = [[i] for i in range(len(qtypes))] if single else [list(range(len(qtypes)))]
     with socket.socket(family, socket.SOCK_DGRAM) as sock:
         try:
@@ -274,7 +280,7 @@ def _collect(
     sock: socket.socket,
     pending: dict[int, int],
     qtypes: tuple[str, ...],
-    results: list[tuple[Reply, list[str]]],
+    results: list[tuple[Reply, list[tuple[str, str]]]],
     timeout: float,
 ) -> None:
     deadline = time.monotonic() + timeout
@@ -300,7 +306,7 @@ def _collect(
 
 def _ask_tcp(
     server: tuple[str, int], name: str, qtype: str, timeout: float
-) -> tuple[Reply, list[str]]:
+) -> tuple[Reply, list[tuple[str, str]]]:
     _, wire = _query(name, qtype)
     try:
         with socket.create_connection(server, timeout=timeout) as sock:

@@ -306,3 +306,34 @@ def test_one_family_as_glibc(family: int, faults: list[str], tmp_path: Path) -> 
         ]
     assert outcome == json.loads(real.stdout)
     assert _asked(mine) == _asked(_log(tmp_path / "q.jsonl"))
+
+
+def test_canonical_name_as_glibc(tmp_path: Path) -> None:
+    # AI_CANONNAME: the owner of the address records (a CNAME's target), the search
+    # candidate that answered, the case the server wrote.
+    names = ["alias", "x", "y", "Y"]
+    script = (
+        "import json,socket,sys\n"
+        "print(json.dumps([[(x[3], x[4][0]) for x in socket.getaddrinfo(n, 80,"
+        " type=socket.SOCK_STREAM, flags=socket.AI_CANONNAME)] for n in sys.argv[1:]]))\n"
+    )
+    records = [*RECORDS, "alias CNAME y"]
+    args = [sys.executable, "-m", "faultdns", "run", "--no-control", "--ndots", "1"]
+    args += [a for r in records for a in ("--record", r)]
+    args += ["--search", "s1", "--search", "s2", "--", sys.executable, "-c", script]
+    real = subprocess.run([*args, *names], capture_output=True, text=True, timeout=60)
+    assert real.returncode == 0, real.stderr
+    with (
+        faultdns.FaultDNSServer(records=records, port=0) as server,
+        faultdns.patch_getaddrinfo(server, search=["s1", "s2"]),
+    ):
+        mine = [
+            [
+                [entry[3], entry[4][0]]
+                for entry in socket.getaddrinfo(
+                    n, 80, type=socket.SOCK_STREAM, flags=socket.AI_CANONNAME
+                )
+            ]
+            for n in names
+        ]
+    assert mine == json.loads(real.stdout)
