@@ -15,7 +15,10 @@ per candidate an A and an AAAA query on one UDP socket (one after the other with
 start), ``attempts`` rounds over the nameservers, each try waiting ``timeout`` seconds;
 when one of the pair times out after the other was answered, the same server is asked
 again in single-request, then single-request-reopen mode, as ``send_dg`` does
-(:func:`faultdns._glibc.udp_retry`), and that thread stays in that mode.
+(:func:`faultdns._glibc.udp_retry`), and that thread stays in that mode.  Those waits
+are real time (socket timeouts, as in glibc's ``poll``): a server on a
+:class:`~faultdns.ManualClock` still moves its fault windows only when the test says so,
+but a ``drop`` costs the patched lookup ``timeout`` real seconds.
 Numeric hosts, ``localhost``, ``None`` and ``AI_NUMERICHOST`` go to the real
 ``getaddrinfo`` untouched, and so does every found address (with ``AI_NUMERICHOST``), so
 ports, service names, socket types and ``AI_*`` flags behave as unpatched.  Addresses
