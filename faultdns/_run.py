@@ -394,8 +394,8 @@ def _outer(
     control API and passes signals on; a forked child enters new user, network and mount
     namespaces (unshare(2): a forked child is single-threaded, as CLONE_NEWUSER needs),
     serves there and runs CMD.  The child does not exec: everything it needs is loaded
-    and the server built (by the caller) first, so it never reads a file the namespace's root may
-    not (an interpreter under a private home directory, say)."""
+    and the server built (by the caller) first, so it never reads a file the namespace's
+    root may not (an interpreter under a private home directory, say)."""
     from faultdns._cli import EX_OSERR, EX_UNAVAILABLE, CLIError, _fmt_host
 
     reason = probe_prefix(namespace_prefix(user=True, network=True))
