@@ -55,7 +55,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
-from typing import IO, Any
+from typing import IO, Any, NoReturn
 
 from faultdns._sandbox import (
     SandboxStatus,
@@ -406,7 +406,7 @@ def _outer(
             EX_UNAVAILABLE,
         )
     import ctypes.util  # noqa: F401 - loaded before the namespace hides the library path
-    import traceback
+    import traceback  # noqa: F401 - the child reports with it
 
     import faultdns._cli
     import faultdns._control
@@ -439,33 +439,53 @@ def _outer(
         uid, gid = os.getuid(), os.getgid()
         sys.stdout.flush()
         sys.stderr.flush()
-        pid = os.fork()
-        if pid == 0:  # pragma: no cover - runs in the child, reports through its status
-            code = 70  # EX_SOFTWARE
+        with _forwarding() as forwarder:
+            pid = os.fork()
+            if pid == 0:  # pragma: no cover - the child, reporting through its status
+                for sig in _FORWARDED:  # until CMD runs, a signal ends the child
+                    signal.signal(sig, signal.SIG_DFL)
+                _child(args, command, search, server, sock_path, uid, gid)
             try:
-                _enter_namespaces(uid, gid)
-                _die_with_parent()
-                _loopback_up()
-                inner = SandboxStatus(namespace_prefix(user=False), "")
-                args.control = ("127.0.0.1", 0)
-                code = _serve_and_run(args, command, search, inner, server, sock_path)
-            except CLIError as exc:
-                print(f"faultdns: {exc}", file=sys.stderr, flush=True)
-                code = exc.code
-            except OSError as exc:
-                print(f"faultdns: run: in the network namespace: {exc}", file=sys.stderr)
-                code = EX_UNAVAILABLE
-            except BaseException:
-                traceback.print_exc()
+                return _wait_forwarding(pid, forwarder)
             finally:
-                sys.stdout.flush()
-                sys.stderr.flush()
-                os._exit(code)
-        try:
-            return _wait_forwarding(pid)
-        finally:
-            if relay is not None:
-                relay.close()
+                if relay is not None:
+                    relay.close()
+
+
+def _child(
+    args: argparse.Namespace,
+    command: list[str],
+    search: tuple[str, ...],
+    server: Any,
+    sock_path: str,
+    uid: int,
+    gid: int,
+) -> NoReturn:  # pragma: no cover - runs in the forked child
+    """``netns`` mode's child: enter the namespaces, serve, run CMD, exit with its status."""
+    import traceback
+
+    from faultdns._cli import EX_UNAVAILABLE, CLIError
+
+    code = 70  # EX_SOFTWARE
+    try:
+        _enter_namespaces(uid, gid)
+        _die_with_parent()
+        _loopback_up()
+        inner = SandboxStatus(namespace_prefix(user=False), "")
+        args.control = ("127.0.0.1", 0)
+        code = _serve_and_run(args, command, search, inner, server, sock_path)
+    except CLIError as exc:
+        print(f"faultdns: {exc}", file=sys.stderr, flush=True)
+        code = exc.code
+    except OSError as exc:
+        print(f"faultdns: run: in the network namespace: {exc}", file=sys.stderr)
+        code = EX_UNAVAILABLE
+    except BaseException:
+        traceback.print_exc()
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
 
 
 _CLONE_NEWNS = 0x00020000
@@ -495,50 +515,70 @@ def _enter_namespaces(uid: int, gid: int) -> None:
     Path("/proc/self/gid_map").write_text(f"0 {gid} 1")
 
 
-def _wait_forwarding(pid: int) -> int:
-    """Wait for child ``pid``, passing signals on (see :func:`_run_forwarding`)."""
+def _wait_forwarding(pid: int, forwarder: _Forwarder) -> int:
+    """Wait for child ``pid``, passing it the signals ``forwarder`` catches."""
 
     def send(signum: int) -> None:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signum)
 
-    with _forwarding(send):
-        _, status = os.waitpid(pid, 0)
+    forwarder.attach(send)
+    _, status = os.waitpid(pid, 0)
     return exit_status(os.waitstatus_to_exitcode(status))
 
 
 def _run_forwarding(argv: list[str], env: dict[str, str]) -> int:
     """Run ``argv`` with our stdio, passing signals on; its exit status (see
-    :func:`exit_status`).  If we are interrupted otherwise, CMD is killed."""
-    proc = subprocess.Popen(argv, env=env)
-    try:
-        with _forwarding(proc.send_signal):
+    :func:`exit_status`).  If we are interrupted otherwise, CMD is killed.  The handlers
+    are in place before CMD starts: a signal sent as soon as CMD shows life is CMD's."""
+    with _forwarding() as forwarder:
+        proc = subprocess.Popen(argv, env=env)
+        try:
+            forwarder.attach(proc.send_signal)
             return exit_status(proc.wait())
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+
+
+class _Forwarder:
+    """Catches :data:`_FORWARDED` signals for a child that may not exist yet: they are
+    held until :meth:`attach` names where they go."""
+
+    def __init__(self) -> None:
+        self._send: Callable[[int], None] | None = None
+        self._held: list[int] = []
+        self._interrupts = 0
+
+    def handle(self, signum: int, frame: FrameType | None) -> None:
+        if signum == signal.SIGINT:
+            self._interrupts += 1
+            # Ctrl-C in a terminal already reached CMD (it is in our foreground process
+            # group): pass on only a SIGINT sent to us alone, or a second one.
+            if self._interrupts == 1 and _terminal_foreground():
+                return
+        if self._send is None:
+            self._held.append(signum)
+        else:
+            with contextlib.suppress(ProcessLookupError):
+                self._send(signum)
+
+    def attach(self, send: Callable[[int], None]) -> None:
+        self._send = send
+        held, self._held = self._held, []
+        for signum in held:
+            with contextlib.suppress(ProcessLookupError):
+                send(signum)
 
 
 @contextlib.contextmanager
-def _forwarding(send: Callable[[int], None]) -> Iterator[None]:
-    """Pass :data:`_FORWARDED` signals to ``send`` while inside."""
-    interrupts = 0
-
-    def forward(signum: int, frame: FrameType | None) -> None:
-        nonlocal interrupts
-        if signum == signal.SIGINT:
-            interrupts += 1
-            # Ctrl-C in a terminal already reached CMD (it is in our foreground process
-            # group): pass on only a SIGINT sent to us alone, or a second one.
-            if interrupts == 1 and _terminal_foreground():
-                return
-        with contextlib.suppress(ProcessLookupError):
-            send(signum)
-
-    previous = {sig: signal.signal(sig, forward) for sig in _FORWARDED}
+def _forwarding() -> Iterator[_Forwarder]:
+    """Catch :data:`_FORWARDED` signals in a :class:`_Forwarder` while inside."""
+    forwarder = _Forwarder()
+    previous = {sig: signal.signal(sig, forwarder.handle) for sig in _FORWARDED}
     try:
-        yield
+        yield forwarder
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
