@@ -17,6 +17,7 @@ from faultdns._faults import (
     parse_plan,
     parse_rcode,
 )
+from faultdns._patch import patch_getaddrinfo
 from faultdns._querylog import QueryRecord
 from faultdns._server import FaultDNSServer
 from faultdns._unreachable import free_udp_port
@@ -44,4 +45,5 @@ __all__ = [
     "parse_fault",
     "parse_plan",
     "parse_rcode",
+    "patch_getaddrinfo",
 ]

@@ -279,6 +279,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.set_defaults(run=_cmd_serve)
 
+    from faultdns._run import add_run_parser  # it reuses serve's options and helpers
+
+    add_run_parser(commands, serve)
+
     client = _Parser(add_help=False)
     client.add_argument(
         "--control",

@@ -20,6 +20,11 @@ Fixtures:
     ``faultdns_factory(**kwargs)`` starts another server with any constructor arguments
     (several servers, a custom zone, ``clock=``...); all are stopped after the test.
 
+``faultdns_getaddrinfo``
+    The ``faultdns`` server, with ``socket.getaddrinfo`` patched to resolve through it
+    as glibc would (:func:`faultdns.patch_getaddrinfo`) for the test; the
+    ``faultdns_getaddrinfo`` marker gives ``search=``, ``ndots=``, ``options=``.
+
 This module is imported by every pytest run in an environment where retrylab is
 installed, so it imports faultdns itself only when a fixture is used: a test session
 that never touches faultdns pays nothing and cannot be broken by it.
@@ -36,7 +41,7 @@ if TYPE_CHECKING:
     from faultdns._server import FaultDNSServer
     from faultdns.testing import ManualClock
 
-__all__ = ["faultdns", "faultdns_clock", "faultdns_factory"]
+__all__ = ["faultdns", "faultdns_clock", "faultdns_factory", "faultdns_getaddrinfo"]
 
 _MARKER = "faultdns"
 
@@ -46,6 +51,11 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers",
         f"{_MARKER}(**kwargs): FaultDNSServer keyword arguments for the `faultdns` fixture"
         " (records=, origins=, faults=, plan=, seed=, ttl=, clock=...)",
+    )
+    config.addinivalue_line(
+        "markers",
+        f"{_PATCH_MARKER}(**kwargs): faultdns.patch_getaddrinfo keyword arguments for the"
+        " `faultdns_getaddrinfo` fixture (search=, ndots=, options=)",
     )
 
 
@@ -96,3 +106,27 @@ def faultdns(
     if "clock" not in kwargs and "faultdns_clock" in request.fixturenames:
         kwargs["clock"] = request.getfixturevalue("faultdns_clock")
     return faultdns_factory(**kwargs)
+
+
+_PATCH_MARKER = "faultdns_getaddrinfo"
+
+
+@pytest.fixture
+def faultdns_getaddrinfo(
+    request: pytest.FixtureRequest, faultdns: FaultDNSServer
+) -> Iterator[FaultDNSServer]:
+    """``socket.getaddrinfo`` (so requests, httpx, urllib, asyncio, aiohttp) resolving
+    through the ``faultdns`` server, failing as glibc would, for the whole test; yields
+    that server.  The ``faultdns_getaddrinfo`` marker's keyword arguments (``search=``,
+    ``ndots=``, ``options=``) go to :func:`faultdns.patch_getaddrinfo`::
+
+        @pytest.mark.faultdns(records=["repo.test=127.0.0.1"], faults=["nxdomain for=2s"])
+        @pytest.mark.faultdns_getaddrinfo(options=["timeout:1", "attempts:1"])
+        def test_x(faultdns_getaddrinfo): ...
+    """
+    from faultdns._patch import patch_getaddrinfo
+
+    marker = request.node.get_closest_marker(_PATCH_MARKER)
+    kwargs: dict[str, Any] = dict(marker.kwargs) if marker is not None else {}
+    with patch_getaddrinfo(faultdns, **kwargs):
+        yield faultdns

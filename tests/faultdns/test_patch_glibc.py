@@ -1,0 +1,339 @@
+"""faultdns.patch_getaddrinfo against real glibc, fault by fault.
+
+Each case runs Python's real `socket.getaddrinfo` (glibc) in a subprocess under
+`faultdns run`, and the patch in this process against a server with the same zone and
+faults, and asserts the same outcome: the addresses, or the same gaierror code and
+message.  The cases are the kinds glibc tells apart: NXDOMAIN, NODATA, SERVFAIL,
+REFUSED/NOTIMP/lame, a timeout, truncation with and without a TCP answer, one family
+failing, and the search/ndots walk where candidates fail differently.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+import faultdns
+from faultdns._sandbox import sandbox_status
+
+pytestmark = pytest.mark.skipif(
+    not sandbox_status().available, reason=f"no mount namespace: {sandbox_status().reason}"
+)
+
+GAI = (
+    "import json,socket,sys\n"
+    "try:\n"
+    "    r = socket.getaddrinfo(sys.argv[1], 80, type=socket.SOCK_STREAM)\n"
+    "    print(json.dumps(['ok', sorted({x[4][0] for x in r})]))\n"
+    "except socket.gaierror as e:\n"
+    "    print(json.dumps(['err', e.errno, e.strerror]))\n"
+)
+RECORDS = ["x.s2=10.0.0.2", "y=10.0.0.9", "a.b.c=10.0.0.3"]
+FAST = ("timeout:1", "attempts:1")
+S12 = ("s1", "s2")
+
+# name, faults, search list, ndots, options
+CASES = {
+    "search-walk-answers-second": ("x", [], S12, 1, FAST),
+    "nxdomain": ("y", ["nxdomain"], (), 1, FAST),
+    "nodata": ("y", ["nodata"], (), 1, FAST),
+    "servfail": ("y", ["servfail"], (), 1, FAST),
+    "refused": ("y", ["refused"], (), 1, FAST),
+    "notimp": ("y", ["rcode=NOTIMP"], (), 1, FAST),
+    "formerr": ("y", ["rcode=FORMERR"], (), 1, FAST),
+    "lame": ("y", ["lame"], (), 1, FAST),
+    "timeout": ("y", ["drop"], (), 1, FAST),
+    "timeout-two-attempts-single-request": (
+        "y",
+        ["drop"],
+        (),
+        1,
+        ("timeout:1", "attempts:2", "single-request"),
+    ),
+    "truncated-then-tcp-answers": ("y", ["truncate"], (), 1, FAST),
+    "truncated-and-tcp-dropped": ("y", ["truncate", "drop proto=tcp"], (), 1, FAST),
+    "use-vc": ("y", [], (), 1, (*FAST, "use-vc")),
+    "aaaa-servfail-a-answers": ("y", ["servfail qtype=AAAA"], (), 1, FAST),
+    "aaaa-dropped-a-answers": ("y", ["drop qtype=AAAA"], (), 1, FAST),
+    "aaaa-dropped-a-nxdomain": ("y", ["drop qtype=AAAA", "nxdomain qtype=A"], (), 1, FAST),
+    "a-dropped-aaaa-nodata": ("y", ["drop qtype=A"], (), 1, FAST),
+    "aaaa-dropped-a-servfail": ("y", ["drop qtype=AAAA", "servfail qtype=A"], (), 1, FAST),
+    "aaaa-dropped-single-request": ("y", ["drop qtype=AAAA"], (), 1, (*FAST, "single-request")),
+    "aaaa-dropped-in-search": ("x", ["drop qtype=AAAA"], S12, 1, FAST),
+    "servfail-candidate-walk-goes-on": ("x", ["servfail match=x.s1"], S12, 1, FAST),
+    "timeout-candidate-ends-search-tries-as-is": ("x", ["drop match=x.s1"], S12, 1, FAST),
+    "refused-candidate-ends-search": ("x", ["refused match=x.s1"], S12, 1, FAST),
+    "formerr-candidate-ends-search": ("x", ["rcode=FORMERR match=x.s1"], S12, 1, FAST),
+    "nodata-wins-over-later-nxdomain": (
+        "x",
+        ["nodata match=x.s1", "nxdomain match=x.s2"],
+        S12,
+        1,
+        FAST,
+    ),
+    "servfail-wins-over-later-nxdomain": (
+        "x",
+        ["servfail match=x.s1", "nxdomain match=x.s2"],
+        S12,
+        1,
+        FAST,
+    ),
+    "servfail-everywhere": ("x", ["servfail"], S12, 1, FAST),
+    "a-nxdomain-aaaa-servfail": (
+        "x",
+        ["servfail match=x.s2 qtype=AAAA", "nxdomain match=x.s2 qtype=A"],
+        S12,
+        1,
+        FAST,
+    ),
+    "enough-dots-as-is-first-servfail": ("a.b.c", ["servfail match=a.b.c"], ("s1",), 2, FAST),
+    "few-dots-search-first": ("a.b.c", [], ("s1",), 5, FAST),
+    "trailing-dot-no-search": ("y.", [], ("s1",), 5, FAST),
+    "trailing-dot-nxdomain": ("y.", ["nxdomain match=y"], ("s1",), 5, FAST),
+}
+
+
+def _real(
+    name: str,
+    faults: list[str],
+    search: tuple[str, ...],
+    ndots: int,
+    opts: tuple[str, ...],
+    cmd: list[str],
+    log: Path,
+) -> subprocess.CompletedProcess[str]:
+    args = [sys.executable, "-m", "faultdns", "run", "--no-control", "--ndots", str(ndots)]
+    for record in RECORDS:
+        args += ["--record", record]
+    for fault in faults:
+        args += ["--fault", fault]
+    for domain in search:
+        args += ["--search", domain]
+    if not search:
+        args.append("--no-search")
+    for opt in opts:
+        args += ["--resolv-option", opt]
+    args += ["--log-queries", str(log)]
+    return subprocess.run([*args, "--", *cmd, name], capture_output=True, text=True, timeout=120)
+
+
+def _asked(lines: list[dict[str, str]]) -> tuple[list[str], Counter[tuple[str, str, str]]]:
+    """The names in the order first asked, and how often each (name, qtype, transport)."""
+    names = list(dict.fromkeys(q["name"] for q in lines))
+    return names, Counter((q["name"], q["qtype"], q["transport"]) for q in lines)
+
+
+def _patched(
+    name: str, faults: list[str], search: tuple[str, ...], ndots: int, opts: tuple[str, ...]
+) -> tuple[list[object], list[dict[str, str]]]:
+    with (
+        faultdns.FaultDNSServer(records=RECORDS, faults=faults, port=0) as server,
+        faultdns.patch_getaddrinfo(server, search=search, ndots=ndots, options=opts),
+    ):
+        try:
+            found = socket.getaddrinfo(name, 80, type=socket.SOCK_STREAM)
+            outcome: list[object] = ["ok", sorted({str(entry[4][0]) for entry in found})]
+        except socket.gaierror as exc:
+            outcome = ["err", exc.errno, exc.strerror]
+        server.wait_idle(5)
+        queries = [
+            {"name": q.name, "qtype": q.qtype, "transport": q.transport} for q in server.queries
+        ]
+    return outcome, queries
+
+
+def _log(path: Path) -> list[dict[str, str]]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_patch_fails_as_glibc(case: str, tmp_path: Path) -> None:
+    spec = CASES[case]
+    mine, my_queries = _patched(*spec)
+    python = _real(*spec, [sys.executable, "-c", GAI], tmp_path / "python.jsonl")
+    assert python.returncode == 0, python.stderr
+    assert mine == json.loads(python.stdout)
+    # The same walk: the same names in the same order, each asked as often, the same way.
+    assert _asked(my_queries) == _asked(_log(tmp_path / "python.jsonl"))
+    # getent ahosts (glibc's own tool): exit 0 with the same addresses, or 2 (getent.c).
+    getent = _real(*spec, ["getent", "ahosts"], tmp_path / "getent.jsonl")
+    if mine[0] == "ok":
+        assert getent.returncode == 0
+        assert sorted({line.split()[0] for line in getent.stdout.splitlines()}) == mine[1]
+    else:
+        assert getent.returncode == 2, getent.stdout
+
+
+def test_single_request_mode_sticks_to_the_thread_as_in_glibc(tmp_path: Path) -> None:
+    # After one timed-out AAAA, glibc asks in single-request(-reopen) mode from then on,
+    # in that thread: a second lookup sends its AAAA only once.
+    twice = (
+        "import socket,sys\n"
+        "for _ in range(2):\n"
+        "    print(len(socket.getaddrinfo(sys.argv[1], 80)))\n"
+    )
+    spec = ("y", ["drop qtype=AAAA"], (), 1, FAST)
+    real = _real(*spec, [sys.executable, "-c", twice], tmp_path / "q.jsonl")
+    assert real.returncode == 0, real.stderr
+    with (
+        faultdns.FaultDNSServer(records=RECORDS, faults=spec[1], port=0) as server,
+        faultdns.patch_getaddrinfo(server, options=FAST),
+    ):
+        for _ in range(2):
+            socket.getaddrinfo("y", 80)
+        server.wait_idle(5)
+        mine = [
+            {"name": q.name, "qtype": q.qtype, "transport": q.transport} for q in server.queries
+        ]
+    assert _asked(mine) == _asked(_log(tmp_path / "q.jsonl"))
+    assert _asked(mine)[1][("y", "AAAA", "udp")] == 4  # 3 for the first lookup, 1 after
+
+
+# Two nameservers: glibc asks the next one after SERVFAIL, REFUSED, a timeout or an
+# unreachable server, and stops at the first NXDOMAIN.  resolv.conf has no port, so the
+# real side needs two servers on port 53 (root); "down" is an address nothing serves.
+TWO_SERVERS = {
+    "first-servfail-second-answers": (["servfail"], [], FAST),
+    "first-refused-second-nxdomain": (["refused"], ["nxdomain"], FAST),
+    "first-dropped-second-answers": (["drop"], [], FAST),
+    "first-nxdomain-second-never-asked": (["nxdomain"], [], FAST),
+    "both-servfail-two-attempts": (["servfail"], ["servfail"], ("timeout:1", "attempts:2")),
+    "first-down-second-answers": (None, [], FAST),
+}
+
+
+def _two_servers() -> list[str]:
+    hosts = []
+    for last in range(200, 255):
+        host = f"127.0.0.{last}"
+        try:
+            for kind in (socket.SOCK_DGRAM, socket.SOCK_STREAM):
+                with socket.socket(socket.AF_INET, kind) as probe:
+                    probe.bind((host, 53))
+        except PermissionError:
+            pytest.skip("two nameservers on port 53 need root")
+        except OSError:
+            continue
+        hosts.append(host)
+        if len(hosts) == 2:
+            return hosts
+    pytest.skip("no two free 127.0.0.x:53")
+
+
+def _served(faults: list[str] | None, host: str, port: int) -> faultdns.FaultDNSServer | None:
+    if faults is None:
+        return None
+    return faultdns.FaultDNSServer(records=RECORDS, faults=faults, host=host, port=port).start()
+
+
+def _counts(server: faultdns.FaultDNSServer | None) -> Counter[tuple[str, str]]:
+    if server is None:
+        return Counter()
+    server.wait_idle(5)
+    return Counter((q.name, q.qtype) for q in server.queries)
+
+
+@pytest.mark.parametrize("case", list(TWO_SERVERS))
+def test_next_nameserver_as_glibc(case: str) -> None:
+    from faultdns._sandbox import run_with_resolv_conf
+
+    first, second, opts = TWO_SERVERS[case]
+    hosts = _two_servers()
+    conf = "".join(f"nameserver {h}\n" for h in hosts) + f"options {' '.join(opts)}\n"
+    real = [_served(first, hosts[0], 53), _served(second, hosts[1], 53)]
+    try:
+        done = run_with_resolv_conf(conf, [sys.executable, "-c", GAI, "y"], timeout=60)
+        real_outcome = json.loads(done.stdout)
+        real_counts = [_counts(s) for s in real]
+    finally:
+        for s in real:
+            if s is not None:
+                s.stop()
+    down = ("127.0.0.1", faultdns.free_udp_port("127.0.0.1"))
+    mine = [_served(first, "127.0.0.1", 0), _served(second, "127.0.0.1", 0)]
+    try:
+        servers: list[object] = [s if s is not None else down for s in mine]
+        with faultdns.patch_getaddrinfo(servers, options=opts):
+            try:
+                found = socket.getaddrinfo("y", 80, type=socket.SOCK_STREAM)
+                outcome: list[object] = ["ok", sorted({str(e[4][0]) for e in found})]
+            except socket.gaierror as exc:
+                outcome = ["err", exc.errno, exc.strerror]
+        my_counts = [_counts(s) for s in mine]
+    finally:
+        for s in mine:
+            if s is not None:
+                s.stop()
+    assert outcome == real_outcome
+    assert my_counts == real_counts
+
+
+GAI_FAMILY = (
+    "import json,socket,sys\n"
+    "try:\n"
+    "    r = socket.getaddrinfo(sys.argv[2], 80, int(sys.argv[1]), socket.SOCK_STREAM)\n"
+    "    print(json.dumps(['ok', sorted({x[4][0] for x in r})]))\n"
+    "except socket.gaierror as e:\n"
+    "    print(json.dumps(['err', e.errno, e.strerror]))\n"
+)
+
+
+@pytest.mark.parametrize("family", [socket.AF_INET, socket.AF_INET6], ids=["inet", "inet6"])
+@pytest.mark.parametrize("faults", [[], ["servfail qtype=AAAA"], ["nxdomain qtype=A"]])
+def test_one_family_as_glibc(family: int, faults: list[str], tmp_path: Path) -> None:
+    spec = ("y", faults, (), 1, FAST)
+    cmd = [sys.executable, "-c", GAI_FAMILY, str(int(family))]
+    real = _real(*spec, cmd, tmp_path / "q.jsonl")
+    assert real.returncode == 0, real.stderr
+    with (
+        faultdns.FaultDNSServer(records=RECORDS, faults=faults, port=0) as server,
+        faultdns.patch_getaddrinfo(server, options=FAST),
+    ):
+        try:
+            found = socket.getaddrinfo("y", 80, family, socket.SOCK_STREAM)
+            outcome: list[object] = ["ok", sorted({str(e[4][0]) for e in found})]
+        except socket.gaierror as exc:
+            outcome = ["err", exc.errno, exc.strerror]
+        server.wait_idle(5)
+        mine = [
+            {"name": q.name, "qtype": q.qtype, "transport": q.transport} for q in server.queries
+        ]
+    assert outcome == json.loads(real.stdout)
+    assert _asked(mine) == _asked(_log(tmp_path / "q.jsonl"))
+
+
+def test_canonical_name_as_glibc(tmp_path: Path) -> None:
+    # AI_CANONNAME: the owner of the address records (a CNAME's target), the search
+    # candidate that answered, the case the server wrote.
+    names = ["alias", "x", "y", "Y"]
+    script = (
+        "import json,socket,sys\n"
+        "print(json.dumps([[(x[3], x[4][0]) for x in socket.getaddrinfo(n, 80,"
+        " type=socket.SOCK_STREAM, flags=socket.AI_CANONNAME)] for n in sys.argv[1:]]))\n"
+    )
+    records = [*RECORDS, "alias CNAME y"]
+    args = [sys.executable, "-m", "faultdns", "run", "--no-control", "--ndots", "1"]
+    args += [a for r in records for a in ("--record", r)]
+    args += ["--search", "s1", "--search", "s2", "--", sys.executable, "-c", script]
+    real = subprocess.run([*args, *names], capture_output=True, text=True, timeout=60)
+    assert real.returncode == 0, real.stderr
+    with (
+        faultdns.FaultDNSServer(records=records, port=0) as server,
+        faultdns.patch_getaddrinfo(server, search=["s1", "s2"]),
+    ):
+        mine = [
+            [
+                [entry[3], entry[4][0]]
+                for entry in socket.getaddrinfo(
+                    n, 80, type=socket.SOCK_STREAM, flags=socket.AI_CANONNAME
+                )
+            ]
+            for n in names
+        ]
+    assert mine == json.loads(real.stdout)
