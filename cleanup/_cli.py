@@ -7,7 +7,8 @@ list, DNS "no such host" under ``harvester-v1.4``, or an image store that cannot
 traceback), 130 interrupted (Ctrl-C / SIGINT; a removal in progress completes or
 leaves the store unchanged, and the store's lock is released).
 
-Limits: durations at most Go's largest ``time.Duration`` (about 292 years), ``--steps``
+Limits: durations at most Go's largest ``time.Duration`` (2562047h47m16.854775807s, exact to
+the nanosecond as Go's ``time.ParseDuration``), ``--steps``
 at most :data:`~cleanup.MAX_STEPS`, ``--http-timeout`` at most 24 hours, ``--ndots``
 clamped to 15 as Go (and glibc) clamp ``options ndots``.
 
