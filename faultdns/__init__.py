@@ -1,5 +1,6 @@
 """faultdns: a DNS server that answers from a zone and fails on command."""
 
+import retrylab_entry  # noqa: F401  (first: Ctrl-C under python -m; see that module)
 from faultdns._clock import Clock, ManualClock, MonotonicClock
 from faultdns._faults import (
     ACTIONS,

@@ -4,6 +4,7 @@ Hypothesis strategies for worlds, scenarios and policies live in the public subm
 ``sim.strategies`` (not imported here, so ``import sim`` does not load hypothesis).
 """
 
+import retrylab_entry  # noqa: F401  (first: Ctrl-C under python -m; see that module)
 from sim._clock import Peer, PeerError, SimClock, SimDeadlock
 from sim._dns import dns_rules
 from sim._evaluate import ControllerModel, Evaluation, evaluate
