@@ -143,8 +143,14 @@ CommandRunner = Callable[[Sequence[str]], "subprocess.CompletedProcess[str]"]
 def run_command(argv: Sequence[str], *, timeout: float = 120.0) -> subprocess.CompletedProcess[str]:
     """Run ``argv`` with captured text output; a missing tool or a hang is a StoreError."""
     try:
-        return subprocess.run(
-            list(argv), capture_output=True, text=True, timeout=timeout, check=False
+        done = subprocess.run(list(argv), capture_output=True, timeout=timeout, check=False)
+        # Decoded by hand: text mode would turn a "\r" inside a label value into a line
+        # break, and Go programs print what they hold (a label value need not be UTF-8).
+        return subprocess.CompletedProcess(
+            done.args,
+            done.returncode,
+            done.stdout.decode("utf-8", "replace"),
+            done.stderr.decode("utf-8", "replace"),
         )
     except FileNotFoundError as exc:
         raise StoreError(f"{argv[0]}: command not found ({exc.strerror})") from exc
@@ -618,18 +624,39 @@ _CTR_COLUMNS = ("REF", "TYPE", "DIGEST", "SIZE", "PLATFORMS", "LABELS")
 def parse_ctr_images(out: str) -> list[_CtrImage]:
     """Parse ``ctr images ls`` output (containerd 1.6/1.7) into records.
 
-    ctr prints through Go's ``text/tabwriter``: every column starts at the same
-    character offset on every line, the header's included, and cells may contain
-    spaces (``SIZE`` is ``742.0 B``; a label value may hold spaces).  So the columns are
-    cut at the header's offsets, not split on whitespace: ``LABELS`` is everything from
-    its offset to the end of the line (trailing padding removed), ``k=v`` pairs joined
-    by ``,`` in key order (ctr sorts them); a piece without ``=`` belongs to the value
-    before it (a value with a comma).  Since the commas are not escaped, ``labels`` is a
-    best reading only; the pin is decided on the raw cell (see ``_CtrImage.pinned``).
+    Why this column parse is exact (ctr has no structured output for images: no
+    ``--format``/JSON for ``images ls``, ``images label`` *sets* labels, and the
+    containerd gRPC API needs a client this project does not ship).  ctr's
+    ``images ls`` writes, through Go's ``text/tabwriter``, one line per image:
+    ``REF\tTYPE\tDIGEST\tSIZE\tPLATFORMS\tLABELS\t\n``, LABELS being the sorted
+    ``k=v`` pairs joined by ``,`` (or ``-``).
+
+    1. The five cells before LABELS hold no tab, line break or non-ASCII text (an image
+       reference, a media type, a digest, a size such as ``742.0 B``, platform names),
+       so tabwriter pads each to the same column offset as the header's (it counts
+       runes; Python indexes code points: the same for ASCII).  The columns are cut at
+       the header's offsets, not split on whitespace, and each start must follow a
+       space.  LABELS is the last column: everything from its offset to the line's
+       end.  A tab or vertical tab inside a label value only starts another cell after
+       it (padding inside our LABELS text); Unicode in it only changes padding after it.
+    2. Lines end at ``"\n"`` only (not ``str.splitlines``' ``\r``, U+2028, ...; the
+       output is decoded without newline translation).  A label value may hold a line
+       break (``\n``, or a form feed, which tabwriter turns into one): containerd checks
+       only a label's length.  So the caller proves every line is one whole record:
+       its refs must equal ``ctr images ls -q``'s names (one per line, nothing else;
+       ``ContainerdStore._image_records``), else nothing is read.
+    3. Inside LABELS the commas are not escaped, so ``labels`` is a best reading (a
+       piece without ``=`` belongs to the value before it); the pin is decided on the
+       raw text (``_CtrImage.pinned``): the exact ``io.cri-containerd.pinned=pinned``
+       anywhere in the cell keeps the image, since ctr prints a real pin label as that
+       contiguous text and a value that imitates it only keeps an image.
+
     Raises :class:`StoreError` naming the line for output of any other shape.
     """
-    lines = out.splitlines()
-    if not lines or not lines[0].strip():
+    # ctr ends lines with "\n" only; str.splitlines() would also split at "\r", U+0085,
+    # U+2028 ... inside a label value
+    lines = out.split("\n")
+    if not lines[0].strip():
         return []
     header = lines[0]
     names = header.split()
@@ -724,7 +751,25 @@ class ContainerdStore:
         return proc.stdout
 
     def _image_records(self) -> list[_CtrImage]:
-        return parse_ctr_images(self._ctr_ok("images", "ls"))
+        """``ctr images ls``, each line proven to be one whole record (see
+        :func:`parse_ctr_images`): its refs must be exactly ``ctr images ls -q``'s.
+
+        A label value may hold a line break (containerd checks only a label's length),
+        which would cut a record's ``LABELS`` cell and could even print a line that reads
+        as another record; ``-q`` prints the names alone, one per line.  Read again (3
+        times at most) when images change between the two reads; then a
+        :class:`StoreError`, which stops the run before anything is removed.
+        """
+        for _ in range(3):
+            records = parse_ctr_images(self._ctr_ok("images", "ls"))
+            names = [n for n in self._ctr_ok("images", "ls", "-q").split("\n") if n]
+            if sorted(r.ref for r in records) == sorted(names):
+                return records
+        raise StoreError(
+            "ctr images ls: its lines do not match the names of `ctr images ls -q` "
+            "(a label value with a line break, or images changing while read); "
+            "nothing is removed from a listing that cannot be read exactly"
+        )
 
     def images(self) -> list[str]:
         return [r.ref for r in self._image_records() if not _ID_REF.match(r.ref)]
