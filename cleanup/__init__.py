@@ -1,5 +1,6 @@
 """cleanup: the image cleanup run at the end of an upgrade, with a DNS-aware retry policy."""
 
+import retrylab_entry  # noqa: F401  (first: Ctrl-C under python -m; see that module)
 from cleanup._classify import error_kind, to_error
 from cleanup._clock import Clock, ManualClock, SystemClock
 from cleanup._dnsrules import (

@@ -1,8 +1,14 @@
-"""``cleanup`` command line (``python -m cleanup`` and the ``cleanup`` console script)."""
+"""``python -m cleanup``; the ``cleanup`` console script is :func:`retrylab_entry.cleanup`.
+
+Ctrl-C at any moment is exit 130 without a traceback (see :mod:`retrylab_entry`).
+"""
 
 import sys
 
+import retrylab_entry
 from cleanup._cli import main
 
+__all__ = ["main"]
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(retrylab_entry.run("cleanup", "cleanup._cli"))

@@ -4,10 +4,13 @@ Exit status: 0 success (also when there was nothing to delete), 1 gave up after 
 schedule or deadline, 2 stopped on an error the policy does not retry (a 404, an invalid
 list, DNS "no such host" under ``harvester-v1.4``, or an image store that cannot be read),
 64 bad usage or configuration (the message names the flag, file or key; never a
-traceback), 130 interrupted (Ctrl-C / SIGINT; a removal in progress completes or
-leaves the store unchanged, and the store's lock is released).
+traceback; also a ``memory:`` store file this user may not write, unless ``--dry-run``),
+130 interrupted (Ctrl-C / SIGINT, at any moment, also while the modules import; a
+removal in progress completes or leaves the store unchanged, and the store's lock is
+released).
 
-Limits: durations at most Go's largest ``time.Duration`` (about 292 years), ``--steps``
+Limits: durations at most Go's largest ``time.Duration`` (2562047h47m16.854775807s, exact to
+the nanosecond as Go's ``time.ParseDuration``), ``--steps``
 at most :data:`~cleanup.MAX_STEPS`, ``--http-timeout`` at most 24 hours, ``--ndots``
 clamped to 15 as Go (and glibc) clamp ``options ndots``.
 
@@ -46,7 +49,13 @@ from cleanup._retry import (
     parse_duration,
 )
 from cleanup._run import ImageRemovalFailed, ImageRemoved, run_cleanup
-from cleanup._stores import DEFAULT_CONTAINERD_SOCKET, ImageStore, StoreSpecError, open_store
+from cleanup._stores import (
+    DEFAULT_CONTAINERD_SOCKET,
+    ImageStore,
+    MemoryStore,
+    StoreSpecError,
+    open_store,
+)
 from cleanup._transport import make_http_client
 
 __all__ = ["EXIT_INTERRUPTED", "EXIT_USAGE", "MAX_HTTP_TIMEOUT", "build_parser", "main"]
@@ -238,9 +247,13 @@ def _resolver(args: argparse.Namespace, clock: Clock) -> StubResolver:
         raise UsageError(f"{flag}: {exc}") from exc
 
 
-def _store(spec: str) -> ImageStore:
+def _store(spec: str, *, dry_run: bool) -> ImageStore:
+    """Open ``--store``; a run that deletes needs a ``memory:`` file it may write."""
     try:
-        return open_store(spec)
+        store = open_store(spec)
+        if not dry_run and isinstance(store, MemoryStore):
+            store.check_writable()
+        return store
     except StoreSpecError as exc:
         message = str(exc)
         raise UsageError(
@@ -315,7 +328,7 @@ def _main(
         args = build_parser().parse_args(list(sys.argv[1:] if argv is None else argv))
         policy = _policy(args)
         resolver = _resolver(args, clock)
-        store = _store(args.store)
+        store = _store(args.store, dry_run=args.dry_run)
         client = make_http_client(resolver, clock=clock, timeout=args.http_timeout)
         try:
             repo = RepoClient(args.repo_url, client, timeout=args.http_timeout)

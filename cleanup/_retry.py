@@ -78,6 +78,7 @@ import re
 import tomllib
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
+from decimal import Decimal
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, NoReturn, TypeVar
@@ -137,51 +138,186 @@ class PolicyError(ValueError):
 
 # --- durations ---------------------------------------------------------------------------
 
-_DURATION_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
-_DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)")
+#: Go's ``time.unitMap``: nanoseconds per unit (both micro signs, U+00B5 and U+03BC).
+_GO_UNITS = {
+    "ns": 1,
+    "us": 1_000,
+    "\u00b5s": 1_000,
+    "\u03bcs": 1_000,
+    "ms": 1_000_000,
+    "s": 1_000_000_000,
+    "m": 60_000_000_000,
+    "h": 3_600_000_000_000,
+}
+_U63 = 1 << 63
+#: Go's limit in seconds as an exact decimal, for bare numbers such as ``9e9``.
+_MAX_DECIMAL_SECONDS = Decimal(_MAX_NS).scaleb(-9)
+
+
+class _GoDurationError(ValueError):
+    """``time.ParseDuration`` failed; the message is Go's, without the ``time: `` prefix."""
+
+
+def go_parse_duration(text: str) -> int:
+    """Nanoseconds from Go duration syntax, exactly as Go 1.23's ``time.ParseDuration``.
+
+    A line-by-line port of ``time.ParseDuration``/``leadingInt``/``leadingFraction``
+    (src/time/format.go): the same accepted texts, the same overflow edges (at most
+    ``2**63-1`` ns, "9223372036854775807ns" or "2562047h47m16.854775807s"; one
+    nanosecond more is "invalid duration"), fractions truncated to the nanosecond through
+    Go's float64 arithmetic ("15.9999999999999999999999999ns" is 16 ns, as in Go).
+    Negative results are returned negative.  Raises ``ValueError`` with Go's message.
+    """
+    orig = text
+    s = text
+    neg = False
+    if s and s[0] in "+-":
+        neg = s[0] == "-"
+        s = s[1:]
+    if s == "0":
+        return 0
+    if not s:
+        raise _GoDurationError(f"invalid duration {orig!r}")
+    total = 0
+    while s:
+        if not (s[0] == "." or "0" <= s[0] <= "9"):
+            raise _GoDurationError(f"invalid duration {orig!r}")
+        # leadingInt: an error as soon as the integer passes 1<<63
+        i = 0
+        v = 0
+        while i < len(s) and "0" <= s[i] <= "9":
+            if v > _U63 // 10:
+                raise _GoDurationError(f"invalid duration {orig!r}")
+            v = v * 10 + ord(s[i]) - 48
+            if v > _U63:
+                raise _GoDurationError(f"invalid duration {orig!r}")
+            i += 1
+        pre = i > 0
+        s = s[i:]
+        f, scale, post = 0, 1.0, False
+        if s and s[0] == ".":
+            # leadingFraction: digits past what fits are ignored, not an error
+            s = s[1:]
+            i = 0
+            overflow = False
+            while i < len(s) and "0" <= s[i] <= "9":
+                if not overflow:
+                    if f > (_U63 - 1) // 10:
+                        overflow = True
+                    else:
+                        y = f * 10 + ord(s[i]) - 48
+                        if y > _U63:
+                            overflow = True
+                        else:
+                            f = y
+                            scale *= 10
+                i += 1
+            post = i > 0
+            s = s[i:]
+        if not pre and not post:
+            raise _GoDurationError(f"invalid duration {orig!r}")
+        i = 0
+        while i < len(s) and not (s[i] == "." or "0" <= s[i] <= "9"):
+            i += 1
+        if i == 0:
+            raise _GoDurationError(f"missing unit in duration {orig!r}")
+        unit_name, s = s[:i], s[i:]
+        unit = _GO_UNITS.get(unit_name)
+        if unit is None:
+            raise _GoDurationError(f"unknown unit {unit_name!r} in duration {orig!r}")
+        if v > _U63 // unit:
+            raise _GoDurationError(f"invalid duration {orig!r}")
+        v *= unit
+        if f > 0:
+            # Go: v += uint64(float64(f) * (float64(unit) / scale)), float64 throughout
+            v += int(float(f) * (float(unit) / scale))
+            if v > _U63:
+                raise _GoDurationError(f"invalid duration {orig!r}")
+        total += v
+        if total > _U63:
+            raise _GoDurationError(f"invalid duration {orig!r}")
+    if neg:
+        return -total
+    if total > _MAX_NS:
+        raise _GoDurationError(f"invalid duration {orig!r}")
+    return total
+
+
+_TOO_LONG = "is longer than Go's largest time.Duration (2562047h47m16.854775807s)"
 
 
 def parse_duration(text: str | float, *, field_name: str = "duration") -> float:
     """Seconds from ``12.5``, ``"12.5"``, ``"10s"``, ``"500ms"`` or ``"1m30s"`` (Go syntax).
 
     Flags and policy files speak Go's duration syntax because the values being tuned are
-    copied from (and back into) Go code.
+    copied from (and back into) Go code.  The bound is Go's, exact to the nanosecond
+    where the input can say so: Go syntax is read by :func:`go_parse_duration` (so
+    "2562047h47m16.854775807s" is accepted and one nanosecond more refused, as Go's
+    ``time.ParseDuration`` does), a bare decimal string or an integer of seconds is
+    compared exactly (decimal arithmetic).  A ``float`` (a TOML float is an IEEE 754
+    binary64 by the TOML spec) cannot tell nanoseconds apart near the limit (its spacing
+    there is about 2 µs), so it is compared with :data:`MAX_DURATION`, the float nearest
+    Go's limit.  Negative, infinite and NaN values are refused.
+
+    Returns float seconds; raises :class:`PolicyError` naming ``field_name``.
     """
     if isinstance(text, bool) or not isinstance(text, int | float | str):
         raise PolicyError(f"{field_name}: expected a duration, got {text!r}")
-    if isinstance(text, int | float):
-        try:
-            value = float(text)
-        except OverflowError:  # an int too large for a float
-            value = math.inf
+    if isinstance(text, int):
+        if text < 0:
+            raise PolicyError(
+                f"{field_name}: must be a finite number of seconds >= 0, got {_short(text)}"
+            )
+        if text * 1_000_000_000 > _MAX_NS:
+            raise PolicyError(f"{field_name}: {_short(text)} {_TOO_LONG}")
+        return float(text)
+    if isinstance(text, float):
+        value = text
     else:
         raw = text.strip()
+        if not raw:
+            raise PolicyError(f"{field_name}: empty duration")
         try:
             value = float(raw)
         except ValueError:
-            pos = 0
-            value = 0.0
-            if not raw:
-                raise PolicyError(f"{field_name}: empty duration") from None
-            while pos < len(raw):
-                match = _DURATION_PART.match(raw, pos)
-                if match is None:
-                    raise PolicyError(
-                        f"{field_name}: {text!r} is not a duration "
-                        "(seconds, or Go syntax like 10s, 500ms, 1m30s)"
-                    ) from None
-                value += float(match.group(1)) * _DURATION_UNITS[match.group(2)]
-                pos = match.end()
+            value = math.nan  # not a bare number: Go's syntax
+        else:
+            if math.isfinite(value) and value >= 0:
+                # a bare number of seconds: exact against Go's limit, whatever its spelling
+                if Decimal(raw) >= _MAX_DECIMAL_SECONDS + Decimal("1e-9"):
+                    raise PolicyError(f"{field_name}: {_short(text)} {_TOO_LONG}")
+                return value
+        if math.isnan(value) and raw.lower().lstrip("+-") != "nan":
+            try:
+                ns = go_parse_duration(raw)
+            except _GoDurationError as exc:
+                why = str(exc)
+                if why.startswith("invalid duration") and _looks_like_go_duration(raw):
+                    raise PolicyError(f"{field_name}: {_short(text)} {_TOO_LONG}") from None
+                raise PolicyError(
+                    f"{field_name}: {_short(text)} is not a duration "
+                    f"(seconds, or Go syntax like 10s, 500ms, 1m30s: {why})"
+                ) from None
+            if ns < 0:
+                raise PolicyError(
+                    f"{field_name}: must be a finite number of seconds >= 0, got {_short(text)}"
+                )
+            return ns / 1e9
     if not math.isfinite(value) or value < 0:
         raise PolicyError(
             f"{field_name}: must be a finite number of seconds >= 0, got {_short(text)}"
         )
     if value > MAX_DURATION:
-        raise PolicyError(
-            f"{field_name}: {_short(text)} is longer than Go's largest time.Duration "
-            "(2562047h47m16.854775807s)"
-        )
+        raise PolicyError(f"{field_name}: {_short(text)} {_TOO_LONG}")
     return value
+
+
+def _looks_like_go_duration(raw: str) -> bool:
+    """Whether Go's "invalid duration" for ``raw`` can only be an overflow."""
+    return (
+        re.fullmatch(r"[+]?(?:(?:\d+(?:\.\d*)?|\.\d+)(?:ns|us|\u00b5s|\u03bcs|ms|s|m|h))+", raw)
+        is not None
+    )
 
 
 def _short(value: object) -> str:

@@ -40,6 +40,7 @@ present:
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import json
 import os
@@ -142,8 +143,14 @@ CommandRunner = Callable[[Sequence[str]], "subprocess.CompletedProcess[str]"]
 def run_command(argv: Sequence[str], *, timeout: float = 120.0) -> subprocess.CompletedProcess[str]:
     """Run ``argv`` with captured text output; a missing tool or a hang is a StoreError."""
     try:
-        return subprocess.run(
-            list(argv), capture_output=True, text=True, timeout=timeout, check=False
+        done = subprocess.run(list(argv), capture_output=True, timeout=timeout, check=False)
+        # Decoded by hand: text mode would turn a "\r" inside a label value into a line
+        # break, and Go programs print what they hold (a label value need not be UTF-8).
+        return subprocess.CompletedProcess(
+            done.args,
+            done.returncode,
+            done.stdout.decode("utf-8", "replace"),
+            done.stderr.decode("utf-8", "replace"),
         )
     except FileNotFoundError as exc:
         raise StoreError(f"{argv[0]}: command not found ({exc.strerror})") from exc
@@ -199,6 +206,18 @@ class MemoryStore:
       leaves a half-written node and a reader (locked or not) sees the old or the new
       file.  A store path that is a symlink is written through the link: the link stays
       and the file it points to is replaced, keeping that file's mode and owner.
+    - the file keeps its mode, owner and group.  When the new file cannot be given the
+      old one's owner and group (only root and the owner may ``chown``, and only to a
+      group of their own: a ``root:images`` 0664 file written by a member of
+      ``images``), it is rewritten in place under the lock instead (:func:`_rewrite_in_place`:
+      a crash part-way leaves a file that is refused, never a mix that is read).
+    - a store the user may not write is refused, not replaced behind its permissions
+      (the directory's permissions would allow a rename): a file with no write bit at
+      all (``chmod a-w``: read-only for everyone, root included), or one the kernel
+      would not open for writing for this user (``access(W_OK)``: mode, ACLs, a
+      read-only mount).  :meth:`check_writable` says so before a run starts (the CLI:
+      exit 64 naming ``--store``; ``--dry-run`` needs only reading), :meth:`remove` and
+      :meth:`update` refuse too.
     """
 
     FIELDS = ("images", "in_use", "pinned", "ids")
@@ -243,6 +262,12 @@ class MemoryStore:
             raise StoreSpecError(f"{where}: file does not exist") from exc
         except OSError as exc:
             raise StoreSpecError(f"{where}: cannot read it ({exc.strerror})") from exc
+        if raw.startswith(_REWRITING):
+            raise StoreSpecError(
+                f"{where}: an in-place rewrite did not finish (the file still starts with "
+                "its '#' marker; a crash part-way?): it may mix two versions and is not "
+                "read; check its images by hand and restore the leading '{'"
+            )
         try:
             doc = json.loads(raw)
         except UnicodeDecodeError as exc:
@@ -274,6 +299,12 @@ class MemoryStore:
                 f"{where}: field 'ids' must be an object mapping image names to non-empty strings"
             )
         return _MemoryState(lists["images"], lists["in_use"], lists["pinned"], dict(ids))
+
+    def check_writable(self) -> None:
+        """Raise :class:`StoreSpecError` if this user may not write the store file."""
+        why = _write_refusal(self.path)
+        if why is not None:
+            raise StoreSpecError(f"memory store {self.path}: {why}")
 
     # ----------------------------------------------------------------- locking
 
@@ -358,6 +389,9 @@ class MemoryStore:
                     same = [n for n in names if ident and _id_form(state.ids.get(n, n)) == ident]
                     if same:
                         raise RemovalError(image, f"image {ident} is {why} (as {same[0]})")
+                refusal = _write_refusal(self.path)
+                if refusal is not None:
+                    raise RemovalError(image, refusal)
                 rest = [i for i in state.images if i != image]
                 ids = {k: v for k, v in state.ids.items() if k != image}
                 self._write(_MemoryState(rest, state.in_use, state.pinned, ids), image)
@@ -377,6 +411,9 @@ class MemoryStore:
         use by a container, pin images.  Raises :class:`StoreError` if it cannot."""
         with self.locked():
             state = self._load()
+            why = _write_refusal(self.path)
+            if why is not None:
+                raise StoreError(f"memory store {self.path}: {why}")
             new = _MemoryState(
                 state.images + [i for i in dict.fromkeys(add) if i not in state.images],
                 state.in_use + [i for i in dict.fromkeys(in_use) if i not in state.in_use],
@@ -395,12 +432,86 @@ class MemoryStore:
             raise RemovalError(image, f"cannot rewrite {self.path}: {exc.strerror or exc}") from exc
 
     def _replace(self, state: _MemoryState) -> None:
-        """Write ``state`` as the new file; called holding the lock, which moves with it."""
-        new_fd = _write_json_atomically(self.path, state.to_doc(), lock=True)
+        """Write ``state`` as the new file; called holding the lock, which moves with it.
+
+        Atomically when the new file can keep the old one's owner and group, else in
+        place (same inode: the lock stays where it is)."""
+        try:
+            new_fd = _write_json_atomically(self.path, state.to_doc(), lock=True)
+        except _OwnerNotKept:
+            _rewrite_in_place(self.path, state.to_doc())
+            return
         assert new_fd is not None
         old_fd, self._lock_fd = self._lock_fd, new_fd
         if old_fd is not None:
             os.close(old_fd)
+
+
+def _write_refusal(path: Path) -> str | None:
+    """Why this user may not write the store file ``path`` (``None``: they may).
+
+    Raises nothing: a file that cannot be looked at is the readers' error to report.
+    """
+    target = os.path.realpath(path)
+    try:
+        st = os.stat(target)
+    except OSError:
+        return None
+    mode = stat.S_IMODE(st.st_mode)
+    if not mode & 0o222:
+        return (
+            f"the file is read-only (mode {mode:04o}): cleanup removes images only from a "
+            "store it may write; make it writable (chmod u+w) or use --dry-run"
+        )
+    effective = os.access in os.supports_effective_ids
+    if not os.access(target, os.W_OK, effective_ids=effective):
+        return (
+            f"this user (uid {os.geteuid()}) may not write the file (owner "
+            f"{st.st_uid}:{st.st_gid}, mode {mode:04o}, or a read-only filesystem); "
+            "cleanup removes images only from a store it may write"
+        )
+    return None
+
+
+class _OwnerNotKept(PermissionError):
+    """The replacement file could not be given the old file's owner and group."""
+
+
+#: The first byte of a store file while :func:`_rewrite_in_place` writes it: JSON never
+#: starts with ``#``, so a rewrite cut short by a crash is refused, never read.
+_REWRITING = b"#"
+
+
+def _rewrite_in_place(path: Path, doc: object) -> None:
+    """Overwrite the file ``path`` (through a symlink) with ``doc``, keeping its inode.
+
+    For a file this user may write but could not re-create with the same owner and
+    group.  Readers that take the lock (every cleanup) never see the file part-written.
+    Order, each step on disk (fsync) before the next: the first byte becomes
+    :data:`_REWRITING`; the rest of the new text is written and the file cut to its
+    length; the first byte becomes ``{``.  A crash in between leaves a file that starts
+    with ``#``: :meth:`MemoryStore._parse` refuses it (no run deletes from it, and none
+    can read a mix of the old and the new text as a node with fewer images).
+
+    Raises ``OSError`` (the open's or a write's).
+    """
+    data = (json.dumps(doc, indent=2) + "\n").encode()
+    fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC | os.O_NONBLOCK)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file", str(path))
+        os.pwrite(fd, _REWRITING, 0)
+        os.fsync(fd)
+        view, offset = memoryview(data)[1:], 1
+        while view:
+            done = os.pwrite(fd, view, offset)
+            view, offset = view[done:], offset + done
+        os.ftruncate(fd, len(data))
+        os.fsync(fd)
+        os.pwrite(fd, data[:1], 0)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _string_list(value: Any, where: str, field: str) -> list[str]:
@@ -420,8 +531,9 @@ def _write_json_atomically(path: Path, doc: object, *, lock: bool = False) -> in
     """Replace ``path`` so readers see the old or the new file, never a partial one.
 
     A symlink is followed: the file it points to is replaced (in its own directory) and
-    the link stays.  The new file keeps the old one's mode and owner; if the owner
-    cannot be kept (not root), ``PermissionError`` is raised and nothing changes.
+    the link stays.  The new file keeps the old one's mode, owner and group; if they
+    cannot be kept (neither root nor the owner, or a group this user is not in),
+    :class:`_OwnerNotKept` (a ``PermissionError``) is raised and nothing changes.
 
     ``lock``: take the new file's ``flock`` *before* it becomes visible and return that
     descriptor (the caller closes it), so a lock holder that replaces the file keeps
@@ -441,7 +553,10 @@ def _write_json_atomically(path: Path, doc: object, *, lock: bool = False) -> in
             os.fchmod(fd, stat.S_IMODE(old.st_mode))
             mine = os.fstat(fd)
             if (mine.st_uid, mine.st_gid) != (old.st_uid, old.st_gid):
-                os.fchown(fd, old.st_uid, old.st_gid)
+                try:
+                    os.fchown(fd, old.st_uid, old.st_gid)
+                except PermissionError as exc:
+                    raise _OwnerNotKept(exc.errno, exc.strerror, str(target)) from exc
         while data:
             data = data[os.write(fd, data) :]
         os.fsync(fd)
@@ -509,18 +624,39 @@ _CTR_COLUMNS = ("REF", "TYPE", "DIGEST", "SIZE", "PLATFORMS", "LABELS")
 def parse_ctr_images(out: str) -> list[_CtrImage]:
     """Parse ``ctr images ls`` output (containerd 1.6/1.7) into records.
 
-    ctr prints through Go's ``text/tabwriter``: every column starts at the same
-    character offset on every line, the header's included, and cells may contain
-    spaces (``SIZE`` is ``742.0 B``; a label value may hold spaces).  So the columns are
-    cut at the header's offsets, not split on whitespace: ``LABELS`` is everything from
-    its offset to the end of the line (trailing padding removed), ``k=v`` pairs joined
-    by ``,`` in key order (ctr sorts them); a piece without ``=`` belongs to the value
-    before it (a value with a comma).  Since the commas are not escaped, ``labels`` is a
-    best reading only; the pin is decided on the raw cell (see ``_CtrImage.pinned``).
+    Why this column parse is exact (ctr has no structured output for images: no
+    ``--format``/JSON for ``images ls``, ``images label`` *sets* labels, and the
+    containerd gRPC API needs a client this project does not ship).  ctr's
+    ``images ls`` writes, through Go's ``text/tabwriter``, one line per image:
+    ``REF\tTYPE\tDIGEST\tSIZE\tPLATFORMS\tLABELS\t\n``, LABELS being the sorted
+    ``k=v`` pairs joined by ``,`` (or ``-``).
+
+    1. The five cells before LABELS hold no tab, line break or non-ASCII text (an image
+       reference, a media type, a digest, a size such as ``742.0 B``, platform names),
+       so tabwriter pads each to the same column offset as the header's (it counts
+       runes; Python indexes code points: the same for ASCII).  The columns are cut at
+       the header's offsets, not split on whitespace, and each start must follow a
+       space.  LABELS is the last column: everything from its offset to the line's
+       end.  A tab or vertical tab inside a label value only starts another cell after
+       it (padding inside our LABELS text); Unicode in it only changes padding after it.
+    2. Lines end at ``"\n"`` only (not ``str.splitlines``' ``\r``, U+2028, ...; the
+       output is decoded without newline translation).  A label value may hold a line
+       break (``\n``, or a form feed, which tabwriter turns into one): containerd checks
+       only a label's length.  So the caller proves every line is one whole record:
+       its refs must equal ``ctr images ls -q``'s names (one per line, nothing else;
+       ``ContainerdStore._image_records``), else nothing is read.
+    3. Inside LABELS the commas are not escaped, so ``labels`` is a best reading (a
+       piece without ``=`` belongs to the value before it); the pin is decided on the
+       raw text (``_CtrImage.pinned``): the exact ``io.cri-containerd.pinned=pinned``
+       anywhere in the cell keeps the image, since ctr prints a real pin label as that
+       contiguous text and a value that imitates it only keeps an image.
+
     Raises :class:`StoreError` naming the line for output of any other shape.
     """
-    lines = out.splitlines()
-    if not lines or not lines[0].strip():
+    # ctr ends lines with "\n" only; str.splitlines() would also split at "\r", U+0085,
+    # U+2028 ... inside a label value
+    lines = out.split("\n")
+    if not lines[0].strip():
         return []
     header = lines[0]
     names = header.split()
@@ -615,7 +751,25 @@ class ContainerdStore:
         return proc.stdout
 
     def _image_records(self) -> list[_CtrImage]:
-        return parse_ctr_images(self._ctr_ok("images", "ls"))
+        """``ctr images ls``, each line proven to be one whole record (see
+        :func:`parse_ctr_images`): its refs must be exactly ``ctr images ls -q``'s.
+
+        A label value may hold a line break (containerd checks only a label's length),
+        which would cut a record's ``LABELS`` cell and could even print a line that reads
+        as another record; ``-q`` prints the names alone, one per line.  Read again (3
+        times at most) when images change between the two reads; then a
+        :class:`StoreError`, which stops the run before anything is removed.
+        """
+        for _ in range(3):
+            records = parse_ctr_images(self._ctr_ok("images", "ls"))
+            names = [n for n in self._ctr_ok("images", "ls", "-q").split("\n") if n]
+            if sorted(r.ref for r in records) == sorted(names):
+                return records
+        raise StoreError(
+            "ctr images ls: its lines do not match the names of `ctr images ls -q` "
+            "(a label value with a line break, or images changing while read); "
+            "nothing is removed from a listing that cannot be read exactly"
+        )
 
     def images(self) -> list[str]:
         return [r.ref for r in self._image_records() if not _ID_REF.match(r.ref)]

@@ -5,6 +5,7 @@
 older path still uses it.
 """
 
+import retrylab_entry  # noqa: F401  (first: Ctrl-C under python -m; see that module)
 from faultdns._clock import Clock, ClockListener, ListenerClock, MonotonicClock
 from faultdns._faults import (
     ACTIONS,

@@ -1,8 +1,14 @@
-"""``python -m faultdns`` and the ``faultdns`` console script."""
+"""``python -m faultdns``; the ``faultdns`` console script is :func:`retrylab_entry.faultdns`.
+
+Ctrl-C at any moment is exit 130 without a traceback (see :mod:`retrylab_entry`).
+"""
 
 import sys
 
+import retrylab_entry
 from faultdns._cli import main
 
+__all__ = ["main"]
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(retrylab_entry.run("faultdns", "faultdns._cli"))

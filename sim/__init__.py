@@ -11,6 +11,7 @@ Hypothesis strategies for worlds, scenarios and policies live in the public subm
 ``sim.strategies`` (not imported here, so ``import sim`` does not load hypothesis).
 """
 
+import retrylab_entry  # noqa: F401  (first: Ctrl-C under python -m; see that module)
 from sim._clock import (
     Barrier,
     Peer,

@@ -535,3 +535,69 @@ def test_a_pin_token_inside_another_value_keeps_the_image() -> None:
     plain = line.replace("=pinned,", "=unpinned,")
     [record] = parse_ctr_images(header + "\n" + plain + "\n")
     assert not record.pinned
+
+
+FAKE_DIGEST = "sha256:" + "f" * 64
+
+
+@pytest.mark.parametrize(
+    "note",
+    [
+        "kept by the operator",  # spaces
+        "a=b=c==",  # '='
+        "x, y,,z,",  # commas
+        "ünïcödé 日本語 🙂 ‮reversed",  # wide and bidi characters: tabwriter counts runes
+        "tab\there\tand\tthere",  # a tab starts a new tabwriter cell
+        "io.cri-containerd.pinned",  # the key's text without its value
+        " ",
+        "\u00a0\u2028\u3000",  # Unicode spaces and a line separator
+        "cr\rnel\x85fs\x1cvt\x0b",  # what str.splitlines() (not Go) breaks lines at
+    ],
+)
+def test_adversarial_label_values_never_hide_a_pin(containerd: Containerd, note: str) -> None:
+    """Issue 9: ctr's LABELS column is read exactly (the argument is in
+    ``parse_ctr_images``); label values with spaces, ``=``, commas, tabs and Unicode,
+    sorted before and after the pin's key, neither hide a pin nor invent one."""
+    pinned, plain = "docker.io/rancher/pinned-thing:v1", "docker.io/rancher/plain:v1"
+    containerd.import_image(pinned)
+    containerd.import_image(plain)
+    containerd.run(
+        "images", "label", pinned, "io.cri-containerd.pinned=pinned",
+        f"a.note={note}", f"zz.note={note}",
+    )  # fmt: skip
+    containerd.run("images", "label", plain, f"a.note={note}", f"zz.note={note}")
+    store = ContainerdStore(containerd.socket, ctr=containerd.ctr)
+    assert {pinned, plain} <= set(store.images())
+    assert store.pinned() == {pinned}
+    report = _cleanup(store, [pinned, plain], ["docker.io/rancher/other:v2"])
+    assert report.outcome == "success", report.error
+    assert report.deleted == [plain]
+    assert pinned in containerd.refs()
+
+
+@pytest.mark.parametrize(
+    "note",
+    [
+        "x\nio.cri-containerd.pinned=no",  # the rest of the cell on a line of its own
+        "form\x0cfeed",  # Go's tabwriter ends a line at a form feed too
+        # a line that reads as a record of its own, aligned like ctr's
+        "x\ndocker.io/rancher/fake:v1 application/vnd.oci.image.manifest.v1+json "
+        + FAKE_DIGEST
+        + " 1.0 KiB linux/amd64 -",
+    ],
+)
+def test_a_label_value_with_a_line_break_stops_the_run(containerd: Containerd, note: str) -> None:
+    """A label value may hold a line break (containerd checks only the length): it cuts
+    the record's LABELS cell, the pin may move to the next line, and that line may even
+    read as another record.  ``ctr images ls -q`` names every record alone; when the
+    listing's lines disagree with it, nothing is read, so nothing is removed."""
+    pinned = "docker.io/rancher/pinned-thing:v1"
+    containerd.import_image(pinned)
+    containerd.run("images", "label", pinned, "a.note=" + note, "io.cri-containerd.pinned=pinned")
+    store = ContainerdStore(containerd.socket, ctr=containerd.ctr)
+    with pytest.raises(StoreError, match=r"do not match|cannot parse line"):
+        store.pinned()
+    report = _cleanup(store, [pinned], ["docker.io/rancher/other:v2"])
+    assert report.outcome == "store-error"
+    assert report.deleted == []
+    assert pinned in containerd.refs()

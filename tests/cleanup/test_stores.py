@@ -434,8 +434,11 @@ class RecordedCtr:
     """Answers ``ctr images ls`` / ``ctr containers ls`` from real recorded outputs."""
 
     def __init__(self) -> None:
+        listing = (DATA / "ctr_images_ls.txt").read_text()
         self.outputs = {
-            "images ls": (DATA / "ctr_images_ls.txt").read_text(),
+            "images ls": listing,
+            # ``-q`` prints each record's name alone (ctr: fmt.Println(image.Name))
+            "images ls -q": "".join(line.split()[0] + "\n" for line in listing.splitlines()[1:]),
             "containers ls": (DATA / "ctr_containers_ls.txt").read_text(),
         }
         self.calls: list[list[str]] = []
