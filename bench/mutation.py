@@ -375,6 +375,7 @@ def test_one(
     whole_all: bool,
     timeout: float,
     whole_timeout: float,
+    earlier: Verdict | None = None,
 ) -> MutantResult:
     spec = item.mutations[0]
     module = str(spec.module_path)
@@ -401,7 +402,9 @@ def test_one(
     )
     try:
         path.write_text(mutated)
-        if suites in ("props", "both"):
+        if earlier is not None:
+            result.props = earlier
+        elif suites in ("props", "both"):
             result.props = run_pytest(copy, [PROPS], "mutants", timeout)
         if suites in ("whole", "both"):
             if killed(result.props) and not whole_all:
@@ -478,6 +481,54 @@ def write_back(session: Path, results: Sequence[MutantResult]) -> None:
             db.set_result(r.job_id, res)
 
 
+#: the hand review of survivors: mutant id -> {"verdict", "kind", "why"}
+REVIEW = ROOT / "bench" / "mutation_review.json"
+
+
+def render_survivors(report: dict[str, Any], review: dict[str, dict[str, str]]) -> str:
+    """Markdown, one section per mutant the property suite did not kill: where, the
+    diff, which suite kills it, and the review (``open`` until someone judges it)."""
+    out = [
+        f"Sample: {report['sample']} mutants (seed {report['seed']}) of {report['population']}, "
+        f"{report['tool']}, commit {report['commit']}, {report['date']}.",
+        "",
+        summary_table([_result(m) for m in report["mutants"]]),
+        "",
+    ]
+    for m in report["mutants"]:
+        r = _result(m)
+        if r.props is None or killed(r.props) or r.props.outcome == "error":
+            continue
+        ident = f"{r.module}:{r.line}:{r.operator}:{r.occurrence}"
+        whole = r.whole.outcome if r.whole else "not run"
+        if r.whole and r.whole.failed:
+            whole += f" (first failing: `{r.whole.failed}`)"
+        judged = review.get(ident, {})
+        out += [
+            f"### {r.module}:{r.line} `{r.operator.removeprefix('core/')}` in `{r.definition}`",
+            "",
+            f"- id: `{ident}`",
+            f"- property suite: {r.props.outcome}; whole suite: {whole}",
+            f"- review: **{judged.get('verdict', 'open')}**"
+            + (f" (kind {judged['kind']})" if judged.get("kind") else "")
+            + (f": {judged['why']}" if judged.get("why") else ""),
+            "",
+            "```diff",
+            r.diff,
+            "```",
+            "",
+        ]
+    return "\n".join(out)
+
+
+def _result(m: dict[str, Any]) -> MutantResult:
+    fields = {k: v for k, v in m.items() if k not in ("props", "whole")}
+    r = MutantResult(**fields)
+    r.props = Verdict(**m["props"]) if m.get("props") else None
+    r.whole = Verdict(**m["whole"]) if m.get("whole") else None
+    return r
+
+
 # -- main -----------------------------------------------------------------------------
 
 
@@ -501,6 +552,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
                    help="cosmic-ray session database (default: next to --out)")  # fmt: skip
     p.add_argument("--list", action="store_true", help="print the sample and exit")
     p.add_argument("--only", metavar="IDS", help="comma-separated module:line:operator:occurrence")
+    p.add_argument("--props-from", type=Path, metavar="JSON",
+                   help="take the props verdicts from an earlier run's results")  # fmt: skip
+    p.add_argument("--survivors", nargs=2, type=Path, metavar=("JSON", "MD"),
+                   help="render a results file's survivors as markdown, then exit")  # fmt: skip
     args = p.parse_args(argv)
     args.modules = [m.strip() for m in args.modules.split(",") if m.strip()]
     for m in args.modules:
@@ -526,6 +581,18 @@ def copies(n: int) -> Iterator[list[Path]]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.survivors:
+        results, markdown = args.survivors
+        review = json.loads(REVIEW.read_text()) if REVIEW.is_file() else {}
+        markdown.write_text(render_survivors(json.loads(results.read_text()), review))
+        print(f"wrote {markdown}")
+        return 0
+    earlier: dict[str, Verdict] = {}
+    if args.props_from:
+        for m in json.loads(args.props_from.read_text())["mutants"]:
+            r = _result(m)
+            if r.props is not None:
+                earlier[f"{r.module}:{r.line}:{r.operator}:{r.occurrence}"] = r.props
     with copies(args.jobs) as trees:
         if args.build_coverage_map:
             build_coverage_map(trees[0], args.modules, args.coverage_map, 4 * 3600)
@@ -566,7 +633,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             try:
                 r = test_one(
                     tree, item, args.suite, cov_map, args.whole_all, args.timeout,
-                    args.whole_timeout,
+                    args.whole_timeout, earlier.get(mutant_id(item)),
                 )  # fmt: skip
             finally:
                 free.put(tree)
