@@ -12,8 +12,10 @@ Those are *injected* mutants.  *Source* mutants are realistic bugs written as pa
 ``cleanup/``'s own source (``sim/mutants/NAME.diff``: a one-line rationale, a blank line,
 then a unified diff against ``a/cleanup/...``): for each run the cleanup package is
 copied to a temporary directory, the patch is applied there with ``git apply``, and
-that directory goes first on the pytest subprocess's ``PYTHONPATH``, so ``import
-cleanup`` finds the broken copy.  ``cleanup/`` itself is only read.  A patch that no
+that directory goes first on the pytest subprocess's ``PYTHONPATH`` (with
+``PYTHONSAFEPATH=1`` and ``--import-mode=append``, so neither the working directory nor
+pytest's rootdir puts the real package ahead of it), so ``import cleanup`` finds the
+broken copy.  ``cleanup/`` itself is only read.  A patch that no
 longer applies (the code it edits has changed) is reported as an error naming the
 patch and git's complaint, never silently skipped.  Issue 11 measured the property
 suite against such bugs; ``bench/mutation.py`` does the same with generated mutants.
@@ -343,10 +345,14 @@ def prepare_source_mutant(mutant: SourceMutant, dest: Path, package: Path | None
 
 def source_env(directory: Path, environ: Mapping[str, str] | None = None) -> dict[str, str]:
     """``environ`` with ``directory`` first on ``PYTHONPATH`` (ahead of the editable
-    install's finder, which only answers what ``sys.path`` does not)."""
+    install's finder, which only answers what ``sys.path`` does not) and
+    ``PYTHONSAFEPATH=1``: ``python -m pytest`` run from the repository would otherwise
+    put the working directory, real ``cleanup/`` and all, ahead of ``PYTHONPATH``.
+    (pytest's own rootdir insertion is the other way in: see ``--import-mode``.)"""
     env = dict(os.environ if environ is None else environ)
     rest = env.get("PYTHONPATH", "")
     env["PYTHONPATH"] = os.pathsep.join([str(directory), *([rest] if rest else [])])
+    env["PYTHONSAFEPATH"] = "1"
     return env
 
 
@@ -453,7 +459,9 @@ def _run_one(
                 return MutantRun(mutant, -1, (), 0.0, str(exc), kind="source")
             env = source_env(copy)
             env.pop(MUTANT_ENV, None)
-            run = _pytest(mutant, env, test_path, select, profile, fail_fast)
+            # pytest's default import mode puts the suite's rootdir - this repository,
+            # with the real cleanup/ - first on sys.path; appended, the copy wins.
+            run = _pytest(mutant, env, test_path, select, profile, fail_fast, append=True)
         return replace(run, kind="source")
     env = dict(os.environ)
     env.pop(MUTANT_ENV, None)
@@ -470,6 +478,7 @@ def _pytest(
     select: str | None,
     profile: str,
     fail_fast: bool,
+    append: bool = False,
 ) -> MutantRun:
     env["HYPOTHESIS_PROFILE"] = profile
     command = [
@@ -484,6 +493,8 @@ def _pytest(
         "--no-header",
         "--tb=line",
     ]
+    if append:
+        command.append("--import-mode=append")
     if select:
         command += ["-k", select]
     if fail_fast:

@@ -244,8 +244,9 @@ def test_source_patch_applies_to_the_current_source_and_changes_only_its_target(
 
 
 def test_the_suite_process_imports_the_patched_copy(tmp_path: Path) -> None:
-    """With the copy first on PYTHONPATH, a subprocess (as ``sim mutants`` starts)
-    imports the broken cleanup, not the editable install's: ndots compared with >."""
+    """With the copy first on PYTHONPATH, a subprocess (as ``sim mutants`` starts) run
+    from the repository imports the broken cleanup, not the repository's own or the
+    editable install's: ndots compared with >."""
     copy = prepare_source_mutant(SOURCE_MUTANTS["ndots-strict"], tmp_path)
     probe = (
         "import cleanup, cleanup._dnsrules as r; print(cleanup.__file__); "
@@ -253,13 +254,28 @@ def test_the_suite_process_imports_the_patched_copy(tmp_path: Path) -> None:
     )
     out = subprocess.run(
         [sys.executable, "-c", probe], env=source_env(copy), capture_output=True, text=True,
-        check=True, cwd=tmp_path,
+        check=True, cwd=CLEANUP.parent,
     ).stdout.split()  # fmt: skip
     assert Path(out[0]).resolve().is_relative_to(copy.resolve())
     assert out[1] == "a.b.svc.local."  # the real rule tries "a.b." first (1 dot >= ndots 1)
     from cleanup._dnsrules import candidate_names
 
     assert candidate_names("a.b", ["svc.local"], 1)[0] == "a.b."
+
+
+def test_sim_mutants_runs_the_suite_against_the_patched_copy(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """End to end: the suite, from this repository (whose rootdir pytest puts on
+    sys.path, real cleanup/ and all), must test the copy: one attempt more than Steps
+    breaks bounded effort only if the patched Schedule is the one that runs."""
+    before = _digests(CLEANUP)
+    code = main(["mutants", "--only", "steps-counts-retries", "--no-baseline", "--tests",
+                 SUITE, "-k", "bounded_effort", "-x"])  # fmt: skip
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "caught 1/1" in out
+    assert _digests(CLEANUP) == before
 
 
 def test_a_patch_that_no_longer_applies_is_reported_naming_patch_and_target(
