@@ -41,6 +41,8 @@ evaluated (equivalent by construction).  The verdict of a run:
     python bench/mutation.py --sample 60 --seed 11 --jobs 2 --out bench/results/m.json
     python bench/mutation.py --sample 60 --seed 11 --suite props   # property suite only
     python bench/mutation.py --list --sample 60 --seed 11  # the sample, no runs
+    python bench/mutation.py --ref props --suite props --only ID,ID  # another branch's suite
+    python bench/mutation.py --survivors results.json survivors.md   # render for review
 
 Exit 0 when every run completed (whatever the score), 2 on bad usage.
 """
@@ -152,8 +154,17 @@ def tracked_files(root: Path) -> list[str]:
     return [p for p in out.decode().split("\0") if p and (root / p).is_file()]
 
 
-def make_copy(root: Path, dest: Path) -> Path:
-    """A copy of the repository's files at ``dest`` (created); returns ``dest``."""
+def make_copy(root: Path, dest: Path, ref: str | None = None) -> Path:
+    """A copy of the repository's files at ``dest`` (created); returns ``dest``.  With
+    ``ref`` (a branch or commit), the files as committed there (``git archive``), not
+    the working tree: to measure another branch's suite without touching its tree."""
+    if ref is not None:
+        dest.mkdir(parents=True)
+        archive = subprocess.run(
+            ["git", "archive", "--format=tar", ref], cwd=root, capture_output=True, check=True
+        ).stdout
+        subprocess.run(["tar", "-x", "-C", str(dest)], input=archive, check=True)
+        return dest
     for rel in tracked_files(root):
         target = dest / rel
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -568,6 +579,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
                    help="cosmic-ray session database (default: next to --out)")  # fmt: skip
     p.add_argument("--list", action="store_true", help="print the sample and exit")
     p.add_argument("--only", metavar="IDS", help="comma-separated module:line:operator:occurrence")
+    p.add_argument("--ref", metavar="REF",
+                   help="measure the tree committed at REF (e.g. another branch's suite)")  # fmt: skip
     p.add_argument("--props-from", type=Path, metavar="JSON",
                    help="take the props verdicts from an earlier run's results")  # fmt: skip
     p.add_argument("--survivors", nargs=2, type=Path, metavar=("JSON", "MD"),
@@ -590,9 +603,9 @@ def mutant_id(item: Any) -> str:
 
 
 @contextlib.contextmanager
-def copies(n: int) -> Iterator[list[Path]]:
+def copies(n: int, ref: str | None = None) -> Iterator[list[Path]]:
     with tempfile.TemporaryDirectory(prefix="retrylab-mutation-") as tmp:
-        yield [make_copy(ROOT, Path(tmp) / f"copy{i}") for i in range(n)]
+        yield [make_copy(ROOT, Path(tmp) / f"copy{i}", ref) for i in range(n)]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -609,7 +622,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             r = _result(m)
             if r.props is not None:
                 earlier[f"{r.module}:{r.line}:{r.operator}:{r.occurrence}"] = r.props
-    with copies(args.jobs) as trees:
+    with copies(args.jobs, args.ref) as trees:
         if args.build_coverage_map:
             build_coverage_map(trees[0], args.modules, args.coverage_map, 4 * 3600)
             return 0
@@ -670,7 +683,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     write_back(session, results)
     report = {
         "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "commit": _commit(),
+        "commit": _commit(args.ref),
         "tool": f"cosmic-ray {_version('cosmic-ray')}",
         "modules": args.modules,
         "population": len(items),
@@ -690,10 +703,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-def _commit() -> str:
+def _commit(ref: str | None = None) -> str:
     proc = subprocess.run(
-        ["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=False
+        ["git", "rev-parse", ref or "HEAD"], cwd=ROOT, capture_output=True, text=True, check=False
     )
+    if ref is not None:
+        return proc.stdout.strip()
     dirty = subprocess.run(
         ["git", "status", "--porcelain", "--", "cleanup", "tests"],
         cwd=ROOT,
