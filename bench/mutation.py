@@ -580,7 +580,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--list", action="store_true", help="print the sample and exit")
     p.add_argument("--only", metavar="IDS", help="comma-separated module:line:operator:occurrence")
     p.add_argument("--ref", metavar="REF",
-                   help="measure the tree committed at REF (e.g. another branch's suite)")  # fmt: skip
+                   help="measure the tree committed at REF (another branch's suite)")  # fmt: skip
     p.add_argument("--props-from", type=Path, metavar="JSON",
                    help="take the props verdicts from an earlier run's results")  # fmt: skip
     p.add_argument("--survivors", nargs=2, type=Path, metavar=("JSON", "MD"),
