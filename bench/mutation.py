@@ -656,6 +656,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             free.put(t)
         lock = threading.Lock()
         done: list[MutantResult] = []
+        partial = args.out.with_suffix(".partial.jsonl") if args.out else None
+        if partial is not None:
+            partial.parent.mkdir(parents=True, exist_ok=True)
+            partial.write_text("")
 
         def one(item: Any) -> MutantResult:
             tree = free.get()
@@ -668,6 +672,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 free.put(tree)
             with lock:
                 done.append(r)
+                if partial is not None:  # survives a run cut short
+                    with partial.open("a") as f:
+                        f.write(json.dumps(asdict(r)) + "\n")
                 p = r.props.outcome if r.props else "-"
                 w = r.whole.outcome if r.whole else "-"
                 print(
