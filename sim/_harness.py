@@ -368,7 +368,11 @@ class Harness:
         images = setup.images
         store_path = self._tmp / "node.json"
         store = MemoryStore.create(
-            store_path, images.node_images, in_use=images.in_use, pinned=images.pinned
+            store_path,
+            images.node_images,
+            in_use=images.in_use,
+            pinned=images.pinned,
+            ids=dict(images.ids),
         )
 
         def on_event(event: object) -> None:

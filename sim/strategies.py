@@ -56,6 +56,7 @@ from sim._harness import SERVED_HTTP_STATES
 from sim._scenario import (
     BUILTIN_SCENARIOS,
     DURATION_KEYS,
+    ClientSettings,
     ImageSet,
     Scenario,
     load_scenario,
@@ -68,6 +69,7 @@ __all__ = [
     "IMAGE_POOL",
     "TIME_STEP",
     "backoffs",
+    "clients",
     "distributions",
     "durations",
     "image_sets",
@@ -386,6 +388,39 @@ def _client(draw: st.DrawFn, /) -> dict[str, Any]:
 
 
 @st.composite
+def clients(draw: st.DrawFn, /, name: str | None = None) -> ClientSettings:
+    """The controller pod's resolver and HTTP client settings, for looking up ``name``
+    (the single-node scenario's repo Service by default).
+
+    ``ndots`` is drawn mostly at the boundary of Go's rule (``dots >= ndots`` tries the
+    name as given first): the name's own dot count, one more and one less; search
+    lists with three, two, one and no domains; short timeouts (an example stays fast).
+    """
+    service = name if name is not None else load_scenario("single-node").repo_service
+    dots = service.count(".")
+    boundary = st.sampled_from(tuple(dict.fromkeys((dots, dots + 1, max(dots - 1, 0)))))
+    ndots = draw(boundary | st.integers(0, 15), label="ndots")
+    search = draw(
+        st.sampled_from(
+            (
+                ("harvester-system.svc.cluster.local", "svc.cluster.local", "cluster.local"),
+                ("svc.cluster.local", "cluster.local"),
+                ("harvester-system.svc.cluster.local",),
+                (),
+            )
+        ),
+        label="search",
+    )
+    return ClientSettings(
+        search=search,
+        ndots=ndots,
+        dns_timeout=draw(durations(5.0, min_seconds=0.5), label="dns timeout"),
+        dns_attempts=draw(st.integers(1, 3), label="dns attempts"),
+        http_timeout=draw(durations(30.0, min_seconds=1.0), label="http timeout"),
+    )
+
+
+@st.composite
 def scenario_dicts(
     draw: st.DrawFn, /, *, images: bool = True, client: bool = True
 ) -> dict[str, Any]:
@@ -440,6 +475,17 @@ def scenarios(*, images: bool = True, client: bool = True) -> st.SearchStrategy[
 # -- policies --------------------------------------------------------------------------
 
 
+def _grown_durations(duration: float, factor: float, count: int) -> list[float]:
+    """The durations a client-go schedule steps through, as Go computes them (integer
+    nanoseconds, each growth truncated), in seconds: the values a Cap can equal."""
+    ns = round(duration * 1e9)
+    out = []
+    for _ in range(count):
+        out.append(ns / 1e9)
+        ns = int(float(ns) * factor)
+    return out
+
+
 @st.composite
 def backoffs(
     draw: st.DrawFn,
@@ -451,14 +497,36 @@ def backoffs(
     max_duration: float = 30.0,
     max_factor: float = 3.0,
     caps: bool = True,
+    edges: bool = True,
 ) -> Backoff:
-    """Backoff schedules within sane bounds (the fields of Kubernetes ``wait.Backoff``)."""
-    mode = draw(st.sampled_from(tuple(modes)))
-    steps = draw(st.integers(1, max_steps))
-    duration = draw(durations(max_duration, min_seconds=min_duration))
-    factor = draw(st.integers(10, max(10, int(max_factor * 10)))) / 10
-    jitter = draw(st.integers(0, 10)) / 10
-    cap = draw(st.none() | durations(120.0, min_seconds=1.0)) if caps else None
+    """Backoff schedules within sane bounds (the fields of Kubernetes ``wait.Backoff``).
+
+    ``edges`` (the default) gives the boundaries of the schedule's rules their own
+    weight, so a hundred examples meet each of them: Steps 1 (no sleep at all) and 2,
+    Jitter 0 (no draw), a Factor below 1 (shrinking sleeps) and 0 (Go: no growth), a
+    Cap equal to one of the durations the schedule steps through (a sleep equal to the
+    Cap; in client-go mode growth past it ends the loop after that sleep) and a Cap
+    below the first duration.
+    """
+    mode = draw(st.sampled_from(tuple(modes)), label="mode")
+    step_range = st.integers(1, max_steps)
+    steps = draw(st.sampled_from((1, 2)) | step_range if edges else step_range, label="steps")
+    duration = draw(durations(max_duration, min_seconds=min_duration), label="duration")
+    growth = st.integers(10, max(10, int(max_factor * 10))).map(lambda n: n / 10)
+    shrinking = st.sampled_from((0.5, 0.0, 0.9))
+    factor = draw(growth | shrinking if edges else growth, label="factor")
+    jitters = st.integers(0, 10).map(lambda n: n / 10)
+    jitter = draw(st.just(0.0) | jitters if edges else jitters, label="jitter")
+    cap = None
+    if caps:
+        plain = durations(120.0, min_seconds=1.0)
+        grown = [d for d in _grown_durations(duration, factor, steps) if 0 < d <= 86400.0]
+        options = [st.none(), plain]
+        if edges and grown:
+            options.append(st.sampled_from(grown))
+            if duration > 0.2:
+                options.append(st.just(round(duration / 2, 1)))  # below the first duration
+        cap = draw(st.one_of(*options), label="cap")
     return Backoff(duration=duration, factor=factor, jitter=jitter, steps=steps, cap=cap, mode=mode)
 
 

@@ -65,20 +65,26 @@ import cleanup
 from cleanup import (
     AttemptFailed,
     AttemptStarted,
+    CleanupError,
+    ConnectError,
+    DNSError,
+    HTTPStatusError,
+    ImageListError,
     Policy,
+    RequestTimeout,
     Sleeping,
     Succeeded,
-    normalize,
-    short_key,
 )
 from sim import Harness, ScenarioResult
-from sim._evaluate import jitter_rng
+from sim._evaluate import jitter_draws
 from sim._harness import CleanupFn, repo_service_name
 from sim._mutants import active_cleanup_fn
-from sim._scenario import ImageSet, Scenario, load_scenario
+from sim._scenario import ClientSettings, ImageSet, Scenario, load_scenario
 from sim._timeline import OTHER_NAMES, Interval, Timeline
 from sim._world import generate_timeline
 from sim.strategies import (
+    backoffs,
+    clients,
     durations,
     image_sets,
     policies,
@@ -88,6 +94,10 @@ from sim.strategies import (
     timelines,
     world_timelines,
 )
+from tests.sim.spec import backoff as spec_backoff
+from tests.sim.spec import deletion as spec_deletion
+from tests.sim.spec import go_dns as spec_dns
+from tests.sim.spec import predicates as spec_predicates
 
 SINGLE = load_scenario("single-node")
 V14 = cleanup.get_policy("harvester-v1.4")
@@ -210,11 +220,18 @@ def _close(a: float, b: float) -> bool:
     return math.isclose(a, b, rel_tol=0.0, abs_tol=1e-6)
 
 
+def spec_schedule(r: Run) -> spec_backoff.Schedule:
+    """The schedule the specification gives this run's policy and seed: the jitter
+    draws re-derived from the seed through sim's seed contract (``jitter_draws``)."""
+    b = r.policy.backoff
+    return spec_backoff.schedule(b, jitter_draws(r.seed, b.steps))
+
+
 def check_liveness(r: Run) -> str:
     """Property 1; returns which case the example exercised (for ``event``)."""
     healthy = r.timeline.healthy_from()
-    backoff = r.policy.backoff
-    sleeps = list(backoff.delays(jitter_rng(r.seed)))
+    schedule = spec_schedule(r)
+    sleeps = schedule.sleeps
     attempts = r.attempts()
     outcome = r.result.outcome
     t0 = r.timeline.cleanup_start
@@ -241,9 +258,17 @@ def check_liveness(r: Run) -> str:
             assert outcome == "success", f"attempt {k} succeeded but the outcome is {outcome}"
             return "success at the first attempt after R" if start >= healthy else "early success"
         # a failure before R: the world was still recovering, so it must be retried
-        if k >= backoff.attempts:
+        if k >= schedule.attempts:
             assert len(attempts) == k and outcome == "gave-up", (
-                f"schedule spent after {k} attempts, yet {len(attempts)} attempts, {outcome}"
+                f"the schedule allows {schedule.attempts} attempts, yet {len(attempts)} "
+                f"attempts, {outcome}"
+            )
+            ends = end
+            if schedule.trailing and end + sleeps[k - 1] <= limit:
+                ends = end + sleeps[k - 1]  # Go sleeps the capped Step, then stops
+            assert _close(r.result.completion_time, ends), (
+                f"gave up at t={r.result.completion_time:.6f}, the schedule says t={ends:.6f}"
+                + (" (after the trailing sleep of a reached Cap)" if ends != end else "")
             )
             return "schedule spent before R"
         sleep = sleeps[k - 1]
@@ -252,80 +277,47 @@ def check_liveness(r: Run) -> str:
                 f"the next attempt would start past the deadline (t={end + sleep:.3f} > "
                 f"{limit:.3f}), yet {len(attempts)} attempts, {outcome}"
             )
+            assert _close(r.result.completion_time, end), "gave up later than at once"
             return "deadline before R"
         expected = end + sleep
 
 
-def _keys(name: str) -> set[str]:
-    try:
-        return {"full:" + normalize(name), "short:" + short_key(name)}
-    except cleanup.InvalidReference:
-        return {"raw:" + name}
-
-
-def _matches(name: str, names: set[str] | list[str] | tuple[str, ...]) -> bool:
-    mine = _keys(name)
-    return any(mine & _keys(other) for other in names)
-
-
-def _is_vmdp(name: str) -> bool:
-    try:
-        return normalize(name).rsplit(":", 1)[0].endswith("/vmdp")
-    except cleanup.InvalidReference:
-        return False
-
-
-def retained_candidates(images: ImageSet, retain: tuple[str, ...] = cleanup.RETAIN) -> set[str]:
-    """The controller's retain rule: for each substring, the first candidate (previous
-    minus current, vmdp aside, one per image, in list order) whose text contains it."""
-    seen: set[str] = set()
-    candidates: list[str] = []
-    for raw in images.previous:
-        full = normalize(raw)
-        if full in seen:
-            continue
-        seen.add(full)
-        if _matches(raw, images.current) or _is_vmdp(raw):
-            continue
-        candidates.append(raw)
-    kept: set[str] = set()
-    for substring in retain:
-        for raw in candidates:
-            if raw not in kept and substring in raw:
-                kept.add(raw)
-                break
-    return kept
+def deletion_spec(images: ImageSet) -> set[str]:
+    """The specification's deletion set for a scenario's images (``spec.deletion``)."""
+    return spec_deletion.deletion_set(
+        images.previous,
+        images.current,
+        images.node_images,
+        in_use=images.in_use,
+        pinned=images.pinned,
+        ids=dict(images.ids),
+    )
 
 
 def check_safety(r: Run) -> None:
-    """Property 2."""
+    """Property 2: safety and completeness.  A failed run deletes nothing; a successful
+    one deletes exactly the specification's set (``spec.deletion``), no more (an
+    image that should stay) and no less (an image left to fill the disk)."""
     images = r.scenario.images
     before = list(images.node_images)
     after = set(r.result.node_images)
-    gone = [image for image in before if image not in after]
+    gone = {image for image in before if image not in after}
     report = r.result.report
-    assert set(after) <= set(before), f"images appeared on the node: {set(after) - set(before)}"
-    if not r.result.ok:
-        assert not gone, f"the cleanup failed ({r.result.outcome}) but deleted {gone}"
-        assert not report.deleted
-    retained = retained_candidates(images)
-    protected = {
-        "in the current list": list(images.current),
-        "retained": sorted(retained),
-        "pinned": list(images.pinned),
-        "in use": list(images.in_use),
-    }
-    planned = [p.image for p in report.planned]
-    for what, names in (("deleted", gone), ("planned for deletion", planned)):
-        for image in names:
-            assert _matches(image, images.previous), f"{what} {image}: not in the previous list"
-            assert not _is_vmdp(image), f"{what} {image}: a vmdp image (always skipped)"
-            for why, protected_names in protected.items():
-                assert not _matches(image, protected_names), f"{what} {image}: it is {why}"
-    assert not report.failed, f"the store refused removals the plan made: {report.failed}"
+    assert after <= set(before), f"images appeared on the node: {after - set(before)}"
     assert sorted(report.deleted) == sorted(gone), (
-        f"report says deleted {report.deleted}, the node lost {gone}"
+        f"report says deleted {report.deleted}, the node lost {sorted(gone)}"
     )
+    if not r.result.ok:
+        assert not gone, f"the cleanup failed ({r.result.outcome}) but deleted {sorted(gone)}"
+        return
+    want = deletion_spec(images)
+    wrongly = sorted(gone - want)
+    assert not wrongly, f"deleted {wrongly}, which the specification keeps"
+    planned = {p.image for p in report.planned}
+    assert not planned - want, f"planned {sorted(planned - want)}, which must stay"
+    left = sorted(want - gone)
+    assert not left, f"kept {left}, which the specification deletes (the disk fills up)"
+    assert not report.failed, f"the store refused removals the plan made: {report.failed}"
 
 
 def per_lookup(scenario: Scenario) -> tuple[int, float, set[str]]:
@@ -352,16 +344,21 @@ def check_bounded_effort(r: Run) -> None:
     attempts = r.attempts()
     n = len(attempts)
     assert 1 <= n <= backoff.steps, f"{n} attempts, Steps is {backoff.steps}"
-    expected = list(backoff.delays(jitter_rng(r.seed)))
-    bounds = backoff.bounds()
+    schedule = spec_schedule(r)
+    expected = schedule.sleeps
+    bounds = spec_backoff.bounds(backoff)
     slept = r.sleeps()
-    assert len(slept) <= len(expected)
+    assert len(slept) <= len(expected), f"{len(slept)} sleeps, the schedule has {len(expected)}"
     for i, s in enumerate(slept):
         low, high = bounds[i]
         assert low - EPS <= s.seconds <= high + EPS, (
             f"sleep {i + 1}: {s.seconds} not in {bounds[i]}"
         )
-        assert s.seconds == expected[i], f"sleep {i + 1}: {s.seconds}, schedule says {expected[i]}"
+        assert spec_backoff.same_sleep(s.seconds, expected[i]), (
+            f"sleep {i + 1}: {s.seconds}, the schedule (seed's draws) says {expected[i]}"
+        )
+        trailing = schedule.trailing and i == len(expected) - 1
+        assert s.trailing == trailing, f"sleep {i + 1}: trailing={s.trailing}, not {trailing}"
     longest = attempt_bound(r.scenario)
     for k, (start, end, _ok) in enumerate(attempts):
         assert end - start <= longest + EPS, f"attempt {k + 1} took {end - start:.3f}s"
@@ -437,6 +434,141 @@ def check_not_retried(r: Run) -> str:
     return "404 met"
 
 
+# -- 3'. every predicate: the retry-or-stop decision against the world's error ----------
+
+
+def class_of(error: CleanupError) -> spec_predicates.ErrorClass:
+    """The error class of the error cleanup handed its predicate, read off its data
+    type's fields (what the predicate is shown, not what cleanup thinks of it)."""
+    if isinstance(error, DNSError):
+        flags = spec_dns.DNSFlags(error.is_not_found, error.is_timeout, error.is_temporary)
+        return ("dns", flags)
+    if isinstance(error, ConnectError):
+        return ("connect", error.reason)
+    if isinstance(error, RequestTimeout):
+        return ("timeout", "")
+    if isinstance(error, HTTPStatusError):
+        return ("status", error.status)
+    if isinstance(error, ImageListError | cleanup.ProtocolError):
+        return ("list", "")
+    return ("other", type(error).__name__)
+
+
+def _attempt_entries(r: Run) -> dict[int, list[dict[str, Any]]]:
+    """The trace entries between each attempt's start and its end, by attempt."""
+    out: dict[int, list[dict[str, Any]]] = {}
+    current = 0
+    for entry in sorted(r.result.trace, key=lambda e: e["seq"]):
+        kind = entry["type"]
+        if kind == "attempt":
+            current = entry["attempt"]
+            out[current] = []
+        elif kind in ("attempt-failed", "succeeded"):
+            current = 0
+        elif current:
+            out[current].append(entry)
+    return out
+
+
+def _lane(r: Run, entry: dict[str, Any]) -> spec_dns.Lane:
+    """How the query ``entry`` (the lane's last) ended, from what the server did."""
+    name = entry["name"].rstrip(".").lower()
+    rcode = entry["rcode"]
+    repo = r.timeline.repo_host.rstrip(".").lower()
+    ended = {"NXDOMAIN": "nxdomain", "SERVFAIL": "servfail", "drop": "timeout"}.get(rcode)
+    if rcode == "NOERROR":
+        # the world's zone has one record: the repo name's A (sim._dns.REPO_ADDRESS)
+        ended = "answer" if entry["qtype"] == "A" and name == repo else "nodata"
+    assert ended is not None, f"query {name} {entry['qtype']}: unexpected rcode {rcode}"
+    done = entry["t"] + (r.scenario.client.dns_timeout if ended == "timeout" else 0.0)
+    return spec_dns.Lane(name, entry["qtype"], ended, done)
+
+
+def world_errors(
+    r: Run, entries: list[dict[str, Any]], started: float, failed_at: float
+) -> set[spec_predicates.ErrorClass]:
+    """The error classes Go would meet in an attempt that ran from ``started`` to
+    ``failed_at``, from what the servers did (the trace) and the world (the timeline);
+    several only when Go's A/AAAA race may go either way.  Also checks the search-list
+    walk of the failing lookup against Go's ``nameList`` (``spec.go_dns``).
+
+    A request whose client timeout ran out (``http.Client.Timeout``, which also bounds
+    the dial and so the lookup) is Go's "Client.Timeout exceeded": ``os.IsTimeout``,
+    whatever the DNS was doing then."""
+    http = [i for i, e in enumerate(entries) if e["type"] == "http"]
+    served = [entries[i]["t"] for i in http if entries[i]["result"] == "200"]
+    request_start = max([started, *served])
+    if failed_at - request_start >= r.scenario.client.http_timeout - 1e-6:
+        return {("timeout", "")}
+    tail = entries[http[-1] + 1 :] if http else entries
+    dns = [e for e in tail if e["type"] == "dns"]
+    if http and not dns:
+        result = entries[http[-1]]["result"]
+        if result == "hang":
+            return {("timeout", "")}
+        if result != "200":
+            return {("status", int(result))}
+        if sum(entries[i]["result"] == "200" for i in http) >= 2:
+            return {("list", "")}  # both lists served: the failure is in what they say
+    if dns:
+        client = r.scenario.client
+        service = r.scenario.repo_service
+        names = spec_dns.name_list(service, client.search, client.ndots)
+        asked = list(dict.fromkeys(e["name"].rstrip(".").lower() for e in dns))
+        assert asked == names[: len(asked)], (
+            f"the lookup asked {asked}; Go's search-list walk (ndots={client.ndots}) is {names}"
+        )
+        last = {(e["name"], e["qtype"]): e for e in dns}
+        lanes = [_lane(r, e) for e in last.values()]
+        if not any(lane.ended == "answer" for lane in lanes):
+            assert asked == names, f"the lookup stopped at {asked} without an answer ({names})"
+        flags = spec_dns.lookup_error(service, names, lanes)
+        if flags is not None:
+            return {("dns", f) for f in flags}
+        return {("connect", "refused")}  # resolved; the Service had no endpoints
+    # nothing reached a server: the cluster DNS refused every query, or a connection
+    # was refused
+    if r.timeline.dns_state(r.timeline.repo_host, failed_at) == "conn-refused":
+        return {("dns", spec_dns.flags_of("refused"))}
+    return {("connect", "refused")}
+
+
+def check_decisions(r: Run, retriable: Callable[[spec_predicates.ErrorClass], bool]) -> str:
+    """Property 3: for each failed attempt, the error cleanup met is the one Go meets in
+    that world (``world_errors``), and the loop retries it exactly when the
+    specification's predicate ``retriable`` says so (the last attempt, or a schedule or
+    deadline that ran out, ends the run as "gave-up", a non-retriable error as
+    "not-retriable", at once)."""
+    entries = _attempt_entries(r)
+    failed = [e for e in r.events if isinstance(e, AttemptFailed)]
+    attempts = r.attempts()
+    n = len(attempts)
+    kinds = []
+    for e in failed:
+        possible = world_errors(r, entries[e.attempt], attempts[e.attempt - 1][0], e.at)
+        got = class_of(e.error)
+        assert got in possible, (
+            f"attempt {e.attempt}: cleanup met {got} ({e.error}); in this world Go meets "
+            f"{' or '.join(map(str, sorted(possible, key=str)))}"
+        )
+        want = retriable(got)
+        kinds.append(f"{got[0]}: {'retried' if want else 'not retried'}")
+        assert e.retriable == want, (
+            f"attempt {e.attempt}: {got} is {'' if want else 'not '}retriable under "
+            f"{r.policy.predicate}, the loop decided retriable={e.retriable}"
+        )
+        if not want:
+            assert e.attempt == n and r.result.outcome == "not-retriable", (
+                f"attempt {e.attempt} met {got}, not retriable, yet {n} attempts, "
+                f"{r.result.outcome}"
+            )
+        else:
+            assert e.attempt < n or r.result.outcome == "gave-up", (
+                f"attempt {e.attempt} met {got}, retriable, yet the run ended {r.result.outcome}"
+            )
+    return ", ".join(sorted(set(kinds))) or "no failed attempt"
+
+
 # -- 1. liveness ---------------------------------------------------------------------
 
 
@@ -490,11 +622,9 @@ def test_safety(harness: Harness, cleanup_fn: CleanupFn, timeline: Timeline, pol
     check_safety(r)
     event(r.result.outcome)
     if r.result.ok:
-        stake = [i for i in images.previous if not _matches(i, images.current)]
-        for what, names in (("in use", images.in_use), ("pinned", images.pinned),
-                            ("retained", sorted(retained_candidates(images)))):  # fmt: skip
-            if any(_matches(i, names) for i in stake):
-                event(f"success with a candidate {what}")
+        event("success deleting something" if r.result.deleted else "success deleting nothing")
+        if images.ids:
+            event("success with shared identities")
 
 
 # -- 3. the seed bug -----------------------------------------------------------------
@@ -551,7 +681,7 @@ def test_seed_bug_v15_succeeds_when_the_window_ends_inside_the_budget(
     and succeeds exactly when, at that instant, the name resolves and the repo serves."""
     r = run(harness, cleanup_fn, timeline, V15, seed)
     starts = [timeline.cleanup_start]
-    for sleep in V15.backoff.delays(jitter_rng(seed)):
+    for sleep in spec_backoff.schedule(V15.backoff, jitter_draws(seed, V15.backoff.steps)).sleeps:
         starts.append(starts[-1] + sleep)
 
     def up(t: float) -> bool:
@@ -719,6 +849,70 @@ def test_hypothesis_shrinks_a_busy_v14_failure_to_the_minimal_world(
         print(f"  cleanup starts at {timeline.cleanup_start}s")
     assert start != timeline
     assert_minimal_nxdomain_world(timeline, seed)
+
+
+# -- 3'. every predicate ------------------------------------------------------------
+
+
+@cases(120)
+@given(
+    timeline=timelines(missing=True, never_healthy=True),
+    client=clients(),
+    policy=policies(),
+    seed=seeds(),
+)
+def test_every_preset_predicate_decides_by_the_worlds_error(
+    harness: Harness,
+    cleanup_fn: CleanupFn,
+    timeline: Timeline,
+    client: ClientSettings,
+    policy: Policy,
+    seed: int,
+) -> None:
+    """Harvester v1.4's and v1.5's predicates (``spec.predicates``) on the error Go meets
+    in each attempt of generated worlds (every DNS state of every candidate name, the
+    cluster DNS down, refusals, hangs, 404s), with search lists and ndots around Go's
+    boundary."""
+    scenario = dataclasses.replace(SINGLE, client=client)
+    r = run(harness, cleanup_fn, timeline, policy, seed, scenario)
+
+    def predicate(error: spec_predicates.ErrorClass) -> bool:
+        return spec_predicates.retriable(policy.predicate, error)
+
+    event(f"{policy.predicate}: {check_decisions(r, predicate)}")
+    client_dots = SINGLE.repo_service.count(".")
+    event("ndots == dots" if client.ndots == client_dots else "ndots != dots")
+
+
+@cases(60)
+@given(
+    timeline=timelines(missing=True, never_healthy=True),
+    client=clients(),
+    kinds=st.sets(st.sampled_from(spec_predicates.KINDS)),
+    backoff=backoffs(max_steps=8),
+    seed=seeds(),
+)
+def test_generated_predicates_decide_by_the_worlds_error(
+    harness: Harness,
+    cleanup_fn: CleanupFn,
+    timeline: Timeline,
+    client: ClientSettings,
+    kinds: set[str],
+    backoff: cleanup.Backoff,
+    seed: int,
+) -> None:
+    """A predicate retrying a generated set of error kinds: the loop retries exactly the
+    attempts whose world error (``world_errors``) is of those kinds."""
+    chosen = spec_predicates.generated(kinds)
+    policy = Policy(
+        f"generated {sorted(kinds)}",
+        backoff,
+        lambda error: chosen(class_of(error)),
+        predicate=f"retries {', '.join(sorted(kinds)) or 'nothing'}",
+    )
+    scenario = dataclasses.replace(SINGLE, client=client)
+    r = run(harness, cleanup_fn, timeline, policy, seed, scenario)
+    event(check_decisions(r, chosen))
 
 
 # -- 4. bounded effort ---------------------------------------------------------------
