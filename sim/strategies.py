@@ -44,6 +44,7 @@ Why the shapes are what they are:
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections.abc import Sequence
 from typing import Any
@@ -62,14 +63,16 @@ from sim._scenario import (
     load_scenario,
     parse_scenario,
 )
-from sim._timeline import DNS_STATES, OTHER_NAMES, Interval, Timeline
+from sim._timeline import DNS_STATES, OTHER_NAMES, QTYPE_MARK, Interval, Timeline
 from sim._world import generate_timeline
 
 __all__ = [
     "IMAGE_POOL",
     "TIME_STEP",
     "backoffs",
+    "by_digest",
     "clients",
+    "content_id",
     "distributions",
     "durations",
     "image_sets",
@@ -94,8 +97,10 @@ IMAGE_POOL: tuple[str, ...] = (
     "docker.io/rancher/kubectl:v1.30.5",
     "docker.io/rancher/harvester-upgrade:v1.4.1",
     "docker.io/rancher/harvester-upgrade:v1.5.0",
+    "docker.io/rancher/harvester-upgrade:v1.3.2",
     "docker.io/longhornio/longhorn-engine:v1.7.2",
     "docker.io/longhornio/longhorn-engine:v1.8.1",
+    "docker.io/longhornio/longhorn-engine:v1.6.2",
     "docker.io/longhornio/longhorn-instance-manager:v1.7.2",
     "docker.io/longhornio/longhorn-instance-manager:v1.8.1",
     "docker.io/longhornio/longhorn-manager:v1.7.2",
@@ -229,6 +234,7 @@ def timelines(
     http_states: Sequence[str] = ("refused", "hang"),
     missing: bool = False,
     never_healthy: bool = False,
+    aaaa_states: Sequence[str] = (),
     max_outages: int = 2,
     max_gap: float = 60.0,
     max_outage: float = 120.0,
@@ -242,10 +248,14 @@ def timelines(
       the error Go reports; between outages it gets NXDOMAIN); ``cluster_dns_states``:
       an optional outage of the whole cluster DNS from t = 0 (every name at once);
     - ``http_states``: outages of the repo Service (both lists);
-    - ``missing``: the previous version's list may also be missing (404) for a while
-      or for good, as when the version is not in the archive;
+    - ``missing``: one list (the previous version's, or the current) may also be
+      missing (404) for a while or for good, as when the version is not in the archive;
     - ``never_healthy``: a signal may also end in an outage that never ends (a VM that
-      never starts, DNS that never learns the name).
+      never starts, DNS that never learns the name);
+    - ``aaaa_states``: the repo name's and the name as given's AAAA queries may get
+      outages of their own (keys ``name#AAAA``, ``sim._timeline.QTYPE_MARK``): A and
+      AAAA in different states, which decides which lane's error Go reports.  The
+      vectorised evaluator refuses such timelines.
 
     Pass empty sequences to switch a kind of outage off.  The default never contains a
     404: that is a permanent error the policy is right not to retry.
@@ -269,9 +279,16 @@ def timelines(
             forever=forever,
         )
 
+    _check_states("aaaa_states", aaaa_states, ("nxdomain", "servfail", "timeout"))
     repo = draw(one(dns_states, dns_states if never_healthy else ()), label="repo dns")
     others = draw(one(other_states), label="other names dns")
     upstream = draw(one(upstream_states), label="name as given (upstream) dns")
+    aaaa: dict[str, tuple[Interval, ...]] = {}
+    if aaaa_states:
+        for key in (setup.repo_host, setup.repo_service.lower()):
+            own = draw(st.none() | one(aaaa_states), label=f"{key} AAAA")
+            if own is not None:
+                aaaa[key + QTYPE_MARK + "AAAA"] = own
     if cluster_dns_states:
         down = draw(
             st.none()
@@ -286,9 +303,10 @@ def timelines(
             repo = _overlay(repo, 0.0, length, state)
             others = _overlay(others, 0.0, length, state)
             upstream = _overlay(upstream, 0.0, length, state)
+            aaaa = {key: _overlay(ivs, 0.0, length, state) for key, ivs in aaaa.items()}
     service = draw(one(http_states, http_states if never_healthy else ()), label="repo service")
     previous_path = setup.list_path(setup.previous_version)
-    previous = service
+    previous = current_list = service
     if missing:
         gone = draw(
             st.none()
@@ -297,18 +315,27 @@ def timelines(
             ),
             label="previous list missing",
         )
+        which = draw(st.sampled_from(("previous", "current")), label="missing list")
         if gone is not None:
             since, lasting = gone
             end = math.inf if lasting is None else round(since + lasting, 1)
-            previous = _overlay(service, since, end, "missing")
+            if which == "previous":
+                previous = _overlay(service, since, end, "missing")
+            else:
+                current_list = _overlay(service, since, end, "missing")
     start = draw(durations(max_cleanup_start), label="cleanup start")
     return Timeline(
         scenario=f"generated ({setup.name})",
         seed=0,
         cleanup_start=start,
         repo_host=setup.repo_host,
-        dns={setup.repo_host: repo, OTHER_NAMES: others, setup.repo_service.lower(): upstream},
-        http={previous_path: previous, setup.list_path("current"): service},
+        dns={
+            setup.repo_host: repo,
+            OTHER_NAMES: others,
+            setup.repo_service.lower(): upstream,
+            **aaaa,
+        },
+        http={previous_path: previous, setup.list_path("current"): current_list},
         events=(),
     )
 
@@ -347,24 +374,75 @@ def distributions(max_seconds: float = 120.0) -> st.SearchStrategy[Any]:
     )
 
 
+def content_id(image: str) -> str:
+    """The content identity :func:`image_sets` gives ``image`` (``sha256:<hex>``): one per
+    ``name:tag`` whatever the registry, so an image pulled through another registry and
+    its digest reference are the same content."""
+    if "@" in image:
+        return image.split("@", 1)[1]  # a digest reference names its content
+    last = image.rsplit("/", 1)[-1]
+    return "sha256:" + hashlib.sha256(last.encode()).hexdigest()
+
+
+def by_digest(image: str) -> str:
+    """``image``'s digest reference: ``repo@sha256:<hex>`` for ``repo:tag``."""
+    if "@" in image:
+        return image
+    repo = image.rsplit(":", 1)[0] if ":" in image.rsplit("/", 1)[-1] else image
+    return f"{repo}@{content_id(image)}"
+
+
 @st.composite
-def image_sets(draw: st.DrawFn, /, pool: Sequence[str] = IMAGE_POOL) -> ImageSet:
-    """The two lists and the node's store: overlapping draws from ``pool``."""
+def image_sets(
+    draw: st.DrawFn, /, pool: Sequence[str] = IMAGE_POOL, *, identities: bool = False
+) -> ImageSet:
+    """The two lists and the node's store: overlapping draws from ``pool``.
+
+    ``identities``: also the same image under other names (issue 9, "Same image, other
+    name"): some list entries spelt by digest (``repo@sha256:...``, :func:`by_digest`)
+    while the node holds both spellings, containers naming their image by ID
+    (``sha256:<hex>`` or the bare hex ``crictl`` prints) or by digest reference, and,
+    when drawn, the store's
+    ``ids`` (every node name -> :func:`content_id`).
+    """
     names = st.sampled_from(tuple(pool))
     previous = tuple(draw(st.lists(names, min_size=1, max_size=8, unique=True), label="previous"))
     current = tuple(draw(st.lists(names, min_size=1, max_size=8, unique=True), label="current"))
+    tag_forms = tuple(dict.fromkeys(previous + current))
+    if identities:
+        spelt = set(draw(st.lists(st.sampled_from(tag_forms), unique=True, max_size=3)))
+        previous_spelt = draw(st.booleans(), label="previous spelt by digest too")
+        current = tuple(by_digest(i) if i in spelt else i for i in current)
+        if previous_spelt:
+            previous = tuple(by_digest(i) if i in spelt else i for i in previous)
     listed = tuple(dict.fromkeys(previous + current))
     node = draw(st.none() | st.lists(st.sampled_from(listed + tuple(pool)), unique=True))
+    if identities and node is None:
+        node = list(dict.fromkeys(listed + tag_forms))  # both spellings are on the node
     on_node = tuple(node) if node is not None else listed
     # in use / pinned: mostly images of the previous list, the ones a cleanup could hit
     stake = tuple(dict.fromkeys(previous + on_node))
     some = st.lists(st.sampled_from(stake), unique=True, max_size=3)
+    in_use = tuple(draw(some, label="in use"))
+    ids: tuple[tuple[str, str], ...] = ()
+    if identities:
+        spellings = st.sampled_from(("name", "id", "bare id", "digest"))
+        by_id = []
+        for image in in_use:
+            how = draw(spellings, label="container's image spelt as")
+            ident = content_id(image)
+            forms = {"name": image, "id": ident, "bare id": ident[7:], "digest": by_digest(image)}
+            by_id.append(forms[how])
+        in_use = tuple(by_id)
+        if draw(st.booleans(), label="store knows identities"):
+            ids = tuple((name, content_id(name)) for name in on_node)
     return ImageSet(
         previous=previous,
         current=current,
         node=tuple(node) if node is not None else None,
-        in_use=tuple(draw(some, label="in use")),
+        in_use=in_use,
         pinned=tuple(draw(some, label="pinned")),
+        ids=ids,
     )
 
 
@@ -510,7 +588,9 @@ def backoffs(
     """
     mode = draw(st.sampled_from(tuple(modes)), label="mode")
     step_range = st.integers(1, max_steps)
-    steps = draw(st.sampled_from((1, 2)) | step_range if edges else step_range, label="steps")
+    # Steps 1 and 2 need no branch of their own: hypothesis draws an integer range's
+    # bounds often (a fifth of the examples or more have Steps 1)
+    steps = draw(step_range, label="steps")
     duration = draw(durations(max_duration, min_seconds=min_duration), label="duration")
     growth = st.integers(10, max(10, int(max_factor * 10))).map(lambda n: n / 10)
     shrinking = st.sampled_from((0.5, 0.0, 0.9))

@@ -76,9 +76,10 @@ from cleanup import (
     Succeeded,
 )
 from sim import Harness, ScenarioResult
-from sim._evaluate import jitter_draws
+from sim._evaluate import jitter_draws, jitter_rng
 from sim._harness import CleanupFn, repo_service_name
 from sim._mutants import active_cleanup_fn
+from sim._repo_server import BODY_STATES, ODD_STATES
 from sim._scenario import ClientSettings, ImageSet, Scenario, load_scenario
 from sim._timeline import OTHER_NAMES, Interval, Timeline
 from sim._world import generate_timeline
@@ -506,6 +507,8 @@ def world_errors(
         result = entries[http[-1]]["result"]
         if result == "hang":
             return {("timeout", "")}
+        if result in BODY_STATES:
+            return {("list", "")}  # Go: unexpected EOF / a list ending mid-line
         if result != "200":
             return {("status", int(result))}
         if sum(entries[i]["result"] == "200" for i in http) >= 2:
@@ -608,11 +611,24 @@ def test_liveness_in_the_world_models_single_node_worlds(
 # -- 2. safety -----------------------------------------------------------------------
 
 
+#: what an unkind world also does (issue 11, kind 5): the repo answers with statuses of
+#: every family, 1xx before its 200, redirects to the same and another host; A and AAAA
+#: of a name in different states
+UNKIND_HTTP = ("refused", "hang", *ODD_STATES)
+UNKIND_AAAA = ("nxdomain", "servfail", "timeout")
+
+
+def unkind_timelines() -> st.SearchStrategy[Timeline]:
+    return timelines(
+        missing=True, never_healthy=True, http_states=UNKIND_HTTP, aaaa_states=UNKIND_AAAA
+    )
+
+
 @cases(150)
 @given(
-    timeline=timelines(missing=True, never_healthy=True),
+    timeline=unkind_timelines(),
     policy=policies(),
-    images=image_sets(),
+    images=image_sets(identities=True),
     seed=seeds(),
 )
 def test_safety(harness: Harness, cleanup_fn: CleanupFn, timeline: Timeline, policy: Policy,
@@ -856,7 +872,7 @@ def test_hypothesis_shrinks_a_busy_v14_failure_to_the_minimal_world(
 
 @cases(120)
 @given(
-    timeline=timelines(missing=True, never_healthy=True),
+    timeline=unkind_timelines(),
     client=clients(),
     policy=policies(),
     seed=seeds(),
@@ -886,7 +902,7 @@ def test_every_preset_predicate_decides_by_the_worlds_error(
 
 @cases(60)
 @given(
-    timeline=timelines(missing=True, never_healthy=True),
+    timeline=unkind_timelines(),
     client=clients(),
     kinds=st.sets(st.sampled_from(spec_predicates.KINDS)),
     backoff=backoffs(max_steps=8),
@@ -1042,6 +1058,131 @@ def test_replaying_a_seed_gives_the_identical_trace(
 
 def _scrub(report: dict[str, Any]) -> str:
     return re.sub(r"127\.0\.0\.1:\d+", "127.0.0.1:PORT", json.dumps(report, sort_keys=True))
+
+
+# -- 8. the schedule at its boundaries ----------------------------------------------
+
+
+def instant_timelines(never_healthy: bool = True) -> st.SearchStrategy[Timeline]:
+    """Worlds where every attempt fails or succeeds at once (no timeouts, no hangs):
+    attempt k+1 starts exactly at (start of k) + sleep k, so a deadline can be put on an
+    attempt's very start."""
+    return timelines(
+        dns_states=("nxdomain", "servfail"),
+        other_states=("servfail",),
+        upstream_states=("nxdomain", "servfail"),
+        cluster_dns_states=("conn-refused",),
+        http_states=("refused",),
+        never_healthy=never_healthy,
+    )
+
+
+@st.composite
+def deadline_on_a_start(draw: st.DrawFn) -> tuple[Timeline, Policy, int]:
+    """A world of instant attempts, a generated v1.5 policy and a seed, with the deadline
+    exactly on the start of one of its attempts (from the specification's sleeps; the
+    float sum the clock makes), or a hair before it."""
+    timeline = draw(instant_timelines())
+    backoff = draw(backoffs(max_steps=12))
+    backoff = dataclasses.replace(backoff, steps=max(2, backoff.steps))  # a second start
+    seed = draw(seeds())
+    sleeps = spec_backoff.schedule(backoff, jitter_draws(seed, backoff.steps)).sleeps
+    t0 = timeline.cleanup_start
+    starts = [t0]
+    for sleep in sleeps[: backoff.steps - 1]:
+        starts.append(starts[-1] + sleep)
+    k = draw(st.integers(1, len(starts) - 1), label="attempt") if len(starts) > 1 else 0
+    deadline = starts[k] - t0
+    while t0 + deadline < starts[k]:  # the limit the loop computes must reach the start
+        deadline = math.nextafter(deadline, math.inf)
+    if draw(st.booleans(), label="a hair before"):
+        deadline = math.nextafter(deadline, 0.0)
+    policy = Policy(
+        "deadline on a start",
+        backoff,
+        cleanup.retriable_v15,
+        predicate="v1.5",
+        deadline=max(deadline, 1e-9),
+    )
+    return timeline, policy, seed
+
+
+@cases(60)
+@given(example=deadline_on_a_start())
+def test_deadline_exactly_on_an_attempts_start(
+    harness: Harness, cleanup_fn: CleanupFn, example: tuple[Timeline, Policy, int]
+) -> None:
+    """The deadline rule at its edge: an attempt starting exactly at t0 + deadline still
+    runs (``<=``), one a nanosecond later does not; and the schedule's other edges
+    (Steps 1, Jitter 0, Factor < 1, a sleep equal to the Cap) in the same runs."""
+    timeline, policy, seed = example
+    r = run(harness, cleanup_fn, timeline, policy, seed)
+    event(check_liveness(r))
+    check_bounded_effort(r)
+    assert policy.deadline is not None
+    limit = timeline.cleanup_start + policy.deadline
+    if any(start == limit for start, _end, _ok in r.attempts()):
+        event("an attempt started exactly on the deadline")
+    for label in schedule_edges(r):
+        event(label)
+
+
+def schedule_edges(r: Run) -> list[str]:
+    """Which boundaries of the schedule's rules a run met (for ``event``)."""
+    b = r.policy.backoff
+    edges = []
+    if b.steps == 1:
+        edges.append("Steps 1")
+    if b.jitter == 0:
+        edges.append("Jitter 0")
+    if b.factor < 1:
+        edges.append("Factor < 1")
+    if b.cap is not None and any(s.seconds == b.cap for s in r.sleeps()):
+        edges.append("a sleep equal to the Cap")
+    if any(s.trailing for s in r.sleeps()):
+        edges.append("a reached Cap ended the loop after its sleep")
+    return edges
+
+
+@settings(max_examples=examples(2000))
+@given(backoff=backoffs(), seed=seeds())
+def test_schedule_steps_as_wait_backoff(backoff: cleanup.Backoff, seed: int) -> None:
+    """The schedule cleanup's loop steps through (``Backoff.start(rng).step()``, the
+    attempt count it announces, and ``delays``/``bounds``, what the simulation reads) is
+    the specification's, sleep by sleep, with the seed's draws; bounds hold each sleep.
+    Cheap (no run), so it sees many schedules."""
+    spec = spec_backoff.schedule(backoff, jitter_draws(seed, backoff.steps))
+    schedule = backoff.start(jitter_rng(seed))
+    stepped = []
+    while schedule.steps > 1:
+        stepped.append(schedule.step())
+    if spec.trailing:  # ExponentialBackoff's loop ends on Steps == 0 after the sleep
+        assert schedule.steps == 0 and len(stepped) == spec.attempts, (
+            f"a reached Cap must end the loop after its sleep: {len(stepped)} sleeps"
+        )
+    else:
+        assert schedule.steps == 1 and len(stepped) == spec.attempts - 1
+    assert backoff.attempts == spec.attempts, (backoff.attempts, spec.attempts)
+    assert len(stepped) == len(spec.sleeps)
+    for i, (got, want) in enumerate(zip(stepped, spec.sleeps, strict=True)):
+        assert spec_backoff.same_sleep(got, want), f"sleep {i + 1}: {got}, spec {want}"
+    delays = list(backoff.delays(jitter_rng(seed)))
+    assert len(delays) == len(spec.sleeps)
+    assert all(spec_backoff.same_sleep(a, b) for a, b in zip(delays, spec.sleeps, strict=True))
+    bounds = spec_backoff.bounds(backoff)
+    for (low, high), (clow, chigh), sleep in zip(
+        bounds, backoff.bounds(), spec.sleeps, strict=True
+    ):
+        assert spec_backoff.same_sleep(low, clow) and spec_backoff.same_sleep(high, chigh)
+        assert low - EPS <= sleep <= high + EPS
+    if backoff.steps == 1:
+        event("Steps 1")
+    if spec.trailing:
+        event("a reached Cap ends the loop after its sleep")
+    if backoff.cap is not None and backoff.cap in spec.sleeps:
+        event("a sleep equal to the Cap")
+    if backoff.factor < 1:
+        event("Factor < 1")
 
 
 # -- the strategies themselves --------------------------------------------------------
