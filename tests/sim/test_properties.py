@@ -1,4 +1,4 @@
-"""The property-based suite (issue 4): the real cleanup, randomised worlds, shrinking.
+"""The property-based suite (issues 4 and 11): the real cleanup, randomised worlds, shrinking.
 
 Every example runs the real ``cleanup.run_cleanup`` through ``sim.Harness.run_timeline``:
 real stub resolver, real httpx client over loopback to faultdns and the fake repo,
@@ -6,44 +6,46 @@ virtual time.  The cleanup under test comes from the ``cleanup_fn`` fixture: the
 module, or the mutant ``$SIM_MUTANT`` names (``sim mutants`` runs this file once per
 mutant and counts the runs that fail).
 
-The properties, stated precisely:
+Expectations come from the independent specifications in ``tests/sim/spec`` (the
+schedule, Go's lookup error, Harvester's predicates, the deletion set), never from the
+code under test.  The properties, stated precisely:
 
-1. **Liveness.**  Let R = ``timeline.healthy_from()``.  The runner's attempt schedule
-   is: attempt 1 at ``cleanup_start``; attempt k+1 at (end of attempt k) + (sleep k),
-   sleep k being the k-th value of ``policy.backoff.delays(jitter_rng(seed))`` (the
-   harness's seed contract); attempt k+1 is inside the budget when k+1 <= the
-   schedule's attempts and, with a deadline, (end of k) + (sleep k) <= start + deadline.
-   Attempts take virtual time when DNS queries are dropped or a request hangs, so the
-   end of an attempt is read from the run.  Property: every attempt that fails before
-   R is followed by the next one exactly on schedule while the budget lasts (outages
-   before R are transient, v1.5 retries them all); the first attempt starting at or
-   after R succeeds and is the last; an attempt that began before R may succeed
-   earlier (what it touched had already recovered); when the budget ends before R
-   the run gives up at once.
-2. **Safety.**  The node's store, read back after the run, lost only images of the
-   previous list that match (full or short name) nothing in the current list, no
-   retained candidate, no pinned, no in-use and no vmdp image; the plan never proposes
-   one (the store would refuse an in-use image, so a plan that ignores "in use" shows
-   only in the plan); on any failure nothing is deleted.
+1. **Liveness.**  Let R = ``timeline.healthy_from()``.  Attempt 1 starts at
+   ``cleanup_start``; attempt k+1 at (end of attempt k) + (sleep k), sleep k being
+   ``spec.backoff``'s for the policy with the seed's jitter draws (sim's seed contract,
+   ``jitter_draws``); attempt k+1 is inside the budget when k+1 <= the schedule's
+   attempts and, with a deadline, (end of k) + (sleep k) <= start + deadline.  Every
+   attempt that fails before R is followed by the next exactly on schedule while the
+   budget lasts; the first attempt starting at or after R succeeds and is the last; an
+   attempt that began before R may succeed earlier; when the budget ends before R the
+   run gives up at once, or after the trailing sleep of a reached client-go Cap.
+2. **Safety and completeness.**  A failed run deletes nothing; a successful run
+   deletes exactly ``spec.deletion``'s set (no more, no less), and the report says what
+   the store lost.
 3. **The seed bug.**  Under ``harvester-v1.4`` an NXDOMAIN window over the first
    attempt ends the cleanup at once without deleting; under ``harvester-v1.5`` it
-   succeeds at the first attempt after the window when that is inside the budget
-   (computed here from the schedule alone: NXDOMAIN and answers take no time); and
+   succeeds at the first attempt after the window when that is inside the budget; and
    hypothesis *finds* the v1.4 failure from the general liveness property and shrinks
    it to one NXDOMAIN interval at the start followed by health.
-4. **Bounded effort.**  attempts <= Steps; sleeps are the schedule's, within its
-   bounds, so no two attempts are closer than the policy's minimum delay; an attempt
-   lasts at most its timeouts; with a deadline no attempt starts after it and the run
-   ends within deadline + one attempt; without, within the schedule's longest sleeps
-   + every attempt's timeouts; DNS queries per lookup within (search list + 1 names) x
-   (A, AAAA) x resolver attempts, for names of that list only.
-5. **Errors the policy does not retry** (a 404, an invalid list) end the run at the
-   attempt that met them, with an error naming the status or line, deleting nothing.
-6. **Determinism.**  Replaying a seed gives a byte-identical trace, even with another
-   world run in between on the same servers.
+4. **Bounded effort.**  attempts <= Steps; every sleep is the specification's, exactly
+   and within its bounds; an attempt lasts at most its timeouts; with a deadline no
+   attempt starts after it and the run ends within deadline + one attempt; DNS queries
+   per lookup within (search list + 1 names) x (A, AAAA) x resolver attempts.
+5. **Errors the policy does not retry** (a 404 on either list, an invalid list) end
+   the run at the attempt that met them, naming the status or line, deleting nothing.
+6. **Determinism.**  Replaying a seed gives a byte-identical trace.
+7. **Retry decisions.**  For every failed attempt, the error cleanup's predicate saw is
+   the one Go meets in that world (``world_errors``: search-list walk, the lane whose
+   error Go keeps, status, refusal, timeout, incomplete list), and the loop retries it
+   exactly when the preset's or a generated predicate (``spec.predicates``) says so.
+8. **The schedule at its boundaries.**  A deadline exactly on an attempt's start, a
+   sleep equal to the Cap, Steps 1, Jitter 0, Factor < 1; and cleanup's stepped
+   schedule equals ``spec.backoff``'s over many backoffs.
 
-Example counts scale with the hypothesis profile (``tests/conftest.py``): ``ci`` is
-derandomized; ``HYPOTHESIS_PROFILE=deep`` runs twenty times as many.
+Unkind worlds (statuses of every family, 1xx, redirects, incomplete bodies, A and AAAA
+apart, digest and ID references) feed properties 2 and 7.  Example counts scale with
+the hypothesis profile (``tests/conftest.py``): ``ci`` is derandomized;
+``HYPOTHESIS_PROFILE=deep`` runs twenty times as many.
 """
 
 from __future__ import annotations
