@@ -55,10 +55,12 @@ import json
 import math
 import random
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from http import HTTPStatus
 from typing import Any
 
+import httpx
 import pytest
 from hypothesis import HealthCheck, Phase, assume, event, find, given, note, settings
 from hypothesis import strategies as st
@@ -81,7 +83,7 @@ from sim import Harness, ScenarioResult
 from sim._evaluate import jitter_draws, jitter_rng
 from sim._harness import CleanupFn, repo_service_name
 from sim._mutants import active_cleanup_fn
-from sim._repo_server import BODY_STATES, ODD_STATES
+from sim._repo_server import BODY_STATES, ODD_STATES, ODD_STATUSES
 from sim._scenario import ClientSettings, ImageSet, Scenario, load_scenario
 from sim._timeline import OTHER_NAMES, Interval, Timeline
 from sim._world import generate_timeline
@@ -301,25 +303,28 @@ def check_safety(r: Run) -> None:
     """Property 2: safety and completeness.  A failed run deletes nothing; a successful
     one deletes exactly the specification's set (``spec.deletion``), no more (an
     image that should stay) and no less (an image left to fill the disk)."""
-    images = r.scenario.images
+    check_deletion(r.scenario.images, r.result.report, r.result.node_images)
+
+
+def check_deletion(images: ImageSet, report: cleanup.CleanupReport, left: Sequence[str]) -> None:
+    """Property 2 on a run's report and what the store holds afterwards (``left``)."""
     before = list(images.node_images)
-    after = set(r.result.node_images)
+    after = set(left)
     gone = {image for image in before if image not in after}
-    report = r.result.report
     assert after <= set(before), f"images appeared on the node: {after - set(before)}"
     assert sorted(report.deleted) == sorted(gone), (
         f"report says deleted {report.deleted}, the node lost {sorted(gone)}"
     )
-    if not r.result.ok:
-        assert not gone, f"the cleanup failed ({r.result.outcome}) but deleted {sorted(gone)}"
+    if not report.ok:
+        assert not gone, f"the cleanup failed ({report.outcome}) but deleted {sorted(gone)}"
         return
     want = deletion_spec(images)
     wrongly = sorted(gone - want)
     assert not wrongly, f"deleted {wrongly}, which the specification keeps"
     planned = {p.image for p in report.planned}
     assert not planned - want, f"planned {sorted(planned - want)}, which must stay"
-    left = sorted(want - gone)
-    assert not left, f"kept {left}, which the specification deletes (the disk fills up)"
+    kept = sorted(want - gone)
+    assert not kept, f"kept {kept}, which the specification deletes (the disk fills up)"
     assert not report.failed, f"the store refused removals the plan made: {report.failed}"
 
 
@@ -414,27 +419,37 @@ def check_bounded_effort(r: Run) -> None:
         )
 
 
+#: the statuses of the repo server's redirect states: followed, never final
+FOLLOWED = ("302", "307")
+
+
 def check_not_retried(r: Run) -> str:
-    """Property 5, for 404s: the attempt that got a 404 is the last."""
-    first_404: int | None = None
+    """Property 5, for statuses: the first attempt whose final response is not a 200
+    (a 404, or any ``status-NNN`` of the unkind worlds, 2xx included) is the last, and
+    its error is the controller's ``unexpected status: <resp.Status>``."""
+    first: int | None = None
+    code = ""
     current = 0
     for entry in sorted(r.result.trace, key=lambda e: e["seq"]):
         if entry["type"] == "attempt":
             current = entry["attempt"]
-        elif entry["type"] == "http" and entry["result"] == "404" and first_404 is None:
-            first_404 = current
-    if first_404 is None:
-        return "no 404 met"
+        elif entry["type"] == "http" and first is None:
+            result = entry["result"]
+            if result.isdigit() and result != "200" and result not in FOLLOWED:
+                first, code = current, result
+    if first is None:
+        return "no final status but 200 met"
     report = r.result.report
-    assert r.result.attempts == first_404, (
-        f"attempt {first_404} got a 404, yet {r.result.attempts} attempts were made"
+    assert r.result.attempts == first, (
+        f"attempt {first} got a {code}, yet {r.result.attempts} attempts were made"
     )
-    assert r.result.outcome == "not-retriable", f"404 led to {r.result.outcome}"
+    assert r.result.outcome == "not-retriable", f"{code} led to {r.result.outcome}"
     # the controller's fmt.Errorf("unexpected status: %s", resp.Status)
-    assert report.error == "unexpected status: 404 Not Found", f"error: {report.error!r}"
+    status = f"{code} {HTTPStatus(int(code)).phrase}"
+    assert report.error == f"unexpected status: {status}", f"error: {report.error!r}"
     assert list(r.result.node_images) == list(r.scenario.images.node_images)
     assert not report.deleted
-    return "404 met"
+    return f"{code[0]}xx met"
 
 
 # -- 3'. every predicate: the retry-or-stop decision against the world's error ----------
@@ -638,11 +653,65 @@ def test_safety(harness: Harness, cleanup_fn: CleanupFn, timeline: Timeline, pol
     scenario = dataclasses.replace(SINGLE, images=images)
     r = run(harness, cleanup_fn, timeline, policy, seed, scenario)
     check_safety(r)
+    event(check_not_retried(r))
     event(r.result.outcome)
     if r.result.ok:
         event("success deleting something" if r.result.deleted else "success deleting nothing")
         if images.ids:
             event("success with shared identities")
+
+
+class _Lists(httpx.BaseTransport):
+    """Serves the two lists whole (a 200 with its Content-Length), in process."""
+
+    def __init__(self, images: ImageSet) -> None:
+        self.images = images
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        previous = f"/{SINGLE.previous_version}/" in request.url.path
+        data = (
+            "\n".join(self.images.previous if previous else self.images.current) + "\n"
+        ).encode()
+        return httpx.Response(
+            200, stream=httpx.ByteStream(data), headers={"Content-Length": str(len(data))}
+        )
+
+
+@settings(max_examples=examples(500), suppress_health_check=[HealthCheck.too_slow])
+@given(images=image_sets(identities=True))
+def test_safety_and_completeness_over_many_image_sets(
+    cleanup_fn: CleanupFn, images: ImageSet, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """Property 2 where it is decided: many more image sets than the harness runs
+    (names by digest, IDs and digests in containers, store identities, several retain
+    candidates), the lists served whole in process to the real repo client, run,
+    plan and store, so the deletion set meets its every corner in the ``ci`` profile."""
+    path = tmp_path_factory.mktemp("node") / "node.json"
+    store = cleanup.MemoryStore.create(
+        path, images.node_images, in_use=images.in_use, pinned=images.pinned, ids=dict(images.ids)
+    )
+    with httpx.Client(transport=_Lists(images)) as client:
+        repo = cleanup.RepoClient("http://repo.test", client, timeout=30.0)
+        report = cleanup_fn(
+            repo,
+            previous_version=SINGLE.previous_version,
+            current_version="current",
+            policy=V15,
+            store=store,
+            clock=cleanup.ManualClock(),
+            rng=random.Random(0),
+        )
+    note(f"{report.outcome}: {report.error or ''}; planned {[p.image for p in report.planned]}")
+    if spec_deletion.related(images.previous, images.current):
+        assert report.ok, f"two whole, related lists, yet {report.outcome}: {report.error}"
+    else:
+        event("unrelated lists")
+        assert report.outcome == "not-retriable", f"unrelated lists: {report.outcome}"
+    check_deletion(images, report, cleanup.MemoryStore(path).images())
+    if report.ok and images.ids:
+        event("success with store identities")
+    if any(not ("/" in u or ":" in u) or u.startswith("sha256:") for u in images.in_use):
+        event("a container names its image by ID")
 
 
 # -- 3. the seed bug -----------------------------------------------------------------
@@ -898,6 +967,7 @@ def test_every_preset_predicate_decides_by_the_worlds_error(
         return spec_predicates.retriable(policy.predicate, error)
 
     event(f"{policy.predicate}: {check_decisions(r, predicate)}")
+    event(check_not_retried(r))
     client_dots = SINGLE.repo_service.count(".")
     event("ndots == dots" if client.ndots == client_dots else "ndots != dots")
 
@@ -984,6 +1054,78 @@ def test_404_ends_the_cleanup_at_once(
 ) -> None:
     r = run(harness, cleanup_fn, timeline, policy, seed)
     event(check_not_retried(r))
+
+
+@st.composite
+def odd_answer_over_the_first_attempt(draw: st.DrawFn) -> Timeline:
+    """Every DNS name answers; one list (or both) gets an unkind answer from t = 0 to
+    a while after the cleanup starts, then 200s."""
+    start = draw(durations(30.0), label="cleanup start")
+    # a family first, then one of its members: each family gets its share
+    families = [list(BODY_STATES), ["informational"], ["redirect", "redirect-other-host"]]
+    families += [
+        [f"status-{c}" for c in ODD_STATUSES if c // 100 == family] for family in (2, 3, 4, 5)
+    ]
+    family = draw(st.sampled_from(families), label="family")
+    state = draw(st.sampled_from(family), label="answer")
+    until = round(start + draw(durations(60.0, min_seconds=0.1), label="for"), 1)
+    which = draw(st.sampled_from(("previous", "current", "both")), label="list")
+    odd = (Interval(0.0, until, state), Interval(until, math.inf, "ok"))
+    ok = (Interval(0.0, math.inf, "ok"),)
+    host = SINGLE.repo_host
+    return Timeline(
+        scenario="an unkind answer",
+        seed=0,
+        cleanup_start=start,
+        repo_host=host,
+        dns={host: ok, OTHER_NAMES: ok, SINGLE.repo_service.lower(): ok},
+        http={
+            SINGLE.list_path(SINGLE.previous_version): odd if which != "current" else ok,
+            SINGLE.list_path("current"): odd if which != "previous" else ok,
+        },
+        events=(),
+    )
+
+
+@cases(100)
+@given(
+    timeline=odd_answer_over_the_first_attempt(),
+    policy=policies(),
+    images=image_sets(identities=True),
+    seed=seeds(),
+)
+def test_every_status_family_and_answer_at_the_first_attempt(
+    harness: Harness,
+    cleanup_fn: CleanupFn,
+    timeline: Timeline,
+    policy: Policy,
+    images: ImageSet,
+    seed: int,
+) -> None:
+    """Property 5 (and 2, 7) for each unkind answer of the repo, met by the first
+    attempt: a final status other than 200 (2xx, 3xx without Location, 4xx, 5xx) ends
+    the run there as "unexpected status", deleting nothing; a 1xx before the 200 and
+    redirects (same host, another authority) are followed to the list and the run
+    deletes exactly the specification's set; an incomplete body ends it, not retried."""
+    scenario = dataclasses.replace(SINGLE, images=images)
+    r = run(harness, cleanup_fn, timeline, policy, seed, scenario)
+    check_safety(r)
+    met = check_not_retried(r)
+    check_decisions(r, lambda error: spec_predicates.retriable(policy.predicate, error))
+    state = timeline.http_state(SINGLE.list_path("current"), 0.0)
+    if state == "ok":
+        state = timeline.http_state(SINGLE.list_path(SINGLE.previous_version), 0.0)
+    related = spec_deletion.related(images.previous, images.current)
+    if state in ("informational", "redirect", "redirect-other-host") and related:
+        assert r.result.attempts == 1 and r.result.ok, (
+            f"{state} is followed to the list: the first attempt succeeds, not "
+            f"{r.result.outcome}: {r.result.report.error}"
+        )
+    if state in BODY_STATES:
+        assert r.result.attempts == 1 and r.result.outcome == "not-retriable", (
+            f"{state}: an incomplete list ends the run at once, not {r.result.outcome}"
+        )
+    event(f"{state}: {met}")
 
 
 BAD_LINES = ("<html><body>Not Found</body></html>", "not an image!", "UPPER/Case:tag")

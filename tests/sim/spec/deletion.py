@@ -31,7 +31,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 
-__all__ = ["RETAIN", "deletion_set", "full", "same", "short"]
+__all__ = ["RETAIN", "deletion_set", "full", "related", "same", "short"]
 
 #: pkg/controller/master/upgrade/upgrade_repo.go imageRetainList
 RETAIN = (
@@ -91,6 +91,24 @@ def short(ref: str) -> str:
 def same(a: str, b: str) -> bool:
     """The controller's match: the full references or the short ``name:tag`` agree."""
     return full(a) == full(b) or short(a) == short(b)
+
+
+def related(previous: Sequence[str], current: Sequence[str]) -> bool:
+    """Whether two lists can be consecutive Harvester lists: they name at least one
+    common repository namespace (``domain/path`` without the last component).  A 200
+    whose body merely parses as a list (``ok``, an error word) shares none, and would
+    make every previous image "not in the current list" (retrylab's guard, README
+    "cleanup": the repo client refuses such a current list, not retried)."""
+
+    def namespaces(refs: Sequence[str]) -> set[str]:
+        out = set()
+        for ref in refs:
+            parts = _split(ref)
+            if parts is not None:
+                out.add(f"{parts[0]}/{parts[1]}".rsplit("/", 1)[0])
+        return out
+
+    return bool(namespaces(previous) & namespaces(current))
 
 
 def _identity(value: str) -> str:
