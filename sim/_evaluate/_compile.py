@@ -42,12 +42,13 @@ from sim._evaluate._model import (
     _Controller,
     _evaluate_view,
     _View,
+    check_modelled,
 )
 from sim._evaluate._schedule import (
     jitter_draws,
 )
 from sim._scenario import Scenario
-from sim._timeline import OTHER_NAMES, QTYPE_MARK, Timeline
+from sim._timeline import OTHER_NAMES, Timeline
 from sim._world import WorldRecord, generate_worlds
 
 __all__ = ["Worlds", "compile_timelines", "compile_worlds", "evaluate_row", "generate"]
@@ -284,34 +285,13 @@ def compile_worlds(records: Iterable[WorldRecord], model: ControllerModel, draws
     return compiler.finish(draws)
 
 
-def _check_modelled(timeline: Timeline, seed: int) -> None:
-    """Refuse what the evaluator does not model (it would be silently inexact): the
-    harness-only HTTP answers beyond refused/missing/ok/hang (``status-NNN``, 1xx,
-    redirects: ``sim._repo_server.ODD_STATES``) and per-query-type DNS keys
-    (``name#AAAA``).  Such worlds run through the harness only."""
-    for key in timeline.dns:
-        if QTYPE_MARK in key:
-            raise ValueError(
-                f"seed {seed}: dns[{key!r}]: per-query-type DNS states are not modelled by "
-                "the evaluator; run this world through the harness (sim run)"
-            )
-    for path, intervals in timeline.http.items():
-        for iv in intervals:
-            if iv.state not in _HTTP_CODES:
-                raise ValueError(
-                    f"seed {seed}: http[{path!r}] at {iv.start:g}s: the state {iv.state!r} is "
-                    "not modelled by the evaluator (it models "
-                    f"{', '.join(_HTTP_CODES)}); run this world through the harness (sim run)"
-                )
-
-
 def compile_timelines(
     timelines: Sequence[Timeline], seeds: Sequence[int], model: ControllerModel, draws: int
 ) -> Worlds:
     """Timelines (any DNS keys, e.g. shrunk by hypothesis) -> :class:`Worlds`;
     ``seeds[i]`` picks the jitter stream for ``timelines[i]``."""
     for timeline, seed in zip(timelines, seeds, strict=True):
-        _check_modelled(timeline, seed)
+        check_modelled(timeline, seed)
     keys = sorted({k.rstrip(".").lower() for t in timelines for k in t.dns})
     compiler = _Compiler(model, keys, model.paths)
     layout = compiler.layout
