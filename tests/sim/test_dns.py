@@ -179,7 +179,7 @@ def test_resolution_follows_the_timeline_in_virtual_time(
 def test_delayed_replies_arrive_at_their_virtual_time(
     served: tuple[SimClock, DNSPeer, faultdns.FaultDNSServer],
 ) -> None:
-    clock, peer, server = served
+    clock, _peer, server = served
     server.add_fault("delay=2.5s")
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     try:
