@@ -571,6 +571,10 @@ def check_decisions(r: Run, retriable: Callable[[spec_predicates.ErrorClass], bo
             f"attempt {e.attempt}: cleanup met {got} ({e.error}); in this world Go meets "
             f"{' or '.join(map(str, sorted(possible, key=str)))}"
         )
+        if isinstance(e.error, DNSError):
+            # goLookupIPCNAMEOrder: "Show original name passed to lookup, not suffixed one"
+            service = r.scenario.repo_service
+            assert e.error.name == service, f"DNS error names {e.error.name!r}, not {service!r}"
         want = retriable(got)
         kinds.append(f"{got[0]}: {'retried' if want else 'not retried'}")
         assert e.retriable == want, (
