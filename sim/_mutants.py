@@ -418,7 +418,7 @@ def default_test_path() -> Path:
 
 _FAILED = re.compile(r"^FAILED (\S+?)(?: - |$)", re.MULTILINE)
 
-#: test-name fragments -> the property of issue 4 they check (first match wins)
+#: test-name fragments -> the property (issues 4 and 11) they check (first match wins)
 _PROPERTIES = (
     (("seed_bug", "v14_failure"), "3 seed bug"),
     (("liveness",), "1 liveness"),
@@ -426,6 +426,8 @@ _PROPERTIES = (
     (("bounded_effort",), "4 bounded effort"),
     (("404", "invalid_list"), "5 not retried"),
     (("replaying", "identical_trace"), "6 determinism"),
+    (("predicate",), "7 retry decisions"),
+    (("deadline_exactly", "schedule_"), "8 schedule"),
 )
 
 
