@@ -110,7 +110,7 @@ SCOPE: dict[str, tuple[str, ...]] = {
     ),
 }
 PROPS = "tests/sim/test_properties.py"
-DEFAULT_MAP = ROOT / "bench" / "results" / "mutation-coverage-map.json"
+DEFAULT_MAP = ROOT / ".mutation" / "coverage-map.json"  # a cache (git-ignored), ~8 MB
 PYTEST = ["-m", "pytest", "-q", "-p", "no:cacheprovider", "--no-header", "--tb=line"]
 
 
