@@ -576,7 +576,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--whole-timeout", type=float, default=1800.0, metavar="S")
     p.add_argument("--out", type=Path, metavar="PATH", help="JSON results (default: print)")
     p.add_argument("--session", type=Path, metavar="PATH",
-                   help="cosmic-ray session database (default: next to --out)")  # fmt: skip
+                   help="cosmic-ray session database (default: .mutation/OUT.sqlite)")  # fmt: skip
     p.add_argument("--list", action="store_true", help="print the sample and exit")
     p.add_argument("--only", metavar="IDS", help="comma-separated module:line:operator:occurrence")
     p.add_argument("--ref", metavar="REF",
@@ -627,7 +627,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             build_coverage_map(trees[0], args.modules, args.coverage_map, 4 * 3600)
             return 0
         session = args.session or (
-            args.out.with_suffix(".sqlite") if args.out else Path(tempfile.mkdtemp()) / "s.sqlite"
+            ROOT / ".mutation" / f"{args.out.stem}.sqlite"
+            if args.out
+            else Path(tempfile.mkdtemp()) / "s.sqlite"
         )
         session = session.resolve()  # enumerate_mutants works from inside the copy
         session.parent.mkdir(parents=True, exist_ok=True)
