@@ -35,7 +35,9 @@ evaluated (equivalent by construction).  The verdict of a run:
   the import, which any run notices);
 - ``timeout``: the run exceeded ``--timeout`` (counted as killed, cosmic-ray's rule);
 - ``survived``: exit 0 (or 5, no test selected: nothing ran the line);
-- ``error``: any other exit (pytest internal/usage error): not counted either way.
+- ``error``: any other exit (pytest internal/usage error): not counted either way;
+- ``flaky``: the whole suite's first failing test fails on the real module too (a
+  load-sensitive test on a busy machine): not counted either way.
 
     python bench/mutation.py --build-coverage-map          # once, ~15 min
     python bench/mutation.py --sample 60 --seed 11 --jobs 2 --out bench/results/m.json
@@ -118,7 +120,7 @@ PYTEST = ["-m", "pytest", "-q", "-p", "no:cacheprovider", "--no-header", "--tb=l
 class Verdict:
     """One test command's outcome on one mutant."""
 
-    outcome: str  # killed | timeout | survived | error | implied
+    outcome: str  # killed | timeout | survived | error | implied | flaky
     exit_code: int | None
     seconds: float
     tests: int = 0  # test files/ids selected (whole suite with the coverage map)
@@ -473,6 +475,14 @@ def test_one(
                     result.whole.tests = len(tests)
     finally:
         path.write_text(original)
+    whole = result.whole
+    if whole is not None and whole.outcome == "killed" and whole.failed:
+        # A test that fails on the real module too (a load-sensitive test on a busy
+        # machine) proves nothing about the mutant.
+        again = run_pytest(copy, [whole.failed.split(" ", 1)[0]], "ci", whole_timeout)
+        if again.outcome == "killed":
+            whole.outcome = "flaky"
+            result.notes.append(f"{whole.failed} fails on the real module too")
     return result
 
 
@@ -482,7 +492,7 @@ def test_one(
 def score(results: Iterable[MutantResult], suite: str) -> tuple[int, int]:
     """(killed, counted) for ``suite``: runs that errored are not counted."""
     verdicts = [getattr(r, suite) for r in results]
-    counted = [v for v in verdicts if v is not None and v.outcome != "error"]
+    counted = [v for v in verdicts if v is not None and v.outcome not in ("error", "flaky")]
     return sum(killed(v) for v in counted), len(counted)
 
 
