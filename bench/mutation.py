@@ -691,9 +691,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         session.parent.mkdir(parents=True, exist_ok=True)
         items = enumerate_mutants(trees[0], args.modules, session)
         chosen = stratified_sample(items, args.sample, args.seed)
-        if args.only:
-            wanted = {s.strip() for s in args.only.split(",")}
-            chosen = [i for i in items if mutant_id(i) in wanted]
+        if args.only:  # in the order given: the most telling first, if time is short
+            by_id = {mutant_id(i): i for i in items}
+            wanted = [w.strip() for w in args.only.split(",") if w.strip()]
+            unknown = [w for w in wanted if w not in by_id]
+            if unknown:
+                print(f"--only: no such mutant {unknown[0]!r}", file=sys.stderr)
+                return 2
+            chosen = [by_id[w] for w in wanted]
         print(f"{len(items)} mutants (annotations left out); {len(chosen)} chosen", flush=True)
         if args.list:
             for item in chosen:
