@@ -550,7 +550,8 @@ def write_back(session: Path, results: Sequence[MutantResult]) -> None:
             db.set_result(r.job_id, res)
 
 
-#: the hand review of survivors: mutant id -> {"verdict", "kind", "why"}
+#: the hand review of survivors: mutant id -> {"verdict", "kind", "why", "after"}
+#: (``after``: what a later suite did with it, e.g. killed by the issue-11 properties)
 REVIEW = ROOT / "bench" / "mutation_review.json"
 
 
@@ -600,6 +601,7 @@ def render_survivors(report: dict[str, Any], review: dict[str, dict[str, str]]) 
             f"- review: **{judged.get('verdict', 'open')}**"
             + (f" (kind {judged['kind']})" if judged.get("kind") else "")
             + (f": {judged['why']}" if judged.get("why") else ""),
+            *([f"- after: {judged['after']}"] if judged.get("after") else []),
             "",
             "```diff",
             r.diff,
