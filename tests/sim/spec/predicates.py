@@ -16,7 +16,7 @@
 An error *class* here is a plain tuple the properties derive from the world:
 ``("dns", DNSFlags)``, ``("connect", reason)`` with reason one of ``refused``,
 ``reset``, ``network-unreachable``, ``host-unreachable``, ``network-down``,
-``timed-out``; ``("timeout", "")`` (a request that outlived its client timeout);
+``timed-out``; ``("timeout", phase)`` (a request that outlived its client timeout);
 ``("status", code)``; ``("list", why)``.
 """
 
