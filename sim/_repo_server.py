@@ -31,6 +31,8 @@ generated timelines; the vectorised evaluator refuses them):
   ``307 Temporary Redirect`` to the same path under ``http://127.0.0.1:<port>`` (another
   authority, no name to look up).  The target serves 200 with the list.  Go's client
   follows both (``http.Client`` default policy, at most 10).
+- ``closed``: the request is read and the connection closed (FIN) without a reply
+  (a proxy or VM going away); Go: ``Get "URL": EOF``.
 - a 200 whose body is not all there (the connection is closed after it; the trace
   records the state as the result): ``body-cut``, the whole list's
   ``Content-Length`` and half its lines; ``body-cl-small``, a ``Content-Length``
@@ -80,6 +82,7 @@ ODD_STATES = (
     "informational",
     "redirect",
     "redirect-other-host",
+    "closed",
     *BODY_STATES,
 )
 _MOVED = "/moved"
@@ -348,6 +351,13 @@ class RepoServer:
                 )
                 if status in (204, 304):
                     body = b""  # RFC 9110 15.3.5, 15.4.5: no content
+            elif state == "closed" and path in self.bodies:
+                record = HTTPRecord(now, method, path, state)
+                self.log.append(record)
+                if self.on_request is not None:
+                    self.on_request(record)
+                self._drop(conn)
+                return
             elif state in BODY_STATES and path in self.bodies:
                 record = HTTPRecord(now, method, path, state)
                 self.log.append(record)

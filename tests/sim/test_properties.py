@@ -470,7 +470,9 @@ def class_of(error: CleanupError) -> spec_predicates.ErrorClass:
         return ("timeout", "headers" if awaiting else str(error))
     if isinstance(error, HTTPStatusError):
         return ("status", error.status)
-    if isinstance(error, ImageListError | cleanup.ProtocolError):
+    if isinstance(error, cleanup.ProtocolError):
+        return ("protocol", error.detail)
+    if isinstance(error, ImageListError):
         return ("list", "")
     return ("other", type(error).__name__)
 
@@ -527,8 +529,12 @@ def world_errors(
         result = entries[http[-1]]["result"]
         if result == "hang":
             return {("timeout", "headers")}
+        if result in ("body-cut", "body-gzip-cut"):
+            return {("protocol", "unexpected EOF")}  # Go: io.ErrUnexpectedEOF
+        if result == "closed":
+            return {("protocol", "EOF")}  # Go: Get "URL": EOF
         if result in BODY_STATES:
-            return {("list", "")}  # Go: unexpected EOF / a list ending mid-line
+            return {("list", "")}  # a list ending mid-line, or unproven (issue 9)
         if result != "200":
             return {("status", int(result))}
         if sum(entries[i]["result"] == "200" for i in http) >= 2:
@@ -1092,6 +1098,7 @@ def odd_answer_over_the_first_attempt(draw: st.DrawFn) -> Timeline:
     start = draw(durations(30.0), label="cleanup start")
     # a family first, then one of its members: each family gets its share
     families = [list(BODY_STATES), ["informational"], ["redirect", "redirect-other-host"]]
+    families.append(["closed"])
     families += [
         [f"status-{c}" for c in ODD_STATUSES if c // 100 == family] for family in (2, 3, 4, 5)
     ]
@@ -1150,7 +1157,7 @@ def test_every_status_family_and_answer_at_the_first_attempt(
             f"{state} is followed to the list: the first attempt succeeds, not "
             f"{r.result.outcome}: {r.result.report.error}"
         )
-    if state in BODY_STATES:
+    if state in (*BODY_STATES, "closed"):
         assert r.result.attempts == 1 and r.result.outcome == "not-retriable", (
             f"{state}: an incomplete list ends the run at once, not {r.result.outcome}"
         )

@@ -220,3 +220,8 @@ def test_incomplete_bodies_are_what_each_mode_says(unkind: RepoServer) -> None:
         "body-gzip-cut",
         "body-unterminated",
     ]
+
+
+def test_a_closed_state_reads_the_request_and_closes_without_a_reply(unkind: RepoServer) -> None:
+    assert answer(unkind, "closed") == b""
+    assert unkind.log[-1].result == "closed"
