@@ -708,7 +708,7 @@ class _Lists(httpx.BaseTransport):
         )
 
 
-@settings(max_examples=examples(500), suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(300), suppress_health_check=[HealthCheck.too_slow])
 @given(images=image_sets(identities=True), style=st.sampled_from(LIST_STYLES))
 def test_safety_and_completeness_over_many_image_sets(
     cleanup_fn: CleanupFn,
@@ -1327,7 +1327,7 @@ def schedule_edges(r: Run) -> list[str]:
     return edges
 
 
-@settings(max_examples=examples(2000))
+@settings(max_examples=examples(1000))
 @given(backoff=backoffs(), seed=seeds())
 def test_schedule_steps_as_wait_backoff(backoff: cleanup.Backoff, seed: int) -> None:
     """The schedule cleanup's loop steps through (``Backoff.start(rng).step()``, the
