@@ -424,7 +424,7 @@ _PROPERTIES = (
     (("liveness",), "1 liveness"),
     (("safety",), "2 safety"),
     (("bounded_effort",), "4 bounded effort"),
-    (("404", "invalid_list"), "5 not retried"),
+    (("404", "invalid_list", "status_family"), "5 not retried"),
     (("replaying", "identical_trace"), "6 determinism"),
     (("predicate",), "7 retry decisions"),
     (("deadline_exactly", "schedule_"), "8 schedule"),

@@ -31,15 +31,20 @@ generated timelines; the vectorised evaluator refuses them):
   ``307 Temporary Redirect`` to the same path under ``http://127.0.0.1:<port>`` (another
   authority, no name to look up).  The target serves 200 with the list.  Go's client
   follows both (``http.Client`` default policy, at most 10).
+- ``closed``: the request is read and the connection closed (FIN) without a reply
+  (a proxy or VM going away); Go: ``Get "URL": EOF``.
 - a 200 whose body is not all there (the connection is closed after it; the trace
   records the state as the result): ``body-cut``, the whole list's
   ``Content-Length`` and half its lines; ``body-cl-small``, a ``Content-Length``
   ending mid-line, then the whole list; ``body-close``, ``Connection: close`` without
   length or chunking and half the lines (ending at a line end: it looks whole);
   ``body-gzip-cut``, ``Content-Encoding: gzip`` and half the gzip stream (the length
-  of what is sent).  Go reads the first, third and fourth as ``unexpected EOF``, the
-  second as a list ending mid-line; cleanup refuses all four (issue 9: a list is used
-  only when its framing proves it whole).
+  of what is sent); ``body-unterminated``, a well-framed message whose list ends
+  mid-line (nothing after it: only the rule that a list ends with a newline can tell).
+  Go reads the first, third and fourth as ``unexpected EOF``, the second and last as a
+  list ending mid-line (``...:v1.30`` of ``:v1.30.5``); cleanup refuses all five
+  (issue 9: a list is used only when its framing proves it whole and it ends with a
+  newline).
 
 Requests are parsed with h11 (which httpcore already brings along).
 """
@@ -67,7 +72,7 @@ __all__ = ["BODY_STATES", "ODD_STATES", "ODD_STATUSES", "HTTPRecord", "RepoServe
 
 #: 200s with a body that is not all there (issue 9's misbehaving-repo modes, in
 #: virtual time): see the module doc
-BODY_STATES = ("body-cut", "body-cl-small", "body-close", "body-gzip-cut")
+BODY_STATES = ("body-cut", "body-cl-small", "body-close", "body-gzip-cut", "body-unterminated")
 
 #: final statuses ``status-NNN`` can answer: each family but 1xx (see the module doc)
 ODD_STATUSES = (201, 203, 204, 206, 300, 301, 304, 400, 403, 410, 500, 502, 503)
@@ -77,6 +82,7 @@ ODD_STATES = (
     "informational",
     "redirect",
     "redirect-other-host",
+    "closed",
     *BODY_STATES,
 )
 _MOVED = "/moved"
@@ -345,6 +351,13 @@ class RepoServer:
                 )
                 if status in (204, 304):
                     body = b""  # RFC 9110 15.3.5, 15.4.5: no content
+            elif state == "closed" and path in self.bodies:
+                record = HTTPRecord(now, method, path, state)
+                self.log.append(record)
+                if self.on_request is not None:
+                    self.on_request(record)
+                self._drop(conn)
+                return
             elif state in BODY_STATES and path in self.bodies:
                 record = HTTPRecord(now, method, path, state)
                 self.log.append(record)
@@ -470,6 +483,8 @@ def _incomplete(state: str, body: bytes) -> bytes:
         return head + b"Content-Length: %d\r\n\r\n" % mid_line + body
     if state == "body-close":
         return head + b"Connection: close\r\n\r\n" + half
+    if state == "body-unterminated":
+        return head + b"Content-Length: %d\r\n\r\n" % mid_line + body[:mid_line]
     if state == "body-gzip-cut":
         stream = gzip.compress(body, mtime=0)
         cut = stream[: len(stream) // 2]

@@ -210,9 +210,18 @@ def test_incomplete_bodies_are_what_each_mode_says(unkind: RepoServer) -> None:
     assert f"Content-Length: {len(payload)}".encode() in head
     with pytest.raises(EOFError):
         gzip.decompress(payload)
+    unterminated = answer(unkind, "body-unterminated")
+    assert b"Content-Length: 13\r\n" in unterminated
+    assert unterminated.endswith(b"\r\n\r\na:1\nb:2\nc:3\nd")
     assert [r.result for r in unkind.log] == [
         "body-cut",
         "body-cl-small",
         "body-close",
         "body-gzip-cut",
+        "body-unterminated",
     ]
+
+
+def test_a_closed_state_reads_the_request_and_closes_without_a_reply(unkind: RepoServer) -> None:
+    assert answer(unkind, "closed") == b""
+    assert unkind.log[-1].result == "closed"

@@ -16,8 +16,9 @@
 An error *class* here is a plain tuple the properties derive from the world:
 ``("dns", DNSFlags)``, ``("connect", reason)`` with reason one of ``refused``,
 ``reset``, ``network-unreachable``, ``host-unreachable``, ``network-down``,
-``timed-out``; ``("timeout", "")`` (a request that outlived its client timeout);
-``("status", code)``; ``("list", why)``.
+``timed-out``; ``("timeout", phase)`` (a request that outlived its client timeout);
+``("status", code)``; ``("protocol", detail)`` (Go's ``EOF`` before a response,
+``unexpected EOF`` in a body); ``("list", why)``.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ KINDS = (
     "connect",
     "timeout",
     "status",
+    "protocol",
     "list",
 )
 
@@ -64,7 +66,7 @@ def retriable(predicate: str, error: ErrorClass) -> bool:
         if predicate == "v1.5":
             return flags.temporary or flags.not_found
         raise ValueError(f"unknown predicate {predicate!r}")
-    return False  # status, list
+    return False  # status, protocol (io.EOF is none of the errnos), list
 
 
 def kind_of(error: ErrorClass) -> set[str]:
