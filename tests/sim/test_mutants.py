@@ -303,6 +303,7 @@ def test_a_patch_that_no_longer_applies_is_reported_naming_patch_and_target(
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1800)  # ten runs of the whole property suite, two at a time
 def test_sim_mutants_catches_every_mutant(capsys: pytest.CaptureFixture[str]) -> None:
     """The whole property suite against every mutant (each run stops at its first
     failing test).  The baseline - the suite passing on the real module - is the suite
