@@ -602,6 +602,7 @@ def render_survivors(report: dict[str, Any], review: dict[str, dict[str, str]]) 
             + (f" (kind {judged['kind']})" if judged.get("kind") else "")
             + (f": {judged['why']}" if judged.get("why") else ""),
             *([f"- after: {judged['after']}"] if judged.get("after") else []),
+            *([f"- {judged['whole']}"] if judged.get("whole") else []),
             "",
             "```diff",
             r.diff,
