@@ -44,7 +44,7 @@ from collections.abc import Callable, Iterable
 
 import faultdns
 from faultdns import FaultDNSServer, FaultRule, free_udp_port
-from sim._timeline import OTHER_NAMES, SERVER_DOWN, Interval, Timeline
+from sim._timeline import OTHER_NAMES, QTYPE_MARK, SERVER_DOWN, Interval, Timeline
 
 __all__ = [
     "REPO_ADDRESS",
@@ -133,8 +133,22 @@ def dns_rules(timeline: Timeline, *, origin: float = 0.0) -> list[FaultRule]:
 
     others = timeline.dns.get(OTHER_NAMES, ())
     others_down = [iv for iv in others if iv.state in _DOWN]
+    # per-query-type keys first (rules are first-match): an AAAA state of its own,
+    # its "ok" stated explicitly so the name's own rules cannot answer it
     for key, intervals in sorted(timeline.dns.items()):
-        if key == OTHER_NAMES:
+        if QTYPE_MARK not in key:
+            continue
+        base, qtype = key.split(QTYPE_MARK, 1)
+        name = base.rstrip(".").lower()
+        label = f"{'repo' if name == repo else name}-{qtype}"
+        for iv in intervals:
+            if iv.state in _ACTIONS:
+                add(_ACTIONS[iv.state], name, iv.start, iv.end, f"{label}-{iv.state}", qtype=qtype)
+            elif iv.state == "ok":
+                action = "nodata" if name == repo else "nxdomain"
+                add(action, name, iv.start, iv.end, f"{label}-ok", qtype=qtype)
+    for key, intervals in sorted(timeline.dns.items()):
+        if key == OTHER_NAMES or QTYPE_MARK in key:
             continue
         name = key.rstrip(".").lower()
         label = "repo" if name == repo else name

@@ -42,7 +42,7 @@ from cleanup import CleanupReport, MemoryStore, Policy, RepoClient, StubResolver
 from sim._clock import SimClock, exact_delay
 from sim._dns import REPO_ADDRESS, DNSPeer, dns_rules, make_dns_server, refusal_changes
 from sim._loopback import one_cpu
-from sim._repo_server import HTTPRecord, RepoServer, service_accepting
+from sim._repo_server import ODD_STATES, HTTPRecord, RepoServer, service_accepting
 from sim._scenario import Scenario, load_scenario
 from sim._timeline import DNS_STATES, HTTP_STATES, Timeline, list_version
 from sim._trace import Trace, digest, to_lines
@@ -106,7 +106,7 @@ def repo_service_name(timeline: Timeline) -> str:
 
 
 #: what the repo server can do besides the world model's states (see sim._repo_server)
-SERVED_HTTP_STATES = (*HTTP_STATES, "hang")
+SERVED_HTTP_STATES = (*HTTP_STATES, "hang", *ODD_STATES)
 
 
 def check_states(timeline: Timeline) -> None:
@@ -347,7 +347,11 @@ class Harness:
         images = setup.images
         store_path = self._tmp / "node.json"
         store = MemoryStore.create(
-            store_path, images.node_images, in_use=images.in_use, pinned=images.pinned
+            store_path,
+            images.node_images,
+            in_use=images.in_use,
+            pinned=images.pinned,
+            ids=dict(images.ids),
         )
 
         def on_event(event: object) -> None:

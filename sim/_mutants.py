@@ -8,6 +8,18 @@ on top of the *real* cleanup API (a wrapped ``run_cleanup`` with a changed polic
 or repo client).  ``cleanup/`` itself is never touched: a mutant is injected through the
 harness's ``cleanup_fn`` parameter, which is how the property tests run every example.
 
+Those are *injected* mutants.  *Source* mutants are realistic bugs written as patches to
+``cleanup/``'s own source (``sim/mutants/NAME.diff``: a one-line rationale, a blank line,
+then a unified diff against ``a/cleanup/...``): for each run the cleanup package is
+copied to a temporary directory, the patch is applied there with ``git apply``, and
+that directory goes first on the pytest subprocess's ``PYTHONPATH`` (with
+``PYTHONSAFEPATH=1`` and ``--import-mode=append``, so neither the working directory nor
+pytest's rootdir puts the real package ahead of it), so ``import cleanup`` finds the
+broken copy.  ``cleanup/`` itself is only read.  A patch that no
+longer applies (the code it edits has changed) is reported as an error naming the
+patch and git's complaint, never silently skipped.  Issue 11 measured the property
+suite against such bugs; ``bench/mutation.py`` does the same with generated mutants.
+
 ``sim mutants`` runs ``tests/sim/test_properties.py`` once per mutant, in separate
 processes (``--jobs``), with ``SIM_MUTANT=<name>`` in the environment: the suite's
 ``cleanup_fn`` fixture reads it (:func:`active_cleanup_fn`) and falls back to the real
@@ -23,8 +35,10 @@ import argparse
 import contextlib
 import os
 import re
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -53,15 +67,23 @@ from sim._harness import CleanupFn
 __all__ = [
     "MUTANTS",
     "MUTANT_ENV",
+    "PATCH_DIR",
+    "SOURCE_MUTANTS",
     "Mutant",
     "MutantRun",
+    "PatchError",
+    "SourceMutant",
     "active_cleanup_fn",
     "add_mutants_parser",
+    "all_mutant_names",
     "caught_by",
     "default_test_path",
     "get_mutant",
+    "load_source_mutants",
+    "prepare_source_mutant",
     "property_of",
     "run_mutants",
+    "source_env",
 ]
 
 #: the environment variable naming the mutant the property suite runs against
@@ -251,6 +273,90 @@ _ALL = (
 MUTANTS: Mapping[str, Mutant] = {m.name: m for m in _ALL}
 
 
+# -- source mutants: patches applied to a copy of the cleanup package ---------------------
+
+#: where the source mutants' patches live (package data of ``sim``)
+PATCH_DIR = Path(__file__).resolve().parent / "mutants"
+
+
+@dataclass(frozen=True)
+class SourceMutant:
+    """A realistic bug as a unified diff against ``cleanup/``; ``description`` is the
+    patch file's first line (its rationale)."""
+
+    name: str
+    description: str
+    patch: Path
+
+    @property
+    def target(self) -> str:
+        """The file the patch edits, relative to the repository (``cleanup/_plan.py``)."""
+        for line in self.patch.read_text().splitlines():
+            if line.startswith("+++ b/"):
+                return line[len("+++ b/") :].strip()
+        raise PatchError(f"{self.patch}: no '+++ b/...' line: not a unified diff")
+
+
+class PatchError(Exception):
+    """A source mutant's patch does not apply to the current cleanup source."""
+
+
+def load_source_mutants(directory: Path = PATCH_DIR) -> dict[str, SourceMutant]:
+    """Every ``NAME.diff`` in ``directory``, by name, sorted."""
+    found: dict[str, SourceMutant] = {}
+    for patch in sorted(directory.glob("*.diff")):
+        first = patch.read_text().split("\n", 1)[0].strip()
+        found[patch.stem] = SourceMutant(patch.stem, first, patch)
+    return found
+
+
+SOURCE_MUTANTS: Mapping[str, SourceMutant] = load_source_mutants()
+
+
+def prepare_source_mutant(mutant: SourceMutant, dest: Path, package: Path | None = None) -> Path:
+    """Copy the cleanup package (``package``, default the one imported) to
+    ``dest/cleanup`` and apply ``mutant``'s patch there; returns ``dest``, the directory
+    to put first on ``PYTHONPATH``.  Raises :class:`PatchError` naming the patch, its
+    target and git's message when it does not apply, or when ``git`` is missing."""
+    source = package if package is not None else Path(cleanup.__file__).resolve().parent
+    copy = dest / "cleanup"
+    shutil.copytree(source, copy, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    env = dict(os.environ)
+    # never let git find a repository above the copy: paths stay relative to ``dest``
+    env["GIT_CEILING_DIRECTORIES"] = str(dest.parent)
+    try:
+        proc = subprocess.run(
+            ["git", "apply", "--verbose", str(mutant.patch)],
+            cwd=dest,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+    except FileNotFoundError:
+        raise PatchError(f"source mutant {mutant.name}: git is needed to apply patches") from None
+    if proc.returncode != 0:
+        why = (proc.stderr or proc.stdout).strip().replace(str(mutant.patch), mutant.patch.name)
+        raise PatchError(
+            f"source mutant {mutant.name}: {mutant.patch.name} no longer applies to "
+            f"{mutant.target}; update the patch to the current source ({why})"
+        )
+    return dest
+
+
+def source_env(directory: Path, environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """``environ`` with ``directory`` first on ``PYTHONPATH`` (ahead of the editable
+    install's finder, which only answers what ``sys.path`` does not) and
+    ``PYTHONSAFEPATH=1``: ``python -m pytest`` run from the repository would otherwise
+    put the working directory, real ``cleanup/`` and all, ahead of ``PYTHONPATH``.
+    (pytest's own rootdir insertion is the other way in: see ``--import-mode``.)"""
+    env = dict(os.environ if environ is None else environ)
+    rest = env.get("PYTHONPATH", "")
+    env["PYTHONPATH"] = os.pathsep.join([str(directory), *([rest] if rest else [])])
+    env["PYTHONSAFEPATH"] = "1"
+    return env
+
+
 def get_mutant(name: str) -> Mutant:
     try:
         return MUTANTS[name]
@@ -268,6 +374,19 @@ def active_cleanup_fn(environ: Mapping[str, str] | None = None) -> CleanupFn:
     return get_mutant(name).cleanup_fn
 
 
+def all_mutant_names(kind: str = "all") -> list[str]:
+    """Names of the injected mutants, the source mutants, or both (``all``)."""
+    injected = list(MUTANTS) if kind in ("all", "injected") else []
+    return injected + (list(SOURCE_MUTANTS) if kind in ("all", "source") else [])
+
+
+def describe(name: str) -> tuple[str, str]:
+    """(kind, description) of a mutant of either kind."""
+    if name in SOURCE_MUTANTS:
+        return "source", SOURCE_MUTANTS[name].description
+    return "injected", get_mutant(name).description
+
+
 # -- the runner -----------------------------------------------------------------------
 
 
@@ -280,6 +399,7 @@ class MutantRun:
     failed: tuple[str, ...]  # the tests that failed
     seconds: float
     output: str
+    kind: str = "injected"  # or "source" (a patch), "" for the real module
 
     @property
     def caught(self) -> bool:
@@ -287,7 +407,8 @@ class MutantRun:
 
     @property
     def error(self) -> bool:
-        """pytest could not run the suite (usage error, collection error, interrupted)."""
+        """pytest could not run the suite (usage error, collection error, interrupted),
+        or a source mutant's patch did not apply (``exit_code`` -1)."""
         return self.exit_code not in (0, 1)
 
 
@@ -298,14 +419,16 @@ def default_test_path() -> Path:
 
 _FAILED = re.compile(r"^FAILED (\S+?)(?: - |$)", re.MULTILINE)
 
-#: test-name fragments -> the property of issue 4 they check (first match wins)
+#: test-name fragments -> the property (issues 4 and 11) they check (first match wins)
 _PROPERTIES = (
     (("seed_bug", "v14_failure"), "3 seed bug"),
     (("liveness",), "1 liveness"),
     (("safety",), "2 safety"),
     (("bounded_effort",), "4 bounded effort"),
-    (("404", "invalid_list"), "5 not retried"),
+    (("404", "invalid_list", "status_family"), "5 not retried"),
     (("replaying", "identical_trace"), "6 determinism"),
+    (("predicate",), "7 retry decisions"),
+    (("deadline_exactly", "schedule_"), "8 schedule"),
 )
 
 
@@ -331,10 +454,35 @@ def caught_by(run: MutantRun) -> str:
 def _run_one(
     mutant: str | None, test_path: Path, select: str | None, profile: str, fail_fast: bool
 ) -> MutantRun:
+    if mutant is not None and mutant in SOURCE_MUTANTS:
+        with tempfile.TemporaryDirectory(prefix=f"sim-mutant-{mutant}-") as tmp:
+            try:
+                copy = prepare_source_mutant(SOURCE_MUTANTS[mutant], Path(tmp))
+            except PatchError as exc:
+                return MutantRun(mutant, -1, (), 0.0, str(exc), kind="source")
+            env = source_env(copy)
+            env.pop(MUTANT_ENV, None)
+            # pytest's default import mode puts the suite's rootdir - this repository,
+            # with the real cleanup/ - first on sys.path; appended, the copy wins.
+            run = _pytest(mutant, env, test_path, select, profile, fail_fast, append=True)
+        return replace(run, kind="source")
     env = dict(os.environ)
     env.pop(MUTANT_ENV, None)
     if mutant is not None:
         env[MUTANT_ENV] = mutant
+    run = _pytest(mutant, env, test_path, select, profile, fail_fast)
+    return run if mutant is not None else replace(run, kind="")
+
+
+def _pytest(
+    mutant: str | None,
+    env: dict[str, str],
+    test_path: Path,
+    select: str | None,
+    profile: str,
+    fail_fast: bool,
+    append: bool = False,
+) -> MutantRun:
     env["HYPOTHESIS_PROFILE"] = profile
     command = [
         sys.executable,
@@ -348,6 +496,8 @@ def _run_one(
         "--no-header",
         "--tb=line",
     ]
+    if append:
+        command.append("--import-mode=append")
     if select:
         command += ["-k", select]
     if fail_fast:
@@ -377,11 +527,13 @@ def run_mutants(
     baseline: bool = True,
     on_done: Callable[[MutantRun], None] | None = None,
 ) -> tuple[MutantRun | None, list[MutantRun]]:
-    """Run the suite on the real module (``baseline``) and on each mutant, ``jobs`` at a
-    time; returns (baseline run or None, mutant runs in the order asked)."""
-    chosen = list(MUTANTS) if names is None else list(names)
+    """Run the suite on the real module (``baseline``) and on each mutant (injected or
+    source), ``jobs`` at a time; returns (baseline run or None, mutant runs in the order
+    asked).  Default: every injected mutant, then every source mutant."""
+    chosen = all_mutant_names() if names is None else list(names)
     for name in chosen:
-        get_mutant(name)
+        if name not in SOURCE_MUTANTS:
+            get_mutant(name)
     path = test_path if test_path is not None else default_test_path()
     if not path.is_file():
         raise FileNotFoundError(f"property suite {path} not found (pass --tests PATH)")
@@ -411,6 +563,8 @@ def add_mutants_parser(sub: Any) -> None:
         "which variants the suite caught.",
     )
     p.add_argument("--only", metavar="NAMES", help="comma-separated mutant names (default: all)")
+    p.add_argument("--kind", choices=("all", "injected", "source"), default="all",
+                   help="injected (via cleanup_fn), source (patches to a copy) or all")  # fmt: skip
     p.add_argument("--list", action="store_true", help="list the mutants and exit")
     p.add_argument("--jobs", type=int, default=2, metavar="N", help="parallel pytest runs")
     p.add_argument("--tests", type=Path, metavar="PATH", help="the property suite file")
@@ -426,21 +580,23 @@ def add_mutants_parser(sub: Any) -> None:
 def run_mutants_command(args: argparse.Namespace, console: Console) -> int:
     """``sim mutants``: 0 when the baseline passes and every mutant is caught, 1 when a
     mutant survives or the baseline fails, 64 on bad usage."""
+    known = all_mutant_names(args.kind)
     if args.list:
-        for mutant in MUTANTS.values():
-            console.print(f"{mutant.name:26} {mutant.description}", markup=False)
+        for name in known:
+            kind, description = describe(name)
+            console.print(f"{name:28} {kind:8} {description}", markup=False)
         return 0
-    names: Sequence[str] | None = None
+    names: Sequence[str] = known
     if args.only:
         names = [n.strip() for n in args.only.split(",") if n.strip()]
-        unknown = [n for n in names if n not in MUTANTS]
+        unknown = [n for n in names if n not in known]
         if unknown:
-            raise ValueError(f"--only: unknown mutant {unknown[0]!r} (known: {', '.join(MUTANTS)})")
+            raise ValueError(f"--only: unknown mutant {unknown[0]!r} (known: {', '.join(known)})")
     if args.jobs < 1:
         raise ValueError(f"--jobs: must be at least 1, got {args.jobs}")
     if args.tests is not None and not args.tests.is_file():
         raise ValueError(f"--tests: {args.tests} is not a file")
-    count = len(names) if names is not None else len(MUTANTS)
+    count = len(names)
     console.print(
         f"Running the property suite against {count} mutant(s)"
         f"{'' if args.no_baseline else ' and the real module'}, {args.jobs} at a time."
@@ -468,18 +624,22 @@ def run_mutants_command(args: argparse.Namespace, console: Console) -> int:
     wall = time.perf_counter() - started
     table = Table(title="mutants", title_justify="left")
     table.add_column("mutant")
-    table.add_column("bug")
+    table.add_column("kind")
+    table.add_column("bug", overflow="fold")
     table.add_column("result")
     table.add_column("failing properties", overflow="fold")
     for run in runs:
-        mutant = MUTANTS[run.mutant or ""]
-        if run.error:
+        name = run.mutant or ""
+        kind, description = describe(name)
+        if run.exit_code == -1:
+            result = "[yellow]error (patch does not apply)[/yellow]"
+        elif run.error:
             result = f"[yellow]error (pytest exit {run.exit_code})[/yellow]"
         elif run.caught:
             result = "[green]caught[/green]"
         else:
             result = "[bold red]survived[/bold red]"
-        table.add_row(mutant.name, mutant.description, result, caught_by(run))
+        table.add_row(name, kind, description, result, caught_by(run))
     console.print(table)
     status = 0
     if base is not None:
@@ -493,10 +653,16 @@ def run_mutants_command(args: argparse.Namespace, console: Console) -> int:
             console.print(base.output[-3000:], markup=False)
             status = 1
     for run in runs:
-        if run.error:
+        if run.exit_code == -1:
+            console.print(f"[yellow]{run.output}[/yellow]", markup=False)
+        elif run.error:
             console.print(f"[yellow]{run.mutant}: pytest could not run the suite:[/yellow]")
             console.print(run.output[-2000:], markup=False)
     caught = sum(run.caught for run in runs)
+    for kind in ("injected", "source"):
+        of_kind = [run for run in runs if run.kind == kind]
+        if of_kind and len(of_kind) != len(runs):
+            console.print(f"  {kind}: caught {sum(r.caught for r in of_kind)}/{len(of_kind)}")
     console.print(f"caught {caught}/{len(runs)}  ({wall:.1f}s)")
     if caught != len(runs):
         status = 1

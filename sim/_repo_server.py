@@ -19,6 +19,33 @@ States (``sim._timeline.HTTP_STATES``), per path:
   client's own timeout ends it.  Not produced by the world model; for hand-made and
   generated timelines.
 
+Less kind answers (:data:`ODD_STATES`, issue 11; not produced by the world model, for
+generated timelines; the vectorised evaluator refuses them):
+
+- ``status-NNN``: the final status NNN (:data:`ODD_STATUSES`: every family but 1xx);
+  a 2xx other than 200 carries the list itself, so a client that took "any 2xx" for
+  success would have a list to act on.  Go's controller: "unexpected status".
+- ``informational``: a ``103 Early Hints`` interim response, then 200 with the list
+  (RFC 9110 15.2: a client must skip 1xx interim responses).
+- ``redirect``: ``302 Found`` to ``/moved<path>`` on the same host; ``redirect-other-host``:
+  ``307 Temporary Redirect`` to the same path under ``http://127.0.0.1:<port>`` (another
+  authority, no name to look up).  The target serves 200 with the list.  Go's client
+  follows both (``http.Client`` default policy, at most 10).
+- ``closed``: the request is read and the connection closed (FIN) without a reply
+  (a proxy or VM going away); Go: ``Get "URL": EOF``.
+- a 200 whose body is not all there (the connection is closed after it; the trace
+  records the state as the result): ``body-cut``, the whole list's
+  ``Content-Length`` and half its lines; ``body-cl-small``, a ``Content-Length``
+  ending mid-line, then the whole list; ``body-close``, ``Connection: close`` without
+  length or chunking and half the lines (ending at a line end: it looks whole);
+  ``body-gzip-cut``, ``Content-Encoding: gzip`` and half the gzip stream (the length
+  of what is sent); ``body-unterminated``, a well-framed message whose list ends
+  mid-line (nothing after it: only the rule that a list ends with a newline can tell).
+  Go reads the first, third and fourth as ``unexpected EOF``, the second and last as a
+  list ending mid-line (``...:v1.30`` of ``:v1.30.5``); cleanup refuses all five
+  (issue 9: a list is used only when its framing proves it whole and it ends with a
+  newline).
+
 Requests are parsed with h11 (which httpcore already brings along).
 """
 
@@ -27,6 +54,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
+import gzip
 import random
 import select
 import selectors
@@ -42,7 +70,24 @@ import h11
 
 from sim._clock import SocketlessClock, WorldClock
 
-__all__ = ["HTTPRecord", "RepoServer", "reserve_port"]
+__all__ = ["BODY_STATES", "ODD_STATES", "ODD_STATUSES", "HTTPRecord", "RepoServer", "reserve_port"]
+
+#: 200s with a body that is not all there (issue 9's misbehaving-repo modes, in
+#: virtual time): see the module doc
+BODY_STATES = ("body-cut", "body-cl-small", "body-close", "body-gzip-cut", "body-unterminated")
+
+#: final statuses ``status-NNN`` can answer: each family but 1xx (see the module doc)
+ODD_STATUSES = (201, 203, 204, 206, 300, 301, 304, 400, 403, 410, 500, 502, 503)
+#: the answers beyond the world model's states (see the module doc)
+ODD_STATES = (
+    *(f"status-{code}" for code in ODD_STATUSES),
+    "informational",
+    "redirect",
+    "redirect-other-host",
+    "closed",
+    *BODY_STATES,
+)
+_MOVED = "/moved"
 
 _NOT_FOUND = b"404 page not found\n"
 _RECV = 65536
@@ -292,9 +337,55 @@ class RepoServer:
         if method not in ("GET", "HEAD"):
             result, status, body = "405", 405, b"method not allowed\n"
         else:
-            state = self.state(path, now)
+            followed = path.startswith(_MOVED + "/") and path[len(_MOVED) :] in self.bodies
+            state = "ok" if followed else self.state(path, now)
+            if followed:
+                path = path[len(_MOVED) :]
             if state == "ok" and path in self.bodies:
                 result, status, body = "200", 200, self.bodies[path]
+            elif state.startswith("status-") and path in self.bodies:
+                status = int(state[len("status-") :])
+                result = str(status)
+                body = (
+                    self.bodies[path]
+                    if 200 <= status < 300
+                    else f"{status} {HTTPStatus(status).phrase}\n".encode()
+                )
+                if status in (204, 304):
+                    body = b""  # RFC 9110 15.3.5, 15.4.5: no content
+            elif state == "closed" and path in self.bodies:
+                record = HTTPRecord(now, method, path, state)
+                self.log.append(record)
+                if self.on_request is not None:
+                    self.on_request(record)
+                self._drop(conn)
+                return
+            elif state in BODY_STATES and path in self.bodies:
+                record = HTTPRecord(now, method, path, state)
+                self.log.append(record)
+                if self.on_request is not None:
+                    self.on_request(record)
+                conn.outbox += _incomplete(state, self.bodies[path])
+                self._drop(conn)  # flushes what was queued, then FIN
+                return
+            elif state == "informational" and path in self.bodies:
+                interim = h11.InformationalResponse(
+                    status_code=103, headers=[("Link", "</x>; rel=preload")], reason=b"Early Hints"
+                )
+                conn.outbox += conn.h11.send(interim) or b""
+                result, status, body = "200", 200, self.bodies[path]
+            elif state in ("redirect", "redirect-other-host") and path in self.bodies:
+                if state == "redirect":
+                    status, location = 302, _MOVED + path
+                else:
+                    status, location = 307, f"http://127.0.0.1:{self.port}{_MOVED}{path}"
+                result, body = str(status), b""
+                record = HTTPRecord(now, method, path, result)
+                self.log.append(record)
+                if self.on_request is not None:
+                    self.on_request(record)
+                self._reply(conn, status, b"", headers=[("Location", location)])
+                return
             elif state == "refused":
                 result, status, body = "reset", 0, b""
             elif state == "hang":
@@ -322,11 +413,12 @@ class RepoServer:
         *,
         length: int | None = None,
         close: bool = False,
+        headers: list[tuple[str, str]] | None = None,
     ) -> None:
-        headers = [
-            ("Content-Type", "text/plain; charset=utf-8"),
-            ("Content-Length", str(len(body) if length is None else length)),
-        ]
+        fields = [("Content-Type", "text/plain; charset=utf-8"), *(headers or [])]
+        if status not in (204, 304):  # RFC 9110 8.6: no Content-Length for these
+            fields.append(("Content-Length", str(len(body) if length is None else length)))
+        headers = fields
         if close:
             headers.append(("Connection", "close"))
         try:
@@ -379,6 +471,27 @@ class RepoServer:
                 sel.select(seconds)
             else:
                 threading.Event().wait(seconds)
+
+
+def _incomplete(state: str, body: bytes) -> bytes:
+    """The raw bytes of a 200 whose body is not all there (``BODY_STATES``)."""
+    lines = body.splitlines(keepends=True)
+    half = b"".join(lines[: len(lines) // 2])  # ends at a line end
+    mid_line = max(1, len(body) - 3)  # inside the last line ("...:v1.30" of ":v1.30.5")
+    head = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain; charset=utf-8\r\n"
+    if state == "body-cut":
+        return head + b"Content-Length: %d\r\n\r\n" % len(body) + half
+    if state == "body-cl-small":
+        return head + b"Content-Length: %d\r\n\r\n" % mid_line + body
+    if state == "body-close":
+        return head + b"Connection: close\r\n\r\n" + half
+    if state == "body-unterminated":
+        return head + b"Content-Length: %d\r\n\r\n" % mid_line + body[:mid_line]
+    if state == "body-gzip-cut":
+        stream = gzip.compress(body, mtime=0)
+        cut = stream[: len(stream) // 2]
+        return head + b"Content-Encoding: gzip\r\nContent-Length: %d\r\n\r\n" % len(cut) + cut
+    raise ValueError(f"not an incomplete-body state: {state!r}")
 
 
 def service_accepting(states: Mapping[str, str]) -> bool:

@@ -116,6 +116,10 @@ class ImageSet:
     node: tuple[str, ...] | None = None  # None: previous + current
     in_use: tuple[str, ...] = DEFAULT_IN_USE
     pinned: tuple[str, ...] = ()
+    #: (node name, content identity) pairs: names that are the same image in the store
+    #: (an image ID or target digest; ``cleanup.MemoryStore``'s ``ids``); a name not
+    #: listed is its own identity
+    ids: tuple[tuple[str, str], ...] = ()
 
     @property
     def node_images(self) -> tuple[str, ...]:

@@ -26,6 +26,7 @@ __all__ = [
     "DNS_STATES",
     "HTTP_STATES",
     "OTHER_NAMES",
+    "QTYPE_MARK",
     "SERVER_DOWN",
     "DNSState",
     "Event",
@@ -54,6 +55,12 @@ SERVER_DOWN: DNSState = "conn-refused"
 #: HTTP answers for a path: connection refused (no endpoints), 404, or 200 with the list.
 HTTPState = Literal["refused", "missing", "ok"]
 HTTP_STATES: tuple[HTTPState, ...] = get_args(HTTPState)
+
+#: a DNS key ``name#AAAA`` holds the states of ``name``'s AAAA queries alone, where they
+#: differ from its A queries' (``ok`` for the repo name's AAAA is "no data": the zone
+#: has only its A record); without one, both types follow ``name``'s key.  Played by
+#: the harness (``sim._dns``); the vectorised evaluator refuses such timelines.
+QTYPE_MARK = "#"
 
 #: key of the DNS intervals that apply to every name without intervals of its own: the
 #: search-list candidates in the cluster domain that can never exist (and, where the

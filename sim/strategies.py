@@ -44,6 +44,7 @@ Why the shapes are what they are:
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections.abc import Sequence
 from typing import Any
@@ -56,18 +57,22 @@ from sim._harness import SERVED_HTTP_STATES
 from sim._scenario import (
     BUILTIN_SCENARIOS,
     DURATION_KEYS,
+    ClientSettings,
     ImageSet,
     Scenario,
     load_scenario,
     parse_scenario,
 )
-from sim._timeline import DNS_STATES, OTHER_NAMES, Interval, Timeline
+from sim._timeline import DNS_STATES, OTHER_NAMES, QTYPE_MARK, Interval, Timeline
 from sim._world import generate_timeline
 
 __all__ = [
     "IMAGE_POOL",
     "TIME_STEP",
     "backoffs",
+    "by_digest",
+    "clients",
+    "content_id",
     "distributions",
     "durations",
     "image_sets",
@@ -92,8 +97,10 @@ IMAGE_POOL: tuple[str, ...] = (
     "docker.io/rancher/kubectl:v1.30.5",
     "docker.io/rancher/harvester-upgrade:v1.4.1",
     "docker.io/rancher/harvester-upgrade:v1.5.0",
+    "docker.io/rancher/harvester-upgrade:v1.3.2",
     "docker.io/longhornio/longhorn-engine:v1.7.2",
     "docker.io/longhornio/longhorn-engine:v1.8.1",
+    "docker.io/longhornio/longhorn-engine:v1.6.2",
     "docker.io/longhornio/longhorn-instance-manager:v1.7.2",
     "docker.io/longhornio/longhorn-instance-manager:v1.8.1",
     "docker.io/longhornio/longhorn-manager:v1.7.2",
@@ -227,6 +234,7 @@ def timelines(
     http_states: Sequence[str] = ("refused", "hang"),
     missing: bool = False,
     never_healthy: bool = False,
+    aaaa_states: Sequence[str] = (),
     max_outages: int = 2,
     max_gap: float = 60.0,
     max_outage: float = 120.0,
@@ -240,10 +248,14 @@ def timelines(
       the error Go reports; between outages it gets NXDOMAIN); ``cluster_dns_states``:
       an optional outage of the whole cluster DNS from t = 0 (every name at once);
     - ``http_states``: outages of the repo Service (both lists);
-    - ``missing``: the previous version's list may also be missing (404) for a while
-      or for good, as when the version is not in the archive;
+    - ``missing``: one list (the previous version's, or the current) may also be
+      missing (404) for a while or for good, as when the version is not in the archive;
     - ``never_healthy``: a signal may also end in an outage that never ends (a VM that
-      never starts, DNS that never learns the name).
+      never starts, DNS that never learns the name);
+    - ``aaaa_states``: the repo name's and the name as given's AAAA queries may get
+      outages of their own (keys ``name#AAAA``, ``sim._timeline.QTYPE_MARK``): A and
+      AAAA in different states, which decides which lane's error Go reports.  The
+      vectorised evaluator refuses such timelines.
 
     Pass empty sequences to switch a kind of outage off.  The default never contains a
     404: that is a permanent error the policy is right not to retry.
@@ -267,9 +279,16 @@ def timelines(
             forever=forever,
         )
 
+    _check_states("aaaa_states", aaaa_states, ("nxdomain", "servfail", "timeout"))
     repo = draw(one(dns_states, dns_states if never_healthy else ()), label="repo dns")
     others = draw(one(other_states), label="other names dns")
     upstream = draw(one(upstream_states), label="name as given (upstream) dns")
+    aaaa: dict[str, tuple[Interval, ...]] = {}
+    if aaaa_states:
+        for key in (setup.repo_host, setup.repo_service.lower()):
+            own = draw(st.none() | one(aaaa_states), label=f"{key} AAAA")
+            if own is not None:
+                aaaa[key + QTYPE_MARK + "AAAA"] = own
     if cluster_dns_states:
         down = draw(
             st.none()
@@ -284,9 +303,10 @@ def timelines(
             repo = _overlay(repo, 0.0, length, state)
             others = _overlay(others, 0.0, length, state)
             upstream = _overlay(upstream, 0.0, length, state)
+            aaaa = {key: _overlay(ivs, 0.0, length, state) for key, ivs in aaaa.items()}
     service = draw(one(http_states, http_states if never_healthy else ()), label="repo service")
     previous_path = setup.list_path(setup.previous_version)
-    previous = service
+    previous = current_list = service
     if missing:
         gone = draw(
             st.none()
@@ -295,18 +315,27 @@ def timelines(
             ),
             label="previous list missing",
         )
+        which = draw(st.sampled_from(("previous", "current")), label="missing list")
         if gone is not None:
             since, lasting = gone
             end = math.inf if lasting is None else round(since + lasting, 1)
-            previous = _overlay(service, since, end, "missing")
+            if which == "previous":
+                previous = _overlay(service, since, end, "missing")
+            else:
+                current_list = _overlay(service, since, end, "missing")
     start = draw(durations(max_cleanup_start), label="cleanup start")
     return Timeline(
         scenario=f"generated ({setup.name})",
         seed=0,
         cleanup_start=start,
         repo_host=setup.repo_host,
-        dns={setup.repo_host: repo, OTHER_NAMES: others, setup.repo_service.lower(): upstream},
-        http={previous_path: previous, setup.list_path("current"): service},
+        dns={
+            setup.repo_host: repo,
+            OTHER_NAMES: others,
+            setup.repo_service.lower(): upstream,
+            **aaaa,
+        },
+        http={previous_path: previous, setup.list_path("current"): current_list},
         events=(),
     )
 
@@ -345,24 +374,75 @@ def distributions(max_seconds: float = 120.0) -> st.SearchStrategy[Any]:
     )
 
 
+def content_id(image: str) -> str:
+    """The content identity :func:`image_sets` gives ``image`` (``sha256:<hex>``): one per
+    ``name:tag`` whatever the registry, so an image pulled through another registry and
+    its digest reference are the same content."""
+    if "@" in image:
+        return image.split("@", 1)[1]  # a digest reference names its content
+    last = image.rsplit("/", 1)[-1]
+    return "sha256:" + hashlib.sha256(last.encode()).hexdigest()
+
+
+def by_digest(image: str) -> str:
+    """``image``'s digest reference: ``repo@sha256:<hex>`` for ``repo:tag``."""
+    if "@" in image:
+        return image
+    repo = image.rsplit(":", 1)[0] if ":" in image.rsplit("/", 1)[-1] else image
+    return f"{repo}@{content_id(image)}"
+
+
 @st.composite
-def image_sets(draw: st.DrawFn, /, pool: Sequence[str] = IMAGE_POOL) -> ImageSet:
-    """The two lists and the node's store: overlapping draws from ``pool``."""
+def image_sets(
+    draw: st.DrawFn, /, pool: Sequence[str] = IMAGE_POOL, *, identities: bool = False
+) -> ImageSet:
+    """The two lists and the node's store: overlapping draws from ``pool``.
+
+    ``identities``: also the same image under other names (issue 9, "Same image, other
+    name"): some list entries spelt by digest (``repo@sha256:...``, :func:`by_digest`)
+    while the node holds both spellings, containers naming their image by ID
+    (``sha256:<hex>`` or the bare hex ``crictl`` prints) or by digest reference, and,
+    when drawn, the store's
+    ``ids`` (every node name -> :func:`content_id`).
+    """
     names = st.sampled_from(tuple(pool))
     previous = tuple(draw(st.lists(names, min_size=1, max_size=8, unique=True), label="previous"))
     current = tuple(draw(st.lists(names, min_size=1, max_size=8, unique=True), label="current"))
+    tag_forms = tuple(dict.fromkeys(previous + current))
+    if identities:
+        spelt = set(draw(st.lists(st.sampled_from(tag_forms), unique=True, max_size=3)))
+        previous_spelt = draw(st.booleans(), label="previous spelt by digest too")
+        current = tuple(by_digest(i) if i in spelt else i for i in current)
+        if previous_spelt:
+            previous = tuple(by_digest(i) if i in spelt else i for i in previous)
     listed = tuple(dict.fromkeys(previous + current))
     node = draw(st.none() | st.lists(st.sampled_from(listed + tuple(pool)), unique=True))
+    if identities and node is None:
+        node = list(dict.fromkeys(listed + tag_forms))  # both spellings are on the node
     on_node = tuple(node) if node is not None else listed
     # in use / pinned: mostly images of the previous list, the ones a cleanup could hit
     stake = tuple(dict.fromkeys(previous + on_node))
     some = st.lists(st.sampled_from(stake), unique=True, max_size=3)
+    in_use = tuple(draw(some, label="in use"))
+    ids: tuple[tuple[str, str], ...] = ()
+    if identities:
+        spellings = st.sampled_from(("name", "id", "bare id", "digest"))
+        by_id = []
+        for image in in_use:
+            how = draw(spellings, label="container's image spelt as")
+            ident = content_id(image)
+            forms = {"name": image, "id": ident, "bare id": ident[7:], "digest": by_digest(image)}
+            by_id.append(forms[how])
+        in_use = tuple(by_id)
+        if draw(st.booleans(), label="store knows identities"):
+            ids = tuple((name, content_id(name)) for name in on_node)
     return ImageSet(
         previous=previous,
         current=current,
         node=tuple(node) if node is not None else None,
-        in_use=tuple(draw(some, label="in use")),
+        in_use=in_use,
         pinned=tuple(draw(some, label="pinned")),
+        ids=ids,
     )
 
 
@@ -383,6 +463,39 @@ def _client(draw: st.DrawFn, /) -> dict[str, Any]:
         "dns_attempts": draw(st.integers(1, 3)),
         "http_timeout": draw(durations(60.0, min_seconds=1.0)),
     }
+
+
+@st.composite
+def clients(draw: st.DrawFn, /, name: str | None = None) -> ClientSettings:
+    """The controller pod's resolver and HTTP client settings, for looking up ``name``
+    (the single-node scenario's repo Service by default).
+
+    ``ndots`` is drawn mostly at the boundary of Go's rule (``dots >= ndots`` tries the
+    name as given first): the name's own dot count, one more and one less; search
+    lists with three, two, one and no domains; short timeouts (an example stays fast).
+    """
+    service = name if name is not None else load_scenario("single-node").repo_service
+    dots = service.count(".")
+    boundary = st.sampled_from(tuple(dict.fromkeys((dots, dots + 1, max(dots - 1, 0)))))
+    ndots = draw(boundary | st.integers(0, 15), label="ndots")
+    search = draw(
+        st.sampled_from(
+            (
+                ("harvester-system.svc.cluster.local", "svc.cluster.local", "cluster.local"),
+                ("svc.cluster.local", "cluster.local"),
+                ("harvester-system.svc.cluster.local",),
+                (),
+            )
+        ),
+        label="search",
+    )
+    return ClientSettings(
+        search=search,
+        ndots=ndots,
+        dns_timeout=draw(durations(5.0, min_seconds=0.5), label="dns timeout"),
+        dns_attempts=draw(st.integers(1, 3), label="dns attempts"),
+        http_timeout=draw(durations(30.0, min_seconds=1.0), label="http timeout"),
+    )
 
 
 @st.composite
@@ -440,6 +553,17 @@ def scenarios(*, images: bool = True, client: bool = True) -> st.SearchStrategy[
 # -- policies --------------------------------------------------------------------------
 
 
+def _grown_durations(duration: float, factor: float, count: int) -> list[float]:
+    """The durations a client-go schedule steps through, as Go computes them (integer
+    nanoseconds, each growth truncated), in seconds: the values a Cap can equal."""
+    ns = round(duration * 1e9)
+    out = []
+    for _ in range(count):
+        out.append(ns / 1e9)
+        ns = int(float(ns) * factor)
+    return out
+
+
 @st.composite
 def backoffs(
     draw: st.DrawFn,
@@ -451,14 +575,38 @@ def backoffs(
     max_duration: float = 30.0,
     max_factor: float = 3.0,
     caps: bool = True,
+    edges: bool = True,
 ) -> Backoff:
-    """Backoff schedules within sane bounds (the fields of Kubernetes ``wait.Backoff``)."""
-    mode = draw(st.sampled_from(tuple(modes)))
-    steps = draw(st.integers(1, max_steps))
-    duration = draw(durations(max_duration, min_seconds=min_duration))
-    factor = draw(st.integers(10, max(10, int(max_factor * 10)))) / 10
-    jitter = draw(st.integers(0, 10)) / 10
-    cap = draw(st.none() | durations(120.0, min_seconds=1.0)) if caps else None
+    """Backoff schedules within sane bounds (the fields of Kubernetes ``wait.Backoff``).
+
+    ``edges`` (the default) gives the boundaries of the schedule's rules their own
+    weight, so a hundred examples meet each of them: Steps 1 (no sleep at all) and 2,
+    Jitter 0 (no draw), a Factor below 1 (shrinking sleeps) and 0 (Go: no growth), a
+    Cap equal to one of the durations the schedule steps through (a sleep equal to the
+    Cap; in client-go mode growth past it ends the loop after that sleep) and a Cap
+    below the first duration.
+    """
+    mode = draw(st.sampled_from(tuple(modes)), label="mode")
+    step_range = st.integers(1, max_steps)
+    # Steps 1 and 2 need no branch of their own: hypothesis draws an integer range's
+    # bounds often (a fifth of the examples or more have Steps 1)
+    steps = draw(step_range, label="steps")
+    duration = draw(durations(max_duration, min_seconds=min_duration), label="duration")
+    growth = st.integers(10, max(10, int(max_factor * 10))).map(lambda n: n / 10)
+    shrinking = st.sampled_from((0.5, 0.0, 0.9))
+    factor = draw(growth | shrinking if edges else growth, label="factor")
+    jitters = st.integers(0, 10).map(lambda n: n / 10)
+    jitter = draw(st.just(0.0) | jitters if edges else jitters, label="jitter")
+    cap = None
+    if caps:
+        plain = durations(120.0, min_seconds=1.0)
+        grown = [d for d in _grown_durations(duration, factor, steps) if 0 < d <= 86400.0]
+        options = [st.none(), plain]
+        if edges and grown:
+            options.append(st.sampled_from(grown))
+            if duration > 0.2:
+                options.append(st.just(round(duration / 2, 1)))  # below the first duration
+        cap = draw(st.one_of(*options), label="cap")
     return Backoff(duration=duration, factor=factor, jitter=jitter, steps=steps, cap=cap, mode=mode)
 
 

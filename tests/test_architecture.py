@@ -53,3 +53,34 @@ def test_forbidden_import_is_detected(tmp_path: Path) -> None:
     sample = tmp_path / "mod.py"
     sample.write_text("import os\nfrom faultdns._server import X\nfrom . import y\n")
     assert imported_packages(sample) == {"os", "faultdns"}
+
+
+#: what the property suite's specifications may import (issue 11): the standard
+#: library and each other, never the code under test or the simulation (a
+#: specification that asks ``cleanup`` or ``sim`` what to expect checks nothing)
+SPEC_DIR = ROOT / "tests" / "sim" / "spec"
+SPEC_ALLOWED_PROJECT = {"tests"}
+
+
+def test_specifications_import_nothing_from_the_code_they_judge() -> None:
+    offenders: dict[str, list[str]] = {}
+    for path in sorted(SPEC_DIR.rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+        bad = []
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names = [node.module]
+            else:
+                continue
+            for name in names:
+                top = name.split(".")[0]
+                if top in FORBIDDEN or (
+                    top in SPEC_ALLOWED_PROJECT and not name.startswith("tests.sim.spec")
+                ):
+                    bad.append(name)
+        if bad:
+            offenders[str(path.relative_to(ROOT))] = bad
+    assert SPEC_DIR.is_dir()
+    assert not offenders, f"specifications must not import the code they judge: {offenders}"

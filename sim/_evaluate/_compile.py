@@ -42,6 +42,7 @@ from sim._evaluate._model import (
     _Controller,
     _evaluate_view,
     _View,
+    check_modelled,
 )
 from sim._evaluate._schedule import (
     jitter_draws,
@@ -289,6 +290,8 @@ def compile_timelines(
 ) -> Worlds:
     """Timelines (any DNS keys, e.g. shrunk by hypothesis) -> :class:`Worlds`;
     ``seeds[i]`` picks the jitter stream for ``timelines[i]``."""
+    for timeline, seed in zip(timelines, seeds, strict=True):
+        check_modelled(timeline, seed)
     keys = sorted({k.rstrip(".").lower() for t in timelines for k in t.dns})
     compiler = _Compiler(model, keys, model.paths)
     layout = compiler.layout

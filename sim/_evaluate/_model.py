@@ -41,7 +41,7 @@ from sim._evaluate._schedule import (
     jitter_rng,
 )
 from sim._scenario import ClientSettings, Scenario
-from sim._timeline import CLUSTER_SUFFIX, Timeline, list_path
+from sim._timeline import CLUSTER_SUFFIX, QTYPE_MARK, Timeline, list_path
 
 __all__ = [
     "GIVE_UP_REASONS",
@@ -52,6 +52,7 @@ __all__ = [
     "GiveUpReason",
     "Limit",
     "Outcome",
+    "check_modelled",
     "evaluate",
 ]
 
@@ -396,6 +397,27 @@ def _evaluate_view(
     )
 
 
+def check_modelled(timeline: Timeline, seed: int) -> None:
+    """Refuse what the evaluator does not model (it would be silently inexact): the
+    harness-only HTTP answers beyond refused/missing/ok/hang (``status-NNN``, 1xx,
+    redirects: ``sim._repo_server.ODD_STATES``) and per-query-type DNS keys
+    (``name#AAAA``).  Such worlds run through the harness only."""
+    for key in timeline.dns:
+        if QTYPE_MARK in key:
+            raise ValueError(
+                f"seed {seed}: dns[{key!r}]: per-query-type DNS states are not modelled by "
+                "the evaluator; run this world through the harness (sim run)"
+            )
+    for path, intervals in timeline.http.items():
+        for iv in intervals:
+            if iv.state not in _HTTP_CODES:
+                raise ValueError(
+                    f"seed {seed}: http[{path!r}] at {iv.start:g}s: the state {iv.state!r} is "
+                    "not modelled by the evaluator (it models "
+                    f"{', '.join(_HTTP_CODES)}); run this world through the harness (sim run)"
+                )
+
+
 def evaluate(
     timeline: Timeline,
     policy: Policy,
@@ -410,5 +432,6 @@ def evaluate(
     """
     if not math.isfinite(timeline.cleanup_start):
         raise ValueError("the controller never starts in this timeline: nothing to evaluate")
+    check_modelled(timeline, seed)
     model = model or ControllerModel.for_timeline(timeline)
     return _evaluate_view(_TimelineView(timeline), timeline.cleanup_start, policy, seed, model)

@@ -17,7 +17,7 @@ import faultdns
 from sim._clock import SimClock
 from sim._dns import DNSPeer, dns_rules, make_dns_server, refusal_changes
 from sim._scenario import load_scenario
-from sim._timeline import Interval, Timeline
+from sim._timeline import QTYPE_MARK, Interval, Timeline
 
 SINGLE = load_scenario("single-node")
 REPO = SINGLE.repo_host
@@ -205,3 +205,30 @@ def test_truncated_replies_fall_back_to_tcp_without_losing_time(
     assert ("upgrade-repo-hvst-upgrade-nv76q.harvester-system.svc.cluster.local", "tcp") in (
         transports
     )
+
+
+def test_an_aaaa_key_gives_the_names_aaaa_queries_states_of_their_own(
+    served: tuple[SimClock, DNSPeer, faultdns.FaultDNSServer],
+) -> None:
+    """``name#AAAA`` (issue 11: A and AAAA in different states): its rules come first,
+    for AAAA only, and its ``ok`` is stated (the repo name's AAAA: no data) so the
+    name's own rules cannot answer it; the A queries follow the name's key."""
+    world = timeline(intervals((0.0, "nxdomain"), (4.0, "ok")), intervals((0.0, "ok")))
+    key = REPO + QTYPE_MARK + "AAAA"
+    world = Timeline("t", 0, 0.0, REPO, {**world.dns, key: intervals((0.0, "ok"),
+                     (2.0, "servfail"))}, world.http, ())  # fmt: skip
+    summary = [(r.action, r.match, r.qtype, r.after, r.for_) for r in dns_rules(world)]
+    assert summary[:2] == [
+        ("nodata", REPO, "AAAA", 0.0, 2.0),
+        ("servfail", REPO, "AAAA", 2.0, None),
+    ]
+    assert ("nxdomain", REPO, None, 0.0, 4.0) in summary[2:]
+    clock, peer, server = served
+    for rule in dns_rules(world):
+        server.add_fault(rule)
+    # from t = 4 the A query answers: the lookup succeeds whatever AAAA says (Go: any
+    # address ends the walk)
+    clock.advance_to(4.0)
+    assert lookup(clock, server) == ["127.0.0.1"]
+    answered = {(r.qtype, r.rcode) for r in peer.records if r.name.rstrip(".").lower() == REPO}
+    assert ("AAAA", "SERVFAIL") in answered and ("A", "NOERROR") in answered

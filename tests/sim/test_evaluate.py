@@ -395,3 +395,33 @@ def test_the_outcome_vocabulary_is_the_cleanups() -> None:
     assert [_limit(limit) for limit in LIMITS if limit] == ["schedule", "deadline"]
     with pytest.raises(ValueError, match=r"GaveUp\.reason"):
         _limit("not-retriable")
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ("http", r"the state 'status-503' is not modelled by the evaluator"),
+        ("http-redirect", r"the state 'redirect' is not modelled by the evaluator"),
+        ("aaaa", r"per-query-type DNS states are not modelled by the evaluator"),
+    ],
+)
+def test_the_evaluator_refuses_the_worlds_it_does_not_model(change: str, message: str) -> None:
+    """The unkind worlds of the property suite (issue 11) run through the harness only:
+    the reference and the batch evaluator refuse them by name rather than evaluate
+    them inexactly."""
+    world = generate_timeline(SINGLE, 1)
+    path = SINGLE.list_path("current")
+    odd = (Interval(0.0, 50.0, "status-503" if change == "http" else "redirect"),
+           Interval(50.0, math.inf, "ok"))  # fmt: skip
+    if change == "aaaa":
+        dns = {**world.dns, SINGLE.repo_host + "#AAAA": (Interval(0.0, math.inf, "servfail"),)}
+        world = Timeline(world.scenario, 1, world.cleanup_start, world.repo_host, dns,
+                         world.http, ())  # fmt: skip
+    else:
+        world = Timeline(world.scenario, 1, world.cleanup_start, world.repo_host, world.dns,
+                         {**world.http, path: odd}, ())  # fmt: skip
+    policy = get_policy("harvester-v1.5")
+    with pytest.raises(ValueError, match=message):
+        evaluate(world, policy, 1)
+    with pytest.raises(ValueError, match=message):
+        compile_timelines([world], [1], ControllerModel.for_timeline(world), draws_needed([policy]))

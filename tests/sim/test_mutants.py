@@ -5,21 +5,39 @@ violates fails under the mutant and passes under the real module (so a "caught" 
 ``sim mutants`` is a property doing its job, not a mutant crashing).  The runner is
 tested on a quick selection in the default suite; the full run (every mutant against
 the whole property suite, ``caught 10/10``) is marked slow.
+
+Source mutants (patches in ``sim/mutants/``) must apply to the current source, the run
+must use the patched copy, ``cleanup/`` must be untouched afterwards, and a patch that
+no longer applies must be reported as such, naming the patch and its target.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import math
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 import cleanup
-from sim import Harness
+from sim import Harness, _mutants
 from sim._cli import main
-from sim._mutants import MUTANT_ENV, MUTANTS, active_cleanup_fn, get_mutant, property_of
+from sim._mutants import (
+    MUTANT_ENV,
+    MUTANTS,
+    SOURCE_MUTANTS,
+    PatchError,
+    SourceMutant,
+    active_cleanup_fn,
+    get_mutant,
+    prepare_source_mutant,
+    property_of,
+    source_env,
+)
 from sim._scenario import ImageSet
 from sim._timeline import OTHER_NAMES, Interval, Timeline
 from tests.sim import test_properties
@@ -134,7 +152,7 @@ def test_every_property_test_is_labelled_with_its_property() -> None:
     }
     labels = {n: property_of(n) for n in names if n not in about_strategies}
     assert all(label[0].isdigit() for label in labels.values()), labels
-    assert {label[0] for label in labels.values()} == set("123456")
+    assert {label[0] for label in labels.values()} == set("12345678")
 
 
 def test_the_suite_tests_the_real_module_unless_a_mutant_is_named() -> None:
@@ -180,16 +198,117 @@ def test_sim_mutants_usage_errors_exit_64(
 def test_sim_mutants_lists_them(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["mutants", "--list"]) == 0
     out = capsys.readouterr().out
-    for name in MUTANTS:
+    for name in [*MUTANTS, *SOURCE_MUTANTS]:
         assert name in out
+    assert main(["mutants", "--list", "--kind", "source"]) == 0
+    out = capsys.readouterr().out
+    assert all(name not in out for name in MUTANTS)
+    assert all(name in out for name in SOURCE_MUTANTS)
+
+
+# -- source mutants -------------------------------------------------------------------
+
+CLEANUP = Path(cleanup.__file__).resolve().parent
+
+
+def _digests(package: Path) -> dict[str, str]:
+    return {
+        p.relative_to(package).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(package.rglob("*"))
+        if p.is_file() and "__pycache__" not in p.parts
+    }
+
+
+def test_every_source_mutant_is_a_patch_with_a_one_line_rationale() -> None:
+    assert len(SOURCE_MUTANTS) >= 8
+    for mutant in SOURCE_MUTANTS.values():
+        first, blank, *rest = mutant.patch.read_text().splitlines()
+        assert first == mutant.description and len(first) > 20, mutant.name
+        assert blank == "", f"{mutant.patch}: the rationale is one line, then a blank line"
+        assert mutant.target.startswith("cleanup/"), mutant.name
+        assert any(line.startswith("@@") for line in rest), mutant.name
+
+
+@pytest.mark.parametrize("name", sorted(SOURCE_MUTANTS))
+def test_source_patch_applies_to_the_current_source_and_changes_only_its_target(
+    tmp_path: Path, name: str
+) -> None:
+    mutant = SOURCE_MUTANTS[name]
+    before = _digests(CLEANUP)
+    copy = prepare_source_mutant(mutant, tmp_path) / "cleanup"
+    after = _digests(copy)
+    changed = {f for f in before if before[f] != after.get(f)}
+    assert changed == {mutant.target.removeprefix("cleanup/")}
+    assert set(after) == set(before)
+    assert _digests(CLEANUP) == before  # the real package was only read
+
+
+def test_the_suite_process_imports_the_patched_copy(tmp_path: Path) -> None:
+    """With the copy first on PYTHONPATH, a subprocess (as ``sim mutants`` starts) run
+    from the repository imports the broken cleanup, not the repository's own or the
+    editable install's: ndots compared with >."""
+    copy = prepare_source_mutant(SOURCE_MUTANTS["ndots-strict"], tmp_path)
+    probe = (
+        "import cleanup, cleanup._dnsrules as r; print(cleanup.__file__); "
+        "print(r.candidate_names('a.b', ['svc.local'], 1)[0])"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe], env=source_env(copy), capture_output=True, text=True,
+        check=True, cwd=CLEANUP.parent,
+    ).stdout.split()  # fmt: skip
+    assert Path(out[0]).resolve().is_relative_to(copy.resolve())
+    assert out[1] == "a.b.svc.local."  # the real rule tries "a.b." first (1 dot >= ndots 1)
+    from cleanup._dnsrules import candidate_names
+
+    assert candidate_names("a.b", ["svc.local"], 1)[0] == "a.b."
+
+
+def test_sim_mutants_runs_the_suite_against_the_patched_copy(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """End to end: the suite, from this repository (whose rootdir pytest puts on
+    sys.path, real cleanup/ and all), must test the copy: one attempt more than Steps
+    breaks bounded effort only if the patched Schedule is the one that runs."""
+    before = _digests(CLEANUP)
+    code = main(["mutants", "--only", "steps-counts-retries", "--no-baseline", "--tests",
+                 SUITE, "-k", "bounded_effort", "-x"])  # fmt: skip
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "caught 1/1" in out
+    assert _digests(CLEANUP) == before
+
+
+def test_a_patch_that_no_longer_applies_is_reported_naming_patch_and_target(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    original = SOURCE_MUTANTS["ndots-strict"].patch.read_text()
+    stale = tmp_path / "patches" / "stale-ndots.diff"
+    stale.parent.mkdir()
+    # the code the patch edits "has changed": its context line no longer matches
+    stale.write_text(original.replace("has_ndots = name.count", "has_ndots = name.tally"))
+    mutant = SourceMutant("stale-ndots", "a patch written against older code", stale)
+    before = _digests(CLEANUP)
+    with pytest.raises(PatchError, match=r"stale-ndots\.diff no longer applies to "
+                       r"cleanup/_dnsrules\.py"):  # fmt: skip
+        prepare_source_mutant(mutant, tmp_path / "copy")
+
+    monkeypatch.setattr(_mutants, "SOURCE_MUTANTS", {**SOURCE_MUTANTS, mutant.name: mutant})
+    code = main(["mutants", "--only", "stale-ndots", "--no-baseline", "--tests", SUITE])
+    out = capsys.readouterr().out
+    assert code == 1
+    assert "error (patch does not apply)" in out
+    assert "stale-ndots.diff no longer applies to cleanup/_dnsrules.py" in out
+    assert "caught 0/1" in out
+    assert _digests(CLEANUP) == before
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1800)  # ten runs of the whole property suite, two at a time
 def test_sim_mutants_catches_every_mutant(capsys: pytest.CaptureFixture[str]) -> None:
     """The whole property suite against every mutant (each run stops at its first
     failing test).  The baseline - the suite passing on the real module - is the suite
     itself, which the same test run includes, so it is not run a second time here."""
-    code = main(["mutants", "--fail-fast", "--no-baseline", "--tests", SUITE])
+    code = main(["mutants", "--kind", "injected", "--fail-fast", "--no-baseline", "--tests", SUITE])
     out = capsys.readouterr().out
     assert f"caught {len(MUTANTS)}/{len(MUTANTS)}" in out, out
     assert code == 0

@@ -1,4 +1,4 @@
-"""The property-based suite (issue 4): the real cleanup, randomised worlds, shrinking.
+"""The property-based suite (issues 4 and 11): the real cleanup, randomised worlds, shrinking.
 
 Every example runs the real ``cleanup.run_cleanup`` through ``sim.Harness.run_timeline``:
 real stub resolver, real httpx client over loopback to faultdns and the fake repo,
@@ -6,44 +6,46 @@ virtual time.  The cleanup under test comes from the ``cleanup_fn`` fixture: the
 module, or the mutant ``$SIM_MUTANT`` names (``sim mutants`` runs this file once per
 mutant and counts the runs that fail).
 
-The properties, stated precisely:
+Expectations come from the independent specifications in ``tests/sim/spec`` (the
+schedule, Go's lookup error, Harvester's predicates, the deletion set), never from the
+code under test.  The properties, stated precisely:
 
-1. **Liveness.**  Let R = ``timeline.healthy_from()``.  The runner's attempt schedule
-   is: attempt 1 at ``cleanup_start``; attempt k+1 at (end of attempt k) + (sleep k),
-   sleep k being the k-th value of ``policy.backoff.delays(jitter_rng(seed))`` (the
-   harness's seed contract); attempt k+1 is inside the budget when k+1 <= the
-   schedule's attempts and, with a deadline, (end of k) + (sleep k) <= start + deadline.
-   Attempts take virtual time when DNS queries are dropped or a request hangs, so the
-   end of an attempt is read from the run.  Property: every attempt that fails before
-   R is followed by the next one exactly on schedule while the budget lasts (outages
-   before R are transient, v1.5 retries them all); the first attempt starting at or
-   after R succeeds and is the last; an attempt that began before R may succeed
-   earlier (what it touched had already recovered); when the budget ends before R
-   the run gives up at once.
-2. **Safety.**  The node's store, read back after the run, lost only images of the
-   previous list that match (full or short name) nothing in the current list, no
-   retained candidate, no pinned, no in-use and no vmdp image; the plan never proposes
-   one (the store would refuse an in-use image, so a plan that ignores "in use" shows
-   only in the plan); on any failure nothing is deleted.
+1. **Liveness.**  Let R = ``timeline.healthy_from()``.  Attempt 1 starts at
+   ``cleanup_start``; attempt k+1 at (end of attempt k) + (sleep k), sleep k being
+   ``spec.backoff``'s for the policy with the seed's jitter draws (sim's seed contract,
+   ``jitter_draws``); attempt k+1 is inside the budget when k+1 <= the schedule's
+   attempts and, with a deadline, (end of k) + (sleep k) <= start + deadline.  Every
+   attempt that fails before R is followed by the next exactly on schedule while the
+   budget lasts; the first attempt starting at or after R succeeds and is the last; an
+   attempt that began before R may succeed earlier; when the budget ends before R the
+   run gives up at once, or after the trailing sleep of a reached client-go Cap.
+2. **Safety and completeness.**  A failed run deletes nothing; a successful run
+   deletes exactly ``spec.deletion``'s set (no more, no less), and the report says what
+   the store lost.
 3. **The seed bug.**  Under ``harvester-v1.4`` an NXDOMAIN window over the first
    attempt ends the cleanup at once without deleting; under ``harvester-v1.5`` it
-   succeeds at the first attempt after the window when that is inside the budget
-   (computed here from the schedule alone: NXDOMAIN and answers take no time); and
+   succeeds at the first attempt after the window when that is inside the budget; and
    hypothesis *finds* the v1.4 failure from the general liveness property and shrinks
    it to one NXDOMAIN interval at the start followed by health.
-4. **Bounded effort.**  attempts <= Steps; sleeps are the schedule's, within its
-   bounds, so no two attempts are closer than the policy's minimum delay; an attempt
-   lasts at most its timeouts; with a deadline no attempt starts after it and the run
-   ends within deadline + one attempt; without, within the schedule's longest sleeps
-   + every attempt's timeouts; DNS queries per lookup within (search list + 1 names) x
-   (A, AAAA) x resolver attempts, for names of that list only.
-5. **Errors the policy does not retry** (a 404, an invalid list) end the run at the
-   attempt that met them, with an error naming the status or line, deleting nothing.
-6. **Determinism.**  Replaying a seed gives a byte-identical trace, even with another
-   world run in between on the same servers.
+4. **Bounded effort.**  attempts <= Steps; every sleep is the specification's, exactly
+   and within its bounds; an attempt lasts at most its timeouts; with a deadline no
+   attempt starts after it and the run ends within deadline + one attempt; DNS queries
+   per lookup within (search list + 1 names) x (A, AAAA) x resolver attempts.
+5. **Errors the policy does not retry** (a 404 on either list, an invalid list) end
+   the run at the attempt that met them, naming the status or line, deleting nothing.
+6. **Determinism.**  Replaying a seed gives a byte-identical trace.
+7. **Retry decisions.**  For every failed attempt, the error cleanup's predicate saw is
+   the one Go meets in that world (``world_errors``: search-list walk, the lane whose
+   error Go keeps, status, refusal, timeout, incomplete list), and the loop retries it
+   exactly when the preset's or a generated predicate (``spec.predicates``) says so.
+8. **The schedule at its boundaries.**  A deadline exactly on an attempt's start, a
+   sleep equal to the Cap, Steps 1, Jitter 0, Factor < 1; and cleanup's stepped
+   schedule equals ``spec.backoff``'s over many backoffs.
 
-Example counts scale with the hypothesis profile (``tests/conftest.py``): ``ci`` is
-derandomized; ``HYPOTHESIS_PROFILE=deep`` runs twenty times as many.
+Unkind worlds (statuses of every family, 1xx, redirects, incomplete bodies, A and AAAA
+apart, digest and ID references) feed properties 2 and 7.  Example counts scale with
+the hypothesis profile (``tests/conftest.py``): ``ci`` is derandomized;
+``HYPOTHESIS_PROFILE=deep`` runs twenty times as many.
 """
 
 from __future__ import annotations
@@ -53,10 +55,12 @@ import json
 import math
 import random
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from http import HTTPStatus
 from typing import Any
 
+import httpx
 import pytest
 from hypothesis import HealthCheck, Phase, assume, event, find, given, note, settings
 from hypothesis import strategies as st
@@ -65,20 +69,27 @@ import cleanup
 from cleanup import (
     AttemptFailed,
     AttemptStarted,
+    CleanupError,
+    ConnectError,
+    DNSError,
+    HTTPStatusError,
+    ImageListError,
     Policy,
+    RequestTimeout,
     Sleeping,
     Succeeded,
-    normalize,
-    short_key,
 )
 from sim import Harness, ScenarioResult
-from sim._evaluate import jitter_rng
+from sim._evaluate import jitter_draws, jitter_rng
 from sim._harness import CleanupFn, repo_service_name
 from sim._mutants import active_cleanup_fn
-from sim._scenario import ImageSet, Scenario, load_scenario
+from sim._repo_server import BODY_STATES, ODD_STATES, ODD_STATUSES
+from sim._scenario import ClientSettings, ImageSet, Scenario, load_scenario
 from sim._timeline import OTHER_NAMES, Interval, Timeline
 from sim._world import generate_timeline
 from sim.strategies import (
+    backoffs,
+    clients,
     durations,
     image_sets,
     policies,
@@ -88,6 +99,10 @@ from sim.strategies import (
     timelines,
     world_timelines,
 )
+from tests.sim.spec import backoff as spec_backoff
+from tests.sim.spec import deletion as spec_deletion
+from tests.sim.spec import go_dns as spec_dns
+from tests.sim.spec import predicates as spec_predicates
 
 SINGLE = load_scenario("single-node")
 V14 = cleanup.get_policy("harvester-v1.4")
@@ -210,11 +225,18 @@ def _close(a: float, b: float) -> bool:
     return math.isclose(a, b, rel_tol=0.0, abs_tol=1e-6)
 
 
+def spec_schedule(r: Run) -> spec_backoff.Schedule:
+    """The schedule the specification gives this run's policy and seed: the jitter
+    draws re-derived from the seed through sim's seed contract (``jitter_draws``)."""
+    b = r.policy.backoff
+    return spec_backoff.schedule(b, jitter_draws(r.seed, b.steps))
+
+
 def check_liveness(r: Run) -> str:
     """Property 1; returns which case the example exercised (for ``event``)."""
     healthy = r.timeline.healthy_from()
-    backoff = r.policy.backoff
-    sleeps = list(backoff.delays(jitter_rng(r.seed)))
+    schedule = spec_schedule(r)
+    sleeps = schedule.sleeps
     attempts = r.attempts()
     outcome = r.result.outcome
     t0 = r.timeline.cleanup_start
@@ -241,9 +263,17 @@ def check_liveness(r: Run) -> str:
             assert outcome == "success", f"attempt {k} succeeded but the outcome is {outcome}"
             return "success at the first attempt after R" if start >= healthy else "early success"
         # a failure before R: the world was still recovering, so it must be retried
-        if k >= backoff.attempts:
+        if k >= schedule.attempts:
             assert len(attempts) == k and outcome == "gave-up", (
-                f"schedule spent after {k} attempts, yet {len(attempts)} attempts, {outcome}"
+                f"the schedule allows {schedule.attempts} attempts, yet {len(attempts)} "
+                f"attempts, {outcome}"
+            )
+            ends = end
+            if schedule.trailing and end + sleeps[k - 1] <= limit:
+                ends = end + sleeps[k - 1]  # Go sleeps the capped Step, then stops
+            assert _close(r.result.completion_time, ends), (
+                f"gave up at t={r.result.completion_time:.6f}, the schedule says t={ends:.6f}"
+                + (" (after the trailing sleep of a reached Cap)" if ends != end else "")
             )
             return "schedule spent before R"
         sleep = sleeps[k - 1]
@@ -252,80 +282,50 @@ def check_liveness(r: Run) -> str:
                 f"the next attempt would start past the deadline (t={end + sleep:.3f} > "
                 f"{limit:.3f}), yet {len(attempts)} attempts, {outcome}"
             )
+            assert _close(r.result.completion_time, end), "gave up later than at once"
             return "deadline before R"
         expected = end + sleep
 
 
-def _keys(name: str) -> set[str]:
-    try:
-        return {"full:" + normalize(name), "short:" + short_key(name)}
-    except cleanup.InvalidReference:
-        return {"raw:" + name}
-
-
-def _matches(name: str, names: set[str] | list[str] | tuple[str, ...]) -> bool:
-    mine = _keys(name)
-    return any(mine & _keys(other) for other in names)
-
-
-def _is_vmdp(name: str) -> bool:
-    try:
-        return normalize(name).rsplit(":", 1)[0].endswith("/vmdp")
-    except cleanup.InvalidReference:
-        return False
-
-
-def retained_candidates(images: ImageSet, retain: tuple[str, ...] = cleanup.RETAIN) -> set[str]:
-    """The controller's retain rule: for each substring, the first candidate (previous
-    minus current, vmdp aside, one per image, in list order) whose text contains it."""
-    seen: set[str] = set()
-    candidates: list[str] = []
-    for raw in images.previous:
-        full = normalize(raw)
-        if full in seen:
-            continue
-        seen.add(full)
-        if _matches(raw, images.current) or _is_vmdp(raw):
-            continue
-        candidates.append(raw)
-    kept: set[str] = set()
-    for substring in retain:
-        for raw in candidates:
-            if raw not in kept and substring in raw:
-                kept.add(raw)
-                break
-    return kept
+def deletion_spec(images: ImageSet) -> set[str]:
+    """The specification's deletion set for a scenario's images (``spec.deletion``)."""
+    return spec_deletion.deletion_set(
+        images.previous,
+        images.current,
+        images.node_images,
+        in_use=images.in_use,
+        pinned=images.pinned,
+        ids=dict(images.ids),
+    )
 
 
 def check_safety(r: Run) -> None:
-    """Property 2."""
-    images = r.scenario.images
+    """Property 2: safety and completeness.  A failed run deletes nothing; a successful
+    one deletes exactly the specification's set (``spec.deletion``), no more (an
+    image that should stay) and no less (an image left to fill the disk)."""
+    check_deletion(r.scenario.images, r.result.report, r.result.node_images)
+
+
+def check_deletion(images: ImageSet, report: cleanup.CleanupReport, left: Sequence[str]) -> None:
+    """Property 2 on a run's report and what the store holds afterwards (``left``)."""
     before = list(images.node_images)
-    after = set(r.result.node_images)
-    gone = [image for image in before if image not in after]
-    report = r.result.report
-    assert set(after) <= set(before), f"images appeared on the node: {set(after) - set(before)}"
-    if not r.result.ok:
-        assert not gone, f"the cleanup failed ({r.result.outcome}) but deleted {gone}"
-        assert not report.deleted
-    retained = retained_candidates(images)
-    protected = {
-        "in the current list": list(images.current),
-        "retained": sorted(retained),
-        "pinned": list(images.pinned),
-        "in use": list(images.in_use),
-    }
-    planned = [p.image for p in report.planned]
-    for what, names in (("deleted", gone), ("planned for deletion", planned)):
-        for image in names:
-            assert _matches(image, images.previous), f"{what} {image}: not in the previous list"
-            assert not _is_vmdp(image), f"{what} {image}: a vmdp image (always skipped)"
-            for why, protected_names in protected.items():
-                assert not _matches(image, protected_names), f"{what} {image}: it is {why}"
-    assert not report.failed, f"the store refused removals the plan made: {report.failed}"
+    after = set(left)
+    gone = {image for image in before if image not in after}
+    assert after <= set(before), f"images appeared on the node: {after - set(before)}"
     assert sorted(report.deleted) == sorted(gone), (
-        f"report says deleted {report.deleted}, the node lost {gone}"
+        f"report says deleted {report.deleted}, the node lost {sorted(gone)}"
     )
+    if not report.ok:
+        assert not gone, f"the cleanup failed ({report.outcome}) but deleted {sorted(gone)}"
+        return
+    want = deletion_spec(images)
+    wrongly = sorted(gone - want)
+    assert not wrongly, f"deleted {wrongly}, which the specification keeps"
+    planned = {p.image for p in report.planned}
+    assert not planned - want, f"planned {sorted(planned - want)}, which must stay"
+    kept = sorted(want - gone)
+    assert not kept, f"kept {kept}, which the specification deletes (the disk fills up)"
+    assert not report.failed, f"the store refused removals the plan made: {report.failed}"
 
 
 def per_lookup(scenario: Scenario) -> tuple[int, float, set[str]]:
@@ -352,16 +352,21 @@ def check_bounded_effort(r: Run) -> None:
     attempts = r.attempts()
     n = len(attempts)
     assert 1 <= n <= backoff.steps, f"{n} attempts, Steps is {backoff.steps}"
-    expected = list(backoff.delays(jitter_rng(r.seed)))
-    bounds = backoff.bounds()
+    schedule = spec_schedule(r)
+    expected = schedule.sleeps
+    bounds = spec_backoff.bounds(backoff)
     slept = r.sleeps()
-    assert len(slept) <= len(expected)
+    assert len(slept) <= len(expected), f"{len(slept)} sleeps, the schedule has {len(expected)}"
     for i, s in enumerate(slept):
         low, high = bounds[i]
         assert low - EPS <= s.seconds <= high + EPS, (
             f"sleep {i + 1}: {s.seconds} not in {bounds[i]}"
         )
-        assert s.seconds == expected[i], f"sleep {i + 1}: {s.seconds}, schedule says {expected[i]}"
+        assert spec_backoff.same_sleep(s.seconds, expected[i]), (
+            f"sleep {i + 1}: {s.seconds}, the schedule (seed's draws) says {expected[i]}"
+        )
+        trailing = schedule.trailing and i == len(expected) - 1
+        assert s.trailing == trailing, f"sleep {i + 1}: trailing={s.trailing}, not {trailing}"
     longest = attempt_bound(r.scenario)
     for k, (start, end, _ok) in enumerate(attempts):
         assert end - start <= longest + EPS, f"attempt {k + 1} took {end - start:.3f}s"
@@ -414,27 +419,187 @@ def check_bounded_effort(r: Run) -> None:
         )
 
 
+#: the statuses of the repo server's redirect states: followed, never final
+FOLLOWED = ("302", "307")
+
+
 def check_not_retried(r: Run) -> str:
-    """Property 5, for 404s: the attempt that got a 404 is the last."""
-    first_404: int | None = None
+    """Property 5, for statuses: the first attempt whose final response is not a 200
+    (a 404, or any ``status-NNN`` of the unkind worlds, 2xx included) is the last, and
+    its error is the controller's ``unexpected status: <resp.Status>``."""
+    first: int | None = None
+    code = ""
     current = 0
     for entry in sorted(r.result.trace, key=lambda e: e["seq"]):
         if entry["type"] == "attempt":
             current = entry["attempt"]
-        elif entry["type"] == "http" and entry["result"] == "404" and first_404 is None:
-            first_404 = current
-    if first_404 is None:
-        return "no 404 met"
+        elif entry["type"] == "http" and first is None:
+            result = entry["result"]
+            if result.isdigit() and result != "200" and result not in FOLLOWED:
+                first, code = current, result
+    if first is None:
+        return "no final status but 200 met"
     report = r.result.report
-    assert r.result.attempts == first_404, (
-        f"attempt {first_404} got a 404, yet {r.result.attempts} attempts were made"
+    assert r.result.attempts == first, (
+        f"attempt {first} got a {code}, yet {r.result.attempts} attempts were made"
     )
-    assert r.result.outcome == "not-retriable", f"404 led to {r.result.outcome}"
+    assert r.result.outcome == "not-retriable", f"{code} led to {r.result.outcome}"
     # the controller's fmt.Errorf("unexpected status: %s", resp.Status)
-    assert report.error == "unexpected status: 404 Not Found", f"error: {report.error!r}"
+    status = f"{code} {HTTPStatus(int(code)).phrase}"
+    assert report.error == f"unexpected status: {status}", f"error: {report.error!r}"
     assert list(r.result.node_images) == list(r.scenario.images.node_images)
     assert not report.deleted
-    return "404 met"
+    return f"{code[0]}xx met"
+
+
+# -- 3'. every predicate: the retry-or-stop decision against the world's error ----------
+
+
+def class_of(error: CleanupError) -> spec_predicates.ErrorClass:
+    """The error class of the error cleanup handed its predicate, read off its data
+    type's fields (what the predicate is shown, not what cleanup thinks of it)."""
+    if isinstance(error, DNSError):
+        flags = spec_dns.DNSFlags(error.is_not_found, error.is_timeout, error.is_temporary)
+        return ("dns", flags)
+    if isinstance(error, ConnectError):
+        return ("connect", error.reason)
+    if isinstance(error, RequestTimeout):
+        # Go's http.Client: a request whose headers never came is "context deadline
+        # exceeded (Client.Timeout exceeded while awaiting headers)"
+        awaiting = str(error).endswith("(Client.Timeout exceeded while awaiting headers)")
+        return ("timeout", "headers" if awaiting else str(error))
+    if isinstance(error, HTTPStatusError):
+        return ("status", error.status)
+    if isinstance(error, cleanup.ProtocolError):
+        return ("protocol", error.detail)
+    if isinstance(error, ImageListError):
+        return ("list", "")
+    return ("other", type(error).__name__)
+
+
+def _attempt_entries(r: Run) -> dict[int, list[dict[str, Any]]]:
+    """The trace entries between each attempt's start and its end, by attempt."""
+    out: dict[int, list[dict[str, Any]]] = {}
+    current = 0
+    for entry in sorted(r.result.trace, key=lambda e: e["seq"]):
+        kind = entry["type"]
+        if kind == "attempt":
+            current = entry["attempt"]
+            out[current] = []
+        elif kind in ("attempt-failed", "succeeded"):
+            current = 0
+        elif current:
+            out[current].append(entry)
+    return out
+
+
+def _lane(r: Run, entry: dict[str, Any]) -> spec_dns.Lane:
+    """How the query ``entry`` (the lane's last) ended, from what the server did."""
+    name = entry["name"].rstrip(".").lower()
+    rcode = entry["rcode"]
+    repo = r.timeline.repo_host.rstrip(".").lower()
+    ended = {"NXDOMAIN": "nxdomain", "SERVFAIL": "servfail", "drop": "timeout"}.get(rcode)
+    if rcode == "NOERROR":
+        # the world's zone has one record: the repo name's A (sim._dns.REPO_ADDRESS)
+        ended = "answer" if entry["qtype"] == "A" and name == repo else "nodata"
+    assert ended is not None, f"query {name} {entry['qtype']}: unexpected rcode {rcode}"
+    done = entry["t"] + (r.scenario.client.dns_timeout if ended == "timeout" else 0.0)
+    return spec_dns.Lane(name, entry["qtype"], ended, done)
+
+
+def world_errors(
+    r: Run, entries: list[dict[str, Any]], started: float, failed_at: float
+) -> set[spec_predicates.ErrorClass]:
+    """The error classes Go would meet in an attempt that ran from ``started`` to
+    ``failed_at``, from what the servers did (the trace) and the world (the timeline);
+    several only when Go's A/AAAA race may go either way.  Also checks the search-list
+    walk of the failing lookup against Go's ``nameList`` (``spec.go_dns``).
+
+    A request whose client timeout ran out (``http.Client.Timeout``, which also bounds
+    the dial and so the lookup) is Go's "Client.Timeout exceeded": ``os.IsTimeout``,
+    whatever the DNS was doing then."""
+    http = [i for i, e in enumerate(entries) if e["type"] == "http"]
+    served = [entries[i]["t"] for i in http if entries[i]["result"] == "200"]
+    request_start = max([started, *served])
+    if failed_at - request_start >= r.scenario.client.http_timeout - 1e-6:
+        return {("timeout", "headers")}
+    tail = entries[http[-1] + 1 :] if http else entries
+    dns = [e for e in tail if e["type"] == "dns"]
+    if http and not dns:
+        result = entries[http[-1]]["result"]
+        if result == "hang":
+            return {("timeout", "headers")}
+        if result in ("body-cut", "body-gzip-cut"):
+            return {("protocol", "unexpected EOF")}  # Go: io.ErrUnexpectedEOF
+        if result == "closed":
+            return {("protocol", "EOF")}  # Go: Get "URL": EOF
+        if result in BODY_STATES:
+            return {("list", "")}  # a list ending mid-line, or unproven (issue 9)
+        if result != "200":
+            return {("status", int(result))}
+        if sum(entries[i]["result"] == "200" for i in http) >= 2:
+            return {("list", "")}  # both lists served: the failure is in what they say
+    if dns:
+        client = r.scenario.client
+        service = r.scenario.repo_service
+        names = spec_dns.name_list(service, client.search, client.ndots)
+        asked = list(dict.fromkeys(e["name"].rstrip(".").lower() for e in dns))
+        assert asked == names[: len(asked)], (
+            f"the lookup asked {asked}; Go's search-list walk (ndots={client.ndots}) is {names}"
+        )
+        last = {(e["name"], e["qtype"]): e for e in dns}
+        lanes = [_lane(r, e) for e in last.values()]
+        if not any(lane.ended == "answer" for lane in lanes):
+            assert asked == names, f"the lookup stopped at {asked} without an answer ({names})"
+        flags = spec_dns.lookup_error(service, names, lanes)
+        if flags is not None:
+            return {("dns", f) for f in flags}
+        return {("connect", "refused")}  # resolved; the Service had no endpoints
+    # nothing reached a server: the cluster DNS refused every query, or a connection
+    # was refused
+    if r.timeline.dns_state(r.timeline.repo_host, failed_at) == "conn-refused":
+        return {("dns", spec_dns.flags_of("refused"))}
+    return {("connect", "refused")}
+
+
+def check_decisions(r: Run, retriable: Callable[[spec_predicates.ErrorClass], bool]) -> str:
+    """Property 3: for each failed attempt, the error cleanup met is the one Go meets in
+    that world (``world_errors``), and the loop retries it exactly when the
+    specification's predicate ``retriable`` says so (the last attempt, or a schedule or
+    deadline that ran out, ends the run as "gave-up", a non-retriable error as
+    "not-retriable", at once)."""
+    entries = _attempt_entries(r)
+    failed = [e for e in r.events if isinstance(e, AttemptFailed)]
+    attempts = r.attempts()
+    n = len(attempts)
+    kinds = []
+    for e in failed:
+        possible = world_errors(r, entries[e.attempt], attempts[e.attempt - 1][0], e.at)
+        got = class_of(e.error)
+        assert got in possible, (
+            f"attempt {e.attempt}: cleanup met {got} ({e.error}); in this world Go meets "
+            f"{' or '.join(map(str, sorted(possible, key=str)))}"
+        )
+        if isinstance(e.error, DNSError):
+            # goLookupIPCNAMEOrder: "Show original name passed to lookup, not suffixed one"
+            service = r.scenario.repo_service
+            assert e.error.name == service, f"DNS error names {e.error.name!r}, not {service!r}"
+        want = retriable(got)
+        kinds.append(f"{got[0]}: {'retried' if want else 'not retried'}")
+        assert e.retriable == want, (
+            f"attempt {e.attempt}: {got} is {'' if want else 'not '}retriable under "
+            f"{r.policy.predicate}, the loop decided retriable={e.retriable}"
+        )
+        if not want:
+            assert e.attempt == n and r.result.outcome == "not-retriable", (
+                f"attempt {e.attempt} met {got}, not retriable, yet {n} attempts, "
+                f"{r.result.outcome}"
+            )
+        else:
+            assert e.attempt < n or r.result.outcome == "gave-up", (
+                f"attempt {e.attempt} met {got}, retriable, yet the run ended {r.result.outcome}"
+            )
+    return ", ".join(sorted(set(kinds))) or "no failed attempt"
 
 
 # -- 1. liveness ---------------------------------------------------------------------
@@ -476,11 +641,24 @@ def test_liveness_in_the_world_models_single_node_worlds(
 # -- 2. safety -----------------------------------------------------------------------
 
 
+#: what an unkind world also does (issue 11, kind 5): the repo answers with statuses of
+#: every family, 1xx before its 200, redirects to the same and another host; A and AAAA
+#: of a name in different states
+UNKIND_HTTP = ("refused", "hang", *ODD_STATES)
+UNKIND_AAAA = ("nxdomain", "servfail", "timeout")
+
+
+def unkind_timelines() -> st.SearchStrategy[Timeline]:
+    return timelines(
+        missing=True, never_healthy=True, http_states=UNKIND_HTTP, aaaa_states=UNKIND_AAAA
+    )
+
+
 @cases(150)
 @given(
-    timeline=timelines(missing=True, never_healthy=True),
+    timeline=unkind_timelines(),
     policy=policies(),
-    images=image_sets(),
+    images=image_sets(identities=True),
     seed=seeds(),
 )
 def test_safety(harness: Harness, cleanup_fn: CleanupFn, timeline: Timeline, policy: Policy,
@@ -488,13 +666,87 @@ def test_safety(harness: Harness, cleanup_fn: CleanupFn, timeline: Timeline, pol
     scenario = dataclasses.replace(SINGLE, images=images)
     r = run(harness, cleanup_fn, timeline, policy, seed, scenario)
     check_safety(r)
+    event(check_not_retried(r))
     event(r.result.outcome)
     if r.result.ok:
-        stake = [i for i in images.previous if not _matches(i, images.current)]
-        for what, names in (("in use", images.in_use), ("pinned", images.pinned),
-                            ("retained", sorted(retained_candidates(images)))):  # fmt: skip
-            if any(_matches(i, names) for i in stake):
-                event(f"success with a candidate {what}")
+        event("success deleting something" if r.result.deleted else "success deleting nothing")
+        if images.ids:
+            event("success with shared identities")
+
+
+#: how a list file may be written besides one reference per LF-ended line (the list
+#: format cleanup reads, README "cleanup": UTF-8, a BOM, CRLF, blank and ``#`` comment
+#: lines, a trailing ``  # comment``): what the references are does not change
+LIST_STYLES = ("plain", "comments", "crlf", "bom", "blank lines", "trailing comments")
+
+
+def list_text(refs: Sequence[str], style: str) -> bytes:
+    """``refs`` as a list file in ``style`` (always ending with a newline)."""
+    lines = list(refs)
+    if style == "comments":
+        lines = ["# images of this release", *lines, "#end"]
+    elif style == "blank lines":
+        lines = ["", *(x for ref in lines for x in (ref, "   "))]
+    elif style == "trailing comments":
+        lines = [f"{ref}  # pulled at install" for ref in lines]
+    end = "\r\n" if style == "crlf" else "\n"
+    return (("\ufeff" if style == "bom" else "") + end.join(lines) + end).encode()
+
+
+class _Lists(httpx.BaseTransport):
+    """Serves the two lists whole (a 200 with its Content-Length), in process."""
+
+    def __init__(self, images: ImageSet, style: str = "plain") -> None:
+        self.images = images
+        self.style = style
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        previous = f"/{SINGLE.previous_version}/" in request.url.path
+        data = list_text(self.images.previous if previous else self.images.current, self.style)
+        return httpx.Response(
+            200, stream=httpx.ByteStream(data), headers={"Content-Length": str(len(data))}
+        )
+
+
+@settings(max_examples=examples(300), suppress_health_check=[HealthCheck.too_slow])
+@given(images=image_sets(identities=True), style=st.sampled_from(LIST_STYLES))
+def test_safety_and_completeness_over_many_image_sets(
+    cleanup_fn: CleanupFn,
+    images: ImageSet,
+    style: str,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """Property 2 where it is decided: many more image sets than the harness runs
+    (names by digest, IDs and digests in containers, store identities, several retain
+    candidates), the lists served whole in process, written in any style the list
+    format allows, to the real repo client, run, plan and store, so the deletion set
+    meets its every corner in the ``ci`` profile."""
+    path = tmp_path_factory.mktemp("node") / "node.json"
+    store = cleanup.MemoryStore.create(
+        path, images.node_images, in_use=images.in_use, pinned=images.pinned, ids=dict(images.ids)
+    )
+    with httpx.Client(transport=_Lists(images, style)) as client:
+        repo = cleanup.RepoClient("http://repo.test", client, timeout=30.0)
+        report = cleanup_fn(
+            repo,
+            previous_version=SINGLE.previous_version,
+            current_version="current",
+            policy=V15,
+            store=store,
+            clock=cleanup.ManualClock(),
+            rng=random.Random(0),
+        )
+    note(f"{report.outcome}: {report.error or ''}; planned {[p.image for p in report.planned]}")
+    if spec_deletion.related(images.previous, images.current):
+        assert report.ok, f"two whole, related lists, yet {report.outcome}: {report.error}"
+    else:
+        event("unrelated lists")
+        assert report.outcome == "not-retriable", f"unrelated lists: {report.outcome}"
+    check_deletion(images, report, cleanup.MemoryStore(path).images())
+    if report.ok and images.ids:
+        event("success with store identities")
+    if any(not ("/" in u or ":" in u) or u.startswith("sha256:") for u in images.in_use):
+        event("a container names its image by ID")
 
 
 # -- 3. the seed bug -----------------------------------------------------------------
@@ -551,7 +803,7 @@ def test_seed_bug_v15_succeeds_when_the_window_ends_inside_the_budget(
     and succeeds exactly when, at that instant, the name resolves and the repo serves."""
     r = run(harness, cleanup_fn, timeline, V15, seed)
     starts = [timeline.cleanup_start]
-    for sleep in V15.backoff.delays(jitter_rng(seed)):
+    for sleep in spec_backoff.schedule(V15.backoff, jitter_draws(seed, V15.backoff.steps)).sleeps:
         starts.append(starts[-1] + sleep)
 
     def up(t: float) -> bool:
@@ -721,6 +973,71 @@ def test_hypothesis_shrinks_a_busy_v14_failure_to_the_minimal_world(
     assert_minimal_nxdomain_world(timeline, seed)
 
 
+# -- 3'. every predicate ------------------------------------------------------------
+
+
+@cases(120)
+@given(
+    timeline=unkind_timelines(),
+    client=clients(),
+    policy=policies(),
+    seed=seeds(),
+)
+def test_every_preset_predicate_decides_by_the_worlds_error(
+    harness: Harness,
+    cleanup_fn: CleanupFn,
+    timeline: Timeline,
+    client: ClientSettings,
+    policy: Policy,
+    seed: int,
+) -> None:
+    """Harvester v1.4's and v1.5's predicates (``spec.predicates``) on the error Go meets
+    in each attempt of generated worlds (every DNS state of every candidate name, the
+    cluster DNS down, refusals, hangs, 404s), with search lists and ndots around Go's
+    boundary."""
+    scenario = dataclasses.replace(SINGLE, client=client)
+    r = run(harness, cleanup_fn, timeline, policy, seed, scenario)
+
+    def predicate(error: spec_predicates.ErrorClass) -> bool:
+        return spec_predicates.retriable(policy.predicate, error)
+
+    event(f"{policy.predicate}: {check_decisions(r, predicate)}")
+    event(check_not_retried(r))
+    client_dots = SINGLE.repo_service.count(".")
+    event("ndots == dots" if client.ndots == client_dots else "ndots != dots")
+
+
+@cases(60)
+@given(
+    timeline=unkind_timelines(),
+    client=clients(),
+    kinds=st.sets(st.sampled_from(spec_predicates.KINDS)),
+    backoff=backoffs(max_steps=8),
+    seed=seeds(),
+)
+def test_generated_predicates_decide_by_the_worlds_error(
+    harness: Harness,
+    cleanup_fn: CleanupFn,
+    timeline: Timeline,
+    client: ClientSettings,
+    kinds: set[str],
+    backoff: cleanup.Backoff,
+    seed: int,
+) -> None:
+    """A predicate retrying a generated set of error kinds: the loop retries exactly the
+    attempts whose world error (``world_errors``) is of those kinds."""
+    chosen = spec_predicates.generated(kinds)
+    policy = Policy(
+        f"generated {sorted(kinds)}",
+        backoff,
+        lambda error: chosen(class_of(error)),
+        predicate=f"retries {', '.join(sorted(kinds)) or 'nothing'}",
+    )
+    scenario = dataclasses.replace(SINGLE, client=client)
+    r = run(harness, cleanup_fn, timeline, policy, seed, scenario)
+    event(check_decisions(r, chosen))
+
+
 # -- 4. bounded effort ---------------------------------------------------------------
 
 
@@ -772,6 +1089,82 @@ def test_404_ends_the_cleanup_at_once(
 ) -> None:
     r = run(harness, cleanup_fn, timeline, policy, seed)
     event(check_not_retried(r))
+
+
+@st.composite
+def odd_answer_over_the_first_attempt(draw: st.DrawFn) -> Timeline:
+    """Every DNS name answers; one list (or both) gets an unkind answer from t = 0 to
+    a while after the cleanup starts, then 200s."""
+    start = draw(durations(30.0), label="cleanup start")
+    # a family first, then one of its members: each family gets its share
+    families = [list(BODY_STATES), ["informational"], ["redirect", "redirect-other-host"]]
+    families.append(["closed"])
+    families += [
+        [f"status-{c}" for c in ODD_STATUSES if c // 100 == family] for family in (2, 3, 4, 5)
+    ]
+    family = draw(st.sampled_from(families), label="family")
+    state = draw(st.sampled_from(family), label="answer")
+    until = round(start + draw(durations(60.0, min_seconds=0.1), label="for"), 1)
+    which = draw(st.sampled_from(("previous", "current", "both")), label="list")
+    odd = (Interval(0.0, until, state), Interval(until, math.inf, "ok"))
+    ok = (Interval(0.0, math.inf, "ok"),)
+    host = SINGLE.repo_host
+    return Timeline(
+        scenario="an unkind answer",
+        seed=0,
+        cleanup_start=start,
+        repo_host=host,
+        dns={host: ok, OTHER_NAMES: ok, SINGLE.repo_service.lower(): ok},
+        http={
+            SINGLE.list_path(SINGLE.previous_version): odd if which != "current" else ok,
+            SINGLE.list_path("current"): odd if which != "previous" else ok,
+        },
+        events=(),
+    )
+
+
+@cases(100)
+@given(
+    timeline=odd_answer_over_the_first_attempt(),
+    policy=policies(),
+    images=image_sets(identities=True),
+    seed=seeds(),
+)
+def test_every_status_family_and_answer_at_the_first_attempt(
+    harness: Harness,
+    cleanup_fn: CleanupFn,
+    timeline: Timeline,
+    policy: Policy,
+    images: ImageSet,
+    seed: int,
+) -> None:
+    """Property 5 (and 2, 7) for each unkind answer of the repo, met by the first
+    attempt: a final status other than 200 (2xx, 3xx without Location, 4xx, 5xx) ends
+    the run there as "unexpected status", deleting nothing; a 1xx before the 200 and
+    redirects (same host, another authority) are followed to the list and the run
+    deletes exactly the specification's set; an incomplete body ends it, not retried."""
+    scenario = dataclasses.replace(SINGLE, images=images)
+    r = run(harness, cleanup_fn, timeline, policy, seed, scenario)
+    check_safety(r)
+    met = check_not_retried(r)
+    check_decisions(r, lambda error: spec_predicates.retriable(policy.predicate, error))
+    state = timeline.http_state(SINGLE.list_path("current"), 0.0)
+    if state == "ok":
+        state = timeline.http_state(SINGLE.list_path(SINGLE.previous_version), 0.0)
+    related = spec_deletion.related(images.previous, images.current)
+    if state in ("informational", "redirect", "redirect-other-host") and related:
+        assert r.result.attempts == 1 and r.result.ok, (
+            f"{state} is followed to the list: the first attempt succeeds, not "
+            f"{r.result.outcome}: {r.result.report.error}"
+        )
+    if state in (*BODY_STATES, "closed"):
+        assert r.result.attempts == 1 and r.result.outcome == "not-retriable", (
+            f"{state}: an incomplete list ends the run at once, not {r.result.outcome}"
+        )
+        if state in ("body-cut", "body-gzip-cut"):
+            # io.ReadAll(resp.Body): io.ErrUnexpectedEOF, which the controller returns as is
+            assert r.result.report.error == "unexpected EOF", r.result.report.error
+    event(f"{state}: {met}")
 
 
 BAD_LINES = ("<html><body>Not Found</body></html>", "not an image!", "UPPER/Case:tag")
@@ -848,6 +1241,131 @@ def test_replaying_a_seed_gives_the_identical_trace(
 
 def _scrub(report: dict[str, Any]) -> str:
     return re.sub(r"127\.0\.0\.1:\d+", "127.0.0.1:PORT", json.dumps(report, sort_keys=True))
+
+
+# -- 8. the schedule at its boundaries ----------------------------------------------
+
+
+def instant_timelines(never_healthy: bool = True) -> st.SearchStrategy[Timeline]:
+    """Worlds where every attempt fails or succeeds at once (no timeouts, no hangs):
+    attempt k+1 starts exactly at (start of k) + sleep k, so a deadline can be put on an
+    attempt's very start."""
+    return timelines(
+        dns_states=("nxdomain", "servfail"),
+        other_states=("servfail",),
+        upstream_states=("nxdomain", "servfail"),
+        cluster_dns_states=("conn-refused",),
+        http_states=("refused",),
+        never_healthy=never_healthy,
+    )
+
+
+@st.composite
+def deadline_on_a_start(draw: st.DrawFn) -> tuple[Timeline, Policy, int]:
+    """A world of instant attempts, a generated v1.5 policy and a seed, with the deadline
+    exactly on the start of one of its attempts (from the specification's sleeps; the
+    float sum the clock makes), or a hair before it."""
+    timeline = draw(instant_timelines())
+    backoff = draw(backoffs(max_steps=12))
+    backoff = dataclasses.replace(backoff, steps=max(2, backoff.steps))  # a second start
+    seed = draw(seeds())
+    sleeps = spec_backoff.schedule(backoff, jitter_draws(seed, backoff.steps)).sleeps
+    t0 = timeline.cleanup_start
+    starts = [t0]
+    for sleep in sleeps[: backoff.steps - 1]:
+        starts.append(starts[-1] + sleep)
+    k = draw(st.integers(1, len(starts) - 1), label="attempt") if len(starts) > 1 else 0
+    deadline = starts[k] - t0
+    while t0 + deadline < starts[k]:  # the limit the loop computes must reach the start
+        deadline = math.nextafter(deadline, math.inf)
+    if draw(st.booleans(), label="a hair before"):
+        deadline = math.nextafter(deadline, 0.0)
+    policy = Policy(
+        "deadline on a start",
+        backoff,
+        cleanup.retriable_v15,
+        predicate="v1.5",
+        deadline=max(deadline, 1e-9),
+    )
+    return timeline, policy, seed
+
+
+@cases(60)
+@given(example=deadline_on_a_start())
+def test_deadline_exactly_on_an_attempts_start(
+    harness: Harness, cleanup_fn: CleanupFn, example: tuple[Timeline, Policy, int]
+) -> None:
+    """The deadline rule at its edge: an attempt starting exactly at t0 + deadline still
+    runs (``<=``), one a nanosecond later does not; and the schedule's other edges
+    (Steps 1, Jitter 0, Factor < 1, a sleep equal to the Cap) in the same runs."""
+    timeline, policy, seed = example
+    r = run(harness, cleanup_fn, timeline, policy, seed)
+    event(check_liveness(r))
+    check_bounded_effort(r)
+    assert policy.deadline is not None
+    limit = timeline.cleanup_start + policy.deadline
+    if any(start == limit for start, _end, _ok in r.attempts()):
+        event("an attempt started exactly on the deadline")
+    for label in schedule_edges(r):
+        event(label)
+
+
+def schedule_edges(r: Run) -> list[str]:
+    """Which boundaries of the schedule's rules a run met (for ``event``)."""
+    b = r.policy.backoff
+    edges = []
+    if b.steps == 1:
+        edges.append("Steps 1")
+    if b.jitter == 0:
+        edges.append("Jitter 0")
+    if b.factor < 1:
+        edges.append("Factor < 1")
+    if b.cap is not None and any(s.seconds == b.cap for s in r.sleeps()):
+        edges.append("a sleep equal to the Cap")
+    if any(s.trailing for s in r.sleeps()):
+        edges.append("a reached Cap ended the loop after its sleep")
+    return edges
+
+
+@settings(max_examples=examples(1000))
+@given(backoff=backoffs(), seed=seeds())
+def test_schedule_steps_as_wait_backoff(backoff: cleanup.Backoff, seed: int) -> None:
+    """The schedule cleanup's loop steps through (``Backoff.start(rng).step()``, the
+    attempt count it announces, and ``delays``/``bounds``, what the simulation reads) is
+    the specification's, sleep by sleep, with the seed's draws; bounds hold each sleep.
+    Cheap (no run), so it sees many schedules."""
+    spec = spec_backoff.schedule(backoff, jitter_draws(seed, backoff.steps))
+    schedule = backoff.start(jitter_rng(seed))
+    stepped = []
+    while schedule.steps > 1:
+        stepped.append(schedule.step())
+    if spec.trailing:  # ExponentialBackoff's loop ends on Steps == 0 after the sleep
+        assert schedule.steps == 0 and len(stepped) == spec.attempts, (
+            f"a reached Cap must end the loop after its sleep: {len(stepped)} sleeps"
+        )
+    else:
+        assert schedule.steps == 1 and len(stepped) == spec.attempts - 1
+    assert backoff.attempts == spec.attempts, (backoff.attempts, spec.attempts)
+    assert len(stepped) == len(spec.sleeps)
+    for i, (got, want) in enumerate(zip(stepped, spec.sleeps, strict=True)):
+        assert spec_backoff.same_sleep(got, want), f"sleep {i + 1}: {got}, spec {want}"
+    delays = list(backoff.delays(jitter_rng(seed)))
+    assert len(delays) == len(spec.sleeps)
+    assert all(spec_backoff.same_sleep(a, b) for a, b in zip(delays, spec.sleeps, strict=True))
+    bounds = spec_backoff.bounds(backoff)
+    for (low, high), (clow, chigh), sleep in zip(
+        bounds, backoff.bounds(), spec.sleeps, strict=True
+    ):
+        assert spec_backoff.same_sleep(low, clow) and spec_backoff.same_sleep(high, chigh)
+        assert low - EPS <= sleep <= high + EPS
+    if backoff.steps == 1:
+        event("Steps 1")
+    if spec.trailing:
+        event("a reached Cap ends the loop after its sleep")
+    if backoff.cap is not None and backoff.cap in spec.sleeps:
+        event("a sleep equal to the Cap")
+    if backoff.factor < 1:
+        event("Factor < 1")
 
 
 # -- the strategies themselves --------------------------------------------------------

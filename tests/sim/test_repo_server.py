@@ -6,6 +6,7 @@ and then reads what is already in the socket.
 
 from __future__ import annotations
 
+import gzip
 import socket
 from collections.abc import Iterator
 
@@ -116,3 +117,113 @@ def test_the_service_has_endpoints_unless_every_path_is_refused() -> None:
     assert not service_accepting({"a": "refused", "b": "refused"})
     assert service_accepting({"a": "refused", "b": "missing"})
     assert service_accepting({"a": "ok"})
+
+
+@pytest.fixture
+def unkind() -> Iterator[RepoServer]:
+    """A server whose one path answers in the state the test sets."""
+    state = {"now": "ok"}
+    server = RepoServer()
+    server.configure(
+        lambda path, t: state["now"], {OK_PATH: b"a:1\nb:2\nc:3\nd:4\n"}, SocketlessClock(0.0)
+    )
+    server.state_box = state  # type: ignore[attr-defined]
+    server.set_accepting(True)
+    yield server
+    server.close()
+
+
+def answer(repo: RepoServer, state: str, path: str = OK_PATH) -> bytes:
+    """The raw bytes the server sends for one GET of ``path`` in ``state``, to EOF or
+    until it stops sending."""
+    repo.state_box["now"] = state  # type: ignore[attr-defined]
+    with socket.create_connection(repo.address, timeout=2) as sock:
+        sock.sendall(get(path, close=True))
+        out = b""
+        for _ in range(20):
+            repo.settle()
+            sock.setblocking(False)
+            try:
+                chunk = sock.recv(65536)
+            except BlockingIOError:
+                continue
+            finally:
+                sock.setblocking(True)
+            if not chunk:
+                break
+            out += chunk
+        return out
+
+
+@pytest.mark.parametrize(
+    ("state", "head", "body"),
+    [
+        ("status-203", b"HTTP/1.1 203 Non-Authoritative Information", b"a:1\nb:2\nc:3\nd:4\n"),
+        ("status-500", b"HTTP/1.1 500 Internal Server Error", b"500 Internal Server Error\n"),
+        ("status-301", b"HTTP/1.1 301 Moved Permanently", b"301 Moved Permanently\n"),
+    ],
+)
+def test_a_status_state_answers_that_final_status(
+    unkind: RepoServer, state: str, head: bytes, body: bytes
+) -> None:
+    """A 2xx other than 200 carries the list itself (a client taking it for success has
+    a list to act on); others carry their phrase; none has a Location."""
+    raw = answer(unkind, state)
+    assert raw.startswith(head) and raw.endswith(b"\r\n\r\n" + body), raw
+    assert b"location" not in raw.lower()
+    assert unkind.log[-1].result == state.split("-")[1]
+
+
+def test_no_content_and_not_modified_have_neither_body_nor_length(unkind: RepoServer) -> None:
+    for state in ("status-204", "status-304"):
+        raw = answer(unkind, state)
+        assert raw.endswith(b"\r\n\r\n") and b"content-length" not in raw.lower(), raw
+
+
+def test_an_interim_103_comes_before_the_200(unkind: RepoServer) -> None:
+    raw = answer(unkind, "informational")
+    assert raw.startswith(b"HTTP/1.1 103 Early Hints\r\n"), raw
+    assert b"\r\n\r\nHTTP/1.1 200 OK\r\n" in raw and raw.endswith(b"a:1\nb:2\nc:3\nd:4\n")
+
+
+def test_redirects_point_to_a_target_that_serves_the_list(unkind: RepoServer) -> None:
+    same = answer(unkind, "redirect")
+    assert same.startswith(b"HTTP/1.1 302 Found") and b"Location: /moved/lists/current" in same
+    other = answer(unkind, "redirect-other-host")
+    location = f"Location: http://127.0.0.1:{unkind.port}/moved/lists/current".encode()
+    assert other.startswith(b"HTTP/1.1 307 Temporary Redirect") and location in other
+    target = answer(unkind, "redirect", "/moved" + OK_PATH)  # the target is served as ok
+    assert target.startswith(b"HTTP/1.1 200 OK") and target.endswith(b"a:1\nb:2\nc:3\nd:4\n")
+    assert [r.result for r in unkind.log] == ["302", "307", "200"]
+
+
+def test_incomplete_bodies_are_what_each_mode_says(unkind: RepoServer) -> None:
+    """Issue 9's misbehaving-repo modes: the whole list is 16 bytes in four lines."""
+    cut = answer(unkind, "body-cut")
+    assert b"Content-Length: 16\r\n" in cut and cut.endswith(b"\r\n\r\na:1\nb:2\n")
+    small = answer(unkind, "body-cl-small")
+    assert b"Content-Length: 13\r\n" in small and small.endswith(b"a:1\nb:2\nc:3\nd:4\n")
+    close = answer(unkind, "body-close")
+    assert b"Connection: close\r\n" in close and b"content-length" not in close.lower()
+    assert close.endswith(b"\r\n\r\na:1\nb:2\n")
+    gz = answer(unkind, "body-gzip-cut")
+    head, _, payload = gz.partition(b"\r\n\r\n")
+    assert b"Content-Encoding: gzip" in head
+    assert f"Content-Length: {len(payload)}".encode() in head
+    with pytest.raises(EOFError):
+        gzip.decompress(payload)
+    unterminated = answer(unkind, "body-unterminated")
+    assert b"Content-Length: 13\r\n" in unterminated
+    assert unterminated.endswith(b"\r\n\r\na:1\nb:2\nc:3\nd")
+    assert [r.result for r in unkind.log] == [
+        "body-cut",
+        "body-cl-small",
+        "body-close",
+        "body-gzip-cut",
+        "body-unterminated",
+    ]
+
+
+def test_a_closed_state_reads_the_request_and_closes_without_a_reply(unkind: RepoServer) -> None:
+    assert answer(unkind, "closed") == b""
+    assert unkind.log[-1].result == "closed"

@@ -1,0 +1,24 @@
+"""Independent specifications the property suite takes its expectations from (issue 11).
+
+A property that asks the code under test what to expect checks nothing, so each
+module here restates one rule from its source, written afresh and small, importing
+nothing from ``cleanup`` but data types needed to read a result (``Backoff`` fields,
+``ImageSet``, trace entries are plain data):
+
+- :mod:`.backoff`: the sleeps and the attempt budget of each schedule mode
+  (k8s apimachinery ``wait.Backoff.Step`` + ``ExponentialBackoff``; Brooker's AWS
+  jitter modes; tenacity's ``wait_exponential_jitter`` as stamina uses it) and the
+  deadline rule, with the jitter draws re-derived from the seed through sim's seed
+  contract (``sim._evaluate.jitter_rng``).
+- :mod:`.go_dns`: Go 1.23's resolver error for what the DNS answered (which names
+  the search list walk asks, in which order, with ``ndots``; which error a lookup
+  reports; its ``IsNotFound``/``IsTimeout``/``IsTemporary``).
+- :mod:`.predicates`: the retry-or-stop decision of Harvester v1.4's and v1.5's
+  ``IsRetriableNetworkError`` for an error class.
+- :mod:`.deletion`: the set of node images a successful cleanup deletes, as a set
+  expression over the lists and the node (distribution/reference normalisation, the
+  short ``name:tag`` match, the retain list, pins, containers, vmdp, and content
+  identity).
+
+``tests/test_architecture.py`` holds these modules to their imports.
+"""

@@ -1,0 +1,172 @@
+"""The node images a successful cleanup deletes, as a set expression.
+
+Source: /work/shared/reference/harvester-image-cleanup.md ("What the controller does")
+and issue 9 ("Same image, other name"); the names are compared as
+``github.com/distribution/reference`` normalises them, restated here in a few lines
+rather than taken from ``cleanup._images``::
+
+    entries    = previous list, one per image (first spelling), in list order
+    same(a, b) = full(a) == full(b) or short(a) == short(b)
+    candidates = entries - {e : same(e, c) for some c in current} - {e : e is vmdp}
+    retained   = for each retain substring, in order: the first candidate, not already
+                 retained, whose text contains it
+    doomed     = candidates - retained - {e : same(e, p), p pinned}
+                                       - {e : same(e, u), u in use}
+    staying    = current + in use + pinned + (entries - candidates) + retained
+    protected  = {id(n) : n a node name, same(n, s) for some s in staying}
+                 + {the digest or image ID s states itself : s in staying}
+    deleted    = {n in the node's images : same(n, e) for some e in doomed,
+                                           id(n) not in protected}
+
+``full``: ``[domain/]path[:tag][@digest]`` with ``docker.io`` when the first component
+is no domain (no ``.`` or ``:``, not ``localhost``, no upper case), ``library/`` for a
+one-component Docker Hub path, ``:latest`` without tag and digest.  ``short``: the
+last path component with the tag (or the digest when there is no tag), whatever the
+registry.  ``id(n)``: the store's content identity of node name ``n`` (its ``ids``
+entry, else ``n``), an image ID spelt ``sha256:<hex>`` or as the bare 64 hex digits.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+
+__all__ = ["RETAIN", "deletion_set", "full", "related", "same", "short"]
+
+#: pkg/controller/master/upgrade/upgrade_repo.go imageRetainList
+RETAIN = (
+    "rancher/harvester-upgrade",
+    "longhornio/longhorn-engine",
+    "longhornio/longhorn-instance-manager",
+    "rancher/mirrored-banzaicloud-fluentd",
+    "rancher/mirrored-fluent-fluent-bit",
+)
+
+_ID = re.compile(r"^(?:sha256:)?([0-9a-f]{64})$")
+
+
+def _split(ref: str) -> tuple[str, str, str | None, str | None] | None:
+    """(domain, path, tag, digest), or None for what is no reference (an image ID)."""
+    if _ID.match(ref):
+        return None
+    name, _, digest = ref.partition("@")
+    tag: str | None = None
+    slash = name.rfind("/")
+    colon = name.rfind(":")
+    if colon > slash:
+        name, tag = name[:colon], name[colon + 1 :]
+    first, sep, rest = name.partition("/")
+    if sep and ("." in first or ":" in first or first == "localhost" or first != first.lower()):
+        domain, path = first, rest
+    else:
+        domain, path = "docker.io", name
+    if domain == "index.docker.io":
+        domain = "docker.io"
+    if domain == "docker.io" and "/" not in path:
+        path = "library/" + path
+    return domain, path, tag, digest or None
+
+
+def full(ref: str) -> str:
+    parts = _split(ref)
+    if parts is None:
+        return "id:" + ref
+    domain, path, tag, digest = parts
+    if tag is None and digest is None:
+        tag = "latest"
+    return f"{domain}/{path}" + (f":{tag}" if tag else "") + (f"@{digest}" if digest else "")
+
+
+def short(ref: str) -> str:
+    parts = _split(ref)
+    if parts is None:
+        return "id:" + ref
+    _, path, tag, digest = parts
+    last = path.rsplit("/", 1)[-1]
+    if tag is not None:
+        return f"{last}:{tag}"
+    return f"{last}@{digest}" if digest else f"{last}:latest"
+
+
+def same(a: str, b: str) -> bool:
+    """The controller's match: the full references or the short ``name:tag`` agree."""
+    return full(a) == full(b) or short(a) == short(b)
+
+
+def related(previous: Sequence[str], current: Sequence[str]) -> bool:
+    """Whether two lists can be consecutive Harvester lists: they name at least one
+    common repository namespace (``domain/path`` without the last component).  A 200
+    whose body merely parses as a list (``ok``, an error word) shares none, and would
+    make every previous image "not in the current list" (retrylab's guard, README
+    "cleanup": the repo client refuses such a current list, not retried)."""
+
+    def namespaces(refs: Sequence[str]) -> set[str]:
+        out = set()
+        for ref in refs:
+            parts = _split(ref)
+            if parts is not None:
+                out.add(f"{parts[0]}/{parts[1]}".rsplit("/", 1)[0])
+        return out
+
+    return bool(namespaces(previous) & namespaces(current))
+
+
+def _identity(value: str) -> str:
+    found = _ID.match(value)
+    return "sha256:" + found.group(1) if found else value
+
+
+def _stated(name: str) -> str | None:
+    """The identity a name states by itself: an image ID, or a reference's digest."""
+    if _ID.match(name):
+        return _identity(name)
+    parts = _split(name)
+    return parts[3] if parts is not None else None
+
+
+def deletion_set(
+    previous: Sequence[str],
+    current: Sequence[str],
+    node: Sequence[str],
+    *,
+    in_use: Iterable[str] = (),
+    pinned: Iterable[str] = (),
+    ids: Mapping[str, str] | None = None,
+    retain: Sequence[str] = RETAIN,
+) -> set[str]:
+    """The node names a successful cleanup deletes (see the module docstring)."""
+    ids = dict(ids or {})
+    in_use, pinned = list(in_use), list(pinned)
+    entries: dict[str, str] = {}
+    for raw in previous:
+        entries.setdefault(full(raw), raw)
+    candidates = [
+        raw
+        for raw in entries.values()
+        if not any(same(raw, c) for c in current)
+        and _split(raw) is not None
+        and _split(raw)[1].rsplit("/", 1)[-1] != "vmdp"  # type: ignore[index]
+    ]
+    retained: list[str] = []
+    for substring in retain:
+        for raw in candidates:
+            if raw not in retained and substring in raw:
+                retained.append(raw)
+                break
+    doomed = [
+        raw
+        for raw in candidates
+        if raw not in retained
+        and not any(same(raw, p) for p in pinned)
+        and not any(same(raw, u) for u in in_use)
+    ]
+    staying = [*current, *in_use, *pinned, *retained]
+    staying += [raw for raw in entries.values() if raw not in candidates]
+
+    def ident(name: str) -> str:
+        return _identity(ids.get(name, name))
+
+    known = list(dict.fromkeys([*node, *ids]))
+    protected = {ident(n) for n in known if any(same(n, s) for s in staying)}
+    protected |= {_identity(s) for s in map(_stated, staying) if s is not None}
+    return {n for n in node if any(same(n, e) for e in doomed) and ident(n) not in protected}

@@ -1,0 +1,91 @@
+"""The retry-or-stop decision, restated from Harvester's Go source.
+
+``pkg/util/network.go`` ``IsRetriableNetworkError`` (see
+/work/shared/reference/harvester-image-cleanup.md, "The retry policy")::
+
+    os.IsTimeout(err) ||
+    errors.Is(err, ENETDOWN | ENETUNREACH | ECONNRESET | ETIMEDOUT | ECONNREFUSED | EHOSTUNREACH) ||
+    errors.As(err, &dnsError) && (dnsError.IsTemporary                          // v1.4
+                                  || dnsError.IsTimeout || dnsError.IsNotFound)  // v1.5
+
+``os.IsTimeout`` sees through ``*url.Error`` and ``*net.OpError`` to a DNS error's
+``Timeout()``, so a DNS timeout was retried in v1.4 already.  Anything else - an
+"unexpected status" (any HTTP status but 200), an invalid or incomplete list
+(``io.ErrUnexpectedEOF`` is none of the errnos above) - ends the loop at once.
+
+An error *class* here is a plain tuple the properties derive from the world:
+``("dns", DNSFlags)``, ``("connect", reason)`` with reason one of ``refused``,
+``reset``, ``network-unreachable``, ``host-unreachable``, ``network-down``,
+``timed-out``; ``("timeout", phase)`` (a request that outlived its client timeout);
+``("status", code)``; ``("protocol", detail)`` (Go's ``EOF`` before a response,
+``unexpected EOF`` in a body); ``("list", why)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection
+from typing import Any
+
+from tests.sim.spec.go_dns import DNSFlags
+
+__all__ = ["CONNECT_RETRIED", "KINDS", "ErrorClass", "generated", "kind_of", "retriable"]
+
+ErrorClass = tuple[str, Any]
+
+#: the errnos ``IsRetriableNetworkError`` names, by the reason names the classes use
+CONNECT_RETRIED = frozenset(
+    {"refused", "reset", "network-unreachable", "host-unreachable", "network-down", "timed-out"}
+)
+
+#: coarse kinds generated predicates choose from
+KINDS = (
+    "dns-not-found",
+    "dns-timeout",
+    "dns-temporary",
+    "connect",
+    "timeout",
+    "status",
+    "protocol",
+    "list",
+)
+
+
+def retriable(predicate: str, error: ErrorClass) -> bool:
+    """Harvester ``predicate`` (``"v1.4"`` or ``"v1.5"``) on an error class."""
+    what, detail = error
+    if what == "timeout":
+        return True  # os.IsTimeout
+    if what == "connect":
+        return bool(detail in CONNECT_RETRIED)
+    if what == "dns":
+        flags: DNSFlags = detail
+        if flags.timeout:  # os.IsTimeout sees DNSError.Timeout()
+            return True
+        if predicate == "v1.4":
+            return flags.temporary
+        if predicate == "v1.5":
+            return flags.temporary or flags.not_found
+        raise ValueError(f"unknown predicate {predicate!r}")
+    return False  # status, protocol (io.EOF is none of the errnos), list
+
+
+def kind_of(error: ErrorClass) -> set[str]:
+    """The :data:`KINDS` an error class belongs to (a DNS error may have several flags)."""
+    what, detail = error
+    if what == "dns":
+        flags: DNSFlags = detail
+        kinds = set()
+        if flags.not_found:
+            kinds.add("dns-not-found")
+        if flags.timeout:
+            kinds.add("dns-timeout")
+        if flags.temporary:
+            kinds.add("dns-temporary")
+        return kinds
+    return {what}
+
+
+def generated(kinds: Collection[str]) -> Callable[[ErrorClass], bool]:
+    """A predicate retrying exactly the errors of some of ``kinds``."""
+    chosen = frozenset(kinds)
+    return lambda error: bool(kind_of(error) & chosen)
