@@ -3,6 +3,8 @@
 import retrylab_entry  # noqa: F401  (first: Ctrl-C under python -m; see that module)
 from cleanup._classify import error_kind, to_error
 from cleanup._clock import Clock, ManualClock, SystemClock
+from cleanup._containerd import DEFAULT_CONTAINERD_SOCKET, ContainerdStore
+from cleanup._crictl import CrictlStore
 from cleanup._dnsrules import (
     LookupFold,
     LookupRun,
@@ -34,6 +36,7 @@ from cleanup._images import (
     parse_reference,
     short_key,
 )
+from cleanup._memory_store import MemoryStore
 from cleanup._plan import MATCH_MODES, RETAIN, Plan, PlanItem, plan
 from cleanup._repo import DEFAULT_MAX_LIST_BYTES, LIST_PATH, RepoClient
 from cleanup._resolvconf import ResolvConf, ResolvConfError, parse_resolv_conf, read_resolv_conf
@@ -71,17 +74,8 @@ from cleanup._run import (
     Removal,
     run_cleanup,
 )
-from cleanup._stores import (
-    DEFAULT_CONTAINERD_SOCKET,
-    ContainerdStore,
-    CrictlStore,
-    ImageStore,
-    MemoryStore,
-    RemovalError,
-    StoreError,
-    StoreSpecError,
-    open_store,
-)
+from cleanup._store import ImageStore, RemovalError, StoreError, StoreSpecError
+from cleanup._stores import open_store
 from cleanup._transport import (
     DIAL_TIMEOUT,
     ClockNetworkBackend,

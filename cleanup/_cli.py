@@ -36,6 +36,8 @@ from collections.abc import Callable, Sequence
 from typing import NoReturn, TextIO
 
 from cleanup._clock import Clock, SystemClock
+from cleanup._containerd import DEFAULT_CONTAINERD_SOCKET
+from cleanup._memory_store import MemoryStore
 from cleanup._repo import RepoClient
 from cleanup._resolver import StubResolver
 from cleanup._retry import (
@@ -49,13 +51,8 @@ from cleanup._retry import (
     parse_duration,
 )
 from cleanup._run import ImageRemovalFailed, ImageRemoved, run_cleanup
-from cleanup._stores import (
-    DEFAULT_CONTAINERD_SOCKET,
-    ImageStore,
-    MemoryStore,
-    StoreSpecError,
-    open_store,
-)
+from cleanup._store import ImageStore, StoreSpecError
+from cleanup._stores import open_store
 from cleanup._transport import make_http_client
 
 __all__ = ["EXIT_INTERRUPTED", "EXIT_USAGE", "MAX_HTTP_TIMEOUT", "build_parser", "main"]

@@ -33,7 +33,7 @@ from cleanup._errors import CleanupError
 from cleanup._plan import RETAIN, plan
 from cleanup._repo import RepoClient
 from cleanup._retry import AttemptFailed, GaveUp, Policy, Sleeping, Succeeded, retry
-from cleanup._stores import ImageStore, RemovalError, StoreError
+from cleanup._store import ImageStore, RemovalError, StoreError
 
 __all__ = [
     "OUTCOMES",

@@ -26,13 +26,13 @@ from pathlib import Path
 
 import pytest
 
-from cleanup import ManualClock
+from cleanup import ContainerdStore, ManualClock, RemovalError, StoreError
 from cleanup._cli import main as cli_main
+from cleanup._containerd import parse_ctr_images
 from cleanup._repo import RepoClient
 from cleanup._resolver import StubResolver
 from cleanup._retry import get_policy
 from cleanup._run import CleanupReport, run_cleanup
-from cleanup._stores import ContainerdStore, RemovalError, StoreError, parse_ctr_images
 from cleanup._transport import make_http_client
 from tests.cleanup.test_end_to_end import (
     CURRENT,

@@ -24,12 +24,12 @@ import pytest
 
 import cleanup
 import faultdns
+from cleanup import MemoryStore
 from cleanup._cli import main as cli_main
 from cleanup._repo import RepoClient
 from cleanup._resolver import StubResolver
 from cleanup._retry import get_policy
 from cleanup._run import CleanupReport, run_cleanup
-from cleanup._stores import MemoryStore
 from cleanup._transport import make_http_client
 
 SERVICE = "upgrade-repo-hvst-upgrade-nv76q.harvester-system"

@@ -20,10 +20,12 @@ from cleanup import (
     HTTPStatusError,
     ImageListError,
     ManualClock,
+    MemoryStore,
+    RemovalError,
+    StoreError,
 )
 from cleanup._retry import get_policy
 from cleanup._run import CleanupReport, ImageRemovalFailed, ImageRemoved, run_cleanup
-from cleanup._stores import MemoryStore, RemovalError, StoreError
 
 PREVIOUS = [
     "docker.io/rancher/harvester:v1.4.1",

@@ -20,10 +20,9 @@ from pathlib import Path
 
 import pytest
 
-from cleanup import ManualClock, RepoClient, get_policy, run_cleanup
+from cleanup import ManualClock, MemoryStore, RemovalError, RepoClient, get_policy, run_cleanup
 from cleanup._resolver import StubResolver
 from cleanup._run import ImageRemoved
-from cleanup._stores import MemoryStore, RemovalError
 from cleanup._transport import make_http_client
 from tests.cleanup.test_end_to_end import ListServer, list_text
 
@@ -86,7 +85,7 @@ def test_two_cleanups_on_one_store_800_images_each(tmp_path: Path, repo: ListSer
 WRITER = textwrap.dedent(
     """
     import json, sys
-    from cleanup._stores import MemoryStore
+    from cleanup import MemoryStore
     store = MemoryStore(sys.argv[1])
     seen = []
     for i in range(int(sys.argv[2])):
@@ -194,7 +193,7 @@ def test_lock_follows_a_replaced_file(tmp_path: Path) -> None:
     script = textwrap.dedent(
         """
         import sys, time
-        from cleanup._stores import MemoryStore
+        from cleanup import MemoryStore
         s = MemoryStore(sys.argv[1])
         with s.locked():
             print("locked", flush=True)
