@@ -1,8 +1,13 @@
-"""cleanup: the image cleanup run at the end of an upgrade, with a DNS-aware retry policy."""
+"""cleanup: the image cleanup run at the end of an upgrade, with a DNS-aware retry policy.
+
+The main API is here; what a run reports as it goes is in :mod:`cleanup.events`, and
+test doubles (:class:`cleanup.testing.FastForwardClock`) in :mod:`cleanup.testing`.
+The exceptions and how they nest are drawn in :mod:`cleanup._errors`.
+"""
 
 import retrylab_entry  # noqa: F401  (first: Ctrl-C under python -m; see that module)
 from cleanup._classify import error_kind, to_error
-from cleanup._clock import Clock, ManualClock, SystemClock
+from cleanup._clock import Clock, SystemClock
 from cleanup._containerd import DEFAULT_CONTAINERD_SOCKET, ContainerdStore
 from cleanup._crictl import CrictlStore
 from cleanup._dnsrules import (
@@ -38,41 +43,21 @@ from cleanup._images import (
 )
 from cleanup._memory_store import MemoryStore
 from cleanup._plan import MATCH_MODES, RETAIN, Plan, PlanItem, plan
+from cleanup._policy import PREDICATES, PRESETS, Policy, retriable_v14, retriable_v15
+from cleanup._policy_file import get_policy, policy_to_toml
 from cleanup._repo import DEFAULT_MAX_LIST_BYTES, LIST_PATH, RepoClient
 from cleanup._resolvconf import ResolvConf, ResolvConfError, parse_resolv_conf, read_resolv_conf
-from cleanup._resolver import QueryEvent, Resolver, StubResolver, SystemResolver
-from cleanup._retry import (
+from cleanup._resolver import Resolver, StubResolver, SystemResolver
+from cleanup._retry import RetriesExhausted, retry
+from cleanup._run import OUTCOMES, AttemptRecord, CleanupReport, Removal, run_cleanup
+from cleanup._schedule import (
     MAX_DURATION,
     MAX_STEPS,
     MODES,
-    PREDICATES,
-    PRESETS,
-    AttemptFailed,
-    AttemptStarted,
     Backoff,
-    Event,
-    GaveUp,
-    GivenUp,
-    Policy,
     PolicyError,
     Schedule,
-    Sleeping,
-    Succeeded,
-    get_policy,
     parse_duration,
-    policy_to_toml,
-    retriable_v14,
-    retriable_v15,
-    retry,
-)
-from cleanup._run import (
-    OUTCOMES,
-    AttemptRecord,
-    CleanupReport,
-    ImageRemovalFailed,
-    ImageRemoved,
-    Removal,
-    run_cleanup,
 )
 from cleanup._store import ImageStore, RemovalError, StoreError, StoreSpecError
 from cleanup._stores import open_store
@@ -96,9 +81,7 @@ __all__ = [
     "PREDICATES",
     "PRESETS",
     "RETAIN",
-    "AttemptFailed",
     "AttemptRecord",
-    "AttemptStarted",
     "Backoff",
     "CleanupError",
     "CleanupReport",
@@ -110,27 +93,20 @@ __all__ = [
     "DNSError",
     "DeadlineClient",
     "DialDNSError",
-    "Event",
-    "GaveUp",
-    "GivenUp",
     "HTTPStatusError",
     "HostsTable",
     "ImageListError",
     "ImageRef",
-    "ImageRemovalFailed",
-    "ImageRemoved",
     "ImageStore",
     "InvalidReference",
     "LookupFold",
     "LookupRun",
-    "ManualClock",
     "MemoryStore",
     "Plan",
     "PlanItem",
     "Policy",
     "PolicyError",
     "ProtocolError",
-    "QueryEvent",
     "QueryResult",
     "QueryWalk",
     "Removal",
@@ -140,12 +116,11 @@ __all__ = [
     "ResolvConf",
     "ResolvConfError",
     "Resolver",
+    "RetriesExhausted",
     "Schedule",
-    "Sleeping",
     "StoreError",
     "StoreSpecError",
     "StubResolver",
-    "Succeeded",
     "SystemClock",
     "SystemResolver",
     "UnexpectedError",

@@ -30,9 +30,11 @@ from typing import Any
 from cleanup._classify import error_kind
 from cleanup._clock import Clock
 from cleanup._errors import CleanupError
+from cleanup._events import AttemptFailed, Sleeping, Succeeded
 from cleanup._plan import RETAIN, plan
+from cleanup._policy import Policy
 from cleanup._repo import RepoClient
-from cleanup._retry import AttemptFailed, GaveUp, Policy, Sleeping, Succeeded, retry
+from cleanup._retry import RetriesExhausted, retry
 from cleanup._store import ImageStore, RemovalError, StoreError
 
 __all__ = [
@@ -223,7 +225,7 @@ def run_cleanup(
             rng=rng,
             on_event=observe,
         )
-    except GaveUp as exc:
+    except RetriesExhausted as exc:
         return finish("gave-up", exc, exc.last_error)
     except CleanupError as exc:
         return finish("not-retriable", exc)

@@ -20,14 +20,13 @@ from typing import Literal, get_args
 
 from cleanup import (
     DIAL_TIMEOUT,
-    AttemptStarted,
     CleanupError,
     ConnectError,
     DNSError,
-    GaveUp,
     HTTPStatusError,
     Policy,
     RequestTimeout,
+    RetriesExhausted,
     candidate_names,
     error_kind,
     retry,
@@ -35,6 +34,7 @@ from cleanup import (
 )
 from cleanup._dnsrules import not_found_error
 from cleanup._transport import _HALF_NS
+from cleanup.events import AttemptStarted
 from sim._clock import SocketlessClock
 from sim._dns import REPO_ADDRESS
 from sim._evaluate._schedule import (
@@ -60,7 +60,7 @@ Outcome = Literal["success", "gave-up", "not-retriable"]
 #: why a run did not succeed ("" when it did): the last error was DNS / HTTP (and the
 #: retry budget ran out), or an error the policy does not retry
 GiveUpReason = Literal["", "dns", "http", "not-retried"]
-#: what ran out, for a run that gave up ("" otherwise): ``cleanup.GaveUp.reason``
+#: what ran out, for a run that gave up ("" otherwise): ``cleanup.RetriesExhausted.reason``
 Limit = Literal["", "schedule", "deadline"]
 OUTCOMES: tuple[Outcome, ...] = get_args(Outcome)
 GIVE_UP_REASONS: tuple[GiveUpReason, ...] = get_args(GiveUpReason)
@@ -351,11 +351,12 @@ def _reason(error: CleanupError) -> GiveUpReason:
 
 
 def _limit(reason: str) -> Limit:
-    """``cleanup.GaveUp.reason`` as a :data:`Limit`; ValueError for a value it never had."""
+    """``cleanup.RetriesExhausted.reason`` as a :data:`Limit`; ValueError for a value never
+    given."""
     for limit in LIMITS:
         if limit and limit == reason:
             return limit
-    raise ValueError(f"GaveUp.reason {reason!r}: expected one of {LIMITS[1:]}")
+    raise ValueError(f"RetriesExhausted.reason {reason!r}: expected one of {LIMITS[1:]}")
 
 
 def _evaluate_view(
@@ -375,7 +376,7 @@ def _evaluate_view(
     limit: Limit
     try:
         retry(controller.attempt, policy, clock=clock, rng=jitter_rng(seed), on_event=on_event)
-    except GaveUp as exc:
+    except RetriesExhausted as exc:
         outcome, reason, limit = "gave-up", _reason(exc.last_error), _limit(exc.reason)
         kind = error_kind(exc.last_error)
     except CleanupError as exc:

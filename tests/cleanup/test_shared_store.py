@@ -20,10 +20,11 @@ from pathlib import Path
 
 import pytest
 
-from cleanup import ManualClock, MemoryStore, RemovalError, RepoClient, get_policy, run_cleanup
+from cleanup import MemoryStore, RemovalError, RepoClient, get_policy, run_cleanup
 from cleanup._resolver import StubResolver
 from cleanup._run import ImageRemoved
 from cleanup._transport import make_http_client
+from cleanup.testing import FastForwardClock
 from tests.cleanup.test_end_to_end import ListServer, list_text
 
 OLD = [f"docker.io/rancher/x{i}:v1" for i in range(800)]
@@ -152,7 +153,7 @@ def test_a_writer_that_ignores_the_lock_is_seen_by_the_next_removal(tmp_path: Pa
                 os.replace(tmp, path)
                 done.append(event.image)
 
-        clock = ManualClock()
+        clock = FastForwardClock()
         resolver = StubResolver(["127.0.0.1:9"], clock=clock)
         with make_http_client(resolver, clock=clock, timeout=30.0) as client:
             import random

@@ -62,15 +62,8 @@ from hypothesis import HealthCheck, Phase, assume, event, find, given, note, set
 from hypothesis import strategies as st
 
 import cleanup
-from cleanup import (
-    AttemptFailed,
-    AttemptStarted,
-    Policy,
-    Sleeping,
-    Succeeded,
-    normalize,
-    short_key,
-)
+from cleanup import Policy, normalize, short_key
+from cleanup.events import AttemptFailed, AttemptStarted, Sleeping, Succeeded
 from sim import Harness, ScenarioResult
 from sim._evaluate import jitter_rng
 from sim._harness import CleanupFn, repo_service_name
