@@ -67,7 +67,7 @@ from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
 from cleanup._classify import to_error
-from cleanup._clock import Clock, SystemClock
+from cleanup._clock import Clock
 from cleanup._dnsrules import (
     QTYPES,
     LookupFold,
@@ -225,7 +225,7 @@ class StubResolver:
         single_request: bool = False,
         use_tcp: bool = False,
         trust_ad: bool = False,
-        clock: Clock | None = None,
+        clock: Clock,
         rng: random.Random | None = None,
         qtypes: Sequence[str] = ("A", "AAAA"),
         strict_errors: bool = False,
@@ -254,7 +254,7 @@ class StubResolver:
         self.single_request = single_request
         self.use_tcp = use_tcp
         self.trust_ad = trust_ad
-        self.clock: Clock = clock if clock is not None else SystemClock()
+        self.clock: Clock = clock
         self.rng = rng if rng is not None else random.SystemRandom()
         self.qtypes = tuple(qtypes)
         self.strict_errors = strict_errors
@@ -271,7 +271,7 @@ class StubResolver:
         hostname: str | None = None,
         hosts: str | os.PathLike[str] | None = DEFAULT_HOSTS,
         ports: bool = False,
-        clock: Clock | None = None,
+        clock: Clock,
         rng: random.Random | None = None,
         on_query: Callable[[QueryEvent], None] | None = None,
         **overrides: object,

@@ -46,6 +46,7 @@ from cleanup import (
     RepoClient,
     ResolvConfError,
     StubResolver,
+    SystemClock,
     UnexpectedError,
     make_http_client,
 )
@@ -265,7 +266,9 @@ class Oracle:
                 if case.lookup is not None:
                     addresses = resolver.resolve(case.lookup)
                 else:
-                    with make_http_client(resolver, timeout=case.timeout) as client:
+                    with make_http_client(
+                        resolver, clock=SystemClock(), timeout=case.timeout
+                    ) as client:
                         repo = RepoClient(lane.repo_url(case), client, timeout=case.timeout)
                         repo.fetch_list("v1.4.1")
             except CleanupError as exc:
@@ -353,7 +356,7 @@ def _resolver(source: str | Path) -> StubResolver:
     """``StubResolver.from_resolv_conf`` with the sandbox's hosts text: Go reads
     :data:`HOSTS` as /etc/hosts (``hosts: files dns``), so ours reads the same, never the
     machine's own /etc/hosts."""
-    return StubResolver.from_resolv_conf(source, hosts=HOSTS)
+    return StubResolver.from_resolv_conf(source, hosts=HOSTS, clock=SystemClock())
 
 
 def _remap(ip: str, port: int, port_map: dict[str, str]) -> tuple[str, int]:

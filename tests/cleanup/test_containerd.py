@@ -321,7 +321,7 @@ def test_cleanup_removes_exactly_the_plan_and_keeps_the_in_use_image(
         server.serve("current", (200, list_text(CURRENT)))
         clock = FastForwardClock()
         # an IP literal: no lookup, so the resolver is never asked
-        client = make_http_client(StubResolver(["127.0.0.1:9"]), clock=clock)
+        client = make_http_client(StubResolver(["127.0.0.1:9"], clock=clock), clock=clock)
         with client:
             report = run_cleanup(
                 RepoClient(f"http://127.0.0.1:{server.port}", client),
@@ -401,7 +401,7 @@ def test_a_refused_removal_is_reported_and_the_rest_go_on(containerd: Containerd
         server.serve("v1.4.1", (200, list_text(PREVIOUS)))
         server.serve("current", (200, list_text(CURRENT)))
         clock = FastForwardClock()
-        client = make_http_client(StubResolver(["127.0.0.1:9"]), clock=clock)
+        client = make_http_client(StubResolver(["127.0.0.1:9"], clock=clock), clock=clock)
         with client:
             report = run_cleanup(
                 RepoClient(f"http://127.0.0.1:{server.port}", client),
@@ -429,7 +429,7 @@ def _cleanup(store: ContainerdStore, previous: list[str], current: list[str]) ->
         server.serve("v1", (200, list_text(previous)))
         server.serve("current", (200, list_text(current)))
         clock = FastForwardClock()
-        client = make_http_client(StubResolver(["127.0.0.1:9"]), clock=clock)
+        client = make_http_client(StubResolver(["127.0.0.1:9"], clock=clock), clock=clock)
         with client:
             return run_cleanup(
                 RepoClient(f"http://127.0.0.1:{server.port}", client),

@@ -427,13 +427,13 @@ def test_from_resolv_conf_text_and_overrides(cluster_dns: object, clock: FastFor
 
 def test_constructor_rejects_bad_settings() -> None:
     with pytest.raises(ValueError, match="not an IP address"):
-        StubResolver(["dns.example:53"])
+        StubResolver(["dns.example:53"], clock=SystemClock())
     with pytest.raises(ValueError, match="at least one nameserver"):
-        StubResolver([])
+        StubResolver([], clock=SystemClock())
     with pytest.raises(ValueError, match="attempts"):
-        StubResolver(["127.0.0.1"], attempts=0)
+        StubResolver(["127.0.0.1"], attempts=0, clock=SystemClock())
     with pytest.raises(ValueError, match="qtype 'MX'"):
-        StubResolver(["127.0.0.1"], qtypes=("MX",))
+        StubResolver(["127.0.0.1"], qtypes=("MX",), clock=SystemClock())
 
 
 def test_query_ids_come_from_the_rng(cluster_dns: object, clock: FastForwardClock) -> None:
