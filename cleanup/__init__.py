@@ -28,14 +28,21 @@ from cleanup._errors import (
     DNSError,
     HTTPStatusError,
     ImageListError,
+    InputError,
+    InvalidReference,
+    PolicyError,
     ProtocolError,
+    RemovalError,
     RequestTimeout,
+    ResolvConfError,
+    RetriesExhausted,
+    StoreError,
+    StoreSpecError,
     UnexpectedError,
 )
 from cleanup._hosts import HostsTable, parse_hosts, read_hosts
 from cleanup._images import (
     ImageRef,
-    InvalidReference,
     normalize,
     parse_image_list,
     parse_reference,
@@ -46,20 +53,19 @@ from cleanup._plan import MATCH_MODES, RETAIN, Plan, PlanItem, plan
 from cleanup._policy import PREDICATES, PRESETS, Policy, retriable_v14, retriable_v15
 from cleanup._policy_file import get_policy, policy_to_toml
 from cleanup._repo import DEFAULT_MAX_LIST_BYTES, LIST_PATH, RepoClient
-from cleanup._resolvconf import ResolvConf, ResolvConfError, parse_resolv_conf, read_resolv_conf
+from cleanup._resolvconf import ResolvConf, parse_resolv_conf, read_resolv_conf
 from cleanup._resolver import Resolver, StubResolver, SystemResolver
-from cleanup._retry import RetriesExhausted, retry
+from cleanup._retry import retry
 from cleanup._run import OUTCOMES, AttemptRecord, CleanupReport, Removal, run_cleanup
 from cleanup._schedule import (
     MAX_DURATION,
     MAX_STEPS,
     MODES,
     Backoff,
-    PolicyError,
     Schedule,
     parse_duration,
 )
-from cleanup._store import ImageStore, RemovalError, StoreError, StoreSpecError
+from cleanup._store import ImageStore
 from cleanup._stores import open_store
 from cleanup._transport import (
     DIAL_TIMEOUT,
@@ -98,6 +104,7 @@ __all__ = [
     "ImageListError",
     "ImageRef",
     "ImageStore",
+    "InputError",
     "InvalidReference",
     "LookupFold",
     "LookupRun",

@@ -22,7 +22,7 @@ from typing import NoReturn, TypeVar
 
 from cleanup._classify import error_kind, to_error
 from cleanup._clock import Clock
-from cleanup._errors import CleanupError
+from cleanup._errors import CleanupError, RetriesExhausted
 from cleanup._events import Abandoned, AttemptFailed, AttemptStarted, Event, Sleeping, Succeeded
 from cleanup._policy import Policy
 
@@ -30,36 +30,6 @@ __all__ = ["RetriesExhausted", "retry"]
 
 
 T = TypeVar("T")
-
-
-class RetriesExhausted(CleanupError):
-    """The schedule or the deadline ran out; ``last_error`` is what the last attempt hit.
-
-    The message starts with the last error, so ``Unable to cleanup images: <message>``
-    reads like the controller's own log line, followed by how much was spent.
-    """
-
-    kind_label = "gave up"
-
-    def __init__(
-        self, last_error: CleanupError, attempts: int, elapsed: float, reason: str = "schedule"
-    ) -> None:
-        self.last_error = last_error
-        self.attempts = attempts
-        self.elapsed = elapsed
-        self.reason = reason
-        super().__init__(str(self))
-
-    def __str__(self) -> str:
-        plural = "" if self.attempts == 1 else "s"
-        why = "deadline reached" if self.reason == "deadline" else "retry schedule exhausted"
-        return (
-            f"{self.last_error} (gave up after {self.attempts} attempt{plural} "
-            f"in {self.elapsed:.1f}s: {why})"
-        )
-
-    def __reduce__(self) -> tuple[object, ...]:
-        return (RetriesExhausted, (self.last_error, self.attempts, self.elapsed, self.reason))
 
 
 # --- the runner -----------------------------------------------------------------------------

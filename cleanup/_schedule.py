@@ -58,6 +58,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 
+from cleanup._errors import PolicyError
+
 __all__ = [
     "MAX_DURATION",
     "MAX_STEPS",
@@ -84,10 +86,6 @@ MAX_DURATION = _MAX_SECONDS
 #: limit keeps everything that walks a schedule (the attempt count, the simulation's
 #: bounds) bounded in time and memory.
 MAX_STEPS = 1_000_000
-
-
-class PolicyError(ValueError):
-    """A policy, schedule field or policy file is unusable; the message names the field."""
 
 
 # --- durations ---------------------------------------------------------------------------

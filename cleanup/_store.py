@@ -12,7 +12,7 @@ import subprocess
 from collections.abc import Callable, Sequence
 from typing import Protocol, runtime_checkable
 
-from cleanup._errors import CleanupError
+from cleanup._errors import RemovalError, StoreError, StoreSpecError
 
 __all__ = [
     "CommandRunner",
@@ -25,33 +25,6 @@ __all__ = [
 
 # A containerd image record named by its config digest: the CRI plugin's "image ID".
 _ID_REF = re.compile(r"^sha256:[0-9a-f]{64}$")
-
-
-class StoreError(CleanupError):
-    """The image store could not be read or used (tool missing, socket down, bad data)."""
-
-    kind_label = "store error"  # what cleanup.error_kind reports for it
-
-
-class StoreSpecError(ValueError):
-    """A ``--store`` value or store file that cannot be used; a usage error, not a run error."""
-
-
-class RemovalError(StoreError):
-    """One image could not be removed; the cleanup reports it and goes on with the rest."""
-
-    kind_label = "removal failed"
-
-    def __init__(self, image: str, reason: str) -> None:
-        self.image = image
-        self.reason = reason
-        super().__init__(str(self))
-
-    def __str__(self) -> str:
-        return f"remove image {self.image}: {self.reason}"
-
-    def __reduce__(self) -> tuple[object, ...]:
-        return (RemovalError, (self.image, self.reason))
 
 
 @runtime_checkable

@@ -271,11 +271,12 @@ class Oracle:
                     ) as client:
                         repo = RepoClient(lane.repo_url(case), client, timeout=case.timeout)
                         repo.fetch_list("v1.4.1")
-            except CleanupError as exc:
-                error = exc
             except (ResolvConfError, ValueError) as exc:
                 # Go never rejects a resolv.conf or a name up front: this is ours alone.
+                # (First: a ResolvConfError is a CleanupError too, an InputError.)
                 error = UnexpectedError(f"{type(exc).__name__}: {exc}")
+            except CleanupError as exc:
+                error = exc
             elapsed = time.monotonic() - start
         lane.settle()
         record = record_from_ours(
