@@ -30,12 +30,14 @@ from cleanup._errors import (
     ImageListError,
     InputError,
     InvalidReference,
+    Limit,
     PolicyError,
     ProtocolError,
     RemovalError,
     RequestTimeout,
     ResolvConfError,
     RetriesExhausted,
+    StopReason,
     StoreError,
     StoreSpecError,
     UnexpectedError,
@@ -49,19 +51,20 @@ from cleanup._images import (
     short_key,
 )
 from cleanup._memory_store import MemoryStore
-from cleanup._plan import MATCH_MODES, RETAIN, Plan, PlanItem, plan
-from cleanup._policy import PREDICATES, PRESETS, Policy, retriable_v14, retriable_v15
+from cleanup._plan import MATCH_MODES, RETAIN, MatchMode, Plan, PlanItem, plan
+from cleanup._policy import PREDICATES, PRESETS, Policy, PredicateName, retriable_v14, retriable_v15
 from cleanup._policy_file import get_policy, policy_to_toml
 from cleanup._repo import DEFAULT_MAX_LIST_BYTES, LIST_PATH, RepoClient
 from cleanup._resolvconf import ResolvConf, parse_resolv_conf, read_resolv_conf
 from cleanup._resolver import Resolver, StubResolver, SystemResolver
 from cleanup._retry import retry
-from cleanup._run import OUTCOMES, AttemptRecord, CleanupReport, Removal, run_cleanup
+from cleanup._run import EXIT_STATUS, AttemptRecord, CleanupReport, Outcome, Removal, run_cleanup
 from cleanup._schedule import (
     MAX_DURATION,
     MAX_STEPS,
     MODES,
     Backoff,
+    Mode,
     Schedule,
     parse_duration,
 )
@@ -78,12 +81,12 @@ __all__ = [
     "DEFAULT_CONTAINERD_SOCKET",
     "DEFAULT_MAX_LIST_BYTES",
     "DIAL_TIMEOUT",
+    "EXIT_STATUS",
     "LIST_PATH",
     "MATCH_MODES",
     "MAX_DURATION",
     "MAX_STEPS",
     "MODES",
-    "OUTCOMES",
     "PREDICATES",
     "PRESETS",
     "RETAIN",
@@ -106,13 +109,18 @@ __all__ = [
     "ImageStore",
     "InputError",
     "InvalidReference",
+    "Limit",
     "LookupFold",
     "LookupRun",
+    "MatchMode",
     "MemoryStore",
+    "Mode",
+    "Outcome",
     "Plan",
     "PlanItem",
     "Policy",
     "PolicyError",
+    "PredicateName",
     "ProtocolError",
     "QueryResult",
     "QueryWalk",
@@ -125,6 +133,7 @@ __all__ = [
     "Resolver",
     "RetriesExhausted",
     "Schedule",
+    "StopReason",
     "StoreError",
     "StoreSpecError",
     "StubResolver",

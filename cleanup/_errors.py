@@ -31,6 +31,7 @@ from where, and why it failed, because the one line ``Unable to cleanup images:
 from __future__ import annotations
 
 from http import HTTPStatus
+from typing import Literal
 
 __all__ = [
     "CleanupError",
@@ -41,18 +42,27 @@ __all__ = [
     "ImageListError",
     "InputError",
     "InvalidReference",
+    "Limit",
     "PolicyError",
     "ProtocolError",
     "RemovalError",
     "RequestTimeout",
     "ResolvConfError",
     "RetriesExhausted",
+    "StopReason",
     "StoreError",
     "StoreSpecError",
     "UnexpectedError",
     "go_quote",
     "url_error_text",
 ]
+
+
+#: What ran out when the retries did: the schedule's attempts, or the deadline.
+Limit = Literal["schedule", "deadline"]
+#: Why a retry loop stopped without success: an error that is never retried, or a
+#: :data:`Limit`.
+StopReason = Literal["not-retriable", "schedule", "deadline"]
 
 
 class CleanupError(Exception):
@@ -482,7 +492,7 @@ class RetriesExhausted(CleanupError):
     kind_label = "gave up"
 
     def __init__(
-        self, last_error: CleanupError, attempts: int, elapsed: float, reason: str = "schedule"
+        self, last_error: CleanupError, attempts: int, elapsed: float, reason: Limit = "schedule"
     ) -> None:
         self.last_error = last_error
         self.attempts = attempts

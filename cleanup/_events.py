@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from cleanup._errors import CleanupError
+from cleanup._errors import CleanupError, StopReason
 
 __all__ = ["Abandoned", "AttemptFailed", "AttemptStarted", "Event", "Sleeping", "Succeeded"]
 
@@ -64,7 +64,7 @@ class Abandoned:
     at: float
     elapsed: float
     error: CleanupError
-    reason: str
+    reason: StopReason
 
 
 Event = AttemptStarted | AttemptFailed | Sleeping | Succeeded | Abandoned

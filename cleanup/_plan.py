@@ -42,10 +42,11 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Literal, get_args
 
 from cleanup._images import ImageRef, InvalidReference, parse_reference
 
-__all__ = ["MATCH_MODES", "RETAIN", "Plan", "PlanItem", "plan"]
+__all__ = ["MATCH_MODES", "RETAIN", "MatchMode", "Plan", "PlanItem", "plan"]
 
 # pkg/controller/master/upgrade/upgrade_repo.go imageRetainList
 RETAIN = (
@@ -56,7 +57,11 @@ RETAIN = (
     "rancher/mirrored-fluent-fluent-bit",
 )
 
-MATCH_MODES = ("both", "full", "short")
+#: How list entries and store images are compared: both spellings, full references only,
+#: or short keys only (see :func:`plan`).
+MatchMode = Literal["both", "full", "short"]
+#: Every :data:`MatchMode`, in order.
+MATCH_MODES: tuple[MatchMode, ...] = get_args(MatchMode)
 
 IN_CURRENT = "in current list"
 VMDP = "vmdp image"

@@ -22,12 +22,32 @@ import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Literal, cast, get_args
 
 from cleanup._errors import CleanupError, ConnectError, DNSError, RequestTimeout
-from cleanup._schedule import MAX_DURATION, MODES, Backoff, PolicyError, _short, parse_duration
+from cleanup._schedule import (
+    MAX_DURATION,
+    MODES,
+    Backoff,
+    Mode,
+    PolicyError,
+    _short,
+    parse_duration,
+)
 
-__all__ = ["PREDICATES", "PRESETS", "Policy", "retriable_v14", "retriable_v15"]
+__all__ = [
+    "PREDICATES",
+    "PRESETS",
+    "Policy",
+    "PredicateName",
+    "retriable_v14",
+    "retriable_v15",
+]
+
+
+#: Which Harvester release's ``IsRetriableNetworkError`` decides what is retried.
+PredicateName = Literal["v1.4", "v1.5"]
+_PREDICATE_NAMES: dict[str, PredicateName] = {name: name for name in get_args(PredicateName)}
 
 
 # --- predicates ---------------------------------------------------------------------------
@@ -76,7 +96,7 @@ class Policy:
     name: str
     backoff: Backoff
     retriable: Callable[[CleanupError], bool] = field(compare=False)
-    predicate: str = "v1.5"
+    predicate: PredicateName = "v1.5"
     deadline: float | None = None
 
     def __post_init__(self) -> None:
@@ -170,10 +190,10 @@ def _number(value: object, name: str) -> float:
     return number
 
 
-def _mode(value: object) -> str:
+def _mode(value: object) -> Mode:
     if not isinstance(value, str):
         raise PolicyError(f"backoff.mode: must be one of {', '.join(MODES)}; got {_short(value)}")
-    return value
+    return cast(Mode, value)  # Backoff refuses any other string, naming the field
 
 
 def _integer(value: object, name: str) -> int:
@@ -191,13 +211,13 @@ def _integer(value: object, name: str) -> int:
     raise PolicyError(f"{name}: expected an integer, got {_short(value)}")
 
 
-def _predicate_name(value: object, where: str) -> str:
+def _predicate_name(value: object, where: str) -> PredicateName:
     if not isinstance(value, str) or value not in PREDICATES:
         raise PolicyError(f"{where}: must be one of {', '.join(PREDICATES)}; got {value!r}")
-    return value
+    return _PREDICATE_NAMES[value]
 
 
-def _harvester(name: str, predicate: str) -> Policy:
+def _harvester(name: str, predicate: PredicateName) -> Policy:
     # pkg/controller/master/upgrade/upgrade_repo.go getImagesDiffList
     backoff = Backoff(duration=10.0, factor=1.0, jitter=0.1, steps=30)
     return Policy(name, backoff, PREDICATES[predicate], predicate=predicate)

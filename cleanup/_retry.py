@@ -22,7 +22,7 @@ from typing import NoReturn, TypeVar
 
 from cleanup._classify import error_kind, to_error
 from cleanup._clock import Clock
-from cleanup._errors import CleanupError, RetriesExhausted
+from cleanup._errors import CleanupError, Limit, RetriesExhausted
 from cleanup._events import Abandoned, AttemptFailed, AttemptStarted, Event, Sleeping, Succeeded
 from cleanup._policy import Policy
 
@@ -132,7 +132,7 @@ def _give_up(
     attempts: int,
     clock: Clock,
     t0: float,
-    reason: str,
+    reason: Limit,
 ) -> NoReturn:
     now = clock.now()
     emit(Abandoned(attempts, now, now - t0, error, reason))

@@ -23,9 +23,10 @@ from __future__ import annotations
 
 import contextlib
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from types import MappingProxyType
+from typing import Any, Literal
 
 from cleanup._classify import error_kind
 from cleanup._clock import Clock
@@ -38,19 +39,25 @@ from cleanup._retry import RetriesExhausted, retry
 from cleanup._store import ImageStore, RemovalError, StoreError
 
 __all__ = [
-    "OUTCOMES",
+    "EXIT_STATUS",
     "AttemptRecord",
     "CleanupReport",
     "ImageRemovalFailed",
     "ImageRemoved",
+    "Outcome",
     "Removal",
     "run_cleanup",
 ]
 
-#: Outcomes and the exit status ``cleanup run`` gives each.  ``store-error`` (the node's
-#: image store could not be read after the lists were fetched) is an error the policy
-#: does not retry, so it shares status 2 with ``not-retriable``.
-OUTCOMES = {"success": 0, "gave-up": 1, "not-retriable": 2, "store-error": 2}
+#: How a run ended: the lists fetched and the plan carried out, the retries ran out, an
+#: error that is never retried, or the store could not be used.
+Outcome = Literal["success", "gave-up", "not-retriable", "store-error"]
+#: The exit status ``cleanup run`` gives each :data:`Outcome`.  ``store-error`` (the
+#: node's image store could not be read after the lists were fetched) is an error the
+#: policy does not retry, so it shares status 2 with ``not-retriable``.
+EXIT_STATUS: Mapping[Outcome, int] = MappingProxyType(
+    {"success": 0, "gave-up": 1, "not-retriable": 2, "store-error": 2}
+)
 
 
 @dataclass(frozen=True)
@@ -109,7 +116,7 @@ class Removal:
 class CleanupReport:
     """What a run did.  ``deleted`` only ever holds images the store confirmed removed."""
 
-    outcome: str
+    outcome: Outcome
     previous_version: str
     current_version: str
     policy: str
@@ -126,7 +133,7 @@ class CleanupReport:
 
     @property
     def exit_code(self) -> int:
-        return OUTCOMES[self.outcome]
+        return EXIT_STATUS[self.outcome]
 
     @property
     def ok(self) -> bool:
@@ -207,7 +214,7 @@ def run_cleanup(
         emit(event)
 
     def finish(
-        outcome: str, error: CleanupError | None = None, cause: CleanupError | None = None
+        outcome: Outcome, error: CleanupError | None = None, cause: CleanupError | None = None
     ) -> CleanupReport:
         """``cause``: the error that decided it (for gave-up, the last attempt's)."""
         report.outcome = outcome

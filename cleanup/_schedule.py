@@ -57,6 +57,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Literal, get_args
 
 from cleanup._errors import PolicyError
 
@@ -65,13 +66,17 @@ __all__ = [
     "MAX_STEPS",
     "MODES",
     "Backoff",
+    "Mode",
     "PolicyError",
     "Schedule",
     "parse_duration",
 ]
 
 
-MODES = ("client-go", "full", "equal", "decorrelated", "additive")
+#: How the sleeps grow: client-go's ``wait.Backoff`` or one of the AWS/tenacity modes.
+Mode = Literal["client-go", "full", "equal", "decorrelated", "additive"]
+#: Every :data:`Mode`, in order.
+MODES: tuple[Mode, ...] = get_args(Mode)
 
 _MAX_NS = 2**63 - 1  # Go's largest time.Duration; we clamp instead of overflowing
 _MAX_SECONDS = _MAX_NS / 1e9
@@ -321,7 +326,7 @@ class Backoff:
     jitter: float = 0.0
     steps: int = 1
     cap: float | None = None
-    mode: str = "client-go"
+    mode: Mode = "client-go"
 
     def __post_init__(self) -> None:
         if isinstance(self.steps, bool) or not isinstance(self.steps, int) or self.steps < 1:

@@ -40,6 +40,8 @@ from cleanup import (
     retry,
 )
 from cleanup._classify import to_error
+from cleanup._policy import PredicateName
+from cleanup._schedule import Mode
 from cleanup.events import Abandoned, AttemptFailed, AttemptStarted, Event, Sleeping, Succeeded
 from cleanup.testing import FastForwardClock
 
@@ -74,7 +76,9 @@ def failing(errors: list[BaseException | None]):  # type: ignore[no-untyped-def]
     return operation
 
 
-def policy(backoff: Backoff, predicate: str = "v1.5", deadline: float | None = None) -> Policy:
+def policy(
+    backoff: Backoff, predicate: PredicateName = "v1.5", deadline: float | None = None
+) -> Policy:
     check = retriable_v15 if predicate == "v1.5" else retriable_v14
     return Policy("test", backoff, check, predicate=predicate, deadline=deadline)
 
@@ -245,7 +249,7 @@ def test_stamina_defaults() -> None:
     seed=st.integers(0, 2**32),
 )
 def test_aws_modes_stay_in_their_ranges(
-    mode: str, duration: float, factor: float, steps: int, cap: float | None, seed: int
+    mode: Mode, duration: float, factor: float, steps: int, cap: float | None, seed: int
 ) -> None:
     b = Backoff(duration=duration, factor=factor, steps=steps, cap=cap, mode=mode, jitter=0.3)
     sleeps = list(b.delays(random.Random(seed)))
@@ -573,7 +577,7 @@ def test_runner_properties(
     b: Backoff,
     script: list[str],
     durations: list[float],
-    predicate: str,
+    predicate: PredicateName,
     deadline: float | None,
     seed: int,
 ) -> None:
@@ -865,7 +869,7 @@ def _walked_attempts(backoff: Backoff) -> int:
     mode=st.sampled_from(MODES),
 )
 def test_attempts_is_the_walked_schedule(
-    duration: float, factor: float, steps: int, cap: float | None, mode: str
+    duration: float, factor: float, steps: int, cap: float | None, mode: Mode
 ) -> None:
     backoff = Backoff(duration=duration, factor=factor, jitter=0.5, steps=steps, cap=cap, mode=mode)
     assert backoff.attempts == _walked_attempts(backoff)
