@@ -24,8 +24,9 @@ from collections.abc import Callable
 
 import dnslib
 
-from cleanup import StubResolver, simulate_lookup
+from cleanup import StubResolver
 from cleanup._dnsrules import QTYPE_A, judge_reply
+from cleanup.dnsrules import simulate_lookup
 from cleanup.testing import FastForwardClock
 from faultdns import FaultDNSServer
 

@@ -1,7 +1,9 @@
 """cleanup: the image cleanup run at the end of an upgrade, with a DNS-aware retry policy.
 
 The main API is here; what a run reports as it goes is in :mod:`cleanup.events`, and
-test doubles (:class:`cleanup.testing.FastForwardClock`) in :mod:`cleanup.testing`.
+test doubles (:class:`cleanup.testing.FastForwardClock`) in :mod:`cleanup.testing`,
+Go's DNS lookup rules as pure functions (for models of the resolver) in
+:mod:`cleanup.dnsrules`.
 The exceptions and how they nest are drawn in :mod:`cleanup._errors`.
 """
 
@@ -10,17 +12,6 @@ from cleanup._classify import error_kind, to_error
 from cleanup._clock import Clock, SystemClock
 from cleanup._containerd import DEFAULT_CONTAINERD_SOCKET, ContainerdStore
 from cleanup._crictl import CrictlStore
-from cleanup._dnsrules import (
-    LookupFold,
-    LookupRun,
-    QueryResult,
-    QueryWalk,
-    candidate_names,
-    completion_order,
-    simulate_lookup,
-    start_order,
-    walk_query,
-)
 from cleanup._errors import (
     CleanupError,
     ConnectError,
@@ -110,8 +101,6 @@ __all__ = [
     "InputError",
     "InvalidReference",
     "Limit",
-    "LookupFold",
-    "LookupRun",
     "MatchMode",
     "MemoryStore",
     "Mode",
@@ -122,8 +111,6 @@ __all__ = [
     "PolicyError",
     "PredicateName",
     "ProtocolError",
-    "QueryResult",
-    "QueryWalk",
     "Removal",
     "RemovalError",
     "RepoClient",
@@ -140,8 +127,6 @@ __all__ = [
     "SystemClock",
     "SystemResolver",
     "UnexpectedError",
-    "candidate_names",
-    "completion_order",
     "error_kind",
     "get_policy",
     "make_http_client",
@@ -161,8 +146,5 @@ __all__ = [
     "retry",
     "run_cleanup",
     "short_key",
-    "simulate_lookup",
-    "start_order",
     "to_error",
-    "walk_query",
 ]

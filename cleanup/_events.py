@@ -67,4 +67,5 @@ class Abandoned:
     reason: StopReason
 
 
+#: Any event :func:`cleanup.retry` reports.
 Event = AttemptStarted | AttemptFailed | Sleeping | Succeeded | Abandoned

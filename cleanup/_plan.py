@@ -48,7 +48,8 @@ from cleanup._images import ImageRef, InvalidReference, parse_reference
 
 __all__ = ["MATCH_MODES", "RETAIN", "MatchMode", "Plan", "PlanItem", "plan"]
 
-# pkg/controller/master/upgrade/upgrade_repo.go imageRetainList
+#: Image names the cleanup never removes, whatever the lists say (Harvester's
+#: ``imageRetainList``, pkg/controller/master/upgrade/upgrade_repo.go).
 RETAIN = (
     "rancher/harvester-upgrade",
     "longhornio/longhorn-engine",

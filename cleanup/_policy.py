@@ -81,6 +81,7 @@ def retriable_v15(err: CleanupError) -> bool:
     return _network_retriable(err)
 
 
+#: The retriable-error rules by :data:`PredicateName`.
 PREDICATES: Mapping[str, Callable[[CleanupError], bool]] = MappingProxyType(
     {"v1.4": retriable_v14, "v1.5": retriable_v15}
 )
@@ -223,6 +224,7 @@ def _harvester(name: str, predicate: PredicateName) -> Policy:
     return Policy(name, backoff, PREDICATES[predicate], predicate=predicate)
 
 
+#: Named policies: Harvester v1.4 and v1.5, client-go's defaults, stamina's defaults.
 PRESETS: Mapping[str, Policy] = MappingProxyType(
     {
         "harvester-v1.4": _harvester("harvester-v1.4", "v1.4"),

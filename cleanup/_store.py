@@ -57,7 +57,7 @@ class ImageStore(Protocol):
 
 #: Runs one command (argv) and returns its result; injectable so stores can be tested on
 #: recorded outputs.  It must not raise for a non-zero exit status.
-CommandRunner = Callable[[Sequence[str]], "subprocess.CompletedProcess[str]"]
+CommandRunner = Callable[[Sequence[str]], subprocess.CompletedProcess[str]]
 
 
 def run_command(argv: Sequence[str], *, timeout: float = 120.0) -> subprocess.CompletedProcess[str]:

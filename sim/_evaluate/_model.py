@@ -5,7 +5,7 @@ deadline rule) with a clock on which nothing answers a socket
 (:class:`sim._clock.SocketlessClock`), and an operation (:class:`_Controller`) that
 walks the resolver's candidates and the HTTP exchange against a view of the world,
 charging timeouts the way the harness clock does.  Go's lookup rules are
-``cleanup.simulate_lookup``'s, the same rules the stub resolver runs
+``cleanup.dnsrules.simulate_lookup``'s, the same rules the stub resolver runs
 (``cleanup._dnsrules``).  Also the vocabulary the
 compiled and batch paths share: the attempt classes and the state codes.
 """
@@ -27,13 +27,12 @@ from cleanup import (
     Policy,
     RequestTimeout,
     RetriesExhausted,
-    candidate_names,
     error_kind,
     retry,
-    simulate_lookup,
 )
 from cleanup._dnsrules import not_found_error
 from cleanup._transport import _HALF_NS
+from cleanup.dnsrules import candidate_names, simulate_lookup
 from cleanup.events import AttemptStarted
 from sim._clock import SocketlessClock
 from sim._dns import REPO_ADDRESS
@@ -226,7 +225,7 @@ class _Controller:
 
     Each method follows the cleanup function named in its docstring, keeping only what
     can happen against a timeline (one nameserver, UDP, no truncation, one address).
-    The lookup is ``cleanup.simulate_lookup``: the rules the stub resolver runs, over
+    The lookup is ``cleanup.dnsrules.simulate_lookup``: the rules the stub resolver runs, over
     the world's answers instead of sockets.
     """
 
@@ -241,7 +240,7 @@ class _Controller:
         self.base = f"http://{self.host}"
 
     def _resolve(self, deadline: float) -> None:
-        """``StubResolver.resolve`` as ``cleanup.simulate_lookup`` states it, rule for
+        """``StubResolver.resolve`` as ``cleanup.dnsrules.simulate_lookup`` states it, rule for
         rule (candidates, server sequence, concurrent A/AAAA in Go's order, what each
         outcome means, completion order, the error Go reports, the caller's deadline
         failing the whole lookup), each exchange answered by the world at its instant.
