@@ -594,10 +594,7 @@ class StubResolver:
             except BlockingIOError:
                 return
             except OSError as exc:
-                outcome = _errno_outcome(exc.errno or 0)
-                self._end(
-                    lane, outcome, f"write {exchange.link}: write: {_strerror(exc)}", deadline, done
-                )
+                self._stream_failed(lane, exchange, "write", exc, deadline, done)
                 return
             exchange.pending = exchange.pending[sent:]
             if not exchange.pending:
@@ -609,10 +606,7 @@ class StubResolver:
             except BlockingIOError:
                 return
             except OSError as exc:
-                outcome = _errno_outcome(exc.errno or 0)
-                self._end(
-                    lane, outcome, f"read {exchange.link}: read: {_strerror(exc)}", deadline, done
-                )
+                self._stream_failed(lane, exchange, "read", exc, deadline, done)
                 return
             buf = exchange.buf
             if not chunk:
@@ -670,6 +664,20 @@ class StubResolver:
             return
         detail = str(rcode) if outcome == "rcode" else ""
         self._end(lane, outcome, detail, deadline, done)
+
+    def _stream_failed(
+        self,
+        lane: _Lane,
+        exchange: _Exchange,
+        op: str,
+        exc: OSError,
+        deadline: float | None,
+        done: list[QueryResult],
+    ) -> None:
+        """A TCP write or read failed: Go's ``OP LINK: OP: strerror`` (its ``net.OpError``),
+        the errno deciding the outcome (:func:`_errno_outcome`)."""
+        outcome = _errno_outcome(exc.errno or 0)
+        self._end(lane, outcome, f"{op} {exchange.link}: {op}: {_strerror(exc)}", deadline, done)
 
     def _end(
         self,
