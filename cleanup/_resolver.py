@@ -319,9 +319,22 @@ class StubResolver:
     def resolve(self, host: str, *, timeout: float | None = None) -> list[str]:
         """Go ``LookupIPAddr`` through ``goLookupIPCNAME``: addresses or ``DNSError``.
 
-        ``timeout`` (seconds) bounds the whole lookup; when it runs out the error is
-        ``lookup HOST: i/o timeout``.  An empty list means no name was asked (see
+        Returns the addresses as text (``"10.53.1.20"``, ``"fd00::1"``), in the order
+        the answers completed and listed them (Go 1.23's ``goLookupIPCNAME`` order; no
+        RFC 6724 sort).  An IP literal is returned as is; a name in the hosts file gets
+        the file's addresses without a DNS query (``hosts: files dns``).  Otherwise the
+        candidate names (:func:`cleanup.dnsrules.candidate_names`: the search list and
+        ``ndots``, Go ``nameList``) are asked in turn, each with its A/AAAA queries over
+        the servers and attempts (Go ``tryOneName``), until one answers with addresses.
+        An empty list means no name was asked (``.onion``; see
         :meth:`Resolver.resolve`).
+
+        ``timeout`` (seconds, on this resolver's clock) bounds the whole lookup.
+        Raises :class:`~cleanup.DNSError` with Go's text and flags: ``no such host``
+        (``is_not_found``: every candidate NXDOMAIN/NODATA, or a name that is not a
+        domain name), ``i/o timeout`` (``is_timeout``; also when ``timeout`` runs out:
+        ``lookup HOST: i/o timeout``) or ``server misbehaving`` (``is_temporary``).
+        Rules and sources: :mod:`cleanup._dnsrules`.
         """
         if host == "":
             raise not_found_error(host)

@@ -175,9 +175,23 @@ def run_cleanup(
 ) -> CleanupReport:
     """Run the cleanup once and report; never raises for a failure the report can hold.
 
-    ``on_event`` sees the retry runner's events (attempts, failures with their
-    classification, sleeps, success, giving up) and then :class:`ImageRemoved` /
-    :class:`ImageRemovalFailed` for each image, as they happen.
+    Harvester's ``cleanupImages`` (pkg/controller/master/upgrade/upgrade_repo.go): fetch
+    the ``previous_version`` and ``current_version`` image lists through ``repo`` under
+    ``policy``'s retries (Kubernetes ``retry.OnError``), plan what ``store`` may lose
+    (:func:`cleanup.plan`, ``match`` and ``retain`` as there) and remove it one image at
+    a time, holding the store's lock (``locked()``) when it has one.  ``dry_run`` plans
+    and removes nothing.  ``clock`` (seconds) times the attempts, sleeps and
+    ``report.elapsed``; ``rng`` draws the jitter.
+
+    Returns a :class:`CleanupReport` whose ``outcome`` (:data:`Outcome`) is
+    ``success``, ``gave-up`` (:class:`RetriesExhausted`: the schedule or the deadline
+    ran out), ``not-retriable`` (an error the policy does not retry) or ``store-error``
+    (:class:`StoreError` before or while removing; a :class:`RemovalError` for one image
+    is reported and the run goes on).  ``on_event`` sees the retry runner's events
+    (:mod:`cleanup.events`: attempts, failures with their classification, sleeps,
+    success, giving up) and then :class:`ImageRemoved` / :class:`ImageRemovalFailed`
+    for each image, as they happen.  Raises only what is not a run's failure:
+    ``KeyboardInterrupt`` and the like, and whatever ``on_event`` raises.
     """
     start = clock.now()
     report = CleanupReport(
