@@ -320,12 +320,13 @@ class StubResolver:
         """Go ``LookupIPAddr`` through ``goLookupIPCNAME``: addresses or ``DNSError``.
 
         Returns the addresses as text (``"10.53.1.20"``, ``"fd00::1"``), in the order
-        the answers completed and listed them (Go 1.23's ``goLookupIPCNAME`` order; no
-        RFC 6724 sort).  An IP literal is returned as is; a name in the hosts file gets
-        the file's addresses without a DNS query (``hosts: files dns``).  Otherwise the
-        candidate names (:func:`cleanup.dnsrules.candidate_names`: the search list and
-        ``ndots``, Go ``nameList``) are asked in turn, each with its A/AAAA queries over
-        the servers and attempts (Go ``tryOneName``), until one answers with addresses.
+        the answers completed and listed them (Go then sorts them by RFC 6724 with the
+        node's routes, which only reorders on a dual-stack node; we do not).  An IP
+        literal is returned as is; a name in the hosts file gets the file's addresses
+        without a DNS query (``hosts: files dns``).  Otherwise the candidate names
+        (:func:`cleanup.dnsrules.candidate_names`: the search list and ``ndots``, Go
+        ``nameList``) are asked in turn, each with its A/AAAA queries over the servers
+        and attempts (Go ``tryOneName``), until one answers with addresses.
         An empty list means no name was asked (``.onion``; see
         :meth:`Resolver.resolve`).
 
