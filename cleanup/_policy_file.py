@@ -1,5 +1,5 @@
-"""Policy files: reading a TOML (or JSON) policy file into a :class:`~cleanup.Policy`,
-and writing one back (:func:`policy_to_toml`).
+"""Policy files: reading a TOML policy file into a :class:`~cleanup.Policy` (or taking a
+preset by name: :func:`get_policy`), and writing one back (:func:`policy_to_toml`).
 
 The I/O half of the policy: the rules a file's fields must meet are the same
 :class:`~cleanup.Policy` and :class:`~cleanup.Backoff` checks as for any other input;

@@ -3,7 +3,7 @@
 Pure logic: no I/O, no real time.  Time comes from an injected :class:`~cleanup.Clock`
 and randomness from an injected :class:`random.Random`, so a seed fixes a whole run and
 the simulation drives *this* loop in virtual time rather than a copy of it.
-
+The schedule is :mod:`cleanup._schedule`'s, the predicate :mod:`cleanup._policy`'s.
 
 The deadline (optional, seconds) is an overall limit measured on the clock from the
 start of the first attempt (``t0``).  Rule: an attempt may start only while

@@ -6,7 +6,8 @@ questions and removes one image at a time.  One at a time on purpose: a bulk
 ``crictl rmi a b c`` aborts entirely when one image is locked, which is how old images
 used to survive the Harvester cleanup.
 
-Three stores:
+Three stores, one module each (``_memory_store``, ``_containerd``, ``_crictl``; what they
+share is in ``_store``), opened from a ``--store`` value by :func:`open_store`:
 
 - :class:`MemoryStore` keeps the node in a JSON file, so tests and the simulation can
   run the whole cleanup without a container runtime and look at the result afterwards.
