@@ -8,7 +8,7 @@ Three measurements, each the median of ``--rounds`` rounds of ``--seconds`` seco
   pays per attempt class it computes;
 * ``judge_reply``: one reply (header, question, one A record, OPT) judged as Go does;
 * ``resolve``: the same pod lookup by ``StubResolver`` over real loopback sockets
-  against faultdns, on a ``ManualClock`` (8 queries, 8 sockets).
+  against faultdns, on a ``FastForwardClock`` (8 queries, 8 sockets).
 
     python bench/dnsrules_bench.py                 # 1 s per measurement, 3 rounds
     python bench/dnsrules_bench.py --json
@@ -24,8 +24,10 @@ from collections.abc import Callable
 
 import dnslib
 
-from cleanup import ManualClock, StubResolver, simulate_lookup
+from cleanup import StubResolver
 from cleanup._dnsrules import QTYPE_A, judge_reply
+from cleanup.dnsrules import simulate_lookup
+from cleanup.testing import FastForwardClock
 from faultdns import FaultDNSServer
 
 SEARCH = ["harvester-system.svc.cluster.local", "svc.cluster.local", "cluster.local"]
@@ -75,7 +77,7 @@ def main() -> int:
             [f"{host}:{port}"],
             search=SEARCH,
             ndots=5,
-            clock=ManualClock(grace=1.0),
+            clock=FastForwardClock(grace=1.0),
             hosts=None,
         )
 

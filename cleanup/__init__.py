@@ -1,19 +1,17 @@
-"""cleanup: the image cleanup run at the end of an upgrade, with a DNS-aware retry policy."""
+"""cleanup: the image cleanup run at the end of an upgrade, with a DNS-aware retry policy.
+
+The main API is here; what a run reports as it goes is in :mod:`cleanup.events`, and
+test doubles (:class:`cleanup.testing.FastForwardClock`) in :mod:`cleanup.testing`,
+Go's DNS lookup rules as pure functions (for models of the resolver) in
+:mod:`cleanup.dnsrules`.
+The exceptions and how they nest are drawn in :mod:`cleanup._errors`.
+"""
 
 import retrylab_entry  # noqa: F401  (first: Ctrl-C under python -m; see that module)
 from cleanup._classify import error_kind, to_error
-from cleanup._clock import Clock, ManualClock, SystemClock
-from cleanup._dnsrules import (
-    LookupFold,
-    LookupRun,
-    QueryResult,
-    QueryWalk,
-    candidate_names,
-    completion_order,
-    simulate_lookup,
-    start_order,
-    walk_query,
-)
+from cleanup._clock import Clock, SystemClock
+from cleanup._containerd import DEFAULT_CONTAINERD_SOCKET, ContainerdStore
+from cleanup._crictl import CrictlStore
 from cleanup._errors import (
     CleanupError,
     ConnectError,
@@ -21,67 +19,48 @@ from cleanup._errors import (
     DNSError,
     HTTPStatusError,
     ImageListError,
+    InputError,
+    InvalidReference,
+    Limit,
+    PolicyError,
     ProtocolError,
+    RemovalError,
     RequestTimeout,
+    ResolvConfError,
+    RetriesExhausted,
+    StopReason,
+    StoreError,
+    StoreSpecError,
     UnexpectedError,
 )
 from cleanup._hosts import HostsTable, parse_hosts, read_hosts
 from cleanup._images import (
     ImageRef,
-    InvalidReference,
     normalize,
     parse_image_list,
     parse_reference,
     short_key,
 )
-from cleanup._plan import MATCH_MODES, RETAIN, Plan, PlanItem, plan
+from cleanup._memory_store import MemoryStore
+from cleanup._plan import MATCH_MODES, RETAIN, MatchMode, Plan, PlanItem, plan
+from cleanup._policy import PREDICATES, PRESETS, Policy, PredicateName, retriable_v14, retriable_v15
+from cleanup._policy_file import get_policy, policy_to_toml
 from cleanup._repo import DEFAULT_MAX_LIST_BYTES, LIST_PATH, RepoClient
-from cleanup._resolvconf import ResolvConf, ResolvConfError, parse_resolv_conf, read_resolv_conf
-from cleanup._resolver import QueryEvent, Resolver, StubResolver, SystemResolver
-from cleanup._retry import (
+from cleanup._resolvconf import ResolvConf, parse_resolv_conf, read_resolv_conf
+from cleanup._resolver import Resolver, StubResolver, SystemResolver
+from cleanup._retry import retry
+from cleanup._run import EXIT_STATUS, AttemptRecord, CleanupReport, Outcome, Removal, run_cleanup
+from cleanup._schedule import (
     MAX_DURATION,
     MAX_STEPS,
     MODES,
-    PREDICATES,
-    PRESETS,
-    AttemptFailed,
-    AttemptStarted,
     Backoff,
-    Event,
-    GaveUp,
-    GivenUp,
-    Policy,
-    PolicyError,
+    Mode,
     Schedule,
-    Sleeping,
-    Succeeded,
-    get_policy,
     parse_duration,
-    policy_to_toml,
-    retriable_v14,
-    retriable_v15,
-    retry,
 )
-from cleanup._run import (
-    OUTCOMES,
-    AttemptRecord,
-    CleanupReport,
-    ImageRemovalFailed,
-    ImageRemoved,
-    Removal,
-    run_cleanup,
-)
-from cleanup._stores import (
-    DEFAULT_CONTAINERD_SOCKET,
-    ContainerdStore,
-    CrictlStore,
-    ImageStore,
-    MemoryStore,
-    RemovalError,
-    StoreError,
-    StoreSpecError,
-    open_store,
-)
+from cleanup._store import ImageStore
+from cleanup._stores import open_store
 from cleanup._transport import (
     DIAL_TIMEOUT,
     ClockNetworkBackend,
@@ -93,18 +72,16 @@ __all__ = [
     "DEFAULT_CONTAINERD_SOCKET",
     "DEFAULT_MAX_LIST_BYTES",
     "DIAL_TIMEOUT",
+    "EXIT_STATUS",
     "LIST_PATH",
     "MATCH_MODES",
     "MAX_DURATION",
     "MAX_STEPS",
     "MODES",
-    "OUTCOMES",
     "PREDICATES",
     "PRESETS",
     "RETAIN",
-    "AttemptFailed",
     "AttemptRecord",
-    "AttemptStarted",
     "Backoff",
     "CleanupError",
     "CleanupReport",
@@ -116,29 +93,24 @@ __all__ = [
     "DNSError",
     "DeadlineClient",
     "DialDNSError",
-    "Event",
-    "GaveUp",
-    "GivenUp",
     "HTTPStatusError",
     "HostsTable",
     "ImageListError",
     "ImageRef",
-    "ImageRemovalFailed",
-    "ImageRemoved",
     "ImageStore",
+    "InputError",
     "InvalidReference",
-    "LookupFold",
-    "LookupRun",
-    "ManualClock",
+    "Limit",
+    "MatchMode",
     "MemoryStore",
+    "Mode",
+    "Outcome",
     "Plan",
     "PlanItem",
     "Policy",
     "PolicyError",
+    "PredicateName",
     "ProtocolError",
-    "QueryEvent",
-    "QueryResult",
-    "QueryWalk",
     "Removal",
     "RemovalError",
     "RepoClient",
@@ -146,17 +118,15 @@ __all__ = [
     "ResolvConf",
     "ResolvConfError",
     "Resolver",
+    "RetriesExhausted",
     "Schedule",
-    "Sleeping",
+    "StopReason",
     "StoreError",
     "StoreSpecError",
     "StubResolver",
-    "Succeeded",
     "SystemClock",
     "SystemResolver",
     "UnexpectedError",
-    "candidate_names",
-    "completion_order",
     "error_kind",
     "get_policy",
     "make_http_client",
@@ -176,8 +146,5 @@ __all__ = [
     "retry",
     "run_cleanup",
     "short_key",
-    "simulate_lookup",
-    "start_order",
     "to_error",
-    "walk_query",
 ]

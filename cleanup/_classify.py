@@ -321,7 +321,7 @@ def error_kind(err: CleanupError) -> str:
     """A short, stable label for logs, reports and simulation traces.
 
     Labels are part of the report format: change them only with the consumers.  Error
-    types defined elsewhere (e.g. ``GaveUp``) can set a class attribute ``kind_label``.
+    types defined elsewhere (e.g. ``RetriesExhausted``) can set a class attribute ``kind_label``.
     """
     if isinstance(err, DNSError):
         if err.is_not_found:

@@ -36,26 +36,17 @@ from collections.abc import Callable, Sequence
 from typing import NoReturn, TextIO
 
 from cleanup._clock import Clock, SystemClock
+from cleanup._containerd import DEFAULT_CONTAINERD_SOCKET
+from cleanup._events import Abandoned, AttemptFailed, Succeeded
+from cleanup._memory_store import MemoryStore
+from cleanup._policy import PRESETS, Policy
+from cleanup._policy_file import get_policy
 from cleanup._repo import RepoClient
 from cleanup._resolver import StubResolver
-from cleanup._retry import (
-    MAX_STEPS,
-    PRESETS,
-    AttemptFailed,
-    GivenUp,
-    Policy,
-    Succeeded,
-    get_policy,
-    parse_duration,
-)
 from cleanup._run import ImageRemovalFailed, ImageRemoved, run_cleanup
-from cleanup._stores import (
-    DEFAULT_CONTAINERD_SOCKET,
-    ImageStore,
-    MemoryStore,
-    StoreSpecError,
-    open_store,
-)
+from cleanup._schedule import MAX_STEPS, parse_duration
+from cleanup._store import ImageStore, StoreSpecError
+from cleanup._stores import open_store
 from cleanup._transport import make_http_client
 
 __all__ = ["EXIT_INTERRUPTED", "EXIT_USAGE", "MAX_HTTP_TIMEOUT", "build_parser", "main"]
@@ -267,7 +258,7 @@ class _Log:
     def __init__(self, out: TextIO, policy: Policy) -> None:
         self.out = out
         self.policy = policy
-        self.last: AttemptFailed | None = None  # a last attempt, completed by GivenUp
+        self.last: AttemptFailed | None = None  # a last attempt, completed by Abandoned
 
     def _say(self, line: str) -> None:
         print(line, file=self.out, flush=True)
@@ -283,7 +274,7 @@ class _Log:
                 self._failure(event, f"retrying in {event.retry_in:.1f}s")
             else:
                 self.last = event
-        elif isinstance(event, GivenUp) and self.last is not None:
+        elif isinstance(event, Abandoned) and self.last is not None:
             why = "deadline reached" if event.reason == "deadline" else "retry schedule exhausted"
             self._failure(self.last, f"giving up ({why})")
             self.last = None

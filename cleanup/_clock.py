@@ -2,7 +2,7 @@
 
 Everything in ``cleanup`` that reads the time, sleeps, or waits for a socket does it
 through a :class:`Clock`.  On a node that is :class:`SystemClock`; in tests it is
-:class:`ManualClock` (sleeps return at once and move time forward); in the simulation
+:class:`FastForwardClock` (sleeps return at once and move time forward); in the simulation
 it is the simpy-driven clock of ``sim``, so the *same* retry loop, resolver and HTTP
 transport run in virtual time.  Waiting for a socket is part of the clock because a
 dropped DNS packet or a hung HTTP server must cost its nominal timeout in virtual
@@ -22,7 +22,7 @@ import time
 from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
-__all__ = ["Clock", "ManualClock", "SystemClock"]
+__all__ = ["Clock", "FastForwardClock", "SystemClock"]
 
 
 @runtime_checkable
@@ -110,7 +110,7 @@ class SystemClock:
         return _select_any(waits, timeout)
 
 
-class ManualClock:
+class FastForwardClock:
     """Virtual time for tests: ``sleep`` advances the clock instantly.
 
     Socket waits look at the socket for up to ``grace`` seconds of *real* time (so a

@@ -270,8 +270,15 @@ def _u16(msg: bytes, off: int) -> int:
     return int(msg[off]) << 8 | msg[off + 1]
 
 
-def _read_name(msg: bytes, off: int) -> tuple[bytes, int]:
-    """dnsmessage ``Name.unpack``: (presentation name, offset after it)."""
+def _walk_name(msg: bytes, off: int, *, read: bool) -> tuple[bytes, int]:
+    """One walk over a wire name at ``off``: (presentation name, offset after it).
+
+    ``read=True`` is dnsmessage ``Name.unpack``: pointers are followed (at most 10), a
+    label may not hold ``.``, and the name may not be longer than 254.  ``read=False``
+    is ``skipName``: labels are only counted, and the walk ends at the first pointer
+    without following it (the name returned is then ``b""``).  Raises ``_WireError``
+    with dnsmessage's text.
+    """
     cur = off
     new_off = off
     pointers = 0
@@ -288,11 +295,14 @@ def _read_name(msg: bytes, off: int) -> tuple[bytes, int]:
             end = cur + c
             if end > len(msg):
                 raise _WireError("insufficient data for calculated length type")
-            if b"." in msg[cur:end]:
-                raise _WireError("invalid name")
-            name += msg[cur:end] + b"."
+            if read:
+                if b"." in msg[cur:end]:
+                    raise _WireError("invalid name")
+                name += msg[cur:end] + b"."
             cur = end
         elif kind == 0xC0:
+            if not read:
+                return b"", cur + 1  # skipName: a pointer ends the name
             if cur >= len(msg):
                 raise _WireError("invalid pointer")
             c1 = msg[cur]
@@ -305,6 +315,8 @@ def _read_name(msg: bytes, off: int) -> tuple[bytes, int]:
             cur = (c ^ 0xC0) << 8 | c1
         else:
             raise _WireError("segment prefix is reserved")
+    if not read:
+        return b"", cur
     if not name:
         name = bytearray(b".")
     if len(name) > 254:
@@ -314,25 +326,14 @@ def _read_name(msg: bytes, off: int) -> tuple[bytes, int]:
     return bytes(name), new_off
 
 
+def _read_name(msg: bytes, off: int) -> tuple[bytes, int]:
+    """dnsmessage ``Name.unpack``: (presentation name, offset after it)."""
+    return _walk_name(msg, off, read=True)
+
+
 def _skip_name(msg: bytes, off: int) -> int:
-    """dnsmessage ``skipName``."""
-    cur = off
-    while True:
-        if cur >= len(msg):
-            raise _WireError("insufficient data for base length type")
-        c = msg[cur]
-        cur += 1
-        kind = c & 0xC0
-        if kind == 0x00:
-            if c == 0:
-                return cur
-            cur += c
-            if cur > len(msg):
-                raise _WireError("insufficient data for calculated length type")
-        elif kind == 0xC0:
-            return cur + 1
-        else:
-            raise _WireError("segment prefix is reserved")
+    """dnsmessage ``skipName``: the offset after the name."""
+    return _walk_name(msg, off, read=False)[1]
 
 
 @dataclass(frozen=True)

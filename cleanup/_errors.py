@@ -1,15 +1,37 @@
-"""The errors the cleanup can end with, shaped like the ones the Go controller sees.
+"""Every exception the cleanup raises on purpose, and how they nest.
 
-Retry decisions are made on these types only, never on raw ``OSError``/httpx
-exceptions: :func:`cleanup.classify` (in ``_classify``) maps whatever the stack raises
-onto them first.  Every message says what was looked up or fetched, from where, and
-why it failed, because the one line ``Unable to cleanup images: <error>`` is often all
-an operator gets.
+The tree (httpx's ``_exceptions.py`` is the model)::
+
+    CleanupError                 base of everything below
+    ├── DNSError                 a failed lookup (Go's net.DNSError: not found, timeout, temporary)
+    │   └── DialDNSError         ... while dialing for a request (Go's url.Error around it)
+    ├── ConnectError             a refused, reset or unreachable connection (errno kept)
+    ├── RequestTimeout           Go's http.Client.Timeout, naming the phase it hit
+    ├── ProtocolError            a malformed or truncated HTTP exchange
+    ├── HTTPStatusError          the repo answered, with a status other than 200
+    ├── ImageListError           a fetched image list is unusable (line named)
+    ├── UnexpectedError          nobody has classified it yet; never retried
+    ├── RetriesExhausted         the retry schedule or the deadline ran out (last_error kept)
+    ├── StoreError               the image store cannot be read or used
+    │   └── RemovalError         one image could not be removed; the run goes on
+    └── InputError (ValueError)  input the cleanup cannot use, named; raised before any run
+        ├── PolicyError          a policy, schedule field or policy file
+        ├── ResolvConfError      a resolv.conf, or a bad HOST:PORT
+        ├── InvalidReference     not an image reference
+        └── StoreSpecError       a --store value or store file
+
+The run errors (``DNSError`` to ``UnexpectedError``) are shaped like the ones the Go
+controller sees.  Retry decisions are made on these types only, never on raw
+``OSError``/httpx exceptions: :func:`cleanup.to_error` (in ``_classify``) maps whatever
+the stack raises onto them first.  Every message says what was looked up or fetched,
+from where, and why it failed, because the one line ``Unable to cleanup images:
+<error>`` is often all an operator gets.
 """
 
 from __future__ import annotations
 
 from http import HTTPStatus
+from typing import Literal
 
 __all__ = [
     "CleanupError",
@@ -18,12 +40,29 @@ __all__ = [
     "DialDNSError",
     "HTTPStatusError",
     "ImageListError",
+    "InputError",
+    "InvalidReference",
+    "Limit",
+    "PolicyError",
     "ProtocolError",
+    "RemovalError",
     "RequestTimeout",
+    "ResolvConfError",
+    "RetriesExhausted",
+    "StopReason",
+    "StoreError",
+    "StoreSpecError",
     "UnexpectedError",
     "go_quote",
     "url_error_text",
 ]
+
+
+#: What ran out when the retries did: the schedule's attempts, or the deadline.
+Limit = Literal["schedule", "deadline"]
+#: Why a retry loop stopped without success: an error that is never retried, or a
+#: :data:`Limit`.
+StopReason = Literal["not-retriable", "schedule", "deadline"]
 
 
 class CleanupError(Exception):
@@ -393,3 +432,81 @@ class UnexpectedError(CleanupError):
 
     def __reduce__(self) -> tuple[object, ...]:
         return (UnexpectedError, (self.description, self.url))
+
+
+# --------------------------------------------------------------------------- input errors
+
+
+class InputError(CleanupError, ValueError):
+    """Input the cleanup cannot use (a file, a flag, a policy field, a reference); the
+    message names the field, line or flag.  Raised before anything runs, never retried;
+    a ``ValueError`` too, so callers that caught ``ValueError`` still do."""
+
+
+class PolicyError(InputError):
+    """A policy, schedule field or policy file is unusable; the message names the field."""
+
+
+class ResolvConfError(InputError):
+    """A resolv.conf that cannot be read, or a bad ``HOST:PORT`` (``ports=True`` only)."""
+
+
+class InvalidReference(InputError):
+    """Not an image reference; the message says what is wrong with it."""
+
+
+class StoreError(CleanupError):
+    """The image store could not be read or used (tool missing, socket down, bad data)."""
+
+    kind_label = "store error"  # what cleanup.error_kind reports for it
+
+
+class StoreSpecError(InputError):
+    """A ``--store`` value or store file that cannot be used; a usage error, not a run error."""
+
+
+class RemovalError(StoreError):
+    """One image could not be removed; the cleanup reports it and goes on with the rest."""
+
+    kind_label = "removal failed"
+
+    def __init__(self, image: str, reason: str) -> None:
+        self.image = image
+        self.reason = reason
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        return f"remove image {self.image}: {self.reason}"
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (RemovalError, (self.image, self.reason))
+
+
+class RetriesExhausted(CleanupError):
+    """The schedule or the deadline ran out; ``last_error`` is what the last attempt hit.
+
+    The message starts with the last error, so ``Unable to cleanup images: <message>``
+    reads like the controller's own log line, followed by how much was spent.
+    """
+
+    kind_label = "gave up"
+
+    def __init__(
+        self, last_error: CleanupError, attempts: int, elapsed: float, reason: Limit = "schedule"
+    ) -> None:
+        self.last_error = last_error
+        self.attempts = attempts
+        self.elapsed = elapsed
+        self.reason = reason
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        plural = "" if self.attempts == 1 else "s"
+        why = "deadline reached" if self.reason == "deadline" else "retry schedule exhausted"
+        return (
+            f"{self.last_error} (gave up after {self.attempts} attempt{plural} "
+            f"in {self.elapsed:.1f}s: {why})"
+        )
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (RetriesExhausted, (self.last_error, self.attempts, self.elapsed, self.reason))

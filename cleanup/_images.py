@@ -30,7 +30,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from cleanup._errors import ImageListError
+from cleanup._errors import ImageListError, InvalidReference
 
 __all__ = [
     "DEFAULT_MAX_BYTES",
@@ -74,10 +74,6 @@ _DOMAIN_RE = re.compile(_DOMAIN_AND_PORT)
 _DIGEST_HEX_LENGTH = {"sha256": 64, "sha384": 96, "sha512": 128}
 _ALGORITHM_RE = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*")
 _ALLOWED_CHARS = re.compile(r"[A-Za-z0-9._\-/:@\[\]+]")
-
-
-class InvalidReference(ValueError):
-    """Not an image reference; the message says what is wrong with it."""
 
 
 @dataclass(frozen=True)

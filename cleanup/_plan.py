@@ -42,12 +42,14 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Literal, get_args
 
 from cleanup._images import ImageRef, InvalidReference, parse_reference
 
-__all__ = ["MATCH_MODES", "RETAIN", "Plan", "PlanItem", "plan"]
+__all__ = ["MATCH_MODES", "RETAIN", "MatchMode", "Plan", "PlanItem", "plan"]
 
-# pkg/controller/master/upgrade/upgrade_repo.go imageRetainList
+#: Image names the cleanup never removes, whatever the lists say (Harvester's
+#: ``imageRetainList``, pkg/controller/master/upgrade/upgrade_repo.go).
 RETAIN = (
     "rancher/harvester-upgrade",
     "longhornio/longhorn-engine",
@@ -56,7 +58,11 @@ RETAIN = (
     "rancher/mirrored-fluent-fluent-bit",
 )
 
-MATCH_MODES = ("both", "full", "short")
+#: How list entries and store images are compared: both spellings, full references only,
+#: or short keys only (see :func:`plan`).
+MatchMode = Literal["both", "full", "short"]
+#: Every :data:`MatchMode`, in order.
+MATCH_MODES: tuple[MatchMode, ...] = get_args(MatchMode)
 
 IN_CURRENT = "in current list"
 VMDP = "vmdp image"

@@ -61,13 +61,16 @@ __all__ = [
     "check_related",
 ]
 
+#: The one list-path template: a version's image list under the repo URL (Harvester's
+#: upgrade repo layout); ``{version}`` is the Harvester version.
 LIST_PATH = "harvester-iso/bundle/harvester/images-lists-archive/{version}/image_list_all.txt"
 #: Longest ``version`` a list URL takes: a Kubernetes object name's limit (a DNS
 #: subdomain, 253), far above any Harvester version (``v1.4.1``).
 MAX_VERSION = 253
 #: Longest repo URL: a service URL is a scheme, a DNS name (<= 253) and a short path.
 MAX_REPO_URL = 2048
-# The list validator's limit: what is read off the wire is what gets validated.
+#: The most bytes of one list read off the wire (the list validator's limit: what is
+#: read is what gets validated).
 DEFAULT_MAX_LIST_BYTES = DEFAULT_MAX_BYTES
 
 

@@ -43,6 +43,7 @@ import os
 import socket
 from dataclasses import dataclass
 
+from cleanup._errors import ResolvConfError
 from cleanup._files import MAX_CONFIG_BYTES, read_regular_file
 
 __all__ = [
@@ -62,10 +63,6 @@ MAX_NDOTS = 15
 DEFAULT_NAMESERVERS = ("127.0.0.1:53", "[::1]:53")
 _BUFFER = 64 * 1024  # Go's parse.go reads resolv.conf through a 64 KiB buffer
 _BIG = 0xFFFFFF  # Go's dtoi gives up at this value and returns it
-
-
-class ResolvConfError(ValueError):
-    """A resolv.conf that cannot be read, or a bad ``HOST:PORT`` (``ports=True`` only)."""
 
 
 @dataclass(frozen=True)

@@ -67,7 +67,7 @@ from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
 from cleanup._classify import to_error
-from cleanup._clock import Clock, SystemClock
+from cleanup._clock import Clock
 from cleanup._dnsrules import (
     QTYPES,
     LookupFold,
@@ -225,7 +225,7 @@ class StubResolver:
         single_request: bool = False,
         use_tcp: bool = False,
         trust_ad: bool = False,
-        clock: Clock | None = None,
+        clock: Clock,
         rng: random.Random | None = None,
         qtypes: Sequence[str] = ("A", "AAAA"),
         strict_errors: bool = False,
@@ -254,7 +254,7 @@ class StubResolver:
         self.single_request = single_request
         self.use_tcp = use_tcp
         self.trust_ad = trust_ad
-        self.clock: Clock = clock if clock is not None else SystemClock()
+        self.clock: Clock = clock
         self.rng = rng if rng is not None else random.SystemRandom()
         self.qtypes = tuple(qtypes)
         self.strict_errors = strict_errors
@@ -271,7 +271,7 @@ class StubResolver:
         hostname: str | None = None,
         hosts: str | os.PathLike[str] | None = DEFAULT_HOSTS,
         ports: bool = False,
-        clock: Clock | None = None,
+        clock: Clock,
         rng: random.Random | None = None,
         on_query: Callable[[QueryEvent], None] | None = None,
         **overrides: object,
@@ -319,9 +319,23 @@ class StubResolver:
     def resolve(self, host: str, *, timeout: float | None = None) -> list[str]:
         """Go ``LookupIPAddr`` through ``goLookupIPCNAME``: addresses or ``DNSError``.
 
-        ``timeout`` (seconds) bounds the whole lookup; when it runs out the error is
-        ``lookup HOST: i/o timeout``.  An empty list means no name was asked (see
+        Returns the addresses as text (``"10.53.1.20"``, ``"fd00::1"``), in the order
+        the answers completed and listed them (Go then sorts them by RFC 6724 with the
+        node's routes, which only reorders on a dual-stack node; we do not).  An IP
+        literal is returned as is; a name in the hosts file gets the file's addresses
+        without a DNS query (``hosts: files dns``).  Otherwise the candidate names
+        (:func:`cleanup.dnsrules.candidate_names`: the search list and ``ndots``, Go
+        ``nameList``) are asked in turn, each with its A/AAAA queries over the servers
+        and attempts (Go ``tryOneName``), until one answers with addresses.
+        An empty list means no name was asked (``.onion``; see
         :meth:`Resolver.resolve`).
+
+        ``timeout`` (seconds, on this resolver's clock) bounds the whole lookup.
+        Raises :class:`~cleanup.DNSError` with Go's text and flags: ``no such host``
+        (``is_not_found``: every candidate NXDOMAIN/NODATA, or a name that is not a
+        domain name), ``i/o timeout`` (``is_timeout``; also when ``timeout`` runs out:
+        ``lookup HOST: i/o timeout``) or ``server misbehaving`` (``is_temporary``).
+        Rules and sources: :mod:`cleanup._dnsrules`.
         """
         if host == "":
             raise not_found_error(host)
@@ -594,10 +608,7 @@ class StubResolver:
             except BlockingIOError:
                 return
             except OSError as exc:
-                outcome = _errno_outcome(exc.errno or 0)
-                self._end(
-                    lane, outcome, f"write {exchange.link}: write: {_strerror(exc)}", deadline, done
-                )
+                self._stream_failed(lane, exchange, "write", exc, deadline, done)
                 return
             exchange.pending = exchange.pending[sent:]
             if not exchange.pending:
@@ -609,10 +620,7 @@ class StubResolver:
             except BlockingIOError:
                 return
             except OSError as exc:
-                outcome = _errno_outcome(exc.errno or 0)
-                self._end(
-                    lane, outcome, f"read {exchange.link}: read: {_strerror(exc)}", deadline, done
-                )
+                self._stream_failed(lane, exchange, "read", exc, deadline, done)
                 return
             buf = exchange.buf
             if not chunk:
@@ -670,6 +678,20 @@ class StubResolver:
             return
         detail = str(rcode) if outcome == "rcode" else ""
         self._end(lane, outcome, detail, deadline, done)
+
+    def _stream_failed(
+        self,
+        lane: _Lane,
+        exchange: _Exchange,
+        op: str,
+        exc: OSError,
+        deadline: float | None,
+        done: list[QueryResult],
+    ) -> None:
+        """A TCP write or read failed: Go's ``OP LINK: OP: strerror`` (its ``net.OpError``),
+        the errno deciding the outcome (:func:`_errno_outcome`)."""
+        outcome = _errno_outcome(exc.errno or 0)
+        self._end(lane, outcome, f"{op} {exchange.link}: {op}: {_strerror(exc)}", deadline, done)
 
     def _end(
         self,

@@ -23,32 +23,41 @@ from __future__ import annotations
 
 import contextlib
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from types import MappingProxyType
+from typing import Any, Literal
 
 from cleanup._classify import error_kind
 from cleanup._clock import Clock
 from cleanup._errors import CleanupError
+from cleanup._events import AttemptFailed, Sleeping, Succeeded
 from cleanup._plan import RETAIN, plan
+from cleanup._policy import Policy
 from cleanup._repo import RepoClient
-from cleanup._retry import AttemptFailed, GaveUp, Policy, Sleeping, Succeeded, retry
-from cleanup._stores import ImageStore, RemovalError, StoreError
+from cleanup._retry import RetriesExhausted, retry
+from cleanup._store import ImageStore, RemovalError, StoreError
 
 __all__ = [
-    "OUTCOMES",
+    "EXIT_STATUS",
     "AttemptRecord",
     "CleanupReport",
     "ImageRemovalFailed",
     "ImageRemoved",
+    "Outcome",
     "Removal",
     "run_cleanup",
 ]
 
-#: Outcomes and the exit status ``cleanup run`` gives each.  ``store-error`` (the node's
-#: image store could not be read after the lists were fetched) is an error the policy
-#: does not retry, so it shares status 2 with ``not-retriable``.
-OUTCOMES = {"success": 0, "gave-up": 1, "not-retriable": 2, "store-error": 2}
+#: How a run ended: the lists fetched and the plan carried out, the retries ran out, an
+#: error that is never retried, or the store could not be used.
+Outcome = Literal["success", "gave-up", "not-retriable", "store-error"]
+#: The exit status ``cleanup run`` gives each :data:`Outcome`.  ``store-error`` (the
+#: node's image store could not be read after the lists were fetched) is an error the
+#: policy does not retry, so it shares status 2 with ``not-retriable``.
+EXIT_STATUS: Mapping[Outcome, int] = MappingProxyType(
+    {"success": 0, "gave-up": 1, "not-retriable": 2, "store-error": 2}
+)
 
 
 @dataclass(frozen=True)
@@ -107,7 +116,7 @@ class Removal:
 class CleanupReport:
     """What a run did.  ``deleted`` only ever holds images the store confirmed removed."""
 
-    outcome: str
+    outcome: Outcome
     previous_version: str
     current_version: str
     policy: str
@@ -124,7 +133,7 @@ class CleanupReport:
 
     @property
     def exit_code(self) -> int:
-        return OUTCOMES[self.outcome]
+        return EXIT_STATUS[self.outcome]
 
     @property
     def ok(self) -> bool:
@@ -166,9 +175,23 @@ def run_cleanup(
 ) -> CleanupReport:
     """Run the cleanup once and report; never raises for a failure the report can hold.
 
-    ``on_event`` sees the retry runner's events (attempts, failures with their
-    classification, sleeps, success, giving up) and then :class:`ImageRemoved` /
-    :class:`ImageRemovalFailed` for each image, as they happen.
+    Harvester's ``cleanupImages`` (pkg/controller/master/upgrade/upgrade_repo.go): fetch
+    the ``previous_version`` and ``current_version`` image lists through ``repo`` under
+    ``policy``'s retries (Kubernetes ``retry.OnError``), plan what ``store`` may lose
+    (:func:`cleanup.plan`, ``match`` and ``retain`` as there) and remove it one image at
+    a time, holding the store's lock (``locked()``) when it has one.  ``dry_run`` plans
+    and removes nothing.  ``clock`` (seconds) times the attempts, sleeps and
+    ``report.elapsed``; ``rng`` draws the jitter.
+
+    Returns a :class:`CleanupReport` whose ``outcome`` (:data:`Outcome`) is
+    ``success``, ``gave-up`` (:class:`RetriesExhausted`: the schedule or the deadline
+    ran out), ``not-retriable`` (an error the policy does not retry) or ``store-error``
+    (:class:`StoreError` before or while removing; a :class:`RemovalError` for one image
+    is reported and the run goes on).  ``on_event`` sees the retry runner's events
+    (:mod:`cleanup.events`: attempts, failures with their classification, sleeps,
+    success, giving up) and then :class:`ImageRemoved` / :class:`ImageRemovalFailed`
+    for each image, as they happen.  Raises only what is not a run's failure:
+    ``KeyboardInterrupt`` and the like, and whatever ``on_event`` raises.
     """
     start = clock.now()
     report = CleanupReport(
@@ -205,7 +228,7 @@ def run_cleanup(
         emit(event)
 
     def finish(
-        outcome: str, error: CleanupError | None = None, cause: CleanupError | None = None
+        outcome: Outcome, error: CleanupError | None = None, cause: CleanupError | None = None
     ) -> CleanupReport:
         """``cause``: the error that decided it (for gave-up, the last attempt's)."""
         report.outcome = outcome
@@ -223,7 +246,7 @@ def run_cleanup(
             rng=rng,
             on_event=observe,
         )
-    except GaveUp as exc:
+    except RetriesExhausted as exc:
         return finish("gave-up", exc, exc.last_error)
     except CleanupError as exc:
         return finish("not-retriable", exc)

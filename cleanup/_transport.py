@@ -86,7 +86,7 @@ from typing import Any
 import httpcore
 import httpx
 
-from cleanup._clock import Clock, SystemClock
+from cleanup._clock import Clock
 from cleanup._errors import (
     CleanupError,
     ConnectError,
@@ -432,10 +432,10 @@ class ClockNetworkBackend(httpcore.NetworkBackend):
     """
 
     def __init__(
-        self, resolver: Resolver, clock: Clock | None = None, *, dial_timeout: float = DIAL_TIMEOUT
+        self, resolver: Resolver, clock: Clock, *, dial_timeout: float = DIAL_TIMEOUT
     ) -> None:
         self.resolver = resolver
-        self.clock: Clock = clock if clock is not None else SystemClock()
+        self.clock: Clock = clock
         self.dial_timeout = dial_timeout
 
     def connect_tcp(
@@ -1036,7 +1036,7 @@ class DeadlineClient(httpx.Client):
 def make_http_client(
     resolver: Resolver,
     *,
-    clock: Clock | None = None,
+    clock: Clock,
     timeout: float = 30.0,
     max_connections: int = 10,
     verify: ssl.SSLContext | bool = True,
@@ -1060,7 +1060,7 @@ def make_http_client(
         context = None
     else:
         context = httpx.create_ssl_context(verify=False, trust_env=False)
-    the_clock: Clock = clock if clock is not None else SystemClock()
+    the_clock: Clock = clock
     pool = httpcore.ConnectionPool(
         ssl_context=context,
         max_connections=max_connections,

@@ -37,6 +37,7 @@ from typing import Any
 import simpy
 
 import cleanup
+import cleanup.events
 import faultdns
 from cleanup import CleanupReport, MemoryStore, Policy, RepoClient, StubResolver
 from sim._clock import SimClock, exact_delay
@@ -427,20 +428,20 @@ def _world(
 
 def _trace_event(trace: Trace, event: object, now: float) -> None:
     """The retry loop's and the store's events, as trace entries."""
-    if isinstance(event, cleanup.AttemptStarted):
+    if isinstance(event, cleanup.events.AttemptStarted):
         trace.add(now, "attempt", attempt=event.attempt, of=event.of)
-    elif isinstance(event, cleanup.AttemptFailed):
+    elif isinstance(event, cleanup.events.AttemptFailed):
         trace.add(now, "attempt-failed", attempt=event.attempt, kind=event.kind,
                   retriable=event.retriable, error=trace.scrub(str(event.error)))  # fmt: skip
-    elif isinstance(event, cleanup.Sleeping):
+    elif isinstance(event, cleanup.events.Sleeping):
         trace.add(now, "sleep", attempt=event.attempt, seconds=round(event.seconds, 9),
                   trailing=event.trailing)  # fmt: skip
-    elif isinstance(event, cleanup.Succeeded):
+    elif isinstance(event, cleanup.events.Succeeded):
         trace.add(now, "succeeded", attempt=event.attempt)
-    elif isinstance(event, cleanup.GivenUp):
+    elif isinstance(event, cleanup.events.Abandoned):
         trace.add(now, "gave-up", attempts=event.attempts, reason=event.reason,
                   error=trace.scrub(str(event.error)))  # fmt: skip
-    elif isinstance(event, cleanup.ImageRemoved):
+    elif isinstance(event, cleanup.events.ImageRemoved):
         trace.add(now, "removed", image=event.image)
-    elif isinstance(event, cleanup.ImageRemovalFailed):
+    elif isinstance(event, cleanup.events.ImageRemovalFailed):
         trace.add(now, "removal-failed", image=event.image, reason=event.reason)

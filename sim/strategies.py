@@ -52,7 +52,7 @@ from typing import Any
 from hypothesis import strategies as st
 
 import cleanup
-from cleanup import MODES, PREDICATES, PRESETS, Backoff, Policy
+from cleanup import MODES, PREDICATES, PRESETS, Backoff, Mode, Policy, PredicateName
 from sim._harness import SERVED_HTTP_STATES
 from sim._scenario import (
     BUILTIN_SCENARIOS,
@@ -569,7 +569,7 @@ def backoffs(
     draw: st.DrawFn,
     /,
     *,
-    modes: Sequence[str] = MODES,
+    modes: Sequence[Mode] = MODES,
     max_steps: int = 30,
     min_duration: float = 0.1,
     max_duration: float = 30.0,
@@ -616,7 +616,7 @@ def policies(
     /,
     *,
     presets: bool = True,
-    predicates: Sequence[str] = tuple(PREDICATES),
+    predicates: Sequence[PredicateName] = ("v1.4", "v1.5"),
     deadlines: bool = True,
     max_deadline: float = 600.0,
     **backoff: Any,

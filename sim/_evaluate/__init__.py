@@ -9,7 +9,7 @@ through backoff sleeps and timeouts, and both are determined by the cleanup's ow
 * the backoff sleeps are drawn by ``cleanup``'s schedule from the jitter stream of
   :func:`jitter_rng` (the harness hands the same stream to ``run_cleanup``);
 * an attempt is ``RepoClient.fetch_lists``: resolve the repo name with the stub
-  resolver (Go's rules, ``cleanup.simulate_lookup``: search list first because the name
+  resolver (Go's rules, ``cleanup.dnsrules.simulate_lookup``: search list first because the name
   has fewer than ``ndots`` dots, A and AAAA per candidate concurrently, ``attempts``
   tries each, errors folded in completion order with the name as given's winning),
   dial, GET the previous list, then the current one over the kept-alive connection;

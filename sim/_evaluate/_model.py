@@ -5,7 +5,7 @@ deadline rule) with a clock on which nothing answers a socket
 (:class:`sim._clock.SocketlessClock`), and an operation (:class:`_Controller`) that
 walks the resolver's candidates and the HTTP exchange against a view of the world,
 charging timeouts the way the harness clock does.  Go's lookup rules are
-``cleanup.simulate_lookup``'s, the same rules the stub resolver runs
+``cleanup.dnsrules.simulate_lookup``'s, the same rules the stub resolver runs
 (``cleanup._dnsrules``).  Also the vocabulary the
 compiled and batch paths share: the attempt classes and the state codes.
 """
@@ -20,21 +20,20 @@ from typing import Literal, get_args
 
 from cleanup import (
     DIAL_TIMEOUT,
-    AttemptStarted,
     CleanupError,
     ConnectError,
     DNSError,
-    GaveUp,
     HTTPStatusError,
     Policy,
     RequestTimeout,
-    candidate_names,
+    RetriesExhausted,
     error_kind,
     retry,
-    simulate_lookup,
 )
 from cleanup._dnsrules import not_found_error
 from cleanup._transport import _HALF_NS
+from cleanup.dnsrules import candidate_names, simulate_lookup
+from cleanup.events import AttemptStarted
 from sim._clock import SocketlessClock
 from sim._dns import REPO_ADDRESS
 from sim._evaluate._schedule import (
@@ -61,7 +60,7 @@ Outcome = Literal["success", "gave-up", "not-retriable"]
 #: why a run did not succeed ("" when it did): the last error was DNS / HTTP (and the
 #: retry budget ran out), or an error the policy does not retry
 GiveUpReason = Literal["", "dns", "http", "not-retried"]
-#: what ran out, for a run that gave up ("" otherwise): ``cleanup.GaveUp.reason``
+#: what ran out, for a run that gave up ("" otherwise): ``cleanup.RetriesExhausted.reason``
 Limit = Literal["", "schedule", "deadline"]
 OUTCOMES: tuple[Outcome, ...] = get_args(Outcome)
 GIVE_UP_REASONS: tuple[GiveUpReason, ...] = get_args(GiveUpReason)
@@ -227,7 +226,7 @@ class _Controller:
 
     Each method follows the cleanup function named in its docstring, keeping only what
     can happen against a timeline (one nameserver, UDP, no truncation, one address).
-    The lookup is ``cleanup.simulate_lookup``: the rules the stub resolver runs, over
+    The lookup is ``cleanup.dnsrules.simulate_lookup``: the rules the stub resolver runs, over
     the world's answers instead of sockets.
     """
 
@@ -242,7 +241,7 @@ class _Controller:
         self.base = f"http://{self.host}"
 
     def _resolve(self, deadline: float) -> None:
-        """``StubResolver.resolve`` as ``cleanup.simulate_lookup`` states it, rule for
+        """``StubResolver.resolve`` as ``cleanup.dnsrules.simulate_lookup`` states it, rule for
         rule (candidates, server sequence, concurrent A/AAAA in Go's order, what each
         outcome means, completion order, the error Go reports, the caller's deadline
         failing the whole lookup), each exchange answered by the world at its instant.
@@ -352,11 +351,12 @@ def _reason(error: CleanupError) -> GiveUpReason:
 
 
 def _limit(reason: str) -> Limit:
-    """``cleanup.GaveUp.reason`` as a :data:`Limit`; ValueError for a value it never had."""
+    """``cleanup.RetriesExhausted.reason`` as a :data:`Limit`; ValueError for a value never
+    given."""
     for limit in LIMITS:
         if limit and limit == reason:
             return limit
-    raise ValueError(f"GaveUp.reason {reason!r}: expected one of {LIMITS[1:]}")
+    raise ValueError(f"RetriesExhausted.reason {reason!r}: expected one of {LIMITS[1:]}")
 
 
 def _evaluate_view(
@@ -376,7 +376,7 @@ def _evaluate_view(
     limit: Limit
     try:
         retry(controller.attempt, policy, clock=clock, rng=jitter_rng(seed), on_event=on_event)
-    except GaveUp as exc:
+    except RetriesExhausted as exc:
         outcome, reason, limit = "gave-up", _reason(exc.last_error), _limit(exc.reason)
         kind = error_kind(exc.last_error)
     except CleanupError as exc:

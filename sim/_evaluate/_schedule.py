@@ -18,7 +18,7 @@ from cleanup import (
 )
 
 # cleanup's own clamps and growth rule (Go's largest Duration), not copies
-from cleanup._retry import _MAX_NS, _MAX_SECONDS, _grow, _to_ns
+from cleanup._schedule import _MAX_NS, _MAX_SECONDS, _grow, _to_ns
 
 __all__ = ["jitter_draws", "jitter_rng", "schedule_shape", "sleep_matrix"]
 

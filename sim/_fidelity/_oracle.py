@@ -46,6 +46,7 @@ from cleanup import (
     RepoClient,
     ResolvConfError,
     StubResolver,
+    SystemClock,
     UnexpectedError,
     make_http_client,
 )
@@ -265,14 +266,17 @@ class Oracle:
                 if case.lookup is not None:
                     addresses = resolver.resolve(case.lookup)
                 else:
-                    with make_http_client(resolver, timeout=case.timeout) as client:
+                    with make_http_client(
+                        resolver, clock=SystemClock(), timeout=case.timeout
+                    ) as client:
                         repo = RepoClient(lane.repo_url(case), client, timeout=case.timeout)
                         repo.fetch_list("v1.4.1")
-            except CleanupError as exc:
-                error = exc
             except (ResolvConfError, ValueError) as exc:
                 # Go never rejects a resolv.conf or a name up front: this is ours alone.
+                # (First: a ResolvConfError is a CleanupError too, an InputError.)
                 error = UnexpectedError(f"{type(exc).__name__}: {exc}")
+            except CleanupError as exc:
+                error = exc
             elapsed = time.monotonic() - start
         lane.settle()
         record = record_from_ours(
@@ -353,7 +357,7 @@ def _resolver(source: str | Path) -> StubResolver:
     """``StubResolver.from_resolv_conf`` with the sandbox's hosts text: Go reads
     :data:`HOSTS` as /etc/hosts (``hosts: files dns``), so ours reads the same, never the
     machine's own /etc/hosts."""
-    return StubResolver.from_resolv_conf(source, hosts=HOSTS)
+    return StubResolver.from_resolv_conf(source, hosts=HOSTS, clock=SystemClock())
 
 
 def _remap(ip: str, port: int, port_map: dict[str, str]) -> tuple[str, int]:

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from cleanup import ManualClock
+from cleanup.testing import FastForwardClock
 
 
 @dataclass
@@ -108,15 +108,15 @@ def list_server() -> Iterator[ListServer]:
 
 
 @pytest.fixture
-def clock() -> ManualClock:
+def clock() -> FastForwardClock:
     """Virtual time; socket waits look for up to 1 s of real time before charging."""
-    return ManualClock(grace=1.0)
+    return FastForwardClock(grace=1.0)
 
 
 @pytest.fixture
-def quick_clock() -> ManualClock:
+def quick_clock() -> FastForwardClock:
     """For tests where nothing will ever arrive (drops, hangs): a short real grace."""
-    return ManualClock(grace=0.1)
+    return FastForwardClock(grace=0.1)
 
 
 def closed_port(kind: int = socket.SOCK_STREAM) -> int:

@@ -21,10 +21,9 @@ from pathlib import Path
 import pytest
 
 import faultdns
+from cleanup import MemoryStore, get_policy, policy_to_toml
 from cleanup._cli import build_parser, main
 from cleanup._files import MAX_CONFIG_BYTES, MAX_STORE_BYTES
-from cleanup._retry import get_policy, policy_to_toml
-from cleanup._stores import MemoryStore
 from tests.cleanup.test_end_to_end import (
     CURRENT,
     EXPECTED_DELETE,

@@ -21,7 +21,6 @@ from cleanup import (
     CleanupError,
     CleanupReport,
     ImageListError,
-    ManualClock,
     MemoryStore,
     RepoClient,
     StubResolver,
@@ -30,6 +29,7 @@ from cleanup import (
     run_cleanup,
 )
 from cleanup._repo import LIST_PATH
+from cleanup.testing import FastForwardClock
 from tests.cleanup.misbehaving_repo import MODES, WHOLE, MisbehavingRepo, Serve
 
 KUBECTL = "docker.io/rancher/kubectl:v1.30.5"
@@ -72,7 +72,7 @@ def list_path(version: str) -> str:
 
 
 def cleanup_against(repo: MisbehavingRepo, store: MemoryStore) -> CleanupReport:
-    clock = ManualClock(grace=0.05)  # a stalled socket costs 50 ms of real time
+    clock = FastForwardClock(grace=0.05)  # a stalled socket costs 50 ms of real time
     client = make_http_client(StubResolver(["127.0.0.1:9"], clock=clock), clock=clock, timeout=5)
     with client:
         return run_cleanup(
@@ -96,7 +96,7 @@ def node(tmp_path: Path) -> MemoryStore:
 
 
 def fetch(repo: MisbehavingRepo, version: str = "current") -> list[str]:
-    clock = ManualClock(grace=0.05)
+    clock = FastForwardClock(grace=0.05)
     client = make_http_client(StubResolver(["127.0.0.1:9"], clock=clock), clock=clock, timeout=5)
     with client:
         return RepoClient(repo.url, client, timeout=5).fetch_list(version)

@@ -26,14 +26,14 @@ from pathlib import Path
 
 import pytest
 
-from cleanup import ManualClock
+from cleanup import ContainerdStore, RemovalError, StoreError, get_policy
 from cleanup._cli import main as cli_main
+from cleanup._containerd import parse_ctr_images
 from cleanup._repo import RepoClient
 from cleanup._resolver import StubResolver
-from cleanup._retry import get_policy
 from cleanup._run import CleanupReport, run_cleanup
-from cleanup._stores import ContainerdStore, RemovalError, StoreError, parse_ctr_images
 from cleanup._transport import make_http_client
+from cleanup.testing import FastForwardClock
 from tests.cleanup.test_end_to_end import (
     CURRENT,
     EXPECTED_DELETE,
@@ -319,9 +319,9 @@ def test_cleanup_removes_exactly_the_plan_and_keeps_the_in_use_image(
     with ListServer() as server:
         server.serve("v1.4.1", (200, list_text(PREVIOUS)))
         server.serve("current", (200, list_text(CURRENT)))
-        clock = ManualClock()
+        clock = FastForwardClock()
         # an IP literal: no lookup, so the resolver is never asked
-        client = make_http_client(StubResolver(["127.0.0.1:9"]), clock=clock)
+        client = make_http_client(StubResolver(["127.0.0.1:9"], clock=clock), clock=clock)
         with client:
             report = run_cleanup(
                 RepoClient(f"http://127.0.0.1:{server.port}", client),
@@ -365,13 +365,15 @@ def test_cli_against_containerd_dry_run_then_real(containerd: Containerd) -> Non
         ]
         before = containerd.refs()
         out = io.StringIO()
-        code = cli_main([*argv, "--dry-run"], clock=ManualClock(), stdout=out, stderr=io.StringIO())
+        code = cli_main(
+            [*argv, "--dry-run"], clock=FastForwardClock(), stdout=out, stderr=io.StringIO()
+        )
         assert code == 0
         doc = json.loads(out.getvalue())
         assert sorted(p["image"] for p in doc["planned"]) == EXPECTED_DELETE
         assert doc["deleted"] == [] and containerd.refs() == before
         out = io.StringIO()
-        code = cli_main(argv, clock=ManualClock(), stdout=out, stderr=io.StringIO())
+        code = cli_main(argv, clock=FastForwardClock(), stdout=out, stderr=io.StringIO())
         assert code == 0
         assert sorted(json.loads(out.getvalue())["deleted"]) == EXPECTED_DELETE
         assert not set(EXPECTED_DELETE) & set(containerd.refs())
@@ -398,8 +400,8 @@ def test_a_refused_removal_is_reported_and_the_rest_go_on(containerd: Containerd
     with ListServer() as server:
         server.serve("v1.4.1", (200, list_text(PREVIOUS)))
         server.serve("current", (200, list_text(CURRENT)))
-        clock = ManualClock()
-        client = make_http_client(StubResolver(["127.0.0.1:9"]), clock=clock)
+        clock = FastForwardClock()
+        client = make_http_client(StubResolver(["127.0.0.1:9"], clock=clock), clock=clock)
         with client:
             report = run_cleanup(
                 RepoClient(f"http://127.0.0.1:{server.port}", client),
@@ -426,8 +428,8 @@ def _cleanup(store: ContainerdStore, previous: list[str], current: list[str]) ->
     with ListServer() as server:
         server.serve("v1", (200, list_text(previous)))
         server.serve("current", (200, list_text(current)))
-        clock = ManualClock()
-        client = make_http_client(StubResolver(["127.0.0.1:9"]), clock=clock)
+        clock = FastForwardClock()
+        client = make_http_client(StubResolver(["127.0.0.1:9"], clock=clock), clock=clock)
         with client:
             return run_cleanup(
                 RepoClient(f"http://127.0.0.1:{server.port}", client),

@@ -1,7 +1,7 @@
 """The whole cleanup over real sockets: faultdns for names, a local HTTP server for lists.
 
-Nothing sleeps for real: the cleanup runs on a ManualClock whose sleeps and socket
-timeouts also move the faultdns server's ManualClock (:class:`LinkedClock`), so a
+Nothing sleeps for real: the cleanup runs on a FastForwardClock whose sleeps and socket
+timeouts also move the faultdns server's FastForwardClock (:class:`LinkedClock`), so a
 "30 s NXDOMAIN window" is 30 s of virtual time on both sides.  The HTTP server is real
 (stdlib, own thread) and serves what each test scripts.
 """
@@ -23,13 +23,13 @@ from typing import Any
 import pytest
 
 import cleanup
+import cleanup.testing
 import faultdns
+from cleanup import MemoryStore, get_policy
 from cleanup._cli import main as cli_main
 from cleanup._repo import RepoClient
 from cleanup._resolver import StubResolver
-from cleanup._retry import get_policy
 from cleanup._run import CleanupReport, run_cleanup
-from cleanup._stores import MemoryStore
 from cleanup._transport import make_http_client
 
 SERVICE = "upgrade-repo-hvst-upgrade-nv76q.harvester-system"
@@ -64,7 +64,7 @@ def list_text(images: list[str]) -> bytes:
 # --------------------------------------------------------------------------- clocks
 
 
-class LinkedClock(cleanup.ManualClock):
+class LinkedClock(cleanup.testing.FastForwardClock):
     """The cleanup's virtual clock; every move also moves the DNS server's clock."""
 
     def __init__(self, dns_clock: faultdns.ManualClock, *, grace: float = 0.5) -> None:

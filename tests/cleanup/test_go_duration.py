@@ -16,8 +16,9 @@ from pathlib import Path
 
 import pytest
 
+from cleanup import MAX_DURATION, PolicyError, get_policy, parse_duration
 from cleanup._cli import UsageError, build_parser
-from cleanup._retry import MAX_DURATION, PolicyError, get_policy, go_parse_duration, parse_duration
+from cleanup._schedule import go_parse_duration
 
 GO_MAX = "2562047h47m16.854775807s"
 GO_MAX_PLUS_1NS = "2562047h47m16.854775808s"

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from cleanup import DNSError, HostsTable, ManualClock, StubResolver, parse_hosts, read_hosts
+from cleanup import DNSError, HostsTable, StubResolver, parse_hosts, read_hosts
+from cleanup.testing import FastForwardClock
 
 # The hosts file the differential oracle's sandbox mounts for Go (sim/_fidelity/_sandbox.py)
 SANDBOX_HOSTS = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
@@ -101,7 +102,7 @@ def dns(faultdns_factory: object) -> object:
 
 
 def test_finding_5_localhost_is_answered_from_hosts_without_a_query(
-    dns: object, clock: ManualClock
+    dns: object, clock: FastForwardClock
 ) -> None:
     """Go 1.23.9 (hosts: files dns): ``localhost`` and ``LocalHost`` are 127.0.0.1 and
     ::1 from the hosts file; no query, not even ``localhost.a.test`` from the search
@@ -116,13 +117,15 @@ def test_finding_5_localhost_is_answered_from_hosts_without_a_query(
     assert names(dns)[:2] == ["repo.a.test.", "repo.a.test."]
 
 
-def test_without_hosts_localhost_goes_to_dns(dns: object, clock: ManualClock) -> None:
+def test_without_hosts_localhost_goes_to_dns(dns: object, clock: FastForwardClock) -> None:
     resolver = StubResolver([ns(dns)], search=["a.test"], ndots=5, clock=clock, hosts=None)
     assert resolver.resolve("localhost") == ["10.9.9.9"]
     assert set(names(dns)) == {"localhost.a.test."}
 
 
-def test_localhost_with_a_trailing_dot_is_not_in_hosts(dns: object, clock: ManualClock) -> None:
+def test_localhost_with_a_trailing_dot_is_not_in_hosts(
+    dns: object, clock: FastForwardClock
+) -> None:
     """Go: ``localhost.`` is not the key ``localhost``; DNS says no such host."""
     resolver = StubResolver([ns(dns)], clock=clock, hosts=SANDBOX_HOSTS)
     with pytest.raises(DNSError) as info:
@@ -131,7 +134,7 @@ def test_localhost_with_a_trailing_dot_is_not_in_hosts(dns: object, clock: Manua
     assert set(names(dns)) == {"localhost."}
 
 
-def test_hosts_answers_a_name_dns_could_not_ask(dns: object, clock: ManualClock) -> None:
+def test_hosts_answers_a_name_dns_could_not_ask(dns: object, clock: FastForwardClock) -> None:
     """Go looks in the hosts file before ``isDomainName``: ``bad name`` listed there
     resolves, unlisted it is "no such host" without a query."""
     resolver = StubResolver([ns(dns)], clock=clock, hosts="10.1.1.1 my_host\n")
@@ -143,7 +146,7 @@ def test_hosts_answers_a_name_dns_could_not_ask(dns: object, clock: ManualClock)
 
 
 def test_default_hosts_is_etc_hosts_and_a_missing_file_is_empty(
-    dns: object, clock: ManualClock, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    dns: object, clock: FastForwardClock, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     assert StubResolver([ns(dns)], clock=clock).hosts == read_hosts("/etc/hosts")
     resolver = StubResolver([ns(dns)], clock=clock, hosts=tmp_path / "missing")

@@ -16,7 +16,6 @@ from cleanup import (
     DNSError,
     HTTPStatusError,
     ImageListError,
-    ManualClock,
     RequestTimeout,
     StubResolver,
     make_http_client,
@@ -24,6 +23,7 @@ from cleanup import (
 )
 from cleanup._classify import error_kind
 from cleanup._repo import LIST_PATH, RepoClient
+from cleanup.testing import FastForwardClock
 from tests.cleanup.conftest import ListServer, Route, closed_port
 
 NAME = "upgrade-repo-hvst-upgrade-nv76q.harvester-system"
@@ -53,7 +53,7 @@ def dns(faultdns_factory: Callable[..., object]) -> object:
 
 
 def make_repo(
-    dns: object, server: ListServer, clock: ManualClock, **kwargs: object
+    dns: object, server: ListServer, clock: FastForwardClock, **kwargs: object
 ) -> Iterator[RepoClient]:
     host, port = dns.address  # type: ignore[attr-defined]
     resolver = StubResolver([f"{host}:{port}"], search=SEARCH, ndots=5, clock=clock)
@@ -65,7 +65,7 @@ def make_repo(
 
 
 @pytest.fixture
-def repo(dns: object, list_server: ListServer, clock: ManualClock) -> Iterator[RepoClient]:
+def repo(dns: object, list_server: ListServer, clock: FastForwardClock) -> Iterator[RepoClient]:
     yield from make_repo(dns, list_server, clock)
 
 
@@ -181,7 +181,7 @@ def test_empty_lists_are_refused(repo: RepoClient, list_server: ListServer, body
 
 
 def test_oversize_list_by_content_length_is_refused_before_reading(
-    dns: object, list_server: ListServer, clock: ManualClock
+    dns: object, list_server: ListServer, clock: FastForwardClock
 ) -> None:
     list_server.routes[path("current")] = Route(body=CURRENT * 100)
     for repo in make_repo(dns, list_server, clock, max_bytes=1000):
@@ -205,7 +205,7 @@ def endless_chunked(handler: http.server.BaseHTTPRequestHandler) -> None:
 
 
 def test_oversize_streamed_list_stops_reading_at_the_limit(
-    dns: object, list_server: ListServer, clock: ManualClock
+    dns: object, list_server: ListServer, clock: FastForwardClock
 ) -> None:
     list_server.routes[path("current")] = Route(custom=endless_chunked)
     for repo in make_repo(dns, list_server, clock, max_bytes=200_000):
@@ -214,7 +214,7 @@ def test_oversize_streamed_list_stops_reading_at_the_limit(
         assert info.value.line == 0 and "200000-byte limit" in str(info.value)
 
 
-class SlowClock(ManualClock):
+class SlowClock(FastForwardClock):
     """Every socket wait that ends with data costs ``step`` seconds of virtual time:
     a server that trickles its body."""
 
@@ -262,7 +262,7 @@ def test_overall_timeout_covers_a_trickling_body(dns: object, list_server: ListS
 
 
 def test_dns_not_found_is_a_dns_error(
-    faultdns_factory: Callable[..., object], list_server: ListServer, clock: ManualClock
+    faultdns_factory: Callable[..., object], list_server: ListServer, clock: FastForwardClock
 ) -> None:
     dns = faultdns_factory(records=[f"{FQDN}=127.0.0.1"], faults=["nxdomain"])
     for repo in make_repo(dns, list_server, clock):
@@ -272,7 +272,7 @@ def test_dns_not_found_is_a_dns_error(
         assert error_kind(info.value) == "dns not-found"
 
 
-def test_connection_refused_is_a_connect_error(dns: object, clock: ManualClock) -> None:
+def test_connection_refused_is_a_connect_error(dns: object, clock: FastForwardClock) -> None:
     host, port = dns.address  # type: ignore[attr-defined]
     resolver = StubResolver([f"{host}:{port}"], search=SEARCH, ndots=5, clock=clock)
     dead = closed_port()
@@ -288,7 +288,7 @@ def test_connection_refused_is_a_connect_error(dns: object, clock: ManualClock) 
 
 
 def test_server_that_never_answers_times_out_after_the_http_timeout(
-    dns: object, list_server: ListServer, quick_clock: ManualClock
+    dns: object, list_server: ListServer, quick_clock: FastForwardClock
 ) -> None:
     list_server.routes[path("v1.4.1")] = Route(hang=True)
     for repo in make_repo(dns, list_server, quick_clock, timeout=12.5):
@@ -303,7 +303,7 @@ def test_server_that_never_answers_times_out_after_the_http_timeout(
 
 
 def test_cluster_dns_down_is_a_temporary_dns_error(
-    list_server: ListServer, clock: ManualClock
+    list_server: ListServer, clock: FastForwardClock
 ) -> None:
     """CoreDNS not started yet: the DNS port answers ICMP port unreachable, as in the
     field's ``read udp ...->10.53.0.10:53: read: connection refused``."""
@@ -323,7 +323,7 @@ def test_cluster_dns_down_is_a_temporary_dns_error(
 
 
 def test_gzip_list_is_decoded_and_a_gzip_bomb_stops_at_the_limit(
-    dns: object, list_server: ListServer, clock: ManualClock
+    dns: object, list_server: ListServer, clock: FastForwardClock
 ) -> None:
     """The controller's Go client asks for gzip and decodes it; the size limit counts
     decoded bytes, so 8 MiB of zeros squeezed into ~8 KiB is refused at the limit."""

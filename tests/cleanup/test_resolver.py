@@ -17,7 +17,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cleanup import DNSError, ManualClock, SystemClock
+from cleanup import DNSError, SystemClock
 from cleanup._classify import error_kind, to_error
 from cleanup._resolvconf import ResolvConfError, parse_resolv_conf
 from cleanup._resolver import (
@@ -27,6 +27,7 @@ from cleanup._resolver import (
     candidate_names,
     is_domain_name,
 )
+from cleanup.testing import FastForwardClock
 from tests.cleanup.conftest import closed_port
 
 REPO = "upgrade-repo-hvst-upgrade-nv76q.harvester-system"
@@ -114,7 +115,7 @@ def cluster_dns(faultdns_factory: object) -> object:
     return faultdns_factory(records=[f"{REPO_FQDN}=10.53.1.20"])  # type: ignore[operator]
 
 
-def pod_resolver(server: object, clock: ManualClock, **kwargs: object) -> StubResolver:
+def pod_resolver(server: object, clock: FastForwardClock, **kwargs: object) -> StubResolver:
     events: list[QueryEvent] = []
     settings: dict[str, object] = {"search": POD_SEARCH, "ndots": 5, "on_query": events.append}
     settings.update(kwargs)
@@ -123,7 +124,9 @@ def pod_resolver(server: object, clock: ManualClock, **kwargs: object) -> StubRe
     return resolver
 
 
-def test_pod_lookup_sends_the_queries_glibc_would(cluster_dns: object, clock: ManualClock) -> None:
+def test_pod_lookup_sends_the_queries_glibc_would(
+    cluster_dns: object, clock: FastForwardClock
+) -> None:
     resolver = pod_resolver(cluster_dns, clock)
     assert resolver.resolve(REPO) == ["10.53.1.20"]
     # harvester-system.svc.cluster.local first (NXDOMAIN), then svc.cluster.local hits
@@ -139,7 +142,7 @@ def test_pod_lookup_sends_the_queries_glibc_would(cluster_dns: object, clock: Ma
 
 
 def test_nxdomain_everywhere_is_not_found_after_every_candidate(
-    faultdns_factory: object, clock: ManualClock
+    faultdns_factory: object, clock: FastForwardClock
 ) -> None:
     dns = faultdns_factory(records=[f"{REPO_FQDN}=10.53.1.20"], faults=["nxdomain"])  # type: ignore[operator]
     resolver = pod_resolver(dns, clock)
@@ -154,14 +157,16 @@ def test_nxdomain_everywhere_is_not_found_after_every_candidate(
 
 
 def test_name_with_enough_dots_is_tried_as_given_first(
-    cluster_dns: object, clock: ManualClock
+    cluster_dns: object, clock: FastForwardClock
 ) -> None:
     resolver = pod_resolver(cluster_dns, clock, ndots=1)
     assert resolver.resolve(REPO) == ["10.53.1.20"]
     assert wire(cluster_dns) == both(REPO, f"{REPO}.harvester-system.svc.cluster.local", REPO_FQDN)
 
 
-def test_absolute_name_ignores_the_search_list(cluster_dns: object, clock: ManualClock) -> None:
+def test_absolute_name_ignores_the_search_list(
+    cluster_dns: object, clock: FastForwardClock
+) -> None:
     resolver = pod_resolver(cluster_dns, clock)
     assert resolver.resolve(REPO_FQDN + ".") == ["10.53.1.20"]
     assert wire(cluster_dns) == both(REPO_FQDN)
@@ -170,7 +175,7 @@ def test_absolute_name_ignores_the_search_list(cluster_dns: object, clock: Manua
     assert wire(cluster_dns)[2:] == both(REPO)
 
 
-def test_nodata_moves_on_like_nxdomain(faultdns_factory: object, clock: ManualClock) -> None:
+def test_nodata_moves_on_like_nxdomain(faultdns_factory: object, clock: FastForwardClock) -> None:
     dns = faultdns_factory(  # type: ignore[operator]
         records=[f"{REPO_FQDN}=10.53.1.20"],
         faults=[f"nodata match={REPO}.harvester-system.svc.cluster.local"],
@@ -182,7 +187,7 @@ def test_nodata_moves_on_like_nxdomain(faultdns_factory: object, clock: ManualCl
 
 
 def test_aaaa_and_a_addresses_are_both_returned(
-    faultdns_factory: object, clock: ManualClock
+    faultdns_factory: object, clock: FastForwardClock
 ) -> None:
     dns = faultdns_factory(records=["dual.test=10.0.0.7", "dual.test=fd00::7"])  # type: ignore[operator]
     resolver = StubResolver([ns(dns)], clock=clock)
@@ -194,7 +199,7 @@ def test_aaaa_and_a_addresses_are_both_returned(
 
 
 def test_servfail_is_temporary_and_every_candidate_is_tried(
-    faultdns_factory: object, clock: ManualClock
+    faultdns_factory: object, clock: FastForwardClock
 ) -> None:
     dns = faultdns_factory(records=[f"{REPO_FQDN}=10.53.1.20"], faults=["servfail"])  # type: ignore[operator]
     resolver = pod_resolver(dns, clock)
@@ -212,7 +217,7 @@ def test_servfail_is_temporary_and_every_candidate_is_tried(
 
 @pytest.mark.parametrize("fault", ["refused", "rcode=NOTIMP", "rcode=FORMERR", "rcode=YXDOMAIN"])
 def test_deviation_1_refused_and_other_rcodes_are_misbehaving_not_temporary_next_server(
-    faultdns_factory: object, clock: ManualClock, fault: str
+    faultdns_factory: object, clock: FastForwardClock, fault: str
 ) -> None:
     """Go ``checkHeader``: every rcode but SERVFAIL/NXDOMAIN is errServerMisbehaving,
     which is not temporary; ``tryOneName`` goes on to the next server."""
@@ -229,7 +234,7 @@ def test_deviation_1_refused_and_other_rcodes_are_misbehaving_not_temporary_next
 
 
 def test_go_prefers_the_error_for_the_name_as_given(
-    faultdns_factory: object, clock: ManualClock
+    faultdns_factory: object, clock: FastForwardClock
 ) -> None:
     """SERVFAIL for the search candidates but NXDOMAIN for the name as given: Go
     reports "no such host" (goLookupIPCNAME: "Prefer error for original name")."""
@@ -247,7 +252,7 @@ def test_go_prefers_the_error_for_the_name_as_given(
 
 
 def test_first_error_is_kept_when_the_name_as_given_is_not_tried_last(
-    faultdns_factory: object, clock: ManualClock
+    faultdns_factory: object, clock: FastForwardClock
 ) -> None:
     # ndots:1 -> the name as given goes first; its SERVFAIL stays the reported error
     # even though every later candidate says NXDOMAIN.
@@ -258,7 +263,7 @@ def test_first_error_is_kept_when_the_name_as_given_is_not_tried_last(
 
 
 def test_drop_times_out_after_attempts_times_timeout_of_virtual_time(
-    faultdns_factory: object, quick_clock: ManualClock
+    faultdns_factory: object, quick_clock: FastForwardClock
 ) -> None:
     dns = faultdns_factory(records=["a.test=10.0.0.1"], faults=["drop"])  # type: ignore[operator]
     resolver = StubResolver([ns(dns)], clock=quick_clock, timeout=5, attempts=3)
@@ -276,7 +281,7 @@ def test_drop_times_out_after_attempts_times_timeout_of_virtual_time(
 
 
 def test_drop_over_the_whole_search_list(
-    faultdns_factory: object, quick_clock: ManualClock
+    faultdns_factory: object, quick_clock: FastForwardClock
 ) -> None:
     dns = faultdns_factory(faults=["drop"])  # type: ignore[operator]
     resolver = pod_resolver(dns, quick_clock, timeout=2, attempts=2)
@@ -288,7 +293,7 @@ def test_drop_over_the_whole_search_list(
 
 
 def test_overall_timeout_bounds_the_lookup(
-    faultdns_factory: object, quick_clock: ManualClock
+    faultdns_factory: object, quick_clock: FastForwardClock
 ) -> None:
     dns = faultdns_factory(faults=["drop"])  # type: ignore[operator]
     resolver = pod_resolver(dns, quick_clock, timeout=5, attempts=2)
@@ -300,7 +305,7 @@ def test_overall_timeout_bounds_the_lookup(
     assert len(dns.queries) == 3 * 2  # tries at 0, 5, 10 s
 
 
-def test_truncation_falls_back_to_tcp(faultdns_factory: object, clock: ManualClock) -> None:
+def test_truncation_falls_back_to_tcp(faultdns_factory: object, clock: FastForwardClock) -> None:
     dns = faultdns_factory(records=["big.test=10.0.0.9"], faults=["truncate"])  # type: ignore[operator]
     resolver = StubResolver([ns(dns)], clock=clock)
     assert resolver.resolve("big.test") == ["10.0.0.9"]
@@ -310,7 +315,9 @@ def test_truncation_falls_back_to_tcp(faultdns_factory: object, clock: ManualClo
     assert [q.action for q in dns.queries if q.transport == "tcp"] == [None, None]
 
 
-def test_tcp_fallback_failure_is_temporary(faultdns_factory: object, clock: ManualClock) -> None:
+def test_tcp_fallback_failure_is_temporary(
+    faultdns_factory: object, clock: FastForwardClock
+) -> None:
     dns = faultdns_factory(records=["big.test=10.0.0.9"], faults=["truncate", "servfail proto=tcp"])  # type: ignore[operator]
     with pytest.raises(DNSError) as info:
         StubResolver([ns(dns)], clock=clock, attempts=1).resolve("big.test")
@@ -318,7 +325,7 @@ def test_tcp_fallback_failure_is_temporary(faultdns_factory: object, clock: Manu
 
 
 def test_second_server_answers_when_the_first_drops(
-    faultdns_factory: object, quick_clock: ManualClock
+    faultdns_factory: object, quick_clock: FastForwardClock
 ) -> None:
     dead = faultdns_factory(records=["a.test=10.0.0.1"], faults=["drop"])  # type: ignore[operator]
     alive = faultdns_factory(records=["a.test=10.0.0.2"])  # type: ignore[operator]
@@ -329,7 +336,7 @@ def test_second_server_answers_when_the_first_drops(
 
 
 def test_rotate_starts_each_lookup_at_the_next_server(
-    faultdns_factory: object, clock: ManualClock
+    faultdns_factory: object, clock: FastForwardClock
 ) -> None:
     one = faultdns_factory(records=["a.test=10.0.0.1"])  # type: ignore[operator]
     two = faultdns_factory(records=["a.test=10.0.0.2"])  # type: ignore[operator]
@@ -344,7 +351,7 @@ def test_rotate_starts_each_lookup_at_the_next_server(
     assert [q.qtype for q in two.queries] == ["A"] * 4
 
 
-def test_icmp_refused_is_temporary_and_costs_no_time(clock: ManualClock) -> None:
+def test_icmp_refused_is_temporary_and_costs_no_time(clock: FastForwardClock) -> None:
     port = closed_port(socket.SOCK_DGRAM)
     events: list[QueryEvent] = []
     resolver = StubResolver([f"127.0.0.1:{port}"], clock=clock, on_query=events.append)
@@ -359,7 +366,9 @@ def test_icmp_refused_is_temporary_and_costs_no_time(clock: ManualClock) -> None
     assert len(events) == 2 * 2  # A and AAAA, two attempts
 
 
-def test_onion_names_give_no_address_and_no_error(cluster_dns: object, clock: ManualClock) -> None:
+def test_onion_names_give_no_address_and_no_error(
+    cluster_dns: object, clock: FastForwardClock
+) -> None:
     """Go 1.23.9: LookupIPAddr("a.onion.") and ("a.onion") return nothing, no error."""
     resolver = StubResolver([ns(cluster_dns)], clock=clock)
     assert resolver.resolve("a.onion.") == [] and resolver.resolve("a.onion") == []
@@ -367,7 +376,7 @@ def test_onion_names_give_no_address_and_no_error(cluster_dns: object, clock: Ma
 
 
 def test_ip_literals_and_invalid_names_send_nothing(
-    cluster_dns: object, clock: ManualClock
+    cluster_dns: object, clock: FastForwardClock
 ) -> None:
     resolver = pod_resolver(cluster_dns, clock)
     assert resolver.resolve("10.1.2.3") == ["10.1.2.3"]
@@ -382,7 +391,7 @@ def test_ip_literals_and_invalid_names_send_nothing(
 
 @pytest.mark.parametrize("host", ["[::1]", "[fd00::1]", "[127.0.0.1]", "[fe80::1%lo]", ""])
 def test_finding_6_bracketed_ip_is_no_such_host(
-    host: str, cluster_dns: object, clock: ManualClock
+    host: str, cluster_dns: object, clock: FastForwardClock
 ) -> None:
     """Go 1.23.9: ``LookupIPAddr("[::1]")`` is ``lookup [::1]: no such host`` (not
     found, no server, nothing sent): only a bare literal is an address."""
@@ -403,7 +412,7 @@ options ndots:5
 """
 
 
-def test_from_resolv_conf_text_and_overrides(cluster_dns: object, clock: ManualClock) -> None:
+def test_from_resolv_conf_text_and_overrides(cluster_dns: object, clock: FastForwardClock) -> None:
     text = POD_RESOLV_CONF.replace("10.53.0.10", ns(cluster_dns))
     resolver = StubResolver.from_resolv_conf(text, clock=clock, ports=True)
     assert (resolver.ndots, resolver.search, resolver.nameservers) == (
@@ -418,16 +427,16 @@ def test_from_resolv_conf_text_and_overrides(cluster_dns: object, clock: ManualC
 
 def test_constructor_rejects_bad_settings() -> None:
     with pytest.raises(ValueError, match="not an IP address"):
-        StubResolver(["dns.example:53"])
+        StubResolver(["dns.example:53"], clock=SystemClock())
     with pytest.raises(ValueError, match="at least one nameserver"):
-        StubResolver([])
+        StubResolver([], clock=SystemClock())
     with pytest.raises(ValueError, match="attempts"):
-        StubResolver(["127.0.0.1"], attempts=0)
+        StubResolver(["127.0.0.1"], attempts=0, clock=SystemClock())
     with pytest.raises(ValueError, match="qtype 'MX'"):
-        StubResolver(["127.0.0.1"], qtypes=("MX",))
+        StubResolver(["127.0.0.1"], qtypes=("MX",), clock=SystemClock())
 
 
-def test_query_ids_come_from_the_rng(cluster_dns: object, clock: ManualClock) -> None:
+def test_query_ids_come_from_the_rng(cluster_dns: object, clock: FastForwardClock) -> None:
     seen: list[int] = []
 
     class Recording(random.Random):
@@ -493,7 +502,7 @@ def answer(query: dnslib.DNSRecord, address: str = "10.0.0.5") -> dnslib.DNSReco
 
 
 def test_mismatched_and_garbage_replies_are_ignored(
-    scripted: list[ScriptedDNS], clock: ManualClock
+    scripted: list[ScriptedDNS], clock: FastForwardClock
 ) -> None:
     def script(query: dnslib.DNSRecord) -> list[bytes]:
         wrong_id = answer(query, "6.6.6.6")
@@ -517,7 +526,7 @@ def test_mismatched_and_garbage_replies_are_ignored(
 
 
 def test_lame_referral_moves_to_the_next_server(
-    scripted: list[ScriptedDNS], clock: ManualClock
+    scripted: list[ScriptedDNS], clock: FastForwardClock
 ) -> None:
     def lame(query: dnslib.DNSRecord) -> list[bytes]:
         reply = dnslib.DNSRecord(dnslib.DNSHeader(id=query.header.id, qr=1, rd=1), q=query.q)
@@ -635,12 +644,12 @@ def test_deviation_3_error_that_completes_last_wins_for_the_name_as_given(
     ]
 
 
-def cleanup_clock(kind: str) -> ManualClock | SystemClock:
-    return SystemClock() if kind == "system" else ManualClock()
+def cleanup_clock(kind: str) -> FastForwardClock | SystemClock:
+    return SystemClock() if kind == "system" else FastForwardClock()
 
 
 def test_deviation_3_a_timeout_completes_after_an_immediate_answer(
-    faultdns_factory: object, quick_clock: ManualClock
+    faultdns_factory: object, quick_clock: FastForwardClock
 ) -> None:
     """Completion order follows time (Go 1.23.9, 3/3 runs, 2.0 s each): A dropped
     (times out after 2 x 1 s), AAAA SERVFAIL at once: the timeout completes last and
@@ -660,7 +669,7 @@ def test_deviation_3_a_timeout_completes_after_an_immediate_answer(
 
 
 def test_deviation_4_tc_reply_cut_mid_record_goes_to_tcp_at_once(
-    faultdns_factory: object, clock: ManualClock
+    faultdns_factory: object, clock: FastForwardClock
 ) -> None:
     """A UDP reply with TC cut at 512 bytes in the middle of a record: Go reads header
     and question only and asks again over TCP at once, with a fresh timeout."""
@@ -677,7 +686,7 @@ def test_deviation_4_tc_reply_cut_mid_record_goes_to_tcp_at_once(
 
 
 def test_deviation_5_extended_rcode_badvers_is_misbehaving(
-    faultdns_factory: object, clock: ManualClock
+    faultdns_factory: object, clock: FastForwardClock
 ) -> None:
     """Header NOERROR, OPT extended rcode 1 (BADVERS = 16): Go 1.23's checkHeader uses
     the extended rcode: "server misbehaving", not temporary, next server."""
@@ -692,7 +701,7 @@ def test_deviation_5_extended_rcode_badvers_is_misbehaving(
 
 
 def test_deviation_6_single_request_asks_a_then_aaaa(
-    faultdns_factory: object, clock: ManualClock
+    faultdns_factory: object, clock: FastForwardClock
 ) -> None:
     """Go 1.23.9 with ``options single-request``: A, then AAAA, one after the other."""
     dns = faultdns_factory(records=["a.test=10.0.0.1"])  # type: ignore[operator]
@@ -703,7 +712,7 @@ def test_deviation_6_single_request_asks_a_then_aaaa(
 
 
 def test_deviation_6_use_vc_asks_over_tcp_only(
-    faultdns_factory: object, clock: ManualClock
+    faultdns_factory: object, clock: FastForwardClock
 ) -> None:
     dns = faultdns_factory(records=["a.test=10.0.0.1"])  # type: ignore[operator]
     text = f"nameserver {ns(dns)} # our dns\noptions use-vc ndots:five\n"
@@ -713,7 +722,7 @@ def test_deviation_6_use_vc_asks_over_tcp_only(
 
 
 def test_deviation_6_search_domain_with_a_long_label_is_skipped(
-    faultdns_factory: object, clock: ManualClock
+    faultdns_factory: object, clock: FastForwardClock
 ) -> None:
     """Go: the candidate fails with "cannot marshal DNS message" without a packet and
     the lookup goes on to the next candidate."""
@@ -732,7 +741,7 @@ def test_deviation_6_search_domain_with_a_long_label_is_skipped(
     assert info.value.is_not_found
 
 
-def test_cannot_marshal_is_reported_when_nothing_else_was_asked(clock: ManualClock) -> None:
+def test_cannot_marshal_is_reported_when_nothing_else_was_asked(clock: FastForwardClock) -> None:
     resolver = StubResolver(["127.0.0.1:9"], search=["x" * 64], ndots=5, clock=clock)
     with pytest.raises(DNSError) as info:
         resolver.resolve("a" * 63 + "." + "b")  # the name as given is tried last...
@@ -744,7 +753,7 @@ def test_cannot_marshal_is_reported_when_nothing_else_was_asked(clock: ManualClo
     assert info.value.is_not_found  # not a domain name: nothing is tried
 
 
-def test_lame_referral_from_faultdns(faultdns_factory: object, clock: ManualClock) -> None:
+def test_lame_referral_from_faultdns(faultdns_factory: object, clock: FastForwardClock) -> None:
     dns = faultdns_factory(records=["a.test=10.0.0.1"], faults=["lame match=a.test"])  # type: ignore[operator]
     with pytest.raises(DNSError) as info:
         StubResolver([ns(dns)], clock=clock).resolve("a.test")
@@ -753,7 +762,7 @@ def test_lame_referral_from_faultdns(faultdns_factory: object, clock: ManualCloc
 
 
 def test_tcponly_answers_after_a_question_only_tc_reply(
-    faultdns_factory: object, clock: ManualClock
+    faultdns_factory: object, clock: FastForwardClock
 ) -> None:
     dns = faultdns_factory(records=["a.test=10.0.0.1"], faults=["tcponly match=a.test"])  # type: ignore[operator]
     assert StubResolver([ns(dns)], clock=clock).resolve("a.test") == ["10.0.0.1"]
@@ -763,7 +772,7 @@ def test_tcponly_answers_after_a_question_only_tc_reply(
 
 
 def test_tcp_fallback_gets_a_fresh_timeout(
-    faultdns_factory: object, quick_clock: ManualClock
+    faultdns_factory: object, quick_clock: FastForwardClock
 ) -> None:
     """Go ``exchange``: the TCP retry of a truncated reply gets its own ``timeout``."""
     dns = faultdns_factory(
@@ -778,7 +787,7 @@ def test_tcp_fallback_gets_a_fresh_timeout(
 
 @pytest.mark.parametrize("spelling", ["{ip}:{port}", "[{ip}]:{port}", "{ip}:abc", "{ip}:99999"])
 def test_finding_4_nameserver_with_a_port_is_skipped_as_go_skips_it(
-    spelling: str, faultdns_factory: object, clock: ManualClock
+    spelling: str, faultdns_factory: object, clock: FastForwardClock
 ) -> None:
     """Go 1.23.9 keeps a resolv.conf nameserver only when netip.ParseAddr takes it
     (review finding 4, h1.py ns-with-port, h2.py ns-bad-port): the server on the port is

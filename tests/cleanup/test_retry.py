@@ -16,32 +16,22 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cleanup import (
+    MAX_STEPS,
+    MODES,
+    PRESETS,
+    Backoff,
     CleanupError,
     ConnectError,
     DialDNSError,
     DNSError,
     HTTPStatusError,
     ImageListError,
-    ManualClock,
-    ProtocolError,
-    RequestTimeout,
-    UnexpectedError,
-)
-from cleanup._classify import to_error
-from cleanup._retry import (
-    MAX_STEPS,
-    MODES,
-    PRESETS,
-    AttemptFailed,
-    AttemptStarted,
-    Backoff,
-    Event,
-    GaveUp,
-    GivenUp,
     Policy,
     PolicyError,
-    Sleeping,
-    Succeeded,
+    ProtocolError,
+    RequestTimeout,
+    RetriesExhausted,
+    UnexpectedError,
     get_policy,
     parse_duration,
     policy_to_toml,
@@ -49,6 +39,11 @@ from cleanup._retry import (
     retriable_v15,
     retry,
 )
+from cleanup._classify import to_error
+from cleanup._policy import PredicateName
+from cleanup._schedule import Mode
+from cleanup.events import Abandoned, AttemptFailed, AttemptStarted, Event, Sleeping, Succeeded
+from cleanup.testing import FastForwardClock
 
 HOST = "upgrade-repo-hvst-upgrade-nv76q.harvester-system"
 NXDOMAIN = DNSError(HOST, "no such host", server="10.53.0.10:53", is_not_found=True)
@@ -81,7 +76,9 @@ def failing(errors: list[BaseException | None]):  # type: ignore[no-untyped-def]
     return operation
 
 
-def policy(backoff: Backoff, predicate: str = "v1.5", deadline: float | None = None) -> Policy:
+def policy(
+    backoff: Backoff, predicate: PredicateName = "v1.5", deadline: float | None = None
+) -> Policy:
     check = retriable_v15 if predicate == "v1.5" else retriable_v14
     return Policy("test", backoff, check, predicate=predicate, deadline=deadline)
 
@@ -125,9 +122,9 @@ def test_cap_clamps_and_ends_the_loop_after_that_sleep() -> None:
     b = Backoff(duration=1.0, factor=2.0, steps=10, cap=5.0)
     assert list(b.delays(random.Random(0))) == [1.0, 2.0, 4.0]
     assert b.attempts == 3
-    clock = ManualClock()
+    clock = FastForwardClock()
     events: list[Event] = []
-    with pytest.raises(GaveUp) as caught:
+    with pytest.raises(RetriesExhausted) as caught:
         retry(
             failing([SERVFAIL] * 10),
             policy(b),
@@ -141,7 +138,7 @@ def test_cap_clamps_and_ends_the_loop_after_that_sleep() -> None:
     assert [s.trailing for s in sleeps] == [False, False, True]
     failed = [e for e in events if isinstance(e, AttemptFailed)]
     assert [f.retry_in for f in failed] == [1.0, 2.0, None]
-    assert isinstance(events[-1], GivenUp) and events[-1].reason == "schedule"
+    assert isinstance(events[-1], Abandoned) and events[-1].reason == "schedule"
 
 
 def test_cap_equal_to_a_duration_does_not_stop_growth_early() -> None:
@@ -192,8 +189,8 @@ def test_harvester_total_sleep_is_290_to_319_seconds(seed: int) -> None:
 
 
 def test_harvester_gives_up_like_the_controller() -> None:
-    clock = ManualClock()
-    with pytest.raises(GaveUp) as caught:
+    clock = FastForwardClock()
+    with pytest.raises(RetriesExhausted) as caught:
         retry(
             failing([SERVFAIL] * 30), PRESETS["harvester-v1.4"], clock=clock, rng=random.Random(7)
         )
@@ -252,7 +249,7 @@ def test_stamina_defaults() -> None:
     seed=st.integers(0, 2**32),
 )
 def test_aws_modes_stay_in_their_ranges(
-    mode: str, duration: float, factor: float, steps: int, cap: float | None, seed: int
+    mode: Mode, duration: float, factor: float, steps: int, cap: float | None, seed: int
 ) -> None:
     b = Backoff(duration=duration, factor=factor, steps=steps, cap=cap, mode=mode, jitter=0.3)
     sleeps = list(b.delays(random.Random(seed)))
@@ -368,7 +365,7 @@ def test_predicates(error: CleanupError, v14: bool, v15: bool) -> None:
 
 
 def test_success_at_first_attempt_does_not_sleep() -> None:
-    clock = ManualClock()
+    clock = FastForwardClock()
     events: list[Event] = []
     result = retry(
         lambda n: "lists",
@@ -382,7 +379,7 @@ def test_success_at_first_attempt_does_not_sleep() -> None:
 
 
 def test_v14_stops_on_no_such_host_and_v15_retries_it() -> None:
-    clock = ManualClock()
+    clock = FastForwardClock()
     events: list[Event] = []
     with pytest.raises(DNSError) as caught:
         retry(
@@ -393,13 +390,13 @@ def test_v14_stops_on_no_such_host_and_v15_retries_it() -> None:
             on_event=events.append,
         )
     assert caught.value is NXDOMAIN and clock.sleeps == []
-    assert [type(e).__name__ for e in events] == ["AttemptStarted", "AttemptFailed", "GivenUp"]
+    assert [type(e).__name__ for e in events] == ["AttemptStarted", "AttemptFailed", "Abandoned"]
     failed = events[1]
     assert isinstance(failed, AttemptFailed)
     assert (failed.kind, failed.retriable, failed.retry_in) == ("dns not-found", False, None)
-    assert isinstance(events[2], GivenUp) and events[2].reason == "not-retriable"
+    assert isinstance(events[2], Abandoned) and events[2].reason == "not-retriable"
 
-    clock = ManualClock()
+    clock = FastForwardClock()
     assert (
         retry(
             failing([NXDOMAIN, NXDOMAIN, None]),
@@ -413,7 +410,7 @@ def test_v14_stops_on_no_such_host_and_v15_retries_it() -> None:
 
 
 def test_non_retriable_http_status_is_raised_at_once() -> None:
-    clock = ManualClock()
+    clock = FastForwardClock()
     with pytest.raises(HTTPStatusError) as caught:
         retry(
             failing([NOT_FOUND_404]), PRESETS["harvester-v1.5"], clock=clock, rng=random.Random(0)
@@ -424,7 +421,7 @@ def test_non_retriable_http_status_is_raised_at_once() -> None:
 
 def test_raw_exceptions_are_classified_and_kept_as_cause() -> None:
     refused = ConnectionRefusedError(errno.ECONNREFUSED, "Connection refused")
-    clock = ManualClock()
+    clock = FastForwardClock()
     events: list[Event] = []
     assert (
         retry(
@@ -442,7 +439,12 @@ def test_raw_exceptions_are_classified_and_kept_as_cause() -> None:
 
     bug = KeyError("oops")
     with pytest.raises(UnexpectedError) as caught:
-        retry(failing([bug]), PRESETS["harvester-v1.5"], clock=ManualClock(), rng=random.Random(0))
+        retry(
+            failing([bug]),
+            PRESETS["harvester-v1.5"],
+            clock=FastForwardClock(),
+            rng=random.Random(0),
+        )
     assert caught.value.__cause__ is bug
 
 
@@ -458,7 +460,10 @@ def test_our_error_inside_an_httpx_chain_is_raised_itself() -> None:
         wrapped = exc
     with pytest.raises(DNSError) as caught:
         retry(
-            failing([wrapped]), PRESETS["harvester-v1.4"], clock=ManualClock(), rng=random.Random(0)
+            failing([wrapped]),
+            PRESETS["harvester-v1.4"],
+            clock=FastForwardClock(),
+            rng=random.Random(0),
         )
     assert caught.value is ours
 
@@ -468,7 +473,7 @@ def test_keyboard_interrupt_is_not_converted() -> None:
         retry(
             failing([KeyboardInterrupt()]),
             PRESETS["harvester-v1.5"],
-            clock=ManualClock(),
+            clock=FastForwardClock(),
             rng=random.Random(0),
         )
 
@@ -478,7 +483,7 @@ def test_attempt_failed_log_fields() -> None:
     retry(
         failing([NXDOMAIN, None]),
         PRESETS["harvester-v1.5"],
-        clock=ManualClock(),
+        clock=FastForwardClock(),
         rng=random.Random(3),
         on_event=events.append,
     )
@@ -499,9 +504,9 @@ def test_attempt_failed_log_fields() -> None:
 
 def test_deadline_allows_an_attempt_exactly_at_the_limit() -> None:
     # attempts at t=0, 10, 20; the next would start at 30 > 20: give up without sleeping.
-    clock = ManualClock()
+    clock = FastForwardClock()
     events: list[Event] = []
-    with pytest.raises(GaveUp) as caught:
+    with pytest.raises(RetriesExhausted) as caught:
         retry(
             failing([SERVFAIL] * 30),
             policy(Backoff(duration=10.0, steps=30), deadline=20.0),
@@ -518,27 +523,27 @@ def test_deadline_allows_an_attempt_exactly_at_the_limit() -> None:
 
 
 def test_deadline_counts_the_time_attempts_take() -> None:
-    clock = ManualClock()
+    clock = FastForwardClock()
 
     def slow(attempt: int) -> int:
         clock.advance(30.0)  # an HTTP timeout
         raise RequestTimeout(URL, "read", 30.0)
 
-    with pytest.raises(GaveUp) as caught:
+    with pytest.raises(RetriesExhausted) as caught:
         retry(slow, PRESETS["stamina-default"], clock=clock, rng=random.Random(0))
     # attempt 1: 0..30, sleep <= 1.1, attempt 2 starts <= 31.1 and ends past 45
     assert caught.value.attempts == 2 and caught.value.reason == "deadline"
     assert len(clock.sleeps) == 1
 
 
-class OvershootingClock(ManualClock):
+class OvershootingClock(FastForwardClock):
     def sleep(self, seconds: float) -> None:
         super().sleep(seconds + 1.0)
 
 
 def test_no_attempt_starts_after_the_deadline_even_if_a_sleep_overshoots() -> None:
     clock = OvershootingClock()
-    with pytest.raises(GaveUp) as caught:
+    with pytest.raises(RetriesExhausted) as caught:
         retry(
             failing([SERVFAIL] * 5),
             policy(Backoff(duration=10.0, steps=5), deadline=10.0),
@@ -572,11 +577,11 @@ def test_runner_properties(
     b: Backoff,
     script: list[str],
     durations: list[float],
-    predicate: str,
+    predicate: PredicateName,
     deadline: float | None,
     seed: int,
 ) -> None:
-    clock = ManualClock(start=1000.0)
+    clock = FastForwardClock(start=1000.0)
     calls: list[int] = []
 
     def operation(attempt: int) -> int:
@@ -614,18 +619,18 @@ def test_runner_properties(
     if last is None:
         assert result == made and isinstance(terminal, Succeeded)
     else:
-        assert isinstance(terminal, GivenUp)
+        assert isinstance(terminal, Abandoned)
         failure = [e for e in events if isinstance(e, AttemptFailed)][-1]
         if not check(failure.error):
-            assert terminal.reason == "not-retriable" and not isinstance(raised, GaveUp)
+            assert terminal.reason == "not-retriable" and not isinstance(raised, RetriesExhausted)
         else:
-            assert isinstance(raised, GaveUp) and raised.attempts == made
+            assert isinstance(raised, RetriesExhausted) and raised.attempts == made
             assert terminal.reason in {"schedule", "deadline"}
             if terminal.reason == "schedule":
                 assert made == b.attempts
-    # event grammar: Started (Failed Sleeping?)* then Succeeded | Failed GivenUp
+    # event grammar: Started (Failed Sleeping?)* then Succeeded | Failed Abandoned
     kinds = [type(e).__name__ for e in events]
-    assert sum(k in {"Succeeded", "GivenUp"} for k in kinds) == 1
+    assert sum(k in {"Succeeded", "Abandoned"} for k in kinds) == 1
     sleeps = [e for e in events if isinstance(e, Sleeping)]
     assert [s.seconds for s in sleeps] == clock.sleeps
     for i, e in enumerate(events):
@@ -635,7 +640,7 @@ def test_runner_properties(
             assert before.retry_in == (None if e.trailing else e.seconds)
         if isinstance(e, AttemptFailed):
             assert isinstance(events[i - 1], AttemptStarted)
-            assert isinstance(events[i + 1], Sleeping | GivenUp)
+            assert isinstance(events[i + 1], Sleeping | Abandoned)
 
 
 @given(
@@ -645,11 +650,11 @@ def test_runner_properties(
 def test_seed_fixes_the_whole_run(seed: int, script: list[str]) -> None:
     def run() -> list[Event]:
         events: list[Event] = []
-        with pytest.raises(GaveUp):
+        with pytest.raises(RetriesExhausted):
             retry(
                 failing([OUTCOMES[s] for s in script]),
                 PRESETS["harvester-v1.5"],
-                clock=ManualClock(),
+                clock=FastForwardClock(),
                 rng=random.Random(seed),
                 on_event=events.append,
             )
@@ -825,11 +830,11 @@ def test_policies_events_and_errors_pickle_for_worker_processes() -> None:
         copy = pickle.loads(pickle.dumps(preset))
         assert copy == preset and copy.retriable is preset.retriable
     events: list[Event] = []
-    with pytest.raises(GaveUp):
+    with pytest.raises(RetriesExhausted):
         retry(
             failing([NXDOMAIN] * 5),
             PRESETS["client-go-default-retry"],
-            clock=ManualClock(),
+            clock=FastForwardClock(),
             rng=random.Random(0),
             on_event=events.append,
         )
@@ -864,7 +869,7 @@ def _walked_attempts(backoff: Backoff) -> int:
     mode=st.sampled_from(MODES),
 )
 def test_attempts_is_the_walked_schedule(
-    duration: float, factor: float, steps: int, cap: float | None, mode: str
+    duration: float, factor: float, steps: int, cap: float | None, mode: Mode
 ) -> None:
     backoff = Backoff(duration=duration, factor=factor, jitter=0.5, steps=steps, cap=cap, mode=mode)
     assert backoff.attempts == _walked_attempts(backoff)

@@ -19,11 +19,13 @@ from cleanup import (
     DNSError,
     HTTPStatusError,
     ImageListError,
-    ManualClock,
+    MemoryStore,
+    RemovalError,
+    StoreError,
+    get_policy,
 )
-from cleanup._retry import get_policy
 from cleanup._run import CleanupReport, ImageRemovalFailed, ImageRemoved, run_cleanup
-from cleanup._stores import MemoryStore, RemovalError, StoreError
+from cleanup.testing import FastForwardClock
 
 PREVIOUS = [
     "docker.io/rancher/harvester:v1.4.1",
@@ -86,7 +88,7 @@ def run(
     store: Any,
     policy: str = "harvester-v1.5",
     *,
-    clock: ManualClock | None = None,
+    clock: FastForwardClock | None = None,
     events: list[object] | None = None,
     **kwargs: Any,
 ) -> CleanupReport:
@@ -95,7 +97,7 @@ def run(
         previous_version="v1.4.1",
         policy=get_policy(policy),
         store=store,
-        clock=clock or ManualClock(),
+        clock=clock or FastForwardClock(),
         rng=random.Random(7),
         on_event=events.append if events is not None else None,
         **kwargs,
@@ -131,7 +133,7 @@ def test_success_deletes_exactly_the_plan(store: MemoryStore) -> None:
 
 
 def test_v15_retries_not_found_and_records_each_attempt(store: MemoryStore) -> None:
-    clock = ManualClock(start=1000.0)
+    clock = FastForwardClock(start=1000.0)
     repo = ScriptedRepo([not_found(), not_found(), LISTS])
     report = run(repo, store, clock=clock)
     assert report.outcome == "success"
@@ -150,7 +152,7 @@ def test_v15_retries_not_found_and_records_each_attempt(store: MemoryStore) -> N
 
 def test_v14_stops_on_not_found_and_deletes_nothing(store: MemoryStore) -> None:
     before = store.path.read_bytes()
-    clock = ManualClock()
+    clock = FastForwardClock()
     repo = ScriptedRepo([not_found(), LISTS])
     report = run(repo, store, "harvester-v1.4", clock=clock)
     assert report.outcome == "not-retriable" and report.exit_code == 2
@@ -170,7 +172,7 @@ def test_v14_does_retry_temporary_dns_errors(store: MemoryStore) -> None:
 
 def test_gave_up_after_the_schedule(store: MemoryStore) -> None:
     before = store.path.read_bytes()
-    clock = ManualClock()
+    clock = FastForwardClock()
     repo = ScriptedRepo([servfail()] * 30)
     report = run(repo, store, clock=clock)
     assert report.outcome == "gave-up" and report.exit_code == 1

@@ -20,11 +20,11 @@ from pathlib import Path
 
 import pytest
 
-from cleanup import ManualClock, RepoClient, get_policy, run_cleanup
+from cleanup import MemoryStore, RemovalError, RepoClient, get_policy, run_cleanup
 from cleanup._resolver import StubResolver
 from cleanup._run import ImageRemoved
-from cleanup._stores import MemoryStore, RemovalError
 from cleanup._transport import make_http_client
+from cleanup.testing import FastForwardClock
 from tests.cleanup.test_end_to_end import ListServer, list_text
 
 OLD = [f"docker.io/rancher/x{i}:v1" for i in range(800)]
@@ -86,7 +86,7 @@ def test_two_cleanups_on_one_store_800_images_each(tmp_path: Path, repo: ListSer
 WRITER = textwrap.dedent(
     """
     import json, sys
-    from cleanup._stores import MemoryStore
+    from cleanup import MemoryStore
     store = MemoryStore(sys.argv[1])
     seen = []
     for i in range(int(sys.argv[2])):
@@ -153,7 +153,7 @@ def test_a_writer_that_ignores_the_lock_is_seen_by_the_next_removal(tmp_path: Pa
                 os.replace(tmp, path)
                 done.append(event.image)
 
-        clock = ManualClock()
+        clock = FastForwardClock()
         resolver = StubResolver(["127.0.0.1:9"], clock=clock)
         with make_http_client(resolver, clock=clock, timeout=30.0) as client:
             import random
@@ -194,7 +194,7 @@ def test_lock_follows_a_replaced_file(tmp_path: Path) -> None:
     script = textwrap.dedent(
         """
         import sys, time
-        from cleanup._stores import MemoryStore
+        from cleanup import MemoryStore
         s = MemoryStore(sys.argv[1])
         with s.locked():
             print("locked", flush=True)

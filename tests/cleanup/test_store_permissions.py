@@ -24,8 +24,8 @@ from pathlib import Path
 
 import pytest
 
+from cleanup import MemoryStore, RemovalError, StoreError, StoreSpecError
 from cleanup._cli import main
-from cleanup._stores import MemoryStore, RemovalError, StoreError, StoreSpecError
 
 root_only = pytest.mark.skipif(os.geteuid() != 0, reason="changes users: needs root")
 

@@ -12,8 +12,7 @@ from typing import Any
 
 import pytest
 
-from cleanup._plan import plan
-from cleanup._stores import (
+from cleanup import (
     ContainerdStore,
     CrictlStore,
     MemoryStore,
@@ -21,8 +20,9 @@ from cleanup._stores import (
     StoreError,
     StoreSpecError,
     open_store,
-    run_command,
 )
+from cleanup._plan import plan
+from cleanup._store import run_command
 
 DATA = Path(__file__).parent / "data"
 

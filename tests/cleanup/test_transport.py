@@ -23,7 +23,6 @@ from cleanup import (
     ConnectError,
     DialDNSError,
     DNSError,
-    ManualClock,
     ProtocolError,
     RequestTimeout,
     retriable_v14,
@@ -32,6 +31,7 @@ from cleanup import (
 from cleanup._classify import error_kind, to_error
 from cleanup._resolver import QueryEvent, StubResolver
 from cleanup._transport import go_response_head_error, make_http_client
+from cleanup.testing import FastForwardClock
 from tests.cleanup.conftest import ListServer, Route, closed_port
 from tests.tools import require_tool
 
@@ -49,7 +49,7 @@ def nameserver(server: object) -> str:
 
 
 def resolver_for(
-    dns: object, clock: ManualClock, events: list[QueryEvent] | None = None
+    dns: object, clock: FastForwardClock, events: list[QueryEvent] | None = None
 ) -> StubResolver:
     return StubResolver(
         [nameserver(dns)],
@@ -59,7 +59,7 @@ def resolver_for(
 
 
 def test_get_by_name_keeps_the_name_in_host_and_pools_connections(
-    faultdns_factory: object, list_server: ListServer, clock: ManualClock
+    faultdns_factory: object, list_server: ListServer, clock: FastForwardClock
 ) -> None:
     dns = faultdns_factory(records=[f"{NAME}=127.0.0.1"])  # type: ignore[operator]
     list_server.routes["/a"] = Route(body=b"first\n")
@@ -75,7 +75,7 @@ def test_get_by_name_keeps_the_name_in_host_and_pools_connections(
 
 
 def test_dns_not_found_reads_as_go_and_keeps_the_dns_error(
-    faultdns_factory: object, list_server: ListServer, clock: ManualClock
+    faultdns_factory: object, list_server: ListServer, clock: FastForwardClock
 ) -> None:
     dns = faultdns_factory(records=[f"{NAME}=127.0.0.1"], faults=["nxdomain"])  # type: ignore[operator]
     url = list_server.url(NAME, "/a")
@@ -97,7 +97,7 @@ def test_dns_not_found_reads_as_go_and_keeps_the_dns_error(
 
 
 def test_dns_silence_cut_by_the_client_timeout_is_a_client_timeout(
-    faultdns_factory: object, list_server: ListServer, quick_clock: ManualClock
+    faultdns_factory: object, list_server: ListServer, quick_clock: FastForwardClock
 ) -> None:
     """Go checks its deadline after the failure (``didTimeout``): a lookup the client's
     timeout cuts short is a Client.Timeout (os.IsTimeout), not a DNSError."""
@@ -118,7 +118,7 @@ def test_dns_silence_cut_by_the_client_timeout_is_a_client_timeout(
 
 
 def test_dns_timeout_before_the_client_timeout_stays_a_dns_error(
-    faultdns_factory: object, list_server: ListServer, quick_clock: ManualClock
+    faultdns_factory: object, list_server: ListServer, quick_clock: FastForwardClock
 ) -> None:
     dns = faultdns_factory(faults=["drop"])  # type: ignore[operator]
     resolver = StubResolver([nameserver(dns)], clock=quick_clock, timeout=1, attempts=2)
@@ -135,7 +135,7 @@ def test_dns_timeout_before_the_client_timeout_stays_a_dns_error(
     assert error_kind(to_error(info.value)) == "dns timeout"
 
 
-def test_connection_refused_reads_as_go(clock: ManualClock) -> None:
+def test_connection_refused_reads_as_go(clock: FastForwardClock) -> None:
     port = closed_port()
     url = f"http://127.0.0.1:{port}/list"
     with (
@@ -158,7 +158,7 @@ def test_connection_refused_reads_as_go(clock: ManualClock) -> None:
 
 
 def test_next_address_is_dialled_when_the_first_refuses(
-    faultdns_factory: object, list_server: ListServer, clock: ManualClock
+    faultdns_factory: object, list_server: ListServer, clock: FastForwardClock
 ) -> None:
     # 127.0.0.2 has nothing on the port (the server binds 127.0.0.1 only)
     dns = faultdns_factory(records=[f"{NAME}=127.0.0.2", f"{NAME}=127.0.0.1"])  # type: ignore[operator]
@@ -168,7 +168,7 @@ def test_next_address_is_dialled_when_the_first_refuses(
 
 
 def test_server_that_never_answers_is_a_client_timeout_on_the_clock(
-    faultdns_factory: object, list_server: ListServer, quick_clock: ManualClock
+    faultdns_factory: object, list_server: ListServer, quick_clock: FastForwardClock
 ) -> None:
     dns = faultdns_factory(records=[f"{NAME}=127.0.0.1"])  # type: ignore[operator]
     list_server.routes["/hang"] = Route(hang=True)
@@ -193,7 +193,7 @@ class SlowResolver:
     """Answers after ``delay`` seconds of the clock, or times out at its ``timeout`` as
     a real resolver does; records the budget it was given."""
 
-    def __init__(self, clock: ManualClock, delay: float, addresses: list[str]) -> None:
+    def __init__(self, clock: FastForwardClock, delay: float, addresses: list[str]) -> None:
         self.clock = clock
         self.delay = delay
         self.addresses = addresses
@@ -208,7 +208,7 @@ class SlowResolver:
         return list(self.addresses)
 
 
-class PacedClock(ManualClock):
+class PacedClock(FastForwardClock):
     """Virtual time where the peer's next bytes arrive ``pace`` seconds after a read
     starts waiting for them (a server dribbling its reply), whatever real time says."""
 
@@ -242,7 +242,7 @@ def dribble(data: bytes) -> Callable[[http.server.BaseHTTPRequestHandler], None]
 
 
 def test_issue8_dns_delay_and_silent_server_share_one_deadline(
-    list_server: ListServer, quick_clock: ManualClock
+    list_server: ListServer, quick_clock: FastForwardClock
 ) -> None:
     """Timeout 1 s, DNS answers after 0.8 s, the server never answers: Go fails after
     1.0 s (one deadline), not 1.8 s (a fresh 1 s after the lookup)."""
@@ -323,7 +323,7 @@ def full_listener() -> Iterator[int]:
 
 
 def test_connect_that_hangs_is_a_connect_timeout_on_the_clock(
-    full_listener: int, quick_clock: ManualClock
+    full_listener: int, quick_clock: FastForwardClock
 ) -> None:
     url = f"http://127.0.0.1:{full_listener}/"
     resolver = StubResolver(["127.0.0.1:1"], clock=quick_clock)
@@ -339,7 +339,7 @@ def test_connect_that_hangs_is_a_connect_timeout_on_the_clock(
 
 
 def test_the_dialer_s_own_timeout_is_go_s_dial_i_o_timeout(
-    full_listener: int, quick_clock: ManualClock
+    full_listener: int, quick_clock: FastForwardClock
 ) -> None:
     """http.DefaultTransport's Dialer has its own Timeout (30 s); when it ends the dial
     before the client's deadline Go says ``dial tcp ADDR: i/o timeout``, a timeout
@@ -382,7 +382,7 @@ def second_address(full_listener: int) -> Iterator[tuple[int, ListServer]]:
 
 @pytest.mark.parametrize("timeout", [3.0, 4.5, 6.0])
 def test_review_1_silent_first_address_second_answers_is_client_timeout(
-    second_address: tuple[int, ListServer], quick_clock: ManualClock, timeout: float
+    second_address: tuple[int, ListServer], quick_clock: FastForwardClock, timeout: float
 ) -> None:
     """Review finding 1: Go 1.23.9 dials detached from the request (transport.go
     getConn, context.WithoutCancel), so the silent first address gets half the dialer's
@@ -405,7 +405,7 @@ def test_review_1_silent_first_address_second_answers_is_client_timeout(
 
 
 def test_review_1_silent_first_address_second_refuses_is_client_timeout(
-    full_listener: int, quick_clock: ManualClock
+    full_listener: int, quick_clock: FastForwardClock
 ) -> None:
     """Review finding 1, second example: the refusing second address is never reached
     within a 3 s Client.Timeout (ours said ``dial tcp ...: i/o timeout`` at 2 s)."""
@@ -423,7 +423,7 @@ def test_review_1_silent_first_address_second_refuses_is_client_timeout(
 
 
 def test_each_address_gets_a_share_of_the_dialer_s_30_s(
-    second_address: tuple[int, ListServer], quick_clock: ManualClock
+    second_address: tuple[int, ListServer], quick_clock: FastForwardClock
 ) -> None:
     """Under a 60 s Client.Timeout, the silent first address gets its share of the
     dialer's own 30 s (15 s of 2 addresses), then the second answers."""
@@ -435,7 +435,7 @@ def test_each_address_gets_a_share_of_the_dialer_s_30_s(
 
 
 def test_first_error_is_reported_when_every_address_fails_within_the_request(
-    full_listener: int, quick_clock: ManualClock
+    full_listener: int, quick_clock: FastForwardClock
 ) -> None:
     """dialSerial reports the first address's error: its i/o timeout at 15 s, although
     the second refused."""
@@ -451,7 +451,7 @@ def test_first_error_is_reported_when_every_address_fails_within_the_request(
     assert quick_clock.now() == 15.0
 
 
-def test_ip_literal_bypasses_the_resolver(list_server: ListServer, clock: ManualClock) -> None:
+def test_ip_literal_bypasses_the_resolver(list_server: ListServer, clock: FastForwardClock) -> None:
     events: list[QueryEvent] = []
     resolver = StubResolver(["127.0.0.1:1"], clock=clock, on_query=events.append)
     list_server.routes["/x"] = Route(body=b"direct")
@@ -461,7 +461,7 @@ def test_ip_literal_bypasses_the_resolver(list_server: ListServer, clock: Manual
 
 
 def test_proxies_from_the_environment_are_ignored(
-    monkeypatch: pytest.MonkeyPatch, list_server: ListServer, clock: ManualClock
+    monkeypatch: pytest.MonkeyPatch, list_server: ListServer, clock: FastForwardClock
 ) -> None:
     dead_proxy = f"http://127.0.0.1:{closed_port()}"
     for name in ("HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"):
@@ -473,7 +473,7 @@ def test_proxies_from_the_environment_are_ignored(
         assert client.get(list_server.url("127.0.0.1", "/x")).text == "no proxy"
 
 
-def test_connection_reset_while_reading(faultdns_factory: object, clock: ManualClock) -> None:
+def test_connection_reset_while_reading(faultdns_factory: object, clock: FastForwardClock) -> None:
     """A server that accepts, reads the request and resets: a read error with reason reset."""
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
@@ -546,7 +546,7 @@ def failure(client: httpx.Client, url: str) -> BaseException:
 
 
 def test_close_before_the_response_is_go_s_eof_and_not_retried(
-    list_server: ListServer, clock: ManualClock
+    list_server: ListServer, clock: FastForwardClock
 ) -> None:
     list_server.routes["/x"] = Route(custom=raw(b""))
     url = list_server.url("127.0.0.1", "/x")
@@ -567,7 +567,7 @@ def test_close_before_the_response_is_go_s_eof_and_not_retried(
     ids=["not-http", "bad-code"],
 )
 def test_malformed_response_reads_as_go(
-    list_server: ListServer, clock: ManualClock, reply: bytes, go: str
+    list_server: ListServer, clock: FastForwardClock, reply: bytes, go: str
 ) -> None:
     list_server.routes["/x"] = Route(custom=raw(reply))
     url = list_server.url("127.0.0.1", "/x")
@@ -609,7 +609,7 @@ def test_go_response_head_error(head: bytes, go: str) -> None:
     ids=["status-line", "headers", "header-line"],
 )
 def test_head_cut_short_reads_as_go(
-    list_server: ListServer, clock: ManualClock, head: bytes, go: str
+    list_server: ListServer, clock: FastForwardClock, head: bytes, go: str
 ) -> None:
     list_server.routes["/x"] = Route(custom=raw(head))
     url = list_server.url("127.0.0.1", "/x")
@@ -640,7 +640,7 @@ def test_head_cut_short_reads_as_go(
     ids=["content-length", "transfer-encoding", "chunk-size"],
 )
 def test_framing_errors_read_as_go(
-    list_server: ListServer, clock: ManualClock, reply: bytes, go: str
+    list_server: ListServer, clock: FastForwardClock, reply: bytes, go: str
 ) -> None:
     list_server.routes["/x"] = Route(custom=raw(reply))
     url = list_server.url("127.0.0.1", "/x")
@@ -659,7 +659,7 @@ def test_framing_errors_read_as_go(
     ids=["content-length", "chunked"],
 )
 def test_close_in_the_body_is_an_unwrapped_unexpected_eof(
-    list_server: ListServer, clock: ManualClock, reply: bytes
+    list_server: ListServer, clock: FastForwardClock, reply: bytes
 ) -> None:
     list_server.routes["/x"] = Route(custom=raw(reply))
     url = list_server.url("127.0.0.1", "/x")
@@ -672,7 +672,7 @@ def test_close_in_the_body_is_an_unwrapped_unexpected_eof(
 
 
 def test_reset_in_the_body_is_an_unwrapped_read_error(
-    list_server: ListServer, clock: ManualClock
+    list_server: ListServer, clock: FastForwardClock
 ) -> None:
     reply = b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\na\nb\n"
     list_server.routes["/x"] = Route(custom=raw(reply, reset=True))
@@ -689,7 +689,7 @@ def test_reset_in_the_body_is_an_unwrapped_read_error(
 
 
 def test_a_reused_connection_closed_by_the_server_is_retried_once_on_a_fresh_one(
-    list_server: ListServer, clock: ManualClock
+    list_server: ListServer, clock: FastForwardClock
 ) -> None:
     """Go's ``shouldRetryRequest``: a GET that fails on a reused keep-alive connection
     before any response byte is sent again; on a fresh connection the failure stands."""
@@ -714,7 +714,7 @@ def redirect_chain(server: ListServer, hops: int) -> str:
 
 
 def test_go_follows_nine_redirects_and_stops_at_the_tenth(
-    list_server: ListServer, clock: ManualClock
+    list_server: ListServer, clock: FastForwardClock
 ) -> None:
     """Go's defaultCheckRedirect allows 10 requests; the 10th redirect is an error that
     names the raw Location it did not follow."""
@@ -730,7 +730,7 @@ def test_go_follows_nine_redirects_and_stops_at_the_tenth(
 
 
 def test_redirect_to_another_host_is_followed_within_the_same_deadline(
-    list_server: ListServer, quick_clock: ManualClock
+    list_server: ListServer, quick_clock: FastForwardClock
 ) -> None:
     other = ListServer()
     try:
@@ -787,7 +787,9 @@ def tls_server(tmp_path: Path) -> Iterator[tuple[int, list[str | None], Path]]:
 
 
 def test_https_sends_the_name_as_sni_and_verifies_it(
-    faultdns_factory: object, tls_server: tuple[int, list[str | None], Path], clock: ManualClock
+    faultdns_factory: object,
+    tls_server: tuple[int, list[str | None], Path],
+    clock: FastForwardClock,
 ) -> None:
     port, sni_names, cert = tls_server
     dns = faultdns_factory(records=[f"{NAME}=127.0.0.1"])  # type: ignore[operator]
@@ -805,7 +807,9 @@ def test_https_sends_the_name_as_sni_and_verifies_it(
 
 
 def test_default_verification_uses_the_system_s_trust_and_rejects_a_self_signed_repo(
-    faultdns_factory: object, tls_server: tuple[int, list[str | None], Path], clock: ManualClock
+    faultdns_factory: object,
+    tls_server: tuple[int, list[str | None], Path],
+    clock: FastForwardClock,
 ) -> None:
     """``verify=True`` (no context built up front: plain http pays nothing) still checks
     certificates when a TLS connection is made."""
@@ -829,7 +833,7 @@ class NoSuchHost:
         raise DNSError(host, "no such host", is_not_found=True)
 
 
-def test_the_host_is_looked_up_and_printed_as_written(clock: ManualClock) -> None:
+def test_the_host_is_looked_up_and_printed_as_written(clock: FastForwardClock) -> None:
     """httpx lower-cases the host; Go keeps ``Repo.Test`` in the name it asks for (the
     resolver sends it as given) and in the URL its error prints."""
     resolver = NoSuchHost()
@@ -853,7 +857,7 @@ def test_the_host_is_looked_up_and_printed_as_written(clock: ManualClock) -> Non
     ids=["redir302-bad-location", "bad-escape", "bad-port"],
 )
 def test_review_7_location_that_does_not_parse_reads_as_go(
-    list_server: ListServer, clock: ManualClock, location: str, reason: str
+    list_server: ListServer, clock: FastForwardClock, location: str, reason: str
 ) -> None:
     """Go's Client.do parses Location with url.Parse; httpx took ``%zz`` and followed it,
     and said ``httpx.RemoteProtocolError`` inside a ``dial tcp`` text for the others."""
@@ -872,7 +876,7 @@ def test_review_7_location_that_does_not_parse_reads_as_go(
 
 @pytest.mark.parametrize("scheme", ["ftp", "FTP"])
 def test_review_7_redirect_to_ftp_is_go_s_unsupported_protocol_scheme(
-    list_server: ListServer, clock: ManualClock, scheme: str
+    list_server: ListServer, clock: FastForwardClock, scheme: str
 ) -> None:
     """Go's Transport.roundTrip refuses the hop, named by its URL (scheme lower-cased,
     as url.Parse does); not an unexpected error, never retried."""
@@ -887,7 +891,7 @@ def test_review_7_redirect_to_ftp_is_go_s_unsupported_protocol_scheme(
 
 
 def test_review_7_differing_content_lengths_read_as_go(
-    list_server: ListServer, clock: ManualClock
+    list_server: ListServer, clock: FastForwardClock
 ) -> None:
     reply = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello"
     list_server.routes["/x"] = Route(custom=raw(reply))
@@ -902,7 +906,7 @@ def test_review_7_differing_content_lengths_read_as_go(
     assert not retriable_v14(cause) and not retriable_v15(cause)
 
 
-def test_equal_content_lengths_are_one(list_server: ListServer, clock: ManualClock) -> None:
+def test_equal_content_lengths_are_one(list_server: ListServer, clock: FastForwardClock) -> None:
     reply = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\nhello"
     list_server.routes["/x"] = Route(custom=raw(reply))
     with make_http_client(StubResolver(["127.0.0.1:1"], clock=clock), clock=clock) as client:
@@ -928,7 +932,7 @@ GZIP_LIST = gzip.compress(b"a\nb\n", mtime=0)
     ids=["gzip-corrupt", "cut-header", "cut-trailer", "checksum", "deflate", "trailing"],
 )
 def test_review_7_gzip_body_errors_read_as_go(
-    list_server: ListServer, clock: ManualClock, body: bytes, go: str
+    list_server: ListServer, clock: FastForwardClock, body: bytes, go: str
 ) -> None:
     """Go asks for gzip and decodes it (transport.go gzipReader); its errors come
     unwrapped, as body errors, and are never retried."""
@@ -942,7 +946,7 @@ def test_review_7_gzip_body_errors_read_as_go(
 
 
 def test_gzip_is_asked_for_and_decoded_as_go_does(
-    list_server: ListServer, clock: ManualClock
+    list_server: ListServer, clock: FastForwardClock
 ) -> None:
     """Two members (multistream), Content-Encoding and Content-Length gone, as Go's
     Transport does when it added ``Accept-Encoding: gzip`` itself."""
@@ -961,7 +965,7 @@ def test_gzip_is_asked_for_and_decoded_as_go_does(
 
 
 def test_a_request_naming_its_encoding_gets_the_raw_body(
-    list_server: ListServer, clock: ManualClock
+    list_server: ListServer, clock: FastForwardClock
 ) -> None:
     """Go decodes only what it asked for itself (``addedGzip``)."""
     list_server.routes["/x"] = Route(body=GZIP_LIST, headers={"Content-Encoding": "gzip"})
@@ -998,7 +1002,7 @@ class RecordingResolver:
 
 
 @pytest.mark.skipif(not _ipv6_loopback(), reason="no IPv6 loopback on this machine")
-def test_review_6_ipv6_literal_url_is_dialled_without_the_resolver(clock: ManualClock) -> None:
+def test_review_6_ipv6_literal_url_is_dialled_without_the_resolver(clock: FastForwardClock) -> None:
     """``http://[::1]:PORT/`` is a literal to Go's http.Client (the dialer gets
     ``[::1]:PORT`` and parses it); only a *name* goes to the resolver, which says "no
     such host" for ``[::1]``."""

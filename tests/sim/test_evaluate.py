@@ -387,13 +387,13 @@ def test_generated_timelines_agree_with_the_harness(
 
 def test_the_outcome_vocabulary_is_the_cleanups() -> None:
     """sim's outcomes are the cleanup run's (store-error aside: the evaluator has no
-    store), and a GaveUp reason it does not know is refused, not passed on as a limit."""
-    from cleanup._run import OUTCOMES as RUN_OUTCOMES
+    store), and a RetriesExhausted reason it does not know is refused, not passed on as a limit."""
+    from cleanup._run import EXIT_STATUS as RUN_OUTCOMES
     from sim._evaluate._model import LIMITS, OUTCOMES, _limit
 
     assert set(OUTCOMES) == set(RUN_OUTCOMES) - {"store-error"}
     assert [_limit(limit) for limit in LIMITS if limit] == ["schedule", "deadline"]
-    with pytest.raises(ValueError, match=r"GaveUp\.reason"):
+    with pytest.raises(ValueError, match=r"RetriesExhausted\.reason"):
         _limit("not-retriable")
 
 

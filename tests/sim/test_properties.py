@@ -67,8 +67,6 @@ from hypothesis import strategies as st
 
 import cleanup
 from cleanup import (
-    AttemptFailed,
-    AttemptStarted,
     CleanupError,
     ConnectError,
     DNSError,
@@ -76,9 +74,9 @@ from cleanup import (
     ImageListError,
     Policy,
     RequestTimeout,
-    Sleeping,
-    Succeeded,
 )
+from cleanup.events import AttemptFailed, AttemptStarted, Sleeping, Succeeded
+from cleanup.testing import FastForwardClock
 from sim import Harness, ScenarioResult
 from sim._evaluate import jitter_draws, jitter_rng
 from sim._harness import CleanupFn, repo_service_name
@@ -733,7 +731,7 @@ def test_safety_and_completeness_over_many_image_sets(
             current_version="current",
             policy=V15,
             store=store,
-            clock=cleanup.ManualClock(),
+            clock=FastForwardClock(),
             rng=random.Random(0),
         )
     note(f"{report.outcome}: {report.error or ''}; planned {[p.image for p in report.planned]}")

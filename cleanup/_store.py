@@ -1,0 +1,95 @@
+"""What every image store shares: the :class:`ImageStore` protocol, the store errors,
+running the runtime's command-line tool, and the spelling of a content identity.
+
+The stores themselves: :mod:`cleanup._memory_store`, :mod:`cleanup._containerd`,
+:mod:`cleanup._crictl`; how the cleanup uses them: :mod:`cleanup._stores`.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from collections.abc import Callable, Sequence
+from typing import Protocol, runtime_checkable
+
+from cleanup._errors import RemovalError, StoreError, StoreSpecError
+
+__all__ = [
+    "CommandRunner",
+    "ImageStore",
+    "RemovalError",
+    "StoreError",
+    "StoreSpecError",
+    "run_command",
+]
+
+# A containerd image record named by its config digest: the CRI plugin's "image ID".
+_ID_REF = re.compile(r"^sha256:[0-9a-f]{64}$")
+
+
+@runtime_checkable
+class ImageStore(Protocol):
+    """What the cleanup needs from a node's image store.
+
+    A store may also have ``plan_removal(images)``: the cleanup calls it (when present)
+    with the whole delete list before the first ``remove``, so a store that can only
+    remove whole images (CRI) knows which sibling tags are going anyway.
+    """
+
+    def images(self) -> list[str]:
+        """Every image reference the store has (tags, as the lists name them)."""
+        ...
+
+    def in_use(self) -> set[str]:
+        """References of images that existing containers (running or not) were made from."""
+        ...
+
+    def pinned(self) -> set[str]:
+        """References of images marked as never to be removed."""
+        ...
+
+    def remove(self, image: str) -> None:
+        """Remove one reference; raise :class:`RemovalError` if it cannot be removed."""
+        ...
+
+
+# --------------------------------------------------------------------------- commands
+
+#: Runs one command (argv) and returns its result; injectable so stores can be tested on
+#: recorded outputs.  It must not raise for a non-zero exit status.
+CommandRunner = Callable[[Sequence[str]], subprocess.CompletedProcess[str]]
+
+
+def run_command(argv: Sequence[str], *, timeout: float = 120.0) -> subprocess.CompletedProcess[str]:
+    """Run ``argv`` with captured text output; a missing tool or a hang is a StoreError."""
+    try:
+        done = subprocess.run(list(argv), capture_output=True, timeout=timeout, check=False)
+        # Decoded by hand: text mode would turn a "\r" inside a label value into a line
+        # break, and Go programs print what they hold (a label value need not be UTF-8).
+        return subprocess.CompletedProcess(
+            done.args,
+            done.returncode,
+            done.stdout.decode("utf-8", "replace"),
+            done.stderr.decode("utf-8", "replace"),
+        )
+    except FileNotFoundError as exc:
+        raise StoreError(f"{argv[0]}: command not found ({exc.strerror})") from exc
+    except PermissionError as exc:
+        raise StoreError(f"{argv[0]}: cannot run it ({exc.strerror})") from exc
+    except subprocess.TimeoutExpired as exc:
+        raise StoreError(f"{' '.join(argv)}: no answer within {timeout:g}s") from exc
+
+
+def _failure_text(proc: subprocess.CompletedProcess[str]) -> str:
+    text = (proc.stderr or "").strip() or (proc.stdout or "").strip()
+    return text.splitlines()[-1] if text else f"exit status {proc.returncode}"
+
+
+_ID_TEXT = re.compile(r"^(?:.*@)?(?:sha256:)?([0-9a-f]{64})$")
+
+
+def _id_form(text: str) -> str:
+    """``sha256:<hex>`` for an identity in any spelling (``sha256:<hex>``, bare 64 hex,
+    ``name@sha256:<hex>``); "" for anything else."""
+    found = _ID_TEXT.match(text)
+    return "sha256:" + found.group(1) if found else ""

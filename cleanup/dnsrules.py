@@ -1,0 +1,37 @@
+"""Go 1.23's DNS lookup rules as pure functions, for those who model the resolver.
+
+The stub resolver (:class:`cleanup.StubResolver`) runs these rules over real sockets;
+the simulation's vectorised evaluator runs them over a timeline, so both follow one
+copy.  Which names a lookup tries (:func:`candidate_names`), the order queries start
+and complete in (:func:`start_order`, :func:`completion_order`), one query walked over
+its servers and attempts (:func:`walk_query`, :class:`QueryWalk`, :class:`Exchange`),
+and a whole lookup folded to its answer or error (:func:`simulate_lookup`,
+:class:`LookupRun`, :class:`LookupFold`, :class:`QueryResult`).  The rules and their Go
+sources are written out in ``cleanup._dnsrules``.
+"""
+
+from cleanup._dnsrules import (
+    Exchange,
+    LookupFold,
+    LookupRun,
+    QueryResult,
+    QueryWalk,
+    candidate_names,
+    completion_order,
+    simulate_lookup,
+    start_order,
+    walk_query,
+)
+
+__all__ = [
+    "Exchange",
+    "LookupFold",
+    "LookupRun",
+    "QueryResult",
+    "QueryWalk",
+    "candidate_names",
+    "completion_order",
+    "simulate_lookup",
+    "start_order",
+    "walk_query",
+]
