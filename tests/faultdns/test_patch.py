@@ -46,7 +46,7 @@ def test_requests_fails_then_recovers(
 
     with pytest.raises(requests.ConnectionError, match="Name or service not known"):
         requests.get(f"http://repo.test:{web_port}/", timeout=5)
-    faultdns_getaddrinfo.clear_faults()
+    faultdns_getaddrinfo.remove_fault("r1")
     assert requests.get(f"http://repo.test:{web_port}/", timeout=5).text == "ok"
 
 
@@ -57,7 +57,7 @@ def test_httpx_fails_then_recovers(
 ) -> None:
     with pytest.raises(httpx.ConnectError, match="Temporary failure in name resolution"):
         httpx.get(f"http://repo.test:{web_port}/", timeout=5)
-    faultdns_getaddrinfo.clear_faults()
+    faultdns_getaddrinfo.remove_fault("r1")
     assert httpx.get(f"http://repo.test:{web_port}/", timeout=5).text == "ok"
 
 
@@ -79,7 +79,7 @@ def test_aiohttp_fails_then_recovers(
         asyncio.run(get())
     assert isinstance(caught.value.os_error, socket.gaierror)
     assert caught.value.os_error.errno == socket.EAI_NODATA
-    faultdns_getaddrinfo.clear_faults()
+    faultdns_getaddrinfo.remove_fault("r1")
     assert asyncio.run(get()) == "ok"
 
 
