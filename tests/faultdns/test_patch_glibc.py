@@ -96,6 +96,9 @@ CASES = {
     "few-dots-search-first": ("a.b.c", [], ("s1",), 5, FAST),
     "trailing-dot-no-search": ("y.", [], ("s1",), 5, FAST),
     "trailing-dot-nxdomain": ("y.", ["nxdomain match=y"], ("s1",), 5, FAST),
+    # attempts:0 is no try at all (EAI_AGAIN, nothing sent); timeout:0 waits a second
+    "no-attempts": ("x", [], S12, 1, ("timeout:1", "attempts:0")),
+    "zero-timeout-waits-a-second": ("y", ["drop"], (), 1, ("timeout:0", "attempts:1")),
 }
 
 
@@ -337,3 +340,101 @@ def test_canonical_name_as_glibc(tmp_path: Path) -> None:
             for n in names
         ]
     assert mine == json.loads(real.stdout)
+
+
+# The kinds of call glibc settles before or around the DNS walk, each with the real
+# library under `faultdns run` and the patch on the same zone: the same outcome (the
+# addresses, or the same exception type, code and message) and the same queries.
+GAI_CALL = (
+    "import ast,json,socket,sys\n"
+    "host, port, family, kind, proto, flags = ast.literal_eval(sys.argv[1])\n"
+    "try:\n"
+    "    r = socket.getaddrinfo(host, port, family, kind, proto, flags)\n"
+    "    print(json.dumps(['ok', [[x[0], x[3], x[4][0]] for x in r]]))\n"
+    "except Exception as e:\n"
+    "    print(json.dumps([type(e).__name__, getattr(e, 'errno', None), str(e)]))\n"
+)
+CALL_RECORDS = [*RECORDS, "both=10.0.0.8", "both AAAA fd00::8", "under_score=10.0.0.6"]
+V6, MAPPED, ALL = int(socket.AF_INET6), int(socket.AI_V4MAPPED), int(socket.AI_ALL)
+TCP, UDP = int(socket.SOCK_STREAM), int(socket.IPPROTO_UDP)
+LONG = ".".join(["a" * 62] * 4)  # 253 bytes on the wire: the longest that fits
+# name: (host, port, family, socket type, proto, flags), faults, search list
+CALLS: dict[str, tuple[tuple[object, ...], list[str], tuple[str, ...]]] = {
+    # numeric forms inet_aton takes, and "*": the library answers, nothing is asked
+    "numeric-short-form": (("127.1", 80, 0, TCP, 0, 0), [], S12),
+    "numeric-hex": (("0x7f000001", 80, 0, TCP, 0, 0), [], S12),
+    "numeric-decimal": (("2130706433", 80, 0, TCP, 0, 0), [], S12),
+    "star-is-any": (("*", 80, 0, TCP, 0, 0), [], S12),
+    # the service and socket type are checked before any lookup
+    "unknown-service": (("nx", "nosuchservice", 0, TCP, 0, 0), [], S12),
+    "service-not-for-socktype": (("nx", "http", 0, int(socket.SOCK_DGRAM), 0, 0), [], S12),
+    "socktype-proto-mismatch": (("nx", 80, 0, TCP, UDP, 0), [], S12),
+    # names that are not host names (res_hnok): nothing sent, EAI_NONAME
+    "empty-name": (("", 80, 0, TCP, 0, 0), [], S12),
+    "space-in-name": (("sp ace", 80, 0, TCP, 0, 0), [], S12),
+    "star-in-name": (("a*b", 80, 0, TCP, 0, 0), [], S12),
+    "leading-dash": (("-lead", 80, 0, TCP, 0, 0), [], S12),
+    "escaped-dot": (("y\\.z", 80, 0, TCP, 0, 0), [], S12),
+    "bytes-non-ascii": ((b"b\xc3\xbccher", 80, 0, TCP, 0, 0), [], S12),
+    "bytes-empty-label": ((b"a..b", 80, 0, TCP, 0, 0), [], S12),
+    "bytes-label-over-63": ((b"a" * 64, 80, 0, TCP, 0, 0), [], S12),
+    "str-label-over-63": (("a" * 64, 80, 0, TCP, 0, 0), [], S12),
+    "str-empty-label": (("a..b", 80, 0, TCP, 0, 0), [], S12),
+    "name-over-255": ((".".join(["a" * 63] * 4), 80, 0, TCP, 0, 0), [], ()),
+    "underscore-is-a-host-name": (("under_score", 80, 0, TCP, 0, 0), [], S12),
+    "escaped-letter": ((b"y\\089", 80, 0, TCP, 0, 0), [], ()),
+    "uppercase": (("Y", 80, 0, TCP, 0, 0), [], ()),
+    "idna-str": (("b\u00fccher.test", 80, 0, TCP, 0, 0), [], ()),
+    # a search domain that makes the candidate too long: NO_RECOVERY, nothing sent
+    "candidate-over-255": ((LONG, 80, 0, TCP, 0, 0), [], ("s1",)),
+    # AF_INET6 + AI_V4MAPPED (+ AI_ALL): AAAA, then A mapped
+    "v4mapped-a-only": (("y", 80, V6, TCP, 0, MAPPED), [], ()),
+    "v4mapped-in-search": (("x", 80, V6, TCP, 0, MAPPED), [], S12),
+    "v4mapped-aaaa-answers": (("both", 80, V6, TCP, 0, MAPPED), [], ()),
+    "v4mapped-all": (("both", 80, V6, TCP, 0, MAPPED | ALL), [], ()),
+    "v4mapped-aaaa-nx-a-answers": (("y", 80, V6, TCP, 0, MAPPED), ["nxdomain qtype=AAAA"], ()),
+    "v4mapped-nodata-servfail": (("y", 80, V6, TCP, 0, MAPPED), ["servfail qtype=A"], ()),
+    "v4mapped-nx-servfail": (
+        ("y", 80, V6, TCP, 0, MAPPED),
+        ["nxdomain qtype=AAAA", "servfail qtype=A"],
+        (),
+    ),
+    "v4mapped-servfail-both": (("y", 80, V6, TCP, 0, MAPPED), ["servfail"], ()),
+    "v4mapped-nxdomain-both": (("y", 80, V6, TCP, 0, MAPPED), ["nxdomain"], ()),
+    "v4mapped-dropped-both": (("y", 80, V6, TCP, 0, MAPPED), ["drop"], ()),
+}
+
+
+def _call(call: tuple[object, ...]) -> list[object]:
+    host, port, family, kind, proto, flags = call
+    try:
+        found = socket.getaddrinfo(host, port, family, kind, proto, flags)  # type: ignore[arg-type]
+        return ["ok", [[int(x[0]), x[3], str(x[4][0])] for x in found]]
+    except Exception as exc:  # the type is part of the outcome compared
+        return [type(exc).__name__, getattr(exc, "errno", None), str(exc)]
+
+
+@pytest.mark.parametrize("case", list(CALLS))
+def test_call_as_glibc(case: str, tmp_path: Path) -> None:
+    call, faults, search = CALLS[case]
+    log = tmp_path / "q.jsonl"
+    args = [sys.executable, "-m", "faultdns", "run", "--no-control", "--ndots", "1"]
+    args += [a for r in CALL_RECORDS for a in ("--record", r)]
+    args += [a for f in faults for a in ("--fault", f)]
+    args += [a for d in search for a in ("--search", d)] or ["--no-search"]
+    args += [a for o in FAST for a in ("--resolv-option", o)]
+    args += ["--log-queries", str(log), "--", sys.executable, "-c", GAI_CALL, repr(call)]
+    real = subprocess.run(args, capture_output=True, text=True, timeout=120)
+    assert real.returncode == 0, real.stderr
+    with (
+        faultdns.FaultDNSServer(records=CALL_RECORDS, faults=faults, port=0) as server,
+        faultdns.patch_getaddrinfo(server, search=search, ndots=1, options=FAST),
+    ):
+        mine = _call(call)
+        server.wait_idle(5)
+        asked = [
+            {"name": q.name, "qtype": q.qtype, "transport": q.transport} for q in server.queries
+        ]
+    assert mine == json.loads(real.stdout)
+    logged = _log(log) if log.exists() else []
+    assert _asked(asked) == _asked(logged)
