@@ -149,6 +149,10 @@ def _getaddrinfo(
             raise
     else:
         return list(original(host, port, family, type, proto, flags))
+    looked_up = _addrconfig_family(original, family, flags)
+    if looked_up is None:  # AI_ADDRCONFIG: no address of that family here
+        return list(original(host, port, family, type, proto, flags))  # fails, no lookup
+    family = looked_up
     # What glibc is given: a str as Python encodes it (IDNA), bytes as they are.
     raw = host.encode("idna") if isinstance(host, str) else bytes(host)
     if not hostname_ok(raw):
@@ -177,6 +181,32 @@ def _getaddrinfo(
         # glibc: the owner of the address records (a CNAME's target), as the server wrote it
         results[0] = (*results[0][:3], found[0][0], results[0][4])
     return results
+
+
+def _addrconfig_family(original: Any, family: int, flags: int) -> int | None:
+    """The family glibc looks up with ``AI_ADDRCONFIG`` (getaddrinfo.c, before any
+    lookup): ``AF_UNSPEC`` narrowed to the one family this machine has a non-loopback
+    address of (neither or both: unchanged); None when the family asked for has none
+    (the real library then fails ``EAI_NONAME``).  Which families are configured is
+    the real library's own answer (``__check_pf``), asked with a numeric probe."""
+    if not flags & socket.AI_ADDRCONFIG:
+        return family
+
+    def configured(probe: str, probe_family: int) -> bool:
+        try:
+            original(probe, None, probe_family, 0, 0, socket.AI_ADDRCONFIG | socket.AI_NUMERICHOST)
+        except socket.gaierror:
+            return False
+        return True
+
+    inet, inet6 = configured("127.0.0.1", socket.AF_INET), configured("::1", socket.AF_INET6)
+    if family == socket.AF_UNSPEC:
+        if inet == inet6:
+            return family
+        return int(socket.AF_INET if inet else socket.AF_INET6)
+    if (family == socket.AF_INET and not inet) or (family == socket.AF_INET6 and not inet6):
+        return None
+    return family
 
 
 def _local(host: str | bytes) -> bool:

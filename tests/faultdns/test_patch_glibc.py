@@ -11,6 +11,8 @@ failing, and the search/ndots walk where candidates fail differently.
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -414,10 +416,11 @@ def _call(call: tuple[object, ...]) -> list[object]:
         return [type(exc).__name__, getattr(exc, "errno", None), str(exc)]
 
 
-@pytest.mark.parametrize("case", list(CALLS))
-def test_call_as_glibc(case: str, tmp_path: Path) -> None:
+def _compare_call(case: str, tmp: Path) -> dict[str, object]:
+    """Run CALLS[case] with real glibc under `faultdns run` and with the patch: both
+    outcomes and both query walks (JSON-ready; the netns test runs it in a child)."""
     call, faults, search = CALLS[case]
-    log = tmp_path / "q.jsonl"
+    log = tmp / "q.jsonl"
     args = [sys.executable, "-m", "faultdns", "run", "--no-control", "--ndots", "1"]
     args += [a for r in CALL_RECORDS for a in ("--record", r)]
     args += [a for f in faults for a in ("--fault", f)]
@@ -435,6 +438,61 @@ def test_call_as_glibc(case: str, tmp_path: Path) -> None:
         asked = [
             {"name": q.name, "qtype": q.qtype, "transport": q.transport} for q in server.queries
         ]
-    assert mine == json.loads(real.stdout)
     logged = _log(log) if log.exists() else []
-    assert _asked(asked) == _asked(logged)
+    return {
+        "mine": mine,
+        "real": json.loads(real.stdout),
+        "asked": sorted(f"{k} x{n}" for k, n in _asked(asked)[1].items()),
+        "logged": sorted(f"{k} x{n}" for k, n in _asked(logged)[1].items()),
+        "asked_order": _asked(asked)[0],
+        "logged_order": _asked(logged)[0],
+    }
+
+
+def _assert_same(result: dict[str, object]) -> None:
+    assert result["mine"] == result["real"]
+    assert result["asked_order"] == result["logged_order"]
+    assert result["asked"] == result["logged"]
+
+
+@pytest.mark.parametrize("case", list(CALLS))
+def test_call_as_glibc(case: str, tmp_path: Path) -> None:
+    _assert_same(_compare_call(case, tmp_path))
+
+
+# AI_ADDRCONFIG (aiohttp's default resolver sets it) on a machine with IPv4 only: glibc
+# narrows AF_UNSPEC to AF_INET and fails AF_INET6 before any lookup.  Run in a network
+# namespace whose loopback also holds 10.9.9.9 (glibc's __check_pf ignores only
+# 127.0.0.1 and ::1), real and patch alike.
+ADDRCONFIG = int(socket.AI_ADDRCONFIG)
+CALLS.update(
+    {
+        "addrconfig-v4-only-dual-stack-name": (("both", 80, 0, TCP, 0, ADDRCONFIG), [], ()),
+        "addrconfig-v4-only-inet6": (("both", 80, V6, TCP, 0, ADDRCONFIG), [], ()),
+        "addrconfig-v4-only-numeric-inet6": (("1.2.3.4", 80, V6, TCP, 0, ADDRCONFIG), [], ()),
+        "addrconfig-v4-only-nxdomain": (
+            ("y", 80, 0, TCP, 0, ADDRCONFIG),
+            ["nxdomain qtype=A"],
+            (),
+        ),
+    }
+)
+V4_ONLY_CASES = [c for c in CALLS if c.startswith("addrconfig-v4-only")]
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or shutil.which("ip") is None, reason="needs root and ip(8)")
+@pytest.mark.parametrize("case", V4_ONLY_CASES)
+def test_addrconfig_on_an_ipv4_only_machine_as_glibc(case: str, tmp_path: Path) -> None:
+    code = (
+        "import json, sys, pathlib\n"
+        "from tests.faultdns.test_patch_glibc import _compare_call\n"
+        "print(json.dumps(_compare_call(sys.argv[1], pathlib.Path(sys.argv[2]))))\n"
+    )
+    setup = 'ip link set lo up && ip addr add 10.9.9.9/32 dev lo && exec "$@"'
+    argv = ["unshare", "--net", "sh", "-c", setup, "sh", sys.executable, "-c", code]
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run(
+        [*argv, case, str(tmp_path)], capture_output=True, text=True, timeout=120, cwd=root
+    )
+    assert done.returncode == 0, done.stderr
+    _assert_same(json.loads(done.stdout))
