@@ -54,6 +54,7 @@ __all__ = [
     "judge_pair",
     "name_labels",
     "search_walk",
+    "send_dg_timeout",
     "server_usable",
     "udp_retry",
     "v4mapped_code",
@@ -365,3 +366,15 @@ def v4mapped_code(inet6: HErrno, inet: HErrno) -> int:
     if six and four:
         return EAI_AGAIN if six == four == EAI_AGAIN else EAI_NODATA
     return EAI_NONAME
+
+
+def send_dg_timeout(timeout: float, ns: int, nscount: int) -> float:
+    """Seconds ``send_dg`` (resolv/res_send.c) waits for the replies from nameserver
+    number ``ns`` (from 0) of ``nscount``: ``retrans << ns``, divided by ``nscount``
+    for every server but the first, at least 1.  So with 3 servers and ``timeout:5``
+    the waits are 5, 3 and 6 seconds (checked against the real library); with 1 or 2
+    servers each wait is ``timeout``."""
+    seconds = int(timeout) << ns
+    if ns > 0:
+        seconds //= nscount
+    return float(max(seconds, 1))

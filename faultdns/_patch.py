@@ -59,6 +59,7 @@ from faultdns._glibc import (
     judge_pair,
     name_labels,
     search_walk,
+    send_dg_timeout,
     server_usable,
     udp_retry,
     v4mapped_code,
@@ -265,8 +266,9 @@ def _ask(
     replies: list[Reply] = [Reply.UNREACHABLE]
     addresses: list[tuple[str, str]] = []
     for _ in range(opts.attempts):
-        for server in servers:
-            replies, addresses = _ask_server(server, name, qtypes, opts, state)
+        for ns, server in enumerate(servers):
+            wait = send_dg_timeout(opts.timeout, ns, len(servers))
+            replies, addresses = _ask_server(server, name, qtypes, opts, state, wait)
             if server_usable(replies):
                 return judge_pair(replies), addresses
     return judge_pair(replies), []
@@ -307,15 +309,17 @@ def _ask_server(
     qtypes: tuple[str, ...],
     opts: ResolverOptions,
     state: _ThreadState,
+    udp_timeout: float,
 ) -> tuple[list[Reply], list[tuple[str, str]]]:
-    """One try at one server: each query's reply, and the addresses answered."""
+    """One try at one server: each query's reply, and the addresses answered; a UDP
+    reply is waited for ``udp_timeout`` seconds (:func:`send_dg_timeout`)."""
     if opts.use_vc:
         results = [_ask_tcp(server, name, qtype, opts.timeout) for qtype in qtypes]
     else:
         single = opts.single_request or state.single
         reopen = opts.single_request_reopen or state.reopen
         while True:
-            results = _ask_udp(server, name, qtypes, opts.timeout, single=single or reopen)
+            results = _ask_udp(server, name, qtypes, udp_timeout, single=single or reopen)
             again = udp_retry([reply for reply, _ in results], single, reopen)
             if again is None:
                 break

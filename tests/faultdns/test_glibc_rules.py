@@ -21,6 +21,7 @@ from faultdns._glibc import (
     judge_pair,
     name_labels,
     search_walk,
+    send_dg_timeout,
     server_usable,
     udp_retry,
     v4mapped_code,
@@ -241,3 +242,19 @@ def test_hostname_ok_is_res_hnok(name: bytes, ok: bool) -> None:
 )
 def test_v4mapped_code_is_gaih_inets(inet6: HErrno, inet: HErrno, code: int) -> None:
     assert v4mapped_code(inet6, inet) == code
+
+
+# send_dg: retrans << ns, divided by nscount for ns > 0, at least 1 (res_send.c).
+@pytest.mark.parametrize(
+    ("timeout", "nscount", "waits"),
+    [
+        (5, 1, [5]),
+        (5, 2, [5, 5]),
+        (5, 3, [5, 3, 6]),  # what the real library did with three dropping servers
+        (2, 3, [2, 1, 2]),
+        (1, 4, [1, 1, 1, 2]),
+        (30, 3, [30, 20, 40]),
+    ],
+)
+def test_send_dg_timeout(timeout: int, nscount: int, waits: list[int]) -> None:
+    assert [send_dg_timeout(timeout, ns, nscount) for ns in range(nscount)] == waits

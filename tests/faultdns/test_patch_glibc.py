@@ -213,7 +213,7 @@ TWO_SERVERS = {
 }
 
 
-def _two_servers() -> list[str]:
+def _two_servers(count: int = 2) -> list[str]:
     hosts = []
     for last in range(200, 255):
         host = f"127.0.0.{last}"
@@ -226,9 +226,9 @@ def _two_servers() -> list[str]:
         except OSError:
             continue
         hosts.append(host)
-        if len(hosts) == 2:
+        if len(hosts) == count:
             return hosts
-    pytest.skip("no two free 127.0.0.x:53")
+    pytest.skip(f"no {count} free 127.0.0.x:53")
 
 
 def _served(faults: list[str] | None, host: str, port: int) -> faultdns.FaultDNSServer | None:
@@ -496,3 +496,46 @@ def test_addrconfig_on_an_ipv4_only_machine_as_glibc(case: str, tmp_path: Path) 
     )
     assert done.returncode == 0, done.stderr
     _assert_same(json.loads(done.stdout))
+
+
+def test_wait_per_nameserver_as_glibc() -> None:
+    # send_dg waits retrans << ns, divided by nscount after the first server: with
+    # three servers dropping everything and timeout:2 the real library asks them at
+    # 0, 2 and 3 s (2, then 4 // 3 = 1), not 0, 2 and 4.  Compared in whole seconds.
+    from faultdns._sandbox import run_with_resolv_conf
+
+    hosts = _two_servers(3)
+    opts = ("timeout:2", "attempts:1")
+    conf = "".join(f"nameserver {h}\n" for h in hosts) + f"options {' '.join(opts)}\n"
+
+    def arrivals(servers: list[faultdns.FaultDNSServer]) -> list[int]:
+        firsts = []
+        for server in servers:
+            server.wait_idle(5)
+            firsts.append(min(q.time for q in server.queries))
+        return [round(t - firsts[0]) for t in firsts]
+
+    real = [_served(["drop"], h, 53) for h in hosts]
+    try:
+        done = run_with_resolv_conf(conf, [sys.executable, "-c", GAI, "y"], timeout=60)
+        real_outcome = json.loads(done.stdout)
+        real_arrivals = arrivals([s for s in real if s is not None])
+    finally:
+        for s in real:
+            if s is not None:
+                s.stop()
+    mine = [_served(["drop"], "127.0.0.1", 0) for _ in hosts]
+    try:
+        with faultdns.patch_getaddrinfo(mine, options=opts):
+            try:
+                socket.getaddrinfo("y", 80, type=socket.SOCK_STREAM)
+                outcome: list[object] = ["ok"]
+            except socket.gaierror as exc:
+                outcome = ["err", exc.errno, exc.strerror]
+        my_arrivals = arrivals([s for s in mine if s is not None])
+    finally:
+        for s in mine:
+            if s is not None:
+                s.stop()
+    assert outcome == real_outcome
+    assert my_arrivals == real_arrivals == [0, 2, 3]
