@@ -30,8 +30,9 @@ Three ways to get there, chosen by :func:`choose_mode`:
 Where none is allowed (no user namespaces, a seccomp profile refusing ``unshare``), the
 command exits 69 (EX_UNAVAILABLE) saying why and what to do.
 
-CMD also gets ``FAULTDNS_CONTROL`` set to the control URL, so a script run under
-``faultdns run`` can change its own faults with the client commands.
+CMD also gets ``FAULTDNS_CONTROL`` set to the control URL (and ``FAULTDNS_TOKEN`` to
+``--control-token``), so a script run under ``faultdns run`` can change its own faults
+with the client commands.
 """
 
 from __future__ import annotations
@@ -370,6 +371,8 @@ def _serve_and_run(
             if control_relay is None:
                 print(f"faultdns: control on {control.url}", file=sys.stderr, flush=True)
             env["FAULTDNS_CONTROL"] = control.url
+            if args.control_token:  # else CMD's own client commands get 401 (exit 77)
+                env["FAULTDNS_TOKEN"] = args.control_token
         for rule in server.faults:
             print(f"faultdns: fault {rule.id}: {rule.spec}", file=sys.stderr, flush=True)
         conf = ResolvConf(dns_host, search, args.ndots, tuple(args.resolv_option))

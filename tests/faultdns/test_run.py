@@ -249,6 +249,23 @@ def test_exit_status_is_cmds_and_output_streams() -> None:
     assert "err\n" in done.stderr and "faultdns: listening on udp+tcp 127.0.0." in done.stderr
 
 
+def test_cmd_changes_its_own_faults_behind_a_control_token() -> None:
+    # CMD gets the control URL and the token: its own `faultdns fault add` is let in.
+    script = (
+        f"{sys.executable} -m faultdns fault add 'nxdomain match=y' >/dev/null || exit 10;"
+        " getent hosts y; echo rc=$?"
+    )
+    control = ["--control", "127.0.0.1:0", "--control-token", "s3cret"]
+    done = subprocess.run(
+        [*FAULTDNS, *control, *RESOLV, "--record", "y=10.0.0.9", "--", "sh", "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "rc=2\n"  # getent: the name is NXDOMAIN now
+
+
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGUSR1])
 def test_signals_are_forwarded_to_cmd(sig: signal.Signals) -> None:
     name = sig.name[3:]
