@@ -386,6 +386,9 @@ CALLS: dict[str, tuple[tuple[object, ...], list[str], tuple[str, ...]]] = {
     "underscore-is-a-host-name": (("under_score", 80, 0, TCP, 0, 0), [], S12),
     "escaped-letter": ((b"y\\089", 80, 0, TCP, 0, 0), [], ()),
     "uppercase": (("Y", 80, 0, TCP, 0, 0), [], ()),
+    # the hosts file matches names exactly: these are DNS names, asked of faultdns
+    "localhost-trailing-dot": (("localhost.", 80, 0, TCP, 0, 0), [], ()),
+    "localhost-localdomain": (("localhost.localdomain", 80, 0, TCP, 0, 0), [], ()),
     "idna-str": (("b\u00fccher.test", 80, 0, TCP, 0, 0), [], ()),
     # a search domain that makes the candidate too long: NO_RECOVERY, nothing sent
     "candidate-over-255": ((LONG, 80, 0, TCP, 0, 0), [], ("s1",)),
