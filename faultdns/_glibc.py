@@ -44,10 +44,12 @@ __all__ = [
     "EAI_AGAIN",
     "EAI_NODATA",
     "EAI_NONAME",
+    "RESOLV_OPTIONS",
     "Candidate",
     "HErrno",
     "Reply",
     "ResolverOptions",
+    "check_resolv_option",
     "classify",
     "gai_code",
     "hostname_ok",
@@ -71,6 +73,51 @@ _RCODE_SERVFAIL = 2
 _RCODE_NXDOMAIN = 3
 _RCODE_NOTIMP = 4
 _RCODE_REFUSED = 5
+
+
+#: ``options`` a resolv.conf may carry (glibc ``res_init.c`` table, Go's
+#: ``dnsconfig_unix.go``); ``ndots`` (which ``faultdns run`` takes
+#: as ``--ndots``) is not listed.  Those with a value take ``:N``.
+RESOLV_OPTIONS: dict[str, bool] = {
+    "attempts": True,
+    "timeout": True,
+    "rotate": False,
+    "single-request": False,
+    "single-request-reopen": False,
+    "use-vc": False,
+    "edns0": False,
+    "no-tld-query": False,
+    "no-reload": False,
+    "no-aaaa": False,
+    "trust-ad": False,
+    "inet6": False,
+    "debug": False,
+    "insecure1": False,
+    "insecure2": False,
+    "no-check-names": False,
+    "ip6-bytestring": False,
+    "ip6-dotint": False,
+    "no-ip6-dotint": False,
+    "lookup-unsigned": False,
+}
+
+
+def check_resolv_option(word: str) -> str:
+    """``word`` stripped, if it is a resolv.conf option of :data:`RESOLV_OPTIONS` (or
+    ``ndots:N``) in the right form; else ``ValueError`` saying what is wrong:
+    ``'timeout=1': unknown option (known: ...)``, ``'timeout': expected timeout:N``,
+    ``'rotate:1': rotate takes no value``.  glibc itself ignores what it does not know,
+    which turns a typo into a silent default."""
+    name, sep, value = word.strip().partition(":")
+    if name != "ndots" and name not in RESOLV_OPTIONS:
+        known = ", ".join(sorted(RESOLV_OPTIONS))
+        raise ValueError(f"{word!r}: unknown option (known: {known})")
+    if name == "ndots" or RESOLV_OPTIONS[name]:
+        if not sep or not value.isdigit():
+            raise ValueError(f"{word!r}: expected {name}:N")
+    elif sep:
+        raise ValueError(f"{word!r}: {name} takes no value")
+    return word.strip()
 
 
 class Reply(enum.Enum):

@@ -53,6 +53,7 @@ from faultdns._glibc import (
     HErrno,
     Reply,
     ResolverOptions,
+    check_resolv_option,
     classify,
     gai_code,
     hostname_ok,
@@ -94,9 +95,20 @@ def patch_getaddrinfo(
     ``server``: a FaultDNSServer, a ``(host, port)`` pair, or a list of them.
     ``search``: the search list; ``ndots`` (0-15); ``options``: resolv.conf option
     words (``"timeout:1"``, ``"attempts:1"``, ``"single-request"``, ``"use-vc"``,
-    ``"no-tld-query"``, ``"no-aaaa"``).  Raises ``ValueError`` for an option value that
-    is not a number.  Nested patches restore each other in order.
+    ``"no-tld-query"``, ``"no-aaaa"``; any word of
+    :data:`faultdns._glibc.RESOLV_OPTIONS`).  Raises ``ValueError`` naming the word for
+    an unknown option or a bad value (``faultdns run --resolv-option`` refuses the same
+    words), ``TypeError`` when ``search`` or ``options`` is one string rather than a
+    list of them.  Nested patches restore each other in order.
     """
+    for what, value in (("search", search), ("options", options)):
+        if isinstance(value, (str, bytes)):
+            raise TypeError(f"patch_getaddrinfo {what}={value!r}: expected a list of strings")
+    for word in options:
+        try:
+            check_resolv_option(word)
+        except ValueError as exc:
+            raise ValueError(f"patch_getaddrinfo options: {exc}") from None
     servers = server if isinstance(server, list) else [server]
     addresses = [_address(s) for s in servers]
     opts = ResolverOptions.parse(ndots, options)

@@ -58,6 +58,7 @@ from pathlib import Path
 from types import FrameType
 from typing import IO, Any, NoReturn
 
+from faultdns._glibc import RESOLV_OPTIONS, check_resolv_option
 from faultdns._sandbox import (
     SandboxStatus,
     namespace_prefix,
@@ -80,31 +81,6 @@ __all__ = [
 #: harvester-system; see /work/shared/reference/harvester-image-cleanup.md).
 POD_SEARCH = ("harvester-system.svc.cluster.local", "svc.cluster.local", "cluster.local")
 POD_NDOTS = 5
-
-#: ``options`` a resolv.conf may carry (glibc ``res_init.c`` table, Go's
-#: ``dnsconfig_unix.go``); ``ndots`` has its own flag.  Those with a value take ``:N``.
-RESOLV_OPTIONS: dict[str, bool] = {
-    "attempts": True,
-    "timeout": True,
-    "rotate": False,
-    "single-request": False,
-    "single-request-reopen": False,
-    "use-vc": False,
-    "edns0": False,
-    "no-tld-query": False,
-    "no-reload": False,
-    "no-aaaa": False,
-    "trust-ad": False,
-    "inet6": False,
-    "debug": False,
-    "insecure1": False,
-    "insecure2": False,
-    "no-check-names": False,
-    "ip6-bytestring": False,
-    "ip6-dotint": False,
-    "no-ip6-dotint": False,
-    "lookup-unsigned": False,
-}
 
 _FORWARDED = (
     signal.SIGTERM,
@@ -154,20 +130,12 @@ def _ndots(text: str) -> int:
 
 
 def _resolv_option(text: str) -> str:
-    name, sep, value = text.strip().partition(":")
-    if name == "ndots":
+    if text.strip().partition(":")[0] == "ndots":
         raise argparse.ArgumentTypeError(f"--resolv-option {text!r}: use --ndots N")
-    if name not in RESOLV_OPTIONS:
-        known = ", ".join(sorted(RESOLV_OPTIONS))
-        raise argparse.ArgumentTypeError(
-            f"--resolv-option {text!r}: unknown option (known: {known})"
-        )
-    if RESOLV_OPTIONS[name]:
-        if not sep or not value.isdigit():
-            raise argparse.ArgumentTypeError(f"--resolv-option {text!r}: expected {name}:N")
-    elif sep:
-        raise argparse.ArgumentTypeError(f"--resolv-option {text!r}: {name} takes no value")
-    return text.strip()
+    try:
+        return check_resolv_option(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"--resolv-option {exc}") from None
 
 
 def add_run_parser(commands: Any, serve: argparse.ArgumentParser) -> argparse.ArgumentParser:
