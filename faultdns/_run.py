@@ -556,10 +556,20 @@ def _forwarding() -> Iterator[_Forwarder]:
 
 
 def _terminal_foreground() -> bool:
+    """Whether we are in the foreground process group of our controlling terminal, so a
+    Ctrl-C typed there reached CMD too.  Asked of /dev/tty (tty(4)), not of stdin:
+    with ``faultdns run -- cmd < file`` or ``producer | faultdns run -- cmd`` stdin is
+    no terminal, yet the terminal's Ctrl-C still reaches the whole group."""
     try:
-        return os.tcgetpgrp(sys.stdin.fileno()) == os.getpgrp()
-    except (OSError, ValueError, AttributeError):
+        fd = os.open("/dev/tty", os.O_RDONLY | os.O_NOCTTY)
+    except OSError:  # no controlling terminal
         return False
+    try:
+        return os.tcgetpgrp(fd) == os.getpgrp()
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
 
 
 _PR_SET_PDEATHSIG = 1

@@ -282,6 +282,10 @@ def test_signals_are_forwarded_to_cmd(sig: signal.Signals) -> None:
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,
+        # sent from elsewhere, as `kill` from another terminal: without a session of
+        # its own, pytest run in a terminal's foreground would make this SIGINT look
+        # like a Ctrl-C, which faultdns run rightly leaves to the terminal
+        start_new_session=True,
     )
     assert proc.stdout is not None
     assert proc.stdout.readline() == "ready\n"
@@ -531,3 +535,54 @@ def test_java_resolves_through_faultdns(fault: str | None, expected: str, tmp_pa
         [*args, "--", "java", str(source), "repo.test"], capture_output=True, text=True, timeout=120
     )
     assert done.stdout.strip() == expected, done.stderr
+
+
+# CMD takes its SIGINTs with sigwaitinfo (no handler that could merge two) and prints
+# each one's si_code: SI_KERNEL (128) for the terminal's, SI_USER (0) for a kill(2).
+COUNT_INT = (
+    "import signal\n"
+    "signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})\n"
+    "print('ready', flush=True)\n"
+    "codes = [signal.sigwaitinfo({signal.SIGINT}).si_code]\n"
+    "while (info := signal.sigtimedwait({signal.SIGINT}, 1.5)) is not None:\n"
+    "    codes.append(info.si_code)\n"
+    "print('codes=' + ','.join(map(str, codes)), flush=True)\n"
+)
+
+
+@pytest.mark.parametrize("stdin", ["terminal", "devnull"])
+def test_ctrl_c_reaches_cmd_once(stdin: str) -> None:
+    # Ctrl-C in a terminal signals the whole foreground process group, CMD included:
+    # faultdns run must not send it again, also when its stdin is not the terminal
+    # (`faultdns run -- cmd < file`, `producer | faultdns run -- cmd`).
+    import pty
+    import select
+
+    argv = [*FAULTDNS, "--no-control", "--", sys.executable, "-c", COUNT_INT]
+    pid, fd = pty.fork()
+    if pid == 0:  # pragma: no cover - the child execs at once
+        if stdin == "devnull":
+            os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
+        os.execv(argv[0], argv)
+    out = b""
+    sent = False
+    deadline = time.monotonic() + 60
+    try:
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([fd], [], [], 0.1)
+            if ready:
+                try:
+                    data = os.read(fd, 4096)
+                except OSError:  # EIO: the terminal's last user has gone
+                    break
+                if not data:
+                    break
+                out += data
+            if not sent and b"ready" in out:
+                os.write(fd, b"\x03")  # the terminal's Ctrl-C
+                sent = True
+    finally:
+        _, status = os.waitpid(pid, 0)
+        os.close(fd)
+    assert os.waitstatus_to_exitcode(status) == 0, out
+    assert b"codes=128\r\n" in out, out  # the terminal's alone, not forwarded again
