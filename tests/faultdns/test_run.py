@@ -16,6 +16,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -586,3 +587,20 @@ def test_ctrl_c_reaches_cmd_once(stdin: str) -> None:
         os.close(fd)
     assert os.waitstatus_to_exitcode(status) == 0, out
     assert b"codes=128\r\n" in out, out  # the terminal's alone, not forwarded again
+
+
+def test_cmd_can_give_its_own_children_another_resolv_conf() -> None:
+    # A nested `faultdns run` (or a test suite that uses it, run under faultdns run):
+    # the inner one mounts over the outer's /etc/resolv.conf, so the outer's must still
+    # be a file the kernel lets one mount on.
+    inner = [*FAULTDNS, "--no-control", *RESOLV, "--record", "y=10.0.0.2", "--", "getent"]
+    outer = [*FAULTDNS, "--no-control", *RESOLV, "--record", "y=10.0.0.1", "--"]
+    done = subprocess.run(
+        [*outer, *inner, "hosts", "y"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["10.0.0.2", "y"]
+    assert not list(Path(tempfile.gettempdir()).glob("faultdns-ns-*"))
