@@ -24,7 +24,14 @@ and :func:`faultdns.patch_getaddrinfo` on the same faults.
   it is TRY_AGAIN.
 - ``getaddrinfo`` (nss/getaddrinfo.c, via nss_dns ``_nss_dns_gethostbyname4_r``):
   TRY_AGAIN is ``EAI_AGAIN``, NO_DATA ``EAI_NODATA``, HOST_NOT_FOUND and NO_RECOVERY
-  ``EAI_NONAME``.
+  ``EAI_NONAME``.  With ``AF_INET6`` and ``AI_V4MAPPED`` it looks up AAAA, then (none
+  found, or ``AI_ALL``) A, each a walk of its own (``gaih_inet``'s two ``gethosts``);
+  when both fail the code is :func:`v4mapped_code`'s.
+- Before any query nss_dns rejects a name that is not a host name (``res_hnok``,
+  resolv/res-name-checking.c): :func:`hostname_ok`; it fails ``EAI_NONAME`` without a
+  packet sent.  A search candidate that cannot be put on the wire (``ns_name_pton``:
+  a label over 63 bytes, a name over 255) is ``NO_RECOVERY`` without a packet
+  (``res_nmkquery`` fails in ``__res_context_query``): :func:`name_labels`.
 """
 
 from __future__ import annotations
@@ -37,16 +44,22 @@ __all__ = [
     "EAI_AGAIN",
     "EAI_NODATA",
     "EAI_NONAME",
+    "RESOLV_OPTIONS",
     "Candidate",
     "HErrno",
     "Reply",
     "ResolverOptions",
+    "check_resolv_option",
     "classify",
     "gai_code",
+    "hostname_ok",
     "judge_pair",
+    "name_labels",
     "search_walk",
+    "send_dg_timeout",
     "server_usable",
     "udp_retry",
+    "v4mapped_code",
 ]
 
 # <netdb.h> (glibc): the values Python's socket module exposes as socket.EAI_*.
@@ -60,6 +73,51 @@ _RCODE_SERVFAIL = 2
 _RCODE_NXDOMAIN = 3
 _RCODE_NOTIMP = 4
 _RCODE_REFUSED = 5
+
+
+#: ``options`` a resolv.conf may carry (glibc ``res_init.c`` table, Go's
+#: ``dnsconfig_unix.go``); ``ndots`` (which ``faultdns run`` takes
+#: as ``--ndots``) is not listed.  Those with a value take ``:N``.
+RESOLV_OPTIONS: dict[str, bool] = {
+    "attempts": True,
+    "timeout": True,
+    "rotate": False,
+    "single-request": False,
+    "single-request-reopen": False,
+    "use-vc": False,
+    "edns0": False,
+    "no-tld-query": False,
+    "no-reload": False,
+    "no-aaaa": False,
+    "trust-ad": False,
+    "inet6": False,
+    "debug": False,
+    "insecure1": False,
+    "insecure2": False,
+    "no-check-names": False,
+    "ip6-bytestring": False,
+    "ip6-dotint": False,
+    "no-ip6-dotint": False,
+    "lookup-unsigned": False,
+}
+
+
+def check_resolv_option(word: str) -> str:
+    """``word`` stripped, if it is a resolv.conf option of :data:`RESOLV_OPTIONS` (or
+    ``ndots:N``) in the right form; else ``ValueError`` saying what is wrong:
+    ``'timeout=1': unknown option (known: ...)``, ``'timeout': expected timeout:N``,
+    ``'rotate:1': rotate takes no value``.  glibc itself ignores what it does not know,
+    which turns a typo into a silent default."""
+    name, sep, value = word.strip().partition(":")
+    if name != "ndots" and name not in RESOLV_OPTIONS:
+        known = ", ".join(sorted(RESOLV_OPTIONS))
+        raise ValueError(f"{word!r}: unknown option (known: {known})")
+    if name == "ndots" or RESOLV_OPTIONS[name]:
+        if not sep or not value.isdigit():
+            raise ValueError(f"{word!r}: expected {name}:N")
+    elif sep:
+        raise ValueError(f"{word!r}: {name} takes no value")
+    return word.strip()
 
 
 class Reply(enum.Enum):
@@ -114,15 +172,19 @@ class ResolverOptions:
     @classmethod
     def parse(cls, ndots: int, options: Sequence[str]) -> ResolverOptions:
         """From ``ndots`` and resolv.conf option words (``"timeout:2"``...); glibc caps
-        timeout at 30 and attempts at 5 (RES_MAXRETRANS, RES_MAXRETRY) and ignores
-        words it does not know.  Raises ``ValueError`` for a non-numeric value."""
+        timeout at 30 and attempts at 5 (RES_MAXRETRANS, RES_MAXRETRY; res_init.c),
+        waits at least a second per try (``send_dg``), takes ``attempts:0`` as no try
+        at all (``__res_context_send``'s loop never runs: ECONNREFUSED, so
+        ``EAI_AGAIN`` with nothing sent), and ignores words it does not know.  Raises
+        ``ValueError`` for a non-numeric value."""
         values: dict[str, object] = {"ndots": min(max(ndots, 0), 15)}
         for word in options:
             name, _, value = word.partition(":")
             if name == "timeout":
                 values["timeout"] = float(min(max(int(value), 1), 30))
             elif name == "attempts":
-                values["attempts"] = min(max(int(value), 1), 5)
+                # 0 (or less) is kept: res_send then makes no try at all (ECONNREFUSED)
+                values["attempts"] = min(max(int(value), 0), 5)
             elif name == "single-request":
                 values["single_request"] = True
             elif name == "single-request-reopen":
@@ -276,3 +338,90 @@ def gai_code(herrno: HErrno) -> int:
     if herrno is HErrno.NO_DATA:
         return EAI_NODATA
     return EAI_NONAME
+
+
+_MAX_LABEL = 63  # NS_MAXLABEL
+_MAX_WIRE = 255  # NS_MAXCDNAME: a name's wire form, length bytes and root included
+
+
+def name_labels(name: bytes) -> tuple[bytes, ...] | None:
+    """``ns_name_pton`` (resolv/ns_name.c): a presentation-form name (``\\X`` and
+    ``\\DDD`` escapes, ``.`` between labels, one trailing ``.`` for the root allowed)
+    as its labels, or None when it has no wire form (an empty label, a label over 63
+    bytes, ``\\DDD`` over 255, a name over 255 bytes on the wire).  ``b""`` and
+    ``b"."`` are the root: ``()``."""
+    labels: list[bytes] = []
+    label = bytearray()
+    i = 0
+    while i < len(name):
+        c = name[i]
+        i += 1
+        if c == 0x5C:  # backslash
+            if i >= len(name):
+                return None
+            if name[i : i + 3].isdigit() and len(name[i : i + 3]) == 3:
+                value = int(name[i : i + 3])
+                if value > 255:
+                    return None
+                label.append(value)
+                i += 3
+            else:
+                label.append(name[i])
+                i += 1
+        elif c == 0x2E:  # an unescaped dot ends a label
+            if not label:
+                # only "." alone (the root) may have an empty label before a dot
+                return () if len(name) == 1 else None
+            labels.append(bytes(label))
+            label = bytearray()
+        else:
+            label.append(c)
+        if len(label) > _MAX_LABEL:
+            return None
+    if label:
+        labels.append(bytes(label))
+    if sum(len(lab) + 1 for lab in labels) + 1 > _MAX_WIRE:
+        return None
+    return tuple(labels)
+
+
+def hostname_ok(name: bytes) -> bool:
+    """``res_hnok`` (resolv/res-name-checking.c), which nss_dns asks before it sends
+    anything: printable ASCII without spaces, a wire form (:func:`name_labels`), no
+    ``-`` first, and labels of letters, digits, ``-`` and ``_`` only.  The empty name
+    fails too (glibc sends nothing for it either; checked against the real library)."""
+    if not name or any(c <= 0x20 or c > 0x7E for c in name):
+        return False
+    labels = name_labels(name)
+    if labels is None or (labels and labels[0][:1] == b"-"):
+        return False
+    return all(chr(c).isalnum() or c in b"-_" for label in labels for c in label)
+
+
+def v4mapped_code(inet6: HErrno, inet: HErrno) -> int:
+    """getaddrinfo's code when both the AAAA walk and the A walk of an ``AF_INET6`` +
+    ``AI_V4MAPPED`` lookup failed (``gaih_inet``: each ``gethosts`` sets ``no_data``
+    to ``EAI_AGAIN`` for TRY_AGAIN, to 1 for NO_DATA, else 0; both set: ``EAI_AGAIN``
+    if both timed out, else ``EAI_NODATA``; otherwise ``EAI_NONAME``)."""
+
+    def no_data(herrno: HErrno) -> int:
+        if herrno is HErrno.TRY_AGAIN:
+            return EAI_AGAIN
+        return 1 if herrno is HErrno.NO_DATA else 0
+
+    six, four = no_data(inet6), no_data(inet)
+    if six and four:
+        return EAI_AGAIN if six == four == EAI_AGAIN else EAI_NODATA
+    return EAI_NONAME
+
+
+def send_dg_timeout(timeout: float, ns: int, nscount: int) -> float:
+    """Seconds ``send_dg`` (resolv/res_send.c) waits for the replies from nameserver
+    number ``ns`` (from 0) of ``nscount``: ``retrans << ns``, divided by ``nscount``
+    for every server but the first, at least 1.  So with 3 servers and ``timeout:5``
+    the waits are 5, 3 and 6 seconds (checked against the real library); with 1 or 2
+    servers each wait is ``timeout``."""
+    seconds = int(timeout) << ns
+    if ns > 0:
+        seconds //= nscount
+    return float(max(seconds, 1))

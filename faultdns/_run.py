@@ -30,8 +30,9 @@ Three ways to get there, chosen by :func:`choose_mode`:
 Where none is allowed (no user namespaces, a seccomp profile refusing ``unshare``), the
 command exits 69 (EX_UNAVAILABLE) saying why and what to do.
 
-CMD also gets ``FAULTDNS_CONTROL`` set to the control URL, so a script run under
-``faultdns run`` can change its own faults with the client commands.
+CMD also gets ``FAULTDNS_CONTROL`` set to the control URL (and ``FAULTDNS_TOKEN`` to
+``--control-token``), so a script run under ``faultdns run`` can change its own faults
+with the client commands.
 """
 
 from __future__ import annotations
@@ -57,6 +58,7 @@ from pathlib import Path
 from types import FrameType
 from typing import IO, Any, NoReturn
 
+from faultdns._glibc import RESOLV_OPTIONS, check_resolv_option
 from faultdns._sandbox import (
     SandboxStatus,
     namespace_prefix,
@@ -79,31 +81,6 @@ __all__ = [
 #: harvester-system; see /work/shared/reference/harvester-image-cleanup.md).
 POD_SEARCH = ("harvester-system.svc.cluster.local", "svc.cluster.local", "cluster.local")
 POD_NDOTS = 5
-
-#: ``options`` a resolv.conf may carry (glibc ``res_init.c`` table, Go's
-#: ``dnsconfig_unix.go``); ``ndots`` has its own flag.  Those with a value take ``:N``.
-RESOLV_OPTIONS: dict[str, bool] = {
-    "attempts": True,
-    "timeout": True,
-    "rotate": False,
-    "single-request": False,
-    "single-request-reopen": False,
-    "use-vc": False,
-    "edns0": False,
-    "no-tld-query": False,
-    "no-reload": False,
-    "no-aaaa": False,
-    "trust-ad": False,
-    "inet6": False,
-    "debug": False,
-    "insecure1": False,
-    "insecure2": False,
-    "no-check-names": False,
-    "ip6-bytestring": False,
-    "ip6-dotint": False,
-    "no-ip6-dotint": False,
-    "lookup-unsigned": False,
-}
 
 _FORWARDED = (
     signal.SIGTERM,
@@ -153,20 +130,12 @@ def _ndots(text: str) -> int:
 
 
 def _resolv_option(text: str) -> str:
-    name, sep, value = text.strip().partition(":")
-    if name == "ndots":
+    if text.strip().partition(":")[0] == "ndots":
         raise argparse.ArgumentTypeError(f"--resolv-option {text!r}: use --ndots N")
-    if name not in RESOLV_OPTIONS:
-        known = ", ".join(sorted(RESOLV_OPTIONS))
-        raise argparse.ArgumentTypeError(
-            f"--resolv-option {text!r}: unknown option (known: {known})"
-        )
-    if RESOLV_OPTIONS[name]:
-        if not sep or not value.isdigit():
-            raise argparse.ArgumentTypeError(f"--resolv-option {text!r}: expected {name}:N")
-    elif sep:
-        raise argparse.ArgumentTypeError(f"--resolv-option {text!r}: {name} takes no value")
-    return text.strip()
+    try:
+        return check_resolv_option(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"--resolv-option {exc}") from None
 
 
 def add_run_parser(commands: Any, serve: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -370,6 +339,8 @@ def _serve_and_run(
             if control_relay is None:
                 print(f"faultdns: control on {control.url}", file=sys.stderr, flush=True)
             env["FAULTDNS_CONTROL"] = control.url
+            if args.control_token:  # else CMD's own client commands get 401 (exit 77)
+                env["FAULTDNS_TOKEN"] = args.control_token
         for rule in server.faults:
             print(f"faultdns: fault {rule.id}: {rule.spec}", file=sys.stderr, flush=True)
         conf = ResolvConf(dns_host, search, args.ndots, tuple(args.resolv_option))
@@ -585,10 +556,20 @@ def _forwarding() -> Iterator[_Forwarder]:
 
 
 def _terminal_foreground() -> bool:
+    """Whether we are in the foreground process group of our controlling terminal, so a
+    Ctrl-C typed there reached CMD too.  Asked of /dev/tty (tty(4)), not of stdin:
+    with ``faultdns run -- cmd < file`` or ``producer | faultdns run -- cmd`` stdin is
+    no terminal, yet the terminal's Ctrl-C still reaches the whole group."""
     try:
-        return os.tcgetpgrp(sys.stdin.fileno()) == os.getpgrp()
-    except (OSError, ValueError, AttributeError):
+        fd = os.open("/dev/tty", os.O_RDONLY | os.O_NOCTTY)
+    except OSError:  # no controlling terminal
         return False
+    try:
+        return os.tcgetpgrp(fd) == os.getpgrp()
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
 
 
 _PR_SET_PDEATHSIG = 1

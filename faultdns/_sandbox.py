@@ -44,15 +44,22 @@ __all__ = [
 HOSTS = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
 NSSWITCH = "hosts: files dns\n"
 
-# $1 the directory holding our files (removed once mounted: the mounts keep the inodes,
-# so nothing is left in /tmp even if our parent is killed), $2 resolv.conf, $3 hosts,
-# $4 nsswitch.conf, $5 the parent-death wrapper or "" ; then the command.
+# $1 the directory holding our files (removed once mounted, so nothing is left in /tmp
+# even if our parent is killed), $2 resolv.conf, $3 hosts, $4 nsswitch.conf, $5 the
+# parent-death wrapper or "" ; then the command.  The files are copied to a tmpfs of
+# the namespace's own and bound from there; the tmpfs is then detached (umount -l),
+# kept alive by the binds.  Bound straight from $1, the files would be deleted under
+# the binds, and the kernel refuses to mount on a deleted file (ENOENT): a CMD that
+# gives its own children another resolv.conf (a nested `faultdns run`, a test suite
+# using `faultdns run`) could not.
 _SCRIPT = (
-    'mount --bind "$2" /etc/resolv.conf && mount --bind "$3" /etc/hosts && '
-    '{ [ ! -e /etc/nsswitch.conf ] || mount --bind "$4" /etc/nsswitch.conf; } && '
+    'm="$1/m" && mkdir "$m" && mount -t tmpfs -o mode=0755,size=1m faultdns "$m" && '
+    'cp -p "$2" "$3" "$4" "$m/" && '
+    'mount --bind "$m/${2##*/}" /etc/resolv.conf && mount --bind "$m/${3##*/}" /etc/hosts && '
+    '{ [ ! -e /etc/nsswitch.conf ] || mount --bind "$m/${4##*/}" /etc/nsswitch.conf; } && '
     "for s in /run/nscd/socket /var/run/nscd/socket; do "
     '{ [ ! -S "$s" ] || mount --bind /dev/null "$s"; } || exit 1; done && '
-    'rm -rf -- "$1" && wrap="$5" && shift 5 && '
+    'umount -l "$m" && rm -rf -- "$1" && wrap="$5" && shift 5 && '
     'if [ -n "$wrap" ]; then exec setpriv --pdeathsig KILL -- "$@"; else exec "$@"; fi'
 )
 

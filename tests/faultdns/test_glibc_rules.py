@@ -17,10 +17,14 @@ from faultdns._glibc import (
     ResolverOptions,
     classify,
     gai_code,
+    hostname_ok,
     judge_pair,
+    name_labels,
     search_walk,
+    send_dg_timeout,
     server_usable,
     udp_retry,
+    v4mapped_code,
 )
 
 NX = Candidate(HErrno.HOST_NOT_FOUND)
@@ -172,3 +176,85 @@ def test_options_are_read_and_capped_as_glibc_does() -> None:
     opts = ResolverOptions.parse(20, ["timeout:99", "attempts:9", "single-request", "rotate"])
     assert (opts.ndots, opts.timeout, opts.attempts, opts.single_request) == (15, 30.0, 5, True)
     assert ResolverOptions.parse(1, []) == ResolverOptions()
+
+
+# ns_name_pton (resolv/ns_name.c): escapes, empty labels, the 63 and 255 byte limits.
+@pytest.mark.parametrize(
+    ("name", "labels"),
+    [
+        (b"y", (b"y",)),
+        (b"y.", (b"y",)),
+        (b".", ()),
+        (b"", ()),
+        (b"a\\.b", (b"a.b",)),
+        (b"a\\065b", (b"aAb",)),
+        (b"a\\256", None),
+        (b"a\\", None),
+        (b"a..b", None),
+        (b".a", None),
+        (b"y..", None),
+        (b"a" * 63, (b"a" * 63,)),
+        (b"a" * 64, None),
+        (b".".join([b"a" * 62] * 4), (b"a" * 62,) * 4),  # 253 bytes on the wire
+        (b".".join([b"a" * 63] * 4), None),  # 257
+    ],
+)
+def test_name_labels_is_ns_name_pton(name: bytes, labels: tuple[bytes, ...] | None) -> None:
+    assert name_labels(name) == labels
+
+
+# res_hnok (resolv/res-name-checking.c): printable, a wire form, no leading dash,
+# letters, digits, '-' and '_' in every label.
+@pytest.mark.parametrize(
+    ("name", "ok"),
+    [
+        (b"y", True),
+        (b"repo.test.", True),
+        (b"under_score", True),
+        (b"a-b", True),
+        (b"a-", True),
+        (b"y\\089", True),
+        (b"-lead", False),
+        (b"sp ace", False),
+        (b"a*b", False),
+        (b"y\\.z", False),
+        (b"b\xc3\xbccher", False),
+        (b"", False),
+        (b"a" * 64, False),
+    ],
+)
+def test_hostname_ok_is_res_hnok(name: bytes, ok: bool) -> None:
+    assert hostname_ok(name) is ok
+
+
+# gaih_inet's no_data / no_inet6_data for AF_INET6 + AI_V4MAPPED when both walks fail.
+@pytest.mark.parametrize(
+    ("inet6", "inet", "code"),
+    [
+        (HErrno.TRY_AGAIN, HErrno.TRY_AGAIN, EAI_AGAIN),
+        (HErrno.NO_DATA, HErrno.TRY_AGAIN, EAI_NODATA),
+        (HErrno.TRY_AGAIN, HErrno.NO_DATA, EAI_NODATA),
+        (HErrno.NO_DATA, HErrno.NO_DATA, EAI_NODATA),
+        (HErrno.HOST_NOT_FOUND, HErrno.TRY_AGAIN, EAI_NONAME),
+        (HErrno.HOST_NOT_FOUND, HErrno.HOST_NOT_FOUND, EAI_NONAME),
+        (HErrno.NO_RECOVERY, HErrno.NO_DATA, EAI_NONAME),
+    ],
+)
+def test_v4mapped_code_is_gaih_inets(inet6: HErrno, inet: HErrno, code: int) -> None:
+    assert v4mapped_code(inet6, inet) == code
+
+
+# send_dg: retrans << ns, divided by nscount for ns > 0, at least 1 (res_send.c).
+@pytest.mark.parametrize(
+    ("timeout", "nscount", "waits"),
+    [
+        (5, 1, [5]),
+        (5, 2, [5, 5]),
+        (5, 3, [5, 3, 6]),  # what the real library did with three dropping servers
+        (2, 3, [2, 1, 2]),
+        (1, 4, [1, 1, 1, 2]),
+        (30, 3, [30, 20, 40]),
+    ],
+)
+def test_send_dg_timeout(timeout: int, nscount: int, waits: list[int]) -> None:
+    assert [send_dg_timeout(timeout, ns, nscount) for ns in range(nscount)] == waits

@@ -46,7 +46,7 @@ def test_requests_fails_then_recovers(
 
     with pytest.raises(requests.ConnectionError, match="Name or service not known"):
         requests.get(f"http://repo.test:{web_port}/", timeout=5)
-    faultdns_getaddrinfo.clear_faults()
+    faultdns_getaddrinfo.remove_fault("r1")
     assert requests.get(f"http://repo.test:{web_port}/", timeout=5).text == "ok"
 
 
@@ -57,7 +57,7 @@ def test_httpx_fails_then_recovers(
 ) -> None:
     with pytest.raises(httpx.ConnectError, match="Temporary failure in name resolution"):
         httpx.get(f"http://repo.test:{web_port}/", timeout=5)
-    faultdns_getaddrinfo.clear_faults()
+    faultdns_getaddrinfo.remove_fault("r1")
     assert httpx.get(f"http://repo.test:{web_port}/", timeout=5).text == "ok"
 
 
@@ -79,7 +79,7 @@ def test_aiohttp_fails_then_recovers(
         asyncio.run(get())
     assert isinstance(caught.value.os_error, socket.gaierror)
     assert caught.value.os_error.errno == socket.EAI_NODATA
-    faultdns_getaddrinfo.clear_faults()
+    faultdns_getaddrinfo.remove_fault("r1")
     assert asyncio.run(get()) == "ok"
 
 
@@ -120,3 +120,26 @@ def test_search_walk_asks_glibc_order() -> None:
             asked.append(walk.send(nx))
     assert asked == ["x.y.s1", "x.y.s2", "x.y"]
     assert stop.value.value == (HErrno.HOST_NOT_FOUND, None)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "words"),
+    [
+        ({"search": "s1"}, TypeError, "search='s1'"),  # would be the domains "s" and "1"
+        ({"options": "timeout:1"}, TypeError, "options='timeout:1'"),
+        ({"options": ["atempts:1"]}, ValueError, "'atempts:1': unknown option"),
+        ({"options": ["timeout"]}, ValueError, "'timeout': expected timeout:N"),
+        ({"options": ["timeout:1s"]}, ValueError, "'timeout:1s': expected timeout:N"),
+        ({"options": ["rotate:1"]}, ValueError, "rotate takes no value"),
+    ],
+)
+def test_bad_search_or_options_are_refused_naming_them(
+    kwargs: dict[str, object], error: type[Exception], words: str
+) -> None:
+    before = socket.getaddrinfo
+    with (
+        pytest.raises(error, match=words),
+        faultdns.patch_getaddrinfo(("127.0.0.1", 53), **kwargs),  # type: ignore[arg-type]
+    ):
+        pass
+    assert socket.getaddrinfo is before

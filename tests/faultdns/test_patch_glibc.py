@@ -11,6 +11,8 @@ failing, and the search/ndots walk where candidates fail differently.
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -96,6 +98,9 @@ CASES = {
     "few-dots-search-first": ("a.b.c", [], ("s1",), 5, FAST),
     "trailing-dot-no-search": ("y.", [], ("s1",), 5, FAST),
     "trailing-dot-nxdomain": ("y.", ["nxdomain match=y"], ("s1",), 5, FAST),
+    # attempts:0 is no try at all (EAI_AGAIN, nothing sent); timeout:0 waits a second
+    "no-attempts": ("x", [], S12, 1, ("timeout:1", "attempts:0")),
+    "zero-timeout-waits-a-second": ("y", ["drop"], (), 1, ("timeout:0", "attempts:1")),
 }
 
 
@@ -208,7 +213,7 @@ TWO_SERVERS = {
 }
 
 
-def _two_servers() -> list[str]:
+def _two_servers(count: int = 2) -> list[str]:
     hosts = []
     for last in range(200, 255):
         host = f"127.0.0.{last}"
@@ -221,9 +226,9 @@ def _two_servers() -> list[str]:
         except OSError:
             continue
         hosts.append(host)
-        if len(hosts) == 2:
+        if len(hosts) == count:
             return hosts
-    pytest.skip("no two free 127.0.0.x:53")
+    pytest.skip(f"no {count} free 127.0.0.x:53")
 
 
 def _served(faults: list[str] | None, host: str, port: int) -> faultdns.FaultDNSServer | None:
@@ -337,3 +342,203 @@ def test_canonical_name_as_glibc(tmp_path: Path) -> None:
             for n in names
         ]
     assert mine == json.loads(real.stdout)
+
+
+# The kinds of call glibc settles before or around the DNS walk, each with the real
+# library under `faultdns run` and the patch on the same zone: the same outcome (the
+# addresses, or the same exception type, code and message) and the same queries.
+GAI_CALL = (
+    "import ast,json,socket,sys\n"
+    "host, port, family, kind, proto, flags = ast.literal_eval(sys.argv[1])\n"
+    "try:\n"
+    "    r = socket.getaddrinfo(host, port, family, kind, proto, flags)\n"
+    "    print(json.dumps(['ok', [[x[0], x[3], x[4][0]] for x in r]]))\n"
+    "except Exception as e:\n"
+    "    print(json.dumps([type(e).__name__, getattr(e, 'errno', None), str(e)]))\n"
+)
+CALL_RECORDS = [*RECORDS, "both=10.0.0.8", "both AAAA fd00::8", "under_score=10.0.0.6"]
+V6, MAPPED, ALL = int(socket.AF_INET6), int(socket.AI_V4MAPPED), int(socket.AI_ALL)
+TCP, UDP = int(socket.SOCK_STREAM), int(socket.IPPROTO_UDP)
+LONG = ".".join(["a" * 62] * 4)  # 253 bytes on the wire: the longest that fits
+# name: (host, port, family, socket type, proto, flags), faults, search list
+CALLS: dict[str, tuple[tuple[object, ...], list[str], tuple[str, ...]]] = {
+    # numeric forms inet_aton takes, and "*": the library answers, nothing is asked
+    "numeric-short-form": (("127.1", 80, 0, TCP, 0, 0), [], S12),
+    "numeric-hex": (("0x7f000001", 80, 0, TCP, 0, 0), [], S12),
+    "numeric-decimal": (("2130706433", 80, 0, TCP, 0, 0), [], S12),
+    "star-is-any": (("*", 80, 0, TCP, 0, 0), [], S12),
+    # the service and socket type are checked before any lookup
+    "unknown-service": (("nx", "nosuchservice", 0, TCP, 0, 0), [], S12),
+    "service-not-for-socktype": (("nx", "http", 0, int(socket.SOCK_DGRAM), 0, 0), [], S12),
+    "socktype-proto-mismatch": (("nx", 80, 0, TCP, UDP, 0), [], S12),
+    # names that are not host names (res_hnok): nothing sent, EAI_NONAME
+    "empty-name": (("", 80, 0, TCP, 0, 0), [], S12),
+    "space-in-name": (("sp ace", 80, 0, TCP, 0, 0), [], S12),
+    "star-in-name": (("a*b", 80, 0, TCP, 0, 0), [], S12),
+    "leading-dash": (("-lead", 80, 0, TCP, 0, 0), [], S12),
+    "escaped-dot": (("y\\.z", 80, 0, TCP, 0, 0), [], S12),
+    "bytes-non-ascii": ((b"b\xc3\xbccher", 80, 0, TCP, 0, 0), [], S12),
+    "bytes-empty-label": ((b"a..b", 80, 0, TCP, 0, 0), [], S12),
+    "bytes-label-over-63": ((b"a" * 64, 80, 0, TCP, 0, 0), [], S12),
+    "str-label-over-63": (("a" * 64, 80, 0, TCP, 0, 0), [], S12),
+    "str-empty-label": (("a..b", 80, 0, TCP, 0, 0), [], S12),
+    "name-over-255": ((".".join(["a" * 63] * 4), 80, 0, TCP, 0, 0), [], ()),
+    "underscore-is-a-host-name": (("under_score", 80, 0, TCP, 0, 0), [], S12),
+    "escaped-letter": ((b"y\\089", 80, 0, TCP, 0, 0), [], ()),
+    "uppercase": (("Y", 80, 0, TCP, 0, 0), [], ()),
+    # the hosts file matches names exactly: these are DNS names, asked of faultdns
+    "localhost-trailing-dot": (("localhost.", 80, 0, TCP, 0, 0), [], ()),
+    "localhost-localdomain": (("localhost.localdomain", 80, 0, TCP, 0, 0), [], ()),
+    "idna-str": (("b\u00fccher.test", 80, 0, TCP, 0, 0), [], ()),
+    # a search domain that makes the candidate too long: NO_RECOVERY, nothing sent
+    "candidate-over-255": ((LONG, 80, 0, TCP, 0, 0), [], ("s1",)),
+    # AF_INET6 + AI_V4MAPPED (+ AI_ALL): AAAA, then A mapped
+    "v4mapped-a-only": (("y", 80, V6, TCP, 0, MAPPED), [], ()),
+    "v4mapped-in-search": (("x", 80, V6, TCP, 0, MAPPED), [], S12),
+    "v4mapped-aaaa-answers": (("both", 80, V6, TCP, 0, MAPPED), [], ()),
+    "v4mapped-all": (("both", 80, V6, TCP, 0, MAPPED | ALL), [], ()),
+    "v4mapped-aaaa-nx-a-answers": (("y", 80, V6, TCP, 0, MAPPED), ["nxdomain qtype=AAAA"], ()),
+    "v4mapped-nodata-servfail": (("y", 80, V6, TCP, 0, MAPPED), ["servfail qtype=A"], ()),
+    "v4mapped-nx-servfail": (
+        ("y", 80, V6, TCP, 0, MAPPED),
+        ["nxdomain qtype=AAAA", "servfail qtype=A"],
+        (),
+    ),
+    "v4mapped-servfail-both": (("y", 80, V6, TCP, 0, MAPPED), ["servfail"], ()),
+    "v4mapped-nxdomain-both": (("y", 80, V6, TCP, 0, MAPPED), ["nxdomain"], ()),
+    "v4mapped-dropped-both": (("y", 80, V6, TCP, 0, MAPPED), ["drop"], ()),
+}
+
+
+def _call(call: tuple[object, ...]) -> list[object]:
+    host, port, family, kind, proto, flags = call
+    try:
+        found = socket.getaddrinfo(host, port, family, kind, proto, flags)  # type: ignore[arg-type]
+        return ["ok", [[int(x[0]), x[3], str(x[4][0])] for x in found]]
+    except Exception as exc:  # the type is part of the outcome compared
+        return [type(exc).__name__, getattr(exc, "errno", None), str(exc)]
+
+
+def _compare_call(case: str, tmp: Path) -> dict[str, object]:
+    """Run CALLS[case] with real glibc under `faultdns run` and with the patch: both
+    outcomes and both query walks (JSON-ready; the netns test runs it in a child)."""
+    call, faults, search = CALLS[case]
+    log = tmp / "q.jsonl"
+    args = [sys.executable, "-m", "faultdns", "run", "--no-control", "--ndots", "1"]
+    args += [a for r in CALL_RECORDS for a in ("--record", r)]
+    args += [a for f in faults for a in ("--fault", f)]
+    args += [a for d in search for a in ("--search", d)] or ["--no-search"]
+    args += [a for o in FAST for a in ("--resolv-option", o)]
+    args += ["--log-queries", str(log), "--", sys.executable, "-c", GAI_CALL, repr(call)]
+    real = subprocess.run(args, capture_output=True, text=True, timeout=120)
+    assert real.returncode == 0, real.stderr
+    with (
+        faultdns.FaultDNSServer(records=CALL_RECORDS, faults=faults, port=0) as server,
+        faultdns.patch_getaddrinfo(server, search=search, ndots=1, options=FAST),
+    ):
+        mine = _call(call)
+        server.wait_idle(5)
+        asked = [
+            {"name": q.name, "qtype": q.qtype, "transport": q.transport} for q in server.queries
+        ]
+    logged = _log(log) if log.exists() else []
+    return {
+        "mine": mine,
+        "real": json.loads(real.stdout),
+        "asked": sorted(f"{k} x{n}" for k, n in _asked(asked)[1].items()),
+        "logged": sorted(f"{k} x{n}" for k, n in _asked(logged)[1].items()),
+        "asked_order": _asked(asked)[0],
+        "logged_order": _asked(logged)[0],
+    }
+
+
+def _assert_same(result: dict[str, object]) -> None:
+    assert result["mine"] == result["real"]
+    assert result["asked_order"] == result["logged_order"]
+    assert result["asked"] == result["logged"]
+
+
+@pytest.mark.parametrize("case", list(CALLS))
+def test_call_as_glibc(case: str, tmp_path: Path) -> None:
+    _assert_same(_compare_call(case, tmp_path))
+
+
+# AI_ADDRCONFIG (aiohttp's default resolver sets it) on a machine with IPv4 only: glibc
+# narrows AF_UNSPEC to AF_INET and fails AF_INET6 before any lookup.  Run in a network
+# namespace whose loopback also holds 10.9.9.9 (glibc's __check_pf ignores only
+# 127.0.0.1 and ::1), real and patch alike.
+ADDRCONFIG = int(socket.AI_ADDRCONFIG)
+CALLS.update(
+    {
+        "addrconfig-v4-only-dual-stack-name": (("both", 80, 0, TCP, 0, ADDRCONFIG), [], ()),
+        "addrconfig-v4-only-inet6": (("both", 80, V6, TCP, 0, ADDRCONFIG), [], ()),
+        "addrconfig-v4-only-numeric-inet6": (("1.2.3.4", 80, V6, TCP, 0, ADDRCONFIG), [], ()),
+        "addrconfig-v4-only-nxdomain": (
+            ("y", 80, 0, TCP, 0, ADDRCONFIG),
+            ["nxdomain qtype=A"],
+            (),
+        ),
+    }
+)
+V4_ONLY_CASES = [c for c in CALLS if c.startswith("addrconfig-v4-only")]
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or shutil.which("ip") is None, reason="needs root and ip(8)")
+@pytest.mark.parametrize("case", V4_ONLY_CASES)
+def test_addrconfig_on_an_ipv4_only_machine_as_glibc(case: str, tmp_path: Path) -> None:
+    code = (
+        "import json, sys, pathlib\n"
+        "from tests.faultdns.test_patch_glibc import _compare_call\n"
+        "print(json.dumps(_compare_call(sys.argv[1], pathlib.Path(sys.argv[2]))))\n"
+    )
+    setup = 'ip link set lo up && ip addr add 10.9.9.9/32 dev lo && exec "$@"'
+    argv = ["unshare", "--net", "sh", "-c", setup, "sh", sys.executable, "-c", code]
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run(
+        [*argv, case, str(tmp_path)], capture_output=True, text=True, timeout=120, cwd=root
+    )
+    assert done.returncode == 0, done.stderr
+    _assert_same(json.loads(done.stdout))
+
+
+def test_wait_per_nameserver_as_glibc() -> None:
+    # send_dg waits retrans << ns, divided by nscount after the first server: with
+    # three servers dropping everything and timeout:2 the real library asks them at
+    # 0, 2 and 3 s (2, then 4 // 3 = 1), not 0, 2 and 4.  Compared in whole seconds.
+    from faultdns._sandbox import run_with_resolv_conf
+
+    hosts = _two_servers(3)
+    opts = ("timeout:2", "attempts:1")
+    conf = "".join(f"nameserver {h}\n" for h in hosts) + f"options {' '.join(opts)}\n"
+
+    def arrivals(servers: list[faultdns.FaultDNSServer]) -> list[int]:
+        firsts = []
+        for server in servers:
+            server.wait_idle(5)
+            firsts.append(min(q.time for q in server.queries))
+        return [round(t - firsts[0]) for t in firsts]
+
+    real = [_served(["drop"], h, 53) for h in hosts]
+    try:
+        done = run_with_resolv_conf(conf, [sys.executable, "-c", GAI, "y"], timeout=60)
+        real_outcome = json.loads(done.stdout)
+        real_arrivals = arrivals([s for s in real if s is not None])
+    finally:
+        for s in real:
+            if s is not None:
+                s.stop()
+    mine = [_served(["drop"], "127.0.0.1", 0) for _ in hosts]
+    try:
+        with faultdns.patch_getaddrinfo(mine, options=opts):
+            try:
+                socket.getaddrinfo("y", 80, type=socket.SOCK_STREAM)
+                outcome: list[object] = ["ok"]
+            except socket.gaierror as exc:
+                outcome = ["err", exc.errno, exc.strerror]
+        my_arrivals = arrivals([s for s in mine if s is not None])
+    finally:
+        for s in mine:
+            if s is not None:
+                s.stop()
+    assert outcome == real_outcome
+    assert my_arrivals == real_arrivals == [0, 2, 3]

@@ -16,6 +16,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -249,6 +250,23 @@ def test_exit_status_is_cmds_and_output_streams() -> None:
     assert "err\n" in done.stderr and "faultdns: listening on udp+tcp 127.0.0." in done.stderr
 
 
+def test_cmd_changes_its_own_faults_behind_a_control_token() -> None:
+    # CMD gets the control URL and the token: its own `faultdns fault add` is let in.
+    script = (
+        f"{sys.executable} -m faultdns fault add 'nxdomain match=y' >/dev/null || exit 10;"
+        " getent hosts y; echo rc=$?"
+    )
+    control = ["--control", "127.0.0.1:0", "--control-token", "s3cret"]
+    done = subprocess.run(
+        [*FAULTDNS, *control, *RESOLV, "--record", "y=10.0.0.9", "--", "sh", "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "rc=2\n"  # getent: the name is NXDOMAIN now
+
+
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGUSR1])
 def test_signals_are_forwarded_to_cmd(sig: signal.Signals) -> None:
     name = sig.name[3:]
@@ -265,6 +283,10 @@ def test_signals_are_forwarded_to_cmd(sig: signal.Signals) -> None:
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,
+        # sent from elsewhere, as `kill` from another terminal: without a session of
+        # its own, pytest run in a terminal's foreground would make this SIGINT look
+        # like a Ctrl-C, which faultdns run rightly leaves to the terminal
+        start_new_session=True,
     )
     assert proc.stdout is not None
     assert proc.stdout.readline() == "ready\n"
@@ -514,3 +536,71 @@ def test_java_resolves_through_faultdns(fault: str | None, expected: str, tmp_pa
         [*args, "--", "java", str(source), "repo.test"], capture_output=True, text=True, timeout=120
     )
     assert done.stdout.strip() == expected, done.stderr
+
+
+# CMD takes its SIGINTs with sigwaitinfo (no handler that could merge two) and prints
+# each one's si_code: SI_KERNEL (128) for the terminal's, SI_USER (0) for a kill(2).
+COUNT_INT = (
+    "import signal\n"
+    "signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})\n"
+    "print('ready', flush=True)\n"
+    "codes = [signal.sigwaitinfo({signal.SIGINT}).si_code]\n"
+    "while (info := signal.sigtimedwait({signal.SIGINT}, 1.5)) is not None:\n"
+    "    codes.append(info.si_code)\n"
+    "print('codes=' + ','.join(map(str, codes)), flush=True)\n"
+)
+
+
+@pytest.mark.parametrize("stdin", ["terminal", "devnull"])
+def test_ctrl_c_reaches_cmd_once(stdin: str) -> None:
+    # Ctrl-C in a terminal signals the whole foreground process group, CMD included:
+    # faultdns run must not send it again, also when its stdin is not the terminal
+    # (`faultdns run -- cmd < file`, `producer | faultdns run -- cmd`).
+    import pty
+    import select
+
+    argv = [*FAULTDNS, "--no-control", "--", sys.executable, "-c", COUNT_INT]
+    pid, fd = pty.fork()
+    if pid == 0:  # pragma: no cover - the child execs at once
+        if stdin == "devnull":
+            os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
+        os.execv(argv[0], argv)
+    out = b""
+    sent = False
+    deadline = time.monotonic() + 60
+    try:
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([fd], [], [], 0.1)
+            if ready:
+                try:
+                    data = os.read(fd, 4096)
+                except OSError:  # EIO: the terminal's last user has gone
+                    break
+                if not data:
+                    break
+                out += data
+            if not sent and b"ready" in out:
+                os.write(fd, b"\x03")  # the terminal's Ctrl-C
+                sent = True
+    finally:
+        _, status = os.waitpid(pid, 0)
+        os.close(fd)
+    assert os.waitstatus_to_exitcode(status) == 0, out
+    assert b"codes=128\r\n" in out, out  # the terminal's alone, not forwarded again
+
+
+def test_cmd_can_give_its_own_children_another_resolv_conf() -> None:
+    # A nested `faultdns run` (or a test suite that uses it, run under faultdns run):
+    # the inner one mounts over the outer's /etc/resolv.conf, so the outer's must still
+    # be a file the kernel lets one mount on.
+    inner = [*FAULTDNS, "--no-control", *RESOLV, "--record", "y=10.0.0.2", "--", "getent"]
+    outer = [*FAULTDNS, "--no-control", *RESOLV, "--record", "y=10.0.0.1", "--"]
+    done = subprocess.run(
+        [*outer, *inner, "hosts", "y"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["10.0.0.2", "y"]
+    assert not list(Path(tempfile.gettempdir()).glob("faultdns-ns-*"))
