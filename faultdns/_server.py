@@ -516,13 +516,6 @@ class FaultDNSServer:
             self._cache = {}
         return found[0].rule
 
-    def clear_faults(self) -> None:
-        """Remove every fault rule, so the zone answers again (how the README's
-        ``patch_getaddrinfo`` recipe closes a window); the rules' hit counters go with them."""
-        with self._lock:
-            self._rules = ()
-            self._cache = {}
-
     @property
     def unreachable(self) -> bool:
         """True while UDP queries meet ICMP port unreachable (:meth:`set_unreachable`)."""
