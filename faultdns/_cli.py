@@ -25,7 +25,7 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import FrameType
-from typing import IO, Any, NoReturn
+from typing import IO, TYPE_CHECKING, Any, NoReturn
 
 from faultdns._control import (
     DEFAULT_CONTROL_PORT,
@@ -38,6 +38,9 @@ from faultdns._control import (
 )
 from faultdns._faults import ACTION_HELP
 from faultdns._querylog import json_line
+
+if TYPE_CHECKING:  # the server module loads lazily: client commands never need it
+    from faultdns._server import FaultDNSServer
 
 __all__ = ["EXIT_CODES", "main"]
 
@@ -450,6 +453,28 @@ def _build_server(args: argparse.Namespace) -> Any:
     )
 
 
+def control_start_error(host: str, port: int, exc: OSError) -> CLIError:
+    """The CLI error (exit 71) for a control API that cannot listen on ``host:port``,
+    saying how to get one that can (``serve`` and ``run`` share it)."""
+    return CLIError(
+        f"cannot start the control API on {_fmt_host(host)}:{port}: {exc.strerror or exc}"
+        " (use --control HOST:0 for a free port, or --no-control)",
+        EX_OSERR,
+    )
+
+
+def start_control(server: FaultDNSServer, args: argparse.Namespace) -> ControlServer:
+    """Start the control API for ``server`` as ``--control``, ``--control-token`` and
+    ``--control-allow-host`` say; CLIError (exit 71) when it cannot listen."""
+    host, port = args.control
+    try:
+        return ControlServer(
+            server, host, port, token=args.control_token, allowed_hosts=args.control_allow_host
+        ).start()
+    except OSError as exc:
+        raise control_start_error(host, port, exc) from None
+
+
 class _QueryLogWriter:
     """Copies new query-log records to a stream as JSON lines, from a side thread.
 
@@ -567,22 +592,7 @@ def _serve(args: argparse.Namespace, server: Any, stop: threading.Event) -> int:
         if log_stream is not None:
             writer = _QueryLogWriter(server, log_stream, args.log_size)
         if not args.no_control:
-            host, port = args.control
-            try:
-                control = ControlServer(
-                    server,
-                    host,
-                    port,
-                    token=args.control_token,
-                    allowed_hosts=args.control_allow_host,
-                ).start()
-            except OSError as exc:
-                raise CLIError(
-                    f"cannot start the control API on {_fmt_host(host)}:{port}:"
-                    f" {exc.strerror or exc}"
-                    " (use --control HOST:0 for a free port, or --no-control)",
-                    EX_OSERR,
-                ) from None
+            control = start_control(server, args)
         host, port = server.address
         print(f"listening on udp+tcp {_fmt_host(host)}:{port}", flush=True)
         if control is not None:

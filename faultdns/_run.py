@@ -281,7 +281,7 @@ def _serve_and_run(
     """Serve, run CMD in ``status``'s namespace, stop; CMD's exit status.  In ``netns``
     mode the control API listens on a free loopback port, reached through a Unix socket
     at ``control_relay``.  ``server`` is built, not started."""
-    from faultdns._cli import EX_OSERR, CLIError, _fmt_host, _QueryLogWriter
+    from faultdns._cli import EX_OSERR, CLIError, _fmt_host, _QueryLogWriter, start_control
     from faultdns._control import ControlServer
 
     wanted = args.host
@@ -313,22 +313,7 @@ def _serve_and_run(
             writer = _QueryLogWriter(server, log_stream, args.log_size)
             writer.start()
         if not args.no_control:
-            host, port = args.control
-            try:
-                control = ControlServer(
-                    server,
-                    host,
-                    port,
-                    token=args.control_token,
-                    allowed_hosts=args.control_allow_host,
-                ).start()
-            except OSError as exc:
-                raise CLIError(
-                    f"cannot start the control API on {_fmt_host(host)}:{port}:"
-                    f" {exc.strerror or exc} (use --control HOST:0 for a free port, or"
-                    " --no-control)",
-                    EX_OSERR,
-                ) from None
+            control = start_control(server, args)
             if control_relay is not None:
                 relay = _Relay.unix_to_tcp(control_relay, control.address)
         dns_host, _ = server.address
@@ -367,7 +352,7 @@ def _outer(
     serves there and runs CMD.  The child does not exec: everything it needs is loaded
     and the server built (by the caller) first, so it never reads a file the namespace's
     root may not (an interpreter under a private home directory, say)."""
-    from faultdns._cli import EX_OSERR, EX_UNAVAILABLE, CLIError, _fmt_host
+    from faultdns._cli import EX_UNAVAILABLE, CLIError, _fmt_host, control_start_error
 
     reason = probe_prefix(namespace_prefix(user=True, network=True))
     if reason:
@@ -398,12 +383,7 @@ def _outer(
             try:
                 relay = _Relay.tcp_to_unix((host, port), sock_path)
             except OSError as exc:
-                raise CLIError(
-                    f"cannot start the control API on {_fmt_host(host)}:{port}:"
-                    f" {exc.strerror or exc} (use --control HOST:0 for a free port, or"
-                    " --no-control)",
-                    EX_OSERR,
-                ) from None
+                raise control_start_error(host, port, exc) from None
             bound_host, bound_port = relay.address
             url = f"http://{_fmt_host(bound_host)}:{bound_port}"
             print(f"faultdns: control on {url}", file=sys.stderr, flush=True)
