@@ -563,6 +563,10 @@ def world_errors(
             return {("protocol", "unexpected EOF")}  # Go: io.ErrUnexpectedEOF
         if result == "closed":
             return {("protocol", "EOF")}  # Go: Get "URL": EOF
+        if result == "reset":
+            # a refused path while the Service has endpoints: the connection is reset
+            # (Go: read: connection reset by peer, ECONNRESET)
+            return {("connect", "reset")}
         if result in BODY_STATES:
             return {("list", "")}  # a list ending mid-line, or unproven (issue 9)
         if result != "200":
