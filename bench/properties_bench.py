@@ -13,7 +13,7 @@ slowest tests are listed from pytest's ``--durations``.  ``--mutants`` also time
 ``--check`` exits 1 when the median misses the target; ``--json`` prints the figures.
 Timing lives here, never in a test.
 
-    python bench/properties_bench.py               # 3 rounds, about 45 s
+    python bench/properties_bench.py               # 3 rounds, 1.5-4 minutes
     python bench/properties_bench.py --rounds 1 --mutants --json
 """
 

@@ -230,8 +230,37 @@ def spec_schedule(r: Run) -> spec_backoff.Schedule:
     return spec_backoff.schedule(b, jitter_draws(r.seed, b.steps))
 
 
+#: ``cleanup run``'s documented exit status per outcome (README "cleanup run"): what the
+#: controller's Job reports, so a cleanup that gave up must not exit 0
+EXIT_STATUS = {"success": 0, "gave-up": 1, "not-retriable": 2, "store-error": 2}
+
+
+def check_report(r: Run) -> None:
+    """What the user reads agrees with what happened: one attempt record per attempt
+    the loop made, in order, at the times it started (seconds since the cleanup began
+    it), failed ones with their error and the sleep that followed, the last one ok
+    exactly when the run succeeded; and the documented exit status of the outcome."""
+    report = r.result.report
+    attempts = r.attempts()
+    assert [a.attempt for a in report.attempts] == list(range(1, len(attempts) + 1)), (
+        f"report has attempts {[a.attempt for a in report.attempts]}, the loop made {len(attempts)}"
+    )
+    t0 = r.timeline.cleanup_start
+    slept = {s.attempt: s.seconds for s in r.sleeps()}
+    for record, (_start, end, ok) in zip(report.attempts, attempts, strict=True):
+        assert record.ok == ok, f"attempt {record.attempt}: report says ok={record.ok}"
+        assert _close(record.at, end - t0), f"attempt {record.attempt} at {record.at}"
+        assert (record.error is None) == ok, f"attempt {record.attempt}: error {record.error}"
+        assert record.sleep == slept.get(record.attempt), f"attempt {record.attempt}: sleep"
+    assert report.ok == (r.result.outcome == "success")
+    assert report.exit_code == EXIT_STATUS[report.outcome], (
+        f"{report.outcome} exits {report.exit_code}, documented {EXIT_STATUS[report.outcome]}"
+    )
+
+
 def check_liveness(r: Run) -> str:
     """Property 1; returns which case the example exercised (for ``event``)."""
+    check_report(r)
     healthy = r.timeline.healthy_from()
     schedule = spec_schedule(r)
     sleeps = schedule.sleeps
@@ -301,6 +330,7 @@ def check_safety(r: Run) -> None:
     """Property 2: safety and completeness.  A failed run deletes nothing; a successful
     one deletes exactly the specification's set (``spec.deletion``), no more (an
     image that should stay) and no less (an image left to fill the disk)."""
+    check_report(r)
     check_deletion(r.scenario.images, r.result.report, r.result.node_images)
 
 
@@ -531,6 +561,10 @@ def world_errors(
             return {("protocol", "unexpected EOF")}  # Go: io.ErrUnexpectedEOF
         if result == "closed":
             return {("protocol", "EOF")}  # Go: Get "URL": EOF
+        if result == "reset":
+            # a refused path while the Service has endpoints: the connection is reset
+            # (Go: read: connection reset by peer, ECONNRESET)
+            return {("connect", "reset")}
         if result in BODY_STATES:
             return {("list", "")}  # a list ending mid-line, or unproven (issue 9)
         if result != "200":
