@@ -204,9 +204,10 @@ def _integer(value: object, name: str) -> int:
         raise PolicyError(f"{name}: expected an integer, got {value!r}")
     if isinstance(value, int):
         return value
-    if isinstance(value, str) and value.strip().lstrip("+-").isdigit():
+    digits = value.strip().lstrip("+-") if isinstance(value, str) else ""
+    if isinstance(value, str) and digits.isascii() and digits.isdigit():
         try:
-            return int(value)
+            return int(value.strip())
         except ValueError:  # more digits than Python converts
             raise PolicyError(f"{name}: {_short(value)} is too large") from None
     if isinstance(value, float) and value.is_integer():

@@ -172,7 +172,7 @@ class RepoClient:
             # refuse before reading what we cannot use
             check_complete(served, headers, None, gzip_decoded=gzipped)
             declared = headers.get("content-length", "")
-            if declared.isdigit() and int(declared) > self.max_bytes:
+            if declared.isascii() and declared.isdigit() and int(declared) > self.max_bytes:
                 raise ImageListError(url, 0, self._too_big(f"{int(declared)} bytes"))
             body = bytearray()
             for chunk in response.iter_raw():
@@ -300,7 +300,7 @@ def check_complete(
             f" ({headers['transfer-encoding'].strip()}): the framing is ambiguous"
             " (RFC 9112 section 6.3)",
         )
-    if not chunked and not declared.isdigit():
+    if not chunked and not (declared.isascii() and declared.isdigit()):
         raise ImageListError(
             url,
             0,

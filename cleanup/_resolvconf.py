@@ -129,7 +129,7 @@ def parse_nameserver(text: str) -> tuple[str, int]:
         )
     port = 53
     if port_text:
-        if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+        if not (port_text.isascii() and port_text.isdigit()) or not 0 < int(port_text) < 65536:
             raise ResolvConfError(f"nameserver {text!r}: port {port_text!r} is not 1-65535")
         port = int(port_text)
     return host, port

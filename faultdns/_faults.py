@@ -156,6 +156,11 @@ def rcode_name(rcode: int) -> str:
     return RCODE_NAMES.get(rcode) or f"RCODE{rcode}"
 
 
+def _is_decimal(text: str) -> bool:
+    # ASCII digits only: str.isdigit() also accepts "²", which int() refuses.
+    return text.isascii() and text.isdigit()
+
+
 def parse_rcode(value: str | int) -> int:
     """An rcode number 0..4095 from a mnemonic (any case, RFC 6895) or a number.
 
@@ -163,7 +168,7 @@ def parse_rcode(value: str | int) -> int:
     """
     if isinstance(value, int) and not isinstance(value, bool):
         number = value
-    elif isinstance(value, str) and value.strip().isdigit():
+    elif isinstance(value, str) and _is_decimal(value.strip()):
         number = int(value.strip())
     elif isinstance(value, str) and value.strip().upper() in _RCODE_NUMBERS:
         return _RCODE_NUMBERS[value.strip().upper()]
@@ -529,14 +534,14 @@ def _convert(key: str, raw: Any, where: str) -> Any:
         elif key == "truncate":
             if isinstance(raw, int) and not isinstance(raw, bool):
                 return raw
-            if isinstance(raw, str) and raw.strip().isdigit():
-                return int(raw)
+            if isinstance(raw, str) and _is_decimal(raw.strip()):
+                return int(raw.strip())
             raise FaultSpecError(f"truncate: expected a number of bytes >= 12, got {raw!r}")
         elif key in ("first", "every", "count"):
             if isinstance(raw, int) and not isinstance(raw, bool):
                 return raw
-            if isinstance(raw, str) and raw.strip().isdigit():
-                return int(raw)
+            if isinstance(raw, str) and _is_decimal(raw.strip()):
+                return int(raw.strip())
             raise FaultSpecError(f"{key}: expected a whole number >= 1, got {raw!r}")
         elif key == "p":
             if isinstance(raw, int | float) and not isinstance(raw, bool):

@@ -113,7 +113,7 @@ def check_resolv_option(word: str) -> str:
         known = ", ".join(sorted(RESOLV_OPTIONS))
         raise ValueError(f"{word!r}: unknown option (known: {known})")
     if name == "ndots" or RESOLV_OPTIONS[name]:
-        if not sep or not value.isdigit():
+        if not sep or not (value.isascii() and value.isdigit()):
             raise ValueError(f"{word!r}: expected {name}:N")
     elif sep:
         raise ValueError(f"{word!r}: {name} takes no value")

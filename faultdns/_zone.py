@@ -182,13 +182,19 @@ class _Snapshot:
     ttl: int
 
 
+def _is_decimal(text: str) -> bool:
+    # ASCII digits only: str.isdigit() also accepts "²" and str.strip() also strips
+    # "\x1d", neither of which int() reads (a fuzz finding: ValueError escaped).
+    return text.isascii() and text.isdigit()
+
+
 def _parse_ttl(text: Any, where: str) -> int:
     if isinstance(text, bool):
         raise ZoneError(f"{where}: TTL: expected a whole number of seconds, got {text!r}")
     if isinstance(text, int):
         value = text
-    elif isinstance(text, str) and text.strip().isdigit():
-        value = int(text)
+    elif isinstance(text, str) and _is_decimal(text.strip(" \t")):
+        value = int(text.strip(" \t"))
     else:
         raise ZoneError(f"{where}: TTL: expected a whole number of seconds, got {text!r}")
     if not 0 <= value <= 2**31 - 1:
@@ -197,7 +203,7 @@ def _parse_ttl(text: Any, where: str) -> int:
 
 
 def _parse_int(text: str, field: str, limit: int, where: str) -> int:
-    if not text.isdigit() or int(text) > limit:
+    if not _is_decimal(text) or int(text) > limit:
         raise ZoneError(f"{where}: {field}: expected a whole number 0..{limit}, got {text!r}")
     return int(text)
 

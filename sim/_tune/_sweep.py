@@ -106,7 +106,7 @@ def dask_address(executor: str) -> str:
     if not rest or ":" not in rest:
         raise GridError(f"--executor {executor!r}: expected dask://HOST:PORT")
     host, _, port = rest.rpartition(":")
-    if not host or not port.isdigit():
+    if not host or not (port.isascii() and port.isdigit()):
         raise GridError(f"--executor {executor!r}: expected dask://HOST:PORT")
     return f"tcp://{rest}"
 

@@ -221,3 +221,11 @@ def test_every_duration_policy_field_has_gos_bound(key: str, tmp_path: Path) -> 
         else:
             with pytest.raises(PolicyError, match="longer than Go's largest"):
                 get_policy("harvester-v1.5", **{key: value})
+
+
+@pytest.mark.parametrize("steps", ["²", "٣", "+²"])
+def test_steps_in_other_digits_are_refused_by_name(steps: str) -> None:
+    """Steps is ASCII digits: "²" passes str.isdigit() but int() refuses it, which read
+    as "too large"."""
+    with pytest.raises(PolicyError, match=r"^steps: expected an integer"):
+        get_policy("harvester-v1.5").with_overrides(steps=steps)

@@ -135,6 +135,9 @@ def test_host_port_only_when_opted_in_and_its_errors(tmp_path: Path) -> None:
     assert read_resolv_conf(path, hostname="n").nameservers == ("10.0.0.9:53",)
     with pytest.raises(ResolvConfError, match=r"x line 2: nameserver '10.0.0.1:99999': port"):
         parse_resolv_conf("\nnameserver 10.0.0.1:99999\n", source="x", ports=True)
+    # "²" passes str.isdigit() but not int(): a port is ASCII digits
+    with pytest.raises(ResolvConfError, match=r"port '²' is not 1-65535"):
+        parse_resolv_conf("nameserver 10.0.0.1:²\n", source="x", ports=True)
     with pytest.raises(ResolvConfError, match="missing ']'"):
         parse_resolv_conf("nameserver [::1\n", source="x", ports=True)
     # a host name is skipped even with ports: a stub resolver cannot look up its server

@@ -432,3 +432,10 @@ def test_32000_plain_name_rules_give_each_name_only_its_own() -> None:
     index = RuleIndex(states)
     assert [s.rule.id for s in index.candidates("host31999.test")] == ["31999", "glob"]
     assert [s.rule.id for s in index.candidates("nobody.test")] == ["glob"]
+
+
+@pytest.mark.parametrize("spec", [{"rcode": "²"}, {"truncate": "²"}, {"count": "٣"}])
+def test_numbers_in_other_digits_are_spec_errors(spec: dict[str, Any]) -> None:
+    """Numbers in rules are ASCII digits: "²" passes str.isdigit() but not int()."""
+    with pytest.raises(FaultSpecError):
+        FaultRule.from_dict({"action": "servfail", **spec})

@@ -379,3 +379,11 @@ def test_every_change_bumps_the_generation() -> None:
     seen.append(zone.generation)
     assert seen == sorted(set(seen))
     assert zone.resolve("a.test", QTYPE.A).rcode == RCODE.NXDOMAIN
+
+
+@pytest.mark.parametrize("ttl", ["\x1d\x1d\x1d\x1d29", "²", "٣", "3\x1c"])
+def test_a_ttl_of_other_digits_or_spaces_is_a_zone_error(ttl: str) -> None:
+    """TTLs are ASCII digits (RFC 1035 section 5.1): str.isdigit() and str.strip()
+    accept characters int() refuses, and the ValueError escaped (a fuzz finding)."""
+    with pytest.raises(ZoneError, match="TTL"):
+        Zone().add_dict({"name": "a.test", "type": "a", "value": "10.0.0.1", "ttl": ttl})
