@@ -568,15 +568,21 @@ def _cmd_serve(args: argparse.Namespace) -> int:
             signal.signal(sig, handler)
 
 
-def _serve(args: argparse.Namespace, server: Any, stop: threading.Event) -> int:
-    log_stream: IO[str] | None = None
+def open_query_log(args: argparse.Namespace) -> IO[str] | None:
+    """The stream ``--log-queries`` names: stdout for ``-``, FILE opened for appending,
+    None when not given; CLIError (exit 64) naming the flag when FILE cannot be opened."""
     if args.log_queries == "-":
-        log_stream = sys.stdout
-    elif args.log_queries:
-        try:
-            log_stream = open(args.log_queries, "a", encoding="utf-8")  # noqa: SIM115
-        except OSError as exc:
-            raise CLIError(f"--log-queries {args.log_queries}: {exc.strerror or exc}") from None
+        return sys.stdout
+    if not args.log_queries:
+        return None
+    try:
+        return open(args.log_queries, "a", encoding="utf-8")
+    except OSError as exc:
+        raise CLIError(f"--log-queries {args.log_queries}: {exc.strerror or exc}") from None
+
+
+def _serve(args: argparse.Namespace, server: Any, stop: threading.Event) -> int:
+    log_stream = open_query_log(args)
 
     control: ControlServer | None = None
     writer: _QueryLogWriter | None = None
