@@ -14,7 +14,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -233,9 +232,13 @@ def test_ctrl_c_exits_130_without_a_traceback(tmp_path: Path) -> None:
             stderr=subprocess.PIPE,
             text=True,
         )
-        time.sleep(1.5)  # let it start and block in the fetch
-        proc.send_signal(signal.SIGINT)
-        _, err = proc.communicate(timeout=60)
+        # mid-fetch: once it has connected (the request waits for an answer that never
+        # comes), not after a fixed sleep that a loaded machine can outlast in imports
+        silent.settimeout(60)
+        conn, _ = silent.accept()
+        with conn:
+            proc.send_signal(signal.SIGINT)
+            _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
     assert err.strip().splitlines()[-1] == "cleanup: interrupted"
     assert "Traceback" not in err
