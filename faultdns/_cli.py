@@ -463,6 +463,20 @@ def control_start_error(host: str, port: int, exc: OSError) -> CLIError:
     )
 
 
+def open_query_log(args: argparse.Namespace) -> IO[str] | None:
+    """The stream ``--log-queries`` names: stdout for ``-``, the file opened for
+    appending, None when not given; CLIError naming the flag and the OS's reason when the
+    file cannot be opened (``serve`` and ``run`` share it)."""
+    if args.log_queries == "-":
+        return sys.stdout
+    if not args.log_queries:
+        return None
+    try:
+        return open(args.log_queries, "a", encoding="utf-8")
+    except OSError as exc:
+        raise CLIError(f"--log-queries {args.log_queries}: {exc.strerror or exc}") from None
+
+
 def start_control(server: FaultDNSServer, args: argparse.Namespace) -> ControlServer:
     """Start the control API for ``server`` as ``--control``, ``--control-token`` and
     ``--control-allow-host`` say; CLIError (exit 71) when it cannot listen."""
@@ -569,14 +583,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace, server: Any, stop: threading.Event) -> int:
-    log_stream: IO[str] | None = None
-    if args.log_queries == "-":
-        log_stream = sys.stdout
-    elif args.log_queries:
-        try:
-            log_stream = open(args.log_queries, "a", encoding="utf-8")  # noqa: SIM115
-        except OSError as exc:
-            raise CLIError(f"--log-queries {args.log_queries}: {exc.strerror or exc}") from None
+    log_stream = open_query_log(args)
 
     control: ControlServer | None = None
     writer: _QueryLogWriter | None = None

@@ -56,7 +56,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
-from typing import IO, Any, NoReturn
+from typing import Any, NoReturn
 
 from faultdns._glibc import RESOLV_OPTIONS, check_resolv_option
 from faultdns._sandbox import (
@@ -281,18 +281,18 @@ def _serve_and_run(
     """Serve, run CMD in ``status``'s namespace, stop; CMD's exit status.  In ``netns``
     mode the control API listens on a free loopback port, reached through a Unix socket
     at ``control_relay``.  ``server`` is built, not started."""
-    from faultdns._cli import EX_OSERR, CLIError, _fmt_host, _QueryLogWriter, start_control
+    from faultdns._cli import (
+        EX_OSERR,
+        CLIError,
+        _fmt_host,
+        _QueryLogWriter,
+        open_query_log,
+        start_control,
+    )
     from faultdns._control import ControlServer
 
     wanted = args.host
-    log_stream: IO[str] | None = None
-    if args.log_queries == "-":
-        log_stream = sys.stdout
-    elif args.log_queries:
-        try:
-            log_stream = open(args.log_queries, "a", encoding="utf-8")  # noqa: SIM115
-        except OSError as exc:
-            raise CLIError(f"--log-queries {args.log_queries}: {exc.strerror or exc}") from None
+    log_stream = open_query_log(args)
     control: ControlServer | None = None
     writer: _QueryLogWriter | None = None
     relay: _Relay | None = None
