@@ -111,14 +111,20 @@ def _control_address(text: str) -> tuple[str, int]:
     return _host_port(text, what="--control")
 
 
-def _port(text: str) -> int:
+def bounded_int(text: str, flag: str, low: int, high: int, expected: str) -> int:
+    """``text`` as a whole number in ``low..high``; else an argparse error naming
+    ``flag`` and what it takes (``expected``).  ``serve``'s and ``run``'s flags share it."""
     try:
-        port = int(text)
+        value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"--port {text!r}: expected a number 0-65535") from None
-    if not 0 <= port <= 65535:
-        raise argparse.ArgumentTypeError(f"--port {text!r}: expected a number 0-65535")
-    return port
+        raise argparse.ArgumentTypeError(f"{flag} {text!r}: expected {expected}") from None
+    if not low <= value <= high:
+        raise argparse.ArgumentTypeError(f"{flag} {text!r}: expected {expected}")
+    return value
+
+
+def _port(text: str) -> int:
+    return bounded_int(text, "--port", 0, 65535, "a number 0-65535")
 
 
 def _non_negative_int(text: str) -> int:
