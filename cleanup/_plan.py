@@ -92,7 +92,7 @@ class Plan:
 
     delete: list[PlanItem]
     keep: list[PlanItem]
-    match: str = "both"
+    match: MatchMode = "both"
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -102,7 +102,7 @@ class Plan:
         }
 
 
-def _keys(ref: ImageRef, match: str) -> frozenset[str]:
+def _keys(ref: ImageRef, match: MatchMode) -> frozenset[str]:
     # prefixes keep a full reference from ever equalling someone's short key
     keys = set()
     if match in ("full", "both"):
@@ -112,7 +112,7 @@ def _keys(ref: ImageRef, match: str) -> frozenset[str]:
     return frozenset(keys)
 
 
-def _name_keys(name: str, match: str) -> frozenset[str]:
+def _name_keys(name: str, match: MatchMode) -> frozenset[str]:
     """Keys for a name a store reported; one we cannot parse matches only itself."""
     try:
         return _keys(parse_reference(name), match)
@@ -147,7 +147,7 @@ def _same_identity(ident: str) -> tuple[str, ...]:
     return (ident,) if not found else ("sha256:" + found.group(1), found.group(1))
 
 
-def _key_set(names: Iterable[str], match: str) -> set[str]:
+def _key_set(names: Iterable[str], match: MatchMode) -> set[str]:
     keys: set[str] = set()
     for name in names:
         keys |= _name_keys(name, match)
@@ -172,7 +172,7 @@ def plan(
     in_use: Iterable[str] = (),
     pinned: Iterable[str] = (),
     retain: Iterable[str] = RETAIN,
-    match: str = "both",
+    match: MatchMode = "both",
     identity: Mapping[str, str] | None = None,
 ) -> Plan:
     """Decide, for every image of the previous list, whether it is deleted and why.
@@ -275,7 +275,7 @@ def plan(
 def _protected_identities(
     identity: Mapping[str, str],
     staying: list[tuple[str, frozenset[str], str | None]],
-    match: str,
+    match: MatchMode,
 ) -> dict[str, str]:
     """Identity -> the first staying name (with why it stays) that resolves to it.
 

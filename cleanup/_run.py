@@ -32,7 +32,7 @@ from cleanup._classify import error_kind
 from cleanup._clock import Clock
 from cleanup._errors import CleanupError
 from cleanup._events import AttemptFailed, Sleeping, Succeeded
-from cleanup._plan import RETAIN, plan
+from cleanup._plan import RETAIN, MatchMode, plan
 from cleanup._policy import Policy
 from cleanup._repo import RepoClient
 from cleanup._retry import RetriesExhausted, retry
@@ -169,7 +169,7 @@ def run_cleanup(
     clock: Clock,
     rng: random.Random,
     dry_run: bool = False,
-    match: str = "both",
+    match: MatchMode = "both",
     retain: tuple[str, ...] = RETAIN,
     on_event: Callable[[object], None] | None = None,
 ) -> CleanupReport:
@@ -266,7 +266,7 @@ def _plan_and_remove(
     current: list[str],
     report: CleanupReport,
     retain: tuple[str, ...],
-    match: str,
+    match: MatchMode,
     dry_run: bool,
     emit: Callable[[object], None],
     clock: Clock,

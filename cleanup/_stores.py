@@ -19,9 +19,9 @@ share is in ``_store``), opened from a ``--store`` value by :func:`open_store`:
   carries another tag that is not being removed too; otherwise deleting an old tag could
   take a current image with it.
 
-Failures are typed: :class:`StoreError` when the store cannot be read at all,
-:class:`RemovalError` when one image could not be removed (the caller reports it and goes
-on with the rest).
+Failures are typed: :class:`~cleanup.StoreError` when the store cannot be read at
+all, :class:`~cleanup.RemovalError` when one image could not be removed (the caller
+reports it and goes on with the rest).
 
 Two optional capabilities a store may have, which :func:`cleanup.run_cleanup` uses when
 present:

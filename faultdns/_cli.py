@@ -111,14 +111,20 @@ def _control_address(text: str) -> tuple[str, int]:
     return _host_port(text, what="--control")
 
 
-def _port(text: str) -> int:
+def bounded_int(text: str, flag: str, low: int, high: int, expected: str) -> int:
+    """``text`` as a whole number in ``low..high``; else an argparse error naming
+    ``flag`` and what it takes (``expected``).  ``serve``'s and ``run``'s flags share it."""
     try:
-        port = int(text)
+        value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"--port {text!r}: expected a number 0-65535") from None
-    if not 0 <= port <= 65535:
-        raise argparse.ArgumentTypeError(f"--port {text!r}: expected a number 0-65535")
-    return port
+        raise argparse.ArgumentTypeError(f"{flag} {text!r}: expected {expected}") from None
+    if not low <= value <= high:
+        raise argparse.ArgumentTypeError(f"{flag} {text!r}: expected {expected}")
+    return value
+
+
+def _port(text: str) -> int:
+    return bounded_int(text, "--port", 0, 65535, "a number 0-65535")
 
 
 def _non_negative_int(text: str) -> int:
@@ -463,6 +469,20 @@ def control_start_error(host: str, port: int, exc: OSError) -> CLIError:
     )
 
 
+def open_query_log(args: argparse.Namespace) -> IO[str] | None:
+    """The stream ``--log-queries`` names: stdout for ``-``, the file opened for
+    appending, None when not given; CLIError naming the flag and the OS's reason when the
+    file cannot be opened (``serve`` and ``run`` share it)."""
+    if args.log_queries == "-":
+        return sys.stdout
+    if not args.log_queries:
+        return None
+    try:
+        return open(args.log_queries, "a", encoding="utf-8")
+    except OSError as exc:
+        raise CLIError(f"--log-queries {args.log_queries}: {exc.strerror or exc}") from None
+
+
 def start_control(server: FaultDNSServer, args: argparse.Namespace) -> ControlServer:
     """Start the control API for ``server`` as ``--control``, ``--control-token`` and
     ``--control-allow-host`` say; CLIError (exit 71) when it cannot listen."""
@@ -566,19 +586,6 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-
-
-def open_query_log(args: argparse.Namespace) -> IO[str] | None:
-    """The stream ``--log-queries`` names: stdout for ``-``, FILE opened for appending,
-    None when not given; CLIError (exit 64) naming the flag when FILE cannot be opened."""
-    if args.log_queries == "-":
-        return sys.stdout
-    if not args.log_queries:
-        return None
-    try:
-        return open(args.log_queries, "a", encoding="utf-8")
-    except OSError as exc:
-        raise CLIError(f"--log-queries {args.log_queries}: {exc.strerror or exc}") from None
 
 
 def _serve(args: argparse.Namespace, server: Any, stop: threading.Event) -> int:

@@ -120,13 +120,9 @@ def _search_domain(text: str) -> str:
 
 
 def _ndots(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"--ndots {text!r}: expected 0-{_MAX_NDOTS}") from None
-    if not 0 <= value <= _MAX_NDOTS:
-        raise argparse.ArgumentTypeError(f"--ndots {text!r}: expected 0-{_MAX_NDOTS}")
-    return value
+    from faultdns._cli import bounded_int
+
+    return bounded_int(text, "--ndots", 0, _MAX_NDOTS, f"0-{_MAX_NDOTS}")
 
 
 def _resolv_option(text: str) -> str:

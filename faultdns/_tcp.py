@@ -33,7 +33,7 @@ _TCP_WRITE_HIGH = 16 * 1024  # replies buffered in the transport before reading 
 class TCPConnection(asyncio.Protocol):
     """One TCP client: length-prefixed messages in, replies out (RFC 1035 4.2.2, RFC 7766).
 
-    The server's sweeper (:meth:`FaultDNSServer._sweep_tcp`) enforces the timeouts;
+    The server's sweeper (:meth:`faultdns._server.FaultDNSServer._sweep_tcp`) enforces the timeouts;
     this object only records what they are measured from: ``useful_at`` (loop time
     of the last *complete* message, or of the connect) and ``stalled_since`` (loop
     time since when our unsent replies have not moved).

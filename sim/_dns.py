@@ -44,6 +44,7 @@ from collections.abc import Callable, Iterable
 
 import faultdns
 from faultdns import FaultDNSServer, FaultRule, free_udp_port
+from sim._clock import exact_delay
 from sim._timeline import OTHER_NAMES, QTYPE_MARK, SERVER_DOWN, Interval, Timeline
 
 __all__ = [
@@ -77,14 +78,7 @@ def _window(start: float, end: float, origin: float) -> tuple[float, float | Non
     after = start - origin
     if end == math.inf:
         return after, None
-    target = end - origin
-    length = target - after
-    for _ in range(4):
-        got = after + length
-        if got == target:
-            break
-        length = math.nextafter(length, math.inf if got < target else -math.inf)
-    return after, max(length, 0.0)
+    return after, exact_delay(after, end - origin)
 
 
 def _overlap(a: Iterable[Interval], b: Iterable[Interval]) -> list[tuple[float, float]]:

@@ -190,7 +190,7 @@ def _delete_after_first_list(repo: RepoClient, **kwargs: Any) -> CleanupReport:
     current list then fails."""
     store: ImageStore = kwargs["store"]
     retain: tuple[str, ...] = kwargs.get("retain", RETAIN)
-    match: str = kwargs.get("match", "both")
+    match: cleanup.MatchMode = kwargs.get("match", "both")
 
     class Eager:
         def fetch_lists(self, previous: str, current: str = "current") -> Any:

@@ -29,7 +29,16 @@ from typing import Any
 import pytest
 
 #: the packages whose public surface is held to these rules
-PACKAGES = ("faultdns", "sim", "cleanup", "cleanup.events", "cleanup.testing", "cleanup.dnsrules")
+PACKAGES = (
+    "faultdns",
+    "faultdns.testing",
+    "sim",
+    "sim.strategies",
+    "cleanup",
+    "cleanup.events",
+    "cleanup.testing",
+    "cleanup.dnsrules",
+)
 
 
 def exports(package: str) -> dict[str, Any]:

@@ -275,8 +275,9 @@ def _slow_attempts(
 ]:
     """One attempt per row starting at ``start``, where time passes inside it.
 
-    :meth:`_Controller.attempt` vectorised over rows: the same candidate walk (each try
-    sees the state at the moment it is sent, a dropped try waits until its deadline),
+    :meth:`sim._evaluate._model._Controller.attempt` vectorised over rows: the same
+    candidate walk (each try sees the state at the moment it is sent, a dropped try waits
+    until its deadline),
     the same error the resolver reports, the same HTTP exchange (a hung request ends at
     its timeout or when the Service loses its endpoints).  Returns (class, end time,
     DNS queries, HTTP requests) per row; tests hold it to the scalar controller.

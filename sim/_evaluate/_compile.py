@@ -261,7 +261,7 @@ def compile_worlds(records: Iterable[WorldRecord], model: ControllerModel, draws
     """World records (:func:`sim._world.generate_worlds`) -> :class:`Worlds`.
 
     ``draws``: jitter values to precompute per seed (the most sleeps any policy of the
-    sweep can take, :func:`draws_needed`).
+    sweep can take, :func:`sim._evaluate._batch.draws_needed`).
     """
     compiler = _Compiler(model, (model.as_given,), model.paths)
     layout = compiler.layout

@@ -21,11 +21,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from cleanup import LIST_PATH
+
 __all__ = ["MAX_SERVERS", "Case", "ServerPlan"]
 
 MAX_SERVERS = 6
 _PLACEHOLDER = re.compile(r"\{(ns[0-9]|http|refused|blackhole)\}")
-REPO_PATH = "/harvester-iso/bundle/harvester/images-lists-archive/v1.4.1/image_list_all.txt"
+#: the path of the list the probe and the cleanup both fetch (the controller's template)
+REPO_PATH = "/" + LIST_PATH.format(version="v1.4.1")
 
 
 @dataclass(frozen=True)

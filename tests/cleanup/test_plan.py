@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from cleanup._images import parse_reference
-from cleanup._plan import MATCH_MODES, RETAIN, Plan, PlanItem, plan
+from cleanup._plan import MATCH_MODES, RETAIN, MatchMode, Plan, PlanItem, plan
 
 PREVIOUS = [
     "rancher/harvester:v1.4.1",
@@ -183,7 +183,7 @@ def test_unparseable_store_names_match_only_themselves() -> None:
 
 def test_bad_input_is_named() -> None:
     with pytest.raises(ValueError, match="match must be one of both, full, short; got 'fuzzy'"):
-        plan([], [], match="fuzzy")
+        plan([], [], match="fuzzy")  # type: ignore[arg-type]  # outside MatchMode on purpose
     with pytest.raises(ValueError, match="previous list: 'Bad Image' is not an image reference"):
         plan(["Bad Image"], [])
     with pytest.raises(ValueError, match="current list: 'x::y'"):
@@ -252,7 +252,7 @@ def test_plan_never_deletes_what_must_stay(
     present: list[str] | None,
     in_use: list[str],
     pinned: list[str],
-    mode: str,
+    mode: MatchMode,
     retain: list[str],
 ) -> None:
     decided = plan(
@@ -314,7 +314,7 @@ def test_plan_never_deletes_what_must_stay(
 
 @given(previous=image_lists, current=image_lists, mode=st.sampled_from(MATCH_MODES))
 def test_without_node_facts_delete_is_previous_minus_current_minus_retained(
-    previous: list[str], current: list[str], mode: str
+    previous: list[str], current: list[str], mode: MatchMode
 ) -> None:
     decided = plan(previous, current, retain=(), match=mode)
     current_keys = all_keys(current, mode)
