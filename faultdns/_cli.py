@@ -27,12 +27,10 @@ from pathlib import Path
 from types import FrameType
 from typing import IO, TYPE_CHECKING, Any, NoReturn
 
-from faultdns._control import (
-    DEFAULT_CONTROL_PORT,
-    DEFAULT_CONTROL_URL,
+from faultdns._control import DEFAULT_CONTROL_PORT, DEFAULT_CONTROL_URL, ControlServer
+from faultdns._control_client import (
     ControlClient,
     ControlError,
-    ControlServer,
     ControlTimeout,
     ControlUnreachable,
 )

@@ -1,4 +1,4 @@
-"""Runtime control API for a running faultdns server: HTTP + JSON, server and client.
+"""Runtime control API for a running faultdns server: HTTP + JSON, the server side.
 
 People (and scripts, and the ``faultdns`` CLI) change a running server's faults without
 restarting it, so a DNS client under test keeps its sockets and caches while the fault
@@ -44,7 +44,7 @@ thread: control traffic is rare and tiny, so there is no reason to add a web fra
 and keeping it off the DNS event loop means a slow control client can never delay a DNS
 answer. Every server method it calls is thread-safe (the core promises that). It binds
 loopback by default; a token (``Authorization: Bearer TOKEN``) guards it when it must be
-reachable by others. The client side uses httpx.
+reachable by others. The client is :mod:`faultdns._control_client`.
 """
 
 from __future__ import annotations
@@ -63,8 +63,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Protocol
 from urllib.parse import parse_qs, unquote, urlsplit
 
-import httpx
-
 __all__ = [
     "BODY_TIMEOUT",
     "DEFAULT_CONTROL_PORT",
@@ -73,11 +71,7 @@ __all__ = [
     "MAX_BODY_BYTES",
     "MAX_CONNECTIONS",
     "MAX_HEADER_BYTES",
-    "ControlClient",
-    "ControlError",
     "ControlServer",
-    "ControlTimeout",
-    "ControlUnreachable",
 ]
 
 #: The port ``faultdns serve`` puts the control API on unless told otherwise. 5380 is
@@ -839,114 +833,3 @@ class ControlServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
-
-
-# -- client -------------------------------------------------------------------------
-
-
-class ControlError(Exception):
-    """The control API answered with an error status; ``message`` is its explanation."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(f"{status}: {message}")
-        self.status = status
-        self.message = message
-
-
-class ControlUnreachable(Exception):
-    """Nothing answered at the control URL (not running, wrong port, firewall...)."""
-
-
-class ControlTimeout(ControlUnreachable):
-    """The control API did not answer within the client's timeout (it may be running)."""
-
-
-class ControlClient:
-    """A typed client for the control API; the CLI's ``fault``/``reset``/... use it."""
-
-    def __init__(
-        self, url: str = DEFAULT_CONTROL_URL, *, token: str | None = None, timeout: float = 5.0
-    ) -> None:
-        if "://" not in url:
-            url = f"http://{url}"
-        self.url = url.rstrip("/")
-        headers = {CLIENT_HEADER: "1"}
-        if token:
-            headers["Authorization"] = f"Bearer {token}"
-        self.timeout = timeout
-        self._http = httpx.Client(base_url=self.url, headers=headers, timeout=timeout)
-
-    def close(self) -> None:
-        self._http.close()
-
-    def __enter__(self) -> ControlClient:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def _request(self, method: str, path: str, **kwargs: Any) -> Any:
-        try:
-            response = self._http.request(method, path, **kwargs)
-        except httpx.TimeoutException as exc:
-            raise ControlTimeout(
-                f"the faultdns control API at {self.url} did not answer within"
-                f" {self.timeout:g}s (timed out: {type(exc).__name__})"
-            ) from exc
-        except httpx.TransportError as exc:
-            raise ControlUnreachable(
-                f"cannot reach the faultdns control API at {self.url}: {exc or type(exc).__name__}"
-            ) from exc
-        try:
-            payload = response.json()
-        except ValueError:
-            payload = None
-        if response.is_error:
-            message = (
-                payload["error"]
-                if isinstance(payload, dict) and isinstance(payload.get("error"), str)
-                else response.text.strip() or response.reason_phrase
-            )
-            raise ControlError(response.status_code, message)
-        if payload is None:
-            raise ControlError(
-                response.status_code, f"not a faultdns control API (non-JSON reply from {self.url})"
-            )
-        return payload
-
-    def info(self) -> dict[str, Any]:
-        result: dict[str, Any] = self._request("GET", "/")
-        return result
-
-    def faults(self) -> list[dict[str, Any]]:
-        result: list[dict[str, Any]] = self._request("GET", "/faults")["faults"]
-        return result
-
-    def add_fault(self, spec: str | Mapping[str, Any]) -> str:
-        """Add a rule (spec string or mapping of spec keys); return its id."""
-        body = spec if isinstance(spec, str) else dict(spec)
-        return str(self._request("POST", "/faults", json=body)["id"])
-
-    def remove_fault(self, fault_id: str) -> None:
-        self._request("DELETE", f"/faults/{fault_id}")
-
-    def reset(self) -> None:
-        self._request("POST", "/reset")
-
-    def queries(self, since: int = 0, limit: int | None = None) -> list[dict[str, Any]]:
-        params: dict[str, int] = {"since": since}
-        if limit is not None:
-            params["limit"] = limit
-        result: list[dict[str, Any]] = self._request("GET", "/queries", params=params)["queries"]
-        return result
-
-    def stats(self) -> dict[str, Any]:
-        result: dict[str, Any] = self._request("GET", "/stats")
-        return result
-
-    def records(self) -> list[dict[str, Any]]:
-        result: list[dict[str, Any]] = self._request("GET", "/records")["records"]
-        return result
-
-    def add_record(self, spec: str) -> None:
-        self._request("POST", "/records", json=spec)

@@ -20,14 +20,8 @@ import httpx
 import pytest
 
 from faultdns import ManualClock
-from faultdns._control import (
-    MAX_BODY_BYTES,
-    MAX_CONNECTIONS,
-    ControlClient,
-    ControlError,
-    ControlServer,
-    ControlUnreachable,
-)
+from faultdns._control import MAX_BODY_BYTES, MAX_CONNECTIONS, ControlServer
+from faultdns._control_client import ControlClient, ControlError, ControlUnreachable
 from faultdns._server import FaultDNSServer
 
 RECORDS = ["a.test=10.0.0.1", "b.test=10.0.0.2"]

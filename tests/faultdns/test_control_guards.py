@@ -26,14 +26,8 @@ import httpx
 import pytest
 
 from faultdns import FaultDNSServer
-from faultdns._control import (
-    BODY_TIMEOUT,
-    HEADER_TIMEOUT,
-    MAX_CONNECTIONS,
-    ControlClient,
-    ControlServer,
-    ControlTimeout,
-)
+from faultdns._control import BODY_TIMEOUT, HEADER_TIMEOUT, MAX_CONNECTIONS, ControlServer
+from faultdns._control_client import ControlClient, ControlTimeout
 
 FAULTDNS = [sys.executable, "-m", "faultdns"]
 GENEROUS = 30.0  # a bound on waiting, never a latency claim

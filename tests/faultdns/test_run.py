@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from faultdns._control import ControlClient
+from faultdns._control_client import ControlClient
 from faultdns._run import choose_mode, exit_status
 from faultdns._sandbox import sandbox_status
 
