@@ -3,6 +3,7 @@ works on a copy.  (Its figures are in bench/README.md; nothing here is timed.)""
 
 from __future__ import annotations
 
+import ast
 import importlib.util
 import sys
 from pathlib import Path
@@ -54,6 +55,34 @@ def test_sample_is_even_per_module_reproducible_and_complete_when_small() -> Non
     assert sample == mb.stratified_sample(items, 10, seed=1)
     assert sample != mb.stratified_sample(items, 10, seed=2)
     assert len(mb.stratified_sample(items, None, seed=1)) == len(items)
+
+
+def test_scope_is_the_current_files_of_the_issues_modules() -> None:
+    # The issue names _retry.py; its code now lives in five files (ab55ceb): each is
+    # mutated, and they are one stratum, so the split changes neither the sample's weights
+    # nor the table's rows.  A file moved again fails here rather than drop out silently.
+    for module in mb.MODULES:
+        assert (ROOT / module).is_file(), module
+    for module, names in mb.SCOPE.items():
+        tree = ast.parse((ROOT / module).read_text())
+        tops = {n.name for n in tree.body if isinstance(n, ast.FunctionDef | ast.ClassDef)}
+        assert set(names) <= tops, (module, set(names) - tops)
+    parts = [m for m in mb.MODULES if mb.stratum(m) == "cleanup/_retry.py"]
+    assert sorted(parts) == sorted(
+        f"cleanup/{p}.py" for p in ("_schedule", "_policy", "_policy_file", "_events", "_retry")
+    )
+    # plan, images, retry, classify, repo, run, resolver, dnsrules: the issue's eight
+    assert len({mb.stratum(m) for m in mb.MODULES}) == 8
+
+
+def test_the_parts_of_one_module_share_its_quota() -> None:
+    items = [_item("cleanup/_schedule.py", n) for n in range(50)]
+    items += [_item("cleanup/_events.py", n) for n in range(50)]
+    items += [_item("cleanup/_plan.py", n) for n in range(50)]
+    sample = mb.stratified_sample(items, 10, seed=11)
+    strata = [mb.stratum(str(i.mutations[0].module_path)) for i in sample]
+    assert strata.count("cleanup/_retry.py") == 5
+    assert strata.count("cleanup/_plan.py") == 5
 
 
 def test_coverage_contexts_become_node_ids_and_import_time_becomes_every_test() -> None:
