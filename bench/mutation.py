@@ -369,18 +369,26 @@ AT_IMPORT = "*"
 
 
 def select_tests(
-    cov_map: dict[str, dict[str, list[str]]], module: str, lines: range, *, props: bool = False
+    cov_map: dict[str, dict[str, list[str]]],
+    module: str,
+    lines: range,
+    *,
+    props: bool = False,
+    named_only: bool = False,
 ) -> list[str] | None:
     """The tests that execute any of ``lines`` of ``module``: of the property suite
     (``props``), or of the rest of the suite (the property suite already ran).  None
     when a line runs at import: then every test depends on it.  A test that never
     executes a mutated line runs exactly as on the real module (hypothesis is
     derandomized, time is virtual), so it cannot kill the mutant: leaving it out
-    changes the cost, not the verdict."""
+    changes the cost, not the verdict.  ``named_only``: for such a line, the tests the map
+    names anyway (a kill is a kill; a survival is then only a lower bound of the suite's
+    power, and the caller says so)."""
     by_line = cov_map.get(module, {})
     chosen = {t for line in lines for t in by_line.get(str(line), ())}
-    if AT_IMPORT in chosen:
+    if AT_IMPORT in chosen and not named_only:
         return None
+    chosen.discard(AT_IMPORT)
     return sorted(t for t in chosen if t.startswith(PROPS) == props)
 
 
@@ -435,6 +443,7 @@ def test_one(
     whole_timeout: float,
     earlier: Verdict | None = None,
     props_map: dict[str, dict[str, list[str]]] | None = None,
+    named_only: bool = False,
 ) -> MutantResult:
     spec = item.mutations[0]
     module = str(spec.module_path)
@@ -487,7 +496,14 @@ def test_one(
             else:
                 assert cov_map is not None
                 lines = range(result.line, result.end_line + 1)
-                tests = select_tests(cov_map, module, lines)
+                tests = select_tests(cov_map, module, lines, named_only=named_only)
+                if named_only and AT_IMPORT in {
+                    t for n in lines for t in cov_map.get(module, {}).get(str(n), ())
+                }:
+                    result.notes.append(
+                        "a line run at import or in a thread: only the tests the map names "
+                        "ran (--named-only), a survival is a lower bound"
+                    )
                 if tests is None:
                     whole_args = list(NOT_FAULTDNS)
                     result.whole = run_pytest(copy, whole_args, "ci", whole_timeout)
@@ -535,7 +551,7 @@ def summary_table(results: Sequence[MutantResult]) -> str:
     groups: dict[str, list[MutantResult]] = defaultdict(list)
     for r in results:
         groups[r.module].append(r)
-        if stratum(r.module) != r.module:  # a part: a row of its own and one for the whole
+        if r.module in STRATUM:  # a part: a row of its own and one for the whole module
             groups[f"{stratum(r.module)} (all parts)"].append(r)
     for module in [*sorted(groups), "all"]:
         rs = results if module == "all" else groups[module]
@@ -659,6 +675,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--props-map", type=Path, metavar="PATH",
                    help="a coverage map of the property suite alone: run only its tests "
                    "that execute the mutated lines (same verdict, less time)")  # fmt: skip
+    p.add_argument("--named-only", action="store_true",
+                   help="for a line run at import or in a thread, run only the tests the "
+                   "map names instead of the whole suite (survivals are lower bounds)")  # fmt: skip
     p.add_argument("--map-tests", nargs="+", default=[], metavar="TEST",
                    help="with --build-coverage-map: map these tests only")  # fmt: skip
     p.add_argument("--build-coverage-map", action="store_true",
@@ -768,6 +787,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 r = test_one(
                     tree, item, args.suite, cov_map, args.whole_all, args.timeout,
                     args.whole_timeout, earlier.get(mutant_id(item)), props_map,
+                    args.named_only,
                 )  # fmt: skip
             finally:
                 free.put(tree)

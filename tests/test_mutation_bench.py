@@ -85,6 +85,24 @@ def test_the_parts_of_one_module_share_its_quota() -> None:
     assert strata.count("cleanup/_plan.py") == 5
 
 
+def test_the_table_has_a_row_for_each_part_and_one_for_their_module() -> None:
+    def result(module: str, outcome: str) -> object:
+        r = mb.MutantResult("id", module, 1, 1, "core/AddNot", 0, "f", "")
+        r.props = mb.Verdict(outcome, 1 if outcome == "killed" else 0, 1.0)
+        return r
+
+    table = mb.summary_table(
+        [
+            result("cleanup/_schedule.py", "killed"),
+            result("cleanup/_retry.py", "survived"),
+            result("cleanup/_plan.py", "killed"),
+        ]
+    )
+    assert "| `cleanup/_retry.py (all parts)` | 2 | 1/2 | 50% |" in table
+    assert "| `cleanup/_retry.py` | 1 | 0/1 | 0% |" in table
+    assert "| **all** | 3 | 2/3 | 67% |" in table
+
+
 def test_coverage_contexts_become_node_ids_and_import_time_becomes_every_test() -> None:
     files = {"tests/cleanup/test_plan.py", "tests/sim/test_properties.py"}
     contexts = ["tests.cleanup.test_plan.TestX.test_y", "", "tests.cleanup.test_plan.test_z"]
@@ -104,6 +122,8 @@ def test_selection_splits_the_property_suite_from_the_rest() -> None:
     assert mb.select_tests(cov, "cleanup/_plan.py", range(10, 11), props=True) == [props]
     assert mb.select_tests(cov, "cleanup/_plan.py", range(11, 12), props=True) == []
     assert mb.select_tests(cov, "cleanup/_plan.py", range(12, 13)) is None  # run them all
+    # --named-only: the tests the map names for that line, without the rest of the suite
+    assert mb.select_tests(cov, "cleanup/_plan.py", range(12, 13), named_only=True) == [unit]
     assert mb.select_tests(cov, "cleanup/_other.py", range(1, 2)) == []
 
 
