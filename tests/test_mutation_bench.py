@@ -3,6 +3,7 @@ works on a copy.  (Its figures are in bench/README.md; nothing here is timed.)""
 
 from __future__ import annotations
 
+import ast
 import importlib.util
 import sys
 from pathlib import Path
@@ -56,6 +57,52 @@ def test_sample_is_even_per_module_reproducible_and_complete_when_small() -> Non
     assert len(mb.stratified_sample(items, None, seed=1)) == len(items)
 
 
+def test_scope_is_the_current_files_of_the_issues_modules() -> None:
+    # The issue names _retry.py; its code now lives in five files (ab55ceb): each is
+    # mutated, and they are one stratum, so the split changes neither the sample's weights
+    # nor the table's rows.  A file moved again fails here rather than drop out silently.
+    for module in mb.MODULES:
+        assert (ROOT / module).is_file(), module
+    for module, names in mb.SCOPE.items():
+        tree = ast.parse((ROOT / module).read_text())
+        tops = {n.name for n in tree.body if isinstance(n, ast.FunctionDef | ast.ClassDef)}
+        assert set(names) <= tops, (module, set(names) - tops)
+    parts = [m for m in mb.MODULES if mb.stratum(m) == "cleanup/_retry.py"]
+    assert sorted(parts) == sorted(
+        f"cleanup/{p}.py" for p in ("_schedule", "_policy", "_policy_file", "_events", "_retry")
+    )
+    # plan, images, retry, classify, repo, run, resolver, dnsrules: the issue's eight
+    assert len({mb.stratum(m) for m in mb.MODULES}) == 8
+
+
+def test_the_parts_of_one_module_share_its_quota() -> None:
+    items = [_item("cleanup/_schedule.py", n) for n in range(50)]
+    items += [_item("cleanup/_events.py", n) for n in range(50)]
+    items += [_item("cleanup/_plan.py", n) for n in range(50)]
+    sample = mb.stratified_sample(items, 10, seed=11)
+    strata = [mb.stratum(str(i.mutations[0].module_path)) for i in sample]
+    assert strata.count("cleanup/_retry.py") == 5
+    assert strata.count("cleanup/_plan.py") == 5
+
+
+def test_the_table_has_a_row_for_each_part_and_one_for_their_module() -> None:
+    def result(module: str, outcome: str) -> object:
+        r = mb.MutantResult("id", module, 1, 1, "core/AddNot", 0, "f", "")
+        r.props = mb.Verdict(outcome, 1 if outcome == "killed" else 0, 1.0)
+        return r
+
+    table = mb.summary_table(
+        [
+            result("cleanup/_schedule.py", "killed"),
+            result("cleanup/_retry.py", "survived"),
+            result("cleanup/_plan.py", "killed"),
+        ]
+    )
+    assert "| `cleanup/_retry.py (all parts)` | 2 | 1/2 | 50% |" in table
+    assert "| `cleanup/_retry.py` | 1 | 0/1 | 0% |" in table
+    assert "| **all** | 3 | 2/3 | 67% |" in table
+
+
 def test_coverage_contexts_become_node_ids_and_import_time_becomes_every_test() -> None:
     files = {"tests/cleanup/test_plan.py", "tests/sim/test_properties.py"}
     contexts = ["tests.cleanup.test_plan.TestX.test_y", "", "tests.cleanup.test_plan.test_z"]
@@ -75,6 +122,8 @@ def test_selection_splits_the_property_suite_from_the_rest() -> None:
     assert mb.select_tests(cov, "cleanup/_plan.py", range(10, 11), props=True) == [props]
     assert mb.select_tests(cov, "cleanup/_plan.py", range(11, 12), props=True) == []
     assert mb.select_tests(cov, "cleanup/_plan.py", range(12, 13)) is None  # run them all
+    # --named-only: the tests the map names for that line, without the rest of the suite
+    assert mb.select_tests(cov, "cleanup/_plan.py", range(12, 13), named_only=True) == [unit]
     assert mb.select_tests(cov, "cleanup/_other.py", range(1, 2)) == []
 
 
