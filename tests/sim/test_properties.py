@@ -781,6 +781,48 @@ def test_safety_and_completeness_over_many_image_sets(
         event("a container names its image by ID")
 
 
+@settings(max_examples=examples(300))
+@given(images=image_sets(), on_node=st.booleans())
+def test_the_plan_alone_deletes_the_specifications_set_and_says_why(
+    images: ImageSet, on_node: bool
+) -> None:
+    """Property 2 on ``cleanup.plan`` by itself, by names only (no store identities, so
+    no later rule can hide a wrong decision): with the node's images given it deletes
+    exactly the specification's set; without them (``present=None``) exactly the
+    previous-list entries that set is made of; and a kept entry not in the current list,
+    not vmdp and not retained names why by the first rule that keeps it: "pinned", else
+    "in use by a container" (the README's plan reasons)."""
+    node = images.node_images if on_node else tuple(images.previous)
+    want = spec_deletion.deletion_set(
+        images.previous, images.current, node, in_use=images.in_use, pinned=images.pinned
+    )
+    result = cleanup.plan(
+        images.previous,
+        images.current,
+        present=images.node_images if on_node else None,
+        in_use=images.in_use,
+        pinned=images.pinned,
+    )
+    deleted = {item.image for item in result.delete}
+    if on_node:
+        assert deleted == want, f"plan deletes {sorted(deleted)}, the spec {sorted(want)}"
+    else:
+        got = {spec_deletion.full(name) for name in deleted}
+        assert got == {spec_deletion.full(name) for name in want}, (sorted(got), sorted(want))
+    for item in result.keep:
+        raw = item.listed
+        if (
+            any(spec_deletion.same(raw, c) for c in images.current)
+            or item.reason == "vmdp image"
+            or item.reason.startswith("retained")
+        ):
+            continue
+        if any(spec_deletion.same(raw, x) for x in images.pinned):
+            assert item.reason == "pinned", (raw, item.reason)
+        elif any(spec_deletion.same(raw, u) for u in images.in_use):
+            assert item.reason == "in use by a container", (raw, item.reason)
+
+
 # -- 3. the seed bug -----------------------------------------------------------------
 
 
