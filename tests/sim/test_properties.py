@@ -783,7 +783,7 @@ def test_safety_and_completeness_over_many_image_sets(
 
 @settings(max_examples=examples(300))
 @given(images=image_sets(), on_node=st.booleans())
-def test_the_plan_alone_deletes_the_specifications_set_and_says_why(
+def test_safety_of_the_plan_alone_deletes_the_specifications_set_and_says_why(
     images: ImageSet, on_node: bool
 ) -> None:
     """Property 2 on ``cleanup.plan`` by itself, by names only (no store identities, so
