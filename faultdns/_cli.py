@@ -586,6 +586,24 @@ def _cmd_serve(args: argparse.Namespace) -> int:
             signal.signal(sig, handler)
 
 
+def stop_serving(
+    server: Any,
+    control: ControlServer | None,
+    writer: _QueryLogWriter | None,
+    log_stream: IO[str] | None,
+) -> None:
+    """Stop what ``serve`` and ``run`` started, in order: the control API first (no fault
+    changes after the server stops), the server, then the query log (its last records
+    flushed) and the log file (never stdout)."""
+    if control is not None:
+        control.stop()
+    server.stop()
+    if writer is not None:
+        writer.stop()
+    if log_stream is not None and log_stream is not sys.stdout:
+        log_stream.close()
+
+
 def _serve(args: argparse.Namespace, server: Any, stop: threading.Event) -> int:
     log_stream = open_query_log(args)
 
@@ -623,13 +641,7 @@ def _serve(args: argparse.Namespace, server: Any, stop: threading.Event) -> int:
             pass
         return EX_OK
     finally:
-        if control is not None:
-            control.stop()
-        server.stop()
-        if writer is not None:
-            writer.stop()
-        if log_stream is not None and log_stream is not sys.stdout:
-            log_stream.close()
+        stop_serving(server, control, writer, log_stream)
 
 
 def _is_loopback(host: str) -> bool:

@@ -284,6 +284,7 @@ def _serve_and_run(
         _QueryLogWriter,
         open_query_log,
         start_control,
+        stop_serving,
     )
     from faultdns._control import ControlServer
 
@@ -330,13 +331,7 @@ def _serve_and_run(
     finally:
         if relay is not None:
             relay.close()
-        if control is not None:
-            control.stop()
-        server.stop()
-        if writer is not None:
-            writer.stop()
-        if log_stream is not None and log_stream is not sys.stdout:
-            log_stream.close()
+        stop_serving(server, control, writer, log_stream)
 
 
 def _outer(
