@@ -11,7 +11,10 @@ both started once and reset between runs, so a run costs milliseconds.  A run:
 3. calls the real ``cleanup.run_cleanup`` (or a compatible function given as
    ``cleanup_fn``: how mutants are injected) with the real ``StubResolver``, the real
    httpx client from ``cleanup.make_http_client``, the real ``RepoClient`` and a
-   ``MemoryStore``, all on the SimClock;
+   ``MemoryStore``, all on the SimClock; the repo URL names the repo Service, or the
+   scenario's IP literal (``Scenario.repo_literal``: ``127.0.0.1`` and
+   ``[::ffff:127.0.0.1]`` reach the repo server, ``[::1]`` a second one on IPv6
+   loopback, started when first needed);
 4. returns a :class:`ScenarioResult`: the report, the outcome, the trace.
 
 Everything runs in the calling thread: the cleanup, and both servers, which are pumped

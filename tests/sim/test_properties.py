@@ -42,8 +42,15 @@ code under test.  The properties, stated precisely:
    sleep equal to the Cap, Steps 1, Jitter 0, Factor < 1; and cleanup's stepped
    schedule equals ``spec.backoff``'s over many backoffs.
 
-Unkind worlds (statuses of every family, 1xx, redirects, incomplete bodies, A and AAAA
-apart, digest and ID references) feed properties 2 and 7.  Example counts scale with
+Unkind worlds (statuses of every family, 1xx, redirects, incomplete bodies, lists under
+every ``Content-Type``, A and AAAA apart, digest and ID references) feed properties 2
+and 7.  Names, hosts and media types (issue 11, kind 5; ``spec.deletion``,
+``spec.ip_literal``, ``spec.media``): image lists spelt in the forms
+distribution/reference treats specially next to their look-alikes, in every matching
+mode (property 2); a repo URL whose host is an IP literal, which sends no DNS query and
+runs as with healthy DNS (properties 1, 2, 7), and a lookup of a literal (property 4);
+a 200 whose body parses as a list under a document's media type, parameters, case and
+whitespace varied (property 5).  Example counts scale with
 the hypothesis profile (``tests/conftest.py``): ``ci`` is derandomized;
 ``HYPOTHESIS_PROFILE=deep`` runs twenty times as many.
 """
