@@ -505,10 +505,10 @@ def image_sets(
     in_use = tuple(draw(some, label="in use"))
     ids: tuple[tuple[str, str], ...] = ()
     if identities:
-        spellings = st.sampled_from(("name", "id", "bare id", "digest"))
+        container_forms = st.sampled_from(("name", "id", "bare id", "digest"))
         by_id = []
         for image in in_use:
-            how = draw(spellings, label="container's image spelt as")
+            how = draw(container_forms, label="container's image spelt as")
             ident = content_id(image)
             forms = {"name": image, "id": ident, "bare id": ident[7:], "digest": by_digest(image)}
             by_id.append(forms[how])
