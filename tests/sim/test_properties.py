@@ -581,6 +581,10 @@ def world_errors(
     if http and not dns:
         result = entries[http[-1]]["result"]
         if result == "hang":
+            if all(r.timeline.http_state(p, failed_at) == "refused" for p in r.timeline.http):
+                # the Service lost its endpoints while the request hung: its connection
+                # is reset (sim._repo_server, set_accepting); Go: connection reset by peer
+                return {("connect", "reset")}
             return {("timeout", "headers")}
         if result in ("body-cut", "body-gzip-cut"):
             return {("protocol", "unexpected EOF")}  # Go: io.ErrUnexpectedEOF
