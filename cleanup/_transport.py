@@ -74,7 +74,6 @@ import ast
 import contextlib
 import contextvars
 import errno as errno_mod
-import ipaddress
 import os
 import re
 import socket
@@ -98,7 +97,7 @@ from cleanup._errors import (
 )
 from cleanup._gogzip import GoGzipDecoder, GzipError
 from cleanup._gourl import go_url_error
-from cleanup._resolver import Resolver
+from cleanup._resolver import Resolver, _ip_literal
 
 __all__ = [
     "DIAL_TIMEOUT",
@@ -550,11 +549,16 @@ class ClockNetworkBackend(httpcore.NetworkBackend):
 
 
 def _literal(host: str) -> str | None:
+    """The address a URL host that is an IP literal dials, else None (a name to look up).
+
+    Go's dialer parses the host (``net.Dialer`` -> ``internetAddrList``:
+    ``netip.ParseAddr``) and sends no query; an IPv4-mapped IPv6 address
+    (``[::ffff:127.0.0.1]``, RFC 4291 2.5.5.2) is an IPv4 address to Go: it dials
+    ``127.0.0.1`` over IPv4 and names it so in its errors.  The rule is the resolver's
+    literal short cut (one copy: :func:`cleanup._resolver._ip_literal`).
+    """
     text = host[1:-1] if host.startswith("[") and host.endswith("]") else host
-    try:
-        return str(ipaddress.ip_address(text))
-    except ValueError:
-        return None
+    return _ip_literal(text)
 
 
 def _earliest(deadline: float, other: float | None) -> float:

@@ -11,7 +11,10 @@ both started once and reset between runs, so a run costs milliseconds.  A run:
 3. calls the real ``cleanup.run_cleanup`` (or a compatible function given as
    ``cleanup_fn``: how mutants are injected) with the real ``StubResolver``, the real
    httpx client from ``cleanup.make_http_client``, the real ``RepoClient`` and a
-   ``MemoryStore``, all on the SimClock;
+   ``MemoryStore``, all on the SimClock; the repo URL names the repo Service, or the
+   scenario's IP literal (``Scenario.repo_literal``: ``127.0.0.1`` and
+   ``[::ffff:127.0.0.1]`` reach the repo server, ``[::1]`` a second one on IPv6
+   loopback, started when first needed);
 4. returns a :class:`ScenarioResult`: the report, the outcome, the trace.
 
 Everything runs in the calling thread: the cleanup, and both servers, which are pumped
@@ -44,7 +47,7 @@ from sim._clock import SimClock, exact_delay
 from sim._dns import REPO_ADDRESS, DNSPeer, dns_rules, make_dns_server, refusal_changes
 from sim._loopback import one_cpu
 from sim._repo_server import ODD_STATES, HTTPRecord, RepoServer, service_accepting
-from sim._scenario import Scenario, load_scenario
+from sim._scenario import REPO_LITERALS, Scenario, load_scenario
 from sim._timeline import DNS_STATES, HTTP_STATES, Timeline, list_version
 from sim._trace import Trace, digest, to_lines
 from sim._world import generate_timeline
@@ -161,6 +164,7 @@ class Harness:
         self._dns: faultdns.FaultDNSServer | None = None
         self._dns_peer: DNSPeer | None = None
         self._repo: RepoServer | None = None
+        self._repo6: RepoServer | None = None  # on ::1, for an ``[::1]`` repo URL
         self._tmp: Path | None = None
         self._lock = threading.Lock()
         self._hosts: set[str] = set()
@@ -201,6 +205,10 @@ class Harness:
             self.clock.remove_peer(self._repo)
             self._repo.close()
             self._repo = None
+        if self._repo6 is not None:
+            self.clock.remove_peer(self._repo6)
+            self._repo6.close()
+            self._repo6 = None
         if self._dns_peer is not None:
             self.clock.remove_peer(self._dns_peer)
             self._dns_peer.stop()
@@ -222,6 +230,23 @@ class Harness:
         self.start()
         assert self._repo is not None
         return self._repo.address
+
+    def _repo_server(self, literal: str | None) -> RepoServer:
+        """The repo server a world's URL reaches: the IPv4 one (by name, ``127.0.0.1``,
+        ``[::ffff:127.0.0.1]``), or one on ``::1`` (started the first time an ``[::1]``
+        world runs).  ValueError for a literal the harness does not serve."""
+        assert self._repo is not None
+        if literal is None or literal in ("127.0.0.1", "[::ffff:127.0.0.1]"):
+            return self._repo
+        if literal != "[::1]":
+            raise ValueError(
+                f"repo_literal {literal!r}: the harness's repo server answers on "
+                f"{', '.join(REPO_LITERALS)} only"
+            )
+        if self._repo6 is None:
+            self._repo6 = RepoServer("::1")
+            self.clock.add_peer(self._repo6)
+        return self._repo6
 
     # -- runs -------------------------------------------------------------------------
 
@@ -273,8 +298,12 @@ class Harness:
         setup: Scenario,
         cleanup_fn: CleanupFn,
     ) -> ScenarioResult:
-        dns, peer, repo, clock = self._dns, self._dns_peer, self._repo, self.clock
-        assert dns is not None and peer is not None and repo is not None and self._tmp
+        dns, peer, clock = self._dns, self._dns_peer, self.clock
+        assert dns is not None and peer is not None and self._tmp
+        repo = self._repo_server(setup.repo_literal)
+        for other in (self._repo, self._repo6):
+            if other is not None and other is not repo:
+                other.set_accepting(False)  # the last world's, if it was this one
         check_states(timeline)
         service = timeline.repo_service
         previous, current = timeline.previous_version, "current"
@@ -342,8 +371,9 @@ class Harness:
         client = cleanup.make_http_client(
             resolver, clock=clock, timeout=settings.http_timeout, verify=self._tls
         )
+        url_host = service if setup.repo_literal is None else setup.repo_literal
         repo_client = RepoClient(
-            f"http://{service}:{repo.port}", client, timeout=settings.http_timeout
+            f"http://{url_host}:{repo.port}", client, timeout=settings.http_timeout
         )
         images = setup.images
         store_path = self._tmp / "node.json"

@@ -45,6 +45,12 @@ generated timelines; the vectorised evaluator refuses them):
   list ending mid-line (``...:v1.30`` of ``:v1.30.5``); cleanup refuses all five
   (issue 9: a list is used only when its framing proves it whole and it ends with a
   newline).
+- ``type:<value>``: a 200 with the whole list under ``Content-Type: <value>``
+  (:data:`MEDIA_TYPES`; the empty value sends no ``Content-Type``): plain text and
+  ``application/octet-stream`` the controller reads as a list, HTML, JSON, XML and
+  JavaScript (parameters, case and whitespace varied) a document of another kind that
+  happens to parse as one, which cleanup refuses (issue 9).  The trace records the
+  state as the result.
 
 Requests are parsed with h11 (which httpcore already brings along).
 """
@@ -70,7 +76,16 @@ import h11
 
 from sim._clock import SocketlessClock, WorldClock
 
-__all__ = ["BODY_STATES", "ODD_STATES", "ODD_STATUSES", "HTTPRecord", "RepoServer", "reserve_port"]
+__all__ = [
+    "BODY_STATES",
+    "MEDIA_STATE",
+    "MEDIA_TYPES",
+    "ODD_STATES",
+    "ODD_STATUSES",
+    "HTTPRecord",
+    "RepoServer",
+    "reserve_port",
+]
 
 #: 200s with a body that is not all there (issue 9's misbehaving-repo modes, in
 #: virtual time): see the module doc
@@ -78,6 +93,28 @@ BODY_STATES = ("body-cut", "body-cl-small", "body-close", "body-gzip-cut", "body
 
 #: final statuses ``status-NNN`` can answer: each family but 1xx (see the module doc)
 ODD_STATUSES = (201, 203, 204, 206, 300, 301, 304, 400, 403, 410, 500, 502, 503)
+#: ``Content-Type`` values a ``type:<value>`` state sends with a 200 and the list
+#: (see the module doc): a list's own types and documents of another kind, with
+#: parameters, case variants and optional whitespace (RFC 9110 8.3.1, 5.6.6), a
+#: structured syntax suffix (RFC 6839), and no header at all (the empty value)
+MEDIA_TYPES = (
+    "text/plain",
+    "Text/Plain;Charset=UTF-8",
+    "text/plain ; charset=utf-8",
+    "application/octet-stream",
+    "",
+    "text/html; charset=utf-8",
+    "TEXT/HTML",
+    "text/html ;charset=utf-8",
+    "application/json; charset=utf-8",
+    "Application/JSON",
+    "application/xml;charset=utf-8",
+    "application/problem+json; charset=utf-8",
+    "application/vnd.oci.image.index.v1+json",
+    "text/javascript; charset=utf-8",
+)
+#: the state prefix of a 200 carrying the list under one of :data:`MEDIA_TYPES`
+MEDIA_STATE = "type:"
 #: the answers beyond the world model's states (see the module doc)
 ODD_STATES = (
     *(f"status-{code}" for code in ODD_STATUSES),
@@ -86,6 +123,7 @@ ODD_STATES = (
     "redirect-other-host",
     "closed",
     *BODY_STATES,
+    *(MEDIA_STATE + media for media in MEDIA_TYPES),
 )
 _MOVED = "/moved"
 
@@ -115,7 +153,7 @@ def _local_port_range() -> tuple[int, int]:
 
 def reserve_port(host: str = "127.0.0.1", port: int = 0) -> socket.socket:
     """A TCP socket bound (not listening) to ``port``, or to a free port *below* the
-    ephemeral range when ``port`` is 0.
+    ephemeral range when ``port`` is 0; IPv6 when ``host`` is (``"::1"``).
 
     Below the ephemeral range because the listening socket is closed and reopened while
     clients keep connecting: an ephemeral client port equal to the server port would
@@ -125,7 +163,8 @@ def reserve_port(host: str = "127.0.0.1", port: int = 0) -> socket.socket:
     candidates = [port] if port else random.Random().sample(range(10000, max(low, 10001)), 200)
     last: OSError | None = None
     for candidate in candidates:
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((host, candidate))
@@ -368,6 +407,21 @@ class RepoServer:
                 conn.outbox += _incomplete(state, self.bodies[path])
                 self._drop(conn)  # flushes what was queued, then FIN
                 return
+            elif state.startswith(MEDIA_STATE) and path in self.bodies:
+                record = HTTPRecord(now, method, path, state)
+                self.log.append(record)
+                if self.on_request is not None:
+                    self.on_request(record)
+                media = state[len(MEDIA_STATE) :]
+                body = self.bodies[path]
+                self._reply(
+                    conn,
+                    200,
+                    b"" if method == "HEAD" else body,
+                    length=len(body),
+                    content_type=media or None,
+                )
+                return
             elif state == "informational" and path in self.bodies:
                 interim = h11.InformationalResponse(
                     status_code=103, headers=[("Link", "</x>; rel=preload")], reason=b"Early Hints"
@@ -414,8 +468,10 @@ class RepoServer:
         length: int | None = None,
         close: bool = False,
         headers: list[tuple[str, str]] | None = None,
+        content_type: str | None = "text/plain; charset=utf-8",
     ) -> None:
-        fields = [("Content-Type", "text/plain; charset=utf-8"), *(headers or [])]
+        fields = [("Content-Type", content_type)] if content_type is not None else []
+        fields += headers or []
         if status not in (204, 304):  # RFC 9110 8.6: no Content-Length for these
             fields.append(("Content-Length", str(len(body) if length is None else length)))
         headers = fields

@@ -35,6 +35,9 @@ A scenario is a TOML file (or one of the built-in ones in ``sim/scenarios``)::
     node = [...]                 # images on the node (default: previous + current)
     in_use = [...]               # used by containers
     pinned = [...]
+    ids = { "docker.io/rancher/x:v1" = "sha256:<64 hex>", ... }
+                                 # content identities (optional): names that are one
+                                 # image in the store (its image ID or digest)
     [client]                     # how the controller's pod resolves and fetches (optional)
     search = [...]               # resolv.conf search list (Kubernetes pod default)
     ndots = 5
@@ -47,6 +50,8 @@ Every key is checked; an error names it (``durations.vm_boot.high: ...``).
 
 from __future__ import annotations
 
+import json
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -61,6 +66,7 @@ from sim._timeline import CLUSTER_SUFFIX, list_path
 __all__ = [
     "BUILTIN_SCENARIOS",
     "DNS_DOWN_STATES",
+    "REPO_LITERALS",
     "UPSTREAM_STATES",
     "ClientSettings",
     "ImageSet",
@@ -82,6 +88,10 @@ BUILTIN_SCENARIOS = ("single-node", "single-node-airgapped", "multi-node")
 DNS_DOWN_STATES = {"no-endpoints": "conn-refused", "not-routed": "timeout"}
 #: ``world.upstream`` values: the DNS state of a forwarded name once CoreDNS runs
 UPSTREAM_STATES = ("nxdomain", "servfail", "timeout")
+#: IP-literal repo URL hosts the harness can serve (:attr:`Scenario.repo_literal`):
+#: IPv4, IPv6 loopback, and the IPv4-mapped IPv6 spelling of 127.0.0.1 (RFC 4291
+#: 2.5.5.2: IPv4 to Go, so it reaches the IPv4 listener)
+REPO_LITERALS = ("127.0.0.1", "[::1]", "[::ffff:127.0.0.1]")
 
 # A v1.4.1 -> v1.5.0 upgrade in miniature: images dropped, kept by the retain list,
 # shared by both versions, and one still used by a container.
@@ -160,6 +170,14 @@ class Scenario:
     upstream: str = "nxdomain"
     #: how long the cache plugin keeps serving the repo name's NXDOMAIN after the sync
     negative_cache: Distribution | None = None
+    #: the repo URL's host when it is an IP literal rather than the Service's name, as a
+    #: URL writes it (:data:`REPO_LITERALS`: ``127.0.0.1``, ``[::1]``,
+    #: ``[::ffff:127.0.0.1]``, the loopback addresses the harness's repo server answers
+    #: on); None: the name.  Go dials a literal without DNS (``net.Dialer``:
+    #: ``netip.ParseAddr``), so such a world's DNS states do not matter.  Set in code
+    #: (``dataclasses.replace``), not in scenario files: the world model has no such
+    #: world, and the vectorised evaluator never sees one.
+    repo_literal: str | None = None
 
     @property
     def dns_down_state(self) -> str:
@@ -233,15 +251,48 @@ def _image_list(table: Mapping[str, Any], key: str, default: tuple[str, ...] | N
     return tuple(value)
 
 
+#: a content identity: an image ID (``sha256:<hex>``, or the bare hex ``crictl`` prints)
+#: or a manifest digest (go-digest's registered algorithms, lower-case hex)
+_IDENTITY = re.compile(r"(?:sha256:)?[0-9a-f]{64}|sha384:[0-9a-f]{96}|sha512:[0-9a-f]{128}")
+_IMAGE_ID = re.compile(r"(?:sha256:)?[0-9a-f]{64}")
+
+
+def _identities(table: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
+    """``images.ids``: node image name (a reference, or an image ID a container names)
+    -> its content identity in the store (:attr:`ImageSet.ids`)."""
+    value = table.get("ids", {})
+    if not isinstance(value, Mapping):
+        raise ScenarioError(
+            "images.ids: expected a table of image name = content identity "
+            '(e.g. "docker.io/rancher/x:v1" = "sha256:<64 hex digits>")'
+        )
+    pairs = []
+    for name, identity in value.items():
+        where = f"images.ids.{json.dumps(name)}"
+        if not _IMAGE_ID.fullmatch(name):
+            try:
+                parse_reference(name)
+            except InvalidReference as exc:
+                raise ScenarioError(f"{where}: the name is not an image reference: {exc}") from None
+        if not isinstance(identity, str) or not _IDENTITY.fullmatch(identity):
+            raise ScenarioError(
+                f"{where}: expected a content identity (sha256:<64 lower-case hex digits>, "
+                f"the bare 64 digits, or a sha384/sha512 digest), got {identity!r}"
+            )
+        pairs.append((name, identity))
+    return tuple(pairs)
+
+
 def _parse_images(data: Mapping[str, Any]) -> ImageSet:
     table = _table(data, "images")
-    _check_keys(table, {"previous", "current", "node", "in_use", "pinned"}, "images.")
+    _check_keys(table, {"previous", "current", "node", "in_use", "pinned", "ids"}, "images.")
     images = ImageSet(
         previous=_image_list(table, "previous", DEFAULT_PREVIOUS),
         current=_image_list(table, "current", DEFAULT_CURRENT),
         node=_image_list(table, "node", None),
         in_use=_image_list(table, "in_use", DEFAULT_IN_USE),
         pinned=_image_list(table, "pinned", ()),
+        ids=_identities(table),
     )
     for key in ("previous", "current"):
         if not getattr(images, key):

@@ -46,7 +46,7 @@ from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from hypothesis import strategies as st
@@ -68,6 +68,8 @@ from sim._world import generate_timeline
 
 __all__ = [
     "IMAGE_POOL",
+    "LOOK_ALIKES",
+    "SPELLINGS",
     "TIME_STEP",
     "backoffs",
     "by_digest",
@@ -77,6 +79,7 @@ __all__ = [
     "durations",
     "image_sets",
     "policies",
+    "respell",
     "scenario_dicts",
     "scenarios",
     "seeds",
@@ -113,7 +116,57 @@ IMAGE_POOL: tuple[str, ...] = (
     "registry.suse.com/suse/vmdp/vmdp:2.5.4",
     "my-registry.local/rancher/harvester:v1.4.1",
     "my-registry.local/rancher/kubectl:v1.30.5",
+    "docker.io/library/busybox:1.36.1",
+    "docker.io/library/busybox:1.37.0",
 )
+
+#: How a list or a node may spell a Docker Hub image's repository (``path`` is the
+#: ``docker.io`` path, ``rancher/harvester`` or ``library/busybox``): the forms
+#: github.com/distribution/reference's ``splitDockerDomain`` treats specially, each next
+#: to its look-alike (:data:`LOOK_ALIKES`).  The first component is a registry host
+#: only if it contains ``.`` or ``:``, is ``localhost``, or has upper case; otherwise it
+#: is a Docker Hub user, ``index.docker.io`` is ``docker.io``, and a one-component Hub
+#: name gets ``library/``.
+SPELLINGS: dict[str, Callable[[str], str]] = {
+    "docker.io": lambda path: f"docker.io/{path}",
+    "no domain": lambda path: path,  # docker.io implied
+    "familiar": lambda path: path.removeprefix("library/"),  # docker.io/library implied
+    "index.docker.io": lambda path: f"index.docker.io/{path}",  # legacy Hub domain
+    "localhost": lambda path: f"localhost/{path}",  # a registry, always
+    "hub user localhost": lambda path: f"docker.io/localhost/{path}",  # a Hub user
+    "localhost port": lambda path: f"localhost:5000/{path}",
+    "dotted host": lambda path: path.replace("/", ".io/", 1),  # rancher.io/harvester
+    "upper-case host": lambda path: f"Mirror/{path}",  # upper case: a host
+    "IPv4 registry": lambda path: f"10.0.0.1:5000/{path}",
+    "IPv6 registry": lambda path: f"[::1]:5000/{path}",
+}
+#: each spelling's look-alike: the other spelling a reader (or a wrong normaliser) takes
+#: for the same repository
+LOOK_ALIKES = {
+    "docker.io": "no domain",
+    "no domain": "dotted host",
+    "familiar": "docker.io",
+    "index.docker.io": "hub user localhost",
+    "localhost": "hub user localhost",
+    "hub user localhost": "localhost",
+    "localhost port": "localhost",
+    "dotted host": "no domain",
+    "upper-case host": "no domain",
+    "IPv4 registry": "localhost port",
+    "IPv6 registry": "IPv4 registry",
+}
+
+
+def respell(image: str, spelling: str) -> str:
+    """``image`` (a ``docker.io/...`` reference of :data:`IMAGE_POOL`) in ``spelling``
+    (:data:`SPELLINGS`); images of other registries are returned as they are."""
+    if not image.startswith("docker.io/"):
+        return image
+    rest = image.removeprefix("docker.io/")
+    slash = rest.rfind("/")
+    cut = min(i for i in (rest.find(":", slash), rest.find("@", slash), len(rest)) if i >= 0)
+    return SPELLINGS[spelling](rest[:cut]) + rest[cut:]
+
 
 #: outage states of the repo name, the plainest ("not there yet") first: what shrinks to
 _DNS_OUTAGES = ("nxdomain", "servfail", "timeout")
@@ -394,9 +447,21 @@ def by_digest(image: str) -> str:
 
 @st.composite
 def image_sets(
-    draw: st.DrawFn, /, pool: Sequence[str] = IMAGE_POOL, *, identities: bool = False
+    draw: st.DrawFn,
+    /,
+    pool: Sequence[str] = IMAGE_POOL,
+    *,
+    identities: bool = False,
+    spellings: bool = True,
 ) -> ImageSet:
     """The two lists and the node's store: overlapping draws from ``pool``.
+
+    ``spellings`` (the default): about half the image sets spell each list's Docker Hub
+    images in one of :data:`SPELLINGS` (``localhost/x``, ``docker.io/localhost/x``,
+    ``localhost:5000/x``, ``rancher.io/x`` next to ``rancher/x``, ``busybox`` for
+    ``docker.io/library/busybox``, ...), the current list often in the previous one's
+    spelling or its look-alike (:data:`LOOK_ALIKES`), while the node may hold both the
+    lists' spellings and the pool's.
 
     ``identities``: also the same image under other names (issue 9, "Same image, other
     name"): some list entries spelt by digest (``repo@sha256:...``, :func:`by_digest`)
@@ -408,6 +473,18 @@ def image_sets(
     names = st.sampled_from(tuple(pool))
     previous = tuple(draw(st.lists(names, min_size=1, max_size=8, unique=True), label="previous"))
     current = tuple(draw(st.lists(names, min_size=1, max_size=8, unique=True), label="current"))
+    respelt: tuple[str, ...] = ()
+    if spellings:
+        kinds = tuple(SPELLINGS)
+        chosen = draw(st.none() | st.sampled_from(kinds), label="previous list spelt")
+        if chosen is not None:
+            other = draw(
+                st.sampled_from((chosen, LOOK_ALIKES[chosen])) | st.sampled_from(kinds),
+                label="current list spelt",
+            )
+            respelt = tuple(dict.fromkeys(previous + current))
+            previous = tuple(dict.fromkeys(respell(i, chosen) for i in previous))
+            current = tuple(dict.fromkeys(respell(i, other) for i in current))
     tag_forms = tuple(dict.fromkeys(previous + current))
     if identities:
         spelt = set(draw(st.lists(st.sampled_from(tag_forms), unique=True, max_size=3)))
@@ -416,7 +493,9 @@ def image_sets(
         if previous_spelt:
             previous = tuple(by_digest(i) if i in spelt else i for i in previous)
     listed = tuple(dict.fromkeys(previous + current))
-    node = draw(st.none() | st.lists(st.sampled_from(listed + tuple(pool)), unique=True))
+    # the node may hold the lists' spellings and the pool's (containerd's own)
+    held = tuple(dict.fromkeys(listed + respelt + tuple(pool)))
+    node = draw(st.none() | st.lists(st.sampled_from(held), unique=True))
     if identities and node is None:
         node = list(dict.fromkeys(listed + tag_forms))  # both spellings are on the node
     on_node = tuple(node) if node is not None else listed
@@ -426,10 +505,10 @@ def image_sets(
     in_use = tuple(draw(some, label="in use"))
     ids: tuple[tuple[str, str], ...] = ()
     if identities:
-        spellings = st.sampled_from(("name", "id", "bare id", "digest"))
+        container_forms = st.sampled_from(("name", "id", "bare id", "digest"))
         by_id = []
         for image in in_use:
-            how = draw(spellings, label="container's image spelt as")
+            how = draw(container_forms, label="container's image spelt as")
             ident = content_id(image)
             forms = {"name": image, "id": ident, "bare id": ident[7:], "digest": by_digest(image)}
             by_id.append(forms[how])
@@ -536,6 +615,8 @@ def scenario_dicts(
         }
         if chosen.node is not None:
             table["node"] = list(chosen.node)
+        if draw(st.booleans(), label="store identities in the file"):
+            table["ids"] = {name: content_id(name) for name in chosen.node_images}
         data["images"] = table
     if client and draw(st.booleans()):
         data["client"] = draw(_client())

@@ -460,6 +460,27 @@ def test_ip_literal_bypasses_the_resolver(list_server: ListServer, clock: FastFo
     assert events == []
 
 
+def test_ipv4_mapped_literal_dials_ipv4_as_go_does(
+    list_server: ListServer, clock: FastForwardClock
+) -> None:
+    """Go 1.23 (checked with a Go program): ``http://[::ffff:127.0.0.1]:P/`` sends no
+    query, dials 127.0.0.1 and, refused, says ``dial tcp 127.0.0.1:P: connect: connection
+    refused`` (an IPv4-mapped address is IPv4 to Go, RFC 4291 2.5.5.2)."""
+    events: list[QueryEvent] = []
+    resolver = StubResolver(["127.0.0.1:1"], clock=clock, on_query=events.append)
+    list_server.routes["/x"] = Route(body=b"mapped")
+    port = closed_port()
+    with make_http_client(resolver, clock=clock) as client:
+        assert client.get(f"http://[::ffff:127.0.0.1]:{list_server.port}/x").text == "mapped"
+        url = f"http://[::FFFF:127.0.0.1]:{port}/x"
+        with pytest.raises(httpx.ConnectError) as caught:
+            client.get(url)
+    assert events == []
+    assert str(caught.value) == (
+        f'Get "{url}": dial tcp 127.0.0.1:{port}: connect: connection refused'
+    )
+
+
 def test_proxies_from_the_environment_are_ignored(
     monkeypatch: pytest.MonkeyPatch, list_server: ListServer, clock: FastForwardClock
 ) -> None:

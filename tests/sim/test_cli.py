@@ -147,6 +147,12 @@ def test_demo_compares_the_presets_side_by_side(capsys: pytest.CaptureFixture[st
         (f"{BUILTIN}\n[client]\ndns_attempts = [1]\n", "client.dns_attempts"),
         (f"{BUILTIN}\n[client]\ndns_attempts = 10000000000\n", "client.dns_attempts: at most"),
         (f"{BUILTIN}\n[client]\ndns_timeout = 1e300\n", "client.dns_timeout: at most"),
+        # images.ids: content identities (ImageSet.ids)
+        (f'{BUILTIN}\n[images]\nids = ["sha256:{"a" * 64}"]\n', "images.ids: expected a table"),
+        (f'{BUILTIN}\n[images.ids]\n"Not A Ref" = "sha256:{"a" * 64}"\n', 'images.ids."Not A Ref"'),
+        (f'{BUILTIN}\n[images.ids]\n"rancher/x:v1" = "sha256:abc"\n', 'images.ids."rancher/x:v1"'),
+        (f'{BUILTIN}\n[images.ids]\n"rancher/x:v1" = 7\n', 'images.ids."rancher/x:v1"'),
+        (f"{BUILTIN}\n[images]\nidz = {{}}\n", "images.idz: unknown key"),
     ],
 )
 def test_bad_scenario_files_exit_64_naming_the_key(
@@ -158,6 +164,24 @@ def test_bad_scenario_files_exit_64_naming_the_key(
     err = capsys.readouterr().err
     assert code == 64
     assert key in err
+
+
+def test_scenario_files_declare_content_identities(tmp_path: Path) -> None:
+    """``[images.ids]``: node name -> content identity, as ``ImageSet.ids`` holds them (an
+    image ID, with or without ``sha256:``, or a digest), in file order."""
+    one, two = "sha256:" + "a" * 64, "b" * 64
+    path = tmp_path / "ids.toml"
+    path.write_text(
+        f'{BUILTIN}\n[images]\nnode = ["docker.io/rancher/x:v1", "rancher/x@{one}"]\n'
+        f'[images.ids]\n"docker.io/rancher/x:v1" = "{one}"\n"rancher/x@{one}" = "{one}"\n'
+        f'"{two}" = "{two}"\n'
+    )
+    assert load_scenario(path).images.ids == (
+        ("docker.io/rancher/x:v1", one),
+        (f"rancher/x@{one}", one),
+        (two, two),
+    )
+    assert load_scenario("single-node").images.ids == ()
 
 
 def test_ndots_past_15_is_clamped_like_go(tmp_path: Path) -> None:

@@ -7,6 +7,7 @@ long anything took for real.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import math
@@ -518,3 +519,32 @@ def test_negative_cache_keeps_the_repo_name_nxdomain_after_the_sync(harness: Har
     assert between and set(between) == {"NXDOMAIN"}
     after = [e["rcode"] for e in served if e["t"] >= expired and e["qtype"] == "A"]
     assert after and set(after) == {"NOERROR"}
+
+
+@pytest.mark.parametrize("literal", ["127.0.0.1", "[::1]", "[::ffff:127.0.0.1]"])
+def test_a_repo_url_naming_the_service_by_ip_literal_needs_no_dns(
+    harness: Harness, literal: str
+) -> None:
+    """Go dials an IP-literal host without a lookup: with every name NXDOMAIN for good,
+    v1.4 (which stops on "no such host") still meets the refused Service, retries it and
+    succeeds once it has endpoints, and no query is sent; a refused dial of
+    ``[::ffff:127.0.0.1]`` is named ``127.0.0.1:P`` as Go names it."""
+    timeline = hand_timeline([(0, "nxdomain")], [(0, "nxdomain")], [(0, "refused"), (5, "ok")])
+    scenario = dataclasses.replace(SINGLE, repo_literal=literal)
+    result = harness.run_timeline(timeline, V14, seed=3, scenario=scenario)
+    assert result.outcome == "success" and result.attempts == 2, result.report.error
+    assert result.dns_queries == 0 and not entries(result, "dns")
+    assert set(result.deleted) == EXPECTED_DELETED
+    first = result.report.attempts[0].error or ""
+    dialled = "[::1]" if literal == "[::1]" else "127.0.0.1"
+    assert f'Get "http://{literal}:' in first and f"dial tcp {dialled}:" in first, first
+    # the next world by name runs on the IPv4 server again
+    by_name = harness.run_timeline(timeline, V15, seed=3)
+    assert by_name.dns_queries > 0 and not by_name.ok
+
+
+def test_a_repo_literal_the_harness_does_not_serve_is_refused(harness: Harness) -> None:
+    timeline = hand_timeline([(0, "ok")], [(0, "ok")], [(0, "ok")])
+    scenario = dataclasses.replace(SINGLE, repo_literal="10.0.0.1")
+    with pytest.raises(ValueError, match=r"repo_literal '10\.0\.0\.1'.*127\.0\.0\.1"):
+        harness.run_timeline(timeline, V15, seed=0, scenario=scenario)

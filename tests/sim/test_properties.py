@@ -42,8 +42,15 @@ code under test.  The properties, stated precisely:
    sleep equal to the Cap, Steps 1, Jitter 0, Factor < 1; and cleanup's stepped
    schedule equals ``spec.backoff``'s over many backoffs.
 
-Unkind worlds (statuses of every family, 1xx, redirects, incomplete bodies, A and AAAA
-apart, digest and ID references) feed properties 2 and 7.  Example counts scale with
+Unkind worlds (statuses of every family, 1xx, redirects, incomplete bodies, lists under
+every ``Content-Type``, A and AAAA apart, digest and ID references) feed properties 2
+and 7.  Names, hosts and media types (issue 11, kind 5; ``spec.deletion``,
+``spec.ip_literal``, ``spec.media``): image lists spelt in the forms
+distribution/reference treats specially next to their look-alikes, in every matching
+mode (property 2); a repo URL whose host is an IP literal, which sends no DNS query and
+runs as with healthy DNS (properties 1, 2, 7), and a lookup of a literal (property 4);
+a 200 whose body parses as a list under a document's media type, parameters, case and
+whitespace varied (property 5).  Example counts scale with
 the hypothesis profile (``tests/conftest.py``): ``ci`` is derandomized;
 ``HYPOTHESIS_PROFILE=deep`` runs twenty times as many.
 """
@@ -51,6 +58,7 @@ the hypothesis profile (``tests/conftest.py``): ``ci`` is derandomized;
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import json
 import math
 import random
@@ -81,7 +89,7 @@ from sim import Harness, ScenarioResult
 from sim._evaluate import jitter_draws, jitter_rng
 from sim._harness import CleanupFn, repo_service_name
 from sim._mutants import active_cleanup_fn
-from sim._repo_server import BODY_STATES, ODD_STATES, ODD_STATUSES
+from sim._repo_server import BODY_STATES, MEDIA_STATE, MEDIA_TYPES, ODD_STATES, ODD_STATUSES
 from sim._scenario import ClientSettings, ImageSet, Scenario, load_scenario
 from sim._timeline import OTHER_NAMES, Interval, Timeline
 from sim._world import generate_timeline
@@ -100,6 +108,8 @@ from sim.strategies import (
 from tests.sim.spec import backoff as spec_backoff
 from tests.sim.spec import deletion as spec_deletion
 from tests.sim.spec import go_dns as spec_dns
+from tests.sim.spec import ip_literal as spec_ip
+from tests.sim.spec import media as spec_media
 from tests.sim.spec import predicates as spec_predicates
 
 SINGLE = load_scenario("single-node")
@@ -314,7 +324,7 @@ def check_liveness(r: Run) -> str:
         expected = end + sleep
 
 
-def deletion_spec(images: ImageSet) -> set[str]:
+def deletion_spec(images: ImageSet, match: str = "both") -> set[str]:
     """The specification's deletion set for a scenario's images (``spec.deletion``)."""
     return spec_deletion.deletion_set(
         images.previous,
@@ -323,6 +333,7 @@ def deletion_spec(images: ImageSet) -> set[str]:
         in_use=images.in_use,
         pinned=images.pinned,
         ids=dict(images.ids),
+        match=match,
     )
 
 
@@ -334,8 +345,11 @@ def check_safety(r: Run) -> None:
     check_deletion(r.scenario.images, r.result.report, r.result.node_images)
 
 
-def check_deletion(images: ImageSet, report: cleanup.CleanupReport, left: Sequence[str]) -> None:
-    """Property 2 on a run's report and what the store holds afterwards (``left``)."""
+def check_deletion(
+    images: ImageSet, report: cleanup.CleanupReport, left: Sequence[str], match: str = "both"
+) -> None:
+    """Property 2 on a run's report and what the store holds afterwards (``left``), the
+    names matched in mode ``match``."""
     before = list(images.node_images)
     after = set(left)
     gone = {image for image in before if image not in after}
@@ -346,7 +360,7 @@ def check_deletion(images: ImageSet, report: cleanup.CleanupReport, left: Sequen
     if not report.ok:
         assert not gone, f"the cleanup failed ({report.outcome}) but deleted {sorted(gone)}"
         return
-    want = deletion_spec(images)
+    want = deletion_spec(images, match)
     wrongly = sorted(gone - want)
     assert not wrongly, f"deleted {wrongly}, which the specification keeps"
     planned = {p.image for p in report.planned}
@@ -535,6 +549,16 @@ def _lane(r: Run, entry: dict[str, Any]) -> spec_dns.Lane:
     return spec_dns.Lane(name, entry["qtype"], ended, done)
 
 
+def _as_list_answer(entry: dict[str, Any]) -> dict[str, Any]:
+    """A ``type:<value>`` answer (a 200 with the list under that ``Content-Type``) as
+    what it is by ``spec.media``: a ``200`` list, or a ``document`` of another kind."""
+    result = entry.get("result", "")
+    if entry["type"] != "http" or not result.startswith(MEDIA_STATE):
+        return entry
+    value = result[len(MEDIA_STATE) :] or None
+    return {**entry, "result": "document" if spec_media.refused(value) else "200"}
+
+
 def world_errors(
     r: Run, entries: list[dict[str, Any]], started: float, failed_at: float
 ) -> set[spec_predicates.ErrorClass]:
@@ -546,6 +570,7 @@ def world_errors(
     A request whose client timeout ran out (``http.Client.Timeout``, which also bounds
     the dial and so the lookup) is Go's "Client.Timeout exceeded": ``os.IsTimeout``,
     whatever the DNS was doing then."""
+    entries = [_as_list_answer(e) for e in entries]
     http = [i for i, e in enumerate(entries) if e["type"] == "http"]
     served = [entries[i]["t"] for i in http if entries[i]["result"] == "200"]
     request_start = max([started, *served])
@@ -556,6 +581,10 @@ def world_errors(
     if http and not dns:
         result = entries[http[-1]]["result"]
         if result == "hang":
+            if all(r.timeline.http_state(p, failed_at) == "refused" for p in r.timeline.http):
+                # the Service lost its endpoints while the request hung: its connection
+                # is reset (sim._repo_server, set_accepting); Go: connection reset by peer
+                return {("connect", "reset")}
             return {("timeout", "headers")}
         if result in ("body-cut", "body-gzip-cut"):
             return {("protocol", "unexpected EOF")}  # Go: io.ErrUnexpectedEOF
@@ -565,8 +594,9 @@ def world_errors(
             # a refused path while the Service has endpoints: the connection is reset
             # (Go: read: connection reset by peer, ECONNRESET)
             return {("connect", "reset")}
-        if result in BODY_STATES:
-            return {("list", "")}  # a list ending mid-line, or unproven (issue 9)
+        if result in BODY_STATES or result == "document":
+            # a list ending mid-line, or unproven; a document of another kind (issue 9)
+            return {("list", "")}
         if result != "200":
             return {("status", int(result))}
         if sum(entries[i]["result"] == "200" for i in http) >= 2:
@@ -821,6 +851,241 @@ def test_safety_of_the_plan_alone_deletes_the_specifications_set_and_says_why(
             assert item.reason == "pinned", (raw, item.reason)
         elif any(spec_deletion.same(raw, u) for u in images.in_use):
             assert item.reason == "in use by a container", (raw, item.reason)
+
+
+# -- issue 11, kind 5: names, hosts and media types (look-alike references, IP-literal
+#    repo hosts, list answers under every Content-Type) ----------------------------------
+
+
+@settings(max_examples=examples(200), suppress_health_check=[HealthCheck.too_slow])
+@given(images=image_sets(), match=st.sampled_from(("both", "full", "short")))
+def test_safety_of_look_alike_names_in_every_match_mode(
+    cleanup_fn: CleanupFn, images: ImageSet, match: str, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """Property 2 where names look alike: lists spelt ``localhost/x`` next to
+    ``docker.io/localhost/x``, ``localhost:5000/x``, ``rancher.io/x`` next to
+    ``rancher/x``, ``busybox`` for ``docker.io/library/busybox``, registries by IPv4 and
+    IPv6 address (``image_sets``' spellings), fetched whole and run in each matching
+    mode (``match``: full references, short ``name:tag``, either).  Whole related lists
+    succeed and delete exactly ``spec.deletion``'s set for that mode, the names
+    normalised by distribution/reference's ``splitDockerDomain`` as the spec restates
+    it; lists sharing no namespace are refused, deleting nothing."""
+    path = tmp_path_factory.mktemp("node") / "node.json"
+    store = cleanup.MemoryStore.create(
+        path, images.node_images, in_use=images.in_use, pinned=images.pinned
+    )
+    with httpx.Client(transport=_Lists(images)) as client:
+        repo = cleanup.RepoClient("http://repo.test", client, timeout=30.0)
+        report = cleanup_fn(
+            repo,
+            previous_version=SINGLE.previous_version,
+            current_version="current",
+            policy=V15,
+            store=store,
+            clock=FastForwardClock(),
+            rng=random.Random(0),
+            match=match,
+        )
+    note(f"{report.outcome}: {report.error or ''}; planned {[p.image for p in report.planned]}")
+    related = spec_deletion.related(images.previous, images.current)
+    if related:
+        assert report.ok, f"two whole, related lists, yet {report.outcome}: {report.error}"
+    else:
+        assert report.outcome == "not-retriable", f"unrelated lists: {report.outcome}"
+    check_deletion(images, report, cleanup.MemoryStore(path).images(), match=match)
+    registries = {spec_deletion.full(x).split("/", 1)[0] for x in images.previous + images.current}
+    event(f"lists name {'one registry' if len(registries) == 1 else 'several registries'}")
+    if "localhost" in registries and any(
+        spec_deletion.full(x).startswith("docker.io/localhost/")
+        for x in images.previous + images.current
+    ):
+        event("localhost/x next to docker.io/localhost/x" + ("" if related else ", unrelated"))
+    event(f"match {match}: {'success' if report.ok else 'refused'}")
+
+
+#: the repo URL hosts of IP-literal worlds (IPv4, IPv6 loopback, IPv4-mapped IPv6)
+REPO_LITERALS = ("127.0.0.1", "[::1]", "[::ffff:127.0.0.1]")
+_DIAL = re.compile(r'^Get "http://(\S+?):(\d+)/[^"]*": dial tcp (\S+): connect: ')
+
+
+@cases(60)
+@given(
+    literal=st.sampled_from(REPO_LITERALS),
+    timeline=timelines(
+        dns_states=("nxdomain", "servfail", "timeout"),
+        never_healthy=True,
+        http_states=("refused", "hang"),
+        max_gap=10.0,
+        max_cleanup_start=20.0,
+    ),
+    policy=policies(),
+    seed=seeds(),
+)
+def test_liveness_and_safety_with_an_ip_literal_repo_host_send_no_dns_query(
+    harness: Harness,
+    cleanup_fn: CleanupFn,
+    literal: str,
+    timeline: Timeline,
+    policy: Policy,
+    seed: int,
+) -> None:
+    """Properties 1, 2 and 7 when the repo URL's host is an IP literal
+    (``spec.ip_literal``: Go dials it without DNS): whatever the DNS does (outages that
+    may never end), no query is sent, and the run is the one the same world with healthy
+    DNS has: attempts on the schedule until the repo answers, then exactly the
+    specification's deletion set, every error the one Go meets there; a refused dial
+    names the address as Go prints it (``[::ffff:127.0.0.1]`` is ``127.0.0.1``)."""
+    scenario = dataclasses.replace(SINGLE, repo_literal=literal)
+    r = run(harness, cleanup_fn, timeline, policy, seed, scenario)
+    queries = [e for e in r.result.trace if e["type"] == "dns"]
+    assert not queries and r.result.dns_queries == 0, f"an IP literal was looked up: {queries}"
+    ok = (Interval(0.0, math.inf, "ok"),)
+    healthy = dataclasses.replace(timeline, dns=dict.fromkeys(timeline.dns, ok))
+    as_if = dataclasses.replace(r, result=dataclasses.replace(r.result, timeline=healthy))
+    event(check_liveness(as_if))
+    check_safety(as_if)
+    event(check_decisions(as_if, lambda e: spec_predicates.retriable(policy.predicate, e)))
+    for attempt in r.result.report.attempts:
+        dialled = _DIAL.match(attempt.error or "")
+        if dialled is not None:
+            host, port, address = dialled.groups()
+            assert host == literal, attempt.error
+            assert address == spec_ip.dial_address(literal, int(port)), (
+                f"Go names the dial of {literal} {spec_ip.dial_address(literal, int(port))}: "
+                f"{attempt.error}"
+            )
+            event(f"{literal}: a refused dial named as Go does")
+    event(f"{literal}: {r.result.outcome}")
+
+
+def literal_hosts() -> st.SearchStrategy[str]:
+    """Hosts that are IP literals in the spellings Go's ``netip.ParseAddr`` takes
+    (IPv4; IPv6 compressed, expanded and upper-case; IPv4-mapped ``::ffff:a.b.c.d``
+    and its hex form; a zone), and bracketed ones, which are no address to a resolver."""
+    v4 = st.ip_addresses(v=4).map(str)
+    v6 = st.ip_addresses(v=6)
+    mapped = st.ip_addresses(v=4).flatmap(
+        lambda a: st.sampled_from(
+            (
+                f"::ffff:{a}",
+                f"::FFFF:{a}",
+                f"0:0:0:0:0:ffff:{a}",
+                str(ipaddress.IPv6Address(f"::ffff:{a}").exploded),
+            )
+        )
+    )
+    spelt6 = v6.flatmap(lambda a: st.sampled_from((str(a), a.exploded, str(a).upper())))
+    zoned = st.sampled_from(("fe80::1%eth0", "::ffff:10.0.0.1%eth0", "fe80::a:b%1"))
+    bare = st.one_of(v4, spelt6, mapped, zoned)
+    return st.one_of(bare, bare.map(lambda h: f"[{h}]"))
+
+
+@settings(max_examples=examples(300))
+@given(host=literal_hosts(), client=clients())
+def test_bounded_effort_an_ip_literal_lookup_sends_no_dns_query_and_reads_as_go(
+    host: str, client: ClientSettings
+) -> None:
+    """Property 4 for a lookup of an IP literal (``spec.ip_literal``, Go's
+    ``lookupIPAddr`` short cut): no query is sent, whatever the search list and ndots,
+    and the address comes back as Go's ``IPAddr.String`` prints it (an IPv4-mapped
+    address as IPv4, a zone kept); a bracketed literal is no address and no domain
+    name: "no such host", also without a query."""
+    sent: list[object] = []
+    resolver = cleanup.StubResolver(
+        ["127.0.0.1:9"],
+        search=client.search,
+        ndots=client.ndots,
+        timeout=client.dns_timeout,
+        attempts=client.dns_attempts,
+        clock=FastForwardClock(),
+        on_query=sent.append,
+        hosts=None,
+    )
+    want = spec_ip.lookup(host)
+    if want is None:
+        with pytest.raises(DNSError) as caught:
+            resolver.resolve(host)
+        assert caught.value.is_not_found, caught.value
+        event("bracketed: no such host")
+    else:
+        assert resolver.resolve(host) == want
+        event("IPv4-mapped" if "." in want[0] and ":" in host else "literal")
+    assert sent == [], f"looking up {host!r} sent {sent}"
+
+
+@st.composite
+def list_under_a_media_type(draw: st.DrawFn) -> tuple[Timeline, str]:
+    """Every name answers; one list (or both) comes as a 200 with the whole list under a
+    ``Content-Type`` of ``sim._repo_server.MEDIA_TYPES`` until a while after the
+    cleanup starts, then as plain text."""
+    start = draw(durations(30.0), label="cleanup start")
+    media = draw(st.sampled_from(MEDIA_TYPES), label="content type")
+    until = round(start + draw(durations(60.0, min_seconds=0.1), label="for"), 1)
+    which = draw(st.sampled_from(("previous", "current", "both")), label="list")
+    odd = (Interval(0.0, until, MEDIA_STATE + media), Interval(until, math.inf, "ok"))
+    ok = (Interval(0.0, math.inf, "ok"),)
+    host = SINGLE.repo_host
+    timeline = Timeline(
+        scenario="a list under a media type",
+        seed=0,
+        cleanup_start=start,
+        repo_host=host,
+        dns={host: ok, OTHER_NAMES: ok, SINGLE.repo_service.lower(): ok},
+        http={
+            SINGLE.list_path(SINGLE.previous_version): odd if which != "current" else ok,
+            SINGLE.list_path("current"): odd if which != "previous" else ok,
+        },
+        events=(),
+    )
+    return timeline, media
+
+
+@cases(80)
+@given(
+    example=list_under_a_media_type(),
+    policy=policies(),
+    images=image_sets(identities=True),
+    seed=seeds(),
+)
+def test_invalid_list_by_its_media_type_ends_the_cleanup_at_once(
+    harness: Harness,
+    cleanup_fn: CleanupFn,
+    example: tuple[Timeline, str],
+    policy: Policy,
+    images: ImageSet,
+    seed: int,
+) -> None:
+    """Property 5 (and 2, 7) for a list's ``Content-Type`` (``spec.media``, RFC 9110
+    8.3.1: type and subtype case-insensitive, parameters and optional whitespace not
+    part of the type): a 200 whose body parses as a list but whose type is a document of
+    another kind (HTML, JSON, XML, JavaScript, ``+json``/``+xml``) ends the run at the
+    first attempt, not retried, naming the type, deleting nothing; a list's own type
+    (``text/plain`` in any case, with parameters, ``application/octet-stream``, none)
+    is read as the list, and related lists succeed at once with the spec's set."""
+    timeline, media = example
+    scenario = dataclasses.replace(SINGLE, images=images)
+    r = run(harness, cleanup_fn, timeline, policy, seed, scenario)
+    check_safety(r)
+    event(check_decisions(r, lambda error: spec_predicates.retriable(policy.predicate, error)))
+    report = r.result.report
+    if spec_media.refused(media or None):
+        assert r.result.attempts == 1 and r.result.outcome == "not-retriable", (
+            f"{media!r} is no list type: the run ends at once, not {r.result.outcome} "
+            f"after {r.result.attempts}: {report.error}"
+        )
+        assert report.error is not None and spec_media.media_type(media) in report.error, (
+            f"the error does not name the type {spec_media.media_type(media)!r}: {report.error}"
+        )
+        event(
+            f"refused: {spec_media.media_type(media)}"
+            + (" with parameters" if ";" in media else "")
+        )
+    elif spec_deletion.related(images.previous, images.current):
+        assert r.result.attempts == 1 and r.result.ok, (
+            f"{media!r} is a list's type: the first attempt succeeds, not {r.result.outcome}: "
+            f"{report.error}"
+        )
+        event("read as a list")
 
 
 # -- 3. the seed bug -----------------------------------------------------------------

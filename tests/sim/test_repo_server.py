@@ -13,7 +13,7 @@ from collections.abc import Iterator
 import pytest
 
 from sim._clock import SocketlessClock
-from sim._repo_server import RepoServer, service_accepting
+from sim._repo_server import MEDIA_STATE, MEDIA_TYPES, RepoServer, service_accepting
 
 OK_PATH = "/lists/current"
 GONE_PATH = "/lists/v1"
@@ -227,3 +227,33 @@ def test_incomplete_bodies_are_what_each_mode_says(unkind: RepoServer) -> None:
 def test_a_closed_state_reads_the_request_and_closes_without_a_reply(unkind: RepoServer) -> None:
     assert answer(unkind, "closed") == b""
     assert unkind.log[-1].result == "closed"
+
+
+@pytest.mark.parametrize("media", MEDIA_TYPES)
+def test_a_media_type_state_serves_the_whole_list_under_that_content_type(
+    unkind: RepoServer, media: str
+) -> None:
+    """``type:<value>``: a 200 with the whole list and ``Content-Type: <value>`` exactly
+    as written (case, parameters, whitespace); the empty value sends no Content-Type."""
+    raw = answer(unkind, MEDIA_STATE + media)
+    head, _, body = raw.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200 OK") and body == b"a:1\nb:2\nc:3\nd:4\n", raw
+    types = [line for line in head.split(b"\r\n") if line.lower().startswith(b"content-type:")]
+    assert types == ([b"Content-Type: " + media.encode()] if media else []), head
+    assert unkind.log[-1].result == MEDIA_STATE + media
+
+
+def test_a_repo_server_on_ipv6_loopback_serves_the_lists() -> None:
+    """The harness's second repo server, for an ``http://[::1]:P/`` repo URL."""
+    server = RepoServer("::1")
+    try:
+        server.configure(lambda path, t: "ok", {OK_PATH: b"a:1\n"}, SocketlessClock(0.0))
+        server.set_accepting(True)
+        with socket.create_connection(("::1", server.port), timeout=2) as sock:
+            raw = exchange(server, sock, get(OK_PATH))
+        assert raw.startswith(b"HTTP/1.1 200 OK") and raw.endswith(b"a:1\n"), raw
+        server.set_accepting(False)
+        with pytest.raises(ConnectionRefusedError):
+            socket.create_connection(("::1", server.port), timeout=2)
+    finally:
+        server.close()

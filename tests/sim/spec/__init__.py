@@ -18,7 +18,10 @@ nothing from ``cleanup`` but data types needed to read a result (``Backoff`` fie
 - :mod:`.deletion`: the set of node images a successful cleanup deletes, as a set
   expression over the lists and the node (distribution/reference normalisation, the
   short ``name:tag`` match, the retain list, pins, containers, vmdp, and content
-  identity).
+  identity), in each matching mode.
+- :mod:`.ip_literal`: Go's IP-literal short cuts (no query; an IPv4-mapped address
+  is IPv4, also in the address a dial names).
+- :mod:`.media`: whether a 200's ``Content-Type`` is a list's (RFC 9110 8.3.1).
 
 ``tests/test_architecture.py`` holds these modules to their imports.
 """

@@ -18,10 +18,14 @@ rather than taken from ``cleanup._images``::
     deleted    = {n in the node's images : same(n, e) for some e in doomed,
                                            id(n) not in protected}
 
-``full``: ``[domain/]path[:tag][@digest]`` with ``docker.io`` when the first component
-is no domain (no ``.`` or ``:``, not ``localhost``, no upper case), ``library/`` for a
-one-component Docker Hub path, ``:latest`` without tag and digest.  ``short``: the
-last path component with the tag (or the digest when there is no tag), whatever the
+``full``: ``[domain/]path[:tag][@digest]`` as distribution/reference's
+``ParseNormalizedNamed`` + ``TagNameOnly`` spell it (normalize.go ``splitDockerDomain``:
+the text up to the first ``/`` is a registry host only if it contains ``.`` or ``:``,
+is ``localhost``, or has upper case - so ``localhost/x`` is on the registry
+``localhost`` while ``docker.io/localhost/x`` is the Docker Hub user ``localhost`` -
+else the domain is ``docker.io``; ``index.docker.io`` is ``docker.io``; a
+one-component Docker Hub path gets ``library/``), ``:latest`` without tag and digest.
+``short``: the last path component with the tag (or the digest when there is no tag), whatever the
 registry.  ``id(n)``: the store's content identity of node name ``n`` (its ``ids``
 entry, else ``n``), an image ID spelt ``sha256:<hex>`` or as the bare 64 hex digits.
 """
@@ -88,9 +92,18 @@ def short(ref: str) -> str:
     return f"{last}@{digest}" if digest else f"{last}:latest"
 
 
-def same(a: str, b: str) -> bool:
-    """The controller's match: the full references or the short ``name:tag`` agree."""
+def same(a: str, b: str, match: str = "both") -> bool:
+    """The controller's match (``match="both"``): the full references or the short
+    ``name:tag`` agree; ``"full"``: the full references only; ``"short"``: the short
+    keys only (cleanup's matching modes, README "cleanup")."""
+    if match == "full":
+        return full(a) == full(b)
+    if match == "short":
+        return short(a) == short(b)
     return full(a) == full(b) or short(a) == short(b)
+
+
+_same = same
 
 
 def related(previous: Sequence[str], current: Sequence[str]) -> bool:
@@ -133,9 +146,15 @@ def deletion_set(
     pinned: Iterable[str] = (),
     ids: Mapping[str, str] | None = None,
     retain: Sequence[str] = RETAIN,
+    match: str = "both",
 ) -> set[str]:
-    """The node names a successful cleanup deletes (see the module docstring)."""
+    """The node names a successful cleanup deletes (see the module docstring), with
+    ``same`` in the matching mode ``match``."""
     ids = dict(ids or {})
+
+    def same(a: str, b: str) -> bool:
+        return _same(a, b, match)
+
     in_use, pinned = list(in_use), list(pinned)
     entries: dict[str, str] = {}
     for raw in previous:
