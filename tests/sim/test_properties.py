@@ -38,6 +38,11 @@ code under test.  The properties, stated precisely:
    the one Go meets in that world (``world_errors``: search-list walk, the lane whose
    error Go keeps, status, refusal, timeout, incomplete list), and the loop retries it
    exactly when the preset's or a generated predicate (``spec.predicates``) says so.
+   Over several nameservers (outside the harness: the real ``StubResolver`` against
+   2-4 real faultdns servers on a ``SimClock``), every exchange (server, transport,
+   outcome, in Go's ``tryOneName`` order with and without ``rotate``, UDP first unless
+   ``use-vc``, TCP after a truncated reply), the servers' logs, and the addresses or
+   error (CNAMEs and NODATA through ``skipToAnswer``) are ``spec.go_dns``'s.
 8. **The schedule at its boundaries.**  A deadline exactly on an attempt's start, a
    sleep equal to the Cap, Steps 1, Jitter 0, Factor < 1; and cleanup's stepped
    schedule equals ``spec.backoff``'s over many backoffs.
