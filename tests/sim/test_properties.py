@@ -69,7 +69,17 @@ from typing import Any
 
 import httpx
 import pytest
-from hypothesis import HealthCheck, Phase, assume, event, find, given, note, settings
+from hypothesis import (
+    HealthCheck,
+    Phase,
+    assume,
+    event,
+    example,
+    find,
+    given,
+    note,
+    settings,
+)
 from hypothesis import strategies as st
 
 import cleanup
@@ -1275,8 +1285,52 @@ def nameservers() -> Iterator[tuple[SimClock, list[faultdns.FaultDNSServer], str
         clock.close()
 
 
-@cases(40)
+def _ns_world(kind: str, behaviour: Sequence[tuple[str, str]], **options: Any) -> NSWorld:
+    """An :class:`NSWorld` from ``(A, AAAA)`` behaviours per server; defaults: no server
+    down, faults for every name, attempts 2, timeout 1 s, no rotate, no use-vc, one
+    lookup."""
+    settings_: dict[str, Any] = {
+        "down": frozenset(),
+        "scoped": False,
+        "attempts": 2,
+        "timeout": 1.0,
+        "rotate": False,
+        "use_vc": False,
+        "lookups": 1,
+    }
+    settings_.update(options)
+    servers = tuple({"A": a, "AAAA": aaaa} for a, aaaa in behaviour)
+    return NSWorld(kind=kind, behaviour=servers, **settings_)
+
+
+# The issue's examples, each a member of the kind the strategy draws:
+#: rotate over 3 servers, second lookup: AAAA starts at offset 2, A at 3 (0 mod 3);
+#: only server 1 answers, so the ring order decides which failures come first
+NS_ROTATE_PAST_TWO = _ns_world(
+    "direct", [("servfail", "servfail"), ("ok", "ok"), ("silent", "refused")], rotate=True,
+    lookups=2, attempts=1,
+)  # fmt: skip
+#: no rotate: both lanes start at server 0, which is silent for A
+NS_NO_ROTATE = _ns_world("direct", [("silent", "ok"), ("ok", "ok"), ("ok", "servfail")])
+#: SERVFAIL over UDP only on every server: Go (UDP first) fails; over TCP it would answer
+NS_UDP_ONLY_FAULT = _ns_world("direct", [("udp-servfail", "udp-servfail")] * 3)
+#: truncated over UDP: the answer comes over TCP from the same server
+NS_TRUNCATED = _ns_world("cname", [("truncated", "truncated"), ("ok", "ok")])
+#: a CNAME out of the zone alone in the answer: NODATA for both lanes, "no such host"
+NS_CNAME_ALONE = _ns_world("external", [("ok", "ok"), ("ok", "ok")])
+#: the CNAME's target has A only: AAAA's reply holds the CNAME alone (NODATA), A's
+#: holds the CNAME ahead of the A record; A fails everywhere, so the error is Go's
+NS_CNAME_WITHOUT_TYPE = _ns_world("cnamev4", [("servfail", "ok"), ("refused", "ok")])
+
+
+@cases(60)
 @given(world=ns_worlds(), seed=seeds())
+@example(world=NS_ROTATE_PAST_TWO, seed=0)
+@example(world=NS_NO_ROTATE, seed=0)
+@example(world=NS_UDP_ONLY_FAULT, seed=0)
+@example(world=NS_TRUNCATED, seed=0)
+@example(world=NS_CNAME_ALONE, seed=0)
+@example(world=NS_CNAME_WITHOUT_TYPE, seed=0)
 def test_predicate_input_is_gos_over_several_nameservers(
     nameservers: tuple[SimClock, list[faultdns.FaultDNSServer], str], world: NSWorld, seed: int
 ) -> None:
