@@ -49,11 +49,13 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 __all__ = [
+    "ERROR_TEXTS",
     "OUTCOMES",
     "DNSFlags",
     "Exchange",
     "Lane",
     "LaneRun",
+    "error_text_fits",
     "flags_of",
     "go_addresses",
     "kept_lanes",
@@ -91,6 +93,26 @@ def flags_of(outcome: str) -> DNSFlags:
     if outcome == "timeout":
         return DNSFlags(not_found=False, timeout=True, temporary=True)
     raise ValueError(f"no error for a lane that ended with {outcome!r}")
+
+
+#: the text Go's ``*net.DNSError`` carries as ``Err`` for a lane that ended so (a socket
+#: error's text ends with it: ``read udp L->S: i/o timeout``, ``read udp L->S: read:
+#: connection refused``): ``errNoSuchHost``, ``errServerMisbehaving`` (SERVFAIL's
+#: ``errServerTemporarilyMisbehaving`` has the same text), ``errTimeout``, ECONNREFUSED
+ERROR_TEXTS = {
+    "nxdomain": "no such host",
+    "nodata": "no such host",
+    "servfail": "server misbehaving",
+    "rcode": "server misbehaving",
+    "timeout": "i/o timeout",
+    "refused": "connection refused",
+}
+
+
+def error_text_fits(outcome: str, text: str) -> bool:
+    """Whether ``text`` is the ``Err`` Go gives a lane that ended with ``outcome``."""
+    want = ERROR_TEXTS[outcome]
+    return text == want or text.endswith(": " + want)
 
 
 def name_list(name: str, search: Sequence[str], ndots: int) -> list[str]:
