@@ -38,6 +38,11 @@ code under test.  The properties, stated precisely:
    the one Go meets in that world (``world_errors``: search-list walk, the lane whose
    error Go keeps, status, refusal, timeout, incomplete list), and the loop retries it
    exactly when the preset's or a generated predicate (``spec.predicates``) says so.
+   Over several nameservers (outside the harness: the real ``StubResolver`` against
+   2-4 real faultdns servers on a ``SimClock``), every exchange (server, transport,
+   outcome, in Go's ``tryOneName`` order with and without ``rotate``, UDP first unless
+   ``use-vc``, TCP after a truncated reply), the servers' logs, and the addresses or
+   error (CNAMEs and NODATA through ``skipToAnswer``) are ``spec.go_dns``'s.
 8. **The schedule at its boundaries.**  A deadline exactly on an attempt's start, a
    sleep equal to the Cap, Steps 1, Jitter 0, Factor < 1; and cleanup's stepped
    schedule equals ``spec.backoff``'s over many backoffs.
@@ -58,11 +63,13 @@ the hypothesis profile (``tests/conftest.py``): ``ci`` is derandomized;
 from __future__ import annotations
 
 import dataclasses
+import functools
 import ipaddress
 import json
 import math
 import random
 import re
+import socket
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from http import HTTPStatus
@@ -70,10 +77,21 @@ from typing import Any
 
 import httpx
 import pytest
-from hypothesis import HealthCheck, Phase, assume, event, find, given, note, settings
+from hypothesis import (
+    HealthCheck,
+    Phase,
+    assume,
+    event,
+    example,
+    find,
+    given,
+    note,
+    settings,
+)
 from hypothesis import strategies as st
 
 import cleanup
+import faultdns
 from cleanup import (
     CleanupError,
     ConnectError,
@@ -83,9 +101,11 @@ from cleanup import (
     Policy,
     RequestTimeout,
 )
-from cleanup.events import AttemptFailed, AttemptStarted, Sleeping, Succeeded
+from cleanup.events import AttemptFailed, AttemptStarted, QueryEvent, Sleeping, Succeeded
 from cleanup.testing import FastForwardClock
 from sim import Harness, ScenarioResult
+from sim._clock import SimClock
+from sim._dns import DNSPeer
 from sim._evaluate import jitter_draws, jitter_rng
 from sim._harness import CleanupFn, repo_service_name
 from sim._mutants import active_cleanup_fn
@@ -1375,6 +1395,319 @@ def test_generated_predicates_decide_by_the_worlds_error(
     scenario = dataclasses.replace(SINGLE, client=client)
     r = run(harness, cleanup_fn, timeline, policy, seed, scenario)
     event(check_decisions(r, chosen))
+
+
+# -- 7b. Go's server order, transports and answers over several nameservers ------------
+#
+# The harness gives cleanup one faultdns and replies holding only records of the asked
+# type, so which server Go asks when (``tryOneName``: attempts x servers from the
+# ``rotate`` offset), which transport the first exchange takes, and what a CNAME or
+# another record ahead of the answer means never show there.  These worlds run the real
+# ``cleanup.StubResolver`` (as the harness builds it: ``use-vc`` and ``rotate`` only when
+# resolv.conf says so) against several real faultdns servers on the simulation's clock,
+# outside the harness (the vectorised evaluator never sees them), and hold every
+# exchange and the lookup's result to ``spec.go_dns``.
+
+#: the zone every healthy server answers from (faultdns, origin ``test``)
+NS_ZONE = (
+    "direct.repo.test A 10.53.0.1",
+    "direct.repo.test AAAA fd00:53::1",
+    "v4only.repo.test A 10.53.0.2",
+    "cname.repo.test CNAME target.repo.test",
+    "target.repo.test A 10.53.0.3",
+    "target.repo.test AAAA fd00:53::3",
+    "cnamev4.repo.test CNAME target-v4.repo.test",
+    "target-v4.repo.test A 10.53.0.4",
+    "external.repo.test CNAME repo.example.com",
+)
+#: the answer section a healthy server sends for each name and type, as RFC 1034
+#: section 4.3.2 has an authoritative server build it (the CNAME chain inside the zone,
+#: then the target's records of the type; a target outside the zone left to the
+#: client); None: NXDOMAIN
+NS_REPLIES: dict[str, dict[str, tuple[tuple[str, str], ...] | None]] = {
+    "direct": {"A": (("A", "10.53.0.1"),), "AAAA": (("AAAA", "fd00:53::1"),)},
+    "v4only": {"A": (("A", "10.53.0.2"),), "AAAA": ()},
+    "cname": {
+        "A": (("CNAME", "target.repo.test"), ("A", "10.53.0.3")),
+        "AAAA": (("CNAME", "target.repo.test"), ("AAAA", "fd00:53::3")),
+    },
+    "cnamev4": {
+        "A": (("CNAME", "target-v4.repo.test"), ("A", "10.53.0.4")),
+        "AAAA": (("CNAME", "target-v4.repo.test"),),
+    },
+    "external": {"A": (("CNAME", "repo.example.com"),), "AAAA": (("CNAME", "repo.example.com"),)},
+    "missing": {"A": None, "AAAA": None},
+}
+#: a server's behaviour for one query type: the faultdns rule, and what Go makes of an
+#: exchange over (UDP, TCP); "zone" is the zone's reply
+NS_BEHAVIOURS: dict[str, tuple[str, tuple[str, str]]] = {
+    "ok": ("", ("zone", "zone")),
+    "servfail": ("servfail", ("servfail", "servfail")),
+    "refused": ("refused", ("rcode", "rcode")),
+    "silent": ("drop", ("timeout", "timeout")),
+    "nxdomain": ("nxdomain", ("nxdomain", "nxdomain")),
+    "truncated": ("truncate", ("truncated", "zone")),  # TC over UDP, the answer over TCP
+    "udp-servfail": ("servfail proto=udp", ("servfail", "zone")),
+}
+_NS_FAULTY = sorted(set(NS_BEHAVIOURS) - {"ok"})
+NS_COUNT = 4
+
+
+@dataclass(frozen=True)
+class NSWorld:
+    """Several nameservers: ``behaviour[server][qtype]`` (keys of
+    :data:`NS_BEHAVIOURS`; ``down`` lists servers whose port is closed: ICMP
+    "connection refused"), the resolver's options and how many lookups of ``kind``'s
+    name it makes (offsets grow over them with ``rotate``)."""
+
+    kind: str
+    behaviour: tuple[dict[str, str], ...]
+    down: frozenset[int]
+    scoped: bool  # faults match the name (else every name)
+    attempts: int
+    timeout: float
+    rotate: bool
+    use_vc: bool
+    lookups: int
+
+    @property
+    def name(self) -> str:
+        return f"{self.kind}.repo.test"
+
+    def outcome(self, server: int, qtype: str, transport: str) -> str:
+        """What Go makes of one exchange (``spec.go_dns`` outcomes, or ``truncated``)."""
+        if server in self.down:
+            return "refused"
+        what = NS_BEHAVIOURS[self.behaviour[server][qtype]][1][transport == "tcp"]
+        if what != "zone":
+            return what
+        answer = NS_REPLIES[self.kind][qtype]
+        if answer is None:
+            return "nxdomain"
+        return spec_dns.skip_to_answer([rtype for rtype, _ in answer], qtype)
+
+
+def _ns_outcome(world: NSWorld, qtype: str, server: int, transport: str) -> str:
+    return world.outcome(server, qtype, transport)
+
+
+@st.composite
+def ns_worlds(draw: st.DrawFn) -> NSWorld:
+    """2-4 nameservers (mostly 3-4, so that rotate offsets of 2+ reach past XOR's and
+    +'s agreement), each healthy or faulty per query type, some down; rotate or not,
+    use-vc sometimes; 1-3 lookups on one resolver; names with direct answers, CNAMEs
+    (answered in zone, or ending without the type, or leaving the zone) and NXDOMAIN."""
+    servers = draw(st.sampled_from([2, 3, 3, 4, 4]))
+    behaviour = tuple(
+        {
+            qtype: draw(st.sampled_from(["ok"] * len(_NS_FAULTY) + _NS_FAULTY))
+            for qtype in ("A", "AAAA")
+        }
+        for _ in range(servers)
+    )
+    use_vc = draw(st.integers(0, 4)) == 0
+    down = (
+        frozenset() if use_vc else frozenset(draw(st.sets(st.integers(0, servers - 1), max_size=1)))
+    )
+    return NSWorld(
+        kind=draw(st.sampled_from(["direct", "cname", "cnamev4", "external", "v4only", "missing"])),
+        behaviour=behaviour,
+        down=down,
+        scoped=draw(st.booleans()),
+        attempts=draw(st.integers(1, 3)),
+        timeout=draw(st.sampled_from([1.0, 2.0])),
+        rotate=draw(st.booleans()),
+        use_vc=use_vc,
+        lookups=draw(st.integers(1, 3)),
+    )
+
+
+@pytest.fixture(scope="module")
+def nameservers() -> Iterator[tuple[SimClock, list[faultdns.FaultDNSServer], str]]:
+    """:data:`NS_COUNT` faultdns servers serving :data:`NS_ZONE` on one ``SimClock``,
+    and the address of a closed UDP port."""
+    clock = SimClock()
+    servers: list[faultdns.FaultDNSServer] = []
+    peers: list[DNSPeer] = []
+    try:
+        for _ in range(NS_COUNT):
+            server = faultdns.FaultDNSServer(origins=["test"], ttl=0, clock=clock, seed=0)
+            for record in NS_ZONE:
+                server.add_record(record)
+            peer = DNSPeer(server).start()
+            clock.add_peer(peer)
+            clock.call_listener = peer.call_listener
+            servers.append(server)
+            peers.append(peer)
+        probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        probe.bind(("127.0.0.1", 0))
+        down = f"127.0.0.1:{probe.getsockname()[1]}"
+        probe.close()  # nothing listens there: ICMP port unreachable
+        yield clock, servers, down
+    finally:
+        for peer in peers:
+            peer.stop()
+        clock.close()
+
+
+def _ns_world(kind: str, behaviour: Sequence[tuple[str, str]], **options: Any) -> NSWorld:
+    """An :class:`NSWorld` from ``(A, AAAA)`` behaviours per server; defaults: no server
+    down, faults for every name, attempts 2, timeout 1 s, no rotate, no use-vc, one
+    lookup."""
+    settings_: dict[str, Any] = {
+        "down": frozenset(),
+        "scoped": False,
+        "attempts": 2,
+        "timeout": 1.0,
+        "rotate": False,
+        "use_vc": False,
+        "lookups": 1,
+    }
+    settings_.update(options)
+    servers = tuple({"A": a, "AAAA": aaaa} for a, aaaa in behaviour)
+    return NSWorld(kind=kind, behaviour=servers, **settings_)
+
+
+# The issue's examples, each a member of the kind the strategy draws:
+#: rotate over 3 servers, second lookup: AAAA starts at offset 2, A at 3 (0 mod 3);
+#: only server 1 answers, so the ring order decides which failures come first
+NS_ROTATE_PAST_TWO = _ns_world(
+    "direct", [("servfail", "servfail"), ("ok", "ok"), ("silent", "refused")], rotate=True,
+    lookups=2, attempts=1,
+)  # fmt: skip
+#: no rotate: both lanes start at server 0, which is silent for A
+NS_NO_ROTATE = _ns_world("direct", [("silent", "ok"), ("ok", "ok"), ("ok", "servfail")])
+#: SERVFAIL over UDP only on every server: Go (UDP first) fails; over TCP it would answer
+NS_UDP_ONLY_FAULT = _ns_world("direct", [("udp-servfail", "udp-servfail")] * 3)
+#: truncated over UDP: the answer comes over TCP from the same server
+NS_TRUNCATED = _ns_world("cname", [("truncated", "truncated"), ("ok", "ok")])
+#: a CNAME out of the zone alone in the answer: NODATA for both lanes, "no such host"
+NS_CNAME_ALONE = _ns_world("external", [("ok", "ok"), ("ok", "ok")])
+#: the CNAME's target has A only: AAAA's reply holds the CNAME alone (NODATA), A's
+#: holds the CNAME ahead of the A record; A fails everywhere, so the error is Go's
+NS_CNAME_WITHOUT_TYPE = _ns_world("cnamev4", [("servfail", "ok"), ("refused", "ok")])
+
+
+@cases(60)
+@given(world=ns_worlds(), seed=seeds())
+@example(world=NS_ROTATE_PAST_TWO, seed=0)
+@example(world=NS_NO_ROTATE, seed=0)
+@example(world=NS_UDP_ONLY_FAULT, seed=0)
+@example(world=NS_TRUNCATED, seed=0)
+@example(world=NS_CNAME_ALONE, seed=0)
+@example(world=NS_CNAME_WITHOUT_TYPE, seed=0)
+def test_predicate_input_is_gos_over_several_nameservers(
+    nameservers: tuple[SimClock, list[faultdns.FaultDNSServer], str], world: NSWorld, seed: int
+) -> None:
+    """Go's ``tryOneName`` over several nameservers (``spec.go_dns.try_one_name``): each
+    lane asks the servers in ring order from its ``serverOffset`` (0, or with
+    ``rotate`` a counter per resolver: AAAA then A, two per lookup), ``attempts``
+    rounds; every first exchange is UDP (TCP only with ``use-vc``), a truncated UDP
+    reply is asked again over TCP of the same server; NXDOMAIN and a reply without a
+    record of the type (a CNAME alone, the target without the type) end the lane;
+    every other failure moves on.  Every exchange (server, transport, outcome), in
+    order, is the spec's, the servers' own logs hold exactly those queries, and the
+    lookup returns the addresses from the first record of the type on (CNAMEs
+    skipped), or the error (flags, server and text) of the lane Go keeps."""
+    clock, servers, down = nameservers
+    texts = []
+    for index in range(len(world.behaviour)):
+        host, port = servers[index].address
+        texts.append(down if index in world.down else f"{host}:{port}")
+    for index, server in enumerate(servers):
+        server.reset()
+        if index >= len(world.behaviour):
+            continue
+        for qtype, behaviour in world.behaviour[index].items():
+            rule = NS_BEHAVIOURS[behaviour][0]
+            if rule:
+                scope = f" match={world.name}" if world.scoped else ""
+                server.add_fault(f"{rule} qtype={qtype}{scope}")
+    events: list[QueryEvent] = []
+    options: dict[str, Any] = {}
+    if world.rotate:  # as resolv.conf sets them: only when it says so
+        options["rotate"] = True
+    if world.use_vc:
+        options["use_tcp"] = True
+    resolver = cleanup.StubResolver(
+        texts,
+        attempts=world.attempts,
+        timeout=world.timeout,
+        clock=clock,
+        rng=random.Random(seed),
+        on_query=events.append,
+        hosts=None,
+        **options,
+    )
+    names = spec_dns.name_list(world.name, [], 1)
+    assert names == [world.name]
+    taken = 0
+    for lookup in range(world.lookups):
+        events.clear()
+        marks = [server.queries[-1].seq if server.queries else 0 for server in servers]
+        offsets = spec_dns.lane_offsets(world.rotate, taken)
+        taken += 2
+        runs = {
+            qtype: spec_dns.try_one_name(
+                functools.partial(_ns_outcome, world, qtype),
+                servers=len(texts),
+                attempts=world.attempts,
+                offset=offsets[qtype],
+                use_vc=world.use_vc,
+                timeout=world.timeout,
+            )
+            for qtype in ("A", "AAAA")
+        }
+        note(f"lookup {lookup}: offsets {offsets}; spec {runs}")
+        try:
+            got: object = sorted(resolver.resolve(world.name))
+        except DNSError as exc:
+            got = exc
+        note(f"got {got!r}; events {events}")
+        for qtype, lane in runs.items():
+            seen = [(e.server, e.transport, e.outcome) for e in events if e.qtype == qtype]
+            want = [(texts[x.server], x.transport, x.outcome) for x in lane.exchanges]
+            assert seen == want, f"{qtype} lane's exchanges"
+        logged = sorted(
+            (index, record.qtype, record.transport)
+            for index, server in enumerate(servers)
+            for record in server.queries_since(marks[index])
+        )
+        sent = sorted(
+            (x.server, qtype, x.transport)
+            for qtype, lane in runs.items()
+            for x in lane.exchanges
+            if x.server not in world.down
+        )
+        assert logged == sent, "the servers' logs"
+        answered = [qtype for qtype, lane in runs.items() if lane.ended == "answer"]
+        if answered:
+            want_addresses = sorted(
+                address
+                for qtype in answered
+                for address in spec_dns.go_addresses(NS_REPLIES[world.kind][qtype] or (), qtype)
+            )
+            assert got == want_addresses
+            continue
+        assert isinstance(got, DNSError), f"Go fails this lookup; got {got!r}"
+        lanes = [
+            spec_dns.Lane(world.name, qtype, lane.ended, lane.took, texts[lane.server or 0])
+            for qtype, lane in runs.items()
+        ]
+        kept = spec_dns.kept_lanes(world.name, names, lanes)
+        assert kept is not None
+        flags = spec_dns.DNSFlags(got.is_not_found, got.is_timeout, got.is_temporary)
+        assert any(
+            (flags, got.server) == (spec_dns.flags_of(k.ended), k.server)
+            and spec_dns.error_text_fits(k.ended, got.err)
+            for k in kept
+        ), f"Go keeps one of {kept}"
+        assert got.name == world.name
+    event(f"{len(texts)} nameservers{', rotate' if world.rotate else ''}"
+          f"{', use-vc' if world.use_vc else ''}")  # fmt: skip
+    if world.rotate and len(texts) >= 3 and taken > 2:
+        event("rotate offsets reach 2+ over 3+ servers")
+    event(f"name: {world.kind}")
 
 
 # -- 4. bounded effort ---------------------------------------------------------------

@@ -12,7 +12,9 @@ nothing from ``cleanup`` but data types needed to read a result (``Backoff`` fie
   contract (``sim._evaluate.jitter_rng``).
 - :mod:`.go_dns`: Go 1.23's resolver error for what the DNS answered (which names
   the search list walk asks, in which order, with ``ndots``; which error a lookup
-  reports; its ``IsNotFound``/``IsTimeout``/``IsTemporary``).
+  reports; its ``IsNotFound``/``IsTimeout``/``IsTemporary``), and over several
+  nameservers ``tryOneName``'s server order (``rotate``), transports (UDP, TCP after
+  TC, ``use-vc``) and ``skipToAnswer``'s verdict on CNAMEs and other records.
 - :mod:`.predicates`: the retry-or-stop decision of Harvester v1.4's and v1.5's
   ``IsRetriableNetworkError`` for an error class.
 - :mod:`.deletion`: the set of node images a successful cleanup deletes, as a set

@@ -22,18 +22,55 @@ for ``errNoSuchHost``; ``IsTemporary`` for SERVFAIL (``errServerTemporarilyMisbe
 and for socket errors (an ``*OpError``: the ICMP "connection refused" of a DNS
 Service without backends); a silent server is ``errTimeout`` (``IsTimeout`` and
 ``IsTemporary``).
+
+Several nameservers (:func:`try_one_name`, :func:`server_order`, :func:`lane_offsets`):
+``tryOneName`` asks ``servers[(serverOffset + j) % len(servers)]`` for ``j`` over the
+servers, ``attempts`` times over; ``serverOffset`` is 0 unless resolv.conf says
+``options rotate``, when it is a counter on the resolver's config that every
+``tryOneName`` takes one from (``dnsConfig.serverOffset``: ``AddUint32(&soffset, 1) -
+1``), so it grows over the lanes and lookups of one resolver.  The AAAA goroutine,
+started last, runs first (the scheduler's ``runnext``) and takes the first offset of a
+candidate, A the next (the Go oracle's rotate cases, every run).  One exchange
+(``exchange``): UDP, unless ``use-vc``; a UDP reply with TC is asked again over TCP
+of the same server at once.  Its verdict (``checkHeader`` then ``skipToAnswer``):
+NXDOMAIN, and NOERROR without a record of the asked type in the answer section
+(skipped records of other types, a CNAME among them, do not count), end the lane with
+``errNoSuchHost`` and that server; SERVFAIL, any other rcode, a timeout or a socket
+error is remembered (``lastErr``, with that server) and the next server is asked; a
+record of the asked type is the answer, whose addresses are the A and AAAA records
+from that record on (``goLookupIPCNAME``'s answer loop; CNAMEs and other types
+skipped).
 """
 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
-__all__ = ["OUTCOMES", "DNSFlags", "Lane", "flags_of", "lookup_error", "name_list"]
+__all__ = [
+    "ERROR_TEXTS",
+    "OUTCOMES",
+    "DNSFlags",
+    "Exchange",
+    "Lane",
+    "LaneRun",
+    "error_text_fits",
+    "flags_of",
+    "go_addresses",
+    "kept_lanes",
+    "lane_offsets",
+    "lookup_error",
+    "name_list",
+    "server_order",
+    "skip_to_answer",
+    "try_one_name",
+]
 
-#: what one lane (a name and a query type) ended with
-OUTCOMES = ("answer", "nxdomain", "nodata", "servfail", "timeout", "refused")
+#: what one lane (a name and a query type) ended with; ``rcode`` is an rcode other than
+#: NOERROR, NXDOMAIN and SERVFAIL (REFUSED, NOTIMP, ...), ``refused`` the socket's ICMP
+#: "connection refused"
+OUTCOMES = ("answer", "nxdomain", "nodata", "servfail", "rcode", "timeout", "refused")
 
 
 @dataclass(frozen=True)
@@ -51,9 +88,31 @@ def flags_of(outcome: str) -> DNSFlags:
         return DNSFlags(not_found=True, timeout=False, temporary=False)
     if outcome in ("servfail", "refused"):
         return DNSFlags(not_found=False, timeout=False, temporary=True)
+    if outcome == "rcode":  # errServerMisbehaving: newDNSError sets no flag
+        return DNSFlags(not_found=False, timeout=False, temporary=False)
     if outcome == "timeout":
         return DNSFlags(not_found=False, timeout=True, temporary=True)
     raise ValueError(f"no error for a lane that ended with {outcome!r}")
+
+
+#: the text Go's ``*net.DNSError`` carries as ``Err`` for a lane that ended so (a socket
+#: error's text ends with it: ``read udp L->S: i/o timeout``, ``read udp L->S: read:
+#: connection refused``): ``errNoSuchHost``, ``errServerMisbehaving`` (SERVFAIL's
+#: ``errServerTemporarilyMisbehaving`` has the same text), ``errTimeout``, ECONNREFUSED
+ERROR_TEXTS = {
+    "nxdomain": "no such host",
+    "nodata": "no such host",
+    "servfail": "server misbehaving",
+    "rcode": "server misbehaving",
+    "timeout": "i/o timeout",
+    "refused": "connection refused",
+}
+
+
+def error_text_fits(outcome: str, text: str) -> bool:
+    """Whether ``text`` is the ``Err`` Go gives a lane that ended with ``outcome``."""
+    want = ERROR_TEXTS[outcome]
+    return text == want or text.endswith(": " + want)
 
 
 def name_list(name: str, search: Sequence[str], ndots: int) -> list[str]:
@@ -83,12 +142,14 @@ def name_list(name: str, search: Sequence[str], ndots: int) -> list[str]:
 @dataclass(frozen=True)
 class Lane:
     """One lane of a lookup: ``fqdn`` (as :func:`name_list` gives it), ``qtype``, how
-    it ``ended`` (one of :data:`OUTCOMES`) and when (``done``, seconds)."""
+    it ``ended`` (one of :data:`OUTCOMES`) and when (``done``, seconds); ``server``
+    (optional) the server whose exchange supplied the outcome (the error's Server)."""
 
     fqdn: str
     qtype: str
     ended: str
     done: float
+    server: str = ""
 
 
 def lookup_error(name: str, names: Sequence[str], lanes: Iterable[Lane]) -> set[DNSFlags] | None:
@@ -96,11 +157,18 @@ def lookup_error(name: str, names: Sequence[str], lanes: Iterable[Lane]) -> set[
     lanes ended as ``lanes`` say: None when some lane got an answer, else the set of
     flags it may report (more than one only when the lanes that decide finished at the
     same instant: the race is Go's, either lane may be read last)."""
+    kept = kept_lanes(name, names, lanes)
+    return None if kept is None else {flags_of(lane.ended) for lane in kept}
+
+
+def kept_lanes(name: str, names: Sequence[str], lanes: Iterable[Lane]) -> set[Lane] | None:
+    """The lanes whose error Go may report for ``name`` (as :func:`lookup_error`), or
+    None when some lane got an answer; their ``server`` is the error's Server."""
     as_given = name.rstrip(".").lower()
     by_name: dict[str, list[Lane]] = {}
     for lane in lanes:
         by_name.setdefault(lane.fqdn, []).append(lane)
-    possible: set[DNSFlags | None] = {None}
+    possible: set[Lane | None] = {None}
     asked = False
     for fqdn in names:
         mine = by_name.get(fqdn, [])
@@ -110,13 +178,13 @@ def lookup_error(name: str, names: Sequence[str], lanes: Iterable[Lane]) -> set[
         if any(lane.ended == "answer" for lane in mine):
             return None
         orders = _finishing_orders(mine)
-        after: set[DNSFlags | None] = set()
+        after: set[Lane | None] = set()
         for last in possible:
             for order in orders:
                 kept = last
                 for lane in order:
                     if kept is None or fqdn == as_given:
-                        kept = flags_of(lane.ended)
+                        kept = lane
                 after.add(kept)
         possible = after
     if not asked:
@@ -133,3 +201,99 @@ def _finishing_orders(lanes: list[Lane]) -> list[tuple[Lane, ...]]:
     for group in groups:
         out = [prefix + perm for prefix in out for perm in itertools.permutations(group)]
     return out
+
+
+# -- several nameservers: tryOneName ------------------------------------------------------
+
+
+def server_order(servers: int, attempts: int, offset: int) -> list[int]:
+    """Indices of the servers one ``tryOneName`` asks, in order: the ring of servers
+    read from ``offset`` (mod the count), once per attempt."""
+    if servers < 1 or attempts < 1:
+        raise ValueError(f"servers and attempts must be >= 1, got {servers}, {attempts}")
+    ring = list(range(servers))
+    start = offset % servers
+    return (ring[start:] + ring[:start]) * attempts
+
+
+def lane_offsets(rotate: bool, taken: int) -> dict[str, int]:
+    """The ``serverOffset`` of a candidate's A and AAAA lanes when ``taken`` offsets
+    were taken before on this resolver (two per candidate asked, with ``rotate``):
+    without rotate both 0; with it AAAA takes ``taken`` and A ``taken + 1``."""
+    if not rotate:
+        return {"A": 0, "AAAA": 0}
+    return {"AAAA": taken, "A": taken + 1}
+
+
+def skip_to_answer(answer_types: Sequence[str], qtype: str) -> str:
+    """Go ``skipToAnswer`` on a NOERROR reply whose answer section holds records of
+    ``answer_types`` in order: ``answer`` when one is of ``qtype``, else ``nodata``
+    (``errNoSuchHost``)."""
+    return "answer" if qtype in answer_types else "nodata"
+
+
+def go_addresses(answer: Sequence[tuple[str, str]], qtype: str) -> list[str]:
+    """The addresses ``goLookupIPCNAME`` takes from a reply's answer section
+    (``(type, value)`` records in order): every A and AAAA from the first record of
+    ``qtype`` on; nothing when there is none (then the lane is ``nodata``)."""
+    types = [rtype for rtype, _ in answer]
+    if qtype not in types:
+        return []
+    return [value for rtype, value in answer[types.index(qtype) :] if rtype in ("A", "AAAA")]
+
+
+@dataclass(frozen=True)
+class Exchange:
+    """One exchange of a lane: the server's index, ``udp``/``tcp``, and what Go made of
+    it: one of :data:`OUTCOMES` or ``truncated`` (a UDP reply with TC)."""
+
+    server: int
+    transport: str
+    outcome: str
+
+
+@dataclass(frozen=True)
+class LaneRun:
+    """A lane as ``tryOneName`` runs it: its exchanges in order, how it ``ended``
+    (one of :data:`OUTCOMES`), the index of the ``server`` that supplied that (None when
+    nothing was asked) and its duration ``took`` (seconds: ``timeout`` per silent
+    exchange, replies taking no time)."""
+
+    exchanges: tuple[Exchange, ...]
+    ended: str
+    server: int | None
+    took: float
+
+
+def try_one_name(
+    outcome_of: Callable[[int, str], str],
+    *,
+    servers: int,
+    attempts: int,
+    offset: int,
+    use_vc: bool,
+    timeout: float,
+) -> LaneRun:
+    """Go ``tryOneName`` over ``servers`` servers; ``outcome_of(server, transport)``
+    says what one exchange with that server over ``udp``/``tcp`` ends with (one of
+    :data:`OUTCOMES`, or ``truncated`` over UDP).  Raises ``ValueError`` for a
+    ``truncated`` over TCP (TC over TCP is not a retry in Go's ``exchange``)."""
+    exchanges: list[Exchange] = []
+    took = 0.0
+    last: tuple[str, int] | None = None
+    for server in server_order(servers, attempts, offset):
+        outcome = ""
+        for transport in ("tcp",) if use_vc else ("udp", "tcp"):
+            outcome = outcome_of(server, transport)
+            if outcome == "truncated" and transport == "tcp":
+                raise ValueError("a truncated reply over TCP is not a retry")
+            exchanges.append(Exchange(server, transport, outcome))
+            if outcome == "timeout":
+                took += timeout
+            if outcome != "truncated":
+                break
+        if outcome in ("answer", "nxdomain", "nodata"):
+            return LaneRun(tuple(exchanges), outcome, server, took)
+        last = (outcome, server)
+    assert last is not None
+    return LaneRun(tuple(exchanges), last[0], last[1], took)
