@@ -8,6 +8,7 @@ The exceptions and how they nest are drawn in :mod:`cleanup._errors`.
 """
 
 import retrylab_entry  # noqa: F401  (first: Ctrl-C under python -m; see that module)
+from cleanup._backend import DIAL_TIMEOUT, ClockNetworkBackend
 from cleanup._classify import error_kind, to_error
 from cleanup._clock import Clock, SystemClock
 from cleanup._containerd import DEFAULT_CONTAINERD_SOCKET, ContainerdStore
@@ -61,12 +62,7 @@ from cleanup._schedule import (
 )
 from cleanup._store import ImageStore
 from cleanup._stores import open_store
-from cleanup._transport import (
-    DIAL_TIMEOUT,
-    ClockNetworkBackend,
-    DeadlineClient,
-    make_http_client,
-)
+from cleanup._transport import DeadlineClient, make_http_client
 
 __all__ = [
     "DEFAULT_CONTAINERD_SOCKET",

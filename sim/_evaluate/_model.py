@@ -31,7 +31,7 @@ from cleanup import (
     retry,
 )
 from cleanup._dnsrules import not_found_error
-from cleanup._transport import _HALF_NS
+from cleanup._exchange import _HALF_NS
 from cleanup.dnsrules import candidate_names, simulate_lookup
 from cleanup.events import AttemptStarted
 from sim._clock import SocketlessClock
@@ -298,7 +298,7 @@ class _Controller:
                     self._resolve(deadline)
                 except DNSError:
                     # Go's didTimeout: once the request's deadline has passed, whatever
-                    # failed is the Client.Timeout (cleanup._transport._explain)
+                    # failed is the Client.Timeout (cleanup._http_errors._explain)
                     if clock.now() >= request_deadline - _HALF_NS:
                         raise RequestTimeout(url, "lookup", timeout) from None
                     raise
