@@ -77,6 +77,7 @@ from typing import Any
 from faultdns import _batchio
 from faultdns._clock import Clock, ListenerClock, MonotonicClock
 from faultdns._faults import (
+    Action,
     FaultRule,
     RuleIndex,
     RuleState,
@@ -745,7 +746,7 @@ class FaultDNSServer:
                     self._errors += 1
                 continue
             rule_id: str | None = None
-            action: str | None = None
+            action: Action | None = None
             rcode, tail = entry.rcode, entry.udp
             rules = entry.udp_rules
             if rules:
@@ -810,7 +811,7 @@ class FaultDNSServer:
                 winner = None
                 if entry is not None and entry.zgen == zone.generation:
                     rule_id: str | None = None
-                    action: str | None = None
+                    action: Action | None = None
                     rcode, tail, pointer = entry.rcode, entry.udp, entry.udp_ptr
                     rules = entry.udp_rules
                     if rules:
@@ -1011,7 +1012,7 @@ class FaultDNSServer:
         name: str,
         qtype: str,
         rule_id: str | None,
-        action: str | None,
+        action: Action | None,
         rcode: str,
     ) -> None:
         self._log.add(
