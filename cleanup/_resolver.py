@@ -64,13 +64,15 @@ import socket
 import struct
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol, runtime_checkable
+from typing import Literal, Protocol, runtime_checkable
 
 from cleanup._classify import to_error
 from cleanup._clock import Clock
 from cleanup._dnsrules import (
     QTYPES,
+    ExchangeOutcome,
     LookupFold,
+    QueryOutcome,
     QueryResult,
     Verdict,
     build_query,
@@ -137,7 +139,7 @@ class QueryEvent:
     qtype: str
     server: str
     transport: str
-    outcome: str
+    outcome: QueryOutcome
     addresses: tuple[str, ...] = ()
     started: float = 0.0
     finished: float = 0.0
@@ -174,7 +176,7 @@ class _Exchange:
     started: float
     deadline: float
     seq: int
-    phase: str = "read"  # "connect" | "send" | "read" (TCP); always "read" for UDP
+    phase: Literal["connect", "send", "read"] = "read"  # TCP's steps; always "read" for UDP
     link: str = ""  # "udp L->S" as Go prints it, once the local address is known
     pending: bytes = b""  # TCP bytes still to send
     buf: bytearray = field(default_factory=bytearray)
@@ -488,7 +490,9 @@ class StubResolver:
             sock.send(wire)
         except OSError as exc:
             sock.close()
-            outcome = "refused" if isinstance(exc, ConnectionRefusedError) else "socket"
+            outcome: ExchangeOutcome = (
+                "refused" if isinstance(exc, ConnectionRefusedError) else "socket"
+            )
             self._fail(lane, index, "udp", outcome, f"write {link}: write: {_strerror(exc)}", now)
             return False
         lane.exchange = _Exchange(
@@ -503,7 +507,9 @@ class StubResolver:
         try:
             exchange.sock.send(exchange.wire)
         except OSError as exc:
-            outcome = "refused" if isinstance(exc, ConnectionRefusedError) else "socket"
+            outcome: ExchangeOutcome = (
+                "refused" if isinstance(exc, ConnectionRefusedError) else "socket"
+            )
             detail = f"write {exchange.link}: write: {_strerror(exc)}"
             self._end(lane, outcome, detail, deadline, done)
 
@@ -571,7 +577,9 @@ class StubResolver:
             except BlockingIOError:
                 return  # a spurious wake-up, or only foreign datagrams: keep waiting
             except OSError as exc:
-                outcome = "refused" if isinstance(exc, ConnectionRefusedError) else "socket"
+                outcome: ExchangeOutcome = (
+                    "refused" if isinstance(exc, ConnectionRefusedError) else "socket"
+                )
                 detail = f"read {exchange.link}: read: {_strerror(exc)}"
                 self._end(lane, outcome, detail, deadline, done)
                 return
@@ -660,6 +668,7 @@ class StubResolver:
         done: list[QueryResult],
     ) -> None:
         outcome, rcode, addresses = verdict.outcome, verdict.rcode, verdict.addresses
+        assert outcome != "ignore" and outcome != "truncated"  # the UDP reader takes these
         answer_error = verdict.answer_error
         exchange = lane.exchange
         assert exchange is not None
@@ -696,7 +705,7 @@ class StubResolver:
     def _end(
         self,
         lane: _Lane,
-        outcome: str,
+        outcome: ExchangeOutcome,
         detail: str,
         deadline: float | None,
         done: list[QueryResult],
@@ -714,7 +723,13 @@ class StubResolver:
         self._next(lane, deadline, done)
 
     def _fail(
-        self, lane: _Lane, index: int, transport: str, outcome: str, detail: str, started: float
+        self,
+        lane: _Lane,
+        index: int,
+        transport: str,
+        outcome: ExchangeOutcome,
+        detail: str,
+        started: float,
     ) -> None:
         server = self._server_text(index)
         error = outcome_error(outcome, lane.fqdn, server, detail)
@@ -725,7 +740,7 @@ class StubResolver:
         self,
         lane: _Lane,
         exchange: _Exchange,
-        outcome: str,
+        outcome: QueryOutcome,
         addresses: tuple[str, ...] = (),
     ) -> None:
         server = self._server_text(exchange.server)
@@ -736,7 +751,7 @@ class StubResolver:
         lane: _Lane,
         server: str,
         transport: str,
-        outcome: str,
+        outcome: QueryOutcome,
         started: float,
         addresses: tuple[str, ...] = (),
         detail: str = "",
@@ -756,7 +771,7 @@ class StubResolver:
             self.on_query(event)
 
 
-def _errno_outcome(code: int) -> str:
+def _errno_outcome(code: int) -> ExchangeOutcome:
     return "refused" if code == errno_mod.ECONNREFUSED else "socket"
 
 
