@@ -39,11 +39,8 @@ from typing import Any
 import httpcore
 
 from cleanup._clock import Clock
-from cleanup._errors import (
-    DNSError,
-)
+from cleanup._errors import DNSError, go_strerror
 from cleanup._exchange import _ATTEMPT, _EXCHANGE, _HALF_NS, _limit
-from cleanup._http_errors import _lower
 from cleanup._resolver import Resolver
 
 __all__ = ["DIAL_TIMEOUT", "ClockNetworkBackend", "ClockStream"]
@@ -172,7 +169,7 @@ class ClockStream(httpcore.NetworkStream):
         original = _os_error(exc.errno, self._peer) if exc.errno else exc
         original.local = self._local  # type: ignore[attr-defined]
         original.op = op  # type: ignore[attr-defined]
-        text = _lower(exc.strerror or str(exc))
+        text = go_strerror(exc)
         return _fail(kind, f"{op} tcp {self._where()}: {op}: {text}", original)
 
     def close(self) -> None:
@@ -300,7 +297,7 @@ class ClockNetworkBackend(httpcore.NetworkBackend):
         assert isinstance(first, OSError)
         first.op = "dial"  # type: ignore[attr-defined]
         where = first.filename or host
-        message = f"dial tcp {where}: connect: {_lower(first.strerror or str(first))}"
+        message = f"dial tcp {where}: connect: {go_strerror(first)}"
         error = _fail(httpcore.ConnectError, message, first)
         raise error from error.__cause__
 

@@ -49,6 +49,7 @@ from cleanup._errors import (
     ProtocolError,
     RequestTimeout,
     go_quote,
+    go_strerror,
 )
 from cleanup._exchange import Exchange, _within
 
@@ -65,11 +66,6 @@ _REASONS = {
     errno_mod.ECONNABORTED: "aborted",
     errno_mod.ETIMEDOUT: "timed-out",
 }
-
-
-def _lower(text: str) -> str:
-    """Go spells errno texts in lower case: ``connection refused``."""
-    return text[:1].lower() + text[1:]
 
 
 # httpcore exception -> httpx exception, the most specific first (as httpx maps them).
@@ -260,7 +256,7 @@ def _explain(
     if isinstance(original, OSError) and original.errno is not None:
         reason = _REASONS.get(original.errno, "other")
         address = original.filename or request.url.netloc.decode("ascii")
-        detail = "" if reason != "other" else _lower(original.strerror or str(original))
+        detail = "" if reason != "other" else go_strerror(original)
         error = ConnectError(
             url,
             str(address),

@@ -88,7 +88,7 @@ from cleanup._dnsrules import (
     server_sequence,
     start_order,
 )
-from cleanup._errors import DNSError
+from cleanup._errors import DNSError, go_strerror
 from cleanup._hosts import DEFAULT_HOSTS, HostsTable, read_hosts
 from cleanup._resolvconf import (
     format_nameserver,
@@ -475,7 +475,7 @@ class StubResolver:
             sock.connect((ip, port))
         except OSError as exc:
             sock.close()
-            detail = f"dial udp {server}: connect: {_strerror(exc)}"
+            detail = f"dial udp {server}: connect: {go_strerror(exc)}"
             self._fail(lane, index, "udp", "socket", detail, now)
             return False
         link = f"udp {_addr_text(sock.getsockname())}->{server}"
@@ -493,7 +493,7 @@ class StubResolver:
             outcome: ExchangeOutcome = (
                 "refused" if isinstance(exc, ConnectionRefusedError) else "socket"
             )
-            self._fail(lane, index, "udp", outcome, f"write {link}: write: {_strerror(exc)}", now)
+            self._fail(lane, index, "udp", outcome, f"write {link}: write: {go_strerror(exc)}", now)
             return False
         lane.exchange = _Exchange(
             sock, "udp", index, qid, wire, now, self._limit(now, deadline), self._seq(), link=link
@@ -510,7 +510,7 @@ class StubResolver:
             outcome: ExchangeOutcome = (
                 "refused" if isinstance(exc, ConnectionRefusedError) else "socket"
             )
-            detail = f"write {exchange.link}: write: {_strerror(exc)}"
+            detail = f"write {exchange.link}: write: {go_strerror(exc)}"
             self._end(lane, outcome, detail, deadline, done)
 
     def _start_tcp(
@@ -525,7 +525,7 @@ class StubResolver:
         code = sock.connect_ex((ip, port))
         if code not in (0, errno_mod.EINPROGRESS, errno_mod.EAGAIN):
             sock.close()
-            detail = f"dial tcp {server}: connect: {_strerror(_os_error(code))}"
+            detail = f"dial tcp {server}: connect: {go_strerror(_os_error(code))}"
             self._fail(lane, index, "tcp", _errno_outcome(code), detail, now)
             return False
         exchange = _Exchange(
@@ -580,7 +580,7 @@ class StubResolver:
                 outcome: ExchangeOutcome = (
                     "refused" if isinstance(exc, ConnectionRefusedError) else "socket"
                 )
-                detail = f"read {exchange.link}: read: {_strerror(exc)}"
+                detail = f"read {exchange.link}: read: {go_strerror(exc)}"
                 self._end(lane, outcome, detail, deadline, done)
                 return
             verdict = judge_reply(data, exchange.qid, lane.fqdn, QTYPES[lane.qtype], "udp")
@@ -606,7 +606,7 @@ class StubResolver:
         if exchange.phase == "connect":
             code = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
             if code:
-                detail = f"dial {exchange.link}: connect: {_strerror(_os_error(code))}"
+                detail = f"dial {exchange.link}: connect: {go_strerror(_os_error(code))}"
                 self._end(lane, _errno_outcome(code), detail, deadline, done)
                 return
             self._connected(lane, exchange)
@@ -700,7 +700,7 @@ class StubResolver:
         """A TCP write or read failed: Go's ``OP LINK: OP: strerror`` (its ``net.OpError``),
         the errno deciding the outcome (:func:`_errno_outcome`)."""
         outcome = _errno_outcome(exc.errno or 0)
-        self._end(lane, outcome, f"{op} {exchange.link}: {op}: {_strerror(exc)}", deadline, done)
+        self._end(lane, outcome, f"{op} {exchange.link}: {op}: {go_strerror(exc)}", deadline, done)
 
     def _end(
         self,
@@ -782,12 +782,6 @@ def _addr_text(address: tuple[object, ...]) -> str:
 def _os_error(code: int) -> OSError:
     """The ``OSError`` for ``code``; Python picks the subclass (ConnectionRefusedError, ...)."""
     return OSError(code, os.strerror(code))
-
-
-def _strerror(exc: OSError) -> str:
-    """Go spells errno texts in lower case: ``connection refused``."""
-    text = exc.strerror or str(exc)
-    return text[:1].lower() + text[1:]
 
 
 class SystemResolver:
