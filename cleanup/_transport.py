@@ -13,8 +13,8 @@ our resolver, every wait through the clock, Go's dial); :mod:`cleanup._http_erro
 write, the response headers, every redirect hop and the whole body get only what is
 left of it.  httpx's own timeouts are per phase and restart with every byte; here a byte
 arriving never restarts anything.  The deadline travels to the network backend in a
-context variable (:class:`cleanup._exchange.Exchange`), and every wait goes through the injected
-:class:`~cleanup.Clock`, so the simulation runs this code in virtual time.
+context variable (:class:`cleanup._exchange.Exchange`), and every wait goes through the
+injected :class:`~cleanup.Clock`, so the simulation runs this code in virtual time.
 
 Failures are Go's errors (``Get "URL": dial tcp: lookup NAME on SERVER: no such
 host``, ``... (Client.Timeout exceeded while awaiting headers)``, ...), each the
@@ -39,7 +39,6 @@ pool waits on a thread event when all ``max_connections`` are busy (PoolTimeout)
 pooled keep-alive connections never expire by age (no ``keepalive_expiry``, since
 httpcore would measure it in real time; a connection the server closed is noticed and
 replaced).
-
 """
 
 from __future__ import annotations
@@ -53,10 +52,7 @@ import httpx
 
 from cleanup._backend import DIAL_TIMEOUT, ClockNetworkBackend
 from cleanup._clock import Clock
-from cleanup._errors import (
-    ProtocolError,
-    go_quote,
-)
+from cleanup._errors import ProtocolError, go_quote
 from cleanup._exchange import _ATTEMPT, _EXCHANGE, Exchange, _Attempt, _within
 from cleanup._gogzip import GoGzipDecoder, GzipError
 from cleanup._gourl import go_url_error
