@@ -133,13 +133,17 @@ _OPS: tuple[tuple[type[BaseException], str], ...] = (
     (httpcore.WriteError, "write"),
 )
 
+#: h11's words for an EOF inside a line it was still reading: in a response body (a
+#: chunk-size line) Go's chunked reader turns that EOF into io.ErrUnexpectedEOF (checked
+#: against Go 1.23); httpcore reports a head cut short as "Server disconnected ..."
+EOF_MID_LINE = "peer unexpectedly closed connection"
+
 # h11/httpcore's words for a connection closed early, and Go's.
 _EOF_TEXTS = (
     ("Server disconnected without sending a response.", "EOF"),
     ("peer closed connection without sending complete message body", "unexpected EOF"),
+    (EOF_MID_LINE, "unexpected EOF"),
 )
-#: h11's words for an EOF inside a line it was still reading (a head, a chunk-size line)
-EOF_MID_LINE = "peer unexpectedly closed connection"
 
 # Transport failures that carry no usable errno: reported as a connection failure
 # with the library's own text, and (like Go's EOF) not retried.
@@ -289,34 +293,12 @@ def to_error(
                     in_body = detail == "unexpected EOF"
                     return _attach(ProtocolError(shown_url, detail, in_body=in_body), exc)
 
-    # 4b. h11 cut short inside a line: in a chunk-size line Go's chunked reader turns
-    # the EOF into io.ErrUnexpectedEOF; in the head http.ReadResponse's is "connection
-    # broken: unexpected EOF" (both checked against Go 1.23).  Only where httpcore
-    # raised it tells which.
-    for item in chain:
-        if isinstance(item, httpcore.RemoteProtocolError) and str(item) == EOF_MID_LINE:
-            if _raised_in_body(item):
-                return _attach(ProtocolError(shown_url, "unexpected EOF", in_body=True), exc)
-            broken = "net/http: HTTP/1.x transport connection broken: unexpected EOF"
-            return _attach(ProtocolError(shown_url, broken), exc)
-
     # 5. A transport failure with no errno under it.
     for item in chain:
         if isinstance(item, _TRANSPORT_OTHER):
             return _attach(ConnectError(shown_url, address, "other", _describe(item)), exc)
 
     return _attach(UnexpectedError(_describe(exc), url), exc)
-
-
-def _raised_in_body(exc: BaseException) -> bool:
-    """True if httpcore raised ``exc`` while reading a response body (its HTTP/1.1
-    connection's ``_receive_response_body`` is on the traceback), not the head."""
-    tb = exc.__traceback__
-    while tb is not None:
-        if tb.tb_frame.f_code.co_name == "_receive_response_body":
-            return True
-        tb = tb.tb_next
-    return False
 
 
 _CONNECT_KIND = {
