@@ -80,7 +80,15 @@ import h11
 
 from sim._clock import SocketlessClock, WorldClock
 
-__all__ = ["BODY_STATES", "EARLY_CLOSES", "ODD_STATES", "ODD_STATUSES", "HTTPRecord", "RepoServer", "reserve_port"]
+__all__ = [
+    "BODY_STATES",
+    "EARLY_CLOSES",
+    "ODD_STATES",
+    "ODD_STATUSES",
+    "HTTPRecord",
+    "RepoServer",
+    "reserve_port",
+]
 
 #: 200s with a body that is not all there (issue 9's misbehaving-repo modes, in
 #: virtual time): see the module doc
