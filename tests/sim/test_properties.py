@@ -37,14 +37,22 @@ code under test.  The properties, stated precisely:
 7. **Retry decisions.**  For every failed attempt, the error cleanup's predicate saw is
    the one Go meets in that world (``world_errors``: search-list walk, the lane whose
    error Go keeps, status, refusal, timeout, incomplete list), and the loop retries it
-   exactly when the preset's or a generated predicate (``spec.predicates``) says so.
+   exactly when the preset's or a generated predicate (``spec.predicates``) says so;
+   also over connections the repo ends early (``spec.go_http``), and for
+   ``cleanup.to_error`` on a plain httpx stack closed early in the same ways.
 8. **The schedule at its boundaries.**  A deadline exactly on an attempt's start, a
    sleep equal to the Cap, Steps 1, Jitter 0, Factor < 1; and cleanup's stepped
    schedule equals ``spec.backoff``'s over many backoffs.
+9. **The report.**  What ``cleanup run --json`` prints says what Go met: each failed
+   attempt's kind is ``spec.go_http.report_label`` of the world's error, its
+   ``retriable`` the specification's predicate, its text Go's where the world fixes it
+   (an early close, a status); the final ``error_kind`` and ``error`` are the last
+   attempt's, the outcome the predicate's, the exit status the documented one.
 
-Unkind worlds (statuses of every family, 1xx, redirects, incomplete bodies, A and AAAA
-apart, digest and ID references) feed properties 2 and 7.  Example counts scale with
-the hypothesis profile (``tests/conftest.py``): ``ci`` is derandomized;
+Unkind worlds (statuses of every family, 1xx, redirects, incomplete bodies,
+connections ended early, A and AAAA apart, digest and ID references) feed properties
+2, 7 and 9.  Example counts scale with the hypothesis profile (``tests/conftest.py``):
+``ci`` is derandomized;
 ``HYPOTHESIS_PROFILE=deep`` runs twenty times as many.
 """
 
