@@ -20,6 +20,11 @@ the venv's ``go``, ``GOTOOLCHAIN=local CGO_ENABLED=0``, on Linux loopback)::
                                           read tcp A->B: read: connection reset by peer
                                                                                errors.Is(ECONNRESET)
 
+Cut anywhere in a ``Content-Length`` body, or in a chunked body before its last-chunk
+line ``0\r\n`` is whole (in chunk data or in a chunk-size line), Go says ``unexpected
+EOF``; cut after that line it says ``http: unexpected EOF reading trailer`` (not
+generated: cleanup says ``unexpected EOF`` there, a known difference of text only).
+
 ``Client.Do`` returns once the head is read, so a failure in the body comes from the
 read, unwrapped (no ``Get "URL":``).  Linux hands over the bytes queued before an RST
 first, so an RST after the head is a body error even when it follows at once.  None of
