@@ -1340,7 +1340,7 @@ def check_report_shows_the_worlds_errors(
                 f"attempt {number}: {result}: the report shows {record['error']!r}, "
                 f"Go says {close.text}"
             )
-        elif possible == {("status", int(result or 0))}:
+        elif result.isdigit() and possible == {("status", int(result))}:
             status = f"{result} {HTTPStatus(int(result)).phrase}"
             assert record["error"] == f"unexpected status: {status}", record["error"]
     outcome = shown["outcome"]
