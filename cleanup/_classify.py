@@ -133,10 +133,16 @@ _OPS: tuple[tuple[type[BaseException], str], ...] = (
     (httpcore.WriteError, "write"),
 )
 
+#: h11's words for an EOF inside a line it was still reading: in a response body (a
+#: chunk-size line) Go's chunked reader turns that EOF into io.ErrUnexpectedEOF (checked
+#: against Go 1.23); httpcore reports a head cut short as "Server disconnected ..."
+EOF_MID_LINE = "peer unexpectedly closed connection"
+
 # h11/httpcore's words for a connection closed early, and Go's.
 _EOF_TEXTS = (
     ("Server disconnected without sending a response.", "EOF"),
     ("peer closed connection without sending complete message body", "unexpected EOF"),
+    (EOF_MID_LINE, "unexpected EOF"),
 )
 
 # Transport failures that carry no usable errno: reported as a connection failure

@@ -41,6 +41,7 @@ from collections.abc import Iterator
 import httpcore
 import httpx
 
+from cleanup._classify import EOF_MID_LINE
 from cleanup._errors import (
     CleanupError,
     ConnectError,
@@ -203,7 +204,11 @@ def _go_broken(text: str, head: bytes) -> str:
 
 def _go_body_error(text: str) -> str:
     """Go's chunked reader's words (``net/http/internal/chunked.go``) for a chunk
-    header h11 rejects; h11's text otherwise."""
+    header h11 rejects, or cut short; h11's text otherwise."""
+    if text == EOF_MID_LINE:
+        # the connection closed inside a chunk-size line: Go's readChunkLine turns the
+        # io.EOF into io.ErrUnexpectedEOF (checked against Go 1.23)
+        return "unexpected EOF"
     line = _bytes_in(_ILLEGAL_CHUNK, text)
     if line is None:
         return text

@@ -429,6 +429,7 @@ _PROPERTIES = (
     (("replaying", "identical_trace"), "6 determinism"),
     (("predicate",), "7 retry decisions"),
     (("deadline_exactly", "schedule_"), "8 schedule"),
+    (("the_report",), "9 the report"),
 )
 
 

@@ -51,6 +51,16 @@ generated timelines; the vectorised evaluator refuses them):
   JavaScript (parameters, case and whitespace varied) a document of another kind that
   happens to parse as one, which cleanup refuses (issue 9).  The trace records the
   state as the result.
+- more ways a connection ends early (:data:`EARLY_CLOSES`, issue 11), each with Go
+  1.23's error (asked of Go's ``net/http`` client against a raw TCP server; restated in
+  ``tests/sim/spec/go_http.py``): ``closed-reset``, the request is read and the
+  connection reset (RST) without a reply (Go: ``Get "URL": read tcp SRC->DST: read:
+  connection reset by peer``); ``headers-only``, a 200's head with the whole list's
+  ``Content-Length`` and no body, then FIN; ``chunk-cut``, a chunked 200 closed in the
+  middle of its first chunk (both: the body read fails with ``unexpected EOF``);
+  ``body-reset``, ``body-cut``'s bytes, then RST instead of FIN (the body read fails
+  with ``read tcp SRC->DST: read: connection reset by peer``; Linux hands over the
+  bytes queued before the RST first).
 
 Requests are parsed with h11 (which httpcore already brings along).
 """
@@ -78,6 +88,7 @@ from sim._clock import SocketlessClock, WorldClock
 
 __all__ = [
     "BODY_STATES",
+    "EARLY_CLOSES",
     "MEDIA_STATE",
     "MEDIA_TYPES",
     "ODD_STATES",
@@ -90,6 +101,12 @@ __all__ = [
 #: 200s with a body that is not all there (issue 9's misbehaving-repo modes, in
 #: virtual time): see the module doc
 BODY_STATES = ("body-cut", "body-cl-small", "body-close", "body-gzip-cut", "body-unterminated")
+
+#: the ways a connection ends before the response is all there, issue 11 (see the
+#: module doc): before any byte (FIN, RST), after the head, mid-body with a longer
+#: ``Content-Length``, mid-chunk, and mid-body with RST
+EARLY_CLOSES = ("closed", "closed-reset", "headers-only", "body-cut", "chunk-cut", "body-reset")
+_CUT_STATES = ("headers-only", "chunk-cut", "body-reset")
 
 #: final statuses ``status-NNN`` can answer: each family but 1xx (see the module doc)
 ODD_STATUSES = (201, 203, 204, 206, 300, 301, 304, 400, 403, 410, 500, 502, 503)
@@ -124,6 +141,8 @@ ODD_STATES = (
     "closed",
     *BODY_STATES,
     *(MEDIA_STATE + media for media in MEDIA_TYPES),
+    "closed-reset",
+    *_CUT_STATES,
 )
 _MOVED = "/moved"
 
@@ -399,13 +418,25 @@ class RepoServer:
                     self.on_request(record)
                 self._drop(conn)
                 return
-            elif state in BODY_STATES and path in self.bodies:
+            elif state == "closed-reset" and path in self.bodies:
+                record = HTTPRecord(now, method, path, state)
+                self.log.append(record)
+                if self.on_request is not None:
+                    self.on_request(record)
+                self._drop(conn, reset=True)
+                return
+            elif (state in BODY_STATES or state in _CUT_STATES) and path in self.bodies:
                 record = HTTPRecord(now, method, path, state)
                 self.log.append(record)
                 if self.on_request is not None:
                     self.on_request(record)
                 conn.outbox += _incomplete(state, self.bodies[path])
-                self._drop(conn)  # flushes what was queued, then FIN
+                if state == "body-reset":
+                    # the bytes go out first (a small list fits the socket buffer), then RST
+                    self._flush(conn)
+                    self._drop(conn, reset=True)
+                else:
+                    self._drop(conn)  # flushes what was queued, then FIN
                 return
             elif state.startswith(MEDIA_STATE) and path in self.bodies:
                 record = HTTPRecord(now, method, path, state)
@@ -535,8 +566,12 @@ def _incomplete(state: str, body: bytes) -> bytes:
     half = b"".join(lines[: len(lines) // 2])  # ends at a line end
     mid_line = max(1, len(body) - 3)  # inside the last line ("...:v1.30" of ":v1.30.5")
     head = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain; charset=utf-8\r\n"
-    if state == "body-cut":
+    if state in ("body-cut", "body-reset"):
         return head + b"Content-Length: %d\r\n\r\n" % len(body) + half
+    if state == "headers-only":
+        return head + b"Content-Length: %d\r\n\r\n" % len(body)
+    if state == "chunk-cut":
+        return head + b"Transfer-Encoding: chunked\r\n\r\n%x\r\n" % len(body) + half
     if state == "body-cl-small":
         return head + b"Content-Length: %d\r\n\r\n" % mid_line + body
     if state == "body-close":

@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import pickle
 import socket
+import threading
 from collections.abc import Callable
 
 import httpcore
@@ -237,6 +238,51 @@ def test_server_closing_in_the_body_is_go_s_unexpected_eof() -> None:
     )
     err = to_error(exc, url=URL)
     assert isinstance(err, ProtocolError) and str(err) == "unexpected EOF"
+
+
+def _plain_httpx_failure(reply: bytes) -> CleanupError:
+    """What ``to_error`` makes of a plain ``httpx.Client``'s failure against a loopback
+    server that reads the request, sends ``reply`` and closes (FIN)."""
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        port = listener.getsockname()[1]
+
+        def answer() -> None:
+            conn, _ = listener.accept()
+            with conn:
+                request = b""
+                while b"\r\n\r\n" not in request:
+                    data = conn.recv(4096)
+                    if not data:
+                        return
+                    request += data
+                conn.sendall(reply)
+
+        thread = threading.Thread(target=answer, daemon=True)
+        thread.start()
+        with httpx.Client(timeout=10) as client, pytest.raises(httpx.TransportError) as caught:
+            client.get(f"http://127.0.0.1:{port}/list")
+        thread.join(10)
+    return to_error(caught.value)
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2",
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\na\n\r\n0\r",
+    ],
+    ids=["chunk-size-line", "last-chunk-line"],
+)
+def test_plain_httpx_closed_inside_a_chunk_size_line_is_go_s_unexpected_eof(
+    reply: bytes,
+) -> None:
+    """Regression (issue 11, found by the property on a plain httpx stack): h11 says
+    "peer unexpectedly closed connection" for an EOF inside a chunk-size line, which was
+    classified as a connection failure ("dial tcp ...: connect: ..."); Go 1.23's
+    chunked reader reports io.ErrUnexpectedEOF there, unwrapped."""
+    err = _plain_httpx_failure(reply)
+    assert isinstance(err, ProtocolError) and str(err) == "unexpected EOF"
+    assert err.in_body and error_kind(err) == "unexpected eof"
 
 
 def test_suppressed_context_is_still_followed() -> None:

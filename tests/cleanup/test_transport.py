@@ -677,8 +677,12 @@ def test_framing_errors_read_as_go(
     [
         b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\na\nb\n",
         b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n4\r\na\nb\n",
+        # regression (issue 11): an EOF inside a chunk-size line was h11's "peer
+        # unexpectedly closed connection"; Go 1.23: io.ErrUnexpectedEOF
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n4\r\na\nb\n\r\n2",
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n4\r\na\nb\n\r\n0\r",
     ],
-    ids=["content-length", "chunked"],
+    ids=["content-length", "chunked", "chunk-size-line", "last-chunk-line"],
 )
 def test_close_in_the_body_is_an_unwrapped_unexpected_eof(
     list_server: ListServer, clock: FastForwardClock, reply: bytes

@@ -37,7 +37,9 @@ code under test.  The properties, stated precisely:
 7. **Retry decisions.**  For every failed attempt, the error cleanup's predicate saw is
    the one Go meets in that world (``world_errors``: search-list walk, the lane whose
    error Go keeps, status, refusal, timeout, incomplete list), and the loop retries it
-   exactly when the preset's or a generated predicate (``spec.predicates``) says so.
+   exactly when the preset's or a generated predicate (``spec.predicates``) says so;
+   also over connections the repo ends early (``spec.go_http``), and for
+   ``cleanup.to_error`` on a plain httpx stack closed early in the same ways.
    Over several nameservers (outside the harness: the real ``StubResolver`` against
    2-4 real faultdns servers on a ``SimClock``), every exchange (server, transport,
    outcome, in Go's ``tryOneName`` order with and without ``rotate``, UDP first unless
@@ -46,17 +48,22 @@ code under test.  The properties, stated precisely:
 8. **The schedule at its boundaries.**  A deadline exactly on an attempt's start, a
    sleep equal to the Cap, Steps 1, Jitter 0, Factor < 1; and cleanup's stepped
    schedule equals ``spec.backoff``'s over many backoffs.
+9. **The report.**  What ``cleanup run --json`` prints says what Go met: each failed
+   attempt's kind is ``spec.go_http.report_label`` of the world's error, its
+   ``retriable`` the specification's predicate, its text Go's where the world fixes it
+   (an early close, a status); the final ``error_kind`` and ``error`` are the last
+   attempt's, the outcome the predicate's, the exit status the documented one.
 
-Unkind worlds (statuses of every family, 1xx, redirects, incomplete bodies, lists under
-every ``Content-Type``, A and AAAA apart, digest and ID references) feed properties 2
-and 7.  Names, hosts and media types (issue 11, kind 5; ``spec.deletion``,
-``spec.ip_literal``, ``spec.media``): image lists spelt in the forms
-distribution/reference treats specially next to their look-alikes, in every matching
-mode (property 2); a repo URL whose host is an IP literal, which sends no DNS query and
-runs as with healthy DNS (properties 1, 2, 7), and a lookup of a literal (property 4);
-a 200 whose body parses as a list under a document's media type, parameters, case and
-whitespace varied (property 5).  Example counts scale with
-the hypothesis profile (``tests/conftest.py``): ``ci`` is derandomized;
+Unkind worlds (statuses of every family, 1xx, redirects, incomplete bodies,
+connections ended early, lists under every ``Content-Type``, A and AAAA apart, digest
+and ID references) feed properties 2, 7 and 9.  Names, hosts and media types (issue 11,
+kind 5; ``spec.deletion``, ``spec.ip_literal``, ``spec.media``): image lists spelt in
+the forms distribution/reference treats specially next to their look-alikes, in every
+matching mode (property 2); a repo URL whose host is an IP literal, which sends no DNS
+query and runs as with healthy DNS (properties 1, 2, 7), and a lookup of a literal
+(property 4); a 200 whose body parses as a list under a document's media type,
+parameters, case and whitespace varied (property 5).  Example counts scale with the
+hypothesis profile (``tests/conftest.py``): ``ci`` is derandomized;
 ``HYPOTHESIS_PROFILE=deep`` runs twenty times as many.
 """
 
@@ -70,6 +77,8 @@ import math
 import random
 import re
 import socket
+import struct
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from http import HTTPStatus
@@ -109,7 +118,14 @@ from sim._dns import DNSPeer
 from sim._evaluate import jitter_draws, jitter_rng
 from sim._harness import CleanupFn, repo_service_name
 from sim._mutants import active_cleanup_fn
-from sim._repo_server import BODY_STATES, MEDIA_STATE, MEDIA_TYPES, ODD_STATES, ODD_STATUSES
+from sim._repo_server import (
+    BODY_STATES,
+    EARLY_CLOSES,
+    MEDIA_STATE,
+    MEDIA_TYPES,
+    ODD_STATES,
+    ODD_STATUSES,
+)
 from sim._scenario import ClientSettings, ImageSet, Scenario, load_scenario
 from sim._timeline import OTHER_NAMES, Interval, Timeline
 from sim._world import generate_timeline
@@ -128,6 +144,7 @@ from sim.strategies import (
 from tests.sim.spec import backoff as spec_backoff
 from tests.sim.spec import deletion as spec_deletion
 from tests.sim.spec import go_dns as spec_dns
+from tests.sim.spec import go_http as spec_http
 from tests.sim.spec import ip_literal as spec_ip
 from tests.sim.spec import media as spec_media
 from tests.sim.spec import predicates as spec_predicates
@@ -606,10 +623,10 @@ def world_errors(
                 # is reset (sim._repo_server, set_accepting); Go: connection reset by peer
                 return {("connect", "reset")}
             return {("timeout", "headers")}
-        if result in ("body-cut", "body-gzip-cut"):
+        if result in spec_http.CLOSES:  # a connection ended early: Go's error for how
+            return {spec_http.CLOSES[result].error}
+        if result == "body-gzip-cut":
             return {("protocol", "unexpected EOF")}  # Go: io.ErrUnexpectedEOF
-        if result == "closed":
-            return {("protocol", "EOF")}  # Go: Get "URL": EOF
         if result == "reset":
             # a refused path while the Service has endpoints: the connection is reset
             # (Go: read: connection reset by peer, ECONNRESET)
@@ -1837,6 +1854,251 @@ def test_every_status_family_and_answer_at_the_first_attempt(
             # io.ReadAll(resp.Body): io.ErrUnexpectedEOF, which the controller returns as is
             assert r.result.report.error == "unexpected EOF", r.result.report.error
     event(f"{state}: {met}")
+
+
+# -- 7 and 9. connections that end early, and the report the user reads ----------------
+#
+# Issue 11 (survivors of cleanup/_classify.py's EOF rules and _run.py's report kind): a
+# repo that closes or resets the connection before the response is all there, in each
+# of the ways Go 1.23 was asked about (``spec.go_http``), through the harness and
+# through a plain httpx stack; and property 9, the report (``--json``) held to the
+# error Go meets in the world, attempt by attempt.
+
+
+@st.composite
+def early_closes(draw: st.DrawFn) -> Timeline:
+    """Every name answers; one list (or both) ends its connections early in one of
+    ``EARLY_CLOSES``'s ways from t = 0 until a while after the cleanup starts, or for
+    ever (the budget ends it), then answers 200."""
+    start = draw(durations(30.0), label="cleanup start")
+    mode = draw(st.sampled_from(EARLY_CLOSES), label="close")
+    lasting = draw(st.one_of(st.just(math.inf), durations(120.0, min_seconds=0.1)), label="for")
+    which = draw(st.sampled_from(("previous", "current", "both")), label="list")
+    until = round(start + lasting, 1) if math.isfinite(lasting) else math.inf
+    closing: tuple[Interval, ...] = (Interval(0.0, until, mode),)
+    if math.isfinite(until):
+        closing += (Interval(until, math.inf, "ok"),)
+    ok = (Interval(0.0, math.inf, "ok"),)
+    host = SINGLE.repo_host
+    return Timeline(
+        scenario="a connection ending early",
+        seed=0,
+        cleanup_start=start,
+        repo_host=host,
+        dns={host: ok, OTHER_NAMES: ok, SINGLE.repo_service.lower(): ok},
+        http={
+            SINGLE.list_path(SINGLE.previous_version): closing if which != "current" else ok,
+            SINGLE.list_path("current"): closing if which != "previous" else ok,
+        },
+        events=(),
+    )
+
+
+def check_report_shows_the_worlds_errors(
+    r: Run, retriable: Callable[[spec_predicates.ErrorClass], bool]
+) -> str:
+    """Property 9: the report the user reads (``CleanupReport.to_dict()``, what
+    ``cleanup run --json`` prints) says what Go met in the world.  Each failed
+    attempt's ``kind`` is ``spec.go_http.report_label`` of the world's error
+    (``world_errors``), its ``retriable`` the specification's predicate on it, and its
+    ``error`` Go's text when the world fixes it (a connection ended early:
+    ``spec.go_http.CLOSES``; a status: the controller's ``unexpected status: <Status>``);
+    a successful run shows no error; a run that ended on a failed attempt shows that
+    attempt's kind as ``error_kind`` and its text as ``error`` (followed, when the
+    budget ended it, by ``(gave up after N attempt(s) ...``), its outcome
+    ``not-retriable`` or ``gave-up`` as the predicate says, and the documented exit
+    status.  Returns the kinds met (for ``event``)."""
+    shown = json.loads(json.dumps(r.result.report.to_dict()))
+    entries = _attempt_entries(r)
+    attempts = r.attempts()
+    records = shown["attempts"]
+    assert len(records) == len(attempts), (
+        f"the report shows {len(records)} attempts, the loop made {len(attempts)}"
+    )
+    url = rf"http://{re.escape(r.scenario.repo_service)}(?::[0-9]+)?"
+    met = []
+    for record, (start, end, ok) in zip(records, attempts, strict=True):
+        number = record["attempt"]
+        if ok:
+            assert record["kind"] is None and record["error"] is None, record
+            continue
+        possible = world_errors(r, entries[number], start, end)
+        labels = {spec_http.report_label(error) for error in possible}
+        assert record["kind"] in labels, (
+            f"attempt {number}: the report shows kind {record['kind']!r} "
+            f"({record['error']}); Go meets {' or '.join(sorted(labels))} in this world"
+        )
+        met.append(record["kind"])
+        decided = {retriable(error) for error in possible}
+        assert record["retriable"] in decided, (
+            f"attempt {number}: the report shows retriable={record['retriable']}, the "
+            f"predicate says {decided}"
+        )
+        http = [e for e in entries[number] if e["type"] == "http"]
+        result = http[-1]["result"] if http else ""
+        close = spec_http.CLOSES.get(result)
+        if close is not None and possible == {close.error}:
+            path = url + re.escape(http[-1]["path"])
+            assert spec_http.text_matches(close, record["error"], path), (
+                f"attempt {number}: {result}: the report shows {record['error']!r}, "
+                f"Go says {close.text}"
+            )
+        elif result.isdigit() and possible == {("status", int(result))}:
+            status = f"{result} {HTTPStatus(int(result)).phrase}"
+            assert record["error"] == f"unexpected status: {status}", record["error"]
+    outcome = shown["outcome"]
+    assert shown["exit_code"] == EXIT_STATUS[outcome], (
+        f"{outcome} exits {shown['exit_code']}, documented {EXIT_STATUS[outcome]}"
+    )
+    last = records[-1] if records else None
+    if last is None or last["ok"]:
+        assert outcome == "success" or outcome == "store-error", outcome
+        if outcome == "success":
+            assert shown["error"] is None and shown["error_kind"] is None, shown["error"]
+        return ", ".join(sorted(set(met))) or "no failed attempt"
+    assert shown["error_kind"] == last["kind"], (
+        f"the run ended on attempt {last['attempt']}'s {last['kind']!r}, the report "
+        f"says error_kind {shown['error_kind']!r}"
+    )
+    if last["retriable"]:
+        assert outcome == "gave-up", f"a retriable last attempt ended the run as {outcome}"
+        assert shown["error"].startswith(f"{last['error']} (gave up after "), shown["error"]
+    else:
+        assert outcome == "not-retriable", f"a non-retriable error ended the run as {outcome}"
+        assert shown["error"] == last["error"], (shown["error"], last["error"])
+    return ", ".join(sorted(set(met)))
+
+
+@cases(60)
+@given(timeline=early_closes(), policy=policies(), seed=seeds())
+def test_every_predicate_decides_a_connection_ended_early_by_gos_error(
+    harness: Harness, cleanup_fn: CleanupFn, timeline: Timeline, policy: Policy, seed: int
+) -> None:
+    """Property 7 over connections that end early (``spec.go_http``): before any byte
+    (Go: ``EOF``, not retried; RST: ``connection reset by peer``, retried), after the
+    head or mid-body with a longer ``Content-Length``, mid-chunk (``unexpected EOF``,
+    not retried), mid-body with RST (``connection reset by peer``, retried)."""
+    r = run(harness, cleanup_fn, timeline, policy, seed)
+
+    def predicate(error: spec_predicates.ErrorClass) -> bool:
+        return spec_predicates.retriable(policy.predicate, error)
+
+    decided = check_decisions(r, predicate)
+    closes = {timeline.http_state(path, 0.0) for path in timeline.http} - {"ok"}
+    event(f"{', '.join(sorted(closes))}: {decided}")
+    event(r.result.outcome)
+
+
+@cases(60)
+@given(
+    timeline=st.one_of(early_closes(), unkind_timelines()),
+    policy=policies(),
+    seed=seeds(),
+)
+def test_the_report_shows_gos_error_for_each_attempt_and_the_outcome(
+    harness: Harness, cleanup_fn: CleanupFn, timeline: Timeline, policy: Policy, seed: int
+) -> None:
+    """Property 9 (``check_report_shows_the_worlds_errors``) over connections ending
+    early and the unkind worlds (DNS outages, refusals, hangs, statuses of every family,
+    redirects, incomplete bodies)."""
+    r = run(harness, cleanup_fn, timeline, policy, seed)
+
+    def predicate(error: spec_predicates.ErrorClass) -> bool:
+        return spec_predicates.retriable(policy.predicate, error)
+
+    event(check_report_shows_the_worlds_errors(r, predicate))
+    event(r.result.outcome)
+
+
+def _serve_once(raw: bytes, *, reset: bool) -> tuple[str, threading.Thread]:
+    """A TCP server on loopback that reads one request head, sends ``raw`` and then
+    closes the connection (FIN), or resets it (RST: ``SO_LINGER`` 0) when ``reset``."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+
+    def answer() -> None:
+        with listener:
+            listener.settimeout(10.0)
+            conn, _ = listener.accept()
+            with conn:
+                conn.settimeout(10.0)
+                request = b""
+                while b"\r\n\r\n" not in request:
+                    data = conn.recv(4096)
+                    if not data:
+                        return
+                    request += data
+                conn.sendall(raw)
+                if reset:
+                    conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+
+    thread = threading.Thread(target=answer, daemon=True)
+    thread.start()
+    return f"http://127.0.0.1:{port}/list", thread
+
+
+@st.composite
+def early_close_answers(draw: st.DrawFn) -> tuple[str, bytes]:
+    """One of ``spec.go_http.CLOSES``'s ways, as the raw bytes a server sends before
+    closing: a list body, then a cut anywhere Go still reads ``unexpected EOF`` (in a
+    ``Content-Length`` body; in a chunked body before the last-chunk line is whole,
+    with the chunk sizes drawn)."""
+    mode = draw(st.sampled_from(sorted(spec_http.CLOSES)), label="close")
+    refs = draw(st.lists(st.sampled_from(SINGLE.images.node_images), min_size=1, max_size=6))
+    body = "".join(f"{ref}\n" for ref in refs).encode()
+    head = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain; charset=utf-8\r\n"
+    sized = head + b"Content-Length: %d\r\n\r\n" % len(body)
+    if mode in ("closed", "closed-reset"):
+        return mode, b""
+    if mode == "headers-only":
+        return mode, sized
+    if mode in ("body-cut", "body-reset"):
+        return mode, sized + body[: draw(st.integers(0, len(body) - 1), label="bytes sent")]
+    cuts = sorted(draw(st.sets(st.integers(1, len(body) - 1), max_size=3), label="chunks"))
+    pieces = [body[a:b] for a, b in zip([0, *cuts], [*cuts, len(body)], strict=True)]
+    stream = b"".join(b"%x\r\n%s\r\n" % (len(p), p) for p in pieces) + b"0\r\n\r\n"
+    # Go 1.23: unexpected EOF up to "0\r"; after "0\r\n" it is "http: unexpected EOF
+    # reading trailer" (chunkedReader), not generated here
+    cut = draw(st.integers(0, len(stream) - 3), label="bytes sent")
+    return mode, head + b"Transfer-Encoding: chunked\r\n\r\n" + stream[:cut]
+
+
+@cases(60)
+@given(answer=early_close_answers())
+def test_the_classifier_gives_every_predicate_gos_error_for_a_plain_httpx_stack(
+    answer: tuple[str, bytes],
+) -> None:
+    """Property 7 for ``cleanup.to_error`` on what a plain ``httpx.Client`` raises (the
+    classifier's rules for other stacks, README "Errors"): a server that ends the
+    connection early in each of ``spec.go_http.CLOSES``'s ways gives Go's error class
+    (so each preset predicate decides as ``spec.predicates`` says), its report label
+    (``spec.go_http.report_label``) and, for ``EOF`` / ``unexpected EOF``, Go's text
+    (``Get "URL": EOF`` before a response; the body's ``unexpected EOF`` unwrapped);
+    a reset is Go's ``read: connection reset by peer``."""
+    mode, raw = answer
+    url, thread = _serve_once(raw, reset=mode in ("closed-reset", "body-reset"))
+    with pytest.raises(httpx.TransportError) as caught, httpx.Client(timeout=10.0) as client:
+        client.get(url)
+    thread.join(10.0)
+    error = cleanup.to_error(caught.value)
+    close = spec_http.CLOSES[mode]
+    assert class_of(error) == close.error, (
+        f"{mode}: classified {class_of(error)} ({error!r}); Go meets {close.error}"
+    )
+    assert cleanup.error_kind(error) == spec_http.report_label(close.error), (
+        f"{mode}: labelled {cleanup.error_kind(error)!r}"
+    )
+    for name, preset in cleanup.PREDICATES.items():
+        assert preset(error) == spec_predicates.retriable(name, close.error), (
+            f"{mode}: predicate {name} decided {preset(error)} on {error}"
+        )
+    if close.error[0] == "protocol":
+        assert spec_http.text_matches(close, str(error), re.escape(url)), (
+            f"{mode}: {str(error)!r}, Go says {close.text}"
+        )
+    else:
+        assert str(error).endswith("read: connection reset by peer"), str(error)
+    event(f"{mode}: {cleanup.error_kind(error)}")
 
 
 BAD_LINES = ("<html><body>Not Found</body></html>", "not an image!", "UPPER/Case:tag")

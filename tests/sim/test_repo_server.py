@@ -13,7 +13,14 @@ from collections.abc import Iterator
 import pytest
 
 from sim._clock import SocketlessClock
-from sim._repo_server import MEDIA_STATE, MEDIA_TYPES, RepoServer, service_accepting
+from sim._repo_server import (
+    EARLY_CLOSES,
+    MEDIA_STATE,
+    MEDIA_TYPES,
+    ODD_STATES,
+    RepoServer,
+    service_accepting,
+)
 
 OK_PATH = "/lists/current"
 GONE_PATH = "/lists/v1"
@@ -257,3 +264,50 @@ def test_a_repo_server_on_ipv6_loopback_serves_the_lists() -> None:
             socket.create_connection(("::1", server.port), timeout=2)
     finally:
         server.close()
+
+
+def answer_and_ending(repo: RepoServer, state: str) -> tuple[bytes, str]:
+    """The raw bytes sent for one GET in ``state`` and how the connection ended:
+    ``fin`` (EOF) or ``rst`` (ECONNRESET after the bytes queued before it)."""
+    repo.state_box["now"] = state  # type: ignore[attr-defined]
+    with socket.create_connection(repo.address, timeout=2) as sock:
+        sock.sendall(get(OK_PATH, close=True))
+        out = b""
+        for _ in range(20):
+            repo.settle()
+            sock.setblocking(False)
+            try:
+                chunk = sock.recv(65536)
+            except BlockingIOError:
+                continue
+            except ConnectionResetError:
+                return out, "rst"
+            finally:
+                sock.setblocking(True)
+            if not chunk:
+                return out, "fin"
+            out += chunk
+        return out, "open"
+
+
+def test_early_closes_end_the_connection_where_each_mode_says(unkind: RepoServer) -> None:
+    """Issue 11's early closes (``EARLY_CLOSES``; the whole list is 16 bytes in four
+    lines): before any byte with RST, after the head, mid-chunk, mid-body with RST."""
+    assert answer_and_ending(unkind, "closed") == (b"", "fin")
+    assert answer_and_ending(unkind, "closed-reset") == (b"", "rst")
+    head, ending = answer_and_ending(unkind, "headers-only")
+    assert head.endswith(b"Content-Length: 16\r\n\r\n") and ending == "fin", (head, ending)
+    chunked, ending = answer_and_ending(unkind, "chunk-cut")
+    assert b"Transfer-Encoding: chunked\r\n" in chunked and ending == "fin"
+    assert chunked.endswith(b"\r\n\r\n10\r\na:1\nb:2\n"), chunked
+    reset, ending = answer_and_ending(unkind, "body-reset")
+    assert b"Content-Length: 16\r\n" in reset and reset.endswith(b"\r\n\r\na:1\nb:2\n")
+    assert ending == "rst"
+    assert set(EARLY_CLOSES) <= set(ODD_STATES)
+    assert [r.result for r in unkind.log] == [
+        "closed",
+        "closed-reset",
+        "headers-only",
+        "chunk-cut",
+        "body-reset",
+    ]

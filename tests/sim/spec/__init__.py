@@ -15,6 +15,8 @@ nothing from ``cleanup`` but data types needed to read a result (``Backoff`` fie
   reports; its ``IsNotFound``/``IsTimeout``/``IsTemporary``), and over several
   nameservers ``tryOneName``'s server order (``rotate``), transports (UDP, TCP after
   TC, ``use-vc``) and ``skipToAnswer``'s verdict on CNAMEs and other records.
+- :mod:`.go_http`: Go 1.23's HTTP client error when the server ends the connection
+  early (its class, text and the report's label for every error class).
 - :mod:`.predicates`: the retry-or-stop decision of Harvester v1.4's and v1.5's
   ``IsRetriableNetworkError`` for an error class.
 - :mod:`.deletion`: the set of node images a successful cleanup deletes, as a set
