@@ -35,7 +35,10 @@ candidate, A the next (the Go oracle's rotate cases, every run).  One exchange
 of the same server at once.  Its verdict (``checkHeader`` then ``skipToAnswer``):
 NXDOMAIN, and NOERROR without a record of the asked type in the answer section
 (skipped records of other types, a CNAME among them, do not count), end the lane with
-``errNoSuchHost`` and that server; SERVFAIL, any other rcode, a timeout or a socket
+``errNoSuchHost`` and that server (``checkHeader`` first: a NOERROR reply with AA and
+RA clear, no answer and no additional record is ``errLameReferral``, no flags, next
+server; faultdns's zone replies set AA, so only its ``lame`` rule sends one, which
+these worlds do not draw); SERVFAIL, any other rcode, a timeout or a socket
 error is remembered (``lastErr``, with that server) and the next server is asked; a
 record of the asked type is the answer, whose addresses are the A and AAAA records
 from that record on (``goLookupIPCNAME``'s answer loop; CNAMEs and other types
