@@ -232,3 +232,49 @@ def test_resolver_and_simulate_lookup_agree(
     want = sorted(run.addresses) if run.error is None else _norm(run.error)
     assert got == want
     assert took == pytest.approx(run.finished)
+
+
+def test_truncated_aaaa_against_four_servers_of_a_on_the_sim_clock() -> None:
+    """The world of tests/cleanup/test_dnsrules.py's test of this name, on the harness's
+    clock (faultdns served by ``DNSPeer``, which serves a TCP query over several loop
+    turns, so AAAA's TCP reply reached the resolver after all four of A's replies).  Go's
+    rule (``goLookupIPCNAMEOrder``: the lane received last keeps its error) with A
+    taking four rounds and AAAA three gives A's "no such host" from server 3, as
+    ``simulate_lookup`` does on the same world."""
+    clock = SimClock()
+    servers, peers = [], []
+    for faults in (
+        ["refused qtype=A", "truncate qtype=AAAA"],
+        ["servfail proto=udp qtype=A"],
+        [],
+        ["nxdomain qtype=A"],
+    ):
+        server = faultdns.FaultDNSServer(origins=["test"], ttl=0, clock=clock, seed=0)
+        server.add_record("cnamev4.repo.test CNAME t.repo.test")
+        server.add_record("t.repo.test A 10.0.0.4")
+        for fault in faults:
+            server.add_fault(fault)
+        peer = DNSPeer(server).start()
+        clock.add_peer(peer)
+        clock.call_listener = peer.call_listener
+        servers.append(server)
+        peers.append(peer)
+    probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    probe.bind(("127.0.0.1", 0))
+    names = [f"{s.address[0]}:{s.address[1]}" for s in servers]
+    names[2] = f"127.0.0.1:{probe.getsockname()[1]}"
+    probe.close()  # nothing listens there: ICMP port unreachable
+    try:
+        for _ in range(3):
+            resolver = cleanup.StubResolver(
+                names, attempts=1, timeout=1, clock=clock, hosts=None, rng=random.Random(0)
+            )
+            with pytest.raises(cleanup.DNSError) as info:
+                resolver.resolve("cnamev4.repo.test")
+            assert str(info.value) == f"lookup cnamev4.repo.test on {names[3]}: no such host"
+            assert info.value.is_not_found
+        assert clock.now() == 0.0
+    finally:
+        for peer in peers:
+            peer.stop()
+        clock.close()
