@@ -5,9 +5,15 @@ test doubles (:class:`cleanup.testing.FastForwardClock`) in :mod:`cleanup.testin
 Go's DNS lookup rules as pure functions (for models of the resolver) in
 :mod:`cleanup.dnsrules`.
 The exceptions and how they nest are drawn in :mod:`cleanup._errors`.
+
+Plumbing stays in the private modules it belongs to: httpcore's network backend
+(``cleanup._backend.ClockNetworkBackend``, built by :func:`make_http_client`), the hosts
+file reader (``cleanup._hosts``: :class:`StubResolver` reads it), and the reference
+spellings :func:`parse_reference` already gives (``ImageRef.full``/``.short``).
 """
 
 import retrylab_entry  # noqa: F401  (first: Ctrl-C under python -m; see that module)
+from cleanup._backend import DIAL_TIMEOUT
 from cleanup._classify import error_kind, to_error
 from cleanup._clock import Clock, SystemClock
 from cleanup._containerd import DEFAULT_CONTAINERD_SOCKET, ContainerdStore
@@ -33,14 +39,8 @@ from cleanup._errors import (
     StoreSpecError,
     UnexpectedError,
 )
-from cleanup._hosts import HostsTable, parse_hosts, read_hosts
-from cleanup._images import (
-    ImageRef,
-    normalize,
-    parse_image_list,
-    parse_reference,
-    short_key,
-)
+from cleanup._hosts import HostsTable
+from cleanup._images import ImageRef, parse_image_list, parse_reference
 from cleanup._memory_store import MemoryStore
 from cleanup._plan import MATCH_MODES, RETAIN, MatchMode, Plan, PlanItem, plan
 from cleanup._policy import PREDICATES, PRESETS, Policy, PredicateName, retriable_v14, retriable_v15
@@ -61,90 +61,88 @@ from cleanup._schedule import (
 )
 from cleanup._store import ImageStore
 from cleanup._stores import open_store
-from cleanup._transport import (
-    DIAL_TIMEOUT,
-    ClockNetworkBackend,
-    DeadlineClient,
-    make_http_client,
-)
+from cleanup._transport import DeadlineClient, make_http_client
 
-__all__ = [
-    "DEFAULT_CONTAINERD_SOCKET",
-    "DEFAULT_MAX_LIST_BYTES",
-    "DIAL_TIMEOUT",
-    "EXIT_STATUS",
-    "LIST_PATH",
-    "MATCH_MODES",
-    "MAX_DURATION",
-    "MAX_STEPS",
-    "MODES",
-    "PREDICATES",
-    "PRESETS",
-    "RETAIN",
-    "AttemptRecord",
-    "Backoff",
-    "CleanupError",
-    "CleanupReport",
-    "Clock",
-    "ClockNetworkBackend",
-    "ConnectError",
-    "ContainerdStore",
-    "CrictlStore",
-    "DNSError",
-    "DeadlineClient",
-    "DialDNSError",
-    "HTTPStatusError",
-    "HostsTable",
-    "ImageListError",
-    "ImageRef",
-    "ImageStore",
-    "InputError",
-    "InvalidReference",
-    "Limit",
-    "MatchMode",
-    "MemoryStore",
-    "Mode",
-    "Outcome",
+__all__ = [  # noqa: RUF022  (grouped by section, not sorted)
+    # a run: plan the deletions, run them, the report
+    "run_cleanup",
+    "plan",
     "Plan",
     "PlanItem",
-    "Policy",
-    "PolicyError",
-    "PredicateName",
-    "ProtocolError",
+    "MatchMode",
+    "MATCH_MODES",
+    "RETAIN",
+    "CleanupReport",
+    "AttemptRecord",
     "Removal",
-    "RemovalError",
-    "RepoClient",
-    "RequestTimeout",
-    "ResolvConf",
-    "ResolvConfError",
-    "Resolver",
-    "RetriesExhausted",
+    "Outcome",
+    "EXIT_STATUS",
+    # the retry policy: schedule, predicates, presets, policy files, the loop
+    "Policy",
+    "Backoff",
     "Schedule",
-    "StopReason",
-    "StoreError",
-    "StoreSpecError",
-    "StubResolver",
-    "SystemClock",
-    "SystemResolver",
-    "UnexpectedError",
-    "error_kind",
-    "get_policy",
-    "make_http_client",
-    "normalize",
-    "open_store",
+    "Mode",
+    "MODES",
+    "MAX_DURATION",
+    "MAX_STEPS",
     "parse_duration",
-    "parse_hosts",
-    "parse_image_list",
-    "parse_reference",
-    "parse_resolv_conf",
-    "plan",
-    "policy_to_toml",
-    "read_hosts",
-    "read_resolv_conf",
+    "PredicateName",
+    "PREDICATES",
+    "PRESETS",
     "retriable_v14",
     "retriable_v15",
+    "get_policy",
+    "policy_to_toml",
     "retry",
-    "run_cleanup",
-    "short_key",
+    "error_kind",
     "to_error",
+    # name resolution: Go's stub resolver, resolv.conf, the hosts file
+    "Resolver",
+    "StubResolver",
+    "SystemResolver",
+    "ResolvConf",
+    "parse_resolv_conf",
+    "read_resolv_conf",
+    "HostsTable",
+    # HTTP: Go's http.Client over the resolver, and the repo
+    "make_http_client",
+    "DeadlineClient",
+    "DIAL_TIMEOUT",
+    "RepoClient",
+    "LIST_PATH",
+    "DEFAULT_MAX_LIST_BYTES",
+    # image references and lists
+    "ImageRef",
+    "parse_reference",
+    "parse_image_list",
+    # image stores
+    "ImageStore",
+    "open_store",
+    "MemoryStore",
+    "ContainerdStore",
+    "DEFAULT_CONTAINERD_SOCKET",
+    "CrictlStore",
+    # the time seam
+    "Clock",
+    "SystemClock",
+    # exceptions (the tree is drawn in cleanup._errors)
+    "CleanupError",
+    "DNSError",
+    "DialDNSError",
+    "ConnectError",
+    "RequestTimeout",
+    "ProtocolError",
+    "HTTPStatusError",
+    "ImageListError",
+    "UnexpectedError",
+    "RetriesExhausted",
+    "StopReason",
+    "Limit",
+    "StoreError",
+    "RemovalError",
+    "InputError",
+    "PolicyError",
+    "ResolvConfError",
+    "InvalidReference",
+    "StoreSpecError",
 ]

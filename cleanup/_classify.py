@@ -322,6 +322,8 @@ def error_kind(err: CleanupError) -> str:
 
     Labels are part of the report format: change them only with the consumers.  Error
     types defined elsewhere (e.g. ``RetriesExhausted``) can set a class attribute ``kind_label``.
+    The result is a ``str``, not a ``Literal``: the vocabulary is open, ``http status N``
+    for every status code and any ``kind_label`` an error class brings.
     """
     if isinstance(err, DNSError):
         if err.is_not_found:

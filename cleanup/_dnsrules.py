@@ -55,6 +55,7 @@ import functools
 import ipaddress
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Literal
 
 from cleanup._dnswire import (
     CANNOT_MARSHAL,
@@ -83,13 +84,17 @@ __all__ = [
     "QTYPE_A",
     "QTYPE_AAAA",
     "Exchange",
+    "ExchangeOutcome",
+    "Judgement",
     "LookupFold",
     "LookupRun",
     "OutcomeRule",
+    "QueryOutcome",
     "QueryResult",
     "QueryWalk",
     "ReplyHead",
     "Verdict",
+    "WalkOutcome",
     "avoid_dns",
     "build_query",
     "candidate_names",
@@ -244,6 +249,32 @@ class OutcomeRule:
     temporary: bool = False
 
 
+#: how one exchange ends (the keys of :data:`OUTCOMES`, which says what each means)
+ExchangeOutcome = Literal[
+    "answer",
+    "nxdomain",
+    "nodata",
+    "servfail",
+    "rcode",
+    "lame",
+    "unmarshal",
+    "invalid",
+    "marshal",
+    "timeout",
+    "refused",
+    "socket",
+    "eof",
+]
+#: what the resolver reports for one exchange: an :data:`ExchangeOutcome`, or
+#: ``truncated`` (a UDP reply with TC: a TCP exchange follows)
+QueryOutcome = Literal[ExchangeOutcome, "truncated"]
+#: how :func:`judge_reply` judges one received message: a :data:`QueryOutcome`, or
+#: ``ignore`` (UDP: not our reply, keep waiting)
+Judgement = Literal[QueryOutcome, "ignore"]
+#: how a walked query ends (:class:`QueryWalk`): its last exchange's outcome, or
+#: ``deadline`` (the caller's deadline cut it)
+WalkOutcome = Literal[QueryOutcome, "deadline"]
+
 #: every outcome of one exchange, and its meaning.  ``answer``: an address record of
 #: the asked type; ``nxdomain``; ``nodata`` (NOERROR without the asked type);
 #: ``servfail``; ``rcode`` (any other rcode, extended ones included: REFUSED, NOTIMP,
@@ -252,7 +283,7 @@ class OutcomeRule:
 #: by the deadline: ``read udp L->S: i/o timeout``); ``refused`` (ICMP port
 #: unreachable: ``read udp L->S: read: connection refused``); ``socket`` (any other
 #: socket error, Go's ``*OpError``); ``eof`` (a TCP server closed: ``EOF``).
-OUTCOMES: dict[str, OutcomeRule] = {
+OUTCOMES: dict[ExchangeOutcome, OutcomeRule] = {
     "answer": OutcomeRule(final=True, err=None),
     "nxdomain": OutcomeRule(final=True, err=NO_SUCH_HOST, not_found=True),
     "nodata": OutcomeRule(final=True, err=NO_SUCH_HOST, not_found=True),
@@ -269,7 +300,7 @@ OUTCOMES: dict[str, OutcomeRule] = {
 }
 
 
-def outcome_error(outcome: str, fqdn: str, server: str, detail: str = "") -> DNSError:
+def outcome_error(outcome: ExchangeOutcome, fqdn: str, server: str, detail: str = "") -> DNSError:
     """The ``DNSError`` one failed exchange becomes (Go ``newDNSError(err, fqdn, server)``).
 
     ``detail`` is the socket error's text for ``timeout``/``refused``/``socket``/``eof``
@@ -289,6 +320,12 @@ def outcome_error(outcome: str, fqdn: str, server: str, detail: str = "") -> DNS
         is_timeout=rule.timeout,
         is_temporary=rule.temporary,
     )
+
+
+def _final(outcome: WalkOutcome) -> bool:
+    """The query ends with ``outcome`` (:attr:`OutcomeRule.final`; a truncated reply or
+    a passed deadline is no exchange's end)."""
+    return outcome != "truncated" and outcome != "deadline" and OUTCOMES[outcome].final
 
 
 def not_found_error(name: str) -> DNSError:
@@ -316,7 +353,7 @@ class Verdict:
     but keeps the addresses read so far).
     """
 
-    outcome: str
+    outcome: Judgement
     rcode: int = 0
     addresses: tuple[str, ...] = ()
     answer_error: bool = False
@@ -474,7 +511,7 @@ class Exchange:
 
     server: int
     transport: str
-    outcome: str
+    outcome: QueryOutcome
     started: float
     finished: float
 
@@ -490,7 +527,7 @@ class QueryWalk:
     started then is two: connect, then reply), as the resolver's waits count them.
     """
 
-    outcome: str
+    outcome: WalkOutcome
     server: int
     finished: float
     rounds: int
@@ -498,7 +535,7 @@ class QueryWalk:
 
 
 def walk_query(
-    outcome_of: Callable[[int, str, float], str],
+    outcome_of: Callable[[int, str, float], QueryOutcome],
     *,
     servers: int,
     attempts: int,
@@ -520,7 +557,7 @@ def walk_query(
     """
     exchanges: list[Exchange] = []
     now = start
-    last = ("marshal" if marshal_fails else "timeout", 0)
+    last: tuple[WalkOutcome, int] = ("marshal" if marshal_fails else "timeout", 0)
     for index in server_sequence(servers, attempts, offset):
         if marshal_fails:
             last = ("marshal", index)
@@ -542,15 +579,15 @@ def walk_query(
             last = (outcome, index)
             if outcome != "truncated":
                 break
-        if OUTCOMES[last[0]].final:
+        if _final(last[0]):
             break
-    if deadline is not None and now >= deadline and not OUTCOMES[last[0]].final:
+    if deadline is not None and now >= deadline and not _final(last[0]):
         last = ("deadline", last[1])
     return ended_walk(exchanges, outcome=last[0], server=last[1], start=start)
 
 
 def ended_walk(
-    exchanges: Sequence[Exchange], *, outcome: str, server: int, start: float
+    exchanges: Sequence[Exchange], *, outcome: WalkOutcome, server: int, start: float
 ) -> QueryWalk:
     """The :class:`QueryWalk` of a query whose ``exchanges`` (in order) are over.
 
@@ -651,7 +688,7 @@ class LookupRun:
 
 def simulate_lookup(
     host: str,
-    outcome_of: Callable[[str, str, int, str, float], str],
+    outcome_of: Callable[[str, str, int, str, float], QueryOutcome],
     *,
     search: Sequence[str],
     ndots: int,
@@ -732,11 +769,13 @@ def simulate_lookup(
                 found = answer_of(fqdn, qtype) if answer_of is not None else ()
                 fold.add(fqdn, QueryResult(addresses=tuple(found)))
             else:
+                outcome = walk.outcome
+                if outcome == "truncated" or outcome == "deadline":
+                    # never: a deadline returned above, TCP follows a truncated reply
+                    raise KeyError(outcome)
                 last = walk.exchanges[-1] if walk.exchanges else None
                 transport = last.transport if last is not None else "udp"
-                fold.add(
-                    fqdn, QueryResult(error=_walk_error(walk.outcome, fqdn, server, transport))
-                )
+                fold.add(fqdn, QueryResult(error=_walk_error(outcome, fqdn, server, transport)))
         now = max([now] + [walk.finished for _q, walk in walks])
         if fold.end_candidate():
             break
@@ -748,17 +787,17 @@ def simulate_lookup(
 
 
 def _bound(
-    outcome_of: Callable[[str, str, int, str, float], str],
+    outcome_of: Callable[[str, str, int, str, float], QueryOutcome],
     fqdn: str,
     qtype: str,
     server: int,
     transport: str,
     t: float,
-) -> str:
+) -> QueryOutcome:
     return outcome_of(fqdn, qtype, server, transport, t)
 
 
-def _walk_error(outcome: str, fqdn: str, server: str, transport: str) -> DNSError:
+def _walk_error(outcome: ExchangeOutcome, fqdn: str, server: str, transport: str) -> DNSError:
     """The error of a walked query, with socket texts as Go prints them (no local
     address: ``read udp ->S: i/o timeout``)."""
     link = f"{transport} ->{server}"

@@ -138,6 +138,14 @@ def go_quote(text: str) -> str:
     return "".join(out)
 
 
+def go_strerror(exc: OSError) -> str:
+    """``exc``'s errno text as Go's ``syscall.Errno`` prints it: C's ``strerror`` with
+    the first letter in lower case (``connection refused``; Python keeps glibc's
+    ``Connection refused``).  Without an errno text, ``str(exc)``, likewise."""
+    text = exc.strerror or str(exc)
+    return text[:1].lower() + text[1:]
+
+
 _GO_ESCAPES = {
     "\a": "\\a",
     "\b": "\\b",

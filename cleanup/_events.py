@@ -25,7 +25,11 @@ class AttemptStarted:
 
 @dataclass(frozen=True)
 class AttemptFailed:
-    """``retry_in`` is the sleep before the next attempt; None when none will follow."""
+    """``retry_in`` is the sleep before the next attempt; None when none will follow.
+
+    ``kind`` is :func:`cleanup.error_kind` of ``error`` (a ``str``: that vocabulary is
+    open, see there).
+    """
 
     attempt: int
     of: int

@@ -67,14 +67,16 @@ import socket
 import struct
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol, runtime_checkable
+from typing import Literal, Protocol, runtime_checkable
 
 from cleanup._classify import to_error
 from cleanup._clock import Clock
 from cleanup._dnsrules import (
     QTYPES,
     Exchange,
+    ExchangeOutcome,
     LookupFold,
+    QueryOutcome,
     QueryResult,
     QueryWalk,
     Verdict,
@@ -93,7 +95,7 @@ from cleanup._dnsrules import (
     server_sequence,
     start_order,
 )
-from cleanup._errors import DNSError
+from cleanup._errors import DNSError, go_strerror
 from cleanup._hosts import DEFAULT_HOSTS, HostsTable, read_hosts
 from cleanup._resolvconf import (
     format_nameserver,
@@ -144,7 +146,7 @@ class QueryEvent:
     qtype: str
     server: str
     transport: str
-    outcome: str
+    outcome: QueryOutcome
     addresses: tuple[str, ...] = ()
     started: float = 0.0
     finished: float = 0.0
@@ -181,7 +183,7 @@ class _Exchange:
     started: float
     deadline: float
     seq: int
-    phase: str = "read"  # "connect" | "send" | "read" (TCP); always "read" for UDP
+    phase: Literal["connect", "send", "read"] = "read"  # TCP's steps; always "read" for UDP
     link: str = ""  # "udp L->S" as Go prints it, once the local address is known
     pending: bytes = b""  # TCP bytes still to send
     buf: bytearray = field(default_factory=bytearray)
@@ -200,7 +202,7 @@ class _Lane:
     exchange: _Exchange | None = None
     result: QueryResult | None = None
     last_server: int = 0
-    last_outcome: str = ""
+    last_outcome: QueryOutcome = "marshal"  # until an exchange (or marshalling) ends
     exchanges: list[Exchange] = field(default_factory=list)  # those made, in order
 
     def walk(self) -> QueryWalk:
@@ -498,7 +500,7 @@ class StubResolver:
             sock.connect((ip, port))
         except OSError as exc:
             sock.close()
-            detail = f"dial udp {server}: connect: {_strerror(exc)}"
+            detail = f"dial udp {server}: connect: {go_strerror(exc)}"
             self._fail(lane, index, "udp", "socket", detail, now)
             return False
         link = f"udp {_addr_text(sock.getsockname())}->{server}"
@@ -513,8 +515,10 @@ class StubResolver:
             sock.send(wire)
         except OSError as exc:
             sock.close()
-            outcome = "refused" if isinstance(exc, ConnectionRefusedError) else "socket"
-            self._fail(lane, index, "udp", outcome, f"write {link}: write: {_strerror(exc)}", now)
+            outcome: ExchangeOutcome = (
+                "refused" if isinstance(exc, ConnectionRefusedError) else "socket"
+            )
+            self._fail(lane, index, "udp", outcome, f"write {link}: write: {go_strerror(exc)}", now)
             return False
         lane.exchange = _Exchange(
             sock, "udp", index, qid, wire, now, self._limit(now, deadline), self._seq(), link=link
@@ -528,8 +532,10 @@ class StubResolver:
         try:
             exchange.sock.send(exchange.wire)
         except OSError as exc:
-            outcome = "refused" if isinstance(exc, ConnectionRefusedError) else "socket"
-            detail = f"write {exchange.link}: write: {_strerror(exc)}"
+            outcome: ExchangeOutcome = (
+                "refused" if isinstance(exc, ConnectionRefusedError) else "socket"
+            )
+            detail = f"write {exchange.link}: write: {go_strerror(exc)}"
             self._end(lane, outcome, detail, deadline)
 
     def _start_tcp(
@@ -544,7 +550,7 @@ class StubResolver:
         code = sock.connect_ex((ip, port))
         if code not in (0, errno_mod.EINPROGRESS, errno_mod.EAGAIN):
             sock.close()
-            detail = f"dial tcp {server}: connect: {_strerror(_os_error(code))}"
+            detail = f"dial tcp {server}: connect: {go_strerror(_os_error(code))}"
             self._fail(lane, index, "tcp", _errno_outcome(code), detail, now)
             return False
         exchange = _Exchange(
@@ -594,8 +600,10 @@ class StubResolver:
             except BlockingIOError:
                 return  # a spurious wake-up, or only foreign datagrams: keep waiting
             except OSError as exc:
-                outcome = "refused" if isinstance(exc, ConnectionRefusedError) else "socket"
-                detail = f"read {exchange.link}: read: {_strerror(exc)}"
+                outcome: ExchangeOutcome = (
+                    "refused" if isinstance(exc, ConnectionRefusedError) else "socket"
+                )
+                detail = f"read {exchange.link}: read: {go_strerror(exc)}"
                 self._end(lane, outcome, detail, deadline)
                 return
             verdict = judge_reply(data, exchange.qid, lane.fqdn, QTYPES[lane.qtype], "udp")
@@ -619,7 +627,7 @@ class StubResolver:
         if exchange.phase == "connect":
             code = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
             if code:
-                detail = f"dial {exchange.link}: connect: {_strerror(_os_error(code))}"
+                detail = f"dial {exchange.link}: connect: {go_strerror(_os_error(code))}"
                 self._end(lane, _errno_outcome(code), detail, deadline)
                 return
             self._connected(lane, exchange)
@@ -680,6 +688,7 @@ class StubResolver:
         deadline: float | None,
     ) -> None:
         outcome, rcode, addresses = verdict.outcome, verdict.rcode, verdict.addresses
+        assert outcome != "ignore" and outcome != "truncated"  # the UDP reader takes these
         answer_error = verdict.answer_error
         exchange = lane.exchange
         assert exchange is not None
@@ -709,12 +718,12 @@ class StubResolver:
         """A TCP write or read failed: Go's ``OP LINK: OP: strerror`` (its ``net.OpError``),
         the errno deciding the outcome (:func:`_errno_outcome`)."""
         outcome = _errno_outcome(exc.errno or 0)
-        self._end(lane, outcome, f"{op} {exchange.link}: {op}: {_strerror(exc)}", deadline)
+        self._end(lane, outcome, f"{op} {exchange.link}: {op}: {go_strerror(exc)}", deadline)
 
     def _end(
         self,
         lane: _Lane,
-        outcome: str,
+        outcome: ExchangeOutcome,
         detail: str,
         deadline: float | None,
     ) -> None:
@@ -730,7 +739,13 @@ class StubResolver:
         self._next(lane, deadline)
 
     def _fail(
-        self, lane: _Lane, index: int, transport: str, outcome: str, detail: str, started: float
+        self,
+        lane: _Lane,
+        index: int,
+        transport: str,
+        outcome: ExchangeOutcome,
+        detail: str,
+        started: float,
     ) -> None:
         server = self._server_text(index)
         error = outcome_error(outcome, lane.fqdn, server, detail)
@@ -742,7 +757,7 @@ class StubResolver:
         self,
         lane: _Lane,
         exchange: _Exchange,
-        outcome: str,
+        outcome: QueryOutcome,
         addresses: tuple[str, ...] = (),
     ) -> None:
         server = self._server_text(exchange.server)
@@ -750,7 +765,7 @@ class StubResolver:
         self._event(lane, server, exchange.transport, outcome, exchange.started, addresses)
 
     def _record(
-        self, lane: _Lane, index: int, transport: str, outcome: str, started: float
+        self, lane: _Lane, index: int, transport: str, outcome: QueryOutcome, started: float
     ) -> None:
         """Keep one exchange as :class:`cleanup._dnsrules.Exchange` (for the completion
         order); a name that cannot be marshalled sent nothing, so it made none."""
@@ -763,7 +778,7 @@ class StubResolver:
         lane: _Lane,
         server: str,
         transport: str,
-        outcome: str,
+        outcome: QueryOutcome,
         started: float,
         addresses: tuple[str, ...] = (),
         detail: str = "",
@@ -783,7 +798,7 @@ class StubResolver:
             self.on_query(event)
 
 
-def _errno_outcome(code: int) -> str:
+def _errno_outcome(code: int) -> ExchangeOutcome:
     return "refused" if code == errno_mod.ECONNREFUSED else "socket"
 
 
@@ -794,12 +809,6 @@ def _addr_text(address: tuple[object, ...]) -> str:
 def _os_error(code: int) -> OSError:
     """The ``OSError`` for ``code``; Python picks the subclass (ConnectionRefusedError, ...)."""
     return OSError(code, os.strerror(code))
-
-
-def _strerror(exc: OSError) -> str:
-    """Go spells errno texts in lower case: ``connection refused``."""
-    text = exc.strerror or str(exc)
-    return text[:1].lower() + text[1:]
 
 
 class SystemResolver:

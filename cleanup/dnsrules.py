@@ -5,17 +5,21 @@ the simulation's vectorised evaluator runs them over a timeline, so both follow 
 copy.  Which names a lookup tries (:func:`candidate_names`), the order queries start
 and complete in (:func:`start_order`, :func:`completion_order`), one query walked over
 its servers and attempts (:func:`walk_query`, :class:`QueryWalk`, :class:`Exchange`),
-and a whole lookup folded to its answer or error (:func:`simulate_lookup`,
+the outcome vocabularies (:data:`ExchangeOutcome`, :data:`QueryOutcome`,
+:data:`WalkOutcome`), and a whole lookup folded to its answer or error (:func:`simulate_lookup`,
 :class:`LookupRun`, :class:`LookupFold`, :class:`QueryResult`).  The rules and their Go
 sources are written out in ``cleanup._dnsrules``.
 """
 
 from cleanup._dnsrules import (
     Exchange,
+    ExchangeOutcome,
     LookupFold,
     LookupRun,
+    QueryOutcome,
     QueryResult,
     QueryWalk,
+    WalkOutcome,
     candidate_names,
     completion_order,
     simulate_lookup,
@@ -25,10 +29,13 @@ from cleanup._dnsrules import (
 
 __all__ = [
     "Exchange",
+    "ExchangeOutcome",
     "LookupFold",
     "LookupRun",
+    "QueryOutcome",
     "QueryResult",
     "QueryWalk",
+    "WalkOutcome",
     "candidate_names",
     "completion_order",
     "simulate_lookup",

@@ -10,6 +10,7 @@ from faultdns._clock import Clock, ClockListener, ListenerClock, MonotonicClock
 from faultdns._faults import (
     ACTIONS,
     RCODE_NAMES,
+    Action,
     FaultRule,
     FaultSpecError,
     load_plan,
@@ -28,6 +29,7 @@ from faultdns.testing import ManualClock
 __all__ = [
     "ACTIONS",
     "RCODE_NAMES",
+    "Action",
     "Clock",
     "ClockListener",
     "FaultDNSServer",

@@ -31,13 +31,14 @@ import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_args
 
 from dnslib import QTYPE
 
 __all__ = [
     "ACTIONS",
     "RCODE_NAMES",
+    "Action",
     "FaultRule",
     "FaultSpecError",
     "RuleState",
@@ -54,19 +55,16 @@ __all__ = [
 
 # Actions that take no value, and those written ``action=VALUE``.  ``truncate`` is both:
 # bare it sends the question only, ``truncate=N`` the real reply cut at N bytes.
-BARE_ACTIONS = (
-    "nxdomain",
-    "servfail",
-    "refused",
-    "nodata",
-    "drop",
-    "truncate",
-    "lame",
-    "tcponly",
-)
-VALUE_ACTIONS = ("delay", "answer", "rcode", "truncate")
+BareAction = Literal[
+    "nxdomain", "servfail", "refused", "nodata", "drop", "truncate", "lame", "tcponly"
+]
+ValueAction = Literal["delay", "answer", "rcode", "truncate"]
+#: what a fault rule does (README "Fault rules"): a bare or an ``action=VALUE`` action
+Action = Literal[BareAction, ValueAction]
+BARE_ACTIONS: tuple[BareAction, ...] = get_args(BareAction)
+VALUE_ACTIONS: tuple[ValueAction, ...] = get_args(ValueAction)
 #: every action a fault rule can take, bare or ``action=VALUE`` (README "Fault rules")
-ACTIONS = tuple(dict.fromkeys(BARE_ACTIONS + VALUE_ACTIONS))
+ACTIONS: tuple[Action, ...] = get_args(Action)
 # Without proto=, these apply to UDP only: they exist to send the client to TCP.
 UDP_ACTIONS = ("truncate", "tcponly")
 _ACTIONS_TEXT = (
@@ -223,7 +221,7 @@ class FaultRule:
     """
 
     id: str = ""
-    action: str
+    action: Action
     delay: float | None = None
     answer: str | None = None
     rcode: int | None = None
@@ -411,6 +409,14 @@ def _answer_qtype(answer: str | None) -> str:
     return "AAAA" if answer is not None and ":" in answer else "A"
 
 
+def _as_action(text: str) -> Action:
+    """``text`` as an :data:`Action`; raises :class:`FaultSpecError` if it is none."""
+    for action in ACTIONS:
+        if action == text:
+            return action
+    raise FaultSpecError(f"unknown action {text!r} (expected one of {', '.join(ACTIONS)})")
+
+
 def _validate(rule: FaultRule) -> None:
     """Check a rule's fields; the messages name the spec key at fault."""
     if rule.action not in ACTIONS:
@@ -575,6 +581,7 @@ def parse_fault(spec: str) -> FaultRule:
     for token in tokens:
         key, eq, value = token.partition("=")
         key = key.lower()
+        found: str
         if not eq:
             if key not in BARE_ACTIONS:
                 hint = f"; write {key}=VALUE" if key in VALUE_ACTIONS or key in SPEC_KEYS else ""
@@ -615,7 +622,7 @@ def parse_fault(spec: str) -> FaultRule:
         raise FaultSpecError(f"{where}: no action (expected one of {_ACTIONS_TEXT})")
     kwargs = {("for_" if k == "for" else k): v for k, v in values.items()}
     try:
-        return FaultRule(action=action, **kwargs)
+        return FaultRule(action=_as_action(action), **kwargs)
     except FaultSpecError as exc:
         raise FaultSpecError(f"{where}: {exc}") from None
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass, fields
 from typing import Any, Final, Literal
 
 from faultdns import _batchio
+from faultdns._faults import Action
 
 __all__ = ["FIELDS", "QueryLog", "QueryRecord", "Row", "Transport", "client_text", "json_line"]
 
@@ -44,7 +45,7 @@ class QueryRecord:
     name: str
     qtype: str
     rule: str | None
-    action: str | None
+    action: Action | None
     rcode: str
     duration: float
 
@@ -57,7 +58,7 @@ class QueryRecord:
 FIELDS: Final[tuple[str, ...]] = tuple(f.name for f in fields(QueryRecord))
 
 #: one query as the server appends it: QueryRecord's fields in order, client raw
-Row = tuple[int, float, Any, Transport, str, str, str | None, str | None, str, float]
+Row = tuple[int, float, Any, Transport, str, str, str | None, Action | None, str, float]
 
 
 def client_text(addr: Any) -> str:
@@ -97,7 +98,7 @@ class QueryLog:
         name: str,
         qtype: str,
         rule: str | None,
-        action: str | None,
+        action: Action | None,
         rcode: str,
         duration: float,
     ) -> None:

@@ -19,9 +19,10 @@ How a query travels (read this first):
    is always echoed exactly as asked.
 3. **Rules.**  Rules live in a copy-on-write tuple; any change (and ``reset``) swaps in
    a new cache dict, and entries remember the zone generation they were built from, so
-   an entry's candidate list is never stale.  When candidates exist they are evaluated
-   in order (the logic of :func:`faultdns._faults.select_rule`, inlined) against the
-   clock reading taken when the datagram arrived.  A rule's reply (NXDOMAIN, SERVFAIL,
+   an entry's candidate list is never stale.  When candidates exist,
+   :func:`faultdns._faults.select_rule` picks the first active one against the clock
+   reading taken when the datagram arrived (the one copy of that rule; the call costs
+   nothing measurable, bench/README.md).  A rule's reply (NXDOMAIN, SERVFAIL,
    ...) is built once per entry and then sent from the hot path as well.
 4. **Cold path** (:mod:`faultdns._wire`): dnslib parses and builds the reply for cache
    misses, malformed input and the first fault reply of each rule; drop and delay
@@ -32,7 +33,7 @@ How a query travels (read this first):
    new client is always served: at the connection cap the least recently useful
    connection is evicted, idleness counts from the last complete message, replies
    left unread past a write timeout abort the connection, both timeouts shrink under
-   pressure (a sweeper, :meth:`FaultDNSServer._sweep_tcp`, enforces them), and
+   pressure (:class:`faultdns._tcp.TCPSweeper` enforces them), and
    reading pauses while the client is not reading our replies.  A reply too big for
    a TCP message is cut to what fits, with TC set (:func:`faultdns._wire.fit_tcp`).
 
@@ -76,6 +77,7 @@ from typing import Any
 from faultdns import _batchio
 from faultdns._clock import Clock, ListenerClock, MonotonicClock
 from faultdns._faults import (
+    Action,
     FaultRule,
     RuleIndex,
     RuleState,
@@ -86,7 +88,7 @@ from faultdns._faults import (
 )
 from faultdns._held import Held, HeldReplies
 from faultdns._querylog import QueryLog, QueryRecord, Transport
-from faultdns._tcp import TCPConnection
+from faultdns._tcp import TCPConnection, TCPSweeper
 from faultdns._unreachable import set_port_unreachable
 from faultdns._wire import (
     Query,
@@ -109,8 +111,6 @@ _CACHE_SIZE = 20000
 _RCVBUF = 4 << 20
 _BIND_ATTEMPTS = 64
 _TCP_BACKLOG = 1024
-_BUSY_SHARE = 0.75  # TCP slots in use from which the shorter timeouts apply
-_SWEEP_INTERVAL = 0.25  # seconds between TCP timeout sweeps (at most)
 
 
 class _Entry:
@@ -251,8 +251,7 @@ class FaultDNSServer:
         self._tcp_conns: OrderedDict[TCPConnection, None] = OrderedDict()
         self._tcp_total = 0
         self._tcp_evicted = 0
-        self._tcp_timed_out = 0
-        self._sweeper: asyncio.TimerHandle | None = None
+        self._sweeper = TCPSweeper(self)  # the idle and write timeouts
         self._held = HeldReplies()  # replies held by delay=
         self._busy = False  # the loop thread is inside a UDP wake-up (see idle())
         self._udp_handler: Callable[[], None] = self._on_udp_readable
@@ -449,9 +448,7 @@ class FaultDNSServer:
             if conn.transport is not None:
                 conn.transport.abort()
         self._tcp_conns.clear()
-        if self._sweeper is not None:
-            self._sweeper.cancel()
-            self._sweeper = None
+        self._sweeper.cancel()
         self._drop_all(self._held.take_all())
         self._close_sockets()
 
@@ -568,7 +565,7 @@ class FaultDNSServer:
             self._errors = 0
             self._tcp_total = 0
             self._tcp_evicted = 0
-            self._tcp_timed_out = 0
+            self._sweeper.timed_out = 0
 
     def add_record(self, spec: str | Mapping[str, Any]) -> dict[str, Any]:
         """Add a zone record (``NAME=ADDR`` / ``NAME TYPE VALUE [TTL]`` / dict)."""
@@ -701,7 +698,7 @@ class FaultDNSServer:
             "tcp_connections": len(self._tcp_conns),
             "tcp_connections_total": self._tcp_total,
             "tcp_evicted": self._tcp_evicted,
-            "tcp_timed_out": self._tcp_timed_out,
+            "tcp_timed_out": self._sweeper.timed_out,
             "pending_delays": len(self._held),
             "cache_entries": len(self._cache),
             "log_records": len(self._log.rows),
@@ -749,23 +746,12 @@ class FaultDNSServer:
                     self._errors += 1
                 continue
             rule_id: str | None = None
-            action: str | None = None
+            action: Action | None = None
             rcode, tail = entry.rcode, entry.udp
             rules = entry.udp_rules
             if rules:
-                # select_rule() inlined: this runs for every query a rule could match.
-                elapsed = t0 - self._origin
-                winner = None
-                for state in rules:
-                    state.seen += 1
-                    if (
-                        winner is None
-                        and state.lo <= elapsed < state.hi
-                        and (state.simple or state.check())
-                    ):
-                        winner = state
+                winner = select_rule(rules, t0 - self._origin)
                 if winner is not None:
-                    winner.fired += 1
                     rule = winner.rule
                     built = entry.faults.get(rule.id)
                     if built is None:  # drop, delay, or a fault reply not built yet
@@ -825,21 +811,12 @@ class FaultDNSServer:
                 winner = None
                 if entry is not None and entry.zgen == zone.generation:
                     rule_id: str | None = None
-                    action: str | None = None
+                    action: Action | None = None
                     rcode, tail, pointer = entry.rcode, entry.udp, entry.udp_ptr
                     rules = entry.udp_rules
                     if rules:
-                        elapsed = t0 - self._origin
-                        for state in rules:
-                            state.seen += 1
-                            if (
-                                winner is None
-                                and state.lo <= elapsed < state.hi
-                                and (state.simple or state.check())
-                            ):
-                                winner = state
+                        winner = select_rule(rules, t0 - self._origin)
                         if winner is not None:
-                            winner.fired += 1
                             rule = winner.rule
                             built = entry.faults.get(rule.id)
                             if built is not None:
@@ -1035,7 +1012,7 @@ class FaultDNSServer:
         name: str,
         qtype: str,
         rule_id: str | None,
-        action: str | None,
+        action: Action | None,
         rcode: str,
     ) -> None:
         self._log.add(
@@ -1128,66 +1105,6 @@ class FaultDNSServer:
     def _release_due(self) -> None:
         for held in self._held.pop_due(self._now()):
             self._release_held(held)
-
-    # -- TCP timeouts (RFC 7766 section 6.2.3) -----------------------------------------
-
-    def _tcp_limits(self) -> tuple[float, float]:
-        """``(idle, write)`` timeouts in seconds for the current number of connections.
-
-        From ``_BUSY_SHARE`` of ``max_tcp_connections`` in use both shrink to
-        ``tcp_busy_timeout`` (when that is shorter): RFC 7766 section 6.2.3 lets a
-        server under pressure close idle connections sooner.
-        """
-        idle, write = self.tcp_idle_timeout, self.tcp_write_timeout
-        if len(self._tcp_conns) >= _BUSY_SHARE * self.max_tcp_connections:
-            busy = self.tcp_busy_timeout
-            return min(idle, busy), min(write, busy)
-        return idle, write
-
-    def _watch_tcp(self) -> None:
-        """Make sure the sweeper runs while any TCP connection is open (loop thread)."""
-        if self._sweeper is None and self._loop is not None:
-            interval = min(
-                _SWEEP_INTERVAL,
-                self.tcp_idle_timeout / 4,
-                self.tcp_write_timeout / 4,
-                self.tcp_busy_timeout / 4,
-            )
-            self._sweeper = self._loop.call_later(interval, self._sweep_tcp, interval)
-
-    def _sweep_tcp(self, interval: float) -> None:
-        """Close idle connections and abort those whose replies stay unread.
-
-        Idle: no complete message for the idle timeout, nothing unsent and no reply
-        held by ``delay=`` (a client still waiting for an answer is not idle).
-        Write timeout: unsent reply bytes that have not moved for the write timeout;
-        such a connection is aborted (RST, unsent data discarded), since a graceful
-        close would wait for a reader that never comes.
-        """
-        self._sweeper = None
-        if not self._running or self._loop is None:
-            return
-        now = self._loop.time()
-        idle, write = self._tcp_limits()
-        for conn in list(self._tcp_conns):
-            if conn.closed:
-                self._tcp_conns.pop(conn, None)
-                continue
-            unsent = conn.unsent()
-            if unsent:
-                acked = conn.written - unsent
-                if acked != conn.acked:
-                    conn.acked, conn.stalled_since = acked, now
-                elif now - conn.stalled_since >= write:
-                    self._tcp_timed_out += 1
-                    conn.abort()
-                continue
-            conn.acked, conn.stalled_since = conn.written, now
-            if not conn.held and now - conn.useful_at >= idle:
-                self._tcp_timed_out += 1
-                conn.close()
-        if self._tcp_conns:
-            self._sweeper = self._loop.call_later(interval, self._sweep_tcp, interval)
 
 
 def _unread(sock: Any) -> int:

@@ -1,11 +1,13 @@
-"""One TCP client of the server: DNS messages over TCP (RFC 1035 4.2.2, RFC 7766).
+"""The server's TCP clients: DNS messages over TCP (RFC 1035 4.2.2, RFC 7766).
 
 Messages are 2-byte length-prefixed, many per connection, answered in order through
 the server's cache and rules (:meth:`faultdns.FaultDNSServer._handle_tcp`).  The
-guards of RFC 7766 section 6 live partly here (eviction at the connection cap, small
-send buffers, reading paused while the client does not read) and partly in the
-server's sweeper (:meth:`faultdns.FaultDNSServer._sweep_tcp`: idle and write
-timeouts), which reads what this object records.
+guards of RFC 7766 section 6 live here: in :class:`TCPConnection` (one client:
+eviction at the connection cap, small send buffers, reading paused while the client
+does not read) and in :class:`TCPSweeper` (the idle and write timeouts over all open
+connections, shrinking under pressure), which reads what each connection records.
+The timeouts are resource guards and run on the event loop's real time, not on the
+server's injected clock.
 """
 
 from __future__ import annotations
@@ -23,20 +25,22 @@ from faultdns._held import Held
 if TYPE_CHECKING:
     from faultdns._server import FaultDNSServer
 
-__all__ = ["TCPConnection", "unsent_bytes"]
+__all__ = ["TCPConnection", "TCPSweeper", "unsent_bytes"]
 
 _DNS_HEADER = 12  # bytes (RFC 1035 section 4.1.1)
 _TCP_SNDBUF = 64 * 1024  # kernel send buffer per TCP client (bytes)
 _TCP_WRITE_HIGH = 16 * 1024  # replies buffered in the transport before reading pauses
+_BUSY_SHARE = 0.75  # TCP slots in use from which the shorter timeouts apply
+_SWEEP_INTERVAL = 0.25  # seconds between TCP timeout sweeps (at most)
 
 
 class TCPConnection(asyncio.Protocol):
     """One TCP client: length-prefixed messages in, replies out (RFC 1035 4.2.2, RFC 7766).
 
-    The server's sweeper (:meth:`faultdns._server.FaultDNSServer._sweep_tcp`) enforces the timeouts;
-    this object only records what they are measured from: ``useful_at`` (loop time
-    of the last *complete* message, or of the connect) and ``stalled_since`` (loop
-    time since when our unsent replies have not moved).
+    :class:`TCPSweeper` enforces the timeouts; this object only records what they are
+    measured from: ``useful_at`` (loop time of the last *complete* message, or of the
+    connect) and ``stalled_since`` (loop time since when our unsent replies have not
+    moved).
 
     A client that half-closes (EOF after its queries) still gets the replies to the
     queries it sent, delayed ones included: EOF only says no more queries will come,
@@ -86,7 +90,7 @@ class TCPConnection(asyncio.Protocol):
         self.useful_at = self.stalled_since = loop.time()
         conns[self] = None
         server._tcp_total += 1
-        server._watch_tcp()
+        server._sweeper.watch()
 
     def data_received(self, data: bytes) -> None:
         if self.closed:
@@ -206,6 +210,91 @@ class TCPConnection(asyncio.Protocol):
             # Its reply can no longer be sent: the query's outcome is a drop.
             server._drop_held(held, lost=True)
         self.buffer = bytearray()
+
+
+class TCPSweeper:
+    """The TCP timeouts of RFC 7766 section 6.2.3 over a server's open connections.
+
+    Runs on the server's event loop (real time) while any connection is open, every
+    ``_SWEEP_INTERVAL`` seconds at most (a quarter of the shortest timeout when that is
+    less), reading the server's ``tcp_idle_timeout``, ``tcp_write_timeout``,
+    ``tcp_busy_timeout`` and ``max_tcp_connections``.  ``timed_out`` counts the
+    connections it closed or aborted (the server's ``tcp_timed_out`` statistic).
+    """
+
+    def __init__(self, server: FaultDNSServer) -> None:
+        self.server = server
+        self.timed_out = 0
+        self._handle: asyncio.TimerHandle | None = None
+
+    def limits(self) -> tuple[float, float]:
+        """``(idle, write)`` timeouts in seconds for the current number of connections.
+
+        From ``_BUSY_SHARE`` of ``max_tcp_connections`` in use both shrink to
+        ``tcp_busy_timeout`` (when that is shorter): RFC 7766 section 6.2.3 lets a
+        server under pressure close idle connections sooner.
+        """
+        server = self.server
+        idle, write = server.tcp_idle_timeout, server.tcp_write_timeout
+        if len(server._tcp_conns) >= _BUSY_SHARE * server.max_tcp_connections:
+            busy = server.tcp_busy_timeout
+            return min(idle, busy), min(write, busy)
+        return idle, write
+
+    def watch(self) -> None:
+        """Make sure the sweep runs while any TCP connection is open (loop thread)."""
+        server = self.server
+        if self._handle is None and server._loop is not None:
+            interval = min(
+                _SWEEP_INTERVAL,
+                server.tcp_idle_timeout / 4,
+                server.tcp_write_timeout / 4,
+                server.tcp_busy_timeout / 4,
+            )
+            self._handle = server._loop.call_later(interval, self._sweep, interval)
+
+    def cancel(self) -> None:
+        """Stop sweeping (the server is closing)."""
+        if self._handle is not None:
+            self._handle.cancel()
+            self._handle = None
+
+    def _sweep(self, interval: float) -> None:
+        """Close idle connections and abort those whose replies stay unread.
+
+        Idle: no complete message for the idle timeout, nothing unsent and no reply
+        held by ``delay=`` (a client still waiting for an answer is not idle).
+        Write timeout: unsent reply bytes that have not moved for the write timeout;
+        such a connection is aborted (RST, unsent data discarded), since a graceful
+        close would wait for a reader that never comes.
+        """
+        self._handle = None
+        server = self.server
+        loop = server._loop
+        if not server._running or loop is None:
+            return
+        now = loop.time()
+        idle, write = self.limits()
+        conns = server._tcp_conns
+        for conn in list(conns):
+            if conn.closed:
+                conns.pop(conn, None)
+                continue
+            unsent = conn.unsent()
+            if unsent:
+                acked = conn.written - unsent
+                if acked != conn.acked:
+                    conn.acked, conn.stalled_since = acked, now
+                elif now - conn.stalled_since >= write:
+                    self.timed_out += 1
+                    conn.abort()
+                continue
+            conn.acked, conn.stalled_since = conn.written, now
+            if not conn.held and now - conn.useful_at >= idle:
+                self.timed_out += 1
+                conn.close()
+        if conns:
+            self._handle = loop.call_later(interval, self._sweep, interval)
 
 
 def unsent_bytes(sock: socket.socket | None) -> int:

@@ -56,7 +56,11 @@ __all__ = [
 ]
 
 REPO_ADDRESS = "127.0.0.1"
-_ACTIONS = {"timeout": "drop", "nxdomain": "nxdomain", "servfail": "servfail"}
+_ACTIONS: dict[str, faultdns.Action] = {
+    "timeout": "drop",
+    "nxdomain": "nxdomain",
+    "servfail": "servfail",
+}
 #: states in which the catch-all rule would swallow a named key that is ``ok``
 _DOWN = ("timeout", "servfail")
 
@@ -100,7 +104,7 @@ def dns_rules(timeline: Timeline, *, origin: float = 0.0) -> list[FaultRule]:
     rules: list[FaultRule] = []
 
     def add(
-        action: str,
+        action: faultdns.Action,
         match: str,
         start: float,
         end: float,
@@ -139,7 +143,7 @@ def dns_rules(timeline: Timeline, *, origin: float = 0.0) -> list[FaultRule]:
             if iv.state in _ACTIONS:
                 add(_ACTIONS[iv.state], name, iv.start, iv.end, f"{label}-{iv.state}", qtype=qtype)
             elif iv.state == "ok":
-                action = "nodata" if name == repo else "nxdomain"
+                action: faultdns.Action = "nodata" if name == repo else "nxdomain"
                 add(action, name, iv.start, iv.end, f"{label}-ok", qtype=qtype)
     for key, intervals in sorted(timeline.dns.items()):
         if key == OTHER_NAMES or QTYPE_MARK in key:

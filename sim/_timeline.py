@@ -90,7 +90,17 @@ def list_version(path: str) -> str | None:
 
 @dataclass(frozen=True)
 class Interval:
-    """``state`` holds on ``[start, end)``; ``end`` may be ``inf``."""
+    """``state`` holds on ``[start, end)``; ``end`` may be ``inf``.
+
+    One class serves both channels; the table an interval sits in says which
+    (``Timeline.dns``: a :data:`DNSState`; ``Timeline.http``: an :data:`HTTPState`).  A
+    state alone cannot say it: the two vocabularies share ``ok`` ("the name resolves",
+    "200 with the list").  ``state`` stays a ``str`` rather than ``DNSState |
+    HTTPState`` because the property suite's worlds give the HTTP channel states beyond
+    :data:`HTTPState` (``sim._repo_server.ODD_STATES``: ``status-NNN`` for each status
+    family, redirects, incomplete bodies), an open family the harness serves and the
+    evaluator refuses by name.
+    """
 
     start: float
     end: float

@@ -24,7 +24,7 @@ from cleanup._dnsrules import (
     marshal_error,
     server_sequence,
 )
-from cleanup._transport import _HALF_NS
+from cleanup._exchange import _HALF_NS
 from sim._evaluate._compile import (
     Worlds,
     _dns_slot,

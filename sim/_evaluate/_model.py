@@ -31,8 +31,8 @@ from cleanup import (
     retry,
 )
 from cleanup._dnsrules import not_found_error
-from cleanup._transport import _HALF_NS
-from cleanup.dnsrules import candidate_names, simulate_lookup
+from cleanup._exchange import _HALF_NS
+from cleanup.dnsrules import QueryOutcome, candidate_names, simulate_lookup
 from cleanup.events import AttemptStarted
 from sim._clock import SocketlessClock
 from sim._dns import REPO_ADDRESS
@@ -210,10 +210,10 @@ class _Counters:
 
 #: what one exchange gets from a DNS state (one server, UDP, no truncation); ``ok``
 #: reaches this only for the repo name: an A record, and NOERROR without AAAA (NODATA)
-_OUTCOME = {"conn-refused": "refused", "timeout": "timeout", "nxdomain": "nxdomain",
-            "servfail": "servfail"}  # fmt: skip
+_OUTCOME: dict[str, QueryOutcome] = {"conn-refused": "refused", "timeout": "timeout",
+                                     "nxdomain": "nxdomain", "servfail": "servfail"}  # fmt: skip
 #: the state of an ``ok`` name per query type
-_OK_OUTCOME = {"A": "answer", "AAAA": "nodata"}
+_OK_OUTCOME: dict[str, QueryOutcome] = {"A": "answer", "AAAA": "nodata"}
 
 
 def _repo_address(_fqdn: str, _qtype: str) -> tuple[str, ...]:
@@ -250,7 +250,9 @@ class _Controller:
         """
         sent = 0
 
-        def outcome_of(fqdn: str, qtype: str, _server: int, _transport: str, t: float) -> str:
+        def outcome_of(
+            fqdn: str, qtype: str, _server: int, _transport: str, t: float
+        ) -> QueryOutcome:
             nonlocal sent
             state = self.view.dns(fqdn, t)
             outcome = _OK_OUTCOME[qtype] if state == "ok" else _OUTCOME[state]
@@ -298,7 +300,7 @@ class _Controller:
                     self._resolve(deadline)
                 except DNSError:
                     # Go's didTimeout: once the request's deadline has passed, whatever
-                    # failed is the Client.Timeout (cleanup._transport._explain)
+                    # failed is the Client.Timeout (cleanup._http_errors._explain)
                     if clock.now() >= request_deadline - _HALF_NS:
                         raise RequestTimeout(url, "lookup", timeout) from None
                     raise

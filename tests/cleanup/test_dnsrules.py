@@ -7,14 +7,19 @@ marked, what Go 1.23.9 answered when asked with a throwaway program.
 from __future__ import annotations
 
 import struct
+from collections.abc import Iterator
+from typing import get_args
 
 import dnslib
 import pytest
 
 from cleanup._dnsrules import (
+    OUTCOMES,
     QTYPE_A,
     QTYPE_AAAA,
+    ExchangeOutcome,
     LookupFold,
+    QueryOutcome,
     QueryResult,
     build_query,
     candidate_names,
@@ -165,7 +170,7 @@ def test_extended_rcode_badvers_is_misbehaving_not_temporary() -> None:
     record = reply(answers=(a_rr(),), additional=(dnslib.EDNS0(udp_len=1232, ext_rcode=1),))
     verdict = judge_reply(record.pack(), 7, NAME, QTYPE_A, "udp")
     assert (verdict.outcome, verdict.rcode) == ("rcode", 16)
-    err = outcome_error(verdict.outcome, NAME, "10.0.0.10:53")
+    err = outcome_error("rcode", NAME, "10.0.0.10:53")
     assert (err.err, err.is_temporary, err.is_not_found) == ("server misbehaving", False, False)
     # NXDOMAIN's upper bits set make it rcode 19: misbehaving, not "no such host"
     nx = reply(rcode=3, additional=(dnslib.EDNS0(udp_len=1232, ext_rcode=1),))
@@ -224,7 +229,7 @@ def test_udp_header_only_reply_with_garbage_answers_is_unmarshal() -> None:
     ],
 )
 def test_outcome_flags_are_go_new_dns_error(
-    outcome: str, not_found: bool, timeout: bool, temporary: bool
+    outcome: ExchangeOutcome, not_found: bool, timeout: bool, temporary: bool
 ) -> None:
     err = outcome_error(outcome, NAME, "10.0.0.10:53", "read udp a->b: i/o timeout")
     assert (err.is_not_found, err.is_timeout, err.is_temporary) == (not_found, timeout, temporary)
@@ -241,7 +246,7 @@ SEARCH = ["harvester-system.svc.cluster.local", "svc.cluster.local", "cluster.lo
 HOST = "upgrade-repo-x.harvester-system"
 
 
-def _walk(outcomes: list[str], start: float = 0.0) -> object:
+def _walk(outcomes: list[QueryOutcome], start: float = 0.0) -> object:
     steps = iter(outcomes)
     return walk_query(
         lambda _server, _transport, _t: next(steps),
@@ -308,7 +313,7 @@ def test_strict_errors_stop_at_the_first_temporary_error() -> None:
 
 
 def test_walk_query_charges_timeouts_and_a_fresh_timeout_for_tcp() -> None:
-    steps = iter(["truncated", "timeout", "truncated", "answer"])
+    steps: Iterator[QueryOutcome] = iter(["truncated", "timeout", "truncated", "answer"])
     walk = walk_query(
         lambda _s, _tr, _t: next(steps), servers=1, attempts=2, timeout=2.0, start=1.0
     )
@@ -323,13 +328,20 @@ def test_walk_query_charges_timeouts_and_a_fresh_timeout_for_tcp() -> None:
 def test_a_tcp_exchange_takes_two_rounds() -> None:
     """Oracle case (Go 1.23.9): A truncated then answered over TCP completes before
     AAAA truncated, REFUSED over TCP, then NXDOMAIN from the next server."""
-    a_steps = iter(["truncated", "nxdomain"])
-    aaaa_steps = iter(["truncated", "rcode", "nxdomain"])
+    a_steps: Iterator[QueryOutcome] = iter(["truncated", "nxdomain"])
+    aaaa_steps: Iterator[QueryOutcome] = iter(["truncated", "rcode", "nxdomain"])
     a = walk_query(lambda *_: next(a_steps), servers=2, attempts=1, timeout=1, start=0)
     aaaa = walk_query(lambda *_: next(aaaa_steps), servers=2, attempts=1, timeout=1, start=0)
     assert (a.rounds, aaaa.rounds) == (3, 4)
     assert completion_order([a, aaaa]) == [0, 1]
     assert completion_order([aaaa, a]) == [1, 0]
+
+
+def test_every_exchange_outcome_has_one_meaning() -> None:
+    """The outcome vocabulary is written once, as the ``ExchangeOutcome`` type:
+    :data:`OUTCOMES` gives each of its words a meaning, in the same order, and no
+    other word (mypy checks the keys are words; this checks none is missing)."""
+    assert tuple(OUTCOMES) == get_args(ExchangeOutcome)
 
 
 # -- a TCP fallback against a lane of UDP retries (one rule for resolver and model) ----------
@@ -338,7 +350,7 @@ def test_a_tcp_exchange_takes_two_rounds() -> None:
 #: resolver in tests/cleanup/test_resolver.py and, on the harness's clock, in
 #: tests/sim/test_resolver_order.py): four servers, one attempt.  A: REFUSED, SERVFAIL
 #: over UDP, ICMP port unreachable, NXDOMAIN; AAAA: truncated, then NODATA over TCP.
-FOUR_SERVER_WORLD = {
+FOUR_SERVER_WORLD: dict[tuple[str, int, str], QueryOutcome] = {
     ("A", 0, "udp"): "rcode",
     ("A", 1, "udp"): "servfail",
     ("A", 2, "udp"): "refused",
@@ -395,7 +407,7 @@ def test_truncated_aaaa_against_three_rounds_of_a_is_a_tie() -> None:
 
 def test_ended_walk_counts_the_rounds_of_the_last_instant() -> None:
     """A walk rebuilt from its exchanges (what the stub resolver does) equals the walk."""
-    steps = iter(["timeout", "truncated", "nodata"])
+    steps: Iterator[QueryOutcome] = iter(["timeout", "truncated", "nodata"])
     walk = walk_query(lambda *_: next(steps), servers=2, attempts=1, timeout=2.0, start=1.0)
     # at 3.0: server 0's timeout expires (1), server 1's UDP reply (1), TCP connect+reply (2)
     assert (walk.finished, walk.rounds) == (3.0, 4)

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from cleanup import DNSError, HostsTable, StubResolver, parse_hosts, read_hosts
+from cleanup import DNSError, HostsTable, StubResolver
+from cleanup._hosts import parse_hosts, read_hosts
 from cleanup.testing import FastForwardClock
 
 # The hosts file the differential oracle's sandbox mounts for Go (sim/_fidelity/_sandbox.py)

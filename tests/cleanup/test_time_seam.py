@@ -12,7 +12,8 @@ from typing import Any
 
 import pytest
 
-from cleanup import ClockNetworkBackend, StubResolver, SystemClock, make_http_client
+from cleanup import StubResolver, SystemClock, make_http_client
+from cleanup._backend import ClockNetworkBackend
 from cleanup.testing import FastForwardClock
 
 RESOLV_CONF = "nameserver 127.0.0.1\n"

@@ -29,8 +29,9 @@ from cleanup import (
     retriable_v15,
 )
 from cleanup._classify import error_kind, to_error
+from cleanup._http_errors import go_response_head_error
 from cleanup._resolver import QueryEvent, StubResolver
-from cleanup._transport import go_response_head_error, make_http_client
+from cleanup._transport import make_http_client
 from cleanup.testing import FastForwardClock
 from tests.cleanup.conftest import ListServer, Route, closed_port
 from tests.tools import require_tool

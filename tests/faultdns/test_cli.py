@@ -24,6 +24,7 @@ import dns.query
 import dns.rcode
 import pytest
 
+from faultdns import Action
 from faultdns._cli import EX_API, EX_NOPERM, EX_OSERR, EX_UNAVAILABLE, EX_USAGE, main
 from tests.tools import require_tool
 
@@ -312,7 +313,7 @@ def test_log_writer_reports_records_the_ring_lost(capsys: pytest.CaptureFixture[
     ],
 )
 def test_fast_log_lines_are_the_records_json(
-    name: str, rule: str | None, action: str | None
+    name: str, rule: str | None, action: Action | None
 ) -> None:
     from faultdns._querylog import QueryRecord, json_line
 

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 import cleanup
 import faultdns
-from cleanup._dnsrules import candidate_names, simulate_lookup
+from cleanup._dnsrules import QueryOutcome, candidate_names, simulate_lookup
 from sim._clock import SimClock
 from sim._dns import DNSPeer
 
@@ -116,7 +116,7 @@ ACTIONS = ("answer", "nxdomain", "nodata", "servfail", "refused", "drop", "trunc
 _SPEC = {"answer": "answer={addr}", "nxdomain": "nxdomain", "nodata": "nodata",
          "servfail": "servfail", "refused": "refused", "drop": "drop",
          "truncate": "truncate"}  # fmt: skip
-_OUTCOME = {"answer": "answer", "nxdomain": "nxdomain", "nodata": "nodata",
+_OUTCOME: dict[str, QueryOutcome] = {"answer": "answer", "nxdomain": "nxdomain", "nodata": "nodata",
             "servfail": "servfail", "refused": "rcode", "drop": "timeout"}  # fmt: skip
 _ADDRESS = {"A": "10.0.0.1", "AAAA": "fd00::1"}
 
@@ -211,7 +211,7 @@ def test_resolver_and_simulate_lookup_agree(
         got = _norm(exc)
     took = clock.now() - start
 
-    def outcome_of(fqdn: str, qtype: str, server: int, transport: str, t: float) -> str:
+    def outcome_of(fqdn: str, qtype: str, server: int, transport: str, t: float) -> QueryOutcome:
         label = layout[server]
         if label == "down":
             return "refused"
