@@ -28,11 +28,14 @@ How a lookup runs (Go ``goLookupIPCNAME``):
 - Replies that are not ours (wrong ID or question, unparsable) are ignored and the wait
   goes on (Go, golang.org/issue/13281); a UDP reply is read into Go's 1232-byte buffer.
 - Completion order decides the error: for the name as given, the query that completes
-  last supplies it.  Replies seen in the same wait are handled in the order their
-  queries were sent (a lane's retry cannot overtake the other lane's first reply);
-  timeouts in the order of their deadlines.  A true tie (both answered at the same
-  instant after the same number of exchanges) is a race in Go; it resolves as Go's most
-  frequent outcome, AAAA completing last (:func:`cleanup._dnsrules.start_order`).  With
+  last supplies it.  Each lane keeps the exchanges it made, and the finished lanes are
+  ranked by :func:`cleanup._dnsrules.completion_order`, the rule the simulation's
+  model uses too: by the time the last exchange ended, then by the causal rounds at
+  that instant (a lane's retry cannot overtake the other lane's first reply; a TCP
+  exchange is two rounds, connect and reply), not by the wait that happened to see the
+  reply.  A true tie (both done at the same instant after the same number of rounds)
+  is a race in Go; it resolves as AAAA completing last
+  (:func:`cleanup._dnsrules.start_order`).  With
   ``rotate`` the AAAA query takes the first server offset, as Go's goroutine that runs
   first does (:func:`cleanup._dnsrules.rotation_order`).
 - Each exchange's deadline is ``now + timeout`` (per network: UDP, then TCP), bounded by
@@ -70,14 +73,18 @@ from cleanup._classify import to_error
 from cleanup._clock import Clock
 from cleanup._dnsrules import (
     QTYPES,
+    Exchange,
     ExchangeOutcome,
     LookupFold,
     QueryOutcome,
     QueryResult,
+    QueryWalk,
     Verdict,
     build_query,
     candidate_names,
+    completion_order,
     deadline_error,
+    ended_walk,
     ensure_rooted,
     is_domain_name,
     judge_reply,
@@ -189,10 +196,20 @@ class _Lane:
     fqdn: str
     qtype: str
     sequence: list[int]
+    started: float = 0.0
     step: int = 0
     last_error: DNSError | None = None
     exchange: _Exchange | None = None
     result: QueryResult | None = None
+    last_server: int = 0
+    last_outcome: QueryOutcome = "marshal"  # until an exchange (or marshalling) ends
+    exchanges: list[Exchange] = field(default_factory=list)  # those made, in order
+
+    def walk(self) -> QueryWalk:
+        """The lane as :mod:`cleanup._dnsrules` walks a query (for the completion order)."""
+        return ended_walk(
+            self.exchanges, outcome=self.last_outcome, server=self.last_server, start=self.started
+        )
 
 
 class StubResolver:
@@ -372,15 +389,20 @@ class StubResolver:
 
     def _run(self, qtypes: Sequence[str], fqdn: str, deadline: float | None) -> list[QueryResult]:
         """Run one lane per query type concurrently until all are done."""
-        done: list[QueryResult] = []
         offsets = dict.fromkeys(qtypes, 0)
         if self.rotate:  # Go's serverOffset: once per tryOneName, as the goroutines run
             order = rotation_order(qtypes) if len(qtypes) > 1 else list(qtypes)
             for qtype in order:
                 offsets[qtype] = self._rotation
                 self._rotation += 1
+        begin = self.clock.now()
         lanes = [
-            _Lane(fqdn, qtype, server_sequence(len(self.servers), self.attempts, offsets[qtype]))
+            _Lane(
+                fqdn,
+                qtype,
+                server_sequence(len(self.servers), self.attempts, offsets[qtype]),
+                started=begin,
+            )
             for qtype in qtypes
         ]
         try:
@@ -388,13 +410,18 @@ class StubResolver:
             # lane's first exchange, then send them back to back.
             held: list[_Lane] = []
             for lane in lanes:
-                self._next(lane, deadline, done, held)
+                self._next(lane, deadline, held)
             for lane in held:
-                self._send_held(lane, deadline, done)
+                self._send_held(lane, deadline)
             while True:
                 live = [lane for lane in lanes if lane.exchange is not None]
                 if not live:
-                    return done
+                    # Go's completion order, by the one rule the pure model follows
+                    # too: in virtual time the waits above need not see a TCP reply
+                    # in the round it belongs to (the harness's server may serve it
+                    # later at the same instant), so arrival order is not the rule.
+                    ranked = completion_order([lane.walk() for lane in lanes])
+                    return [result for i in ranked if (result := lanes[i].result)]
                 now = self.clock.now()
                 if deadline is not None and now >= deadline:
                     raise _LookupDeadline
@@ -419,9 +446,9 @@ class StubResolver:
                 events.sort(key=lambda event: (event[0], event[1]))
                 for _when, _seq, lane, is_ready in events:
                     if is_ready:
-                        self._on_ready(lane, deadline, done)
+                        self._on_ready(lane, deadline)
                     else:
-                        self._on_timeout(lane, deadline, done)
+                        self._on_timeout(lane, deadline)
         finally:
             for lane in lanes:
                 if lane.exchange is not None:
@@ -434,7 +461,6 @@ class StubResolver:
         self,
         lane: _Lane,
         deadline: float | None,
-        done: list[QueryResult],
         held: list[_Lane] | None = None,
     ) -> None:
         """Start the lane's next exchange; a lane out of servers is done (Go's lastErr).
@@ -450,7 +476,6 @@ class StubResolver:
             if self._start(lane, index, deadline, held):
                 return
         lane.result = QueryResult(error=lane.last_error)
-        done.append(lane.result)
 
     def _server_text(self, index: int) -> str:
         return format_nameserver(*self.servers[index])
@@ -500,7 +525,7 @@ class StubResolver:
         )
         return True
 
-    def _send_held(self, lane: _Lane, deadline: float | None, done: list[QueryResult]) -> None:
+    def _send_held(self, lane: _Lane, deadline: float | None) -> None:
         """Send a first query :meth:`_start` built but held back."""
         exchange = lane.exchange
         assert exchange is not None
@@ -511,7 +536,7 @@ class StubResolver:
                 "refused" if isinstance(exc, ConnectionRefusedError) else "socket"
             )
             detail = f"write {exchange.link}: write: {go_strerror(exc)}"
-            self._end(lane, outcome, detail, deadline, done)
+            self._end(lane, outcome, detail, deadline)
 
     def _start_tcp(
         self, lane: _Lane, index: int, qid: int, wire: bytes, deadline: float | None
@@ -559,17 +584,15 @@ class StubResolver:
         self._sends += 1
         return self._sends
 
-    def _on_ready(self, lane: _Lane, deadline: float | None, done: list[QueryResult]) -> None:
+    def _on_ready(self, lane: _Lane, deadline: float | None) -> None:
         exchange = lane.exchange
         assert exchange is not None
         if exchange.transport == "udp":
-            self._read_udp(lane, exchange, deadline, done)
+            self._read_udp(lane, exchange, deadline)
         else:
-            self._step_tcp(lane, exchange, deadline, done)
+            self._step_tcp(lane, exchange, deadline)
 
-    def _read_udp(
-        self, lane: _Lane, exchange: _Exchange, deadline: float | None, done: list[QueryResult]
-    ) -> None:
+    def _read_udp(self, lane: _Lane, exchange: _Exchange, deadline: float | None) -> None:
         """Go ``dnsPacketRoundTrip``: read until our reply; ignore everything else."""
         while True:
             try:
@@ -581,7 +604,7 @@ class StubResolver:
                     "refused" if isinstance(exc, ConnectionRefusedError) else "socket"
                 )
                 detail = f"read {exchange.link}: read: {go_strerror(exc)}"
-                self._end(lane, outcome, detail, deadline, done)
+                self._end(lane, outcome, detail, deadline)
                 return
             verdict = judge_reply(data, exchange.qid, lane.fqdn, QTYPES[lane.qtype], "udp")
             if verdict.outcome == "ignore":
@@ -593,21 +616,19 @@ class StubResolver:
                 if not self._start_tcp(
                     lane, exchange.server, exchange.qid, exchange.wire, deadline
                 ):
-                    self._next(lane, deadline, done)
+                    self._next(lane, deadline)
                 return
-            self._judged(lane, verdict, deadline, done)
+            self._judged(lane, verdict, deadline)
             return
 
-    def _step_tcp(
-        self, lane: _Lane, exchange: _Exchange, deadline: float | None, done: list[QueryResult]
-    ) -> None:
+    def _step_tcp(self, lane: _Lane, exchange: _Exchange, deadline: float | None) -> None:
         """Go ``dnsStreamRoundTrip``, one readiness at a time."""
         sock = exchange.sock
         if exchange.phase == "connect":
             code = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
             if code:
                 detail = f"dial {exchange.link}: connect: {go_strerror(_os_error(code))}"
-                self._end(lane, _errno_outcome(code), detail, deadline, done)
+                self._end(lane, _errno_outcome(code), detail, deadline)
                 return
             self._connected(lane, exchange)
         if exchange.phase == "send":
@@ -616,7 +637,7 @@ class StubResolver:
             except BlockingIOError:
                 return
             except OSError as exc:
-                self._stream_failed(lane, exchange, "write", exc, deadline, done)
+                self._stream_failed(lane, exchange, "write", exc, deadline)
                 return
             exchange.pending = exchange.pending[sent:]
             if not exchange.pending:
@@ -628,7 +649,7 @@ class StubResolver:
             except BlockingIOError:
                 return
             except OSError as exc:
-                self._stream_failed(lane, exchange, "read", exc, deadline, done)
+                self._stream_failed(lane, exchange, "read", exc, deadline)
                 return
             buf = exchange.buf
             if not chunk:
@@ -636,7 +657,7 @@ class StubResolver:
                 # before the first byte of either read is "EOF", after it "unexpected EOF"
                 partial = len(buf) == 1 or len(buf) > 2
                 text = "unexpected EOF" if partial else "EOF"
-                self._end(lane, "eof", text, deadline, done)
+                self._end(lane, "eof", text, deadline)
                 return
             buf += chunk
             if len(buf) >= 2:
@@ -644,10 +665,10 @@ class StubResolver:
                 if len(buf) >= 2 + length:
                     data = bytes(buf[2 : 2 + length])
                     verdict = judge_reply(data, exchange.qid, lane.fqdn, QTYPES[lane.qtype], "tcp")
-                    self._judged(lane, verdict, deadline, done)
+                    self._judged(lane, verdict, deadline)
                     return
 
-    def _on_timeout(self, lane: _Lane, deadline: float | None, done: list[QueryResult]) -> None:
+    def _on_timeout(self, lane: _Lane, deadline: float | None) -> None:
         exchange = lane.exchange
         assert exchange is not None
         if exchange.phase == "connect":
@@ -656,7 +677,7 @@ class StubResolver:
             detail = f"write {exchange.link}: i/o timeout"
         else:
             detail = f"read {exchange.link}: i/o timeout"
-        self._end(lane, "timeout", detail, deadline, done)
+        self._end(lane, "timeout", detail, deadline)
 
     # -- endings ------------------------------------------------------------------------
 
@@ -665,7 +686,6 @@ class StubResolver:
         lane: _Lane,
         verdict: Verdict,
         deadline: float | None,
-        done: list[QueryResult],
     ) -> None:
         outcome, rcode, addresses = verdict.outcome, verdict.rcode, verdict.addresses
         assert outcome != "ignore" and outcome != "truncated"  # the UDP reader takes these
@@ -683,10 +703,9 @@ class StubResolver:
             exchange.sock.close()
             lane.exchange = None
             lane.result = QueryResult(addresses=addresses, answer_error=broken)
-            done.append(lane.result)
             return
         detail = str(rcode) if outcome == "rcode" else ""
-        self._end(lane, outcome, detail, deadline, done)
+        self._end(lane, outcome, detail, deadline)
 
     def _stream_failed(
         self,
@@ -695,12 +714,11 @@ class StubResolver:
         op: str,
         exc: OSError,
         deadline: float | None,
-        done: list[QueryResult],
     ) -> None:
         """A TCP write or read failed: Go's ``OP LINK: OP: strerror`` (its ``net.OpError``),
         the errno deciding the outcome (:func:`_errno_outcome`)."""
         outcome = _errno_outcome(exc.errno or 0)
-        self._end(lane, outcome, f"{op} {exchange.link}: {op}: {go_strerror(exc)}", deadline, done)
+        self._end(lane, outcome, f"{op} {exchange.link}: {op}: {go_strerror(exc)}", deadline)
 
     def _end(
         self,
@@ -708,7 +726,6 @@ class StubResolver:
         outcome: ExchangeOutcome,
         detail: str,
         deadline: float | None,
-        done: list[QueryResult],
     ) -> None:
         """The exchange failed (or said "no such host"): record it, then go on."""
         exchange = lane.exchange
@@ -718,9 +735,8 @@ class StubResolver:
         self._fail(lane, exchange.server, exchange.transport, outcome, detail, exchange.started)
         if lane.result is None and lane.last_error is not None and lane.last_error.is_not_found:
             lane.result = QueryResult(error=lane.last_error)
-            done.append(lane.result)
             return
-        self._next(lane, deadline, done)
+        self._next(lane, deadline)
 
     def _fail(
         self,
@@ -734,6 +750,7 @@ class StubResolver:
         server = self._server_text(index)
         error = outcome_error(outcome, lane.fqdn, server, detail)
         lane.last_error = error
+        self._record(lane, index, transport, outcome, started)
         self._event(lane, server, transport, outcome, started, detail=detail or error.err)
 
     def _emit(
@@ -744,7 +761,17 @@ class StubResolver:
         addresses: tuple[str, ...] = (),
     ) -> None:
         server = self._server_text(exchange.server)
+        self._record(lane, exchange.server, exchange.transport, outcome, exchange.started)
         self._event(lane, server, exchange.transport, outcome, exchange.started, addresses)
+
+    def _record(
+        self, lane: _Lane, index: int, transport: str, outcome: QueryOutcome, started: float
+    ) -> None:
+        """Keep one exchange as :class:`cleanup._dnsrules.Exchange` (for the completion
+        order); a name that cannot be marshalled sent nothing, so it made none."""
+        lane.last_server, lane.last_outcome = index, outcome
+        if outcome != "marshal":
+            lane.exchanges.append(Exchange(index, transport, outcome, started, self.clock.now()))
 
     def _event(
         self,

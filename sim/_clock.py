@@ -54,7 +54,12 @@ So the outcome depends only on what the peers did, never on scheduling or CI loa
 ``wait_any`` (several sockets: the stub resolver's concurrent A and AAAA queries) makes
 the same decision over all of them and reports every socket that is ready when it
 ends, so replies that land at the same virtual instant are seen together and the
-resolver can handle them in the order their queries were sent.
+resolver can handle them in the order their queries were sent.  A wait that finds one
+socket ready does not wait for the others' replies, so at one instant a reply may be
+seen a wait or two later than its causal round (a TCP query takes faultdns several loop
+turns); the resolver therefore ranks its queries' completions by
+``cleanup._dnsrules.completion_order`` over the exchanges they made, not by the wait
+that saw their last replies.
 """
 
 from __future__ import annotations

@@ -26,6 +26,7 @@ from cleanup._dnsrules import (
     completion_order,
     deadline_error,
     encode_name,
+    ended_walk,
     is_domain_name,
     judge_reply,
     marshal_error,
@@ -33,6 +34,7 @@ from cleanup._dnsrules import (
     read_head,
     rotation_order,
     server_sequence,
+    simulate_lookup,
     start_order,
     walk_query,
 )
@@ -340,3 +342,74 @@ def test_every_exchange_outcome_has_one_meaning() -> None:
     :data:`OUTCOMES` gives each of its words a meaning, in the same order, and no
     other word (mypy checks the keys are words; this checks none is missing)."""
     assert tuple(OUTCOMES) == get_args(ExchangeOutcome)
+
+
+# -- a TCP fallback against a lane of UDP retries (one rule for resolver and model) ----------
+
+#: The world of ``test_truncated_aaaa_against_four_servers_of_a`` (also run by the real
+#: resolver in tests/cleanup/test_resolver.py and, on the harness's clock, in
+#: tests/sim/test_resolver_order.py): four servers, one attempt.  A: REFUSED, SERVFAIL
+#: over UDP, ICMP port unreachable, NXDOMAIN; AAAA: truncated, then NODATA over TCP.
+FOUR_SERVER_WORLD: dict[tuple[str, int, str], QueryOutcome] = {
+    ("A", 0, "udp"): "rcode",
+    ("A", 1, "udp"): "servfail",
+    ("A", 2, "udp"): "refused",
+    ("A", 3, "udp"): "nxdomain",
+    ("AAAA", 0, "udp"): "truncated",
+    ("AAAA", 0, "tcp"): "nodata",
+}
+
+
+def test_truncated_aaaa_against_four_servers_of_a() -> None:
+    """Everything happens at one virtual instant.  Go (``goLookupIPCNAMEOrder``) keeps,
+    for the name as given, the error of the lane it receives last from its channel.  A
+    needs four exchanges (four rounds); AAAA a UDP exchange, then a TCP connect and its
+    reply (three rounds), so AAAA completes first and A's NXDOMAIN from server 3 is the
+    error.  (Go on loopback, a race: A last in 72 of 96 runs with four rounds against
+    three; see ``completion_order``.)  The stub resolver once reported server 0's error
+    here, the model server 3's."""
+    run = simulate_lookup(
+        "cnamev4.repo.test",
+        lambda _f, q, s, tr, _t: FOUR_SERVER_WORLD[(q, s, tr)],
+        search=[],
+        ndots=1,
+        servers=["s0", "s1", "s2", "s3"],
+        attempts=1,
+        timeout=1.0,
+        start=0.0,
+    )
+    walks = {qtype: walk for _fqdn, qtype, walk in run.queries}
+    assert (walks["A"].rounds, walks["AAAA"].rounds) == (4, 3)
+    assert [qtype for _f, qtype, _w in run.queries] == ["AAAA", "A"]  # completion order
+    assert run.error is not None and run.finished == 0.0
+    assert str(run.error) == "lookup cnamev4.repo.test on s3: no such host"
+    assert run.error.is_not_found and not run.error.is_temporary
+
+
+def test_truncated_aaaa_against_three_rounds_of_a_is_a_tie() -> None:
+    """Without server 3, A has three rounds like AAAA: a true tie (a race in Go: A last
+    in 64 of 96 runs of the three-round kind), resolved by start order, AAAA last, so
+    server 0's "no such host" from AAAA's TCP reply."""
+    run = simulate_lookup(
+        "cnamev4.repo.test",
+        lambda _f, q, s, tr, _t: FOUR_SERVER_WORLD[(q, s, tr)],
+        search=[],
+        ndots=1,
+        servers=["s0", "s1", "s2"],
+        attempts=1,
+        timeout=1.0,
+        start=0.0,
+    )
+    assert [qtype for _f, qtype, _w in run.queries] == ["A", "AAAA"]
+    assert str(run.error) == "lookup cnamev4.repo.test on s0: no such host"
+    assert run.error is not None and run.error.server == "s0"
+
+
+def test_ended_walk_counts_the_rounds_of_the_last_instant() -> None:
+    """A walk rebuilt from its exchanges (what the stub resolver does) equals the walk."""
+    steps: Iterator[QueryOutcome] = iter(["timeout", "truncated", "nodata"])
+    walk = walk_query(lambda *_: next(steps), servers=2, attempts=1, timeout=2.0, start=1.0)
+    # at 3.0: server 0's timeout expires (1), server 1's UDP reply (1), TCP connect+reply (2)
+    assert (walk.finished, walk.rounds) == (3.0, 4)
+    assert ended_walk(walk.exchanges, outcome="nodata", server=1, start=1.0) == walk
+    assert ended_walk((), outcome="marshal", server=0, start=1.0).rounds == 0

@@ -805,3 +805,49 @@ def test_finding_4_nameserver_with_a_port_is_skipped_as_go_skips_it(
     if spelling == "{ip}:{port}":  # the opt-in the tests use reaches the server
         opted = StubResolver.from_resolv_conf(text, clock=clock, ports=True)
         assert opted.resolve("a.test.") == ["10.0.0.1"]
+
+
+def test_truncated_aaaa_against_four_servers_of_a(
+    faultdns_factory: object, clock: FastForwardClock
+) -> None:
+    """The world of tests/cleanup/test_dnsrules.py's test of this name, on real servers.
+
+    All at one virtual instant.  A: REFUSED (server 0), SERVFAIL over UDP (1), ICMP port
+    unreachable (2, nothing listens), NXDOMAIN (3): four rounds.  AAAA: truncated, then
+    NODATA over TCP from server 0: three rounds (a TCP exchange is connect, then reply).
+    Go keeps the error of the lane it receives last (``goLookupIPCNAMEOrder``), here A's:
+    "no such host" from server 3, whatever order the replies reach our sockets in (this
+    resolver once took its waits' order and reported server 0)."""
+    records = ["cnamev4.repo.test CNAME t.repo.test", "t.repo.test A 10.0.0.4"]
+    faults = [
+        ["refused qtype=A", "truncate qtype=AAAA"],
+        ["servfail proto=udp qtype=A"],
+        None,
+        ["nxdomain qtype=A"],
+    ]
+    names = [
+        ns(faultdns_factory(origins=["test"], records=records, faults=f))  # type: ignore[operator]
+        if f is not None
+        else f"127.0.0.1:{closed_port(socket.SOCK_DGRAM)}"
+        for f in faults
+    ]
+    for _ in range(3):
+        events: list[QueryEvent] = []
+        resolver = StubResolver(
+            names, attempts=1, timeout=1, clock=clock, hosts=None, on_query=events.append
+        )
+        with pytest.raises(DNSError) as info:
+            resolver.resolve("cnamev4.repo.test")
+        assert str(info.value) == f"lookup cnamev4.repo.test on {names[3]}: no such host"
+        assert info.value.is_not_found and not info.value.is_temporary
+        assert [(e.qtype, e.transport, e.outcome) for e in events if e.qtype == "AAAA"] == [
+            ("AAAA", "udp", "truncated"),
+            ("AAAA", "tcp", "nodata"),
+        ]
+        assert [e.outcome for e in events if e.qtype == "A"] == [
+            "rcode",
+            "servfail",
+            "refused",
+            "nxdomain",
+        ]
+    assert clock.now() == 0.0

@@ -13,7 +13,7 @@ import socket
 from collections.abc import Iterator
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 import cleanup
@@ -146,7 +146,7 @@ def world() -> Iterator[tuple[SimClock, list[faultdns.FaultDNSServer], str]]:
 def plans(draw: st.DrawFn) -> dict[str, object]:
     search = draw(st.lists(st.sampled_from(["a.test", "b.test", "x" * 64]), max_size=2))
     name = draw(st.sampled_from(["repo", "repo.ns", "repo.ns.", "b.c.d"]))
-    layout = draw(st.lists(st.sampled_from(["s0", "s1", "down"]), min_size=1, max_size=3))
+    layout = draw(st.lists(st.sampled_from(["s0", "s1", "down"]), min_size=1, max_size=4))
     candidates = candidate_names(name, [s for s in search], 2)
     faults: dict[tuple[str, str, str], str] = {}
     for server in ("s0", "s1"):
@@ -173,8 +173,34 @@ def _norm(err: cleanup.DNSError | None) -> object:
     return (err.name, text, err.server, err.is_not_found, err.is_timeout, err.is_temporary)
 
 
+#: A TCP fallback against UDP retries at one instant (the kind of
+#: ``test_truncated_aaaa_against_four_servers_of_a_on_the_sim_clock``): A gets REFUSED,
+#: SERVFAIL, ICMP port unreachable, SERVFAIL (four rounds), AAAA a truncated reply, then
+#: NXDOMAIN over TCP (three rounds), so A completes last: "server misbehaving" from s1.
+#: The resolver once read AAAA's TCP reply after all of A's (the harness's faultdns serves
+#: TCP over several loop turns, and an ICMP error gives it none) and reported s0's
+#: "no such host", unlike the model.
+TCP_AGAINST_RETRIES: dict[str, object] = {
+    "search": [],
+    "name": "repo.ns",
+    "layout": ["s0", "s1", "down", "s1"],
+    "faults": {
+        ("s0", "repo.ns.", "A"): "refused",
+        ("s1", "repo.ns.", "A"): "servfail",
+        ("s0", "repo.ns.", "AAAA"): "truncate",
+        ("s1", "repo.ns.", "AAAA"): "nxdomain",
+    },
+    "attempts": 1,
+    "timeout": 1.0,
+    "rotate": False,
+    "single_request": False,
+    "deadline": None,
+}
+
+
 @settings(max_examples=100, deadline=None, suppress_health_check=list(HealthCheck))
 @given(plan=plans())
+@example(plan=TCP_AGAINST_RETRIES)
 def test_resolver_and_simulate_lookup_agree(
     world: tuple[SimClock, list[faultdns.FaultDNSServer], str], plan: dict[str, object]
 ) -> None:
@@ -232,3 +258,49 @@ def test_resolver_and_simulate_lookup_agree(
     want = sorted(run.addresses) if run.error is None else _norm(run.error)
     assert got == want
     assert took == pytest.approx(run.finished)
+
+
+def test_truncated_aaaa_against_four_servers_of_a_on_the_sim_clock() -> None:
+    """The world of tests/cleanup/test_dnsrules.py's test of this name, on the harness's
+    clock (faultdns served by ``DNSPeer``, which serves a TCP query over several loop
+    turns, so AAAA's TCP reply reached the resolver after all four of A's replies).  Go's
+    rule (``goLookupIPCNAMEOrder``: the lane received last keeps its error) with A
+    taking four rounds and AAAA three gives A's "no such host" from server 3, as
+    ``simulate_lookup`` does on the same world."""
+    clock = SimClock()
+    servers, peers = [], []
+    for faults in (
+        ["refused qtype=A", "truncate qtype=AAAA"],
+        ["servfail proto=udp qtype=A"],
+        [],
+        ["nxdomain qtype=A"],
+    ):
+        server = faultdns.FaultDNSServer(origins=["test"], ttl=0, clock=clock, seed=0)
+        server.add_record("cnamev4.repo.test CNAME t.repo.test")
+        server.add_record("t.repo.test A 10.0.0.4")
+        for fault in faults:
+            server.add_fault(fault)
+        peer = DNSPeer(server).start()
+        clock.add_peer(peer)
+        clock.call_listener = peer.call_listener
+        servers.append(server)
+        peers.append(peer)
+    probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    probe.bind(("127.0.0.1", 0))
+    names = [f"{s.address[0]}:{s.address[1]}" for s in servers]
+    names[2] = f"127.0.0.1:{probe.getsockname()[1]}"
+    probe.close()  # nothing listens there: ICMP port unreachable
+    try:
+        for _ in range(3):
+            resolver = cleanup.StubResolver(
+                names, attempts=1, timeout=1, clock=clock, hosts=None, rng=random.Random(0)
+            )
+            with pytest.raises(cleanup.DNSError) as info:
+                resolver.resolve("cnamev4.repo.test")
+            assert str(info.value) == f"lookup cnamev4.repo.test on {names[3]}: no such host"
+            assert info.value.is_not_found
+        assert clock.now() == 0.0
+    finally:
+        for peer in peers:
+            peer.stop()
+        clock.close()
