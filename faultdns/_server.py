@@ -298,7 +298,13 @@ class FaultDNSServer:
         await self.astop()
 
     def start(self) -> FaultDNSServer:
-        """Bind and serve from a new event-loop thread; returns once queries are answered."""
+        """Bind and serve from a new event-loop thread; returns once queries are answered.
+
+        Called in the main thread, a SIGINT that arrives meanwhile is delivered to the
+        handler in place when ``start`` returns or raises
+        (``retrylab_entry.sigint_deferred``): a ``KeyboardInterrupt`` then comes from a
+        whole server, never from inside its event loop's constructor.
+        """
         if self._running:
             raise RuntimeError("server already started")
         # In the main thread, SIGINT is held until the server serves (or start failed
