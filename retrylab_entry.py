@@ -141,6 +141,9 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
     Quieted here, in the handler, and not where ``run`` catches the interrupt: a
     program that catches it itself (``cleanup``'s ``main``, ``sim serve``'s loop) frees
     the traceback, and with it a half-built object, long before ``run`` sees anything.
+    Being a Python function and not ``signal.default_int_handler`` matters only to
+    ``asyncio.Runner`` and anyio's runner, which put in their own SIGINT handling only
+    when they find Python's; the programs run no event loop that way in the main thread.
     """
     _quiet_finalisers()
     raise KeyboardInterrupt
