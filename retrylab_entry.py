@@ -10,12 +10,34 @@ point here, to a module that imports only what the interpreter has loaded at sta
    process at once with status 130 (``os._exit``: nothing of ours is half done while
    modules are still importing, and no lock is held yet);
 2. imports the program's ``_cli`` module (the slow part);
-3. hands SIGINT back to Python (``KeyboardInterrupt``) for the run itself, where the
+3. hands SIGINT back to Python (``KeyboardInterrupt``, raised by :func:`_interrupt`,
+   see below) for the run itself, where the
    programs have work to finish (a removal in progress completes, a store's lock is
    released, a server stops) and turn the interrupt into 130 themselves; one that
    escapes ``main`` is turned into 130 here;
 4. from the moment ``main`` returns, is back to step 1's handler, so a Ctrl-C during
    the interpreter's shutdown is 130 too, with no traceback.
+
+A ``KeyboardInterrupt`` can land between any two bytecodes of the main thread, also in
+the middle of a constructor: an object whose finaliser then runs on a half-built
+``self`` (``asyncio``'s event loop: ``BaseEventLoop.__del__`` closes it and meets an
+``AttributeError``) prints ``Exception ignored in: ...`` and a traceback through
+``sys.unraisablehook`` while the program exits; a coroutine or task cut off before it
+ran says ``RuntimeWarning: coroutine ... was never awaited`` or ``Task was destroyed
+but it is pending!``.  Two defences, because the first covers only what we build:
+
+- :func:`sigint_deferred` holds SIGINT while our main-thread event loops are built,
+  started and stopped (``sim._dns.DNSPeer``, ``faultdns.FaultDNSServer.start``) and
+  delivers it once they are whole, so no interrupt leaves one half built or half run.
+  (``pthread_sigmask`` cannot do this: the kernel hands a process-directed SIGINT to
+  another thread, whose C handler still schedules the Python handler on the main one.)
+- for every other object, ours or a library's, found or not yet: step 3's handler is
+  :func:`_interrupt`, which before raising ``KeyboardInterrupt`` turns the finalisers'
+  report channels quiet (:func:`_quiet_finalisers`): the unraisable hook, warnings, and
+  asyncio's logger.  It does so only once the process has been interrupted, so a normal
+  run still shows every ``Exception ignored in`` (a real bug in a finaliser); an
+  interrupted run is ending and says why in one line.  ``python -X dev`` keeps them
+  all, for whoever debugs an interrupted run.
 
 ``python -m cleanup`` (and ``-m sim``, ``-m faultdns``) imports the package's
 ``__init__`` before ``__main__``; the first statement of each package ``__init__`` is
@@ -52,6 +74,7 @@ __all__ = [
     "guard",
     "guard_module_run",
     "run",
+    "sigint_deferred",
     "sim",
 ]
 
@@ -101,7 +124,7 @@ def run(prog: str, module: str, argv: list[str] | None = None) -> int:
     __import__(module)
     main: Callable[[list[str] | None], int] = sys.modules[module].main
     try:
-        _signal.signal(_signal.SIGINT, _signal.default_int_handler)
+        _signal.signal(_signal.SIGINT, _interrupt)
         return main(argv)
     except KeyboardInterrupt:
         guard(prog)
@@ -109,6 +132,92 @@ def run(prog: str, module: str, argv: list[str] | None = None) -> int:
         return EXIT_INTERRUPTED
     finally:  # also after SystemExit (argparse's --help)
         guard(prog)
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    """Step 3's SIGINT handler: Python's own ``KeyboardInterrupt``, once the finalisers
+    of what it may cut in half are quiet (module docstring).
+
+    Quieted here, in the handler, and not where ``run`` catches the interrupt: a
+    program that catches it itself (``cleanup``'s ``main``, ``sim serve``'s loop) frees
+    the traceback, and with it a half-built object, long before ``run`` sees anything.
+    Being a Python function and not ``signal.default_int_handler`` matters only to
+    ``asyncio.Runner`` and anyio's runner, which put in their own SIGINT handling only
+    when they find Python's; the programs run no event loop that way in the main thread.
+    """
+    _quiet_finalisers()
+    raise KeyboardInterrupt
+
+
+def _quiet_finalisers() -> None:
+    """Silence what finalisers report, for the rest of an interrupted process.
+
+    The channels: ``sys.unraisablehook`` (an exception in ``__del__`` or a weakref
+    callback: ``Exception ignored in``), warnings (``ResourceWarning``, ``coroutine ...
+    was never awaited``), and asyncio's logger (``Task was destroyed but it is
+    pending!``).  Modules not loaded yet are left alone: nothing of theirs exists to
+    finalise.  Under ``python -X dev`` nothing is silenced.
+    """
+    if sys.flags.dev_mode:
+        return
+    sys.unraisablehook = _ignore_unraisable
+    warnings = sys.modules.get("warnings")
+    if warnings is not None:
+        warnings.simplefilter("ignore")
+    asyncio_log = sys.modules.get("asyncio.log")
+    if asyncio_log is not None:
+        asyncio_log.logger.disabled = True
+
+
+def _ignore_unraisable(unraisable: object) -> None:
+    """``sys.unraisablehook`` of an interrupted process (:func:`_quiet_finalisers`)."""
+
+
+class _SigintDeferred:
+    """The context manager of :func:`sigint_deferred`."""
+
+    __slots__ = ("_held", "_previous")
+
+    def __init__(self) -> None:
+        self._held = False
+        self._previous: object = None
+
+    def _hold(self, signum: int, frame: FrameType | None) -> None:
+        self._held = True
+
+    def __enter__(self) -> None:
+        try:
+            previous = _signal.getsignal(_signal.SIGINT)
+            if previous is not None:  # None: a handler installed from C, left alone
+                _signal.signal(_signal.SIGINT, self._hold)
+                self._previous = previous
+        except ValueError:  # not the main thread, where no KeyboardInterrupt is raised
+            pass
+
+    def __exit__(self, *exc: object) -> None:
+        previous, self._previous = self._previous, None
+        if previous is None:
+            return
+        _signal.signal(_signal.SIGINT, previous)
+        if self._held:
+            # Delivered as the kernel would have: to whatever handler is in place now
+            # (raise(3) runs the Python handler before ``raise_signal`` returns).
+            _signal.raise_signal(_signal.SIGINT)
+
+
+def sigint_deferred() -> _SigintDeferred:
+    """``with sigint_deferred(): ...``: a SIGINT that arrives inside is delivered on leaving.
+
+    For building, starting and stopping objects with a finaliser in the main thread
+    (an asyncio event loop, its server), so that an interrupt never leaves one half
+    built (module docstring).  Inside, the SIGINT handler is a recorder; on leaving, the
+    previous handler is put back and, if a SIGINT came, the signal is raised again for
+    it: ``KeyboardInterrupt`` from the ``with`` statement's end, our 130 exit under
+    :func:`guard`, nothing under ``SIG_IGN``, whatever a caller's own handler does.
+    Outside the main thread (where Python runs no signal handler) it does nothing.
+    Keep the block short and bounded: Ctrl-C waits for it.
+    """
+    return _SigintDeferred()
 
 
 def cleanup() -> int:

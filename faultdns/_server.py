@@ -74,6 +74,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+import retrylab_entry
 from faultdns import _batchio
 from faultdns._clock import Clock, ListenerClock, MonotonicClock
 from faultdns._faults import (
@@ -297,9 +298,23 @@ class FaultDNSServer:
         await self.astop()
 
     def start(self) -> FaultDNSServer:
-        """Bind and serve from a new event-loop thread; returns once queries are answered."""
+        """Bind and serve from a new event-loop thread; returns once queries are answered.
+
+        Called in the main thread, a SIGINT that arrives meanwhile is delivered to the
+        handler in place when ``start`` returns or raises
+        (``retrylab_entry.sigint_deferred``): a ``KeyboardInterrupt`` then comes from a
+        whole server, never from inside its event loop's constructor.
+        """
         if self._running:
             raise RuntimeError("server already started")
+        # In the main thread, SIGINT is held until the server serves (or start failed
+        # and cleaned up): a KeyboardInterrupt inside ``new_event_loop`` left a
+        # half-built loop whose ``__del__`` printed a traceback at exit, and one while
+        # waiting for ``ready`` joined a thread that serves forever (a hang).
+        with retrylab_entry.sigint_deferred():
+            return self._start()
+
+    def _start(self) -> FaultDNSServer:
         self._bind()
         loop = asyncio.new_event_loop()
         ready: concurrent.futures.Future[None] = concurrent.futures.Future()

@@ -43,6 +43,7 @@ import weakref
 from collections.abc import Callable, Iterable
 
 import faultdns
+import retrylab_entry
 from faultdns import FaultDNSServer, FaultRule, free_udp_port
 from sim._clock import exact_delay
 from sim._timeline import OTHER_NAMES, QTYPE_MARK, SERVER_DOWN, Interval, Timeline
@@ -269,13 +270,18 @@ class DNSPeer:
     # -- lifecycle ------------------------------------------------------------------
 
     def start(self) -> DNSPeer:
-        loop = asyncio.new_event_loop()
-        try:
-            self._start_on_fixed_port(loop)
-        except BaseException:
-            loop.close()
-            raise
-        self._loop = loop
+        # SIGINT held until the loop is whole and serving (or closed): a Ctrl-C inside
+        # ``new_event_loop`` left a half-built loop whose ``__del__`` printed a
+        # traceback at exit, one inside ``run_until_complete`` a coroutine never
+        # awaited (see retrylab_entry).  Start-up takes milliseconds.
+        with retrylab_entry.sigint_deferred():
+            loop = asyncio.new_event_loop()
+            try:
+                self._start_on_fixed_port(loop)
+            except BaseException:
+                loop.close()
+                raise
+            self._loop = loop
         return self
 
     def _start_on_fixed_port(self, loop: asyncio.AbstractEventLoop) -> None:
@@ -306,10 +312,13 @@ class DNSPeer:
         loop, self._loop = self._loop, None
         if loop is None:
             return
-        try:
-            loop.run_until_complete(self.server.astop())
-        finally:
-            loop.close()
+        # held like start: an interrupt mid-stop would leave the stop's tasks pending
+        # ("Task was destroyed but it is pending!"); it is bounded (astop waits <= 2 s)
+        with retrylab_entry.sigint_deferred():
+            try:
+                loop.run_until_complete(self.server.astop())
+            finally:
+                loop.close()
 
     def restart(self) -> None:
         """Forget the previous world's bookkeeping (call after ``server.reset()``)."""
