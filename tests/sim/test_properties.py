@@ -7,8 +7,10 @@ module, or the mutant ``$SIM_MUTANT`` names (``sim mutants`` runs this file once
 mutant and counts the runs that fail).
 
 Expectations come from the independent specifications in ``tests/sim/spec`` (the
-schedule, Go's lookup error, Harvester's predicates, the deletion set), never from the
-code under test.  The properties, stated precisely:
+schedule and every preset's values, Go's lookup error, Harvester's predicates, the
+deletion set, the lists' paths, media types), never from the code under test: a
+preset's budget, deadline and predicate are ``spec.backoff.PRESETS``' by its name.
+The properties, stated precisely:
 
 1. **Liveness.**  Let R = ``timeline.healthy_from()``.  Attempt 1 starts at
    ``cleanup_start``; attempt k+1 at (end of attempt k) + (sleep k), sleep k being
@@ -19,9 +21,14 @@ code under test.  The properties, stated precisely:
    budget lasts; the first attempt starting at or after R succeeds and is the last; an
    attempt that began before R may succeed earlier; when the budget ends before R the
    run gives up at once, or after the trailing sleep of a reached client-go Cap.
+   Every request asks one of the two lists at ``spec.repo``'s path (Harvester's
+   ``images-lists-archive/<version>/image_list_all.txt``); in worlds keyed by those
+   paths alone (404 anywhere else) a successful run fetched exactly them.
 2. **Safety and completeness.**  A failed run deletes nothing; a successful run
    deletes exactly ``spec.deletion``'s set (no more, no less), and the report says what
-   the store lost.
+   the store lost.  ``cleanup.plan`` alone: a kept entry names the first rule that
+   keeps it, each rule decided by ``spec.deletion`` (current, vmdp, retained with its
+   substring, pinned, in use).
 3. **The seed bug.**  Under ``harvester-v1.4`` an NXDOMAIN window over the first
    attempt ends the cleanup at once without deleting; under ``harvester-v1.5`` it
    succeeds at the first attempt after the window when that is inside the budget; and
@@ -47,7 +54,8 @@ code under test.  The properties, stated precisely:
    error (CNAMEs and NODATA through ``skipToAnswer``) are ``spec.go_dns``'s.
 8. **The schedule at its boundaries.**  A deadline exactly on an attempt's start, a
    sleep equal to the Cap, Steps 1, Jitter 0, Factor < 1; and cleanup's stepped
-   schedule equals ``spec.backoff``'s over many backoffs.
+   schedule equals ``spec.backoff``'s over many backoffs; every preset's fields,
+   deadline, predicate name and schedule are ``spec.backoff.PRESETS``'.
 9. **The report.**  What ``cleanup run --json`` prints says what Go met: each failed
    attempt's kind is ``spec.go_http.report_label`` of the world's error, its
    ``retriable`` the specification's predicate, its text Go's where the world fixes it
@@ -61,10 +69,13 @@ kind 5; ``spec.deletion``, ``spec.ip_literal``, ``spec.media``): image lists spe
 the forms distribution/reference treats specially next to their look-alikes, in every
 matching mode (property 2); a repo URL whose host is an IP literal, which sends no DNS
 query and runs as with healthy DNS (properties 1, 2, 7), and a lookup of a literal
-(property 4); a 200 whose body parses as a list under a document's media type,
-parameters, case and whitespace varied (property 5).  Example counts scale with the
-hypothesis profile (``tests/conftest.py``): ``ci`` is derandomized;
-``HYPOTHESIS_PROFILE=deep`` runs twenty times as many.
+(property 4); a 200 whose body parses as a list under a ``Content-Type`` drawn by
+``content_types`` - every document type of ``spec.media``, list types, ``+json`` /
+``+xml`` suffixes, case, parameters and spaces or tabs varied - through the harness
+and in process (property 5); a refused dial in an IP-literal world names the address
+as Go does (the dial's text is asserted, not skipped when it does not match).
+Example counts scale with the hypothesis profile (``tests/conftest.py``): ``ci`` is
+derandomized; ``HYPOTHESIS_PROFILE=deep`` runs twenty times as many.
 """
 
 from __future__ import annotations
@@ -818,18 +829,28 @@ def list_text(refs: Sequence[str], style: str) -> bytes:
 
 
 class _Lists(httpx.BaseTransport):
-    """Serves the two lists whole (a 200 with its Content-Length), in process."""
+    """Serves the two lists whole (a 200 with its Content-Length), in process, only at
+    ``spec.repo``'s paths (any other path: Go's ``404 page not found``); ``media``: a
+    ``Content-Type`` per version (None: the header is not sent)."""
 
-    def __init__(self, images: ImageSet, style: str = "plain") -> None:
+    def __init__(
+        self, images: ImageSet, style: str = "plain", media: dict[str, str] | None = None
+    ) -> None:
         self.images = images
         self.style = style
+        self.media = media or {}
+        self.paths = spec_repo.list_paths(SINGLE.previous_version)
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
-        previous = f"/{SINGLE.previous_version}/" in request.url.path
-        data = list_text(self.images.previous if previous else self.images.current, self.style)
-        return httpx.Response(
-            200, stream=httpx.ByteStream(data), headers={"Content-Length": str(len(data))}
-        )
+        version = self.paths.get(request.url.path)
+        if version is None:
+            return httpx.Response(404, content=b"404 page not found\n")
+        refs = self.images.current if version == spec_repo.CURRENT else self.images.previous
+        data = list_text(refs, self.style)
+        headers = {"Content-Length": str(len(data))}
+        if version in self.media:
+            headers["Content-Type"] = self.media[version]
+        return httpx.Response(200, stream=httpx.ByteStream(data), headers=headers)
 
 
 @settings(max_examples=examples(300), suppress_health_check=[HealthCheck.too_slow])
@@ -2317,6 +2338,52 @@ def content_types(draw: st.DrawFn) -> str:
     if "\t" in value:
         event("media: a tab in the header")
     return value
+
+
+@settings(max_examples=examples(200))
+@given(media=content_types(), which=st.sampled_from(("previous", "current", "both")))
+def test_invalid_list_by_any_media_type_in_process(
+    cleanup_fn: CleanupFn, media: str, which: str, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """Property 5 (and 2) over many more ``Content-Type`` values than the harness runs
+    (:func:`content_types`), the lists served whole in process: a 200 whose type is a
+    document of another kind by ``spec.media`` ends the run at its first attempt, not
+    retried, naming the type, deleting nothing; any other type (or none) is read as
+    the list and the run deletes the specification's set."""
+    images = SINGLE.images
+    path = tmp_path_factory.mktemp("node") / "node.json"
+    store = cleanup.MemoryStore.create(
+        path, images.node_images, in_use=images.in_use, pinned=images.pinned, ids=dict(images.ids)
+    )
+    versions = {
+        "previous": (SINGLE.previous_version,),
+        "current": (spec_repo.CURRENT,),
+        "both": (SINGLE.previous_version, spec_repo.CURRENT),
+    }[which]
+    typed = dict.fromkeys(versions, media) if media else None  # "": no header at all
+    with httpx.Client(transport=_Lists(images, media=typed)) as client:
+        repo = cleanup.RepoClient("http://repo.test", client, timeout=30.0)
+        report = cleanup_fn(
+            repo,
+            previous_version=SINGLE.previous_version,
+            current_version=spec_repo.CURRENT,
+            policy=V15,
+            store=store,
+            clock=FastForwardClock(),
+            rng=random.Random(0),
+        )
+    note(f"{media!r} on {which}: {report.outcome}: {report.error or ''}")
+    if spec_media.refused(media or None):
+        assert report.outcome == "not-retriable" and len(report.attempts) == 1, (
+            f"{media!r} is no list type: the run ends at once, not {report.outcome} after "
+            f"{len(report.attempts)}"
+        )
+        assert spec_media.media_type(media) in (report.error or ""), report.error
+        event("refused")
+    else:
+        assert report.ok, f"{media!r} is a list's type, yet {report.outcome}: {report.error}"
+        event("read as a list")
+    check_deletion(images, report, cleanup.MemoryStore(path).images())
 
 
 # -- 6. determinism ------------------------------------------------------------------
