@@ -46,7 +46,7 @@ from cleanup import CleanupReport, MemoryStore, Policy, RepoClient, StubResolver
 from sim._clock import SimClock, exact_delay
 from sim._dns import REPO_ADDRESS, DNSPeer, dns_rules, make_dns_server, refusal_changes
 from sim._loopback import one_cpu
-from sim._repo_server import ODD_STATES, HTTPRecord, RepoServer, service_accepting
+from sim._repo_server import ODD_STATES, HTTPRecord, RepoServer, is_media_state, service_accepting
 from sim._scenario import REPO_LITERALS, Scenario, load_scenario
 from sim._timeline import DNS_STATES, HTTP_STATES, Timeline, list_version
 from sim._trace import Trace, digest, to_lines
@@ -123,10 +123,11 @@ def check_states(timeline: Timeline) -> None:
     ):
         for key, intervals in table.items():
             for iv in intervals:
-                if iv.state not in known:
+                if iv.state not in known and not (kind == "http" and is_media_state(iv.state)):
                     raise ValueError(
                         f"timeline {kind}[{key!r}] at {iv.start:g}s: unknown state "
-                        f"{iv.state!r} (expected one of {', '.join(known)})"
+                        f"{iv.state!r} (expected one of {', '.join(known)}"
+                        + (", or type:<a header field value>)" if kind == "http" else ")")
                     )
     refusal_changes(timeline)
 

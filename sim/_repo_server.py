@@ -45,8 +45,9 @@ generated timelines; the vectorised evaluator refuses them):
   list ending mid-line (``...:v1.30`` of ``:v1.30.5``); cleanup refuses all five
   (issue 9: a list is used only when its framing proves it whole and it ends with a
   newline).
-- ``type:<value>``: a 200 with the whole list under ``Content-Type: <value>``
-  (:data:`MEDIA_TYPES`; the empty value sends no ``Content-Type``): plain text and
+- ``type:<value>``: a 200 with the whole list under ``Content-Type: <value>``, any
+  value a header field may carry (:func:`is_media_state`; :data:`MEDIA_TYPES` are the
+  world model's own; the empty value sends no ``Content-Type``): plain text and
   ``application/octet-stream`` the controller reads as a list, HTML, JSON, XML and
   JavaScript (parameters, case and whitespace varied) a document of another kind that
   happens to parse as one, which cleanup refuses (issue 9).  The trace records the
@@ -72,6 +73,7 @@ import errno
 import fcntl
 import gzip
 import random
+import re
 import select
 import selectors
 import socket
@@ -95,6 +97,7 @@ __all__ = [
     "ODD_STATUSES",
     "HTTPRecord",
     "RepoServer",
+    "is_media_state",
     "reserve_port",
 ]
 
@@ -129,6 +132,10 @@ MEDIA_TYPES = (
     "application/problem+json; charset=utf-8",
     "application/vnd.oci.image.index.v1+json",
     "text/javascript; charset=utf-8",
+    "text/xml",
+    "Text/JSON\t;\tcharset=utf-8",
+    "application/xhtml+xml; charset=utf-8",
+    "application/javascript",
 )
 #: the state prefix of a 200 carrying the list under one of :data:`MEDIA_TYPES`
 MEDIA_STATE = "type:"
@@ -145,6 +152,20 @@ ODD_STATES = (
     *_CUT_STATES,
 )
 _MOVED = "/moved"
+# RFC 9110 5.5 field-value as h11 sends it: visible characters, spaces and tabs only
+# between them (no leading or trailing whitespace, no control character)
+_FIELD_VALUE = re.compile(r"(?:[\x21-\x7e]+(?:[ \t]+[\x21-\x7e]+)*)?")
+
+
+def is_media_state(state: str) -> bool:
+    """Whether ``state`` is ``type:<value>`` with a ``<value>`` the server can send as
+    a ``Content-Type`` (any RFC 9110 field value: tabs and spaces between visible
+    characters; empty: no header), so worlds may carry every media type, not only
+    :data:`MEDIA_TYPES`."""
+    if not state.startswith(MEDIA_STATE):
+        return False
+    return _FIELD_VALUE.fullmatch(state[len(MEDIA_STATE) :]) is not None
+
 
 _NOT_FOUND = b"404 page not found\n"
 _RECV = 65536

@@ -7,8 +7,10 @@ module, or the mutant ``$SIM_MUTANT`` names (``sim mutants`` runs this file once
 mutant and counts the runs that fail).
 
 Expectations come from the independent specifications in ``tests/sim/spec`` (the
-schedule, Go's lookup error, Harvester's predicates, the deletion set), never from the
-code under test.  The properties, stated precisely:
+schedule and every preset's values, Go's lookup error, Harvester's predicates, the
+deletion set, the lists' paths, media types), never from the code under test: a
+preset's budget, deadline and predicate are ``spec.backoff.PRESETS``' by its name.
+The properties, stated precisely:
 
 1. **Liveness.**  Let R = ``timeline.healthy_from()``.  Attempt 1 starts at
    ``cleanup_start``; attempt k+1 at (end of attempt k) + (sleep k), sleep k being
@@ -19,9 +21,14 @@ code under test.  The properties, stated precisely:
    budget lasts; the first attempt starting at or after R succeeds and is the last; an
    attempt that began before R may succeed earlier; when the budget ends before R the
    run gives up at once, or after the trailing sleep of a reached client-go Cap.
+   Every request asks one of the two lists at ``spec.repo``'s path (Harvester's
+   ``images-lists-archive/<version>/image_list_all.txt``); in worlds keyed by those
+   paths alone (404 anywhere else) a successful run fetched exactly them.
 2. **Safety and completeness.**  A failed run deletes nothing; a successful run
    deletes exactly ``spec.deletion``'s set (no more, no less), and the report says what
-   the store lost.
+   the store lost.  ``cleanup.plan`` alone: a kept entry names the first rule that
+   keeps it, each rule decided by ``spec.deletion`` (current, vmdp, retained with its
+   substring, pinned, in use).
 3. **The seed bug.**  Under ``harvester-v1.4`` an NXDOMAIN window over the first
    attempt ends the cleanup at once without deleting; under ``harvester-v1.5`` it
    succeeds at the first attempt after the window when that is inside the budget; and
@@ -47,7 +54,8 @@ code under test.  The properties, stated precisely:
    error (CNAMEs and NODATA through ``skipToAnswer``) are ``spec.go_dns``'s.
 8. **The schedule at its boundaries.**  A deadline exactly on an attempt's start, a
    sleep equal to the Cap, Steps 1, Jitter 0, Factor < 1; and cleanup's stepped
-   schedule equals ``spec.backoff``'s over many backoffs.
+   schedule equals ``spec.backoff``'s over many backoffs; every preset's fields,
+   deadline, predicate name and schedule are ``spec.backoff.PRESETS``'.
 9. **The report.**  What ``cleanup run --json`` prints says what Go met: each failed
    attempt's kind is ``spec.go_http.report_label`` of the world's error, its
    ``retriable`` the specification's predicate, its text Go's where the world fixes it
@@ -61,10 +69,13 @@ kind 5; ``spec.deletion``, ``spec.ip_literal``, ``spec.media``): image lists spe
 the forms distribution/reference treats specially next to their look-alikes, in every
 matching mode (property 2); a repo URL whose host is an IP literal, which sends no DNS
 query and runs as with healthy DNS (properties 1, 2, 7), and a lookup of a literal
-(property 4); a 200 whose body parses as a list under a document's media type,
-parameters, case and whitespace varied (property 5).  Example counts scale with the
-hypothesis profile (``tests/conftest.py``): ``ci`` is derandomized;
-``HYPOTHESIS_PROFILE=deep`` runs twenty times as many.
+(property 4); a 200 whose body parses as a list under a ``Content-Type`` drawn by
+``content_types`` - every document type of ``spec.media``, list types, ``+json`` /
+``+xml`` suffixes, case, parameters and spaces or tabs varied - through the harness
+and in process (property 5); a refused dial in an IP-literal world names the address
+as Go does (the dial's text is asserted, not skipped when it does not match).
+Example counts scale with the hypothesis profile (``tests/conftest.py``): ``ci`` is
+derandomized; ``HYPOTHESIS_PROFILE=deep`` runs twenty times as many.
 """
 
 from __future__ import annotations
@@ -122,7 +133,6 @@ from sim._repo_server import (
     BODY_STATES,
     EARLY_CLOSES,
     MEDIA_STATE,
-    MEDIA_TYPES,
     ODD_STATES,
     ODD_STATUSES,
 )
@@ -148,6 +158,7 @@ from tests.sim.spec import go_http as spec_http
 from tests.sim.spec import ip_literal as spec_ip
 from tests.sim.spec import media as spec_media
 from tests.sim.spec import predicates as spec_predicates
+from tests.sim.spec import repo as spec_repo
 
 SINGLE = load_scenario("single-node")
 V14 = cleanup.get_policy("harvester-v1.4")
@@ -270,11 +281,34 @@ def _close(a: float, b: float) -> bool:
     return math.isclose(a, b, rel_tol=0.0, abs_tol=1e-6)
 
 
+def spec_policy(policy: Policy) -> spec_backoff.Preset:
+    """What the specification says ``policy`` is: a preset's fields, deadline and
+    predicate from ``spec.backoff.PRESETS`` (by its name: never the preset's own
+    values, which are what is under test); a generated policy is its own input."""
+    preset = spec_backoff.PRESETS.get(policy.name)
+    if preset is not None:
+        return preset
+    b = policy.backoff
+    return spec_backoff.Preset(
+        b.duration, b.factor, b.jitter, b.steps, b.cap, b.mode, policy.deadline, policy.predicate
+    )
+
+
 def spec_schedule(r: Run) -> spec_backoff.Schedule:
     """The schedule the specification gives this run's policy and seed: the jitter
     draws re-derived from the seed through sim's seed contract (``jitter_draws``)."""
-    b = r.policy.backoff
+    b = spec_policy(r.policy)
     return spec_backoff.schedule(b, jitter_draws(r.seed, b.steps))
+
+
+def check_list_paths(r: Run) -> None:
+    """Every request the repo saw asks one of the two lists at the path Harvester's
+    repo serves it (``spec.repo``, for the scenario's previous version and
+    ``current``), not a path taken from the code under test."""
+    want = spec_repo.list_paths(r.scenario.previous_version)
+    asked = {e["path"] for e in r.result.trace if e["type"] == "http"}
+    wrong = sorted(asked - set(want))
+    assert not wrong, f"the cleanup asked {wrong}; the lists are at {sorted(want)} (spec.repo)"
 
 
 #: ``cleanup run``'s documented exit status per outcome (README "cleanup run"): what the
@@ -308,13 +342,15 @@ def check_report(r: Run) -> None:
 def check_liveness(r: Run) -> str:
     """Property 1; returns which case the example exercised (for ``event``)."""
     check_report(r)
+    check_list_paths(r)
     healthy = r.timeline.healthy_from()
     schedule = spec_schedule(r)
     sleeps = schedule.sleeps
     attempts = r.attempts()
     outcome = r.result.outcome
     t0 = r.timeline.cleanup_start
-    limit = math.inf if r.policy.deadline is None else t0 + r.policy.deadline
+    deadline = spec_policy(r.policy).deadline
+    limit = math.inf if deadline is None else t0 + deadline
     expected = t0
     k = 0
     while True:
@@ -427,7 +463,7 @@ def attempt_bound(scenario: Scenario) -> float:
 
 def check_bounded_effort(r: Run) -> None:
     """Property 4."""
-    backoff = r.policy.backoff
+    backoff = spec_policy(r.policy)
     attempts = r.attempts()
     n = len(attempts)
     assert 1 <= n <= backoff.steps, f"{n} attempts, Steps is {backoff.steps}"
@@ -459,14 +495,14 @@ def check_bounded_effort(r: Run) -> None:
             assert start - previous_start >= low - 1e-6
     t0 = r.timeline.cleanup_start
     elapsed = r.result.completion_time - t0
-    if r.policy.deadline is not None:
+    deadline = backoff.deadline
+    if deadline is not None:
         for k, (start, _end, _ok) in enumerate(attempts):
-            assert start <= t0 + r.policy.deadline + EPS, (
-                f"attempt {k + 1} started at +{start - t0:.3f}s, past the "
-                f"{r.policy.deadline}s deadline"
+            assert start <= t0 + deadline + EPS, (
+                f"attempt {k + 1} started at +{start - t0:.3f}s, past the {deadline}s deadline"
             )
-        assert elapsed <= r.policy.deadline + longest + EPS, (
-            f"ran {elapsed:.3f}s: deadline {r.policy.deadline}s + one attempt {longest}s"
+        assert elapsed <= deadline + longest + EPS, (
+            f"ran {elapsed:.3f}s: deadline {deadline}s + one attempt {longest}s"
         )
     budget = sum(high for _low, high in bounds) + n * longest
     assert elapsed <= budget + EPS, f"ran {elapsed:.3f}s, budget {budget:.3f}s"
@@ -793,18 +829,28 @@ def list_text(refs: Sequence[str], style: str) -> bytes:
 
 
 class _Lists(httpx.BaseTransport):
-    """Serves the two lists whole (a 200 with its Content-Length), in process."""
+    """Serves the two lists whole (a 200 with its Content-Length), in process, only at
+    ``spec.repo``'s paths (any other path: Go's ``404 page not found``); ``media``: a
+    ``Content-Type`` per version (None: the header is not sent)."""
 
-    def __init__(self, images: ImageSet, style: str = "plain") -> None:
+    def __init__(
+        self, images: ImageSet, style: str = "plain", media: dict[str, str] | None = None
+    ) -> None:
         self.images = images
         self.style = style
+        self.media = media or {}
+        self.paths = spec_repo.list_paths(SINGLE.previous_version)
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
-        previous = f"/{SINGLE.previous_version}/" in request.url.path
-        data = list_text(self.images.previous if previous else self.images.current, self.style)
-        return httpx.Response(
-            200, stream=httpx.ByteStream(data), headers={"Content-Length": str(len(data))}
-        )
+        version = self.paths.get(request.url.path)
+        if version is None:
+            return httpx.Response(404, content=b"404 page not found\n")
+        refs = self.images.current if version == spec_repo.CURRENT else self.images.previous
+        data = list_text(refs, self.style)
+        headers = {"Content-Length": str(len(data))}
+        if version in self.media:
+            headers["Content-Type"] = self.media[version]
+        return httpx.Response(200, stream=httpx.ByteStream(data), headers=headers)
 
 
 @settings(max_examples=examples(300), suppress_health_check=[HealthCheck.too_slow])
@@ -856,9 +902,11 @@ def test_safety_of_the_plan_alone_deletes_the_specifications_set_and_says_why(
     """Property 2 on ``cleanup.plan`` by itself, by names only (no store identities, so
     no later rule can hide a wrong decision): with the node's images given it deletes
     exactly the specification's set; without them (``present=None``) exactly the
-    previous-list entries that set is made of; and a kept entry not in the current list,
-    not vmdp and not retained names why by the first rule that keeps it: "pinned", else
-    "in use by a container" (the README's plan reasons)."""
+    previous list that set is made of; and a kept entry names why by the first rule
+    that keeps it, each rule decided by ``spec.deletion`` (never by the reason cleanup
+    gives): in the current list ("current"), a vmdp image ("vmdp", ``is_vmdp``),
+    retained ("retained" and the retain substring that kept it, ``retained_of``),
+    "pinned", else "in use by a container" (the README's plan reasons)."""
     node = images.node_images if on_node else tuple(images.previous)
     want = spec_deletion.deletion_set(
         images.previous, images.current, node, in_use=images.in_use, pinned=images.pinned
@@ -876,15 +924,22 @@ def test_safety_of_the_plan_alone_deletes_the_specifications_set_and_says_why(
     else:
         got = {spec_deletion.full(name) for name in deleted}
         assert got == {spec_deletion.full(name) for name in want}, (sorted(got), sorted(want))
+    retained = spec_deletion.retained_of(
+        spec_deletion.candidates_of(images.previous, images.current)
+    )
     for item in result.keep:
         raw = item.listed
-        if (
-            any(spec_deletion.same(raw, c) for c in images.current)
-            or item.reason == "vmdp image"
-            or item.reason.startswith("retained")
-        ):
-            continue
-        if any(spec_deletion.same(raw, x) for x in images.pinned):
+        if any(spec_deletion.same(raw, c) for c in images.current):
+            assert "current" in item.reason, (raw, item.reason)
+        elif spec_deletion.is_vmdp(raw):
+            assert "vmdp" in item.reason, (raw, item.reason)
+            event("a vmdp image kept")
+        elif raw in retained:
+            assert "retained" in item.reason and retained[raw] in item.reason, (
+                f"{raw} is retained for {retained[raw]!r}: {item.reason!r}"
+            )
+            event("a retained image kept")
+        elif any(spec_deletion.same(raw, x) for x in images.pinned):
             assert item.reason == "pinned", (raw, item.reason)
         elif any(spec_deletion.same(raw, u) for u in images.in_use):
             assert item.reason == "in use by a container", (raw, item.reason)
@@ -981,9 +1036,25 @@ def test_liveness_and_safety_with_an_ip_literal_repo_host_send_no_dns_query(
     as_if = dataclasses.replace(r, result=dataclasses.replace(r.result, timeline=healthy))
     event(check_liveness(as_if))
     check_safety(as_if)
-    event(check_decisions(as_if, lambda e: spec_predicates.retriable(policy.predicate, e)))
-    for attempt in r.result.report.attempts:
+    event(
+        check_decisions(
+            as_if, lambda e: spec_predicates.retriable(spec_policy(policy).predicate, e)
+        )
+    )
+    entries = _attempt_entries(as_if)
+    spans = as_if.attempts()
+    for e in as_if.events:
+        if not isinstance(e, AttemptFailed):
+            continue
+        world = world_errors(as_if, entries[e.attempt], spans[e.attempt - 1][0], e.at)
+        attempt = r.result.report.attempts[e.attempt - 1]
         dialled = _DIAL.match(attempt.error or "")
+        if world == {("connect", "refused")}:
+            # the world refused the connection: Go's error is the dial's, naming the address
+            assert dialled is not None, (
+                f"attempt {e.attempt}: the repo refused the connection, so Go's error is "
+                f'Get "URL": dial tcp ADDRESS: connect: ...; the report says {attempt.error!r}'
+            )
         if dialled is not None:
             host, port, address = dialled.groups()
             assert host == literal, attempt.error
@@ -1053,10 +1124,11 @@ def test_bounded_effort_an_ip_literal_lookup_sends_no_dns_query_and_reads_as_go(
 @st.composite
 def list_under_a_media_type(draw: st.DrawFn) -> tuple[Timeline, str]:
     """Every name answers; one list (or both) comes as a 200 with the whole list under a
-    ``Content-Type`` of ``sim._repo_server.MEDIA_TYPES`` until a while after the
-    cleanup starts, then as plain text."""
+    ``Content-Type`` drawn by :func:`content_types` (every document type of
+    ``spec.media`` and the list types, spelt every way RFC 9110 allows) until a while
+    after the cleanup starts, then as plain text."""
     start = draw(durations(30.0), label="cleanup start")
-    media = draw(st.sampled_from(MEDIA_TYPES), label="content type")
+    media = draw(content_types(), label="content type")
     until = round(start + draw(durations(60.0, min_seconds=0.1), label="for"), 1)
     which = draw(st.sampled_from(("previous", "current", "both")), label="list")
     odd = (Interval(0.0, until, MEDIA_STATE + media), Interval(until, math.inf, "ok"))
@@ -1103,7 +1175,11 @@ def test_invalid_list_by_its_media_type_ends_the_cleanup_at_once(
     scenario = dataclasses.replace(SINGLE, images=images)
     r = run(harness, cleanup_fn, timeline, policy, seed, scenario)
     check_safety(r)
-    event(check_decisions(r, lambda error: spec_predicates.retriable(policy.predicate, error)))
+    event(
+        check_decisions(
+            r, lambda error: spec_predicates.retriable(spec_policy(policy).predicate, error)
+        )
+    )
     report = r.result.report
     if spec_media.refused(media or None):
         assert r.result.attempts == 1 and r.result.outcome == "not-retriable", (
@@ -1178,8 +1254,9 @@ def test_seed_bug_v15_succeeds_when_the_window_ends_inside_the_budget(
     attempt k starts at cleanup_start + the first k-1 sleeps of the seed's schedule,
     and succeeds exactly when, at that instant, the name resolves and the repo serves."""
     r = run(harness, cleanup_fn, timeline, V15, seed)
+    budget = spec_backoff.PRESETS["harvester-v1.5"]  # the budget from its source, not V15's
     starts = [timeline.cleanup_start]
-    for sleep in spec_backoff.schedule(V15.backoff, jitter_draws(seed, V15.backoff.steps)).sleeps:
+    for sleep in spec_backoff.schedule(budget, jitter_draws(seed, budget.steps)).sleeps:
         starts.append(starts[-1] + sleep)
 
     def up(t: float) -> bool:
@@ -1191,7 +1268,7 @@ def test_seed_bug_v15_succeeds_when_the_window_ends_inside_the_budget(
     if due is None:
         event("window outlasts the budget")
         assert r.result.outcome == "gave-up"
-        assert r.result.attempts == V15.backoff.steps
+        assert r.result.attempts == budget.steps
         assert list(r.result.node_images) == list(SINGLE.images.node_images)
     else:
         event("window ends inside the budget")
@@ -1375,9 +1452,9 @@ def test_every_preset_predicate_decides_by_the_worlds_error(
     r = run(harness, cleanup_fn, timeline, policy, seed, scenario)
 
     def predicate(error: spec_predicates.ErrorClass) -> bool:
-        return spec_predicates.retriable(policy.predicate, error)
+        return spec_predicates.retriable(spec_policy(policy).predicate, error)
 
-    event(f"{policy.predicate}: {check_decisions(r, predicate)}")
+    event(f"{spec_policy(policy).predicate}: {check_decisions(r, predicate)}")
     event(check_not_retried(r))
     client_dots = SINGLE.repo_service.count(".")
     event("ndots == dots" if client.ndots == client_dots else "ndots != dots")
@@ -1836,7 +1913,9 @@ def test_every_status_family_and_answer_at_the_first_attempt(
     r = run(harness, cleanup_fn, timeline, policy, seed, scenario)
     check_safety(r)
     met = check_not_retried(r)
-    check_decisions(r, lambda error: spec_predicates.retriable(policy.predicate, error))
+    check_decisions(
+        r, lambda error: spec_predicates.retriable(spec_policy(policy).predicate, error)
+    )
     state = timeline.http_state(SINGLE.list_path("current"), 0.0)
     if state == "ok":
         state = timeline.http_state(SINGLE.list_path(SINGLE.previous_version), 0.0)
@@ -1981,7 +2060,7 @@ def test_every_predicate_decides_a_connection_ended_early_by_gos_error(
     r = run(harness, cleanup_fn, timeline, policy, seed)
 
     def predicate(error: spec_predicates.ErrorClass) -> bool:
-        return spec_predicates.retriable(policy.predicate, error)
+        return spec_predicates.retriable(spec_policy(policy).predicate, error)
 
     decided = check_decisions(r, predicate)
     closes = {timeline.http_state(path, 0.0) for path in timeline.http} - {"ok"}
@@ -2004,7 +2083,7 @@ def test_the_report_shows_gos_error_for_each_attempt_and_the_outcome(
     r = run(harness, cleanup_fn, timeline, policy, seed)
 
     def predicate(error: spec_predicates.ErrorClass) -> bool:
-        return spec_predicates.retriable(policy.predicate, error)
+        return spec_predicates.retriable(spec_policy(policy).predicate, error)
 
     event(check_report_shows_the_worlds_errors(r, predicate))
     event(r.result.outcome)
@@ -2143,6 +2222,168 @@ def test_invalid_list_ends_the_cleanup_at_once(
     assert "invalid image list" in report.error
     assert list(r.result.node_images) == list(SINGLE.images.node_images)
     assert not report.deleted
+
+
+# -- issue 11 (fix11a): what the worlds take from the specifications rather than from
+#    cleanup - the lists' paths (spec.repo), the presets' values (spec.backoff.PRESETS),
+#    every media type of spec.media --------------------------------------------------
+
+
+@st.composite
+def lists_at_harvesters_paths(draw: st.DrawFn) -> Timeline:
+    """A generated world (``timelines()``: DNS outages of every kind) whose repo serves
+    the two lists only at the paths Harvester's repo VM has them (``spec.repo``): the
+    timeline is keyed by the spec's paths, so a request for any other path gets the
+    repo's 404, and a cleanup asking another path can never be served."""
+    base = draw(timelines(max_cleanup_start=30.0), label="world")
+    service = draw(signal(("refused", "hang"), max_outage=60.0), label="repo service")
+    paths = spec_repo.list_paths(SINGLE.previous_version)
+    return dataclasses.replace(base, http=dict.fromkeys(paths, service))
+
+
+@cases(25)
+@given(timeline=lists_at_harvesters_paths(), policy=policies(predicates=("v1.5",)), seed=seeds())
+def test_liveness_and_safety_with_the_lists_only_at_harvesters_paths(
+    harness: Harness, cleanup_fn: CleanupFn, timeline: Timeline, policy: Policy, seed: int
+) -> None:
+    """Properties 1 and 2 where the lists are only at ``spec.repo``'s paths
+    (``/harvester-iso/bundle/harvester/images-lists-archive/<version>/image_list_all.txt``,
+    Harvester ``upgrade_repo.go``): every request asks exactly those paths, the run keeps
+    the schedule, the first attempt at or after R succeeds with both lists fetched, and
+    it deletes exactly the specification's set.  (Should sim's own list paths, which it
+    takes from ``cleanup.LIST_PATH`` for its commands, differ from the spec's, the
+    harness refuses these paths as "not an image list path": a failure too.)"""
+    r = run(harness, cleanup_fn, timeline, policy, seed)
+    check_list_paths(r)
+    event(check_liveness(r))
+    check_safety(r)
+    if r.result.ok:
+        asked = {e["path"] for e in r.result.trace if e["type"] == "http"}
+        want = set(spec_repo.list_paths(SINGLE.previous_version))
+        assert asked == want, f"a successful run asked {sorted(asked)}, not {sorted(want)}"
+        event("both lists fetched at Harvester's paths")
+
+
+@settings(max_examples=examples(60))
+@given(name=st.sampled_from(sorted(spec_backoff.PRESETS)), seed=seeds())
+def test_schedule_of_every_preset_is_its_sources(name: str, seed: int) -> None:
+    """Property 8 for the presets: ``cleanup.PRESETS`` holds exactly the presets of
+    ``spec.backoff.PRESETS``; each one's Steps, Duration, Factor, Jitter, Cap, mode,
+    deadline and predicate name are its source's (Harvester ``upgrade_repo.go``,
+    client-go ``util/retry``, stamina's defaults), and the schedule cleanup steps
+    through with the seed's draws is the specification's, sleep by sleep."""
+    assert sorted(cleanup.PRESETS) == sorted(spec_backoff.PRESETS), sorted(cleanup.PRESETS)
+    want = spec_backoff.PRESETS[name]
+    policy = cleanup.get_policy(name)
+    b = policy.backoff
+    fields = ("steps", "duration", "factor", "jitter", "cap", "mode")
+    for f in fields:
+        assert getattr(b, f) == getattr(want, f), (
+            f"{name}: {f} is {getattr(b, f)!r}, its source says {getattr(want, f)!r}"
+        )
+    assert policy.deadline == want.deadline, f"{name}: deadline {policy.deadline}"
+    assert policy.predicate == want.predicate, f"{name}: predicate {policy.predicate}"
+    spec = spec_backoff.schedule(want, jitter_draws(seed, want.steps))
+    schedule = b.start(jitter_rng(seed))
+    stepped = []
+    while schedule.steps > 1:
+        stepped.append(schedule.step())
+    assert b.attempts == spec.attempts, f"{name}: {b.attempts} attempts, spec {spec.attempts}"
+    assert len(stepped) == len(spec.sleeps), f"{name}: {len(stepped)} sleeps"
+    for i, (got, expected) in enumerate(zip(stepped, spec.sleeps, strict=True)):
+        assert spec_backoff.same_sleep(got, expected), f"{name} sleep {i + 1}: {got}, {expected}"
+    event(name)
+
+
+#: media types a list may come under (README "A list, not another document": any type
+#: that is no document is read as the list) and types with a structured syntax suffix
+#: (RFC 6839 3.1, 4.1), next to ``spec.media.DOCUMENTS``
+LIST_MEDIA = ("text/plain", "application/octet-stream", "text/csv")
+SUFFIXED_MEDIA = (
+    "application/problem+json",
+    "application/vnd.oci.image.index.v1+json",
+    "image/svg+xml",
+    "application/atom+xml",
+)
+_PARAMETERS = ("charset=utf-8", 'charset="UTF-8"', "version=1", "q=0.5")
+
+
+def _spell(media: str, case: str) -> str:
+    if case == "upper":
+        return media.upper()
+    if case == "title":
+        return "/".join(part.capitalize() for part in media.split("/"))
+    if case == "mixed":
+        return "".join(c.upper() if i % 2 else c for i, c in enumerate(media))
+    return media
+
+
+@st.composite
+def content_types(draw: st.DrawFn) -> str:
+    """``Content-Type`` values (the empty one: no header) as RFC 9110 8.3.1 allows
+    them: every document type of ``spec.media`` (drawn three times as often), the list
+    types and ``+json``/``+xml`` suffixes, in lower, upper, title or mixed case, with up
+    to two parameters, each after optional whitespace (spaces and tabs, 5.6.3) on
+    either side of its ``;``."""
+    documents = sorted(spec_media.DOCUMENTS)
+    media = draw(st.sampled_from((*documents * 3, *LIST_MEDIA, *SUFFIXED_MEDIA, "")))
+    if not media:
+        event("media: no Content-Type")
+        return ""
+    value = _spell(media, draw(st.sampled_from(("lower", "upper", "title", "mixed"))))
+    ows = st.text(alphabet=" \t", max_size=2)
+    for parameter in draw(st.lists(st.sampled_from(_PARAMETERS), max_size=2)):
+        value += draw(ows) + ";" + draw(ows) + parameter
+    event(f"media: {media}")
+    if "\t" in value:
+        event("media: a tab in the header")
+    return value
+
+
+@settings(max_examples=examples(200))
+@given(media=content_types(), which=st.sampled_from(("previous", "current", "both")))
+def test_invalid_list_by_any_media_type_in_process(
+    cleanup_fn: CleanupFn, media: str, which: str, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """Property 5 (and 2) over many more ``Content-Type`` values than the harness runs
+    (:func:`content_types`), the lists served whole in process: a 200 whose type is a
+    document of another kind by ``spec.media`` ends the run at its first attempt, not
+    retried, naming the type, deleting nothing; any other type (or none) is read as
+    the list and the run deletes the specification's set."""
+    images = SINGLE.images
+    path = tmp_path_factory.mktemp("node") / "node.json"
+    store = cleanup.MemoryStore.create(
+        path, images.node_images, in_use=images.in_use, pinned=images.pinned, ids=dict(images.ids)
+    )
+    versions = {
+        "previous": (SINGLE.previous_version,),
+        "current": (spec_repo.CURRENT,),
+        "both": (SINGLE.previous_version, spec_repo.CURRENT),
+    }[which]
+    typed = dict.fromkeys(versions, media) if media else None  # "": no header at all
+    with httpx.Client(transport=_Lists(images, media=typed)) as client:
+        repo = cleanup.RepoClient("http://repo.test", client, timeout=30.0)
+        report = cleanup_fn(
+            repo,
+            previous_version=SINGLE.previous_version,
+            current_version=spec_repo.CURRENT,
+            policy=V15,
+            store=store,
+            clock=FastForwardClock(),
+            rng=random.Random(0),
+        )
+    note(f"{media!r} on {which}: {report.outcome}: {report.error or ''}")
+    if spec_media.refused(media or None):
+        assert report.outcome == "not-retriable" and len(report.attempts) == 1, (
+            f"{media!r} is no list type: the run ends at once, not {report.outcome} after "
+            f"{len(report.attempts)}"
+        )
+        assert spec_media.media_type(media) in (report.error or ""), report.error
+        event("refused")
+    else:
+        assert report.ok, f"{media!r} is a list's type, yet {report.outcome}: {report.error}"
+        event("read as a list")
+    check_deletion(images, report, cleanup.MemoryStore(path).images())
 
 
 # -- 6. determinism ------------------------------------------------------------------

@@ -9,7 +9,8 @@ nothing from ``cleanup`` but data types needed to read a result (``Backoff`` fie
   (k8s apimachinery ``wait.Backoff.Step`` + ``ExponentialBackoff``; Brooker's AWS
   jitter modes; tenacity's ``wait_exponential_jitter`` as stamina uses it) and the
   deadline rule, with the jitter draws re-derived from the seed through sim's seed
-  contract (``sim._evaluate.jitter_rng``).
+  contract (``sim._evaluate.jitter_rng``); and every preset's values from its source
+  (``PRESETS``).
 - :mod:`.go_dns`: Go 1.23's resolver error for what the DNS answered (which names
   the search list walk asks, in which order, with ``ndots``; which error a lookup
   reports; its ``IsNotFound``/``IsTimeout``/``IsTemporary``), and over several
@@ -26,6 +27,7 @@ nothing from ``cleanup`` but data types needed to read a result (``Backoff`` fie
 - :mod:`.ip_literal`: Go's IP-literal short cuts (no query; an IPv4-mapped address
   is IPv4, also in the address a dial names).
 - :mod:`.media`: whether a 200's ``Content-Type`` is a list's (RFC 9110 8.3.1).
+- :mod:`.repo`: the URL path of each image list (Harvester ``upgrade_repo.go``).
 
 ``tests/test_architecture.py`` holds these modules to their imports.
 """

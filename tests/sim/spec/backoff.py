@@ -49,6 +49,26 @@ The deadline (retrylab's addition, README "Retry policies"): with ``t0`` the fir
 attempt's start, an attempt may start only at ``t <= t0 + deadline``; after a failed,
 retriable attempt ending at ``e`` the next sleep ``s`` is drawn and, if
 ``e + s > t0 + deadline``, the run gives up at ``e`` without sleeping.
+
+The presets (:data:`PRESETS`, README "cleanup: retry policy"), each field from its
+source rather than from ``cleanup.PRESETS``:
+
+* ``harvester-v1.4`` / ``harvester-v1.5`` - Harvester
+  ``pkg/controller/master/upgrade/upgrade_repo.go`` ``getImagesDiffList``
+  (/work/shared/reference/harvester-image-cleanup.md, "The retry policy"):
+  ``wait.Backoff{Steps: 30, Duration: 10 * time.Second, Factor: 1.0, Jitter: 0.1}``,
+  no Cap, no deadline; ``IsRetriableNetworkError`` of v1.4 resp. v1.5.
+* ``client-go-default-retry`` / ``client-go-default-backoff`` - k8s.io/client-go
+  ``util/retry/util.go``: ``DefaultRetry = wait.Backoff{Steps: 5, Duration: 10 *
+  time.Millisecond, Factor: 1.0, Jitter: 0.1}``, ``DefaultBackoff = wait.Backoff{Steps:
+  4, Duration: 10 * time.Millisecond, Factor: 5.0, Jitter: 0.1}``; no Cap.
+* ``stamina-default`` - ``stamina.retry``'s defaults (stamina docs, "API"):
+  ``attempts=10, timeout=45.0, wait_initial=0.1, wait_max=5.0, wait_jitter=1.0,
+  wait_exp_base=2.0``: the ``additive`` mode with duration 0.1 s, factor 2, jitter
+  1 s, cap 5 s, 10 attempts, deadline 45 s.
+
+client-go and stamina retry on their callers' predicates; retrylab gives those
+presets Harvester's v1.5 rule (README's preset table, "(v1.5 rule)").
 """
 
 from __future__ import annotations
@@ -58,7 +78,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-__all__ = ["Fields", "Schedule", "bounds", "same_sleep", "schedule"]
+__all__ = ["PRESETS", "Fields", "Preset", "Schedule", "bounds", "same_sleep", "schedule"]
 
 _MAX_NS = 2**63 - 1  # Go's largest time.Duration
 _NS = 1_000_000_000
@@ -157,6 +177,39 @@ def _other(b: Fields, draws: Sequence[float]) -> Schedule:
             raise ValueError(f"mode {b.mode!r} has no specification here")
         sleeps.append(s)
     return Schedule(b.steps, tuple(sleeps), trailing=False)
+
+
+@dataclass(frozen=True)
+class Preset:
+    """A named policy as its source writes it: the schedule's :class:`Fields`
+    (seconds), the overall ``deadline`` (seconds, None: none) and the ``predicate``
+    (``"v1.4"`` or ``"v1.5"``, :mod:`.predicates`)."""
+
+    duration: float
+    factor: float
+    jitter: float
+    steps: int
+    cap: float | None
+    mode: str
+    deadline: float | None
+    predicate: str
+
+
+def _wait_backoff(
+    steps: int, duration: float, factor: float, jitter: float, predicate: str
+) -> Preset:
+    # a k8s.io/apimachinery wait.Backoff literal without Cap, as ExponentialBackoff runs it
+    return Preset(duration, factor, jitter, steps, None, "client-go", None, predicate)
+
+
+#: every preset by name (see the module docstring for each field's source)
+PRESETS: dict[str, Preset] = {
+    "harvester-v1.4": _wait_backoff(30, 10.0, 1.0, 0.1, "v1.4"),
+    "harvester-v1.5": _wait_backoff(30, 10.0, 1.0, 0.1, "v1.5"),
+    "client-go-default-retry": _wait_backoff(5, 0.010, 1.0, 0.1, "v1.5"),
+    "client-go-default-backoff": _wait_backoff(4, 0.010, 5.0, 0.1, "v1.5"),
+    "stamina-default": Preset(0.1, 2.0, 1.0, 10, 5.0, "additive", 45.0, "v1.5"),
+}
 
 
 def same_sleep(a: float, b: float) -> bool:

@@ -35,7 +35,18 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 
-__all__ = ["RETAIN", "deletion_set", "full", "related", "same", "short"]
+__all__ = [
+    "RETAIN",
+    "candidates_of",
+    "deletion_set",
+    "full",
+    "is_vmdp",
+    "listed",
+    "related",
+    "retained_of",
+    "same",
+    "short",
+]
 
 #: pkg/controller/master/upgrade/upgrade_repo.go imageRetainList
 RETAIN = (
@@ -137,6 +148,47 @@ def _stated(name: str) -> str | None:
     return parts[3] if parts is not None else None
 
 
+def listed(previous: Sequence[str]) -> list[str]:
+    """The previous list's entries: one per image (its first spelling), in list order."""
+    entries: dict[str, str] = {}
+    for raw in previous:
+        entries.setdefault(full(raw), raw)
+    return list(entries.values())
+
+
+def is_vmdp(ref: str) -> bool:
+    """A ``vmdp`` image (the controller skips ``vmdp:*``): a reference whose last path
+    component is ``vmdp``, whatever the registry or tag; an image ID is none."""
+    parts = _split(ref)
+    return parts is not None and parts[1].rsplit("/", 1)[-1] == "vmdp"
+
+
+def candidates_of(
+    previous: Sequence[str], current: Sequence[str], match: str = "both"
+) -> list[str]:
+    """The entries of ``previous`` (:func:`listed`) not in ``current`` (by ``same`` in
+    mode ``match``), image IDs and vmdp images left out, in list order."""
+    return [
+        raw
+        for raw in listed(previous)
+        if not any(same(raw, c, match) for c in current)
+        and _split(raw) is not None
+        and not is_vmdp(raw)
+    ]
+
+
+def retained_of(candidates: Sequence[str], retain: Sequence[str] = RETAIN) -> dict[str, str]:
+    """``{candidate: substring}``: for each retain substring in order, the first
+    candidate not already retained whose text contains it (Harvester's retain list)."""
+    retained: dict[str, str] = {}
+    for substring in retain:
+        for raw in candidates:
+            if raw not in retained and substring in raw:
+                retained[raw] = substring
+                break
+    return retained
+
+
 def deletion_set(
     previous: Sequence[str],
     current: Sequence[str],
@@ -156,22 +208,9 @@ def deletion_set(
         return _same(a, b, match)
 
     in_use, pinned = list(in_use), list(pinned)
-    entries: dict[str, str] = {}
-    for raw in previous:
-        entries.setdefault(full(raw), raw)
-    candidates = [
-        raw
-        for raw in entries.values()
-        if not any(same(raw, c) for c in current)
-        and _split(raw) is not None
-        and _split(raw)[1].rsplit("/", 1)[-1] != "vmdp"  # type: ignore[index]
-    ]
-    retained: list[str] = []
-    for substring in retain:
-        for raw in candidates:
-            if raw not in retained and substring in raw:
-                retained.append(raw)
-                break
+    entries = {full(raw): raw for raw in listed(previous)}
+    candidates = candidates_of(previous, current, match)
+    retained = list(retained_of(candidates, retain))
     doomed = [
         raw
         for raw in candidates
