@@ -1756,6 +1756,73 @@ def test_bounded_effort_in_generated_scenarios(
     event(f"{scenario.name}: {r.result.outcome}")
 
 
+# -- 4b. names Go never sends to DNS (second mutation sample, issue 11) ----------------
+
+#: labels and endings whose joins are ``.onion`` names (RFC 7686: Go's ``avoidDNS``)
+#: in every spelling, and look-alikes that are ordinary names
+ONION_LABELS = ("x", "a.b", "repo-1", "onion", "Onion", "onion.x")
+ONION_ENDS = ("", ".", ".onion", ".onion.", ".ONION", ".Onion.", "onion", "onion.")
+ONION_SEARCH = ("svc.cluster.local", "cluster.local.", "onion", "x.onion.", "ONION", "test")
+
+
+@cases(60)
+@given(
+    name=st.tuples(st.sampled_from(ONION_LABELS), st.sampled_from(ONION_ENDS)).map("".join),
+    search=st.lists(st.sampled_from(ONION_SEARCH), max_size=3, unique=True),
+    ndots=st.integers(0, 3),
+)
+def test_bounded_effort_a_lookup_never_asks_dns_for_an_onion_name(
+    name: str, search: list[str], ndots: int
+) -> None:
+    """Property 4 for names Go refuses to send to DNS (``spec.go_dns.avoid_dns``, RFC
+    7686): the names a lookup asks are exactly Go's ``nameList`` (``x.onion``,
+    ``X.ONION.`` and a search suffix that makes a candidate ``.onion`` are skipped;
+    ``onion``, ``xonion`` and ``onion.x`` are asked), each for A and AAAA; a name with
+    no candidate left sends no query and comes back as Go's ``LookupIPAddr`` does, no
+    address and no error (``spec.go_dns.NO_CANDIDATE_ADDRESSES``), and a request to it
+    fails with Go's dial error, "no suitable address found", which no predicate
+    retries (``spec.go_dns.no_address_text``).  The server's port is closed, so a
+    lookup that asks fails with a ``DNSError``."""
+    sent: list[QueryEvent] = []
+    resolver = cleanup.StubResolver(
+        ["127.0.0.1:9"],
+        search=search,
+        ndots=ndots,
+        timeout=1.0,
+        attempts=1,
+        clock=FastForwardClock(),
+        on_query=sent.append,
+        hosts=None,
+    )
+    want = spec_dns.name_list(name, search, ndots)
+    if want:
+        with pytest.raises(DNSError):
+            resolver.resolve(name)
+        event("asked: " + ("some candidates .onion" if any(
+            spec_dns.avoid_dns(f"{name}.{s}") for s in search
+        ) else "no candidate .onion"))  # fmt: skip
+    else:
+        assert tuple(resolver.resolve(name)) == spec_dns.NO_CANDIDATE_ADDRESSES
+        url = f"http://{name}:5000/v"
+        with (
+            pytest.raises(httpx.TransportError) as caught,
+            cleanup.make_http_client(resolver, clock=FastForwardClock()) as client,
+        ):
+            client.get(url)
+        error = cleanup.to_error(caught.value)
+        assert str(error) == spec_dns.no_address_text(url, name), str(error)
+        for predicate, preset in cleanup.PREDICATES.items():
+            assert not preset(error), f"{predicate} retries {error}"
+        event("no candidate: nothing asked, no error; the dial: no suitable address")
+    asked = list(dict.fromkeys(e.name.rstrip(".").lower() for e in sent))
+    assert asked == want, f"looking up {name!r} (search {search}, ndots {ndots}) asked {asked}"
+    for fqdn in want:
+        qtypes = sorted(e.qtype for e in sent if e.name.rstrip(".").lower() == fqdn)
+        assert qtypes == ["A", "AAAA"], f"{fqdn}: asked {qtypes}"
+    if spec_dns.avoid_dns(name):
+        event(".onion name")
+
+
 @cases(40)
 @given(scenario=scenarios(), policy=policies(), seed=seeds())
 def test_safety_in_generated_scenarios(

@@ -53,11 +53,13 @@ from dataclasses import dataclass
 
 __all__ = [
     "ERROR_TEXTS",
+    "NO_CANDIDATE_ADDRESSES",
     "OUTCOMES",
     "DNSFlags",
     "Exchange",
     "Lane",
     "LaneRun",
+    "avoid_dns",
     "error_text_fits",
     "flags_of",
     "go_addresses",
@@ -65,6 +67,7 @@ __all__ = [
     "lane_offsets",
     "lookup_error",
     "name_list",
+    "no_address_text",
     "server_order",
     "skip_to_answer",
     "try_one_name",
@@ -118,14 +121,40 @@ def error_text_fits(outcome: str, text: str) -> bool:
     return text == want or text.endswith(": " + want)
 
 
+def avoid_dns(name: str) -> bool:
+    """Go ``avoidDNS`` (RFC 7686 section 2: ``.onion`` names must not reach DNS): the
+    empty name, and a name whose last label is ``onion`` (any case) with at least one
+    label before it, one trailing dot allowed (``x.onion``, ``X.ONION.``; not ``onion``,
+    ``xonion``, ``onion.x``)."""
+    if not name:
+        return True
+    bare = name[:-1] if name.endswith(".") else name
+    return bare.lower().endswith(".onion")
+
+
+#: Go 1.23.9's ``Resolver.LookupIPAddr`` (``PreferGo``) for a name whose candidate list
+#: is empty (every candidate ``.onion``): no address and no error, no query sent
+#: (asked of Go: ``x.onion``, ``x.onion.``, ``X.ONION``, ``a.b.onion`` -> ``[] <nil>``;
+#: ``onion``, ``xonion``, ``onion.`` -> "no such host" from the server)
+NO_CANDIDATE_ADDRESSES: tuple[str, ...] = ()
+
+
+def no_address_text(url: str, host: str) -> str:
+    """Go's ``http.Client`` error for a URL whose host resolved to no address (a
+    ``.onion`` host): ``net.Dialer``'s ``errNoSuitableAddress`` for the host, under the
+    ``*url.Error`` (asked of Go 1.23.9: ``Get "http://x.onion:5000/v": dial tcp:
+    address x.onion: no suitable address found``; the host as the URL spells it, case
+    and trailing dot kept).  An ``*AddrError`` is no timeout, carries no errno and is
+    no ``*DNSError``: no Harvester predicate retries it (``spec.predicates``)."""
+    return f'Get "{url}": dial tcp: address {host}: no suitable address found'
+
+
 def name_list(name: str, search: Sequence[str], ndots: int) -> list[str]:
     """The candidates Go asks for ``name``, lower-case, without the trailing dot."""
     if len(name) > 254 or (len(name) == 254 and not name.endswith(".")):
         return []
 
-    def avoid(fqdn: str) -> bool:
-        return not fqdn or fqdn.rstrip(".").lower().endswith(".onion")
-
+    avoid = avoid_dns
     if name.endswith("."):
         return [] if avoid(name) else [name[:-1].lower()]
     has_ndots = name.count(".") >= ndots
