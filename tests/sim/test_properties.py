@@ -1465,6 +1465,10 @@ NS_BEHAVIOURS: dict[str, tuple[str, tuple[str, str]]] = {
     "nxdomain": ("nxdomain", ("nxdomain", "nxdomain")),
     "truncated": ("truncate", ("truncated", "zone")),  # TC over UDP, the answer over TCP
     "udp-servfail": ("servfail proto=udp", ("servfail", "zone")),
+    # a reply cut inside its question (header + 2 bytes): Go ignores it over UDP and
+    # reads on until the timeout; over TCP it cannot unmarshal it (spec.go_dns)
+    "cut-question": ("truncate=14", ("timeout", "zone")),
+    "tcp-cut-question": ("truncate=14 proto=tcp", ("zone", "unmarshal")),
 }
 _NS_FAULTY = sorted(set(NS_BEHAVIOURS) - {"ok"})
 NS_COUNT = 4
@@ -1603,6 +1607,14 @@ NS_CNAME_ALONE = _ns_world("external", [("ok", "ok"), ("ok", "ok")])
 #: the CNAME's target has A only: AAAA's reply holds the CNAME alone (NODATA), A's
 #: holds the CNAME ahead of the A record; A fails everywhere, so the error is Go's
 NS_CNAME_WITHOUT_TYPE = _ns_world("cnamev4", [("servfail", "ok"), ("refused", "ok")])
+#: a UDP reply cut inside its question from the first server: Go ignores it and times
+#: out there, then the second server answers
+NS_CUT_QUESTION_UDP = _ns_world("direct", [("cut-question", "cut-question"), ("ok", "ok")])
+#: the same cut over TCP (use-vc): "cannot unmarshal DNS message" at once, next server;
+#: A fails everywhere, so the error is Go's
+NS_CUT_QUESTION_TCP = _ns_world(
+    "direct", [("tcp-cut-question", "ok"), ("tcp-cut-question", "servfail")], use_vc=True
+)
 
 
 @cases(60)
@@ -1613,6 +1625,8 @@ NS_CNAME_WITHOUT_TYPE = _ns_world("cnamev4", [("servfail", "ok"), ("refused", "o
 @example(world=NS_TRUNCATED, seed=0)
 @example(world=NS_CNAME_ALONE, seed=0)
 @example(world=NS_CNAME_WITHOUT_TYPE, seed=0)
+@example(world=NS_CUT_QUESTION_UDP, seed=0)
+@example(world=NS_CUT_QUESTION_TCP, seed=0)
 def test_predicate_input_is_gos_over_several_nameservers(
     nameservers: tuple[SimClock, list[faultdns.FaultDNSServer], str], world: NSWorld, seed: int
 ) -> None:
@@ -1724,6 +1738,11 @@ def test_predicate_input_is_gos_over_several_nameservers(
           f"{', use-vc' if world.use_vc else ''}")  # fmt: skip
     if world.rotate and len(texts) >= 3 and taken > 2:
         event("rotate offsets reach 2+ over 3+ servers")
+    drawn = {b for server in world.behaviour for b in server.values()}
+    if "cut-question" in drawn:
+        event("a UDP reply cut in its question: ignored")
+    if "tcp-cut-question" in drawn and world.use_vc:
+        event("a TCP reply cut in its question: cannot unmarshal")
     event(f"name: {world.kind}")
 
 

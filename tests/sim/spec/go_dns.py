@@ -43,6 +43,15 @@ error is remembered (``lastErr``, with that server) and the next server is asked
 record of the asked type is the answer, whose addresses are the A and AAAA records
 from that record on (``goLookupIPCNAME``'s answer loop; CNAMEs and other types
 skipped).
+
+A reply that does not parse to a header and a question (one cut inside its question,
+say) is ignored over UDP: ``dnsPacketRoundTrip`` reads on until the exchange's
+deadline, so the exchange ends as a ``timeout``; over TCP ``dnsStreamRoundTrip``
+returns ``errCannotUnmarshalDNSMessage`` at once (``unmarshal``: "cannot unmarshal DNS
+message", no flag) and the next server is asked.  (Asked of Go 1.23.9 with a server
+that sends the query's header, QR and TC set, and two bytes of its question: over UDP
+"read udp L->S: i/o timeout" after timeout x attempts, IsTimeout and IsTemporary; over
+TCP "cannot unmarshal DNS message" at once, no flag.)
 """
 
 from __future__ import annotations
@@ -75,8 +84,18 @@ __all__ = [
 
 #: what one lane (a name and a query type) ended with; ``rcode`` is an rcode other than
 #: NOERROR, NXDOMAIN and SERVFAIL (REFUSED, NOTIMP, ...), ``refused`` the socket's ICMP
-#: "connection refused"
-OUTCOMES = ("answer", "nxdomain", "nodata", "servfail", "rcode", "timeout", "refused")
+#: "connection refused", ``unmarshal`` a TCP reply that does not parse to a header and
+#: a question (``errCannotUnmarshalDNSMessage``)
+OUTCOMES = (
+    "answer",
+    "nxdomain",
+    "nodata",
+    "servfail",
+    "rcode",
+    "timeout",
+    "refused",
+    "unmarshal",
+)
 
 
 @dataclass(frozen=True)
@@ -98,6 +117,8 @@ def flags_of(outcome: str) -> DNSFlags:
         return DNSFlags(not_found=False, timeout=False, temporary=False)
     if outcome == "timeout":
         return DNSFlags(not_found=False, timeout=True, temporary=True)
+    if outcome == "unmarshal":  # errCannotUnmarshalDNSMessage: a plain error, no flag
+        return DNSFlags(not_found=False, timeout=False, temporary=False)
     raise ValueError(f"no error for a lane that ended with {outcome!r}")
 
 
@@ -112,6 +133,7 @@ ERROR_TEXTS = {
     "rcode": "server misbehaving",
     "timeout": "i/o timeout",
     "refused": "connection refused",
+    "unmarshal": "cannot unmarshal DNS message",
 }
 
 
