@@ -40,7 +40,8 @@ import httpcore
 from cleanup._clock import Clock
 from cleanup._errors import AddrError, DNSError, go_strerror
 from cleanup._exchange import _ATTEMPT, _EXCHANGE, _HALF_NS, _limit
-from cleanup._resolver import Resolver, _ip_literal
+from cleanup._resolvconf import ip_literal_text as _ip_literal
+from cleanup._resolver import Resolver
 
 __all__ = ["DIAL_TIMEOUT", "ClockNetworkBackend", "ClockStream"]
 

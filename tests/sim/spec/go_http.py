@@ -45,7 +45,14 @@ from dataclasses import dataclass
 from tests.sim.spec.go_dns import DNSFlags
 from tests.sim.spec.predicates import ErrorClass
 
-__all__ = ["CLOSES", "GoClose", "report_label", "text_matches"]
+__all__ = [
+    "CLOSES",
+    "DEFAULT_PORTS",
+    "GoClose",
+    "refused_dial_text",
+    "report_label",
+    "text_matches",
+]
 
 # Go's net.OpError text for a read: "read tcp 127.0.0.1:41234->127.0.0.1:80: read: ..."
 _ADDRESS = r"[0-9A-Za-z.:\[\]%]+"
@@ -118,3 +125,17 @@ def report_label(error: ErrorClass) -> str:
     if what == "list":
         return "invalid list"
     raise ValueError(f"no report label for the error class {error!r}")
+
+
+#: the port Go's ``net/http`` dials for a URL without one (``transport.go``,
+#: ``canonicalAddr`` over ``portMap``): Harvester's repo URL has none
+DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def refused_dial_text(url: str, address: str) -> str:
+    """Go's ``http.Client`` error when the dial of ``address`` (``IP:PORT`` as Go prints
+    it, the port from the URL or :data:`DEFAULT_PORTS`) is refused: ``*url.Error``
+    over ``*net.OpError`` over ``os.SyscallError("connect", ECONNREFUSED)`` (asked of
+    Go 1.23.9: ``Get "http://127.0.0.1/v": dial tcp 127.0.0.1:80: connect: connection
+    refused``)."""
+    return f'Get "{url}": dial tcp {address}: connect: connection refused'
