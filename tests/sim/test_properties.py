@@ -1845,6 +1845,26 @@ def test_bounded_effort_a_lookup_never_asks_dns_for_an_onion_name(
         event(".onion name")
 
 
+@st.composite
+def over_the_limit_lines(draw: st.DrawFn) -> str:
+    """A list line that is a reference by the grammar's characters but over one of its
+    length limits (``spec.deletion``): a name whose *normalised* spelling
+    (``docker.io/library/`` added for a Hub short name) is 1-3 characters over
+    ``NAME_TOTAL_LENGTH_MAX``, or a tag one character over ``TAG_LENGTH_MAX``."""
+    if draw(st.integers(0, 3), label="tag over its limit") == 0:
+        event("a tag over its length limit")
+        return "rancher/harvester:" + "t" * (spec_deletion.TAG_LENGTH_MAX + 1)
+    prefix = draw(st.sampled_from(("", "rancher/", "registry.test:5000/team/")), label="form")
+    tag = draw(st.sampled_from(("", ":v1.4.0")), label="tag")
+    over = draw(st.integers(1, 3), label="characters over")
+    added = len(spec_deletion.normalised_name(prefix + "a")) - len(prefix + "a")
+    length = spec_deletion.NAME_TOTAL_LENGTH_MAX + over - added - len(prefix)
+    line = prefix + "a" * length + tag
+    assert len(spec_deletion.normalised_name(line)) == spec_deletion.NAME_TOTAL_LENGTH_MAX + over
+    event("a name over its length limit" + (" once normalised" if added else ""))
+    return line
+
+
 def _refused_by_httpx(url: str) -> httpx.ConnectError:
     """What a plain ``httpx.Client`` raises when the connect to ``url``'s address is
     refused, layered as httpx and httpcore layer it (the ``ECONNREFUSED`` under
@@ -2267,7 +2287,7 @@ BAD_LINES = ("<html><body>Not Found</body></html>", "not an image!", "UPPER/Case
 @cases(30)
 @given(
     timeline=timelines(dns_states=("nxdomain", "servfail"), http_states=("refused",)),
-    bad=st.sampled_from(BAD_LINES),
+    bad=st.one_of(st.sampled_from(BAD_LINES), over_the_limit_lines()),
     which=st.sampled_from(("previous", "current")),
     line=st.integers(0, 3),
     seed=seeds(),
