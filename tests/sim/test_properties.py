@@ -1865,6 +1865,40 @@ def over_the_limit_lines(draw: st.DrawFn) -> str:
     return line
 
 
+#: reason phrases servers send: the standard ones, nginx's own, none, a custom one
+REASONS = ("", "Not Found", "Service Temporarily Unavailable", "Internal Error", "Nope!")
+
+
+@cases(30)
+@given(
+    status=st.sampled_from((201, 204, 400, 404, 418, 500, 502, 503, 599)),
+    reason=st.sampled_from(REASONS),
+    spaced=st.booleans(),
+)
+def test_the_report_quotes_the_status_line_the_server_sent_as_go_reads_it(
+    status: int, reason: str, spaced: bool
+) -> None:
+    """Property 9 for the text of a status error: the repo client's error for a final
+    status other than 200 is the controller's ``unexpected status: <resp.Status>``,
+    with the code and the reason phrase *as the server sent them* (none, nginx's,
+    a custom one, or the standard one), ``spec.go_http.unexpected_status_text``; the
+    server is a raw loopback socket, so the status line is exactly the drawn one."""
+    line = f"HTTP/1.1 {status}{' ' if reason or spaced else ''}{reason}"
+    url, thread = _serve_once(f"{line}\r\nContent-Length: 0\r\n\r\n".encode(), reset=False)
+    resolver = cleanup.StubResolver(["127.0.0.1:9"], clock=FastForwardClock(), hosts=None)
+    with cleanup.make_http_client(resolver, clock=FastForwardClock()) as client:
+        repo = cleanup.RepoClient(url.rsplit("/", 1)[0], client)
+        with pytest.raises(HTTPStatusError) as caught:
+            repo.fetch_list("current")
+    thread.join(10.0)
+    want = spec_http.unexpected_status_text(line)
+    if spaced and not reason:
+        want = want.rstrip(" ")  # Go keeps "404 " (spec.go_http: text only, not ours)
+    assert str(caught.value) == want, f"{line!r}: {caught.value}"
+    standard = {s.value: s.phrase for s in HTTPStatus}.get(status)
+    event("the standard phrase" if reason == standard else "no phrase" if not reason else "its own")
+
+
 def _refused_by_httpx(url: str) -> httpx.ConnectError:
     """What a plain ``httpx.Client`` raises when the connect to ``url``'s address is
     refused, layered as httpx and httpcore layer it (the ``ECONNREFUSED`` under

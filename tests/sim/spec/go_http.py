@@ -52,6 +52,7 @@ __all__ = [
     "refused_dial_text",
     "report_label",
     "text_matches",
+    "unexpected_status_text",
 ]
 
 # Go's net.OpError text for a read: "read tcp 127.0.0.1:41234->127.0.0.1:80: read: ..."
@@ -139,3 +140,17 @@ def refused_dial_text(url: str, address: str) -> str:
     Go 1.23.9: ``Get "http://127.0.0.1/v": dial tcp 127.0.0.1:80: connect: connection
     refused``)."""
     return f'Get "{url}": dial tcp {address}: connect: connection refused'
+
+
+def unexpected_status_text(status_line: str) -> str:
+    """The controller's error for a final response other than 200, ``fmt.Errorf(
+    "unexpected status: %s", resp.Status)``, where Go's ``resp.Status`` is the status
+    line after its first space, left-trimmed (``net/http`` ``ReadResponse``): the code
+    and the reason phrase *the server sent*, or the code alone when it sent none (asked
+    of Go 1.23.9: ``HTTP/1.1 503 Service Temporarily Unavailable`` -> ``503 Service
+    Temporarily Unavailable``; ``HTTP/1.1 404`` -> ``404``; ``HTTP/1.1 500 Internal
+    Error`` -> ``500 Internal Error``).  Go keeps trailing spaces of the line
+    (``404 `` stays); cleanup's text does not, a known difference of text only, not
+    generated."""
+    _, _, status = status_line.partition(" ")
+    return f"unexpected status: {status.lstrip(' ')}"
