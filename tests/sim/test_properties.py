@@ -30,20 +30,26 @@ code under test.  The properties, stated precisely:
 4. **Bounded effort.**  attempts <= Steps; every sleep is the specification's, exactly
    and within its bounds; an attempt lasts at most its timeouts; with a deadline no
    attempt starts after it and the run ends within deadline + one attempt; DNS queries
-   per lookup within (search list + 1 names) x (A, AAAA) x resolver attempts.
-5. **Errors the policy does not retry** (a 404 on either list, an invalid list) end
-   the run at the attempt that met them, naming the status or line, deleting nothing.
+   per lookup within (search list + 1 names) x (A, AAAA) x resolver attempts; a
+   lookup asks exactly Go's ``nameList`` and never a ``.onion`` name (RFC 7686), a
+   name with no candidate left returning no address and no error, and a request to
+   it failing with Go's "no suitable address found".
+5. **Errors the policy does not retry** (a 404 on either list, an invalid list, one
+   with a line over distribution/reference's length limits among them) end the run
+   at the attempt that met them, naming the status or line, deleting nothing.
 6. **Determinism.**  Replaying a seed gives a byte-identical trace.
 7. **Retry decisions.**  For every failed attempt, the error cleanup's predicate saw is
    the one Go meets in that world (``world_errors``: search-list walk, the lane whose
    error Go keeps, status, refusal, timeout, incomplete list), and the loop retries it
    exactly when the preset's or a generated predicate (``spec.predicates``) says so;
    also over connections the repo ends early (``spec.go_http``), and for
-   ``cleanup.to_error`` on a plain httpx stack closed early in the same ways.
+   ``cleanup.to_error`` on a plain httpx stack closed early in the same ways, or
+   refused at a URL without a port (Go names the scheme's default port).
    Over several nameservers (outside the harness: the real ``StubResolver`` against
    2-4 real faultdns servers on a ``SimClock``), every exchange (server, transport,
    outcome, in Go's ``tryOneName`` order with and without ``rotate``, UDP first unless
-   ``use-vc``, TCP after a truncated reply), the servers' logs, and the addresses or
+   ``use-vc``, TCP after a truncated reply; a reply cut inside its question ignored
+   over UDP, "cannot unmarshal" over TCP), the servers' logs, and the addresses or
    error (CNAMEs and NODATA through ``skipToAnswer``) are ``spec.go_dns``'s.
 8. **The schedule at its boundaries.**  A deadline exactly on an attempt's start, a
    sleep equal to the Cap, Steps 1, Jitter 0, Factor < 1; and cleanup's stepped
@@ -51,7 +57,8 @@ code under test.  The properties, stated precisely:
 9. **The report.**  What ``cleanup run --json`` prints says what Go met: each failed
    attempt's kind is ``spec.go_http.report_label`` of the world's error, its
    ``retriable`` the specification's predicate, its text Go's where the world fixes it
-   (an early close, a status); the final ``error_kind`` and ``error`` are the last
+   (an early close, a status with the reason phrase the server sent, as Go's
+   ``resp.Status`` reads it); the final ``error_kind`` and ``error`` are the last
    attempt's, the outcome the predicate's, the exit status the documented one.
 
 Unkind worlds (statuses of every family, 1xx, redirects, incomplete bodies,
