@@ -296,7 +296,9 @@ def check_report(r: Run) -> None:
     """What the user reads agrees with what happened: one attempt record per attempt
     the loop made, in order, at the times it started (seconds since the cleanup began
     it), failed ones with their error and the sleep that followed, the last one ok
-    exactly when the run succeeded; and the documented exit status of the outcome."""
+    exactly when the run succeeded; how long it ran (``elapsed``, from the cleanup's
+    start to its end on the world's clock); and the documented exit status of the
+    outcome."""
     report = r.result.report
     attempts = r.attempts()
     assert [a.attempt for a in report.attempts] == list(range(1, len(attempts) + 1)), (
@@ -310,6 +312,8 @@ def check_report(r: Run) -> None:
         assert (record.error is None) == ok, f"attempt {record.attempt}: error {record.error}"
         assert record.sleep == slept.get(record.attempt), f"attempt {record.attempt}: sleep"
     assert report.ok == (r.result.outcome == "success")
+    ran = r.result.completion_time - t0  # the harness's clock, not the report's
+    assert _close(report.elapsed, ran), f"report says it ran {report.elapsed}s, it ran {ran}s"
     assert report.exit_code == EXIT_STATUS[report.outcome], (
         f"{report.outcome} exits {report.exit_code}, documented {EXIT_STATUS[report.outcome]}"
     )
