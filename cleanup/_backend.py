@@ -38,9 +38,10 @@ from typing import Any
 import httpcore
 
 from cleanup._clock import Clock
-from cleanup._errors import DNSError, go_strerror
+from cleanup._errors import AddrError, DNSError, go_strerror
 from cleanup._exchange import _ATTEMPT, _EXCHANGE, _HALF_NS, _limit
-from cleanup._resolver import Resolver, _ip_literal
+from cleanup._resolvconf import ip_literal_text as _ip_literal
+from cleanup._resolver import Resolver
 
 __all__ = ["DIAL_TIMEOUT", "ClockNetworkBackend", "ClockStream"]
 
@@ -267,8 +268,12 @@ class ClockNetworkBackend(httpcore.NetworkBackend):
             except DNSError as exc:
                 error = _fail(httpcore.ConnectError, f"dial tcp: {exc}", exc)
                 raise error from error.__cause__
-        if not addresses:  # a resolver must raise instead, but never dial nothing
-            raise httpcore.ConnectError(f"dial tcp: lookup {host}: no addresses")
+        if not addresses:
+            # a name with no candidate to ask (.onion): Go's dialer fails with
+            # errNoSuitableAddress for the host (net/dial.go, filterAddrList)
+            no_address = AddrError("no suitable address found", name)
+            error = _fail(httpcore.ConnectError, f"dial tcp: {no_address}", no_address)
+            raise error from error.__cause__
         options = list(socket_options or ())
         first: BaseException | None = None
         for index, ip in enumerate(addresses):

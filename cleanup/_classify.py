@@ -50,6 +50,7 @@ from cleanup._errors import (
     RequestTimeout,
     UnexpectedError,
 )
+from cleanup._resolvconf import ip_literal_text
 
 __all__ = ["error_kind", "to_error"]
 
@@ -201,8 +202,10 @@ def _host_and_address(url: str | None) -> tuple[str | None, str]:
     host = parsed.host or None
     if host is None:
         return None, "<unknown address>"
-    port = parsed.port or {"http": 80, "https": 443}.get(parsed.scheme)
-    shown = f"[{host}]" if ":" in host else host
+    port = parsed.port or {"http": 80, "https": 443}.get(parsed.scheme)  # Go's portMap
+    # an IP literal is dialled as is and named as Go prints it (IPv4-mapped as IPv4)
+    shown = ip_literal_text(host) or host
+    shown = f"[{shown}]" if ":" in shown else shown
     return host, (f"{shown}:{port}" if port else shown)
 
 

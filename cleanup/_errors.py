@@ -224,6 +224,18 @@ _ERRNO_TEXT = {
 }
 
 
+class AddrError(Exception):
+    """Go's ``*net.AddrError`` (``net/net.go``): ``address ADDR: ERR``.  Raised by our
+    dialer for a host whose lookup gave no address (a ``.onion`` name, whose candidates
+    Go never asks): ``net.Dialer``'s ``errNoSuitableAddress``, "no suitable address
+    found".  Internal: the transport turns it into a :class:`ConnectError`."""
+
+    def __init__(self, err: str, addr: str) -> None:
+        self.err = err
+        self.addr = addr
+        super().__init__(f"address {addr}: {err}")
+
+
 class ConnectError(CleanupError):
     """A socket call of the HTTP exchange failed with an errno (Go's ``*net.OpError``).
 
@@ -275,7 +287,12 @@ class ConnectError(CleanupError):
 
     @property
     def op_text(self) -> str:
-        """The ``*net.OpError`` part alone: ``dial tcp ADDR: connect: ...``."""
+        """The ``*net.OpError`` part alone: ``dial tcp ADDR: connect: ...``; without an
+        address (Go's ``OpError.Addr`` nil: nothing was dialled, ``detail`` is the
+        whole error, e.g. ``address x.onion: no suitable address found``) ``dial tcp:
+        DETAIL``."""
+        if not self.address:
+            return f"{self.op} tcp: {self.errno_text}"
         call = "connect" if self.op == "dial" else self.op
         where = (
             f"{self.source}->{self.address}" if self.source and self.op != "dial" else self.address

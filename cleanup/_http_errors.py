@@ -43,6 +43,7 @@ import httpx
 
 from cleanup._classify import EOF_MID_LINE
 from cleanup._errors import (
+    AddrError,
     CleanupError,
     ConnectError,
     DialDNSError,
@@ -249,6 +250,10 @@ def _explain(
         return DialDNSError(url, original)
     if isinstance(original, CleanupError):
         return original
+    if isinstance(original, AddrError):  # Go's OpError{Op: "dial", Addr: nil}
+        no_address = ConnectError(url, "", "other", str(original))
+        no_address.__cause__ = original
+        return no_address
     if isinstance(exc, httpcore.TimeoutException):
         # a limit that is not the client's: the dialer's own, or httpcore's phases
         # when no deadline is set (a ClockNetworkBackend used on its own)

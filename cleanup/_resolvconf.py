@@ -52,6 +52,7 @@ __all__ = [
     "ResolvConfError",
     "default_search",
     "format_nameserver",
+    "ip_literal_text",
     "parse_ip_literal",
     "parse_nameserver",
     "parse_resolv_conf",
@@ -98,6 +99,21 @@ def parse_ip_literal(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address
         return ipaddress.ip_address(text)
     except ValueError:
         return None
+
+
+def ip_literal_text(host: str) -> str | None:
+    """Go ``lookupIPAddr``'s ``netip.ParseAddr(host)`` short cut, printed as ``IPAddr``
+    (and so as Go names the address it dials).
+
+    A bare literal only: ``"[::1]"`` is no address (Go: "no such host").  An
+    IPv4-mapped address prints as IPv4 (Go's ``IP.String``).
+    """
+    ip = parse_ip_literal(host)
+    if ip is None:
+        return None
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        return str(ip.ipv4_mapped) + (f"%{ip.scope_id}" if ip.scope_id else "")
+    return str(ip)
 
 
 def parse_nameserver(text: str) -> tuple[str, int]:

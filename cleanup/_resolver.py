@@ -60,7 +60,6 @@ How a lookup runs (Go ``goLookupIPCNAME``):
 from __future__ import annotations
 
 import errno as errno_mod
-import ipaddress
 import os
 import random
 import socket
@@ -99,10 +98,10 @@ from cleanup._errors import DNSError, go_strerror
 from cleanup._hosts import DEFAULT_HOSTS, HostsTable, read_hosts
 from cleanup._resolvconf import (
     format_nameserver,
-    parse_ip_literal,
     parse_nameserver,
     read_resolv_conf,
 )
+from cleanup._resolvconf import ip_literal_text as _ip_literal
 
 __all__ = [
     "QueryEvent",
@@ -151,20 +150,6 @@ class QueryEvent:
     started: float = 0.0
     finished: float = 0.0
     detail: str = ""
-
-
-def _ip_literal(host: str) -> str | None:
-    """Go ``lookupIPAddr``'s ``netip.ParseAddr(host)`` short cut, printed as ``IPAddr``.
-
-    A bare literal only: ``"[::1]"`` is no address (Go: "no such host").  An
-    IPv4-mapped address prints as IPv4 (Go's ``IP.String``).
-    """
-    ip = parse_ip_literal(host)
-    if ip is None:
-        return None
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        return str(ip.ipv4_mapped) + (f"%{ip.scope_id}" if ip.scope_id else "")
-    return str(ip)
 
 
 class _LookupDeadline(Exception):

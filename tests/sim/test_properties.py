@@ -37,20 +37,26 @@ The properties, stated precisely:
 4. **Bounded effort.**  attempts <= Steps; every sleep is the specification's, exactly
    and within its bounds; an attempt lasts at most its timeouts; with a deadline no
    attempt starts after it and the run ends within deadline + one attempt; DNS queries
-   per lookup within (search list + 1 names) x (A, AAAA) x resolver attempts.
-5. **Errors the policy does not retry** (a 404 on either list, an invalid list) end
-   the run at the attempt that met them, naming the status or line, deleting nothing.
+   per lookup within (search list + 1 names) x (A, AAAA) x resolver attempts; a
+   lookup asks exactly Go's ``nameList`` and never a ``.onion`` name (RFC 7686), a
+   name with no candidate left returning no address and no error, and a request to
+   it failing with Go's "no suitable address found".
+5. **Errors the policy does not retry** (a 404 on either list, an invalid list, one
+   with a line over distribution/reference's length limits among them) end the run
+   at the attempt that met them, naming the status or line, deleting nothing.
 6. **Determinism.**  Replaying a seed gives a byte-identical trace.
 7. **Retry decisions.**  For every failed attempt, the error cleanup's predicate saw is
    the one Go meets in that world (``world_errors``: search-list walk, the lane whose
    error Go keeps, status, refusal, timeout, incomplete list), and the loop retries it
    exactly when the preset's or a generated predicate (``spec.predicates``) says so;
    also over connections the repo ends early (``spec.go_http``), and for
-   ``cleanup.to_error`` on a plain httpx stack closed early in the same ways.
+   ``cleanup.to_error`` on a plain httpx stack closed early in the same ways, or
+   refused at a URL without a port (Go names the scheme's default port).
    Over several nameservers (outside the harness: the real ``StubResolver`` against
    2-4 real faultdns servers on a ``SimClock``), every exchange (server, transport,
    outcome, in Go's ``tryOneName`` order with and without ``rotate``, UDP first unless
-   ``use-vc``, TCP after a truncated reply), the servers' logs, and the addresses or
+   ``use-vc``, TCP after a truncated reply; a reply cut inside its question ignored
+   over UDP, "cannot unmarshal" over TCP), the servers' logs, and the addresses or
    error (CNAMEs and NODATA through ``skipToAnswer``) are ``spec.go_dns``'s.
 8. **The schedule at its boundaries.**  A deadline exactly on an attempt's start, a
    sleep equal to the Cap, Steps 1, Jitter 0, Factor < 1; and cleanup's stepped
@@ -59,7 +65,8 @@ The properties, stated precisely:
 9. **The report.**  What ``cleanup run --json`` prints says what Go met: each failed
    attempt's kind is ``spec.go_http.report_label`` of the world's error, its
    ``retriable`` the specification's predicate, its text Go's where the world fixes it
-   (an early close, a status); the final ``error_kind`` and ``error`` are the last
+   (an early close, a status with the reason phrase the server sent, as Go's
+   ``resp.Status`` reads it); the final ``error_kind`` and ``error`` are the last
    attempt's, the outcome the predicate's, the exit status the documented one.
 
 Unkind worlds (statuses of every family, 1xx, redirects, incomplete bodies,
@@ -81,10 +88,12 @@ derandomized; ``HYPOTHESIS_PROFILE=deep`` runs twenty times as many.
 from __future__ import annotations
 
 import dataclasses
+import errno
 import functools
 import ipaddress
 import json
 import math
+import os
 import random
 import re
 import socket
@@ -95,6 +104,7 @@ from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any
 
+import httpcore
 import httpx
 import pytest
 from hypothesis import (
@@ -320,7 +330,9 @@ def check_report(r: Run) -> None:
     """What the user reads agrees with what happened: one attempt record per attempt
     the loop made, in order, at the times it started (seconds since the cleanup began
     it), failed ones with their error and the sleep that followed, the last one ok
-    exactly when the run succeeded; and the documented exit status of the outcome."""
+    exactly when the run succeeded; how long it ran (``elapsed``, from the cleanup's
+    start to its end on the world's clock); and the documented exit status of the
+    outcome."""
     report = r.result.report
     attempts = r.attempts()
     assert [a.attempt for a in report.attempts] == list(range(1, len(attempts) + 1)), (
@@ -334,6 +346,8 @@ def check_report(r: Run) -> None:
         assert (record.error is None) == ok, f"attempt {record.attempt}: error {record.error}"
         assert record.sleep == slept.get(record.attempt), f"attempt {record.attempt}: sleep"
     assert report.ok == (r.result.outcome == "success")
+    ran = r.result.completion_time - t0  # the harness's clock, not the report's
+    assert _close(report.elapsed, ran), f"report says it ran {report.elapsed}s, it ran {ran}s"
     assert report.exit_code == EXIT_STATUS[report.outcome], (
         f"{report.outcome} exits {report.exit_code}, documented {EXIT_STATUS[report.outcome]}"
     )
@@ -1542,6 +1556,10 @@ NS_BEHAVIOURS: dict[str, tuple[str, tuple[str, str]]] = {
     "nxdomain": ("nxdomain", ("nxdomain", "nxdomain")),
     "truncated": ("truncate", ("truncated", "zone")),  # TC over UDP, the answer over TCP
     "udp-servfail": ("servfail proto=udp", ("servfail", "zone")),
+    # a reply cut inside its question (header + 2 bytes): Go ignores it over UDP and
+    # reads on until the timeout; over TCP it cannot unmarshal it (spec.go_dns)
+    "cut-question": ("truncate=14", ("timeout", "zone")),
+    "tcp-cut-question": ("truncate=14 proto=tcp", ("zone", "unmarshal")),
 }
 _NS_FAULTY = sorted(set(NS_BEHAVIOURS) - {"ok"})
 NS_COUNT = 4
@@ -1680,6 +1698,14 @@ NS_CNAME_ALONE = _ns_world("external", [("ok", "ok"), ("ok", "ok")])
 #: the CNAME's target has A only: AAAA's reply holds the CNAME alone (NODATA), A's
 #: holds the CNAME ahead of the A record; A fails everywhere, so the error is Go's
 NS_CNAME_WITHOUT_TYPE = _ns_world("cnamev4", [("servfail", "ok"), ("refused", "ok")])
+#: a UDP reply cut inside its question from the first server: Go ignores it and times
+#: out there, then the second server answers
+NS_CUT_QUESTION_UDP = _ns_world("direct", [("cut-question", "cut-question"), ("ok", "ok")])
+#: the same cut over TCP (use-vc): "cannot unmarshal DNS message" at once, next server;
+#: A fails everywhere, so the error is Go's
+NS_CUT_QUESTION_TCP = _ns_world(
+    "direct", [("tcp-cut-question", "ok"), ("tcp-cut-question", "servfail")], use_vc=True
+)
 
 
 @cases(60)
@@ -1690,6 +1716,8 @@ NS_CNAME_WITHOUT_TYPE = _ns_world("cnamev4", [("servfail", "ok"), ("refused", "o
 @example(world=NS_TRUNCATED, seed=0)
 @example(world=NS_CNAME_ALONE, seed=0)
 @example(world=NS_CNAME_WITHOUT_TYPE, seed=0)
+@example(world=NS_CUT_QUESTION_UDP, seed=0)
+@example(world=NS_CUT_QUESTION_TCP, seed=0)
 def test_predicate_input_is_gos_over_several_nameservers(
     nameservers: tuple[SimClock, list[faultdns.FaultDNSServer], str], world: NSWorld, seed: int
 ) -> None:
@@ -1801,6 +1829,11 @@ def test_predicate_input_is_gos_over_several_nameservers(
           f"{', use-vc' if world.use_vc else ''}")  # fmt: skip
     if world.rotate and len(texts) >= 3 and taken > 2:
         event("rotate offsets reach 2+ over 3+ servers")
+    drawn = {b for server in world.behaviour for b in server.values()}
+    if "cut-question" in drawn:
+        event("a UDP reply cut in its question: ignored")
+    if "tcp-cut-question" in drawn and world.use_vc:
+        event("a TCP reply cut in its question: cannot unmarshal")
     event(f"name: {world.kind}")
 
 
@@ -1831,6 +1864,198 @@ def test_bounded_effort_in_generated_scenarios(
     r = run(harness, cleanup_fn, timeline, policy, seed, scenario)
     check_bounded_effort(r)
     event(f"{scenario.name}: {r.result.outcome}")
+
+
+# -- 4b. names Go never sends to DNS (second mutation sample, issue 11) ----------------
+
+#: labels and endings whose joins are ``.onion`` names (RFC 7686: Go's ``avoidDNS``)
+#: in every spelling, and look-alikes that are ordinary names
+ONION_LABELS = ("x", "a.b", "repo-1", "onion", "Onion", "onion.x")
+ONION_ENDS = ("", ".", ".onion", ".onion.", ".ONION", ".Onion.", "onion", "onion.")
+ONION_SEARCH = ("svc.cluster.local", "cluster.local.", "onion", "x.onion.", "ONION", "test")
+
+
+@cases(60)
+@given(
+    name=st.tuples(st.sampled_from(ONION_LABELS), st.sampled_from(ONION_ENDS)).map("".join),
+    search=st.lists(st.sampled_from(ONION_SEARCH), max_size=3, unique=True),
+    ndots=st.integers(0, 3),
+)
+def test_bounded_effort_a_lookup_never_asks_dns_for_an_onion_name(
+    name: str, search: list[str], ndots: int
+) -> None:
+    """Property 4 for names Go refuses to send to DNS (``spec.go_dns.avoid_dns``, RFC
+    7686): the names a lookup asks are exactly Go's ``nameList`` (``x.onion``,
+    ``X.ONION.`` and a search suffix that makes a candidate ``.onion`` are skipped;
+    ``onion``, ``xonion`` and ``onion.x`` are asked), each for A and AAAA; a name with
+    no candidate left sends no query and comes back as Go's ``LookupIPAddr`` does, no
+    address and no error (``spec.go_dns.NO_CANDIDATE_ADDRESSES``), and a request to it
+    fails with Go's dial error, "no suitable address found", which no predicate
+    retries (``spec.go_dns.no_address_text``).  The server's port is closed, so a
+    lookup that asks fails with a ``DNSError``."""
+    sent: list[QueryEvent] = []
+    resolver = cleanup.StubResolver(
+        ["127.0.0.1:9"],
+        search=search,
+        ndots=ndots,
+        timeout=1.0,
+        attempts=1,
+        clock=FastForwardClock(),
+        on_query=sent.append,
+        hosts=None,
+    )
+    want = spec_dns.name_list(name, search, ndots)
+    if want:
+        with pytest.raises(DNSError):
+            resolver.resolve(name)
+        event("asked: " + ("some candidates .onion" if any(
+            spec_dns.avoid_dns(f"{name}.{s}") for s in search
+        ) else "no candidate .onion"))  # fmt: skip
+    else:
+        assert tuple(resolver.resolve(name)) == spec_dns.NO_CANDIDATE_ADDRESSES
+        url = f"http://{name}:5000/v"
+        with (
+            pytest.raises(httpx.TransportError) as caught,
+            cleanup.make_http_client(resolver, clock=FastForwardClock()) as client,
+        ):
+            client.get(url)
+        error = cleanup.to_error(caught.value)
+        assert str(error) == spec_dns.no_address_text(url, name), str(error)
+        for predicate, preset in cleanup.PREDICATES.items():
+            assert not preset(error), f"{predicate} retries {error}"
+        event("no candidate: nothing asked, no error; the dial: no suitable address")
+    asked = list(dict.fromkeys(e.name.rstrip(".").lower() for e in sent))
+    assert asked == want, f"looking up {name!r} (search {search}, ndots {ndots}) asked {asked}"
+    for fqdn in want:
+        qtypes = sorted(e.qtype for e in sent if e.name.rstrip(".").lower() == fqdn)
+        assert qtypes == ["A", "AAAA"], f"{fqdn}: asked {qtypes}"
+    if spec_dns.avoid_dns(name):
+        event(".onion name")
+
+
+@st.composite
+def over_the_limit_lines(draw: st.DrawFn) -> str:
+    """A list line that is a reference by the grammar's characters but over one of its
+    length limits (``spec.deletion``): a name whose *normalised* spelling
+    (``docker.io/library/`` added for a Hub short name) is 1-3 characters over
+    ``NAME_TOTAL_LENGTH_MAX``, or a tag one character over ``TAG_LENGTH_MAX``."""
+    if draw(st.integers(0, 3), label="tag over its limit") == 0:
+        event("a tag over its length limit")
+        return "rancher/harvester:" + "t" * (spec_deletion.TAG_LENGTH_MAX + 1)
+    prefix = draw(st.sampled_from(("", "rancher/", "registry.test:5000/team/")), label="form")
+    tag = draw(st.sampled_from(("", ":v1.4.0")), label="tag")
+    over = draw(st.integers(1, 3), label="characters over")
+    added = len(spec_deletion.normalised_name(prefix + "a")) - len(prefix + "a")
+    length = spec_deletion.NAME_TOTAL_LENGTH_MAX + over - added - len(prefix)
+    line = prefix + "a" * length + tag
+    assert len(spec_deletion.normalised_name(line)) == spec_deletion.NAME_TOTAL_LENGTH_MAX + over
+    event("a name over its length limit" + (" once normalised" if added else ""))
+    return line
+
+
+#: reason phrases servers send: the standard ones, nginx's own, none, a custom one
+REASONS = ("", "Not Found", "Service Temporarily Unavailable", "Internal Error", "Nope!")
+
+
+@cases(30)
+@given(
+    status=st.sampled_from((201, 204, 400, 404, 418, 500, 502, 503, 599)),
+    reason=st.sampled_from(REASONS),
+    spaced=st.booleans(),
+)
+def test_the_report_quotes_the_status_line_the_server_sent_as_go_reads_it(
+    status: int, reason: str, spaced: bool
+) -> None:
+    """Property 9 for the text of a status error: the repo client's error for a final
+    status other than 200 is the controller's ``unexpected status: <resp.Status>``,
+    with the code and the reason phrase *as the server sent them* (none, nginx's,
+    a custom one, or the standard one), ``spec.go_http.unexpected_status_text``; the
+    server is a raw loopback socket, so the status line is exactly the drawn one."""
+    line = f"HTTP/1.1 {status}{' ' if reason or spaced else ''}{reason}"
+    url, thread = _serve_once(f"{line}\r\nContent-Length: 0\r\n\r\n".encode(), reset=False)
+    resolver = cleanup.StubResolver(["127.0.0.1:9"], clock=FastForwardClock(), hosts=None)
+    with cleanup.make_http_client(resolver, clock=FastForwardClock()) as client:
+        repo = cleanup.RepoClient(url.rsplit("/", 1)[0], client)
+        with pytest.raises(HTTPStatusError) as caught:
+            repo.fetch_list("current")
+    thread.join(10.0)
+    want = spec_http.unexpected_status_text(line)
+    if spaced and not reason:
+        want = want.rstrip(" ")  # Go keeps "404 " (spec.go_http: text only, not ours)
+    assert str(caught.value) == want, f"{line!r}: {caught.value}"
+    standard = {s.value: s.phrase for s in HTTPStatus}.get(status)
+    event("the standard phrase" if reason == standard else "no phrase" if not reason else "its own")
+
+
+def _refused_by_httpx(url: str) -> httpx.ConnectError:
+    """What a plain ``httpx.Client`` raises when the connect to ``url``'s address is
+    refused, layered as httpx and httpcore layer it (the ``ECONNREFUSED`` under
+    httpcore's ``ConnectError`` under httpx's, which holds the request): a portless URL
+    would need a closed port 80 or 443 on the test machine, so the chain is built, and
+    :func:`test_every_predicate_decides_a_refused_dial_of_a_plain_httpx_stack_as_go`
+    holds it to a real refused connect's."""
+    refused = ConnectionRefusedError(errno.ECONNREFUSED, os.strerror(errno.ECONNREFUSED))
+    inner = httpcore.ConnectError(refused)  # httpcore's pool re-raises it "from None"
+    outer = httpx.ConnectError(str(refused), request=httpx.Request("GET", url))
+    outer.__cause__ = inner
+    return outer
+
+
+def _chain_types(exc: BaseException | None) -> list[type[BaseException]]:
+    """The exception types from ``exc`` down its causes (or the exception it wraps)."""
+    out = []
+    while exc is not None:
+        out.append(type(exc))
+        wrapped = exc.args[0] if exc.args else None
+        exc = exc.__cause__ or (wrapped if isinstance(wrapped, BaseException) else None)
+    return out
+
+
+@cases(40)
+@given(
+    scheme=st.sampled_from(sorted(spec_http.DEFAULT_PORTS)),
+    host=st.sampled_from((*REPO_LITERALS, "10.53.0.7", "[fd00:53::7]")),
+    port=st.sampled_from((None, None, 80, 443, 5000)),
+    path=st.sampled_from(("/", "/harvester-images-v1.4.0.txt", "/v1.5/list")),
+)
+def test_every_predicate_decides_a_refused_dial_of_a_plain_httpx_stack_as_go(
+    scheme: str, host: str, port: int | None, path: str
+) -> None:
+    """Property 7 for ``cleanup.to_error`` on a refused connect raised by a plain
+    ``httpx.Client`` (README "Errors"), the repo URL with or without a port (Harvester's
+    has none, or one that is not the scheme's default): Go's text names the address it
+    dialled, the URL's port or the scheme's
+    default (``spec.go_http.DEFAULT_PORTS``), the IP as Go prints it
+    (``spec.ip_literal.dial_address``); the class is ``connect``/``refused``, which
+    every preset predicate retries (``spec.predicates``)."""
+    # httpx drops a port equal to the scheme's default from the request URL
+    # (``http://h:80/`` is ``http://h/``), so the URL Go would quote is not in the
+    # exception: a known limit of classifying a plain stack (our client keeps it)
+    assume(port != spec_http.DEFAULT_PORTS[scheme])
+    url = f"{scheme}://{host}{'' if port is None else f':{port}'}{path}"
+    error = cleanup.to_error(_refused_by_httpx(url))
+    dialled = port if port is not None else spec_http.DEFAULT_PORTS[scheme]
+    address = spec_ip.dial_address(host, dialled)
+    assert address is not None
+    assert str(error) == spec_http.refused_dial_text(url, address), str(error)
+    assert class_of(error) == ("connect", "refused"), repr(error)
+    for name, preset in cleanup.PREDICATES.items():
+        assert preset(error) == spec_predicates.retriable(name, ("connect", "refused")), name
+    event("the scheme's default port" if port is None else "the URL's port")
+
+
+def test_predicate_input_built_for_a_refused_connect_is_what_plain_httpx_raises() -> None:
+    """:func:`_refused_by_httpx` layers its exceptions as a real refused connect does."""
+    probe = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    probe.bind(("127.0.0.1", 0))
+    url = f"http://127.0.0.1:{probe.getsockname()[1]}/v"
+    probe.close()  # nothing listens there: the connect is refused
+    with pytest.raises(httpx.ConnectError) as caught, httpx.Client() as client:
+        client.get(url)
+    built = _refused_by_httpx(url)
+    assert _chain_types(caught.value) == _chain_types(built)
+    assert str(caught.value) == str(built)
+    assert str(cleanup.to_error(caught.value)) == str(cleanup.to_error(built))
 
 
 @cases(40)
@@ -2186,7 +2411,7 @@ BAD_LINES = ("<html><body>Not Found</body></html>", "not an image!", "UPPER/Case
 @cases(30)
 @given(
     timeline=timelines(dns_states=("nxdomain", "servfail"), http_states=("refused",)),
-    bad=st.sampled_from(BAD_LINES),
+    bad=st.one_of(st.sampled_from(BAD_LINES), over_the_limit_lines()),
     which=st.sampled_from(("previous", "current")),
     line=st.integers(0, 3),
     seed=seeds(),

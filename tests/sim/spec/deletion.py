@@ -36,17 +36,28 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 
 __all__ = [
+    "NAME_TOTAL_LENGTH_MAX",
     "RETAIN",
+    "TAG_LENGTH_MAX",
     "candidates_of",
     "deletion_set",
     "full",
     "is_vmdp",
     "listed",
+    "normalised_name",
     "related",
     "retained_of",
     "same",
     "short",
 ]
+
+#: distribution/reference ``NameTotalLengthMax`` (reference.go): ``Parse`` refuses a
+#: name longer than this with ``ErrNameTooLong``, and ``ParseNormalizedNamed`` parses
+#: the *normalised* text (``domain + "/" + remainder``), so the count includes
+#: ``docker.io/`` and ``library/`` where normalisation adds them
+NAME_TOTAL_LENGTH_MAX = 255
+#: the tag grammar ``[\w][\w.-]{0,127}`` (regexp.go): at most 128 characters
+TAG_LENGTH_MAX = 128
 
 #: pkg/controller/master/upgrade/upgrade_repo.go imageRetainList
 RETAIN = (
@@ -80,6 +91,15 @@ def _split(ref: str) -> tuple[str, str, str | None, str | None] | None:
     if domain == "docker.io" and "/" not in path:
         path = "library/" + path
     return domain, path, tag, digest or None
+
+
+def normalised_name(ref: str) -> str:
+    """The name (``domain/path``, no tag or digest) ``ParseNormalizedNamed`` measures
+    against :data:`NAME_TOTAL_LENGTH_MAX`."""
+    parts = _split(ref)
+    if parts is None:
+        raise ValueError(f"{ref!r} is an image ID, not a reference")
+    return f"{parts[0]}/{parts[1]}"
 
 
 def full(ref: str) -> str:

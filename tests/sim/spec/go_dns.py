@@ -43,6 +43,15 @@ error is remembered (``lastErr``, with that server) and the next server is asked
 record of the asked type is the answer, whose addresses are the A and AAAA records
 from that record on (``goLookupIPCNAME``'s answer loop; CNAMEs and other types
 skipped).
+
+A reply that does not parse to a header and a question (one cut inside its question,
+say) is ignored over UDP: ``dnsPacketRoundTrip`` reads on until the exchange's
+deadline, so the exchange ends as a ``timeout``; over TCP ``dnsStreamRoundTrip``
+returns ``errCannotUnmarshalDNSMessage`` at once (``unmarshal``: "cannot unmarshal DNS
+message", no flag) and the next server is asked.  (Asked of Go 1.23.9 with a server
+that sends the query's header, QR and TC set, and two bytes of its question: over UDP
+"read udp L->S: i/o timeout" after timeout x attempts, IsTimeout and IsTemporary; over
+TCP "cannot unmarshal DNS message" at once, no flag.)
 """
 
 from __future__ import annotations
@@ -53,11 +62,13 @@ from dataclasses import dataclass
 
 __all__ = [
     "ERROR_TEXTS",
+    "NO_CANDIDATE_ADDRESSES",
     "OUTCOMES",
     "DNSFlags",
     "Exchange",
     "Lane",
     "LaneRun",
+    "avoid_dns",
     "error_text_fits",
     "flags_of",
     "go_addresses",
@@ -65,6 +76,7 @@ __all__ = [
     "lane_offsets",
     "lookup_error",
     "name_list",
+    "no_address_text",
     "server_order",
     "skip_to_answer",
     "try_one_name",
@@ -72,8 +84,18 @@ __all__ = [
 
 #: what one lane (a name and a query type) ended with; ``rcode`` is an rcode other than
 #: NOERROR, NXDOMAIN and SERVFAIL (REFUSED, NOTIMP, ...), ``refused`` the socket's ICMP
-#: "connection refused"
-OUTCOMES = ("answer", "nxdomain", "nodata", "servfail", "rcode", "timeout", "refused")
+#: "connection refused", ``unmarshal`` a TCP reply that does not parse to a header and
+#: a question (``errCannotUnmarshalDNSMessage``)
+OUTCOMES = (
+    "answer",
+    "nxdomain",
+    "nodata",
+    "servfail",
+    "rcode",
+    "timeout",
+    "refused",
+    "unmarshal",
+)
 
 
 @dataclass(frozen=True)
@@ -95,6 +117,8 @@ def flags_of(outcome: str) -> DNSFlags:
         return DNSFlags(not_found=False, timeout=False, temporary=False)
     if outcome == "timeout":
         return DNSFlags(not_found=False, timeout=True, temporary=True)
+    if outcome == "unmarshal":  # errCannotUnmarshalDNSMessage: a plain error, no flag
+        return DNSFlags(not_found=False, timeout=False, temporary=False)
     raise ValueError(f"no error for a lane that ended with {outcome!r}")
 
 
@@ -109,6 +133,7 @@ ERROR_TEXTS = {
     "rcode": "server misbehaving",
     "timeout": "i/o timeout",
     "refused": "connection refused",
+    "unmarshal": "cannot unmarshal DNS message",
 }
 
 
@@ -118,14 +143,40 @@ def error_text_fits(outcome: str, text: str) -> bool:
     return text == want or text.endswith(": " + want)
 
 
+def avoid_dns(name: str) -> bool:
+    """Go ``avoidDNS`` (RFC 7686 section 2: ``.onion`` names must not reach DNS): the
+    empty name, and a name whose last label is ``onion`` (any case) with at least one
+    label before it, one trailing dot allowed (``x.onion``, ``X.ONION.``; not ``onion``,
+    ``xonion``, ``onion.x``)."""
+    if not name:
+        return True
+    bare = name[:-1] if name.endswith(".") else name
+    return bare.lower().endswith(".onion")
+
+
+#: Go 1.23.9's ``Resolver.LookupIPAddr`` (``PreferGo``) for a name whose candidate list
+#: is empty (every candidate ``.onion``): no address and no error, no query sent
+#: (asked of Go: ``x.onion``, ``x.onion.``, ``X.ONION``, ``a.b.onion`` -> ``[] <nil>``;
+#: ``onion``, ``xonion``, ``onion.`` -> "no such host" from the server)
+NO_CANDIDATE_ADDRESSES: tuple[str, ...] = ()
+
+
+def no_address_text(url: str, host: str) -> str:
+    """Go's ``http.Client`` error for a URL whose host resolved to no address (a
+    ``.onion`` host): ``net.Dialer``'s ``errNoSuitableAddress`` for the host, under the
+    ``*url.Error`` (asked of Go 1.23.9: ``Get "http://x.onion:5000/v": dial tcp:
+    address x.onion: no suitable address found``; the host as the URL spells it, case
+    and trailing dot kept).  An ``*AddrError`` is no timeout, carries no errno and is
+    no ``*DNSError``: no Harvester predicate retries it (``spec.predicates``)."""
+    return f'Get "{url}": dial tcp: address {host}: no suitable address found'
+
+
 def name_list(name: str, search: Sequence[str], ndots: int) -> list[str]:
     """The candidates Go asks for ``name``, lower-case, without the trailing dot."""
     if len(name) > 254 or (len(name) == 254 and not name.endswith(".")):
         return []
 
-    def avoid(fqdn: str) -> bool:
-        return not fqdn or fqdn.rstrip(".").lower().endswith(".onion")
-
+    avoid = avoid_dns
     if name.endswith("."):
         return [] if avoid(name) else [name[:-1].lower()]
     has_ndots = name.count(".") >= ndots

@@ -45,7 +45,15 @@ from dataclasses import dataclass
 from tests.sim.spec.go_dns import DNSFlags
 from tests.sim.spec.predicates import ErrorClass
 
-__all__ = ["CLOSES", "GoClose", "report_label", "text_matches"]
+__all__ = [
+    "CLOSES",
+    "DEFAULT_PORTS",
+    "GoClose",
+    "refused_dial_text",
+    "report_label",
+    "text_matches",
+    "unexpected_status_text",
+]
 
 # Go's net.OpError text for a read: "read tcp 127.0.0.1:41234->127.0.0.1:80: read: ..."
 _ADDRESS = r"[0-9A-Za-z.:\[\]%]+"
@@ -118,3 +126,31 @@ def report_label(error: ErrorClass) -> str:
     if what == "list":
         return "invalid list"
     raise ValueError(f"no report label for the error class {error!r}")
+
+
+#: the port Go's ``net/http`` dials for a URL without one (``transport.go``,
+#: ``canonicalAddr`` over ``portMap``): Harvester's repo URL has none
+DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def refused_dial_text(url: str, address: str) -> str:
+    """Go's ``http.Client`` error when the dial of ``address`` (``IP:PORT`` as Go prints
+    it, the port from the URL or :data:`DEFAULT_PORTS`) is refused: ``*url.Error``
+    over ``*net.OpError`` over ``os.SyscallError("connect", ECONNREFUSED)`` (asked of
+    Go 1.23.9: ``Get "http://127.0.0.1/v": dial tcp 127.0.0.1:80: connect: connection
+    refused``)."""
+    return f'Get "{url}": dial tcp {address}: connect: connection refused'
+
+
+def unexpected_status_text(status_line: str) -> str:
+    """The controller's error for a final response other than 200, ``fmt.Errorf(
+    "unexpected status: %s", resp.Status)``, where Go's ``resp.Status`` is the status
+    line after its first space, left-trimmed (``net/http`` ``ReadResponse``): the code
+    and the reason phrase *the server sent*, or the code alone when it sent none (asked
+    of Go 1.23.9: ``HTTP/1.1 503 Service Temporarily Unavailable`` -> ``503 Service
+    Temporarily Unavailable``; ``HTTP/1.1 404`` -> ``404``; ``HTTP/1.1 500 Internal
+    Error`` -> ``500 Internal Error``).  Go keeps trailing spaces of the line
+    (``404 `` stays); cleanup's text does not, a known difference of text only, not
+    generated."""
+    _, _, status = status_line.partition(" ")
+    return f"unexpected status: {status.lstrip(' ')}"
