@@ -201,11 +201,14 @@ def parse_duration(text: str | float | int, *, what: str = "duration") -> float:
 
 
 def format_duration(seconds: float) -> str:
-    """The shortest spec spelling that parses back to the same number."""
+    """The shortest spec spelling that :func:`parse_duration` reads back as the same
+    float.  Whole seconds, then whole milliseconds, are used only when they round-trip:
+    ``690 * 0.001`` is ``0.6900000000000001``, not ``0.69``, so 0.69 s is ``0.69s``
+    (found by fuzzing the spec language: ``parse_fault(rule.spec) == rule``)."""
     if seconds == int(seconds):
         return f"{int(seconds)}s"
     ms = seconds * 1000
-    if ms == int(ms) and seconds < 1:
+    if ms == int(ms) and seconds < 1 and parse_duration(f"{int(ms)}ms") == seconds:
         return f"{int(ms)}ms"
     return f"{seconds!r}s"
 
