@@ -98,6 +98,7 @@ from cleanup._resolvconf import (
 )
 
 __all__ = [
+    "DNSTransport",
     "QueryEvent",
     "Resolver",
     "StubResolver",
@@ -107,6 +108,11 @@ __all__ = [
 ]
 
 _UDP_BUFFER = 1232  # Go reads a UDP reply into maxDNSPacketSize bytes
+
+#: How a DNS exchange went (:attr:`QueryEvent.transport`): ``udp`` first, ``tcp`` after
+#: a truncated reply or with ``use-vc`` (Go's ``dnsConfig.useTCP``).  cleanup's own
+#: copy of faultdns's ``Transport``: the two packages never import each other
+DNSTransport = Literal["udp", "tcp"]
 
 
 @runtime_checkable
@@ -138,7 +144,7 @@ class QueryEvent:
     name: str
     qtype: str
     server: str
-    transport: str
+    transport: DNSTransport
     outcome: QueryOutcome
     addresses: tuple[str, ...] = ()
     started: float = 0.0
@@ -169,7 +175,7 @@ class _Exchange:
     """One exchange in flight: its socket, what it waits for, and until when."""
 
     sock: socket.socket
-    transport: str
+    transport: DNSTransport
     server: int
     qid: int
     wire: bytes
@@ -726,7 +732,7 @@ class StubResolver:
         self,
         lane: _Lane,
         index: int,
-        transport: str,
+        transport: DNSTransport,
         outcome: ExchangeOutcome,
         detail: str,
         started: float,
@@ -750,7 +756,7 @@ class StubResolver:
         self,
         lane: _Lane,
         server: str,
-        transport: str,
+        transport: DNSTransport,
         outcome: QueryOutcome,
         started: float,
         addresses: tuple[str, ...] = (),
