@@ -572,7 +572,7 @@ def test_stop_releases_the_port() -> None:
 
 
 def test_fixed_port_in_use_raises() -> None:
-    with FaultDNSServer(MonotonicClock()) as first, pytest.raises(OSError):
+    with FaultDNSServer(clock=MonotonicClock()) as first, pytest.raises(OSError):
         FaultDNSServer(port=first.address[1], clock=MonotonicClock()).start()
 
 
