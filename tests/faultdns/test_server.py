@@ -12,6 +12,7 @@ import socket
 import subprocess
 import time
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import dns.asyncquery
 import dns.exception
@@ -656,3 +657,16 @@ def test_the_time_seam_is_declared() -> None:
     assert isinstance(faultdns.testing.ManualClock(), faultdns.ListenerClock)
     assert isinstance(faultdns.MonotonicClock(), faultdns.Clock)
     assert not isinstance(faultdns.MonotonicClock(), faultdns.ListenerClock)
+
+
+def test_a_forgotten_clock_is_a_type_error() -> None:
+    """Issue 12: as in cleanup, ``clock`` is required below the command line, so a
+    server that would silently run on real time inside a virtual-time test cannot be
+    built; the CLI chooses the monotonic clock itself (the fixtures: test_plugin.py)."""
+    from faultdns._cli import _build_server, build_parser
+
+    unchecked: Any = FaultDNSServer  # the type checker would refuse the call
+    with pytest.raises(TypeError, match="clock"):
+        unchecked(records=["a.test=10.0.0.1"])
+    args = build_parser().parse_args(["serve", "--port", "0", "--record", "a.test=10.0.0.1"])
+    assert isinstance(_build_server(args).clock, MonotonicClock)
