@@ -28,7 +28,7 @@ from cleanup import StubResolver
 from cleanup._dnsrules import QTYPE_A, judge_reply
 from cleanup.dnsrules import simulate_lookup
 from cleanup.testing import FastForwardClock
-from faultdns import FaultDNSServer
+from faultdns import FaultDNSServer, MonotonicClock
 
 SEARCH = ["harvester-system.svc.cluster.local", "svc.cluster.local", "cluster.local"]
 NAME = "upgrade-repo-x.harvester-system"
@@ -71,7 +71,9 @@ def main() -> int:
         return judge_reply(wire, 7, "repo.test.", QTYPE_A, "udp")
 
     results: dict[str, list[float]] = {"simulate_lookup": [], "judge_reply": [], "resolve": []}
-    with FaultDNSServer(origins=["cluster.local", "harvester-system"], faults=["nxdomain"]) as dns:
+    with FaultDNSServer(
+        origins=["cluster.local", "harvester-system"], faults=["nxdomain"], clock=MonotonicClock()
+    ) as dns:
         host, port = dns.address
         resolver = StubResolver(
             [f"{host}:{port}"],

@@ -21,6 +21,7 @@ from cleanup._crictl import CrictlStore
 from cleanup._errors import (
     CleanupError,
     ConnectError,
+    ConnectReason,
     DialDNSError,
     DNSError,
     HTTPStatusError,
@@ -34,9 +35,11 @@ from cleanup._errors import (
     RequestTimeout,
     ResolvConfError,
     RetriesExhausted,
+    SocketOp,
     StopReason,
     StoreError,
     StoreSpecError,
+    TimeoutPhase,
     UnexpectedError,
 )
 from cleanup._hosts import HostsTable
@@ -130,7 +133,10 @@ __all__ = [  # noqa: RUF022  (grouped by section, not sorted)
     "DNSError",
     "DialDNSError",
     "ConnectError",
+    "ConnectReason",
+    "SocketOp",
     "RequestTimeout",
+    "TimeoutPhase",
     "ProtocolError",
     "HTTPStatusError",
     "ImageListError",

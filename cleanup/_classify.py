@@ -40,14 +40,18 @@ import httpcore
 import httpx
 
 from cleanup._errors import (
+    REASON_BY_ERRNO,
     CleanupError,
     ConnectError,
+    ConnectReason,
     DialDNSError,
     DNSError,
     HTTPStatusError,
     ImageListError,
     ProtocolError,
     RequestTimeout,
+    SocketOp,
+    TimeoutPhase,
     UnexpectedError,
 )
 from cleanup._resolvconf import ip_literal_text
@@ -85,26 +89,16 @@ def _from_gaierror(exc: socket.gaierror, name: str) -> DNSError:
 
 # --- sockets -----------------------------------------------------------------------------
 
-_ERRNO_REASON: dict[int, str] = {
-    errno.ECONNREFUSED: "refused",
-    errno.ECONNRESET: "reset",
-    errno.ENETUNREACH: "network-unreachable",
-    errno.EHOSTUNREACH: "host-unreachable",
-    errno.ENETDOWN: "network-down",
-    errno.ECONNABORTED: "aborted",
-    errno.ETIMEDOUT: "timed-out",
-}
-
-_TYPE_REASON: tuple[tuple[type[OSError], str], ...] = (
+_TYPE_REASON: tuple[tuple[type[OSError], ConnectReason], ...] = (
     (ConnectionRefusedError, "refused"),
     (ConnectionResetError, "reset"),
     (ConnectionAbortedError, "aborted"),
 )
 
 
-def _socket_reason(exc: OSError) -> str | None:
-    if isinstance(exc.errno, int) and exc.errno in _ERRNO_REASON:
-        return _ERRNO_REASON[exc.errno]
+def _socket_reason(exc: OSError) -> ConnectReason | None:
+    if isinstance(exc.errno, int) and exc.errno in REASON_BY_ERRNO:
+        return REASON_BY_ERRNO[exc.errno]
     for kind, reason in _TYPE_REASON:
         if isinstance(exc, kind):
             return reason
@@ -113,7 +107,7 @@ def _socket_reason(exc: OSError) -> str | None:
 
 # --- httpx / httpcore --------------------------------------------------------------------
 
-_TIMEOUT_PHASE: tuple[tuple[type[BaseException], str], ...] = (
+_TIMEOUT_PHASE: tuple[tuple[type[BaseException], TimeoutPhase], ...] = (
     (httpx.ConnectTimeout, "connect"),
     (httpcore.ConnectTimeout, "connect"),
     (httpx.ReadTimeout, "headers"),
@@ -127,7 +121,7 @@ _TIMEOUT_PHASE: tuple[tuple[type[BaseException], str], ...] = (
 )
 
 # The socket call behind an httpx/httpcore error type (Go's OpError.Op).
-_OPS: tuple[tuple[type[BaseException], str], ...] = (
+_OPS: tuple[tuple[type[BaseException], SocketOp], ...] = (
     (httpx.ReadError, "read"),
     (httpcore.ReadError, "read"),
     (httpx.WriteError, "write"),
@@ -275,7 +269,9 @@ def to_error(
                 )
 
     # 3. The socket error underneath decides refused/reset/unreachable/down.
-    op = next((op for item in chain for kind, op in _OPS if isinstance(item, kind)), "dial")
+    op: SocketOp = next(
+        (op for item in chain for kind, op in _OPS if isinstance(item, kind)), "dial"
+    )
     for item in chain:
         if isinstance(item, OSError):
             reason = _socket_reason(item)

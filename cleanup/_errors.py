@@ -30,12 +30,15 @@ from where, and why it failed, because the one line ``Unable to cleanup images:
 
 from __future__ import annotations
 
+import errno
 from http import HTTPStatus
-from typing import Literal
+from typing import Literal, get_args
 
 __all__ = [
+    "REASON_BY_ERRNO",
     "CleanupError",
     "ConnectError",
+    "ConnectReason",
     "DNSError",
     "DialDNSError",
     "HTTPStatusError",
@@ -49,9 +52,11 @@ __all__ = [
     "RequestTimeout",
     "ResolvConfError",
     "RetriesExhausted",
+    "SocketOp",
     "StopReason",
     "StoreError",
     "StoreSpecError",
+    "TimeoutPhase",
     "UnexpectedError",
     "go_quote",
     "url_error_text",
@@ -212,8 +217,36 @@ class DialDNSError(DNSError):
         return (DialDNSError, (self.url, cause))
 
 
+#: Why a socket call failed (:attr:`ConnectError.reason`): the errnos Harvester's
+#: ``IsRetriableNetworkError`` tests, plus ECONNABORTED, or ``other`` (any other errno)
+ConnectReason = Literal[
+    "refused",
+    "reset",
+    "network-unreachable",
+    "host-unreachable",
+    "network-down",
+    "aborted",
+    "timed-out",
+    "other",
+]
+#: The failing socket call of a :class:`ConnectError` (Go's ``OpError.Op``)
+SocketOp = Literal["dial", "read", "write"]
+
+#: errno -> :data:`ConnectReason` (the one copy: the transport and ``to_error`` both
+#: read it); any errno not here is ``other`` (EPIPE and the rest: Harvester's retry
+#: predicate does not list them)
+REASON_BY_ERRNO: dict[int, ConnectReason] = {
+    errno.ECONNREFUSED: "refused",
+    errno.ECONNRESET: "reset",
+    errno.ENETUNREACH: "network-unreachable",
+    errno.EHOSTUNREACH: "host-unreachable",
+    errno.ENETDOWN: "network-down",
+    errno.ECONNABORTED: "aborted",
+    errno.ETIMEDOUT: "timed-out",
+}
+
 # ConnectError.reason -> the text of the errno (Linux), as Go's syscall.Errno prints it.
-_ERRNO_TEXT = {
+_ERRNO_TEXT: dict[ConnectReason, str] = {
     "refused": "connection refused",
     "reset": "connection reset by peer",
     "network-unreachable": "network is unreachable",
@@ -253,17 +286,19 @@ class ConnectError(CleanupError):
     10.52.0.7:41234->10.53.1.20:80: read: connection reset by peer``.
     """
 
-    REASONS = frozenset({*_ERRNO_TEXT, "other"})
-    OPS = frozenset({"dial", "read", "write"})
+    #: the values of :data:`ConnectReason` and :data:`SocketOp`, checked at runtime
+    #: (a reason or op from an unchecked source, e.g. a pickle, is refused by name)
+    REASONS: frozenset[str] = frozenset(get_args(ConnectReason))
+    OPS: frozenset[str] = frozenset(get_args(SocketOp))
 
     def __init__(
         self,
         url: str,
         address: str,
-        reason: str,
+        reason: ConnectReason,
         detail: str = "",
         *,
-        op: str = "dial",
+        op: SocketOp = "dial",
         source: str = "",
         in_body: bool = False,
     ) -> None:
@@ -310,17 +345,22 @@ class ConnectError(CleanupError):
 
 
 def _rebuild_connect_error(
-    url: str, address: str, reason: str, detail: str, op: str, source: str, in_body: bool
+    url: str,
+    address: str,
+    reason: ConnectReason,
+    detail: str,
+    op: SocketOp,
+    source: str,
+    in_body: bool,
 ) -> ConnectError:
     return ConnectError(url, address, reason, detail, op=op, source=source, in_body=in_body)
 
 
-# Where in the exchange a timeout can strike; all but "body" end in Go's
-# "(Client.Timeout exceeded while awaiting headers)".  "read" is the response headers.
-# ("request": somewhere before the headers, where a foreign stack does not say).
-_TIMEOUT_PHASES = frozenset(
-    {"lookup", "connect", "write", "read", "headers", "pool", "request", "body"}
-)
+#: Where in the HTTP exchange a :class:`RequestTimeout` struck; all but ``body`` end in
+#: Go's "(Client.Timeout exceeded while awaiting headers)".  ``read`` is the response
+#: headers; ``request`` somewhere before them, where a foreign stack does not say
+TimeoutPhase = Literal["lookup", "connect", "write", "read", "headers", "pool", "request", "body"]
+_TIMEOUT_PHASES: frozenset[str] = frozenset(get_args(TimeoutPhase))
 
 
 class RequestTimeout(CleanupError):
@@ -338,7 +378,9 @@ class RequestTimeout(CleanupError):
     retry it.
     """
 
-    def __init__(self, url: str, phase: str, timeout: float | None, detail: str = "") -> None:
+    def __init__(
+        self, url: str, phase: TimeoutPhase, timeout: float | None, detail: str = ""
+    ) -> None:
         if phase not in _TIMEOUT_PHASES:
             raise ValueError(f"unknown timeout phase {phase!r}")
         self.url = url

@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import ast
 import contextlib
-import errno as errno_mod
 import re
 from collections.abc import Iterator
 
@@ -43,6 +42,7 @@ import httpx
 
 from cleanup._classify import EOF_MID_LINE
 from cleanup._errors import (
+    REASON_BY_ERRNO,
     AddrError,
     CleanupError,
     ConnectError,
@@ -50,24 +50,13 @@ from cleanup._errors import (
     DNSError,
     ProtocolError,
     RequestTimeout,
+    TimeoutPhase,
     go_quote,
     go_strerror,
 )
 from cleanup._exchange import Exchange, _within
 
 __all__ = ["go_response_head_error"]
-
-# errno -> ConnectError.reason (EPIPE and the rest are "other": Harvester's retry
-# predicate does not list them).
-_REASONS = {
-    errno_mod.ECONNREFUSED: "refused",
-    errno_mod.ECONNRESET: "reset",
-    errno_mod.ENETUNREACH: "network-unreachable",
-    errno_mod.EHOSTUNREACH: "host-unreachable",
-    errno_mod.ENETDOWN: "network-down",
-    errno_mod.ECONNABORTED: "aborted",
-    errno_mod.ETIMEDOUT: "timed-out",
-}
 
 
 # httpcore exception -> httpx exception, the most specific first (as httpx maps them).
@@ -89,7 +78,7 @@ _EXCEPTIONS: dict[type[Exception], type[httpx.TransportError]] = {
 }
 
 # Where a timeout struck, by httpcore's exception (a read before the body is the headers).
-_PHASES = {
+_PHASES: dict[type[Exception], TimeoutPhase] = {
     httpcore.ConnectTimeout: "connect",
     httpcore.ReadTimeout: "headers",
     httpcore.WriteTimeout: "write",
@@ -221,7 +210,7 @@ def _go_body_error(text: str) -> str:
     return "http chunk length too large" if len(size) > 16 else text
 
 
-def _phase(exc: BaseException, original: object, in_body: bool) -> str:
+def _phase(exc: BaseException, original: object, in_body: bool) -> TimeoutPhase:
     if in_body:
         return "body"
     if isinstance(original, DNSError):
@@ -264,7 +253,7 @@ def _explain(
         timeout.__cause__ = original or exc
         return timeout
     if isinstance(original, OSError) and original.errno is not None:
-        reason = _REASONS.get(original.errno, "other")
+        reason = REASON_BY_ERRNO.get(original.errno, "other")
         address = original.filename or request.url.netloc.decode("ascii")
         detail = "" if reason != "other" else go_strerror(original)
         error = ConnectError(

@@ -104,6 +104,7 @@ from cleanup._resolvconf import (
 from cleanup._resolvconf import ip_literal_text as _ip_literal
 
 __all__ = [
+    "DNSTransport",
     "QueryEvent",
     "Resolver",
     "StubResolver",
@@ -113,6 +114,11 @@ __all__ = [
 ]
 
 _UDP_BUFFER = 1232  # Go reads a UDP reply into maxDNSPacketSize bytes
+
+#: How a DNS exchange went (:attr:`QueryEvent.transport`): ``udp`` first, ``tcp`` after
+#: a truncated reply or with ``use-vc`` (Go's ``dnsConfig.useTCP``).  cleanup's own
+#: copy of faultdns's ``Transport``: the two packages never import each other
+DNSTransport = Literal["udp", "tcp"]
 
 
 @runtime_checkable
@@ -144,7 +150,7 @@ class QueryEvent:
     name: str
     qtype: str
     server: str
-    transport: str
+    transport: DNSTransport
     outcome: QueryOutcome
     addresses: tuple[str, ...] = ()
     started: float = 0.0
@@ -161,7 +167,7 @@ class _Exchange:
     """One exchange in flight: its socket, what it waits for, and until when."""
 
     sock: socket.socket
-    transport: str
+    transport: DNSTransport
     server: int
     qid: int
     wire: bytes
@@ -727,7 +733,7 @@ class StubResolver:
         self,
         lane: _Lane,
         index: int,
-        transport: str,
+        transport: DNSTransport,
         outcome: ExchangeOutcome,
         detail: str,
         started: float,
@@ -762,7 +768,7 @@ class StubResolver:
         self,
         lane: _Lane,
         server: str,
-        transport: str,
+        transport: DNSTransport,
         outcome: QueryOutcome,
         started: float,
         addresses: tuple[str, ...] = (),

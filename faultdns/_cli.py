@@ -406,6 +406,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _build_server(args: argparse.Namespace) -> Any:
     """Turn flags into a (not yet started) server; every input error names its source."""
+    from faultdns._clock import MonotonicClock
     from faultdns._faults import FaultSpecError, load_plan, parse_fault
     from faultdns._server import FaultDNSServer
     from faultdns._zone import Zone, ZoneError
@@ -454,6 +455,7 @@ def _build_server(args: argparse.Namespace) -> Any:
         tcp_idle_timeout=args.tcp_idle_timeout,
         tcp_write_timeout=args.tcp_write_timeout,
         tcp_busy_timeout=args.tcp_busy_timeout,
+        clock=MonotonicClock(),  # a real server: fault windows on the monotonic clock
     )
 
 

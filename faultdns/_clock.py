@@ -5,7 +5,12 @@ server is given, never on the wall clock directly.  Two shapes, both declared he
 
 - :class:`Clock`: anything with ``now()`` returning seconds (only differences
   matter).  Delayed replies then wait on event-loop timers.  :class:`MonotonicClock`
-  (``time.monotonic``) is the default.
+  (``time.monotonic``) is what a real server runs on.
+
+``FaultDNSServer(clock=...)`` is required (as cleanup requires ``clock`` below its
+command line), so a forgotten one is a ``TypeError``, not real time silently mixed into
+a virtual-time test; the entry points (the CLI, the pytest fixtures) pass
+``MonotonicClock()``.
 - :class:`ListenerClock`: a clock that also calls listeners after it moves.  The
   server then holds delayed replies until the clock reaches them and releases them
   before the clock's move returns, so a test or a simulation that moves time knows
@@ -53,7 +58,7 @@ class ListenerClock(Clock, Protocol):
 
 
 class MonotonicClock:
-    """Wall-clock time from :func:`time.monotonic`; the default."""
+    """Wall-clock time from :func:`time.monotonic`; a real server's clock."""
 
     def now(self) -> float:
         """Seconds from :func:`time.monotonic`."""

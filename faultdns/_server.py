@@ -48,10 +48,13 @@ event loop's real time.
 Every query, answered or not, is logged (:mod:`faultdns._querylog`): a row per query
 in a bounded ring, read back as :class:`~faultdns.QueryRecord`.
 
+:meth:`FaultDNSServer.idle` (has every query sent so far been handled?) is answered
+from the sockets and the loop thread by :mod:`faultdns._idle`.
+
 Threads: in sync use the server runs its own event-loop thread; in ``async with`` it
 runs in the caller's loop.  Public methods may be called from any thread: mutations
 take a lock and publish new immutable objects; all sending and logging happens on
-the loop thread.
+the loop thread (:mod:`faultdns._loop`).
 """
 
 from __future__ import annotations
@@ -59,13 +62,9 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
-import fcntl
 import itertools
 import random
-import select
 import socket
-import struct
-import termios
 import threading
 import time
 from collections import OrderedDict
@@ -75,8 +74,8 @@ from types import TracebackType
 from typing import Any
 
 import retrylab_entry
-from faultdns import _batchio
-from faultdns._clock import Clock, ListenerClock, MonotonicClock
+from faultdns import _batchio, _idle
+from faultdns._clock import Clock, MonotonicClock
 from faultdns._faults import (
     Action,
     FaultRule,
@@ -88,6 +87,7 @@ from faultdns._faults import (
     select_rule,
 )
 from faultdns._held import Held, HeldReplies
+from faultdns._loop import in_loop
 from faultdns._querylog import QueryLog, QueryRecord, Transport
 from faultdns._tcp import TCPConnection, TCPSweeper
 from faultdns._unreachable import set_port_unreachable
@@ -105,7 +105,6 @@ from faultdns._zone import Zone
 __all__ = ["FaultDNSServer"]
 
 _UDP_BATCH = 512  # datagrams per wake-up before letting TCP and timers run
-_TCP_SETTLE_ROUNDS = 4  # loop iterations idle() watches TCP for (see idle())
 _MMSG_BATCH = 64  # datagrams per recvmmsg call (8 calls per wake-up at most)
 _UDP_RECV = 65535
 _CACHE_SIZE = 20000
@@ -162,8 +161,16 @@ class FaultDNSServer:
     Use it as a context manager from sync code (it runs its own event-loop thread) or
     with ``async with`` from async code (it runs in the running loop)::
 
-        with FaultDNSServer(records=["a.test=10.0.0.1"], faults=["nxdomain for=30s"]) as dns:
+        with FaultDNSServer(
+            records=["a.test=10.0.0.1"], faults=["nxdomain for=30s"], clock=MonotonicClock()
+        ) as dns:
             host, port = dns.address
+
+    ``clock`` (required, as everywhere below the command line: one forgotten ``clock=``
+    would otherwise mix real and virtual time without an error) measures fault windows
+    and ``delay=`` (:mod:`faultdns._clock`): :class:`~faultdns.MonotonicClock` for a
+    real server (the CLI and the pytest fixtures pass it),
+    :class:`faultdns.testing.ManualClock` or a simulation's clock to move time by hand.
 
     ``seed`` seeds ``p=`` rules (a random seed is chosen and shown in :meth:`stats`
     when omitted).  ``ttl`` overrides the zone's default TTL.  ``log_size`` bounds the
@@ -188,7 +195,7 @@ class FaultDNSServer:
         plan: str | Path | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
-        clock: Clock | None = None,
+        clock: Clock,
         seed: int | str | None = None,
         ttl: int | None = None,
         log_size: int = 10000,
@@ -212,7 +219,7 @@ class FaultDNSServer:
             self.zone.ttl = ttl
         self.host = host
         self.port = port
-        self.clock: Clock = clock if clock is not None else MonotonicClock()
+        self.clock: Clock = clock
         self.seed: int | str = seed if seed is not None else random.SystemRandom().getrandbits(32)
         self.tcp_idle_timeout = float(tcp_idle_timeout)
         self.max_tcp_connections = int(max_tcp_connections)
@@ -236,10 +243,6 @@ class FaultDNSServer:
         self._now: Callable[[], float] = (
             time.monotonic if type(self.clock) is MonotonicClock else self.clock.now
         )
-        # A listener clock says when it moves, so held replies wait for it (see _hold).
-        self._listener: ListenerClock | None = (
-            self.clock if isinstance(self.clock, ListenerClock) else None
-        )
         self._lock = threading.RLock()
         self._rules: tuple[RuleState, ...] = ()
         self._rule_index = RuleIndex(())  # rebuilt lazily when _rules changes (loop thread)
@@ -253,7 +256,8 @@ class FaultDNSServer:
         self._tcp_total = 0
         self._tcp_evicted = 0
         self._sweeper = TCPSweeper(self)  # the idle and write timeouts
-        self._held = HeldReplies()  # replies held by delay=
+        # replies held by delay=, on the loop current at the time
+        self._held = HeldReplies(self.clock, lambda: self._loop, self._count_error)
         self._busy = False  # the loop thread is inside a UDP wake-up (see idle())
         self._udp_handler: Callable[[], None] = self._on_udp_readable
 
@@ -369,7 +373,7 @@ class FaultDNSServer:
                     loop.call_soon_threadsafe(loop.stop)
                 self._thread.join(timeout=10)
             self._thread = None
-        elif _in_loop(loop):
+        elif in_loop(loop):
             self._close_now()
         else:
             with contextlib.suppress(RuntimeError):
@@ -435,8 +439,7 @@ class FaultDNSServer:
         else:
             self._udp_handler = self._on_udp_readable
         loop.add_reader(self._udp.fileno(), self._on_udp_wakeup)
-        if self._listener is not None:
-            self._listener.add_listener(self._on_clock_moved)
+        self._held.listen()
         with self._lock:
             self._origin = self._now()
         self._running = True
@@ -452,8 +455,7 @@ class FaultDNSServer:
         """Stop everything, synchronously, on the loop thread."""
         self._running = False
         loop = self._loop
-        if self._listener is not None:
-            self._listener.remove_listener(self._on_clock_moved)
+        self._held.unlisten()
         if loop is not None and self._udp is not None:
             with contextlib.suppress(Exception):
                 loop.remove_reader(self._udp.fileno())
@@ -464,7 +466,7 @@ class FaultDNSServer:
                 conn.transport.abort()
         self._tcp_conns.clear()
         self._sweeper.cancel()
-        self._drop_all(self._held.take_all())
+        self._held.drop_all()
         self._close_sockets()
 
     def _close_sockets(self) -> None:
@@ -474,6 +476,10 @@ class FaultDNSServer:
         self._udp = self._tcp = None
         self._unreachable = False
         self._bio = None
+
+    def _count_error(self) -> None:
+        """Count a query whose handling raised (``stats()["errors"]``)."""
+        self._errors += 1
 
     def _require_loop(self) -> asyncio.AbstractEventLoop:
         loop = self._loop
@@ -567,11 +573,7 @@ class FaultDNSServer:
         against ``max_pending_delays``.
         """
         with self._lock:
-            # New containers at once, so delays added from now on see a free cap; the
-            # old replies are dropped on the loop thread, which owns their timers.
-            dropped = self._held.take_all()
-            if dropped:
-                self._on_loop(lambda: self._drop_all(dropped))
+            self._held.drop_all()  # at once; dropped on the loop thread (see drop_all)
             self._rules = ()
             self._rule_numbers = itertools.count(1)
             self._cache = {}
@@ -632,72 +634,18 @@ class FaultDNSServer:
         ``ksoftirqd``, and a datagram sent a moment ago is then neither here nor in the
         client's socket yet.  A caller that must be certain first makes sure the kernel
         delivered what was sent (``sim._loopback.LoopbackBarrier`` does that for the
-        simulation) and then asks.
+        simulation) and then asks.  How it is answered: :mod:`faultdns._idle`.
         """
-        udp, loop = self._udp, self._loop
-        if udp is None or loop is None or not self._running:
-            return True
-        # The queue first, then the flag: the loop thread sets the flag before it takes
-        # a datagram off the queue and clears it after the last reply went out, so
-        # "queue empty, then not busy" means every datagram was handled.
-        if _unread(udp) or self._busy:
-            return False
-        if self._tcp is None or _in_loop(loop):
-            return self._tcp_idle()
-        # TCP state lives in the loop thread: look at it from there, between callbacks,
-        # over a few loop iterations.  asyncio takes about three to turn an accepted
-        # socket into a connection we can see (accept, task step, connection_made), and
-        # in between neither the listener nor any connection shows it, so the check
-        # must watch across them (and cannot take a shortcut from this thread).
-        done: concurrent.futures.Future[bool] = concurrent.futures.Future()
-
-        def check(left: int, accepted: int) -> None:
-            try:
-                if not self._tcp_idle() or self._tcp_total != accepted:
-                    done.set_result(False)
-                elif left == 0:
-                    done.set_result(True)
-                else:
-                    loop.call_soon(check, left - 1, accepted)
-            except BaseException as exc:
-                done.set_exception(exc)
-
-        try:
-            loop.call_soon_threadsafe(check, _TCP_SETTLE_ROUNDS, self._tcp_total)
-        except RuntimeError:  # the loop is closed: the server stopped
-            return True
-        return done.result(timeout=10)
+        return _idle.idle(self)
 
     def wait_idle(self, timeout: float = 10.0) -> None:
         """Return once :meth:`idle` is true; TimeoutError after ``timeout`` real seconds.
 
         Only for a server running in its own thread (sync use); in ``async with`` use,
-        the caller's loop must run for the server to make progress.
+        the caller's loop must run for the server to make progress (RuntimeError when
+        called on that loop).  How both are answered: :mod:`faultdns._idle`.
         """
-        if self.idle():
-            return
-        if self._loop is not None and _in_loop(self._loop):
-            raise RuntimeError("wait_idle() would block the server's own event loop")
-        limit = time.monotonic() + timeout
-        spins = 0
-        while not self.idle():
-            if time.monotonic() > limit:
-                raise TimeoutError(f"faultdns: still handling queries after {timeout:g}s")
-            spins += 1
-            time.sleep(0 if spins < 100 else 1e-4)  # yield the GIL to the loop thread
-
-    def _tcp_idle(self) -> bool:
-        """The TCP half of :meth:`idle`; runs in the loop thread."""
-        if self._tcp is not None and _readable(self._tcp):
-            return False
-        for conn in self._tcp_conns:
-            transport = conn.transport
-            if conn.closed or transport is None or not transport.is_reading():
-                continue  # paused: waiting for the client to read, not for us
-            sock = transport.get_extra_info("socket")
-            if sock is not None and _unread(sock):
-                return False
-        return True
+        _idle.wait_idle(self, timeout)
 
     def stats(self) -> dict[str, Any]:
         """JSON-able counters for dashboards and assertions."""
@@ -1008,7 +956,7 @@ class FaultDNSServer:
             def lost() -> None:
                 self._log_query(t0, addr, proto, entry.name, entry.qtype, rule.id, action, "drop")
 
-            self._hold(t0 + rule.delay, rule.delay, Held(release, conn, lost))
+            self._held.hold(t0 + rule.delay, rule.delay, Held(release, conn, lost))
             return
         built = entry.faults.get(rule.id)
         if built is None:
@@ -1033,116 +981,3 @@ class FaultDNSServer:
         self._log.add(
             t0 - self._origin, addr, proto, name, qtype, rule_id, action, rcode, self._now() - t0
         )
-
-    # -- delayed replies ----------------------------------------------------------------
-
-    def _hold(self, due: float, delay: float, held: Held) -> None:
-        """Send ``held`` at clock time ``due``: a heap for listener clocks, else a timer."""
-        if self._listener is not None and self._now() >= due:
-            held.release()
-            return
-        if self._listener is not None:
-            self._held.add(held, due)
-            return
-        self._held.add(held)
-        held.handle = self._require_loop().call_later(delay, self._release_held, held)
-
-    def _release_held(self, held: Held) -> None:
-        """Send a held reply that is due (loop thread); nothing if it was dropped."""
-        if not held.live:
-            return
-        self._held.forget(held)
-        try:
-            held.release()
-        except Exception:
-            self._errors += 1
-        if held.conn is not None:
-            held.conn.finish_if_done()  # a half-closed client's last reply
-
-    def _drop_held(self, held: Held, *, lost: bool = False) -> None:
-        """Forget a held reply without sending it (loop thread): reset, close, stop.
-
-        ``lost``: its connection went away, so log the query as a drop (a reset
-        empties the log, and a stop ends it, so those log nothing).
-        """
-        if held.live:
-            self._held.forget(held)
-            if held.handle is not None:
-                held.handle.cancel()
-            if lost and held.lost is not None:
-                try:
-                    held.lost()
-                except Exception:
-                    self._errors += 1
-
-    def _drop_all(self, dropped: Iterable[Held]) -> None:
-        for held in dropped:
-            self._drop_held(held)
-
-    def _on_loop(self, callback: Callable[[], object]) -> None:
-        """Run ``callback`` on the loop thread: now if this is it, else soon."""
-        loop = self._loop
-        if loop is None or _in_loop(loop):
-            callback()
-        else:
-            with contextlib.suppress(RuntimeError):  # the loop is closed: stopped
-                loop.call_soon_threadsafe(callback)
-
-    def _on_clock_moved(self, now: float) -> None:
-        """Clock listener: release held replies that are due, before the clock call returns.
-
-        It runs in whichever thread moved the clock.  Replies are sent from the loop
-        thread, and this waits for that, so after ``clock.advance(...)`` returns every
-        reply due by then is on the wire: a simulation can rely on it.
-        """
-        loop = self._loop
-        first = self._held.first_due()
-        if loop is None or first is None or first > now:
-            return
-        if _in_loop(loop):
-            self._release_due()
-            return
-        done: concurrent.futures.Future[None] = concurrent.futures.Future()
-
-        def release() -> None:
-            try:
-                self._release_due()
-            finally:
-                done.set_result(None)
-
-        try:
-            loop.call_soon_threadsafe(release)
-        except RuntimeError:  # the loop is closed: the server stopped
-            return
-        with contextlib.suppress(TimeoutError):
-            done.result(timeout=5)
-
-    def _release_due(self) -> None:
-        for held in self._held.pop_due(self._now()):
-            self._release_held(held)
-
-
-def _unread(sock: Any) -> int:
-    """Bytes waiting in a socket's receive queue (FIONREAD)."""
-    try:
-        raw = fcntl.ioctl(sock.fileno(), termios.FIONREAD, b"\0\0\0\0")
-    except (OSError, ValueError):
-        return 0
-    return int(struct.unpack("i", raw)[0])
-
-
-def _readable(sock: socket.socket) -> bool:
-    """A listening socket with a connection waiting to be accepted, or data waiting."""
-    poller = select.poll()
-    try:
-        poller.register(sock, select.POLLIN)
-    except (OSError, ValueError):
-        return False
-    return bool(poller.poll(0))
-
-
-def _in_loop(loop: asyncio.AbstractEventLoop) -> bool:
-    try:
-        return asyncio.get_running_loop() is loop
-    except RuntimeError:
-        return False

@@ -208,7 +208,7 @@ class TCPConnection(asyncio.Protocol):
         server._tcp_conns.pop(self, None)
         for held in list(self.held):
             # Its reply can no longer be sent: the query's outcome is a drop.
-            server._drop_held(held, lost=True)
+            server._held.drop(held, lost=True)
         self.buffer = bytearray()
 
 

@@ -18,7 +18,8 @@ Fixtures:
 
 ``faultdns_factory``
     ``faultdns_factory(**kwargs)`` starts another server with any constructor arguments
-    (several servers, a custom zone, ``clock=``...); all are stopped after the test.
+    (several servers, a custom zone, ``clock=``...; the monotonic clock unless
+    ``clock=`` is given); all are stopped after the test.
 
 ``faultdns_getaddrinfo``
     The ``faultdns`` server, with ``socket.getaddrinfo`` patched to resolve through it
@@ -62,11 +63,14 @@ def pytest_configure(config: pytest.Config) -> None:
 @pytest.fixture
 def faultdns_factory() -> Iterator[Callable[..., FaultDNSServer]]:
     """Start servers on demand; stop every one of them when the test ends."""
+    from faultdns._clock import MonotonicClock
     from faultdns._server import FaultDNSServer
 
     started: list[FaultDNSServer] = []
 
     def start(*args: Any, **kwargs: Any) -> FaultDNSServer:
+        # The fixtures are an entry point, like the CLI: the real clock unless given one.
+        kwargs.setdefault("clock", MonotonicClock())
         server = FaultDNSServer(*args, **kwargs)
         server.start()
         started.append(server)

@@ -49,6 +49,7 @@ from sim._evaluate._batch import (
     OUTCOMES,
     SUCCESS,
     BatchResult,
+    ResultArrays,
     draws_needed,
     evaluate_batch,
 )
@@ -69,6 +70,7 @@ __all__ = [
     "BatchResult",
     "ControllerModel",
     "Evaluation",
+    "ResultArrays",
     "Worlds",
     "compile_timelines",
     "compile_worlds",

@@ -9,8 +9,9 @@ their actual start times (:func:`_slow_attempts`, held to the reference by tests
 
 from __future__ import annotations
 
+import typing
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 import numpy as np
@@ -50,7 +51,14 @@ from sim._evaluate._schedule import (
     sleep_matrix,
 )
 
-__all__ = ["GIVE_UP_REASONS", "OUTCOMES", "BatchResult", "draws_needed", "evaluate_batch"]
+__all__ = [
+    "GIVE_UP_REASONS",
+    "OUTCOMES",
+    "BatchResult",
+    "ResultArrays",
+    "draws_needed",
+    "evaluate_batch",
+]
 
 # the arrays hold indices into OUTCOMES and GIVE_UP_REASONS (sim._evaluate._model)
 SUCCESS, GAVE_UP, NOT_RETRIABLE = 0, 1, 2
@@ -61,8 +69,12 @@ _DNS, _HTTP, _NOT_RETRIED = 1, 2, 3  # indices into GIVE_UP_REASONS
 
 
 @dataclass
-class BatchResult:
-    """Per-row results of one policy over :class:`Worlds` (see :class:`Evaluation`)."""
+class ResultArrays:
+    """The per-world results, one array per field (the one list of them): shape
+    ``(worlds,)`` in a :class:`BatchResult`, ``(policies, worlds)`` in a
+    ``sim._tune.Sweep``.  A row means what :class:`Evaluation`'s field of the same name
+    means: ``outcome`` and ``reason`` index :data:`OUTCOMES` and
+    :data:`GIVE_UP_REASONS`; ``end``/``elapsed`` are virtual seconds."""
 
     outcome: npt.NDArray[np.int8]
     attempts: npt.NDArray[np.int32]
@@ -71,6 +83,27 @@ class BatchResult:
     dns_queries: npt.NDArray[np.int32]
     http_requests: npt.NDArray[np.int32]
     reason: npt.NDArray[np.int8]
+
+    @classmethod
+    def names(cls) -> tuple[str, ...]:
+        """The array fields' names, in order."""
+        return tuple(f.name for f in fields(ResultArrays))
+
+    @classmethod
+    def zeros(cls, shape: tuple[int, ...]) -> dict[str, npt.NDArray[Any]]:
+        """Zero-filled arrays of ``shape`` for every field, each of its declared dtype."""
+        hints = typing.get_type_hints(ResultArrays)
+        # npt.NDArray[X] is ndarray[shape, dtype[X]]: the dtype's argument is X
+        return {
+            name: np.zeros(shape, typing.get_args(typing.get_args(hints[name])[1])[0])
+            for name in cls.names()
+        }
+
+
+@dataclass
+class BatchResult(ResultArrays):
+    """Per-row results of one policy over :class:`Worlds` (see :class:`Evaluation`)."""
+
     exact_rows: int = 0  # rows stepped attempt by attempt (time passed inside attempts)
 
     def row(self, n: int) -> dict[str, Any]:

@@ -184,7 +184,12 @@ def _claim(number: int, port: int | None) -> Lane:
             raise OSError(f"lane {number}: a 'down' address is in use")
         dns_port = 53 if port is None else port
         for i in range(MAX_SERVERS):
-            server = faultdns.FaultDNSServer(host=base + str(10 + i), port=dns_port, log_size=4096)
+            server = faultdns.FaultDNSServer(
+                host=base + str(10 + i),
+                port=dns_port,
+                log_size=4096,
+                clock=faultdns.MonotonicClock(),
+            )
             servers.append(server.start())
             dns_port = server.address[1]  # port 0: the first server picks, the rest follow
         if port is not None:

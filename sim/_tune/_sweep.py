@@ -15,14 +15,14 @@ import multiprocessing
 import signal
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from cleanup import Policy
-from sim._evaluate import BatchResult, ControllerModel, draws_needed, evaluate_batch, generate
+from sim._evaluate import ControllerModel, ResultArrays, draws_needed, evaluate_batch, generate
 from sim._scenario import Scenario
 from sim._tune._grid import GridError
 
@@ -43,21 +43,15 @@ class ExecutorError(RuntimeError):
     """The Dask scheduler cannot be reached (exit 69, like EX_UNAVAILABLE)."""
 
 
-@dataclass
-class Sweep:
-    """Raw per-world results: arrays shaped (policies, worlds), worlds in seed order."""
+@dataclass(kw_only=True)
+class Sweep(ResultArrays):
+    """Raw per-world results: the :class:`~sim._evaluate.ResultArrays` shaped
+    (policies, worlds), worlds in seed order (``seeds``, and each world's ``start``)."""
 
     scenario: str
     policies: list[Policy]
     seeds: npt.NDArray[np.int64]
     start: npt.NDArray[np.float64]
-    outcome: npt.NDArray[np.int8]
-    attempts: npt.NDArray[np.int32]
-    end: npt.NDArray[np.float64]
-    elapsed: npt.NDArray[np.float64]
-    dns_queries: npt.NDArray[np.int32]
-    http_requests: npt.NDArray[np.int32]
-    reason: npt.NDArray[np.int8]
     requested: int = 0
     interrupted: bool = False
     wall_seconds: float = 0.0
@@ -76,7 +70,7 @@ class Sweep:
 
 _ChunkResult = tuple[int, dict[str, npt.NDArray[Any]], int]
 # the per-world arrays of a BatchResult, stacked per policy into a Sweep
-_FIELDS = tuple(f.name for f in fields(BatchResult) if f.name != "exact_rows")
+_FIELDS = ResultArrays.names()
 
 
 def evaluate_chunk(
@@ -228,15 +222,8 @@ def _assemble(
             for name in (*_FIELDS, "seeds", "start")
         }
     else:
-        p = len(policies)
         arrays = {
-            "outcome": np.zeros((p, 0), np.int8),
-            "attempts": np.zeros((p, 0), np.int32),
-            "end": np.zeros((p, 0)),
-            "elapsed": np.zeros((p, 0)),
-            "dns_queries": np.zeros((p, 0), np.int32),
-            "http_requests": np.zeros((p, 0), np.int32),
-            "reason": np.zeros((p, 0), np.int8),
+            **ResultArrays.zeros((len(policies), 0)),
             "seeds": np.zeros(0, np.int64),
             "start": np.zeros(0),
         }

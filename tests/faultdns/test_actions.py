@@ -21,7 +21,7 @@ import dns.rcode
 import dns.rdatatype
 import pytest
 
-from faultdns import FaultDNSServer, ManualClock, load_plan, parse_fault
+from faultdns import FaultDNSServer, ManualClock, MonotonicClock, load_plan, parse_fault
 from tests.tools import require_tool
 
 MANY = 60  # A records of many.test: about 1000 bytes, over 512 and under 1232
@@ -418,7 +418,9 @@ def test_plan_file_carries_every_new_action(tmp_path: Path) -> None:
         "rcode=NOTIMP match=nothere.test",
     ]
     assert rules == [parse_fault(r.spec) for r in rules]
-    with FaultDNSServer(records=RECORDS, origins=["test"], plan=plan) as server:
+    with FaultDNSServer(
+        records=RECORDS, origins=["test"], plan=plan, clock=MonotonicClock()
+    ) as server:
         assert ask(server, "a.test").rcode() == dns.rcode.BADVERS
         assert go_lame(ask(server, "a.test", "AAAA"))
         assert len(raw_udp(server, "many.test")) == 512

@@ -287,10 +287,11 @@ def test_log_queries_to_a_file(serve: Serve, tmp_path: Path) -> None:
 def test_log_writer_reports_records_the_ring_lost(capsys: pytest.CaptureFixture[str]) -> None:
     import io
 
+    from faultdns import MonotonicClock
     from faultdns._cli import _QueryLogWriter
     from faultdns._server import FaultDNSServer
 
-    with FaultDNSServer(records=["a.test=10.0.0.1"], log_size=3) as server:
+    with FaultDNSServer(records=["a.test=10.0.0.1"], log_size=3, clock=MonotonicClock()) as server:
         out = io.StringIO()
         writer = _QueryLogWriter(server, out, ring_size=3)
         ask(server.address[1], "a.test")

@@ -16,7 +16,7 @@ import dns.rcode
 import dns.rdatatype
 import pytest
 
-from faultdns import FaultDNSServer
+from faultdns import FaultDNSServer, MonotonicClock
 from tests.tools import require_tool
 
 RECORDS = [
@@ -36,7 +36,7 @@ RECORDS = [
 @pytest.fixture(params=[True, False], ids=["batch-io", "recvfrom"])
 def server(request: pytest.FixtureRequest) -> Iterator[FaultDNSServer]:
     with FaultDNSServer(
-        records=RECORDS, origins=["test"], seed=1, batch_io=request.param
+        records=RECORDS, origins=["test"], seed=1, batch_io=request.param, clock=MonotonicClock()
     ) as dns_server:
         yield dns_server
 

@@ -22,7 +22,7 @@ import dns.rcode
 import dns.rdatatype
 import pytest
 
-from faultdns import FaultDNSServer
+from faultdns import FaultDNSServer, MonotonicClock
 from tests.tools import require_tool
 
 RECORDS = [
@@ -37,7 +37,7 @@ TIMEOUT = 10.0
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[FaultDNSServer]:
-    with FaultDNSServer(records=RECORDS, origins=["test"]) as dns_server:
+    with FaultDNSServer(records=RECORDS, origins=["test"], clock=MonotonicClock()) as dns_server:
         yield dns_server
 
 

@@ -25,7 +25,7 @@ import dns.query
 import httpx
 import pytest
 
-from faultdns import FaultDNSServer
+from faultdns import FaultDNSServer, MonotonicClock
 from faultdns._control import BODY_TIMEOUT, HEADER_TIMEOUT, MAX_CONNECTIONS, ControlServer
 from faultdns._control_client import ControlClient, ControlTimeout
 
@@ -35,7 +35,7 @@ GENEROUS = 30.0  # a bound on waiting, never a latency claim
 
 @pytest.fixture
 def dns_server() -> Iterator[FaultDNSServer]:
-    with FaultDNSServer(records=["a.test=10.0.0.1"]) as server:
+    with FaultDNSServer(records=["a.test=10.0.0.1"], clock=MonotonicClock()) as server:
         yield server
 
 
@@ -634,7 +634,9 @@ def test_a_record_outside_every_origin_is_refused_naming_it(tmp_path: Path) -> N
     """Issue 10 review: `record add x.other=...` on a server authoritative for `test`
     was accepted, though every query for it is answered REFUSED. Now: 400 through the
     API (exit 64 from `record add`), exit 64 from `serve --record` and `--zone`."""
-    with FaultDNSServer(records=["a.test=10.0.0.1"], origins=["test"]) as dns_server:
+    with FaultDNSServer(
+        records=["a.test=10.0.0.1"], origins=["test"], clock=MonotonicClock()
+    ) as dns_server:
         with ControlServer(dns_server, port=0) as control:
             reply = httpx.post(f"{control.url}/records", json="x.other=10.0.0.9", timeout=GENEROUS)
             assert reply.status_code == 400
@@ -677,7 +679,7 @@ def _plan(path: Path, rules: int) -> Path:
 
 
 def test_add_faults_adds_a_plan_in_one_step_with_fresh_ids() -> None:
-    with FaultDNSServer(faults=["drop match=x.test"]) as server:
+    with FaultDNSServer(faults=["drop match=x.test"], clock=MonotonicClock()) as server:
         ids = server.add_faults(["nxdomain match=a.test", {"action": "servfail", "id": "r1"}])
         assert ids == ["r2", "r3"]  # r1 taken: renumbered, as add_fault does
         assert [r.id for r in server.faults] == ["r1", "r2", "r3"]

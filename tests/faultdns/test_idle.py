@@ -99,7 +99,9 @@ def test_a_tcp_query_is_answered_once_idle(server: faultdns.FaultDNSServer) -> N
 
 
 def test_a_stopped_server_is_idle() -> None:
-    dns = faultdns.FaultDNSServer(records=[f"{NAME}=10.0.0.1"]).start()
+    dns = faultdns.FaultDNSServer(
+        records=[f"{NAME}=10.0.0.1"], clock=faultdns.MonotonicClock()
+    ).start()
     dns.stop()
     assert dns.idle()
     dns.wait_idle(timeout=0.1)
@@ -107,7 +109,9 @@ def test_a_stopped_server_is_idle() -> None:
 
 def test_wait_idle_refuses_to_block_its_own_loop() -> None:
     async def inside() -> None:
-        async with faultdns.FaultDNSServer(records=[f"{NAME}=10.0.0.1"]) as dns:
+        async with faultdns.FaultDNSServer(
+            records=[f"{NAME}=10.0.0.1"], clock=faultdns.MonotonicClock()
+        ) as dns:
             assert dns.idle()
             sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
             try:

@@ -106,7 +106,10 @@ def test_numeric_hosts_and_localhost_are_unpatched(
 
 def test_patch_is_undone_on_exit(faultdns_factory: object) -> None:
     original = socket.getaddrinfo
-    with faultdns.FaultDNSServer(port=0) as server, faultdns.patch_getaddrinfo(server):
+    with (
+        faultdns.FaultDNSServer(port=0, clock=faultdns.MonotonicClock()) as server,
+        faultdns.patch_getaddrinfo(server),
+    ):
         assert socket.getaddrinfo is not original
     assert socket.getaddrinfo is original
 

@@ -138,7 +138,9 @@ def _patched(
     name: str, faults: list[str], search: tuple[str, ...], ndots: int, opts: tuple[str, ...]
 ) -> tuple[list[object], list[dict[str, str]]]:
     with (
-        faultdns.FaultDNSServer(records=RECORDS, faults=faults, port=0) as server,
+        faultdns.FaultDNSServer(
+            records=RECORDS, faults=faults, port=0, clock=faultdns.MonotonicClock()
+        ) as server,
         faultdns.patch_getaddrinfo(server, search=search, ndots=ndots, options=opts),
     ):
         try:
@@ -187,7 +189,9 @@ def test_single_request_mode_sticks_to_the_thread_as_in_glibc(tmp_path: Path) ->
     real = _real(*spec, [sys.executable, "-c", twice], tmp_path / "q.jsonl")
     assert real.returncode == 0, real.stderr
     with (
-        faultdns.FaultDNSServer(records=RECORDS, faults=spec[1], port=0) as server,
+        faultdns.FaultDNSServer(
+            records=RECORDS, faults=spec[1], port=0, clock=faultdns.MonotonicClock()
+        ) as server,
         faultdns.patch_getaddrinfo(server, options=FAST),
     ):
         for _ in range(2):
@@ -234,7 +238,9 @@ def _two_servers(count: int = 2) -> list[str]:
 def _served(faults: list[str] | None, host: str, port: int) -> faultdns.FaultDNSServer | None:
     if faults is None:
         return None
-    return faultdns.FaultDNSServer(records=RECORDS, faults=faults, host=host, port=port).start()
+    return faultdns.FaultDNSServer(
+        records=RECORDS, faults=faults, host=host, port=port, clock=faultdns.MonotonicClock()
+    ).start()
 
 
 def _counts(server: faultdns.FaultDNSServer | None) -> Counter[tuple[str, str]]:
@@ -297,7 +303,9 @@ def test_one_family_as_glibc(family: int, faults: list[str], tmp_path: Path) -> 
     real = _real(*spec, cmd, tmp_path / "q.jsonl")
     assert real.returncode == 0, real.stderr
     with (
-        faultdns.FaultDNSServer(records=RECORDS, faults=faults, port=0) as server,
+        faultdns.FaultDNSServer(
+            records=RECORDS, faults=faults, port=0, clock=faultdns.MonotonicClock()
+        ) as server,
         faultdns.patch_getaddrinfo(server, options=FAST),
     ):
         try:
@@ -329,7 +337,7 @@ def test_canonical_name_as_glibc(tmp_path: Path) -> None:
     real = subprocess.run([*args, *names], capture_output=True, text=True, timeout=60)
     assert real.returncode == 0, real.stderr
     with (
-        faultdns.FaultDNSServer(records=records, port=0) as server,
+        faultdns.FaultDNSServer(records=records, port=0, clock=faultdns.MonotonicClock()) as server,
         faultdns.patch_getaddrinfo(server, search=["s1", "s2"]),
     ):
         mine = [
@@ -433,7 +441,9 @@ def _compare_call(case: str, tmp: Path) -> dict[str, object]:
     real = subprocess.run(args, capture_output=True, text=True, timeout=120)
     assert real.returncode == 0, real.stderr
     with (
-        faultdns.FaultDNSServer(records=CALL_RECORDS, faults=faults, port=0) as server,
+        faultdns.FaultDNSServer(
+            records=CALL_RECORDS, faults=faults, port=0, clock=faultdns.MonotonicClock()
+        ) as server,
         faultdns.patch_getaddrinfo(server, search=search, ndots=1, options=FAST),
     ):
         mine = _call(call)

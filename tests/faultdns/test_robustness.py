@@ -19,7 +19,7 @@ from dnslib import QTYPE, DNSLabel, DNSQuestion, DNSRecord
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from faultdns import FaultDNSServer
+from faultdns import FaultDNSServer, MonotonicClock
 
 SETTINGS = settings(
     max_examples=150,
@@ -40,6 +40,7 @@ def server(request: pytest.FixtureRequest) -> Iterator[FaultDNSServer]:
         tcp_idle_timeout=2.0,
         log_size=100,
         cache_size=64,
+        clock=MonotonicClock(),
     ) as dns_server:
         yield dns_server
 

@@ -12,6 +12,7 @@ import socket
 import subprocess
 import time
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import dns.asyncquery
 import dns.exception
@@ -22,7 +23,15 @@ import dns.rcode
 import dns.rdatatype
 import pytest
 
-from faultdns import FaultDNSServer, FaultSpecError, ManualClock, QueryRecord, Zone, _batchio
+from faultdns import (
+    FaultDNSServer,
+    FaultSpecError,
+    ManualClock,
+    MonotonicClock,
+    QueryRecord,
+    Zone,
+    _batchio,
+)
 from tests.tools import require_tool
 
 RECORDS = [
@@ -147,14 +156,14 @@ def test_records_added_at_runtime_are_answered(server: FaultDNSServer) -> None:
 
 
 def test_no_origins_means_authoritative_for_everything() -> None:
-    with FaultDNSServer(records=["a.test=10.0.0.1"]) as server:
+    with FaultDNSServer(records=["a.test=10.0.0.1"], clock=MonotonicClock()) as server:
         reply = ask(server, "nope.example.org")
         assert reply.rcode() == dns.rcode.NXDOMAIN
         assert reply.authority[0].name.to_text() == "example.org."
 
 
 def test_ttl_option() -> None:
-    with FaultDNSServer(records=["a.test=10.0.0.1"], ttl=30) as server:
+    with FaultDNSServer(records=["a.test=10.0.0.1"], ttl=30, clock=MonotonicClock()) as server:
         assert ask(server, "a.test").answer[0].ttl == 30
 
 
@@ -196,7 +205,9 @@ def test_drop_means_no_reply_at_all(server: FaultDNSServer) -> None:
 
 
 def test_drop_over_tcp() -> None:
-    with FaultDNSServer(records=["a.test=10.0.0.1"], faults=["drop proto=tcp"]) as server:
+    with FaultDNSServer(
+        records=["a.test=10.0.0.1"], faults=["drop proto=tcp"], clock=MonotonicClock()
+    ) as server:
         with pytest.raises(dns.exception.Timeout):
             ask(server, "a.test", tcp=True, timeout=0.3)
         assert addresses(ask(server, "a.test")) == ["10.0.0.1"]
@@ -294,7 +305,9 @@ def test_delay_over_tcp_on_a_manual_clock(server: FaultDNSServer, clock: ManualC
 
 
 def test_delay_on_the_real_clock() -> None:
-    with FaultDNSServer(records=["a.test=10.0.0.1"], faults=["delay=50ms"]) as server:
+    with FaultDNSServer(
+        records=["a.test=10.0.0.1"], faults=["delay=50ms"], clock=MonotonicClock()
+    ) as server:
         reply = ask(server, "a.test")
         assert addresses(reply) == ["10.0.0.1"]
         record = server.queries[-1]
@@ -372,7 +385,9 @@ def test_first_active_rule_wins(server: FaultDNSServer) -> None:
 
 
 def _probability_run(seed: int) -> list[bool]:
-    with FaultDNSServer(records=["a.test=10.0.0.1"], faults=["servfail p=0.5"], seed=seed) as s:
+    with FaultDNSServer(
+        records=["a.test=10.0.0.1"], faults=["servfail p=0.5"], seed=seed, clock=MonotonicClock()
+    ) as s:
         return [ask(s, "a.test").rcode() == dns.rcode.SERVFAIL for _ in range(40)]
 
 
@@ -400,7 +415,10 @@ def test_plan_and_initial_faults(tmp_path: object) -> None:
     plan = Path(str(tmp_path)) / "plan.toml"
     plan.write_text('[[fault]]\naction = "refused"\nmatch = "b.test"\n')
     with FaultDNSServer(
-        records=["a.test=10.0.0.1", "b.test=10.0.0.2"], faults=["servfail match=a.test"], plan=plan
+        records=["a.test=10.0.0.1", "b.test=10.0.0.2"],
+        faults=["servfail match=a.test"],
+        plan=plan,
+        clock=MonotonicClock(),
     ) as server:
         assert [(r.id, r.spec) for r in server.faults] == [
             ("r1", "servfail match=a.test"),
@@ -434,7 +452,7 @@ def test_query_log_records(server: FaultDNSServer, clock: ManualClock) -> None:
 
 
 def test_query_log_is_a_ring_buffer() -> None:
-    with FaultDNSServer(records=["a.test=10.0.0.1"], log_size=5) as server:
+    with FaultDNSServer(records=["a.test=10.0.0.1"], log_size=5, clock=MonotonicClock()) as server:
         for _ in range(12):
             ask(server, "a.test")
         assert [q.seq for q in server.queries] == list(range(8, 13))
@@ -510,7 +528,9 @@ def _closed_by_peer(sock: socket.socket) -> bool:
 
 
 def test_tcp_idle_timeout() -> None:
-    with FaultDNSServer(records=["a.test=10.0.0.1"], tcp_idle_timeout=0.2) as server:
+    with FaultDNSServer(
+        records=["a.test=10.0.0.1"], tcp_idle_timeout=0.2, clock=MonotonicClock()
+    ) as server:
         with socket.create_connection(server.address, timeout=5) as sock:
             sock.sendall(b"\x00\x40\x01")  # half a frame, then silence
             assert _closed_by_peer(sock)
@@ -520,7 +540,9 @@ def test_tcp_idle_timeout() -> None:
 def test_tcp_connection_cap() -> None:
     """At the cap the newcomer is served and an idle connection is evicted (more in
     test_tcp_pressure.py)."""
-    with FaultDNSServer(records=["a.test=10.0.0.1"], max_tcp_connections=2) as server:
+    with FaultDNSServer(
+        records=["a.test=10.0.0.1"], max_tcp_connections=2, clock=MonotonicClock()
+    ) as server:
         held = [socket.create_connection(server.address, timeout=5) for _ in range(2)]
         try:
             wait_for(lambda: server.stats()["tcp_connections"] == 2)
@@ -538,7 +560,7 @@ def test_tcp_connection_cap() -> None:
 
 
 def test_stop_releases_the_port() -> None:
-    server = FaultDNSServer(records=["a.test=10.0.0.1"])
+    server = FaultDNSServer(records=["a.test=10.0.0.1"], clock=MonotonicClock())
     server.start()
     host, port = server.address
     assert addresses(ask(server, "a.test")) == ["10.0.0.1"]
@@ -551,14 +573,16 @@ def test_stop_releases_the_port() -> None:
 
 
 def test_fixed_port_in_use_raises() -> None:
-    with FaultDNSServer() as first, pytest.raises(OSError):
-        FaultDNSServer(port=first.address[1]).start()
+    with FaultDNSServer(clock=MonotonicClock()) as first, pytest.raises(OSError):
+        FaultDNSServer(port=first.address[1], clock=MonotonicClock()).start()
 
 
 def test_async_context_manager() -> None:
     async def main() -> list[str]:
         zone = Zone(["a.test=10.0.0.1"])
-        async with FaultDNSServer(zone, faults=["nxdomain match=b.test"]) as server:
+        async with FaultDNSServer(
+            zone, faults=["nxdomain match=b.test"], clock=MonotonicClock()
+        ) as server:
             host, port = server.address
             query = dns.message.make_query("a.test", "A")
             reply = await dns.asyncquery.udp(query, host, port=port, timeout=2)
@@ -633,3 +657,16 @@ def test_the_time_seam_is_declared() -> None:
     assert isinstance(faultdns.testing.ManualClock(), faultdns.ListenerClock)
     assert isinstance(faultdns.MonotonicClock(), faultdns.Clock)
     assert not isinstance(faultdns.MonotonicClock(), faultdns.ListenerClock)
+
+
+def test_a_forgotten_clock_is_a_type_error() -> None:
+    """Issue 12: as in cleanup, ``clock`` is required below the command line, so a
+    server that would silently run on real time inside a virtual-time test cannot be
+    built; the CLI chooses the monotonic clock itself (the fixtures: test_plugin.py)."""
+    from faultdns._cli import _build_server, build_parser
+
+    unchecked: Any = FaultDNSServer  # the type checker would refuse the call
+    with pytest.raises(TypeError, match="clock"):
+        unchecked(records=["a.test=10.0.0.1"])
+    args = build_parser().parse_args(["serve", "--port", "0", "--record", "a.test=10.0.0.1"])
+    assert isinstance(_build_server(args).clock, MonotonicClock)

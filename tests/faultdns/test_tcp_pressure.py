@@ -35,7 +35,7 @@ import dns.message
 import dns.query
 import pytest
 
-from faultdns import FaultDNSServer, ManualClock
+from faultdns import FaultDNSServer, ManualClock, MonotonicClock
 from tests.tools import require_tool
 
 GENEROUS = 20.0  # seconds: a bound for "answered at all", never a latency claim
@@ -99,7 +99,7 @@ def sockets() -> Iterator[ExitStack]:
 
 def test_stalled_clients_at_the_cap_do_not_lock_out_dig(sockets: ExitStack) -> None:
     """300 connections that each send one byte and stall (issue 10's first example)."""
-    with FaultDNSServer(records=["a.test=10.0.0.1"]) as server:  # cap: 256
+    with FaultDNSServer(records=["a.test=10.0.0.1"], clock=MonotonicClock()) as server:  # cap: 256
         for _ in range(300):
             sockets.enter_context(connect(server)).sendall(b"\x00")
         wait_for(lambda: server.stats()["tcp_connections_total"] == 300)
@@ -115,7 +115,9 @@ def test_stalled_clients_at_the_cap_do_not_lock_out_dig(sockets: ExitStack) -> N
 def test_the_least_recently_useful_connection_is_evicted() -> None:
     """At the cap the connection whose last complete message is oldest goes, not the
     oldest connection: one that keeps asking keeps its slot."""
-    with FaultDNSServer(records=["a.test=10.0.0.1"], max_tcp_connections=2) as server:
+    with FaultDNSServer(
+        records=["a.test=10.0.0.1"], max_tcp_connections=2, clock=MonotonicClock()
+    ) as server:
         with connect(server) as first, connect(server) as second:
             wait_for(lambda: server.stats()["tcp_connections"] == 2)
             first.sendall(frame())  # first is now the more recently useful
@@ -136,7 +138,9 @@ def test_dribbling_clients_keep_no_slot(sockets: ExitStack) -> None:
     time: a byte every 0.2 s against a 1 s idle timeout.  Bytes of an incomplete
     message do not restart the idle timer, so every dribbler is closed, and dig is
     served meanwhile."""
-    with FaultDNSServer(records=["a.test=10.0.0.1"], tcp_idle_timeout=1.0) as server:
+    with FaultDNSServer(
+        records=["a.test=10.0.0.1"], tcp_idle_timeout=1.0, clock=MonotonicClock()
+    ) as server:
         dribblers = [sockets.enter_context(connect(server)) for _ in range(256)]
         stop = threading.Event()
 
@@ -163,7 +167,9 @@ def test_dribbling_clients_keep_no_slot(sockets: ExitStack) -> None:
 
 def test_a_dribbling_client_is_closed_after_the_idle_timeout() -> None:
     """No pressure at all: one client dribbling a partial message is still idle."""
-    with FaultDNSServer(records=["a.test=10.0.0.1"], tcp_idle_timeout=0.5) as server:
+    with FaultDNSServer(
+        records=["a.test=10.0.0.1"], tcp_idle_timeout=0.5, clock=MonotonicClock()
+    ) as server:
         with connect(server) as sock:
             sock.settimeout(0.1)
             closed = False
@@ -197,7 +203,9 @@ def _flood_without_reading(sock: socket.socket) -> int:
 def test_clients_that_never_read_are_aborted_after_the_write_timeout(sockets: ExitStack) -> None:
     """50 clients that never read their replies (issue 10's third example): each is
     aborted once its replies have not moved for the write timeout, and dig is served."""
-    with FaultDNSServer(records=["a.test=10.0.0.1"], tcp_write_timeout=0.5) as server:
+    with FaultDNSServer(
+        records=["a.test=10.0.0.1"], tcp_write_timeout=0.5, clock=MonotonicClock()
+    ) as server:
         hogs = [sockets.enter_context(connect(server)) for _ in range(50)]
         for hog in hogs:
             assert _flood_without_reading(hog) > 0
@@ -224,6 +232,7 @@ def test_timeouts_shrink_under_pressure(sockets: ExitStack) -> None:
         max_tcp_connections=8,
         tcp_idle_timeout=3600,
         tcp_busy_timeout=0.3,
+        clock=MonotonicClock(),
     ) as server:
         for _ in range(6):
             sockets.enter_context(connect(server))
@@ -235,6 +244,7 @@ def test_timeouts_shrink_under_pressure(sockets: ExitStack) -> None:
             max_tcp_connections=8,
             tcp_idle_timeout=3600,
             tcp_busy_timeout=0.05,
+            clock=MonotonicClock(),
         ) as calm,
         connect(calm),
     ):
@@ -246,7 +256,10 @@ def test_timeouts_shrink_under_pressure(sockets: ExitStack) -> None:
 
 def test_a_client_awaiting_a_delayed_reply_is_not_idle() -> None:
     with FaultDNSServer(
-        records=["a.test=10.0.0.1"], faults=["delay=1.5s"], tcp_idle_timeout=0.2
+        records=["a.test=10.0.0.1"],
+        faults=["delay=1.5s"],
+        tcp_idle_timeout=0.2,
+        clock=MonotonicClock(),
     ) as server:
         assert [rd.to_text() for rrset in ask_tcp(server).answer for rd in rrset] == ["10.0.0.1"]
         assert server.stats()["tcp_timed_out"] == 0
@@ -260,7 +273,7 @@ BIG = ["big.test TXT " + "x" * 40_000, "big.test TXT " + "y" * 40_000]
 def test_a_reply_over_65535_bytes_is_sent_as_what_fits_with_tc() -> None:
     """Two 40 KB TXT records (issue 10): UDP says TC, and TCP then sends one record
     with TC set instead of nothing."""
-    with FaultDNSServer(records=BIG) as server:
+    with FaultDNSServer(records=BIG, clock=MonotonicClock()) as server:
         host, port = server.address
         query = dns.message.make_query("big.test", "TXT", use_edns=0, payload=4096)
         udp = dns.query.udp(query, host, port=port, timeout=GENEROUS, ignore_trailing=True)
@@ -312,7 +325,10 @@ def test_reset_drops_replies_held_by_delay() -> None:
     """``delay=1h`` fills the cap of held replies; after ``reset`` plus ``delay=10ms``
     replies are answered, not logged as "drop" for an hour (issue 10)."""
     with FaultDNSServer(
-        records=["a.test=10.0.0.1"], faults=["delay=1h"], max_pending_delays=8
+        records=["a.test=10.0.0.1"],
+        faults=["delay=1h"],
+        max_pending_delays=8,
+        clock=MonotonicClock(),
     ) as server:
         host, port = server.address
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
@@ -349,7 +365,9 @@ def test_reset_drops_held_replies_on_a_manual_clock() -> None:
 
 
 def test_a_reset_connection_frees_its_held_replies_and_logs_them_as_drops() -> None:
-    with FaultDNSServer(records=["a.test=10.0.0.1"], faults=["delay=1h"]) as server:
+    with FaultDNSServer(
+        records=["a.test=10.0.0.1"], faults=["delay=1h"], clock=MonotonicClock()
+    ) as server:
         with connect(server) as sock:
             sock.sendall(frame())
             wait_for(lambda: server.stats()["pending_delays"] == 1)
@@ -383,7 +401,9 @@ def read_frames(sock: socket.socket) -> tuple[list[dns.message.Message], bool]:
 def test_a_half_closed_client_gets_its_delayed_reply_then_eof() -> None:
     """Issue 10 review: one framed query, then shutdown(SHUT_WR), with delay=500ms: the
     client got EOF at once, no reply, and the query was nowhere in the log."""
-    with FaultDNSServer(records=["a.test=10.0.0.1"], faults=["delay=500ms match=a.test"]) as server:
+    with FaultDNSServer(
+        records=["a.test=10.0.0.1"], faults=["delay=500ms match=a.test"], clock=MonotonicClock()
+    ) as server:
         with connect(server) as sock:
             sock.sendall(frame() + frame("b.test"))  # b.test: not delayed, NXDOMAIN
             sock.shutdown(socket.SHUT_WR)
@@ -399,7 +419,7 @@ def test_a_half_closed_client_gets_its_delayed_reply_then_eof() -> None:
 
 
 def test_a_half_closed_client_with_nothing_owed_is_closed_at_once() -> None:
-    with FaultDNSServer(records=["a.test=10.0.0.1"]) as server:
+    with FaultDNSServer(records=["a.test=10.0.0.1"], clock=MonotonicClock()) as server:
         with connect(server) as sock:
             sock.sendall(frame())
             sock.shutdown(socket.SHUT_WR)
@@ -412,7 +432,10 @@ def test_dig_is_served_under_all_three_loads_at_once(sockets: ExitStack) -> None
     stalled, 32 dribbling (a byte of an endless frame every 0.2 s) and 6 non-reading
     clients; dig +tcp and dnspython are answered (latency: the bench's figure)."""
     with FaultDNSServer(
-        records=["a.test=10.0.0.1"], max_tcp_connections=32, tcp_write_timeout=1.0
+        records=["a.test=10.0.0.1"],
+        max_tcp_connections=32,
+        tcp_write_timeout=1.0,
+        clock=MonotonicClock(),
     ) as server:
         for _ in range(38):
             sockets.enter_context(connect(server)).sendall(b"\x00")

@@ -15,7 +15,7 @@ import dns.query
 import dns.rcode
 import pytest
 
-from faultdns import FaultDNSServer, free_udp_port
+from faultdns import FaultDNSServer, MonotonicClock, free_udp_port
 
 
 def _query_bytes(name: str) -> bytes:
@@ -33,7 +33,9 @@ def _exchange(address: tuple[str, int]) -> bytes:
 
 @pytest.fixture
 def server() -> Iterator[FaultDNSServer]:
-    srv = FaultDNSServer(records=["a.test=10.0.0.1"], port=free_udp_port("127.0.0.1"))
+    srv = FaultDNSServer(
+        records=["a.test=10.0.0.1"], port=free_udp_port("127.0.0.1"), clock=MonotonicClock()
+    )
     srv.start()
     yield srv
     srv.stop()
@@ -74,13 +76,13 @@ def test_tcp_still_answers_while_udp_is_unreachable(server: FaultDNSServer) -> N
 
 
 def test_unreachable_needs_an_explicit_port() -> None:
-    with FaultDNSServer(records=["a.test=10.0.0.1"]) as srv:
+    with FaultDNSServer(records=["a.test=10.0.0.1"], clock=MonotonicClock()) as srv:
         with pytest.raises(ValueError, match="explicit port"):
             srv.set_unreachable(True)
         assert not srv.unreachable
 
 
 def test_unreachable_needs_a_running_server() -> None:
-    srv = FaultDNSServer(port=free_udp_port("127.0.0.1"))
+    srv = FaultDNSServer(port=free_udp_port("127.0.0.1"), clock=MonotonicClock())
     with pytest.raises(RuntimeError, match="not started"):
         srv.set_unreachable(True)

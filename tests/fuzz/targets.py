@@ -33,6 +33,7 @@ from faultdns import (
     FaultDNSServer,
     FaultRule,
     FaultSpecError,
+    MonotonicClock,
     Zone,
     ZoneError,
     parse_fault,
@@ -134,6 +135,7 @@ class _Live:
                 tcp_idle_timeout=1.0,
                 log_size=100,
                 cache_size=256,
+                clock=MonotonicClock(),
             ).start()
         return cls.server
 

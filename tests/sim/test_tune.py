@@ -280,6 +280,24 @@ def test_interrupt_keeps_the_finished_chunks() -> None:
     assert same(cut, full)
 
 
+def test_an_empty_sweep_has_the_arrays_of_a_real_one() -> None:
+    """The per-world fields are listed once (``ResultArrays``, issue 12): the arrays of a
+    sweep that finished no chunk have the fields, dtypes and (policies, 0) shape of a
+    real sweep's."""
+    from sim._evaluate import ResultArrays
+
+    policies = parse_grid(SMALL_GRID)
+    real = run_sweep(SINGLE, policies, samples=50, seed=0, jobs=1)
+    empty = ResultArrays.zeros((len(policies), 0))
+    assert list(empty) == list(ResultArrays.names()) == [
+        "outcome", "attempts", "end", "elapsed", "dns_queries", "http_requests", "reason",
+    ]  # fmt: skip
+    for name, array in empty.items():
+        assert array.dtype == getattr(real, name).dtype, name
+        assert array.shape == (len(policies), 0)
+        assert getattr(real, name).shape == (len(policies), 50)
+
+
 # --- the command -----------------------------------------------------------------------
 
 
