@@ -116,7 +116,7 @@ from sim import Harness, ScenarioResult
 from sim._clock import SimClock
 from sim._dns import DNSPeer
 from sim._evaluate import jitter_draws, jitter_rng
-from sim._harness import CleanupFn, repo_service_name
+from sim._harness import CleanupFn, dial_in_place, repo_service_name
 from sim._mutants import active_cleanup_fn
 from sim._repo_server import (
     BODY_STATES,
@@ -145,6 +145,7 @@ from tests.sim.spec import backoff as spec_backoff
 from tests.sim.spec import deletion as spec_deletion
 from tests.sim.spec import go_dns as spec_dns
 from tests.sim.spec import go_http as spec_http
+from tests.sim.spec import go_resolvconf as spec_resolvconf
 from tests.sim.spec import ip_literal as spec_ip
 from tests.sim.spec import media as spec_media
 from tests.sim.spec import predicates as spec_predicates
@@ -1420,9 +1421,11 @@ def test_generated_predicates_decide_by_the_worlds_error(
 # type, so which server Go asks when (``tryOneName``: attempts x servers from the
 # ``rotate`` offset), which transport the first exchange takes, and what a CNAME or
 # another record ahead of the answer means never show there.  These worlds run the real
-# ``cleanup.StubResolver`` (as the harness builds it: ``use-vc`` and ``rotate`` only when
-# resolv.conf says so) against several real faultdns servers on the simulation's clock,
-# outside the harness (the vectorised evaluator never sees them), and hold every
+# ``cleanup.StubResolver``, built as the harness builds it: from resolv.conf text
+# (``StubResolver.from_resolv_conf``: a ``nameserver`` line per server, ``timeout``,
+# ``attempts``, ``rotate`` and ``use-vc`` only when set), each server dialled at its own
+# faultdns (``sim._harness.dial_in_place``), on the simulation's clock, outside the
+# harness (the vectorised evaluator never sees them), and hold every
 # exchange and the lookup's result to ``spec.go_dns``.
 
 #: the zone every healthy server answers from (faultdns, origin ``test``)
@@ -1510,10 +1513,11 @@ def _ns_outcome(world: NSWorld, qtype: str, server: int, transport: str) -> str:
 
 @st.composite
 def ns_worlds(draw: st.DrawFn) -> NSWorld:
-    """2-4 nameservers (mostly 3-4, so that rotate offsets of 2+ reach past XOR's and
-    +'s agreement), each healthy or faulty per query type, some down; rotate or not,
-    use-vc sometimes; 1-3 lookups on one resolver; names with direct answers, CNAMEs
-    (answered in zone, or ending without the type, or leaving the zone) and NXDOMAIN."""
+    """2-4 nameserver lines (mostly 3-4, so that rotate offsets of 2+ reach past XOR's
+    and +'s agreement; Go reads at most three, so a fourth is never asked), each
+    healthy or faulty per query type, some down; rotate or not, use-vc sometimes; 1-3
+    lookups on one resolver; names with direct answers, CNAMEs (answered in zone, or
+    ending without the type, or leaving the zone) and NXDOMAIN."""
     servers = draw(st.sampled_from([2, 3, 3, 4, 4]))
     behaviour = tuple(
         {
@@ -1565,6 +1569,26 @@ def nameservers() -> Iterator[tuple[SimClock, list[faultdns.FaultDNSServer], str
         for peer in peers:
             peer.stop()
         clock.close()
+
+
+#: the addresses the worlds' resolv.conf names its servers by (port 53, as Go reads it);
+#: the resolver dials each at its faultdns server, or the closed port when down
+NS_ADDRESSES = tuple(f"127.53.7.{n}" for n in range(1, NS_COUNT + 1))
+
+
+def parse_hostport(text: str) -> tuple[str, int]:
+    host, _, port = text.rpartition(":")
+    return host.strip("[]"), int(port)
+
+
+def _ns_resolv_conf(world: NSWorld) -> str:
+    """``world``'s resolver settings as the pod's resolv.conf says them: a
+    ``nameserver`` line per server, ``timeout``/``attempts``, and ``rotate`` and
+    ``use-vc`` only when set."""
+    options = [f"timeout:{int(world.timeout)}", f"attempts:{world.attempts}"]
+    options += ["rotate"] * world.rotate + ["use-vc"] * world.use_vc
+    lines = [f"nameserver {NS_ADDRESSES[i]}" for i in range(len(world.behaviour))]
+    return "\n".join([*lines, "options " + " ".join(options)]) + "\n"
 
 
 def _ns_world(kind: str, behaviour: Sequence[tuple[str, str]], **options: Any) -> NSWorld:
@@ -1641,20 +1665,19 @@ def test_predicate_input_is_gos_over_several_nameservers(
                 scope = f" match={world.name}" if world.scoped else ""
                 server.add_fault(f"{rule} qtype={qtype}{scope}")
     events: list[QueryEvent] = []
-    options: dict[str, Any] = {}
-    if world.rotate:  # as resolv.conf sets them: only when it says so
-        options["rotate"] = True
-    if world.use_vc:
-        options["use_tcp"] = True
-    resolver = cleanup.StubResolver(
-        texts,
-        attempts=world.attempts,
-        timeout=world.timeout,
+    text = _ns_resolv_conf(world)
+    # Go reads at most three nameserver lines: a fourth server is never asked
+    used = len(spec_resolvconf.read_config(text, "node").servers)
+    resolver = cleanup.StubResolver.from_resolv_conf(
+        text,
+        hostname="node",  # no dot: no default search domain
         clock=clock,
         rng=random.Random(seed),
         on_query=events.append,
         hosts=None,
-        **options,
+    )
+    dial_in_place(
+        resolver, {f"{NS_ADDRESSES[i]}:53": parse_hostport(t) for i, t in enumerate(texts)}
     )
     names = spec_dns.name_list(world.name, [], 1)
     assert names == [world.name]
@@ -1667,7 +1690,7 @@ def test_predicate_input_is_gos_over_several_nameservers(
         runs = {
             qtype: spec_dns.try_one_name(
                 functools.partial(_ns_outcome, world, qtype),
-                servers=len(texts),
+                servers=used,
                 attempts=world.attempts,
                 offset=offsets[qtype],
                 use_vc=world.use_vc,
@@ -1720,9 +1743,9 @@ def test_predicate_input_is_gos_over_several_nameservers(
             for k in kept
         ), f"Go keeps one of {kept}"
         assert got.name == world.name
-    event(f"{len(texts)} nameservers{', rotate' if world.rotate else ''}"
+    event(f"{len(texts)} nameserver lines{', rotate' if world.rotate else ''}"
           f"{', use-vc' if world.use_vc else ''}")  # fmt: skip
-    if world.rotate and len(texts) >= 3 and taken > 2:
+    if world.rotate and used >= 3 and taken > 2:
         event("rotate offsets reach 2+ over 3+ servers")
     event(f"name: {world.kind}")
 
