@@ -1750,6 +1750,324 @@ def test_predicate_input_is_gos_over_several_nameservers(
     event(f"name: {world.kind}")
 
 
+# -- 7c. the pod's resolv.conf, read as Go reads it --------------------------------------
+#
+# Issue 11: the harness and property 7b write their resolver settings as resolv.conf and
+# build the resolver with ``StubResolver.from_resolv_conf`` (the CLI's path), but only
+# in the few forms they need.  Here the text itself is generated with the edges Go's
+# ``dnsReadConfig`` has rules for (options repeated and over several lines, ``ndots``
+# past 15 or not a number, ``timeout:0``/``attempts:0``, ``search`` against ``domain``,
+# comments, tabs, CRLF, unknown keywords, more than three nameservers, nameservers Go
+# skips: a port, brackets, an empty zone or a zone on IPv4, a host name, a leading
+# zero), and what the resolver then *does* (the names it asks, in order; the servers it
+# asks for each, over which transport; how long each costs on the clock) is held to
+# ``spec.go_resolvconf``'s reading of the same text, through ``spec.go_dns``.  Every
+# address Go may read (the kept spellings and Go's defaults) is dialled at its own
+# faultdns server, whose log must hold exactly those queries.
+
+#: nameserver spellings Go keeps (``netip.ParseAddr``: an IPv4-mapped address and a
+#: zone too), each a server of its own
+RC_KEPT = ("127.53.8.1", "127.53.8.2", "::ffff:127.53.8.3", "fe80::53%eth0")
+#: nameserver spellings Go skips without counting them
+RC_SKIPPED = (
+    "127.53.8.1:53",
+    "[fe80::53]:53",
+    "[::1]",
+    "fe80::53%",
+    "127.53.8.2%eth0",
+    "dns.cluster.local",
+    "127.053.8.1",
+)
+#: every server Go can end up with: the kept spellings as ``JoinHostPort`` prints them,
+#: and Go's defaults (no line kept)
+RC_SERVERS = (
+    *(f"[{a}]:53" if ":" in a else f"{a}:53" for a in RC_KEPT),
+    *spec_resolvconf.DEFAULT_SERVERS,
+)
+#: names with 0, 1, 4 and 15 dots (ndots' clamp at 15), each in the zone (A only)
+RC_NAMES = ("repo", "repo.harvester-system", "a.b.c.d.e", ".".join("abcdefghijklmnop"))
+RC_ADDRESS = "10.53.9.1"
+RC_DOMAINS = ("svc.cluster.local", "cluster.local", "harvester-system.svc.cluster.local",
+              "example.test", ".")  # fmt: skip
+RC_OPTIONS = (
+    "ndots:0", "ndots:1", "ndots:2", "ndots:5", "ndots:15", "ndots:16", "ndots:20",
+    "ndots:five", "ndots:-1", "ndots:3x", "ndots", "NDOTS:3",
+    "timeout:0", "timeout:1", "timeout:2", "timeout:x",
+    "attempts:0", "attempts:1", "attempts:2", "attempts:3", "attempts:6",
+    "rotate", "single-request", "single-request-reopen", "use-vc", "usevc", "tcp",
+    "trust-ad", "edns0", "no-reload", "bogus:1",
+)  # fmt: skip
+#: the options whose edges the issue names, drawn more often
+RC_EDGES = ("ndots:5", "ndots:5", "ndots:20", "ndots:five", "timeout:0", "attempts:0")
+#: what one server does with every query (rule, outcome for the zone's own answer)
+RC_BEHAVIOURS = {"ok": "", "silent": "drop", "servfail": "servfail"}
+
+
+@dataclass(frozen=True)
+class ResolvWorld:
+    """A pod's resolv.conf ``text``, its ``hostname`` (the default search domain), the
+    behaviour of each server of :data:`RC_SERVERS` (a key of :data:`RC_BEHAVIOURS`) and
+    the ``name`` it looks up."""
+
+    text: str
+    hostname: str
+    behaviour: tuple[str, ...]
+    name: str
+
+
+@st.composite
+def resolv_conf_texts(draw: st.DrawFn) -> str:
+    """resolv.conf texts with Go's edges, their lines in any order: 0-6 nameservers
+    (kept and skipped spellings, four or more kept at times, a trailing comment), 0-3
+    ``search`` (0-4 domains, ``.`` among them) or ``domain`` lines, 0-3 ``options``
+    lines (1-4 options each, repeated ones, every value class), comments starting
+    ``#`` or ``;`` (some spelling an option), unknown keywords and blank lines; fields
+    separated by spaces or tabs, lines ended by LF or CRLF."""
+    sep = draw(st.sampled_from([" ", " ", "\t", " \t "]))
+    lines: list[str] = []
+    for _ in range(draw(st.sampled_from([0, 1, 2, 3, 4, 4, 5, 5, 6]))):
+        server = draw(st.sampled_from(RC_KEPT * 3 + RC_SKIPPED))
+        tail = draw(st.sampled_from(["", "", f"{sep}# cluster dns"]))
+        lines.append(f"nameserver{sep}{server}{tail}")
+    for _ in range(draw(st.integers(0, 3))):
+        if draw(st.booleans()):
+            domains = draw(st.lists(st.sampled_from(RC_DOMAINS), max_size=4))
+            lines.append(sep.join(["search", *domains]))
+        else:
+            lines.append(f"domain{sep}{draw(st.sampled_from(RC_DOMAINS[:-1]))}")
+    for _ in range(draw(st.sampled_from([0, 1, 1, 2, 2, 3]))):
+        options = draw(st.lists(st.sampled_from(RC_OPTIONS + RC_EDGES), min_size=1, max_size=4))
+        lines.append(sep.join(["options", *options]))
+    for _ in range(draw(st.integers(0, 2))):
+        mark = draw(st.sampled_from("#;"))
+        lines.append(mark + draw(st.sampled_from(["options ndots:0", "nameserver 127.53.8.2",
+                                                  " generated by kubelet"])))  # fmt: skip
+    if draw(st.booleans()):
+        lines.append(draw(st.sampled_from(["sortlist 10.0.0.0/8", "lookup file bind", ""])))
+    lines = list(draw(st.permutations(lines)))
+    end = draw(st.sampled_from(["\n", "\n", "\r\n"]))
+    return end.join(lines) + end
+
+
+@st.composite
+def resolv_worlds(draw: st.DrawFn) -> ResolvWorld:
+    """A generated resolv.conf (:func:`resolv_conf_texts`), a host name with or without
+    a domain, each possible server healthy (mostly), silent or failing, and a name."""
+    return ResolvWorld(
+        text=draw(resolv_conf_texts()),
+        hostname=draw(st.sampled_from(["node", "node.example.test", "node."])),
+        behaviour=tuple(
+            draw(st.sampled_from(["ok", "ok", "silent", "servfail"])) for _ in RC_SERVERS
+        ),
+        name=draw(st.sampled_from(RC_NAMES)),
+    )
+
+
+def _rc_events(world: ResolvWorld, conf: spec_resolvconf.Config) -> None:
+    """The hypothesis events that show the ``ci`` profile meets each edge."""
+    text = world.text
+    option_words = [
+        w for line in text.splitlines() if line.split()[:1] == ["options"]
+        for w in line.split()[1:]
+    ]  # fmt: skip
+    if any(w.startswith("ndots:") and w[6:].isdigit() and int(w[6:]) > 15 for w in option_words):
+        event("rc: ndots above 15")
+    if any(w in ("ndots:five", "ndots:-1", "ndots:3x") for w in option_words):
+        event("rc: ndots not a plain number")
+    if len(option_words) != len(set(option_words)) or sum(
+        w.split(":")[0] in ("ndots", "timeout", "attempts") for w in option_words
+    ) > len({w.split(":")[0] for w in option_words if ":" in w}):
+        event("rc: an option repeated")
+    if sum(line.split()[:1] == ["options"] for line in text.splitlines()) > 1:
+        event("rc: several options lines")
+    keys = [line.split()[0] for line in text.splitlines() if line.split()]
+    if "search" in keys and "domain" in keys:
+        event("rc: search and domain")
+    if any(line[:1] in ("#", ";") for line in text.splitlines()):
+        event("rc: comments")
+    if "\t" in text:
+        event("rc: tabs")
+    if "\r\n" in text:
+        event("rc: CRLF")
+    servers = [line.split()[1] for line in text.splitlines() if line.split()[:1] == ["nameserver"]]
+    if sum(s in RC_KEPT for s in servers) > 3:
+        event("rc: more than three nameservers")
+    if any(s in RC_SKIPPED for s in servers):
+        event("rc: a nameserver Go skips")
+    if "timeout:0" in option_words:
+        event("rc: timeout:0")
+    if "attempts:0" in option_words:
+        event("rc: attempts:0")
+    if conf.servers == spec_resolvconf.DEFAULT_SERVERS:
+        event("rc: Go's default nameservers")
+
+
+@pytest.fixture(scope="module")
+def rc_servers() -> Iterator[tuple[SimClock, list[faultdns.FaultDNSServer]]]:
+    """A faultdns server for each of :data:`RC_SERVERS`, serving :data:`RC_NAMES`
+    (A only), on one ``SimClock``."""
+    clock = SimClock()
+    servers: list[faultdns.FaultDNSServer] = []
+    peers: list[DNSPeer] = []
+    try:
+        for _ in RC_SERVERS:
+            server = faultdns.FaultDNSServer(ttl=0, clock=clock, seed=0)
+            for name in RC_NAMES:
+                server.add_record(f"{name} A {RC_ADDRESS}")
+            peer = DNSPeer(server).start()
+            clock.add_peer(peer)
+            clock.call_listener = peer.call_listener
+            servers.append(server)
+            peers.append(peer)
+        yield clock, servers
+    finally:
+        for peer in peers:
+            peer.stop()
+        clock.close()
+
+
+# The issue's examples, each a member of the kind the strategy draws:
+#: the reviewer's planted bug read ``ndots:5`` as 0: the kubelet file, a one-dot name
+RC_KUBELET = ResolvWorld(
+    "nameserver 127.53.8.1\nsearch harvester-system.svc.cluster.local svc.cluster.local"
+    " cluster.local\noptions ndots:5\n", "node", ("ok",) * len(RC_SERVERS),
+    "repo.harvester-system",
+)  # fmt: skip
+#: ndots past 15 is 15: a 15-dot name is asked as given first
+RC_NDOTS_CLAMPED = ResolvWorld(
+    "nameserver 127.53.8.1\nsearch cluster.local\noptions ndots:20\n", "node",
+    ("ok",) * len(RC_SERVERS), ".".join("abcdefghijklmnop"),
+)  # fmt: skip
+#: options repeated over two lines, the last wins; attempts past glibc's 5 stay
+RC_LAST_WINS = ResolvWorld(
+    "nameserver 127.53.8.1\nnameserver 127.53.8.2\noptions attempts:1 timeout:2 ndots:0\n"
+    "options\tattempts:6 ndots:2\n", "node", ("silent",) * len(RC_SERVERS), "repo",
+)  # fmt: skip
+#: four nameservers, a port and an empty zone skipped: the first three kept are asked
+RC_FOUR_SERVERS = ResolvWorld(
+    "nameserver 127.53.8.1:53\nnameserver fe80::53%\nnameserver 127.53.8.2\n"
+    "nameserver fe80::53%eth0\nnameserver ::ffff:127.53.8.3\nnameserver 127.53.8.1\n"
+    "options rotate timeout:0 attempts:0\n", "node",
+    ("servfail", "silent", "servfail", "servfail", "ok", "ok"), "repo",
+)  # fmt: skip
+
+
+@cases(80)
+@given(world=resolv_worlds(), seed=seeds())
+@example(world=RC_KUBELET, seed=0)
+@example(world=RC_NDOTS_CLAMPED, seed=0)
+@example(world=RC_LAST_WINS, seed=0)
+@example(world=RC_FOUR_SERVERS, seed=0)
+def test_bounded_effort_of_a_lookup_is_gos_for_the_pods_resolv_conf(
+    rc_servers: tuple[SimClock, list[faultdns.FaultDNSServer]], world: ResolvWorld, seed: int
+) -> None:
+    """The resolver cleanup builds from a resolv.conf (``from_resolv_conf``, as the CLI
+    does) behaves as Go's reading of it (``spec.go_resolvconf.read_config``) says: the
+    candidates are ``spec.go_dns.name_list`` of the file's search list and ndots, asked
+    in that order until one has an address; each candidate's A and AAAA lanes are
+    ``tryOneName`` over the file's servers (at most three, Go's defaults when none is
+    read) from the ``rotate`` offsets (A first, then AAAA, with ``single-request``),
+    ``attempts`` rounds, over TCP with ``use-vc``; every exchange (name, type, server,
+    transport, outcome) is the spec's, each server's log holds exactly its queries, a
+    silent server costs ``timeout`` seconds of the clock per exchange (the lanes of a
+    candidate in parallel, or one after the other with ``single-request``), and the
+    lookup returns the zone's address exactly when Go's walk reaches an answer."""
+    clock, servers = rc_servers
+    conf = spec_resolvconf.read_config(world.text, world.hostname)
+    _rc_events(world, conf)
+    for server, behaviour in zip(servers, world.behaviour, strict=True):
+        server.reset()
+        if RC_BEHAVIOURS[behaviour]:
+            server.add_fault(RC_BEHAVIOURS[behaviour])
+    events: list[QueryEvent] = []
+    resolver = cleanup.StubResolver.from_resolv_conf(
+        world.text,
+        hostname=world.hostname,
+        clock=clock,
+        rng=random.Random(seed),
+        on_query=events.append,
+        hosts=None,
+    )
+    targets = {text: server.address for text, server in zip(RC_SERVERS, servers, strict=True)}
+    dial_in_place(resolver, targets)
+    shown = {f"{host}:{port}": text for text, (host, port) in targets.items()}
+    marks = [server.queries[-1].seq if server.queries else 0 for server in servers]
+
+    names = spec_dns.name_list(world.name, conf.search, conf.ndots)
+    index = [RC_SERVERS.index(text) for text in conf.servers]
+    order = ("A", "AAAA") if conf.single_request else ("AAAA", "A")  # offsets taken
+    expected: list[tuple[str, str, str, str, str]] = []
+    took, taken, answered = 0.0, 0, False
+    for candidate in names:
+
+        def outcome(qtype: str, at: int, transport: str, candidate: str = candidate) -> str:
+            behaviour = world.behaviour[index[at]]
+            if behaviour == "silent":
+                return "timeout"
+            if behaviour == "servfail":
+                return "servfail"
+            if candidate != world.name.lower():
+                return "nxdomain"
+            return "answer" if qtype == "A" else "nodata"
+
+        lanes = {}
+        for qtype in order:
+            offset = taken if conf.rotate else 0
+            taken += 1
+            lanes[qtype] = spec_dns.try_one_name(
+                functools.partial(outcome, qtype),
+                servers=len(conf.servers),
+                attempts=conf.attempts,
+                offset=offset,
+                use_vc=conf.use_tcp,
+                timeout=conf.timeout,
+            )
+        for qtype in ("A", "AAAA"):
+            expected += [
+                (candidate, qtype, conf.servers[x.server], x.transport, x.outcome)
+                for x in lanes[qtype].exchanges
+            ]
+        lane_times = [lane.took for lane in lanes.values()]
+        took += sum(lane_times) if conf.single_request else max(lane_times)
+        if any(lane.ended == "answer" for lane in lanes.values()):
+            answered = True
+            break
+    note(f"Go reads {conf}; names {names}")
+
+    start = clock.now()
+    try:
+        got: object = resolver.resolve(world.name)
+    except DNSError as exc:
+        got = exc
+    elapsed = clock.now() - start
+    note(f"got {got!r} after {elapsed} s; events {events}")
+    seen = [
+        (e.name.rstrip(".").lower(), e.qtype, shown.get(e.server, e.server), e.transport,
+         e.outcome)
+        for e in events
+    ]  # fmt: skip
+    for key in {(name, qtype) for name, qtype, *_ in expected + seen}:
+        assert [s for s in seen if s[:2] == key] == [x for x in expected if x[:2] == key], (
+            f"{key}: the exchanges"
+        )
+    asked = list(dict.fromkeys(name for name, *_ in seen))
+    assert asked == list(dict.fromkeys(name for name, *_ in expected)), "the names, in order"
+    if conf.single_request:  # one lane at a time: the whole order is Go's
+        assert seen == expected, "candidate by candidate, A's lane, then AAAA's"
+    logged = sorted(
+        (RC_SERVERS[at], record.name.rstrip(".").lower(), record.qtype, record.transport)
+        for at, server in enumerate(servers)
+        for record in server.queries_since(marks[at])
+    )
+    assert logged == sorted((s, n, q, t) for n, q, s, t, _ in expected), "the servers' logs"
+    assert math.isclose(elapsed, took, abs_tol=1e-6), f"the lookup took {elapsed} s, Go {took}"
+    if answered:
+        assert got == [RC_ADDRESS]
+    else:
+        assert isinstance(got, DNSError), f"Go's walk finds no address; got {got!r}"
+    event(f"rc: {len(names)} candidates, {'answered' if answered else 'failed'}")
+
+
 # -- 4. bounded effort ---------------------------------------------------------------
 
 
