@@ -30,7 +30,12 @@ code under test.  The properties, stated precisely:
 4. **Bounded effort.**  attempts <= Steps; every sleep is the specification's, exactly
    and within its bounds; an attempt lasts at most its timeouts; with a deadline no
    attempt starts after it and the run ends within deadline + one attempt; DNS queries
-   per lookup within (search list + 1 names) x (A, AAAA) x resolver attempts.
+   per lookup within (search list + 1 names) x (A, AAAA) x resolver attempts.  Over
+   generated resolv.conf texts (``spec.go_resolvconf``: Go's ``dnsReadConfig`` with its
+   edges), the resolver ``StubResolver.from_resolv_conf`` builds asks Go's names in
+   order, each over Go's servers, transports and ``rotate`` offsets, for Go's
+   ``timeout`` x ``attempts`` on the clock, as ``spec.go_dns`` derives from that
+   reading (the harness too builds its resolver from the pod's resolv.conf).
 5. **Errors the policy does not retry** (a 404 on either list, an invalid list) end
    the run at the attempt that met them, naming the status or line, deleting nothing.
 6. **Determinism.**  Replaying a seed gives a byte-identical trace.
@@ -40,8 +45,9 @@ code under test.  The properties, stated precisely:
    exactly when the preset's or a generated predicate (``spec.predicates``) says so;
    also over connections the repo ends early (``spec.go_http``), and for
    ``cleanup.to_error`` on a plain httpx stack closed early in the same ways.
-   Over several nameservers (outside the harness: the real ``StubResolver`` against
-   2-4 real faultdns servers on a ``SimClock``), every exchange (server, transport,
+   Over several nameservers (outside the harness: the real ``StubResolver`` read from
+   a resolv.conf naming 2-4 real faultdns servers on a ``SimClock``, three at most
+   read), every exchange (server, transport,
    outcome, in Go's ``tryOneName`` order with and without ``rotate``, UDP first unless
    ``use-vc``, TCP after a truncated reply), the servers' logs, and the addresses or
    error (CNAMEs and NODATA through ``skipToAnswer``) are ``spec.go_dns``'s.
@@ -1750,7 +1756,7 @@ def test_predicate_input_is_gos_over_several_nameservers(
     event(f"name: {world.kind}")
 
 
-# -- 7c. the pod's resolv.conf, read as Go reads it --------------------------------------
+# -- 4 (and 7b's resolvers). the pod's resolv.conf, read as Go reads it -----------------
 #
 # Issue 11: the harness and property 7b write their resolver settings as resolv.conf and
 # build the resolver with ``StubResolver.from_resolv_conf`` (the CLI's path), but only
