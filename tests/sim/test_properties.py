@@ -132,7 +132,7 @@ from sim._repo_server import (
     ODD_STATES,
     ODD_STATUSES,
 )
-from sim._scenario import ClientSettings, ImageSet, Scenario, load_scenario
+from sim._scenario import CLUSTER_DNS, ClientSettings, ImageSet, Scenario, load_scenario
 from sim._timeline import OTHER_NAMES, Interval, Timeline
 from sim._world import generate_timeline
 from sim.strategies import (
@@ -1035,16 +1035,14 @@ def test_bounded_effort_an_ip_literal_lookup_sends_no_dns_query_and_reads_as_go(
     address as IPv4, a zone kept); a bracketed literal is no address and no domain
     name: "no such host", also without a query."""
     sent: list[object] = []
-    resolver = cleanup.StubResolver(
-        ["127.0.0.1:9"],
-        search=client.search,
-        ndots=client.ndots,
-        timeout=client.dns_timeout,
-        attempts=client.dns_attempts,
+    resolver = cleanup.StubResolver.from_resolv_conf(
+        client.resolv_conf(),
+        hostname="node",
         clock=FastForwardClock(),
         on_query=sent.append,
         hosts=None,
-    )
+    )  # the pod's resolver, as the harness builds it
+    dial_in_place(resolver, {f"{CLUSTER_DNS}:53": ("127.0.0.1", 9)})  # discard, if asked
     want = spec_ip.lookup(host)
     if want is None:
         with pytest.raises(DNSError) as caught:
