@@ -9,7 +9,11 @@ both started once and reset between runs, so a run costs milliseconds.  A run:
    endpoints, and puts the timeline's events in the trace as they happen;
 2. runs the world up to ``cleanup_start``;
 3. calls the real ``cleanup.run_cleanup`` (or a compatible function given as
-   ``cleanup_fn``: how mutants are injected) with the real ``StubResolver``, the real
+   ``cleanup_fn``: how mutants are injected) with the real ``StubResolver`` built by
+   ``StubResolver.from_resolv_conf`` from the pod's resolv.conf
+   (``ClientSettings.resolv_conf``: ``nameserver 10.53.0.10``, the search list,
+   ``options ndots:N`` and the timeout and attempts), dialled at faultdns
+   (:func:`dial_in_place`), the real
    httpx client from ``cleanup.make_http_client``, the real ``RepoClient`` and a
    ``MemoryStore``, all on the SimClock; the repo URL names the repo Service, or the
    scenario's IP literal (``Scenario.repo_literal``: ``127.0.0.1`` and
@@ -31,7 +35,7 @@ import shutil
 import ssl
 import tempfile
 import threading
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -47,12 +51,15 @@ from sim._clock import SimClock, exact_delay
 from sim._dns import REPO_ADDRESS, DNSPeer, dns_rules, make_dns_server, refusal_changes
 from sim._loopback import one_cpu
 from sim._repo_server import ODD_STATES, HTTPRecord, RepoServer, is_media_state, service_accepting
-from sim._scenario import REPO_LITERALS, Scenario, load_scenario
+from sim._scenario import CLUSTER_DNS, REPO_LITERALS, Scenario, load_scenario
 from sim._timeline import DNS_STATES, HTTP_STATES, Timeline, list_version
 from sim._trace import Trace, digest, to_lines
 from sim._world import generate_timeline
 
-__all__ = ["CleanupFn", "Harness", "ScenarioResult", "repo_service_name"]
+__all__ = ["CleanupFn", "Harness", "ScenarioResult", "dial_in_place", "repo_service_name"]
+
+#: the controller pod's host name (a pod name: no dot, so no default search domain)
+POD_HOSTNAME = "harvester-upgrade-cleanup"
 
 #: ``cleanup.run_cleanup``'s signature: how a modified cleanup is plugged in.
 CleanupFn = Callable[..., CleanupReport]
@@ -102,6 +109,20 @@ class ScenarioResult:
 
     def trace_digest(self) -> str:
         return digest(list(self.trace))
+
+
+def dial_in_place(resolver: StubResolver, targets: Mapping[str, tuple[str, int]]) -> None:
+    """Send the queries for each server ``resolver`` read from resolv.conf (its
+    ``HOST:53`` as Go prints it, a key of ``targets``) to the ``(ip, port)`` a test
+    server listens on instead: resolv.conf has no port, and port 53 needs privilege.
+    The resolver's own reading is untouched (a server it should not have read is left
+    as read, so its queries go astray and show); only the dial changes, as the Go
+    oracle's ``-dnsmap`` hook does (``sim._fidelity``, unprivileged mode).  The
+    resolver's events then name the test server's address."""
+    resolver.servers = [
+        targets.get(f"[{ip}]:{port}" if ":" in ip else f"{ip}:{port}", (ip, port))
+        for ip, port in resolver.servers
+    ]
 
 
 def repo_service_name(timeline: Timeline) -> str:
@@ -357,16 +378,16 @@ class Harness:
 
         # the cleanup, as the controller runs it
         settings = setup.client
-        resolver = StubResolver(
-            [f"{dns.address[0]}:{dns.address[1]}"],
-            search=settings.search,
-            ndots=settings.ndots,
-            timeout=settings.dns_timeout,
-            attempts=settings.dns_attempts,
+        # the pod's resolv.conf, read by cleanup's own reader (the CLI's path, Go's
+        # dnsReadConfig); the cluster DNS IP it names is dialled at faultdns
+        resolver = StubResolver.from_resolv_conf(
+            settings.resolv_conf(CLUSTER_DNS),
+            hostname=POD_HOSTNAME,
             clock=clock,
             rng=random.Random(f"{seed}/dns-ids"),
             hosts=None,  # the world has no hosts file: the machine's must not answer
         )
+        dial_in_place(resolver, {f"{CLUSTER_DNS}:53": (dns.address[0], dns.address[1])})
         if self._tls is None:
             self._tls = ssl.create_default_context()
         client = cleanup.make_http_client(

@@ -41,8 +41,8 @@ A scenario is a TOML file (or one of the built-in ones in ``sim/scenarios``)::
     [client]                     # how the controller's pod resolves and fetches (optional)
     search = [...]               # resolv.conf search list (Kubernetes pod default)
     ndots = 5
-    dns_timeout = 5              # per try, seconds (Go/glibc default)
-    dns_attempts = 2
+    dns_timeout = 5              # per try, whole seconds (resolv.conf timeout:N; Go default)
+    dns_attempts = 2             # resolv.conf attempts:N
     http_timeout = 30            # per list fetch (the controller's http.Client.Timeout)
 
 Every key is checked; an error names it (``durations.vm_boot.high: ...``).
@@ -65,6 +65,7 @@ from sim._timeline import CLUSTER_SUFFIX, list_path
 
 __all__ = [
     "BUILTIN_SCENARIOS",
+    "CLUSTER_DNS",
     "DNS_DOWN_STATES",
     "REPO_LITERALS",
     "UPSTREAM_STATES",
@@ -138,15 +139,45 @@ class ImageSet:
         return tuple(dict.fromkeys(self.previous + self.current))
 
 
+#: the cluster DNS Service's IP kubelet writes into a pod's resolv.conf (RKE2's default,
+#: the one Harvester runs; see the reference's ``10.53.0.10:53`` errors)
+CLUSTER_DNS = "10.53.0.10"
+
+
 @dataclass(frozen=True)
 class ClientSettings:
-    """The controller pod's resolver and HTTP client settings."""
+    """The controller pod's resolver and HTTP client settings.
+
+    ``dns_timeout`` is whole seconds: resolv.conf's ``timeout:N`` has no fraction.
+    """
 
     search: tuple[str, ...] = DEFAULT_SEARCH
     ndots: int = 5
     dns_timeout: float = 5.0
     dns_attempts: int = 2
     http_timeout: float = 30.0
+
+    def resolv_conf(self, nameserver: str = CLUSTER_DNS) -> str:
+        """The pod's ``/etc/resolv.conf`` as kubelet writes it for ``dnsPolicy:
+        ClusterFirst`` (``pkg/kubelet/network/dns``: ``nameserver``, ``search``,
+        ``options ndots:5``), with the pod's ``dnsConfig`` options merged in:
+        ``ndots`` always, ``timeout``/``attempts`` when they differ from Go's defaults
+        (5 s, 2).  Raises ``ValueError`` for a timeout that is not whole seconds."""
+        if not float(self.dns_timeout).is_integer():
+            raise ValueError(
+                "client.dns_timeout: resolv.conf's timeout is whole seconds,"
+                f" got {self.dns_timeout}"
+            )
+        lines = [f"nameserver {nameserver}"]
+        if self.search:
+            lines.append("search " + " ".join(self.search))
+        options = [f"ndots:{self.ndots}"]
+        if self.dns_timeout != 5:
+            options.append(f"timeout:{int(self.dns_timeout)}")
+        if self.dns_attempts != 2:
+            options.append(f"attempts:{self.dns_attempts}")
+        lines.append("options " + " ".join(options))
+        return "\n".join(lines) + "\n"
 
 
 @dataclass(frozen=True)
@@ -305,6 +336,8 @@ def _parse_images(data: Mapping[str, Any]) -> ImageSet:
 #: limits a scenario is refused: a world where one lookup waits for days is a mistake.
 _GO_CLAMPS = {"ndots": 15}
 _LIMITS = {"dns_attempts": 100, "dns_timeout": 3600.0, "http_timeout": 86400.0}
+#: settings the pod's resolv.conf holds as whole numbers of seconds
+_WHOLE_SECONDS = {"dns_timeout": "timeout:N"}
 
 
 def _positive(table: Mapping[str, Any], key: str, default: float, *, integer: bool) -> Any:
@@ -319,6 +352,10 @@ def _positive(table: Mapping[str, Any], key: str, default: float, *, integer: bo
         return min(value, _GO_CLAMPS[key])
     if key in _LIMITS and value > _LIMITS[key]:
         raise ScenarioError(f"client.{key}: at most {_LIMITS[key]:g}, got {value!r}")
+    if key in _WHOLE_SECONDS and not float(value).is_integer():
+        raise ScenarioError(
+            f"client.{key}: whole seconds (resolv.conf's {_WHOLE_SECONDS[key]}), got {value!r}"
+        )
     return value
 
 

@@ -538,7 +538,8 @@ def _client(draw: st.DrawFn, /) -> dict[str, Any]:
             )
         ),
         "ndots": draw(st.integers(0, 6)),
-        "dns_timeout": draw(durations(10.0, min_seconds=0.5)),
+        # whole seconds: resolv.conf's timeout:N
+        "dns_timeout": draw(st.integers(1, 10)),
         "dns_attempts": draw(st.integers(1, 3)),
         "http_timeout": draw(durations(60.0, min_seconds=1.0)),
     }
@@ -551,7 +552,8 @@ def clients(draw: st.DrawFn, /, name: str | None = None) -> ClientSettings:
 
     ``ndots`` is drawn mostly at the boundary of Go's rule (``dots >= ndots`` tries the
     name as given first): the name's own dot count, one more and one less; search
-    lists with three, two, one and no domains; short timeouts (an example stays fast).
+    lists with three, two, one and no domains; short DNS timeouts in whole seconds (the
+    pod's resolv.conf ``timeout:N``; an example stays fast).
     """
     service = name if name is not None else load_scenario("single-node").repo_service
     dots = service.count(".")
@@ -571,7 +573,7 @@ def clients(draw: st.DrawFn, /, name: str | None = None) -> ClientSettings:
     return ClientSettings(
         search=search,
         ndots=ndots,
-        dns_timeout=draw(durations(5.0, min_seconds=0.5), label="dns timeout"),
+        dns_timeout=float(draw(st.integers(1, 5), label="dns timeout")),
         dns_attempts=draw(st.integers(1, 3), label="dns attempts"),
         http_timeout=draw(durations(30.0, min_seconds=1.0), label="http timeout"),
     )

@@ -147,6 +147,8 @@ def test_demo_compares_the_presets_side_by_side(capsys: pytest.CaptureFixture[st
         (f"{BUILTIN}\n[client]\ndns_attempts = [1]\n", "client.dns_attempts"),
         (f"{BUILTIN}\n[client]\ndns_attempts = 10000000000\n", "client.dns_attempts: at most"),
         (f"{BUILTIN}\n[client]\ndns_timeout = 1e300\n", "client.dns_timeout: at most"),
+        # the pod's resolv.conf says timeout:N, whole seconds (issue 11)
+        (f"{BUILTIN}\n[client]\ndns_timeout = 2.5\n", "client.dns_timeout: whole seconds"),
         # images.ids: content identities (ImageSet.ids)
         (f'{BUILTIN}\n[images]\nids = ["sha256:{"a" * 64}"]\n', "images.ids: expected a table"),
         (f'{BUILTIN}\n[images.ids]\n"Not A Ref" = "sha256:{"a" * 64}"\n', 'images.ids."Not A Ref"'),

@@ -26,7 +26,7 @@ import faultdns
 import sim._harness
 from sim._harness import Harness, ScenarioResult
 from sim._report import attempt_rows
-from sim._scenario import load_scenario, parse_scenario
+from sim._scenario import ClientSettings, load_scenario, parse_scenario
 from sim._timeline import Interval, Timeline
 from sim._world import generate_timeline
 
@@ -89,6 +89,34 @@ def the_seed_bug_seed(harness: Harness) -> int:
         if old.outcome == "not-retriable":
             return seed
     raise AssertionError("no seed in 0..39 shows the v1.4 failure")
+
+
+def test_the_pods_resolv_conf_is_what_kubelet_writes() -> None:
+    """The harness's resolver reads the text a ClusterFirst pod gets (issue 11): the
+    cluster DNS, the search list, ``ndots``, and the dnsConfig options that differ from
+    Go's defaults; resolv.conf holds no fraction of a second."""
+    settings = ClientSettings()
+    assert settings.resolv_conf() == (
+        "nameserver 10.53.0.10\n"
+        "search harvester-system.svc.cluster.local svc.cluster.local cluster.local\n"
+        "options ndots:5\n"
+    )
+    tuned = dataclasses.replace(settings, search=(), ndots=1, dns_timeout=2.0, dns_attempts=3)
+    assert tuned.resolv_conf("127.0.0.1") == (
+        "nameserver 127.0.0.1\noptions ndots:1 timeout:2 attempts:3\n"
+    )
+    with pytest.raises(ValueError, match=re.escape("client.dns_timeout: resolv.conf's timeout")):
+        dataclasses.replace(settings, dns_timeout=0.5).resolv_conf()
+
+
+def test_the_harness_resolver_reads_ndots_from_resolv_conf(harness: Harness) -> None:
+    """The reviewer's example (issue 11): ``options ndots:5`` read as 0 would ask the
+    repo Service's one-dot name as given first; with Go's 5 the search list comes
+    first, so the first query of the run is the first search candidate."""
+    result = harness.run("single-node", 1, "harvester-v1.5")
+    first = next(entry for entry in result.trace if entry["type"] == "dns")
+    service = result.timeline.repo_service
+    assert first["name"].rstrip(".") == f"{service}.harvester-system.svc.cluster.local"
 
 
 def test_v14_fails_and_v15_succeeds_in_the_same_world(harness: Harness) -> None:

@@ -40,7 +40,12 @@ The properties, stated precisely:
    per lookup within (search list + 1 names) x (A, AAAA) x resolver attempts; a
    lookup asks exactly Go's ``nameList`` and never a ``.onion`` name (RFC 7686), a
    name with no candidate left returning no address and no error, and a request to
-   it failing with Go's "no suitable address found".
+   it failing with Go's "no suitable address found".  Over generated resolv.conf
+   texts (``spec.go_resolvconf``: Go's ``dnsReadConfig`` with its edges), the resolver
+   ``StubResolver.from_resolv_conf`` builds asks Go's names in order, each over Go's
+   servers, transports and ``rotate`` offsets, for Go's ``timeout`` x ``attempts`` on
+   the clock, as ``spec.go_dns`` derives from that reading (the harness too builds its
+   resolver from the pod's resolv.conf).
 5. **Errors the policy does not retry** (a 404 on either list, an invalid list, one
    with a line over distribution/reference's length limits among them) end the run
    at the attempt that met them, naming the status or line, deleting nothing.
@@ -52,8 +57,9 @@ The properties, stated precisely:
    also over connections the repo ends early (``spec.go_http``), and for
    ``cleanup.to_error`` on a plain httpx stack closed early in the same ways, or
    refused at a URL without a port (Go names the scheme's default port).
-   Over several nameservers (outside the harness: the real ``StubResolver`` against
-   2-4 real faultdns servers on a ``SimClock``), every exchange (server, transport,
+   Over several nameservers (outside the harness: the real ``StubResolver`` read from
+   a resolv.conf naming 2-4 real faultdns servers on a ``SimClock``, three at most
+   read), every exchange (server, transport,
    outcome, in Go's ``tryOneName`` order with and without ``rotate``, UDP first unless
    ``use-vc``, TCP after a truncated reply; a reply cut inside its question ignored
    over UDP, "cannot unmarshal" over TCP), the servers' logs, and the addresses or
@@ -137,7 +143,7 @@ from sim import Harness, ScenarioResult
 from sim._clock import SimClock
 from sim._dns import DNSPeer
 from sim._evaluate import jitter_draws, jitter_rng
-from sim._harness import CleanupFn, repo_service_name
+from sim._harness import CleanupFn, dial_in_place, repo_service_name
 from sim._mutants import active_cleanup_fn
 from sim._repo_server import (
     BODY_STATES,
@@ -146,7 +152,7 @@ from sim._repo_server import (
     ODD_STATES,
     ODD_STATUSES,
 )
-from sim._scenario import ClientSettings, ImageSet, Scenario, load_scenario
+from sim._scenario import CLUSTER_DNS, ClientSettings, ImageSet, Scenario, load_scenario
 from sim._timeline import OTHER_NAMES, Interval, Timeline
 from sim._world import generate_timeline
 from sim.strategies import (
@@ -165,6 +171,7 @@ from tests.sim.spec import backoff as spec_backoff
 from tests.sim.spec import deletion as spec_deletion
 from tests.sim.spec import go_dns as spec_dns
 from tests.sim.spec import go_http as spec_http
+from tests.sim.spec import go_resolvconf as spec_resolvconf
 from tests.sim.spec import ip_literal as spec_ip
 from tests.sim.spec import media as spec_media
 from tests.sim.spec import predicates as spec_predicates
@@ -1113,16 +1120,14 @@ def test_bounded_effort_an_ip_literal_lookup_sends_no_dns_query_and_reads_as_go(
     address as IPv4, a zone kept); a bracketed literal is no address and no domain
     name: "no such host", also without a query."""
     sent: list[object] = []
-    resolver = cleanup.StubResolver(
-        ["127.0.0.1:9"],
-        search=client.search,
-        ndots=client.ndots,
-        timeout=client.dns_timeout,
-        attempts=client.dns_attempts,
+    resolver = cleanup.StubResolver.from_resolv_conf(
+        client.resolv_conf(),
+        hostname="node",
         clock=FastForwardClock(),
         on_query=sent.append,
         hosts=None,
-    )
+    )  # the pod's resolver, as the harness builds it
+    dial_in_place(resolver, {f"{CLUSTER_DNS}:53": ("127.0.0.1", 9)})  # discard, if asked
     want = spec_ip.lookup(host)
     if want is None:
         with pytest.raises(DNSError) as caught:
@@ -1511,9 +1516,11 @@ def test_generated_predicates_decide_by_the_worlds_error(
 # type, so which server Go asks when (``tryOneName``: attempts x servers from the
 # ``rotate`` offset), which transport the first exchange takes, and what a CNAME or
 # another record ahead of the answer means never show there.  These worlds run the real
-# ``cleanup.StubResolver`` (as the harness builds it: ``use-vc`` and ``rotate`` only when
-# resolv.conf says so) against several real faultdns servers on the simulation's clock,
-# outside the harness (the vectorised evaluator never sees them), and hold every
+# ``cleanup.StubResolver``, built as the harness builds it: from resolv.conf text
+# (``StubResolver.from_resolv_conf``: a ``nameserver`` line per server, ``timeout``,
+# ``attempts``, ``rotate`` and ``use-vc`` only when set), each server dialled at its own
+# faultdns (``sim._harness.dial_in_place``), on the simulation's clock, outside the
+# harness (the vectorised evaluator never sees them), and hold every
 # exchange and the lookup's result to ``spec.go_dns``.
 
 #: the zone every healthy server answers from (faultdns, origin ``test``)
@@ -1605,10 +1612,11 @@ def _ns_outcome(world: NSWorld, qtype: str, server: int, transport: str) -> str:
 
 @st.composite
 def ns_worlds(draw: st.DrawFn) -> NSWorld:
-    """2-4 nameservers (mostly 3-4, so that rotate offsets of 2+ reach past XOR's and
-    +'s agreement), each healthy or faulty per query type, some down; rotate or not,
-    use-vc sometimes; 1-3 lookups on one resolver; names with direct answers, CNAMEs
-    (answered in zone, or ending without the type, or leaving the zone) and NXDOMAIN."""
+    """2-4 nameserver lines (mostly 3-4, so that rotate offsets of 2+ reach past XOR's
+    and +'s agreement; Go reads at most three, so a fourth is never asked), each
+    healthy or faulty per query type, some down; rotate or not, use-vc sometimes; 1-3
+    lookups on one resolver; names with direct answers, CNAMEs (answered in zone, or
+    ending without the type, or leaving the zone) and NXDOMAIN."""
     servers = draw(st.sampled_from([2, 3, 3, 4, 4]))
     behaviour = tuple(
         {
@@ -1660,6 +1668,26 @@ def nameservers() -> Iterator[tuple[SimClock, list[faultdns.FaultDNSServer], str
         for peer in peers:
             peer.stop()
         clock.close()
+
+
+#: the addresses the worlds' resolv.conf names its servers by (port 53, as Go reads it);
+#: the resolver dials each at its faultdns server, or the closed port when down
+NS_ADDRESSES = tuple(f"127.53.7.{n}" for n in range(1, NS_COUNT + 1))
+
+
+def parse_hostport(text: str) -> tuple[str, int]:
+    host, _, port = text.rpartition(":")
+    return host.strip("[]"), int(port)
+
+
+def _ns_resolv_conf(world: NSWorld) -> str:
+    """``world``'s resolver settings as the pod's resolv.conf says them: a
+    ``nameserver`` line per server, ``timeout``/``attempts``, and ``rotate`` and
+    ``use-vc`` only when set."""
+    options = [f"timeout:{int(world.timeout)}", f"attempts:{world.attempts}"]
+    options += ["rotate"] * world.rotate + ["use-vc"] * world.use_vc
+    lines = [f"nameserver {NS_ADDRESSES[i]}" for i in range(len(world.behaviour))]
+    return "\n".join([*lines, "options " + " ".join(options)]) + "\n"
 
 
 def _ns_world(kind: str, behaviour: Sequence[tuple[str, str]], **options: Any) -> NSWorld:
@@ -1746,20 +1774,19 @@ def test_predicate_input_is_gos_over_several_nameservers(
                 scope = f" match={world.name}" if world.scoped else ""
                 server.add_fault(f"{rule} qtype={qtype}{scope}")
     events: list[QueryEvent] = []
-    options: dict[str, Any] = {}
-    if world.rotate:  # as resolv.conf sets them: only when it says so
-        options["rotate"] = True
-    if world.use_vc:
-        options["use_tcp"] = True
-    resolver = cleanup.StubResolver(
-        texts,
-        attempts=world.attempts,
-        timeout=world.timeout,
+    text = _ns_resolv_conf(world)
+    # Go reads at most three nameserver lines: a fourth server is never asked
+    used = len(spec_resolvconf.read_config(text, "node").servers)
+    resolver = cleanup.StubResolver.from_resolv_conf(
+        text,
+        hostname="node",  # no dot: no default search domain
         clock=clock,
         rng=random.Random(seed),
         on_query=events.append,
         hosts=None,
-        **options,
+    )
+    dial_in_place(
+        resolver, {f"{NS_ADDRESSES[i]}:53": parse_hostport(t) for i, t in enumerate(texts)}
     )
     names = spec_dns.name_list(world.name, [], 1)
     assert names == [world.name]
@@ -1772,7 +1799,7 @@ def test_predicate_input_is_gos_over_several_nameservers(
         runs = {
             qtype: spec_dns.try_one_name(
                 functools.partial(_ns_outcome, world, qtype),
-                servers=len(texts),
+                servers=used,
                 attempts=world.attempts,
                 offset=offsets[qtype],
                 use_vc=world.use_vc,
@@ -1825,9 +1852,9 @@ def test_predicate_input_is_gos_over_several_nameservers(
             for k in kept
         ), f"Go keeps one of {kept}"
         assert got.name == world.name
-    event(f"{len(texts)} nameservers{', rotate' if world.rotate else ''}"
+    event(f"{len(texts)} nameserver lines{', rotate' if world.rotate else ''}"
           f"{', use-vc' if world.use_vc else ''}")  # fmt: skip
-    if world.rotate and len(texts) >= 3 and taken > 2:
+    if world.rotate and used >= 3 and taken > 2:
         event("rotate offsets reach 2+ over 3+ servers")
     drawn = {b for server in world.behaviour for b in server.values()}
     if "cut-question" in drawn:
@@ -1835,6 +1862,324 @@ def test_predicate_input_is_gos_over_several_nameservers(
     if "tcp-cut-question" in drawn and world.use_vc:
         event("a TCP reply cut in its question: cannot unmarshal")
     event(f"name: {world.kind}")
+
+
+# -- 4 (and 7b's resolvers). the pod's resolv.conf, read as Go reads it -----------------
+#
+# Issue 11: the harness and property 7b write their resolver settings as resolv.conf and
+# build the resolver with ``StubResolver.from_resolv_conf`` (the CLI's path), but only
+# in the few forms they need.  Here the text itself is generated with the edges Go's
+# ``dnsReadConfig`` has rules for (options repeated and over several lines, ``ndots``
+# past 15 or not a number, ``timeout:0``/``attempts:0``, ``search`` against ``domain``,
+# comments, tabs, CRLF, unknown keywords, more than three nameservers, nameservers Go
+# skips: a port, brackets, an empty zone or a zone on IPv4, a host name, a leading
+# zero), and what the resolver then *does* (the names it asks, in order; the servers it
+# asks for each, over which transport; how long each costs on the clock) is held to
+# ``spec.go_resolvconf``'s reading of the same text, through ``spec.go_dns``.  Every
+# address Go may read (the kept spellings and Go's defaults) is dialled at its own
+# faultdns server, whose log must hold exactly those queries.
+
+#: nameserver spellings Go keeps (``netip.ParseAddr``: an IPv4-mapped address and a
+#: zone too), each a server of its own
+RC_KEPT = ("127.53.8.1", "127.53.8.2", "::ffff:127.53.8.3", "fe80::53%eth0")
+#: nameserver spellings Go skips without counting them
+RC_SKIPPED = (
+    "127.53.8.1:53",
+    "[fe80::53]:53",
+    "[::1]",
+    "fe80::53%",
+    "127.53.8.2%eth0",
+    "dns.cluster.local",
+    "127.053.8.1",
+)
+#: every server Go can end up with: the kept spellings as ``JoinHostPort`` prints them,
+#: and Go's defaults (no line kept)
+RC_SERVERS = (
+    *(f"[{a}]:53" if ":" in a else f"{a}:53" for a in RC_KEPT),
+    *spec_resolvconf.DEFAULT_SERVERS,
+)
+#: names with 0, 1, 4 and 15 dots (ndots' clamp at 15), each in the zone (A only)
+RC_NAMES = ("repo", "repo.harvester-system", "a.b.c.d.e", ".".join("abcdefghijklmnop"))
+RC_ADDRESS = "10.53.9.1"
+RC_DOMAINS = ("svc.cluster.local", "cluster.local", "harvester-system.svc.cluster.local",
+              "example.test", ".")  # fmt: skip
+RC_OPTIONS = (
+    "ndots:0", "ndots:1", "ndots:2", "ndots:5", "ndots:15", "ndots:16", "ndots:20",
+    "ndots:five", "ndots:-1", "ndots:3x", "ndots", "NDOTS:3",
+    "timeout:0", "timeout:1", "timeout:2", "timeout:x",
+    "attempts:0", "attempts:1", "attempts:2", "attempts:3", "attempts:6",
+    "rotate", "single-request", "single-request-reopen", "use-vc", "usevc", "tcp",
+    "trust-ad", "edns0", "no-reload", "bogus:1",
+)  # fmt: skip
+#: the options whose edges the issue names, drawn more often
+RC_EDGES = ("ndots:5", "ndots:5", "ndots:20", "ndots:five", "timeout:0", "attempts:0")
+#: what one server does with every query (rule, outcome for the zone's own answer)
+RC_BEHAVIOURS = {"ok": "", "silent": "drop", "servfail": "servfail"}
+
+
+@dataclass(frozen=True)
+class ResolvWorld:
+    """A pod's resolv.conf ``text``, its ``hostname`` (the default search domain), the
+    behaviour of each server of :data:`RC_SERVERS` (a key of :data:`RC_BEHAVIOURS`) and
+    the ``name`` it looks up."""
+
+    text: str
+    hostname: str
+    behaviour: tuple[str, ...]
+    name: str
+
+
+@st.composite
+def resolv_conf_texts(draw: st.DrawFn) -> str:
+    """resolv.conf texts with Go's edges, their lines in any order: 0-6 nameservers
+    (kept and skipped spellings, four or more kept at times, a trailing comment), 0-3
+    ``search`` (0-4 domains, ``.`` among them) or ``domain`` lines, 0-3 ``options``
+    lines (1-4 options each, repeated ones, every value class), comments starting
+    ``#`` or ``;`` (some spelling an option), unknown keywords and blank lines; fields
+    separated by spaces or tabs, lines ended by LF or CRLF."""
+    sep = draw(st.sampled_from([" ", " ", "\t", " \t "]))
+    lines: list[str] = []
+    for _ in range(draw(st.sampled_from([0, 1, 2, 3, 4, 4, 5, 5, 6]))):
+        server = draw(st.sampled_from(RC_KEPT * 3 + RC_SKIPPED))
+        tail = draw(st.sampled_from(["", "", f"{sep}# cluster dns"]))
+        lines.append(f"nameserver{sep}{server}{tail}")
+    for _ in range(draw(st.integers(0, 3))):
+        if draw(st.booleans()):
+            domains = draw(st.lists(st.sampled_from(RC_DOMAINS), max_size=4))
+            lines.append(sep.join(["search", *domains]))
+        else:
+            lines.append(f"domain{sep}{draw(st.sampled_from(RC_DOMAINS[:-1]))}")
+    for _ in range(draw(st.sampled_from([0, 1, 1, 2, 2, 3]))):
+        options = draw(st.lists(st.sampled_from(RC_OPTIONS + RC_EDGES), min_size=1, max_size=4))
+        lines.append(sep.join(["options", *options]))
+    for _ in range(draw(st.integers(0, 2))):
+        mark = draw(st.sampled_from("#;"))
+        lines.append(mark + draw(st.sampled_from(["options ndots:0", "nameserver 127.53.8.2",
+                                                  " generated by kubelet"])))  # fmt: skip
+    if draw(st.booleans()):
+        lines.append(draw(st.sampled_from(["sortlist 10.0.0.0/8", "lookup file bind", ""])))
+    lines = list(draw(st.permutations(lines)))
+    end = draw(st.sampled_from(["\n", "\n", "\r\n"]))
+    return end.join(lines) + end
+
+
+@st.composite
+def resolv_worlds(draw: st.DrawFn) -> ResolvWorld:
+    """A generated resolv.conf (:func:`resolv_conf_texts`), a host name with or without
+    a domain, each possible server healthy (mostly), silent or failing, and a name."""
+    return ResolvWorld(
+        text=draw(resolv_conf_texts()),
+        hostname=draw(st.sampled_from(["node", "node.example.test", "node."])),
+        behaviour=tuple(
+            draw(st.sampled_from(["ok", "ok", "silent", "servfail"])) for _ in RC_SERVERS
+        ),
+        name=draw(st.sampled_from(RC_NAMES)),
+    )
+
+
+def _rc_events(world: ResolvWorld, conf: spec_resolvconf.Config) -> None:
+    """The hypothesis events that show the ``ci`` profile meets each edge."""
+    text = world.text
+    option_words = [
+        w for line in text.splitlines() if line.split()[:1] == ["options"]
+        for w in line.split()[1:]
+    ]  # fmt: skip
+    if any(w.startswith("ndots:") and w[6:].isdigit() and int(w[6:]) > 15 for w in option_words):
+        event("rc: ndots above 15")
+    if any(w in ("ndots:five", "ndots:-1", "ndots:3x") for w in option_words):
+        event("rc: ndots not a plain number")
+    if len(option_words) != len(set(option_words)) or sum(
+        w.split(":")[0] in ("ndots", "timeout", "attempts") for w in option_words
+    ) > len({w.split(":")[0] for w in option_words if ":" in w}):
+        event("rc: an option repeated")
+    if sum(line.split()[:1] == ["options"] for line in text.splitlines()) > 1:
+        event("rc: several options lines")
+    keys = [line.split()[0] for line in text.splitlines() if line.split()]
+    if "search" in keys and "domain" in keys:
+        event("rc: search and domain")
+    if any(line[:1] in ("#", ";") for line in text.splitlines()):
+        event("rc: comments")
+    if "\t" in text:
+        event("rc: tabs")
+    if "\r\n" in text:
+        event("rc: CRLF")
+    servers = [line.split()[1] for line in text.splitlines() if line.split()[:1] == ["nameserver"]]
+    if sum(s in RC_KEPT for s in servers) > 3:
+        event("rc: more than three nameservers")
+    if any(s in RC_SKIPPED for s in servers):
+        event("rc: a nameserver Go skips")
+    if "timeout:0" in option_words:
+        event("rc: timeout:0")
+    if "attempts:0" in option_words:
+        event("rc: attempts:0")
+    if conf.servers == spec_resolvconf.DEFAULT_SERVERS:
+        event("rc: Go's default nameservers")
+
+
+@pytest.fixture(scope="module")
+def rc_servers() -> Iterator[tuple[SimClock, list[faultdns.FaultDNSServer]]]:
+    """A faultdns server for each of :data:`RC_SERVERS`, serving :data:`RC_NAMES`
+    (A only), on one ``SimClock``."""
+    clock = SimClock()
+    servers: list[faultdns.FaultDNSServer] = []
+    peers: list[DNSPeer] = []
+    try:
+        for _ in RC_SERVERS:
+            server = faultdns.FaultDNSServer(ttl=0, clock=clock, seed=0)
+            for name in RC_NAMES:
+                server.add_record(f"{name} A {RC_ADDRESS}")
+            peer = DNSPeer(server).start()
+            clock.add_peer(peer)
+            clock.call_listener = peer.call_listener
+            servers.append(server)
+            peers.append(peer)
+        yield clock, servers
+    finally:
+        for peer in peers:
+            peer.stop()
+        clock.close()
+
+
+# The issue's examples, each a member of the kind the strategy draws:
+#: the reviewer's planted bug read ``ndots:5`` as 0: the kubelet file, a one-dot name
+RC_KUBELET = ResolvWorld(
+    "nameserver 127.53.8.1\nsearch harvester-system.svc.cluster.local svc.cluster.local"
+    " cluster.local\noptions ndots:5\n", "node", ("ok",) * len(RC_SERVERS),
+    "repo.harvester-system",
+)  # fmt: skip
+#: ndots past 15 is 15: a 15-dot name is asked as given first
+RC_NDOTS_CLAMPED = ResolvWorld(
+    "nameserver 127.53.8.1\nsearch cluster.local\noptions ndots:20\n", "node",
+    ("ok",) * len(RC_SERVERS), ".".join("abcdefghijklmnop"),
+)  # fmt: skip
+#: options repeated over two lines, the last wins; attempts past glibc's 5 stay
+RC_LAST_WINS = ResolvWorld(
+    "nameserver 127.53.8.1\nnameserver 127.53.8.2\noptions attempts:1 timeout:2 ndots:0\n"
+    "options\tattempts:6 ndots:2\n", "node", ("silent",) * len(RC_SERVERS), "repo",
+)  # fmt: skip
+#: four nameservers, a port and an empty zone skipped: the first three kept are asked
+RC_FOUR_SERVERS = ResolvWorld(
+    "nameserver 127.53.8.1:53\nnameserver fe80::53%\nnameserver 127.53.8.2\n"
+    "nameserver fe80::53%eth0\nnameserver ::ffff:127.53.8.3\nnameserver 127.53.8.1\n"
+    "options rotate timeout:0 attempts:0\n", "node",
+    ("servfail", "silent", "servfail", "servfail", "ok", "ok"), "repo",
+)  # fmt: skip
+
+
+@cases(80)
+@given(world=resolv_worlds(), seed=seeds())
+@example(world=RC_KUBELET, seed=0)
+@example(world=RC_NDOTS_CLAMPED, seed=0)
+@example(world=RC_LAST_WINS, seed=0)
+@example(world=RC_FOUR_SERVERS, seed=0)
+def test_bounded_effort_of_a_lookup_is_gos_for_the_pods_resolv_conf(
+    rc_servers: tuple[SimClock, list[faultdns.FaultDNSServer]], world: ResolvWorld, seed: int
+) -> None:
+    """The resolver cleanup builds from a resolv.conf (``from_resolv_conf``, as the CLI
+    does) behaves as Go's reading of it (``spec.go_resolvconf.read_config``) says: the
+    candidates are ``spec.go_dns.name_list`` of the file's search list and ndots, asked
+    in that order until one has an address; each candidate's A and AAAA lanes are
+    ``tryOneName`` over the file's servers (at most three, Go's defaults when none is
+    read) from the ``rotate`` offsets (A first, then AAAA, with ``single-request``),
+    ``attempts`` rounds, over TCP with ``use-vc``; every exchange (name, type, server,
+    transport, outcome) is the spec's, each server's log holds exactly its queries, a
+    silent server costs ``timeout`` seconds of the clock per exchange (the lanes of a
+    candidate in parallel, or one after the other with ``single-request``), and the
+    lookup returns the zone's address exactly when Go's walk reaches an answer."""
+    clock, servers = rc_servers
+    conf = spec_resolvconf.read_config(world.text, world.hostname)
+    _rc_events(world, conf)
+    for server, behaviour in zip(servers, world.behaviour, strict=True):
+        server.reset()
+        if RC_BEHAVIOURS[behaviour]:
+            server.add_fault(RC_BEHAVIOURS[behaviour])
+    events: list[QueryEvent] = []
+    resolver = cleanup.StubResolver.from_resolv_conf(
+        world.text,
+        hostname=world.hostname,
+        clock=clock,
+        rng=random.Random(seed),
+        on_query=events.append,
+        hosts=None,
+    )
+    targets = {text: server.address for text, server in zip(RC_SERVERS, servers, strict=True)}
+    dial_in_place(resolver, targets)
+    shown = {f"{host}:{port}": text for text, (host, port) in targets.items()}
+    marks = [server.queries[-1].seq if server.queries else 0 for server in servers]
+
+    names = spec_dns.name_list(world.name, conf.search, conf.ndots)
+    index = [RC_SERVERS.index(text) for text in conf.servers]
+    order = ("A", "AAAA") if conf.single_request else ("AAAA", "A")  # offsets taken
+    expected: list[tuple[str, str, str, str, str]] = []
+    took, taken, answered = 0.0, 0, False
+    for candidate in names:
+
+        def outcome(qtype: str, at: int, transport: str, candidate: str = candidate) -> str:
+            behaviour = world.behaviour[index[at]]
+            if behaviour == "silent":
+                return "timeout"
+            if behaviour == "servfail":
+                return "servfail"
+            if candidate != world.name.lower():
+                return "nxdomain"
+            return "answer" if qtype == "A" else "nodata"
+
+        lanes = {}
+        for qtype in order:
+            offset = taken if conf.rotate else 0
+            taken += 1
+            lanes[qtype] = spec_dns.try_one_name(
+                functools.partial(outcome, qtype),
+                servers=len(conf.servers),
+                attempts=conf.attempts,
+                offset=offset,
+                use_vc=conf.use_tcp,
+                timeout=conf.timeout,
+            )
+        for qtype in ("A", "AAAA"):
+            expected += [
+                (candidate, qtype, conf.servers[x.server], x.transport, x.outcome)
+                for x in lanes[qtype].exchanges
+            ]
+        lane_times = [lane.took for lane in lanes.values()]
+        took += sum(lane_times) if conf.single_request else max(lane_times)
+        if any(lane.ended == "answer" for lane in lanes.values()):
+            answered = True
+            break
+    note(f"Go reads {conf}; names {names}")
+
+    start = clock.now()
+    try:
+        got: object = resolver.resolve(world.name)
+    except DNSError as exc:
+        got = exc
+    elapsed = clock.now() - start
+    note(f"got {got!r} after {elapsed} s; events {events}")
+    seen = [
+        (e.name.rstrip(".").lower(), e.qtype, shown.get(e.server, e.server), e.transport,
+         e.outcome)
+        for e in events
+    ]  # fmt: skip
+    for key in {(name, qtype) for name, qtype, *_ in expected + seen}:
+        assert [s for s in seen if s[:2] == key] == [x for x in expected if x[:2] == key], (
+            f"{key}: the exchanges"
+        )
+    asked = list(dict.fromkeys(name for name, *_ in seen))
+    assert asked == list(dict.fromkeys(name for name, *_ in expected)), "the names, in order"
+    if conf.single_request:  # one lane at a time: the whole order is Go's
+        assert seen == expected, "candidate by candidate, A's lane, then AAAA's"
+    logged = sorted(
+        (RC_SERVERS[at], record.name.rstrip(".").lower(), record.qtype, record.transport)
+        for at, server in enumerate(servers)
+        for record in server.queries_since(marks[at])
+    )
+    assert logged == sorted((s, n, q, t) for n, q, s, t, _ in expected), "the servers' logs"
+    assert math.isclose(elapsed, took, abs_tol=1e-6), f"the lookup took {elapsed} s, Go {took}"
+    if answered:
+        assert got == [RC_ADDRESS]
+    else:
+        assert isinstance(got, DNSError), f"Go's walk finds no address; got {got!r}"
+    event(f"rc: {len(names)} candidates, {'answered' if answered else 'failed'}")
 
 
 # -- 4. bounded effort ---------------------------------------------------------------

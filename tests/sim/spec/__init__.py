@@ -16,6 +16,8 @@ nothing from ``cleanup`` but data types needed to read a result (``Backoff`` fie
   reports; its ``IsNotFound``/``IsTimeout``/``IsTemporary``), and over several
   nameservers ``tryOneName``'s server order (``rotate``), transports (UDP, TCP after
   TC, ``use-vc``) and ``skipToAnswer``'s verdict on CNAMEs and other records.
+- :mod:`.go_resolvconf`: Go 1.23's reading of resolv.conf (``dnsReadConfig``): which
+  nameservers, search list, ndots, timeout, attempts and flags a pod's file gives.
 - :mod:`.go_http`: Go 1.23's HTTP client error when the server ends the connection
   early (its class, text and the report's label for every error class).
 - :mod:`.predicates`: the retry-or-stop decision of Harvester v1.4's and v1.5's
@@ -25,7 +27,7 @@ nothing from ``cleanup`` but data types needed to read a result (``Backoff`` fie
   short ``name:tag`` match, the retain list, pins, containers, vmdp, and content
   identity), in each matching mode.
 - :mod:`.ip_literal`: Go's IP-literal short cuts (no query; an IPv4-mapped address
-  is IPv4, also in the address a dial names).
+  is IPv4, also in the address a dial names) and ``netip.ParseAddr``'s acceptance.
 - :mod:`.media`: whether a 200's ``Content-Type`` is a list's (RFC 9110 8.3.1).
 - :mod:`.repo`: the URL path of each image list (Harvester ``upgrade_repo.go``).
 

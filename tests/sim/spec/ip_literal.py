@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import ipaddress
 
-__all__ = ["dial_address", "lookup"]
+__all__ = ["dial_address", "is_address", "lookup"]
 
 _MAPPED_PREFIX = bytes(10) + b"\xff\xff"
 
@@ -41,6 +41,11 @@ def _parse(text: str) -> tuple[bytes, str] | None:
     if zone and ip.version == 4:
         return None
     return ip.packed, zone
+
+
+def is_address(text: str) -> bool:
+    """Whether ``netip.ParseAddr`` accepts ``text`` (resolv.conf's ``nameserver`` rule)."""
+    return _parse(text) is not None
 
 
 def _printed(packed: bytes, zone: str) -> str:
