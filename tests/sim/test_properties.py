@@ -1140,6 +1140,27 @@ def test_bounded_effort_an_ip_literal_lookup_sends_no_dns_query_and_reads_as_go(
     assert sent == [], f"looking up {host!r} sent {sent}"
 
 
+def lists_answering(
+    scenario: str, start: float, which: str, answers: tuple[Interval, ...]
+) -> Timeline:
+    """A single-node world whose every name resolves and whose ``which`` list
+    (``previous``, ``current`` or ``both``) answers ``answers``; the other list is ok."""
+    ok = (Interval(0.0, math.inf, "ok"),)
+    host = SINGLE.repo_host
+    return Timeline(
+        scenario=scenario,
+        seed=0,
+        cleanup_start=start,
+        repo_host=host,
+        dns={host: ok, OTHER_NAMES: ok, SINGLE.repo_service.lower(): ok},
+        http={
+            SINGLE.list_path(SINGLE.previous_version): answers if which != "current" else ok,
+            SINGLE.list_path("current"): answers if which != "previous" else ok,
+        },
+        events=(),
+    )
+
+
 @st.composite
 def list_under_a_media_type(draw: st.DrawFn) -> tuple[Timeline, str]:
     """Every name answers; one list (or both) comes as a 200 with the whole list under a
@@ -1151,21 +1172,7 @@ def list_under_a_media_type(draw: st.DrawFn) -> tuple[Timeline, str]:
     until = round(start + draw(durations(60.0, min_seconds=0.1), label="for"), 1)
     which = draw(st.sampled_from(("previous", "current", "both")), label="list")
     odd = (Interval(0.0, until, MEDIA_STATE + media), Interval(until, math.inf, "ok"))
-    ok = (Interval(0.0, math.inf, "ok"),)
-    host = SINGLE.repo_host
-    timeline = Timeline(
-        scenario="a list under a media type",
-        seed=0,
-        cleanup_start=start,
-        repo_host=host,
-        dns={host: ok, OTHER_NAMES: ok, SINGLE.repo_service.lower(): ok},
-        http={
-            SINGLE.list_path(SINGLE.previous_version): odd if which != "current" else ok,
-            SINGLE.list_path("current"): odd if which != "previous" else ok,
-        },
-        events=(),
-    )
-    return timeline, media
+    return lists_answering("a list under a media type", start, which, odd), media
 
 
 @cases(80)
@@ -2443,20 +2450,7 @@ def odd_answer_over_the_first_attempt(draw: st.DrawFn) -> Timeline:
     until = round(start + draw(durations(60.0, min_seconds=0.1), label="for"), 1)
     which = draw(st.sampled_from(("previous", "current", "both")), label="list")
     odd = (Interval(0.0, until, state), Interval(until, math.inf, "ok"))
-    ok = (Interval(0.0, math.inf, "ok"),)
-    host = SINGLE.repo_host
-    return Timeline(
-        scenario="an unkind answer",
-        seed=0,
-        cleanup_start=start,
-        repo_host=host,
-        dns={host: ok, OTHER_NAMES: ok, SINGLE.repo_service.lower(): ok},
-        http={
-            SINGLE.list_path(SINGLE.previous_version): odd if which != "current" else ok,
-            SINGLE.list_path("current"): odd if which != "previous" else ok,
-        },
-        events=(),
-    )
+    return lists_answering("an unkind answer", start, which, odd)
 
 
 @cases(100)
@@ -2527,20 +2521,7 @@ def early_closes(draw: st.DrawFn) -> Timeline:
     closing: tuple[Interval, ...] = (Interval(0.0, until, mode),)
     if math.isfinite(until):
         closing += (Interval(until, math.inf, "ok"),)
-    ok = (Interval(0.0, math.inf, "ok"),)
-    host = SINGLE.repo_host
-    return Timeline(
-        scenario="a connection ending early",
-        seed=0,
-        cleanup_start=start,
-        repo_host=host,
-        dns={host: ok, OTHER_NAMES: ok, SINGLE.repo_service.lower(): ok},
-        http={
-            SINGLE.list_path(SINGLE.previous_version): closing if which != "current" else ok,
-            SINGLE.list_path("current"): closing if which != "previous" else ok,
-        },
-        events=(),
-    )
+    return lists_answering("a connection ending early", start, which, closing)
 
 
 def check_report_shows_the_worlds_errors(
