@@ -140,9 +140,9 @@ def unkind() -> Iterator[RepoServer]:
     server.close()
 
 
-def answer(repo: RepoServer, state: str, path: str = OK_PATH) -> bytes:
-    """The raw bytes the server sends for one GET of ``path`` in ``state``, to EOF or
-    until it stops sending."""
+def answer_and_ending(repo: RepoServer, state: str, path: str = OK_PATH) -> tuple[bytes, str]:
+    """The raw bytes sent for one GET in ``state`` and how the connection ended:
+    ``fin`` (EOF) or ``rst`` (ECONNRESET after the bytes queued before it)."""
     repo.state_box["now"] = state  # type: ignore[attr-defined]
     with socket.create_connection(repo.address, timeout=2) as sock:
         sock.sendall(get(path, close=True))
@@ -154,12 +154,20 @@ def answer(repo: RepoServer, state: str, path: str = OK_PATH) -> bytes:
                 chunk = sock.recv(65536)
             except BlockingIOError:
                 continue
+            except ConnectionResetError:
+                return out, "rst"
             finally:
                 sock.setblocking(True)
             if not chunk:
-                break
+                return out, "fin"
             out += chunk
-        return out
+        return out, "open"
+
+
+def answer(repo: RepoServer, state: str, path: str = OK_PATH) -> bytes:
+    """The raw bytes the server sends for one GET of ``path`` in ``state``, to EOF, a
+    reset, or until it stops sending."""
+    return answer_and_ending(repo, state, path)[0]
 
 
 @pytest.mark.parametrize(
@@ -264,30 +272,6 @@ def test_a_repo_server_on_ipv6_loopback_serves_the_lists() -> None:
             socket.create_connection(("::1", server.port), timeout=2)
     finally:
         server.close()
-
-
-def answer_and_ending(repo: RepoServer, state: str) -> tuple[bytes, str]:
-    """The raw bytes sent for one GET in ``state`` and how the connection ended:
-    ``fin`` (EOF) or ``rst`` (ECONNRESET after the bytes queued before it)."""
-    repo.state_box["now"] = state  # type: ignore[attr-defined]
-    with socket.create_connection(repo.address, timeout=2) as sock:
-        sock.sendall(get(OK_PATH, close=True))
-        out = b""
-        for _ in range(20):
-            repo.settle()
-            sock.setblocking(False)
-            try:
-                chunk = sock.recv(65536)
-            except BlockingIOError:
-                continue
-            except ConnectionResetError:
-                return out, "rst"
-            finally:
-                sock.setblocking(True)
-            if not chunk:
-                return out, "fin"
-            out += chunk
-        return out, "open"
 
 
 def test_early_closes_end_the_connection_where_each_mode_says(unkind: RepoServer) -> None:
