@@ -167,6 +167,7 @@ from sim.strategies import (
     timelines,
     world_timelines,
 )
+from tests.sim.nameservers import nameservers_on_a_sim_clock
 from tests.sim.spec import backoff as spec_backoff
 from tests.sim.spec import deletion as spec_deletion
 from tests.sim.spec import go_dns as spec_dns
@@ -1653,28 +1654,8 @@ def ns_worlds(draw: st.DrawFn) -> NSWorld:
 def nameservers() -> Iterator[tuple[SimClock, list[faultdns.FaultDNSServer], str]]:
     """:data:`NS_COUNT` faultdns servers serving :data:`NS_ZONE` on one ``SimClock``,
     and the address of a closed UDP port."""
-    clock = SimClock()
-    servers: list[faultdns.FaultDNSServer] = []
-    peers: list[DNSPeer] = []
-    try:
-        for _ in range(NS_COUNT):
-            server = faultdns.FaultDNSServer(origins=["test"], ttl=0, clock=clock, seed=0)
-            for record in NS_ZONE:
-                server.add_record(record)
-            peer = DNSPeer(server).start()
-            clock.add_peer(peer)
-            clock.call_listener = peer.call_listener
-            servers.append(server)
-            peers.append(peer)
-        probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        probe.bind(("127.0.0.1", 0))
-        down = f"127.0.0.1:{probe.getsockname()[1]}"
-        probe.close()  # nothing listens there: ICMP port unreachable
-        yield clock, servers, down
-    finally:
-        for peer in peers:
-            peer.stop()
-        clock.close()
+    with nameservers_on_a_sim_clock(NS_COUNT, origins=["test"], records=NS_ZONE) as world:
+        yield world
 
 
 #: the addresses the worlds' resolv.conf names its servers by (port 53, as Go reads it);

@@ -21,6 +21,7 @@ import faultdns
 from cleanup._dnsrules import QueryOutcome, candidate_names, simulate_lookup
 from sim._clock import SimClock
 from sim._dns import DNSPeer
+from tests.sim.nameservers import nameservers_on_a_sim_clock
 
 SEARCH = ["harvester-system.svc.cluster.local", "svc.cluster.local", "cluster.local"]
 NAME = "upgrade-repo-x.harvester-system"
@@ -123,23 +124,8 @@ _ADDRESS = {"A": "10.0.0.1", "AAAA": "fd00::1"}
 
 @pytest.fixture(scope="module")
 def world() -> Iterator[tuple[SimClock, list[faultdns.FaultDNSServer], str]]:
-    clock = SimClock()
-    servers, peers = [], []
-    for _ in range(2):
-        server = faultdns.FaultDNSServer(origins=["."], ttl=0, clock=clock, seed=0)
-        peer = DNSPeer(server).start()
-        clock.add_peer(peer)
-        clock.call_listener = peer.call_listener
-        servers.append(server)
-        peers.append(peer)
-    probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    probe.bind(("127.0.0.1", 0))
-    down = f"127.0.0.1:{probe.getsockname()[1]}"
-    probe.close()  # nothing listens there: ICMP port unreachable
-    yield clock, servers, down
-    for peer in peers:
-        peer.stop()
-    clock.close()
+    with nameservers_on_a_sim_clock(2, origins=["."]) as world:
+        yield world
 
 
 @st.composite
