@@ -92,6 +92,7 @@ MODULES = (
     "cleanup/_repo.py",
     "cleanup/_run.py",
     "cleanup/_resolver.py",
+    "cleanup/_resolvconf.py",
     "cleanup/_dnsrules.py",
     "cleanup/_dnswire.py",
 )
@@ -105,6 +106,9 @@ STRATUM: dict[str, str] = {
     },
     # the DNS message layer left _dnsrules (3c6e2b3); only its reply check is in scope
     "cleanup/_dnswire.py": "cleanup/_dnsrules.py",
+    # the pod's resolv.conf, as Go's dnsReadConfig reads it, is the stub resolver's input
+    # (it left _resolver's constructor for its own module): in the resolver's stratum
+    "cleanup/_resolvconf.py": "cleanup/_resolver.py",
 }
 
 
