@@ -1,5 +1,11 @@
 """FaultDNSServer: UDP and TCP on one port, a zone, fault rules and a query log.
 
+This module is the object a user holds, one idea: its sockets and event loop
+(lifecycle), the UDP drain that reads them (the hot path, measured with them in
+bench/README.md), and the thread-safe methods over the state both share.  How a
+query becomes a reply is :mod:`faultdns._answer`; TCP clients, held replies, idle
+detection and the query log are in their own modules (named below).
+
 How a query travels (read this first):
 
 1. **UDP hot path** (:meth:`FaultDNSServer._on_udp_batch`, or
@@ -10,25 +16,23 @@ How a query travels (read this first):
    DNS benchmark needs; a plain drain loop does not.  On Linux the loop receives and
    sends 64 datagrams per system call (:mod:`faultdns._batchio`), which is what puts
    it ahead of dnsmasq.
-2. **Answer cache.**  A reply depends only on the query bytes after the 2-byte ID
-   (flags, question, EDNS options), the zone and the rules.  So the cache key is
-   ``data[2:]`` and the value is an :class:`_Entry` with the packed reply minus its ID,
-   the query's name/type for the log, and the rules that could ever match it.  A cached
-   query with no candidate rules costs a dict lookup, an ID patch and a ``sendto``.
-   0x20 case variants are different bytes, hence different entries, so the question
-   is always echoed exactly as asked.
-3. **Rules.**  Rules live in a copy-on-write tuple; any change (and ``reset``) swaps in
-   a new cache dict, and entries remember the zone generation they were built from, so
-   an entry's candidate list is never stale.  When candidates exist,
-   :func:`faultdns._faults.select_rule` picks the first active one against the clock
-   reading taken when the datagram arrived (the one copy of that rule; the call costs
-   nothing measurable, bench/README.md).  A rule's reply (NXDOMAIN, SERVFAIL,
-   ...) is built once per entry and then sent from the hot path as well.
-4. **Cold path** (:mod:`faultdns._wire`): dnslib parses and builds the reply for cache
-   misses, malformed input and the first fault reply of each rule; drop and delay
-   also leave the hot path.
-5. **TCP** uses the same cache and rules through an asyncio protocol
-   (:class:`faultdns._tcp.TCPConnection`, one per client): 2-byte length
+2. **A cache hit** costs a dict lookup, an ID patch and a ``sendto``: the cache key
+   is the query after its 2-byte ID, and an entry's rules that could ever match are
+   looked at with :func:`faultdns._faults.select_rule` against the clock reading
+   taken when the datagram arrived (the one copy of that rule; the call costs nothing
+   measurable, bench/README.md).  A fault reply already built for the entry is sent
+   from here as well.
+3. **Everything else** (a cache miss, malformed input, a rule that drops or delays,
+   a fault reply not built yet) leaves the hot path for the answering path shared
+   with TCP, :mod:`faultdns._answer` (the cache, the rules and their actions, the
+   log; its docstring goes on from here).  The two drain loops repeat only its
+   cheapest step inline, for speed.
+4. **Rules, zone and state** change through the thread-safe methods below
+   (:meth:`FaultDNSServer.add_faults`, :meth:`~FaultDNSServer.reset`, ...): rules
+   live in a copy-on-write tuple and any change swaps in a new cache dict, so the
+   loop thread never sees a half-made change.
+5. **TCP** uses the same answering path (:func:`faultdns._answer.handle_tcp`) through
+   an asyncio protocol (:class:`faultdns._tcp.TCPConnection`, one per client): 2-byte length
    framing, many messages per connection, and the guards of RFC 7766 section 6 so a
    new client is always served: at the connection cap the least recently useful
    connection is evicted, idleness counts from the last complete message, replies
@@ -75,6 +79,7 @@ from typing import Any
 
 import retrylab_entry
 from faultdns import _batchio, _idle
+from faultdns._answer import Entry, fire, make_entry, respond
 from faultdns._clock import Clock, MonotonicClock
 from faultdns._faults import (
     Action,
@@ -83,23 +88,13 @@ from faultdns._faults import (
     RuleState,
     coerce_rule,
     load_plan,
-    rcode_name,
     select_rule,
 )
-from faultdns._held import Held, HeldReplies
+from faultdns._held import HeldReplies
 from faultdns._loop import in_loop
-from faultdns._querylog import QueryLog, QueryRecord, Transport
+from faultdns._querylog import QueryLog, QueryRecord
 from faultdns._tcp import TCPConnection, TCPSweeper
 from faultdns._unreachable import set_port_unreachable
-from faultdns._wire import (
-    Query,
-    WireError,
-    decode,
-    fault_reply,
-    fit_tcp,
-    fit_udp,
-    zone_reply,
-)
 from faultdns._zone import Zone
 
 __all__ = ["FaultDNSServer"]
@@ -111,48 +106,6 @@ _CACHE_SIZE = 20000
 _RCVBUF = 4 << 20
 _BIND_ATTEMPTS = 64
 _TCP_BACKLOG = 1024
-
-
-class _Entry:
-    """A cached reply for one exact query (minus its ID) under one rule set and zone."""
-
-    __slots__ = (
-        "faults",
-        "name",
-        "qtype",
-        "query",
-        "rcode",
-        "tcp",
-        "tcp_rules",
-        "udp",
-        "udp_ptr",
-        "udp_rules",
-        "zgen",
-    )
-
-    def __init__(
-        self,
-        query: Query,
-        udp: bytes,
-        tcp: bytes,
-        rcode: str,
-        udp_rules: tuple[RuleState, ...],
-        tcp_rules: tuple[RuleState, ...],
-        zgen: int,
-    ) -> None:
-        self.query = query
-        self.name = query.name
-        self.qtype = query.qtype_name
-        self.udp = udp  # reply without its 2-byte ID, fitted to the client's UDP limit
-        self.udp_ptr = _batchio.buffer_address(udp)  # where sendmmsg finds it
-        self.tcp = tcp  # full reply without its ID
-        self.rcode = rcode
-        self.udp_rules = udp_rules
-        self.tcp_rules = tcp_rules
-        self.zgen = zgen
-        # rule id -> (udp tail, tcp tail, rcode, udp tail address): fault replies,
-        # built on first use
-        self.faults: dict[str, tuple[bytes, bytes, str, int]] = {}
 
 
 class FaultDNSServer:
@@ -247,7 +200,7 @@ class FaultDNSServer:
         self._rules: tuple[RuleState, ...] = ()
         self._rule_index = RuleIndex(())  # rebuilt lazily when _rules changes (loop thread)
         self._rule_numbers = itertools.count(1)
-        self._cache: dict[bytes, _Entry] = {}
+        self._cache: dict[bytes, Entry] = {}
         self._origin = self._now()
         self._log = QueryLog(log_size)
         self._errors = 0
@@ -702,9 +655,9 @@ class FaultDNSServer:
             entry = self._cache.get(data[2:])
             if entry is None or entry.zgen != zone.generation:
                 try:
-                    entry = self._make_entry(data, addr, "udp", t0)
+                    entry = make_entry(self, data, addr, "udp", t0)
                     if entry is not None:
-                        self._respond(entry, data, addr, "udp", t0, self._udp_sender(addr), None)
+                        respond(self, entry, data, addr, "udp", t0, self._udp_sender(addr), None)
                 except Exception:  # never let one datagram stop the server
                     self._errors += 1
                 continue
@@ -719,8 +672,16 @@ class FaultDNSServer:
                     built = entry.faults.get(rule.id)
                     if built is None:  # drop, delay, or a fault reply not built yet
                         try:
-                            self._fire(
-                                winner, entry, data, addr, "udp", t0, self._udp_sender(addr), None
+                            fire(
+                                self,
+                                winner,
+                                entry,
+                                data,
+                                addr,
+                                "udp",
+                                t0,
+                                self._udp_sender(addr),
+                                None,
                             )
                         except Exception:
                             self._errors += 1
@@ -816,13 +777,13 @@ class FaultDNSServer:
                 addr = _batchio.sockaddr_to_tuple(bio.sender(i))
                 try:
                     if winner is not None and entry is not None:
-                        self._fire(
-                            winner, entry, data, addr, "udp", t0, self._udp_sender(addr), None
+                        fire(
+                            self, winner, entry, data, addr, "udp", t0, self._udp_sender(addr), None
                         )
                         continue
-                    entry = self._make_entry(data, addr, "udp", t0)
+                    entry = make_entry(self, data, addr, "udp", t0)
                     if entry is not None:
-                        self._respond(entry, data, addr, "udp", t0, self._udp_sender(addr), None)
+                        respond(self, entry, data, addr, "udp", t0, self._udp_sender(addr), None)
                 except Exception:  # never let one datagram stop the server
                     self._errors += 1
             send(start, count)
@@ -838,146 +799,3 @@ class FaultDNSServer:
                     sock.sendto(reply, addr)
 
         return send
-
-    # -- shared slower path -------------------------------------------------------------
-
-    def _handle_tcp(self, data: bytes, conn: TCPConnection) -> None:
-        t0 = self._now()
-        try:
-            entry = self._cache.get(data[2:])
-            if entry is None or entry.zgen != self.zone.generation:
-                entry = self._make_entry(data, conn.peer, "tcp", t0, conn.send)
-                if entry is None:
-                    return
-            self._respond(entry, data, conn.peer, "tcp", t0, conn.send, conn)
-        except Exception:
-            self._errors += 1
-
-    def _make_entry(
-        self,
-        data: bytes,
-        addr: Any,
-        proto: Transport,
-        t0: float,
-        send: Callable[[bytes], None] | None = None,
-    ) -> _Entry | None:
-        """Decode and answer from the zone, caching the result; None if already handled."""
-        cache, rules, zgen = self._cache, self._rules, self.zone.generation
-        try:
-            query = decode(data)
-        except WireError as exc:
-            self._log_query(t0, addr, proto, "", "", None, None, exc.rcode)
-            if exc.reply is not None:
-                if send is not None:
-                    send(exc.reply)
-                elif self._udp is not None:
-                    with contextlib.suppress(OSError):
-                        self._udp.sendto(exc.reply, addr)
-            return None
-        resolution = self.zone.resolve(query.key, query.qtype, query.record.q.qname)
-        full = fit_tcp(query, resolution, zone_reply(query, resolution))
-        index = self._rule_index
-        if index.rules is not rules:
-            index = self._rule_index = RuleIndex(rules)
-        candidates = index.candidates(query.key)
-        udp_rules = tuple(
-            s for s in candidates if s.rule.matches(query.key, query.qtype_name, "udp")
-        )
-        tcp_rules = tuple(
-            s for s in candidates if s.rule.matches(query.key, query.qtype_name, "tcp")
-        )
-        entry = _Entry(
-            query,
-            fit_udp(query, full)[2:],
-            full[2:],
-            rcode_name(resolution.rcode),
-            udp_rules,
-            tcp_rules,
-            zgen,
-        )
-        if self._cache is cache and self._rules is rules:
-            if len(cache) >= self.cache_size:
-                # Evict the oldest entry: bounded memory whatever the clients send.
-                with contextlib.suppress(KeyError, StopIteration, RuntimeError):
-                    del cache[next(iter(cache))]
-            cache[data[2:]] = entry
-        return entry
-
-    def _respond(
-        self,
-        entry: _Entry,
-        data: bytes,
-        addr: Any,
-        proto: Transport,
-        t0: float,
-        send: Callable[[bytes], None],
-        conn: TCPConnection | None,
-    ) -> None:
-        """Apply the first active rule (if any) and send, hold or drop the reply."""
-        rules = entry.udp_rules if proto == "udp" else entry.tcp_rules
-        state = select_rule(rules, t0 - self._origin) if rules else None
-        if state is None:
-            self._log_query(t0, addr, proto, entry.name, entry.qtype, None, None, entry.rcode)
-            send(data[:2] + (entry.udp if proto == "udp" else entry.tcp))
-            return
-        self._fire(state, entry, data, addr, proto, t0, send, conn)
-
-    def _fire(
-        self,
-        state: RuleState,
-        entry: _Entry,
-        data: bytes,
-        addr: Any,
-        proto: Transport,
-        t0: float,
-        send: Callable[[bytes], None],
-        conn: TCPConnection | None,
-    ) -> None:
-        """Carry out the rule that fired: drop, hold, or send the fault's reply."""
-        rule = state.rule
-        action = rule.action
-        if action == "drop":
-            self._log_query(t0, addr, proto, entry.name, entry.qtype, rule.id, action, "drop")
-            return
-        if action == "delay":
-            assert rule.delay is not None
-            if len(self._held) >= self.max_pending_delays:
-                # Held replies are memory: past the cap, a delayed reply is dropped.
-                self._log_query(t0, addr, proto, entry.name, entry.qtype, rule.id, action, "drop")
-                return
-            normal = data[:2] + (entry.udp if proto == "udp" else entry.tcp)
-
-            def release() -> None:
-                self._log_query(
-                    t0, addr, proto, entry.name, entry.qtype, rule.id, action, entry.rcode
-                )
-                send(normal)
-
-            def lost() -> None:
-                self._log_query(t0, addr, proto, entry.name, entry.qtype, rule.id, action, "drop")
-
-            self._held.hold(t0 + rule.delay, rule.delay, Held(release, conn, lost))
-            return
-        built = entry.faults.get(rule.id)
-        if built is None:
-            udp, tcp, rcode = fault_reply(entry.query, rule, self.zone)
-            udp_tail = udp[2:]
-            built = (udp_tail, tcp[2:], rcode, _batchio.buffer_address(udp_tail))
-            entry.faults[rule.id] = built
-        self._log_query(t0, addr, proto, entry.name, entry.qtype, rule.id, action, built[2])
-        send(data[:2] + (built[0] if proto == "udp" else built[1]))
-
-    def _log_query(
-        self,
-        t0: float,
-        addr: Any,
-        proto: Transport,
-        name: str,
-        qtype: str,
-        rule_id: str | None,
-        action: Action | None,
-        rcode: str,
-    ) -> None:
-        self._log.add(
-            t0 - self._origin, addr, proto, name, qtype, rule_id, action, rcode, self._now() - t0
-        )

@@ -1,7 +1,7 @@
 """The server's TCP clients: DNS messages over TCP (RFC 1035 4.2.2, RFC 7766).
 
 Messages are 2-byte length-prefixed, many per connection, answered in order through
-the server's cache and rules (:meth:`faultdns.FaultDNSServer._handle_tcp`).  The
+the server's cache and rules (:func:`faultdns._answer.handle_tcp`).  The
 guards of RFC 7766 section 6 live here: in :class:`TCPConnection` (one client:
 eviction at the connection cap, small send buffers, reading paused while the client
 does not read) and in :class:`TCPSweeper` (the idle and write timeouts over all open
@@ -20,6 +20,7 @@ import struct
 import termios
 from typing import TYPE_CHECKING, Any
 
+from faultdns._answer import handle_tcp
 from faultdns._held import Held
 
 if TYPE_CHECKING:
@@ -122,7 +123,7 @@ class TCPConnection(asyncio.Protocol):
                 conns = server._tcp_conns
                 if self in conns:
                     conns.move_to_end(self)
-            server._handle_tcp(message, self)
+            handle_tcp(server, message, self)
             if self.closed:
                 return
 
