@@ -56,7 +56,7 @@ from cleanup._errors import (
 )
 from cleanup._resolvconf import ip_literal_text
 
-__all__ = ["error_kind", "to_error"]
+__all__ = ["TIMEOUT_PHASES", "error_kind", "timeout_phase", "to_error"]
 
 # --- getaddrinfo (system resolver) -----------------------------------------------------
 
@@ -107,18 +107,25 @@ def _socket_reason(exc: OSError) -> ConnectReason | None:
 
 # --- httpx / httpcore --------------------------------------------------------------------
 
-_TIMEOUT_PHASE: tuple[tuple[type[BaseException], TimeoutPhase], ...] = (
-    (httpx.ConnectTimeout, "connect"),
-    (httpcore.ConnectTimeout, "connect"),
-    (httpx.ReadTimeout, "headers"),
-    (httpcore.ReadTimeout, "headers"),
-    (httpx.WriteTimeout, "write"),
-    (httpcore.WriteTimeout, "write"),
-    (httpx.PoolTimeout, "pool"),
-    (httpcore.PoolTimeout, "pool"),
-    (httpx.TimeoutException, "request"),
-    (httpcore.TimeoutException, "request"),
+#: Where a timeout struck, by the httpcore exception that names it and the httpx twin
+#: httpx raises in its place (``httpx._transports.default`` maps them one to one): a
+#: read before the response body is the headers.  The one copy of this rule; callers
+#: choose their own fallback for a timeout that names no phase (:func:`timeout_phase`).
+TIMEOUT_PHASES: tuple[tuple[type[Exception], type[Exception], TimeoutPhase], ...] = (
+    (httpcore.ConnectTimeout, httpx.ConnectTimeout, "connect"),
+    (httpcore.ReadTimeout, httpx.ReadTimeout, "headers"),
+    (httpcore.WriteTimeout, httpx.WriteTimeout, "write"),
+    (httpcore.PoolTimeout, httpx.PoolTimeout, "pool"),
 )
+
+
+def timeout_phase(exc: BaseException) -> TimeoutPhase | None:
+    """The phase :data:`TIMEOUT_PHASES` gives ``exc`` (httpcore's or httpx's), or None."""
+    for core, twin, phase in TIMEOUT_PHASES:
+        if isinstance(exc, core | twin):
+            return phase
+    return None
+
 
 # The socket call behind an httpx/httpcore error type (Go's OpError.Op).
 _OPS: tuple[tuple[type[BaseException], SocketOp], ...] = (
@@ -261,12 +268,11 @@ def to_error(
             return DialDNSError(url, dns) if url else dns  # its cause: the DNSError
 
     # 2. A timeout named by httpx/httpcore: the phase is only known at that layer.
+    #    A foreign stack's bare TimeoutException names no phase: "request" says so.
     for item in chain:
-        for kind, phase in _TIMEOUT_PHASE:
-            if isinstance(item, kind):
-                return _attach(
-                    RequestTimeout(shown_url, phase, _timeout_limit(request, phase)), exc
-                )
+        if isinstance(item, httpx.TimeoutException | httpcore.TimeoutException):
+            phase = timeout_phase(item) or "request"
+            return _attach(RequestTimeout(shown_url, phase, _timeout_limit(request, phase)), exc)
 
     # 3. The socket error underneath decides refused/reset/unreachable/down.
     op: SocketOp = next(

@@ -40,7 +40,7 @@ from collections.abc import Iterator
 import httpcore
 import httpx
 
-from cleanup._classify import EOF_MID_LINE
+from cleanup._classify import EOF_MID_LINE, timeout_phase
 from cleanup._errors import (
     REASON_BY_ERRNO,
     AddrError,
@@ -75,14 +75,6 @@ _EXCEPTIONS: dict[type[Exception], type[httpx.TransportError]] = {
     httpcore.RemoteProtocolError: httpx.RemoteProtocolError,
     httpcore.LocalProtocolError: httpx.LocalProtocolError,
     httpcore.ProtocolError: httpx.ProtocolError,
-}
-
-# Where a timeout struck, by httpcore's exception (a read before the body is the headers).
-_PHASES: dict[type[Exception], TimeoutPhase] = {
-    httpcore.ConnectTimeout: "connect",
-    httpcore.ReadTimeout: "headers",
-    httpcore.WriteTimeout: "write",
-    httpcore.PoolTimeout: "pool",
 }
 
 # What h11/httpcore say when the server closes the connection early, and Go's word for it.
@@ -215,10 +207,10 @@ def _phase(exc: BaseException, original: object, in_body: bool) -> TimeoutPhase:
         return "body"
     if isinstance(original, DNSError):
         return "lookup"
-    for kind, phase in _PHASES.items():
-        if isinstance(exc, kind):
-            return phase
-    return "headers"
+    # Past the deadline whatever failed before the body (a timeout that names no
+    # phase, a ConnectError, a ReadError) is Go's "awaiting headers": the phase it
+    # reports for anything short of the body (net/http/client.go).
+    return timeout_phase(exc) or "headers"
 
 
 def _explain(
