@@ -12,15 +12,13 @@ waiting in real time.
 from __future__ import annotations
 
 import concurrent.futures
-import fcntl
 import select
 import socket
-import struct
-import termios
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from faultdns._loop import in_loop
+from faultdns._sockq import unread_bytes
 
 if TYPE_CHECKING:
     from faultdns._server import FaultDNSServer
@@ -39,7 +37,7 @@ def idle(server: FaultDNSServer) -> bool:
     # The queue first, then the flag: the loop thread sets the flag before it takes
     # a datagram off the queue and clears it after the last reply went out, so
     # "queue empty, then not busy" means every datagram was handled.
-    if _unread(udp) or server._busy:
+    if unread_bytes(udp) or server._busy:
         return False
     if server._tcp is None or in_loop(loop):
         return _tcp_idle(server)
@@ -96,18 +94,9 @@ def _tcp_idle(server: FaultDNSServer) -> bool:
         if conn.closed or transport is None or not transport.is_reading():
             continue  # paused: waiting for the client to read, not for us
         sock = transport.get_extra_info("socket")
-        if sock is not None and _unread(sock):
+        if sock is not None and unread_bytes(sock):
             return False
     return True
-
-
-def _unread(sock: Any) -> int:
-    """Bytes waiting in a socket's receive queue (FIONREAD)."""
-    try:
-        raw = fcntl.ioctl(sock.fileno(), termios.FIONREAD, b"\0\0\0\0")
-    except (OSError, ValueError):
-        return 0
-    return int(struct.unpack("i", raw)[0])
 
 
 def _readable(sock: socket.socket) -> bool:

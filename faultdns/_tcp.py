@@ -14,19 +14,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import fcntl
 import socket
 import struct
-import termios
 from typing import TYPE_CHECKING, Any
 
 from faultdns._answer import handle_tcp
 from faultdns._held import Held
+from faultdns._sockq import unsent_bytes
 
 if TYPE_CHECKING:
     from faultdns._server import FaultDNSServer
 
-__all__ = ["TCPConnection", "TCPSweeper", "unsent_bytes"]
+__all__ = ["TCPConnection", "TCPSweeper"]
 
 _DNS_HEADER = 12  # bytes (RFC 1035 section 4.1.1)
 _TCP_SNDBUF = 64 * 1024  # kernel send buffer per TCP client (bytes)
@@ -296,14 +295,3 @@ class TCPSweeper:
                 conn.close()
         if conns:
             self._handle = loop.call_later(interval, self._sweep, interval)
-
-
-def unsent_bytes(sock: socket.socket | None) -> int:
-    """Bytes a TCP socket has not had acknowledged yet (TIOCOUTQ, i.e. SIOCOUTQ)."""
-    if sock is None:
-        return 0
-    try:
-        raw = fcntl.ioctl(sock.fileno(), termios.TIOCOUTQ, b"\0\0\0\0")
-    except (OSError, ValueError):
-        return 0
-    return int(struct.unpack("i", raw)[0])

@@ -1,8 +1,12 @@
-"""Test helpers for faultdns: a clock that moves only when told to.
+"""Test helpers for faultdns: a clock that moves only when told to, and socket queues.
 
 Kept apart from the server, as trio keeps its mock clock in ``trio.testing``: nothing
 here runs in production, and ``faultdns.ManualClock`` (the older path, still
-documented) is this same class.
+documented) is this same class.  :func:`unread_bytes` and :func:`unsent_bytes` are the
+kernel readings faultdns's own idle detection makes (:mod:`faultdns._sockq`), for a
+test or simulation that must tell "no reply" from "not yet" without waiting in real
+time: once :meth:`faultdns.FaultDNSServer.idle` is true, a client socket with nothing
+unread got no reply.
 """
 
 from __future__ import annotations
@@ -10,8 +14,9 @@ from __future__ import annotations
 import threading
 
 from faultdns._clock import ClockListener
+from faultdns._sockq import SocketLike, unread_bytes, unsent_bytes
 
-__all__ = ["ManualClock"]
+__all__ = ["ManualClock", "SocketLike", "unread_bytes", "unsent_bytes"]
 
 
 class ManualClock:

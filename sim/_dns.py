@@ -34,17 +34,15 @@ from __future__ import annotations
 
 import asyncio
 import errno
-import fcntl
 import math
 import socket
-import struct
-import termios
 import weakref
 from collections.abc import Callable, Iterable
 
 import faultdns
 import retrylab_entry
 from faultdns import FaultDNSServer, FaultRule, free_udp_port
+from faultdns.testing import unread_bytes
 from sim._clock import exact_delay
 from sim._timeline import OTHER_NAMES, QTYPE_MARK, SERVER_DOWN, Interval, Timeline
 
@@ -207,14 +205,6 @@ def _addr(address: object) -> str:
     if isinstance(address, tuple) and len(address) >= 2:
         return f"{address[0]}:{address[1]}"
     return str(address)
-
-
-def _unread(sock: socket.socket) -> int:
-    try:
-        raw = fcntl.ioctl(sock.fileno(), termios.FIONREAD, b"\0\0\0\0")
-    except OSError:
-        return 0
-    return int(struct.unpack("i", raw)[0])
 
 
 class _Book:
@@ -390,7 +380,7 @@ class DNSPeer:
             return False
         key = _addr(sock.getsockname())
         sent = sum(1 for seq, client in self._sent if seq > book.base and client == key)
-        return sent > book.taken and _unread(sock) == 0
+        return sent > book.taken and unread_bytes(sock) == 0
 
     def _tcp_in_flight(self, sock: socket.socket) -> bool:
         """A TCP query to us takes a few loop turns; give it them, then look again."""
@@ -402,13 +392,13 @@ class DNSPeer:
             return False
         for _ in range(self._TCP_ROUNDS):
             self._turn()
-            if _unread(sock):
+            if unread_bytes(sock):
                 return True
         return False
 
     def wait_ended(self, sock: socket.socket, ready: bool) -> None:
         book = self._book(sock)
         # a wait ended by a pending socket error (ECONNREFUSED) took no datagram
-        if book is not None and ready and _unread(sock) > 0:
+        if book is not None and ready and unread_bytes(sock) > 0:
             book.taken += 1
         self._mark = self._seq

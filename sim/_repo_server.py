@@ -70,7 +70,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import fcntl
 import gzip
 import random
 import re
@@ -78,7 +77,6 @@ import select
 import selectors
 import socket
 import struct
-import termios
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -86,6 +84,7 @@ from http import HTTPStatus
 
 import h11
 
+from faultdns.testing import unsent_bytes
 from sim._clock import SocketlessClock, WorldClock
 
 __all__ = [
@@ -214,15 +213,6 @@ def reserve_port(host: str = "127.0.0.1", port: int = 0) -> socket.socket:
             continue
         return sock
     raise OSError(errno.EADDRINUSE, f"no free port for the repo server on {host}: {last}")
-
-
-def _unsent(sock: socket.socket) -> int:
-    """Bytes we sent that the peer has not acknowledged yet (SIOCOUTQ)."""
-    try:
-        raw = fcntl.ioctl(sock.fileno(), termios.TIOCOUTQ, b"\0\0\0\0")
-    except OSError:
-        return 0
-    return int(struct.unpack("i", raw)[0])
 
 
 def _addr(address: object) -> str:
@@ -354,7 +344,7 @@ class RepoServer:
             return False
         for conn in self._conns.values():
             if conn.peer == me:
-                return _unsent(conn.sock) > 0 or bool(conn.outbox)
+                return unsent_bytes(conn.sock) > 0 or bool(conn.outbox)
         return False
 
     def wait_ended(self, sock: socket.socket, ready: bool) -> None:
