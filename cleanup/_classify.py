@@ -46,11 +46,13 @@ from cleanup._errors import (
     ConnectReason,
     DialDNSError,
     DNSError,
+    ErrorKind,
     HTTPStatusError,
     ImageListError,
     ProtocolError,
     RequestTimeout,
     SocketOp,
+    StatusKind,
     TimeoutPhase,
     UnexpectedError,
 )
@@ -306,7 +308,7 @@ def to_error(
     return _attach(UnexpectedError(_describe(exc), url), exc)
 
 
-_CONNECT_KIND = {
+_CONNECT_KIND: dict[ConnectReason, ErrorKind] = {
     "refused": "connection refused",
     "reset": "connection reset",
     "network-unreachable": "network unreachable",
@@ -318,7 +320,7 @@ _CONNECT_KIND = {
 }
 
 
-def _protocol_kind(err: ProtocolError) -> str:
+def _protocol_kind(err: ProtocolError) -> ErrorKind:
     if err.detail == "EOF":
         return "eof"
     if err.detail == "unexpected EOF":
@@ -328,13 +330,14 @@ def _protocol_kind(err: ProtocolError) -> str:
     return "protocol error"
 
 
-def error_kind(err: CleanupError) -> str:
+def error_kind(err: CleanupError) -> ErrorKind | StatusKind:
     """A short, stable label for logs, reports and simulation traces.
 
-    Labels are part of the report format: change them only with the consumers.  Error
-    types defined elsewhere (e.g. ``RetriesExhausted``) can set a class attribute ``kind_label``.
-    The result is a ``str``, not a ``Literal``: the vocabulary is open, ``http status N``
-    for every status code and any ``kind_label`` an error class brings.
+    Labels are part of the report format: change them only with the consumers.  The
+    vocabulary is closed (:data:`cleanup.ErrorKind`, and :data:`cleanup.StatusKind`'s
+    ``http status N`` for every status code); an error class whose label does not
+    depend on the instance names it in ``kind_label`` (e.g. ``RetriesExhausted``:
+    ``gave up``), and any other CleanupError is ``error``.
     """
     if isinstance(err, DNSError):
         if err.is_not_found:
@@ -351,10 +354,9 @@ def error_kind(err: CleanupError) -> str:
     if isinstance(err, ProtocolError):
         return _protocol_kind(err)
     if isinstance(err, HTTPStatusError):
-        return f"http status {err.status}"
+        return StatusKind(f"http status {err.status}")
     if isinstance(err, ImageListError):
         return "invalid list"
     if isinstance(err, UnexpectedError):
         return "unexpected error"
-    label = getattr(err, "kind_label", None)
-    return label if isinstance(label, str) else "error"
+    return err.kind_label or "error"

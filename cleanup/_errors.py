@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import errno
 from http import HTTPStatus
-from typing import Literal, get_args
+from typing import ClassVar, Literal, NewType, get_args
 
 __all__ = [
     "REASON_BY_ERRNO",
@@ -41,6 +41,7 @@ __all__ = [
     "ConnectReason",
     "DNSError",
     "DialDNSError",
+    "ErrorKind",
     "HTTPStatusError",
     "ImageListError",
     "InputError",
@@ -53,6 +54,7 @@ __all__ = [
     "ResolvConfError",
     "RetriesExhausted",
     "SocketOp",
+    "StatusKind",
     "StopReason",
     "StoreError",
     "StoreSpecError",
@@ -63,6 +65,45 @@ __all__ = [
 ]
 
 
+#: The label :func:`cleanup.error_kind` gives an error, for logs, reports and traces
+#: (``cleanup run --json``'s ``kind`` and ``error_kind``; change one only with its
+#: readers).  Closed: the labels of the run errors, by their Go meaning (``dns ...`` by
+#: ``net.DNSError``'s flags, ``connection ...`` by :data:`ConnectReason`, ``eof``,
+#: ``unexpected eof``, ``too many redirects`` and ``protocol error`` by
+#: :class:`ProtocolError`'s detail), a class's :attr:`CleanupError.kind_label`, and
+#: ``error`` for any other CleanupError; the one label with a number in it is a
+#: :data:`StatusKind`.
+ErrorKind = Literal[
+    "dns not-found",
+    "dns timeout",
+    "dns temporary",
+    "dns error",
+    "connection refused",
+    "connection reset",
+    "network unreachable",
+    "host unreachable",
+    "network down",
+    "connection aborted",
+    "connection timed out",
+    "connection failed",
+    "timeout",
+    "eof",
+    "unexpected eof",
+    "too many redirects",
+    "protocol error",
+    "invalid list",
+    "unexpected error",
+    "store error",
+    "removal failed",
+    "gave up",
+    "error",
+]
+#: ``http status N``: the label of an :class:`HTTPStatusError` with status N, the one
+#: :func:`cleanup.error_kind` label that carries a number (Python's ``Literal`` cannot
+#: spell a family), so a type of its own that only :func:`cleanup.error_kind` makes: a
+#: label spelt by hand is neither this nor an :data:`ErrorKind`, and mypy says so.
+StatusKind = NewType("StatusKind", str)
+
 #: What ran out when the retries did: the schedule's attempts, or the deadline.
 Limit = Literal["schedule", "deadline"]
 #: Why a retry loop stopped without success: an error that is never retried, or a
@@ -71,7 +112,13 @@ StopReason = Literal["not-retriable", "schedule", "deadline"]
 
 
 class CleanupError(Exception):
-    """Base of every error the cleanup reports."""
+    """Base of every error the cleanup reports.
+
+    ``kind_label``: what :func:`cleanup.error_kind` says of a class whose label does not
+    depend on the instance (None: the instance decides, or ``error``).
+    """
+
+    kind_label: ClassVar[ErrorKind | None] = None
 
 
 class DNSError(CleanupError):
@@ -525,7 +572,7 @@ class InvalidReference(InputError):
 class StoreError(CleanupError):
     """The image store could not be read or used (tool missing, socket down, bad data)."""
 
-    kind_label = "store error"  # what cleanup.error_kind reports for it
+    kind_label: ClassVar[ErrorKind | None] = "store error"
 
 
 class StoreSpecError(InputError):
@@ -535,7 +582,7 @@ class StoreSpecError(InputError):
 class RemovalError(StoreError):
     """One image could not be removed; the cleanup reports it and goes on with the rest."""
 
-    kind_label = "removal failed"
+    kind_label: ClassVar[ErrorKind | None] = "removal failed"
 
     def __init__(self, image: str, reason: str) -> None:
         self.image = image
@@ -556,7 +603,7 @@ class RetriesExhausted(CleanupError):
     reads like the controller's own log line, followed by how much was spent.
     """
 
-    kind_label = "gave up"
+    kind_label: ClassVar[ErrorKind | None] = "gave up"
 
     def __init__(
         self, last_error: CleanupError, attempts: int, elapsed: float, reason: Limit = "schedule"

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from cleanup._errors import CleanupError, StopReason
+from cleanup._errors import CleanupError, ErrorKind, StatusKind, StopReason
 
 __all__ = ["Abandoned", "AttemptFailed", "AttemptStarted", "Event", "Sleeping", "Succeeded"]
 
@@ -27,15 +27,15 @@ class AttemptStarted:
 class AttemptFailed:
     """``retry_in`` is the sleep before the next attempt; None when none will follow.
 
-    ``kind`` is :func:`cleanup.error_kind` of ``error`` (a ``str``: that vocabulary is
-    open, see there).
+    ``kind`` is :func:`cleanup.error_kind` of ``error``: an :data:`cleanup.ErrorKind`, or
+    a :data:`cleanup.StatusKind` (``http status N``).
     """
 
     attempt: int
     of: int
     at: float
     error: CleanupError
-    kind: str
+    kind: ErrorKind | StatusKind
     retriable: bool
     retry_in: float | None = None
 

@@ -23,10 +23,12 @@ from cleanup import (
     CleanupError,
     ConnectError,
     DNSError,
+    ErrorKind,
     HTTPStatusError,
     Policy,
     RequestTimeout,
     RetriesExhausted,
+    StatusKind,
     error_kind,
     retry,
 )
@@ -334,7 +336,9 @@ class Evaluation:
     ``end``: virtual time (seconds since the reboot) when the cleanup finished (the
     harness's ``completion_time``); ``elapsed``: ``end`` minus the cleanup start, how
     long the controller was blocked; ``reason``: why it did not succeed
-    (:data:`GiveUpReason`); ``limit``: for gave-up runs, what ran out (:data:`Limit`).
+    (:data:`GiveUpReason`); ``limit``: for gave-up runs, what ran out (:data:`Limit`);
+    ``error_kind``: :func:`cleanup.error_kind` of the error that ended the run, ``""``
+    for a success.
     """
 
     outcome: Outcome
@@ -345,7 +349,7 @@ class Evaluation:
     http_requests: int
     reason: GiveUpReason = ""
     limit: Limit = ""
-    error_kind: str = ""
+    error_kind: ErrorKind | StatusKind | Literal[""] = ""
 
 
 def _reason(error: CleanupError) -> GiveUpReason:
@@ -376,6 +380,7 @@ def _evaluate_view(
     outcome: Outcome
     reason: GiveUpReason
     limit: Limit
+    kind: ErrorKind | StatusKind | Literal[""]
     try:
         retry(controller.attempt, policy, clock=clock, rng=jitter_rng(seed), on_event=on_event)
     except RetriesExhausted as exc:
