@@ -29,8 +29,8 @@ from sim._harness import CleanupFn, Harness, ScenarioResult
 from sim._mutants import MUTANTS, Mutant, MutantRun, run_mutants
 from sim._repo_server import HTTPRecord, RepoServer
 from sim._report import AttemptRow, attempt_rows, story
-from sim._scenario import ClientSettings, ImageSet, Scenario, load_scenario
-from sim._timeline import Event, Interval, Timeline
+from sim._scenario import ClientSettings, DNSDown, ImageSet, Scenario, Upstream, load_scenario
+from sim._timeline import DNSState, Event, HTTPState, Interval, Timeline
 from sim._tune import (
     ExecutorError,
     GridError,
@@ -49,12 +49,15 @@ __all__: list[str] = [
     "CleanupFn",
     "ClientSettings",
     "ControllerModel",
+    "DNSDown",
+    "DNSState",
     "Distribution",
     "Evaluation",
     "Event",
     "ExecutorError",
     "GridError",
     "HTTPRecord",
+    "HTTPState",
     "Harness",
     "ImageSet",
     "Interval",
@@ -72,6 +75,7 @@ __all__: list[str] = [
     "SocketlessClock",
     "Sweep",
     "Timeline",
+    "Upstream",
     "WorldClock",
     "attempt_rows",
     "dns_rules",

@@ -57,11 +57,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, TypeVar, get_args
 
 from cleanup import InvalidReference, parse_reference
 from sim._dist import Distribution, ScenarioError, parse_distribution
-from sim._timeline import CLUSTER_SUFFIX, list_path
+from sim._timeline import CLUSTER_SUFFIX, DNSState, list_path
 
 __all__ = [
     "BUILTIN_SCENARIOS",
@@ -70,8 +70,10 @@ __all__ = [
     "REPO_LITERALS",
     "UPSTREAM_STATES",
     "ClientSettings",
+    "DNSDown",
     "ImageSet",
     "Scenario",
+    "Upstream",
     "load_scenario",
     "parse_scenario",
 ]
@@ -85,10 +87,16 @@ DURATION_KEYS = (
     "endpoint_lag",
 )
 BUILTIN_SCENARIOS = ("single-node", "single-node-airgapped", "multi-node")
+#: ``world.dns_down``: why CoreDNS does not serve yet (the Service has no ready endpoint;
+#: its IP is not routed yet)
+DNSDown = Literal["no-endpoints", "not-routed"]
 #: ``world.dns_down`` -> the DNS state a pod's query gets while CoreDNS is not serving
-DNS_DOWN_STATES = {"no-endpoints": "conn-refused", "not-routed": "timeout"}
-#: ``world.upstream`` values: the DNS state of a forwarded name once CoreDNS runs
-UPSTREAM_STATES = ("nxdomain", "servfail", "timeout")
+DNS_DOWN_STATES: dict[DNSDown, DNSState] = {"no-endpoints": "conn-refused", "not-routed": "timeout"}
+#: ``world.upstream``: the DNS state of a forwarded name once CoreDNS runs (NXDOMAIN from
+#: a connected upstream, SERVFAIL from an unreachable one, or silence)
+Upstream = Literal["nxdomain", "servfail", "timeout"]
+#: ``world.upstream`` values (:data:`Upstream`)
+UPSTREAM_STATES: tuple[Upstream, ...] = get_args(Upstream)
 #: IP-literal repo URL hosts the harness can serve (:attr:`Scenario.repo_literal`):
 #: IPv4, IPv6 loopback, and the IPv4-mapped IPv6 spelling of 127.0.0.1 (RFC 4291
 #: 2.5.5.2: IPv4 to Go, so it reaches the IPv4 listener)
@@ -185,8 +193,8 @@ class Scenario:
     name: str
     description: str
     topology: str
-    #: one of :data:`DNS_DOWN_STATES`' keys (the cause); :attr:`dns_down_state` the state
-    dns_down: str
+    #: why CoreDNS does not serve yet (:data:`DNSDown`); :attr:`dns_down_state` the state
+    dns_down: DNSDown
     list_missing: bool
     vm_starts: bool
     upgrade_name: str
@@ -197,8 +205,8 @@ class Scenario:
     flap_length: Distribution
     images: ImageSet = ImageSet()
     client: ClientSettings = ClientSettings()
-    #: one of :data:`UPSTREAM_STATES`
-    upstream: str = "nxdomain"
+    #: what the upstream answers for a forwarded name (:data:`Upstream`)
+    upstream: Upstream = "nxdomain"
     #: how long the cache plugin keeps serving the repo name's NXDOMAIN after the sync
     negative_cache: Distribution | None = None
     #: the repo URL's host when it is an IP literal rather than the Service's name, as a
@@ -211,7 +219,7 @@ class Scenario:
     repo_literal: str | None = None
 
     @property
-    def dns_down_state(self) -> str:
+    def dns_down_state(self) -> DNSState:
         """The timeline state of every name while CoreDNS does not serve."""
         return DNS_DOWN_STATES[self.dns_down]
 
@@ -237,11 +245,17 @@ def _table(data: Mapping[str, Any], key: str) -> Mapping[str, Any]:
     return value
 
 
-def _choice(table: Mapping[str, Any], key: str, path: str, choices: tuple[str, ...]) -> str:
+_Choice = TypeVar("_Choice", bound=str)
+
+
+def _choice(table: Mapping[str, Any], key: str, path: str, choices: tuple[_Choice, ...]) -> _Choice:
+    """``table[key]`` (default: the first choice) as the member of ``choices`` it equals;
+    ScenarioError naming ``path.key`` for any other value."""
     value = table.get(key, choices[0])
-    if value not in choices:
-        raise ScenarioError(f"{path}.{key}: expected one of {', '.join(choices)}, got {value!r}")
-    return str(value)
+    for choice in choices:
+        if value == choice:
+            return choice
+    raise ScenarioError(f"{path}.{key}: expected one of {', '.join(choices)}, got {value!r}")
 
 
 def _flag(table: Mapping[str, Any], key: str, path: str, default: bool) -> bool:
