@@ -98,8 +98,15 @@ class Interval:
     "200 with the list").  ``state`` stays a ``str`` rather than ``DNSState |
     HTTPState`` because the property suite's worlds give the HTTP channel states beyond
     :data:`HTTPState` (``sim._repo_server.ODD_STATES``: ``status-NNN`` for each status
-    family, redirects, incomplete bodies), an open family the harness serves and the
-    evaluator refuses by name.
+    family, redirects, incomplete bodies, and ``type:<value>`` for any header field
+    value, a family no ``Literal`` can spell), which the harness serves and the
+    evaluator refuses by name.  So a misspelt state is caught when a world is played,
+    not by mypy: before a run the harness refuses any state outside
+    :data:`DNS_STATES` or the HTTP states it serves, naming the table, key and time
+    (``sim._harness.check_states``), and the evaluator refuses the states it does not
+    model; :meth:`Timeline.from_dict` takes any string, as a saved world is checked
+    where it is played.  A scenario's own vocabularies are ``Literal``
+    (``Scenario.dns_down``, ``Scenario.upstream``).
     """
 
     start: float
