@@ -9,6 +9,10 @@ control API of a running server (``--control URL``, else ``$FAULTDNS_CONTROL``, 
 
 Exit codes follow ``sysexits.h`` so scripts can tell "you asked wrong" from "it is not
 there": see :data:`EXIT_CODES`.
+
+One idea at ~690 lines: the ``faultdns`` command's parser and its subcommands, which
+share flags, errors and exit codes; ``run`` is apart (:mod:`faultdns._run`), and so is
+the ``--log-queries`` writer (:class:`faultdns._querylog.QueryLogWriter`).
 """
 
 from __future__ import annotations
@@ -21,7 +25,6 @@ import os
 import signal
 import sys
 import threading
-import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import FrameType
@@ -35,7 +38,7 @@ from faultdns._control_client import (
     ControlUnreachable,
 )
 from faultdns._faults import ACTION_HELP
-from faultdns._querylog import json_line
+from faultdns._querylog import QueryLogWriter
 
 if TYPE_CHECKING:  # the server module loads lazily: client commands never need it
     from faultdns._server import FaultDNSServer
@@ -62,11 +65,6 @@ EXIT_CODES = {
 
 ENV_CONTROL = "FAULTDNS_CONTROL"
 ENV_TOKEN = "FAULTDNS_TOKEN"
-
-#: How often ``--log-queries`` drains the server's query ring buffer when idle.
-#: Draining in batches from a side thread keeps JSON encoding and I/O off the DNS hot
-#: path; under a flood the writer drains back to back and reports what the ring lost.
-_LOG_DRAIN_INTERVAL = 0.1
 
 
 class CLIError(Exception):
@@ -495,71 +493,6 @@ def start_control(server: FaultDNSServer, args: argparse.Namespace) -> ControlSe
         raise control_start_error(host, port, exc) from None
 
 
-class _QueryLogWriter:
-    """Copies new query-log records to a stream as JSON lines, from a side thread.
-
-    The server keeps the log in a ring buffer numbered by ``seq``; this thread asks for
-    everything after the last ``seq`` it wrote, in batches, so the DNS path never waits
-    on JSON encoding or a slow terminal. When a batch fills half the ring it drains
-    again at once instead of sleeping. If the ring still overran (more queries per
-    drain than it holds), the gap is counted and reported on stderr, at most once a
-    second, never silently skipped.
-    """
-
-    def __init__(self, server: Any, stream: IO[str], ring_size: int) -> None:
-        self._server = server
-        self._stream = stream
-        self._busy = max(ring_size // 2, 1)
-        self._last = 0
-        self._lost = 0
-        self._warned_at = -1.0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="faultdns-log", daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def drain(self) -> int:
-        """Write what is new; return how many records that was."""
-        records = self._server.queries_since(self._last)
-        if not records:
-            return 0
-        self._lost += max(records[0].seq - self._last - 1, 0)
-        lines = [json_line(r) for r in records]
-        self._last = records[-1].seq
-        self._stream.write("\n".join(lines) + "\n")
-        self._stream.flush()
-        return len(records)
-
-    def _report_lost(self, *, force: bool = False) -> None:
-        now = time.monotonic()
-        if self._lost and (force or now - self._warned_at >= 1.0):
-            print(
-                f"faultdns: query log overran; {self._lost} records not written (raise --log-size)",
-                file=sys.stderr,
-                flush=True,
-            )
-            self._lost = 0
-            self._warned_at = now
-
-    def _run(self) -> None:
-        wait = _LOG_DRAIN_INTERVAL
-        while not self._stop.wait(wait):
-            try:
-                wait = 0.0 if self.drain() >= self._busy else _LOG_DRAIN_INTERVAL
-            except BrokenPipeError:
-                return
-            self._report_lost()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread.ident is not None:
-            self._thread.join(timeout=5)
-        with contextlib.suppress(BrokenPipeError, ValueError):
-            self.drain()
-        self._report_lost(force=True)
-
-
 class _Stopped(BaseException):
     """SIGINT/SIGTERM while ``serve`` was still loading its zone and plan."""
 
@@ -591,7 +524,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
 def stop_serving(
     server: Any,
     control: ControlServer | None,
-    writer: _QueryLogWriter | None,
+    writer: QueryLogWriter | None,
     log_stream: IO[str] | None,
 ) -> None:
     """Stop what ``serve`` and ``run`` started, in order: the control API first (no fault
@@ -610,7 +543,7 @@ def _serve(args: argparse.Namespace, server: Any, stop: threading.Event) -> int:
     log_stream = open_query_log(args)
 
     control: ControlServer | None = None
-    writer: _QueryLogWriter | None = None
+    writer: QueryLogWriter | None = None
     try:
         try:
             server.start()
@@ -621,7 +554,7 @@ def _serve(args: argparse.Namespace, server: Any, stop: threading.Event) -> int:
                 EX_OSERR,
             ) from None
         if log_stream is not None:
-            writer = _QueryLogWriter(server, log_stream, args.log_size)
+            writer = QueryLogWriter(server, log_stream, args.log_size)
         if not args.no_control:
             control = start_control(server, args)
         host, port = server.address

@@ -45,6 +45,11 @@ and keeping it off the DNS event loop means a slow control client can never dela
 answer. Every server method it calls is thread-safe (the core promises that). It binds
 loopback by default; a token (``Authorization: Bearer TOKEN``) guards it when it must be
 reachable by others. The client is :mod:`faultdns._control_client`.
+
+One idea at ~840 lines: the control API's HTTP server.  Its endpoints and the guards
+every request passes (token, Host and Origin, header and body deadlines, connection
+slots) are one request path, read top to bottom; the client is apart
+(:mod:`faultdns._control_client`).
 """
 
 from __future__ import annotations

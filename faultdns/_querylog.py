@@ -6,21 +6,36 @@ more than answering it.  A row holds :class:`QueryRecord`'s fields in their decl
 order, the client still raw (a ``(host, port)`` tuple or, from the batched UDP path,
 a sockaddr); :meth:`QueryLog.since` turns rows into records when someone asks.  The
 field list is :data:`FIELDS`, derived from the dataclass; the JSON forms
-(:meth:`QueryRecord.to_dict`, :func:`json_line`) follow it.
+(:meth:`QueryRecord.to_dict`, :func:`json_line`) follow it.  ``--log-queries``
+(``faultdns serve`` and ``run``) writes the log out as JSON lines from a side thread
+(:class:`QueryLogWriter`), off the hot path.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import sys
+import threading
+import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, fields
-from typing import Any, Final, Literal
+from typing import IO, Any, Final, Literal
 
 from faultdns import _batchio
 from faultdns._faults import Action
 
-__all__ = ["FIELDS", "QueryLog", "QueryRecord", "Row", "Transport", "client_text", "json_line"]
+__all__ = [
+    "FIELDS",
+    "QueryLog",
+    "QueryLogWriter",
+    "QueryRecord",
+    "Row",
+    "Transport",
+    "client_text",
+    "json_line",
+]
 
 #: how a query came in
 Transport = Literal["udp", "tcp"]
@@ -146,3 +161,74 @@ def json_line(r: QueryRecord) -> str:
         f'"qtype":{_quote(r.qtype)},"rule":{rule},"action":{action},'
         f'"rcode":{_quote(r.rcode)},"duration":{r.duration!r}}}'
     )
+
+
+#: How often ``--log-queries`` drains the server's query ring buffer when idle.
+#: Draining in batches from a side thread keeps JSON encoding and I/O off the DNS hot
+#: path; under a flood the writer drains back to back and reports what the ring lost.
+_DRAIN_INTERVAL = 0.1
+
+
+class QueryLogWriter:
+    """Copies new query-log records to a stream as JSON lines, from a side thread.
+
+    The server keeps the log in a ring buffer numbered by ``seq``; this thread asks for
+    everything after the last ``seq`` it wrote, in batches, so the DNS path never waits
+    on JSON encoding or a slow terminal. When a batch fills half the ring it drains
+    again at once instead of sleeping. If the ring still overran (more queries per
+    drain than it holds), the gap is counted and reported on stderr, at most once a
+    second, never silently skipped.
+    """
+
+    def __init__(self, server: Any, stream: IO[str], ring_size: int) -> None:
+        self._server = server
+        self._stream = stream
+        self._busy = max(ring_size // 2, 1)
+        self._last = 0
+        self._lost = 0
+        self._warned_at = -1.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="faultdns-log", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def drain(self) -> int:
+        """Write what is new; return how many records that was."""
+        records = self._server.queries_since(self._last)
+        if not records:
+            return 0
+        self._lost += max(records[0].seq - self._last - 1, 0)
+        lines = [json_line(r) for r in records]
+        self._last = records[-1].seq
+        self._stream.write("\n".join(lines) + "\n")
+        self._stream.flush()
+        return len(records)
+
+    def _report_lost(self, *, force: bool = False) -> None:
+        now = time.monotonic()
+        if self._lost and (force or now - self._warned_at >= 1.0):
+            print(
+                f"faultdns: query log overran; {self._lost} records not written (raise --log-size)",
+                file=sys.stderr,
+                flush=True,
+            )
+            self._lost = 0
+            self._warned_at = now
+
+    def _run(self) -> None:
+        wait = _DRAIN_INTERVAL
+        while not self._stop.wait(wait):
+            try:
+                wait = 0.0 if self.drain() >= self._busy else _DRAIN_INTERVAL
+            except BrokenPipeError:
+                return
+            self._report_lost()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.ident is not None:
+            self._thread.join(timeout=5)
+        with contextlib.suppress(BrokenPipeError, ValueError):
+            self.drain()
+        self._report_lost(force=True)

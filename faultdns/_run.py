@@ -51,7 +51,6 @@ import struct
 import subprocess
 import sys
 import tempfile
-import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -59,6 +58,7 @@ from types import FrameType
 from typing import Any, NoReturn
 
 from faultdns._glibc import RESOLV_OPTIONS, check_resolv_option
+from faultdns._relay import Relay
 from faultdns._sandbox import (
     SandboxStatus,
     namespace_prefix,
@@ -281,18 +281,18 @@ def _serve_and_run(
         EX_OSERR,
         CLIError,
         _fmt_host,
-        _QueryLogWriter,
         open_query_log,
         start_control,
         stop_serving,
     )
     from faultdns._control import ControlServer
+    from faultdns._querylog import QueryLogWriter
 
     wanted = args.host
     log_stream = open_query_log(args)
     control: ControlServer | None = None
-    writer: _QueryLogWriter | None = None
-    relay: _Relay | None = None
+    writer: QueryLogWriter | None = None
+    relay: Relay | None = None
     try:
         errors = []
         for host in [wanted] if wanted else _candidate_hosts():
@@ -307,12 +307,12 @@ def _serve_and_run(
                 "run: cannot listen on udp+tcp port 53: " + "; ".join(errors[-2:]), EX_OSERR
             )
         if log_stream is not None:
-            writer = _QueryLogWriter(server, log_stream, args.log_size)
+            writer = QueryLogWriter(server, log_stream, args.log_size)
             writer.start()
         if not args.no_control:
             control = start_control(server, args)
             if control_relay is not None:
-                relay = _Relay.unix_to_tcp(control_relay, control.address)
+                relay = Relay.unix_to_tcp(control_relay, control.address)
         dns_host, _ = server.address
         listening = f"faultdns: listening on udp+tcp {_fmt_host(dns_host)}:53"
         print(listening, file=sys.stderr, flush=True)
@@ -368,11 +368,11 @@ def _outer(
     )
     with tempfile.TemporaryDirectory(prefix="faultdns-run-") as tmp:
         sock_path = str(Path(tmp) / "control.sock")
-        relay: _Relay | None = None
+        relay: Relay | None = None
         if not args.no_control:
             host, port = args.control
             try:
-                relay = _Relay.tcp_to_unix((host, port), sock_path)
+                relay = Relay.tcp_to_unix((host, port), sock_path)
             except OSError as exc:
                 raise control_start_error(host, port, exc) from None
             bound_host, bound_port = relay.address
@@ -565,86 +565,3 @@ def _loopback_up() -> None:
         request = struct.pack("16sH", b"lo", 0)
         flags = struct.unpack("16sH", fcntl.ioctl(sock, _SIOCGIFFLAGS, request)[:18])[1]
         fcntl.ioctl(sock, _SIOCSIFFLAGS, struct.pack("16sH", b"lo", flags | _IFF_UP))
-
-
-class _Relay:
-    """Accepts connections on one socket and pipes each to a new connection made by
-    ``connect`` (the control API across the network-namespace boundary)."""
-
-    def __init__(self, listener: socket.socket, connect: Callable[[], socket.socket]) -> None:
-        self._listener = listener
-        self._connect = connect
-        self._closed = threading.Event()
-        self._thread = threading.Thread(target=self._accept, name="faultdns-relay", daemon=True)
-        self._thread.start()
-
-    @classmethod
-    def tcp_to_unix(cls, address: tuple[str, int], path: str) -> _Relay:
-        family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
-        listener = socket.socket(family, socket.SOCK_STREAM)
-        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            listener.bind(address)
-            listener.listen(16)
-        except OSError:
-            listener.close()
-            raise
-
-        def connect() -> socket.socket:
-            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            sock.connect(path)
-            return sock
-
-        return cls(listener, connect)
-
-    @classmethod
-    def unix_to_tcp(cls, path: str, address: tuple[str, int]) -> _Relay:
-        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        listener.bind(path)
-        listener.listen(16)
-        return cls(listener, lambda: socket.create_connection(address))
-
-    @property
-    def address(self) -> tuple[str, int]:
-        host, port = self._listener.getsockname()[:2]
-        return str(host), int(port)
-
-    def _accept(self) -> None:
-        while not self._closed.is_set():
-            try:
-                client, _ = self._listener.accept()
-            except OSError:
-                return
-            try:
-                upstream = self._connect()
-            except OSError:
-                client.close()
-                continue
-            threading.Thread(target=_splice, args=(client, upstream), daemon=True).start()
-
-    def close(self) -> None:
-        self._closed.set()
-        with contextlib.suppress(OSError):
-            self._listener.shutdown(socket.SHUT_RDWR)
-        self._listener.close()
-        self._thread.join(timeout=2)
-
-
-def _splice(client: socket.socket, upstream: socket.socket) -> None:
-    """Copy both ways until both sides are done, then close both."""
-    back = threading.Thread(target=_pump, args=(upstream, client), daemon=True)
-    back.start()
-    _pump(client, upstream)
-    back.join()
-    client.close()
-    upstream.close()
-
-
-def _pump(source: socket.socket, sink: socket.socket) -> None:
-    try:
-        while data := source.recv(65536):
-            sink.sendall(data)
-        sink.shutdown(socket.SHUT_WR)
-    except OSError:
-        with contextlib.suppress(OSError):
-            sink.shutdown(socket.SHUT_RDWR)

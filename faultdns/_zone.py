@@ -26,6 +26,10 @@ Records come from ``NAME=ADDR`` (A or AAAA by the address), ``NAME TYPE VALUE [T
 or a TOML zone file.  The zone is copy-on-write: readers (the server's event loop) take
 one immutable snapshot per lookup while another thread adds records, and every change
 bumps :attr:`Zone.generation` so the server knows when its answer cache is stale.
+
+One idea at ~680 lines: the records and the authority rules that answer from them
+(RFC 1034, 2308, 4592, 6604) change together; DNS messages are apart
+(:mod:`faultdns._wire`).
 """
 
 from __future__ import annotations

@@ -27,6 +27,10 @@ module when it is unset.  A mutant is *caught* when its run fails (pytest exit 1
 same suite with no mutant must pass, or the kill rate means nothing.  Runs use the
 ``mutants`` hypothesis profile (``ci`` without shrinking: only *whether* a property
 fails matters here).
+
+One idea at ~670 lines: the mutants of the cleanup (injected and source) and the
+runner and command that hold the property suite to them, which change together
+whenever a property or a mutant is added.
 """
 
 from __future__ import annotations

@@ -64,6 +64,9 @@ generated timelines; the vectorised evaluator refuses them):
   bytes queued before the RST first).
 
 Requests are parsed with h11 (which httpcore already brings along).
+
+One idea at ~600 lines: the fake repo's HTTP server and the answer each state plays
+(its reply, its early close, its record).
 """
 
 from __future__ import annotations

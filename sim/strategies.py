@@ -40,6 +40,10 @@ Why the shapes are what they are:
   that: the server refuses, not one name.
 * Policies shrink towards the presets, and generated ones stay within sane bounds
   (at most 30 attempts, sleeps of 0.1-30 s) so one example runs in milliseconds.
+
+One module on purpose (~730 lines): it is a public API, ``sim.strategies``, read as one
+list of strategies as ``hypothesis.strategies`` is, in three sections (timelines,
+scenarios, policies) that share the helpers above them.
 """
 
 from __future__ import annotations

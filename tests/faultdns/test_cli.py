@@ -288,12 +288,12 @@ def test_log_writer_reports_records_the_ring_lost(capsys: pytest.CaptureFixture[
     import io
 
     from faultdns import MonotonicClock
-    from faultdns._cli import _QueryLogWriter
+    from faultdns._querylog import QueryLogWriter
     from faultdns._server import FaultDNSServer
 
     with FaultDNSServer(records=["a.test=10.0.0.1"], log_size=3, clock=MonotonicClock()) as server:
         out = io.StringIO()
-        writer = _QueryLogWriter(server, out, ring_size=3)
+        writer = QueryLogWriter(server, out, ring_size=3)
         ask(server.address[1], "a.test")
         assert writer.drain() == 1
         for _ in range(5):  # two more than the ring holds
