@@ -597,6 +597,12 @@ def _client(args: argparse.Namespace) -> ControlClient:
     return ControlClient(args.control, token=args.token, timeout=args.timeout)
 
 
+def _line(item: dict[str, Any], as_json: bool, text: Callable[[dict[str, Any]], str]) -> str:
+    """How a listing (``fault ls``, ``record ls``, ``queries``) prints one item: a
+    compact JSON line under ``--json`` (for scripts), else ``text(item)``."""
+    return json.dumps(item, separators=(",", ":")) if as_json else text(item)
+
+
 def _cmd_fault_add(args: argparse.Namespace) -> int:
     with _client(args) as client:
         print(client.add_fault(" ".join(args.spec)))
@@ -607,10 +613,7 @@ def _cmd_fault_ls(args: argparse.Namespace) -> int:
     with _client(args) as client:
         faults = client.faults()
     for rule in faults:
-        if args.json:
-            print(json.dumps(rule, separators=(",", ":")))
-        else:
-            print(f"{rule.get('id', '?')}\t{rule.get('spec', '')}")
+        print(_line(rule, args.json, lambda r: f"{r.get('id', '?')}\t{r.get('spec', '')}"))
     return EX_OK
 
 
@@ -658,8 +661,7 @@ def _cmd_queries(args: argparse.Namespace) -> int:
             while True:
                 records = client.queries(since=since)
                 for record in records:
-                    line = json.dumps(record, separators=(",", ":")) if args.json else None
-                    print(line or format_query(record))
+                    print(_line(record, args.json, format_query))
                     since = max(since, int(record.get("seq", since)))
                 sys.stdout.flush()
                 if not args.follow or stop.wait(args.interval):
@@ -687,8 +689,9 @@ def _cmd_record_ls(args: argparse.Namespace) -> int:
     with _client(args) as client:
         records = client.records()
     for rec in records:
-        if args.json:
-            print(json.dumps(rec, separators=(",", ":")))
-        else:
-            print(f"{rec.get('name')}\t{rec.get('ttl')}\t{rec.get('type')}\t{rec.get('value')}")
+        print(_line(rec, args.json, _record_text))
     return EX_OK
+
+
+def _record_text(rec: dict[str, Any]) -> str:
+    return f"{rec.get('name')}\t{rec.get('ttl')}\t{rec.get('type')}\t{rec.get('value')}"

@@ -227,8 +227,7 @@ def _shown_rows(report: TuneReport, limit: int = 12) -> list[int]:
             break
         if i not in rows:
             rows.append(i)
-    for name in report.named:
-        i = report.sweep.index(name)
+    for i in report.named_indices:
         if i not in rows:
             rows.append(i)
     return rows

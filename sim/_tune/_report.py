@@ -45,6 +45,12 @@ class TuneReport:
     pick: int | None = None
 
     @property
+    def named_indices(self) -> list[int]:
+        """The named policies' (``--policy``) places in the sweep, in the order given:
+        every table and plot shows them beside the grid's choices, as references."""
+        return [self.sweep.index(name) for name in self.named]
+
+    @property
     def pick_stats(self) -> PolicyStats | None:
         return None if self.pick is None else self.stats[self.pick]
 
@@ -158,8 +164,7 @@ def _plot_policies(report: TuneReport) -> list[int]:
     )
     if best is not None and best not in chosen:
         chosen.append(best)
-    for name in report.named:
-        i = report.sweep.index(name)
+    for i in report.named_indices:
         if i not in chosen:
             chosen.append(i)
     return chosen
