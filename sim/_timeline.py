@@ -15,9 +15,11 @@ import bisect
 import itertools
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, get_args
+from typing import Any, Generic, Literal, get_args
+
+from typing_extensions import TypeVar
 
 from cleanup import LIST_PATH
 
@@ -33,6 +35,8 @@ __all__ = [
     "HTTPState",
     "Interval",
     "Timeline",
+    "as_dns_state",
+    "intervals_from",
     "list_path",
     "list_version",
 ]
@@ -88,30 +92,35 @@ def list_version(path: str) -> str | None:
     return version if version and "/" not in version else None
 
 
+#: an interval's state: :data:`DNSState` in a DNS table, ``str`` (the HTTP answers, an
+#: open vocabulary) in an HTTP table and wherever unsaid (PEP 696 default)
+_State = TypeVar("_State", bound=str, covariant=True, default=str)
+
+
 @dataclass(frozen=True)
-class Interval:
+class Interval(Generic[_State]):
     """``state`` holds on ``[start, end)``; ``end`` may be ``inf``.
 
-    One class serves both channels; the table an interval sits in says which
-    (``Timeline.dns``: a :data:`DNSState`; ``Timeline.http``: an :data:`HTTPState`).  A
-    state alone cannot say it: the two vocabularies share ``ok`` ("the name resolves",
-    "200 with the list").  ``state`` stays a ``str`` rather than ``DNSState |
-    HTTPState`` because the property suite's worlds give the HTTP channel states beyond
+    One class serves both channels, typed by the table it sits in: ``Timeline.dns``
+    holds ``Interval[DNSState]`` (a closed vocabulary, so mypy refuses a misspelt DNS
+    state, or an HTTP one such as ``refused``, in a world built in code), and
+    ``Timeline.http`` ``Interval[str]`` (plain ``Interval``).  The two vocabularies
+    share ``ok`` ("the name resolves", "200 with the list").  The HTTP channel's stays
+    ``str`` because the property suite's worlds give it states beyond
     :data:`HTTPState` (``sim._repo_server.ODD_STATES``: ``status-NNN`` for each status
     family, redirects, incomplete bodies, and ``type:<value>`` for any header field
     value, a family no ``Literal`` can spell), which the harness serves and the
-    evaluator refuses by name.  So a misspelt state is caught when a world is played,
-    not by mypy: before a run the harness refuses any state outside
-    :data:`DNS_STATES` or the HTTP states it serves, naming the table, key and time
-    (``sim._harness.check_states``), and the evaluator refuses the states it does not
-    model; :meth:`Timeline.from_dict` takes any string, as a saved world is checked
-    where it is played.  A scenario's own vocabularies are ``Literal``
-    (``Scenario.dns_down``, ``Scenario.upstream``).
+    evaluator refuses by name.  So a misspelt HTTP state is caught when a world is
+    played, not by mypy: before a run the harness refuses any state outside the ones
+    it serves, naming the table, key and time (``sim._harness.check_states``; it checks
+    the DNS states too, for worlds read from files: :meth:`Timeline.from_dict` takes any
+    text).  A scenario's own vocabularies are ``Literal`` (``Scenario.dns_down``,
+    ``Scenario.upstream``).
     """
 
     start: float
     end: float
-    state: str
+    state: _State
 
 
 @dataclass(frozen=True)
@@ -120,12 +129,33 @@ class Event:
     what: str
 
 
+S = TypeVar("S", bound=str)
+
+
+def intervals_from(points: Sequence[tuple[float, S]]) -> tuple[Interval[S], ...]:
+    """The intervals of a signal given by its change points ``(start, state)``, in time
+    order from 0: each state holds until the next one starts, the last for ever."""
+    ends = [float(t) for t, _ in points[1:]] + [math.inf]
+    return tuple(
+        Interval(float(t), end, state) for (t, state), end in zip(points, ends, strict=True)
+    )
+
+
+def as_dns_state(text: str) -> DNSState:
+    """``text`` as the :data:`DNSState` it spells; ValueError for anything else (the
+    door from a state kept as text, e.g. the world model's log, to the typed table)."""
+    for state in DNS_STATES:
+        if state == text:
+            return state
+    raise ValueError(f"unknown DNS state {text!r} (expected one of {', '.join(DNS_STATES)})")
+
+
 #: Times in a timeline (seconds) at most: a year of virtual time, far past any world
 #: the generator makes; NaN, infinities and absurd values in a saved timeline are refused.
 MAX_TIME = 365 * 86400.0
 
 
-def _state_at(intervals: tuple[Interval, ...], starts: tuple[float, ...], t: float) -> str:
+def _state_at(intervals: tuple[Interval[S], ...], starts: tuple[float, ...], t: float) -> S:
     i = bisect.bisect_right(starts, t) - 1
     if i < 0:
         raise ValueError(f"time {t} is before the timeline starts")
@@ -140,8 +170,8 @@ class Timeline:
     seed: int
     cleanup_start: float
     repo_host: str
-    dns: Mapping[str, tuple[Interval, ...]]
-    http: Mapping[str, tuple[Interval, ...]]
+    dns: Mapping[str, tuple[Interval[DNSState], ...]]
+    http: Mapping[str, tuple[Interval[str], ...]]
     events: tuple[Event, ...]
     _starts: dict[str, tuple[float, ...]] = field(
         default_factory=dict, init=False, repr=False, compare=False
@@ -172,7 +202,7 @@ class Timeline:
                     raise ValueError(f"{kind}[{key!r}]: the last interval must be open-ended")
                 self._starts[f"{kind}:{key}"] = tuple(iv.start for iv in intervals)
 
-    def dns_state(self, name: str, t: float) -> str:
+    def dns_state(self, name: str, t: float) -> DNSState:
         """The answer a query for ``name`` gets at ``t`` (repo host or any other name)."""
         key = name.rstrip(".").lower()
         if key not in self.dns:
@@ -243,9 +273,13 @@ class Timeline:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Timeline:
-        def ivs(rows: list[list[Any]]) -> tuple[Interval, ...]:
+        def ivs(rows: list[list[Any]]) -> tuple[Interval[Any], ...]:
+            # States are not checked here: a saved world is checked where it is played
+            # (the harness's check_states names the table, key and time), so they go
+            # in as text the type checker cannot vouch for (Any), not as DNSState.
             return tuple(
-                Interval(float(a), math.inf if b is None else float(b), str(s)) for a, b, s in rows
+                Interval[Any](float(a), math.inf if b is None else float(b), str(s))
+                for a, b, s in rows
             )
 
         return cls(

@@ -48,7 +48,15 @@ from collections.abc import Callable, Iterable, Iterator
 import simpy
 
 from sim._scenario import DURATION_KEYS, Scenario
-from sim._timeline import OTHER_NAMES, Event, Interval, Timeline
+from sim._timeline import (
+    OTHER_NAMES,
+    DNSState,
+    Event,
+    Interval,
+    Timeline,
+    as_dns_state,
+    intervals_from,
+)
 
 __all__ = ["WorldRecord", "generate_timeline", "generate_timelines", "generate_worlds"]
 
@@ -98,16 +106,20 @@ class _Recorder:
         return out
 
     def intervals(self, kind: str) -> dict[str, tuple[Interval, ...]]:
+        """Each ``kind`` (``dns``/``http``) signal's intervals, states as logged."""
         out: dict[str, tuple[Interval, ...]] = {}
         for (k, key), changes in self.changes().items():
             if k != kind:
                 continue
-            ends = [t for t, _ in changes[1:]] + [math.inf]
-            out[key] = tuple(
-                Interval(start, end, state)
-                for (start, state), end in zip(changes, ends, strict=True)
-            )
+            out[key] = intervals_from(changes)
         return out
+
+    def dns_intervals(self) -> dict[str, tuple[Interval[DNSState], ...]]:
+        """The DNS signals' intervals, each state checked to be a :data:`DNSState`."""
+        return {
+            key: tuple(Interval(iv.start, iv.end, as_dns_state(iv.state)) for iv in ivs)
+            for key, ivs in self.intervals("dns").items()
+        }
 
 
 #: what :func:`generate_worlds` returns per seed: the seed, the cleanup start and the
@@ -267,7 +279,7 @@ def _timeline(scenario: Scenario, rec: _Recorder) -> Timeline:
         seed=rec.seed,
         cleanup_start=rec.cleanup_start,
         repo_host=scenario.repo_host,
-        dns=rec.intervals("dns"),
+        dns=rec.dns_intervals(),
         http=rec.intervals("http"),
         events=tuple(sorted(rec.events, key=lambda e: e.time)),
     )

@@ -51,7 +51,7 @@ from __future__ import annotations
 import hashlib
 import math
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 from hypothesis import strategies as st
 
@@ -67,7 +67,15 @@ from sim._scenario import (
     load_scenario,
     parse_scenario,
 )
-from sim._timeline import DNS_STATES, OTHER_NAMES, QTYPE_MARK, Interval, Timeline
+from sim._timeline import (
+    DNS_STATES,
+    OTHER_NAMES,
+    QTYPE_MARK,
+    DNSState,
+    Interval,
+    Timeline,
+    intervals_from,
+)
 from sim._world import generate_timeline
 
 __all__ = [
@@ -173,8 +181,8 @@ def respell(image: str, spelling: str) -> str:
 
 
 #: outage states of the repo name, the plainest ("not there yet") first: what shrinks to
-_DNS_OUTAGES = ("nxdomain", "servfail", "timeout")
-_CLUSTER_DOWN = ("conn-refused", "timeout")
+_DNS_OUTAGES: tuple[DNSState, ...] = ("nxdomain", "servfail", "timeout")
+_CLUSTER_DOWN: tuple[DNSState, ...] = ("conn-refused", "timeout")
 
 
 def seeds() -> st.SearchStrategy[int]:
@@ -192,9 +200,12 @@ def durations(max_seconds: float, *, min_seconds: float = 0.0) -> st.SearchStrat
     return st.integers(low, high).map(lambda n: round(n * TIME_STEP, 1))
 
 
-def _intervals(points: Sequence[tuple[float, str]]) -> tuple[Interval, ...]:
+_S = TypeVar("_S", bound=str)
+
+
+def _intervals(points: Sequence[tuple[float, _S]]) -> tuple[Interval[_S], ...]:
     """Intervals from (start, state) change points; repeats merged, later wins at a tie."""
-    merged: list[tuple[float, str]] = []
+    merged: list[tuple[float, _S]] = []
     for start, state in sorted(points, key=lambda p: p[0]):
         if merged and merged[-1][0] == start:
             merged[-1] = (start, state)
@@ -202,19 +213,18 @@ def _intervals(points: Sequence[tuple[float, str]]) -> tuple[Interval, ...]:
             merged.append((start, state))
         # else: the same state again, nothing changes
     # a tie may have made two neighbours equal
-    out: list[tuple[float, str]] = []
+    out: list[tuple[float, _S]] = []
     for start, state in merged:
         if not out or out[-1][1] != state:
             out.append((start, state))
-    ends = [s for s, _ in out[1:]] + [math.inf]
-    return tuple(Interval(s, e, state) for (s, state), e in zip(out, ends, strict=True))
+    return intervals_from(out)
 
 
 def _overlay(
-    base: tuple[Interval, ...], start: float, end: float, state: str
-) -> tuple[Interval, ...]:
+    base: tuple[Interval[_S], ...], start: float, end: float, state: _S
+) -> tuple[Interval[_S], ...]:
     """``base`` with ``state`` holding on ``[start, end)``."""
-    points: list[tuple[float, str]] = []
+    points: list[tuple[float, _S]] = []
     for iv in base:
         lo, hi = iv.start, iv.end
         if hi <= start or lo >= end:
@@ -284,14 +294,14 @@ def timelines(
     /,
     scenario: Scenario | str = "single-node",
     *,
-    dns_states: Sequence[str] = _DNS_OUTAGES,
-    other_states: Sequence[str] = ("servfail", "timeout"),
-    upstream_states: Sequence[str] = ("nxdomain", "servfail", "timeout"),
-    cluster_dns_states: Sequence[str] = _CLUSTER_DOWN,
+    dns_states: Sequence[DNSState] = _DNS_OUTAGES,
+    other_states: Sequence[DNSState] = ("servfail", "timeout"),
+    upstream_states: Sequence[DNSState] = ("nxdomain", "servfail", "timeout"),
+    cluster_dns_states: Sequence[DNSState] = _CLUSTER_DOWN,
     http_states: Sequence[str] = ("refused", "hang"),
     missing: bool = False,
     never_healthy: bool = False,
-    aaaa_states: Sequence[str] = (),
+    aaaa_states: Sequence[DNSState] = (),
     max_outages: int = 2,
     max_gap: float = 60.0,
     max_outage: float = 120.0,
@@ -340,7 +350,7 @@ def timelines(
     repo = draw(one(dns_states, dns_states if never_healthy else ()), label="repo dns")
     others = draw(one(other_states), label="other names dns")
     upstream = draw(one(upstream_states), label="name as given (upstream) dns")
-    aaaa: dict[str, tuple[Interval, ...]] = {}
+    aaaa: dict[str, tuple[Interval[DNSState], ...]] = {}
     if aaaa_states:
         for key in (setup.repo_host, setup.repo_service.lower()):
             own = draw(st.none() | one(aaaa_states), label=f"{key} AAAA")

@@ -17,19 +17,21 @@ import faultdns
 from sim._clock import SimClock
 from sim._dns import DNSPeer, dns_rules, make_dns_server, refusal_changes
 from sim._scenario import load_scenario
-from sim._timeline import QTYPE_MARK, Interval, Timeline
+from sim._timeline import QTYPE_MARK, DNSState, Interval, Timeline
 
 SINGLE = load_scenario("single-node")
 REPO = SINGLE.repo_host
 SEARCH = list(SINGLE.client.search)
 
 
-def intervals(*points: tuple[float, str]) -> tuple[Interval, ...]:
+def intervals(*points: tuple[float, DNSState]) -> tuple[Interval[DNSState], ...]:
     ends = [t for t, _ in points[1:]] + [math.inf]
     return tuple(Interval(t, e, s) for (t, s), e in zip(points, ends, strict=True))
 
 
-def timeline(repo: tuple[Interval, ...], others: tuple[Interval, ...]) -> Timeline:
+def timeline(
+    repo: tuple[Interval[DNSState], ...], others: tuple[Interval[DNSState], ...]
+) -> Timeline:
     path = SINGLE.list_path("current")
     return Timeline("t", 0, 0.0, REPO, {REPO: repo, "*": others},
                     {path: intervals((0.0, "ok"))}, ())  # fmt: skip

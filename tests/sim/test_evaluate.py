@@ -14,6 +14,7 @@ import math
 import tomllib
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 import pytest
@@ -37,8 +38,10 @@ from sim._evaluate import (
     sleep_matrix,
 )
 from sim._scenario import Scenario, load_scenario, parse_scenario
-from sim._timeline import Interval, Timeline
+from sim._timeline import DNSState, Interval, Timeline, as_dns_state, intervals_from
 from sim._world import generate_timeline
+
+S = TypeVar("S", bound=str)
 
 SINGLE = load_scenario("single-node")
 RAW = tomllib.loads(
@@ -246,12 +249,11 @@ def test_candidates_are_the_resolvers() -> None:
 # --- worked examples -----------------------------------------------------------------
 
 
-def _intervals(*points: tuple[float, str]) -> tuple[Interval, ...]:
-    ends = [t for t, _ in points[1:]] + [math.inf]
-    return tuple(Interval(float(t), e, s) for (t, s), e in zip(points, ends, strict=True))
+def _intervals(*points: tuple[float, S]) -> tuple[Interval[S], ...]:
+    return intervals_from(points)
 
 
-def _timeline(repo: list[tuple[float, str]], other: list[tuple[float, str]],
+def _timeline(repo: list[tuple[float, DNSState]], other: list[tuple[float, DNSState]],
               http: list[tuple[float, str]], start: float) -> Timeline:  # fmt: skip
     paths = [SINGLE.list_path(SINGLE.previous_version), SINGLE.list_path("current")]
     return Timeline(
@@ -355,7 +357,10 @@ def timelines(draw: st.DrawFn) -> Timeline:
         seed=0,
         cleanup_start=start,
         repo_host=SINGLE.repo_host,
-        dns={key: _intervals(*track) for key, track in dns.items()},
+        dns={
+            key: intervals_from([(t, as_dns_state(s)) for t, s in track])
+            for key, track in dns.items()
+        },
         http={paths[0]: _intervals(*previous), paths[1]: _intervals(*current)},
         events=(),
     )
@@ -414,7 +419,8 @@ def test_the_evaluator_refuses_the_worlds_it_does_not_model(change: str, message
     odd = (Interval(0.0, 50.0, "status-503" if change == "http" else "redirect"),
            Interval(50.0, math.inf, "ok"))  # fmt: skip
     if change == "aaaa":
-        dns = {**world.dns, SINGLE.repo_host + "#AAAA": (Interval(0.0, math.inf, "servfail"),)}
+        aaaa: tuple[Interval[DNSState]] = (Interval(0.0, math.inf, "servfail"),)
+        dns = {**world.dns, SINGLE.repo_host + "#AAAA": aaaa}
         world = Timeline(world.scenario, 1, world.cleanup_start, world.repo_host, dns,
                          world.http, ())  # fmt: skip
     else:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import math
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -39,7 +38,7 @@ from sim._mutants import (
     source_env,
 )
 from sim._scenario import ImageSet
-from sim._timeline import OTHER_NAMES, Interval, Timeline
+from sim._timeline import OTHER_NAMES, DNSState, Timeline, intervals_from
 from tests.sim import test_properties
 from tests.sim.test_properties import (
     SINGLE,
@@ -58,15 +57,13 @@ CURRENT = SINGLE.list_path("current")
 
 
 def world(
-    repo: tuple[tuple[float, str], ...] = ((0.0, "ok"),),
-    others: tuple[tuple[float, str], ...] = ((0.0, "ok"),),
+    repo: tuple[tuple[float, DNSState], ...] = ((0.0, "ok"),),
+    others: tuple[tuple[float, DNSState], ...] = ((0.0, "ok"),),
     service: tuple[tuple[float, str], ...] = ((0.0, "ok"),),
     previous: tuple[tuple[float, str], ...] | None = None,
-    as_given: tuple[tuple[float, str], ...] | None = None,
+    as_given: tuple[tuple[float, DNSState], ...] | None = None,
 ) -> Timeline:
-    def ivs(points: tuple[tuple[float, str], ...]) -> tuple[Interval, ...]:
-        ends = [t for t, _ in points[1:]] + [math.inf]
-        return tuple(Interval(t, e, s) for (t, s), e in zip(points, ends, strict=True))
+    ivs = intervals_from
 
     return Timeline(
         scenario="mutant world",

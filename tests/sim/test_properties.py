@@ -153,7 +153,7 @@ from sim._repo_server import (
     ODD_STATUSES,
 )
 from sim._scenario import CLUSTER_DNS, ClientSettings, ImageSet, Scenario, load_scenario
-from sim._timeline import OTHER_NAMES, Interval, Timeline
+from sim._timeline import OTHER_NAMES, DNSState, Interval, Timeline
 from sim._world import generate_timeline
 from sim.strategies import (
     backoffs,
@@ -802,7 +802,7 @@ def test_liveness_in_the_world_models_single_node_worlds(
 #: every family, 1xx before its 200, redirects to the same and another host; A and AAAA
 #: of a name in different states
 UNKIND_HTTP = ("refused", "hang", *ODD_STATES)
-UNKIND_AAAA = ("nxdomain", "servfail", "timeout")
+UNKIND_AAAA: tuple[DNSState, ...] = ("nxdomain", "servfail", "timeout")
 
 
 def unkind_timelines() -> st.SearchStrategy[Timeline]:
@@ -1053,7 +1053,7 @@ def test_liveness_and_safety_with_an_ip_literal_repo_host_send_no_dns_query(
     r = run(harness, cleanup_fn, timeline, policy, seed, scenario)
     queries = [e for e in r.result.trace if e["type"] == "dns"]
     assert not queries and r.result.dns_queries == 0, f"an IP literal was looked up: {queries}"
-    ok = (Interval(0.0, math.inf, "ok"),)
+    ok: tuple[Interval[DNSState]] = (Interval(0.0, math.inf, "ok"),)  # DNS and HTTP
     healthy = dataclasses.replace(timeline, dns=dict.fromkeys(timeline.dns, ok))
     as_if = dataclasses.replace(r, result=dataclasses.replace(r.result, timeline=healthy))
     event(check_liveness(as_if))
@@ -1146,7 +1146,7 @@ def lists_answering(
 ) -> Timeline:
     """A single-node world whose every name resolves and whose ``which`` list
     (``previous``, ``current`` or ``both``) answers ``answers``; the other list is ok."""
-    ok = (Interval(0.0, math.inf, "ok"),)
+    ok: tuple[Interval[DNSState]] = (Interval(0.0, math.inf, "ok"),)  # DNS and HTTP
     host = SINGLE.repo_host
     return Timeline(
         scenario=scenario,

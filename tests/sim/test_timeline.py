@@ -16,9 +16,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import cleanup
-from sim._timeline import Interval, Timeline, list_path, list_version
+from sim._timeline import DNSState, Interval, Timeline, list_path, list_version
 
-OK = (Interval(0.0, math.inf, "ok"),)
+OK: tuple[Interval[DNSState]] = (Interval(0.0, math.inf, "ok"),)  # "ok" in both tables
 HOST = "upgrade-repo-hvst-upgrade-abc.harvester-system.svc.cluster.local"
 
 
