@@ -58,7 +58,7 @@ from cleanup._errors import (
 )
 from cleanup._resolvconf import ip_literal_text
 
-__all__ = ["TIMEOUT_PHASES", "error_kind", "timeout_phase", "to_error"]
+__all__ = ["TIMEOUT_PHASE_BY_TYPE", "error_kind", "timeout_phase", "to_error"]
 
 # --- getaddrinfo (system resolver) -----------------------------------------------------
 
@@ -113,7 +113,7 @@ def _socket_reason(exc: OSError) -> ConnectReason | None:
 #: httpx raises in its place (``httpx._transports.default`` maps them one to one): a
 #: read before the response body is the headers.  The one copy of this rule; callers
 #: choose their own fallback for a timeout that names no phase (:func:`timeout_phase`).
-TIMEOUT_PHASES: tuple[tuple[type[Exception], type[Exception], TimeoutPhase], ...] = (
+TIMEOUT_PHASE_BY_TYPE: tuple[tuple[type[Exception], type[Exception], TimeoutPhase], ...] = (
     (httpcore.ConnectTimeout, httpx.ConnectTimeout, "connect"),
     (httpcore.ReadTimeout, httpx.ReadTimeout, "headers"),
     (httpcore.WriteTimeout, httpx.WriteTimeout, "write"),
@@ -122,8 +122,8 @@ TIMEOUT_PHASES: tuple[tuple[type[Exception], type[Exception], TimeoutPhase], ...
 
 
 def timeout_phase(exc: BaseException) -> TimeoutPhase | None:
-    """The phase :data:`TIMEOUT_PHASES` gives ``exc`` (httpcore's or httpx's), or None."""
-    for core, twin, phase in TIMEOUT_PHASES:
+    """The phase :data:`TIMEOUT_PHASE_BY_TYPE` gives ``exc`` (httpcore's or httpx's), or None."""
+    for core, twin, phase in TIMEOUT_PHASE_BY_TYPE:
         if isinstance(exc, core | twin):
             return phase
     return None
