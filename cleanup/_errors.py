@@ -26,6 +26,11 @@ controller sees.  Retry decisions are made on these types only, never on raw
 the stack raises onto them first.  Every message says what was looked up or fetched,
 from where, and why it failed, because the one line ``Unable to cleanup images:
 <error>`` is often all an operator gets.
+
+One idea at ~630 lines: the exceptions and the vocabularies their fields and labels
+speak (:data:`ConnectReason`, :data:`TimeoutPhase`, :data:`ErrorKind`, ...), with the
+tree above as their table of contents; what maps a raw failure onto them is apart
+(``_classify``, ``_http_errors``).
 """
 
 from __future__ import annotations
