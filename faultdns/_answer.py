@@ -2,8 +2,8 @@
 
 UDP (the cold and slow steps of :mod:`faultdns._server`'s hot path) and TCP
 (:class:`faultdns._tcp.TCPConnection`, through :func:`handle_tcp`) share it; the UDP hot
-path repeats only its cheapest step, a cache hit with no rule firing, inline.  Read top
-to bottom:
+path repeats only its cheapest step inline, for speed: a cache hit whose reply is built
+(the zone's, or a fault reply already made for the entry).  Read top to bottom:
 
 1. **The answer cache.**  A reply depends only on the query bytes after the 2-byte ID
    (flags, question, EDNS options), the zone and the rules.  So the cache key is
@@ -23,7 +23,9 @@ to bottom:
    other action sends the fault's reply, built once per entry and rule
    (:func:`faultdns._wire.fault_reply`) and then sent from the hot path as well.
 4. **Cold path** (:mod:`faultdns._wire`): dnslib parses and builds the reply for cache
-   misses and malformed input (a FORMERR/NOTIMP reply where RFC 1035 asks for one).
+   misses; a message :mod:`faultdns._wire` will not answer normally
+   (:class:`~faultdns._wire.WireError`) is logged with its rcode and gets the reply it
+   carries, if any.
 5. **The log.**  Every query, answered or not, is logged once (:func:`log_query`,
    :mod:`faultdns._querylog`) before its reply is sent, so a client that got its answer
    finds it in the log; a held reply is logged when it is released or lost.
