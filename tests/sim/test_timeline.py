@@ -16,7 +16,16 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import cleanup
-from sim._timeline import DNSState, Interval, Timeline, list_path, list_version
+from sim._timeline import (
+    DNS_STATES,
+    DNSState,
+    Interval,
+    Timeline,
+    as_dns_state,
+    intervals_from,
+    list_path,
+    list_version,
+)
 
 OK: tuple[Interval[DNSState]] = (Interval(0.0, math.inf, "ok"),)  # "ok" in both tables
 HOST = "upgrade-repo-hvst-upgrade-abc.harvester-system.svc.cluster.local"
@@ -89,3 +98,19 @@ def test_paths_that_do_not_name_one_upgrade_are_refused(
 ) -> None:
     with pytest.raises(ValueError, match=message):
         _ = timeline(paths=paths).previous_version
+
+
+def test_change_points_become_intervals_each_until_the_next() -> None:
+    assert intervals_from([(0, "timeout"), (2.5, "nxdomain"), (7, "ok")]) == (
+        Interval(0.0, 2.5, "timeout"),
+        Interval(2.5, 7.0, "nxdomain"),
+        Interval(7.0, math.inf, "ok"),
+    )
+    assert intervals_from([(0.0, "ok")]) == (Interval(0.0, math.inf, "ok"),)
+
+
+def test_text_becomes_a_dns_state_only_if_it_spells_one() -> None:
+    assert [as_dns_state(text) for text in DNS_STATES] == list(DNS_STATES)
+    for text in ("refused", "OK", "nxdomain ", ""):  # an HTTP state, case, spaces, nothing
+        with pytest.raises(ValueError, match="unknown DNS state"):
+            as_dns_state(text)
