@@ -252,9 +252,9 @@ class MemoryStore:
                 # (a container made from rancher/x:v1 keeps docker.io/rancher/x:v1), or
                 # the content of one; a container started since the plan was made
                 # must stop the removal as the plan would have
-                names = {**state.ids, **{n: state.ids.get(n, n) for n in state.images}}
+                identity = {**state.ids, **{n: state.ids.get(n, n) for n in state.images}}
                 kept = staying_because(
-                    image, in_use=state.in_use, pinned=state.pinned, identity=names
+                    image, in_use=state.in_use, pinned=state.pinned, identity=identity
                 )
                 if kept is not None:
                     raise RemovalError(image, kept)
