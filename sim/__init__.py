@@ -30,6 +30,7 @@ from sim._mutants import MUTANTS, Mutant, MutantRun, run_mutants
 from sim._repo_server import HTTPRecord, RepoServer
 from sim._report import AttemptRow, attempt_rows, story
 from sim._scenario import ClientSettings, ImageSet, Scenario, load_scenario
+from sim._store import FaultyStore, RemovalFault, StoreFaults, WriterChange
 from sim._timeline import Event, Interval, Timeline
 from sim._tune import (
     ExecutorError,
@@ -53,6 +54,7 @@ __all__: list[str] = [
     "Evaluation",
     "Event",
     "ExecutorError",
+    "FaultyStore",
     "GridError",
     "HTTPRecord",
     "Harness",
@@ -62,6 +64,7 @@ __all__: list[str] = [
     "MutantRun",
     "Peer",
     "PeerError",
+    "RemovalFault",
     "RepoServer",
     "ScaledClock",
     "Scenario",
@@ -70,9 +73,11 @@ __all__: list[str] = [
     "SimClock",
     "SimDeadlock",
     "SocketlessClock",
+    "StoreFaults",
     "Sweep",
     "Timeline",
     "WorldClock",
+    "WriterChange",
     "attempt_rows",
     "dns_rules",
     "evaluate",

@@ -137,7 +137,15 @@ from cleanup import (
     Policy,
     RequestTimeout,
 )
-from cleanup.events import AttemptFailed, AttemptStarted, QueryEvent, Sleeping, Succeeded
+from cleanup.events import (
+    AttemptFailed,
+    AttemptStarted,
+    ImageRemovalFailed,
+    ImageRemoved,
+    QueryEvent,
+    Sleeping,
+    Succeeded,
+)
 from cleanup.testing import FastForwardClock
 from sim import Harness, ScenarioResult
 from sim._clock import SimClock
@@ -153,9 +161,11 @@ from sim._repo_server import (
     ODD_STATUSES,
 )
 from sim._scenario import CLUSTER_DNS, ClientSettings, ImageSet, Scenario, load_scenario
+from sim._store import StoreFaults, WriterChange
 from sim._timeline import OTHER_NAMES, Interval, Timeline
 from sim._world import generate_timeline
 from sim.strategies import (
+    STORE_READ_TEXTS,
     backoffs,
     clients,
     durations,
@@ -164,6 +174,7 @@ from sim.strategies import (
     scenarios,
     seeds,
     signal,
+    store_faults,
     timelines,
     world_timelines,
 )
@@ -177,6 +188,7 @@ from tests.sim.spec import ip_literal as spec_ip
 from tests.sim.spec import media as spec_media
 from tests.sim.spec import predicates as spec_predicates
 from tests.sim.spec import repo as spec_repo
+from tests.sim.spec import store as spec_store
 
 SINGLE = load_scenario("single-node")
 V14 = cleanup.get_policy("harvester-v1.4")
@@ -331,7 +343,7 @@ def check_list_paths(r: Run) -> None:
 
 #: ``cleanup run``'s documented exit status per outcome (README "cleanup run"): what the
 #: controller's Job reports, so a cleanup that gave up must not exit 0
-EXIT_STATUS = {"success": 0, "gave-up": 1, "not-retriable": 2, "store-error": 2}
+EXIT_STATUS = spec_store.EXIT_STATUS
 
 
 def check_report(r: Run) -> None:
@@ -2401,6 +2413,136 @@ def test_safety_in_generated_scenarios(
     r = run(harness, cleanup_fn, timeline, policy, seed, scenario)
     check_safety(r)
     event(f"{scenario.name}: {r.result.outcome}")
+
+
+# -- 2. safety when the node's store fails or changes under the run (issue 11, the
+#    kind "the node's store misbehaves"; sim._store, spec.store) ------------------------
+
+
+def healthy_world(start: float = 1.0) -> Timeline:
+    """Every name answers and the repo serves both lists from t = 0: the run fetches
+    them at its first attempt and meets the store."""
+    host = SINGLE.repo_host
+    ok = (Interval(0.0, math.inf, "ok"),)
+    return Timeline(
+        scenario="healthy",
+        seed=0,
+        cleanup_start=start,
+        repo_host=host,
+        dns={host: ok, OTHER_NAMES: ok},
+        http={SINGLE.list_path(SINGLE.previous_version): ok, SINGLE.list_path("current"): ok},
+        events=(),
+    )
+
+
+@st.composite
+def faulty_store_scenarios(draw: st.DrawFn) -> Scenario:
+    """The single-node scenario with generated images (identities, spellings) whose
+    node store misbehaves (``sim.strategies.store_faults``)."""
+    images = draw(
+        image_sets(identities=True).filter(lambda i: spec_deletion.related(i.previous, i.current))
+    )
+    return dataclasses.replace(SINGLE, images=images, store_faults=draw(store_faults(images)))
+
+
+def store_expectation(scenario: Scenario) -> spec_store.Expected:
+    """``spec.store``'s expectation for a scenario's images and store faults."""
+    images, faults = scenario.images, scenario.store_faults
+
+    def by(action: str) -> list[str]:
+        return [change.image for change in faults.writer if change.action == action]
+
+    return spec_store.faulty_store_run(
+        images.previous,
+        images.current,
+        images.node_images,
+        in_use=images.in_use,
+        pinned=images.pinned,
+        ids=dict(images.ids),
+        unreadable=faults.reason if faults.unreadable else None,
+        refused={fault.image: fault.reason for fault in faults.removals},
+        started=by("start-container"),
+        pinned_now=by("pin"),
+        pulled=by("pull"),
+        removed=by("remove"),
+    )
+
+
+def check_store_misbehaving(r: Run) -> str:
+    """Property 2 when the store fails or changes under the run (``spec.store``): the
+    outcome, its documented exit status (in the report and ``--json``), the error and
+    its kind when the store cannot be read; else exactly the specification's deleted
+    set, every image it could not remove in ``failed`` (with the store's reason when
+    the world gave one) and in an ``ImageRemovalFailed`` event, every removal in an
+    ``ImageRemoved`` event, and the node left with exactly what the specification
+    leaves (what the writer pulled included)."""
+    check_report(r)
+    want = store_expectation(r.scenario)
+    report = r.result.report
+    printed = report.to_dict()
+    assert report.outcome == want.outcome, f"outcome {report.outcome}: {report.error}"
+    assert printed["exit_code"] == spec_store.EXIT_STATUS[want.outcome], (
+        f"{want.outcome} exits {printed['exit_code']}, README says "
+        f"{spec_store.EXIT_STATUS[want.outcome]}"
+    )
+    assert printed["error"] == want.error, f"error {printed['error']!r}, want {want.error!r}"
+    if want.outcome == "store-error":
+        assert printed["error_kind"] == spec_store.STORE_ERROR_KIND, printed["error_kind"]
+        assert not report.planned and not report.failed, "a plan on a store that was not read"
+    gone = sorted(want.deleted)
+    assert sorted(report.deleted) == gone, f"deleted {sorted(report.deleted)}, spec {gone}"
+    failed = {f.image: f.reason for f in report.failed}
+    assert sorted(failed) == sorted(want.failed), (
+        f"failed {sorted(failed)}, the specification {sorted(want.failed)}"
+    )
+    for image, reason in want.failed.items():
+        if reason is not None:
+            assert failed[image] == reason, (
+                f"{image}: reason {failed[image]!r}, store said {reason!r}"
+            )
+    removed = [e.image for e in r.events if isinstance(e, ImageRemoved)]
+    refused = {(e.image, e.reason) for e in r.events if isinstance(e, ImageRemovalFailed)}
+    assert removed == report.deleted, f"ImageRemoved events {removed}"
+    assert refused == set(failed.items()), f"ImageRemovalFailed events {sorted(refused)}"
+    left = sorted(r.result.node_images)
+    assert left == sorted(want.node_after), (
+        f"the node holds {left}, the specification leaves {sorted(want.node_after)}"
+    )
+    assert bool(r.result.store_changes) <= want.writer_acted, "the writer acted with no removal"
+    if want.outcome == "store-error":
+        return f"store unreadable at {r.scenario.store_faults.unreadable}"
+    refusals = {fault.image for fault in r.scenario.store_faults.removals}
+    if r.result.store_changes and set(want.failed) - refusals:
+        return "a removal refused because of the concurrent writer"
+    return "removals refused" if report.failed else "every planned removal done"
+
+
+#: a container started from the Docker Hub short spelling of an image the run is about
+#: to remove: the plan (had it seen the container) keeps it, so the removal must refuse
+STORE_WRITER_RESPELT = dataclasses.replace(
+    SINGLE,
+    store_faults=StoreFaults(writer=(WriterChange("start-container", "rancher/harvester:v1.4.1"),)),
+)
+#: the store's socket refuses this user after the lists came: store-error, exit 2
+STORE_UNREADABLE = dataclasses.replace(
+    SINGLE, store_faults=StoreFaults(unreadable="images", reason=STORE_READ_TEXTS[0])
+)
+
+
+@cases(40)
+@given(scenario=faulty_store_scenarios(), seed=seeds())
+@example(scenario=STORE_WRITER_RESPELT, seed=0)
+@example(scenario=STORE_UNREADABLE, seed=0)
+def test_safety_when_the_node_store_fails_or_changes_under_the_run(
+    harness: Harness, cleanup_fn: CleanupFn, scenario: Scenario, seed: int
+) -> None:
+    """Nothing that should stay is lost whatever the node's store does, and the report
+    says what happened (``check_store_misbehaving``): a store that cannot be read ends
+    the run ``store-error`` with exit status 2, nothing removed; refused removals are
+    reported and the rest go on (exit 0); a concurrent writer's container, pin, pull or
+    removal between the listing and the first removal is respected."""
+    r = run(harness, cleanup_fn, healthy_world(), V15, seed, scenario)
+    event(check_store_misbehaving(r))
 
 
 # -- 5. errors the policy does not retry ---------------------------------------------
