@@ -93,6 +93,7 @@ derandomized; ``HYPOTHESIS_PROFILE=deep`` runs twenty times as many.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import errno
 import functools
@@ -110,6 +111,7 @@ from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any
 
+import h11
 import httpcore
 import httpx
 import pytest
@@ -189,6 +191,7 @@ from tests.sim.spec import media as spec_media
 from tests.sim.spec import predicates as spec_predicates
 from tests.sim.spec import repo as spec_repo
 from tests.sim.spec import store as spec_store
+from tests.sim.spec import transport_errors as spec_transport
 
 SINGLE = load_scenario("single-node")
 V14 = cleanup.get_policy("harvester-v1.4")
@@ -2543,6 +2546,239 @@ def test_safety_when_the_node_store_fails_or_changes_under_the_run(
     removal between the listing and the first removal is respected."""
     r = run(harness, cleanup_fn, healthy_world(), V15, seed, scenario)
     event(check_store_misbehaving(r))
+
+
+# -- 9. the report: our transport errors' details (issue 11, the kind "our transport
+#    errors' details"; spec.transport_errors) ----------------------------------------
+
+
+def _empty_store() -> cleanup.MemoryStore:
+    """A node store with no image (the runs below end before they read it)."""
+    where = "/dev/shm" if os.path.isdir("/dev/shm") else "/tmp"
+    return cleanup.MemoryStore.create(f"{where}/retrylab-props-{os.getpid()}.json", [])
+
+
+@contextlib.contextmanager
+def stalling_server(phase: str) -> Iterator[str]:
+    """A loopback HTTP server that stalls in ``phase`` (``spec.transport_errors.PHASES``);
+    yields its base URL.  ``connect``: its accept queue is full, so a new connection's
+    SYN is dropped; ``write``: it never reads (and its receive buffer is small), so a
+    large request fills the buffers; ``headers``: it reads the request and says nothing;
+    ``body`` and ``pool``: it sends a 200 head for 100 bytes and 3 of them."""
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(0 if phase == "connect" else 8)
+    held: list[socket.socket] = [listener]
+    done = threading.Event()
+    if phase == "connect":
+        for _ in range(3):  # fill the accept queue (backlog 0: one) and then some
+            filler = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            filler.setblocking(False)
+            with contextlib.suppress(BlockingIOError):
+                filler.connect(listener.getsockname())
+            held.append(filler)
+    else:
+
+        def serve() -> None:
+            listener.settimeout(0.01)
+            while not done.is_set():
+                try:
+                    conn, _ = listener.accept()
+                except OSError:
+                    continue
+                held.append(conn)
+                if phase == "write":
+                    continue
+                conn.settimeout(5.0)
+                with contextlib.suppress(OSError):
+                    conn.recv(65536)
+                    if phase in ("body", "pool"):
+                        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nabc")
+
+        thread = threading.Thread(target=serve, daemon=True)
+        thread.start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+    finally:
+        done.set()
+        if phase != "connect":
+            thread.join()
+        for sock in held:
+            sock.close()
+
+
+#: the limits of a request whose head must come, however slow the server thread is
+_PATIENT = httpx.Timeout(10.0)
+
+
+def _stall_through_a_plain_client(phase: str, url: str, limits: httpx.Timeout) -> CleanupError:
+    """A plain httpx client's request to ``url`` stalled in ``phase``, classified."""
+    small_send = httpx.HTTPTransport(
+        socket_options=[(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)],
+        limits=httpx.Limits(max_connections=1),  # a transport's own: the client's is ignored
+    )
+    with httpx.Client(transport=small_send) as client:
+        try:
+            if phase == "write":
+                client.request("GET", url, content=b"x" * (4 << 20), timeout=limits)
+            elif phase == "pool":
+                # the holder's head may take a loaded machine's while: it gets time
+                with client.stream("GET", url, timeout=_PATIENT):
+                    client.get(url, timeout=limits)  # the one connection is busy
+            elif phase == "body":
+                with client.stream("GET", url, timeout=_PATIENT) as response:
+                    # the limits from the head on: httpcore reads them per read from
+                    # the request's extension (one dict with httpx's request)
+                    response.request.extensions["timeout"] = limits.as_dict()
+                    try:
+                        response.read()
+                    except httpx.HTTPError as exc:
+                        return cleanup.to_error(exc, in_body=True)
+            else:
+                client.get(url, timeout=limits)
+        except httpx.HTTPError as exc:
+            return cleanup.to_error(exc)
+    raise AssertionError(f"a request stalled in {phase} did not fail")
+
+
+#: distinct limits (seconds) for httpx.Timeout's four keys: a phase whose limit were
+#: read from another key shows
+_LIMITS = st.tuples(st.integers(2, 6), st.permutations(range(4))).map(
+    lambda drawn: {
+        key: (drawn[0] + step) / 100
+        for key, step in zip(("connect", "read", "write", "pool"), drawn[1], strict=True)
+    }
+)
+
+#: a body stall whose read limit is not the connect or write one: a plain httpx stack
+#: raises the same ReadTimeout as for the headers, so only where it came tells them
+#: apart (the repo client says so: Go's "while reading body")
+BODY_STALL_LIMITS = {"connect": 0.05, "read": 0.03, "write": 0.04, "pool": 0.06}
+
+
+@cases(15)
+@given(
+    phase=st.sampled_from(spec_transport.PHASES),
+    limits=_LIMITS,
+    through_the_report=st.booleans(),
+)
+@example(phase="body", limits=BODY_STALL_LIMITS, through_the_report=False)
+@example(phase="body", limits=BODY_STALL_LIMITS, through_the_report=True)
+def test_the_report_names_the_stalled_phase_and_its_limit_in_gos_words(
+    cleanup_fn: CleanupFn, phase: str, limits: dict[str, float], through_the_report: bool
+) -> None:
+    """A stall of a plain httpx stack in each phase (connect, write, headers, body,
+    pool) is a ``RequestTimeout`` whose ``phase`` is that phase and whose ``timeout``
+    is the limit the request configured for it (``spec.transport_errors``: httpx's key
+    per phase), and whose text is Go's for the phase (before the body Go names neither
+    phase nor limit; in the body its own words, unwrapped).  Through the repo client
+    and a run (one attempt: the report the user reads, its events), the attempt's
+    error is that text, its kind ``timeout``, and the event's error carries the phase
+    and the run's timeout."""
+    reportable = phase in ("connect", "headers", "body")  # the repo client GETs, no body
+    event(f"{phase} stall" + (" through the report" if through_the_report and reportable else ""))
+    with stalling_server(phase) as base:
+        if not (through_the_report and reportable):
+            url = f"{base}/list"
+            err = _stall_through_a_plain_client(phase, url, httpx.Timeout(**limits))
+            assert isinstance(err, RequestTimeout), f"{type(err).__name__}: {err}"
+            assert err.phase == phase, f"phase {err.phase}, stalled in {phase}"
+            want = spec_transport.limit_of(phase, limits)
+            assert err.timeout == want, f"limit {err.timeout}, {phase} was given {want}"
+            assert str(err) == spec_transport.timeout_text(url, phase)
+            return
+        # the run's one timeout; in a body stall the head must come first, however
+        # slow the server thread: a third of a second of it
+        seconds = 0.3 if phase == "body" else limits["read"]
+        events: list[object] = []
+        with httpx.Client(limits=httpx.Limits(max_connections=1)) as client:
+            report = cleanup_fn(
+                cleanup.RepoClient(base, client, timeout=seconds),
+                previous_version=SINGLE.previous_version,
+                current_version="current",
+                policy=dataclasses.replace(V15, backoff=dataclasses.replace(V15.backoff, steps=1)),
+                store=_empty_store(),
+                clock=FastForwardClock(),
+                rng=random.Random(0),
+                on_event=events.append,
+            )
+    url = base + spec_repo.list_path(SINGLE.previous_version)
+    assert [a.error for a in report.attempts] == [spec_transport.timeout_text(url, phase)]
+    assert [a.kind for a in report.attempts] == [spec_http.report_label(("timeout", None))]
+    failed = [e.error for e in events if isinstance(e, AttemptFailed)]
+    assert len(failed) == 1 and isinstance(failed[0], RequestTimeout), failed
+    assert (failed[0].phase, failed[0].timeout) == (phase, seconds)
+    assert report.outcome == "gave-up" and report.exit_code == spec_store.EXIT_STATUS["gave-up"]
+
+
+class _Stack:
+    """A home for an exception class whose qualified name has a dot."""
+
+    class Broken(Exception):
+        pass
+
+
+#: exceptions raised under a plain httpx client that nobody classifies (Go's client
+#: has no such failure: a bug in a transport or a library): the class, and its module
+#: and qualified name as Python names them
+_UNMAPPED: dict[str, tuple[type[Exception], str, str]] = {
+    "ValueError": (ValueError, "builtins", "ValueError"),
+    "KeyError": (KeyError, "builtins", "KeyError"),
+    "RuntimeError": (RuntimeError, "builtins", "RuntimeError"),
+    "h11's refusal": (h11.LocalProtocolError, "h11._util", "LocalProtocolError"),
+    "nested class": (_Stack.Broken, __name__, "_Stack.Broken"),
+}
+
+
+@cases(25)
+@given(
+    kind=st.sampled_from(sorted(_UNMAPPED)),
+    text=st.sampled_from(("", "boom", "a: b", "no route (yet)")),
+    through_the_report=st.booleans(),
+)
+def test_the_report_describes_an_unexpected_error_by_its_type_and_text(
+    cleanup_fn: CleanupFn, kind: str, text: str, through_the_report: bool
+) -> None:
+    """An exception the classifier does not map, raised under a plain httpx client (a
+    builtin, a library's own class in its private module, a nested class), is an
+    ``UnexpectedError`` whose text names its class (``module.Qualname``, a builtin
+    bare) and its message when it has one (``spec.transport_errors``); through a run
+    it ends the run at its first attempt (never retried) with that text in the report,
+    kind ``unexpected error``, exit status 2."""
+    kind_of, module, qualname = _UNMAPPED[kind]
+    raised = kind_of(text)
+    said = str(raised)  # the message as str() gives it (KeyError quotes its key)
+    event(kind + (" through the report" if through_the_report else ""))
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        raise raised
+
+    base = "http://repo.test"
+    with httpx.Client(transport=httpx.MockTransport(handler)) as client:
+        if not through_the_report:
+            url = f"{base}/list"
+            with pytest.raises(kind_of) as caught:
+                client.get(url)
+            err = cleanup.to_error(caught.value, url=url)
+            assert type(err) is cleanup.UnexpectedError, f"{type(err).__name__}: {err}"
+            assert str(err) == spec_transport.unexpected_text(url, module, qualname, said)
+            return
+        report = cleanup_fn(
+            cleanup.RepoClient(base, client, timeout=30.0),
+            previous_version=SINGLE.previous_version,
+            current_version="current",
+            policy=V15,
+            store=_empty_store(),
+            clock=FastForwardClock(),
+            rng=random.Random(0),
+        )
+    url = base + spec_repo.list_path(SINGLE.previous_version)
+    assert len(report.attempts) == 1, "an unexpected error was retried"
+    assert report.outcome == "not-retriable", report.outcome
+    assert report.exit_code == spec_store.EXIT_STATUS["not-retriable"]
+    assert report.error_kind == spec_transport.UNEXPECTED_KIND
+    assert report.error == spec_transport.unexpected_text(url, module, qualname, said)
 
 
 # -- 5. errors the policy does not retry ---------------------------------------------
