@@ -28,7 +28,13 @@ The properties, stated precisely:
    deletes exactly ``spec.deletion``'s set (no more, no less), and the report says what
    the store lost.  ``cleanup.plan`` alone: a kept entry names the first rule that
    keeps it, each rule decided by ``spec.deletion`` (current, vmdp, retained with its
-   substring, pinned, in use).
+   substring, pinned, in use).  A node store that fails or changes under the run
+   (``spec.store``, ``sim._store``): unreadable, the run ends ``store-error`` with
+   exit status 2 and removes nothing;
+   removals it refuses are reported with its reason and the rest go on (exit 0); a
+   concurrent writer's container, pin, pull or removal between the listing and the
+   first removal loses nothing that became in use or pinned (any spelling, the same
+   content); the deleted set and what the node keeps are the specification's.
 3. **The seed bug.**  Under ``harvester-v1.4`` an NXDOMAIN window over the first
    attempt ends the cleanup at once without deleting; under ``harvester-v1.5`` it
    succeeds at the first attempt after the window when that is inside the budget; and
@@ -74,6 +80,10 @@ The properties, stated precisely:
    (an early close, a status with the reason phrase the server sent, as Go's
    ``resp.Status`` reads it); the final ``error_kind`` and ``error`` are the last
    attempt's, the outcome the predicate's, the exit status the documented one.
+   Our transport errors' details (``spec.transport_errors``): a plain httpx stack
+   stalled in connect, write, headers, body or pool is a timeout of that phase with
+   that phase's configured limit and Go's text for it (also through a run's report);
+   an unclassified exception is described ``module.Qualname: text``.
 
 Unkind worlds (statuses of every family, 1xx, redirects, incomplete bodies,
 connections ended early, lists under every ``Content-Type``, A and AAAA apart, digest
