@@ -17,10 +17,12 @@ shows (``ctr``/``crictl`` against containerd, ``cleanup._containerd`` and
   the store's reason and an ``ImageRemovalFailed`` event, and still succeeds (exit 0).
 - **a concurrent writer**: between the run's listing and its first removal another
   process starts a container from an image, pins one, pulls one or removes one
-  (:class:`WriterChange`).  It writes the file through the same ``MemoryStore`` object
-  (re-entrant lock), as a container runtime writes its own state without asking our
-  lock.  Nothing that became in use or pinned may be deleted (README "What cleanup run
-  guarantees": every removal re-reads the store).
+  (:class:`WriterChange`).  It writes the file while the run holds the lock, as a
+  container runtime writes its own state without asking our lock: containers, pins
+  and pulls through the same ``MemoryStore`` object (``update``, the lock being
+  re-entrant), a removal by rewriting the file in place (``ctr images rm`` checks no
+  container).  Nothing that became in use or pinned may be deleted (README "What
+  cleanup run guarantees": every removal re-reads the store).
 
 Deterministic: the faults are plain data of the world (no clock, no randomness), the
 writer acts at the run's first ``remove`` call, so a seed and a world replay exactly.
