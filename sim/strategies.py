@@ -539,11 +539,12 @@ def image_sets(
 
 
 def same_image_spellings(image: str) -> tuple[str, ...]:
-    """Other names of ``image`` that cleanup's matching (mode ``both``) takes for the
-    same image: for a Docker Hub image its forms without a domain, without
-    ``library/`` and on ``index.docker.io`` (distribution/reference normalises them
-    alike); for any image ``name:tag`` on another registry (the short key); an image ID
-    or what does not parse: ``(image,)``."""
+    """Other names of ``image`` that cleanup's plan (mode ``both``) takes for the same
+    image: for a Docker Hub image its forms without a domain, without ``library/`` and
+    on ``index.docker.io`` (distribution/reference normalises them alike: the same
+    reference to a store too); for any image ``name:tag`` on another registry (the
+    plan's short key only: to a store, which names what a container runs, another
+    image); an image ID or what does not parse: ``(image,)``."""
     if re.fullmatch(r"(?:sha256:)?[0-9a-f]{64}", image):
         return (image,)
     try:
@@ -551,9 +552,10 @@ def same_image_spellings(image: str) -> tuple[str, ...]:
     except cleanup.InvalidReference:
         return (image,)
     suffix = (f":{ref.tag}" if ref.tag else "") + (f"@{ref.digest}" if ref.digest else "")
-    forms = [f"mirror.example/{ref.path.rsplit('/', 1)[-1]}{suffix}"]
+    forms = []
     if ref.domain == "docker.io":
         forms += [ref.path.removeprefix("library/") + suffix, f"index.docker.io/{ref.path}{suffix}"]
+    forms.append(f"mirror.example/{ref.path.rsplit('/', 1)[-1]}{suffix}")
     return tuple(dict.fromkeys(form for form in forms if form != image)) or (image,)
 
 
@@ -582,16 +584,17 @@ REMOVAL_TEXTS: tuple[tuple[RemovalFailure, str], ...] = (
 
 
 @st.composite
-def store_faults(draw: st.DrawFn, /, images: ImageSet) -> StoreFaults:
+def store_faults(draw: st.DrawFn, /, images: ImageSet, targets: Sequence[str] = ()) -> StoreFaults:
     """How ``images``' node store fails or changes under a run (``sim._store``): never
     nothing.  A quarter of the worlds cannot read the store (a read of
     :data:`~sim._store.STORE_READS` fails with one of :data:`STORE_READ_TEXTS`); the
     others refuse some removals (:data:`REMOVAL_TEXTS`) and/or have a concurrent writer
     start containers from, pin, pull or remove images between the run's listing and its
     first removal.  The writer names an image as the node does, in another spelling
-    (:data:`SPELLINGS`), or by its content identity (``ids``), as a container's image
-    field may; it mostly touches images of the previous list, the ones a cleanup could
-    remove."""
+    (:func:`same_image_spellings`, :data:`SPELLINGS`), or by its content identity
+    (``ids``), as a container's image field may; it mostly touches ``targets`` (say,
+    the images a run will remove) or else images of the previous list, the ones a
+    cleanup could remove."""
     if draw(st.sampled_from((False, False, False, True)), label="store unreadable"):
         return StoreFaults(
             unreadable=draw(st.sampled_from(STORE_READS), label="the read that fails"),
@@ -600,13 +603,18 @@ def store_faults(draw: st.DrawFn, /, images: ImageSet) -> StoreFaults:
     node = images.node_images
     # the previous list's images the current one does not name as written first: the
     # ones the run is most likely to remove, so the writer's marks meet its removals
-    going = tuple(i for i in images.previous if i not in images.current)
+    going = tuple(targets) or tuple(i for i in images.previous if i not in images.current)
     stake = tuple(dict.fromkeys(going + images.previous + node))
     removals: list[RemovalFault] = []
     writer: list[WriterChange] = []
     what = draw(st.sampled_from(("removals", "writer", "both")), label="store misbehaves by")
     if what != "writer" and node:
-        for image in draw(st.lists(st.sampled_from(node), min_size=1, max_size=3, unique=True)):
+        refusable = (
+            st.sampled_from(tuple(targets)) | st.sampled_from(node)
+            if targets
+            else st.sampled_from(node)
+        )
+        for image in draw(st.lists(refusable, min_size=1, max_size=3, unique=True)):
             failure, reason = draw(st.sampled_from(REMOVAL_TEXTS))
             removals.append(RemovalFault(image, reason, failure))
     if what != "removals" or not removals:

@@ -589,3 +589,17 @@ def test_memory_store_refuses_an_image_in_use_or_pinned_under_another_spelling(
     with pytest.raises(RemovalError, match=rf"\(as {re.escape(marked)}\)"):
         store.remove(node)
     assert node in store.images()
+
+
+def test_memory_store_removes_an_image_another_registry_names_by_its_short_name(
+    tmp_path: Path,
+) -> None:
+    """The re-check compares full references: a container started from
+    ``mirror.example/foo:v1`` runs that image, not ``docker.io/rancher/foo:v1`` (the
+    same only by the lists' short ``name:tag`` match, which a plan in mode ``full``
+    does not apply), so it does not stop that removal."""
+    path = tmp_path / "node.json"
+    store = MemoryStore.create(path, ["docker.io/rancher/foo:v1", "mirror.example/foo:v1"])
+    store.update(in_use=["mirror.example/foo:v1"])
+    store.remove("docker.io/rancher/foo:v1")
+    assert store.images() == ["mirror.example/foo:v1"]

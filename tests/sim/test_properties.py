@@ -2450,12 +2450,20 @@ def healthy_world(start: float = 1.0) -> Timeline:
 
 @st.composite
 def faulty_store_scenarios(draw: st.DrawFn) -> Scenario:
-    """The single-node scenario with generated images (identities, spellings) whose
-    node store misbehaves (``sim.strategies.store_faults``)."""
+    """The single-node scenario with generated images (identities, spellings) of which
+    the specification removes some, whose node store misbehaves
+    (``sim.strategies.store_faults``, mostly on the images to remove)."""
     images = draw(
-        image_sets(identities=True).filter(lambda i: spec_deletion.related(i.previous, i.current))
+        image_sets(identities=True).filter(
+            # related lists (else the run ends before the store) with something to
+            # remove (else the store is only read)
+            lambda i: spec_deletion.related(i.previous, i.current) and bool(deletion_spec(i))
+        )
     )
-    return dataclasses.replace(SINGLE, images=images, store_faults=draw(store_faults(images)))
+    # the faults mostly touch what the run will remove (the specification's set)
+    doomed = sorted(deletion_spec(images))
+    faults = draw(store_faults(images, targets=doomed))
+    return dataclasses.replace(SINGLE, images=images, store_faults=faults)
 
 
 def store_expectation(scenario: Scenario) -> spec_store.Expected:

@@ -13,16 +13,17 @@ say only what happened), restated here, not imported::
         a concurrent writer acts between the listing and the first removal, so only
         when doomed is not empty; the node then is node' (pulled images added, removed
         ones gone) with in_use' and pinned' (the writer's marks added)
-        staying' = node' minus the deletion set of node' with in_use', pinned'
-        deleted  = doomed - refused - staying' - removed by the writer
+        marked   = {n : n is the same reference as a writer's mark, or its content}
+        deleted  = doomed - refused - marked - removed by the writer
         failed   = doomed - deleted (each refused one with the store's reason)
         outcome success, exit status 0 ("also when some images could not be
         removed: they are listed"), error none; the node keeps node' - deleted
 
-A mark the writer puts on a name protects every node name the same as it (any
-spelling) and every name of the same content, as the plan's in-use and pinned rules do
-(``spec.deletion``): "every removal re-reads the store and refuses what became in use
-or pinned meanwhile".
+A mark the writer puts on a name protects every node name that is the same reference
+(any spelling distribution/reference normalises alike; not the lists' short
+``name:tag`` match: a container names the image it runs) and every name of the same
+content: README "every removal re-reads the store and refuses what became in use or
+pinned meanwhile" (:func:`_marked`).
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from tests.sim.spec.deletion import deletion_set
+from tests.sim.spec.deletion import _identity, _stated, deletion_set, same
 
 __all__ = ["EXIT_STATUS", "STORE_ERROR_KIND", "Expected", "faulty_store_run"]
 
@@ -84,20 +85,39 @@ def faulty_store_run(
     doomed = deletion_set(previous, current, node, in_use=in_use, pinned=pinned, ids=ids)
     acted = bool(doomed)
     now_node = list(node)
+    still = set(doomed)
     if acted:
         now_node = [n for n in node if n not in set(removed)]
         now_node += [p for p in dict.fromkeys(pulled) if p not in now_node]
-        still = deletion_set(
-            previous,
-            current,
-            now_node,
-            in_use=[*in_use, *started],
-            pinned=[*pinned, *pinned_now],
-            ids=ids,
-        )
-    else:
-        still = set(doomed)
+        marks = [*started, *pinned_now]
+        still = {
+            n
+            for n in doomed
+            if n in now_node and not any(_marked(n, m, now_node, ids) for m in marks)
+        }
     deleted = {n for n in doomed if n in still and n not in refused}
     failed = {n: refused.get(n) for n in doomed - deleted}
     after = frozenset(n for n in now_node if n not in deleted)
     return Expected("success", None, frozenset(deleted), failed, after, acted)
+
+
+def _marked(name: str, mark: str, node: Sequence[str], ids: Mapping[str, str]) -> bool:
+    """Whether a container started from (or a pin on) ``mark`` keeps node image
+    ``name``: the same reference (full, as distribution/reference normalises it: a
+    container names the image it runs, so the lists' short ``name:tag`` match is not
+    the store's), or the same content: ``name``'s identity is ``mark``'s own (its
+    ``ids`` entry, the image ID or digest it states) or that of a node name that is
+    ``mark``'s reference."""
+    if same(name, mark, "full"):
+        return True
+
+    def ident(n: str) -> str:
+        return _identity(ids.get(n, n))
+
+    marked = {ident(n) for n in node if same(n, mark, "full")}
+    if mark in ids:
+        marked.add(ident(mark))
+    stated = _stated(mark)
+    if stated is not None:
+        marked.add(stated)
+    return ident(name) in marked
