@@ -212,18 +212,35 @@ def _host_and_address(url: str | None) -> tuple[str | None, str]:
     return host, (f"{shown}:{port}" if port else shown)
 
 
+#: the key of httpx's timeout configuration (``httpx.Timeout``, the request's
+#: ``timeout`` extension) that limits each phase: waiting for the headers and for the
+#: body are both reads; a ``request`` timeout (a foreign stack that names no phase)
+#: has no key
+_HTTPX_TIMEOUT_KEY: dict[str, str] = {
+    "connect": "connect",
+    "write": "write",
+    "headers": "read",
+    "body": "read",
+    "pool": "pool",
+}
+
+
 def _timeout_limit(request: httpx.Request | None, phase: str) -> float | None:
-    if request is None:
+    """The configured limit (seconds) of ``phase`` for ``request`` (README "Errors of
+    other HTTP stacks"), None when the request or the phase has none."""
+    if request is None or phase not in _HTTPX_TIMEOUT_KEY:
         return None
     limits = request.extensions.get("timeout")
     if isinstance(limits, dict):
-        value = limits.get("read" if phase == "headers" else phase)  # httpx's key
-        if isinstance(value, int | float):
+        value = limits.get(_HTTPX_TIMEOUT_KEY[phase])
+        if isinstance(value, int | float) and not isinstance(value, bool):
             return float(value)
     return None
 
 
 def _describe(exc: BaseException) -> str:
+    """``module.Qualname: text`` (a builtin without its module; no ``: text`` when the
+    text is empty): what an :class:`~cleanup.UnexpectedError` says of the exception."""
     kind = type(exc)
     name = (
         kind.__qualname__
@@ -241,14 +258,21 @@ def _attach(err: CleanupError, original: BaseException) -> CleanupError:
 
 
 def to_error(
-    exc: BaseException, *, url: str | None = None, host: str | None = None
+    exc: BaseException,
+    *,
+    url: str | None = None,
+    host: str | None = None,
+    in_body: bool = False,
 ) -> CleanupError:
     """Classify ``exc`` (and its cause chain) as one of the cleanup's errors.
 
     ``url`` is what was being fetched and ``host`` what was being looked up; both are
     optional because an httpx exception raised inside a client carries its request,
-    and the host is taken from the URL.  A ``CleanupError`` found in the chain is
-    returned unchanged; any new error gets ``exc`` as ``__cause__``.
+    and the host is taken from the URL.  ``in_body``: ``exc`` came while reading the
+    response body (after the headers), which httpx's exception types do not tell: a
+    read timeout there is Go's body timeout (``phase="body"``, its unwrapped text),
+    not one awaiting the headers.  A ``CleanupError`` found in the chain is returned
+    unchanged; any new error gets ``exc`` as ``__cause__``.
     """
     chain = list(_chain(exc))
     for item in chain:
@@ -274,6 +298,8 @@ def to_error(
     for item in chain:
         if isinstance(item, httpx.TimeoutException | httpcore.TimeoutException):
             phase = timeout_phase(item) or "request"
+            if in_body and phase in ("headers", "request"):
+                phase = "body"  # Go: "... while reading body"
             return _attach(RequestTimeout(shown_url, phase, _timeout_limit(request, phase)), exc)
 
     # 3. The socket error underneath decides refused/reset/unreachable/down.

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from cleanup._files import MAX_STORE_BYTES, read_regular_file
+from cleanup._plan import staying_because
 from cleanup._store import RemovalError, StoreError, StoreSpecError, _id_form
 
 __all__ = ["MemoryStore"]
@@ -227,8 +228,10 @@ class MemoryStore:
     def remove(self, image: str) -> None:
         """Remove ``image`` as the file says *now*: re-read under the lock, refuse an
         image that is gone, in use or pinned (by any name or ID with the same ``ids``
-        identity: ``sha256:<hex>``, bare hex, ``name@sha256:``), write back everything
-        else as read."""
+        identity: ``sha256:<hex>``, bare hex, ``name@sha256:``; by any spelling of the
+        same reference, ``rancher/x:v1`` for ``docker.io/rancher/x:v1``, and by the
+        content of such a name: :func:`cleanup._plan.staying_because` with full
+        references), write back everything else as read."""
         try:
             with self.locked():
                 state = self._load()
@@ -246,6 +249,22 @@ class MemoryStore:
                     same = [n for n in names if ident and _id_form(state.ids.get(n, n)) == ident]
                     if same:
                         raise RemovalError(image, f"image {ident} is {why} (as {same[0]})")
+                # the plan's own rules for one name: another spelling of it in use or
+                # pinned (a container made from rancher/x:v1 keeps
+                # docker.io/rancher/x:v1), or the content of one.  Full references
+                # only: a container names the image it runs, as distribution/reference
+                # normalises it; the short name:tag match is the plan's for lists
+                # (mirror.example/x:v1 may be other content), which it applied already
+                identity = {**state.ids, **{n: state.ids.get(n, n) for n in state.images}}
+                kept = staying_because(
+                    image,
+                    in_use=state.in_use,
+                    pinned=state.pinned,
+                    identity=identity,
+                    match="full",
+                )
+                if kept is not None:
+                    raise RemovalError(image, kept)
                 refusal = _write_refusal(self.path)
                 if refusal is not None:
                     raise RemovalError(image, refusal)

@@ -46,7 +46,7 @@ from typing import Literal, get_args
 
 from cleanup._images import ImageRef, InvalidReference, parse_reference
 
-__all__ = ["MATCH_MODES", "RETAIN", "MatchMode", "Plan", "PlanItem", "plan"]
+__all__ = ["MATCH_MODES", "RETAIN", "MatchMode", "Plan", "PlanItem", "plan", "staying_because"]
 
 #: Image names the cleanup never removes, whatever the lists say (Harvester's
 #: ``imageRetainList``, pkg/controller/master/upgrade/upgrade_repo.go).
@@ -297,3 +297,39 @@ def _protected_identities(
             for spelling in _same_identity(digest):
                 protected.setdefault(spelling, label)
     return protected
+
+
+def staying_because(
+    image: str,
+    *,
+    in_use: Iterable[str] = (),
+    pinned: Iterable[str] = (),
+    identity: Mapping[str, str] | None = None,
+    match: MatchMode = "both",
+) -> str | None:
+    """Why the node image ``image`` must stay by the store's state alone, or None.
+
+    The in-use and pinned rules of :func:`plan` for one node name, for a store to ask
+    again just before it removes ``image`` (a container may have started, or a pin been
+    set, since the plan was made): ``image`` is the same image (by ``match``'s keys) as
+    a name in ``in_use``/``pinned``, or shares its content identity (``identity``: node
+    name -> identity, as in :func:`plan`) with one, or with the digest or image ID such
+    a name states by itself.  The text says which name keeps it, e.g. ``in use by a
+    container (as rancher/x:v1)``.
+    """
+    keys = _name_keys(image, match)
+    staying: list[tuple[str, frozenset[str], str | None]] = []
+    for names, why in ((in_use, IN_USE), (pinned, PINNED)):
+        for name in names:
+            name_keys = _name_keys(name, match)
+            if name_keys & keys:
+                return f"{why} (as {name})"
+            staying.append((f"{why} (as {name})", name_keys, _digest(name)))
+    ids = dict(identity or {})
+    ids.setdefault(image, image)
+    protected = _protected_identities(ids, staying, match)
+    ident = ids[image]
+    for spelling in (ident, *_same_identity(ident)):
+        if spelling in protected:
+            return f"same image ({ident}) as one {protected[spelling]}"
+    return None

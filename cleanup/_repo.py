@@ -175,10 +175,17 @@ class RepoClient:
             if declared.isascii() and declared.isdigit() and int(declared) > self.max_bytes:
                 raise ImageListError(url, 0, self._too_big(f"{int(declared)} bytes"))
             body = bytearray()
-            for chunk in response.iter_raw():
-                body += chunk
-                if len(body) > self.max_bytes:
-                    raise ImageListError(url, 0, self._too_big(f"at least {len(body)} bytes"))
+            try:
+                for chunk in response.iter_raw():
+                    body += chunk
+                    if len(body) > self.max_bytes:
+                        raise ImageListError(url, 0, self._too_big(f"at least {len(body)} bytes"))
+            except CleanupError:
+                raise
+            except Exception as exc:
+                # after the headers: a stall here is Go's body timeout (another stack's
+                # exception types do not say where it came; our client's error does)
+                raise to_error(exc, url=url, in_body=True) from exc
             check_complete(served, headers, bytes(body), gzip_decoded=gzipped)
             trailing = response.extensions.get(TRAILING_BYTES)
             if isinstance(trailing, int) and trailing > 0:

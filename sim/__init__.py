@@ -31,6 +31,7 @@ from sim._repo_server import HTTPRecord, RepoServer
 from sim._report import AttemptRow, attempt_rows, story
 from sim._scenario import ClientSettings, DNSDown, ImageSet, Scenario, Upstream, load_scenario
 from sim._timeline import DNSState, Event, HTTPState, Interval, Timeline
+from sim._store import FaultyStore, RemovalFault, StoreFaults, WriterChange
 from sim._tune import (
     ExecutorError,
     GridError,
@@ -55,6 +56,7 @@ __all__: list[str] = [
     "Evaluation",
     "Event",
     "ExecutorError",
+    "FaultyStore",
     "GridError",
     "HTTPRecord",
     "HTTPState",
@@ -65,6 +67,7 @@ __all__: list[str] = [
     "MutantRun",
     "Peer",
     "PeerError",
+    "RemovalFault",
     "RepoServer",
     "ScaledClock",
     "Scenario",
@@ -73,10 +76,12 @@ __all__: list[str] = [
     "SimClock",
     "SimDeadlock",
     "SocketlessClock",
+    "StoreFaults",
     "Sweep",
     "Timeline",
     "Upstream",
     "WorldClock",
+    "WriterChange",
     "attempt_rows",
     "dns_rules",
     "evaluate",

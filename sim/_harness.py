@@ -15,10 +15,11 @@ both started once and reset between runs, so a run costs milliseconds.  A run:
    ``options ndots:N`` and the timeout and attempts), dialled at faultdns
    (:func:`dial_in_place`), the real
    httpx client from ``cleanup.make_http_client``, the real ``RepoClient`` and a
-   ``MemoryStore``, all on the SimClock; the repo URL names the repo Service, or the
-   scenario's IP literal (``Scenario.repo_literal``: ``127.0.0.1`` and
-   ``[::ffff:127.0.0.1]`` reach the repo server, ``[::1]`` a second one on IPv6
-   loopback, started when first needed);
+   ``MemoryStore`` (wrapped in a ``sim._store.FaultyStore`` when the scenario's
+   ``store_faults`` say the store fails or changes under the run), all on the
+   SimClock; the repo URL names the repo Service, or the scenario's IP literal
+   (``Scenario.repo_literal``: ``127.0.0.1`` and ``[::ffff:127.0.0.1]`` reach the
+   repo server, ``[::1]`` a second one on IPv6 loopback, started when first needed);
 4. returns a :class:`ScenarioResult`: the report, the outcome, the trace.
 
 Everything runs in the calling thread: the cleanup, and both servers, which are pumped
@@ -52,6 +53,7 @@ from sim._dns import REPO_ADDRESS, DNSPeer, dns_rules, make_dns_server, refusal_
 from sim._loopback import one_cpu
 from sim._repo_server import ODD_STATES, HTTPRecord, RepoServer, is_media_state, service_accepting
 from sim._scenario import CLUSTER_DNS, REPO_LITERALS, Scenario, load_scenario
+from sim._store import FaultyStore, WriterChange
 from sim._timeline import DNS_STATES, HTTP_STATES, Timeline, list_version
 from sim._trace import Trace, digest, to_lines
 from sim._world import generate_timeline
@@ -81,6 +83,8 @@ class ScenarioResult:
     #: what the node's image store holds after the run (read back from the store, so a
     #: cleanup that deletes without reporting it is still caught)
     node_images: tuple[str, ...] = ()
+    #: what a concurrent writer did to the store during the run (``Scenario.store_faults``)
+    store_changes: tuple[WriterChange, ...] = ()
 
     @property
     def outcome(self) -> str:
@@ -406,6 +410,16 @@ class Harness:
             pinned=images.pinned,
             ids=dict(images.ids),
         )
+        run_store: cleanup.ImageStore = store
+        faulty: FaultyStore | None = None
+        if setup.store_faults:
+            for line in setup.store_faults.describe():
+                trace.add(clock.now(), "world", what=line)
+
+            def on_change(change: WriterChange) -> None:
+                trace.add(clock.now(), "world", what=f"store: {change.describe()}")
+
+            run_store = faulty = FaultyStore(store, setup.store_faults, on_change)
 
         def on_event(event: object) -> None:
             _trace_event(trace, event, clock.now())
@@ -416,7 +430,7 @@ class Harness:
                 previous_version=previous,
                 current_version=current,
                 policy=policy,
-                store=store,
+                store=run_store,
                 clock=clock,
                 rng=random.Random(f"{seed}/retry"),
                 on_event=on_event,
@@ -440,6 +454,7 @@ class Harness:
             dns_queries=len(peer.records),
             http_requests=len(repo.log),
             node_images=remaining,
+            store_changes=tuple(faulty.applied) if faulty is not None else (),
         )
 
 

@@ -54,13 +54,14 @@ import json
 import re
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal, TypeVar, get_args
 
 from cleanup import InvalidReference, parse_reference
 from sim._dist import Distribution, ScenarioError, parse_distribution
+from sim._store import StoreFaults
 from sim._timeline import CLUSTER_SUFFIX, DNSState, list_path
 
 __all__ = [
@@ -217,6 +218,12 @@ class Scenario:
     #: (``dataclasses.replace``), not in scenario files: the world model has no such
     #: world, and the vectorised evaluator never sees one.
     repo_literal: str | None = None
+    #: how the node's image store fails or changes under the run (``sim._store``:
+    #: unreadable, refused removals, a concurrent writer); the default: it does not.
+    #: Set in code, not in scenario files, like :attr:`repo_literal`: the vectorised
+    #: evaluator, which evaluates timelines, never sees one (it would report success
+    #: where the harness's run ends ``store-error``).
+    store_faults: StoreFaults = field(default_factory=StoreFaults)
 
     @property
     def dns_down_state(self) -> DNSState:

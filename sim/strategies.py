@@ -50,6 +50,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import re
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
@@ -67,6 +68,14 @@ from sim._scenario import (
     load_scenario,
     parse_scenario,
 )
+from sim._store import (
+    STORE_READS,
+    WRITER_ACTIONS,
+    RemovalFailure,
+    RemovalFault,
+    StoreFaults,
+    WriterChange,
+)
 from sim._timeline import (
     DNS_STATES,
     OTHER_NAMES,
@@ -81,7 +90,9 @@ from sim._world import generate_timeline
 __all__ = [
     "IMAGE_POOL",
     "LOOK_ALIKES",
+    "REMOVAL_TEXTS",
     "SPELLINGS",
+    "STORE_READ_TEXTS",
     "TIME_STEP",
     "backoffs",
     "by_digest",
@@ -92,10 +103,12 @@ __all__ = [
     "image_sets",
     "policies",
     "respell",
+    "same_image_spellings",
     "scenario_dicts",
     "scenarios",
     "seeds",
     "signal",
+    "store_faults",
     "timelines",
     "world_timelines",
 ]
@@ -537,6 +550,108 @@ def image_sets(
         pinned=tuple(draw(some, label="pinned")),
         ids=ids,
     )
+
+
+def same_image_spellings(image: str) -> tuple[str, ...]:
+    """Other names of ``image`` that cleanup's plan (mode ``both``) takes for the same
+    image: for a Docker Hub image its forms without a domain, without ``library/`` and
+    on ``index.docker.io`` (distribution/reference normalises them alike: the same
+    reference to a store too); for any image ``name:tag`` on another registry (the
+    plan's short key only: to a store, which names what a container runs, another
+    image); an image ID or what does not parse: ``(image,)``."""
+    if re.fullmatch(r"(?:sha256:)?[0-9a-f]{64}", image):
+        return (image,)
+    try:
+        ref = cleanup.parse_reference(image)
+    except cleanup.InvalidReference:
+        return (image,)
+    suffix = (f":{ref.tag}" if ref.tag else "") + (f"@{ref.digest}" if ref.digest else "")
+    forms = []
+    if ref.domain == "docker.io":
+        forms += [ref.path.removeprefix("library/") + suffix, f"index.docker.io/{ref.path}{suffix}"]
+    forms.append(f"mirror.example/{ref.path.rsplit('/', 1)[-1]}{suffix}")
+    return tuple(dict.fromkeys(form for form in forms if form != image)) or (image,)
+
+
+#: what a node's store says when it cannot be read (``StoreFaults.reason``): ctr and
+#: crictl when the runtime's socket refuses this user or is not there, and an answer
+#: that does not parse
+STORE_READ_TEXTS = (
+    'containerd at /run/k3s/containerd/containerd.sock: ctr: failed to dial "/run/k3s/'
+    'containerd/containerd.sock": connection error: desc = "transport: error while '
+    'dialing: dial unix /run/k3s/containerd/containerd.sock: connect: permission denied"',
+    'crictl ps -a -o json: time="2026-11-30T16:00:00Z" level=fatal msg="validate service '
+    "connection: validate CRI v1 runtime API for endpoint "
+    '\\"unix:///run/k3s/containerd/containerd.sock\\": rpc error: code = Unavailable '
+    'desc = connection error: desc = \\"transport: Error while dialing: dial unix '
+    '/run/k3s/containerd/containerd.sock: connect: no such file or directory\\""',
+    "crictl images -o json: the answer is not JSON: unexpected end of JSON input",
+    "memory store /var/lib/node.json: cannot read it (Permission denied)",
+)
+#: what a store says when it refuses one removal, and whether it is the image
+#: (``RemovalError``) or the store that failed (``StoreError``)
+REMOVAL_TEXTS: tuple[tuple[RemovalFailure, str], ...] = (
+    ("refused", "ctr: image is being used by a running task"),
+    ("refused", "rpc error: code = Unknown desc = failed to remove image: device or resource busy"),
+    ("store-error", "ctr: failed to dial: connect: connection refused"),
+)
+
+
+@st.composite
+def store_faults(draw: st.DrawFn, /, images: ImageSet, targets: Sequence[str] = ()) -> StoreFaults:
+    """How ``images``' node store fails or changes under a run (``sim._store``): never
+    nothing.  A quarter of the worlds cannot read the store (a read of
+    :data:`~sim._store.STORE_READS` fails with one of :data:`STORE_READ_TEXTS`); the
+    others refuse some removals (:data:`REMOVAL_TEXTS`) and/or have a concurrent writer
+    start containers from, pin, pull or remove images between the run's listing and its
+    first removal.  The writer names an image as the node does, in another spelling
+    (:func:`same_image_spellings`, :data:`SPELLINGS`), or by its content identity
+    (``ids``), as a container's image field may; it mostly touches ``targets`` (say,
+    the images a run will remove) or else images of the previous list, the ones a
+    cleanup could remove."""
+    if draw(st.sampled_from((False, False, False, True)), label="store unreadable"):
+        return StoreFaults(
+            unreadable=draw(st.sampled_from(STORE_READS), label="the read that fails"),
+            reason=draw(st.sampled_from(STORE_READ_TEXTS)),
+        )
+    node = images.node_images
+    # the previous list's images the current one does not name as written first: the
+    # ones the run is most likely to remove, so the writer's marks meet its removals
+    going = tuple(targets) or tuple(i for i in images.previous if i not in images.current)
+    stake = tuple(dict.fromkeys(going + images.previous + node))
+    removals: list[RemovalFault] = []
+    writer: list[WriterChange] = []
+    what = draw(st.sampled_from(("removals", "writer", "both")), label="store misbehaves by")
+    if what != "writer" and node:
+        refusable = (
+            st.sampled_from(tuple(targets)) | st.sampled_from(node)
+            if targets
+            else st.sampled_from(node)
+        )
+        for image in draw(st.lists(refusable, min_size=1, max_size=3, unique=True)):
+            failure, reason = draw(st.sampled_from(REMOVAL_TEXTS))
+            removals.append(RemovalFault(image, reason, failure))
+    if what != "removals" or not removals:
+        ids = dict(images.ids)
+        for _ in range(draw(st.integers(1, 3), label="writer changes")):
+            action = draw(st.sampled_from(WRITER_ACTIONS))
+            if action == "pull":
+                image = draw(st.sampled_from(tuple(dict.fromkeys(IMAGE_POOL + stake))))
+            elif action == "remove":
+                image = draw(st.sampled_from(node or stake))
+            else:
+                image = draw(st.sampled_from(going or stake) | st.sampled_from(stake))
+                how = draw(
+                    st.sampled_from(("same image", "as named", "any spelling", "by identity"))
+                )
+                if how == "same image":
+                    image = draw(st.sampled_from(same_image_spellings(image)))
+                elif how == "any spelling":  # look-alikes too: other images
+                    image = respell(image, draw(st.sampled_from(tuple(SPELLINGS))))
+                elif how == "by identity" and image in ids:
+                    image = ids[image]
+            writer.append(WriterChange(action, image))
+    return StoreFaults(removals=tuple(removals), writer=tuple(writer))
 
 
 @st.composite

@@ -106,6 +106,16 @@ class ControllerModel:
 
     @classmethod
     def for_scenario(cls, scenario: Scenario) -> ControllerModel:
+        """The controller's settings in ``scenario``.  Raises ``ValueError`` for a
+        scenario whose node store misbehaves (``Scenario.store_faults``): the
+        evaluator models the fetch, not the store, and would call a run ``success``
+        that the harness ends ``store-error``."""
+        if scenario.store_faults:
+            raise ValueError(
+                f"scenario {scenario.name}: store_faults (a node store that fails or "
+                "changes under the run) are not modelled by the evaluator; run this "
+                "world through the harness (Harness.run_timeline)"
+            )
         client = scenario.client
         return cls(
             repo_service=scenario.repo_service,

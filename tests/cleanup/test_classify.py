@@ -220,6 +220,24 @@ def test_httpx_timeouts_keep_phase_and_limit(
     )
 
 
+def test_a_read_timeout_in_the_body_is_go_s_body_timeout_with_the_read_limit() -> None:
+    """Issue 11: httpx raises the same ReadTimeout in the body as for the headers, so
+    a plain httpx stack's body stall was reported as one awaiting the headers; the
+    caller that knows it was reading the body (the repo client) says so, and the
+    error is Go's body timeout (its text unwrapped) with httpx's read limit."""
+    limits = {"connect": 5.0, "read": 30.0, "write": 31.0, "pool": 32.0}
+    request = httpx.Request("GET", URL, extensions={"timeout": limits})
+    exc = raised_from(httpx.ReadTimeout("timed out", request=request), TimeoutError("timed out"))
+    err = to_error(exc, in_body=True)
+    assert isinstance(err, RequestTimeout)
+    assert (err.phase, err.timeout) == ("body", 30.0)
+    assert str(err) == (
+        "context deadline exceeded (Client.Timeout or context cancellation while reading body)"
+    )
+    headers = to_error(exc)  # without the caller's word: the headers
+    assert isinstance(headers, RequestTimeout) and headers.phase == "headers"
+
+
 def test_httpcore_timeout_without_httpx_wrapper() -> None:
     err = to_error(httpcore.ConnectTimeout("timed out"), url=URL)
     assert isinstance(err, RequestTimeout) and err.phase == "connect" and err.timeout is None

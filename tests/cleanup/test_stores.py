@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+import re
 import subprocess
 from collections.abc import Sequence
 from pathlib import Path
@@ -543,3 +544,62 @@ def test_memory_store_refuses_an_image_in_use_or_pinned_by_its_id(
     with pytest.raises(RemovalError, match=rf"image {ident} is"):
         store.remove("docker.io/rancher/foo:v1")
     assert store.images() == ["docker.io/rancher/foo:v1"]
+
+
+@pytest.mark.parametrize(
+    ("node", "marked", "ids"),
+    [
+        # the Docker Hub spellings of one image (distribution/reference normalises them)
+        ("docker.io/rancher/foo:v1", "rancher/foo:v1", {}),
+        ("docker.io/library/busybox:latest", "busybox", {}),
+        ("docker.io/rancher/foo:v1", "index.docker.io/rancher/foo:v1", {}),
+        # another name of the same content: the marked spelling names a node image
+        # whose identity the removed one shares
+        (
+            "docker.io/rancher/foo:v1",
+            "rancher/bar:v2",
+            {
+                "docker.io/rancher/foo:v1": "sha256:" + "c" * 64,
+                "docker.io/rancher/bar:v2": "sha256:" + "c" * 64,
+            },
+        ),
+    ],
+)
+@pytest.mark.parametrize("field", ["in_use", "pinned"])
+def test_memory_store_refuses_an_image_in_use_or_pinned_under_another_spelling(
+    tmp_path: Path, node: str, marked: str, ids: dict[str, str], field: str
+) -> None:
+    """Issue 11 (a concurrent writer in the property suite's worlds): the re-check under
+    the lock compared the exact text only, so a container started from ``rancher/foo:v1``
+    after the plan was made did not stop the removal of ``docker.io/rancher/foo:v1``,
+    which the plan itself keeps as in use.  The re-check now applies the plan's rules."""
+    images = [node, *(name for name in ids if name != node)]
+    path = tmp_path / "node.json"
+    store = MemoryStore.create(path, images, ids=ids)
+    assert [p.image for p in plan([node], [], present=images).delete] == [node]
+    store.update(  # another writer, after the plan
+        in_use=[marked] if field == "in_use" else [],
+        pinned=[marked] if field == "pinned" else [],
+    )
+    kept = plan(
+        [node], [], present=images, in_use=store.in_use(), pinned=store.pinned(),
+        identity=store.identities(),
+    )  # fmt: skip
+    assert not kept.delete, "the plan keeps it: so must the removal"
+    with pytest.raises(RemovalError, match=rf"\(as {re.escape(marked)}\)"):
+        store.remove(node)
+    assert node in store.images()
+
+
+def test_memory_store_removes_an_image_another_registry_names_by_its_short_name(
+    tmp_path: Path,
+) -> None:
+    """The re-check compares full references: a container started from
+    ``mirror.example/foo:v1`` runs that image, not ``docker.io/rancher/foo:v1`` (the
+    same only by the lists' short ``name:tag`` match, which a plan in mode ``full``
+    does not apply), so it does not stop that removal."""
+    path = tmp_path / "node.json"
+    store = MemoryStore.create(path, ["docker.io/rancher/foo:v1", "mirror.example/foo:v1"])
+    store.update(in_use=["mirror.example/foo:v1"])
+    store.remove("docker.io/rancher/foo:v1")
+    assert store.images() == ["mirror.example/foo:v1"]

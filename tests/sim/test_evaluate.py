@@ -10,6 +10,7 @@ drives ``cleanup.retry`` itself.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import tomllib
 from collections.abc import Iterator
@@ -38,6 +39,7 @@ from sim._evaluate import (
     sleep_matrix,
 )
 from sim._scenario import Scenario, load_scenario, parse_scenario
+from sim._store import StoreFaults
 from sim._timeline import DNSState, Interval, Timeline, as_dns_state, intervals_from
 from sim._world import generate_timeline
 
@@ -431,3 +433,18 @@ def test_the_evaluator_refuses_the_worlds_it_does_not_model(change: str, message
         evaluate(world, policy, 1)
     with pytest.raises(ValueError, match=message):
         compile_timelines([world], [1], ControllerModel.for_timeline(world), draws_needed([policy]))
+
+
+def test_the_evaluator_refuses_a_scenario_whose_node_store_misbehaves() -> None:
+    """Issue 11: a node store that fails or changes under the run (``store_faults``)
+    is the harness's alone: the evaluator, which would call a ``store-error`` run a
+    success, refuses it by name, for a chunk of the tuner's worlds and for a model."""
+    faulty = dataclasses.replace(
+        SINGLE, store_faults=StoreFaults(unreadable="images", reason="permission denied")
+    )
+    message = r"store_faults .* are not modelled by the evaluator"
+    with pytest.raises(ValueError, match=message):
+        generate(faulty, [1], draws_needed([get_policy("harvester-v1.5")]))
+    with pytest.raises(ValueError, match=message):
+        ControllerModel.for_timeline(generate_timeline(SINGLE, 1), faulty)
+    assert ControllerModel.for_scenario(SINGLE).repo_service == SINGLE.repo_service

@@ -28,7 +28,13 @@ The properties, stated precisely:
    deletes exactly ``spec.deletion``'s set (no more, no less), and the report says what
    the store lost.  ``cleanup.plan`` alone: a kept entry names the first rule that
    keeps it, each rule decided by ``spec.deletion`` (current, vmdp, retained with its
-   substring, pinned, in use).
+   substring, pinned, in use).  A node store that fails or changes under the run
+   (``spec.store``, ``sim._store``): unreadable, the run ends ``store-error`` with
+   exit status 2 and removes nothing;
+   removals it refuses are reported with its reason and the rest go on (exit 0); a
+   concurrent writer's container, pin, pull or removal between the listing and the
+   first removal loses nothing that became in use or pinned (any spelling, the same
+   content); the deleted set and what the node keeps are the specification's.
 3. **The seed bug.**  Under ``harvester-v1.4`` an NXDOMAIN window over the first
    attempt ends the cleanup at once without deleting; under ``harvester-v1.5`` it
    succeeds at the first attempt after the window when that is inside the budget; and
@@ -74,6 +80,10 @@ The properties, stated precisely:
    (an early close, a status with the reason phrase the server sent, as Go's
    ``resp.Status`` reads it); the final ``error_kind`` and ``error`` are the last
    attempt's, the outcome the predicate's, the exit status the documented one.
+   Our transport errors' details (``spec.transport_errors``): a plain httpx stack
+   stalled in connect, write, headers, body or pool is a timeout of that phase with
+   that phase's configured limit and Go's text for it (also through a run's report);
+   an unclassified exception is described ``module.Qualname: text``.
 
 Unkind worlds (statuses of every family, 1xx, redirects, incomplete bodies,
 connections ended early, lists under every ``Content-Type``, A and AAAA apart, digest
@@ -93,6 +103,7 @@ derandomized; ``HYPOTHESIS_PROFILE=deep`` runs twenty times as many.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import errno
 import functools
@@ -110,6 +121,7 @@ from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any
 
+import h11
 import httpcore
 import httpx
 import pytest
@@ -137,7 +149,15 @@ from cleanup import (
     Policy,
     RequestTimeout,
 )
-from cleanup.events import AttemptFailed, AttemptStarted, QueryEvent, Sleeping, Succeeded
+from cleanup.events import (
+    AttemptFailed,
+    AttemptStarted,
+    ImageRemovalFailed,
+    ImageRemoved,
+    QueryEvent,
+    Sleeping,
+    Succeeded,
+)
 from cleanup.testing import FastForwardClock
 from sim import Harness, ScenarioResult
 from sim._clock import SimClock
@@ -153,9 +173,11 @@ from sim._repo_server import (
     ODD_STATUSES,
 )
 from sim._scenario import CLUSTER_DNS, ClientSettings, ImageSet, Scenario, load_scenario
+from sim._store import StoreFaults, WriterChange
 from sim._timeline import OTHER_NAMES, DNSState, Interval, Timeline
 from sim._world import generate_timeline
 from sim.strategies import (
+    STORE_READ_TEXTS,
     backoffs,
     clients,
     durations,
@@ -164,6 +186,7 @@ from sim.strategies import (
     scenarios,
     seeds,
     signal,
+    store_faults,
     timelines,
     world_timelines,
 )
@@ -177,6 +200,8 @@ from tests.sim.spec import ip_literal as spec_ip
 from tests.sim.spec import media as spec_media
 from tests.sim.spec import predicates as spec_predicates
 from tests.sim.spec import repo as spec_repo
+from tests.sim.spec import store as spec_store
+from tests.sim.spec import transport_errors as spec_transport
 
 SINGLE = load_scenario("single-node")
 V14 = cleanup.get_policy("harvester-v1.4")
@@ -331,7 +356,7 @@ def check_list_paths(r: Run) -> None:
 
 #: ``cleanup run``'s documented exit status per outcome (README "cleanup run"): what the
 #: controller's Job reports, so a cleanup that gave up must not exit 0
-EXIT_STATUS = {"success": 0, "gave-up": 1, "not-retriable": 2, "store-error": 2}
+EXIT_STATUS = spec_store.EXIT_STATUS
 
 
 def check_report(r: Run) -> None:
@@ -2401,6 +2426,378 @@ def test_safety_in_generated_scenarios(
     r = run(harness, cleanup_fn, timeline, policy, seed, scenario)
     check_safety(r)
     event(f"{scenario.name}: {r.result.outcome}")
+
+
+# -- 2. safety when the node's store fails or changes under the run (issue 11, the
+#    kind "the node's store misbehaves"; sim._store, spec.store) ------------------------
+
+
+def healthy_world(start: float = 1.0) -> Timeline:
+    """Every name answers and the repo serves both lists from t = 0: the run fetches
+    them at its first attempt and meets the store."""
+    host = SINGLE.repo_host
+    dns_ok: tuple[Interval[DNSState], ...] = (Interval(0.0, math.inf, "ok"),)
+    ok = (Interval(0.0, math.inf, "ok"),)
+    return Timeline(
+        scenario="healthy",
+        seed=0,
+        cleanup_start=start,
+        repo_host=host,
+        dns={host: dns_ok, OTHER_NAMES: dns_ok},
+        http={SINGLE.list_path(SINGLE.previous_version): ok, SINGLE.list_path("current"): ok},
+        events=(),
+    )
+
+
+@st.composite
+def faulty_store_scenarios(draw: st.DrawFn) -> Scenario:
+    """The single-node scenario with generated images (identities, spellings) of which
+    the specification removes some, whose node store misbehaves
+    (``sim.strategies.store_faults``, mostly on the images to remove)."""
+    images = draw(
+        image_sets(identities=True).filter(
+            # related lists (else the run ends before the store) with something to
+            # remove (else the store is only read)
+            lambda i: spec_deletion.related(i.previous, i.current) and bool(deletion_spec(i))
+        )
+    )
+    # the faults mostly touch what the run will remove (the specification's set)
+    doomed = sorted(deletion_spec(images))
+    faults = draw(store_faults(images, targets=doomed))
+    return dataclasses.replace(SINGLE, images=images, store_faults=faults)
+
+
+def store_expectation(scenario: Scenario) -> spec_store.Expected:
+    """``spec.store``'s expectation for a scenario's images and store faults."""
+    images, faults = scenario.images, scenario.store_faults
+
+    def by(action: str) -> list[str]:
+        return [change.image for change in faults.writer if change.action == action]
+
+    return spec_store.faulty_store_run(
+        images.previous,
+        images.current,
+        images.node_images,
+        in_use=images.in_use,
+        pinned=images.pinned,
+        ids=dict(images.ids),
+        unreadable=faults.reason if faults.unreadable else None,
+        refused={fault.image: fault.reason for fault in faults.removals},
+        started=by("start-container"),
+        pinned_now=by("pin"),
+        pulled=by("pull"),
+        removed=by("remove"),
+    )
+
+
+def check_store_misbehaving(r: Run) -> str:
+    """Property 2 when the store fails or changes under the run (``spec.store``): the
+    outcome, its documented exit status (in the report and ``--json``), the error and
+    its kind when the store cannot be read; else exactly the specification's deleted
+    set, every image it could not remove in ``failed`` (with the store's reason when
+    the world gave one) and in an ``ImageRemovalFailed`` event, every removal in an
+    ``ImageRemoved`` event, and the node left with exactly what the specification
+    leaves (what the writer pulled included)."""
+    check_report(r)
+    want = store_expectation(r.scenario)
+    report = r.result.report
+    printed = report.to_dict()
+    assert report.outcome == want.outcome, f"outcome {report.outcome}: {report.error}"
+    assert printed["exit_code"] == spec_store.EXIT_STATUS[want.outcome], (
+        f"{want.outcome} exits {printed['exit_code']}, README says "
+        f"{spec_store.EXIT_STATUS[want.outcome]}"
+    )
+    assert printed["error"] == want.error, f"error {printed['error']!r}, want {want.error!r}"
+    if want.outcome == "store-error":
+        assert printed["error_kind"] == spec_store.STORE_ERROR_KIND, printed["error_kind"]
+        assert not report.planned and not report.failed, "a plan on a store that was not read"
+    gone = sorted(want.deleted)
+    assert sorted(report.deleted) == gone, f"deleted {sorted(report.deleted)}, spec {gone}"
+    failed = {f.image: f.reason for f in report.failed}
+    assert sorted(failed) == sorted(want.failed), (
+        f"failed {sorted(failed)}, the specification {sorted(want.failed)}"
+    )
+    for image, reason in want.failed.items():
+        if reason is not None:
+            assert failed[image] == reason, (
+                f"{image}: reason {failed[image]!r}, store said {reason!r}"
+            )
+    removed = [e.image for e in r.events if isinstance(e, ImageRemoved)]
+    refused = {(e.image, e.reason) for e in r.events if isinstance(e, ImageRemovalFailed)}
+    assert removed == report.deleted, f"ImageRemoved events {removed}"
+    assert refused == set(failed.items()), f"ImageRemovalFailed events {sorted(refused)}"
+    left = sorted(r.result.node_images)
+    assert left == sorted(want.node_after), (
+        f"the node holds {left}, the specification leaves {sorted(want.node_after)}"
+    )
+    assert bool(r.result.store_changes) <= want.writer_acted, "the writer acted with no removal"
+    if want.outcome == "store-error":
+        return f"store unreadable at {r.scenario.store_faults.unreadable}"
+    refusals = {fault.image for fault in r.scenario.store_faults.removals}
+    if r.result.store_changes and set(want.failed) - refusals:
+        return "a removal refused because of the concurrent writer"
+    return "removals refused" if report.failed else "every planned removal done"
+
+
+#: a container started from the Docker Hub short spelling of an image the run is about
+#: to remove: the plan (had it seen the container) keeps it, so the removal must refuse
+STORE_WRITER_RESPELT = dataclasses.replace(
+    SINGLE,
+    store_faults=StoreFaults(writer=(WriterChange("start-container", "rancher/harvester:v1.4.1"),)),
+)
+#: the store's socket refuses this user after the lists came: store-error, exit 2
+STORE_UNREADABLE = dataclasses.replace(
+    SINGLE, store_faults=StoreFaults(unreadable="images", reason=STORE_READ_TEXTS[0])
+)
+
+
+@cases(40)
+@given(scenario=faulty_store_scenarios(), seed=seeds())
+@example(scenario=STORE_WRITER_RESPELT, seed=0)
+@example(scenario=STORE_UNREADABLE, seed=0)
+def test_safety_when_the_node_store_fails_or_changes_under_the_run(
+    harness: Harness, cleanup_fn: CleanupFn, scenario: Scenario, seed: int
+) -> None:
+    """Nothing that should stay is lost whatever the node's store does, and the report
+    says what happened (``check_store_misbehaving``): a store that cannot be read ends
+    the run ``store-error`` with exit status 2, nothing removed; refused removals are
+    reported and the rest go on (exit 0); a concurrent writer's container, pin, pull or
+    removal between the listing and the first removal is respected."""
+    r = run(harness, cleanup_fn, healthy_world(), V15, seed, scenario)
+    event(check_store_misbehaving(r))
+
+
+# -- 9. the report: our transport errors' details (issue 11, the kind "our transport
+#    errors' details"; spec.transport_errors) ----------------------------------------
+
+
+def _empty_store() -> cleanup.MemoryStore:
+    """A node store with no image (the runs below end before they read it)."""
+    where = "/dev/shm" if os.path.isdir("/dev/shm") else "/tmp"
+    return cleanup.MemoryStore.create(f"{where}/retrylab-props-{os.getpid()}.json", [])
+
+
+@contextlib.contextmanager
+def stalling_server(phase: str) -> Iterator[str]:
+    """A loopback HTTP server that stalls in ``phase`` (``spec.transport_errors.PHASES``);
+    yields its base URL.  ``connect``: its accept queue is full, so a new connection's
+    SYN is dropped; ``write``: it never reads (and its receive buffer is small), so a
+    large request fills the buffers; ``headers``: it reads the request and says nothing;
+    ``body`` and ``pool``: it sends a 200 head for 100 bytes and 3 of them."""
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(0 if phase == "connect" else 8)
+    held: list[socket.socket] = [listener]
+    done = threading.Event()
+    if phase == "connect":
+        for _ in range(3):  # fill the accept queue (backlog 0: one) and then some
+            filler = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            filler.setblocking(False)
+            with contextlib.suppress(BlockingIOError):
+                filler.connect(listener.getsockname())
+            held.append(filler)
+    else:
+
+        def serve() -> None:
+            listener.settimeout(0.01)
+            while not done.is_set():
+                try:
+                    conn, _ = listener.accept()
+                except OSError:
+                    continue
+                held.append(conn)
+                if phase == "write":
+                    continue
+                conn.settimeout(5.0)
+                with contextlib.suppress(OSError):
+                    conn.recv(65536)
+                    if phase in ("body", "pool"):
+                        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nabc")
+
+        thread = threading.Thread(target=serve, daemon=True)
+        thread.start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+    finally:
+        done.set()
+        if phase != "connect":
+            thread.join()
+        for sock in held:
+            sock.close()
+
+
+#: the limits of a request whose head must come, however slow the server thread is
+_PATIENT = httpx.Timeout(10.0)
+
+
+def _stall_through_a_plain_client(phase: str, url: str, limits: httpx.Timeout) -> CleanupError:
+    """A plain httpx client's request to ``url`` stalled in ``phase``, classified."""
+    small_send = httpx.HTTPTransport(
+        socket_options=[(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)],
+        limits=httpx.Limits(max_connections=1),  # a transport's own: the client's is ignored
+    )
+    with httpx.Client(transport=small_send) as client:
+        try:
+            if phase == "write":
+                client.request("GET", url, content=b"x" * (4 << 20), timeout=limits)
+            elif phase == "pool":
+                # the holder's head may take a loaded machine's while: it gets time
+                with client.stream("GET", url, timeout=_PATIENT):
+                    client.get(url, timeout=limits)  # the one connection is busy
+            elif phase == "body":
+                with client.stream("GET", url, timeout=_PATIENT) as response:
+                    # the limits from the head on: httpcore reads them per read from
+                    # the request's extension (one dict with httpx's request)
+                    response.request.extensions["timeout"] = limits.as_dict()
+                    try:
+                        response.read()
+                    except httpx.HTTPError as exc:
+                        return cleanup.to_error(exc, in_body=True)
+            else:
+                client.get(url, timeout=limits)
+        except httpx.HTTPError as exc:
+            return cleanup.to_error(exc)
+    raise AssertionError(f"a request stalled in {phase} did not fail")
+
+
+#: distinct limits (seconds) for httpx.Timeout's four keys: a phase whose limit were
+#: read from another key shows
+_LIMITS = st.tuples(st.integers(2, 6), st.permutations(range(4))).map(
+    lambda drawn: {
+        key: (drawn[0] + step) / 100
+        for key, step in zip(("connect", "read", "write", "pool"), drawn[1], strict=True)
+    }
+)
+
+#: a body stall whose read limit is not the connect or write one: a plain httpx stack
+#: raises the same ReadTimeout as for the headers, so only where it came tells them
+#: apart (the repo client says so: Go's "while reading body")
+BODY_STALL_LIMITS = {"connect": 0.05, "read": 0.03, "write": 0.04, "pool": 0.06}
+
+
+@cases(15)
+@given(
+    phase=st.sampled_from(spec_transport.PHASES),
+    limits=_LIMITS,
+    through_the_report=st.booleans(),
+)
+@example(phase="body", limits=BODY_STALL_LIMITS, through_the_report=False)
+@example(phase="body", limits=BODY_STALL_LIMITS, through_the_report=True)
+def test_the_report_names_the_stalled_phase_and_its_limit_in_gos_words(
+    cleanup_fn: CleanupFn, phase: str, limits: dict[str, float], through_the_report: bool
+) -> None:
+    """A stall of a plain httpx stack in each phase (connect, write, headers, body,
+    pool) is a ``RequestTimeout`` whose ``phase`` is that phase and whose ``timeout``
+    is the limit the request configured for it (``spec.transport_errors``: httpx's key
+    per phase), and whose text is Go's for the phase (before the body Go names neither
+    phase nor limit; in the body its own words, unwrapped).  Through the repo client
+    and a run (one attempt: the report the user reads, its events), the attempt's
+    error is that text, its kind ``timeout``, and the event's error carries the phase
+    and the run's timeout."""
+    reportable = phase in ("connect", "headers", "body")  # the repo client GETs, no body
+    event(f"{phase} stall" + (" through the report" if through_the_report and reportable else ""))
+    with stalling_server(phase) as base:
+        if not (through_the_report and reportable):
+            url = f"{base}/list"
+            err = _stall_through_a_plain_client(phase, url, httpx.Timeout(**limits))
+            assert isinstance(err, RequestTimeout), f"{type(err).__name__}: {err}"
+            assert err.phase == phase, f"phase {err.phase}, stalled in {phase}"
+            want = spec_transport.limit_of(phase, limits)
+            assert err.timeout == want, f"limit {err.timeout}, {phase} was given {want}"
+            assert str(err) == spec_transport.timeout_text(url, phase)
+            return
+        # the run's one timeout; in a body stall the head must come first, however
+        # slow the server thread: a third of a second of it
+        seconds = 0.3 if phase == "body" else limits["read"]
+        events: list[object] = []
+        with httpx.Client(limits=httpx.Limits(max_connections=1)) as client:
+            report = cleanup_fn(
+                cleanup.RepoClient(base, client, timeout=seconds),
+                previous_version=SINGLE.previous_version,
+                current_version="current",
+                policy=dataclasses.replace(V15, backoff=dataclasses.replace(V15.backoff, steps=1)),
+                store=_empty_store(),
+                clock=FastForwardClock(),
+                rng=random.Random(0),
+                on_event=events.append,
+            )
+    url = base + spec_repo.list_path(SINGLE.previous_version)
+    assert [a.error for a in report.attempts] == [spec_transport.timeout_text(url, phase)]
+    assert [a.kind for a in report.attempts] == [spec_http.report_label(("timeout", None))]
+    failed = [e.error for e in events if isinstance(e, AttemptFailed)]
+    assert len(failed) == 1 and isinstance(failed[0], RequestTimeout), failed
+    assert (failed[0].phase, failed[0].timeout) == (phase, seconds)
+    assert report.outcome == "gave-up" and report.exit_code == spec_store.EXIT_STATUS["gave-up"]
+
+
+class _Stack:
+    """A home for an exception class whose qualified name has a dot."""
+
+    class Broken(Exception):
+        pass
+
+
+#: exceptions raised under a plain httpx client that nobody classifies (Go's client
+#: has no such failure: a bug in a transport or a library): the class, and its module
+#: and qualified name as Python names them
+_UNMAPPED: dict[str, tuple[type[Exception], str, str]] = {
+    "ValueError": (ValueError, "builtins", "ValueError"),
+    "KeyError": (KeyError, "builtins", "KeyError"),
+    "RuntimeError": (RuntimeError, "builtins", "RuntimeError"),
+    "h11's refusal": (h11.LocalProtocolError, "h11._util", "LocalProtocolError"),
+    "nested class": (_Stack.Broken, __name__, "_Stack.Broken"),
+}
+
+
+@cases(25)
+@given(
+    kind=st.sampled_from(sorted(_UNMAPPED)),
+    text=st.sampled_from(("", "boom", "a: b", "no route (yet)")),
+    through_the_report=st.booleans(),
+)
+def test_the_report_describes_an_unexpected_error_by_its_type_and_text(
+    cleanup_fn: CleanupFn, kind: str, text: str, through_the_report: bool
+) -> None:
+    """An exception the classifier does not map, raised under a plain httpx client (a
+    builtin, a library's own class in its private module, a nested class), is an
+    ``UnexpectedError`` whose text names its class (``module.Qualname``, a builtin
+    bare) and its message when it has one (``spec.transport_errors``); through a run
+    it ends the run at its first attempt (never retried) with that text in the report,
+    kind ``unexpected error``, exit status 2."""
+    kind_of, module, qualname = _UNMAPPED[kind]
+    raised = kind_of(text)
+    said = str(raised)  # the message as str() gives it (KeyError quotes its key)
+    event(kind + (" through the report" if through_the_report else ""))
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        raise raised
+
+    base = "http://repo.test"
+    with httpx.Client(transport=httpx.MockTransport(handler)) as client:
+        if not through_the_report:
+            url = f"{base}/list"
+            with pytest.raises(kind_of) as caught:
+                client.get(url)
+            err = cleanup.to_error(caught.value, url=url)
+            assert type(err) is cleanup.UnexpectedError, f"{type(err).__name__}: {err}"
+            assert str(err) == spec_transport.unexpected_text(url, module, qualname, said)
+            return
+        report = cleanup_fn(
+            cleanup.RepoClient(base, client, timeout=30.0),
+            previous_version=SINGLE.previous_version,
+            current_version="current",
+            policy=V15,
+            store=_empty_store(),
+            clock=FastForwardClock(),
+            rng=random.Random(0),
+        )
+    url = base + spec_repo.list_path(SINGLE.previous_version)
+    assert len(report.attempts) == 1, "an unexpected error was retried"
+    assert report.outcome == "not-retriable", report.outcome
+    assert report.exit_code == spec_store.EXIT_STATUS["not-retriable"]
+    assert report.error_kind == spec_transport.UNEXPECTED_KIND
+    assert report.error == spec_transport.unexpected_text(url, module, qualname, said)
 
 
 # -- 5. errors the policy does not retry ---------------------------------------------

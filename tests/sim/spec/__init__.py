@@ -30,6 +30,11 @@ nothing from ``cleanup`` but data types needed to read a result (``Backoff`` fie
   is IPv4, also in the address a dial names) and ``netip.ParseAddr``'s acceptance.
 - :mod:`.media`: whether a 200's ``Content-Type`` is a list's (RFC 9110 8.3.1).
 - :mod:`.repo`: the URL path of each image list (Harvester ``upgrade_repo.go``).
+- :mod:`.store`: what a run does when the node's store cannot be read, refuses
+  removals or is changed by a concurrent writer (README's exit statuses and
+  guarantees), over :mod:`.deletion`.
+- :mod:`.transport_errors`: the phase, configured limit and Go text of another HTTP
+  stack's timeouts, and an unclassified exception's description.
 
 ``tests/test_architecture.py`` holds these modules to their imports.
 """
