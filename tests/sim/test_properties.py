@@ -1575,6 +1575,10 @@ NS_BEHAVIOURS: dict[str, tuple[str, tuple[str, str]]] = {
     # reads on until the timeout; over TCP it cannot unmarshal it (spec.go_dns)
     "cut-question": ("truncate=14", ("timeout", "zone")),
     "tcp-cut-question": ("truncate=14 proto=tcp", ("zone", "unmarshal")),
+    # checkHeader's lame test (spec.go_dns): NOERROR, AA/RA clear, empty, no OPT is a
+    # lame referral, next server; the zone's reply without OPT (AA set) is read as ever
+    "lame": ("lame", ("lame", "lame")),
+    "no-edns": ("noedns", ("zone", "zone")),
 }
 _NS_FAULTY = sorted(set(NS_BEHAVIOURS) - {"ok"})
 NS_COUNT = 4
@@ -1723,6 +1727,11 @@ NS_CUT_QUESTION_TCP = _ns_world(
     "direct", [("tcp-cut-question", "ok"), ("tcp-cut-question", "servfail")], use_vc=True
 )
 
+#: a lame referral from the first server, the answer without OPT from the second: Go
+#: moves past the lame one and takes the AA answer that has no additional record
+NS_LAME_THEN_NO_EDNS = _ns_world("cnamev4", [("lame", "lame"), ("no-edns", "no-edns")])
+#: lame everywhere for A: "lame referral", no flag; AAAA's NODATA without OPT: no such host
+NS_LAME_EVERYWHERE = _ns_world("cnamev4", [("lame", "no-edns"), ("lame", "lame")])
 
 @cases(60)
 @given(world=ns_worlds(), seed=seeds())
@@ -1734,6 +1743,8 @@ NS_CUT_QUESTION_TCP = _ns_world(
 @example(world=NS_CNAME_WITHOUT_TYPE, seed=0)
 @example(world=NS_CUT_QUESTION_UDP, seed=0)
 @example(world=NS_CUT_QUESTION_TCP, seed=0)
+@example(world=NS_LAME_THEN_NO_EDNS, seed=0)
+@example(world=NS_LAME_EVERYWHERE, seed=0)
 def test_predicate_input_is_gos_over_several_nameservers(
     nameservers: tuple[SimClock, list[faultdns.FaultDNSServer], str], world: NSWorld, seed: int
 ) -> None:
@@ -1743,7 +1754,9 @@ def test_predicate_input_is_gos_over_several_nameservers(
     rounds; every first exchange is UDP (TCP only with ``use-vc``), a truncated UDP
     reply is asked again over TCP of the same server; NXDOMAIN and a reply without a
     record of the type (a CNAME alone, the target without the type) end the lane;
-    every other failure moves on.  Every exchange (server, transport, outcome), in
+    every other failure moves on (a lame referral, checkHeader's NOERROR with AA, RA,
+    answer and additional record all absent, among them; a reply without EDNS OPT but
+    with AA is no lame referral).  Every exchange (server, transport, outcome), in
     order, is the spec's, the servers' own logs hold exactly those queries, and the
     lookup returns the addresses from the first record of the type on (CNAMEs
     skipped), or the error (flags, server and text) of the lane Go keeps."""
@@ -1849,6 +1862,10 @@ def test_predicate_input_is_gos_over_several_nameservers(
         event("a UDP reply cut in its question: ignored")
     if "tcp-cut-question" in drawn and world.use_vc:
         event("a TCP reply cut in its question: cannot unmarshal")
+    if "lame" in drawn:
+        event("a lame referral: next server")
+    if "no-edns" in drawn:
+        event("a server without EDNS: no OPT, the zone's reply")
     event(f"name: {world.kind}")
 
 
