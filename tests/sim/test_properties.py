@@ -93,9 +93,11 @@ derandomized; ``HYPOTHESIS_PROFILE=deep`` runs twenty times as many.
 
 from __future__ import annotations
 
+import ctypes
 import dataclasses
 import errno
 import functools
+import inspect
 import ipaddress
 import json
 import math
@@ -109,6 +111,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any
+from unittest import mock
 
 import httpcore
 import httpx
@@ -170,6 +173,7 @@ from sim.strategies import (
 from tests.sim.nameservers import nameservers_on_a_sim_clock
 from tests.sim.spec import backoff as spec_backoff
 from tests.sim.spec import deletion as spec_deletion
+from tests.sim.spec import go_cgo as spec_cgo
 from tests.sim.spec import go_dns as spec_dns
 from tests.sim.spec import go_http as spec_http
 from tests.sim.spec import go_resolvconf as spec_resolvconf
@@ -1733,6 +1737,7 @@ NS_LAME_THEN_NO_EDNS = _ns_world("cnamev4", [("lame", "lame"), ("no-edns", "no-e
 #: lame everywhere for A: "lame referral", no flag; AAAA's NODATA without OPT: no such host
 NS_LAME_EVERYWHERE = _ns_world("cnamev4", [("lame", "no-edns"), ("lame", "lame")])
 
+
 @cases(60)
 @given(world=ns_worlds(), seed=seeds())
 @example(world=NS_ROTATE_PAST_TWO, seed=0)
@@ -2281,6 +2286,162 @@ def test_bounded_effort_a_lookup_never_asks_dns_for_an_onion_name(
         assert qtypes == ["A", "AAAA"], f"{fqdn}: asked {qtypes}"
     if spec_dns.avoid_dns(name):
         event(".onion name")
+
+
+# -- resolver edges (issue 11: lame referrals, late clocks, the getaddrinfo path) --------
+#
+# Three kinds of world the suite lacked.  Lame referrals and servers without EDNS are
+# nameserver behaviours of property 7b (``NS_BEHAVIOURS``: ``lame``, ``no-edns``).
+# Clocks that wake late and the system resolver's getaddrinfo outcomes are here.
+
+#: the C library's text for each getaddrinfo code (what Python's gaierror carries)
+_LIBC = ctypes.CDLL(None)
+_LIBC.gai_strerror.restype = ctypes.c_char_p
+#: every EAI code glibc's getaddrinfo may return (<netdb.h>), EAI_SYSTEM apart
+GAI_CODES = tuple(
+    sorted(getattr(socket, n) for n in dir(socket) if n.startswith("EAI_") and n != "EAI_SYSTEM")
+)
+#: addresses a getaddrinfo result is drawn from (few, so that duplicates occur):
+#: (family, packed address, scope id); IPv4-mapped and link-local with a scope among them
+GAI_ADDRESSES = (
+    (socket.AF_INET, socket.inet_pton(socket.AF_INET, "10.53.0.1"), 0),
+    (socket.AF_INET, socket.inet_pton(socket.AF_INET, "192.0.2.7"), 0),
+    (socket.AF_INET6, socket.inet_pton(socket.AF_INET6, "fd00:53::1"), 0),
+    (socket.AF_INET6, socket.inet_pton(socket.AF_INET6, "2001:db8::a:0:0:1"), 0),
+    (socket.AF_INET6, socket.inet_pton(socket.AF_INET6, "::ffff:10.53.0.9"), 0),
+    (socket.AF_INET6, socket.inet_pton(socket.AF_INET6, "fe80::53"), 1),
+    (socket.AF_INET6, socket.inet_pton(socket.AF_INET6, "fe80::54"), 4095),
+)
+
+
+@dataclass(frozen=True)
+class GaiOutcome:
+    """What ``getaddrinfo`` does for one name: ``infos`` (family, packed address, scope
+    id) in the library's order, or fails with ``code`` (an EAI code), or with
+    EAI_SYSTEM and the errno named ``errno_name`` (Python raises that errno's
+    ``OSError``)."""
+
+    infos: tuple[tuple[int, bytes, int], ...] = ()
+    code: int | None = None
+    errno_name: str = ""
+
+    def raised(self) -> OSError | None:
+        """The exception Python's ``socket.getaddrinfo`` raises for this outcome."""
+        if self.errno_name:
+            number = getattr(errno, self.errno_name)
+            return OSError(number, os.strerror(number))
+        if self.code is not None:
+            return socket.gaierror(self.code, _LIBC.gai_strerror(self.code).decode())
+        return None
+
+    def result(self) -> list[tuple[Any, ...]]:
+        """The list Python's ``socket.getaddrinfo(host, None, type=SOCK_STREAM)`` gives."""
+        out: list[tuple[Any, ...]] = []
+        for family, packed, scope in self.infos:
+            text = socket.inet_ntop(family, packed)
+            sockaddr = (text, 0) if family == socket.AF_INET else (text, 0, 0, scope)
+            out.append((family, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", sockaddr))
+        return out
+
+
+@st.composite
+def gai_outcomes(draw: st.DrawFn) -> GaiOutcome:
+    """Half the time 1-6 addresses from :data:`GAI_ADDRESSES` (duplicates, both
+    families, any order); else a failure: every EAI code, EAI_SYSTEM with an errno."""
+    if draw(st.booleans()):
+        infos = draw(st.lists(st.sampled_from(GAI_ADDRESSES), min_size=1, max_size=6))
+        return GaiOutcome(infos=tuple(infos))
+    if draw(st.sampled_from((True, False, False, False))):
+        return GaiOutcome(errno_name=draw(st.sampled_from(sorted(spec_cgo.ERRNOS))))
+    return GaiOutcome(code=draw(st.sampled_from(GAI_CODES)))
+
+
+#: the issue's survivors, each a member of the kind: the same address twice (Go keeps
+#: both), an IPv4-mapped address and a scoped link-local one, EAI_FAIL (not temporary)
+GAI_DUPLICATES = GaiOutcome(infos=(GAI_ADDRESSES[0], GAI_ADDRESSES[2], GAI_ADDRESSES[0]))
+GAI_MAPPED_AND_SCOPED = GaiOutcome(infos=(GAI_ADDRESSES[4], GAI_ADDRESSES[5]))
+GAI_FAIL = GaiOutcome(code=socket.EAI_FAIL)
+GAI_AGAIN = GaiOutcome(code=socket.EAI_AGAIN)
+
+
+@cases(100)
+@given(
+    host=st.one_of(
+        st.sampled_from(("repo.test", "upgrade-repo.harvester-system", "localhost.")),
+        st.sampled_from(("repo.test", "upgrade-repo.harvester-system", "localhost.")),
+        st.sampled_from(("repo.test", "upgrade-repo.harvester-system", "localhost.")),
+        literal_hosts(),
+    ),
+    outcome=gai_outcomes(),
+)
+@example(host="repo.test", outcome=GAI_DUPLICATES)
+@example(host="repo.test", outcome=GAI_MAPPED_AND_SCOPED)
+@example(host="repo.test", outcome=GAI_FAIL)
+@example(host="repo.test", outcome=GAI_AGAIN)
+@example(host="::ffff:10.0.0.1", outcome=GAI_FAIL)
+def test_predicate_input_of_the_system_resolver_is_gos_cgo_lookup(
+    host: str, outcome: GaiOutcome
+) -> None:
+    """Property 7 for ``SystemResolver`` over generated ``getaddrinfo`` outcomes
+    (``socket.getaddrinfo`` replaced for the example), held to Go's cgo resolver
+    (``spec.go_cgo``: ``lookupIPAddr`` then ``cgoLookupHostIP``).  An IP literal is
+    returned as Go prints it and getaddrinfo is not called (``spec.ip_literal``);
+    otherwise it is asked once, ``AF_UNSPEC`` and ``SOCK_STREAM``, and the addresses
+    are its entries in its order, duplicates kept, as ``IPAddr.String`` prints them
+    (IPv4-mapped as IPv4, a scope id as ``%`` and the interface's name or number); a
+    failure is Go's DNSError: EAI_NONAME/EAI_NODATA "no such host" (IsNotFound),
+    EAI_AGAIN temporary, EAI_FAIL and every other code not, keeping ``gai_strerror``'s
+    text, EAI_SYSTEM its errno's text and flags; and every preset predicate decides it
+    as ``spec.predicates`` does.  The controller (``CGO_ENABLED=0``) never takes this
+    path, its resolver is always Go's own (the other properties); a cgo build of the
+    same Go code would, and the predicates read this resolver's errors alike."""
+    calls: list[tuple[Any, ...]] = []
+
+    def getaddrinfo(*args: Any, **kwargs: Any) -> list[tuple[Any, ...]]:
+        calls.append((args, kwargs))
+        raised = outcome.raised()
+        if raised is not None:
+            raise raised
+        return outcome.result()
+
+    resolver = cleanup.SystemResolver()
+    literal = spec_ip.lookup(host)
+    with mock.patch.object(socket, "getaddrinfo", getaddrinfo):
+        try:
+            got: list[str] | DNSError = resolver.resolve(host)
+        except DNSError as exc:
+            got = exc
+    if literal is not None:
+        assert got == literal and calls == [], f"{host!r}: {got!r}, getaddrinfo {calls}"
+        event("an IP literal: getaddrinfo not called")
+        return
+    assert len(calls) == 1, calls
+    args, kwargs = calls[0]
+    bound = inspect.signature(socket.getaddrinfo).bind(*args, **kwargs).arguments
+    assert bound["host"] == host and bound.get("family", 0) == socket.AF_UNSPEC
+    assert bound.get("type") == socket.SOCK_STREAM
+    if outcome.code is None and not outcome.errno_name:
+        want = spec_cgo.addresses(
+            [(family, socket.SOCK_STREAM, packed, scope) for family, packed, scope in outcome.infos]
+        )
+        assert got == want
+        if len(set(want)) < len(want):
+            event("duplicate addresses: kept")
+        if any("%" in a for a in want):
+            event("a scoped link-local address")
+        return
+    assert isinstance(got, DNSError), f"Go fails this lookup; got {got!r}"
+    go = spec_cgo.error_of(
+        outcome.code if outcome.code is not None else spec_cgo.EAI_SYSTEM,
+        _LIBC.gai_strerror(outcome.code).decode() if outcome.code is not None else "",
+        outcome.errno_name,
+    )
+    assert (got.name, got.err, got.server) == (host, go.err, "")
+    flags = spec_dns.DNSFlags(got.is_not_found, got.is_timeout, got.is_temporary)
+    assert flags == go.flags
+    for name, preset in cleanup.PREDICATES.items():
+        assert preset(got) == spec_predicates.retriable(name, ("dns", go.flags)), name
+    event("EAI_SYSTEM" if outcome.errno_name else f"EAI code {outcome.code}")
 
 
 @st.composite
