@@ -838,7 +838,7 @@ class SystemResolver:
             if kind != socket.SOCK_STREAM or family not in (socket.AF_INET, socket.AF_INET6):
                 continue  # cgoLookupHostIP skips them
             address = _ip_literal(str(sockaddr[0])) or str(sockaddr[0])
-            scope = sockaddr[3] if family == socket.AF_INET6 else 0
+            scope = int(sockaddr[3]) if len(sockaddr) == 4 else 0  # AF_INET6's scope id
             if scope and "%" not in address:
                 address += "%" + _zone_name(scope)
             addresses.append(address)

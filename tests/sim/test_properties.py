@@ -195,6 +195,17 @@ def examples(n: int) -> int:
     return max(1, round(n * _SCALE))
 
 
+def wake_lateness() -> st.SearchStrategy[float]:
+    """The most a node's timers wake late (seconds; ``Harness.run_timeline``'s
+    ``wake_late``): on time half the time, else up to 1 ms or 5 ms (timer slack, a busy
+    node: in virtual time every wait would otherwise end exactly at its deadline)."""
+    return st.sampled_from((0.0, 0.0, 0.001, 0.005))
+
+
+def late_event(late: float) -> str:
+    return f"timers up to {late * 1000:g} ms late" if late else "timers on time"
+
+
 def cases(n: int) -> settings:
     return settings(
         max_examples=examples(n),
@@ -227,6 +238,8 @@ class Run:
     seed: int
     scenario: Scenario
     events: list[object] = field(default_factory=list)
+    #: the most any timer of the run woke late (seconds; ``Harness.run_timeline``)
+    wake_late: float = 0.0
 
     @property
     def timeline(self) -> Timeline:
@@ -254,7 +267,7 @@ class Run:
         lines = [
             f"policy {self.policy.describe()}",
             f"seed {self.seed}; cleanup_start {self.timeline.cleanup_start}; "
-            f"healthy_from {self.timeline.healthy_from()}",
+            f"healthy_from {self.timeline.healthy_from()}; timers late by <= {self.wake_late}s",
             *self.timeline.render(),
             f"outcome {self.result.outcome} after {self.result.attempts} attempt(s), "
             f"t={self.result.completion_time:.3f}: {self.result.report.error or ''}",
@@ -275,6 +288,7 @@ def run(
     scenario: Scenario = SINGLE,
     *,
     notes: bool = True,
+    wake_late: float = 0.0,
 ) -> Run:
     events: list[object] = []
 
@@ -287,9 +301,9 @@ def run(
         return cleanup_fn(*args, on_event=tap, **kw)
 
     result = harness.run_timeline(
-        timeline, policy, seed=seed, scenario=scenario, cleanup_fn=observed
+        timeline, policy, seed=seed, scenario=scenario, cleanup_fn=observed, wake_late=wake_late
     )
-    out = Run(result, policy, seed, scenario, events)
+    out = Run(result, policy, seed, scenario, events, wake_late)
     if notes:  # printed with a falsifying example
         note(out.describe())
     return out
@@ -366,7 +380,14 @@ def check_report(r: Run) -> None:
 
 
 def check_liveness(r: Run) -> str:
-    """Property 1; returns which case the example exercised (for ``event``)."""
+    """Property 1; returns which case the example exercised (for ``event``).
+
+    On a busy node (``r.wake_late`` = L > 0) every sleep ends up to L late: attempt
+    k+1 starts in [end of k + sleep k, that + L]; a trailing sleep ends likewise; and
+    when that window straddles the deadline the run either starts the attempt at or
+    before the deadline or gives up, at the late wake-up past it, without starting it
+    (``cleanup.retry``: no attempt starts after the deadline, however late the sleep
+    ended)."""
     check_report(r)
     check_list_paths(r)
     healthy = r.timeline.healthy_from()
@@ -378,6 +399,7 @@ def check_liveness(r: Run) -> str:
     deadline = spec_policy(r.policy).deadline
     limit = math.inf if deadline is None else t0 + deadline
     expected = t0
+    late = 0.0  # the first attempt starts at once; every later one after a sleep
     k = 0
     while True:
         k += 1
@@ -386,9 +408,11 @@ def check_liveness(r: Run) -> str:
             f"ended after {len(attempts)} ({outcome}: {r.result.report.error})"
         )
         start, end, ok = attempts[k - 1]
-        assert _close(start, expected), (
+        assert expected - 1e-6 <= start <= expected + late + 1e-6, (
             f"attempt {k} started at t={start:.6f}, the schedule says t={expected:.6f}"
+            + (f" (+ up to {late}s for a late sleep)" if late else "")
         )
+        assert start <= limit + EPS, f"attempt {k} started at t={start:.6f}, past {limit}"
         if start >= healthy:
             assert ok, (
                 f"attempt {k} started at t={start:.3f}, at or after the world was healthy "
@@ -407,7 +431,8 @@ def check_liveness(r: Run) -> str:
             ends = end
             if schedule.trailing and end + sleeps[k - 1] <= limit:
                 ends = end + sleeps[k - 1]  # Go sleeps the capped Step, then stops
-            assert _close(r.result.completion_time, ends), (
+            slack = r.wake_late if ends != end else 0.0
+            assert ends - 1e-6 <= r.result.completion_time <= ends + slack + 1e-6, (
                 f"gave up at t={r.result.completion_time:.6f}, the schedule says t={ends:.6f}"
                 + (" (after the trailing sleep of a reached Cap)" if ends != end else "")
             )
@@ -420,7 +445,16 @@ def check_liveness(r: Run) -> str:
             )
             assert _close(r.result.completion_time, end), "gave up later than at once"
             return "deadline before R"
-        expected = end + sleep
+        expected, late = end + sleep, r.wake_late
+        if len(attempts) == k and expected + late > limit:
+            # the sleep ended late past the deadline: no attempt after it
+            assert outcome == "gave-up", f"slept past the deadline, then {outcome}"
+            done = r.result.completion_time
+            assert limit < done <= expected + late + 1e-6, (
+                f"gave up at t={done:.6f}: the sleep was due at t={expected:.6f} (deadline "
+                f"t={limit:.6f}), so it ends past the deadline, at most {late}s late"
+            )
+            return "a late sleep ended past the deadline"
 
 
 def deletion_spec(images: ImageSet, match: str = "both") -> set[str]:
@@ -487,8 +521,20 @@ def attempt_bound(scenario: Scenario) -> float:
     return 2 * (min(http, lookup) + http)
 
 
+def late_timers(scenario: Scenario) -> int:
+    """How many timers of one attempt can end it late, at most: a timer adds its
+    lateness only when it fires past its due time (a wait a reply ends costs nothing
+    more), and an attempt's timers that fire are each lookup's exchanges (two lookups,
+    one per list) and each list request's connect and read."""
+    queries, _, _ = per_lookup(scenario)
+    return 2 * queries + 4
+
+
 def check_bounded_effort(r: Run) -> None:
-    """Property 4."""
+    """Property 4.  On a busy node (``r.wake_late`` = L > 0) each timer that fires may
+    fire up to L late: an attempt may last :func:`late_timers` x L longer, a sleep L
+    longer; the sleeps asked for are the schedule's all the same, and no attempt starts
+    after the deadline however late a sleep ended."""
     backoff = spec_policy(r.policy)
     attempts = r.attempts()
     n = len(attempts)
@@ -508,7 +554,8 @@ def check_bounded_effort(r: Run) -> None:
         )
         trailing = schedule.trailing and i == len(expected) - 1
         assert s.trailing == trailing, f"sleep {i + 1}: trailing={s.trailing}, not {trailing}"
-    longest = attempt_bound(r.scenario)
+    late = r.wake_late
+    longest = attempt_bound(r.scenario) + late_timers(r.scenario) * late
     for k, (start, end, _ok) in enumerate(attempts):
         assert end - start <= longest + EPS, f"attempt {k + 1} took {end - start:.3f}s"
         if k:
@@ -527,10 +574,10 @@ def check_bounded_effort(r: Run) -> None:
             assert start <= t0 + deadline + EPS, (
                 f"attempt {k + 1} started at +{start - t0:.3f}s, past the {deadline}s deadline"
             )
-        assert elapsed <= deadline + longest + EPS, (
+        assert elapsed <= deadline + longest + late + EPS, (
             f"ran {elapsed:.3f}s: deadline {deadline}s + one attempt {longest}s"
         )
-    budget = sum(high for _low, high in bounds) + n * longest
+    budget = sum(high + late for _low, high in bounds) + n * longest
     assert elapsed <= budget + EPS, f"ran {elapsed:.3f}s, budget {budget:.3f}s"
     # DNS: per attempt, within what one lookup per list can send
     queries, _, names = per_lookup(r.scenario)
@@ -771,11 +818,13 @@ def check_decisions(r: Run, retriable: Callable[[spec_predicates.ErrorClass], bo
     timeline=timelines(),
     policy=policies(predicates=("v1.5",)),
     seed=seeds(),
+    late=wake_lateness(),
 )
 def test_liveness(harness: Harness, cleanup_fn: CleanupFn, timeline: Timeline,
-                  policy: Policy, seed: int) -> None:  # fmt: skip
-    r = run(harness, cleanup_fn, timeline, policy, seed)
+                  policy: Policy, seed: int, late: float) -> None:  # fmt: skip
+    r = run(harness, cleanup_fn, timeline, policy, seed, wake_late=late)
     event(check_liveness(r))
+    event(late_event(late))
 
 
 @cases(40)
@@ -1466,6 +1515,7 @@ def test_hypothesis_shrinks_a_busy_v14_failure_to_the_minimal_world(
     client=clients(),
     policy=policies(),
     seed=seeds(),
+    late=wake_lateness(),
 )
 def test_every_preset_predicate_decides_by_the_worlds_error(
     harness: Harness,
@@ -1474,13 +1524,15 @@ def test_every_preset_predicate_decides_by_the_worlds_error(
     client: ClientSettings,
     policy: Policy,
     seed: int,
+    late: float,
 ) -> None:
     """Harvester v1.4's and v1.5's predicates (``spec.predicates``) on the error Go meets
     in each attempt of generated worlds (every DNS state of every candidate name, the
     cluster DNS down, refusals, hangs, 404s), with search lists and ndots around Go's
     boundary."""
     scenario = dataclasses.replace(SINGLE, client=client)
-    r = run(harness, cleanup_fn, timeline, policy, seed, scenario)
+    r = run(harness, cleanup_fn, timeline, policy, seed, scenario, wake_late=late)
+    event(late_event(late))
 
     def predicate(error: spec_predicates.ErrorClass) -> bool:
         return spec_predicates.retriable(spec_policy(policy).predicate, error)
@@ -2200,11 +2252,13 @@ def test_bounded_effort_of_a_lookup_is_gos_for_the_pods_resolv_conf(
     timeline=timelines(missing=True, never_healthy=True),
     policy=policies(),
     seed=seeds(),
+    late=wake_lateness(),
 )
 def test_bounded_effort(harness: Harness, cleanup_fn: CleanupFn, timeline: Timeline,
-                        policy: Policy, seed: int) -> None:  # fmt: skip
-    r = run(harness, cleanup_fn, timeline, policy, seed)
+                        policy: Policy, seed: int, late: float) -> None:  # fmt: skip
+    r = run(harness, cleanup_fn, timeline, policy, seed, wake_late=late)
     check_bounded_effort(r)
+    event(late_event(late))
     event("deadline" if policy.deadline is not None else "no deadline")
 
 
