@@ -21,6 +21,9 @@ The properties, stated precisely:
    budget lasts; the first attempt starting at or after R succeeds and is the last; an
    attempt that began before R may succeed earlier; when the budget ends before R the
    run gives up at once, or after the trailing sleep of a reached client-go Cap.
+   On a busy node (``wake_late`` L: every timer up to L late, drawn from the seed)
+   attempt k+1 starts in [scheduled, scheduled + L], and a sleep ending late past the
+   deadline ends the run with no attempt after it.
    Every request asks one of the two lists at ``spec.repo``'s path (Harvester's
    ``images-lists-archive/<version>/image_list_all.txt``); in worlds keyed by those
    paths alone (404 anywhere else) a successful run fetched exactly them.
@@ -36,7 +39,8 @@ The properties, stated precisely:
    it to one NXDOMAIN interval at the start followed by health.
 4. **Bounded effort.**  attempts <= Steps; every sleep is the specification's, exactly
    and within its bounds; an attempt lasts at most its timeouts; with a deadline no
-   attempt starts after it and the run ends within deadline + one attempt; DNS queries
+   attempt starts after it and the run ends within deadline + one attempt (on a busy
+   node each attempt L longer per timer that fires, each sleep L longer); DNS queries
    per lookup within (search list + 1 names) x (A, AAAA) x resolver attempts; a
    lookup asks exactly Go's ``nameList`` and never a ``.onion`` name (RFC 7686), a
    name with no candidate left returning no address and no error, and a request to
@@ -62,8 +66,12 @@ The properties, stated precisely:
    read), every exchange (server, transport,
    outcome, in Go's ``tryOneName`` order with and without ``rotate``, UDP first unless
    ``use-vc``, TCP after a truncated reply; a reply cut inside its question ignored
-   over UDP, "cannot unmarshal" over TCP), the servers' logs, and the addresses or
+   over UDP, "cannot unmarshal" over TCP; a lame referral moving on; a reply without
+   EDNS OPT but AA read as the zone's), the servers' logs, and the addresses or
    error (CNAMEs and NODATA through ``skipToAnswer``) are ``spec.go_dns``'s.
+   ``SystemResolver`` over generated getaddrinfo outcomes gives ``spec.go_cgo``'s
+   addresses (order, duplicates, IPv4-mapped, scope ids) or DNSError (Go's cgo rules
+   per EAI code), decided by every preset predicate as ``spec.predicates`` says.
 8. **The schedule at its boundaries.**  A deadline exactly on an attempt's start, a
    sleep equal to the Cap, Steps 1, Jitter 0, Factor < 1; and cleanup's stepped
    schedule equals ``spec.backoff``'s over many backoffs; every preset's fields,
@@ -2370,12 +2378,12 @@ GAI_ADDRESSES = (
 
 @dataclass(frozen=True)
 class GaiOutcome:
-    """What ``getaddrinfo`` does for one name: ``infos`` (family, packed address, scope
-    id) in the library's order, or fails with ``code`` (an EAI code), or with
-    EAI_SYSTEM and the errno named ``errno_name`` (Python raises that errno's
+    """What ``getaddrinfo`` does for one name: ``infos`` (family, socket type, packed
+    address, scope id) in the library's order, or fails with ``code`` (an EAI code),
+    or with EAI_SYSTEM and the errno named ``errno_name`` (Python raises that errno's
     ``OSError``)."""
 
-    infos: tuple[tuple[int, bytes, int], ...] = ()
+    infos: tuple[tuple[int, int, bytes, int], ...] = ()
     code: int | None = None
     errno_name: str = ""
 
@@ -2391,45 +2399,72 @@ class GaiOutcome:
     def result(self) -> list[tuple[Any, ...]]:
         """The list Python's ``socket.getaddrinfo(host, None, type=SOCK_STREAM)`` gives."""
         out: list[tuple[Any, ...]] = []
-        for family, packed, scope in self.infos:
+        for family, kind, packed, scope in self.infos:
             text = socket.inet_ntop(family, packed)
             sockaddr = (text, 0) if family == socket.AF_INET else (text, 0, 0, scope)
-            out.append((family, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", sockaddr))
+            proto = socket.IPPROTO_TCP if kind == socket.SOCK_STREAM else socket.IPPROTO_UDP
+            out.append((family, kind, proto, "", sockaddr))
         return out
 
 
 @st.composite
 def gai_outcomes(draw: st.DrawFn) -> GaiOutcome:
-    """Half the time 1-6 addresses from :data:`GAI_ADDRESSES` (duplicates, both
-    families, any order); else a failure: every EAI code, EAI_SYSTEM with an errno."""
-    if draw(st.booleans()):
-        infos = draw(st.lists(st.sampled_from(GAI_ADDRESSES), min_size=1, max_size=6))
+    """A third of the time 1-6 addresses from :data:`GAI_ADDRESSES` (duplicates, both
+    families, any order), now and then one of another socket type among them (a
+    library that ignores the ``SOCK_STREAM`` hint: Go checks anyhow); else a failure:
+    every EAI code, EAI_SYSTEM with an errno."""
+    if draw(st.sampled_from(("addresses", "failure", "failure"))) == "addresses":
+        kinds = st.sampled_from((socket.SOCK_STREAM,) * 5 + (socket.SOCK_DGRAM,))
+        infos = draw(
+            st.lists(
+                st.tuples(st.sampled_from(GAI_ADDRESSES), kinds).map(
+                    lambda pair: (pair[0][0], pair[1], pair[0][1], pair[0][2])
+                ),
+                min_size=1,
+                max_size=6,
+            )
+        )
         return GaiOutcome(infos=tuple(infos))
     if draw(st.sampled_from((True, False, False, False))):
         return GaiOutcome(errno_name=draw(st.sampled_from(sorted(spec_cgo.ERRNOS))))
     return GaiOutcome(code=draw(st.sampled_from(GAI_CODES)))
 
 
+def _stream(*indices: int, dgram: tuple[int, ...] = ()) -> GaiOutcome:
+    """An outcome of :data:`GAI_ADDRESSES` entries, as ``SOCK_STREAM`` (``SOCK_DGRAM``
+    at the positions in ``dgram``)."""
+    infos = []
+    for position, index in enumerate(indices):
+        family, packed, scope = GAI_ADDRESSES[index]
+        kind = socket.SOCK_DGRAM if position in dgram else socket.SOCK_STREAM
+        infos.append((family, kind, packed, scope))
+    return GaiOutcome(infos=tuple(infos))
+
+
 #: the issue's survivors, each a member of the kind: the same address twice (Go keeps
-#: both), an IPv4-mapped address and a scoped link-local one, EAI_FAIL (not temporary)
-GAI_DUPLICATES = GaiOutcome(infos=(GAI_ADDRESSES[0], GAI_ADDRESSES[2], GAI_ADDRESSES[0]))
-GAI_MAPPED_AND_SCOPED = GaiOutcome(infos=(GAI_ADDRESSES[4], GAI_ADDRESSES[5]))
+#: both), an IPv4-mapped address and a scoped link-local one, a datagram entry among
+#: stream ones (Go skips it, and goes on), EAI_FAIL (not temporary)
+GAI_DUPLICATES = _stream(0, 2, 0)
+GAI_MAPPED_AND_SCOPED = _stream(4, 5)
+GAI_DATAGRAM_AMONG_STREAMS = _stream(1, 0, 3, dgram=(1,))
 GAI_FAIL = GaiOutcome(code=socket.EAI_FAIL)
 GAI_AGAIN = GaiOutcome(code=socket.EAI_AGAIN)
 
 
 @cases(100)
 @given(
-    host=st.one_of(
-        st.sampled_from(("repo.test", "upgrade-repo.harvester-system", "localhost.")),
-        st.sampled_from(("repo.test", "upgrade-repo.harvester-system", "localhost.")),
-        st.sampled_from(("repo.test", "upgrade-repo.harvester-system", "localhost.")),
-        literal_hosts(),
+    host=st.sampled_from(("name",) * 4 + ("literal",)).flatmap(
+        lambda kind: (
+            literal_hosts()
+            if kind == "literal"
+            else st.sampled_from(("repo.test", "upgrade-repo.harvester-system", "localhost."))
+        )
     ),
     outcome=gai_outcomes(),
 )
 @example(host="repo.test", outcome=GAI_DUPLICATES)
 @example(host="repo.test", outcome=GAI_MAPPED_AND_SCOPED)
+@example(host="repo.test", outcome=GAI_DATAGRAM_AMONG_STREAMS)
 @example(host="repo.test", outcome=GAI_FAIL)
 @example(host="repo.test", outcome=GAI_AGAIN)
 @example(host="::ffff:10.0.0.1", outcome=GAI_FAIL)
@@ -2475,14 +2510,14 @@ def test_predicate_input_of_the_system_resolver_is_gos_cgo_lookup(
     assert bound["host"] == host and bound.get("family", 0) == socket.AF_UNSPEC
     assert bound.get("type") == socket.SOCK_STREAM
     if outcome.code is None and not outcome.errno_name:
-        want = spec_cgo.addresses(
-            [(family, socket.SOCK_STREAM, packed, scope) for family, packed, scope in outcome.infos]
-        )
+        want = spec_cgo.addresses(outcome.infos)
         assert got == want
         if len(set(want)) < len(want):
             event("duplicate addresses: kept")
         if any("%" in a for a in want):
             event("a scoped link-local address")
+        if any(kind != socket.SOCK_STREAM for _f, kind, _p, _s in outcome.infos):
+            event("an entry of another socket type: skipped")
         return
     assert isinstance(got, DNSError), f"Go fails this lookup; got {got!r}"
     go = spec_cgo.error_of(
