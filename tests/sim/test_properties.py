@@ -3194,6 +3194,7 @@ def test_invalid_list_by_any_media_type_in_process(
     other=timelines(),
     policy=policies(),
     seed=seeds(),
+    late=wake_lateness(),
 )
 def test_replaying_a_seed_gives_the_identical_trace(
     harness: Harness,
@@ -3202,10 +3203,13 @@ def test_replaying_a_seed_gives_the_identical_trace(
     other: Timeline,
     policy: Policy,
     seed: int,
+    late: float,
 ) -> None:
-    first = run(harness, cleanup_fn, timeline, policy, seed)
-    run(harness, cleanup_fn, other, policy, seed + 1)
-    again = run(harness, cleanup_fn, timeline, policy, seed)
+    """Property 6, also on a busy node (timers late by the seed's draws)."""
+    first = run(harness, cleanup_fn, timeline, policy, seed, wake_late=late)
+    run(harness, cleanup_fn, other, policy, seed + 1, wake_late=0.005)
+    again = run(harness, cleanup_fn, timeline, policy, seed, wake_late=late)
+    event(late_event(late))
     assert again.result.trace_lines() == first.result.trace_lines()
     assert again.result.node_images == first.result.node_images
     # the report's error texts carry the client's ephemeral ports (the trace names
