@@ -1796,6 +1796,9 @@ NS_CUT_QUESTION_TCP = _ns_world(
 NS_LAME_THEN_NO_EDNS = _ns_world("cnamev4", [("lame", "lame"), ("no-edns", "no-edns")])
 #: lame everywhere for A: "lame referral", no flag; AAAA's NODATA without OPT: no such host
 NS_LAME_EVERYWHERE = _ns_world("cnamev4", [("lame", "no-edns"), ("lame", "lame")])
+#: NODATA without OPT (AAAA of a name with A only): AA set, so not lame, "no such host"
+#: from the first server, which ends the lane; A's answer without OPT is taken
+NS_NO_EDNS_NODATA = _ns_world("v4only", [("no-edns", "no-edns"), ("ok", "ok")])
 
 
 @cases(60)
@@ -1810,6 +1813,7 @@ NS_LAME_EVERYWHERE = _ns_world("cnamev4", [("lame", "no-edns"), ("lame", "lame")
 @example(world=NS_CUT_QUESTION_TCP, seed=0)
 @example(world=NS_LAME_THEN_NO_EDNS, seed=0)
 @example(world=NS_LAME_EVERYWHERE, seed=0)
+@example(world=NS_NO_EDNS_NODATA, seed=0)
 def test_predicate_input_is_gos_over_several_nameservers(
     nameservers: tuple[SimClock, list[faultdns.FaultDNSServer], str], world: NSWorld, seed: int
 ) -> None:
