@@ -2453,6 +2453,9 @@ GAI_MAPPED_AND_SCOPED = _stream(4, 5)
 GAI_DATAGRAM_AMONG_STREAMS = _stream(1, 0, 3, dgram=(1,))
 GAI_FAIL = GaiOutcome(code=socket.EAI_FAIL)
 GAI_AGAIN = GaiOutcome(code=socket.EAI_AGAIN)
+GAI_NONAME = GaiOutcome(code=socket.EAI_NONAME)
+GAI_NODATA = GaiOutcome(code=socket.EAI_NODATA)
+GAI_EMFILE = GaiOutcome(errno_name="EMFILE")
 
 
 @cases(100)
@@ -2471,6 +2474,9 @@ GAI_AGAIN = GaiOutcome(code=socket.EAI_AGAIN)
 @example(host="repo.test", outcome=GAI_DATAGRAM_AMONG_STREAMS)
 @example(host="repo.test", outcome=GAI_FAIL)
 @example(host="repo.test", outcome=GAI_AGAIN)
+@example(host="repo.test", outcome=GAI_NONAME)
+@example(host="repo.test", outcome=GAI_NODATA)
+@example(host="repo.test", outcome=GAI_EMFILE)
 @example(host="::ffff:10.0.0.1", outcome=GAI_FAIL)
 def test_predicate_input_of_the_system_resolver_is_gos_cgo_lookup(
     host: str, outcome: GaiOutcome
