@@ -39,8 +39,9 @@ NXDOMAIN, and NOERROR without a record of the asked type in the answer section
 RA clear, no answer and no additional record, an EDNS OPT counting as one, is
 ``errLameReferral``: "lame referral", no flag, remembered, next server (``lame``);
 faultdns's zone replies set AA, so only its ``lame`` rule sends one, and its ``noedns``
-rule's replies, without OPT but AA, are read as the zone's); SERVFAIL, any other rcode, a timeout or a socket
-error is remembered (``lastErr``, with that server) and the next server is asked; a
+rule's replies, without OPT but AA, are read as the zone's); SERVFAIL, any other
+rcode, a timeout or a socket error is remembered (``lastErr``, with that server) and
+the next server is asked; a
 record of the asked type is the answer, whose addresses are the A and AAAA records
 from that record on (``goLookupIPCNAME``'s answer loop; CNAMEs and other types
 skipped).
