@@ -55,10 +55,11 @@ from cleanup._errors import (
     StatusKind,
     TimeoutPhase,
     UnexpectedError,
+    go_strerror,
 )
 from cleanup._resolvconf import ip_literal_text
 
-__all__ = ["TIMEOUT_PHASE_BY_TYPE", "error_kind", "timeout_phase", "to_error"]
+__all__ = ["TIMEOUT_PHASE_BY_TYPE", "error_kind", "getaddrinfo_error", "timeout_phase", "to_error"]
 
 # --- getaddrinfo (system resolver) -----------------------------------------------------
 
@@ -87,6 +88,31 @@ def _from_gaierror(exc: socket.gaierror, name: str) -> DNSError:
     if not isinstance(code, int):
         text = f"{text} (getaddrinfo EAI ?)"
     return DNSError(name, text, is_temporary=code == _EAI_AGAIN)
+
+
+# Go ``syscall.Errno`` (syscall_unix.go): Timeout() for EAGAIN/EWOULDBLOCK and ETIMEDOUT;
+# Temporary() for EINTR, EMFILE, ENFILE and every timeout.
+_ERRNO_TIMEOUT = frozenset({errno.EAGAIN, errno.EWOULDBLOCK, errno.ETIMEDOUT})
+_ERRNO_TEMPORARY = _ERRNO_TIMEOUT | {errno.EINTR, errno.EMFILE, errno.ENFILE}
+
+
+def getaddrinfo_error(exc: OSError, name: str) -> DNSError:
+    """Go ``cgoLookupHostIP``'s error for ``socket.getaddrinfo(name)`` raising ``exc``.
+
+    A ``socket.gaierror`` by :func:`_from_gaierror`'s rule.  Python raises EAI_SYSTEM
+    as the plain ``OSError`` of its errno (socketmodule.c ``set_gaierror``); Go makes
+    that errno the DNSError's ``Err``: its text, and ``syscall.Errno``'s
+    ``Timeout()``/``Temporary()`` as the flags.
+    """
+    if isinstance(exc, socket.gaierror):
+        return _from_gaierror(exc, name)
+    code = exc.errno if isinstance(exc.errno, int) else None
+    return DNSError(
+        name,
+        go_strerror(exc),
+        is_timeout=code in _ERRNO_TIMEOUT,
+        is_temporary=code in _ERRNO_TEMPORARY,
+    )
 
 
 # --- sockets -----------------------------------------------------------------------------

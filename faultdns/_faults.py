@@ -56,7 +56,7 @@ __all__ = [
 # Actions that take no value, and those written ``action=VALUE``.  ``truncate`` is both:
 # bare it sends the question only, ``truncate=N`` the real reply cut at N bytes.
 BareAction = Literal[
-    "nxdomain", "servfail", "refused", "nodata", "drop", "truncate", "lame", "tcponly"
+    "nxdomain", "servfail", "refused", "nodata", "drop", "truncate", "lame", "tcponly", "noedns"
 ]
 ValueAction = Literal["delay", "answer", "rcode", "truncate"]
 #: what a fault rule does (README "Fault rules"): a bare or an ``action=VALUE`` action
@@ -68,7 +68,7 @@ ACTIONS: tuple[Action, ...] = get_args(Action)
 # Without proto=, these apply to UDP only: they exist to send the client to TCP.
 UDP_ACTIONS = ("truncate", "tcponly")
 _ACTIONS_TEXT = (
-    "nxdomain, servfail, refused, nodata, drop, truncate, lame, tcponly, "
+    "nxdomain, servfail, refused, nodata, drop, truncate, lame, tcponly, noedns, "
     "delay=DURATION, answer=ADDR, rcode=NAME, truncate=BYTES"
 )
 # Smallest truncate=N: a reply cut inside its 12-byte header is not a DNS message.
@@ -123,6 +123,11 @@ ACTION_HELP: tuple[tuple[str, str, str], ...] = (
         "lame",
         "NOERROR, no records at all (no OPT), AA and RA clear",
         "lame referral (not temporary); tries the next server",
+    ),
+    (
+        "noedns",
+        "the normal answer without OPT (a server without EDNS); UDP over 512 bytes: TC",
+        "the answer (AA set: not lame); NODATA/NXDOMAIN: no such host",
     ),
     (
         "rcode=NAME",

@@ -9,6 +9,7 @@ read, or the message is itself a response: answering responses invites loops).
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 from dnslib import AAAA, EDNS0, QTYPE, RCODE, RR, A, DNSHeader, DNSQuestion, DNSRecord
@@ -278,6 +279,15 @@ def fault_reply(query: Query, rule: FaultRule, zone: Zone) -> tuple[bytes, bytes
             return cut, cut, rcode_text
         reply_tc = truncated(query)
         return reply_tc, reply_tc, "NOERROR"
+    if action == "noedns":
+        # A server that predates EDNS (RFC 6891 section 7): it answers from the zone but
+        # never echoes OPT, and holds UDP replies to 512 bytes (RFC 1035 section 4.2.1).
+        # Go's checkHeader then sees no additional record: such a reply is lame only
+        # when it also lacks AA, RA and an answer, which the zone's replies never do.
+        plain = dataclasses.replace(query, edns=False, udp_limit=PLAIN_UDP_LIMIT)
+        resolution = zone.resolve(query.key, query.qtype, query.record.q.qname)
+        full = zone_reply(plain, resolution)
+        return fit_udp(plain, full), fit_tcp(plain, resolution, full), rcode_name(resolution.rcode)
     if action == "lame":
         # A lame referral as Go's checkHeader sees it: NOERROR, no AA, no RA, and no
         # record in any section (not even OPT, whose presence makes it not lame).

@@ -65,6 +65,7 @@ that saw their last replies.
 from __future__ import annotations
 
 import math
+import random
 import select
 import socket
 import threading
@@ -282,14 +283,42 @@ class SimClock:
         #: virtual seconds spent in sleeps and in socket waits that timed out
         self.slept = 0.0
         self.waited = 0.0
+        #: the most a timer wakes late (seconds), and where each lateness is drawn from
+        self.wake_late = 0.0
+        self._late_rng: random.Random | None = None
 
     # -- setup ----------------------------------------------------------------------
 
     def reset(self, env: simpy.Environment | None = None) -> None:
-        """Start a new world at t = 0 (listeners and peers stay)."""
+        """Start a new world at t = 0 (listeners and peers stay; timers on time)."""
         self.env = env if env is not None else simpy.Environment()
         self.slept = 0.0
         self.waited = 0.0
+        self.set_wake_late(0.0)
+
+    def set_wake_late(self, most: float, rng: random.Random | None = None) -> None:
+        """Make timers wake late, as on a busy node (timer slack, a run queue): every
+        :meth:`sleep` ends, and every socket wait's timer fires, ``late`` seconds after
+        its due time, ``late`` drawn uniformly from [0, ``most``] by ``rng`` (rounded
+        to the microsecond) per timer, in the order the timers are set; so a seeded
+        ``rng`` replays exactly.  A socket that becomes ready before the late timer
+        fires still ends the wait at once (readiness wakes a poller, only the timer is
+        late), so a wait may also end after its due time with the socket ready.
+        ``most`` 0 (the default, and after :meth:`reset`): every timer on time.
+        Raises ValueError for a negative or non-finite ``most``, or ``most`` > 0
+        without ``rng``."""
+        if not (math.isfinite(most) and most >= 0):
+            raise ValueError(f"wake_late: expected a finite number of seconds >= 0, got {most}")
+        if most > 0 and rng is None:
+            raise ValueError("wake_late > 0 needs an rng to draw each lateness from")
+        self.wake_late = most
+        self._late_rng = rng if most > 0 else None
+
+    def _late(self) -> float:
+        """The lateness of the next timer (seconds; 0 unless :meth:`set_wake_late`)."""
+        if self._late_rng is None:
+            return 0.0
+        return round(self._late_rng.uniform(0.0, self.wake_late), 6)
 
     def add_peer(self, peer: Peer) -> None:
         self._peers.append(peer)
@@ -338,8 +367,9 @@ class SimClock:
 
     def sleep(self, seconds: float) -> None:
         if seconds > 0:
-            self.slept += seconds
-            self.advance_to(self.now() + seconds)
+            wake = self.now() + seconds + self._late()
+            self.slept += wake - self.now()
+            self.advance_to(wake)
             self.sync()
 
     # -- socket waits ---------------------------------------------------------------
@@ -399,7 +429,8 @@ class SimClock:
 
     def _wait(self, waits: list[tuple[socket.socket, int]], timeout: float | None) -> list[int]:
         start = self.now()
-        deadline = math.inf if timeout is None else start + max(timeout, 0.0)
+        # the timer fires at the deadline, or later on a busy node (set_wake_late)
+        deadline = math.inf if timeout is None else start + max(timeout, 0.0) + self._late()
         quiet = 0  # barriers in a row after which nothing had arrived
         while True:
             if self.settle():

@@ -300,21 +300,28 @@ class Harness:
         seed: int = 0,
         scenario: Scenario | None = None,
         cleanup_fn: CleanupFn | None = None,
+        wake_late: float = 0.0,
     ) -> ScenarioResult:
         """Run the cleanup against ``timeline``; images and client settings come from
         ``scenario`` (default: the harness's scenario).
 
-        ``seed`` seeds two separate streams: the retry jitter is drawn from
+        ``seed`` seeds separate streams: the retry jitter is drawn from
         ``random.Random(f"{seed}/retry")`` (a contract: the tuner's evaluator draws the
         same sleeps) and the resolver's query IDs from ``Random(f"{seed}/dns-ids")``, so
-        the sleeps never depend on how many queries a run sent."""
+        the sleeps never depend on how many queries a run sent.  ``wake_late``
+        (seconds, default 0) makes the node busy: each timer of the run (a sleep, a
+        socket wait's timeout) fires up to that much late, each lateness drawn from
+        ``Random(f"{seed}/wake-late")`` (:meth:`SimClock.set_wake_late`); the
+        vectorised evaluator does not model it (its worlds keep timers on time)."""
         if isinstance(policy, str):
             policy = cleanup.get_policy(policy)
         setup = scenario if scenario is not None else self.default_scenario
         with self._lock, one_cpu():
             # one CPU for the run: a loopback barrier is then one marker (sim._loopback)
             self.start()
-            return self._run(timeline, policy, seed, setup, cleanup_fn or cleanup.run_cleanup)
+            return self._run(
+                timeline, policy, seed, setup, cleanup_fn or cleanup.run_cleanup, wake_late
+            )
 
     def _run(
         self,
@@ -323,6 +330,7 @@ class Harness:
         seed: int,
         setup: Scenario,
         cleanup_fn: CleanupFn,
+        wake_late: float = 0.0,
     ) -> ScenarioResult:
         dns, peer, clock = self._dns, self._dns_peer, self.clock
         assert dns is not None and peer is not None and self._tmp
@@ -379,6 +387,8 @@ class Harness:
         )  # fmt: skip
         clock.env.process(_world(clock.env, timeline, repo, peer, trace))
         clock.advance_to(timeline.cleanup_start)
+        # the node's timers from here on: on time, or late on a busy node
+        clock.set_wake_late(wake_late, random.Random(f"{seed}/wake-late") if wake_late else None)
 
         # the cleanup, as the controller runs it
         settings = setup.client
@@ -436,6 +446,7 @@ class Harness:
                 on_event=on_event,
             )
         finally:
+            clock.set_wake_late(0.0)
             client.close()
             clock.sync()
             peer.on_record = None

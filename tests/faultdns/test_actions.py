@@ -212,6 +212,41 @@ def test_normal_nodata_and_answer_replies_are_not_lame(server: FaultDNSServer) -
         assert addresses(answered) == ["10.9.9.9"] and not go_lame(answered)
 
 
+# -- noedns ----------------------------------------------------------------------------
+
+
+def test_noedns_answers_from_the_zone_without_opt(server: FaultDNSServer) -> None:
+    """A server without EDNS (RFC 6891 section 7): the zone's reply, AA set, no OPT
+    even for an EDNS query, so Go's checkHeader finds no additional record and still
+    takes the answer (not lame: AA); NODATA stays NODATA (no such host)."""
+    server.add_fault("noedns match=a.test")
+    for tcp in (False, True):
+        for _ in range(2):
+            reply = ask(server, "a.test", tcp=tcp)
+            assert reply.rcode() == dns.rcode.NOERROR
+            assert reply.flags & dns.flags.AA and not reply.flags & dns.flags.TC
+            assert addresses(reply) == ["10.0.0.1"]
+            assert not reply.additional and reply.edns < 0
+            assert not go_lame(reply)
+            nodata = ask(server, "a.test", "TXT", tcp=tcp)
+            assert nodata.rcode() == dns.rcode.NOERROR and not nodata.answer
+            assert nodata.flags & dns.flags.AA and nodata.edns < 0 and not go_lame(nodata)
+    assert [q.rule for q in server.queries] == ["r1"] * 8
+    assert server.queries[0].action == "noedns"
+
+
+def test_noedns_holds_udp_to_512_bytes_and_tcp_answers_whole(server: FaultDNSServer) -> None:
+    """Without EDNS a UDP reply is at most 512 bytes (RFC 1035 section 4.2.1): many.test
+    (about 1000 bytes) comes back TC over UDP though the query offered 1232; over TCP
+    whole, without OPT."""
+    server.add_fault("noedns match=many.test")
+    over_udp = ask(server, "many.test")
+    assert over_udp.flags & dns.flags.TC and not over_udp.answer and over_udp.edns < 0
+    over_tcp = ask(server, "many.test", tcp=True)
+    assert len(addresses(over_tcp)) == MANY and over_tcp.edns < 0
+    assert not over_tcp.flags & dns.flags.TC
+
+
 # -- truncate=N ------------------------------------------------------------------------
 
 
@@ -334,6 +369,7 @@ def test_tcponly_is_truncate_by_another_name(server: FaultDNSServer) -> None:
         ("rcode=NOTIMP", (False, True)),
         ("rcode=BADVERS", (False, True)),
         ("lame", (False, True)),
+        ("noedns", (False, True)),
         ("truncate=30", (False,)),
         ("truncate=30 proto=tcp", (True,)),
         ("tcponly", (False,)),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import random
 import socket
 from collections.abc import Generator, Iterator
 from typing import Any
@@ -401,3 +402,72 @@ def test_one_cpu_restores_the_threads_affinity() -> None:
         inside = getter(0)
         assert len(inside) == 1 and inside <= before
     assert getter(0) == before
+
+
+# -- timers that wake late (a busy node) -------------------------------------------------
+
+
+class _Latest(random.Random):
+    """Draws every lateness at its most."""
+
+    def uniform(self, a: float, b: float) -> float:
+        return b
+
+
+def test_timers_wake_late_by_seeded_draws_that_replay_exactly(
+    pair: tuple[socket.socket, socket.socket],
+) -> None:
+    """Each sleep and each timed-out wait ends up to ``wake_late`` after its due time,
+    drawn from the rng in the order the timers are set: the same seed, the same times."""
+    client, _server = pair
+
+    def play(seed: int) -> list[float]:
+        clock = SimClock()
+        clock.set_wake_late(0.005, random.Random(seed))
+        times = []
+        for _ in range(20):
+            before = clock.now()
+            clock.sleep(1.0)
+            assert 1.0 <= clock.now() - before <= 1.005 + 1e-9
+            before = clock.now()
+            assert clock.wait_readable(client, 2.0) is False
+            assert 2.0 <= clock.now() - before <= 2.005 + 1e-9
+            times.append(clock.now())
+        return times
+
+    first = play(7)
+    assert play(7) == first
+    assert play(8) != first
+    assert first[-1] > 20 * 3.0  # some timer was late: not every draw is 0
+
+
+def test_a_reply_while_a_timer_is_late_ends_the_wait_ready(
+    pair: tuple[socket.socket, socket.socket],
+) -> None:
+    """Only the timer is late: a reply landing after the due time but before the late
+    timer fires wakes the wait at once, ready (a poller is woken by readiness)."""
+    client, server = pair
+    clock = SimClock()
+    clock.set_wake_late(0.005, _Latest())
+    peer = ScriptedPeer(clock, server, at=5.002)
+    clock.add_peer(peer)
+    assert clock.wait_readable(client, 5.0) is True
+    assert clock.now() == 5.002
+    client.recv(100)
+    assert clock.wait_readable(client, 1.0) is False
+    assert clock.now() == pytest.approx(6.007)
+
+
+def test_reset_puts_timers_back_on_time_and_bad_lateness_is_refused() -> None:
+    clock = SimClock()
+    clock.set_wake_late(0.005, _Latest())
+    clock.sleep(1.0)
+    assert clock.now() == pytest.approx(1.005)
+    clock.reset()
+    clock.sleep(1.0)
+    assert clock.now() == 1.0 and clock.wake_late == 0.0
+    for bad in (-0.001, math.inf, math.nan):
+        with pytest.raises(ValueError, match="wake_late"):
+            clock.set_wake_late(bad, random.Random(0))
+    with pytest.raises(ValueError, match="rng"):
+        clock.set_wake_late(0.001)

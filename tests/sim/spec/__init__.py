@@ -16,6 +16,8 @@ nothing from ``cleanup`` but data types needed to read a result (``Backoff`` fie
   reports; its ``IsNotFound``/``IsTimeout``/``IsTemporary``), and over several
   nameservers ``tryOneName``'s server order (``rotate``), transports (UDP, TCP after
   TC, ``use-vc``) and ``skipToAnswer``'s verdict on CNAMEs and other records.
+- :mod:`.go_cgo`: Go 1.23's cgo resolver (``getaddrinfo``): the addresses (order,
+  duplicates, IPv4-mapped, IPv6 scope ids) and the DNSError for each EAI code.
 - :mod:`.go_resolvconf`: Go 1.23's reading of resolv.conf (``dnsReadConfig``): which
   nameservers, search list, ndots, timeout, attempts and flags a pod's file gives.
 - :mod:`.go_http`: Go 1.23's HTTP client error when the server ends the connection

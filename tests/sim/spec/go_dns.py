@@ -36,10 +36,12 @@ of the same server at once.  Its verdict (``checkHeader`` then ``skipToAnswer``)
 NXDOMAIN, and NOERROR without a record of the asked type in the answer section
 (skipped records of other types, a CNAME among them, do not count), end the lane with
 ``errNoSuchHost`` and that server (``checkHeader`` first: a NOERROR reply with AA and
-RA clear, no answer and no additional record is ``errLameReferral``, no flags, next
-server; faultdns's zone replies set AA, so only its ``lame`` rule sends one, which
-these worlds do not draw); SERVFAIL, any other rcode, a timeout or a socket
-error is remembered (``lastErr``, with that server) and the next server is asked; a
+RA clear, no answer and no additional record, an EDNS OPT counting as one, is
+``errLameReferral``: "lame referral", no flag, remembered, next server (``lame``);
+faultdns's zone replies set AA, so only its ``lame`` rule sends one, and its ``noedns``
+rule's replies, without OPT but AA, are read as the zone's); SERVFAIL, any other
+rcode, a timeout or a socket error is remembered (``lastErr``, with that server) and
+the next server is asked; a
 record of the asked type is the answer, whose addresses are the A and AAAA records
 from that record on (``goLookupIPCNAME``'s answer loop; CNAMEs and other types
 skipped).
@@ -51,7 +53,11 @@ returns ``errCannotUnmarshalDNSMessage`` at once (``unmarshal``: "cannot unmarsh
 message", no flag) and the next server is asked.  (Asked of Go 1.23.9 with a server
 that sends the query's header, QR and TC set, and two bytes of its question: over UDP
 "read udp L->S: i/o timeout" after timeout x attempts, IsTimeout and IsTemporary; over
-TCP "cannot unmarshal DNS message" at once, no flag.)
+TCP "cannot unmarshal DNS message" at once, no flag.  Asked of Go 1.23.9 with faultdns's
+``lame`` and ``noedns`` rules, ``LookupIP`` over two servers: lame then lame ->
+"lame referral", no flag; lame then a healthy or ``noedns`` server -> the address;
+lame then SERVFAIL -> "server misbehaving", temporary; SERVFAIL then lame -> "lame
+referral"; ``noedns`` alone -> the address, and its NODATA "no such host".)
 """
 
 from __future__ import annotations
@@ -85,7 +91,8 @@ __all__ = [
 #: what one lane (a name and a query type) ended with; ``rcode`` is an rcode other than
 #: NOERROR, NXDOMAIN and SERVFAIL (REFUSED, NOTIMP, ...), ``refused`` the socket's ICMP
 #: "connection refused", ``unmarshal`` a TCP reply that does not parse to a header and
-#: a question (``errCannotUnmarshalDNSMessage``)
+#: a question (``errCannotUnmarshalDNSMessage``), ``lame`` a lame referral
+#: (``errLameReferral``)
 OUTCOMES = (
     "answer",
     "nxdomain",
@@ -95,6 +102,7 @@ OUTCOMES = (
     "timeout",
     "refused",
     "unmarshal",
+    "lame",
 )
 
 
@@ -117,7 +125,7 @@ def flags_of(outcome: str) -> DNSFlags:
         return DNSFlags(not_found=False, timeout=False, temporary=False)
     if outcome == "timeout":
         return DNSFlags(not_found=False, timeout=True, temporary=True)
-    if outcome == "unmarshal":  # errCannotUnmarshalDNSMessage: a plain error, no flag
+    if outcome in ("unmarshal", "lame"):  # plain errors: newDNSError sets no flag
         return DNSFlags(not_found=False, timeout=False, temporary=False)
     raise ValueError(f"no error for a lane that ended with {outcome!r}")
 
@@ -134,6 +142,7 @@ ERROR_TEXTS = {
     "timeout": "i/o timeout",
     "refused": "connection refused",
     "unmarshal": "cannot unmarshal DNS message",
+    "lame": "lame referral",
 }
 
 
