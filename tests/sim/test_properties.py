@@ -978,9 +978,10 @@ def test_safety_of_look_alike_names_in_every_match_mode(
 ) -> None:
     """Property 2 where names look alike: lists spelt ``localhost/x`` next to
     ``docker.io/localhost/x``, ``localhost:5000/x``, ``rancher.io/x`` next to
-    ``rancher/x``, ``busybox`` for ``docker.io/library/busybox``, registries by IPv4 and
-    IPv6 address (``image_sets``' spellings), fetched whole and run in each matching
-    mode (``match``: full references, short ``name:tag``, either).  Whole related lists
+    ``rancher/x``, ``busybox``, ``docker.io/busybox`` or ``index.docker.io/busybox`` for
+    ``docker.io/library/busybox``, registries by IPv4 and IPv6 address (``image_sets``'
+    spellings), fetched whole and run in each matching mode (``match``: full
+    references, short ``name:tag``, either).  Whole related lists
     succeed and delete exactly ``spec.deletion``'s set for that mode, the names
     normalised by distribution/reference's ``splitDockerDomain`` as the spec restates
     it; lists sharing no namespace are refused, deleting nothing."""
@@ -1014,6 +1015,8 @@ def test_safety_of_look_alike_names_in_every_match_mode(
         for x in images.previous + images.current
     ):
         event("localhost/x next to docker.io/localhost/x" + ("" if related else ", unrelated"))
+    if any(re.match(r"(index\.)?docker\.io/[^/]+$", x) for x in images.previous + images.current):
+        event("the Hub's domain before a one-component name (library/ implied)")
     event(f"match {match}: {'success' if report.ok else 'refused'}")
 
 
