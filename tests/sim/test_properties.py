@@ -3020,6 +3020,159 @@ def test_deadline_exactly_on_an_attempts_start(
         event(label)
 
 
+# -- issue 11, the seed-13 sample's kinds (bench/README.md, mutation.py): a failure no
+#    rule of the classifier names ---------------------------------------------------------
+
+#: failures of a stack other than cleanup's own that none of the classifier's rules
+#: names (README "HTTP", after the error table), each as the transport raises it: a
+#: proxy's refusal, a request the stack will not send, a body it cannot decode, a URL it
+#: cannot fetch, a socket error whose errno no rule knows, bugs in a user's transport
+UNNAMED_FAILURES: dict[str, Callable[[httpx.Request], BaseException]] = {
+    "proxy refused": lambda rq: httpx.ProxyError("407 Proxy Authentication Required", request=rq),
+    "request not sent": lambda rq: httpx.LocalProtocolError("Illegal header value", request=rq),
+    "body not decoded": lambda rq: httpx.DecodingError("incorrect header check", request=rq),
+    "scheme not fetched": lambda rq: httpx.UnsupportedProtocol("no 'ftp' transport", request=rq),
+    "errno no rule knows": lambda rq: PermissionError(errno.EACCES, "Permission denied"),
+    "transport bug": lambda rq: KeyError("host"),
+    "transport bug, no text": lambda rq: RuntimeError(),
+}
+
+
+@dataclass(frozen=True)
+class UnnamedWorld:
+    """The repo refuses connections (``httpx.ConnectError`` from ``ECONNREFUSED``, as a
+    plain httpx stack raises it) on the first ``refused`` attempts, then the transport
+    raises :data:`UNNAMED_FAILURES`' ``failure`` fetching the ``which`` list; the other
+    list answers whole."""
+
+    refused: int
+    failure: str
+    which: str
+
+
+class _UnnamedRepo(httpx.BaseTransport):
+    """The repo of an :class:`UnnamedWorld`, counting attempts by requests of the
+    previous list (each attempt asks it first)."""
+
+    def __init__(self, world: UnnamedWorld) -> None:
+        self.world = world
+        self.paths = spec_repo.list_paths(SINGLE.previous_version)
+        self.attempt = 0
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        version = self.paths.get(request.url.path)
+        if version is None:
+            return httpx.Response(404, content=b"404 page not found\n")
+        previous = version != spec_repo.CURRENT
+        if previous:
+            self.attempt += 1
+        if self.attempt <= self.world.refused:
+            refused = ConnectionRefusedError(errno.ECONNREFUSED, "Connection refused")
+            raise httpx.ConnectError(str(refused), request=request) from refused
+        if self.world.which in ("both", "previous" if previous else "current"):
+            raise UNNAMED_FAILURES[self.world.failure](request)
+        refs = SINGLE.images.previous if previous else SINGLE.images.current
+        data = "".join(f"{ref}\n" for ref in refs).encode()
+        headers = {"Content-Length": str(len(data)), "Content-Type": "text/plain"}
+        return httpx.Response(200, stream=httpx.ByteStream(data), headers=headers)
+
+
+@cases(40)
+@given(
+    world=st.builds(
+        UnnamedWorld,
+        refused=st.integers(0, 3),
+        failure=st.sampled_from(sorted(UNNAMED_FAILURES)),
+        which=st.sampled_from(("previous", "current", "both")),
+    ),
+    policy=policies(deadlines=False),
+    seed=seeds(),
+)
+def test_the_report_and_every_predicate_on_a_failure_no_rule_names(
+    cleanup_fn: CleanupFn,
+    world: UnnamedWorld,
+    policy: Policy,
+    seed: int,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """Property 7 and 9 for a failure no rule of the classifier names (``spec.predicates``'
+    ``("unexpected", what)``, README "HTTP"): it is an ``UnexpectedError`` no preset
+    predicate retries; in a run, each refused attempt before it shows ``connection
+    refused`` and is retried as the predicate says, the attempt that meets it shows the
+    kind ``unexpected error`` (``spec.go_http.report_label``), not retriable, with a text
+    naming the list's URL and keeping the original's words, and it is the last: the run
+    ends ``not-retriable`` with that kind as ``error_kind`` (or the budget ended it
+    before, ``gave-up``), the documented exit status, nothing deleted."""
+    path = tmp_path_factory.mktemp("node") / "node.json"
+    node = SINGLE.images
+    store = cleanup.MemoryStore.create(path, node.node_images, in_use=node.in_use)
+    before = cleanup.MemoryStore(path).images()
+    transport = _UnnamedRepo(world)
+    with httpx.Client(transport=transport) as client:
+        repo = cleanup.RepoClient("http://repo.test", client, timeout=30.0)
+        report = cleanup_fn(
+            repo,
+            previous_version=SINGLE.previous_version,
+            current_version="current",
+            policy=policy,
+            store=store,
+            clock=FastForwardClock(),
+            rng=random.Random(seed),
+        )
+    shown = json.loads(json.dumps(report.to_dict()))
+    note(f"{shown['outcome']}: {shown['error']}; attempts {shown['attempts']}")
+    predicate = spec_policy(policy).predicate
+    refused: spec_predicates.ErrorClass = ("connect", "refused")
+    unnamed: spec_predicates.ErrorClass = ("unexpected", world.failure)
+    records = shown["attempts"]
+    assert records, "the run made no attempt"
+    assert len(records) <= world.refused + 1, (
+        f"{len(records)} attempts: the failure at attempt {world.refused + 1} was retried"
+    )
+    for record in records:
+        error = refused if record["attempt"] <= world.refused else unnamed
+        assert not record["ok"], record
+        assert record["kind"] == spec_http.report_label(error), (
+            f"attempt {record['attempt']}: kind {record['kind']!r} ({record['error']}); "
+            f"the world's error is {spec_http.report_label(error)!r}"
+        )
+        assert record["retriable"] == spec_predicates.retriable(predicate, error), record
+    last = records[-1]
+    if last["attempt"] == world.refused + 1:
+        version = spec_repo.CURRENT if world.which == "current" else SINGLE.previous_version
+        url = "http://repo.test" + spec_repo.list_path(version)
+        text = str(UNNAMED_FAILURES[world.failure](httpx.Request("GET", url)))
+        assert last["error"].startswith(f"unexpected error fetching {url}"), last["error"]
+        assert text in last["error"], f"{last['error']!r} lost the original's {text!r}"
+        assert shown["outcome"] == "not-retriable", shown["outcome"]
+        assert shown["error_kind"] == last["kind"] and shown["error"] == last["error"], shown
+        event(f"the unnamed failure met at attempt {last['attempt']}")
+    else:
+        assert shown["outcome"] == "gave-up", f"the budget ended it, yet {shown['outcome']}"
+        event("the budget ended the run before the unnamed failure")
+    assert shown["exit_code"] == EXIT_STATUS[shown["outcome"]], shown["exit_code"]
+    assert not shown["deleted"] and cleanup.MemoryStore(path).images() == before
+    event(f"unnamed failure: {world.failure}")
+
+
+def test_no_predicate_retries_a_failure_no_rule_names() -> None:
+    """The classifier's verdict on each of :data:`UNNAMED_FAILURES` by itself, raised
+    directly and under another unnamed failure: an ``UnexpectedError`` whose kind is
+    ``unexpected error`` and which no preset predicate retries (``spec.predicates``)."""
+    request = httpx.Request("GET", "http://repo.test/list")
+    for name, make in UNNAMED_FAILURES.items():
+        outer = RuntimeError("while fetching")
+        outer.__cause__ = make(request)
+        for raised in (make(request), outer):
+            error = cleanup.to_error(raised, url=str(request.url))
+            assert isinstance(error, cleanup.UnexpectedError), f"{name}: {error!r}"
+            label = spec_http.report_label(("unexpected", name))
+            assert cleanup.error_kind(error) == label, f"{name}: {cleanup.error_kind(error)!r}"
+            for predicate_name, preset in cleanup.PREDICATES.items():
+                want = spec_predicates.retriable(predicate_name, ("unexpected", name))
+                assert preset(error) == want, f"{name}: {predicate_name} retries it"
+
+
 def schedule_edges(r: Run) -> list[str]:
     """Which boundaries of the schedule's rules a run met (for ``event``)."""
     b = r.policy.backoff
