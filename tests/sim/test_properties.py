@@ -3021,7 +3021,7 @@ def test_deadline_exactly_on_an_attempts_start(
 
 
 # -- issue 11, the seed-13 sample's kinds (bench/README.md, mutation.py): a failure no
-#    rule of the classifier names ---------------------------------------------------------
+#    rule of the classifier names; the pod's resolv.conf as Go reads it, field for field
 
 #: failures of a stack other than cleanup's own that none of the classifier's rules
 #: names (README "HTTP", after the error table), each as the transport raises it: a
@@ -3171,6 +3171,51 @@ def test_no_predicate_retries_a_failure_no_rule_names() -> None:
             for predicate_name, preset in cleanup.PREDICATES.items():
                 want = spec_predicates.retriable(predicate_name, ("unexpected", name))
                 assert preset(error) == want, f"{name}: {predicate_name} retries it"
+
+
+#: options Go reads without a lookup's traffic showing them: flags of their own, the
+#: ignored ``edns0`` and words only glibc knows (Go: ``unknownOpt``)
+RC_SILENT_OPTIONS = ("edns0", "edns0", "no-reload", "trust-ad", "inet6", "debug")
+
+
+@st.composite
+def resolv_conf_texts_with_silent_options(draw: st.DrawFn) -> str:
+    """:func:`resolv_conf_texts`, half of them with one more ``options`` line of
+    :data:`RC_SILENT_OPTIONS`."""
+    text = draw(resolv_conf_texts())
+    silent = draw(st.lists(st.sampled_from(RC_SILENT_OPTIONS), max_size=3), label="silent")
+    return text + (f"options {' '.join(silent)}\n" if silent else "")
+
+
+@settings(max_examples=examples(200))
+@given(
+    text=resolv_conf_texts_with_silent_options(),
+    hostname=st.sampled_from(["node", "node.example.test", "node."]),
+)
+def test_bounded_effort_starts_from_gos_reading_of_the_pods_resolv_conf_field_for_field(
+    text: str, hostname: str
+) -> None:
+    """What cleanup reads from a pod's resolv.conf (``cleanup.parse_resolv_conf``, the
+    ``ResolvConf`` the CLI builds its resolver from) is Go's ``dnsConfig``
+    (``spec.go_resolvconf.read_config``) field for field: the servers, search list,
+    ndots, timeout, attempts and flags a lookup's traffic shows, and also ``no-reload``
+    and ``unknownOpt`` (Go: any option but the known ones and ``edns0``, any keyword
+    but ``lookup``), which it does not."""
+    go = spec_resolvconf.read_config(text, hostname)
+    conf = cleanup.parse_resolv_conf(text, hostname=hostname)
+    assert conf.nameservers == go.servers
+    assert conf.search == go.search
+    assert (conf.ndots, conf.timeout, conf.attempts) == (go.ndots, go.timeout, go.attempts)
+    got_flags = (conf.rotate, conf.single_request, conf.use_tcp, conf.trust_ad)
+    assert got_flags == (go.rotate, go.single_request, go.use_tcp, go.trust_ad)
+    assert conf.no_reload == go.no_reload, f"no-reload: {conf.no_reload}, Go {go.no_reload}"
+    assert conf.unknown_options == go.unknown_opt, (
+        f"unknownOpt: cleanup {conf.unknown_options}, Go {go.unknown_opt}"
+    )
+    words = text.split()
+    if "edns0" in words:
+        event("rc: edns0" + (", nothing unknown" if not go.unknown_opt else ""))
+    event(f"rc: unknownOpt {go.unknown_opt}, no-reload {go.no_reload}")
 
 
 def schedule_edges(r: Run) -> list[str]:
