@@ -45,7 +45,9 @@ The properties, stated precisely:
    ``StubResolver.from_resolv_conf`` builds asks Go's names in order, each over Go's
    servers, transports and ``rotate`` offsets, for Go's ``timeout`` x ``attempts`` on
    the clock, as ``spec.go_dns`` derives from that reading (the harness too builds its
-   resolver from the pod's resolv.conf).
+   resolver from the pod's resolv.conf); and cleanup's reading itself
+   (``cleanup.parse_resolv_conf``) is Go's field for field, ``no-reload`` and
+   ``unknownOpt`` (``edns0`` ignored, other options and keywords unknown) included.
 5. **Errors the policy does not retry** (a 404 on either list, an invalid list, one
    with a line over distribution/reference's length limits among them) end the run
    at the attempt that met them, naming the status or line, deleting nothing.
@@ -56,7 +58,11 @@ The properties, stated precisely:
    exactly when the preset's or a generated predicate (``spec.predicates``) says so;
    also over connections the repo ends early (``spec.go_http``), and for
    ``cleanup.to_error`` on a plain httpx stack closed early in the same ways, or
-   refused at a URL without a port (Go names the scheme's default port).
+   refused at a URL without a port (Go names the scheme's default port).  A failure
+   no classifier rule names (``spec.predicates``' ``("unexpected", what)``: a proxy's
+   refusal, an undecodable body, an errno no rule knows, a transport bug), after some
+   refused attempts, is an ``UnexpectedError`` no predicate retries: the run ends at
+   it ``not-retriable``, reported as ``unexpected error``, nothing deleted.
    Over several nameservers (outside the harness: the real ``StubResolver`` read from
    a resolv.conf naming 2-4 real faultdns servers on a ``SimClock``, three at most
    read), every exchange (server, transport,
