@@ -977,8 +977,29 @@ def test_safety_of_the_plan_alone_deletes_the_specifications_set_and_says_why(
 #    repo hosts, list answers under every Content-Type) ----------------------------------
 
 
+#: the issue-11 seed-13 example of the Hub spellings (``SPELLINGS``' "Hub official" and
+#: "legacy Hub official"): ``docker.io/busybox`` and ``index.docker.io/busybox`` are
+#: ``docker.io/library/busybox``, so 1.36.1 goes and 1.37.0 (in the current list) stays
+HUB_OFFICIAL = ImageSet(
+    previous=(
+        "docker.io/busybox:1.36.1",
+        "index.docker.io/busybox:1.37.0",
+        "docker.io/rancher/harvester:v1.4.1",
+    ),
+    current=("docker.io/library/busybox:1.37.0", "docker.io/rancher/harvester:v1.5.0"),
+    node=(
+        "docker.io/library/busybox:1.36.1",
+        "docker.io/library/busybox:1.37.0",
+        "docker.io/rancher/harvester:v1.4.1",
+        "docker.io/rancher/harvester:v1.5.0",
+    ),
+    in_use=(),
+)
+
+
 @settings(max_examples=examples(200), suppress_health_check=[HealthCheck.too_slow])
 @given(images=image_sets(), match=st.sampled_from(("both", "full", "short")))
+@example(images=HUB_OFFICIAL, match="full")
 def test_safety_of_look_alike_names_in_every_match_mode(
     cleanup_fn: CleanupFn, images: ImageSet, match: str, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
