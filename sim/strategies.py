@@ -151,12 +151,17 @@ IMAGE_POOL: tuple[str, ...] = (
 #: to its look-alike (:data:`LOOK_ALIKES`).  The first component is a registry host
 #: only if it contains ``.`` or ``:``, is ``localhost``, or has upper case; otherwise it
 #: is a Docker Hub user, ``index.docker.io`` is ``docker.io``, and a one-component Hub
-#: name gets ``library/``.
+#: name gets ``library/``, with or without the Hub's domain written (``busybox``,
+#: ``docker.io/busybox`` and ``index.docker.io/busybox`` are ``docker.io/library/busybox``).
 SPELLINGS: dict[str, Callable[[str], str]] = {
     "docker.io": lambda path: f"docker.io/{path}",
     "no domain": lambda path: path,  # docker.io implied
     "familiar": lambda path: path.removeprefix("library/"),  # docker.io/library implied
     "index.docker.io": lambda path: f"index.docker.io/{path}",  # legacy Hub domain
+    # the Hub's domain before a one-component name: library/ is added after the domain
+    # is split off (docker.io/busybox is docker.io/library/busybox), either domain
+    "Hub official": lambda path: f"docker.io/{path.removeprefix('library/')}",
+    "legacy Hub official": lambda path: f"index.docker.io/{path.removeprefix('library/')}",
     "localhost": lambda path: f"localhost/{path}",  # a registry, always
     "hub user localhost": lambda path: f"docker.io/localhost/{path}",  # a Hub user
     "localhost port": lambda path: f"localhost:5000/{path}",
@@ -172,6 +177,8 @@ LOOK_ALIKES = {
     "no domain": "dotted host",
     "familiar": "docker.io",
     "index.docker.io": "hub user localhost",
+    "Hub official": "docker.io",
+    "legacy Hub official": "familiar",
     "localhost": "hub user localhost",
     "hub user localhost": "localhost",
     "localhost port": "localhost",
@@ -485,7 +492,8 @@ def image_sets(
 
     ``spellings`` (the default): about half the image sets spell each list's Docker Hub
     images in one of :data:`SPELLINGS` (``localhost/x``, ``docker.io/localhost/x``,
-    ``localhost:5000/x``, ``rancher.io/x`` next to ``rancher/x``, ``busybox`` for
+    ``localhost:5000/x``, ``rancher.io/x`` next to ``rancher/x``, ``busybox``,
+    ``docker.io/busybox`` or ``index.docker.io/busybox`` for
     ``docker.io/library/busybox``, ...), the current list often in the previous one's
     spelling or its look-alike (:data:`LOOK_ALIKES`), while the node may hold both the
     lists' spellings and the pool's.

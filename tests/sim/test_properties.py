@@ -55,7 +55,9 @@ The properties, stated precisely:
    ``StubResolver.from_resolv_conf`` builds asks Go's names in order, each over Go's
    servers, transports and ``rotate`` offsets, for Go's ``timeout`` x ``attempts`` on
    the clock, as ``spec.go_dns`` derives from that reading (the harness too builds its
-   resolver from the pod's resolv.conf).
+   resolver from the pod's resolv.conf); and cleanup's reading itself
+   (``cleanup.parse_resolv_conf``) is Go's field for field, ``no-reload`` and
+   ``unknownOpt`` (``edns0`` ignored, other options and keywords unknown) included.
 5. **Errors the policy does not retry** (a 404 on either list, an invalid list, one
    with a line over distribution/reference's length limits among them) end the run
    at the attempt that met them, naming the status or line, deleting nothing.
@@ -66,7 +68,11 @@ The properties, stated precisely:
    exactly when the preset's or a generated predicate (``spec.predicates``) says so;
    also over connections the repo ends early (``spec.go_http``), and for
    ``cleanup.to_error`` on a plain httpx stack closed early in the same ways, or
-   refused at a URL without a port (Go names the scheme's default port).
+   refused at a URL without a port (Go names the scheme's default port).  A failure
+   no classifier rule names (``spec.predicates``' ``("unexpected", what)``: a proxy's
+   refusal, an undecodable body, an errno no rule knows, a transport bug), after some
+   refused attempts, is an ``UnexpectedError`` no predicate retries: the run ends at
+   it ``not-retriable``, reported as ``unexpected error``, nothing deleted.
    Over several nameservers (outside the harness: the real ``StubResolver`` read from
    a resolv.conf naming 2-4 real faultdns servers on a ``SimClock``, three at most
    read), every exchange (server, transport,
@@ -1057,16 +1063,38 @@ def test_safety_of_the_plan_alone_deletes_the_specifications_set_and_says_why(
 #    repo hosts, list answers under every Content-Type) ----------------------------------
 
 
+#: the issue-11 seed-13 example of the Hub spellings (``SPELLINGS``' "Hub official" and
+#: "legacy Hub official"): ``docker.io/busybox`` and ``index.docker.io/busybox`` are
+#: ``docker.io/library/busybox``, so 1.36.1 goes and 1.37.0 (in the current list) stays
+HUB_OFFICIAL = ImageSet(
+    previous=(
+        "docker.io/busybox:1.36.1",
+        "index.docker.io/busybox:1.37.0",
+        "docker.io/rancher/harvester:v1.4.1",
+    ),
+    current=("docker.io/library/busybox:1.37.0", "docker.io/rancher/harvester:v1.5.0"),
+    node=(
+        "docker.io/library/busybox:1.36.1",
+        "docker.io/library/busybox:1.37.0",
+        "docker.io/rancher/harvester:v1.4.1",
+        "docker.io/rancher/harvester:v1.5.0",
+    ),
+    in_use=(),
+)
+
+
 @settings(max_examples=examples(200), suppress_health_check=[HealthCheck.too_slow])
 @given(images=image_sets(), match=st.sampled_from(("both", "full", "short")))
+@example(images=HUB_OFFICIAL, match="full")
 def test_safety_of_look_alike_names_in_every_match_mode(
     cleanup_fn: CleanupFn, images: ImageSet, match: str, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
     """Property 2 where names look alike: lists spelt ``localhost/x`` next to
     ``docker.io/localhost/x``, ``localhost:5000/x``, ``rancher.io/x`` next to
-    ``rancher/x``, ``busybox`` for ``docker.io/library/busybox``, registries by IPv4 and
-    IPv6 address (``image_sets``' spellings), fetched whole and run in each matching
-    mode (``match``: full references, short ``name:tag``, either).  Whole related lists
+    ``rancher/x``, ``busybox``, ``docker.io/busybox`` or ``index.docker.io/busybox`` for
+    ``docker.io/library/busybox``, registries by IPv4 and IPv6 address (``image_sets``'
+    spellings), fetched whole and run in each matching mode (``match``: full
+    references, short ``name:tag``, either).  Whole related lists
     succeed and delete exactly ``spec.deletion``'s set for that mode, the names
     normalised by distribution/reference's ``splitDockerDomain`` as the spec restates
     it; lists sharing no namespace are refused, deleting nothing."""
@@ -1100,6 +1128,8 @@ def test_safety_of_look_alike_names_in_every_match_mode(
         for x in images.previous + images.current
     ):
         event("localhost/x next to docker.io/localhost/x" + ("" if related else ", unrelated"))
+    if any(re.match(r"(index\.)?docker\.io/[^/]+$", x) for x in images.previous + images.current):
+        event("the Hub's domain before a one-component name (library/ implied)")
     event(f"match {match}: {'success' if report.ok else 'refused'}")
 
 
@@ -3693,6 +3723,204 @@ def test_deadline_exactly_on_an_attempts_start(
         event("an attempt started exactly on the deadline")
     for label in schedule_edges(r):
         event(label)
+
+
+# -- issue 11, the seed-13 sample's kinds (bench/README.md, mutation.py): a failure no
+#    rule of the classifier names; the pod's resolv.conf as Go reads it, field for field
+
+#: failures of a stack other than cleanup's own that none of the classifier's rules
+#: names (README "HTTP", after the error table), each as the transport raises it: a
+#: proxy's refusal, a request the stack will not send, a body it cannot decode, a URL it
+#: cannot fetch, a socket error whose errno no rule knows, bugs in a user's transport
+UNNAMED_FAILURES: dict[str, Callable[[httpx.Request], BaseException]] = {
+    "proxy refused": lambda rq: httpx.ProxyError("407 Proxy Authentication Required", request=rq),
+    "request not sent": lambda rq: httpx.LocalProtocolError("Illegal header value", request=rq),
+    "body not decoded": lambda rq: httpx.DecodingError("incorrect header check", request=rq),
+    "scheme not fetched": lambda rq: httpx.UnsupportedProtocol("no 'ftp' transport", request=rq),
+    "errno no rule knows": lambda rq: PermissionError(errno.EACCES, "Permission denied"),
+    "transport bug": lambda rq: KeyError("host"),
+    "transport bug, no text": lambda rq: RuntimeError(),
+}
+
+
+@dataclass(frozen=True)
+class UnnamedWorld:
+    """The repo refuses connections (``httpx.ConnectError`` from ``ECONNREFUSED``, as a
+    plain httpx stack raises it) on the first ``refused`` attempts, then the transport
+    raises :data:`UNNAMED_FAILURES`' ``failure`` fetching the ``which`` list; the other
+    list answers whole."""
+
+    refused: int
+    failure: str
+    which: str
+
+
+class _UnnamedRepo(httpx.BaseTransport):
+    """The repo of an :class:`UnnamedWorld`, counting attempts by requests of the
+    previous list (each attempt asks it first)."""
+
+    def __init__(self, world: UnnamedWorld) -> None:
+        self.world = world
+        self.paths = spec_repo.list_paths(SINGLE.previous_version)
+        self.attempt = 0
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        version = self.paths.get(request.url.path)
+        if version is None:
+            return httpx.Response(404, content=b"404 page not found\n")
+        previous = version != spec_repo.CURRENT
+        if previous:
+            self.attempt += 1
+        if self.attempt <= self.world.refused:
+            refused = ConnectionRefusedError(errno.ECONNREFUSED, "Connection refused")
+            raise httpx.ConnectError(str(refused), request=request) from refused
+        if self.world.which in ("both", "previous" if previous else "current"):
+            raise UNNAMED_FAILURES[self.world.failure](request)
+        refs = SINGLE.images.previous if previous else SINGLE.images.current
+        data = "".join(f"{ref}\n" for ref in refs).encode()
+        headers = {"Content-Length": str(len(data)), "Content-Type": "text/plain"}
+        return httpx.Response(200, stream=httpx.ByteStream(data), headers=headers)
+
+
+@cases(40)
+@given(
+    world=st.builds(
+        UnnamedWorld,
+        refused=st.integers(0, 3),
+        failure=st.sampled_from(sorted(UNNAMED_FAILURES)),
+        which=st.sampled_from(("previous", "current", "both")),
+    ),
+    policy=policies(deadlines=False),
+    seed=seeds(),
+)
+def test_the_report_and_every_predicate_on_a_failure_no_rule_names(
+    cleanup_fn: CleanupFn,
+    world: UnnamedWorld,
+    policy: Policy,
+    seed: int,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """Property 7 and 9 for a failure no rule of the classifier names (``spec.predicates``'
+    ``("unexpected", what)``, README "HTTP"): it is an ``UnexpectedError`` no preset
+    predicate retries; in a run, each refused attempt before it shows ``connection
+    refused`` and is retried as the predicate says, the attempt that meets it shows the
+    kind ``unexpected error`` (``spec.go_http.report_label``), not retriable, with a text
+    naming the list's URL and keeping the original's words, and it is the last: the run
+    ends ``not-retriable`` with that kind as ``error_kind`` (or the budget ended it
+    before, ``gave-up``), the documented exit status, nothing deleted."""
+    path = tmp_path_factory.mktemp("node") / "node.json"
+    node = SINGLE.images
+    store = cleanup.MemoryStore.create(path, node.node_images, in_use=node.in_use)
+    before = cleanup.MemoryStore(path).images()
+    transport = _UnnamedRepo(world)
+    with httpx.Client(transport=transport) as client:
+        repo = cleanup.RepoClient("http://repo.test", client, timeout=30.0)
+        report = cleanup_fn(
+            repo,
+            previous_version=SINGLE.previous_version,
+            current_version="current",
+            policy=policy,
+            store=store,
+            clock=FastForwardClock(),
+            rng=random.Random(seed),
+        )
+    shown = json.loads(json.dumps(report.to_dict()))
+    note(f"{shown['outcome']}: {shown['error']}; attempts {shown['attempts']}")
+    predicate = spec_policy(policy).predicate
+    refused: spec_predicates.ErrorClass = ("connect", "refused")
+    unnamed: spec_predicates.ErrorClass = ("unexpected", world.failure)
+    records = shown["attempts"]
+    assert records, "the run made no attempt"
+    assert len(records) <= world.refused + 1, (
+        f"{len(records)} attempts: the failure at attempt {world.refused + 1} was retried"
+    )
+    for record in records:
+        error = refused if record["attempt"] <= world.refused else unnamed
+        assert not record["ok"], record
+        assert record["kind"] == spec_http.report_label(error), (
+            f"attempt {record['attempt']}: kind {record['kind']!r} ({record['error']}); "
+            f"the world's error is {spec_http.report_label(error)!r}"
+        )
+        assert record["retriable"] == spec_predicates.retriable(predicate, error), record
+    last = records[-1]
+    if last["attempt"] == world.refused + 1:
+        version = spec_repo.CURRENT if world.which == "current" else SINGLE.previous_version
+        url = "http://repo.test" + spec_repo.list_path(version)
+        text = str(UNNAMED_FAILURES[world.failure](httpx.Request("GET", url)))
+        assert last["error"].startswith(f"unexpected error fetching {url}"), last["error"]
+        assert text in last["error"], f"{last['error']!r} lost the original's {text!r}"
+        assert shown["outcome"] == "not-retriable", shown["outcome"]
+        assert shown["error_kind"] == last["kind"] and shown["error"] == last["error"], shown
+        event(f"the unnamed failure met at attempt {last['attempt']}")
+    else:
+        assert shown["outcome"] == "gave-up", f"the budget ended it, yet {shown['outcome']}"
+        event("the budget ended the run before the unnamed failure")
+    assert shown["exit_code"] == EXIT_STATUS[shown["outcome"]], shown["exit_code"]
+    assert not shown["deleted"] and cleanup.MemoryStore(path).images() == before
+    event(f"unnamed failure: {world.failure}")
+
+
+def test_no_predicate_retries_a_failure_no_rule_names() -> None:
+    """The classifier's verdict on each of :data:`UNNAMED_FAILURES` by itself, raised
+    directly and under another unnamed failure: an ``UnexpectedError`` whose kind is
+    ``unexpected error`` and which no preset predicate retries (``spec.predicates``)."""
+    request = httpx.Request("GET", "http://repo.test/list")
+    for name, make in UNNAMED_FAILURES.items():
+        outer = RuntimeError("while fetching")
+        outer.__cause__ = make(request)
+        for raised in (make(request), outer):
+            error = cleanup.to_error(raised, url=str(request.url))
+            assert isinstance(error, cleanup.UnexpectedError), f"{name}: {error!r}"
+            label = spec_http.report_label(("unexpected", name))
+            assert cleanup.error_kind(error) == label, f"{name}: {cleanup.error_kind(error)!r}"
+            for predicate_name, preset in cleanup.PREDICATES.items():
+                want = spec_predicates.retriable(predicate_name, ("unexpected", name))
+                assert preset(error) == want, f"{name}: {predicate_name} retries it"
+
+
+#: options Go reads without a lookup's traffic showing them: flags of their own, the
+#: ignored ``edns0`` and words only glibc knows (Go: ``unknownOpt``)
+RC_SILENT_OPTIONS = ("edns0", "edns0", "no-reload", "trust-ad", "inet6", "debug")
+
+
+@st.composite
+def resolv_conf_texts_with_silent_options(draw: st.DrawFn) -> str:
+    """:func:`resolv_conf_texts`, half of them with one more ``options`` line of
+    :data:`RC_SILENT_OPTIONS`."""
+    text = draw(resolv_conf_texts())
+    silent = draw(st.lists(st.sampled_from(RC_SILENT_OPTIONS), max_size=3), label="silent")
+    return text + (f"options {' '.join(silent)}\n" if silent else "")
+
+
+@settings(max_examples=examples(200))
+@given(
+    text=resolv_conf_texts_with_silent_options(),
+    hostname=st.sampled_from(["node", "node.example.test", "node."]),
+)
+def test_bounded_effort_starts_from_gos_reading_of_the_pods_resolv_conf_field_for_field(
+    text: str, hostname: str
+) -> None:
+    """What cleanup reads from a pod's resolv.conf (``cleanup.parse_resolv_conf``, the
+    ``ResolvConf`` the CLI builds its resolver from) is Go's ``dnsConfig``
+    (``spec.go_resolvconf.read_config``) field for field: the servers, search list,
+    ndots, timeout, attempts and flags a lookup's traffic shows, and also ``no-reload``
+    and ``unknownOpt`` (Go: any option but the known ones and ``edns0``, any keyword
+    but ``lookup``), which it does not."""
+    go = spec_resolvconf.read_config(text, hostname)
+    conf = cleanup.parse_resolv_conf(text, hostname=hostname)
+    assert conf.nameservers == go.servers
+    assert conf.search == go.search
+    assert (conf.ndots, conf.timeout, conf.attempts) == (go.ndots, go.timeout, go.attempts)
+    got_flags = (conf.rotate, conf.single_request, conf.use_tcp, conf.trust_ad)
+    assert got_flags == (go.rotate, go.single_request, go.use_tcp, go.trust_ad)
+    assert conf.no_reload == go.no_reload, f"no-reload: {conf.no_reload}, Go {go.no_reload}"
+    assert conf.unknown_options == go.unknown_opt, (
+        f"unknownOpt: cleanup {conf.unknown_options}, Go {go.unknown_opt}"
+    )
+    words = text.split()
+    if "edns0" in words:
+        event("rc: edns0" + (", nothing unknown" if not go.unknown_opt else ""))
+    event(f"rc: unknownOpt {go.unknown_opt}, no-reload {go.no_reload}")
 
 
 def schedule_edges(r: Run) -> list[str]:

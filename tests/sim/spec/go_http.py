@@ -104,7 +104,8 @@ def report_label(error: ErrorClass) -> str:
     """The report's ``kind`` for an error class: ``dns not-found`` / ``dns timeout`` /
     ``dns temporary`` (the first flag Go's error has, in that order), ``connection
     refused``, ``connection reset``..., ``timeout``, ``http status N``, ``eof`` (Go's
-    ``EOF``), ``unexpected eof``, ``invalid list``."""
+    ``EOF``), ``unexpected eof``, ``invalid list``, ``unexpected error`` (a failure no
+    rule names)."""
     what, detail = error
     if what == "dns":
         flags: DNSFlags = detail
@@ -125,6 +126,8 @@ def report_label(error: ErrorClass) -> str:
         return {"EOF": "eof", "unexpected EOF": "unexpected eof"}.get(detail, "protocol error")
     if what == "list":
         return "invalid list"
+    if what == "unexpected":
+        return "unexpected error"
     raise ValueError(f"no report label for the error class {error!r}")
 
 

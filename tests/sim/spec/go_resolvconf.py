@@ -19,16 +19,20 @@ Source: ``$GOROOT/src/net/dnsconfig_unix.go`` ``dnsReadConfig`` and ``parse.go``
   ``options`` line): ``ndots:N`` (``dtoi``, clamped to 0-15), ``timeout:N`` (seconds,
   at least 1), ``attempts:N`` (at least 1, no upper bound: glibc's cap of 5 is not
   Go's), ``rotate``, ``single-request``/``single-request-reopen``, ``use-vc``/``usevc``
-  /``tcp``, ``trust-ad``; anything else is ignored.  ``dtoi`` reads the leading decimal
-  digits (none: 0, so ``ndots:five`` and ``ndots:-1`` are 0; ``ndots:7x`` is 7) and
-  stops at 0xFFFFFF.
-- Any other keyword is ignored.  Without a kept nameserver the servers are
-  ``127.0.0.1:53`` and ``[::1]:53``; without a search domain the search list is the
-  domain of the host name (``dnsDefaultSearch``: the part after its first dot, when
-  that is not empty).
+  /``tcp``, ``trust-ad``, ``no-reload``; ``edns0`` is ignored (Go always sends EDNS);
+  anything else sets ``unknownOpt``.  ``dtoi`` reads the leading decimal digits (none:
+  0, so ``ndots:five`` and ``ndots:-1`` are 0; ``ndots:7x`` is 7) and stops at
+  0xFFFFFF.
+- ``lookup`` (OpenBSD's order) is read and not used on Linux; any other keyword sets
+  ``unknownOpt`` (which only sends a cgo build to the C resolver: with
+  ``CGO_ENABLED=0`` it decides nothing, but it is what Go read).  Without a kept
+  nameserver the servers are ``127.0.0.1:53`` and ``[::1]:53``; without a search
+  domain the search list is the domain of the host name (``dnsDefaultSearch``: the
+  part after its first dot, when that is not empty).
 
 Nothing here reads ``cleanup``: the property suite holds the resolver that cleanup
-builds from the same text to :func:`read_config`, by what it sends.
+builds from the same text to :func:`read_config`, by what it sends, and cleanup's
+reading itself (``cleanup.ResolvConf``) to it field for field.
 """
 
 from __future__ import annotations
@@ -46,9 +50,9 @@ _BIG = 0xFFFFFF  # parse.go's "big"
 
 @dataclass(frozen=True)
 class Config:
-    """The part of Go's ``dnsConfig`` a lookup's traffic shows: ``servers`` as
-    ``HOST:53`` (IPv6 bracketed, spelt as written), ``search`` rooted suffixes,
-    ``timeout`` whole seconds."""
+    """Go's ``dnsConfig`` as read: ``servers`` as ``HOST:53`` (IPv6 bracketed, spelt
+    as written), ``search`` rooted suffixes, ``timeout`` whole seconds; the fields a
+    lookup's traffic shows, then ``no_reload`` and ``unknown_opt``, which it does not."""
 
     servers: tuple[str, ...] = DEFAULT_SERVERS
     search: tuple[str, ...] = ()
@@ -59,6 +63,8 @@ class Config:
     single_request: bool = False
     use_tcp: bool = False
     trust_ad: bool = False
+    no_reload: bool = False
+    unknown_opt: bool = False
 
 
 def _dtoi(text: str) -> int:
@@ -85,7 +91,9 @@ def read_config(text: str, hostname: str) -> Config:
     servers: list[str] = []
     search: list[str] = []
     ndots, timeout, attempts = 1, 5, 2
-    flags = {"rotate": False, "single_request": False, "use_tcp": False, "trust_ad": False}
+    flags = dict.fromkeys(
+        ("rotate", "single_request", "use_tcp", "trust_ad", "no_reload", "unknown_opt"), False
+    )
     for line in text.split("\n"):
         if line.startswith(("#", ";")):
             continue
@@ -119,6 +127,14 @@ def read_config(text: str, hostname: str) -> Config:
                     flags["use_tcp"] = True
                 elif option == "trust-ad":
                     flags["trust_ad"] = True
+                elif option == "no-reload":
+                    flags["no_reload"] = True
+                elif option == "edns0":
+                    pass  # Go sends EDNS always
+                else:
+                    flags["unknown_opt"] = True
+        elif keyword != "lookup":
+            flags["unknown_opt"] = True
     if not search:
         dot = hostname.find(".")
         if 0 <= dot < len(hostname) - 1:

@@ -18,7 +18,11 @@ An error *class* here is a plain tuple the properties derive from the world:
 ``reset``, ``network-unreachable``, ``host-unreachable``, ``network-down``,
 ``timed-out``; ``("timeout", phase)`` (a request that outlived its client timeout);
 ``("status", code)``; ``("protocol", detail)`` (Go's ``EOF`` before a response,
-``unexpected EOF`` in a body); ``("list", why)``.
+``unexpected EOF`` in a body); ``("list", why)``; ``("unexpected", what)``: a failure
+no rule of the classifier names (README "HTTP", after the error table: what another
+stack raises that is none of a lookup failure, a timeout, a socket error with a known
+errno, a connection ended early or a connect/read/write failure), which nothing
+retries: retrying what nobody understands would hide it for the whole budget.
 """
 
 from __future__ import annotations
