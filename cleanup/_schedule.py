@@ -204,7 +204,9 @@ def go_parse_duration(text: str) -> int:
         unit_name, s = s[:i], s[i:]
         unit = _GO_UNITS.get(unit_name)
         if unit is None:
-            raise _GoDurationError(f"unknown unit {_go_quote(unit_name)} in duration {_go_quote(orig)}")
+            raise _GoDurationError(
+                f"unknown unit {_go_quote(unit_name)} in duration {_go_quote(orig)}"
+            )
         if v > _U63 // unit:
             raise _GoDurationError(f"invalid duration {_go_quote(orig)}")
         v *= unit

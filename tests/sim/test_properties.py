@@ -96,6 +96,7 @@ from __future__ import annotations
 import dataclasses
 import errno
 import functools
+import io
 import ipaddress
 import json
 import math
@@ -137,6 +138,7 @@ from cleanup import (
     Policy,
     RequestTimeout,
 )
+from cleanup._cli import main as cleanup_main
 from cleanup.events import AttemptFailed, AttemptStarted, QueryEvent, Sleeping, Succeeded
 from cleanup.testing import FastForwardClock
 from sim import Harness, ScenarioResult
@@ -175,6 +177,7 @@ from tests.sim.spec import go_http as spec_http
 from tests.sim.spec import go_resolvconf as spec_resolvconf
 from tests.sim.spec import ip_literal as spec_ip
 from tests.sim.spec import media as spec_media
+from tests.sim.spec import policy_input as spec_input
 from tests.sim.spec import predicates as spec_predicates
 from tests.sim.spec import repo as spec_repo
 
@@ -2916,6 +2919,365 @@ def test_invalid_list_by_any_media_type_in_process(
         assert report.ok, f"{media!r} is a list's type, yet {report.outcome}: {report.error}"
         event("read as a list")
     check_deletion(images, report, cleanup.MemoryStore(path).images())
+
+
+# -- issue 11 (inputs11): input texts - policy files and flags (spec.policy_input,
+#    spec.go_duration) and the documented messages of invalid lists (spec.list_errors).
+#    The cleanup reads these texts itself; properties that hand it Policy objects and
+#    well-formed lists cannot see how it reads them --------------------------------
+
+GO_UNITS = ("ns", "us", "\u00b5s", "\u03bcs", "ms", "s", "m", "h")
+
+
+@st.composite
+def go_duration_texts(draw: st.DrawFn) -> str:
+    """Go duration syntax near its rules: 1-3 terms, whole parts up to and past
+    ``1<<63``, fractions of 0-25 digits (past what a uint64 holds: Go ignores them),
+    every unit and both micro signs, a sign."""
+    terms = []
+    for _ in range(draw(st.integers(1, 3))):
+        whole = draw(
+            st.one_of(
+                st.integers(0, 999).map(str),
+                st.sampled_from(("", "2562047", "9223372036854775807", "9223372036854775808")),
+            )
+        )
+        fraction = draw(
+            st.one_of(st.just(""), st.text("0123456789", max_size=25).map(lambda d: "." + d))
+        )
+        if not whole and fraction in ("", "."):
+            fraction = ".5"
+        terms.append(whole + fraction + draw(st.sampled_from(GO_UNITS)))
+    text = draw(st.sampled_from(("", "", "", "+", "-"))) + "".join(terms)
+    if any("." in t and t.split(".")[1][:1].isdigit() for t in terms):
+        event("duration: go syntax with a fraction")
+    return text
+
+
+#: duration values that are no duration (or not one cleanup may use)
+BAD_DURATIONS: tuple[object, ...] = (
+    -1,
+    -0.5,
+    math.nan,
+    math.inf,
+    -math.inf,
+    True,
+    [1],
+    "",
+    "  ",
+    "s",
+    "1",  # a bare number is seconds: not bad, next to "1x"
+    "1x",
+    "1 s",
+    "1.5.s",
+    "10S",
+    "nan",
+    "-inf",
+    "-1s",
+    "2562047h47m16.854775808s",
+    "9223372036.854775808",
+    9223372037,
+    1e300,
+    "x" * 70,
+    "1\u00e9s",
+    '1"s',
+)
+
+
+def duration_values(*, positive: bool = False) -> st.SearchStrategy[object]:
+    """A duration field's value as TOML carries it: an integer or a float of seconds, a
+    bare decimal text, Go syntax (:func:`go_duration_texts`), or :data:`BAD_DURATIONS`."""
+    low = 1 if positive else 0
+    return st.one_of(
+        st.integers(low, 400),
+        st.floats(0.001 if positive else 0.0, 400.0),
+        st.floats(0.0, 400.0).map(lambda f: f" {f!r} "),
+        go_duration_texts(),
+        st.sampled_from(("1.5s", "250ms", "1m30.5s", ".5h", "1.000000001s", "1\u00b5s")),
+        st.sampled_from(BAD_DURATIONS),
+        long_texts(),
+    )
+
+
+def long_texts() -> st.SearchStrategy[str]:
+    """Junk texts whose ``repr`` is 55-70 characters: around the 60 at which messages
+    cut a value they quote (``spec.policy_input.shown``)."""
+    return st.integers(53, 68).map(lambda n: "9x" * (n // 2) + "9" * (n % 2))
+
+
+#: durations a policy may give that a run can afford (seconds, decimal text, Go syntax)
+WELL_FORMED_DURATIONS: st.SearchStrategy[object] = st.one_of(
+    st.integers(0, 30),
+    st.floats(0.0, 30.0),
+    st.floats(0.0, 30.0).map(repr),
+    st.sampled_from(("1.5s", "250ms", "1m30.5s", ".005h", "1.000000001s", "1\u00b5s", "0")),
+)
+
+
+def number_values() -> st.SearchStrategy[object]:
+    """Factor/Jitter as TOML carries them: float64 >= 0, as numbers or numeric text,
+    next to negatives, NaN, infinities, booleans, other texts and types."""
+    return st.one_of(
+        st.floats(0.0, 4.0),
+        st.integers(0, 4),
+        st.floats(0.0, 4.0).map(repr),
+        st.sampled_from(
+            (-0.5, -1, math.nan, math.inf, -math.inf, True, False, "nan", "inf", "-1", "x",
+             "1e400", "", [0.5], "0.25")
+        ),
+    )  # fmt: skip
+
+
+def steps_values() -> st.SearchStrategy[object]:
+    return st.one_of(
+        st.integers(1, 5),
+        st.sampled_from(
+            (0, -1, 1_000_000, 1_000_001, 2**70, 2.0, 2.5, math.inf, "3", " +4 ", "+-5", "\u00b2",
+             "x", "", True, [3], "1" * 70)
+        ),
+        long_texts(),
+    )  # fmt: skip
+
+
+def _toml(value: object) -> str:
+    """A TOML value (TOML 1.0 section "String", "Float", "Array")."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "nan"
+        if math.isinf(value):
+            return "inf" if value > 0 else "-inf"
+        text = repr(value)
+        return text if ("." in text or "e" in text) else text + ".0"
+    if isinstance(value, str):
+        escaped = value.replace("\\", "\\\\").replace('"', '\\"')
+        escaped = "".join(c if c >= " " and c != "\x7f" else f"\\u{ord(c):04x}" for c in escaped)
+        return f'"{escaped}"'
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml(v) for v in value) + "]"
+    raise TypeError(value)
+
+
+@st.composite
+def policy_files(draw: st.DrawFn, *, small: bool = False) -> dict[str, Any]:
+    """A policy file's TOML data: each key present or not, each value well-formed or
+    not (durations, numbers as text, booleans, negatives, NaN/inf, unknown modes,
+    predicates and keys); ``small``: at most one ill-formed field and Steps 1-5 (a run
+    with it stays short)."""
+    optional: dict[str, st.SearchStrategy[object]] = {
+        "backoff.factor": number_values(),
+        "backoff.jitter": number_values(),
+        "backoff.steps": steps_values(),
+        "backoff.cap": duration_values(),
+        "backoff.mode": st.sampled_from(("client-go", "client-go", "full", "equal",
+                                         "decorrelated", "additive", "Client-Go", "aws", 3)),
+        "name": st.sampled_from(("mine", "", 7)),
+        "predicate": st.sampled_from(("v1.4", "v1.5", "v1.6", "V1.5", 1.5)),
+        "deadline": duration_values(),
+    }  # fmt: skip
+    values = {"backoff.duration": duration_values(), **optional}
+    if small:  # well-formed values, but for one field
+        well_formed: dict[str, st.SearchStrategy[object]] = {
+            "backoff.duration": WELL_FORMED_DURATIONS,
+            "backoff.factor": st.floats(0.0, 3.0),
+            "backoff.jitter": st.one_of(st.floats(0.0, 1.0), st.floats(0.0, 1.0).map(repr)),
+            "backoff.steps": st.integers(1, 5),
+            "backoff.cap": WELL_FORMED_DURATIONS,
+            "backoff.mode": st.sampled_from(spec_input.MODES),
+            "name": st.just("mine"),
+            "predicate": st.sampled_from(spec_input.PREDICATES),
+            "deadline": WELL_FORMED_DURATIONS,
+        }
+        bad = draw(st.sampled_from((None, None, *values)), label="ill-formed field")
+        values = {
+            k: v if k == bad and k != "backoff.steps" else well_formed[k] for k, v in values.items()
+        }
+    backoff: dict[str, object] = {"duration": draw(values["backoff.duration"], label="duration")}
+    top: dict[str, object] = {}
+    for key in optional:
+        if draw(st.booleans(), label=f"has {key}"):
+            table, _, name = key.rpartition(".")
+            (backoff if table else top)[name] = draw(values[key], label=key)
+    shape = draw(st.sampled_from(("whole",) * (24 if small else 8) + ("unknown key",
+                 "unknown backoff key", "no duration", "no backoff")))  # fmt: skip
+    if shape == "unknown key":
+        top[draw(st.sampled_from(("retries", "Deadline", "cap")))] = 1
+    elif shape == "unknown backoff key":
+        backoff[draw(st.sampled_from(("Steps", "base", "predicate")))] = 1
+    elif shape == "no duration":
+        del backoff["duration"]
+    if shape != "no backoff":
+        top["backoff"] = backoff
+    event(f"policy file: {shape}")
+    return top
+
+
+def toml_text(data: dict[str, Any]) -> str:
+    lines = [f"{key} = {_toml(value)}" for key, value in data.items() if key != "backoff"]
+    if "backoff" in data:
+        lines.append("[backoff]")
+        lines += [f"{key} = {_toml(value)}" for key, value in data["backoff"].items()]
+    return "\n".join(lines) + "\n"
+
+
+def check_loaded(policy: Policy, want: spec_input.Loaded) -> None:
+    """``policy`` holds exactly the values ``spec.policy_input`` read."""
+    b = policy.backoff
+    got = (b.duration, b.factor, b.jitter, b.steps, b.cap, b.mode, policy.deadline,
+           policy.predicate)  # fmt: skip
+    expected = (want.duration, want.factor, want.jitter, want.steps, want.cap, want.mode,
+                want.deadline, want.predicate)  # fmt: skip
+    assert got == expected, f"loaded {got}, the specification reads {expected}"
+
+
+@settings(max_examples=examples(200), suppress_health_check=[HealthCheck.too_slow])
+@given(data=policy_files())
+def test_schedule_fields_of_a_policy_file_are_the_specs_reading_of_its_text(
+    data: dict[str, Any], tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """Property 8 for the input a schedule comes from (issue 11, input texts): a
+    generated policy file (TOML: durations as numbers, decimal text or Go syntax with
+    fractions and overflow; numbers as text; booleans, negatives, NaN and infinities;
+    unknown modes, predicates and keys) either loads to exactly the values
+    ``spec.policy_input`` reads (durations through ``spec.go_duration``, Go 1.23's
+    ``time.ParseDuration``) or is refused with a ``cleanup.PolicyError`` (an
+    ``InputError``) whose message is the specification's: the file, the field, the
+    value as read, why."""
+    path = tmp_path_factory.mktemp("policy") / "p.toml"
+    path.write_text(toml_text(data), encoding="utf-8")
+    want = spec_input.policy_file(str(path), "p", data)
+    note(f"{toml_text(data)}-> {want}")
+    try:
+        policy = cleanup.get_policy(str(path))
+    except cleanup.PolicyError as exc:
+        assert isinstance(exc, cleanup.InputError)
+        assert isinstance(want, str), f"refused ({exc}); the specification loads {want}"
+        assert str(exc) == want, f"message {str(exc)!r}, the specification's {want!r}"
+        event("refused, naming the field")
+        return
+    assert not isinstance(want, str), f"loaded {policy.describe()}; the specification: {want}"
+    check_loaded(policy, want)
+    assert policy.name == want.name, policy.name
+    event("loaded")
+
+
+POLICY_FLAGS = ("steps", "duration", "factor", "jitter", "cap", "deadline")
+
+
+def flag_texts(name: str) -> st.SearchStrategy[str]:
+    """What a user may type after ``--NAME``: the field's values as text, and junk."""
+    values = {
+        "steps": st.one_of(st.integers(-1, 5).map(str), st.sampled_from(
+            ("x", "", "2.0", " 3 ", "+4", "1_0", "1000001", "9" * 50))),
+        "factor": number_values().map(lambda v: v if isinstance(v, str) else repr(v)),
+        "jitter": number_values().map(lambda v: v if isinstance(v, str) else repr(v)),
+    }.get(name, duration_values().map(lambda v: v if isinstance(v, str) else repr(v)))  # fmt: skip
+    return values
+
+
+@st.composite
+def policy_inputs(draw: st.DrawFn) -> tuple[str | dict[str, Any], dict[str, str]]:
+    """``--policy`` (a preset's name or a small policy file's data) and 0-3 policy flags."""
+    base: str | dict[str, Any] = draw(
+        st.one_of(st.sampled_from(sorted(spec_backoff.PRESETS)), policy_files(small=True)),
+        label="--policy",
+    )
+    names = draw(st.lists(st.sampled_from(POLICY_FLAGS), unique=True, max_size=3), label="flags")
+    flags = {name: draw(flag_texts(name), label=f"--{name}") for name in names}
+    return base, flags
+
+
+@pytest.fixture(scope="module")
+def refused_port() -> Iterator[int]:
+    """A loopback port bound and not listening: every connect is ECONNREFUSED."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    yield sock.getsockname()[1]
+    sock.close()
+
+
+def _preset_loaded(name: str) -> spec_input.Loaded:
+    p = spec_backoff.PRESETS[name]
+    return spec_input.Loaded(name, p.predicate, p.deadline, p.duration, p.factor, p.jitter,
+                              p.steps, p.cap, p.mode)  # fmt: skip
+
+
+@cases(50)
+@given(given_input=policy_inputs(), seed=st.integers(0, 2**32 - 1))
+def test_schedule_of_cleanup_run_is_the_specs_for_its_policy_file_and_flags(
+    given_input: tuple[str | dict[str, Any], dict[str, str]],
+    seed: int,
+    refused_port: int,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """Property 8 through ``cleanup run`` (issue 11, input texts): ``--policy`` (a
+    preset or a generated policy file) and generated ``--steps --duration --factor
+    --jitter --cap --deadline`` texts.  Input ``spec.policy_input`` refuses ends the
+    run before anything is fetched with exit 64 and one line on stderr, the
+    specification's message naming the flag (and the file and field), no traceback;
+    input it accepts runs (against a refused port, so every attempt fails and is
+    retried) with exactly the specification's values, and its attempts and sleeps are
+    ``spec.backoff``'s schedule for them with the ``--seed``'s draws
+    (``random.Random(seed)``, one per sleep), cut by the deadline rule."""
+    base, flags = given_input
+    tmp = tmp_path_factory.mktemp("run")
+    store = tmp / "node.json"
+    store.write_text('{"images": ["docker.io/rancher/harvester:v1.4.1"]}\n')
+    if isinstance(base, str):
+        policy_arg, want = base, _preset_loaded(base)
+    else:
+        path = tmp / "p.toml"
+        path.write_text(toml_text(base), encoding="utf-8")
+        policy_arg, want = str(path), spec_input.policy_file(str(path), "p", base)
+    argv = ["run", f"--repo-url=http://127.0.0.1:{refused_port}", "--previous-version=v1.4.1",
+            "--nameserver=127.0.0.1:9", f"--store=memory:{store}", "--json", f"--seed={seed}",
+            f"--policy={policy_arg}"]  # fmt: skip
+    argv += [f"--{name}={text}" for name, text in flags.items()]
+    read = {name: spec_input.flag(name, text) for name, text in flags.items()}
+    bad_flag = next((name for name, value in read.items() if isinstance(value, str)), None)
+    out, err = io.StringIO(), io.StringIO()
+    code = cleanup_main(argv, clock=FastForwardClock(), stdout=out, stderr=err)
+    lines = err.getvalue().splitlines()
+    note(f"{argv}\n-> {code}: {err.getvalue()}")
+    assert "Traceback" not in err.getvalue()
+    if bad_flag is not None or isinstance(want, str):
+        if bad_flag is not None:  # argparse reads the flags before the policy is loaded
+            message = f"cleanup: argument --{bad_flag}: {read[bad_flag]}"
+            event(f"refused: --{bad_flag}")
+        else:
+            # the flags in the usage's order (README "cleanup run"), after --policy
+            named = ", ".join(["--policy"] + [f"--{k}" for k in POLICY_FLAGS if k in flags])
+            message = f"cleanup: {named}: {want}"
+            event("refused: the policy file")
+        assert code == 64, f"exit {code}, not 64 for {message}"
+        assert lines == [message], f"stderr {lines}, the specification's {message!r}"
+        return
+    assert not isinstance(want, str)
+    want = spec_input.with_flags(want, {k: v for k, v in read.items() if not isinstance(v, str)})
+    report = json.loads(out.getvalue())
+    assert code == 1 and report["outcome"] == "gave-up", f"{code}: {report['error']}"
+    # the report names the policy only; its values show in the schedule, which each
+    # of them changes (the predicate does not: a refused connect is retried by both)
+    rng = random.Random(seed)
+    spec = spec_backoff.schedule(want, [rng.random() for _ in range(want.steps)])
+    sleeps, attempts, now = [], spec.attempts, 0.0
+    for i, s in enumerate(spec.sleeps):
+        if want.deadline is not None and now + s > want.deadline:
+            attempts = i + 1  # the deadline rule: give up without sleeping
+            break
+        sleeps.append(s)
+        now += s
+    ran = [a["sleep"] for a in report["attempts"] if a["sleep"] is not None]
+    assert len(report["attempts"]) == attempts, (
+        f"{len(report['attempts'])} attempts, spec {attempts}"
+    )
+    assert len(ran) == len(sleeps) and all(
+        spec_backoff.same_sleep(a, b) for a, b in zip(ran, sleeps, strict=True)
+    ), f"slept {ran}, the specification {sleeps}"
+    event(f"ran {want.mode} with {len(flags)} flag(s)")
 
 
 # -- 6. determinism ------------------------------------------------------------------
