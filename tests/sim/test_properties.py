@@ -176,6 +176,7 @@ from tests.sim.spec import go_dns as spec_dns
 from tests.sim.spec import go_http as spec_http
 from tests.sim.spec import go_resolvconf as spec_resolvconf
 from tests.sim.spec import ip_literal as spec_ip
+from tests.sim.spec import list_errors as spec_lists
 from tests.sim.spec import media as spec_media
 from tests.sim.spec import policy_input as spec_input
 from tests.sim.spec import predicates as spec_predicates
@@ -3133,7 +3134,7 @@ def check_loaded(policy: Policy, want: spec_input.Loaded) -> None:
     assert got == expected, f"loaded {got}, the specification reads {expected}"
 
 
-@settings(max_examples=examples(200), suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(150), suppress_health_check=[HealthCheck.too_slow])
 @given(data=policy_files())
 def test_schedule_fields_of_a_policy_file_are_the_specs_reading_of_its_text(
     data: dict[str, Any], tmp_path_factory: pytest.TempPathFactory
@@ -3278,6 +3279,244 @@ def test_schedule_of_cleanup_run_is_the_specs_for_its_policy_file_and_flags(
         spec_backoff.same_sleep(a, b) for a, b in zip(ran, sleeps, strict=True)
     ), f"slept {ran}, the specification {sleeps}"
     event(f"ran {want.mode} with {len(flags)} flag(s)")
+
+
+#: characters outside the reference grammar (spaces and other whitespace of several
+#: kinds, control characters, non-ASCII, markup and quotes), for a column of a line
+ODD_CHARS = (" ", "\t", "\x0b", "\x1f", "\u00a0", "\u3000", "\u00e9", "\u00df", "<", "#",
+             "\x01", "\x7f", "\u200b", "*", '"', "'", "\\", "\ufffd")  # fmt: skip
+BAD_TAGS = (".v1", "-v1", "", "v" * 129, "v1+x")
+BAD_REGISTRIES = ("ex_ample.com:5000", "-bad.io:5000", "reg.io:5x", "bad-.io:80", "reg.io:",
+                  "localhost:x", "a..b:1")  # fmt: skip
+HTML_LINES = ("<!DOCTYPE html>", "<HTML><body>Not Found</body></HTML>", "<p>moved</p>",
+              "<?xml version='1.0'?>")  # fmt: skip
+
+
+@st.composite
+def bad_lines(draw: st.DrawFn, good: str) -> str:
+    """A line of a list that is no reference, made from the good reference ``good``:
+    an odd character at a generated column, a bad tag, a bad registry, one long enough
+    that messages cut it, or an HTML line."""
+    kind = draw(st.sampled_from(("registry", "tag", "column", "column", "long", "html")))
+    event(f"bad line: {kind}")
+    name = good.rsplit(":", 1)[0] if good.rfind(":") > good.rfind("/") else good
+    if kind == "column":
+        at = draw(st.integers(0, len(good)))
+        line = good[:at] + draw(st.sampled_from(ODD_CHARS)) + good[at:]
+    elif kind == "tag":
+        line = f"{name}:{draw(st.sampled_from(BAD_TAGS))}"
+    elif kind == "registry":
+        line = f"{draw(st.sampled_from(BAD_REGISTRIES))}/{name.split('/', 1)[-1]}:v1"
+    elif kind == "long":
+        width = draw(st.integers(70, 90))
+        line = f"{name}-{'a' * max(1, width - len(name) - 4)} {draw(st.sampled_from(ODD_CHARS))}"
+    else:
+        line = draw(st.sampled_from(HTML_LINES))
+    return line
+
+
+@st.composite
+def list_lines(draw: st.DrawFn, refs: Sequence[str]) -> list[str]:
+    """``refs`` as lines of a list with blank and comment lines and one generated defect:
+    a bad line at a generated line number (:func:`bad_lines`), a NUL at a generated
+    place (the first byte too), no reference at all (empty, or only blank lines and
+    comments), or none."""
+    lines = list(refs)
+    for _ in range(draw(st.integers(0, 3))):
+        lines.insert(draw(st.integers(0, len(lines))), draw(st.sampled_from(("", "  ", "# c"))))
+    defect = draw(st.sampled_from(("line",) * 4 + ("nul", "no references", "none")))
+    event(f"list defect: {defect}")
+    if defect == "line":
+        good = draw(st.sampled_from(list(refs)))
+        lines.insert(draw(st.integers(0, len(lines))), draw(bad_lines(good)))
+    elif defect == "nul":
+        text = "\n".join(lines)
+        at = draw(st.sampled_from((0, draw(st.integers(0, len(text))))))
+        event("NUL at offset 0" if at == 0 else "NUL inside")
+        lines = (text[:at] + "\x00" + text[at:]).split("\n")
+    elif defect == "no references":
+        lines = draw(st.sampled_from(([], [""], ["", "  "], ["# only a comment"],
+                                      ["", "# a", "  # b", ""])))  # fmt: skip
+    return lines
+
+
+def _served(lines: Sequence[str]) -> bytes:
+    # the harness serves a list as its lines, each ended by "\n" (sim._harness)
+    return ("\n".join(lines) + "\n").encode()
+
+
+def _split_error(error: str) -> tuple[str, str]:
+    """(URL, the rest) of an ``invalid image list URL (...)`` error."""
+    match = re.fullmatch(r"invalid image list (\S+) (\(.*)", error, re.DOTALL)
+    assert match is not None, error
+    return match[1], match[2]
+
+
+@cases(15)
+@given(
+    timeline=timelines(dns_states=("nxdomain", "servfail"), http_states=("refused",)),
+    which=st.sampled_from(("previous", "current")),
+    data=st.data(),
+    seed=seeds(),
+)
+def test_invalid_list_text_through_the_repo_says_the_documented_error(
+    harness: Harness,
+    cleanup_fn: CleanupFn,
+    timeline: Timeline,
+    which: str,
+    data: st.DataObject,
+    seed: int,
+) -> None:
+    """Property 5 with the documented message (issue 11, input texts; README "What an
+    invalid list's error says", ``spec.list_errors``): a list served by the harness's
+    repo with one bad line among good ones at a generated line number (odd characters
+    at generated columns, bad tags and registries, lines long enough to be cut, HTML),
+    a NUL anywhere (offset 0 too), or no reference at all ends the run at the attempt
+    that fetched it, deleting nothing, and the report's error is the specification's
+    exactly: the list's URL, the line, the quoted clip, the reason."""
+    lines = data.draw(list_lines(getattr(SINGLE.images, which)), label="list")
+    images = dataclasses.replace(
+        SINGLE.images, node=SINGLE.images.node_images, **{which: tuple(lines)}
+    )
+    r = run(harness, cleanup_fn, timeline, V15, seed, dataclasses.replace(SINGLE, images=images))
+    served = attempt = 0
+    for entry in sorted(r.result.trace, key=lambda e: e["seq"]):
+        if entry["type"] == "attempt":
+            attempt = entry["attempt"]
+        elif entry["type"] == "http" and entry["result"] == "200":
+            served = attempt
+            break
+    assume(served)  # the world let a list through inside the budget (nearly always)
+    found = spec_lists.text_error(_served(lines))
+    report = r.result.report
+    if found is None:  # the defect was none, or a character the line's ends shed
+        assert r.result.ok, f"a list, yet {r.result.outcome}: {report.error}"
+        return
+    assert r.result.attempts == served and r.result.outcome == "not-retriable", report.error
+    url, _ = _split_error(report.error or "")
+    assert url.endswith(
+        spec_repo.list_path(SINGLE.previous_version if which == "previous" else spec_repo.CURRENT)
+    ), url
+    assert report.error == spec_lists.error(url, *found), (
+        f"{report.error!r}, the specification says {spec_lists.error(url, *found)!r}"
+    )
+    assert list(r.result.node_images) == list(SINGLE.images.node_images)
+    assert not report.deleted
+
+
+class _Bodies(httpx.BaseTransport):
+    """Serves the given bytes at ``spec.repo``'s path of each version, whole: with a
+    ``Content-Length``, or chunked in the given pieces (the client sees each piece as
+    it arrives)."""
+
+    def __init__(self, bodies: dict[str, tuple[bytes, list[int] | None]]) -> None:
+        self.bodies = bodies
+        self.paths = spec_repo.list_paths(SINGLE.previous_version)
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        version = self.paths.get(request.url.path)
+        if version is None or version not in self.bodies:
+            return httpx.Response(404, content=b"404 page not found\n")
+        body, pieces = self.bodies[version]
+        if pieces is None:
+            headers = {"Content-Length": str(len(body))}
+            return httpx.Response(200, stream=httpx.ByteStream(body), headers=headers)
+        chunks, at = [], 0
+        for size in pieces:
+            chunks.append(body[at : at + size])
+            at += size
+        return httpx.Response(200, stream=_Pieces(chunks), headers={"Transfer-Encoding": "chunked"})
+
+
+class _Pieces(httpx.SyncByteStream):
+    def __init__(self, chunks: list[bytes]) -> None:
+        self.chunks = chunks
+
+    def __iter__(self) -> Iterator[bytes]:
+        yield from self.chunks
+
+
+#: bytes that begin no UTF-8 sequence, or one cut short before ASCII
+NOT_UTF8 = (b"\x80", b"\xbf", b"\xc0", b"\xfe", b"\xff", b"\xe2\x82")
+
+
+@st.composite
+def list_bodies(draw: st.DrawFn, refs: Sequence[str]) -> tuple[bytes, int, list[int] | None]:
+    """(body, the client's size limit, chunk sizes or None for a ``Content-Length``):
+    :func:`list_lines`'s lists, bytes that are not UTF-8 at a generated offset, a BOM
+    or CRLF, and bodies around the limit (one byte under, at, over, far over) framed
+    either way."""
+    body = _served(draw(list_lines(refs)))
+    if draw(st.booleans()):
+        body = draw(st.sampled_from((b"\xef\xbb\xbf", b""))) + body
+        if draw(st.booleans()):
+            body = body.replace(b"\n", b"\r\n")
+    if draw(st.integers(0, 5)) == 0:
+        at = draw(st.integers(0, len(body) - 1))
+        body = body[:at] + draw(st.sampled_from(NOT_UTF8)) + body[at:]
+        event("bytes that are not UTF-8")
+    limit = 4 * 1024 * 1024
+    if draw(st.integers(0, 2)) == 0:
+        over = draw(st.sampled_from((-1, 0, 1, 2, 40)))
+        limit = max(1, len(body) - over)
+        event(f"size: the body {over:+d} bytes against the limit")
+    pieces = None
+    if draw(st.booleans()):
+        size = draw(st.integers(1, 64))
+        pieces = [size] * (len(body) // size) + ([len(body) % size] if len(body) % size else [])
+        event("chunked")
+    return body, limit, pieces
+
+
+@settings(max_examples=examples(120), suppress_health_check=[HealthCheck.too_slow])
+@given(which=st.sampled_from(("previous", "current")), data=st.data())
+def test_invalid_list_text_in_process_says_the_documented_error(
+    cleanup_fn: CleanupFn, which: str, data: st.DataObject, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """Property 5 with the documented message over more list texts than the harness
+    runs, through the real repo client in process (:func:`list_bodies`: bytes that are
+    not UTF-8, BOM and CRLF, and bodies one byte under, at and over the client's limit,
+    with a ``Content-Length`` or chunked in generated pieces): a list that fails ends
+    the run at its first attempt, deleting nothing, with ``spec.list_errors``' error
+    exactly (an oversize body with a ``Content-Length`` refused before reading, a
+    chunked one as soon as the pieces pass the limit); one that passes is used."""
+    body, limit, pieces = data.draw(list_bodies(getattr(SINGLE.images, which)), label="body")
+    other = "current" if which == "previous" else "previous"
+    good = _served(getattr(SINGLE.images, other))
+    versions = {"previous": SINGLE.previous_version, "current": spec_repo.CURRENT}
+    served = {versions[which]: (body, pieces), versions[other]: (good, None)}
+    path = tmp_path_factory.mktemp("node") / "node.json"
+    images = SINGLE.images
+    store = cleanup.MemoryStore.create(
+        path, images.node_images, in_use=images.in_use, pinned=images.pinned, ids=dict(images.ids)
+    )
+    base = "http://repo.test"
+    with httpx.Client(transport=_Bodies(served)) as client:
+        repo = cleanup.RepoClient(base, client, timeout=30.0, max_bytes=limit)
+        report = cleanup_fn(
+            repo,
+            previous_version=SINGLE.previous_version,
+            current_version=spec_repo.CURRENT,
+            policy=V15,
+            store=store,
+            clock=FastForwardClock(),
+            rng=random.Random(0),
+        )
+    want = None
+    for version in (SINGLE.previous_version, spec_repo.CURRENT):  # fetched in this order
+        got, chunks = served[version]
+        want = spec_lists.list_error(base + spec_repo.list_path(version), got, limit, chunks)
+        if want is not None:
+            break
+    note(f"{body!r} (limit {limit}, pieces {pieces}): {report.outcome}: {report.error}")
+    if want is None:
+        assert report.ok, f"a list, yet {report.outcome}: {report.error}"
+        event("read as a list")
+    else:
+        assert report.outcome == "not-retriable" and len(report.attempts) == 1, report.outcome
+        assert report.error == want, f"{report.error!r}, the specification says {want!r}"
+        assert sorted(cleanup.MemoryStore(path).images()) == sorted(images.node_images)
+        event("refused with the documented error")
 
 
 # -- 6. determinism ------------------------------------------------------------------
