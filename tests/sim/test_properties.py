@@ -3406,10 +3406,10 @@ def test_invalid_list_text_through_the_repo_says_the_documented_error(
 
 class _Bodies(httpx.BaseTransport):
     """Serves the given bytes at ``spec.repo``'s path of each version, whole: with a
-    ``Content-Length``, or chunked in the given pieces (the client sees each piece as
-    it arrives)."""
+    ``Content-Length`` (``"length"``), without length or chunking (``"close"``), or
+    chunked in pieces of the given sizes (the client sees each piece as it arrives)."""
 
-    def __init__(self, bodies: dict[str, tuple[bytes, list[int] | None]]) -> None:
+    def __init__(self, bodies: dict[str, tuple[bytes, str | list[int]]]) -> None:
         self.bodies = bodies
         self.paths = spec_repo.list_paths(SINGLE.previous_version)
 
@@ -3418,7 +3418,9 @@ class _Bodies(httpx.BaseTransport):
         if version is None or version not in self.bodies:
             return httpx.Response(404, content=b"404 page not found\n")
         body, pieces = self.bodies[version]
-        if pieces is None:
+        if pieces == "close":  # no length, no chunking: the body ends with the connection
+            return httpx.Response(200, stream=httpx.ByteStream(body))
+        if isinstance(pieces, str):
             headers = {"Content-Length": str(len(body))}
             return httpx.Response(200, stream=httpx.ByteStream(body), headers=headers)
         chunks, at = [], 0
@@ -3441,7 +3443,7 @@ NOT_UTF8 = (b"\x80", b"\xbf", b"\xc0", b"\xfe", b"\xff", b"\xe2\x82")
 
 
 @st.composite
-def list_bodies(draw: st.DrawFn, refs: Sequence[str]) -> tuple[bytes, int, list[int] | None]:
+def list_bodies(draw: st.DrawFn, refs: Sequence[str]) -> tuple[bytes, int, str | list[int]]:
     """(body, the client's size limit, chunk sizes or None for a ``Content-Length``):
     :func:`list_lines`'s lists, bytes that are not UTF-8 at a generated offset, a BOM
     or CRLF, and bodies around the limit (one byte under, at, over, far over) framed
@@ -3460,11 +3462,16 @@ def list_bodies(draw: st.DrawFn, refs: Sequence[str]) -> tuple[bytes, int, list[
         over = draw(st.sampled_from((-1, 0, 1, 2, 40)))
         limit = max(1, len(body) - over)
         event(f"size: the body {over:+d} bytes against the limit")
-    pieces = None
-    if draw(st.booleans()):
+    if body and draw(st.integers(0, 9)) == 3:  # not 0: hypothesis favours the simplest
+        body = body.rstrip(b"\n")
+        event("no newline at the end")
+    pieces: str | list[int] = draw(
+        st.sampled_from(("length", "length", "length", "chunked", "chunked", "close"))
+    )
+    if pieces == "chunked":
         size = draw(st.integers(1, 64))
         pieces = [size] * (len(body) // size) + ([len(body) % size] if len(body) % size else [])
-        event("chunked")
+    event(f"framing: {pieces if isinstance(pieces, str) else 'chunked'}")
     return body, limit, pieces
 
 
@@ -3475,8 +3482,9 @@ def test_invalid_list_text_in_process_says_the_documented_error(
 ) -> None:
     """Property 5 with the documented message over more list texts than the harness
     runs, through the real repo client in process (:func:`list_bodies`: bytes that are
-    not UTF-8, BOM and CRLF, and bodies one byte under, at and over the client's limit,
-    with a ``Content-Length`` or chunked in generated pieces): a list that fails ends
+    not UTF-8, BOM and CRLF, no newline at the end, bodies one byte under, at and over
+    the client's limit, with a ``Content-Length``, chunked in generated pieces, or
+    framed by the connection's end): a list that fails ends
     the run at its first attempt, deleting nothing, with ``spec.list_errors``' error
     exactly (an oversize body with a ``Content-Length`` refused before reading, a
     chunked one as soon as the pieces pass the limit); one that passes is used."""
@@ -3484,7 +3492,7 @@ def test_invalid_list_text_in_process_says_the_documented_error(
     other = "current" if which == "previous" else "previous"
     good = _served(getattr(SINGLE.images, other))
     versions = {"previous": SINGLE.previous_version, "current": spec_repo.CURRENT}
-    served = {versions[which]: (body, pieces), versions[other]: (good, None)}
+    served = {versions[which]: (body, pieces), versions[other]: (good, "length")}
     path = tmp_path_factory.mktemp("node") / "node.json"
     images = SINGLE.images
     store = cleanup.MemoryStore.create(

@@ -10,11 +10,18 @@ A run's error for a list that fails is ``invalid image list URL (WHERE): REASON`
 ``WHERE`` being ``line N`` (1-based, lines split at ``\\n``) or ``document``.  The
 checks, in order, first failure wins:
 
+0. framing: a body with neither ``Content-Length`` nor chunked framing is refused
+   before reading, "its end cannot be proven: no Content-Length and no chunked
+   framing, so a connection closed early looks the same as the end of the list"
+   (document; README "Complete lists only");
 1. size: more than the client's limit of ``M`` bytes: with a ``Content-Length`` over
    ``M`` refused before reading, "the list is N bytes, more than the M-byte limit (is
    the repo serving the wrong file?)"; otherwise as soon as the bytes received pass
    ``M``: "the list is at least K bytes, ..." with ``K`` the bytes received up to the
    piece that passed it (document);
+   then a body (not empty) whose last byte is no newline: "it does not end with a
+   newline (the repo's lists do): the body was cut short after N bytes, or its
+   Content-Length is too small" (document);
 2. a NUL byte: "binary data (NUL byte at offset O), not a text list", on the line
    holding the first NUL (offset 0 too);
 3. bytes that are not UTF-8: "not UTF-8 text (byte 0xHH at offset O)", the first byte
@@ -119,19 +126,36 @@ def why_not_a_reference(line: str) -> str | None:
     return None
 
 
-def list_error(url: str, data: bytes, limit: int, pieces: list[int] | None = None) -> str | None:
+def list_error(
+    url: str, data: bytes, limit: int, framing: str | list[int] = "length"
+) -> str | None:
     """The run's error for ``data`` served at ``url`` whole, to a client whose limit is
-    ``limit`` bytes: with a ``Content-Length`` (``pieces`` None) or chunked in pieces of
-    the sizes ``pieces`` (summing to ``len(data)``); None when it is a list."""
-    if pieces is None:
+    ``limit`` bytes; ``framing``: ``"length"`` (a ``Content-Length``), ``"close"``
+    (neither length nor chunking: the body ends when the connection does) or the sizes
+    of the chunks (summing to ``len(data)``).  None when it is a list."""
+    if framing == "close":
+        return error(
+            url,
+            0,
+            "its end cannot be proven: no Content-Length and no chunked framing, so a "
+            "connection closed early looks the same as the end of the list",
+        )
+    if isinstance(framing, str):
         if len(data) > limit:
             return error(url, 0, too_big(f"{len(data)} bytes", limit))
     else:
         received = 0
-        for size in pieces:
+        for size in framing:
             received += size
             if received > limit:
                 return error(url, 0, too_big(f"at least {received} bytes", limit))
+    if data and not data.endswith(b"\n"):
+        return error(
+            url,
+            0,
+            "it does not end with a newline (the repo's lists do): the body was cut "
+            f"short after {len(data)} bytes, or its Content-Length is too small",
+        )
     found = text_error(data)
     return None if found is None else error(url, *found)
 
