@@ -48,7 +48,9 @@ The properties, stated precisely:
    resolver from the pod's resolv.conf).
 5. **Errors the policy does not retry** (a 404 on either list, an invalid list, one
    with a line over distribution/reference's length limits among them) end the run
-   at the attempt that met them, naming the status or line, deleting nothing.
+   at the attempt that met them, naming the status or line, deleting nothing; an
+   invalid list's error is ``spec.list_errors``' exactly (URL, line or document,
+   quoted clip, reason), through the harness's repo and in process.
 6. **Determinism.**  Replaying a seed gives a byte-identical trace.
 7. **Retry decisions.**  For every failed attempt, the error cleanup's predicate saw is
    the one Go meets in that world (``world_errors``: search-list walk, the lane whose
@@ -67,7 +69,12 @@ The properties, stated precisely:
 8. **The schedule at its boundaries.**  A deadline exactly on an attempt's start, a
    sleep equal to the Cap, Steps 1, Jitter 0, Factor < 1; and cleanup's stepped
    schedule equals ``spec.backoff``'s over many backoffs; every preset's fields,
-   deadline, predicate name and schedule are ``spec.backoff.PRESETS``'.
+   deadline, predicate name and schedule are ``spec.backoff.PRESETS``'.  The input
+   a schedule comes from: a policy file loads to exactly ``spec.policy_input``'s
+   values (durations through ``spec.go_duration``, Go 1.23's ``time.ParseDuration``)
+   or is refused with its message naming the field; ``cleanup run`` with a policy file
+   or preset and policy flags exits 64 with the specification's one line, or runs
+   ``spec.backoff``'s schedule for the specification's values.
 9. **The report.**  What ``cleanup run --json`` prints says what Go met: each failed
    attempt's kind is ``spec.go_http.report_label`` of the world's error, its
    ``retriable`` the specification's predicate, its text Go's where the world fixes it
@@ -87,6 +94,12 @@ query and runs as with healthy DNS (properties 1, 2, 7), and a lookup of a liter
 ``+xml`` suffixes, case, parameters and spaces or tabs varied - through the harness
 and in process (property 5); a refused dial in an IP-literal world names the address
 as Go does (the dial's text is asserted, not skipped when it does not match).
+Input texts (issue 11): policy files and flags with well-formed and ill-formed
+values (Go durations with fractions and overflow, numbers as text, booleans,
+negatives, NaN and infinities, unknown modes, predicates and keys, values long enough
+to be cut; property 8), lists with one defect at a generated line or column, a NUL
+anywhere, bytes that are not UTF-8, no reference, bodies around the client's size
+limit under every framing (property 5).
 Example counts scale with the hypothesis profile (``tests/conftest.py``): ``ci`` is
 derandomized; ``HYPOTHESIS_PROFILE=deep`` runs twenty times as many.
 """
@@ -3227,6 +3240,7 @@ def test_schedule_of_cleanup_run_is_the_specs_for_its_policy_file_and_flags(
     tmp = tmp_path_factory.mktemp("run")
     store = tmp / "node.json"
     store.write_text('{"images": ["docker.io/rancher/harvester:v1.4.1"]}\n')
+    want: spec_input.Loaded | str
     if isinstance(base, str):
         policy_arg, want = base, _preset_loaded(base)
     else:
@@ -3375,9 +3389,8 @@ def test_invalid_list_text_through_the_repo_says_the_documented_error(
     that fetched it, deleting nothing, and the report's error is the specification's
     exactly: the list's URL, the line, the quoted clip, the reason."""
     lines = data.draw(list_lines(getattr(SINGLE.images, which)), label="list")
-    images = dataclasses.replace(
-        SINGLE.images, node=SINGLE.images.node_images, **{which: tuple(lines)}
-    )
+    lists: dict[str, Any] = {which: tuple(lines)}
+    images = dataclasses.replace(SINGLE.images, node=SINGLE.images.node_images, **lists)
     r = run(harness, cleanup_fn, timeline, V15, seed, dataclasses.replace(SINGLE, images=images))
     served = attempt = 0
     for entry in sorted(r.result.trace, key=lambda e: e["seq"]):

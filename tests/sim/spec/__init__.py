@@ -30,6 +30,12 @@ nothing from ``cleanup`` but data types needed to read a result (``Backoff`` fie
   is IPv4, also in the address a dial names) and ``netip.ParseAddr``'s acceptance.
 - :mod:`.media`: whether a 200's ``Content-Type`` is a list's (RFC 9110 8.3.1).
 - :mod:`.repo`: the URL path of each image list (Harvester ``upgrade_repo.go``).
+- :mod:`.go_duration`: Go 1.23's ``time.ParseDuration`` (values and error texts),
+  held to Go itself by ``tests/fidelity/test_spec_go_duration.py``.
+- :mod:`.policy_input`: what a policy file and ``cleanup run``'s policy flags accept,
+  and each refusal's message naming the field or flag.
+- :mod:`.list_errors`: the documented error of an image list that is no list (line,
+  column, quoted clip, reason; size, framing, NUL, UTF-8).
 
 ``tests/test_architecture.py`` holds these modules to their imports.
 """
