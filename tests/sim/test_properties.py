@@ -3014,9 +3014,9 @@ def duration_values(*, positive: bool = False) -> st.SearchStrategy[object]:
 
 
 def long_texts() -> st.SearchStrategy[str]:
-    """Junk texts whose ``repr`` is 55-70 characters: around the 60 at which messages
-    cut a value they quote (``spec.policy_input.shown``)."""
-    return st.integers(53, 68).map(lambda n: "9x" * (n // 2) + "9" * (n % 2))
+    """Junk texts whose ``repr`` is 59-62 or 75 characters: on either side of the 60 at
+    which messages cut a value they quote (``spec.policy_input.shown``)."""
+    return st.sampled_from((59, 60, 61, 62, 75)).map(lambda n: ("9x" * n)[: n - 2])
 
 
 #: durations a policy may give that a run can afford (seconds, decimal text, Go syntax)
@@ -3322,8 +3322,10 @@ def bad_lines(draw: st.DrawFn, good: str) -> str:
     elif kind == "registry":
         line = f"{draw(st.sampled_from(BAD_REGISTRIES))}/{name.split('/', 1)[-1]}:v1"
     elif kind == "long":
-        width = draw(st.integers(70, 90))
-        line = f"{name}-{'a' * max(1, width - len(name) - 4)} {draw(st.sampled_from(ODD_CHARS))}"
+        # around the 80 characters at which a quoted line is cut (spec.list_errors.clip)
+        width = draw(st.sampled_from((79, 80, 81, 82, 95)))
+        odd = draw(st.sampled_from(ODD_CHARS))
+        line = f"{name}-{odd}{'a' * max(1, width - len(name) - 2)}"
     else:
         line = draw(st.sampled_from(HTML_LINES))
     return line
