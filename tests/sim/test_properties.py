@@ -3149,6 +3149,17 @@ def check_loaded(policy: Policy, want: spec_input.Loaded) -> None:
 
 @settings(max_examples=examples(150), suppress_health_check=[HealthCheck.too_slow])
 @given(data=policy_files())
+# the issue's examples, each of a kind the strategy draws: "1.5s" is 1.5 s (not 1 s);
+# a factor given as "nan" text, a negative jitter; steps "+-5" is no integer (it was
+# once called "too large"); Go's uint64 sum wrapping to 0; a value of 61 characters
+# quoted cut to 60
+@example(data={"backoff": {"duration": "1.5s", "steps": 3}})
+@example(data={"backoff": {"duration": "1m30.25s", "cap": ".5h"}})
+@example(data={"backoff": {"duration": 1, "factor": "nan"}})
+@example(data={"backoff": {"duration": 1, "jitter": -0.5}})
+@example(data={"backoff": {"duration": 1, "steps": "+-5"}})
+@example(data={"backoff": {"duration": "9223372036854775808ns9223372036854775808ns"}})
+@example(data={"backoff": {"duration": "9x" * 29 + "9"}})
 def test_schedule_fields_of_a_policy_file_are_the_specs_reading_of_its_text(
     data: dict[str, Any], tmp_path_factory: pytest.TempPathFactory
 ) -> None:
@@ -3453,6 +3464,21 @@ class _Pieces(httpx.SyncByteStream):
         yield from self.chunks
 
 
+def _pieces(length: int, size: int) -> list[int]:
+    """Chunk sizes of ``size`` bytes (the last one shorter) for a body of ``length``."""
+    return [size] * (length // size) + ([length % size] if length % size else [])
+
+
+class _Given:
+    """``st.data()``'s stand-in in an ``@example``: every draw gives ``value``."""
+
+    def __init__(self, value: object) -> None:
+        self.value = value
+
+    def draw(self, strategy: object, label: str | None = None) -> object:
+        return self.value
+
+
 #: bytes that begin no UTF-8 sequence, or one cut short before ASCII
 NOT_UTF8 = (b"\x80", b"\xbf", b"\xc0", b"\xfe", b"\xff", b"\xe2\x82")
 
@@ -3484,16 +3510,29 @@ def list_bodies(draw: st.DrawFn, refs: Sequence[str]) -> tuple[bytes, int, str |
         st.sampled_from(("length", "length", "length", "chunked", "chunked", "close"))
     )
     if pieces == "chunked":
-        size = draw(st.integers(1, 64))
-        pieces = [size] * (len(body) // size) + ([len(body) % size] if len(body) % size else [])
+        pieces = _pieces(len(body), draw(st.integers(1, 64)))
     event(f"framing: {pieces if isinstance(pieces, str) else 'chunked'}")
     return body, limit, pieces
 
 
+_GOOD_PREVIOUS = _served(SINGLE.images.previous)
+_LIMIT = 4 * 1024 * 1024
+
+
 @settings(max_examples=examples(120), suppress_health_check=[HealthCheck.too_slow])
 @given(which=st.sampled_from(("previous", "current")), data=st.data())
+# the issue's examples, each of a kind the strategy draws: a NUL at offset 0 is binary
+# data, not a bad line; "empty" is not "only blank lines and comments"; a line of 81
+# characters is quoted cut to 80; a Content-Length over the limit is refused before
+# reading ("N bytes"), a chunked body as its pieces pass it ("at least K bytes")
+@example(which="previous", data=_Given((b"\x00" + _GOOD_PREVIOUS, _LIMIT, "length")))
+@example(which="current", data=_Given((b"\n \n", _LIMIT, "length")))
+@example(which="current", data=_Given((b"# only a comment\n", _LIMIT, "chunked")))
+@example(which="previous", data=_Given((b"docker.io/" + b"a" * 70 + b" x\n", _LIMIT, "length")))
+@example(which="previous", data=_Given((_GOOD_PREVIOUS, len(_GOOD_PREVIOUS) - 1, "length")))
+@example(which="previous", data=_Given((_GOOD_PREVIOUS, len(_GOOD_PREVIOUS) - 1, [64] * 99)))
 def test_invalid_list_text_in_process_says_the_documented_error(
-    cleanup_fn: CleanupFn, which: str, data: st.DataObject, tmp_path_factory: pytest.TempPathFactory
+    cleanup_fn: CleanupFn, which: str, data: Any, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
     """Property 5 with the documented message over more list texts than the harness
     runs, through the real repo client in process (:func:`list_bodies`: bytes that are
@@ -3504,6 +3543,10 @@ def test_invalid_list_text_in_process_says_the_documented_error(
     exactly (an oversize body with a ``Content-Length`` refused before reading, a
     chunked one as soon as the pieces pass the limit); one that passes is used."""
     body, limit, pieces = data.draw(list_bodies(getattr(SINGLE.images, which)), label="body")
+    if isinstance(pieces, list):  # cut to the body (an example may give more)
+        pieces = _pieces(len(body), pieces[0]) if pieces else []
+    elif pieces == "chunked":
+        pieces = _pieces(len(body), 16)
     other = "current" if which == "previous" else "previous"
     good = _served(getattr(SINGLE.images, other))
     versions = {"previous": SINGLE.previous_version, "current": spec_repo.CURRENT}
