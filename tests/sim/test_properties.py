@@ -3205,9 +3205,15 @@ def flag_texts(name: str) -> st.SearchStrategy[str]:
 
 @st.composite
 def policy_inputs(draw: st.DrawFn) -> tuple[str | dict[str, Any], dict[str, str]]:
-    """``--policy`` (a preset's name or a small policy file's data) and 0-3 policy flags."""
+    """``--policy`` (a preset's name, a small policy file's data, or a name that is
+    neither) and 0-3 policy flags."""
+    unknown = ("harvester-v1.6", "Harvester-v1.5", "stamina")  # no preset, no file
     base: str | dict[str, Any] = draw(
-        st.one_of(st.sampled_from(sorted(spec_backoff.PRESETS)), policy_files(small=True)),
+        st.one_of(
+            st.sampled_from(sorted(spec_backoff.PRESETS)),
+            policy_files(small=True),
+            st.sampled_from(unknown),
+        ),
         label="--policy",
     )
     names = draw(st.lists(st.sampled_from(POLICY_FLAGS), unique=True, max_size=3), label="flags")
@@ -3252,7 +3258,9 @@ def test_schedule_of_cleanup_run_is_the_specs_for_its_policy_file_and_flags(
     store = tmp / "node.json"
     store.write_text('{"images": ["docker.io/rancher/harvester:v1.4.1"]}\n')
     want: spec_input.Loaded | str
-    if isinstance(base, str):
+    if isinstance(base, str) and base not in spec_backoff.PRESETS:
+        policy_arg, want = base, spec_input.unknown_policy(base)
+    elif isinstance(base, str):
         policy_arg, want = base, _preset_loaded(base)
     else:
         path = tmp / "p.toml"
@@ -3277,7 +3285,7 @@ def test_schedule_of_cleanup_run_is_the_specs_for_its_policy_file_and_flags(
             # the flags in the usage's order (README "cleanup run"), after --policy
             named = ", ".join(["--policy"] + [f"--{k}" for k in POLICY_FLAGS if k in flags])
             message = f"cleanup: {named}: {want}"
-            event("refused: the policy file")
+            event("refused: --policy")
         assert code == 64, f"exit {code}, not 64 for {message}"
         assert lines == [message], f"stderr {lines}, the specification's {message!r}"
         return

@@ -25,7 +25,8 @@ ASCII digits with an optional sign) from 1 to :data:`MAX_STEPS`.  **mode** is on
 (default: the file's stem).  Keys other than these are refused, naming them; the
 ``[backoff]`` table and its ``duration`` are required; the defaults are ``factor 1.0``,
 ``jitter 0.0``, ``steps 1``, no cap, ``mode "client-go"``, ``predicate "v1.5"``, no
-deadline.
+deadline.  ``--policy`` names a preset (:data:`PRESET_NAMES`) or a file; anything
+else is refused naming it.
 
 Values are shown in messages as Python's ``repr`` of the value read (an integer in
 digits unless it has 200 bits or more: "a huge integer"), cut to 60 characters: a
@@ -53,10 +54,12 @@ __all__ = [
     "MAX_STEPS",
     "MODES",
     "PREDICATES",
+    "PRESET_NAMES",
     "Loaded",
     "flag",
     "policy_file",
     "shown",
+    "unknown_policy",
     "with_flags",
 ]
 
@@ -224,6 +227,21 @@ def _policy_file(stem: str, data: dict[str, Any]) -> Loaded:
     _check_schedule(steps, mode)
     deadline = _duration(data["deadline"], "deadline") or None if "deadline" in data else None
     return Loaded(name, predicate, deadline, duration, factor, jitter, steps, cap, mode)
+
+
+#: the presets by name, in the README's order ("cleanup: retry policy")
+PRESET_NAMES = (
+    "harvester-v1.4",
+    "harvester-v1.5",
+    "client-go-default-retry",
+    "client-go-default-backoff",
+    "stamina-default",
+)
+
+
+def unknown_policy(name: str) -> str:
+    """The message for ``--policy NAME`` that is no preset and no file."""
+    return f"unknown policy {name!r}: not a preset ({', '.join(PRESET_NAMES)}) and no such file"
 
 
 def _shorten(text: str) -> str:
