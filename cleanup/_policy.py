@@ -19,6 +19,7 @@ are never retried.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
@@ -204,8 +205,8 @@ def _integer(value: object, name: str) -> int:
         raise PolicyError(f"{name}: expected an integer, got {value!r}")
     if isinstance(value, int):
         return value
-    digits = value.strip().lstrip("+-") if isinstance(value, str) else ""
-    if isinstance(value, str) and digits.isascii() and digits.isdigit():
+    # one optional sign, then ASCII digits ("+-5" or "²" is no integer, not "too large")
+    if isinstance(value, str) and re.fullmatch(r"[+-]?[0-9]+", value.strip()):
         try:
             return int(value.strip())
         except ValueError:  # more digits than Python converts

@@ -115,6 +115,28 @@ class _GoDurationError(ValueError):
     """``time.ParseDuration`` failed; the message is Go's, without the ``time: `` prefix."""
 
 
+def _go_quote(text: str) -> str:
+    """Go's ``time.quote`` (src/time/format.go), how its errors quote a duration text:
+    ``"`` and ``\\`` escaped, each UTF-8 byte of a rune below U+0020 or above U+007F as
+    ``\\xhh`` (U+FFFD: one byte, or three when three of it remain after it: Go's own
+    shortcut)."""
+    raw = text.encode("utf-8", "surrogatepass")
+    out = ['"']
+    at = 0
+    for char in text:
+        width = len(char.encode("utf-8", "surrogatepass"))
+        if char < " " or char >= "\x80":
+            shown = width
+            if char == "\ufffd":
+                shown = 3 if at + 2 < len(raw) and raw[at : at + 3] == b"\xef\xbf\xbd" else 1
+            out.extend(f"\\x{byte:02x}" for byte in raw[at : at + shown])
+        else:
+            out.append("\\" + char if char in '"\\' else char)
+        at += width
+    out.append('"')
+    return "".join(out)
+
+
 def go_parse_duration(text: str) -> int:
     """Nanoseconds from Go duration syntax, exactly as Go 1.23's ``time.ParseDuration``.
 
@@ -123,7 +145,8 @@ def go_parse_duration(text: str) -> int:
     ``2**63-1`` ns, "9223372036854775807ns" or "2562047h47m16.854775807s"; one
     nanosecond more is "invalid duration"), fractions truncated to the nanosecond through
     Go's float64 arithmetic ("15.9999999999999999999999999ns" is 16 ns, as in Go).
-    Negative results are returned negative.  Raises ``ValueError`` with Go's message.
+    Negative results are returned negative.  Raises ``ValueError`` with Go's message
+    (without its ``time: `` prefix), quoted as Go quotes it (:func:`_go_quote`).
     """
     orig = text
     s = text
@@ -134,20 +157,20 @@ def go_parse_duration(text: str) -> int:
     if s == "0":
         return 0
     if not s:
-        raise _GoDurationError(f"invalid duration {orig!r}")
+        raise _GoDurationError(f"invalid duration {_go_quote(orig)}")
     total = 0
     while s:
         if not (s[0] == "." or "0" <= s[0] <= "9"):
-            raise _GoDurationError(f"invalid duration {orig!r}")
+            raise _GoDurationError(f"invalid duration {_go_quote(orig)}")
         # leadingInt: an error as soon as the integer passes 1<<63
         i = 0
         v = 0
         while i < len(s) and "0" <= s[i] <= "9":
             if v > _U63 // 10:
-                raise _GoDurationError(f"invalid duration {orig!r}")
+                raise _GoDurationError(f"invalid duration {_go_quote(orig)}")
             v = v * 10 + ord(s[i]) - 48
             if v > _U63:
-                raise _GoDurationError(f"invalid duration {orig!r}")
+                raise _GoDurationError(f"invalid duration {_go_quote(orig)}")
             i += 1
         pre = i > 0
         s = s[i:]
@@ -172,31 +195,35 @@ def go_parse_duration(text: str) -> int:
             post = i > 0
             s = s[i:]
         if not pre and not post:
-            raise _GoDurationError(f"invalid duration {orig!r}")
+            raise _GoDurationError(f"invalid duration {_go_quote(orig)}")
         i = 0
         while i < len(s) and not (s[i] == "." or "0" <= s[i] <= "9"):
             i += 1
         if i == 0:
-            raise _GoDurationError(f"missing unit in duration {orig!r}")
+            raise _GoDurationError(f"missing unit in duration {_go_quote(orig)}")
         unit_name, s = s[:i], s[i:]
         unit = _GO_UNITS.get(unit_name)
         if unit is None:
-            raise _GoDurationError(f"unknown unit {unit_name!r} in duration {orig!r}")
+            raise _GoDurationError(
+                f"unknown unit {_go_quote(unit_name)} in duration {_go_quote(orig)}"
+            )
         if v > _U63 // unit:
-            raise _GoDurationError(f"invalid duration {orig!r}")
+            raise _GoDurationError(f"invalid duration {_go_quote(orig)}")
         v *= unit
         if f > 0:
             # Go: v += uint64(float64(f) * (float64(unit) / scale)), float64 throughout
             v += int(float(f) * (float(unit) / scale))
             if v > _U63:
-                raise _GoDurationError(f"invalid duration {orig!r}")
-        total += v
+                raise _GoDurationError(f"invalid duration {_go_quote(orig)}")
+        # Go's d is a uint64: 1<<63 + 1<<63 wraps to 0 and passes the check below
+        # ("9223372036854775808ns9223372036854775808ns" is 0 in Go 1.23)
+        total = (total + v) % (1 << 64)
         if total > _U63:
-            raise _GoDurationError(f"invalid duration {orig!r}")
+            raise _GoDurationError(f"invalid duration {_go_quote(orig)}")
     if neg:
         return -total
     if total > _MAX_NS:
-        raise _GoDurationError(f"invalid duration {orig!r}")
+        raise _GoDurationError(f"invalid duration {_go_quote(orig)}")
     return total
 
 

@@ -60,7 +60,9 @@ The properties, stated precisely:
    ``unknownOpt`` (``edns0`` ignored, other options and keywords unknown) included.
 5. **Errors the policy does not retry** (a 404 on either list, an invalid list, one
    with a line over distribution/reference's length limits among them) end the run
-   at the attempt that met them, naming the status or line, deleting nothing.
+   at the attempt that met them, naming the status or line, deleting nothing; an
+   invalid list's error is ``spec.list_errors``' exactly (URL, line or document,
+   quoted clip, reason), through the harness's repo and in process.
 6. **Determinism.**  Replaying a seed gives a byte-identical trace.
 7. **Retry decisions.**  For every failed attempt, the error cleanup's predicate saw is
    the one Go meets in that world (``world_errors``: search-list walk, the lane whose
@@ -87,7 +89,12 @@ The properties, stated precisely:
 8. **The schedule at its boundaries.**  A deadline exactly on an attempt's start, a
    sleep equal to the Cap, Steps 1, Jitter 0, Factor < 1; and cleanup's stepped
    schedule equals ``spec.backoff``'s over many backoffs; every preset's fields,
-   deadline, predicate name and schedule are ``spec.backoff.PRESETS``'.
+   deadline, predicate name and schedule are ``spec.backoff.PRESETS``'.  The input
+   a schedule comes from: a policy file loads to exactly ``spec.policy_input``'s
+   values (durations through ``spec.go_duration``, Go 1.23's ``time.ParseDuration``)
+   or is refused with its message naming the field; ``cleanup run`` with a policy file
+   or preset and policy flags exits 64 with the specification's one line, or runs
+   ``spec.backoff``'s schedule for the specification's values.
 9. **The report.**  What ``cleanup run --json`` prints says what Go met: each failed
    attempt's kind is ``spec.go_http.report_label`` of the world's error, its
    ``retriable`` the specification's predicate, its text Go's where the world fixes it
@@ -111,6 +118,12 @@ query and runs as with healthy DNS (properties 1, 2, 7), and a lookup of a liter
 ``+xml`` suffixes, case, parameters and spaces or tabs varied - through the harness
 and in process (property 5); a refused dial in an IP-literal world names the address
 as Go does (the dial's text is asserted, not skipped when it does not match).
+Input texts (issue 11): policy files and flags with well-formed and ill-formed
+values (Go durations with fractions and overflow, numbers as text, booleans,
+negatives, NaN and infinities, unknown modes, predicates and keys, values long enough
+to be cut; property 8), lists with one defect at a generated line or column, a NUL
+anywhere, bytes that are not UTF-8, no reference, bodies around the client's size
+limit under every framing (property 5).
 Example counts scale with the hypothesis profile (``tests/conftest.py``): ``ci`` is
 derandomized; ``HYPOTHESIS_PROFILE=deep`` runs twenty times as many.
 """
@@ -123,6 +136,7 @@ import dataclasses
 import errno
 import functools
 import inspect
+import io
 import ipaddress
 import json
 import math
@@ -166,6 +180,7 @@ from cleanup import (
     Policy,
     RequestTimeout,
 )
+from cleanup._cli import main as cleanup_main
 from cleanup.events import (
     AttemptFailed,
     AttemptStarted,
@@ -215,7 +230,9 @@ from tests.sim.spec import go_dns as spec_dns
 from tests.sim.spec import go_http as spec_http
 from tests.sim.spec import go_resolvconf as spec_resolvconf
 from tests.sim.spec import ip_literal as spec_ip
+from tests.sim.spec import list_errors as spec_lists
 from tests.sim.spec import media as spec_media
+from tests.sim.spec import policy_input as spec_input
 from tests.sim.spec import predicates as spec_predicates
 from tests.sim.spec import repo as spec_repo
 from tests.sim.spec import store as spec_store
@@ -3620,6 +3637,664 @@ def test_invalid_list_by_any_media_type_in_process(
         assert report.ok, f"{media!r} is a list's type, yet {report.outcome}: {report.error}"
         event("read as a list")
     check_deletion(images, report, cleanup.MemoryStore(path).images())
+
+
+# -- issue 11 (inputs11): input texts - policy files and flags (spec.policy_input,
+#    spec.go_duration) and the documented messages of invalid lists (spec.list_errors).
+#    The cleanup reads these texts itself; properties that hand it Policy objects and
+#    well-formed lists cannot see how it reads them --------------------------------
+
+GO_UNITS = ("ns", "us", "\u00b5s", "\u03bcs", "ms", "s", "m", "h")
+
+
+@st.composite
+def go_duration_texts(draw: st.DrawFn) -> str:
+    """Go duration syntax near its rules: 1-3 terms, whole parts up to and past
+    ``1<<63``, fractions of 0-25 digits (past what a uint64 holds: Go ignores them),
+    every unit and both micro signs, a sign."""
+    terms = []
+    for _ in range(draw(st.integers(1, 3))):
+        whole = draw(
+            st.one_of(
+                st.integers(0, 999).map(str),
+                st.sampled_from(("", "2562047", "9223372036854775807", "9223372036854775808")),
+            )
+        )
+        fraction = draw(
+            st.one_of(st.just(""), st.text("0123456789", max_size=25).map(lambda d: "." + d))
+        )
+        if not whole and fraction in ("", "."):
+            fraction = ".5"
+        terms.append(whole + fraction + draw(st.sampled_from(GO_UNITS)))
+    text = draw(st.sampled_from(("", "", "", "+", "-"))) + "".join(terms)
+    if any("." in t and t.split(".")[1][:1].isdigit() for t in terms):
+        event("duration: go syntax with a fraction")
+    return text
+
+
+#: duration values that are no duration (or not one cleanup may use)
+BAD_DURATIONS: tuple[object, ...] = (
+    -1,
+    -0.5,
+    math.nan,
+    math.inf,
+    -math.inf,
+    True,
+    [1],
+    "",
+    "  ",
+    "s",
+    "1",  # a bare number is seconds: not bad, next to "1x"
+    "1x",
+    "1 s",
+    "1.5.s",
+    "10S",
+    "nan",
+    "-inf",
+    "-1s",
+    "2562047h47m16.854775808s",
+    "9223372036.854775808",
+    9223372037,
+    1e300,
+    "x" * 70,
+    "1\u00e9s",
+    '1"s',
+)
+
+
+def duration_values(*, positive: bool = False) -> st.SearchStrategy[object]:
+    """A duration field's value as TOML carries it: an integer or a float of seconds, a
+    bare decimal text, Go syntax (:func:`go_duration_texts`), or :data:`BAD_DURATIONS`."""
+    low = 1 if positive else 0
+    return st.one_of(
+        st.integers(low, 400),
+        st.floats(0.001 if positive else 0.0, 400.0),
+        st.floats(0.0, 400.0).map(lambda f: f" {f!r} "),
+        go_duration_texts(),
+        st.sampled_from(("1.5s", "250ms", "1m30.5s", ".5h", "1.000000001s", "1\u00b5s")),
+        st.sampled_from(BAD_DURATIONS),
+        long_texts(),
+    )
+
+
+def long_texts() -> st.SearchStrategy[str]:
+    """Junk texts whose ``repr`` is 59-62 or 75 characters: on either side of the 60 at
+    which messages cut a value they quote (``spec.policy_input.shown``)."""
+    return st.sampled_from((59, 60, 61, 62, 75)).map(lambda n: ("9x" * n)[: n - 2])
+
+
+#: durations a policy may give that a run can afford (seconds, decimal text, Go syntax)
+WELL_FORMED_DURATIONS: st.SearchStrategy[object] = st.one_of(
+    st.integers(0, 30),
+    st.floats(0.0, 30.0),
+    st.floats(0.0, 30.0).map(repr),
+    st.sampled_from(("1.5s", "250ms", "1m30.5s", ".005h", "1.000000001s", "1\u00b5s", "0")),
+)
+
+
+def number_values() -> st.SearchStrategy[object]:
+    """Factor/Jitter as TOML carries them: float64 >= 0, as numbers or numeric text,
+    next to negatives, NaN, infinities, booleans, other texts and types."""
+    return st.one_of(
+        st.floats(0.0, 4.0),
+        st.integers(0, 4),
+        st.floats(0.0, 4.0).map(repr),
+        st.sampled_from(
+            (-0.5, -1, math.nan, math.inf, -math.inf, True, False, "nan", "inf", "-1", "x",
+             "1e400", "", [0.5], "0.25")
+        ),
+    )  # fmt: skip
+
+
+def steps_values() -> st.SearchStrategy[object]:
+    return st.one_of(
+        st.integers(1, 5),
+        st.sampled_from(
+            (0, -1, 1_000_000, 1_000_001, 2**70, 2.0, 2.5, math.inf, "3", " +4 ", "+-5", "\u00b2",
+             "x", "", True, [3], "1" * 70)
+        ),
+        long_texts(),
+    )  # fmt: skip
+
+
+def _toml(value: object) -> str:
+    """A TOML value (TOML 1.0 section "String", "Float", "Array")."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "nan"
+        if math.isinf(value):
+            return "inf" if value > 0 else "-inf"
+        text = repr(value)
+        return text if ("." in text or "e" in text) else text + ".0"
+    if isinstance(value, str):
+        escaped = value.replace("\\", "\\\\").replace('"', '\\"')
+        escaped = "".join(c if c >= " " and c != "\x7f" else f"\\u{ord(c):04x}" for c in escaped)
+        return f'"{escaped}"'
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml(v) for v in value) + "]"
+    raise TypeError(value)
+
+
+@st.composite
+def policy_files(draw: st.DrawFn, *, small: bool = False) -> dict[str, Any]:
+    """A policy file's TOML data: each key present or not, each value well-formed or
+    not (durations, numbers as text, booleans, negatives, NaN/inf, unknown modes,
+    predicates and keys); ``small``: at most one ill-formed field and Steps 1-5 (a run
+    with it stays short)."""
+    optional: dict[str, st.SearchStrategy[object]] = {
+        "backoff.factor": number_values(),
+        "backoff.jitter": number_values(),
+        "backoff.steps": steps_values(),
+        "backoff.cap": duration_values(),
+        "backoff.mode": st.sampled_from(("client-go", "client-go", "full", "equal",
+                                         "decorrelated", "additive", "Client-Go", "aws", 3)),
+        "name": st.sampled_from(("mine", "", 7)),
+        "predicate": st.sampled_from(("v1.4", "v1.5", "v1.6", "V1.5", 1.5)),
+        "deadline": duration_values(),
+    }  # fmt: skip
+    values = {"backoff.duration": duration_values(), **optional}
+    if small:  # well-formed values, but for one field
+        well_formed: dict[str, st.SearchStrategy[object]] = {
+            "backoff.duration": WELL_FORMED_DURATIONS,
+            "backoff.factor": st.floats(0.0, 3.0),
+            "backoff.jitter": st.one_of(st.floats(0.0, 1.0), st.floats(0.0, 1.0).map(repr)),
+            "backoff.steps": st.integers(1, 5),
+            "backoff.cap": WELL_FORMED_DURATIONS,
+            "backoff.mode": st.sampled_from(spec_input.MODES),
+            "name": st.just("mine"),
+            "predicate": st.sampled_from(spec_input.PREDICATES),
+            "deadline": WELL_FORMED_DURATIONS,
+        }
+        bad = draw(st.sampled_from((None, None, *values)), label="ill-formed field")
+        values = {
+            k: v if k == bad and k != "backoff.steps" else well_formed[k] for k, v in values.items()
+        }
+    backoff: dict[str, object] = {"duration": draw(values["backoff.duration"], label="duration")}
+    top: dict[str, object] = {}
+    for key in optional:
+        if draw(st.booleans(), label=f"has {key}"):
+            table, _, name = key.rpartition(".")
+            (backoff if table else top)[name] = draw(values[key], label=key)
+    shape = draw(st.sampled_from(("whole",) * (24 if small else 8) + ("unknown key",
+                 "unknown backoff key", "no duration", "no backoff")))  # fmt: skip
+    if shape == "unknown key":
+        top[draw(st.sampled_from(("retries", "Deadline", "cap")))] = 1
+    elif shape == "unknown backoff key":
+        backoff[draw(st.sampled_from(("Steps", "base", "predicate")))] = 1
+    elif shape == "no duration":
+        del backoff["duration"]
+    if shape != "no backoff":
+        top["backoff"] = backoff
+    event(f"policy file: {shape}")
+    return top
+
+
+def toml_text(data: dict[str, Any]) -> str:
+    lines = [f"{key} = {_toml(value)}" for key, value in data.items() if key != "backoff"]
+    if "backoff" in data:
+        lines.append("[backoff]")
+        lines += [f"{key} = {_toml(value)}" for key, value in data["backoff"].items()]
+    return "\n".join(lines) + "\n"
+
+
+def check_loaded(policy: Policy, want: spec_input.Loaded) -> None:
+    """``policy`` holds exactly the values ``spec.policy_input`` read."""
+    b = policy.backoff
+    got = (b.duration, b.factor, b.jitter, b.steps, b.cap, b.mode, policy.deadline,
+           policy.predicate)  # fmt: skip
+    expected = (want.duration, want.factor, want.jitter, want.steps, want.cap, want.mode,
+                want.deadline, want.predicate)  # fmt: skip
+    assert got == expected, f"loaded {got}, the specification reads {expected}"
+
+
+@settings(max_examples=examples(150), suppress_health_check=[HealthCheck.too_slow])
+@given(data=policy_files())
+# the issue's examples, each of a kind the strategy draws: "1.5s" is 1.5 s (not 1 s);
+# a factor given as "nan" text, a negative jitter; steps "+-5" is no integer (it was
+# once called "too large"); Go's uint64 sum wrapping to 0; a value of 61 characters
+# quoted cut to 60
+@example(data={"backoff": {"duration": "1.5s", "steps": 3}})
+@example(data={"backoff": {"duration": "1m30.25s", "cap": ".5h"}})
+@example(data={"backoff": {"duration": 1, "factor": "nan"}})
+@example(data={"backoff": {"duration": 1, "jitter": -0.5}})
+@example(data={"backoff": {"duration": 1, "steps": "+-5"}})
+@example(data={"backoff": {"duration": "9223372036854775808ns9223372036854775808ns"}})
+@example(data={"backoff": {"duration": "9x" * 29 + "9"}})
+def test_schedule_fields_of_a_policy_file_are_the_specs_reading_of_its_text(
+    data: dict[str, Any], tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """Property 8 for the input a schedule comes from (issue 11, input texts): a
+    generated policy file (TOML: durations as numbers, decimal text or Go syntax with
+    fractions and overflow; numbers as text; booleans, negatives, NaN and infinities;
+    unknown modes, predicates and keys) either loads to exactly the values
+    ``spec.policy_input`` reads (durations through ``spec.go_duration``, Go 1.23's
+    ``time.ParseDuration``) or is refused with a ``cleanup.PolicyError`` (an
+    ``InputError``) whose message is the specification's: the file, the field, the
+    value as read, why."""
+    path = tmp_path_factory.mktemp("policy") / "p.toml"
+    path.write_text(toml_text(data), encoding="utf-8")
+    want = spec_input.policy_file(str(path), "p", data)
+    note(f"{toml_text(data)}-> {want}")
+    try:
+        policy = cleanup.get_policy(str(path))
+    except cleanup.PolicyError as exc:
+        assert isinstance(exc, cleanup.InputError)
+        assert isinstance(want, str), f"refused ({exc}); the specification loads {want}"
+        assert str(exc) == want, f"message {str(exc)!r}, the specification's {want!r}"
+        event("refused, naming the field")
+        return
+    assert not isinstance(want, str), f"loaded {policy.describe()}; the specification: {want}"
+    check_loaded(policy, want)
+    assert policy.name == want.name, policy.name
+    event("loaded")
+
+
+POLICY_FLAGS = ("steps", "duration", "factor", "jitter", "cap", "deadline")
+
+
+def flag_texts(name: str) -> st.SearchStrategy[str]:
+    """What a user may type after ``--NAME``: the field's values as text, and junk."""
+    values = {
+        "steps": st.one_of(st.integers(-1, 5).map(str), st.sampled_from(
+            ("x", "", "2.0", " 3 ", "+4", "1_0", "1000001", "9" * 50))),
+        "factor": number_values().map(lambda v: v if isinstance(v, str) else repr(v)),
+        "jitter": number_values().map(lambda v: v if isinstance(v, str) else repr(v)),
+    }.get(name, duration_values().map(lambda v: v if isinstance(v, str) else repr(v)))  # fmt: skip
+    return values
+
+
+@st.composite
+def policy_inputs(draw: st.DrawFn) -> tuple[str | dict[str, Any], dict[str, str]]:
+    """``--policy`` (a preset's name, a small policy file's data, or a name that is
+    neither) and 0-3 policy flags."""
+    unknown = ("harvester-v1.6", "Harvester-v1.5", "stamina")  # no preset, no file
+    base: str | dict[str, Any] = draw(
+        st.one_of(
+            st.sampled_from(sorted(spec_backoff.PRESETS)),
+            policy_files(small=True),
+            st.sampled_from(unknown),
+        ),
+        label="--policy",
+    )
+    names = draw(st.lists(st.sampled_from(POLICY_FLAGS), unique=True, max_size=3), label="flags")
+    flags = {name: draw(flag_texts(name), label=f"--{name}") for name in names}
+    return base, flags
+
+
+@pytest.fixture(scope="module")
+def refused_port() -> Iterator[int]:
+    """A loopback port bound and not listening: every connect is ECONNREFUSED."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    yield sock.getsockname()[1]
+    sock.close()
+
+
+def _preset_loaded(name: str) -> spec_input.Loaded:
+    p = spec_backoff.PRESETS[name]
+    return spec_input.Loaded(name, p.predicate, p.deadline, p.duration, p.factor, p.jitter,
+                              p.steps, p.cap, p.mode)  # fmt: skip
+
+
+@cases(50)
+@given(given_input=policy_inputs(), seed=st.integers(0, 2**32 - 1))
+def test_schedule_of_cleanup_run_is_the_specs_for_its_policy_file_and_flags(
+    given_input: tuple[str | dict[str, Any], dict[str, str]],
+    seed: int,
+    refused_port: int,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """Property 8 through ``cleanup run`` (issue 11, input texts): ``--policy`` (a
+    preset or a generated policy file) and generated ``--steps --duration --factor
+    --jitter --cap --deadline`` texts.  Input ``spec.policy_input`` refuses ends the
+    run before anything is fetched with exit 64 and one line on stderr, the
+    specification's message naming the flag (and the file and field), no traceback;
+    input it accepts runs (against a refused port, so every attempt fails and is
+    retried) with exactly the specification's values, and its attempts and sleeps are
+    ``spec.backoff``'s schedule for them with the ``--seed``'s draws
+    (``random.Random(seed)``, one per sleep), cut by the deadline rule."""
+    base, flags = given_input
+    tmp = tmp_path_factory.mktemp("run")
+    store = tmp / "node.json"
+    store.write_text('{"images": ["docker.io/rancher/harvester:v1.4.1"]}\n')
+    want: spec_input.Loaded | str
+    if isinstance(base, str) and base not in spec_backoff.PRESETS:
+        policy_arg, want = base, spec_input.unknown_policy(base)
+    elif isinstance(base, str):
+        policy_arg, want = base, _preset_loaded(base)
+    else:
+        path = tmp / "p.toml"
+        path.write_text(toml_text(base), encoding="utf-8")
+        policy_arg, want = str(path), spec_input.policy_file(str(path), "p", base)
+    argv = ["run", f"--repo-url=http://127.0.0.1:{refused_port}", "--previous-version=v1.4.1",
+            "--nameserver=127.0.0.1:9", f"--store=memory:{store}", "--json", f"--seed={seed}",
+            f"--policy={policy_arg}"]  # fmt: skip
+    argv += [f"--{name}={text}" for name, text in flags.items()]
+    read = {name: spec_input.flag(name, text) for name, text in flags.items()}
+    bad_flag = next((name for name, value in read.items() if isinstance(value, str)), None)
+    out, err = io.StringIO(), io.StringIO()
+    code = cleanup_main(argv, clock=FastForwardClock(), stdout=out, stderr=err)
+    lines = err.getvalue().splitlines()
+    note(f"{argv}\n-> {code}: {err.getvalue()}")
+    assert "Traceback" not in err.getvalue()
+    if bad_flag is not None or isinstance(want, str):
+        if bad_flag is not None:  # argparse reads the flags before the policy is loaded
+            message = f"cleanup: argument --{bad_flag}: {read[bad_flag]}"
+            event(f"refused: --{bad_flag}")
+        else:
+            # the flags in the usage's order (README "cleanup run"), after --policy
+            named = ", ".join(["--policy"] + [f"--{k}" for k in POLICY_FLAGS if k in flags])
+            message = f"cleanup: {named}: {want}"
+            event("refused: --policy")
+        assert code == 64, f"exit {code}, not 64 for {message}"
+        assert lines == [message], f"stderr {lines}, the specification's {message!r}"
+        return
+    assert not isinstance(want, str)
+    want = spec_input.with_flags(want, {k: v for k, v in read.items() if not isinstance(v, str)})
+    report = json.loads(out.getvalue())
+    assert code == 1 and report["outcome"] == "gave-up", f"{code}: {report['error']}"
+    # the report names the policy only; its values show in the schedule, which each
+    # of them changes (the predicate does not: a refused connect is retried by both)
+    rng = random.Random(seed)
+    spec = spec_backoff.schedule(want, [rng.random() for _ in range(want.steps)])
+    sleeps, attempts, now = [], spec.attempts, 0.0
+    for i, s in enumerate(spec.sleeps):
+        if want.deadline is not None and now + s > want.deadline:
+            attempts = i + 1  # the deadline rule: give up without sleeping
+            break
+        sleeps.append(s)
+        now += s
+    ran = [a["sleep"] for a in report["attempts"] if a["sleep"] is not None]
+    assert len(report["attempts"]) == attempts, (
+        f"{len(report['attempts'])} attempts, spec {attempts}"
+    )
+    assert len(ran) == len(sleeps) and all(
+        spec_backoff.same_sleep(a, b) for a, b in zip(ran, sleeps, strict=True)
+    ), f"slept {ran}, the specification {sleeps}"
+    event(f"ran {want.mode} with {len(flags)} flag(s)")
+
+
+#: characters outside the reference grammar (spaces and other whitespace of several
+#: kinds, control characters, non-ASCII, markup and quotes), for a column of a line
+ODD_CHARS = (" ", "\t", "\x0b", "\x1f", "\u00a0", "\u3000", "\u00e9", "\u00df", "<", "#",
+             "\x01", "\x7f", "\u200b", "*", '"', "'", "\\", "\ufffd")  # fmt: skip
+BAD_TAGS = (".v1", "-v1", "", "v" * 129, "v1+x")
+BAD_REGISTRIES = ("ex_ample.com:5000", "-bad.io:5000", "reg.io:5x", "bad-.io:80", "reg.io:",
+                  "localhost:x", "a..b:1")  # fmt: skip
+HTML_LINES = ("<!DOCTYPE html>", "<HTML><body>Not Found</body></HTML>", "<p>moved</p>",
+              "<?xml version='1.0'?>")  # fmt: skip
+
+
+@st.composite
+def bad_lines(draw: st.DrawFn, good: str) -> str:
+    """A line of a list that is no reference, made from the good reference ``good``:
+    an odd character at a generated column, a bad tag, a bad registry, one long enough
+    that messages cut it, or an HTML line."""
+    kind = draw(st.sampled_from(("registry", "tag", "column", "column", "long", "html")))
+    event(f"bad line: {kind}")
+    name = good.rsplit(":", 1)[0] if good.rfind(":") > good.rfind("/") else good
+    if kind == "column":
+        at = draw(st.integers(0, len(good)))
+        line = good[:at] + draw(st.sampled_from(ODD_CHARS)) + good[at:]
+    elif kind == "tag":
+        line = f"{name}:{draw(st.sampled_from(BAD_TAGS))}"
+    elif kind == "registry":
+        line = f"{draw(st.sampled_from(BAD_REGISTRIES))}/{name.split('/', 1)[-1]}:v1"
+    elif kind == "long":
+        # around the 80 characters at which a quoted line is cut (spec.list_errors.clip)
+        width = draw(st.sampled_from((79, 80, 81, 82, 95)))
+        odd = draw(st.sampled_from(ODD_CHARS))
+        line = f"{name}-{odd}{'a' * max(1, width - len(name) - 2)}"
+    else:
+        line = draw(st.sampled_from(HTML_LINES))
+    return line
+
+
+@st.composite
+def list_lines(draw: st.DrawFn, refs: Sequence[str]) -> list[str]:
+    """``refs`` as lines of a list with blank and comment lines and one generated defect:
+    a bad line at a generated line number (:func:`bad_lines`), a NUL at a generated
+    place (the first byte too), no reference at all (empty, or only blank lines and
+    comments), or none."""
+    lines = list(refs)
+    for _ in range(draw(st.integers(0, 3))):
+        lines.insert(draw(st.integers(0, len(lines))), draw(st.sampled_from(("", "  ", "# c"))))
+    defect = draw(st.sampled_from(("line",) * 4 + ("nul", "no references", "none")))
+    event(f"list defect: {defect}")
+    if defect == "line":
+        good = draw(st.sampled_from(list(refs)))
+        lines.insert(draw(st.integers(0, len(lines))), draw(bad_lines(good)))
+    elif defect == "nul":
+        text = "\n".join(lines)
+        at = draw(st.sampled_from((0, draw(st.integers(0, len(text))))))
+        event("NUL at offset 0" if at == 0 else "NUL inside")
+        lines = (text[:at] + "\x00" + text[at:]).split("\n")
+    elif defect == "no references":
+        lines = draw(st.sampled_from(([], [""], ["", "  "], ["# only a comment"],
+                                      ["", "# a", "  # b", ""])))  # fmt: skip
+    return lines
+
+
+def _served(lines: Sequence[str]) -> bytes:
+    # the harness serves a list as its lines, each ended by "\n" (sim._harness)
+    return ("\n".join(lines) + "\n").encode()
+
+
+def _split_error(error: str) -> tuple[str, str]:
+    """(URL, the rest) of an ``invalid image list URL (...)`` error."""
+    match = re.fullmatch(r"invalid image list (\S+) (\(.*)", error, re.DOTALL)
+    assert match is not None, error
+    return match[1], match[2]
+
+
+@cases(15)
+@given(
+    timeline=timelines(dns_states=("nxdomain", "servfail"), http_states=("refused",)),
+    which=st.sampled_from(("previous", "current")),
+    data=st.data(),
+    seed=seeds(),
+)
+def test_invalid_list_text_through_the_repo_says_the_documented_error(
+    harness: Harness,
+    cleanup_fn: CleanupFn,
+    timeline: Timeline,
+    which: str,
+    data: st.DataObject,
+    seed: int,
+) -> None:
+    """Property 5 with the documented message (issue 11, input texts; README "What an
+    invalid list's error says", ``spec.list_errors``): a list served by the harness's
+    repo with one bad line among good ones at a generated line number (odd characters
+    at generated columns, bad tags and registries, lines long enough to be cut, HTML),
+    a NUL anywhere (offset 0 too), or no reference at all ends the run at the attempt
+    that fetched it, deleting nothing, and the report's error is the specification's
+    exactly: the list's URL, the line, the quoted clip, the reason."""
+    lines = data.draw(list_lines(getattr(SINGLE.images, which)), label="list")
+    lists: dict[str, Any] = {which: tuple(lines)}
+    images = dataclasses.replace(SINGLE.images, node=SINGLE.images.node_images, **lists)
+    r = run(harness, cleanup_fn, timeline, V15, seed, dataclasses.replace(SINGLE, images=images))
+    served = attempt = 0
+    for entry in sorted(r.result.trace, key=lambda e: e["seq"]):
+        if entry["type"] == "attempt":
+            attempt = entry["attempt"]
+        elif entry["type"] == "http" and entry["result"] == "200":
+            served = attempt
+            break
+    assume(served)  # the world let a list through inside the budget (nearly always)
+    found = spec_lists.text_error(_served(lines))
+    report = r.result.report
+    if found is None:  # the defect was none, or a character the line's ends shed
+        assert r.result.ok, f"a list, yet {r.result.outcome}: {report.error}"
+        return
+    assert r.result.attempts == served and r.result.outcome == "not-retriable", report.error
+    url, _ = _split_error(report.error or "")
+    assert url.endswith(
+        spec_repo.list_path(SINGLE.previous_version if which == "previous" else spec_repo.CURRENT)
+    ), url
+    assert report.error == spec_lists.error(url, *found), (
+        f"{report.error!r}, the specification says {spec_lists.error(url, *found)!r}"
+    )
+    assert list(r.result.node_images) == list(SINGLE.images.node_images)
+    assert not report.deleted
+
+
+class _Bodies(httpx.BaseTransport):
+    """Serves the given bytes at ``spec.repo``'s path of each version, whole: with a
+    ``Content-Length`` (``"length"``), without length or chunking (``"close"``), or
+    chunked in pieces of the given sizes (the client sees each piece as it arrives)."""
+
+    def __init__(self, bodies: dict[str, tuple[bytes, str | list[int]]]) -> None:
+        self.bodies = bodies
+        self.paths = spec_repo.list_paths(SINGLE.previous_version)
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        version = self.paths.get(request.url.path)
+        if version is None or version not in self.bodies:
+            return httpx.Response(404, content=b"404 page not found\n")
+        body, pieces = self.bodies[version]
+        if pieces == "close":  # no length, no chunking: the body ends with the connection
+            return httpx.Response(200, stream=httpx.ByteStream(body))
+        if isinstance(pieces, str):
+            headers = {"Content-Length": str(len(body))}
+            return httpx.Response(200, stream=httpx.ByteStream(body), headers=headers)
+        chunks, at = [], 0
+        for size in pieces:
+            chunks.append(body[at : at + size])
+            at += size
+        return httpx.Response(200, stream=_Pieces(chunks), headers={"Transfer-Encoding": "chunked"})
+
+
+class _Pieces(httpx.SyncByteStream):
+    def __init__(self, chunks: list[bytes]) -> None:
+        self.chunks = chunks
+
+    def __iter__(self) -> Iterator[bytes]:
+        yield from self.chunks
+
+
+def _pieces(length: int, size: int) -> list[int]:
+    """Chunk sizes of ``size`` bytes (the last one shorter) for a body of ``length``."""
+    return [size] * (length // size) + ([length % size] if length % size else [])
+
+
+class _Given:
+    """``st.data()``'s stand-in in an ``@example``: every draw gives ``value``."""
+
+    def __init__(self, value: object) -> None:
+        self.value = value
+
+    def draw(self, strategy: object, label: str | None = None) -> object:
+        return self.value
+
+
+#: bytes that begin no UTF-8 sequence, or one cut short before ASCII
+NOT_UTF8 = (b"\x80", b"\xbf", b"\xc0", b"\xfe", b"\xff", b"\xe2\x82")
+
+
+@st.composite
+def list_bodies(draw: st.DrawFn, refs: Sequence[str]) -> tuple[bytes, int, str | list[int]]:
+    """(body, the client's size limit, chunk sizes or None for a ``Content-Length``):
+    :func:`list_lines`'s lists, bytes that are not UTF-8 at a generated offset, a BOM
+    or CRLF, and bodies around the limit (one byte under, at, over, far over) framed
+    either way."""
+    body = _served(draw(list_lines(refs)))
+    if draw(st.booleans()):
+        body = draw(st.sampled_from((b"\xef\xbb\xbf", b""))) + body
+        if draw(st.booleans()):
+            body = body.replace(b"\n", b"\r\n")
+    if draw(st.integers(0, 5)) == 0:
+        at = draw(st.integers(0, len(body) - 1))
+        body = body[:at] + draw(st.sampled_from(NOT_UTF8)) + body[at:]
+        event("bytes that are not UTF-8")
+    limit = 4 * 1024 * 1024
+    if draw(st.integers(0, 2)) == 0:
+        over = draw(st.sampled_from((-1, 0, 1, 2, 40)))
+        limit = max(1, len(body) - over)
+        event(f"size: the body {over:+d} bytes against the limit")
+    if body and draw(st.integers(0, 9)) == 3:  # not 0: hypothesis favours the simplest
+        body = body.rstrip(b"\n")
+        event("no newline at the end")
+    pieces: str | list[int] = draw(
+        st.sampled_from(("length", "length", "length", "chunked", "chunked", "close"))
+    )
+    if pieces == "chunked":
+        pieces = _pieces(len(body), draw(st.integers(1, 64)))
+    event(f"framing: {pieces if isinstance(pieces, str) else 'chunked'}")
+    return body, limit, pieces
+
+
+_GOOD_PREVIOUS = _served(SINGLE.images.previous)
+_LIMIT = 4 * 1024 * 1024
+
+
+@settings(max_examples=examples(120), suppress_health_check=[HealthCheck.too_slow])
+@given(which=st.sampled_from(("previous", "current")), data=st.data())
+# the issue's examples, each of a kind the strategy draws: a NUL at offset 0 is binary
+# data, not a bad line; "empty" is not "only blank lines and comments"; a line of 81
+# characters is quoted cut to 80; a Content-Length over the limit is refused before
+# reading ("N bytes"), a chunked body as its pieces pass it ("at least K bytes")
+@example(which="previous", data=_Given((b"\x00" + _GOOD_PREVIOUS, _LIMIT, "length")))
+@example(which="current", data=_Given((b"\n \n", _LIMIT, "length")))
+@example(which="current", data=_Given((b"# only a comment\n", _LIMIT, "chunked")))
+@example(which="previous", data=_Given((b"docker.io/" + b"a" * 70 + b" x\n", _LIMIT, "length")))
+@example(which="previous", data=_Given((_GOOD_PREVIOUS, len(_GOOD_PREVIOUS) - 1, "length")))
+@example(which="previous", data=_Given((_GOOD_PREVIOUS, len(_GOOD_PREVIOUS) - 1, [64] * 99)))
+def test_invalid_list_text_in_process_says_the_documented_error(
+    cleanup_fn: CleanupFn, which: str, data: Any, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """Property 5 with the documented message over more list texts than the harness
+    runs, through the real repo client in process (:func:`list_bodies`: bytes that are
+    not UTF-8, BOM and CRLF, no newline at the end, bodies one byte under, at and over
+    the client's limit, with a ``Content-Length``, chunked in generated pieces, or
+    framed by the connection's end): a list that fails ends
+    the run at its first attempt, deleting nothing, with ``spec.list_errors``' error
+    exactly (an oversize body with a ``Content-Length`` refused before reading, a
+    chunked one as soon as the pieces pass the limit); one that passes is used."""
+    body, limit, pieces = data.draw(list_bodies(getattr(SINGLE.images, which)), label="body")
+    if isinstance(pieces, list):  # cut to the body (an example may give more)
+        pieces = _pieces(len(body), pieces[0]) if pieces else []
+    elif pieces == "chunked":
+        pieces = _pieces(len(body), 16)
+    other = "current" if which == "previous" else "previous"
+    good = _served(getattr(SINGLE.images, other))
+    versions = {"previous": SINGLE.previous_version, "current": spec_repo.CURRENT}
+    served = {versions[which]: (body, pieces), versions[other]: (good, "length")}
+    path = tmp_path_factory.mktemp("node") / "node.json"
+    images = SINGLE.images
+    store = cleanup.MemoryStore.create(
+        path, images.node_images, in_use=images.in_use, pinned=images.pinned, ids=dict(images.ids)
+    )
+    base = "http://repo.test"
+    with httpx.Client(transport=_Bodies(served)) as client:
+        repo = cleanup.RepoClient(base, client, timeout=30.0, max_bytes=limit)
+        report = cleanup_fn(
+            repo,
+            previous_version=SINGLE.previous_version,
+            current_version=spec_repo.CURRENT,
+            policy=V15,
+            store=store,
+            clock=FastForwardClock(),
+            rng=random.Random(0),
+        )
+    want = None
+    for version in (SINGLE.previous_version, spec_repo.CURRENT):  # fetched in this order
+        got, chunks = served[version]
+        want = spec_lists.list_error(base + spec_repo.list_path(version), got, limit, chunks)
+        if want is not None:
+            break
+    note(f"{body!r} (limit {limit}, pieces {pieces}): {report.outcome}: {report.error}")
+    if want is None:
+        assert report.ok, f"a list, yet {report.outcome}: {report.error}"
+        event("read as a list")
+    else:
+        assert report.outcome == "not-retriable" and len(report.attempts) == 1, report.outcome
+        assert report.error == want, f"{report.error!r}, the specification says {want!r}"
+        assert sorted(cleanup.MemoryStore(path).images()) == sorted(images.node_images)
+        event("refused with the documented error")
 
 
 # -- 6. determinism ------------------------------------------------------------------

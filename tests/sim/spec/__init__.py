@@ -37,6 +37,12 @@ nothing from ``cleanup`` but data types needed to read a result (``Backoff`` fie
   guarantees), over :mod:`.deletion`.
 - :mod:`.transport_errors`: the phase, configured limit and Go text of another HTTP
   stack's timeouts, and an unclassified exception's description.
+- :mod:`.go_duration`: Go 1.23's ``time.ParseDuration`` (values and error texts),
+  held to Go itself by ``tests/fidelity/test_spec_go_duration.py``.
+- :mod:`.policy_input`: what a policy file and ``cleanup run``'s policy flags accept,
+  and each refusal's message naming the field or flag.
+- :mod:`.list_errors`: the documented error of an image list that is no list (line,
+  column, quoted clip, reason; size, framing, NUL, UTF-8).
 
 ``tests/test_architecture.py`` holds these modules to their imports.
 """

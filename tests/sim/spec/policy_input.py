@@ -1,0 +1,287 @@
+"""What a policy file and ``cleanup run``'s policy flags accept, and what each refusal says.
+
+Sources: README "cleanup: retry policy" (the file format and the flags) and "cleanup:
+running it" (exit 64, "a message naming the flag, file, key or line"); the docstrings
+of ``cleanup._policy_file`` (``get_policy``, ``policy_to_toml``) and
+``cleanup.parse_duration``; Harvester's ``wait.Backoff`` whose fields these are
+(``Duration``/``Cap`` a ``time.Duration``, ``Factor``/``Jitter`` a ``float64``,
+``Steps`` an ``int``).  Restated here, importing nothing from ``cleanup``.
+
+A **duration** (``backoff.duration``, ``backoff.cap``, ``deadline``; ``--duration``,
+``--cap``, ``--deadline``) is a number of seconds or a text: the text, stripped of
+surrounding whitespace, is either a decimal number of seconds (Python's ``float``
+syntax), read to the nanosecond as Go truncates (so at most Go's largest
+``time.Duration``, 2562047h47m16.854775807s, exact), or Go syntax read by
+``time.ParseDuration`` (:mod:`.go_duration`; the message carries Go's error without
+its ``time: `` prefix), a negative result refused.  A TOML float is a binary64 and is
+compared with the float nearest Go's limit.  Negative, NaN and infinite values are
+refused.  In a file ``0`` means none for ``cap`` and ``deadline``; a flag must be
+longer than ``0s``.
+
+A **number** (``factor``, ``jitter``) is a finite float64 >= 0, given as a number or a
+numeric text.  **steps** is an integer (a TOML integer, an integral float, or a text of
+ASCII digits with an optional sign) from 1 to :data:`MAX_STEPS`.  **mode** is one of
+:data:`MODES`, **predicate** one of :data:`PREDICATES`, **name** a non-empty text
+(default: the file's stem).  Keys other than these are refused, naming them; the
+``[backoff]`` table and its ``duration`` are required; the defaults are ``factor 1.0``,
+``jitter 0.0``, ``steps 1``, no cap, ``mode "client-go"``, ``predicate "v1.5"``, no
+deadline.  ``--policy`` names a preset (:data:`PRESET_NAMES`) or a file; anything
+else is refused naming it.
+
+Values are shown in messages as Python's ``repr`` of the value read (an integer in
+digits unless it has 200 bits or more: "a huge integer"), cut to 60 characters: a
+longer one is its first 57 characters and ``...``.
+
+The functions return the loaded values (:class:`Loaded`) or the exact message.  Each
+judges one defect at a time in the order the reader meets them: the file's keys,
+``[backoff]``, ``name``, ``predicate``, ``backoff.duration`` present, ``cap``,
+``duration``, ``factor``, ``jitter``, ``steps``, ``mode``, the schedule's ranges
+(``steps``, then ``mode``), ``deadline``.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, replace
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from tests.sim.spec import go_duration
+
+__all__ = [
+    "MAX_NS",
+    "MAX_STEPS",
+    "MODES",
+    "PREDICATES",
+    "PRESET_NAMES",
+    "Loaded",
+    "flag",
+    "policy_file",
+    "shown",
+    "unknown_policy",
+    "with_flags",
+]
+
+MAX_NS = 2**63 - 1  # Go's largest time.Duration
+MAX_STEPS = 1_000_000  # README "Limits": --steps at most 1,000,000
+MODES = ("client-go", "full", "equal", "decorrelated", "additive")
+PREDICATES = ("v1.4", "v1.5")
+_TOO_LONG = "is longer than Go's largest time.Duration (2562047h47m16.854775807s)"
+_NOT_GO = "is not a duration (seconds, or Go syntax like 10s, 500ms, 1m30s: {why})"
+_TOP_KEYS = ("name", "predicate", "deadline", "backoff")
+_BACKOFF_KEYS = ("mode", "steps", "duration", "factor", "jitter", "cap")
+#: a text of Go duration terms (ASCII digits, a unit each), unsigned or "+": Go's
+#: "invalid duration" for it can only be an overflow
+_GO_TERMS = re.compile(
+    r"[+]?(?:(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:ns|us|\u00b5s|\u03bcs|ms|s|m|h))+"
+)
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """A policy as loaded: durations in seconds (None: none), the schedule's fields."""
+
+    name: str
+    predicate: str
+    deadline: float | None
+    duration: float
+    factor: float
+    jitter: float
+    steps: int
+    cap: float | None
+    mode: str
+
+
+class _Refused(Exception):
+    pass
+
+
+def shown(value: object) -> str:
+    """A value as the messages quote it (see the module docstring)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        text = str(value) if value.bit_length() < 200 else "a huge integer"
+    else:
+        text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _duration(value: object, field: str) -> float:
+    """Seconds, or raise with the message (``field`` "" for a flag: no prefix)."""
+    where = f"{field}: " if field else ""
+    negative = f"{where}must be a finite number of seconds >= 0, got {shown(value)}"
+    too_long = f"{where}{shown(value)} {_TOO_LONG}"
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise _Refused(f"{where}expected a duration, got {value!r}")
+    if isinstance(value, int):
+        if value < 0:
+            raise _Refused(negative)
+        if value * 1_000_000_000 > MAX_NS:
+            raise _Refused(too_long)
+        return float(value)
+    if isinstance(value, float):
+        if not math.isfinite(value) or value < 0:
+            raise _Refused(negative)
+        if value > MAX_NS / 1e9:  # the binary64 nearest Go's limit
+            raise _Refused(too_long)
+        return value
+    text = value.strip()
+    if not text:
+        raise _Refused(f"{where}empty duration")
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = None
+    if seconds is not None and not (math.isnan(seconds) and text.lower().lstrip("+-") != "nan"):
+        if not math.isfinite(seconds) or seconds < 0:
+            raise _Refused(negative)
+        try:
+            exact = Decimal(text)
+        except InvalidOperation:  # pragma: no cover - float() read it, so Decimal does
+            raise _Refused(negative) from None
+        if math.floor(exact.scaleb(9)) > MAX_NS:  # truncated to the nanosecond, as Go
+            raise _Refused(too_long)
+        return seconds
+    ns, error = go_duration.parse(text)
+    if error is not None:
+        if error.startswith("time: invalid duration") and _GO_TERMS.fullmatch(text):
+            raise _Refused(too_long)
+        raise _Refused(f"{where}{shown(value)} " + _NOT_GO.format(why=error.removeprefix("time: ")))
+    assert ns is not None
+    if ns < 0:
+        raise _Refused(negative)
+    return ns / 1e9
+
+
+def _number(value: object, field: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise _Refused(f"{field}: expected a number, got {value!r}")
+    try:
+        number = float(value)
+    except ValueError:
+        raise _Refused(f"{field}: expected a number, got {value!r}") from None
+    if not math.isfinite(number) or number < 0:
+        raise _Refused(f"{field}: must be finite and >= 0, got {value!r}")
+    return number
+
+
+def _steps(value: object, field: str) -> int:
+    if isinstance(value, bool):
+        raise _Refused(f"{field}: expected an integer, got {value!r}")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and re.fullmatch(r"[+-]?[0-9]+", value.strip()):
+        if len(value.strip().lstrip("+-")) > 4300:  # Python's int() refuses more digits
+            raise _Refused(f"{field}: {shown(value)} is too large")
+        return int(value.strip())
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    raise _Refused(f"{field}: expected an integer, got {shown(value)}")
+
+
+def _check_schedule(steps: int, mode: str) -> None:
+    if steps < 1:
+        raise _Refused(f"steps must be an integer >= 1, got {shown(steps)}")
+    if steps > MAX_STEPS:
+        raise _Refused(f"steps must be at most {MAX_STEPS}, got {shown(steps)}")
+    if mode not in MODES:
+        raise _Refused(f"mode must be one of {', '.join(MODES)}; got {mode!r}")
+
+
+def policy_file(path: str, stem: str, data: dict[str, Any]) -> Loaded | str:
+    """A policy file at ``path`` (file name without suffix ``stem``) whose TOML reads as
+    ``data``: the loaded policy, or the :class:`PolicyError` message (it starts with
+    the path and names the field)."""
+    try:
+        return _policy_file(stem, data)
+    except _Refused as exc:
+        return f"{path}: {exc}"
+
+
+def _policy_file(stem: str, data: dict[str, Any]) -> Loaded:
+    unknown = sorted(set(data) - set(_TOP_KEYS))
+    if unknown:
+        raise _Refused(f"unknown key(s) {', '.join(unknown)}")
+    table = data.get("backoff")
+    if not isinstance(table, dict):
+        raise _Refused("missing [backoff] table")
+    unknown = sorted(set(table) - set(_BACKOFF_KEYS))
+    if unknown:
+        raise _Refused(f"unknown key(s) in [backoff]: {', '.join(unknown)}")
+    name = data.get("name", stem)
+    if not isinstance(name, str) or not name:
+        raise _Refused("name must be a non-empty string")
+    predicate = data.get("predicate", "v1.5")
+    if not isinstance(predicate, str) or predicate not in PREDICATES:
+        raise _Refused(f"predicate: must be one of {', '.join(PREDICATES)}; got {predicate!r}")
+    if "duration" not in table:
+        raise _Refused("backoff.duration is required")
+    cap = _duration(table["cap"], "backoff.cap") or None if "cap" in table else None
+    duration = _duration(table["duration"], "backoff.duration")
+    factor = _number(table.get("factor", 1.0), "backoff.factor")
+    jitter = _number(table.get("jitter", 0.0), "backoff.jitter")
+    steps = _steps(table.get("steps", 1), "backoff.steps")
+    mode = table.get("mode", "client-go")
+    if not isinstance(mode, str):
+        raise _Refused(f"backoff.mode: must be one of {', '.join(MODES)}; got {shown(mode)}")
+    _check_schedule(steps, mode)
+    deadline = _duration(data["deadline"], "deadline") or None if "deadline" in data else None
+    return Loaded(name, predicate, deadline, duration, factor, jitter, steps, cap, mode)
+
+
+#: the presets by name, in the README's order ("cleanup: retry policy")
+PRESET_NAMES = (
+    "harvester-v1.4",
+    "harvester-v1.5",
+    "client-go-default-retry",
+    "client-go-default-backoff",
+    "stamina-default",
+)
+
+
+def unknown_policy(name: str) -> str:
+    """The message for ``--policy NAME`` that is no preset and no file."""
+    return f"unknown policy {name!r}: not a preset ({', '.join(PRESET_NAMES)}) and no such file"
+
+
+def _shorten(text: str) -> str:
+    return repr(text) if len(text) <= 40 else repr(text[:37] + "...")
+
+
+def flag(name: str, text: str) -> float | int | str:
+    """What ``cleanup run`` makes of ``--NAME TEXT`` (steps, duration, factor, jitter,
+    cap, deadline): the value, or the message after ``argument --NAME: ``."""
+    try:
+        return _flag(name, text)
+    except _Refused as exc:
+        return str(exc)
+
+
+def _flag(name: str, text: str) -> float | int:
+    if name == "steps":
+        try:
+            steps = int(text)
+        except ValueError:
+            raise _Refused(f"{_shorten(text)} is not a whole number") from None
+        if steps < 1:
+            raise _Refused(f"{_shorten(text)} is less than 1")
+        if steps > MAX_STEPS:
+            raise _Refused(f"{_shorten(text)} is more than {MAX_STEPS}")
+        return steps
+    if name in ("factor", "jitter"):
+        try:
+            number = float(text)
+        except ValueError:
+            raise _Refused(f"{text!r} is not a number") from None
+        if not math.isfinite(number) or number < 0:
+            raise _Refused(f"{text!r} must be a number >= 0")
+        return number
+    seconds = _duration(text, "")
+    if seconds <= 0:
+        raise _Refused(f"{text!r} must be longer than 0s")
+    return seconds
+
+
+def with_flags(base: Loaded, flags: dict[str, float | int]) -> Loaded:
+    """``base`` with the flags' values (already read by :func:`flag`) in place."""
+    return replace(base, **flags)  # type: ignore[arg-type]
