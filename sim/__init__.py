@@ -30,8 +30,8 @@ from sim._mutants import MUTANTS, Mutant, MutantRun, run_mutants
 from sim._repo_server import HTTPRecord, RepoServer
 from sim._report import AttemptRow, attempt_rows, story
 from sim._scenario import ClientSettings, DNSDown, ImageSet, Scenario, Upstream, load_scenario
-from sim._timeline import DNSState, Event, HTTPState, Interval, Timeline
 from sim._store import FaultyStore, RemovalFault, StoreFaults, WriterChange
+from sim._timeline import DNSState, Event, HTTPState, Interval, Timeline
 from sim._tune import (
     ExecutorError,
     GridError,
