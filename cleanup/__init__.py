@@ -3,7 +3,8 @@
 The main API is here; what a run reports as it goes is in :mod:`cleanup.events`, and
 test doubles (:class:`cleanup.testing.FastForwardClock`) in :mod:`cleanup.testing`,
 Go's DNS lookup rules as pure functions (for models of the resolver) in
-:mod:`cleanup.dnsrules`.
+:mod:`cleanup.dnsrules`, and Go's ``time.Duration`` arithmetic the schedule and the
+HTTP deadline do (for models of them) in :mod:`cleanup.durations`.
 The exceptions and how they nest are drawn in :mod:`cleanup._errors`.
 
 Plumbing stays in the private modules it belongs to: httpcore's network backend

@@ -39,7 +39,7 @@ import httpcore
 
 from cleanup._clock import Clock
 from cleanup._errors import AddrError, DNSError, go_strerror
-from cleanup._exchange import _ATTEMPT, _EXCHANGE, _HALF_NS, _limit
+from cleanup._exchange import _ATTEMPT, _EXCHANGE, HALF_NS, _limit
 from cleanup._resolvconf import ip_literal_text as _ip_literal
 from cleanup._resolver import Resolver
 
@@ -278,7 +278,7 @@ class ClockNetworkBackend(httpcore.NetworkBackend):
         first: BaseException | None = None
         for index, ip in enumerate(addresses):
             now = self.clock.now()
-            if request_deadline is not None and now >= request_deadline - _HALF_NS:
+            if request_deadline is not None and now >= request_deadline - HALF_NS:
                 break  # the request is over (Go's getConn returns on its context)
             share = _partial_deadline(now, dial_deadline, len(addresses) - index)
             if share is None:
@@ -289,7 +289,7 @@ class ClockNetworkBackend(httpcore.NetworkBackend):
                 return self._dial(ip, port, stop, local_address, options)
             except (OSError, TimeoutError) as exc:
                 first = first or exc
-        if request_deadline is not None and self.clock.now() >= request_deadline - _HALF_NS:
+        if request_deadline is not None and self.clock.now() >= request_deadline - HALF_NS:
             # whatever the dial has met so far, the request ended at its deadline
             message = f"dial tcp {host}:{port}: request deadline"
             error = _fail(httpcore.ConnectTimeout, message, TimeoutError(message))

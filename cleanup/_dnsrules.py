@@ -213,7 +213,8 @@ def candidate_names(name: str, search: Sequence[str], ndots: int) -> list[str]:
 
 
 def marshal_error(fqdn: str) -> bool:
-    """Whether Go's ``newRequest`` fails for ``fqdn`` ("cannot marshal DNS message")."""
+    """Whether Go's ``newRequest`` fails for rooted ``fqdn`` ("cannot marshal DNS
+    message"): :func:`encode_name` refuses it (dnsmessage ``Name.pack``)."""
     return encode_name(fqdn) is None
 
 
@@ -329,7 +330,8 @@ def _final(outcome: WalkOutcome) -> bool:
 
 
 def not_found_error(name: str) -> DNSError:
-    """ "no such host" without a server: a name Go will not look up (``isDomainName``)."""
+    """The :class:`cleanup.DNSError` "lookup NAME: no such host", IsNotFound, no server:
+    ``name`` (as asked) is one Go will not look up (``isDomainName`` false)."""
     return DNSError(name, NO_SUCH_HOST, is_not_found=True)
 
 

@@ -22,9 +22,14 @@ import httpx
 
 from cleanup._clock import Clock
 
-__all__ = ["Exchange"]
+__all__ = ["HALF_NS", "Exchange"]
 
-_HALF_NS = 0.5e-9  # Go's clocks count integer nanoseconds
+#: Half a nanosecond, in seconds: a deadline counts as reached once ``now >= deadline -
+#: HALF_NS``.  Go's clocks and deadlines are integer nanoseconds (``time.Time``,
+#: ``context.WithDeadline``), ours float seconds, where a wait of ``deadline - now`` can
+#: end a rounding error short of ``deadline``; a reading within half a nanosecond of it
+#: is, on Go's integer clock, the deadline itself.
+HALF_NS = 0.5e-9
 
 
 @dataclass
@@ -63,7 +68,7 @@ class Exchange:
         Compared at Go's resolution, the nanosecond: a wait of ``deadline - now``
         seconds can end a rounding error short of ``deadline`` in floating point.
         """
-        return self.deadline is not None and self.clock.now() >= self.deadline - _HALF_NS
+        return self.deadline is not None and self.clock.now() >= self.deadline - HALF_NS
 
     def limit(self, timeout: float | None) -> float | None:
         """How long one wait may take: httpcore's per-phase ``timeout``, capped by what

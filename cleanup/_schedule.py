@@ -63,13 +63,17 @@ from cleanup._errors import PolicyError
 
 __all__ = [
     "MAX_DURATION",
+    "MAX_DURATION_NS",
     "MAX_STEPS",
     "MODES",
     "Backoff",
     "Mode",
     "PolicyError",
     "Schedule",
+    "float_to_ns",
+    "grow",
     "parse_duration",
+    "to_ns",
 ]
 
 
@@ -78,13 +82,15 @@ Mode = Literal["client-go", "full", "equal", "decorrelated", "additive"]
 #: Every :data:`Mode`, in order.
 MODES: tuple[Mode, ...] = get_args(Mode)
 
-_MAX_NS = 2**63 - 1  # Go's largest time.Duration; we clamp instead of overflowing
-_MAX_SECONDS = _MAX_NS / 1e9
+#: Go's largest ``time.Duration`` in nanoseconds (``math.MaxInt64``, 2**63-1, Go's
+#: ``time.maxDuration``): every duration the schedule computes is clamped to it instead
+#: of overflowing.
+MAX_DURATION_NS = 2**63 - 1
 
 #: The longest duration a policy field may give (seconds): Go's largest ``time.Duration``
 #: (2**63-1 ns, 2562047h47m16.854775807s, about 292 years).  Go cannot express more
 #: (``time.ParseDuration`` reports "invalid duration"), so neither can a policy.
-MAX_DURATION = _MAX_SECONDS
+MAX_DURATION = MAX_DURATION_NS / 1e9
 
 #: The most attempts a policy may give.  Go's ``Steps`` is an ``int``, but nothing
 #: needs more than a million attempts (at Harvester's 10 s that is four months), and the
@@ -108,7 +114,7 @@ _GO_UNITS = {
 }
 _U63 = 1 << 63
 #: Go's limit in seconds as an exact decimal, for bare numbers such as ``9e9``.
-_MAX_DECIMAL_SECONDS = Decimal(_MAX_NS).scaleb(-9)
+_MAX_DECIMAL_SECONDS = Decimal(MAX_DURATION_NS).scaleb(-9)
 
 
 class _GoDurationError(ValueError):
@@ -222,7 +228,7 @@ def go_parse_duration(text: str) -> int:
             raise _GoDurationError(f"invalid duration {_go_quote(orig)}")
     if neg:
         return -total
-    if total > _MAX_NS:
+    if total > MAX_DURATION_NS:
         raise _GoDurationError(f"invalid duration {_go_quote(orig)}")
     return total
 
@@ -252,7 +258,7 @@ def parse_duration(text: str | float, *, field_name: str = "duration") -> float:
             raise PolicyError(
                 f"{field_name}: must be a finite number of seconds >= 0, got {_short(text)}"
             )
-        if text * 1_000_000_000 > _MAX_NS:
+        if text * 1_000_000_000 > MAX_DURATION_NS:
             raise PolicyError(f"{field_name}: {_short(text)} {_TOO_LONG}")
         return float(text)
     if isinstance(text, float):
@@ -321,23 +327,43 @@ def _format_seconds(value: float) -> str:
 # --- the schedule ------------------------------------------------------------------------
 
 
-def _to_ns(seconds: float) -> int:
-    return min(_MAX_NS, round(seconds * 1e9))
+def to_ns(seconds: float) -> int:
+    """A policy's ``seconds`` (float, >= 0) as the ``time.Duration`` Go would hold: int
+    nanoseconds, rounded to the nearest, at most :data:`MAX_DURATION_NS`.
+
+    Where a policy's float seconds become Go's integer durations: :class:`Backoff`'s
+    ``duration`` and ``cap`` before ``wait.Backoff.Step`` works on them
+    (k8s.io/apimachinery ``pkg/util/wait``, ``Backoff.Duration``/``Cap``).
+    """
+    return min(MAX_DURATION_NS, round(seconds * 1e9))
 
 
-def _float_to_ns(value: float) -> int:
-    """Go's ``time.Duration(f)`` for the non-negative values we produce (truncation)."""
-    if value >= _MAX_NS:
-        return _MAX_NS
+def float_to_ns(value: float) -> int:
+    """Go's conversion ``time.Duration(f)`` for a float ``value`` >= 0 in nanoseconds:
+    truncated toward zero (Go spec, "Conversions between numeric types"), clamped to
+    :data:`MAX_DURATION_NS` (beyond it Go's result is implementation-dependent).
+
+    ``wait.Backoff.Step`` converts twice: ``time.Duration(float64(Duration) * Factor)``
+    when the duration grows, ``time.Duration(rand.Float64() * Jitter *
+    float64(duration))`` for the jitter.  Returns int nanoseconds.
+    """
+    if value >= MAX_DURATION_NS:
+        return MAX_DURATION_NS
     return int(value)
 
 
-def _grow(base: float, factor: float, n: int) -> float:
+def grow(base: float, factor: float, n: int) -> float:
+    """``base * factor**n`` in float seconds, at most :data:`MAX_DURATION` (also when the
+    power overflows): the un-jittered sleep ``n`` (0-based) of the ``full``, ``equal``
+    and ``additive`` modes before their cap (Brooker's ``base * 2**attempt``,
+    tenacity's ``initial * exp_base**(attempt-1)``).  ``base`` in seconds, ``factor`` and
+    ``n`` >= 0.
+    """
     try:
         value = base * factor**n
     except OverflowError:
-        return _MAX_SECONDS
-    return min(value, _MAX_SECONDS)
+        return MAX_DURATION
+    return min(value, MAX_DURATION)
 
 
 @dataclass(frozen=True)
@@ -413,9 +439,9 @@ class Backoff:
         """
         if self.mode != "client-go" or self.cap is None or self.factor == 0:
             return self.steps
-        duration, cap = _to_ns(self.duration), _to_ns(self.cap)
+        duration, cap = to_ns(self.duration), to_ns(self.cap)
         for made in range(1, self.steps):  # attempt ``made`` is followed by Step() no. made
-            grown = _float_to_ns(float(duration) * self.factor)
+            grown = float_to_ns(float(duration) * self.factor)
             if grown > cap:
                 return made
             if self.factor <= 1 or grown == duration:
@@ -473,8 +499,8 @@ class Schedule:
         self.backoff = backoff
         self.steps = backoff.steps
         self._rng = rng
-        self._duration_ns = _to_ns(backoff.duration)
-        self._cap_ns = _to_ns(backoff.cap) if backoff.cap is not None else 0
+        self._duration_ns = to_ns(backoff.duration)
+        self._cap_ns = to_ns(backoff.cap) if backoff.cap is not None else 0
         self._index = 0  # sleeps produced so far (AWS and additive modes)
         self._previous = backoff.duration  # decorrelated mode
 
@@ -486,8 +512,8 @@ class Schedule:
 
     def _jittered(self, duration_ns: int) -> int:
         if self.backoff.jitter > 0:
-            extra = _float_to_ns(self._rng.random() * self.backoff.jitter * float(duration_ns))
-            return min(_MAX_NS, duration_ns + extra)
+            extra = float_to_ns(self._rng.random() * self.backoff.jitter * float(duration_ns))
+            return min(MAX_DURATION_NS, duration_ns + extra)
         return duration_ns
 
     def _step_client_go(self) -> int:
@@ -496,7 +522,7 @@ class Schedule:
         self.steps -= 1
         duration = self._duration_ns
         if self.backoff.factor != 0:
-            self._duration_ns = _float_to_ns(float(self._duration_ns) * self.backoff.factor)
+            self._duration_ns = float_to_ns(float(self._duration_ns) * self.backoff.factor)
             if self._cap_ns > 0 and self._duration_ns > self._cap_ns:
                 self._duration_ns = self._cap_ns
                 self.steps = 0
@@ -508,16 +534,16 @@ class Schedule:
         self._index += 1
         if self.steps > 0:
             self.steps -= 1
-        cap = _MAX_SECONDS if b.cap is None else min(b.cap, _MAX_SECONDS)
+        cap = MAX_DURATION if b.cap is None else min(b.cap, MAX_DURATION)
         if b.mode == "full":
-            return self._rng.uniform(0.0, min(cap, _grow(b.duration, b.factor, n)))
+            return self._rng.uniform(0.0, min(cap, grow(b.duration, b.factor, n)))
         if b.mode == "equal":
-            half = min(cap, _grow(b.duration, b.factor, n)) / 2
+            half = min(cap, grow(b.duration, b.factor, n)) / 2
             return half + self._rng.uniform(0.0, half)
         if b.mode == "decorrelated":
-            upper = min(_MAX_SECONDS, max(b.duration, self._previous * b.factor))
+            upper = min(MAX_DURATION, max(b.duration, self._previous * b.factor))
             sleep = min(cap, self._rng.uniform(b.duration, upper))
             self._previous = sleep
             return sleep
         # additive (tenacity's wait_exponential_jitter)
-        return min(cap, _grow(b.duration, b.factor, n) + self._rng.uniform(0.0, b.jitter))
+        return min(cap, grow(b.duration, b.factor, n) + self._rng.uniform(0.0, b.jitter))

@@ -41,7 +41,11 @@ __all__ = [
     "sandboxed",
 ]
 
+#: The /etc/hosts a sandboxed command sees: localhost only, so no name of the machine's
+#: answers before DNS does.
 HOSTS = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
+#: The /etc/nsswitch.conf a sandboxed command sees: the hosts file, then DNS, and no NSS
+#: module (nss-resolve, mdns, myhostname) in between.
 NSSWITCH = "hosts: files dns\n"
 
 # $1 the directory holding our files (removed once mounted, so nothing is left in /tmp
@@ -73,10 +77,12 @@ class SandboxStatus:
 
     @property
     def available(self) -> bool:
+        """Whether a recipe works here."""
         return bool(self.prefix)
 
     @property
     def user_namespace(self) -> bool:
+        """Whether the recipe needs a user namespace (we are not root)."""
         return "--user" in self.prefix
 
 

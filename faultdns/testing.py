@@ -1,4 +1,5 @@
-"""Test helpers for faultdns: a clock that moves only when told to, and socket queues.
+"""Test helpers for faultdns: a clock that moves only when told to, socket queues, and
+a command run with a resolv.conf of its own.
 
 Kept apart from the server, as trio keeps its mock clock in ``trio.testing``: nothing
 here runs in production, and ``faultdns.ManualClock`` (the older path, still
@@ -7,6 +8,14 @@ kernel readings faultdns's own idle detection makes (:mod:`faultdns._sockq`), fo
 test or simulation that must tell "no reply" from "not yet" without waiting in real
 time: once :meth:`faultdns.FaultDNSServer.idle` is true, a client socket with nothing
 unread got no reply.
+
+:func:`run_with_resolv_conf` runs one command that sees a given text as
+/etc/resolv.conf (with :data:`HOSTS` as /etc/hosts and :data:`NSSWITCH` as
+/etc/nsswitch.conf), in a private mount namespace; :func:`sandbox_status` says whether
+this machine allows one (:class:`SandboxStatus`), so a test can skip with the reason.
+It is the recipe ``faultdns run`` uses (``faultdns._sandbox``), public here because
+tests and the Go differential oracle (``sim._fidelity``) point a real resolver (glibc,
+Go's) at a faultdns server with it.
 """
 
 from __future__ import annotations
@@ -14,9 +23,20 @@ from __future__ import annotations
 import threading
 
 from faultdns._clock import ClockListener
+from faultdns._sandbox import HOSTS, NSSWITCH, SandboxStatus, run_with_resolv_conf, sandbox_status
 from faultdns._sockq import SocketLike, unread_bytes, unsent_bytes
 
-__all__ = ["ManualClock", "SocketLike", "unread_bytes", "unsent_bytes"]
+__all__ = [
+    "HOSTS",
+    "NSSWITCH",
+    "ManualClock",
+    "SandboxStatus",
+    "SocketLike",
+    "run_with_resolv_conf",
+    "sandbox_status",
+    "unread_bytes",
+    "unsent_bytes",
+]
 
 
 class ManualClock:

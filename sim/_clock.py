@@ -58,7 +58,7 @@ resolver can handle them in the order their queries were sent.  A wait that find
 socket ready does not wait for the others' replies, so at one instant a reply may be
 seen a wait or two later than its causal round (a TCP query takes faultdns several loop
 turns); the resolver therefore ranks its queries' completions by
-``cleanup._dnsrules.completion_order`` over the exchanges they made, not by the wait
+``cleanup.dnsrules.completion_order`` over the exchanges they made, not by the wait
 that saw their last replies.
 """
 

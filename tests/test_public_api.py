@@ -38,6 +38,7 @@ PACKAGES = (
     "cleanup.events",
     "cleanup.testing",
     "cleanup.dnsrules",
+    "cleanup.durations",
 )
 
 

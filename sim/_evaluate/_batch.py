@@ -21,11 +21,11 @@ from cleanup import (
     DIAL_TIMEOUT,
     Policy,
 )
-from cleanup._dnsrules import (
+from cleanup.dnsrules import (
     marshal_error,
     server_sequence,
 )
-from cleanup._exchange import _HALF_NS
+from cleanup.durations import HALF_NS
 from sim._evaluate._compile import (
     Worlds,
     _dns_slot,
@@ -383,7 +383,7 @@ def _slow_attempts(
         np.where(err == _K_OTHER, C_DNS_FATAL, C_DNS_TEMPORARY),
     )
     # a lookup that fails once the request's deadline has passed is the Client.Timeout
-    cls[~resolved & (t >= request_deadline - _HALF_NS)] = C_HTTP_REFUSED
+    cls[~resolved & (t >= request_deadline - HALF_NS)] = C_HTTP_REFUSED
     going = resolved & (deadline - t > 0)
     cls[resolved & ~going] = C_HTTP_REFUSED  # connect timeout: the lookup took it all
     http_codes = codes[:, :, n_dns:]

@@ -6,7 +6,7 @@ deadline rule) with a clock on which nothing answers a socket
 walks the resolver's candidates and the HTTP exchange against a view of the world,
 charging timeouts the way the harness clock does.  Go's lookup rules are
 ``cleanup.dnsrules.simulate_lookup``'s, the same rules the stub resolver runs
-(``cleanup._dnsrules``).  Also the vocabulary the
+(:mod:`cleanup.dnsrules`).  Also the vocabulary the
 compiled and batch paths share: the attempt classes and the state codes.
 """
 
@@ -32,9 +32,8 @@ from cleanup import (
     error_kind,
     retry,
 )
-from cleanup._dnsrules import not_found_error
-from cleanup._exchange import _HALF_NS
-from cleanup.dnsrules import QueryOutcome, candidate_names, simulate_lookup
+from cleanup.dnsrules import QueryOutcome, candidate_names, not_found_error, simulate_lookup
+from cleanup.durations import HALF_NS
 from cleanup.events import AttemptStarted
 from sim._clock import SocketlessClock
 from sim._dns import REPO_ADDRESS
@@ -313,7 +312,7 @@ class _Controller:
                 except DNSError:
                     # Go's didTimeout: once the request's deadline has passed, whatever
                     # failed is the Client.Timeout (cleanup._http_errors._explain)
-                    if clock.now() >= request_deadline - _HALF_NS:
+                    if clock.now() >= request_deadline - HALF_NS:
                         raise RequestTimeout(url, "lookup", timeout) from None
                     raise
                 if deadline - clock.now() <= 0:

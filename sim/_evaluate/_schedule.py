@@ -3,7 +3,8 @@
 The harness hands ``run_cleanup`` the jitter stream :func:`jitter_rng`; the evaluator
 draws the same values (:func:`jitter_draws`) and :func:`sleep_matrix` applies
 ``cleanup.Backoff``'s arithmetic to them operation for operation, so IEEE rounding gives
-the same bits.  The clamps and the growth rule are ``cleanup``'s own.
+the same bits.  The clamps, the conversions and the growth rule are ``cleanup``'s own
+(:mod:`cleanup.durations`).
 """
 
 from __future__ import annotations
@@ -14,11 +15,12 @@ import numpy as np
 import numpy.typing as npt
 
 from cleanup import (
+    MAX_DURATION,
     Backoff,
 )
 
-# cleanup's own clamps and growth rule (Go's largest Duration), not copies
-from cleanup._schedule import _MAX_NS, _MAX_SECONDS, _grow, _to_ns
+# cleanup's own clamps, conversions and growth rule (Go's largest Duration), not copies
+from cleanup.durations import MAX_DURATION_NS, float_to_ns, grow, to_ns
 
 __all__ = ["jitter_draws", "jitter_rng", "schedule_shape", "sleep_matrix"]
 
@@ -79,29 +81,29 @@ def sleep_matrix(
         assert len(bases) == count
         base_ns = np.array(bases, dtype=np.int64)
         if b.jitter > 0:
-            # cleanup: duration + _float_to_ns(random() * jitter * float(duration)),
+            # cleanup: duration + float_to_ns(random() * jitter * float(duration)),
             # truncated to integer nanoseconds, clamped to Go's largest Duration
             value = (u * b.jitter) * np.array([float(x) for x in bases])
-            huge = value >= _MAX_NS
+            huge = value >= MAX_DURATION_NS
             if huge.any():
                 value = np.where(huge, 0.0, value)
             extra = value.astype(np.int64)  # truncation, like int(value)
             if huge.any():
-                extra[huge] = _MAX_NS
-            np.divide(np.minimum(extra, _MAX_NS - base_ns) + base_ns, 1e9, out=out)
+                extra[huge] = MAX_DURATION_NS
+            np.divide(np.minimum(extra, MAX_DURATION_NS - base_ns) + base_ns, 1e9, out=out)
         else:
             out[:] = base_ns / 1e9
         return out
-    cap = _MAX_SECONDS if b.cap is None else min(b.cap, _MAX_SECONDS)
+    cap = MAX_DURATION if b.cap is None else min(b.cap, MAX_DURATION)
     if b.mode == "decorrelated":  # each sleep depends on the previous one: column by column
         previous = np.full(rows, b.duration)
         for k in range(count):
-            upper = np.minimum(_MAX_SECONDS, np.maximum(b.duration, previous * b.factor))
+            upper = np.minimum(MAX_DURATION, np.maximum(b.duration, previous * b.factor))
             sleep = np.minimum(cap, b.duration + (upper - b.duration) * u[:, k])
             out[:, k] = sleep
             previous = sleep
         return out
-    grown = np.array([_grow(b.duration, b.factor, k) for k in range(count)])
+    grown = np.array([grow(b.duration, b.factor, k) for k in range(count)])
     if b.mode == "full":  # rng.uniform(0, t) is 0 + (t - 0) * random()
         limit = np.minimum(cap, grown)
         np.add(0.0, (limit - 0.0) * u, out=out)
@@ -117,14 +119,13 @@ def _client_go_bases(backoff: Backoff) -> list[int]:
     """The durations (ns) Go's ``Step()`` jitters, one per sleep, before any jitter."""
     bases: list[int] = []
     steps = backoff.steps
-    duration = _to_ns(backoff.duration)
-    cap_ns = _to_ns(backoff.cap) if backoff.cap is not None else 0
+    duration = to_ns(backoff.duration)
+    cap_ns = to_ns(backoff.cap) if backoff.cap is not None else 0
     while steps > 0 and steps != 1:
         steps -= 1
         bases.append(duration)
         if backoff.factor != 0:
-            grown = float(duration) * backoff.factor
-            duration = _MAX_NS if grown >= _MAX_NS else int(grown)
+            duration = float_to_ns(float(duration) * backoff.factor)
             if cap_ns > 0 and duration > cap_ns:
                 duration = cap_ns
                 steps = 0

@@ -5,8 +5,8 @@ Go's pure resolver reads its search list, ndots and options only from /etc/resol
 /etc/nsswitch.conf and static names from /etc/hosts.  The namespace recipe (bind mounts
 over those three, ``hosts: files dns``, a hosts file naming only localhost; as root or in
 a user namespace) is faultdns's, the same one ``faultdns run`` uses:
-:mod:`faultdns._sandbox`.  This module adds what the oracle needs on top: a clean
-environment, so the probe's behaviour depends on the case alone.
+:func:`faultdns.testing.run_with_resolv_conf`.  This module adds what the oracle needs
+on top: a clean environment, so the probe's behaviour depends on the case alone.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ import os
 import subprocess
 from collections.abc import Mapping, Sequence
 
-from faultdns._sandbox import HOSTS, NSSWITCH, SandboxStatus, sandbox_status
-from faultdns._sandbox import run_with_resolv_conf as _run_with_resolv_conf
+import faultdns.testing
+from faultdns.testing import HOSTS, NSSWITCH, SandboxStatus, sandbox_status
 
 __all__ = ["HOSTS", "NSSWITCH", "SandboxStatus", "run_with_resolv_conf", "sandbox_status"]
 
@@ -37,4 +37,6 @@ def run_with_resolv_conf(
     Raises ``RuntimeError`` with the reason when no namespace recipe works, and
     ``subprocess.TimeoutExpired`` after ``timeout`` seconds.
     """
-    return _run_with_resolv_conf(resolv_conf, command, timeout, {**_ENV, **(env or {})})
+    return faultdns.testing.run_with_resolv_conf(
+        resolv_conf, command, timeout, {**_ENV, **(env or {})}
+    )
