@@ -33,6 +33,7 @@ same types and, as far as the exception tells, the same texts.
 from __future__ import annotations
 
 import errno
+import os
 import socket
 from collections.abc import Iterator
 
@@ -102,11 +103,17 @@ def getaddrinfo_error(exc: OSError, name: str) -> DNSError:
     A ``socket.gaierror`` by :func:`_from_gaierror`'s rule.  Python raises EAI_SYSTEM
     as the plain ``OSError`` of its errno (socketmodule.c ``set_gaierror``); Go makes
     that errno the DNSError's ``Err``: its text, and ``syscall.Errno``'s
-    ``Timeout()``/``Temporary()`` as the flags.
+    ``Timeout()``/``Temporary()`` as the flags; an EAI_SYSTEM without an errno is
+    EMFILE, as Go makes it.
     """
     if isinstance(exc, socket.gaierror):
         return _from_gaierror(exc, name)
     code = exc.errno if isinstance(exc.errno, int) else None
+    if not code:
+        # EAI_SYSTEM with errno 0 (Linux does this; Python raises OSError(0, 'Error')):
+        # Go puts EMFILE in its place (cgo_unix.go, golang.org/issue/6232)
+        code = errno.EMFILE
+        exc = OSError(code, os.strerror(code))
     return DNSError(
         name,
         go_strerror(exc),

@@ -10,7 +10,9 @@ Sources (Go 1.23.9, ``$GOROOT/src/net``)::
                      AF_UNSPEC, SOCK_STREAM})
                  gerrno != 0:
                      EAI_NONAME, EAI_NODATA -> newDNSError(errNoSuchHost, name, "")
-                     EAI_SYSTEM             -> newDNSError(errno, name, "")
+                     EAI_SYSTEM             -> newDNSError(errno, name, ""), errno
+                                               EMFILE when the C library set none
+                                               (golang.org/issue/6232)
                      any other              -> newDNSError(addrinfoErrno(gerrno), name, "")
                  else, for each addrinfo in the list's order: skip socktype != SOCK_STREAM;
                      AF_INET  -> IPAddr{IP: sin_addr}
@@ -78,6 +80,10 @@ ERRNOS: dict[str, tuple[str, bool, bool]] = {
     "EACCES": ("permission denied", False, False),
 }
 
+#: the errno Go puts in an EAI_SYSTEM the C library gave none (``cgo_unix.go``:
+#: "sometimes getaddrinfo returns gerrno == EAI_SYSTEM with err == nil on Linux")
+NO_ERRNO_MEANS = "EMFILE"
+
 _MAPPED_PREFIX = bytes(10) + b"\xff\xff"
 
 
@@ -96,7 +102,8 @@ def error_of(code: int, strerror: str = "", errno_name: str = "") -> GoDNSError:
     if code in (EAI_NONAME, EAI_NODATA):
         return GoDNSError("no such host", DNSFlags(not_found=True, timeout=False, temporary=False))
     if code == EAI_SYSTEM:
-        text, temporary, timeout = ERRNOS[errno_name]
+        # an EAI_SYSTEM with errno 0 happens on Linux: Go then says EMFILE (issue 6232)
+        text, temporary, timeout = ERRNOS[errno_name or NO_ERRNO_MEANS]
         return GoDNSError(text, DNSFlags(not_found=False, timeout=timeout, temporary=temporary))
     return GoDNSError(
         strerror, DNSFlags(not_found=False, timeout=False, temporary=code == EAI_AGAIN)
