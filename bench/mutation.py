@@ -93,6 +93,7 @@ MODULES = (
     "cleanup/_run.py",
     "cleanup/_resolver.py",
     "cleanup/_resolvconf.py",
+    "cleanup/_sysresolver.py",
     "cleanup/_dnsrules.py",
     "cleanup/_dnswire.py",
 )
@@ -109,6 +110,8 @@ STRATUM: dict[str, str] = {
     # the pod's resolv.conf, as Go's dnsReadConfig reads it, is the stub resolver's input
     # (it left _resolver's constructor for its own module): in the resolver's stratum
     "cleanup/_resolvconf.py": "cleanup/_resolver.py",
+    # SystemResolver left _resolver for its own module (the getaddrinfo path)
+    "cleanup/_sysresolver.py": "cleanup/_resolver.py",
 }
 
 

@@ -53,7 +53,7 @@ from cleanup._policy import PREDICATES, PRESETS, Policy, PredicateName, retriabl
 from cleanup._policy_file import get_policy, policy_to_toml
 from cleanup._repo import DEFAULT_MAX_LIST_BYTES, LIST_PATH, RepoClient
 from cleanup._resolvconf import ResolvConf, parse_resolv_conf, read_resolv_conf
-from cleanup._resolver import Resolver, StubResolver, SystemResolver
+from cleanup._resolver import Resolver, StubResolver
 from cleanup._retry import retry
 from cleanup._run import EXIT_STATUS, AttemptRecord, CleanupReport, Outcome, Removal, run_cleanup
 from cleanup._schedule import (
@@ -67,6 +67,7 @@ from cleanup._schedule import (
 )
 from cleanup._store import ImageStore
 from cleanup._stores import open_store
+from cleanup._sysresolver import SystemResolver
 from cleanup._transport import DeadlineClient, make_http_client
 
 __all__ = [  # noqa: RUF022  (grouped by section, not sorted)

@@ -87,6 +87,7 @@ class WriterChange:
     image: str
 
     def describe(self) -> str:
+        """The change in words, for the trace (e.g. ``a container started from X``)."""
         return {
             "start-container": f"a container started from {self.image}",
             "pin": f"{self.image} pinned",
@@ -130,6 +131,8 @@ class StoreFaults:
         return bool(self.unreadable or self.removals or self.writer)
 
     def describe(self) -> list[str]:
+        """One line per fault of this world, for the trace; empty when the store
+        behaves."""
         lines = []
         if self.unreadable:
             lines.append(f"store: {self.unreadable} fails: {self.reason}")
@@ -169,23 +172,29 @@ class FaultyStore:
 
     @contextmanager
     def locked(self) -> Iterator[None]:
+        """The wrapped store's lock; raises the world's ``StoreError`` when the lock
+        is the read that fails."""
         self._read("lock")
         with self.inner.locked():
             yield
 
     def images(self) -> list[str]:
+        """The wrapped store's images, or the world's ``StoreError`` for this read."""
         self._read("images")
         return self.inner.images()
 
     def in_use(self) -> set[str]:
+        """The wrapped store's in-use names, or the world's ``StoreError``."""
         self._read("in_use")
         return self.inner.in_use()
 
     def pinned(self) -> set[str]:
+        """The wrapped store's pinned names, or the world's ``StoreError``."""
         self._read("pinned")
         return self.inner.pinned()
 
     def identities(self) -> dict[str, str]:
+        """The wrapped store's name -> identity map, or the world's ``StoreError``."""
         self._read("identities")
         return self.inner.identities()
 
@@ -222,6 +231,9 @@ class FaultyStore:
         return True
 
     def remove(self, image: str) -> None:
+        """Remove ``image`` from the wrapped store.  The concurrent writer acts first,
+        once (at the run's first removal, under its lock); a removal the world refuses
+        raises its ``RemovalError`` (or a plain ``StoreError``) and removes nothing."""
         if not self._written:
             self._write()
         fault = self._refusals.get(image)

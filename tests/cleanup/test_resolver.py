@@ -23,10 +23,10 @@ from cleanup._resolvconf import ResolvConfError, parse_resolv_conf
 from cleanup._resolver import (
     QueryEvent,
     StubResolver,
-    SystemResolver,
     candidate_names,
     is_domain_name,
 )
+from cleanup._sysresolver import SystemResolver
 from cleanup.testing import FastForwardClock
 from tests.cleanup.conftest import closed_port
 
