@@ -4300,6 +4300,61 @@ def test_invalid_list_text_in_process_says_the_documented_error(
 # -- 6. determinism ------------------------------------------------------------------
 
 
+# -- edges14 (issue 11, seed-14 sample): dial errnos with no OSError subclass, a
+#    policy deadline of 0, the stub resolver's defaults, the lookup deadline's flags ----
+
+
+def _dial_failed_by_httpx(url: str, errno_name: str) -> httpx.ConnectError:
+    """What a plain ``httpx.Client`` raises when the connect to ``url``'s address fails
+    with ``errno_name``: layered as :func:`_refused_by_httpx` (which a real refused
+    connect holds to), the errno's ``OSError`` as Python builds it (a plain ``OSError``
+    for EHOSTUNREACH and the rest: no subclass carries them)."""
+    code = getattr(errno, errno_name)
+    failed = OSError(code, os.strerror(code))
+    inner = httpcore.ConnectError(failed)
+    outer = httpx.ConnectError(str(failed), request=httpx.Request("GET", url))
+    outer.__cause__ = inner
+    return outer
+
+
+@cases(30)
+@given(
+    errno_name=st.sampled_from(sorted(spec_http.DIAL_ERRNOS)),
+    host=st.sampled_from((*REPO_LITERALS, "10.53.0.7", "[fd00:53::7]")),
+    path=st.sampled_from(("/", "/harvester-images-v1.4.0.txt")),
+)
+def test_every_predicate_decides_a_dial_errno_of_a_plain_httpx_stack_as_go(
+    errno_name: str, host: str, path: str
+) -> None:
+    """Property 7 for ``cleanup.to_error`` on a connect that fails with an errno
+    ``IsRetriableNetworkError`` names, most with no Python subclass (EHOSTUNREACH,
+    ENETUNREACH, ENETDOWN: a node whose network is not up yet after its reboot): Go's
+    text is ``dial tcp ADDR: connect: <the errno's text>`` and the class is
+    ``connect``/the errno's reason (``spec.go_http.DIAL_ERRNOS``), which every preset
+    predicate retries (``spec.predicates``)."""
+    url = f"http://{host}{path}"
+    error = cleanup.to_error(_dial_failed_by_httpx(url, errno_name))
+    address = spec_ip.dial_address(host, spec_http.DEFAULT_PORTS["http"])
+    assert address is not None
+    assert str(error) == spec_http.dial_text(url, address, errno_name), str(error)
+    reason = spec_http.DIAL_ERRNOS[errno_name][0]
+    assert class_of(error) == ("connect", reason), repr(error)
+    for name, preset in cleanup.PREDICATES.items():
+        assert preset(error) == spec_predicates.retriable(name, ("connect", reason)), name
+    event(errno_name)
+
+
+def test_every_predicate_retries_a_dial_with_no_route_to_host_as_go() -> None:
+    """The issue's example: a connect failing with EHOSTUNREACH (a plain ``OSError``)."""
+    url = "http://10.53.0.7/v"
+    error = cleanup.to_error(_dial_failed_by_httpx(url, "EHOSTUNREACH"))
+    assert (
+        str(error) == 'Get "http://10.53.0.7/v": dial tcp 10.53.0.7:80: connect: no route to host'
+    )
+    assert class_of(error) == ("connect", "host-unreachable")
+    assert all(preset(error) for preset in cleanup.PREDICATES.values())
+
+
 @cases(25)
 @given(
     timeline=timelines(missing=True, never_healthy=True),
