@@ -4355,6 +4355,37 @@ def test_every_predicate_retries_a_dial_with_no_route_to_host_as_go() -> None:
     assert all(preset(error) for preset in cleanup.PREDICATES.values())
 
 
+#: the spellings of a zero duration: "none" for a cap or a deadline
+ZERO_DURATIONS = (0, 0.0, "0", "0s", "0ms", "0h", " 0.0 ")
+
+
+@cases(40)
+@given(
+    preset=st.sampled_from(sorted(spec_backoff.PRESETS)),
+    field=st.sampled_from(("deadline", "cap", "duration")),
+    value=st.one_of(st.sampled_from(ZERO_DURATIONS), WELL_FORMED_DURATIONS),
+)
+def test_schedule_overrides_by_the_api_are_the_specs_reading_zero_as_none(
+    preset: str, field: str, value: object
+) -> None:
+    """Property 8 for a policy's overrides through the API (``get_policy(NAME,
+    FIELD=value)``, ``Policy.with_overrides``): a duration field holds
+    ``spec.policy_input.override``'s reading, a zero ``deadline`` or ``cap`` in any
+    spelling (``0``, ``"0s"``, ``"0ms"``, ``"0h"``...) meaning none."""
+    want = spec_input.override(field, value)
+    assert not isinstance(want, str), want  # well-formed values only
+    policy = cleanup.get_policy(preset, **{field: value})
+    got = policy.deadline if field == "deadline" else getattr(policy.backoff, field)
+    assert got == want, f"{field}={value!r}: {got}, the specification's {want}"
+    event(f"{field}: {'none' if want is None else 'zero' if want == 0 else 'a duration'}")
+
+
+def test_schedule_override_of_a_zero_deadline_means_no_deadline() -> None:
+    """The issue's example: ``deadline="0s"`` (and ``0``) over a preset is no deadline."""
+    for zero in ("0s", 0, "0h"):
+        assert cleanup.get_policy("harvester-v1.5", deadline=zero).deadline is None
+
+
 @cases(25)
 @given(
     timeline=timelines(missing=True, never_healthy=True),
