@@ -4386,6 +4386,47 @@ def test_schedule_override_of_a_zero_deadline_means_no_deadline() -> None:
         assert cleanup.get_policy("harvester-v1.5", deadline=zero).deadline is None
 
 
+def _resolver_settings(resolver: cleanup.StubResolver) -> spec_resolvconf.Config:
+    """The settings a lookup's traffic shows, in ``spec.go_resolvconf.Config``'s terms."""
+    return spec_resolvconf.Config(
+        servers=tuple(resolver.nameservers),
+        search=resolver.search,
+        ndots=resolver.ndots,
+        timeout=int(resolver.timeout) if resolver.timeout.is_integer() else -1,
+        attempts=resolver.attempts,
+        rotate=resolver.rotate,
+        single_request=resolver.single_request,
+        use_tcp=resolver.use_tcp,
+        trust_ad=resolver.trust_ad,
+    )
+
+
+@cases(20)
+@given(
+    servers=st.lists(st.sampled_from(("10.53.0.1", "10.53.0.2", "fd00:53::1")), min_size=1,
+                     max_size=3, unique=True),
+    noise=st.lists(st.sampled_from(("", "# generated", "; kubelet", "   ")), max_size=3),
+)  # fmt: skip
+def test_bounded_effort_of_a_resolver_with_no_options_is_gos_default_config(
+    servers: list[str], noise: list[str]
+) -> None:
+    """Property 4's starting point: ``StubResolver(servers)`` with no options, and the
+    one read from a resolv.conf that names only those servers (comments and blank
+    lines aside: no ``options`` or ``search`` line), both hold Go's ``defaultConfig``
+    (``dnsconfig.go``: timeout 5 s, attempts 2, ndots 1, no flags;
+    ``spec.go_resolvconf.Config``'s defaults), so a lookup's effort bound is Go's."""
+    text = "\n".join([*noise, *(f"nameserver {ip}" for ip in servers)]) + "\n"
+    go = spec_resolvconf.read_config(text, "node.")  # a rooted hostname: no search
+    assert go == spec_resolvconf.Config(servers=go.servers)  # only the servers set
+    built = cleanup.StubResolver(go.servers, clock=FastForwardClock(), hosts=None)
+    read = cleanup.StubResolver.from_resolv_conf(
+        text, hostname="node.", clock=FastForwardClock(), hosts=None
+    )
+    assert _resolver_settings(built) == go, _resolver_settings(built)
+    assert _resolver_settings(read) == go, _resolver_settings(read)
+    event(f"{len(servers)} server(s)")
+
+
 @cases(25)
 @given(
     timeline=timelines(missing=True, never_healthy=True),
