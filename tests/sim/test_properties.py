@@ -4427,6 +4427,50 @@ def test_bounded_effort_of_a_resolver_with_no_options_is_gos_default_config(
     event(f"{len(servers)} server(s)")
 
 
+@cases(15)
+@given(
+    resolver_timeout=st.integers(1, 5),
+    attempts=st.integers(1, 3),
+    share=st.floats(0.05, 0.95),
+    name=st.sampled_from(("repo.example.", "harvester-repo", "releases.rancher.com")),
+    kinds=st.sets(st.sampled_from(spec_predicates.KINDS), min_size=1),
+)
+def test_every_predicate_decides_a_lookup_the_deadline_ends_as_go(
+    resolver_timeout: int, attempts: int, share: float, name: str, kinds: set[str]
+) -> None:
+    """Property 7 for a lookup the caller's deadline ends (a DNS server that never
+    answers, a deadline shorter than the resolver's timeout x attempts): the error is
+    Go's ``lookup NAME: i/o timeout`` with IsTimeout and IsTemporary and no server
+    (``spec.go_dns.DEADLINE_FLAGS``, asked of Go), which the presets and generated
+    predicates (``spec.predicates.generated``: ``dns-timeout`` without
+    ``dns-temporary`` too) decide by those flags."""
+    silent = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    silent.bind(("127.0.0.1", 0))  # bound, never read: no reply, no ICMP refusal
+    try:
+        resolver = cleanup.StubResolver(
+            [f"127.0.0.1:{silent.getsockname()[1]}"],
+            timeout=resolver_timeout,
+            attempts=attempts,
+            clock=FastForwardClock(grace=0.02),  # nothing ever answers: wait briefly
+            hosts=None,
+        )
+        with pytest.raises(DNSError) as caught:
+            resolver.resolve(name, timeout=share * resolver_timeout * attempts)
+    finally:
+        silent.close()
+    error = caught.value
+    assert str(error) == spec_dns.deadline_text(name), str(error)
+    assert error.server == ""
+    flags = spec_dns.DNSFlags(error.is_not_found, error.is_timeout, error.is_temporary)
+    assert flags == spec_dns.DEADLINE_FLAGS, flags
+    for preset_name, preset in cleanup.PREDICATES.items():
+        assert preset(error) == spec_predicates.retriable(preset_name, ("dns", flags))
+    chosen = spec_predicates.generated(kinds)  # as the generated-predicate worlds build it
+    want = chosen(("dns", spec_dns.DEADLINE_FLAGS))
+    assert chosen(class_of(error)) == want, sorted(kinds)
+    event("a generated predicate retries it" if want else "a generated predicate stops")
+
+
 @cases(25)
 @given(
     timeline=timelines(missing=True, never_healthy=True),
