@@ -58,6 +58,8 @@ The properties, stated precisely:
    resolver from the pod's resolv.conf); and cleanup's reading itself
    (``cleanup.parse_resolv_conf``) is Go's field for field, ``no-reload`` and
    ``unknownOpt`` (``edns0`` ignored, other options and keywords unknown) included.
+   A resolver built with no options, and one read from a resolv.conf naming only
+   servers, hold Go's ``defaultConfig`` (timeout 5 s, attempts 2, ndots 1).
 5. **Errors the policy does not retry** (a 404 on either list, an invalid list, one
    with a line over distribution/reference's length limits among them) end the run
    at the attempt that met them, naming the status or line, deleting nothing; an
@@ -70,7 +72,11 @@ The properties, stated precisely:
    exactly when the preset's or a generated predicate (``spec.predicates``) says so;
    also over connections the repo ends early (``spec.go_http``), and for
    ``cleanup.to_error`` on a plain httpx stack closed early in the same ways, or
-   refused at a URL without a port (Go names the scheme's default port).  A failure
+   refused at a URL without a port (Go names the scheme's default port), or failing to
+   connect with an errno Python has no subclass for (EHOSTUNREACH, ENETUNREACH,
+   ENETDOWN: ``dial tcp ADDR: connect: no route to host``, retried); a lookup the
+   caller's deadline ends is Go's ``lookup NAME: i/o timeout`` with IsTimeout and
+   IsTemporary (``spec.go_dns.DEADLINE_FLAGS``).  A failure
    no classifier rule names (``spec.predicates``' ``("unexpected", what)``: a proxy's
    refusal, an undecodable body, an errno no rule knows, a transport bug), after some
    refused attempts, is an ``UnexpectedError`` no predicate retries: the run ends at
@@ -94,7 +100,10 @@ The properties, stated precisely:
    values (durations through ``spec.go_duration``, Go 1.23's ``time.ParseDuration``)
    or is refused with its message naming the field; ``cleanup run`` with a policy file
    or preset and policy flags exits 64 with the specification's one line, or runs
-   ``spec.backoff``'s schedule for the specification's values.
+   ``spec.backoff``'s schedule for the specification's values; an override through
+   the API (``get_policy(NAME, deadline=...)``) of ``deadline`` or ``cap`` 0 in any
+   spelling (``0``, ``"0s"``, ``"0ms"``, ``"0h"``) means none
+   (``spec.policy_input.override``).
 9. **The report.**  What ``cleanup run --json`` prints says what Go met: each failed
    attempt's kind is ``spec.go_http.report_label`` of the world's error, its
    ``retriable`` the specification's predicate, its text Go's where the world fixes it
