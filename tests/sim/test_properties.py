@@ -4416,6 +4416,7 @@ def _resolver_settings(resolver: cleanup.StubResolver) -> spec_resolvconf.Config
                      max_size=3, unique=True),
     noise=st.lists(st.sampled_from(("", "# generated", "; kubelet", "   ")), max_size=3),
 )  # fmt: skip
+@example(servers=["10.53.0.1"], noise=[])  # the example: Go's 5 s x 2 attempts
 def test_bounded_effort_of_a_resolver_with_no_options_is_gos_default_config(
     servers: list[str], noise: list[str]
 ) -> None:
@@ -4444,6 +4445,8 @@ def test_bounded_effort_of_a_resolver_with_no_options_is_gos_default_config(
     name=st.sampled_from(("repo.example.", "harvester-repo", "releases.rancher.com")),
     kinds=st.sets(st.sampled_from(spec_predicates.KINDS), min_size=1),
 )
+# the example: a predicate retrying IsTimeout but not IsTemporary errors
+@example(resolver_timeout=5, attempts=2, share=0.3, name="repo.example.", kinds={"dns-timeout"})
 def test_every_predicate_decides_a_lookup_the_deadline_ends_as_go(
     resolver_timeout: int, attempts: int, share: float, name: str, kinds: set[str]
 ) -> None:
