@@ -58,6 +58,8 @@ The properties, stated precisely:
    resolver from the pod's resolv.conf); and cleanup's reading itself
    (``cleanup.parse_resolv_conf``) is Go's field for field, ``no-reload`` and
    ``unknownOpt`` (``edns0`` ignored, other options and keywords unknown) included.
+   A resolver built with no options, and one read from a resolv.conf naming only
+   servers, hold Go's ``defaultConfig`` (timeout 5 s, attempts 2, ndots 1).
 5. **Errors the policy does not retry** (a 404 on either list, an invalid list, one
    with a line over distribution/reference's length limits among them) end the run
    at the attempt that met them, naming the status or line, deleting nothing; an
@@ -70,7 +72,11 @@ The properties, stated precisely:
    exactly when the preset's or a generated predicate (``spec.predicates``) says so;
    also over connections the repo ends early (``spec.go_http``), and for
    ``cleanup.to_error`` on a plain httpx stack closed early in the same ways, or
-   refused at a URL without a port (Go names the scheme's default port).  A failure
+   refused at a URL without a port (Go names the scheme's default port), or failing to
+   connect with an errno Python has no subclass for (EHOSTUNREACH, ENETUNREACH,
+   ENETDOWN: ``dial tcp ADDR: connect: no route to host``, retried); a lookup the
+   caller's deadline ends is Go's ``lookup NAME: i/o timeout`` with IsTimeout and
+   IsTemporary (``spec.go_dns.DEADLINE_FLAGS``).  A failure
    no classifier rule names (``spec.predicates``' ``("unexpected", what)``: a proxy's
    refusal, an undecodable body, an errno no rule knows, a transport bug), after some
    refused attempts, is an ``UnexpectedError`` no predicate retries: the run ends at
@@ -94,7 +100,10 @@ The properties, stated precisely:
    values (durations through ``spec.go_duration``, Go 1.23's ``time.ParseDuration``)
    or is refused with its message naming the field; ``cleanup run`` with a policy file
    or preset and policy flags exits 64 with the specification's one line, or runs
-   ``spec.backoff``'s schedule for the specification's values.
+   ``spec.backoff``'s schedule for the specification's values; an override through
+   the API (``get_policy(NAME, deadline=...)``) of ``deadline`` or ``cap`` 0 in any
+   spelling (``0``, ``"0s"``, ``"0ms"``, ``"0h"``) means none
+   (``spec.policy_input.override``).
 9. **The report.**  What ``cleanup run --json`` prints says what Go met: each failed
    attempt's kind is ``spec.go_http.report_label`` of the world's error, its
    ``retriable`` the specification's predicate, its text Go's where the world fixes it
@@ -4321,6 +4330,180 @@ def test_invalid_list_text_in_process_says_the_documented_error(
 
 
 # -- 6. determinism ------------------------------------------------------------------
+
+
+# -- edges14 (issue 11, seed-14 sample): dial errnos with no OSError subclass, a
+#    policy deadline of 0, the stub resolver's defaults, the lookup deadline's flags ----
+
+
+def _dial_failed_by_httpx(url: str, errno_name: str) -> httpx.ConnectError:
+    """What a plain ``httpx.Client`` raises when the connect to ``url``'s address fails
+    with ``errno_name``: layered as :func:`_refused_by_httpx` (which a real refused
+    connect holds to), the errno's ``OSError`` as Python builds it (a plain ``OSError``
+    for EHOSTUNREACH and the rest: no subclass carries them)."""
+    code = getattr(errno, errno_name)
+    failed = OSError(code, os.strerror(code))
+    inner = httpcore.ConnectError(failed)
+    outer = httpx.ConnectError(str(failed), request=httpx.Request("GET", url))
+    outer.__cause__ = inner
+    return outer
+
+
+@cases(30)
+@given(
+    errno_name=st.sampled_from(sorted(spec_http.DIAL_ERRNOS)),
+    host=st.sampled_from((*REPO_LITERALS, "10.53.0.7", "[fd00:53::7]")),
+    path=st.sampled_from(("/", "/harvester-images-v1.4.0.txt")),
+)
+def test_every_predicate_decides_a_dial_errno_of_a_plain_httpx_stack_as_go(
+    errno_name: str, host: str, path: str
+) -> None:
+    """Property 7 for ``cleanup.to_error`` on a connect that fails with an errno
+    ``IsRetriableNetworkError`` names, most with no Python subclass (EHOSTUNREACH,
+    ENETUNREACH, ENETDOWN: a node whose network is not up yet after its reboot): Go's
+    text is ``dial tcp ADDR: connect: <the errno's text>`` and the class is
+    ``connect``/the errno's reason (``spec.go_http.DIAL_ERRNOS``), which every preset
+    predicate retries (``spec.predicates``)."""
+    url = f"http://{host}{path}"
+    error = cleanup.to_error(_dial_failed_by_httpx(url, errno_name))
+    address = spec_ip.dial_address(host, spec_http.DEFAULT_PORTS["http"])
+    assert address is not None
+    assert str(error) == spec_http.dial_text(url, address, errno_name), str(error)
+    reason = spec_http.DIAL_ERRNOS[errno_name][0]
+    assert class_of(error) == ("connect", reason), repr(error)
+    for name, preset in cleanup.PREDICATES.items():
+        assert preset(error) == spec_predicates.retriable(name, ("connect", reason)), name
+    event(errno_name)
+
+
+def test_every_predicate_retries_a_dial_with_no_route_to_host_as_go() -> None:
+    """The issue's example: a connect failing with EHOSTUNREACH (a plain ``OSError``)."""
+    url = "http://10.53.0.7/v"
+    error = cleanup.to_error(_dial_failed_by_httpx(url, "EHOSTUNREACH"))
+    assert (
+        str(error) == 'Get "http://10.53.0.7/v": dial tcp 10.53.0.7:80: connect: no route to host'
+    )
+    assert class_of(error) == ("connect", "host-unreachable")
+    assert all(preset(error) for preset in cleanup.PREDICATES.values())
+
+
+#: the spellings of a zero duration: "none" for a cap or a deadline
+ZERO_DURATIONS = (0, 0.0, "0", "0s", "0ms", "0h", " 0.0 ")
+
+
+@cases(40)
+@given(
+    preset=st.sampled_from(sorted(spec_backoff.PRESETS)),
+    field=st.sampled_from(("deadline", "cap", "duration")),
+    value=st.one_of(st.sampled_from(ZERO_DURATIONS), WELL_FORMED_DURATIONS),
+)
+def test_schedule_overrides_by_the_api_are_the_specs_reading_zero_as_none(
+    preset: str, field: str, value: object
+) -> None:
+    """Property 8 for a policy's overrides through the API (``get_policy(NAME,
+    FIELD=value)``, ``Policy.with_overrides``): a duration field holds
+    ``spec.policy_input.override``'s reading, a zero ``deadline`` or ``cap`` in any
+    spelling (``0``, ``"0s"``, ``"0ms"``, ``"0h"``...) meaning none."""
+    want = spec_input.override(field, value)
+    assert not isinstance(want, str), want  # well-formed values only
+    policy = cleanup.get_policy(preset, **{field: value})
+    got = policy.deadline if field == "deadline" else getattr(policy.backoff, field)
+    assert got == want, f"{field}={value!r}: {got}, the specification's {want}"
+    event(f"{field}: {'none' if want is None else 'zero' if want == 0 else 'a duration'}")
+
+
+def test_schedule_override_of_a_zero_deadline_means_no_deadline() -> None:
+    """The issue's example: ``deadline="0s"`` (and ``0``) over a preset is no deadline."""
+    for zero in ("0s", 0, "0h"):
+        assert cleanup.get_policy("harvester-v1.5", deadline=zero).deadline is None
+
+
+def _resolver_settings(resolver: cleanup.StubResolver) -> spec_resolvconf.Config:
+    """The settings a lookup's traffic shows, in ``spec.go_resolvconf.Config``'s terms."""
+    return spec_resolvconf.Config(
+        servers=tuple(resolver.nameservers),
+        search=resolver.search,
+        ndots=resolver.ndots,
+        timeout=int(resolver.timeout) if resolver.timeout.is_integer() else -1,
+        attempts=resolver.attempts,
+        rotate=resolver.rotate,
+        single_request=resolver.single_request,
+        use_tcp=resolver.use_tcp,
+        trust_ad=resolver.trust_ad,
+    )
+
+
+@cases(20)
+@given(
+    servers=st.lists(st.sampled_from(("10.53.0.1", "10.53.0.2", "fd00:53::1")), min_size=1,
+                     max_size=3, unique=True),
+    noise=st.lists(st.sampled_from(("", "# generated", "; kubelet", "   ")), max_size=3),
+)  # fmt: skip
+@example(servers=["10.53.0.1"], noise=[])  # the issue's example: Go's 5 s x 2 attempts
+def test_bounded_effort_of_a_resolver_with_no_options_is_gos_default_config(
+    servers: list[str], noise: list[str]
+) -> None:
+    """Property 4's starting point: ``StubResolver(servers)`` with no options, and the
+    one read from a resolv.conf that names only those servers (comments and blank
+    lines aside: no ``options`` or ``search`` line), both hold Go's ``defaultConfig``
+    (``dnsconfig.go``: timeout 5 s, attempts 2, ndots 1, no flags;
+    ``spec.go_resolvconf.Config``'s defaults), so a lookup's effort bound is Go's."""
+    text = "\n".join([*noise, *(f"nameserver {ip}" for ip in servers)]) + "\n"
+    go = spec_resolvconf.read_config(text, "node.")  # a rooted hostname: no search
+    assert go == spec_resolvconf.Config(servers=go.servers)  # only the servers set
+    built = cleanup.StubResolver(go.servers, clock=FastForwardClock(), hosts=None)
+    read = cleanup.StubResolver.from_resolv_conf(
+        text, hostname="node.", clock=FastForwardClock(), hosts=None
+    )
+    assert _resolver_settings(built) == go, _resolver_settings(built)
+    assert _resolver_settings(read) == go, _resolver_settings(read)
+    event(f"{len(servers)} server(s)")
+
+
+@cases(15)
+@given(
+    resolver_timeout=st.integers(1, 5),
+    attempts=st.integers(1, 3),
+    share=st.floats(0.05, 0.95),
+    name=st.sampled_from(("repo.example.", "harvester-repo", "releases.rancher.com")),
+    kinds=st.sets(st.sampled_from(spec_predicates.KINDS), min_size=1),
+)
+# the issue's example: a predicate retrying IsTimeout but not IsTemporary errors
+@example(resolver_timeout=5, attempts=2, share=0.3, name="repo.example.", kinds={"dns-timeout"})
+def test_every_predicate_decides_a_lookup_the_deadline_ends_as_go(
+    resolver_timeout: int, attempts: int, share: float, name: str, kinds: set[str]
+) -> None:
+    """Property 7 for a lookup the caller's deadline ends (a DNS server that never
+    answers, a deadline shorter than the resolver's timeout x attempts): the error is
+    Go's ``lookup NAME: i/o timeout`` with IsTimeout and IsTemporary and no server
+    (``spec.go_dns.DEADLINE_FLAGS``, asked of Go), which the presets and generated
+    predicates (``spec.predicates.generated``: ``dns-timeout`` without
+    ``dns-temporary`` too) decide by those flags."""
+    silent = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    silent.bind(("127.0.0.1", 0))  # bound, never read: no reply, no ICMP refusal
+    try:
+        resolver = cleanup.StubResolver(
+            [f"127.0.0.1:{silent.getsockname()[1]}"],
+            timeout=resolver_timeout,
+            attempts=attempts,
+            clock=FastForwardClock(grace=0.02),  # nothing ever answers: wait briefly
+            hosts=None,
+        )
+        with pytest.raises(DNSError) as caught:
+            resolver.resolve(name, timeout=share * resolver_timeout * attempts)
+    finally:
+        silent.close()
+    error = caught.value
+    assert str(error) == spec_dns.deadline_text(name), str(error)
+    assert error.server == ""
+    flags = spec_dns.DNSFlags(error.is_not_found, error.is_timeout, error.is_temporary)
+    assert flags == spec_dns.DEADLINE_FLAGS, flags
+    for preset_name, preset in cleanup.PREDICATES.items():
+        assert preset(error) == spec_predicates.retriable(preset_name, ("dns", flags))
+    chosen = spec_predicates.generated(kinds)  # as the generated-predicate worlds build it
+    want = chosen(("dns", spec_dns.DEADLINE_FLAGS))
+    assert chosen(class_of(error)) == want, sorted(kinds)
+    event("a generated predicate retries it" if want else "a generated predicate stops")
 
 
 @cases(25)

@@ -67,6 +67,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 __all__ = [
+    "DEADLINE_FLAGS",
     "ERROR_TEXTS",
     "NO_CANDIDATE_ADDRESSES",
     "OUTCOMES",
@@ -113,6 +114,19 @@ class DNSFlags:
     not_found: bool
     timeout: bool
     temporary: bool
+
+
+#: the flags of the error a lookup returns when the caller's deadline ends it first (Go
+#: 1.23 ``lookupIPAddr``: ``ctx.Done()`` maps ``context.DeadlineExceeded`` to
+#: ``errTimeout``; asked of Go 1.23.9, a Go resolver whose server never answers under a
+#: 300 ms context: ``lookup repo.example.: i/o timeout``, IsTimeout and IsTemporary, no
+#: server): its text is :func:`deadline_text`
+DEADLINE_FLAGS = DNSFlags(not_found=False, timeout=True, temporary=True)
+
+
+def deadline_text(name: str) -> str:
+    """Go's text for a lookup of ``name`` (as asked) the caller's deadline ended."""
+    return f"lookup {name}: i/o timeout"
 
 
 def flags_of(outcome: str) -> DNSFlags:

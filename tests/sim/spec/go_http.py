@@ -48,7 +48,9 @@ from tests.sim.spec.predicates import ErrorClass
 __all__ = [
     "CLOSES",
     "DEFAULT_PORTS",
+    "DIAL_ERRNOS",
     "GoClose",
+    "dial_text",
     "refused_dial_text",
     "report_label",
     "text_matches",
@@ -136,13 +138,34 @@ def report_label(error: ErrorClass) -> str:
 DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
+#: errnos ``IsRetriableNetworkError`` names that a ``connect(2)`` fails with, most of
+#: which Python raises as a plain ``OSError`` (no subclass, unlike ECONNREFUSED's
+#: ``ConnectionRefusedError``): a node whose network is not up yet after its reboot.
+#: errno name -> (the reason class, ``spec.predicates``) and Go's text of the
+#: ``syscall.Errno`` on Linux (``zerrors_linux_amd64.go``'s ``errors`` table)
+DIAL_ERRNOS: dict[str, tuple[str, str]] = {
+    "ECONNREFUSED": ("refused", "connection refused"),
+    "EHOSTUNREACH": ("host-unreachable", "no route to host"),
+    "ENETUNREACH": ("network-unreachable", "network is unreachable"),
+    "ENETDOWN": ("network-down", "network is down"),
+}
+
+
+def dial_text(url: str, address: str, errno_name: str) -> str:
+    """Go's ``http.Client`` error when the dial of ``address`` fails with the errno
+    ``errno_name`` (a key of :data:`DIAL_ERRNOS`): ``*url.Error`` over
+    ``*net.OpError`` over ``os.SyscallError("connect", errno)``, e.g. ``Get
+    "http://10.53.0.7/v": dial tcp 10.53.0.7:80: connect: no route to host``."""
+    return f'Get "{url}": dial tcp {address}: connect: {DIAL_ERRNOS[errno_name][1]}'
+
+
 def refused_dial_text(url: str, address: str) -> str:
     """Go's ``http.Client`` error when the dial of ``address`` (``IP:PORT`` as Go prints
     it, the port from the URL or :data:`DEFAULT_PORTS`) is refused: ``*url.Error``
     over ``*net.OpError`` over ``os.SyscallError("connect", ECONNREFUSED)`` (asked of
     Go 1.23.9: ``Get "http://127.0.0.1/v": dial tcp 127.0.0.1:80: connect: connection
     refused``)."""
-    return f'Get "{url}": dial tcp {address}: connect: connection refused'
+    return dial_text(url, address, "ECONNREFUSED")
 
 
 def unexpected_status_text(status_line: str) -> str:

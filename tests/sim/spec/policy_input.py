@@ -57,6 +57,7 @@ __all__ = [
     "PRESET_NAMES",
     "Loaded",
     "flag",
+    "override",
     "policy_file",
     "shown",
     "unknown_policy",
@@ -279,6 +280,22 @@ def _flag(name: str, text: str) -> float | int:
     seconds = _duration(text, "")
     if seconds <= 0:
         raise _Refused(f"{text!r} must be longer than 0s")
+    return seconds
+
+
+def override(field: str, value: object) -> float | str | None:
+    """What ``Policy.with_overrides(FIELD=value)`` (and ``get_policy(NAME,
+    FIELD=value)``) sets a duration field (``duration``, ``cap``, ``deadline``) to, in
+    seconds, or the refusal's message (README "cleanup: retry policy": durations are
+    numbers or Go syntax, ``cap=0``/``deadline=0`` mean none, as in a file: ``0``,
+    ``"0"``, ``"0s"``, ``"0ms"``, ``"0h"`` alike; the flags' "longer than 0s" is the
+    command line's rule, not the API's)."""
+    try:
+        seconds = _duration(value, field)
+    except _Refused as exc:
+        return str(exc)
+    if field in ("cap", "deadline") and seconds == 0:
+        return None
     return seconds
 
 
