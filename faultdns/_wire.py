@@ -285,7 +285,7 @@ def mismatched(reply: bytes, field_: str) -> bytes:
     i = 12
     while i < len(out) and out[i]:  # the uncompressed QNAME's labels
         i += out[i] + 1
-    i += 1 if field_ == "type" else 3  # the low byte of QTYPE or QCLASS
+    i += 2 if field_ == "type" else 4  # past the root label: QTYPE's low byte, QCLASS's
     if i < len(out):
         out[i] ^= 1
     return bytes(out)
