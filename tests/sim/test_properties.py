@@ -80,7 +80,9 @@ The properties, stated precisely:
    read), every exchange (server, transport,
    outcome, in Go's ``tryOneName`` order with and without ``rotate``, UDP first unless
    ``use-vc``, TCP after a truncated reply; a reply cut inside its question ignored
-   over UDP, "cannot unmarshal" over TCP; a lame referral moving on; a reply without
+   over UDP, "cannot unmarshal" over TCP; a reply not ours (faultdns ``mismatch=``:
+   its ID or question's name, type or class not the query's) ignored over UDP,
+   "invalid DNS response" over TCP; a lame referral moving on; a reply without
    EDNS OPT but AA read as the zone's), the servers' logs, and the addresses or
    error (CNAMEs and NODATA through ``skipToAnswer``) are ``spec.go_dns``'s.
    ``SystemResolver`` over generated getaddrinfo outcomes gives ``spec.go_cgo``'s
