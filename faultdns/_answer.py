@@ -47,7 +47,16 @@ from faultdns import _batchio
 from faultdns._faults import Action, RuleIndex, RuleState, rcode_name, select_rule
 from faultdns._held import Held
 from faultdns._querylog import Transport
-from faultdns._wire import Query, WireError, decode, fault_reply, fit_tcp, fit_udp, zone_reply
+from faultdns._wire import (
+    Query,
+    WireError,
+    decode,
+    fault_reply,
+    fit_tcp,
+    fit_udp,
+    mismatched,
+    zone_reply,
+)
 
 if TYPE_CHECKING:
     from faultdns._server import FaultDNSServer
@@ -223,6 +232,13 @@ def fire(
             log_query(server, t0, addr, proto, entry.name, entry.qtype, rule.id, action, "drop")
 
         server._held.hold(t0 + rule.delay, rule.delay, Held(release, conn, lost))
+        return
+    if action == "mismatch" and rule.mismatch == "id":
+        # The hot paths send the query's ID ahead of a cached reply, so a reply with
+        # another ID is never cached: built and sent here each time.
+        udp, tcp, rcode = fault_reply(entry.query, rule, server.zone)
+        log_query(server, t0, addr, proto, entry.name, entry.qtype, rule.id, action, rcode)
+        send(mismatched(data[:2] + (udp if proto == "udp" else tcp)[2:], "id"))
         return
     built = entry.faults.get(rule.id)
     if built is None:

@@ -37,6 +37,7 @@ from dnslib import QTYPE
 
 __all__ = [
     "ACTIONS",
+    "MISMATCH_FIELDS",
     "RCODE_NAMES",
     "Action",
     "FaultRule",
@@ -58,7 +59,12 @@ __all__ = [
 BareAction = Literal[
     "nxdomain", "servfail", "refused", "nodata", "drop", "truncate", "lame", "tcponly", "noedns"
 ]
-ValueAction = Literal["delay", "answer", "rcode", "truncate"]
+ValueAction = Literal["delay", "answer", "rcode", "truncate", "mismatch"]
+#: what ``mismatch=FIELD`` alters in the reply: the header ID or the question's
+#: name, type or class (each by flipping its lowest bit, so it differs from the query's
+#: under any case folding)
+MismatchField = Literal["id", "name", "type", "class"]
+MISMATCH_FIELDS: tuple[MismatchField, ...] = get_args(MismatchField)
 #: what a fault rule does (README "Fault rules"): a bare or an ``action=VALUE`` action
 Action = Literal[BareAction, ValueAction]
 BARE_ACTIONS: tuple[BareAction, ...] = get_args(BareAction)
@@ -69,7 +75,7 @@ ACTIONS: tuple[Action, ...] = get_args(Action)
 UDP_ACTIONS = ("truncate", "tcponly")
 _ACTIONS_TEXT = (
     "nxdomain, servfail, refused, nodata, drop, truncate, lame, tcponly, noedns, "
-    "delay=DURATION, answer=ADDR, rcode=NAME, truncate=BYTES"
+    "delay=DURATION, answer=ADDR, rcode=NAME, truncate=BYTES, mismatch=FIELD"
 )
 # Smallest truncate=N: a reply cut inside its 12-byte header is not a DNS message.
 MIN_TRUNCATE = 12
@@ -138,6 +144,12 @@ ACTION_HELP: tuple[tuple[str, str, str], ...] = (
     ),
     ("delay=DURATION", "the normal answer, DURATION later", "the answer, later (or a timeout)"),
     ("answer=ADDR", "ADDR instead of the zone's answer (A or AAAA)", "ADDR"),
+    (
+        "mismatch=FIELD",
+        "the zone's answer with FIELD (id, name, type, class) not the query's (lowest bit flipped)",
+        "UDP: ignored, i/o timeout (IsTimeout, IsTemporary) after timeout x attempts; "
+        "TCP: invalid DNS response (not temporary); tries the next server",
+    ),
 )
 
 # Spec keys in canonical order (the order ``FaultRule.spec`` writes them).
@@ -225,7 +237,8 @@ class FaultRule:
     ``id`` is empty until a server adds the rule.  ``spec`` is the canonical spec string,
     so ``parse_fault(rule.spec)`` gives back an equal rule (apart from the id).
     ``rcode`` (action ``rcode``) is the number 0..4095; ``truncate`` (action
-    ``truncate``) is the cut size in bytes, or None for the question-only reply.
+    ``truncate``) is the cut size in bytes, or None for the question-only reply;
+    ``mismatch`` (action ``mismatch``) the reply field that is not the query's.
     """
 
     id: str = ""
@@ -234,6 +247,7 @@ class FaultRule:
     answer: str | None = None
     rcode: int | None = None
     truncate: int | None = None
+    mismatch: MismatchField | None = None
     match: str = "*"
     qtype: str | None = None
     proto: str | None = None
@@ -285,6 +299,7 @@ class FaultRule:
             "answer": self.answer,
             "rcode": self.rcode,
             "truncate": self.truncate,
+            "mismatch": self.mismatch,
             "match": self.match,
             "qtype": self.qtype,
             "proto": self.proto,
@@ -302,8 +317,8 @@ class FaultRule:
         """Build a rule from a JSON object or TOML table with the spec's keys.
 
         Durations may be numbers (seconds) or strings (``"250ms"``); ``rcode`` a
-        mnemonic or a number.  ``delay``, ``answer``, ``rcode`` or ``truncate`` alone
-        imply the action; a lone ``spec`` key is parsed as a spec.
+        mnemonic or a number.  ``delay``, ``answer``, ``rcode``, ``truncate`` or
+        ``mismatch`` alone imply the action; a lone ``spec`` key is parsed as a spec.
         ``where`` prefixes error messages (e.g. the plan file and table number).
         """
         if not isinstance(data, Mapping):
@@ -470,6 +485,15 @@ def _validate(rule: FaultRule) -> None:
                 f"truncate: expected {MIN_TRUNCATE}..{MAX_TRUNCATE} bytes "
                 f"(a cut inside the 12-byte header is no DNS message), got {size}"
             )
+    if rule.action == "mismatch":
+        field_ = rule.mismatch.lower() if isinstance(rule.mismatch, str) else rule.mismatch
+        if field_ not in MISMATCH_FIELDS:
+            raise FaultSpecError(
+                f"mismatch: expected one of {', '.join(MISMATCH_FIELDS)}, got {rule.mismatch!r}"
+            )
+        object.__setattr__(rule, "mismatch", field_)
+    elif rule.mismatch is not None:
+        raise FaultSpecError(f"mismatch= given with action {rule.action!r}")
     match = rule.match.strip().lower().rstrip(".") if isinstance(rule.match, str) else None
     if not match:
         raise FaultSpecError(f"match: expected a name glob like *.example.test, got {rule.match!r}")
@@ -515,6 +539,8 @@ def _canonical_spec(rule: FaultRule) -> str:
     elif rule.action == "rcode":
         assert rule.rcode is not None
         parts = [f"rcode={RCODE_NAMES.get(rule.rcode, rule.rcode)}"]
+    elif rule.action == "mismatch":
+        parts = [f"mismatch={rule.mismatch}"]
     elif rule.truncate is not None:
         parts = [f"truncate={rule.truncate}"]
     else:

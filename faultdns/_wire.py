@@ -263,6 +263,34 @@ def cut_reply(query: Query, zone: Zone, size: int) -> tuple[bytes, str]:
     return zone_reply(query, resolution, tc=True)[:size], rcode_name(resolution.rcode)
 
 
+def mismatched(reply: bytes, field_: str) -> bytes:
+    """``reply`` (a whole DNS message) with ``field_``'s lowest bit flipped.
+
+    ``field_`` is one of :data:`faultdns._faults.MISMATCH_FIELDS`: the header ID
+    (bytes 0-1), or in the question (from byte 12, uncompressed as dnslib packs it) the
+    first byte of the first label (``name``: a flip of bit 0 survives ASCII case
+    folding), QTYPE or QCLASS.  A reply without a question, or ``name`` of the root,
+    has nothing to alter there and is returned as it is.
+    """
+    out = bytearray(reply)
+    if field_ == "id":
+        out[1] ^= 1
+        return bytes(out)
+    if len(out) < 12 or int.from_bytes(out[4:6], "big") == 0:
+        return reply
+    if field_ == "name":
+        if len(out) > 13 and out[12]:
+            out[13] ^= 1
+        return bytes(out)
+    i = 12
+    while i < len(out) and out[i]:  # the uncompressed QNAME's labels
+        i += out[i] + 1
+    i += 2 if field_ == "type" else 4  # past the root label: QTYPE's low byte, QCLASS's
+    if i < len(out):
+        out[i] ^= 1
+    return bytes(out)
+
+
 def fault_reply(query: Query, rule: FaultRule, zone: Zone) -> tuple[bytes, bytes, str]:
     """The UDP reply, the TCP reply and the rcode name for a rule that changes the answer.
 
@@ -273,6 +301,20 @@ def fault_reply(query: Query, rule: FaultRule, zone: Zone) -> tuple[bytes, bytes
     (printed by ``faultdns --help``) and the README's fault table.
     """
     action = rule.action
+    if action == "mismatch":
+        # Go's checkResponse: a reply whose question is not the query's is not ours.
+        # The ID is the caller's to alter (faultdns._answer.fire): replies here start
+        # with the ID the cache drops.
+        resolution = zone.resolve(query.key, query.qtype, query.record.q.qname)
+        full = zone_reply(query, resolution)
+        udp, tcp = fit_udp(query, full), fit_tcp(query, resolution, full)
+        field_ = rule.mismatch
+        assert field_ is not None
+        return (
+            mismatched(udp, field_),
+            mismatched(tcp, field_),
+            rcode_name(resolution.rcode),
+        )
     if action in ("truncate", "tcponly"):
         if rule.truncate is not None:
             cut, rcode_text = cut_reply(query, zone, rule.truncate)

@@ -21,7 +21,14 @@ import dns.rcode
 import dns.rdatatype
 import pytest
 
-from faultdns import FaultDNSServer, ManualClock, MonotonicClock, load_plan, parse_fault
+from faultdns import (
+    FaultDNSServer,
+    FaultRule,
+    ManualClock,
+    MonotonicClock,
+    load_plan,
+    parse_fault,
+)
 from tests.tools import require_tool
 
 MANY = 60  # A records of many.test: about 1000 bytes, over 512 and under 1232
@@ -499,3 +506,84 @@ def test_dig_follows_tcponly_to_tcp(server: FaultDNSServer) -> None:
     out = dig(server, "a.test")
     assert "Truncated, retrying in TCP mode" in out and "10.0.0.1" in out
     assert [q.transport for q in server.queries] == ["udp", "tcp"]
+
+
+# -- mismatch=FIELD --------------------------------------------------------------------
+
+
+def raw_reply(server: FaultDNSServer, wire: bytes, *, tcp: bool) -> bytes:
+    """The exact bytes of the one reply to ``wire`` (no ID check: it may not be ours)."""
+    if tcp:
+        with socket.create_connection(server.address, timeout=3) as sock:
+            sock.sendall(len(wire).to_bytes(2, "big") + wire)
+            return _read(sock, int.from_bytes(_read(sock, 2), "big"))
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.settimeout(3)
+        sock.sendto(wire, server.address)
+        return sock.recvfrom(65535)[0]
+
+
+def reply_fields(data: bytes) -> dict[str, object]:
+    """The four fields Go's checkResponse compares, read by dnspython."""
+    message = dns.message.from_wire(data, ignore_trailing=True)
+    (question,) = message.question
+    return {
+        "id": message.id,
+        "name": question.name.to_text().lower(),
+        "type": int(question.rdtype),
+        "class": int(question.rdclass),
+        "answer": addresses(message),
+    }
+
+
+@pytest.mark.parametrize("tcp", [False, True], ids=["udp", "tcp"])
+@pytest.mark.parametrize("field", ["id", "name", "type", "class"])
+def test_mismatch_alters_exactly_its_field_of_the_zones_answer(
+    server: FaultDNSServer, field: str, tcp: bool
+) -> None:
+    """Each field differs from the query's (case folded), the rest is the zone's reply,
+    on every repetition (the hot path's cached replies included)."""
+    query = dns.message.make_query("a.test", "A", use_edns=0)
+    query.id = 0x1234
+    normal = reply_fields(raw_reply(server, query.to_wire(), tcp=tcp))
+    assert normal["answer"] == ["10.0.0.1"]
+    server.add_fault(f"mismatch={field} match=a.test")
+    for _ in range(3):
+        got = reply_fields(raw_reply(server, query.to_wire(), tcp=tcp))
+        assert got[field] != normal[field]
+        if field != "name":  # a number: its lowest bit flipped (IN becomes 0, A 0)
+            assert got[field] == int(str(normal[field])) ^ 1
+        assert {k: v for k, v in got.items() if k != field} == {
+            k: v for k, v in normal.items() if k != field
+        }
+        assert server.queries[-1].action == "mismatch"
+    # another query ID: the reply's ID follows the query's (it is not cached), so it
+    # differs again for mismatch=id and is the query's for the other fields
+    query.id = 0x4321
+    assert (reply_fields(raw_reply(server, query.to_wire(), tcp=tcp))["id"] == 0x4321) == (
+        field != "id"
+    )
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ("mismatch", "unknown token 'mismatch' .* write mismatch=VALUE"),
+        ("mismatch=", "mismatch= needs a value"),
+        ("mismatch=qname", "mismatch: expected one of id, name, type, class, got 'qname'"),
+        ("nxdomain mismatch=id", "a rule has one action"),
+    ],
+)
+def test_mismatch_spec_errors_name_the_key(spec: str, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        parse_fault(spec)
+
+
+def test_mismatch_specs_round_trip_through_text_and_objects() -> None:
+    rule = parse_fault("MISMATCH=Class match=a.test proto=tcp")
+    assert rule.spec == "mismatch=class match=a.test proto=tcp"
+    assert parse_fault(rule.spec) == rule
+    assert FaultRule.from_dict({"mismatch": "name"}).spec == "mismatch=name"
+    assert FaultRule.from_dict(rule.to_dict()) == rule
+    with pytest.raises(ValueError, match="key 'mismatch' only goes with action 'mismatch'"):
+        FaultRule.from_dict({"action": "drop", "mismatch": "id"})

@@ -86,7 +86,9 @@ The properties, stated precisely:
    read), every exchange (server, transport,
    outcome, in Go's ``tryOneName`` order with and without ``rotate``, UDP first unless
    ``use-vc``, TCP after a truncated reply; a reply cut inside its question ignored
-   over UDP, "cannot unmarshal" over TCP; a lame referral moving on; a reply without
+   over UDP, "cannot unmarshal" over TCP; a reply not ours (faultdns ``mismatch=``:
+   its ID or question's name, type or class not the query's) ignored over UDP,
+   "invalid DNS response" over TCP; a lame referral moving on; a reply without
    EDNS OPT but AA read as the zone's), the servers' logs, and the addresses or
    error (CNAMEs and NODATA through ``skipToAnswer``) are ``spec.go_dns``'s.
    ``SystemResolver`` over generated getaddrinfo outcomes gives ``spec.go_cgo``'s
@@ -1706,6 +1708,8 @@ NS_REPLIES: dict[str, dict[str, tuple[tuple[str, str], ...] | None]] = {
     "external": {"A": (("CNAME", "repo.example.com"),), "AAAA": (("CNAME", "repo.example.com"),)},
     "missing": {"A": None, "AAAA": None},
 }
+#: the fields Go's checkResponse compares, each of which faultdns's ``mismatch=`` alters
+MISMATCHED = ("id", "name", "type", "class")
 #: a server's behaviour for one query type: the faultdns rule, and what Go makes of an
 #: exchange over (UDP, TCP); "zone" is the zone's reply
 NS_BEHAVIOURS: dict[str, tuple[str, tuple[str, str]]] = {
@@ -1724,6 +1728,10 @@ NS_BEHAVIOURS: dict[str, tuple[str, tuple[str, str]]] = {
     # lame referral, next server; the zone's reply without OPT (AA set) is read as ever
     "lame": ("lame", ("lame", "lame")),
     "no-edns": ("noedns", ("zone", "zone")),
+    # replies that are not ours (checkResponse, spec.go_dns): the zone's reply with the
+    # header ID or the question's name, type or class changed; ignored over UDP (read
+    # on until the timeout), "invalid DNS response" over TCP, next server
+    **{f"not-ours-{f}": (f"mismatch={f}", ("timeout", "invalid")) for f in MISMATCHED},
 }
 _NS_FAULTY = sorted(set(NS_BEHAVIOURS) - {"ok"})
 NS_COUNT = 4
@@ -1881,6 +1889,21 @@ NS_LAME_EVERYWHERE = _ns_world("cnamev4", [("lame", "no-edns"), ("lame", "lame")
 #: from the first server, which ends the lane; A's answer without OPT is taken
 NS_NO_EDNS_NODATA = _ns_world("v4only", [("no-edns", "no-edns"), ("ok", "ok")])
 
+#: replies that are not ours, a named world per field: another ID from the first
+#: server over UDP is read past until the timeout, then the second server answers
+NS_NOT_OURS_ID = _ns_world("direct", [("not-ours-id", "not-ours-id"), ("ok", "ok")])
+#: another question name over TCP: "invalid DNS response" at once, next server's SERVFAIL
+#: is A's last error; AAAA's answer comes from the second server
+NS_NOT_OURS_NAME = _ns_world(
+    "direct", [("not-ours-name", "not-ours-name"), ("servfail", "ok")], use_vc=True
+)
+#: another question type for A everywhere (UDP): A times out on every server, AAAA answers
+NS_NOT_OURS_TYPE = _ns_world("direct", [("not-ours-type", "ok"), ("not-ours-type", "ok")])
+#: another class (IN becomes 0) over UDP from the first server, the answer from the second
+NS_NOT_OURS_CLASS = _ns_world("v4only", [("not-ours-class", "ok"), ("ok", "ok")])
+#: another class everywhere over TCP: Go's error is "invalid DNS response", no flag
+NS_NOT_OURS_CLASS_TCP = _ns_world("direct", [("not-ours-class", "not-ours-class")] * 2, use_vc=True)
+
 
 @cases(60)
 @given(world=ns_worlds(), seed=seeds())
@@ -1895,6 +1918,11 @@ NS_NO_EDNS_NODATA = _ns_world("v4only", [("no-edns", "no-edns"), ("ok", "ok")])
 @example(world=NS_LAME_THEN_NO_EDNS, seed=0)
 @example(world=NS_LAME_EVERYWHERE, seed=0)
 @example(world=NS_NO_EDNS_NODATA, seed=0)
+@example(world=NS_NOT_OURS_ID, seed=0)
+@example(world=NS_NOT_OURS_NAME, seed=0)
+@example(world=NS_NOT_OURS_TYPE, seed=0)
+@example(world=NS_NOT_OURS_CLASS, seed=0)
+@example(world=NS_NOT_OURS_CLASS_TCP, seed=0)
 def test_predicate_input_is_gos_over_several_nameservers(
     nameservers: tuple[SimClock, list[faultdns.FaultDNSServer], str], world: NSWorld, seed: int
 ) -> None:
@@ -1906,7 +1934,9 @@ def test_predicate_input_is_gos_over_several_nameservers(
     record of the type (a CNAME alone, the target without the type) end the lane;
     every other failure moves on (a lame referral, checkHeader's NOERROR with AA, RA,
     answer and additional record all absent, among them; a reply without EDNS OPT but
-    with AA is no lame referral).  Every exchange (server, transport, outcome), in
+    with AA is no lame referral; a reply that is not ours, its ID or question not the
+    query's, is read past over UDP until the timeout and "invalid DNS response" over
+    TCP).  Every exchange (server, transport, outcome), in
     order, is the spec's, the servers' own logs hold exactly those queries, and the
     lookup returns the addresses from the first record of the type on (CNAMEs
     skipped), or the error (flags, server and text) of the lane Go keeps."""
@@ -2016,6 +2046,8 @@ def test_predicate_input_is_gos_over_several_nameservers(
         event("a lame referral: next server")
     if "no-edns" in drawn:
         event("a server without EDNS: no OPT, the zone's reply")
+    if drawn & {f"not-ours-{f}" for f in MISMATCHED}:
+        event(f"a reply not ours ({'TCP' if world.use_vc else 'UDP'})")
     event(f"name: {world.kind}")
 
 

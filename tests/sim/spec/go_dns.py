@@ -58,6 +58,15 @@ TCP "cannot unmarshal DNS message" at once, no flag.  Asked of Go 1.23.9 with fa
 "lame referral", no flag; lame then a healthy or ``noedns`` server -> the address;
 lame then SERVFAIL -> "server misbehaving", temporary; SERVFAIL then lame -> "lame
 referral"; ``noedns`` alone -> the address, and its NODATA "no such host".)
+
+A reply that is not ours (``checkResponse``: not a response, or its header ID, its
+question's name (ASCII case folded), QTYPE or QCLASS not the query's) is ignored over
+UDP too: ``dnsPacketRoundTrip`` reads on, so the exchange ends as a ``timeout``; over
+TCP ``dnsStreamRoundTrip`` returns ``errInvalidDNSResponse`` at once (``invalid``:
+"invalid DNS response", no flag) and the next server is asked.  (Asked of Go 1.23.9
+with a server that echoes the query as a response with one of the four fields' lowest
+bit flipped, QCLASS IN becoming 0 among them: over UDP "i/o timeout", IsTimeout and
+IsTemporary, for each field; over TCP "invalid DNS response" at once, no flag.)
 """
 
 from __future__ import annotations
@@ -93,7 +102,8 @@ __all__ = [
 #: NOERROR, NXDOMAIN and SERVFAIL (REFUSED, NOTIMP, ...), ``refused`` the socket's ICMP
 #: "connection refused", ``unmarshal`` a TCP reply that does not parse to a header and
 #: a question (``errCannotUnmarshalDNSMessage``), ``lame`` a lame referral
-#: (``errLameReferral``)
+#: (``errLameReferral``), ``invalid`` a TCP reply that is not ours
+#: (``errInvalidDNSResponse``: ``checkResponse`` refused its ID or question)
 OUTCOMES = (
     "answer",
     "nxdomain",
@@ -104,6 +114,7 @@ OUTCOMES = (
     "refused",
     "unmarshal",
     "lame",
+    "invalid",
 )
 
 
@@ -139,7 +150,7 @@ def flags_of(outcome: str) -> DNSFlags:
         return DNSFlags(not_found=False, timeout=False, temporary=False)
     if outcome == "timeout":
         return DNSFlags(not_found=False, timeout=True, temporary=True)
-    if outcome in ("unmarshal", "lame"):  # plain errors: newDNSError sets no flag
+    if outcome in ("unmarshal", "lame", "invalid"):  # plain errors: newDNSError sets no flag
         return DNSFlags(not_found=False, timeout=False, temporary=False)
     raise ValueError(f"no error for a lane that ended with {outcome!r}")
 
@@ -157,6 +168,7 @@ ERROR_TEXTS = {
     "refused": "connection refused",
     "unmarshal": "cannot unmarshal DNS message",
     "lame": "lame referral",
+    "invalid": "invalid DNS response",
 }
 
 
