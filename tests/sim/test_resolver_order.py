@@ -87,28 +87,32 @@ def test_tcp_fallback_takes_two_rounds_on_the_sim_clock() -> None:
     """Oracle case, Go 1.23.9 3/3: on ns0 every UDP reply is truncated and AAAA over
     TCP is REFUSED; AAAA then gets NXDOMAIN from ns1 and completes last, so the error
     names ns1."""
-    clock = SimClock()
-    servers, peers = [], []
-    for faults in (["truncate", "refused qtype=AAAA"], []):
-        server = faultdns.FaultDNSServer(origins=["."], ttl=0, clock=clock, seed=0)
-        for fault in faults:
-            server.add_fault(fault)
-        peer = DNSPeer(server).start()
-        clock.add_peer(peer)
-        clock.call_listener = peer.call_listener
-        servers.append(server)
-        peers.append(peer)
-    try:
+    zone = ["cnamev4.repo.test CNAME t.repo.test", "t.repo.test A 10.0.0.4"]
+    with nameservers_on_a_sim_clock(4, origins=["test"], records=zone) as world:
+        clock, servers, down = world
+        for server, faults in zip(
+            servers,
+            (
+                ["refused qtype=A", "truncate qtype=AAAA"],
+                ["servfail proto=udp qtype=A"],
+                [],
+                ["nxdomain qtype=A"],
+            ),
+            strict=True,
+        ):
+            for fault in faults:
+                server.add_fault(fault)
         names = [f"{s.address[0]}:{s.address[1]}" for s in servers]
+        names[2] = down  # nothing listens there: ICMP port unreachable
         for _ in range(3):
-            resolver = cleanup.StubResolver(names, attempts=1, ndots=5, clock=clock)
+            resolver = cleanup.StubResolver(
+                names, attempts=1, timeout=1, clock=clock, hosts=None, rng=random.Random(0)
+            )
             with pytest.raises(cleanup.DNSError) as info:
-                resolver.resolve("harvester-system")
-            assert (info.value.err, info.value.server) == ("no such host", names[1])
-    finally:
-        for peer in peers:
-            peer.stop()
-        clock.close()
+                resolver.resolve("cnamev4.repo.test")
+            assert str(info.value) == f"lookup cnamev4.repo.test on {names[3]}: no such host"
+            assert info.value.is_not_found
+        assert clock.now() == 0.0
 
 
 # -- the resolver and the pure rules agree, to the last bit, in virtual time ---------------
