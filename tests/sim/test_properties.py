@@ -504,7 +504,9 @@ def check_liveness(r: Run) -> str:
                 f"attempts, {outcome}"
             )
             ends = end
-            if schedule.trailing and end + sleeps[k - 1] <= limit:
+            if schedule.trailing and not spec_backoff.gives_up_before_sleeping(
+                end, sleeps[k - 1], deadline, t0
+            ):
                 ends = end + sleeps[k - 1]  # Go sleeps the capped Step, then stops
             slack = r.wake_late if ends != end else 0.0
             assert ends - 1e-6 <= r.result.completion_time <= ends + slack + 1e-6, (
@@ -513,7 +515,7 @@ def check_liveness(r: Run) -> str:
             )
             return "schedule spent before R"
         sleep = sleeps[k - 1]
-        if end + sleep > limit:
+        if spec_backoff.gives_up_before_sleeping(end, sleep, deadline, t0):
             assert len(attempts) == k and outcome == "gave-up", (
                 f"the next attempt would start past the deadline (t={end + sleep:.3f} > "
                 f"{limit:.3f}), yet {len(attempts)} attempts, {outcome}"
@@ -4090,8 +4092,8 @@ def test_schedule_of_cleanup_run_is_the_specs_for_its_policy_file_and_flags(
     spec = spec_backoff.schedule(want, [rng.random() for _ in range(want.steps)])
     sleeps, attempts, now = [], spec.attempts, 0.0
     for i, s in enumerate(spec.sleeps):
-        if want.deadline is not None and now + s > want.deadline:
-            attempts = i + 1  # the deadline rule: give up without sleeping
+        if spec_backoff.gives_up_before_sleeping(now, s, want.deadline):
+            attempts = i + 1  # give up without sleeping
             break
         sleeps.append(s)
         now += s
