@@ -87,7 +87,7 @@ from http import HTTPStatus
 
 import h11
 
-from faultdns.testing import unsent_bytes
+from faultdns.testing import client_text, unsent_bytes
 from sim._clock import SocketlessClock, WorldClock
 from sim._timeline import MEDIA_STATE, HTTPState, ServedState, as_http_state, media_state
 
@@ -215,12 +215,6 @@ def reserve_port(host: str = "127.0.0.1", port: int = 0) -> socket.socket:
     raise OSError(errno.EADDRINUSE, f"no free port for the repo server on {host}: {last}")
 
 
-def _addr(address: object) -> str:
-    if isinstance(address, tuple) and len(address) >= 2:
-        return f"{address[0]}:{address[1]}"
-    return str(address)
-
-
 class _Conn:
     __slots__ = ("h11", "hung", "outbox", "peer", "sock", "target")
 
@@ -321,7 +315,7 @@ class RepoServer:
                     break
                 client.setblocking(False)
                 client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-                self._conns[client.fileno()] = _Conn(client, _addr(peer))
+                self._conns[client.fileno()] = _Conn(client, client_text(peer))
                 busy = True
         if not self._conns:
             return busy
@@ -340,7 +334,7 @@ class RepoServer:
     def in_flight(self, sock: socket.socket) -> bool:
         """True if a response we sent to ``sock`` is not in its receive queue yet."""
         try:
-            me = _addr(sock.getsockname())
+            me = client_text(sock.getsockname())
         except OSError:
             return False
         for conn in self._conns.values():
@@ -424,24 +418,15 @@ class RepoServer:
                 if status in (204, 304):
                     body = b""  # RFC 9110 15.3.5, 15.4.5: no content
             elif state == "closed" and path in self.bodies:
-                record = HTTPRecord(now, method, path, state)
-                self.log.append(record)
-                if self.on_request is not None:
-                    self.on_request(record)
+                self._record(now, method, path, state)
                 self._drop(conn)
                 return
             elif state == "closed-reset" and path in self.bodies:
-                record = HTTPRecord(now, method, path, state)
-                self.log.append(record)
-                if self.on_request is not None:
-                    self.on_request(record)
+                self._record(now, method, path, state)
                 self._drop(conn, reset=True)
                 return
             elif (state in BODY_STATES or state in _CUT_STATES) and path in self.bodies:
-                record = HTTPRecord(now, method, path, state)
-                self.log.append(record)
-                if self.on_request is not None:
-                    self.on_request(record)
+                self._record(now, method, path, state)
                 conn.outbox += _incomplete(state, self.bodies[path])
                 if state == "body-reset":
                     # the bytes go out first (a small list fits the socket buffer), then RST
@@ -451,10 +436,7 @@ class RepoServer:
                     self._drop(conn)  # flushes what was queued, then FIN
                 return
             elif state.startswith(MEDIA_STATE) and path in self.bodies:
-                record = HTTPRecord(now, method, path, state)
-                self.log.append(record)
-                if self.on_request is not None:
-                    self.on_request(record)
+                self._record(now, method, path, state)
                 media = state[len(MEDIA_STATE) :]
                 body = self.bodies[path]
                 self._reply(
@@ -477,10 +459,7 @@ class RepoServer:
                 else:
                     status, location = 307, f"http://127.0.0.1:{self.port}{_MOVED}{path}"
                 result, body = str(status), b""
-                record = HTTPRecord(now, method, path, result)
-                self.log.append(record)
-                if self.on_request is not None:
-                    self.on_request(record)
+                self._record(now, method, path, result)
                 self._reply(conn, status, b"", headers=[("Location", location)])
                 return
             elif state == "refused":
@@ -489,10 +468,7 @@ class RepoServer:
                 result, status, body = "hang", -1, b""
             else:
                 result, status, body = "404", 404, _NOT_FOUND
-        record = HTTPRecord(now, method, path, result)
-        self.log.append(record)
-        if self.on_request is not None:
-            self.on_request(record)
+        self._record(now, method, path, result)
         if status == 0:
             self._drop(conn, reset=True)
             return
@@ -501,6 +477,14 @@ class RepoServer:
             return
         # h11 frames a HEAD response without a body: send none, declare the length
         self._reply(conn, status, b"" if method == "HEAD" else body, length=len(body))
+
+    def _record(self, now: float, method: str, path: str, result: str) -> None:
+        """Log one answered request and report it (``on_request``): every answer's one
+        record, whatever state played it."""
+        record = HTTPRecord(now, method, path, result)
+        self.log.append(record)
+        if self.on_request is not None:
+            self.on_request(record)
 
     def _reply(
         self,
