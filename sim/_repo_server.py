@@ -89,7 +89,7 @@ import h11
 
 from faultdns.testing import client_text, unsent_bytes
 from sim._clock import SocketlessClock, WorldClock
-from sim._timeline import MEDIA_STATE, HTTPState, ServedState, as_http_state, media_state
+from sim._timeline import HTTP_STATES, MEDIA_STATE, HTTPState, ServedState, media_state
 
 __all__ = [
     "BODY_STATES",
@@ -125,8 +125,11 @@ EARLY_CLOSES: tuple[ServedState, ...] = (
 )
 _CUT_STATES: tuple[ServedState, ...] = ("headers-only", "chunk-cut", "body-reset")
 
-#: final statuses ``status-NNN`` can answer: each family but 1xx (see the module doc)
-ODD_STATUSES = (201, 203, 204, 206, 300, 301, 304, 400, 403, 410, 500, 502, 503)
+#: final statuses ``status-NNN`` can answer: each family but 1xx (see the module doc),
+#: read from the vocabulary (``sim._timeline.ServedState``), which spells them
+ODD_STATUSES = tuple(
+    int(state[len("status-") :]) for state in HTTP_STATES if state.startswith("status-")
+)
 #: ``Content-Type`` values a ``type:<value>`` state sends with a 200 and the list
 #: (see the module doc): a list's own types and documents of another kind, with
 #: parameters, case variants and optional whitespace (RFC 9110 8.3.1, 5.6.6), a
@@ -153,7 +156,7 @@ MEDIA_TYPES = (
 )
 #: the answers beyond the world model's states (see the module doc)
 ODD_STATES: tuple[HTTPState, ...] = (
-    *(as_http_state(f"status-{code}") for code in ODD_STATUSES),
+    *(state for state in HTTP_STATES if state.startswith("status-")),
     "informational",
     "redirect",
     "redirect-other-host",
