@@ -59,8 +59,7 @@ def _cases(seeds: int, generated: int) -> list[tuple[str, Any, Any, int]]:
     from hypothesis import strategies as st
 
     import cleanup
-    from sim._scenario import load_scenario
-    from sim._world import generate_timeline
+    from sim import generate_timeline, load_scenario
     from sim.strategies import policies, timelines
 
     cases: list[tuple[str, Any, Any, int]] = []

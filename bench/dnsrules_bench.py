@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Cost of Go's lookup rules (``cleanup._dnsrules``) and of the stub resolver using them.
+"""Cost of Go's lookup rules (``cleanup.dnsrules``) and of the stub resolver using them.
 
 Three measurements, each the median of ``--rounds`` rounds of ``--seconds`` seconds:
 
@@ -25,8 +25,7 @@ from collections.abc import Callable
 import dnslib
 
 from cleanup import StubResolver
-from cleanup._dnsrules import QTYPE_A, judge_reply
-from cleanup.dnsrules import simulate_lookup
+from cleanup.dnsrules import QTYPES, judge_reply, simulate_lookup
 from cleanup.testing import FastForwardClock
 from faultdns import FaultDNSServer, MonotonicClock
 
@@ -68,7 +67,7 @@ def main() -> int:
     wire = bytes(reply.pack())
 
     def judge() -> object:
-        return judge_reply(wire, 7, "repo.test.", QTYPE_A, "udp")
+        return judge_reply(wire, 7, "repo.test.", QTYPES["A"], "udp")
 
     results: dict[str, list[float]] = {"simulate_lookup": [], "judge_reply": [], "resolve": []}
     with FaultDNSServer(

@@ -28,9 +28,7 @@ import sys
 import time
 
 import cleanup
-from sim import Harness
-from sim._scenario import load_scenario
-from sim._world import generate_timeline
+from sim import Harness, generate_timeline, load_scenario
 
 TARGET = 50.0
 

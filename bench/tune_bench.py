@@ -33,9 +33,8 @@ import sys
 import time
 from collections.abc import Callable
 
+from sim import load_scenario, parse_grid, run_sweep
 from sim._evaluate import draws_needed, evaluate_batch, generate
-from sim._scenario import load_scenario
-from sim._tune import parse_grid, run_sweep
 from sim._world import generate_worlds
 
 # 108 policies: client-go 3 x 4 x 3 x 2 = 72, full 3 x 4 x 3 = 36 (full ignores jitter)

@@ -16,6 +16,7 @@ from cleanup._store import (
     RemovalError,
     StoreError,
     _failure_text,
+    held_back,
     run_command,
 )
 
@@ -239,13 +240,14 @@ class ContainerdStore:
         record = next((r for r in records if r.ref == image), None)
         if record is None:
             raise RemovalError(image, "no such image")
-        same_content = [r for r in records if r.digest == record.digest]
-        names = {r.ref for r in same_content}
-        holders = sorted(cid for cid, ref in users.items() if ref in names)
-        if holders:
-            raise RemovalError(image, f"image is in use by container {', '.join(holders)}")
-        if any(r.pinned for r in same_content):
-            raise RemovalError(image, f"image is pinned ({PINNED_LABEL}=pinned)")
+        kept = held_back(
+            image,
+            users={cid: (ref,) for cid, ref in users.items()},
+            pinned=[r.ref for r in records if r.pinned],
+            identity={r.ref: r.digest for r in records},
+        )
+        if kept is not None:
+            raise RemovalError(image, kept)
         same = [r.ref for r in records if r.digest == record.digest and r.ref != image]
         other_tags = [ref for ref in same if not _is_alias(ref)]
         aliases = [] if other_tags else [ref for ref in same if ref not in users.values()]

@@ -18,6 +18,7 @@ from cleanup._store import (
     RemovalError,
     StoreError,
     _failure_text,
+    held_back,
     run_command,
 )
 
@@ -155,11 +156,7 @@ class CrictlStore:
 
     def identities(self) -> dict[str, str]:
         """Every tag, ``name@digest`` and ID of an image -> the image ID."""
-        out: dict[str, str] = {}
-        for image in self._images():
-            for name in (image.id, *image.tags, *image.digests):
-                out[name] = image.id
-        return out
+        return _identities(self._images())
 
     def in_use(self) -> set[str]:
         containers = self._users_refs()
@@ -186,11 +183,14 @@ class CrictlStore:
             if image in self._removed_with:
                 return  # went with its sibling tag: one CRI image, one rmi
             raise RemovalError(image, "no such image")
-        users = self._users(found, containers)
-        if users:
-            raise RemovalError(image, f"image is in use by container {', '.join(users)}")
-        if found.pinned:
-            raise RemovalError(image, f"image {found.id} is pinned")
+        kept = held_back(
+            image,
+            users=containers,
+            pinned=[n for i in images if i.pinned for n in (i.id, *i.tags, *i.digests)],
+            identity=_identities(images),
+        )
+        if kept is not None:
+            raise RemovalError(image, kept)
         staying = [t for t in found.tags if t != image and t not in self._going]
         if staying:
             raise RemovalError(
@@ -204,6 +204,11 @@ class CrictlStore:
         for tag in found.tags:
             if tag != image:
                 self._removed_with[tag] = image
+
+
+def _identities(images: list[_CriImage]) -> dict[str, str]:
+    """Every tag, ``name@digest`` and ID of ``images`` -> its image ID."""
+    return {name: image.id for image in images for name in (image.id, *image.tags, *image.digests)}
 
 
 def _json_list(doc: dict[str, Any], field: str, what: str) -> list[Any]:

@@ -363,8 +363,13 @@ class Verdict:
 
 def judge_reply(data: bytes, qid: int, fqdn: str, qtype: int, transport: str) -> Verdict:
     """Go ``exchange`` (after the read) + ``checkHeader`` + ``skipToAnswer`` + the
-    answer loop of ``goLookupIPCNAME``, for one message received for our query.
+    answer loop of ``goLookupIPCNAME`` (net/dnsclient_unix.go, Go 1.23), for one
+    message received for our query.
 
+    ``data``: the message as received (a UDP datagram, or a TCP message without its
+    two-byte length); ``qid``: the query's 16-bit ID; ``fqdn``: the name asked, fully
+    qualified with its trailing dot; ``qtype``: the type asked (:data:`QTYPES`: 1 for
+    A, 28 for AAAA).  Returns a :class:`Verdict`; never raises for any ``data``.
     ``transport`` is ``udp`` or ``tcp``.  Over UDP a message that does not parse to a
     header and a question, or does not match (:func:`matches`), is ``ignore``; over TCP
     it is ``unmarshal`` or ``invalid`` (``dnsStreamRoundTrip``).  A reply with more than

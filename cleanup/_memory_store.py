@@ -21,7 +21,7 @@ from typing import Any
 
 from cleanup._files import MAX_STORE_BYTES, read_regular_file
 from cleanup._plan import staying_because
-from cleanup._store import RemovalError, StoreError, StoreSpecError, _id_form
+from cleanup._store import RemovalError, StoreError, StoreSpecError
 
 __all__ = ["MemoryStore"]
 
@@ -227,34 +227,24 @@ class MemoryStore:
 
     def remove(self, image: str) -> None:
         """Remove ``image`` as the file says *now*: re-read under the lock, refuse an
-        image that is gone, in use or pinned (by any name or ID with the same ``ids``
-        identity: ``sha256:<hex>``, bare hex, ``name@sha256:``; by any spelling of the
-        same reference, ``rancher/x:v1`` for ``docker.io/rancher/x:v1``, and by the
-        content of such a name: :func:`cleanup._plan.staying_because` with full
-        references), write back everything else as read."""
+        image that is gone, or in use or pinned (:func:`cleanup._plan.staying_because`
+        with full references, whose text the refusal carries: by its own name or any
+        spelling of the same reference, ``rancher/x:v1`` for ``docker.io/rancher/x:v1``;
+        by any name or ID with the same ``ids`` identity, ``sha256:<hex>``, bare hex,
+        ``name@sha256:``; by the content of such a name), write back everything else
+        as read."""
         try:
             with self.locked():
                 state = self._load()
                 if image not in state.images:
                     raise RemovalError(image, "no such image")
-                if image in state.in_use:
-                    raise RemovalError(image, "image is in use by a container")
-                if image in state.pinned:
-                    raise RemovalError(image, "image is pinned")
-                ident = _id_form(state.ids.get(image, ""))
-                for names, why in (
-                    (state.in_use, "in use by a container"),
-                    (state.pinned, "pinned"),
-                ):
-                    same = [n for n in names if ident and _id_form(state.ids.get(n, n)) == ident]
-                    if same:
-                        raise RemovalError(image, f"image {ident} is {why} (as {same[0]})")
-                # the plan's own rules for one name: another spelling of it in use or
-                # pinned (a container made from rancher/x:v1 keeps
-                # docker.io/rancher/x:v1), or the content of one.  Full references
-                # only: a container names the image it runs, as distribution/reference
-                # normalises it; the short name:tag match is the plan's for lists
-                # (mirror.example/x:v1 may be other content), which it applied already
+                # the plan's own rules for one name, the one copy of them: the name
+                # itself or another spelling of it in use or pinned (a container made
+                # from rancher/x:v1 keeps docker.io/rancher/x:v1), or the content of
+                # one (``ids``, any spelling).  Full references only: a container names
+                # the image it runs, as distribution/reference normalises it; the short
+                # name:tag match is the plan's for lists (mirror.example/x:v1 may be
+                # other content), which it applied already
                 identity = {**state.ids, **{n: state.ids.get(n, n) for n in state.images}}
                 kept = staying_because(
                     image,

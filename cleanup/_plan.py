@@ -141,6 +141,17 @@ def _digest(name: str) -> str | None:
         return None
 
 
+_ID_SPELLING = re.compile(r"^(?:.*@)?(?:sha256:)?([0-9a-f]{64})$")
+
+
+def _identity_form(ident: str) -> str:
+    """One spelling per content identity: ``sha256:<hex>`` for ``sha256:<hex>``, the
+    bare 64 hex (``crictl``, ``docker``) and ``name@sha256:<hex>`` (a store's ``ids``
+    may hold any of them); any other identity as it is."""
+    found = _ID_SPELLING.match(ident)
+    return "sha256:" + found.group(1) if found else ident
+
+
 def _same_identity(ident: str) -> tuple[str, ...]:
     """The spellings one identity may have in a store's map: ``sha256:<hex>`` and bare hex."""
     found = _ID_FORM.match(ident)
@@ -311,25 +322,27 @@ def staying_because(
 
     The in-use and pinned rules of :func:`plan` for one node name, for a store to ask
     again just before it removes ``image`` (a container may have started, or a pin been
-    set, since the plan was made): ``image`` is the same image (by ``match``'s keys) as
-    a name in ``in_use``/``pinned``, or shares its content identity (``identity``: node
-    name -> identity, as in :func:`plan`) with one, or with the digest or image ID such
-    a name states by itself.  The text says which name keeps it, e.g. ``in use by a
-    container (as rancher/x:v1)``.
+    set, since the plan was made): ``image`` is the same image (by ``match``'s keys; an
+    exact name, or one that parses as no reference, matches itself) as a name in
+    ``in_use``/``pinned``, or shares its content identity (``identity``: node name ->
+    identity, as in :func:`plan`, in any spelling: ``sha256:<hex>``, bare hex,
+    ``name@sha256:<hex>``) with one, or with the digest or image ID such a name states
+    by itself.  The one wording of a store's refusal: the text says which name keeps
+    it, e.g. ``in use by a container (as rancher/x:v1)``, or ``same image
+    (sha256:<hex>) as one pinned (as sha256:<hex>)``.
     """
     keys = _name_keys(image, match)
     staying: list[tuple[str, frozenset[str], str | None]] = []
     for names, why in ((in_use, IN_USE), (pinned, PINNED)):
         for name in names:
             name_keys = _name_keys(name, match)
-            if name_keys & keys:
+            if name == image or name_keys & keys:
                 return f"{why} (as {name})"
             staying.append((f"{why} (as {name})", name_keys, _digest(name)))
-    ids = dict(identity or {})
-    ids.setdefault(image, image)
+    ids = {name: _identity_form(ident) for name, ident in (identity or {}).items()}
+    ids.setdefault(image, _identity_form(image))
     protected = _protected_identities(ids, staying, match)
     ident = ids[image]
-    for spelling in (ident, *_same_identity(ident)):
-        if spelling in protected:
-            return f"same image ({ident}) as one {protected[spelling]}"
+    if ident in protected:
+        return f"same image ({ident}) as one {protected[ident]}"
     return None

@@ -504,10 +504,8 @@ class StubResolver:
             sock.send(wire)
         except OSError as exc:
             sock.close()
-            outcome: ExchangeOutcome = (
-                "refused" if isinstance(exc, ConnectionRefusedError) else "socket"
-            )
-            self._fail(lane, index, "udp", outcome, f"write {link}: write: {go_strerror(exc)}", now)
+            detail = f"write {link}: write: {go_strerror(exc)}"
+            self._fail(lane, index, "udp", _errno_outcome(exc.errno or 0), detail, now)
             return False
         lane.exchange = _Exchange(
             sock, "udp", index, qid, wire, now, self._limit(now, deadline), self._seq(), link=link
@@ -521,11 +519,8 @@ class StubResolver:
         try:
             exchange.sock.send(exchange.wire)
         except OSError as exc:
-            outcome: ExchangeOutcome = (
-                "refused" if isinstance(exc, ConnectionRefusedError) else "socket"
-            )
             detail = f"write {exchange.link}: write: {go_strerror(exc)}"
-            self._end(lane, outcome, detail, deadline)
+            self._end(lane, _errno_outcome(exc.errno or 0), detail, deadline)
 
     def _start_tcp(
         self, lane: _Lane, index: int, qid: int, wire: bytes, deadline: float | None
@@ -589,11 +584,8 @@ class StubResolver:
             except BlockingIOError:
                 return  # a spurious wake-up, or only foreign datagrams: keep waiting
             except OSError as exc:
-                outcome: ExchangeOutcome = (
-                    "refused" if isinstance(exc, ConnectionRefusedError) else "socket"
-                )
                 detail = f"read {exchange.link}: read: {go_strerror(exc)}"
-                self._end(lane, outcome, detail, deadline)
+                self._end(lane, _errno_outcome(exc.errno or 0), detail, deadline)
                 return
             verdict = judge_reply(data, exchange.qid, lane.fqdn, QTYPES[lane.qtype], "udp")
             if verdict.outcome == "ignore":
@@ -788,6 +780,9 @@ class StubResolver:
 
 
 def _errno_outcome(code: int) -> ExchangeOutcome:
+    """A socket error's exchange outcome: ``refused`` for ECONNREFUSED (a connected UDP
+    socket's ICMP port unreachable, a TCP connect refused), else ``socket`` (Go's
+    ``*OpError``)."""
     return "refused" if code == errno_mod.ECONNREFUSED else "socket"
 
 

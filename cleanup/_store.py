@@ -1,5 +1,6 @@
 """What every image store shares: the :class:`ImageStore` protocol, the store errors,
-running the runtime's command-line tool, and the spelling of a content identity.
+running the runtime's command-line tool, and a runtime's refusal to remove an image
+that must stay (:func:`held_back`, the plan's rule).
 
 The stores themselves: :mod:`cleanup._memory_store`, :mod:`cleanup._containerd`,
 :mod:`cleanup._crictl`; how the cleanup uses them: :mod:`cleanup._stores`.
@@ -9,10 +10,11 @@ from __future__ import annotations
 
 import re
 import subprocess
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Protocol, runtime_checkable
 
 from cleanup._errors import RemovalError, StoreError, StoreSpecError
+from cleanup._plan import staying_because
 
 __all__ = [
     "CommandRunner",
@@ -20,6 +22,7 @@ __all__ = [
     "RemovalError",
     "StoreError",
     "StoreSpecError",
+    "held_back",
     "run_command",
 ]
 
@@ -85,11 +88,32 @@ def _failure_text(proc: subprocess.CompletedProcess[str]) -> str:
     return text.splitlines()[-1] if text else f"exit status {proc.returncode}"
 
 
-_ID_TEXT = re.compile(r"^(?:.*@)?(?:sha256:)?([0-9a-f]{64})$")
+def held_back(
+    image: str,
+    *,
+    users: Mapping[str, Iterable[str]],
+    pinned: Iterable[str],
+    identity: Mapping[str, str],
+) -> str | None:
+    """Why a runtime's store must not remove ``image`` now, or None: the plan's rule for
+    one name (:func:`cleanup._plan.staying_because`, full references: a container names
+    the image it runs), asked of the runtime's own state just before the removal.
 
-
-def _id_form(text: str) -> str:
-    """``sha256:<hex>`` for an identity in any spelling (``sha256:<hex>``, bare 64 hex,
-    ``name@sha256:<hex>``); "" for anything else."""
-    found = _ID_TEXT.match(text)
-    return "sha256:" + found.group(1) if found else ""
+    ``users``: container (or pod sandbox) ID -> the references it names its image by;
+    ``pinned``: the names the runtime pins; ``identity``: every name -> its content
+    identity (containerd: target digest, CRI: image ID).  In use is asked first, and
+    its text names the containers too, e.g. ``in use by a container (as
+    docker.io/rancher/x:v1): container old-pod``; then pinned, e.g. ``same image
+    (sha256:<hex>) as one pinned (as docker.io/rancher/x@sha256:<hex>)``.
+    """
+    kept = staying_because(
+        image, in_use=[r for refs in users.values() for r in refs], identity=identity, match="full"
+    )
+    if kept is not None:
+        holders = sorted(
+            holder
+            for holder, refs in users.items()
+            if staying_because(image, in_use=refs, identity=identity, match="full") is not None
+        )
+        return f"{kept}: container {', '.join(holders)}"
+    return staying_because(image, pinned=pinned, identity=identity, match="full")

@@ -8,6 +8,8 @@ all (:func:`not_found_error`), which servers one query asks (:func:`server_seque
 the order queries start and complete in (:func:`start_order`,
 :func:`completion_order`), one query walked over its servers and attempts
 (:func:`walk_query`, :class:`QueryWalk`, :class:`Exchange`),
+how one received message is judged (:func:`judge_reply`, :class:`Verdict`,
+:data:`Judgement`, for query types :data:`QTYPES`),
 the outcome vocabularies (:data:`ExchangeOutcome`, :data:`QueryOutcome`,
 :data:`WalkOutcome`), and a whole lookup folded to its answer or error (:func:`simulate_lookup`,
 :class:`LookupRun`, :class:`LookupFold`, :class:`QueryResult`).  The rules and their Go
@@ -15,16 +17,20 @@ sources are written out in ``cleanup._dnsrules``.
 """
 
 from cleanup._dnsrules import (
+    QTYPES,
     Exchange,
     ExchangeOutcome,
+    Judgement,
     LookupFold,
     LookupRun,
     QueryOutcome,
     QueryResult,
     QueryWalk,
+    Verdict,
     WalkOutcome,
     candidate_names,
     completion_order,
+    judge_reply,
     marshal_error,
     not_found_error,
     server_sequence,
@@ -34,16 +40,20 @@ from cleanup._dnsrules import (
 )
 
 __all__ = [
+    "QTYPES",
     "Exchange",
     "ExchangeOutcome",
+    "Judgement",
     "LookupFold",
     "LookupRun",
     "QueryOutcome",
     "QueryResult",
     "QueryWalk",
+    "Verdict",
     "WalkOutcome",
     "candidate_names",
     "completion_order",
+    "judge_reply",
     "marshal_error",
     "not_found_error",
     "server_sequence",

@@ -7,7 +7,8 @@ documented) is this same class.  :func:`unread_bytes` and :func:`unsent_bytes` a
 kernel readings faultdns's own idle detection makes (:mod:`faultdns._sockq`), for a
 test or simulation that must tell "no reply" from "not yet" without waiting in real
 time: once :meth:`faultdns.FaultDNSServer.idle` is true, a client socket with nothing
-unread got no reply.
+unread got no reply.  :func:`client_text` is how the query log names a client
+(``QueryRecord.client``), so such a test can find its own socket's queries in the log.
 
 :func:`run_with_resolv_conf` runs one command that sees a given text as
 /etc/resolv.conf (with :data:`HOSTS` as /etc/hosts and :data:`NSSWITCH` as
@@ -23,6 +24,7 @@ from __future__ import annotations
 import threading
 
 from faultdns._clock import ClockListener
+from faultdns._querylog import client_text
 from faultdns._sandbox import HOSTS, NSSWITCH, SandboxStatus, run_with_resolv_conf, sandbox_status
 from faultdns._sockq import SocketLike, unread_bytes, unsent_bytes
 
@@ -32,6 +34,7 @@ __all__ = [
     "ManualClock",
     "SandboxStatus",
     "SocketLike",
+    "client_text",
     "run_with_resolv_conf",
     "sandbox_status",
     "unread_bytes",

@@ -31,7 +31,17 @@ from sim._repo_server import HTTPRecord, RepoServer
 from sim._report import AttemptRow, attempt_rows, story
 from sim._scenario import ClientSettings, DNSDown, ImageSet, Scenario, Upstream, load_scenario
 from sim._store import FaultyStore, RemovalFault, StoreFaults, WriterChange
-from sim._timeline import DNSState, Event, HTTPState, Interval, Timeline
+from sim._timeline import (
+    DNSState,
+    Event,
+    HTTPState,
+    Interval,
+    MediaState,
+    ServedState,
+    Timeline,
+    as_http_state,
+    media_state,
+)
 from sim._tune import (
     ExecutorError,
     GridError,
@@ -63,6 +73,7 @@ __all__: list[str] = [
     "Harness",
     "ImageSet",
     "Interval",
+    "MediaState",
     "Mutant",
     "MutantRun",
     "Peer",
@@ -73,6 +84,7 @@ __all__: list[str] = [
     "Scenario",
     "ScenarioError",
     "ScenarioResult",
+    "ServedState",
     "SimClock",
     "SimDeadlock",
     "SocketlessClock",
@@ -82,11 +94,13 @@ __all__: list[str] = [
     "Upstream",
     "WorldClock",
     "WriterChange",
+    "as_http_state",
     "attempt_rows",
     "dns_rules",
     "evaluate",
     "generate_timeline",
     "load_scenario",
+    "media_state",
     "pareto_front",
     "parse_grid",
     "run_mutants",

@@ -42,7 +42,7 @@ from collections.abc import Callable, Iterable
 import faultdns
 import retrylab_entry
 from faultdns import FaultDNSServer, FaultRule, free_udp_port
-from faultdns.testing import unread_bytes
+from faultdns.testing import client_text, unread_bytes
 from sim._clock import exact_delay
 from sim._timeline import OTHER_NAMES, QTYPE_MARK, SERVER_DOWN, Interval, Timeline
 
@@ -201,12 +201,6 @@ def refusal_changes(timeline: Timeline) -> list[tuple[float, bool]]:
     return changes
 
 
-def _addr(address: object) -> str:
-    if isinstance(address, tuple) and len(address) >= 2:
-        return f"{address[0]}:{address[1]}"
-    return str(address)
-
-
 class _Book:
     """What faultdns sent one client UDP socket, against what the client took."""
 
@@ -363,7 +357,7 @@ class DNSPeer:
         if sock.type != socket.SOCK_DGRAM:
             return None
         try:
-            key = _addr(sock.getsockname())
+            key = client_text(sock.getsockname())
         except OSError:
             return None
         book = self._books.get(key)
@@ -378,7 +372,7 @@ class DNSPeer:
         book = self._book(sock)
         if book is None:
             return False
-        key = _addr(sock.getsockname())
+        key = client_text(sock.getsockname())
         sent = sum(1 for seq, client in self._sent if seq > book.base and client == key)
         return sent > book.taken and unread_bytes(sock) == 0
 

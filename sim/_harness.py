@@ -51,10 +51,10 @@ from cleanup import CleanupReport, MemoryStore, Policy, RepoClient, StubResolver
 from sim._clock import SimClock, exact_delay
 from sim._dns import REPO_ADDRESS, DNSPeer, dns_rules, make_dns_server, refusal_changes
 from sim._loopback import one_cpu
-from sim._repo_server import ODD_STATES, HTTPRecord, RepoServer, is_media_state, service_accepting
+from sim._repo_server import ODD_STATES, HTTPRecord, RepoServer, service_accepting
 from sim._scenario import CLUSTER_DNS, REPO_LITERALS, Scenario, load_scenario
 from sim._store import FaultyStore, WriterChange
-from sim._timeline import DNS_STATES, HTTP_STATES, Timeline, list_version
+from sim._timeline import DNS_STATES, HTTPState, Timeline, list_version
 from sim._trace import Trace, digest, to_lines
 from sim._world import generate_timeline
 
@@ -134,26 +134,24 @@ def repo_service_name(timeline: Timeline) -> str:
     return timeline.repo_service
 
 
-#: what the repo server can do besides the world model's states (see sim._repo_server)
-SERVED_HTTP_STATES = (*HTTP_STATES, "hang", *ODD_STATES)
+#: what the repo server plays (sim._repo_server), the world model's states first: every
+#: word of ``sim._timeline.HTTP_STATES`` and the media states of ``MEDIA_TYPES``
+SERVED_HTTP_STATES: tuple[HTTPState, ...] = ("refused", "missing", "ok", "hang", *ODD_STATES)
 
 
 def check_states(timeline: Timeline) -> None:
     """Refuse a timeline whose states the servers cannot play (rather than guess):
-    unknown states, and ``conn-refused`` for some names but not all (it is the
-    server's state, see ``sim._dns``)."""
-    for kind, table, known in (
-        ("dns", timeline.dns, DNS_STATES),
-        ("http", timeline.http, SERVED_HTTP_STATES),
-    ):
-        for key, intervals in table.items():
-            for iv in intervals:
-                if iv.state not in known and not (kind == "http" and is_media_state(iv.state)):
-                    raise ValueError(
-                        f"timeline {kind}[{key!r}] at {iv.start:g}s: unknown state "
-                        f"{iv.state!r} (expected one of {', '.join(known)}"
-                        + (", or type:<a header field value>)" if kind == "http" else ")")
-                    )
+    unknown DNS states, and ``conn-refused`` for some names but not all (it is the
+    server's state, see ``sim._dns``).  Its HTTP states need no check here: a
+    :class:`~sim._timeline.Timeline` holds only states of
+    :data:`~sim._timeline.HTTPState`, every one of which the repo server plays."""
+    for key, intervals in timeline.dns.items():
+        for iv in intervals:
+            if iv.state not in DNS_STATES:
+                raise ValueError(
+                    f"timeline dns[{key!r}] at {iv.start:g}s: unknown state "
+                    f"{iv.state!r} (expected one of {', '.join(DNS_STATES)})"
+                )
     refusal_changes(timeline)
 
 

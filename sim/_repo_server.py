@@ -7,7 +7,8 @@ switch, and what the server answers depends only on virtual time.  ``sim serve``
 the same server from its own loop (:meth:`RepoServer.wait`, then :meth:`RepoServer.settle`)
 on scaled wall-clock time (``sim._clock.ScaledClock``).
 
-States (``sim._timeline.HTTP_STATES``), per path:
+States (``sim._timeline.HTTPState``: the words of ``HTTP_STATES`` and ``type:<value>``),
+per path:
 
 - ``refused``: no Service endpoints, the ClusterIP refuses connections.  The listening
   socket is closed while *every* path is refused; the port stays bound without
@@ -46,7 +47,7 @@ generated timelines; the vectorised evaluator refuses them):
   (issue 9: a list is used only when its framing proves it whole and it ends with a
   newline).
 - ``type:<value>``: a 200 with the whole list under ``Content-Type: <value>``, any
-  value a header field may carry (:func:`is_media_state`; :data:`MEDIA_TYPES` are the
+  value a header field may carry (``sim._timeline.media_state``; :data:`MEDIA_TYPES` are the
   world model's own; the empty value sends no ``Content-Type``): plain text and
   ``application/octet-stream`` the controller reads as a list, HTML, JSON, XML and
   JavaScript (parameters, case and whitespace varied) a document of another kind that
@@ -75,7 +76,6 @@ import contextlib
 import errno
 import gzip
 import random
-import re
 import select
 import selectors
 import socket
@@ -87,34 +87,49 @@ from http import HTTPStatus
 
 import h11
 
-from faultdns.testing import unsent_bytes
+from faultdns.testing import client_text, unsent_bytes
 from sim._clock import SocketlessClock, WorldClock
+from sim._timeline import HTTP_STATES, MEDIA_STATE, HTTPState, ServedState, media_state
 
 __all__ = [
     "BODY_STATES",
     "EARLY_CLOSES",
-    "MEDIA_STATE",
     "MEDIA_TYPES",
     "ODD_STATES",
     "ODD_STATUSES",
     "HTTPRecord",
     "RepoServer",
-    "is_media_state",
     "reserve_port",
 ]
 
 #: 200s with a body that is not all there (issue 9's misbehaving-repo modes, in
 #: virtual time): see the module doc
-BODY_STATES = ("body-cut", "body-cl-small", "body-close", "body-gzip-cut", "body-unterminated")
+BODY_STATES: tuple[ServedState, ...] = (
+    "body-cut",
+    "body-cl-small",
+    "body-close",
+    "body-gzip-cut",
+    "body-unterminated",
+)
 
 #: the ways a connection ends before the response is all there, issue 11 (see the
 #: module doc): before any byte (FIN, RST), after the head, mid-body with a longer
 #: ``Content-Length``, mid-chunk, and mid-body with RST
-EARLY_CLOSES = ("closed", "closed-reset", "headers-only", "body-cut", "chunk-cut", "body-reset")
-_CUT_STATES = ("headers-only", "chunk-cut", "body-reset")
+EARLY_CLOSES: tuple[ServedState, ...] = (
+    "closed",
+    "closed-reset",
+    "headers-only",
+    "body-cut",
+    "chunk-cut",
+    "body-reset",
+)
+_CUT_STATES: tuple[ServedState, ...] = ("headers-only", "chunk-cut", "body-reset")
 
-#: final statuses ``status-NNN`` can answer: each family but 1xx (see the module doc)
-ODD_STATUSES = (201, 203, 204, 206, 300, 301, 304, 400, 403, 410, 500, 502, 503)
+#: final statuses ``status-NNN`` can answer: each family but 1xx (see the module doc),
+#: read from the vocabulary (``sim._timeline.ServedState``), which spells them
+ODD_STATUSES = tuple(
+    int(state[len("status-") :]) for state in HTTP_STATES if state.startswith("status-")
+)
 #: ``Content-Type`` values a ``type:<value>`` state sends with a 200 and the list
 #: (see the module doc): a list's own types and documents of another kind, with
 #: parameters, case variants and optional whitespace (RFC 9110 8.3.1, 5.6.6), a
@@ -139,34 +154,19 @@ MEDIA_TYPES = (
     "application/xhtml+xml; charset=utf-8",
     "application/javascript",
 )
-#: the state prefix of a 200 carrying the list under one of :data:`MEDIA_TYPES`
-MEDIA_STATE = "type:"
 #: the answers beyond the world model's states (see the module doc)
-ODD_STATES = (
-    *(f"status-{code}" for code in ODD_STATUSES),
+ODD_STATES: tuple[HTTPState, ...] = (
+    *(state for state in HTTP_STATES if state.startswith("status-")),
     "informational",
     "redirect",
     "redirect-other-host",
     "closed",
     *BODY_STATES,
-    *(MEDIA_STATE + media for media in MEDIA_TYPES),
+    *(media_state(media) for media in MEDIA_TYPES),
     "closed-reset",
     *_CUT_STATES,
 )
 _MOVED = "/moved"
-# RFC 9110 5.5 field-value as h11 sends it: visible characters, spaces and tabs only
-# between them (no leading or trailing whitespace, no control character)
-_FIELD_VALUE = re.compile(r"(?:[\x21-\x7e]+(?:[ \t]+[\x21-\x7e]+)*)?")
-
-
-def is_media_state(state: str) -> bool:
-    """Whether ``state`` is ``type:<value>`` with a ``<value>`` the server can send as
-    a ``Content-Type`` (any RFC 9110 field value: tabs and spaces between visible
-    characters; empty: no header), so worlds may carry every media type, not only
-    :data:`MEDIA_TYPES`."""
-    if not state.startswith(MEDIA_STATE):
-        return False
-    return _FIELD_VALUE.fullmatch(state[len(MEDIA_STATE) :]) is not None
 
 
 _NOT_FOUND = b"404 page not found\n"
@@ -218,12 +218,6 @@ def reserve_port(host: str = "127.0.0.1", port: int = 0) -> socket.socket:
     raise OSError(errno.EADDRINUSE, f"no free port for the repo server on {host}: {last}")
 
 
-def _addr(address: object) -> str:
-    if isinstance(address, tuple) and len(address) >= 2:
-        return f"{address[0]}:{address[1]}"
-    return str(address)
-
-
 class _Conn:
     __slots__ = ("h11", "hung", "outbox", "peer", "sock", "target")
 
@@ -239,8 +233,9 @@ class _Conn:
 class RepoServer:
     """HTTP on ``host:port`` serving image lists per a state function of (path, time).
 
-    ``state(path, now)`` returns ``refused``, ``missing`` or ``ok`` (unknown paths:
-    return ``missing``); ``bodies[path]`` is what ``ok`` serves.  ``clock`` (a
+    ``state(path, now)`` returns the path's :data:`~sim._timeline.HTTPState` (see the
+    module doc; unknown paths: return ``missing``); ``bodies[path]`` is what ``ok``
+    serves.  ``clock`` (a
     :class:`sim.WorldClock`) is read when a request is answered.  Call
     :meth:`set_accepting` when the Service gains or loses its endpoints.
     """
@@ -251,7 +246,7 @@ class RepoServer:
         self.port: int = self._sock.getsockname()[1]
         self.accepting = False
         self._conns: dict[int, _Conn] = {}
-        self.state: Callable[[str, float], str] = lambda path, now: "missing"
+        self.state: Callable[[str, float], HTTPState] = lambda path, now: "missing"
         self.bodies: Mapping[str, bytes] = {}
         self.clock: WorldClock = SocketlessClock(0.0)  # time 0 until configure()
         self.log: list[HTTPRecord] = []
@@ -265,7 +260,7 @@ class RepoServer:
 
     def configure(
         self,
-        state: Callable[[str, float], str],
+        state: Callable[[str, float], HTTPState],
         bodies: Mapping[str, bytes],
         clock: WorldClock,
         on_request: Callable[[HTTPRecord], None] | None = None,
@@ -323,7 +318,7 @@ class RepoServer:
                     break
                 client.setblocking(False)
                 client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-                self._conns[client.fileno()] = _Conn(client, _addr(peer))
+                self._conns[client.fileno()] = _Conn(client, client_text(peer))
                 busy = True
         if not self._conns:
             return busy
@@ -342,7 +337,7 @@ class RepoServer:
     def in_flight(self, sock: socket.socket) -> bool:
         """True if a response we sent to ``sock`` is not in its receive queue yet."""
         try:
-            me = _addr(sock.getsockname())
+            me = client_text(sock.getsockname())
         except OSError:
             return False
         for conn in self._conns.values():
@@ -426,24 +421,15 @@ class RepoServer:
                 if status in (204, 304):
                     body = b""  # RFC 9110 15.3.5, 15.4.5: no content
             elif state == "closed" and path in self.bodies:
-                record = HTTPRecord(now, method, path, state)
-                self.log.append(record)
-                if self.on_request is not None:
-                    self.on_request(record)
+                self._record(now, method, path, state)
                 self._drop(conn)
                 return
             elif state == "closed-reset" and path in self.bodies:
-                record = HTTPRecord(now, method, path, state)
-                self.log.append(record)
-                if self.on_request is not None:
-                    self.on_request(record)
+                self._record(now, method, path, state)
                 self._drop(conn, reset=True)
                 return
             elif (state in BODY_STATES or state in _CUT_STATES) and path in self.bodies:
-                record = HTTPRecord(now, method, path, state)
-                self.log.append(record)
-                if self.on_request is not None:
-                    self.on_request(record)
+                self._record(now, method, path, state)
                 conn.outbox += _incomplete(state, self.bodies[path])
                 if state == "body-reset":
                     # the bytes go out first (a small list fits the socket buffer), then RST
@@ -453,10 +439,7 @@ class RepoServer:
                     self._drop(conn)  # flushes what was queued, then FIN
                 return
             elif state.startswith(MEDIA_STATE) and path in self.bodies:
-                record = HTTPRecord(now, method, path, state)
-                self.log.append(record)
-                if self.on_request is not None:
-                    self.on_request(record)
+                self._record(now, method, path, state)
                 media = state[len(MEDIA_STATE) :]
                 body = self.bodies[path]
                 self._reply(
@@ -479,10 +462,7 @@ class RepoServer:
                 else:
                     status, location = 307, f"http://127.0.0.1:{self.port}{_MOVED}{path}"
                 result, body = str(status), b""
-                record = HTTPRecord(now, method, path, result)
-                self.log.append(record)
-                if self.on_request is not None:
-                    self.on_request(record)
+                self._record(now, method, path, result)
                 self._reply(conn, status, b"", headers=[("Location", location)])
                 return
             elif state == "refused":
@@ -491,10 +471,7 @@ class RepoServer:
                 result, status, body = "hang", -1, b""
             else:
                 result, status, body = "404", 404, _NOT_FOUND
-        record = HTTPRecord(now, method, path, result)
-        self.log.append(record)
-        if self.on_request is not None:
-            self.on_request(record)
+        self._record(now, method, path, result)
         if status == 0:
             self._drop(conn, reset=True)
             return
@@ -503,6 +480,14 @@ class RepoServer:
             return
         # h11 frames a HEAD response without a body: send none, declare the length
         self._reply(conn, status, b"" if method == "HEAD" else body, length=len(body))
+
+    def _record(self, now: float, method: str, path: str, result: str) -> None:
+        """Log one answered request and report it (``on_request``): every answer's one
+        record, whatever state played it."""
+        record = HTTPRecord(now, method, path, result)
+        self.log.append(record)
+        if self.on_request is not None:
+            self.on_request(record)
 
     def _reply(
         self,

@@ -15,9 +15,10 @@ import bisect
 import itertools
 import json
 import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Generic, Literal, get_args
+from typing import Any, Generic, Literal, NewType, get_args
 
 from typing_extensions import TypeVar
 
@@ -27,6 +28,7 @@ __all__ = [
     "CLUSTER_SUFFIX",
     "DNS_STATES",
     "HTTP_STATES",
+    "MEDIA_STATE",
     "OTHER_NAMES",
     "QTYPE_MARK",
     "SERVER_DOWN",
@@ -34,11 +36,16 @@ __all__ = [
     "Event",
     "HTTPState",
     "Interval",
+    "MediaState",
+    "ServedState",
     "Timeline",
     "as_dns_state",
+    "as_http_state",
     "intervals_from",
+    "is_media_state",
     "list_path",
     "list_version",
+    "media_state",
 ]
 
 #: What a pod's query for a name gets:
@@ -56,9 +63,57 @@ DNSState = Literal["conn-refused", "timeout", "nxdomain", "servfail", "ok"]
 DNS_STATES: tuple[DNSState, ...] = get_args(DNSState)
 #: the DNS state that stands for the whole server, not for one name
 SERVER_DOWN: DNSState = "conn-refused"
-#: HTTP answers for a path: connection refused (no endpoints), 404, or 200 with the list.
-HTTPState = Literal["refused", "missing", "ok"]
-HTTP_STATES: tuple[HTTPState, ...] = get_args(HTTPState)
+#: The repo's answers for a path (``Timeline.http``) that are fixed words; how the fake
+#: repo plays each is ``sim._repo_server``'s module doc.  The world model's own are
+#: ``refused`` (no Service endpoints: connection refused), ``missing`` (404) and ``ok``
+#: (200 with the list); ``hang`` (read, never answered) and the rest (issue 11's less
+#: kind answers, ``sim._repo_server.ODD_STATES``) come from hand-made and generated
+#: worlds: a final status of each family but 1xx, a 1xx before the 200, redirects,
+#: connections closed or reset early, 200s whose body is not all there.
+ServedState = Literal[
+    "refused",
+    "missing",
+    "ok",
+    "hang",
+    "status-201",
+    "status-203",
+    "status-204",
+    "status-206",
+    "status-300",
+    "status-301",
+    "status-304",
+    "status-400",
+    "status-403",
+    "status-410",
+    "status-500",
+    "status-502",
+    "status-503",
+    "informational",
+    "redirect",
+    "redirect-other-host",
+    "closed",
+    "body-cut",
+    "body-cl-small",
+    "body-close",
+    "body-gzip-cut",
+    "body-unterminated",
+    "closed-reset",
+    "headers-only",
+    "chunk-cut",
+    "body-reset",
+]
+#: every :data:`ServedState`, in the order above
+HTTP_STATES: tuple[ServedState, ...] = get_args(ServedState)
+#: ``type:<value>``: a 200 with the whole list under ``Content-Type: <value>``, for any
+#: ``<value>`` a header field may carry (RFC 9110 5.5; empty: no ``Content-Type`` at
+#: all), a family no ``Literal`` can spell.  Made only by :func:`media_state` (or
+#: :func:`as_http_state`), which check the value.
+MediaState = NewType("MediaState", str)
+#: the prefix of every :data:`MediaState`
+MEDIA_STATE = "type:"
+#: An HTTP state: a fixed word or a media state.  Closed: :func:`as_http_state` is the
+#: door from text (a timeline file), and :class:`Timeline` refuses any other.
+HTTPState = ServedState | MediaState
 
 #: a DNS key ``name#AAAA`` holds the states of ``name``'s AAAA queries alone, where they
 #: differ from its A queries' (``ok`` for the repo name's AAAA is "no data": the zone
@@ -92,8 +147,8 @@ def list_version(path: str) -> str | None:
     return version if version and "/" not in version else None
 
 
-#: an interval's state: :data:`DNSState` in a DNS table, ``str`` (the HTTP answers, an
-#: open vocabulary) in an HTTP table and wherever unsaid (PEP 696 default)
+#: an interval's state: :data:`DNSState` in a DNS table, :data:`HTTPState` in an HTTP
+#: table, ``str`` wherever unsaid (PEP 696 default)
 _State = TypeVar("_State", bound=str, covariant=True, default=str)
 
 
@@ -102,19 +157,16 @@ class Interval(Generic[_State]):
     """``state`` holds on ``[start, end)``; ``end`` may be ``inf``.
 
     One class serves both channels, typed by the table it sits in: ``Timeline.dns``
-    holds ``Interval[DNSState]`` (a closed vocabulary, so mypy refuses a misspelt DNS
-    state, or an HTTP one such as ``refused``, in a world built in code), and
-    ``Timeline.http`` ``Interval[str]`` (plain ``Interval``).  The two vocabularies
-    share ``ok`` ("the name resolves", "200 with the list").  The HTTP channel's stays
-    ``str`` because the property suite's worlds give it states beyond
-    :data:`HTTPState` (``sim._repo_server.ODD_STATES``: ``status-NNN`` for each status
-    family, redirects, incomplete bodies, and ``type:<value>`` for any header field
-    value, a family no ``Literal`` can spell), which the harness serves and the
-    evaluator refuses by name.  So a misspelt HTTP state is caught when a world is
-    played, not by mypy: before a run the harness refuses any state outside the ones
-    it serves, naming the table, key and time (``sim._harness.check_states``; it checks
-    the DNS states too, for worlds read from files: :meth:`Timeline.from_dict` takes any
-    text).  A scenario's own vocabularies are ``Literal`` (``Scenario.dns_down``,
+    holds ``Interval[DNSState]``, ``Timeline.http`` ``Interval[HTTPState]``.  Both are
+    closed vocabularies, so mypy refuses a misspelt state, or one of the other channel
+    (the two share only ``ok``: "the name resolves", "200 with the list"), in a world
+    built in code.  The HTTP one has an open family, ``type:<value>`` for any header
+    field value, typed as :data:`MediaState` and made only by :func:`media_state`.
+    Worlds read from files are checked too: :meth:`Timeline.from_dict` reads HTTP
+    states through :func:`as_http_state` (and :class:`Timeline` refuses any other HTTP
+    state, naming the path and interval), while DNS states are checked where a world is
+    played (``sim._harness.check_states``, naming the table, key and time).  A
+    scenario's own vocabularies are ``Literal`` (``Scenario.dns_down``,
     ``Scenario.upstream``).
     """
 
@@ -150,6 +202,56 @@ def as_dns_state(text: str) -> DNSState:
     raise ValueError(f"unknown DNS state {text!r} (expected one of {', '.join(DNS_STATES)})")
 
 
+# RFC 9110 5.5 field-value as h11 sends it: visible characters, spaces and tabs only
+# between them (no leading or trailing whitespace, no control character)
+_FIELD_VALUE = re.compile(r"(?:[\x21-\x7e]+(?:[ \t]+[\x21-\x7e]+)*)?")
+_SERVED: dict[str, ServedState] = {state: state for state in HTTP_STATES}
+
+
+def media_state(value: str) -> MediaState:
+    """The :data:`MediaState` ``type:<value>``; ValueError unless ``value`` is a header
+    field value the repo server can send as a ``Content-Type`` (RFC 9110 5.5: visible
+    characters with spaces and tabs only between them; empty: no header)."""
+    if _FIELD_VALUE.fullmatch(value) is None:
+        raise ValueError(
+            f"{MEDIA_STATE}{value!r}: the value is not a header field value (visible "
+            "characters, spaces and tabs only between them, or nothing)"
+        )
+    return MediaState(MEDIA_STATE + value)
+
+
+def is_media_state(text: str) -> bool:
+    """Whether ``text`` spells a :data:`MediaState` (:func:`media_state` would take its
+    value), so worlds may carry every media type, not only the world model's."""
+    return text.startswith(MEDIA_STATE) and (
+        _FIELD_VALUE.fullmatch(text[len(MEDIA_STATE) :]) is not None
+    )
+
+
+def as_http_state(text: str) -> HTTPState:
+    """``text`` as the :data:`HTTPState` it spells (a :data:`ServedState` word or
+    ``type:<value>``); ValueError naming it and the allowed forms for anything else
+    (the door from a state kept as text, e.g. a timeline file, to the typed table)."""
+    served = _SERVED.get(text)
+    if served is not None:
+        return served
+    if is_media_state(text):
+        return media_state(text[len(MEDIA_STATE) :])
+    raise ValueError(
+        f"unknown HTTP state {text!r} (expected one of {', '.join(HTTP_STATES)}, or "
+        f"{MEDIA_STATE}<a header field value>)"
+    )
+
+
+def _http_state_in(key: str, start: float, end: float, text: str) -> HTTPState:
+    """:func:`as_http_state` for the interval ``[start, end)`` of ``http[key]``, its
+    error naming the path and the interval."""
+    try:
+        return as_http_state(text)
+    except ValueError as exc:
+        raise ValueError(f"http[{key!r}]: interval [{start:g}, {end:g}): {exc}") from None
+
+
 #: Times in a timeline (seconds) at most: a year of virtual time, far past any world
 #: the generator makes; NaN, infinities and absurd values in a saved timeline are refused.
 MAX_TIME = 365 * 86400.0
@@ -171,7 +273,7 @@ class Timeline:
     cleanup_start: float
     repo_host: str
     dns: Mapping[str, tuple[Interval[DNSState], ...]]
-    http: Mapping[str, tuple[Interval[str], ...]]
+    http: Mapping[str, tuple[Interval[HTTPState], ...]]
     events: tuple[Event, ...]
     _starts: dict[str, tuple[float, ...]] = field(
         default_factory=dict, init=False, repr=False, compare=False
@@ -201,6 +303,9 @@ class Timeline:
                 if intervals[-1].end != math.inf:
                     raise ValueError(f"{kind}[{key!r}]: the last interval must be open-ended")
                 self._starts[f"{kind}:{key}"] = tuple(iv.start for iv in intervals)
+        for path, http in self.http.items():
+            for iv in http:  # typed in code; text that reached here untyped is refused
+                _http_state_in(path, iv.start, iv.end, iv.state)
 
     def dns_state(self, name: str, t: float) -> DNSState:
         """The answer a query for ``name`` gets at ``t`` (repo host or any other name)."""
@@ -209,7 +314,9 @@ class Timeline:
             key = OTHER_NAMES
         return _state_at(self.dns[key], self._starts[f"dns:{key}"], t)
 
-    def http_state(self, path: str, t: float) -> str:
+    def http_state(self, path: str, t: float) -> HTTPState:
+        """The answer a request for ``path`` gets at ``t`` (KeyError for a path the
+        timeline does not list)."""
         return _state_at(self.http[path], self._starts[f"http:{path}"], t)
 
     def healthy_from(self) -> float:
@@ -274,13 +381,17 @@ class Timeline:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Timeline:
         def ivs(rows: list[list[Any]]) -> tuple[Interval[Any], ...]:
-            # States are not checked here: a saved world is checked where it is played
-            # (the harness's check_states names the table, key and time), so they go
-            # in as text the type checker cannot vouch for (Any), not as DNSState.
+            # DNS states are not checked here: a saved world is checked where it is
+            # played (the harness's check_states names the table, key and time), so
+            # they go in as text the type checker cannot vouch for (Any), not DNSState.
             return tuple(
                 Interval[Any](float(a), math.inf if b is None else float(b), str(s))
                 for a, b, s in rows
             )
+
+        def http(key: str, rows: list[list[Any]]) -> tuple[Interval[HTTPState], ...]:
+            spans = [(float(a), math.inf if b is None else float(b), str(s)) for a, b, s in rows]
+            return tuple(Interval(a, b, _http_state_in(key, a, b, s)) for a, b, s in spans)
 
         return cls(
             scenario=str(data["scenario"]),
@@ -288,7 +399,7 @@ class Timeline:
             cleanup_start=float(data["cleanup_start"]),
             repo_host=str(data["repo_host"]),
             dns={k: ivs(v) for k, v in data["dns"].items()},
-            http={k: ivs(v) for k, v in data["http"].items()},
+            http={k: http(k, v) for k, v in data["http"].items()},
             events=tuple(Event(float(t), str(w)) for t, w in data["events"]),
         )
 

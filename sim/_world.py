@@ -52,9 +52,11 @@ from sim._timeline import (
     OTHER_NAMES,
     DNSState,
     Event,
+    HTTPState,
     Interval,
     Timeline,
     as_dns_state,
+    as_http_state,
     intervals_from,
 )
 
@@ -119,6 +121,13 @@ class _Recorder:
         return {
             key: tuple(Interval(iv.start, iv.end, as_dns_state(iv.state)) for iv in ivs)
             for key, ivs in self.intervals("dns").items()
+        }
+
+    def http_intervals(self) -> dict[str, tuple[Interval[HTTPState], ...]]:
+        """The HTTP signals' intervals, each state checked to be an :data:`HTTPState`."""
+        return {
+            key: tuple(Interval(iv.start, iv.end, as_http_state(iv.state)) for iv in ivs)
+            for key, ivs in self.intervals("http").items()
         }
 
 
@@ -280,7 +289,7 @@ def _timeline(scenario: Scenario, rec: _Recorder) -> Timeline:
         cleanup_start=rec.cleanup_start,
         repo_host=scenario.repo_host,
         dns=rec.dns_intervals(),
-        http=rec.intervals("http"),
+        http=rec.http_intervals(),
         events=tuple(sorted(rec.events, key=lambda e: e.time)),
     )
 

@@ -52,7 +52,7 @@ import hashlib
 import math
 import re
 from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from hypothesis import strategies as st
 
@@ -81,6 +81,7 @@ from sim._timeline import (
     OTHER_NAMES,
     QTYPE_MARK,
     DNSState,
+    HTTPState,
     Interval,
     Timeline,
     intervals_from,
@@ -262,18 +263,20 @@ def _overlay(
 def signal(
     draw: st.DrawFn,
     /,
-    states: Sequence[str],
+    states: Sequence[_S],
     *,
-    healthy: str = "ok",
+    healthy: Literal["ok"] = "ok",
     max_outages: int = 2,
     max_gap: float = 60.0,
     max_outage: float = 120.0,
-    forever: Sequence[str] = (),
-) -> tuple[Interval, ...]:
+    forever: Sequence[_S] = (),
+) -> tuple[Interval[_S | Literal["ok"]], ...]:
     """One signal's intervals from t = 0: up to ``max_outages`` outages, each after a
     healthy gap, then ``healthy`` for good, or (when ``forever`` is given, and drawn)
-    a state from ``forever`` that never ends."""
-    points: list[tuple[float, str]] = [(0.0, healthy)]
+    a state from ``forever`` that never ends.  Typed by its states: ``ok`` is healthy
+    in both vocabularies, so a signal of HTTP states (:data:`~sim._timeline.HTTPState`)
+    is an HTTP signal, one of DNS states (:data:`~sim._timeline.DNSState`) a DNS one."""
+    points: list[tuple[float, _S | Literal["ok"]]] = [(0.0, healthy)]
     t = 0.0
     if states:
         outages = draw(
@@ -318,7 +321,7 @@ def timelines(
     other_states: Sequence[DNSState] = ("servfail", "timeout"),
     upstream_states: Sequence[DNSState] = ("nxdomain", "servfail", "timeout"),
     cluster_dns_states: Sequence[DNSState] = _CLUSTER_DOWN,
-    http_states: Sequence[str] = ("refused", "hang"),
+    http_states: Sequence[HTTPState] = ("refused", "hang"),
     missing: bool = False,
     never_healthy: bool = False,
     aaaa_states: Sequence[DNSState] = (),

@@ -48,7 +48,7 @@ from sim._evaluate._schedule import (
     jitter_draws,
 )
 from sim._scenario import Scenario
-from sim._timeline import OTHER_NAMES, Timeline
+from sim._timeline import OTHER_NAMES, HTTPState, Timeline
 from sim._world import WorldRecord, generate_worlds
 
 __all__ = ["Worlds", "compile_timelines", "compile_worlds", "evaluate_row", "generate"]
@@ -131,7 +131,7 @@ class _Constant(_View):
             return "nxdomain"
         return state
 
-    def http(self, path: str, t: float) -> str:
+    def http(self, path: str, t: float) -> HTTPState:
         if path not in self.layout.paths:
             return "missing"
         return _HTTP_NAMES[self.codes[len(self.layout.dns_keys) + self.layout.paths.index(path)]]
@@ -337,7 +337,7 @@ class _RowView(_View):
     def dns(self, name: str, t: float) -> str:
         return self._at(t).dns(name, t)
 
-    def http(self, path: str, t: float) -> str:
+    def http(self, path: str, t: float) -> HTTPState:
         return self._at(t).http(path, t)
 
     def accepting(self, t: float) -> bool:

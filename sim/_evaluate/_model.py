@@ -41,7 +41,7 @@ from sim._evaluate._schedule import (
     jitter_rng,
 )
 from sim._scenario import ClientSettings, Scenario
-from sim._timeline import CLUSTER_SUFFIX, QTYPE_MARK, Timeline, list_path
+from sim._timeline import CLUSTER_SUFFIX, QTYPE_MARK, HTTPState, Timeline, list_path
 
 __all__ = [
     "GIVE_UP_REASONS",
@@ -79,9 +79,10 @@ C_DNS_FATAL = 6  # a DNS error neither predicate retries (e.g. "cannot marshal")
 
 _DNS_CLASSES = (C_DNS_NOT_FOUND, C_DNS_TEMPORARY, C_DNS_FATAL)
 _DNS_CODES = {"conn-refused": 0, "timeout": 1, "nxdomain": 2, "ok": 3, "servfail": 4}
-_HTTP_CODES = {"refused": 0, "missing": 1, "ok": 2, "hang": 3}
+#: the HTTP states the evaluator models, by code (text keys: world records log text)
+_HTTP_NAMES: tuple[HTTPState, ...] = ("refused", "missing", "ok", "hang")
+_HTTP_CODES: dict[str, int] = {state: code for code, state in enumerate(_HTTP_NAMES)}
 _DNS_NAMES = tuple(_DNS_CODES)
-_HTTP_NAMES = tuple(_HTTP_CODES)
 
 
 # --- the controller as the harness configures it ---------------------------------------
@@ -176,7 +177,7 @@ class _View(abc.ABC):
     def dns(self, name: str, t: float) -> str: ...
 
     @abc.abstractmethod
-    def http(self, path: str, t: float) -> str: ...
+    def http(self, path: str, t: float) -> HTTPState: ...
 
     @abc.abstractmethod
     def accepting(self, t: float) -> bool: ...
@@ -198,7 +199,7 @@ class _TimelineView(_View):
             return "nxdomain"
         return state
 
-    def http(self, path: str, t: float) -> str:
+    def http(self, path: str, t: float) -> HTTPState:
         return self.timeline.http_state(path, t) if path in self.timeline.http else "missing"
 
     def accepting(self, t: float) -> bool:

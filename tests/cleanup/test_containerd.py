@@ -290,7 +290,11 @@ def test_store_refuses_an_image_a_container_uses(containerd: Containerd) -> None
     containerd.import_image("docker.io/rancher/harvester:v1.4.1")
     containerd.create_container("docker.io/rancher/harvester:v1.4.1", "old-pod")
     store = ContainerdStore(containerd.socket, ctr=containerd.ctr)
-    with pytest.raises(RemovalError, match=r"in use by container old-pod"):
+    with pytest.raises(
+        RemovalError,
+        match=r"^remove image docker.io/rancher/harvester:v1.4.1: in use by a container "
+        r"\(as docker.io/rancher/harvester:v1.4.1\): container old-pod$",
+    ):
         store.remove("docker.io/rancher/harvester:v1.4.1")
     assert "docker.io/rancher/harvester:v1.4.1" in containerd.refs()
 
@@ -413,7 +417,7 @@ def test_a_refused_removal_is_reported_and_the_rest_go_on(containerd: Containerd
             )
     assert report.outcome == "success"
     assert [(f.image, f.reason) for f in report.failed] == [
-        (racing, "image is in use by container late-pod")
+        (racing, f"in use by a container (as {racing}): container late-pod")
     ]
     assert report.deleted == [i for i in EXPECTED_DELETE if i != racing]
     refs = containerd.refs()

@@ -171,7 +171,7 @@ def test_a_writer_that_ignores_the_lock_is_seen_by_the_next_removal(tmp_path: Pa
     assert "docker.io/rancher/newpull:v1" in images
     assert X799 in images
     assert [(f.image, f.reason) for f in report.failed] == [
-        (X799, "image is in use by a container")
+        (X799, f"in use by a container (as {X799})")
     ]
     assert set(report.deleted) == set(OLD) - {X799}
     assert set(images) == {X799, "docker.io/rancher/newpull:v1", *NEW}
@@ -181,7 +181,7 @@ def test_removal_refuses_an_image_pinned_since_the_plan(tmp_path: Path) -> None:
     path = tmp_path / "node.json"
     store = MemoryStore.create(path, ["a:1", "b:1"])
     MemoryStore(path).update(pinned=["a:1"])
-    with pytest.raises(RemovalError, match=r"remove image a:1: image is pinned"):
+    with pytest.raises(RemovalError, match=r"^remove image a:1: pinned \(as a:1\)$"):
         store.remove("a:1")
     assert store.images() == ["a:1", "b:1"]
 

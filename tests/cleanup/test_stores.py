@@ -61,7 +61,9 @@ def test_memory_store_refuses_in_use_and_missing(tmp_path: Path) -> None:
     path = tmp_path / "node.json"
     store = MemoryStore.create(path, ["a:1", "b:1"], in_use=["b:1"])
     before = path.read_bytes()
-    with pytest.raises(RemovalError, match=r"remove image b:1: image is in use") as info:
+    with pytest.raises(
+        RemovalError, match=r"^remove image b:1: in use by a container \(as b:1\)$"
+    ) as info:
         store.remove("b:1")
     assert info.value.image == "b:1"
     with pytest.raises(RemovalError, match=r"remove image zzz:1: no such image"):
@@ -278,8 +280,13 @@ def test_crictl_pause_image_of_a_ready_sandbox_stays() -> None:
         (PAUSE_36, "in use by a container"),
         (PAUSE_37, "in current list"),
     ]
-    with pytest.raises(RemovalError, match=r"in use by container pod 8b3c1f0a"):
+    with pytest.raises(RemovalError) as info:
         store.remove(PAUSE_36)  # the store refuses it too, on its own re-read
+    assert info.value.image == PAUSE_36
+    assert re.fullmatch(
+        rf"in use by a container \(as {re.escape(PAUSE_36)}\): container pod 8b3c1f0a[0-9a-f]*",
+        info.value.reason,
+    ), info.value.reason
     assert not any(call[1] == "rmi" for call in crictl.calls)
 
 
@@ -328,8 +335,9 @@ def test_crictl_refuses_a_pinned_image_at_removal() -> None:
     crictl.pods = {"items": []}
     store = CrictlStore(runner=crictl)
     crictl.images["images"][0]["pinned"] = True  # pinned after the plan was made
-    with pytest.raises(RemovalError, match=r"is pinned"):
+    with pytest.raises(RemovalError) as info:
         store.remove(PAUSE_36)
+    assert (info.value.image, info.value.reason) == (PAUSE_36, f"pinned (as {PAUSE_36})")
     assert not any(call[1] == "rmi" for call in crictl.calls)
 
 
@@ -345,8 +353,15 @@ def test_crictl_removes_one_image_by_id(crictl: FakeCrictl) -> None:
 
 def test_crictl_refuses_an_image_an_exited_container_holds(crictl: FakeCrictl) -> None:
     store = CrictlStore(runner=crictl)
-    with pytest.raises(RemovalError, match=r"in use by container [0-9a-f]{64}"):
+    image_id = crictl.image_id("docker.io/rancher/harvester-webhook:v1.4.1")
+    with pytest.raises(RemovalError) as info:
         store.remove("docker.io/rancher/harvester-webhook:v1.4.1")
+    # the container names the image by its ID: the same image, and which container
+    assert re.fullmatch(
+        rf"same image \({image_id}\) as one in use by a container \(as {image_id}\): "
+        r"container [0-9a-f]{64}",
+        info.value.reason,
+    ), info.value.reason
     assert not any(call[1] == "rmi" for call in crictl.calls)
 
 
@@ -477,7 +492,11 @@ def test_ctr_recorded_outputs_parse() -> None:
 def test_ctr_removal_checks_containers_and_aliases() -> None:
     ctr = RecordedCtr()
     store = ContainerdStore("/run/test.sock", runner=ctr)
-    with pytest.raises(RemovalError, match=r"in use by container harvester-"):
+    with pytest.raises(
+        RemovalError,
+        match=r"^remove image docker.io/rancher/harvester:v1.5.0: in use by a container "
+        r"\(as docker.io/rancher/harvester:v1.5.0\): container harvester-",
+    ):
         store.remove("docker.io/rancher/harvester:v1.5.0")
     with pytest.raises(RemovalError, match=r"no such image"):
         store.remove("docker.io/rancher/nope:v1")
@@ -541,9 +560,41 @@ def test_memory_store_refuses_an_image_in_use_or_pinned_by_its_id(
         in_use=[spelling] if field == "in_use" else [],
         pinned=[spelling] if field == "pinned" else [],
     )
-    with pytest.raises(RemovalError, match=rf"image {ident} is"):
+    why = "in use by a container" if field == "in_use" else "pinned"
+    with pytest.raises(RemovalError) as info:
         store.remove("docker.io/rancher/foo:v1")
+    assert info.value.image == "docker.io/rancher/foo:v1"
+    assert info.value.reason == f"same image ({ident}) as one {why} (as {spelling})"
     assert store.images() == ["docker.io/rancher/foo:v1"]
+
+
+@pytest.mark.parametrize(
+    "spelling", ["sha256:" + "d" * 64, "d" * 64, "rancher/other@sha256:" + "d" * 64]
+)
+@pytest.mark.parametrize("field", ["in_use", "pinned"])
+def test_memory_store_refuses_an_image_whose_id_another_marked_name_spells_otherwise(
+    tmp_path: Path, spelling: str, field: str
+) -> None:
+    """Issue 12: the store's own loop compared ``ids`` in any spelling; the one rule
+    (``staying_because``) does too.  ``ids`` gives the marked name the removed image's
+    identity spelt another way (bare hex, ``name@sha256:``): it stays, and nothing is
+    removed."""
+    ident = "sha256:" + "d" * 64
+    path = tmp_path / "node.json"
+    images = ["docker.io/rancher/foo:v1", "docker.io/rancher/bar:v1"]
+    ids = {images[0]: ident, images[1]: spelling}
+    store = MemoryStore.create(path, images, ids=ids)
+    store.update(
+        in_use=[images[1]] if field == "in_use" else [],
+        pinned=[images[1]] if field == "pinned" else [],
+    )
+    before = path.read_bytes()
+    why = "in use by a container" if field == "in_use" else "pinned"
+    with pytest.raises(RemovalError) as info:
+        store.remove(images[0])
+    assert info.value.image == images[0]
+    assert info.value.reason == f"same image ({ident}) as one {why} (as {images[1]})"
+    assert path.read_bytes() == before
 
 
 @pytest.mark.parametrize(

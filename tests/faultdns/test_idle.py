@@ -17,6 +17,7 @@ import dnslib
 import pytest
 
 import faultdns
+from faultdns.testing import client_text
 
 NAME = "a.test"
 
@@ -128,3 +129,15 @@ def test_wait_idle_refuses_to_block_its_own_loop() -> None:
                 sock.close()
 
     asyncio.run(inside())
+
+
+def test_client_text_names_a_socket_as_the_query_log_does(
+    server: faultdns.FaultDNSServer, client: socket.socket
+) -> None:
+    """``faultdns.testing.client_text`` of a client socket's own name is the
+    ``QueryRecord.client`` of its queries (batched or not): the one rule the
+    simulation's peers key their client sockets by (issue 12)."""
+    client.send(_with_id(NAME, 9, "A"))
+    server.wait_idle()
+    assert [q.client for q in server.queries] == [client_text(client.getsockname())]
+    assert client_text(("::1", 53, 0, 0)) == "[::1]:53"  # bracketed, as Go prints it

@@ -214,6 +214,26 @@ def test_saved_timelines_with_absurd_times_exit_64(
     assert "--timeline" in err and field in err
 
 
+def test_a_saved_timeline_with_an_unknown_http_state_exits_64_naming_where(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 12: the HTTP vocabulary is closed; a state outside it in a timeline file
+    is refused when the file is read: exit 64, one message naming the flag, the file,
+    the path, the interval and the state, no traceback."""
+    doc = generate_timeline(load_scenario("single-node"), 1).to_dict()
+    path_key = sorted(doc["http"])[0]
+    doc["http"][path_key][-1][2] = "type:text/plain\u0000"  # no header field value
+    start = doc["http"][path_key][-1][0]
+    saved = tmp_path / "odd.json"
+    saved.write_text(json.dumps(doc))
+    assert main(["run", "--timeline", str(saved)]) == 64
+    err = capsys.readouterr().err
+    assert "Traceback" not in err, err
+    assert f"--timeline {saved}" in err and f"http[{path_key!r}]" in err, err
+    assert f"interval [{start:g}, inf)" in err and "unknown HTTP state" in err, err
+    assert repr("type:text/plain\u0000") in err, err
+
+
 def test_usage_errors_exit_64(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["serve", "--port", "70000"]) == 64
     assert "--port" in capsys.readouterr().err

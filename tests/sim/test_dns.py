@@ -34,7 +34,7 @@ def timeline(
 ) -> Timeline:
     path = SINGLE.list_path("current")
     return Timeline("t", 0, 0.0, REPO, {REPO: repo, "*": others},
-                    {path: intervals((0.0, "ok"))}, ())  # fmt: skip
+                    {path: (Interval(0.0, math.inf, "ok"),)}, ())  # fmt: skip
 
 
 @pytest.fixture

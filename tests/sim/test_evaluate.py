@@ -40,7 +40,15 @@ from sim._evaluate import (
 )
 from sim._scenario import Scenario, load_scenario, parse_scenario
 from sim._store import StoreFaults
-from sim._timeline import DNSState, Interval, Timeline, as_dns_state, intervals_from
+from sim._timeline import (
+    DNSState,
+    HTTPState,
+    Interval,
+    Timeline,
+    as_dns_state,
+    as_http_state,
+    intervals_from,
+)
 from sim._world import generate_timeline
 
 S = TypeVar("S", bound=str)
@@ -256,7 +264,7 @@ def _intervals(*points: tuple[float, S]) -> tuple[Interval[S], ...]:
 
 
 def _timeline(repo: list[tuple[float, DNSState]], other: list[tuple[float, DNSState]],
-              http: list[tuple[float, str]], start: float) -> Timeline:  # fmt: skip
+              http: list[tuple[float, HTTPState]], start: float) -> Timeline:  # fmt: skip
     paths = [SINGLE.list_path(SINGLE.previous_version), SINGLE.list_path("current")]
     return Timeline(
         scenario="hand-made",
@@ -363,7 +371,10 @@ def timelines(draw: st.DrawFn) -> Timeline:
             key: intervals_from([(t, as_dns_state(s)) for t, s in track])
             for key, track in dns.items()
         },
-        http={paths[0]: _intervals(*previous), paths[1]: _intervals(*current)},
+        http={
+            path: intervals_from([(t, as_http_state(s)) for t, s in track])
+            for path, track in zip(paths, (previous, current), strict=True)
+        },
         events=(),
     )
 
@@ -418,8 +429,10 @@ def test_the_evaluator_refuses_the_worlds_it_does_not_model(change: str, message
     them inexactly."""
     world = generate_timeline(SINGLE, 1)
     path = SINGLE.list_path("current")
-    odd = (Interval(0.0, 50.0, "status-503" if change == "http" else "redirect"),
-           Interval(50.0, math.inf, "ok"))  # fmt: skip
+    odd: tuple[Interval[HTTPState], ...] = (
+        Interval(0.0, 50.0, "status-503" if change == "http" else "redirect"),
+        Interval(50.0, math.inf, "ok"),
+    )
     if change == "aaaa":
         aaaa: tuple[Interval[DNSState]] = (Interval(0.0, math.inf, "servfail"),)
         dns = {**world.dns, SINGLE.repo_host + "#AAAA": aaaa}

@@ -38,7 +38,7 @@ from sim._mutants import (
     source_env,
 )
 from sim._scenario import ImageSet
-from sim._timeline import OTHER_NAMES, DNSState, Timeline, intervals_from
+from sim._timeline import OTHER_NAMES, DNSState, HTTPState, Timeline, intervals_from
 from tests.sim import test_properties
 from tests.sim.test_properties import (
     SINGLE,
@@ -59,8 +59,8 @@ CURRENT = SINGLE.list_path("current")
 def world(
     repo: tuple[tuple[float, DNSState], ...] = ((0.0, "ok"),),
     others: tuple[tuple[float, DNSState], ...] = ((0.0, "ok"),),
-    service: tuple[tuple[float, str], ...] = ((0.0, "ok"),),
-    previous: tuple[tuple[float, str], ...] | None = None,
+    service: tuple[tuple[float, HTTPState], ...] = ((0.0, "ok"),),
+    previous: tuple[tuple[float, HTTPState], ...] | None = None,
     as_given: tuple[tuple[float, DNSState], ...] | None = None,
 ) -> Timeline:
     ivs = intervals_from

@@ -160,7 +160,7 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from http import HTTPStatus
-from typing import Any
+from typing import Any, Literal
 from unittest import mock
 
 import h11
@@ -211,13 +211,21 @@ from sim._mutants import active_cleanup_fn
 from sim._repo_server import (
     BODY_STATES,
     EARLY_CLOSES,
-    MEDIA_STATE,
     ODD_STATES,
     ODD_STATUSES,
 )
 from sim._scenario import CLUSTER_DNS, ClientSettings, ImageSet, Scenario, load_scenario
 from sim._store import StoreFaults, WriterChange
-from sim._timeline import OTHER_NAMES, DNSState, Interval, Timeline
+from sim._timeline import (
+    MEDIA_STATE,
+    OTHER_NAMES,
+    DNSState,
+    HTTPState,
+    Interval,
+    Timeline,
+    as_http_state,
+    media_state,
+)
 from sim._world import generate_timeline
 from sim.strategies import (
     STORE_READ_TEXTS,
@@ -496,7 +504,9 @@ def check_liveness(r: Run) -> str:
                 f"attempts, {outcome}"
             )
             ends = end
-            if schedule.trailing and end + sleeps[k - 1] <= limit:
+            if schedule.trailing and not spec_backoff.gives_up_before_sleeping(
+                end, sleeps[k - 1], deadline, t0
+            ):
                 ends = end + sleeps[k - 1]  # Go sleeps the capped Step, then stops
             slack = r.wake_late if ends != end else 0.0
             assert ends - 1e-6 <= r.result.completion_time <= ends + slack + 1e-6, (
@@ -505,7 +515,7 @@ def check_liveness(r: Run) -> str:
             )
             return "schedule spent before R"
         sleep = sleeps[k - 1]
-        if end + sleep > limit:
+        if spec_backoff.gives_up_before_sleeping(end, sleep, deadline, t0):
             assert len(attempts) == k and outcome == "gave-up", (
                 f"the next attempt would start past the deadline (t={end + sleep:.3f} > "
                 f"{limit:.3f}), yet {len(attempts)} attempts, {outcome}"
@@ -1286,11 +1296,11 @@ def test_bounded_effort_an_ip_literal_lookup_sends_no_dns_query_and_reads_as_go(
 
 
 def lists_answering(
-    scenario: str, start: float, which: str, answers: tuple[Interval, ...]
+    scenario: str, start: float, which: str, answers: tuple[Interval[HTTPState], ...]
 ) -> Timeline:
     """A single-node world whose every name resolves and whose ``which`` list
     (``previous``, ``current`` or ``both``) answers ``answers``; the other list is ok."""
-    ok: tuple[Interval[DNSState]] = (Interval(0.0, math.inf, "ok"),)  # DNS and HTTP
+    ok: tuple[Interval[Literal["ok"]]] = (Interval(0.0, math.inf, "ok"),)  # DNS and HTTP
     host = SINGLE.repo_host
     return Timeline(
         scenario=scenario,
@@ -1316,7 +1326,10 @@ def list_under_a_media_type(draw: st.DrawFn) -> tuple[Timeline, str]:
     media = draw(content_types(), label="content type")
     until = round(start + draw(durations(60.0, min_seconds=0.1), label="for"), 1)
     which = draw(st.sampled_from(("previous", "current", "both")), label="list")
-    odd = (Interval(0.0, until, MEDIA_STATE + media), Interval(until, math.inf, "ok"))
+    odd: tuple[Interval[HTTPState], ...] = (
+        Interval(0.0, until, media_state(media)),
+        Interval(until, math.inf, "ok"),
+    )
     return lists_answering("a list under a media type", start, which, odd), media
 
 
@@ -1375,7 +1388,9 @@ def test_invalid_list_by_its_media_type_ends_the_cleanup_at_once(
 # -- 3. the seed bug -----------------------------------------------------------------
 
 
-def nxdomain_window(start: float, window_end: float, http: tuple[Interval, ...]) -> Timeline:
+def nxdomain_window(
+    start: float, window_end: float, http: tuple[Interval[HTTPState], ...]
+) -> Timeline:
     """The repo name is NXDOMAIN until ``window_end`` (CoreDNS has not synced the
     Service), every other name answers as usual, the repo serves ``http``."""
     host = SINGLE.repo_host
@@ -1397,7 +1412,8 @@ def nxdomain_window(start: float, window_end: float, http: tuple[Interval, ...])
 def first_attempt_windows(draw: st.DrawFn, max_window: float = 400.0) -> Timeline:
     start = draw(durations(90.0), label="cleanup start")
     length = draw(durations(max_window, min_seconds=0.1), label="window beyond the start")
-    http = draw(signal(("refused",), max_outage=60.0), label="repo service")
+    refused: tuple[HTTPState, ...] = ("refused",)
+    http = draw(signal(refused, max_outage=60.0), label="repo service")
     return nxdomain_window(start, round(start + length, 1), http)
 
 
@@ -2810,7 +2826,7 @@ def healthy_world(start: float = 1.0) -> Timeline:
     them at its first attempt and meets the store."""
     host = SINGLE.repo_host
     dns_ok: tuple[Interval[DNSState], ...] = (Interval(0.0, math.inf, "ok"),)
-    ok = (Interval(0.0, math.inf, "ok"),)
+    ok: tuple[Interval[HTTPState]] = (Interval(0.0, math.inf, "ok"),)
     return Timeline(
         scenario="healthy",
         seed=0,
@@ -3206,16 +3222,24 @@ def odd_answer_over_the_first_attempt(draw: st.DrawFn) -> Timeline:
     a while after the cleanup starts, then 200s."""
     start = draw(durations(30.0), label="cleanup start")
     # a family first, then one of its members: each family gets its share
-    families = [list(BODY_STATES), ["informational"], ["redirect", "redirect-other-host"]]
+    families: list[list[HTTPState]] = [
+        list(BODY_STATES),
+        ["informational"],
+        ["redirect", "redirect-other-host"],
+    ]
     families.append(["closed"])
     families += [
-        [f"status-{c}" for c in ODD_STATUSES if c // 100 == family] for family in (2, 3, 4, 5)
+        [as_http_state(f"status-{c}") for c in ODD_STATUSES if c // 100 == family]
+        for family in (2, 3, 4, 5)
     ]
     family = draw(st.sampled_from(families), label="family")
     state = draw(st.sampled_from(family), label="answer")
     until = round(start + draw(durations(60.0, min_seconds=0.1), label="for"), 1)
     which = draw(st.sampled_from(("previous", "current", "both")), label="list")
-    odd = (Interval(0.0, until, state), Interval(until, math.inf, "ok"))
+    odd: tuple[Interval[HTTPState], ...] = (
+        Interval(0.0, until, state),
+        Interval(until, math.inf, "ok"),
+    )
     return lists_answering("an unkind answer", start, which, odd)
 
 
@@ -3284,7 +3308,7 @@ def early_closes(draw: st.DrawFn) -> Timeline:
     lasting = draw(st.one_of(st.just(math.inf), durations(120.0, min_seconds=0.1)), label="for")
     which = draw(st.sampled_from(("previous", "current", "both")), label="list")
     until = round(start + lasting, 1) if math.isfinite(lasting) else math.inf
-    closing: tuple[Interval, ...] = (Interval(0.0, until, mode),)
+    closing: tuple[Interval[HTTPState], ...] = (Interval(0.0, until, mode),)
     if math.isfinite(until):
         closing += (Interval(until, math.inf, "ok"),)
     return lists_answering("a connection ending early", start, which, closing)
@@ -3553,7 +3577,8 @@ def lists_at_harvesters_paths(draw: st.DrawFn) -> Timeline:
     timeline is keyed by the spec's paths, so a request for any other path gets the
     repo's 404, and a cleanup asking another path can never be served."""
     base = draw(timelines(max_cleanup_start=30.0), label="world")
-    service = draw(signal(("refused", "hang"), max_outage=60.0), label="repo service")
+    outages: tuple[HTTPState, ...] = ("refused", "hang")
+    service = draw(signal(outages, max_outage=60.0), label="repo service")
     paths = spec_repo.list_paths(SINGLE.previous_version)
     return dataclasses.replace(base, http=dict.fromkeys(paths, service))
 
@@ -4067,8 +4092,8 @@ def test_schedule_of_cleanup_run_is_the_specs_for_its_policy_file_and_flags(
     spec = spec_backoff.schedule(want, [rng.random() for _ in range(want.steps)])
     sleeps, attempts, now = [], spec.attempts, 0.0
     for i, s in enumerate(spec.sleeps):
-        if want.deadline is not None and now + s > want.deadline:
-            attempts = i + 1  # the deadline rule: give up without sleeping
+        if spec_backoff.gives_up_before_sleeping(now, s, want.deadline):
+            attempts = i + 1  # give up without sleeping
             break
         sleeps.append(s)
         now += s

@@ -13,14 +13,15 @@ from collections.abc import Iterator
 import pytest
 
 from sim._clock import SocketlessClock
+from sim._harness import SERVED_HTTP_STATES
 from sim._repo_server import (
     EARLY_CLOSES,
-    MEDIA_STATE,
     MEDIA_TYPES,
     ODD_STATES,
     RepoServer,
     service_accepting,
 )
+from sim._timeline import HTTP_STATES, MEDIA_STATE, HTTPState
 
 OK_PATH = "/lists/current"
 GONE_PATH = "/lists/v1"
@@ -30,7 +31,7 @@ DOWN_PATH = "/lists/down"
 @pytest.fixture
 def repo() -> Iterator[RepoServer]:
     server = RepoServer()
-    states = {OK_PATH: "ok", GONE_PATH: "missing", DOWN_PATH: "refused"}
+    states: dict[str, HTTPState] = {OK_PATH: "ok", GONE_PATH: "missing", DOWN_PATH: "refused"}
     server.configure(
         lambda path, t: states.get(path, "missing"),
         {OK_PATH: b"a:1\nb:2\n"},
@@ -129,7 +130,7 @@ def test_the_service_has_endpoints_unless_every_path_is_refused() -> None:
 @pytest.fixture
 def unkind() -> Iterator[RepoServer]:
     """A server whose one path answers in the state the test sets."""
-    state = {"now": "ok"}
+    state: dict[str, HTTPState] = {"now": "ok"}
     server = RepoServer()
     server.configure(
         lambda path, t: state["now"], {OK_PATH: b"a:1\nb:2\nc:3\nd:4\n"}, SocketlessClock(0.0)
@@ -295,3 +296,13 @@ def test_early_closes_end_the_connection_where_each_mode_says(unkind: RepoServer
         "chunk-cut",
         "body-reset",
     ]
+
+
+def test_the_http_vocabulary_is_what_the_repo_server_plays() -> None:
+    """Issue 12: ``HTTPState`` is closed both ways: every fixed word of ``ServedState``
+    is one the harness serves (sim._harness.SERVED_HTTP_STATES, which strategies draw
+    from), and what it serves beyond them are media states of ``MEDIA_TYPES``."""
+    words = [s for s in SERVED_HTTP_STATES if not s.startswith(MEDIA_STATE)]
+    assert sorted(words) == sorted(HTTP_STATES) and len(set(words)) == len(words)
+    media = [s[len(MEDIA_STATE) :] for s in SERVED_HTTP_STATES if s.startswith(MEDIA_STATE)]
+    assert media == list(MEDIA_TYPES)

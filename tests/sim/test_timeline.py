@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from types import SimpleNamespace
-from typing import cast
+from typing import Any, Literal, cast
 
 import pytest
 from hypothesis import given
@@ -18,16 +18,19 @@ from hypothesis import strategies as st
 import cleanup
 from sim._timeline import (
     DNS_STATES,
-    DNSState,
+    HTTP_STATES,
+    MEDIA_STATE,
     Interval,
     Timeline,
     as_dns_state,
+    as_http_state,
     intervals_from,
     list_path,
     list_version,
+    media_state,
 )
 
-OK: tuple[Interval[DNSState]] = (Interval(0.0, math.inf, "ok"),)  # "ok" in both tables
+OK: tuple[Interval[Literal["ok"]]] = (Interval(0.0, math.inf, "ok"),)  # "ok" in both tables
 HOST = "upgrade-repo-hvst-upgrade-abc.harvester-system.svc.cluster.local"
 
 
@@ -114,3 +117,56 @@ def test_text_becomes_a_dns_state_only_if_it_spells_one() -> None:
     for text in ("refused", "OK", "nxdomain ", ""):  # an HTTP state, case, spaces, nothing
         with pytest.raises(ValueError, match="unknown DNS state"):
             as_dns_state(text)
+
+
+# -- the HTTP vocabulary: closed, checked where text becomes a state -------------------
+
+
+def test_text_becomes_an_http_state_only_if_it_spells_one() -> None:
+    """Every fixed word, and ``type:`` with any header field value (the empty one too),
+    is an HTTP state; anything else is refused, naming it and the allowed forms."""
+    assert [as_http_state(text) for text in HTTP_STATES] == list(HTTP_STATES)
+    for text in ("type:text/plain", "type:", "type:Text/JSON\t;\tcharset=utf-8"):
+        assert as_http_state(text) == text == media_state(text[len(MEDIA_STATE) :])
+    for text in ("slow", "OK", "ok ", "", "status-200", "nxdomain", "type: text/plain",
+                 "type:text/plain\r\nX: y", "Type:text/plain"):  # fmt: skip
+        with pytest.raises(ValueError, match="unknown HTTP state") as caught:
+            as_http_state(text)
+        assert repr(text) in str(caught.value) and "type:<a header field value>" in str(
+            caught.value
+        )
+
+
+@pytest.mark.parametrize("value", [" text/plain", "text/plain ", "text/\x7fplain", "a\nb"])
+def test_a_media_state_is_made_only_of_a_header_field_value(value: str) -> None:
+    """RFC 9110 5.5: visible characters, spaces and tabs only between them."""
+    with pytest.raises(ValueError, match="not a header field value"):
+        media_state(value)
+
+
+def _saved(http_rows: list[list[object]]) -> dict[str, object]:
+    doc = timeline().to_dict()
+    doc["http"] = {list_path("current"): http_rows, list_path("v1.4.1"): [[0.0, None, "ok"]]}
+    return doc
+
+
+def test_a_saved_timeline_with_an_unknown_http_state_is_refused_naming_where() -> None:
+    """The loader reads HTTP states through ``as_http_state``: the error names the path,
+    the interval and the state (``sim run --timeline`` exits 64 with it, test_cli)."""
+    rows: list[list[object]] = [[0.0, 12.5, "ok"], [12.5, None, "slow"]]
+    with pytest.raises(ValueError) as caught:
+        Timeline.from_dict(_saved(rows))
+    message = str(caught.value)
+    assert f"http[{list_path('current')!r}]" in message, message
+    assert "interval [12.5, inf)" in message and "'slow'" in message, message
+    loaded = Timeline.from_dict(_saved([[0.0, 3.0, "type:text/html"], [3.0, None, "hang"]]))
+    assert loaded.http_state(list_path("current"), 1.0) == "type:text/html"
+
+
+def test_a_timeline_built_past_the_types_is_refused_too() -> None:
+    """An HTTP state that bypassed the type checker (text as ``Any``) is refused by
+    ``Timeline`` itself, so no world holds a state the repo server cannot play."""
+    odd: Any = "slow"
+    with pytest.raises(ValueError, match=r"interval \[0, inf\): unknown HTTP state 'slow'"):
+        Timeline("t", 0, 0.0, HOST, {HOST: OK},
+                 {list_path("current"): (Interval(0.0, math.inf, odd),)}, ())  # fmt: skip

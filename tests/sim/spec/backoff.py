@@ -48,7 +48,8 @@ sleep index, ``U(a, b) = a + (b - a) * draw``; each makes exactly ``steps`` atte
 The deadline (retrylab's addition, README "Retry policies"): with ``t0`` the first
 attempt's start, an attempt may start only at ``t <= t0 + deadline``; after a failed,
 retriable attempt ending at ``e`` the next sleep ``s`` is drawn and, if
-``e + s > t0 + deadline``, the run gives up at ``e`` without sleeping.
+``e + s > t0 + deadline``, the run gives up at ``e`` without sleeping
+(:func:`gives_up_before_sleeping`, the rule's one home here).
 
 The presets (:data:`PRESETS`, README "cleanup: retry policy"), each field from its
 source rather than from ``cleanup.PRESETS``:
@@ -78,7 +79,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-__all__ = ["PRESETS", "Fields", "Preset", "Schedule", "bounds", "same_sleep", "schedule"]
+__all__ = [
+    "PRESETS",
+    "Fields",
+    "Preset",
+    "Schedule",
+    "bounds",
+    "gives_up_before_sleeping",
+    "same_sleep",
+    "schedule",
+]
 
 _MAX_NS = 2**63 - 1  # Go's largest time.Duration
 _NS = 1_000_000_000
@@ -231,3 +241,23 @@ def bounds(b: Fields) -> list[tuple[float, float]]:
     low = schedule(b, [0.0] * n).sleeps
     high = schedule(b, [1.0] * n).sleeps
     return list(zip(low, high, strict=True))
+
+
+def gives_up_before_sleeping(
+    now: float, sleep: float, deadline: float | None, start: float = 0.0
+) -> bool:
+    """The deadline rule: after a failed, retriable attempt ending at ``now``, whether
+    the run gives up there, without sleeping ``sleep``: ``now + sleep > start +
+    deadline`` (seconds; ``start`` is the first attempt's start, ``deadline`` None for
+    none, which never gives up here).  Equality still sleeps: an attempt may start at
+    the deadline itself.
+
+    Source: k8s.io/apimachinery ``wait.Backoff`` has no deadline of its own (its
+    ``ExponentialBackoff`` loop, in the module doc, stops on Steps and Cap only), and
+    Harvester's ``getImagesDiffList`` runs it with none; the deadline is retrylab's
+    addition to that loop (README "Retry policies": measured from the first attempt's start, no
+    attempt starts after it, a sleep that would end past it ends the run at once),
+    there to model budgets such as stamina's ``timeout``.  The same rule cuts a
+    trailing sleep (Cap reached): it is slept only when it ends within the deadline.
+    """
+    return deadline is not None and now + sleep > start + deadline
