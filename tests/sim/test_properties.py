@@ -78,7 +78,7 @@ The properties, stated precisely:
    caller's deadline ends is Go's ``lookup NAME: i/o timeout`` with IsTimeout and
    IsTemporary (``spec.go_dns.DEADLINE_FLAGS``).  A failure
    no classifier rule names (``spec.predicates``' ``("unexpected", what)``: a proxy's
-   refusal, an undecodable body, an errno no rule knows, a transport bug), after some
+   refusal, an undecodable body, a transport bug; never an errno), after some
    refused attempts, is an ``UnexpectedError`` no predicate retries: the run ends at
    it ``not-retriable``, reported as ``unexpected error``, nothing deleted.
    Over several nameservers (outside the harness: the real ``StubResolver`` read from
@@ -4644,13 +4644,13 @@ def test_deadline_exactly_on_an_attempts_start(
 #: failures of a stack other than cleanup's own that none of the classifier's rules
 #: names (README "HTTP", after the error table), each as the transport raises it: a
 #: proxy's refusal, a request the stack will not send, a body it cannot decode, a URL it
-#: cannot fetch, a socket error whose errno no rule knows, bugs in a user's transport
+#: cannot fetch, bugs in a user's transport (a socket error is never one: any errno is
+#: Go's OpError over it, the errno15 section below)
 UNNAMED_FAILURES: dict[str, Callable[[httpx.Request], BaseException]] = {
     "proxy refused": lambda rq: httpx.ProxyError("407 Proxy Authentication Required", request=rq),
     "request not sent": lambda rq: httpx.LocalProtocolError("Illegal header value", request=rq),
     "body not decoded": lambda rq: httpx.DecodingError("incorrect header check", request=rq),
     "scheme not fetched": lambda rq: httpx.UnsupportedProtocol("no 'ftp' transport", request=rq),
-    "errno no rule knows": lambda rq: PermissionError(errno.EACCES, "Permission denied"),
     "transport bug": lambda rq: KeyError("host"),
     "transport bug, no text": lambda rq: RuntimeError(),
 }
