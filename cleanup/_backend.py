@@ -155,6 +155,8 @@ class ClockStream(httpcore.NetworkStream):
                 continue
             except OSError as exc:
                 error = self._broken(httpcore.WriteError, "write", exc)
+                if attempt is not None:
+                    attempt.write_error = error  # httpcore reads on; Go reports this
                 raise error from error.__cause__
             view = view[sent:]
 
