@@ -10,8 +10,9 @@ for every errno 1..133 on linux/amd64: its constant names (read from
 ``Timeout()``, ``Temporary()``, and Harvester's ``IsRetriableNetworkError`` on the
 ``*url.Error`` of a dial failing with it; the whole ``*net.OpError`` text of a dial, a
 read and a write for a few of them (built as ``net`` builds them, beside a real dial of a
-closed loopback port); and the ``*net.DNSError`` a Go resolver reports when its UDP
-dial or write to the nameserver fails with one.  Each is compared with the
+closed loopback port); an ``http.Client`` GET whose write of the request fails (Go's
+``roundTrip`` reports that write error); and the ``*net.DNSError`` a Go resolver
+reports when its UDP dial or write to the nameserver fails with one.  Each is compared with the
 specification's rule, and the two tables with Go's answer.
 
 Regenerate both tables (after a Go upgrade) with
@@ -46,6 +47,7 @@ import (
 	"go/parser"
 	"go/token"
 	"net"
+	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -125,7 +127,7 @@ type failing struct {
 }
 
 func (f *failing) Write(b []byte) (int, error) {
-	return 0, &net.OpError{Op: "write", Net: "udp", Source: f.local, Addr: f.remote,
+	return 0, &net.OpError{Op: "write", Net: f.remote.Network(), Source: f.local, Addr: f.remote,
 		Err: os.NewSyscallError("write", f.errno)}
 }
 func (f *failing) Read(b []byte) (int, error)         { return 0, errors.New("not reached") }
@@ -135,6 +137,36 @@ func (f *failing) RemoteAddr() net.Addr               { return f.remote }
 func (f *failing) SetDeadline(t time.Time) error      { return nil }
 func (f *failing) SetReadDeadline(t time.Time) error  { return nil }
 func (f *failing) SetWriteDeadline(t time.Time) error { return nil }
+
+// writeFails: a TCP conn whose Write fails with the errno and whose Read waits for Close
+type writeFails struct {
+	failing
+	closed chan struct{}
+}
+
+func (c *writeFails) Read(b []byte) (int, error) {
+	<-c.closed
+	return 0, net.ErrClosed
+}
+func (c *writeFails) Close() error {
+	select {
+	case <-c.closed:
+	default:
+		close(c.closed)
+	}
+	return nil
+}
+
+// getWriteFails: an http.Client GET whose write of the request fails with the errno
+func getWriteFails(errno syscall.Errno) map[string]any {
+	dial := func(ctx context.Context, network, address string) (net.Conn, error) {
+		conn := &writeFails{failing{local: src, remote: dst, errno: errno}, make(chan struct{})}
+		return conn, nil
+	}
+	client := &http.Client{Transport: &http.Transport{DialContext: dial}, Timeout: 10 * time.Second}
+	_, err := client.Get("http://10.53.0.7/v")
+	return map[string]any{"kind": "http-write", "errno": int(errno), "text": err.Error()}
+}
 
 func lookup(errno syscall.Errno, op string) map[string]any {
 	var server string
@@ -197,6 +229,9 @@ func main() {
 	for _, n := range []int{11, 24, 99, 101, 111} {
 		out.Encode(lookup(syscall.Errno(n), "dial"))
 		out.Encode(lookup(syscall.Errno(n), "write"))
+	}
+	for _, n := range []int{32, 104, 116} {
+		out.Encode(getWriteFails(syscall.Errno(n)))
 	}
 }
 """
@@ -293,6 +328,14 @@ def test_the_op_error_texts_and_flags_are_gos(answers: list[dict[str, Any]]) -> 
         assert (entry.timeout, entry.temporary) == (row["timeout"], row["temporary"]), row
     (real,) = _rows(answers, "real")
     assert spec.op_text("dial", real["address"], spec.number("ECONNREFUSED")) == real["text"]
+    # http.Client: a failed write of the request is the request's error (roundTrip
+    # returns writeErrCh's error at once), wrapped in *url.Error
+    rows = _rows(answers, "http-write")
+    assert rows
+    for row in rows:
+        op = spec.op_text("write", "10.53.0.7:80", row["errno"], "10.52.0.7:41234")
+        want = f'Get "http://10.53.0.7/v": {op}'
+        assert want == row["text"], row
 
 
 def test_the_lookup_error_of_a_nameserver_socket_errno_is_gos(

@@ -27,6 +27,9 @@ The texts (asked of Go, the fidelity test's ``op`` rows and a real refused dial)
     read   read tcp 10.52.0.7:41234->10.53.0.7:80: read: network is unreachable
     write  write tcp 10.52.0.7:41234->10.53.0.7:80: write: broken pipe
 
+(an ``http.Client`` whose write of the request fails returns that error, ``Get "URL":
+write tcp ...: write: ...``, at once: ``roundTrip``'s ``writeErrCh``)
+
 and a Go resolver whose UDP socket to the nameserver fails (``exchange`` returns the
 ``*OpError``; ``tryOneName``'s ``newDNSError`` keeps its text and its ``Timeout()`` and
 ``Temporary()``, and sets ``IsTemporary`` for any ``*OpError``)::
