@@ -155,6 +155,8 @@ class ClockStream(httpcore.NetworkStream):
                 continue
             except OSError as exc:
                 error = self._broken(httpcore.WriteError, "write", exc)
+                if attempt is not None:
+                    attempt.write_error = error  # httpcore reads on; Go reports this
                 raise error from error.__cause__
             view = view[sent:]
 
@@ -295,7 +297,8 @@ class ClockNetworkBackend(httpcore.NetworkBackend):
             error = _fail(httpcore.ConnectTimeout, message, TimeoutError(message))
             raise error from error.__cause__
         assert first is not None
-        if isinstance(first, TimeoutError):
+        if isinstance(first, TimeoutError) and first.errno is None:
+            # our own wait ran out (a connect failing with ETIMEDOUT is an errno below)
             error = _fail(httpcore.ConnectTimeout, str(first), first)
             raise error from error.__cause__
         assert isinstance(first, OSError)
@@ -328,7 +331,9 @@ class ClockNetworkBackend(httpcore.NetworkBackend):
                 sock.bind((local_address, 0))
             sock.setblocking(False)
             code = sock.connect_ex((ip, port))
-            if code in (errno_mod.EINPROGRESS, errno_mod.EAGAIN, errno_mod.EALREADY):
+            # Go waits on EINPROGRESS, EALREADY and EINTR (fd_unix.go ``connect``); any
+            # other errno, EAGAIN (no local port left) among them, is the dial's error
+            if code in (errno_mod.EINPROGRESS, errno_mod.EALREADY, errno_mod.EINTR):
                 remaining = stop - self.clock.now()
                 if remaining <= 0 or not _wait(self.clock, sock, remaining, write=True):
                     raise TimeoutError(f"dial tcp {peer}: i/o timeout")

@@ -11,9 +11,12 @@ its own exceptions and httpx wraps httpcore's again, each keeping the previous o
   ``DNSError`` under ``httpx.ConnectError`` under ``httpcore.ConnectError``) is returned
   as it is, with the message our resolver wrote;
 * the lowest-level fact decides the classification (``ECONNREFUSED`` under
-  ``httpx.ConnectError`` is "connection refused", not a generic connect failure),
+  ``httpx.ConnectError`` is "connection refused", not a generic connect failure; any
+  errno, whatever Python class carries it, is Go's ``*net.OpError`` over that
+  ``syscall.Errno``: its text and flags from Go's table, :mod:`cleanup._goerrno`),
   while the outer httpx/httpcore type supplies what the errno cannot know: the
-  request URL and which timeout (connect/read/write/pool) fired;
+  request URL, the socket call (dial/read/write) and which timeout
+  (connect/read/write/pool) fired;
 * nothing unknown is lost: it becomes :class:`~cleanup.UnexpectedError` with the
   original as ``__cause__``, and no predicate retries it.
 
@@ -41,7 +44,6 @@ import httpcore
 import httpx
 
 from cleanup._errors import (
-    REASON_BY_ERRNO,
     CleanupError,
     ConnectError,
     ConnectReason,
@@ -57,7 +59,9 @@ from cleanup._errors import (
     TimeoutPhase,
     UnexpectedError,
     go_strerror,
+    os_errno,
 )
+from cleanup._goerrno import errno_temporary, errno_timeout
 from cleanup._resolvconf import ip_literal_text
 
 __all__ = ["TIMEOUT_PHASE_BY_TYPE", "error_kind", "getaddrinfo_error", "timeout_phase", "to_error"]
@@ -91,12 +95,6 @@ def _from_gaierror(exc: socket.gaierror, name: str) -> DNSError:
     return DNSError(name, text, is_temporary=code == _EAI_AGAIN)
 
 
-# Go ``syscall.Errno`` (syscall_unix.go): Timeout() for EAGAIN/EWOULDBLOCK and ETIMEDOUT;
-# Temporary() for EINTR, EMFILE, ENFILE and every timeout.
-_ERRNO_TIMEOUT = frozenset({errno.EAGAIN, errno.EWOULDBLOCK, errno.ETIMEDOUT})
-_ERRNO_TEMPORARY = _ERRNO_TIMEOUT | {errno.EINTR, errno.EMFILE, errno.ENFILE}
-
-
 def getaddrinfo_error(exc: OSError, name: str) -> DNSError:
     """Go ``cgoLookupHostIP``'s error for ``socket.getaddrinfo(name)`` raising ``exc``.
 
@@ -117,8 +115,8 @@ def getaddrinfo_error(exc: OSError, name: str) -> DNSError:
     return DNSError(
         name,
         go_strerror(exc),
-        is_timeout=code in _ERRNO_TIMEOUT,
-        is_temporary=code in _ERRNO_TEMPORARY,
+        is_timeout=errno_timeout(code),
+        is_temporary=errno_temporary(code),
     )
 
 
@@ -132,8 +130,8 @@ _TYPE_REASON: tuple[tuple[type[OSError], ConnectReason], ...] = (
 
 
 def _socket_reason(exc: OSError) -> ConnectReason | None:
-    if isinstance(exc.errno, int) and exc.errno in REASON_BY_ERRNO:
-        return REASON_BY_ERRNO[exc.errno]
+    """The reason of an ``OSError`` subclass raised without an errno
+    (``ConnectionRefusedError()``), None for any other."""
     for kind, reason in _TYPE_REASON:
         if isinstance(exc, kind):
             return reason
@@ -164,6 +162,8 @@ def timeout_phase(exc: BaseException) -> TimeoutPhase | None:
 
 # The socket call behind an httpx/httpcore error type (Go's OpError.Op).
 _OPS: tuple[tuple[type[BaseException], SocketOp], ...] = (
+    (httpx.ConnectError, "dial"),
+    (httpcore.ConnectError, "dial"),
     (httpx.ReadError, "read"),
     (httpcore.ReadError, "read"),
     (httpx.WriteError, "write"),
@@ -335,20 +335,25 @@ def to_error(
                 phase = "body"  # Go: "... while reading body"
             return _attach(RequestTimeout(shown_url, phase, _timeout_limit(request, phase)), exc)
 
-    # 3. The socket error underneath decides refused/reset/unreachable/down.
-    op: SocketOp = next(
-        (op for item in chain for kind, op in _OPS if isinstance(item, kind)), "dial"
+    # 3. The socket error underneath: any errno is Go's OpError over that Errno (its
+    #    text and flags from Go's table), whatever class Python or httpx gave it; the
+    #    call is the one the httpx/httpcore type names; when none does, a dial (a
+    #    broken pipe: a write, the only call that meets one).
+    named: SocketOp | None = next(
+        (op for item in chain for kind, op in _OPS if isinstance(item, kind)), None
     )
+    op: SocketOp = named or "dial"
     for item in chain:
         if isinstance(item, OSError):
+            code = os_errno(item)
+            if code is not None:
+                call: SocketOp = named or ("write" if code == errno.EPIPE else "dial")
+                return _attach(ConnectError.from_errno(shown_url, address, code, op=call), exc)
             reason = _socket_reason(item)
             if reason is not None:
                 return _attach(ConnectError(shown_url, address, reason, op=op), exc)
             if isinstance(item, TimeoutError):  # socket.timeout: phase unknown here
                 return _attach(RequestTimeout(shown_url, "request", None), exc)
-            if item.errno == errno.EPIPE:
-                error = ConnectError(shown_url, address, "other", "broken pipe", op="write")
-                return _attach(error, exc)
 
     # 4. A server that closed the connection early: Go's EOF / unexpected EOF.
     for item in chain:

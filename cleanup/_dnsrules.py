@@ -76,6 +76,7 @@ from cleanup._dnswire import answer_addresses as _answers
 from cleanup._dnswire import extended_rcode as _extended_rcode
 from cleanup._dnswire import head_of as _head
 from cleanup._errors import DNSError
+from cleanup._goerrno import errno_timeout
 
 __all__ = [
     "EDNS_PAYLOAD",
@@ -301,24 +302,34 @@ OUTCOMES: dict[ExchangeOutcome, OutcomeRule] = {
 }
 
 
-def outcome_error(outcome: ExchangeOutcome, fqdn: str, server: str, detail: str = "") -> DNSError:
+def outcome_error(
+    outcome: ExchangeOutcome,
+    fqdn: str,
+    server: str,
+    detail: str = "",
+    *,
+    errno: int | None = None,
+) -> DNSError:
     """The ``DNSError`` one failed exchange becomes (Go ``newDNSError(err, fqdn, server)``).
 
     ``detail`` is the socket error's text for ``timeout``/``refused``/``socket``/``eof``
     (``"read udp 127.0.0.1:40000->10.0.0.10:53: i/o timeout"``); the others have
-    fixed texts.  Raises ``KeyError`` for an unknown outcome, ``ValueError`` for
-    ``answer``.
+    fixed texts.  ``errno``: the errno a socket call failed with (``refused``,
+    ``socket``), whose ``Timeout()`` ``newDNSError`` copies (EAGAIN, ETIMEDOUT: IsTimeout;
+    asked of Go 1.23.9, ``spec.go_errno``).  Raises ``KeyError`` for an unknown outcome,
+    ``ValueError`` for ``answer``.
     """
     rule = OUTCOMES[outcome]
     if outcome == "answer":
         raise ValueError("an answer is not an error")
     err = rule.err if rule.err is not None else detail
+    socket_timeout = isinstance(errno, int) and errno_timeout(errno)
     return DNSError(
         fqdn,
         err,
         server=server,
         is_not_found=rule.not_found,
-        is_timeout=rule.timeout,
+        is_timeout=rule.timeout or socket_timeout,
         is_temporary=rule.temporary,
     )
 

@@ -36,8 +36,12 @@ tree above as their table of contents; what maps a raw failure onto them is apar
 from __future__ import annotations
 
 import errno
+import socket
+import ssl
 from http import HTTPStatus
 from typing import ClassVar, Literal, NewType, get_args
+
+from cleanup._goerrno import errno_temporary, errno_text, errno_timeout
 
 __all__ = [
     "REASON_BY_ERRNO",
@@ -66,6 +70,7 @@ __all__ = [
     "TimeoutPhase",
     "UnexpectedError",
     "go_quote",
+    "os_errno",
     "url_error_text",
 ]
 
@@ -196,11 +201,31 @@ def go_quote(text: str) -> str:
 
 
 def go_strerror(exc: OSError) -> str:
-    """``exc``'s errno text as Go's ``syscall.Errno`` prints it: C's ``strerror`` with
-    the first letter in lower case (``connection refused``; Python keeps glibc's
-    ``Connection refused``).  Without an errno text, ``str(exc)``, likewise."""
+    """``exc``'s errno as Go's ``syscall.Errno.Error()`` prints it, from Go's own table
+    (:mod:`cleanup._goerrno`: ``cannot assign requested address``, ``stale NFS file
+    handle``, ``errno 41``; not glibc's ``strerror``, which Python keeps).  Without an
+    errno, ``exc``'s own text with its first letter lowered."""
+    code = os_errno(exc)
+    if code is not None:
+        return errno_text(code)
     text = exc.strerror or str(exc)
     return text[:1].lower() + text[1:]
+
+
+def os_errno(exc: BaseException) -> int | None:
+    """The errno a system call failed with, when ``exc`` carries one: an ``OSError``
+    whose ``errno`` is a positive int; None for anything else, and for the ``OSError``
+    subclasses whose ``errno`` slot holds another library's code (``ssl.SSLError``:
+    OpenSSL's; ``socket.gaierror`` / ``herror``: getaddrinfo's and h_errno)."""
+    if not isinstance(exc, OSError) or isinstance(exc, _NOT_ERRNOS):
+        return None
+    code = exc.errno
+    if isinstance(code, int) and not isinstance(code, bool) and code > 0:
+        return code
+    return None
+
+
+_NOT_ERRNOS = (ssl.SSLError, socket.gaierror, socket.herror)
 
 
 _GO_ESCAPES = {
@@ -297,15 +322,10 @@ REASON_BY_ERRNO: dict[int, ConnectReason] = {
     errno.ETIMEDOUT: "timed-out",
 }
 
-# ConnectError.reason -> the text of the errno (Linux), as Go's syscall.Errno prints it.
-_ERRNO_TEXT: dict[ConnectReason, str] = {
-    "refused": "connection refused",
-    "reset": "connection reset by peer",
-    "network-unreachable": "network is unreachable",
-    "host-unreachable": "no route to host",
-    "network-down": "network is down",
-    "aborted": "software caused connection abort",
-    "timed-out": "connection timed out",
+# ConnectError.reason -> its errno: what a ConnectError built from a reason alone (a
+# Python subclass without an errno, the simulation's model) failed with
+_ERRNO_BY_REASON: dict[ConnectReason, int] = {
+    reason: code for code, reason in REASON_BY_ERRNO.items()
 }
 
 
@@ -327,7 +347,11 @@ class ConnectError(CleanupError):
     ``reason`` is one of ``refused``, ``reset``, ``network-unreachable``,
     ``host-unreachable``, ``network-down``, ``aborted``, ``timed-out`` (the errnos
     Harvester's ``IsRetriableNetworkError`` tests, plus ECONNABORTED) or ``other`` (any
-    other errno: ``detail`` is its text, e.g. ``broken pipe``).  ``op`` is the failing
+    other errno, or none: then ``detail`` is the whole text).  ``errno`` is the errno the
+    call failed with (Linux's number; for a named reason without one, that reason's), which
+    gives the text (Go's ``syscall.Errno.Error()``, :mod:`cleanup._goerrno`) and Go's
+    flags :attr:`is_timeout` and :attr:`is_temporary`; :meth:`from_errno` builds one
+    from an errno alone.  ``op`` is the failing
     call: ``dial`` (``connect``), ``read`` or ``write``; ``address`` the peer
     ``IP:PORT`` and ``source`` the local one (Go names both for read/write).
     ``in_body``: the error came while reading the response body, which Go returns
@@ -353,11 +377,17 @@ class ConnectError(CleanupError):
         op: SocketOp = "dial",
         source: str = "",
         in_body: bool = False,
+        errno: int | None = None,
     ) -> None:
         if reason not in self.REASONS:
             raise ValueError(f"unknown connect error reason {reason!r}")
         if op not in self.OPS:
             raise ValueError(f"unknown socket operation {op!r} (expected dial, read or write)")
+        if errno is not None and (
+            isinstance(errno, bool) or not isinstance(errno, int) or errno <= 0
+        ):
+            raise ValueError(f"an errno is a positive number, got {errno!r}")
+        self.errno = errno if errno is not None else _ERRNO_BY_REASON.get(reason)
         self.url = url
         self.address = address
         self.reason = reason
@@ -367,10 +397,41 @@ class ConnectError(CleanupError):
         self.in_body = in_body
         super().__init__(str(self))
 
+    @classmethod
+    def from_errno(
+        cls,
+        url: str,
+        address: str,
+        code: int,
+        *,
+        op: SocketOp = "dial",
+        source: str = "",
+        in_body: bool = False,
+    ) -> ConnectError:
+        """The error of a socket call that failed with errno ``code``: its reason by
+        :data:`REASON_BY_ERRNO` (``other`` for the rest), its text and flags Go's."""
+        reason = REASON_BY_ERRNO.get(code, "other")
+        return cls(url, address, reason, op=op, source=source, in_body=in_body, errno=code)
+
     @property
     def errno_text(self) -> str:
-        """What Go prints for the errno: ``connection refused``, ``broken pipe``..."""
-        return _ERRNO_TEXT.get(self.reason) or self.detail or "connection failed"
+        """What Go prints for the errno: ``connection refused``, ``broken pipe``...;
+        without an errno, ``detail``."""
+        if self.errno is not None:
+            return errno_text(self.errno)
+        return self.detail or "connection failed"
+
+    @property
+    def is_timeout(self) -> bool:
+        """Go's ``Timeout()`` of the ``*net.OpError``: its errno's (EAGAIN, ETIMEDOUT),
+        which ``os.IsTimeout`` sees through ``*url.Error``."""
+        return self.errno is not None and errno_timeout(self.errno)
+
+    @property
+    def is_temporary(self) -> bool:
+        """Go's ``Temporary()`` of the ``*net.OpError`` (not an accept): its errno's
+        (EINTR, EMFILE, ENFILE and the timeouts; not ECONNRESET)."""
+        return self.errno is not None and errno_temporary(self.errno)
 
     @property
     def op_text(self) -> str:
@@ -390,10 +451,8 @@ class ConnectError(CleanupError):
         return self.op_text if self.in_body else url_error_text(self.url, self.op_text)
 
     def __reduce__(self) -> tuple[object, ...]:
-        return (
-            _rebuild_connect_error,
-            (self.url, self.address, self.reason, self.detail, self.op, self.source, self.in_body),
-        )
+        fields = (self.url, self.address, self.reason, self.detail, self.op, self.source)
+        return (_rebuild_connect_error, (*fields, self.in_body, self.errno))
 
 
 def _rebuild_connect_error(
@@ -404,8 +463,11 @@ def _rebuild_connect_error(
     op: SocketOp,
     source: str,
     in_body: bool,
+    errno: int | None = None,
 ) -> ConnectError:
-    return ConnectError(url, address, reason, detail, op=op, source=source, in_body=in_body)
+    return ConnectError(
+        url, address, reason, detail, op=op, source=source, in_body=in_body, errno=errno
+    )
 
 
 #: Where in the HTTP exchange a :class:`RequestTimeout` struck; all but ``body`` end in

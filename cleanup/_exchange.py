@@ -120,6 +120,9 @@ class _Attempt:
     reused: bool = False
     answered: bool = False
     received: bytearray = field(default_factory=bytearray)  # the head, for Go's parse
+    #: the error of a failed write of the request: httpcore swallows it and reads on
+    #: (for a server that answers early), Go's ``roundTrip`` returns it at once
+    write_error: BaseException | None = None
 
 
 _ATTEMPT: contextvars.ContextVar[_Attempt | None] = contextvars.ContextVar(

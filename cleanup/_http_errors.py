@@ -42,7 +42,6 @@ import httpx
 
 from cleanup._classify import EOF_MID_LINE, timeout_phase
 from cleanup._errors import (
-    REASON_BY_ERRNO,
     AddrError,
     CleanupError,
     ConnectError,
@@ -52,7 +51,7 @@ from cleanup._errors import (
     RequestTimeout,
     TimeoutPhase,
     go_quote,
-    go_strerror,
+    os_errno,
 )
 from cleanup._exchange import Exchange, _within
 
@@ -244,15 +243,14 @@ def _explain(
         timeout = RequestTimeout(url, phase, limit, detail if phase == "connect" else "")
         timeout.__cause__ = original or exc
         return timeout
-    if isinstance(original, OSError) and original.errno is not None:
-        reason = REASON_BY_ERRNO.get(original.errno, "other")
+    code = os_errno(original) if isinstance(original, BaseException) else None
+    if code is not None:
+        assert isinstance(original, OSError)
         address = original.filename or request.url.netloc.decode("ascii")
-        detail = "" if reason != "other" else go_strerror(original)
-        error = ConnectError(
+        error = ConnectError.from_errno(
             url,
             str(address),
-            reason,
-            detail,
+            code,
             op=getattr(original, "op", "dial"),
             source=getattr(original, "local", ""),
             in_body=in_body,

@@ -64,7 +64,9 @@ def _network_retriable(err: CleanupError) -> bool:
     if isinstance(err, RequestTimeout):  # os.IsTimeout / ETIMEDOUT
         return True
     if isinstance(err, ConnectError):
-        return err.reason in _RETRIABLE_CONNECT
+        # errors.Is finds the six errnos; os.IsTimeout sees any other errno's Timeout()
+        # (EAGAIN) through *url.Error and *net.OpError
+        return err.reason in _RETRIABLE_CONNECT or err.is_timeout
     return False
 
 

@@ -490,7 +490,7 @@ class StubResolver:
         except OSError as exc:
             sock.close()
             detail = f"dial udp {server}: connect: {go_strerror(exc)}"
-            self._fail(lane, index, "udp", "socket", detail, now)
+            self._fail(lane, index, "udp", "socket", detail, now, exc.errno)
             return False
         link = f"udp {_addr_text(sock.getsockname())}->{server}"
         if held is not None:
@@ -505,7 +505,7 @@ class StubResolver:
         except OSError as exc:
             sock.close()
             detail = f"write {link}: write: {go_strerror(exc)}"
-            self._fail(lane, index, "udp", _errno_outcome(exc.errno or 0), detail, now)
+            self._fail(lane, index, "udp", _errno_outcome(exc.errno or 0), detail, now, exc.errno)
             return False
         lane.exchange = _Exchange(
             sock, "udp", index, qid, wire, now, self._limit(now, deadline), self._seq(), link=link
@@ -520,7 +520,7 @@ class StubResolver:
             exchange.sock.send(exchange.wire)
         except OSError as exc:
             detail = f"write {exchange.link}: write: {go_strerror(exc)}"
-            self._end(lane, _errno_outcome(exc.errno or 0), detail, deadline)
+            self._end(lane, _errno_outcome(exc.errno or 0), detail, deadline, exc.errno)
 
     def _start_tcp(
         self, lane: _Lane, index: int, qid: int, wire: bytes, deadline: float | None
@@ -532,10 +532,12 @@ class StubResolver:
         sock = socket.socket(socket.AF_INET6 if ":" in ip else socket.AF_INET, socket.SOCK_STREAM)
         sock.setblocking(False)
         code = sock.connect_ex((ip, port))
-        if code not in (0, errno_mod.EINPROGRESS, errno_mod.EAGAIN):
+        # Go waits on EINPROGRESS, EALREADY and EINTR (fd_unix.go ``connect``); any other
+        # errno, EAGAIN (no local port left) among them, ends the dial
+        if code not in (0, errno_mod.EINPROGRESS, errno_mod.EALREADY, errno_mod.EINTR):
             sock.close()
             detail = f"dial tcp {server}: connect: {go_strerror(_os_error(code))}"
-            self._fail(lane, index, "tcp", _errno_outcome(code), detail, now)
+            self._fail(lane, index, "tcp", _errno_outcome(code), detail, now, code)
             return False
         exchange = _Exchange(
             sock,
@@ -585,7 +587,7 @@ class StubResolver:
                 return  # a spurious wake-up, or only foreign datagrams: keep waiting
             except OSError as exc:
                 detail = f"read {exchange.link}: read: {go_strerror(exc)}"
-                self._end(lane, _errno_outcome(exc.errno or 0), detail, deadline)
+                self._end(lane, _errno_outcome(exc.errno or 0), detail, deadline, exc.errno)
                 return
             verdict = judge_reply(data, exchange.qid, lane.fqdn, QTYPES[lane.qtype], "udp")
             if verdict.outcome == "ignore":
@@ -609,7 +611,7 @@ class StubResolver:
             code = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
             if code:
                 detail = f"dial {exchange.link}: connect: {go_strerror(_os_error(code))}"
-                self._end(lane, _errno_outcome(code), detail, deadline)
+                self._end(lane, _errno_outcome(code), detail, deadline, code)
                 return
             self._connected(lane, exchange)
         if exchange.phase == "send":
@@ -699,7 +701,8 @@ class StubResolver:
         """A TCP write or read failed: Go's ``OP LINK: OP: strerror`` (its ``net.OpError``),
         the errno deciding the outcome (:func:`_errno_outcome`)."""
         outcome = _errno_outcome(exc.errno or 0)
-        self._end(lane, outcome, f"{op} {exchange.link}: {op}: {go_strerror(exc)}", deadline)
+        detail = f"{op} {exchange.link}: {op}: {go_strerror(exc)}"
+        self._end(lane, outcome, detail, deadline, exc.errno)
 
     def _end(
         self,
@@ -707,13 +710,16 @@ class StubResolver:
         outcome: ExchangeOutcome,
         detail: str,
         deadline: float | None,
+        code: int | None = None,
     ) -> None:
-        """The exchange failed (or said "no such host"): record it, then go on."""
+        """The exchange failed (or said "no such host"): record it, then go on.
+        ``code``: the errno a socket call failed with (its ``Timeout()`` is the error's)."""
         exchange = lane.exchange
         assert exchange is not None
         exchange.sock.close()
         lane.exchange = None
-        self._fail(lane, exchange.server, exchange.transport, outcome, detail, exchange.started)
+        started = exchange.started
+        self._fail(lane, exchange.server, exchange.transport, outcome, detail, started, code)
         if lane.result is None and lane.last_error is not None and lane.last_error.is_not_found:
             lane.result = QueryResult(error=lane.last_error)
             return
@@ -727,9 +733,10 @@ class StubResolver:
         outcome: ExchangeOutcome,
         detail: str,
         started: float,
+        code: int | None = None,
     ) -> None:
         server = self._server_text(index)
-        error = outcome_error(outcome, lane.fqdn, server, detail)
+        error = outcome_error(outcome, lane.fqdn, server, detail, errno=code)
         lane.last_error = error
         self._record(lane, index, transport, outcome, started)
         self._event(lane, server, transport, outcome, started, detail=detail or error.err)

@@ -199,7 +199,9 @@ class ResolvingTransport(httpx.BaseTransport):
         """Go's ``Transport.roundTrip`` loop: a request that fails on a *reused*
         keep-alive connection before any byte of the response (the server closed it
         just as we wrote: ``shouldRetryRequest``) is sent again on another connection.
-        A fresh connection's failure is final."""
+        A fresh connection's failure is final; when the write of the request failed,
+        that is the failure (Go's ``roundTrip`` returns the ``writeErrCh`` error at once;
+        httpcore swallows it and reads on, meeting an EOF or a reset instead)."""
         while True:
             attempt = _Attempt()
             token = _ATTEMPT.set(attempt)
@@ -208,6 +210,8 @@ class ResolvingTransport(httpx.BaseTransport):
             except (httpcore.ReadError, httpcore.WriteError, httpcore.RemoteProtocolError) as exc:
                 expired = exchange is not None and exchange.expired()
                 if not attempt.reused or attempt.answered or expired:
+                    if attempt.write_error is not None and not expired:
+                        raise attempt.write_error from attempt.write_error.__cause__
                     exc.received = bytes(attempt.received)  # type: ignore[union-attr]
                     raise
             finally:

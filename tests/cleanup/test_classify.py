@@ -462,3 +462,37 @@ def test_wrapping_layers_keep_the_classification(base: int, layers: list[int], s
             outer.__suppress_context__ = style == "suppressed"
         current = outer
     assert signature(to_error(current, url=URL)) == expected
+
+
+# --- errno15: any errno is Go's OpError over that syscall.Errno ------------------------
+
+
+def test_a_connect_error_keeps_its_errno_and_flags_through_pickle() -> None:
+    err = ConnectError.from_errno(URL, "10.53.1.20:80", errno.EAGAIN, op="dial")
+    assert (err.reason, err.errno, err.is_timeout, err.is_temporary) == ("other", 11, True, True)
+    again = pickle.loads(pickle.dumps(err))
+    assert (again.errno, again.is_timeout, str(again)) == (11, True, str(err))
+    assert str(err).endswith("dial tcp 10.53.1.20:80: connect: resource temporarily unavailable")
+
+
+def test_a_reason_without_an_errno_stands_for_its_errno() -> None:
+    err = ConnectError(URL, "a:80", "reset", op="read")
+    assert err.errno == errno.ECONNRESET and not err.is_temporary  # Go: not Temporary()
+    assert ConnectError(URL, "a:80", "other", "address x: no suitable address").errno is None
+
+
+@pytest.mark.parametrize("bad", [0, -1, True, "11"])
+def test_a_connect_error_refuses_what_is_no_errno(bad: object) -> None:
+    with pytest.raises(ValueError, match="errno"):
+        ConnectError(URL, "a:80", "other", errno=bad)  # type: ignore[arg-type]
+
+
+def test_codes_of_other_libraries_in_the_errno_slot_are_no_errnos() -> None:
+    """OpenSSL's code in ``ssl.SSLError.errno`` (1 is EPERM's number) is not an errno."""
+    import ssl
+
+    tls = ssl.SSLCertVerificationError(1, "[SSL: CERTIFICATE_VERIFY_FAILED] certificate")
+    outer = raised_from(httpx.ConnectError("tls", request=httpx.Request("GET", URL)), tls)
+    err = to_error(outer)
+    assert isinstance(err, ConnectError) and err.errno is None
+    assert "operation not permitted" not in str(err)

@@ -74,11 +74,21 @@ The properties, stated precisely:
    ``cleanup.to_error`` on a plain httpx stack closed early in the same ways, or
    refused at a URL without a port (Go names the scheme's default port), or failing to
    connect with an errno Python has no subclass for (EHOSTUNREACH, ENETUNREACH,
-   ENETDOWN: ``dial tcp ADDR: connect: no route to host``, retried); a lookup the
+   ENETDOWN: ``dial tcp ADDR: connect: no route to host``, retried).  Any errno of
+   Go's table (``spec.go_errno``, Go 1.23.9's ``syscall.Errno``: its own texts, not
+   glibc's, and ``Timeout()``/``Temporary()``) failing a dial, read or write - of a
+   plain httpx stack (layered or bare), of cleanup's own client (a faked socket), of a
+   repo attempt after attempt in a run, or of the stub resolver's UDP dial or write or
+   TCP dial to a nameserver - is Go's ``*net.OpError`` text (``dial tcp ADDR: connect:
+   cannot assign requested address``) or ``*net.DNSError`` (``lookup NAME on SERVER:
+   dial udp SERVER: connect: ...``, IsTemporary, IsTimeout as the errno's), with the
+   errno's flags, and every predicate retries it exactly when ``spec.predicates``
+   says (Harvester's six errnos, or a ``Timeout()`` errno through ``os.IsTimeout``);
+   the run's report shows each attempt's kind, decision and Go's text.  A lookup the
    caller's deadline ends is Go's ``lookup NAME: i/o timeout`` with IsTimeout and
    IsTemporary (``spec.go_dns.DEADLINE_FLAGS``).  A failure
    no classifier rule names (``spec.predicates``' ``("unexpected", what)``: a proxy's
-   refusal, an undecodable body, an errno no rule knows, a transport bug), after some
+   refusal, an undecodable body, a transport bug; never an errno), after some
    refused attempts, is an ``UnexpectedError`` no predicate retries: the run ends at
    it ``not-retriable``, reported as ``unexpected error``, nothing deleted.
    Over several nameservers (outside the harness: the real ``StubResolver`` read from
@@ -246,6 +256,7 @@ from tests.sim.spec import backoff as spec_backoff
 from tests.sim.spec import deletion as spec_deletion
 from tests.sim.spec import go_cgo as spec_cgo
 from tests.sim.spec import go_dns as spec_dns
+from tests.sim.spec import go_errno as spec_errno
 from tests.sim.spec import go_http as spec_http
 from tests.sim.spec import go_resolvconf as spec_resolvconf
 from tests.sim.spec import ip_literal as spec_ip
@@ -4444,6 +4455,378 @@ def test_every_predicate_retries_a_dial_with_no_route_to_host_as_go() -> None:
     assert all(preset(error) for preset in cleanup.PREDICATES.values())
 
 
+# -- errno15 (issue 11): every errno a socket call can fail with reads as Go's
+#    syscall.Errno (spec.go_errno: Go 1.23.9's own table, text and flags) inside Go's
+#    *net.OpError / *net.DNSError, and every predicate decides it from those flags ------
+
+#: errnos every profile must meet (a dial's EADDRNOTAVAIL, ENETUNREACH, EMFILE, EINTR,
+#: ETIMEDOUT; EAGAIN, the one timeout errno no reason names; ESTALE, whose Go text is
+#: not glibc's; EPIPE and ECONNREFUSED, which Python raises as subclasses), drawn two
+#: times in three; the third any errno of Go's table
+ERRNOS_MET = (
+    "EADDRNOTAVAIL",
+    "ENETUNREACH",
+    "EMFILE",
+    "EINTR",
+    "ETIMEDOUT",
+    "EAGAIN",
+    "ESTALE",
+    "EPIPE",
+    "ECONNREFUSED",
+)
+
+
+def errnos(exclude: frozenset[str] = frozenset()) -> st.SearchStrategy[int]:
+    """Errno numbers: :data:`ERRNOS_MET` two times in three, else any of ``spec.go_errno``'s
+    1..133 (numbers Linux does not use, 41 and 58, among them); ``exclude`` names errnos
+    the socket call drawn for cannot report (Go's poller waits on them instead)."""
+    left = [n for n, row in sorted(spec_errno.ERRNOS.items()) if not set(row.names) & exclude]
+    met = [spec_errno.number(name) for name in ERRNOS_MET if name not in exclude]
+    return st.one_of(st.sampled_from(met), st.sampled_from(met), st.sampled_from(left))
+
+
+def _errno_event(code: int) -> None:
+    """Show what was met: the errno's name, and whether Python raises it as a subclass."""
+    raised = OSError(code, os.strerror(code))
+    subclass = "a Python subclass" if type(raised) is not OSError else "a plain OSError"
+    event(f"errno {'/'.join(spec_errno.entry(code).names) or code}")
+    event(f"raised as {subclass}")
+
+
+#: httpx's and httpcore's exception types for a failing socket call, by Go's OpError.Op
+_HTTPX_OP_ERRORS: dict[str, tuple[type[Exception], type[httpx.TransportError]]] = {
+    "dial": (httpcore.ConnectError, httpx.ConnectError),
+    "read": (httpcore.ReadError, httpx.ReadError),
+    "write": (httpcore.WriteError, httpx.WriteError),
+}
+
+
+def _socket_failed_by_httpx(url: str, op: str, code: int, how: str) -> BaseException:
+    """What a plain httpx stack raises when the socket call ``op`` to ``url``'s address
+    fails with errno ``code`` (the ``OSError`` as Python builds it, a subclass where it
+    has one): layered as :func:`_refused_by_httpx` (``layered``), or the ``OSError``
+    alone as a user's transport may raise it (``bare``)."""
+    failed = OSError(code, os.strerror(code))
+    if how == "bare":
+        return failed
+    core, outer_type = _HTTPX_OP_ERRORS[op]
+    outer = outer_type(str(failed), request=httpx.Request("GET", url))
+    outer.__cause__ = core(failed)
+    return outer
+
+
+def check_errno_error(error: CleanupError, code: int, text: str) -> None:
+    """``error`` is Go's for a socket call failing with errno ``code``: ``text``, the
+    errno and Go's flags (``spec.go_errno``), the reason the report names
+    (``spec.go_http.errno_reason``), the report's kind, and every preset predicate's
+    decision (``spec.predicates`` on ``("errno", code)``)."""
+    assert isinstance(error, ConnectError), repr(error)
+    assert str(error) == text, f"{error}; Go says {text}"
+    row = spec_errno.entry(code)
+    assert error.errno == code, error.errno
+    assert (error.is_timeout, error.is_temporary) == (row.timeout, row.temporary), (
+        f"{row.names}: Timeout()/Temporary() are {row.timeout}/{row.temporary} in Go"
+    )
+    assert error.reason == spec_http.errno_reason(code), error.reason
+    assert cleanup.error_kind(error) == spec_http.report_label(("errno", code))
+    for name, preset in cleanup.PREDICATES.items():
+        assert preset(error) == spec_predicates.retriable(name, ("errno", code)), name
+
+
+@cases(40)
+@given(
+    code=errnos(),
+    op=st.sampled_from(("dial", "dial", "read", "write")),
+    how=st.sampled_from(("layered", "layered", "bare")),
+    host=st.sampled_from((*REPO_LITERALS, "10.53.0.7", "[fd00:53::7]")),
+)
+def test_every_predicate_decides_any_socket_errno_of_a_plain_httpx_stack_as_go(
+    code: int, op: str, how: str, host: str
+) -> None:
+    """Property 7 for ``cleanup.to_error`` on a socket call of a plain httpx stack that
+    fails with any errno of Go's table, raised as Python raises it (a plain ``OSError``
+    or its subclass: ``BrokenPipeError``, ``InterruptedError``, ``TimeoutError``...)
+    under httpcore's and httpx's exception of that call, or bare: the error is Go's
+    ``*url.Error`` over ``*net.OpError`` over the ``syscall.Errno``, ``Get "URL": dial
+    tcp ADDR: connect: TEXT`` / ``read tcp ADDR: read: TEXT`` / ``write ...`` with
+    Go's text of the errno (``spec.go_errno``, not glibc's ``strerror``); a bare
+    ``OSError`` names no call, so it is a dial (a broken pipe a write: no other call
+    meets one).  A plain stack does not tell the local address, so the text is Go's for
+    an ``OpError`` without ``Source``.  The errno's ``Timeout()``/``Temporary()`` are
+    the error's flags, and every preset retries it exactly when ``spec.predicates``
+    does: one of Harvester's six errnos, or a ``Timeout()`` (EAGAIN) seen by
+    ``os.IsTimeout``."""
+    url = f"http://{host}/v"
+    address = spec_ip.dial_address(host, spec_http.DEFAULT_PORTS["http"])
+    assert address is not None
+    if how == "bare":
+        op = "write" if code == spec_errno.number("EPIPE") else "dial"
+    error = cleanup.to_error(_socket_failed_by_httpx(url, op, code, how), url=url)
+    check_errno_error(error, code, f'Get "{url}": {spec_errno.op_text(op, address, code)}')
+    _errno_event(code)
+    event(f"{op}, {how}")
+
+
+def test_every_predicate_decides_a_dial_failing_with_eaddrnotavail_as_go() -> None:
+    """The example: a connect failing with EADDRNOTAVAIL (a plain ``OSError``) is Go's
+    ``dial tcp 10.0.0.1:80: connect: cannot assign requested address``, no flag, and
+    no preset retries it (it was ``... connect: httpx.ConnectError: [Errno 99] Cannot
+    assign requested address``)."""
+    url = "http://10.0.0.1/v"
+    code = spec_errno.number("EADDRNOTAVAIL")
+    error = cleanup.to_error(_socket_failed_by_httpx(url, "dial", code, "layered"))
+    assert str(error) == (
+        'Get "http://10.0.0.1/v": dial tcp 10.0.0.1:80: connect: cannot assign requested address'
+    )
+    check_errno_error(error, code, str(error))
+    assert not any(preset(error) for preset in cleanup.PREDICATES.values())
+
+
+@dataclass(frozen=True)
+class ErrnoWorld:
+    """The repo (at an IP literal, as Go would name it in a dial) fails the socket call
+    ``op`` of attempt k with ``errnos[k-1]`` while they last, raised as a plain httpx
+    stack raises it (:func:`_socket_failed_by_httpx`), then answers every list whole."""
+
+    errnos: tuple[int, ...]
+    op: str
+
+
+class _ErrnoRepo(httpx.BaseTransport):
+    """The repo of an :class:`ErrnoWorld`, counting attempts by requests of the previous
+    list (each attempt asks it first)."""
+
+    def __init__(self, world: ErrnoWorld) -> None:
+        self.world = world
+        self.paths = spec_repo.list_paths(SINGLE.previous_version)
+        self.attempt = 0
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        version = self.paths.get(request.url.path)
+        if version is None:
+            return httpx.Response(404, content=b"404 page not found\n")
+        previous = version != spec_repo.CURRENT
+        if previous:
+            self.attempt += 1
+            if self.attempt <= len(self.world.errnos):
+                code = self.world.errnos[self.attempt - 1]
+                raise _socket_failed_by_httpx(str(request.url), self.world.op, code, "layered")
+        refs = SINGLE.images.previous if previous else SINGLE.images.current
+        data = "".join(f"{ref}\n" for ref in refs).encode()
+        headers = {"Content-Length": str(len(data)), "Content-Type": "text/plain"}
+        return httpx.Response(200, stream=httpx.ByteStream(data), headers=headers)
+
+
+@cases(30)
+@given(
+    world=st.builds(
+        ErrnoWorld,
+        errnos=st.lists(errnos(), min_size=1, max_size=4).map(tuple),
+        op=st.sampled_from(("dial", "dial", "read", "write")),
+    ),
+    policy=policies(deadlines=False),
+    seed=seeds(),
+)
+def test_the_report_and_every_predicate_on_socket_errnos_of_the_repo(
+    cleanup_fn: CleanupFn,
+    world: ErrnoWorld,
+    policy: Policy,
+    seed: int,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """Property 7 and 9 over a repo whose socket calls fail with errnos drawn from Go's
+    whole table, attempt after attempt: each failed attempt's kind is
+    ``spec.go_http.report_label`` of ``("errno", n)`` (``connection failed`` for an
+    errno no reason names), its ``retriable`` the policy's predicate on it
+    (``spec.predicates``: Harvester's six errnos, and any errno whose ``Timeout()`` is
+    true), its text Go's (``Get "URL": dial tcp 10.53.0.7:80: connect: TEXT``,
+    ``spec.go_errno``); the run ends at the first errno the predicate does not retry
+    (``not-retriable``, that attempt's kind and text as the run's), or gives up when the
+    budget ends first, or succeeds at the attempt after the last errno; the exit status
+    is the documented one, and a run that failed deleted nothing."""
+    path = tmp_path_factory.mktemp("node") / "node.json"
+    node = SINGLE.images
+    store = cleanup.MemoryStore.create(path, node.node_images, in_use=node.in_use)
+    before = cleanup.MemoryStore(path).images()
+    base = "http://10.53.0.7"
+    with httpx.Client(transport=_ErrnoRepo(world)) as client:
+        repo = cleanup.RepoClient(base, client, timeout=30.0)
+        report = cleanup_fn(
+            repo,
+            previous_version=SINGLE.previous_version,
+            current_version="current",
+            policy=policy,
+            store=store,
+            clock=FastForwardClock(),
+            rng=random.Random(seed),
+        )
+    shown = json.loads(json.dumps(report.to_dict()))
+    note(f"{shown['outcome']}: {shown['error']}; attempts {shown['attempts']}")
+    predicate = spec_policy(policy).predicate
+    url = base + spec_repo.list_path(SINGLE.previous_version)
+    records = shown["attempts"]
+    assert records, "the run made no attempt"
+    stop = next(
+        (
+            k
+            for k, code in enumerate(world.errnos, 1)
+            if not spec_predicates.retriable(predicate, ("errno", code))
+        ),
+        None,
+    )
+    assert len(records) <= (stop or len(world.errnos) + 1), f"{len(records)} attempts"
+    for record in records[: len(world.errnos)]:
+        code = world.errnos[record["attempt"] - 1]
+        error: spec_predicates.ErrorClass = ("errno", code)
+        text = f'Get "{url}": {spec_errno.op_text(world.op, "10.53.0.7:80", code)}'
+        assert not record["ok"], record
+        assert record["kind"] == spec_http.report_label(error), (record, spec_errno.entry(code))
+        assert record["retriable"] == spec_predicates.retriable(predicate, error), record
+        assert record["error"] == text, f"{record['error']!r}; Go says {text!r}"
+    last = records[-1]
+    if stop is not None and last["attempt"] == stop:
+        assert shown["outcome"] == "not-retriable", shown["outcome"]
+        assert shown["error_kind"] == last["kind"] and shown["error"] == last["error"], shown
+        event("ended at an errno the predicate does not retry")
+    elif last["attempt"] == len(world.errnos) + 1:
+        assert shown["outcome"] == "success" and last["ok"], shown["outcome"]
+        event("succeeded after the errnos")
+    else:
+        assert shown["outcome"] == "gave-up", f"the budget ended it, yet {shown['outcome']}"
+        event("the budget ended the run")
+    assert shown["exit_code"] == EXIT_STATUS[shown["outcome"]], shown["exit_code"]
+    if shown["outcome"] != "success":
+        assert not shown["deleted"] and cleanup.MemoryStore(path).images() == before
+    for code in world.errnos:
+        _errno_event(code)
+
+
+#: the errnos Go's ``connect`` does not report as a dial's failure (fd_unix.go: it waits
+#: on EINPROGRESS, EALREADY and EINTR, and EISCONN is a connected socket), and the one
+#: a read or write never reports (EAGAIN: the poller waits for readiness)
+_NOT_A_DIAL_ERROR = frozenset({"EINPROGRESS", "EALREADY", "EINTR", "EISCONN"})
+_NOT_A_STREAM_ERROR = frozenset({"EAGAIN"})
+
+#: the local address the fake sockets below report (Go names it in a read or write)
+_FAKE_LOCAL = ("10.52.0.7", 41234)
+
+
+def _failing_socket(op: str, code: int) -> type[socket.socket]:
+    """A ``socket.socket`` whose ``op`` fails with errno ``code`` as the kernel's would
+    (``connect_ex`` returns it, ``connect``/``send``/``recv`` raise it), every other
+    call succeeding without traffic: no test machine routes EADDRNOTAVAIL or EMFILE on
+    demand, so the socket is faked and the rest of the stack is the real one."""
+
+    def fail() -> OSError:
+        return OSError(code, os.strerror(code))
+
+    class Failing(socket.socket):
+        def connect(self, address: Any) -> None:
+            if op == "dial":
+                raise fail()
+
+        def connect_ex(self, address: Any) -> int:
+            return code if op == "dial" else 0
+
+        def getsockname(self) -> Any:
+            return _FAKE_LOCAL
+
+        def send(self, data: Any, flags: int = 0) -> int:
+            if op == "write":
+                raise fail()
+            return len(data)
+
+        def recv(self, bufsize: int, flags: int = 0) -> bytes:
+            if op == "read":
+                raise fail()
+            return b""
+
+    return Failing
+
+
+@cases(30)
+@given(
+    op_code=st.sampled_from(("dial", "dial", "read", "write")).flatmap(
+        lambda op: st.tuples(
+            st.just(op),
+            errnos(_NOT_A_DIAL_ERROR if op == "dial" else _NOT_A_STREAM_ERROR),
+        )
+    ),
+    host=st.sampled_from(("10.53.0.7", "[fd00:53::7]")),
+)
+def test_every_predicate_decides_a_socket_errno_of_cleanups_own_client_as_go(
+    op_code: tuple[str, int], host: str
+) -> None:
+    """Property 7 for cleanup's own HTTP client (``cleanup.make_http_client`` over its
+    network backend) when the dial, the write of the request or the read of the
+    response fails with any errno Go's ``net`` reports for that call: the error is Go's
+    (``Get "URL": dial tcp ADDR: connect: TEXT``; ``read tcp SRC->ADDR: read: TEXT``,
+    naming the local address), with the errno's flags, reason, report kind and every
+    preset's decision as ``spec.go_errno`` / ``spec.predicates`` say."""
+    op, code = op_code
+    url = f"http://{host}/v"
+    address = spec_ip.dial_address(host, spec_http.DEFAULT_PORTS["http"])
+    assert address is not None
+    clock = FastForwardClock()
+    resolver = cleanup.StubResolver(["127.0.0.1:9"], clock=clock, hosts=None)
+    with (
+        mock.patch.object(socket, "socket", _failing_socket(op, code)),
+        cleanup.make_http_client(resolver, clock=clock) as client,
+        pytest.raises(httpx.TransportError) as caught,
+    ):
+        client.get(url)
+    local = spec_ip.dial_address(_FAKE_LOCAL[0], _FAKE_LOCAL[1]) if op != "dial" else ""
+    text = f'Get "{url}": {spec_errno.op_text(op, address, code, local or "")}'
+    check_errno_error(cleanup.to_error(caught.value), code, text)
+    _errno_event(code)
+    event(op)
+
+
+@cases(30)
+@given(
+    call_code=st.sampled_from((("udp", "dial"), ("udp", "write"), ("tcp", "dial"))).flatmap(
+        lambda call: st.tuples(
+            st.just(call),
+            errnos(_NOT_A_DIAL_ERROR if call[1] == "dial" else _NOT_A_STREAM_ERROR),
+        )
+    ),
+    attempts=st.integers(1, 2),
+)
+def test_every_predicate_decides_a_nameserver_socket_errno_as_go(
+    call_code: tuple[tuple[str, str], int], attempts: int
+) -> None:
+    """Property 7 for the stub resolver's own sockets: a UDP dial (``connect``) or write,
+    or a TCP dial (``use-vc``), to the nameserver failing with any errno is Go's
+    ``*net.DNSError`` over the ``*OpError`` (``spec.go_errno``, asked of Go 1.23.9:
+    ``lookup NAME on SERVER: dial udp SERVER: connect: TEXT``, ``... write udp
+    L->SERVER: write: TEXT``), IsTemporary, IsTimeout the errno's ``Timeout()``, never
+    IsNotFound; every attempt fails alike, so the lookup's error is the last one's, and
+    every preset decides it as ``spec.predicates`` does on those flags (a UDP dial
+    failing with EAGAIN, no local port left, is IsTimeout: v1.4 retries it too)."""
+    (net, op), code = call_code
+    server = "10.53.0.10:53"
+    clock = FastForwardClock()
+    resolver = cleanup.StubResolver(
+        [server], clock=clock, hosts=None, attempts=attempts, use_tcp=net == "tcp"
+    )
+    with (
+        mock.patch.object(socket, "socket", _failing_socket(op, code)),
+        pytest.raises(DNSError) as caught,
+    ):
+        resolver.resolve("repo.example.")
+    error = caught.value
+    local = spec_ip.dial_address(_FAKE_LOCAL[0], _FAKE_LOCAL[1])
+    link = server if op == "dial" else f"{local}->{server}"
+    want = spec_errno.lookup_socket_text("repo.example.", server, net, op, link, code)
+    assert str(error) == want, f"{error}; Go says {want}"
+    flags = spec_errno.lookup_socket_flags(code)
+    assert class_of(error) == ("dns", flags), repr(error)
+    for name, preset in cleanup.PREDICATES.items():
+        assert preset(error) == spec_predicates.retriable(name, ("dns", flags)), name
+    _errno_event(code)
+    event(f"{net} {op}")
+
+
 #: the spellings of a zero duration: "none" for a cap or a deadline
 ZERO_DURATIONS = (0, 0.0, "0", "0s", "0ms", "0h", " 0.0 ")
 
@@ -4669,13 +5052,13 @@ def test_deadline_exactly_on_an_attempts_start(
 #: failures of a stack other than cleanup's own that none of the classifier's rules
 #: names (README "HTTP", after the error table), each as the transport raises it: a
 #: proxy's refusal, a request the stack will not send, a body it cannot decode, a URL it
-#: cannot fetch, a socket error whose errno no rule knows, bugs in a user's transport
+#: cannot fetch, bugs in a user's transport (a socket error is never one: any errno is
+#: Go's OpError over it, the errno15 section below)
 UNNAMED_FAILURES: dict[str, Callable[[httpx.Request], BaseException]] = {
     "proxy refused": lambda rq: httpx.ProxyError("407 Proxy Authentication Required", request=rq),
     "request not sent": lambda rq: httpx.LocalProtocolError("Illegal header value", request=rq),
     "body not decoded": lambda rq: httpx.DecodingError("incorrect header check", request=rq),
     "scheme not fetched": lambda rq: httpx.UnsupportedProtocol("no 'ftp' transport", request=rq),
-    "errno no rule knows": lambda rq: PermissionError(errno.EACCES, "Permission denied"),
     "transport bug": lambda rq: KeyError("host"),
     "transport bug, no text": lambda rq: RuntimeError(),
 }

@@ -22,6 +22,10 @@ nothing from ``cleanup`` but data types needed to read a result (``Backoff`` fie
   nameservers, search list, ndots, timeout, attempts and flags a pod's file gives.
 - :mod:`.go_http`: Go 1.23's HTTP client error when the server ends the connection
   early (its class, text and the report's label for every error class).
+- :mod:`.go_errno`: Go 1.23's ``syscall.Errno`` on linux/amd64 (every errno's text,
+  ``Timeout()``, ``Temporary()``; generated from Go and held to it by
+  ``tests/fidelity/test_spec_go_errno.py``) and the ``*net.OpError`` /
+  ``*net.DNSError`` texts of a socket call failing with one.
 - :mod:`.predicates`: the retry-or-stop decision of Harvester v1.4's and v1.5's
   ``IsRetriableNetworkError`` for an error class.
 - :mod:`.deletion`: the set of node images a successful cleanup deletes, as a set

@@ -42,6 +42,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from tests.sim.spec import go_errno
 from tests.sim.spec.go_dns import DNSFlags
 from tests.sim.spec.predicates import ErrorClass
 
@@ -49,7 +50,9 @@ __all__ = [
     "CLOSES",
     "DEFAULT_PORTS",
     "DIAL_ERRNOS",
+    "ERRNO_REASONS",
     "GoClose",
+    "dial_errno_text",
     "dial_text",
     "refused_dial_text",
     "report_label",
@@ -105,9 +108,10 @@ _CONNECT_LABELS = {
 def report_label(error: ErrorClass) -> str:
     """The report's ``kind`` for an error class: ``dns not-found`` / ``dns timeout`` /
     ``dns temporary`` (the first flag Go's error has, in that order), ``connection
-    refused``, ``connection reset``..., ``timeout``, ``http status N``, ``eof`` (Go's
-    ``EOF``), ``unexpected eof``, ``invalid list``, ``unexpected error`` (a failure no
-    rule names)."""
+    refused``, ``connection reset``... (for ``("errno", n)`` the label of
+    :func:`errno_reason`, ``connection failed`` for an errno with none), ``timeout``,
+    ``http status N``, ``eof`` (Go's ``EOF``), ``unexpected eof``, ``invalid list``,
+    ``unexpected error`` (a failure no rule names)."""
     what, detail = error
     if what == "dns":
         flags: DNSFlags = detail
@@ -120,6 +124,8 @@ def report_label(error: ErrorClass) -> str:
         return "dns error"
     if what == "connect":
         return _CONNECT_LABELS.get(detail, "connection failed")
+    if what == "errno":
+        return _CONNECT_LABELS.get(errno_reason(detail), "connection failed")
     if what == "timeout":
         return "timeout"
     if what == "status":
@@ -149,6 +155,35 @@ DIAL_ERRNOS: dict[str, tuple[str, str]] = {
     "ENETUNREACH": ("network-unreachable", "network is unreachable"),
     "ENETDOWN": ("network-down", "network is down"),
 }
+
+
+#: the errnos the README's error table names a reason for (the report's ``connection
+#: ...`` labels, :data:`_CONNECT_LABELS`): the six ``IsRetriableNetworkError`` tests and
+#: ECONNABORTED; any other errno is ``other`` ("connection failed")
+ERRNO_REASONS: dict[str, str] = {
+    "ECONNREFUSED": "refused",
+    "ECONNRESET": "reset",
+    "ENETUNREACH": "network-unreachable",
+    "EHOSTUNREACH": "host-unreachable",
+    "ENETDOWN": "network-down",
+    "ECONNABORTED": "aborted",
+    "ETIMEDOUT": "timed-out",
+}
+
+
+def errno_reason(n: int) -> str:
+    """The reason (:data:`ERRNO_REASONS`) of errno ``n``, ``other`` for the rest."""
+    return next(
+        (ERRNO_REASONS[name] for name in go_errno.entry(n).names if name in ERRNO_REASONS), "other"
+    )
+
+
+def dial_errno_text(url: str, address: str, n: int) -> str:
+    """Go's ``http.Client`` error when the dial of ``address`` fails with errno ``n``
+    (any errno, ``spec.go_errno``): ``Get "URL": dial tcp ADDR: connect: TEXT``, e.g.
+    ``Get "http://10.0.0.1/v": dial tcp 10.0.0.1:80: connect: cannot assign requested
+    address`` (asked of Go 1.23.9, ``tests/fidelity/test_spec_go_errno.py``)."""
+    return f'Get "{url}": {go_errno.op_text("dial", address, n)}'
 
 
 def dial_text(url: str, address: str, errno_name: str) -> str:

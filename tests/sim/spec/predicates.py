@@ -16,7 +16,11 @@
 An error *class* here is a plain tuple the properties derive from the world:
 ``("dns", DNSFlags)``, ``("connect", reason)`` with reason one of ``refused``,
 ``reset``, ``network-unreachable``, ``host-unreachable``, ``network-down``,
-``timed-out``; ``("timeout", phase)`` (a request that outlived its client timeout);
+``timed-out``; ``("errno", n)`` (a socket call failed with errno ``n``, any of
+``spec.go_errno``'s: retried when its ``Timeout()`` is true, as ``os.IsTimeout`` sees
+it through the ``*url.Error`` and ``*net.OpError``, or when it is one of the six
+errnos above; of the coarse kind ``connect``); ``("timeout", phase)`` (a request
+that outlived its client timeout);
 ``("status", code)``; ``("protocol", detail)`` (Go's ``EOF`` before a response,
 ``unexpected EOF`` in a body); ``("list", why)``; ``("unexpected", what)``: a failure
 no rule of the classifier names (README "HTTP", after the error table: what another
@@ -30,15 +34,29 @@ from __future__ import annotations
 from collections.abc import Callable, Collection
 from typing import Any
 
+from tests.sim.spec import go_errno
 from tests.sim.spec.go_dns import DNSFlags
 
-__all__ = ["CONNECT_RETRIED", "KINDS", "ErrorClass", "generated", "kind_of", "retriable"]
+__all__ = [
+    "CONNECT_RETRIED",
+    "KINDS",
+    "RETRIED_ERRNOS",
+    "ErrorClass",
+    "generated",
+    "kind_of",
+    "retriable",
+]
 
 ErrorClass = tuple[str, Any]
 
 #: the errnos ``IsRetriableNetworkError`` names, by the reason names the classes use
 CONNECT_RETRIED = frozenset(
     {"refused", "reset", "network-unreachable", "host-unreachable", "network-down", "timed-out"}
+)
+
+#: the same errnos by Go's constant names (``spec.go_errno``)
+RETRIED_ERRNOS = frozenset(
+    {"ECONNREFUSED", "ECONNRESET", "ENETUNREACH", "EHOSTUNREACH", "ENETDOWN", "ETIMEDOUT"}
 )
 
 #: coarse kinds generated predicates choose from
@@ -61,6 +79,11 @@ def retriable(predicate: str, error: ErrorClass) -> bool:
         return True  # os.IsTimeout
     if what == "connect":
         return bool(detail in CONNECT_RETRIED)
+    if what == "errno":
+        # a socket call failed with errno ``detail``: os.IsTimeout sees the errno's
+        # Timeout() through *url.Error and *net.OpError; errors.Is finds the errno
+        row = go_errno.entry(detail)
+        return row.timeout or bool(RETRIED_ERRNOS & set(row.names))
     if what == "dns":
         flags: DNSFlags = detail
         if flags.timeout:  # os.IsTimeout sees DNSError.Timeout()
@@ -86,6 +109,8 @@ def kind_of(error: ErrorClass) -> set[str]:
         if flags.temporary:
             kinds.add("dns-temporary")
         return kinds
+    if what == "errno":
+        return {"connect"}
     return {what}
 
 
