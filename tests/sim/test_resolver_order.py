@@ -195,7 +195,7 @@ TCP_AGAINST_RETRIES: dict[str, object] = {
 #: Every server down (the closed port twice), ``rotate``, ``single-request``, a deadline:
 #: every query is refused at once, so the lookup fails with "connection refused" at t=0.
 #: The resolver once said ``read udp ->P: i/o timeout`` after 1 s now and then (5 runs
-#: in about 11,000 of this world): the closed port was a port bound and released, so the
+#: in about 16,000 of this world): the closed port was a port bound and released, so the
 #: kernel could give it to the resolver's own socket (see
 #: :func:`clients_may_draw_the_closed_port`).
 ALL_DOWN: dict[str, object] = {
@@ -348,7 +348,7 @@ def test_a_down_server_is_refused_even_where_the_client_could_be_given_its_port(
     once, as ``simulate_lookup`` says.  With the closed port bound and released
     (before ``tests/sim/nameservers.py`` held it with ``faultdns.testing.ClosedPort``)
     this failed 20 runs in 20; without the narrowed range ``ALL_DOWN`` failed 5 times
-    in about 11,000 runs (8 sockets a run, each given the closed port with odds of 1 in
+    in about 16,000 runs (8 sockets a run, each given the closed port with odds of 1 in
     28,232, the default ephemeral range), and now 0 in 9,000."""
     for _ in range(12):  # each run dials the closed port 8 times
         agree(clients_may_draw_the_closed_port, ALL_DOWN)
