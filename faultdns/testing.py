@@ -1,5 +1,5 @@
-"""Test helpers for faultdns: a clock that moves only when told to, socket queues, and
-a command run with a resolv.conf of its own.
+"""Test helpers for faultdns: a clock that moves only when told to, socket queues, a
+closed port, and a command run with a resolv.conf of its own.
 
 Kept apart from the server, as trio keeps its mock clock in ``trio.testing``: nothing
 here runs in production, and ``faultdns.ManualClock`` (the older path, still
@@ -9,6 +9,11 @@ test or simulation that must tell "no reply" from "not yet" without waiting in r
 time: once :meth:`faultdns.FaultDNSServer.idle` is true, a client socket with nothing
 unread got no reply.  :func:`client_text` is how the query log names a client
 (``QueryRecord.client``), so such a test can find its own socket's queries in the log.
+
+:class:`ClosedPort` is a nameserver (or any peer) that is down: UDP queries meet ICMP
+port unreachable, TCP connects a reset, and the port is held, so that no socket, not
+even the client's own ephemeral one, can be given it (a port bound and released can;
+see :mod:`faultdns._unreachable`).
 
 :func:`run_with_resolv_conf` runs one command that sees a given text as
 /etc/resolv.conf (with :data:`HOSTS` as /etc/hosts and :data:`NSSWITCH` as
@@ -27,10 +32,12 @@ from faultdns._clock import ClockListener
 from faultdns._querylog import client_text
 from faultdns._sandbox import HOSTS, NSSWITCH, SandboxStatus, run_with_resolv_conf, sandbox_status
 from faultdns._sockq import SocketLike, unread_bytes, unsent_bytes
+from faultdns._unreachable import ClosedPort
 
 __all__ = [
     "HOSTS",
     "NSSWITCH",
+    "ClosedPort",
     "ManualClock",
     "SandboxStatus",
     "SocketLike",

@@ -25,6 +25,23 @@ The timeline's DNS intervals become fault rules, windows on the server's clock:
   lets virtual time move.  :func:`refusal_changes` gives the windows; a timeline where
   only some names are ``conn-refused`` cannot be played and is refused.
 
+Why the clock may jump past a refused query's deadline only when the error is not
+coming (the rule :meth:`DNSPeer.in_flight` and ``sim._clock`` keep): on loopback the
+kernel answers a datagram for a port nobody receives on while delivering it
+(``udp_rcv`` -> ``icmp_send``), and the ICMP error is delivered in the same pass, so the
+client's socket has ``ECONNREFUSED`` pending (poll: ``POLLERR``) when its ``send``
+returns (Linux 6.18: 200,000 sends in 200,000, under loopback floods too).  Where
+delivery is left to ``ksoftirqd`` instead, the error is queued behind the query on the
+same CPU's backlog, so the clock's second loopback barrier in a row covers it.  A peer
+therefore never reports a refused query as in flight, and a wait that finds no error
+after two barriers may jump.  What does break it is a "down" peer whose port is not
+held: a port bound and released is free, and Linux may make it the ephemeral port of
+the very socket that dials it (1 socket in about 28,000), which is then connected to
+itself, reads its own query and times out.  So every down peer keeps its port bound:
+the cluster DNS through :meth:`DNSPeer.refuse`, the repo through
+``sim._repo_server.reserve_port`` (TCP), a test's dead nameserver through
+``faultdns.testing.ClosedPort`` (``tests/sim/nameservers.py``).
+
 Rules are first-match, so the named keys' rules come first; where a named key is ``ok``
 while ``*`` is down, explicit rules answer it as the zone would (the repo name: A
 record, AAAA no data; any other name: NXDOMAIN) so the catch-all rule cannot swallow it.

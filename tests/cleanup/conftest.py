@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 import pytest
 
 from cleanup.testing import FastForwardClock
+from faultdns.testing import ClosedPort
 
 
 @dataclass
@@ -119,9 +120,21 @@ def quick_clock() -> FastForwardClock:
     return FastForwardClock(grace=0.1)
 
 
-def closed_port(kind: int = socket.SOCK_STREAM) -> int:
-    """A loopback port with nothing listening (bound, read, released)."""
-    with socket.socket(socket.AF_INET, kind) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
+#: the ports :func:`closed_port` handed out, held until the test session ends
+_CLOSED: list[ClosedPort] = []
+
+
+def closed_port() -> int:
+    """A loopback port where nothing listens (UDP: ICMP port unreachable; TCP: a
+    reset), held until the session ends (``faultdns.testing.ClosedPort``): a port bound
+    and released could be given to any socket, the one dialling it included."""
+    closed = ClosedPort()
+    _CLOSED.append(closed)
+    return closed.port
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _release_closed_ports() -> Iterator[None]:
+    yield
+    while _CLOSED:
+        _CLOSED.pop().close()

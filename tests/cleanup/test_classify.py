@@ -26,6 +26,7 @@ from cleanup import (
     UnexpectedError,
 )
 from cleanup._classify import error_kind, to_error
+from faultdns.testing import ClosedPort
 
 URL = "http://upgrade-repo-hvst-upgrade-nv76q.harvester-system/harvester-iso/x.txt"
 HOST = "upgrade-repo-hvst-upgrade-nv76q.harvester-system"
@@ -174,17 +175,11 @@ def test_kernel_connect_timeout_and_socket_timeout() -> None:
 
 
 def test_real_refused_connection_on_loopback() -> None:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    # nobody listens on that port now
-    with httpx.Client(timeout=5) as client:
-        try:
+    with ClosedPort() as closed, httpx.Client(timeout=5) as client:  # nobody listens there
+        port = closed.port
+        with pytest.raises(httpx.HTTPError) as caught:
             client.get(f"http://127.0.0.1:{port}/list")
-        except httpx.HTTPError as exc:
-            err = to_error(exc)
-        else:  # pragma: no cover - a port reuse race
-            pytest.skip("something started listening on the probe port")
+        err = to_error(caught.value)
     assert isinstance(err, ConnectError)
     assert err.reason == "refused"
     url = f"http://127.0.0.1:{port}/list"

@@ -31,6 +31,7 @@ from cleanup._repo import RepoClient
 from cleanup._resolver import StubResolver
 from cleanup._run import CleanupReport, run_cleanup
 from cleanup._transport import make_http_client
+from faultdns.testing import ClosedPort
 
 SERVICE = "upgrade-repo-hvst-upgrade-nv76q.harvester-system"
 SEARCH = ["harvester-system.svc.cluster.local", "svc.cluster.local", "cluster.local"]
@@ -395,18 +396,14 @@ def test_name_with_enough_dots_is_tried_as_given_first(world: World, node: Memor
 # --------------------------------------------------------------------------- HTTP
 
 
-def _closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def test_connection_refused_until_the_repo_comes_up(world: World, node: MemoryStore) -> None:
-    port = _closed_port()
+    closed = ClosedPort()  # held, so that no socket is given it while it refuses
+    port = closed.port
     late: list[ListServer] = []
 
     def start_repo_after_third_failure(event: object) -> None:
         if type(event).__name__ == "AttemptFailed" and getattr(event, "attempt", 0) == 3:
+            closed.close()
             server = ListServer(port)
             server.serve("v1.4.1", (200, list_text(PREVIOUS)))
             server.serve("current", (200, list_text(CURRENT)))
@@ -417,6 +414,7 @@ def test_connection_refused_until_the_repo_comes_up(world: World, node: MemorySt
             "harvester-v1.4", node, port=port, on_event=start_repo_after_third_failure
         )
     finally:
+        closed.close()
         for server in late:
             server.__exit__(None, None, None)
     assert report.outcome == "success", report.error
@@ -428,7 +426,8 @@ def test_connection_refused_until_the_repo_comes_up(world: World, node: MemorySt
 def test_connection_refused_for_the_whole_schedule_gives_up(
     world: World, node: MemoryStore
 ) -> None:
-    report = world.run("harvester-v1.5", node, port=_closed_port(), steps=4)
+    with ClosedPort() as closed:
+        report = world.run("harvester-v1.5", node, port=closed.port, steps=4)
     assert report.outcome == "gave-up" and report.exit_code == 1
     assert len(report.attempts) == 4
     assert report.error_kind == "connection refused"

@@ -307,7 +307,7 @@ def test_cluster_dns_down_is_a_temporary_dns_error(
 ) -> None:
     """CoreDNS not started yet: the DNS port answers ICMP port unreachable, as in the
     field's ``read udp ...->10.53.0.10:53: read: connection refused``."""
-    dead_dns = f"127.0.0.1:{closed_port(socket.SOCK_DGRAM)}"
+    dead_dns = f"127.0.0.1:{closed_port()}"
     resolver = StubResolver([dead_dns], search=SEARCH, ndots=5, clock=clock)
     with make_http_client(resolver, clock=clock) as client:
         repo = RepoClient(f"http://{NAME}:{list_server.port}", client)

@@ -352,7 +352,7 @@ def test_rotate_starts_each_lookup_at_the_next_server(
 
 
 def test_icmp_refused_is_temporary_and_costs_no_time(clock: FastForwardClock) -> None:
-    port = closed_port(socket.SOCK_DGRAM)
+    port = closed_port()
     events: list[QueryEvent] = []
     resolver = StubResolver([f"127.0.0.1:{port}"], clock=clock, on_query=events.append)
     with pytest.raises(DNSError) as info:
@@ -828,7 +828,7 @@ def test_truncated_aaaa_against_four_servers_of_a(
     names = [
         ns(faultdns_factory(origins=["test"], records=records, faults=f))  # type: ignore[operator]
         if f is not None
-        else f"127.0.0.1:{closed_port(socket.SOCK_DGRAM)}"
+        else f"127.0.0.1:{closed_port()}"
         for f in faults
     ]
     for _ in range(3):

@@ -26,6 +26,7 @@ import pytest
 
 from faultdns import Action
 from faultdns._cli import EX_API, EX_NOPERM, EX_OSERR, EX_UNAVAILABLE, EX_USAGE, main
+from faultdns.testing import ClosedPort
 from tests.tools import require_tool
 
 FAULTDNS = [sys.executable, "-m", "faultdns"]
@@ -372,13 +373,9 @@ def test_fault_add_with_a_bad_spec_exits_64_naming_the_token(serve: Serve) -> No
 
 
 def test_unreachable_control_api_exits_69() -> None:
-    # A port nothing listens on: bind one, note it, close it.
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    result = run_cli("fault", "ls", "--control", f"http://127.0.0.1:{port}", "--timeout", "2")
+    with ClosedPort() as closed:  # nothing listens there, and nobody is given the port
+        port = closed.port
+        result = run_cli("fault", "ls", "--control", f"http://127.0.0.1:{port}", "--timeout", "2")
     assert result.returncode == EX_UNAVAILABLE
     assert f"127.0.0.1:{port}" in result.stderr
     assert "FAULTDNS_CONTROL" in result.stderr

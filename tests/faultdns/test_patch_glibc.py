@@ -23,6 +23,7 @@ import pytest
 
 import faultdns
 from faultdns._sandbox import sandbox_status
+from faultdns.testing import ClosedPort
 
 pytestmark = pytest.mark.skipif(
     not sandbox_status().available, reason=f"no mount namespace: {sandbox_status().reason}"
@@ -266,7 +267,8 @@ def test_next_nameserver_as_glibc(case: str) -> None:
         for s in real:
             if s is not None:
                 s.stop()
-    down = ("127.0.0.1", faultdns.free_udp_port("127.0.0.1"))
+    closed = ClosedPort()  # a server that is down, whose port nobody is given
+    down = closed.address
     mine = [_served(first, "127.0.0.1", 0), _served(second, "127.0.0.1", 0)]
     try:
         servers: list[object] = [s if s is not None else down for s in mine]
@@ -278,6 +280,7 @@ def test_next_nameserver_as_glibc(case: str) -> None:
                 outcome = ["err", exc.errno, exc.strerror]
         my_counts = [_counts(s) for s in mine]
     finally:
+        closed.close()
         for s in mine:
             if s is not None:
                 s.stop()

@@ -4,10 +4,10 @@
 from __future__ import annotations
 
 import contextlib
-import socket
 from collections.abc import Iterable, Iterator
 
 import faultdns
+from faultdns.testing import ClosedPort
 from sim._clock import SimClock
 from sim._dns import DNSPeer
 
@@ -17,11 +17,14 @@ def nameservers_on_a_sim_clock(
     count: int, *, origins: list[str], records: Iterable[str] = ()
 ) -> Iterator[tuple[SimClock, list[faultdns.FaultDNSServer], str]]:
     """``count`` faultdns servers (``origins``, ``records``, TTL 0) served on one
-    ``SimClock``, and ``HOST:PORT`` of a closed UDP port (nothing listens there: a query
-    sent to it meets ICMP port unreachable).  Peers and clock are stopped on exit."""
+    ``SimClock``, and ``HOST:PORT`` of a closed port (a server that is down: a UDP query
+    meets ICMP port unreachable, a TCP connect a reset).  The port is held
+    (``faultdns.testing.ClosedPort``), so no socket, not even the resolver's own, is
+    ever given it.  Peers, clock and port are released on exit."""
     zone = list(records)
     clock = SimClock()
     peers: list[DNSPeer] = []
+    closed = ClosedPort()
     try:
         servers: list[faultdns.FaultDNSServer] = []
         for _ in range(count):
@@ -33,12 +36,9 @@ def nameservers_on_a_sim_clock(
             clock.call_listener = peer.call_listener
             servers.append(server)
             peers.append(peer)
-        probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        probe.bind(("127.0.0.1", 0))
-        down = f"127.0.0.1:{probe.getsockname()[1]}"
-        probe.close()
-        yield clock, servers, down
+        yield clock, servers, closed.hostport
     finally:
         for peer in peers:
             peer.stop()
         clock.close()
+        closed.close()

@@ -212,6 +212,7 @@ from cleanup.events import (
     Succeeded,
 )
 from cleanup.testing import FastForwardClock
+from faultdns.testing import ClosedPort
 from sim import Harness, ScenarioResult
 from sim._clock import SimClock
 from sim._dns import DNSPeer
@@ -2804,12 +2805,10 @@ def test_every_predicate_decides_a_refused_dial_of_a_plain_httpx_stack_as_go(
 
 def test_predicate_input_built_for_a_refused_connect_is_what_plain_httpx_raises() -> None:
     """:func:`_refused_by_httpx` layers its exceptions as a real refused connect does."""
-    probe = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    probe.bind(("127.0.0.1", 0))
-    url = f"http://127.0.0.1:{probe.getsockname()[1]}/v"
-    probe.close()  # nothing listens there: the connect is refused
-    with pytest.raises(httpx.ConnectError) as caught, httpx.Client() as client:
-        client.get(url)
+    with ClosedPort() as closed:  # nothing listens there: the connect is refused
+        url = f"http://{closed.hostport}/v"
+        with pytest.raises(httpx.ConnectError) as caught, httpx.Client() as client:
+            client.get(url)
     built = _refused_by_httpx(url)
     assert _chain_types(caught.value) == _chain_types(built)
     assert str(caught.value) == str(built)

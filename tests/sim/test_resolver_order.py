@@ -10,7 +10,10 @@ from __future__ import annotations
 import random
 import re
 import socket
+import struct
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, example, given, settings
@@ -19,6 +22,7 @@ from hypothesis import strategies as st
 import cleanup
 import faultdns
 from cleanup._dnsrules import QueryOutcome, candidate_names, simulate_lookup
+from faultdns.testing import ClosedPort
 from sim._clock import SimClock
 from sim._dns import DNSPeer
 from tests.sim.nameservers import nameservers_on_a_sim_clock
@@ -188,12 +192,41 @@ TCP_AGAINST_RETRIES: dict[str, object] = {
 }
 
 
+#: Every server down (the closed port twice), ``rotate``, ``single-request``, a deadline:
+#: every query is refused at once, so the lookup fails with "connection refused" at t=0.
+#: The resolver once said ``read udp ->P: i/o timeout`` after 1 s now and then (5 runs
+#: in about 16,000 of this world): the closed port was a port bound and released, so the
+#: kernel could give it to the resolver's own socket (see
+#: :func:`clients_may_draw_the_closed_port`).
+ALL_DOWN: dict[str, object] = {
+    "search": ["a.test", "x" * 64],
+    "name": "repo.ns",
+    "layout": ["down", "down"],
+    "faults": {},
+    "attempts": 1,
+    "timeout": 1.0,
+    "rotate": True,
+    "single_request": True,
+    "deadline": 3.0,
+}
+
+
 @settings(max_examples=100, deadline=None, suppress_health_check=list(HealthCheck))
 @given(plan=plans())
 @example(plan=TCP_AGAINST_RETRIES)
+@example(plan=ALL_DOWN)
 def test_resolver_and_simulate_lookup_agree(
     world: tuple[SimClock, list[faultdns.FaultDNSServer], str], plan: dict[str, object]
 ) -> None:
+    agree(world, plan)
+
+
+def agree(
+    world: tuple[SimClock, list[faultdns.FaultDNSServer], str], plan: dict[str, object]
+) -> None:
+    """The real resolver on ``world`` (faultdns servers ``s0``, ``s1`` and the closed
+    port ``down``) and ``simulate_lookup`` give the same result, error text and time
+    for ``plan`` (see :func:`plans`)."""
     clock, servers, down = world
     texts = {"s0": f"{servers[0].address[0]}:{servers[0].address[1]}", "down": down}
     texts["s1"] = f"{servers[1].address[0]}:{servers[1].address[1]}"
@@ -250,6 +283,77 @@ def test_resolver_and_simulate_lookup_agree(
     assert took == pytest.approx(run.finished)
 
 
+#: Linux ``IP_LOCAL_PORT_RANGE`` (include/uapi/linux/in.h; Linux >= 6.3): the range a
+#: socket's own ephemeral port is drawn from, ``high << 16 | low``
+_IP_LOCAL_PORT_RANGE = 51
+
+
+def _ports_around(port: int) -> tuple[int, int]:
+    """Four ports ``[low, low + 3]`` of the ephemeral range, ``port`` among them."""
+    try:
+        text = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text()
+        high = int(text.split()[1])
+    except (OSError, ValueError, IndexError):
+        high = 60999  # Linux's default
+    low = port if port + 3 <= high else port - 2
+    return low, low + 3
+
+
+@pytest.fixture
+def clients_may_draw_the_closed_port(
+    world: tuple[SimClock, list[faultdns.FaultDNSServer], str], monkeypatch: pytest.MonkeyPatch
+) -> tuple[SimClock, list[faultdns.FaultDNSServer], str]:
+    """``world``, where every socket that dials the closed port draws its own local port
+    from four ports, the closed one among them (``IP_LOCAL_PORT_RANGE``; skips where
+    the kernel has no such option).
+
+    Linux gives a socket a free port of ``ip_local_port_range`` when it connects; a
+    closed port made by binding a port and releasing it is free, so now and then (1
+    socket in about 28,000) the resolver's socket was given the closed port itself.
+    Connected to itself, it read its own UDP query (not a reply: ignored, as Go does)
+    and timed out after 1 s where ``simulate_lookup`` is refused at once.  Here that
+    rare draw is common (TCP's side of it: tests/faultdns/test_unreachable.py).
+    """
+    _clock, _servers, down = world
+    host, _, port_text = down.rpartition(":")
+    port = int(port_text)
+    low, high = _ports_around(port)
+    narrow = struct.pack("=I", high << 16 | low)
+
+    class Narrowed(socket.socket):
+        def _narrow(self, address: Any) -> None:
+            if tuple(address[:2]) == (host, port) and self.getsockname()[1] == 0:
+                try:
+                    self.setsockopt(socket.IPPROTO_IP, _IP_LOCAL_PORT_RANGE, narrow)
+                except OSError as exc:
+                    pytest.skip(f"no per-socket port range here (IP_LOCAL_PORT_RANGE): {exc}")
+
+        def connect(self, address: Any) -> None:
+            self._narrow(address)
+            super().connect(address)
+
+        def connect_ex(self, address: Any) -> int:
+            self._narrow(address)
+            return super().connect_ex(address)
+
+    monkeypatch.setattr(socket, "socket", Narrowed)
+    return world
+
+
+def test_a_down_server_is_refused_even_where_the_client_could_be_given_its_port(
+    clients_may_draw_the_closed_port: tuple[SimClock, list[faultdns.FaultDNSServer], str],
+) -> None:
+    """Every query to a server that is down meets ICMP port unreachable, whatever local
+    port the client's socket is given: ``ALL_DOWN`` fails with "connection refused" at
+    once, as ``simulate_lookup`` says.  With the closed port bound and released
+    (before ``tests/sim/nameservers.py`` held it with ``faultdns.testing.ClosedPort``)
+    this failed 20 runs in 20; without the narrowed range ``ALL_DOWN`` failed 5 times
+    in about 16,000 runs (8 sockets a run, each given the closed port with odds of 1 in
+    28,232, the default ephemeral range), and now 0 in 9,000."""
+    for _ in range(12):  # each run dials the closed port 8 times
+        agree(clients_may_draw_the_closed_port, ALL_DOWN)
+
+
 def test_truncated_aaaa_against_four_servers_of_a_on_the_sim_clock() -> None:
     """The world of tests/cleanup/test_dnsrules.py's test of this name, on the harness's
     clock (faultdns served by ``DNSPeer``, which serves a TCP query over several loop
@@ -275,11 +379,9 @@ def test_truncated_aaaa_against_four_servers_of_a_on_the_sim_clock() -> None:
         clock.call_listener = peer.call_listener
         servers.append(server)
         peers.append(peer)
-    probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    probe.bind(("127.0.0.1", 0))
+    closed = ClosedPort()  # nothing listens there: ICMP port unreachable
     names = [f"{s.address[0]}:{s.address[1]}" for s in servers]
-    names[2] = f"127.0.0.1:{probe.getsockname()[1]}"
-    probe.close()  # nothing listens there: ICMP port unreachable
+    names[2] = closed.hostport
     try:
         for _ in range(3):
             resolver = cleanup.StubResolver(
@@ -294,3 +396,4 @@ def test_truncated_aaaa_against_four_servers_of_a_on_the_sim_clock() -> None:
         for peer in peers:
             peer.stop()
         clock.close()
+        closed.close()

@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import socket
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +18,7 @@ from hypothesis import strategies as st
 
 import cleanup
 from cleanup._cli import build_parser as cleanup_parser
+from faultdns.testing import ClosedPort
 from sim._cli import main
 from sim._scenario import load_scenario
 from sim._tune import (
@@ -255,11 +255,9 @@ def test_unreachable_dask_scheduler_exits_69(
 ) -> None:
     pytest.importorskip("distributed")
     monkeypatch.setattr("sim._tune._sweep.DASK_CONNECT_TIMEOUT", 0.5)
-    with socket.socket() as unused:  # a port nobody listens on
-        unused.bind(("127.0.0.1", 0))
-        port = unused.getsockname()[1]
-    code = main(["tune", "--samples", "10", "--grid", "steps=3",
-                 "--executor", f"dask://127.0.0.1:{port}"])  # fmt: skip
+    with ClosedPort() as closed:  # a port nobody listens on
+        code = main(["tune", "--samples", "10", "--grid", "steps=3",
+                     "--executor", f"dask://{closed.hostport}"])  # fmt: skip
     assert code == 69
     assert "cannot reach the scheduler" in capsys.readouterr().err
 
