@@ -817,11 +817,18 @@ def _bound(
 
 def _walk_error(outcome: ExchangeOutcome, fqdn: str, server: str, transport: str) -> DNSError:
     """The error of a walked query, with socket texts as Go prints them (no local
-    address: ``read udp ->S: i/o timeout``)."""
+    address: ``read udp ->S: i/o timeout``).  A refused TCP exchange fails at its dial
+    (Go ``dnsStreamRoundTrip`` is reached only after ``r.dial`` succeeded): ``dial tcp
+    S: connect: connection refused``; a refused UDP one at its read (the ICMP error)."""
     link = f"{transport} ->{server}"
+    refused = (
+        f"dial tcp {server}: connect: connection refused"
+        if transport == "tcp"
+        else f"read {link}: read: connection refused"
+    )
     detail = {
         "timeout": f"read {link}: i/o timeout",
-        "refused": f"read {link}: read: connection refused",
+        "refused": refused,
         "socket": f"read {link}: read: network error",
         "eof": "EOF",
     }.get(outcome, "")

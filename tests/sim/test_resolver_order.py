@@ -156,6 +156,7 @@ def plans(draw: st.DrawFn) -> dict[str, object]:
         "timeout": draw(st.sampled_from([1.0, 2.0])),
         "rotate": draw(st.booleans()),
         "single_request": draw(st.booleans()),
+        "use_tcp": draw(st.booleans()),
         "deadline": draw(st.sampled_from([None, 3.0])),
     }
 
@@ -211,10 +212,17 @@ ALL_DOWN: dict[str, object] = {
 }
 
 
+#: ``use-vc`` against servers that are down: Go dials TCP, and the dial is refused, so the
+#: error is ``dial tcp S: connect: connection refused`` (no read ever starts).
+#: ``simulate_lookup`` once said ``read tcp ->S: read: connection refused``.
+ALL_DOWN_OVER_TCP: dict[str, object] = {**ALL_DOWN, "use_tcp": True}
+
+
 @settings(max_examples=100, deadline=None, suppress_health_check=list(HealthCheck))
 @given(plan=plans())
 @example(plan=TCP_AGAINST_RETRIES)
 @example(plan=ALL_DOWN)
+@example(plan=ALL_DOWN_OVER_TCP)
 def test_resolver_and_simulate_lookup_agree(
     world: tuple[SimClock, list[faultdns.FaultDNSServer], str], plan: dict[str, object]
 ) -> None:
@@ -245,6 +253,7 @@ def agree(
         "timeout": plan["timeout"],
         "rotate": plan["rotate"],
         "single_request": plan["single_request"],
+        "use_tcp": plan.get("use_tcp", False),
     }
     resolver = cleanup.StubResolver(
         [texts[label] for label in layout],
