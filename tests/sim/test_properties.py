@@ -88,7 +88,11 @@ The properties, stated precisely:
    ``use-vc``, TCP after a truncated reply; a reply cut inside its question ignored
    over UDP, "cannot unmarshal" over TCP; a reply not ours (faultdns ``mismatch=``:
    its ID or question's name, type or class not the query's) ignored over UDP,
-   "invalid DNS response" over TCP; a lame referral moving on; a reply without
+   "invalid DNS response" over TCP; a TCP reply under a length prefix that
+   disagrees with it (faultdns ``frame=``) read as exactly the announced bytes, as
+   ``spec.go_dns.TCP_FRAMING`` says: the header alone or nothing "cannot
+   unmarshal", a prefix past the reply "unexpected EOF" or the read timeout; a lame
+   referral moving on; a reply without
    EDNS OPT but AA read as the zone's), the servers' logs, and the addresses or
    error (CNAMEs and NODATA through ``skipToAnswer``) are ``spec.go_dns``'s.
    ``SystemResolver`` over generated getaddrinfo outcomes gives ``spec.go_cgo``'s
