@@ -90,8 +90,8 @@ The properties, stated precisely:
    its ID or question's name, type or class not the query's) ignored over UDP,
    "invalid DNS response" over TCP; a TCP reply under a length prefix that
    disagrees with it (faultdns ``frame=``) read as exactly the announced bytes, as
-   ``spec.go_dns.TCP_FRAMING`` says: the header alone or nothing "cannot
-   unmarshal", a prefix past the reply "unexpected EOF" or the read timeout; a lame
+   ``spec.go_dns.TCP_FRAMING`` says: the header alone, nothing or a cut inside the
+   question "cannot unmarshal", a prefix past the reply "unexpected EOF" or the read timeout; a lame
    referral moving on; a reply without
    EDNS OPT but AA read as the zone's), the servers' logs, and the addresses or
    error (CNAMEs and NODATA through ``skipToAnswer``) are ``spec.go_dns``'s.
@@ -1751,7 +1751,8 @@ NS_BEHAVIOURS: dict[str, tuple[str, tuple[str, str]]] = {
     # TCP replies whose length prefix disagrees with the message (faultdns ``frame=``;
     # the rules of one behaviour are separated by ";"): ``tcponly`` sends the client to
     # TCP, where Go reads exactly the announced bytes (spec.go_dns.TCP_FRAMING); the
-    # header alone or nothing cannot unmarshal (whatever the reply), a prefix past the
+    # header alone, nothing or a cut in the question cannot unmarshal (whatever the
+    # reply), a prefix past the
     # reply then FIN is "unexpected EOF", then silence the read timeout; next server
     **{
         f"frame-{shape}": (f"tcponly; frame={shape}", ("truncated", FRAMED_AS[shape]))
@@ -1995,7 +1996,8 @@ def test_predicate_input_is_gos_over_several_nameservers(
     with AA is no lame referral; a reply that is not ours, its ID or question not the
     query's, is read past over UDP until the timeout and "invalid DNS response" over
     TCP; a TCP reply whose length prefix disagrees with it is read as Go reads it,
-    exactly the announced bytes: the header alone or nothing "cannot unmarshal", a
+    exactly the announced bytes: the header alone, nothing or a cut inside the
+    question "cannot unmarshal", a
     prefix past the reply "unexpected EOF" at the server's close and the read timeout
     when it falls silent).  Every exchange (server, transport, outcome), in
     order, is the spec's, the servers' own logs hold exactly those queries, and the
