@@ -106,6 +106,20 @@ NAMED: dict[str, Named] = {
             ("hang", "one byte past the reply, then silence: read timeout, next server"),
         )
     },
+    **{
+        f"tcp-frame-{shape}-next-name": Named(
+            Case(
+                SEARCH_A,
+                (up("tcponly match=repo.a.test", f"frame={shape} match=repo.a.test"),),
+                lookup="repo",
+                records=("repo.a.test=10.0.0.1", "repo=10.0.0.2"),
+                label=f"TCP reply framed {shape} for the first candidate, then the next name",
+            ),
+            needs=(f"frame={shape}",),
+            why="Go goes on to the next candidate name after the framing error",
+        )
+        for shape in ("short", "long")
+    },
     "tcp-frame-long-everywhere": Named(
         Case(
             QUICK,

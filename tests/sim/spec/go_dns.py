@@ -96,7 +96,11 @@ one that stays silent the read deadline ("read tcp L->S: i/o timeout", IsTimeout
 IsTemporary, next server).  (Asked of Go 1.23.9, ``net.Resolver{PreferGo: true}`` whose
 ``Dial`` connects over TCP to a server that frames its reply so, ``LookupIP("ip4",
 "repo.example.")``, one nameserver and two attempts: "next server" is Go dialling
-again for its second attempt; tests/fidelity/test_spec_go_framing.py asks again.)
+again for its second attempt; tests/fidelity/test_spec_go_framing.py asks again.  And
+against faultdns's ``frame=`` through the Go oracle, ``sim/_fidelity/_named.py``'s
+``tcp-frame-*`` cases: the next server answers after ``short``, ``0``, ``long`` and
+``hang``; with ``search a.test``, ``repo`` framed ``short`` or ``long`` for
+``repo.a.test`` goes on to the next name, ``repo``, and its address.)
 """
 
 from __future__ import annotations
