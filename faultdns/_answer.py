@@ -19,8 +19,10 @@ path repeats only its cheapest step inline, for speed: a cache hit whose reply i
 3. **The first active rule** (:func:`respond`): :func:`faultdns._faults.select_rule`
    picks it against the clock reading taken when the query arrived (the one copy of
    that rule).  :func:`fire` carries it out: ``drop`` sends nothing, ``delay`` holds the
-   normal reply (:mod:`faultdns._held`; past ``max_pending_delays`` it is dropped), any
-   other action sends the fault's reply, built once per entry and rule
+   normal reply (:mod:`faultdns._held`; past ``max_pending_delays`` it is dropped),
+   ``frame`` sends the zone's TCP reply under a wrong length prefix
+   (:meth:`faultdns._tcp.TCPConnection.send_framed`), any other action sends the
+   fault's reply, built once per entry and rule
    (:func:`faultdns._wire.fault_reply`) and then sent from the hot path as well.
 4. **Cold path** (:mod:`faultdns._wire`): dnslib parses and builds the reply for cache
    misses; a message :mod:`faultdns._wire` will not answer normally
@@ -232,6 +234,12 @@ def fire(
             log_query(server, t0, addr, proto, entry.name, entry.qtype, rule.id, action, "drop")
 
         server._held.hold(t0 + rule.delay, rule.delay, Held(release, conn, lost))
+        return
+    if action == "frame":
+        # frame= matches TCP only (FaultRule.matches), so the reply has a connection
+        assert conn is not None and rule.frame is not None
+        log_query(server, t0, addr, proto, entry.name, entry.qtype, rule.id, action, entry.rcode)
+        conn.send_framed(data[:2] + entry.tcp, rule.frame)
         return
     if action == "mismatch" and rule.mismatch == "id":
         # The hot paths send the query's ID ahead of a cached reply, so a reply with

@@ -163,7 +163,8 @@ def _actions_epilog() -> str:
     )
     lines.append(
         "truncate, truncate=N and tcponly apply to UDP only; truncate[=N] proto=tcp "
-        "sends its TC reply over TCP instead"
+        "sends its TC reply over TCP instead; frame= applies to TCP only (pair it with "
+        "tcponly to send a UDP client there)"
     )
     return "\n".join(lines)
 

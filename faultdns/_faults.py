@@ -37,6 +37,7 @@ from dnslib import QTYPE
 
 __all__ = [
     "ACTIONS",
+    "FRAME_SHAPES",
     "MISMATCH_FIELDS",
     "RCODE_NAMES",
     "Action",
@@ -59,12 +60,19 @@ __all__ = [
 BareAction = Literal[
     "nxdomain", "servfail", "refused", "nodata", "drop", "truncate", "lame", "tcponly", "noedns"
 ]
-ValueAction = Literal["delay", "answer", "rcode", "truncate", "mismatch"]
+ValueAction = Literal["delay", "answer", "rcode", "truncate", "mismatch", "frame"]
 #: what ``mismatch=FIELD`` alters in the reply: the header ID or the question's
 #: name, type or class (each by flipping its lowest bit, so it differs from the query's
 #: under any case folding)
 MismatchField = Literal["id", "name", "type", "class"]
 MISMATCH_FIELDS: tuple[MismatchField, ...] = get_args(MismatchField)
+#: the named shapes of ``frame=``: the TCP reply's two-byte length prefix (RFC 1035
+#: section 4.2.2) says 12 (``short``: the header alone; the whole reply follows), or
+#: one byte more than the reply holds, after which the server closes (``long``) or
+#: stays silent (``hang``); ``frame=N`` (0..65535) says N bytes, the whole reply
+#: following, then a close when N is past the reply's end
+FRAME_SHAPES = ("short", "long", "hang")
+MAX_FRAME = 65535
 #: what a fault rule does (README "Fault rules"): a bare or an ``action=VALUE`` action
 Action = Literal[BareAction, ValueAction]
 BARE_ACTIONS: tuple[BareAction, ...] = get_args(BareAction)
@@ -73,9 +81,12 @@ VALUE_ACTIONS: tuple[ValueAction, ...] = get_args(ValueAction)
 ACTIONS: tuple[Action, ...] = get_args(Action)
 # Without proto=, these apply to UDP only: they exist to send the client to TCP.
 UDP_ACTIONS = ("truncate", "tcponly")
+# These apply to TCP only: a UDP datagram has no length prefix to get wrong.
+TCP_ACTIONS = ("frame",)
 _ACTIONS_TEXT = (
     "nxdomain, servfail, refused, nodata, drop, truncate, lame, tcponly, noedns, "
-    "delay=DURATION, answer=ADDR, rcode=NAME, truncate=BYTES, mismatch=FIELD"
+    "delay=DURATION, answer=ADDR, rcode=NAME, truncate=BYTES, mismatch=FIELD, "
+    "frame=short|long|hang|BYTES"
 )
 # Smallest truncate=N: a reply cut inside its 12-byte header is not a DNS message.
 MIN_TRUNCATE = 12
@@ -149,6 +160,15 @@ ACTION_HELP: tuple[tuple[str, str, str], ...] = (
         "the zone's answer with FIELD (id, name, type, class) not the query's (lowest bit flipped)",
         "UDP: ignored, i/o timeout (IsTimeout, IsTemporary) after timeout x attempts; "
         "TCP: invalid DNS response (not temporary); tries the next server",
+    ),
+    (
+        "frame=SHAPE",
+        "TCP only: the zone's reply under a wrong 2-byte length prefix: short (12, the "
+        "header; the whole reply follows), long (one byte past the reply, then FIN), "
+        "hang (one byte past, then silence), or a number of bytes",
+        "short, or a cut before the first record's data: cannot unmarshal DNS message "
+        "(not temporary); long: unexpected EOF (not temporary); hang: i/o timeout "
+        "(IsTimeout, IsTemporary); each tries the next server",
     ),
 )
 
@@ -238,7 +258,9 @@ class FaultRule:
     so ``parse_fault(rule.spec)`` gives back an equal rule (apart from the id).
     ``rcode`` (action ``rcode``) is the number 0..4095; ``truncate`` (action
     ``truncate``) is the cut size in bytes, or None for the question-only reply;
-    ``mismatch`` (action ``mismatch``) the reply field that is not the query's.
+    ``mismatch`` (action ``mismatch``) the reply field that is not the query's;
+    ``frame`` (action ``frame``) the TCP length prefix's shape: one of
+    :data:`FRAME_SHAPES` or a number of bytes written in decimal (``"0"``..``"65535"``).
     """
 
     id: str = ""
@@ -248,6 +270,7 @@ class FaultRule:
     rcode: int | None = None
     truncate: int | None = None
     mismatch: MismatchField | None = None
+    frame: str | None = None
     match: str = "*"
     qtype: str | None = None
     proto: str | None = None
@@ -274,13 +297,17 @@ class FaultRule:
         Only matching queries touch the rule's counters, so a rule on one name never
         changes what happens to another.  ``truncate`` and ``tcponly`` match UDP only
         unless ``proto=tcp`` is given (for ``truncate``): their point is to send the
-        client to TCP, where it gets the real answer.  ``answer=`` only matches the
+        client to TCP, where it gets the real answer.  ``frame=`` matches TCP only (a
+        UDP datagram carries no length prefix).  ``answer=`` only matches the
         address type of its address.
         """
         if self.proto is not None:
             if self.proto != proto:
                 return False
-        elif self.action in UDP_ACTIONS and proto != "udp":
+        elif self.action in UDP_ACTIONS:
+            if proto != "udp":
+                return False
+        elif self.action in TCP_ACTIONS and proto != "tcp":
             return False
         if self.qtype is not None and self.qtype != qtype:
             return False
@@ -300,6 +327,7 @@ class FaultRule:
             "rcode": self.rcode,
             "truncate": self.truncate,
             "mismatch": self.mismatch,
+            "frame": self.frame,
             "match": self.match,
             "qtype": self.qtype,
             "proto": self.proto,
@@ -317,8 +345,9 @@ class FaultRule:
         """Build a rule from a JSON object or TOML table with the spec's keys.
 
         Durations may be numbers (seconds) or strings (``"250ms"``); ``rcode`` a
-        mnemonic or a number.  ``delay``, ``answer``, ``rcode``, ``truncate`` or
-        ``mismatch`` alone imply the action; a lone ``spec`` key is parsed as a spec.
+        mnemonic or a number.  ``delay``, ``answer``, ``rcode``, ``truncate``,
+        ``mismatch`` or ``frame`` alone imply the action; a lone ``spec`` key is parsed
+        as a spec.
         ``where`` prefixes error messages (e.g. the plan file and table number).
         """
         if not isinstance(data, Mapping):
@@ -494,6 +523,14 @@ def _validate(rule: FaultRule) -> None:
         object.__setattr__(rule, "mismatch", field_)
     elif rule.mismatch is not None:
         raise FaultSpecError(f"mismatch= given with action {rule.action!r}")
+    if rule.action == "frame":
+        object.__setattr__(rule, "frame", _frame_shape(rule.frame))
+        if rule.proto == "udp":
+            raise FaultSpecError(
+                "frame shapes a TCP reply's length prefix, so proto=udp makes no sense"
+            )
+    elif rule.frame is not None:
+        raise FaultSpecError(f"frame= given with action {rule.action!r}")
     match = rule.match.strip().lower().rstrip(".") if isinstance(rule.match, str) else None
     if not match:
         raise FaultSpecError(f"match: expected a name glob like *.example.test, got {rule.match!r}")
@@ -530,6 +567,40 @@ def _validate(rule: FaultRule) -> None:
         raise FaultSpecError(f"p: expected a probability between 0 and 1, got {rule.p!r}")
 
 
+def _frame_shape(value: object) -> str:
+    """``frame=``'s value in canonical form: a shape of :data:`FRAME_SHAPES` (any case)
+    or a decimal number of bytes 0..65535 without leading zeros; FaultSpecError else."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        text = str(value)
+    elif isinstance(value, str):
+        text = value.strip().lower()
+    else:
+        text = ""
+    if text in FRAME_SHAPES:
+        return text
+    if _is_decimal(text) and int(text) <= MAX_FRAME:
+        return str(int(text))
+    raise FaultSpecError(
+        f"frame: expected {', '.join(FRAME_SHAPES)} or a number of bytes 0..{MAX_FRAME}, "
+        f"got {value!r}"
+    )
+
+
+def frame_prefix(shape: str, length: int) -> tuple[int, bool]:
+    """The length prefix ``frame=shape`` puts before a reply of ``length`` bytes, and
+    whether the server closes the connection after the reply (a prefix past the reply's
+    end, except ``hang``, which stays silent).  RFC 1035 section 4.2.2 frames a message
+    with its own length; these prefixes disagree with it on purpose."""
+    if shape == "short":
+        return 12, False  # the header (RFC 1035 section 4.1.1) alone
+    if shape == "long":
+        return length + 1, True
+    if shape == "hang":
+        return length + 1, False
+    prefix = int(shape)
+    return prefix, prefix > length
+
+
 def _canonical_spec(rule: FaultRule) -> str:
     if rule.action == "delay":
         assert rule.delay is not None
@@ -541,6 +612,8 @@ def _canonical_spec(rule: FaultRule) -> str:
         parts = [f"rcode={RCODE_NAMES.get(rule.rcode, rule.rcode)}"]
     elif rule.action == "mismatch":
         parts = [f"mismatch={rule.mismatch}"]
+    elif rule.action == "frame":
+        parts = [f"frame={rule.frame}"]
     elif rule.truncate is not None:
         parts = [f"truncate={rule.truncate}"]
     else:
@@ -571,6 +644,8 @@ def _convert(key: str, raw: Any, where: str) -> Any:
                 return parse_duration(raw, what=key)
         elif key == "rcode":
             return parse_rcode(raw)
+        elif key == "frame":
+            return _frame_shape(raw)
         elif key == "truncate":
             if isinstance(raw, int) and not isinstance(raw, bool):
                 return raw

@@ -19,6 +19,7 @@ import struct
 from typing import TYPE_CHECKING, Any
 
 from faultdns._answer import handle_tcp
+from faultdns._faults import frame_prefix
 from faultdns._held import Held
 from faultdns._sockq import unsent_bytes
 
@@ -159,6 +160,22 @@ class TCPConnection(asyncio.Protocol):
         if not self.closed and self.transport is not None:
             self.transport.write(len(reply).to_bytes(2, "big") + reply)
             self.written += 2 + len(reply)
+
+    def send_framed(self, reply: bytes, shape: str) -> None:
+        """Send ``reply`` under the length prefix ``frame=shape`` gives it
+        (:func:`faultdns._faults.frame_prefix`), in one write, so the bytes after a short
+        prefix reach the client with it; then close (FIN, after the bytes are written)
+        when the prefix runs past the reply, unless the shape is ``hang``."""
+        if self.closed or self.transport is None:
+            return
+        prefix, closes = frame_prefix(shape, len(reply))
+        self.transport.write(prefix.to_bytes(2, "big") + reply)
+        self.written += 2 + len(reply)
+        if closes:
+            # asyncio's close() writes what is buffered, then closes: a FIN, no reset
+            self.closed = True
+            self.server._tcp_conns.pop(self, None)
+            self.transport.close()
 
     def unsent(self) -> int:
         """Reply bytes not yet delivered: in the transport's buffer or the kernel's."""

@@ -85,6 +85,52 @@ NAMED: dict[str, Named] = {
         )
     ),
     "ip-literal": Named(Case(QUICK, (up(),), lookup="10.1.2.3", label="IP literal")),
+    # TCP replies under a length prefix that disagrees with them (faultdns frame=, after
+    # tcponly sends the client to TCP): Go reads exactly the announced bytes
+    **{
+        f"tcp-frame-{shape}": Named(
+            Case(
+                TWO,
+                (up("tcponly", f"frame={shape}"), up()),
+                lookup="repo.test.",
+                records=("repo.test=10.0.0.10",),
+                label=f"TCP reply framed {shape}, then an answer",
+            ),
+            needs=(f"frame={shape}",),
+            why=why,
+        )
+        for shape, why in (
+            ("short", "the header alone: cannot unmarshal DNS message, next server"),
+            ("0", "nothing announced: cannot unmarshal DNS message, next server"),
+            ("long", "one byte past the reply, then FIN: unexpected EOF, next server"),
+            ("hang", "one byte past the reply, then silence: read timeout, next server"),
+        )
+    },
+    **{
+        f"tcp-frame-{shape}-next-name": Named(
+            Case(
+                SEARCH_A,
+                (up("tcponly match=repo.a.test", f"frame={shape} match=repo.a.test"),),
+                lookup="repo",
+                records=("repo.a.test=10.0.0.1", "repo=10.0.0.2"),
+                label=f"TCP reply framed {shape} for the first candidate, then the next name",
+            ),
+            needs=(f"frame={shape}",),
+            why="Go goes on to the next candidate name after the framing error",
+        )
+        for shape in ("short", "long")
+    },
+    "tcp-frame-long-everywhere": Named(
+        Case(
+            QUICK,
+            (up("tcponly", "frame=long"),),
+            lookup="repo.test.",
+            records=("repo.test=10.0.0.11",),
+            label="TCP reply one byte short of its prefix, then FIN",
+        ),
+        needs=("frame=long",),
+        why="Go: unexpected EOF, no flag",
+    ),
     "http-ok": Named(_http()),
     "http-refused": Named(_http(target="{refused}")),
     "http-404": Named(_http("status=404")),

@@ -11,7 +11,7 @@ from __future__ import annotations
 import socket
 import struct
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import dns.flags
@@ -587,3 +587,106 @@ def test_mismatch_specs_round_trip_through_text_and_objects() -> None:
     assert FaultRule.from_dict(rule.to_dict()) == rule
     with pytest.raises(ValueError, match="key 'mismatch' only goes with action 'mismatch'"):
         FaultRule.from_dict({"action": "drop", "mismatch": "id"})
+
+
+# -- frame=SHAPE -------------------------------------------------------------------------
+
+
+def stream(server: FaultDNSServer, wire: bytes, *, quiet: float = 0.3) -> tuple[bytes, bool]:
+    """Everything the server sends on one TCP connection after ``wire`` (framed
+    correctly), and whether it closed the connection (else it fell silent for ``quiet``
+    seconds)."""
+    with socket.create_connection(server.address, timeout=3) as sock:
+        sock.sendall(len(wire).to_bytes(2, "big") + wire)
+        sock.settimeout(quiet)
+        data = b""
+        while True:
+            try:
+                chunk = sock.recv(65535)
+            except TimeoutError:
+                return data, False
+            if not chunk:
+                return data, True
+            data += chunk
+
+
+@pytest.mark.parametrize(
+    ("shape", "prefix", "closes"),
+    [
+        ("short", lambda n: 12, False),
+        ("long", lambda n: n + 1, True),
+        ("hang", lambda n: n + 1, False),
+        ("0", lambda n: 0, False),
+        ("20", lambda n: 20, False),
+        ("300", lambda n: 300, True),
+    ],
+    ids=["short", "long", "hang", "zero", "inside-question", "past-the-end"],
+)
+def test_frame_sends_the_zones_tcp_reply_under_the_shapes_prefix(
+    server: FaultDNSServer, shape: str, prefix: Callable[[int], int], closes: bool
+) -> None:
+    """The bytes after the prefix are exactly the zone's reply (the one a correct frame
+    carries), every time (the entry's cache); the prefix is the shape's; the server
+    closes after a prefix past the reply's end (not after ``hang``), else the
+    connection stays open as for any reply."""
+    query = dns.message.make_query("a.test", "A", use_edns=0)
+    query.id = 0x2345
+    wire = query.to_wire()
+    normal, normal_closed = stream(server, wire)
+    assert not normal_closed
+    size = int.from_bytes(normal[:2], "big")
+    reply = normal[2:]
+    assert size == len(reply) and addresses(dns.message.from_wire(reply)) == ["10.0.0.1"]
+    server.add_fault(f"frame={shape} match=a.test")
+    for _ in range(2):
+        got, closed = stream(server, wire)
+        assert (int.from_bytes(got[:2], "big"), got[2:], closed) == (
+            prefix(len(reply)),
+            reply,
+            closes,
+        )
+        assert server.queries[-1].action == "frame"
+        assert server.queries[-1].transport == "tcp"
+
+
+def test_frame_is_tcp_only_and_pairs_with_tcponly(server: FaultDNSServer) -> None:
+    """UDP is answered from the zone under ``frame=`` (a datagram has no length prefix);
+    with ``tcponly`` first, the UDP reply sends the client to TCP, where ``frame=`` fires."""
+    server.add_fault("frame=short match=a.test")
+    assert addresses(ask(server, "a.test")) == ["10.0.0.1"]
+    assert server.queries[-1].action is None
+    server.add_fault("tcponly match=a.test")
+    assert ask(server, "a.test").flags & dns.flags.TC
+    assert server.queries[-1].action == "tcponly"
+    got, _ = stream(server, dns.message.make_query("a.test", "A", use_edns=0).to_wire())
+    assert int.from_bytes(got[:2], "big") == 12 and len(got) > 14
+    assert server.queries[-1].action == "frame"
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ("frame", "unknown token 'frame' .* write frame=VALUE"),
+        ("frame=", "frame= needs a value"),
+        ("frame=wide", "frame: expected short, long, hang or a number of bytes 0..65535"),
+        ("frame=65536", "frame: expected short, long, hang or a number of bytes 0..65535"),
+        ("frame=-1", "frame: expected short, long, hang"),
+        ("frame=short proto=udp", "proto=udp makes no sense"),
+        ("drop frame=short", "a rule has one action"),
+    ],
+)
+def test_frame_spec_errors_name_the_key(spec: str, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        parse_fault(spec)
+
+
+def test_frame_specs_round_trip_through_text_and_objects() -> None:
+    rule = parse_fault("FRAME=Hang match=a.test proto=tcp")
+    assert rule.spec == "frame=hang match=a.test proto=tcp"
+    assert parse_fault(rule.spec) == rule
+    assert parse_fault("frame=007").spec == "frame=7"
+    assert FaultRule.from_dict({"frame": 12}).spec == "frame=12"
+    assert FaultRule.from_dict({"frame": "long"}).spec == "frame=long"
+    assert FaultRule.from_dict(rule.to_dict()) == rule
+    with pytest.raises(ValueError, match="key 'frame' only goes with action 'frame'"):
+        FaultRule.from_dict({"action": "drop", "frame": "short"})

@@ -574,7 +574,15 @@ def test_help_lists_every_fault_action_with_what_go_sees(
         main(argv)
     assert exc.value.code == 0
     out = capsys.readouterr().out
-    for action in ("truncate=N", "tcponly", "lame", "rcode=NAME", "nxdomain", "delay=DURATION"):
+    for action in (
+        "truncate=N",
+        "tcponly",
+        "lame",
+        "rcode=NAME",
+        "nxdomain",
+        "delay=DURATION",
+        "frame=SHAPE",
+    ):
         assert f"\n  {action} " in out
     assert "lame referral" in out and "retries over TCP at once" in out
 

@@ -420,6 +420,23 @@ def test_oracle_actions_as_specs_and_as_objects(
     assert ask(dns_server, "d.test").flags & dns.flags.TC
 
 
+def test_frame_as_spec_and_as_object(http: httpx.Client) -> None:
+    """frame= through the API: text and JSON objects (a number or a shape), listed in
+    canonical form with the shape in its own field."""
+    posted = [
+        http.post("/faults", json="frame=SHORT match=a.test"),
+        http.post("/faults", json={"frame": 0, "match": "b.test", "first": 1}),
+        http.post("/faults", json={"action": "frame", "frame": "hang", "proto": "tcp"}),
+    ]
+    assert [r.status_code for r in posted] == [201] * 3, [r.text for r in posted]
+    listed = http.get("/faults").json()["faults"]
+    assert [(f["spec"], f["action"], f["frame"]) for f in listed] == [
+        ("frame=short match=a.test", "frame", "short"),
+        ("frame=0 match=b.test first=1", "frame", "0"),
+        ("frame=hang proto=tcp", "frame", "hang"),
+    ]
+
+
 @pytest.mark.parametrize(
     ("body", "fragment"),
     [
@@ -428,6 +445,10 @@ def test_oracle_actions_as_specs_and_as_objects(
         ("truncate=8", "truncate: expected 12..65535 bytes"),
         ("tcponly proto=tcp", "tcponly answers TCP normally"),
         ({"action": "lame", "truncate": 512}, "key 'truncate' only goes with action 'truncate'"),
+        ("frame=wide", "frame: expected short, long, hang or a number of bytes 0..65535"),
+        ({"frame": 65536}, "frame: expected short, long, hang or a number of bytes 0..65535"),
+        ({"frame": "short", "proto": "udp"}, "proto=udp makes no sense"),
+        ({"action": "drop", "frame": "short"}, "key 'frame' only goes with action 'frame'"),
     ],
 )
 def test_bad_oracle_action_is_400_naming_the_key(

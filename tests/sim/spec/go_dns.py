@@ -67,6 +67,40 @@ TCP ``dnsStreamRoundTrip`` returns ``errInvalidDNSResponse`` at once (``invalid`
 with a server that echoes the query as a response with one of the four fields' lowest
 bit flipped, QCLASS IN becoming 0 among them: over UDP "i/o timeout", IsTimeout and
 IsTemporary, for each field; over TCP "invalid DNS response" at once, no flag.)
+
+A TCP reply whose two-byte length prefix (RFC 1035 section 4.2.2, RFC 7766 section 8)
+disagrees with the message that follows (:data:`TCP_FRAMING`, :func:`stream_outcome`):
+``dnsStreamRoundTrip`` reads the prefix with ``io.ReadFull(c, b[:2])``, then exactly
+that many bytes with ``io.ReadFull(c, b[:l])``, and parses those alone; the bytes after
+them are never read (the connection is closed)::
+
+    if _, err := io.ReadFull(c, b[:2]); err != nil { return ..., err }
+    l := int(b[0])<<8 | int(b[1])
+    ...
+    n, err := io.ReadFull(c, b[:l])
+    if err != nil { return ..., err }
+    var p dnsmessage.Parser
+    h, err := p.Start(b[:n])          // -> errCannotUnmarshalDNSMessage
+    q, err := p.Question()            // -> errCannotUnmarshalDNSMessage
+
+So a prefix shorter than the message cuts it there, and Go judges the cut message as
+the whole reply: cut anywhere before the end of the first answer record's header
+(prefix 0, inside or at the end of the header, inside the question, at its end with an
+answer announced, inside the answer's header) it "cannot unmarshal DNS message", no
+flag, next server; cut inside the record's data, the answer loop fails on it:
+"cannot unmarshal DNS message" with the server, and the lookup ends there (no next
+server); cut after a whole record, the records before the cut are the answer.  A prefix
+longer than the message: Go waits for the missing bytes; a server that then closes
+gives ``io.ErrUnexpectedEOF`` ("unexpected EOF", a plain error: no flag, next server),
+one that stays silent the read deadline ("read tcp L->S: i/o timeout", IsTimeout and
+IsTemporary, next server).  (Asked of Go 1.23.9, ``net.Resolver{PreferGo: true}`` whose
+``Dial`` connects over TCP to a server that frames its reply so, ``LookupIP("ip4",
+"repo.example.")``, one nameserver and two attempts: "next server" is Go dialling
+again for its second attempt; tests/fidelity/test_spec_go_framing.py asks again.  And
+against faultdns's ``frame=`` through the Go oracle, ``sim/_fidelity/_named.py``'s
+``tcp-frame-*`` cases: the next server answers after ``short``, ``0``, ``long`` and
+``hang``; with ``search a.test``, ``repo`` framed ``short`` or ``long`` for
+``repo.a.test`` goes on to the next name, ``repo``, and its address.)
 """
 
 from __future__ import annotations
@@ -80,10 +114,12 @@ __all__ = [
     "ERROR_TEXTS",
     "NO_CANDIDATE_ADDRESSES",
     "OUTCOMES",
+    "TCP_FRAMING",
     "DNSFlags",
     "Exchange",
     "Lane",
     "LaneRun",
+    "StreamFraming",
     "avoid_dns",
     "error_text_fits",
     "flags_of",
@@ -103,7 +139,9 @@ __all__ = [
 #: "connection refused", ``unmarshal`` a TCP reply that does not parse to a header and
 #: a question (``errCannotUnmarshalDNSMessage``), ``lame`` a lame referral
 #: (``errLameReferral``), ``invalid`` a TCP reply that is not ours
-#: (``errInvalidDNSResponse``: ``checkResponse`` refused its ID or question)
+#: (``errInvalidDNSResponse``: ``checkResponse`` refused its ID or question), ``eof`` a
+#: TCP server that closed inside the reply its length prefix announced
+#: (``io.ErrUnexpectedEOF``)
 OUTCOMES = (
     "answer",
     "nxdomain",
@@ -115,6 +153,7 @@ OUTCOMES = (
     "unmarshal",
     "lame",
     "invalid",
+    "eof",
 )
 
 
@@ -150,7 +189,8 @@ def flags_of(outcome: str) -> DNSFlags:
         return DNSFlags(not_found=False, timeout=False, temporary=False)
     if outcome == "timeout":
         return DNSFlags(not_found=False, timeout=True, temporary=True)
-    if outcome in ("unmarshal", "lame", "invalid"):  # plain errors: newDNSError sets no flag
+    # plain errors (io.ErrUnexpectedEOF is no net.Error): newDNSError sets no flag
+    if outcome in ("unmarshal", "lame", "invalid", "eof"):
         return DNSFlags(not_found=False, timeout=False, temporary=False)
     raise ValueError(f"no error for a lane that ended with {outcome!r}")
 
@@ -169,6 +209,7 @@ ERROR_TEXTS = {
     "unmarshal": "cannot unmarshal DNS message",
     "lame": "lame referral",
     "invalid": "invalid DNS response",
+    "eof": "unexpected EOF",
 }
 
 
@@ -386,3 +427,83 @@ def try_one_name(
         last = (outcome, server)
     assert last is not None
     return LaneRun(tuple(exchanges), last[0], last[1], took)
+
+
+# -- a TCP reply whose length prefix disagrees with the message: dnsStreamRoundTrip ------
+
+
+@dataclass(frozen=True)
+class StreamFraming:
+    """One TCP reply framed wrongly, and what Go 1.23.9 made of it (module docstring).
+
+    The server builds ``reply`` for a query of ``repo.example.`` A: ``one`` (NOERROR,
+    AA and RA, one A record 10.0.0.1; 46 bytes: header 0-12, question 12-30, the
+    record's header 30-42, its data 42-46), ``two`` (a second A record 10.0.0.2 after
+    it; 62 bytes) or ``nxdomain`` (NXDOMAIN, no record; 30 bytes), and sends a length
+    prefix saying ``prefix`` bytes, then the whole reply; then it closes (``closes``)
+    or stays silent until Go closes.  Go's lookup then ends with ``addresses`` or with
+    a ``*DNSError`` whose ``Err`` is ``err`` (for the read deadline it ends so:
+    ``read tcp L->S: i/o timeout``) and whose flags are ``flags``; ``again``: whether
+    ``tryOneName`` went on to the next server (here: the same one, second attempt)
+    after this exchange.  ``outcome`` is the exchange's ending as :data:`OUTCOMES`
+    names it (``answer`` also for the cut record's data, whose error ends the lookup).
+    """
+
+    reply: str
+    prefix: int
+    closes: bool
+    outcome: str
+    err: str | None
+    flags: DNSFlags | None
+    addresses: tuple[str, ...]
+    again: bool
+
+
+_PLAIN = DNSFlags(not_found=False, timeout=False, temporary=False)
+_TIMEOUT = DNSFlags(not_found=False, timeout=True, temporary=True)
+_UNMARSHAL = ("unmarshal", "cannot unmarshal DNS message", _PLAIN, (), True)
+
+#: Go 1.23.9's answers for TCP replies whose length prefix disagrees with the message
+#: (asked as the module docstring says; ``tests/fidelity/test_spec_go_framing.py``
+#: asks Go again and ``tests/cleanup/test_resolver_framing.py`` holds cleanup's
+#: resolver to the same table).  Go said, per case: "cannot unmarshal DNS message", no
+#: flag, dialled again, for every cut before the end of the first record's header; the
+#: same text but no second dial for a cut inside the record's data (the answer loop's
+#: ``AResource`` fails and ``break loop`` ends the lookup); ``[10.0.0.1]`` for a cut
+#: after the first of two records; "unexpected EOF", no flag, dialled again, for a
+#: prefix one or ten bytes past the message and a close; "read tcp ...: i/o timeout",
+#: IsTimeout and IsTemporary, dialled again, past the message and silence.
+TCP_FRAMING: dict[str, StreamFraming] = {
+    "zero": StreamFraming("one", 0, False, *_UNMARSHAL),
+    "inside-header": StreamFraming("one", 5, False, *_UNMARSHAL),
+    "header-but-one": StreamFraming("one", 11, False, *_UNMARSHAL),
+    "at-header": StreamFraming("one", 12, False, *_UNMARSHAL),
+    "inside-question": StreamFraming("one", 20, False, *_UNMARSHAL),
+    "question-but-one": StreamFraming("one", 29, False, *_UNMARSHAL),
+    "at-question-end": StreamFraming("one", 30, False, *_UNMARSHAL),
+    "inside-record-header": StreamFraming("one", 36, False, *_UNMARSHAL),
+    "at-record-data": StreamFraming(
+        "one", 42, False, "answer", "cannot unmarshal DNS message", _PLAIN, (), False
+    ),
+    "inside-record-data": StreamFraming(
+        "one", 44, False, "answer", "cannot unmarshal DNS message", _PLAIN, (), False
+    ),
+    "after-first-record": StreamFraming(
+        "two", 46, False, "answer", None, None, ("10.0.0.1",), False
+    ),
+    "inside-second-record": StreamFraming(
+        "two", 50, False, "answer", None, None, ("10.0.0.1",), False
+    ),
+    "nxdomain-at-header": StreamFraming("nxdomain", 12, False, *_UNMARSHAL),
+    "nxdomain-question-but-one": StreamFraming("nxdomain", 29, False, *_UNMARSHAL),
+    "longer-by-one-then-close": StreamFraming(
+        "one", 47, True, "eof", "unexpected EOF", _PLAIN, (), True
+    ),
+    "longer-then-close": StreamFraming("one", 56, True, "eof", "unexpected EOF", _PLAIN, (), True),
+    "nxdomain-longer-then-close": StreamFraming(
+        "nxdomain", 40, True, "eof", "unexpected EOF", _PLAIN, (), True
+    ),
+    "longer-then-silent": StreamFraming(
+        "one", 56, False, "timeout", "i/o timeout", _TIMEOUT, (), True
+    ),
+}
