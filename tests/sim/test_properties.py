@@ -64,7 +64,11 @@ The properties, stated precisely:
    with a line over distribution/reference's length limits among them) end the run
    at the attempt that met them, naming the status or line, deleting nothing; an
    invalid list's error is ``spec.list_errors``' exactly (URL, line or document,
-   quoted clip, reason), through the harness's repo and in process.
+   quoted clip, reason), through the harness's repo and in process, over lines with a
+   fault at every position of the reference grammar (``grammar_lines``) and bodies
+   whose ``Content-Length`` they do not meet; in process every field of the
+   ``ImageListError`` (``url``, ``line``, ``reason``) is the specification's, and a
+   list it finds no fault in is read as exactly its references.
 6. **Determinism.**  Replaying a seed gives a byte-identical trace.
 7. **Retry decisions.**  For every failed attempt, the error cleanup's predicate saw is
    the one Go meets in that world (``world_errors``: search-list walk, the lane whose
@@ -4484,7 +4488,7 @@ _BRIEF_LINES = ("registry.local/Bad/x:v1", "a/UPPER/b", "ABC/x", "Foo/bar")
 @example(which="previous", line=_BRIEF_LINES[1], at=2, blank=(), framing="length", off=1)
 @example(which="previous", line=_BRIEF_LINES[2], at=2, blank=(), framing="length", off=1)
 @example(which="previous", line=_BRIEF_LINES[3], at=2, blank=(), framing="chunked", off=1)
-def test_invalid_reference_lines_name_url_line_and_reason_in_process(
+def test_invalid_list_lines_name_url_line_and_reason_in_process(
     which: str, line: str, at: int, blank: tuple[str, ...], framing: str, off: int
 ) -> None:
     """Property 5, every field of the error (issue 11, seed-15 sample; README "What an
