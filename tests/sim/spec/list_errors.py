@@ -19,6 +19,8 @@ checks, in order, first failure wins:
    the repo serving the wrong file?)"; otherwise as soon as the bytes received pass
    ``M``: "the list is at least K bytes, ..." with ``K`` the bytes received up to the
    piece that passed it (document);
+   then a ``Content-Length`` D that the M bytes received do not meet: "Content-Length
+   is D but M bytes arrived" (document; see the end of this docstring);
    then a body (not empty) whose last byte is no newline: "it does not end with a
    newline (the repo's lists do): the body was cut short after N bytes, or its
    Content-Length is too small" (document);
