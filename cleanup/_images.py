@@ -16,7 +16,8 @@ and normalised the way its ``ParseNormalizedNamed`` + ``TagNameOnly`` do::
     digest       := algorithm ":" hex          (sha256: 64, sha384: 96, sha512: 128)
 
 The first component is a domain only if it contains "." or ":", is ``localhost``, or
-has upper-case letters; otherwise the domain is ``docker.io``, and a single-component
+has upper-case letters (:func:`_names_a_domain`, also where a refusal says which part
+is wrong); otherwise the domain is ``docker.io``, and a single-component
 Docker Hub path gets ``library/``.  No tag and no digest means ``:latest``.
 
 An image list is what the repo serves: one reference per line.  Before anything is
@@ -116,17 +117,22 @@ class ImageRef:
         return self.full
 
 
+def _names_a_domain(first: str) -> bool:
+    """Whether ``first``, the text before a reference's first ``/``, is its domain:
+    distribution/reference ``splitDockerDomain`` (normalize.go) takes it for one when it
+    contains ``.`` or ``:``, is ``localhost``, or is not all lower case."""
+    return "." in first or ":" in first or first == "localhost" or first.lower() != first
+
+
 def _split_domain(text: str) -> tuple[str, str]:
     """distribution/reference ``splitDockerDomain``."""
     first, slash, rest = text.partition("/")
     if not slash:
         # a single element ("ubuntu", "ubuntu:22.04") is always a Docker Hub name
         return DEFAULT_DOMAIN, OFFICIAL_PREFIX + text
-    if first == "localhost":
-        domain, remote = first, rest
-    elif first == LEGACY_DEFAULT_DOMAIN:
+    if first == LEGACY_DEFAULT_DOMAIN:
         domain, remote = DEFAULT_DOMAIN, rest
-    elif "." in first or ":" in first or first.lower() != first:
+    elif _names_a_domain(first):
         domain, remote = first, rest
     else:
         domain, remote = DEFAULT_DOMAIN, text
@@ -167,7 +173,9 @@ def _explain(text: str) -> str:
         return "no repository name"
     parts = name.split("/")
     start = 0
-    if len(parts) > 1 and ("." in parts[0] or ":" in parts[0] or parts[0] == "localhost"):
+    # the same rule the grammar was matched with: an upper-case first part is a registry
+    # ("Foo/x_" quotes 'x_', not the valid host 'Foo'; "Foo_x/y" is a bad registry)
+    if len(parts) > 1 and _names_a_domain(parts[0]):
         if not _DOMAIN_RE.fullmatch(parts[0]):
             return f"registry {parts[0]!r} is not a valid host[:port]"
         start = 1

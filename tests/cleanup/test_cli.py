@@ -191,7 +191,8 @@ def test_malformed_memory_store_names_the_field(cli: Run, tmp_path: Path) -> Non
         ("predicate = [1]\n[backoff]\nduration = 1\n", "predicate: must be one of"),
         ("a = " + "[" * 5000 + "]" * 5000 + "\n", "nested too deeply"),
         ("backoff = 5\n", "missing [backoff] table"),
-        ("\udcff", "cannot read policy file"),
+        ("\udcff", "not UTF-8 text (byte 0xff at offset 0): a TOML file must be UTF-8"),
+        ("\ufeff[backoff]\nduration = 1\n", "starts with a UTF-8 byte order mark (BOM)"),
     ],
 )
 def test_any_policy_file_exits_64_naming_file_and_key(
@@ -250,6 +251,19 @@ def test_bad_policy_file_names_the_field(cli: Run, tmp_path: Path) -> None:
     path.write_text('name = "x"\n[backoff]\nduration = "10s"\nsteps = "many"\n')
     assert cli(f"--policy={path}") == 64
     assert "--policy" in cli.err and "steps" in cli.err
+
+
+def test_policy_file_with_a_bom_exits_64_naming_the_bom(cli: Run, tmp_path: Path) -> None:
+    """A policy file saved as "UTF-8 with BOM": one line naming the file and the BOM,
+    exit 64, nothing fetched or deleted."""
+    path = tmp_path / "p.toml"
+    path.write_bytes(b'\xef\xbb\xbf[backoff]\nduration = "10s"\n')
+    assert cli(f"--policy={path}") == 64
+    assert cli.err.splitlines() == [
+        f"cleanup: --policy: {path}: starts with a UTF-8 byte order mark (BOM), which TOML"
+        " does not allow: save it as UTF-8 without BOM"
+    ]
+    assert untouched(cli.node)
 
 
 # --------------------------------------------------------------------------- outcomes

@@ -91,6 +91,15 @@ def test_normalisation(text: str, full: str, short: str) -> None:
         ("foo@bar@baz", "more than one '@'"),
         ("caf\u00e9", "character 'é' at column 4"),
         ("x" * 250 + "/y" * 3, "at most 255"),
+        # an upper-case first part is a registry (splitDockerDomain), also in the reason:
+        # the bad part is quoted, not the valid host before it
+        ("Foo/b_", "path component 'b_' is invalid"),
+        ("Foo_x/bar", "registry 'Foo_x' is not a valid host[:port]"),
+        # a middle component is checked, not only the last (the seed-15 sample's
+        # start = -1 mutant quoted nothing); a first part that sorts before "localhost"
+        # is no registry (its parts[0] < "localhost" mutant)
+        ("registry.local/a_/x:v1", "path component 'a_' is invalid"),
+        ("a_b/c_", "path component 'c_' is invalid"),
     ],
 )
 def test_invalid_references_say_why(text: str, why: str) -> None:

@@ -789,6 +789,35 @@ def test_bad_policy_files(tmp_path: Path, content: str, message: str) -> None:
     assert str(caught.value).startswith(str(path))
 
 
+_POLICY = "[backoff]\nduration = '10s'\nsteps = 3\n"
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        # Notepad's "UTF-8 with BOM": tomllib alone says "Invalid statement (at line 1,
+        # column 1)", naming nothing a user can see
+        (b"\xef\xbb\xbf" + _POLICY.encode(), "starts with a UTF-8 byte order mark \\(BOM\\)"),
+        (b"\xef\xbb\xbf", "starts with a UTF-8 byte order mark \\(BOM\\)"),
+        # UTF-16 (with its own BOM), Latin-1 and a lone continuation byte: no UTF-8
+        (_POLICY.encode("utf-16"), "not UTF-8 text \\(byte 0xff at offset 0\\)"),
+        (b"name = 'caf\xe9'\n" + _POLICY.encode(), "not UTF-8 text \\(byte 0xe9 at offset 11\\)"),
+        (b"# \x80\n" + _POLICY.encode(), "not UTF-8 text \\(byte 0x80 at offset 2\\)"),
+    ],
+)
+def test_policy_file_with_a_bom_or_not_utf8_says_so(
+    tmp_path: Path, data: bytes, message: str
+) -> None:
+    """A policy file is UTF-8 without BOM (TOML 1.0); either defect is named, not
+    reported as a TOML syntax error about an invisible first character."""
+    path = tmp_path / "bom.toml"
+    path.write_bytes(data)
+    with pytest.raises(PolicyError, match=message) as caught:
+        get_policy(path)
+    assert str(caught.value).startswith(f"{path}: ")
+    assert "TOML" in str(caught.value) and "not valid TOML" not in str(caught.value)
+
+
 def test_policy_file_with_go_durations(tmp_path: Path) -> None:
     path = tmp_path / "p.toml"
     path.write_text(

@@ -64,7 +64,11 @@ The properties, stated precisely:
    with a line over distribution/reference's length limits among them) end the run
    at the attempt that met them, naming the status or line, deleting nothing; an
    invalid list's error is ``spec.list_errors``' exactly (URL, line or document,
-   quoted clip, reason), through the harness's repo and in process.
+   quoted clip, reason), through the harness's repo and in process, over lines with a
+   fault at every position of the reference grammar (``grammar_lines``) and bodies
+   whose ``Content-Length`` they do not meet; in process every field of the
+   ``ImageListError`` (``url``, ``line``, ``reason``) is the specification's, and a
+   list it finds no fault in is read as exactly its references.
 6. **Determinism.**  Replaying a seed gives a byte-identical trace.
 7. **Retry decisions.**  For every failed attempt, the error cleanup's predicate saw is
    the one Go meets in that world (``world_errors``: search-list walk, the lane whose
@@ -4204,8 +4208,11 @@ def bad_lines(draw: st.DrawFn, good: str) -> str:
     """A line of a list that is no reference, made from the good reference ``good``:
     an odd character at a generated column, a bad tag, a bad registry, one long enough
     that messages cut it, or an HTML line."""
-    kind = draw(st.sampled_from(("registry", "tag", "column", "column", "long", "html")))
+    kind = draw(st.sampled_from(("registry", "tag", "column", "column", "long", "html",
+                                 "grammar", "grammar", "grammar")))  # fmt: skip
     event(f"bad line: {kind}")
+    if kind == "grammar":  # every position of the reference grammar (inputs15)
+        return draw(grammar_lines(good))
     name = good.rsplit(":", 1)[0] if good.rfind(":") > good.rfind("/") else good
     if kind == "column":
         at = draw(st.integers(0, len(good)))
@@ -4314,10 +4321,11 @@ def test_invalid_list_text_through_the_repo_says_the_documented_error(
 
 class _Bodies(httpx.BaseTransport):
     """Serves the given bytes at ``spec.repo``'s path of each version, whole: with a
-    ``Content-Length`` (``"length"``), without length or chunking (``"close"``), or
-    chunked in pieces of the given sizes (the client sees each piece as it arrives)."""
+    ``Content-Length`` (``"length"``; an int: that ``Content-Length``, whatever the
+    body's length), without length or chunking (``"close"``), or chunked in pieces of
+    the given sizes (the client sees each piece as it arrives)."""
 
-    def __init__(self, bodies: dict[str, tuple[bytes, str | list[int]]]) -> None:
+    def __init__(self, bodies: dict[str, tuple[bytes, str | int | list[int]]]) -> None:
         self.bodies = bodies
         self.paths = spec_repo.list_paths(SINGLE.previous_version)
 
@@ -4328,8 +4336,9 @@ class _Bodies(httpx.BaseTransport):
         body, pieces = self.bodies[version]
         if pieces == "close":  # no length, no chunking: the body ends with the connection
             return httpx.Response(200, stream=httpx.ByteStream(body))
-        if isinstance(pieces, str):
-            headers = {"Content-Length": str(len(body))}
+        if isinstance(pieces, str | int):  # an int: a Content-Length the body may not meet
+            declared = len(body) if isinstance(pieces, str) else pieces
+            headers = {"Content-Length": str(declared)}
             return httpx.Response(200, stream=httpx.ByteStream(body), headers=headers)
         chunks, at = [], 0
         for size in pieces:
@@ -4366,8 +4375,9 @@ NOT_UTF8 = (b"\x80", b"\xbf", b"\xc0", b"\xfe", b"\xff", b"\xe2\x82")
 
 
 @st.composite
-def list_bodies(draw: st.DrawFn, refs: Sequence[str]) -> tuple[bytes, int, str | list[int]]:
-    """(body, the client's size limit, chunk sizes or None for a ``Content-Length``):
+def list_bodies(draw: st.DrawFn, refs: Sequence[str]) -> tuple[bytes, int, str | int | list[int]]:
+    """(body, the client's size limit, framing as ``spec.list_errors.list_error`` takes
+    it: ``"length"``, ``"close"``, chunk sizes, or a ``Content-Length`` it does not meet):
     :func:`list_lines`'s lists, bytes that are not UTF-8 at a generated offset, a BOM
     or CRLF, and bodies around the limit (one byte under, at, over, far over) framed
     either way."""
@@ -4388,11 +4398,15 @@ def list_bodies(draw: st.DrawFn, refs: Sequence[str]) -> tuple[bytes, int, str |
     if body and draw(st.integers(0, 9)) == 3:  # not 0: hypothesis favours the simplest
         body = body.rstrip(b"\n")
         event("no newline at the end")
-    pieces: str | list[int] = draw(
-        st.sampled_from(("length", "length", "length", "chunked", "chunked", "close"))
+    pieces: str | int | list[int] = draw(
+        st.sampled_from(("length", "length", "length", "chunked", "chunked", "close", "off"))
     )
     if pieces == "chunked":
         pieces = _pieces(len(body), draw(st.integers(1, 64)))
+    elif pieces == "off":  # a Content-Length the body does not meet (inputs15)
+        pieces = max(0, len(body) + draw(st.sampled_from(CONTENT_LENGTH_OFF)))
+        event("framing: a Content-Length the body does not meet")
+        return body, limit, pieces
     event(f"framing: {pieces if isinstance(pieces, str) else 'chunked'}")
     return body, limit, pieces
 
@@ -4413,14 +4427,17 @@ _LIMIT = 4 * 1024 * 1024
 @example(which="previous", data=_Given((b"docker.io/" + b"a" * 70 + b" x\n", _LIMIT, "length")))
 @example(which="previous", data=_Given((_GOOD_PREVIOUS, len(_GOOD_PREVIOUS) - 1, "length")))
 @example(which="previous", data=_Given((_GOOD_PREVIOUS, len(_GOOD_PREVIOUS) - 1, [64] * 99)))
+# a body shorter than its Content-Length, through a transport that does not hold it to
+# its framing: the document's error, "Content-Length is N but M bytes arrived"
+@example(which="previous", data=_Given((_GOOD_PREVIOUS, _LIMIT, len(_GOOD_PREVIOUS) + 7)))
 def test_invalid_list_text_in_process_says_the_documented_error(
     cleanup_fn: CleanupFn, which: str, data: Any, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
     """Property 5 with the documented message over more list texts than the harness
     runs, through the real repo client in process (:func:`list_bodies`: bytes that are
     not UTF-8, BOM and CRLF, no newline at the end, bodies one byte under, at and over
-    the client's limit, with a ``Content-Length``, chunked in generated pieces, or
-    framed by the connection's end): a list that fails ends
+    the client's limit, with a ``Content-Length`` (one the body does not meet too),
+    chunked in generated pieces, or framed by the connection's end): a list that fails ends
     the run at its first attempt, deleting nothing, with ``spec.list_errors``' error
     exactly (an oversize body with a ``Content-Length`` refused before reading, a
     chunked one as soon as the pieces pass the limit); one that passes is used."""
@@ -4465,6 +4482,156 @@ def test_invalid_list_text_in_process_says_the_documented_error(
         assert report.error == want, f"{report.error!r}, the specification says {want!r}"
         assert sorted(cleanup.MemoryStore(path).images()) == sorted(images.node_images)
         event("refused with the documented error")
+
+
+# -- inputs15 (issue 11, seed-15 sample): the image-reference grammar in every position
+#    of a list line, and every field of an ImageListError (url, line, reason), against
+#    spec.list_errors; a Content-Length the body does not meet -------------------------
+
+#: how far a served Content-Length is from the body's length (bytes)
+CONTENT_LENGTH_OFF = (-7, -1, 1, 7)
+_HEX = "0123456789abcdef" * 8
+#: registries the grammar accepts: a name with '.', a port, localhost, IPv4 and IPv6,
+#: upper case (splitDockerDomain takes an upper-case first part for a registry)
+GOOD_REGISTRIES = ("reg.io:5000", "localhost", "localhost:5000", "registry.local", "10.0.0.1",
+                   "[::1]:5000", "Registry.Example", "ABC", "Foo")  # fmt: skip
+#: path components outside the grammar (separators at an end, mixed, tripled): the
+#: first three sort before "localhost", the others after it
+BAD_COMPONENTS = ("a_", "_a", "k8s-", "m_-n", "x___y", "zz_")
+#: first parts that are valid path components but no host (an '_'), so no registry
+#: for the grammar; the first two sort before "localhost"
+UNDERSCORED = ("a_b", "k8s_io", "my__org", "zz_top")
+#: capitals: ASCII, and non-ASCII ones whose lower case differs (Kelvin sign, Angstrom
+#: sign, dotted I, E acute): the lower-case rule (Go's strings.ToLower) comes first
+CAPITALS = ("B", "Z", "\u212a", "\u212b", "\u0130", "\u00c9")
+BAD_DIGESTS = ("sha256:abc", "sha256", "1sha:" + _HEX[:64], "md5:" + _HEX[:32],
+               "sha256:" + _HEX[:64].upper(), "sha256:" + _HEX[:63], "sha512:" + _HEX[:64],
+               "sha256:" + "g" * 64, ":" + _HEX[:64])  # fmt: skip
+GRAMMAR_POSITIONS = ("first part, no registry", "first part underscored, a later part",
+                     "registry, a later part", "upper case", "upper-case registry", "digest",
+                     "several @", "length", "image ID", "no name", "empty part")  # fmt: skip
+
+
+@st.composite
+def grammar_lines(draw: st.DrawFn, good: str) -> str:
+    """A line made from ``good`` (``registry/path:tag``) with one change at a generated
+    position of distribution/reference's grammar (:data:`GRAMMAR_POSITIONS`): a first
+    part that is or is not a registry, a middle or last path component, upper case in
+    the path or the registry, a digest, several '@', the name's length around 255, an
+    image ID's 64 hex digits (and 63, 65), no name, an empty part.  Most are no
+    reference; some are look-alikes the grammar accepts (``Foo/bar``, a name of 255)."""
+    position = draw(st.sampled_from(GRAMMAR_POSITIONS))
+    event(f"grammar: {position}")
+    name, _, tag = good.rpartition(":") if good.rfind(":") > good.rfind("/") else (good, "", "")
+    suffix = f":{tag}" if tag and draw(st.booleans()) else ""
+    path = name.split("/", 1)[1] if "/" in name else name
+    last = path.rsplit("/", 1)[-1]
+    bad = draw(st.sampled_from(BAD_COMPONENTS))
+    if position == "first part, no registry":
+        return f"{bad}/{path}{suffix}"
+    if position == "first part underscored, a later part":
+        later = draw(st.sampled_from((bad, bad, "")))
+        where = draw(st.sampled_from(("middle", "last")))
+        rest = f"{later}/{last}" if where == "middle" else later
+        return f"{draw(st.sampled_from(UNDERSCORED))}/{rest}{suffix}"
+    if position == "registry, a later part":
+        registry = draw(st.sampled_from(GOOD_REGISTRIES))
+        where = draw(st.sampled_from(("middle", "last", "good")))
+        event(f"grammar: registry, {where} part")
+        rest = {"middle": f"{path}/{bad}/{last}", "last": f"{path}/{bad}", "good": path}[where]
+        return f"{registry}/{rest}{suffix}"
+    if position == "upper case":
+        at = draw(st.integers(0, len(path)))
+        return f"{draw(st.sampled_from(('', 'registry.local/', 'a/')))}{path[:at]}" + (
+            f"{draw(st.sampled_from(CAPITALS))}{path[at:]}{suffix}"
+        )
+    if position == "upper-case registry":
+        first = draw(st.sampled_from(("Foo", "ABC", "Foo_x", "A-", "Ab.C")))
+        return f"{first}/{draw(st.sampled_from((path, f'{path}/{bad}')))}{suffix}"
+    if position == "digest":
+        return f"{name}{suffix}@{draw(st.sampled_from(BAD_DIGESTS))}"
+    if position == "several @":
+        return f"{name}@sha256:{_HEX[:64]}@sha256:{_HEX[:64]}"
+    if position == "length":
+        # the normalised name (docker.io/ and library/ counted) 254-257 characters
+        first = draw(st.sampled_from(("docker.io/", "registry.local/", "")))
+        normalised = first if first == "registry.local/" else "docker.io/library/"
+        size = 255 - len(normalised)
+        return first + "a" * (size + draw(st.integers(-1, 2))) + suffix
+    if position == "image ID":
+        return _HEX[: draw(st.sampled_from((64, 64, 63, 65)))]
+    if position == "no name":
+        return draw(st.sampled_from((f":{tag or 'v1'}", f"@sha256:{_HEX[:64]}", ":")))
+    return draw(st.sampled_from((f"{name}/", f"/{path}", name.replace("/", "//", 1))))
+
+
+def _list_references(lines: Sequence[str]) -> list[str]:
+    """The references a list of ``lines`` names (each stripped, comments dropped)."""
+    return [line.strip() for line in lines if line.strip() and not line.strip().startswith("#")]
+
+
+_BRIEF_LINES = ("registry.local/Bad/x:v1", "a/UPPER/b", "ABC/x", "Foo/bar")
+
+
+@cases(150)
+@given(
+    which=st.sampled_from(("previous", "current")),
+    line=st.sampled_from(SINGLE.images.previous).flatmap(grammar_lines),
+    at=st.integers(0, 9),
+    blank=st.sampled_from(((), ("",), ("# c", ""))),
+    framing=st.sampled_from(("length", "length", "chunked", "off")),
+    off=st.sampled_from(CONTENT_LENGTH_OFF),
+)
+# the seed-15 survivors' kinds as named examples: a middle component (start = -1), a
+# first part sorting before "localhost" that is no registry, a Content-Length the body
+# does not meet (its line is the document's); and the brief's lines (upper case in the
+# path is refused by the lower-case rule, an upper-case first part is a registry)
+@example(which="previous", line="registry.local/a_/x:v1", at=1, blank=(), framing="length", off=1)
+@example(which="current", line="a_b/c_", at=0, blank=(), framing="length", off=1)
+@example(which="current", line="abc/x_", at=3, blank=(), framing="length", off=1)
+@example(which="previous", line="docker.io/rancher/x:v1", at=0, blank=(), framing="off", off=-7)
+@example(which="previous", line=_BRIEF_LINES[0], at=2, blank=(), framing="length", off=1)
+@example(which="previous", line=_BRIEF_LINES[1], at=2, blank=(), framing="length", off=1)
+@example(which="previous", line=_BRIEF_LINES[2], at=2, blank=(), framing="length", off=1)
+@example(which="previous", line=_BRIEF_LINES[3], at=2, blank=(), framing="chunked", off=1)
+def test_invalid_list_lines_name_url_line_and_reason_in_process(
+    which: str, line: str, at: int, blank: tuple[str, ...], framing: str, off: int
+) -> None:
+    """Property 5, every field of the error (issue 11, seed-15 sample; README "What an
+    invalid list's error says"): a list of good references with one line changed at a
+    generated position of the reference grammar (:func:`grammar_lines`), at a generated
+    line, served by the real repo client in process with a ``Content-Length`` (one the
+    body does not meet too) or chunked, either is refused with an ``ImageListError``
+    whose ``url`` is the list's, whose ``line`` (0: the document) and ``reason`` are
+    ``spec.list_errors``' (the part of the reference it quotes, the rule it breaks) and
+    whose text is ``invalid image list URL (WHERE): REASON``; or, when the specification
+    finds no fault, is read as exactly its references in order."""
+    lines = list(getattr(SINGLE.images, which))
+    lines[min(at, len(lines)) : min(at, len(lines))] = [*blank, line]
+    body = _served(lines)
+    pieces: str | int | list[int] = framing
+    if framing == "off":
+        pieces = max(0, len(body) + off)
+    elif framing == "chunked":
+        pieces = _pieces(len(body), 16)
+    version = SINGLE.previous_version if which == "previous" else spec_repo.CURRENT
+    url = "http://repo.test" + spec_repo.list_path(version)
+    want = spec_lists.list_error_at(body, _LIMIT, pieces)
+    note(f"{lines}, framing {pieces}: the specification says {want}")
+    with httpx.Client(transport=_Bodies({version: (body, pieces)})) as client:
+        repo = cleanup.RepoClient("http://repo.test", client, timeout=30.0)
+        if want is None:
+            assert repo.fetch_list(version) == _list_references(lines)
+            event("read as a list")
+            return
+        with pytest.raises(ImageListError) as caught:
+            repo.fetch_list(version)
+    got = caught.value
+    assert (got.url, got.line, got.reason) == (url, *want), (
+        f"url, line, reason {(got.url, got.line, got.reason)}, the specification {(url, *want)}"
+    )
+    assert str(got) == spec_lists.error(url, *want)
+    event("refused on the document" if want[0] == 0 else "refused naming its line")
 
 
 # -- 6. determinism ------------------------------------------------------------------
