@@ -1762,7 +1762,7 @@ class NSWorld:
         """What Go makes of one exchange (``spec.go_dns`` outcomes, or ``truncated``)."""
         if server in self.down:
             return "refused"
-        what = NS_BEHAVIOURS[self.behaviour[server][qtype]][1][transport == "tcp"]
+        what = ns_behaviour(self.behaviour[server][qtype], qtype)[1][transport == "tcp"]
         if what != "zone":
             return what
         answer = NS_REPLIES[self.kind][qtype]
@@ -1779,16 +1779,13 @@ def _ns_outcome(world: NSWorld, qtype: str, server: int, transport: str) -> str:
 def ns_worlds(draw: st.DrawFn) -> NSWorld:
     """2-4 nameserver lines (mostly 3-4, so that rotate offsets of 2+ reach past XOR's
     and +'s agreement; Go reads at most three, so a fourth is never asked), each
-    healthy or faulty per query type, some down; rotate or not, use-vc sometimes; 1-3
+    healthy or faulty per query type (``ns_behaviours``: replies for another class or
+    type by value among them), some down; rotate or not, use-vc sometimes; 1-3
     lookups on one resolver; names with direct answers, CNAMEs (answered in zone, or
     ending without the type, or leaving the zone) and NXDOMAIN."""
     servers = draw(st.sampled_from([2, 3, 3, 4, 4]))
     behaviour = tuple(
-        {
-            qtype: draw(st.sampled_from(["ok"] * len(_NS_FAULTY) + _NS_FAULTY))
-            for qtype in ("A", "AAAA")
-        }
-        for _ in range(servers)
+        {qtype: draw(ns_behaviours()) for qtype in ("A", "AAAA")} for _ in range(servers)
     )
     use_vc = draw(st.integers(0, 4)) == 0
     down = (
@@ -1904,6 +1901,88 @@ NS_NOT_OURS_CLASS = _ns_world("v4only", [("not-ours-class", "ok"), ("ok", "ok")]
 #: another class everywhere over TCP: Go's error is "invalid DNS response", no flag
 NS_NOT_OURS_CLASS_TCP = _ns_world("direct", [("not-ours-class", "not-ours-class")] * 2, use_vc=True)
 
+# -- class15 (issue 11): replies for another class or type, by value ---------------------
+# ``mismatch=class`` flips QCLASS's lowest bit, so IN only ever became 0: no world sent a
+# reply for a class above IN (CH, HS, ANY), and a resolver refusing only classes below IN
+# (``qclass < 1``) passed.  The several-nameserver worlds also draw ``not-ours-class=N``
+# and ``not-ours-type=N`` (faultdns ``mismatch=class:N`` / ``type:N``), N below, at
+# and above the query's own; whether the reply is ours, and what Go makes of it when it
+# is not, is ``spec.go_dns``'s (``reply_is_ours``, ``NOT_OURS``).
+
+#: the valued behaviours' kinds, a value appended (``not-ours-class=3``), weighted
+#: so that the ci profile meets classes below and above IN in lanes that are asked
+NS_VALUED_KINDS = ("not-ours-class=",) * 4 + ("not-ours-type=",) * 2
+#: classes drawn: below IN (0), IN itself (the query's: the answer), CS 2, CH 3, HS 4,
+#: NONE 254, ANY 255, the largest; and any 16-bit number
+NS_VALUED_CLASSES = (0, 1, 2, 3, 4, 254, 255, 65535)
+#: types drawn: 0, A 1, CNAME 5, AAAA 28 (each lane's own for one of the two), ANY 255,
+#: the largest; and any 16-bit number
+NS_VALUED_TYPES = (0, 1, 5, 28, 255, 65535)
+
+
+def ns_behaviour(name: str, qtype: str) -> tuple[str, tuple[str, str]]:
+    """The faultdns rule and Go's reading over (UDP, TCP) of a server's behaviour for
+    ``qtype``: :data:`NS_BEHAVIOURS`' entry, or for ``not-ours-FIELD=N`` the rule
+    ``mismatch=FIELD:N`` (faultdns echoes the query's question with that field set to N)
+    read as ``spec.go_dns`` says: the zone's reply when it is ours, else
+    ``NOT_OURS``."""
+    kind, eq, value = name.partition("=")
+    if not eq:
+        return NS_BEHAVIOURS[name]
+    field_ = kind.removeprefix("not-ours-")
+    number = int(value)
+    reply_type = number if field_ == "type" else spec_dns.QTYPES[qtype]
+    reply_class = number if field_ == "class" else spec_dns.QCLASS_IN
+    if spec_dns.reply_is_ours(qtype, reply_type, reply_class):
+        return f"mismatch={field_}:{number}", ("zone", "zone")
+    return f"mismatch={field_}:{number}", (spec_dns.NOT_OURS["udp"], spec_dns.NOT_OURS["tcp"])
+
+
+def ns_behaviours() -> st.SearchStrategy[str]:
+    """One server's behaviour for one query type: healthy half the time, else one of
+    the faulty kinds, a valued kind taking its number from the lists above or any."""
+    kinds = [*_NS_FAULTY, *NS_VALUED_KINDS]
+
+    def valued(kind: str) -> st.SearchStrategy[str]:
+        if not kind.endswith("="):
+            return st.just(kind)
+        values = NS_VALUED_CLASSES if "class" in kind else NS_VALUED_TYPES
+        numbers = st.one_of(st.sampled_from(values), st.integers(0, 0xFFFF))
+        return numbers.map(lambda n: f"{kind}{n}")
+
+    return st.sampled_from(["ok"] * len(kinds) + kinds).flatmap(valued)
+
+
+def ns_valued_events(world: NSWorld, asked: set[tuple[int, str]]) -> None:
+    """Show the ci profile meets replies for another class or type in a lane that was
+    asked (``asked``: (server, qtype) pairs), below, at or above the query's."""
+    for server, qtype in asked:
+        kind, eq, value = world.behaviour[server][qtype].partition("=")
+        if not eq:
+            continue
+        number = int(value)
+        own = spec_dns.QCLASS_IN if kind == "not-ours-class" else spec_dns.QTYPES[qtype]
+        where = "below" if number < own else "at" if number == own else "above"
+        field_ = kind.removeprefix("not-ours-")
+        event(f"asked a server replying for a {field_} {where} the query's")
+
+
+#: a reply for class CH (3, above IN) over UDP from the first server: not ours, read
+#: past until the timeout; the second server answers
+NS_CLASS_CH = _ns_world("direct", [("not-ours-class=3", "not-ours-class=3"), ("ok", "ok")])
+#: class ANY (255) everywhere over TCP: "invalid DNS response" at once, no flag
+NS_CLASS_ANY_TCP = _ns_world(
+    "direct", [("not-ours-class=255", "not-ours-class=255")] * 2, use_vc=True
+)
+#: class HS (4) for A from the first server, class 0 from the second: A times out on
+#: both, AAAA answers
+NS_CLASS_HS_AND_0 = _ns_world("direct", [("not-ours-class=4", "ok"), ("not-ours-class=0", "ok")])
+#: class IN is the query's own: the reply is ours, the first server answers
+NS_CLASS_IN = _ns_world("direct", [("not-ours-class=1", "not-ours-class=1"), ("silent", "ok")])
+#: QTYPE AAAA in every reply: ours for the AAAA lane, not for the A lane, which fails
+#: over UDP at both servers (a timeout) while AAAA answers
+NS_TYPE_AAAA = _ns_world("direct", [("not-ours-type=28", "not-ours-type=28")] * 2)
+
 
 @cases(60)
 @given(world=ns_worlds(), seed=seeds())
@@ -1923,6 +2002,11 @@ NS_NOT_OURS_CLASS_TCP = _ns_world("direct", [("not-ours-class", "not-ours-class"
 @example(world=NS_NOT_OURS_TYPE, seed=0)
 @example(world=NS_NOT_OURS_CLASS, seed=0)
 @example(world=NS_NOT_OURS_CLASS_TCP, seed=0)
+@example(world=NS_CLASS_CH, seed=0)
+@example(world=NS_CLASS_ANY_TCP, seed=0)
+@example(world=NS_CLASS_HS_AND_0, seed=0)
+@example(world=NS_CLASS_IN, seed=0)
+@example(world=NS_TYPE_AAAA, seed=0)
 def test_predicate_input_is_gos_over_several_nameservers(
     nameservers: tuple[SimClock, list[faultdns.FaultDNSServer], str], world: NSWorld, seed: int
 ) -> None:
@@ -1950,7 +2034,7 @@ def test_predicate_input_is_gos_over_several_nameservers(
         if index >= len(world.behaviour):
             continue
         for qtype, behaviour in world.behaviour[index].items():
-            rule = NS_BEHAVIOURS[behaviour][0]
+            rule = ns_behaviour(behaviour, qtype)[0]
             if rule:
                 scope = f" match={world.name}" if world.scoped else ""
                 server.add_fault(f"{rule} qtype={qtype}{scope}")
@@ -1972,6 +2056,7 @@ def test_predicate_input_is_gos_over_several_nameservers(
     names = spec_dns.name_list(world.name, [], 1)
     assert names == [world.name]
     taken = 0
+    asked: set[tuple[int, str]] = set()
     for lookup in range(world.lookups):
         events.clear()
         marks = [server.queries[-1].seq if server.queries else 0 for server in servers]
@@ -1989,6 +2074,7 @@ def test_predicate_input_is_gos_over_several_nameservers(
             for qtype in ("A", "AAAA")
         }
         note(f"lookup {lookup}: offsets {offsets}; spec {runs}")
+        asked |= {(x.server, q) for q, lane in runs.items() for x in lane.exchanges}
         try:
             got: object = sorted(resolver.resolve(world.name))
         except DNSError as exc:
@@ -2048,6 +2134,7 @@ def test_predicate_input_is_gos_over_several_nameservers(
         event("a server without EDNS: no OPT, the zone's reply")
     if drawn & {f"not-ours-{f}" for f in MISMATCHED}:
         event(f"a reply not ours ({'TCP' if world.use_vc else 'UDP'})")
+    ns_valued_events(world, {(i, q) for i, q in asked if i not in world.down})
     event(f"name: {world.kind}")
 
 

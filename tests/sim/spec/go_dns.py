@@ -67,6 +67,13 @@ TCP ``dnsStreamRoundTrip`` returns ``errInvalidDNSResponse`` at once (``invalid`
 with a server that echoes the query as a response with one of the four fields' lowest
 bit flipped, QCLASS IN becoming 0 among them: over UDP "i/o timeout", IsTimeout and
 IsTemporary, for each field; over TCP "invalid DNS response" at once, no flag.)
+QTYPE and QCLASS are compared as whole 16-bit numbers (``checkResponse``: ``q.Type ==
+respQ.Type && q.Class == respQ.Class``), so a class above IN is as foreign as one below
+it (:func:`reply_is_ours`, :data:`NOT_OURS`).  (Asked of Go 1.23.9, ``LookupIPAddr``
+over one server echoing the question with QCLASS 0, 2, CH 3, HS 4, ANY 255 or 65535,
+or QTYPE 0 or ANY 255, and an answer record: over UDP "read udp L->S: i/o timeout"
+after timeout x attempts, IsTimeout and IsTemporary; over TCP "invalid DNS response"
+at once, no flag; QTYPE AAAA 28 to the AAAA query is its own: the address.)
 """
 
 from __future__ import annotations
@@ -78,8 +85,11 @@ from dataclasses import dataclass
 __all__ = [
     "DEADLINE_FLAGS",
     "ERROR_TEXTS",
+    "NOT_OURS",
     "NO_CANDIDATE_ADDRESSES",
     "OUTCOMES",
+    "QCLASS_IN",
+    "QTYPES",
     "DNSFlags",
     "Exchange",
     "Lane",
@@ -93,6 +103,7 @@ __all__ = [
     "lookup_error",
     "name_list",
     "no_address_text",
+    "reply_is_ours",
     "server_order",
     "skip_to_answer",
     "try_one_name",
@@ -116,6 +127,25 @@ OUTCOMES = (
     "lame",
     "invalid",
 )
+
+
+#: the class every query of Go's stub resolver asks (``dnsmessage.ClassINET``, RFC 1035
+#: section 3.2.4) and the type numbers of the two lanes (RFC 1035 section 3.2.2, RFC 3596
+#: section 2.1)
+QCLASS_IN = 1
+QTYPES = {"A": 1, "AAAA": 28}
+#: what Go makes of an exchange whose reply is not ours (``checkResponse`` false), by
+#: transport: UDP reads past it until the exchange's deadline, TCP gives
+#: ``errInvalidDNSResponse`` at once
+NOT_OURS = {"udp": "timeout", "tcp": "invalid"}
+
+
+def reply_is_ours(qtype: str, reply_type: int, reply_class: int) -> bool:
+    """Go ``checkResponse``'s question test for a reply to a ``qtype`` (``A``/``AAAA``)
+    query of class IN whose question says ``reply_type`` and ``reply_class`` (16-bit
+    numbers): both equal to the query's.  Any other class, below IN (0) or above it
+    (CH 3, HS 4, ANY 255, 65535), is not ours."""
+    return reply_type == QTYPES[qtype] and reply_class == QCLASS_IN
 
 
 @dataclass(frozen=True)
