@@ -51,8 +51,17 @@ __all__ = [
 #:   answers a forwarded name): the query waits its full timeout.
 #: - ``nxdomain``: the name does not exist (rcode NXDOMAIN).
 #: - ``servfail``: rcode SERVFAIL (CoreDNS's ``forward`` plugin when no upstream answers).
+#: - ``lame``: a lame referral, NOERROR with AA and RA clear and no record at all (a
+#:   server that is not authoritative for the name and does not recurse: CoreDNS before
+#:   its ``kubernetes`` plugin has synced, or a stub pointed at the wrong server; faultdns
+#:   ``lame``).  Go: ``errLameReferral``, "lame referral", no flag: next server, and no
+#:   Harvester predicate retries it.
+#: - ``refused``: rcode REFUSED (a server answering, but not for this client or zone;
+#:   faultdns ``refused``).  Go: ``errServerMisbehaving``, "server misbehaving", no flag
+#:   (not temporary, unlike SERVFAIL): next server, and no Harvester predicate retries
+#:   it.  Not ``conn-refused``: the server answered.
 #: - ``ok``: the repo name resolves; for any other name the zone's answer, NXDOMAIN.
-DNSState = Literal["conn-refused", "timeout", "nxdomain", "servfail", "ok"]
+DNSState = Literal["conn-refused", "timeout", "nxdomain", "servfail", "lame", "refused", "ok"]
 DNS_STATES: tuple[DNSState, ...] = get_args(DNSState)
 #: the DNS state that stands for the whole server, not for one name
 SERVER_DOWN: DNSState = "conn-refused"
@@ -103,7 +112,8 @@ class Interval(Generic[_State]):
 
     One class serves both channels, typed by the table it sits in: ``Timeline.dns``
     holds ``Interval[DNSState]`` (a closed vocabulary, so mypy refuses a misspelt DNS
-    state, or an HTTP one such as ``refused``, in a world built in code), and
+    state, or an HTTP one such as ``missing`` or ``hang``, in a world built in code; the
+    DNS ``refused`` is the rcode REFUSED, the HTTP ``refused`` a refused connection), and
     ``Timeline.http`` ``Interval[str]`` (plain ``Interval``).  The two vocabularies
     share ``ok`` ("the name resolves", "200 with the list").  The HTTP channel's stays
     ``str`` because the property suite's worlds give it states beyond
