@@ -404,26 +404,31 @@ def test_generated_timelines_agree_with_the_harness(
 #: preset: the run ends at its first attempt.  Also after a retried outage (SERVFAIL),
 #: and for some names only (the other candidates' and the upstream's: the error Go
 #: keeps is the name as given's).
-NOT_READY = [
-    {"*": [(0, state), (40, "nxdomain")], SINGLE.repo_host: [(0, state), (40, "ok")]}
-    for state in ("lame", "refused")
-] + [
-    {
-        "*": [(0, "servfail"), (20, state), (50, "nxdomain")],
-        SINGLE.repo_host: [(0, "servfail"), (20, state), (50, "ok")],
-    }
-    for state in ("lame", "refused")
-] + [
-    {"*": [(0, state), (30, "nxdomain")], SINGLE.repo_host: [(0, "timeout"), (60, "ok")]}
-    for state in ("lame", "refused")
-] + [
-    {
-        "*": [(0, "servfail"), (25, "nxdomain")],
-        SINGLE.repo_host: [(0, "nxdomain"), (35, "ok")],
-        SINGLE.repo_service: [(0, state), (45, "nxdomain")],
-    }
-    for state in ("lame", "refused")
-]
+NOT_READY = (
+    [
+        {"*": [(0, state), (40, "nxdomain")], SINGLE.repo_host: [(0, state), (40, "ok")]}
+        for state in ("lame", "refused")
+    ]
+    + [
+        {
+            "*": [(0, "servfail"), (20, state), (50, "nxdomain")],
+            SINGLE.repo_host: [(0, "servfail"), (20, state), (50, "ok")],
+        }
+        for state in ("lame", "refused")
+    ]
+    + [
+        {"*": [(0, state), (30, "nxdomain")], SINGLE.repo_host: [(0, "timeout"), (60, "ok")]}
+        for state in ("lame", "refused")
+    ]
+    + [
+        {
+            "*": [(0, "servfail"), (25, "nxdomain")],
+            SINGLE.repo_host: [(0, "nxdomain"), (35, "ok")],
+            SINGLE.repo_service: [(0, state), (45, "nxdomain")],
+        }
+        for state in ("lame", "refused")
+    ]
+)
 
 
 @pytest.mark.parametrize("start", [0.0, 30.0])

@@ -90,6 +90,7 @@ __all__ = [
     "OUTCOMES",
     "QCLASS_IN",
     "QTYPES",
+    "WORLD_STATES",
     "DNSFlags",
     "Exchange",
     "Lane",
@@ -168,6 +169,26 @@ DEADLINE_FLAGS = DNSFlags(not_found=False, timeout=True, temporary=True)
 def deadline_text(name: str) -> str:
     """Go's text for a lookup of ``name`` (as asked) the caller's deadline ended."""
     return f"lookup {name}: i/o timeout"
+
+
+#: what one exchange with the world's cluster DNS ends with in each of its DNS states
+#: (``sim._timeline.DNSState``, written out here, not imported), ``ok`` aside (the zone's
+#: reply: the repo name's A, NODATA for its AAAA, NXDOMAIN for any other name):
+#: ``conn-refused`` is the socket's ICMP refusal, ``timeout`` silence, ``lame`` a lame
+#: referral (faultdns ``lame``: NOERROR, AA and RA clear, no record, no OPT), ``refused``
+#: the rcode REFUSED (faultdns ``refused``), an "other rcode" (``rcode``).  Asked of Go
+#: 1.23.9, ``LookupIPAddr`` over one server, UDP and TCP alike: a lame referral ->
+#: "lame referral", REFUSED -> "server misbehaving", neither IsNotFound, IsTimeout nor
+#: IsTemporary (SERVFAIL, the same text, is IsTemporary); both move on to the next
+#: server and attempt, taking no time.
+WORLD_STATES = {
+    "conn-refused": "refused",
+    "timeout": "timeout",
+    "nxdomain": "nxdomain",
+    "servfail": "servfail",
+    "lame": "lame",
+    "refused": "rcode",
+}
 
 
 def flags_of(outcome: str) -> DNSFlags:
