@@ -134,6 +134,8 @@ def test_evaluator_agrees_where_dropped_queries_move_time(harness: Harness) -> N
         {"name": "no-vm", "world": {"vm_starts": False}},
         {"name": "airgapped", "world": {"upstream": "servfail"}},
         {"name": "silent-upstream", "world": {"upstream": "timeout", "dns_down": "not-routed"}},
+        {"name": "not-ready-lame", "world": {"dns_down": "not-ready-lame"}},
+        {"name": "not-ready-refused", "world": {"dns_down": "not-ready-refused"}},
         {"name": "no-cache", "coredns": {}},
         {"name": "slow-dns", "client": {"dns_timeout": 2, "dns_attempts": 3, "http_timeout": 7}},
     ],
