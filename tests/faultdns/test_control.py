@@ -437,8 +437,12 @@ def test_mismatch_values_through_the_api_as_specs_and_as_objects(
         ("mismatch=class:ANY match=a.test qtype=AAAA", "class:ANY"),
         ("mismatch=type:0 match=b.test", "type:0"),
     ]
-    for name, qtype, field, number in (("a.test", "A", "class", 3), ("a.test", "AAAA", "class",
-                                        255), ("b.test", "A", "type", 0)):  # fmt: skip
+    asked = [
+        ("a.test", "A", "class", 3),
+        ("a.test", "AAAA", "class", 255),
+        ("b.test", "A", "type", 0),
+    ]
+    for name, qtype, field, number in asked:
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
             sock.settimeout(3)
             sock.sendto(dns.message.make_query(name, qtype).to_wire(), dns_server.address)
