@@ -1041,6 +1041,13 @@ def test_every_predicate_on_a_cluster_dns_not_ready(
     failed = [e for e in r.events if isinstance(e, AttemptFailed)]
     plain = spec_dns.flags_of(spec_dns.WORLD_STATES["lame"])
     if failed and class_of(failed[-1].error) == ("dns", plain):
+        error = failed[-1].error
+        assert isinstance(error, DNSError)
+        # Go's text for the state that ended the lookup: "lame referral" or "server
+        # misbehaving" (spec.go_dns.ERROR_TEXTS of WORLD_STATES' outcome)
+        assert any(
+            spec_dns.error_text_fits(spec_dns.WORLD_STATES[state], error.err) for state in NOT_READY
+        ), error.err
         assert r.result.outcome == "not-retriable", r.result.outcome
         assert not r.result.report.deleted
         event("the run ended at a DNS error with no flag")
