@@ -37,8 +37,10 @@ from dnslib import QTYPE
 
 __all__ = [
     "ACTIONS",
+    "CLASS_NAMES",
     "FRAME_SHAPES",
     "MISMATCH_FIELDS",
+    "MISMATCH_VALUED",
     "RCODE_NAMES",
     "Action",
     "FaultRule",
@@ -47,6 +49,7 @@ __all__ = [
     "coerce_rule",
     "format_duration",
     "load_plan",
+    "mismatch_text",
     "parse_duration",
     "parse_fault",
     "parse_plan",
@@ -73,6 +76,15 @@ MISMATCH_FIELDS: tuple[MismatchField, ...] = get_args(MismatchField)
 #: following, then a close when N is past the reply's end
 FRAME_SHAPES = ("short", "long", "hang")
 MAX_FRAME = 65535
+#: the fields ``mismatch=FIELD:VALUE`` can set to a value of the user's choosing (16-bit
+#: numbers: RFC 1035 section 4.1.2), instead of flipping the query's lowest bit (which
+#: only ever gives IN's neighbour 0, never a class above IN)
+MISMATCH_VALUED: tuple[MismatchField, ...] = ("type", "class")
+#: the CLASS mnemonics ``mismatch=class:NAME`` reads (IANA "DNS CLASSes", RFC 6895
+#: section 3.2: IN, CH, HS; QCLASS NONE from RFC 2136 section 2.3, ANY "*" from RFC 1035
+#: section 3.2.5), and writes back for their numbers
+CLASS_NAMES: Mapping[int, str] = {1: "IN", 3: "CH", 4: "HS", 254: "NONE", 255: "ANY"}
+_CLASS_NUMBERS = {name: number for number, name in CLASS_NAMES.items()}
 #: what a fault rule does (README "Fault rules"): a bare or an ``action=VALUE`` action
 Action = Literal[BareAction, ValueAction]
 BARE_ACTIONS: tuple[BareAction, ...] = get_args(BareAction)
@@ -85,7 +97,7 @@ UDP_ACTIONS = ("truncate", "tcponly")
 TCP_ACTIONS = ("frame",)
 _ACTIONS_TEXT = (
     "nxdomain, servfail, refused, nodata, drop, truncate, lame, tcponly, noedns, "
-    "delay=DURATION, answer=ADDR, rcode=NAME, truncate=BYTES, mismatch=FIELD, "
+    "delay=DURATION, answer=ADDR, rcode=NAME, truncate=BYTES, mismatch=FIELD[:VALUE], "
     "frame=short|long|hang|BYTES"
 )
 # Smallest truncate=N: a reply cut inside its 12-byte header is not a DNS message.
@@ -169,6 +181,13 @@ ACTION_HELP: tuple[tuple[str, str, str], ...] = (
         "short, or a cut before the first record's data: cannot unmarshal DNS message "
         "(not temporary); long: unexpected EOF (not temporary); hang: i/o timeout "
         "(IsTimeout, IsTemporary); each tries the next server",
+    ),
+    (
+        "mismatch=FIELD:VALUE",
+        "the zone's answer with the question's type or class VALUE (0..65535 or a "
+        "mnemonic: class:CH, class:ANY, type:AAAA)",
+        "as mismatch=FIELD when VALUE is not the query's (class CH, HS, ANY, 0 alike); "
+        "VALUE equal to the query's: the answer",
     ),
 )
 
@@ -258,7 +277,10 @@ class FaultRule:
     so ``parse_fault(rule.spec)`` gives back an equal rule (apart from the id).
     ``rcode`` (action ``rcode``) is the number 0..4095; ``truncate`` (action
     ``truncate``) is the cut size in bytes, or None for the question-only reply;
-    ``mismatch`` (action ``mismatch``) the reply field that is not the query's;
+    ``mismatch`` (action ``mismatch``) the reply field that is not the query's, and
+    ``mismatch_to`` the 16-bit value that field (``type`` or ``class``) carries instead
+    (None: the query's with its lowest bit flipped); the spec writes both as
+    ``mismatch=FIELD[:VALUE]``, and so do :meth:`to_dict` and :meth:`from_dict`;
     ``frame`` (action ``frame``) the TCP length prefix's shape: one of
     :data:`FRAME_SHAPES` or a number of bytes written in decimal (``"0"``..``"65535"``).
     """
@@ -271,6 +293,7 @@ class FaultRule:
     truncate: int | None = None
     mismatch: MismatchField | None = None
     frame: str | None = None
+    mismatch_to: int | None = None
     match: str = "*"
     qtype: str | None = None
     proto: str | None = None
@@ -326,7 +349,7 @@ class FaultRule:
             "answer": self.answer,
             "rcode": self.rcode,
             "truncate": self.truncate,
-            "mismatch": self.mismatch,
+            "mismatch": None if self.mismatch is None else mismatch_text(self),
             "frame": self.frame,
             "match": self.match,
             "qtype": self.qtype,
@@ -515,13 +538,10 @@ def _validate(rule: FaultRule) -> None:
                 f"(a cut inside the 12-byte header is no DNS message), got {size}"
             )
     if rule.action == "mismatch":
-        field_ = rule.mismatch.lower() if isinstance(rule.mismatch, str) else rule.mismatch
-        if field_ not in MISMATCH_FIELDS:
-            raise FaultSpecError(
-                f"mismatch: expected one of {', '.join(MISMATCH_FIELDS)}, got {rule.mismatch!r}"
-            )
+        field_, to = _parse_mismatch(rule.mismatch, rule.mismatch_to)
         object.__setattr__(rule, "mismatch", field_)
-    elif rule.mismatch is not None:
+        object.__setattr__(rule, "mismatch_to", to)
+    elif rule.mismatch is not None or rule.mismatch_to is not None:
         raise FaultSpecError(f"mismatch= given with action {rule.action!r}")
     if rule.action == "frame":
         object.__setattr__(rule, "frame", _frame_shape(rule.frame))
@@ -601,6 +621,65 @@ def frame_prefix(shape: str, length: int) -> tuple[int, bool]:
     return prefix, prefix > length
 
 
+def _parse_mismatch(raw: object, value: object) -> tuple[MismatchField, int | None]:
+    """``mismatch=FIELD`` or ``FIELD:VALUE`` (or a FIELD and a separate ``mismatch_to``)
+    as the field and the value (None: flip the lowest bit); FaultSpecError naming the
+    key.  VALUE is a number 0..65535 or a mnemonic: :data:`CLASS_NAMES` for a class,
+    dnslib's QTYPE names for a type (RFC 1035 section 3.2.2, the IANA registry)."""
+    text = raw.strip().lower() if isinstance(raw, str) else raw
+    given: object = value
+    if isinstance(text, str) and ":" in text:
+        if given is not None:
+            raise FaultSpecError(f"mismatch: a value given twice ({raw!r} and {value!r})")
+        text, _, given = text.partition(":")
+        given = given.strip()
+    field_ = next((f for f in MISMATCH_FIELDS if f == text), None)
+    if field_ is None:
+        raise FaultSpecError(
+            f"mismatch: expected one of {', '.join(MISMATCH_FIELDS)}, optionally "
+            f"type:VALUE or class:VALUE, got {raw!r}"
+        )
+    if given is None:
+        return field_, None
+    if field_ not in MISMATCH_VALUED:
+        raise FaultSpecError(
+            f"mismatch: only {' and '.join(MISMATCH_VALUED)} take a value "
+            f"(FIELD:VALUE), got {raw!r}"
+        )
+    names = _CLASS_NUMBERS if field_ == "class" else QTYPE.reverse
+    number: int | None = None
+    if isinstance(given, int) and not isinstance(given, bool):
+        number = given
+    elif isinstance(given, str) and _is_decimal(given):
+        number = int(given)
+    elif isinstance(given, str) and given.upper() in names:
+        number = int(names[given.upper()])
+    if number is None or not 0 <= number <= 0xFFFF:
+        hint = "IN, CH, HS, NONE, ANY" if field_ == "class" else "A, AAAA, TXT, ANY, ..."
+        raise FaultSpecError(
+            f"mismatch: {field_}:VALUE expects a number 0..65535 or a mnemonic ({hint}), "
+            f"got {raw if value is None else value!r}"
+        )
+    return field_, number
+
+
+def mismatch_text(rule: FaultRule) -> str:
+    """The ``mismatch=`` value as the spec writes it: ``FIELD``, or ``FIELD:VALUE`` with
+    a class's or type's mnemonic when it has one (``class:CH``, ``type:AAAA``), else the
+    number (``class:0``, ``type:65280``)."""
+    if rule.mismatch_to is None:
+        return str(rule.mismatch)
+    if rule.mismatch == "class":
+        name = CLASS_NAMES.get(rule.mismatch_to)
+    else:
+        name = QTYPE.forward.get(rule.mismatch_to)
+        # dnslib names unassigned numbers TYPEnnn (and some oddly): only names that read
+        # back as the same number are written
+        if name is not None and QTYPE.reverse.get(str(name).upper()) != rule.mismatch_to:
+            name = None
+    return f"{rule.mismatch}:{name if name is not None else rule.mismatch_to}"
+
+
 def _canonical_spec(rule: FaultRule) -> str:
     if rule.action == "delay":
         assert rule.delay is not None
@@ -611,7 +690,7 @@ def _canonical_spec(rule: FaultRule) -> str:
         assert rule.rcode is not None
         parts = [f"rcode={RCODE_NAMES.get(rule.rcode, rule.rcode)}"]
     elif rule.action == "mismatch":
-        parts = [f"mismatch={rule.mismatch}"]
+        parts = [f"mismatch={mismatch_text(rule)}"]
     elif rule.action == "frame":
         parts = [f"frame={rule.frame}"]
     elif rule.truncate is not None:

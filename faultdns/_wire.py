@@ -263,13 +263,16 @@ def cut_reply(query: Query, zone: Zone, size: int) -> tuple[bytes, str]:
     return zone_reply(query, resolution, tc=True)[:size], rcode_name(resolution.rcode)
 
 
-def mismatched(reply: bytes, field_: str) -> bytes:
-    """``reply`` (a whole DNS message) with ``field_``'s lowest bit flipped.
+def mismatched(reply: bytes, field_: str, value: int | None = None) -> bytes:
+    """``reply`` (a whole DNS message) with ``field_`` not the query's.
 
     ``field_`` is one of :data:`faultdns._faults.MISMATCH_FIELDS`: the header ID
     (bytes 0-1), or in the question (from byte 12, uncompressed as dnslib packs it) the
     first byte of the first label (``name``: a flip of bit 0 survives ASCII case
-    folding), QTYPE or QCLASS.  A reply without a question, or ``name`` of the root,
+    folding), QTYPE or QCLASS.  Without ``value`` the field's lowest bit is flipped
+    (QCLASS IN becomes 0); with it (``type`` and ``class`` only, 0..65535) QTYPE or
+    QCLASS is set to it (``mismatch=class:CH``: a class above IN), which is the query's
+    own when the query asked it.  A reply without a question, or ``name`` of the root,
     has nothing to alter there and is returned as it is.
     """
     out = bytearray(reply)
@@ -285,9 +288,12 @@ def mismatched(reply: bytes, field_: str) -> bytes:
     i = 12
     while i < len(out) and out[i]:  # the uncompressed QNAME's labels
         i += out[i] + 1
-    i += 2 if field_ == "type" else 4  # past the root label: QTYPE's low byte, QCLASS's
-    if i < len(out):
-        out[i] ^= 1
+    i += 1 if field_ == "type" else 3  # past the root label: QTYPE, or QCLASS
+    if value is not None:
+        if i + 2 <= len(out):
+            out[i : i + 2] = value.to_bytes(2, "big")
+    elif i + 1 < len(out):
+        out[i + 1] ^= 1  # the low byte
     return bytes(out)
 
 
@@ -311,8 +317,8 @@ def fault_reply(query: Query, rule: FaultRule, zone: Zone) -> tuple[bytes, bytes
         field_ = rule.mismatch
         assert field_ is not None
         return (
-            mismatched(udp, field_),
-            mismatched(tcp, field_),
+            mismatched(udp, field_, rule.mismatch_to),
+            mismatched(tcp, field_, rule.mismatch_to),
             rcode_name(resolution.rcode),
         )
     if action in ("truncate", "tcponly"):

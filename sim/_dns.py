@@ -11,7 +11,9 @@ upstream answers (``world.upstream``).
 The timeline's DNS intervals become fault rules, windows on the server's clock:
 
 - ``timeout`` -> ``drop``: the query costs the resolver's full timeout.
-- ``nxdomain`` -> ``nxdomain``; ``servfail`` -> ``servfail``.
+- ``nxdomain`` -> ``nxdomain``; ``servfail`` -> ``servfail``; ``lame`` -> ``lame`` (a
+  lame referral: NOERROR, AA and RA clear, no record); ``refused`` -> ``refused``
+  (rcode REFUSED).
 - ``ok`` -> no rule for the repo name (the zone answers); for any other name ``ok`` and
   ``nxdomain`` are the same thing, the zone's NXDOMAIN.
 - ``conn-refused`` -> no rule: no query may reach the server at all.  It is a state of
@@ -76,9 +78,11 @@ _ACTIONS: dict[str, faultdns.Action] = {
     "timeout": "drop",
     "nxdomain": "nxdomain",
     "servfail": "servfail",
+    "lame": "lame",
+    "refused": "refused",
 }
 #: states in which the catch-all rule would swallow a named key that is ``ok``
-_DOWN = ("timeout", "servfail")
+_DOWN = ("timeout", "servfail", "lame", "refused")
 
 
 def make_dns_server(repo_host: str, clock: faultdns.Clock, *, port: int = 0) -> FaultDNSServer:

@@ -9,6 +9,9 @@ A scenario is a TOML file (or one of the built-in ones in ``sim/scenarios``)::
                                  #   no-endpoints: the DNS Service has no ready backend,
                                  #     kube-proxy rejects: ECONNREFUSED ("conn-refused")
                                  #   not-routed: the Service IP is not routed yet: silence
+                                 #   not-ready-lame / not-ready-refused: a server answers
+                                 #     but serves no zone yet: lame referrals ("lame")
+                                 #     or REFUSED ("refused"), which no preset retries
     upstream = "nxdomain"        # what CoreDNS's forward plugin gets for names outside
                                  # cluster.local (the name as given, tried last):
                                  # nxdomain (connected) | servfail (upstream unreachable,
@@ -89,10 +92,16 @@ DURATION_KEYS = (
 )
 BUILTIN_SCENARIOS = ("single-node", "single-node-airgapped", "multi-node")
 #: ``world.dns_down``: why CoreDNS does not serve yet (the Service has no ready endpoint;
-#: its IP is not routed yet)
-DNSDown = Literal["no-endpoints", "not-routed"]
+#: its IP is not routed yet; a server answers the Service IP but serves no zone yet, with
+#: lame referrals or REFUSED: Go's "lame referral" / "server misbehaving", no flag)
+DNSDown = Literal["no-endpoints", "not-routed", "not-ready-lame", "not-ready-refused"]
 #: ``world.dns_down`` -> the DNS state a pod's query gets while CoreDNS is not serving
-DNS_DOWN_STATES: dict[DNSDown, DNSState] = {"no-endpoints": "conn-refused", "not-routed": "timeout"}
+DNS_DOWN_STATES: dict[DNSDown, DNSState] = {
+    "no-endpoints": "conn-refused",
+    "not-routed": "timeout",
+    "not-ready-lame": "lame",
+    "not-ready-refused": "refused",
+}
 #: ``world.upstream``: the DNS state of a forwarded name once CoreDNS runs (NXDOMAIN from
 #: a connected upstream, SERVFAIL from an unreachable one, or silence)
 Upstream = Literal["nxdomain", "servfail", "timeout"]

@@ -58,8 +58,17 @@ __all__ = [
 #:   answers a forwarded name): the query waits its full timeout.
 #: - ``nxdomain``: the name does not exist (rcode NXDOMAIN).
 #: - ``servfail``: rcode SERVFAIL (CoreDNS's ``forward`` plugin when no upstream answers).
+#: - ``lame``: a lame referral, NOERROR with AA and RA clear and no record at all (a
+#:   server that is not authoritative for the name and does not recurse: CoreDNS before
+#:   its ``kubernetes`` plugin has synced, or a stub pointed at the wrong server; faultdns
+#:   ``lame``).  Go: ``errLameReferral``, "lame referral", no flag: next server, and no
+#:   Harvester predicate retries it.
+#: - ``refused``: rcode REFUSED (a server answering, but not for this client or zone;
+#:   faultdns ``refused``).  Go: ``errServerMisbehaving``, "server misbehaving", no flag
+#:   (not temporary, unlike SERVFAIL): next server, and no Harvester predicate retries
+#:   it.  Not ``conn-refused``: the server answered.
 #: - ``ok``: the repo name resolves; for any other name the zone's answer, NXDOMAIN.
-DNSState = Literal["conn-refused", "timeout", "nxdomain", "servfail", "ok"]
+DNSState = Literal["conn-refused", "timeout", "nxdomain", "servfail", "lame", "refused", "ok"]
 DNS_STATES: tuple[DNSState, ...] = get_args(DNSState)
 #: the DNS state that stands for the whole server, not for one name
 SERVER_DOWN: DNSState = "conn-refused"
@@ -160,7 +169,8 @@ class Interval(Generic[_State]):
     holds ``Interval[DNSState]``, ``Timeline.http`` ``Interval[HTTPState]``.  Both are
     closed vocabularies, so mypy refuses a misspelt state, or one of the other channel
     (the two share only ``ok``: "the name resolves", "200 with the list"), in a world
-    built in code.  The HTTP one has an open family, ``type:<value>`` for any header
+    built in code; the DNS ``refused`` is the rcode REFUSED, the HTTP ``refused`` a
+    refused connection.  The HTTP one has an open family, ``type:<value>`` for any header
     field value, typed as :data:`MediaState` and made only by :func:`media_state`.
     Worlds read from files are checked too: :meth:`Timeline.from_dict` reads HTTP
     states through :func:`as_http_state` (and :class:`Timeline` refuses any other HTTP

@@ -19,7 +19,8 @@ randomised outages, the way ``tests/sim/test_properties.py`` tests ours::
 
 Everything produced is valid for the harness: a :class:`~sim._timeline.Timeline` uses
 only the states the servers can play (DNS ``conn-refused | timeout | nxdomain | servfail
-| ok``, ``conn-refused`` only for every name at once; HTTP
+| lame | refused | ok``, ``conn-refused`` only for every name at once, ``lame`` and
+``refused`` only when asked for: no Harvester predicate retries them; HTTP
 ``refused | missing | hang | ok``), has the scenario's repo name and list paths, and
 starts every signal at t = 0.
 
@@ -37,7 +38,9 @@ Why the shapes are what they are:
   CoreDNS runs) is drawn separately from per-name outages, because it is the one
   correlated outage the world has and a predicate bug about DNS timeouts only shows
   when every candidate name times out.  ``conn-refused`` (no ready backend) can only be
-  that: the server refuses, not one name.
+  that: the server refuses, not one name.  ``cluster_dns_states`` may also be ``lame``
+  or ``refused``: CoreDNS running but not ready (its kubernetes plugin not synced)
+  answers every name with a lame referral or REFUSED.
 * Policies shrink towards the presets, and generated ones stay within sane bounds
   (at most 30 attempts, sleeps of 0.1-30 s) so one example runs in milliseconds.
 
@@ -204,6 +207,13 @@ def respell(image: str, spelling: str) -> str:
 #: outage states of the repo name, the plainest ("not there yet") first: what shrinks to
 _DNS_OUTAGES: tuple[DNSState, ...] = ("nxdomain", "servfail", "timeout")
 _CLUSTER_DOWN: tuple[DNSState, ...] = ("conn-refused", "timeout")
+#: what a server answering for one name (the search-list candidates', the upstream's,
+#: an AAAA's own state) may do besides NXDOMAIN, SERVFAIL and silence: a lame referral
+#: and REFUSED, which no Harvester predicate retries (pass them explicitly)
+_NAME_OUTAGES: tuple[DNSState, ...] = ("nxdomain", "servfail", "timeout", "lame", "refused")
+#: the whole cluster DNS from t = 0: no ready backend, not routed, or CoreDNS up but not
+#: ready (its kubernetes plugin not synced: lame referrals or REFUSED for every name)
+_CLUSTER_STATES: tuple[DNSState, ...] = ("conn-refused", "timeout", "lame", "refused")
 
 
 def seeds() -> st.SearchStrategy[int]:
@@ -353,9 +363,9 @@ def timelines(
     setup = load_scenario(scenario) if isinstance(scenario, str) else scenario
     per_name = tuple(s for s in DNS_STATES if s != "conn-refused")
     _check_states("dns_states", dns_states, per_name)
-    _check_states("other_states", other_states, ("nxdomain", "servfail", "timeout"))
-    _check_states("upstream_states", upstream_states, ("nxdomain", "servfail", "timeout"))
-    _check_states("cluster_dns_states", cluster_dns_states, _CLUSTER_DOWN)
+    _check_states("other_states", other_states, _NAME_OUTAGES)
+    _check_states("upstream_states", upstream_states, _NAME_OUTAGES)
+    _check_states("cluster_dns_states", cluster_dns_states, _CLUSTER_STATES)
     _check_states(
         "http_states", http_states, tuple(s for s in SERVED_HTTP_STATES if s != "missing")
     )
@@ -369,7 +379,7 @@ def timelines(
             forever=forever,
         )
 
-    _check_states("aaaa_states", aaaa_states, ("nxdomain", "servfail", "timeout"))
+    _check_states("aaaa_states", aaaa_states, _NAME_OUTAGES)
     repo = draw(one(dns_states, dns_states if never_healthy else ()), label="repo dns")
     others = draw(one(other_states), label="other names dns")
     upstream = draw(one(upstream_states), label="name as given (upstream) dns")

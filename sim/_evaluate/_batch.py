@@ -297,7 +297,8 @@ def _store(result: BatchResult, r: int, ev: Evaluation) -> None:
 
 
 # the kind of a failed lookup, as the resolver reports it (see _Controller._resolve):
-# "no such host", retried (temporary or timeout), retried by neither (cannot marshal)
+# "no such host", retried (temporary or timeout), retried by neither (cannot marshal,
+# a lame referral, REFUSED's "server misbehaving")
 _K_NOT_FOUND, _K_TEMPORARY, _K_TIMEOUT, _K_OTHER = 0, 1, 2, 3
 
 
@@ -360,7 +361,10 @@ def _slow_attempts(
             answer = live & (st == ok) & is_repo
             not_found = live & ((st == nx) | ((st == ok) & (not is_repo)))
             dropped = live & (st == _DNS_CODES["timeout"])
-            kind[live & ~answer & ~not_found & ~dropped] = _K_TEMPORARY
+            # a lame referral and REFUSED: no flag (errLameReferral, errServerMisbehaving)
+            plain = live & ((st == _DNS_CODES["lame"]) | (st == _DNS_CODES["refused"]))
+            kind[live & ~answer & ~not_found & ~dropped & ~plain] = _K_TEMPORARY
+            kind[plain] = _K_OTHER
             kind[not_found] = _K_NOT_FOUND
             kind[dropped] = _K_TIMEOUT
             if dropped.any():

@@ -75,10 +75,11 @@ C_DNS_TEMPORARY = 2  # temporary or timeout (ECONNREFUSED, SERVFAIL, silence): r
 C_HTTP_REFUSED = 3  # connection refused/reset or a timeout: retried by both
 C_HTTP_STATUS = 4  # 404: never retried
 C_SLOW = 5  # a query dropped or a request hung: time passes inside the attempt
-C_DNS_FATAL = 6  # a DNS error neither predicate retries (e.g. "cannot marshal")
+C_DNS_FATAL = 6  # a DNS error neither predicate retries ("cannot marshal", lame, REFUSED)
 
 _DNS_CLASSES = (C_DNS_NOT_FOUND, C_DNS_TEMPORARY, C_DNS_FATAL)
-_DNS_CODES = {"conn-refused": 0, "timeout": 1, "nxdomain": 2, "ok": 3, "servfail": 4}
+_DNS_CODES = {"conn-refused": 0, "timeout": 1, "nxdomain": 2, "ok": 3, "servfail": 4,
+              "lame": 5, "refused": 6}  # fmt: skip
 #: the HTTP states the evaluator models, by code (text keys: world records log text)
 _HTTP_NAMES: tuple[HTTPState, ...] = ("refused", "missing", "ok", "hang")
 _HTTP_CODES: dict[str, int] = {state: code for code, state in enumerate(_HTTP_NAMES)}
@@ -167,7 +168,8 @@ def _candidates(model: ControllerModel) -> tuple[str, ...]:
 class _View(abc.ABC):
     """What the world answers at time t, as the harness's peers answer it.
 
-    ``dns``: how a query for ``name`` ends (refused | timeout | nxdomain | ok); only the
+    ``dns``: how a query for ``name`` ends (a DNS state of ``sim._timeline.DNSState``:
+    conn-refused | timeout | nxdomain | servfail | lame | refused | ok); only the
     repo name can be ``ok`` (any other name is NXDOMAIN in the zone).  ``accepting``:
     the repo Service has endpoints (the port listens) unless every path is refused.
     ``http``: how a request for ``path`` is answered on an accepted connection.
@@ -222,8 +224,11 @@ class _Counters:
 
 #: what one exchange gets from a DNS state (one server, UDP, no truncation); ``ok``
 #: reaches this only for the repo name: an A record, and NOERROR without AAAA (NODATA)
+#: (``lame``: a lame referral, Go's errLameReferral; ``refused``: rcode REFUSED, Go's
+#: errServerMisbehaving; both move on to the next server, both end a lane with no flag)
 _OUTCOME: dict[str, QueryOutcome] = {"conn-refused": "refused", "timeout": "timeout",
-                                     "nxdomain": "nxdomain", "servfail": "servfail"}  # fmt: skip
+                                     "nxdomain": "nxdomain", "servfail": "servfail",
+                                     "lame": "lame", "refused": "rcode"}  # fmt: skip
 #: the state of an ``ok`` name per query type
 _OK_OUTCOME: dict[str, QueryOutcome] = {"A": "answer", "AAAA": "nodata"}
 

@@ -570,8 +570,16 @@ def test_mismatch_alters_exactly_its_field_of_the_zones_answer(
     [
         ("mismatch", "unknown token 'mismatch' .* write mismatch=VALUE"),
         ("mismatch=", "mismatch= needs a value"),
-        ("mismatch=qname", "mismatch: expected one of id, name, type, class, got 'qname'"),
+        ("mismatch=qname", "mismatch: expected one of id, name, type, class, .* got 'qname'"),
         ("nxdomain mismatch=id", "a rule has one action"),
+        ("mismatch=id:3", "mismatch: only type and class take a value .* got 'id:3'"),
+        ("mismatch=name:x", "mismatch: only type and class take a value"),
+        ("mismatch=class:", r"class:VALUE expects a number 0\.\.65535 or a mnemonic"),
+        ("mismatch=class:65536", r"class:VALUE expects .* got 'class:65536'"),
+        ("mismatch=class:-1", r"class:VALUE expects .*\(IN, CH, HS, NONE, ANY\)"),
+        ("mismatch=class:chaos", r"class:VALUE expects .* got 'class:chaos'"),
+        ("mismatch=type:bogus", r"type:VALUE expects .*\(A, AAAA, TXT, ANY"),
+        ("mismatch=class:²", r"class:VALUE expects"),
     ],
 )
 def test_mismatch_spec_errors_name_the_key(spec: str, message: str) -> None:
@@ -690,3 +698,79 @@ def test_frame_specs_round_trip_through_text_and_objects() -> None:
     assert FaultRule.from_dict(rule.to_dict()) == rule
     with pytest.raises(ValueError, match="key 'frame' only goes with action 'frame'"):
         FaultRule.from_dict({"action": "drop", "frame": "short"})
+
+
+@pytest.mark.parametrize(
+    ("value", "number", "spec"),
+    [
+        ("class:3", 3, "class:CH"),
+        ("CLASS:ch", 3, "class:CH"),
+        ("class:hs", 4, "class:HS"),
+        ("class:ANY", 255, "class:ANY"),
+        ("class:254", 254, "class:NONE"),
+        ("class:0", 0, "class:0"),
+        ("class:1", 1, "class:IN"),
+        ("class:65535", 65535, "class:65535"),
+        ("class:2", 2, "class:2"),
+        ("type:aaaa", 28, "type:AAAA"),
+        ("type:0", 0, "type:0"),
+        ("type:255", 255, "type:ANY"),
+        ("type:65280", 65280, "type:65280"),
+    ],
+)
+def test_mismatch_values_round_trip_in_canonical_spelling(
+    value: str, number: int, spec: str
+) -> None:
+    """``FIELD:VALUE`` reads a number or a mnemonic (any case) and writes the mnemonic
+    when there is one; the rule survives its spec text and its dict (control API)."""
+    rule = parse_fault(f"mismatch={value} match=a.test")
+    assert (rule.mismatch, rule.mismatch_to) == (value.split(":")[0].lower(), number)
+    assert rule.spec == f"mismatch={spec} match=a.test"
+    assert parse_fault(rule.spec) == rule
+    assert rule.to_dict()["mismatch"] == spec
+    assert FaultRule.from_dict(rule.to_dict()) == rule
+    assert FaultRule.from_dict({"mismatch": value}).mismatch_to == number
+    field = rule.mismatch
+    assert field is not None
+    built = FaultRule(action="mismatch", mismatch=field, mismatch_to=number, match="a.test")
+    assert built == rule
+    assert parse_fault("mismatch=class") != parse_fault("mismatch=class:0")
+
+
+def test_a_mismatch_value_goes_only_with_action_mismatch_and_only_once() -> None:
+    with pytest.raises(ValueError, match="mismatch= given with action 'drop'"):
+        FaultRule(action="drop", mismatch_to=3)
+    with pytest.raises(ValueError, match="a value given twice"):
+        FaultRule(action="mismatch", mismatch="class:CH", mismatch_to=3)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("tcp", [False, True], ids=["udp", "tcp"])
+@pytest.mark.parametrize(
+    ("value", "field", "number"),
+    [
+        ("class:CH", "class", 3),
+        ("class:HS", "class", 4),
+        ("class:ANY", "class", 255),
+        ("class:0", "class", 0),
+        ("class:65535", "class", 65535),
+        ("type:AAAA", "type", 28),
+        ("type:0", "type", 0),
+        ("type:ANY", "type", 255),
+    ],
+)
+def test_mismatch_value_sets_exactly_its_field_of_the_zones_answer(
+    server: FaultDNSServer, value: str, field: str, number: int, tcp: bool
+) -> None:
+    """The question's QTYPE or QCLASS is the value (a class above IN among them: what
+    the bit flip never gives), the rest is the zone's reply, on every repetition."""
+    query = dns.message.make_query("a.test", "A", use_edns=0)
+    query.id = 0x2468
+    normal = reply_fields(raw_reply(server, query.to_wire(), tcp=tcp))
+    server.add_fault(f"mismatch={value} match=a.test")
+    for _ in range(3):
+        got = reply_fields(raw_reply(server, query.to_wire(), tcp=tcp))
+        assert got[field] == number
+        assert {k: v for k, v in got.items() if k != field} == {
+            k: v for k, v in normal.items() if k != field
+        }
+        assert server.queries[-1].action == "mismatch"

@@ -437,6 +437,38 @@ def test_frame_as_spec_and_as_object(http: httpx.Client) -> None:
     ]
 
 
+def test_mismatch_values_through_the_api_as_specs_and_as_objects(
+    http: httpx.Client, dns_server: FaultDNSServer
+) -> None:
+    """``mismatch=class:VALUE`` / ``type:VALUE`` posted as text and as JSON objects are
+    listed in the canonical spelling and change the reply's question as they say."""
+    posted = [
+        http.post("/faults", json="mismatch=class:3 match=a.test qtype=A"),
+        http.post("/faults", json={"mismatch": "CLASS:any", "match": "a.test", "qtype": "AAAA"}),
+        http.post("/faults", json={"action": "mismatch", "mismatch": "type:0", "match": "b.test"}),
+    ]
+    assert [r.status_code for r in posted] == [201] * 3, [r.text for r in posted]
+    listed = http.get("/faults").json()["faults"]
+    assert [(f["spec"], f["mismatch"]) for f in listed] == [
+        ("mismatch=class:CH match=a.test qtype=A", "class:CH"),
+        ("mismatch=class:ANY match=a.test qtype=AAAA", "class:ANY"),
+        ("mismatch=type:0 match=b.test", "type:0"),
+    ]
+    asked = [
+        ("a.test", "A", "class", 3),
+        ("a.test", "AAAA", "class", 255),
+        ("b.test", "A", "type", 0),
+    ]
+    for name, qtype, field, number in asked:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            sock.settimeout(3)
+            sock.sendto(dns.message.make_query(name, qtype).to_wire(), dns_server.address)
+            reply = dns.message.from_wire(sock.recvfrom(65535)[0], ignore_trailing=True)
+        question = reply.question[0]
+        got = int(question.rdclass if field == "class" else question.rdtype)
+        assert got == number, (name, qtype, field)
+
+
 @pytest.mark.parametrize(
     ("body", "fragment"),
     [
@@ -449,6 +481,9 @@ def test_frame_as_spec_and_as_object(http: httpx.Client) -> None:
         ({"frame": 65536}, "frame: expected short, long, hang or a number of bytes 0..65535"),
         ({"frame": "short", "proto": "udp"}, "proto=udp makes no sense"),
         ({"action": "drop", "frame": "short"}, "key 'frame' only goes with action 'frame'"),
+        ("mismatch=class:65536", "mismatch: class:VALUE expects a number 0..65535"),
+        ({"mismatch": "id:3"}, "mismatch: only type and class take a value"),
+        ({"mismatch": 3}, "key 'mismatch': unexpected value 3"),
     ],
 )
 def test_bad_oracle_action_is_400_naming_the_key(

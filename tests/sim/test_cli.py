@@ -87,6 +87,35 @@ def test_run_takes_a_saved_timeline(
     assert "--timeline" in err and "missing key" in err
 
 
+@pytest.mark.parametrize("state", ["lame", "refused"])
+def test_run_plays_a_saved_timeline_with_the_cluster_dns_not_ready(
+    seed: int, state: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The DNS states ``lame`` and ``refused`` in a timeline file: CoreDNS answering
+    every name with a lame referral or REFUSED over the first 40 s, which no preset
+    retries (Go: no flag), so v1.5 ends the run at its first attempt (exit 1); a
+    misspelt state exits 64 with the states the servers play."""
+    assert main(["run", "--seed", str(seed), "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)["timeline"]
+    doc["cleanup_start"] = 0.0
+    doc["dns"] = {
+        key: [[0.0, 40.0, state], [40.0, None, "ok" if key == doc["repo_host"] else "nxdomain"]]
+        for key in (doc["repo_host"], "*")
+    }
+    path = tmp_path / "t.json"
+    path.write_text(json.dumps(doc))
+    assert main(["run", "--timeline", str(path), "--seed", str(seed), "--json"]) == 1
+    out = json.loads(capsys.readouterr().out)
+    assert (out["outcome"], out["attempts"]) == ("not-retriable", 1)
+    text = {"lame": "lame referral", "refused": "server misbehaving"}[state]
+    assert out["report"]["error"].endswith(text), out["report"]["error"]
+    doc["dns"][doc["repo_host"]][0][2] = "lamme"
+    path.write_text(json.dumps(doc))
+    assert main(["run", "--timeline", str(path), "--seed", str(seed)]) == 64
+    err = capsys.readouterr().err
+    assert "unknown state 'lamme'" in err and "servfail, lame, refused, ok" in err
+
+
 def test_replay_runs_twice_and_finds_the_same_trace(
     seed: int, capsys: pytest.CaptureFixture[str]
 ) -> None:

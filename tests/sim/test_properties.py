@@ -101,12 +101,13 @@ The properties, stated precisely:
    outcome, in Go's ``tryOneName`` order with and without ``rotate``, UDP first unless
    ``use-vc``, TCP after a truncated reply; a reply cut inside its question ignored
    over UDP, "cannot unmarshal" over TCP; a reply not ours (faultdns ``mismatch=``:
-   its ID or question's name, type or class not the query's) ignored over UDP,
-   "invalid DNS response" over TCP; a TCP reply under a length prefix that
-   disagrees with it (faultdns ``frame=``) read as exactly the announced bytes, as
-   ``spec.go_dns.TCP_FRAMING`` says: the header alone, nothing or a cut inside the
-   question "cannot unmarshal", a prefix past the reply "unexpected EOF" or the read timeout; a lame
-   referral moving on; a reply without
+   its ID or question's name, type or class not the query's; ``mismatch=class:N`` /
+   ``type:N``: any 16-bit class or type, above IN too, ``spec.go_dns.reply_is_ours``)
+   ignored over UDP, "invalid DNS response" over TCP; a TCP reply under a length
+   prefix that disagrees with it (faultdns ``frame=``) read as exactly the announced
+   bytes, as ``spec.go_dns.TCP_FRAMING`` says: the header alone, nothing or a cut
+   inside the question "cannot unmarshal", a prefix past the reply "unexpected EOF" or
+   the read timeout; a lame referral moving on; a reply without
    EDNS OPT but AA read as the zone's), the servers' logs, and the addresses or
    error (CNAMEs and NODATA through ``skipToAnswer``) are ``spec.go_dns``'s.
    ``SystemResolver`` over generated getaddrinfo outcomes gives ``spec.go_cgo``'s
@@ -137,8 +138,10 @@ The properties, stated precisely:
 
 Unkind worlds (statuses of every family, 1xx, redirects, incomplete bodies,
 connections ended early, lists under every ``Content-Type``, A and AAAA apart, digest
-and ID references) feed properties 2, 7 and 9.  Names, hosts and media types (issue 11,
-kind 5; ``spec.deletion``, ``spec.ip_literal``, ``spec.media``): image lists spelt in
+and ID references, a cluster DNS not ready: lame referrals and REFUSED, Go's reading
+``spec.go_dns.WORLD_STATES``, no flag, retried by no preset) feed properties 2, 7 and
+9.  Names, hosts and media types (issue 11, kind 5; ``spec.deletion``,
+``spec.ip_literal``, ``spec.media``): image lists spelt in
 the forms distribution/reference treats specially next to their look-alikes, in every
 matching mode (property 2); a repo URL whose host is an IP literal, which sends no DNS
 query and runs as with healthy DNS (properties 1, 2, 7), and a lookup of a literal
@@ -243,6 +246,7 @@ from sim._timeline import (
     Interval,
     Timeline,
     as_http_state,
+    intervals_from,
     media_state,
 )
 from sim._world import generate_timeline
@@ -787,6 +791,7 @@ def _lane(r: Run, entry: dict[str, Any]) -> spec_dns.Lane:
     if rcode == "NOERROR":
         # the world's zone has one record: the repo name's A (sim._dns.REPO_ADDRESS)
         ended = "answer" if entry["qtype"] == "A" and name == repo else "nodata"
+    ended = not_ready_outcome(r, entry) or ended  # a lame referral, REFUSED
     assert ended is not None, f"query {name} {entry['qtype']}: unexpected rcode {rcode}"
     done = entry["t"] + (r.scenario.client.dns_timeout if ended == "timeout" else 0.0)
     return spec_dns.Lane(name, entry["qtype"], ended, done)
@@ -945,6 +950,139 @@ def test_liveness_in_the_world_models_single_node_worlds(
     event(check_liveness(r))
 
 
+# -- lame15 (issue 11): the cluster DNS up but not ready - lame referrals and REFUSED ----
+# CoreDNS answers before its kubernetes plugin has synced: a lame referral (NOERROR, AA
+# and RA clear, nothing in any section) or REFUSED, for the repo name, for the other
+# candidates, for every name.  The world DNS states ``lame`` and ``refused``
+# (``sim._timeline.DNSState``), played by faultdns's ``lame`` / ``refused`` rules;
+# Go's reading is ``spec.go_dns.WORLD_STATES`` (no flag: no Harvester predicate retries
+# either).  The unkind worlds below draw them for each kind of name and for the whole
+# cluster DNS, so properties 2, 3' and 7 meet them; the test here gives them weight.
+
+#: states a name may take in an unkind world besides NXDOMAIN, SERVFAIL and silence
+NOT_READY: tuple[DNSState, ...] = ("lame", "refused")
+#: the whole cluster DNS from t = 0: no backend (refused), not routed, or not ready
+UNKIND_CLUSTER: tuple[DNSState, ...] = ("conn-refused", "timeout", *NOT_READY)
+UNKIND_DNS: tuple[DNSState, ...] = ("nxdomain", "servfail", "timeout", *NOT_READY)
+
+
+def world_dns_state(timeline: Timeline, name: str, qtype: str, t: float) -> str:
+    """The world's DNS state for a query of ``name`` and ``qtype`` at ``t``: the
+    type's own key (``name#AAAA``) when the timeline has one, else the name's."""
+    key = name.rstrip(".").lower()
+    own = timeline.dns.get(f"{key}#{qtype}")
+    if own is None:
+        return timeline.dns_state(key, t)
+    return next(iv.state for iv in own if iv.start <= t < iv.end)
+
+
+def not_ready_outcome(r: Run, entry: dict[str, Any]) -> str | None:
+    """Go's outcome (``spec.go_dns.WORLD_STATES``) of a query the server answered with
+    a lame referral or REFUSED, as the world says it was then (the server's rcode must
+    agree: NOERROR for a lame referral, REFUSED); None for any other query."""
+    state = world_dns_state(r.timeline, entry["name"], entry["qtype"], entry["t"])
+    if state not in NOT_READY:
+        return None
+    sent = {"lame": "NOERROR", "refused": "REFUSED"}[state]
+    assert entry["rcode"] == sent, f"{state}: the server sent {entry['rcode']}, not {sent}"
+    event(f"a query met {state}")
+    return spec_dns.WORLD_STATES[state]
+
+
+def not_ready_timelines() -> st.SearchStrategy[Timeline]:
+    """Worlds where lame referrals and REFUSED come and go for the repo name, the other
+    candidates, the name as given and every name at once, with the rest of DNS."""
+    return timelines(
+        dns_states=UNKIND_DNS,
+        other_states=UNKIND_DNS,
+        upstream_states=UNKIND_DNS,
+        cluster_dns_states=UNKIND_CLUSTER,
+        aaaa_states=UNKIND_DNS,
+        http_states=("refused", "hang"),
+    )
+
+
+def _not_ready_world(start: float, **dns: list[tuple[float, DNSState]]) -> Timeline:
+    """A world whose Service answers from t = 0, with the DNS tracks ``dns`` (keys:
+    ``repo``, ``others``, ``as_given``) and the cleanup starting at ``start``."""
+    keys = {"repo": SINGLE.repo_host, "others": OTHER_NAMES, "as_given": SINGLE.repo_service}
+    ok: list[tuple[float, str]] = [(0.0, "ok")]
+    return Timeline(
+        scenario="not-ready",
+        seed=0,
+        cleanup_start=start,
+        repo_host=SINGLE.repo_host,
+        dns={keys[k]: intervals_from(track) for k, track in dns.items()},
+        http={path: intervals_from(ok) for path in spec_repo.list_paths(SINGLE.previous_version)},
+        events=(),
+    )
+
+
+# The kind's examples: CoreDNS not ready for every name over the first attempt (lame,
+# REFUSED); lame after a retried SERVFAIL; lame for the other candidates only while the
+# name as given gets NXDOMAIN (Go keeps the name as given's error: retried by v1.5)
+NOT_READY_LAME = _not_ready_world(
+    0.0, repo=[(0.0, "lame"), (40.0, "ok")], others=[(0.0, "lame"), (40.0, "nxdomain")]
+)
+NOT_READY_REFUSED = _not_ready_world(
+    5.0, repo=[(0.0, "refused"), (40.0, "ok")], others=[(0.0, "refused"), (40.0, "nxdomain")]
+)
+NOT_READY_AFTER_SERVFAIL = _not_ready_world(
+    0.0,
+    repo=[(0.0, "servfail"), (3.0, "lame"), (60.0, "ok")],
+    others=[(0.0, "servfail"), (3.0, "lame"), (60.0, "nxdomain")],
+)
+NOT_READY_OTHERS_ONLY = _not_ready_world(
+    0.0,
+    repo=[(0.0, "refused"), (20.0, "ok")],
+    others=[(0.0, "lame"), (30.0, "nxdomain")],
+    as_given=[(0.0, "nxdomain")],
+)
+
+
+@cases(40)
+@given(timeline=not_ready_timelines(), policy=policies(), seed=seeds())
+@example(timeline=NOT_READY_LAME, policy=cleanup.get_policy("harvester-v1.5"), seed=0)
+@example(timeline=NOT_READY_LAME, policy=cleanup.get_policy("harvester-v1.4"), seed=0)
+@example(timeline=NOT_READY_REFUSED, policy=cleanup.get_policy("harvester-v1.5"), seed=0)
+@example(timeline=NOT_READY_AFTER_SERVFAIL, policy=cleanup.get_policy("harvester-v1.5"), seed=0)
+@example(timeline=NOT_READY_OTHERS_ONLY, policy=cleanup.get_policy("harvester-v1.5"), seed=0)
+def test_every_predicate_on_a_cluster_dns_not_ready(
+    harness: Harness,
+    cleanup_fn: CleanupFn,
+    timeline: Timeline,
+    policy: Policy,
+    seed: int,
+) -> None:
+    """A lame referral and REFUSED are Go's "lame referral" and "server misbehaving"
+    with no flag (``spec.go_dns.WORLD_STATES``), after any other server and attempt:
+    wherever the lookup's kept error is one of them (the name as given's, else the
+    first), neither Harvester predicate retries it (``spec.predicates``): the run ends
+    ``not-retriable`` at that attempt and deletes nothing; any other attempt is decided
+    by its own error (property 3'); a run that succeeds deletes the specification's
+    set (property 2)."""
+    r = run(harness, cleanup_fn, timeline, policy, seed)
+
+    def predicate(error: spec_predicates.ErrorClass) -> bool:
+        return spec_predicates.retriable(spec_policy(policy).predicate, error)
+
+    event(f"{spec_policy(policy).predicate}: {check_decisions(r, predicate)}")
+    check_safety(r)
+    failed = [e for e in r.events if isinstance(e, AttemptFailed)]
+    plain = spec_dns.flags_of(spec_dns.WORLD_STATES["lame"])
+    if failed and class_of(failed[-1].error) == ("dns", plain):
+        error = failed[-1].error
+        assert isinstance(error, DNSError)
+        # Go's text for the state that ended the lookup: "lame referral" or "server
+        # misbehaving" (spec.go_dns.ERROR_TEXTS of WORLD_STATES' outcome)
+        assert any(
+            spec_dns.error_text_fits(spec_dns.WORLD_STATES[state], error.err) for state in NOT_READY
+        ), error.err
+        assert r.result.outcome == "not-retriable", r.result.outcome
+        assert not r.result.report.deleted
+        event("the run ended at a DNS error with no flag")
+
+
 # -- 2. safety -----------------------------------------------------------------------
 
 
@@ -952,13 +1090,15 @@ def test_liveness_in_the_world_models_single_node_worlds(
 #: every family, 1xx before its 200, redirects to the same and another host; A and AAAA
 #: of a name in different states
 UNKIND_HTTP = ("refused", "hang", *ODD_STATES)
-UNKIND_AAAA: tuple[DNSState, ...] = ("nxdomain", "servfail", "timeout")
+UNKIND_AAAA: tuple[DNSState, ...] = UNKIND_DNS
 
 
 def unkind_timelines() -> st.SearchStrategy[Timeline]:
     return timelines(
-        missing=True, never_healthy=True, http_states=UNKIND_HTTP, aaaa_states=UNKIND_AAAA
-    )
+        missing=True, never_healthy=True, http_states=UNKIND_HTTP, aaaa_states=UNKIND_AAAA,
+        dns_states=UNKIND_DNS, other_states=UNKIND_DNS, upstream_states=UNKIND_DNS,
+        cluster_dns_states=UNKIND_CLUSTER,
+    )  # fmt: skip
 
 
 @cases(150)
@@ -1822,7 +1962,7 @@ class NSWorld:
         """What Go makes of one exchange (``spec.go_dns`` outcomes, or ``truncated``)."""
         if server in self.down:
             return "refused"
-        what = NS_BEHAVIOURS[self.behaviour[server][qtype]][1][transport == "tcp"]
+        what = ns_behaviour(self.behaviour[server][qtype], qtype)[1][transport == "tcp"]
         if what != "zone":
             return what
         answer = NS_REPLIES[self.kind][qtype]
@@ -1839,17 +1979,14 @@ def _ns_outcome(world: NSWorld, qtype: str, server: int, transport: str) -> str:
 def ns_worlds(draw: st.DrawFn) -> NSWorld:
     """2-4 nameserver lines (mostly 3-4, so that rotate offsets of 2+ reach past XOR's
     and +'s agreement; Go reads at most three, so a fourth is never asked), each
-    healthy or faulty per query type (one of them framing its TCP replies wrongly in a
-    third of the worlds), some down; rotate or not, use-vc sometimes; 1-3
+    healthy or faulty per query type (``ns_behaviours``: replies for another class or
+    type by value among them; one of them framing its TCP replies wrongly in a third
+    of the worlds), some down; rotate or not, use-vc sometimes; 1-3
     lookups on one resolver; names with direct answers, CNAMEs (answered in zone, or
     ending without the type, or leaving the zone) and NXDOMAIN."""
     servers = draw(st.sampled_from([2, 3, 3, 4, 4]))
     behaviour = tuple(
-        {
-            qtype: draw(st.sampled_from(["ok"] * len(_NS_FAULTY) + _NS_FAULTY))
-            for qtype in ("A", "AAAA")
-        }
-        for _ in range(servers)
+        {qtype: draw(ns_behaviours()) for qtype in ("A", "AAAA")} for _ in range(servers)
     )
     # one server among the first three (Go reads no more) gets TCP replies framed
     # wrongly as well in a third of the worlds (the framing kind, issue 11), so that
@@ -1991,6 +2128,89 @@ NS_FRAME_LONG = _ns_world("direct", [("frame-long", "frame-long")] * 2, attempts
 NS_FRAME_HANG = _ns_world("v4only", [("frame-hang", "frame-hang"), ("ok", "ok")])
 
 
+# -- class15 (issue 11): replies for another class or type, by value ---------------------
+# ``mismatch=class`` flips QCLASS's lowest bit, so IN only ever became 0: no world sent a
+# reply for a class above IN (CH, HS, ANY), and a resolver refusing only classes below IN
+# (``qclass < 1``) passed.  The several-nameserver worlds also draw ``not-ours-class=N``
+# and ``not-ours-type=N`` (faultdns ``mismatch=class:N`` / ``type:N``), N below, at
+# and above the query's own; whether the reply is ours, and what Go makes of it when it
+# is not, is ``spec.go_dns``'s (``reply_is_ours``, ``NOT_OURS``).
+
+#: the valued behaviours' kinds, a value appended (``not-ours-class=3``), weighted
+#: so that the ci profile meets classes below and above IN in lanes that are asked
+NS_VALUED_KINDS = ("not-ours-class=",) * 4 + ("not-ours-type=",) * 2
+#: classes drawn: below IN (0), IN itself (the query's: the answer), CS 2, CH 3, HS 4,
+#: NONE 254, ANY 255, the largest; and any 16-bit number
+NS_VALUED_CLASSES = (0, 1, 2, 3, 4, 254, 255, 65535)
+#: types drawn: 0, A 1, CNAME 5, AAAA 28 (each lane's own for one of the two), ANY 255,
+#: the largest; and any 16-bit number
+NS_VALUED_TYPES = (0, 1, 5, 28, 255, 65535)
+
+
+def ns_behaviour(name: str, qtype: str) -> tuple[str, tuple[str, str]]:
+    """The faultdns rule and Go's reading over (UDP, TCP) of a server's behaviour for
+    ``qtype``: :data:`NS_BEHAVIOURS`' entry, or for ``not-ours-FIELD=N`` the rule
+    ``mismatch=FIELD:N`` (faultdns echoes the query's question with that field set to N)
+    read as ``spec.go_dns`` says: the zone's reply when it is ours, else
+    ``NOT_OURS``."""
+    kind, eq, value = name.partition("=")
+    if not eq:
+        return NS_BEHAVIOURS[name]
+    field_ = kind.removeprefix("not-ours-")
+    number = int(value)
+    reply_type = number if field_ == "type" else spec_dns.QTYPES[qtype]
+    reply_class = number if field_ == "class" else spec_dns.QCLASS_IN
+    if spec_dns.reply_is_ours(qtype, reply_type, reply_class):
+        return f"mismatch={field_}:{number}", ("zone", "zone")
+    return f"mismatch={field_}:{number}", (spec_dns.NOT_OURS["udp"], spec_dns.NOT_OURS["tcp"])
+
+
+def ns_behaviours() -> st.SearchStrategy[str]:
+    """One server's behaviour for one query type: healthy half the time, else one of
+    the faulty kinds, a valued kind taking its number from the lists above or any."""
+    kinds = [*_NS_FAULTY, *NS_VALUED_KINDS]
+
+    def valued(kind: str) -> st.SearchStrategy[str]:
+        if not kind.endswith("="):
+            return st.just(kind)
+        values = NS_VALUED_CLASSES if "class" in kind else NS_VALUED_TYPES
+        numbers = st.one_of(st.sampled_from(values), st.integers(0, 0xFFFF))
+        return numbers.map(lambda n: f"{kind}{n}")
+
+    return st.sampled_from(["ok"] * len(kinds) + kinds).flatmap(valued)
+
+
+def ns_valued_events(world: NSWorld, asked: set[tuple[int, str]]) -> None:
+    """Show the ci profile meets replies for another class or type in a lane that was
+    asked (``asked``: (server, qtype) pairs), below, at or above the query's."""
+    for server, qtype in asked:
+        kind, eq, value = world.behaviour[server][qtype].partition("=")
+        if not eq:
+            continue
+        number = int(value)
+        own = spec_dns.QCLASS_IN if kind == "not-ours-class" else spec_dns.QTYPES[qtype]
+        where = "below" if number < own else "at" if number == own else "above"
+        field_ = kind.removeprefix("not-ours-")
+        event(f"asked a server replying for a {field_} {where} the query's")
+
+
+#: a reply for class CH (3, above IN) over UDP from the first server: not ours, read
+#: past until the timeout; the second server answers
+NS_CLASS_CH = _ns_world("direct", [("not-ours-class=3", "not-ours-class=3"), ("ok", "ok")])
+#: class ANY (255) everywhere over TCP: "invalid DNS response" at once, no flag
+NS_CLASS_ANY_TCP = _ns_world(
+    "direct", [("not-ours-class=255", "not-ours-class=255")] * 2, use_vc=True
+)
+#: class HS (4) for A from the first server, class 0 from the second: A times out on
+#: both, AAAA answers
+NS_CLASS_HS_AND_0 = _ns_world("direct", [("not-ours-class=4", "ok"), ("not-ours-class=0", "ok")])
+#: class IN is the query's own: the reply is ours, the first server answers
+NS_CLASS_IN = _ns_world("direct", [("not-ours-class=1", "not-ours-class=1"), ("silent", "ok")])
+#: QTYPE AAAA in every reply: ours for the AAAA lane, not for the A lane, which fails
+#: over UDP at both servers (a timeout) while AAAA answers
+NS_TYPE_AAAA = _ns_world("direct", [("not-ours-type=28", "not-ours-type=28")] * 2)
+
+
 @cases(60)
 @given(world=ns_worlds(), seed=seeds())
 @example(world=NS_ROTATE_PAST_TWO, seed=0)
@@ -2014,6 +2234,11 @@ NS_FRAME_HANG = _ns_world("v4only", [("frame-hang", "frame-hang"), ("ok", "ok")]
 @example(world=NS_FRAME_CUT_QUESTION, seed=0)
 @example(world=NS_FRAME_LONG, seed=0)
 @example(world=NS_FRAME_HANG, seed=0)
+@example(world=NS_CLASS_CH, seed=0)
+@example(world=NS_CLASS_ANY_TCP, seed=0)
+@example(world=NS_CLASS_HS_AND_0, seed=0)
+@example(world=NS_CLASS_IN, seed=0)
+@example(world=NS_TYPE_AAAA, seed=0)
 def test_predicate_input_is_gos_over_several_nameservers(
     nameservers: tuple[SimClock, list[faultdns.FaultDNSServer], str], world: NSWorld, seed: int
 ) -> None:
@@ -2045,7 +2270,7 @@ def test_predicate_input_is_gos_over_several_nameservers(
         if index >= len(world.behaviour):
             continue
         for qtype, behaviour in world.behaviour[index].items():
-            for rule in filter(None, NS_BEHAVIOURS[behaviour][0].split(";")):
+            for rule in filter(None, ns_behaviour(behaviour, qtype)[0].split(";")):
                 scope = f" match={world.name}" if world.scoped else ""
                 server.add_fault(f"{rule.strip()} qtype={qtype}{scope}")
     events: list[QueryEvent] = []
@@ -2067,6 +2292,7 @@ def test_predicate_input_is_gos_over_several_nameservers(
     assert names == [world.name]
     taken = 0
     framed: set[str] = set()  # the frame= behaviours Go met over TCP
+    asked: set[tuple[int, str]] = set()
     for lookup in range(world.lookups):
         events.clear()
         marks = [server.queries[-1].seq if server.queries else 0 for server in servers]
@@ -2084,6 +2310,7 @@ def test_predicate_input_is_gos_over_several_nameservers(
             for qtype in ("A", "AAAA")
         }
         note(f"lookup {lookup}: offsets {offsets}; spec {runs}")
+        asked |= {(x.server, q) for q, lane in runs.items() for x in lane.exchanges}
         try:
             got: object = sorted(resolver.resolve(world.name))
         except DNSError as exc:
@@ -2151,6 +2378,7 @@ def test_predicate_input_is_gos_over_several_nameservers(
         event(f"a reply not ours ({'TCP' if world.use_vc else 'UDP'})")
     for behaviour in sorted(b for b in framed if b.startswith("frame-")):
         event(f"a TCP reply under a wrong length prefix ({behaviour}) read over TCP")
+    ns_valued_events(world, {(i, q) for i, q in asked if i not in world.down})
     event(f"name: {world.kind}")
 
 

@@ -114,9 +114,12 @@ def test_change_points_become_intervals_each_until_the_next() -> None:
 
 def test_text_becomes_a_dns_state_only_if_it_spells_one() -> None:
     assert [as_dns_state(text) for text in DNS_STATES] == list(DNS_STATES)
-    for text in ("refused", "OK", "nxdomain ", ""):  # an HTTP state, case, spaces, nothing
+    # HTTP-only states, case, spaces, nothing ("refused" is a DNS state too: the rcode)
+    for text in ("hang", "missing", "OK", "LAME", "nxdomain ", ""):
         with pytest.raises(ValueError, match="unknown DNS state"):
             as_dns_state(text)
+    with pytest.raises(ValueError, match=r"servfail, lame, refused, ok\)"):
+        as_dns_state("lame-referral")
 
 
 # -- the HTTP vocabulary: closed, checked where text becomes a state -------------------

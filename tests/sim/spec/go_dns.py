@@ -101,6 +101,14 @@ against faultdns's ``frame=`` through the Go oracle, ``sim/_fidelity/_named.py``
 ``tcp-frame-*`` cases: the next server answers after ``short``, ``0``, ``long`` and
 ``hang``; with ``search a.test``, ``repo`` framed ``short`` or ``long`` for
 ``repo.a.test`` goes on to the next name, ``repo``, and its address.)
+
+QTYPE and QCLASS are compared as whole 16-bit numbers (``checkResponse``: ``q.Type ==
+respQ.Type && q.Class == respQ.Class``), so a class above IN is as foreign as one below
+it (:func:`reply_is_ours`, :data:`NOT_OURS`).  (Asked of Go 1.23.9, ``LookupIPAddr``
+over one server echoing the question with QCLASS 0, 2, CH 3, HS 4, ANY 255 or 65535,
+or QTYPE 0 or ANY 255, and an answer record: over UDP "read udp L->S: i/o timeout"
+after timeout x attempts, IsTimeout and IsTemporary; over TCP "invalid DNS response"
+at once, no flag; QTYPE AAAA 28 to the AAAA query is its own: the address.)
 """
 
 from __future__ import annotations
@@ -112,9 +120,13 @@ from dataclasses import dataclass
 __all__ = [
     "DEADLINE_FLAGS",
     "ERROR_TEXTS",
+    "NOT_OURS",
     "NO_CANDIDATE_ADDRESSES",
     "OUTCOMES",
+    "QCLASS_IN",
+    "QTYPES",
     "TCP_FRAMING",
+    "WORLD_STATES",
     "DNSFlags",
     "Exchange",
     "Lane",
@@ -129,6 +141,7 @@ __all__ = [
     "lookup_error",
     "name_list",
     "no_address_text",
+    "reply_is_ours",
     "server_order",
     "skip_to_answer",
     "try_one_name",
@@ -157,6 +170,25 @@ OUTCOMES = (
 )
 
 
+#: the class every query of Go's stub resolver asks (``dnsmessage.ClassINET``, RFC 1035
+#: section 3.2.4) and the type numbers of the two lanes (RFC 1035 section 3.2.2, RFC 3596
+#: section 2.1)
+QCLASS_IN = 1
+QTYPES = {"A": 1, "AAAA": 28}
+#: what Go makes of an exchange whose reply is not ours (``checkResponse`` false), by
+#: transport: UDP reads past it until the exchange's deadline, TCP gives
+#: ``errInvalidDNSResponse`` at once
+NOT_OURS = {"udp": "timeout", "tcp": "invalid"}
+
+
+def reply_is_ours(qtype: str, reply_type: int, reply_class: int) -> bool:
+    """Go ``checkResponse``'s question test for a reply to a ``qtype`` (``A``/``AAAA``)
+    query of class IN whose question says ``reply_type`` and ``reply_class`` (16-bit
+    numbers): both equal to the query's.  Any other class, below IN (0) or above it
+    (CH 3, HS 4, ANY 255, 65535), is not ours."""
+    return reply_type == QTYPES[qtype] and reply_class == QCLASS_IN
+
+
 @dataclass(frozen=True)
 class DNSFlags:
     """The three booleans of Go's ``*net.DNSError`` the retry predicates read."""
@@ -177,6 +209,26 @@ DEADLINE_FLAGS = DNSFlags(not_found=False, timeout=True, temporary=True)
 def deadline_text(name: str) -> str:
     """Go's text for a lookup of ``name`` (as asked) the caller's deadline ended."""
     return f"lookup {name}: i/o timeout"
+
+
+#: what one exchange with the world's cluster DNS ends with in each of its DNS states
+#: (``sim._timeline.DNSState``, written out here, not imported), ``ok`` aside (the zone's
+#: reply: the repo name's A, NODATA for its AAAA, NXDOMAIN for any other name):
+#: ``conn-refused`` is the socket's ICMP refusal, ``timeout`` silence, ``lame`` a lame
+#: referral (faultdns ``lame``: NOERROR, AA and RA clear, no record, no OPT), ``refused``
+#: the rcode REFUSED (faultdns ``refused``), an "other rcode" (``rcode``).  Asked of Go
+#: 1.23.9, ``LookupIPAddr`` over one server, UDP and TCP alike: a lame referral ->
+#: "lame referral", REFUSED -> "server misbehaving", neither IsNotFound, IsTimeout nor
+#: IsTemporary (SERVFAIL, the same text, is IsTemporary); both move on to the next
+#: server and attempt, taking no time.
+WORLD_STATES = {
+    "conn-refused": "refused",
+    "timeout": "timeout",
+    "nxdomain": "nxdomain",
+    "servfail": "servfail",
+    "lame": "lame",
+    "refused": "rcode",
+}
 
 
 def flags_of(outcome: str) -> DNSFlags:
