@@ -1006,7 +1006,7 @@ def _not_ready_world(start: float, **dns: list[tuple[float, DNSState]]) -> Timel
     """A world whose Service answers from t = 0, with the DNS tracks ``dns`` (keys:
     ``repo``, ``others``, ``as_given``) and the cleanup starting at ``start``."""
     keys = {"repo": SINGLE.repo_host, "others": OTHER_NAMES, "as_given": SINGLE.repo_service}
-    ok: list[tuple[float, str]] = [(0.0, "ok")]
+    ok: list[tuple[float, HTTPState]] = [(0.0, "ok")]
     return Timeline(
         scenario="not-ready",
         seed=0,
