@@ -103,6 +103,7 @@ __all__ = [
     "deadline_error",
     "encode_name",
     "ended_walk",
+    "ends_query",
     "ensure_rooted",
     "is_domain_name",
     "judge_reply",
@@ -334,9 +335,11 @@ def outcome_error(
     )
 
 
-def _final(outcome: WalkOutcome) -> bool:
+def ends_query(outcome: WalkOutcome) -> bool:
     """The query ends with ``outcome`` (:attr:`OutcomeRule.final`; a truncated reply or
-    a passed deadline is no exchange's end)."""
+    a passed deadline is no exchange's end): the one rule both the stub resolver and
+    :func:`walk_query` follow (Go ``tryOneName``: an answer or "no such host" returns,
+    any other error is kept as ``lastErr`` and the next server is asked)."""
     return outcome != "truncated" and outcome != "deadline" and OUTCOMES[outcome].final
 
 
@@ -597,9 +600,9 @@ def walk_query(
             last = (outcome, index)
             if outcome != "truncated":
                 break
-        if _final(last[0]):
+        if ends_query(last[0]):
             break
-    if deadline is not None and now >= deadline and not _final(last[0]):
+    if deadline is not None and now >= deadline and not ends_query(last[0]):
         last = ("deadline", last[1])
     return ended_walk(exchanges, outcome=last[0], server=last[1], start=start)
 

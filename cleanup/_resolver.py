@@ -83,6 +83,7 @@ from cleanup._dnsrules import (
     completion_order,
     deadline_error,
     ended_walk,
+    ends_query,
     ensure_rooted,
     is_domain_name,
     judge_reply,
@@ -720,7 +721,7 @@ class StubResolver:
         lane.exchange = None
         started = exchange.started
         self._fail(lane, exchange.server, exchange.transport, outcome, detail, started, code)
-        if lane.result is None and lane.last_error is not None and lane.last_error.is_not_found:
+        if lane.result is None and ends_query(outcome):
             lane.result = QueryResult(error=lane.last_error)
             return
         self._next(lane, deadline)
