@@ -181,6 +181,7 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from http import HTTPStatus
+from pathlib import Path
 from typing import Any, Literal
 from unittest import mock
 
@@ -5047,6 +5048,63 @@ def test_every_predicate_decides_a_dial_failing_with_eaddrnotavail_as_go() -> No
     assert not any(preset(error) for preset in cleanup.PREDICATES.values())
 
 
+class _ScriptedRepo(httpx.BaseTransport):
+    """A repo serving :data:`SINGLE`'s lists whole, counting attempts by requests of the
+    previous list (each attempt asks it first); a subclass's :meth:`fail` may raise
+    instead, as the transport under a plain httpx stack would."""
+
+    def __init__(self) -> None:
+        self.paths = spec_repo.list_paths(SINGLE.previous_version)
+        self.attempt = 0
+
+    def fail(self, request: httpx.Request, previous: bool) -> None:
+        """Raise for ``request`` (of the previous list when ``previous``), or return."""
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        version = self.paths.get(request.url.path)
+        if version is None:
+            return httpx.Response(404, content=b"404 page not found\n")
+        previous = version != spec_repo.CURRENT
+        if previous:
+            self.attempt += 1
+        self.fail(request, previous)
+        refs = SINGLE.images.previous if previous else SINGLE.images.current
+        data = "".join(f"{ref}\n" for ref in refs).encode()
+        headers = {"Content-Length": str(len(data)), "Content-Type": "text/plain"}
+        return httpx.Response(200, stream=httpx.ByteStream(data), headers=headers)
+
+
+def _run_against(
+    repo_transport: httpx.BaseTransport,
+    base: str,
+    cleanup_fn: CleanupFn,
+    policy: Policy,
+    seed: int,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> tuple[dict[str, Any], Path, object]:
+    """One run of ``cleanup_fn`` against a repo at ``base`` served by ``repo_transport``,
+    on a fresh node store of :data:`SINGLE`'s images and a fast-forward clock: the
+    report as ``cleanup run --json`` shows it, the store's path and its images before."""
+    path = tmp_path_factory.mktemp("node") / "node.json"
+    node = SINGLE.images
+    store = cleanup.MemoryStore.create(path, node.node_images, in_use=node.in_use)
+    before = cleanup.MemoryStore(path).images()
+    with httpx.Client(transport=repo_transport) as client:
+        repo = cleanup.RepoClient(base, client, timeout=30.0)
+        report = cleanup_fn(
+            repo,
+            previous_version=SINGLE.previous_version,
+            current_version="current",
+            policy=policy,
+            store=store,
+            clock=FastForwardClock(),
+            rng=random.Random(seed),
+        )
+    shown: dict[str, Any] = json.loads(json.dumps(report.to_dict()))
+    note(f"{shown['outcome']}: {shown['error']}; attempts {shown['attempts']}")
+    return shown, path, before
+
+
 @dataclass(frozen=True)
 class ErrnoWorld:
     """The repo (at an IP literal, as Go would name it in a dial) fails the socket call
@@ -5057,29 +5115,18 @@ class ErrnoWorld:
     op: str
 
 
-class _ErrnoRepo(httpx.BaseTransport):
-    """The repo of an :class:`ErrnoWorld`, counting attempts by requests of the previous
-    list (each attempt asks it first)."""
+class _ErrnoRepo(_ScriptedRepo):
+    """The repo of an :class:`ErrnoWorld`: attempt k's first request fails with
+    ``errnos[k-1]`` while they last."""
 
     def __init__(self, world: ErrnoWorld) -> None:
+        super().__init__()
         self.world = world
-        self.paths = spec_repo.list_paths(SINGLE.previous_version)
-        self.attempt = 0
 
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        version = self.paths.get(request.url.path)
-        if version is None:
-            return httpx.Response(404, content=b"404 page not found\n")
-        previous = version != spec_repo.CURRENT
-        if previous:
-            self.attempt += 1
-            if self.attempt <= len(self.world.errnos):
-                code = self.world.errnos[self.attempt - 1]
-                raise _socket_failed_by_httpx(str(request.url), self.world.op, code, "layered")
-        refs = SINGLE.images.previous if previous else SINGLE.images.current
-        data = "".join(f"{ref}\n" for ref in refs).encode()
-        headers = {"Content-Length": str(len(data)), "Content-Type": "text/plain"}
-        return httpx.Response(200, stream=httpx.ByteStream(data), headers=headers)
+    def fail(self, request: httpx.Request, previous: bool) -> None:
+        if previous and self.attempt <= len(self.world.errnos):
+            code = self.world.errnos[self.attempt - 1]
+            raise _socket_failed_by_httpx(str(request.url), self.world.op, code, "layered")
 
 
 @cases(30)
@@ -5109,24 +5156,10 @@ def test_the_report_and_every_predicate_on_socket_errnos_of_the_repo(
     (``not-retriable``, that attempt's kind and text as the run's), or gives up when the
     budget ends first, or succeeds at the attempt after the last errno; the exit status
     is the documented one, and a run that failed deleted nothing."""
-    path = tmp_path_factory.mktemp("node") / "node.json"
-    node = SINGLE.images
-    store = cleanup.MemoryStore.create(path, node.node_images, in_use=node.in_use)
-    before = cleanup.MemoryStore(path).images()
     base = "http://10.53.0.7"
-    with httpx.Client(transport=_ErrnoRepo(world)) as client:
-        repo = cleanup.RepoClient(base, client, timeout=30.0)
-        report = cleanup_fn(
-            repo,
-            previous_version=SINGLE.previous_version,
-            current_version="current",
-            policy=policy,
-            store=store,
-            clock=FastForwardClock(),
-            rng=random.Random(seed),
-        )
-    shown = json.loads(json.dumps(report.to_dict()))
-    note(f"{shown['outcome']}: {shown['error']}; attempts {shown['attempts']}")
+    shown, path, before = _run_against(
+        _ErrnoRepo(world), base, cleanup_fn, policy, seed, tmp_path_factory
+    )
     predicate = spec_policy(policy).predicate
     url = base + spec_repo.list_path(SINGLE.previous_version)
     records = shown["attempts"]
@@ -5541,31 +5574,20 @@ class UnnamedWorld:
     which: str
 
 
-class _UnnamedRepo(httpx.BaseTransport):
-    """The repo of an :class:`UnnamedWorld`, counting attempts by requests of the
-    previous list (each attempt asks it first)."""
+class _UnnamedRepo(_ScriptedRepo):
+    """The repo of an :class:`UnnamedWorld`: refused on the first ``refused`` attempts,
+    then the ``which`` list's requests raise the unnamed failure."""
 
     def __init__(self, world: UnnamedWorld) -> None:
+        super().__init__()
         self.world = world
-        self.paths = spec_repo.list_paths(SINGLE.previous_version)
-        self.attempt = 0
 
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        version = self.paths.get(request.url.path)
-        if version is None:
-            return httpx.Response(404, content=b"404 page not found\n")
-        previous = version != spec_repo.CURRENT
-        if previous:
-            self.attempt += 1
+    def fail(self, request: httpx.Request, previous: bool) -> None:
         if self.attempt <= self.world.refused:
             refused = ConnectionRefusedError(errno.ECONNREFUSED, "Connection refused")
             raise httpx.ConnectError(str(refused), request=request) from refused
         if self.world.which in ("both", "previous" if previous else "current"):
             raise UNNAMED_FAILURES[self.world.failure](request)
-        refs = SINGLE.images.previous if previous else SINGLE.images.current
-        data = "".join(f"{ref}\n" for ref in refs).encode()
-        headers = {"Content-Length": str(len(data)), "Content-Type": "text/plain"}
-        return httpx.Response(200, stream=httpx.ByteStream(data), headers=headers)
 
 
 @cases(40)
@@ -5594,24 +5616,9 @@ def test_the_report_and_every_predicate_on_a_failure_no_rule_names(
     naming the list's URL and keeping the original's words, and it is the last: the run
     ends ``not-retriable`` with that kind as ``error_kind`` (or the budget ended it
     before, ``gave-up``), the documented exit status, nothing deleted."""
-    path = tmp_path_factory.mktemp("node") / "node.json"
-    node = SINGLE.images
-    store = cleanup.MemoryStore.create(path, node.node_images, in_use=node.in_use)
-    before = cleanup.MemoryStore(path).images()
-    transport = _UnnamedRepo(world)
-    with httpx.Client(transport=transport) as client:
-        repo = cleanup.RepoClient("http://repo.test", client, timeout=30.0)
-        report = cleanup_fn(
-            repo,
-            previous_version=SINGLE.previous_version,
-            current_version="current",
-            policy=policy,
-            store=store,
-            clock=FastForwardClock(),
-            rng=random.Random(seed),
-        )
-    shown = json.loads(json.dumps(report.to_dict()))
-    note(f"{shown['outcome']}: {shown['error']}; attempts {shown['attempts']}")
+    shown, path, before = _run_against(
+        _UnnamedRepo(world), "http://repo.test", cleanup_fn, policy, seed, tmp_path_factory
+    )
     predicate = spec_policy(policy).predicate
     refused: spec_predicates.ErrorClass = ("connect", "refused")
     unnamed: spec_predicates.ErrorClass = ("unexpected", world.failure)
