@@ -484,6 +484,12 @@ def content_id(image: str) -> str:
     return "sha256:" + hashlib.sha256(last.encode()).hexdigest()
 
 
+def _id_spelt(ident: str, how: str) -> str:
+    """``ident`` (``sha256:<hex>``) as ``how`` spells it: ``id`` as it is, ``bare id``
+    the 64 hex digits alone."""
+    return ident.removeprefix("sha256:") if how == "bare id" else ident
+
+
 def by_digest(image: str) -> str:
     """``image``'s digest reference: ``repo@sha256:<hex>`` for ``repo:tag``."""
     if "@" in image:
@@ -515,8 +521,8 @@ def image_sets(
     name"): some list entries spelt by digest (``repo@sha256:...``, :func:`by_digest`)
     while the node holds both spellings, containers naming their image by ID
     (``sha256:<hex>`` or the bare hex ``crictl`` prints) or by digest reference, and,
-    when drawn, the store's
-    ``ids`` (every node name -> :func:`content_id`).
+    when drawn, the store's ``ids`` (every node name -> :func:`content_id`, spelt
+    ``sha256:<hex>`` or as the bare hex, name by name).
     """
     names = st.sampled_from(tuple(pool))
     previous = tuple(draw(st.lists(names, min_size=1, max_size=8, unique=True), label="previous"))
@@ -562,7 +568,13 @@ def image_sets(
             by_id.append(forms[how])
         in_use = tuple(by_id)
         if draw(st.booleans(), label="store knows identities"):
-            ids = tuple((name, content_id(name)) for name in on_node)
+            # a store's map spells an identity as containerd does (``sha256:<hex>``) or
+            # as ``crictl``/``docker`` print it (the bare hex), name by name
+            spelt = st.sampled_from(("id", "bare id"))
+            ids = tuple(
+                (name, _id_spelt(content_id(name), draw(spelt, label="store's identity spelt as")))
+                for name in on_node
+            )
     return ImageSet(
         previous=previous,
         current=current,
