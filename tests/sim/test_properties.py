@@ -112,7 +112,8 @@ The properties, stated precisely:
    error (CNAMEs and NODATA through ``skipToAnswer``) are ``spec.go_dns``'s.
    ``SystemResolver`` over generated getaddrinfo outcomes gives ``spec.go_cgo``'s
    addresses (order, duplicates, IPv4-mapped, scope ids) or DNSError (Go's cgo rules
-   per EAI code), decided by every preset predicate as ``spec.predicates`` says.
+   per EAI code), decided by every preset predicate as ``spec.predicates`` says; the
+   same codes raised by a plain httpx stack name the URL's host.
 8. **The schedule at its boundaries.**  A deadline exactly on an attempt's start, a
    sleep equal to the Cap, Steps 1, Jitter 0, Factor < 1; and cleanup's stepped
    schedule equals ``spec.backoff``'s over many backoffs; every preset's fields,
@@ -2994,6 +2995,45 @@ def test_predicate_input_of_the_system_resolver_is_gos_cgo_lookup(
     for name, preset in cleanup.PREDICATES.items():
         assert preset(got) == spec_predicates.retriable(name, ("dns", go.flags)), name
     event("EAI_SYSTEM" if outcome.errno_name else f"EAI code {outcome.code}")
+
+
+@cases(30)
+@given(
+    host=st.sampled_from(("repo.test", "upgrade-repo.harvester-system", "localhost")),
+    port=st.sampled_from((None, 5000)),
+    code=st.sampled_from(GAI_CODES),
+)
+@example(host="upgrade-repo.harvester-system", port=None, code=socket.EAI_NONAME)
+def test_predicate_input_of_a_plain_httpx_stacks_failed_lookup_names_the_urls_host(
+    host: str, port: int | None, code: int
+) -> None:
+    """Property 7 for ``cleanup.to_error`` on what a plain ``httpx.Client`` raises when
+    its ``getaddrinfo`` fails (no cleanup transport, so no host is passed: the error's
+    only record of the name is the request's URL): Go's cgo ``DNSError`` for the code
+    (``spec.go_cgo.error_of``: text and flags) names the URL's host, no server, and every
+    preset predicate decides it as ``spec.predicates`` does.  (EAI_SYSTEM is left out:
+    Python raises it as a bare ``OSError``, which a plain stack cannot tell from a
+    failed connect.)"""
+    url = f"http://{host}{'' if port is None else f':{port}'}/v1.5/list"
+
+    def getaddrinfo(*_args: Any, **_kwargs: Any) -> list[tuple[Any, ...]]:
+        raise socket.gaierror(code, _LIBC.gai_strerror(code).decode())
+
+    with (
+        mock.patch.object(socket, "getaddrinfo", getaddrinfo),
+        httpx.Client() as client,
+        pytest.raises(httpx.ConnectError) as caught,
+    ):
+        client.get(url)
+    got = cleanup.to_error(caught.value)
+    assert isinstance(got, DNSError), f"Go fails this lookup; got {got!r}"
+    go = spec_cgo.error_of(code, _LIBC.gai_strerror(code).decode())
+    assert (got.name, got.err, got.server) == (host, go.err, ""), repr(got)
+    flags = spec_dns.DNSFlags(got.is_not_found, got.is_timeout, got.is_temporary)
+    assert flags == go.flags
+    for name, preset in cleanup.PREDICATES.items():
+        assert preset(got) == spec_predicates.retriable(name, ("dns", go.flags)), name
+    event(f"EAI code {code} through a plain httpx stack")
 
 
 @st.composite
