@@ -4753,6 +4753,58 @@ def test_invalid_list_text_in_process_says_the_documented_error(
         event("refused with the documented error")
 
 
+@cases(8)
+@given(
+    excess=st.sampled_from((-1, 0, 1, 4096)),
+    framing=st.sampled_from(("length", "chunked")),
+)
+@example(excess=0, framing="length")
+@example(excess=1, framing="length")
+def test_invalid_list_text_at_the_default_limit_says_the_documented_error(
+    cleanup_fn: CleanupFn, excess: int, framing: str, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """Property 5 at the limit a repo client has when it is given none
+    (``spec.list_errors.DEFAULT_LIMIT``, README's "at most 4 MiB"): the previous list,
+    padded with comment lines to the limit plus ``excess`` bytes, with a
+    ``Content-Length`` or chunked in 64 KiB pieces, is read when it is within the limit
+    and otherwise refused with ``spec.list_errors``' error, the run ending at its first
+    attempt and deleting nothing.  The other in-process list properties give the client
+    its limit; this one holds the default to the documented figure."""
+    size = spec_lists.DEFAULT_LIMIT + excess
+    line = b"# " + b"p" * 1021 + b"\n"  # 1 KiB of comment
+    pad = size - len(_GOOD_PREVIOUS)
+    body = _GOOD_PREVIOUS + line * (pad // len(line)) + b"#" * (pad % len(line) - 1) + b"\n"
+    assert len(body) == size
+    pieces: str | list[int] = "length" if framing == "length" else _pieces(size, 64 * 1024)
+    good = _served(SINGLE.images.current)
+    served = {SINGLE.previous_version: (body, pieces), spec_repo.CURRENT: (good, "length")}
+    path = tmp_path_factory.mktemp("node") / "node.json"
+    images = SINGLE.images
+    store = cleanup.MemoryStore.create(path, images.node_images, in_use=images.in_use)
+    base = "http://repo.test"
+    with httpx.Client(transport=_Bodies(served)) as client:
+        repo = cleanup.RepoClient(base, client, timeout=30.0)  # its own limit
+        report = cleanup_fn(
+            repo,
+            previous_version=SINGLE.previous_version,
+            current_version=spec_repo.CURRENT,
+            policy=V15,
+            store=store,
+            clock=FastForwardClock(),
+            rng=random.Random(0),
+        )
+    url = base + spec_repo.list_path(SINGLE.previous_version)
+    want = spec_lists.list_error(url, body, spec_lists.DEFAULT_LIMIT, pieces)
+    if want is None:
+        assert report.ok, f"{size} bytes, within the limit, yet {report.outcome}: {report.error}"
+        event("a list at or under the default limit: read")
+    else:
+        assert report.outcome == "not-retriable" and len(report.attempts) == 1, report.outcome
+        assert report.error == want, f"{report.error!r}, the specification says {want!r}"
+        assert sorted(cleanup.MemoryStore(path).images()) == sorted(images.node_images)
+        event("a list over the default limit: refused")
+
+
 # -- inputs15 (issue 11, seed-15 sample): the image-reference grammar in every position
 #    of a list line, and every field of an ImageListError (url, line, reason), against
 #    spec.list_errors; a Content-Length the body does not meet -------------------------

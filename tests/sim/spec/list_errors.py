@@ -106,6 +106,7 @@ from __future__ import annotations
 import re
 
 __all__ = [
+    "DEFAULT_LIMIT",
     "DIGEST_HEX",
     "HTML_MARKERS",
     "NAME_TOTAL_LENGTH_MAX",
@@ -120,6 +121,11 @@ __all__ = [
     "too_big",
     "why_not_a_reference",
 ]
+
+#: the size limit of a list when the client is given none (README "Image lists are
+#: validated before use": "at most 4 MiB"), in bytes: a list of exactly this many
+#: bytes is read, one byte more is :func:`too_big`
+DEFAULT_LIMIT = 4 * 1024 * 1024
 
 #: the starts of a line that make it an HTML/XML page wherever it is
 HTML_MARKERS = ("<!doctype", "<html", "<head", "<body", "<?xml", "<title", "<meta", "<script")
