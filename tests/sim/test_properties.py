@@ -1201,6 +1201,9 @@ def test_safety_and_completeness_over_many_image_sets(
     else:
         event("unrelated lists")
         assert report.outcome == "not-retriable", f"unrelated lists: {report.outcome}"
+        url = "http://repo.test" + spec_repo.list_path(spec_repo.CURRENT)
+        want = spec_lists.unrelated_error(url, images.current)
+        assert report.error == want, f"{report.error!r}, the specification says {want!r}"
     check_deletion(images, report, cleanup.MemoryStore(path).images())
     if report.ok and images.ids:
         event("success with store identities")

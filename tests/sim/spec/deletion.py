@@ -44,6 +44,7 @@ __all__ = [
     "full",
     "is_vmdp",
     "listed",
+    "namespaces",
     "normalised_name",
     "related",
     "retained_of",
@@ -144,15 +145,18 @@ def related(previous: Sequence[str], current: Sequence[str]) -> bool:
     make every previous image "not in the current list" (retrylab's guard, README
     "cleanup": the repo client refuses such a current list, not retried)."""
 
-    def namespaces(refs: Sequence[str]) -> set[str]:
-        out = set()
-        for ref in refs:
-            parts = _split(ref)
-            if parts is not None:
-                out.add(f"{parts[0]}/{parts[1]}".rsplit("/", 1)[0])
-        return out
-
     return bool(namespaces(previous) & namespaces(current))
+
+
+def namespaces(refs: Sequence[str]) -> set[str]:
+    """The repository namespaces ``refs`` name (``docker.io/rancher`` for
+    ``rancher/harvester:v1``: the normalised name without its last component)."""
+    out = set()
+    for ref in refs:
+        parts = _split(ref)
+        if parts is not None:
+            out.add(f"{parts[0]}/{parts[1]}".rsplit("/", 1)[0])
+    return out
 
 
 def _identity(value: str) -> str:

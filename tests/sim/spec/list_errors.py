@@ -104,6 +104,9 @@ the newline rule (:func:`list_error`'s ``framing`` given as the integer D).
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
+
+from tests.sim.spec import deletion as spec_deletion
 
 __all__ = [
     "DEFAULT_LIMIT",
@@ -119,6 +122,7 @@ __all__ = [
     "takes_for_domain",
     "text_error",
     "too_big",
+    "unrelated_error",
     "why_not_a_reference",
 ]
 
@@ -158,6 +162,20 @@ def error(url: str, line: int, reason: str) -> str:
     """The run's error text: ``line`` 0 is the whole document."""
     where = f"line {line}" if line else "document"
     return f"invalid image list {url} ({where}): {reason}"
+
+
+def unrelated_error(url: str, current: Sequence[str]) -> str:
+    """The run's error when the current list (served at ``url``) shares no namespace
+    with the previous one (``spec.deletion.related`` false; README "A list, not another
+    document"): the document's, naming the first three of the current list's
+    namespaces in sorted order."""
+    shown = ", ".join(sorted(spec_deletion.namespaces(current))[:3])
+    return error(
+        url,
+        0,
+        f"it shares no registry/namespace with the previous list (it names {shown}):"
+        " is it an image list at all, or did a proxy or error page answer?",
+    )
 
 
 def too_big(size: str, limit: int) -> str:
