@@ -570,9 +570,12 @@ def image_sets(
         if draw(st.booleans(), label="store knows identities"):
             # a store's map spells an identity as containerd does (``sha256:<hex>``) or
             # as ``crictl``/``docker`` print it (the bare hex), name by name
-            spelt = st.sampled_from(("id", "bare id"))
+            id_forms = st.sampled_from(("id", "bare id"))
             ids = tuple(
-                (name, _id_spelt(content_id(name), draw(spelt, label="store's identity spelt as")))
+                (
+                    name,
+                    _id_spelt(content_id(name), draw(id_forms, label="store's identity spelt as")),
+                )
                 for name in on_node
             )
     return ImageSet(

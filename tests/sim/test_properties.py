@@ -4778,7 +4778,7 @@ def test_invalid_list_text_at_the_default_limit_says_the_documented_error(
     pad = size - len(_GOOD_PREVIOUS)
     body = _GOOD_PREVIOUS + line * (pad // len(line)) + b"#" * (pad % len(line) - 1) + b"\n"
     assert len(body) == size
-    pieces: str | list[int] = "length" if framing == "length" else _pieces(size, 64 * 1024)
+    pieces: str | int | list[int] = "length" if framing == "length" else _pieces(size, 64 * 1024)
     good = _served(SINGLE.images.current)
     served = {SINGLE.previous_version: (body, pieces), spec_repo.CURRENT: (good, "length")}
     path = tmp_path_factory.mktemp("node") / "node.json"
