@@ -289,7 +289,7 @@ def exchange_error_text(outcome: str, transport: str, server: str, local: str) -
     text (:data:`ERROR_TEXTS`).  (Asked of Go 1.23.9, ``LookupIPAddr`` with one server
     whose port is closed: UDP ``read udp 127.0.0.1:P->127.0.0.1:Q: read: connection
     refused``; ``options use-vc``: ``dial tcp 127.0.0.1:Q: connect: connection
-    refused``.)
+    refused``; tests/fidelity/test_spec_go_refused.py asks again.)
     """
     if transport not in ("udp", "tcp"):
         raise ValueError(f"no transport {transport!r}")
