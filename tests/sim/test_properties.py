@@ -109,7 +109,10 @@ The properties, stated precisely:
    inside the question "cannot unmarshal", a prefix past the reply "unexpected EOF" or
    the read timeout; a lame referral moving on; a reply without
    EDNS OPT but AA read as the zone's), the servers' logs, and the addresses or
-   error (CNAMEs and NODATA through ``skipToAnswer``) are ``spec.go_dns``'s.
+   error (CNAMEs and NODATA through ``skipToAnswer``; flags, server and whole text:
+   ``spec.go_dns.exchange_error_text``, a server down over TCP ``dial tcp S: connect:
+   connection refused``) are ``spec.go_dns``'s; the same worlds, without sockets, hold
+   the lookup model the evaluator runs (``simulate_lookup``) to the same spec.
    ``SystemResolver`` over generated getaddrinfo outcomes gives ``spec.go_cgo``'s
    addresses (order, duplicates, IPv4-mapped, scope ids) or DNSError (Go's cgo rules
    per EAI code), decided by every preset predicate as ``spec.predicates`` says; the
@@ -215,6 +218,7 @@ from cleanup import (
     RequestTimeout,
 )
 from cleanup._cli import main as cleanup_main
+from cleanup.dnsrules import simulate_lookup
 from cleanup.events import (
     AttemptFailed,
     AttemptStarted,
@@ -2002,9 +2006,8 @@ def ns_worlds(draw: st.DrawFn) -> NSWorld:
         server_ = draw(st.sampled_from([0, 0, *range(min(servers, 3))]))
         behaviour[server_][draw(st.sampled_from(["A", "AAAA"]))] = framed
     use_vc = draw(st.integers(0, 4)) == 0
-    down = (
-        frozenset() if use_vc else frozenset(draw(st.sets(st.integers(0, servers - 1), max_size=1)))
-    )
+    # a server down over TCP too (use-vc): its exchange fails at the dial
+    down = frozenset(draw(st.sets(st.integers(0, servers - 1), max_size=1)))
     return NSWorld(
         kind=draw(st.sampled_from(["direct", "cname", "cnamev4", "external", "v4only", "missing"])),
         behaviour=behaviour,
@@ -2131,6 +2134,15 @@ NS_FRAME_CUT_QUESTION = _ns_world("direct", [("frame-30", "frame-30"), ("ok", "o
 NS_FRAME_LONG = _ns_world("direct", [("frame-long", "frame-long")] * 2, attempts=1)
 #: one byte past the reply, then silence: the read times out, the second server answers
 NS_FRAME_HANG = _ns_world("v4only", [("frame-hang", "frame-hang"), ("ok", "ok")])
+#: over TCP (use-vc) the first server down, the second SERVFAIL for A: A's last error
+#: is the second's; over one attempt with the second down too the kept error is the
+#: down server's dial, "dial tcp S: connect: connection refused" (no local address)
+NS_DOWN_OVER_TCP = _ns_world(
+    "direct", [("ok", "ok"), ("servfail", "ok")], use_vc=True, down=frozenset({0})
+)
+NS_ALL_DOWN_OVER_TCP = _ns_world(
+    "direct", [("ok", "ok"), ("ok", "ok")], use_vc=True, down=frozenset({0, 1}), attempts=1
+)
 
 
 # -- class15 (issue 11): replies for another class or type, by value ---------------------
@@ -2244,6 +2256,8 @@ NS_TYPE_AAAA = _ns_world("direct", [("not-ours-type=28", "not-ours-type=28")] * 
 @example(world=NS_CLASS_HS_AND_0, seed=0)
 @example(world=NS_CLASS_IN, seed=0)
 @example(world=NS_TYPE_AAAA, seed=0)
+@example(world=NS_DOWN_OVER_TCP, seed=0)
+@example(world=NS_ALL_DOWN_OVER_TCP, seed=0)
 def test_predicate_input_is_gos_over_several_nameservers(
     nameservers: tuple[SimClock, list[faultdns.FaultDNSServer], str], world: NSWorld, seed: int
 ) -> None:
@@ -2264,7 +2278,11 @@ def test_predicate_input_is_gos_over_several_nameservers(
     when it falls silent).  Every exchange (server, transport, outcome), in
     order, is the spec's, the servers' own logs hold exactly those queries, and the
     lookup returns the addresses from the first record of the type on (CNAMEs
-    skipped), or the error (flags, server and text) of the lane Go keeps."""
+    skipped), or the error (flags, server and whole text) of the lane Go keeps: a
+    socket error Go's ``*net.OpError`` for the lane's last exchange
+    (``spec.go_dns.exchange_error_text``: a server down is ``read udp L->S: read:
+    connection refused`` over UDP, ``dial tcp S: connect: connection refused`` over
+    TCP)."""
     clock, servers, down = nameservers
     texts = []
     for index in range(len(world.behaviour)):
@@ -2362,7 +2380,9 @@ def test_predicate_input_is_gos_over_several_nameservers(
         flags = spec_dns.DNSFlags(got.is_not_found, got.is_timeout, got.is_temporary)
         assert any(
             (flags, got.server) == (spec_dns.flags_of(k.ended), k.server)
-            and spec_dns.error_text_fits(k.ended, got.err)
+            and spec_dns.exchange_error_fits(
+                k.ended, runs[k.qtype].exchanges[-1].transport, k.server, got.err
+            )
             for k in kept
         ), f"Go keeps one of {kept}"
         assert got.name == world.name
@@ -2384,7 +2404,126 @@ def test_predicate_input_is_gos_over_several_nameservers(
     for behaviour in sorted(b for b in framed if b.startswith("frame-")):
         event(f"a TCP reply under a wrong length prefix ({behaviour}) read over TCP")
     ns_valued_events(world, {(i, q) for i, q in asked if i not in world.down})
+    if world.use_vc and any(i in world.down for i, _q in asked):
+        event("a server down asked over TCP (use-vc): refused at the dial")
     event(f"name: {world.kind}")
+
+
+# -- fix5a (issue 11): the lookup model over several nameservers ------------------------
+#
+# ``cleanup.dnsrules.simulate_lookup`` (the rules the evaluator runs, without sockets)
+# was held to Go only through test_resolver_order (cleanup against cleanup): a refused
+# TCP exchange it spelt ``read tcp ->S: read: connection refused`` where Go's dial
+# fails (``dial tcp S: connect: connection refused``) went unseen by the property
+# suite.  Here it meets property 7b's worlds (every one: no sockets, so cheap) and its
+# exchanges, addresses and error - flags, server and whole text - are
+# ``spec.go_dns``'s, as the real resolver's are above.
+
+#: the server texts the model's errors name (it has no sockets, so no local address)
+NS_MODEL_SERVERS = tuple(f"{address}:53" for address in NS_ADDRESSES)
+
+
+def ns_worlds_down_over_tcp() -> st.SearchStrategy[NSWorld]:
+    """Property 7b's worlds made TCP only (``use-vc``) with one of the servers Go reads
+    down, so that a refused TCP exchange is often the error Go keeps."""
+
+    def down_over_tcp(drawn: tuple[NSWorld, int]) -> NSWorld:
+        world, server = drawn
+        down = frozenset({min(server, len(world.behaviour) - 1)})
+        return dataclasses.replace(world, use_vc=True, down=down)
+
+    return st.tuples(ns_worlds(), st.integers(0, 2)).map(down_over_tcp)
+
+
+@cases(150)
+@given(world=st.one_of(ns_worlds(), ns_worlds_down_over_tcp()))
+@example(world=NS_DOWN_OVER_TCP)
+@example(world=NS_ALL_DOWN_OVER_TCP)
+@example(world=NS_FRAME_LONG)
+@example(world=NS_CUT_QUESTION_TCP)
+@example(world=NS_ROTATE_PAST_TWO)
+def test_predicate_input_of_the_lookup_model_is_gos_over_several_nameservers(
+    world: NSWorld,
+) -> None:
+    """``simulate_lookup`` over property 7b's worlds (each exchange's outcome what Go
+    makes of it, ``NSWorld.outcome``) asks every lane's servers in Go's ``tryOneName``
+    order over the transports Go takes (``spec.go_dns.try_one_name``), and returns
+    the addresses from the first record of the type on, or the error of a lane Go may
+    keep with that lane's flags, server and whole text
+    (``spec.go_dns.exchange_error_text`` for its last exchange: a refused TCP exchange
+    is the dial's ``dial tcp S: connect: connection refused``, a refused UDP one the
+    read's ``read udp L->S: read: connection refused``, L empty in a model without
+    sockets)."""
+    used = len(spec_resolvconf.read_config(_ns_resolv_conf(world), "node").servers)
+    servers = NS_MODEL_SERVERS[:used]
+    names = spec_dns.name_list(world.name, [], 1)
+
+    def outcome_of(_fqdn: str, qtype: str, server: int, transport: str, _t: float) -> Any:
+        return world.outcome(server, qtype, transport)
+
+    def answer_of(_fqdn: str, qtype: str) -> tuple[str, ...]:
+        return tuple(spec_dns.go_addresses(NS_REPLIES[world.kind][qtype] or (), qtype))
+
+    taken = 0
+    for _lookup in range(world.lookups):
+        offsets = spec_dns.lane_offsets(world.rotate, taken)
+        run = simulate_lookup(
+            world.name,
+            outcome_of,
+            search=[],
+            ndots=1,
+            servers=servers,
+            attempts=world.attempts,
+            timeout=world.timeout,
+            start=0.0,
+            answer_of=answer_of,
+            rotate=world.rotate,
+            rotation=taken,
+            use_tcp=world.use_vc,
+        )
+        taken += 2
+        runs = {
+            qtype: spec_dns.try_one_name(
+                functools.partial(_ns_outcome, world, qtype),
+                servers=used,
+                attempts=world.attempts,
+                offset=offsets[qtype],
+                use_vc=world.use_vc,
+                timeout=world.timeout,
+            )
+            for qtype in ("A", "AAAA")
+        }
+        note(f"spec {runs}; model {run}")
+        for _fqdn, qtype, walk in run.queries:
+            seen = [(x.server, x.transport, x.outcome) for x in walk.exchanges]
+            want = [(x.server, x.transport, x.outcome) for x in runs[qtype].exchanges]
+            assert seen == want, f"{qtype} lane's exchanges"
+        answered = [qtype for qtype, lane in runs.items() if lane.ended == "answer"]
+        if answered:
+            want_addresses = sorted(
+                address for qtype in answered for address in answer_of(world.name, qtype)
+            )
+            assert (sorted(run.addresses), run.error) == (want_addresses, None)
+            continue
+        got = run.error
+        assert got is not None, f"Go fails this lookup; the model answered {run.addresses}"
+        lanes = [
+            spec_dns.Lane(world.name, qtype, lane.ended, lane.took, servers[lane.server or 0])
+            for qtype, lane in runs.items()
+        ]
+        kept = spec_dns.kept_lanes(world.name, names, lanes)
+        assert kept is not None
+        flags = spec_dns.DNSFlags(got.is_not_found, got.is_timeout, got.is_temporary)
+        assert any(
+            (flags, got.server) == (spec_dns.flags_of(k.ended), k.server)
+            and spec_dns.exchange_error_fits(
+                k.ended, runs[k.qtype].exchanges[-1].transport, k.server, got.err
+            )
+            for k in kept
+        ), f"Go keeps one of {kept}; the model says {got.err!r} from {got.server}"
+        if world.use_vc and any(k.ended == "refused" for k in kept):
+            event("the model's error: a server down asked over TCP (use-vc)")
+        event(f"the model's error: {sorted({k.ended for k in kept})}")
 
 
 # -- 4 (and 7b's resolvers). the pod's resolv.conf, read as Go reads it -----------------

@@ -134,6 +134,8 @@ __all__ = [
     "StreamFraming",
     "avoid_dns",
     "error_text_fits",
+    "exchange_error_fits",
+    "exchange_error_text",
     "flags_of",
     "go_addresses",
     "kept_lanes",
@@ -269,6 +271,51 @@ def error_text_fits(outcome: str, text: str) -> bool:
     """Whether ``text`` is the ``Err`` Go gives a lane that ended with ``outcome``."""
     want = ERROR_TEXTS[outcome]
     return text == want or text.endswith(": " + want)
+
+
+def exchange_error_text(outcome: str, transport: str, server: str, local: str) -> str:
+    """The whole ``Err`` of Go's ``*net.DNSError`` for a lane whose last exchange, over
+    ``transport`` (``udp``/``tcp``) with ``server`` (``HOST:PORT``) from the local
+    address ``local``, ended with ``outcome`` (not ``answer``).
+
+    A socket error's text is its ``*net.OpError`` (``newDNSError`` keeps
+    ``err.Error()``): a silent server is the read deadline, ``read NET L->S: i/o
+    timeout``.  A server that is down (``refused``) fails where Go's ``exchange``
+    meets it: over UDP ``r.dial`` only connects the socket, the query is written and
+    the ICMP port unreachable comes back to the read, ``read udp L->S: read:
+    connection refused``; over TCP ``r.dial`` is the connect, which the reset fails
+    before any read or write, ``dial tcp S: connect: connection refused`` (no local
+    address: a dial's ``*OpError`` has no Source).  Every other outcome is its fixed
+    text (:data:`ERROR_TEXTS`).  (Asked of Go 1.23.9, ``LookupIPAddr`` with one server
+    whose port is closed: UDP ``read udp 127.0.0.1:P->127.0.0.1:Q: read: connection
+    refused``; ``options use-vc``: ``dial tcp 127.0.0.1:Q: connect: connection
+    refused``; tests/fidelity/test_spec_go_refused.py asks again.)
+    """
+    if transport not in ("udp", "tcp"):
+        raise ValueError(f"no transport {transport!r}")
+    if outcome == "timeout":
+        return f"read {transport} {local}->{server}: i/o timeout"
+    if outcome == "refused":
+        if transport == "tcp":
+            return f"dial tcp {server}: connect: connection refused"
+        return f"read udp {local}->{server}: read: connection refused"
+    return ERROR_TEXTS[outcome]
+
+
+def exchange_error_fits(outcome: str, transport: str, server: str, text: str) -> bool:
+    """Whether ``text`` is :func:`exchange_error_text` for some local address (one
+    without spaces; empty for a model that has no socket)."""
+    for local in {"", *_locals(text)}:
+        if text == exchange_error_text(outcome, transport, server, local):
+            return True
+    return False
+
+
+def _locals(text: str) -> set[str]:
+    """The local addresses ``text`` may name: what stands between the transport and
+    ``->``."""
+    head, arrow, _ = text.partition("->")
+    return {head.rsplit(" ", 1)[-1]} if arrow else set()
 
 
 def avoid_dns(name: str) -> bool:

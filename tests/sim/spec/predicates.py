@@ -1,16 +1,27 @@
-"""The retry-or-stop decision, restated from Harvester's Go source.
+"""The retry-or-stop decision: Harvester's "retriable network error", as we read it.
 
-``pkg/util/network.go`` ``IsRetriableNetworkError`` (see
-/work/shared/reference/harvester-image-cleanup.md, "The retry policy")::
+What the reference says (/work/shared/reference/harvester-image-cleanup.md, "The retry
+policy"; we have no copy of ``pkg/util/network.go``), word for word: retried only when
+the error is a "retriable network error": "connection refused, reset, network
+down/unreachable, host unreachable, timed out (any timeout), and DNS errors" - before
+the fix (v1.4.x) "DNS errors only when ``IsTemporary``", after it (v1.5.0) "DNS errors
+when ``IsTemporary || IsTimeout || IsNotFound``".
+
+Our reading of it, in Go (not a quote)::
 
     os.IsTimeout(err) ||
     errors.Is(err, ENETDOWN | ENETUNREACH | ECONNRESET | ETIMEDOUT | ECONNREFUSED | EHOSTUNREACH) ||
     errors.As(err, &dnsError) && (dnsError.IsTemporary                          // v1.4
                                   || dnsError.IsTimeout || dnsError.IsNotFound)  // v1.5
 
-``os.IsTimeout`` sees through ``*url.Error`` and ``*net.OpError`` to a DNS error's
-``Timeout()``, so a DNS timeout was retried in v1.4 already.  Anything else - an
-"unexpected status" (any HTTP status but 200), an invalid or incomplete list
+The named conditions are the six errnos, found anywhere in the error chain
+(``errors.Is``); "timed out (any timeout)" is Go's ``Timeout()`` of the error, looked
+for through the chain as ``os.IsTimeout`` does (``*url.Error`` and ``*net.OpError``
+pass it through; an ``*os.SyscallError`` asks its ``syscall.Errno``; a ``*DNSError``
+answers its ``IsTimeout``).  So a DNS timeout is retried in v1.4 already, and so is
+any errno whose ``Timeout()`` is true: EAGAIN (a dial with no local port left, errno15)
+is retried because of this reading, not because the reference names it.  Anything
+else - an "unexpected status" (any HTTP status but 200), an invalid or incomplete list
 (``io.ErrUnexpectedEOF`` is none of the errnos above) - ends the loop at once.
 
 An error *class* here is a plain tuple the properties derive from the world:
