@@ -247,11 +247,17 @@ def _write_trace(path: Path | None, result: ScenarioResult) -> None:
 def _load_timeline(path: Path) -> Timeline:
     """A timeline from JSON: ``Timeline.to_dict()``, or ``sim run --json`` output."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        raw = path.read_bytes()
     except OSError as exc:
         raise UsageError(f"--timeline {path}: {exc.strerror or exc}") from exc
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    try:
+        data = json.loads(cleanup.utf8_text(raw, "JSON"))
+    except json.JSONDecodeError as exc:
         raise UsageError(f"--timeline {path}: not JSON: {exc}") from exc
+    except ValueError as exc:  # a BOM or not UTF-8, named as such
+        raise UsageError(f"--timeline {path}: {exc}") from exc
+    except RecursionError:
+        raise UsageError(f"--timeline {path}: not JSON: nested too deeply") from None
     if isinstance(data, dict) and isinstance(data.get("timeline"), dict):
         data = data["timeline"]
     try:
