@@ -307,9 +307,11 @@ def _cmd_run(args: argparse.Namespace, seed: int, console: Console, *, replay: b
 def _compare_saved(path: Path, lines: str, console: Console) -> int:
     """0 if the saved trace is this one, byte for byte; else 1, showing where it departs."""
     try:
-        saved = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(f"--against {path}: {getattr(exc, 'strerror', None) or exc}") from exc
+        saved = cleanup.utf8_text(path.read_bytes(), "JSON")  # a trace: JSON lines
+    except OSError as exc:
+        raise UsageError(f"--against {path}: {exc.strerror or exc}") from exc
+    except ValueError as exc:  # a BOM or not UTF-8, named as such
+        raise UsageError(f"--against {path}: {exc}") from exc
     if saved == lines:
         console.print(f"matches {path} byte for byte")
         return 0
