@@ -263,9 +263,7 @@ def _load_timeline(path: Path) -> Timeline:
     try:
         timeline = Timeline.from_dict(data)
         _ = timeline.repo_service  # refused here, with the file named, not mid-run
-    except KeyError as exc:
-        raise UsageError(f"--timeline {path}: missing key {exc}") from exc
-    except (TypeError, ValueError, AttributeError) as exc:
+    except ValueError as exc:  # from_dict names the key and row of any wrong shape
         raise UsageError(f"--timeline {path}: {exc}") from exc
     return timeline
 
