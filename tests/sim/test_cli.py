@@ -21,6 +21,7 @@ from sim._cli import main
 from sim._harness import Harness
 from sim._scenario import load_scenario
 from sim._world import generate_timeline
+from tests.sim.spec import media as spec_media
 
 SINGLE = load_scenario("single-node")
 ROOT = Path(__file__).resolve().parents[2]
@@ -114,6 +115,24 @@ def test_run_plays_a_saved_timeline_with_the_cluster_dns_not_ready(
     assert main(["run", "--timeline", str(path), "--seed", str(seed)]) == 64
     err = capsys.readouterr().err
     assert "unknown state 'lamme'" in err and "servfail, lame, refused, ok" in err
+
+
+def test_a_saved_timeline_with_an_empty_media_state_serves_the_list_with_no_content_type(
+    seed: int, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``type:`` with the empty value is a state (README "sim run", timeline format):
+    the list under no ``Content-Type`` field at all, which cleanup reads as the list
+    (spec.media: no header is no document of another kind), so v1.5 deletes as in a
+    world of ``ok``; an empty-valued field would be read the same way."""
+    assert main(["run", "--seed", str(seed), "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)["timeline"]
+    doc["http"] = {path: [[0.0, None, "type:"]] for path in doc["http"]}
+    path = tmp_path / "t.json"
+    path.write_text(json.dumps(doc))
+    assert main(["run", "--timeline", str(path), "--seed", str(seed), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["outcome"] == "success" and out["report"]["deleted"], out
+    assert spec_media.refused(None) is spec_media.refused("") is False
 
 
 def test_replay_runs_twice_and_finds_the_same_trace(
