@@ -251,11 +251,13 @@ def _load_timeline(path: Path) -> Timeline:
     except OSError as exc:
         raise UsageError(f"--timeline {path}: {exc.strerror or exc}") from exc
     try:
-        data = json.loads(cleanup.utf8_text(raw, "JSON"))
-    except json.JSONDecodeError as exc:
-        raise UsageError(f"--timeline {path}: not JSON: {exc}") from exc
+        text = cleanup.utf8_text(raw, "JSON")
     except ValueError as exc:  # a BOM or not UTF-8, named as such
         raise UsageError(f"--timeline {path}: {exc}") from exc
+    try:
+        data = json.loads(text)
+    except ValueError as exc:  # JSONDecodeError, or an integer past Python's digit limit
+        raise UsageError(f"--timeline {path}: not JSON: {exc}") from exc
     except RecursionError:
         raise UsageError(f"--timeline {path}: not JSON: nested too deeply") from None
     if isinstance(data, dict) and isinstance(data.get("timeline"), dict):
