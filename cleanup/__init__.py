@@ -11,6 +11,9 @@ Plumbing stays in the private modules it belongs to: httpcore's network backend
 (``cleanup._backend.ClockNetworkBackend``, built by :func:`make_http_client`), the hosts
 file reader (``cleanup._hosts``: :class:`StubResolver` reads it), and the reference
 spellings :func:`parse_reference` already gives (``ImageRef.full``/``.short``).
+:func:`utf8_text` is the check that a TOML or JSON file's bytes are UTF-8 without a BOM
+that policy and store files go through; it is public so that ``sim``'s scenario and
+timeline files are held to the same rule and message.
 """
 
 import retrylab_entry  # noqa: F401  (first: Ctrl-C under python -m; see that module)
@@ -45,6 +48,7 @@ from cleanup._errors import (
     TimeoutPhase,
     UnexpectedError,
 )
+from cleanup._files import utf8_text
 from cleanup._hosts import HostsTable
 from cleanup._images import ImageRef, parse_image_list, parse_reference
 from cleanup._memory_store import MemoryStore
@@ -100,6 +104,7 @@ __all__ = [  # noqa: RUF022  (grouped by section, not sorted)
     "retriable_v15",
     "get_policy",
     "policy_to_toml",
+    "utf8_text",
     "retry",
     "error_kind",
     "ErrorKind",

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cleanup._files import MAX_STORE_BYTES, read_regular_file
+from cleanup._files import MAX_STORE_BYTES, read_regular_file, utf8_text
 from cleanup._plan import staying_because
 from cleanup._store import RemovalError, StoreError, StoreSpecError
 
@@ -127,9 +127,11 @@ class MemoryStore:
                 "read; check its images by hand and restore the leading '{'"
             )
         try:
-            doc = json.loads(raw)
-        except UnicodeDecodeError as exc:
-            raise StoreSpecError(f"{where}: not UTF-8 text ({exc.reason})") from exc
+            text = utf8_text(raw, "JSON")
+        except ValueError as exc:
+            raise StoreSpecError(f"{where}: {exc}") from None
+        try:
+            doc = json.loads(text)
         except json.JSONDecodeError as exc:
             raise StoreSpecError(
                 f"{where}: not valid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"

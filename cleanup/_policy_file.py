@@ -12,7 +12,7 @@ import os
 import tomllib
 from pathlib import Path
 
-from cleanup._files import MAX_CONFIG_BYTES, read_regular_file
+from cleanup._files import MAX_CONFIG_BYTES, read_regular_file, utf8_text
 from cleanup._policy import PREDICATES, PRESETS, Policy, _integer, _mode, _number, _predicate_name
 from cleanup._schedule import Backoff, PolicyError, parse_duration
 
@@ -38,34 +38,15 @@ _TOP_KEYS = {"name", "predicate", "deadline", "backoff"}
 _BACKOFF_KEYS = {"mode", "steps", "duration", "factor", "jitter", "cap"}
 
 
-def _policy_text(path: Path, data: bytes) -> str:
-    """``data`` as the TOML text it must be, or :class:`PolicyError` naming why not.
-
-    TOML 1.0 ("Spec"): "A TOML file must be a valid UTF-8 encoded Unicode document";
-    a byte order mark is no statement (``tomllib`` says "Invalid statement (at line 1,
-    column 1)", which does not name the invisible character), and Windows editors
-    ("UTF-8 with BOM") write one, so both are named here.
-    """
-    if data.startswith(b"\xef\xbb\xbf"):
-        raise PolicyError(
-            f"{path}: starts with a UTF-8 byte order mark (BOM), which TOML does not allow:"
-            " save it as UTF-8 without BOM"
-        )
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise PolicyError(
-            f"{path}: not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start}):"
-            " a TOML file must be UTF-8"
-        ) from None
-
-
 def _load_policy(path: Path) -> Policy:
     try:
         raw = read_regular_file(path, MAX_CONFIG_BYTES)
     except OSError as exc:
         raise PolicyError(f"{path}: cannot read policy file: {exc.strerror or exc}") from exc
-    text = _policy_text(path, raw)
+    try:
+        text = utf8_text(raw, "TOML")
+    except ValueError as exc:
+        raise PolicyError(f"{path}: {exc}") from None
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

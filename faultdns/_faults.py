@@ -35,6 +35,8 @@ from typing import Any, Literal, get_args
 
 from dnslib import QTYPE
 
+from faultdns._files import utf8_text
+
 __all__ = [
     "ACTIONS",
     "CLASS_NAMES",
@@ -830,11 +832,13 @@ def load_plan(path: str | Path) -> list[FaultRule]:
     """Rules from a TOML plan file (see :func:`parse_plan`); FaultSpecError if unreadable."""
     path = Path(path)
     try:
-        text = path.read_bytes().decode("utf-8")
+        raw = path.read_bytes()
     except OSError as exc:
         raise FaultSpecError(f"plan {path}: cannot read: {exc.strerror or exc}") from None
-    except UnicodeDecodeError as exc:
-        raise FaultSpecError(f"plan {path}: invalid TOML: not UTF-8 ({exc})") from None
+    try:
+        text = utf8_text(raw, "TOML")
+    except ValueError as exc:  # a BOM or the first byte that is not UTF-8, named
+        raise FaultSpecError(f"plan {path}: {exc}") from None
     return parse_plan(text, source=f"plan {path}")
 
 
@@ -851,6 +855,8 @@ def parse_plan(text: str, *, source: str = "plan") -> list[FaultRule]:
         raise FaultSpecError(f"{source}: invalid TOML: {exc}") from None
     except RecursionError:  # tomllib recurses per nesting level: `x = [[[[...`
         raise FaultSpecError(f"{source}: invalid TOML: nested too deeply") from None
+    except ValueError as exc:  # an integer with more digits than Python converts
+        raise FaultSpecError(f"{source}: invalid TOML: {exc}") from None
     unknown = [k for k in doc if k != "fault"]
     if unknown:
         raise FaultSpecError(

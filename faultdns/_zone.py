@@ -45,6 +45,8 @@ from typing import Any
 
 from dnslib import AAAA, CNAME, NS, QTYPE, RCODE, RR, SOA, SRV, TXT, A, DNSLabel
 
+from faultdns._files import utf8_text
+
 __all__ = [
     "RECORD_TYPES",
     "Resolution",
@@ -483,14 +485,21 @@ class Zone:
         """
         path = Path(path)
         try:
-            with path.open("rb") as fh:
-                doc = tomllib.load(fh)
+            raw = path.read_bytes()
         except OSError as exc:
             raise ZoneError(f"zone {path}: cannot read: {exc.strerror or exc}") from None
+        try:
+            text = utf8_text(raw, "TOML")
+        except ValueError as exc:  # a BOM or the first byte that is not UTF-8, named
+            raise ZoneError(f"zone {path}: {exc}") from None
+        try:
+            doc = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
             raise ZoneError(f"zone {path}: invalid TOML: {exc}") from None
         except RecursionError:  # tomllib recurses per nesting level: `x = [[[[...`
             raise ZoneError(f"zone {path}: invalid TOML: nested too deeply") from None
+        except ValueError as exc:  # an integer with more digits than Python converts
+            raise ZoneError(f"zone {path}: invalid TOML: {exc}") from None
         allowed = ("ttl", "origin", "origins", "records", "record")
         unknown = [k for k in doc if k not in allowed]
         if unknown:

@@ -247,19 +247,25 @@ def _write_trace(path: Path | None, result: ScenarioResult) -> None:
 def _load_timeline(path: Path) -> Timeline:
     """A timeline from JSON: ``Timeline.to_dict()``, or ``sim run --json`` output."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        raw = path.read_bytes()
     except OSError as exc:
         raise UsageError(f"--timeline {path}: {exc.strerror or exc}") from exc
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    try:
+        text = cleanup.utf8_text(raw, "JSON")
+    except ValueError as exc:  # a BOM or not UTF-8, named as such
+        raise UsageError(f"--timeline {path}: {exc}") from exc
+    try:
+        data = json.loads(text)
+    except ValueError as exc:  # JSONDecodeError, or an integer past Python's digit limit
         raise UsageError(f"--timeline {path}: not JSON: {exc}") from exc
+    except RecursionError:
+        raise UsageError(f"--timeline {path}: not JSON: nested too deeply") from None
     if isinstance(data, dict) and isinstance(data.get("timeline"), dict):
         data = data["timeline"]
     try:
         timeline = Timeline.from_dict(data)
         _ = timeline.repo_service  # refused here, with the file named, not mid-run
-    except KeyError as exc:
-        raise UsageError(f"--timeline {path}: missing key {exc}") from exc
-    except (TypeError, ValueError, AttributeError) as exc:
+    except ValueError as exc:  # from_dict names the key and row of any wrong shape
         raise UsageError(f"--timeline {path}: {exc}") from exc
     return timeline
 
@@ -301,9 +307,11 @@ def _cmd_run(args: argparse.Namespace, seed: int, console: Console, *, replay: b
 def _compare_saved(path: Path, lines: str, console: Console) -> int:
     """0 if the saved trace is this one, byte for byte; else 1, showing where it departs."""
     try:
-        saved = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(f"--against {path}: {getattr(exc, 'strerror', None) or exc}") from exc
+        saved = cleanup.utf8_text(path.read_bytes(), "JSON")  # a trace: JSON lines
+    except OSError as exc:
+        raise UsageError(f"--against {path}: {exc.strerror or exc}") from exc
+    except ValueError as exc:  # a BOM or not UTF-8, named as such
+        raise UsageError(f"--against {path}: {exc}") from exc
     if saved == lines:
         console.print(f"matches {path} byte for byte")
         return 0

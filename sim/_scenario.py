@@ -62,7 +62,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Literal, TypeVar, get_args
 
-from cleanup import InvalidReference, parse_reference
+from cleanup import InvalidReference, parse_reference, utf8_text
 from sim._dist import Distribution, ScenarioError, parse_distribution
 from sim._store import StoreFaults
 from sim._timeline import CLUSTER_SUFFIX, DNSState, list_path
@@ -483,9 +483,13 @@ def load_scenario(name_or_path: str | Path) -> Scenario:
                 f"({', '.join(BUILTIN_SCENARIOS)})"
             )
         try:
-            text = path.read_text("utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
+            raw = path.read_bytes()
+        except OSError as exc:
             raise ScenarioError(f"scenario {source}: cannot read it: {exc}") from None
+        try:  # a BOM or Latin-1 named as policy files name them (cleanup.utf8_text)
+            text = utf8_text(raw, "TOML")
+        except ValueError as exc:
+            raise ScenarioError(f"scenario {source}: {exc}") from None
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

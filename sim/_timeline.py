@@ -274,6 +274,40 @@ def _state_at(intervals: tuple[Interval[S], ...], starts: tuple[float, ...], t: 
     return intervals[i].state
 
 
+#: The keys of a saved timeline (:meth:`Timeline.to_dict`), in its order.
+_TIMELINE_KEYS = ("scenario", "seed", "cleanup_start", "repo_host", "dns", "http", "events")
+_KEYS = ", ".join(_TIMELINE_KEYS)
+
+
+def _kind(value: object) -> str:
+    """A value as an error shows it: JSON's name for its type, and the value if short."""
+    names = {bool: "a boolean", int: "an integer", float: "a number", str: "text",
+             list: "a list", dict: "an object", type(None): "null"}  # fmt: skip
+    name = names.get(type(value), type(value).__name__)
+    try:
+        shown = json.dumps(value, default=repr)  # as the file spells it: null, true
+    except (ValueError, RecursionError):  # a cycle or nesting only code can build
+        shown = ""
+    return f"{name} {shown}" if shown and len(shown) <= 40 else name
+
+
+def _number(where: str, value: object) -> float:
+    """``value`` as seconds: a JSON number (not a boolean), else ValueError naming ``where``."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"{where}: expected a number of seconds, got {_kind(value)}")
+    try:
+        return float(value)
+    except OverflowError:  # an integer past a binary64 (JSON has no size limit)
+        raise ValueError(f"{where}: an integer too large for a number of seconds") from None
+
+
+def _text(where: str, value: object) -> str:
+    """``value`` if it is text, else ValueError naming ``where``."""
+    if not isinstance(value, str):
+        raise ValueError(f"{where}: expected text, got {_kind(value)}")
+    return value
+
+
 @dataclass(frozen=True)
 class Timeline:
     """One world: DNS state per name and HTTP state per path, over time."""
@@ -389,28 +423,79 @@ class Timeline:
         }
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Timeline:
-        def ivs(rows: list[list[Any]]) -> tuple[Interval[Any], ...]:
+    def from_dict(cls, data: object) -> Timeline:
+        """The timeline :meth:`to_dict` wrote (a saved world, e.g. ``sim run --timeline``).
+
+        ``data``: a mapping with exactly the keys ``scenario`` (text), ``seed`` (an
+        integer: ``1.5`` or ``true`` is refused, not truncated), ``cleanup_start`` (a
+        number, seconds), ``repo_host`` (text), ``dns`` and ``http`` (tables: text key ->
+        a list of ``[start, end or null, state]`` rows, numbers in seconds and a state as
+        text) and ``events`` (a list of ``[time, what]`` rows).  Raises ``ValueError``
+        naming the key, the table's key and the row's index (from 0) for any other shape
+        or type, and for what :class:`Timeline` refuses (times, gaps, an unknown HTTP
+        state); never another exception, whatever JSON document ``data`` is.
+        """
+        if not isinstance(data, Mapping):
+            raise ValueError(
+                f"a timeline is a JSON object with the keys {_KEYS}, not {_kind(data)}"
+            )
+        missing = [key for key in _TIMELINE_KEYS if key not in data]
+        if missing:
+            raise ValueError(f"missing key {missing[0]!r} (a timeline has the keys {_KEYS})")
+        unknown = sorted(str(key) for key in data if key not in _TIMELINE_KEYS)
+        if unknown:
+            raise ValueError(f"unknown key {unknown[0]!r} (a timeline has the keys {_KEYS})")
+        seed = data["seed"]
+        if not isinstance(seed, int) or isinstance(seed, bool):
+            raise ValueError(f"seed: expected an integer, got {_kind(seed)}")
+
+        def rows(where: str, value: object, width: int) -> list[Sequence[object]]:
+            if not isinstance(value, list):
+                raise ValueError(f"{where}: expected a list of rows, got {_kind(value)}")
+            for i, row in enumerate(value):
+                if not isinstance(row, list) or len(row) != width:
+                    shape = "[start, end or null, state]" if width == 3 else "[time, what]"
+                    raise ValueError(f"{where} row {i}: expected {shape}, got {_kind(row)}")
+            return value
+
+        def intervals(kind: str, value: object) -> dict[str, list[tuple[float, float, str]]]:
+            if not isinstance(value, Mapping):
+                raise ValueError(
+                    f"{kind}: expected an object of interval lists, got {_kind(value)}"
+                )
+            table: dict[str, list[tuple[float, float, str]]] = {}
+            for key, listed in value.items():
+                if not isinstance(key, str):
+                    raise ValueError(f"{kind}: key {key!r} is not text")
+                where = f"{kind}[{key!r}]"
+                spans = []
+                for i, (a, b, state) in enumerate(rows(where, listed, 3)):
+                    start = _number(f"{where} row {i} start", a)
+                    end = math.inf if b is None else _number(f"{where} row {i} end", b)
+                    spans.append((start, end, _text(f"{where} row {i} state", state)))
+                table[key] = spans
+            return table
+
+        dns = intervals("dns", data["dns"])
+        http = intervals("http", data["http"])
+        events = tuple(
+            Event(_number(f"events row {i} time", t), _text(f"events row {i} what", w))
+            for i, (t, w) in enumerate(rows("events", data["events"], 2))
+        )
+        return cls(
+            scenario=_text("scenario", data["scenario"]),
+            seed=seed,
+            cleanup_start=_number("cleanup_start", data["cleanup_start"]),
+            repo_host=_text("repo_host", data["repo_host"]),
             # DNS states are not checked here: a saved world is checked where it is
             # played (the harness's check_states names the table, key and time), so
             # they go in as text the type checker cannot vouch for (Any), not DNSState.
-            return tuple(
-                Interval[Any](float(a), math.inf if b is None else float(b), str(s))
-                for a, b, s in rows
-            )
-
-        def http(key: str, rows: list[list[Any]]) -> tuple[Interval[HTTPState], ...]:
-            spans = [(float(a), math.inf if b is None else float(b), str(s)) for a, b, s in rows]
-            return tuple(Interval(a, b, _http_state_in(key, a, b, s)) for a, b, s in spans)
-
-        return cls(
-            scenario=str(data["scenario"]),
-            seed=int(data["seed"]),
-            cleanup_start=float(data["cleanup_start"]),
-            repo_host=str(data["repo_host"]),
-            dns={k: ivs(v) for k, v in data["dns"].items()},
-            http={k: http(k, v) for k, v in data["http"].items()},
-            events=tuple(Event(float(t), str(w)) for t, w in data["events"]),
+            dns={k: tuple(Interval[Any](a, b, st) for a, b, st in v) for k, v in dns.items()},
+            http={
+                k: tuple(Interval(a, b, _http_state_in(k, a, b, st)) for a, b, st in v)
+                for k, v in http.items()
+            },
+            events=events,
         )
 
     def to_json(self) -> str:

@@ -14,7 +14,7 @@ import signal
 import socket
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -173,6 +173,39 @@ def test_malformed_memory_store_names_the_field(cli: Run, tmp_path: Path) -> Non
     bad.write_text('{"images": ["a:1"], "in_use": "b:1"}')
     assert cli(f"--store=memory:{bad}") == 64
     assert "--store" in cli.err and "field 'in_use'" in cli.err
+
+
+@pytest.mark.parametrize(
+    ("encode", "reason"),
+    [
+        (
+            lambda text: b"\xef\xbb\xbf" + text.encode(),
+            "starts with a UTF-8 byte order mark (BOM), which JSON does not allow:"
+            " save it as UTF-8 without BOM",
+        ),
+        (
+            lambda text: text.encode("latin-1"),
+            "not UTF-8 text (byte 0xe9 at offset 16): a JSON file must be UTF-8",
+        ),
+        (
+            lambda text: text.encode("utf-16"),
+            "not UTF-8 text (byte 0xff at offset 0): a JSON file must be UTF-8",
+        ),
+    ],
+    ids=["bom", "latin-1", "utf-16"],
+)
+def test_memory_store_with_a_bom_or_not_utf8_exits_64_naming_it(
+    cli: Run, tmp_path: Path, encode: Callable[[str], bytes], reason: str
+) -> None:
+    """Review of this session: a Latin-1 store said "not UTF-8 text (invalid start
+    byte)" without the byte or where, and Python's json took a BOM or UTF-16 as JSON;
+    the store file is held to RFC 8259 8.1 with policy files' words
+    (``cleanup.utf8_text``), exit 64 before anything is removed."""
+    bad = tmp_path / "bad.json"
+    bad.write_bytes(encode('{"images": ["caf\u00e9:1"]}'))
+    assert cli(f"--store=memory:{bad}") == 64
+    assert "--store" in cli.err and f"memory store {bad}: {reason}" in cli.err, cli.err
+    assert "Traceback" not in cli.err
 
 
 @pytest.mark.parametrize(

@@ -455,6 +455,49 @@ def test_toml_nested_too_deeply_exits_64_naming_the_file(tmp_path: Path, flag: s
     assert "Traceback" not in result.stderr
 
 
+_VALID_TOML = {
+    "--plan": '[[fault]]\naction = "nxdomain"\nmatch = "a.test"\n',
+    "--zone": 'origins = ["test"]\nrecords = ["a.test=10.0.0.1"]\n',
+}
+#: (kind, the file's bytes from valid TOML text, the reason README documents)
+_NOT_UTF8_TOML: list[tuple[str, Callable[[str], bytes], str]] = [
+    (
+        "bom",
+        lambda text: b"\xef\xbb\xbf" + text.encode(),
+        "starts with a UTF-8 byte order mark (BOM), which TOML does not allow:"
+        " save it as UTF-8 without BOM",
+    ),
+    (
+        "latin-1",
+        lambda text: ("# caf\u00e9\n" + text).encode("latin-1"),
+        "not UTF-8 text (byte 0xe9 at offset 5): a TOML file must be UTF-8",
+    ),
+    (
+        "utf-16",
+        lambda text: text.encode("utf-16"),
+        "not UTF-8 text (byte 0xff at offset 0): a TOML file must be UTF-8",
+    ),
+]
+
+
+@pytest.mark.parametrize("flag", ["--plan", "--zone"])
+@pytest.mark.parametrize(
+    ("kind", "encode", "reason"), _NOT_UTF8_TOML, ids=[k for k, _, _ in _NOT_UTF8_TOML]
+)
+def test_toml_file_with_a_bom_or_not_utf8_exits_64_naming_it(
+    tmp_path: Path, flag: str, kind: str, encode: Callable[[str], bytes], reason: str
+) -> None:
+    """Review of this session: plans and zones gave tomllib's "Invalid statement (at
+    line 1, column 1)" for a BOM; the reason is named as for policy files (README
+    "faultdns serve options and exit codes"), exit 64."""
+    path = tmp_path / f"{kind}.toml"
+    path.write_bytes(encode(_VALID_TOML[flag]))
+    result = run_cli("serve", "--port", "0", "--no-control", flag, str(path))
+    assert result.returncode == EX_USAGE, result.stderr
+    assert flag in result.stderr and f"{path}: {reason}" in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr and "listening on" not in result.stdout
+
+
 def test_missing_files_exit_64(tmp_path: Path) -> None:
     for flag in ("--zone", "--plan"):
         result = run_cli("serve", "--port", "0", "--no-control", flag, str(tmp_path / "nope"))

@@ -9,7 +9,7 @@ import re
 import socket
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import dns.message
@@ -21,6 +21,7 @@ from sim._cli import main
 from sim._harness import Harness
 from sim._scenario import load_scenario
 from sim._world import generate_timeline
+from tests.sim.spec import media as spec_media
 
 SINGLE = load_scenario("single-node")
 ROOT = Path(__file__).resolve().parents[2]
@@ -116,6 +117,24 @@ def test_run_plays_a_saved_timeline_with_the_cluster_dns_not_ready(
     assert "unknown state 'lamme'" in err and "servfail, lame, refused, ok" in err
 
 
+def test_a_saved_timeline_with_an_empty_media_state_serves_the_list_with_no_content_type(
+    seed: int, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``type:`` with the empty value is a state (README "sim run", timeline format):
+    the list under no ``Content-Type`` field at all, which cleanup reads as the list
+    (spec.media: no header is no document of another kind), so v1.5 deletes as in a
+    world of ``ok``; an empty-valued field would be read the same way."""
+    assert main(["run", "--seed", str(seed), "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)["timeline"]
+    doc["http"] = {path: [[0.0, None, "type:"]] for path in doc["http"]}
+    path = tmp_path / "t.json"
+    path.write_text(json.dumps(doc))
+    assert main(["run", "--timeline", str(path), "--seed", str(seed), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["outcome"] == "success" and out["report"]["deleted"], out
+    assert spec_media.refused(None) is spec_media.refused("") is False
+
+
 def test_replay_runs_twice_and_finds_the_same_trace(
     seed: int, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -195,6 +214,80 @@ def test_bad_scenario_files_exit_64_naming_the_key(
     err = capsys.readouterr().err
     assert code == 64
     assert key in err
+
+
+#: (kind, the file's bytes from valid text, the reason for a FMT file; README: the
+#: same words as for policy files, "Scenario files" and "sim run --timeline")
+_NOT_UTF8: list[tuple[str, Callable[[str], bytes], str]] = [
+    (
+        "bom",
+        lambda text: b"\xef\xbb\xbf" + text.encode(),
+        "starts with a UTF-8 byte order mark (BOM), which {fmt} does not allow:"
+        " save it as UTF-8 without BOM",
+    ),
+    (
+        "latin-1",
+        lambda text: text.encode("latin-1"),
+        "not UTF-8 text (byte 0xe9 at offset {at}): a {fmt} file must be UTF-8",
+    ),
+    (
+        "utf-16",
+        lambda text: text.encode("utf-16"),
+        "not UTF-8 text (byte 0xff at offset 0): a {fmt} file must be UTF-8",
+    ),
+]
+_KINDS = [kind for kind, _, _ in _NOT_UTF8]
+
+
+@pytest.mark.parametrize(("kind", "encode", "reason"), _NOT_UTF8, ids=_KINDS)
+def test_scenario_file_with_a_bom_or_not_utf8_exits_64_naming_it(
+    tmp_path: Path,
+    kind: str,
+    encode: Callable[[str], bytes],
+    reason: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Review of this session: a BOM gave tomllib's "Invalid statement (at line 1,
+    column 1)" and Latin-1 the codec's "'utf-8' codec can't decode byte 0xe9"; both
+    are named as for policy files (``cleanup.utf8_text``), exit 64."""
+    path = tmp_path / f"{kind}.toml"
+    path.write_bytes(encode("# caf\u00e9\n" + BUILTIN))
+    assert main(["run", "--scenario", str(path), "--seed", "1"]) == 64
+    err = capsys.readouterr().err
+    assert f"scenario {path}: {reason.format(fmt='TOML', at=5)}" in err, err
+    assert "Traceback" not in err
+
+
+@pytest.mark.parametrize(("kind", "encode", "reason"), _NOT_UTF8, ids=_KINDS)
+def test_timeline_and_trace_files_with_a_bom_or_not_utf8_exit_64_naming_them(
+    seed: int,
+    tmp_path: Path,
+    kind: str,
+    encode: Callable[[str], bytes],
+    reason: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """``--timeline`` (JSON) and ``--against`` (a trace, JSON lines) read their bytes
+    through the same check: RFC 8259 8.1, JSON is UTF-8 and a BOM is not added."""
+    doc = generate_timeline(load_scenario("single-node"), seed).to_dict()
+    doc["scenario"] = "caf\u00e9"
+    text = json.dumps(doc, ensure_ascii=False)
+    path = tmp_path / f"{kind}.json"
+    path.write_bytes(encode(text))
+    assert main(["run", "--timeline", str(path)]) == 64
+    err = capsys.readouterr().err
+    expected = reason.format(fmt="JSON", at=text.index("\u00e9"))
+    assert f"--timeline {path}: {expected}" in err, err
+    assert "Traceback" not in err
+    trace = tmp_path / f"{kind}.jsonl"
+    assert main(["run", "--seed", str(seed), "--trace", str(trace)]) in (0, 1)
+    capsys.readouterr()
+    lines = trace.read_text()
+    first = lines.index("\n")
+    trace.write_bytes(encode(lines[:first] + " caf\u00e9" + lines[first:]))
+    assert main(["replay", str(seed), "--against", str(trace)]) == 64
+    err = capsys.readouterr().err
+    assert f"--against {trace}: {reason.format(fmt='JSON', at=first + 4)}" in err, err
 
 
 def test_scenario_files_declare_content_identities(tmp_path: Path) -> None:
