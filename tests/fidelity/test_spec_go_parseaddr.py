@@ -128,7 +128,20 @@ _ADDRESSES = (
     "[::1]",
     "eth0",
 )
-_ZONE_PARTS = ("eth0", "1", "%", "%%", "25", "\u00e9", "\udcff", "lo", "x:y", ".", "]", *_WHITESPACE)
+_ZONE_PARTS = (
+    "eth0",
+    "1",
+    "%",
+    "%%",
+    "25",
+    "\u00e9",
+    "\udcff",
+    "lo",
+    "x:y",
+    ".",
+    "]",
+    *_WHITESPACE,
+)
 
 
 def generated(n: int, seed: int) -> list[str]:
@@ -195,7 +208,9 @@ def _ask_go(texts: list[str], tmp_path: Path) -> list[tuple[bytes, str, str] | N
 
 
 @pytest.fixture(scope="module")
-def go_answers(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[bytes, str, str] | None]:
+def go_answers(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> dict[str, tuple[bytes, str, str] | None]:
     texts = list(dict.fromkeys([*EDGES, *generated(600, seed=16)]))
     answers = _ask_go(texts, tmp_path_factory.mktemp("parseaddr"))
     assert len(answers) == len(texts)
