@@ -57,7 +57,9 @@ The properties, stated precisely:
    the clock, as ``spec.go_dns`` derives from that reading (the harness too builds its
    resolver from the pod's resolv.conf); and cleanup's reading itself
    (``cleanup.parse_resolv_conf``) is Go's field for field, ``no-reload`` and
-   ``unknownOpt`` (``edns0`` ignored, other options and keywords unknown) included.
+   ``unknownOpt`` (``edns0`` ignored, other options and keywords unknown) included,
+   over ``nameserver`` lines and literal hosts whose IPv6 zone is any text Go's
+   ``netip.ParseAddr`` keeps (whitespace, ``%``; ``spec.ip_literal``).
    A resolver built with no options, and one read from a resolv.conf naming only
    servers, hold Go's ``defaultConfig`` (timeout 5 s, attempts 2, ndots 1).
 5. **Errors the policy does not retry** (a 404 on either list, an invalid list, one
