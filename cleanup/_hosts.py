@@ -31,7 +31,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
-from cleanup._resolvconf import _fields, _lines, parse_ip_literal, read_text_or_file
+from cleanup._resolvconf import _fields, _lines, ip_literal_text, read_text_or_file
 
 __all__ = ["DEFAULT_HOSTS", "HostsTable", "parse_hosts", "read_hosts"]
 
@@ -46,18 +46,6 @@ def _abs_domain_name(name: str) -> str:
 def _lower_ascii(text: str) -> str:
     """Go ``lowerASCIIBytes``: only A-Z fold (``str.lower`` would fold non-ASCII too)."""
     return "".join(chr(ord(ch) + 32) if "A" <= ch <= "Z" else ch for ch in text)
-
-
-def _address_text(literal: str) -> str | None:
-    """Go ``parseLiteralIP`` then ``IPAddr.String``: the address a lookup returns."""
-    ip = parse_ip_literal(literal)
-    if ip is None:
-        return None
-    mapped = getattr(ip, "ipv4_mapped", None)
-    if mapped is not None:
-        zone = getattr(ip, "scope_id", None)
-        return str(mapped) if not zone else f"{mapped}%{zone}"
-    return str(ip)
 
 
 @dataclass(frozen=True)
@@ -85,7 +73,7 @@ def parse_hosts(text: str | bytes) -> HostsTable:
         fields = _fields(line.split("#", 1)[0])
         if len(fields) < 2:
             continue
-        address = _address_text(fields[0])
+        address = ip_literal_text(fields[0])  # Go parseLiteralIP, IPAddr.String
         if address is None:
             continue
         first = ""

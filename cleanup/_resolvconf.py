@@ -11,11 +11,13 @@ we**:
   is the server 10.53.0.10 (the rest is ignored), but ``search a.test # x`` searches
   ``a.test.``, ``#.`` and ``x.``, as Go does.  Fields are split at space, tab, ``\\r``
   and ``\\n``, so CRLF files read like LF files.
-- ``nameserver ADDR``: an IP literal as Go's ``netip.ParseAddr`` takes it (zones
-  allowed), port 53, spelt as written (``nameserver 0:0::1`` is the server
-  ``[0:0::1]:53`` in errors, as Go's ``JoinHostPort(f[1], "53")``); at most three;
-  anything else (``IP:PORT``, ``[V6]:PORT``, a host name, garbage) is skipped without
-  counting, as Go skips it.  Only when the caller opts in with ``ports=True`` (tests and
+- ``nameserver ADDR``: an IP literal as Go's ``netip.ParseAddr`` takes it (an IPv6
+  zone is any non-empty text after the first ``%``: ``fe80::1%eth0\\x0b`` is a server,
+  since fields split only at space, tab, ``\\r``, ``\\n``), port 53, spelt as written
+  (``nameserver 0:0::1`` is the server ``[0:0::1]:53`` in errors, as Go's
+  ``JoinHostPort(f[1], "53")``); at most three; anything else (``IP:PORT``,
+  ``[V6]:PORT``, a host name, garbage) is skipped without counting, as Go skips it.
+  Only when the caller opts in with ``ports=True`` (tests and
   the simulation, to reach a DNS server on a free port) are ``IP:PORT`` and
   ``[V6]:PORT`` read as servers too; a malformed port there is then the one syntax
   error reported (:class:`ResolvConfError`).
@@ -48,6 +50,7 @@ from cleanup._files import MAX_CONFIG_BYTES, read_regular_file
 
 __all__ = [
     "DEFAULT_NAMESERVERS",
+    "IPLiteral",
     "ResolvConf",
     "ResolvConfError",
     "default_search",
@@ -87,33 +90,64 @@ class ResolvConf:
     unknown_options: bool = False
 
 
-def parse_ip_literal(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+@dataclass(frozen=True)
+class IPLiteral:
+    """An address Go's ``netip.ParseAddr`` took: ``address`` (no scope) and ``zone``.
+
+    ``zone`` is the text after the first ``%`` as written (``""`` when there is none); Go
+    keeps any non-empty text there, spaces and ``%`` included, which Python's
+    :class:`ipaddress.IPv6Address` cannot hold, so the zone is kept apart.
+    """
+
+    address: ipaddress.IPv4Address | ipaddress.IPv6Address
+    zone: str = ""
+
+    def __str__(self) -> str:
+        """Go ``net.IPAddr.String`` of ``IPAddr{IP: ip.AsSlice(), Zone: ip.Zone()}``: an
+        IPv4-mapped address prints as IPv4 (``IP.String``), then ``%zone``."""
+        address = self.address
+        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+            address = address.ipv4_mapped
+        return f"{address}%{self.zone}" if self.zone else str(address)
+
+
+def parse_ip_literal(text: str) -> IPLiteral | None:
     """Go ``netip.ParseAddr``: the address ``text`` spells (IPv6 zone allowed), else None.
 
-    No brackets, no port, no surrounding space: ``"[::1]"`` and ``"1.2.3.4:53"`` are not
-    addresses.  An empty zone (``"fe80::1%"``) or a zone on IPv4 is refused, as in Go.
+    The address part is strict: no brackets, no port, no space around it, no leading
+    zeros in an IPv4 octet (``"[::1]"``, ``"1.2.3.4:53"``, ``" ::1"``, ``"1.2.3.4 "`` are
+    not addresses).  An IPv6 address is split at its *first* ``%`` and the zone is any
+    non-empty text (``"fe80::1%eth0 "`` has the zone ``"eth0 "``, ``"fe80::1%a%b"`` the
+    zone ``"a%b"``); an empty zone (``"fe80::1%"``) or a zone on IPv4 is refused.  Source:
+    Go 1.23 ``src/net/netip/netip.go`` ``ParseAddr`` (the first ``.``, ``:`` or ``%``
+    picks the parser; ``%`` first is refused) and ``parseIPv6`` (zone split).
     """
-    if not text or text != text.strip():
-        return None
+    address_text, percent, zone = text.partition("%")
+    if percent and not zone:
+        return None  # Go: "zone must be a non-empty string"
+    # The address part is as strict as Go's: ipaddress takes only ASCII hex digits,
+    # ':' and '.' there (no space, no bracket, no leading zero in an IPv4 octet), so
+    # " ::1" and "1.2.3.4 " are refused without a check of our own (the fidelity test
+    # tests/fidelity/test_spec_go_parseaddr.py holds this to Go).
     try:
-        return ipaddress.ip_address(text)
+        address = ipaddress.ip_address(address_text)
     except ValueError:
         return None
+    if percent and address.version == 4:
+        return None  # Go: a '.' before any ':' means parseIPv4, which has no zone
+    return IPLiteral(address, zone)
 
 
 def ip_literal_text(host: str) -> str | None:
     """Go ``lookupIPAddr``'s ``netip.ParseAddr(host)`` short cut, printed as ``IPAddr``
     (and so as Go names the address it dials).
 
-    A bare literal only: ``"[::1]"`` is no address (Go: "no such host").  An
-    IPv4-mapped address prints as IPv4 (Go's ``IP.String``).
+    A bare literal only (:func:`parse_ip_literal`): ``"[::1]"`` is no address (Go: "no
+    such host").  An IPv4-mapped address prints as IPv4 (Go's ``IP.String``); the zone
+    follows as written (``"::ffff:1.2.3.4%eth0 "`` prints ``"1.2.3.4%eth0 "``).
     """
-    ip = parse_ip_literal(host)
-    if ip is None:
-        return None
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        return str(ip.ipv4_mapped) + (f"%{ip.scope_id}" if ip.scope_id else "")
-    return str(ip)
+    literal = parse_ip_literal(host)
+    return None if literal is None else str(literal)
 
 
 def parse_nameserver(text: str) -> tuple[str, int]:

@@ -159,3 +159,11 @@ def test_default_hosts_is_etc_hosts_and_a_missing_file_is_empty(
     )
     assert resolver.resolve("repo.a.test") == ["10.2.2.2"]
     assert names(dns) == []
+
+
+def test_a_hosts_line_whose_zone_has_a_percent_or_vertical_tab_is_read_as_go_reads_it() -> None:
+    # seed 16: Go's netip.ParseAddr keeps any non-empty zone after the first '%'
+    table = parse_hosts("fe80::1%eth%0 a.test\nfe80::2%x\x0b b.test\nfe80::3% c.test\n")
+    assert table.lookup("a.test") == ("fe80::1%eth%0",)
+    assert table.lookup("b.test") == ("fe80::2%x\x0b",)
+    assert table.lookup("c.test") == ()  # "fe80::3%": an empty zone is refused

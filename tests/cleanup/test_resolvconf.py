@@ -14,6 +14,8 @@ from cleanup._resolvconf import (
     DEFAULT_NAMESERVERS,
     ResolvConfError,
     default_search,
+    ip_literal_text,
+    parse_ip_literal,
     parse_resolv_conf,
     read_resolv_conf,
 )
@@ -123,6 +125,40 @@ def test_nameserver_is_spelt_as_written() -> None:
     # Go: JoinHostPort(f[1], "53"), so the server in errors is the file's spelling
     conf = parse_resolv_conf("nameserver 0:0::1\nnameserver FE80::1%eth0\n", hostname="n")
     assert conf.nameservers == ("[0:0::1]:53", "[FE80::1%eth0]:53")
+
+
+@pytest.mark.parametrize(
+    ("field", "zone"),
+    [
+        ("fe80::1%eth0\x0b", "eth0\x0b"),
+        ("fe80::1%eth0\x0c", "eth0\x0c"),
+        ("fe80::1%eth0\u00a0", "eth0\u00a0"),
+        ("fe80::1%eth%0", "eth%0"),
+        ("fe80::1%%", "%"),
+        ("::ffff:10.0.0.1%\x85", "\x85"),
+    ],
+)
+def test_a_zone_is_any_text_after_the_first_percent_as_go_parse_addr(field: str, zone: str) -> None:
+    # seed 16: Go's getFields splits only at space, \r, \t, \n, and netip.ParseAddr's
+    # parseIPv6 keeps any non-empty zone, so these lines are servers for Go
+    conf = parse_resolv_conf(f"nameserver {field}\n", hostname="n")
+    assert conf.nameservers == (f"[{field}]:53",)
+    literal = parse_ip_literal(field)
+    assert literal is not None and literal.zone == zone
+
+
+@pytest.mark.parametrize(
+    "text", ["fe80::1%", "1.2.3.4%eth0", " fe80::1%eth0", "1.2.3.4 ", "%eth0", "[::1]"]
+)
+def test_an_empty_zone_a_zone_on_ipv4_or_space_around_the_address_is_no_literal(
+    text: str,
+) -> None:
+    assert parse_ip_literal(text) is None and ip_literal_text(text) is None
+
+
+def test_ip_literal_text_prints_a_mapped_address_as_ipv4_with_its_zone() -> None:
+    assert ip_literal_text("::ffff:1.2.3.4%eth0 ") == "1.2.3.4%eth0 "
+    assert ip_literal_text("FE80::1%a%b") == "fe80::1%a%b"
 
 
 def test_host_port_only_when_opted_in_and_its_errors(tmp_path: Path) -> None:

@@ -57,7 +57,9 @@ The properties, stated precisely:
    the clock, as ``spec.go_dns`` derives from that reading (the harness too builds its
    resolver from the pod's resolv.conf); and cleanup's reading itself
    (``cleanup.parse_resolv_conf``) is Go's field for field, ``no-reload`` and
-   ``unknownOpt`` (``edns0`` ignored, other options and keywords unknown) included.
+   ``unknownOpt`` (``edns0`` ignored, other options and keywords unknown) included,
+   over ``nameserver`` lines and literal hosts whose IPv6 zone is any text Go's
+   ``netip.ParseAddr`` keeps (whitespace, ``%``; ``spec.ip_literal``).
    A resolver built with no options, and one read from a resolv.conf naming only
    servers, hold Go's ``defaultConfig`` (timeout 5 s, attempts 2, ndots 1).
 5. **Errors the policy does not retry** (a 404 on either list, an invalid list, one
@@ -5948,6 +5950,104 @@ def test_bounded_effort_starts_from_gos_reading_of_the_pods_resolv_conf_field_fo
     if "edns0" in words:
         event("rc: edns0" + (", nothing unknown" if not go.unknown_opt else ""))
     event(f"rc: unknownOpt {go.unknown_opt}, no-reload {go.no_reload}")
+
+
+# --- Go's netip.ParseAddr zone rule (issue 11, seed 16) ---------------------------------
+# ``netip.ParseAddr`` (``parseIPv6``) splits an IPv6 literal at its *first* ``%`` and
+# keeps any non-empty zone text: whitespace Go's ``getFields`` does not split at
+# (``\x0b``, ``\x0c``, U+00A0, U+0085), ``%`` inside, non-ASCII; only the address part
+# is strict, and an empty zone or a zone on IPv4 is refused (``spec.ip_literal``, held
+# to Go by tests/fidelity/test_spec_go_parseaddr.py).  Such a ``nameserver`` line is a
+# server for Go; a literal host with such a zone is looked up without a query.
+
+#: zones Go keeps (any non-empty text), and the address parts they follow
+ZONES_GO_KEEPS = ("eth0", "eth0\x0b", "eth0\x0c", "\u00a0", "eth%0", "%", "\x85", "1\u00e9")
+ZONED_ADDRESSES = ("fe80::53", "::ffff:127.53.8.3", "FE80::A:B")
+#: literals Go refuses though they look zoned: empty zone, zone on IPv4, a byte
+#: ``getFields`` keeps before the address
+ZONED_REFUSED = ("fe80::53%", "127.53.8.2%eth0", "\x0bfe80::53%eth0", "fe80::53\x0c%eth0")
+
+
+def zoned_literals() -> st.SearchStrategy[str]:
+    """IPv6 literals (IPv4-mapped too) with a zone of :data:`ZONES_GO_KEEPS`."""
+    return st.builds(
+        lambda address, zone: f"{address}%{zone}",
+        st.sampled_from(ZONED_ADDRESSES),
+        st.sampled_from(ZONES_GO_KEEPS),
+    )
+
+
+def _zone_event(literal: str) -> None:
+    address, percent, zone = literal.partition("%")
+    if not percent or not zone or ":" not in address:
+        event("zone: refused (empty, on IPv4 or none)")
+    elif address != address.strip():
+        event("zone: refused (a byte before or after the address)")
+    elif "%" in zone:
+        event("zone: '%' inside, kept")
+    elif zone != zone.strip():
+        event("zone: whitespace getFields keeps, kept")
+    else:
+        event("zone: plain, kept")
+
+
+@st.composite
+def resolv_conf_texts_with_zoned_nameservers(draw: st.DrawFn) -> tuple[str, list[str]]:
+    """:func:`resolv_conf_texts` with 1-3 more ``nameserver`` lines whose literal is
+    zoned (:func:`zoned_literals`, or one of :data:`ZONED_REFUSED`), anywhere among its
+    lines; also the literals drawn."""
+    lines = draw(resolv_conf_texts()).split("\n")
+    literals = draw(
+        st.lists(
+            st.one_of(zoned_literals(), st.sampled_from(ZONED_REFUSED)), min_size=1, max_size=3
+        )
+    )
+    for literal in literals:
+        lines.insert(draw(st.integers(0, len(lines) - 1)), f"nameserver {literal}")
+    return "\n".join(lines), literals
+
+
+@settings(max_examples=examples(150))
+@given(drawn=resolv_conf_texts_with_zoned_nameservers())
+def test_bounded_effort_reads_a_zoned_nameserver_as_gos_parse_addr_field_for_field(
+    drawn: tuple[str, list[str]],
+) -> None:
+    """A ``nameserver`` whose IPv6 zone holds whitespace ``getFields`` keeps or a ``%``
+    is one of Go's servers (``netip.ParseAddr``: any non-empty text after the first
+    ``%``), spelt as written; an empty zone, a zone on IPv4 or a byte around the address
+    is skipped without counting.  ``cleanup.parse_resolv_conf`` gives Go's server list
+    (``spec.go_resolvconf.read_config``), so the effort bound starts from Go's servers."""
+    text, literals = drawn
+    go = spec_resolvconf.read_config(text, "node")
+    conf = cleanup.parse_resolv_conf(text, hostname="node")
+    assert conf.nameservers == go.servers, f"{text!r}: {conf.nameservers}, Go {go.servers}"
+    for literal in literals:
+        _zone_event(literal)
+
+
+@settings(max_examples=examples(60))
+@given(host=st.one_of(zoned_literals(), zoned_literals().map(lambda h: h + " ")))
+def test_bounded_effort_a_zoned_ip_literal_lookup_sends_no_dns_query_and_reads_as_go(
+    host: str,
+) -> None:
+    """Property 4 for a literal whose zone is any text (``spec.ip_literal.lookup``, Go's
+    ``lookupIPAddr`` short cut through ``netip.ParseAddr``): no query is sent and the
+    address comes back as Go's ``IPAddr.String`` prints it, the zone as written
+    (``fe80::53%eth0 `` is ``fe80::53%eth0 ``)."""
+    sent: list[object] = []
+    resolver = cleanup.StubResolver.from_resolv_conf(
+        f"nameserver {CLUSTER_DNS}\n",
+        hostname="node",
+        clock=FastForwardClock(),
+        on_query=sent.append,
+        hosts=None,
+    )
+    dial_in_place(resolver, {f"{CLUSTER_DNS}:53": ("127.0.0.1", 9)})  # discard, if asked
+    want = spec_ip.lookup(host)
+    assert want is not None, f"Go's ParseAddr takes {host!r}"
+    assert resolver.resolve(host) == want
+    assert sent == [], f"looking up {host!r} sent {sent}"
+    _zone_event(host)
 
 
 def schedule_edges(r: Run) -> list[str]:

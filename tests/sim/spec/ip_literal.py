@@ -8,8 +8,10 @@ Sources (Go 1.23.9, ``CGO_ENABLED=0``; each rule also checked with a Go program)
     net/http: the URL host "[::1]" is dialled as "[::1]:port" (brackets are the URL's)
 
 So no DNS query is sent, whatever the DNS is doing.  ``netip.ParseAddr`` takes a bare
-address (no brackets, no port, no space; an IPv6 zone ``%eth0`` allowed; no leading
-zeros in IPv4 octets).  ``IP.String`` prints an IPv4-mapped IPv6 address
+address (no brackets, no port, no space; no leading zeros in IPv4 octets), then for
+IPv6 an optional zone: *any* non-empty text after the first ``%`` (``fe80::1%eth0 ``
+has the zone ``"eth0 "``, ``fe80::1%a%b`` the zone ``"a%b"``; ``fe80::1%`` and
+``1.2.3.4%eth0`` are refused).  ``IP.String`` prints an IPv4-mapped IPv6 address
 (``::ffff:a.b.c.d``, RFC 4291 2.5.5.2: 80 zero bits, 16 one bits, the IPv4 address) as
 the dotted IPv4 address, so ``LookupIPAddr("::ffff:10.0.0.1")`` is ``10.0.0.1`` and the
 dial of ``http://[::ffff:127.0.0.1]:P/`` is named ``127.0.0.1:P`` in Go's errors
@@ -28,18 +30,22 @@ _MAPPED_PREFIX = bytes(10) + b"\xff\xff"
 
 
 def _parse(text: str) -> tuple[bytes, str] | None:
-    """(address bytes, zone) for what ``netip.ParseAddr`` accepts, else None."""
-    if not text or text != text.strip() or text.startswith("["):
-        return None
-    address, _, zone = text.partition("%")
-    if "%" in text and not zone:
+    """(address bytes, zone) for what ``netip.ParseAddr`` accepts, else None.
+
+    ``parseIPv6`` splits the text at its first ``%``: the zone is whatever follows (any
+    non-empty text: spaces, ``%``, non-ASCII); only the address before it is strict.
+    """
+    address, percent, zone = text.partition("%")
+    if percent and zone == "":
         return None  # "fe80::1%": an empty zone is refused
+    if any(ch not in "0123456789abcdefABCDEF.:" for ch in address):
+        return None  # no space, bracket or other byte in the address part
     try:
         ip = ipaddress.ip_address(address)
     except ValueError:
         return None  # leading zeros in an IPv4 octet ("010.0.0.1") are refused too
-    if zone and ip.version == 4:
-        return None
+    if percent and ip.version == 4:
+        return None  # ParseAddr takes "1.2.3.4%z" as IPv4, which has no zone
     return ip.packed, zone
 
 
