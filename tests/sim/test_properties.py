@@ -1982,6 +1982,33 @@ class NSWorld:
         return spec_dns.skip_to_answer([rtype for rtype, _ in answer], qtype)
 
 
+def assert_one_go_keeps(
+    got: DNSError,
+    name: str,
+    names: list[str],
+    runs: dict[str, Any],
+    servers: Sequence[str],
+) -> list[spec_dns.Lane]:
+    """Assert that ``got`` is the error of a lane Go keeps (``spec.go_dns.kept_lanes``
+    over ``runs``, each qtype's ``try_one_name`` walk, its server named as ``servers``
+    prints it): that lane's flags, server and whole text; return the kept lanes."""
+    lanes = [
+        spec_dns.Lane(name, qtype, lane.ended, lane.took, servers[lane.server or 0])
+        for qtype, lane in runs.items()
+    ]
+    kept = spec_dns.kept_lanes(name, names, lanes)
+    assert kept is not None
+    flags = spec_dns.DNSFlags(got.is_not_found, got.is_timeout, got.is_temporary)
+    assert any(
+        (flags, got.server) == (spec_dns.flags_of(k.ended), k.server)
+        and spec_dns.exchange_error_fits(
+            k.ended, runs[k.qtype].exchanges[-1].transport, k.server, got.err
+        )
+        for k in kept
+    ), f"Go keeps one of {kept}; got {got.err!r} from {got.server}"
+    return list(kept)
+
+
 def _ns_outcome(world: NSWorld, qtype: str, server: int, transport: str) -> str:
     return world.outcome(server, qtype, transport)
 
@@ -2373,20 +2400,7 @@ def test_predicate_input_is_gos_over_several_nameservers(
             assert got == want_addresses
             continue
         assert isinstance(got, DNSError), f"Go fails this lookup; got {got!r}"
-        lanes = [
-            spec_dns.Lane(world.name, qtype, lane.ended, lane.took, texts[lane.server or 0])
-            for qtype, lane in runs.items()
-        ]
-        kept = spec_dns.kept_lanes(world.name, names, lanes)
-        assert kept is not None
-        flags = spec_dns.DNSFlags(got.is_not_found, got.is_timeout, got.is_temporary)
-        assert any(
-            (flags, got.server) == (spec_dns.flags_of(k.ended), k.server)
-            and spec_dns.exchange_error_fits(
-                k.ended, runs[k.qtype].exchanges[-1].transport, k.server, got.err
-            )
-            for k in kept
-        ), f"Go keeps one of {kept}"
+        assert_one_go_keeps(got, world.name, names, runs, texts)
         assert got.name == world.name
     event(f"{len(texts)} nameserver lines{', rotate' if world.rotate else ''}"
           f"{', use-vc' if world.use_vc else ''}")  # fmt: skip
@@ -2509,20 +2523,7 @@ def test_predicate_input_of_the_lookup_model_is_gos_over_several_nameservers(
             continue
         got = run.error
         assert got is not None, f"Go fails this lookup; the model answered {run.addresses}"
-        lanes = [
-            spec_dns.Lane(world.name, qtype, lane.ended, lane.took, servers[lane.server or 0])
-            for qtype, lane in runs.items()
-        ]
-        kept = spec_dns.kept_lanes(world.name, names, lanes)
-        assert kept is not None
-        flags = spec_dns.DNSFlags(got.is_not_found, got.is_timeout, got.is_temporary)
-        assert any(
-            (flags, got.server) == (spec_dns.flags_of(k.ended), k.server)
-            and spec_dns.exchange_error_fits(
-                k.ended, runs[k.qtype].exchanges[-1].transport, k.server, got.err
-            )
-            for k in kept
-        ), f"Go keeps one of {kept}; the model says {got.err!r} from {got.server}"
+        kept = assert_one_go_keeps(got, world.name, names, runs, servers)
         if world.use_vc and any(k.ended == "refused" for k in kept):
             event("the model's error: a server down asked over TCP (use-vc)")
         event(f"the model's error: {sorted({k.ended for k in kept})}")
