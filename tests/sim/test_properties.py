@@ -2009,6 +2009,22 @@ def assert_one_go_keeps(
     return list(kept)
 
 
+def ns_spec_runs(world: NSWorld, used: int, offsets: dict[str, int]) -> dict[str, Any]:
+    """Go's ``tryOneName`` walk of each lane (A, AAAA) of one lookup in ``world`` over
+    its first ``used`` servers from ``offsets`` (``spec.go_dns``)."""
+    return {
+        qtype: spec_dns.try_one_name(
+            functools.partial(_ns_outcome, world, qtype),
+            servers=used,
+            attempts=world.attempts,
+            offset=offsets[qtype],
+            use_vc=world.use_vc,
+            timeout=world.timeout,
+        )
+        for qtype in ("A", "AAAA")
+    }
+
+
 def _ns_outcome(world: NSWorld, qtype: str, server: int, transport: str) -> str:
     return world.outcome(server, qtype, transport)
 
@@ -2350,17 +2366,7 @@ def test_predicate_input_is_gos_over_several_nameservers(
         marks = [server.queries[-1].seq if server.queries else 0 for server in servers]
         offsets = spec_dns.lane_offsets(world.rotate, taken)
         taken += 2
-        runs = {
-            qtype: spec_dns.try_one_name(
-                functools.partial(_ns_outcome, world, qtype),
-                servers=used,
-                attempts=world.attempts,
-                offset=offsets[qtype],
-                use_vc=world.use_vc,
-                timeout=world.timeout,
-            )
-            for qtype in ("A", "AAAA")
-        }
+        runs = ns_spec_runs(world, used, offsets)
         note(f"lookup {lookup}: offsets {offsets}; spec {runs}")
         asked |= {(x.server, q) for q, lane in runs.items() for x in lane.exchanges}
         try:
@@ -2498,17 +2504,7 @@ def test_predicate_input_of_the_lookup_model_is_gos_over_several_nameservers(
             use_tcp=world.use_vc,
         )
         taken += 2
-        runs = {
-            qtype: spec_dns.try_one_name(
-                functools.partial(_ns_outcome, world, qtype),
-                servers=used,
-                attempts=world.attempts,
-                offset=offsets[qtype],
-                use_vc=world.use_vc,
-                timeout=world.timeout,
-            )
-            for qtype in ("A", "AAAA")
-        }
+        runs = ns_spec_runs(world, used, offsets)
         note(f"spec {runs}; model {run}")
         for _fqdn, qtype, walk in run.queries:
             seen = [(x.server, x.transport, x.outcome) for x in walk.exchanges]

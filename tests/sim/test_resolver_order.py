@@ -27,6 +27,7 @@ from cleanup._dnsrules import QueryOutcome, candidate_names, simulate_lookup
 from faultdns.testing import ClosedPort
 from sim._clock import SimClock
 from sim._dns import DNSPeer
+from sim._fidelity._lanes import _free  # bound and released at once: a look, not a hold
 from tests.sim.nameservers import nameservers_on_a_sim_clock
 
 SEARCH = ["harvester-system.svc.cluster.local", "svc.cluster.local", "cluster.local"]
@@ -302,18 +303,6 @@ _IP_LOCAL_PORT_RANGE = 51
 #: what ``connect`` raises when the narrowed range has no port left (UDP autobind:
 #: EAGAIN; TCP ``__inet_hash_connect``: EADDRNOTAVAIL)
 _NO_PORT_LEFT = (errno.EAGAIN, errno.EADDRNOTAVAIL)
-
-
-def _free(host: str, port: int) -> bool:
-    """Whether ``port`` on ``host`` can be bound now for UDP and for TCP (bound and
-    released at once: a look, not a hold)."""
-    for kind in (socket.SOCK_DGRAM, socket.SOCK_STREAM):
-        with socket.socket(socket.AF_INET, kind) as probe:
-            try:
-                probe.bind((host, port))
-            except OSError:
-                return False
-    return True
 
 
 def _ports_around(host: str, port: int) -> tuple[int, int] | None:
