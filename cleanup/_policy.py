@@ -36,6 +36,7 @@ from cleanup._schedule import (
     Backoff,
     Mode,
     PolicyError,
+    _finite,
     _short,
     parse_duration,
 )
@@ -113,7 +114,7 @@ class Policy:
         if self.deadline is not None and (
             isinstance(self.deadline, bool)
             or not isinstance(self.deadline, int | float)
-            or not math.isfinite(self.deadline)
+            or not _finite(self.deadline)
             or self.deadline <= 0
             or self.deadline > MAX_DURATION
         ):
@@ -195,8 +196,10 @@ def _number(value: object, name: str) -> float:
         number = float(value)
     except ValueError:
         raise PolicyError(f"{name}: expected a number, got {value!r}") from None
+    except OverflowError:  # an integer too large for a float64
+        number = math.inf
     if not math.isfinite(number) or number < 0:
-        raise PolicyError(f"{name}: must be finite and >= 0, got {value!r}")
+        raise PolicyError(f"{name}: must be finite and >= 0, got {_short(value)}")
     return number
 
 

@@ -320,6 +320,16 @@ def _short(value: object) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
+def _finite(value: float) -> bool:
+    """Whether a number is a finite float64: NaN, the infinities and an ``int`` too large
+    for a float64 are not (``math.isfinite`` raises ``OverflowError`` on such an int;
+    Go's ``Factor``/``Jitter`` are ``float64`` and its durations int64 nanoseconds)."""
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
+
+
 def _format_seconds(value: float) -> str:
     return f"{value:g}s"
 
@@ -392,8 +402,8 @@ class Backoff:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int | float):
                 raise PolicyError(f"{name} must be a number, got {value!r}")
-            if not math.isfinite(value) or value < 0:
-                raise PolicyError(f"{name} must be finite and >= 0, got {value!r}")
+            if not _finite(value) or value < 0:
+                raise PolicyError(f"{name} must be finite and >= 0, got {_short(value)}")
         for name in ("duration", "cap"):
             value = getattr(self, name)
             if isinstance(value, int | float) and value > MAX_DURATION:
@@ -404,10 +414,12 @@ class Backoff:
         if self.cap is not None and (
             isinstance(self.cap, bool)
             or not isinstance(self.cap, int | float)
-            or not math.isfinite(self.cap)
+            or not _finite(self.cap)
             or self.cap <= 0
         ):
-            raise PolicyError(f"cap must be a number of seconds > 0 (or none), got {self.cap!r}")
+            raise PolicyError(
+                f"cap must be a number of seconds > 0 (or none), got {_short(self.cap)}"
+            )
         if self.mode not in MODES:
             raise PolicyError(f"mode must be one of {', '.join(MODES)}; got {self.mode!r}")
 

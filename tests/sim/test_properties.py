@@ -61,7 +61,9 @@ The properties, stated precisely:
    over ``nameserver`` lines and literal hosts whose IPv6 zone is any text Go's
    ``netip.ParseAddr`` keeps (whitespace, ``%``; ``spec.ip_literal``).
    A resolver built with no options, and one read from a resolv.conf naming only
-   servers, hold Go's ``defaultConfig`` (timeout 5 s, attempts 2, ndots 1).
+   servers, hold Go's ``defaultConfig`` (timeout 5 s, attempts 2, ndots 1); a list
+   fetch through ``RepoClient``/``make_http_client`` given no timeout ends a stall
+   after the controller's 30 s (``spec.repo.CLIENT_TIMEOUT``).
 5. **Errors the policy does not retry** (a 404 on either list, an invalid list, one
    with a line over distribution/reference's length limits among them) end the run
    at the attempt that met them, naming the status or line, deleting nothing; an
@@ -130,7 +132,10 @@ The properties, stated precisely:
    ``spec.backoff``'s schedule for the specification's values; an override through
    the API (``get_policy(NAME, deadline=...)``) of ``deadline`` or ``cap`` 0 in any
    spelling (``0``, ``"0s"``, ``"0ms"``, ``"0h"``) means none
-   (``spec.policy_input.override``).
+   (``spec.policy_input.override``); values built through the Python API
+   (``Backoff(**fields)``, ``Policy(deadline=)``) are refused exactly when
+   ``spec.policy_input.api_refusals`` refuses them, as a ``PolicyError`` naming a
+   refused field, and a schedule built steps as ``spec.backoff``'s.
 9. **The report.**  What ``cleanup run --json`` prints says what Go met: each failed
    attempt's kind is ``spec.go_http.report_label`` of the world's error, its
    ``retriable`` the specification's predicate, its text Go's where the world fixes it
@@ -5587,6 +5592,149 @@ def test_schedule_override_of_a_zero_deadline_means_no_deadline() -> None:
     """The issue's example: ``deadline="0s"`` (and ``0``) over a preset is no deadline."""
     for zero in ("0s", 0, "0h"):
         assert cleanup.get_policy("harvester-v1.5", deadline=zero).deadline is None
+
+
+# --- values built through the Python API, and the API's defaults (issue 11, seed 17) ------
+
+#: what a caller may hand ``Backoff``/``Policy`` for a number: ordinary seconds, and
+#: every edge the API must refuse by name (NaN, infinities, negatives, booleans, texts,
+#: None, Go's largest Duration on either side, integers too large for a float64)
+API_NUMBERS: st.SearchStrategy[object] = st.one_of(
+    st.floats(0.0, 30.0),
+    st.integers(0, 30),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.sampled_from(
+        (0, 0.0, -0.0, -1, -0.5, math.nan, math.inf, -math.inf, True, False, "1", "1s", None,
+         [1], 9223372036, 9223372037, 9223372036.854775807, 9223372037.0, 2**63, 2**70,
+         10**400)
+    ),
+)  # fmt: skip
+
+
+@st.composite
+def api_backoff_fields(draw: st.DrawFn) -> dict[str, object]:
+    """Keyword arguments for ``Backoff``: ``duration`` and any of the others, each an
+    ordinary value or an edge (:data:`API_NUMBERS`, steps and modes out of range or of
+    another type)."""
+    fields: dict[str, object] = {"duration": draw(API_NUMBERS, label="duration")}
+    optional: dict[str, st.SearchStrategy[object]] = {
+        "factor": API_NUMBERS,
+        "jitter": API_NUMBERS,
+        "steps": st.one_of(st.integers(1, 6), st.sampled_from(
+            (0, -1, 1_000_000, 1_000_001, 2**70, 2.0, True, "3", None, math.nan))),
+        "cap": st.one_of(st.none(), API_NUMBERS),
+        "mode": st.sampled_from((*spec_input.MODES, "Client-Go", "aws", "", 3, None)),
+    }  # fmt: skip
+    for name, values in optional.items():
+        if draw(st.booleans(), label=f"has {name}"):
+            fields[name] = draw(values, label=name)
+    return fields
+
+
+def _same_value(got: object, given: object) -> bool:
+    """``got`` is ``given`` as stored (NaN is never stored: it is refused)."""
+    return got == given and type(got) is type(given)
+
+
+@cases(200)  # cheap: no run
+@given(fields=api_backoff_fields(), deadline=st.one_of(st.none(), API_NUMBERS), seed=seeds())
+@example(fields={"duration": 1.0, "cap": math.nan}, deadline=None, seed=0)  # seed 17's kind
+@example(fields={"duration": 1.0, "cap": math.inf}, deadline=None, seed=0)
+@example(fields={"duration": 10**400}, deadline=10**400, seed=0)  # once an OverflowError
+@example(fields={"duration": 1.0, "factor": 10**400}, deadline=None, seed=0)
+def test_schedule_fields_built_through_the_api_are_the_specs(
+    fields: dict[str, object], deadline: object, seed: int
+) -> None:
+    """Property 8 for the Python API (``Backoff(**fields)``, ``Policy(...,
+    deadline=)``): a value is refused exactly when ``spec.policy_input.api_refusals``
+    (resp. ``deadline_refused``) refuses it, always as a ``PolicyError`` (an
+    ``InputError``: never another exception) whose message starts with the name of a
+    refused field; a schedule built holds the values as given and steps as
+    ``spec.backoff``'s, sleep by sleep with the seed's draws."""
+    refused = spec_input.api_refusals(fields)
+    try:
+        backoff = cleanup.Backoff(**fields)  # type: ignore[arg-type]
+    except cleanup.PolicyError as exc:
+        assert isinstance(exc, cleanup.InputError)
+        assert refused, f"Backoff({fields}) refused, the specification builds it: {exc}"
+        named = str(exc).split(maxsplit=1)[0]
+        assert named in refused, f"{exc!s}: names {named!r}, refused: {sorted(refused)}"
+        event(f"Backoff refused ({named})")
+    else:
+        assert not refused, f"Backoff({fields}) built, the specification refuses {refused}"
+        for name, value in fields.items():
+            assert _same_value(getattr(backoff, name), value), (name, getattr(backoff, name))
+        if backoff.steps <= 8:  # the schedule of a few steps (Steps 1,000,000 is allowed)
+            want = spec_backoff.schedule(backoff, jitter_draws(seed, backoff.steps))
+            got = list(backoff.delays(jitter_rng(seed)))
+            assert len(got) == len(want.sleeps) and all(
+                spec_backoff.same_sleep(a, b) for a, b in zip(got, want.sleeps, strict=True)
+            ), f"sleeps {got}, the specification's {want.sleeps}"
+        event("Backoff built")
+    try:
+        policy = dataclasses.replace(V15, deadline=deadline)  # type: ignore[arg-type]
+    except cleanup.PolicyError as exc:
+        assert spec_input.deadline_refused(deadline), f"deadline={deadline!r} refused: {exc}"
+        assert str(exc).startswith("deadline "), str(exc)
+        event("deadline refused")
+    else:
+        assert not spec_input.deadline_refused(deadline), f"deadline={deadline!r} taken"
+        assert _same_value(policy.deadline, deadline), policy.deadline
+
+
+@cases(4)
+@given(
+    phase=st.sampled_from(("headers", "body")),
+    stack=st.sampled_from(("repo client through a run", "http client")),
+)
+def test_bounded_effort_of_a_list_fetch_with_the_api_defaults_is_the_controllers_30s(
+    cleanup_fn: CleanupFn, phase: str, stack: str
+) -> None:
+    """Property 4 for the API's defaults: a fetch whose server stalls (no head, or a
+    head and part of the body) ends when the controller's ``http.Client`` would, after
+    ``spec.repo.CLIENT_TIMEOUT`` (30 s) of virtual time, as a ``RequestTimeout`` that
+    carries that limit and says Go's words for where it stalled.  ``repo client through
+    a run``: ``RepoClient(url, client)`` given no timeout, over a client whose own
+    timeout is longer, in a run of one attempt; ``http client``:
+    ``make_http_client(resolver, clock=)`` given no timeout, a GET."""
+    clock = FastForwardClock(grace=0.5)
+    resolver = cleanup.StubResolver(["127.0.0.1"], clock=clock, hosts=None)  # IP literals
+    events: list[object] = []
+    with stalling_server(phase) as base:
+        if stack == "http client":
+            url = base + spec_repo.list_path(spec_repo.CURRENT)
+            with cleanup.make_http_client(resolver, clock=clock) as client:
+                try:
+                    client.get(url)
+                except httpx.HTTPError as exc:
+                    err = cleanup.to_error(exc)
+                else:
+                    raise AssertionError(f"a {phase} stall did not fail")
+        else:
+            url = base + spec_repo.list_path(SINGLE.previous_version)
+            with cleanup.make_http_client(resolver, clock=clock, timeout=3600.0) as client:
+                report = cleanup_fn(
+                    cleanup.RepoClient(base, client),
+                    previous_version=SINGLE.previous_version,
+                    current_version="current",
+                    policy=dataclasses.replace(
+                        V15, backoff=dataclasses.replace(V15.backoff, steps=1)
+                    ),
+                    store=_empty_store(),
+                    clock=clock,
+                    rng=random.Random(0),
+                    on_event=events.append,
+                )
+            failed = [e.error for e in events if isinstance(e, AttemptFailed)]
+            assert len(failed) == 1, report.attempts
+            err = failed[0]
+            assert [a.error for a in report.attempts] == [str(err)]
+    assert isinstance(err, RequestTimeout), f"{type(err).__name__}: {err}"
+    assert err.timeout == spec_repo.CLIENT_TIMEOUT, f"limit {err.timeout}"
+    assert clock.now() == spec_repo.CLIENT_TIMEOUT, f"ended after {clock.now()} s"
+    assert err.phase in ("headers", "body"), err.phase  # a late head reads as "headers"
+    assert str(err) == spec_transport.timeout_text(url, err.phase)
+    event(f"{stack}: a {err.phase} stall")
 
 
 def _resolver_settings(resolver: cleanup.StubResolver) -> spec_resolvconf.Config:

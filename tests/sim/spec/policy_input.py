@@ -32,6 +32,18 @@ Values are shown in messages as Python's ``repr`` of the value read (an integer 
 digits unless it has 200 bits or more: "a huge integer"), cut to 60 characters: a
 longer one is its first 57 characters and ``...``.
 
+**Through the Python API** (``Backoff(duration, factor, jitter, steps, cap, mode)``,
+``Policy(..., deadline=)``: README "cleanup: retry policy", the fields of
+``wait.Backoff`` in seconds) nothing is read from text: a duration, ``factor`` and
+``jitter`` are numbers (an ``int`` or ``float``, never a ``bool`` or a text), finite and
+>= 0, a duration at most Go's largest ``time.Duration`` (as a float: the binary64
+nearest it; an integer of any size is compared exactly); ``steps`` an ``int`` (not a
+``bool``, not a float) from 1 to :data:`MAX_STEPS`; ``cap`` and ``deadline`` None or
+such a duration > 0 (``0`` is not "none" here: that is the files' and overrides'
+spelling); ``mode`` one of :data:`MODES`.  A refusal is a ``PolicyError`` whose message
+starts with the name of a refused field (:func:`api_refusals` gives the fields whose
+values are refused; which one the message names when several are is not specified).
+
 The functions return the loaded values (:class:`Loaded`) or the exact message.  Each
 judges one defect at a time in the order the reader meets them: the file's keys,
 ``[backoff]``, ``name``, ``predicate``, ``backoff.duration`` present, ``cap``,
@@ -50,12 +62,15 @@ from typing import Any
 from tests.sim.spec import go_duration
 
 __all__ = [
+    "API_DEFAULTS",
     "MAX_NS",
     "MAX_STEPS",
     "MODES",
     "PREDICATES",
     "PRESET_NAMES",
     "Loaded",
+    "api_refusals",
+    "deadline_refused",
     "flag",
     "override",
     "policy_file",
@@ -161,8 +176,10 @@ def _number(value: object, field: str) -> float:
         number = float(value)
     except ValueError:
         raise _Refused(f"{field}: expected a number, got {value!r}") from None
+    except OverflowError:  # an integer too large for a float64
+        number = math.inf
     if not math.isfinite(number) or number < 0:
-        raise _Refused(f"{field}: must be finite and >= 0, got {value!r}")
+        raise _Refused(f"{field}: must be finite and >= 0, got {shown(value)}")
     return number
 
 
@@ -302,3 +319,69 @@ def override(field: str, value: object) -> float | str | None:
 def with_flags(base: Loaded, flags: dict[str, float | int]) -> Loaded:
     """``base`` with the flags' values (already read by :func:`flag`) in place."""
     return replace(base, **flags)  # type: ignore[arg-type]
+
+
+# --- the Python API -----------------------------------------------------------------------
+
+#: ``Backoff``'s fields and their defaults (README "cleanup: retry policy": Factor 1, no
+#: Jitter, one step, no Cap, ``client-go``)
+API_DEFAULTS: dict[str, object] = {
+    "factor": 1.0,
+    "jitter": 0.0,
+    "steps": 1,
+    "cap": None,
+    "mode": "client-go",
+}
+
+
+def _api_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _api_float64(value: object) -> bool:
+    """Whether ``value`` is a number that is a finite float64 >= 0 (Go's ``Factor`` and
+    ``Jitter`` are ``float64``: an integer too large for one is not)."""
+    if not _api_number(value):
+        return False
+    assert isinstance(value, int | float)
+    try:
+        number = float(value)
+    except OverflowError:
+        return False
+    return math.isfinite(number) and number >= 0
+
+
+def _api_duration(value: object, *, positive: bool) -> bool:
+    """Whether ``value`` is a duration the API takes (seconds as a number)."""
+    if not _api_number(value):
+        return False
+    assert isinstance(value, int | float)
+    if isinstance(value, int):  # exact: an int of any size, no float conversion
+        return (value > 0 if positive else value >= 0) and value * 1_000_000_000 <= MAX_NS
+    if not math.isfinite(value) or value < 0 or (positive and value == 0):
+        return False
+    return value <= MAX_NS / 1e9  # the binary64 nearest Go's limit
+
+
+def api_refusals(fields: dict[str, object]) -> frozenset[str]:
+    """The fields of ``Backoff(**fields)`` whose values the API refuses (empty: it is
+    built).  ``fields`` must hold ``duration``; the others default to
+    :data:`API_DEFAULTS`."""
+    given = API_DEFAULTS | fields
+    refused = set()
+    if not _api_duration(given["duration"], positive=False):
+        refused.add("duration")
+    refused.update(name for name in ("factor", "jitter") if not _api_float64(given[name]))
+    steps = given["steps"]
+    if not (isinstance(steps, int) and not isinstance(steps, bool) and 1 <= steps <= MAX_STEPS):
+        refused.add("steps")
+    if given["cap"] is not None and not _api_duration(given["cap"], positive=True):
+        refused.add("cap")
+    if not isinstance(given["mode"], str) or given["mode"] not in MODES:
+        refused.add("mode")
+    return frozenset(refused)
+
+
+def deadline_refused(value: object) -> bool:
+    """Whether ``Policy(..., deadline=value)`` is refused (None is no deadline)."""
+    return value is not None and not _api_duration(value, positive=True)

@@ -9,12 +9,19 @@ item 2), Harvester ``pkg/controller/master/upgrade/upgrade_repo.go``
 ``<version>`` is the previous version (``v1.4.1``) or the literal ``current``.  Only
 the URL *path* is restated here: the host and port are the world's (a Service name or
 an IP literal, the simulation's port), the path is the repo VM's ISO layout, and a
-cleanup that asks any other path gets the repo's 404.
+cleanup that asks any other path gets the repo's 404.  The same section gives each
+fetch's time limit (:data:`CLIENT_TIMEOUT`).
 """
 
 from __future__ import annotations
 
-__all__ = ["CURRENT", "list_path", "list_paths"]
+__all__ = ["CLIENT_TIMEOUT", "CURRENT", "list_path", "list_paths"]
+
+#: the controller's ``http.Client`` timeout in seconds, over each list fetch as a whole
+#: (Go's ``Client.Timeout``: lookup, connect, headers and body): the reference's "Each
+#: HTTP attempt has a 30 s client timeout" (harvester-image-cleanup.md, "The retry
+#: policy"); the figure a client built with no timeout must hold
+CLIENT_TIMEOUT = 30.0
 
 #: the version name of the list of the version being upgraded to
 CURRENT = "current"
