@@ -4323,14 +4323,15 @@ WELL_FORMED_DURATIONS: st.SearchStrategy[object] = st.one_of(
 
 def number_values() -> st.SearchStrategy[object]:
     """Factor/Jitter as TOML carries them: float64 >= 0, as numbers or numeric text,
-    next to negatives, NaN, infinities, booleans, other texts and types."""
+    next to negatives, NaN, infinities, integers too large for a float64 (TOML
+    integers are read at any size), booleans, other texts and types."""
     return st.one_of(
         st.floats(0.0, 4.0),
         st.integers(0, 4),
         st.floats(0.0, 4.0).map(repr),
         st.sampled_from(
             (-0.5, -1, math.nan, math.inf, -math.inf, True, False, "nan", "inf", "-1", "x",
-             "1e400", "", [0.5], "0.25")
+             "1e400", "", [0.5], "0.25", 2**1024, 10**400)
         ),
     )  # fmt: skip
 
@@ -4450,6 +4451,7 @@ def check_loaded(policy: Policy, want: spec_input.Loaded) -> None:
 @example(data={"backoff": {"duration": "1m30.25s", "cap": ".5h"}})
 @example(data={"backoff": {"duration": 1, "factor": "nan"}})
 @example(data={"backoff": {"duration": 1, "jitter": -0.5}})
+@example(data={"backoff": {"duration": 1, "factor": 10**400}})  # once an OverflowError
 @example(data={"backoff": {"duration": 1, "steps": "+-5"}})
 @example(data={"backoff": {"duration": "9223372036854775808ns9223372036854775808ns"}})
 @example(data={"backoff": {"duration": "9x" * 29 + "9"}})
