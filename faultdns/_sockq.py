@@ -15,11 +15,12 @@ from __future__ import annotations
 import fcntl
 import struct
 import termios
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 __all__ = ["SocketLike", "unread_bytes", "unsent_bytes"]
 
 
+@runtime_checkable
 class SocketLike(Protocol):
     """Anything with a file descriptor: a ``socket.socket`` or asyncio's
     ``TransportSocket`` (``transport.get_extra_info("socket")``)."""

@@ -177,6 +177,7 @@ class SimDeadlock(RuntimeError):
     """A wait without a timeout that nothing in the world will ever end."""
 
 
+@runtime_checkable
 class Peer(Protocol):
     """A server the clock must let finish its work before deciding a socket wait."""
 
@@ -197,6 +198,7 @@ class Peer(Protocol):
         ...
 
 
+@runtime_checkable
 class Barrier(Protocol):
     """What the clock needs from ``sim._loopback.LoopbackBarrier`` (tests stand in for it)."""
 

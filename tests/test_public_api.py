@@ -12,14 +12,20 @@ Two rules, per package in :data:`PACKAGES`:
 2. Every class of the package that a public signature or public class field names
    (parameters, return types, dataclass fields, element types inside ``list[...]``,
    ``X | None``...) is itself in ``__all__``.
+3. Every exported ``Protocol`` is ``runtime_checkable``: a caller (and faultdns itself,
+   for ``ListenerClock``) tells implementations apart with ``isinstance``, and the real
+   implementations pass that check.
 """
 
 from __future__ import annotations
 
 import ast
+import atexit
 import importlib
 import inspect
+import os
 import sys
+import tempfile
 import types
 import typing
 from collections.abc import Iterator
@@ -166,3 +172,48 @@ def test_an_undocumented_export_is_caught(tmp_path: Path, monkeypatch: pytest.Mo
         test_every_export_is_documented("barepkg")
     with pytest.raises(AssertionError, match="Hidden"):
         test_every_type_the_api_speaks_is_exported("barepkg")
+
+
+def _implementations(protocol: str) -> list[object]:
+    """Real implementations of an exported Protocol, built without I/O."""
+    import cleanup
+
+    clock = cleanup.SystemClock()
+    if protocol == "cleanup.Clock":
+        return [clock]
+    if protocol == "cleanup.Resolver":
+        return [
+            cleanup.StubResolver(["127.0.0.1"], clock=clock, hosts=None),
+            cleanup.SystemResolver(),
+        ]
+    if protocol == "cleanup.ImageStore":
+        return [cleanup.MemoryStore(_empty_store_file())]
+    return []
+
+
+def _empty_store_file() -> str:
+    """A memory store's file with no images (a temporary file, removed at exit)."""
+    handle = tempfile.NamedTemporaryFile("w", suffix=".json", delete=False)  # noqa: SIM115
+    with handle:
+        handle.write('{"images": []}\n')
+    atexit.register(os.unlink, handle.name)
+    return handle.name
+
+
+def _protocols() -> Iterator[tuple[str, type]]:
+    for package in PACKAGES:
+        for name, obj in exports(package).items():
+            if isinstance(obj, type) and getattr(obj, "_is_protocol", False):
+                yield f"{package}.{name}", obj
+
+
+def _first(pair: tuple[str, type]) -> str:
+    return pair[0]
+
+
+@pytest.mark.parametrize(("name", "protocol"), sorted(_protocols(), key=_first))
+def test_every_exported_protocol_is_checkable_at_runtime(name: str, protocol: type) -> None:
+    assert getattr(protocol, "_is_runtime_protocol", False), f"{name} is not runtime_checkable"
+    assert not isinstance(object(), protocol), f"any object passes isinstance(x, {name})"
+    for implementation in _implementations(name):
+        assert isinstance(implementation, protocol), f"{implementation!r} is no {name}"

@@ -280,6 +280,7 @@ from sim.strategies import (
 from tests.sim.nameservers import nameservers_on_a_sim_clock
 from tests.sim.spec import backoff as spec_backoff
 from tests.sim.spec import deletion as spec_deletion
+from tests.sim.spec import endpoints as spec_endpoints
 from tests.sim.spec import go_cgo as spec_cgo
 from tests.sim.spec import go_dns as spec_dns
 from tests.sim.spec import go_errno as spec_errno
@@ -5737,6 +5738,179 @@ def test_bounded_effort_of_a_list_fetch_with_the_api_defaults_is_the_controllers
     assert err.phase in ("headers", "body"), err.phase  # a late head reads as "headers"
     assert str(err) == spec_transport.timeout_text(url, err.phase)
     event(f"{stack}: a {err.phase} stall")
+
+
+# --- where a run is pointed: repo URL, versions, nameserver HOST:PORT (issue 11, seed 18) --
+
+
+@st.composite
+def repo_urls(draw: st.DrawFn) -> str:
+    """Repo URLs that parse as URLs: schemes in any case and others, Service names, IP
+    literals and no host, ports on both sides of 1-65535, paths, queries and fragments
+    (empty ones too), and lengths on both sides of ``spec.endpoints.MAX_REPO_URL``."""
+    scheme = draw(st.sampled_from(("http", "http", "https", "HTTP", "Https", "ftp", "file")))
+    host = draw(st.sampled_from(
+        ("upgrade-repo-hvst-upgrade-abc12.harvester-system", "10.53.0.7", "[fd00::7]",
+         "repo", "")))  # fmt: skip
+    port = draw(st.sampled_from(("", "", "", ":", ":80", ":1", ":65535", ":0", ":65536", ":99999")))
+    path = draw(st.sampled_from(("", "/", "/repo", "/a/b/")))
+    tail = draw(st.sampled_from(("", "", "", "", "", "?x=1", "#top", "?", "#")))
+    url = f"{scheme}://{host}{port}{path}"
+    length = draw(
+        st.sampled_from((None, None, *(spec_endpoints.MAX_REPO_URL + d for d in (-1, 0, 1))))
+    )
+    if length is not None:  # pad the path so the whole URL is ``length`` characters
+        url += ("" if path else "/") + "p" * max(
+            0, length - len(url) - len(tail) - (0 if path else 1)
+        )
+    return url + tail
+
+
+#: versions on both sides of the documented forms: a name, the longest (253), one more,
+#: and characters a URL path cannot carry as a version
+VERSIONS = st.one_of(
+    st.sampled_from(("v1.4.1", "current", "v1.5.0-rc1")),
+    st.sampled_from(( "", ".", "..", "v1/4", "v1?x", "v1#x",
+                     "v1%41", "v1\\x", "v 1", "v1\t", "v1\x7f", "v1\u00a0")),
+    st.sampled_from((252, 253, 254)).map(lambda n: "v" * n),
+)  # fmt: skip
+
+
+@cases(60)
+@given(url=repo_urls(), version=VERSIONS, through_the_cli=st.booleans())
+@example(url="http://repo/" + "p" * 2036, version="v1.4.1", through_the_cli=False)  # 2048
+@example(url="http://repo/" + "p" * 2037, version="v1.4.1", through_the_cli=True)  # 2049
+def test_safety_of_the_repo_url_and_versions_a_run_is_given_is_the_specs(
+    url: str, version: str, through_the_cli: bool, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """Input to ``RepoClient(url, client)`` and ``cleanup run --repo-url
+    --previous-version``: a URL is refused exactly when ``spec.endpoints.
+    repo_url_refusal`` refuses it, with its message (a ``ValueError``; on the command
+    line ``cleanup: --repo-url: MESSAGE``, exit 64, nothing fetched); a version
+    likewise by ``spec.endpoints.version_refusal``; an accepted pair's list URL is the
+    URL (without trailing slashes) and ``spec.repo``'s path for the version."""
+    want = spec_endpoints.repo_url_refusal(url)
+    want_version = spec_endpoints.version_refusal(version)
+    verdicts = ["taken" if w is None else "refused" for w in (want, want_version)]
+    event(f"repo URL {verdicts[0]}; version {verdicts[1]}")
+    if through_the_cli:
+        store = tmp_path_factory.mktemp("run") / "node.json"
+        store.write_text('{"images": []}\n')
+        argv = ["run", f"--repo-url={url}", f"--previous-version={version}",
+                "--nameserver=127.0.0.1:9", f"--store=memory:{store}", "--dry-run"]  # fmt: skip
+        err = io.StringIO()
+        if want is None and want_version is None:
+            return  # a run would fetch: the in-process branch checks taken input
+        code = cleanup_main(argv, clock=FastForwardClock(), stdout=io.StringIO(), stderr=err)
+        message = f"--repo-url: {want}" if want else f"--previous-version: {want_version}"
+        assert (code, err.getvalue()) == (64, f"cleanup: {message}\n")
+        return
+    with httpx.Client() as client:
+        try:
+            repo = cleanup.RepoClient(url, client)
+        except ValueError as exc:
+            assert want is not None, f"{url!r} refused: {exc}"
+            assert str(exc) == want
+            return
+        assert want is None, f"{url!r} taken; the specification: {want}"
+        try:
+            got = repo.list_url(version)
+        except ValueError as exc:
+            assert str(exc) == want_version, f"{version!r}: {exc}"
+            return
+        assert want_version is None, f"{version!r} taken; the specification: {want_version}"
+        assert got == url.rstrip("/") + spec_repo.list_path(version)
+
+
+@st.composite
+def nameserver_texts(draw: st.DrawFn) -> str:
+    """``--nameserver`` values: IPv4/IPv6 (zoned) addresses bare, with a port, in
+    brackets, with ports on both sides of 1-65535 and not ASCII digits, host names,
+    a missing ``]``, junk after it, surrounding whitespace."""
+    ip = draw(st.sampled_from(("10.53.0.7", "127.0.0.1", "::1", "fd00::53", "fe80::1%eth0",
+                                "010.1.1.1", "repo.example", "", "1.2.3")))  # fmt: skip
+    port = draw(st.sampled_from(("", "53", "5353", "1", "65535", "0", "65536", "x", "\uff15",
+                                  "-1", " 53")))  # fmt: skip
+    shape = draw(st.sampled_from(("bare", "colon", "brackets", "brackets+port", "open bracket",
+                                   "junk after bracket")))  # fmt: skip
+    text = {
+        "bare": ip,
+        "colon": f"{ip}:{port}",
+        "brackets": f"[{ip}]",
+        "brackets+port": f"[{ip}]:{port}",
+        "open bracket": f"[{ip}:{port}",
+        "junk after bracket": f"[{ip}]x{port}",
+    }[shape]
+    return draw(st.sampled_from(("", " ", "\t"))) + text + draw(st.sampled_from(("", " ")))
+
+
+@cases(60)
+@given(
+    text=nameserver_texts(),
+    before=st.lists(st.sampled_from(("# pod", "search svc.cluster.local", "", "options ndots:5",
+                                     "nameserver 10.0.0.10")), max_size=3),
+    where=st.sampled_from(("api", "resolv.conf", "cli")),
+)  # fmt: skip
+@example(text="10.53.0.7:0", before=["# pod", ""], where="resolv.conf")  # line 3 named
+def test_bounded_effort_of_a_nameserver_host_port_is_the_specs(
+    text: str, before: list[str], where: str, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """A nameserver given as ``HOST:PORT`` (``StubResolver([TEXT])``, ``cleanup run
+    --nameserver TEXT``, a resolv.conf line read with ``ports=True``) is the server
+    ``spec.endpoints.nameserver`` reads, or refused with its message: a
+    ``ResolvConfError``, in a file prefixed with the file and its line number
+    (``spec.endpoints.nameserver_line``: a line that is no port form is skipped, as Go
+    skips it), on the command line ``cleanup: --nameserver: MESSAGE``, exit 64."""
+    clock = FastForwardClock()
+    if where == "resolv.conf":
+        path = tmp_path_factory.mktemp("ns") / "resolv.conf"
+        argument = text.strip()
+        path.write_text("\n".join([*before, f"nameserver {argument}"]) + "\n")
+        source, last = str(path), len(before) + 1
+        servers = [
+            spec_endpoints.nameserver_line(line.split()[1], source, i)
+            for i, line in enumerate(before, start=1)
+            if line.startswith("nameserver")
+        ]
+        try:
+            servers.append(spec_endpoints.nameserver_line(argument, source, last))
+            want: list[str] | str = [s for s in servers if s is not None]
+        except ValueError as exc:
+            want = str(exc)
+        try:
+            got: list[str] | str = cleanup.StubResolver.from_resolv_conf(
+                path, clock=clock, hosts=None, ports=True, hostname="node."
+            ).nameservers
+        except cleanup.ResolvConfError as exc:
+            got = str(exc)
+        if want == []:
+            want = ["127.0.0.1:53", "[::1]:53"]  # Go's defaultNS when no server is left
+        assert got == want, f"{got}; the specification: {want}"
+        event(f"resolv.conf: {'refused' if isinstance(want, str) else 'read'}")
+        return
+    try:
+        expected: str | None = spec_endpoints.nameserver(text)
+        message = ""
+    except ValueError as exc:
+        expected, message = None, str(exc)
+    event(f"{where}: {'refused' if expected is None else 'read'}")
+    if where == "cli":
+        if expected is not None:
+            return  # a run would send queries: the API branch checks what is taken
+        err = io.StringIO()
+        argv = ["run", "--repo-url=http://10.53.0.9", "--previous-version=v1.4.1",
+                f"--nameserver={text}", "--store=memory:/nonexistent/node.json"]  # fmt: skip
+        code = cleanup_main(argv, clock=clock, stdout=io.StringIO(), stderr=err)
+        assert (code, err.getvalue()) == (64, f"cleanup: --nameserver: {message}\n")
+        return
+    try:
+        got_servers = cleanup.StubResolver([text], clock=clock, hosts=None).nameservers
+    except cleanup.ResolvConfError as exc:
+        assert expected is None, f"{text!r} refused: {exc}"
+        assert str(exc) == message
+        return
+    assert expected is not None, f"{text!r} read as {got_servers}; the specification: {message}"
+    assert got_servers == [expected]
 
 
 def _resolver_settings(resolver: cleanup.StubResolver) -> spec_resolvconf.Config:

@@ -1,0 +1,142 @@
+"""Where a run is pointed: the repo URL and a nameserver's ``HOST:PORT``, restated.
+
+Neither is Go's input: Harvester builds its URL from the repo Service and reads the
+pod's resolv.conf, where Go has no port (:mod:`.go_resolvconf`).  These are retrylab's
+own grammars for ``cleanup run --repo-url`` / ``RepoClient(url, ...)`` and for
+``--nameserver`` / ``StubResolver(nameservers=[...])`` /
+``StubResolver.from_resolv_conf(..., ports=True)``, restated from README ("cleanup run":
+"`--repo-url` takes ports 1-65535 and at most 2048 characters", exit 64 naming the
+flag; "the stub resolver": "`StubResolver(["IP:PORT"])` / `cleanup run --nameserver
+IP:PORT`", "`from_resolv_conf(..., ports=True)`") and the docstrings of
+``RepoClient`` and ``parse_nameserver``.  Imports nothing from ``cleanup``.
+
+**A repo URL** (a text that parses as a URL) is refused, first rule first, when
+1. its scheme is not ``http`` or ``https`` (in any case, RFC 3986 section 3.1) or it
+   has no host: ``repo URL {url!r} must be http:// or https:// with a host, e.g.
+   http://upgrade-repo-hvst-upgrade-abc12.harvester-system``;
+2. it has a port outside 1-65535: ``repo URL {url!r} has port {port}, not 1-65535``;
+3. it is longer than :data:`MAX_REPO_URL` characters: ``repo URL is {n} characters,
+   more than 2048``;
+4. it has a (non-empty) query or fragment: ``repo URL {url!r} must not have a query or
+   fragment``.
+On the command line the message is ``cleanup: --repo-url: {message}``, exit 64.
+
+**A version** (``--previous-version``, ``RepoClient.list_url``) is a path segment: at
+most :data:`MAX_VERSION` characters (``version is {n} characters, more than 253
+(expected e.g. v1.4.1 or current)``), not empty, ``.`` or ``..``, without ``/ ? # %
+\\``, whitespace or characters Python's ``str.isprintable`` refuses (``version
+{version!r} cannot be part of a list URL (expected e.g. v1.4.1 or current)``); on the
+command line ``cleanup: --previous-version: {message}``.
+
+**A nameserver** ``TEXT`` (surrounding whitespace stripped) is an IP address Go's
+``netip.ParseAddr`` takes (:mod:`.ip_literal`; port 53), ``IP:PORT`` (one colon, an
+IPv4 address) or ``[IP]`` / ``[IP]:PORT``; the port ASCII digits, 1-65535.  Refusals
+(``ResolvConfError``), with ``{text!r}`` the text as given:
+``nameserver {text!r}: missing ']' after IPv6 address``; ``nameserver {text!r}:
+expected ':PORT' after ']'``; ``nameserver {text!r}: {host!r} is not an IP address
+(expected IP, IP:PORT or [IPv6]:PORT)``; ``nameserver {text!r}: port {port!r} is not
+1-65535``.  It is shown as Go prints a server: ``IP:PORT``, ``[IPv6]:PORT``, the IP as
+written.  In a resolv.conf read with ``ports=True`` a ``nameserver`` line's first
+argument that ParseAddr takes is that server, port 53; one that starts with ``[`` or
+has one colon after an IPv4 address is read as above, its refusal prefixed with
+``{source} line {n}: `` (``n`` counting every line from 1); anything else is skipped,
+as Go skips it.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from tests.sim.spec import ip_literal
+
+__all__ = [
+    "MAX_REPO_URL",
+    "MAX_VERSION",
+    "nameserver",
+    "nameserver_line",
+    "repo_url_refusal",
+    "version_refusal",
+]
+
+#: the longest repo URL (characters)
+MAX_REPO_URL = 2048
+#: the longest version (characters: a DNS name's 253)
+MAX_VERSION = 253
+_EXPECTED = " (expected e.g. v1.4.1 or current)"
+
+
+def version_refusal(version: str) -> str | None:
+    """The refusal's message for a version (``--previous-version``, ``list_url``),
+    None if it is taken."""
+    if len(version) > MAX_VERSION:
+        return f"version is {len(version)} characters, more than {MAX_VERSION}{_EXPECTED}"
+    path_like = version in ("", ".", "..") or any(c in version for c in "/?#%\\")
+    if path_like or any(c.isspace() or not c.isprintable() for c in version):
+        return f"version {version!r} cannot be part of a list URL{_EXPECTED}"
+    return None
+
+
+def repo_url_refusal(url: str) -> str | None:
+    """The refusal's message for ``url`` (a syntactically valid URL), None if taken."""
+    parts = urlsplit(url)
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        return (
+            f"repo URL {url!r} must be http:// or https:// with a host,"
+            " e.g. http://upgrade-repo-hvst-upgrade-abc12.harvester-system"
+        )
+    after_host = parts.netloc.rpartition("@")[2].rpartition("]")[2]  # past an [IPv6]
+    port_text = after_host.partition(":")[2]
+    if port_text and not 0 < int(port_text) <= 65535:
+        return f"repo URL {url!r} has port {int(port_text)}, not 1-65535"
+    if len(url) > MAX_REPO_URL:
+        return f"repo URL is {len(url)} characters, more than {MAX_REPO_URL}"
+    if parts.query or parts.fragment:
+        return f"repo URL {url!r} must not have a query or fragment"
+    return None
+
+
+def _shown(ip: str, port: int) -> str:
+    return f"[{ip}]:{port}" if ":" in ip else f"{ip}:{port}"
+
+
+def nameserver(text: str) -> str:
+    """``text`` as a server (``IP:PORT``), or raise ``ValueError`` with the message."""
+    value = text.strip()
+    host, port_text = value, ""
+    if value.startswith("["):
+        end = value.find("]")
+        if end < 0:
+            raise ValueError(f"nameserver {text!r}: missing ']' after IPv6 address")
+        host, rest = value[1:end], value[end + 1 :]
+        if rest:
+            if not rest.startswith(":"):
+                raise ValueError(f"nameserver {text!r}: expected ':PORT' after ']'")
+            port_text = rest[1:]
+    elif value.count(":") == 1:
+        host, port_text = value.split(":")
+    if not ip_literal.is_address(host):
+        raise ValueError(
+            f"nameserver {text!r}: {host!r} is not an IP address"
+            " (expected IP, IP:PORT or [IPv6]:PORT)"
+        )
+    if not port_text:
+        return _shown(host, 53)
+    digits = port_text.isascii() and port_text.isdigit()
+    if not digits or not 0 < int(port_text) <= 65535:
+        raise ValueError(f"nameserver {text!r}: port {port_text!r} is not 1-65535")
+    return _shown(host, int(port_text))
+
+
+def nameserver_line(argument: str, source: str, number: int) -> str | None:
+    """A ``nameserver ARGUMENT`` line (line ``number`` of ``source``) read with
+    ``ports=True``: the server, None when skipped; raises ``ValueError`` with the
+    message."""
+    if ip_literal.is_address(argument):
+        return _shown(argument, 53)
+    head = argument.split(":")[0]
+    if not (argument.startswith("[") or (argument.count(":") == 1 and ip_literal.is_address(head))):
+        return None
+    try:
+        return nameserver(argument)
+    except ValueError as exc:
+        raise ValueError(f"{source} line {number}: {exc}") from None
