@@ -94,7 +94,8 @@ from cleanup._dnsrules import (
     server_sequence,
     start_order,
 )
-from cleanup._errors import DNSError, go_strerror
+from cleanup._errors import DNSError
+from cleanup._gotext import go_strerror
 from cleanup._hosts import DEFAULT_HOSTS, HostsTable, read_hosts
 from cleanup._resolvconf import (
     format_nameserver,
