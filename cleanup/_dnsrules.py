@@ -520,14 +520,7 @@ class LookupFold:
         err = self.error
         if err is None:
             return []
-        raise DNSError(
-            self.name,
-            err.err,
-            server=err.server,
-            is_not_found=err.is_not_found,
-            is_timeout=err.is_timeout,
-            is_temporary=err.is_temporary,
-        )
+        raise err.renamed(self.name)
 
 
 # --- 6. completion order in virtual time ---------------------------------------------------

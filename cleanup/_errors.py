@@ -163,6 +163,20 @@ class DNSError(CleanupError):
         where = f" on {self.server}" if self.server else ""
         return f"lookup {self.name}{where}: {self.err}"
 
+    def renamed(self, name: str) -> DNSError:
+        """A plain :class:`DNSError` for ``name`` with this one's text, server and flags:
+        the lookup's error is a candidate's, reported under the name as asked (Go's
+        ``goLookupIPCNAME``); also the ``*net.DNSError`` inside a
+        :class:`DialDNSError`."""
+        return DNSError(
+            name,
+            self.err,
+            server=self.server,
+            is_not_found=self.is_not_found,
+            is_timeout=self.is_timeout,
+            is_temporary=self.is_temporary,
+        )
+
     def __reduce__(self) -> tuple[object, ...]:
         return (
             _rebuild_dns_error,
@@ -220,14 +234,7 @@ class DialDNSError(DNSError):
     def __reduce__(self) -> tuple[object, ...]:
         cause = self.__cause__
         if not isinstance(cause, DNSError):
-            cause = DNSError(
-                self.name,
-                self.err,
-                server=self.server,
-                is_not_found=self.is_not_found,
-                is_timeout=self.is_timeout,
-                is_temporary=self.is_temporary,
-            )
+            cause = self.renamed(self.name)
         return (DialDNSError, (self.url, cause))
 
 
