@@ -265,7 +265,7 @@ _ID_STATED_RE = re.compile(rf"^{_ID_STATED}$")
 
 
 def is_image_id(name: str) -> bool:
-    """Whether ``name`` is spelt as an image ID is, ``sha256:<64 hex>``: a containerd
+    """Whether ``name`` has an image ID's own spelling, ``sha256:<64 hex>``: a containerd
     record named by its config digest (the CRI plugin's "image ID", no image name), a
     container naming its image by ID; also the form of a sha256 digest on its own
     (``ctr images ls``'s DIGEST column)."""
