@@ -38,8 +38,9 @@ from typing import Any
 import httpcore
 
 from cleanup._clock import Clock
-from cleanup._errors import AddrError, DNSError, go_strerror
+from cleanup._errors import AddrError, DNSError
 from cleanup._exchange import _ATTEMPT, _EXCHANGE, HALF_NS, _limit
+from cleanup._gotext import go_strerror
 from cleanup._resolvconf import ip_literal_text as _ip_literal
 from cleanup._resolver import Resolver
 

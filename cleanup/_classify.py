@@ -58,10 +58,9 @@ from cleanup._errors import (
     StatusKind,
     TimeoutPhase,
     UnexpectedError,
-    go_strerror,
-    os_errno,
 )
 from cleanup._goerrno import errno_temporary, errno_timeout
+from cleanup._gotext import go_strerror, os_errno
 from cleanup._resolvconf import ip_literal_text
 
 __all__ = ["TIMEOUT_PHASE_BY_TYPE", "error_kind", "getaddrinfo_error", "timeout_phase", "to_error"]

@@ -10,8 +10,8 @@ from __future__ import annotations
 import subprocess
 from dataclasses import dataclass
 
+from cleanup._images import is_image_id
 from cleanup._store import (
-    _ID_REF,
     CommandRunner,
     RemovalError,
     StoreError,
@@ -104,13 +104,12 @@ def parse_ctr_images(out: str) -> list[_CtrImage]:
         # tabwriter leaves at least one space before each column
         aligned = all(a == 0 or line[a - 1 : a] == " " for a in starts)
         ref, _, digest, _, _, labels = cells
-        if not aligned or not ref or " " in ref or not _DIGEST.match(digest):
+        if not aligned or not ref or " " in ref or not is_image_id(digest):
             raise StoreError(f"ctr images ls: cannot parse line {lineno}: {line.strip()!r}")
         records.append(_CtrImage(ref, digest, _ctr_labels(labels), labels))
     return records
 
 
-_DIGEST = _ID_REF  # a digest column holds the same sha256:<hex> form
 _PINNED_TOKEN = f"{PINNED_LABEL}=pinned"
 
 
@@ -205,7 +204,7 @@ class ContainerdStore:
         )
 
     def images(self) -> list[str]:
-        return [r.ref for r in self._image_records() if not _ID_REF.match(r.ref)]
+        return [r.ref for r in self._image_records() if not is_image_id(r.ref)]
 
     def _containers(self) -> dict[str, str]:
         """Container ID -> the image reference it was created from."""
@@ -264,4 +263,4 @@ class ContainerdStore:
 
 def _is_alias(ref: str) -> bool:
     """A record that names content by digest (``name@sha256:...`` or an image ID)."""
-    return "@" in ref or bool(_ID_REF.match(ref))
+    return "@" in ref or is_image_id(ref)

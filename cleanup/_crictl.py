@@ -12,8 +12,8 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
+from cleanup._images import is_image_id
 from cleanup._store import (
-    _ID_REF,
     CommandRunner,
     RemovalError,
     StoreError,
@@ -165,7 +165,7 @@ class CrictlStore:
             if self._users(image, containers):
                 used.update(image.tags)
         for refs in containers.values():  # images already gone still name what is in use
-            used.update(r for r in refs if not _ID_REF.match(r))
+            used.update(r for r in refs if not is_image_id(r))
         return used
 
     def plan_removal(self, images: Collection[str]) -> None:

@@ -9,6 +9,12 @@ obvious from the source it was asked (see ``tests/cleanup/test_dnsrules.py``).
 The message layer (building a query, parsing a reply: Go's dnsmessage) is
 :mod:`cleanup._dnswire`; what a parsed reply means is judged here.
 
+One idea at ~840 lines: what Go decides in a lookup, in the order a lookup meets the
+decisions (below), down to the whole lookup folded in virtual time (7), which is rules
+1-6 composed, not a second model.  Splitting off 6-7 was weighed (issue 12) and left:
+the stub resolver runs rule 6 (:func:`completion_order`, :func:`start_order`) on its
+own exchanges, so "which query completes last" would sit in two modules.
+
 The rules, in the order a lookup meets them:
 
 1. **Which names** (:func:`candidate_names`, Go ``nameList``): rooted names are tried
@@ -514,14 +520,7 @@ class LookupFold:
         err = self.error
         if err is None:
             return []
-        raise DNSError(
-            self.name,
-            err.err,
-            server=err.server,
-            is_not_found=err.is_not_found,
-            is_timeout=err.is_timeout,
-            is_temporary=err.is_temporary,
-        )
+        raise err.renamed(self.name)
 
 
 # --- 6. completion order in virtual time ---------------------------------------------------

@@ -20,6 +20,9 @@ The tree (httpx's ``_exceptions.py`` is the model)::
         ├── InvalidReference     not an image reference
         └── StoreSpecError       a --store value or store file
 
+    AddrError                    internal: Go's *net.AddrError, which the transport
+                                 turns into a ConnectError before anyone sees it
+
 The run errors (``DNSError`` to ``UnexpectedError``) are shaped like the ones the Go
 controller sees.  Retry decisions are made on these types only, never on raw
 ``OSError``/httpx exceptions: :func:`cleanup.to_error` (in ``_classify``) maps whatever
@@ -27,21 +30,22 @@ the stack raises onto them first.  Every message says what was looked up or fetc
 from where, and why it failed, because the one line ``Unable to cleanup images:
 <error>`` is often all an operator gets.
 
-One idea at ~630 lines: the exceptions and the vocabularies their fields and labels
-speak (:data:`ConnectReason`, :data:`TimeoutPhase`, :data:`ErrorKind`, ...), with the
-tree above as their table of contents; what maps a raw failure onto them is apart
-(``_classify``, ``_http_errors``).
+One idea: the exceptions, the vocabularies their fields and labels speak
+(:data:`ConnectReason` with its errno table :data:`REASON_BY_ERRNO`,
+:data:`TimeoutPhase`, :data:`ErrorKind`, ...) and what pickles them, with the tree
+above as their table of contents.  Apart: Go's text rules the messages are built from
+(``_gotext``: ``%q``, errno texts, ``url.Error``), and what maps a raw failure onto
+the tree (``_classify``, ``_http_errors``).
 """
 
 from __future__ import annotations
 
 import errno
-import socket
-import ssl
 from http import HTTPStatus
 from typing import ClassVar, Literal, NewType, get_args
 
 from cleanup._goerrno import errno_temporary, errno_text, errno_timeout
+from cleanup._gotext import url_error_text
 
 __all__ = [
     "REASON_BY_ERRNO",
@@ -69,9 +73,6 @@ __all__ = [
     "StoreSpecError",
     "TimeoutPhase",
     "UnexpectedError",
-    "go_quote",
-    "os_errno",
-    "url_error_text",
 ]
 
 
@@ -162,6 +163,20 @@ class DNSError(CleanupError):
         where = f" on {self.server}" if self.server else ""
         return f"lookup {self.name}{where}: {self.err}"
 
+    def renamed(self, name: str) -> DNSError:
+        """A plain :class:`DNSError` for ``name`` with this one's text, server and flags:
+        the lookup's error is a candidate's, reported under the name as asked (Go's
+        ``goLookupIPCNAME``); also the ``*net.DNSError`` inside a
+        :class:`DialDNSError`."""
+        return DNSError(
+            name,
+            self.err,
+            server=self.server,
+            is_not_found=self.is_not_found,
+            is_timeout=self.is_timeout,
+            is_temporary=self.is_temporary,
+        )
+
     def __reduce__(self) -> tuple[object, ...]:
         return (
             _rebuild_dns_error,
@@ -178,70 +193,6 @@ class DNSError(CleanupError):
 
 def _rebuild_dns_error(name: str, err: str, server: str, nf: bool, to: bool, tmp: bool) -> DNSError:
     return DNSError(name, err, server=server, is_not_found=nf, is_timeout=to, is_temporary=tmp)
-
-
-def go_quote(text: str) -> str:
-    """``text`` as Go's ``%q`` (``strconv.Quote``) prints it: in double quotes, with
-    ``"`` and ``\\`` escaped and control characters as escapes (printable Unicode kept)."""
-    out = ['"']
-    for char in text:
-        code = ord(char)
-        if char in ('"', "\\"):
-            out.append("\\" + char)
-        elif char in _GO_ESCAPES:
-            out.append(_GO_ESCAPES[char])
-        elif code < 0x20 or code == 0x7F:
-            out.append(f"\\x{code:02x}")
-        elif not char.isprintable():
-            out.append(f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}")
-        else:
-            out.append(char)
-    out.append('"')
-    return "".join(out)
-
-
-def go_strerror(exc: OSError) -> str:
-    """``exc``'s errno as Go's ``syscall.Errno.Error()`` prints it, from Go's own table
-    (:mod:`cleanup._goerrno`: ``cannot assign requested address``, ``stale NFS file
-    handle``, ``errno 41``; not glibc's ``strerror``, which Python keeps).  Without an
-    errno, ``exc``'s own text with its first letter lowered."""
-    code = os_errno(exc)
-    if code is not None:
-        return errno_text(code)
-    text = exc.strerror or str(exc)
-    return text[:1].lower() + text[1:]
-
-
-def os_errno(exc: BaseException) -> int | None:
-    """The errno a system call failed with, when ``exc`` carries one: an ``OSError``
-    whose ``errno`` is a positive int; None for anything else, and for the ``OSError``
-    subclasses whose ``errno`` slot holds another library's code (``ssl.SSLError``:
-    OpenSSL's; ``socket.gaierror`` / ``herror``: getaddrinfo's and h_errno)."""
-    if not isinstance(exc, OSError) or isinstance(exc, _NOT_ERRNOS):
-        return None
-    code = exc.errno
-    if isinstance(code, int) and not isinstance(code, bool) and code > 0:
-        return code
-    return None
-
-
-_NOT_ERRNOS = (ssl.SSLError, socket.gaierror, socket.herror)
-
-
-_GO_ESCAPES = {
-    "\a": "\\a",
-    "\b": "\\b",
-    "\f": "\\f",
-    "\n": "\\n",
-    "\r": "\\r",
-    "\t": "\\t",
-    "\v": "\\v",
-}
-
-
-def url_error_text(url: str, err: str, op: str = "Get") -> str:
-    """Go's ``url.Error.Error()``: ``Get "URL": err`` (``fmt.Sprintf("%s %q: %s", ...)``)."""
-    return f"{op} {go_quote(url)}: {err}"
 
 
 class DialDNSError(DNSError):
@@ -283,14 +234,7 @@ class DialDNSError(DNSError):
     def __reduce__(self) -> tuple[object, ...]:
         cause = self.__cause__
         if not isinstance(cause, DNSError):
-            cause = DNSError(
-                self.name,
-                self.err,
-                server=self.server,
-                is_not_found=self.is_not_found,
-                is_timeout=self.is_timeout,
-                is_temporary=self.is_temporary,
-            )
+            cause = self.renamed(self.name)
         return (DialDNSError, (self.url, cause))
 
 

@@ -13,7 +13,8 @@ The flags are Go's methods (``syscall_unix.go``): ``Timeout()`` for EAGAIN (=
 EWOULDBLOCK) and ETIMEDOUT, ``Temporary()`` for EINTR, EMFILE, ENFILE and every
 timeout one.  ``*net.OpError`` and ``*url.Error`` pass them through, so ``os.IsTimeout``
 of a dial, read or write failing with EAGAIN is true (``cleanup._policy``).  Pure data
-and logic; the one copy in cleanup (``_errors``, ``_classify``, the resolver read it).
+and logic; the one copy in cleanup (``_errors``, ``_gotext``, ``_classify`` and
+``_dnsrules`` read it).
 """
 
 from __future__ import annotations

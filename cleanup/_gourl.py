@@ -11,7 +11,7 @@ takes ``%zz``, Go does not), so the check is Go's, ported from ``net/url/url.go`
 
 from __future__ import annotations
 
-from cleanup._errors import go_quote
+from cleanup._gotext import go_quote
 
 __all__ = ["go_url_error"]
 

@@ -50,10 +50,9 @@ from cleanup._errors import (
     ProtocolError,
     RequestTimeout,
     TimeoutPhase,
-    go_quote,
-    os_errno,
 )
 from cleanup._exchange import Exchange, _within
+from cleanup._gotext import go_quote, os_errno
 
 __all__ = ["go_response_head_error"]
 

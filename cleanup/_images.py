@@ -37,10 +37,14 @@ __all__ = [
     "DEFAULT_MAX_BYTES",
     "ImageRef",
     "InvalidReference",
+    "image_id_of",
+    "image_id_spellings",
+    "is_image_id",
     "normalize",
     "parse_image_list",
     "parse_reference",
     "short_key",
+    "stated_image_id",
 ]
 
 DEFAULT_MAX_BYTES = 4 * 1024 * 1024  # real lists are ~20 KiB; 4 MiB is generous
@@ -62,11 +66,13 @@ _DOMAIN_AND_PORT = rf"(?:{_DOMAIN_NAME}|{_IPV6})(?::[0-9]+)?"
 _TAG = r"[\w][\w.-]{0,127}"
 _DIGEST = r"[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*[:][0-9a-fA-F]{32,}"
 _NAME = rf"(?:{_DOMAIN_AND_PORT}/)?{_REMOTE_NAME}"
+# identifierRegexp: an image ID's 64 lower-case hex digits, which no reference may be
+_IDENTIFIER = r"[a-f0-9]{64}"
 
 # re.ASCII: Go's \w is [0-9A-Za-z_], Python's would accept any Unicode letter.
 _REFERENCE_RE = re.compile(rf"({_NAME})(?::({_TAG}))?(?:@({_DIGEST}))?", re.ASCII)
 _ANCHORED_NAME_RE = re.compile(rf"(?:({_DOMAIN_AND_PORT})/)?({_REMOTE_NAME})", re.ASCII)
-_IDENTIFIER_RE = re.compile(r"[a-f0-9]{64}")
+_IDENTIFIER_RE = re.compile(_IDENTIFIER)
 _TAG_RE = re.compile(_TAG, re.ASCII)
 _COMPONENT_RE = re.compile(_PATH_COMPONENT)
 _DOMAIN_RE = re.compile(_DOMAIN_AND_PORT)
@@ -240,6 +246,54 @@ def normalize(text: str) -> str:
 def short_key(text: str) -> str:
     """``myreg.local/rancher/harvester:v1`` -> ``harvester:v1`` (see :attr:`ImageRef.short`)."""
     return parse_reference(text).short
+
+
+# --- image identities ------------------------------------------------------------------------
+# What a store removes by, spelt as names are: an image ID is the sha256 digest of the
+# image's config, ``sha256:<64 hex>`` (containerd's config digest, the CRI image ID); the
+# same ID bare (distribution/reference's identifier: ``crictl`` and ``docker`` print it
+# so); and a digest reference ``name@sha256:<64 hex>`` states its identity too.  Each
+# form once, built on the last.  ``re.match`` with ``$``, as the plan and the stores
+# always matched them.
+_ID_ALGORITHM = "sha256:"
+_IMAGE_ID = rf"{_ID_ALGORITHM}{_IDENTIFIER}"
+_ID_ALONE = rf"(?:{_ID_ALGORITHM})?({_IDENTIFIER})"
+_ID_STATED = rf"(?:.*@)?{_ID_ALONE}"
+_IMAGE_ID_RE = re.compile(rf"^{_IMAGE_ID}$")
+_ID_ALONE_RE = re.compile(rf"^{_ID_ALONE}$")
+_ID_STATED_RE = re.compile(rf"^{_ID_STATED}$")
+
+
+def is_image_id(name: str) -> bool:
+    """Whether ``name`` has an image ID's own spelling, ``sha256:<64 hex>``: a containerd
+    record named by its config digest (the CRI plugin's "image ID", no image name), a
+    container naming its image by ID; also the form of a sha256 digest on its own
+    (``ctr images ls``'s DIGEST column)."""
+    return _IMAGE_ID_RE.match(name) is not None
+
+
+def image_id_of(name: str) -> str | None:
+    """The image ID ``name`` is on its own, as ``sha256:<64 hex>``: ``name`` is
+    ``sha256:<64 hex>`` or the bare 64 hex; None for anything else (a reference,
+    ``name@sha256:...`` included)."""
+    found = _ID_ALONE_RE.match(name)
+    return _ID_ALGORITHM + found.group(1) if found else None
+
+
+def stated_image_id(spelling: str) -> str | None:
+    """The sha256 identity a spelling states by itself, as ``sha256:<64 hex>``: an
+    image ID (:func:`image_id_of`'s two spellings) or a digest reference
+    ``name@sha256:<64 hex>``; None for anything else."""
+    found = _ID_STATED_RE.match(spelling)
+    return _ID_ALGORITHM + found.group(1) if found else None
+
+
+def image_id_spellings(ident: str) -> tuple[str, ...]:
+    """The spellings an identity may have as a key of a store's identity map: an image
+    ID both as ``sha256:<64 hex>`` and bare (in that order); any other identity (a
+    sha384/sha512 digest, a name) only as it is."""
+    image_id = image_id_of(ident)
+    return (ident,) if image_id is None else (image_id, image_id[len(_ID_ALGORITHM) :])
 
 
 # --- image lists ------------------------------------------------------------------------------

@@ -39,12 +39,18 @@ since an image is deleted only when no key of it is current, in use or pinned.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Literal, get_args
 
-from cleanup._images import ImageRef, InvalidReference, parse_reference
+from cleanup._images import (
+    ImageRef,
+    InvalidReference,
+    image_id_of,
+    image_id_spellings,
+    parse_reference,
+    stated_image_id,
+)
 
 __all__ = ["MATCH_MODES", "RETAIN", "MatchMode", "Plan", "PlanItem", "plan", "staying_because"]
 
@@ -120,42 +126,31 @@ def _name_keys(name: str, match: MatchMode) -> frozenset[str]:
         return frozenset({"raw:" + name})
 
 
-_ID_FORM = re.compile(r"^(?:sha256:)?([0-9a-f]{64})$")
-
-
 def _digest(name: str) -> str | None:
     """The identity a node name states by itself, or None.
 
     ``name@sha256:<64 hex>`` -> its digest; an image ID or digest on its own
     (``sha256:<64 hex>``, or the bare 64 hex that ``crictl`` and ``docker`` print) ->
-    ``sha256:<64 hex>``.  Such a name in ``in_use`` or ``pinned`` protects every node
-    name with that identity (issue 9: an image in use by its ID was deleted, because the
-    ID parsed as no reference and matched nothing).
+    ``sha256:<64 hex>`` (:func:`~cleanup._images.image_id_of`).  Such a name in
+    ``in_use`` or ``pinned`` protects every node name with that identity (issue 9: an
+    image in use by its ID was deleted, because the ID parsed as no reference and
+    matched nothing).
     """
-    found = _ID_FORM.match(name)
-    if found:
-        return "sha256:" + found.group(1)
+    image_id = image_id_of(name)
+    if image_id is not None:
+        return image_id
     try:
         return parse_reference(name).digest
     except InvalidReference:
         return None
 
 
-_ID_SPELLING = re.compile(r"^(?:.*@)?(?:sha256:)?([0-9a-f]{64})$")
-
-
 def _identity_form(ident: str) -> str:
     """One spelling per content identity: ``sha256:<hex>`` for ``sha256:<hex>``, the
     bare 64 hex (``crictl``, ``docker``) and ``name@sha256:<hex>`` (a store's ``ids``
-    may hold any of them); any other identity as it is."""
-    found = _ID_SPELLING.match(ident)
-    return "sha256:" + found.group(1) if found else ident
-
-
-def _same_identity(ident: str) -> tuple[str, ...]:
-    """The spellings one identity may have in a store's map: ``sha256:<hex>`` and bare hex."""
-    found = _ID_FORM.match(ident)
-    return (ident,) if not found else ("sha256:" + found.group(1), found.group(1))
+    may hold any of them, :func:`~cleanup._images.stated_image_id`); any other identity
+    as it is."""
+    return stated_image_id(ident) or ident
 
 
 def _key_set(names: Iterable[str], match: MatchMode) -> set[str]:
@@ -305,7 +300,7 @@ def _protected_identities(
             for ident in ids_by_key.get(key, ()):
                 protected.setdefault(ident, label)
         if digest is not None:
-            for spelling in _same_identity(digest):
+            for spelling in image_id_spellings(digest):
                 protected.setdefault(spelling, label)
     return protected
 

@@ -1,4 +1,11 @@
-"""Name resolution: a stub resolver that speaks DNS itself, and the system resolver.
+"""Name resolution: the stub resolver that speaks DNS itself (:class:`StubResolver`).
+
+One idea at ~800 lines: the socket loop that runs Go's lookup, with what it takes and
+reports (the :class:`Resolver` protocol every resolver meets, :class:`QueryEvent`):
+its lanes, exchanges and waits change together.  Apart: the rules it runs
+(:mod:`cleanup._dnsrules`, pure), the DNS messages (:mod:`cleanup._dnswire`), the
+pod's resolv.conf and hosts file (:mod:`cleanup._resolvconf`, :mod:`cleanup._hosts`)
+and the C library's resolver (:class:`cleanup.SystemResolver`, ``_sysresolver``).
 
 Why our own stub resolver: the bug we reproduce lives in *which* names get queried
 (search list, ndots), *what* each server answered, and *how long* a dead server costs.
@@ -94,7 +101,8 @@ from cleanup._dnsrules import (
     server_sequence,
     start_order,
 )
-from cleanup._errors import DNSError, go_strerror
+from cleanup._errors import DNSError
+from cleanup._gotext import go_strerror
 from cleanup._hosts import DEFAULT_HOSTS, HostsTable, read_hosts
 from cleanup._resolvconf import (
     format_nameserver,

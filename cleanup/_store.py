@@ -8,7 +8,6 @@ The stores themselves: :mod:`cleanup._memory_store`, :mod:`cleanup._containerd`,
 
 from __future__ import annotations
 
-import re
 import subprocess
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Protocol, runtime_checkable
@@ -25,9 +24,6 @@ __all__ = [
     "held_back",
     "run_command",
 ]
-
-# A containerd image record named by its config digest: the CRI plugin's "image ID".
-_ID_REF = re.compile(r"^sha256:[0-9a-f]{64}$")
 
 
 @runtime_checkable

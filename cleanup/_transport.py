@@ -52,9 +52,10 @@ import httpx
 
 from cleanup._backend import DIAL_TIMEOUT, ClockNetworkBackend
 from cleanup._clock import Clock
-from cleanup._errors import ProtocolError, go_quote
+from cleanup._errors import ProtocolError
 from cleanup._exchange import _ATTEMPT, _EXCHANGE, Exchange, _Attempt, _within
 from cleanup._gogzip import GoGzipDecoder, GzipError
+from cleanup._gotext import go_quote
 from cleanup._gourl import go_url_error
 from cleanup._http_errors import _mapped
 from cleanup._resolver import Resolver

@@ -10,10 +10,14 @@ from cleanup import ImageListError
 from cleanup._images import (
     DEFAULT_MAX_BYTES,
     InvalidReference,
+    image_id_of,
+    image_id_spellings,
+    is_image_id,
     normalize,
     parse_image_list,
     parse_reference,
     short_key,
+    stated_image_id,
 )
 
 URL = "http://upgrade-repo-x.harvester-system/harvester-iso/bundle/harvester/images-lists-archive/current/image_list_all.txt"
@@ -159,6 +163,56 @@ def test_generated_references_parse_and_normalise_stably(text: str) -> None:
         ref.path + (f":{ref.tag}" if ref.tag else "") + (f"@{ref.digest}" if ref.digest else "")
     )
     assert ref.short.split(":")[0].split("@")[0] == ref.path.rsplit("/", 1)[-1]
+
+
+# --- image identities ----------------------------------------------------------------------
+
+HEX = SHA.removeprefix("sha256:")
+
+
+@pytest.mark.parametrize(
+    ("name", "is_id", "alone", "stated"),
+    [
+        # an image ID, canonical: every form
+        (SHA, True, SHA, SHA),
+        # bare, as crictl and docker print it: an ID on its own, not canonical
+        (HEX, False, SHA, SHA),
+        # a digest reference states its identity, but is no ID on its own
+        (f"docker.io/rancher/x@{SHA}", False, None, SHA),
+        (f"rancher/x:v1@{SHA}", False, None, SHA),
+        # not a sha256 ID: upper case, a length off by one, another algorithm, a tag
+        (SHA.upper(), False, None, None),
+        ("sha256:" + HEX.upper(), False, None, None),
+        (SHA[:-1], False, None, None),
+        (SHA + "0", False, None, None),
+        ("sha512:" + HEX * 2, False, None, None),
+        ("rancher/x:v1", False, None, None),
+        ("", False, None, None),
+    ],
+)
+def test_image_identity_forms(
+    name: str, is_id: bool, alone: str | None, stated: str | None
+) -> None:
+    """The three spellings of an image's identity (README: the plan's "same image, other
+    name"), each with its one function: canonical ID, an ID on its own, any stated one."""
+    assert is_image_id(name) is is_id
+    assert image_id_of(name) == alone
+    assert stated_image_id(name) == stated
+
+
+def test_an_image_id_is_keyed_in_both_spellings_other_identities_as_they_are() -> None:
+    assert image_id_spellings(SHA) == (SHA, HEX)
+    assert image_id_spellings(HEX) == (SHA, HEX)
+    other = "sha512:" + HEX * 2
+    assert image_id_spellings(other) == (other,)
+    assert image_id_spellings(f"rancher/x@{SHA}") == (f"rancher/x@{SHA}",)
+
+
+def test_a_bare_image_id_is_no_reference() -> None:
+    """distribution/reference reserves the identifier form: the bare ID is refused."""
+    with pytest.raises(InvalidReference, match="image IDs"):
+        parse_reference(HEX)
+    assert image_id_of(HEX) == SHA
 
 
 # --- lists ---------------------------------------------------------------------------------
