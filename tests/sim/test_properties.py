@@ -37,7 +37,9 @@ The properties, stated precisely:
    removals it refuses are reported with its reason and the rest go on (exit 0); a
    concurrent writer's container, pin, pull or removal between the listing and the
    first removal loses nothing that became in use or pinned (any spelling, the same
-   content); the deleted set and what the node keeps are the specification's.
+   content); the deleted set and what the node keeps are the specification's.  Where
+   a run is pointed: repo URLs and versions are taken or refused (exit 64, before
+   anything is fetched) exactly as ``spec.endpoints`` says.
 3. **The seed bug.**  Under ``harvester-v1.4`` an NXDOMAIN window over the first
    attempt ends the cleanup at once without deleting; under ``harvester-v1.5`` it
    succeeds at the first attempt after the window when that is inside the budget; and
@@ -63,7 +65,9 @@ The properties, stated precisely:
    A resolver built with no options, and one read from a resolv.conf naming only
    servers, hold Go's ``defaultConfig`` (timeout 5 s, attempts 2, ndots 1); a list
    fetch through ``RepoClient``/``make_http_client`` given no timeout ends a stall
-   after the controller's 30 s (``spec.repo.CLIENT_TIMEOUT``).
+   after the controller's 30 s (``spec.repo.CLIENT_TIMEOUT``); a nameserver's
+   ``HOST:PORT`` is read or refused (naming the file and line, or the flag) as
+   ``spec.endpoints`` says.
 5. **Errors the policy does not retry** (a 404 on either list, an invalid list, one
    with a line over distribution/reference's length limits among them) end the run
    at the attempt that met them, naming the status or line, deleting nothing; an
