@@ -213,18 +213,26 @@ def _is_decimal(text: str) -> bool:
     return text.isascii() and text.isdigit()
 
 
+def _whole_number(value: object) -> int | None:
+    """``value`` as a whole number, as every numeric key reads one: an ``int`` (not a
+    ``bool``: TOML and JSON ``true`` is no count) or ASCII decimal digits, surrounding
+    white space allowed; None for anything else (the caller names the key)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and _is_decimal(value.strip()):
+        return int(value.strip())
+    return None
+
+
 def parse_rcode(value: str | int) -> int:
     """An rcode number 0..4095 from a mnemonic (any case, RFC 6895) or a number.
 
     Raises FaultSpecError naming the value.  ``BADSIG`` is accepted as 16.
     """
-    if isinstance(value, int) and not isinstance(value, bool):
-        number = value
-    elif isinstance(value, str) and _is_decimal(value.strip()):
-        number = int(value.strip())
-    elif isinstance(value, str) and value.strip().upper() in _RCODE_NUMBERS:
+    number = _whole_number(value)
+    if number is None and isinstance(value, str) and value.strip().upper() in _RCODE_NUMBERS:
         return _RCODE_NUMBERS[value.strip().upper()]
-    else:
+    if number is None:
         raise FaultSpecError(
             f"rcode: expected a mnemonic (NOERROR, FORMERR, SERVFAIL, NXDOMAIN, NOTIMP, "
             f"REFUSED, YXDOMAIN, ..., BADVERS, BADCOOKIE) or a number 0..{MAX_RCODE}, "
@@ -636,16 +644,12 @@ def _convert(key: str, raw: Any, where: str) -> Any:
         elif key == "frame":
             return _frame_shape(raw)
         elif key == "truncate":
-            if isinstance(raw, int) and not isinstance(raw, bool):
-                return raw
-            if isinstance(raw, str) and _is_decimal(raw.strip()):
-                return int(raw.strip())
+            if (size := _whole_number(raw)) is not None:
+                return size
             raise FaultSpecError(f"truncate: expected a number of bytes >= 12, got {raw!r}")
         elif key in ("first", "every", "count"):
-            if isinstance(raw, int) and not isinstance(raw, bool):
-                return raw
-            if isinstance(raw, str) and _is_decimal(raw.strip()):
-                return int(raw.strip())
+            if (count := _whole_number(raw)) is not None:
+                return count
             raise FaultSpecError(f"{key}: expected a whole number >= 1, got {raw!r}")
         elif key == "p":
             if isinstance(raw, int | float) and not isinstance(raw, bool):
