@@ -277,7 +277,8 @@ def format_duration(seconds: float) -> str:
 
 @dataclass(frozen=True, kw_only=True)
 class FaultRule:
-    """One fault rule, immutable; the server keeps its counters separately (RuleState).
+    """One fault rule, immutable; the server keeps its counters apart
+    (:class:`faultdns._select.RuleState`).
 
     ``id`` is empty until a server adds the rule.  ``spec`` is the canonical spec string,
     so ``parse_fault(rule.spec)`` gives back an equal rule (apart from the id).
