@@ -13,13 +13,12 @@ from faultdns._faults import (
     Action,
     FaultRule,
     FaultSpecError,
-    load_plan,
     parse_duration,
     parse_fault,
-    parse_plan,
     parse_rcode,
 )
 from faultdns._patch import patch_getaddrinfo
+from faultdns._plan import load_plan, parse_plan
 from faultdns._querylog import QueryRecord
 from faultdns._server import FaultDNSServer
 from faultdns._unreachable import free_udp_port

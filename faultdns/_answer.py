@@ -16,7 +16,7 @@ path repeats only its cheapest step inline, for speed: a cache hit whose reply i
    ``reset``) swaps in a new cache dict, and entries remember the zone generation they
    were built from, so an entry's candidate list is never stale (:func:`make_entry`
    stores an entry only if neither changed while it was built).
-3. **The first active rule** (:func:`respond`): :func:`faultdns._faults.select_rule`
+3. **The first active rule** (:func:`respond`): :func:`faultdns._select.select_rule`
    picks it against the clock reading taken when the query arrived (the one copy of
    that rule).  :func:`fire` carries it out: ``drop`` sends nothing, ``delay`` holds the
    normal reply (:mod:`faultdns._held`; past ``max_pending_delays`` it is dropped),
@@ -46,9 +46,10 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from faultdns import _batchio
-from faultdns._faults import Action, RuleIndex, RuleState, rcode_name, select_rule
+from faultdns._faults import Action, rcode_name
 from faultdns._held import Held
 from faultdns._querylog import Transport
+from faultdns._select import RuleIndex, RuleState, rule_matches, select_rule
 from faultdns._wire import (
     Query,
     WireError,
@@ -155,8 +156,9 @@ def make_entry(
     if index.rules is not rules:
         index = server._rule_index = RuleIndex(rules)
     candidates = index.candidates(query.key)
-    udp_rules = tuple(s for s in candidates if s.rule.matches(query.key, query.qtype_name, "udp"))
-    tcp_rules = tuple(s for s in candidates if s.rule.matches(query.key, query.qtype_name, "tcp"))
+    key, qtype = query.key, query.qtype_name
+    udp_rules = tuple(s for s in candidates if rule_matches(s.rule, key, qtype, "udp"))
+    tcp_rules = tuple(s for s in candidates if rule_matches(s.rule, key, qtype, "tcp"))
     entry = Entry(
         query,
         fit_udp(query, full)[2:],

@@ -406,7 +406,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _build_server(args: argparse.Namespace) -> Any:
     """Turn flags into a (not yet started) server; every input error names its source."""
     from faultdns._clock import MonotonicClock
-    from faultdns._faults import FaultSpecError, load_plan, parse_fault
+    from faultdns._faults import FaultSpecError, parse_fault
+    from faultdns._plan import load_plan
     from faultdns._server import FaultDNSServer
     from faultdns._zone import Zone, ZoneError
 

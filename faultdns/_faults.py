@@ -1,4 +1,4 @@
-"""Fault rules: parsing the spec language and deciding, query by query, which rule fires.
+"""The fault-spec language: what a fault rule says, written, checked and written back.
 
 A rule is an *action* (what goes wrong), a *match* (which queries it is about) and an
 *activation* (when, among those queries, it goes wrong).  The same spec string is used
@@ -12,30 +12,33 @@ by the CLI, the control API and the library::
     rcode=BADVERS match=a.test
     truncate=512 match=big.test
 
-This module is pure: no sockets, no clock reads.  The server hands it the query's name,
-type and transport plus the seconds elapsed on its clock, and gets back the rule that
-fired (if any).  That keeps the rules testable without a network and lets the server
-precompute, per cached query, which rules could ever match it.
+Read top to bottom: the vocabularies (actions, keys, the rcode registry of RFC 6895
+section 2.3, mismatch fields and CLASS names, ``frame=`` shapes) and what a Go client
+reports for each action (``ACTION_HELP``, the README's table); the values (rcodes,
+durations); :class:`FaultRule`, checked whole whichever way it was made
+(``_validate``) and written back as its canonical spec; then the three ways in: a spec
+string (:func:`parse_fault`), a JSON object or TOML table
+(:meth:`FaultRule.from_dict`), or a rule (:func:`coerce_rule`).  Every error is a
+:class:`FaultSpecError` naming the token or key.
+
+What a rule does to a query is elsewhere: which queries it matches and whether it is
+active for one (:mod:`faultdns._select`), a file of rules (:mod:`faultdns._plan`), the
+reply each action sends (:mod:`faultdns._answer`, :mod:`faultdns._wire`) and the TCP
+length prefix ``frame=`` writes (:func:`faultdns._tcp.frame_prefix`).  Pure: no
+sockets, files or clock.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import fnmatch
-import heapq
 import ipaddress
 import math
-import random
 import re
-import tomllib
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Literal, get_args
 
 from dnslib import QTYPE
-
-from faultdns._files import utf8_text
 
 __all__ = [
     "ACTIONS",
@@ -47,17 +50,14 @@ __all__ = [
     "Action",
     "FaultRule",
     "FaultSpecError",
-    "RuleState",
+    "answer_qtype",
     "coerce_rule",
     "format_duration",
-    "load_plan",
     "mismatch_text",
     "parse_duration",
     "parse_fault",
-    "parse_plan",
     "parse_rcode",
     "rcode_name",
-    "select_rule",
 ]
 
 # Actions that take no value, and those written ``action=VALUE``.  ``truncate`` is both:
@@ -93,10 +93,6 @@ BARE_ACTIONS: tuple[BareAction, ...] = get_args(BareAction)
 VALUE_ACTIONS: tuple[ValueAction, ...] = get_args(ValueAction)
 #: every action a fault rule can take, bare or ``action=VALUE`` (README "Fault rules")
 ACTIONS: tuple[Action, ...] = get_args(Action)
-# Without proto=, these apply to UDP only: they exist to send the client to TCP.
-UDP_ACTIONS = ("truncate", "tcponly")
-# These apply to TCP only: a UDP datagram has no length prefix to get wrong.
-TCP_ACTIONS = ("frame",)
 _ACTIONS_TEXT = (
     "nxdomain, servfail, refused, nodata, drop, truncate, lame, tcponly, noedns, "
     "delay=DURATION, answer=ADDR, rcode=NAME, truncate=BYTES, mismatch=FIELD[:VALUE], "
@@ -217,18 +213,26 @@ def _is_decimal(text: str) -> bool:
     return text.isascii() and text.isdigit()
 
 
+def _whole_number(value: object) -> int | None:
+    """``value`` as a whole number, as every numeric key reads one: an ``int`` (not a
+    ``bool``: TOML and JSON ``true`` is no count) or ASCII decimal digits, surrounding
+    white space allowed; None for anything else (the caller names the key)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and _is_decimal(value.strip()):
+        return int(value.strip())
+    return None
+
+
 def parse_rcode(value: str | int) -> int:
     """An rcode number 0..4095 from a mnemonic (any case, RFC 6895) or a number.
 
     Raises FaultSpecError naming the value.  ``BADSIG`` is accepted as 16.
     """
-    if isinstance(value, int) and not isinstance(value, bool):
-        number = value
-    elif isinstance(value, str) and _is_decimal(value.strip()):
-        number = int(value.strip())
-    elif isinstance(value, str) and value.strip().upper() in _RCODE_NUMBERS:
+    number = _whole_number(value)
+    if number is None and isinstance(value, str) and value.strip().upper() in _RCODE_NUMBERS:
         return _RCODE_NUMBERS[value.strip().upper()]
-    else:
+    if number is None:
         raise FaultSpecError(
             f"rcode: expected a mnemonic (NOERROR, FORMERR, SERVFAIL, NXDOMAIN, NOTIMP, "
             f"REFUSED, YXDOMAIN, ..., BADVERS, BADCOOKIE) or a number 0..{MAX_RCODE}, "
@@ -273,7 +277,8 @@ def format_duration(seconds: float) -> str:
 
 @dataclass(frozen=True, kw_only=True)
 class FaultRule:
-    """One fault rule, immutable; the server keeps its counters separately (RuleState).
+    """One fault rule, immutable; the server keeps its counters apart
+    (:class:`faultdns._select.RuleState`).
 
     ``id`` is empty until a server adds the rule.  ``spec`` is the canonical spec string,
     so ``parse_fault(rule.spec)`` gives back an equal rule (apart from the id).
@@ -317,30 +322,13 @@ class FaultRule:
         return dataclasses.replace(self, id=rule_id)
 
     def matches(self, name: str, qtype: str, proto: str) -> bool:
-        """Whether a query (lower-case name without trailing dot) is this rule's business.
+        """Whether a query (lower-case name without trailing dot, its type's mnemonic,
+        ``"udp"`` or ``"tcp"``) is this rule's business: :func:`faultdns._select.rule_matches`,
+        where selection's rules are (``match=`` globs, the transport an action needs)."""
+        # Imported here: _select imports this module (answer_qtype, the FaultRule type).
+        from faultdns._select import rule_matches
 
-        Only matching queries touch the rule's counters, so a rule on one name never
-        changes what happens to another.  ``truncate`` and ``tcponly`` match UDP only
-        unless ``proto=tcp`` is given (for ``truncate``): their point is to send the
-        client to TCP, where it gets the real answer.  ``frame=`` matches TCP only (a
-        UDP datagram carries no length prefix).  ``answer=`` only matches the
-        address type of its address.
-        """
-        if self.proto is not None:
-            if self.proto != proto:
-                return False
-        elif self.action in UDP_ACTIONS:
-            if proto != "udp":
-                return False
-        elif self.action in TCP_ACTIONS and proto != "tcp":
-            return False
-        if self.qtype is not None and self.qtype != qtype:
-            return False
-        if self.action == "answer" and qtype != _answer_qtype(self.answer):
-            return False
-        if is_plain_name(self.match):  # no regex (nor glob cache churn) for a plain name
-            return name == self.match
-        return _glob_regex(self.match).match(name) is not None
+        return rule_matches(self, name, qtype, proto)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-able object with the spec's keys (``for``, not ``for_``)."""
@@ -424,65 +412,9 @@ class FaultRule:
             raise FaultSpecError(f"{where}: {exc}") from None
 
 
-_GLOB_CACHE: dict[str, re.Pattern[str]] = {}
-_GLOB_CHARS = frozenset("*?[")
-
-
-def is_plain_name(pattern: str) -> bool:
-    """A ``match=`` pattern with no glob character (``*``, ``?``, ``[``): one name."""
-    return _GLOB_CHARS.isdisjoint(pattern)
-
-
-class RuleIndex:
-    """The rules a query name can match, in evaluation order, found without testing each.
-
-    Rules whose ``match`` is a plain name sit in a dict by name; glob rules are kept in
-    a list.  :meth:`candidates` merges the name's plain rules with every glob rule by
-    position, so a plan of 32,000 one-name rules costs a dict lookup per new query, not
-    32,000 matches.  The caller still applies :meth:`FaultRule.matches` (qtype, proto,
-    the glob itself) to the candidates.  Built once per rule set (``rules`` is the tuple
-    it was built from, so the server can tell when to rebuild); O(len(rules)).
-    """
-
-    __slots__ = ("_exact", "_globs", "rules")
-
-    def __init__(self, rules: tuple[RuleState, ...]) -> None:
-        self.rules = rules
-        exact: dict[str, list[int]] = {}
-        globs: list[int] = []
-        for position, state in enumerate(rules):
-            match = state.rule.match
-            if is_plain_name(match):
-                exact.setdefault(match, []).append(position)
-            else:
-                globs.append(position)
-        self._exact = exact
-        self._globs = globs
-
-    def candidates(self, name: str) -> list[RuleState]:
-        """Rules that may match ``name`` (lower-case, no trailing dot), in rule order."""
-        exact = self._exact.get(name, [])
-        if not self._globs:
-            positions: Iterable[int] = exact
-        elif not exact:
-            positions = self._globs
-        else:
-            positions = heapq.merge(exact, self._globs)
-        rules = self.rules
-        return [rules[i] for i in positions]
-
-
-def _glob_regex(pattern: str) -> re.Pattern[str]:
-    regex = _GLOB_CACHE.get(pattern)
-    if regex is None:
-        regex = re.compile(fnmatch.translate(pattern))
-        if len(_GLOB_CACHE) > 4096:
-            _GLOB_CACHE.clear()
-        _GLOB_CACHE[pattern] = regex
-    return regex
-
-
-def _answer_qtype(answer: str | None) -> str:
+def answer_qtype(answer: str | None) -> str:
+    """The query type ``answer=ADDR`` answers: ``"AAAA"`` for an IPv6 address, else
+    ``"A"`` (the address is canonical text by then: only IPv6 has a colon)."""
     return "AAAA" if answer is not None and ":" in answer else "A"
 
 
@@ -515,7 +447,7 @@ def _validate(rule: FaultRule) -> None:
                 f"answer: expected an IPv4 or IPv6 address, got {rule.answer!r}"
             ) from None
         object.__setattr__(rule, "answer", str(addr))
-        wanted = _answer_qtype(rule.answer)
+        wanted = answer_qtype(rule.answer)
         if rule.qtype is not None and rule.qtype != wanted:
             raise FaultSpecError(
                 f"answer={rule.answer} answers {wanted} queries, but qtype={rule.qtype}"
@@ -606,21 +538,6 @@ def _frame_shape(value: object) -> str:
         f"frame: expected {', '.join(FRAME_SHAPES)} or a number of bytes 0..{MAX_FRAME}, "
         f"got {value!r}"
     )
-
-
-def frame_prefix(shape: str, length: int) -> tuple[int, bool]:
-    """The length prefix ``frame=shape`` puts before a reply of ``length`` bytes, and
-    whether the server closes the connection after the reply (a prefix past the reply's
-    end, except ``hang``, which stays silent).  RFC 1035 section 4.2.2 frames a message
-    with its own length; these prefixes disagree with it on purpose."""
-    if shape == "short":
-        return 12, False  # the header (RFC 1035 section 4.1.1) alone
-    if shape == "long":
-        return length + 1, True
-    if shape == "hang":
-        return length + 1, False
-    prefix = int(shape)
-    return prefix, prefix > length
 
 
 def _parse_mismatch(raw: object, value: object) -> tuple[MismatchField, int | None]:
@@ -728,16 +645,12 @@ def _convert(key: str, raw: Any, where: str) -> Any:
         elif key == "frame":
             return _frame_shape(raw)
         elif key == "truncate":
-            if isinstance(raw, int) and not isinstance(raw, bool):
-                return raw
-            if isinstance(raw, str) and _is_decimal(raw.strip()):
-                return int(raw.strip())
+            if (size := _whole_number(raw)) is not None:
+                return size
             raise FaultSpecError(f"truncate: expected a number of bytes >= 12, got {raw!r}")
         elif key in ("first", "every", "count"):
-            if isinstance(raw, int) and not isinstance(raw, bool):
-                return raw
-            if isinstance(raw, str) and _is_decimal(raw.strip()):
-                return int(raw.strip())
+            if (count := _whole_number(raw)) is not None:
+                return count
             raise FaultSpecError(f"{key}: expected a whole number >= 1, got {raw!r}")
         elif key == "p":
             if isinstance(raw, int | float) and not isinstance(raw, bool):
@@ -826,129 +739,3 @@ def coerce_rule(rule: str | Mapping[str, Any] | FaultRule) -> FaultRule:
     if isinstance(rule, Mapping):
         return FaultRule.from_dict(rule)
     raise FaultSpecError(f"fault: expected a spec string, an object or a FaultRule, got {rule!r}")
-
-
-def load_plan(path: str | Path) -> list[FaultRule]:
-    """Rules from a TOML plan file (see :func:`parse_plan`); FaultSpecError if unreadable."""
-    path = Path(path)
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise FaultSpecError(f"plan {path}: cannot read: {exc.strerror or exc}") from None
-    try:
-        text = utf8_text(raw, "TOML")
-    except ValueError as exc:  # a BOM or the first byte that is not UTF-8, named
-        raise FaultSpecError(f"plan {path}: {exc}") from None
-    return parse_plan(text, source=f"plan {path}")
-
-
-def parse_plan(text: str, *, source: str = "plan") -> list[FaultRule]:
-    """Rules from a TOML plan: ``[[fault]]`` tables with the spec's keys, in order.
-
-    Raises FaultSpecError (a ValueError) naming ``source``, the table (``#N``) and the
-    key, also for TOML nested past the parser's recursion limit.  Linear in the plan's
-    size.
-    """
-    try:
-        doc = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise FaultSpecError(f"{source}: invalid TOML: {exc}") from None
-    except RecursionError:  # tomllib recurses per nesting level: `x = [[[[...`
-        raise FaultSpecError(f"{source}: invalid TOML: nested too deeply") from None
-    except ValueError as exc:  # an integer with more digits than Python converts
-        raise FaultSpecError(f"{source}: invalid TOML: {exc}") from None
-    unknown = [k for k in doc if k != "fault"]
-    if unknown:
-        raise FaultSpecError(
-            f"{source}: unknown top-level key {unknown[0]!r} (expected [[fault]] tables)"
-        )
-    tables = doc.get("fault", [])
-    if not isinstance(tables, list):
-        raise FaultSpecError(f"{source}: 'fault' must be an array of tables ([[fault]])")
-    return [
-        FaultRule.from_dict(table, where=f"{source}: [[fault]] #{i}")
-        for i, table in enumerate(tables, 1)
-    ]
-
-
-class RuleState:
-    """A rule plus its counters: how many matching queries it has seen and fired on.
-
-    The state lives in the server's event-loop thread; each rule gets its own random
-    stream seeded from the server seed and the rule id, so whether a ``p=`` rule fires
-    on its Nth matching query depends only on the seed, never on other rules' traffic.
-    """
-
-    __slots__ = (
-        "count",
-        "every",
-        "fired",
-        "first",
-        "hi",
-        "lo",
-        "p",
-        "rng",
-        "rule",
-        "seen",
-        "simple",
-    )
-
-    def __init__(self, rule: FaultRule, seed: int | str) -> None:
-        self.rule = rule
-        self.seen = 0
-        self.fired = 0
-        self.rng = random.Random(f"{seed}/{rule.id}/{rule.spec}")
-        self.lo = rule.after if rule.after is not None else -math.inf
-        start = rule.after if rule.after is not None else 0.0  # for= alone: from start/reset
-        self.hi = start + rule.for_ if rule.for_ is not None else math.inf
-        self.first = rule.first
-        self.every = rule.every
-        self.p = rule.p
-        self.count = rule.count
-        # Only a window (or nothing): the server's hot path can skip check().
-        self.simple = rule.first is None and rule.every is None and rule.p is None
-        self.simple = self.simple and rule.count is None
-
-    def offer(self, elapsed: float) -> bool:
-        """Count one matching query and say whether the rule is active for it.
-
-        The window is half-open, ``[after, after + for)``, in seconds since the server
-        started or was last reset.
-        """
-        self.seen += 1
-        return self.lo <= elapsed < self.hi and (self.simple or self.check())
-
-    def check(self) -> bool:
-        """The count-based conditions, for a query already counted in ``seen``.
-
-        The random draw happens last, only when every other condition holds, so a
-        replay with the same seed and the same queries fires on exactly the same ones.
-        """
-        if self.count is not None and self.fired >= self.count:
-            return False
-        if self.first is not None and self.seen > self.first:
-            return False
-        if self.every is not None and self.seen % self.every:
-            return False
-        return self.p is None or self.rng.random() < self.p
-
-    def snapshot(self) -> dict[str, Any]:
-        return {"id": self.rule.id, "spec": self.rule.spec, "seen": self.seen, "fired": self.fired}
-
-
-def select_rule(candidates: Iterable[RuleState], elapsed: float) -> RuleState | None:
-    """The first active rule among those matching a query (in rule order), or None.
-
-    Every matching rule counts the query, whether or not an earlier one wins, so
-    ``first=N`` means the first N queries the rule matches, not the first N that no
-    other rule took.
-    """
-    winner = None
-    for state in candidates:
-        if winner is None:
-            if state.offer(elapsed):
-                state.fired += 1
-                winner = state
-        else:
-            state.seen += 1
-    return winner

@@ -1,13 +1,22 @@
-"""The one check that a file faultdns reads (a fault plan, a zone) is UTF-8 text.
+"""Reading the files faultdns is configured from (a fault plan, a zone): TOML, UTF-8.
 
-faultdns may not import cleanup (tests/test_architecture.py), so this is faultdns's copy
-of ``cleanup.utf8_text``: the same rule and the same words, so that a BOM or a Latin-1
-file reads the same whichever tool refuses it.
+One rule for both, in three steps whose failures each give a one-line reason for the
+caller to prefix with the file (``plan PATH: ``, ``zone PATH: ``) and raise as its own
+error (:class:`~faultdns.FaultSpecError`, :class:`~faultdns.ZoneError`):
+:func:`read_text` (the bytes, then :func:`utf8_text`) and :func:`parse_toml`.
+
+faultdns may not import cleanup (tests/test_architecture.py), so :func:`utf8_text` is
+faultdns's copy of ``cleanup.utf8_text``: the same rule and the same words, so that a
+BOM or a Latin-1 file reads the same whichever tool refuses it.
 """
 
 from __future__ import annotations
 
-__all__ = ["utf8_text"]
+import tomllib
+from pathlib import Path
+from typing import Any
+
+__all__ = ["parse_toml", "read_text", "utf8_text"]
 
 _UTF8_BOM = b"\xef\xbb\xbf"
 
@@ -37,3 +46,34 @@ def utf8_text(data: bytes, fmt: str) -> str:
             f"not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start}):"
             f" a {fmt} file must be UTF-8"
         ) from None
+
+
+def read_text(path: Path, fmt: str) -> str:
+    """The text of the ``fmt`` file (``"TOML"``) at ``path``, read whole.
+
+    Raises ``ValueError`` with a one-line reason: "cannot read: STRERROR" (the
+    ``OSError``'s text: a missing file, a directory, no permission), or
+    :func:`utf8_text`'s.
+    """
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ValueError(f"cannot read: {exc.strerror or exc}") from None
+    return utf8_text(raw, fmt)  # a BOM or the first byte that is not UTF-8, named
+
+
+def parse_toml(text: str) -> dict[str, Any]:
+    """``text`` parsed as a TOML 1.0 document (``tomllib``).
+
+    Raises ``ValueError`` "invalid TOML: REASON" for every way ``tomllib`` refuses a
+    text: its ``TOMLDecodeError`` (line and column), an integer with more digits than
+    Python converts (its ``ValueError``), and nesting past the recursion limit
+    (``x = [[[[...``: tomllib recurses per level, so a ``RecursionError``, named
+    "nested too deeply").
+    """
+    try:
+        return tomllib.loads(text)
+    except RecursionError:
+        raise ValueError("invalid TOML: nested too deeply") from None
+    except ValueError as exc:  # TOMLDecodeError is a ValueError, as is int()'s limit
+        raise ValueError(f"invalid TOML: {exc}") from None

@@ -18,7 +18,7 @@ How a query travels (read this first):
    it ahead of dnsmasq.
 2. **A cache hit** costs a dict lookup, an ID patch and a ``sendto``: the cache key
    is the query after its 2-byte ID, and an entry's rules that could ever match are
-   looked at with :func:`faultdns._faults.select_rule` against the clock reading
+   looked at with :func:`faultdns._select.select_rule` against the clock reading
    taken when the datagram arrived (the one copy of that rule; the call costs nothing
    measurable, bench/README.md).  A fault reply already built for the entry is sent
    from here as well.
@@ -81,18 +81,12 @@ import retrylab_entry
 from faultdns import _batchio, _idle
 from faultdns._answer import Entry, fire, make_entry, respond
 from faultdns._clock import Clock, MonotonicClock
-from faultdns._faults import (
-    Action,
-    FaultRule,
-    RuleIndex,
-    RuleState,
-    coerce_rule,
-    load_plan,
-    select_rule,
-)
+from faultdns._faults import Action, FaultRule, coerce_rule
 from faultdns._held import HeldReplies
 from faultdns._loop import in_loop
+from faultdns._plan import load_plan
 from faultdns._querylog import QueryLog, QueryRecord
+from faultdns._select import RuleIndex, RuleState, select_rule
 from faultdns._tcp import TCPConnection, TCPSweeper
 from faultdns._unreachable import set_port_unreachable
 from faultdns._zone import Zone

@@ -1,7 +1,9 @@
 """The server's TCP clients: DNS messages over TCP (RFC 1035 4.2.2, RFC 7766).
 
 Messages are 2-byte length-prefixed, many per connection, answered in order through
-the server's cache and rules (:func:`faultdns._answer.handle_tcp`).  The
+the server's cache and rules (:func:`faultdns._answer.handle_tcp`); a ``frame=`` rule
+puts a prefix that disagrees with its reply (:func:`frame_prefix`, pure, the shapes'
+meaning; the language that spells them is :mod:`faultdns._faults`).  The
 guards of RFC 7766 section 6 live here: in :class:`TCPConnection` (one client:
 eviction at the connection cap, small send buffers, reading paused while the client
 does not read) and in :class:`TCPSweeper` (the idle and write timeouts over all open
@@ -19,20 +21,36 @@ import struct
 from typing import TYPE_CHECKING, Any
 
 from faultdns._answer import handle_tcp
-from faultdns._faults import frame_prefix
 from faultdns._held import Held
 from faultdns._sockq import unsent_bytes
 
 if TYPE_CHECKING:
     from faultdns._server import FaultDNSServer
 
-__all__ = ["TCPConnection", "TCPSweeper"]
+__all__ = ["TCPConnection", "TCPSweeper", "frame_prefix"]
 
 _DNS_HEADER = 12  # bytes (RFC 1035 section 4.1.1)
 _TCP_SNDBUF = 64 * 1024  # kernel send buffer per TCP client (bytes)
 _TCP_WRITE_HIGH = 16 * 1024  # replies buffered in the transport before reading pauses
 _BUSY_SHARE = 0.75  # TCP slots in use from which the shorter timeouts apply
 _SWEEP_INTERVAL = 0.25  # seconds between TCP timeout sweeps (at most)
+
+
+def frame_prefix(shape: str, length: int) -> tuple[int, bool]:
+    """The length prefix ``frame=shape`` puts before a reply of ``length`` bytes, and
+    whether the server closes the connection after the reply (a prefix past the reply's
+    end, except ``hang``, which stays silent).  ``shape`` is a canonical ``frame=``
+    value (:data:`faultdns._faults.FRAME_SHAPES` or decimal bytes 0..65535).  RFC 1035
+    section 4.2.2 frames a message with its own length; these prefixes disagree with it
+    on purpose."""
+    if shape == "short":
+        return _DNS_HEADER, False  # the header (RFC 1035 section 4.1.1) alone
+    if shape == "long":
+        return length + 1, True
+    if shape == "hang":
+        return length + 1, False
+    prefix = int(shape)
+    return prefix, prefix > length
 
 
 class TCPConnection(asyncio.Protocol):
@@ -163,7 +181,7 @@ class TCPConnection(asyncio.Protocol):
 
     def send_framed(self, reply: bytes, shape: str) -> None:
         """Send ``reply`` under the length prefix ``frame=shape`` gives it
-        (:func:`faultdns._faults.frame_prefix`), in one write, so the bytes after a short
+        (:func:`frame_prefix`), in one write, so the bytes after a short
         prefix reach the client with it; then close (FIN, after the bytes are written)
         when the prefix runs past the reply, unless the shape is ``hang``."""
         if self.closed or self.transport is None:

@@ -37,7 +37,6 @@ from __future__ import annotations
 import ipaddress
 import shlex
 import threading
-import tomllib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,7 +44,7 @@ from typing import Any
 
 from dnslib import AAAA, CNAME, NS, QTYPE, RCODE, RR, SOA, SRV, TXT, A, DNSLabel
 
-from faultdns._files import utf8_text
+from faultdns._files import parse_toml, read_text
 
 __all__ = [
     "RECORD_TYPES",
@@ -484,22 +483,10 @@ class Zone:
         the file (unreadable, invalid or too deeply nested TOML, bad keys or records).
         """
         path = Path(path)
-        try:
-            raw = path.read_bytes()
-        except OSError as exc:
-            raise ZoneError(f"zone {path}: cannot read: {exc.strerror or exc}") from None
-        try:
-            text = utf8_text(raw, "TOML")
-        except ValueError as exc:  # a BOM or the first byte that is not UTF-8, named
+        try:  # unreadable, not UTF-8 or invalid TOML: the one reading a plan gets too
+            doc = parse_toml(read_text(path, "TOML"))
+        except ValueError as exc:
             raise ZoneError(f"zone {path}: {exc}") from None
-        try:
-            doc = tomllib.loads(text)
-        except tomllib.TOMLDecodeError as exc:
-            raise ZoneError(f"zone {path}: invalid TOML: {exc}") from None
-        except RecursionError:  # tomllib recurses per nesting level: `x = [[[[...`
-            raise ZoneError(f"zone {path}: invalid TOML: nested too deeply") from None
-        except ValueError as exc:  # an integer with more digits than Python converts
-            raise ZoneError(f"zone {path}: invalid TOML: {exc}") from None
         allowed = ("ttl", "origin", "origins", "records", "record")
         unknown = [k for k in doc if k not in allowed]
         if unknown:
