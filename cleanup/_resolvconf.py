@@ -160,7 +160,7 @@ def parse_nameserver(text: str) -> tuple[str, int]:
     it).  Raises :class:`ResolvConfError` naming the value when it is none of these forms.
     """
     value = text.strip()
-    host, port_text = value, ""
+    host, port_text = value, None
     if value.startswith("["):
         end = value.find("]")
         if end < 0:
@@ -177,12 +177,12 @@ def parse_nameserver(text: str) -> tuple[str, int]:
             f"nameserver {text!r}: {host!r} is not an IP address"
             " (expected IP, IP:PORT or [IPv6]:PORT)"
         )
-    port = 53
-    if port_text:
-        if not (port_text.isascii() and port_text.isdigit()) or not 0 < int(port_text) < 65536:
-            raise ResolvConfError(f"nameserver {text!r}: port {port_text!r} is not 1-65535")
-        port = int(port_text)
-    return host, port
+    if port_text is None:
+        return host, 53
+    # a colon promises a port: "10.0.0.1:" is a typo, not port 53
+    if not (port_text.isascii() and port_text.isdigit()) or not 0 < int(port_text) < 65536:
+        raise ResolvConfError(f"nameserver {text!r}: port {port_text!r} is not 1-65535")
+    return host, int(port_text)
 
 
 def format_nameserver(ip: str, port: int) -> str:

@@ -5856,6 +5856,7 @@ def nameserver_texts(draw: st.DrawFn) -> str:
     where=st.sampled_from(("api", "resolv.conf", "cli")),
 )  # fmt: skip
 @example(text="10.53.0.7:0", before=["# pod", ""], where="resolv.conf")  # line 3 named
+@example(text="10.53.0.7:", before=[], where="cli")  # a colon and no port: refused
 def test_bounded_effort_of_a_nameserver_host_port_is_the_specs(
     text: str, before: list[str], where: str, tmp_path_factory: pytest.TempPathFactory
 ) -> None:

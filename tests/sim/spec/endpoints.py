@@ -30,7 +30,8 @@ command line ``cleanup: --previous-version: {message}``.
 
 **A nameserver** ``TEXT`` (surrounding whitespace stripped) is an IP address Go's
 ``netip.ParseAddr`` takes (:mod:`.ip_literal`; port 53), ``IP:PORT`` (one colon, an
-IPv4 address) or ``[IP]`` / ``[IP]:PORT``; the port ASCII digits, 1-65535.  Refusals
+IPv4 address) or ``[IP]`` / ``[IP]:PORT``; the port ASCII digits, 1-65535 (a colon
+with no port after it is refused: ``10.0.0.1:`` is a typo, not port 53).  Refusals
 (``ResolvConfError``), with ``{text!r}`` the text as given:
 ``nameserver {text!r}: missing ']' after IPv6 address``; ``nameserver {text!r}:
 expected ':PORT' after ']'``; ``nameserver {text!r}: {host!r} is not an IP address
@@ -45,6 +46,7 @@ as Go skips it.
 
 from __future__ import annotations
 
+import re
 from urllib.parse import urlsplit
 
 from tests.sim.spec import ip_literal
@@ -99,32 +101,32 @@ def _shown(ip: str, port: int) -> str:
     return f"[{ip}]:{port}" if ":" in ip else f"{ip}:{port}"
 
 
+def _port(text: str, port: str) -> int:
+    if re.fullmatch(r"[0-9]+", port) and 1 <= int(port) <= 65535:
+        return int(port)
+    raise ValueError(f"nameserver {text!r}: port {port!r} is not 1-65535")
+
+
 def nameserver(text: str) -> str:
     """``text`` as a server (``IP:PORT``), or raise ``ValueError`` with the message."""
     value = text.strip()
-    host, port_text = value, ""
-    if value.startswith("["):
-        end = value.find("]")
-        if end < 0:
+    if value.startswith("["):  # [IP] or [IP]:PORT
+        host, closed, after = value[1:].partition("]")
+        if not closed:
             raise ValueError(f"nameserver {text!r}: missing ']' after IPv6 address")
-        host, rest = value[1:end], value[end + 1 :]
-        if rest:
-            if not rest.startswith(":"):
-                raise ValueError(f"nameserver {text!r}: expected ':PORT' after ']'")
-            port_text = rest[1:]
-    elif value.count(":") == 1:
-        host, port_text = value.split(":")
+        if after and not after.startswith(":"):
+            raise ValueError(f"nameserver {text!r}: expected ':PORT' after ']'")
+        port = after[1:] if after else None
+    elif value.count(":") == 1:  # IPv4:PORT (an IPv6 address has two colons or more)
+        host, _, port = value.partition(":")
+    else:
+        host, port = value, None
     if not ip_literal.is_address(host):
         raise ValueError(
             f"nameserver {text!r}: {host!r} is not an IP address"
             " (expected IP, IP:PORT or [IPv6]:PORT)"
         )
-    if not port_text:
-        return _shown(host, 53)
-    digits = port_text.isascii() and port_text.isdigit()
-    if not digits or not 0 < int(port_text) <= 65535:
-        raise ValueError(f"nameserver {text!r}: port {port_text!r} is not 1-65535")
-    return _shown(host, int(port_text))
+    return _shown(host, 53 if port is None else _port(text, port))
 
 
 def nameserver_line(argument: str, source: str, number: int) -> str | None:
