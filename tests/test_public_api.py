@@ -20,12 +20,9 @@ Two rules, per package in :data:`PACKAGES`:
 from __future__ import annotations
 
 import ast
-import atexit
 import importlib
 import inspect
-import os
 import sys
-import tempfile
 import types
 import typing
 from collections.abc import Iterator
@@ -174,30 +171,33 @@ def test_an_undocumented_export_is_caught(tmp_path: Path, monkeypatch: pytest.Mo
         test_every_type_the_api_speaks_is_exported("barepkg")
 
 
-def _implementations(protocol: str) -> list[object]:
-    """Real implementations of an exported Protocol, built without I/O."""
+def _implementations(protocol: str, tmp: Path) -> list[object]:
+    """Real implementations of an exported Protocol, built without traffic."""
+    import socket
+
     import cleanup
+    import cleanup.testing
+    import faultdns
+    import sim
 
-    clock = cleanup.SystemClock()
-    if protocol == "cleanup.Clock":
-        return [clock]
-    if protocol == "cleanup.Resolver":
-        return [
-            cleanup.StubResolver(["127.0.0.1"], clock=clock, hosts=None),
+    store = tmp / "node.json"
+    store.write_text('{"images": []}\n')
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.close()
+    clocks: list[object] = [sim.SimClock(), sim.SocketlessClock(0.0)]
+    known: dict[str, list[object]] = {
+        "cleanup.Clock": [cleanup.SystemClock(), cleanup.testing.FastForwardClock(), *clocks],
+        "cleanup.Resolver": [
+            cleanup.StubResolver(["127.0.0.1"], clock=cleanup.SystemClock(), hosts=None),
             cleanup.SystemResolver(),
-        ]
-    if protocol == "cleanup.ImageStore":
-        return [cleanup.MemoryStore(_empty_store_file())]
-    return []
-
-
-def _empty_store_file() -> str:
-    """A memory store's file with no images (a temporary file, removed at exit)."""
-    handle = tempfile.NamedTemporaryFile("w", suffix=".json", delete=False)  # noqa: SIM115
-    with handle:
-        handle.write('{"images": []}\n')
-    atexit.register(os.unlink, handle.name)
-    return handle.name
+        ],
+        "cleanup.ImageStore": [cleanup.MemoryStore(store)],
+        "faultdns.Clock": [faultdns.MonotonicClock(), faultdns.ManualClock(), clocks[0]],
+        "faultdns.ListenerClock": [faultdns.ManualClock(), clocks[0]],
+        "faultdns.testing.SocketLike": [sock],
+        "sim.WorldClock": clocks,
+    }
+    return known.get(protocol, [])
 
 
 def _protocols() -> list[tuple[str, type]]:
@@ -211,8 +211,10 @@ def _protocols() -> list[tuple[str, type]]:
 
 
 @pytest.mark.parametrize(("name", "protocol"), _protocols())
-def test_every_exported_protocol_is_checkable_at_runtime(name: str, protocol: type) -> None:
+def test_every_exported_protocol_is_checkable_at_runtime(
+    name: str, protocol: type, tmp_path: Path
+) -> None:
     assert getattr(protocol, "_is_runtime_protocol", False), f"{name} is not runtime_checkable"
     assert not isinstance(object(), protocol), f"any object passes isinstance(x, {name})"
-    for implementation in _implementations(name):
+    for implementation in _implementations(name, tmp_path):
         assert isinstance(implementation, protocol), f"{implementation!r} is no {name}"

@@ -63,12 +63,15 @@ from tests.sim.spec import go_duration
 
 __all__ = [
     "API_DEFAULTS",
+    "API_FIELDS",
     "MAX_NS",
     "MAX_STEPS",
     "MODES",
     "PREDICATES",
     "PRESET_NAMES",
+    "ApiBackoff",
     "Loaded",
+    "api_backoff",
     "api_refusals",
     "deadline_refused",
     "flag",
@@ -332,6 +335,29 @@ API_DEFAULTS: dict[str, object] = {
     "cap": None,
     "mode": "client-go",
 }
+
+
+#: ``Backoff``'s fields, in its order
+API_FIELDS = ("duration", "factor", "jitter", "steps", "cap", "mode")
+
+
+@dataclass(frozen=True)
+class ApiBackoff:
+    """What ``Backoff(**fields)`` holds when it is built: the values as given, the
+    others :data:`API_DEFAULTS` (``spec.backoff.Fields``)."""
+
+    duration: float
+    factor: float
+    jitter: float
+    steps: int
+    cap: float | None
+    mode: str
+
+
+def api_backoff(fields: dict[str, object]) -> ApiBackoff:
+    """The fields a built ``Backoff(**fields)`` holds (``fields`` taken by
+    :func:`api_refusals`)."""
+    return ApiBackoff(**(API_DEFAULTS | fields))  # type: ignore[arg-type]
 
 
 def _api_number(value: object) -> bool:
