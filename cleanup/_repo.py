@@ -48,6 +48,7 @@ import httpx
 
 from cleanup._classify import to_error
 from cleanup._errors import CleanupError, HTTPStatusError, ImageListError
+from cleanup._gourl import go_url_error
 from cleanup._images import DEFAULT_MAX_BYTES, parse_image_list, parse_reference
 from cleanup._transport import GZIP_DECODED, TRAILING_BYTES
 
@@ -89,6 +90,11 @@ class RepoClient:
         timeout: float = 30.0,
         max_bytes: int = DEFAULT_MAX_LIST_BYTES,
     ) -> None:
+        # Go's url.Parse first: httpx reads "x:1_0" as port 10 and "a b" as a host, which
+        # would fail only at the lookup, after every retry
+        problem = go_url_error(repo_url) if isinstance(repo_url, str) else None
+        if problem is not None:
+            raise ValueError(f"repo URL {repo_url!r} is not a valid URL: {problem}")
         try:
             parsed = httpx.URL(repo_url)
         except (httpx.InvalidURL, TypeError) as exc:

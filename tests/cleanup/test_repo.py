@@ -91,6 +91,24 @@ def test_bad_repo_urls_are_refused(url: str) -> None:
         RepoClient(url, httpx.Client())
 
 
+@pytest.mark.parametrize(
+    ("url", "go_says"),
+    [
+        # the review's examples: httpx read the first as port 10 and the last as a host
+        # "a%20b", so the run failed only at its lookups, after every retry (exit 1)
+        ("http://x:1_0", 'invalid port ":1_0" after host'),
+        ("http://x:+80", 'invalid port ":+80" after host'),
+        ("http://x:\u0663", 'invalid port ":\u0663" after host'),
+        ("http://a b/", 'invalid character " " in host name'),
+    ],
+)
+def test_a_repo_url_gos_url_parse_refuses_is_refused_with_gos_words(url: str, go_says: str) -> None:
+    with pytest.raises(ValueError) as caught:
+        RepoClient(url, httpx.Client())
+    want = f'repo URL {url!r} is not a valid URL: parse "{url}": {go_says}'
+    assert str(caught.value) == want
+
+
 def test_fetch_lists_fetches_previous_then_current_by_name(
     repo: RepoClient, list_server: ListServer
 ) -> None:

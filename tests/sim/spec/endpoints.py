@@ -10,7 +10,11 @@ flag; "the stub resolver": "`StubResolver(["IP:PORT"])` / `cleanup run --nameser
 IP:PORT`", "`from_resolv_conf(..., ports=True)`") and the docstrings of
 ``RepoClient`` and ``parse_nameserver``.  Imports nothing from ``cleanup``.
 
-**A repo URL** (a text that parses as a URL) is refused, first rule first, when
+**A repo URL** is refused, first rule first, when
+0. Go's ``url.Parse`` refuses it (the controller's URL is a Go URL):
+   ``repo URL {url!r} is not a valid URL: {Go's error}``; :data:`GO_URL_ERRORS` holds
+   Go 1.23.9's texts for the refused URLs the properties draw (asked again of Go by
+   ``tests/fidelity/test_spec_go_url.py``); every other URL drawn is one Go parses;
 1. its scheme is not ``http`` or ``https`` (in any case, RFC 3986 section 3.1) or it
    has no host: ``repo URL {url!r} must be http:// or https:// with a host, e.g.
    http://upgrade-repo-hvst-upgrade-abc12.harvester-system``;
@@ -52,6 +56,7 @@ from urllib.parse import urlsplit
 from tests.sim.spec import ip_literal
 
 __all__ = [
+    "GO_URL_ERRORS",
     "MAX_REPO_URL",
     "MAX_VERSION",
     "nameserver",
@@ -59,6 +64,23 @@ __all__ = [
     "repo_url_refusal",
     "version_refusal",
 ]
+
+#: Go 1.23.9's ``url.Parse`` errors for URLs it refuses (asked of Go): ports that are
+#: not ASCII digits (Python's ``int`` would take ``1_0``, ``+80``, Arabic-Indic digits),
+#: spaces and bad escapes in the host, an unclosed ``[``, a control character
+GO_URL_ERRORS: dict[str, str] = {
+    "http://x:1_0": 'parse "http://x:1_0": invalid port ":1_0" after host',
+    "http://x:+80": 'parse "http://x:+80": invalid port ":+80" after host',
+    "http://x:-1": 'parse "http://x:-1": invalid port ":-1" after host',
+    "http://x:\u0663": 'parse "http://x:\u0663": invalid port ":\u0663" after host',
+    "http://x:80x": 'parse "http://x:80x": invalid port ":80x" after host',
+    "http://a b/": 'parse "http://a b/": invalid character " " in host name',
+    "http://re po.example": 'parse "http://re po.example": invalid character " " in host name',
+    "http://a%zz/": 'parse "http://a%zz/": invalid URL escape "%zz"',
+    "http://x/%zz": 'parse "http://x/%zz": invalid URL escape "%zz"',
+    "http://[::1": "parse \"http://[::1\": missing ']' in host",
+    "http://a\x00b/": 'parse "http://a\\x00b/": net/url: invalid control character in URL',
+}
 
 #: the longest repo URL (characters)
 MAX_REPO_URL = 2048
@@ -79,7 +101,10 @@ def version_refusal(version: str) -> str | None:
 
 
 def repo_url_refusal(url: str) -> str | None:
-    """The refusal's message for ``url`` (a syntactically valid URL), None if taken."""
+    """The refusal's message for ``url`` (one Go parses, or a key of
+    :data:`GO_URL_ERRORS`), None if taken."""
+    if url in GO_URL_ERRORS:
+        return f"repo URL {url!r} is not a valid URL: {GO_URL_ERRORS[url]}"
     parts = urlsplit(url)
     if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
         return (
