@@ -5727,7 +5727,7 @@ def test_bounded_effort_of_a_list_fetch_with_the_api_defaults_is_the_controllers
     a run``: ``RepoClient(url, client)`` given no timeout, over a client whose own
     timeout is longer, in a run of one attempt; ``http client``:
     ``make_http_client(resolver, clock=)`` given no timeout, a GET."""
-    clock = FastForwardClock(grace=0.5)
+    clock = FastForwardClock(grace=0.2)  # a stall costs this much real time
     resolver = cleanup.StubResolver(["127.0.0.1"], clock=clock, hosts=None)  # IP literals
     events: list[object] = []
     with stalling_server(phase) as base:
