@@ -30,8 +30,9 @@ command line ``cleanup: --previous-version: {message}``.
 
 **A nameserver** ``TEXT`` (surrounding whitespace stripped) is an IP address Go's
 ``netip.ParseAddr`` takes (:mod:`.ip_literal`; port 53), ``IP:PORT`` (one colon, an
-IPv4 address) or ``[IP]`` / ``[IP]:PORT``; the port ASCII digits, 1-65535 (a colon
-with no port after it is refused: ``10.0.0.1:`` is a typo, not port 53).  Refusals
+IPv4 address) or ``[IP]`` / ``[IP]:PORT``; the port one to five ASCII digits,
+1-65535 (a colon with no port after it is refused: ``10.0.0.1:`` is a typo, not port
+53; so is a port of thousands of digits, whatever their value).  Refusals
 (``ResolvConfError``), with ``{text!r}`` the text as given:
 ``nameserver {text!r}: missing ']' after IPv6 address``; ``nameserver {text!r}:
 expected ':PORT' after ']'``; ``nameserver {text!r}: {host!r} is not an IP address
@@ -41,7 +42,8 @@ written.  In a resolv.conf read with ``ports=True`` a ``nameserver`` line's firs
 argument that ParseAddr takes is that server, port 53; one that starts with ``[`` or
 has one colon after an IPv4 address is read as above, its refusal prefixed with
 ``{source} line {n}: `` (``n`` counting every line from 1); anything else is skipped,
-as Go skips it.
+as Go skips it.  Once :data:`MAX_NAMESERVERS` servers are read, later ``nameserver``
+lines are skipped unread (Go's ``dnsReadConfig``: ``len(conf.servers) < 3``, maxNS).
 """
 
 from __future__ import annotations
@@ -52,6 +54,7 @@ from urllib.parse import urlsplit
 from tests.sim.spec import ip_literal
 
 __all__ = [
+    "MAX_NAMESERVERS",
     "MAX_REPO_URL",
     "MAX_VERSION",
     "nameserver",
@@ -60,6 +63,8 @@ __all__ = [
     "version_refusal",
 ]
 
+#: the most servers a resolv.conf gives (Go's maxNS)
+MAX_NAMESERVERS = 3
 #: the longest repo URL (characters)
 MAX_REPO_URL = 2048
 #: the longest version (characters: a DNS name's 253)
@@ -102,7 +107,7 @@ def _shown(ip: str, port: int) -> str:
 
 
 def _port(text: str, port: str) -> int:
-    if re.fullmatch(r"[0-9]+", port) and 1 <= int(port) <= 65535:
+    if re.fullmatch(r"[0-9]{1,5}", port) and 1 <= int(port) <= 65535:
         return int(port)
     raise ValueError(f"nameserver {text!r}: port {port!r} is not 1-65535")
 
