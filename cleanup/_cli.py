@@ -11,8 +11,11 @@ released).
 
 Limits: durations at most Go's largest ``time.Duration`` (2562047h47m16.854775807s, exact to
 the nanosecond as Go's ``time.ParseDuration``), ``--steps``
-at most :data:`~cleanup.MAX_STEPS`, ``--http-timeout`` at most 24 hours, ``--ndots``
-clamped to 15 as Go (and glibc) clamp ``options ndots``.
+at most :data:`~cleanup.MAX_STEPS`, ``--http-timeout`` at most 24 hours (default
+:data:`~cleanup.HTTP_CLIENT_TIMEOUT`, the controller's 30 s), ``--ndots`` clamped to 15
+as Go (and glibc) clamp ``options ndots``.  Numbers are ASCII: a whole number is one
+optional sign and digits (``--steps=1_0`` is refused, not 10), a decimal Python's float
+syntax without underscores (:func:`~cleanup._schedule.read_integer`, ``read_decimal``).
 
 Logs go to stderr, one line per attempt, in the shape an operator would grep for::
 

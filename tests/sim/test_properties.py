@@ -4547,6 +4547,10 @@ def _preset_loaded(name: str) -> spec_input.Loaded:
 
 @cases(50)
 @given(given_input=policy_inputs(), seed=st.integers(0, 2**32 - 1))
+# what int()/float() read and a number's text is not (spec.policy_input: ASCII only)
+@example(given_input=("harvester-v1.5", {"steps": "1_0"}), seed=0)
+@example(given_input=("harvester-v1.5", {"factor": "\uff110", "steps": "3"}), seed=0)
+@example(given_input=("harvester-v1.5", {"jitter": "0.1", "duration": "+-1"}), seed=0)
 def test_schedule_of_cleanup_run_is_the_specs_for_its_policy_file_and_flags(
     given_input: tuple[str | dict[str, Any], dict[str, str]],
     seed: int,
