@@ -5889,12 +5889,13 @@ def test_bounded_effort_of_a_nameserver_host_port_is_the_specs(
         source, last = str(path), len(before) + 1
         lines = [*((i, line.split()[1]) for i, line in enumerate(before, start=1)
                    if line.startswith("nameserver")), (last, argument)]  # fmt: skip
-        want: list[str] | str = []
+        read: list[str] = []
         try:
             for number, line_argument in lines:
-                if len(want) < spec_endpoints.MAX_NAMESERVERS:  # later lines unread
+                if len(read) < spec_endpoints.MAX_NAMESERVERS:  # later lines unread
                     server = spec_endpoints.nameserver_line(line_argument, source, number)
-                    want += [] if server is None else [server]
+                    read += [] if server is None else [server]
+            want: list[str] | str = read
         except ValueError as exc:
             want = str(exc)
         try:
