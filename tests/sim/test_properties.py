@@ -5886,9 +5886,11 @@ def test_bounded_effort_of_a_nameserver_host_port_is_the_specs(
         path = tmp_path_factory.mktemp("ns") / "resolv.conf"
         argument = text.strip()
         path.write_text("\n".join([*before, f"nameserver {argument}"]) + "\n")
-        source, last = str(path), len(before) + 1
-        lines = [*((i, line.split()[1]) for i, line in enumerate(before, start=1)
-                   if line.startswith("nameserver")), (last, argument)]  # fmt: skip
+        source = str(path)
+        # a nameserver line's first argument (fields split on blanks, as Go's getLine);
+        # a line without one is skipped
+        lines = [(i, fields[1]) for i, line in enumerate([*before, f"nameserver {argument}"], 1)
+                 if (fields := line.split())[:1] == ["nameserver"] and len(fields) > 1]  # fmt: skip
         read: list[str] = []
         try:
             for number, line_argument in lines:
