@@ -45,6 +45,7 @@ What this client adds to a plain GET, and why:
 from __future__ import annotations
 
 import math
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -123,6 +124,13 @@ class RepoClient:
                 f"repo URL {repo_url!r} must be http:// or https:// with a host,"
                 " e.g. http://upgrade-repo-hvst-upgrade-abc12.harvester-system"
             )
+        # the port as written: httpx reads it with int(), so "8_0", "+80" or full-width
+        # digits would be port 80; Go's url.Parse takes ASCII digits only
+        # (validOptionalPort: `invalid port ":8_0" after host`)
+        authority = urlsplit(repo_url).netloc.rpartition("@")[2]
+        port_text = authority.rpartition("]")[2].partition(":")[2]
+        if port_text and not (port_text.isascii() and port_text.isdigit()):
+            raise ValueError(f"repo URL {repo_url!r} has port {port_text!r}, not 1-65535")
         if parsed.port is not None and not 0 < parsed.port <= 65535:
             raise ValueError(f"repo URL {repo_url!r} has port {parsed.port}, not 1-65535")
         if len(repo_url) > MAX_REPO_URL:

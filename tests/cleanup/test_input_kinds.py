@@ -272,3 +272,16 @@ def test_every_default_http_timeout_is_the_constant() -> None:
     assert build_parser().parse_args(BASE).http_timeout == HTTP_CLIENT_TIMEOUT
     client = RepoClient("http://repo.test", httpx.Client())
     assert client.timeout == HTTP_CLIENT_TIMEOUT
+
+
+# --- 1b. a repo URL's port as written (httpx reads it with int()) ---------------------------
+
+
+@pytest.mark.parametrize("port", ["8_0", "+80", "\uff18\uff10", "\u0668\u0660"])
+def test_repo_url_port_reads_only_ascii_digits(port: str) -> None:
+    url = f"http://127.0.0.1:{port}"
+    with pytest.raises(ValueError, match=r"^repo URL .* has port .*, not 1-65535$"):
+        RepoClient(url, httpx.Client())
+    code, err = run(f"--repo-url={url}")
+    assert code == 64
+    assert err == f"cleanup: --repo-url: repo URL {url!r} has port {port!r}, not 1-65535\n"

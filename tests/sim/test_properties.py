@@ -5769,7 +5769,8 @@ def repo_urls(draw: st.DrawFn) -> str:
     host = draw(st.sampled_from(
         ("upgrade-repo-hvst-upgrade-abc12.harvester-system", "10.53.0.7", "[fd00::7]",
          "repo", "")))  # fmt: skip
-    port = draw(st.sampled_from(("", "", "", ":", ":80", ":1", ":65535", ":0", ":65536", ":99999")))
+    port = draw(st.sampled_from(("", "", "", ":", ":80", ":1", ":65535", ":0", ":65536", ":99999",
+                                  ":8_0", ":+80", ":\uff18\uff10", ":00080")))  # fmt: skip
     path = draw(st.sampled_from(("", "/", "/repo", "/a/b/")))
     tail = draw(st.sampled_from(("", "", "", "", "", "?x=1", "#top", "?", "#")))
     url = f"{scheme}://{host}{port}{path}"

@@ -14,7 +14,10 @@ IP:PORT`", "`from_resolv_conf(..., ports=True)`") and the docstrings of
 1. its scheme is not ``http`` or ``https`` (in any case, RFC 3986 section 3.1) or it
    has no host: ``repo URL {url!r} must be http:// or https:// with a host, e.g.
    http://upgrade-repo-hvst-upgrade-abc12.harvester-system``;
-2. it has a port outside 1-65535: ``repo URL {url!r} has port {port}, not 1-65535``;
+2. its port (after the host's last ``:``, as written) is not ASCII digits (Go's
+   ``url.Parse``, ``validOptionalPort``: ``8_0``, ``+80`` or full-width digits are no
+   port): ``repo URL {url!r} has port {text!r}, not 1-65535``; or it is outside
+   1-65535: ``repo URL {url!r} has port {port}, not 1-65535``;
 3. it is longer than :data:`MAX_REPO_URL` characters: ``repo URL is {n} characters,
    more than 2048``;
 4. it has a (non-empty) query or fragment: ``repo URL {url!r} must not have a query or
@@ -93,6 +96,8 @@ def repo_url_refusal(url: str) -> str | None:
         )
     after_host = parts.netloc.rpartition("@")[2].rpartition("]")[2]  # past an [IPv6]
     port_text = after_host.partition(":")[2]
+    if port_text and not re.fullmatch(r"[0-9]+", port_text):  # Go: validOptionalPort
+        return f"repo URL {url!r} has port {port_text!r}, not 1-65535"
     if port_text and not 0 < int(port_text) <= 65535:
         return f"repo URL {url!r} has port {int(port_text)}, not 1-65535"
     if len(url) > MAX_REPO_URL:
