@@ -72,7 +72,7 @@ from cleanup._schedule import (
 from cleanup._store import ImageStore
 from cleanup._stores import open_store
 from cleanup._sysresolver import SystemResolver
-from cleanup._transport import DeadlineClient, make_http_client
+from cleanup._transport import HTTP_CLIENT_TIMEOUT, DeadlineClient, make_http_client
 
 __all__ = [  # noqa: RUF022  (grouped by section, not sorted)
     # a run: plan the deletions, run them, the report
@@ -122,6 +122,7 @@ __all__ = [  # noqa: RUF022  (grouped by section, not sorted)
     "make_http_client",
     "DeadlineClient",
     "DIAL_TIMEOUT",
+    "HTTP_CLIENT_TIMEOUT",
     "RepoClient",
     "LIST_PATH",
     "DEFAULT_MAX_LIST_BYTES",

@@ -11,8 +11,11 @@ released).
 
 Limits: durations at most Go's largest ``time.Duration`` (2562047h47m16.854775807s, exact to
 the nanosecond as Go's ``time.ParseDuration``), ``--steps``
-at most :data:`~cleanup.MAX_STEPS`, ``--http-timeout`` at most 24 hours, ``--ndots``
-clamped to 15 as Go (and glibc) clamp ``options ndots``.
+at most :data:`~cleanup.MAX_STEPS`, ``--http-timeout`` at most 24 hours (default
+:data:`~cleanup.HTTP_CLIENT_TIMEOUT`, the controller's 30 s), ``--ndots`` clamped to 15
+as Go (and glibc) clamp ``options ndots``.  Numbers are ASCII: a whole number is one
+optional sign and digits (``--steps=1_0`` is refused, not 10), a decimal Python's float
+syntax without underscores (:func:`~cleanup._schedule.read_integer`, ``read_decimal``).
 
 Logs go to stderr, one line per attempt, in the shape an operator would grep for::
 
@@ -44,10 +47,16 @@ from cleanup._policy_file import get_policy
 from cleanup._repo import RepoClient
 from cleanup._resolver import StubResolver
 from cleanup._run import ImageRemovalFailed, ImageRemoved, run_cleanup
-from cleanup._schedule import MAX_STEPS, parse_duration
+from cleanup._schedule import (
+    INT_TEXT_DIGITS,
+    MAX_STEPS,
+    parse_duration,
+    read_decimal,
+    read_integer,
+)
 from cleanup._store import ImageStore, StoreSpecError
 from cleanup._stores import open_store
-from cleanup._transport import make_http_client
+from cleanup._transport import HTTP_CLIENT_TIMEOUT, make_http_client
 
 __all__ = ["EXIT_INTERRUPTED", "EXIT_USAGE", "MAX_HTTP_TIMEOUT", "build_parser", "main"]
 
@@ -94,16 +103,31 @@ def _shorten(text: str) -> str:
 
 
 def _int_at_least(
-    low: int, high: int | None = None, *, clamp: bool = False
+    low: int | None, high: int | None = None, *, clamp: bool = False
 ) -> Callable[[str], int]:
-    """A whole number >= ``low``; above ``high`` it is clamped or refused."""
+    """A whole number (:func:`~cleanup._schedule.read_integer`: one optional sign, ASCII
+    digits) >= ``low``; above ``high`` it is clamped or refused (None: no bound)."""
 
     def convert(text: str) -> int:
         try:
-            value = int(text)
+            value = read_integer(text)
+        except OverflowError:
+            # more digits than Python reads: beyond whichever bound its sign faces
+            if text.strip().startswith("-"):
+                if low is not None:
+                    raise argparse.ArgumentTypeError(
+                        f"{_shorten(text)} is less than {low}"
+                    ) from None
+            elif high is not None:
+                if clamp:
+                    return high
+                raise argparse.ArgumentTypeError(f"{_shorten(text)} is more than {high}") from None
+            raise argparse.ArgumentTypeError(
+                f"{_shorten(text)} has more than {INT_TEXT_DIGITS} digits"
+            ) from None
         except ValueError:
             raise argparse.ArgumentTypeError(f"{_shorten(text)} is not a whole number") from None
-        if value < low:
+        if low is not None and value < low:
             raise argparse.ArgumentTypeError(f"{_shorten(text)} is less than {low}")
         if high is not None and value > high:
             if clamp:
@@ -116,7 +140,7 @@ def _int_at_least(
 
 def _non_negative_float(text: str) -> float:
     try:
-        value = float(text)
+        value = read_decimal(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
     if not value >= 0 or value == float("inf"):
@@ -182,9 +206,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--http-timeout",
         type=_http_timeout,
-        default=30.0,
+        default=HTTP_CLIENT_TIMEOUT,
         metavar="D",
-        help="bound on each list fetch, like Go's http.Client.Timeout (default 30s, at most 24h)",
+        help="bound on each list fetch, like Go's http.Client.Timeout "
+        f"(default {HTTP_CLIENT_TIMEOUT:g}s, the controller's; at most 24h)",
     )
     run.add_argument(
         "--store",
@@ -194,7 +219,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--dry-run", action="store_true", help="plan and report, delete nothing")
     run.add_argument("--json", action="store_true", help="print the report as JSON on stdout")
-    run.add_argument("--seed", type=int, metavar="N", help="seed the jitter (default: random)")
+    run.add_argument(
+        "--seed", type=_int_at_least(None), metavar="N", help="seed the jitter (default: random)"
+    )
     return parser
 
 

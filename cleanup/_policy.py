@@ -23,7 +23,6 @@ are never retried.
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
@@ -39,6 +38,8 @@ from cleanup._schedule import (
     _finite,
     _short,
     parse_duration,
+    read_decimal,
+    read_integer,
 )
 
 __all__ = [
@@ -111,6 +112,21 @@ class Policy:
     deadline: float | None = None
 
     def __post_init__(self) -> None:
+        # a wrong type here would surface mid-run as an AttributeError or TypeError (a
+        # traceback at the first failed attempt); refused up front, naming the field
+        if not isinstance(self.name, str) or not self.name:
+            raise PolicyError(f"name must be a non-empty string, got {_short(self.name)}")
+        if not isinstance(self.backoff, Backoff):
+            raise PolicyError(f"backoff must be a Backoff, got {_short(self.backoff)}")
+        if not callable(self.retriable):
+            raise PolicyError(
+                "retriable must be a function of a CleanupError (e.g. retriable_v15), "
+                f"got {_short(self.retriable)}"
+            )
+        if not isinstance(self.predicate, str) or not self.predicate:
+            raise PolicyError(
+                f"predicate must be a non-empty string (a label), got {_short(self.predicate)}"
+            )
         if self.deadline is not None and (
             isinstance(self.deadline, bool)
             or not isinstance(self.deadline, int | float)
@@ -193,7 +209,7 @@ def _number(value: object, name: str) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float | str):
         raise PolicyError(f"{name}: expected a number, got {value!r}")
     try:
-        number = float(value)
+        number = read_decimal(value) if isinstance(value, str) else float(value)
     except ValueError:
         raise PolicyError(f"{name}: expected a number, got {value!r}") from None
     except OverflowError:  # an integer too large for a float64
@@ -214,12 +230,15 @@ def _integer(value: object, name: str) -> int:
         raise PolicyError(f"{name}: expected an integer, got {value!r}")
     if isinstance(value, int):
         return value
-    # one optional sign, then ASCII digits ("+-5" or "²" is no integer, not "too large")
-    if isinstance(value, str) and re.fullmatch(r"[+-]?[0-9]+", value.strip()):
+    # one optional sign, then ASCII digits ("+-5", "1_0" or "²" is no integer, not
+    # "too large")
+    if isinstance(value, str):
         try:
-            return int(value.strip())
-        except ValueError:  # more digits than Python converts
+            return read_integer(value)
+        except OverflowError:  # more digits than Python converts
             raise PolicyError(f"{name}: {_short(value)} is too large") from None
+        except ValueError:
+            pass
     if isinstance(value, float) and value.is_integer():
         return int(value)
     raise PolicyError(f"{name}: expected an integer, got {_short(value)}")

@@ -44,13 +44,15 @@ What this client adds to a plain GET, and why:
 
 from __future__ import annotations
 
+import math
+
 import httpx
 
 from cleanup._classify import to_error
 from cleanup._errors import CleanupError, HTTPStatusError, ImageListError
 from cleanup._gourl import go_url_error
 from cleanup._images import DEFAULT_MAX_BYTES, parse_image_list, parse_reference
-from cleanup._transport import GZIP_DECODED, TRAILING_BYTES
+from cleanup._transport import GZIP_DECODED, HTTP_CLIENT_TIMEOUT, TRAILING_BYTES
 
 __all__ = [
     "DEFAULT_MAX_LIST_BYTES",
@@ -75,6 +77,25 @@ MAX_REPO_URL = 2048
 DEFAULT_MAX_LIST_BYTES = DEFAULT_MAX_BYTES
 
 
+def _shown(value: object) -> str:
+    """``repr`` for a message, at most 60 characters (an int of any size is safe)."""
+    text = "a huge integer" if isinstance(value, int) and value.bit_length() >= 200 else repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _timeout_seconds(timeout: object) -> float:
+    """``timeout`` as float seconds: a number (not a bool, not a text), finite, > 0."""
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float):
+        raise ValueError(f"timeout must be a number of seconds > 0, got {_shown(timeout)}")
+    try:
+        seconds = float(timeout)
+    except OverflowError:  # an int past float64: no finite timeout
+        seconds = math.inf
+    if not (math.isfinite(seconds) and seconds > 0):
+        raise ValueError(f"timeout must be a finite number of seconds > 0, got {_shown(timeout)}")
+    return seconds
+
+
 class RepoClient:
     """Fetches and validates image lists from the upgrade repo over ``client``.
 
@@ -87,9 +108,13 @@ class RepoClient:
         repo_url: str,
         client: httpx.Client,
         *,
-        timeout: float = 30.0,
+        timeout: float = HTTP_CLIENT_TIMEOUT,
         max_bytes: int = DEFAULT_MAX_LIST_BYTES,
     ) -> None:
+        """Raises ``ValueError`` naming the parameter: ``repo_url`` not an http(s) URL
+        with a host (or over :data:`MAX_REPO_URL` characters, or with a query or
+        fragment), ``timeout`` not a finite number of seconds > 0, ``max_bytes`` not an
+        integer >= 1."""
         # Go's url.Parse first: httpx reads "x:1_0" as port 10 and "a b" as a host, which
         # would fail only at the lookup, after every retry
         problem = go_url_error(repo_url) if isinstance(repo_url, str) else None
@@ -110,17 +135,23 @@ class RepoClient:
             raise ValueError(f"repo URL is {len(repo_url)} characters, more than {MAX_REPO_URL}")
         if parsed.query or parsed.fragment:
             raise ValueError(f"repo URL {repo_url!r} must not have a query or fragment")
-        if not timeout > 0:
-            raise ValueError(f"HTTP timeout must be > 0 seconds, got {timeout}")
-        if max_bytes < 1:
-            raise ValueError(f"max_bytes must be >= 1, got {max_bytes}")
         self.repo_url = repo_url.rstrip("/")
         self.client = client
-        self.timeout = float(timeout)
+        self.timeout = _timeout_seconds(timeout)
+        if isinstance(max_bytes, bool) or not isinstance(max_bytes, int) or max_bytes < 1:
+            raise ValueError(f"max_bytes must be an integer >= 1, got {_shown(max_bytes)}")
         self.max_bytes = max_bytes
 
     def list_url(self, version: str) -> str:
-        """The URL of ``version``'s list (``version`` is e.g. ``v1.4.1`` or ``current``)."""
+        """The URL of ``version``'s list (``version`` is e.g. ``v1.4.1`` or ``current``).
+
+        Raises ``ValueError`` naming the version when it is no text, longer than
+        :data:`MAX_VERSION`, or has characters a URL path segment cannot carry as is.
+        """
+        if not isinstance(version, str):
+            raise ValueError(
+                f"version must be a string (e.g. v1.4.1 or current), got {_shown(version)}"
+            )
         if len(version) > MAX_VERSION:
             raise ValueError(
                 f"version is {len(version)} characters, more than {MAX_VERSION}"

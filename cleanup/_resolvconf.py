@@ -179,8 +179,14 @@ def parse_nameserver(text: str) -> tuple[str, int]:
         )
     if port_text is None:
         return host, 53
-    # a colon promises a port: "10.0.0.1:" is a typo, not port 53
-    if not (port_text.isascii() and port_text.isdigit()) or not 0 < int(port_text) < 65536:
+    # a colon promises a port: "10.0.0.1:" is a typo, not port 53.  ASCII digits, at
+    # most 5 of them before int() (thousands would pass Python's int-from-text limit,
+    # a ValueError that is no ResolvConfError)
+    if (
+        not (port_text.isascii() and port_text.isdigit())
+        or len(port_text) > 5
+        or not 0 < int(port_text) < 65536
+    ):
         raise ResolvConfError(f"nameserver {text!r}: port {port_text!r} is not 1-65535")
     return host, int(port_text)
 

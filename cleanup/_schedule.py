@@ -73,6 +73,8 @@ __all__ = [
     "float_to_ns",
     "grow",
     "parse_duration",
+    "read_decimal",
+    "read_integer",
     "to_ns",
 ]
 
@@ -233,6 +235,55 @@ def go_parse_duration(text: str) -> int:
     return total
 
 
+# --- numbers as flags and policy files spell them ------------------------------------------
+
+#: A whole number in a flag or a policy-file text: one optional sign, then ASCII digits.
+#: Python's ``int()`` reads more (``"1_0"`` is 10, ``"\u0661"`` is 1): a typo or a
+#: look-alike digit must be refused, not read as some other number.
+INTEGER_SYNTAX = re.compile(r"[+-]?[0-9]+", re.ASCII)
+#: A decimal number in a flag or a policy-file text: Python's ``float()`` syntax
+#: (Python reference, "Floating-point literals" and ``float()``: digits with an
+#: optional point and exponent, or ``inf``/``infinity``/``nan``, one optional sign),
+#: ASCII only and without the underscores ``float()`` allows between digits.
+DECIMAL_SYNTAX = re.compile(
+    r"[+-]?(?:(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|inf(?:inity)?|nan)",
+    re.ASCII | re.IGNORECASE,
+)
+#: Python's limit on the digits ``int()`` reads from a text
+#: (``sys.int_info.default_max_str_digits``, leading zeros counted).
+INT_TEXT_DIGITS = 4300
+
+
+def read_integer(text: str) -> int:
+    """The whole number ``text`` spells (:data:`INTEGER_SYNTAX`, surrounding whitespace
+    ignored as ``int()`` ignores it).
+
+    Raises ``ValueError`` when the text is no such number, ``OverflowError`` when it
+    has more than :data:`INT_TEXT_DIGITS` digits (Python reads no more; the caller says
+    which bound it is beyond).  One rule for ``cleanup run``'s whole-number flags and a
+    policy file's ``steps``.
+    """
+    stripped = text.strip()
+    if not INTEGER_SYNTAX.fullmatch(stripped):
+        raise ValueError(f"{_short(text)} is not a whole number")
+    if len(stripped.lstrip("+-")) > INT_TEXT_DIGITS:
+        raise OverflowError(f"{_short(text)} has more than {INT_TEXT_DIGITS} digits")
+    return int(stripped)
+
+
+def read_decimal(text: str) -> float:
+    """The float ``text`` spells (:data:`DECIMAL_SYNTAX`, surrounding whitespace ignored
+    as ``float()`` ignores it); ``inf`` and ``nan`` are read, for the caller's range
+    check to refuse.  Raises ``ValueError`` when the text is no such number.  One rule
+    for ``cleanup run``'s decimal flags, a policy file's ``factor``/``jitter`` texts and
+    a duration given as a bare number of seconds (:func:`parse_duration`).
+    """
+    stripped = text.strip()
+    if not DECIMAL_SYNTAX.fullmatch(stripped):
+        raise ValueError(f"{_short(text)} is not a number")
+    return float(stripped)
+
+
 _TOO_LONG = "is longer than Go's largest time.Duration (2562047h47m16.854775807s)"
 
 
@@ -243,8 +294,9 @@ def parse_duration(text: str | float, *, field_name: str = "duration") -> float:
     copied from (and back into) Go code.  The bound is Go's, exact to the nanosecond
     where the input can say so: Go syntax is read by :func:`go_parse_duration` (so
     "2562047h47m16.854775807s" is accepted and one nanosecond more refused, as Go's
-    ``time.ParseDuration`` does), a bare decimal string or an integer of seconds is
-    compared exactly (decimal arithmetic).  A ``float`` (a TOML float is an IEEE 754
+    ``time.ParseDuration`` does), a bare decimal string (:func:`read_decimal`'s syntax:
+    ASCII, no underscores) or an integer of seconds is compared exactly (decimal
+    arithmetic).  A ``float`` (a TOML float is an IEEE 754
     binary64 by the TOML spec) cannot tell nanoseconds apart near the limit (its spacing
     there is about 2 µs), so it is compared with :data:`MAX_DURATION`, the float nearest
     Go's limit.  Negative, infinite and NaN values are refused.
@@ -268,7 +320,7 @@ def parse_duration(text: str | float, *, field_name: str = "duration") -> float:
         if not raw:
             raise PolicyError(f"{field_name}: empty duration")
         try:
-            value = float(raw)
+            value = read_decimal(raw)
         except ValueError:
             value = math.nan  # not a bare number: Go's syntax
         else:
@@ -305,7 +357,10 @@ def parse_duration(text: str | float, *, field_name: str = "duration") -> float:
 def _looks_like_go_duration(raw: str) -> bool:
     """Whether Go's "invalid duration" for ``raw`` can only be an overflow."""
     return (
-        re.fullmatch(r"[+]?(?:(?:\d+(?:\.\d*)?|\.\d+)(?:ns|us|\u00b5s|\u03bcs|ms|s|m|h))+", raw)
+        # [0-9], not \d: "\uff11s" is Go's "invalid duration" for a non-digit, no overflow
+        re.fullmatch(
+            r"[+]?(?:(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:ns|us|\u00b5s|\u03bcs|ms|s|m|h))+", raw
+        )
         is not None
     )
 

@@ -61,12 +61,18 @@ from cleanup._http_errors import _mapped
 from cleanup._resolver import Resolver
 
 __all__ = [
+    "HTTP_CLIENT_TIMEOUT",
     "MAX_REQUESTS",
     "DeadlineClient",
     "ResolvingTransport",
     "make_http_client",
 ]
 
+#: The controller's ``http.Client`` ``Timeout`` in seconds: "Each HTTP attempt has a 30 s
+#: client timeout" (/work/shared/reference/harvester-image-cleanup.md, "The retry
+#: policy").  The one default of :func:`make_http_client`, :class:`~cleanup.RepoClient`
+#: and ``cleanup run --http-timeout``.
+HTTP_CLIENT_TIMEOUT = 30.0
 MAX_REQUESTS = 10  # Go's defaultCheckRedirect: "stopped after 10 redirects" on the 10th
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})  # Go's redirectBehavior (and httpx's)
 
@@ -309,15 +315,16 @@ def make_http_client(
     resolver: Resolver,
     *,
     clock: Clock,
-    timeout: float = 30.0,
+    timeout: float = HTTP_CLIENT_TIMEOUT,
     max_connections: int = 10,
     verify: ssl.SSLContext | bool = True,
     dial_timeout: float = DIAL_TIMEOUT,
 ) -> DeadlineClient:
     """A :class:`DeadlineClient` that resolves through ``resolver`` and waits on ``clock``.
 
-    ``timeout`` is Go's ``http.Client.Timeout`` in seconds (the controller's is 30 s):
-    one deadline over lookup, connect, request, headers, redirects and the whole body.
+    ``timeout`` is Go's ``http.Client.Timeout`` in seconds (the controller's is 30 s,
+    :data:`HTTP_CLIENT_TIMEOUT`): one deadline over lookup, connect, request, headers,
+    redirects and the whole body.
     ``dial_timeout`` is the dialer's own limit (``http.DefaultTransport``: 30 s).  No
     proxies from the environment (``trust_env=False``): the cleanup talks to a
     cluster-internal Service, and an inherited ``HTTP_PROXY`` would bypass the very

@@ -4293,6 +4293,13 @@ BAD_DURATIONS: tuple[object, ...] = (
     "x" * 70,
     "1\u00e9s",
     '1"s',
+    # what Python's float() reads and a decimal text is not: an underscore, non-ASCII
+    # digits; and non-ASCII digits where Go's syntax wants a digit (no overflow)
+    "1_0",
+    "\uff110",
+    "\u0661.5",
+    "+-1",
+    "\uff11s",
 )
 
 
@@ -4336,7 +4343,8 @@ def number_values() -> st.SearchStrategy[object]:
         st.floats(0.0, 4.0).map(repr),
         st.sampled_from(
             (-0.5, -1, math.nan, math.inf, -math.inf, True, False, "nan", "inf", "-1", "x",
-             "1e400", "", [0.5], "0.25", 2**1024, 10**400)
+             "1e400", "", [0.5], "0.25", 2**1024, 10**400, "1_0", "0.2_5", "\uff11", "+-1",
+             " 1E-1 ", "-0", "Infinity")
         ),
     )  # fmt: skip
 
@@ -4346,7 +4354,7 @@ def steps_values() -> st.SearchStrategy[object]:
         st.integers(1, 5),
         st.sampled_from(
             (0, -1, 1_000_000, 1_000_001, 2**70, 2.0, 2.5, math.inf, "3", " +4 ", "+-5", "\u00b2",
-             "x", "", True, [3], "1" * 70)
+             "x", "", True, [3], "1" * 70, "1_0", "\uff13", "\u0663")
         ),
         long_texts(),
     )  # fmt: skip
@@ -4496,7 +4504,8 @@ def flag_texts(name: str) -> st.SearchStrategy[str]:
     """What a user may type after ``--NAME``: the field's values as text, and junk."""
     values = {
         "steps": st.one_of(st.integers(-1, 5).map(str), st.sampled_from(
-            ("x", "", "2.0", " 3 ", "+4", "1_0", "1000001", "9" * 50))),
+            ("x", "", "2.0", " 3 ", "+4", "1_0", "1000001", "9" * 50, "\uff110", "+-1",
+             "\u0663", "9" * 5000, "-" + "9" * 5000))),
         "factor": number_values().map(lambda v: v if isinstance(v, str) else repr(v)),
         "jitter": number_values().map(lambda v: v if isinstance(v, str) else repr(v)),
     }.get(name, duration_values().map(lambda v: v if isinstance(v, str) else repr(v)))  # fmt: skip
@@ -4538,6 +4547,10 @@ def _preset_loaded(name: str) -> spec_input.Loaded:
 
 @cases(50)
 @given(given_input=policy_inputs(), seed=st.integers(0, 2**32 - 1))
+# what int()/float() read and a number's text is not (spec.policy_input: ASCII only)
+@example(given_input=("harvester-v1.5", {"steps": "1_0"}), seed=0)
+@example(given_input=("harvester-v1.5", {"factor": "\uff110", "steps": "3"}), seed=0)
+@example(given_input=("harvester-v1.5", {"jitter": "0.1", "duration": "+-1"}), seed=0)
 def test_schedule_of_cleanup_run_is_the_specs_for_its_policy_file_and_flags(
     given_input: tuple[str | dict[str, Any], dict[str, str]],
     seed: int,
@@ -5783,7 +5796,8 @@ def repo_urls(draw: st.DrawFn) -> str:
     host = draw(st.sampled_from(
         ("upgrade-repo-hvst-upgrade-abc12.harvester-system", "10.53.0.7", "[fd00::7]",
          "repo", "")))  # fmt: skip
-    port = draw(st.sampled_from(("", "", "", ":", ":80", ":1", ":65535", ":0", ":65536", ":99999")))
+    port = draw(st.sampled_from(("", "", "", ":", ":80", ":1", ":65535", ":0", ":65536", ":99999",
+                                  ":8_0", ":+80", ":\uff18\uff10", ":00080")))  # fmt: skip
     path = draw(st.sampled_from(("", "/", "/repo", "/a/b/")))
     tail = draw(st.sampled_from(("", "", "", "", "", "?x=1", "#top", "?", "#")))
     url = f"{scheme}://{host}{port}{path}"
@@ -5863,16 +5877,17 @@ def test_safety_of_the_repo_url_and_versions_a_run_is_given_is_the_specs(
 @st.composite
 def nameserver_texts(draw: st.DrawFn) -> str:
     """``--nameserver`` values: IPv4/IPv6 (zoned) addresses bare, with a port (or two),
-    in brackets, with ports on both sides of 1-65535 and not ASCII digits (fullwidth,
-    underscores, signs), host names, a missing ``]``, junk after it, surrounding
-    whitespace."""
+    in brackets, with ports on both sides of 1-65535, not ASCII digits (fullwidth,
+    underscores, signs), of five digits or more (thousands: past Python's int-from-text
+    limit), host names, a missing ``]``, junk after it, surrounding whitespace."""
     ip = draw(st.one_of(
         st.sampled_from(("10.53.0.7", "127.0.0.1", "::1", "fd00::53", "fe80::1%eth0")),
         st.sampled_from(("010.1.1.1", "repo.example", "", "1.2.3")),
     ), label="ip")  # fmt: skip
     port = draw(st.one_of(
         st.sampled_from(("53", "5353", "1", "65535")),
-        st.sampled_from(("", "0", "65536", "x", "\uff15", "1_0", "+53", "-1", " 53")),
+        st.sampled_from(("", "0", "65536", "x", "\uff15", "1_0", "+53", "-1", " 53", "00053",
+                         "000053", "9" * 5000, "0" * 4998 + "53")),
     ), label="port")  # fmt: skip
     shape = draw(st.sampled_from(("bare", "colon", "colon", "brackets", "brackets+port",
                                    "two colons", "open bracket", "after bracket")))  # fmt: skip
@@ -5913,15 +5928,18 @@ def test_bounded_effort_of_a_nameserver_host_port_is_the_specs(
         path = tmp_path_factory.mktemp("ns") / "resolv.conf"
         argument = text.strip()
         path.write_text("\n".join([*before, f"nameserver {argument}"]) + "\n")
-        source, last = str(path), len(before) + 1
-        servers = [
-            spec_endpoints.nameserver_line(line.split()[1], source, i)
-            for i, line in enumerate(before, start=1)
-            if line.startswith("nameserver")
-        ]
+        source = str(path)
+        # a nameserver line's first argument (fields split on blanks, as Go's getLine);
+        # a line without one is skipped
+        lines = [(i, fields[1]) for i, line in enumerate([*before, f"nameserver {argument}"], 1)
+                 if (fields := line.split())[:1] == ["nameserver"] and len(fields) > 1]  # fmt: skip
+        read: list[str] = []
         try:
-            servers.append(spec_endpoints.nameserver_line(argument, source, last))
-            want: list[str] | str = [s for s in servers if s is not None]
+            for number, line_argument in lines:
+                if len(read) < spec_endpoints.MAX_NAMESERVERS:  # later lines unread
+                    server = spec_endpoints.nameserver_line(line_argument, source, number)
+                    read += [] if server is None else [server]
+            want: list[str] | str = read
         except ValueError as exc:
             want = str(exc)
         try:

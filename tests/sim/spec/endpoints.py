@@ -18,7 +18,10 @@ IP:PORT`", "`from_resolv_conf(..., ports=True)`") and the docstrings of
 1. its scheme is not ``http`` or ``https`` (in any case, RFC 3986 section 3.1) or it
    has no host: ``repo URL {url!r} must be http:// or https:// with a host, e.g.
    http://upgrade-repo-hvst-upgrade-abc12.harvester-system``;
-2. it has a port outside 1-65535: ``repo URL {url!r} has port {port}, not 1-65535``;
+2. its port (after the host's last ``:``, as written) is not ASCII digits (Go's
+   ``url.Parse``, ``validOptionalPort``: ``8_0``, ``+80`` or full-width digits are no
+   port): ``repo URL {url!r} has port {text!r}, not 1-65535``; or it is outside
+   1-65535: ``repo URL {url!r} has port {port}, not 1-65535``;
 3. it is longer than :data:`MAX_REPO_URL` characters: ``repo URL is {n} characters,
    more than 2048``;
 4. it has a (non-empty) query or fragment: ``repo URL {url!r} must not have a query or
@@ -34,8 +37,9 @@ command line ``cleanup: --previous-version: {message}``.
 
 **A nameserver** ``TEXT`` (surrounding whitespace stripped) is an IP address Go's
 ``netip.ParseAddr`` takes (:mod:`.ip_literal`; port 53), ``IP:PORT`` (one colon, an
-IPv4 address) or ``[IP]`` / ``[IP]:PORT``; the port ASCII digits, 1-65535 (a colon
-with no port after it is refused: ``10.0.0.1:`` is a typo, not port 53).  Refusals
+IPv4 address) or ``[IP]`` / ``[IP]:PORT``; the port one to five ASCII digits,
+1-65535 (a colon with no port after it is refused: ``10.0.0.1:`` is a typo, not port
+53; so is a port of thousands of digits, whatever their value).  Refusals
 (``ResolvConfError``), with ``{text!r}`` the text as given:
 ``nameserver {text!r}: missing ']' after IPv6 address``; ``nameserver {text!r}:
 expected ':PORT' after ']'``; ``nameserver {text!r}: {host!r} is not an IP address
@@ -45,7 +49,8 @@ written.  In a resolv.conf read with ``ports=True`` a ``nameserver`` line's firs
 argument that ParseAddr takes is that server, port 53; one that starts with ``[`` or
 has one colon after an IPv4 address is read as above, its refusal prefixed with
 ``{source} line {n}: `` (``n`` counting every line from 1); anything else is skipped,
-as Go skips it.
+as Go skips it.  Once :data:`MAX_NAMESERVERS` servers are read, later ``nameserver``
+lines are skipped unread (Go's ``dnsReadConfig``: ``len(conf.servers) < 3``, maxNS).
 """
 
 from __future__ import annotations
@@ -57,8 +62,10 @@ from tests.sim.spec import ip_literal
 
 __all__ = [
     "GO_URL_ERRORS",
+    "MAX_NAMESERVERS",
     "MAX_REPO_URL",
     "MAX_VERSION",
+    "go_parse_error",
     "nameserver",
     "nameserver_line",
     "repo_url_refusal",
@@ -82,6 +89,8 @@ GO_URL_ERRORS: dict[str, str] = {
     "http://a\x00b/": 'parse "http://a\\x00b/": net/url: invalid control character in URL',
 }
 
+#: the most servers a resolv.conf gives (Go's maxNS)
+MAX_NAMESERVERS = 3
 #: the longest repo URL (characters)
 MAX_REPO_URL = 2048
 #: the longest version (characters: a DNS name's 253)
@@ -100,19 +109,39 @@ def version_refusal(version: str) -> str | None:
     return None
 
 
-def repo_url_refusal(url: str) -> str | None:
-    """The refusal's message for ``url`` (one Go parses, or a key of
-    :data:`GO_URL_ERRORS`), None if taken."""
+def _port_text(url: str) -> str:
+    """The text after the host's ``:`` ('' when none)."""
+    after_host = urlsplit(url).netloc.rpartition("@")[2].rpartition("]")[2]  # past [IPv6]
+    return after_host.partition(":")[2]
+
+
+def go_parse_error(url: str) -> str | None:
+    """Go's ``url.Parse`` error for a URL the properties draw, None when Go parses it:
+    :data:`GO_URL_ERRORS`' text, or for a port that is not ASCII digits Go's
+    ``validOptionalPort`` refusal, ``parse "URL": invalid port ":PORT" after host``
+    (the URLs drawn need no escaping in Go's quotes)."""
     if url in GO_URL_ERRORS:
-        return f"repo URL {url!r} is not a valid URL: {GO_URL_ERRORS[url]}"
+        return GO_URL_ERRORS[url]
+    port = _port_text(url)
+    if port and not re.fullmatch(r"[0-9]+", port):
+        head = url.partition("#")[0]  # Go's Parse cuts the fragment off before it quotes
+        return f'parse "{head}": invalid port ":{port}" after host'
+    return None
+
+
+def repo_url_refusal(url: str) -> str | None:
+    """The refusal's message for ``url`` (one Go parses, one :func:`go_parse_error`
+    knows), None if taken."""
+    problem = go_parse_error(url)
+    if problem is not None:
+        return f"repo URL {url!r} is not a valid URL: {problem}"
     parts = urlsplit(url)
     if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
         return (
             f"repo URL {url!r} must be http:// or https:// with a host,"
             " e.g. http://upgrade-repo-hvst-upgrade-abc12.harvester-system"
         )
-    after_host = parts.netloc.rpartition("@")[2].rpartition("]")[2]  # past an [IPv6]
-    port_text = after_host.partition(":")[2]
+    port_text = _port_text(url)
     if port_text and not 0 < int(port_text) <= 65535:
         return f"repo URL {url!r} has port {int(port_text)}, not 1-65535"
     if len(url) > MAX_REPO_URL:
@@ -127,7 +156,7 @@ def _shown(ip: str, port: int) -> str:
 
 
 def _port(text: str, port: str) -> int:
-    if re.fullmatch(r"[0-9]+", port) and 1 <= int(port) <= 65535:
+    if re.fullmatch(r"[0-9]{1,5}", port) and 1 <= int(port) <= 65535:
         return int(port)
     raise ValueError(f"nameserver {text!r}: port {port!r} is not 1-65535")
 

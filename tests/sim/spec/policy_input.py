@@ -9,8 +9,8 @@ of ``cleanup._policy_file`` (``get_policy``, ``policy_to_toml``) and
 
 A **duration** (``backoff.duration``, ``backoff.cap``, ``deadline``; ``--duration``,
 ``--cap``, ``--deadline``) is a number of seconds or a text: the text, stripped of
-surrounding whitespace, is either a decimal number of seconds (Python's ``float``
-syntax), read to the nanosecond as Go truncates (so at most Go's largest
+surrounding whitespace, is either a decimal number of seconds (a decimal text, below),
+read to the nanosecond as Go truncates (so at most Go's largest
 ``time.Duration``, 2562047h47m16.854775807s, exact), or Go syntax read by
 ``time.ParseDuration`` (:mod:`.go_duration`; the message carries Go's error without
 its ``time: `` prefix), a negative result refused.  A TOML float is a binary64 and is
@@ -19,8 +19,18 @@ refused.  In a file ``0`` means none for ``cap`` and ``deadline``; a flag must b
 longer than ``0s``.
 
 A **number** (``factor``, ``jitter``) is a finite float64 >= 0, given as a number or a
-numeric text.  **steps** is an integer (a TOML integer, an integral float, or a text of
-ASCII digits with an optional sign) from 1 to :data:`MAX_STEPS`.  **mode** is one of
+decimal text.  **steps** is an integer (a TOML integer, an integral float, or an
+integer text) from 1 to :data:`MAX_STEPS`.
+
+Numbers as texts (policy-file values and the flags ``--steps --factor --jitter
+--duration --cap --deadline``; README "cleanup: running it", "Numbers"), surrounding
+whitespace ignored: an **integer text** is one optional sign and ASCII digits
+(:data:`INTEGER_TEXT`); a **decimal text** is Python's float literal syntax in ASCII
+without underscores: one optional sign, then digits with an optional point and
+exponent, or ``inf``/``infinity``/``nan`` in any case (:data:`DECIMAL_TEXT`).  Python's
+``int()``/``float()`` read more (``1_0`` as 10, ``\uff11`` or ``\u0661`` as a digit):
+those are refused as no number.  An integer text of more than 4300 digits (Python's
+``int`` limit) is beyond every bound on its sign's side.  **mode** is one of
 :data:`MODES`, **predicate** one of :data:`PREDICATES`, **name** a non-empty text
 (default: the file's stem).  Keys other than these are refused, naming them; the
 ``[backoff]`` table and its ``duration`` are required; the defaults are ``factor 1.0``,
@@ -64,6 +74,8 @@ from tests.sim.spec import go_duration
 __all__ = [
     "API_DEFAULTS",
     "API_FIELDS",
+    "DECIMAL_TEXT",
+    "INTEGER_TEXT",
     "MAX_NS",
     "MAX_STEPS",
     "MODES",
@@ -88,6 +100,14 @@ MODES = ("client-go", "full", "equal", "decorrelated", "additive")
 PREDICATES = ("v1.4", "v1.5")
 _TOO_LONG = "is longer than Go's largest time.Duration (2562047h47m16.854775807s)"
 _NOT_GO = "is not a duration (seconds, or Go syntax like 10s, 500ms, 1m30s: {why})"
+#: an integer text (the module docstring)
+INTEGER_TEXT = re.compile(r"[+-]?[0-9]+")
+#: a decimal text (the module docstring)
+DECIMAL_TEXT = re.compile(
+    r"[+-]?(?:(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?"
+    r"|[iI][nN][fF](?:[iI][nN][iI][tT][yY])?|[nN][aA][nN])"
+)
+_INT_DIGITS = 4300  # sys.int_info.default_max_str_digits
 _TOP_KEYS = ("name", "predicate", "deadline", "backoff")
 _BACKOFF_KEYS = ("mode", "steps", "duration", "factor", "jitter", "cap")
 #: a text of Go duration terms (ASCII digits, a unit each), unsigned or "+": Go's
@@ -147,11 +167,8 @@ def _duration(value: object, field: str) -> float:
     text = value.strip()
     if not text:
         raise _Refused(f"{where}empty duration")
-    try:
+    if DECIMAL_TEXT.fullmatch(text):
         seconds = float(text)
-    except ValueError:
-        seconds = None
-    if seconds is not None and not (math.isnan(seconds) and text.lower().lstrip("+-") != "nan"):
         if not math.isfinite(seconds) or seconds < 0:
             raise _Refused(negative)
         try:
@@ -175,10 +192,10 @@ def _duration(value: object, field: str) -> float:
 def _number(value: object, field: str) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float | str):
         raise _Refused(f"{field}: expected a number, got {value!r}")
+    if isinstance(value, str) and not DECIMAL_TEXT.fullmatch(value.strip()):
+        raise _Refused(f"{field}: expected a number, got {value!r}")
     try:
         number = float(value)
-    except ValueError:
-        raise _Refused(f"{field}: expected a number, got {value!r}") from None
     except OverflowError:  # an integer too large for a float64
         number = math.inf
     if not math.isfinite(number) or number < 0:
@@ -191,8 +208,8 @@ def _steps(value: object, field: str) -> int:
         raise _Refused(f"{field}: expected an integer, got {value!r}")
     if isinstance(value, int):
         return value
-    if isinstance(value, str) and re.fullmatch(r"[+-]?[0-9]+", value.strip()):
-        if len(value.strip().lstrip("+-")) > 4300:  # Python's int() refuses more digits
+    if isinstance(value, str) and INTEGER_TEXT.fullmatch(value.strip()):
+        if len(value.strip().lstrip("+-")) > _INT_DIGITS:  # Python's int() reads no more
             raise _Refused(f"{field}: {shown(value)} is too large")
         return int(value.strip())
     if isinstance(value, float) and value.is_integer():
@@ -280,20 +297,22 @@ def flag(name: str, text: str) -> float | int | str:
 
 def _flag(name: str, text: str) -> float | int:
     if name == "steps":
-        try:
-            steps = int(text)
-        except ValueError:
-            raise _Refused(f"{_shorten(text)} is not a whole number") from None
+        stripped = text.strip()
+        if not INTEGER_TEXT.fullmatch(stripped):
+            raise _Refused(f"{_shorten(text)} is not a whole number")
+        if len(stripped.lstrip("+-")) > _INT_DIGITS:  # beyond the bound its sign faces
+            steps = -MAX_STEPS if stripped.startswith("-") else MAX_STEPS + 1
+        else:
+            steps = int(stripped)
         if steps < 1:
             raise _Refused(f"{_shorten(text)} is less than 1")
         if steps > MAX_STEPS:
             raise _Refused(f"{_shorten(text)} is more than {MAX_STEPS}")
         return steps
     if name in ("factor", "jitter"):
-        try:
-            number = float(text)
-        except ValueError:
-            raise _Refused(f"{text!r} is not a number") from None
+        if not DECIMAL_TEXT.fullmatch(text.strip()):
+            raise _Refused(f"{text!r} is not a number")
+        number = float(text)
         if not math.isfinite(number) or number < 0:
             raise _Refused(f"{text!r} must be a number >= 0")
         return number
