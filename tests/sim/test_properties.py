@@ -268,9 +268,12 @@ from sim._timeline import (
 )
 from sim._world import generate_timeline
 from sim.strategies import (
+    IMAGE_POOL,
+    RULE_EDGE_IMAGES,
     STORE_READ_TEXTS,
     backoffs,
     clients,
+    content_id,
     durations,
     image_sets,
     policies,
@@ -5916,6 +5919,117 @@ def test_bounded_effort_of_a_nameserver_host_port_is_the_specs(
         return
     assert expected is not None, f"{text!r} read as {got_servers}; the specification: {message}"
     assert got_servers == [expected]
+
+
+# --- seed 19's kinds (issue 11): names either side of each literal rule of the plan, the
+#     text that says which name holds an identity, a list framed both ways, a resolv.conf
+#     whose last line has no newline or fills Go's buffer ----------------------------------
+
+
+#: seed 19's example of a name either side of the ``vmdp`` rule: ``xvmdp`` and ``x`` in a
+#: ``vmdp`` namespace sort after ``vmdp`` and go; ``vmdp`` itself stays
+EDGE_VMDP = ImageSet(
+    previous=(
+        "registry.suse.com/suse/vmdp/vmdp:2.5.4",
+        "docker.io/rancher/xvmdp:v1.0.0",
+        "registry.suse.com/suse/vmdp/x:2.5.4",
+        "docker.io/rancher/vm:v1.0.0",
+    ),
+    current=("docker.io/rancher/harvester:v1.5.0",),
+    node=None,
+    in_use=(),
+)
+#: seed 19's example of a name kept by an identity a retained entry holds: the second
+#: ``rancher/harvester-upgrade`` entry is a candidate the retain rule does not take (one
+#: entry per substring), but it is the first one's content (one identity per
+#: ``name:tag``), so it stays "as" the retained entry, named as the list writes it
+EDGE_RETAINED_IDENTITY = ImageSet(
+    previous=(
+        "docker.io/rancher/harvester-upgrade:v1.4.1",
+        "my-registry.local/rancher/harvester-upgrade:v1.4.1",
+        "docker.io/rancher/harvester:v1.4.1",
+    ),
+    current=("docker.io/rancher/harvester:v1.5.0",),
+    node=(
+        "docker.io/rancher/harvester-upgrade:v1.4.1",
+        "my-registry.local/rancher/harvester-upgrade:v1.4.1",
+        "docker.io/rancher/harvester:v1.4.1",
+    ),
+    in_use=(),
+    ids=tuple(
+        (name, content_id(name))
+        for name in (
+            "docker.io/rancher/harvester-upgrade:v1.4.1",
+            "my-registry.local/rancher/harvester-upgrade:v1.4.1",
+            "docker.io/rancher/harvester:v1.4.1",
+        )
+    ),
+)
+
+
+@settings(max_examples=examples(200), suppress_health_check=[HealthCheck.too_slow])
+@given(
+    images=image_sets(pool=RULE_EDGE_IMAGES + IMAGE_POOL, identities=True),
+    match=st.sampled_from(("both", "full", "short")),
+)
+@example(images=EDGE_VMDP, match="both")
+@example(images=EDGE_RETAINED_IDENTITY, match="both")
+def test_safety_of_the_plan_at_each_literal_rules_edge_and_what_holds_an_identity(
+    images: ImageSet, match: str
+) -> None:
+    """Property 2 on ``cleanup.plan`` where a literal rule's edge is: names either side
+    of ``vmdp`` (``vm``, ``vmd``, ``vmdp2``, ``vmdp-agent``, ``xvmdp``, ``suse/vmdp/x``:
+    only a last path component equal to ``vmdp`` stays, ``spec.deletion.is_vmdp``) and of
+    each retain substring (one character short of it, one more), with store identities,
+    in each matching mode: the plan deletes exactly ``spec.deletion``'s set, and every
+    name kept for an identity something staying holds says ``same image (ID) as NAME
+    (WHY)`` with ``NAME (WHY)`` one the specification lists and ``NAME`` holding ``ID``
+    (``spec.deletion.identity_keepers``)."""
+    node = images.node_images
+    ids = dict(images.ids)
+    want = spec_deletion.deletion_set(
+        images.previous,
+        images.current,
+        node,
+        in_use=images.in_use,
+        pinned=images.pinned,
+        ids=ids,
+        match=match,
+    )
+    result = cleanup.plan(
+        images.previous,
+        images.current,
+        present=node,
+        in_use=images.in_use,
+        pinned=images.pinned,
+        match=match,  # type: ignore[arg-type]
+        identity=ids or None,
+    )
+    deleted = {item.image for item in result.delete}
+    assert deleted == want, f"plan deletes {sorted(deleted)}, the spec {sorted(want)}"
+    keepers = spec_deletion.identity_keepers(
+        images.previous,
+        images.current,
+        node,
+        in_use=images.in_use,
+        pinned=images.pinned,
+        ids=ids,
+        match=match,
+    )
+    for item in result.keep:
+        said = spec_deletion.same_image_reason(item.reason)
+        if said is None:
+            continue
+        ident, label = said
+        assert label in keepers, f"{item.listed}: {item.reason!r} names none of {sorted(keepers)}"
+        held = keepers[label]
+        assert spec_deletion.identity(ident) in held, f"{label} holds {held}, not {ident}"
+        why = label.split(" (", 1)[1][:-1].split(" (", 1)[0]
+        event(f"kept as the same image as one staying for {why}")
+    edges = {x for x in images.previous if x in RULE_EDGE_IMAGES}
+    for name in edges:
+        vmdp = spec_deletion.is_vmdp(name)
+        event("a name at the vmdp rule's edge" + (": vmdp" if vmdp else ": not vmdp"))
 
 
 def _resolver_settings(resolver: cleanup.StubResolver) -> spec_resolvconf.Config:
