@@ -4747,8 +4747,9 @@ def test_invalid_list_text_through_the_repo_says_the_documented_error(
 class _Bodies(httpx.BaseTransport):
     """Serves the given bytes at ``spec.repo``'s path of each version, whole: with a
     ``Content-Length`` (``"length"``; an int: that ``Content-Length``, whatever the
-    body's length), without length or chunking (``"close"``), or chunked in pieces of
-    the given sizes (the client sees each piece as it arrives)."""
+    body's length), without length or chunking (``"close"``), with both a
+    ``Content-Length`` and ``Transfer-Encoding: chunked`` (``"both"``), or chunked in
+    pieces of the given sizes (the client sees each piece as it arrives)."""
 
     def __init__(self, bodies: dict[str, tuple[bytes, str | int | list[int]]]) -> None:
         self.bodies = bodies
@@ -4761,6 +4762,9 @@ class _Bodies(httpx.BaseTransport):
         body, pieces = self.bodies[version]
         if pieces == "close":  # no length, no chunking: the body ends with the connection
             return httpx.Response(200, stream=httpx.ByteStream(body))
+        if pieces == "both":  # both framings, as h11 delivers them (RFC 9112 6.3 item 3)
+            headers = {"Content-Length": str(len(body)), "Transfer-Encoding": "chunked"}
+            return httpx.Response(200, stream=_Pieces([body]), headers=headers)
         if isinstance(pieces, str | int):  # an int: a Content-Length the body may not meet
             declared = len(body) if isinstance(pieces, str) else pieces
             headers = {"Content-Length": str(declared)}
@@ -4824,7 +4828,9 @@ def list_bodies(draw: st.DrawFn, refs: Sequence[str]) -> tuple[bytes, int, str |
         body = body.rstrip(b"\n")
         event("no newline at the end")
     pieces: str | int | list[int] = draw(
-        st.sampled_from(("length", "length", "length", "chunked", "chunked", "close", "off"))
+        st.sampled_from(
+            ("length", "length", "length", "chunked", "chunked", "close", "off", "both")
+        )
     )
     if pieces == "chunked":
         pieces = _pieces(len(body), draw(st.integers(1, 64)))
@@ -4855,6 +4861,9 @@ _LIMIT = 4 * 1024 * 1024
 # a body shorter than its Content-Length, through a transport that does not hold it to
 # its framing: the document's error, "Content-Length is N but M bytes arrived"
 @example(which="previous", data=_Given((_GOOD_PREVIOUS, _LIMIT, len(_GOOD_PREVIOUS) + 7)))
+# seed 19: both a Content-Length and Transfer-Encoding (h11 delivers it): the document's
+# error, RFC 9112 section 6.3's ambiguous framing
+@example(which="current", data=_Given((_GOOD_PREVIOUS, _LIMIT, "both")))
 def test_invalid_list_text_in_process_says_the_documented_error(
     cleanup_fn: CleanupFn, which: str, data: Any, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
