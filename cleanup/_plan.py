@@ -303,7 +303,10 @@ def _protected_identities(
     for label, keys, digest in staying:
         for key in sorted(keys):
             for ident in ids_by_key.get(key, ()):
-                protected.setdefault(ident, label)
+                # a store may spell one image ID two ways, name by name (``sha256:<hex>``
+                # and the bare hex crictl prints): both are the identity
+                for spelling in image_id_spellings(ident):
+                    protected.setdefault(spelling, label)
         if digest is not None:
             for spelling in image_id_spellings(digest):
                 protected.setdefault(spelling, label)

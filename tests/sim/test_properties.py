@@ -5952,15 +5952,16 @@ EDGE_VMDP = ImageSet(
 #: ``rancher/harvester-upgrade`` entry is a candidate the retain rule does not take (one
 #: entry per substring), but it is the first one's content (one identity per
 #: ``name:tag``), so it stays "as" the retained entry, named as the list writes it
+#: (``rancher/...``, not the normalised ``docker.io/rancher/...``)
 EDGE_RETAINED_IDENTITY = ImageSet(
     previous=(
-        "docker.io/rancher/harvester-upgrade:v1.4.1",
+        "rancher/harvester-upgrade:v1.4.1",
         "my-registry.local/rancher/harvester-upgrade:v1.4.1",
         "docker.io/rancher/harvester:v1.4.1",
     ),
     current=("docker.io/rancher/harvester:v1.5.0",),
     node=(
-        "docker.io/rancher/harvester-upgrade:v1.4.1",
+        "rancher/harvester-upgrade:v1.4.1",
         "my-registry.local/rancher/harvester-upgrade:v1.4.1",
         "docker.io/rancher/harvester:v1.4.1",
     ),
@@ -5968,7 +5969,7 @@ EDGE_RETAINED_IDENTITY = ImageSet(
     ids=tuple(
         (name, content_id(name))
         for name in (
-            "docker.io/rancher/harvester-upgrade:v1.4.1",
+            "rancher/harvester-upgrade:v1.4.1",
             "my-registry.local/rancher/harvester-upgrade:v1.4.1",
             "docker.io/rancher/harvester:v1.4.1",
         )
@@ -5978,7 +5979,8 @@ EDGE_RETAINED_IDENTITY = ImageSet(
 
 @settings(max_examples=examples(200), suppress_health_check=[HealthCheck.too_slow])
 @given(
-    images=image_sets(pool=RULE_EDGE_IMAGES + IMAGE_POOL, identities=True),
+    # the edges, and the pool's images the retain substrings name (with their neighbours)
+    images=image_sets(pool=RULE_EDGE_IMAGES + IMAGE_POOL[:14], identities=True),
     match=st.sampled_from(("both", "full", "short")),
 )
 @example(images=EDGE_VMDP, match="both")
@@ -5986,6 +5988,43 @@ EDGE_RETAINED_IDENTITY = ImageSet(
 def test_safety_of_the_plan_at_each_literal_rules_edge_and_what_holds_an_identity(
     images: ImageSet, match: str
 ) -> None:
+    _check_the_plan_at_the_rules_edges(images, match)
+
+
+@st.composite
+def _with_mirrored_retained(draw: st.DrawFn) -> ImageSet:
+    """:func:`image_sets` over the edges, and in half of them each previous entry a
+    retain substring names copied to a second registry (the same content, so the copy
+    stays as the retained entry when the store's identities are known)."""
+    images = draw(image_sets(pool=RULE_EDGE_IMAGES + IMAGE_POOL[:14], identities=True))
+    if not draw(st.booleans(), label="retained entries mirrored"):
+        return images
+    copies = tuple(
+        "mirror.example/" + spec_deletion.full(raw).split("/", 1)[1]
+        for raw in images.previous
+        if "@" not in raw and any(s in raw for s in spec_deletion.RETAIN)
+    )
+    ids = images.ids + tuple((c, content_id(c)) for c in copies) if images.ids else ()
+    return dataclasses.replace(
+        images,
+        previous=images.previous + copies,
+        node=images.node_images + copies,
+        ids=ids,
+    )
+
+
+@settings(max_examples=examples(100), suppress_health_check=[HealthCheck.too_slow])
+@given(images=_with_mirrored_retained(), match=st.sampled_from(("both", "full", "short")))
+def test_safety_of_the_plan_when_a_retained_image_is_mirrored(images: ImageSet, match: str) -> None:
+    """:func:`test_safety_of_the_plan_at_each_literal_rules_edge_and_what_holds_an_identity`
+    where a retained entry's content is also listed under a second registry: one
+    entry per substring is retained, the copy stays by the identity (or, names only,
+    the short ``name:tag``) the retained entry holds, and says so in the documented
+    words."""
+    _check_the_plan_at_the_rules_edges(images, match)
+
+
+def _check_the_plan_at_the_rules_edges(images: ImageSet, match: str) -> None:
     """Property 2 on ``cleanup.plan`` where a literal rule's edge is: names either side
     of ``vmdp`` (``vm``, ``vmd``, ``vmdp2``, ``vmdp-agent``, ``xvmdp``, ``suse/vmdp/x``:
     only a last path component equal to ``vmdp`` stays, ``spec.deletion.is_vmdp``) and of
