@@ -2642,7 +2642,7 @@ def resolv_worlds(draw: st.DrawFn) -> ResolvWorld:
     """A generated resolv.conf (:func:`resolv_conf_texts`), a host name with or without
     a domain, each possible server healthy (mostly), silent or failing, and a name."""
     return ResolvWorld(
-        text=draw(resolv_conf_texts()),
+        text=draw(resolv_conf_texts_at_the_buffers_edge()),
         hostname=draw(st.sampled_from(["node", "node.example.test", "node."])),
         behaviour=tuple(
             draw(st.sampled_from(["ok", "ok", "silent", "servfail"])) for _ in RC_SERVERS
@@ -2739,6 +2739,20 @@ RC_FOUR_SERVERS = ResolvWorld(
     ("servfail", "silent", "servfail", "servfail", "ok", "ok"), "repo",
 )  # fmt: skip
 
+#: seed 19's example of a resolv.conf whose last line has no newline: Go reads it
+#: (``ndots:0``: "repo" is asked as it is first)
+RC_NO_FINAL_NEWLINE = ResolvWorld(
+    "nameserver 127.53.8.1\nsearch cluster.local\noptions ndots:0", "node",
+    ("ok",) * len(RC_SERVERS), "repo",
+)  # fmt: skip
+#: and of one whose last line, without a newline, fills Go's 64 KiB buffer: Go stops
+#: reading there, so ``ndots`` stays 1
+RC_LINE_FILLS_THE_BUFFER = ResolvWorld(
+    "nameserver 127.53.8.1\nsearch cluster.local\noptions"
+    + " " * (spec_resolvconf.LINE_MAX + 1 - len("options") - len("ndots:0")) + "ndots:0",
+    "node", ("ok",) * len(RC_SERVERS), "repo",
+)  # fmt: skip
+
 
 @cases(80)
 @given(world=resolv_worlds(), seed=seeds())
@@ -2746,6 +2760,8 @@ RC_FOUR_SERVERS = ResolvWorld(
 @example(world=RC_NDOTS_CLAMPED, seed=0)
 @example(world=RC_LAST_WINS, seed=0)
 @example(world=RC_FOUR_SERVERS, seed=0)
+@example(world=RC_NO_FINAL_NEWLINE, seed=0)
+@example(world=RC_LINE_FILLS_THE_BUFFER, seed=0)
 def test_bounded_effort_of_a_lookup_is_gos_for_the_pods_resolv_conf(
     rc_servers: tuple[SimClock, list[faultdns.FaultDNSServer]], world: ResolvWorld, seed: int
 ) -> None:
@@ -6078,6 +6094,34 @@ def _check_the_plan_at_the_rules_edges(images: ImageSet, match: str) -> None:
     for name in edges:
         vmdp = spec_deletion.is_vmdp(name)
         event("a name at the vmdp rule's edge" + (": vmdp" if vmdp else ": not vmdp"))
+
+
+@st.composite
+def resolv_conf_texts_at_the_buffers_edge(draw: st.DrawFn) -> str:
+    """:func:`resolv_conf_texts`, and in half of them Go's line rules at their edges
+    (``spec.go_resolvconf.lines``): the last line without its newline, or an
+    ``options`` line padded with spaces to one byte under, at or over
+    :data:`~tests.sim.spec.go_resolvconf.LINE_MAX` (its option visible in the
+    traffic when Go reads it), at a generated line, the file ending with or without a
+    newline."""
+    text = draw(resolv_conf_texts())
+    how = draw(st.sampled_from(("as drawn", "as drawn", "no final newline", "a long line")))
+    if how == "no final newline":
+        event("rc: the last line has no newline")
+        return text.removesuffix("\n")
+    if how == "as drawn":
+        return text
+    option = draw(st.sampled_from(("ndots:0", "ndots:3", "attempts:1", "rotate", "use-vc")))
+    size = spec_resolvconf.LINE_MAX + draw(st.sampled_from((1, 0, -1)))
+    long = "options" + " " * (size - len("options") - len(option)) + option
+    lines = text.split("\n")[:-1]
+    at = draw(st.just(len(lines)) | st.integers(0, len(lines)))  # last, or anywhere
+    lines.insert(at, long)
+    ended = draw(st.booleans())
+    fits = "fits" if size <= spec_resolvconf.LINE_MAX else "ends the reading"
+    where = "last" if at == len(lines) - 1 else "not last"
+    event(f"rc: a line of {size} bytes ({fits}), {where}" + ("" if ended else ", no newline"))
+    return "\n".join(lines) + ("\n" if ended else "")
 
 
 def _resolver_settings(resolver: cleanup.StubResolver) -> spec_resolvconf.Config:
