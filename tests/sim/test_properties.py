@@ -6124,6 +6124,109 @@ def resolv_conf_texts_at_the_buffers_edge(draw: st.DrawFn) -> str:
     return "\n".join(lines) + ("\n" if ended else "")
 
 
+#: the outcomes a strict lookup's lanes are drawn from: an answer, the not-found pair,
+#: the temporary errors (silence, SERVFAIL, a refused socket) and one that is neither
+STRICT_OUTCOMES = ("answer", "nxdomain", "nodata", "servfail", "timeout", "refused", "rcode")
+#: the search list of a strict lookup's worlds: "repo" is asked last (ndots 1)
+STRICT_SEARCH = ("a.test", "b.test", "c.test")
+#: seed 19's example: the first candidate's A lane is a SERVFAIL, the name as given
+#: answers; with StrictErrors Go ends the lookup at the SERVFAIL, without it answers
+STRICT_SERVFAIL_THEN_ANSWER = {
+    ("repo.a.test", "A"): "servfail",
+    ("repo.a.test", "AAAA"): "nxdomain",
+    ("repo", "A"): "answer",
+    ("repo", "AAAA"): "nodata",
+}
+
+
+@cases(150)
+@given(
+    search=st.integers(0, 3),
+    outcomes=st.fixed_dictionaries(
+        {
+            (name, qtype): st.sampled_from(STRICT_OUTCOMES)
+            for name in ("repo", *(f"repo.{d}" for d in STRICT_SEARCH))
+            for qtype in ("A", "AAAA")
+        }
+    ),
+    strict=st.booleans(),
+)
+@example(search=1, outcomes=STRICT_SERVFAIL_THEN_ANSWER, strict=True)
+@example(search=1, outcomes=STRICT_SERVFAIL_THEN_ANSWER, strict=False)
+def test_predicate_input_of_a_lookup_with_strict_errors_is_gos(
+    search: int, outcomes: dict[tuple[str, str], str], strict: bool
+) -> None:
+    """``simulate_lookup`` (and so ``StubResolver``, which folds its lanes with the same
+    ``strict_errors``) with Go's ``Resolver.StrictErrors`` on or off (the controller's
+    is off; cleanup's resolvers take it) over up to three search candidates and the
+    name as given, each lane ending as drawn (one server, one attempt): the addresses
+    of the first candidate that answers, or an error with the flags of a lane Go may
+    keep (``spec.go_dns.kept_lanes``: with StrictErrors a temporary error, a timeout,
+    SERVFAIL or a refused socket, ends the lookup at its candidate, discarding that
+    candidate's addresses)."""
+    domains = list(STRICT_SEARCH[:search])
+    names = spec_dns.name_list("repo", domains, 1)
+    addresses = {"A": ("10.0.0.1",), "AAAA": ("fd00::1",)}
+
+    def ended(fqdn: str, qtype: str) -> str:
+        return outcomes.get((fqdn.rstrip(".").lower(), qtype), "nxdomain")
+
+    def outcome_of(fqdn: str, qtype: str, _server: int, _transport: str, _t: float) -> Any:
+        return ended(fqdn, qtype)
+
+    def answer_of(fqdn: str, qtype: str) -> tuple[str, ...]:
+        return addresses[qtype] if ended(fqdn, qtype) == "answer" else ()
+
+    run = simulate_lookup(
+        "repo",
+        outcome_of,
+        search=domains,
+        ndots=1,
+        servers=["10.53.0.10:53"],
+        attempts=1,
+        timeout=5.0,
+        start=0.0,
+        answer_of=answer_of,
+        strict_errors=strict,
+    )
+    lanes, begin = [], 0.0
+    for fqdn in names:
+        took = []
+        for qtype in ("A", "AAAA"):
+            lane = spec_dns.try_one_name(
+                lambda _s, _t, f=fqdn, q=qtype: ended(f, q),
+                servers=1,
+                attempts=1,
+                offset=0,
+                use_vc=False,
+                timeout=5.0,
+            )
+            lanes.append(spec_dns.Lane(fqdn, qtype, lane.ended, begin + lane.took))
+            took.append(lane.took)
+        begin += max(took)
+    kept = spec_dns.kept_lanes("repo", names, lanes, strict_errors=strict)
+    note(f"names {names}; lanes {lanes}; Go keeps {kept}; model {run}")
+    if kept is None:
+        first = next(f for f in names if any(ended(f, q) == "answer" for q in ("A", "AAAA")))
+        want = sorted(a for q in ("A", "AAAA") for a in answer_of(first, q))
+        assert (sorted(run.addresses), run.error) == (want, None)
+        event("strict: answered" if strict else "answered")
+        return
+    got = run.error
+    assert got is not None, f"Go fails this lookup; the model answered {run.addresses}"
+    flags = spec_dns.DNSFlags(got.is_not_found, got.is_timeout, got.is_temporary)
+    assert flags in {spec_dns.flags_of(k.ended) for k in kept}, f"{flags}; Go keeps {kept}"
+    hit = strict and any(
+        ended(f, q) != "answer" and spec_dns.flags_of(ended(f, q)).temporary
+        for f in names
+        for q in ("A", "AAAA")
+    )
+    answered_later = any(ended(f, q) == "answer" for f in names for q in ("A", "AAAA"))
+    if hit and answered_later:
+        event("strict: a temporary error ends a lookup Go would otherwise answer")
+    event("strict: failed" if strict else "failed")
+
+
 def _resolver_settings(resolver: cleanup.StubResolver) -> spec_resolvconf.Config:
     """The settings a lookup's traffic shows, in ``spec.go_resolvconf.Config``'s terms."""
     return spec_resolvconf.Config(
