@@ -171,6 +171,13 @@ negatives, NaN and infinities, unknown modes, predicates and keys, values long e
 to be cut; property 8), lists with one defect at a generated line or column, a NUL
 anywhere, bytes that are not UTF-8, no reference, bodies around the client's size
 limit under every framing (property 5).
+Seed 19's kinds (issue 11): image names either side of each literal rule of the plan
+(``vmdp`` look-alikes, retain-substring neighbours, a retained image mirrored) with the
+text that names which staying entry holds an identity (``spec.deletion``, property 2);
+a list sent with both ``Content-Length`` and ``Transfer-Encoding`` (``spec.list_errors``,
+property 5); a resolv.conf whose last line has no newline or whose line fills Go's
+64 KiB ``readLine`` buffer (``spec.go_resolvconf``, property 4); and a lookup with Go's
+``Resolver.StrictErrors`` (``spec.go_dns.kept_lanes``, property 7).
 Example counts scale with the hypothesis profile (``tests/conftest.py``): ``ci`` is
 derandomized; ``HYPOTHESIS_PROFILE=deep`` runs twenty times as many.
 """
