@@ -6196,12 +6196,13 @@ def test_predicate_input_of_a_lookup_with_strict_errors_is_gos(
         answer_of=answer_of,
         strict_errors=strict,
     )
-    lanes, begin = [], 0.0
+    lanes: list[spec_dns.Lane] = []
+    begin = 0.0
     for fqdn in names:
-        took = []
+        took: list[float] = []
         for qtype in ("A", "AAAA"):
             lane = spec_dns.try_one_name(
-                lambda _s, _t, f=fqdn, q=qtype: ended(f, q),
+                functools.partial(lambda f, q, _s, _t: ended(f, q), fqdn, qtype),
                 servers=1,
                 attempts=1,
                 offset=0,
