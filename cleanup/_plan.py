@@ -227,7 +227,12 @@ def plan(
                 break
 
     ids: Mapping[str, str] = identity if identity is not None else {}
-    protected: dict[str, str] = {}  # identity -> what stays with it; empty without identity
+    protected: dict[str, str] = {}  # identity -> what stays with it
+    if identity is None and present is not None:
+        # names only: each node name is its own identity, so a node image that a
+        # staying entry names (a retained ``my-registry.local/rancher/harvester-upgrade``)
+        # is not deleted because another entry names it by the short ``name:tag``
+        identity = {name: name for name in present}
     if identity is not None:
         staying: list[tuple[str, frozenset[str], str | None]] = [
             (f"{ref.full} (current list)", _keys(ref, match), ref.digest) for ref in current_refs
@@ -298,7 +303,10 @@ def _protected_identities(
     for label, keys, digest in staying:
         for key in sorted(keys):
             for ident in ids_by_key.get(key, ()):
-                protected.setdefault(ident, label)
+                # a store may spell one image ID two ways, name by name (``sha256:<hex>``
+                # and the bare hex crictl prints): both are the identity
+                for spelling in image_id_spellings(ident):
+                    protected.setdefault(spelling, label)
         if digest is not None:
             for spelling in image_id_spellings(digest):
                 protected.setdefault(spelling, label)

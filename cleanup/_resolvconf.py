@@ -229,14 +229,20 @@ def _fields(line: str) -> list[str]:
 
 
 def _lines(data: bytes) -> list[str]:
-    """Go ``file.readLine`` over a 64 KiB buffer: a line that does not fit ends it."""
+    """Go ``file.readLine`` over a 64 KiB buffer: a line that does not fit ends it.
+
+    A line fits when its bytes and the newline after it (or, for the last line, the
+    file's end, which Go sees only when a read comes back short) fit in the buffer:
+    a window of 64 KiB without a newline ends the reading, even when the file ends
+    exactly there (Go 1.23 ``net/parse.go`` ``open``, ``readLine``).
+    """
     lines: list[str] = []
     offset = 0
     while offset < len(data):
         window = data[offset : offset + _BUFFER]
         end = window.find(b"\n")
         if end < 0:
-            if offset + _BUFFER < len(data):
+            if len(window) == _BUFFER:
                 break  # no newline in a full buffer: Go stops reading the file
             lines.append(window.decode("utf-8", "surrogateescape"))
             break

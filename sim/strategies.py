@@ -95,6 +95,7 @@ __all__ = [
     "IMAGE_POOL",
     "LOOK_ALIKES",
     "REMOVAL_TEXTS",
+    "RULE_EDGE_IMAGES",
     "SPELLINGS",
     "STORE_READ_TEXTS",
     "TIME_STEP",
@@ -147,6 +148,30 @@ IMAGE_POOL: tuple[str, ...] = (
     "my-registry.local/rancher/kubectl:v1.30.5",
     "docker.io/library/busybox:1.36.1",
     "docker.io/library/busybox:1.37.0",
+)
+
+#: names on both sides of each literal rule of the plan (``spec.deletion``): a last
+#: path component next to ``vmdp`` in sort order and by prefix or suffix (``vm``,
+#: ``vmd``, ``vmdp2``, ``vmdp-agent``, ``xvmdp``, ``x`` after it), ``vmdp`` as a
+#: namespace rather than the name (``suse/vmdp/x``), ``vmdp`` on another registry, and
+#: texts next to a retain substring (one character short of it, one more, so containing
+#: it, and a second registry's copy of a retained image: the retain rule keeps one entry
+#: per substring, the identity rule the other).  Not in :data:`IMAGE_POOL` (the
+#: harness's worlds keep their images); draw them with
+#: ``image_sets(pool=IMAGE_POOL + RULE_EDGE_IMAGES)``.
+RULE_EDGE_IMAGES: tuple[str, ...] = (
+    "registry.suse.com/suse/vmdp/vmdp:2.5.5",
+    "docker.io/suse/vmdp:2.5.4",
+    "registry.suse.com/suse/vmdp/vmdp-agent:2.5.4",
+    "registry.suse.com/suse/vmdp/x:2.5.4",
+    "docker.io/rancher/vmdp2:v1.0.0",
+    "docker.io/rancher/xvmdp:v1.0.0",
+    "docker.io/rancher/vmd:v1.0.0",
+    "docker.io/rancher/vm:v1.0.0",
+    "docker.io/rancher/harvester-upgrad:v1.4.1",
+    "docker.io/rancher/harvester-upgrader:v1.4.1",
+    "my-registry.local/rancher/harvester-upgrade:v1.4.1",
+    "docker.io/longhornio/longhorn-engine-x:v1.7.2",
 )
 
 #: How a list or a node may spell a Docker Hub image's repository (``path`` is the

@@ -199,6 +199,33 @@ def test_a_line_longer_than_gos_buffer_ends_the_parse() -> None:
     )
 
 
+@pytest.mark.parametrize(
+    ("before", "last", "newline", "read"),
+    [
+        # Go 1.23.9's net/parse.go readLine, run on these files: a line is read when its
+        # bytes fit in the 64 KiB buffer with room for the newline (or the file's end)
+        ("", 64 * 1024, False, False),
+        ("", 64 * 1024 - 1, False, True),
+        ("#\n", 64 * 1024, False, False),
+        ("#\n", 64 * 1024 - 1, False, True),
+        ("#\n", 64 * 1024 - 2, False, True),  # the file exactly 64 KiB
+        ("#\n", 64 * 1024, True, False),
+        ("#\n", 64 * 1024 - 1, True, True),
+    ],
+)
+def test_the_last_line_is_read_as_gos_buffer_allows(
+    before: str, last: int, newline: bool, read: bool
+) -> None:
+    line = "options" + " " * (last - len("options ndots:3") + 1) + "ndots:3"
+    assert len(line.encode()) == last
+    conf = parse_resolv_conf(before + line + ("\n" if newline else ""), hostname="n")
+    assert conf.ndots == (3 if read else 1)
+
+
+def test_a_last_line_without_a_newline_is_read() -> None:
+    assert parse_resolv_conf("nameserver 10.0.0.9\noptions ndots:0", hostname="n").ndots == 0
+
+
 def test_read_resolv_conf_from_a_file_and_missing_file(tmp_path: Path) -> None:
     path = tmp_path / "resolv.conf"
     path.write_text(POD_RESOLV_CONF)

@@ -171,6 +171,13 @@ negatives, NaN and infinities, unknown modes, predicates and keys, values long e
 to be cut; property 8), lists with one defect at a generated line or column, a NUL
 anywhere, bytes that are not UTF-8, no reference, bodies around the client's size
 limit under every framing (property 5).
+Seed 19's kinds (issue 11): image names either side of each literal rule of the plan
+(``vmdp`` look-alikes, retain-substring neighbours, a retained image mirrored) with the
+text that names which staying entry holds an identity (``spec.deletion``, property 2);
+a list sent with both ``Content-Length`` and ``Transfer-Encoding`` (``spec.list_errors``,
+property 5); a resolv.conf whose last line has no newline or whose line fills Go's
+64 KiB ``readLine`` buffer (``spec.go_resolvconf``, property 4); and a lookup with Go's
+``Resolver.StrictErrors`` (``spec.go_dns.kept_lanes``, property 7).
 Example counts scale with the hypothesis profile (``tests/conftest.py``): ``ci`` is
 derandomized; ``HYPOTHESIS_PROFILE=deep`` runs twenty times as many.
 """
@@ -268,9 +275,12 @@ from sim._timeline import (
 )
 from sim._world import generate_timeline
 from sim.strategies import (
+    IMAGE_POOL,
+    RULE_EDGE_IMAGES,
     STORE_READ_TEXTS,
     backoffs,
     clients,
+    content_id,
     durations,
     image_sets,
     policies,
@@ -2639,7 +2649,7 @@ def resolv_worlds(draw: st.DrawFn) -> ResolvWorld:
     """A generated resolv.conf (:func:`resolv_conf_texts`), a host name with or without
     a domain, each possible server healthy (mostly), silent or failing, and a name."""
     return ResolvWorld(
-        text=draw(resolv_conf_texts()),
+        text=draw(resolv_conf_texts_at_the_buffers_edge()),
         hostname=draw(st.sampled_from(["node", "node.example.test", "node."])),
         behaviour=tuple(
             draw(st.sampled_from(["ok", "ok", "silent", "servfail"])) for _ in RC_SERVERS
@@ -2736,6 +2746,20 @@ RC_FOUR_SERVERS = ResolvWorld(
     ("servfail", "silent", "servfail", "servfail", "ok", "ok"), "repo",
 )  # fmt: skip
 
+#: seed 19's example of a resolv.conf whose last line has no newline: Go reads it
+#: (``ndots:0``: "repo" is asked as it is first)
+RC_NO_FINAL_NEWLINE = ResolvWorld(
+    "nameserver 127.53.8.1\nsearch cluster.local\noptions ndots:0", "node",
+    ("ok",) * len(RC_SERVERS), "repo",
+)  # fmt: skip
+#: and of one whose last line, without a newline, fills Go's 64 KiB buffer: Go stops
+#: reading there, so ``ndots`` stays 1
+RC_LINE_FILLS_THE_BUFFER = ResolvWorld(
+    "nameserver 127.53.8.1\nsearch cluster.local\noptions"
+    + " " * (spec_resolvconf.LINE_MAX + 1 - len("options") - len("ndots:0")) + "ndots:0",
+    "node", ("ok",) * len(RC_SERVERS), "repo",
+)  # fmt: skip
+
 
 @cases(80)
 @given(world=resolv_worlds(), seed=seeds())
@@ -2743,6 +2767,8 @@ RC_FOUR_SERVERS = ResolvWorld(
 @example(world=RC_NDOTS_CLAMPED, seed=0)
 @example(world=RC_LAST_WINS, seed=0)
 @example(world=RC_FOUR_SERVERS, seed=0)
+@example(world=RC_NO_FINAL_NEWLINE, seed=0)
+@example(world=RC_LINE_FILLS_THE_BUFFER, seed=0)
 def test_bounded_effort_of_a_lookup_is_gos_for_the_pods_resolv_conf(
     rc_servers: tuple[SimClock, list[faultdns.FaultDNSServer]], world: ResolvWorld, seed: int
 ) -> None:
@@ -4757,8 +4783,9 @@ def test_invalid_list_text_through_the_repo_says_the_documented_error(
 class _Bodies(httpx.BaseTransport):
     """Serves the given bytes at ``spec.repo``'s path of each version, whole: with a
     ``Content-Length`` (``"length"``; an int: that ``Content-Length``, whatever the
-    body's length), without length or chunking (``"close"``), or chunked in pieces of
-    the given sizes (the client sees each piece as it arrives)."""
+    body's length), without length or chunking (``"close"``), with both a
+    ``Content-Length`` and ``Transfer-Encoding: chunked`` (``"both"``), or chunked in
+    pieces of the given sizes (the client sees each piece as it arrives)."""
 
     def __init__(self, bodies: dict[str, tuple[bytes, str | int | list[int]]]) -> None:
         self.bodies = bodies
@@ -4771,6 +4798,9 @@ class _Bodies(httpx.BaseTransport):
         body, pieces = self.bodies[version]
         if pieces == "close":  # no length, no chunking: the body ends with the connection
             return httpx.Response(200, stream=httpx.ByteStream(body))
+        if pieces == "both":  # both framings, as h11 delivers them (RFC 9112 6.3 item 3)
+            headers = {"Content-Length": str(len(body)), "Transfer-Encoding": "chunked"}
+            return httpx.Response(200, stream=_Pieces([body]), headers=headers)
         if isinstance(pieces, str | int):  # an int: a Content-Length the body may not meet
             declared = len(body) if isinstance(pieces, str) else pieces
             headers = {"Content-Length": str(declared)}
@@ -4834,7 +4864,9 @@ def list_bodies(draw: st.DrawFn, refs: Sequence[str]) -> tuple[bytes, int, str |
         body = body.rstrip(b"\n")
         event("no newline at the end")
     pieces: str | int | list[int] = draw(
-        st.sampled_from(("length", "length", "length", "chunked", "chunked", "close", "off"))
+        st.sampled_from(
+            ("length", "length", "length", "chunked", "chunked", "close", "off", "both")
+        )
     )
     if pieces == "chunked":
         pieces = _pieces(len(body), draw(st.integers(1, 64)))
@@ -4865,6 +4897,9 @@ _LIMIT = 4 * 1024 * 1024
 # a body shorter than its Content-Length, through a transport that does not hold it to
 # its framing: the document's error, "Content-Length is N but M bytes arrived"
 @example(which="previous", data=_Given((_GOOD_PREVIOUS, _LIMIT, len(_GOOD_PREVIOUS) + 7)))
+# seed 19: both a Content-Length and Transfer-Encoding (h11 delivers it): the document's
+# error, RFC 9112 section 6.3's ambiguous framing
+@example(which="current", data=_Given((_GOOD_PREVIOUS, _LIMIT, "both")))
 def test_invalid_list_text_in_process_says_the_documented_error(
     cleanup_fn: CleanupFn, which: str, data: Any, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
@@ -5977,6 +6012,288 @@ def test_bounded_effort_of_a_nameserver_host_port_is_the_specs(
         return
     assert expected is not None, f"{text!r} read as {got_servers}; the specification: {message}"
     assert got_servers == [expected]
+
+
+# --- seed 19's kinds (issue 11): names either side of each literal rule of the plan, the
+#     text that says which name holds an identity, a list framed both ways, a resolv.conf
+#     whose last line has no newline or fills Go's buffer ----------------------------------
+
+
+#: seed 19's example of a name either side of the ``vmdp`` rule: ``xvmdp`` and ``x`` in a
+#: ``vmdp`` namespace sort after ``vmdp`` and go; ``vmdp`` itself stays
+EDGE_VMDP = ImageSet(
+    previous=(
+        "registry.suse.com/suse/vmdp/vmdp:2.5.4",
+        "docker.io/rancher/xvmdp:v1.0.0",
+        "registry.suse.com/suse/vmdp/x:2.5.4",
+        "docker.io/rancher/vm:v1.0.0",
+    ),
+    current=("docker.io/rancher/harvester:v1.5.0",),
+    node=None,
+    in_use=(),
+)
+#: seed 19's example of a name kept by an identity a retained entry holds: the second
+#: ``rancher/harvester-upgrade`` entry is a candidate the retain rule does not take (one
+#: entry per substring), but it is the first one's content (one identity per
+#: ``name:tag``), so it stays "as" the retained entry, named as the list writes it
+#: (``rancher/...``, not the normalised ``docker.io/rancher/...``)
+EDGE_RETAINED_IDENTITY = ImageSet(
+    previous=(
+        "rancher/harvester-upgrade:v1.4.1",
+        "my-registry.local/rancher/harvester-upgrade:v1.4.1",
+        "docker.io/rancher/harvester:v1.4.1",
+    ),
+    current=("docker.io/rancher/harvester:v1.5.0",),
+    node=(
+        "rancher/harvester-upgrade:v1.4.1",
+        "my-registry.local/rancher/harvester-upgrade:v1.4.1",
+        "docker.io/rancher/harvester:v1.4.1",
+    ),
+    in_use=(),
+    ids=tuple(
+        (name, content_id(name))
+        for name in (
+            "rancher/harvester-upgrade:v1.4.1",
+            "my-registry.local/rancher/harvester-upgrade:v1.4.1",
+            "docker.io/rancher/harvester:v1.4.1",
+        )
+    ),
+)
+
+
+@settings(max_examples=examples(200), suppress_health_check=[HealthCheck.too_slow])
+@given(
+    # the edges, and the pool's images the retain substrings name (with their neighbours)
+    images=image_sets(pool=RULE_EDGE_IMAGES + IMAGE_POOL[:14], identities=True),
+    match=st.sampled_from(("both", "full", "short")),
+)
+@example(images=EDGE_VMDP, match="both")
+@example(images=EDGE_RETAINED_IDENTITY, match="both")
+def test_safety_of_the_plan_at_each_literal_rules_edge_and_what_holds_an_identity(
+    images: ImageSet, match: str
+) -> None:
+    _check_the_plan_at_the_rules_edges(images, match)
+
+
+@st.composite
+def _with_mirrored_retained(draw: st.DrawFn) -> ImageSet:
+    """:func:`image_sets` over the edges, and in half of them each previous entry a
+    retain substring names copied to a second registry (the same content, so the copy
+    stays as the retained entry when the store's identities are known)."""
+    images = draw(image_sets(pool=RULE_EDGE_IMAGES + IMAGE_POOL[:14], identities=True))
+    if not draw(st.booleans(), label="retained entries mirrored"):
+        return images
+    copies = tuple(
+        "mirror.example/" + spec_deletion.full(raw).split("/", 1)[1]
+        for raw in images.previous
+        if "@" not in raw and any(s in raw for s in spec_deletion.RETAIN)
+    )
+    ids = images.ids + tuple((c, content_id(c)) for c in copies) if images.ids else ()
+    return dataclasses.replace(
+        images,
+        previous=images.previous + copies,
+        node=images.node_images + copies,
+        ids=ids,
+    )
+
+
+@settings(max_examples=examples(100), suppress_health_check=[HealthCheck.too_slow])
+@given(images=_with_mirrored_retained(), match=st.sampled_from(("both", "full", "short")))
+def test_safety_of_the_plan_when_a_retained_image_is_mirrored(images: ImageSet, match: str) -> None:
+    """:func:`test_safety_of_the_plan_at_each_literal_rules_edge_and_what_holds_an_identity`
+    where a retained entry's content is also listed under a second registry: one
+    entry per substring is retained, the copy stays by the identity (or, names only,
+    the short ``name:tag``) the retained entry holds, and says so in the documented
+    words."""
+    _check_the_plan_at_the_rules_edges(images, match)
+
+
+def _check_the_plan_at_the_rules_edges(images: ImageSet, match: str) -> None:
+    """Property 2 on ``cleanup.plan`` where a literal rule's edge is: names either side
+    of ``vmdp`` (``vm``, ``vmd``, ``vmdp2``, ``vmdp-agent``, ``xvmdp``, ``suse/vmdp/x``:
+    only a last path component equal to ``vmdp`` stays, ``spec.deletion.is_vmdp``) and of
+    each retain substring (one character short of it, one more), with store identities,
+    in each matching mode: the plan deletes exactly ``spec.deletion``'s set, and every
+    name kept for an identity something staying holds says ``same image (ID) as NAME
+    (WHY)`` with ``NAME (WHY)`` one the specification lists and ``NAME`` holding ``ID``
+    (``spec.deletion.identity_keepers``)."""
+    node = images.node_images
+    ids = dict(images.ids)
+    want = spec_deletion.deletion_set(
+        images.previous,
+        images.current,
+        node,
+        in_use=images.in_use,
+        pinned=images.pinned,
+        ids=ids,
+        match=match,
+    )
+    result = cleanup.plan(
+        images.previous,
+        images.current,
+        present=node,
+        in_use=images.in_use,
+        pinned=images.pinned,
+        match=match,  # type: ignore[arg-type]
+        identity=ids or None,
+    )
+    deleted = {item.image for item in result.delete}
+    assert deleted == want, f"plan deletes {sorted(deleted)}, the spec {sorted(want)}"
+    keepers = spec_deletion.identity_keepers(
+        images.previous,
+        images.current,
+        node,
+        in_use=images.in_use,
+        pinned=images.pinned,
+        ids=ids,
+        match=match,
+    )
+    for item in result.keep:
+        said = spec_deletion.same_image_reason(item.reason)
+        if said is None:
+            continue
+        ident, label = said
+        assert label in keepers, f"{item.listed}: {item.reason!r} names none of {sorted(keepers)}"
+        held = keepers[label]
+        assert spec_deletion.identity(ident) in held, f"{label} holds {held}, not {ident}"
+        why = label.split(" (", 1)[1][:-1].split(" (", 1)[0]
+        event(f"kept as the same image as one staying for {why}")
+    edges = {x for x in images.previous if x in RULE_EDGE_IMAGES}
+    for name in edges:
+        vmdp = spec_deletion.is_vmdp(name)
+        event("a name at the vmdp rule's edge" + (": vmdp" if vmdp else ": not vmdp"))
+
+
+@st.composite
+def resolv_conf_texts_at_the_buffers_edge(draw: st.DrawFn) -> str:
+    """:func:`resolv_conf_texts`, and in half of them Go's line rules at their edges
+    (``spec.go_resolvconf.lines``): the last line without its newline, or an
+    ``options`` line padded with spaces to one byte under, at or over
+    :data:`~tests.sim.spec.go_resolvconf.LINE_MAX` (its option visible in the
+    traffic when Go reads it), at a generated line, the file ending with or without a
+    newline."""
+    text = draw(resolv_conf_texts())
+    how = draw(st.sampled_from(("as drawn", "as drawn", "no final newline", "a long line")))
+    if how == "no final newline":
+        event("rc: the last line has no newline")
+        return text.removesuffix("\n")
+    if how == "as drawn":
+        return text
+    option = draw(st.sampled_from(("ndots:0", "ndots:3", "attempts:1", "rotate", "use-vc")))
+    size = spec_resolvconf.LINE_MAX + draw(st.sampled_from((1, 0, -1)))
+    long = "options" + " " * (size - len("options") - len(option)) + option
+    lines = text.split("\n")[:-1]
+    at = draw(st.just(len(lines)) | st.integers(0, len(lines)))  # last, or anywhere
+    lines.insert(at, long)
+    ended = draw(st.booleans())
+    fits = "fits" if size <= spec_resolvconf.LINE_MAX else "ends the reading"
+    where = "last" if at == len(lines) - 1 else "not last"
+    event(f"rc: a line of {size} bytes ({fits}), {where}" + ("" if ended else ", no newline"))
+    return "\n".join(lines) + ("\n" if ended else "")
+
+
+#: the outcomes a strict lookup's lanes are drawn from: an answer, the not-found pair,
+#: the temporary errors (silence, SERVFAIL, a refused socket) and one that is neither
+STRICT_OUTCOMES = ("answer", "nxdomain", "nodata", "servfail", "timeout", "refused", "rcode")
+#: the search list of a strict lookup's worlds: "repo" is asked last (ndots 1)
+STRICT_SEARCH = ("a.test", "b.test", "c.test")
+#: seed 19's example: the first candidate's A lane is a SERVFAIL, the name as given
+#: answers; with StrictErrors Go ends the lookup at the SERVFAIL, without it answers
+STRICT_SERVFAIL_THEN_ANSWER = {
+    ("repo.a.test", "A"): "servfail",
+    ("repo.a.test", "AAAA"): "nxdomain",
+    ("repo", "A"): "answer",
+    ("repo", "AAAA"): "nodata",
+}
+
+
+@cases(150)
+@given(
+    search=st.integers(0, 3),
+    outcomes=st.fixed_dictionaries(
+        {
+            (name, qtype): st.sampled_from(STRICT_OUTCOMES)
+            for name in ("repo", *(f"repo.{d}" for d in STRICT_SEARCH))
+            for qtype in ("A", "AAAA")
+        }
+    ),
+    strict=st.booleans(),
+)
+@example(search=1, outcomes=STRICT_SERVFAIL_THEN_ANSWER, strict=True)
+@example(search=1, outcomes=STRICT_SERVFAIL_THEN_ANSWER, strict=False)
+def test_predicate_input_of_a_lookup_with_strict_errors_is_gos(
+    search: int, outcomes: dict[tuple[str, str], str], strict: bool
+) -> None:
+    """``simulate_lookup`` (and so ``StubResolver``, which folds its lanes with the same
+    ``strict_errors``) with Go's ``Resolver.StrictErrors`` on or off (the controller's
+    is off; cleanup's resolvers take it) over up to three search candidates and the
+    name as given, each lane ending as drawn (one server, one attempt): the addresses
+    of the first candidate that answers, or an error with the flags of a lane Go may
+    keep (``spec.go_dns.kept_lanes``: with StrictErrors a temporary error, a timeout,
+    SERVFAIL or a refused socket, ends the lookup at its candidate, discarding that
+    candidate's addresses)."""
+    domains = list(STRICT_SEARCH[:search])
+    names = spec_dns.name_list("repo", domains, 1)
+    addresses = {"A": ("10.0.0.1",), "AAAA": ("fd00::1",)}
+
+    def ended(fqdn: str, qtype: str) -> str:
+        return outcomes.get((fqdn.rstrip(".").lower(), qtype), "nxdomain")
+
+    def outcome_of(fqdn: str, qtype: str, _server: int, _transport: str, _t: float) -> Any:
+        return ended(fqdn, qtype)
+
+    def answer_of(fqdn: str, qtype: str) -> tuple[str, ...]:
+        return addresses[qtype] if ended(fqdn, qtype) == "answer" else ()
+
+    run = simulate_lookup(
+        "repo",
+        outcome_of,
+        search=domains,
+        ndots=1,
+        servers=["10.53.0.10:53"],
+        attempts=1,
+        timeout=5.0,
+        start=0.0,
+        answer_of=answer_of,
+        strict_errors=strict,
+    )
+    lanes: list[spec_dns.Lane] = []
+    begin = 0.0
+    for fqdn in names:
+        took: list[float] = []
+        for qtype in ("A", "AAAA"):
+            lane = spec_dns.try_one_name(
+                functools.partial(lambda f, q, _s, _t: ended(f, q), fqdn, qtype),
+                servers=1,
+                attempts=1,
+                offset=0,
+                use_vc=False,
+                timeout=5.0,
+            )
+            lanes.append(spec_dns.Lane(fqdn, qtype, lane.ended, begin + lane.took))
+            took.append(lane.took)
+        begin += max(took)
+    kept = spec_dns.kept_lanes("repo", names, lanes, strict_errors=strict)
+    note(f"names {names}; lanes {lanes}; Go keeps {kept}; model {run}")
+    if kept is None:
+        first = next(f for f in names if any(ended(f, q) == "answer" for q in ("A", "AAAA")))
+        want = sorted(a for q in ("A", "AAAA") for a in answer_of(first, q))
+        assert (sorted(run.addresses), run.error) == (want, None)
+        event("strict: answered" if strict else "answered")
+        return
+    got = run.error
+    assert got is not None, f"Go fails this lookup; the model answered {run.addresses}"
+    flags = spec_dns.DNSFlags(got.is_not_found, got.is_timeout, got.is_temporary)
+    assert flags in {spec_dns.flags_of(k.ended) for k in kept}, f"{flags}; Go keeps {kept}"
+    hit = strict and any(
+        ended(f, q) != "answer" and spec_dns.flags_of(ended(f, q)).temporary
+        for f in names
+        for q in ("A", "AAAA")
+    )
+    answered_later = any(ended(f, q) == "answer" for f in names for q in ("A", "AAAA"))
+    if hit and answered_later:
+        event("strict: a temporary error ends a lookup Go would otherwise answer")
+    event("strict: failed" if strict else "failed")
 
 
 def _resolver_settings(resolver: cleanup.StubResolver) -> spec_resolvconf.Config:

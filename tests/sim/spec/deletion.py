@@ -18,6 +18,18 @@ rather than taken from ``cleanup._images``::
     deleted    = {n in the node's images : same(n, e) for some e in doomed,
                                            id(n) not in protected}
 
+A node name kept because its identity is protected says which staying name holds the
+identity (README "cleanup", "Identity, not names")::
+
+    same image (ID) as NAME (WHY)
+
+``ID`` the identity as the store spells it; ``NAME (WHY)``: a current-list entry
+written as ``full`` spells it with ``current list``, a container's or pinned name as
+written with ``in use`` or ``pinned``, or a previous-list entry as the list writes it
+(its first spelling) with the reason it stays: ``in current list``, ``vmdp image``,
+``retained (SUBSTRING)`` (:func:`identity_keepers`); ``NAME`` is ``same`` as a node
+name whose identity is ``ID``, or states ``ID`` itself (a digest, an image ID).
+
 ``full``: ``[domain/]path[:tag][@digest]`` as distribution/reference's
 ``ParseNormalizedNamed`` + ``TagNameOnly`` spell it (normalize.go ``splitDockerDomain``:
 the text up to the first ``/`` is a registry host only if it contains ``.`` or ``:``,
@@ -42,6 +54,8 @@ __all__ = [
     "candidates_of",
     "deletion_set",
     "full",
+    "identity",
+    "identity_keepers",
     "is_vmdp",
     "listed",
     "namespaces",
@@ -49,6 +63,7 @@ __all__ = [
     "related",
     "retained_of",
     "same",
+    "same_image_reason",
     "short",
 ]
 
@@ -252,3 +267,59 @@ def deletion_set(
     protected = {ident(n) for n in known if any(same(n, s) for s in staying)}
     protected |= {_identity(s) for s in map(_stated, staying) if s is not None}
     return {n for n in node if any(same(n, e) for e in doomed) and ident(n) not in protected}
+
+
+_SAME_IMAGE = re.compile(r"^same image \((?P<ident>[^()]+)\) as (?P<label>.+ \(.+\))$")
+
+
+def same_image_reason(reason: str) -> tuple[str, str] | None:
+    """``(ID, "NAME (WHY)")`` of a ``same image (ID) as NAME (WHY)`` reason, else None."""
+    found = _SAME_IMAGE.match(reason)
+    return (found["ident"], found["label"]) if found else None
+
+
+def identity_keepers(
+    previous: Sequence[str],
+    current: Sequence[str],
+    node: Sequence[str],
+    *,
+    in_use: Iterable[str] = (),
+    pinned: Iterable[str] = (),
+    ids: Mapping[str, str] | None = None,
+    retain: Sequence[str] = RETAIN,
+    match: str = "both",
+) -> dict[str, set[str]]:
+    """``{"NAME (WHY)": identities}``: every label the reason ``same image (ID) as NAME
+    (WHY)`` may give (module docstring), with the identities (``sha256:<hex>``) that
+    label's name holds: those of the node names (and ``ids``' names) ``same`` as it,
+    and the digest or image ID it states by itself."""
+    ids = dict(ids or {})
+    candidates = candidates_of(previous, current, match)
+    retained = retained_of(candidates, retain)
+    named: list[tuple[str, str]] = [(full(c), "current list") for c in current]
+    named += [(u, "in use") for u in in_use]
+    named += [(p, "pinned") for p in pinned]
+    for raw in listed(previous):
+        if raw in retained:
+            named.append((raw, f"retained ({retained[raw]})"))
+        elif _split(raw) is None or raw in candidates:
+            continue
+        elif any(same(raw, c, match) for c in current):
+            named.append((raw, "in current list"))
+        elif is_vmdp(raw):
+            named.append((raw, "vmdp image"))
+    known = list(dict.fromkeys([*node, *ids]))
+    keepers: dict[str, set[str]] = {}
+    for name, why in named:
+        held = {_identity(ids.get(n, n)) for n in known if same(n, name, match)}
+        stated = _stated(name)
+        if stated is not None:
+            held.add(_identity(stated))
+        keepers.setdefault(f"{name} ({why})", set()).update(held)
+    return keepers
+
+
+def identity(value: str) -> str:
+    """An identity in one spelling: ``sha256:<hex>`` for an image ID written either way
+    (``sha256:<hex>`` or the bare 64 hex), else as it is."""
+    return _identity(value)

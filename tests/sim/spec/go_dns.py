@@ -381,18 +381,31 @@ class Lane:
     server: str = ""
 
 
-def lookup_error(name: str, names: Sequence[str], lanes: Iterable[Lane]) -> set[DNSFlags] | None:
+def lookup_error(
+    name: str, names: Sequence[str], lanes: Iterable[Lane], *, strict_errors: bool = False
+) -> set[DNSFlags] | None:
     """The error Go reports for a lookup of ``name`` over the candidates ``names`` whose
     lanes ended as ``lanes`` say: None when some lane got an answer, else the set of
     flags it may report (more than one only when the lanes that decide finished at the
-    same instant: the race is Go's, either lane may be read last)."""
-    kept = kept_lanes(name, names, lanes)
+    same instant: the race is Go's, either lane may be read last).  ``strict_errors``:
+    :func:`kept_lanes`' rule."""
+    kept = kept_lanes(name, names, lanes, strict_errors=strict_errors)
     return None if kept is None else {flags_of(lane.ended) for lane in kept}
 
 
-def kept_lanes(name: str, names: Sequence[str], lanes: Iterable[Lane]) -> set[Lane] | None:
+def kept_lanes(
+    name: str, names: Sequence[str], lanes: Iterable[Lane], *, strict_errors: bool = False
+) -> set[Lane] | None:
     """The lanes whose error Go may report for ``name`` (as :func:`lookup_error`), or
-    None when some lane got an answer; their ``server`` is the error's Server."""
+    None when some lane got an answer; their ``server`` is the error's Server.
+
+    ``strict_errors``: Go's ``Resolver.StrictErrors`` (Go 1.23 ``dnsclient_unix.go``
+    ``goLookupIPCNAME``; the Go default, and the controller's, is false): a lane whose
+    error is ``Temporary()`` (a timeout, SERVFAIL, a refused socket: ``flags_of``'s
+    ``temporary``) always becomes the error, and once a candidate's lanes hold one the
+    lookup ends there with that error, the candidate's addresses discarded ("network
+    flakiness cannot turn a dualstack hostname IPv4/IPv6-only"), later candidates
+    unasked."""
     as_given = name.rstrip(".").lower()
     by_name: dict[str, list[Lane]] = {}
     for lane in lanes:
@@ -404,7 +417,10 @@ def kept_lanes(name: str, names: Sequence[str], lanes: Iterable[Lane]) -> set[La
         if not mine:
             continue
         asked = True
-        if any(lane.ended == "answer" for lane in mine):
+        hit = strict_errors and any(
+            lane.ended != "answer" and flags_of(lane.ended).temporary for lane in mine
+        )
+        if not hit and any(lane.ended == "answer" for lane in mine):
             return None
         orders = _finishing_orders(mine)
         after: set[Lane | None] = set()
@@ -412,10 +428,17 @@ def kept_lanes(name: str, names: Sequence[str], lanes: Iterable[Lane]) -> set[La
             for order in orders:
                 kept = last
                 for lane in order:
-                    if kept is None or fqdn == as_given:
+                    if lane.ended == "answer":
+                        continue  # its addresses are discarded; it sets no error
+                    # a strict hit's temporary error always replaces the one kept;
+                    # otherwise "prefer error for original name"
+                    strict_hit = hit and flags_of(lane.ended).temporary
+                    if strict_hit or kept is None or fqdn == as_given:
                         kept = lane
                 after.add(kept)
         possible = after
+        if hit:
+            break
     if not asked:
         raise ValueError(f"no lane of a candidate of {name!r} was given")
     return {p for p in possible if p is not None}

@@ -5,7 +5,13 @@ Source: ``$GOROOT/src/net/dnsconfig_unix.go`` ``dnsReadConfig`` and ``parse.go``
 (and checked against Go's own ``dnsReadConfig`` on generated files, through a
 ``go:linkname`` probe):
 
-- The file is read line by line, a line ending at ``\\n``.  A line whose first byte is
+- The file is read line by line, a line ending at ``\\n`` (the last one may end with
+  the file instead).  ``parse.go``'s ``open`` gives ``readLine`` a buffer of 64 KiB
+  (``make([]byte, 0, 64*1024)``), and a line must fit in it: the first line of more
+  than :data:`LINE_MAX` bytes (65535; its ``\\n`` not counted), ended by a newline
+  or by the file, ends the reading, that line and every later one unread (checked
+  with Go 1.23.9's ``readLine`` on files around the edge: a last line of 65535 bytes
+  without a newline is read, one of 65536 is not).  A line whose first byte is
   ``#`` or ``;`` is a comment; elsewhere those bytes are text.  A line's fields are
   split at space, tab, ``\\r`` and ``\\n`` (``getFields``); a line without fields is
   skipped.
@@ -41,11 +47,29 @@ from dataclasses import dataclass
 
 from tests.sim.spec.ip_literal import is_address
 
-__all__ = ["DEFAULT_SERVERS", "Config", "read_config"]
+__all__ = ["DEFAULT_SERVERS", "LINE_MAX", "Config", "lines", "read_config"]
 
 #: Go's ``defaultNS``
 DEFAULT_SERVERS = ("127.0.0.1:53", "[::1]:53")
 _BIG = 0xFFFFFF  # parse.go's "big"
+#: the longest line ``readLine`` returns, in bytes without its newline: its buffer's
+#: 64 KiB less one (a line needs room for its newline, or for the file's end to show)
+LINE_MAX = 64 * 1024 - 1
+
+
+def lines(text: str) -> list[str]:
+    """The lines Go reads from a file holding ``text`` (UTF-8): split at ``\\n``, up to
+    the first longer than :data:`LINE_MAX` bytes; a last line without a newline is a
+    line (an empty one is none)."""
+    out: list[str] = []
+    pieces = text.split("\n")
+    if pieces[-1] == "":
+        pieces.pop()
+    for piece in pieces:
+        if len(piece.encode("utf-8", "surrogateescape")) > LINE_MAX:
+            break
+        out.append(piece)
+    return out
 
 
 @dataclass(frozen=True)
@@ -94,7 +118,7 @@ def read_config(text: str, hostname: str) -> Config:
     flags = dict.fromkeys(
         ("rotate", "single_request", "use_tcp", "trust_ad", "no_reload", "unknown_opt"), False
     )
-    for line in text.split("\n"):
+    for line in lines(text):
         if line.startswith(("#", ";")):
             continue
         fields = line.replace("\t", " ").replace("\r", " ").split(" ")

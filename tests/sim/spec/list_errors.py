@@ -13,7 +13,12 @@ checks, in order, first failure wins:
 0. framing: a body with neither ``Content-Length`` nor chunked framing is refused
    before reading, "its end cannot be proven: no Content-Length and no chunked
    framing, so a connection closed early looks the same as the end of the list"
-   (document; README "Complete lists only");
+   (document; README "Complete lists only"); one with both a ``Content-Length`` of D
+   and ``Transfer-Encoding: chunked`` (which HTTP/1.1 readers, h11 among them, take
+   as chunked) is refused before reading, "the repo sent both Content-Length (D) and
+   Transfer-Encoding (chunked): the framing is ambiguous (RFC 9112 section 6.3)"
+   (document; RFC 9112 section 6.3 item 3: such a message "ought to be handled as an
+   error", the two framings disagreeing about where the list ends);
 1. size: more than the client's limit of ``M`` bytes: with a ``Content-Length`` over
    ``M`` refused before reading, "the list is N bytes, more than the M-byte limit (is
    the repo serving the wrong file?)"; otherwise as soon as the bytes received pass
@@ -113,6 +118,7 @@ __all__ = [
     "DIGEST_HEX",
     "HTML_MARKERS",
     "NAME_TOTAL_LENGTH_MAX",
+    "both_framings",
     "clip",
     "document_error",
     "error",
@@ -175,6 +181,15 @@ def unrelated_error(url: str, current: Sequence[str]) -> str:
         0,
         f"it shares no registry/namespace with the previous list (it names {shown}):"
         " is it an image list at all, or did a proxy or error page answer?",
+    )
+
+
+def both_framings(declared: int, transfer_encoding: str) -> str:
+    """Check 0's reason for a response with a ``Content-Length`` of ``declared`` and a
+    ``Transfer-Encoding`` of ``transfer_encoding`` (RFC 9112 section 6.3 item 3)."""
+    return (
+        f"the repo sent both Content-Length ({declared}) and Transfer-Encoding"
+        f" ({transfer_encoding}): the framing is ambiguous (RFC 9112 section 6.3)"
     )
 
 
@@ -280,8 +295,9 @@ def list_error(
     """The run's error for ``data`` served at ``url`` whole, to a client whose limit is
     ``limit`` bytes; ``framing``: ``"length"`` (a ``Content-Length`` of ``len(data)``),
     an integer D (a ``Content-Length`` of D, the body arriving in one piece all the
-    same), ``"close"`` (neither length nor chunking: the body ends when the connection
-    does) or the sizes of the chunks (summing to ``len(data)``).  None when it is a
+    same), ``"both"`` (a ``Content-Length`` of ``len(data)`` and ``Transfer-Encoding:
+    chunked``), ``"close"`` (neither length nor chunking: the body ends when the
+    connection does) or the sizes of the chunks (summing to ``len(data)``).  None when it is a
     list."""
     found = list_error_at(data, limit, framing)
     return None if found is None else error(url, *found)
@@ -292,6 +308,8 @@ def list_error_at(
 ) -> tuple[int, str] | None:
     """:func:`list_error`'s (line, reason): the ``ImageListError``'s ``line`` (0 for
     the document) and ``reason`` fields; None when it is a list."""
+    if framing == "both":
+        return 0, both_framings(len(data), "chunked")
     if framing == "close":
         return 0, (
             "its end cannot be proven: no Content-Length and no chunked framing, so a "
