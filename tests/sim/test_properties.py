@@ -139,7 +139,8 @@ The properties, stated precisely:
    (``spec.policy_input.override``); values built through the Python API
    (``Backoff(**fields)``, ``Policy(deadline=)``) are refused exactly when
    ``spec.policy_input.api_refusals`` refuses them, as a ``PolicyError`` naming a
-   refused field, and a schedule built steps as ``spec.backoff``'s.
+   refused field, and a schedule built steps as ``spec.backoff``'s; ``Policy``'s other
+   fields likewise (``spec.policy_input.policy_field_refused``).
 9. **The report.**  What ``cleanup run --json`` prints says what Go met: each failed
    attempt's kind is ``spec.go_http.report_label`` of the world's error, its
    ``retriable`` the specification's predicate, its text Go's where the world fixes it
@@ -4491,6 +4492,7 @@ def check_loaded(policy: Policy, want: spec_input.Loaded) -> None:
 @example(data={"backoff": {"duration": 1, "factor": "nan"}})
 @example(data={"backoff": {"duration": 1, "jitter": -0.5}})
 @example(data={"backoff": {"duration": 1, "factor": 10**400}})  # once an OverflowError
+@example(data={"backoff": {"duration": 1, "factor": " 1E-1 ", "jitter": "INF"}})  # seed 20
 @example(data={"backoff": {"duration": 1, "steps": "+-5"}})
 @example(data={"backoff": {"duration": "9223372036854775808ns9223372036854775808ns"}})
 @example(data={"backoff": {"duration": "9x" * 29 + "9"}})
@@ -5116,6 +5118,10 @@ _BRIEF_LINES = ("registry.local/Bad/x:v1", "a/UPPER/b", "ABC/x", "Foo/bar")
 @example(which="previous", line=_BRIEF_LINES[1], at=2, blank=(), framing="length", off=1)
 @example(which="previous", line=_BRIEF_LINES[2], at=2, blank=(), framing="length", off=1)
 @example(which="previous", line=_BRIEF_LINES[3], at=2, blank=(), framing="chunked", off=1)
+# seed 20: capitals whose lower case sorts below them (KELVIN SIGN, dotted capital I),
+# in the first part and in the repository name: the lower-case rule is "differs"
+@example(which="previous", line="\u212aube/x:v1", at=0, blank=(), framing="length", off=1)
+@example(which="current", line="rancher/\u0130mage:v1", at=1, blank=(), framing="length", off=1)
 def test_invalid_list_lines_name_url_line_and_reason_in_process(
     which: str, line: str, at: int, blank: tuple[str, ...], framing: str, off: int
 ) -> None:
@@ -5758,6 +5764,43 @@ def test_schedule_fields_built_through_the_api_are_the_specs(
     else:
         assert not spec_input.deadline_refused(deadline), f"deadline={deadline!r} taken"
         assert _same_value(policy.deadline, deadline), policy.deadline
+
+
+#: ``Policy``'s other fields through the API: ordinary values and edges (seed 20)
+POLICY_FIELD_VALUES: dict[str, tuple[object, ...]] = {
+    "name": ("mine", " ", "", None, 5, b"mine"),
+    "predicate": ("v1.5", "my-label", "", None, 3),
+    "retriable": (cleanup.retriable_v15, callable, None, "v1.5", 1),
+    "backoff": (V15.backoff, None, "client-go", {"duration": 1.0}),
+}
+
+
+@cases(40)  # cheap: no run
+@given(
+    field_value=st.sampled_from(
+        [(field, value) for field, values in POLICY_FIELD_VALUES.items() for value in values]
+    )
+)
+@example(field_value=("name", ""))  # seed 20's kind: an empty name was taken
+def test_schedule_policy_fields_built_through_the_api_are_the_specs(
+    field_value: tuple[str, object],
+) -> None:
+    """Property 8 for ``Policy``'s other fields through the API (``name``,
+    ``predicate``, ``retriable``, ``backoff``): refused exactly when
+    ``spec.policy_input.policy_field_refused`` says, as a ``PolicyError`` naming the
+    field; a taken value is held as given."""
+    field, value = field_value
+    refused = spec_input.policy_field_refused(field, value)
+    try:
+        policy = dataclasses.replace(V15, **{field: value})  # type: ignore[arg-type]
+    except cleanup.PolicyError as exc:
+        assert refused, f"{field}={value!r} refused: {exc}"
+        assert str(exc).startswith(f"{field} "), str(exc)
+        event(f"Policy.{field} refused")
+    else:
+        assert not refused, f"{field}={value!r} taken, the specification refuses it"
+        assert getattr(policy, field) is value
+        event(f"Policy.{field} taken")
 
 
 @cases(4)

@@ -88,6 +88,7 @@ __all__ = [
     "deadline_refused",
     "flag",
     "override",
+    "policy_field_refused",
     "policy_file",
     "shown",
     "unknown_policy",
@@ -425,6 +426,19 @@ def api_refusals(fields: dict[str, object]) -> frozenset[str]:
     if not isinstance(given["mode"], str) or given["mode"] not in MODES:
         refused.add("mode")
     return frozenset(refused)
+
+
+def policy_field_refused(field: str, value: object) -> bool:
+    """Whether ``Policy(..., FIELD=value)`` is refused for ``name``, ``predicate`` (a
+    non-empty text: a label), ``retriable`` (a function of the error) or ``backoff`` (a
+    schedule: an object with ``Backoff``'s fields, :data:`API_FIELDS`)."""
+    if field in ("name", "predicate"):
+        return not (isinstance(value, str) and value)
+    if field == "retriable":
+        return not callable(value)
+    if field == "backoff":
+        return not all(hasattr(value, name) for name in API_FIELDS)
+    raise ValueError(f"no rule for Policy.{field}")
 
 
 def deadline_refused(value: object) -> bool:
