@@ -205,7 +205,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 from unittest import mock
 
 import h11
@@ -6151,6 +6151,9 @@ def test_safety_of_the_plan_when_a_retained_image_is_mirrored(images: ImageSet, 
     _check_the_plan_at_the_rules_edges(images, match)
 
 
+_T = TypeVar("_T")
+
+
 def _check_the_plan_at_the_rules_edges(images: ImageSet, match: str) -> None:
     """Property 2 on ``cleanup.plan`` where a literal rule's edge is: names either side
     of ``vmdp`` (``vm``, ``vmd``, ``vmdp2``, ``vmdp-agent``, ``xvmdp``, ``suse/vmdp/x``:
@@ -6162,15 +6165,13 @@ def _check_the_plan_at_the_rules_edges(images: ImageSet, match: str) -> None:
     (``spec.deletion.identity_keepers``)."""
     node = images.node_images
     ids = dict(images.ids)
-    want = spec_deletion.deletion_set(
-        images.previous,
-        images.current,
-        node,
-        in_use=images.in_use,
-        pinned=images.pinned,
-        ids=ids,
-        match=match,
-    )
+
+    def ask_the_spec(rule: Callable[..., _T]) -> _T:
+        """One of ``spec.deletion``'s rules over this world (they share a signature)."""
+        return rule(images.previous, images.current, node, in_use=images.in_use,
+                    pinned=images.pinned, ids=ids, match=match)  # fmt: skip
+
+    want = ask_the_spec(spec_deletion.deletion_set)
     result = cleanup.plan(
         images.previous,
         images.current,
@@ -6182,15 +6183,7 @@ def _check_the_plan_at_the_rules_edges(images: ImageSet, match: str) -> None:
     )
     deleted = {item.image for item in result.delete}
     assert deleted == want, f"plan deletes {sorted(deleted)}, the spec {sorted(want)}"
-    keepers = spec_deletion.identity_keepers(
-        images.previous,
-        images.current,
-        node,
-        in_use=images.in_use,
-        pinned=images.pinned,
-        ids=ids,
-        match=match,
-    )
+    keepers = ask_the_spec(spec_deletion.identity_keepers)
     for item in result.keep:
         said = spec_deletion.same_image_reason(item.reason)
         if said is None:
