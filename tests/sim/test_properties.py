@@ -125,8 +125,8 @@ The properties, stated precisely:
    addresses (order, duplicates, IPv4-mapped, scope ids) or DNSError (Go's cgo rules
    per EAI code), decided by every preset predicate as ``spec.predicates`` says; the
    same codes raised by a plain httpx stack name the URL's host.
-8. **The schedule at its boundaries.**  A deadline exactly on an attempt's start, a
-   sleep equal to the Cap, Steps 1, Jitter 0, Factor < 1; and cleanup's stepped
+8. **The schedule at its boundaries.**  A deadline exactly on an attempt's start (also
+   inside a late-waking first sleep: no attempt after it), a sleep equal to the Cap, Steps 1, Jitter 0, Factor < 1; and cleanup's stepped
    schedule equals ``spec.backoff``'s over many backoffs; every preset's fields,
    deadline, predicate name and schedule are ``spec.backoff.PRESETS``'.  The input
    a schedule comes from: a policy file loads to exactly ``spec.policy_input``'s
