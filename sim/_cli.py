@@ -38,6 +38,7 @@ from rich.table import Table
 import cleanup
 import faultdns
 from sim._args import count as _count
+from sim._args import port as _port
 from sim._args import positive as _positive
 from sim._args import seed as _seed
 from sim._cli_tune import add_tune_parser, run_tune
@@ -67,17 +68,6 @@ class UsageError(Exception):
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         raise UsageError(message)
-
-
-def _port(text: str) -> int:
-    """A TCP/UDP port, 0 (any free port) to 65535."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text[:40]!r} is not a port number") from None
-    if not 0 <= value <= 65535:
-        raise argparse.ArgumentTypeError(f"{text[:40]!r} is not a port (0 to 65535)")
-    return value
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -23,6 +23,7 @@ from typing import Any
 
 from cleanup import Policy, PolicyError, get_policy, parse_duration
 from sim._args import count as _count
+from sim._args import decimal as _decimal
 from sim._args import seed as _seed
 from sim._dist import ScenarioError
 from sim._scenario import load_scenario
@@ -59,10 +60,7 @@ def _duration_arg(text: str) -> float | None:
 
 
 def _probability(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    value = _decimal(text)
     if not 0 < value <= 1:
         raise argparse.ArgumentTypeError(f"{text!r} must be in (0, 1]")
     return value

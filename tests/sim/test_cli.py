@@ -442,3 +442,47 @@ def test_serve_refuses_dns_while_the_service_has_no_backend(
             sock.recv(512)
     finally:
         sock.close()
+
+
+#: digits that are not ASCII (full-width, Arabic-Indic, Devanagari): ``int()`` and
+#: ``float()`` read them all, a hand-typed flag must not
+LOOK_ALIKE_DIGITS = ("\uff11\uff12", "\u0661\u0662", "\u0967\u0968")
+
+
+@pytest.mark.parametrize("digits", LOOK_ALIKE_DIGITS)
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["run", "--seed", "{}"],
+        ["replay", "{}"],
+        ["demo", "--seeds", "{}"],
+        ["demo", "--first-seed", "{}"],
+        ["serve", "--seed", "{}"],
+        ["serve", "--speed", "{}"],
+        ["serve", "--duration", "{}"],
+        ["serve", "--port", "{}"],
+        ["serve", "--dns-port", "{}"],
+        ["tune", "--samples", "{}"],
+        ["tune", "--seed", "{}"],
+        ["tune", "--target", "0.{}"],
+    ],
+)
+def test_numbers_in_flags_are_ascii_only(
+    argv: list[str], digits: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Every number a ``sim`` flag takes is refused, exit 64 naming the flag's value,
+    when written with another script's digits (cleanup run's rule, README "sim")."""
+    args = [a.format(digits) for a in argv]
+    assert main(args) == 64
+    err = capsys.readouterr().err
+    assert repr(args[-1]) in err, err
+
+
+@pytest.mark.parametrize("text", ["1_0", "+80", " 80", "0x50", "-0", "123456"])
+def test_a_port_flag_is_ascii_decimal_digits(text: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """``--port``/``--dns-port`` take 0-65535 in decimal digits only: no ``_`` (int()
+    reads ``1_0`` as 10), sign, space or base prefix."""
+    for flag in ("--port", "--dns-port"):
+        assert main(["serve", flag, text]) == 64
+        err = capsys.readouterr().err
+        assert flag in err and repr(text) in err, err
