@@ -91,6 +91,8 @@ def _load_policy(path: Path) -> Policy:
 
 
 def _toml_string(text: str) -> str:
+    # a TOML basic string: backslash and quote escaped, control characters (C0, DEL)
+    # as \uXXXX; every other character, astral ones included, written as itself
     escaped = text.replace("\\", "\\\\").replace('"', '\\"')
     escaped = "".join(ch if ch >= " " and ch != "\x7f" else f"\\u{ord(ch):04x}" for ch in escaped)
     return f'"{escaped}"'
@@ -101,12 +103,28 @@ def _toml_float(value: float) -> str:
     return text if ("." in text or "e" in text) else f"{text}.0"
 
 
+def _is_unicode_text(text: str) -> bool:
+    # a Python str may hold lone surrogates (U+D800-U+DFFF); UTF-8 and TOML cannot
+    return not any("\ud800" <= ch <= "\udfff" for ch in text)
+
+
 def policy_to_toml(policy: Policy) -> str:
-    """The policy as a file :func:`get_policy` reads back into an equal policy."""
+    """The policy as a file :func:`get_policy` reads back into an equal policy (the
+    text, to be written as UTF-8).
+
+    Raises :class:`PolicyError` for a policy whose predicate is not one of
+    :data:`PREDICATES` (a function cannot be saved) or whose name holds a lone
+    surrogate (not Unicode text: TOML 1.0 strings are Unicode scalar values).
+    """
     if policy.predicate not in PREDICATES or PREDICATES[policy.predicate] is not policy.retriable:
         raise PolicyError(
             f"policy {policy.name!r} uses a predicate that is not one of "
             f"{', '.join(PREDICATES)}; it cannot be saved"
+        )
+    if not _is_unicode_text(policy.name):
+        raise PolicyError(
+            f"policy name {policy.name!r} holds a lone surrogate, which no UTF-8 file "
+            "(and no TOML string) can hold; it cannot be saved"
         )
     b = policy.backoff
     lines = [

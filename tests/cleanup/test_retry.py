@@ -853,6 +853,24 @@ def test_unsaveable_predicate_is_refused() -> None:
         policy_to_toml(p)
 
 
+@pytest.mark.parametrize("name", ["a\ud800", "\udfff", "x\udc80y"])
+def test_a_name_with_a_lone_surrogate_is_refused_not_written(name: str) -> None:
+    """No UTF-8 file and no TOML string holds a lone surrogate: refused by name."""
+    p = Policy(name, Backoff(duration=1.0), retriable_v15, predicate="v1.5")
+    with pytest.raises(PolicyError, match="lone surrogate"):
+        policy_to_toml(p)
+
+
+@pytest.mark.parametrize("name", ["\U0001f680", "nightly \U0001f680\x01\x7f", "\u00e9\u2028"])
+def test_any_unicode_name_round_trips_through_a_utf8_file(name: str, tmp_path: Path) -> None:
+    """Astral characters are written as themselves (a four-hex-digit escape cannot hold
+    them), controls and DEL escaped: the file reads back to the same name."""
+    p = Policy(name, Backoff(duration=1.0), retriable_v15, predicate="v1.5")
+    path = tmp_path / "p.toml"
+    path.write_bytes(policy_to_toml(p).encode("utf-8"))
+    assert get_policy(path).name == name
+
+
 def test_policies_events_and_errors_pickle_for_worker_processes() -> None:
     # the simulation may fan runs out to processes (dask): everything crosses pickling
     for preset in PRESETS.values():

@@ -126,9 +126,10 @@ The properties, stated precisely:
    per EAI code), decided by every preset predicate as ``spec.predicates`` says; the
    same codes raised by a plain httpx stack name the URL's host.
 8. **The schedule at its boundaries.**  A deadline exactly on an attempt's start (also
-   inside a late-waking first sleep: no attempt after it), a sleep equal to the Cap, Steps 1, Jitter 0, Factor < 1; and cleanup's stepped
-   schedule equals ``spec.backoff``'s over many backoffs; every preset's fields,
-   deadline, predicate name and schedule are ``spec.backoff.PRESETS``'.  The input
+   inside a late-waking first sleep: no attempt after it), a sleep equal to the Cap,
+   Steps 1, Jitter 0, Factor < 1; and cleanup's stepped schedule equals
+   ``spec.backoff``'s over many backoffs; every preset's fields, deadline,
+   predicate name and schedule are ``spec.backoff.PRESETS``'.  The input
    a schedule comes from: a policy file loads to exactly ``spec.policy_input``'s
    values (durations through ``spec.go_duration``, Go 1.23's ``time.ParseDuration``)
    or is refused with its message naming the field; ``cleanup run`` with a policy file
@@ -201,6 +202,7 @@ import re
 import socket
 import struct
 import threading
+import tomllib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from http import HTTPStatus
@@ -6452,6 +6454,59 @@ def test_replaying_a_seed_gives_the_identical_trace(
 
 def _scrub(report: dict[str, Any]) -> str:
     return re.sub(r"127\.0\.0\.1:\d+", "127.0.0.1:PORT", json.dumps(report, sort_keys=True))
+
+
+# --- seed 21's kinds (issue 11): a saved policy read back whatever its name's
+#     characters; events are values; the API's refusals whatever the value's repr; the
+#     lookup deadline on a busy node; a stack's request-less error over its request
+
+#: names a policy may carry: any Unicode text (controls, DEL, quotes, backslashes,
+#: astral characters) and, now and then, a lone surrogate a Python str can hold but
+#: UTF-8 and TOML cannot
+POLICY_NAMES = st.text(min_size=1, max_size=12) | st.builds(
+    lambda head, low: head + low,
+    st.text(max_size=4),
+    st.characters(min_codepoint=0xD800, max_codepoint=0xDFFF),
+)
+#: the issue-11 seed-21 example: an astral character (written as itself, not as a
+#: four-hex-digit escape that cannot hold it), a control character and DEL
+ASTRAL_NAME = "nightly \U0001f680\x01\x7f"
+
+
+@cases(60)
+@given(policy=policies(), name=POLICY_NAMES)
+@example(policy=V15, name=ASTRAL_NAME)
+@example(policy=V14, name="a\ud800")
+def test_schedule_of_a_saved_policy_file_is_the_policy_it_was_saved_from(
+    policy: Policy, name: str, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """What ``sim tune`` recommends reaches ``cleanup run --policy FILE`` through
+    ``cleanup.policy_to_toml``: the text, written as UTF-8, is a policy file that
+    ``spec.policy_input.policy_file`` reads (TOML by ``tomllib``) to exactly the saved
+    policy's fields, and ``get_policy`` loads the same policy.  A name with a lone
+    surrogate is no Unicode text (no UTF-8 file, no TOML string holds it): refused,
+    ``PolicyError`` naming the name."""
+    policy = dataclasses.replace(policy, name=name)
+    if any(0xD800 <= ord(ch) <= 0xDFFF for ch in name):
+        with pytest.raises(cleanup.PolicyError, match="policy name"):
+            cleanup.policy_to_toml(policy)
+        event("a lone surrogate in the name: refused")
+        return
+    path = tmp_path_factory.mktemp("saved") / "policy.toml"
+    path.write_bytes(cleanup.policy_to_toml(policy).encode("utf-8"))
+    data = tomllib.loads(path.read_bytes().decode("utf-8"))
+    b = policy.backoff
+    want = spec_input.Loaded(
+        name, policy.predicate, policy.deadline, b.duration, b.factor, b.jitter, b.steps, b.cap,
+        b.mode,
+    )  # fmt: skip
+    assert spec_input.policy_file(str(path), "policy", data) == want
+    loaded = cleanup.get_policy(str(path))
+    assert loaded == policy and loaded.retriable is policy.retriable
+    if any(ord(ch) > 0xFFFF for ch in name):
+        event("an astral character in the name")
+    if any(ord(ch) < 0x20 or ch == "\x7f" for ch in name):
+        event("a control character in the name")
 
 
 # -- 8. the schedule at its boundaries ----------------------------------------------
