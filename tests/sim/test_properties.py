@@ -10,7 +10,8 @@ Expectations come from the independent specifications in ``tests/sim/spec`` (the
 schedule and every preset's values, Go's lookup error, Harvester's predicates, the
 deletion set, the lists' paths, media types), never from the code under test: a
 preset's budget, deadline and predicate are ``spec.backoff.PRESETS``' by its name.
-The properties, stated precisely:
+Every run also holds ``cleanup.events``' promise that each event is a frozen dataclass
+(:func:`check_event_is_a_value`).  The properties, stated precisely:
 
 1. **Liveness.**  Let R = ``timeline.healthy_from()``.  Attempt 1 starts at
    ``cleanup_start``; attempt k+1 at (end of attempt k) + (sleep k), sleep k being
@@ -410,6 +411,16 @@ class Run:
         return "\n".join(lines)
 
 
+def check_event_is_a_value(e: object) -> None:
+    """``cleanup.events``' promise: every event is a frozen dataclass (a value one
+    callback cannot change under another, that can be kept in a set or a dict)."""
+    assert dataclasses.is_dataclass(e) and not isinstance(e, type), f"{e!r}: not a dataclass"
+    first = dataclasses.fields(e)[0].name
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        setattr(e, first, getattr(e, first))
+    hash(e)
+
+
 def run(
     harness: Harness,
     cleanup_fn: CleanupFn,
@@ -425,6 +436,7 @@ def run(
 
     def observed(*args: Any, on_event: Callable[[object], None] | None = None, **kw: Any) -> Any:
         def tap(e: object) -> None:
+            check_event_is_a_value(e)
             events.append(e)
             if on_event is not None:
                 on_event(e)
