@@ -68,7 +68,8 @@ Every run also holds ``cleanup.events``' promise that each event is a frozen dat
    fetch through ``RepoClient``/``make_http_client`` given no timeout ends a stall
    after the controller's 30 s (``spec.repo.CLIENT_TIMEOUT``); a nameserver's
    ``HOST:PORT`` is read or refused (naming the file and line, or the flag) as
-   ``spec.endpoints`` says.
+   ``spec.endpoints`` says, and so are ``RepoClient``'s ``timeout`` and ``max_bytes``
+   through the API, whatever the value's ``repr``.
 5. **Errors the policy does not retry** (a 404 on either list, an invalid list, one
    with a line over distribution/reference's length limits among them) end the run
    at the attempt that met them, naming the status or line, deleting nothing; an
@@ -5912,6 +5913,8 @@ VERSIONS = st.one_of(
     st.sampled_from(("v1/4", "v1?x", "v1#x",
                      "v1%41", "v1\\x", "v 1", "v1\t", "v1\x7f", "v1\u00a0")),
     st.sampled_from((252, 253, 254)).map(lambda n: "v" * n),
+    # no text at all (the Python API): their reprs short and past the 60 a message quotes
+    st.sampled_from((None, 1, 1.4, b"v1.4.1", ("v1",), 2**300, b"v" * 80, ["v1.4.1"] * 12)),
 )  # fmt: skip
 
 
@@ -5920,7 +5923,7 @@ VERSIONS = st.one_of(
 @example(url="http://repo/" + "p" * 2036, version="v1.4.1", through_the_cli=False)  # 2048
 @example(url="http://repo/" + "p" * 2037, version="v1.4.1", through_the_cli=True)  # 2049
 def test_safety_of_the_repo_url_and_versions_a_run_is_given_is_the_specs(
-    url: str, version: str, through_the_cli: bool, tmp_path_factory: pytest.TempPathFactory
+    url: str, version: Any, through_the_cli: bool, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
     """Input to ``RepoClient(url, client)`` and ``cleanup run --repo-url
     --previous-version``: a URL is refused exactly when ``spec.endpoints.
@@ -5932,7 +5935,7 @@ def test_safety_of_the_repo_url_and_versions_a_run_is_given_is_the_specs(
     want_version = spec_endpoints.version_refusal(version)
     verdicts = ["taken" if w is None else "refused" for w in (want, want_version)]
     event(f"repo URL {verdicts[0]}; version {verdicts[1]}")
-    if through_the_cli:
+    if through_the_cli and isinstance(version, str):  # a command line's are texts
         store = tmp_path_factory.mktemp("run") / "node.json"
         store.write_text('{"images": []}\n')
         argv = ["run", f"--repo-url={url}", f"--previous-version={version}",
@@ -5965,6 +5968,50 @@ def test_safety_of_the_repo_url_and_versions_a_run_is_given_is_the_specs(
             return
         assert want_version is None, f"{version!r} taken; the specification: {want_version}"
         assert got == base.rstrip("/") + spec_repo.list_path(version)
+
+
+#: values given to ``RepoClient``'s ``timeout``/``max_bytes`` through the Python API:
+#: numbers on both sides of each bound, ``bool`` (an ``int`` to Python), NaN and the
+#: infinities, an ``int`` past float64, texts and containers whose ``repr`` is short or
+#: longer than the 60 characters a message quotes (the issue-11 seed-21 kind)
+CLIENT_VALUES = st.one_of(
+    st.sampled_from((30, 30.0, 0.001, 1, 2**62, 0, -1, 0.0, -0.0, -5.5)),
+    st.sampled_from((True, False, math.nan, math.inf, -math.inf, 10**400, 2**1024 - 1)),
+    st.sampled_from(("30", "30s", None, [30], "3" * 70, [1.5] * 20, {"seconds": 30})),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.integers(-(2**70), 2**70),
+    st.text(min_size=55, max_size=70),
+)
+
+
+@cases(60)
+@given(timeout=CLIENT_VALUES, max_bytes=CLIENT_VALUES)
+@example(timeout="3" * 70, max_bytes=1)  # a text past 60 characters, quoted cut
+@example(timeout=30, max_bytes=[1.5] * 20)
+@example(timeout=10**400, max_bytes=1)  # no finite timeout: "a huge integer"
+def test_bounded_effort_of_a_repo_client_built_through_the_api_is_the_specs(
+    timeout: Any, max_bytes: Any
+) -> None:
+    """``RepoClient(url, client, timeout=, max_bytes=)``, the per-fetch limit and the
+    list size bound a run's effort rests on: refused exactly when
+    ``spec.endpoints.client_refusal`` refuses, with its message (a ``ValueError``
+    naming the parameter and quoting the value as ``spec.policy_input.shown`` does,
+    whatever its ``repr``'s length; never another exception), else the client holds the
+    values given (the timeout in seconds)."""
+    want = spec_endpoints.client_refusal(timeout, max_bytes)
+    with httpx.Client() as client:
+        try:
+            repo = cleanup.RepoClient(
+                "http://repo.test", client, timeout=timeout, max_bytes=max_bytes
+            )
+        except ValueError as exc:
+            assert want is not None, f"({timeout!r}, {max_bytes!r}) refused: {exc}"
+            assert str(exc) == want
+            event("refused, the value quoted cut" if str(exc).endswith("...") else "refused")
+            return
+    assert want is None, f"({timeout!r}, {max_bytes!r}) taken; the specification: {want}"
+    assert repo.timeout == float(timeout) and repo.max_bytes == max_bytes
+    event("taken")
 
 
 @st.composite

@@ -33,7 +33,19 @@ most :data:`MAX_VERSION` characters (``version is {n} characters, more than 253
 (expected e.g. v1.4.1 or current)``), not empty, ``.`` or ``..``, without ``/ ? # %
 \\``, whitespace or characters Python's ``str.isprintable`` refuses (``version
 {version!r} cannot be part of a list URL (expected e.g. v1.4.1 or current)``); on the
-command line ``cleanup: --previous-version: {message}``.
+command line ``cleanup: --previous-version: {message}``.  Through the Python API a
+version that is no ``str`` is refused first: ``version must be a string (e.g. v1.4.1
+or current), got {shown}``.
+
+**The client's own limits** (``RepoClient(url, client, timeout=, max_bytes=)``, README
+"HTTP"): ``timeout`` a number of seconds (an ``int`` or ``float``, never a ``bool``),
+finite and > 0 (an ``int`` too large for a float64 is no finite timeout):
+``timeout must be a number of seconds > 0, got {shown}`` for a value of another type,
+``timeout must be a finite number of seconds > 0, got {shown}`` for a number out of
+range; ``max_bytes`` an ``int`` (never a ``bool``) >= 1: ``max_bytes must be an integer
+>= 1, got {shown}``; both ``ValueError``.  ``{shown}`` is the value as every message of
+the API quotes it (:func:`.policy_input.shown`: an ``int`` of 200 bits or more is ``a
+huge integer``, else its ``repr``, cut to 57 characters and ``...`` when longer than 60).
 
 **A nameserver** ``TEXT`` (surrounding whitespace stripped) is an IP address Go's
 ``netip.ParseAddr`` takes (:mod:`.ip_literal`; port 53), ``IP:PORT`` (one colon, an
@@ -55,16 +67,19 @@ lines are skipped unread (Go's ``dnsReadConfig``: ``len(conf.servers) < 3``, max
 
 from __future__ import annotations
 
+import math
 import re
 from urllib.parse import urlsplit
 
 from tests.sim.spec import ip_literal
+from tests.sim.spec.policy_input import shown
 
 __all__ = [
     "GO_URL_ERRORS",
     "MAX_NAMESERVERS",
     "MAX_REPO_URL",
     "MAX_VERSION",
+    "client_refusal",
     "go_parse_error",
     "nameserver",
     "nameserver_line",
@@ -98,14 +113,33 @@ MAX_VERSION = 253
 _EXPECTED = " (expected e.g. v1.4.1 or current)"
 
 
-def version_refusal(version: str) -> str | None:
+def version_refusal(version: object) -> str | None:
     """The refusal's message for a version (``--previous-version``, ``list_url``),
     None if it is taken."""
+    if not isinstance(version, str):
+        return f"version must be a string (e.g. v1.4.1 or current), got {shown(version)}"
     if len(version) > MAX_VERSION:
         return f"version is {len(version)} characters, more than {MAX_VERSION}{_EXPECTED}"
     path_like = version in ("", ".", "..") or any(c in version for c in "/?#%\\")
     if path_like or any(c.isspace() or not c.isprintable() for c in version):
         return f"version {version!r} cannot be part of a list URL{_EXPECTED}"
+    return None
+
+
+def client_refusal(timeout: object, max_bytes: object) -> str | None:
+    """The ``ValueError`` message ``RepoClient(url, client, timeout=timeout,
+    max_bytes=max_bytes)`` gives (the module docstring; ``timeout`` checked first),
+    None when both are taken."""
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float):
+        return f"timeout must be a number of seconds > 0, got {shown(timeout)}"
+    try:
+        finite = math.isfinite(float(timeout))
+    except OverflowError:  # an int past float64's range
+        finite = False
+    if not (finite and timeout > 0):
+        return f"timeout must be a finite number of seconds > 0, got {shown(timeout)}"
+    if isinstance(max_bytes, bool) or not isinstance(max_bytes, int) or max_bytes < 1:
+        return f"max_bytes must be an integer >= 1, got {shown(max_bytes)}"
     return None
 
 
