@@ -5293,6 +5293,13 @@ def _socket_failed_by_httpx(url: str, op: str, code: int, how: str) -> BaseExcep
     core, outer_type = _HTTPX_OP_ERRORS[op]
     outer = outer_type(str(failed), request=httpx.Request("GET", url))
     outer.__cause__ = core(failed)
+    if how == "wrapped":
+        # the caller's own code adds context and re-raises outside the client, so the
+        # new error carries no request (``.request`` raises RuntimeError); the client's
+        # error under it does
+        wrapper = outer_type(f"repo unreachable: {outer}")
+        wrapper.__cause__ = outer
+        return wrapper
     return outer
 
 
@@ -5318,9 +5325,11 @@ def check_errno_error(error: CleanupError, code: int, text: str) -> None:
 @given(
     code=errnos(),
     op=st.sampled_from(("dial", "dial", "read", "write")),
-    how=st.sampled_from(("layered", "layered", "bare")),
+    how=st.sampled_from(("layered", "layered", "bare", "wrapped")),
     host=st.sampled_from((*REPO_LITERALS, "10.53.0.7", "[fd00:53::7]")),
 )
+# the issue-11 seed-21 example: the caller re-raised the client's error with context
+@example(code=errno.ECONNREFUSED, op="dial", how="wrapped", host="10.53.0.7")
 def test_every_predicate_decides_any_socket_errno_of_a_plain_httpx_stack_as_go(
     code: int, op: str, how: str, host: str
 ) -> None:
@@ -5336,13 +5345,17 @@ def test_every_predicate_decides_any_socket_errno_of_a_plain_httpx_stack_as_go(
     an ``OpError`` without ``Source``.  The errno's ``Timeout()``/``Temporary()`` are
     the error's flags, and every preset retries it exactly when ``spec.predicates``
     does: one of Harvester's six errnos, or a ``Timeout()`` (EAGAIN) seen by
-    ``os.IsTimeout``."""
+    ``os.IsTimeout``.  Re-raised by the caller's code as the same httpx exception
+    without a request (``wrapped``) and converted with no ``url`` (as
+    ``cleanup.retry`` converts what an operation raises), the URL is the request's of
+    the client's error under it: Go's ``*url.Error`` always names its URL."""
     url = f"http://{host}/v"
     address = spec_ip.dial_address(host, spec_http.DEFAULT_PORTS["http"])
     assert address is not None
     if how == "bare":
         op = "write" if code == spec_errno.number("EPIPE") else "dial"
-    error = cleanup.to_error(_socket_failed_by_httpx(url, op, code, how), url=url)
+    raised = _socket_failed_by_httpx(url, op, code, how)
+    error = cleanup.to_error(raised) if how == "wrapped" else cleanup.to_error(raised, url=url)
     check_errno_error(error, code, f'Get "{url}": {spec_errno.op_text(op, address, code)}')
     _errno_event(code)
     event(f"{op}, {how}")
