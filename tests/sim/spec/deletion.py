@@ -18,6 +18,19 @@ rather than taken from ``cleanup._images``::
     deleted    = {n in the node's images : same(n, e) for some e in doomed,
                                            id(n) not in protected}
 
+Each deleted node name is deleted once, by the first doomed entry that matches it, and
+an entry is decided node name by node name (``a.io/x:1`` matches ``a.io/x:1`` and
+``b.io/x:1``: the one whose identity is protected stays, the other goes)::
+
+    deleter(n) = the first e in doomed, in list order, with same(n, e)   (n in deleted)
+
+A doomed entry that matches node names, none of them protected and every one deleted by
+an earlier entry (so it deletes nothing itself), stays with the reason::
+
+    same node image as X,   X = the first in list order of {deleter(n) : same(n, e)}
+
+(:func:`deleters`, :func:`same_node_image_as`).
+
 A node name kept because its identity is protected says which staying name holds the
 identity (README "cleanup", "Identity, not names")::
 
@@ -52,6 +65,7 @@ __all__ = [
     "RETAIN",
     "TAG_LENGTH_MAX",
     "candidates_of",
+    "deleters",
     "deletion_set",
     "full",
     "identity",
@@ -64,6 +78,7 @@ __all__ = [
     "retained_of",
     "same",
     "same_image_reason",
+    "same_node_image_as",
     "short",
 ]
 
@@ -241,6 +256,63 @@ def deletion_set(
 ) -> set[str]:
     """The node names a successful cleanup deletes (see the module docstring), with
     ``same`` in the matching mode ``match``."""
+    return _decide(previous, current, node, in_use, pinned, ids, retain, match)[1]
+
+
+def deleters(
+    previous: Sequence[str],
+    current: Sequence[str],
+    node: Sequence[str],
+    *,
+    in_use: Iterable[str] = (),
+    pinned: Iterable[str] = (),
+    ids: Mapping[str, str] | None = None,
+    retain: Sequence[str] = RETAIN,
+    match: str = "both",
+) -> dict[str, str]:
+    """``{node name: the entry that deletes it}`` for every name of :func:`deletion_set`:
+    the first doomed entry in list order ``same`` as it (module docstring, ``deleter``)."""
+    doomed, deleted = _decide(previous, current, node, in_use, pinned, ids, retain, match)
+    return {n: next(e for e in doomed if same(n, e, match)) for n in deleted}
+
+
+def same_node_image_as(
+    previous: Sequence[str],
+    current: Sequence[str],
+    node: Sequence[str],
+    *,
+    in_use: Iterable[str] = (),
+    pinned: Iterable[str] = (),
+    ids: Mapping[str, str] | None = None,
+    retain: Sequence[str] = RETAIN,
+    match: str = "both",
+) -> dict[str, str]:
+    """``{entry: X}`` for every doomed entry (as the list writes it) that stays with
+    ``same node image as X``: it matches node names, none of them protected, every one
+    deleted by an earlier entry; ``X`` is the first of those deleters in list order."""
+    doomed, deleted = _decide(previous, current, node, in_use, pinned, ids, retain, match)
+    deleter = {n: next(e for e in doomed if same(n, e, match)) for n in deleted}
+    out: dict[str, str] = {}
+    for entry in doomed:
+        matched = [n for n in dict.fromkeys(node) if same(n, entry, match)]
+        if matched and all(n in deleted and deleter[n] != entry for n in matched):
+            by = {deleter[n] for n in matched}
+            out[entry] = next(e for e in doomed if e in by)
+    return out
+
+
+def _decide(
+    previous: Sequence[str],
+    current: Sequence[str],
+    node: Sequence[str],
+    in_use: Iterable[str],
+    pinned: Iterable[str],
+    ids: Mapping[str, str] | None,
+    retain: Sequence[str],
+    match: str,
+) -> tuple[list[str], set[str]]:
+    """(doomed, deleted) of the module docstring: the doomed entries in list order, and
+    the node names deleted."""
     ids = dict(ids or {})
 
     def same(a: str, b: str) -> bool:
@@ -266,7 +338,8 @@ def deletion_set(
     known = list(dict.fromkeys([*node, *ids]))
     protected = {ident(n) for n in known if any(same(n, s) for s in staying)}
     protected |= {_identity(s) for s in map(_stated, staying) if s is not None}
-    return {n for n in node if any(same(n, e) for e in doomed) and ident(n) not in protected}
+    deleted = {n for n in node if any(same(n, e) for e in doomed) and ident(n) not in protected}
+    return doomed, deleted
 
 
 _SAME_IMAGE = re.compile(r"^same image \((?P<ident>[^()]+)\) as (?P<label>.+ \(.+\))$")
