@@ -29,7 +29,11 @@ container uses, a pinned image, or a previous-list image kept for any other reas
 (retained, vmdp).  Removing by identity takes every name of the content (CRI ``rmi``, a
 containerd record and its aliases), so one shared identity is enough to keep it; the
 reason says which name kept it.  A digest reference's digest also protects a node image
-whose identity is that digest.
+whose identity is that digest, and every identity is read in one spelling, as a store's
+re-check reads it (:func:`staying_because`): ``sha256:<hex>``, the bare hex and
+``name@sha256:<hex>`` are the same content, so a node name ``x@sha256:<hex>`` the store
+maps to nothing (or to itself) is the content a container run as ``sha256:<hex>`` holds;
+a retained or ``vmdp`` entry written by digest protects its digest as a current one does.
 
 Node name by node name: with ``present`` given, one list entry may match several node
 images (``a.io/x:1`` matches ``b.io/x:1`` by the short ``name:tag`` key, yet to the store
@@ -245,21 +249,28 @@ def plan(
                 reasons[full] = f"retained ({substring})"
                 break
 
+    # node name -> identity as the store spells it (the reasons quote it so)
     ids: Mapping[str, str] = identity if identity is not None else {}
-    protected: dict[str, str] = {}  # identity -> what stays with it
+    protected: dict[str, str] = {}  # identity (every spelling) -> what stays with it
     if identity is None and present is not None:
         # names only: each node name is its own identity, so a node image that a
         # staying entry names (a retained ``my-registry.local/rancher/harvester-upgrade``)
         # is not deleted because another entry names it by the short ``name:tag``
-        identity = {name: name for name in present}
+        identity = {}
     if identity is not None:
+        # one spelling per identity, as a store's re-check has it (:func:`staying_because`):
+        # ``name@sha256:<hex>`` is the content it names, ``sha256:<hex>`` or bare hex an ID;
+        # a node name the map does not give is its own identity, in that spelling too
+        identity = {name: _identity_form(ident) for name, ident in identity.items()}
+        for name in present or ():
+            identity.setdefault(name, _identity_form(name))
         staying: list[tuple[str, frozenset[str], str | None]] = [
             (f"{ref.full} (current list)", _keys(ref, match), ref.digest) for ref in current_refs
         ]
         staying += [(f"{n} (in use)", _name_keys(n, match), _digest(n)) for n in in_use]
         staying += [(f"{n} (pinned)", _name_keys(n, match), _digest(n)) for n in pinned]
         staying += [
-            (f"{entries[full][0]} ({why})", _keys(entries[full][1], match), None)
+            (f"{entries[full][0]} ({why})", _keys(entries[full][1], match), entries[full][1].digest)
             for full, why in reasons.items()
         ]
         protected = _protected_identities(identity, staying, match)
@@ -281,7 +292,7 @@ def plan(
             # each node name the entry matches is decided by itself (one entry may match
             # ``a.io/x:1`` and ``b.io/x:1``, two images to the store): kept when its
             # identity is protected, else deleted by the first entry that matches it
-            held = [n for n in matched if ids.get(n, n) in protected]
+            held = [n for n in matched if _identity_form(ids.get(n, n)) in protected]
             fresh = [n for n in matched if n not in deleting and n not in held]
             for name in fresh:
                 deleting[name] = raw
@@ -299,7 +310,7 @@ def plan(
                 # name the first such entry in list order
                 first = min((deleting[n] for n in matched), key=position.__getitem__)
                 reason = f"same node image as {first}"
-        if reason is None and by_key is None and ids.get(raw, raw) in protected:
+        if reason is None and by_key is None and _identity_form(ids.get(raw, raw)) in protected:
             reason = _same_image(ids.get(raw, raw), protected)
         if reason is None:
             delete.append(PlanItem(raw, NOT_IN_CURRENT, raw))
@@ -309,9 +320,10 @@ def plan(
 
 
 def _same_image(ident: str, protected: Mapping[str, str]) -> str:
-    """The reason a name stays for its identity ``ident`` (a key of ``protected``:
-    identity -> what stays with it, :func:`_protected_identities`)."""
-    return f"same image ({ident}) as {protected[ident]}"
+    """The reason a name stays for its identity ``ident``, as the store spells it (in
+    :func:`_identity_form`'s spelling, a key of ``protected``: identity -> what stays
+    with it, :func:`_protected_identities`)."""
+    return f"same image ({ident}) as {protected[_identity_form(ident)]}"
 
 
 def _protected_identities(

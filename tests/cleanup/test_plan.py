@@ -599,3 +599,38 @@ def test_same_node_image_names_the_first_entry_in_list_order_that_deletes_one() 
         "a.io/x:1": "same node image as b.io/x:1",
         "x:1": "same node image as b.io/x:1",
     }
+
+
+@pytest.mark.parametrize("identity", [None, {}, {f"docker.io/rancher/kubectl@{D_BBB}": "x"}])
+def test_a_node_digest_reference_is_the_content_it_names(
+    identity: dict[str, str] | None,
+) -> None:
+    """Found by the seed-20 worlds: a node name ``kubectl@sha256:bbb...`` the store maps
+    to nothing (or to itself, as ``MemoryStore.identities`` does) and a container run as
+    ``sha256:bbb...``.  The store's re-check (``staying_because``) took the name's
+    identity for the digest it states and refused the removal the plan had made; the
+    plan now reads every identity in that one spelling, so it keeps it."""
+    name = f"docker.io/rancher/kubectl@{D_BBB}"
+    ids = None if identity is None else {k: name if v == "x" else v for k, v in identity.items()}
+    decided = plan([name], ["rancher/other:v2"], present=[name], in_use=[D_BBB], identity=ids)
+    assert decided.delete == []
+    assert decided.keep[0].reason == f"same image ({name}) as {D_BBB} (in use)"
+    assert staying_because(name, in_use=[D_BBB], identity=ids) is not None
+
+
+def test_a_retained_digest_reference_protects_the_content_it_names() -> None:
+    """A retained entry written by digest keeps that content under every other name, as
+    a current-list digest reference does (``spec.deletion``: the digest every staying
+    name states is protected)."""
+    node = {"docker.io/rancher/harvester-upgrade:v1.4.1": D_BBB}
+    decided = plan(
+        [f"rancher/harvester-upgrade@{D_BBB}", "rancher/harvester-upgrade:v1.4.1"],
+        ["rancher/harvester-upgrade:v1.5.0"],
+        present=list(node),
+        identity=node,
+    )
+    assert decided.delete == []
+    assert reasons(decided.keep)["rancher/harvester-upgrade:v1.4.1"] == (
+        f"same image ({D_BBB}) as rancher/harvester-upgrade@{D_BBB} "
+        "(retained (rancher/harvester-upgrade))"
+    )

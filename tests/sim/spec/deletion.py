@@ -52,7 +52,10 @@ else the domain is ``docker.io``; ``index.docker.io`` is ``docker.io``; a
 one-component Docker Hub path gets ``library/``), ``:latest`` without tag and digest.
 ``short``: the last path component with the tag (or the digest when there is no tag), whatever the
 registry.  ``id(n)``: the store's content identity of node name ``n`` (its ``ids``
-entry, else ``n``), an image ID spelt ``sha256:<hex>`` or as the bare 64 hex digits.
+entry, else ``n``), in one spelling: an image ID spelt ``sha256:<hex>`` or as the bare
+64 hex digits, or a digest reference ``name@sha256:<hex>``, is ``sha256:<hex>`` (the
+content it names: so a node name ``x@sha256:D`` the store maps to nothing is the
+content ``D`` a container run ``sha256:D`` holds, README "Identity, not names").
 """
 
 from __future__ import annotations
@@ -191,7 +194,12 @@ def namespaces(refs: Sequence[str]) -> set[str]:
 
 def _identity(value: str) -> str:
     found = _ID.match(value)
-    return "sha256:" + found.group(1) if found else value
+    if found:
+        return "sha256:" + found.group(1)
+    digest = value.rpartition("@")[2]
+    if "@" in value and digest.startswith("sha256:") and _ID.match(digest):
+        return digest  # a digest reference: the content it names
+    return value
 
 
 def _stated(name: str) -> str | None:
@@ -394,5 +402,6 @@ def identity_keepers(
 
 def identity(value: str) -> str:
     """An identity in one spelling: ``sha256:<hex>`` for an image ID written either way
-    (``sha256:<hex>`` or the bare 64 hex), else as it is."""
+    (``sha256:<hex>`` or the bare 64 hex) and for a digest reference
+    ``name@sha256:<hex>``, else as it is."""
     return _identity(value)
