@@ -277,6 +277,7 @@ from sim._timeline import (
 from sim._world import generate_timeline
 from sim.strategies import (
     IMAGE_POOL,
+    OTHER_CONTENT_MIRROR,
     RULE_EDGE_IMAGES,
     STORE_READ_TEXTS,
     backoffs,
@@ -1232,6 +1233,7 @@ def test_safety_and_completeness_over_many_image_sets(
         want = spec_lists.unrelated_error(url, images.current)
         assert report.error == want, f"{report.error!r}, the specification says {want!r}"
     check_deletion(images, report, cleanup.MemoryStore(path).images())
+    mirrored_other_content_events(images)
     if report.ok and images.ids:
         event("success with store identities")
     if any(not ("/" in u or ":" in u) or u.startswith("sha256:") for u in images.in_use):
@@ -6330,6 +6332,31 @@ def test_predicate_input_of_a_lookup_with_strict_errors_is_gos(
     if hit and answered_later:
         event("strict: a temporary error ends a lookup Go would otherwise answer")
     event("strict: failed" if strict else "failed")
+
+
+# --- seed 20's plan kinds (issue 11): a mirror holding other content under a listed
+#     name:tag (one entry, node images of two identities), and which entry "same node
+#     image as X" names ---------------------------------------------------------------
+
+
+def mirrored_other_content_events(images: ImageSet, match: str = "both") -> None:
+    """Say (``event``) whether ``images`` has a mirror holding other content under a
+    listed ``name:tag`` (``sim.strategies.other_content_copy``), and whether, by
+    ``spec.deletion`` alone, an entry there deletes one node image it matches and keeps
+    another for its identity (the seed-20 kind the plan got wrong: it kept both)."""
+    node = images.node_images
+    if not any(n.startswith(OTHER_CONTENT_MIRROR + "/") for n in node):
+        return
+    event("a mirror holds other content under a listed name:tag")
+    by = spec_deletion.deleters(images.previous, images.current, node,
+                                in_use=images.in_use, pinned=images.pinned,
+                                ids=dict(images.ids), match=match)  # fmt: skip
+    if any(
+        spec_deletion.same(n, entry, match) and n not in by
+        for entry in set(by.values())
+        for n in node
+    ):
+        event("an entry deletes one node image and keeps another for its identity")
 
 
 def _resolver_settings(resolver: cleanup.StubResolver) -> spec_resolvconf.Config:
