@@ -641,7 +641,7 @@ def image_sets(
             by_id.append(forms[how])
         in_use = tuple(by_id)
         # other content exists for a store only through its identities
-        if copies or draw(st.booleans(), label="store knows identities"):
+        if bool(copies) or draw(st.booleans(), label="store knows identities"):
             # a store's map spells an identity as containerd does (``sha256:<hex>``) or
             # as ``crictl``/``docker`` print it (the bare hex), name by name
             id_forms = st.sampled_from(("id", "bare id"))
