@@ -179,6 +179,13 @@ a list sent with both ``Content-Length`` and ``Transfer-Encoding`` (``spec.list_
 property 5); a resolv.conf whose last line has no newline or whose line fills Go's
 64 KiB ``readLine`` buffer (``spec.go_resolvconf``, property 4); and a lookup with Go's
 ``Resolver.StrictErrors`` (``spec.go_dns.kept_lanes``, property 7).
+Seed 20's plan kinds (issue 11, property 2): a mirror holding other content under a
+listed ``name:tag`` (``sim.strategies.other_content_copy``), so one list entry matches
+node images of two identities and the plan deletes the one nothing staying holds,
+keeping the other with its own reason (``spec.deletion.deletion_set``, ``deleters``);
+and one image listed three or four times in other spellings, the node holding two, the
+entries that delete nothing saying ``same node image as X`` with X the first entry in
+list order that deletes one of their node images (``spec.deletion.same_node_image_as``).
 Example counts scale with the hypothesis profile (``tests/conftest.py``): ``ci`` is
 derandomized; ``HYPOTHESIS_PROFILE=deep`` runs twenty times as many.
 """
