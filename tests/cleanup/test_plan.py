@@ -274,7 +274,8 @@ def test_plan_never_deletes_what_must_stay(
     assert len({item.image for item in decided.delete}) == len(decided.delete)
 
     # every distinct previous image is decided exactly once (a deletion may name several
-    # node images for one list entry)
+    # node images for one list entry; by names only no entry both deletes a node image
+    # and keeps another, which store identities can make: see the seed-20 tests below)
     distinct = list(dict.fromkeys(parse_reference(p).full for p in previous))
     decided_entries = [item.listed for item in decided.keep] + list(
         dict.fromkeys(item.listed for item in decided.delete)
