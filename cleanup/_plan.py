@@ -29,7 +29,24 @@ container uses, a pinned image, or a previous-list image kept for any other reas
 (retained, vmdp).  Removing by identity takes every name of the content (CRI ``rmi``, a
 containerd record and its aliases), so one shared identity is enough to keep it; the
 reason says which name kept it.  A digest reference's digest also protects a node image
-whose identity is that digest.
+whose identity is that digest, and every identity is read in one spelling, as a store's
+re-check reads it (:func:`staying_because`): ``sha256:<hex>``, the bare hex and
+``name@sha256:<hex>`` are the same content, so a node name ``x@sha256:<hex>`` the store
+maps to nothing (or to itself) is the content a container run as ``sha256:<hex>`` holds;
+a retained or ``vmdp`` entry written by digest protects its digest as a current one does.
+
+Node name by node name: with ``present`` given, one list entry may match several node
+images (``a.io/x:1`` matches ``b.io/x:1`` by the short ``name:tag`` key, yet to the store
+they are two images, perhaps of other content), and each is decided by itself, as the
+deletion set is (``tests/sim/spec/deletion.py``): kept when its own identity is
+protected, else deleted by the first entry in list order that matches it.  An entry that
+deletes none of its node images stays as a whole, with one reason: the first protected
+identity among them (``same image (ID) as NAME (WHY)``), ``not present on node``, or
+``same node image as X`` when an earlier entry deletes every one of them (X: the first
+entry in list order that deletes a node image this one matches).  An entry that deletes
+some is a deletion per node image it deletes and a keep per node image it keeps for its
+identity, each named by the node's name (:class:`PlanItem`), so the report says why each
+one stays and the dry run, the run and a store's re-check see the same names.
 
 Matching modes: ``full`` compares normalised references (``docker.io/`` and
 ``library/`` added, ``:latest`` by default), ``short`` compares ``name:tag``, ``both``
@@ -80,9 +97,12 @@ NOT_IN_CURRENT = "not in current list"
 
 @dataclass(frozen=True)
 class PlanItem:
-    """One decision.  ``image`` is what to act on: for a deletion with ``present``
-    given, the node's own name for it; otherwise the previous list's spelling, which
-    ``listed`` always holds."""
+    """One decision.  ``image`` is what it is about: for a deletion with ``present``
+    given, the node's own name for it; for a keep, the previous list's spelling (the
+    entry stays as a whole), except the node images an entry keeps for their identity
+    while it deletes others it matches: each is a keep named by the node's name (module
+    docstring, "Node name by node name").  ``listed`` always holds the previous list's
+    spelling of the entry."""
 
     image: str
     reason: str
@@ -94,7 +114,10 @@ class PlanItem:
 
 @dataclass(frozen=True)
 class Plan:
-    """Deletions and keeps, each in previous-list order."""
+    """Deletions and keeps, each in previous-list order (by ``listed``).  An entry that
+    deletes nothing is one item of ``keep``; one that deletes is an item of ``delete``
+    per node image it deletes, and an item of ``keep`` per node image it matches and
+    keeps for its identity."""
 
     delete: list[PlanItem]
     keep: list[PlanItem]
@@ -226,21 +249,28 @@ def plan(
                 reasons[full] = f"retained ({substring})"
                 break
 
+    # node name -> identity as the store spells it (the reasons quote it so)
     ids: Mapping[str, str] = identity if identity is not None else {}
-    protected: dict[str, str] = {}  # identity -> what stays with it
+    protected: dict[str, str] = {}  # identity (every spelling) -> what stays with it
     if identity is None and present is not None:
         # names only: each node name is its own identity, so a node image that a
         # staying entry names (a retained ``my-registry.local/rancher/harvester-upgrade``)
         # is not deleted because another entry names it by the short ``name:tag``
-        identity = {name: name for name in present}
+        identity = {}
     if identity is not None:
+        # one spelling per identity, as a store's re-check has it (:func:`staying_because`):
+        # ``name@sha256:<hex>`` is the content it names, ``sha256:<hex>`` or bare hex an ID;
+        # a node name the map does not give is its own identity, in that spelling too
+        identity = {name: _identity_form(ident) for name, ident in identity.items()}
+        for name in present or ():
+            identity.setdefault(name, _identity_form(name))
         staying: list[tuple[str, frozenset[str], str | None]] = [
             (f"{ref.full} (current list)", _keys(ref, match), ref.digest) for ref in current_refs
         ]
         staying += [(f"{n} (in use)", _name_keys(n, match), _digest(n)) for n in in_use]
         staying += [(f"{n} (pinned)", _name_keys(n, match), _digest(n)) for n in pinned]
         staying += [
-            (f"{entries[full][0]} ({why})", _keys(entries[full][1], match), None)
+            (f"{entries[full][0]} ({why})", _keys(entries[full][1], match), entries[full][1].digest)
             for full, why in reasons.items()
         ]
         protected = _protected_identities(identity, staying, match)
@@ -248,6 +278,7 @@ def plan(
     keep: list[PlanItem] = []
     delete: list[PlanItem] = []
     deleting: dict[str, str] = {}  # node name -> the list entry that deletes it
+    position = {raw: n for n, (raw, _) in enumerate(entries.values())}
     for full, (raw, ref) in entries.items():
         reason = reasons.get(full)
         keys = _keys(ref, match)
@@ -258,29 +289,41 @@ def plan(
                 reason = IN_USE
         if reason is None and by_key is not None:
             matched = list(dict.fromkeys(n for key in sorted(keys) for n in by_key.get(key, [])))
-            fresh = [name for name in matched if name not in deleting]
-            shared = [ids.get(n, n) for n in matched if ids.get(n, n) in protected]
-            if shared:
-                ident = shared[0]
-                reason = f"same image ({ident}) as {protected[ident]}"
-                fresh = []
-            elif not matched:
-                reason = NOT_PRESENT
-            elif not fresh:
-                # two list entries with one node image (short-name match): delete once
-                reason = f"same node image as {deleting[matched[0]]}"
+            # each node name the entry matches is decided by itself (one entry may match
+            # ``a.io/x:1`` and ``b.io/x:1``, two images to the store): kept when its
+            # identity is protected, else deleted by the first entry that matches it
+            held = [n for n in matched if _identity_form(ids.get(n, n)) in protected]
+            fresh = [n for n in matched if n not in deleting and n not in held]
             for name in fresh:
                 deleting[name] = raw
                 delete.append(PlanItem(name, NOT_IN_CURRENT, raw))
             if fresh:
+                # a mixed entry: each node name it keeps is an item of its own
+                keep.extend(PlanItem(n, _same_image(ids.get(n, n), protected), raw) for n in held)
                 continue
-        if reason is None and by_key is None and ids.get(raw, raw) in protected:
-            reason = f"same image ({ids.get(raw, raw)}) as {protected[ids.get(raw, raw)]}"
+            if held:
+                reason = _same_image(ids.get(held[0], held[0]), protected)
+            elif not matched:
+                reason = NOT_PRESENT
+            else:
+                # every node image it matches an earlier entry deletes: delete once, and
+                # name the first such entry in list order
+                first = min((deleting[n] for n in matched), key=position.__getitem__)
+                reason = f"same node image as {first}"
+        if reason is None and by_key is None and _identity_form(ids.get(raw, raw)) in protected:
+            reason = _same_image(ids.get(raw, raw), protected)
         if reason is None:
             delete.append(PlanItem(raw, NOT_IN_CURRENT, raw))
         else:
             keep.append(PlanItem(raw, reason, raw))
     return Plan(delete=delete, keep=keep, match=match)
+
+
+def _same_image(ident: str, protected: Mapping[str, str]) -> str:
+    """The reason a name stays for its identity ``ident``, as the store spells it (in
+    :func:`_identity_form`'s spelling, a key of ``protected``: identity -> what stays
+    with it, :func:`_protected_identities`)."""
+    return f"same image ({ident}) as {protected[_identity_form(ident)]}"
 
 
 def _protected_identities(

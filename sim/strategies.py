@@ -94,6 +94,7 @@ from sim._world import generate_timeline
 __all__ = [
     "IMAGE_POOL",
     "LOOK_ALIKES",
+    "OTHER_CONTENT_MIRROR",
     "REMOVAL_TEXTS",
     "RULE_EDGE_IMAGES",
     "SPELLINGS",
@@ -106,6 +107,7 @@ __all__ = [
     "distributions",
     "durations",
     "image_sets",
+    "other_content_copy",
     "policies",
     "respell",
     "same_image_spellings",
@@ -509,18 +511,35 @@ def content_id(image: str) -> str:
     return "sha256:" + hashlib.sha256(last.encode()).hexdigest()
 
 
+#: the registry of :func:`other_content_copy`: a mirror that holds *other content* under
+#: a listed ``name:tag`` (README "cleanup", "Locking and re-reading": ``mirror.example/x:v1``,
+#: the same only by the lists' short ``name:tag`` match, is another image to a store)
+OTHER_CONTENT_MIRROR = "stale-mirror.example"
+
+
+def other_content_copy(image: str) -> tuple[str, str]:
+    """``(name, identity)`` of another image the node holds under ``image``'s last path
+    component and tag on :data:`OTHER_CONTENT_MIRROR` (``stale-mirror.example/x:v1`` for
+    ``docker.io/rancher/x:v1``): the lists' short ``name:tag`` match takes it for
+    ``image``, yet its content identity (``sha256:<hex>``) is its own, unlike
+    :func:`content_id`'s one identity per ``name:tag``."""
+    name = f"{OTHER_CONTENT_MIRROR}/{image.rsplit('/', 1)[-1]}"
+    return name, "sha256:" + hashlib.sha256(f"other content of {name}".encode()).hexdigest()
+
+
 def _id_spelt(ident: str, how: str) -> str:
     """``ident`` (``sha256:<hex>``) as ``how`` spells it: ``id`` as it is, ``bare id``
     the 64 hex digits alone."""
     return ident.removeprefix("sha256:") if how == "bare id" else ident
 
 
-def by_digest(image: str) -> str:
-    """``image``'s digest reference: ``repo@sha256:<hex>`` for ``repo:tag``."""
+def by_digest(image: str, ident: str | None = None) -> str:
+    """``image``'s digest reference: ``repo@sha256:<hex>`` for ``repo:tag``, the digest
+    ``ident`` (:func:`content_id` of ``image`` by default)."""
     if "@" in image:
         return image
     repo = image.rsplit(":", 1)[0] if ":" in image.rsplit("/", 1)[-1] else image
-    return f"{repo}@{content_id(image)}"
+    return f"{repo}@{ident or content_id(image)}"
 
 
 @st.composite
@@ -547,7 +566,11 @@ def image_sets(
     while the node holds both spellings, containers naming their image by ID
     (``sha256:<hex>`` or the bare hex ``crictl`` prints) or by digest reference, and,
     when drawn, the store's ``ids`` (every node name -> :func:`content_id`, spelt
-    ``sha256:<hex>`` or as the bare hex, name by name).
+    ``sha256:<hex>`` or as the bare hex, name by name); and in half of them a mirror
+    holding other content under one or two previous-list ``name:tag`` s
+    (:func:`other_content_copy`, issue 11 seed 20: one list entry then matches node
+    images of two identities, of which one may be protected and the other not), often
+    with a container running the listed image.
     """
     names = st.sampled_from(tuple(pool))
     previous = tuple(draw(st.lists(names, min_size=1, max_size=8, unique=True), label="previous"))
@@ -577,29 +600,55 @@ def image_sets(
     node = draw(st.none() | st.lists(st.sampled_from(held), unique=True))
     if identities and node is None:
         node = list(dict.fromkeys(listed + tag_forms))  # both spellings are on the node
+    # other content under a listed name:tag (the entries a run may delete, mostly)
+    copies: dict[str, str] = {}
+    plain = tuple(i for i in previous if "@" not in i)
+    going = tuple(i for i in plain if i not in current) or plain
+    runs: tuple[str, ...] = ()
+    if identities and plain and draw(st.booleans(), label="a mirror holds other content"):
+        mirrored = draw(st.lists(st.sampled_from(going), min_size=1, max_size=2, unique=True))
+        copies = dict(other_content_copy(image) for image in mirrored)
+        # the node holds the listed image and the mirror's other content under its name:tag
+        node = list(dict.fromkeys([*(node or ()), *mirrored, *copies]))
+        if draw(st.booleans(), label="a container runs the mirrored entry's image"):
+            runs = (mirrored[0],)
     on_node = tuple(node) if node is not None else listed
+
+    def ident_of(name: str) -> str:
+        return copies.get(name) or content_id(name)
+
     # in use / pinned: mostly images of the previous list, the ones a cleanup could hit
     stake = tuple(dict.fromkeys(previous + on_node))
     some = st.lists(st.sampled_from(stake), unique=True, max_size=3)
-    in_use = tuple(draw(some, label="in use"))
+    in_use = tuple(dict.fromkeys(runs + tuple(draw(some, label="in use"))))
     ids: tuple[tuple[str, str], ...] = ()
     if identities:
         container_forms = st.sampled_from(("name", "id", "bare id", "digest"))
         by_id = []
+        by_content = st.sampled_from(("id", "bare id", "digest"))
         for image in in_use:
-            how = draw(container_forms, label="container's image spelt as")
-            ident = content_id(image)
-            forms = {"name": image, "id": ident, "bare id": ident[7:], "digest": by_digest(image)}
+            # the mirrored entry's container names its content (by name it would keep
+            # the entry whole, a world the other draws make often)
+            forms_of = by_content if image in runs else container_forms
+            how = draw(forms_of, label="container's image spelt as")
+            ident = ident_of(image)
+            forms = {
+                "name": image,
+                "id": ident,
+                "bare id": ident[7:],
+                "digest": by_digest(image, ident),
+            }
             by_id.append(forms[how])
         in_use = tuple(by_id)
-        if draw(st.booleans(), label="store knows identities"):
+        # other content exists for a store only through its identities
+        if bool(copies) or draw(st.booleans(), label="store knows identities"):
             # a store's map spells an identity as containerd does (``sha256:<hex>``) or
             # as ``crictl``/``docker`` print it (the bare hex), name by name
             id_forms = st.sampled_from(("id", "bare id"))
             ids = tuple(
                 (
                     name,
-                    _id_spelt(content_id(name), draw(id_forms, label="store's identity spelt as")),
+                    _id_spelt(ident_of(name), draw(id_forms, label="store's identity spelt as")),
                 )
                 for name in on_node
             )

@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from cleanup._images import parse_reference
-from cleanup._plan import MATCH_MODES, RETAIN, MatchMode, Plan, PlanItem, plan
+from cleanup._plan import MATCH_MODES, RETAIN, MatchMode, Plan, PlanItem, plan, staying_because
 
 PREVIOUS = [
     "rancher/harvester:v1.4.1",
@@ -274,7 +274,8 @@ def test_plan_never_deletes_what_must_stay(
     assert len({item.image for item in decided.delete}) == len(decided.delete)
 
     # every distinct previous image is decided exactly once (a deletion may name several
-    # node images for one list entry)
+    # node images for one list entry; by names only no entry both deletes a node image
+    # and keeps another, which store identities can make: see the seed-20 tests below)
     distinct = list(dict.fromkeys(parse_reference(p).full for p in previous))
     decided_entries = [item.listed for item in decided.keep] + list(
         dict.fromkeys(item.listed for item in decided.delete)
@@ -500,3 +501,137 @@ def test_a_bare_hex_identity_in_the_store_is_matched_by_a_sha256_id() -> None:
         ["rancher/foo:v1"], ["rancher/bar:v2"], present=list(node), in_use=[D_BBB], identity=node
     )
     assert decided.delete == []
+
+
+# ------------------------------- one entry, several node images (issue 11, seed 20's plan bug)
+
+H1 = "sha256:" + "1" * 64
+H2 = "sha256:" + "2" * 64
+
+
+def test_an_entry_matching_two_node_images_deletes_the_one_no_staying_name_holds() -> None:
+    """Issue 11 (seed 20): ``a.io/x:1`` matches the node's ``a.io/x:1`` and, by the short
+    ``name:tag``, ``b.io/x:1``, another image to the store.  Only ``a.io/x:1``'s identity
+    is pinned (as ``c.io/y:2``); the whole entry was kept, so ``b.io/x:1`` filled the
+    disk.  Each node name is decided by itself (``spec.deletion.deletion_set``)."""
+    node = {"a.io/x:1": H1, "b.io/x:1": H2, "c.io/y:2": H1}
+    decided = plan(
+        ["a.io/x:1"], ["z.io/q:9"], present=list(node), pinned=["c.io/y:2"], identity=node
+    )
+    assert decided.delete == [PlanItem("b.io/x:1", "not in current list", "a.io/x:1")]
+    assert decided.keep == [
+        PlanItem("a.io/x:1", f"same image ({H1}) as c.io/y:2 (pinned)", "a.io/x:1")
+    ]
+    # a store's re-check before the removal agrees with the plan, name by name
+    assert staying_because("b.io/x:1", pinned=["c.io/y:2"], identity=node) is None
+    assert staying_because("a.io/x:1", pinned=["c.io/y:2"], identity=node) is not None
+
+
+@pytest.mark.parametrize("mode", ["both", "short"])
+@pytest.mark.parametrize("protected", ["a.io/x:1", "b.io/x:1"])
+@pytest.mark.parametrize(
+    "how", ["pinned elsewhere", "in use by ID", "in use by bare ID", "current by digest"]
+)
+def test_each_node_image_an_entry_matches_is_kept_only_for_its_own_identity(
+    mode: MatchMode, protected: str, how: str
+) -> None:
+    """The kind: one entry (here ``x:1``, written as neither node name) matches node
+    images of several identities; whichever of them something staying holds (a pin on
+    another name, a container by ID or bare ID, a current digest reference) stays under
+    the node's name with its reason, and the others are deleted by the entry."""
+    node = {"a.io/x:1": H1, "b.io/x:1": H2, "c.io/y:2": H1 if protected == "a.io/x:1" else H2}
+    ident = node[protected]
+    pinned = ["c.io/y:2"] if how == "pinned elsewhere" else []
+    in_use = {"in use by ID": [ident], "in use by bare ID": [ident[7:]]}.get(how, [])
+    current = [f"z.io/y@{ident}"] if how == "current by digest" else ["z.io/q:9"]
+    decided = plan(
+        ["x:1"], current, present=list(node), in_use=in_use, pinned=pinned, identity=node,
+        match=mode, retain=(),
+    )  # fmt: skip
+    other = "b.io/x:1" if protected == "a.io/x:1" else "a.io/x:1"
+    assert decided.delete == [PlanItem(other, "not in current list", "x:1")]
+    assert [(k.image, k.listed) for k in decided.keep] == [(protected, "x:1")]
+    assert decided.keep[0].reason.startswith(f"same image ({ident}) as ")
+
+
+def test_in_full_mode_the_entry_matches_only_its_own_node_image() -> None:
+    node = {"a.io/x:1": H1, "b.io/x:1": H2, "c.io/y:2": H1}
+    decided = plan(
+        ["a.io/x:1"], ["z.io/q:9"], present=list(node), pinned=["c.io/y:2"], identity=node,
+        match="full",
+    )  # fmt: skip
+    assert decided.delete == []
+    assert [k.image for k in decided.keep] == ["a.io/x:1"]
+
+
+def test_an_entry_whose_node_images_are_all_protected_stays_whole() -> None:
+    """Nothing to delete: one keep, named as the list writes it, as before."""
+    node = {"a.io/x:1": H1, "b.io/x:1": H1, "c.io/y:2": H1}
+    decided = plan(["x:1"], ["z.io/q:9"], present=list(node), pinned=["c.io/y:2"], identity=node)
+    assert decided.delete == []
+    assert decided.keep == [PlanItem("x:1", f"same image ({H1}) as c.io/y:2 (pinned)", "x:1")]
+
+
+def test_an_entry_already_deleted_for_and_protected_stays_for_its_identity() -> None:
+    """``a.io/x:1`` deletes ``b.io/x:1`` (unprotected) and keeps ``a.io/x:1``; the
+    second spelling ``x:1`` matches both, deletes neither again, and stays for the
+    identity it still matches, not as ``same node image``."""
+    node = {"a.io/x:1": H1, "b.io/x:1": H2, "c.io/y:2": H1}
+    decided = plan(
+        ["a.io/x:1", "x:1"], ["z.io/q:9"], present=list(node), pinned=["c.io/y:2"],
+        identity=node,
+    )  # fmt: skip
+    assert decided.delete == [PlanItem("b.io/x:1", "not in current list", "a.io/x:1")]
+    why = f"same image ({H1}) as c.io/y:2 (pinned)"
+    assert decided.keep == [PlanItem("a.io/x:1", why, "a.io/x:1"), PlanItem("x:1", why, "x:1")]
+
+
+def test_same_node_image_names_the_first_entry_in_list_order_that_deletes_one() -> None:
+    """Three spellings of one image (``b.io/x:1``, ``a.io/x:1``, ``x:1``), the node holding
+    two of them: the first entry deletes both, the others name it
+    (``spec.deletion.same_node_image_as``), whatever order the node's names sort in."""
+    previous = ["b.io/x:1", "a.io/x:1", "x:1"]
+    decided = plan(previous, ["z.io/q:9"], present=["a.io/x:1", "b.io/x:1"])
+    assert sorted((d.image, d.listed) for d in decided.delete) == [
+        ("a.io/x:1", "b.io/x:1"),
+        ("b.io/x:1", "b.io/x:1"),
+    ]
+    assert reasons(decided.keep) == {
+        "a.io/x:1": "same node image as b.io/x:1",
+        "x:1": "same node image as b.io/x:1",
+    }
+
+
+@pytest.mark.parametrize("identity", [None, {}, {f"docker.io/rancher/kubectl@{D_BBB}": "x"}])
+def test_a_node_digest_reference_is_the_content_it_names(
+    identity: dict[str, str] | None,
+) -> None:
+    """Found by the seed-20 worlds: a node name ``kubectl@sha256:bbb...`` the store maps
+    to nothing (or to itself, as ``MemoryStore.identities`` does) and a container run as
+    ``sha256:bbb...``.  The store's re-check (``staying_because``) took the name's
+    identity for the digest it states and refused the removal the plan had made; the
+    plan now reads every identity in that one spelling, so it keeps it."""
+    name = f"docker.io/rancher/kubectl@{D_BBB}"
+    ids = None if identity is None else {k: name if v == "x" else v for k, v in identity.items()}
+    decided = plan([name], ["rancher/other:v2"], present=[name], in_use=[D_BBB], identity=ids)
+    assert decided.delete == []
+    assert decided.keep[0].reason == f"same image ({name}) as {D_BBB} (in use)"
+    assert staying_because(name, in_use=[D_BBB], identity=ids) is not None
+
+
+def test_a_retained_digest_reference_protects_the_content_it_names() -> None:
+    """A retained entry written by digest keeps that content under every other name, as
+    a current-list digest reference does (``spec.deletion``: the digest every staying
+    name states is protected)."""
+    node = {"docker.io/rancher/harvester-upgrade:v1.4.1": D_BBB}
+    decided = plan(
+        [f"rancher/harvester-upgrade@{D_BBB}", "rancher/harvester-upgrade:v1.4.1"],
+        ["rancher/harvester-upgrade:v1.5.0"],
+        present=list(node),
+        identity=node,
+    )
+    assert decided.delete == []
+    assert reasons(decided.keep)["rancher/harvester-upgrade:v1.4.1"] == (
+        f"same image ({D_BBB}) as rancher/harvester-upgrade@{D_BBB} "
+        "(retained (rancher/harvester-upgrade))"
+    )

@@ -182,6 +182,13 @@ a list sent with both ``Content-Length`` and ``Transfer-Encoding`` (``spec.list_
 property 5); a resolv.conf whose last line has no newline or whose line fills Go's
 64 KiB ``readLine`` buffer (``spec.go_resolvconf``, property 4); and a lookup with Go's
 ``Resolver.StrictErrors`` (``spec.go_dns.kept_lanes``, property 7).
+Seed 20's plan kinds (issue 11, property 2): a mirror holding other content under a
+listed ``name:tag`` (``sim.strategies.other_content_copy``), so one list entry matches
+node images of two identities and the plan deletes the one nothing staying holds,
+keeping the other with its own reason (``spec.deletion.deletion_set``, ``deleters``);
+and one image listed three or four times in other spellings, the node holding two, the
+entries that delete nothing saying ``same node image as X`` with X the first entry in
+list order that deletes one of their node images (``spec.deletion.same_node_image_as``).
 Example counts scale with the hypothesis profile (``tests/conftest.py``): ``ci`` is
 derandomized; ``HYPOTHESIS_PROFILE=deep`` runs twenty times as many.
 """
@@ -282,6 +289,7 @@ from sim._timeline import (
 from sim._world import generate_timeline
 from sim.strategies import (
     IMAGE_POOL,
+    OTHER_CONTENT_MIRROR,
     RULE_EDGE_IMAGES,
     STORE_READ_TEXTS,
     backoffs,
@@ -289,6 +297,7 @@ from sim.strategies import (
     content_id,
     durations,
     image_sets,
+    other_content_copy,
     policies,
     scenarios,
     seeds,
@@ -1248,6 +1257,7 @@ def test_safety_and_completeness_over_many_image_sets(
         want = spec_lists.unrelated_error(url, images.current)
         assert report.error == want, f"{report.error!r}, the specification says {want!r}"
     check_deletion(images, report, cleanup.MemoryStore(path).images())
+    mirrored_other_content_events(images)
     if report.ok and images.ids:
         event("success with store identities")
     if any(not ("/" in u or ":" in u) or u.startswith("sha256:") for u in images.in_use):
@@ -6405,6 +6415,176 @@ def test_predicate_input_of_a_lookup_with_strict_errors_is_gos(
     if hit and answered_later:
         event("strict: a temporary error ends a lookup Go would otherwise answer")
     event("strict: failed" if strict else "failed")
+
+
+# --- seed 20's plan kinds (issue 11): a mirror holding other content under a listed
+#     name:tag (one entry, node images of two identities), and which entry "same node
+#     image as X" names ---------------------------------------------------------------
+
+
+def mirrored_other_content_events(images: ImageSet, match: str = "both") -> None:
+    """Say (``event``) whether ``images`` has a mirror holding other content under a
+    listed ``name:tag`` (``sim.strategies.other_content_copy``), and whether, by
+    ``spec.deletion`` alone, an entry there deletes one node image it matches and keeps
+    another for its identity (the seed-20 kind the plan got wrong: it kept both)."""
+    node = images.node_images
+    if not any(n.startswith(OTHER_CONTENT_MIRROR + "/") for n in node):
+        return
+    event("a mirror holds other content under a listed name:tag")
+    by = spec_deletion.deleters(images.previous, images.current, node,
+                                in_use=images.in_use, pinned=images.pinned,
+                                ids=dict(images.ids), match=match)  # fmt: skip
+    if any(
+        spec_deletion.same(n, entry, match) and n not in by
+        for entry in set(by.values())
+        for n in node
+    ):
+        event("an entry deletes one node image and keeps another for its identity")
+
+
+#: seed 20's example of three entries sharing node images: three spellings of
+#: ``rancher/kubectl:v1.30.5`` (another registry's, the Hub's own, a mirror's short
+#: ``name:tag``), the node holding two of them; the first entry deletes both, the other
+#: two say "same node image as" it
+SHARED_NODE_IMAGES = ImageSet(
+    previous=(
+        "my-registry.local/rancher/kubectl:v1.30.5",
+        "docker.io/rancher/harvester:v1.4.1",
+        "docker.io/rancher/kubectl:v1.30.5",
+        "mirror.example/kubectl:v1.30.5",
+    ),
+    current=("docker.io/rancher/harvester:v1.5.0",),
+    node=("docker.io/rancher/kubectl:v1.30.5", "mirror.example/kubectl:v1.30.5"),
+    in_use=(),
+)
+#: seed 20's example of one entry whose node images are two contents: the run keeps the
+#: Hub's ``kubectl:v1.30.5`` (a container runs its content by ID) and deletes the
+#: mirror's other content under the same ``name:tag``
+MIRROR_OTHER_CONTENT = ImageSet(
+    previous=("docker.io/rancher/kubectl:v1.30.5", "docker.io/rancher/harvester:v1.4.1"),
+    current=("docker.io/rancher/harvester:v1.5.0",),
+    node=("docker.io/rancher/kubectl:v1.30.5", f"{OTHER_CONTENT_MIRROR}/kubectl:v1.30.5"),
+    in_use=(content_id("docker.io/rancher/kubectl:v1.30.5"),),
+    ids=(
+        ("docker.io/rancher/kubectl:v1.30.5", content_id("docker.io/rancher/kubectl:v1.30.5")),
+        other_content_copy("docker.io/rancher/kubectl:v1.30.5"),
+    ),
+)
+
+
+@st.composite
+def shared_node_images(draw: st.DrawFn) -> tuple[ImageSet, str]:
+    """(images, match): :func:`image_sets` with identities (so also a mirror's other
+    content), and in most of them one previous entry's ``name:tag`` listed three or
+    four times, in other spellings at drawn places (another registry's path, a mirror's
+    short ``name:tag``, the Hub's ``library/``), the node holding two or more of them,
+    the same content by :func:`content_id`."""
+    images = draw(image_sets(identities=True))
+    match = draw(st.sampled_from(("both", "both", "short", "full")), label="match")
+    plain = [i for i in images.previous if "@" not in i]
+    if not plain or not draw(st.sampled_from((True, True, True, False)), label="respelt"):
+        return images, match
+    # mostly an entry the current list does not name: one the plan may delete
+    going = [i for i in plain if not any(spec_deletion.same(i, c) for c in images.current)]
+    image = draw(st.sampled_from(going or plain) | st.sampled_from(plain))
+    last = image.rsplit("/", 1)[-1]
+    path = spec_deletion.full(image).split("/", 1)[1]
+    forms = (image, f"my-registry.local/{path}", f"mirror.example/{last}", last)
+    chosen = draw(st.lists(st.sampled_from(forms), min_size=3, max_size=4, unique=True))
+    previous = [i for i in images.previous if i not in chosen]
+    for form in chosen:
+        previous.insert(draw(st.integers(0, len(previous)), label="listed at"), form)
+    held = draw(st.lists(st.sampled_from(chosen), min_size=2, max_size=4, unique=True))
+    node = tuple(dict.fromkeys(images.node_images + tuple(held)))
+    ids = dict(images.ids)
+    if ids:
+        ids.update((n, content_id(n)) for n in held if n not in ids)
+    in_use, pinned = images.in_use, images.pinned
+    if draw(st.booleans(), label="no container or pin holds the listed image"):
+        # else one usually does (by name, ID or digest), and its entries stay whole
+        contents = {
+            spec_deletion.identity(ids.get(n, n))
+            for n in node
+            if spec_deletion.same(n, image, "short")
+        }
+
+        def holds(x: str) -> bool:
+            own = {spec_deletion.identity(x), spec_deletion.identity(ids.get(x, x))}
+            return spec_deletion.same(x, image, "short") or bool(own & contents)
+
+        in_use = tuple(x for x in in_use if not holds(x))
+        pinned = tuple(x for x in pinned if not holds(x))
+    return dataclasses.replace(
+        images,
+        previous=tuple(previous),
+        node=node,
+        in_use=in_use,
+        pinned=pinned,
+        ids=tuple(ids.items()),
+    ), match
+
+
+@settings(max_examples=examples(200), suppress_health_check=[HealthCheck.too_slow])
+@given(world=shared_node_images())
+@example(world=(SHARED_NODE_IMAGES, "both"))
+@example(world=(MIRROR_OTHER_CONTENT, "both"))
+def test_safety_of_the_plan_node_name_by_node_name_and_which_entry_deletes_it(
+    world: tuple[ImageSet, str],
+) -> None:
+    """Property 2 on ``cleanup.plan``, node name by node name (``spec.deletion``): it
+    deletes exactly the specification's set, each node name by the entry that is its
+    ``deleter`` (the first doomed entry in list order ``same`` as it); an entry that
+    deletes some node images and matches others it keeps has a keep item for each of
+    those, named by the node's name, saying ``same image (ID) as NAME (WHY)`` with
+    ``NAME (WHY)`` holding that name's identity (``identity_keepers``); and the entries
+    that say ``same node image as X`` are exactly ``same_node_image_as``'s, X the first
+    entry in list order deleting a node image they match."""
+    images, match = world
+    node, ids = images.node_images, dict(images.ids)
+
+    def ask_the_spec(rule: Callable[..., _T]) -> _T:
+        return rule(images.previous, images.current, node, in_use=images.in_use,
+                    pinned=images.pinned, ids=ids, match=match)  # fmt: skip
+
+    result = cleanup.plan(
+        images.previous,
+        images.current,
+        present=node,
+        in_use=images.in_use,
+        pinned=images.pinned,
+        match=match,  # type: ignore[arg-type]
+        identity=ids or None,
+    )
+    deleter = ask_the_spec(spec_deletion.deleters)
+    got = {item.image: item.listed for item in result.delete}
+    assert got == deleter, f"plan deletes (node name: by entry) {got}, the spec {deleter}"
+    keepers = ask_the_spec(spec_deletion.identity_keepers)
+    deleting = set(got.values())
+    for entry in deleting:
+        for name in node:
+            if name in got or not spec_deletion.same(name, entry, match):
+                continue
+            said = [k.reason for k in result.keep if (k.image, k.listed) == (name, entry)]
+            assert said, f"{entry} deletes some node images and keeps {name}, saying nothing"
+            why = spec_deletion.same_image_reason(said[0])
+            assert why is not None, f"{name} kept by {entry}: {said[0]!r}"
+            held = keepers.get(why[1], set())
+            own = spec_deletion.identity(ids.get(name, name))
+            assert spec_deletion.identity(why[0]) == own and own in held, (name, said[0], held)
+            event("an entry deletes one node image and keeps another, saying why")
+    for item in result.keep:
+        if item.image != item.listed:
+            assert item.listed in deleting, f"{item} is a node name kept by no deleting entry"
+    want = ask_the_spec(spec_deletion.same_node_image_as)
+    said_same = {
+        k.listed: k.reason.removeprefix("same node image as ")
+        for k in result.keep
+        if k.reason.startswith("same node image as ")
+    }
+    assert said_same == want, f"'same node image as' {said_same}, the spec {want}"
+    if want:
+        several = "one entry" if len(want) == 1 else "several entries"
+        event(f"'same node image as X' said by {several} ({match})")
 
 
 def _resolver_settings(resolver: cleanup.StubResolver) -> spec_resolvconf.Config:

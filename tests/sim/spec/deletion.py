@@ -18,6 +18,19 @@ rather than taken from ``cleanup._images``::
     deleted    = {n in the node's images : same(n, e) for some e in doomed,
                                            id(n) not in protected}
 
+Each deleted node name is deleted once, by the first doomed entry that matches it, and
+an entry is decided node name by node name (``a.io/x:1`` matches ``a.io/x:1`` and
+``b.io/x:1``: the one whose identity is protected stays, the other goes)::
+
+    deleter(n) = the first e in doomed, in list order, with same(n, e)   (n in deleted)
+
+A doomed entry that matches node names, none of them protected and every one deleted by
+an earlier entry (so it deletes nothing itself), stays with the reason::
+
+    same node image as X,   X = the first in list order of {deleter(n) : same(n, e)}
+
+(:func:`deleters`, :func:`same_node_image_as`).
+
 A node name kept because its identity is protected says which staying name holds the
 identity (README "cleanup", "Identity, not names")::
 
@@ -39,7 +52,10 @@ else the domain is ``docker.io``; ``index.docker.io`` is ``docker.io``; a
 one-component Docker Hub path gets ``library/``), ``:latest`` without tag and digest.
 ``short``: the last path component with the tag (or the digest when there is no tag), whatever the
 registry.  ``id(n)``: the store's content identity of node name ``n`` (its ``ids``
-entry, else ``n``), an image ID spelt ``sha256:<hex>`` or as the bare 64 hex digits.
+entry, else ``n``), in one spelling: an image ID spelt ``sha256:<hex>`` or as the bare
+64 hex digits, or a digest reference ``name@sha256:<hex>``, is ``sha256:<hex>`` (the
+content it names: so a node name ``x@sha256:D`` the store maps to nothing is the
+content ``D`` a container run ``sha256:D`` holds, README "Identity, not names").
 """
 
 from __future__ import annotations
@@ -52,6 +68,7 @@ __all__ = [
     "RETAIN",
     "TAG_LENGTH_MAX",
     "candidates_of",
+    "deleters",
     "deletion_set",
     "full",
     "identity",
@@ -64,6 +81,7 @@ __all__ = [
     "retained_of",
     "same",
     "same_image_reason",
+    "same_node_image_as",
     "short",
 ]
 
@@ -176,7 +194,12 @@ def namespaces(refs: Sequence[str]) -> set[str]:
 
 def _identity(value: str) -> str:
     found = _ID.match(value)
-    return "sha256:" + found.group(1) if found else value
+    if found:
+        return "sha256:" + found.group(1)
+    digest = value.rpartition("@")[2]
+    if "@" in value and digest.startswith("sha256:") and _ID.match(digest):
+        return digest  # a digest reference: the content it names
+    return value
 
 
 def _stated(name: str) -> str | None:
@@ -241,6 +264,63 @@ def deletion_set(
 ) -> set[str]:
     """The node names a successful cleanup deletes (see the module docstring), with
     ``same`` in the matching mode ``match``."""
+    return _decide(previous, current, node, in_use, pinned, ids, retain, match)[1]
+
+
+def deleters(
+    previous: Sequence[str],
+    current: Sequence[str],
+    node: Sequence[str],
+    *,
+    in_use: Iterable[str] = (),
+    pinned: Iterable[str] = (),
+    ids: Mapping[str, str] | None = None,
+    retain: Sequence[str] = RETAIN,
+    match: str = "both",
+) -> dict[str, str]:
+    """``{node name: the entry that deletes it}`` for every name of :func:`deletion_set`:
+    the first doomed entry in list order ``same`` as it (module docstring, ``deleter``)."""
+    doomed, deleted = _decide(previous, current, node, in_use, pinned, ids, retain, match)
+    return {n: next(e for e in doomed if same(n, e, match)) for n in deleted}
+
+
+def same_node_image_as(
+    previous: Sequence[str],
+    current: Sequence[str],
+    node: Sequence[str],
+    *,
+    in_use: Iterable[str] = (),
+    pinned: Iterable[str] = (),
+    ids: Mapping[str, str] | None = None,
+    retain: Sequence[str] = RETAIN,
+    match: str = "both",
+) -> dict[str, str]:
+    """``{entry: X}`` for every doomed entry (as the list writes it) that stays with
+    ``same node image as X``: it matches node names, none of them protected, every one
+    deleted by an earlier entry; ``X`` is the first of those deleters in list order."""
+    doomed, deleted = _decide(previous, current, node, in_use, pinned, ids, retain, match)
+    deleter = {n: next(e for e in doomed if same(n, e, match)) for n in deleted}
+    out: dict[str, str] = {}
+    for entry in doomed:
+        matched = [n for n in dict.fromkeys(node) if same(n, entry, match)]
+        if matched and all(n in deleted and deleter[n] != entry for n in matched):
+            by = {deleter[n] for n in matched}
+            out[entry] = next(e for e in doomed if e in by)
+    return out
+
+
+def _decide(
+    previous: Sequence[str],
+    current: Sequence[str],
+    node: Sequence[str],
+    in_use: Iterable[str],
+    pinned: Iterable[str],
+    ids: Mapping[str, str] | None,
+    retain: Sequence[str],
+    match: str,
+) -> tuple[list[str], set[str]]:
+    """(doomed, deleted) of the module docstring: the doomed entries in list order, and
+    the node names deleted."""
     ids = dict(ids or {})
 
     def same(a: str, b: str) -> bool:
@@ -266,7 +346,8 @@ def deletion_set(
     known = list(dict.fromkeys([*node, *ids]))
     protected = {ident(n) for n in known if any(same(n, s) for s in staying)}
     protected |= {_identity(s) for s in map(_stated, staying) if s is not None}
-    return {n for n in node if any(same(n, e) for e in doomed) and ident(n) not in protected}
+    deleted = {n for n in node if any(same(n, e) for e in doomed) and ident(n) not in protected}
+    return doomed, deleted
 
 
 _SAME_IMAGE = re.compile(r"^same image \((?P<ident>[^()]+)\) as (?P<label>.+ \(.+\))$")
@@ -321,5 +402,6 @@ def identity_keepers(
 
 def identity(value: str) -> str:
     """An identity in one spelling: ``sha256:<hex>`` for an image ID written either way
-    (``sha256:<hex>`` or the bare 64 hex), else as it is."""
+    (``sha256:<hex>`` or the bare 64 hex) and for a digest reference
+    ``name@sha256:<hex>``, else as it is."""
     return _identity(value)
