@@ -146,6 +146,7 @@ from dataclasses import dataclass
 __all__ = [
     "DEADLINE_FLAGS",
     "ERROR_TEXTS",
+    "MORE_QUESTIONS",
     "NOT_OURS",
     "NO_CANDIDATE_ADDRESSES",
     "NO_QUESTION",
@@ -224,20 +225,25 @@ def question_count_outcome(qdcount: int, transport: str) -> str | None:
     ``qdcount`` questions (0..65535), its first question (when counted) the query's,
     over ``transport`` (``udp``/``tcp``), whatever follows the first question and
     whether TC is set: None for 1 (the reply is judged on: TC, ``checkHeader``, ...);
-    for 0 :data:`NO_QUESTION`'s outcome; for 2 or more ``invalid`` (``SkipQuestion``
-    is not ``ErrSectionDone`` whether the second question parses or not)."""
+    for 0 :data:`NO_QUESTION`'s outcome; for 2 or more :data:`MORE_QUESTIONS`'
+    (``invalid``: ``SkipQuestion`` is not ``ErrSectionDone`` whether the second
+    question parses or not)."""
     if not 0 <= qdcount <= 0xFFFF:
         raise ValueError(f"QDCOUNT is a 16-bit field, got {qdcount}")
     if qdcount == 1:
         return None
     if qdcount == 0:
         return NO_QUESTION[transport]
-    return "invalid"
+    return MORE_QUESTIONS[transport]
 
 
 #: what Go makes of a reply without a question (``p.Question()`` fails), by transport:
 #: UDP reads past it until the exchange's deadline, TCP cannot unmarshal it
 NO_QUESTION = {"udp": "timeout", "tcp": "unmarshal"}
+#: what Go makes of a reply counting two or more questions, the first the query's
+#: (``SkipQuestion`` not ``ErrSectionDone``), by transport: ``errInvalidDNSResponse``
+#: on both, before the TC test
+MORE_QUESTIONS = {"udp": "invalid", "tcp": "invalid"}
 
 
 @dataclass(frozen=True)
