@@ -111,7 +111,11 @@ The properties, stated precisely:
    over UDP, "cannot unmarshal" over TCP; a reply not ours (faultdns ``mismatch=``:
    its ID or question's name, type or class not the query's; ``mismatch=class:N`` /
    ``type:N``: any 16-bit class or type, above IN too, ``spec.go_dns.reply_is_ours``)
-   ignored over UDP, "invalid DNS response" over TCP; a TCP reply under a length
+   ignored over UDP, "invalid DNS response" over TCP; a reply whose header counts no
+   question (ignored over UDP, "cannot unmarshal" over TCP) or two (faultdns
+   ``mismatch=qdcount[:N]``, ``qdcount=N``: a second question that parses or has no
+   byte left, TC or not) "invalid DNS response" on both transports
+   (``spec.go_dns.question_count_outcome``); a TCP reply under a length
    prefix that disagrees with it (faultdns ``frame=``) read as exactly the announced
    bytes, as ``spec.go_dns.TCP_FRAMING`` says: the header alone, nothing or a cut
    inside the question "cannot unmarshal", a prefix past the reply "unexpected EOF" or
