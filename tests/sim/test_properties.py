@@ -2418,7 +2418,10 @@ def test_predicate_input_is_gos_over_several_nameservers(
     answer and additional record all absent, among them; a reply without EDNS OPT but
     with AA is no lame referral; a reply that is not ours, its ID or question not the
     query's, is read past over UDP until the timeout and "invalid DNS response" over
-    TCP; a TCP reply whose length prefix disagrees with it is read as Go reads it,
+    TCP; so is a reply counting no question over UDP, "cannot unmarshal" over TCP; a
+    reply counting two questions, the second parsable or not, is "invalid DNS
+    response" over both, TC or not; a TCP reply whose length prefix disagrees with it
+    is read as Go reads it,
     exactly the announced bytes: the header alone, nothing or a cut inside the
     question "cannot unmarshal", a
     prefix past the reply "unexpected EOF" at the server's close and the read timeout
