@@ -134,7 +134,9 @@ TCP "cannot unmarshal DNS message", no flag.  QDCOUNT 2, 3 or 65535 with the A r
 after the question (a second question that parses), with nothing after it, or with 3,
 4 or 5 bytes of a name pointer and type -> "invalid DNS response", no flag, over UDP
 (TC set or not, no TCP query sent) and TCP.  QDCOUNT 1: the address.
-tests/fidelity/test_spec_go_qdcount.py asks again.)
+tests/fidelity/test_spec_go_qdcount.py asks again.  And against faultdns's
+``mismatch=qdcount[:2]``, ``lame qdcount=2`` and ``truncate qdcount=2`` through the Go
+oracle, ``sim/_fidelity/_named.py``'s ``qdcount-*`` cases.)
 """
 
 from __future__ import annotations
