@@ -158,6 +158,10 @@ def _actions_epilog() -> str:
         lines.append(f"  {action:<{width}}  {sends}")
         lines.append(f"  {'':<{width}}    -> {go_sees}")
     lines.append(
+        "reply key: qdcount=N (0..65535: the header of the reply the action builds counts "
+        "N questions, its bytes unchanged; not with drop, delay=, frame=)"
+    )
+    lines.append(
         "match keys: match=GLOB qtype=TYPE proto=udp|tcp; "
         "activation keys: after= for= first= every= p= count="
     )

@@ -11,11 +11,12 @@ by the CLI, the control API and the library::
     answer=10.9.9.9 match=b.test qtype=A
     rcode=BADVERS match=a.test
     truncate=512 match=big.test
+    lame qdcount=2 match=a.test
 
 Read top to bottom: the vocabularies (actions, keys, the rcode registry of RFC 6895
-section 2.3, mismatch fields and CLASS names, ``frame=`` shapes) and what a Go client
-reports for each action (``ACTION_HELP``, the README's table); the values (rcodes,
-durations); :class:`FaultRule`, checked whole whichever way it was made
+section 2.3, mismatch fields and CLASS names, ``frame=`` shapes, the ``qdcount=`` key)
+and what a Go client reports for each action (``ACTION_HELP``, the README's table);
+the values (rcodes, durations); :class:`FaultRule`, checked whole whichever way it was made
 (``_validate``) and written back as its canonical spec; then the three ways in: a spec
 string (:func:`parse_fault`), a JSON object or TOML table
 (:meth:`FaultRule.from_dict`), or a rule (:func:`coerce_rule`).  Every error is a
@@ -46,6 +47,7 @@ __all__ = [
     "FRAME_SHAPES",
     "MISMATCH_FIELDS",
     "MISMATCH_VALUED",
+    "NO_SHAPE_ACTIONS",
     "RCODE_NAMES",
     "Action",
     "FaultRule",
@@ -68,8 +70,8 @@ BareAction = Literal[
 ValueAction = Literal["delay", "answer", "rcode", "truncate", "mismatch", "frame"]
 #: what ``mismatch=FIELD`` alters in the reply: the header ID or the question's
 #: name, type or class (each by flipping its lowest bit, so it differs from the query's
-#: under any case folding)
-MismatchField = Literal["id", "name", "type", "class"]
+#: under any case folding), or the header's QDCOUNT (1 becomes 0: no question)
+MismatchField = Literal["id", "name", "type", "class", "qdcount"]
 MISMATCH_FIELDS: tuple[MismatchField, ...] = get_args(MismatchField)
 #: the named shapes of ``frame=``: the TCP reply's two-byte length prefix (RFC 1035
 #: section 4.2.2) says 12 (``short``: the header alone; the whole reply follows), or
@@ -79,9 +81,13 @@ MISMATCH_FIELDS: tuple[MismatchField, ...] = get_args(MismatchField)
 FRAME_SHAPES = ("short", "long", "hang")
 MAX_FRAME = 65535
 #: the fields ``mismatch=FIELD:VALUE`` can set to a value of the user's choosing (16-bit
-#: numbers: RFC 1035 section 4.1.2), instead of flipping the query's lowest bit (which
-#: only ever gives IN's neighbour 0, never a class above IN)
-MISMATCH_VALUED: tuple[MismatchField, ...] = ("type", "class")
+#: numbers: RFC 1035 sections 4.1.1 and 4.1.2), instead of flipping the query's lowest
+#: bit (which only ever gives IN's neighbour 0, never a class above IN, and QDCOUNT 0,
+#: never 2 or more)
+MISMATCH_VALUED: tuple[MismatchField, ...] = ("type", "class", "qdcount")
+#: the largest ``qdcount=N`` and ``mismatch=qdcount:N``: QDCOUNT is a 16-bit header
+#: field (RFC 1035 section 4.1.1)
+MAX_QDCOUNT = 65535
 #: the CLASS mnemonics ``mismatch=class:NAME`` reads (IANA "DNS CLASSes", RFC 6895
 #: section 3.2: IN, CH, HS; QCLASS NONE from RFC 2136 section 2.3, ANY "*" from RFC 1035
 #: section 3.2.5), and writes back for their numbers
@@ -98,6 +104,11 @@ _ACTIONS_TEXT = (
     "delay=DURATION, answer=ADDR, rcode=NAME, truncate=BYTES, mismatch=FIELD[:VALUE], "
     "frame=short|long|hang|BYTES"
 )
+#: the actions that send no reply of their own making, so ``qdcount=`` has nothing to
+#: shape: ``drop`` sends nothing, ``delay`` the zone's reply later, ``frame`` the zone's
+#: reply under a wrong TCP length prefix (``mismatch=qdcount:N`` is the zone's reply
+#: with QDCOUNT N)
+NO_SHAPE_ACTIONS: tuple[Action, ...] = ("drop", "delay", "frame")
 # Smallest truncate=N: a reply cut inside its 12-byte header is not a DNS message.
 MIN_TRUNCATE = 12
 MAX_TRUNCATE = 65535
@@ -187,12 +198,22 @@ ACTION_HELP: tuple[tuple[str, str, str], ...] = (
         "as mismatch=FIELD when VALUE is not the query's (class CH, HS, ANY, 0 alike); "
         "VALUE equal to the query's: the answer",
     ),
+    (
+        "mismatch=qdcount[:N]",
+        "the zone's answer whose header counts N questions (0..65535; bare: 0), its "
+        "bytes unchanged: from 2 on the next section's first bytes read as a question",
+        "0: UDP: ignored, i/o timeout (IsTimeout, IsTemporary) after timeout x attempts; "
+        "TCP: cannot unmarshal DNS message (not temporary); 2 or more: invalid DNS "
+        "response (not temporary) over UDP and TCP, TC or not; tries the next server",
+    ),
 )
 
-# Spec keys in canonical order (the order ``FaultRule.spec`` writes them).
+# Spec keys in canonical order (the order ``FaultRule.spec`` writes them): the reply's
+# shape (``qdcount=``), right after the action it shapes, then match, then activation.
+SHAPE_KEYS = ("qdcount",)
 MATCH_KEYS = ("match", "qtype", "proto")
 ACTIVATION_KEYS = ("after", "for", "first", "every", "p", "count")
-SPEC_KEYS = MATCH_KEYS + ACTIVATION_KEYS
+SPEC_KEYS = SHAPE_KEYS + MATCH_KEYS + ACTIVATION_KEYS
 DICT_KEYS = ("id", "action", *VALUE_ACTIONS, *SPEC_KEYS, "spec")
 
 _DURATION_RE = re.compile(r"^\s*([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*(ms|s|m|h)?\s*$")
@@ -285,11 +306,16 @@ class FaultRule:
     ``rcode`` (action ``rcode``) is the number 0..4095; ``truncate`` (action
     ``truncate``) is the cut size in bytes, or None for the question-only reply;
     ``mismatch`` (action ``mismatch``) the reply field that is not the query's, and
-    ``mismatch_to`` the 16-bit value that field (``type`` or ``class``) carries instead
-    (None: the query's with its lowest bit flipped); the spec writes both as
+    ``mismatch_to`` the 16-bit value that field (``type``, ``class`` or ``qdcount``)
+    carries instead (None: the query's with its lowest bit flipped); the spec writes both as
     ``mismatch=FIELD[:VALUE]``, and so do :meth:`to_dict` and :meth:`from_dict`;
     ``frame`` (action ``frame``) the TCP length prefix's shape: one of
     :data:`FRAME_SHAPES` or a number of bytes written in decimal (``"0"``..``"65535"``).
+    ``qdcount`` (spec ``qdcount=N``, 0..65535; any action but those of
+    :data:`NO_SHAPE_ACTIONS`): the QDCOUNT the header of the reply the action builds
+    says, its bytes otherwise as built (``lame qdcount=2``: a second question counted
+    and nothing left to read it from; ``truncate qdcount=0``: a TC reply without a
+    question); None: the reply's own count.
     """
 
     id: str = ""
@@ -301,6 +327,7 @@ class FaultRule:
     mismatch: MismatchField | None = None
     frame: str | None = None
     mismatch_to: int | None = None
+    qdcount: int | None = None
     match: str = "*"
     qtype: str | None = None
     proto: str | None = None
@@ -341,6 +368,7 @@ class FaultRule:
             "truncate": self.truncate,
             "mismatch": None if self.mismatch is None else mismatch_text(self),
             "frame": self.frame,
+            "qdcount": self.qdcount,
             "match": self.match,
             "qtype": self.qtype,
             "proto": self.proto,
@@ -485,6 +513,8 @@ def _validate(rule: FaultRule) -> None:
             )
     elif rule.frame is not None:
         raise FaultSpecError(f"frame= given with action {rule.action!r}")
+    if rule.qdcount is not None:
+        _check_qdcount(rule)
     match = rule.match.strip().lower().rstrip(".") if isinstance(rule.match, str) else None
     if not match:
         raise FaultSpecError(f"match: expected a name glob like *.example.test, got {rule.match!r}")
@@ -521,6 +551,31 @@ def _validate(rule: FaultRule) -> None:
         raise FaultSpecError(f"p: expected a probability between 0 and 1, got {rule.p!r}")
 
 
+def _check_qdcount(rule: FaultRule) -> None:
+    """``qdcount=``: a whole number 0..65535, with an action that builds its reply, and
+    not twice (``mismatch=qdcount`` sets it already); FaultSpecError naming the key."""
+    count = rule.qdcount
+    if isinstance(count, bool) or not isinstance(count, int):
+        raise FaultSpecError(
+            f"qdcount: expected a number of questions 0..{MAX_QDCOUNT}, got {count!r}"
+        )
+    if not 0 <= count <= MAX_QDCOUNT:
+        raise FaultSpecError(
+            f"qdcount: expected a number of questions 0..{MAX_QDCOUNT} (a 16-bit header "
+            f"field), got {count}"
+        )
+    if rule.action in NO_SHAPE_ACTIONS:
+        what = {
+            "drop": "sends no reply",
+            "delay": "sends the zone's reply as it is (mismatch=qdcount:N is the zone's "
+            "reply with QDCOUNT N)",
+            "frame": "frames the zone's reply as it is",
+        }[rule.action]
+        raise FaultSpecError(f"qdcount= given with action {rule.action!r}, which {what}")
+    if rule.action == "mismatch" and rule.mismatch == "qdcount":
+        raise FaultSpecError("qdcount= given with mismatch=qdcount, which sets QDCOUNT already")
+
+
 def _frame_shape(value: object) -> str:
     """``frame=``'s value in canonical form: a shape of :data:`FRAME_SHAPES` (any case)
     or a decimal number of bytes 0..65535 without leading zeros; FaultSpecError else."""
@@ -544,7 +599,8 @@ def _parse_mismatch(raw: object, value: object) -> tuple[MismatchField, int | No
     """``mismatch=FIELD`` or ``FIELD:VALUE`` (or a FIELD and a separate ``mismatch_to``)
     as the field and the value (None: flip the lowest bit); FaultSpecError naming the
     key.  VALUE is a number 0..65535 or a mnemonic: :data:`CLASS_NAMES` for a class,
-    dnslib's QTYPE names for a type (RFC 1035 section 3.2.2, the IANA registry)."""
+    dnslib's QTYPE names for a type (RFC 1035 section 3.2.2, the IANA registry); a
+    QDCOUNT is a number only."""
     text = raw.strip().lower() if isinstance(raw, str) else raw
     given: object = value
     if isinstance(text, str) and ":" in text:
@@ -556,16 +612,21 @@ def _parse_mismatch(raw: object, value: object) -> tuple[MismatchField, int | No
     if field_ is None:
         raise FaultSpecError(
             f"mismatch: expected one of {', '.join(MISMATCH_FIELDS)}, optionally "
-            f"type:VALUE or class:VALUE, got {raw!r}"
+            f"type:VALUE, class:VALUE or qdcount:VALUE, got {raw!r}"
         )
     if given is None:
         return field_, None
     if field_ not in MISMATCH_VALUED:
         raise FaultSpecError(
-            f"mismatch: only {' and '.join(MISMATCH_VALUED)} take a value "
+            f"mismatch: only {', '.join(MISMATCH_VALUED[:-1])} and {MISMATCH_VALUED[-1]} "
+            f"take a value "
             f"(FIELD:VALUE), got {raw!r}"
         )
-    names = _CLASS_NUMBERS if field_ == "class" else QTYPE.reverse
+    names: Mapping[str, Any] = {
+        "class": _CLASS_NUMBERS,
+        "type": QTYPE.reverse,
+        "qdcount": {},
+    }[field_]
     number: int | None = None
     if isinstance(given, int) and not isinstance(given, bool):
         number = given
@@ -574,10 +635,16 @@ def _parse_mismatch(raw: object, value: object) -> tuple[MismatchField, int | No
     elif isinstance(given, str) and given.upper() in names:
         number = int(names[given.upper()])
     if number is None or not 0 <= number <= 0xFFFF:
+        got = raw if value is None else value
+        if field_ == "qdcount":
+            raise FaultSpecError(
+                f"mismatch: qdcount:VALUE expects a number of questions 0..{MAX_QDCOUNT}, "
+                f"got {got!r}"
+            )
         hint = "IN, CH, HS, NONE, ANY" if field_ == "class" else "A, AAAA, TXT, ANY, ..."
         raise FaultSpecError(
             f"mismatch: {field_}:VALUE expects a number 0..65535 or a mnemonic ({hint}), "
-            f"got {raw if value is None else value!r}"
+            f"got {got!r}"
         )
     return field_, number
 
@@ -588,6 +655,8 @@ def mismatch_text(rule: FaultRule) -> str:
     number (``class:0``, ``type:65280``)."""
     if rule.mismatch_to is None:
         return str(rule.mismatch)
+    if rule.mismatch == "qdcount":
+        return f"qdcount:{rule.mismatch_to}"
     if rule.mismatch == "class":
         name = CLASS_NAMES.get(rule.mismatch_to)
     else:
@@ -616,6 +685,8 @@ def _canonical_spec(rule: FaultRule) -> str:
         parts = [f"truncate={rule.truncate}"]
     else:
         parts = [rule.action]
+    if rule.qdcount is not None:
+        parts.append(f"qdcount={rule.qdcount}")
     if rule.match != "*":
         parts.append(f"match={rule.match}")
     if rule.qtype is not None:
@@ -652,6 +723,12 @@ def _convert(key: str, raw: Any, where: str) -> Any:
             if (count := _whole_number(raw)) is not None:
                 return count
             raise FaultSpecError(f"{key}: expected a whole number >= 1, got {raw!r}")
+        elif key == "qdcount":
+            if (count := _whole_number(raw)) is not None:
+                return count
+            raise FaultSpecError(
+                f"qdcount: expected a number of questions 0..{MAX_QDCOUNT}, got {raw!r}"
+            )
         elif key == "p":
             if isinstance(raw, int | float) and not isinstance(raw, bool):
                 return float(raw)

@@ -267,7 +267,11 @@ def mismatched(reply: bytes, field_: str, value: int | None = None) -> bytes:
     """``reply`` (a whole DNS message) with ``field_`` not the query's.
 
     ``field_`` is one of :data:`faultdns._faults.MISMATCH_FIELDS`: the header ID
-    (bytes 0-1), or in the question (from byte 12, uncompressed as dnslib packs it) the
+    (bytes 0-1), the header's QDCOUNT (bytes 4-5, RFC 1035 section 4.1.1: without
+    ``value`` 1 becomes 0, with it the count is ``value``, 0..65535; the bytes after
+    the header are left as they are, so a count above 1 makes the client read the next
+    section's first bytes, or the end of the message, as further questions), or in the
+    question (from byte 12, uncompressed as dnslib packs it) the
     first byte of the first label (``name``: a flip of bit 0 survives ASCII case
     folding), QTYPE or QCLASS.  Without ``value`` the field's lowest bit is flipped
     (QCLASS IN becomes 0); with it (``type`` and ``class`` only, 0..65535) QTYPE or
@@ -278,6 +282,13 @@ def mismatched(reply: bytes, field_: str, value: int | None = None) -> bytes:
     out = bytearray(reply)
     if field_ == "id":
         out[1] ^= 1
+        return bytes(out)
+    if field_ == "qdcount":
+        if len(out) >= 6:
+            if value is None:
+                out[5] ^= 1
+            else:
+                out[4:6] = value.to_bytes(2, "big")
         return bytes(out)
     if len(out) < 12 or int.from_bytes(out[4:6], "big") == 0:
         return reply
@@ -303,9 +314,20 @@ def fault_reply(query: Query, rule: FaultRule, zone: Zone) -> tuple[bytes, bytes
     The UDP reply is fitted to the client's UDP limit (a TC reply if too big), except
     ``truncate=N``'s cut, which is N bytes whatever the client's limit, as a middlebox
     sends it.  ``rcode=`` replies carry an OPT record whenever the rcode is above 15.
+    A rule's ``qdcount=N`` then sets both replies' QDCOUNT to N (:func:`mismatched`'s
+    ``qdcount``), whatever the action built.
     What a Go client reports for each action: ``ACTION_HELP`` in :mod:`faultdns._faults`
     (printed by ``faultdns --help``) and the README's fault table.
     """
+    udp, tcp, rcode = _built_reply(query, rule, zone)
+    if rule.qdcount is not None:
+        udp = mismatched(udp, "qdcount", rule.qdcount)
+        tcp = mismatched(tcp, "qdcount", rule.qdcount)
+    return udp, tcp, rcode
+
+
+def _built_reply(query: Query, rule: FaultRule, zone: Zone) -> tuple[bytes, bytes, str]:
+    """:func:`fault_reply` before ``qdcount=``: the replies the rule's action builds."""
     action = rule.action
     if action == "mismatch":
         # Go's checkResponse: a reply whose question is not the query's is not ours.

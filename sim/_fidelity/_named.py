@@ -131,6 +131,52 @@ NAMED: dict[str, Named] = {
         needs=("frame=long",),
         why="Go: unexpected EOF, no flag",
     ),
+    # replies whose header counts other than one question (faultdns qdcount=,
+    # mismatch=qdcount; issue 11, seed 20): Go's exchange ignores one counting none over
+    # UDP and calls one counting two "invalid DNS response", parsable second or not
+    "qdcount-none-then-answer": Named(
+        Case(
+            TWO,
+            (up("mismatch=qdcount"), up()),
+            lookup="repo.test.",
+            records=("repo.test=10.0.0.12",),
+            label="a reply counting no question, then an answer",
+        ),
+        needs=("mismatch=qdcount",),
+        why="UDP: not ours, read past until the timeout; the next server answers",
+    ),
+    "qdcount-two-everywhere": Named(
+        Case(
+            QUICK,
+            (up("mismatch=qdcount:2"),),
+            lookup="repo.test.",
+            records=("repo.test=10.0.0.13",),
+            label="the zone's reply counting two questions",
+        ),
+        needs=("mismatch=qdcount:2",),
+        why="the second question parses from the answer: invalid DNS response, no flag",
+    ),
+    "qdcount-two-cut-everywhere": Named(
+        Case(
+            QUICK,
+            (up("lame qdcount=2"),),
+            lookup="repo.test.",
+            label="a reply counting two questions with no byte left for the second",
+        ),
+        needs=("lame qdcount=2",),
+        why="SkipQuestion fails: invalid DNS response, no flag",
+    ),
+    "qdcount-two-tc-then-answer": Named(
+        Case(
+            TWO,
+            (up("truncate qdcount=2"), up()),
+            lookup="repo.test.",
+            records=("repo.test=10.0.0.14",),
+            label="a TC reply counting two questions, then an answer",
+        ),
+        needs=("truncate qdcount=2",),
+        why="invalid DNS response before the TC test: no TCP retry, the next server answers",
+    ),
     "http-ok": Named(_http()),
     "http-refused": Named(_http(target="{refused}")),
     "http-404": Named(_http("status=404")),

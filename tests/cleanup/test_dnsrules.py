@@ -21,6 +21,7 @@ from cleanup._dnsrules import (
     LookupFold,
     QueryOutcome,
     QueryResult,
+    Verdict,
     build_query,
     candidate_names,
     completion_order,
@@ -202,6 +203,58 @@ def test_two_questions_are_an_invalid_response() -> None:
     record = reply()
     record.add_question(dnslib.DNSQuestion("x.test.", dnslib.QTYPE.A))
     assert judge(record) == "invalid"
+
+
+def with_qdcount(data: bytes, count: int, *, tc: bool = False) -> bytes:
+    """``data`` with its header's QDCOUNT ``count`` (and TC set when ``tc``), every other
+    byte kept: what faultdns's ``qdcount=N`` / ``mismatch=qdcount:N`` send."""
+    out = bytearray(data)
+    out[4:6] = struct.pack("!H", count)
+    if tc:
+        out[2] |= 0x02
+    return bytes(out)
+
+
+#: what follows the first question of a reply to our A query: an A record (a second
+#: question parses from its name pointer, type and class), an OPT record alone (root
+#: name, type 41, class 1232: it parses too), nothing at all, or 3 and 4 bytes of a
+#: name pointer and type (a second question that runs out of bytes)
+_AFTER_QUESTION = {
+    "record": reply(answers=(a_rr(),)).pack(),
+    "opt": reply(additional=(dnslib.EDNS0(udp_len=1232),)).pack(),
+    "nothing": reply(ra=False).pack(),
+    "3-bytes": reply(ra=False).pack() + b"\xc0\x0c\x00",
+    "4-bytes": reply(ra=False).pack() + b"\xc0\x0c\x00\x01",
+}
+
+
+@pytest.mark.parametrize("transport", ["udp", "tcp"])
+@pytest.mark.parametrize("tc", [False, True], ids=["", "tc"])
+@pytest.mark.parametrize("count", [2, 3, 65535])
+@pytest.mark.parametrize("after", sorted(_AFTER_QUESTION))
+def test_a_reply_counting_two_or_more_questions_is_invalid_whatever_follows(
+    after: str, count: int, tc: bool, transport: str
+) -> None:
+    """Go ``exchange``: after the first question matched, ``p.SkipQuestion()`` must be
+    ``ErrSectionDone``; a second question that parses (nil) and one that runs out of
+    bytes (an error) are both "invalid DNS response", before the TC test, over UDP and
+    TCP (asked of Go 1.23.9: tests/fidelity/test_spec_go_qdcount.py).  Never raises."""
+    data = with_qdcount(_AFTER_QUESTION[after], count, tc=tc)
+    assert judge_reply(data, 7, NAME, QTYPE_A, transport) == Verdict("invalid")
+
+
+@pytest.mark.parametrize(("tc", "transport", "outcome"),
+                         [(False, "udp", "ignore"), (True, "udp", "ignore"),
+                          (False, "tcp", "unmarshal")])  # fmt: skip
+@pytest.mark.parametrize("after", sorted(_AFTER_QUESTION))
+def test_a_reply_counting_no_question_is_not_ours_over_udp_and_unreadable_over_tcp(
+    after: str, tc: bool, transport: str, outcome: str
+) -> None:
+    """QDCOUNT 0: Go's ``p.Question()`` finds the section done, so
+    ``dnsPacketRoundTrip`` reads past it (UDP, TC or not) and ``dnsStreamRoundTrip``
+    cannot unmarshal it (TCP), whatever bytes follow the header."""
+    data = with_qdcount(_AFTER_QUESTION[after], 0, tc=tc)
+    assert judge_reply(data, 7, NAME, QTYPE_A, transport).outcome == outcome
 
 
 def test_udp_header_only_reply_with_garbage_answers_is_unmarshal() -> None:

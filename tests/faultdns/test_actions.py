@@ -14,6 +14,7 @@ import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import dns.exception
 import dns.flags
 import dns.message
 import dns.query
@@ -570,10 +571,13 @@ def test_mismatch_alters_exactly_its_field_of_the_zones_answer(
     [
         ("mismatch", "unknown token 'mismatch' .* write mismatch=VALUE"),
         ("mismatch=", "mismatch= needs a value"),
-        ("mismatch=qname", "mismatch: expected one of id, name, type, class, .* got 'qname'"),
+        (
+            "mismatch=qname",
+            "mismatch: expected one of id, name, type, class, qdcount, .* got 'qname'",
+        ),
         ("nxdomain mismatch=id", "a rule has one action"),
-        ("mismatch=id:3", "mismatch: only type and class take a value .* got 'id:3'"),
-        ("mismatch=name:x", "mismatch: only type and class take a value"),
+        ("mismatch=id:3", "mismatch: only type, class and qdcount take a value .* got 'id:3'"),
+        ("mismatch=name:x", "mismatch: only type, class and qdcount take a value"),
         ("mismatch=class:", r"class:VALUE expects a number 0\.\.65535 or a mnemonic"),
         ("mismatch=class:65536", r"class:VALUE expects .* got 'class:65536'"),
         ("mismatch=class:-1", r"class:VALUE expects .*\(IN, CH, HS, NONE, ANY\)"),
@@ -595,6 +599,131 @@ def test_mismatch_specs_round_trip_through_text_and_objects() -> None:
     assert FaultRule.from_dict(rule.to_dict()) == rule
     with pytest.raises(ValueError, match="key 'mismatch' only goes with action 'mismatch'"):
         FaultRule.from_dict({"action": "drop", "mismatch": "id"})
+
+
+# -- QDCOUNT: mismatch=qdcount[:N] and qdcount=N ---------------------------------------
+
+
+def question_end(data: bytes) -> int:
+    """Where the first question of a reply (name uncompressed, as faultdns echoes it)
+    ends: past its root label, QTYPE and QCLASS."""
+    i = 12
+    while data[i]:
+        i += data[i] + 1
+    return i + 5
+
+
+@pytest.mark.parametrize("tcp", [False, True], ids=["udp", "tcp"])
+@pytest.mark.parametrize(
+    ("value", "count"),
+    [("qdcount", 0), ("qdcount:0", 0), ("qdcount:2", 2), ("qdcount:65535", 65535)],
+)
+def test_mismatch_qdcount_sets_only_the_question_count_of_the_zones_answer(
+    server: FaultDNSServer, value: str, count: int, tcp: bool
+) -> None:
+    """The zone's reply byte for byte but QDCOUNT (bytes 4-5, RFC 1035 section 4.1.1):
+    bare, 1 becomes 0; with a value, that count; on every repetition (cached replies)."""
+    query = dns.message.make_query("a.test", "A", use_edns=0)
+    query.id = 0x1357
+    normal = raw_reply(server, query.to_wire(), tcp=tcp)
+    assert normal[4:6] == b"\x00\x01"
+    server.add_fault(f"mismatch={value} match=a.test")
+    for _ in range(3):
+        got = raw_reply(server, query.to_wire(), tcp=tcp)
+        assert got == normal[:4] + count.to_bytes(2, "big") + normal[6:]
+        assert server.queries[-1].action == "mismatch"
+
+
+#: actions whose reply ``qdcount=`` shapes, and the transport to ask over (truncate and
+#: tcponly meet UDP only)
+_SHAPED = [
+    ("lame", False), ("lame", True), ("servfail", True), ("nxdomain", False),
+    ("nodata", True), ("rcode=REFUSED", False), ("rcode=BADVERS", True),
+    ("answer=10.9.9.9", False), ("truncate", False), ("truncate=40", False),
+    ("tcponly", False), ("noedns", True), ("mismatch=id", False), ("mismatch=class:CH", True),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("count", [0, 2, 7])
+@pytest.mark.parametrize(("action", "tcp"), _SHAPED)
+def test_qdcount_sets_only_the_question_count_of_the_actions_reply(
+    server: FaultDNSServer, action: str, tcp: bool, count: int
+) -> None:
+    """``ACTION qdcount=N`` sends ACTION's reply with QDCOUNT N and every other byte as
+    ACTION alone sends it, on every repetition; the log names the action."""
+    query = dns.message.make_query("a.test", "A", use_edns=0)
+    query.id = 0x2222
+    server.add_fault(f"{action} match=a.test")
+    plain = raw_reply(server, query.to_wire(), tcp=tcp)
+    server.reset()
+    rule = server.add_fault(f"{action} qdcount={count} match=a.test")
+    for _ in range(3):
+        got = raw_reply(server, query.to_wire(), tcp=tcp)
+        assert got == plain[:4] + count.to_bytes(2, "big") + plain[6:]
+        assert (server.queries[-1].rule, server.queries[-1].action) == (
+            rule,
+            action.split("=")[0],
+        )
+
+
+@pytest.mark.parametrize("tcp", [False, True], ids=["udp", "tcp"])
+def test_lame_qdcount_2_counts_a_second_question_with_nothing_to_read_it_from(
+    server: FaultDNSServer, tcp: bool
+) -> None:
+    """``lame qdcount=2``: the reply ends with the first question (lame sends no record,
+    not even OPT), so a client reading the counted second question runs out of bytes:
+    the malformed second question (Go: ``SkipQuestion`` fails, "invalid DNS
+    response", spec.go_dns.question_count_outcome)."""
+    server.add_fault("lame qdcount=2 match=a.test")
+    query = dns.message.make_query("a.test", "A", use_edns=0)
+    got = raw_reply(server, query.to_wire(), tcp=tcp)
+    assert got[4:12] == b"\x00\x02" + bytes(6)
+    assert len(got) == question_end(got)
+    with pytest.raises(dns.exception.FormError):  # dnspython cannot read it either
+        dns.message.from_wire(got)
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ("drop qdcount=2", "qdcount= given with action 'drop', which sends no reply"),
+        ("delay=1s qdcount=2", "action 'delay', which sends the zone's reply as it is"),
+        ("frame=short qdcount=0", "action 'frame', which frames the zone's reply"),
+        ("lame qdcount=65536", r"qdcount: expected a number of questions 0\.\.65535"),
+        ("lame qdcount=-1", "token 'qdcount=-1': qdcount: expected a number of questions"),
+        ("lame qdcount=two", "token 'qdcount=two'"),
+        ("lame qdcount=²", "token 'qdcount=²'"),
+        ("lame qdcount=", "qdcount= needs a value"),
+        ("lame qdcount=1 qdcount=2", "qdcount= given twice"),
+        ("mismatch=qdcount:2 qdcount=2", "given with mismatch=qdcount, which sets QDCOUNT"),
+        ("mismatch=qdcount:65536", r"qdcount:VALUE expects a number of questions 0\.\.65535"),
+        ("mismatch=qdcount:two", "qdcount:VALUE expects .* got 'qdcount:two'"),
+        ("qdcount=2", "no action"),
+    ],
+)
+def test_qdcount_spec_errors_name_the_key(spec: str, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        parse_fault(spec)
+
+
+@pytest.mark.parametrize(
+    ("text", "spec"),
+    [
+        ("mismatch=QDCOUNT", "mismatch=qdcount"),
+        ("mismatch=qdcount:02 match=a.test", "mismatch=qdcount:2 match=a.test"),
+        ("match=a.test qdcount=2 lame", "lame qdcount=2 match=a.test"),
+        ("truncate qdcount=0 proto=tcp", "truncate qdcount=0 proto=tcp"),
+        ("mismatch=id qdcount=65535 first=1", "mismatch=id qdcount=65535 first=1"),
+    ],
+)
+def test_qdcount_specs_round_trip_through_text_and_objects(text: str, spec: str) -> None:
+    rule = parse_fault(text)
+    assert rule.spec == spec
+    assert parse_fault(rule.spec) == rule
+    assert FaultRule.from_dict(rule.to_dict()) == rule
+    assert FaultRule.from_dict({"action": "lame", "qdcount": "3"}).qdcount == 3
+    with pytest.raises(ValueError, match="qdcount: expected a number of questions"):
+        FaultRule(action="lame", qdcount=True)
 
 
 # -- frame=SHAPE -------------------------------------------------------------------------

@@ -437,6 +437,32 @@ def test_frame_as_spec_and_as_object(http: httpx.Client) -> None:
     ]
 
 
+def test_question_counts_through_the_api_as_specs_and_as_objects(
+    http: httpx.Client, dns_server: FaultDNSServer
+) -> None:
+    """``qdcount=N`` and ``mismatch=qdcount[:N]`` posted as text and as JSON objects are
+    listed in canonical form, ``qdcount`` in its own field, and the replies' headers
+    count what they say."""
+    posted = [
+        http.post("/faults", json="lame QDCOUNT=2 match=a.test qtype=A"),
+        http.post("/faults", json={"action": "servfail", "qdcount": 0, "match": "a.test"}),
+        http.post("/faults", json={"mismatch": "qdcount:3", "match": "b.test"}),
+    ]
+    assert [r.status_code for r in posted] == [201] * 3, [r.text for r in posted]
+    listed = http.get("/faults").json()["faults"]
+    assert [(f["spec"], f["qdcount"], f["mismatch"]) for f in listed] == [
+        ("lame qdcount=2 match=a.test qtype=A", 2, None),
+        ("servfail qdcount=0 match=a.test", 0, None),
+        ("mismatch=qdcount:3 match=b.test", None, "qdcount:3"),
+    ]
+    for name, qtype, count in [("a.test", "A", 2), ("a.test", "AAAA", 0), ("b.test", "A", 3)]:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            sock.settimeout(3)
+            sock.sendto(dns.message.make_query(name, qtype).to_wire(), dns_server.address)
+            reply = sock.recvfrom(65535)[0]
+        assert int.from_bytes(reply[4:6], "big") == count, (name, qtype)
+
+
 def test_mismatch_values_through_the_api_as_specs_and_as_objects(
     http: httpx.Client, dns_server: FaultDNSServer
 ) -> None:
@@ -482,8 +508,12 @@ def test_mismatch_values_through_the_api_as_specs_and_as_objects(
         ({"frame": "short", "proto": "udp"}, "proto=udp makes no sense"),
         ({"action": "drop", "frame": "short"}, "key 'frame' only goes with action 'frame'"),
         ("mismatch=class:65536", "mismatch: class:VALUE expects a number 0..65535"),
-        ({"mismatch": "id:3"}, "mismatch: only type and class take a value"),
+        ({"mismatch": "id:3"}, "mismatch: only type, class and qdcount take a value"),
         ({"mismatch": 3}, "key 'mismatch': unexpected value 3"),
+        ({"action": "drop", "qdcount": 2}, "qdcount= given with action 'drop'"),
+        ({"action": "lame", "qdcount": 65536}, "qdcount: expected a number of questions"),
+        ({"action": "lame", "qdcount": "two"}, "qdcount: expected a number of questions"),
+        ({"mismatch": "qdcount", "qdcount": 2}, "given with mismatch=qdcount"),
     ],
 )
 def test_bad_oracle_action_is_400_naming_the_key(

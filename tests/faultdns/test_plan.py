@@ -29,6 +29,13 @@ action = "answer"
 answer = "10.9.9.9"
 match = "b.test"
 qtype = "A"
+
+[[fault]]
+action = "lame"
+qdcount = 2
+
+[[fault]]
+mismatch = "qdcount:3"
 """
     )
     rules = load_plan(plan)
@@ -36,6 +43,8 @@ qtype = "A"
         "nxdomain match=upgrade-repo-*.svc.cluster.local for=30s",
         "delay=250ms p=0.5",
         "answer=10.9.9.9 match=b.test qtype=A",
+        "lame qdcount=2",
+        "mismatch=qdcount:3",
     ]
 
 
@@ -47,6 +56,11 @@ qtype = "A"
             "[[fault]] #2: unknown key 'acton'",
         ),
         ('[[fault]]\naction = "drop"\nfirst = 0\n', "[[fault]] #1: first: expected a whole number"),
+        (
+            '[[fault]]\naction = "drop"\nqdcount = 2\n',
+            "[[fault]] #1: qdcount= given with action 'drop'",
+        ),
+        ('[[fault]]\naction = "lame"\nqdcount = -1\n', "[[fault]] #1: qdcount: expected"),
         ("[[fault]\n", "invalid TOML"),
         ("seed = 3\n", "unknown top-level key 'seed'"),
         ('fault = "drop"\n', "array of tables"),

@@ -109,6 +109,34 @@ over one server echoing the question with QCLASS 0, 2, CH 3, HS 4, ANY 255 or 65
 or QTYPE 0 or ANY 255, and an answer record: over UDP "read udp L->S: i/o timeout"
 after timeout x attempts, IsTimeout and IsTemporary; over TCP "invalid DNS response"
 at once, no flag; QTYPE AAAA 28 to the AAAA query is its own: the address.)
+
+A reply whose header counts other than one question (QDCOUNT, RFC 1035 section 4.1.1;
+:func:`question_count_outcome`).  None: ``p.Question()`` finds the question section
+done, so ``dnsPacketRoundTrip`` ignores it over UDP (reads on: ``timeout``) and
+``dnsStreamRoundTrip`` returns ``errCannotUnmarshalDNSMessage`` over TCP
+(``unmarshal``).  Two or more: the first question is read and matched as ever, then
+``exchange`` asks for the section's end::
+
+    if err := p.SkipQuestion(); err != dnsmessage.ErrSectionDone {
+        return dnsmessage.Parser{}, dnsmessage.Header{}, errInvalidDNSResponse
+    }
+
+A second question that parses (from the next section's bytes: an answer's compressed
+name, type and class, or an OPT record's root name, type 41 and payload size) returns
+nil, one that runs out of bytes an error: either is not ``ErrSectionDone``, so both are
+``invalid`` ("invalid DNS response", no flag, next server), over UDP and TCP alike and
+before the TC test (a UDP reply with TC and two questions is no retry over TCP).
+(Asked of Go 1.23.9, ``LookupIP("ip4", ...)`` through a ``net.Resolver{PreferGo:
+true}`` whose ``Dial`` reaches a server in the same program that echoes the query's ID
+and question under QR, AA, RA and the given counts: QDCOUNT 0 with an A record after the
+question -> UDP "read udp L->S: i/o timeout", IsTimeout and IsTemporary, TC set or not;
+TCP "cannot unmarshal DNS message", no flag.  QDCOUNT 2, 3 or 65535 with the A record
+after the question (a second question that parses), with nothing after it, or with 3,
+4 or 5 bytes of a name pointer and type -> "invalid DNS response", no flag, over UDP
+(TC set or not, no TCP query sent) and TCP.  QDCOUNT 1: the address.
+tests/fidelity/test_spec_go_qdcount.py asks again.  And against faultdns's
+``mismatch=qdcount[:2]``, ``lame qdcount=2`` and ``truncate qdcount=2`` through the Go
+oracle, ``sim/_fidelity/_named.py``'s ``qdcount-*`` cases.)
 """
 
 from __future__ import annotations
@@ -120,8 +148,10 @@ from dataclasses import dataclass
 __all__ = [
     "DEADLINE_FLAGS",
     "ERROR_TEXTS",
+    "MORE_QUESTIONS",
     "NOT_OURS",
     "NO_CANDIDATE_ADDRESSES",
+    "NO_QUESTION",
     "OUTCOMES",
     "QCLASS_IN",
     "QTYPES",
@@ -143,6 +173,7 @@ __all__ = [
     "lookup_error",
     "name_list",
     "no_address_text",
+    "question_count_outcome",
     "reply_is_ours",
     "server_order",
     "skip_to_answer",
@@ -189,6 +220,32 @@ def reply_is_ours(qtype: str, reply_type: int, reply_class: int) -> bool:
     numbers): both equal to the query's.  Any other class, below IN (0) or above it
     (CH 3, HS 4, ANY 255, 65535), is not ours."""
     return reply_type == QTYPES[qtype] and reply_class == QCLASS_IN
+
+
+def question_count_outcome(qdcount: int, transport: str) -> str | None:
+    """What Go 1.23 ``exchange`` makes of a reply to our query whose header counts
+    ``qdcount`` questions (0..65535), its first question (when counted) the query's,
+    over ``transport`` (``udp``/``tcp``), whatever follows the first question and
+    whether TC is set: None for 1 (the reply is judged on: TC, ``checkHeader``, ...);
+    for 0 :data:`NO_QUESTION`'s outcome; for 2 or more :data:`MORE_QUESTIONS`'
+    (``invalid``: ``SkipQuestion`` is not ``ErrSectionDone`` whether the second
+    question parses or not)."""
+    if not 0 <= qdcount <= 0xFFFF:
+        raise ValueError(f"QDCOUNT is a 16-bit field, got {qdcount}")
+    if qdcount == 1:
+        return None
+    if qdcount == 0:
+        return NO_QUESTION[transport]
+    return MORE_QUESTIONS[transport]
+
+
+#: what Go makes of a reply without a question (``p.Question()`` fails), by transport:
+#: UDP reads past it until the exchange's deadline, TCP cannot unmarshal it
+NO_QUESTION = {"udp": "timeout", "tcp": "unmarshal"}
+#: what Go makes of a reply counting two or more questions, the first the query's
+#: (``SkipQuestion`` not ``ErrSectionDone``), by transport: ``errInvalidDNSResponse``
+#: on both, before the TC test
+MORE_QUESTIONS = {"udp": "invalid", "tcp": "invalid"}
 
 
 @dataclass(frozen=True)
