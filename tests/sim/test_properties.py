@@ -51,7 +51,8 @@ Every run also holds ``cleanup.events``' promise that each event is a frozen dat
    attempt starts after it and the run ends within deadline + one attempt (on a busy
    node each attempt L longer per timer that fires, each sleep L longer); DNS queries
    per lookup within (search list + 1 names) x (A, AAAA) x resolver attempts; a
-   lookup asks exactly Go's ``nameList`` and never a ``.onion`` name (RFC 7686), a
+   lookup asks exactly Go's ``nameList`` (at the 254-byte limit too) and never a
+   ``.onion`` name (RFC 7686), a
    name with no candidate left returning no address and no error, and a request to
    it failing with Go's "no suitable address found".  Over generated resolv.conf
    texts (``spec.go_resolvconf``: Go's ``dnsReadConfig`` with its edges), the resolver
@@ -1993,6 +1994,10 @@ NS_BEHAVIOURS: dict[str, tuple[str, tuple[str, str]]] = {
         f"frame-{shape}": (f"tcponly; frame={shape}", ("truncated", FRAMED_AS[shape]))
         for shape in FRAMED_AS
     },
+    # a whole reply with TC set over TCP (seed 22's kind): Go takes it as it is, the
+    # TC bit sending only a UDP exchange to TCP (``exchange``: ``h.Truncated && network
+    # == "udp"``; go.dev/issue/64896, glibc's behaviour): the zone's answer
+    "tc-over-tcp": ("tcponly; truncate=65535 proto=tcp", ("truncated", "zone")),
     # replies whose header counts other than one question (seed 20's DNS kind, below;
     # spec.go_dns.question_count_outcome): the zone's reply counting none, or two (the
     # second read from the answer's or OPT's bytes); a lame reply counting two, no
@@ -2106,7 +2111,9 @@ def ns_worlds(draw: st.DrawFn) -> NSWorld:
     # one server among the first three (Go reads no more) gets TCP replies framed
     # wrongly as well in a third of the worlds (the framing kind, issue 11), so that
     # every shape meets the ci profile's examples over TCP
-    framed = draw(st.sampled_from([None] * 9 + [f"frame-{shape}" for shape in FRAMED_AS]))
+    framed = draw(
+        st.sampled_from([None] * 9 + [f"frame-{shape}" for shape in FRAMED_AS] + ["tc-over-tcp"])
+    )
     if framed is not None:
         # mostly the first server, which every lane without rotate asks first
         server_ = draw(st.sampled_from([0, 0, *range(min(servers, 3))]))
@@ -2241,6 +2248,10 @@ NS_FRAME_CUT_QUESTION = _ns_world("direct", [("frame-30", "frame-30"), ("ok", "o
 NS_FRAME_LONG = _ns_world("direct", [("frame-long", "frame-long")] * 2, attempts=1)
 #: one byte past the reply, then silence: the read times out, the second server answers
 NS_FRAME_HANG = _ns_world("v4only", [("frame-hang", "frame-hang"), ("ok", "ok")])
+#: the issue-11 seed-22 example: the whole reply with TC over TCP, after UDP's TC, from
+#: the first server (the second silent): Go answers from it; and over TCP alone
+NS_TC_OVER_TCP = _ns_world("direct", [("tc-over-tcp", "tc-over-tcp"), ("silent", "silent")])
+NS_TC_OVER_TCP_VC = _ns_world("cname", [("tc-over-tcp", "ok")], use_vc=True, attempts=1)
 #: over TCP (use-vc) the first server down, the second SERVFAIL for A: A's last error
 #: is the second's; over one attempt with the second down too the kept error is the
 #: down server's dial, "dial tcp S: connect: connection refused" (no local address)
@@ -2418,6 +2429,8 @@ NS_TYPE_AAAA = _ns_world("direct", [("not-ours-type=28", "not-ours-type=28")] * 
 @example(world=NS_FRAME_CUT_QUESTION, seed=0)
 @example(world=NS_FRAME_LONG, seed=0)
 @example(world=NS_FRAME_HANG, seed=0)
+@example(world=NS_TC_OVER_TCP, seed=0)
+@example(world=NS_TC_OVER_TCP_VC, seed=0)
 @example(world=NS_CLASS_CH, seed=0)
 @example(world=NS_CLASS_ANY_TCP, seed=0)
 @example(world=NS_CLASS_HS_AND_0, seed=0)
@@ -2446,7 +2459,8 @@ def test_predicate_input_is_gos_over_several_nameservers(
     query's, is read past over UDP until the timeout and "invalid DNS response" over
     TCP; so is a reply counting no question over UDP, "cannot unmarshal" over TCP; a
     reply counting two questions, the second parsable or not, is "invalid DNS
-    response" over both, TC or not; a TCP reply whose length prefix disagrees with it
+    response" over both, TC or not; a whole reply with TC over TCP is taken as it is
+    (only UDP's TC sends Go to TCP); a TCP reply whose length prefix disagrees with it
     is read as Go reads it,
     exactly the announced bytes: the header alone, nothing or a cut inside the
     question "cannot unmarshal", a
@@ -3089,6 +3103,55 @@ def test_bounded_effort_a_lookup_never_asks_dns_for_an_onion_name(
         assert qtypes == ["A", "AAAA"], f"{fqdn}: asked {qtypes}"
     if spec_dns.avoid_dns(name):
         event(".onion name")
+
+
+def name_of_length(length: int, rooted: bool) -> str:
+    """A host name of exactly ``length`` bytes (the trailing dot counted when
+    ``rooted``), of 63-byte labels and a shorter last one, none empty."""
+    left = length - 1 if rooted else length
+    sizes: list[int] = []
+    while left > 64:  # a 63-byte label and its dot
+        sizes.append(63)
+        left -= 64
+    sizes += [62, 1] if left == 64 else [left]
+    name = ".".join("a" * n for n in sizes)
+    assert len(name) == length - rooted, (len(name), length)
+    return name + ("." if rooted else "")
+
+
+@cases(40)
+@given(
+    length=st.integers(250, 256),
+    rooted=st.booleans(),
+    search=st.lists(st.sampled_from(("svc.cluster.local", "a", "cluster.local.")), max_size=2,
+                    unique=True),
+    ndots=st.integers(0, 5),
+)  # fmt: skip
+# the issue-11 seed-22 example: a rooted name of exactly 254 bytes is asked as it is
+@example(length=254, rooted=True, search=[], ndots=1)
+@example(length=254, rooted=False, search=[], ndots=1)
+def test_bounded_effort_a_lookup_asks_gos_names_at_the_length_limit(
+    length: int, rooted: bool, search: list[str], ndots: int
+) -> None:
+    """Property 4 at DNS's length limit (Go's ``nameList`` and ``isDomainName``: a name
+    over 254 bytes, or of 254 without its trailing dot, is never asked; a candidate
+    with a search suffix over 254 bytes is left out): the names a lookup asks are
+    exactly ``spec.go_dns.name_list``'s, each for A and AAAA."""
+    name = name_of_length(length, rooted)
+    sent: list[QueryEvent] = []
+    resolver = cleanup.StubResolver(
+        ["127.0.0.1:9"], search=search, ndots=ndots, timeout=1.0, attempts=1,
+        clock=FastForwardClock(), on_query=sent.append, hosts=None,
+    )  # fmt: skip
+    want = spec_dns.name_list(name, search, ndots)
+    with contextlib.suppress(DNSError):  # the port is closed: what is asked fails
+        resolver.resolve(name)
+    asked = list(dict.fromkeys(e.name.rstrip(".").lower() for e in sent))
+    assert asked == want, f"looking up a {length}-byte name (search {search}) asked {asked}"
+    for fqdn in want:
+        qtypes = sorted(e.qtype for e in sent if e.name.rstrip(".").lower() == fqdn)
+        assert qtypes == ["A", "AAAA"], f"{fqdn}: asked {qtypes}"
+    event(f"{length} bytes, {'rooted' if rooted else 'unrooted'}: {len(want)} asked")
 
 
 # -- resolver edges (issue 11: lame referrals, late clocks, the getaddrinfo path) --------
