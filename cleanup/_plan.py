@@ -29,7 +29,10 @@ container uses, a pinned image, or a previous-list image kept for any other reas
 (retained, vmdp).  Removing by identity takes every name of the content (CRI ``rmi``, a
 containerd record and its aliases), so one shared identity is enough to keep it; the
 reason says which name kept it.  A digest reference's digest also protects a node image
-whose identity is that digest, and every identity is read in one spelling, as a store's
+whose identity is that digest, as a list entry written as an image ID
+(``sha256:<hex>``) protects that content: such an entry names content, not an image to
+remove by name, so in the previous list it is kept (``an image ID, not an image
+name``); and every identity is read in one spelling, as a store's
 re-check reads it (:func:`staying_because`): ``sha256:<hex>``, the bare hex and
 ``name@sha256:<hex>`` are the same content, so a node name ``x@sha256:<hex>`` the store
 maps to nothing (or to itself) is the content a container run as ``sha256:<hex>`` holds;
@@ -93,6 +96,7 @@ PINNED = "pinned"
 IN_USE = "in use by a container"
 NOT_PRESENT = "not present on node"
 NOT_IN_CURRENT = "not in current list"
+IMAGE_ID = "an image ID, not an image name"
 
 
 @dataclass(frozen=True)
@@ -168,6 +172,18 @@ def _digest(name: str) -> str | None:
         return None
 
 
+def _stated(raw: str, ref: ImageRef) -> str | None:
+    """The identity a list entry states by itself: a digest reference's digest, or an
+    image ID written as the entry (``sha256:<64 hex>``), else None."""
+    return ref.digest or image_id_of(raw)
+
+
+def _label(raw: str, ref: ImageRef) -> str:
+    """How a reason names a current-list entry: its full reference, or an image ID as
+    written."""
+    return raw if image_id_of(raw) is not None else ref.full
+
+
 def _identity_form(ident: str) -> str:
     """One spelling per content identity: ``sha256:<hex>`` for ``sha256:<hex>``, the
     bare 64 hex (``crictl``, ``docker``) and ``name@sha256:<hex>`` (a store's ``ids``
@@ -218,7 +234,7 @@ def plan(
         current_keys |= _keys(ref, match)
     in_use = list(in_use)
     pinned = list(pinned)
-    current_refs = [ref for _, ref in _parse_list(current, "current")]
+    current_refs = _parse_list(current, "current")
     in_use_keys = _key_set(in_use, match)
     pinned_keys = _key_set(pinned, match)
     by_key: dict[str, list[str]] | None = None
@@ -235,9 +251,13 @@ def plan(
 
     reasons: dict[str, str] = {}
     candidates: list[str] = []
-    for full, (_, ref) in entries.items():
+    for full, (raw, ref) in entries.items():
         if _keys(ref, match) & current_keys:
             reasons[full] = IN_CURRENT
+        elif image_id_of(raw) is not None:
+            # ``sha256:<hex>`` parses as the image "sha256" tagged with the hex, yet it
+            # is a store's image ID: it names content, not an image to remove by name
+            reasons[full] = IMAGE_ID
         elif ref.path.rsplit("/", 1)[-1] == "vmdp":
             reasons[full] = VMDP
         else:
@@ -265,12 +285,13 @@ def plan(
         for name in present or ():
             identity.setdefault(name, _identity_form(name))
         staying: list[tuple[str, frozenset[str], str | None]] = [
-            (f"{ref.full} (current list)", _keys(ref, match), ref.digest) for ref in current_refs
+            (f"{_label(raw, ref)} (current list)", _keys(ref, match), _stated(raw, ref))
+            for raw, ref in current_refs
         ]
         staying += [(f"{n} (in use)", _name_keys(n, match), _digest(n)) for n in in_use]
         staying += [(f"{n} (pinned)", _name_keys(n, match), _digest(n)) for n in pinned]
         staying += [
-            (f"{entries[full][0]} ({why})", _keys(entries[full][1], match), entries[full][1].digest)
+            (f"{entries[full][0]} ({why})", _keys(entries[full][1], match), _stated(*entries[full]))
             for full, why in reasons.items()
         ]
         protected = _protected_identities(identity, staying, match)

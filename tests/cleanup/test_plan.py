@@ -635,3 +635,39 @@ def test_a_retained_digest_reference_protects_the_content_it_names() -> None:
         f"same image ({D_BBB}) as rancher/harvester-upgrade@{D_BBB} "
         "(retained (rancher/harvester-upgrade))"
     )
+
+
+# --- a list entry written as an image ID (review7): content, never a name to remove ---
+
+_H = "a" * 64
+
+
+def test_a_current_list_image_id_protects_its_content() -> None:
+    """``sha256:<hex>`` parses as the image ``sha256`` tagged with the hex, but in a
+    list it is the content a store's image ID names: a node name with that identity
+    stays, the reason naming the ID as written."""
+    spelt = f"sha256:{_H}"
+    result = plan(
+        ["a.io/x:1"], [spelt], present=["a.io/x:1"], identity={"a.io/x:1": f"sha256:{_H}"}
+    )
+    assert result.delete == []
+    assert [(k.image, k.reason) for k in result.keep] == [
+        ("a.io/x:1", f"same image (sha256:{_H}) as {spelt} (current list)")
+    ]
+
+
+def test_a_previous_list_image_id_is_never_deleted_and_protects_its_content() -> None:
+    ident = f"sha256:{_H}"
+    result = plan(
+        [ident, "b.io/z:1"],
+        ["a.io/y:1"],
+        present=[ident, "b.io/z:1"],
+        identity={"b.io/z:1": ident},
+    )
+    assert result.delete == []
+    assert [(k.image, k.reason) for k in result.keep] == [
+        (ident, "an image ID, not an image name"),
+        ("b.io/z:1", f"same image ({ident}) as {ident} (an image ID, not an image name)"),
+    ]
+    by_names = plan([ident], ["a.io/y:1"])  # no node images given: names only
+    assert by_names.delete == [] and by_names.keep[0].reason == "an image ID, not an image name"

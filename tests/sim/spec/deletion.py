@@ -377,13 +377,17 @@ def identity_keepers(
     ids = dict(ids or {})
     candidates = candidates_of(previous, current, match)
     retained = retained_of(candidates, retain)
-    named: list[tuple[str, str]] = [(full(c), "current list") for c in current]
+    named: list[tuple[str, str]] = [
+        (full(c) if _split(c) is not None else c, "current list") for c in current
+    ]
     named += [(u, "in use") for u in in_use]
     named += [(p, "pinned") for p in pinned]
     for raw in listed(previous):
         if raw in retained:
             named.append((raw, f"retained ({retained[raw]})"))
-        elif _split(raw) is None or raw in candidates:
+        elif _split(raw) is None:
+            named.append((raw, "an image ID, not an image name"))
+        elif raw in candidates:
             continue
         elif any(same(raw, c, match) for c in current):
             named.append((raw, "in current list"))
