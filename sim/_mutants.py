@@ -66,6 +66,7 @@ from cleanup import (
     RepoClient,
     RequestTimeout,
 )
+from sim._args import seed as whole_number
 from sim._harness import CleanupFn
 
 __all__ = [
@@ -571,7 +572,7 @@ def add_mutants_parser(sub: Any) -> None:
     p.add_argument("--kind", choices=("all", "injected", "source"), default="all",
                    help="injected (via cleanup_fn), source (patches to a copy) or all")  # fmt: skip
     p.add_argument("--list", action="store_true", help="list the mutants and exit")
-    p.add_argument("--jobs", type=int, default=2, metavar="N", help="parallel pytest runs")
+    p.add_argument("--jobs", type=whole_number, default=2, metavar="N", help="parallel pytest runs")
     p.add_argument("--tests", type=Path, metavar="PATH", help="the property suite file")
     p.add_argument("-k", dest="select", metavar="EXPR", help="only tests matching (pytest -k)")
     p.add_argument("--profile", default="mutants", metavar="NAME",

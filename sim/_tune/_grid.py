@@ -36,6 +36,8 @@ class GridError(ValueError):
 
 def _grid_value(key: str, text: str, token: str) -> object:
     try:
+        if not text.isascii():  # int()/float() read other scripts' digits too
+            raise PolicyError(f"{text!r} is not ASCII (a look-alike digit?)")
         if key == "steps":
             if not text.strip().isdigit() or int(text) < 1:
                 raise PolicyError(f"expected a whole number >= 1, got {text!r}")

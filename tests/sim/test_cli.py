@@ -486,3 +486,9 @@ def test_a_port_flag_is_ascii_decimal_digits(text: str, capsys: pytest.CaptureFi
         assert main(["serve", flag, text]) == 64
         err = capsys.readouterr().err
         assert flag in err and repr(text) in err, err
+
+
+@pytest.mark.parametrize("digits", LOOK_ALIKE_DIGITS)
+def test_sim_mutants_jobs_is_ascii_only(digits: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["mutants", "--jobs", digits]) == 64
+    assert "--jobs" in capsys.readouterr().err

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import re
 from pathlib import Path
 
 import numpy as np
@@ -391,3 +392,13 @@ def test_named_policy_from_a_file_is_evaluated_next_to_the_grid(
     assert report["named"] == [str(path)]
     mine = next(p for p in report["policies"] if p["name"] == str(path))
     assert mine["policy"]["backoff"]["steps"] == 12 and report["pick"] != str(path)
+
+
+@pytest.mark.parametrize(
+    "token", ["steps=\uff12", "factor=\uff11.5", "jitter=\u0661", "duration=\uff15s"]
+)
+def test_grid_numbers_are_ascii_only(token: str) -> None:
+    """A grid token written with another script's digits is refused naming the token
+    (int() and float() would read them)."""
+    with pytest.raises(GridError, match=re.escape(f"grid token {token!r}")):
+        parse_grid(token)
