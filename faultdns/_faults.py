@@ -231,7 +231,9 @@ def rcode_name(rcode: int) -> str:
 
 def _is_decimal(text: str) -> bool:
     # ASCII digits only: str.isdigit() also accepts "²", which int() refuses.
-    return text.isascii() and text.isdigit()
+    # At most 18 significant digits: every bound read here is far below 10**18, and
+    # int() refuses a text of more than 4300 digits with a message naming no key.
+    return text.isascii() and text.isdigit() and len(text.lstrip("0")) <= 18
 
 
 def _whole_number(value: object) -> int | None:

@@ -190,7 +190,9 @@ class _Snapshot:
 def _is_decimal(text: str) -> bool:
     # ASCII digits only: str.isdigit() also accepts "²" and str.strip() also strips
     # "\x1d", neither of which int() reads (a fuzz finding: ValueError escaped).
-    return text.isascii() and text.isdigit()
+    # At most 18 significant digits: every bound read here is far below 10**18, and
+    # int() refuses a text of more than 4300 digits with a message naming no key.
+    return text.isascii() and text.isdigit() and len(text.lstrip("0")) <= 18
 
 
 def _parse_ttl(text: Any, where: str) -> int:

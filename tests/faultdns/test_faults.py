@@ -6,6 +6,7 @@ test_plan.py."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import dns.rcode
@@ -241,3 +242,26 @@ def test_numbers_in_other_digits_are_spec_errors(spec: dict[str, Any]) -> None:
     """Numbers in rules are ASCII digits: "²" passes str.isdigit() but not int()."""
     with pytest.raises(FaultSpecError):
         FaultRule.from_dict({"action": "servfail", **spec})
+
+
+_HUGE = "9" * 5000  # past int()'s 4300-digit limit for a text
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        f"lame qdcount={_HUGE}",
+        f"servfail count={_HUGE}",
+        f"truncate={_HUGE}",
+        f"tcponly; frame={_HUGE}",
+        f"mismatch=class:{_HUGE}",
+        f"mismatch=qdcount:{_HUGE}",
+    ],
+)
+def test_a_number_of_thousands_of_digits_is_refused_naming_its_key(spec: str) -> None:
+    """int() refuses a text of more than 4300 digits with its own message, which named
+    no key: such a number is out of every range, refused as one (review7)."""
+    key = spec.split("; ")[-1].split("=")[0].split()[-1]
+    with pytest.raises(FaultSpecError, match=re.escape(key)):
+        for part in spec.split("; "):
+            parse_fault(part)
