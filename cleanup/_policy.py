@@ -36,10 +36,10 @@ from cleanup._schedule import (
     Mode,
     PolicyError,
     _finite,
-    _short,
     parse_duration,
     read_decimal,
     read_integer,
+    shown,
 )
 
 __all__ = [
@@ -115,17 +115,17 @@ class Policy:
         # a wrong type here would surface mid-run as an AttributeError or TypeError (a
         # traceback at the first failed attempt); refused up front, naming the field
         if not isinstance(self.name, str) or not self.name:
-            raise PolicyError(f"name must be a non-empty string, got {_short(self.name)}")
+            raise PolicyError(f"name must be a non-empty string, got {shown(self.name)}")
         if not isinstance(self.backoff, Backoff):
-            raise PolicyError(f"backoff must be a Backoff, got {_short(self.backoff)}")
+            raise PolicyError(f"backoff must be a Backoff, got {shown(self.backoff)}")
         if not callable(self.retriable):
             raise PolicyError(
                 "retriable must be a function of a CleanupError (e.g. retriable_v15), "
-                f"got {_short(self.retriable)}"
+                f"got {shown(self.retriable)}"
             )
         if not isinstance(self.predicate, str) or not self.predicate:
             raise PolicyError(
-                f"predicate must be a non-empty string (a label), got {_short(self.predicate)}"
+                f"predicate must be a non-empty string (a label), got {shown(self.predicate)}"
             )
         if self.deadline is not None and (
             isinstance(self.deadline, bool)
@@ -136,7 +136,7 @@ class Policy:
         ):
             raise PolicyError(
                 "deadline must be seconds > 0 and at most Go's largest time.Duration "
-                f"(or none), got {_short(self.deadline)}"
+                f"(or none), got {shown(self.deadline)}"
             )
 
     def with_overrides(self, **overrides: object) -> Policy:
@@ -215,13 +215,13 @@ def _number(value: object, name: str) -> float:
     except OverflowError:  # an integer too large for a float64
         number = math.inf
     if not math.isfinite(number) or number < 0:
-        raise PolicyError(f"{name}: must be finite and >= 0, got {_short(value)}")
+        raise PolicyError(f"{name}: must be finite and >= 0, got {shown(value)}")
     return number
 
 
 def _mode(value: object) -> Mode:
     if not isinstance(value, str):
-        raise PolicyError(f"backoff.mode: must be one of {', '.join(MODES)}; got {_short(value)}")
+        raise PolicyError(f"backoff.mode: must be one of {', '.join(MODES)}; got {shown(value)}")
     return cast(Mode, value)  # Backoff refuses any other string, naming the field
 
 
@@ -236,12 +236,12 @@ def _integer(value: object, name: str) -> int:
         try:
             return read_integer(value)
         except OverflowError:  # more digits than Python converts
-            raise PolicyError(f"{name}: {_short(value)} is too large") from None
+            raise PolicyError(f"{name}: {shown(value)} is too large") from None
         except ValueError:
             pass
     if isinstance(value, float) and value.is_integer():
         return int(value)
-    raise PolicyError(f"{name}: expected an integer, got {_short(value)}")
+    raise PolicyError(f"{name}: expected an integer, got {shown(value)}")
 
 
 def _predicate_name(value: object, where: str) -> PredicateName:

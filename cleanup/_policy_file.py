@@ -14,7 +14,7 @@ from pathlib import Path
 
 from cleanup._files import MAX_CONFIG_BYTES, read_regular_file, utf8_text
 from cleanup._policy import PREDICATES, PRESETS, Policy, _integer, _mode, _number, _predicate_name
-from cleanup._schedule import Backoff, PolicyError, parse_duration
+from cleanup._schedule import Backoff, PolicyError, parse_duration, shown
 
 __all__ = ["get_policy", "policy_to_toml"]
 
@@ -123,7 +123,7 @@ def policy_to_toml(policy: Policy) -> str:
         )
     if not _is_unicode_text(policy.name):
         raise PolicyError(
-            f"policy name {policy.name!r} holds a lone surrogate, which no UTF-8 file "
+            f"policy name {shown(policy.name)} holds a lone surrogate, which no UTF-8 file "
             "(and no TOML string) can hold; it cannot be saved"
         )
     b = policy.backoff

@@ -52,6 +52,7 @@ from cleanup._classify import to_error
 from cleanup._errors import CleanupError, HTTPStatusError, ImageListError
 from cleanup._gourl import go_url_error
 from cleanup._images import DEFAULT_MAX_BYTES, parse_image_list, parse_reference
+from cleanup._schedule import shown
 from cleanup._transport import GZIP_DECODED, HTTP_CLIENT_TIMEOUT, TRAILING_BYTES
 
 __all__ = [
@@ -77,22 +78,16 @@ MAX_REPO_URL = 2048
 DEFAULT_MAX_LIST_BYTES = DEFAULT_MAX_BYTES
 
 
-def _shown(value: object) -> str:
-    """``repr`` for a message, at most 60 characters (an int of any size is safe)."""
-    text = "a huge integer" if isinstance(value, int) and value.bit_length() >= 200 else repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
 def _timeout_seconds(timeout: object) -> float:
     """``timeout`` as float seconds: a number (not a bool, not a text), finite, > 0."""
     if isinstance(timeout, bool) or not isinstance(timeout, int | float):
-        raise ValueError(f"timeout must be a number of seconds > 0, got {_shown(timeout)}")
+        raise ValueError(f"timeout must be a number of seconds > 0, got {shown(timeout)}")
     try:
         seconds = float(timeout)
     except OverflowError:  # an int past float64: no finite timeout
         seconds = math.inf
     if not (math.isfinite(seconds) and seconds > 0):
-        raise ValueError(f"timeout must be a finite number of seconds > 0, got {_shown(timeout)}")
+        raise ValueError(f"timeout must be a finite number of seconds > 0, got {shown(timeout)}")
     return seconds
 
 
@@ -139,7 +134,7 @@ class RepoClient:
         self.client = client
         self.timeout = _timeout_seconds(timeout)
         if isinstance(max_bytes, bool) or not isinstance(max_bytes, int) or max_bytes < 1:
-            raise ValueError(f"max_bytes must be an integer >= 1, got {_shown(max_bytes)}")
+            raise ValueError(f"max_bytes must be an integer >= 1, got {shown(max_bytes)}")
         self.max_bytes = max_bytes
 
     def list_url(self, version: str) -> str:
@@ -150,7 +145,7 @@ class RepoClient:
         """
         if not isinstance(version, str):
             raise ValueError(
-                f"version must be a string (e.g. v1.4.1 or current), got {_shown(version)}"
+                f"version must be a string (e.g. v1.4.1 or current), got {shown(version)}"
             )
         if len(version) > MAX_VERSION:
             raise ValueError(

@@ -75,6 +75,7 @@ __all__ = [
     "parse_duration",
     "read_decimal",
     "read_integer",
+    "shown",
     "to_ns",
 ]
 
@@ -265,9 +266,9 @@ def read_integer(text: str) -> int:
     """
     stripped = text.strip()
     if not INTEGER_SYNTAX.fullmatch(stripped):
-        raise ValueError(f"{_short(text)} is not a whole number")
+        raise ValueError(f"{shown(text)} is not a whole number")
     if len(stripped.lstrip("+-")) > INT_TEXT_DIGITS:
-        raise OverflowError(f"{_short(text)} has more than {INT_TEXT_DIGITS} digits")
+        raise OverflowError(f"{shown(text)} has more than {INT_TEXT_DIGITS} digits")
     return int(stripped)
 
 
@@ -280,7 +281,7 @@ def read_decimal(text: str) -> float:
     """
     stripped = text.strip()
     if not DECIMAL_SYNTAX.fullmatch(stripped):
-        raise ValueError(f"{_short(text)} is not a number")
+        raise ValueError(f"{shown(text)} is not a number")
     return float(stripped)
 
 
@@ -308,10 +309,10 @@ def parse_duration(text: str | float, *, field_name: str = "duration") -> float:
     if isinstance(text, int):
         if text < 0:
             raise PolicyError(
-                f"{field_name}: must be a finite number of seconds >= 0, got {_short(text)}"
+                f"{field_name}: must be a finite number of seconds >= 0, got {shown(text)}"
             )
         if text * 1_000_000_000 > MAX_DURATION_NS:
-            raise PolicyError(f"{field_name}: {_short(text)} {_TOO_LONG}")
+            raise PolicyError(f"{field_name}: {shown(text)} {_TOO_LONG}")
         return float(text)
     if isinstance(text, float):
         value = text
@@ -327,7 +328,7 @@ def parse_duration(text: str | float, *, field_name: str = "duration") -> float:
             if math.isfinite(value) and value >= 0:
                 # a bare number of seconds: exact against Go's limit, whatever its spelling
                 if Decimal(raw) >= _MAX_DECIMAL_SECONDS + Decimal("1e-9"):
-                    raise PolicyError(f"{field_name}: {_short(text)} {_TOO_LONG}")
+                    raise PolicyError(f"{field_name}: {shown(text)} {_TOO_LONG}")
                 return value
         if math.isnan(value) and raw.lower().lstrip("+-") != "nan":
             try:
@@ -335,22 +336,22 @@ def parse_duration(text: str | float, *, field_name: str = "duration") -> float:
             except _GoDurationError as exc:
                 why = str(exc)
                 if why.startswith("invalid duration") and _looks_like_go_duration(raw):
-                    raise PolicyError(f"{field_name}: {_short(text)} {_TOO_LONG}") from None
+                    raise PolicyError(f"{field_name}: {shown(text)} {_TOO_LONG}") from None
                 raise PolicyError(
-                    f"{field_name}: {_short(text)} is not a duration "
+                    f"{field_name}: {shown(text)} is not a duration "
                     f"(seconds, or Go syntax like 10s, 500ms, 1m30s: {why})"
                 ) from None
             if ns < 0:
                 raise PolicyError(
-                    f"{field_name}: must be a finite number of seconds >= 0, got {_short(text)}"
+                    f"{field_name}: must be a finite number of seconds >= 0, got {shown(text)}"
                 )
             return ns / 1e9
     if not math.isfinite(value) or value < 0:
         raise PolicyError(
-            f"{field_name}: must be a finite number of seconds >= 0, got {_short(text)}"
+            f"{field_name}: must be a finite number of seconds >= 0, got {shown(text)}"
         )
     if value > MAX_DURATION:
-        raise PolicyError(f"{field_name}: {_short(text)} {_TOO_LONG}")
+        raise PolicyError(f"{field_name}: {shown(text)} {_TOO_LONG}")
     return value
 
 
@@ -365,8 +366,9 @@ def _looks_like_go_duration(raw: str) -> bool:
     )
 
 
-def _short(value: object) -> str:
-    """``repr`` for a message, at most 60 characters (inputs may be huge)."""
+def shown(value: object) -> str:
+    """A value as every message of the API quotes it: its ``repr`` (an ``int`` of 200
+    bits or more: ``a huge integer``), at most 60 characters (inputs may be huge)."""
     text = (
         repr(value)
         if not isinstance(value, int)
@@ -450,21 +452,21 @@ class Backoff:
         if isinstance(self.steps, bool) or not isinstance(self.steps, int) or self.steps < 1:
             # Go's loop would make zero attempts and OnError would return nil: success
             # without running anything.  Never what a caller means.
-            raise PolicyError(f"steps must be an integer >= 1, got {_short(self.steps)}")
+            raise PolicyError(f"steps must be an integer >= 1, got {shown(self.steps)}")
         if self.steps > MAX_STEPS:
-            raise PolicyError(f"steps must be at most {MAX_STEPS}, got {_short(self.steps)}")
+            raise PolicyError(f"steps must be at most {MAX_STEPS}, got {shown(self.steps)}")
         for name in ("duration", "factor", "jitter"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int | float):
                 raise PolicyError(f"{name} must be a number, got {value!r}")
             if not _finite(value) or value < 0:
-                raise PolicyError(f"{name} must be finite and >= 0, got {_short(value)}")
+                raise PolicyError(f"{name} must be finite and >= 0, got {shown(value)}")
         for name in ("duration", "cap"):
             value = getattr(self, name)
             if isinstance(value, int | float) and value > MAX_DURATION:
                 raise PolicyError(
                     f"{name} must be at most Go's largest time.Duration "
-                    f"(2562047h47m16.854775807s), got {_short(value)}"
+                    f"(2562047h47m16.854775807s), got {shown(value)}"
                 )
         if self.cap is not None and (
             isinstance(self.cap, bool)
@@ -473,7 +475,7 @@ class Backoff:
             or self.cap <= 0
         ):
             raise PolicyError(
-                f"cap must be a number of seconds > 0 (or none), got {_short(self.cap)}"
+                f"cap must be a number of seconds > 0 (or none), got {shown(self.cap)}"
             )
         if self.mode not in MODES:
             raise PolicyError(f"mode must be one of {', '.join(MODES)}; got {self.mode!r}")

@@ -274,10 +274,10 @@ def mismatched(reply: bytes, field_: str, value: int | None = None) -> bytes:
     question (from byte 12, uncompressed as dnslib packs it) the
     first byte of the first label (``name``: a flip of bit 0 survives ASCII case
     folding), QTYPE or QCLASS.  Without ``value`` the field's lowest bit is flipped
-    (QCLASS IN becomes 0); with it (``type`` and ``class`` only, 0..65535) QTYPE or
-    QCLASS is set to it (``mismatch=class:CH``: a class above IN), which is the query's
-    own when the query asked it.  A reply without a question, or ``name`` of the root,
-    has nothing to alter there and is returned as it is.
+    (QCLASS IN becomes 0); with it (``type``, ``class`` and ``qdcount``, 0..65535)
+    QDCOUNT, QTYPE or QCLASS is set to it (``mismatch=class:CH``: a class above IN),
+    which is the query's own when the query asked it.  A reply without a question, or
+    ``name`` of the root, has nothing to alter there and is returned as it is.
     """
     out = bytearray(reply)
     if field_ == "id":

@@ -13,7 +13,8 @@ rather than taken from ``cleanup._images``::
     doomed     = candidates - retained - {e : same(e, p), p pinned}
                                        - {e : same(e, u), u in use}
     staying    = current + in use + pinned + (entries - candidates) + retained
-    protected  = {id(n) : n a node name, same(n, s) for some s in staying}
+    protected  = {id(n) : n a node name or a name ids maps, same(n, s) for some s
+                          in staying}
                  + {the digest or image ID s states itself : s in staying}
     deleted    = {n in the node's images : same(n, e) for some e in doomed,
                                            id(n) not in protected}
