@@ -4428,7 +4428,9 @@ def test_invalid_list_by_any_media_type_in_process(
             f"{media!r} is no list type: the run ends at once, not {report.outcome} after "
             f"{len(report.attempts)}"
         )
-        assert spec_media.media_type(media) in (report.error or ""), report.error
+        first = SINGLE.previous_version if which != "current" else spec_repo.CURRENT
+        url = "http://repo.test" + spec_repo.list_path(first)  # the previous list first
+        assert report.error == spec_media.refusal(url, media), report.error
         event("refused")
     else:
         assert report.ok, f"{media!r} is a list's type, yet {report.outcome}: {report.error}"

@@ -19,7 +19,7 @@ So ``Text/HTML ;charset=utf-8`` is ``text/html``.
 
 from __future__ import annotations
 
-__all__ = ["DOCUMENTS", "media_type", "refused"]
+__all__ = ["DOCUMENTS", "media_type", "refusal", "refused"]
 
 #: the media types of a document of another kind (besides the suffixes)
 DOCUMENTS = frozenset(
@@ -50,3 +50,13 @@ def refused(content_type: str | None) -> bool:
     media = media_type(content_type)
     subtype = media.partition("/")[2]
     return media in DOCUMENTS or subtype.endswith(("+json", "+xml"))
+
+
+def refusal(url: str, content_type: str) -> str:
+    """The error of a list at ``url`` refused for its type (README "A list, not another
+    document"): the document's error (no line), quoting the media type as read."""
+    return (
+        f"invalid image list {url} (document): the repo sent it as "
+        f"{media_type(content_type)!r}, which is not a plain-text list (an error page or "
+        "API answer?)"
+    )
