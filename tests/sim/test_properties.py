@@ -6377,6 +6377,26 @@ def _with_mirrored_retained(draw: st.DrawFn) -> ImageSet:
     )
 
 
+def spec_rule_over(rule: Callable[..., _T], images: ImageSet, match: str) -> _T:
+    """One of ``spec.deletion``'s rules over a world of node images and the store's
+    identities (the rules share a signature)."""
+    return rule(images.previous, images.current, images.node_images, in_use=images.in_use,
+                pinned=images.pinned, ids=dict(images.ids), match=match)  # fmt: skip
+
+
+def plan_over(images: ImageSet, match: str) -> cleanup.Plan:
+    """``cleanup.plan`` over the same world, node images and identities given."""
+    return cleanup.plan(
+        images.previous,
+        images.current,
+        present=images.node_images,
+        in_use=images.in_use,
+        pinned=images.pinned,
+        match=match,  # type: ignore[arg-type]
+        identity=dict(images.ids) or None,
+    )
+
+
 @settings(max_examples=examples(100), suppress_health_check=[HealthCheck.too_slow])
 @given(images=_with_mirrored_retained(), match=st.sampled_from(("both", "full", "short")))
 def test_safety_of_the_plan_when_a_retained_image_is_mirrored(images: ImageSet, match: str) -> None:
@@ -6400,24 +6420,12 @@ def _check_the_plan_at_the_rules_edges(images: ImageSet, match: str) -> None:
     name kept for an identity something staying holds says ``same image (ID) as NAME
     (WHY)`` with ``NAME (WHY)`` one the specification lists and ``NAME`` holding ``ID``
     (``spec.deletion.identity_keepers``)."""
-    node = images.node_images
-    ids = dict(images.ids)
 
     def ask_the_spec(rule: Callable[..., _T]) -> _T:
-        """One of ``spec.deletion``'s rules over this world (they share a signature)."""
-        return rule(images.previous, images.current, node, in_use=images.in_use,
-                    pinned=images.pinned, ids=ids, match=match)  # fmt: skip
+        return spec_rule_over(rule, images, match)
 
     want = ask_the_spec(spec_deletion.deletion_set)
-    result = cleanup.plan(
-        images.previous,
-        images.current,
-        present=node,
-        in_use=images.in_use,
-        pinned=images.pinned,
-        match=match,  # type: ignore[arg-type]
-        identity=ids or None,
-    )
+    result = plan_over(images, match)
     deleted = {item.image for item in result.delete}
     assert deleted == want, f"plan deletes {sorted(deleted)}, the spec {sorted(want)}"
     keepers = ask_the_spec(spec_deletion.identity_keepers)
@@ -6695,18 +6703,9 @@ def test_safety_of_the_plan_node_name_by_node_name_and_which_entry_deletes_it(
     node, ids = images.node_images, dict(images.ids)
 
     def ask_the_spec(rule: Callable[..., _T]) -> _T:
-        return rule(images.previous, images.current, node, in_use=images.in_use,
-                    pinned=images.pinned, ids=ids, match=match)  # fmt: skip
+        return spec_rule_over(rule, images, match)
 
-    result = cleanup.plan(
-        images.previous,
-        images.current,
-        present=node,
-        in_use=images.in_use,
-        pinned=images.pinned,
-        match=match,  # type: ignore[arg-type]
-        identity=ids or None,
-    )
+    result = plan_over(images, match)
     deleter = ask_the_spec(spec_deletion.deleters)
     got = {item.image: item.listed for item in result.delete}
     assert got == deleter, f"plan deletes (node name: by entry) {got}, the spec {deleter}"
