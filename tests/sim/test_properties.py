@@ -6950,6 +6950,25 @@ def test_schedule_of_a_saved_policy_file_is_the_policy_it_was_saved_from(
         event("a control character in the name")
 
 
+@cases(60)
+@given(value=st.one_of(API_NUMBERS, st.sampled_from(BAD_DURATIONS), go_duration_texts()))
+# the issue-11 seed-22 example: whole seconds one past Go's largest Duration
+@example(value=9223372037)
+@example(value=9223372036)
+def test_schedule_of_a_duration_read_through_the_api_is_the_specs(value: object) -> None:
+    """``cleanup.parse_duration`` (public: what policy files, flags and ``sim tune``
+    read durations with) takes exactly what ``spec.policy_input.duration`` takes, to
+    the same seconds, and refuses the rest with its ``PolicyError`` message, before any
+    ``Backoff`` or ``Policy`` check could refuse the value again."""
+    want = spec_input.duration(value, "backoff.duration")
+    try:
+        got: float | str = cleanup.parse_duration(value, field_name="backoff.duration")  # type: ignore[arg-type]
+    except cleanup.PolicyError as exc:
+        got = str(exc)
+    assert got == want, f"{value!r}: {got!r}, the specification {want!r}"
+    event("refused" if isinstance(want, str) else "read")
+
+
 # -- 8. the schedule at its boundaries ----------------------------------------------
 
 

@@ -86,6 +86,7 @@ __all__ = [
     "api_backoff",
     "api_refusals",
     "deadline_refused",
+    "duration",
     "flag",
     "override",
     "policy_field_refused",
@@ -144,6 +145,15 @@ def shown(value: object) -> str:
     else:
         text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
+
+
+def duration(value: object, field: str) -> float | str:
+    """A duration as ``parse_duration(value, field_name=field)`` reads it (the module
+    docstring): seconds, or the ``PolicyError`` message refusing it."""
+    try:
+        return _duration(value, field)
+    except _Refused as exc:
+        return str(exc)
 
 
 def _duration(value: object, field: str) -> float:
