@@ -36,7 +36,9 @@ T = TypeVar("T")
 
 
 def _raise(err: CleanupError, original: BaseException) -> NoReturn:
-    """Raise the classified error outside any ``except`` block, original as its cause."""
+    """Raise the classified error outside any ``except`` block: the original as its
+    cause when it was made from the original; as it is (its own causes, no cycle) when
+    it was found inside the original's chain."""
     if err is original:
         raise err
     if err.__cause__ is original or _inside(err, original):
@@ -72,7 +74,8 @@ def retry(
     Returns the first successful result.  Every exception (``Exception`` subclasses;
     ``KeyboardInterrupt`` and the like pass untouched) is converted with
     :func:`~cleanup.to_error` before the predicate sees it.  A non-retriable error is
-    raised at once (the classified error, the original as ``__cause__``); when the
+    raised at once (the classified error, the original as ``__cause__``, or with its
+    own causes when the operation raised it wrapped in other exceptions); when the
     schedule or the deadline runs out, :class:`RetriesExhausted` is raised.  Events go to
     ``on_event`` in order: for each attempt ``AttemptStarted`` then ``Succeeded`` or
     ``AttemptFailed``; after a failure ``Sleeping`` or ``Abandoned``.

@@ -6969,6 +6969,54 @@ def test_schedule_of_a_duration_read_through_the_api_is_the_specs(value: object)
     event("refused" if isinstance(want, str) else "read")
 
 
+def cause_chain(error: BaseException) -> list[BaseException]:
+    """``error`` and its ``__cause__``s, in order; raises AssertionError on a cycle."""
+    chain: list[BaseException] = []
+    item: BaseException | None = error
+    while item is not None:
+        assert all(item is not seen for seen in chain), f"a cycle in {chain!r}"
+        chain.append(item)
+        item = item.__cause__
+    return chain
+
+
+@cases(30)
+@given(
+    depth=st.integers(0, 3),
+    wrapper=st.sampled_from((RuntimeError, KeyError, httpx.TransportError)),
+)
+# the issue-11 seed-22 example: the operation wrapped an invalid list's error once
+@example(depth=1, wrapper=RuntimeError)
+def test_every_predicate_stops_on_a_wrapped_cleanup_error_raising_it_with_its_own_causes(
+    depth: int, wrapper: type[Exception]
+) -> None:
+    """Property 7 when the operation raises a cleanup error wrapped by the caller's own
+    exceptions (``depth`` levels, each ``raise ... from`` the last): ``cleanup.retry``
+    finds it (``to_error``), no predicate retries an invalid list, and it is raised as
+    it is, its ``__cause__`` chain the one it had (no cycle back through the wrapper
+    that contained it; ``cleanup._retry._raise``'s rule)."""
+    inner = ImageListError("http://repo.test/x", 0, "empty")
+    own_cause = ValueError("why the list was empty")
+    inner.__cause__ = own_cause
+
+    def operation(attempt: int) -> None:
+        error: BaseException = inner
+        for level in range(depth):
+            outer = wrapper(f"level {level}")
+            outer.__cause__ = error
+            error = outer
+        raise error
+
+    for name, predicate in cleanup.PREDICATES.items():
+        policy = Policy(f"wrapped {name}", cleanup.Backoff(duration=1.0, steps=3), predicate,
+                        predicate=name)  # fmt: skip
+        with pytest.raises(ImageListError) as caught:
+            cleanup.retry(operation, policy, clock=FastForwardClock(), rng=random.Random(0))
+        assert caught.value is inner
+        assert cause_chain(caught.value) == [inner, own_cause], cause_chain(caught.value)
+    event(f"wrapped {depth} deep")
+
+
 # -- 8. the schedule at its boundaries ----------------------------------------------
 
 
