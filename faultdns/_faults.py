@@ -41,6 +41,8 @@ from typing import Any, Literal, get_args
 
 from dnslib import QTYPE
 
+from faultdns._files import is_decimal
+
 __all__ = [
     "ACTIONS",
     "CLASS_NAMES",
@@ -229,20 +231,13 @@ def rcode_name(rcode: int) -> str:
     return RCODE_NAMES.get(rcode) or f"RCODE{rcode}"
 
 
-def _is_decimal(text: str) -> bool:
-    # ASCII digits only: str.isdigit() also accepts "²", which int() refuses.
-    # At most 18 significant digits: every bound read here is far below 10**18, and
-    # int() refuses a text of more than 4300 digits with a message naming no key.
-    return text.isascii() and text.isdigit() and len(text.lstrip("0")) <= 18
-
-
 def _whole_number(value: object) -> int | None:
     """``value`` as a whole number, as every numeric key reads one: an ``int`` (not a
     ``bool``: TOML and JSON ``true`` is no count) or ASCII decimal digits, surrounding
     white space allowed; None for anything else (the caller names the key)."""
     if isinstance(value, int) and not isinstance(value, bool):
         return value
-    if isinstance(value, str) and _is_decimal(value.strip()):
+    if isinstance(value, str) and is_decimal(value.strip()):
         return int(value.strip())
     return None
 
@@ -589,7 +584,7 @@ def _frame_shape(value: object) -> str:
         text = ""
     if text in FRAME_SHAPES:
         return text
-    if _is_decimal(text) and int(text) <= MAX_FRAME:
+    if is_decimal(text) and int(text) <= MAX_FRAME:
         return str(int(text))
     raise FaultSpecError(
         f"frame: expected {', '.join(FRAME_SHAPES)} or a number of bytes 0..{MAX_FRAME}, "
@@ -632,7 +627,7 @@ def _parse_mismatch(raw: object, value: object) -> tuple[MismatchField, int | No
     number: int | None = None
     if isinstance(given, int) and not isinstance(given, bool):
         number = given
-    elif isinstance(given, str) and _is_decimal(given):
+    elif isinstance(given, str) and is_decimal(given):
         number = int(given)
     elif isinstance(given, str) and given.upper() in names:
         number = int(names[given.upper()])

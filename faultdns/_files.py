@@ -3,7 +3,9 @@
 One rule for both, in three steps whose failures each give a one-line reason for the
 caller to prefix with the file (``plan PATH: ``, ``zone PATH: ``) and raise as its own
 error (:class:`~faultdns.FaultSpecError`, :class:`~faultdns.ZoneError`):
-:func:`read_text` (the bytes, then :func:`utf8_text`) and :func:`parse_toml`.
+:func:`read_text` (the bytes, then :func:`utf8_text`) and :func:`parse_toml`; and
+:func:`is_decimal`, the one reading of a whole number written as text in a spec, plan
+or zone.
 
 faultdns may not import cleanup (tests/test_architecture.py), so :func:`utf8_text` is
 faultdns's copy of ``cleanup.utf8_text``: the same rule and the same words, so that a
@@ -16,9 +18,18 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-__all__ = ["parse_toml", "read_text", "utf8_text"]
+__all__ = ["is_decimal", "parse_toml", "read_text", "utf8_text"]
 
 _UTF8_BOM = b"\xef\xbb\xbf"
+
+
+def is_decimal(text: str) -> bool:
+    """Whether ``int(text)`` reads ``text`` as a whole number every numeric key can
+    bound: ASCII digits only (``str.isdigit()`` also accepts "²", ``str.strip()`` also
+    strips "\\x1d", neither of which ``int()`` reads: a fuzz finding) and at most 18
+    significant digits (every bound read is far below 10**18, and ``int()`` refuses a
+    text of more than 4300 digits with a message naming no key)."""
+    return text.isascii() and text.isdigit() and len(text.lstrip("0")) <= 18
 
 
 def utf8_text(data: bytes, fmt: str) -> str:

@@ -44,7 +44,7 @@ from typing import Any
 
 from dnslib import AAAA, CNAME, NS, QTYPE, RCODE, RR, SOA, SRV, TXT, A, DNSLabel
 
-from faultdns._files import parse_toml, read_text
+from faultdns._files import is_decimal, parse_toml, read_text
 
 __all__ = [
     "RECORD_TYPES",
@@ -187,20 +187,12 @@ class _Snapshot:
     ttl: int
 
 
-def _is_decimal(text: str) -> bool:
-    # ASCII digits only: str.isdigit() also accepts "²" and str.strip() also strips
-    # "\x1d", neither of which int() reads (a fuzz finding: ValueError escaped).
-    # At most 18 significant digits: every bound read here is far below 10**18, and
-    # int() refuses a text of more than 4300 digits with a message naming no key.
-    return text.isascii() and text.isdigit() and len(text.lstrip("0")) <= 18
-
-
 def _parse_ttl(text: Any, where: str) -> int:
     if isinstance(text, bool):
         raise ZoneError(f"{where}: TTL: expected a whole number of seconds, got {text!r}")
     if isinstance(text, int):
         value = text
-    elif isinstance(text, str) and _is_decimal(text.strip(" \t")):
+    elif isinstance(text, str) and is_decimal(text.strip(" \t")):
         value = int(text.strip(" \t"))
     else:
         raise ZoneError(f"{where}: TTL: expected a whole number of seconds, got {text!r}")
@@ -210,7 +202,7 @@ def _parse_ttl(text: Any, where: str) -> int:
 
 
 def _parse_int(text: str, field: str, limit: int, where: str) -> int:
-    if not _is_decimal(text) or int(text) > limit:
+    if not is_decimal(text) or int(text) > limit:
         raise ZoneError(f"{where}: {field}: expected a whole number 0..{limit}, got {text!r}")
     return int(text)
 
