@@ -131,6 +131,19 @@ NAMED: dict[str, Named] = {
         needs=("frame=long",),
         why="Go: unexpected EOF, no flag",
     ),
+    # a whole reply with TC set over TCP (issue 11, seed 22): Go's exchange sends only a
+    # UDP reply with TC to TCP, and takes a TCP one as it is
+    "tc-whole-over-tcp": Named(
+        Case(
+            QUICK,
+            (up("tcponly", "truncate=65535 proto=tcp"),),
+            lookup="repo.test.",
+            records=("repo.test=10.0.0.14",),
+            label="TC over UDP, then the whole reply with TC over TCP",
+        ),
+        needs=("tcponly", "truncate=65535"),
+        why="TCP: the reply is taken as it is, its address the answer",
+    ),
     # replies whose header counts other than one question (faultdns qdcount=,
     # mismatch=qdcount; issue 11, seed 20): Go's exchange ignores one counting none over
     # UDP and calls one counting two "invalid DNS response", parsable second or not
