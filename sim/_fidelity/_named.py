@@ -32,6 +32,10 @@ REPO_FQDN = "upgrade-repo-x.harvester-system.svc.cluster.local"
 DOWN = ServerPlan(down=True)
 
 
+#: a host name of 253 bytes (63-byte labels): rooted it is 254, as is one more letter
+_NAME_253 = ".".join(["a" * 63] * 3 + ["a" * 61])
+
+
 def up(*faults: str) -> ServerPlan:
     return ServerPlan(tuple(faults))
 
@@ -130,6 +134,28 @@ NAMED: dict[str, Named] = {
         ),
         needs=("frame=long",),
         why="Go: unexpected EOF, no flag",
+    ),
+    # DNS's length limit (issue 11, seed 22; Go's nameList and isDomainName): a rooted
+    # name of 254 bytes is asked, the same name unrooted never
+    "name-254-rooted": Named(
+        Case(
+            QUICK,
+            (up(),),
+            lookup=_NAME_253 + ".",
+            records=(f"{_NAME_253}=10.0.0.15",),
+            label="a rooted name of 254 bytes",
+        ),
+        why="asked as it is: its address",
+    ),
+    "name-254-unrooted": Named(
+        Case(
+            QUICK,
+            (up(),),
+            lookup=_NAME_253 + "a",
+            records=(f"{_NAME_253}=10.0.0.15",),
+            label="an unrooted name of 254 bytes",
+        ),
+        why="never asked: no such host",
     ),
     # a whole reply with TC set over TCP (issue 11, seed 22): Go's exchange sends only a
     # UDP reply with TC to TCP, and takes a TCP one as it is
