@@ -16,7 +16,9 @@ point here, to a module that imports only what the interpreter has loaded at sta
    released, a server stops) and turn the interrupt into 130 themselves; one that
    escapes ``main`` is turned into 130 here;
 4. from the moment ``main`` returns, is back to step 1's handler, so a Ctrl-C during
-   the interpreter's shutdown is 130 too, with no traceback.
+   the interpreter's shutdown is 130 too, with no traceback; and clears CPython's mark
+   of an unhandled interrupt, which an interrupt handled inside ``main`` can leave
+   behind and which would end ``python -m`` by the signal (:func:`_forget_handled_interrupts`).
 
 A ``KeyboardInterrupt`` can land between any two bytecodes of the main thread, also in
 the middle of a constructor: an object whose finaliser then runs on a half-built
@@ -132,6 +134,26 @@ def run(prog: str, module: str, argv: list[str] | None = None) -> int:
         return EXIT_INTERRUPTED
     finally:  # also after SystemExit (argparse's --help)
         guard(prog)
+        _forget_handled_interrupts()
+
+
+def _forget_handled_interrupts() -> None:
+    """Clear CPython's "unhandled KeyboardInterrupt" mark, once ``run`` has handled them all.
+
+    CPython (3.11 to 3.13, ``run_eval_code_obj`` in Python/pythonrun.c) marks a
+    ``KeyboardInterrupt`` as unhandled whenever one leaves code that ``exec``/``eval`` ran
+    from a *string*, even if a caller then catches it; ``Py_RunMain`` (Modules/main.c)
+    reads the mark after ``python -m`` (and ``-c``) ends and kills the process with
+    SIGINT (bpo-1054041), whatever status it was ending with.  ``dataclasses`` and
+    ``namedtuple`` build their methods that way, so a Ctrl-C landing while a module
+    imported inside ``main`` defines a dataclass (``h11``'s events, under ``python -m
+    faultdns stats``) ended the process by the signal (-2) right after ``PROG:
+    interrupted`` (seen under load in CI).  The same function clears the mark as it
+    starts each evaluation of a string, so evaluating an empty one clears it: by here
+    every interrupt was handled (``run`` catches what ``main`` does not), and one that
+    arrives later is :func:`guard`'s, which never raises.
+    """
+    exec("")  # an empty string: the evaluation that clears the mark (docstring)
 
 
 def _interrupt(signum: int, frame: FrameType | None) -> None:
