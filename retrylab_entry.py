@@ -41,16 +41,25 @@ but it is pending!``.  Two defences, because the first covers only what we build
   interrupted run is ending and says why in one line.  ``python -X dev`` keeps them
   all, for whoever debugs an interrupted run.
 
-``python -m cleanup`` (and ``-m sim``, ``-m faultdns``) imports the package's
-``__init__`` before ``__main__``; the first statement of each package ``__init__`` is
-``import retrylab_entry``, whose :func:`guard_module_run` does step 1 only when the
-interpreter is running that package with ``-m`` (``sys.argv[0]`` is ``"-m"`` while runpy
-imports it), so a library ``import cleanup`` installs nothing.
+Step 1 starts before ``run`` is called, as this module is first imported (its first
+statements after the imports): :func:`guard_program_start` does it when the interpreter
+is running one of our programs, and nothing otherwise, so a library ``import cleanup``
+installs nothing.  ``python -m cleanup`` (and ``-m sim``, ``-m faultdns``) imports the
+package's ``__init__`` before ``__main__``, and the first statement of each package
+``__init__`` is ``import retrylab_entry``; the console script pip writes imports this
+module first and then runs a line of its own (a ``re.sub`` on ``sys.argv[0]``, which
+compiles a pattern: milliseconds in which a Ctrl-C gave a traceback through that line).
 
-What remains outside our reach: a SIGINT before the interpreter has run any of our code
-(its own start-up and ``site``, a few tens of milliseconds).  Before Python installs its
-handler the kernel's default ends the process by the signal, which a shell also reports as
-130; after it, during ``site``, Python would print a ``KeyboardInterrupt`` traceback.
+What remains outside our reach: a SIGINT before that guard is in place: the
+interpreter's own start-up and ``site`` (a few tens of milliseconds), and Python finding,
+reading and compiling this module (the traceback then shows the statement that imports
+it, and no line of this module after the guard).  Before Python installs its handler the
+kernel's default ends the process by the signal, which a shell also reports as 130;
+after it Python prints a ``KeyboardInterrupt`` traceback, or loses the signal where it
+reports the ``KeyboardInterrupt`` and carries on (checking ``argv[0]`` as an import path,
+an import's module-lock callback): a second Ctrl-C then ends the program.  From step 3
+on, an interrupt a finaliser swallows that way is raised again
+(:func:`_unraisable_after_interrupt`).
 """
 
 from __future__ import annotations
@@ -59,6 +68,7 @@ from __future__ import annotations
 # itself builds IntEnums for a few milliseconds, in which a Ctrl-C gave a traceback, so
 # the C module ``_signal`` is used.
 import _signal  # type: ignore[import-not-found]  # (typeshed has no stub; same API as signal)
+import _thread
 import os
 import sys
 
@@ -66,6 +76,7 @@ TYPE_CHECKING = False  # not ``typing``'s: importing typing takes 2 ms
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from sys import UnraisableHookArgs
     from types import FrameType
 
 __all__ = [
@@ -74,7 +85,7 @@ __all__ = [
     "cleanup",
     "faultdns",
     "guard",
-    "guard_module_run",
+    "guard_program_start",
     "run",
     "sigint_deferred",
     "sim",
@@ -82,6 +93,13 @@ __all__ = [
 
 #: 128 + SIGINT: what a shell reports for a program ended by Ctrl-C.
 EXIT_INTERRUPTED = 130
+
+#: The packages that are programs (``python -m NAME``, console script ``NAME``).
+PROGRAMS = ("cleanup", "faultdns", "sim")
+
+
+#: The handler :func:`guard` installed last (for :func:`_hand_back` at shutdown).
+_guarded: list[Callable[[int, FrameType | None], None]] = []
 
 
 def guard(prog: str) -> None:
@@ -94,27 +112,42 @@ def guard(prog: str) -> None:
             os._exit(EXIT_INTERRUPTED)
 
     _signal.signal(_signal.SIGINT, interrupted)
+    _guarded[:] = [interrupted]
 
 
-def guard_module_run() -> None:
-    """:func:`guard` when the interpreter is running ``python -m`` one of our packages.
+def guard_program_start() -> None:
+    """:func:`guard` when the interpreter is starting one of our programs; else nothing.
 
-    Runs when this module is first imported, which each package's ``__init__`` does
-    first: runpy imports the package with ``sys.argv[0] == "-m"`` and the package's
-    name right after ``-m`` in ``sys.orig_argv``.  Otherwise (a library import, pytest)
-    it installs nothing.
+    Runs as this module is first imported (module docstring).  A program is starting
+    when runpy is importing the package of ``python -m NAME`` (``sys.argv[0]`` is
+    ``"-m"`` then, and ``NAME`` follows ``-m`` in ``sys.orig_argv``), or when
+    ``__main__`` is the console script ``NAME`` that pip wrote next to the interpreter
+    (``sys.argv[0]``, in the directory of ``sys.executable``).  A library import, pytest,
+    or someone's own program that happens to be called ``sim`` elsewhere installs
+    nothing.
     """
+    prog = _starting_program()
+    if prog is not None:
+        guard(prog)
+
+
+def _starting_program() -> str | None:
+    """The program :func:`guard_program_start` finds starting, or None."""
     argv = list(getattr(sys, "orig_argv", []))
-    if sys.argv[:1] != ["-m"] or "-m" not in argv:
-        return
-    at = argv.index("-m")
-    target = argv[at + 1 : at + 2]
-    if target and target[0] in PROGRAMS:
-        guard(target[0])
+    if sys.argv[:1] == ["-m"] and "-m" in argv:
+        target = argv[argv.index("-m") + 1 :][:1]
+        return target[0] if target and target[0] in PROGRAMS else None
+    script = sys.argv[0] if sys.argv else ""
+    main_file = getattr(sys.modules.get("__main__"), "__file__", None)
+    name = os.path.basename(script)
+    if name in PROGRAMS and main_file == script:
+        beside = os.path.dirname(os.path.abspath(sys.executable))
+        return name if os.path.dirname(os.path.abspath(script)) == beside else None
+    return None
 
 
-#: The packages that are programs (``python -m NAME``, console script ``NAME``).
-PROGRAMS = ("cleanup", "faultdns", "sim")
+# As early as this module can: everything below runs under the guard.
+guard_program_start()
 
 
 def run(prog: str, module: str, argv: list[str] | None = None) -> int:
@@ -178,11 +211,13 @@ def _quiet_finalisers() -> None:
     callback: ``Exception ignored in``), warnings (``ResourceWarning``, ``coroutine ...
     was never awaited``), and asyncio's logger (``Task was destroyed but it is
     pending!``).  Modules not loaded yet are left alone: nothing of theirs exists to
-    finalise.  Under ``python -X dev`` nothing is silenced.
+    finalise.  Under ``python -X dev`` nothing is silenced.  Either way the unraisable
+    hook becomes :func:`_unraisable_after_interrupt`, which also hands on an interrupt a
+    finaliser swallowed.
     """
+    sys.unraisablehook = _unraisable_after_interrupt
     if sys.flags.dev_mode:
         return
-    sys.unraisablehook = _ignore_unraisable
     warnings = sys.modules.get("warnings")
     if warnings is not None:
         warnings.simplefilter("ignore")
@@ -191,8 +226,47 @@ def _quiet_finalisers() -> None:
         asyncio_log.logger.disabled = True
 
 
-def _ignore_unraisable(unraisable: object) -> None:
-    """``sys.unraisablehook`` of an interrupted process (:func:`_quiet_finalisers`)."""
+def _unraisable_after_interrupt(unraisable: UnraisableHookArgs) -> None:
+    """``sys.unraisablehook`` of an interrupted process (:func:`_quiet_finalisers`).
+
+    Shows nothing (``python -X dev``: what Python's own hook shows).  A
+    ``KeyboardInterrupt`` is the one exception it does not drop: :func:`_interrupt`
+    raised it while the main thread ran a ``__del__`` or a weakref callback (an import's
+    module-lock callback, a socket's finaliser), where Python reports it and carries on,
+    so the Ctrl-C would be lost and the run go on.  :func:`_hand_back` raises it again.
+    """
+    if sys.flags.dev_mode:
+        sys.__unraisablehook__(unraisable)
+    if unraisable.exc_type is not None and issubclass(unraisable.exc_type, KeyboardInterrupt):
+        _hand_back()
+
+
+#: How long after a finaliser swallowed an interrupt it is raised again (seconds).
+_HAND_BACK_AFTER = 0.01
+
+
+def _hand_back() -> None:
+    """SIGINT again for the main thread, as if the user pressed Ctrl-C once more.
+
+    Not from here: the main thread is still in the finaliser's report, and Python runs
+    a signal's handler at the first bytecode that checks for one, which would be in this
+    very hook (raising there is swallowed too).  A helper thread does it
+    :data:`_HAND_BACK_AFTER` later (``_thread.interrupt_main``), when the main thread is
+    back in the program's code, where the ``KeyboardInterrupt`` stops the run as any
+    Ctrl-C does.  At interpreter shutdown, when no thread can start, the process ends as
+    :func:`guard`'s handler ends it.
+    """
+
+    def later() -> None:
+        import time  # built into the interpreter
+
+        time.sleep(_HAND_BACK_AFTER)
+        _thread.interrupt_main()
+
+    try:
+        _thread.start_new_thread(later, ())
+    except RuntimeError:  # "can't create new thread at interpreter shutdown"
+        _guarded[-1](_signal.SIGINT, None)
 
 
 class _SigintDeferred:
@@ -255,6 +329,3 @@ def sim() -> int:
 def faultdns() -> int:
     """The ``faultdns`` console script."""
     return run("faultdns", "faultdns._cli")
-
-
-guard_module_run()
