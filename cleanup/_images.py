@@ -252,13 +252,14 @@ def short_key(text: str) -> str:
 # What a store removes by, spelt as names are: an image ID is the sha256 digest of the
 # image's config, ``sha256:<64 hex>`` (containerd's config digest, the CRI image ID); the
 # same ID bare (distribution/reference's identifier: ``crictl`` and ``docker`` print it
-# so); and a digest reference ``name@sha256:<64 hex>`` states its identity too.  Each
+# so); and a digest reference ``name@sha256:<64 hex>`` states its identity too (with
+# its algorithm: ``name@<64 hex>`` is no digest reference, and states nothing).  Each
 # form once, built on the last.  ``re.match`` with ``$``, as the plan and the stores
 # always matched them.
 _ID_ALGORITHM = "sha256:"
 _IMAGE_ID = rf"{_ID_ALGORITHM}{_IDENTIFIER}"
 _ID_ALONE = rf"(?:{_ID_ALGORITHM})?({_IDENTIFIER})"
-_ID_STATED = rf"(?:.*@)?{_ID_ALONE}"
+_ID_STATED = rf"(?:.*@{_ID_ALGORITHM}|(?:{_ID_ALGORITHM})?)({_IDENTIFIER})"
 _IMAGE_ID_RE = re.compile(rf"^{_IMAGE_ID}$")
 _ID_ALONE_RE = re.compile(rf"^{_ID_ALONE}$")
 _ID_STATED_RE = re.compile(rf"^{_ID_STATED}$")

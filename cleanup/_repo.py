@@ -51,7 +51,7 @@ import httpx
 from cleanup._classify import to_error
 from cleanup._errors import CleanupError, HTTPStatusError, ImageListError
 from cleanup._gourl import go_url_error
-from cleanup._images import DEFAULT_MAX_BYTES, parse_image_list, parse_reference
+from cleanup._images import DEFAULT_MAX_BYTES, is_image_id, parse_image_list, parse_reference
 from cleanup._schedule import shown
 from cleanup._transport import GZIP_DECODED, HTTP_CLIENT_TIMEOUT, TRAILING_BYTES
 
@@ -240,17 +240,20 @@ class RepoClient:
 
 
 def _namespaces(refs: list[str]) -> set[str]:
+    """The repository namespaces ``refs`` name; an image ID (``sha256:<64 hex>``, content
+    with no name) names none."""
     namespaces = set()
     for text in refs:
-        ref = parse_reference(text)
-        namespaces.add(ref.name.rsplit("/", 1)[0])
+        if not is_image_id(text):
+            namespaces.add(parse_reference(text).name.rsplit("/", 1)[0])
     return namespaces
 
 
 def check_related(url: str, previous: list[str], current: list[str]) -> None:
     """Raise :class:`~cleanup.ImageListError` (for ``url``, the current list) unless the
     two lists name at least one common repository namespace (``docker.io/rancher``,
-    the reference's name without its last component).
+    the reference's name without its last component; an image ID names none, so a list
+    of image IDs alone is related to no list: ``it names only image IDs``).
 
     A body that is not a list at all but parses as one (a ``200`` whose body is
     ``ok``, ``null`` or ``true``: ``docker.io/library/ok:latest``) would make every
@@ -261,7 +264,7 @@ def check_related(url: str, previous: list[str], current: list[str]) -> None:
     namespace with the previous list is not caught by this rule.
     """
     if previous and current and not _namespaces(previous) & _namespaces(current):
-        shown = ", ".join(sorted(_namespaces(current))[:3])
+        shown = ", ".join(sorted(_namespaces(current))[:3]) or "only image IDs"
         raise ImageListError(
             url,
             0,

@@ -32,7 +32,7 @@ from cleanup._classify import error_kind
 from cleanup._clock import Clock
 from cleanup._errors import CleanupError
 from cleanup._events import AttemptFailed, Sleeping, Succeeded
-from cleanup._plan import RETAIN, MatchMode, plan
+from cleanup._plan import RETAIN, MatchMode, PlanItem, plan
 from cleanup._policy import Policy
 from cleanup._repo import RepoClient
 from cleanup._retry import RetriesExhausted, retry
@@ -114,7 +114,10 @@ class Removal:
 
 @dataclass
 class CleanupReport:
-    """What a run did.  ``deleted`` only ever holds images the store confirmed removed."""
+    """What a run did.  ``deleted`` only ever holds images the store confirmed removed;
+    ``planned`` and ``kept`` are the plan's items (:class:`~cleanup.PlanItem`: image,
+    reason, and ``listed``, the previous-list entry each comes from); ``failed`` the
+    removals the store refused."""
 
     outcome: Outcome
     previous_version: str
@@ -126,9 +129,9 @@ class CleanupReport:
     elapsed: float = 0.0
     error: str | None = None
     error_kind: str | None = None
-    planned: list[Removal] = field(default_factory=list)
+    planned: list[PlanItem] = field(default_factory=list)
     deleted: list[str] = field(default_factory=list)
-    kept: list[Removal] = field(default_factory=list)
+    kept: list[PlanItem] = field(default_factory=list)
     failed: list[Removal] = field(default_factory=list)
 
     @property
@@ -290,8 +293,11 @@ def _plan_and_remove(
         match=match,
         identity=identity,
     )
-    report.planned = [Removal(item.image, item.reason) for item in decided.delete]
-    report.kept = [Removal(item.image, item.reason) for item in decided.keep]
+    # the plan's own items: each names the previous-list entry it comes from
+    # (``listed``), so a keep named by a node name (an entry that deletes others it
+    # matches) is told from a later entry kept under the same spelling
+    report.planned = list(decided.delete)
+    report.kept = list(decided.keep)
     if dry_run:
         return
 

@@ -501,12 +501,18 @@ def distributions(max_seconds: float = 120.0) -> st.SearchStrategy[Any]:
     )
 
 
+#: An image ID's own spelling, ``sha256:<64 hex>`` (a config digest: content, no name).
+_IMAGE_ID = re.compile(r"sha256:[0-9a-f]{64}")
+
+
 def content_id(image: str) -> str:
     """The content identity :func:`image_sets` gives ``image`` (``sha256:<hex>``): one per
     ``name:tag`` whatever the registry, so an image pulled through another registry and
     its digest reference are the same content."""
     if "@" in image:
         return image.split("@", 1)[1]  # a digest reference names its content
+    if _IMAGE_ID.fullmatch(image):
+        return image  # an image ID is its content
     last = image.rsplit("/", 1)[-1]
     return "sha256:" + hashlib.sha256(last.encode()).hexdigest()
 
@@ -563,7 +569,9 @@ def image_sets(
 
     ``identities``: also the same image under other names (issue 9, "Same image, other
     name"): some list entries spelt by digest (``repo@sha256:...``, :func:`by_digest`)
-    while the node holds both spellings, containers naming their image by ID
+    while the node holds both spellings, up to two written as the image ID
+    (``sha256:<hex>``, :func:`content_id`) in the previous list, the current or both
+    (issue 11: "images referenced by digest or ID in lists"), containers naming their image by ID
     (``sha256:<hex>`` or the bare hex ``crictl`` prints) or by digest reference, and,
     when drawn, the store's ``ids`` (every node name -> :func:`content_id`, spelt
     ``sha256:<hex>`` or as the bare hex, name by name); and in half of them a mirror
@@ -594,6 +602,14 @@ def image_sets(
         current = tuple(by_digest(i) if i in spelt else i for i in current)
         if previous_spelt:
             previous = tuple(by_digest(i) if i in spelt else i for i in previous)
+        # entries written as the image ID (``sha256:<hex>``: its content, no name), in
+        # either list or both; a list of IDs alone names no namespace
+        as_id = set(draw(st.lists(st.sampled_from(tag_forms), unique=True, max_size=2)))
+        lists_with_ids = draw(st.sampled_from(("previous", "current", "both")), label="IDs in")
+        if lists_with_ids != "previous":
+            current = tuple(dict.fromkeys(content_id(i) if i in as_id else i for i in current))
+        if lists_with_ids != "current":
+            previous = tuple(dict.fromkeys(content_id(i) if i in as_id else i for i in previous))
     listed = tuple(dict.fromkeys(previous + current))
     # the node may hold the lists' spellings and the pool's (containerd's own)
     held = tuple(dict.fromkeys(listed + respelt + tuple(pool)))
@@ -602,7 +618,7 @@ def image_sets(
         node = list(dict.fromkeys(listed + tag_forms))  # both spellings are on the node
     # other content under a listed name:tag (the entries a run may delete, mostly)
     copies: dict[str, str] = {}
-    plain = tuple(i for i in previous if "@" not in i)
+    plain = tuple(i for i in previous if "@" not in i and not _IMAGE_ID.fullmatch(i))
     going = tuple(i for i in plain if i not in current) or plain
     runs: tuple[str, ...] = ()
     if identities and plain and draw(st.booleans(), label="a mirror holds other content"):

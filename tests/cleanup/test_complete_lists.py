@@ -275,6 +275,37 @@ def test_a_one_word_body_is_not_the_current_list(tmp_path: Path, word: bytes) ->
     assert sorted(store.images()) == sorted(set(PREVIOUS) | set(CURRENT))
 
 
+def test_a_current_list_of_image_ids_alone_is_related_to_no_list(tmp_path: Path) -> None:
+    """Issue 11: an entry written as an image ID (``sha256:<64 hex>``) is content with
+    no name, so it names no namespace; a current list of IDs alone shares none with any
+    list and is refused, saying so, while IDs next to names relate by the names."""
+    ids = ["sha256:" + "a" * 64, "sha256:" + "b" * 64]
+    store = node(tmp_path)
+    with MisbehavingRepo() as repo:
+        repo.routes[list_path("v1")] = Serve(text(PREVIOUS))
+        repo.routes[list_path("current")] = Serve(text(ids))
+        report = cleanup_against(repo, store)
+    assert report.outcome == "not-retriable", report.error
+    assert report.error is not None
+    assert report.error.endswith(
+        "(document): it shares no registry/namespace with the previous list (it names only"
+        " image IDs): is it an image list at all, or did a proxy or error page answer?"
+    ), report.error
+    assert report.deleted == []
+    with MisbehavingRepo() as repo:
+        repo.routes[list_path("v1")] = Serve(text(PREVIOUS))
+        repo.routes[list_path("current")] = Serve(text([*ids, *CURRENT]))
+        report = cleanup_against(repo, store)
+    assert report.ok, report.error
+    # an ID of the previous list names no namespace either: the names relate the lists
+    with MisbehavingRepo() as repo:
+        repo.routes[list_path("v1")] = Serve(text([ids[0], *PREVIOUS]))
+        repo.routes[list_path("current")] = Serve(text(["docker.io/library/ok:latest"]))
+        report = cleanup_against(repo, node(tmp_path))
+    assert report.outcome == "not-retriable"
+    assert "(it names docker.io/library)" in (report.error or ""), report.error
+
+
 @pytest.mark.parametrize(
     "content_type",
     ["text/html; charset=utf-8", "application/json", "application/problem+json", "text/xml"],

@@ -188,6 +188,10 @@ HEX = SHA.removeprefix("sha256:")
         ("sha512:" + HEX * 2, False, None, None),
         ("rancher/x:v1", False, None, None),
         ("", False, None, None),
+        # a digest without its algorithm is no digest reference: it states nothing
+        # (review of issue 11; spec.deletion's identity agrees)
+        (f"docker.io/rancher/x@{HEX}", False, None, None),
+        (f"rancher/x:v1@{HEX}", False, None, None),
     ],
 )
 def test_image_identity_forms(

@@ -132,6 +132,36 @@ def test_success_deletes_exactly_the_plan(store: MemoryStore) -> None:
     assert doc["deleted"] == report.deleted
 
 
+def test_report_rows_say_which_entry_each_comes_from(tmp_path: Path) -> None:
+    """Review of issue 11: ``a.io/x:1`` matches ``b.io/x:1`` too by the short
+    ``name:tag``; its content is in use, so the entry deletes ``a.io/x:1`` and keeps
+    ``b.io/x:1`` (a keep named by the node's name); the later entry ``b.io/x:1`` is kept
+    as a whole.  Two ``kept`` rows name ``b.io/x:1``: ``listed`` tells them apart, in the
+    report and its JSON."""
+    previous = ["a.io/rancher/x:1", "b.io/rancher/x:1"]
+    current = ["a.io/rancher/y:2"]
+    store = MemoryStore.create(
+        tmp_path / "node.json",
+        [*previous, *current],
+        in_use=["sha256:" + "b" * 64],  # a container naming its image by ID
+        ids={"a.io/rancher/x:1": "sha256:" + "a" * 64, "b.io/rancher/x:1": "sha256:" + "b" * 64},
+    )
+    report = run(ScriptedRepo([(previous, current)]), store)
+    assert report.deleted == ["a.io/rancher/x:1"]
+    assert [(p.image, p.listed) for p in report.planned] == [("a.io/rancher/x:1", previous[0])]
+    assert sorted((k.image, k.listed) for k in report.kept) == [
+        ("b.io/rancher/x:1", "a.io/rancher/x:1"),
+        ("b.io/rancher/x:1", "b.io/rancher/x:1"),
+    ]
+    doc = json.loads(json.dumps(report.to_dict()))
+    assert sorted((k["image"], k["listed"]) for k in doc["kept"]) == sorted(
+        (k.image, k.listed) for k in report.kept
+    )
+    assert doc["planned"] == [
+        {"image": "a.io/rancher/x:1", "reason": report.planned[0].reason, "listed": previous[0]}
+    ]
+
+
 def test_v15_retries_not_found_and_records_each_attempt(store: MemoryStore) -> None:
     clock = FastForwardClock(start=1000.0)
     repo = ScriptedRepo([not_found(), not_found(), LISTS])

@@ -661,6 +661,28 @@ def check_deletion(
     kept = sorted(want - gone)
     assert not kept, f"kept {kept}, which the specification deletes (the disk fills up)"
     assert not report.failed, f"the store refused removals the plan made: {report.failed}"
+    check_rows_account_for_the_list(images, report)
+
+
+def check_rows_account_for_the_list(images: ImageSet, report: cleanup.CleanupReport) -> None:
+    """The report's ``planned`` and ``kept`` rows (README "cleanup run", the report)
+    account for the previous list: every entry is the ``listed`` of at least one row and
+    no row names another; no row twice; a keep named other than its entry is a node
+    image the run left, and no image is both planned and kept by name."""
+    rows = [*report.planned, *report.kept]
+    listed = {row.listed for row in rows}
+    assert listed == set(images.previous), (
+        f"rows name entries {sorted(listed ^ set(images.previous))} wrongly"
+        " (each previous entry once or more, nothing else)"
+    )
+    pairs = [(row.image, row.listed) for row in rows]
+    assert len(pairs) == len(set(pairs)), f"a row twice: {sorted(pairs)}"
+    planned = {row.image for row in report.planned}
+    by_node_name = {row.image for row in report.kept if row.image != row.listed}
+    assert by_node_name <= set(images.node_images) - set(report.deleted), (
+        f"kept {sorted(by_node_name)} by node name, yet not a node image the run left"
+    )
+    assert not by_node_name & planned, f"both planned and kept: {sorted(by_node_name & planned)}"
 
 
 def per_lookup(scenario: Scenario) -> tuple[int, float, set[str]]:
@@ -1267,6 +1289,9 @@ def test_safety_and_completeness_over_many_image_sets(
         event("success with store identities")
     if any(not ("/" in u or ":" in u) or u.startswith("sha256:") for u in images.in_use):
         event("a container names its image by ID")
+    for which, entries in (("previous", images.previous), ("current", images.current)):
+        if any(spec_deletion.full(i).startswith("id:") for i in entries):
+            event(f"an image ID in the {which} list")
 
 
 @settings(max_examples=examples(300))
@@ -6641,7 +6666,10 @@ def shared_node_images(draw: st.DrawFn) -> tuple[ImageSet, str]:
     the same content by :func:`content_id`."""
     images = draw(image_sets(identities=True))
     match = draw(st.sampled_from(("both", "both", "short", "full")), label="match")
-    plain = [i for i in images.previous if "@" not in i]
+    # a name:tag entry: neither a digest reference nor an image ID (whose full() is "id:...")
+    plain = [
+        i for i in images.previous if "@" not in i and not spec_deletion.full(i).startswith("id:")
+    ]
     if not plain or not draw(st.sampled_from((True, True, True, False)), label="respelt"):
         return images, match
     # mostly an entry the current list does not name: one the plan may delete

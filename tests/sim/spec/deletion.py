@@ -184,7 +184,8 @@ def related(previous: Sequence[str], current: Sequence[str]) -> bool:
 
 def namespaces(refs: Sequence[str]) -> set[str]:
     """The repository namespaces ``refs`` name (``docker.io/rancher`` for
-    ``rancher/harvester:v1``: the normalised name without its last component)."""
+    ``rancher/harvester:v1``: the normalised name without its last component); an image
+    ID (``sha256:<64 hex>``) is content with no name, and names none."""
     out = set()
     for ref in refs:
         parts = _split(ref)

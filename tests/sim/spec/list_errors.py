@@ -174,8 +174,9 @@ def unrelated_error(url: str, current: Sequence[str]) -> str:
     """The run's error when the current list (served at ``url``) shares no namespace
     with the previous one (``spec.deletion.related`` false; README "A list, not another
     document"): the document's, naming the first three of the current list's
-    namespaces in sorted order."""
-    shown = ", ".join(sorted(spec_deletion.namespaces(current))[:3])
+    namespaces in sorted order, or ``only image IDs`` when it names none (every entry
+    an image ID, which names no repository)."""
+    shown = ", ".join(sorted(spec_deletion.namespaces(current))[:3]) or "only image IDs"
     return error(
         url,
         0,
