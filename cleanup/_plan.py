@@ -145,12 +145,23 @@ def _keys(ref: ImageRef, match: MatchMode) -> frozenset[str]:
     return frozenset(keys)
 
 
-def _name_keys(name: str, match: MatchMode) -> frozenset[str]:
-    """Keys for a name a store reported; one we cannot parse matches only itself."""
-    try:
-        return _keys(parse_reference(name), match)
-    except InvalidReference:
-        return frozenset({"raw:" + name})
+def _name_keys(name: str, match: MatchMode, ref: ImageRef | None = None) -> frozenset[str]:
+    """Keys for a name a store reported or a list entry (``ref``: the entry parsed).
+
+    An image ID (``sha256:<64 hex>`` or the bare hex) is content with no name: it
+    matches that ID alone, in either spelling, never the image ``docker.io/library/sha256``
+    it parses as (a list entry ``docker.io/library/sha256:<hex>`` is that image, and is
+    not a node's record of the ID).  A name we cannot parse matches only itself.
+    """
+    image_id = image_id_of(name)
+    if image_id is not None:
+        return frozenset({"id:" + image_id})
+    if ref is None:
+        try:
+            ref = parse_reference(name)
+        except InvalidReference:
+            return frozenset({"raw:" + name})
+    return _keys(ref, match)
 
 
 def _digest(name: str) -> str | None:
@@ -230,8 +241,8 @@ def plan(
     if match not in MATCH_MODES:
         raise ValueError(f"match must be one of {', '.join(MATCH_MODES)}; got {match!r}")
     current_keys: set[str] = set()
-    for _, ref in _parse_list(current, "current"):
-        current_keys |= _keys(ref, match)
+    for raw, ref in _parse_list(current, "current"):
+        current_keys |= _name_keys(raw, match, ref)
     in_use = list(in_use)
     pinned = list(pinned)
     current_refs = _parse_list(current, "current")
@@ -244,15 +255,16 @@ def plan(
             for key in _name_keys(name, match):
                 by_key.setdefault(key, []).append(name)
 
-    # one entry per image (the first spelling wins), in previous-list order
+    # one entry per image (the first spelling wins), in previous-list order; an image
+    # ID is its own entry, not the image ``docker.io/library/sha256`` it parses as
     entries: dict[str, tuple[str, ImageRef]] = {}
     for raw, ref in _parse_list(previous, "previous"):
-        entries.setdefault(ref.full, (raw, ref))
+        entries.setdefault(image_id_of(raw) or ref.full, (raw, ref))
 
     reasons: dict[str, str] = {}
     candidates: list[str] = []
     for full, (raw, ref) in entries.items():
-        if _keys(ref, match) & current_keys:
+        if _name_keys(raw, match, ref) & current_keys:
             reasons[full] = IN_CURRENT
         elif image_id_of(raw) is not None:
             # ``sha256:<hex>`` parses as the image "sha256" tagged with the hex, yet it
@@ -285,14 +297,15 @@ def plan(
         for name in present or ():
             identity.setdefault(name, _identity_form(name))
         staying: list[tuple[str, frozenset[str], str | None]] = [
-            (f"{_label(raw, ref)} (current list)", _keys(ref, match), _stated(raw, ref))
+            (f"{_label(raw, ref)} (current list)", _name_keys(raw, match, ref), _stated(raw, ref))
             for raw, ref in current_refs
         ]
         staying += [(f"{n} (in use)", _name_keys(n, match), _digest(n)) for n in in_use]
         staying += [(f"{n} (pinned)", _name_keys(n, match), _digest(n)) for n in pinned]
         staying += [
-            (f"{entries[full][0]} ({why})", _keys(entries[full][1], match), _stated(*entries[full]))
+            (f"{raw} ({why})", _name_keys(raw, match, ref), _stated(raw, ref))
             for full, why in reasons.items()
+            for raw, ref in [entries[full]]
         ]
         protected = _protected_identities(identity, staying, match)
 
@@ -302,7 +315,7 @@ def plan(
     position = {raw: n for n, (raw, _) in enumerate(entries.values())}
     for full, (raw, ref) in entries.items():
         reason = reasons.get(full)
-        keys = _keys(ref, match)
+        keys = _name_keys(raw, match, ref)
         if reason is None:
             if keys & pinned_keys:
                 reason = PINNED

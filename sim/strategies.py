@@ -571,8 +571,10 @@ def image_sets(
     name"): some list entries spelt by digest (``repo@sha256:...``, :func:`by_digest`)
     while the node holds both spellings, up to two written as the image ID
     (``sha256:<hex>``, :func:`content_id`) in the previous list, the current or both
-    (issue 11: "images referenced by digest or ID in lists"), containers naming their image by ID
-    (``sha256:<hex>`` or the bare hex ``crictl`` prints) or by digest reference, and,
+    (issue 11: "images referenced by digest or ID in lists"), sometimes with the
+    image named like one (``docker.io/library/sha256:<hex>``) in the previous list,
+    containers naming their image by ID (``sha256:<hex>`` or the bare hex ``crictl``
+    prints) or by digest reference, and,
     when drawn, the store's ``ids`` (every node name -> :func:`content_id`, spelt
     ``sha256:<hex>`` or as the bare hex, name by name); and in half of them a mirror
     holding other content under one or two previous-list ``name:tag`` s
@@ -610,6 +612,10 @@ def image_sets(
             current = tuple(dict.fromkeys(content_id(i) if i in as_id else i for i in current))
         if lists_with_ids != "current":
             previous = tuple(dict.fromkeys(content_id(i) if i in as_id else i for i in previous))
+        if as_id and draw(st.booleans(), label="an ID's text listed as a name too"):
+            # ``docker.io/library/sha256:<hex>``: the image ``sha256`` tagged with the
+            # hex (how Go normalises the ID's text), never the node's record of the ID
+            previous += (f"docker.io/library/{content_id(sorted(as_id)[0])}",)
     listed = tuple(dict.fromkeys(previous + current))
     # the node may hold the lists' spellings and the pool's (containerd's own)
     held = tuple(dict.fromkeys(listed + respelt + tuple(pool)))

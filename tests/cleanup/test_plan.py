@@ -671,3 +671,46 @@ def test_a_previous_list_image_id_is_never_deleted_and_protects_its_content() ->
     ]
     by_names = plan([ident], ["a.io/y:1"])  # no node images given: names only
     assert by_names.delete == [] and by_names.keep[0].reason == "an image ID, not an image name"
+
+
+# --- an image ID and the image named like it (review8): other names, not the same ---
+
+
+@pytest.mark.parametrize(
+    "name", [f"docker.io/library/sha256:{_H}", f"example.io/rancher/sha256:{_H}"]
+)
+def test_a_name_spelt_like_an_image_id_never_matches_the_nodes_record_of_that_id(
+    name: str,
+) -> None:
+    """``docker.io/library/sha256:<hex>`` is the image ``sha256`` tagged with the hex (how
+    Go normalises the ID's text), and ``example.io/rancher/sha256:<hex>`` shares its short
+    ``name:tag``: neither is the node's record of the image ID ``sha256:<hex>``, which
+    a name entry must never delete (by CRI's rmi that ID would also take every other
+    name of the content)."""
+    ident = f"sha256:{_H}"
+    result = plan(
+        [name, "docker.io/rancher/x:1"],
+        ["docker.io/rancher/y:2"],
+        present=[ident, "docker.io/rancher/x:1", "z.io/z:9"],
+        identity={ident: ident, "z.io/z:9": ident, "docker.io/rancher/x:1": "sha256:" + "b" * 64},
+    )
+    assert [d.image for d in result.delete] == ["docker.io/rancher/x:1"]
+    assert [(k.image, k.reason) for k in result.keep] == [(name, "not present on node")]
+
+
+def test_an_image_id_entry_is_its_own_entry_next_to_a_name_spelt_like_it() -> None:
+    """Entries are one per image: the ID ``sha256:<hex>`` after the image
+    ``library/sha256:<hex>`` (the same text once normalised) is not dropped as its
+    duplicate, so the content it names stays protected."""
+    ident = f"sha256:{_H}"
+    result = plan(
+        [f"library/sha256:{_H}", ident, "docker.io/rancher/x:1"],
+        ["docker.io/rancher/y:2"],
+        present=["docker.io/rancher/x:1"],
+        identity={"docker.io/rancher/x:1": ident},
+    )
+    assert result.delete == []
+    assert (
+        "docker.io/rancher/x:1",
+        f"same image ({ident}) as {ident} (an image ID, not an image name)",
+    ) in [(k.image, k.reason) for k in result.keep]

@@ -666,13 +666,15 @@ def check_deletion(
 
 def check_rows_account_for_the_list(images: ImageSet, report: cleanup.CleanupReport) -> None:
     """The report's ``planned`` and ``kept`` rows (README "cleanup run", the report)
-    account for the previous list: every entry is the ``listed`` of at least one row and
-    no row names another; no row twice; a keep named other than its entry is a node
-    image the run left, and no image is both planned and kept by name."""
+    account for the previous list: every entry (``spec.deletion.listed``: one per image,
+    its first spelling) is the ``listed`` of at least one row and no row names another;
+    no row twice; a keep named other than its entry is a node image the run left, and no
+    image is both planned and kept by name."""
     rows = [*report.planned, *report.kept]
     listed = {row.listed for row in rows}
-    assert listed == set(images.previous), (
-        f"rows name entries {sorted(listed ^ set(images.previous))} wrongly"
+    entries = set(spec_deletion.listed(images.previous))
+    assert listed == entries, (
+        f"rows name entries {sorted(listed ^ entries)} wrongly"
         " (each previous entry once or more, nothing else)"
     )
     pairs = [(row.image, row.listed) for row in rows]
