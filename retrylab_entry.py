@@ -98,8 +98,10 @@ EXIT_INTERRUPTED = 130
 PROGRAMS = ("cleanup", "faultdns", "sim")
 
 
-#: The handler :func:`guard` installed last (for :func:`_hand_back` at shutdown).
+#: The handler :func:`guard` installed last (for :func:`_interrupt` and :func:`_hand_back`).
 _guarded: list[Callable[[int, FrameType | None], None]] = []
+#: The thread ``run`` runs ``main`` in (:func:`_hand_back` signals it).
+_main_thread: list[int] = []
 
 
 def guard(prog: str) -> None:
@@ -120,11 +122,12 @@ def guard_program_start() -> None:
 
     Runs as this module is first imported (module docstring).  A program is starting
     when runpy is importing the package of ``python -m NAME`` (``sys.argv[0]`` is
-    ``"-m"`` then, and ``NAME`` follows ``-m`` in ``sys.orig_argv``), or when
-    ``__main__`` is the console script ``NAME`` that pip wrote next to the interpreter
-    (``sys.argv[0]``, in the directory of ``sys.executable``).  A library import, pytest,
-    or someone's own program that happens to be called ``sim`` elsewhere installs
-    nothing.
+    ``"-m"`` then, and ``NAME`` is the module ``sys.orig_argv`` names: ``-m NAME``,
+    ``-mNAME``, ``-Im NAME``), or when ``__main__`` is the console script ``NAME``
+    that pip wrote next to the interpreter (``sys.argv[0]`` however it was spelt:
+    relative, or a symlink to it, as pipx and ``uv tool`` install them).  A library
+    import, pytest, or someone's own program that happens to be called ``sim`` elsewhere
+    installs nothing.
     """
     prog = _starting_program()
     if prog is not None:
@@ -133,16 +136,47 @@ def guard_program_start() -> None:
 
 def _starting_program() -> str | None:
     """The program :func:`guard_program_start` finds starting, or None."""
-    argv = list(getattr(sys, "orig_argv", []))
-    if sys.argv[:1] == ["-m"] and "-m" in argv:
-        target = argv[argv.index("-m") + 1 :][:1]
-        return target[0] if target and target[0] in PROGRAMS else None
+    if sys.argv[:1] == ["-m"]:
+        target = _module_option(list(getattr(sys, "orig_argv", [])))
+        return target if target in PROGRAMS else None
     script = sys.argv[0] if sys.argv else ""
-    main_file = getattr(sys.modules.get("__main__"), "__file__", None)
     name = os.path.basename(script)
-    if name in PROGRAMS and main_file == script:
-        beside = os.path.dirname(os.path.abspath(sys.executable))
-        return name if os.path.dirname(os.path.abspath(script)) == beside else None
+    main_file = getattr(sys.modules.get("__main__"), "__file__", None)
+    if name not in PROGRAMS or not script or main_file is None:
+        return None
+    if os.path.abspath(main_file) != os.path.abspath(script):
+        return None
+    beside = os.path.dirname(os.path.abspath(sys.executable))
+    found = {os.path.dirname(os.path.abspath(script)), os.path.dirname(os.path.realpath(script))}
+    return name if beside in found else None
+
+
+#: The interpreter's options that take a value (``-c CMD``, ``-m MOD``, ``-W ARG``,
+#: ``-X OPT``), written next to the letter or as the next argument.
+_VALUED_OPTIONS = "cmWX"
+
+
+def _module_option(argv: list[str]) -> str | None:
+    """The module of ``-m`` in the interpreter's command line ``argv``
+    (``sys.orig_argv``), or None: options may be grouped (``-Im NAME``) and a value
+    written next to its letter (``-mNAME``)."""
+    at = 1
+    while at < len(argv):
+        arg = argv[at]
+        if arg in ("-", "--") or not arg.startswith("-"):
+            return None  # a script, stdin, or the end of the options: no -m
+        if arg.startswith("--"):
+            at += 2 if arg == "--check-hash-based-pycs" else 1
+            continue
+        for k, letter in enumerate(arg[1:], 2):
+            if letter in _VALUED_OPTIONS:
+                value = arg[k:] or (argv[at + 1] if at + 1 < len(argv) else "")
+                if letter == "m":
+                    return value
+                at += 1 if arg[k:] else 2
+                break
+        else:
+            at += 1
     return None
 
 
@@ -158,6 +192,7 @@ def run(prog: str, module: str, argv: list[str] | None = None) -> int:
     guard(prog)
     __import__(module)
     main: Callable[[list[str] | None], int] = sys.modules[module].main
+    _main_thread[:] = [_thread.get_ident()]
     try:
         _signal.signal(_signal.SIGINT, _interrupt)
         return main(argv)
@@ -200,6 +235,11 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
     ``asyncio.Runner`` and anyio's runner, which put in their own SIGINT handling only
     when they find Python's; the programs run no event loop that way in the main thread.
     """
+    if frame is not None and frame.f_code in (run.__code__, guard.__code__):
+        # in ``run`` itself, between catching an interrupt (or ``main`` returning) and
+        # putting :func:`guard` back: nothing of the program's is left to finish, and
+        # a KeyboardInterrupt here would escape ``run`` with a traceback
+        _guarded[-1](signum, frame)
     _quiet_finalisers()
     raise KeyboardInterrupt
 
@@ -250,10 +290,14 @@ def _hand_back() -> None:
 
     Not from here: the main thread is still in the finaliser's report, and Python runs
     a signal's handler at the first bytecode that checks for one, which would be in this
-    very hook (raising there is swallowed too).  A helper thread does it
-    :data:`_HAND_BACK_AFTER` later (``_thread.interrupt_main``), when the main thread is
-    back in the program's code, where the ``KeyboardInterrupt`` stops the run as any
-    Ctrl-C does.  At interpreter shutdown, when no thread can start, the process ends as
+    very hook (raising there is swallowed too).  A helper thread sends it
+    :data:`_HAND_BACK_AFTER` later, when the main thread is back in the program's code,
+    where the ``KeyboardInterrupt`` stops the run as any Ctrl-C does.  A real signal to
+    the main thread (``pthread_kill``), not ``_thread.interrupt_main``'s flag: it also
+    wakes a call the main thread is blocked in (a socket read, a sleep), which the flag
+    alone would leave to finish first.  Only while ``run`` still hands SIGINT to the
+    program (:func:`_interrupt` installed): once ``main`` has returned, its status
+    stands.  At interpreter shutdown, when no thread can start, the process ends as
     :func:`guard`'s handler ends it.
     """
 
@@ -261,7 +305,8 @@ def _hand_back() -> None:
         import time  # built into the interpreter
 
         time.sleep(_HAND_BACK_AFTER)
-        _thread.interrupt_main()
+        if _signal.getsignal(_signal.SIGINT) is _interrupt:
+            _signal.pthread_kill(_main_thread[-1], _signal.SIGINT)
 
     try:
         _thread.start_new_thread(later, ())

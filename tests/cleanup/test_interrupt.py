@@ -542,15 +542,18 @@ class Finaliser:
 
 def main(argv):
     Finaliser()  # dropped at once
-    until = time.monotonic() + 20
-    while time.monotonic() < until:  # a run going on
-        time.sleep(0.05)
+    if argv == ["returns"]:
+        return 3  # the program's own status, the interrupt swallowed as main ends
+    time.sleep(20)  # a run going on, blocked in one call (a read from the repo)
     return 0
 
 program = types.ModuleType("swallowed_cli")
 program.main = main
 sys.modules["swallowed_cli"] = program
-sys.exit(retrylab_entry.run("swallowed", "swallowed_cli", sys.argv[1:]))
+status = retrylab_entry.run("swallowed", "swallowed_cli", sys.argv[1:])
+import atexit
+atexit.register(time.sleep, 0.2)  # a shutdown longer than the hand-back's wait
+sys.exit(status)
 """
 
 
@@ -558,8 +561,9 @@ sys.exit(retrylab_entry.run("swallowed", "swallowed_cli", sys.argv[1:]))
 def test_ctrl_c_a_finaliser_swallowed_still_stops_the_run(
     tmp_path: Path, flags: tuple[str, ...]
 ) -> None:
-    """The interrupt is handed back to the main thread and stops the run at once: 130
-    and one line (under ``-X dev`` after Python's report of the finaliser)."""
+    """The interrupt is handed back to the main thread and stops the run at once, also
+    a call it is blocked in (a real signal, not only Python's flag): 130 and one line
+    (under ``-X dev`` after Python's report of the finaliser)."""
     driver = tmp_path / "swallowed.py"
     driver.write_text(_SWALLOWED)
     began = time.monotonic()
@@ -579,6 +583,128 @@ def test_ctrl_c_a_finaliser_swallowed_still_stops_the_run(
     # not the 20 s the run would go on for: a bound far above the start-up and the
     # signal's hand-back, far below the run, so no timing is asserted but the stop
     assert time.monotonic() - began < 15, "the run went on after the interrupt"
+
+
+def test_an_interrupt_a_finaliser_swallowed_as_main_returned_leaves_its_status(
+    tmp_path: Path,
+) -> None:
+    """Once ``main`` has returned, the hand-back has nothing to stop: the program's own
+    status stands, with no ``interrupted`` line, however long the shutdown takes."""
+    driver = tmp_path / "swallowed.py"
+    driver.write_text(_SWALLOWED)
+    proc = subprocess.run(
+        [sys.executable, str(driver), "returns"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        timeout=60,
+    )
+    assert (proc.returncode, proc.stderr) == (3, "")
+
+
+# A SIGINT handled in ``run``'s own frame (its ``except`` or ``finally``, before ``guard``
+# is back, or at its first line): ``_interrupt`` is called with run's frame there.  A
+# signal cannot be made to land on one bytecode from Python (raising it from a tracer
+# runs the handler in the tracer's frame), so the driver calls the handler as Python
+# would, with a frame of ``run`` and of ``guard``, and records what it does.
+_IN_RUN = """\
+import signal, sys, types
+import retrylab_entry
+
+frames = []
+
+def main(argv):
+    frames.append(sys._getframe(1))  # run's frame
+    return 0
+
+program = types.ModuleType("inrun_cli")
+program.main = main
+sys.modules["inrun_cli"] = program
+assert retrylab_entry.run("inrun", "inrun_cli", []) == 0
+
+class Guarded(Exception):
+    pass
+
+def guarded(signum, frame):
+    raise Guarded  # guard's handler ends the process here
+
+retrylab_entry._guarded[:] = [guarded]
+for frame in (frames[0], None, sys._getframe(0)):
+    try:
+        retrylab_entry._interrupt(signal.SIGINT, frame)
+    except Guarded:
+        print("guard")
+    except KeyboardInterrupt:
+        print("KeyboardInterrupt")
+"""
+
+
+def test_ctrl_c_handled_in_runs_own_frame_ends_as_guard_does(tmp_path: Path) -> None:
+    """In ``run``'s own frame (after ``main``, before ``guard`` is back) the handler does
+    what ``guard``'s does (130 and one line), since a KeyboardInterrupt there would
+    escape ``run`` with a traceback; in any other frame it raises KeyboardInterrupt."""
+    driver = tmp_path / "inrun.py"
+    driver.write_text(_IN_RUN)
+    proc = subprocess.run([sys.executable, str(driver)], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines() == ["guard", "KeyboardInterrupt", "KeyboardInterrupt"]
+
+
+@pytest.mark.parametrize(
+    ("orig_argv", "module"),
+    [
+        (["python", "-m", "sim", "demo"], "sim"),
+        (["python", "-msim", "demo"], "sim"),
+        (["python", "-Im", "sim"], "sim"),
+        (["python", "-I", "-m", "faultdns"], "faultdns"),
+        (["python", "-X", "dev", "-m", "cleanup"], "cleanup"),
+        (["python", "-Xdev", "-Wd", "-mcleanup"], "cleanup"),
+        (["python", "--check-hash-based-pycs", "never", "-m", "sim"], "sim"),
+        (["python", "-c", "-m sim"], None),
+        (["python", "script.py", "-m", "sim"], None),
+        (["python", "-", "-m", "sim"], None),
+        (["python", "-m"], ""),
+    ],
+)
+def test_the_module_of_dash_m_is_read_as_the_interpreter_reads_it(
+    orig_argv: list[str], module: str | None
+) -> None:
+    assert retrylab_entry._module_option(orig_argv) == module
+
+
+@pytest.mark.parametrize(
+    ("script", "main_file", "program"),
+    [
+        ("{bin}/cleanup", "{bin}/cleanup", "cleanup"),
+        ("cleanup", "{bin}/cleanup", "cleanup"),  # relative: cd bin && ./cleanup
+        ("{link}/sim", "{link}/sim", "sim"),  # a symlink to it (pipx, uv tool)
+        ("{elsewhere}/sim", "{elsewhere}/sim", None),  # someone's own script called sim
+        ("{bin}/pytest", "{bin}/pytest", None),
+        ("{bin}/cleanup", "{elsewhere}/other.py", None),  # __main__ is not the script
+    ],
+)
+def test_a_console_script_is_known_however_it_was_started(
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    script: str,
+    main_file: str,
+    program: str | None,
+) -> None:
+    bin_dir = tmp_path / "venv" / "bin"
+    link = tmp_path / "links"
+    elsewhere = tmp_path / "elsewhere"
+    for folder in (bin_dir, link, elsewhere):
+        folder.mkdir(parents=True)
+    for name in ("cleanup", "sim", "pytest"):
+        (bin_dir / name).write_text("")
+        (elsewhere / name).write_text("")
+    (link / "sim").symlink_to(bin_dir / "sim")
+    paths = {"bin": bin_dir, "link": link, "elsewhere": elsewhere}
+    monkeypatch.chdir(bin_dir)
+    monkeypatch.setattr(sys, "executable", str(bin_dir / "python"))
+    monkeypatch.setattr(sys, "argv", [script.format(**paths)])
+    monkeypatch.setattr(sys.modules["__main__"], "__file__", main_file.format(**paths))
+    assert retrylab_entry._starting_program() == program
 
 
 # -- retrylab_entry.sigint_deferred, in this (main) thread ----------------------------
