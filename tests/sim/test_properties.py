@@ -1296,6 +1296,37 @@ def test_safety_and_completeness_over_many_image_sets(
             event(f"an image ID in the {which} list")
 
 
+@settings(max_examples=examples(200), suppress_health_check=[HealthCheck.too_slow])
+@given(images=image_sets(identities=True))
+def test_safety_of_the_plan_with_identities_but_not_the_nodes_names(images: ImageSet) -> None:
+    """Property 2 on ``cleanup.plan`` given the store's identities of the previous
+    list's names but not the node's names (``present=None``: each entry is taken to be
+    on the node under its own name, as ``spec.deletion`` is asked with the previous list
+    as the node): it deletes exactly the specification's set, an entry whose content
+    something staying holds kept for it."""
+    ids = {name: ident for name, ident in images.ids if name in images.previous}
+    want = spec_deletion.deletion_set(
+        images.previous,
+        images.current,
+        images.previous,
+        in_use=images.in_use,
+        pinned=images.pinned,
+        ids=ids,
+    )
+    result = cleanup.plan(
+        images.previous,
+        images.current,
+        present=None,
+        in_use=images.in_use,
+        pinned=images.pinned,
+        identity=ids,
+    )
+    deleted = {item.image for item in result.delete}
+    assert deleted == want, f"plan deletes {sorted(deleted)}, the spec {sorted(want)}"
+    if ids and any("same image" in item.reason for item in result.keep):
+        event("an entry kept for its content, node names unknown")
+
+
 @settings(max_examples=examples(300))
 @given(images=image_sets(), on_node=st.booleans())
 def test_safety_of_the_plan_alone_deletes_the_specifications_set_and_says_why(
