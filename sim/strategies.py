@@ -612,9 +612,9 @@ def image_sets(
             current = tuple(dict.fromkeys(content_id(i) if i in as_id else i for i in current))
         if lists_with_ids != "current":
             previous = tuple(dict.fromkeys(content_id(i) if i in as_id else i for i in previous))
-        if as_id and draw(st.booleans(), label="an ID's text listed as a name too"):
-            # ``docker.io/library/sha256:<hex>``: the image ``sha256`` tagged with the
-            # hex (how Go normalises the ID's text), never the node's record of the ID
+        # ``docker.io/library/sha256:<hex>``: the image ``sha256`` tagged with the hex
+        # (how Go normalises the ID's text), never the node's record of the ID
+        if len(as_id) > 0 and draw(st.booleans(), label="an ID's text listed as a name too"):
             previous += (f"docker.io/library/{content_id(sorted(as_id)[0])}",)
     listed = tuple(dict.fromkeys(previous + current))
     # the node may hold the lists' spellings and the pool's (containerd's own)
