@@ -102,6 +102,8 @@ PROGRAMS = ("cleanup", "faultdns", "sim")
 _guarded: list[Callable[[int, FrameType | None], None]] = []
 #: The thread ``run`` runs ``main`` in (:func:`_hand_back` signals it).
 _main_thread: list[int] = []
+#: ``[True]`` while ``run``'s ``main`` runs (:func:`_hand_back` signals only then).
+_main_running: list[bool] = []
 
 
 def guard(prog: str) -> None:
@@ -138,7 +140,12 @@ def _starting_program() -> str | None:
     """The program :func:`guard_program_start` finds starting, or None."""
     if sys.argv[:1] == ["-m"]:
         target = _module_option(list(getattr(sys, "orig_argv", [])))
-        return target if target in PROGRAMS else None
+        if target not in PROGRAMS:
+            return None
+        # our package, not someone else's ``sim`` that imports ours as a library
+        package_file = getattr(sys.modules.get(target or ""), "__file__", None) or ""
+        ours = os.path.join(os.path.dirname(os.path.abspath(__file__)), target or "")
+        return target if os.path.dirname(os.path.abspath(package_file)) == ours else None
     script = sys.argv[0] if sys.argv else ""
     name = os.path.basename(script)
     main_file = getattr(sys.modules.get("__main__"), "__file__", None)
@@ -169,6 +176,8 @@ def _module_option(argv: list[str]) -> str | None:
             at += 2 if arg == "--check-hash-based-pycs" else 1
             continue
         for k, letter in enumerate(arg[1:], 2):
+            if letter == "c":
+                return None  # -c CMD: the rest is the command's arguments
             if letter in _VALUED_OPTIONS:
                 value = arg[k:] or (argv[at + 1] if at + 1 < len(argv) else "")
                 if letter == "m":
@@ -195,12 +204,14 @@ def run(prog: str, module: str, argv: list[str] | None = None) -> int:
     _main_thread[:] = [_thread.get_ident()]
     try:
         _signal.signal(_signal.SIGINT, _interrupt)
+        _main_running[:] = [True]
         return main(argv)
     except KeyboardInterrupt:
         guard(prog)
         print(f"{prog}: interrupted", file=sys.stderr, flush=True)
         return EXIT_INTERRUPTED
     finally:  # also after SystemExit (argparse's --help)
+        _main_running.clear()
         guard(prog)
         _forget_handled_interrupts()
 
@@ -295,17 +306,17 @@ def _hand_back() -> None:
     where the ``KeyboardInterrupt`` stops the run as any Ctrl-C does.  A real signal to
     the main thread (``pthread_kill``), not ``_thread.interrupt_main``'s flag: it also
     wakes a call the main thread is blocked in (a socket read, a sleep), which the flag
-    alone would leave to finish first.  Only while ``run`` still hands SIGINT to the
-    program (:func:`_interrupt` installed): once ``main`` has returned, its status
-    stands.  At interpreter shutdown, when no thread can start, the process ends as
-    :func:`guard`'s handler ends it.
+    alone would leave to finish first; delivered to whatever handler is in place then
+    (the program's own, :func:`sigint_deferred`'s).  Only while ``main`` runs: once it
+    has returned, its status stands.  At interpreter shutdown, when no thread can
+    start, the process ends as :func:`guard`'s handler ends it.
     """
 
     def later() -> None:
         import time  # built into the interpreter
 
         time.sleep(_HAND_BACK_AFTER)
-        if _signal.getsignal(_signal.SIGINT) is _interrupt:
+        if _main_running:
             _signal.pthread_kill(_main_thread[-1], _signal.SIGINT)
 
     try:

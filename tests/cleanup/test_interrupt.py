@@ -244,6 +244,18 @@ def test_library_import_installs_no_handler(tmp_path: Path) -> None:
     subprocess.run([sys.executable, str(script)], check=True, cwd=tmp_path)
 
 
+def test_someone_elses_package_run_with_dash_m_is_not_ours(tmp_path: Path) -> None:
+    """``python -m sim`` of another package called ``sim``, which imports ours as a
+    library: its SIGINT handling is its own."""
+    package = tmp_path / "sim"
+    package.mkdir()
+    (package / "__init__.py").write_text("import faultdns\n")
+    (package / "__main__.py").write_text(
+        "import signal\nassert signal.getsignal(signal.SIGINT) is signal.default_int_handler\n"
+    )
+    subprocess.run([sys.executable, "-m", "sim"], check=True, cwd=tmp_path)
+
+
 def test_a_console_script_is_guarded_from_its_first_import() -> None:
     """The console script pip wrote has the guard once it has imported
     ``retrylab_entry``, before its own next line and before ``run``."""
@@ -544,6 +556,9 @@ def main(argv):
     Finaliser()  # dropped at once
     if argv == ["returns"]:
         return 3  # the program's own status, the interrupt swallowed as main ends
+    if argv == ["deferred"]:  # the hand-back lands while SIGINT is held, then delivered
+        with retrylab_entry.sigint_deferred():
+            time.sleep(0.2)
     time.sleep(20)  # a run going on, blocked in one call (a read from the repo)
     return 0
 
@@ -557,9 +572,9 @@ sys.exit(status)
 """
 
 
-@pytest.mark.parametrize("flags", [(), ("-X", "dev")])
+@pytest.mark.parametrize(("flags", "args"), [((), ()), (("-X", "dev"), ()), ((), ("deferred",))])
 def test_ctrl_c_a_finaliser_swallowed_still_stops_the_run(
-    tmp_path: Path, flags: tuple[str, ...]
+    tmp_path: Path, flags: tuple[str, ...], args: tuple[str, ...]
 ) -> None:
     """The interrupt is handed back to the main thread and stops the run at once, also
     a call it is blocked in (a real signal, not only Python's flag): 130 and one line
@@ -568,7 +583,7 @@ def test_ctrl_c_a_finaliser_swallowed_still_stops_the_run(
     driver.write_text(_SWALLOWED)
     began = time.monotonic()
     proc = subprocess.run(
-        [sys.executable, *flags, str(driver)],
+        [sys.executable, *flags, str(driver), *args],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
@@ -661,6 +676,8 @@ def test_ctrl_c_handled_in_runs_own_frame_ends_as_guard_does(tmp_path: Path) -> 
         (["python", "-Xdev", "-Wd", "-mcleanup"], "cleanup"),
         (["python", "--check-hash-based-pycs", "never", "-m", "sim"], "sim"),
         (["python", "-c", "-m sim"], None),
+        (["python", "-c", "x", "-m", "sim"], None),  # -c ends the options
+        (["python", "-bc", "x", "-msim"], None),
         (["python", "script.py", "-m", "sim"], None),
         (["python", "-", "-m", "sim"], None),
         (["python", "-m"], ""),
