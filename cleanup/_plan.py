@@ -164,6 +164,14 @@ def _name_keys(name: str, match: MatchMode, ref: ImageRef | None = None) -> froz
     return _keys(ref, match)
 
 
+def _current_keys(raw: str, ref: ImageRef, match: MatchMode) -> frozenset[str]:
+    """Keys of a current-list entry: its own (:func:`_name_keys`), and for an image ID
+    also those of the name Go's controller reads it as (``ParseNormalizedNamed``:
+    ``docker.io/library/sha256:<hex>``, short ``sha256:<hex>``), so a previous entry of
+    that name stays as the controller keeps it: the current list keeps more, never less."""
+    return _name_keys(raw, match, ref) | _keys(ref, match)
+
+
 def _digest(name: str) -> str | None:
     """The identity a node name states by itself, or None.
 
@@ -242,7 +250,7 @@ def plan(
         raise ValueError(f"match must be one of {', '.join(MATCH_MODES)}; got {match!r}")
     current_keys: set[str] = set()
     for raw, ref in _parse_list(current, "current"):
-        current_keys |= _name_keys(raw, match, ref)
+        current_keys |= _current_keys(raw, ref, match)
     in_use = list(in_use)
     pinned = list(pinned)
     current_refs = _parse_list(current, "current")
@@ -297,7 +305,11 @@ def plan(
         for name in present or ():
             identity.setdefault(name, _identity_form(name))
         staying: list[tuple[str, frozenset[str], str | None]] = [
-            (f"{_label(raw, ref)} (current list)", _name_keys(raw, match, ref), _stated(raw, ref))
+            (
+                f"{_label(raw, ref)} (current list)",
+                _current_keys(raw, ref, match),
+                _stated(raw, ref),
+            )
             for raw, ref in current_refs
         ]
         staying += [(f"{n} (in use)", _name_keys(n, match), _digest(n)) for n in in_use]

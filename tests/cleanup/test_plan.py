@@ -714,3 +714,14 @@ def test_an_image_id_entry_is_its_own_entry_next_to_a_name_spelt_like_it() -> No
         "docker.io/rancher/x:1",
         f"same image ({ident}) as {ident} (an image ID, not an image name)",
     ) in [(k.image, k.reason) for k in result.keep]
+
+
+@pytest.mark.parametrize("name", [f"docker.io/library/sha256:{_H}", f"quay.io/x/sha256:{_H}"])
+def test_a_current_list_image_id_keeps_the_name_the_controller_reads_it_as(name: str) -> None:
+    """Review9: Go's controller reads the current entry ``sha256:<hex>`` as the name
+    ``docker.io/library/sha256:<hex>`` (short ``sha256:<hex>``) and keeps a previous
+    entry of that name; so does the plan (keeping more, never less), while the ID still
+    never matches a name as a *previous* entry or a node name."""
+    result = plan([name, "docker.io/rancher/old:1"], [f"sha256:{_H}"], present=None)
+    assert [d.image for d in result.delete] == ["docker.io/rancher/old:1"]
+    assert [(k.image, k.reason) for k in result.keep] == [(name, "in current list")]

@@ -7,6 +7,8 @@ rather than taken from ``cleanup._images``::
 
     entries    = previous list, one per image (first spelling), in list order
     same(a, b) = full(a) == full(b) or short(a) == short(b)
+    current    = the current list as the controller reads it: an image ID
+                 sha256:<hex> also as the name docker.io/library/sha256:<hex>
     candidates = entries - {e : same(e, c) for some c in current} - {e : e is vmdp}
     retained   = for each retain substring, in order: the first candidate, not already
                  retained, whose text contains it
@@ -68,6 +70,7 @@ __all__ = [
     "NAME_TOTAL_LENGTH_MAX",
     "RETAIN",
     "TAG_LENGTH_MAX",
+    "as_read",
     "candidates_of",
     "deleters",
     "deletion_set",
@@ -227,11 +230,25 @@ def is_vmdp(ref: str) -> bool:
     return parts is not None and parts[1].rsplit("/", 1)[-1] == "vmdp"
 
 
+def as_read(current: Sequence[str]) -> list[str]:
+    """The current list as the controller reads it: each entry, and after an image ID
+    ``sha256:<hex>`` the name Go's ``ParseNormalizedNamed`` makes of its text,
+    ``docker.io/library/sha256:<hex>`` (a previous entry of that name is in the current
+    list to the controller)."""
+    read: list[str] = []
+    for raw in current:
+        read.append(raw)
+        if _ID.match(raw) and raw.startswith("sha256:"):
+            read.append("docker.io/library/" + raw)
+    return read
+
+
 def candidates_of(
     previous: Sequence[str], current: Sequence[str], match: str = "both"
 ) -> list[str]:
-    """The entries of ``previous`` (:func:`listed`) not in ``current`` (by ``same`` in
-    mode ``match``), image IDs and vmdp images left out, in list order."""
+    """The entries of ``previous`` (:func:`listed`) not in ``current`` (:func:`as_read`,
+    by ``same`` in mode ``match``), image IDs and vmdp images left out, in list order."""
+    current = as_read(current)
     return [
         raw
         for raw in listed(previous)
@@ -339,7 +356,7 @@ def _decide(
         and not any(same(raw, p) for p in pinned)
         and not any(same(raw, u) for u in in_use)
     ]
-    staying = [*current, *in_use, *pinned, *retained]
+    staying = [*as_read(current), *in_use, *pinned, *retained]
     staying += [raw for raw in entries.values() if raw not in candidates]
 
     def ident(name: str) -> str:
@@ -391,14 +408,16 @@ def identity_keepers(
             named.append((raw, "an image ID, not an image name"))
         elif raw in candidates:
             continue
-        elif any(same(raw, c, match) for c in current):
+        elif any(same(raw, c, match) for c in as_read(current)):
             named.append((raw, "in current list"))
         elif is_vmdp(raw):
             named.append((raw, "vmdp image"))
     known = list(dict.fromkeys([*node, *ids]))
     keepers: dict[str, set[str]] = {}
     for name, why in named:
-        held = {_identity(ids.get(n, n)) for n in known if same(n, name, match)}
+        # a current-list image ID holds what its name as read holds too (as_read)
+        read = as_read([name]) if why == "current list" else [name]
+        held = {_identity(ids.get(n, n)) for n in known if any(same(n, r, match) for r in read)}
         stated = _stated(name)
         if stated is not None:
             held.add(_identity(stated))
