@@ -506,9 +506,13 @@ sys.exit(retrylab_entry.run("fragile", "fragile_cli", sys.argv[1:]))
 """
 
 
-def _fragile(tmp_path: Path, *args: str, flags: tuple[str, ...] = ()) -> tuple[int, str]:
-    driver = tmp_path / "fragile.py"
-    driver.write_text(_FRAGILE)
+def _driven(
+    tmp_path: Path, source: str, *args: str, flags: tuple[str, ...] = ()
+) -> tuple[int, str]:
+    """Run the driver program ``source`` with ``args`` (interpreter ``flags`` first):
+    (status, stderr)."""
+    driver = tmp_path / "driver.py"
+    driver.write_text(source)
     proc = subprocess.run(
         [sys.executable, *flags, str(driver), *args],
         stdout=subprocess.DEVNULL,
@@ -517,6 +521,10 @@ def _fragile(tmp_path: Path, *args: str, flags: tuple[str, ...] = ()) -> tuple[i
         timeout=60,
     )
     return proc.returncode, proc.stderr
+
+
+def _fragile(tmp_path: Path, *args: str, flags: tuple[str, ...] = ()) -> tuple[int, str]:
+    return _driven(tmp_path, _FRAGILE, *args, flags=flags)
 
 
 def test_ctrl_c_that_cuts_any_object_in_half_is_one_line(tmp_path: Path) -> None:
@@ -579,22 +587,14 @@ def test_ctrl_c_a_finaliser_swallowed_still_stops_the_run(
     """The interrupt is handed back to the main thread and stops the run at once, also
     a call it is blocked in (a real signal, not only Python's flag): 130 and one line
     (under ``-X dev`` after Python's report of the finaliser)."""
-    driver = tmp_path / "swallowed.py"
-    driver.write_text(_SWALLOWED)
     began = time.monotonic()
-    proc = subprocess.run(
-        [sys.executable, *flags, str(driver), *args],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-        timeout=60,
-    )
-    assert proc.returncode == 130, (proc.returncode, proc.stderr)
-    assert proc.stderr.splitlines()[-1] == "swallowed: interrupted", proc.stderr
+    code, err = _driven(tmp_path, _SWALLOWED, *args, flags=flags)
+    assert code == 130, (code, err)
+    assert err.splitlines()[-1] == "swallowed: interrupted", err
     if flags:
-        assert "Exception ignored in: <function Finaliser.__del__" in proc.stderr
+        assert "Exception ignored in: <function Finaliser.__del__" in err
     else:
-        assert proc.stderr.splitlines() == ["swallowed: interrupted"], proc.stderr
+        assert err.splitlines() == ["swallowed: interrupted"], err
     # not the 20 s the run would go on for: a bound far above the start-up and the
     # signal's hand-back, far below the run, so no timing is asserted but the stop
     assert time.monotonic() - began < 15, "the run went on after the interrupt"
@@ -605,16 +605,7 @@ def test_an_interrupt_a_finaliser_swallowed_as_main_returned_leaves_its_status(
 ) -> None:
     """Once ``main`` has returned, the hand-back has nothing to stop: the program's own
     status stands, with no ``interrupted`` line, however long the shutdown takes."""
-    driver = tmp_path / "swallowed.py"
-    driver.write_text(_SWALLOWED)
-    proc = subprocess.run(
-        [sys.executable, str(driver), "returns"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-        timeout=60,
-    )
-    assert (proc.returncode, proc.stderr) == (3, "")
+    assert _driven(tmp_path, _SWALLOWED, "returns") == (3, "")
 
 
 # A SIGINT handled in ``run``'s own frame (its ``except`` or ``finally``, before ``guard``
