@@ -142,10 +142,11 @@ def _starting_program() -> str | None:
         target = _module_option(list(getattr(sys, "orig_argv", [])))
         if target not in PROGRAMS:
             return None
-        # our package, not someone else's ``sim`` that imports ours as a library
+        # our package, not someone else's ``sim`` that imports ours as a library (both
+        # sides resolved: a checkout may be reached through a symlink)
         package_file = getattr(sys.modules.get(target or ""), "__file__", None) or ""
-        ours = os.path.join(os.path.dirname(os.path.abspath(__file__)), target or "")
-        return target if os.path.dirname(os.path.abspath(package_file)) == ours else None
+        ours = os.path.join(os.path.dirname(os.path.realpath(__file__)), target or "")
+        return target if os.path.dirname(os.path.realpath(package_file)) == ours else None
     script = sys.argv[0] if sys.argv else ""
     name = os.path.basename(script)
     main_file = getattr(sys.modules.get("__main__"), "__file__", None)
@@ -204,14 +205,16 @@ def run(prog: str, module: str, argv: list[str] | None = None) -> int:
     _main_thread[:] = [_thread.get_ident()]
     try:
         _signal.signal(_signal.SIGINT, _interrupt)
-        _main_running[:] = [True]
-        return main(argv)
+        try:
+            _main_running[:] = [True]
+            return main(argv)
+        finally:  # the moment main ends: a hand-back after it would cut run's own work
+            _main_running.clear()
     except KeyboardInterrupt:
         guard(prog)
         print(f"{prog}: interrupted", file=sys.stderr, flush=True)
         return EXIT_INTERRUPTED
     finally:  # also after SystemExit (argparse's --help)
-        _main_running.clear()
         guard(prog)
         _forget_handled_interrupts()
 

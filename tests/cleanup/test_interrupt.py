@@ -31,6 +31,7 @@ import subprocess
 import sys
 import threading
 import time
+import types
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -254,6 +255,22 @@ def test_someone_elses_package_run_with_dash_m_is_not_ours(tmp_path: Path) -> No
         "import signal\nassert signal.getsignal(signal.SIGINT) is signal.default_int_handler\n"
     )
     subprocess.run([sys.executable, "-m", "sim"], check=True, cwd=tmp_path)
+
+
+@pytest.mark.parametrize(("where", "ours"), [("ours", True), ("link", True), ("other", False)])
+def test_dash_m_of_our_package_is_known_by_its_resolved_place(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, where: str, ours: bool
+) -> None:
+    """``python -m sim`` while runpy imports ``sim``: ours when the package resolves to
+    the one beside ``retrylab_entry`` (also through a symlinked checkout), not another."""
+    (tmp_path / "link").symlink_to(ROOT / "sim")
+    (tmp_path / "other").mkdir()
+    package = types.ModuleType("sim")
+    package.__file__ = str((ROOT / "sim" if where == "ours" else tmp_path / where) / "__init__.py")
+    monkeypatch.setitem(sys.modules, "sim", package)
+    monkeypatch.setattr(sys, "argv", ["-m"])
+    monkeypatch.setattr(sys, "orig_argv", [sys.executable, "-m", "sim"])
+    assert retrylab_entry._starting_program() == ("sim" if ours else None)
 
 
 def test_a_console_script_is_guarded_from_its_first_import() -> None:
@@ -560,6 +577,15 @@ class Finaliser:
     def __del__(self):
         signal.raise_signal(signal.SIGINT)  # the handler's KeyboardInterrupt: in __del__
 
+class SlowStderr:  # a slow terminal or pipe: each flush waits past the hand-back
+    def __init__(self, stream):
+        self.stream = stream
+    def write(self, text):
+        return self.stream.write(text)
+    def flush(self):
+        self.stream.flush()
+        time.sleep(0.05)
+
 def main(argv):
     Finaliser()  # dropped at once
     if argv == ["returns"]:
@@ -567,6 +593,9 @@ def main(argv):
     if argv == ["deferred"]:  # the hand-back lands while SIGINT is held, then delivered
         with retrylab_entry.sigint_deferred():
             time.sleep(0.2)
+    if argv == ["again"]:  # a second Ctrl-C in main's code, run then writes slowly
+        sys.stderr = SlowStderr(sys.stderr)
+        raise KeyboardInterrupt
     time.sleep(20)  # a run going on, blocked in one call (a read from the repo)
     return 0
 
@@ -598,6 +627,13 @@ def test_ctrl_c_a_finaliser_swallowed_still_stops_the_run(
     # not the 20 s the run would go on for: a bound far above the start-up and the
     # signal's hand-back, far below the run, so no timing is asserted but the stop
     assert time.monotonic() - began < 15, "the run went on after the interrupt"
+
+
+def test_a_second_ctrl_c_after_one_a_finaliser_swallowed_is_one_line(tmp_path: Path) -> None:
+    """Review10: the hand-back of the swallowed one, due while ``run`` writes its line
+    for the second (a slow stderr), ended the process from ``guard`` with a second line;
+    it is due only while ``main`` runs."""
+    assert _driven(tmp_path, _SWALLOWED, "again") == (130, "swallowed: interrupted\n")
 
 
 def test_an_interrupt_a_finaliser_swallowed_as_main_returned_leaves_its_status(
