@@ -292,10 +292,12 @@ def plan(
     # node name -> identity as the store spells it (the reasons quote it so)
     ids: Mapping[str, str] = identity if identity is not None else {}
     protected: dict[str, str] = {}  # identity (every spelling) -> what stays with it
-    if identity is None and present is not None:
+    if identity is None:
         # names only: each node name is its own identity, so a node image that a
         # staying entry names (a retained ``my-registry.local/rancher/harvester-upgrade``)
-        # is not deleted because another entry names it by the short ``name:tag``
+        # is not deleted because another entry names it by the short ``name:tag``; and,
+        # node names unknown too, an entry that states its content (``x@sha256:B``)
+        # stays when something staying states the same (``sha256:B`` current or pinned)
         identity = {}
     if identity is not None:
         # one spelling per identity, as a store's re-check has it (:func:`staying_because`):

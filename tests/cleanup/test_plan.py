@@ -319,11 +319,16 @@ def test_without_node_facts_delete_is_previous_minus_current_minus_retained(
 ) -> None:
     decided = plan(previous, current, retain=(), match=mode)
     current_keys = all_keys(current, mode)
-    expected = [
+    candidates = [
         p
         for p in dict.fromkeys(previous)
         if not keys(p, mode) & current_keys and parse_reference(p).path.rsplit("/", 1)[-1] != "vmdp"
     ]
+    # by names, an entry's stated digest is its content: one that something staying
+    # (the current list, an entry kept) also states stays with it (review9)
+    staying = [*current, *(p for p in previous if p not in candidates)]
+    held = {parse_reference(s).digest for s in staying} - {None}
+    expected = [p for p in candidates if parse_reference(p).digest not in held]
     # one spelling per image
     seen: set[str] = set()
     unique = []
@@ -725,3 +730,17 @@ def test_a_current_list_image_id_keeps_the_name_the_controller_reads_it_as(name:
     result = plan([name, "docker.io/rancher/old:1"], [f"sha256:{_H}"], present=None)
     assert [d.image for d in result.delete] == ["docker.io/rancher/old:1"]
     assert [(k.image, k.reason) for k in result.keep] == [(name, "in current list")]
+
+
+@pytest.mark.parametrize("field", ["current", "pinned", "in_use"])
+def test_by_names_only_an_entry_stating_protected_content_stays(field: str) -> None:
+    """Review9: ``plan`` with neither the node's names nor identities deleted
+    ``rancher/x@sha256:B`` while ``sha256:B`` was current, pinned or in use; the
+    content an entry states is its identity by names too (``spec.deletion``)."""
+    ident = "sha256:" + "b" * 64
+    current = [ident] if field == "current" else ["docker.io/rancher/y:2"]
+    in_use = [ident] if field == "in_use" else []
+    pinned = [ident] if field == "pinned" else []
+    previous = [f"docker.io/rancher/x@{ident}", "docker.io/rancher/old:1"]
+    result = plan(previous, current, in_use=in_use, pinned=pinned)
+    assert [d.image for d in result.delete] == ["docker.io/rancher/old:1"]
