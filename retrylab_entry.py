@@ -100,10 +100,9 @@ PROGRAMS = ("cleanup", "faultdns", "sim")
 
 #: The handler :func:`guard` installed last (for :func:`_interrupt` and :func:`_hand_back`).
 _guarded: list[Callable[[int, FrameType | None], None]] = []
-#: The thread ``run`` runs ``main`` in (:func:`_hand_back` signals it).
-_main_thread: list[int] = []
-#: ``[True]`` while ``run``'s ``main`` runs (:func:`_hand_back` signals only then).
-_main_running: list[bool] = []
+#: While ``run``'s ``main`` runs, the thread it runs in (:func:`_hand_back` signals
+#: it, and only then); empty otherwise.
+_main_running: list[int] = []
 
 
 def guard(prog: str) -> None:
@@ -202,11 +201,10 @@ def run(prog: str, module: str, argv: list[str] | None = None) -> int:
     guard(prog)
     __import__(module)
     main: Callable[[list[str] | None], int] = sys.modules[module].main
-    _main_thread[:] = [_thread.get_ident()]
     try:
         _signal.signal(_signal.SIGINT, _interrupt)
         try:
-            _main_running[:] = [True]
+            _main_running[:] = [_thread.get_ident()]
             return main(argv)
         finally:  # the moment main ends: a hand-back after it would cut run's own work
             _main_running.clear()
@@ -320,7 +318,7 @@ def _hand_back() -> None:
 
         time.sleep(_HAND_BACK_AFTER)
         if _main_running:
-            _signal.pthread_kill(_main_thread[-1], _signal.SIGINT)
+            _signal.pthread_kill(_main_running[-1], _signal.SIGINT)
 
     try:
         _thread.start_new_thread(later, ())
